@@ -1,0 +1,1 @@
+//! Conditional blocks (HAProxy manual 2.4). Being written.
