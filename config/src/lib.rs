@@ -16,10 +16,13 @@
 //! 5. [`diag`] renders `file:line: error: ...` with the line and a caret.
 #![forbid(unsafe_code)]
 
+pub mod acl;
 pub mod cond;
 pub mod diag;
 pub mod keywords;
 pub mod lexer;
+pub mod logformat;
+pub mod sample;
 
 pub use diag::{Diagnostic, Diagnostics, Loc, Severity, SourceFile};
 
