@@ -17,12 +17,16 @@
 #![forbid(unsafe_code)]
 
 pub mod acl;
+pub mod addr;
 pub mod cond;
 pub mod diag;
 pub mod keywords;
 pub mod lexer;
 pub mod logformat;
+pub mod model;
+pub mod parse;
 pub mod sample;
+pub mod units;
 
 pub use diag::{Diagnostic, Diagnostics, Loc, Severity, SourceFile};
 
@@ -42,3 +46,25 @@ pub trait Host {
     /// certificates, CA files ...). The error is a human-readable reason.
     fn read_file(&self, path: &str) -> Result<Vec<u8>, String>;
 }
+
+/// Build features `feature()` answers true for (HAProxy's `-vv` "Feature
+/// list" names). TLS is provided by rustls, but configurations gate their
+/// `ssl` lines on `feature(OPENSSL)`, so ringlb answers for the capability.
+pub const FEATURES: &[&str] = &[
+    "OPENSSL",
+    "LINUX_SPLICE",
+    "LINUX_TPROXY",
+    "GETADDRINFO",
+    "CPU_AFFINITY",
+    "ACCEPT4",
+    "TFO",
+    "NS",
+    "THREAD",
+    "PCRE2",
+    "PCRE2_JIT",
+    "ZLIB",
+    "PROMEX",
+];
+
+/// Run-time capabilities `enabled()` answers true for (manual 2.4).
+pub const ENABLED: &[&str] = &["SPLICE", "GETADDRINFO", "REUSEPORT", "FAST-FORWARD"];

@@ -1,0 +1,233 @@
+//! The driver: feeds every line of every file through the lexer and the
+//! conditional-block preprocessor, opens sections, and hands keyword lines
+//! to the parser of the current section. One pass, in file order, like
+//! HAProxy: `setenv` in the global section affects the lines after it.
+
+mod common;
+mod global;
+mod proxy;
+mod sections;
+
+pub use common::Line;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::cond::{CondEnv, Preproc};
+use crate::diag::{did_you_mean, Diagnostic, Diagnostics, Loc, SourceFile};
+use crate::keywords::Section;
+use crate::lexer::{tokenize, Word};
+use crate::model::Config;
+use crate::Host;
+
+/// HAProxy refuses lines of more than this many words.
+pub const MAX_LINE_ARGS: usize = 64;
+
+/// Parse every file in order into one configuration. Cross-reference checks
+/// run afterwards (see [`crate::check`]); the caller gets the model even when
+/// there are errors, so it can report everything at once.
+pub fn parse_files(files: &[Arc<SourceFile>], host: &dyn Host) -> (Config, Diagnostics) {
+    let mut p = Parser::new(host);
+    for file in files {
+        p.parse_file(file);
+    }
+    p.finish()
+}
+
+/// Which section the following keyword lines belong to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Cur {
+    /// Before any section.
+    None,
+    Global,
+    Defaults(usize),
+    Proxy(usize),
+    /// A section other than global/proxies: its kind and its index in the
+    /// matching `Config` vector.
+    Other(Section, usize),
+}
+
+pub(crate) struct Parser<'h> {
+    pub(crate) host: &'h dyn Host,
+    /// Environment changes made by `setenv`/`presetenv`/`unsetenv`/
+    /// `resetenv`: Some(value) set, None removed.
+    pub(crate) env: BTreeMap<String, Option<String>>,
+    /// `resetenv` was used: only these names survive from the host env.
+    pub(crate) env_reset_keep: Option<Vec<String>>,
+    pub(crate) diags: Diagnostics,
+    pub(crate) cfg: Config,
+    pub(crate) cur: Cur,
+    /// Index in `cfg.defaults` of the defaults section new proxies inherit.
+    pub(crate) last_defaults: Option<usize>,
+}
+
+impl<'h> Parser<'h> {
+    pub(crate) fn new(host: &'h dyn Host) -> Self {
+        Parser {
+            host,
+            env: BTreeMap::new(),
+            env_reset_keep: None,
+            diags: Diagnostics::default(),
+            cfg: Config::default(),
+            cur: Cur::None,
+            last_defaults: None,
+        }
+    }
+
+    /// The value of an environment variable as the configuration sees it at
+    /// this point of the parse.
+    pub(crate) fn getenv(&self, name: &str) -> Option<String> {
+        if let Some(v) = self.env.get(name) {
+            return v.clone();
+        }
+        if let Some(keep) = &self.env_reset_keep {
+            if !keep.iter().any(|k| k == name) {
+                return None;
+            }
+        }
+        self.host.env(name)
+    }
+
+    pub(crate) fn error(&mut self, loc: &Loc, message: impl Into<String>) {
+        self.diags.error(loc, message);
+    }
+
+    pub(crate) fn warning(&mut self, loc: &Loc, message: impl Into<String>) {
+        self.diags.warning(loc, message);
+    }
+
+    pub(crate) fn push(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
+
+    fn parse_file(&mut self, file: &Arc<SourceFile>) {
+        let mut pre = Preproc::new();
+        // HAProxy ends the current section at the end of each file.
+        self.cur = Cur::None;
+        for (idx, raw) in file.text.split('\n').enumerate() {
+            let lineno = u32::try_from(idx + 1).unwrap_or(u32::MAX);
+            let raw = raw.strip_suffix('\r').unwrap_or(raw);
+            let loc = Loc::new(file, lineno, 0);
+            let words = {
+                let env = |name: &str| self.getenv(name);
+                tokenize(raw, &env)
+            };
+            let words = match words {
+                Ok(w) => w,
+                Err(e) => {
+                    let at = loc.at_col(e.col());
+                    self.error(&at, e.to_string());
+                    continue;
+                }
+            };
+            if words.is_empty() {
+                continue;
+            }
+            let keep = {
+                let env = EnvView { p: self };
+                let mut diags = Diagnostics::default();
+                let keep = pre.feed(&words, &loc, &env, &mut diags);
+                self.diags.list.extend(diags.list);
+                keep
+            };
+            if !keep {
+                continue;
+            }
+            if words.len() > MAX_LINE_ARGS {
+                let col = words.get(MAX_LINE_ARGS).map_or(0, |w| w.col);
+                self.error(
+                    &loc.at_col(col),
+                    format!(
+                        "too many words, truncating after word {MAX_LINE_ARGS} (HAProxy's limit)"
+                    ),
+                );
+                continue;
+            }
+            let first_col = words.first().map_or(0, |w| w.col);
+            let line = Line::new(&words, loc.at_col(first_col));
+            self.line(&line);
+        }
+        let mut diags = Diagnostics::default();
+        pre.finish(file, &mut diags);
+        self.diags.list.extend(diags.list);
+    }
+
+    fn line(&mut self, line: &Line<'_>) {
+        let kw = line.kw();
+        if let Some(section) = Section::from_keyword(kw) {
+            self.open_section(section, line);
+            return;
+        }
+        match self.cur {
+            Cur::None => {
+                let hint = did_you_mean(kw, Section::ALL.iter().map(|(k, _)| *k));
+                let mut d = Diagnostic::error(
+                    &line.loc,
+                    format!("unknown keyword '{kw}' out of section"),
+                );
+                if let Some(h) = hint {
+                    d = d.with_hint(format!("did you mean '{h}'?"));
+                }
+                self.push(d);
+            }
+            Cur::Global => global::keyword(self, line),
+            Cur::Defaults(_) | Cur::Proxy(_) => proxy::keyword(self, line),
+            Cur::Other(section, idx) => sections::keyword(self, section, idx, line),
+        }
+    }
+
+    fn open_section(&mut self, section: Section, line: &Line<'_>) {
+        match section {
+            Section::Global => {
+                if line.words.len() > 1 {
+                    self.error(
+                        &line.loc_at(1),
+                        "'global' section takes no argument",
+                    );
+                }
+                self.cur = Cur::Global;
+            }
+            Section::Defaults | Section::Frontend | Section::Backend | Section::Listen => {
+                proxy::open(self, section, line);
+            }
+            other => sections::open(self, other, line),
+        }
+    }
+
+    fn finish(self) -> (Config, Diagnostics) {
+        (self.cfg, self.diags)
+    }
+}
+
+/// The conditional-block evaluator's view of the environment and features.
+struct EnvView<'a, 'h> {
+    p: &'a Parser<'h>,
+}
+
+impl CondEnv for EnvView<'_, '_> {
+    fn var(&self, name: &str) -> Option<String> {
+        self.p.getenv(name)
+    }
+    fn feature(&self, name: &str) -> bool {
+        crate::FEATURES.contains(&name)
+    }
+    fn enabled(&self, name: &str) -> bool {
+        crate::ENABLED.contains(&name)
+    }
+}
+
+/// Check a name (proxy, server, section) for the characters HAProxy allows:
+/// letters, digits, '-', '_', '.', ':'.
+pub(crate) fn invalid_name_char(name: &str) -> Option<char> {
+    name.chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':')))
+}
+
+/// The words of a line from index `from` on, as owned strings.
+pub(crate) fn words_from(words: &[Word], from: usize) -> Vec<String> {
+    words
+        .iter()
+        .skip(from)
+        .map(|w| w.text.clone())
+        .collect()
+}
