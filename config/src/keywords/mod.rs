@@ -9,10 +9,12 @@
 //! field by field, to check arity, and to say "did you mean".
 
 mod tables;
+#[cfg(test)]
+mod tests;
 
 pub use tables::{
-    ACTIONS, BIND_OPTIONS, CONVERTERS, FETCHES, GLOBAL_KEYWORDS, OPTIONS, PROXY_KEYWORDS,
-    SECTION_KEYWORDS, SERVER_OPTIONS,
+    ACL_DERIVATIVES, ACTIONS, BIND_OPTIONS, CONVERTERS, FETCHES, GLOBAL_KEYWORDS, OPTIONS,
+    PROXY_KEYWORDS, SECTION_KEYWORDS, SERVER_OPTIONS,
 };
 
 /// Sections of a configuration file, by the keyword that opens them.
@@ -338,4 +340,15 @@ pub fn converter(name: &str) -> Option<&'static ConvDef> {
 
 pub fn action(name: &str) -> Option<&'static ActionDef> {
     ACTIONS.iter().find(|k| k.name == name)
+}
+
+/// An ACL derivative (the manual's "ACL derivatives", e.g. `hdr_beg`):
+/// its base fetch and the `-m` match method it implies (str, beg, end, sub,
+/// dir, dom, len, reg, int, bin). Each derivative also has a [`FetchDef`] of
+/// its own name in [`FETCHES`] with the base's arguments and output type.
+pub fn acl_derivative(name: &str) -> Option<(&'static str, &'static str)> {
+    ACL_DERIVATIVES
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map(|(_, base, method)| (*base, *method))
 }
