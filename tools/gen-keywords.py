@@ -288,15 +288,22 @@ class Manual:
                     firsts.append(lines[j].rstrip())
                     j += 1
                     # continuation lines: indented 3+ spaces right after a
-                    # heading (descriptions are indented by exactly 2)
-                    while j < hi and re.match(r"^ {3,}\S", lines[j]):
+                    # heading, opening a new optional/choice group or
+                    # continuing an unclosed one (a few descriptions are
+                    # indented by 3, like "docroot")
+                    # ("table" in peers continues with "      size <size>").
+                    while j < hi and re.match(r"^ {3,}\S", lines[j]) and (
+                        re.match(r"^\s*[\[{<|]", lines[j])
+                        or _unbalanced(heads[-1])
+                        or re.match(r"^ {4,}\S", lines[j])
+                    ):
                         heads[-1] += " " + lines[j].strip()
                         j += 1
                 nxt = j
                 while nxt < hi and lines[nxt].strip() == "":
                     nxt += 1
-                if j < hi and re.match(r"^  \S", lines[j]) or (
-                    nxt > j and nxt < hi and re.match(r"^  \S", lines[nxt]) and _looks_like_heading(heads)
+                if j < hi and re.match(r"^ {2,3}\S", lines[j]) or (
+                    nxt > j and nxt < hi and re.match(r"^ {2,3}\S", lines[nxt]) and _looks_like_heading(heads)
                 ):
                     body_end = j
                     while body_end < hi:
@@ -311,6 +318,10 @@ class Manual:
                 continue
             i += 1
         return out
+
+
+def _unbalanced(s: str) -> bool:
+    return s.count("[") > s.count("]") or s.count("{") > s.count("}")
 
 
 def _looks_like_heading(heads: list[str]) -> bool:
@@ -982,6 +993,147 @@ def converters(man: Manual) -> list[Conv]:
     return list(out.values())
 
 
+# --- other sections ----------------------------------------------------------
+
+# (manual section, Section variant, include sub-sections). 12.7.1 holds the
+# arguments of crt-store's "load", not section keywords.
+OTHER_SECTIONS: list[tuple[str, str, bool]] = [
+    ("12.2", "Userlist", True),
+    ("11.2", "Peers", True),
+    ("5.3.2", "Resolvers", True),
+    ("12.4", "HttpErrors", True),
+    ("6.2.1", "Cache", True),
+    ("12.5", "Ring", True),
+    ("12.3", "Mailers", True),
+    ("12.9", "Program", True),
+    ("10.1.1", "FcgiApp", True),
+    ("12.6", "LogForward", True),
+    ("12.7", "CrtStore", False),
+    ("12.1", "Traces", True),
+    ("12.8", "Acme", True),
+    ("8.3.5", "LogProfile", True),
+]
+
+SECTION_OPENERS = {
+    "global", "defaults", "frontend", "backend", "listen", "userlist", "peers", "resolvers",
+    "http-errors", "cache", "ring", "mailers", "program", "fcgi-app", "log-forward", "crt-store",
+    "traces", "acme", "log-profile",
+}
+
+# Section keywords documented as a pattern: (section, pattern name) ->
+# [(name, arity, usage)].
+SECTION_EXPANSIONS: dict[tuple[str, str], list[tuple[str, tuple[int, int | None], str]]] = {
+    # resolvers: "timeout <event> <time>" with events "resolve" and "retry";
+    # spelt as two-word keywords like ring's "timeout connect".
+    ("Resolvers", "timeout"): [
+        ("timeout resolve", (1, 1), "timeout resolve <time>"),
+        ("timeout retry", (1, 1), "timeout retry <time>"),
+    ],
+}
+
+# Section keyword arity overrides: (section, name) -> (min, max).
+SECTION_ARITY_OVERRIDES: dict[tuple[str, str], tuple[int, int | None]] = {
+    # same "log" as proxies: "log global", "log stdout format raw local0"
+    ("Peers", "log"): (1, INF),
+    ("LogForward", "log"): (1, INF),
+    # ring "description <text>": words are joined like the proxy keyword
+    ("Ring", "description"): (1, INF),
+    # "table <name> type {ip | integer | string [len <n>] | binary [len <n>]}
+    # [size <size>] [expire <expire>] [write-to <wtable>] [nopurge] [store ...]"
+    ("Peers", "table"): (3, INF),
+    # "user <username> [password|insecure-password <password>] [groups ...]"
+    ("Userlist", "user"): (1, INF),
+    # "group <groupname> [users <user>,<user>,(...)]"
+    ("Userlist", "group"): (1, 3),
+    # "command <command> [arguments*]"
+    ("Program", "command"): (1, INF),
+    # same as the proxy keywords (see PROXY_ARITY_OVERRIDES)
+    ("FcgiApp", "acl"): (2, INF),
+    ("FcgiApp", "log-stderr"): (1, INF),
+}
+
+
+def section_keywords(man: Manual) -> list[SimpleKw]:
+    out: list[SimpleKw] = []
+    for num, section, children in OTHER_SECTIONS:
+        lo, hi = man.span(num, include_children=children)
+        found: dict[str, SimpleKw] = {}
+        arities: dict[str, list[tuple[int, int | None]]] = {}
+        for e in man.entries(lo, hi):
+            for head, first in zip(e.heads, e.firsts):
+                words = heading_words(head)
+                if not words or not re.match(r"^[a-z][\w.-]*$", words[0]):
+                    continue
+                if words[0] == "no":
+                    continue  # "no option X": the negation of "option X"
+                name, n = derive_name(words)
+                if name in SECTION_OPENERS and n == 1:
+                    continue  # "userlist <name>" opens the section
+                if name not in found:
+                    found[name] = SimpleKw(name, (0, INF), collapse(first), section)
+                arities.setdefault(name, []).append(synopsis_arity(" ".join(words[n:])))
+        for name, kw in found.items():
+            exp = SECTION_EXPANSIONS.get((section, name))
+            if exp is not None:
+                for n2, ar, usage in exp:
+                    out.append(SimpleKw(n2, ar, usage, section))
+                continue
+            ov = SECTION_ARITY_OVERRIDES.get((section, name))
+            kw.arity = ov if ov is not None else merge_arity(arities[name])
+            out.append(kw)
+    return out
+
+
+# --- bind and server options ---------------------------------------------------
+
+# Option values the synopsis cannot express as a fixed word count.
+BIND_VALUE_OVERRIDES: dict[str, int] = {}
+SERVER_VALUE_OVERRIDES: dict[str, int] = {
+    # "source <addr>[:<pl>[-<ph>]] [usesrc {...}] [interface <name>]": the
+    # address is the value; "usesrc ..." and "interface ..." are further
+    # options the server-line parser handles itself.
+    "source": 1,
+}
+
+
+@dataclass
+class Opt:
+    name: str
+    values: int
+    usage: str
+    default_server: bool = True
+    has_no_form: bool = False
+
+
+def option_values(arities: list[tuple[int, int | None]]) -> int:
+    """Words after a bind/server option: "[ SSLv3 | TLSv1.0 ]" and "{ a | b }"
+    are one mandatory word, so take the largest bounded count."""
+    lo, hi = merge_arity(arities)
+    return hi if hi is not None else lo
+
+
+def bind_server_options(man: Manual, num: str, overrides: dict[str, int]) -> list[Opt]:
+    lo, hi = man.span(num)
+    found: dict[str, Opt] = {}
+    arities: dict[str, list[tuple[int, int | None]]] = {}
+    for e in man.entries(lo, hi):
+        no_default = any(re.match(r"^\s*Supported in default-server:\s*No", b) for b in e.body)
+        for head, first in zip(e.heads, e.firsts):
+            words = heading_words(head)
+            if not words or not re.match(r"^[a-z0-9][\w.-]*(\(|$)", words[0]):
+                continue
+            name = words[0].split("(", 1)[0]
+            if name not in found:
+                found[name] = Opt(name, 0, collapse(first))
+            if no_default:
+                found[name].default_server = False
+            arities.setdefault(name, []).append(synopsis_arity(" ".join(words[1:])))
+    for name, o in found.items():
+        o.values = overrides.get(name, option_values(arities[name]))
+        o.has_no_form = ("no-" + name) in found
+    return list(found.values())
+
+
 # ---------------------------------------------------------------------------
 # Rust output
 # ---------------------------------------------------------------------------
@@ -1093,9 +1245,15 @@ def main() -> int:
     fetch_list, derivs = fetches(man)
     convs = converters(man)
     acts = actions(man)
-    sections: list[SimpleKw] = []
-    binds: list = []
-    servers: list = []
+    sections = section_keywords(man)
+    binds = bind_server_options(man, "5.1", BIND_VALUE_OVERRIDES)
+    servers = bind_server_options(man, "5.2", SERVER_VALUE_OVERRIDES)
+    # 5.2: 'all these settings are supported both by "server" and
+    # "default-server" keywords, except "id" which is only supported by
+    # "server".'
+    for o in servers:
+        if o.name == "id":
+            o.default_server = False
     text = render(proxy, options, globals_, sections, binds, servers, fetch_list, derivs, convs, acts)
     with open(ns.output, "w", encoding="utf-8") as f:
         f.write(text)

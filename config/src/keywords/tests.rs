@@ -270,3 +270,124 @@ fn actions() {
         "set-var(<var-name>[,<cond>...]) <expr>"
     );
 }
+
+#[test]
+fn section_keywords() {
+    use Section::*;
+    for (section, name) in [
+        (Userlist, "group"),
+        (Userlist, "user"),
+        (Peers, "peer"),
+        (Peers, "server"),
+        (Peers, "bind"),
+        (Peers, "default-server"),
+        (Peers, "default-bind"),
+        (Peers, "disabled"),
+        (Peers, "enabled"),
+        (Peers, "log"),
+        (Peers, "shards"),
+        (Peers, "table"),
+        (Resolvers, "nameserver"),
+        (Resolvers, "timeout resolve"),
+        (Resolvers, "hold"),
+        (HttpErrors, "errorfile"),
+        (Cache, "total-max-size"),
+        (Cache, "max-age"),
+        (Ring, "size"),
+        (Ring, "timeout connect"),
+        (Mailers, "mailer"),
+        (Mailers, "timeout mail"),
+        (Program, "command"),
+        (Program, "option start-on-reload"),
+        (FcgiApp, "docroot"),
+        (FcgiApp, "option keep-conn"),
+        (LogForward, "dgram-bind"),
+        (LogForward, "option host"),
+        (CrtStore, "load"),
+        (Traces, "trace"),
+        (Acme, "directory"),
+        (LogProfile, "on"),
+    ] {
+        assert!(
+            section_keyword(section, name).is_some(),
+            "{section:?} {name}"
+        );
+    }
+    // section openers are not keywords of their own section
+    assert!(section_keyword(Userlist, "userlist").is_none());
+    // crt-store's load options (12.7.1) are arguments of "load"
+    assert!(section_keyword(CrtStore, "ocsp-update").is_none());
+    assert_eq!(
+        section_keyword(Mailers, "mailer").map(|k| k.arity),
+        Some(Arity::exactly(2))
+    );
+    for section in [
+        Userlist, Peers, Resolvers, HttpErrors, Cache, Ring, Mailers, Program, FcgiApp, LogForward,
+        CrtStore, Traces, Acme, LogProfile,
+    ] {
+        assert!(
+            SECTION_KEYWORDS.iter().any(|k| k.section == section),
+            "{section:?} has no keywords"
+        );
+    }
+    assert!(SECTION_KEYWORDS.len() >= 68, "{}", SECTION_KEYWORDS.len());
+}
+
+#[test]
+fn bind_options() {
+    for (name, values) in [
+        ("ssl", 0),
+        ("crt", 1),
+        ("alpn", 1),
+        ("accept-proxy", 0),
+        ("ssl-min-ver", 1),
+        ("verify", 1),
+        ("expose-fd", 1),
+        ("quic-cc-algo", 1),
+        ("quic-force-retry", 0),
+        ("quic-socket", 1),
+        ("thread", 1),
+        ("v4v6", 0),
+    ] {
+        let o = bind_option(name).expect(name);
+        assert_eq!(o.values, values, "{name}");
+    }
+    assert!(BIND_OPTIONS.len() >= 72, "{}", BIND_OPTIONS.len());
+}
+
+#[test]
+fn server_options() {
+    let o = server_option("inter").expect("inter");
+    assert_eq!(o.values, 1);
+    assert!(o.default_server);
+    let o = server_option("check").expect("check");
+    assert_eq!(o.values, 0);
+    assert!(o.has_no_form && o.default_server);
+    for name in [
+        "ssl",
+        "backup",
+        "send-proxy",
+        "agent-check",
+        "tls-tickets",
+        "tfo",
+    ] {
+        assert!(server_option(name).expect(name).has_no_form, "{name}");
+    }
+    assert!(!server_option("weight").expect("weight").has_no_form);
+    assert!(server_option("no-check").is_some() && server_option("non-stick").is_some());
+    // 5.2: every setting works on default-server "except id"
+    assert!(!server_option("id").expect("id").default_server);
+    assert!(
+        !server_option("no-tlsv10")
+            .expect("no-tlsv10")
+            .default_server
+    );
+    assert_eq!(server_option("source").expect("source").values, 1);
+    assert_eq!(
+        server_option("set-proxy-v2-tlv-fmt")
+            .expect("set-proxy-v2-tlv-fmt")
+            .values,
+        1
+    );
+    assert!(SERVER_OPTIONS.len() >= 108, "{}", SERVER_OPTIONS.len());
+}
