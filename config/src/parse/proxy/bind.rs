@@ -1,0 +1,184 @@
+//! `bind <addr>[,<addr>...] [options]` (manual 4.2 "bind", 5.1).
+
+use super::{Ctx, Line};
+use crate::addr::{parse_address, Address, AddrRules};
+use crate::diag::{did_you_mean, Diagnostic};
+use crate::keywords;
+use crate::model::{Bind, BindOptions, Directive, Verify};
+use crate::units::{parse_int, parse_uint};
+
+const BIND_RULES: AddrRules = AddrRules {
+    port_required: true,
+    port_range: true,
+    port_offset: false,
+    names: true,
+};
+
+pub(crate) fn parse_bind(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<Bind, Diagnostic> {
+    let Some(list) = line.arg(1) else {
+        return Err(line.err(1, "'bind' expects {<path>|[addr1]:port1[-end1]}{,[addr]:port[-end]}... as arguments."));
+    };
+    let mut addrs = Vec::new();
+    for part in list.split(',') {
+        let a = parse_address(part, BIND_RULES).map_err(|e| line.err(1, format!("'bind {list}' : {e}")))?;
+        addrs.push(a);
+    }
+    let opts = parse_bind_options(cx, line, 2, false)?;
+    if opts.ssl && opts.crt.is_empty() && opts.crt_list.is_empty() {
+        return Err(line.err(1, format!("no SSL certificate specified for bind '{list}' (use 'crt')")));
+    }
+    if opts.v4v6 && opts.v6only {
+        return Err(line.err(1, "'v4v6' and 'v6only' are mutually exclusive"));
+    }
+    if addrs.iter().any(|a| matches!(a, Address::Unix { .. } | Address::Abstract { .. })) && (opts.v4v6 || opts.v6only || opts.transparent || opts.tfo || opts.defer_accept) {
+        let w = line.warn(1, "IP socket options ignored on a UNIX socket bind");
+        cx.diags.push(w);
+    }
+    Ok(Bind {
+        addrs,
+        opts,
+        loc: line.loc.clone(),
+    })
+}
+
+/// Parse bind options from word `i` on. `stats_socket` relaxes nothing but
+/// is kept for callers (the global `stats socket` line shares these).
+pub(crate) fn parse_bind_options(cx: &mut Ctx<'_>, line: &Line<'_>, mut i: usize, _stats_socket: bool) -> Result<BindOptions, Diagnostic> {
+    let mut o = BindOptions::default();
+    while let Some(name) = line.arg(i) {
+        let Some(def) = keywords::bind_option(name) else {
+            let mut d = line.err(i, format!("'bind' : unknown keyword '{name}'."));
+            if let Some(h) = did_you_mean(name, keywords::BIND_OPTIONS.iter().map(|k| k.name)) {
+                d = d.with_hint(format!("did you mean '{h}'?"));
+            }
+            return Err(d);
+        };
+        let nvals = usize::from(def.values);
+        if line.len() < i + 1 + nvals {
+            return Err(line.err(i + 1, format!("'{name}' : missing value")));
+        }
+        let v = line.word(i + 1);
+        let str_opt = || Some(v.to_string());
+        match name {
+            "ssl" => o.ssl = true,
+            "crt" => {
+                read_check(cx, line, i + 1)?;
+                o.crt.push(v.to_string());
+            }
+            "crt-list" => {
+                read_check(cx, line, i + 1)?;
+                o.crt_list.push(v.to_string());
+            }
+            "ca-file" => {
+                read_check(cx, line, i + 1)?;
+                o.ca_file = str_opt();
+            }
+            "crl-file" => {
+                read_check(cx, line, i + 1)?;
+                o.crl_file = str_opt();
+            }
+            "verify" => o.verify = Some(parse_verify(line, i + 1)?),
+            "alpn" => o.alpn = Some(v.split(',').map(str::to_string).collect()),
+            "ciphers" => o.ciphers = str_opt(),
+            "ciphersuites" => o.ciphersuites = str_opt(),
+            "curves" => o.curves = str_opt(),
+            "ssl-min-ver" | "ssl-max-ver" => {
+                if !matches!(v, "SSLv3" | "TLSv1.0" | "TLSv1.1" | "TLSv1.2" | "TLSv1.3") {
+                    return Err(line.err(i + 1, format!("'{name}' : unknown version '{v}' (expects SSLv3, TLSv1.0, TLSv1.1, TLSv1.2 or TLSv1.3)")));
+                }
+                if name == "ssl-min-ver" {
+                    o.ssl_min_ver = str_opt();
+                } else {
+                    o.ssl_max_ver = str_opt();
+                }
+            }
+            "strict-sni" => o.strict_sni = true,
+            "accept-proxy" => o.accept_proxy = true,
+            "accept-netscaler-cip" => o.accept_netscaler_cip = Some(line.uint(i + 1, name)?),
+            "v4v6" => o.v4v6 = true,
+            "v6only" => o.v6only = true,
+            "transparent" => o.transparent = true,
+            "defer-accept" => o.defer_accept = true,
+            "tfo" => o.tfo = true,
+            "interface" => o.interface = str_opt(),
+            "namespace" => o.namespace = str_opt(),
+            "name" => o.name = str_opt(),
+            "id" => {
+                let id: u32 = line.uint(i + 1, name)?;
+                if id == 0 {
+                    return Err(line.err(i + 1, "'id' : custom id 0 is reserved for internal use"));
+                }
+                o.id = Some(id);
+            }
+            "maxconn" => o.maxconn = Some(line.uint(i + 1, name)?),
+            "backlog" => o.backlog = Some(line.uint(i + 1, name)?),
+            "mss" => {
+                let n = parse_int(v).ok().and_then(|n| i32::try_from(n).ok()).ok_or_else(|| line.err(i + 1, format!("'mss' : expects an MSS value (got '{v}')")))?;
+                o.mss = Some(n);
+            }
+            "nice" => {
+                let n = parse_int(v).ok().and_then(|n| i32::try_from(n).ok()).filter(|n| (-1024..=1024).contains(n)).ok_or_else(|| line.err(i + 1, format!("'nice' : expects a value between -1024 and 1024 (got '{v}')")))?;
+                o.nice = Some(n);
+            }
+            "tcp-ut" => o.tcp_ut = Some(super::ms(line, i + 1, "tcp-ut")?),
+            "mode" => {
+                let m = u32::from_str_radix(v, 8).map_err(|_| line.err(i + 1, format!("'mode' : expects an octal mode (got '{v}')")))?;
+                o.unix_mode = Some(m);
+            }
+            "user" | "uid" => o.unix_user = str_opt(),
+            "group" | "gid" => o.unix_group = str_opt(),
+            "level" => {
+                if !matches!(v, "user" | "operator" | "admin") {
+                    return Err(line.err(i + 1, format!("'level' only supports 'user', 'operator', and 'admin' (got '{v}')")));
+                }
+                o.level = str_opt();
+            }
+            "expose-fd" => {
+                if v != "listeners" {
+                    return Err(line.err(i + 1, format!("'expose-fd' only supports 'listeners' (got '{v}')")));
+                }
+                o.expose_fd_listeners = true;
+            }
+            "proto" => o.proto = str_opt(),
+            "thread" | "process" => {
+                // Accepted and ignored: ringlb runs one listener per executor.
+                let w = line.warn(i, format!("'{name}' is ignored: ringlb places every listener on every executor"));
+                cx.diags.push(w);
+                o.thread = str_opt();
+            }
+            _ => {
+                if def.values == 1 && name.ends_with("-file") {
+                    read_check(cx, line, i + 1)?;
+                }
+                o.other.push(Directive {
+                    keyword: name.to_string(),
+                    args: (i + 1..i + 1 + nvals).map(|j| line.word(j).to_string()).collect(),
+                    loc: line.loc_at(i),
+                });
+            }
+        }
+        i += 1 + nvals;
+    }
+    debug_assert!(i >= line.len());
+    let _ = parse_uint::<u32>;
+    Ok(o)
+}
+
+pub(crate) fn parse_verify(line: &Line<'_>, i: usize) -> Result<Verify, Diagnostic> {
+    match line.word(i) {
+        "none" => Ok(Verify::None),
+        "optional" => Ok(Verify::Optional),
+        "required" => Ok(Verify::Required),
+        o => Err(line.err(i, format!("'verify' : unknown verify method '{o}', only 'none', 'optional', and 'required' are supported"))),
+    }
+}
+
+/// Certificates, CA files and the like must be readable at start-up, as
+/// HAProxy loads them while parsing.
+pub(crate) fn read_check(cx: &mut Ctx<'_>, line: &Line<'_>, i: usize) -> Result<(), Diagnostic> {
+    let path = line.word(i);
+    match cx.host.read_file(path) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(line.err(i, format!("unable to load '{path}': {e}"))),
+    }
+}

@@ -1,0 +1,258 @@
+//! `server <name> <addr> [options]` and `default-server [options]`
+//! (manual 4.2 "server", 5.2).
+
+use super::bind::{parse_verify, read_check};
+use super::{ms, Ctx, Line};
+use crate::addr::{parse_address, AddrRules};
+use crate::diag::{did_you_mean, Diagnostic};
+use crate::keywords;
+use crate::model::{
+    Directive, InitAddr, Observe, OnError, ProxyProtocol, Server, ServerOptions, TrackRef,
+};
+use crate::sample::parse_sample;
+
+const SERVER_RULES: AddrRules = AddrRules {
+    port_required: false,
+    port_range: false,
+    port_offset: true,
+    names: true,
+};
+
+pub(crate) fn parse_server(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<Server, Diagnostic> {
+    let (Some(name), Some(addr)) = (line.arg(1), line.arg(2)) else {
+        return Err(line.err(line.len(), "'server' expects <name> and <addr>[:<port>] as arguments."));
+    };
+    if let Some(c) = crate::parse::invalid_name_char(name) {
+        return Err(line.err(1, format!("character '{c}' is not permitted in server name '{name}'")));
+    }
+    let addr = parse_address(addr, SERVER_RULES).map_err(|e| line.err(2, format!("'server {name}' : {e}")))?;
+    let mut opts = cx.px.default_server.clone();
+    opts.other.clear();
+    parse_server_options(cx, line, 3, &mut opts, false)?;
+    Ok(Server {
+        name: name.to_string(),
+        addr,
+        opts,
+        loc: line.loc.clone(),
+    })
+}
+
+pub(crate) fn parse_default_server(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<(), Diagnostic> {
+    let mut opts = cx.px.default_server.clone();
+    parse_server_options(cx, line, 1, &mut opts, true)?;
+    cx.px.default_server = opts;
+    Ok(())
+}
+
+fn parse_server_options(cx: &mut Ctx<'_>, line: &Line<'_>, mut i: usize, o: &mut ServerOptions, is_default: bool) -> Result<(), Diagnostic> {
+    while let Some(name) = line.arg(i) {
+        // `no-<opt>` forms undo a default-server setting.
+        let (base, negated) = match keywords::server_option(name) {
+            Some(_) => (name, false),
+            None => match name.strip_prefix("no-").filter(|b| keywords::server_option(b).is_some_and(|d| d.has_no_form)) {
+                Some(b) => (b, true),
+                None => {
+                    let what = if is_default { "default-server" } else { "server" };
+                    let mut d = line.err(i, format!("'{what}' unknown keyword '{name}'."));
+                    if let Some(h) = did_you_mean(name, keywords::SERVER_OPTIONS.iter().map(|k| k.name)) {
+                        d = d.with_hint(format!("did you mean '{h}'?"));
+                    }
+                    return Err(d);
+                }
+            },
+        };
+        let Some(def) = keywords::server_option(base) else {
+            return Err(line.err(i, format!("unknown server keyword '{name}'")));
+        };
+        if is_default && !def.default_server && !negated {
+            return Err(line.err(i, format!("'{name}' option is not accepted in default-server sections")));
+        }
+        let nvals = if negated { 0 } else { usize::from(def.values) };
+        if line.len() < i + 1 + nvals {
+            return Err(line.err(i + 1, format!("'{name}' expects an argument")));
+        }
+        let v = line.word(i + 1);
+        let on = !negated;
+        let s = || Some(v.to_string());
+        match base {
+            "check" => o.check = Some(on),
+            "inter" => o.inter = Some(positive_ms(line, i + 1, name)?),
+            "fastinter" => o.fastinter = Some(positive_ms(line, i + 1, name)?),
+            "downinter" => o.downinter = Some(positive_ms(line, i + 1, name)?),
+            "rise" | "fall" => {
+                let n: u32 = line.uint(i + 1, name)?;
+                if n == 0 {
+                    return Err(line.err(i + 1, format!("'{name}' has to be > 0.")));
+                }
+                if base == "rise" {
+                    o.rise = Some(n);
+                } else {
+                    o.fall = Some(n);
+                }
+            }
+            "weight" => {
+                let w: u32 = line.uint(i + 1, name)?;
+                if w > 256 {
+                    return Err(line.err(i + 1, "weight must be between 0 and 256."));
+                }
+                o.weight = Some(w);
+            }
+            "backup" => o.backup = Some(on),
+            "maxconn" => o.maxconn = Some(line.uint(i + 1, name)?),
+            "minconn" => o.minconn = Some(line.uint(i + 1, name)?),
+            "maxqueue" => o.maxqueue = Some(line.uint(i + 1, name)?),
+            "ssl" => o.ssl = Some(on),
+            "verify" => o.verify = Some(parse_verify(line, i + 1)?),
+            "verifyhost" => o.verifyhost = s(),
+            "ca-file" => {
+                if v != "@system-ca" {
+                    read_check(cx, line, i + 1)?;
+                }
+                o.ca_file = s();
+            }
+            "crt" => {
+                read_check(cx, line, i + 1)?;
+                o.crt = s();
+            }
+            "sni" => {
+                let e = parse_sample(v).map_err(|e| line.err(i + 1, format!("'sni' : {}", e.message)))?;
+                o.sni = Some(e);
+            }
+            "alpn" => o.alpn = Some(v.split(',').map(str::to_string).collect()),
+            "check-alpn" => o.check_alpn = Some(v.split(',').map(str::to_string).collect()),
+            "check-sni" => o.check_sni = s(),
+            "send-proxy" => o.send_proxy = Some(on.then_some(ProxyProtocol::V1)),
+            "send-proxy-v2" => o.send_proxy = Some(on.then_some(ProxyProtocol::V2)),
+            "check-send-proxy" => o.check_send_proxy = Some(on),
+            "cookie" => o.cookie = s(),
+            "disabled" => o.disabled = Some(true),
+            "enabled" => o.disabled = Some(false),
+            "slowstart" => o.slowstart = Some(ms(line, i + 1, name)?),
+            "observe" => {
+                o.observe = Some(match v {
+                    "layer4" => Observe::Layer4,
+                    "layer7" => Observe::Layer7,
+                    "none" => {
+                        o.observe = None;
+                        i += 2;
+                        continue;
+                    }
+                    _ => return Err(line.err(i + 1, format!("'observe' expects one of 'none', 'layer4', 'layer7' but got '{v}'"))),
+                });
+            }
+            "on-error" => {
+                o.on_error = Some(match v {
+                    "fastinter" => OnError::FastInter,
+                    "fail-check" => OnError::FailCheck,
+                    "sudden-death" => OnError::SuddenDeath,
+                    "mark-down" => OnError::MarkDown,
+                    _ => return Err(line.err(i + 1, format!("'on-error' expects one of 'fastinter', 'fail-check', 'sudden-death' or 'mark-down' but got '{v}'"))),
+                });
+            }
+            "on-marked-down" => {
+                if v != "shutdown-sessions" {
+                    return Err(line.err(i + 1, format!("'on-marked-down' expects 'shutdown-sessions' but got '{v}'")));
+                }
+                o.on_marked_down = s();
+            }
+            "on-marked-up" => {
+                if v != "shutdown-backup-sessions" {
+                    return Err(line.err(i + 1, format!("'on-marked-up' expects 'shutdown-backup-sessions' but got '{v}'")));
+                }
+                o.on_marked_up = s();
+            }
+            "error-limit" => o.error_limit = Some(line.uint(i + 1, name)?),
+            "track" => {
+                o.track = Some(match v.split_once('/') {
+                    Some((b, srv)) => TrackRef { backend: Some(b.to_string()), server: srv.to_string() },
+                    None => TrackRef { backend: None, server: v.to_string() },
+                });
+            }
+            "agent-check" => o.agent_check = Some(on),
+            "agent-port" => o.agent_port = Some(port(line, i + 1, name)?),
+            "agent-inter" => o.agent_inter = Some(positive_ms(line, i + 1, name)?),
+            "agent-addr" => o.agent_addr = s(),
+            "agent-send" => o.agent_send = s(),
+            "check-ssl" => o.check_ssl = Some(on),
+            "port" => o.port = Some(port(line, i + 1, name)?),
+            "addr" => {
+                parse_address(v, SERVER_RULES).map_err(|e| line.err(i + 1, format!("'addr' : {e}")))?;
+                o.addr = s();
+            }
+            "init-addr" => {
+                let mut list = Vec::new();
+                for m in v.split(',') {
+                    list.push(match m {
+                        "last" => InitAddr::Last,
+                        "libc" => InitAddr::Libc,
+                        "none" => InitAddr::None,
+                        ip => InitAddr::Ip(ip.parse().map_err(|_| line.err(i + 1, format!("'init-addr' : unknown method or invalid address '{ip}' (expects last, libc, none or an IP address)")))?),
+                    });
+                }
+                o.init_addr = Some(list);
+            }
+            "resolvers" => o.resolvers = s(),
+            "resolve-prefer" => {
+                if v != "ipv4" && v != "ipv6" {
+                    return Err(line.err(i + 1, format!("'resolve-prefer' expects 'ipv4' or 'ipv6' (got '{v}')")));
+                }
+                o.resolve_prefer = s();
+            }
+            "source" => {
+                o.source = s();
+                // `source <addr>[:<port>] [usesrc ...] [interface <name>]`.
+                let mut j = i + 2;
+                while matches!(line.arg(j), Some("usesrc" | "interface")) {
+                    j += 2;
+                }
+                i = j;
+                continue;
+            }
+            "pool-max-conn" => {
+                let n = crate::units::parse_int(v).ok().and_then(|n| i32::try_from(n).ok()).filter(|n| *n >= -1).ok_or_else(|| line.err(i + 1, format!("'pool-max-conn' expects -1 or a positive integer (got '{v}')")))?;
+                o.pool_max_conn = Some(n);
+            }
+            "ciphers" => o.ciphers = s(),
+            "ssl-min-ver" => o.ssl_min_ver = s(),
+            "ssl-max-ver" => o.ssl_max_ver = s(),
+            "tfo" => o.tfo = Some(on),
+            "proto" => o.proto = s(),
+            "id" => {
+                let id: u32 = line.uint(i + 1, name)?;
+                if id == 0 {
+                    return Err(line.err(i + 1, "'id' : custom id 0 is reserved for internal use"));
+                }
+                o.id = Some(id);
+            }
+            _ => {
+                if nvals == 1 && base.ends_with("-file") {
+                    read_check(cx, line, i + 1)?;
+                }
+                o.other.retain(|d| d.keyword != base && d.keyword != name);
+                o.other.push(Directive {
+                    keyword: name.to_string(),
+                    args: (i + 1..i + 1 + nvals).map(|j| line.word(j).to_string()).collect(),
+                    loc: line.loc_at(i),
+                });
+            }
+        }
+        i += 1 + nvals;
+    }
+    Ok(())
+}
+
+fn positive_ms(line: &Line<'_>, i: usize, what: &str) -> Result<std::time::Duration, Diagnostic> {
+    let d = ms(line, i, what)?;
+    if d.is_zero() {
+        return Err(line.err(i, format!("invalid value 0 for argument '{what}': must be > 0")));
+    }
+    Ok(d)
+}
+
+fn port(line: &Line<'_>, i: usize, what: &str) -> Result<u16, Diagnostic> {
+    let p: u16 = line.uint(i, what)?;
+    if p == 0 {
+        return Err(line.err(i, format!("'{what}' expects a valid TCP port (1-65535)")));
+    }
+    Ok(p)
+}
