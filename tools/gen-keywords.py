@@ -478,11 +478,19 @@ def clean_synopsis(s: str) -> str:
 
 def synopsis_arity(rest: str) -> tuple[int, int | None]:
     """Arity of the words after the keyword in one synopsis line."""
-    toks = _tokenize(clean_synopsis(rest))
+    text = clean_synopsis(rest)
+    toks = _tokenize(text)
     if not toks:
         return 0, 0
     alts, _ = _parse(toks, 0, None)
-    return _alts_arity(alts)
+    lo, hi = _alts_arity(alts)
+    # Optional named settings ("[len <length>]", "[header <name>]",
+    # "[comment <msg>]") are parsed by HAProxy in a loop that accepts them in
+    # any order and more than once: leave the maximum open rather than
+    # reject a valid line.
+    if re.search(r"\[\s*[a-z][\w-]*\s+[<{]", text):
+        hi = INF
+    return lo, hi
 
 
 def merge_arity(arities: list[tuple[int, int | None]]) -> tuple[int, int | None]:
@@ -862,6 +870,7 @@ class Fetch:
 
 def fetches(man: Manual) -> tuple[list[Fetch], list[tuple[str, str, str]]]:
     out: dict[str, Fetch] = {}
+    argnames: dict[str, list[str]] = {}
     derivs: list[tuple[str, str, str]] = []
     for num in ("7.3.2", "7.3.3", "7.3.4", "7.3.5", "7.3.6", "7.3.7"):
         lo, hi = man.span(num)
@@ -872,6 +881,7 @@ def fetches(man: Manual) -> tuple[list[Fetch], list[tuple[str, str, str]]]:
         last_base: str | None = None
         in_deriv = False
         prev_heading = False
+        block: list[str] = []
         for line in lines:
             m = re.match(r"^([a-z0-9][^\s:]*(?:\([^)]*\)[^\s:]*)?)\s+:\s+(.+?)\s*$", line)
             # a few headings lack the colon: "req.ssl_cipherlist binary"
@@ -883,12 +893,21 @@ def fetches(man: Manual) -> tuple[list[Fetch], list[tuple[str, str, str]]]:
                 dep = "(deprecated)" in typ
                 if name not in out:
                     out[name] = Fetch(name, types, min_args, smp_type(typ), dep, collapse(line))
+                    argnames[name] = [a[0] for a in args]
                 if not prev_heading:
                     last_base = name
+                    block = []
+                block.append(name)
                 prev_heading = True
                 in_deriv = False
                 continue
             prev_heading = False
+            # "fc_rtt(<unit>)": "<unit> is facultative, by default ..."
+            for fac in re.findall(r"<([\w-]+)> is facultative", line):
+                for fname in block:
+                    names = argnames.get(fname, [])
+                    if fac in names and fname in out:
+                        out[fname].min_args = min(out[fname].min_args, names.index(fac))
             if re.match(r"^  ACL derivatives", line):
                 in_deriv = True
                 continue

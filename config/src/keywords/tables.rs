@@ -450,7 +450,7 @@ pub static PROXY_KEYWORDS: &[ProxyKw] = &[
         backend: true,
         negatable: false,
         deprecated: false,
-        arity: Arity::range(0, 17),
+        arity: Arity::at_least(0),
         usage: "http-check connect [default] [port <expr>] [addr <ip>] [send-proxy]",
     },
     ProxyKw {
@@ -1099,7 +1099,7 @@ pub static PROXY_KEYWORDS: &[ProxyKw] = &[
         backend: true,
         negatable: false,
         deprecated: false,
-        arity: Arity::range(0, 17),
+        arity: Arity::at_least(0),
         usage: "tcp-check connect [default] [port <expr>] [addr <ip>] [send-proxy] [via-socks4]",
     },
     ProxyKw {
@@ -1121,7 +1121,7 @@ pub static PROXY_KEYWORDS: &[ProxyKw] = &[
         backend: true,
         negatable: false,
         deprecated: false,
-        arity: Arity::range(1, 3),
+        arity: Arity::at_least(1),
         usage: "tcp-check send <data> [comment <msg>]",
     },
     ProxyKw {
@@ -1132,7 +1132,7 @@ pub static PROXY_KEYWORDS: &[ProxyKw] = &[
         backend: true,
         negatable: false,
         deprecated: false,
-        arity: Arity::range(1, 3),
+        arity: Arity::at_least(1),
         usage: "tcp-check send-lf <fmt> [comment <msg>]",
     },
     ProxyKw {
@@ -1143,7 +1143,7 @@ pub static PROXY_KEYWORDS: &[ProxyKw] = &[
         backend: true,
         negatable: false,
         deprecated: false,
-        arity: Arity::range(1, 3),
+        arity: Arity::at_least(1),
         usage: "tcp-check send-binary <hexstring> [comment <msg>]",
     },
     ProxyKw {
@@ -1154,7 +1154,7 @@ pub static PROXY_KEYWORDS: &[ProxyKw] = &[
         backend: true,
         negatable: false,
         deprecated: false,
-        arity: Arity::range(1, 3),
+        arity: Arity::at_least(1),
         usage: "tcp-check send-binary-lf <hexfmt> [comment <msg>]",
     },
     ProxyKw {
@@ -1893,7 +1893,7 @@ pub static OPTIONS: &[OptionKw] = &[
         backend: true,
         negatable: false,
         deprecated: false,
-        arity: Arity::range(0, 5),
+        arity: Arity::at_least(0),
         usage: "option forwardfor [ except <network> ] [ header <name> ] [ if-none ]",
     },
     OptionKw {
@@ -2157,7 +2157,7 @@ pub static OPTIONS: &[OptionKw] = &[
         backend: true,
         negatable: false,
         deprecated: false,
-        arity: Arity::range(0, 3),
+        arity: Arity::at_least(0),
         usage: "option mysql-check [ user <username> [ { post-41 | pre-41 } ] ]",
     },
     OptionKw {
@@ -2179,7 +2179,7 @@ pub static OPTIONS: &[OptionKw] = &[
         backend: true,
         negatable: false,
         deprecated: false,
-        arity: Arity::range(0, 4),
+        arity: Arity::at_least(0),
         usage: "option originalto [ except <network> ] [ header <name> ]",
     },
     OptionKw {
@@ -2995,7 +2995,7 @@ pub static GLOBAL_KEYWORDS: &[GlobalKw] = &[
     },
     GlobalKw {
         name: "unix-bind",
-        arity: Arity::range(0, 12),
+        arity: Arity::at_least(0),
         usage: "unix-bind [ prefix <prefix> ] [ mode <mode> ] [ user <user> ] [ uid <uid> ]",
     },
     GlobalKw {
@@ -3150,7 +3150,7 @@ pub static GLOBAL_KEYWORDS: &[GlobalKw] = &[
     },
     GlobalKw {
         name: "ssl-engine",
-        arity: Arity::range(1, 3),
+        arity: Arity::at_least(1),
         usage: "ssl-engine <name> [algo <comma-separated list of algorithms>]",
     },
     GlobalKw {
@@ -4216,7 +4216,7 @@ pub static SECTION_KEYWORDS: &[SectionKw] = &[
     SectionKw {
         section: Section::LogProfile,
         name: "on",
-        arity: Arity::range(1, 6),
+        arity: Arity::at_least(1),
         usage: "on <step> [drop] [format <fmt>] [sd <sd_fmt>]",
     },
 ];
@@ -5987,7 +5987,7 @@ pub static FETCHES: &[FetchDef] = &[
     FetchDef {
         name: "bc_rtt",
         args: &[ArgType::Str],
-        min_args: 1,
+        min_args: 0,
         out: SmpType::Int,
         deprecated: false,
         usage: "bc_rtt(<unit>) : integer",
@@ -5995,7 +5995,7 @@ pub static FETCHES: &[FetchDef] = &[
     FetchDef {
         name: "bc_rttvar",
         args: &[ArgType::Str],
-        min_args: 1,
+        min_args: 0,
         out: SmpType::Int,
         deprecated: false,
         usage: "bc_rttvar(<unit>) : integer",
@@ -6291,7 +6291,7 @@ pub static FETCHES: &[FetchDef] = &[
     FetchDef {
         name: "fc_rtt",
         args: &[ArgType::Str],
-        min_args: 1,
+        min_args: 0,
         out: SmpType::Int,
         deprecated: false,
         usage: "fc_rtt(<unit>) : integer",
@@ -6299,7 +6299,7 @@ pub static FETCHES: &[FetchDef] = &[
     FetchDef {
         name: "fc_rttvar",
         args: &[ArgType::Str],
-        min_args: 1,
+        min_args: 0,
         out: SmpType::Int,
         deprecated: false,
         usage: "fc_rttvar(<unit>) : integer",
