@@ -130,9 +130,6 @@ GLOBAL_ARITY_OVERRIDES: dict[str, tuple[int, int | None]] = {
     "description": (1, INF),
 }
 
-# Action names whose matrix row spells a mandatory argument too:
-# "expect-proxy layer4" is the action "expect-proxy" with argument "layer4".
-# (Handled generically: the action name is the first word of the row.)
 
 # Fetch/converter argument types by argument name (see arg_type()).
 ARG_TYPES_BY_NAME: dict[str, str] = {
@@ -722,6 +719,8 @@ def actions(man: Manual) -> list[Action]:
         m = re.match(r"^([a-z][\w.-]*(?: [a-z][\w.-]*)?)(?:\s+\(deprecated\))?((?:\s+[X-]){8})\s*$", line)
         if not m:
             continue
+        # "expect-proxy layer4" is the action "expect-proxy" with its
+        # mandatory argument: the name is the first word of the row.
         name = m.group(1).split()[0]
         cols = [c == "X" for c in m.group(2).split()]
         if name not in seen:
@@ -784,11 +783,7 @@ def split_args(inner: str) -> list[tuple[str, bool, bool]]:
             cur_depth = depth
         cur += ch
     flush()
-    # "[<backend>/]<server>" is one argument
-    merged: list[tuple[str, bool, bool]] = []
-    for a in args:
-        merged.append(a)
-    return merged
+    return args
 
 
 # HAProxy's sample argument lists hold at most 12 entries (ARG12, ARGM_NBARGS);
