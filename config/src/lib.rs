@@ -18,6 +18,7 @@
 
 pub mod acl;
 pub mod addr;
+pub mod check;
 pub mod cond;
 pub mod diag;
 pub mod keywords;
@@ -29,6 +30,17 @@ pub mod sample;
 pub mod units;
 
 pub use diag::{Diagnostic, Diagnostics, Loc, Severity, SourceFile};
+
+use std::sync::Arc;
+
+/// Parse every file in order and run the cross-reference checks: the whole
+/// front end in one call. The model is returned even when there are errors
+/// so the caller can report everything at once; it must not be run then.
+pub fn load(files: &[Arc<SourceFile>], host: &dyn Host) -> (model::Config, Diagnostics) {
+    let (cfg, mut diags) = parse::parse_files(files, host);
+    check::check(&cfg, &mut diags);
+    (cfg, diags)
+}
 
 /// The language level ringlb implements: `version_atleast()` and
 /// `version_before()` in `.if` blocks compare against this, not against

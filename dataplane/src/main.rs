@@ -1,2 +1,143 @@
+//! `ringlb`: the binary. Today it reads and checks configurations (`-c`);
+//! the engine that serves them lands issue by issue, and `-c` says exactly
+//! which settings it cannot honour yet (see `support`).
 #![forbid(unsafe_code)]
-fn main() {}
+
+mod args;
+mod load;
+mod resolve;
+mod support;
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+use ringlb_config::cond::{eval, CondEnv};
+use ringlb_config::lexer::tokenize;
+use ringlb_config::{Diagnostic, Severity};
+
+use crate::args::Args;
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+fn main() -> ExitCode {
+    let args = match Args::try_parse_from(args::normalize(std::env::args_os())) {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(1);
+        }
+    };
+    if args.version || args.version_verbose {
+        print_version(args.version_verbose);
+        return ExitCode::SUCCESS;
+    }
+    if args.list_unsupported {
+        for u in support::UNSUPPORTED {
+            println!("{}", u.key);
+        }
+        return ExitCode::SUCCESS;
+    }
+    if let Some(expr) = &args.cond_expr {
+        return eval_cc(expr);
+    }
+    if args.files.is_empty() {
+        eprintln!("[ALERT] No configuration file specified (use -f <file>).");
+        return ExitCode::from(1);
+    }
+    let verdict = check(&args);
+    if args.check {
+        if verdict && !args.quiet {
+            println!("Configuration file is valid");
+        }
+        return if verdict { ExitCode::SUCCESS } else { ExitCode::from(1) };
+    }
+    if !verdict {
+        return ExitCode::from(1);
+    }
+    // Not reached with a real configuration: `support` refuses every
+    // listener until the engine exists, so a config that starts is one
+    // ringlb can run.
+    eprintln!("[NOTICE] nothing to serve: the configuration declares no listener.");
+    ExitCode::SUCCESS
+}
+
+/// Parse, check and report. Returns true when ringlb accepts the config.
+fn check(args: &Args) -> bool {
+    let files = match load::collect_files(&args.files) {
+        Ok(f) => f,
+        Err(d) => {
+            eprint!("{}", d.render());
+            return false;
+        }
+    };
+    let host = load::RealHost::new(&files, args.local_peer.as_deref(), args.master_worker || args.master_worker_systemd);
+    let (cfg, mut diags) = ringlb_config::load(&files, &host);
+    // As `haproxy -c` does: server host names must resolve now.
+    diags.list.extend(resolve::check_names(&cfg));
+    if !args.syntax_only {
+        diags.list.extend(support::check(&cfg));
+    }
+    let mut errors = 0;
+    for d in &diags.list {
+        if d.severity == Severity::Error {
+            errors += 1;
+        }
+        if d.severity == Severity::Error || !args.quiet {
+            eprint!("{}", d.render());
+        }
+    }
+    if errors > 0 {
+        let d = Diagnostic::global_error(format!("{errors} error(s) found in configuration: ringlb will not start"));
+        eprint!("{}", d.render());
+    }
+    errors == 0
+}
+
+/// `-cc <expr>`: evaluate a conditional-block expression.
+fn eval_cc(expr: &str) -> ExitCode {
+    struct ProcEnv;
+    impl CondEnv for ProcEnv {
+        fn var(&self, name: &str) -> Option<String> {
+            std::env::var(name).ok()
+        }
+        fn feature(&self, name: &str) -> bool {
+            ringlb_config::FEATURES.contains(&name)
+        }
+        fn enabled(&self, name: &str) -> bool {
+            ringlb_config::ENABLED.contains(&name)
+        }
+    }
+    let env = |n: &str| std::env::var(n).ok();
+    let words = match tokenize(expr, &env) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("[ALERT] failed to parse the condition: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match eval(&words, &ProcEnv) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("[ALERT] failed to evaluate the condition: {}", e.message);
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn print_version(verbose: bool) {
+    println!("ringlb version {VERSION} - HAProxy configuration language level {}", ringlb_config::LANGUAGE_LEVEL);
+    if !verbose {
+        return;
+    }
+    println!("Build options :");
+    println!("  TARGET  = {}-{}", std::env::consts::ARCH, std::env::consts::OS);
+    println!("  PROFILE = {}", if cfg!(debug_assertions) { "debug" } else { "release" });
+    println!();
+    let features: Vec<String> = ringlb_config::FEATURES.iter().map(|f| format!("+{f}")).collect();
+    println!("Feature list : {}", features.join(" "));
+    println!();
+    println!("Run-time options enabled : {}", ringlb_config::ENABLED.join(" "));
+    println!();
+    println!("Engine: not yet available (configuration front end only); see `ringlb --list-unsupported`.");
+}
