@@ -109,7 +109,12 @@ impl<'h> Parser<'h> {
             let raw = raw.strip_suffix('\r').unwrap_or(raw);
             let loc = Loc::new(file, lineno, 0);
             let words = {
-                let env = |name: &str| self.getenv(name);
+                let env = |name: &str| match name {
+                    ".FILE" => Some(file.name.clone()),
+                    ".LINE" => Some(lineno.to_string()),
+                    ".SECTION" => Some(self.section_name()),
+                    _ => self.getenv(name),
+                };
                 tokenize(raw, &env)
             };
             let words = match words {
@@ -150,6 +155,23 @@ impl<'h> Parser<'h> {
         let mut diags = Diagnostics::default();
         pre.finish(file, &mut diags);
         self.diags.list.extend(diags.list);
+    }
+
+    /// `.SECTION`: the current section's name, or its keyword when it has
+    /// none, or "" before the first section.
+    fn section_name(&self) -> String {
+        match self.cur {
+            Cur::None => String::new(),
+            Cur::Global => "global".into(),
+            Cur::Defaults(i) => self
+                .cfg
+                .defaults
+                .get(i)
+                .map(|d| if d.name.is_empty() { "defaults".into() } else { d.name.clone() })
+                .unwrap_or_default(),
+            Cur::Proxy(i) => self.cfg.proxies.get(i).map(|p| p.name.clone()).unwrap_or_default(),
+            Cur::Other(section, _) => section.keyword().to_string(),
+        }
     }
 
     fn line(&mut self, line: &Line<'_>) {
