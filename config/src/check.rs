@@ -5,13 +5,17 @@
 //! referenced sections exist; plus HAProxy's warnings (missing timeouts,
 //! frontend without bind).
 
-use crate::acl::{AclRef, Condition};
+use crate::acl::{AclDef, AclRef, Condition, PatternFileKind};
 use crate::diag::{did_you_mean, Diagnostic, Diagnostics, Loc};
+use crate::logformat::{LogFormat, LogItem};
 use crate::model::*;
+use crate::sample::{Arg, SampleExpr};
+use crate::Host;
 
-pub fn check(cfg: &Config, diags: &mut Diagnostics) {
+pub fn check(cfg: &Config, host: &dyn Host, diags: &mut Diagnostics) {
     for px in &cfg.proxies {
         check_proxy(cfg, px, diags);
+        check_references(cfg, px, host, diags);
     }
     for d in &cfg.defaults {
         check_acl_refs(d, diags);
@@ -52,7 +56,19 @@ fn check_proxy(cfg: &Config, px: &Proxy, diags: &mut Diagnostics) {
         }
     }
     if px.cap.backend {
+        let verify_none_global = cfg.global.directives.iter().any(|d| d.keyword == "ssl-server-verify" && d.args.first().is_some_and(|a| a == "none"));
+        let ssl_checks = px.tcp_checks.iter().chain(&px.http_checks).any(|c| matches!(&c.kind, CheckStepKind::Connect(cc) if cc.ssl));
         for s in &px.servers {
+            // TLS to a server verifies its certificate by default: without
+            // a CA file HAProxy refuses the server.
+            let uses_tls = s.opts.ssl == Some(true) || s.opts.check_ssl == Some(true) || (ssl_checks && s.opts.check == Some(true));
+            let verify = s.opts.verify.unwrap_or(if verify_none_global { Verify::None } else { Verify::Required });
+            if uses_tls && verify == Verify::Required && s.opts.ca_file.is_none() {
+                diags.push(
+                    Diagnostic::error(&s.loc, format!("'server {}/{}' : verify is enabled by default but no CA file specified.", px.name, s.name))
+                        .with_hint("add 'ca-file <file>' (or 'ca-file @system-ca'), or 'verify none' if you trust the network to the server"),
+                );
+            }
             if let Some(t) = &s.opts.track {
                 check_track(cfg, px, s, t, diags);
             }
@@ -207,4 +223,151 @@ fn check_timeouts(px: &Proxy, diags: &mut Diagnostics) {
             )),
         );
     }
+}
+
+/// Every sample expression, ACL and log-format string a proxy holds, with
+/// the line it came from.
+struct Walk<'a> {
+    acls: Vec<(&'a AclDef, &'a Loc)>,
+    exprs: Vec<(&'a SampleExpr, &'a Loc)>,
+}
+
+impl<'a> Walk<'a> {
+    fn of(px: &'a Proxy) -> Self {
+        let mut w = Walk { acls: Vec::new(), exprs: Vec::new() };
+        for a in &px.acls {
+            w.acls.push((&a.def, &a.loc));
+        }
+        let r = &px.rules;
+        for rule in r.http_request.iter().chain(&r.http_response).chain(&r.http_after_response).chain(&r.tcp_request_connection).chain(&r.tcp_request_session).chain(&r.tcp_request_content).chain(&r.tcp_response_content).chain(&px.stats.http_request) {
+            w.cond(rule.cond.as_ref(), &rule.loc);
+            for e in &rule.action.exprs {
+                w.exprs.push((e, &rule.loc));
+            }
+            for f in &rule.action.formats {
+                w.format(f, &rule.loc);
+            }
+        }
+        for u in &px.use_backends {
+            w.cond(u.cond.as_ref(), &u.loc);
+            if let BackendTarget::Dynamic(f) = &u.target {
+                w.format(f, &u.loc);
+            }
+        }
+        for u in &px.use_servers {
+            w.cond(u.cond.as_ref(), &u.loc);
+        }
+        for s in &px.stick_rules {
+            w.cond(s.cond.as_ref(), &s.loc);
+            w.exprs.push((&s.expr, &s.loc));
+        }
+        for c in &px.stats.admin {
+            w.cond(Some(c), &px.loc);
+        }
+        for f in [&px.log_format, &px.error_log_format, &px.unique_id_format].into_iter().flatten() {
+            w.format(f, &px.loc);
+        }
+        if let Some(Balance::Hash(e)) = &px.balance {
+            w.exprs.push((e, &px.loc));
+        }
+        for s in &px.servers {
+            if let Some(e) = &s.opts.sni {
+                w.exprs.push((e, &s.loc));
+            }
+        }
+        for (a, loc) in w.acls.clone() {
+            w.exprs.push((&a.expr, loc));
+        }
+        w
+    }
+
+    fn cond(&mut self, c: Option<&'a Condition>, loc: &'a Loc) {
+        let Some(Condition::If(e) | Condition::Unless(e)) = c else {
+            return;
+        };
+        for t in e.any_of.iter().flatten() {
+            if let AclRef::Anonymous(a) = &t.acl {
+                self.acls.push((a, loc));
+            }
+        }
+    }
+
+    fn format(&mut self, f: &'a LogFormat, loc: &'a Loc) {
+        for item in &f.items {
+            if let LogItem::Sample { expr, .. } = item {
+                self.exprs.push((expr, loc));
+            }
+        }
+    }
+}
+
+/// References from expressions and ACLs to files, userlists, tables,
+/// proxies, servers and caches.
+fn check_references(cfg: &Config, px: &Proxy, host: &dyn Host, diags: &mut Diagnostics) {
+    let w = Walk::of(px);
+    for (acl, loc) in &w.acls {
+        for f in &acl.files {
+            if f.kind == PatternFileKind::Regular {
+                if let Err(e) = host.read_file(&f.path) {
+                    diags.push(Diagnostic::error(loc, format!("failed to open pattern file <{}> ({e}).", f.path)));
+                }
+            }
+        }
+    }
+    for (expr, loc) in &w.exprs {
+        let args = expr.fetch.args.iter().chain(expr.converters.iter().flat_map(|c| c.args.iter()));
+        for a in args {
+            match a {
+                Arg::Userlist(u) if !cfg.userlists.iter().any(|x| &x.name.name == u) => {
+                    diags.push(Diagnostic::error(loc, format!("unable to find userlist '{u}' referenced in proxy '{}'.", px.name)));
+                }
+                Arg::Table(t) if !t.is_empty() && !table_exists(cfg, t) => {
+                    diags.push(Diagnostic::error(loc, format!("unable to find table '{t}' referenced in proxy '{}'.", px.name)));
+                }
+                Arg::Proxy(p) if !p.is_empty() && cfg.proxy(p).is_none() => {
+                    diags.push(Diagnostic::error(loc, format!("unable to find proxy '{p}' referenced in proxy '{}'.", px.name)));
+                }
+                Arg::Server { backend, server } => {
+                    let be = match backend {
+                        Some(b) => cfg.backend(b),
+                        None => Some(px),
+                    };
+                    if !be.is_some_and(|b| b.servers.iter().any(|s| &s.name == server)) {
+                        diags.push(Diagnostic::error(loc, format!("unable to find server '{}{server}' referenced in proxy '{}'.", backend.as_ref().map(|b| format!("{b}/")).unwrap_or_default(), px.name)));
+                    }
+                }
+                Arg::File(f) => {
+                    if let Err(e) = host.read_file(f) {
+                        diags.push(Diagnostic::error(loc, format!("failed to open map or pattern file <{f}> ({e}).")));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    // Caches named by `filter cache` and the cache actions.
+    let cache_known = |n: &str| cfg.caches.iter().any(|c| c.name.name == n);
+    for d in &px.directives {
+        if d.keyword == "filter" && d.args.first().is_some_and(|a| a == "cache") {
+            if let Some(n) = d.args.get(1) {
+                if !cache_known(n) {
+                    diags.push(Diagnostic::error(&d.loc, format!("{} '{}': unable to find the cache '{n}' referenced by the filter 'cache'.", px.kind.keyword(), px.name)));
+                }
+            }
+        }
+    }
+    let r = &px.rules;
+    for rule in r.http_request.iter().chain(&r.http_response) {
+        if matches!(rule.action.name.as_str(), "cache-use" | "cache-store") {
+            if let Some(n) = rule.action.args.first() {
+                if !cache_known(n) {
+                    diags.push(Diagnostic::error(&rule.loc, format!("{} '{}': unable to find the cache '{n}' referenced by '{}'.", px.kind.keyword(), px.name, rule.action.name)));
+                }
+            }
+        }
+    }
+}
+
+fn table_exists(cfg: &Config, name: &str) -> bool {
+    cfg.proxies.iter().any(|p| p.name == name && p.stick_table.is_some()) || cfg.peers.iter().any(|p| p.name.name == name)
 }

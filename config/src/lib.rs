@@ -38,7 +38,7 @@ use std::sync::Arc;
 /// so the caller can report everything at once; it must not be run then.
 pub fn load(files: &[Arc<SourceFile>], host: &dyn Host) -> (model::Config, Diagnostics) {
     let (cfg, mut diags) = parse::parse_files(files, host);
-    check::check(&cfg, &mut diags);
+    check::check(&cfg, host, &mut diags);
     (cfg, diags)
 }
 

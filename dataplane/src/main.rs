@@ -45,13 +45,18 @@ fn main() -> ExitCode {
         return ExitCode::from(1);
     }
     let verdict = check(&args);
+    if verdict == Verdict::NoListener {
+        // HAProxy's wording and exit code for a valid config that cannot start.
+        eprintln!("Configuration file has no error but will not start (no listener) => exit(2).");
+        return ExitCode::from(2);
+    }
     if args.check {
-        if verdict && !args.quiet {
+        if verdict == Verdict::Valid && !args.quiet {
             println!("Configuration file is valid");
         }
-        return if verdict { ExitCode::SUCCESS } else { ExitCode::from(1) };
+        return if verdict == Verdict::Valid { ExitCode::SUCCESS } else { ExitCode::from(1) };
     }
-    if !verdict {
+    if verdict != Verdict::Valid {
         return ExitCode::from(1);
     }
     // Not reached with a real configuration: `support` refuses every
@@ -61,13 +66,21 @@ fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Parse, check and report. Returns true when ringlb accepts the config.
-fn check(args: &Args) -> bool {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Verdict {
+    Valid,
+    Invalid,
+    /// Valid, but nothing listens: HAProxy refuses to start (exit 2).
+    NoListener,
+}
+
+/// Parse, check and report.
+fn check(args: &Args) -> Verdict {
     let files = match load::collect_files(&args.files) {
         Ok(f) => f,
         Err(d) => {
             eprint!("{}", d.render());
-            return false;
+            return Verdict::Invalid;
         }
     };
     let host = load::RealHost::new(&files, args.local_peer.as_deref(), args.master_worker || args.master_worker_systemd);
@@ -90,7 +103,19 @@ fn check(args: &Args) -> bool {
         let d = Diagnostic::global_error(format!("{errors} error(s) found in configuration: ringlb will not start"));
         eprint!("{}", d.render());
     }
-    errors == 0
+    if errors > 0 {
+        Verdict::Invalid
+    } else if !has_listener(&cfg) {
+        Verdict::NoListener
+    } else {
+        Verdict::Valid
+    }
+}
+
+/// Whether anything would listen: an enabled frontend/listen with a bind,
+/// or a stats socket (the runtime API is a listener too).
+fn has_listener(cfg: &ringlb_config::model::Config) -> bool {
+    cfg.proxies.iter().any(|p| !p.disabled && p.cap.frontend && !p.binds.is_empty()) || support::has_stats_socket(cfg)
 }
 
 /// `-cc <expr>`: evaluate a conditional-block expression.

@@ -3,7 +3,7 @@
 //! Each issue that teaches the engine a capability removes its entry here;
 //! `tests/config_support.rs` keeps the list honest against the corpus.
 
-use ringlb_config::model::Config;
+use ringlb_config::model::{Config, LogTarget};
 use ringlb_config::{diag::Kind, Diagnostic, Loc};
 
 /// A setting the engine lacks, by the key `-c` names in its error.
@@ -18,8 +18,6 @@ pub const UNSUPPORTED: &[Unsupported] = &[
     Unsupported { key: "server", why: "the engine does not connect to servers yet (issue: the engine)" },
     Unsupported { key: "log", why: "log targets are not written yet (issue: the engine)" },
     Unsupported { key: "stats socket", why: "the runtime API is not served yet" },
-    Unsupported { key: "daemon", why: "daemon mode lands with the engine's process management" },
-    Unsupported { key: "master-worker", why: "master-worker mode is not implemented yet" },
     Unsupported { key: "peers section", why: "stick-table synchronisation is not implemented yet" },
     Unsupported { key: "resolvers section", why: "run-time DNS resolution is not implemented yet" },
     Unsupported { key: "mailers section", why: "email alerts are not implemented yet" },
@@ -47,18 +45,16 @@ pub fn check(cfg: &Config) -> Vec<Diagnostic> {
         if let Some(s) = px.servers.first() {
             out.push(diag("server", &s.loc));
         }
-        if let Some(ringlb_config::model::LogTarget::Target(t)) = px.logs.first() {
+        if let Some(LogTarget::Target(t)) = px.logs.first() {
             out.push(diag("log", &t.loc));
         }
     }
     let g = &cfg.global;
-    for d in &g.directives {
-        match d.keyword.as_str() {
-            "daemon" | "master-worker" => out.push(diag(&d.keyword, &d.loc)),
-            "log" => out.push(diag("log", &d.loc)),
-            "stats" if d.args.first().is_some_and(|a| a == "socket") => out.push(diag("stats socket", &d.loc)),
-            _ => {}
-        }
+    if let Some(LogTarget::Target(t)) = g.logs.first() {
+        out.push(diag("log", &t.loc));
+    }
+    if let Some(s) = g.stats_sockets.first() {
+        out.push(diag("stats socket", &s.loc));
     }
     for p in &cfg.peers {
         out.push(diag("peers section", &p.name.loc));
@@ -79,4 +75,9 @@ pub fn check(cfg: &Config) -> Vec<Diagnostic> {
         out.push(diag("ring section", &r.name.loc));
     }
     out
+}
+
+/// The runtime API listens too: a config with only a stats socket starts.
+pub fn has_stats_socket(cfg: &Config) -> bool {
+    !cfg.global.stats_sockets.is_empty()
 }

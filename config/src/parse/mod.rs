@@ -77,23 +77,11 @@ impl<'h> Parser<'h> {
     /// The value of an environment variable as the configuration sees it at
     /// this point of the parse.
     pub(crate) fn getenv(&self, name: &str) -> Option<String> {
-        if let Some(v) = self.env.get(name) {
-            return v.clone();
-        }
-        if let Some(keep) = &self.env_reset_keep {
-            if !keep.iter().any(|k| k == name) {
-                return None;
-            }
-        }
-        self.host.env(name)
+        lookup_env(&self.env, self.env_reset_keep.as_deref(), self.host, name)
     }
 
     pub(crate) fn error(&mut self, loc: &Loc, message: impl Into<String>) {
         self.diags.error(loc, message);
-    }
-
-    pub(crate) fn warning(&mut self, loc: &Loc, message: impl Into<String>) {
-        self.diags.warning(loc, message);
     }
 
     pub(crate) fn push(&mut self, d: Diagnostic) {
@@ -151,6 +139,16 @@ impl<'h> Parser<'h> {
             let first_col = words.first().map_or(0, |w| w.col);
             let line = Line::new(&words, loc.at_col(first_col));
             self.line(&line);
+        }
+        // HAProxy refuses a file whose last line has no line feed: it may
+        // have been truncated.
+        if !file.text.is_empty() && !file.text.ends_with('\n') {
+            let last = u32::try_from(file.text.split('\n').count()).unwrap_or(u32::MAX);
+            let pos = file.text.len();
+            self.error(
+                &Loc::new(file, last, 0),
+                format!("Missing LF on last line, file might have been truncated at position {pos}."),
+            );
         }
         let mut diags = Diagnostics::default();
         pre.finish(file, &mut diags);
@@ -216,7 +214,8 @@ impl<'h> Parser<'h> {
         }
     }
 
-    fn finish(self) -> (Config, Diagnostics) {
+    fn finish(mut self) -> (Config, Diagnostics) {
+        sections::finish(&mut self);
         (self.cfg, self.diags)
     }
 }
@@ -236,6 +235,53 @@ impl CondEnv for EnvView<'_, '_> {
     fn enabled(&self, name: &str) -> bool {
         crate::ENABLED.contains(&name)
     }
+}
+
+/// The environment as the configuration sees it: `setenv`-style changes
+/// over the host's environment (of which `resetenv` kept only some names).
+pub(crate) fn lookup_env(
+    env: &BTreeMap<String, Option<String>>,
+    reset_keep: Option<&[String]>,
+    host: &dyn Host,
+    name: &str,
+) -> Option<String> {
+    if let Some(v) = env.get(name) {
+        return v.clone();
+    }
+    if let Some(keep) = reset_keep {
+        if !keep.iter().any(|k| k == name) {
+            return None;
+        }
+    }
+    host.env(name)
+}
+
+/// Expand `${NAME}` references in an address, as HAProxy does for every
+/// address argument (str2sa_range), even unquoted. An undefined variable
+/// expands to nothing.
+pub(crate) fn expand_address_env(text: &str, getenv: &dyn Fn(&str) -> Option<String>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        let (before, after) = rest.split_at(start);
+        out.push_str(before);
+        let body = after.get(2..).unwrap_or("");
+        match body.find('}') {
+            Some(end) => {
+                let name = body.get(..end).unwrap_or("");
+                if let Some(v) = getenv(name) {
+                    out.push_str(&v);
+                }
+                rest = body.get(end + 1..).unwrap_or("");
+            }
+            None => {
+                out.push_str(after);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Check a name (proxy, server, section) for the characters HAProxy allows:

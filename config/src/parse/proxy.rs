@@ -14,7 +14,6 @@ use super::{invalid_name_char, words_from, Cur, Parser};
 use crate::acl::{parse_acl, parse_condition, Condition};
 use crate::diag::{did_you_mean, Diagnostic, Diagnostics};
 use crate::keywords::{self, InDefaults, RuleSet, Section};
-use crate::lexer::Word;
 use crate::logformat::parse_log_format;
 use crate::model::*;
 use crate::sample::parse_sample;
@@ -194,6 +193,13 @@ pub(crate) struct Ctx<'a> {
     pub px: &'a mut Proxy,
     pub diags: &'a mut Diagnostics,
     pub host: &'a dyn Host,
+    /// The environment as the configuration sees it at this line.
+    pub getenv: &'a dyn Fn(&str) -> Option<String>,
+    /// `expose-experimental-directives` appeared on a line before this one.
+    pub experimental: bool,
+    /// `crt-base` / `ca-base`: where relative certificate paths live.
+    pub crt_base: Option<String>,
+    pub ca_base: Option<String>,
 }
 
 impl Ctx<'_> {
@@ -211,11 +217,25 @@ impl Ctx<'_> {
 /// A keyword line inside a proxy section.
 pub(crate) fn keyword(p: &mut Parser<'_>, line: &Line<'_>) {
     let Parser {
-        cfg, diags, host, cur, ..
+        cfg,
+        diags,
+        host,
+        cur,
+        env,
+        env_reset_keep,
+        ..
     } = p;
+    let host: &dyn Host = *host;
+    let getenv = |name: &str| super::lookup_env(env, env_reset_keep.as_deref(), host, name);
+    let Config {
+        global,
+        defaults,
+        proxies,
+        ..
+    } = cfg;
     let px = match *cur {
-        Cur::Defaults(i) => cfg.defaults.get_mut(i),
-        Cur::Proxy(i) => cfg.proxies.get_mut(i),
+        Cur::Defaults(i) => defaults.get_mut(i),
+        Cur::Proxy(i) => proxies.get_mut(i),
         _ => None,
     };
     let Some(px) = px else {
@@ -224,7 +244,11 @@ pub(crate) fn keyword(p: &mut Parser<'_>, line: &Line<'_>) {
     let mut cx = Ctx {
         px,
         diags,
-        host: *host,
+        host,
+        getenv: &getenv,
+        experimental: global.expose_experimental,
+        crt_base: global.crt_base.clone(),
+        ca_base: global.ca_base.clone(),
     };
     if let Err(d) = dispatch(&mut cx, line) {
         cx.push(d);
@@ -393,6 +417,10 @@ fn dispatch(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<(), Diagnostic> {
             let def = parse_acl(words).map_err(|e| line.err(e.word + 1, format!("error detected while parsing ACL '{}' : {}.", line.word(1), e.message)))?;
             if let Some(c) = invalid_name_char(&def.name) {
                 return Err(line.err(1, format!("character '{c}' is not permitted in acl name '{}'", def.name)));
+            }
+            for w in &def.warnings {
+                let d = line.warn(1, w.clone());
+                cx.push(d);
             }
             cx.px.acls.push(Acl {
                 def,
@@ -1416,9 +1444,4 @@ fn parse_compression(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<(), Diagnostic
 /// Durations of server settings default to milliseconds.
 pub(crate) fn ms(line: &Line<'_>, i: usize, what: &str) -> Result<Duration, Diagnostic> {
     line.duration(i, what, TimeUnit::Millis)
-}
-
-/// Words `from..` of a line as a slice of `Word`s.
-pub(crate) fn words_slice<'a>(line: &Line<'a>, from: usize) -> &'a [Word] {
-    line.words.get(from..).unwrap_or_default()
 }

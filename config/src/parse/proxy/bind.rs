@@ -16,8 +16,11 @@ const BIND_RULES: AddrRules = AddrRules {
 
 pub(crate) fn parse_bind(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<Bind, Diagnostic> {
     let Some(list) = line.arg(1) else {
+        // (the address list is expanded for ${VAR} below)
         return Err(line.err(1, "'bind' expects {<path>|[addr1]:port1[-end1]}{,[addr]:port[-end]}... as arguments."));
     };
+    let expanded = crate::parse::expand_address_env(list, cx.getenv);
+    let list = expanded.as_str();
     let mut addrs = Vec::new();
     for part in list.split(',') {
         let a = parse_address(part, BIND_RULES).map_err(|e| line.err(1, format!("'bind {list}' : {e}")))?;
@@ -46,7 +49,10 @@ pub(crate) fn parse_bind(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<Bind, Diag
 pub(crate) fn parse_bind_options(cx: &mut Ctx<'_>, line: &Line<'_>, mut i: usize, _stats_socket: bool) -> Result<BindOptions, Diagnostic> {
     let mut o = BindOptions::default();
     while let Some(name) = line.arg(i) {
-        let Some(def) = keywords::bind_option(name) else {
+        // `process` was removed with nbproc (3.x); ringlb accepts it like
+        // `thread`, with a warning, since ignoring it cannot change traffic.
+        let def = if name == "process" { keywords::bind_option("thread") } else { keywords::bind_option(name) };
+        let Some(def) = def else {
             let mut d = line.err(i, format!("'bind' : unknown keyword '{name}'."));
             if let Some(h) = did_you_mean(name, keywords::BIND_OPTIONS.iter().map(|k| k.name)) {
                 d = d.with_hint(format!("did you mean '{h}'?"));
@@ -62,19 +68,19 @@ pub(crate) fn parse_bind_options(cx: &mut Ctx<'_>, line: &Line<'_>, mut i: usize
         match name {
             "ssl" => o.ssl = true,
             "crt" => {
-                read_check(cx, line, i + 1)?;
+                read_check_base(cx, line, i + 1, Base::Crt)?;
                 o.crt.push(v.to_string());
             }
             "crt-list" => {
-                read_check(cx, line, i + 1)?;
+                read_check_base(cx, line, i + 1, Base::Crt)?;
                 o.crt_list.push(v.to_string());
             }
             "ca-file" => {
-                read_check(cx, line, i + 1)?;
+                read_check_base(cx, line, i + 1, Base::Ca)?;
                 o.ca_file = str_opt();
             }
             "crl-file" => {
-                read_check(cx, line, i + 1)?;
+                read_check_base(cx, line, i + 1, Base::Ca)?;
                 o.crl_file = str_opt();
             }
             "verify" => o.verify = Some(parse_verify(line, i + 1)?),
@@ -180,5 +186,28 @@ pub(crate) fn read_check(cx: &mut Ctx<'_>, line: &Line<'_>, i: usize) -> Result<
     match cx.host.read_file(path) {
         Ok(_) => Ok(()),
         Err(e) => Err(line.err(i, format!("unable to load '{path}': {e}"))),
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Base {
+    Crt,
+    Ca,
+}
+
+/// Like `read_check`, for paths relative to `crt-base` / `ca-base`.
+pub(crate) fn read_check_base(cx: &mut Ctx<'_>, line: &Line<'_>, i: usize, base: Base) -> Result<(), Diagnostic> {
+    let path = line.word(i);
+    let dir = match base {
+        Base::Crt => cx.crt_base.as_deref(),
+        Base::Ca => cx.ca_base.as_deref(),
+    };
+    let full = match dir {
+        Some(d) if !path.starts_with('/') && !path.starts_with('@') => format!("{}/{path}", d.trim_end_matches('/')),
+        _ => path.to_string(),
+    };
+    match cx.host.read_file(&full) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(line.err(i, format!("unable to load '{full}': {e}"))),
     }
 }

@@ -50,6 +50,10 @@ pub(crate) fn parse_rule_line(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<(), D
         return Ok(());
     }
     let rule = parse_rule(line, start, set)?;
+    // Experimental actions need `expose-experimental-directives` first.
+    if matches!(rule.action.name.as_str(), "normalize-uri" | "attach-srv") && !cx.experimental {
+        return Err(line.err(start, format!("'{}' action is experimental, must be allowed via a global 'expose-experimental-directives'", rule.action.name)));
+    }
     let r = &mut cx.px.rules;
     match set {
         RuleSet::HttpRequest => r.http_request.push(rule),

@@ -1,7 +1,7 @@
 //! `server <name> <addr> [options]` and `default-server [options]`
 //! (manual 4.2 "server", 5.2).
 
-use super::bind::{parse_verify, read_check};
+use super::bind::{parse_verify, read_check, read_check_base, Base};
 use super::{ms, Ctx, Line};
 use crate::addr::{parse_address, AddrRules};
 use crate::diag::{did_you_mean, Diagnostic};
@@ -25,7 +25,8 @@ pub(crate) fn parse_server(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<Server, 
     if let Some(c) = crate::parse::invalid_name_char(name) {
         return Err(line.err(1, format!("character '{c}' is not permitted in server name '{name}'")));
     }
-    let addr = parse_address(addr, SERVER_RULES).map_err(|e| line.err(2, format!("'server {name}' : {e}")))?;
+    let addr = crate::parse::expand_address_env(addr, cx.getenv);
+    let addr = parse_address(&addr, SERVER_RULES).map_err(|e| line.err(2, format!("'server {name}' : {e}")))?;
     let mut opts = cx.px.default_server.clone();
     opts.other.clear();
     parse_server_options(cx, line, 3, &mut opts, false)?;
@@ -106,12 +107,12 @@ fn parse_server_options(cx: &mut Ctx<'_>, line: &Line<'_>, mut i: usize, o: &mut
             "verifyhost" => o.verifyhost = s(),
             "ca-file" => {
                 if v != "@system-ca" {
-                    read_check(cx, line, i + 1)?;
+                    read_check_base(cx, line, i + 1, Base::Ca)?;
                 }
                 o.ca_file = s();
             }
             "crt" => {
-                read_check(cx, line, i + 1)?;
+                read_check_base(cx, line, i + 1, Base::Crt)?;
                 o.crt = s();
             }
             "sni" => {
