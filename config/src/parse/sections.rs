@@ -1,16 +1,2310 @@
-//! Sections other than global and proxies. Being written.
-use super::{Cur, Line, Parser};
-use crate::keywords::Section;
-use crate::model::OtherSection;
+//! Sections other than global and proxies: userlist, peers, resolvers,
+//! http-errors, cache, ring, mailers, program (typed), and fcgi-app,
+//! log-forward, crt-store, traces, acme, log-profile (kept as directives
+//! checked against the keyword tables).
+//!
+//! Verdicts follow HAProxy 3.2's source (cfgparse.c, resolvers.c,
+//! http_htx.c, cache.c, sink.c, mworker-prog.c). Checks HAProxy runs once
+//! a section or the whole file is read (userlist cross references, a cache
+//! without a size, a program without a command) live in [`finish`], which
+//! the driver calls after the last file.
 
+use std::time::Duration;
+
+use super::common::parse_log;
+use super::global::{bind_option_values, check_arity, split_modifier, Modifier, NEGATABLE};
+use super::{invalid_name_char, words_from, Cur, Line, Parser};
+use crate::addr::{parse_address, AddrRules, Address, Transport};
+use crate::diag::{did_you_mean, Diagnostic};
+use crate::keywords::{self, Section, SectionKw, SECTION_KEYWORDS, SERVER_OPTIONS};
+use crate::model::{
+    Cache, HttpErrors, LogWireFormat, Mailer, Mailers, Named, Nameserver, OtherSection, Password,
+    Peer, Peers, PeersBind, PeersTable, Program, Resolvers, ResolversHold, Ring, RingServer,
+    SectionErrorFile, User, UserGroup, Userlist,
+};
+use crate::units::{parse_duration, parse_size, parse_uint, TimeUnit};
+
+/// Status codes an `errorfile` may customise: HAProxy 3.2's manual lists
+/// 200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 414, 425, 429, 431,
+/// 500, 501, 502, 503 and 504; its http_err_codes[] also has 421 and 422.
+pub(crate) const ERRORFILE_CODES: &[u16] = &[
+    200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 414, 421, 422, 425, 429, 431, 500, 501, 502,
+    503, 504,
+];
+
+/// Sinks HAProxy always defines: a ring cannot take these names.
+const BUILTIN_SINKS: &[&str] = &["stdout", "stderr", "buf0"];
+
+/// HAProxy's default buffer size, the default size of a ring.
+const BUFSIZE: u64 = 16384;
+
+/// Open a section: create its model entry and make it current. A section
+/// with an error in its header is still opened, so its lines are checked
+/// (and not taken for lines of the previous section).
 pub(crate) fn open(p: &mut Parser<'_>, section: Section, line: &Line<'_>) {
-    p.cfg.other_sections.push(OtherSection {
-        kind: section,
-        name: line.arg(1).map(str::to_string),
-        loc: line.loc.clone(),
-        directives: Vec::new(),
-    });
-    p.cur = Cur::Other(section, p.cfg.other_sections.len() - 1);
+    let kw = section.keyword();
+    let name = line.arg(1).unwrap_or("");
+    let loc = line.loc.clone();
+    let named = Named {
+        name: name.to_string(),
+        loc: loc.clone(),
+    };
+
+    // The name: mandatory except for crt-store and traces.
+    let takes_name = !matches!(section, Section::CrtStore | Section::Traces);
+    if takes_name && name.is_empty() {
+        let msg = match section {
+            Section::Peers | Section::Resolvers | Section::Mailers | Section::HttpErrors => {
+                format!("missing name for {kw} section")
+            }
+            Section::Ring => "missing ring name".to_string(),
+            Section::Cache => "'cache' expects a <name> argument".to_string(),
+            Section::Program => "'program' expects an <id> argument".to_string(),
+            _ => format!("'{kw}' expects <name> as argument"),
+        };
+        p.push(line.err(1, msg));
+    } else if section == Section::Traces && !name.is_empty() {
+        p.push(line.err(1, "'traces' takes no argument"));
+    } else if !name.is_empty() {
+        if let Some(c) = invalid_name_char(name) {
+            let msg = format!("character '{c}' is not permitted in '{kw}' name '{name}'");
+            // HAProxy checks neither cache nor program names.
+            if matches!(section, Section::Cache | Section::Program) {
+                p.push(line.warn(1, msg));
+            } else {
+                p.push(line.err(1, msg));
+            }
+        }
+    }
+    if line.len() > 2 {
+        let msg = format!(
+            "'{kw}' cannot handle unexpected argument '{}'",
+            line.word(2)
+        );
+        // Fatal where HAProxy checks it; ignored elsewhere.
+        if matches!(
+            section,
+            Section::Userlist | Section::Peers | Section::Program | Section::Cache
+        ) {
+            p.push(line.err(2, msg));
+        } else {
+            p.push(line.warn(2, format!("{msg}, ignored")));
+        }
+    }
+
+    if section == Section::Acme && !p.cfg.global.expose_experimental {
+        // Manual 12.8: the acme section is experimental in 3.2.
+        p.push(
+            line.err(0, "'acme' section is experimental, must be allowed via a global 'expose-experimental-directives'")
+                .with_hint("put 'expose-experimental-directives' in the global section, before this one"),
+        );
+    }
+    if section == Section::Program {
+        p.push(
+            line.warn(
+                0,
+                "the 'program' section is deprecated and should disappear with HAProxy 3.3",
+            )
+            .with_hint("use a process manager (systemd, s6, supervisord) instead"),
+        );
+    }
+
+    // Duplicate names: a warning for userlists (the lines that follow go
+    // to the first one), an error for everything else.
+    if !name.is_empty() {
+        if let Some(prev) = declared_at(p, section, name) {
+            if section == Section::Userlist {
+                // haproxy 2.6: "ignoring duplicated userlist 'a'." (a warning)
+                p.push(line.warn(
+                    1,
+                    format!("ignoring duplicated userlist '{name}' (first declared at {prev})"),
+                ));
+                if let Some(idx) = p.cfg.userlists.iter().position(|u| u.name.name == name) {
+                    p.cur = Cur::Other(section, idx);
+                    return;
+                }
+            } else if section == Section::Traces {
+                // Several traces sections are allowed.
+            } else {
+                p.push(line.err(1, format!("{kw} section '{name}' has the same name as another {kw} section declared at {prev}")));
+            }
+        }
+        if section == Section::Ring && BUILTIN_SINKS.contains(&name) {
+            p.push(line.err(
+                1,
+                format!("sink named '{name}' already exists (it is built in)"),
+            ));
+        }
+    }
+
+    let idx = match section {
+        Section::Userlist => push(
+            &mut p.cfg.userlists,
+            Userlist {
+                name: named,
+                groups: Vec::new(),
+                users: Vec::new(),
+            },
+        ),
+        Section::Peers => push(
+            &mut p.cfg.peers,
+            Peers {
+                name: named,
+                disabled: false,
+                peers: Vec::new(),
+                bind: None,
+                default_bind: Vec::new(),
+                default_server: Vec::new(),
+                shards: None,
+                tables: Vec::new(),
+                logs: Vec::new(),
+            },
+        ),
+        Section::Resolvers => push(
+            &mut p.cfg.resolvers,
+            Resolvers {
+                name: named,
+                nameservers: Vec::new(),
+                parse_resolv_conf: false,
+                resolv_conf_at: None,
+                resolve_retries: None,
+                timeout_resolve: None,
+                timeout_retry: None,
+                hold: ResolversHold::default(),
+                accepted_payload_size: None,
+            },
+        ),
+        Section::HttpErrors => push(
+            &mut p.cfg.http_errors,
+            HttpErrors {
+                name: named,
+                errorfiles: Vec::new(),
+            },
+        ),
+        Section::Cache => push(
+            &mut p.cfg.caches,
+            Cache {
+                name: named,
+                total_max_size_mb: None,
+                max_object_size: None,
+                max_age: None,
+                process_vary: None,
+                max_secondary_entries: None,
+            },
+        ),
+        Section::Ring => push(
+            &mut p.cfg.rings,
+            Ring {
+                name: named,
+                description: None,
+                format: None,
+                size: None,
+                maxlen: None,
+                backing_file: None,
+                timeout_connect: None,
+                timeout_server: None,
+                servers: Vec::new(),
+            },
+        ),
+        Section::Mailers => push(
+            &mut p.cfg.mailers,
+            Mailers {
+                name: named,
+                mailers: Vec::new(),
+                timeout_mail: None,
+            },
+        ),
+        Section::Program => push(
+            &mut p.cfg.programs,
+            Program {
+                name: named,
+                command: Vec::new(),
+                user: None,
+                group: None,
+                start_on_reload: true,
+            },
+        ),
+        _ => push(
+            &mut p.cfg.other_sections,
+            OtherSection {
+                kind: section,
+                name: (!name.is_empty()).then(|| name.to_string()),
+                loc,
+                directives: Vec::new(),
+            },
+        ),
+    };
+    p.cur = Cur::Other(section, idx);
 }
 
-pub(crate) fn keyword(_p: &mut Parser<'_>, _section: Section, _idx: usize, _line: &Line<'_>) {}
+fn push<T>(v: &mut Vec<T>, item: T) -> usize {
+    v.push(item);
+    v.len() - 1
+}
+
+/// Where a section of this kind and name was declared before, if it was.
+fn declared_at(p: &Parser<'_>, section: Section, name: &str) -> Option<String> {
+    fn find<T>(v: &[T], name: &str, n: impl Fn(&T) -> &Named) -> Option<String> {
+        v.iter()
+            .map(n)
+            .find(|x| x.name == name)
+            .map(|x| x.loc.to_string())
+    }
+    let c = &p.cfg;
+    match section {
+        Section::Userlist => find(&c.userlists, name, |x| &x.name),
+        Section::Peers => find(&c.peers, name, |x| &x.name),
+        Section::Resolvers => find(&c.resolvers, name, |x| &x.name),
+        Section::HttpErrors => find(&c.http_errors, name, |x| &x.name),
+        Section::Cache => find(&c.caches, name, |x| &x.name),
+        Section::Ring => find(&c.rings, name, |x| &x.name),
+        Section::Mailers => find(&c.mailers, name, |x| &x.name),
+        Section::Program => find(&c.programs, name, |x| &x.name),
+        _ => c
+            .other_sections
+            .iter()
+            .find(|s| s.kind == section && s.name.as_deref() == Some(name))
+            .map(|s| s.loc.to_string()),
+    }
+}
+
+/// One keyword line of the current section.
+pub(crate) fn keyword(p: &mut Parser<'_>, section: Section, idx: usize, line: &Line<'_>) {
+    if let Err(d) = keyword_inner(p, section, idx, line) {
+        p.push(d);
+    }
+}
+
+fn keyword_inner(
+    p: &mut Parser<'_>,
+    section: Section,
+    idx: usize,
+    line: &Line<'_>,
+) -> Result<(), Diagnostic> {
+    let (modifier, line) = split_modifier(line, NEGATABLE)?;
+    let line = &line;
+    match section {
+        Section::Userlist => userlist(p, idx, line),
+        Section::Peers => peers(p, idx, line, modifier),
+        Section::Resolvers => resolvers(p, idx, line),
+        Section::HttpErrors => http_errors(p, idx, line),
+        Section::Cache => cache(p, idx, line),
+        Section::Ring => ring(p, idx, line),
+        Section::Mailers => mailers(p, idx, line),
+        Section::Program => program(p, idx, line, modifier),
+        _ => other(p, section, idx, line),
+    }
+}
+
+/// "unknown keyword 'x' in 'y' section", with a suggestion from the
+/// section's keyword table.
+fn unknown(line: &Line<'_>, section: Section) -> Diagnostic {
+    let kw = line.kw();
+    let mut d = line.err(
+        0,
+        format!("unknown keyword '{kw}' in '{}' section", section.keyword()),
+    );
+    let candidates = SECTION_KEYWORDS
+        .iter()
+        .filter(|k| k.section == section)
+        .filter_map(|k| k.name.split(' ').next());
+    if let Some(h) = did_you_mean(kw, candidates) {
+        d = d.with_hint(format!("did you mean '{h}'?"));
+    }
+    d
+}
+
+/// The table entry for the line's keyword (two-word names first).
+fn lookup(section: Section, line: &Line<'_>) -> Option<(&'static SectionKw, usize)> {
+    if let Some(w1) = line.arg(1) {
+        let two = format!("{} {w1}", line.kw());
+        if let Some(k) = keywords::section_keyword(section, &two) {
+            return Some((k, 2));
+        }
+    }
+    keywords::section_keyword(section, line.kw()).map(|k| (k, 1))
+}
+
+/// A parsed duration, reported HAProxy's way ("unexpected character").
+fn time_arg(line: &Line<'_>, i: usize, what: &str) -> Result<Duration, Diagnostic> {
+    let text = line.word(i);
+    if text.is_empty() {
+        return Err(line.err(i, format!("'{what}' expects <time> as argument")));
+    }
+    parse_duration(text, TimeUnit::Millis).map_err(|e| line.err(i, format!("'{what}': {e}")))
+}
+
+// ---------------------------------------------------------------- userlist
+
+fn userlist(p: &mut Parser<'_>, idx: usize, line: &Line<'_>) -> Result<(), Diagnostic> {
+    let kw = line.kw();
+    let ul_name = p
+        .cfg
+        .userlists
+        .get(idx)
+        .map(|u| u.name.name.clone())
+        .unwrap_or_default();
+    match kw {
+        "group" => {
+            let name = line.word(1);
+            if name.is_empty() {
+                return Err(line.err(1, "'group' expects <name> as arguments"));
+            }
+            if let Some(c) = invalid_name_char(name) {
+                return Err(line.err(
+                    1,
+                    format!("character '{c}' is not permitted in 'group' name '{name}'"),
+                ));
+            }
+            let exists = p
+                .cfg
+                .userlists
+                .get(idx)
+                .is_some_and(|u| u.group(name).is_some());
+            if exists {
+                // haproxy 2.6: a warning, the line is ignored.
+                p.push(line.warn(
+                    1,
+                    format!("ignoring duplicated group '{name}' in userlist '{ul_name}'"),
+                ));
+                return Ok(());
+            }
+            let mut users: Option<Vec<String>> = None;
+            let mut i = 2;
+            while let Some(w) = line.arg(i) {
+                if w != "users" {
+                    return Err(line.err(i, "'group' only supports 'users' option"));
+                }
+                if users.is_some() {
+                    // 3.2 refuses it; 2.6 silently kept the last list.
+                    return Err(line.err(
+                        i,
+                        format!("'users' option already defined in 'group' name '{name}'"),
+                    ));
+                }
+                users = Some(comma_list(line.word(i + 1)));
+                i += 2;
+            }
+            let group = UserGroup {
+                name: name.to_string(),
+                users: users.unwrap_or_default(),
+                loc: line.loc.clone(),
+            };
+            if let Some(u) = p.cfg.userlists.get_mut(idx) {
+                u.groups.push(group);
+            }
+        }
+        "user" => {
+            let name = line.word(1);
+            if name.is_empty() {
+                return Err(line.err(1, "'user' expects <name> as arguments"));
+            }
+            let exists = p
+                .cfg
+                .userlists
+                .get(idx)
+                .is_some_and(|u| u.user(name).is_some());
+            if exists {
+                p.push(line.warn(
+                    1,
+                    format!("ignoring duplicated user '{name}' in userlist '{ul_name}'"),
+                ));
+                return Ok(());
+            }
+            let mut user = User {
+                name: name.to_string(),
+                password: None,
+                groups: Vec::new(),
+                loc: line.loc.clone(),
+            };
+            let mut i = 2;
+            while let Some(w) = line.arg(i) {
+                let value = line.arg(i + 1);
+                match w {
+                    "password" | "insecure-password" => {
+                        // HAProxy stores an empty password when the value is
+                        // missing; nobody can then log in as this user.
+                        let v = value.unwrap_or("");
+                        if v.is_empty() {
+                            p.push(line.warn(
+                                i,
+                                format!(
+                                    "'{w}' without a value: user '{name}' gets an empty password"
+                                ),
+                            ));
+                        }
+                        user.password = Some(if w == "password" {
+                            Password::Hashed(v.to_string())
+                        } else {
+                            Password::Insecure(v.to_string())
+                        });
+                    }
+                    "groups" => user.groups = comma_list(value.unwrap_or("")),
+                    _ => return Err(line.err(
+                        i,
+                        "'user' only supports 'password', 'insecure-password' and 'groups' options",
+                    )),
+                }
+                i += 2;
+            }
+            if let Some(u) = p.cfg.userlists.get_mut(idx) {
+                u.users.push(user);
+            }
+        }
+        _ => return Err(unknown(line, Section::Userlist)),
+    }
+    Ok(())
+}
+
+/// A comma-separated list; empty items are skipped, as HAProxy does.
+fn comma_list(text: &str) -> Vec<String> {
+    text.split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+// ---------------------------------------------------------------- peers
+
+fn peers(
+    p: &mut Parser<'_>,
+    idx: usize,
+    line: &Line<'_>,
+    modifier: Modifier,
+) -> Result<(), Diagnostic> {
+    let kw = line.kw();
+    let Some(sect) = p.cfg.peers.get(idx) else {
+        return Ok(());
+    };
+    let has_peer_line = sect.peers.iter().any(|x| !x.server_line);
+    match kw {
+        "bind" => {
+            if has_peer_line {
+                return Err(line.err(0, "mixing \"peer\" and \"bind\" line is forbidden"));
+            }
+            if let Some(b) = &sect.bind {
+                return Err(line.err(
+                    0,
+                    format!("One listener per \"peers\" section is authorized but another is already configured at [{}]", b.loc),
+                ));
+            }
+            let text = line.word(1);
+            if text.is_empty() {
+                return Err(line.err(1, "'bind' expects an address"));
+            }
+            if text.contains(',') {
+                return Err(line.err(
+                    1,
+                    "Only one listener per \"peers\" section is authorized. Multiple listening addresses or port range are not supported",
+                ));
+            }
+            let rules = AddrRules {
+                port_required: true,
+                port_range: false,
+                port_offset: false,
+                names: true,
+            };
+            let addr = parse_address(text, rules)
+                .map_err(|e| line.err(1, format!("'bind {text}' : {e}")))?;
+            let options = bind_options(line, 2, &format!("bind {text}"))?;
+            if let Some(s) = p.cfg.peers.get_mut(idx) {
+                s.bind = Some(PeersBind {
+                    addr,
+                    options,
+                    loc: line.loc.clone(),
+                });
+            }
+        }
+        "default-bind" => {
+            let options = bind_options(line, 1, "default-bind")?;
+            if let Some(s) = p.cfg.peers.get_mut(idx) {
+                s.default_bind.extend(options);
+            }
+        }
+        "default-server" => {
+            let options = server_options(line, 1, "default-server")?;
+            if let Some(s) = p.cfg.peers.get_mut(idx) {
+                s.default_server.extend(options);
+            }
+        }
+        "log" => {
+            if modifier == Modifier::No {
+                if line.len() > 1 {
+                    return Err(line.err(1, "'no log' does not expect arguments"));
+                }
+                if let Some(s) = p.cfg.peers.get_mut(idx) {
+                    s.logs.clear();
+                }
+            } else {
+                let target = parse_log(line, true)?;
+                if let Some(s) = p.cfg.peers.get_mut(idx) {
+                    s.logs.push(target);
+                }
+            }
+        }
+        "peer" | "server" => {
+            let name = line.word(1);
+            if name.is_empty() {
+                return Err(line.err(
+                    1,
+                    format!("'{kw}' expects <name> and <addr>[:<port>] as arguments"),
+                ));
+            }
+            if let Some(c) = invalid_name_char(name) {
+                return Err(line.err(
+                    1,
+                    format!("character '{c}' is not permitted in server name '{name}'"),
+                ));
+            }
+            let server_line = kw == "server";
+            if !server_line && sect.bind.is_some() {
+                return Err(line.err(0, "mixing \"peer\" and \"bind\" line is forbidden"));
+            }
+            // On a "server" line the address may be absent (the local peer
+            // takes the "bind" line's): the next word is then an option.
+            let addr_text = line
+                .arg(2)
+                .filter(|w| !(server_line && is_server_option(w)));
+            let Some(addr_text) = addr_text else {
+                if !server_line {
+                    // 3.2 warns and ignores the line (2.6 was silent).
+                    p.push(line.warn(0, format!("'peer {name}' : ignoring invalid peer definition (missing address:port)")));
+                    return Ok(());
+                }
+                let options = server_options(line, 2, &format!("server {name}"))?;
+                push_peer(p, idx, line, name, None, server_line, options);
+                return Ok(());
+            };
+            let rules = AddrRules {
+                port_required: false,
+                port_range: false,
+                port_offset: false,
+                names: true,
+            };
+            let addr = parse_address(addr_text, rules)
+                .map_err(|e| line.err(2, format!("'{kw} {name}' : {e} in '{addr_text}'")))?;
+            let options = server_options(line, 3, &format!("{kw} {name}"))?;
+            if options.iter().any(|o| {
+                matches!(
+                    o.as_str(),
+                    "init-addr" | "resolvers" | "check" | "agent-check"
+                )
+            }) {
+                p.push(line.warn(0, format!("'{kw} {name}' : init-addr, resolvers, check and agent are ignored for peers")));
+            }
+            push_peer(p, idx, line, name, Some(addr), server_line, options);
+        }
+        "shards" => {
+            line.no_more_than(1, 1, kw)?;
+            let text = line.word(1);
+            if text.is_empty() {
+                return Err(line.err(1, "'shards' : missing value"));
+            }
+            let n: u32 = parse_uint(text).map_err(|_| {
+                line.err(
+                    1,
+                    format!("'shards' : expects an integer argument, found '{text}'"),
+                )
+            })?;
+            if n == 0 {
+                return Err(line.err(1, "'shards' : expects a strictly positive integer argument"));
+            }
+            if let Some(s) = p.cfg.peers.get_mut(idx) {
+                s.shards = Some(n);
+            }
+        }
+        "table" => {
+            let name = line.word(1);
+            if name.is_empty() {
+                return Err(line.err(1, "table: ID not provided"));
+            }
+            if let Some(prev) = sect.tables.iter().find(|t| t.name == name) {
+                // 3.2 refuses it (2.6 accepted it silently).
+                return Err(line.err(
+                    1,
+                    format!("stick-table name '{name}' conflicts with table declared in peers '{}' at {}", sect.name.name, prev.loc),
+                ));
+            }
+            if let Some(i) = line
+                .words
+                .iter()
+                .position(|w| w.text == "peers")
+                .filter(|i| *i >= 2)
+            {
+                // The stick-table parser knows "peers", a peers section does not.
+                return Err(line.err(i, "table: unknown argument 'peers'"));
+            }
+            let table = super::proxy::parse_stick_table(line, 2)?;
+            if let Some(s) = p.cfg.peers.get_mut(idx) {
+                s.tables.push(PeersTable {
+                    name: name.to_string(),
+                    table,
+                    loc: line.loc.clone(),
+                });
+            }
+        }
+        "disabled" | "enabled" => {
+            line.no_more_than(1, 0, kw)?;
+            if let Some(s) = p.cfg.peers.get_mut(idx) {
+                s.disabled = kw == "disabled";
+            }
+        }
+        _ => return Err(unknown(line, Section::Peers)),
+    }
+    Ok(())
+}
+
+fn push_peer(
+    p: &mut Parser<'_>,
+    idx: usize,
+    line: &Line<'_>,
+    name: &str,
+    addr: Option<Address>,
+    server_line: bool,
+    options: Vec<String>,
+) {
+    let dup = p
+        .cfg
+        .peers
+        .get(idx)
+        .and_then(|s| s.peers.iter().find(|x| x.name == name))
+        .map(|x| x.loc.to_string());
+    if let Some(prev) = dup {
+        // HAProxy accepts it (verified with 2.6) but only one can be used.
+        p.push(line.warn(1, format!("peer '{name}' is already declared at {prev}")));
+    }
+    if let Some(s) = p.cfg.peers.get_mut(idx) {
+        s.peers.push(Peer {
+            name: name.to_string(),
+            addr,
+            server_line,
+            options,
+            loc: line.loc.clone(),
+        });
+    }
+}
+
+/// Whether a word is a server option name (so not an address).
+fn is_server_option(w: &str) -> bool {
+    let base = w.split('(').next().unwrap_or(w);
+    keywords::server_option(base).is_some()
+}
+
+/// Bind options from word `from` on, checked against the bind keyword
+/// table, kept as words.
+fn bind_options(line: &Line<'_>, from: usize, what: &str) -> Result<Vec<String>, Diagnostic> {
+    let mut i = from;
+    while line.arg(i).is_some() {
+        i += 1 + bind_option_values(line, i, what)?;
+    }
+    Ok(words_from(line.words, from))
+}
+
+/// Server options from word `from` on, checked against the server keyword
+/// table (with the `no-<opt>` forms), kept as words.
+fn server_options(line: &Line<'_>, from: usize, what: &str) -> Result<Vec<String>, Diagnostic> {
+    let mut i = from;
+    while let Some(w) = line.arg(i) {
+        // "set-proxy-v2-tlv-fmt(<id>)" carries its argument in the name.
+        let base = w.split('(').next().unwrap_or(w);
+        let values = match keywords::server_option(base) {
+            Some(o) => usize::from(o.values),
+            None => {
+                let negated = base
+                    .strip_prefix("no-")
+                    .and_then(keywords::server_option)
+                    .is_some_and(|o| o.has_no_form);
+                if !negated {
+                    let mut d = line.err(i, format!("'{what}' : unknown keyword '{w}'"));
+                    if let Some(h) = did_you_mean(base, SERVER_OPTIONS.iter().map(|o| o.name)) {
+                        d = d.with_hint(format!("did you mean '{h}'?"));
+                    }
+                    return Err(d);
+                }
+                0
+            }
+        };
+        for k in 1..=values {
+            if line.arg(i + k).is_none() {
+                return Err(line.err(i + k, format!("'{what}' : '{w}' expects an argument")));
+            }
+        }
+        i += 1 + values;
+        // "source <addr> [usesrc <addr>] [interface <name>]".
+        if base == "source" {
+            while matches!(line.arg(i), Some("usesrc" | "interface")) {
+                i += 2;
+            }
+        }
+    }
+    Ok(words_from(line.words, from))
+}
+
+// ---------------------------------------------------------------- resolvers
+
+fn resolvers(p: &mut Parser<'_>, idx: usize, line: &Line<'_>) -> Result<(), Diagnostic> {
+    let kw = line.kw();
+    let Some(r) = p.cfg.resolvers.get(idx) else {
+        return Ok(());
+    };
+    match kw {
+        "nameserver" => {
+            let (name, text) = (line.word(1), line.word(2));
+            if name.is_empty() || text.is_empty() {
+                return Err(line.err(line.len(), "'nameserver' expects <name> and <addr>[:<port>] as arguments"));
+            }
+            if let Some(c) = invalid_name_char(name) {
+                return Err(line.err(1, format!("character '{c}' is not permitted in server name '{name}'")));
+            }
+            if let Some(prev) = r.nameservers.iter().find(|n| n.name == name) {
+                return Err(line.err(
+                    1,
+                    format!("nameserver '{name}' has same name as another nameserver (declared at {})", prev.loc),
+                ));
+            }
+            let rules = AddrRules {
+                port_required: true,
+                port_range: false,
+                port_offset: false,
+                names: true,
+            };
+            let mut addr =
+                parse_address(text, rules).map_err(|e| line.err(2, format!("'nameserver {name}' : {e}")))?;
+            // Datagram unless a stream prefix says otherwise.
+            let stream_prefix = text
+                .split_once('@')
+                .is_some_and(|(pre, _)| matches!(pre, "tcp" | "tcp4" | "tcp6" | "stream+ipv4" | "stream+ipv6"));
+            let stream = match &mut addr {
+                Address::Inet { transport, .. } => {
+                    if !stream_prefix {
+                        *transport = Transport::Dgram;
+                    }
+                    stream_prefix
+                }
+                _ => {
+                    // haproxy 2.6: "resolvers 'r': can't create socket for nameserver 'c'."
+                    return Err(line.err(2, format!("'nameserver {name}' : only IPv4/IPv6 addresses are supported (can't create socket for '{text}')")));
+                }
+            };
+            let options = if stream {
+                server_options(line, 3, &format!("nameserver {name}"))?
+            } else {
+                if line.len() > 3 {
+                    // Ignored by HAProxy for datagram nameservers.
+                    p.push(line.warn(3, format!("'nameserver {name}' : options are ignored on UDP nameservers")));
+                }
+                Vec::new()
+            };
+            let ns = Nameserver {
+                name: name.to_string(),
+                addr,
+                options,
+                loc: line.loc.clone(),
+            };
+            if let Some(r) = p.cfg.resolvers.get_mut(idx) {
+                r.nameservers.push(ns);
+            }
+        }
+        "parse-resolv-conf" => {
+            line.no_more_than(1, 0, kw)?;
+            if let Some(r) = p.cfg.resolvers.get_mut(idx) {
+                r.parse_resolv_conf = true;
+                r.resolv_conf_at = Some(r.nameservers.len());
+            }
+        }
+        "hold" => {
+            line.no_more_than(1, 2, kw)?;
+            if line.word(2).is_empty() {
+                return Err(line
+                    .err(line.len(), "'hold' expects an <event> and a <time> as arguments")
+                    .with_hint("<event> can be either 'valid', 'nx', 'refused', 'timeout', 'obsolete' or 'other'"));
+            }
+            let d = time_arg(line, 2, "hold")?;
+            let event = line.word(1);
+            let Some(r) = p.cfg.resolvers.get_mut(idx) else {
+                return Ok(());
+            };
+            let h = &mut r.hold;
+            let slot = match event {
+                "nx" => &mut h.nx,
+                "other" => &mut h.other,
+                "refused" => &mut h.refused,
+                "timeout" => &mut h.timeout,
+                "valid" => &mut h.valid,
+                "obsolete" => &mut h.obsolete,
+                _ => {
+                    return Err(line.err(
+                        1,
+                        format!("'hold' unknown <event>: '{event}', expects either 'nx', 'refused', 'timeout', 'valid', 'obsolete' or 'other'"),
+                    ))
+                }
+            };
+            *slot = Some(d);
+        }
+        "accepted_payload_size" => {
+            line.no_more_than(1, 1, kw)?;
+            let text = line.word(1);
+            if text.is_empty() {
+                return Err(line.err(1, "'accepted_payload_size' expects <nb> as argument"));
+            }
+            let n = parse_uint::<u16>(text)
+                .ok()
+                .filter(|n| *n >= 12)
+                .ok_or_else(|| line.err(1, format!("'accepted_payload_size' must be between 12 and 65535 inclusive (was {text})")))?;
+            if let Some(r) = p.cfg.resolvers.get_mut(idx) {
+                r.accepted_payload_size = Some(n);
+            }
+        }
+        "resolution_pool_size" => {
+            return Err(line.err(
+                0,
+                "'resolution_pool_size' directive is not supported anymore (it never appeared in a stable release)",
+            ))
+        }
+        "resolve_retries" => {
+            line.no_more_than(1, 1, kw)?;
+            let text = line.word(1);
+            if text.is_empty() {
+                return Err(line.err(1, "'resolve_retries' expects <nb> as argument"));
+            }
+            let n: u32 = parse_uint(text).map_err(|e| line.err(1, format!("'resolve_retries': {e}")))?;
+            if let Some(r) = p.cfg.resolvers.get_mut(idx) {
+                r.resolve_retries = Some(n);
+            }
+        }
+        "timeout" => {
+            let which = line.word(1);
+            if which.is_empty() {
+                return Err(line.err(1, "'timeout' expects 'retry' or 'resolve' and <time> as arguments"));
+            }
+            if which != "retry" && which != "resolve" {
+                return Err(line.err(
+                    1,
+                    format!("'timeout' expects 'retry' or 'resolve' and <time> as arguments got '{which}'"),
+                ));
+            }
+            line.no_more_than(2, 1, &format!("timeout {which}"))?;
+            let d = time_arg(line, 2, &format!("timeout {which}"))?;
+            if let Some(r) = p.cfg.resolvers.get_mut(idx) {
+                if which == "retry" {
+                    r.timeout_retry = Some(d);
+                } else {
+                    r.timeout_resolve = Some(d);
+                }
+            }
+        }
+        _ => return Err(unknown(line, Section::Resolvers)),
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- http-errors
+
+fn http_errors(p: &mut Parser<'_>, idx: usize, line: &Line<'_>) -> Result<(), Diagnostic> {
+    if line.kw() != "errorfile" {
+        return Err(unknown(line, Section::HttpErrors));
+    }
+    if line.len() < 3 {
+        return Err(line.err(
+            line.len(),
+            "errorfile: expects <status_code> and <file> as arguments",
+        ));
+    }
+    if line.len() > 3 {
+        // haproxy 2.6 ignores extra words here.
+        p.push(line.warn(
+            3,
+            format!("errorfile: unexpected argument '{}' ignored", line.word(3)),
+        ));
+    }
+    let code = line.word(1);
+    let status = parse_uint::<u16>(code)
+        .ok()
+        .filter(|s| ERRORFILE_CODES.contains(s))
+        .ok_or_else(|| line.err(1, format!("errorfile : status code '{code}' not handled")))?;
+    let path = line.word(2);
+    let content = load_errorfile(p, line, 2)?;
+    if let Some(h) = p.cfg.http_errors.get_mut(idx) {
+        // A later line for the same status replaces the earlier one.
+        h.errorfiles.retain(|e| e.status != status);
+        h.errorfiles.push(SectionErrorFile {
+            status,
+            path: path.to_string(),
+            content,
+            loc: line.loc.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// Read the errorfile named by word `i` through the host and check that it
+/// is a complete HTTP/1 response, as HAProxy does when it loads it.
+pub(crate) fn load_errorfile(
+    p: &Parser<'_>,
+    line: &Line<'_>,
+    i: usize,
+) -> Result<Vec<u8>, Diagnostic> {
+    let path = line.word(i);
+    let content = p
+        .host
+        .read_file(path)
+        .map_err(|e| line.err(i, format!("errorfile : error opening file '{path}': {e}")))?;
+    check_errorfile(&content).map_err(|e| line.err(i, format!("errorfile : '{path}': {e}")))?;
+    Ok(content)
+}
+
+/// An errorfile is empty (close the connection silently) or a full HTTP/1.x
+/// response: status line, headers, empty line, and a body matching any
+/// Content-Length.
+pub(crate) fn check_errorfile(content: &[u8]) -> Result<(), String> {
+    if content.is_empty() {
+        return Ok(());
+    }
+    let head_end = find(content, b"\r\n\r\n")
+        .map(|i| (i, i + 4))
+        .into_iter()
+        .chain(find(content, b"\n\n").map(|i| (i, i + 2)))
+        .min_by_key(|(i, _)| *i);
+    let Some((head_len, body_at)) = head_end else {
+        return Err("unable to parse headers (no empty line after them)".into());
+    };
+    let head = String::from_utf8_lossy(content.get(..head_len).unwrap_or_default());
+    let mut lines = head.lines();
+    let status_line = lines.next().unwrap_or("");
+    let version = status_line.split(' ').next().unwrap_or("");
+    if !version.starts_with("HTTP/") {
+        return Err("unable to parse headers (no HTTP status line)".into());
+    }
+    if version != "HTTP/1.0" && version != "HTTP/1.1" {
+        return Err(format!("invalid http version ({version})"));
+    }
+    let code = status_line.split(' ').nth(1).unwrap_or("");
+    if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "unable to parse headers (invalid status code '{code}')"
+        ));
+    }
+    let body_len = content.len().saturating_sub(body_at);
+    for h in lines {
+        let Some((name, value)) = h.split_once(':') else {
+            return Err(format!(
+                "unable to parse headers (malformed header '{}')",
+                h.trim_end()
+            ));
+        };
+        if name.eq_ignore_ascii_case("content-length") {
+            let v = value.trim();
+            let n: usize = v
+                .parse()
+                .map_err(|_| format!("unable to parse headers (invalid content-length '{v}')"))?;
+            if n != body_len {
+                return Err(format!(
+                    "payload size does not match the announced content-length ({body_len} != {n})"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+// ---------------------------------------------------------------- cache
+
+fn cache(p: &mut Parser<'_>, idx: usize, line: &Line<'_>) -> Result<(), Diagnostic> {
+    let kw = line.kw();
+    if lookup(Section::Cache, line).is_none() {
+        return Err(unknown(line, Section::Cache));
+    }
+    line.no_more_than(1, 1, kw)?;
+    let text = line.word(1);
+    let digits = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+    let Some(c) = p.cfg.caches.get_mut(idx) else {
+        return Ok(());
+    };
+    match kw {
+        "total-max-size" => {
+            // HAProxy prints these with ha_warning() but fails the check.
+            if !digits {
+                return Err(line.err(1, format!("total-max-size wrong value '{text}'")));
+            }
+            let n = text
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n <= 4095)
+                .ok_or_else(|| {
+                    line.err(
+                        1,
+                        format!("\"total-max-size\" ({text}) must not be greater than 4095"),
+                    )
+                })?;
+            c.total_max_size_mb = Some(n);
+        }
+        "max-object-size" => {
+            if !digits {
+                return Err(line.err(1, format!("max-object-size wrong value '{text}'")));
+            }
+            let n = text
+                .parse::<u32>()
+                .map_err(|_| line.err(1, format!("max-object-size wrong value '{text}'")))?;
+            c.max_object_size = Some(n);
+        }
+        "max-age" => {
+            // HAProxy reads it with atoi(): warn, do not fail, on odd values.
+            let lead: String = text.chars().take_while(char::is_ascii_digit).collect();
+            let n = lead.parse::<u32>().unwrap_or(0);
+            c.max_age = Some(n);
+            if !digits {
+                p.push(line.warn(
+                    1,
+                    format!(
+                        "'max-age' expects an age parameter in seconds, '{text}' is read as {n}"
+                    ),
+                ));
+            }
+        }
+        "process-vary" => match text {
+            "on" => c.process_vary = Some(true),
+            "off" => c.process_vary = Some(false),
+            // A warning only in HAProxy (verified with 2.6).
+            _ => p.push(line.warn(
+                1,
+                "'process-vary' expects \"on\" or \"off\" (enable or disable vary processing)",
+            )),
+        },
+        _ => {
+            // max-secondary-entries
+            let n = text
+                .parse::<u32>()
+                .ok()
+                .filter(|n| digits && *n > 0)
+                .ok_or_else(|| {
+                    line.err(1, format!("max-secondary-entries wrong value '{text}'"))
+                })?;
+            c.max_secondary_entries = Some(n);
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- ring
+
+fn ring(p: &mut Parser<'_>, idx: usize, line: &Line<'_>) -> Result<(), Diagnostic> {
+    let kw = line.kw();
+    let Some(r) = p.cfg.rings.get(idx) else {
+        return Ok(());
+    };
+    let ring_name = r.name.name.clone();
+    match kw {
+        "size" => {
+            line.no_more_than(1, 1, kw)?;
+            let text = line.word(1);
+            if r.backing_file.is_some() {
+                return Err(line.err(
+                    0,
+                    "cannot resize an already mapped file, please specify 'size' before 'backing-file'",
+                ));
+            }
+            // 3.2 takes a size with units; 2.6 used atol() and refused sizes
+            // below the default buffer size, 3.2 accepts them.
+            let n = parse_size(text)
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| line.err(1, format!("invalid size '{text}' for new sink buffer")))?;
+            if let Some(r) = p.cfg.rings.get_mut(idx) {
+                r.size = Some(n);
+            }
+        }
+        "backing-file" => {
+            line.no_more_than(1, 1, kw)?;
+            let path = line.word(1);
+            if path.is_empty() {
+                return Err(line.err(1, "'backing-file' expects a file path"));
+            }
+            if let Some(prev) = &r.backing_file {
+                return Err(line.err(
+                    1,
+                    format!(
+                        "'backing-file' already specified for ring '{ring_name}' (was '{prev}')"
+                    ),
+                ));
+            }
+            if let Some(r) = p.cfg.rings.get_mut(idx) {
+                r.backing_file = Some(path.to_string());
+            }
+        }
+        "format" => {
+            line.no_more_than(1, 1, kw)?;
+            let f = line.word(1);
+            let format = LogWireFormat::from_keyword(f)
+                .ok_or_else(|| line.err(1, format!("unknown format '{f}'")))?;
+            if let Some(r) = p.cfg.rings.get_mut(idx) {
+                r.format = Some(format);
+            }
+        }
+        "maxlen" => {
+            line.no_more_than(1, 1, kw)?;
+            let text = line.word(1);
+            let n = parse_uint::<u32>(text)
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| line.err(1, format!("invalid size '{text}' for new sink buffer")))?;
+            if let Some(r) = p.cfg.rings.get_mut(idx) {
+                r.maxlen = Some(n);
+            }
+        }
+        "description" => {
+            let text = line.word(1);
+            if text.is_empty() {
+                return Err(line.err(1, "missing ring description text"));
+            }
+            if line.len() > 2 {
+                p.push(line.warn(
+                    2,
+                    "'description' takes one word (use quotes), the rest is ignored",
+                ));
+            }
+            if let Some(r) = p.cfg.rings.get_mut(idx) {
+                r.description = Some(text.to_string());
+            }
+        }
+        "server" => {
+            let (name, text) = (line.word(1), line.word(2));
+            if name.is_empty() || text.is_empty() {
+                return Err(line.err(
+                    line.len(),
+                    "'server' expects <name> and <addr>[:<port>] as arguments",
+                ));
+            }
+            if let Some(c) = invalid_name_char(name) {
+                return Err(line.err(
+                    1,
+                    format!("character '{c}' is not permitted in server name '{name}'"),
+                ));
+            }
+            let rules = AddrRules {
+                port_required: false,
+                port_range: false,
+                port_offset: false,
+                names: true,
+            };
+            let addr = parse_address(text, rules)
+                .map_err(|e| line.err(2, format!("'server {ring_name}/{name}' : {e}")))?;
+            let options = server_options(line, 3, &format!("server {ring_name}/{name}"))?;
+            if let Some(r) = p.cfg.rings.get_mut(idx) {
+                r.servers.push(RingServer {
+                    name: name.to_string(),
+                    addr,
+                    options,
+                    loc: line.loc.clone(),
+                });
+            }
+        }
+        "timeout" => {
+            let which = line.word(1);
+            if which != "connect" && which != "server" {
+                // HAProxy silently ignores other timeouts here.
+                p.push(line.warn(1, format!("'timeout {which}' is ignored in a ring section (only 'connect' and 'server' apply)")));
+                return Ok(());
+            }
+            line.no_more_than(2, 1, &format!("timeout {which}"))?;
+            let d = time_arg(line, 2, &format!("timeout {which}"))?;
+            if let Some(r) = p.cfg.rings.get_mut(idx) {
+                if which == "connect" {
+                    r.timeout_connect = Some(d);
+                } else {
+                    r.timeout_server = Some(d);
+                }
+            }
+        }
+        _ => return Err(unknown(line, Section::Ring)),
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- mailers
+
+fn mailers(p: &mut Parser<'_>, idx: usize, line: &Line<'_>) -> Result<(), Diagnostic> {
+    match line.kw() {
+        "mailer" => {
+            let (name, text) = (line.word(1), line.word(2));
+            if name.is_empty() || text.is_empty() {
+                return Err(line.err(
+                    line.len(),
+                    "'mailer' expects <name> and <addr>[:<port>] as arguments",
+                ));
+            }
+            if let Some(c) = invalid_name_char(name) {
+                return Err(line.err(
+                    1,
+                    format!("character '{c}' is not permitted in server name '{name}'"),
+                ));
+            }
+            let rules = AddrRules {
+                port_required: true,
+                port_range: false,
+                port_offset: false,
+                names: true,
+            };
+            let addr = parse_address(text, rules)
+                .map_err(|e| line.err(2, format!("'mailer {name}' : {e}")))?;
+            if !matches!(
+                addr,
+                Address::Inet {
+                    transport: Transport::Stream,
+                    ..
+                }
+            ) {
+                return Err(line.err(
+                    2,
+                    format!("'mailer {name}' : TCP not supported for this address family"),
+                ));
+            }
+            if line.len() > 3 {
+                p.push(line.warn(
+                    3,
+                    format!(
+                        "'mailer {name}' : unexpected argument '{}' ignored",
+                        line.word(3)
+                    ),
+                ));
+            }
+            if let Some(m) = p.cfg.mailers.get_mut(idx) {
+                m.mailers.push(Mailer {
+                    name: name.to_string(),
+                    addr,
+                    loc: line.loc.clone(),
+                });
+            }
+        }
+        "timeout" => {
+            match line.arg(1) {
+                None | Some("") => {
+                    return Err(line.err(1, "'timeout' expects 'mail' and <time> as arguments"))
+                }
+                Some("mail") => {}
+                Some(o) => {
+                    return Err(line.err(
+                        1,
+                        format!("'timeout' expects 'mail' and <time> as arguments got '{o}'"),
+                    ))
+                }
+            }
+            line.no_more_than(2, 1, "timeout mail")?;
+            let d = time_arg(line, 2, "timeout mail")?;
+            if let Some(m) = p.cfg.mailers.get_mut(idx) {
+                m.timeout_mail = Some(d);
+            }
+        }
+        _ => return Err(unknown(line, Section::Mailers)),
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- program
+
+fn program(
+    p: &mut Parser<'_>,
+    idx: usize,
+    line: &Line<'_>,
+    modifier: Modifier,
+) -> Result<(), Diagnostic> {
+    let kw = line.kw();
+    let Some(prog) = p.cfg.programs.get(idx) else {
+        return Ok(());
+    };
+    match kw {
+        "command" => {
+            if line.word(1).is_empty() {
+                return Err(line.err(
+                    1,
+                    "'command' expects a command with optional arguments separated in words",
+                ));
+            }
+            let cmd = words_from(line.words, 1);
+            if let Some(prog) = p.cfg.programs.get_mut(idx) {
+                prog.command = cmd;
+            }
+        }
+        "user" | "group" => {
+            if line.word(1).is_empty() {
+                let what = if kw == "user" {
+                    "a user name"
+                } else {
+                    "a group name"
+                };
+                return Err(line.err(1, format!("'{kw}' expects {what}")));
+            }
+            line.no_more_than(1, 1, kw)?;
+            let set = if kw == "user" {
+                prog.user.is_some()
+            } else {
+                prog.group.is_some()
+            };
+            if set {
+                // "user/uid already specified. Continuing." is not fatal.
+                p.push(line.warn(
+                    0,
+                    format!("'{kw}' already specified, keeping the first value"),
+                ));
+                return Ok(());
+            }
+            let v = Some(line.word(1).to_string());
+            if let Some(prog) = p.cfg.programs.get_mut(idx) {
+                if kw == "user" {
+                    prog.user = v;
+                } else {
+                    prog.group = v;
+                }
+            }
+        }
+        "option" => {
+            let opt = line.word(1);
+            if opt.is_empty() {
+                return Err(line.err(1, "'option' expects an option name"));
+            }
+            if opt != "start-on-reload" {
+                return Err(line.err(1, format!("unknown option '{opt}'")));
+            }
+            line.no_more_than(2, 0, "option start-on-reload")?;
+            if let Some(prog) = p.cfg.programs.get_mut(idx) {
+                prog.start_on_reload = modifier != Modifier::No;
+            }
+        }
+        _ => return Err(unknown(line, Section::Program)),
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- the rest
+
+/// fcgi-app, log-forward, crt-store, traces, acme, log-profile: keywords
+/// checked against the table and kept as directives.
+fn other(
+    p: &mut Parser<'_>,
+    section: Section,
+    idx: usize,
+    line: &Line<'_>,
+) -> Result<(), Diagnostic> {
+    let Some((def, kw_words)) = lookup(section, line) else {
+        return Err(unknown(line, section));
+    };
+    check_arity(line, kw_words, def.arity, def.name, def.usage)?;
+    if let Some(s) = p.cfg.other_sections.get_mut(idx) {
+        s.directives.push(crate::model::Directive {
+            keyword: def.name.to_string(),
+            args: words_from(line.words, kw_words),
+            loc: line.loc.clone(),
+        });
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- end of parse
+
+/// Checks HAProxy runs once the sections are read: userlist cross
+/// references, caches without a size, programs without a command or
+/// without master-worker mode, resolvers without nameservers, rings whose
+/// maxlen exceeds their size. Called once, after the last file.
+pub(crate) fn finish(p: &mut Parser<'_>) {
+    let mut out: Vec<Diagnostic> = Vec::new();
+
+    for ul in &p.cfg.userlists {
+        let name = &ul.name.name;
+        for u in &ul.users {
+            for g in &u.groups {
+                if ul.group(g).is_none() {
+                    out.push(Diagnostic::error(
+                        &u.loc,
+                        format!(
+                            "userlist '{name}': no such group '{g}' specified in user '{}'",
+                            u.name
+                        ),
+                    ));
+                }
+            }
+        }
+        for g in &ul.groups {
+            for u in &g.users {
+                if ul.user(u).is_none() {
+                    out.push(Diagnostic::error(
+                        &g.loc,
+                        format!(
+                            "userlist '{name}': no such user '{u}' specified in group '{}'",
+                            g.name
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+
+    // Sections whose header lacked a name were reported already.
+    for c in p.cfg.caches.iter().filter(|c| !c.name.name.is_empty()) {
+        let loc = &c.name.loc;
+        let Some(mb) = c.total_max_size_mb.filter(|n| *n > 0) else {
+            out.push(
+                Diagnostic::error(
+                    loc,
+                    format!("Size not specified for cache '{}'", c.name.name),
+                )
+                .with_hint("add 'total-max-size <megabytes>'"),
+            );
+            continue;
+        };
+        let total = u64::from(mb) << 20;
+        if let Some(obj) = c.max_object_size {
+            if u64::from(obj) > total / 2 {
+                out.push(Diagnostic::error(
+                    loc,
+                    format!(
+                        "\"max-object-size\" is limited to an half of \"total-max-size\" => {}",
+                        total / 2
+                    ),
+                ));
+            }
+        }
+    }
+
+    let master_worker = p.cfg.global.master_worker.is_some();
+    for prog in p.cfg.programs.iter().filter(|x| !x.name.name.is_empty()) {
+        let loc = &prog.name.loc;
+        if prog.command.is_empty() {
+            out.push(Diagnostic::error(
+                loc,
+                format!(
+                    "The program section '{}' lacks a command to launch",
+                    prog.name.name
+                ),
+            ));
+        }
+        if !master_worker {
+            // An error in HAProxy unless -W is on its command line, which
+            // the configuration cannot see: the binary decides.
+            out.push(
+                Diagnostic::warning(
+                    loc,
+                    "Can't use a 'program' section without master worker mode",
+                )
+                .with_hint("add 'master-worker' to the global section or start with -W"),
+            );
+        }
+    }
+
+    for r in &p.cfg.resolvers {
+        if r.nameservers.is_empty() && !r.parse_resolv_conf {
+            out.push(Diagnostic::warning(
+                &r.name.loc,
+                format!("resolvers '{}' has no nameservers configured!", r.name.name),
+            ));
+        }
+    }
+
+    for r in &p.cfg.rings {
+        let size = r.size.unwrap_or(BUFSIZE);
+        if let Some(maxlen) = r.maxlen.filter(|m| u64::from(*m) > size) {
+            out.push(Diagnostic::warning(
+                &r.name.loc,
+                format!(
+                    "ring '{}' event max length '{maxlen}' exceeds size, forced to size '{size}'",
+                    r.name.name
+                ),
+            ));
+        }
+    }
+
+    for d in out {
+        p.push(d);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::time::Duration;
+
+    use super::super::Parser;
+    use super::{check_errorfile, finish};
+    use crate::addr::{Address, Transport};
+    use crate::diag::{Diagnostics, Severity, SourceFile};
+    use crate::keywords::Section;
+    use crate::model::{Config, LogWireFormat, Password, StickKeyType};
+    use crate::Host;
+
+    #[derive(Default)]
+    struct TestHost {
+        files: HashMap<String, Vec<u8>>,
+    }
+
+    impl Host for TestHost {
+        fn env(&self, _name: &str) -> Option<String> {
+            None
+        }
+        fn read_file(&self, path: &str) -> Result<Vec<u8>, String> {
+            self.files
+                .get(path)
+                .cloned()
+                .ok_or_else(|| "No such file or directory".to_string())
+        }
+    }
+
+    /// Parse one file and run the end-of-parse checks, without relying on
+    /// where the driver calls `finish`.
+    fn parse_with(host: &TestHost, text: &str) -> (Config, Diagnostics) {
+        let file = SourceFile::new("t.cfg", text);
+        let mut p = Parser::new(host);
+        p.parse_file(&file);
+        finish(&mut p);
+        (p.cfg, p.diags)
+    }
+
+    fn parse(text: &str) -> (Config, Diagnostics) {
+        parse_with(&TestHost::default(), text)
+    }
+
+    fn diags(d: &Diagnostics) -> Vec<(u32, Severity, String)> {
+        d.list
+            .iter()
+            .map(|d| {
+                (
+                    d.loc.as_ref().map_or(0, |l| l.line),
+                    d.severity,
+                    d.message.clone(),
+                )
+            })
+            .collect()
+    }
+
+    fn clean(text: &str) -> Config {
+        let (cfg, d) = parse(text);
+        assert!(d.list.is_empty(), "unexpected diagnostics: {:?}", diags(&d));
+        cfg
+    }
+
+    /// The only error: (line, message).
+    fn only_error(text: &str) -> (u32, String) {
+        let (_, d) = parse(text);
+        let errs: Vec<_> = d.errors().collect();
+        assert_eq!(errs.len(), 1, "expected one error, got {:?}", diags(&d));
+        errs.first()
+            .map(|e| (e.loc.as_ref().map_or(0, |l| l.line), e.message.clone()))
+            .unwrap_or_default()
+    }
+
+    fn first_error(text: &str) -> (u32, String) {
+        let (_, d) = parse(text);
+        let first = d
+            .errors()
+            .next()
+            .map(|e| (e.loc.as_ref().map_or(0, |l| l.line), e.message.clone()));
+        first.unwrap_or_default()
+    }
+
+    fn warnings(text: &str) -> Vec<(u32, String)> {
+        let (_, d) = parse(text);
+        assert!(!d.has_errors(), "{:?}", diags(&d));
+        d.warnings()
+            .map(|w| (w.loc.as_ref().map_or(0, |l| l.line), w.message.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn userlists() {
+        let cfg = clean(
+            "userlist L1\n  group G1 users tiger,scott\n  group G2 users xdb,,scott\n  \
+             user tiger password $6$k6y3o.eP$JlKBx9\n  user scott insecure-password elgato\n  user xdb insecure-password hello\n\
+             userlist L2\n  group G1\n  user scott insecure-password elgato groups G1\n",
+        );
+        let l1 = cfg.userlists.first();
+        assert_eq!(l1.map(|u| (u.groups.len(), u.users.len())), Some((2, 3)));
+        let g2 = l1.and_then(|u| u.group("G2")).map(|g| g.users.clone());
+        assert_eq!(g2, Some(vec!["xdb".to_string(), "scott".to_string()]));
+        let tiger = l1
+            .and_then(|u| u.user("tiger"))
+            .and_then(|u| u.password.clone());
+        assert_eq!(tiger, Some(Password::Hashed("$6$k6y3o.eP$JlKBx9".into())));
+        let l2 = cfg.userlists.get(1);
+        assert_eq!(l2.map(|u| u.in_group("scott", "G1")), Some(true));
+        assert_eq!(l1.map(|u| u.in_group("xdb", "G1")), Some(false));
+    }
+
+    #[test]
+    fn userlist_verdicts() {
+        // Each verified with haproxy 2.6.
+        assert_eq!(
+            only_error("userlist\n").1,
+            "'userlist' expects <name> as argument"
+        );
+        assert_eq!(
+            only_error("userlist a b\n").1,
+            "'userlist' cannot handle unexpected argument 'b'"
+        );
+        assert_eq!(
+            only_error("userlist a/b\n").1,
+            "character '/' is not permitted in 'userlist' name 'a/b'"
+        );
+        assert_eq!(
+            only_error("userlist a\n group g users a,b foo\n"),
+            (2, "'group' only supports 'users' option".into())
+        );
+        assert_eq!(
+            only_error("userlist a\n user u insecure-password x foo\n"),
+            (
+                2,
+                "'user' only supports 'password', 'insecure-password' and 'groups' options".into()
+            )
+        );
+        assert_eq!(
+            only_error("userlist a\n foo\n"),
+            (2, "unknown keyword 'foo' in 'userlist' section".into())
+        );
+        assert_eq!(
+            only_error("userlist a\n group g/x\n").1,
+            "character '/' is not permitted in 'group' name 'g/x'"
+        );
+        // Cross references are checked after the whole file, so forward
+        // references work (verified with 2.6) and missing ones fail.
+        clean("userlist a\n group g users u\n user u insecure-password x\n");
+        clean("userlist a\n user u insecure-password x groups g,h\n group g users u\n group h\n");
+        assert_eq!(
+            only_error("userlist a\n user u insecure-password x groups nog\n"),
+            (
+                2,
+                "userlist 'a': no such group 'nog' specified in user 'u'".into()
+            )
+        );
+        assert_eq!(
+            only_error("userlist a\n group g users nou\n"),
+            (
+                2,
+                "userlist 'a': no such user 'nou' specified in group 'g'".into()
+            )
+        );
+        // 3.2 refuses a second 'users' (2.6 kept the last one).
+        assert!(
+            only_error("userlist a\n group g users a users b\n user a\n user b\n")
+                .1
+                .contains("already defined")
+        );
+    }
+
+    #[test]
+    fn userlist_duplicates_are_warnings() {
+        // haproxy 2.6: "ignoring duplicated userlist/group/user" are
+        // warnings; the configuration is valid.
+        let w = warnings(
+            "userlist a\n user u insecure-password x\nuserlist a\n user v insecure-password y\n group g\n group g\n user v\n",
+        );
+        let lines: Vec<_> = w.iter().map(|(l, _)| *l).collect();
+        assert_eq!(lines, vec![3, 6, 7]);
+        assert!(w
+            .first()
+            .is_some_and(|(_, m)| m.starts_with("ignoring duplicated userlist 'a'")));
+        let (cfg, _) = parse(
+            "userlist a\n user u insecure-password x\nuserlist a\n user v insecure-password y\n",
+        );
+        assert_eq!(cfg.userlists.len(), 1);
+        assert_eq!(cfg.userlists.first().map(|u| u.users.len()), Some(2));
+    }
+
+    #[test]
+    fn peers_sections() {
+        let cfg = clean(
+            "peers mypeers\n  peer haproxy1 192.168.0.1:1024\n  peer haproxy2 192.168.0.2:1024 ssl verify none\n  \
+             shards 3\n  table t1 type string len 40 size 10m expire 30s store gpc0,conn_rate(10s)\n  \
+             table t2 type ip size 1k nopurge\n  log stdout format raw local0\n  disabled\n  enabled\n\
+             peers p2\n  bind 192.168.0.1:1024 ssl crt mycerts/pem\n  default-server ssl verify none\n  \
+             server haproxy1\n  server haproxy2 192.168.0.2:1024\n",
+        );
+        let p1 = cfg.peers.first();
+        assert_eq!(
+            p1.map(|p| (p.peers.len(), p.shards, p.disabled, p.logs.len())),
+            Some((2, Some(3), false, 1))
+        );
+        let t1 = p1.and_then(|p| p.tables.first());
+        assert_eq!(
+            t1.map(|t| (t.name.as_str(), t.table.key.clone())),
+            Some(("t1", StickKeyType::String { len: 40 }))
+        );
+        assert_eq!(
+            t1.map(|t| t.table.expire),
+            Some(Some(Duration::from_secs(30)))
+        );
+        let opts = p1.and_then(|p| p.peers.get(1)).map(|x| x.options.clone());
+        assert_eq!(
+            opts,
+            Some(vec!["ssl".to_string(), "verify".into(), "none".into()])
+        );
+        let p2 = cfg.peers.get(1);
+        assert!(p2.is_some_and(|p| p.bind.is_some()));
+        let local = p2.and_then(|p| p.peers.first());
+        assert_eq!(
+            local.map(|x| (x.server_line, x.addr.is_none())),
+            Some((true, true))
+        );
+    }
+
+    #[test]
+    fn peers_verdicts() {
+        // haproxy 2.6 wordings, same verdicts.
+        assert_eq!(
+            only_error("peers p\n peer a 127.0.0.1:1000\npeers p\n peer b 127.0.0.1:1001\n"),
+            (
+                3,
+                "peers section 'p' has the same name as another peers section declared at t.cfg:1"
+                    .into()
+            )
+        );
+        assert_eq!(only_error("peers\n").1, "missing name for peers section");
+        assert_eq!(
+            only_error("peers p/x\n").1,
+            "character '/' is not permitted in 'peers' name 'p/x'"
+        );
+        assert_eq!(
+            only_error("peers p\n bind :1000\n peer a 127.0.0.1:1001\n"),
+            (3, "mixing \"peer\" and \"bind\" line is forbidden".into())
+        );
+        assert!(
+            only_error("peers p\n bind 127.0.0.1:1000\n bind 127.0.0.1:1001\n")
+                .1
+                .starts_with("One listener")
+        );
+        assert!(only_error("peers p\n peer x 127.0.0.1:1000-1002\n")
+            .1
+            .contains("port range"));
+        let (_, d) = parse("peers p\n peer vm 127.0.0.1:1000 tfoo\n");
+        let e = d
+            .errors()
+            .next()
+            .map(|e| (e.message.clone(), e.hint.clone()));
+        assert_eq!(
+            e,
+            Some((
+                "'peer vm' : unknown keyword 'tfoo'".into(),
+                Some("did you mean 'tfo'?".into())
+            ))
+        );
+        assert_eq!(
+            only_error("peers p\n table t type foo size 10k\n").1,
+            "'stick-table': unknown type 'foo' (expects ip, ipv6, integer, string or binary)"
+        );
+        assert_eq!(
+            only_error("peers p\n table t type ip size 1k peers p\n").1,
+            "table: unknown argument 'peers'"
+        );
+        assert_eq!(
+            only_error("peers p\n foo\n"),
+            (2, "unknown keyword 'foo' in 'peers' section".into())
+        );
+        // 3.2 only (2.6 did not know 'shards' and accepted duplicate tables).
+        assert_eq!(
+            only_error("peers p\n shards 0\n").1,
+            "'shards' : expects a strictly positive integer argument"
+        );
+        assert!(
+            only_error("peers p\n table t type ip size 1k\n table t type ip size 2k\n")
+                .1
+                .contains("conflicts")
+        );
+        // Warnings only.
+        let w = warnings("peers p\n peer a\n peer b 127.0.0.1:1 \n peer b 127.0.0.1:2\n");
+        assert_eq!(w.iter().map(|(l, _)| *l).collect::<Vec<_>>(), vec![2, 4]);
+    }
+
+    #[test]
+    fn resolvers_sections() {
+        let cfg = clean(
+            "resolvers mydns\n  nameserver dns1 10.0.0.1:53\n  nameserver dns3 tcp@10.0.0.3:53 maxconn 4\n  parse-resolv-conf\n  \
+             resolve_retries 3\n  timeout resolve 1s\n  timeout retry 2s\n  hold other 30s\n  hold nx 10s\n  \
+             hold obsolete 0s\n  accepted_payload_size 8192\n",
+        );
+        let r = cfg.resolvers.first();
+        let transports: Vec<_> = r
+            .map(|r| {
+                r.nameservers
+                    .iter()
+                    .map(|n| {
+                        matches!(
+                            n.addr,
+                            Address::Inet {
+                                transport: Transport::Dgram,
+                                ..
+                            }
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert_eq!(transports, vec![true, false]);
+        assert_eq!(
+            r.map(|r| (r.parse_resolv_conf, r.resolv_conf_at)),
+            Some((true, Some(2)))
+        );
+        assert_eq!(
+            r.map(|r| r.timeout_retry),
+            Some(Some(Duration::from_secs(2)))
+        );
+        assert_eq!(r.map(|r| r.hold.nx), Some(Some(Duration::from_secs(10))));
+        assert_eq!(r.map(|r| r.accepted_payload_size), Some(Some(8192)));
+    }
+
+    #[test]
+    fn resolvers_verdicts() {
+        // haproxy 2.6 wordings, same verdicts.
+        let ns = "resolvers r\n nameserver a 127.0.0.1:53\n";
+        assert_eq!(
+            only_error("resolvers r\n nameserver a 127.0.0.1:53\nresolvers r\n nameserver b 127.0.0.1:53\n").0,
+            3
+        );
+        assert_eq!(
+            only_error("resolvers\n").1,
+            "missing name for resolvers section"
+        );
+        assert_eq!(
+            only_error("resolvers r\n nameserver a 127.0.0.1:53\n nameserver a 127.0.0.2:53\n"),
+            (
+                3,
+                "nameserver 'a' has same name as another nameserver (declared at t.cfg:2)".into()
+            )
+        );
+        assert!(only_error("resolvers r\n nameserver a 127.0.0.1\n")
+            .1
+            .contains("missing port"));
+        assert_eq!(
+            only_error("resolvers r\n nameserver a\n").1,
+            "'nameserver' expects <name> and <addr>[:<port>] as arguments"
+        );
+        assert!(only_error(&format!("{ns} hold foo 1s\n"))
+            .1
+            .starts_with("'hold' unknown <event>: 'foo'"));
+        assert_eq!(
+            only_error(&format!("{ns} hold nx\n")).1,
+            "'hold' expects an <event> and a <time> as arguments"
+        );
+        assert_eq!(
+            only_error(&format!("{ns} timeout foo 1s\n")).1,
+            "'timeout' expects 'retry' or 'resolve' and <time> as arguments got 'foo'"
+        );
+        assert_eq!(
+            only_error(&format!("{ns} timeout retry\n")).1,
+            "'timeout retry' expects <time> as argument"
+        );
+        assert_eq!(
+            only_error(&format!("{ns} accepted_payload_size 70000\n")).1,
+            "'accepted_payload_size' must be between 12 and 65535 inclusive (was 70000)"
+        );
+        assert_eq!(
+            only_error(&format!("{ns} resolution_pool_size 10\n")).1,
+            "'resolution_pool_size' directive is not supported anymore (it never appeared in a stable release)"
+        );
+        clean(&format!(
+            "{ns} resolve_retries 0\n accepted_payload_size 100\n timeout resolve 0\n"
+        ));
+        // A warning only (verified with 2.6).
+        assert_eq!(
+            warnings("resolvers r\n"),
+            vec![(
+                1,
+                "resolvers 'r' has no nameservers configured!".to_string()
+            )]
+        );
+    }
+
+    fn errorfiles() -> TestHost {
+        let mut h = TestHost::default();
+        let ok =
+            b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: text/html\r\n\r\n<h1>down</h1>\n";
+        h.files.insert("/e/503.http".into(), ok.to_vec());
+        h.files.insert("/dev/null".into(), Vec::new());
+        h.files.insert("/e/bad.http".into(), b"garbage\n".to_vec());
+        h
+    }
+
+    #[test]
+    fn http_errors_sections() {
+        let host = errorfiles();
+        let (cfg, d) = parse_with(
+            &host,
+            "http-errors site\n  errorfile 503 /e/503.http\n  errorfile 408 /dev/null\n  errorfile 503 /e/503.http\n",
+        );
+        assert!(d.list.is_empty(), "{:?}", diags(&d));
+        let h = cfg.http_errors.first();
+        let statuses: Vec<_> = h
+            .map(|h| h.errorfiles.iter().map(|e| e.status).collect())
+            .unwrap_or_default();
+        assert_eq!(statuses, vec![408, 503]);
+        assert!(h
+            .and_then(|h| h.errorfiles.last())
+            .is_some_and(|e| e.content.starts_with(b"HTTP/1.0 503")));
+
+        let err = |text: &str| {
+            let (_, d) = parse_with(&host, text);
+            let e: Vec<_> = d
+                .errors()
+                .map(|e| (e.loc.as_ref().map_or(0, |l| l.line), e.message.clone()))
+                .collect();
+            e
+        };
+        // haproxy 2.6 wordings, same verdicts.
+        assert_eq!(
+            err("http-errors e\n errorfile 503 /e/nope.http\n"),
+            vec![(
+                2,
+                "errorfile : error opening file '/e/nope.http': No such file or directory".into()
+            )]
+        );
+        assert_eq!(
+            err("http-errors e\n errorfile 503 /e/bad.http\n"),
+            vec![(
+                2,
+                "errorfile : '/e/bad.http': unable to parse headers (no empty line after them)"
+                    .into()
+            )]
+        );
+        assert_eq!(
+            err("http-errors e\n errorfile 999 /e/503.http\n"),
+            vec![(2, "errorfile : status code '999' not handled".into())]
+        );
+        assert_eq!(
+            err("http-errors e\n errorfile 302 /e/503.http\n"),
+            vec![(2, "errorfile : status code '302' not handled".into())]
+        );
+        assert_eq!(
+            err("http-errors e\n errorfile 503\n"),
+            vec![(
+                2,
+                "errorfile: expects <status_code> and <file> as arguments".into()
+            )]
+        );
+        assert_eq!(
+            err("http-errors e\n errorfile 503 /e/503.http\nhttp-errors e\n"),
+            vec![(3, "http-errors section 'e' has the same name as another http-errors section declared at t.cfg:1".into())]
+        );
+        assert_eq!(
+            err("http-errors e\n errorloc 503 /x\n"),
+            vec![(
+                2,
+                "unknown keyword 'errorloc' in 'http-errors' section".into()
+            )]
+        );
+    }
+
+    #[test]
+    fn errorfile_contents() {
+        // Verdicts verified with haproxy 2.6 on the same files.
+        assert!(check_errorfile(b"").is_ok());
+        assert!(check_errorfile(b"HTTP/1.0 503 x\nContent-Type: text/html\n\nbody").is_ok());
+        assert!(check_errorfile(b"HTTP/1.1 503\r\n\r\n").is_ok());
+        assert!(check_errorfile(b"HTTP/1.0 503 x\r\nContent-Type: text/html\r\n").is_err());
+        assert_eq!(
+            check_errorfile(b"HTTP/2 503 x\r\n\r\n"),
+            Err("invalid http version (HTTP/2)".into())
+        );
+        assert_eq!(
+            check_errorfile(b"HTTP/1.1 503 x\r\nContent-Length: 3\r\n\r\nabcdef"),
+            Err("payload size does not match the announced content-length (6 != 3)".into())
+        );
+    }
+
+    #[test]
+    fn caches() {
+        let cfg = clean("cache c\n  total-max-size 4\n  max-object-size 10000\n  max-age 240\n  process-vary on\n  max-secondary-entries 5\n");
+        let c = cfg.caches.first();
+        assert_eq!(
+            c.map(|c| (
+                c.total_max_size_mb,
+                c.max_object_size,
+                c.max_age,
+                c.process_vary,
+                c.max_secondary_entries
+            )),
+            Some((Some(4), Some(10000), Some(240), Some(true), Some(5)))
+        );
+        // haproxy 2.6 verdicts.
+        assert_eq!(
+            only_error("cache c\n total-max-size 4\ncache c\n total-max-size 4\n").0,
+            3
+        );
+        assert_eq!(
+            only_error("cache c\n").1,
+            "Size not specified for cache 'c'"
+        );
+        assert_eq!(
+            only_error("cache c\n total-max-size 0\n").1,
+            "Size not specified for cache 'c'"
+        );
+        // A bad size also leaves the cache without one (two errors).
+        assert_eq!(
+            first_error("cache c\n total-max-size 4096\n"),
+            (
+                2,
+                "\"total-max-size\" (4096) must not be greater than 4095".into()
+            )
+        );
+        assert_eq!(
+            first_error("cache c\n total-max-size 4x\n"),
+            (2, "total-max-size wrong value '4x'".into())
+        );
+        assert_eq!(
+            only_error("cache c\n total-max-size 4\n max-object-size 3000000\n").1,
+            "\"max-object-size\" is limited to an half of \"total-max-size\" => 2097152"
+        );
+        assert_eq!(
+            only_error("cache c\n total-max-size 4\n max-secondary-entries 0\n").1,
+            "max-secondary-entries wrong value '0'"
+        );
+        assert_eq!(
+            only_error("cache c\n total-max-size 4\n foo\n"),
+            (3, "unknown keyword 'foo' in 'cache' section".into())
+        );
+        assert_eq!(only_error("cache\n").0, 1);
+        // Warnings only in HAProxy.
+        assert_eq!(
+            warnings("cache c\n total-max-size 4\n process-vary maybe\n").len(),
+            1
+        );
+        assert_eq!(warnings("cache c/x\n total-max-size 4\n").len(), 1);
+    }
+
+    #[test]
+    fn rings() {
+        let cfg = clean(
+            "ring myring\n  description \"My local buffer\"\n  format rfc5424\n  maxlen 1200\n  size 32764\n  \
+             timeout connect 5s\n  timeout server 10s\n  server mysyslogsrv 127.0.0.1:6514 log-proto octet-count\n",
+        );
+        let r = cfg.rings.first();
+        assert_eq!(
+            r.and_then(|r| r.description.clone()).as_deref(),
+            Some("My local buffer")
+        );
+        assert_eq!(
+            r.map(|r| (r.format, r.maxlen, r.size)),
+            Some((Some(LogWireFormat::Rfc5424), Some(1200), Some(32764)))
+        );
+        assert_eq!(r.map(|r| r.servers.len()), Some(1));
+        assert_eq!(
+            r.map(|r| r.timeout_server),
+            Some(Some(Duration::from_secs(10)))
+        );
+        // haproxy 2.6 verdicts.
+        assert_eq!(only_error("ring r\n size 1\nring r\n").0, 3);
+        assert_eq!(
+            only_error("ring buf0\n").1,
+            "sink named 'buf0' already exists (it is built in)"
+        );
+        assert_eq!(only_error("ring\n").1, "missing ring name");
+        assert_eq!(
+            only_error("ring r\n format foo\n").1,
+            "unknown format 'foo'"
+        );
+        assert_eq!(
+            only_error("ring r\n maxlen 0\n").1,
+            "invalid size '0' for new sink buffer"
+        );
+        assert_eq!(
+            only_error("ring r\n timeout connect\n").1,
+            "'timeout connect' expects <time> as argument"
+        );
+        assert_eq!(
+            only_error("ring r/x\n").1,
+            "character '/' is not permitted in 'ring' name 'r/x'"
+        );
+        assert_eq!(
+            only_error("ring r\n server s\n").1,
+            "'server' expects <name> and <addr>[:<port>] as arguments"
+        );
+        assert_eq!(
+            only_error("ring r\n backing-file /a\n size 100000\n").1,
+            "cannot resize an already mapped file, please specify 'size' before 'backing-file'"
+        );
+        // 3.2 accepts sizes below the buffer size and with units (2.6 did not).
+        assert_eq!(
+            clean("ring r\n size 100\n")
+                .rings
+                .first()
+                .and_then(|r| r.size),
+            Some(100)
+        );
+        assert_eq!(
+            clean("ring r\n size 1m\n")
+                .rings
+                .first()
+                .and_then(|r| r.size),
+            Some(1 << 20)
+        );
+        // Warnings only (verified with 2.6).
+        assert_eq!(warnings("ring r\n maxlen 100000\n").len(), 1);
+        assert_eq!(warnings("ring r\n timeout foo 1s\n").len(), 1);
+    }
+
+    #[test]
+    fn mailers_sections() {
+        let cfg = clean("mailers m\n  mailer smtp1 192.168.0.1:587\n  mailer smtp2 mail.example.com:25\n  timeout mail 20s\n");
+        let m = cfg.mailers.first();
+        assert_eq!(
+            m.map(|m| (m.mailers.len(), m.timeout_mail)),
+            Some((2, Some(Duration::from_secs(20))))
+        );
+        // haproxy 2.6 wordings, same verdicts.
+        assert_eq!(only_error("mailers m\nmailers m\n").0, 2);
+        assert_eq!(
+            only_error("mailers\n").1,
+            "missing name for mailers section"
+        );
+        assert_eq!(
+            only_error("mailers m\n mailer a\n").1,
+            "'mailer' expects <name> and <addr>[:<port>] as arguments"
+        );
+        assert!(only_error("mailers m\n mailer a 127.0.0.1\n")
+            .1
+            .contains("missing port"));
+        assert_eq!(
+            only_error("mailers m\n mailer a/x 127.0.0.1:25\n").1,
+            "character '/' is not permitted in server name 'a/x'"
+        );
+        assert_eq!(
+            only_error("mailers m\n mailer a /tmp/sock\n").1,
+            "'mailer a' : TCP not supported for this address family"
+        );
+        assert_eq!(
+            only_error("mailers m\n timeout foo 1s\n").1,
+            "'timeout' expects 'mail' and <time> as arguments got 'foo'"
+        );
+        assert_eq!(
+            only_error("mailers m\n timeout mail\n").1,
+            "'timeout mail' expects <time> as argument"
+        );
+    }
+
+    #[test]
+    fn programs() {
+        let (cfg, d) = parse(
+            "global\n  master-worker\nprogram p\n  command /usr/bin/dataplaneapi -f /etc/dp.yml\n  user root\n  group root\n  no option start-on-reload\n",
+        );
+        // The only diagnostic is the deprecation warning.
+        assert_eq!(diags(&d).len(), 1, "{:?}", diags(&d));
+        assert_eq!(d.warnings().count(), 1);
+        let prog = cfg.programs.first();
+        assert_eq!(prog.map(|p| p.command.len()), Some(3));
+        assert_eq!(
+            prog.map(|p| (p.start_on_reload, p.user.clone())),
+            Some((false, Some("root".into())))
+        );
+        // haproxy 2.6 verdicts.
+        assert_eq!(
+            only_error("global\n master-worker\nprogram p\n").1,
+            "The program section 'p' lacks a command to launch"
+        );
+        assert_eq!(
+            only_error("global\n master-worker\nprogram p\n command x\nprogram p\n command y\n").0,
+            5
+        );
+        assert_eq!(
+            only_error("global\n master-worker\nprogram p\n command x\n option foo\n").1,
+            "unknown option 'foo'"
+        );
+        // Without master-worker: an error for HAProxy unless -W is given.
+        let (_, d) = parse("program p\n command x\n");
+        assert!(!d.has_errors());
+        assert!(d.warnings().any(|w| w.message.contains("master worker")));
+    }
+
+    #[test]
+    fn other_sections() {
+        let cfg = clean(
+            "fcgi-app php\n  docroot /var/www\n  index index.php\n  option keep-conn\n  no option get-values\n  \
+             set-param REDIRECT_STATUS 200\n\
+             log-forward syslog\n  dgram-bind 127.0.0.1:1514\n  bind 127.0.0.1:1514\n  log 127.0.0.1:10514 local0\n  \
+             maxconn 10\n  timeout client 10s\n\
+             crt-store web\n  crt-base /etc/ssl\n  load crt site.pem key site.key\n\
+             traces\n  trace h1 sink buf0 level developer\n\
+             log-profile prof\n  on any format \"%ci\"\n",
+        );
+        let kinds: Vec<_> = cfg
+            .other_sections
+            .iter()
+            .map(|s| (s.kind, s.directives.len()))
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![
+                (Section::FcgiApp, 5),
+                (Section::LogForward, 5),
+                (Section::CrtStore, 2),
+                (Section::Traces, 1),
+                (Section::LogProfile, 1)
+            ]
+        );
+        let names: Vec<_> = cfg
+            .other_sections
+            .iter()
+            .map(|s| s.directives.first().map(|d| d.keyword.clone()))
+            .collect();
+        assert_eq!(
+            names.get(1).cloned().flatten().as_deref(),
+            Some("dgram-bind")
+        );
+        let fcgi = cfg.other_sections.first().map(|s| {
+            s.directives
+                .iter()
+                .map(|d| d.keyword.clone())
+                .collect::<Vec<_>>()
+        });
+        assert_eq!(
+            fcgi.and_then(|k| k.get(2).cloned()).as_deref(),
+            Some("option keep-conn")
+        );
+        // Names, arity and unknown keywords are checked.
+        assert_eq!(
+            only_error("fcgi-app\n").1,
+            "'fcgi-app' expects <name> as argument"
+        );
+        assert_eq!(only_error("fcgi-app a\nfcgi-app a\n").0, 2);
+        assert_eq!(
+            only_error("fcgi-app a\n docroot\n"),
+            (2, "'docroot' expects 1 argument".into())
+        );
+        let (_, d) = parse("log-forward l\n maxcon 10\n");
+        let e = d
+            .errors()
+            .next()
+            .map(|e| (e.message.clone(), e.hint.clone()));
+        assert_eq!(
+            e,
+            Some((
+                "unknown keyword 'maxcon' in 'log-forward' section".into(),
+                Some("did you mean 'maxconn'?".into())
+            ))
+        );
+        // The acme section is experimental in 3.2.
+        assert!(only_error("acme le\n directory https://x\n")
+            .1
+            .contains("experimental"));
+        clean("global\n expose-experimental-directives\nacme le\n directory https://x\n");
+    }
+
+    #[test]
+    fn modifiers_in_sections() {
+        // Same rule as HAProxy: "no"/"default" only before option, log and
+        // a few global flags.
+        let (line, msg) = only_error("peers p\n no shards 2\n");
+        assert_eq!(line, 2);
+        assert!(msg.starts_with("negation/default"), "{msg}");
+        let cfg = clean("peers p\n log stdout local0\n no log\n");
+        assert_eq!(cfg.peers.first().map(|p| p.logs.len()), Some(0));
+    }
+
+    #[test]
+    fn sections_open_even_with_errors() {
+        // The lines of a broken section header stay in that section.
+        let (cfg, d) = parse("resolvers\n nameserver a 127.0.0.1:53\n");
+        assert_eq!(d.errors().count(), 1);
+        assert_eq!(cfg.resolvers.first().map(|r| r.nameservers.len()), Some(1));
+        assert!(matches!(
+            Section::from_keyword("resolvers"),
+            Some(Section::Resolvers)
+        ));
+    }
+}
