@@ -54,7 +54,11 @@ fn main() -> ExitCode {
         if verdict == Verdict::Valid && !args.quiet {
             println!("Configuration file is valid");
         }
-        return if verdict == Verdict::Valid { ExitCode::SUCCESS } else { ExitCode::from(1) };
+        return if verdict == Verdict::Valid {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        };
     }
     if verdict != Verdict::Valid {
         return ExitCode::from(1);
@@ -83,10 +87,23 @@ fn check(args: &Args) -> Verdict {
             return Verdict::Invalid;
         }
     };
-    let host = load::RealHost::new(&files, args.local_peer.as_deref(), args.master_worker || args.master_worker_systemd);
+    let host = load::RealHost::new(
+        &files,
+        args.local_peer.as_deref(),
+        args.master_worker || args.master_worker_systemd,
+    );
     let (cfg, mut diags) = ringlb_config::load(&files, &host);
     // As `haproxy -c` does: server host names must resolve now.
     diags.list.extend(resolve::check_names(&cfg));
+    // Programs run under the master: master-worker mode, from the config or
+    // from -W/-Ws (which the config crate cannot see).
+    let mworker = cfg.global.master_worker.is_some() || args.master_worker || args.master_worker_systemd;
+    if let (Some(prog), false) = (cfg.programs.first(), mworker) {
+        diags.push(
+            Diagnostic::error(&prog.name.loc, "Can't use a 'program' section without master worker mode.")
+                .with_hint("add 'master-worker' to the global section or start with -W"),
+        );
+    }
     if !args.syntax_only {
         diags.list.extend(support::check(&cfg));
     }
@@ -100,7 +117,9 @@ fn check(args: &Args) -> Verdict {
         }
     }
     if errors > 0 {
-        let d = Diagnostic::global_error(format!("{errors} error(s) found in configuration: ringlb will not start"));
+        let d = Diagnostic::global_error(format!(
+            "{errors} error(s) found in configuration: ringlb will not start"
+        ));
         eprint!("{}", d.render());
     }
     if errors > 0 {
@@ -115,7 +134,10 @@ fn check(args: &Args) -> Verdict {
 /// Whether anything would listen: an enabled frontend/listen with a bind,
 /// or a stats socket (the runtime API is a listener too).
 fn has_listener(cfg: &ringlb_config::model::Config) -> bool {
-    cfg.proxies.iter().any(|p| !p.disabled && p.cap.frontend && !p.binds.is_empty()) || support::has_stats_socket(cfg)
+    cfg.proxies
+        .iter()
+        .any(|p| !p.disabled && p.cap.frontend && !p.binds.is_empty())
+        || support::has_stats_socket(cfg)
 }
 
 /// `-cc <expr>`: evaluate a conditional-block expression.
@@ -151,18 +173,38 @@ fn eval_cc(expr: &str) -> ExitCode {
 }
 
 fn print_version(verbose: bool) {
-    println!("ringlb version {VERSION} - HAProxy configuration language level {}", ringlb_config::LANGUAGE_LEVEL);
+    println!(
+        "ringlb version {VERSION} - HAProxy configuration language level {}",
+        ringlb_config::LANGUAGE_LEVEL
+    );
     if !verbose {
         return;
     }
     println!("Build options :");
-    println!("  TARGET  = {}-{}", std::env::consts::ARCH, std::env::consts::OS);
-    println!("  PROFILE = {}", if cfg!(debug_assertions) { "debug" } else { "release" });
+    println!(
+        "  TARGET  = {}-{}",
+        std::env::consts::ARCH,
+        std::env::consts::OS
+    );
+    println!(
+        "  PROFILE = {}",
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        }
+    );
     println!();
-    let features: Vec<String> = ringlb_config::FEATURES.iter().map(|f| format!("+{f}")).collect();
+    let features: Vec<String> = ringlb_config::FEATURES
+        .iter()
+        .map(|f| format!("+{f}"))
+        .collect();
     println!("Feature list : {}", features.join(" "));
     println!();
-    println!("Run-time options enabled : {}", ringlb_config::ENABLED.join(" "));
+    println!(
+        "Run-time options enabled : {}",
+        ringlb_config::ENABLED.join(" ")
+    );
     println!();
     println!("Engine: not yet available (configuration front end only); see `ringlb --list-unsupported`.");
 }

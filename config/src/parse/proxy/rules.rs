@@ -38,7 +38,11 @@ pub(crate) fn parse_rule_line(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<(), D
                     return Ok(());
                 }
                 _ => {
-                    let subs = if kw == "tcp-request" { "'connection', 'session', 'content' or 'inspect-delay'" } else { "'content' or 'inspect-delay'" };
+                    let subs = if kw == "tcp-request" {
+                        "'connection', 'session', 'content' or 'inspect-delay'"
+                    } else {
+                        "'content' or 'inspect-delay'"
+                    };
                     return Err(line.err(1, format!("'{kw}' expects {subs} (got '{sub}')")));
                 }
             };
@@ -89,12 +93,19 @@ fn find_action(name: &str) -> Option<(&'static keywords::ActionDef, Option<Strin
     }
     if let Some((base, rest)) = name.split_once('(') {
         let param = rest.strip_suffix(')').unwrap_or(rest).to_string();
-        for cand in [format!("{base}()"), base.to_string(), format!("{base}(<var-name>)")] {
+        for cand in [
+            format!("{base}()"),
+            base.to_string(),
+            format!("{base}(<var-name>)"),
+        ] {
             if let Some(d) = keywords::action(&cand) {
                 return Some((d, Some(param)));
             }
         }
-        if let Some(d) = keywords::ACTIONS.iter().find(|a| a.name.split('(').next() == Some(base)) {
+        if let Some(d) = keywords::ACTIONS
+            .iter()
+            .find(|a| a.name.split('(').next() == Some(base))
+        {
             return Some((d, Some(param)));
         }
     }
@@ -103,7 +114,9 @@ fn find_action(name: &str) -> Option<(&'static keywords::ActionDef, Option<Strin
     if stripped != name {
         if let Some(d) = keywords::ACTIONS.iter().find(|a| {
             let n = a.name.split('(').next().unwrap_or(a.name);
-            n.trim_end_matches(|c: char| c.is_ascii_digit() || c == '<' || c == '>' || c == 'X').trim_end_matches('-') == stripped.trim_end_matches('-')
+            n.trim_end_matches(|c: char| c.is_ascii_digit() || c == '<' || c == '>' || c == 'X')
+                .trim_end_matches('-')
+                == stripped.trim_end_matches('-')
                 || n.strip_suffix("<X>").is_some_and(|p| p == stripped)
                 || n.strip_suffix("X").is_some_and(|p| p == stripped)
         }) {
@@ -128,7 +141,10 @@ pub(crate) fn parse_rule(line: &Line<'_>, start: usize, set: RuleSet) -> Result<
         match find_action(name) {
             Some((d, p)) => (Some(d), p),
             None => {
-                let names = keywords::ACTIONS.iter().filter(|a| a.allowed_in(set)).map(|a| a.name.split('(').next().unwrap_or(a.name));
+                let names = keywords::ACTIONS
+                    .iter()
+                    .filter(|a| a.allowed_in(set))
+                    .map(|a| a.name.split('(').next().unwrap_or(a.name));
                 let mut d = line.err(start, format!("'{setname}' unknown action '{name}'"));
                 if let Some(h) = did_you_mean(name.split('(').next().unwrap_or(name), names) {
                     d = d.with_hint(format!("did you mean '{h}'?"));
@@ -139,7 +155,10 @@ pub(crate) fn parse_rule(line: &Line<'_>, start: usize, set: RuleSet) -> Result<
     };
     if let Some(d) = def {
         if !d.allowed_in(set) {
-            return Err(line.err(start, format!("'{setname} {name}' : this action is not supported in {setname} rules")));
+            return Err(line.err(
+                start,
+                format!("'{setname} {name}' : this action is not supported in {setname} rules"),
+            ));
         }
     }
     let (base, param) = match (name.split_once('('), param) {
@@ -170,19 +189,30 @@ pub(crate) fn parse_rule(line: &Line<'_>, start: usize, set: RuleSet) -> Result<
 fn type_action(line: &Line<'_>, start: usize, a: &mut Action) -> Result<(), Diagnostic> {
     let fmt = |i: usize| -> Result<LogFormat, Diagnostic> {
         let w = start + 1 + i;
-        let text = line.arg(w).ok_or_else(|| line.err(w, format!("'{}' expects more arguments", a.name)))?;
+        let text = line
+            .arg(w)
+            .ok_or_else(|| line.err(w, format!("'{}' expects more arguments", a.name)))?;
         parse_log_format(text).map_err(|e| line.err(w, format!("'{}': {}", a.name, e.message)))
     };
     let expr = |i: usize| -> Result<SampleExpr, Diagnostic> {
         let w = start + 1 + i;
-        let text = line.arg(w).ok_or_else(|| line.err(w, format!("'{}' expects a sample expression", a.name)))?;
+        let text = line
+            .arg(w)
+            .ok_or_else(|| line.err(w, format!("'{}' expects a sample expression", a.name)))?;
         parse_sample(text).map_err(|e| line.err(w, format!("'{}': {}", a.name, e.message)))
     };
     let n = a.args.len();
     let exactly = |want: usize| -> Result<(), Diagnostic> {
         if n != want {
             let w = start + 1 + want.min(n);
-            return Err(line.err(w, format!("'{}' expects exactly {want} argument{} (got {n})", a.name, if want == 1 { "" } else { "s" })));
+            return Err(line.err(
+                w,
+                format!(
+                    "'{}' expects exactly {want} argument{} (got {n})",
+                    a.name,
+                    if want == 1 { "" } else { "s" }
+                ),
+            ));
         }
         Ok(())
     };
@@ -191,10 +221,9 @@ fn type_action(line: &Line<'_>, start: usize, a: &mut Action) -> Result<(), Diag
             exactly(2)?;
             a.formats.push(fmt(1)?);
         }
-        "del-header" => {
-            if n == 0 || n == 2 && a.args.first().is_none() {
-                return Err(line.err(start + 1, format!("'{}' expects a header name", a.name)));
-            }
+        // `del-header <name> [-m <meth>]`.
+        "del-header" if n != 1 && n != 3 => {
+            return Err(line.err(start + 1, format!("'{}' expects a header name, optionally followed by '-m <method>'", a.name)));
         }
         "replace-header" | "replace-value" => {
             exactly(3)?;
@@ -210,7 +239,10 @@ fn type_action(line: &Line<'_>, start: usize, a: &mut Action) -> Result<(), Diag
         }
         "set-var" => {
             if a.param.is_none() {
-                return Err(line.err(start, "'set-var' expects a variable name in parentheses, e.g. set-var(txn.foo)"));
+                return Err(line.err(
+                    start,
+                    "'set-var' expects a variable name in parentheses, e.g. set-var(txn.foo)",
+                ));
             }
             if n < 1 {
                 return Err(line.err(start + 1, "'set-var' expects a sample expression"));
@@ -225,7 +257,12 @@ fn type_action(line: &Line<'_>, start: usize, a: &mut Action) -> Result<(), Diag
             match a.args.get(1).map(String::as_str) {
                 None => {}
                 Some("table") if n == 3 => {}
-                Some(_) => return Err(line.err(start + 2, format!("'{}' expects 'table <name>' after the key", a.name))),
+                Some(_) => {
+                    return Err(line.err(
+                        start + 2,
+                        format!("'{}' expects 'table <name>' after the key", a.name),
+                    ))
+                }
             }
         }
         "deny" | "tarpit" => {
@@ -233,16 +270,27 @@ fn type_action(line: &Line<'_>, start: usize, a: &mut Action) -> Result<(), Diag
             while let Some(w) = a.args.get(i) {
                 match w.as_str() {
                     "deny_status" => {
-                        let code = a.args.get(i + 1).and_then(|c| c.parse::<u16>().ok()).filter(|c| (200..600).contains(c));
+                        let code = a
+                            .args
+                            .get(i + 1)
+                            .and_then(|c| c.parse::<u16>().ok())
+                            .filter(|c| (200..600).contains(c));
                         if code.is_none() {
-                            return Err(line.err(start + 2 + i, "'deny_status' expects a valid status code"));
+                            return Err(line
+                                .err(start + 2 + i, "'deny_status' expects a valid status code"));
                         }
                         i += 2;
                     }
-                    "status" | "content-type" | "errorfile" | "errorfiles" | "file" | "lf-file" | "string" | "lf-string" => i += 2,
+                    "status" | "content-type" | "errorfile" | "errorfiles" | "file" | "lf-file"
+                    | "string" | "lf-string" => i += 2,
                     "default-errorfile" => i += 1,
                     "hdr" => i += 3,
-                    o => return Err(line.err(start + 1 + i, format!("'{}' : unexpected argument '{o}'", a.name))),
+                    o => {
+                        return Err(line.err(
+                            start + 1 + i,
+                            format!("'{}' : unexpected argument '{o}'", a.name),
+                        ))
+                    }
                 }
             }
         }
@@ -251,9 +299,16 @@ fn type_action(line: &Line<'_>, start: usize, a: &mut Action) -> Result<(), Diag
             while let Some(w) = a.args.get(i) {
                 match w.as_str() {
                     "status" => {
-                        let code = a.args.get(i + 1).and_then(|c| c.parse::<u16>().ok()).filter(|c| (200..600).contains(c));
+                        let code = a
+                            .args
+                            .get(i + 1)
+                            .and_then(|c| c.parse::<u16>().ok())
+                            .filter(|c| (200..600).contains(c));
                         if code.is_none() {
-                            return Err(line.err(start + 2 + i, "'return' : 'status' expects a valid HTTP status code (200-599)"));
+                            return Err(line.err(
+                                start + 2 + i,
+                                "'return' : 'status' expects a valid HTTP status code (200-599)",
+                            ));
                         }
                         i += 2;
                     }
@@ -263,19 +318,29 @@ fn type_action(line: &Line<'_>, start: usize, a: &mut Action) -> Result<(), Diag
                     }
                     "content-type" | "errorfile" | "errorfiles" | "file" | "lf-file" | "string" => {
                         if a.args.get(i + 1).is_none() {
-                            return Err(line.err(start + 2 + i, format!("'return' : '{w}' expects an argument")));
+                            return Err(line.err(
+                                start + 2 + i,
+                                format!("'return' : '{w}' expects an argument"),
+                            ));
                         }
                         i += 2;
                     }
                     "default-errorfile" => i += 1,
                     "hdr" => {
                         if a.args.get(i + 2).is_none() {
-                            return Err(line.err(start + 2 + i, "'return' : 'hdr' expects <name> <fmt>"));
+                            return Err(
+                                line.err(start + 2 + i, "'return' : 'hdr' expects <name> <fmt>")
+                            );
                         }
                         a.formats.push(fmt(i + 2)?);
                         i += 3;
                     }
-                    o => return Err(line.err(start + 1 + i, format!("'return' : unexpected argument '{o}'"))),
+                    o => {
+                        return Err(line.err(
+                            start + 1 + i,
+                            format!("'return' : unexpected argument '{o}'"),
+                        ))
+                    }
                 }
             }
         }
@@ -284,8 +349,18 @@ fn type_action(line: &Line<'_>, start: usize, a: &mut Action) -> Result<(), Diag
                 Some("location" | "prefix" | "scheme") => {
                     a.formats.push(fmt(1)?);
                 }
-                Some(o) => return Err(line.err(start + 1, format!("'redirect' expects 'location', 'prefix' or 'scheme' (got '{o}')"))),
-                None => return Err(line.err(start + 1, "'redirect' expects 'location', 'prefix' or 'scheme'")),
+                Some(o) => {
+                    return Err(line.err(
+                        start + 1,
+                        format!("'redirect' expects 'location', 'prefix' or 'scheme' (got '{o}')"),
+                    ))
+                }
+                None => {
+                    return Err(line.err(
+                        start + 1,
+                        "'redirect' expects 'location', 'prefix' or 'scheme'",
+                    ))
+                }
             }
             let mut i = 2;
             while let Some(w) = a.args.get(i) {
