@@ -361,7 +361,10 @@ mod tests {
             parse_address(":80", BIND),
             Ok(inet(Host::Any(IpFamily::Unspecified), Port::One(80)))
         );
-        assert!(parse_address("127.0.0.1", BIND).is_err(), "bind needs a port");
+        assert!(
+            parse_address("127.0.0.1", BIND).is_err(),
+            "bind needs a port"
+        );
         assert!(parse_address("127.0.0.1:0", BIND).is_err());
         assert!(parse_address("127.0.0.1:65536", BIND).is_err());
     }
@@ -369,9 +372,18 @@ mod tests {
     #[test]
     fn ipv6_forms() {
         let v6 = Host::Ip("::1".parse().unwrap());
-        assert_eq!(parse_address("[::1]:443", BIND), Ok(inet(v6.clone(), Port::One(443))));
-        assert_eq!(parse_address("::1:443", BIND), Ok(inet(v6.clone(), Port::One(443))));
-        assert_eq!(parse_address("ipv6@::1:443", BIND), Ok(inet(v6, Port::One(443))));
+        assert_eq!(
+            parse_address("[::1]:443", BIND),
+            Ok(inet(v6.clone(), Port::One(443)))
+        );
+        assert_eq!(
+            parse_address("::1:443", BIND),
+            Ok(inet(v6.clone(), Port::One(443)))
+        );
+        assert_eq!(
+            parse_address("ipv6@::1:443", BIND),
+            Ok(inet(v6, Port::One(443)))
+        );
         assert_eq!(
             parse_address("[::]:443", BIND),
             Ok(inet(Host::Any(IpFamily::V6), Port::One(443)))
@@ -384,7 +396,10 @@ mod tests {
     fn ranges_and_offsets() {
         assert_eq!(
             parse_address(":8000-8010", BIND),
-            Ok(inet(Host::Any(IpFamily::Unspecified), Port::Range(8000, 8010)))
+            Ok(inet(
+                Host::Any(IpFamily::Unspecified),
+                Port::Range(8000, 8010)
+            ))
         );
         assert!(parse_address(":8010-8000", BIND).is_err());
         assert!(parse_address("1.2.3.4:8000-8010", SERVER).is_err());

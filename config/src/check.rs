@@ -23,12 +23,23 @@ pub fn check(cfg: &Config, host: &dyn Host, diags: &mut Diagnostics) {
 }
 
 fn check_proxy(cfg: &Config, px: &Proxy, diags: &mut Diagnostics) {
-    let backend_names = || cfg.proxies.iter().filter(|p| p.cap.backend).map(|p| p.name.as_str());
+    let backend_names = || {
+        cfg.proxies
+            .iter()
+            .filter(|p| p.cap.backend)
+            .map(|p| p.name.as_str())
+    };
     if px.cap.frontend {
         if let Some(db) = &px.default_backend {
             match cfg.backend(&db.name) {
                 None => {
-                    let mut d = Diagnostic::error(&db.loc, format!("Proxy '{}': unable to find required default_backend: '{}'.", px.name, db.name));
+                    let mut d = Diagnostic::error(
+                        &db.loc,
+                        format!(
+                            "Proxy '{}': unable to find required default_backend: '{}'.",
+                            px.name, db.name
+                        ),
+                    );
                     if let Some(h) = did_you_mean(&db.name, backend_names()) {
                         d = d.with_hint(format!("did you mean '{h}'?"));
                     }
@@ -41,7 +52,13 @@ fn check_proxy(cfg: &Config, px: &Proxy, diags: &mut Diagnostics) {
             if let BackendTarget::Static(name) = &ub.target {
                 match cfg.backend(name) {
                     None => {
-                        let mut d = Diagnostic::error(&ub.loc, format!("Proxy '{}': unable to find required use_backend: '{name}'.", px.name));
+                        let mut d = Diagnostic::error(
+                            &ub.loc,
+                            format!(
+                                "Proxy '{}': unable to find required use_backend: '{name}'.",
+                                px.name
+                            ),
+                        );
                         if let Some(h) = did_you_mean(name, backend_names()) {
                             d = d.with_hint(format!("did you mean '{h}'?"));
                         }
@@ -56,13 +73,25 @@ fn check_proxy(cfg: &Config, px: &Proxy, diags: &mut Diagnostics) {
         }
     }
     if px.cap.backend {
-        let verify_none_global = cfg.global.directives.iter().any(|d| d.keyword == "ssl-server-verify" && d.args.first().is_some_and(|a| a == "none"));
-        let ssl_checks = px.tcp_checks.iter().chain(&px.http_checks).any(|c| matches!(&c.kind, CheckStepKind::Connect(cc) if cc.ssl));
+        let verify_none_global = cfg.global.directives.iter().any(|d| {
+            d.keyword == "ssl-server-verify" && d.args.first().is_some_and(|a| a == "none")
+        });
+        let ssl_checks = px
+            .tcp_checks
+            .iter()
+            .chain(&px.http_checks)
+            .any(|c| matches!(&c.kind, CheckStepKind::Connect(cc) if cc.ssl));
         for s in &px.servers {
             // TLS to a server verifies its certificate by default: without
             // a CA file HAProxy refuses the server.
-            let uses_tls = s.opts.ssl == Some(true) || s.opts.check_ssl == Some(true) || (ssl_checks && s.opts.check == Some(true));
-            let verify = s.opts.verify.unwrap_or(if verify_none_global { Verify::None } else { Verify::Required });
+            let uses_tls = s.opts.ssl == Some(true)
+                || s.opts.check_ssl == Some(true)
+                || (ssl_checks && s.opts.check == Some(true));
+            let verify = s.opts.verify.unwrap_or(if verify_none_global {
+                Verify::None
+            } else {
+                Verify::Required
+            });
             if uses_tls && verify == Verify::Required && s.opts.ca_file.is_none() {
                 diags.push(
                     Diagnostic::error(&s.loc, format!("'server {}/{}' : verify is enabled by default but no CA file specified.", px.name, s.name))
@@ -74,19 +103,47 @@ fn check_proxy(cfg: &Config, px: &Proxy, diags: &mut Diagnostics) {
             }
             if let Some(r) = &s.opts.resolvers {
                 if !cfg.resolvers.iter().any(|x| &x.name.name == r) {
-                    diags.push(Diagnostic::error(&s.loc, format!("{} '{}', server '{}': unable to find required resolvers '{r}'", px.kind.keyword(), px.name, s.name)));
+                    diags.push(Diagnostic::error(
+                        &s.loc,
+                        format!(
+                            "{} '{}', server '{}': unable to find required resolvers '{r}'",
+                            px.kind.keyword(),
+                            px.name,
+                            s.name
+                        ),
+                    ));
                 }
             }
         }
         for us in &px.use_servers {
             if !px.servers.iter().any(|s| s.name == us.server) {
-                diags.push(Diagnostic::error(&us.loc, format!("{} '{}' : unable to find server '{}' referenced in a 'use-server' rule.", px.kind.keyword(), px.name, us.server)));
+                diags.push(Diagnostic::error(
+                    &us.loc,
+                    format!(
+                        "{} '{}' : unable to find server '{}' referenced in a 'use-server' rule.",
+                        px.kind.keyword(),
+                        px.name,
+                        us.server
+                    ),
+                ));
             }
         }
     }
     for g in &px.errorfile_groups {
-        if !cfg.http_errors.iter().any(|h| h.name.name == g.section.name) {
-            diags.push(Diagnostic::error(&g.section.loc, format!("{} '{}': unable to find http-errors section '{}'.", px.kind.keyword(), px.name, g.section.name)));
+        if !cfg
+            .http_errors
+            .iter()
+            .any(|h| h.name.name == g.section.name)
+        {
+            diags.push(Diagnostic::error(
+                &g.section.loc,
+                format!(
+                    "{} '{}': unable to find http-errors section '{}'.",
+                    px.kind.keyword(),
+                    px.name,
+                    g.section.name
+                ),
+            ));
         }
     }
     if let Some(t) = &px.stick_table {
@@ -98,16 +155,30 @@ fn check_proxy(cfg: &Config, px: &Proxy, diags: &mut Diagnostics) {
     }
     for r in &px.stick_rules {
         let table = r.table.as_deref().unwrap_or(&px.name);
-        let exists = cfg.proxies.iter().any(|p| p.name == table && p.stick_table.is_some()) || cfg.peers.iter().any(|p| p.name.name == table);
+        let exists = cfg
+            .proxies
+            .iter()
+            .any(|p| p.name == table && p.stick_table.is_some())
+            || cfg.peers.iter().any(|p| p.name.name == table);
         if !exists {
-            diags.push(Diagnostic::error(&r.loc, format!("Proxy '{}': unable to find stick-table '{table}'.", px.name)));
+            diags.push(Diagnostic::error(
+                &r.loc,
+                format!("Proxy '{}': unable to find stick-table '{table}'.", px.name),
+            ));
         }
     }
     check_acl_refs(px, diags);
     check_timeouts(px, diags);
     if px.mode() != Mode::Http && !px.disabled {
-        let http_rules = !px.rules.http_request.is_empty() || !px.rules.http_response.is_empty() || !px.rules.http_after_response.is_empty();
-        let own_rules = px.rules.http_request.iter().chain(&px.rules.http_response).any(|r| r.loc.file.name == px.loc.file.name && r.loc.line > px.loc.line);
+        let http_rules = !px.rules.http_request.is_empty()
+            || !px.rules.http_response.is_empty()
+            || !px.rules.http_after_response.is_empty();
+        let own_rules = px
+            .rules
+            .http_request
+            .iter()
+            .chain(&px.rules.http_response)
+            .any(|r| r.loc.file.name == px.loc.file.name && r.loc.line > px.loc.line);
         if http_rules && own_rules {
             diags.push(Diagnostic::warning(&px.loc, format!("{} '{}' : 'http-request'/'http-response' rules ignored: they require 'mode http'.", px.kind.keyword(), px.name)));
         }
@@ -137,14 +208,33 @@ fn check_track(cfg: &Config, px: &Proxy, s: &Server, t: &TrackRef, diags: &mut D
         None => px,
     };
     let Some(target) = be.servers.iter().find(|x| x.name == t.server) else {
-        diags.push(Diagnostic::error(&s.loc, format!("config : {} '{}', server '{}': unable to find required server '{}' for tracking.", px.kind.keyword(), px.name, s.name, t.server)));
+        diags.push(Diagnostic::error(
+            &s.loc,
+            format!(
+                "config : {} '{}', server '{}': unable to find required server '{}' for tracking.",
+                px.kind.keyword(),
+                px.name,
+                s.name,
+                t.server
+            ),
+        ));
         return;
     };
     if std::ptr::eq(target, s) {
-        diags.push(Diagnostic::error(&s.loc, format!("config : {} '{}', server '{}': unable to track itself.", px.kind.keyword(), px.name, s.name)));
+        diags.push(Diagnostic::error(
+            &s.loc,
+            format!(
+                "config : {} '{}', server '{}': unable to track itself.",
+                px.kind.keyword(),
+                px.name,
+                s.name
+            ),
+        ));
         return;
     }
-    let checked = target.opts.check == Some(true) || target.opts.agent_check == Some(true) || target.opts.track.is_some();
+    let checked = target.opts.check == Some(true)
+        || target.opts.agent_check == Some(true)
+        || target.opts.track.is_some();
     if !checked {
         diags.push(Diagnostic::error(&s.loc, format!("config : {} '{}', server '{}': unable to use {}/{} for tracking as it does not have any check nor agent enabled.", px.kind.keyword(), px.name, s.name, be.name, target.name)));
     }
@@ -155,7 +245,17 @@ fn check_track(cfg: &Config, px: &Proxy, s: &Server, t: &TrackRef, diags: &mut D
 fn check_acl_refs(px: &Proxy, diags: &mut Diagnostics) {
     let mut conds: Vec<(&Condition, &Loc)> = Vec::new();
     let r = &px.rules;
-    for rule in r.http_request.iter().chain(&r.http_response).chain(&r.http_after_response).chain(&r.tcp_request_connection).chain(&r.tcp_request_session).chain(&r.tcp_request_content).chain(&r.tcp_response_content).chain(&px.stats.http_request) {
+    for rule in r
+        .http_request
+        .iter()
+        .chain(&r.http_response)
+        .chain(&r.http_after_response)
+        .chain(&r.tcp_request_connection)
+        .chain(&r.tcp_request_session)
+        .chain(&r.tcp_request_content)
+        .chain(&r.tcp_response_content)
+        .chain(&px.stats.http_request)
+    {
         if let Some(c) = &rule.cond {
             conds.push((c, &rule.loc));
         }
@@ -184,11 +284,17 @@ fn check_acl_refs(px: &Proxy, diags: &mut Diagnostics) {
         };
         for term in expr.any_of.iter().flatten() {
             if let AclRef::Named(name) = &term.acl {
-                let declared = px.acls.iter().any(|a| &a.def.name == name && (a.loc.file.name != loc.file.name || a.loc.line <= loc.line));
+                let declared = px.acls.iter().any(|a| {
+                    &a.def.name == name
+                        && (a.loc.file.name != loc.file.name || a.loc.line <= loc.line)
+                });
                 if !declared {
                     let mut d = Diagnostic::error(loc, format!("no such ACL : '{name}'"));
-                    if let Some(h) = did_you_mean(name, px.acls.iter().map(|a| a.def.name.as_str())) {
-                        d = d.with_hint(format!("did you mean '{h}'? (ACLs must be declared before they are used)"));
+                    if let Some(h) = did_you_mean(name, px.acls.iter().map(|a| a.def.name.as_str()))
+                    {
+                        d = d.with_hint(format!(
+                            "did you mean '{h}'? (ACLs must be declared before they are used)"
+                        ));
                     }
                     diags.push(d);
                 }
@@ -234,12 +340,25 @@ struct Walk<'a> {
 
 impl<'a> Walk<'a> {
     fn of(px: &'a Proxy) -> Self {
-        let mut w = Walk { acls: Vec::new(), exprs: Vec::new() };
+        let mut w = Walk {
+            acls: Vec::new(),
+            exprs: Vec::new(),
+        };
         for a in &px.acls {
             w.acls.push((&a.def, &a.loc));
         }
         let r = &px.rules;
-        for rule in r.http_request.iter().chain(&r.http_response).chain(&r.http_after_response).chain(&r.tcp_request_connection).chain(&r.tcp_request_session).chain(&r.tcp_request_content).chain(&r.tcp_response_content).chain(&px.stats.http_request) {
+        for rule in r
+            .http_request
+            .iter()
+            .chain(&r.http_response)
+            .chain(&r.http_after_response)
+            .chain(&r.tcp_request_connection)
+            .chain(&r.tcp_request_session)
+            .chain(&r.tcp_request_content)
+            .chain(&r.tcp_response_content)
+            .chain(&px.stats.http_request)
+        {
             w.cond(rule.cond.as_ref(), &rule.loc);
             for e in &rule.action.exprs {
                 w.exprs.push((e, &rule.loc));
@@ -264,7 +383,10 @@ impl<'a> Walk<'a> {
         for c in &px.stats.admin {
             w.cond(Some(c), &px.loc);
         }
-        for f in [&px.log_format, &px.error_log_format, &px.unique_id_format].into_iter().flatten() {
+        for f in [&px.log_format, &px.error_log_format, &px.unique_id_format]
+            .into_iter()
+            .flatten()
+        {
             w.format(f, &px.loc);
         }
         if let Some(Balance::Hash(e)) = &px.balance {
@@ -309,23 +431,48 @@ fn check_references(cfg: &Config, px: &Proxy, host: &dyn Host, diags: &mut Diagn
         for f in &acl.files {
             if f.kind == PatternFileKind::Regular {
                 if let Err(e) = host.read_file(&f.path) {
-                    diags.push(Diagnostic::error(loc, format!("failed to open pattern file <{}> ({e}).", f.path)));
+                    diags.push(Diagnostic::error(
+                        loc,
+                        format!("failed to open pattern file <{}> ({e}).", f.path),
+                    ));
                 }
             }
         }
     }
     for (expr, loc) in &w.exprs {
-        let args = expr.fetch.args.iter().chain(expr.converters.iter().flat_map(|c| c.args.iter()));
+        let args = expr
+            .fetch
+            .args
+            .iter()
+            .chain(expr.converters.iter().flat_map(|c| c.args.iter()));
         for a in args {
             match a {
                 Arg::Userlist(u) if !cfg.userlists.iter().any(|x| &x.name.name == u) => {
-                    diags.push(Diagnostic::error(loc, format!("unable to find userlist '{u}' referenced in proxy '{}'.", px.name)));
+                    diags.push(Diagnostic::error(
+                        loc,
+                        format!(
+                            "unable to find userlist '{u}' referenced in proxy '{}'.",
+                            px.name
+                        ),
+                    ));
                 }
                 Arg::Table(t) if !t.is_empty() && !table_exists(cfg, t) => {
-                    diags.push(Diagnostic::error(loc, format!("unable to find table '{t}' referenced in proxy '{}'.", px.name)));
+                    diags.push(Diagnostic::error(
+                        loc,
+                        format!(
+                            "unable to find table '{t}' referenced in proxy '{}'.",
+                            px.name
+                        ),
+                    ));
                 }
                 Arg::Proxy(p) if !p.is_empty() && cfg.proxy(p).is_none() => {
-                    diags.push(Diagnostic::error(loc, format!("unable to find proxy '{p}' referenced in proxy '{}'.", px.name)));
+                    diags.push(Diagnostic::error(
+                        loc,
+                        format!(
+                            "unable to find proxy '{p}' referenced in proxy '{}'.",
+                            px.name
+                        ),
+                    ));
                 }
                 Arg::Server { backend, server } => {
                     let be = match backend {
@@ -333,12 +480,25 @@ fn check_references(cfg: &Config, px: &Proxy, host: &dyn Host, diags: &mut Diagn
                         None => Some(px),
                     };
                     if !be.is_some_and(|b| b.servers.iter().any(|s| &s.name == server)) {
-                        diags.push(Diagnostic::error(loc, format!("unable to find server '{}{server}' referenced in proxy '{}'.", backend.as_ref().map(|b| format!("{b}/")).unwrap_or_default(), px.name)));
+                        diags.push(Diagnostic::error(
+                            loc,
+                            format!(
+                                "unable to find server '{}{server}' referenced in proxy '{}'.",
+                                backend
+                                    .as_ref()
+                                    .map(|b| format!("{b}/"))
+                                    .unwrap_or_default(),
+                                px.name
+                            ),
+                        ));
                     }
                 }
                 Arg::File(f) => {
                     if let Err(e) = host.read_file(f) {
-                        diags.push(Diagnostic::error(loc, format!("failed to open map or pattern file <{f}> ({e}).")));
+                        diags.push(Diagnostic::error(
+                            loc,
+                            format!("failed to open map or pattern file <{f}> ({e})."),
+                        ));
                     }
                 }
                 _ => {}
@@ -361,7 +521,15 @@ fn check_references(cfg: &Config, px: &Proxy, host: &dyn Host, diags: &mut Diagn
         if matches!(rule.action.name.as_str(), "cache-use" | "cache-store") {
             if let Some(n) = rule.action.args.first() {
                 if !cache_known(n) {
-                    diags.push(Diagnostic::error(&rule.loc, format!("{} '{}': unable to find the cache '{n}' referenced by '{}'.", px.kind.keyword(), px.name, rule.action.name)));
+                    diags.push(Diagnostic::error(
+                        &rule.loc,
+                        format!(
+                            "{} '{}': unable to find the cache '{n}' referenced by '{}'.",
+                            px.kind.keyword(),
+                            px.name,
+                            rule.action.name
+                        ),
+                    ));
                 }
             }
         }
@@ -369,5 +537,8 @@ fn check_references(cfg: &Config, px: &Proxy, host: &dyn Host, diags: &mut Diagn
 }
 
 fn table_exists(cfg: &Config, name: &str) -> bool {
-    cfg.proxies.iter().any(|p| p.name == name && p.stick_table.is_some()) || cfg.peers.iter().any(|p| p.name.name == name)
+    cfg.proxies
+        .iter()
+        .any(|p| p.name == name && p.stick_table.is_some())
+        || cfg.peers.iter().any(|p| p.name.name == name)
 }

@@ -186,9 +186,7 @@ impl Diagnostic {
                 if let Some(text) = loc.file.line_text(loc.line) {
                     let text = text.replace('\t', " ");
                     out.push_str(&format!("    {text}\n"));
-                    let col = usize::try_from(loc.col)
-                        .unwrap_or(0)
-                        .min(text.len());
+                    let col = usize::try_from(loc.col).unwrap_or(0).min(text.len());
                     out.push_str(&format!("    {}^\n", " ".repeat(col)));
                 }
             }
@@ -236,15 +234,16 @@ impl Diagnostics {
         self.list.iter().filter(|d| d.is_error())
     }
     pub fn warnings(&self) -> impl Iterator<Item = &Diagnostic> {
-        self.list
-            .iter()
-            .filter(|d| d.severity == Severity::Warning)
+        self.list.iter().filter(|d| d.severity == Severity::Warning)
     }
 }
 
 /// "did you mean" for a misspelt keyword: the closest candidate within a
 /// small edit distance, if any.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let max = match word.len() {
         0..=3 => 1,
         4..=7 => 2,
@@ -299,7 +298,10 @@ mod tests {
     #[test]
     fn suggests_close_keywords() {
         assert_eq!(did_you_mean("maxcon", ["maxconn", "mode"]), Some("maxconn"));
-        assert_eq!(did_you_mean("frontnd", ["frontend", "backend"]), Some("frontend"));
+        assert_eq!(
+            did_you_mean("frontnd", ["frontend", "backend"]),
+            Some("frontend")
+        );
         assert_eq!(did_you_mean("zzzzzz", ["frontend", "backend"]), None);
     }
 }

@@ -32,7 +32,9 @@ pub fn parse_duration(text: &str, default_unit: TimeUnit) -> Result<Duration, St
             ));
         }
     };
-    let d = unit.to_duration(n).ok_or_else(|| format!("'{text}' is too large"))?;
+    let d = unit
+        .to_duration(n)
+        .ok_or_else(|| format!("'{text}' is too large"))?;
     // HAProxy keeps timeouts in milliseconds in a signed 32-bit int: about 24.8 days.
     if d > Duration::from_millis(i32::MAX as u64) {
         return Err(format!(
@@ -97,9 +99,7 @@ pub fn parse_uint<T: TryFrom<u64>>(text: &str) -> Result<T, String> {
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
         return Err(format!("expects a non-negative integer, found '{text}'"));
     }
-    let n: u64 = text
-        .parse()
-        .map_err(|_| format!("'{text}' is too large"))?;
+    let n: u64 = text.parse().map_err(|_| format!("'{text}' is too large"))?;
     T::try_from(n).map_err(|_| format!("'{text}' is out of range"))
 }
 
@@ -138,12 +138,18 @@ mod tests {
         assert_eq!(parse_duration("1h", ms), Ok(Duration::from_secs(3600)));
         assert_eq!(parse_duration("1d", ms), Ok(Duration::from_secs(86400)));
         assert_eq!(parse_duration("250us", ms), Ok(Duration::from_micros(250)));
-        assert_eq!(parse_duration("10", TimeUnit::Seconds), Ok(Duration::from_secs(10)));
+        assert_eq!(
+            parse_duration("10", TimeUnit::Seconds),
+            Ok(Duration::from_secs(10))
+        );
         assert!(parse_duration("10x", ms).is_err());
         assert!(parse_duration("s", ms).is_err());
         assert!(parse_duration("", ms).is_err());
         assert!(parse_duration("-1", ms).is_err());
-        assert!(parse_duration("30d", ms).is_err(), "over 24.8 days overflows");
+        assert!(
+            parse_duration("30d", ms).is_err(),
+            "over 24.8 days overflows"
+        );
         assert!(parse_duration("99999999999999999999999", ms).is_err());
     }
 

@@ -124,7 +124,10 @@ mod tests {
     use super::*;
 
     fn parse(v: &[&str]) -> Args {
-        let argv: Vec<OsString> = std::iter::once("ringlb").chain(v.iter().copied()).map(OsString::from).collect();
+        let argv: Vec<OsString> = std::iter::once("ringlb")
+            .chain(v.iter().copied())
+            .map(OsString::from)
+            .collect();
         Args::try_parse_from(normalize(argv)).unwrap()
     }
 
@@ -133,14 +136,28 @@ mod tests {
         let a = parse(&["-f", "a.cfg", "-f", "dir", "-c", "-q"]);
         assert_eq!(a.files, ["a.cfg", "dir"]);
         assert!(a.check && a.quiet);
-        let a = parse(&["-Ws", "-f", "x", "-p", "/run/x.pid", "-sf", "12", "13", "-dM", "-dV"]);
+        let a = parse(&[
+            "-Ws",
+            "-f",
+            "x",
+            "-p",
+            "/run/x.pid",
+            "-sf",
+            "12",
+            "13",
+            "-dM",
+            "-dV",
+        ]);
         assert!(a.master_worker_systemd);
         assert_eq!(a.soft_finish, [12, 13]);
         assert_eq!(a.debug_opts, ["M", "V"]);
         assert_eq!(a.pidfile.as_deref(), Some("/run/x.pid"));
         assert!(parse(&["-vv"]).version_verbose);
         assert!(parse(&["-v"]).version);
-        assert_eq!(parse(&["-cc", "defined(X)"]).cond_expr.as_deref(), Some("defined(X)"));
+        assert_eq!(
+            parse(&["-cc", "defined(X)"]).cond_expr.as_deref(),
+            Some("defined(X)")
+        );
         let a = parse(&["-st", "5", "-L", "node1", "-D", "-W", "-d"]);
         assert_eq!(a.terminate, [5]);
         assert!(a.daemon && a.master_worker && a.debug);

@@ -21,7 +21,11 @@ pub fn collect_files(args: &[String]) -> Result<Vec<Arc<SourceFile>>, Diagnostic
         let path = Path::new(a);
         if path.is_dir() {
             let mut names: Vec<_> = std::fs::read_dir(path)
-                .map_err(|e| Diagnostic::global_error(format!("Cannot open configuration directory '{a}' : {e}")))?
+                .map_err(|e| {
+                    Diagnostic::global_error(format!(
+                        "Cannot open configuration directory '{a}' : {e}"
+                    ))
+                })?
                 .filter_map(Result::ok)
                 .map(|e| e.path())
                 .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "cfg"))
@@ -38,7 +42,9 @@ pub fn collect_files(args: &[String]) -> Result<Vec<Arc<SourceFile>>, Diagnostic
 }
 
 fn read_one(path: &str) -> Result<Arc<SourceFile>, Diagnostic> {
-    let bytes = std::fs::read(path).map_err(|e| Diagnostic::global_error(format!("Could not open configuration file {path} : {e}")))?;
+    let bytes = std::fs::read(path).map_err(|e| {
+        Diagnostic::global_error(format!("Could not open configuration file {path} : {e}"))
+    })?;
     // HAProxy reads bytes; invalid UTF-8 is kept visible rather than refused.
     let text = String::from_utf8_lossy(&bytes).into_owned();
     Ok(SourceFile::new(path, text))
@@ -54,8 +60,18 @@ pub struct RealHost {
 impl RealHost {
     pub fn new(files: &[Arc<SourceFile>], local_peer: Option<&str>, master_worker: bool) -> Self {
         let mut extra = BTreeMap::new();
-        extra.insert("HAPROXY_CFGFILES", files.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(";"));
-        let peer = local_peer.map(str::to_string).or_else(hostname).unwrap_or_else(|| "localhost".into());
+        extra.insert(
+            "HAPROXY_CFGFILES",
+            files
+                .iter()
+                .map(|f| f.name.as_str())
+                .collect::<Vec<_>>()
+                .join(";"),
+        );
+        let peer = local_peer
+            .map(str::to_string)
+            .or_else(hostname)
+            .unwrap_or_else(|| "localhost".into());
         extra.insert("HAPROXY_LOCALPEER", peer);
         extra.insert("HAPROXY_TCP_LOG_FMT", TCP_LOG_FMT.into());
         extra.insert("HAPROXY_HTTP_LOG_FMT", HTTP_LOG_FMT.into());

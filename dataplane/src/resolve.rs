@@ -11,17 +11,27 @@ use ringlb_config::model::{Config, InitAddr};
 use ringlb_config::Diagnostic;
 
 pub fn resolves(name: &str) -> bool {
-    (name, 0u16).to_socket_addrs().is_ok_and(|mut a| a.next().is_some())
+    (name, 0u16)
+        .to_socket_addrs()
+        .is_ok_and(|mut a| a.next().is_some())
 }
 
 pub fn check_names(cfg: &Config) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for px in &cfg.proxies {
         for s in &px.servers {
-            let Address::Inet { host: Host::Name(name), .. } = &s.addr else {
+            let Address::Inet {
+                host: Host::Name(name),
+                ..
+            } = &s.addr
+            else {
                 continue;
             };
-            let methods = s.opts.init_addr.clone().unwrap_or_else(|| vec![InitAddr::Last, InitAddr::Libc]);
+            let methods = s
+                .opts
+                .init_addr
+                .clone()
+                .unwrap_or_else(|| vec![InitAddr::Last, InitAddr::Libc]);
             // `last` needs a server-state file; ringlb has none yet, so it
             // falls through to the next method, as HAProxy does without one.
             let ok = methods.iter().any(|m| match m {
@@ -38,9 +48,16 @@ pub fn check_names(cfg: &Config) -> Vec<Diagnostic> {
         }
         for b in &px.binds {
             for a in &b.addrs {
-                if let Address::Inet { host: Host::Name(name), .. } = a {
+                if let Address::Inet {
+                    host: Host::Name(name),
+                    ..
+                } = a
+                {
                     if !resolves(name) {
-                        out.push(Diagnostic::error(&b.loc, format!("'bind' : could not resolve address '{name}'.")));
+                        out.push(Diagnostic::error(
+                            &b.loc,
+                            format!("'bind' : could not resolve address '{name}'."),
+                        ));
                     }
                 }
             }

@@ -14,22 +14,59 @@ pub struct Unsupported {
 }
 
 pub const UNSUPPORTED: &[Unsupported] = &[
-    Unsupported { key: "bind", why: "the engine does not accept connections yet (issue: the engine)" },
-    Unsupported { key: "server", why: "the engine does not connect to servers yet (issue: the engine)" },
-    Unsupported { key: "log", why: "log targets are not written yet (issue: the engine)" },
-    Unsupported { key: "stats socket", why: "the runtime API is not served yet" },
-    Unsupported { key: "peers section", why: "stick-table synchronisation is not implemented yet" },
-    Unsupported { key: "resolvers section", why: "run-time DNS resolution is not implemented yet" },
-    Unsupported { key: "mailers section", why: "email alerts are not implemented yet" },
-    Unsupported { key: "program section", why: "external programs are not implemented yet" },
-    Unsupported { key: "cache section", why: "the HTTP cache is not implemented yet" },
-    Unsupported { key: "ring section", why: "ring buffers are not implemented yet" },
+    Unsupported {
+        key: "bind",
+        why: "the engine does not accept connections yet (issue: the engine)",
+    },
+    Unsupported {
+        key: "server",
+        why: "the engine does not connect to servers yet (issue: the engine)",
+    },
+    Unsupported {
+        key: "log",
+        why: "log targets are not written yet (issue: the engine)",
+    },
+    Unsupported {
+        key: "stats socket",
+        why: "the runtime API is not served yet",
+    },
+    Unsupported {
+        key: "peers section",
+        why: "stick-table synchronisation is not implemented yet",
+    },
+    Unsupported {
+        key: "resolvers section",
+        why: "run-time DNS resolution is not implemented yet",
+    },
+    Unsupported {
+        key: "mailers section",
+        why: "email alerts are not implemented yet",
+    },
+    Unsupported {
+        key: "program section",
+        why: "external programs are not implemented yet",
+    },
+    Unsupported {
+        key: "cache section",
+        why: "the HTTP cache is not implemented yet",
+    },
+    Unsupported {
+        key: "ring section",
+        why: "ring buffers are not implemented yet",
+    },
 ];
 
 fn diag(key: &str, loc: &Loc) -> Diagnostic {
-    let why = UNSUPPORTED.iter().find(|u| u.key == key).map_or("", |u| u.why);
-    debug_assert!(!why.is_empty(), "unsupported key {key} missing from UNSUPPORTED");
-    Diagnostic::error(loc, format!("{key} is not supported yet ({why})")).with_kind(Kind::NotSupportedYet)
+    let why = UNSUPPORTED
+        .iter()
+        .find(|u| u.key == key)
+        .map_or("", |u| u.why);
+    debug_assert!(
+        !why.is_empty(),
+        "unsupported key {key} missing from UNSUPPORTED"
+    );
+    Diagnostic::error(loc, format!("{key} is not supported yet ({why})"))
+        .with_kind(Kind::NotSupportedYet)
 }
 
 /// Every setting of `cfg` the engine cannot honour yet.

@@ -458,13 +458,22 @@ pub enum CheckStepKind {
         body_lf: bool,
     },
     /// `tcp-check send <data>` / `send-lf`.
-    Send { data: String, lf: bool },
+    Send {
+        data: String,
+        lf: bool,
+    },
     /// `tcp-check send-binary <hex>` / `send-binary-lf`.
-    SendBinary { data: Vec<u8>, lf: Option<String> },
+    SendBinary {
+        data: Vec<u8>,
+        lf: Option<String>,
+    },
     Expect(CheckExpect),
     /// `http-check disable-on-404`, `tcp-check comment`, `set-var`,
     /// `unset-var`: kept as words.
-    Other { keyword: String, args: Vec<String> },
+    Other {
+        keyword: String,
+        args: Vec<String>,
+    },
 }
 
 #[derive(Clone, Debug, Default)]
@@ -550,7 +559,9 @@ pub struct Stats {
 #[derive(Clone, Debug)]
 pub enum LogTarget {
     /// `log global`: use the global section's targets.
-    Global { loc: Loc },
+    Global {
+        loc: Loc,
+    },
     Target(LogTargetSpec),
 }
 
@@ -616,9 +627,9 @@ pub struct Facility(pub u8);
 
 impl Facility {
     pub const NAMES: [&'static str; 24] = [
-        "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron",
-        "auth2", "ftp", "ntp", "audit", "alert", "cron2", "local0", "local1", "local2", "local3",
-        "local4", "local5", "local6", "local7",
+        "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "auth2",
+        "ftp", "ntp", "audit", "alert", "cron2", "local0", "local1", "local2", "local3", "local4",
+        "local5", "local6", "local7",
     ];
     pub fn from_keyword(k: &str) -> Option<Self> {
         Facility::NAMES
@@ -659,11 +670,23 @@ impl Level {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Capture {
-    RequestHeader { name: String, len: u32 },
-    ResponseHeader { name: String, len: u32 },
-    Cookie { name: String, len: u32 },
+    RequestHeader {
+        name: String,
+        len: u32,
+    },
+    ResponseHeader {
+        name: String,
+        len: u32,
+    },
+    Cookie {
+        name: String,
+        len: u32,
+    },
     /// `declare capture request|response len <n>`.
-    Declared { response: bool, len: u32 },
+    Declared {
+        response: bool,
+        len: u32,
+    },
 }
 
 #[derive(Clone, Debug)]

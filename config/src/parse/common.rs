@@ -6,9 +6,7 @@ use std::time::Duration;
 use crate::addr::{parse_address, AddrRules};
 use crate::diag::{Diagnostic, Loc};
 use crate::lexer::Word;
-use crate::model::{
-    Facility, Level, LogDest, LogTarget, LogTargetSpec, LogWireFormat,
-};
+use crate::model::{Facility, Level, LogDest, LogTarget, LogTargetSpec, LogWireFormat};
 use crate::units::{parse_duration, parse_uint, TimeUnit};
 
 /// One keyword line: its words and the location of its first word.
@@ -43,10 +41,10 @@ impl<'a> Line<'a> {
         match self.words.get(i) {
             Some(w) => self.loc.at_col(w.col),
             None => {
-                let end = self
-                    .words
-                    .last()
-                    .map_or(0, |w| w.col.saturating_add(u32::try_from(w.text.len()).unwrap_or(0)));
+                let end = self.words.last().map_or(0, |w| {
+                    w.col
+                        .saturating_add(u32::try_from(w.text.len()).unwrap_or(0))
+                });
                 self.loc.at_col(end.saturating_add(1))
             }
         }
@@ -91,7 +89,10 @@ impl<'a> Line<'a> {
         if self.words.len() > extra {
             return Err(self.err(
                 extra,
-                format!("'{what}' cannot handle unexpected argument '{}'", self.word(extra)),
+                format!(
+                    "'{what}' cannot handle unexpected argument '{}'",
+                    self.word(extra)
+                ),
             ));
         }
         Ok(())
@@ -103,7 +104,10 @@ impl<'a> Line<'a> {
 /// [profile <p>] <facility> [<level> [<minlevel>]]`.
 pub(crate) fn parse_log(line: &Line<'_>, allow_global: bool) -> Result<LogTarget, Diagnostic> {
     let Some(target) = line.arg(1) else {
-        return Err(line.err(1, "'log' expects either <address[:port]> and <facility> or 'global' as arguments"));
+        return Err(line.err(
+            1,
+            "'log' expects either <address[:port]> and <facility> or 'global' as arguments",
+        ));
     };
     if target == "global" {
         if !allow_global {
@@ -164,8 +168,10 @@ pub(crate) fn parse_log(line: &Line<'_>, allow_global: bool) -> Result<LogTarget
     })?;
     i += 1;
     if let Some(l) = line.arg(i) {
-        spec.level =
-            Some(Level::from_keyword(l).ok_or_else(|| line.err(i, format!("unknown optional log level '{l}'")))?);
+        spec.level = Some(
+            Level::from_keyword(l)
+                .ok_or_else(|| line.err(i, format!("unknown optional log level '{l}'")))?,
+        );
         i += 1;
     }
     if let Some(l) = line.arg(i) {
@@ -176,7 +182,10 @@ pub(crate) fn parse_log(line: &Line<'_>, allow_global: bool) -> Result<LogTarget
         i += 1;
     }
     if i < line.len() {
-        return Err(line.err(i, format!("'log' cannot handle unexpected argument '{}'", line.word(i))));
+        return Err(line.err(
+            i,
+            format!("'log' cannot handle unexpected argument '{}'", line.word(i)),
+        ));
     }
     Ok(LogTarget::Target(spec))
 }
@@ -225,12 +234,17 @@ mod tests {
         assert_eq!(spec.level, Some(Level::Notice));
 
         let (w, loc) = line_of("log stdout format raw local0");
-        let LogTarget::Target(spec) = parse_log(&Line::new(&w, loc), true).unwrap() else { panic!() };
+        let LogTarget::Target(spec) = parse_log(&Line::new(&w, loc), true).unwrap() else {
+            panic!()
+        };
         assert_eq!(spec.dest, LogDest::Stdout);
         assert_eq!(spec.format, LogWireFormat::Raw);
 
         let (w, loc) = line_of("log global");
-        assert!(matches!(parse_log(&Line::new(&w, loc), true), Ok(LogTarget::Global { .. })));
+        assert!(matches!(
+            parse_log(&Line::new(&w, loc), true),
+            Ok(LogTarget::Global { .. })
+        ));
 
         let (w, loc) = line_of("log 127.0.0.1 local9");
         assert!(parse_log(&Line::new(&w, loc), true).is_err());

@@ -147,7 +147,9 @@ impl<'h> Parser<'h> {
             let pos = file.text.len();
             self.error(
                 &Loc::new(file, last, 0),
-                format!("Missing LF on last line, file might have been truncated at position {pos}."),
+                format!(
+                    "Missing LF on last line, file might have been truncated at position {pos}."
+                ),
             );
         }
         let mut diags = Diagnostics::default();
@@ -165,9 +167,20 @@ impl<'h> Parser<'h> {
                 .cfg
                 .defaults
                 .get(i)
-                .map(|d| if d.name.is_empty() { "defaults".into() } else { d.name.clone() })
+                .map(|d| {
+                    if d.name.is_empty() {
+                        "defaults".into()
+                    } else {
+                        d.name.clone()
+                    }
+                })
                 .unwrap_or_default(),
-            Cur::Proxy(i) => self.cfg.proxies.get(i).map(|p| p.name.clone()).unwrap_or_default(),
+            Cur::Proxy(i) => self
+                .cfg
+                .proxies
+                .get(i)
+                .map(|p| p.name.clone())
+                .unwrap_or_default(),
             Cur::Other(section, _) => section.keyword().to_string(),
         }
     }
@@ -181,10 +194,8 @@ impl<'h> Parser<'h> {
         match self.cur {
             Cur::None => {
                 let hint = did_you_mean(kw, Section::ALL.iter().map(|(k, _)| *k));
-                let mut d = Diagnostic::error(
-                    &line.loc,
-                    format!("unknown keyword '{kw}' out of section"),
-                );
+                let mut d =
+                    Diagnostic::error(&line.loc, format!("unknown keyword '{kw}' out of section"));
                 if let Some(h) = hint {
                     d = d.with_hint(format!("did you mean '{h}'?"));
                 }
@@ -200,10 +211,7 @@ impl<'h> Parser<'h> {
         match section {
             Section::Global => {
                 if line.words.len() > 1 {
-                    self.error(
-                        &line.loc_at(1),
-                        "'global' section takes no argument",
-                    );
+                    self.error(&line.loc_at(1), "'global' section takes no argument");
                 }
                 self.cur = Cur::Global;
             }
@@ -293,9 +301,5 @@ pub(crate) fn invalid_name_char(name: &str) -> Option<char> {
 
 /// The words of a line from index `from` on, as owned strings.
 pub(crate) fn words_from(words: &[Word], from: usize) -> Vec<String> {
-    words
-        .iter()
-        .skip(from)
-        .map(|w| w.text.clone())
-        .collect()
+    words.iter().skip(from).map(|w| w.text.clone()).collect()
 }

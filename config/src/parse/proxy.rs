@@ -77,7 +77,13 @@ pub(crate) fn open(p: &mut Parser<'_>, section: Section, line: &Line<'_>) {
         (None, _) => (String::new(), None),
         (Some(n), Some(_)) => {
             if kind == ProxyKind::Defaults {
-                p.push(line.err(2, format!("'defaults' cannot handle unexpected argument '{}'", line.word(2))));
+                p.push(line.err(
+                    2,
+                    format!(
+                        "'defaults' cannot handle unexpected argument '{}'",
+                        line.word(2)
+                    ),
+                ));
             } else {
                 // HAProxy's message: the old `listen NAME addr:port` syntax.
                 p.push(line.err(2, "please use the 'bind' keyword for listening addresses."));
@@ -89,14 +95,26 @@ pub(crate) fn open(p: &mut Parser<'_>, section: Section, line: &Line<'_>) {
         p.push(line.err(1, format!("'{kw}' expects an <id> argument")));
     }
     if let Some(c) = invalid_name_char(&name) {
-        p.push(line.err(1, format!("character '{c}' is not permitted in '{kw}' name '{name}'.")));
+        p.push(line.err(
+            1,
+            format!("character '{c}' is not permitted in '{kw}' name '{name}'."),
+        ));
     }
     if let Some(fi) = from_idx {
         if line.arg(fi).is_none() {
-            p.push(line.err(fi, format!("'{kw}' expects a defaults section name after 'from'")));
+            p.push(line.err(
+                fi,
+                format!("'{kw}' expects a defaults section name after 'from'"),
+            ));
         }
         if line.len() > fi + 1 {
-            p.push(line.err(fi + 1, format!("'{kw}' cannot handle unexpected argument '{}'", line.word(fi + 1))));
+            p.push(line.err(
+                fi + 1,
+                format!(
+                    "'{kw}' cannot handle unexpected argument '{}'",
+                    line.word(fi + 1)
+                ),
+            ));
         }
     }
     // Duplicate names among proxies with overlapping capabilities.
@@ -107,7 +125,11 @@ pub(crate) fn open(p: &mut Parser<'_>, section: Section, line: &Line<'_>) {
                 && ((o.cap.frontend && px.cap.frontend) || (o.cap.backend && px.cap.backend))
         });
         if let Some(o) = dup {
-            let what = if o.kind == kind { o.kind.keyword() } else { "proxy" };
+            let what = if o.kind == kind {
+                o.kind.keyword()
+            } else {
+                "proxy"
+            };
             let msg = format!(
                 "{kw} '{name}' has the same name as {what} '{name}' declared at {}.",
                 o.loc
@@ -125,7 +147,10 @@ pub(crate) fn open(p: &mut Parser<'_>, section: Section, line: &Line<'_>) {
                 .iter()
                 .rposition(|d| d.name == from && !d.name.is_empty());
             if found.is_none() {
-                p.push(line.err(fi, format!("defaults section '{from}' not found for {kw} '{name}'.")));
+                p.push(line.err(
+                    fi,
+                    format!("defaults section '{from}' not found for {kw} '{name}'."),
+                ));
             }
             found
         }
@@ -256,14 +281,24 @@ pub(crate) fn keyword(p: &mut Parser<'_>, line: &Line<'_>) {
 }
 
 /// Check where a keyword may appear. `Ok(false)`: ignored with a warning.
-fn allowed(cx: &mut Ctx<'_>, line: &Line<'_>, name: &str, fe: bool, be: bool, def: InDefaults) -> Result<bool, Diagnostic> {
+fn allowed(
+    cx: &mut Ctx<'_>,
+    line: &Line<'_>,
+    name: &str,
+    fe: bool,
+    be: bool,
+    def: InDefaults,
+) -> Result<bool, Diagnostic> {
     if cx.is_defaults() {
         match def {
             InDefaults::No => {
                 return Err(line.err(0, format!("'{name}' not allowed in 'defaults' section.")));
             }
             InDefaults::NamedOnly if cx.px.name.is_empty() => {
-                return Err(line.err(0, format!("'{name}' not allowed in anonymous 'defaults' section.")));
+                return Err(line.err(
+                    0,
+                    format!("'{name}' not allowed in anonymous 'defaults' section."),
+                ));
             }
             _ => return Ok(true),
         }
@@ -272,7 +307,13 @@ fn allowed(cx: &mut Ctx<'_>, line: &Line<'_>, name: &str, fe: bool, be: bool, de
         return Ok(true);
     }
     let missing = if fe { "frontend" } else { "backend" };
-    let w = line.warn(0, format!("'{name}' ignored because {} has no {missing} capability.", cx.what()));
+    let w = line.warn(
+        0,
+        format!(
+            "'{name}' ignored because {} has no {missing} capability.",
+            cx.what()
+        ),
+    );
     cx.push(w);
     Ok(false)
 }
@@ -280,7 +321,14 @@ fn allowed(cx: &mut Ctx<'_>, line: &Line<'_>, name: &str, fe: bool, be: bool, de
 /// Check a keyword against the 4.1 matrix by name.
 fn allowed_kw(cx: &mut Ctx<'_>, line: &Line<'_>, name: &str) -> Result<bool, Diagnostic> {
     match keywords::proxy_keyword(name) {
-        Some(k) => allowed(cx, line, name, k.frontend || k.listen && cx.px.kind == ProxyKind::Listen, k.backend || k.listen && cx.px.kind == ProxyKind::Listen, k.defaults),
+        Some(k) => allowed(
+            cx,
+            line,
+            name,
+            k.frontend || k.listen && cx.px.kind == ProxyKind::Listen,
+            k.backend || k.listen && cx.px.kind == ProxyKind::Listen,
+            k.defaults,
+        ),
         None => Ok(true),
     }
 }
@@ -348,7 +396,17 @@ fn dispatch(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<(), Diagnostic> {
             }
             let s = server::parse_server(cx, line)?;
             if let Some(o) = cx.px.servers.iter().find(|o| o.name == s.name) {
-                return Err(line.err(1, format!("{} has the same name as another server '{}' declared at {}.", cx.what(), s.name, o.loc)).with_hint("server names must be unique within a backend"));
+                return Err(line
+                    .err(
+                        1,
+                        format!(
+                            "{} has the same name as another server '{}' declared at {}.",
+                            cx.what(),
+                            s.name,
+                            o.loc
+                        ),
+                    )
+                    .with_hint("server names must be unique within a backend"));
             }
             cx.px.servers.push(s);
             Ok(())
@@ -381,7 +439,8 @@ fn dispatch(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<(), Diagnostic> {
                 return Err(line.err(1, "'use_backend' expects a backend name."));
             };
             let target = if name.contains('%') {
-                let f = parse_log_format(name).map_err(|e| line.err(1, format!("'use_backend': {}", e.message)))?;
+                let f = parse_log_format(name)
+                    .map_err(|e| line.err(1, format!("'use_backend': {}", e.message)))?;
                 BackendTarget::Dynamic(f)
             } else {
                 BackendTarget::Static(name.to_string())
@@ -414,9 +473,24 @@ fn dispatch(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<(), Diagnostic> {
                 return Ok(());
             }
             let words = line.words.get(1..).unwrap_or_default();
-            let def = parse_acl(words).map_err(|e| line.err(e.word + 1, format!("error detected while parsing ACL '{}' : {}.", line.word(1), e.message)))?;
+            let def = parse_acl(words).map_err(|e| {
+                line.err(
+                    e.word + 1,
+                    format!(
+                        "error detected while parsing ACL '{}' : {}.",
+                        line.word(1),
+                        e.message
+                    ),
+                )
+            })?;
             if let Some(c) = invalid_name_char(&def.name) {
-                return Err(line.err(1, format!("character '{c}' is not permitted in acl name '{}'", def.name)));
+                return Err(line.err(
+                    1,
+                    format!(
+                        "character '{c}' is not permitted in acl name '{}'",
+                        def.name
+                    ),
+                ));
             }
             for w in &def.warnings {
                 let d = line.warn(1, w.clone());
@@ -448,7 +522,10 @@ fn dispatch(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<(), Diagnostic> {
             }
             let f: u32 = line.uint(1, kw)?;
             if f != 0 && f < 100 {
-                return Err(line.err(1, "'hash-balance-factor' must be 0 or between 100 and 65535"));
+                return Err(line.err(
+                    1,
+                    "'hash-balance-factor' must be 0 or between 100 and 65535",
+                ));
             }
             cx.px.hash_balance_factor = Some(f);
             Ok(())
@@ -473,34 +550,40 @@ fn dispatch(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<(), Diagnostic> {
                 return Ok(());
             }
             if line.word(1) != "sessions" {
-                return Err(line.err(1, format!("'rate-limit' only supports 'sessions' (got '{}').", line.word(1))));
+                return Err(line.err(
+                    1,
+                    format!(
+                        "'rate-limit' only supports 'sessions' (got '{}').",
+                        line.word(1)
+                    ),
+                ));
             }
             cx.px.rate_limit_sessions = Some(line.uint(2, "rate-limit sessions")?);
             Ok(())
         }
         "option" => parse_option(cx, line, 1, true),
-        "no" | "default" => {
-            match line.arg(1) {
-                Some("option") => parse_option(cx, line, 2, false),
-                Some("log") if kw == "no" => {
-                    cx.px.logs.clear();
-                    cx.px.no_log = true;
-                    Ok(())
-                }
-                Some(other) => {
-                    let negatable = keywords::proxy_keyword(other).is_some_and(|k| k.negatable);
-                    if negatable {
-                        store_directive(cx, line, 0)
-                    } else {
-                        Err(line.err(1, format!("'{kw} {other}' is not supported: only 'option' and keywords marked (*) in the manual accept '{kw}'")))
-                    }
-                }
-                None => Err(line.err(1, format!("'{kw}' expects a keyword after it"))),
+        "no" | "default" => match line.arg(1) {
+            Some("option") => parse_option(cx, line, 2, false),
+            Some("log") if kw == "no" => {
+                cx.px.logs.clear();
+                cx.px.no_log = true;
+                Ok(())
             }
-        }
-        "http-request" | "http-response" | "http-after-response" | "tcp-request" | "tcp-response" => {
-            rules::parse_rule_line(cx, line)
-        }
+            Some(other) => {
+                let negatable = keywords::proxy_keyword(other).is_some_and(|k| k.negatable);
+                if negatable {
+                    store_directive(cx, line, 0)
+                } else {
+                    Err(line.err(1, format!("'{kw} {other}' is not supported: only 'option' and keywords marked (*) in the manual accept '{kw}'")))
+                }
+            }
+            None => Err(line.err(1, format!("'{kw}' expects a keyword after it"))),
+        },
+        "http-request"
+        | "http-response"
+        | "http-after-response"
+        | "tcp-request"
+        | "tcp-response" => rules::parse_rule_line(cx, line),
         "http-check" | "tcp-check" => checks::parse_check_line(cx, line),
         "stats" => parse_stats(cx, line),
         "log" => {
@@ -508,7 +591,13 @@ fn dispatch(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<(), Diagnostic> {
                 return Ok(());
             }
             let t = parse_log(line, true)?;
-            if matches!(t, LogTarget::Global { .. }) && cx.px.logs.iter().any(|l| matches!(l, LogTarget::Global { .. })) {
+            if matches!(t, LogTarget::Global { .. })
+                && cx
+                    .px
+                    .logs
+                    .iter()
+                    .any(|l| matches!(l, LogTarget::Global { .. }))
+            {
                 return Ok(());
             }
             cx.px.no_log = false;
@@ -525,7 +614,8 @@ fn dispatch(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<(), Diagnostic> {
             if line.len() > 2 {
                 return Err(line.err(2, format!("'{kw}' expects only one argument, got {} (use quotes around the format string)", line.len() - 1)));
             }
-            let f = parse_log_format(text).map_err(|e| line.err(1, format!("'{kw}': {}", e.message)))?;
+            let f = parse_log_format(text)
+                .map_err(|e| line.err(1, format!("'{kw}': {}", e.message)))?;
             match kw {
                 "log-format" => cx.px.log_format = Some(f),
                 "error-log-format" => cx.px.error_log_format = Some(f),
@@ -553,7 +643,14 @@ fn dispatch(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<(), Diagnostic> {
         "capture" => parse_capture(cx, line),
         "declare" => {
             if line.word(1) != "capture" {
-                return Err(line.err(1, format!("unknown keyword 'declare {}' in {} section", line.word(1), cx.px.kind.keyword())));
+                return Err(line.err(
+                    1,
+                    format!(
+                        "unknown keyword 'declare {}' in {} section",
+                        line.word(1),
+                        cx.px.kind.keyword()
+                    ),
+                ));
             }
             if !allowed_kw(cx, line, "declare capture")? {
                 return Ok(());
@@ -561,7 +658,12 @@ fn dispatch(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<(), Diagnostic> {
             let response = match line.word(2) {
                 "request" => false,
                 "response" => true,
-                o => return Err(line.err(2, format!("'declare capture' expects 'request' or 'response', got '{o}'"))),
+                o => {
+                    return Err(line.err(
+                        2,
+                        format!("'declare capture' expects 'request' or 'response', got '{o}'"),
+                    ))
+                }
             };
             if line.word(3) != "len" {
                 return Err(line.err(3, "'declare capture' expects 'len <length>'"));
@@ -597,7 +699,10 @@ fn dispatch(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<(), Diagnostic> {
             }
             let status: u16 = line.uint(1, kw)?;
             let Some(url) = line.arg(2) else {
-                return Err(line.err(2, format!("'{kw}' expects <status_code> and <url> as arguments.")));
+                return Err(line.err(
+                    2,
+                    format!("'{kw}' expects <status_code> and <url> as arguments."),
+                ));
             };
             let redirect = if kw == "errorloc303" { 303 } else { 302 };
             cx.px.errorfiles.push(ErrorFile {
@@ -663,7 +768,10 @@ fn store_directive(cx: &mut Ctx<'_>, line: &Line<'_>, start: usize) -> Result<()
         if line.len() < start + n {
             continue;
         }
-        let name = (start..start + n).map(|i| line.word(i)).collect::<Vec<_>>().join(" ");
+        let name = (start..start + n)
+            .map(|i| line.word(i))
+            .collect::<Vec<_>>()
+            .join(" ");
         if let Some(k) = keywords::proxy_keyword(&name) {
             found = Some((k, n));
             break;
@@ -676,14 +784,20 @@ fn store_directive(cx: &mut Ctx<'_>, line: &Line<'_>, start: usize) -> Result<()
             .iter()
             .map(|k| k.name.split(' ').next().unwrap_or(k.name))
             .collect();
-        let mut d = line.err(start, format!("unknown keyword '{kw}' in '{section}' section"));
+        let mut d = line.err(
+            start,
+            format!("unknown keyword '{kw}' in '{section}' section"),
+        );
         if let Some(h) = did_you_mean(kw, first_words) {
             d = d.with_hint(format!("did you mean '{h}'?"));
         }
         return Err(d);
     };
     if start > 0 && !k.negatable {
-        return Err(line.err(start, format!("'{}' does not accept a '{}' prefix", k.name, line.word(0))));
+        return Err(line.err(
+            start,
+            format!("'{}' does not accept a '{}' prefix", k.name, line.word(0)),
+        ));
     }
     let fe = k.frontend || (k.listen && cx.px.kind == ProxyKind::Listen);
     let be = k.backend || (k.listen && cx.px.kind == ProxyKind::Listen);
@@ -692,7 +806,15 @@ fn store_directive(cx: &mut Ctx<'_>, line: &Line<'_>, start: usize) -> Result<()
     }
     let nargs = line.len().saturating_sub(start + n);
     if start == 0 && !k.arity.accepts(nargs) {
-        let mut d = line.err(start + n, format!("'{}' expects {} (got {nargs} argument{})", k.name, arity_text(k.arity), if nargs == 1 { "" } else { "s" }));
+        let mut d = line.err(
+            start + n,
+            format!(
+                "'{}' expects {} (got {nargs} argument{})",
+                k.name,
+                arity_text(k.arity),
+                if nargs == 1 { "" } else { "s" }
+            ),
+        );
         if !k.usage.is_empty() {
             d = d.with_hint(format!("usage: {}", k.usage));
         }
@@ -731,11 +853,20 @@ pub(crate) fn cond_at(line: &Line<'_>, i: usize) -> Result<Option<Condition>, Di
         None => Ok(None),
         Some("if" | "unless") => {
             let words = line.words.get(i..).unwrap_or_default();
-            parse_condition(words)
-                .map(Some)
-                .map_err(|e| line.err(i + e.word, format!("error detected while parsing condition : {}", e.message)))
+            parse_condition(words).map(Some).map_err(|e| {
+                line.err(
+                    i + e.word,
+                    format!("error detected while parsing condition : {}", e.message),
+                )
+            })
         }
-        Some(other) => Err(line.err(i, format!("'{}' expects 'if' or 'unless' followed by a condition but found '{other}'", line.kw()))),
+        Some(other) => Err(line.err(
+            i,
+            format!(
+                "'{}' expects 'if' or 'unless' followed by a condition but found '{other}'",
+                line.kw()
+            ),
+        )),
     }
 }
 
@@ -743,11 +874,25 @@ fn parse_timeout(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<(), Diagnostic> {
     let name = line.word(1);
     let kwname = format!("timeout {name}");
     let known = [
-        "client", "server", "connect", "check", "queue", "http-keep-alive", "http-request", "tunnel", "tarpit", "client-fin", "server-fin", "client-hs",
+        "client",
+        "server",
+        "connect",
+        "check",
+        "queue",
+        "http-keep-alive",
+        "http-request",
+        "tunnel",
+        "tarpit",
+        "client-fin",
+        "server-fin",
+        "client-hs",
     ];
     if !known.contains(&name) {
         // Removed aliases HAProxy refuses with a message.
-        if matches!(name, "clitimeout" | "srvtimeout" | "contimeout" | "appsession") {
+        if matches!(
+            name,
+            "clitimeout" | "srvtimeout" | "contimeout" | "appsession"
+        ) {
             return Err(line.err(1, format!("'timeout {name}' is not supported anymore")));
         }
         return Err(line.err(1, format!("'timeout' supports 'client', 'server', 'connect', 'check', 'queue', 'http-keep-alive', 'http-request', 'tunnel', 'tarpit', 'client-fin', 'server-fin' and 'client-hs' (got '{name}')")));
@@ -756,11 +901,20 @@ fn parse_timeout(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<(), Diagnostic> {
         return Ok(());
     }
     if line.arg(2).is_none() {
-        return Err(line.err(2, format!("'timeout {name}' expects an integer value (in milliseconds)")));
+        return Err(line.err(
+            2,
+            format!("'timeout {name}' expects an integer value (in milliseconds)"),
+        ));
     }
-    let d = line
-        .duration(2, &kwname, TimeUnit::Millis)
-        .map_err(|_| line.err(2, format!("unexpected character '{}' in 'timeout {name}'", first_bad_char(line.word(2)))))?;
+    let d = line.duration(2, &kwname, TimeUnit::Millis).map_err(|_| {
+        line.err(
+            2,
+            format!(
+                "unexpected character '{}' in 'timeout {name}'",
+                first_bad_char(line.word(2))
+            ),
+        )
+    })?;
     line.no_more_than(2, 1, &kwname)?;
     let t = &mut cx.px.timeouts;
     let slot = match name {
@@ -830,7 +984,12 @@ fn parse_balance(line: &Line<'_>) -> Result<Balance, Diagnostic> {
                 }
                 i += 1;
             }
-            return Ok(Balance::Uri { whole, path_only, len, depth });
+            return Ok(Balance::Uri {
+                whole,
+                path_only,
+                len,
+                depth,
+            });
         }
         "url_param" => {
             let Some(param) = line.arg(2) else {
@@ -843,15 +1002,28 @@ fn parse_balance(line: &Line<'_>) -> Result<Balance, Diagnostic> {
                     "check_post" => {
                         check_post = true;
                         // An optional legacy size limit may follow.
-                        if line.arg(i + 1).is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit())) {
+                        if line
+                            .arg(i + 1)
+                            .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+                        {
                             i += 1;
                         }
                     }
-                    o => return Err(line.err(i, format!("'balance url_param' only accepts check_post modifier (got '{o}')."))),
+                    o => {
+                        return Err(line.err(
+                            i,
+                            format!(
+                                "'balance url_param' only accepts check_post modifier (got '{o}')."
+                            ),
+                        ))
+                    }
                 }
                 i += 1;
             }
-            return Ok(Balance::UrlParam { param: param.to_string(), check_post });
+            return Ok(Balance::UrlParam {
+                param: param.to_string(),
+                check_post,
+            });
         }
         a if a.starts_with("hdr(") => {
             let name = a
@@ -864,30 +1036,53 @@ fn parse_balance(line: &Line<'_>) -> Result<Balance, Diagnostic> {
                 if w == "use_domain_only" {
                     use_domain_only = true;
                 } else {
-                    return Err(line.err(2, format!("'balance hdr()' only accepts 'use_domain_only' modifier (got '{w}').")));
+                    return Err(line.err(
+                        2,
+                        format!(
+                            "'balance hdr()' only accepts 'use_domain_only' modifier (got '{w}')."
+                        ),
+                    ));
                 }
             }
             line.no_more_than(1, 2, "balance")?;
-            return Ok(Balance::Hdr { name: name.to_string(), use_domain_only });
+            return Ok(Balance::Hdr {
+                name: name.to_string(),
+                use_domain_only,
+            });
         }
         a if a == "rdp-cookie" || a.starts_with("rdp-cookie(") => {
             let name = a
                 .strip_prefix("rdp-cookie(")
                 .and_then(|r| r.strip_suffix(')'))
                 .unwrap_or("mstshash");
-            Balance::RdpCookie { name: name.to_string() }
+            Balance::RdpCookie {
+                name: name.to_string(),
+            }
         }
         "hash" => {
             let Some(expr) = line.arg(2) else {
                 return Err(line.err(2, "'balance hash' requires a sample expression."));
             };
-            let e = parse_sample(expr).map_err(|e| line.err(2, format!("'balance hash': {}", e.message)))?;
+            let e = parse_sample(expr)
+                .map_err(|e| line.err(2, format!("'balance hash': {}", e.message)))?;
             line.no_more_than(1, 2, "balance")?;
             return Ok(Balance::Hash(e));
         }
         "" => return Err(line.err(1, "'balance' expects an algorithm name")),
         o => {
-            let algos = ["roundrobin", "static-rr", "leastconn", "first", "source", "random", "uri", "url_param", "hdr", "rdp-cookie", "hash"];
+            let algos = [
+                "roundrobin",
+                "static-rr",
+                "leastconn",
+                "first",
+                "source",
+                "random",
+                "uri",
+                "url_param",
+                "hdr",
+                "rdp-cookie",
+                "hash",
+            ];
             let mut d = line.err(1, format!("'balance' only supports 'roundrobin', 'static-rr', 'leastconn', 'source', 'uri', 'url_param', 'hash', 'hdr(name)', 'rdp-cookie(name)', 'random' and 'first' (got '{o}')."));
             if let Some(h) = did_you_mean(o, algos) {
                 d = d.with_hint(format!("did you mean '{h}'?"));
@@ -906,7 +1101,12 @@ fn parse_hash_type(line: &Line<'_>) -> Result<HashType, Diagnostic> {
         "avalanche" => {
             return Err(line.err(1, "experimental feature 'hash-type avalanche' is not supported anymore, please use 'map-based avalanche' instead."));
         }
-        o => return Err(line.err(1, format!("'hash-type' requires 'map-based' or 'consistent' (got '{o}')"))),
+        o => {
+            return Err(line.err(
+                1,
+                format!("'hash-type' requires 'map-based' or 'consistent' (got '{o}')"),
+            ))
+        }
     };
     let function = match line.arg(2) {
         None | Some("sdbm") => HashFunction::Sdbm,
@@ -914,20 +1114,39 @@ fn parse_hash_type(line: &Line<'_>) -> Result<HashType, Diagnostic> {
         Some("wt6") => HashFunction::Wt6,
         Some("crc32") => HashFunction::Crc32,
         Some("none") => HashFunction::None,
-        Some(o) => return Err(line.err(2, format!("unknown hash function '{o}' (expects sdbm, djb2, wt6, crc32 or none)"))),
+        Some(o) => {
+            return Err(line.err(
+                2,
+                format!("unknown hash function '{o}' (expects sdbm, djb2, wt6, crc32 or none)"),
+            ))
+        }
     };
     let avalanche = match line.arg(3) {
         None => false,
         Some("avalanche") => true,
-        Some(o) => return Err(line.err(3, format!("unknown hash modifier '{o}' (expects 'avalanche')"))),
+        Some(o) => {
+            return Err(line.err(
+                3,
+                format!("unknown hash modifier '{o}' (expects 'avalanche')"),
+            ))
+        }
     };
     line.no_more_than(1, 3, "hash-type")?;
-    Ok(HashType { method, function, avalanche })
+    Ok(HashType {
+        method,
+        function,
+        avalanche,
+    })
 }
 
 /// `option <name> ...` (`start` = index of the option name), `on` false for
 /// `no option`.
-fn parse_option(cx: &mut Ctx<'_>, line: &Line<'_>, start: usize, on: bool) -> Result<(), Diagnostic> {
+fn parse_option(
+    cx: &mut Ctx<'_>,
+    line: &Line<'_>,
+    start: usize,
+    on: bool,
+) -> Result<(), Diagnostic> {
     let Some(name) = line.arg(start) else {
         return Err(line.err(start, "'option' expects an option name."));
     };
@@ -940,7 +1159,10 @@ fn parse_option(cx: &mut Ctx<'_>, line: &Line<'_>, start: usize, on: bool) -> Re
     };
     let kwname = format!("option {}", k.name);
     if !on && !k.negatable && line.word(0) == "no" {
-        return Err(line.err(0, format!("'no option {name}' is not supported: this option cannot be negated")));
+        return Err(line.err(
+            0,
+            format!("'no option {name}' is not supported: this option cannot be negated"),
+        ));
     }
     let fe = k.frontend || (k.listen && cx.px.kind == ProxyKind::Listen);
     let be = k.backend || (k.listen && cx.px.kind == ProxyKind::Listen);
@@ -949,7 +1171,12 @@ fn parse_option(cx: &mut Ctx<'_>, line: &Line<'_>, start: usize, on: bool) -> Re
     }
     let nargs = line.len().saturating_sub(start + 1);
     if on && !k.arity.accepts(nargs) {
-        return Err(line.err(start + 1, format!("'{kwname}' expects {} (got {nargs})", arity_text(k.arity))).with_hint(format!("usage: {}", k.usage)));
+        return Err(line
+            .err(
+                start + 1,
+                format!("'{kwname}' expects {} (got {nargs})", arity_text(k.arity)),
+            )
+            .with_hint(format!("usage: {}", k.usage)));
     }
     if !on && nargs > 0 {
         return Err(line.err(start + 1, format!("'no {kwname}' cannot handle arguments")));
@@ -962,9 +1189,16 @@ fn parse_option(cx: &mut Ctx<'_>, line: &Line<'_>, start: usize, on: bool) -> Re
     let arg = |i: usize| line.arg(start + i);
     match k.name {
         "httplog" => {
-            o.log_style = on.then_some(if arg(1) == Some("clf") { LogStyle::HttpClf } else { LogStyle::Http });
+            o.log_style = on.then_some(if arg(1) == Some("clf") {
+                LogStyle::HttpClf
+            } else {
+                LogStyle::Http
+            });
             if let Some(a) = arg(1).filter(|a| *a != "clf") {
-                return Err(line.err(start + 1, format!("'option httplog' only supports 'clf' (got '{a}')")));
+                return Err(line.err(
+                    start + 1,
+                    format!("'option httplog' only supports 'clf' (got '{a}')"),
+                ));
             }
         }
         "tcplog" => o.log_style = on.then_some(LogStyle::Tcp),
@@ -975,7 +1209,17 @@ fn parse_option(cx: &mut Ctx<'_>, line: &Line<'_>, start: usize, on: bool) -> Re
         "redispatch" => {
             o.redispatch = if on {
                 Some(match arg(1) {
-                    Some(n) => crate::units::parse_int(n).ok().and_then(|n| i32::try_from(n).ok()).ok_or_else(|| line.err(start + 1, format!("'option redispatch' expects an integer interval (got '{n}')")))?,
+                    Some(n) => crate::units::parse_int(n)
+                        .ok()
+                        .and_then(|n| i32::try_from(n).ok())
+                        .ok_or_else(|| {
+                            line.err(
+                                start + 1,
+                                format!(
+                                    "'option redispatch' expects an integer interval (got '{n}')"
+                                ),
+                            )
+                        })?,
                     None => 1,
                 })
             } else {
@@ -983,12 +1227,23 @@ fn parse_option(cx: &mut Ctx<'_>, line: &Line<'_>, start: usize, on: bool) -> Re
             };
         }
         "forwardfor" => {
-            o.forwardfor = if on { Some(parse_forwardfor(line, start + 1)?) } else { None };
+            o.forwardfor = if on {
+                Some(parse_forwardfor(line, start + 1)?)
+            } else {
+                None
+            };
         }
         "originalto" => {
             o.originalto = if on {
                 let ff = parse_forwardfor(line, start + 1)?;
-                Some(OriginalTo { except: ff.except, header: if ff.header == "X-Forwarded-For" { "X-Original-To".into() } else { ff.header } })
+                Some(OriginalTo {
+                    except: ff.except,
+                    header: if ff.header == "X-Forwarded-For" {
+                        "X-Original-To".into()
+                    } else {
+                        ff.header
+                    },
+                })
             } else {
                 None
             };
@@ -998,9 +1253,17 @@ fn parse_option(cx: &mut Ctx<'_>, line: &Line<'_>, start: usize, on: bool) -> Re
             // argument is the URI.
             let (method, uri, version) = match (arg(1), arg(2), arg(3)) {
                 (Some(u), None, None) => (None, Some(u.to_string()), None),
-                (m, u, v) => (m.map(str::to_string), u.map(str::to_string), v.map(str::to_string)),
+                (m, u, v) => (
+                    m.map(str::to_string),
+                    u.map(str::to_string),
+                    v.map(str::to_string),
+                ),
             };
-            o.check = on.then_some(CheckKind::Http { method, uri, version });
+            o.check = on.then_some(CheckKind::Http {
+                method,
+                uri,
+                version,
+            });
         }
         "ssl-hello-chk" => o.check = on.then_some(CheckKind::SslHello),
         "mysql-check" => {
@@ -1009,14 +1272,23 @@ fn parse_option(cx: &mut Ctx<'_>, line: &Line<'_>, start: usize, on: bool) -> Re
                 (Some("user"), Some(u), None) => (Some(u.to_string()), false),
                 (Some("user"), Some(u), Some("post-41")) => (Some(u.to_string()), true),
                 (Some("user"), Some(_), Some("pre-41")) => (arg(2).map(str::to_string), false),
-                _ => return Err(line.err(start + 1, "'option mysql-check' only supports 'user <username> [{post|pre}-41]'")),
+                _ => {
+                    return Err(line.err(
+                        start + 1,
+                        "'option mysql-check' only supports 'user <username> [{post|pre}-41]'",
+                    ))
+                }
             };
             o.check = on.then_some(CheckKind::Mysql { user, post_41 });
         }
         "pgsql-check" => {
             let user = match (arg(1), arg(2)) {
                 (Some("user"), Some(u)) => u.to_string(),
-                _ => return Err(line.err(start + 1, "'option pgsql-check' requires 'user <username>'")),
+                _ => {
+                    return Err(
+                        line.err(start + 1, "'option pgsql-check' requires 'user <username>'")
+                    )
+                }
             };
             o.check = on.then_some(CheckKind::Pgsql { user });
         }
@@ -1043,7 +1315,11 @@ fn flag_name(name: &str) -> &'static str {
 }
 
 fn parse_forwardfor(line: &Line<'_>, mut i: usize) -> Result<ForwardFor, Diagnostic> {
-    let mut ff = ForwardFor { except: None, header: "X-Forwarded-For".into(), if_none: false };
+    let mut ff = ForwardFor {
+        except: None,
+        header: "X-Forwarded-For".into(),
+        if_none: false,
+    };
     while let Some(w) = line.arg(i) {
         match w {
             "except" => {
@@ -1069,11 +1345,28 @@ fn parse_forwardfor(line: &Line<'_>, mut i: usize) -> Result<ForwardFor, Diagnos
 fn parse_stats(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<(), Diagnostic> {
     let sub = line.word(1);
     if sub == "socket" || sub == "timeout" || sub == "maxconn" {
-        return Err(line.err(1, format!("'stats {sub}' is only allowed in 'global' section")));
+        return Err(line.err(
+            1,
+            format!("'stats {sub}' is only allowed in 'global' section"),
+        ));
     }
     let kwname = format!("stats {sub}");
     if keywords::proxy_keyword(&kwname).is_none() && !matches!(sub, "http-request") {
-        let subs = ["admin", "auth", "enable", "hide-version", "http-request", "realm", "refresh", "scope", "show-desc", "show-legends", "show-modules", "show-node", "uri"];
+        let subs = [
+            "admin",
+            "auth",
+            "enable",
+            "hide-version",
+            "http-request",
+            "realm",
+            "refresh",
+            "scope",
+            "show-desc",
+            "show-legends",
+            "show-modules",
+            "show-node",
+            "uri",
+        ];
         let mut d = line.err(1, format!("'stats' expects 'admin', 'auth', 'enable', 'hide-version', 'http-request', 'realm', 'refresh', 'scope', 'show-desc', 'show-legends', 'show-modules', 'show-node' or 'uri' (got '{sub}')"));
         if let Some(h) = did_you_mean(sub, subs) {
             d = d.with_hint(format!("did you mean '{h}'?"));
@@ -1092,18 +1385,26 @@ fn parse_stats(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<(), Diagnostic> {
         "show-node" => st.show_node = Some(line.word(2).to_string()),
         "show-desc" => st.show_desc = Some(words_from(line.words, 2).join(" ")),
         "uri" => {
-            let u = line.arg(2).ok_or_else(|| line.err(2, "'stats uri' expects an URI prefix"))?;
+            let u = line
+                .arg(2)
+                .ok_or_else(|| line.err(2, "'stats uri' expects an URI prefix"))?;
             st.uri = Some(u.to_string());
             st.enabled = true;
         }
         "realm" => {
-            let r = line.arg(2).ok_or_else(|| line.err(2, "'stats realm' expects a realm name"))?;
+            let r = line
+                .arg(2)
+                .ok_or_else(|| line.err(2, "'stats realm' expects a realm name"))?;
             st.realm = Some(r.to_string());
             st.enabled = true;
         }
         "auth" => {
-            let a = line.arg(2).ok_or_else(|| line.err(2, "'stats auth' expects <user>:<password>"))?;
-            let (u, pw) = a.split_once(':').ok_or_else(|| line.err(2, "'stats auth' expects <user>:<password>"))?;
+            let a = line
+                .arg(2)
+                .ok_or_else(|| line.err(2, "'stats auth' expects <user>:<password>"))?;
+            let (u, pw) = a
+                .split_once(':')
+                .ok_or_else(|| line.err(2, "'stats auth' expects <user>:<password>"))?;
             st.auth.push((u.to_string(), pw.to_string()));
             st.enabled = true;
         }
@@ -1113,11 +1414,18 @@ fn parse_stats(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<(), Diagnostic> {
             st.enabled = true;
         }
         "scope" => {
-            let s = line.arg(2).ok_or_else(|| line.err(2, "'stats scope' expects a proxy name"))?;
+            let s = line
+                .arg(2)
+                .ok_or_else(|| line.err(2, "'stats scope' expects a proxy name"))?;
             st.scope.push(s.to_string());
         }
         "admin" => {
-            let c = cond_at(line, 2)?.ok_or_else(|| line.err(2, "'stats admin' requires either 'if' or 'unless' followed by a condition."))?;
+            let c = cond_at(line, 2)?.ok_or_else(|| {
+                line.err(
+                    2,
+                    "'stats admin' requires either 'if' or 'unless' followed by a condition.",
+                )
+            })?;
             st.admin.push(c);
         }
         "http-request" => {
@@ -1134,12 +1442,20 @@ fn parse_capture(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<(), Diagnostic> {
         ("cookie", _) => ("capture cookie", 2),
         ("request", "header") => ("capture request header", 3),
         ("response", "header") => ("capture response header", 3),
-        _ => return Err(line.err(1, "'capture' expects 'cookie', 'request header' or 'response header'.")),
+        _ => {
+            return Err(line.err(
+                1,
+                "'capture' expects 'cookie', 'request header' or 'response header'.",
+            ))
+        }
     };
     if !allowed_kw(cx, line, kwname)? {
         return Ok(());
     }
-    let name = line.arg(name_idx).ok_or_else(|| line.err(name_idx, format!("'{kwname}' expects a name")))?.to_string();
+    let name = line
+        .arg(name_idx)
+        .ok_or_else(|| line.err(name_idx, format!("'{kwname}' expects a name")))?
+        .to_string();
     if line.word(name_idx + 1) != "len" {
         return Err(line.err(name_idx + 1, format!("'{kwname}' expects 'len' <length>")));
     }
@@ -1154,18 +1470,26 @@ fn parse_capture(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<(), Diagnostic> {
 }
 
 /// Status codes HAProxy can customise with errorfile.
-pub(crate) const ERROR_CODES: &[u16] = &[200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504];
+pub(crate) const ERROR_CODES: &[u16] = &[
+    200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504,
+];
 
 fn parse_errorfile(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<(), Diagnostic> {
     if !allowed_kw(cx, line, "errorfile")? {
         return Ok(());
     }
     if line.len() < 3 {
-        return Err(line.err(line.len(), "'errorfile' expects <status_code> and <file> as arguments."));
+        return Err(line.err(
+            line.len(),
+            "'errorfile' expects <status_code> and <file> as arguments.",
+        ));
     }
     let status: u16 = line.uint(1, "errorfile")?;
     let path = line.word(2);
-    let content = cx.host.read_file(path).map_err(|e| line.err(2, format!("error opening file '{path}' : {e}.")))?;
+    let content = cx
+        .host
+        .read_file(path)
+        .map_err(|e| line.err(2, format!("error opening file '{path}' : {e}.")))?;
     if !ERROR_CODES.contains(&status) {
         let w = line.warn(1, format!("status code '{status}' not handled by 'errorfile', error customization will be ignored."));
         cx.push(w);
@@ -1174,14 +1498,19 @@ fn parse_errorfile(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<(), Diagnostic> 
     cx.px.errorfiles.retain(|e| e.status != status);
     cx.px.errorfiles.push(ErrorFile {
         status,
-        source: ErrorSource::File { path: path.to_string(), content },
+        source: ErrorSource::File {
+            path: path.to_string(),
+            content,
+        },
         loc: line.loc.clone(),
     });
     Ok(())
 }
 
 fn parse_cookie(line: &Line<'_>) -> Result<CookieConf, Diagnostic> {
-    let name = line.arg(1).ok_or_else(|| line.err(1, "'cookie' expects <cookie_name> as argument."))?;
+    let name = line
+        .arg(1)
+        .ok_or_else(|| line.err(1, "'cookie' expects <cookie_name> as argument."))?;
     let mut c = CookieConf {
         name: name.to_string(),
         mode: None,
@@ -1211,7 +1540,9 @@ fn parse_cookie(line: &Line<'_>) -> Result<CookieConf, Diagnostic> {
             "secure" => c.secure = true,
             "dynamic" => c.dynamic = true,
             "domain" => {
-                let d = line.arg(i + 1).ok_or_else(|| line.err(i + 1, "'domain' expects <domain> as argument."))?;
+                let d = line
+                    .arg(i + 1)
+                    .ok_or_else(|| line.err(i + 1, "'domain' expects <domain> as argument."))?;
                 c.domains.push(d.to_string());
                 i += 1;
             }
@@ -1224,7 +1555,9 @@ fn parse_cookie(line: &Line<'_>) -> Result<CookieConf, Diagnostic> {
                 i += 1;
             }
             "attr" => {
-                let a = line.arg(i + 1).ok_or_else(|| line.err(i + 1, "'attr' expects <value> as argument."))?;
+                let a = line
+                    .arg(i + 1)
+                    .ok_or_else(|| line.err(i + 1, "'attr' expects <value> as argument."))?;
                 if a.bytes().any(|b| b == b';' || b.is_ascii_control()) {
                     return Err(line.err(i + 1, "'attr' value contains a forbidden character"));
                 }
@@ -1237,10 +1570,17 @@ fn parse_cookie(line: &Line<'_>) -> Result<CookieConf, Diagnostic> {
         }
         i += 1;
     }
-    let modes = [c.mode == Some(CookieMode::Rewrite), c.mode == Some(CookieMode::Insert), c.mode == Some(CookieMode::Prefix)];
+    let modes = [
+        c.mode == Some(CookieMode::Rewrite),
+        c.mode == Some(CookieMode::Insert),
+        c.mode == Some(CookieMode::Prefix),
+    ];
     debug_assert!(modes.iter().filter(|m| **m).count() <= 1);
     if c.postonly && c.mode != Some(CookieMode::Insert) {
-        return Err(line.err(0, "cookie 'postonly' option can only be used with 'insert'."));
+        return Err(line.err(
+            0,
+            "cookie 'postonly' option can only be used with 'insert'.",
+        ));
     }
     Ok(c)
 }
@@ -1286,7 +1626,10 @@ pub(crate) fn parse_stick_table(line: &Line<'_>, mut i: usize) -> Result<StickTa
             }
             "size" => {
                 let s = line.word(i + 1);
-                size = Some(crate::units::parse_size(s).map_err(|e| line.err(i + 1, format!("'stick-table size': {e}")))?);
+                size = Some(
+                    crate::units::parse_size(s)
+                        .map_err(|e| line.err(i + 1, format!("'stick-table size': {e}")))?,
+                );
                 i += 2;
             }
             "expire" => {
@@ -1302,12 +1645,20 @@ pub(crate) fn parse_stick_table(line: &Line<'_>, mut i: usize) -> Result<StickTa
                 i += 1;
             }
             "peers" | "srvkey" | "write-to" => {
-                let v = line.arg(i + 1).ok_or_else(|| line.err(i + 1, format!("'stick-table {w}' expects an argument")))?.to_string();
+                let v = line
+                    .arg(i + 1)
+                    .ok_or_else(|| {
+                        line.err(i + 1, format!("'stick-table {w}' expects an argument"))
+                    })?
+                    .to_string();
                 match w {
                     "peers" => t.peers = Some(v),
                     "srvkey" => {
                         if v != "name" && v != "addr" {
-                            return Err(line.err(i + 1, format!("'srvkey' expects 'name' or 'addr' (got '{v}')")));
+                            return Err(line.err(
+                                i + 1,
+                                format!("'srvkey' expects 'name' or 'addr' (got '{v}')"),
+                            ));
                         }
                         t.srvkey = Some(v);
                     }
@@ -1316,17 +1667,27 @@ pub(crate) fn parse_stick_table(line: &Line<'_>, mut i: usize) -> Result<StickTa
                 i += 2;
             }
             "store" => {
-                let list = line.arg(i + 1).ok_or_else(|| line.err(i + 1, "'store' expects a comma-delimited list of data types"))?;
+                let list = line.arg(i + 1).ok_or_else(|| {
+                    line.err(
+                        i + 1,
+                        "'store' expects a comma-delimited list of data types",
+                    )
+                })?;
                 for item in list.split(',') {
                     let (name, arg) = match item.split_once('(') {
                         Some((n, rest)) => {
-                            let a = rest.strip_suffix(')').ok_or_else(|| line.err(i + 1, format!("missing closing parenthesis in '{item}'")))?;
+                            let a = rest.strip_suffix(')').ok_or_else(|| {
+                                line.err(i + 1, format!("missing closing parenthesis in '{item}'"))
+                            })?;
                             (n, Some(a.to_string()))
                         }
                         None => (item, None),
                     };
                     check_store_type(name, arg.as_deref()).map_err(|e| line.err(i + 1, e))?;
-                    t.store.push(StickStore { name: name.to_string(), arg });
+                    t.store.push(StickStore {
+                        name: name.to_string(),
+                        arg,
+                    });
                 }
                 i += 2;
             }
@@ -1334,24 +1695,53 @@ pub(crate) fn parse_stick_table(line: &Line<'_>, mut i: usize) -> Result<StickTa
         }
     }
     t.key = key.ok_or_else(|| line.err(line.len(), "'stick-table' requires a 'type' parameter"))?;
-    t.size = size.ok_or_else(|| line.err(line.len(), "'stick-table' requires a 'size' parameter"))?;
+    t.size =
+        size.ok_or_else(|| line.err(line.len(), "'stick-table' requires a 'size' parameter"))?;
     Ok(t)
 }
 
 /// Stick-table data types (manual 11.1, "store").
 fn check_store_type(name: &str, arg: Option<&str>) -> Result<(), String> {
     const PLAIN: &[&str] = &[
-        "server_id", "server_key", "server_name", "gpt0", "gpc0", "gpc1", "conn_cnt", "conn_cur", "sess_cnt", "http_req_cnt", "http_err_cnt", "http_fail_cnt", "bytes_in_cnt", "bytes_out_cnt", "glitch_cnt",
+        "server_id",
+        "server_key",
+        "server_name",
+        "gpt0",
+        "gpc0",
+        "gpc1",
+        "conn_cnt",
+        "conn_cur",
+        "sess_cnt",
+        "http_req_cnt",
+        "http_err_cnt",
+        "http_fail_cnt",
+        "bytes_in_cnt",
+        "bytes_out_cnt",
+        "glitch_cnt",
     ];
     const RATES: &[&str] = &[
-        "gpc0_rate", "gpc1_rate", "conn_rate", "sess_rate", "http_req_rate", "http_err_rate", "http_fail_rate", "bytes_in_rate", "bytes_out_rate", "glitch_rate",
+        "gpc0_rate",
+        "gpc1_rate",
+        "conn_rate",
+        "sess_rate",
+        "http_req_rate",
+        "http_err_rate",
+        "http_fail_rate",
+        "bytes_in_rate",
+        "bytes_out_rate",
+        "glitch_rate",
     ];
     const ARRAYS: &[&str] = &["gpt", "gpc", "gpc_rate"];
     if PLAIN.contains(&name) {
-        return if arg.is_some() { Err(format!("data type '{name}' takes no argument")) } else { Ok(()) };
+        return if arg.is_some() {
+            Err(format!("data type '{name}' takes no argument"))
+        } else {
+            Ok(())
+        };
     }
     if RATES.contains(&name) {
-        let a = arg.ok_or_else(|| format!("data type '{name}' expects a period, e.g. {name}(10s)"))?;
+        let a =
+            arg.ok_or_else(|| format!("data type '{name}' expects a period, e.g. {name}(10s)"))?;
         crate::units::parse_duration(a, TimeUnit::Millis).map_err(|e| format!("'{name}': {e}"))?;
         return Ok(());
     }
@@ -1370,22 +1760,39 @@ fn parse_stick(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<(), Diagnostic> {
         "match" => StickRuleKind::Match,
         "store-request" => StickRuleKind::StoreRequest,
         "store-response" => StickRuleKind::StoreResponse,
-        o => return Err(line.err(1, format!("'stick' expects 'on', 'match', 'store-request' or 'store-response' (got '{o}')"))),
+        o => return Err(line.err(
+            1,
+            format!(
+                "'stick' expects 'on', 'match', 'store-request' or 'store-response' (got '{o}')"
+            ),
+        )),
     };
     let kwname = format!("stick {}", line.word(1));
     if !allowed_kw(cx, line, &kwname)? {
         return Ok(());
     }
-    let text = line.arg(2).ok_or_else(|| line.err(2, format!("'{kwname}' expects a pattern")))?;
+    let text = line
+        .arg(2)
+        .ok_or_else(|| line.err(2, format!("'{kwname}' expects a pattern")))?;
     let expr = parse_sample(text).map_err(|e| line.err(2, format!("'{kwname}': {}", e.message)))?;
     let mut i = 3;
     let mut table = None;
     if line.arg(i) == Some("table") {
-        table = Some(line.arg(i + 1).ok_or_else(|| line.err(i + 1, "'table' expects a table name"))?.to_string());
+        table = Some(
+            line.arg(i + 1)
+                .ok_or_else(|| line.err(i + 1, "'table' expects a table name"))?
+                .to_string(),
+        );
         i += 2;
     }
     let cond = cond_at(line, i)?;
-    cx.px.stick_rules.push(StickRule { kind, expr, table, cond, loc: line.loc.clone() });
+    cx.px.stick_rules.push(StickRule {
+        kind,
+        expr,
+        table,
+        cond,
+        loc: line.loc.clone(),
+    });
     Ok(())
 }
 

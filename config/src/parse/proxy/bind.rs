@@ -1,7 +1,7 @@
 //! `bind <addr>[,<addr>...] [options]` (manual 4.2 "bind", 5.1).
 
 use super::{Ctx, Line};
-use crate::addr::{parse_address, Address, AddrRules};
+use crate::addr::{parse_address, AddrRules, Address};
 use crate::diag::{did_you_mean, Diagnostic};
 use crate::keywords;
 use crate::model::{Bind, BindOptions, Directive, Verify};
@@ -17,23 +17,34 @@ const BIND_RULES: AddrRules = AddrRules {
 pub(crate) fn parse_bind(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<Bind, Diagnostic> {
     let Some(list) = line.arg(1) else {
         // (the address list is expanded for ${VAR} below)
-        return Err(line.err(1, "'bind' expects {<path>|[addr1]:port1[-end1]}{,[addr]:port[-end]}... as arguments."));
+        return Err(line.err(
+            1,
+            "'bind' expects {<path>|[addr1]:port1[-end1]}{,[addr]:port[-end]}... as arguments.",
+        ));
     };
     let expanded = crate::parse::expand_address_env(list, cx.getenv);
     let list = expanded.as_str();
     let mut addrs = Vec::new();
     for part in list.split(',') {
-        let a = parse_address(part, BIND_RULES).map_err(|e| line.err(1, format!("'bind {list}' : {e}")))?;
+        let a = parse_address(part, BIND_RULES)
+            .map_err(|e| line.err(1, format!("'bind {list}' : {e}")))?;
         addrs.push(a);
     }
     let opts = parse_bind_options(cx, line, 2, false)?;
     if opts.ssl && opts.crt.is_empty() && opts.crt_list.is_empty() {
-        return Err(line.err(1, format!("no SSL certificate specified for bind '{list}' (use 'crt')")));
+        return Err(line.err(
+            1,
+            format!("no SSL certificate specified for bind '{list}' (use 'crt')"),
+        ));
     }
     if opts.v4v6 && opts.v6only {
         return Err(line.err(1, "'v4v6' and 'v6only' are mutually exclusive"));
     }
-    if addrs.iter().any(|a| matches!(a, Address::Unix { .. } | Address::Abstract { .. })) && (opts.v4v6 || opts.v6only || opts.transparent || opts.tfo || opts.defer_accept) {
+    if addrs
+        .iter()
+        .any(|a| matches!(a, Address::Unix { .. } | Address::Abstract { .. }))
+        && (opts.v4v6 || opts.v6only || opts.transparent || opts.tfo || opts.defer_accept)
+    {
         let w = line.warn(1, "IP socket options ignored on a UNIX socket bind");
         cx.diags.push(w);
     }
@@ -46,12 +57,21 @@ pub(crate) fn parse_bind(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<Bind, Diag
 
 /// Parse bind options from word `i` on. `stats_socket` relaxes nothing but
 /// is kept for callers (the global `stats socket` line shares these).
-pub(crate) fn parse_bind_options(cx: &mut Ctx<'_>, line: &Line<'_>, mut i: usize, _stats_socket: bool) -> Result<BindOptions, Diagnostic> {
+pub(crate) fn parse_bind_options(
+    cx: &mut Ctx<'_>,
+    line: &Line<'_>,
+    mut i: usize,
+    _stats_socket: bool,
+) -> Result<BindOptions, Diagnostic> {
     let mut o = BindOptions::default();
     while let Some(name) = line.arg(i) {
         // `process` was removed with nbproc (3.x); ringlb accepts it like
         // `thread`, with a warning, since ignoring it cannot change traffic.
-        let def = if name == "process" { keywords::bind_option("thread") } else { keywords::bind_option(name) };
+        let def = if name == "process" {
+            keywords::bind_option("thread")
+        } else {
+            keywords::bind_option(name)
+        };
         let Some(def) = def else {
             let mut d = line.err(i, format!("'bind' : unknown keyword '{name}'."));
             if let Some(h) = did_you_mean(name, keywords::BIND_OPTIONS.iter().map(|k| k.name)) {
@@ -119,36 +139,63 @@ pub(crate) fn parse_bind_options(cx: &mut Ctx<'_>, line: &Line<'_>, mut i: usize
             "maxconn" => o.maxconn = Some(line.uint(i + 1, name)?),
             "backlog" => o.backlog = Some(line.uint(i + 1, name)?),
             "mss" => {
-                let n = parse_int(v).ok().and_then(|n| i32::try_from(n).ok()).ok_or_else(|| line.err(i + 1, format!("'mss' : expects an MSS value (got '{v}')")))?;
+                let n = parse_int(v)
+                    .ok()
+                    .and_then(|n| i32::try_from(n).ok())
+                    .ok_or_else(|| {
+                        line.err(i + 1, format!("'mss' : expects an MSS value (got '{v}')"))
+                    })?;
                 o.mss = Some(n);
             }
             "nice" => {
-                let n = parse_int(v).ok().and_then(|n| i32::try_from(n).ok()).filter(|n| (-1024..=1024).contains(n)).ok_or_else(|| line.err(i + 1, format!("'nice' : expects a value between -1024 and 1024 (got '{v}')")))?;
+                let n = parse_int(v)
+                    .ok()
+                    .and_then(|n| i32::try_from(n).ok())
+                    .filter(|n| (-1024..=1024).contains(n))
+                    .ok_or_else(|| {
+                        line.err(
+                            i + 1,
+                            format!("'nice' : expects a value between -1024 and 1024 (got '{v}')"),
+                        )
+                    })?;
                 o.nice = Some(n);
             }
             "tcp-ut" => o.tcp_ut = Some(super::ms(line, i + 1, "tcp-ut")?),
             "mode" => {
-                let m = u32::from_str_radix(v, 8).map_err(|_| line.err(i + 1, format!("'mode' : expects an octal mode (got '{v}')")))?;
+                let m = u32::from_str_radix(v, 8).map_err(|_| {
+                    line.err(i + 1, format!("'mode' : expects an octal mode (got '{v}')"))
+                })?;
                 o.unix_mode = Some(m);
             }
             "user" | "uid" => o.unix_user = str_opt(),
             "group" | "gid" => o.unix_group = str_opt(),
             "level" => {
                 if !matches!(v, "user" | "operator" | "admin") {
-                    return Err(line.err(i + 1, format!("'level' only supports 'user', 'operator', and 'admin' (got '{v}')")));
+                    return Err(line.err(
+                        i + 1,
+                        format!(
+                            "'level' only supports 'user', 'operator', and 'admin' (got '{v}')"
+                        ),
+                    ));
                 }
                 o.level = str_opt();
             }
             "expose-fd" => {
                 if v != "listeners" {
-                    return Err(line.err(i + 1, format!("'expose-fd' only supports 'listeners' (got '{v}')")));
+                    return Err(line.err(
+                        i + 1,
+                        format!("'expose-fd' only supports 'listeners' (got '{v}')"),
+                    ));
                 }
                 o.expose_fd_listeners = true;
             }
             "proto" => o.proto = str_opt(),
             "thread" | "process" => {
                 // Accepted and ignored: ringlb runs one listener per executor.
-                let w = line.warn(i, format!("'{name}' is ignored: ringlb places every listener on every executor"));
+                let w = line.warn(
+                    i,
+                    format!("'{name}' is ignored: ringlb places every listener on every executor"),
+                );
                 cx.diags.push(w);
                 o.thread = str_opt();
             }
@@ -158,7 +205,9 @@ pub(crate) fn parse_bind_options(cx: &mut Ctx<'_>, line: &Line<'_>, mut i: usize
                 }
                 o.other.push(Directive {
                     keyword: name.to_string(),
-                    args: (i + 1..i + 1 + nvals).map(|j| line.word(j).to_string()).collect(),
+                    args: (i + 1..i + 1 + nvals)
+                        .map(|j| line.word(j).to_string())
+                        .collect(),
                     loc: line.loc_at(i),
                 });
             }
@@ -196,14 +245,21 @@ pub(crate) enum Base {
 }
 
 /// Like `read_check`, for paths relative to `crt-base` / `ca-base`.
-pub(crate) fn read_check_base(cx: &mut Ctx<'_>, line: &Line<'_>, i: usize, base: Base) -> Result<(), Diagnostic> {
+pub(crate) fn read_check_base(
+    cx: &mut Ctx<'_>,
+    line: &Line<'_>,
+    i: usize,
+    base: Base,
+) -> Result<(), Diagnostic> {
     let path = line.word(i);
     let dir = match base {
         Base::Crt => cx.crt_base.as_deref(),
         Base::Ca => cx.ca_base.as_deref(),
     };
     let full = match dir {
-        Some(d) if !path.starts_with('/') && !path.starts_with('@') => format!("{}/{path}", d.trim_end_matches('/')),
+        Some(d) if !path.starts_with('/') && !path.starts_with('@') => {
+            format!("{}/{path}", d.trim_end_matches('/'))
+        }
         _ => path.to_string(),
     };
     match cx.host.read_file(&full) {

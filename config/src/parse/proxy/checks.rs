@@ -10,16 +10,49 @@ pub(crate) fn parse_check_line(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<(), 
     let sub = line.word(1);
     let http = kw == "http-check";
     let known: &[&str] = if http {
-        &["comment", "connect", "disable-on-404", "expect", "send", "send-state", "set-var", "unset-var"]
+        &[
+            "comment",
+            "connect",
+            "disable-on-404",
+            "expect",
+            "send",
+            "send-state",
+            "set-var",
+            "unset-var",
+        ]
     } else {
-        &["comment", "connect", "expect", "send", "send-lf", "send-binary", "send-binary-lf", "set-var", "unset-var"]
+        &[
+            "comment",
+            "connect",
+            "expect",
+            "send",
+            "send-lf",
+            "send-binary",
+            "send-binary-lf",
+            "set-var",
+            "unset-var",
+        ]
     };
     let base = sub.split('(').next().unwrap_or(sub);
     if !known.contains(&base) {
-        return Err(line.err(1, format!("'{kw}' expects {} (got '{sub}')", known.iter().map(|k| format!("'{k}'")).collect::<Vec<_>>().join(", "))));
+        return Err(line.err(
+            1,
+            format!(
+                "'{kw}' expects {} (got '{sub}')",
+                known
+                    .iter()
+                    .map(|k| format!("'{k}'"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
     }
     let kwname = format!("{kw} {base}");
-    let allowed = if crate::keywords::proxy_keyword(&kwname).is_some() { allowed_kw(cx, line, &kwname)? } else { allowed_kw(cx, line, kw)? };
+    let allowed = if crate::keywords::proxy_keyword(&kwname).is_some() {
+        allowed_kw(cx, line, &kwname)?
+    } else {
+        allowed_kw(cx, line, kw)?
+    };
     if !allowed {
         return Ok(());
     }
@@ -28,28 +61,63 @@ pub(crate) fn parse_check_line(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<(), 
         "connect" => CheckStepKind::Connect(parse_connect(line, &mut comment)?),
         "send" if http => parse_http_send(line, &mut comment)?,
         "send" | "send-lf" => {
-            let data = line.arg(2).ok_or_else(|| line.err(2, format!("'{kw} {sub}' expects a <data> as argument.")))?;
+            let data = line.arg(2).ok_or_else(|| {
+                line.err(2, format!("'{kw} {sub}' expects a <data> as argument."))
+            })?;
             take_comment(line, 3, &mut comment)?;
-            CheckStepKind::Send { data: data.to_string(), lf: base == "send-lf" }
+            CheckStepKind::Send {
+                data: data.to_string(),
+                lf: base == "send-lf",
+            }
         }
         "send-binary" | "send-binary-lf" => {
-            let data = line.arg(2).ok_or_else(|| line.err(2, format!("'{kw} {sub}' expects a <hexstring> as argument.")))?;
+            let data = line.arg(2).ok_or_else(|| {
+                line.err(
+                    2,
+                    format!("'{kw} {sub}' expects a <hexstring> as argument."),
+                )
+            })?;
             take_comment(line, 3, &mut comment)?;
             if base == "send-binary" {
-                CheckStepKind::SendBinary { data: hex(data).ok_or_else(|| line.err(2, format!("'{kw} send-binary' : '{data}' is not a valid hexadecimal string")))?, lf: None }
+                CheckStepKind::SendBinary {
+                    data: hex(data).ok_or_else(|| {
+                        line.err(
+                            2,
+                            format!(
+                                "'{kw} send-binary' : '{data}' is not a valid hexadecimal string"
+                            ),
+                        )
+                    })?,
+                    lf: None,
+                }
             } else {
-                CheckStepKind::SendBinary { data: Vec::new(), lf: Some(data.to_string()) }
+                CheckStepKind::SendBinary {
+                    data: Vec::new(),
+                    lf: Some(data.to_string()),
+                }
             }
         }
         "expect" => CheckStepKind::Expect(parse_expect(line, &mut comment, http)?),
         "comment" => {
-            let c = line.arg(2).ok_or_else(|| line.err(2, format!("'{kw} comment' expects a message")))?;
+            let c = line
+                .arg(2)
+                .ok_or_else(|| line.err(2, format!("'{kw} comment' expects a message")))?;
             comment = Some(c.to_string());
-            CheckStepKind::Other { keyword: "comment".into(), args: Vec::new() }
+            CheckStepKind::Other {
+                keyword: "comment".into(),
+                args: Vec::new(),
+            }
         }
-        _ => CheckStepKind::Other { keyword: sub.to_string(), args: crate::parse::words_from(line.words, 2) },
+        _ => CheckStepKind::Other {
+            keyword: sub.to_string(),
+            args: crate::parse::words_from(line.words, 2),
+        },
     };
-    let step = CheckStep { kind, comment, loc: line.loc.clone() };
+    let step = CheckStep {
+        kind,
+        comment,
+        loc: line.loc.clone(),
+    };
     if http {
         cx.px.http_checks.push(step);
     } else {
@@ -62,7 +130,9 @@ fn take_comment(line: &Line<'_>, i: usize, comment: &mut Option<String>) -> Resu
     match line.arg(i) {
         None => Ok(()),
         Some("comment") => {
-            let c = line.arg(i + 1).ok_or_else(|| line.err(i + 1, "'comment' expects a string as argument."))?;
+            let c = line
+                .arg(i + 1)
+                .ok_or_else(|| line.err(i + 1, "'comment' expects a string as argument."))?;
             *comment = Some(c.to_string());
             if line.len() > i + 2 {
                 return Err(line.err(i + 2, format!("unexpected argument '{}'", line.word(i + 2))));
@@ -73,11 +143,18 @@ fn take_comment(line: &Line<'_>, i: usize, comment: &mut Option<String>) -> Resu
     }
 }
 
-fn parse_connect(line: &Line<'_>, comment: &mut Option<String>) -> Result<CheckConnect, Diagnostic> {
+fn parse_connect(
+    line: &Line<'_>,
+    comment: &mut Option<String>,
+) -> Result<CheckConnect, Diagnostic> {
     let mut c = CheckConnect::default();
     let mut i = 2;
     while let Some(w) = line.arg(i) {
-        let val = || line.arg(i + 1).map(str::to_string).ok_or_else(|| line.err(i + 1, format!("'{w}' expects an argument")));
+        let val = || {
+            line.arg(i + 1)
+                .map(str::to_string)
+                .ok_or_else(|| line.err(i + 1, format!("'{w}' expects an argument")))
+        };
         match w {
             "default" => c.default = true,
             "send-proxy" => c.send_proxy = true,
@@ -117,7 +194,10 @@ fn parse_connect(line: &Line<'_>, comment: &mut Option<String>) -> Result<CheckC
     Ok(c)
 }
 
-fn parse_http_send(line: &Line<'_>, comment: &mut Option<String>) -> Result<CheckStepKind, Diagnostic> {
+fn parse_http_send(
+    line: &Line<'_>,
+    comment: &mut Option<String>,
+) -> Result<CheckStepKind, Diagnostic> {
     let mut method = None;
     let mut uri = None;
     let mut uri_lf = false;
@@ -127,7 +207,14 @@ fn parse_http_send(line: &Line<'_>, comment: &mut Option<String>) -> Result<Chec
     let mut body_lf = false;
     let mut i = 2;
     while let Some(w) = line.arg(i) {
-        let val = |k: usize| line.arg(i + k).map(str::to_string).ok_or_else(|| line.err(i + k, format!("'http-check send' : '{w}' expects an argument")));
+        let val = |k: usize| {
+            line.arg(i + k).map(str::to_string).ok_or_else(|| {
+                line.err(
+                    i + k,
+                    format!("'http-check send' : '{w}' expects an argument"),
+                )
+            })
+        };
         match w {
             "meth" => method = Some(val(1)?),
             "uri" | "uri-lf" => {
@@ -149,10 +236,22 @@ fn parse_http_send(line: &Line<'_>, comment: &mut Option<String>) -> Result<Chec
         }
         i += 2;
     }
-    Ok(CheckStepKind::HttpSend { method, uri, uri_lf, version, headers, body, body_lf })
+    Ok(CheckStepKind::HttpSend {
+        method,
+        uri,
+        uri_lf,
+        version,
+        headers,
+        body,
+        body_lf,
+    })
 }
 
-fn parse_expect(line: &Line<'_>, comment: &mut Option<String>, http: bool) -> Result<CheckExpect, Diagnostic> {
+fn parse_expect(
+    line: &Line<'_>,
+    comment: &mut Option<String>,
+    http: bool,
+) -> Result<CheckExpect, Diagnostic> {
     let mut e = CheckExpect {
         negate: false,
         kind: ExpectKind::Custom,
@@ -168,7 +267,14 @@ fn parse_expect(line: &Line<'_>, comment: &mut Option<String>, http: bool) -> Re
     let mut i = 2;
     let mut have_kind = false;
     while let Some(w) = line.arg(i) {
-        let val = || line.arg(i + 1).map(str::to_string).ok_or_else(|| line.err(i + 1, format!("'{} expect' : '{w}' expects an argument", line.kw())));
+        let val = || {
+            line.arg(i + 1).map(str::to_string).ok_or_else(|| {
+                line.err(
+                    i + 1,
+                    format!("'{} expect' : '{w}' expects an argument", line.kw()),
+                )
+            })
+        };
         match w {
             "!" => {
                 e.negate = true;
@@ -182,7 +288,10 @@ fn parse_expect(line: &Line<'_>, comment: &mut Option<String>, http: bool) -> Re
             "comment" => *comment = Some(val()?),
             "ok-status" | "error-status" | "tout-status" => {
                 let v = val()?;
-                if !matches!(v.as_str(), "L7OK" | "L7OKC" | "L6OK" | "L4OK" | "L7RSP" | "L7STS" | "L6RSP" | "L4CON") {
+                if !matches!(
+                    v.as_str(),
+                    "L7OK" | "L7OKC" | "L6OK" | "L4OK" | "L7RSP" | "L7STS" | "L6RSP" | "L4CON"
+                ) {
                     return Err(line.err(i + 1, format!("'{w}' : unknown status '{v}'")));
                 }
                 match w {
@@ -195,11 +304,25 @@ fn parse_expect(line: &Line<'_>, comment: &mut Option<String>, http: bool) -> Re
             "on-error" => e.on_error = Some(val()?),
             "status-code" => e.status_code = Some(val()?),
             k if !have_kind => {
-                let kind = ExpectKind::from_keyword(k).ok_or_else(|| line.err(i, format!("'{} expect' : unknown match keyword '{k}'", line.kw())))?;
-                let http_only = matches!(kind, ExpectKind::Status | ExpectKind::RStatus | ExpectKind::Hdr | ExpectKind::Fhdr);
-                let tcp_only = matches!(kind, ExpectKind::Binary | ExpectKind::RBinary | ExpectKind::BinaryLf);
+                let kind = ExpectKind::from_keyword(k).ok_or_else(|| {
+                    line.err(
+                        i,
+                        format!("'{} expect' : unknown match keyword '{k}'", line.kw()),
+                    )
+                })?;
+                let http_only = matches!(
+                    kind,
+                    ExpectKind::Status | ExpectKind::RStatus | ExpectKind::Hdr | ExpectKind::Fhdr
+                );
+                let tcp_only = matches!(
+                    kind,
+                    ExpectKind::Binary | ExpectKind::RBinary | ExpectKind::BinaryLf
+                );
                 if (http_only && !http) || (tcp_only && http) {
-                    return Err(line.err(i, format!("'{} expect' : '{k}' is not supported here", line.kw())));
+                    return Err(line.err(
+                        i,
+                        format!("'{} expect' : '{k}' is not supported here", line.kw()),
+                    ));
                 }
                 e.kind = kind;
                 have_kind = true;
@@ -210,12 +333,23 @@ fn parse_expect(line: &Line<'_>, comment: &mut Option<String>, http: bool) -> Re
                 }
                 e.pattern = val()?;
             }
-            o => return Err(line.err(i, format!("'{} expect' : unexpected argument '{o}'", line.kw()))),
+            o => {
+                return Err(line.err(
+                    i,
+                    format!("'{} expect' : unexpected argument '{o}'", line.kw()),
+                ))
+            }
         }
         i += 2;
     }
     if !have_kind {
-        return Err(line.err(i, format!("'{} expect' : expects a match keyword such as 'status', 'string' or 'rstring'", line.kw())));
+        return Err(line.err(
+            i,
+            format!(
+                "'{} expect' : expects a match keyword such as 'status', 'string' or 'rstring'",
+                line.kw()
+            ),
+        ));
     }
     Ok(e)
 }

@@ -20,13 +20,20 @@ const SERVER_RULES: AddrRules = AddrRules {
 
 pub(crate) fn parse_server(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<Server, Diagnostic> {
     let (Some(name), Some(addr)) = (line.arg(1), line.arg(2)) else {
-        return Err(line.err(line.len(), "'server' expects <name> and <addr>[:<port>] as arguments."));
+        return Err(line.err(
+            line.len(),
+            "'server' expects <name> and <addr>[:<port>] as arguments.",
+        ));
     };
     if let Some(c) = crate::parse::invalid_name_char(name) {
-        return Err(line.err(1, format!("character '{c}' is not permitted in server name '{name}'")));
+        return Err(line.err(
+            1,
+            format!("character '{c}' is not permitted in server name '{name}'"),
+        ));
     }
     let addr = crate::parse::expand_address_env(addr, cx.getenv);
-    let addr = parse_address(&addr, SERVER_RULES).map_err(|e| line.err(2, format!("'server {name}' : {e}")))?;
+    let addr = parse_address(&addr, SERVER_RULES)
+        .map_err(|e| line.err(2, format!("'server {name}' : {e}")))?;
     let mut opts = cx.px.default_server.clone();
     opts.other.clear();
     parse_server_options(cx, line, 3, &mut opts, false)?;
@@ -45,17 +52,32 @@ pub(crate) fn parse_default_server(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<
     Ok(())
 }
 
-fn parse_server_options(cx: &mut Ctx<'_>, line: &Line<'_>, mut i: usize, o: &mut ServerOptions, is_default: bool) -> Result<(), Diagnostic> {
+fn parse_server_options(
+    cx: &mut Ctx<'_>,
+    line: &Line<'_>,
+    mut i: usize,
+    o: &mut ServerOptions,
+    is_default: bool,
+) -> Result<(), Diagnostic> {
     while let Some(name) = line.arg(i) {
         // `no-<opt>` forms undo a default-server setting.
         let (base, negated) = match keywords::server_option(name) {
             Some(_) => (name, false),
-            None => match name.strip_prefix("no-").filter(|b| keywords::server_option(b).is_some_and(|d| d.has_no_form)) {
+            None => match name
+                .strip_prefix("no-")
+                .filter(|b| keywords::server_option(b).is_some_and(|d| d.has_no_form))
+            {
                 Some(b) => (b, true),
                 None => {
-                    let what = if is_default { "default-server" } else { "server" };
+                    let what = if is_default {
+                        "default-server"
+                    } else {
+                        "server"
+                    };
                     let mut d = line.err(i, format!("'{what}' unknown keyword '{name}'."));
-                    if let Some(h) = did_you_mean(name, keywords::SERVER_OPTIONS.iter().map(|k| k.name)) {
+                    if let Some(h) =
+                        did_you_mean(name, keywords::SERVER_OPTIONS.iter().map(|k| k.name))
+                    {
                         d = d.with_hint(format!("did you mean '{h}'?"));
                     }
                     return Err(d);
@@ -66,7 +88,10 @@ fn parse_server_options(cx: &mut Ctx<'_>, line: &Line<'_>, mut i: usize, o: &mut
             return Err(line.err(i, format!("unknown server keyword '{name}'")));
         };
         if is_default && !def.default_server && !negated {
-            return Err(line.err(i, format!("'{name}' option is not accepted in default-server sections")));
+            return Err(line.err(
+                i,
+                format!("'{name}' option is not accepted in default-server sections"),
+            ));
         }
         let nvals = if negated { 0 } else { usize::from(def.values) };
         if line.len() < i + 1 + nvals {
@@ -116,7 +141,8 @@ fn parse_server_options(cx: &mut Ctx<'_>, line: &Line<'_>, mut i: usize, o: &mut
                 o.crt = s();
             }
             "sni" => {
-                let e = parse_sample(v).map_err(|e| line.err(i + 1, format!("'sni' : {}", e.message)))?;
+                let e = parse_sample(v)
+                    .map_err(|e| line.err(i + 1, format!("'sni' : {}", e.message)))?;
                 o.sni = Some(e);
             }
             "alpn" => o.alpn = Some(v.split(',').map(str::to_string).collect()),
@@ -130,16 +156,22 @@ fn parse_server_options(cx: &mut Ctx<'_>, line: &Line<'_>, mut i: usize, o: &mut
             "enabled" => o.disabled = Some(false),
             "slowstart" => o.slowstart = Some(ms(line, i + 1, name)?),
             "observe" => {
-                o.observe = Some(match v {
-                    "layer4" => Observe::Layer4,
-                    "layer7" => Observe::Layer7,
-                    "none" => {
-                        o.observe = None;
-                        i += 2;
-                        continue;
-                    }
-                    _ => return Err(line.err(i + 1, format!("'observe' expects one of 'none', 'layer4', 'layer7' but got '{v}'"))),
-                });
+                o.observe =
+                    Some(match v {
+                        "layer4" => Observe::Layer4,
+                        "layer7" => Observe::Layer7,
+                        "none" => {
+                            o.observe = None;
+                            i += 2;
+                            continue;
+                        }
+                        _ => return Err(line.err(
+                            i + 1,
+                            format!(
+                                "'observe' expects one of 'none', 'layer4', 'layer7' but got '{v}'"
+                            ),
+                        )),
+                    });
             }
             "on-error" => {
                 o.on_error = Some(match v {
@@ -152,21 +184,33 @@ fn parse_server_options(cx: &mut Ctx<'_>, line: &Line<'_>, mut i: usize, o: &mut
             }
             "on-marked-down" => {
                 if v != "shutdown-sessions" {
-                    return Err(line.err(i + 1, format!("'on-marked-down' expects 'shutdown-sessions' but got '{v}'")));
+                    return Err(line.err(
+                        i + 1,
+                        format!("'on-marked-down' expects 'shutdown-sessions' but got '{v}'"),
+                    ));
                 }
                 o.on_marked_down = s();
             }
             "on-marked-up" => {
                 if v != "shutdown-backup-sessions" {
-                    return Err(line.err(i + 1, format!("'on-marked-up' expects 'shutdown-backup-sessions' but got '{v}'")));
+                    return Err(line.err(
+                        i + 1,
+                        format!("'on-marked-up' expects 'shutdown-backup-sessions' but got '{v}'"),
+                    ));
                 }
                 o.on_marked_up = s();
             }
             "error-limit" => o.error_limit = Some(line.uint(i + 1, name)?),
             "track" => {
                 o.track = Some(match v.split_once('/') {
-                    Some((b, srv)) => TrackRef { backend: Some(b.to_string()), server: srv.to_string() },
-                    None => TrackRef { backend: None, server: v.to_string() },
+                    Some((b, srv)) => TrackRef {
+                        backend: Some(b.to_string()),
+                        server: srv.to_string(),
+                    },
+                    None => TrackRef {
+                        backend: None,
+                        server: v.to_string(),
+                    },
                 });
             }
             "agent-check" => o.agent_check = Some(on),
@@ -177,7 +221,8 @@ fn parse_server_options(cx: &mut Ctx<'_>, line: &Line<'_>, mut i: usize, o: &mut
             "check-ssl" => o.check_ssl = Some(on),
             "port" => o.port = Some(port(line, i + 1, name)?),
             "addr" => {
-                parse_address(v, SERVER_RULES).map_err(|e| line.err(i + 1, format!("'addr' : {e}")))?;
+                parse_address(v, SERVER_RULES)
+                    .map_err(|e| line.err(i + 1, format!("'addr' : {e}")))?;
                 o.addr = s();
             }
             "init-addr" => {
@@ -195,7 +240,10 @@ fn parse_server_options(cx: &mut Ctx<'_>, line: &Line<'_>, mut i: usize, o: &mut
             "resolvers" => o.resolvers = s(),
             "resolve-prefer" => {
                 if v != "ipv4" && v != "ipv6" {
-                    return Err(line.err(i + 1, format!("'resolve-prefer' expects 'ipv4' or 'ipv6' (got '{v}')")));
+                    return Err(line.err(
+                        i + 1,
+                        format!("'resolve-prefer' expects 'ipv4' or 'ipv6' (got '{v}')"),
+                    ));
                 }
                 o.resolve_prefer = s();
             }
@@ -210,7 +258,16 @@ fn parse_server_options(cx: &mut Ctx<'_>, line: &Line<'_>, mut i: usize, o: &mut
                 continue;
             }
             "pool-max-conn" => {
-                let n = crate::units::parse_int(v).ok().and_then(|n| i32::try_from(n).ok()).filter(|n| *n >= -1).ok_or_else(|| line.err(i + 1, format!("'pool-max-conn' expects -1 or a positive integer (got '{v}')")))?;
+                let n = crate::units::parse_int(v)
+                    .ok()
+                    .and_then(|n| i32::try_from(n).ok())
+                    .filter(|n| *n >= -1)
+                    .ok_or_else(|| {
+                        line.err(
+                            i + 1,
+                            format!("'pool-max-conn' expects -1 or a positive integer (got '{v}')"),
+                        )
+                    })?;
                 o.pool_max_conn = Some(n);
             }
             "ciphers" => o.ciphers = s(),
@@ -232,7 +289,9 @@ fn parse_server_options(cx: &mut Ctx<'_>, line: &Line<'_>, mut i: usize, o: &mut
                 o.other.retain(|d| d.keyword != base && d.keyword != name);
                 o.other.push(Directive {
                     keyword: name.to_string(),
-                    args: (i + 1..i + 1 + nvals).map(|j| line.word(j).to_string()).collect(),
+                    args: (i + 1..i + 1 + nvals)
+                        .map(|j| line.word(j).to_string())
+                        .collect(),
                     loc: line.loc_at(i),
                 });
             }
@@ -245,7 +304,10 @@ fn parse_server_options(cx: &mut Ctx<'_>, line: &Line<'_>, mut i: usize, o: &mut
 fn positive_ms(line: &Line<'_>, i: usize, what: &str) -> Result<std::time::Duration, Diagnostic> {
     let d = ms(line, i, what)?;
     if d.is_zero() {
-        return Err(line.err(i, format!("invalid value 0 for argument '{what}': must be > 0")));
+        return Err(line.err(
+            i,
+            format!("invalid value 0 for argument '{what}': must be > 0"),
+        ));
     }
     Ok(d)
 }
