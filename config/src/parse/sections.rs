@@ -101,8 +101,10 @@ pub(crate) fn open(p: &mut Parser<'_>, section: Section, line: &Line<'_>) {
     }
     if section == Section::Program {
         p.push(
-            line.warn(
-                0,
+            // A notice, not a warning: HAProxy 3.2 documents the deprecation
+            // but does not warn, and warnings fail under 'zero-warning'.
+            Diagnostic::notice(
+                &line.loc,
                 "the 'program' section is deprecated and should disappear with HAProxy 3.3",
             )
             .with_hint("use a process manager (systemd, s6, supervisord) instead"),
@@ -562,9 +564,12 @@ fn peers(
             }
             // On a "server" line the address may be absent (the local peer
             // takes the "bind" line's): the next word is then an option.
+            // The local peer is named by 'localpeer', -L or the host name
+            // (HAPROXY_LOCALPEER).
+            let local = local_peer(p).is_some_and(|l| l == name);
             let addr_text = line
                 .arg(2)
-                .filter(|w| !(server_line && is_server_option(w)));
+                .filter(|w| !(server_line && (local || is_server_option(w))));
             let Some(addr_text) = addr_text else {
                 if !server_line {
                     // 3.2 warns and ignores the line (2.6 was silent).
@@ -682,6 +687,15 @@ fn push_peer(
             loc: line.loc.clone(),
         });
     }
+}
+
+/// The local peer's name, when known.
+fn local_peer(p: &Parser<'_>) -> Option<String> {
+    p.cfg
+        .global
+        .localpeer
+        .clone()
+        .or_else(|| p.host.env("HAPROXY_LOCALPEER"))
 }
 
 /// Whether a word is a server option name (so not an address).
@@ -1468,7 +1482,9 @@ pub(crate) fn finish(p: &mut Parser<'_>) {
         }
     }
 
-    let master_worker = p.cfg.global.master_worker.is_some();
+    // Without master-worker mode (the 'master-worker' keyword or -W on the
+    // command line, which the configuration cannot see) a program section
+    // is an error too: the binary checks that one.
     for prog in p.cfg.programs.iter().filter(|x| !x.name.name.is_empty()) {
         let loc = &prog.name.loc;
         if prog.command.is_empty() {
@@ -1480,16 +1496,29 @@ pub(crate) fn finish(p: &mut Parser<'_>) {
                 ),
             ));
         }
-        if !master_worker {
-            // An error in HAProxy unless -W is on its command line, which
-            // the configuration cannot see: the binary decides.
-            out.push(
-                Diagnostic::warning(
-                    loc,
-                    "Can't use a 'program' section without master worker mode",
-                )
-                .with_hint("add 'master-worker' to the global section or start with -W"),
-            );
+    }
+
+    // A peers section without the local peer is dropped by HAProxy with
+    // a warning (verified with 2.6): nothing would be synchronised.
+    if let Some(local) = local_peer(p) {
+        for s in p
+            .cfg
+            .peers
+            .iter()
+            .filter(|s| !s.disabled && !s.name.name.is_empty())
+        {
+            if s.bind.is_none() && !s.peers.iter().any(|x| x.name == local) {
+                out.push(
+                    Diagnostic::warning(
+                        &s.name.loc,
+                        format!(
+                            "Removing incomplete section 'peers {}' (no peer named '{local}')",
+                            s.name.name
+                        ),
+                    )
+                    .with_hint("name the local peer with 'localpeer' in the global section or -L"),
+                );
+            }
         }
     }
 
@@ -1535,12 +1564,13 @@ mod tests {
 
     #[derive(Default)]
     struct TestHost {
+        env: HashMap<String, String>,
         files: HashMap<String, Vec<u8>>,
     }
 
     impl Host for TestHost {
-        fn env(&self, _name: &str) -> Option<String> {
-            None
+        fn env(&self, name: &str) -> Option<String> {
+            self.env.get(name).cloned()
         }
         fn read_file(&self, path: &str) -> Result<Vec<u8>, String> {
             self.files
@@ -1811,6 +1841,38 @@ mod tests {
         // Warnings only.
         let w = warnings("peers p\n peer a\n peer b 127.0.0.1:1 \n peer b 127.0.0.1:2\n");
         assert_eq!(w.iter().map(|(l, _)| *l).collect::<Vec<_>>(), vec![2, 4]);
+    }
+
+    #[test]
+    fn local_peer() {
+        let mut host = TestHost::default();
+        host.env.insert("HAPROXY_LOCALPEER".into(), "vm".into());
+        // "server <local>" takes no address: the next words are options.
+        let (cfg, d) = parse_with(
+            &host,
+            "peers p\n bind :1024\n server vm ssl\n server b 10.0.0.2:1024\n",
+        );
+        assert!(d.list.is_empty(), "{:?}", diags(&d));
+        let first = cfg.peers.first().and_then(|s| s.peers.first());
+        assert_eq!(
+            first.map(|x| (x.addr.is_none(), x.options.clone())),
+            Some((true, vec!["ssl".to_string()]))
+        );
+        // haproxy 2.6 (host name vm): "Removing incomplete section 'peers p'
+        // (no peer named 'vm')." is a warning.
+        let (_, d) = parse_with(&host, "peers p\n peer a 127.0.0.1:1000\n");
+        assert!(!d.has_errors());
+        let w: Vec<_> = d.warnings().map(|w| w.message.clone()).collect();
+        assert_eq!(
+            w,
+            vec!["Removing incomplete section 'peers p' (no peer named 'vm')".to_string()]
+        );
+        // 'localpeer' in the global section wins over the host name.
+        let (_, d) = parse_with(
+            &host,
+            "global\n localpeer a\npeers p\n peer a 127.0.0.1:1000\n",
+        );
+        assert!(d.list.is_empty(), "{:?}", diags(&d));
     }
 
     #[test]
@@ -2183,9 +2245,9 @@ mod tests {
         let (cfg, d) = parse(
             "global\n  master-worker\nprogram p\n  command /usr/bin/dataplaneapi -f /etc/dp.yml\n  user root\n  group root\n  no option start-on-reload\n",
         );
-        // The only diagnostic is the deprecation warning.
+        // The only diagnostic is the deprecation notice.
         assert_eq!(diags(&d).len(), 1, "{:?}", diags(&d));
-        assert_eq!(d.warnings().count(), 1);
+        assert_eq!(d.list.first().map(|d| d.severity), Some(Severity::Notice));
         let prog = cfg.programs.first();
         assert_eq!(prog.map(|p| p.command.len()), Some(3));
         assert_eq!(
@@ -2205,10 +2267,11 @@ mod tests {
             only_error("global\n master-worker\nprogram p\n command x\n option foo\n").1,
             "unknown option 'foo'"
         );
-        // Without master-worker: an error for HAProxy unless -W is given.
+        // Without master-worker: an error for HAProxy unless -W is given,
+        // which only the binary knows.
         let (_, d) = parse("program p\n command x\n");
         assert!(!d.has_errors());
-        assert!(d.warnings().any(|w| w.message.contains("master worker")));
+        assert_eq!(d.warnings().count(), 0);
     }
 
     #[test]
@@ -2306,5 +2369,60 @@ mod tests {
             Section::from_keyword("resolvers"),
             Some(Section::Resolvers)
         ));
+    }
+
+    #[test]
+    fn no_panic_on_odd_words() {
+        // Every keyword of the global section and of the sections handled
+        // here, with odd arguments: diagnostics, never a panic.
+        const ODD: &[&str] = &[
+            "\"\"",
+            "x",
+            "-1",
+            "0",
+            "99999999999999999999",
+            "a,,b",
+            "/",
+            "1-",
+            "auto:1/1-",
+            "@",
+            "[::1]:",
+            "gpc(",
+            "len",
+            "users",
+            "password",
+            "on",
+            "1/65",
+            "ipv6@",
+            "fd@x",
+            "0x",
+        ];
+        let host = TestHost::default();
+        let mut texts = Vec::new();
+        for k in crate::keywords::GLOBAL_KEYWORDS {
+            for n in 0..4 {
+                for (i, _) in ODD.iter().enumerate().step_by(3) {
+                    let args: Vec<&str> = ODD.iter().cycle().skip(i).take(n).copied().collect();
+                    texts.push(format!("global\n {} {}\n", k.name, args.join(" ")));
+                }
+            }
+        }
+        for k in crate::keywords::SECTION_KEYWORDS {
+            for n in 0..5 {
+                for (i, _) in ODD.iter().enumerate().step_by(2) {
+                    let args: Vec<&str> = ODD.iter().cycle().skip(i).take(n).copied().collect();
+                    texts.push(format!(
+                        "{} s\n {} {}\n",
+                        k.section.keyword(),
+                        k.name,
+                        args.join(" ")
+                    ));
+                }
+            }
+        }
+        for t in &texts {
+            let _ = parse_with(&host, t);
+        }
+        assert!(texts.len() > 1000);
     }
 }
