@@ -14,6 +14,7 @@ use super::{Line, Parser};
 use crate::addr::{parse_address, AddrRules, Address};
 use crate::diag::{did_you_mean, Diagnostic};
 use crate::keywords::{self, Arity, BIND_OPTIONS, GLOBAL_KEYWORDS, PROXY_KEYWORDS};
+use crate::lexer::Word;
 use crate::model::global::{
     Account, CliLevel, CpuMap, EnvOp, MasterWorker, SslDefaults, SslOption, StatsSocket, TlsVersion,
 };
@@ -98,6 +99,18 @@ pub(super) fn split_modifier<'a>(
     Ok((modifier, sub))
 }
 
+/// The words HAProxy sees after a `default` prefix: it shifts them left
+/// without clearing the last slot, so the last word comes twice ("default
+/// busy-polling" reads "busy-polling busy-polling"). Reproduced so the
+/// verdicts match: such lines usually fail on the extra word.
+pub(super) fn repeat_last(line: &Line<'_>) -> Vec<Word> {
+    let mut v = line.words.to_vec();
+    if let Some(last) = v.last().cloned() {
+        v.push(last);
+    }
+    v
+}
+
 /// Check the number of words after a keyword of `kw_words` words against
 /// the arity the keyword table gives.
 pub(super) fn check_arity(
@@ -166,7 +179,13 @@ pub(crate) fn keyword(p: &mut Parser<'_>, line: &Line<'_>) {
 
 fn keyword_inner(p: &mut Parser<'_>, line: &Line<'_>) -> Result<(), Diagnostic> {
     let (modifier, line) = split_modifier(line, NEGATABLE)?;
-    let line = &line;
+    let doubled;
+    let line = if modifier == Modifier::Default {
+        doubled = repeat_last(&line);
+        &Line::new(&doubled, line.loc.clone())
+    } else {
+        &line
+    };
     let kw = line.kw();
     if let Some((_, msg)) = REMOVED.iter().find(|(k, _)| *k == kw) {
         return Err(line.err(0, *msg));
@@ -1039,6 +1058,7 @@ fn table_keyword(p: &mut Parser<'_>, line: &Line<'_>) -> Result<(), Diagnostic> 
             format!("'{kw}' not allowed if a non-global section was previously defined. This parameter must be declared in the first global section"),
         ));
     }
+    check_files(p, line)?;
     if let Some((_, repl)) = DEPRECATED.iter().find(|(k, _)| *k == kw) {
         p.push(deprecated(line, repl));
     }
@@ -1048,6 +1068,31 @@ fn table_keyword(p: &mut Parser<'_>, line: &Line<'_>) -> Result<(), Diagnostic> 
         loc: line.loc.clone(),
     });
     Ok(())
+}
+
+/// Files HAProxy reads while it parses (or right after): a missing one is
+/// an error there, so here too. Read through the host; relative paths are
+/// the host's business.
+fn check_files(p: &Parser<'_>, line: &Line<'_>) -> Result<(), Diagnostic> {
+    let path = line.word(1);
+    let read = |msg: &dyn Fn(&str) -> String| -> Result<(), Diagnostic> {
+        p.host
+            .read_file(path)
+            .map(|_| ())
+            .map_err(|e| line.err(1, msg(&e)))
+    };
+    match line.kw() {
+        "lua-load" | "lua-load-per-thread" => {
+            read(&|e| format!("error in Lua file '{path}': cannot open {path}: {e}"))
+        }
+        "h1-case-adjust-file" => {
+            read(&|e| format!("h1-headers-case-adjust-file '{path}': failed to open file ({e})"))
+        }
+        "ssl-dh-param-file" => read(&|e| {
+            format!("'ssl-dh-param-file': unable to load DH parameters from file <{path}> ({e})")
+        }),
+        _ => Ok(()),
+    }
 }
 
 fn unknown(line: &Line<'_>) -> Diagnostic {
@@ -1176,7 +1221,14 @@ mod tests {
 
     #[test]
     fn untyped_keywords_are_directives() {
-        let cfg = clean("global\n  tune.h2.max-concurrent-streams 100\n  lua-load /etc/a.lua x y\n  busy-polling\n  no busy-polling\n");
+        let mut host = TestHost::default();
+        host.files
+            .insert("/etc/a.lua".into(), b"core.log(0, 'hi')".to_vec());
+        let (cfg, d) = parse_with(
+            &host,
+            "global\n  tune.h2.max-concurrent-streams 100\n  lua-load /etc/a.lua x y\n  busy-polling\n  no busy-polling\n",
+        );
+        assert!(d.list.is_empty(), "{:?}", diags(&d));
         let d: Vec<_> = cfg
             .global
             .directives
@@ -1191,6 +1243,29 @@ mod tests {
                 ("busy-polling", 0),
                 ("busy-polling", 0)
             ]
+        );
+        // haproxy 2.6: "error in Lua file '/etc/b.lua': cannot open
+        // /etc/b.lua: No such file or directory".
+        let (line, msg) = only_error("global\n  lua-load /etc/b.lua\n");
+        assert_eq!(line, 2);
+        assert!(msg.starts_with("error in Lua file '/etc/b.lua'"), "{msg}");
+        assert_eq!(only_error("global\n  ssl-dh-param-file /nope\n").0, 2);
+    }
+
+    #[test]
+    fn default_modifier_repeats_the_last_word() {
+        // haproxy 2.6: "'busy-polling' cannot handle unexpected argument
+        // 'busy-polling'." and "log : unknown optional log level 'local0'".
+        assert_eq!(
+            only_error("global\n  default busy-polling\n"),
+            (
+                2,
+                "'busy-polling' cannot handle unexpected argument 'busy-polling'".into()
+            )
+        );
+        assert_eq!(
+            only_error("global\n  default log 127.0.0.1 local0\n").1,
+            "unknown optional log level 'local0'"
         );
     }
 

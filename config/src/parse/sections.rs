@@ -12,7 +12,9 @@
 use std::time::Duration;
 
 use super::common::parse_log;
-use super::global::{bind_option_values, check_arity, split_modifier, Modifier, NEGATABLE};
+use super::global::{
+    bind_option_values, check_arity, repeat_last, split_modifier, Modifier, NEGATABLE,
+};
 use super::{invalid_name_char, words_from, Cur, Line, Parser};
 use crate::addr::{parse_address, AddrRules, Address, Transport};
 use crate::diag::{did_you_mean, Diagnostic};
@@ -284,7 +286,13 @@ fn keyword_inner(
     line: &Line<'_>,
 ) -> Result<(), Diagnostic> {
     let (modifier, line) = split_modifier(line, NEGATABLE)?;
-    let line = &line;
+    let doubled;
+    let line = if modifier == Modifier::Default {
+        doubled = repeat_last(&line);
+        &Line::new(&doubled, line.loc.clone())
+    } else {
+        &line
+    };
     match section {
         Section::Userlist => userlist(p, idx, line),
         Section::Peers => peers(p, idx, line, modifier),
