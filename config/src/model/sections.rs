@@ -129,8 +129,8 @@ pub struct Resolvers {
     pub name: Named,
     pub nameservers: Vec<Nameserver>,
     /// `parse-resolv-conf` was given: the binary adds /etc/resolv.conf's
-    /// nameservers where the line appeared (their position in
-    /// `nameservers` order is `resolv_conf_at`).
+    /// nameservers where the line appeared, i.e. before
+    /// `nameservers[resolv_conf_at]`.
     pub parse_resolv_conf: bool,
     pub resolv_conf_at: Option<usize>,
     pub resolve_retries: Option<u32>,
@@ -164,8 +164,8 @@ pub struct ResolversHold {
 #[derive(Clone, Debug)]
 pub struct HttpErrors {
     pub name: Named,
-    /// `errorfile` lines; a later line for the same status replaces the
-    /// earlier one (both are kept here, the last one wins).
+    /// `errorfile` lines, one per status: a later line for the same status
+    /// replaces the earlier one, as in HAProxy.
     pub errorfiles: Vec<SectionErrorFile>,
 }
 

@@ -585,7 +585,7 @@ fn peers(
                     return Ok(());
                 }
                 let options = server_options(line, 2, &format!("server {name}"))?;
-                push_peer(p, idx, line, name, None, server_line, options);
+                push_peer(p, idx, line, name, None, server_line, options)?;
                 return Ok(());
             };
             let rules = AddrRules {
@@ -605,7 +605,7 @@ fn peers(
             }) {
                 p.push(line.warn(0, format!("'{kw} {name}' : init-addr, resolvers, check and agent are ignored for peers")));
             }
-            push_peer(p, idx, line, name, Some(addr), server_line, options);
+            push_peer(p, idx, line, name, Some(addr), server_line, options)?;
         }
         "shards" => {
             line.no_more_than(1, 1, kw)?;
@@ -657,7 +657,8 @@ fn peers(
             }
         }
         "disabled" | "enabled" => {
-            line.no_more_than(1, 0, kw)?;
+            // HAProxy does not look at the rest of the line.
+            ignore_extra(p, line, 1);
             if let Some(s) = p.cfg.peers.get_mut(idx) {
                 s.disabled = kw == "disabled";
             }
@@ -665,6 +666,14 @@ fn peers(
         _ => return Err(unknown(line, Section::Peers)),
     }
     Ok(())
+}
+
+/// Words from `from` on that HAProxy ignores: a warning.
+fn ignore_extra(p: &mut Parser<'_>, line: &Line<'_>, from: usize) {
+    if let Some(w) = line.arg(from) {
+        let msg = format!("'{}' takes no argument, '{w}' is ignored", line.kw());
+        p.push(line.warn(from, msg));
+    }
 }
 
 fn push_peer(
@@ -675,7 +684,7 @@ fn push_peer(
     addr: Option<Address>,
     server_line: bool,
     options: Vec<String>,
-) {
+) -> Result<(), Diagnostic> {
     let dup = p
         .cfg
         .peers
@@ -683,6 +692,16 @@ fn push_peer(
         .and_then(|s| s.peers.iter().find(|x| x.name == name))
         .map(|x| x.loc.to_string());
     if let Some(prev) = dup {
+        if local_peer(p).is_some_and(|l| l == name) {
+            // Fatal for the local peer (verified with 2.6).
+            return Err(line.err(
+                1,
+                format!(
+                    "'{} {name}' : local peer name already referenced at {prev}",
+                    line.kw()
+                ),
+            ));
+        }
         // HAProxy accepts it (verified with 2.6) but only one can be used.
         p.push(line.warn(1, format!("peer '{name}' is already declared at {prev}")));
     }
@@ -695,6 +714,7 @@ fn push_peer(
             loc: line.loc.clone(),
         });
     }
+    Ok(())
 }
 
 /// The local peer's name, when known.
@@ -828,7 +848,7 @@ fn resolvers(p: &mut Parser<'_>, idx: usize, line: &Line<'_>) -> Result<(), Diag
             }
         }
         "parse-resolv-conf" => {
-            line.no_more_than(1, 0, kw)?;
+            ignore_extra(p, line, 1);
             if let Some(r) = p.cfg.resolvers.get_mut(idx) {
                 r.parse_resolv_conf = true;
                 r.resolv_conf_at = Some(r.nameservers.len());
@@ -1875,6 +1895,13 @@ mod tests {
             w,
             vec!["Removing incomplete section 'peers p' (no peer named 'vm')".to_string()]
         );
+        // The local peer twice is fatal (verified with 2.6), another peer
+        // twice only a warning.
+        let (_, d) = parse_with(&host, "peers p\n bind :1000\n server vm\n server vm\n");
+        assert_eq!(d.errors().count(), 1);
+        assert!(d
+            .errors()
+            .any(|e| e.message.contains("local peer name already referenced")));
         // 'localpeer' in the global section wins over the host name.
         let (_, d) = parse_with(
             &host,
