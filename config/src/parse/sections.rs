@@ -302,7 +302,7 @@ fn keyword_inner(
         Section::Ring => ring(p, idx, line),
         Section::Mailers => mailers(p, idx, line),
         Section::Program => program(p, idx, line, modifier),
-        _ => other(p, section, idx, line),
+        _ => other(p, section, idx, line, modifier),
     }
 }
 
@@ -1429,6 +1429,7 @@ fn other(
     section: Section,
     idx: usize,
     line: &Line<'_>,
+    modifier: Modifier,
 ) -> Result<(), Diagnostic> {
     let Some((def, kw_words)) = lookup(section, line) else {
         return Err(unknown(line, section));
@@ -1436,7 +1437,12 @@ fn other(
     check_arity(line, kw_words, def.arity, def.name, def.usage)?;
     if let Some(s) = p.cfg.other_sections.get_mut(idx) {
         s.directives.push(crate::model::Directive {
-            keyword: def.name.to_string(),
+            // "no option keep-conn" stays distinguishable from the option.
+            keyword: if modifier == Modifier::No {
+                format!("no {}", def.name)
+            } else {
+                def.name.to_string()
+            },
             args: words_from(line.words, kw_words),
             loc: line.loc.clone(),
         });
