@@ -2350,6 +2350,12 @@ mod tests {
             names.get(1).cloned().flatten().as_deref(),
             Some("dgram-bind")
         );
+        let no_get_values = cfg
+            .other_sections
+            .first()
+            .and_then(|s| s.directives.get(3))
+            .map(|d| d.keyword.clone());
+        assert_eq!(no_get_values.as_deref(), Some("no option get-values"));
         let fcgi = cfg.other_sections.first().map(|s| {
             s.directives
                 .iter()
