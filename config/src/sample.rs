@@ -301,18 +301,22 @@ impl Vocab {
     /// gives them a definition for the ACL parser.
     fn sample_fetch(&self, name: &str) -> Option<&'static FetchDef> {
         match self.acl_derivative(name) {
-            Some((base, _)) if base != name => None,
+            Some((base, _)) if base != name && !FETCH_ALIASES.contains(&name) => None,
             _ => self.fetch_def(name),
         }
     }
 
     fn fetch_names(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.fetches
-            .iter()
-            .map(|f| f.name)
-            .filter(|n| self.acl_derivative(n).is_none_or(|(base, _)| base == *n))
+        self.fetches.iter().map(|f| f.name).filter(|n| {
+            FETCH_ALIASES.contains(n) || self.acl_derivative(n).is_none_or(|(base, _)| base == *n)
+        })
     }
 }
+
+/// ACL derivatives that are sample fetches too (aliases of their base):
+/// every derivative with another base name was tried in a log-format with
+/// haproxy 2.6, and only these are not "unknown fetch method".
+const FETCH_ALIASES: &[&str] = &["hdr", "cook", "scook", "shdr", "req_ver", "resp_ver"];
 
 pub(crate) fn parse_sample_in(text: &str, vocab: Vocab) -> Result<SampleExpr, SampleError> {
     parse_expr(text, vocab, Mode::Whole, None).map(|(e, _)| e)
@@ -471,10 +475,21 @@ fn parse_expr(
                 ),
             },
         )?;
-        converters.push(ConvCall {
-            def: conv,
-            args: parsed.args,
-        });
+        let mut args = parsed.args;
+        refine_conv_args(conv_name, &mut args).map_err(|e| {
+            let message = match e.kind {
+                ArgErrorKind::Syntax => format!(
+                    "invalid arg {} in converter '{conv_name}' : {}",
+                    e.arg_pos + 1,
+                    e.message
+                ),
+                ArgErrorKind::Invalid => {
+                    format!("invalid args in converter '{conv_name}' : {}", e.message)
+                }
+            };
+            SampleError::new(conv_start, message)
+        })?;
+        converters.push(ConvCall { def: conv, args });
         pos = parsed.end;
         last_conv = Some(conv_name);
     }
@@ -485,6 +500,72 @@ fn parse_expr(
         text: text.get(..pos).unwrap_or(text).to_string(),
     };
     Ok((expr, pos))
+}
+
+/// Arguments the keyword table types loosely (as strings) but HAProxy parses
+/// strictly:
+/// - `ipmask(<mask4>[,<mask6>])` takes masks (ARGT_MSK4/MSK6), which become
+///   [`Arg::Ipv4`] / [`Arg::Ipv6`];
+/// - the arithmetic converters take "an integer or a variable name"
+///   (HAProxy's `check_operator()`), which become [`Arg::Int`] or
+///   [`Arg::Var`].
+fn refine_conv_args(conv: &str, args: &mut [Arg]) -> Result<(), ArgError> {
+    let syntax = |arg_pos: usize, message: String| ArgError {
+        kind: ArgErrorKind::Syntax,
+        offset: 0,
+        arg_pos,
+        message,
+        hint: None,
+    };
+    match conv {
+        "ipmask" => {
+            for (pos, arg) in args.iter_mut().enumerate() {
+                let Arg::Str(s) = arg else { continue };
+                let (ty, name) = match pos {
+                    0 => (ArgType::Ipv4, "IPv4 mask"),
+                    _ => (ArgType::Ipv6, "IPv6 mask"),
+                };
+                match convert_arg(ty, s, pos) {
+                    Convert::Ok(a) => *arg = a,
+                    Convert::Empty => {
+                        return Err(syntax(
+                            pos,
+                            format!(
+                                "expected type '{name}' at position {}, but got nothing",
+                                pos + 1
+                            ),
+                        ))
+                    }
+                    Convert::Bad | Convert::Invalid(_) => {
+                        return Err(syntax(
+                            pos,
+                            format!(
+                                "failed to parse '{s}' as type '{name}' at position {}",
+                                pos + 1
+                            ),
+                        ))
+                    }
+                }
+            }
+        }
+        "add" | "sub" | "mul" | "div" | "mod" | "and" | "or" | "xor" => {
+            if let Some(arg) = args.first_mut() {
+                let Arg::Str(s) = arg else { return Ok(()) };
+                *arg = if let Ok((scope, name)) = parse_var_name(s) {
+                    Arg::Var { scope, name }
+                } else if let Some(n) = parse_i64(s) {
+                    Arg::Int(n)
+                } else {
+                    return Err(ArgError {
+                        kind: ArgErrorKind::Invalid,
+                        ..syntax(0, "expects an integer or a variable name".to_string())
+                    });
+                };
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// Finds a fetch keyword; for `scN_<x>` missing from the table, falls back to
@@ -1124,6 +1205,7 @@ pub(crate) mod tests {
         conv("hex", &[], 0, SmpType::Bin, SmpType::Str),
         conv("base64", &[], 0, SmpType::Bin, SmpType::Str),
         conv("add", &[ArgType::Str], 1, SmpType::Int, SmpType::Int),
+        conv("mul", &[ArgType::Str], 1, SmpType::Int, SmpType::Int),
         conv("bool", &[], 0, SmpType::Int, SmpType::Bool),
         conv(
             "ipmask",
@@ -1199,6 +1281,7 @@ pub(crate) mod tests {
 
     pub(crate) static DERIVATIVES: &[(&str, &str, &str)] = &[
         ("hdr_beg", "hdr", "beg"),
+        ("hdr", "req.hdr", "str"),
         ("path_len", "path", "len"),
         ("path_beg", "path", "beg"),
         ("path", "path", "str"),
@@ -1392,8 +1475,10 @@ pub(crate) mod tests {
         // haproxy 2.6: "unknown fetch method 'hdr_beg'" in a log-format.
         assert_eq!(err("hdr_beg(host)"), "unknown fetch method 'hdr_beg'");
         assert_eq!(err("path_len"), "unknown fetch method 'path_len'");
-        // ... but a derivative named like its base is the fetch.
+        // ... but a derivative named like its base is the fetch, and a few
+        // others are fetch aliases (haproxy 2.6 accepts %[hdr(host)]).
         assert!(p("path").is_ok());
+        assert!(p("hdr(host)").is_ok());
     }
 
     #[test]
@@ -1418,6 +1503,49 @@ pub(crate) mod tests {
         assert_eq!(err("src,add(1)"), "converter 'add' cannot be applied");
         // bool -> bin -> str works, bin -> int does not.
         assert!(p("always_true,hex").is_ok());
+    }
+
+    #[test]
+    fn ipmask_takes_masks() {
+        let e = p("src,ipmask(24,64)").unwrap();
+        assert_eq!(
+            e.converters[0].args,
+            vec![
+                Arg::Ipv4(Ipv4Addr::new(255, 255, 255, 0)),
+                Arg::Ipv6(v6_mask(64))
+            ]
+        );
+        // haproxy 2.6 accepts dotted masks, even non-contiguous ones, and
+        // IPv6 addresses as IPv6 masks.
+        assert!(p("src,ipmask(255.0.255.0,ffff::)").is_ok());
+        // haproxy 2.6 messages:
+        assert_eq!(
+            err("src,ipmask(33)"),
+            "invalid arg 1 in converter 'ipmask' : failed to parse '33' as type 'IPv4 mask' at position 1"
+        );
+        assert_eq!(
+            err("src,ipmask(24,129)"),
+            "invalid arg 2 in converter 'ipmask' : failed to parse '129' as type 'IPv6 mask' at position 2"
+        );
+    }
+
+    #[test]
+    fn arithmetic_takes_int_or_var() {
+        let e = p("path,add(-3),mul(txn.n)").unwrap();
+        assert_eq!(e.converters[0].args, vec![Arg::Int(-3)]);
+        assert_eq!(
+            e.converters[1].args,
+            vec![Arg::Var {
+                scope: VarScope::Txn,
+                name: "n".into()
+            }]
+        );
+        // haproxy 2.6: "invalid args in converter 'add' : expects an integer
+        // or a variable name"
+        assert_eq!(
+            err("path,add(x)"),
+            "invalid args in converter 'add' : expects an integer or a variable name"
+        );
     }
 
     #[test]

@@ -97,11 +97,15 @@ fn check(args: &Args) -> Verdict {
     diags.list.extend(resolve::check_names(&cfg));
     // Programs run under the master: master-worker mode, from the config or
     // from -W/-Ws (which the config crate cannot see).
-    let mworker = cfg.global.master_worker.is_some() || args.master_worker || args.master_worker_systemd;
+    let mworker =
+        cfg.global.master_worker.is_some() || args.master_worker || args.master_worker_systemd;
     if let (Some(prog), false) = (cfg.programs.first(), mworker) {
         diags.push(
-            Diagnostic::error(&prog.name.loc, "Can't use a 'program' section without master worker mode.")
-                .with_hint("add 'master-worker' to the global section or start with -W"),
+            Diagnostic::error(
+                &prog.name.loc,
+                "Can't use a 'program' section without master worker mode.",
+            )
+            .with_hint("add 'master-worker' to the global section or start with -W"),
         );
     }
     if !args.syntax_only {

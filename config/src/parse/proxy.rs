@@ -24,6 +24,8 @@ mod bind;
 mod checks;
 mod rules;
 mod server;
+#[cfg(test)]
+mod tests;
 
 /// Keywords HAProxy removed, with the message it prints (it refuses them).
 const REMOVED: &[(&str, &str)] = &[
@@ -154,6 +156,9 @@ pub(crate) fn open(p: &mut Parser<'_>, section: Section, line: &Line<'_>) {
             }
             found
         }
+        // A defaults section without `from` starts afresh (HAProxy resets
+        // the defaults at each new section).
+        None if kind == ProxyKind::Defaults => None,
         None => p.last_defaults,
     };
     if let Some(d) = parent.and_then(|i| p.cfg.defaults.get(i)) {
@@ -1158,10 +1163,11 @@ fn parse_option(
         return Err(d);
     };
     let kwname = format!("option {}", k.name);
-    if !on && !k.negatable && line.word(0) == "no" {
+    if start > 1 && !k.negatable {
+        // 2.6: same verdict and wording for `no option` and `default option`.
         return Err(line.err(
             0,
-            format!("'no option {name}' is not supported: this option cannot be negated"),
+            format!("negation/default is not supported for option '{name}'."),
         ));
     }
     let fe = k.frontend || (k.listen && cx.px.kind == ProxyKind::Listen);
@@ -1760,12 +1766,14 @@ fn parse_stick(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<(), Diagnostic> {
         "match" => StickRuleKind::Match,
         "store-request" => StickRuleKind::StoreRequest,
         "store-response" => StickRuleKind::StoreResponse,
-        o => return Err(line.err(
-            1,
-            format!(
+        o => {
+            return Err(line.err(
+                1,
+                format!(
                 "'stick' expects 'on', 'match', 'store-request' or 'store-response' (got '{o}')"
             ),
-        )),
+            ))
+        }
     };
     let kwname = format!("stick {}", line.word(1));
     if !allowed_kw(cx, line, &kwname)? {

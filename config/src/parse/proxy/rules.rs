@@ -223,7 +223,13 @@ fn type_action(line: &Line<'_>, start: usize, a: &mut Action) -> Result<(), Diag
         }
         // `del-header <name> [-m <meth>]`.
         "del-header" if n != 1 && n != 3 => {
-            return Err(line.err(start + 1, format!("'{}' expects a header name, optionally followed by '-m <method>'", a.name)));
+            return Err(line.err(
+                start + 1,
+                format!(
+                    "'{}' expects a header name, optionally followed by '-m <method>'",
+                    a.name
+                ),
+            ));
         }
         "replace-header" | "replace-value" => {
             exactly(3)?;

@@ -156,22 +156,23 @@ fn parse_server_options(
             "enabled" => o.disabled = Some(false),
             "slowstart" => o.slowstart = Some(ms(line, i + 1, name)?),
             "observe" => {
-                o.observe =
-                    Some(match v {
-                        "layer4" => Observe::Layer4,
-                        "layer7" => Observe::Layer7,
-                        "none" => {
-                            o.observe = None;
-                            i += 2;
-                            continue;
-                        }
-                        _ => return Err(line.err(
+                o.observe = Some(match v {
+                    "layer4" => Observe::Layer4,
+                    "layer7" => Observe::Layer7,
+                    "none" => {
+                        o.observe = None;
+                        i += 2;
+                        continue;
+                    }
+                    _ => {
+                        return Err(line.err(
                             i + 1,
                             format!(
                                 "'observe' expects one of 'none', 'layer4', 'layer7' but got '{v}'"
                             ),
-                        )),
-                    });
+                        ))
+                    }
+                });
             }
             "on-error" => {
                 o.on_error = Some(match v {

@@ -1,0 +1,466 @@
+//! Proxy section parsing: typed model, inheritance, capability verdicts and
+//! diagnostics. Verdicts marked "2.6" were checked with Debian's haproxy.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use crate::addr::{Address, Host as AddrHost, Port};
+use crate::diag::Severity;
+use crate::model::*;
+use crate::{Diagnostics, Host, SourceFile};
+
+struct MemHost {
+    files: HashMap<&'static str, &'static str>,
+}
+
+impl Host for MemHost {
+    fn env(&self, name: &str) -> Option<String> {
+        match name {
+            "BE_PORT" => Some("9001".into()),
+            _ => None,
+        }
+    }
+    fn read_file(&self, path: &str) -> Result<Vec<u8>, String> {
+        self.files
+            .get(path)
+            .map(|s| s.as_bytes().to_vec())
+            .ok_or_else(|| "No such file or directory".to_string())
+    }
+}
+
+fn load(text: &str) -> (Config, Diagnostics) {
+    let host = MemHost {
+        files: HashMap::from([
+            ("site.pem", "-----BEGIN CERTIFICATE-----\n"),
+            ("/etc/ssl/ca.pem", "-----BEGIN CERTIFICATE-----\n"),
+            ("503.http", "HTTP/1.0 503 Service Unavailable\r\n\r\n"),
+        ]),
+    };
+    crate::load(&[SourceFile::new("t.cfg", text)], &host)
+}
+
+fn errors(d: &Diagnostics) -> Vec<(u32, String)> {
+    d.errors()
+        .map(|e| (e.loc.as_ref().map_or(0, |l| l.line), e.message.clone()))
+        .collect()
+}
+
+fn warnings(d: &Diagnostics) -> Vec<(u32, String)> {
+    d.warnings()
+        .map(|e| (e.loc.as_ref().map_or(0, |l| l.line), e.message.clone()))
+        .collect()
+}
+
+const BASE: &str =
+    "defaults\n mode http\n timeout connect 5s\n timeout client 30s\n timeout server 30s\n";
+
+#[test]
+fn frontend_backend_typed() {
+    let cfg_text = format!(
+        "{BASE}frontend www\n bind 127.0.0.1:8080,[::1]:8081 name web maxconn 100\n default_backend app\n use_backend api if {{ path_beg /api }}\n\
+         backend app\n balance leastconn\n server a1 127.0.0.1:9001 check inter 2s rise 3 fall 2 weight 10\n server a2 127.0.0.1:${{BE_PORT}} backup\n\
+         backend api\n balance random(3)\n hash-type consistent djb2 avalanche\n server b1 localhost:9002\n"
+    );
+    let (cfg, d) = load(&cfg_text);
+    assert!(!d.has_errors(), "{:?}", errors(&d));
+    let www = cfg.proxy("www").unwrap();
+    assert_eq!(www.kind, ProxyKind::Frontend);
+    assert_eq!(www.mode(), Mode::Http);
+    assert_eq!(www.timeouts.client, Some(Duration::from_secs(30)));
+    let b = &www.binds[0];
+    assert_eq!(b.addrs.len(), 2);
+    assert_eq!(b.opts.name.as_deref(), Some("web"));
+    assert_eq!(b.opts.maxconn, Some(100));
+    assert_eq!(www.default_backend.as_ref().unwrap().name, "app");
+    assert!(matches!(&www.use_backends[0].target, BackendTarget::Static(n) if n == "api"));
+    assert!(www.use_backends[0].cond.is_some());
+
+    let app = cfg.backend("app").unwrap();
+    assert!(matches!(app.balance, Some(Balance::LeastConn)));
+    let a1 = &app.servers[0];
+    assert_eq!(a1.opts.check, Some(true));
+    assert_eq!(a1.opts.inter, Some(Duration::from_secs(2)));
+    assert_eq!(
+        (a1.opts.rise, a1.opts.fall, a1.opts.weight),
+        (Some(3), Some(2), Some(10))
+    );
+    // `server` addresses expand ${VAR} even unquoted, as HAProxy's str2sa_range does.
+    assert!(matches!(
+        &app.servers[1].addr,
+        Address::Inet {
+            port: Port::One(9001),
+            ..
+        }
+    ));
+    assert_eq!(app.servers[1].opts.backup, Some(true));
+
+    let api = cfg.backend("api").unwrap();
+    assert!(matches!(api.balance, Some(Balance::Random { draws: 3 })));
+    assert_eq!(
+        api.hash_type,
+        Some(HashType {
+            method: HashMethod::Consistent,
+            function: HashFunction::Djb2,
+            avalanche: true
+        })
+    );
+    assert!(
+        matches!(&api.servers[0].addr, Address::Inet { host: AddrHost::Name(n), .. } if n == "localhost")
+    );
+}
+
+#[test]
+fn defaults_inheritance_and_from() {
+    let text = "defaults base\n mode http\n timeout client 10s\n option httplog\n retries 5\n\
+                defaults tcpd\n mode tcp\n timeout client 1m\n option dontlognull\n\
+                frontend f1 from base\n bind :80\n\
+                frontend f2\n bind :81\n no option dontlognull\n";
+    let (cfg, d) = load(text);
+    assert!(!d.has_errors(), "{:?}", errors(&d));
+    let f1 = cfg.proxy("f1").unwrap();
+    assert_eq!(f1.mode(), Mode::Http);
+    assert_eq!(f1.timeouts.client, Some(Duration::from_secs(10)));
+    assert_eq!(f1.options.log_style, Some(LogStyle::Http));
+    assert_eq!(f1.retries, Some(5));
+    assert_eq!(f1.defaults.as_ref().unwrap().name, "base");
+    // Without `from`, the last defaults section applies.
+    let f2 = cfg.proxy("f2").unwrap();
+    assert_eq!(f2.mode(), Mode::Tcp);
+    assert_eq!(f2.timeouts.client, Some(Duration::from_secs(60)));
+    assert_eq!(f2.options.log_style, None);
+    assert_eq!(f2.options.flag("dontlognull"), Some(false));
+    // 2.6: httplog cannot be negated.
+    let (_, d) = load("defaults\n option httplog\nfrontend f\n bind :80\n no option httplog\n");
+    assert_eq!(
+        errors(&d),
+        [(
+            5,
+            "negation/default is not supported for option 'httplog'.".to_string()
+        )]
+    );
+}
+
+#[test]
+fn unknown_defaults_in_from_is_an_error() {
+    // 2.6: "defaults section 'x' not found for frontend 'a'."
+    let (_, d) = load("frontend a from x\n bind :80\n timeout client 1s\n");
+    assert_eq!(
+        errors(&d),
+        [(
+            1,
+            "defaults section 'x' not found for frontend 'a'.".to_string()
+        )]
+    );
+}
+
+#[test]
+fn capability_verdicts() {
+    // 2.6: 'bind' in defaults is fatal, in a backend only a warning; a
+    // backend keyword in a frontend is a warning.
+    let (_, d) = load("defaults\n bind :80\n");
+    assert_eq!(
+        errors(&d),
+        [(2, "'bind' not allowed in 'defaults' section.".to_string())]
+    );
+    let (_, d) = load(&format!("{BASE}backend b\n bind :80\nfrontend f\n bind :81\n balance roundrobin\n default_backend b\n"));
+    assert!(!d.has_errors(), "{:?}", errors(&d));
+    let w = warnings(&d);
+    assert!(
+        w.contains(&(
+            7,
+            "'bind' ignored because backend 'b' has no frontend capability.".to_string()
+        )),
+        "{w:?}"
+    );
+    assert!(
+        w.contains(&(
+            10,
+            "'balance' ignored because frontend 'f' has no backend capability.".to_string()
+        )),
+        "{w:?}"
+    );
+}
+
+#[test]
+fn duplicate_names() {
+    // 2.6: frontend/frontend and listen/backend clash; frontend/backend may share.
+    let (_, d) = load(&format!(
+        "{BASE}frontend a\n bind :80\nfrontend a\n bind :81\n"
+    ));
+    assert_eq!(errors(&d).len(), 1);
+    assert!(errors(&d)[0]
+        .1
+        .contains("has the same name as frontend 'a'"));
+    let (_, d) = load(&format!(
+        "{BASE}frontend a\n bind :80\n default_backend a\nbackend a\n"
+    ));
+    assert!(!d.has_errors(), "{:?}", errors(&d));
+    let (_, d) = load(&format!(
+        "{BASE}backend b\n server s 127.0.0.1:1\n server s 127.0.0.1:2\n"
+    ));
+    assert!(
+        errors(&d)[0].1.contains("same name as another server 's'"),
+        "{:?}",
+        errors(&d)
+    );
+}
+
+#[test]
+fn removed_and_unknown_keywords() {
+    let (_, d) = load(&format!("{BASE}backend b\n contimeout 5s\n"));
+    assert_eq!(errors(&d)[0].1, "the 'contimeout' directive is not supported anymore since HAProxy 2.1. Use 'timeout connect'.");
+    let (_, d) = load(&format!("{BASE}backend b\n balence roundrobin\n"));
+    let e = d.errors().next().unwrap();
+    assert_eq!(e.message, "unknown keyword 'balence' in 'backend' section");
+    assert_eq!(e.hint.as_deref(), Some("did you mean 'balance'?"));
+    assert_eq!(e.loc.as_ref().unwrap().line, 7);
+    // `listen NAME addr:port` is the pre-1.5 syntax.
+    let (_, d) = load("listen a 127.0.0.1:80\n");
+    assert!(errors(&d)
+        .iter()
+        .any(|(l, m)| *l == 1 && m.contains("please use the 'bind' keyword")));
+}
+
+#[test]
+fn timeouts_and_values() {
+    let (cfg, d) = load(&format!(
+        "{BASE}backend b\n timeout queue 250\n timeout tunnel 1h\n timeout check 2s\n"
+    ));
+    assert!(!d.has_errors());
+    let b = cfg.backend("b").unwrap();
+    assert_eq!(b.timeouts.queue, Some(Duration::from_millis(250)));
+    assert_eq!(b.timeouts.tunnel, Some(Duration::from_secs(3600)));
+    // 2.6: "unexpected character 'x' in 'timeout client'".
+    let (_, d) = load(&format!(
+        "{BASE}frontend f\n bind :80\n timeout client 10x\n"
+    ));
+    assert_eq!(
+        errors(&d),
+        [(
+            8,
+            "unexpected character 'x' in 'timeout client'".to_string()
+        )]
+    );
+    let (_, d) = load(&format!("{BASE}backend b\n timeout foo 1s\n"));
+    assert!(errors(&d)[0].1.starts_with("'timeout' supports 'client'"));
+    let (_, d) = load(&format!(
+        "{BASE}backend b\n server s 127.0.0.1:1 weight 300\n"
+    ));
+    assert!(errors(&d)[0].1.contains("weight must be between 0 and 256"));
+}
+
+#[test]
+fn cross_references() {
+    // 2.6: "Proxy 'f': unable to find required default_backend: 'c'."
+    let (_, d) = load(&format!(
+        "{BASE}frontend f\n bind :80\n default_backend c\n"
+    ));
+    assert_eq!(
+        errors(&d),
+        [(
+            8,
+            "Proxy 'f': unable to find required default_backend: 'c'.".to_string()
+        )]
+    );
+    // HTTP frontend to TCP backend is fatal; the reverse is fine.
+    let (_, d) = load(&format!(
+        "{BASE}frontend f\n bind :80\n default_backend b\nbackend b\n mode tcp\n"
+    ));
+    assert!(errors(&d)[0]
+        .1
+        .contains("tries to use incompatible tcp backend 'b'"));
+    let (_, d) = load(&format!(
+        "{BASE}frontend f\n mode tcp\n bind :80\n default_backend b\nbackend b\n"
+    ));
+    assert!(!d.has_errors(), "{:?}", errors(&d));
+    // Tracking needs the target to be checked.
+    let (_, d) = load(&format!(
+        "{BASE}backend b\n server s1 127.0.0.1:1\n server s2 127.0.0.1:2 track s1\n"
+    ));
+    assert!(errors(&d)[0]
+        .1
+        .contains("does not have any check nor agent enabled"));
+    let (_, d) = load(&format!(
+        "{BASE}backend b\n server s2 127.0.0.1:2 track other/s1\n"
+    ));
+    assert!(errors(&d)[0]
+        .1
+        .contains("unable to find required proxy 'other' for tracking"));
+    // ACLs must be declared before use (2.6: fatal).
+    let (_, d) = load(&format!(
+        "{BASE}frontend f\n bind :80\n http-request deny if bad\n acl bad src 10.0.0.0/8\n"
+    ));
+    assert!(
+        errors(&d)
+            .iter()
+            .any(|(l, m)| *l == 8 && m == "no such ACL : 'bad'"),
+        "{:?}",
+        errors(&d)
+    );
+}
+
+#[test]
+fn rules_and_actions() {
+    let text = format!(
+        "{BASE}frontend f\n bind :80\n acl api path_beg /api\n http-request set-header X-Api yes if api\n http-request deny deny_status 429 if {{ src 10.0.0.1 }}\n \
+         http-request set-var(txn.host) req.hdr(host),lower\n http-request return status 200 content-type text/plain lf-string \"%[path]\"\n \
+         tcp-request inspect-delay 5s\n tcp-request content accept if {{ req.len gt 0 }}\n http-response del-header Server\n"
+    );
+    let (cfg, d) = load(&text);
+    assert!(!d.has_errors(), "{:?}", errors(&d));
+    let f = cfg.proxy("f").unwrap();
+    let r = &f.rules.http_request;
+    assert_eq!(r.len(), 4);
+    assert_eq!(r[0].action.name, "set-header");
+    assert_eq!(r[0].action.formats.len(), 1);
+    assert!(r[0].cond.is_some());
+    assert_eq!(r[2].action.name, "set-var");
+    assert_eq!(r[2].action.param.as_deref(), Some("txn.host"));
+    assert_eq!(r[2].action.exprs.len(), 1);
+    assert_eq!(
+        f.rules.tcp_request_inspect_delay,
+        Some(Duration::from_secs(5))
+    );
+    assert_eq!(f.rules.tcp_request_content.len(), 1);
+    assert_eq!(f.rules.http_response[0].action.name, "del-header");
+
+    let (_, d) = load(&format!(
+        "{BASE}frontend f\n bind :80\n http-request sett-header a b\n"
+    ));
+    let e = d.errors().next().unwrap();
+    assert!(
+        e.message.contains("unknown action 'sett-header'"),
+        "{}",
+        e.message
+    );
+    assert_eq!(e.hint.as_deref(), Some("did you mean 'set-header'?"));
+    // An action from another rule set.
+    let (_, d) = load(&format!(
+        "{BASE}frontend f\n bind :80\n tcp-request connection set-header a b\n"
+    ));
+    assert!(d.has_errors());
+}
+
+#[test]
+fn options_and_checks() {
+    let text = format!(
+        "{BASE}backend b\n option httpchk GET /health HTTP/1.1\n option forwardfor except 127.0.0.0/8 header X-Real-IP if-none\n option redispatch\n option http-server-close\n no option abortonclose\n \
+         http-check send hdr Host example.com\n http-check expect status 200\n server s 127.0.0.1:1 check\n"
+    );
+    let (cfg, d) = load(&text);
+    assert!(!d.has_errors(), "{:?}", errors(&d));
+    let b = cfg.backend("b").unwrap();
+    assert_eq!(
+        b.options.check,
+        Some(CheckKind::Http {
+            method: Some("GET".into()),
+            uri: Some("/health".into()),
+            version: Some("HTTP/1.1".into())
+        })
+    );
+    let ff = b.options.forwardfor.as_ref().unwrap();
+    assert_eq!(
+        (ff.except.as_deref(), ff.header.as_str(), ff.if_none),
+        (Some("127.0.0.0/8"), "X-Real-IP", true)
+    );
+    assert_eq!(b.options.redispatch, Some(1));
+    assert_eq!(b.options.http_conn_mode, Some(HttpConnMode::ServerClose));
+    assert_eq!(b.options.flag("abortonclose"), Some(false));
+    assert_eq!(b.http_checks.len(), 2);
+    assert!(
+        matches!(&b.http_checks[1].kind, CheckStepKind::Expect(e) if e.kind == ExpectKind::Status && e.pattern == "200")
+    );
+
+    let (_, d) = load(&format!("{BASE}backend b\n option htpchk\n"));
+    let e = d.errors().next().unwrap();
+    assert_eq!(e.message, "unknown option 'htpchk'.");
+    assert_eq!(e.hint.as_deref(), Some("did you mean 'httpchk'?"));
+}
+
+#[test]
+fn bind_and_server_files() {
+    let (cfg, d) = load(&format!(
+        "{BASE}frontend f\n bind :443 ssl crt site.pem alpn h2,http/1.1 ssl-min-ver TLSv1.2\nbackend b\n server s 127.0.0.1:443 ssl ca-file /etc/ssl/ca.pem sni str(example.com)\n"
+    ));
+    assert!(!d.has_errors(), "{:?}", errors(&d));
+    let b = &cfg.proxy("f").unwrap().binds[0];
+    assert!(b.opts.ssl);
+    assert_eq!(
+        b.opts.alpn.as_deref(),
+        Some(&["h2".to_string(), "http/1.1".to_string()][..])
+    );
+    // Missing certificate file, ssl without crt, TLS server without CA.
+    let (_, d) = load(&format!("{BASE}frontend f\n bind :443 ssl crt nope.pem\n"));
+    assert!(errors(&d)[0].1.contains("unable to load 'nope.pem'"));
+    let (_, d) = load(&format!("{BASE}frontend f\n bind :443 ssl\n"));
+    assert!(errors(&d)[0].1.contains("no SSL certificate specified"));
+    let (_, d) = load(&format!("{BASE}backend b\n server s 127.0.0.1:443 ssl\n"));
+    assert!(errors(&d)[0]
+        .1
+        .contains("verify is enabled by default but no CA file specified"));
+    let (_, d) = load(&format!(
+        "{BASE}backend b\n server s 127.0.0.1:443 ssl verify none\n"
+    ));
+    assert!(!d.has_errors());
+    // Unknown bind option with a suggestion.
+    let (_, d) = load(&format!("{BASE}frontend f\n bind :80 acept-proxy\n"));
+    let e = d.errors().next().unwrap();
+    assert_eq!(e.hint.as_deref(), Some("did you mean 'accept-proxy'?"));
+}
+
+#[test]
+fn stick_tables_cookies_errorfiles() {
+    let (cfg, d) = load(&format!(
+        "{BASE}backend b\n stick-table type ip size 100k expire 30m store http_req_rate(10s),conn_cur\n stick on src\n \
+         cookie SRV insert indirect nocache httponly secure\n errorfile 503 503.http\n server s 127.0.0.1:1 cookie s1\n"
+    ));
+    assert!(!d.has_errors(), "{:?}", errors(&d));
+    let b = cfg.backend("b").unwrap();
+    let t = b.stick_table.as_ref().unwrap();
+    assert_eq!(
+        (t.key.clone(), t.size, t.expire),
+        (StickKeyType::Ip, 102_400, Some(Duration::from_secs(1800)))
+    );
+    assert_eq!(t.store.len(), 2);
+    assert_eq!(b.stick_rules.len(), 1);
+    let c = b.cookie.as_ref().unwrap();
+    assert_eq!(
+        (c.mode, c.indirect, c.httponly),
+        (Some(CookieMode::Insert), true, true)
+    );
+    assert!(
+        matches!(&b.errorfiles[0].source, ErrorSource::File { content, .. } if content.starts_with(b"HTTP/1.0 503"))
+    );
+    let (_, d) = load(&format!(
+        "{BASE}backend b\n stick-table type ip size 1k store bogus_cnt\n"
+    ));
+    assert!(errors(&d)[0].1.contains("unknown data type 'bogus_cnt'"));
+    let (_, d) = load(&format!("{BASE}backend b\n errorfile 503 missing.http\n"));
+    assert!(d.has_errors());
+}
+
+#[test]
+fn warnings_haproxy_prints() {
+    // 2.6 warns about missing timeouts and frontends without bind.
+    let (_, d) = load("frontend f\n bind :80\n");
+    let w = warnings(&d);
+    assert!(
+        w.iter()
+            .any(|(_, m)| m == "missing timeouts for frontend 'f'."),
+        "{w:?}"
+    );
+    let (_, d) = load(&format!("{BASE}frontend f\n"));
+    assert!(warnings(&d)
+        .iter()
+        .any(|(_, m)| m.contains("has no 'bind' directive")));
+    assert!(d.list.iter().all(|x| x.severity != Severity::Error));
+}
+
+#[test]
+fn every_error_is_reported_not_just_the_first() {
+    let (_, d) = load(&format!(
+        "{BASE}frontend f\n bind :80\n maxconn x\n timeout client 1q\n foo\n"
+    ));
+    let lines: Vec<u32> = errors(&d).iter().map(|(l, _)| *l).collect();
+    assert_eq!(lines, [8, 9, 10]);
+}
