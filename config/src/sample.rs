@@ -1011,6 +1011,11 @@ impl fmt::Display for RegexError {
     }
 }
 
+const POSIX_CLASSES: &[&str] = &[
+    "alnum", "alpha", "ascii", "blank", "cntrl", "digit", "graph", "lower", "print", "punct",
+    "space", "upper", "word", "xdigit",
+];
+
 /// Catches the regular-expression mistakes that make PCRE refuse a pattern
 /// at start-up: unbalanced parentheses, an unterminated character class, a
 /// trailing backslash, a quantifier with nothing to repeat.
@@ -1060,7 +1065,17 @@ pub fn check_regex(re: &str) -> Result<(), RegexError> {
                         Some(b'\\') => i += 2,
                         Some(b'[') if b.get(i + 1) == Some(&b':') => {
                             let rest = re.get(i + 2..).unwrap_or("");
-                            i = rest.find(":]").map_or(i + 1, |p| i + 2 + p + 2);
+                            match rest.find(":]") {
+                                Some(p) => {
+                                    let name = rest.get(..p).unwrap_or("");
+                                    let name = name.strip_prefix('^').unwrap_or(name);
+                                    if !POSIX_CLASSES.contains(&name) {
+                                        return err("unknown POSIX class name", i + 2);
+                                    }
+                                    i += 2 + p + 2;
+                                }
+                                None => i += 1,
+                            }
                         }
                         Some(b']') => break,
                         Some(_) => i += 1,
@@ -1699,6 +1714,7 @@ pub(crate) mod tests {
             "a{,3}",
             "[]a]",
             "[[:alpha:]]+",
+            "[[:^space:]x]",
             r"\Q(\E",
             "a*+",
             "x{",
@@ -1715,6 +1731,8 @@ pub(crate) mod tests {
             ("a|+", "quantifier does not follow a repeatable item"),
             ("a**", "quantifier does not follow a repeatable item"),
             ("({2})", "quantifier does not follow a repeatable item"),
+            // haproxy 2.6 (PCRE2): "unknown POSIX class name, erroffset=3"
+            ("[[:foo:]]", "unknown POSIX class name"),
         ] {
             assert_eq!(check_regex(bad).unwrap_err().reason, reason, "{bad}");
         }

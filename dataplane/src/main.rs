@@ -3,6 +3,7 @@
 //! which settings it cannot honour yet (see `support`).
 #![forbid(unsafe_code)]
 
+mod accounts;
 mod args;
 mod load;
 mod resolve;
@@ -95,6 +96,7 @@ fn check(args: &Args) -> Verdict {
     let (cfg, mut diags) = ringlb_config::load(&files, &host);
     // As `haproxy -c` does: server host names must resolve now.
     diags.list.extend(resolve::check_names(&cfg));
+    diags.list.extend(accounts::check(&cfg));
     // Programs run under the master: master-worker mode, from the config or
     // from -W/-Ws (which the config crate cannot see).
     let mworker =

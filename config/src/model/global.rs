@@ -28,6 +28,9 @@ pub struct Global {
     pub user: Option<Account>,
     /// `group <name>` or `gid <n>`.
     pub group: Option<Account>,
+    /// Where `user`/`uid` and `group`/`gid` were set (for diagnostics).
+    pub user_loc: Option<Loc>,
+    pub group_loc: Option<Loc>,
     pub chroot: Option<String>,
     pub pidfile: Option<String>,
     /// `log` lines (never `log global`).

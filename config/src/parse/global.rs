@@ -659,8 +659,10 @@ fn account(p: &mut Parser<'_>, line: &Line<'_>) -> Result<(), Diagnostic> {
     };
     if is_user {
         p.cfg.global.user = Some(value);
+        p.cfg.global.user_loc = Some(line.loc_at(1));
     } else {
         p.cfg.global.group = Some(value);
+        p.cfg.global.group_loc = Some(line.loc_at(1));
     }
     Ok(())
 }

@@ -1475,10 +1475,8 @@ fn parse_capture(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<(), Diagnostic> {
     Ok(())
 }
 
-/// Status codes HAProxy can customise with errorfile.
-pub(crate) const ERROR_CODES: &[u16] = &[
-    200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504,
-];
+/// Status codes HAProxy can customise with errorfile (shared with http-errors).
+use super::sections::ERRORFILE_CODES as ERROR_CODES;
 
 fn parse_errorfile(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<(), Diagnostic> {
     if !allowed_kw(cx, line, "errorfile")? {
@@ -1496,6 +1494,9 @@ fn parse_errorfile(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<(), Diagnostic> 
         .host
         .read_file(path)
         .map_err(|e| line.err(2, format!("error opening file '{path}' : {e}.")))?;
+    if let Err(e) = super::sections::check_errorfile(&content) {
+        return Err(line.err(2, format!("'errorfile {status} {path}' : {e}")));
+    }
     if !ERROR_CODES.contains(&status) {
         let w = line.warn(1, format!("status code '{status}' not handled by 'errorfile', error customization will be ignored."));
         cx.push(w);
