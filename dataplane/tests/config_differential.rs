@@ -22,21 +22,18 @@
     clippy::panic
 )]
 
+mod common;
+
+use common::{corpus_configs, corpus_dir, env_of, run, Outcome, DEADLINE};
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
 
 /// A config check that does not finish within this is killed and reported.
-const DEADLINE: Duration = Duration::from_secs(20);
 /// The corpus must stay broad enough to mean something.
 const MIN_CONFIGS: usize = 70;
 /// How many output lines a mismatch report shows per program.
 const REPORT_LINES: usize = 6;
-/// Inherited variables with this prefix are removed: the corpus's own variables
-/// are set only by a config's `# env:` line, so "not set" cases stay not set.
-const CORPUS_ENV_PREFIX: &str = "CORPUS_";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Verdict {
@@ -51,13 +48,6 @@ impl std::fmt::Display for Verdict {
             Verdict::Invalid => "invalid",
         })
     }
-}
-
-#[derive(Debug)]
-struct Outcome {
-    /// None when the program was killed at the deadline.
-    status: Option<ExitStatus>,
-    output: String,
 }
 
 impl Outcome {
@@ -100,127 +90,6 @@ impl Outcome {
                 .join("\n")
         }
     }
-}
-
-fn corpus_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/tests/corpus");
-    dir.canonicalize()
-        .unwrap_or_else(|e| panic!("corpus directory {}: {e}", dir.display()))
-}
-
-/// Corpus configs, sorted by file name.
-fn corpus_configs(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n.ends_with(".cfg"))
-        .collect();
-    names.sort();
-    names
-}
-
-/// Environment variables from a `# env: A=1 B="x y" C=` first line.
-fn env_of(config: &Path) -> Vec<(String, String)> {
-    let text = std::fs::read_to_string(config).unwrap_or_default();
-    let Some(spec) = text.lines().next().and_then(|l| l.strip_prefix("# env:")) else {
-        return Vec::new();
-    };
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut in_quotes = false;
-    let mut started = false;
-    for c in spec.chars() {
-        match c {
-            '"' => {
-                in_quotes = !in_quotes;
-                started = true;
-            }
-            c if c.is_whitespace() && !in_quotes => {
-                if started {
-                    words.push(std::mem::take(&mut word));
-                    started = false;
-                }
-            }
-            c => {
-                word.push(c);
-                started = true;
-            }
-        }
-    }
-    assert!(
-        !in_quotes,
-        "{}: unterminated quote in the # env: line",
-        config.display()
-    );
-    if started {
-        words.push(word);
-    }
-    words
-        .into_iter()
-        .map(|w| {
-            let (name, value) = w.split_once('=').unwrap_or_else(|| {
-                panic!(
-                    "{}: '{w}' in the # env: line is not NAME=value",
-                    config.display()
-                )
-            });
-            (name.to_owned(), value.to_owned())
-        })
-        .collect()
-}
-
-/// Runs a command with the corpus as working directory and the config's
-/// environment, killing it (and its process group) at the deadline.
-fn run(program: &Path, args: &[&str], dir: &Path, env: &[(String, String)]) -> Outcome {
-    use std::os::unix::process::CommandExt;
-
-    let mut cmd = Command::new(program);
-    cmd.args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    // Own process group, so that a timeout can end anything the program started.
-    cmd.process_group(0);
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with(CORPUS_ENV_PREFIX) {
-            cmd.env_remove(name);
-        }
-    }
-    cmd.envs(env.iter().map(|(k, v)| (k, v)));
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let out_reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = out.read_to_end(&mut buf);
-        buf
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = err.read_to_end(&mut buf);
-        buf
-    });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break Some(st);
-        }
-        if start.elapsed() >= DEADLINE {
-            let _ = Command::new("kill")
-                .args(["-KILL", "--", &format!("-{}", child.id())])
-                .status();
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    let mut output = String::from_utf8_lossy(&err_reader.join().unwrap()).into_owned();
-    output.push_str(&String::from_utf8_lossy(&out_reader.join().unwrap()));
-    Outcome { status, output }
 }
 
 fn find_on_path(name: &str) -> Option<PathBuf> {
