@@ -14,7 +14,7 @@ use super::{invalid_name_char, words_from, Cur, Parser};
 use crate::acl::{parse_acl, parse_condition, Condition};
 use crate::diag::{did_you_mean, Diagnostic, Diagnostics};
 use crate::keywords::{self, InDefaults, RuleSet, Section};
-use crate::logformat::parse_log_format;
+use crate::logformat::{parse_log_format, parse_log_format_with, LogFormatOptions};
 use crate::model::*;
 use crate::sample::parse_sample;
 use crate::units::TimeUnit;
@@ -175,47 +175,81 @@ pub(crate) fn open(p: &mut Parser<'_>, section: Section, line: &Line<'_>) {
     }
 }
 
-/// Copy what a defaults section passes to a new proxy (HAProxy's
-/// proxy_defproxy_cpy): settings, not listeners or servers.
+/// Copy what a defaults section passes to a new proxy, as HAProxy's
+/// proxy_defproxy_cpy does: common settings always, frontend settings only
+/// to proxies that can accept connections, backend settings only to
+/// proxies that pick servers (a defaults section has both capabilities).
 fn inherit(px: &mut Proxy, d: &Proxy) {
     px.defaults = Some(Named {
         name: d.name.clone(),
         loc: d.loc.clone(),
     });
+    // Always.
+    px.disabled = d.disabled;
     px.mode = d.mode;
     px.default_server = d.default_server.clone();
-    px.balance = d.balance.clone();
-    px.hash_type = d.hash_type;
-    px.hash_balance_factor = d.hash_balance_factor;
-    px.timeouts = d.timeouts;
-    px.maxconn = d.maxconn;
-    px.fullconn = d.fullconn;
-    px.retries = d.retries;
-    px.backlog = d.backlog;
-    px.rate_limit_sessions = d.rate_limit_sessions;
     px.options = d.options.clone();
-    px.http_checks = d.http_checks.clone();
-    px.tcp_checks = d.tcp_checks.clone();
+    px.rules.tcp_request_inspect_delay = d.rules.tcp_request_inspect_delay;
+    px.rules.tcp_response_inspect_delay = d.rules.tcp_response_inspect_delay;
+    px.errorfiles = d.errorfiles.clone();
+    px.errorfile_groups = d.errorfile_groups.clone();
     px.stats = d.stats.clone();
     px.logs = d.logs.clone();
     px.no_log = d.no_log;
-    px.log_format = d.log_format.clone();
-    px.log_tag = d.log_tag.clone();
-    px.error_log_format = d.error_log_format.clone();
     px.unique_id_format = d.unique_id_format.clone();
     px.unique_id_header = d.unique_id_header.clone();
-    px.errorfiles = d.errorfiles.clone();
-    px.errorfile_groups = d.errorfile_groups.clone();
-    px.cookie = d.cookie.clone();
-    px.http_reuse = d.http_reuse;
+    px.log_tag = d.log_tag.clone();
     px.compression = d.compression.clone();
-    px.monitor_uri = d.monitor_uri.clone();
-    px.default_backend = d.default_backend.clone();
+    px.http_reuse = d.http_reuse;
     // Named defaults may carry ACLs and rules (3.x); they run before the
-    // proxy's own.
+    // proxy's own, so they are placed first.
     px.acls = d.acls.clone();
+    let delays = (
+        px.rules.tcp_request_inspect_delay,
+        px.rules.tcp_response_inspect_delay,
+    );
     px.rules = d.rules.clone();
+    (
+        px.rules.tcp_request_inspect_delay,
+        px.rules.tcp_response_inspect_delay,
+    ) = delays;
     px.directives = d.directives.clone();
+    let (dt, t) = (&d.timeouts, &mut px.timeouts);
+    if px.cap.frontend {
+        px.maxconn = d.maxconn;
+        px.backlog = d.backlog;
+        px.rate_limit_sessions = d.rate_limit_sessions;
+        t.client = dt.client;
+        t.client_hs = dt.client_hs;
+        t.client_fin = dt.client_fin;
+        t.tarpit = dt.tarpit;
+        t.http_request = dt.http_request;
+        t.http_keep_alive = dt.http_keep_alive;
+        px.monitor_uri = d.monitor_uri.clone();
+        px.default_backend = d.default_backend.clone();
+        px.log_format = d.log_format.clone();
+        px.error_log_format = d.error_log_format.clone();
+        px.captures = d.captures.clone();
+    }
+    if px.cap.backend {
+        px.balance = d.balance.clone();
+        px.hash_type = d.hash_type;
+        px.hash_balance_factor = d.hash_balance_factor;
+        px.fullconn = d.fullconn;
+        px.retries = d.retries;
+        px.http_checks = d.http_checks.clone();
+        px.tcp_checks = d.tcp_checks.clone();
+        px.cookie = d.cookie.clone();
+        t.connect = dt.connect;
+        t.server = dt.server;
+        t.server_fin = dt.server_fin;
+        t.check = dt.check;
+        t.queue = dt.queue;
+        t.tarpit = dt.tarpit;
+        t.http_request = dt.http_request;
+        t.http_keep_alive = dt.http_keep_alive;
+        t.tunnel = dt.tunnel;
+    }
 }
 
 /// What a keyword line is parsed against.
@@ -619,7 +653,10 @@ fn dispatch(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<(), Diagnostic> {
             if line.len() > 2 {
                 return Err(line.err(2, format!("'{kw}' expects only one argument, got {} (use quotes around the format string)", line.len() - 1)));
             }
-            let f = parse_log_format(text)
+            // log-format and unique-id-format merge runs of spaces, as
+            // HAProxy does for them.
+            let merge_spaces = kw != "error-log-format";
+            let f = parse_log_format_with(text, LogFormatOptions { merge_spaces })
                 .map_err(|e| line.err(1, format!("'{kw}': {}", e.message)))?;
             match kw {
                 "log-format" => cx.px.log_format = Some(f),

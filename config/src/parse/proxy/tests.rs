@@ -121,7 +121,8 @@ fn defaults_inheritance_and_from() {
     assert_eq!(f1.mode(), Mode::Http);
     assert_eq!(f1.timeouts.client, Some(Duration::from_secs(10)));
     assert_eq!(f1.options.log_style, Some(LogStyle::Http));
-    assert_eq!(f1.retries, Some(5));
+    // `retries` is a backend setting: a frontend does not inherit it.
+    assert_eq!(f1.retries, None);
     assert_eq!(f1.defaults.as_ref().unwrap().name, "base");
     // Without `from`, the last defaults section applies.
     let f2 = cfg.proxy("f2").unwrap();
@@ -463,4 +464,34 @@ fn every_error_is_reported_not_just_the_first() {
     ));
     let lines: Vec<u32> = errors(&d).iter().map(|(l, _)| *l).collect();
     assert_eq!(lines, [8, 9, 10]);
+}
+
+#[test]
+fn inheritance_follows_capabilities() {
+    // HAProxy's proxy_defproxy_cpy: frontend settings go to frontends only,
+    // backend settings to backends only, common ones to both.
+    let text = "defaults\n mode http\n maxconn 500\n balance leastconn\n retries 7\n timeout client 5s\n timeout server 6s\n timeout connect 1s\n option redispatch\n\
+                frontend f\n bind :80\nbackend b\nlisten l\n bind :81\n";
+    let (cfg, d) = load(text);
+    assert!(!d.has_errors(), "{:?}", errors(&d));
+    let f = cfg.proxy("f").unwrap();
+    assert_eq!(
+        (f.maxconn, f.retries, f.balance.is_none()),
+        (Some(500), None, true)
+    );
+    assert_eq!(
+        (f.timeouts.client, f.timeouts.server),
+        (Some(Duration::from_secs(5)), None)
+    );
+    let b = cfg.backend("b").unwrap();
+    assert_eq!((b.maxconn, b.retries), (None, Some(7)));
+    assert!(matches!(b.balance, Some(Balance::LeastConn)));
+    assert_eq!(
+        (b.timeouts.client, b.timeouts.server),
+        (None, Some(Duration::from_secs(6)))
+    );
+    assert_eq!(b.options.redispatch, Some(1));
+    let l = cfg.proxy("l").unwrap();
+    assert_eq!((l.maxconn, l.retries), (Some(500), Some(7)));
+    assert_eq!(l.mode(), Mode::Http);
 }
