@@ -5,6 +5,12 @@
 
 mod accounts;
 mod args;
+#[allow(dead_code)] // wired into the engine as it lands
+mod balance;
+#[allow(dead_code)]
+mod log;
+#[allow(dead_code)]
+mod process;
 mod load;
 mod resolve;
 mod support;

@@ -1,0 +1,1 @@
+//! Server selection (being written).

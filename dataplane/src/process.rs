@@ -1,0 +1,1 @@
+//! Process management (being written).
