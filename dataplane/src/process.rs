@@ -1,1 +1,0 @@
-//! Process management (being written).
