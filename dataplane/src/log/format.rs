@@ -754,6 +754,65 @@ mod tests {
         assert_eq!(render_utc(&lf("%tr"), &f), "23/Nov/2026:19:16:06.007");
     }
 
+    // Captured from haproxy 2.6.12 run with TZ=<zone>, `log-format
+    // "%t|%Tl|%T|%Ts"` and `log 127.0.0.1:<port> format rfc3164|rfc5424
+    // local0`, one connection (refused by the server) per zone. The
+    // expected headers carry the send date, the lines the accept date
+    // (pids set to the first run's).
+    #[test]
+    fn local_zones_match_haproxy() {
+        use crate::log::syslog::Header;
+        use ringlb_config::model::{Level, LogWireFormat};
+        let cases = [
+            ("Europe/Paris", 1_795_462_033_822, 1_795_462_036_829_906,
+             "23/Nov/2026:20:27:13.822|23/Nov/2026:20:27:13 +0100|23/Nov/2026:19:27:13 +0000|1795462033",
+             "<134>Nov 23 20:27:16 localhost haproxy[32606]: ",
+             "<134>1 2026-11-23T20:27:16.829906+01:00 - haproxy 32606 - - "),
+            ("EST5EDT", 1_795_462_038_797, 1_795_462_041_803_099,
+             "23/Nov/2026:14:27:18.797|23/Nov/2026:14:27:18 -0500|23/Nov/2026:19:27:18 +0000|1795462038",
+             "<134>Nov 23 14:27:21 localhost haproxy[32606]: ",
+             "<134>1 2026-11-23T14:27:21.803099-05:00 - haproxy 32606 - - "),
+            ("America/Sao_Paulo", 1_795_462_043_666, 1_795_462_046_671_786,
+             "23/Nov/2026:16:27:23.666|23/Nov/2026:16:27:23 -0300|23/Nov/2026:19:27:23 +0000|1795462043",
+             "<134>Nov 23 16:27:26 localhost haproxy[32606]: ",
+             "<134>1 2026-11-23T16:27:26.671786-03:00 - haproxy 32606 - - "),
+            ("Asia/Kolkata", 1_795_462_048_534, 1_795_462_051_540_302,
+             "24/Nov/2026:00:57:28.534|24/Nov/2026:00:57:28 +0530|23/Nov/2026:19:27:28 +0000|1795462048",
+             "<134>Nov 24 00:57:31 localhost haproxy[32606]: ",
+             "<134>1 2026-11-24T00:57:31.540302+05:30 - haproxy 32606 - - "),
+        ];
+        for (tz, accept_ms, sent_us, line, rfc3164, rfc5424) in cases {
+            if !std::path::Path::new("/usr/share/zoneinfo")
+                .join(tz)
+                .exists()
+            {
+                continue; // no tz database on this machine
+            }
+            let zone = Zone::load(Some(tz));
+            let f = stream("fe", accept_ms);
+            let mut s = String::new();
+            render_in(&lf("%t|%Tl|%T|%Ts"), &f, &zone, &mut s);
+            assert_eq!(s, line, "{tz}");
+            for (format, expected) in [
+                (LogWireFormat::Rfc3164, rfc3164),
+                (LogWireFormat::Rfc5424, rfc5424),
+            ] {
+                let h = Header {
+                    format,
+                    facility: 16,
+                    level: Level::Info,
+                    hostname: None,
+                    tag: "haproxy",
+                    pid: 32606,
+                    date: UNIX_EPOCH + Duration::from_micros(sent_us),
+                };
+                let mut s = String::new();
+                h.write(&zone, &mut s);
+                assert_eq!(s, expected, "{tz} {format:?}");
+            }
+        }
+    }
+
     #[test]
     fn timers() {
         let mut f = stream("fe", 0);
