@@ -65,11 +65,16 @@ impl LogSink {
     /// Queues `msg` at `level` for every target that accepts the level.
     /// Never blocks: a full queue drops the line and counts it.
     pub fn send(&self, level: Level, msg: &str) {
+        self.send_line(level, msg.to_string());
+    }
+
+    /// [`LogSink::send`] for a line the caller no longer needs (no copy).
+    pub fn send_line(&self, level: Level, line: String) {
         let job = Job::Line {
             level,
             date: SystemTime::now(),
             tag: self.tag.clone(),
-            text: msg.to_string(),
+            text: line,
         };
         if self.tx.try_send(job).is_err() {
             self.stats.dropped.fetch_add(1, Ordering::Relaxed);
@@ -416,7 +421,8 @@ mod tests {
         ];
         let sink = spawn(targets, Some("myhost".into()), "ringlb".into(), 42).unwrap();
         sink.send(Level::Info, "first\n");
-        sink.with_tag("px").send(Level::Warning, "second");
+        sink.with_tag("px")
+            .send_line(Level::Warning, "second".to_string());
         assert!(sink.flush(DEADLINE));
 
         let mut got = Vec::new();
@@ -499,6 +505,12 @@ mod tests {
         assert!(dropped < sent);
         drop(unix);
         let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn sink_is_send_and_clone() {
+        fn check<T: Send + Clone + 'static>() {}
+        check::<LogSink>();
     }
 
     #[test]
