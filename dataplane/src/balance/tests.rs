@@ -1004,3 +1004,26 @@ fn ids_place_consistent_points() {
     let to_id_b = |i: usize| [30, 10, 20][i];
     assert!(ma.iter().zip(&mb).all(|(&x, &y)| to_id_a(x) == to_id_b(y)));
 }
+
+#[test]
+fn consistent_mapping_matches_haproxy() {
+    // Expected servers from a C model of lb_chash.c (points at
+    // full_hash(puid * 4096 + n), closest point, ties to the previous one)
+    // with HAProxy's sdbm and full_hash, for weights 1, 2, 1, 3, 1 and keys
+    // "/object/0".."/object/39" under `balance uri` + `hash-type consistent`
+    // (sdbm + avalanche).
+    const EXPECTED: [usize; 40] = [
+        0, 3, 3, 2, 1, 3, 3, 2, 1, 2, 3, 1, 3, 1, 3, 3, 3, 1, 1, 1, 1, 1, 3, 3, 3, 1, 0, 0, 3, 3,
+        2, 4, 0, 4, 1, 2, 3, 2, 1, 4,
+    ];
+    let servers = [up(1), up(2), up(1), up(3), up(1)];
+    let mut b = Balancer::new(
+        &uri(),
+        consistent(HashFunction::Sdbm, true),
+        None,
+        false,
+        &servers,
+    );
+    let keys: Vec<String> = (0..40).map(|i| format!("/object/{i}")).collect();
+    assert_eq!(mapping(&mut b, &keys, 5), EXPECTED);
+}
