@@ -1,19 +1,25 @@
 //! `ringlb`: the binary. Today it reads and checks configurations (`-c`);
 //! the engine that serves them lands issue by issue, and `-c` says exactly
 //! which settings it cannot honour yet (see `support`).
-#![forbid(unsafe_code)]
+// `unsafe` lives in `sys` only (the syscall room); everything else is safe.
+#![deny(unsafe_code)]
 
 mod accounts;
 mod args;
-#[allow(dead_code)] // wired into the engine as it lands
+// These modules carry the whole of HAProxy's behaviour for their area;
+// parts serve HTTP mode and the runtime API, which land in later issues.
+#[allow(dead_code)]
 mod balance;
+mod engine;
+mod load;
 #[allow(dead_code)]
 mod log;
 #[allow(dead_code)]
 mod process;
-mod load;
 mod resolve;
+mod serve;
 mod support;
+mod sys;
 
 use std::process::ExitCode;
 
@@ -51,7 +57,7 @@ fn main() -> ExitCode {
         eprintln!("[ALERT] No configuration file specified (use -f <file>).");
         return ExitCode::from(1);
     }
-    let verdict = check(&args);
+    let (verdict, cfg) = check(&args);
     if verdict == Verdict::NoListener {
         // HAProxy's wording and exit code for a valid config that cannot start.
         eprintln!("Configuration file has no error but will not start (no listener) => exit(2).");
@@ -67,14 +73,10 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         };
     }
-    if verdict != Verdict::Valid {
-        return ExitCode::from(1);
+    match (verdict, cfg) {
+        (Verdict::Valid, Some(cfg)) => serve::run(&args, cfg),
+        _ => ExitCode::from(1),
     }
-    // Not reached with a real configuration: `support` refuses every
-    // listener until the engine exists, so a config that starts is one
-    // ringlb can run.
-    eprintln!("[NOTICE] nothing to serve: the configuration declares no listener.");
-    ExitCode::SUCCESS
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,13 +87,14 @@ enum Verdict {
     NoListener,
 }
 
-/// Parse, check and report.
-fn check(args: &Args) -> Verdict {
+/// Parse, check and report. The configuration comes back when it is
+/// valid.
+fn check(args: &Args) -> (Verdict, Option<ringlb_config::model::Config>) {
     let files = match load::collect_files(&args.files) {
         Ok(f) => f,
         Err(d) => {
             eprint!("{}", d.render());
-            return Verdict::Invalid;
+            return (Verdict::Invalid, None);
         }
     };
     let host = load::RealHost::new(
@@ -135,11 +138,11 @@ fn check(args: &Args) -> Verdict {
         eprint!("{}", d.render());
     }
     if errors > 0 {
-        Verdict::Invalid
+        (Verdict::Invalid, None)
     } else if !has_listener(&cfg) {
-        Verdict::NoListener
+        (Verdict::NoListener, None)
     } else {
-        Verdict::Valid
+        (Verdict::Valid, Some(cfg))
     }
 }
 
@@ -218,5 +221,19 @@ fn print_version(verbose: bool) {
         ringlb_config::ENABLED.join(" ")
     );
     println!();
-    println!("Engine: not yet available (configuration front end only); see `ringlb --list-unsupported`.");
+    let p = engine::runtime::placement(None);
+    println!(
+        "Topology (cpu/core/package of the allowed CPUs): {}",
+        p.topology
+            .iter()
+            .map(|(c, core, pkg)| format!("{c}/{core}/{pkg}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    println!(
+        "Executors: {} (pinned to cpus {:?}; one per physical core, `nbthread` overrides)",
+        p.cpus.len(),
+        p.cpus
+    );
+    println!("Engine: TCP mode on io_uring (compio); settings not supported yet: `ringlb --list-unsupported`.");
 }

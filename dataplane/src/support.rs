@@ -2,8 +2,12 @@
 //! configuration against (HAProxy: "if it accepts to start, it will work").
 //! Each issue that teaches the engine a capability removes its entry here;
 //! `tests/config_support.rs` keeps the list honest against the corpus.
+//!
+//! A setting whose absence cannot change traffic (cpu-map, splice options,
+//! a log-format sample that would print "-") is a warning instead.
 
-use ringlb_config::model::{Config, LogTarget};
+use ringlb_config::addr::Address;
+use ringlb_config::model::{Balance, Config, Mode, Proxy};
 use ringlb_config::{diag::Kind, Diagnostic, Loc};
 
 /// A setting the engine lacks, by the key `-c` names in its error.
@@ -15,16 +19,64 @@ pub struct Unsupported {
 
 pub const UNSUPPORTED: &[Unsupported] = &[
     Unsupported {
-        key: "bind",
-        why: "the engine does not accept connections yet (issue: the engine)",
+        key: "mode http",
+        why: "the engine forwards TCP only; HTTP mode is the next issue",
     },
     Unsupported {
-        key: "server",
-        why: "the engine does not connect to servers yet (issue: the engine)",
+        key: "use_backend",
+        why: "routing rules need the ACL engine (rules issue); use default_backend",
     },
     Unsupported {
-        key: "log",
-        why: "log targets are not written yet (issue: the engine)",
+        key: "tcp-request rules",
+        why: "rule sets need the ACL engine (rules issue)",
+    },
+    Unsupported {
+        key: "tcp-response rules",
+        why: "rule sets need the ACL engine (rules issue)",
+    },
+    Unsupported {
+        key: "health checks",
+        why: "servers are not checked yet, so a down server would still get traffic",
+    },
+    Unsupported {
+        key: "ssl",
+        why: "TLS (rustls) is not wired into the engine yet",
+    },
+    Unsupported {
+        key: "proxy protocol",
+        why: "accept-proxy / send-proxy are not implemented yet",
+    },
+    Unsupported {
+        key: "UNIX socket addresses",
+        why: "bind and server on UNIX sockets are not implemented yet",
+    },
+    Unsupported {
+        key: "balance by key",
+        why: "uri, url_param, hdr, rdp-cookie and hash need sample extraction (rules issue)",
+    },
+    Unsupported {
+        key: "stick tables",
+        why: "stick-table / stick rules are not implemented yet",
+    },
+    Unsupported {
+        key: "server source",
+        why: "binding the server-side source address is not implemented yet",
+    },
+    Unsupported {
+        key: "maxqueue",
+        why: "per-server queue limits are not implemented yet (the backend queue is)",
+    },
+    Unsupported {
+        key: "minconn",
+        why: "dynamic server maxconn (minconn/fullconn) is not implemented yet",
+    },
+    Unsupported {
+        key: "slowstart",
+        why: "server slow start is not implemented yet",
+    },
+    Unsupported {
+        key: "rate-limit sessions",
+        why: "session rate limiting is not implemented yet",
     },
     Unsupported {
         key: "stats socket",
@@ -69,27 +121,101 @@ fn diag(key: &str, loc: &Loc) -> Diagnostic {
         .with_kind(Kind::NotSupportedYet)
 }
 
+fn proxy_checks(px: &Proxy, out: &mut Vec<Diagnostic>) {
+    if px.mode() == Mode::Http {
+        out.push(diag("mode http", &px.loc));
+        // Everything else of an HTTP proxy is moot until HTTP mode lands.
+        return;
+    }
+    if let Some(u) = px.use_backends.first() {
+        out.push(diag("use_backend", &u.loc));
+    }
+    let r = &px.rules;
+    if let Some(rule) = r
+        .tcp_request_connection
+        .iter()
+        .chain(&r.tcp_request_session)
+        .chain(&r.tcp_request_content)
+        .next()
+    {
+        out.push(diag("tcp-request rules", &rule.loc));
+    }
+    if let Some(rule) = r.tcp_response_content.first() {
+        out.push(diag("tcp-response rules", &rule.loc));
+    }
+    for b in &px.binds {
+        if b.opts.ssl {
+            out.push(diag("ssl", &b.loc));
+        }
+        if b.opts.accept_proxy {
+            out.push(diag("proxy protocol", &b.loc));
+        }
+        if b.addrs.iter().any(|a| {
+            matches!(
+                a,
+                Address::Unix { .. } | Address::Abstract { .. } | Address::SockPair(_)
+            )
+        }) {
+            out.push(diag("UNIX socket addresses", &b.loc));
+        }
+    }
+    for s in &px.servers {
+        let o = &s.opts;
+        if o.check == Some(true) || o.agent_check == Some(true) || o.track.is_some() {
+            out.push(diag("health checks", &s.loc));
+        }
+        if o.ssl == Some(true) {
+            out.push(diag("ssl", &s.loc));
+        }
+        if matches!(o.send_proxy, Some(Some(_))) {
+            out.push(diag("proxy protocol", &s.loc));
+        }
+        if matches!(
+            s.addr,
+            Address::Unix { .. } | Address::Abstract { .. } | Address::SockPair(_) | Address::Fd(_)
+        ) {
+            out.push(diag("UNIX socket addresses", &s.loc));
+        }
+        if o.source.is_some() {
+            out.push(diag("server source", &s.loc));
+        }
+        if o.maxqueue.is_some_and(|q| q > 0) {
+            out.push(diag("maxqueue", &s.loc));
+        }
+        if o.minconn.is_some() {
+            out.push(diag("minconn", &s.loc));
+        }
+        if o.slowstart.is_some() {
+            out.push(diag("slowstart", &s.loc));
+        }
+    }
+    if px.cap.backend && !px.servers.is_empty() {
+        if let Some(
+            Balance::Uri { .. }
+            | Balance::UrlParam { .. }
+            | Balance::Hdr { .. }
+            | Balance::RdpCookie { .. }
+            | Balance::Hash(_),
+        ) = &px.balance
+        {
+            out.push(diag("balance by key", &px.loc));
+        }
+    }
+    if px.stick_table.is_some() || !px.stick_rules.is_empty() {
+        out.push(diag("stick tables", &px.loc));
+    }
+    if px.rate_limit_sessions.is_some() {
+        out.push(diag("rate-limit sessions", &px.loc));
+    }
+}
+
 /// Every setting of `cfg` the engine cannot honour yet.
 pub fn check(cfg: &Config) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    for px in &cfg.proxies {
-        if px.disabled {
-            continue;
-        }
-        if let Some(b) = px.binds.first() {
-            out.push(diag("bind", &b.loc));
-        }
-        if let Some(s) = px.servers.first() {
-            out.push(diag("server", &s.loc));
-        }
-        if let Some(LogTarget::Target(t)) = px.logs.first() {
-            out.push(diag("log", &t.loc));
-        }
+    for px in cfg.proxies.iter().filter(|p| !p.disabled) {
+        proxy_checks(px, &mut out);
     }
     let g = &cfg.global;
-    if let Some(LogTarget::Target(t)) = g.logs.first() {
-        out.push(diag("log", &t.loc));
-    }
     if let Some(s) = g.stats_sockets.first() {
         out.push(diag("stats socket", &s.loc));
     }

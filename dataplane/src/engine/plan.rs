@@ -1,0 +1,350 @@
+//! The engine's view of the configuration, built once at start-up: names
+//! resolved to indexes, server addresses resolved to socket addresses,
+//! timeouts and limits with HAProxy's defaults applied. Cores read it
+//! through an `Arc` and never touch the configuration model again.
+
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+use ringlb_config::addr::{Address, Host, IpFamily, Port};
+use ringlb_config::model::{Balance, Config, HashType, InitAddr, LogStyle, LogTarget, Proxy};
+
+use super::Counter;
+
+/// HAProxy's default `retries`.
+const DEFAULT_RETRIES: u32 = 3;
+/// `tune.bufsize` default.
+pub const DEFAULT_BUFSIZE: usize = 16384;
+
+#[derive(Debug)]
+pub struct Plan {
+    pub frontends: Vec<FrontendPlan>,
+    pub backends: Vec<BackendPlan>,
+    /// Global `maxconn` (0: none).
+    pub maxconn: u32,
+    pub bufsize: usize,
+    /// `option splice-*` is honoured per frontend later; recorded here.
+    pub hostname: String,
+}
+
+#[derive(Debug)]
+pub struct FrontendPlan {
+    pub name: String,
+    pub binds: Vec<BindPlan>,
+    /// The backend every connection goes to (`default_backend`, or the
+    /// listen section itself).
+    pub backend: Option<usize>,
+    pub maxconn: u32,
+    pub timeout_client: Option<Duration>,
+    pub timeout_client_fin: Option<Duration>,
+    pub feconn: Counter,
+    pub log: LogPlan,
+    /// Where this frontend's log lines go (set once the sinks are open).
+    pub sink: Option<crate::log::sender::LogSink>,
+}
+
+#[derive(Debug)]
+pub struct BindPlan {
+    pub addrs: Vec<ListenAddr>,
+    pub backlog: i32,
+    pub v6only: Option<bool>,
+    pub transparent: bool,
+    pub defer_accept: bool,
+    pub interface: Option<String>,
+    pub mss: Option<u32>,
+}
+
+#[derive(Clone, Debug)]
+pub enum ListenAddr {
+    Inet(SocketAddr),
+    /// An inherited listening socket (`fd@N`).
+    Fd(i32),
+}
+
+impl std::fmt::Display for ListenAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ListenAddr::Inet(a) => write!(f, "{a}"),
+            ListenAddr::Fd(n) => write!(f, "fd@{n}"),
+        }
+    }
+}
+
+/// What a frontend logs, where.
+#[derive(Debug)]
+pub struct LogPlan {
+    /// No target: nothing is logged.
+    pub enabled: bool,
+    pub format: Option<ringlb_config::logformat::LogFormat>,
+    pub dontlognull: bool,
+}
+
+#[derive(Debug)]
+pub struct BackendPlan {
+    pub name: String,
+    pub servers: Vec<ServerPlan>,
+    pub balance: Balance,
+    pub hash_type: Option<HashType>,
+    pub hash_balance_factor: Option<u32>,
+    pub allbackups: bool,
+    /// None: the kernel's own connect timeout, as HAProxy without one.
+    pub timeout_connect: Option<Duration>,
+    pub timeout_server: Option<Duration>,
+    pub timeout_server_fin: Option<Duration>,
+    pub timeout_tunnel: Option<Duration>,
+    pub timeout_queue: Option<Duration>,
+    pub retries: u32,
+    /// `option redispatch [<interval>]`.
+    pub redispatch: Option<i32>,
+    pub beconn: Counter,
+}
+
+#[derive(Debug)]
+pub struct ServerPlan {
+    pub name: String,
+    pub addr: ServerAddr,
+    pub weight: u32,
+    pub backup: bool,
+    pub disabled: bool,
+    pub maxconn: u32,
+    /// Connections currently established or being established, all cores.
+    pub conns: Counter,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum ServerAddr {
+    Fixed(SocketAddr),
+    /// No port: the client's destination port.
+    SamePort(IpAddr),
+    /// `+N`/`-N`: the client's destination port plus N.
+    PortOffset(IpAddr, i32),
+}
+
+impl ServerAddr {
+    /// The address to connect to for a connection accepted on `dst`.
+    pub fn resolve(self, dst: SocketAddr) -> Option<SocketAddr> {
+        match self {
+            ServerAddr::Fixed(a) => Some(a),
+            ServerAddr::SamePort(ip) => Some(SocketAddr::new(ip, dst.port())),
+            ServerAddr::PortOffset(ip, off) => {
+                let p = i32::from(dst.port()).checked_add(off)?;
+                u16::try_from(p)
+                    .ok()
+                    .filter(|p| *p != 0)
+                    .map(|p| SocketAddr::new(ip, p))
+            }
+        }
+    }
+}
+
+fn default_ip(family: IpFamily) -> IpAddr {
+    match family {
+        IpFamily::V6 => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+        _ => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+    }
+}
+
+fn resolve_host(host: &Host, init_addr: Option<&[InitAddr]>) -> Result<IpAddr, String> {
+    match host {
+        Host::Ip(ip) => Ok(*ip),
+        Host::Any(f) => Ok(default_ip(*f)),
+        Host::Name(name) => {
+            let methods = init_addr.unwrap_or(&[InitAddr::Last, InitAddr::Libc]);
+            for m in methods {
+                match m {
+                    InitAddr::Libc => {
+                        if let Some(a) = (name.as_str(), 0u16)
+                            .to_socket_addrs()
+                            .ok()
+                            .and_then(|mut i| i.next())
+                        {
+                            return Ok(a.ip());
+                        }
+                    }
+                    InitAddr::Ip(ip) => return Ok(*ip),
+                    InitAddr::Last | InitAddr::None => {}
+                }
+            }
+            Err(format!("could not resolve address '{name}'"))
+        }
+    }
+}
+
+impl Plan {
+    /// Build the plan of every enabled TCP-mode proxy. Errors name the
+    /// proxy and the reason; `support::check` has already refused what the
+    /// engine cannot run, so an error here is an environment problem
+    /// (a name that stopped resolving).
+    pub fn build(cfg: &Config) -> Result<Plan, String> {
+        let mut backends = Vec::new();
+        let mut be_index = std::collections::HashMap::new();
+        for px in cfg.proxies.iter().filter(|p| p.cap.backend && !p.disabled) {
+            be_index.insert(px.name.clone(), backends.len());
+            backends.push(backend_plan(px)?);
+        }
+        let global_logs = &cfg.global.logs;
+        let mut frontends = Vec::new();
+        for px in cfg.proxies.iter().filter(|p| p.cap.frontend && !p.disabled) {
+            let backend = if px.cap.backend {
+                be_index.get(&px.name).copied()
+            } else {
+                px.default_backend
+                    .as_ref()
+                    .and_then(|d| be_index.get(&d.name).copied())
+            };
+            let mut binds = Vec::new();
+            for b in &px.binds {
+                let mut addrs = Vec::new();
+                for a in &b.addrs {
+                    match a {
+                        Address::Inet { host, port, .. } => {
+                            let ip = resolve_host(host, None)
+                                .map_err(|e| format!("frontend '{}': {e}", px.name))?;
+                            let (first, last) = match port {
+                                Port::One(p) => (*p, *p),
+                                Port::Range(a, b) => (*a, *b),
+                                Port::None | Port::Offset(_) => {
+                                    return Err(format!(
+                                        "frontend '{}': bind address without a port",
+                                        px.name
+                                    ))
+                                }
+                            };
+                            for p in first..=last {
+                                addrs.push(ListenAddr::Inet(SocketAddr::new(ip, p)));
+                            }
+                        }
+                        Address::Fd(n) => addrs.push(ListenAddr::Fd(*n)),
+                        other => {
+                            return Err(format!(
+                                "frontend '{}': bind address '{other}' is not supported yet",
+                                px.name
+                            ))
+                        }
+                    }
+                }
+                let maxconn = b.opts.maxconn.or(px.maxconn).unwrap_or(0);
+                binds.push(BindPlan {
+                    addrs,
+                    backlog: i32::try_from(
+                        b.opts.backlog.or(px.backlog).unwrap_or(if maxconn > 0 {
+                            maxconn
+                        } else {
+                            1024
+                        }),
+                    )
+                    .unwrap_or(i32::MAX),
+                    v6only: if b.opts.v6only {
+                        Some(true)
+                    } else if b.opts.v4v6 {
+                        Some(false)
+                    } else {
+                        None
+                    },
+                    transparent: b.opts.transparent,
+                    defer_accept: b.opts.defer_accept,
+                    interface: b.opts.interface.clone(),
+                    mss: b
+                        .opts
+                        .mss
+                        .map(i32::unsigned_abs),
+                });
+            }
+            let has_targets = px.logs.iter().any(|l| match l {
+                LogTarget::Global { .. } => !global_logs.is_empty(),
+                LogTarget::Target(_) => true,
+            });
+            let format = match (&px.log_format, px.options.log_style) {
+                (Some(f), _) => Some(f.clone()),
+                (None, Some(LogStyle::Tcp)) => Some(crate::log::format::tcplog()),
+                (None, Some(_)) => Some(crate::log::format::tcplog()),
+                (None, None) => None,
+            };
+            frontends.push(FrontendPlan {
+                name: px.name.clone(),
+                binds,
+                backend,
+                maxconn: px.maxconn.unwrap_or(0),
+                timeout_client: px.timeouts.client,
+                timeout_client_fin: px.timeouts.client_fin,
+                feconn: Counter::default(),
+                log: LogPlan {
+                    enabled: has_targets && !px.no_log,
+                    format,
+                    dontlognull: px.options.is_set("dontlognull"),
+                },
+                sink: None,
+            });
+        }
+        let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_default();
+        Ok(Plan {
+            frontends,
+            backends,
+            maxconn: cfg.global.maxconn.unwrap_or(0),
+            bufsize: cfg
+                .global
+                .tune
+                .bufsize
+                .and_then(|b| usize::try_from(b).ok())
+                .unwrap_or(DEFAULT_BUFSIZE),
+            hostname,
+        })
+    }
+}
+
+fn backend_plan(px: &Proxy) -> Result<BackendPlan, String> {
+    let mut servers = Vec::new();
+    for s in &px.servers {
+        let o = &s.opts;
+        let addr = match &s.addr {
+            Address::Inet { host, port, .. } => {
+                let ip = resolve_host(host, o.init_addr.as_deref())
+                    .map_err(|e| format!("backend '{}', server '{}': {e}", px.name, s.name))?;
+                match port {
+                    Port::One(p) => ServerAddr::Fixed(SocketAddr::new(ip, *p)),
+                    Port::None => ServerAddr::SamePort(ip),
+                    Port::Offset(off) => ServerAddr::PortOffset(ip, *off),
+                    Port::Range(..) => {
+                        return Err(format!(
+                            "backend '{}', server '{}': port ranges are not allowed",
+                            px.name, s.name
+                        ))
+                    }
+                }
+            }
+            other => {
+                return Err(format!(
+                    "backend '{}', server '{}': address '{other}' is not supported yet",
+                    px.name, s.name
+                ))
+            }
+        };
+        servers.push(ServerPlan {
+            name: s.name.clone(),
+            addr,
+            weight: o.weight.unwrap_or(1),
+            backup: o.backup.unwrap_or(false),
+            disabled: o.disabled.unwrap_or(false),
+            maxconn: o.maxconn.unwrap_or(0),
+            conns: Counter::default(),
+        });
+    }
+    Ok(BackendPlan {
+        name: px.name.clone(),
+        servers,
+        balance: px.balance.clone().unwrap_or(Balance::RoundRobin),
+        hash_type: px.hash_type,
+        hash_balance_factor: px.hash_balance_factor,
+        allbackups: px.options.is_set("allbackups"),
+        timeout_connect: px.timeouts.connect,
+        timeout_server: px.timeouts.server,
+        timeout_server_fin: px.timeouts.server_fin,
+        timeout_tunnel: px.timeouts.tunnel,
+        timeout_queue: px.timeouts.queue.or(px.timeouts.connect),
+        retries: px.retries.unwrap_or(DEFAULT_RETRIES),
+        redispatch: px.options.redispatch,
+        beconn: Counter::default(),
+    })
+}

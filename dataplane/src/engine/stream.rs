@@ -1,0 +1,565 @@
+//! TCP-mode streams: accept, pick a server, connect (retries, redispatch,
+//! queue), then forward both ways with correct half-close and HAProxy's
+//! timeouts, and log how it ended.
+//!
+//! Timeouts follow HAProxy: a side (client or server) expires when nothing
+//! was read from it nor written to it for its timeout (`timeout client` /
+//! `server`, `timeout tunnel` once connected, `client-fin` / `server-fin`
+//! once that side sent its FIN). Deadlines are re-armed lazily: a timer
+//! that fires early (because the side was active meanwhile) is simply
+//! re-armed for the remaining time.
+
+use std::cell::Cell;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::{Duration, Instant, SystemTime};
+
+use compio::buf::BufResult;
+use compio::io::{AsyncRead, AsyncWriteExt};
+use compio::net::{TcpListener, TcpStream};
+use futures_util::future::{select, Either};
+
+use super::listener::Bound;
+use super::plan::{BackendPlan, FrontendPlan};
+use super::runtime::Core;
+use crate::balance::PickCtx;
+use crate::log::termination::{Cause, Phase, Termination};
+
+/// Accept connections on one listener until the core stops accepting.
+pub async fn accept_loop(core: Rc<Core>, b: Bound) {
+    let fe_idx = b.frontend;
+    let listener = match TcpListener::from_std(b.socket) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!(
+                "[ALERT] executor {}: cannot register listener {}: {e}",
+                core.id, b.addr
+            );
+            return;
+        }
+    };
+    loop {
+        let Some(fe) = core.shared.plan.frontends.get(fe_idx) else {
+            return;
+        };
+        // Take a connection slot (global maxconn, then frontend maxconn)
+        // before accepting, as HAProxy pauses listeners when full.
+        loop {
+            if core.stop_accepting.is_fired() {
+                return;
+            }
+            if core.shared.actconn.try_take(core.shared.plan.maxconn) {
+                if fe.feconn.try_take(fe.maxconn) {
+                    break;
+                }
+                core.shared.actconn.dec();
+            }
+            wait_released(&core, Duration::from_millis(10)).await;
+        }
+        let accepted = {
+            let accept = std::pin::pin!(listener.accept());
+            let stop = std::pin::pin!(core.stop_accepting.wait());
+            match select(accept, stop).await {
+                Either::Left((r, _)) => Some(r),
+                Either::Right(((), _)) => None,
+            }
+        };
+        match accepted {
+            Some(Ok((client, peer))) => {
+                let core = Rc::clone(&core);
+                compio::runtime::spawn(async move {
+                    core.live.set(core.live.get() + 1);
+                    handle(&core, fe_idx, client, peer).await;
+                    core.live.set(core.live.get().saturating_sub(1));
+                    if let Some(fe) = core.shared.plan.frontends.get(fe_idx) {
+                        fe.feconn.dec();
+                    }
+                    core.shared.actconn.dec();
+                    core.wake_released();
+                })
+                .detach();
+            }
+            Some(Err(e)) => {
+                fe.feconn.dec();
+                core.shared.actconn.dec();
+                // Out of file descriptors or memory: a resource problem,
+                // back off instead of spinning.
+                // EMFILE, ENFILE, ENOMEM, ENOBUFS.
+                if matches!(e.raw_os_error(), Some(24 | 23 | 12 | 105)) {
+                    compio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+            None => {
+                fe.feconn.dec();
+                core.shared.actconn.dec();
+                return;
+            }
+        }
+    }
+}
+
+/// Wait until a stream ends on this core, or `max` elapses (slots freed
+/// on other cores are seen at the next tick).
+async fn wait_released(core: &Core, max: Duration) {
+    let woken = std::future::poll_fn(|cx| {
+        core.released.borrow_mut().push(cx.waker().clone());
+        std::task::Poll::Pending::<()>
+    });
+    let _ = compio::time::timeout(max, woken).await;
+}
+
+/// One side of a stream: its timeout and when it was last active.
+struct Side {
+    last: Cell<Instant>,
+    timeout: Cell<Option<Duration>>,
+}
+
+impl Side {
+    fn new(timeout: Option<Duration>) -> Self {
+        Side {
+            last: Cell::new(Instant::now()),
+            timeout: Cell::new(timeout),
+        }
+    }
+    fn touch(&self) {
+        self.last.set(Instant::now());
+    }
+    fn deadline(&self) -> Option<Instant> {
+        self.timeout.get().map(|t| self.last.get() + t)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Who {
+    Client,
+    Server,
+}
+
+/// How one direction of the data phase ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum DirEnd {
+    /// The reading side sent its FIN; the other side was shut down for writes.
+    Eof,
+    Timeout(Who),
+    /// A read or write failed on that side (reset, broken pipe).
+    Error(Who),
+}
+
+struct Sides {
+    client: Side,
+    server: Side,
+}
+
+impl Sides {
+    fn side(&self, who: Who) -> &Side {
+        match who {
+            Who::Client => &self.client,
+            Who::Server => &self.server,
+        }
+    }
+    /// The earliest deadline of both sides, and whose it is.
+    fn next_deadline(&self) -> Option<(Instant, Who)> {
+        let c = self.client.deadline().map(|d| (d, Who::Client));
+        let s = self.server.deadline().map(|d| (d, Who::Server));
+        match (c, s) {
+            (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
+            (a, b) => a.or(b),
+        }
+    }
+    /// Which side has truly expired now, if any.
+    fn expired(&self, now: Instant) -> Option<Who> {
+        [Who::Client, Who::Server]
+            .into_iter()
+            .find(|w| self.side(*w).deadline().is_some_and(|d| d <= now))
+    }
+}
+
+/// Run `fut` until the earliest side deadline; re-arm lazily when the
+/// timer fired early because a side was active meanwhile.
+async fn with_deadlines<F: std::future::Future>(sides: &Sides, fut: F) -> Result<F::Output, Who> {
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        let Some((deadline, _)) = sides.next_deadline() else {
+            return Ok(fut.await);
+        };
+        match compio::time::timeout_at(deadline, fut.as_mut()).await {
+            Ok(v) => return Ok(v),
+            Err(_) => {
+                if let Some(who) = sides.expired(Instant::now()) {
+                    return Err(who);
+                }
+            }
+        }
+    }
+}
+
+/// Copy `from` -> `to` until EOF, error or timeout. Returns how it ended,
+/// the bytes moved, and the buffer for reuse.
+async fn pump(
+    from: &TcpStream,
+    to: &TcpStream,
+    from_who: Who,
+    sides: &Sides,
+    mut buf: Vec<u8>,
+) -> (DirEnd, u64, Vec<u8>) {
+    let to_who = match from_who {
+        Who::Client => Who::Server,
+        Who::Server => Who::Client,
+    };
+    let mut bytes = 0u64;
+    let mut reader = from;
+    let mut writer = to;
+    loop {
+        buf.clear();
+        let r = with_deadlines(sides, reader.read(buf)).await;
+        let BufResult(res, b) = match r {
+            Ok(r) => r,
+            Err(who) => return (DirEnd::Timeout(who), bytes, Vec::new()),
+        };
+        buf = b;
+        match res {
+            Ok(0) => {
+                // FIN from `from`: pass it on with a plain shutdown(2)
+                // (io_uring's SHUTDOWN op is punted to a worker thread).
+                let _ = socket2::SockRef::from(to).shutdown(std::net::Shutdown::Write);
+                return (DirEnd::Eof, bytes, buf);
+            }
+            Ok(n) => {
+                sides.side(from_who).touch();
+                bytes += n as u64;
+            }
+            Err(_) => return (DirEnd::Error(from_who), bytes, buf),
+        }
+        let w = with_deadlines(sides, writer.write_all(buf)).await;
+        let BufResult(res, b) = match w {
+            Ok(r) => r,
+            Err(who) => return (DirEnd::Timeout(who), bytes, Vec::new()),
+        };
+        buf = b;
+        if res.is_err() {
+            return (DirEnd::Error(to_who), bytes, buf);
+        }
+        sides.side(to_who).touch();
+        let _ = &mut reader;
+    }
+}
+
+/// What the log line needs about a finished stream.
+#[derive(Debug)]
+pub struct StreamFacts {
+    pub accept_date: SystemTime,
+    pub client: SocketAddr,
+    pub frontend_addr: Option<SocketAddr>,
+    pub server: Option<usize>,
+    pub server_addr: Option<SocketAddr>,
+    pub tw: Option<Duration>,
+    pub tc: Option<Duration>,
+    pub tt: Duration,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub termination: Termination,
+    pub retries: u32,
+    pub redispatched: bool,
+    pub actconn: u32,
+    pub feconn: u32,
+    pub beconn: u32,
+    pub srv_conn: u32,
+}
+
+async fn handle(core: &Rc<Core>, fe_idx: usize, client: TcpStream, peer: SocketAddr) {
+    let start = Instant::now();
+    let accept_date = SystemTime::now();
+    let plan = &core.shared.plan;
+    let Some(fe) = plan.frontends.get(fe_idx) else {
+        return;
+    };
+    let _ = client.set_nodelay(true);
+    let dst = client.local_addr().ok();
+    let mut facts = StreamFacts {
+        accept_date,
+        client: peer,
+        frontend_addr: dst,
+        server: None,
+        server_addr: None,
+        tw: None,
+        tc: None,
+        tt: Duration::ZERO,
+        bytes_in: 0,
+        bytes_out: 0,
+        termination: Termination {
+            cause: Cause::None,
+            phase: Phase::None,
+        },
+        retries: 0,
+        redispatched: false,
+        actconn: core.shared.actconn.get(),
+        feconn: fe.feconn.get(),
+        beconn: 0,
+        srv_conn: 0,
+    };
+    let Some((be_idx, be)) = fe
+        .backend
+        .and_then(|i| plan.backends.get(i).map(|b| (i, b)))
+    else {
+        // No backend: HAProxy closes with "PR"? In TCP mode the stream
+        // ends at once with an internal error.
+        facts.termination = Termination {
+            cause: Cause::Internal,
+            phase: Phase::Request,
+        };
+        finish(core, fe, None, facts, start);
+        return;
+    };
+    facts.beconn = be.beconn.inc();
+    let server = connect(core, fe, be_idx, be, dst, &mut facts, start).await;
+    if let Some((srv_idx, server)) = server {
+        facts.server = Some(srv_idx);
+        forward(core, fe, be, &client, &server, &mut facts).await;
+        if let Some(s) = be.servers.get(srv_idx) {
+            s.conns.dec();
+        }
+        drop(server);
+    }
+    be.beconn.dec();
+    drop(client);
+    finish(core, fe, Some(be), facts, start);
+}
+
+/// Pick a server and connect, with queueing, retries and redispatch.
+async fn connect(
+    core: &Rc<Core>,
+    _fe: &FrontendPlan,
+    be_idx: usize,
+    be: &BackendPlan,
+    dst: Option<SocketAddr>,
+    facts: &mut StreamFacts,
+    start: Instant,
+) -> Option<(usize, TcpStream)> {
+    let mut avoid = None;
+    let mut attempt: u32 = 0;
+    let queue_start = Instant::now();
+    let connect_start = Instant::now();
+    loop {
+        // Pick, or queue while every usable server is full.
+        let idx = loop {
+            if core.kill.is_fired() {
+                facts.termination = Termination {
+                    cause: Cause::Killed,
+                    phase: Phase::Queue,
+                };
+                return None;
+            }
+            let conns: Vec<u32> = be.servers.iter().map(|s| s.conns.get()).collect();
+            let picked = core.balancers.get(be_idx).and_then(|b| {
+                b.borrow_mut().pick(&PickCtx {
+                    src: Some(facts.client.ip()),
+                    key: None,
+                    avoid,
+                    conns: &conns,
+                })
+            });
+            match picked {
+                Some(i) => {
+                    let s = be.servers.get(i)?;
+                    if s.conns.try_take(s.maxconn) {
+                        break i;
+                    }
+                }
+                None => {
+                    let any_up = be.servers.iter().any(|s| !s.disabled && s.weight > 0);
+                    if !any_up {
+                        facts.termination = Termination {
+                            cause: Cause::ServerAbort,
+                            phase: Phase::Connect,
+                        };
+                        return None;
+                    }
+                }
+            }
+            // Every usable server is full: wait in the queue.
+            let waited = queue_start.elapsed();
+            match be.timeout_queue {
+                Some(t) if waited >= t => {
+                    facts.tw = Some(waited);
+                    facts.termination = Termination {
+                        cause: Cause::ServerTimeout,
+                        phase: Phase::Queue,
+                    };
+                    return None;
+                }
+                _ => wait_released(core, Duration::from_millis(10)).await,
+            }
+        };
+        if facts.tw.is_none() {
+            facts.tw = Some(queue_start.elapsed());
+        }
+        let srv = be.servers.get(idx)?;
+        let Some(addr) = dst.and_then(|d| srv.addr.resolve(d)).or(match srv.addr {
+            super::plan::ServerAddr::Fixed(a) => Some(a),
+            _ => None,
+        }) else {
+            srv.conns.dec();
+            facts.termination = Termination {
+                cause: Cause::Internal,
+                phase: Phase::Connect,
+            };
+            return None;
+        };
+        let conn = match be.timeout_connect {
+            Some(t) => compio::time::timeout(t, TcpStream::connect(addr))
+                .await
+                .map_err(|_| true),
+            None => Ok(TcpStream::connect(addr).await),
+        };
+        match conn {
+            Ok(Ok(s)) => {
+                let _ = s.set_nodelay(true);
+                facts.tc = Some(connect_start.elapsed());
+                facts.server_addr = Some(addr);
+                facts.srv_conn = srv.conns.get();
+                let _ = start;
+                return Some((idx, s));
+            }
+            Ok(Err(_)) | Err(_) => {
+                let timed_out = conn.is_err();
+                srv.conns.dec();
+                if attempt >= be.retries {
+                    facts.server = Some(idx);
+                    facts.retries = attempt;
+                    facts.termination = Termination {
+                        cause: if timed_out {
+                            Cause::ServerTimeout
+                        } else {
+                            Cause::ServerAbort
+                        },
+                        phase: Phase::Connect,
+                    };
+                    return None;
+                }
+                attempt += 1;
+                facts.retries = attempt;
+                // `option redispatch [<n>]`: every n-th retry (and the last
+                // one) may go to another server.
+                if let Some(n) = be.redispatch {
+                    let every = u32::try_from(n.max(1)).unwrap_or(1);
+                    if attempt % every == 0 || attempt == be.retries {
+                        avoid = Some(idx);
+                        facts.redispatched = true;
+                        continue;
+                    }
+                }
+                avoid = None;
+                // Retry the same server: HAProxy waits up to 1s between
+                // attempts on a refused connection; keep it short here.
+                compio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+/// The data phase: both directions at once, with half-close.
+async fn forward(
+    core: &Rc<Core>,
+    fe: &FrontendPlan,
+    be: &BackendPlan,
+    client: &TcpStream,
+    server: &TcpStream,
+    facts: &mut StreamFacts,
+) {
+    // `timeout tunnel` supersedes client/server once connected (TCP mode).
+    let sides = Sides {
+        client: Side::new(be.timeout_tunnel.or(fe.timeout_client)),
+        server: Side::new(be.timeout_tunnel.or(be.timeout_server)),
+    };
+    let c2s = pump(client, server, Who::Client, &sides, core.bufs.get());
+    let s2c = pump(server, client, Who::Server, &sides, core.bufs.get());
+    let data = async {
+        let c2s = std::pin::pin!(c2s);
+        let s2c = std::pin::pin!(s2c);
+        match select(c2s, s2c).await {
+            Either::Left(((end, n, buf), rest)) => {
+                facts.bytes_in = n;
+                core.bufs.put(buf);
+                if end == DirEnd::Eof {
+                    // Client sent FIN: its side now uses client-fin.
+                    if let Some(t) = fe.timeout_client_fin {
+                        sides.client.timeout.set(Some(t));
+                    }
+                    let (end2, n2, buf2) = rest.await;
+                    facts.bytes_out = n2;
+                    core.bufs.put(buf2);
+                    (end2, true)
+                } else {
+                    (end, false)
+                }
+            }
+            Either::Right(((end, n, buf), rest)) => {
+                facts.bytes_out = n;
+                core.bufs.put(buf);
+                if end == DirEnd::Eof {
+                    if let Some(t) = be.timeout_server_fin {
+                        sides.server.timeout.set(Some(t));
+                    }
+                    let (end2, n2, buf2) = rest.await;
+                    facts.bytes_in = n2;
+                    core.bufs.put(buf2);
+                    (end2, true)
+                } else {
+                    (end, false)
+                }
+            }
+        }
+    };
+    let outcome = {
+        let data = std::pin::pin!(data);
+        let kill = std::pin::pin!(core.kill.wait());
+        match select(data, kill).await {
+            Either::Left(((end, _), _)) => Some(end),
+            Either::Right(((), _)) => None,
+        }
+    };
+    facts.termination = match outcome {
+        Some(DirEnd::Eof) => Termination {
+            cause: Cause::None,
+            phase: Phase::None,
+        },
+        Some(DirEnd::Timeout(Who::Client)) => Termination {
+            cause: Cause::ClientTimeout,
+            phase: Phase::Data,
+        },
+        Some(DirEnd::Timeout(Who::Server)) => Termination {
+            cause: Cause::ServerTimeout,
+            phase: Phase::Data,
+        },
+        Some(DirEnd::Error(Who::Client)) => Termination {
+            cause: Cause::ClientAbort,
+            phase: Phase::Data,
+        },
+        Some(DirEnd::Error(Who::Server)) => Termination {
+            cause: Cause::ServerAbort,
+            phase: Phase::Data,
+        },
+        None => Termination {
+            cause: Cause::Killed,
+            phase: Phase::Data,
+        },
+    };
+}
+
+fn finish(
+    core: &Rc<Core>,
+    fe: &FrontendPlan,
+    be: Option<&BackendPlan>,
+    mut facts: StreamFacts,
+    start: Instant,
+) {
+    facts.tt = start.elapsed();
+    if !fe.log.enabled
+        || (fe.log.dontlognull && facts.bytes_in == 0 && facts.termination.cause == Cause::None)
+    {
+        return;
+    }
+    if let Some(sink) = &fe.sink {
+        super::logging::log_stream(sink, &core.shared.plan, fe, be, &facts, start);
+    }
+}

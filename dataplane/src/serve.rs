@@ -1,0 +1,166 @@
+//! Start-up and run, in the order HAProxy follows so that "if it accepts to
+//! start, it will work until it is stopped" (see process/mod.rs):
+//!
+//! 1. daemon mode: re-run detached and return once the copy is ready;
+//! 2. resolve the run-time identity, build the engine plan, size the fd
+//!    limit from maxconn;
+//! 3. bind every listener (retrying while `-sf`/`-st` old processes
+//!    release their ports), open the log targets;
+//! 4. pid file, chroot, signal the old processes, drop privileges;
+//! 5. start the executors, report readiness, then wait for signals:
+//!    SIGUSR1 soft-stops (listeners close, streams finish, `hard-stop-after`
+//!    bounds the wait), SIGTERM/SIGINT stop now.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use ringlb_config::model::Config;
+
+use crate::args::Args;
+use crate::engine::{listener, runtime, Plan, Shared};
+use crate::process::{self, BindAttempt, FdBudget, ProcessEvent, Role, StopKind};
+
+pub fn run(args: &Args, cfg: Config) -> ExitCode {
+    match start(args, &cfg) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("[ALERT] {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn start(args: &Args, cfg: &Config) -> Result<ExitCode, String> {
+    let g = &cfg.global;
+    let daemon = (g.daemon || args.daemon) && !args.debug && !args.master_worker_systemd;
+    if daemon && !process::is_daemon_child() {
+        return process::daemonize();
+    }
+    // Before any thread exists: every thread inherits the blocked mask and
+    // only the watcher thread takes the signals.
+    process::block_signals_for_workers()?;
+    let daemon_child = if process::is_daemon_child() {
+        Some(process::daemon_child_start()?)
+    } else {
+        None
+    };
+    let identity = process::Identity::resolve(g.user.as_ref(), g.group.as_ref())?;
+
+    let mut plan = Plan::build(cfg)?;
+    let placement = runtime::placement(g.nbthread);
+    let executors = placement.cpus.len();
+
+    // File descriptors: two per connection plus HAProxy's extras.
+    let listeners: usize = plan
+        .frontends
+        .iter()
+        .flat_map(|f| &f.binds)
+        .map(|b| b.addrs.len())
+        .sum();
+    let budget = FdBudget {
+        listeners: u32::try_from(listeners.saturating_mul(executors)).unwrap_or(u32::MAX),
+        unlimited_conns: 0,
+        checks: 0,
+        threads: u32::try_from(executors).unwrap_or(u32::MAX),
+        pipes: 0,
+    };
+    if plan.maxconn == 0 {
+        let (soft, _) = process::current_nofile()?;
+        plan.maxconn = process::ideal_maxconn(soft, None, budget.extra());
+    }
+    let maxsock = process::nofile_limit(plan.maxconn, budget.extra());
+    process::raise_nofile(g.ulimit_n.map_or(maxsock, u64::from))?;
+    process::check_nofile(plan.maxconn, maxsock)?;
+
+    // Bind everything, retrying while old processes release their ports.
+    let old: Vec<u32> = args
+        .soft_finish
+        .iter()
+        .chain(&args.terminate)
+        .copied()
+        .collect();
+    let bound =
+        process::bind_with_retry(&old, |_last| match listener::bind_all(&plan, executors) {
+            Ok(b) => BindAttempt::Bound(b),
+            Err(e) if e.in_use => BindAttempt::InUse(e.message),
+            Err(e) => BindAttempt::Fatal(e.message),
+        })?;
+    // Log sockets (/dev/log, UDP) are opened before chroot.
+    let sinks = crate::engine::logging::open(cfg, &plan)
+        .map_err(|e| format!("cannot open log targets: {e}"))?;
+    for (fe, sink) in plan.frontends.iter_mut().zip(sinks) {
+        fe.sink = sink;
+    }
+
+    if daemon {
+        if let Some(p) = args.pidfile.as_deref().or(g.pidfile.as_deref()) {
+            if let Err(e) = process::write_pidfile(Path::new(p), &[std::process::id()]) {
+                let _ = process::resume_old(&old);
+                return Err(format!("cannot create pidfile {p}: {e}"));
+            }
+        }
+    }
+    if let Some(dir) = &g.chroot {
+        if let Err(e) = process::enter_chroot(Path::new(dir)) {
+            let _ = process::resume_old(&old);
+            return Err(e);
+        }
+    }
+    if !args.soft_finish.is_empty() {
+        report_signal_errors(process::signal_old(&args.soft_finish, StopKind::Soft));
+    }
+    if !args.terminate.is_empty() {
+        report_signal_errors(process::signal_old(&args.terminate, StopKind::Hard));
+    }
+    for w in process::set_identity(&identity)? {
+        eprintln!("[WARNING] {w}");
+    }
+
+    let events = process::spawn_signal_thread(Role::Standalone)?;
+    let shared = Shared::new(plan);
+    let handles = runtime::start(&shared, &placement, bound)?;
+    if let Some(child) = daemon_child {
+        child.ready()?;
+    }
+
+    let mut hard_deadline: Option<Instant> = None;
+    loop {
+        if handles.iter().all(std::thread::JoinHandle::is_finished) {
+            break;
+        }
+        if hard_deadline.is_some_and(|d| Instant::now() >= d) {
+            shared.killing.store(true, Ordering::Relaxed);
+        }
+        match events.recv_timeout(Duration::from_millis(100)) {
+            Ok(ProcessEvent::Stop {
+                kind: StopKind::Soft,
+                ..
+            }) => {
+                if !shared.stopping.swap(true, Ordering::Relaxed) {
+                    hard_deadline = process::hard_stop_deadline(Instant::now(), g.hard_stop_after);
+                }
+            }
+            Ok(ProcessEvent::Stop {
+                kind: StopKind::Hard,
+                signal,
+            }) => process::die_of(signal),
+            Ok(ProcessEvent::Pause | ProcessEvent::Resume) => {
+                eprintln!("[WARNING] pausing/resuming listeners (SIGTTOU/SIGTTIN) is not supported yet; ignored");
+            }
+            Ok(_) | Err(flume::RecvTimeoutError::Timeout) => {}
+            Err(flume::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    for h in handles {
+        let _ = h.join();
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn report_signal_errors(errors: Vec<(u32, std::io::Error)>) {
+    for (pid, e) in errors {
+        eprintln!("[WARNING] failed to send a signal to old pid {pid}: {e}");
+    }
+}

@@ -1,0 +1,53 @@
+//! The syscall room: the only module of this crate allowed to use `unsafe`
+//! (the crate is `#![deny(unsafe_code)]`). Everything else goes through
+//! safe wrappers (socket2, nix, compio).
+#![allow(unsafe_code)]
+
+use std::collections::BTreeSet;
+use std::io;
+use std::os::fd::{BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::Mutex;
+
+/// File descriptors already adopted: adopting one twice would give two
+/// owners and a double close. Start-up only, never on the data path.
+static ADOPTED: Mutex<BTreeSet<RawFd>> = Mutex::new(BTreeSet::new());
+
+/// Take ownership of an inherited listening socket (`bind fd@N`), after
+/// checking that `fd` is open, is a socket and is listening.
+pub fn adopt_listener_fd(fd: RawFd) -> io::Result<OwnedFd> {
+    if fd < 3 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("fd@{fd} is a standard stream, not a listening socket"),
+        ));
+    }
+    let mut adopted = ADOPTED
+        .lock()
+        .map_err(|_| io::Error::other("fd registry poisoned"))?;
+    if adopted.contains(&fd) {
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("fd@{fd} is used by two bind lines"),
+        ));
+    }
+    // SAFETY: the borrow lives only for this call; F_GETFD on a closed or
+    // foreign fd number fails with EBADF and touches nothing.
+    let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+    nix::fcntl::fcntl(borrowed, nix::fcntl::FcntlArg::F_GETFD)
+        .map_err(|e| io::Error::other(format!("fd@{fd} is not open: {e}")))?;
+    let sock = socket2::SockRef::from(&borrowed);
+    let listening = sock
+        .is_listener()
+        .map_err(|e| io::Error::other(format!("fd@{fd} is not a socket: {e}")))?;
+    if !listening {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("fd@{fd} is not a listening socket"),
+        ));
+    }
+    adopted.insert(fd);
+    // SAFETY: `fd` is open (F_GETFD succeeded), is a listening socket, was
+    // inherited from our parent for this purpose, and the registry above
+    // guarantees we create exactly one owner for it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}

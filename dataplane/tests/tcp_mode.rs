@@ -1,0 +1,203 @@
+//! TCP mode end to end: a real ringlb process, real backends on loopback,
+//! clients with deadlines; assertions on what the client, the server and
+//! the log saw.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod harness;
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener};
+use std::thread;
+use std::time::Duration;
+
+use harness::{pattern, refused_addr, Backend, Proxy, DEADLINE};
+
+fn tcp_config(servers: &str, extra_defaults: &str) -> String {
+    format!(
+        "global\n    nbthread 2\n    log stdout format raw local0\n\
+         defaults\n    mode tcp\n    log global\n    option tcplog\n    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\n{extra_defaults}\
+         frontend fe\n    bind fd@3\n    default_backend be\n\
+         backend be\n{servers}"
+    )
+}
+
+/// Send `data`, half-close, read everything back.
+fn round_trip(p: &Proxy, data: &[u8]) -> Vec<u8> {
+    let mut c = p.connect();
+    let mut w = c.try_clone().unwrap();
+    let data = data.to_vec();
+    let writer = thread::spawn(move || {
+        w.write_all(&data).unwrap();
+        w.shutdown(Shutdown::Write).unwrap();
+    });
+    let mut got = Vec::new();
+    c.read_to_end(&mut got).unwrap();
+    writer.join().unwrap();
+    got
+}
+
+#[test]
+fn bytes_arrive_intact_both_ways() {
+    let be = Backend::echo();
+    let p = Proxy::start(&tcp_config(&format!("    server s1 {}\n", be.addr), ""));
+    for size in [1usize, 100, 16 * 1024, 16 * 1024 + 1, 1 << 20, 64 << 20] {
+        let data = pattern(size);
+        let got = round_trip(&p, &data);
+        assert_eq!(got.len(), data.len(), "size {size}");
+        assert!(got == data, "size {size}: bytes differ");
+        let log = p.next_log();
+        assert!(log.contains(" fe be/s1 "), "{log}");
+        assert!(
+            log.contains(&format!(" {size} -- ")),
+            "bytes and termination in: {log}"
+        );
+    }
+}
+
+#[test]
+fn half_close_from_the_server_side() {
+    // The server says hello and closes its side; the client can still send,
+    // and the server still receives it.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        s.write_all(b"hello").unwrap();
+        s.shutdown(Shutdown::Write).unwrap();
+        let mut got = Vec::new();
+        s.set_read_timeout(Some(DEADLINE)).unwrap();
+        s.read_to_end(&mut got).unwrap();
+        tx.send(got).unwrap();
+    });
+    let p = Proxy::start(&tcp_config(&format!("    server s1 {addr}\n"), ""));
+    let mut c = p.connect();
+    let mut hello = [0u8; 5];
+    c.read_exact(&mut hello).unwrap();
+    assert_eq!(&hello, b"hello");
+    let mut rest = [0u8; 1];
+    assert_eq!(
+        c.read(&mut rest).unwrap(),
+        0,
+        "the server's FIN reaches the client"
+    );
+    c.write_all(b"after-fin").unwrap();
+    c.shutdown(Shutdown::Write).unwrap();
+    assert_eq!(rx.recv_timeout(DEADLINE).unwrap(), b"after-fin");
+    let log = p.next_log();
+    assert!(log.contains(" 5 -- "), "{log}");
+}
+
+#[test]
+fn client_timeout_is_cd_and_server_timeout_is_sd() {
+    let be = Backend::silent();
+    let cfg = format!(
+        "global\n    log stdout format raw local0\n\
+         defaults\n    mode tcp\n    log global\n    option tcplog\n    timeout connect 2s\n\
+         frontend fe\n    bind fd@3\n    timeout client 300ms\n    default_backend be\n\
+         backend be\n    timeout server 10s\n    server s1 {}\n",
+        be.addr
+    );
+    let p = Proxy::start(&cfg);
+    let mut c = p.connect();
+    let mut b = [0u8; 1];
+    assert_eq!(
+        c.read(&mut b).unwrap_or(0),
+        0,
+        "the proxy closes the idle client"
+    );
+    let log = p.next_log();
+    assert!(log.contains(" cD "), "client timeout: {log}");
+
+    let cfg = format!(
+        "global\n    log stdout format raw local0\n\
+         defaults\n    mode tcp\n    log global\n    option tcplog\n    timeout connect 2s\n\
+         frontend fe\n    bind fd@3\n    timeout client 10s\n    default_backend be\n\
+         backend be\n    timeout server 300ms\n    server s1 {}\n",
+        be.addr
+    );
+    let p = Proxy::start(&cfg);
+    let mut c = p.connect();
+    c.write_all(b"ping").unwrap();
+    assert_eq!(c.read(&mut b).unwrap_or(0), 0);
+    let log = p.next_log();
+    assert!(log.contains(" sD "), "server timeout: {log}");
+}
+
+#[test]
+fn connect_failure_retries_then_redispatch() {
+    let dead = refused_addr();
+    let live = Backend::echo();
+    // Without redispatch, a dead server fails after the retries: SC.
+    let p = Proxy::start(&tcp_config(
+        &format!("    retries 2\n    server dead {dead}\n"),
+        "",
+    ));
+    let mut c = p.connect();
+    let mut b = [0u8; 1];
+    assert_eq!(c.read(&mut b).unwrap_or(0), 0);
+    let log = p.next_log();
+    assert!(log.contains(" fe be/dead "), "{log}");
+    assert!(log.contains(" SC "), "connect failure: {log}");
+    assert!(log.contains("/2 0/0"), "retries counted: {log}");
+
+    // With redispatch, the last retry goes to the live server.
+    let p = Proxy::start(&tcp_config(
+        &format!("    balance first\n    retries 1\n    option redispatch\n    server dead {dead}\n    server live {}\n", live.addr),
+        "",
+    ));
+    let got = round_trip(&p, b"redispatched");
+    assert_eq!(got, b"redispatched");
+    let log = p.next_log();
+    assert!(log.contains(" fe be/live "), "{log}");
+    assert!(log.contains("/+1 "), "redispatch shows as +retries: {log}");
+}
+
+#[test]
+fn roundrobin_spreads_by_weight() {
+    let a = Backend::echo();
+    let b = Backend::echo();
+    let p = Proxy::start(&tcp_config(
+        &format!(
+            "    balance roundrobin\n    server a {} weight 1\n    server b {} weight 3\n",
+            a.addr, b.addr
+        ),
+        "",
+    ));
+    for _ in 0..40 {
+        assert_eq!(round_trip(&p, b"x"), b"x");
+    }
+    let (na, nb) = (a.count(), b.count());
+    assert_eq!(na + nb, 40);
+    // Two executors each run their own smooth round robin: 1:3 overall.
+    assert!((8..=12).contains(&na), "a got {na}, b got {nb}");
+}
+
+#[test]
+fn start_fails_cleanly_on_an_address_in_use() {
+    let holder = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = holder.local_addr().unwrap();
+    let be = Backend::echo();
+    let dir = harness::TempDir::new("inuse");
+    let cfg = dir.0.join("x.cfg");
+    std::fs::write(&cfg, format!("defaults\n    mode tcp\n    timeout connect 1s\n    timeout client 1s\n    timeout server 1s\nfrontend fe\n    bind {addr}\n    default_backend be\nbackend be\n    server s {}\n", be.addr)).unwrap();
+    let out = std::process::Command::new(harness::ringlb())
+        .arg("-f")
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot bind socket"), "{err}");
+    assert!(
+        err.contains("Address already in use") || err.contains("in use"),
+        "{err}"
+    );
+    assert!(err.contains(&addr.to_string()), "{err}");
+    let _ = Duration::ZERO;
+}
