@@ -20,6 +20,9 @@ pub mod pool;
 pub mod runtime;
 pub mod stream;
 
+#[cfg(test)]
+mod alloc_tests;
+
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 

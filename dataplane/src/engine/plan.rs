@@ -244,10 +244,7 @@ impl Plan {
                     transparent: b.opts.transparent,
                     defer_accept: b.opts.defer_accept,
                     interface: b.opts.interface.clone(),
-                    mss: b
-                        .opts
-                        .mss
-                        .map(i32::unsigned_abs),
+                    mss: b.opts.mss.map(i32::unsigned_abs),
                 });
             }
             let has_targets = px.logs.iter().any(|l| match l {

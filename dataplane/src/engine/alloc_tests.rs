@@ -1,0 +1,176 @@
+//! Steady-state forwarding allocates nothing in ringlb's own code.
+//!
+//! The whole test binary runs on a counting allocator (stats_alloc, so no
+//! `unsafe` of ours). A real executor forwards round trips between a client
+//! and an echo server; the same round trips then go through a minimal
+//! compio relay that issues exactly the same I/O operations (read, write,
+//! with the same per-operation deadline), and nothing else. The difference
+//! per round trip is what ringlb's own code allocates: it must be zero.
+//! The relay's own figure is compio's allocations per round trip (about one
+//! per I/O operation in 0.19), reported by the test.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
+
+use super::{listener, runtime, Plan, Shared};
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<std::alloc::System> = &INSTRUMENTED_SYSTEM;
+
+const MSG: usize = 64;
+const WARMUP: usize = 200;
+const ROUNDS: usize = 2000;
+
+/// An echo server thread with a fixed buffer (allocates nothing per read).
+fn echo_server() -> std::net::SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        for s in l.incoming() {
+            let Ok(mut s) = s else { break };
+            loop {
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if s.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    });
+    addr
+}
+
+/// `ROUNDS` round trips after a warm-up; allocations made meanwhile.
+fn measure(target: std::net::SocketAddr) -> usize {
+    let mut c = TcpStream::connect(target).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.set_nodelay(true).unwrap();
+    let out = [7u8; MSG];
+    let mut back = [0u8; MSG];
+    let mut round = |c: &mut TcpStream| {
+        c.write_all(&out).unwrap();
+        c.read_exact(&mut back).unwrap();
+    };
+    for _ in 0..WARMUP {
+        round(&mut c);
+    }
+    let region = Region::new(GLOBAL);
+    for _ in 0..ROUNDS {
+        round(&mut c);
+    }
+    region.change().allocations
+}
+
+/// The minimal compio relay: accept one client, connect to `server`, copy
+/// both ways with the same operations and deadlines as the engine's pump.
+fn baseline_relay(server: std::net::SocketAddr) -> std::net::SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.set_nonblocking(true).unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut pb = compio::driver::ProactorBuilder::new();
+        pb.capacity(4096)
+            .single_issuer(true)
+            .coop_taskrun(true)
+            .defer_taskrun(true);
+        let rt = compio::runtime::RuntimeBuilder::new()
+            .with_proactor(pb)
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            use compio::buf::BufResult;
+            use compio::io::{AsyncRead, AsyncWriteExt};
+            let l = compio::net::TcpListener::from_std(l).unwrap();
+            let (c, _) = l.accept().await.unwrap();
+            let s = compio::net::TcpStream::connect(server).await.unwrap();
+            async fn copy(from: &compio::net::TcpStream, to: &compio::net::TcpStream) {
+                let mut buf = Vec::with_capacity(16384);
+                let (mut r, mut w) = (from, to);
+                loop {
+                    buf.clear();
+                    let deadline = Instant::now() + Duration::from_secs(30);
+                    let Ok(BufResult(Ok(n), b)) =
+                        compio::time::timeout_at(deadline, r.read(buf)).await
+                    else {
+                        return;
+                    };
+                    buf = b;
+                    if n == 0 {
+                        return;
+                    }
+                    let deadline = Instant::now() + Duration::from_secs(30);
+                    let Ok(BufResult(Ok(()), b)) =
+                        compio::time::timeout_at(deadline, w.write_all(buf)).await
+                    else {
+                        return;
+                    };
+                    buf = b;
+                }
+            }
+            let a = std::pin::pin!(copy(&c, &s));
+            let b = std::pin::pin!(copy(&s, &c));
+            let _ = futures_util::future::select(a, b).await;
+        });
+    });
+    addr
+}
+
+#[test]
+fn forwarding_allocates_nothing_in_ringlb_code() {
+    let server = echo_server();
+    // The listener is handed over as an inherited-style fd (`bind fd@N`).
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy_addr = l.local_addr().unwrap();
+    let fd = std::os::fd::IntoRawFd::into_raw_fd(l);
+    let text = format!(
+        "global\n    nbthread 1\ndefaults\n    mode tcp\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n\
+         frontend fe\n    bind fd@{fd}\n    default_backend be\nbackend be\n    server s1 {server}\n"
+    );
+    let file = ringlb_config::SourceFile::new("alloc.cfg", text);
+    struct NoHost;
+    impl ringlb_config::Host for NoHost {
+        fn env(&self, _: &str) -> Option<String> {
+            None
+        }
+        fn read_file(&self, p: &str) -> Result<Vec<u8>, String> {
+            Err(format!("no file {p}"))
+        }
+    }
+    let (cfg, diags) = ringlb_config::load(&[file], &NoHost);
+    assert!(!diags.has_errors(), "{diags:?}");
+    let plan = Plan::build(&cfg).unwrap();
+    let placement = runtime::Placement {
+        cpus: vec![0],
+        topology: Vec::new(),
+    };
+    let bound = listener::bind_all(&plan, 1).unwrap();
+    let shared = Shared::new(plan);
+    let _handles = runtime::start(&shared, &placement, bound).unwrap();
+
+    let ringlb = measure(proxy_addr);
+    let relay = measure(baseline_relay(server));
+    shared.killing.store(true, Ordering::Relaxed);
+    let _ = Arc::strong_count(&shared);
+
+    let per_rt = |n: usize| n as f64 / ROUNDS as f64;
+    eprintln!(
+        "allocations per round trip: ringlb {:.3}, bare compio relay {:.3} (4 I/O ops per round trip)",
+        per_rt(ringlb),
+        per_rt(relay)
+    );
+    // ringlb's own code adds nothing per round trip. A small slack absorbs
+    // allocations made by other threads of the test binary meanwhile.
+    assert!(
+        ringlb <= relay + ROUNDS / 100,
+        "ringlb allocates {ringlb} vs {relay} for the bare relay over {ROUNDS} round trips"
+    );
+}
