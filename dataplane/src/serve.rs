@@ -49,7 +49,8 @@ fn start(args: &Args, cfg: &Config) -> Result<ExitCode, String> {
     let identity = process::Identity::resolve(g.user.as_ref(), g.group.as_ref())?;
 
     let mut plan = Plan::build(cfg)?;
-    let placement = runtime::placement(g.nbthread);
+    let mut placement = runtime::placement(g.nbthread);
+    runtime::apply_cpu_map(&mut placement, &g.cpu_map);
     let executors = placement.cpus.len();
 
     // File descriptors: two per connection plus HAProxy's extras.

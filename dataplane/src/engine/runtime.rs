@@ -34,6 +34,30 @@ fn read_u32(path: &str) -> Option<u32> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
+/// Apply `cpu-map` lines to a placement: thread `n` (1-based) runs on the
+/// first CPU of the line whose thread set holds it (`auto:` lines hand the
+/// listed CPUs to their threads one by one, in order).
+pub fn apply_cpu_map(placement: &mut Placement, maps: &[ringlb_config::model::global::CpuMap]) {
+    for (i, cpu) in placement.cpus.iter_mut().enumerate() {
+        let Ok(bit) = u32::try_from(i) else { continue };
+        let Some(mask) = 1u64.checked_shl(bit) else {
+            continue;
+        };
+        for m in maps.iter().filter(|m| m.threads & mask != 0) {
+            let chosen = if m.auto {
+                // The rank of this thread among the line's threads.
+                let rank = (m.threads & (mask - 1)).count_ones();
+                usize::try_from(rank).ok().and_then(|r| m.cpus.get(r))
+            } else {
+                m.cpus.first()
+            };
+            if let Some(c) = chosen {
+                *cpu = usize::from(*c);
+            }
+        }
+    }
+}
+
 /// Read the allowed CPUs and their physical cores, pick one CPU per
 /// physical core (or `nbthread` CPUs).
 pub fn placement(nbthread: Option<u32>) -> Placement {
@@ -83,6 +107,53 @@ pub fn placement(nbthread: Option<u32>) -> Placement {
 }
 
 /// A one-shot, per-core event: tasks wait on it, `fire` wakes them all.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(auto: bool, threads: u64, cpus: &[u16]) -> ringlb_config::model::global::CpuMap {
+        let f = ringlb_config::SourceFile::new("t", "");
+        ringlb_config::model::global::CpuMap {
+            auto,
+            groups: 1,
+            threads,
+            cpus: cpus.to_vec(),
+            loc: ringlb_config::Loc::new(&f, 1, 0),
+        }
+    }
+
+    #[test]
+    fn cpu_map_places_threads() {
+        let mut p = Placement {
+            cpus: vec![0, 0, 0, 0],
+            topology: Vec::new(),
+        };
+        // cpu-map auto:1/1-4 0-3
+        apply_cpu_map(&mut p, &[map(true, 0b1111, &[0, 1, 2, 3])]);
+        assert_eq!(p.cpus, [0, 1, 2, 3]);
+        // cpu-map 1/2 5
+        apply_cpu_map(&mut p, &[map(false, 0b10, &[5])]);
+        assert_eq!(p.cpus, [0, 5, 2, 3]);
+    }
+
+    #[test]
+    fn placement_respects_the_affinity_mask() {
+        let p = placement(None);
+        let allowed: Vec<usize> = core_affinity::get_core_ids()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
+        assert!(!p.cpus.is_empty());
+        assert!(
+            p.cpus.iter().all(|c| allowed.contains(c)),
+            "{:?} within {allowed:?}",
+            p.cpus
+        );
+        assert_eq!(placement(Some(3)).cpus.len(), 3);
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct LocalEvent {
     fired: Cell<bool>,
