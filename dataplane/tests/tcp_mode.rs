@@ -201,3 +201,20 @@ fn start_fails_cleanly_on_an_address_in_use() {
     assert!(err.contains(&addr.to_string()), "{err}");
     let _ = Duration::ZERO;
 }
+
+#[test]
+fn splice_auto_moves_large_flows_intact() {
+    let be = Backend::echo();
+    let p = Proxy::start(&tcp_config(
+        &format!("    server s1 {}\n", be.addr),
+        "    option splice-auto\n",
+    ));
+    for size in [10usize, 300 * 1024, 64 << 20] {
+        let data = pattern(size);
+        let got = round_trip(&p, &data);
+        assert_eq!(got.len(), size, "size {size}");
+        assert!(got == data, "size {size}: bytes differ after splicing");
+        let log = p.next_log();
+        assert!(log.contains(&format!(" {size} -- ")), "{log}");
+    }
+}

@@ -18,6 +18,7 @@ pub mod logging;
 pub mod plan;
 pub mod pool;
 pub mod runtime;
+pub mod splice;
 pub mod stream;
 
 #[cfg(test)]

@@ -38,6 +38,9 @@ pub struct FrontendPlan {
     pub timeout_client: Option<Duration>,
     pub timeout_client_fin: Option<Duration>,
     pub feconn: Counter,
+    /// `option splice-request|response|auto` on the frontend.
+    pub splice_request: bool,
+    pub splice_response: bool,
     pub log: LogPlan,
     /// Where this frontend's log lines go (set once the sinks are open).
     pub sink: Option<crate::log::sender::LogSink>,
@@ -97,6 +100,8 @@ pub struct BackendPlan {
     /// `option redispatch [<interval>]`.
     pub redispatch: Option<i32>,
     pub beconn: Counter,
+    pub splice_request: bool,
+    pub splice_response: bool,
 }
 
 #[derive(Debug)]
@@ -265,6 +270,8 @@ impl Plan {
                 timeout_client: px.timeouts.client,
                 timeout_client_fin: px.timeouts.client_fin,
                 feconn: Counter::default(),
+                splice_request: splices(px).0,
+                splice_response: splices(px).1,
                 log: LogPlan {
                     enabled: has_targets && !px.no_log,
                     format,
@@ -289,6 +296,15 @@ impl Plan {
             hostname,
         })
     }
+}
+
+/// (request, response) splicing per `option splice-*`.
+fn splices(px: &Proxy) -> (bool, bool) {
+    let auto = px.options.is_set("splice-auto");
+    (
+        auto || px.options.is_set("splice-request"),
+        auto || px.options.is_set("splice-response"),
+    )
 }
 
 fn backend_plan(px: &Proxy) -> Result<BackendPlan, String> {
@@ -343,5 +359,7 @@ fn backend_plan(px: &Proxy) -> Result<BackendPlan, String> {
         retries: px.retries.unwrap_or(DEFAULT_RETRIES),
         redispatch: px.options.redispatch,
         beconn: Counter::default(),
+        splice_request: splices(px).0,
+        splice_response: splices(px).1,
     })
 }

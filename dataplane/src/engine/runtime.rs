@@ -192,6 +192,7 @@ pub struct Core {
     pub shared: Arc<Shared>,
     pub balancers: Vec<RefCell<Balancer>>,
     pub bufs: BufPool,
+    pub pipes: super::splice::PipePool,
     pub live: Cell<usize>,
     /// Soft stop: stop accepting.
     pub stop_accepting: LocalEvent,
@@ -282,6 +283,7 @@ fn executor(idx: usize, cpu: usize, listeners: Vec<Bound>, shared: Arc<Shared>) 
             id: idx,
             balancers: balancers(&shared),
             bufs: BufPool::new(shared.plan.bufsize),
+            pipes: super::splice::PipePool::default(),
             shared: Arc::clone(&shared),
             live: Cell::new(0),
             stop_accepting: LocalEvent::default(),

@@ -22,6 +22,7 @@ use futures_util::future::{select, Either};
 use super::listener::Bound;
 use super::plan::{BackendPlan, FrontendPlan};
 use super::runtime::Core;
+use super::splice::{self, Pipe, PipePool, Step};
 use crate::balance::PickCtx;
 use crate::log::termination::{Cause, Phase, Termination};
 
@@ -201,6 +202,7 @@ async fn pump(
     from_who: Who,
     sides: &Sides,
     mut buf: Vec<u8>,
+    splice_ok: Option<&PipePool>,
 ) -> (DirEnd, u64, Vec<u8>) {
     let to_who = match from_who {
         Who::Client => Who::Server,
@@ -209,7 +211,15 @@ async fn pump(
     let mut bytes = 0u64;
     let mut reader = from;
     let mut writer = to;
+    let mut full_reads = 0u32;
     loop {
+        // A bulk flow (two full buffers in a row) moves to kernel splicing.
+        if let (Some(pipes), true) = (splice_ok, full_reads >= 2) {
+            if let Ok(pipe) = pipes.get() {
+                let (end, n) = splice_pump(from, to, from_who, to_who, sides, pipes, pipe).await;
+                return (end, bytes + n, buf);
+            }
+        }
         buf.clear();
         let r = with_deadlines(sides, reader.read(buf)).await;
         let BufResult(res, b) = match r {
@@ -227,6 +237,11 @@ async fn pump(
             Ok(n) => {
                 sides.side(from_who).touch();
                 bytes += n as u64;
+                full_reads = if n == buf.capacity() {
+                    full_reads + 1
+                } else {
+                    0
+                };
             }
             Err(_) => return (DirEnd::Error(from_who), bytes, buf),
         }
@@ -241,6 +256,59 @@ async fn pump(
         }
         sides.side(to_who).touch();
         let _ = &mut reader;
+    }
+}
+
+/// The splice path of a direction: socket -> pipe -> socket, waiting for
+/// readiness when a side has nothing to give or take.
+async fn splice_pump(
+    from: &TcpStream,
+    to: &TcpStream,
+    from_who: Who,
+    to_who: Who,
+    sides: &Sides,
+    pipes: &PipePool,
+    pipe: Pipe,
+) -> (DirEnd, u64) {
+    let (Ok(from_ready), Ok(to_ready)) = (from.to_poll_fd(), to.to_poll_fd()) else {
+        return (DirEnd::Error(from_who), 0);
+    };
+    let mut bytes = 0u64;
+    loop {
+        let mut in_pipe = match splice::fill(from, &pipe) {
+            Ok(Step::Moved(n)) => {
+                sides.side(from_who).touch();
+                bytes += n as u64;
+                n
+            }
+            Ok(Step::WouldBlock) => match with_deadlines(sides, from_ready.read_ready()).await {
+                Ok(Ok(())) => continue,
+                Ok(Err(_)) => return (DirEnd::Error(from_who), bytes),
+                Err(who) => return (DirEnd::Timeout(who), bytes),
+            },
+            Ok(Step::Eof) => {
+                let _ = socket2::SockRef::from(to).shutdown(std::net::Shutdown::Write);
+                pipes.put(pipe);
+                return (DirEnd::Eof, bytes);
+            }
+            Err(_) => return (DirEnd::Error(from_who), bytes),
+        };
+        while in_pipe > 0 {
+            match splice::drain(&pipe, to, in_pipe) {
+                Ok(Step::Moved(m)) => {
+                    sides.side(to_who).touch();
+                    in_pipe = in_pipe.saturating_sub(m);
+                }
+                Ok(Step::WouldBlock | Step::Eof) => {
+                    match with_deadlines(sides, to_ready.write_ready()).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(_)) => return (DirEnd::Error(to_who), bytes),
+                        Err(who) => return (DirEnd::Timeout(who), bytes),
+                    }
+                }
+                Err(_) => return (DirEnd::Error(to_who), bytes),
+            }
+        }
     }
 }
 
@@ -471,8 +539,31 @@ async fn forward(
         client: Side::new(be.timeout_tunnel.or(fe.timeout_client)),
         server: Side::new(be.timeout_tunnel.or(be.timeout_server)),
     };
-    let c2s = pump(client, server, Who::Client, &sides, core.bufs.get());
-    let s2c = pump(server, client, Who::Server, &sides, core.bufs.get());
+    let splice_req = (fe.splice_request || be.splice_request).then_some(&core.pipes);
+    let splice_res = (fe.splice_response || be.splice_response).then_some(&core.pipes);
+    if splice_req.is_some() || splice_res.is_some() {
+        // splice(2) must never block the core: both sockets go O_NONBLOCK.
+        // io_uring's own operations on them are unaffected (fast poll), as
+        // tests/tcp_mode.rs checks with 64 MiB both ways.
+        let _ = socket2::SockRef::from(client).set_nonblocking(true);
+        let _ = socket2::SockRef::from(server).set_nonblocking(true);
+    }
+    let c2s = pump(
+        client,
+        server,
+        Who::Client,
+        &sides,
+        core.bufs.get(),
+        splice_req,
+    );
+    let s2c = pump(
+        server,
+        client,
+        Who::Server,
+        &sides,
+        core.bufs.get(),
+        splice_res,
+    );
     let data = async {
         let c2s = std::pin::pin!(c2s);
         let s2c = std::pin::pin!(s2c);
