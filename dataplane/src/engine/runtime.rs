@@ -193,6 +193,8 @@ pub struct Core {
     pub balancers: Vec<RefCell<Balancer>>,
     pub bufs: BufPool,
     pub pipes: super::splice::PipePool,
+    /// Scratch space for server loads when picking (reused, never shrunk).
+    pub scratch_conns: RefCell<Vec<u32>>,
     pub live: Cell<usize>,
     /// Soft stop: stop accepting.
     pub stop_accepting: LocalEvent,
@@ -284,6 +286,7 @@ fn executor(idx: usize, cpu: usize, listeners: Vec<Bound>, shared: Arc<Shared>) 
             balancers: balancers(&shared),
             bufs: BufPool::new(shared.plan.bufsize),
             pipes: super::splice::PipePool::default(),
+            scratch_conns: RefCell::new(Vec::new()),
             shared: Arc::clone(&shared),
             live: Cell::new(0),
             stop_accepting: LocalEvent::default(),

@@ -417,15 +417,22 @@ async fn connect(
                 };
                 return None;
             }
-            let conns: Vec<u32> = be.servers.iter().map(|s| s.conns.get()).collect();
-            let picked = core.balancers.get(be_idx).and_then(|b| {
-                b.borrow_mut().pick(&PickCtx {
-                    src: Some(facts.client.ip()),
-                    key: None,
-                    avoid,
-                    conns: &conns,
+            // Server loads into the core's scratch vector: no allocation
+            // per connection once it has grown to the largest backend.
+            // The borrow ends before any await below.
+            let picked = {
+                let mut conns = core.scratch_conns.borrow_mut();
+                conns.clear();
+                conns.extend(be.servers.iter().map(|s| s.conns.get()));
+                core.balancers.get(be_idx).and_then(|b| {
+                    b.borrow_mut().pick(&PickCtx {
+                        src: Some(facts.client.ip()),
+                        key: None,
+                        avoid,
+                        conns: &conns,
+                    })
                 })
-            });
+            };
             match picked {
                 Some(i) => {
                     let s = be.servers.get(i)?;
