@@ -86,9 +86,13 @@ pub struct Args {
     #[arg(long = "vv")]
     pub version_verbose: bool,
 
-    /// Global maxconn override.
-    #[arg(short = 'N', value_name = "maxconn")]
+    /// Global maxconn override (`-n`).
+    #[arg(short = 'n', value_name = "maxconn")]
     pub maxconn: Option<u32>,
+
+    /// Default per-proxy maxconn (`-N`), for frontends that set none.
+    #[arg(short = 'N', value_name = "maxconn")]
+    pub default_maxconn: Option<u32>,
 
     /// Verbose.
     #[arg(short = 'V')]

@@ -49,6 +49,16 @@ fn start(args: &Args, cfg: &Config) -> Result<ExitCode, String> {
     let identity = process::Identity::resolve(g.user.as_ref(), g.group.as_ref())?;
 
     let mut plan = Plan::build(cfg)?;
+    if let Some(n) = args.maxconn {
+        plan.maxconn = n;
+    }
+    if let Some(n) = args.default_maxconn {
+        for (fe, px) in plan.frontends.iter_mut().filter_map(|f| cfg.proxy(&f.name.clone()).map(|p| (f, p))) {
+            if px.maxconn.is_none() {
+                fe.maxconn = n;
+            }
+        }
+    }
     let mut placement = runtime::placement(g.nbthread);
     runtime::apply_cpu_map(&mut placement, &g.cpu_map);
     let executors = placement.cpus.len();
