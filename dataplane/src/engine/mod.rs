@@ -20,6 +20,7 @@ pub mod pool;
 pub mod runtime;
 pub mod splice;
 pub mod stream;
+pub mod timer;
 
 #[cfg(test)]
 mod alloc_tests;

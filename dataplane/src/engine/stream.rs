@@ -23,6 +23,7 @@ use super::listener::Bound;
 use super::plan::{BackendPlan, FrontendPlan};
 use super::runtime::Core;
 use super::splice::{self, Pipe, PipePool, Step};
+use super::timer::{self, TimerKey, Timers};
 use crate::balance::PickCtx;
 use crate::log::termination::{Cause, Phase, Termination};
 
@@ -87,7 +88,7 @@ pub async fn accept_loop(core: Rc<Core>, b: Bound) {
                 // back off instead of spinning.
                 // EMFILE, ENFILE, ENOMEM, ENOBUFS.
                 if matches!(e.raw_os_error(), Some(24 | 23 | 12 | 105)) {
-                    compio::time::sleep(Duration::from_millis(100)).await;
+                    timer::sleep(&core.timers, Duration::from_millis(100)).await;
                 }
             }
             None => {
@@ -106,13 +107,15 @@ async fn wait_released(core: &Core, max: Duration) {
         core.released.borrow_mut().push(cx.waker().clone());
         std::task::Poll::Pending::<()>
     });
-    let _ = compio::time::timeout(max, woken).await;
+    let _ = timer::timeout(&core.timers, max, woken).await;
 }
 
-/// One side of a stream: its timeout and when it was last active.
+/// One side of a stream: its timeout, when it was last active, and the
+/// bytes read from it.
 struct Side {
     last: Cell<Instant>,
     timeout: Cell<Option<Duration>>,
+    bytes: Cell<u64>,
 }
 
 impl Side {
@@ -120,6 +123,7 @@ impl Side {
         Side {
             last: Cell::new(Instant::now()),
             timeout: Cell::new(timeout),
+            bytes: Cell::new(0),
         }
     }
     fn touch(&self) {
@@ -136,6 +140,15 @@ enum Who {
     Server,
 }
 
+impl Who {
+    fn other(self) -> Who {
+        match self {
+            Who::Client => Who::Server,
+            Who::Server => Who::Client,
+        }
+    }
+}
+
 /// How one direction of the data phase ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum DirEnd {
@@ -144,11 +157,21 @@ enum DirEnd {
     Timeout(Who),
     /// A read or write failed on that side (reset, broken pipe).
     Error(Who),
+    /// Closed by a hard stop.
+    Killed,
 }
 
+/// Both sides of a stream and the stream's watchdog.
+///
+/// Timeouts cost nothing per I/O operation: operations only record when a
+/// side was active; one watchdog timer per stream sleeps until the earliest
+/// deadline and, when it fires early because a side was active meanwhile,
+/// is simply re-armed for the remaining time (HAProxy's lazy re-arming).
 struct Sides {
     client: Side,
     server: Side,
+    /// Wakes the watchdog when a timeout changes (client-fin, server-fin).
+    watchdog: Cell<Option<std::task::Waker>>,
 }
 
 impl Sides {
@@ -158,44 +181,65 @@ impl Sides {
             Who::Server => &self.server,
         }
     }
-    /// The earliest deadline of both sides, and whose it is.
-    fn next_deadline(&self) -> Option<(Instant, Who)> {
-        let c = self.client.deadline().map(|d| (d, Who::Client));
-        let s = self.server.deadline().map(|d| (d, Who::Server));
-        match (c, s) {
-            (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
+
+    fn set_timeout(&self, who: Who, t: Duration) {
+        self.side(who).timeout.set(Some(t));
+        if let Some(w) = self.watchdog.take() {
+            w.wake();
+        }
+    }
+
+    /// The earliest deadline of both sides.
+    fn next_deadline(&self) -> Option<Instant> {
+        match (self.client.deadline(), self.server.deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
     }
+
     /// Which side has truly expired now, if any.
     fn expired(&self, now: Instant) -> Option<Who> {
         [Who::Client, Who::Server]
             .into_iter()
             .find(|w| self.side(*w).deadline().is_some_and(|d| d <= now))
     }
-}
 
-/// Run `fut` until the earliest side deadline; re-arm lazily when the
-/// timer fired early because a side was active meanwhile.
-async fn with_deadlines<F: std::future::Future>(sides: &Sides, fut: F) -> Result<F::Output, Who> {
-    let mut fut = std::pin::pin!(fut);
-    loop {
-        let Some((deadline, _)) = sides.next_deadline() else {
-            return Ok(fut.await);
-        };
-        match compio::time::timeout_at(deadline, fut.as_mut()).await {
-            Ok(v) => return Ok(v),
-            Err(_) => {
-                if let Some(who) = sides.expired(Instant::now()) {
-                    return Err(who);
-                }
+    /// Resolves with the side whose timeout expired. One entry on the
+    /// core's timer, re-armed only when it fires early.
+    async fn watchdog(&self, timers: &Timers) -> Who {
+        let key = timers.register();
+        let who = self.watch(timers, key).await;
+        timers.remove(key);
+        who
+    }
+
+    async fn watch(&self, timers: &Timers, key: TimerKey) -> Who {
+        loop {
+            let deadline = self.next_deadline();
+            timers.set(key, deadline);
+            // Sleep until the deadline, or until a timeout changes.
+            let changed = std::future::poll_fn(|cx| {
+                let w = match self.watchdog.take() {
+                    Some(w) if w.will_wake(cx.waker()) => w,
+                    _ => cx.waker().clone(),
+                };
+                self.watchdog.set(Some(w));
+                std::task::Poll::Pending::<()>
+            });
+            {
+                let changed = std::pin::pin!(changed);
+                let fired = std::pin::pin!(timers.wait(key));
+                let _ = select(changed, fired).await;
+            }
+            if let Some(who) = self.expired(Instant::now()) {
+                return who;
             }
         }
     }
 }
 
-/// Copy `from` -> `to` until EOF, error or timeout. Returns how it ended,
-/// the bytes moved, and the buffer for reuse.
+/// Copy `from` -> `to` until EOF or error (timeouts are the watchdog's).
+/// Returns how it ended and the buffer for reuse.
 async fn pump(
     from: &TcpStream,
     to: &TcpStream,
@@ -203,59 +247,46 @@ async fn pump(
     sides: &Sides,
     mut buf: Vec<u8>,
     splice_ok: Option<&PipePool>,
-) -> (DirEnd, u64, Vec<u8>) {
-    let to_who = match from_who {
-        Who::Client => Who::Server,
-        Who::Server => Who::Client,
-    };
-    let mut bytes = 0u64;
-    let mut reader = from;
-    let mut writer = to;
+) -> (DirEnd, Vec<u8>) {
+    let to_who = from_who.other();
+    let (mut reader, mut writer) = (from, to);
+    let src = sides.side(from_who);
     let mut full_reads = 0u32;
     loop {
         // A bulk flow (two full buffers in a row) moves to kernel splicing.
         if let (Some(pipes), true) = (splice_ok, full_reads >= 2) {
             if let Ok(pipe) = pipes.get() {
-                let (end, n) = splice_pump(from, to, from_who, to_who, sides, pipes, pipe).await;
-                return (end, bytes + n, buf);
+                let end = splice_pump(from, to, from_who, sides, pipes, pipe).await;
+                return (end, buf);
             }
         }
         buf.clear();
-        let r = with_deadlines(sides, reader.read(buf)).await;
-        let BufResult(res, b) = match r {
-            Ok(r) => r,
-            Err(who) => return (DirEnd::Timeout(who), bytes, Vec::new()),
-        };
+        let BufResult(res, b) = reader.read(buf).await;
         buf = b;
         match res {
             Ok(0) => {
                 // FIN from `from`: pass it on with a plain shutdown(2)
                 // (io_uring's SHUTDOWN op is punted to a worker thread).
                 let _ = socket2::SockRef::from(to).shutdown(std::net::Shutdown::Write);
-                return (DirEnd::Eof, bytes, buf);
+                return (DirEnd::Eof, buf);
             }
             Ok(n) => {
-                sides.side(from_who).touch();
-                bytes += n as u64;
+                src.touch();
+                src.bytes.set(src.bytes.get() + n as u64);
                 full_reads = if n == buf.capacity() {
                     full_reads + 1
                 } else {
                     0
                 };
             }
-            Err(_) => return (DirEnd::Error(from_who), bytes, buf),
+            Err(_) => return (DirEnd::Error(from_who), buf),
         }
-        let w = with_deadlines(sides, writer.write_all(buf)).await;
-        let BufResult(res, b) = match w {
-            Ok(r) => r,
-            Err(who) => return (DirEnd::Timeout(who), bytes, Vec::new()),
-        };
+        let BufResult(res, b) = writer.write_all(buf).await;
         buf = b;
         if res.is_err() {
-            return (DirEnd::Error(to_who), bytes, buf);
+            return (DirEnd::Error(to_who), buf);
         }
         sides.side(to_who).touch();
-        let _ = &mut reader;
     }
 }
 
@@ -265,33 +296,32 @@ async fn splice_pump(
     from: &TcpStream,
     to: &TcpStream,
     from_who: Who,
-    to_who: Who,
     sides: &Sides,
     pipes: &PipePool,
     pipe: Pipe,
-) -> (DirEnd, u64) {
+) -> DirEnd {
+    let to_who = from_who.other();
     let (Ok(from_ready), Ok(to_ready)) = (from.to_poll_fd(), to.to_poll_fd()) else {
-        return (DirEnd::Error(from_who), 0);
+        return DirEnd::Error(from_who);
     };
-    let mut bytes = 0u64;
+    let src = sides.side(from_who);
     loop {
         let mut in_pipe = match splice::fill(from, &pipe) {
             Ok(Step::Moved(n)) => {
-                sides.side(from_who).touch();
-                bytes += n as u64;
+                src.touch();
+                src.bytes.set(src.bytes.get() + n as u64);
                 n
             }
-            Ok(Step::WouldBlock) => match with_deadlines(sides, from_ready.read_ready()).await {
-                Ok(Ok(())) => continue,
-                Ok(Err(_)) => return (DirEnd::Error(from_who), bytes),
-                Err(who) => return (DirEnd::Timeout(who), bytes),
+            Ok(Step::WouldBlock) => match from_ready.read_ready().await {
+                Ok(()) => continue,
+                Err(_) => return DirEnd::Error(from_who),
             },
             Ok(Step::Eof) => {
                 let _ = socket2::SockRef::from(to).shutdown(std::net::Shutdown::Write);
                 pipes.put(pipe);
-                return (DirEnd::Eof, bytes);
+                return DirEnd::Eof;
             }
-            Err(_) => return (DirEnd::Error(from_who), bytes),
+            Err(_) => return DirEnd::Error(from_who),
         };
         while in_pipe > 0 {
             match splice::drain(&pipe, to, in_pipe) {
@@ -300,13 +330,11 @@ async fn splice_pump(
                     in_pipe = in_pipe.saturating_sub(m);
                 }
                 Ok(Step::WouldBlock | Step::Eof) => {
-                    match with_deadlines(sides, to_ready.write_ready()).await {
-                        Ok(Ok(())) => {}
-                        Ok(Err(_)) => return (DirEnd::Error(to_who), bytes),
-                        Err(who) => return (DirEnd::Timeout(who), bytes),
+                    if to_ready.write_ready().await.is_err() {
+                        return DirEnd::Error(to_who);
                     }
                 }
-                Err(_) => return (DirEnd::Error(to_who), bytes),
+                Err(_) => return DirEnd::Error(to_who),
             }
         }
     }
@@ -481,9 +509,9 @@ async fn connect(
             return None;
         };
         let conn = match be.timeout_connect {
-            Some(t) => compio::time::timeout(t, TcpStream::connect(addr))
+            Some(t) => timer::timeout(&core.timers, t, TcpStream::connect(addr))
                 .await
-                .map_err(|_| true),
+                .map_err(|()| true),
             None => Ok(TcpStream::connect(addr).await),
         };
         match conn {
@@ -526,7 +554,7 @@ async fn connect(
                 avoid = None;
                 // Retry the same server: HAProxy waits up to 1s between
                 // attempts on a refused connection; keep it short here.
-                compio::time::sleep(Duration::from_millis(10)).await;
+                timer::sleep(&core.timers, Duration::from_millis(10)).await;
             }
         }
     }
@@ -545,6 +573,7 @@ async fn forward(
     let sides = Sides {
         client: Side::new(be.timeout_tunnel.or(fe.timeout_client)),
         server: Side::new(be.timeout_tunnel.or(be.timeout_server)),
+        watchdog: Cell::new(None),
     };
     let splice_req = (fe.splice_request || be.splice_request).then_some(&core.pipes);
     let splice_res = (fe.splice_response || be.splice_response).then_some(&core.pipes);
@@ -574,70 +603,74 @@ async fn forward(
     let data = async {
         let c2s = std::pin::pin!(c2s);
         let s2c = std::pin::pin!(s2c);
-        match select(c2s, s2c).await {
-            Either::Left(((end, n, buf), rest)) => {
-                facts.bytes_in = n;
+        let (first, rest, who) = match select(c2s, s2c).await {
+            Either::Left(((end, buf), rest)) => {
                 core.bufs.put(buf);
-                if end == DirEnd::Eof {
-                    // Client sent FIN: its side now uses client-fin.
-                    if let Some(t) = fe.timeout_client_fin {
-                        sides.client.timeout.set(Some(t));
-                    }
-                    let (end2, n2, buf2) = rest.await;
-                    facts.bytes_out = n2;
-                    core.bufs.put(buf2);
-                    (end2, true)
-                } else {
-                    (end, false)
+                (end, Either::Left(rest), Who::Client)
+            }
+            Either::Right(((end, buf), rest)) => {
+                core.bufs.put(buf);
+                (end, Either::Right(rest), Who::Server)
+            }
+        };
+        if first != DirEnd::Eof {
+            return first;
+        }
+        // One side sent its FIN: it now uses its -fin timeout, and the
+        // other direction goes on alone (half-close).
+        match who {
+            Who::Client => {
+                if let Some(t) = fe.timeout_client_fin {
+                    sides.set_timeout(Who::Client, t);
                 }
             }
-            Either::Right(((end, n, buf), rest)) => {
-                facts.bytes_out = n;
-                core.bufs.put(buf);
-                if end == DirEnd::Eof {
-                    if let Some(t) = be.timeout_server_fin {
-                        sides.server.timeout.set(Some(t));
-                    }
-                    let (end2, n2, buf2) = rest.await;
-                    facts.bytes_in = n2;
-                    core.bufs.put(buf2);
-                    (end2, true)
-                } else {
-                    (end, false)
+            Who::Server => {
+                if let Some(t) = be.timeout_server_fin {
+                    sides.set_timeout(Who::Server, t);
                 }
             }
         }
+        let (end, buf) = match rest {
+            Either::Left(r) => r.await,
+            Either::Right(r) => r.await,
+        };
+        core.bufs.put(buf);
+        end
     };
     let outcome = {
         let data = std::pin::pin!(data);
         let kill = std::pin::pin!(core.kill.wait());
-        match select(data, kill).await {
-            Either::Left(((end, _), _)) => Some(end),
-            Either::Right(((), _)) => None,
+        let watchdog = std::pin::pin!(sides.watchdog(&core.timers));
+        match select(data, select(kill, watchdog)).await {
+            Either::Left((end, _)) => end,
+            Either::Right((Either::Left(((), _)), _)) => DirEnd::Killed,
+            Either::Right((Either::Right((who, _)), _)) => DirEnd::Timeout(who),
         }
     };
+    facts.bytes_in = sides.client.bytes.get();
+    facts.bytes_out = sides.server.bytes.get();
     facts.termination = match outcome {
-        Some(DirEnd::Eof) => Termination {
+        DirEnd::Eof => Termination {
             cause: Cause::None,
             phase: Phase::None,
         },
-        Some(DirEnd::Timeout(Who::Client)) => Termination {
+        DirEnd::Timeout(Who::Client) => Termination {
             cause: Cause::ClientTimeout,
             phase: Phase::Data,
         },
-        Some(DirEnd::Timeout(Who::Server)) => Termination {
+        DirEnd::Timeout(Who::Server) => Termination {
             cause: Cause::ServerTimeout,
             phase: Phase::Data,
         },
-        Some(DirEnd::Error(Who::Client)) => Termination {
+        DirEnd::Error(Who::Client) => Termination {
             cause: Cause::ClientAbort,
             phase: Phase::Data,
         },
-        Some(DirEnd::Error(Who::Server)) => Termination {
+        DirEnd::Error(Who::Server) => Termination {
             cause: Cause::ServerAbort,
             phase: Phase::Data,
         },
-        None => Termination {
+        DirEnd::Killed => Termination {
             cause: Cause::Killed,
             phase: Phase::Data,
         },
