@@ -53,7 +53,11 @@ fn start(args: &Args, cfg: &Config) -> Result<ExitCode, String> {
         plan.maxconn = n;
     }
     if let Some(n) = args.default_maxconn {
-        for (fe, px) in plan.frontends.iter_mut().filter_map(|f| cfg.proxy(&f.name.clone()).map(|p| (f, p))) {
+        for (fe, px) in plan
+            .frontends
+            .iter_mut()
+            .filter_map(|f| cfg.proxy(&f.name.clone()).map(|p| (f, p)))
+        {
             if px.maxconn.is_none() {
                 fe.maxconn = n;
             }
