@@ -66,6 +66,8 @@ pub fn bind_all(plan: &Plan, executors: usize) -> Result<Vec<Vec<Bound>>, BindEr
                         base.set_nonblocking(true).map_err(|e| {
                             BindError::fatal(format!("Starting frontend {}: fd@{n}: {e}", fe.name))
                         })?;
+                        // Inherited by accepted sockets (Linux).
+                        let _ = socket2::SockRef::from(&base).set_tcp_nodelay(true);
                         for list in per_exec.iter_mut() {
                             let s = base.try_clone().map_err(|e| {
                                 BindError::fatal(format!(
@@ -95,6 +97,9 @@ fn bind_inet(sa: SocketAddr, b: &BindPlan) -> std::io::Result<std::net::TcpListe
     )?;
     s.set_reuse_address(true)?;
     s.set_reuse_port(true)?;
+    // Accepted sockets inherit TCP_NODELAY from the listener on Linux: one
+    // setsockopt here instead of one per connection.
+    s.set_tcp_nodelay(true)?;
     if sa.is_ipv6() {
         if let Some(v6only) = b.v6only {
             s.set_only_v6(v6only)?;

@@ -38,6 +38,10 @@ pub struct FrontendPlan {
     pub timeout_client: Option<Duration>,
     pub timeout_client_fin: Option<Duration>,
     pub feconn: Counter,
+    /// The accepted socket's local address is needed (servers without a
+    /// fixed port, or a log line printing it): one getsockname per accept
+    /// is skipped otherwise.
+    pub needs_dst: bool,
     /// `option splice-request|response|auto` on the frontend.
     pub splice_request: bool,
     pub splice_response: bool,
@@ -272,6 +276,7 @@ impl Plan {
                 feconn: Counter::default(),
                 splice_request: splices(px).0,
                 splice_response: splices(px).1,
+                needs_dst: false,
                 log: LogPlan {
                     enabled: has_targets && !px.no_log,
                     format,
@@ -279,6 +284,27 @@ impl Plan {
                 },
                 sink: None,
             });
+        }
+        for fe in &mut frontends {
+            let be_needs = fe.backend.and_then(|i| backends.get(i)).is_some_and(|b| {
+                b.servers
+                    .iter()
+                    .any(|s| !matches!(s.addr, ServerAddr::Fixed(_)))
+            });
+            let log_needs = fe.log.enabled
+                && fe.log.format.as_ref().is_none_or(|f| {
+                    f.items.iter().any(|it| {
+                        matches!(
+                            it,
+                            ringlb_config::logformat::LogItem::Alias {
+                                alias: ringlb_config::logformat::Alias::FrontendIp
+                                    | ringlb_config::logformat::Alias::FrontendPort,
+                                ..
+                            }
+                        )
+                    })
+                });
+            fe.needs_dst = be_needs || log_needs;
         }
         let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|h| h.trim().to_string())

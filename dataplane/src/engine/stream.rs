@@ -369,8 +369,12 @@ async fn handle(core: &Rc<Core>, fe_idx: usize, client: TcpStream, peer: SocketA
     let Some(fe) = plan.frontends.get(fe_idx) else {
         return;
     };
-    let _ = client.set_nodelay(true);
-    let dst = client.local_addr().ok();
+    // TCP_NODELAY is inherited from the listener (set once at bind).
+    let dst = if fe.needs_dst {
+        client.local_addr().ok()
+    } else {
+        None
+    };
     let mut facts = StreamFacts {
         accept_date,
         client: peer,
