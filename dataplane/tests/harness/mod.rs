@@ -230,3 +230,259 @@ pub fn pattern(n: usize) -> Vec<u8> {
         .map(|i| (i.wrapping_mul(31) ^ (i >> 8)) as u8)
         .collect()
 }
+
+impl Proxy {
+    /// The next stdout line if one comes within `within`.
+    pub fn log_within(&self, within: Duration) -> Option<String> {
+        self.stdout.recv_timeout(within).ok()
+    }
+
+    /// Everything the proxy wrote to stderr so far.
+    pub fn stderr_so_far(&self) -> Vec<String> {
+        self.stderr.try_iter().collect()
+    }
+}
+
+impl Backend {
+    /// Like [`Backend::spawn`], with a behaviour that may capture state
+    /// (counters, channels).
+    pub fn spawn_with<F>(behaviour: F) -> Backend
+    where
+        F: Fn(TcpStream) + Send + Sync + 'static,
+    {
+        let behaviour = std::sync::Arc::new(behaviour);
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            for s in l.incoming() {
+                let Ok(s) = s else { break };
+                let _ = tx.send(s.peer_addr().unwrap());
+                let b = std::sync::Arc::clone(&behaviour);
+                thread::spawn(move || b(s));
+            }
+        });
+        Backend { addr, accepted: rx }
+    }
+
+    /// Wait for the next accepted connection, within `within`.
+    pub fn next_accept(&self, within: Duration) -> Option<SocketAddr> {
+        self.accepted.recv_timeout(within).ok()
+    }
+}
+
+/// A server address whose connections hang in SYN_SENT without leaving
+/// loopback: a listener with a backlog of 0 whose accept queue is filled
+/// first, so Linux drops every further SYN.
+pub struct Stalled {
+    pub addr: SocketAddr,
+    _listener: TcpListener,
+    _queued: Vec<TcpStream>,
+}
+
+pub fn stalled() -> Stalled {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    nix::sys::socket::listen(&listener, nix::sys::socket::Backlog::new(0).unwrap()).unwrap();
+    let mut queued = Vec::new();
+    loop {
+        assert!(
+            queued.len() < 64,
+            "the accept queue of {addr} never filled up"
+        );
+        match TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+            Ok(s) => queued.push(s),
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => break,
+            Err(e) => panic!("filling the accept queue of {addr}: {e}"),
+        }
+    }
+    Stalled {
+        addr,
+        _listener: listener,
+        _queued: queued,
+    }
+}
+
+fn ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// HAProxy for differential runs: $HAPROXY, else `haproxy` on PATH, else
+/// /usr/sbin/haproxy. Without it: a failure under CI, a loud note (and
+/// None) elsewhere.
+pub fn haproxy(test: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("HAPROXY")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("PATH").and_then(|p| {
+                std::env::split_paths(&p)
+                    .map(|d| d.join("haproxy"))
+                    .find(|p| p.is_file())
+            })
+        })
+        .or_else(|| Some(PathBuf::from("/usr/sbin/haproxy")))
+        .filter(|p| p.is_file());
+    if found.is_none() {
+        if ci() {
+            panic!("{test}: haproxy is not on PATH: CI must install it (Debian package 'haproxy') to run differential tests");
+        }
+        // Written to the stderr handle, not with eprintln!: the test harness
+        // captures the print macros of passing tests, and this must be seen.
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "\n## NOTE: haproxy is not on PATH: the HAProxy half of {test} did NOT run. ##\n"
+        );
+    }
+    found
+}
+
+/// Start haproxy in the foreground on `config` (same `bind fd@3` contract).
+pub fn start_haproxy(program: &std::path::Path, config: &str) -> Proxy {
+    Proxy::start_with(program, config, &["-db"])
+}
+
+/// One `option tcplog` line, split into HAProxy's fields:
+/// `%ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Tt %B %ts %ac/%fc/%bc/%sc/%rc %sq/%bq`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TcpLog {
+    pub client: String,
+    pub date: String,
+    pub frontend: String,
+    pub backend: String,
+    pub server: String,
+    pub tw: String,
+    pub tc: String,
+    pub tt: String,
+    pub bytes: String,
+    pub termination: String,
+    pub actconn: String,
+    pub feconn: String,
+    pub beconn: String,
+    pub srv_conn: String,
+    pub retries: String,
+    pub srv_queue: String,
+    pub be_queue: String,
+}
+
+impl TcpLog {
+    pub fn parse(line: &str) -> TcpLog {
+        let bad = || panic!("not a tcplog line: {line:?}");
+        let f: Vec<&str> = line.split(' ').collect();
+        if f.len() != 9 || !f[1].starts_with('[') || !f[1].ends_with(']') {
+            bad();
+        }
+        let split = |s: &str, sep: char, n: usize| -> Vec<String> {
+            let v: Vec<String> = s.split(sep).map(str::to_owned).collect();
+            if v.len() != n {
+                bad();
+            }
+            v
+        };
+        let bs = split(f[3], '/', 2);
+        let t = split(f[4], '/', 3);
+        let c = split(f[7], '/', 5);
+        let q = split(f[8], '/', 2);
+        TcpLog {
+            client: f[0].to_owned(),
+            date: f[1].to_owned(),
+            frontend: f[2].to_owned(),
+            backend: bs[0].clone(),
+            server: bs[1].clone(),
+            tw: t[0].clone(),
+            tc: t[1].clone(),
+            tt: t[2].clone(),
+            bytes: f[5].to_owned(),
+            termination: f[6].to_owned(),
+            actconn: c[0].clone(),
+            feconn: c[1].clone(),
+            beconn: c[2].clone(),
+            srv_conn: c[3].clone(),
+            retries: c[4].clone(),
+            srv_queue: q[0].clone(),
+            be_queue: q[1].clone(),
+        }
+    }
+
+    /// A timer field as milliseconds (-1 when the phase never ended).
+    pub fn ms(field: &str) -> i64 {
+        field
+            .trim_start_matches('+')
+            .parse()
+            .unwrap_or_else(|_| panic!("timer {field:?} is not an integer"))
+    }
+}
+
+/// Run `program -f <config> args` with `fd3` as its file descriptor 3 and
+/// wait for it to exit (killed after the deadline). Returns the exit
+/// status, stdout and stderr.
+pub fn run_with_fd3(
+    program: &std::path::Path,
+    config: &str,
+    fd3: Option<OwnedFd>,
+    args: &[&str],
+) -> (Option<std::process::ExitStatus>, String, String) {
+    let dir = TempDir::new("run");
+    let cfg_path = dir.0.join("test.cfg");
+    std::fs::write(&cfg_path, config).unwrap();
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .arg("-f")
+        .arg(&cfg_path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(fd) = fd3 {
+        cmd.fd_mappings(vec![FdMapping {
+            parent_fd: fd,
+            child_fd: 3,
+        }])
+        .unwrap();
+    }
+    let mut child = cmd.spawn().unwrap();
+    let out = lines(child.stdout.take().unwrap());
+    let err = lines(child.stderr.take().unwrap());
+    let (mut stdout, mut stderr) = (String::new(), String::new());
+    let end = Instant::now() + DEADLINE;
+    let mut status = None;
+    while Instant::now() < end {
+        if let Some(st) = child.try_wait().unwrap() {
+            status = Some(st);
+            break;
+        }
+        // Wait for output (or 20 ms) before polling the child again.
+        if let Ok(l) = err.recv_timeout(Duration::from_millis(20)) {
+            stderr.push_str(&l);
+            stderr.push('\n');
+        }
+    }
+    if status.is_none() {
+        let _ = child.kill();
+    }
+    // Reaps the killed child; an exited one keeps its status.
+    let waited = child.wait().unwrap();
+    let status = status.map(|_| waited);
+    // The readers end with the pipes; collect everything they hold.
+    let collect = |rx: mpsc::Receiver<String>, s: &mut String| {
+        while let Ok(l) = rx.recv_timeout(Duration::from_secs(2)) {
+            s.push_str(&l);
+            s.push('\n');
+        }
+    };
+    collect(out, &mut stdout);
+    collect(err, &mut stderr);
+    (status, stdout, stderr)
+}
+
+impl Backend {
+    /// A backend that hands every accepted connection to the test, which
+    /// then plays the server by hand.
+    pub fn handing() -> (Backend, mpsc::Receiver<TcpStream>) {
+        let (tx, rx) = mpsc::channel();
+        let be = Backend::spawn_with(move |s| {
+            s.set_read_timeout(Some(DEADLINE)).unwrap();
+            s.set_write_timeout(Some(DEADLINE)).unwrap();
+            let _ = tx.send(s);
+        });
+        (be, rx)
+    }
+}
