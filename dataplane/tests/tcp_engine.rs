@@ -19,6 +19,7 @@ mod harness;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
@@ -483,5 +484,154 @@ fn the_queue_is_first_in_first_out() {
             let log = TcpLog::parse(&p.next_log());
             assert_eq!(log.termination, "--", "{name}: {log:?}");
         }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 3. Soft stop, hard stop, hard-stop-after.
+// ---------------------------------------------------------------------------
+
+fn stop_config(global: &str, be: &Backend) -> String {
+    config(
+        global,
+        "    timeout connect 1s\n    timeout client 10s\n    timeout server 10s\n",
+        &format!("    server s1 {}\n", be.addr),
+    )
+}
+
+/// Send `chunk` and read its echo.
+fn echo(c: &mut TcpStream, chunk: &[u8], what: &str) {
+    c.write_all(chunk).unwrap();
+    let mut back = vec![0u8; chunk.len()];
+    c.read_exact(&mut back)
+        .unwrap_or_else(|e| panic!("{what}: echo of {} bytes: {e}", chunk.len()));
+    assert!(back == chunk, "{what}: the echo differs");
+}
+
+/// After a soft stop, connect probes until one is no longer served (the
+/// proxy may take a moment to see the signal; a probe it still serves is
+/// closed and another one tried). The unserved probe is returned, still
+/// open, and the number of probes served before it.
+fn unserved_probe(p: &Proxy, what: &str) -> (Option<TcpStream>, usize) {
+    let end = Instant::now() + DEADLINE;
+    let mut served = 0;
+    while Instant::now() < end {
+        let Ok(mut probe) = TcpStream::connect_timeout(&p.addr, DEADLINE) else {
+            // The listener is closed: refused is "not served" too.
+            return (None, served);
+        };
+        if probe.write_all(b"probe").is_err() {
+            return (None, served);
+        }
+        probe
+            .set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        let mut b = [0u8; 5];
+        match probe.read(&mut b) {
+            Ok(n) if n > 0 => served += 1,
+            Ok(_) => return (None, served),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return (Some(probe), served)
+            }
+            Err(_) => return (None, served),
+        }
+    }
+    panic!("{what}: new connections are still served {DEADLINE:?} after the soft stop");
+}
+
+#[test]
+fn soft_stop_finishes_live_sessions_and_serves_no_new_ones() {
+    let be = Backend::echo();
+    let cfg = stop_config("", &be);
+    for (name, prog) in programs("soft_stop_finishes_live_sessions_and_serves_no_new_ones") {
+        let mut p = start(name, &prog, &cfg);
+        let mut c = p.connect();
+        let data = harness::pattern(6 * 1000);
+        echo(&mut c, &data[..1000], name);
+        assert!(be.next_accept(DEADLINE).is_some(), "{name}");
+        p.signal(nix::sys::signal::Signal::SIGUSR1);
+        let (probe, served) = unserved_probe(&p, name);
+        // The live session goes on, slowly, and ends intact.
+        for chunk in data[1000..].chunks(1000) {
+            stays_open(&mut c, Duration::from_millis(100), name);
+            echo(&mut c, chunk, name);
+        }
+        assert!(
+            p.child.try_wait().unwrap().is_none(),
+            "{name}: exited with a live session"
+        );
+        c.shutdown(Shutdown::Write).unwrap();
+        let (rest, _) = read_until_closed(&mut c, DEADLINE, name);
+        assert!(rest.is_empty(), "{name}: {rest:?}");
+        let st = p.wait_exit(DEADLINE);
+        assert!(
+            st.is_some_and(|s| s.success()),
+            "{name}: exit after the last session: {st:?}; stderr {:?}",
+            p.stderr_so_far()
+        );
+        // The live session's line, among those of the probes served
+        // before the stop.
+        let logs: Vec<TcpLog> = (0..=served).map(|_| p.next_tcplog()).collect();
+        let live: Vec<&TcpLog> = logs.iter().filter(|l| l.bytes == "6000").collect();
+        assert_eq!(live.len(), 1, "{name}: {logs:?}");
+        assert_eq!(live[0].termination, "--", "{name}: {logs:?}");
+        // The probe was never served: closed (or reset) with the listener.
+        if let Some(mut probe) = probe {
+            let (got, _) = read_until_closed(&mut probe, DEADLINE, name);
+            assert!(got.is_empty(), "{name}: the probe was served: {got:?}");
+        }
+        assert_eq!(
+            be.count(),
+            served,
+            "{name}: only the probes seen before the stop reached the server"
+        );
+    }
+}
+
+#[test]
+fn sigterm_closes_live_sessions_at_once() {
+    let be = Backend::echo();
+    let cfg = stop_config("", &be);
+    for (name, prog) in programs("sigterm_closes_live_sessions_at_once") {
+        let mut p = start(name, &prog, &cfg);
+        let mut c = p.connect();
+        echo(&mut c, b"live", name);
+        let t0 = Instant::now();
+        p.signal(nix::sys::signal::Signal::SIGTERM);
+        let (got, closed) = read_until_closed(&mut c, DEADLINE, name);
+        assert!(got.is_empty(), "{name}: {got:?}");
+        assert!(
+            closed - t0 < Duration::from_secs(2),
+            "{name}: {:?}",
+            closed - t0
+        );
+        let st = p.wait_exit(DEADLINE);
+        // Both die of the signal, as HAProxy does.
+        assert_eq!(
+            st.and_then(|s| s.signal()),
+            Some(15),
+            "{name}: after SIGTERM: {st:?}"
+        );
+    }
+}
+
+#[test]
+fn hard_stop_after_bounds_the_soft_stop() {
+    let be = Backend::echo();
+    let cfg = stop_config("    hard-stop-after 500ms\n", &be);
+    for (name, prog) in programs("hard_stop_after_bounds_the_soft_stop") {
+        let mut p = start(name, &prog, &cfg);
+        let mut c = p.connect();
+        echo(&mut c, b"live", name);
+        let t0 = Instant::now();
+        p.signal(nix::sys::signal::Signal::SIGUSR1);
+        let (got, closed) = read_until_closed(&mut c, DEADLINE, name);
+        assert!(got.is_empty(), "{name}: {got:?}");
+        fired(name, Duration::from_millis(500), closed - t0);
+        let st = p.wait_exit(DEADLINE);
+        assert!(
+            st.is_some_and(|s| s.success()),
+            "{name}: after hard-stop-after: {st:?}"
+        );
     }
 }

@@ -232,6 +232,17 @@ pub fn pattern(n: usize) -> Vec<u8> {
 }
 
 impl Proxy {
+    /// The next stream log line (`option tcplog`), skipping the proxy's
+    /// own messages (haproxy logs "Proxy fe stopped ..." on a soft stop).
+    pub fn next_tcplog(&self) -> TcpLog {
+        loop {
+            let line = self.next_log();
+            if let Some(l) = TcpLog::try_parse(&line) {
+                return l;
+            }
+        }
+    }
+
     /// The next stdout line if one comes within `within`.
     pub fn log_within(&self, within: Duration) -> Option<String> {
         self.stdout.recv_timeout(within).ok()
@@ -366,23 +377,23 @@ pub struct TcpLog {
 
 impl TcpLog {
     pub fn parse(line: &str) -> TcpLog {
-        let bad = || panic!("not a tcplog line: {line:?}");
+        TcpLog::try_parse(line).unwrap_or_else(|| panic!("not a tcplog line: {line:?}"))
+    }
+
+    pub fn try_parse(line: &str) -> Option<TcpLog> {
         let f: Vec<&str> = line.split(' ').collect();
         if f.len() != 9 || !f[1].starts_with('[') || !f[1].ends_with(']') {
-            bad();
+            return None;
         }
-        let split = |s: &str, sep: char, n: usize| -> Vec<String> {
+        let split = |s: &str, sep: char, n: usize| -> Option<Vec<String>> {
             let v: Vec<String> = s.split(sep).map(str::to_owned).collect();
-            if v.len() != n {
-                bad();
-            }
-            v
+            (v.len() == n).then_some(v)
         };
-        let bs = split(f[3], '/', 2);
-        let t = split(f[4], '/', 3);
-        let c = split(f[7], '/', 5);
-        let q = split(f[8], '/', 2);
-        TcpLog {
+        let bs = split(f[3], '/', 2)?;
+        let t = split(f[4], '/', 3)?;
+        let c = split(f[7], '/', 5)?;
+        let q = split(f[8], '/', 2)?;
+        Some(TcpLog {
             client: f[0].to_owned(),
             date: f[1].to_owned(),
             frontend: f[2].to_owned(),
@@ -400,7 +411,7 @@ impl TcpLog {
             retries: c[4].clone(),
             srv_queue: q[0].clone(),
             be_queue: q[1].clone(),
-        }
+        })
     }
 
     /// A timer field as milliseconds (-1 when the phase never ended).
