@@ -635,3 +635,155 @@ fn hard_stop_after_bounds_the_soft_stop() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// 4. Balancing through the proxy.
+// ---------------------------------------------------------------------------
+
+/// Which of `servers` accepts the next connection (within the deadline).
+fn which(servers: &[&Backend], what: &str) -> usize {
+    let end = Instant::now() + DEADLINE;
+    while Instant::now() < end {
+        for (i, s) in servers.iter().enumerate() {
+            if s.next_accept(Duration::from_millis(5)).is_some() {
+                return i;
+            }
+        }
+    }
+    panic!("{what}: no server got the connection");
+}
+
+/// One short exchange through the proxy, then its log line (the proxy has
+/// released the server by the time it logs).
+fn exchange(p: &Proxy, what: &str) -> TcpLog {
+    let mut c = p.connect();
+    echo(&mut c, b"ping", what);
+    c.shutdown(Shutdown::Write).unwrap();
+    let (rest, _) = read_until_closed(&mut c, DEADLINE, what);
+    assert!(rest.is_empty(), "{what}: {rest:?}");
+    let log = p.next_tcplog();
+    assert_eq!(log.termination, "--", "{what}: {log:?}");
+    log
+}
+
+fn balance_config(balance: &str, servers: &str) -> String {
+    config(
+        "    nbthread 2\n",
+        "    timeout connect 1s\n    timeout queue 5s\n    timeout client 10s\n    timeout server 10s\n",
+        &format!("    balance {balance}\n{servers}"),
+    )
+}
+
+#[test]
+fn balance_first_fills_the_first_server_up_to_its_maxconn() {
+    let (a, b) = (Backend::echo(), Backend::echo());
+    let cfg = balance_config(
+        "first",
+        &format!(
+            "    server s1 {} maxconn 2\n    server s2 {} maxconn 2\n",
+            a.addr, b.addr
+        ),
+    );
+    for (name, prog) in programs("balance_first_fills_the_first_server_up_to_its_maxconn") {
+        let p = start(name, &prog, &cfg);
+        let mut held = Vec::new();
+        let mut went = Vec::new();
+        for _ in 0..4 {
+            let mut c = p.connect();
+            echo(&mut c, b"hold", name);
+            went.push(which(&[&a, &b], name));
+            held.push(c);
+        }
+        assert_eq!(went, [0, 0, 1, 1], "{name}");
+        // A slot frees on s1: the next connection takes it.
+        drop(held.remove(0));
+        assert_eq!(p.next_tcplog().server, "s1", "{name}");
+        let mut c = p.connect();
+        echo(&mut c, b"next", name);
+        assert_eq!(which(&[&a, &b], name), 0, "{name}: s1 has room again");
+        held.push(c);
+    }
+}
+
+#[test]
+fn balance_source_keeps_a_client_address_on_one_server() {
+    let (a, b) = (Backend::echo(), Backend::echo());
+    let cfg = balance_config(
+        "source",
+        &format!("    server s1 {}\n    server s2 {}\n", a.addr, b.addr),
+    );
+    let mut picked = Vec::new();
+    for (name, prog) in programs("balance_source_keeps_a_client_address_on_one_server") {
+        let p = start(name, &prog, &cfg);
+        let servers: Vec<String> = (0..6).map(|_| exchange(&p, name).server).collect();
+        let (na, nb) = (a.count(), b.count());
+        // Every client is 127.0.0.1: one server gets them all.
+        assert!(
+            (na, nb) == (6, 0) || (na, nb) == (0, 6),
+            "{name}: s1 got {na}, s2 got {nb}"
+        );
+        assert!(
+            servers.iter().all(|s| *s == servers[0]),
+            "{name}: {servers:?}"
+        );
+        picked.push((name, servers[0].clone()));
+    }
+    // The same address hashes to the same server as in HAProxy (map-based
+    // hash of the address over the servers' weights).
+    if let [(_, theirs), (_, ours)] = &picked[..] {
+        assert_eq!(ours, theirs, "haproxy and ringlb pick different servers");
+    }
+}
+
+#[test]
+fn balance_leastconn_avoids_the_busy_server() {
+    let (a, b) = (Backend::echo(), Backend::echo());
+    let cfg = balance_config(
+        "leastconn",
+        &format!("    server s1 {}\n    server s2 {}\n", a.addr, b.addr),
+    );
+    for (name, prog) in programs("balance_leastconn_avoids_the_busy_server") {
+        let p = start(name, &prog, &cfg);
+        let mut long = p.connect();
+        echo(&mut long, b"long", name);
+        let busy = which(&[&a, &b], name);
+        let busy_name = ["s1", "s2"][busy];
+        for i in 0..4 {
+            let log = exchange(&p, name);
+            assert_ne!(log.server, busy_name, "{name}: exchange {i}: {log:?}");
+        }
+        assert_eq!([&a, &b][busy].count(), 0, "{name}");
+        assert_eq!([&a, &b][1 - busy].count(), 4, "{name}");
+        drop(long);
+    }
+}
+
+#[test]
+fn backup_servers_serve_only_when_every_active_is_down() {
+    let (s1, b1, b2) = (Backend::echo(), Backend::echo(), Backend::echo());
+    let servers = |s1_opts: &str| {
+        format!(
+            "    server s1 {}{s1_opts}\n    server b1 {} backup\n    server b2 {} backup\n",
+            s1.addr, b1.addr, b2.addr
+        )
+    };
+    let all_up = balance_config("roundrobin", &servers(""));
+    let s1_down = balance_config("roundrobin", &servers(" disabled"));
+    for (name, prog) in programs("backup_servers_serve_only_when_every_active_is_down") {
+        let p = start(name, &prog, &all_up);
+        for _ in 0..4 {
+            assert_eq!(exchange(&p, name).server, "s1", "{name}");
+        }
+        drop(p);
+        let p = start(name, &prog, &s1_down);
+        for _ in 0..4 {
+            // Only the first backup, without `option allbackups`.
+            assert_eq!(exchange(&p, name).server, "b1", "{name}");
+        }
+        assert_eq!(
+            (s1.count(), b1.count(), b2.count()),
+            (4, 4, 0),
+            "{name}: connections per server"
+        );
+    }
+}
