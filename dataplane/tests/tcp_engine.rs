@@ -787,3 +787,200 @@ fn backup_servers_serve_only_when_every_active_is_down() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// 5. The tcplog line, next to haproxy's.
+// ---------------------------------------------------------------------------
+
+/// A log line with what legitimately differs between two runs masked: the
+/// client port, the date (its shape is checked), the timers (integers, -1
+/// only where the phase never ended; their values are compared loosely by
+/// the callers).
+fn masked(l: &TcpLog, what: &str) -> TcpLog {
+    let (ip, port) = l.client.rsplit_once(':').unwrap();
+    assert!(port.parse::<u16>().is_ok(), "{what}: client port in {l:?}");
+    let d = l.date.trim_start_matches('[').trim_end_matches(']');
+    let shape: String = d
+        .chars()
+        .map(|c| if c.is_ascii_digit() { '9' } else { c })
+        .collect();
+    let month = &d.get(3..6).unwrap_or("");
+    assert!(
+        shape.len() == 24
+            && shape.starts_with("99/")
+            && shape.ends_with("/9999:99:99:99.999")
+            && month.chars().all(|c| c.is_ascii_alphabetic()),
+        "{what}: date shape {:?} in {l:?}",
+        l.date
+    );
+    let timer = |t: &str| {
+        let v = TcpLog::ms(t);
+        assert!(v >= -1, "{what}: timer {t} in {l:?}");
+        if v < 0 {
+            "-1".to_owned()
+        } else {
+            "N".to_owned()
+        }
+    };
+    TcpLog {
+        client: format!("{ip}:PORT"),
+        date: "[DATE]".to_owned(),
+        tw: timer(&l.tw),
+        tc: timer(&l.tc),
+        tt: timer(&l.tt),
+        ..l.clone()
+    }
+}
+
+fn log_config(backend: &str) -> String {
+    config(
+        "    nbthread 2\n",
+        "    timeout connect 200ms\n    timeout client 10s\n    timeout server 10s\n",
+        backend,
+    )
+}
+
+/// The connection counters (`%ac/%fc/%bc/%sc`) are compared by
+/// [`tcplog_counters_are_the_ones_at_log_time`]; the other tests mask them.
+fn without_counters(l: TcpLog) -> TcpLog {
+    TcpLog {
+        actconn: "A".to_owned(),
+        feconn: "F".to_owned(),
+        beconn: "B".to_owned(),
+        srv_conn: "S".to_owned(),
+        ..l
+    }
+}
+
+#[test]
+fn tcplog_line_matches_haproxy_for_an_echo_exchange() {
+    let be = Backend::echo();
+    let cfg = log_config(&format!("    server s1 {}\n", be.addr));
+    let data = harness::pattern(10_000);
+    let mut lines = Vec::new();
+    for (name, prog) in programs("tcplog_line_matches_haproxy_for_an_echo_exchange") {
+        let p = start(name, &prog, &cfg);
+        let mut c = p.connect();
+        c.write_all(&data).unwrap();
+        c.shutdown(Shutdown::Write).unwrap();
+        let (got, _) = read_until_closed(&mut c, DEADLINE, name);
+        assert!(got == data, "{name}: {} bytes back", got.len());
+        let log = p.next_tcplog();
+        let m = without_counters(masked(&log, name));
+        let expected = TcpLog {
+            client: "127.0.0.1:PORT".to_owned(),
+            date: "[DATE]".to_owned(),
+            frontend: "fe".to_owned(),
+            backend: "be".to_owned(),
+            server: "s1".to_owned(),
+            tw: "N".to_owned(),
+            tc: "N".to_owned(),
+            tt: "N".to_owned(),
+            bytes: "10000".to_owned(),
+            termination: "--".to_owned(),
+            retries: "0".to_owned(),
+            srv_queue: "0".to_owned(),
+            be_queue: "0".to_owned(),
+            ..without_counters(log.clone())
+        };
+        assert_eq!(m, expected, "{name}: {log:?}");
+        lines.push((name, log));
+    }
+    if let [(_, theirs), (_, ours)] = &lines[..] {
+        // Timers within a few ms of each other on loopback.
+        for (a, b, t) in [
+            (&theirs.tw, &ours.tw, "Tw"),
+            (&theirs.tc, &ours.tc, "Tc"),
+            (&theirs.tt, &ours.tt, "Tt"),
+        ] {
+            assert!(
+                (TcpLog::ms(a) - TcpLog::ms(b)).abs() <= 50,
+                "{t}: haproxy {theirs:?}, ringlb {ours:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn tcplog_line_matches_haproxy_for_a_refused_server() {
+    let dead = harness::refused_addr();
+    let cfg = log_config(&format!("    retries 2\n    server s1 {dead}\n"));
+    let mut lines = Vec::new();
+    for (name, prog) in programs("tcplog_line_matches_haproxy_for_a_refused_server") {
+        let p = start(name, &prog, &cfg);
+        let mut c = p.connect();
+        c.write_all(b"hello").unwrap();
+        let (got, _) = read_until_closed(&mut c, DEADLINE, name);
+        assert!(got.is_empty(), "{name}: {got:?}");
+        let log = p.next_tcplog();
+        let m = without_counters(masked(&log, name));
+        assert_eq!(
+            (&*m.termination, &*m.server, &*m.retries, &*m.tc, &*m.bytes),
+            ("SC", "s1", "2", "-1", "0"),
+            "{name}: {log:?}"
+        );
+        lines.push((name, m));
+    }
+    if let [(_, theirs), (_, ours)] = &lines[..] {
+        assert_eq!(ours, theirs, "ringlb's line differs from haproxy's");
+    }
+}
+
+/// "retries": "a turn-around timer of min("timeout connect", one second) is
+/// applied before a retry occurs on the same server" (HAProxy 3.2 manual,
+/// 4.2 "retries").
+#[test]
+#[ignore = "engine bug: a refused connect is retried after 10 ms, not after min(timeout connect, 1s)"]
+fn a_refused_connect_is_retried_after_the_turn_around_timer() {
+    let dead = harness::refused_addr();
+    let cfg = log_config(&format!("    retries 2\n    server s1 {dead}\n"));
+    for (name, prog) in programs("a_refused_connect_is_retried_after_the_turn_around_timer") {
+        let p = start(name, &prog, &cfg);
+        let t0 = Instant::now();
+        let mut c = p.connect();
+        let (got, closed) = read_until_closed(&mut c, DEADLINE, name);
+        assert!(got.is_empty(), "{name}: {got:?}");
+        // Two retries, each after min(200ms, 1s).
+        fired(name, Duration::from_millis(400), closed - t0);
+        let log = p.next_tcplog();
+        assert!(TcpLog::ms(&log.tt) >= 320, "{name}: Tt in {log:?}");
+    }
+}
+
+/// `%ac/%fc/%bc/%sc` are the counts "when the session was logged" (manual
+/// 8.2.2): HAProxy logs a TCP stream once its server connection is
+/// released, so a lone stream logs 1/1/0/0, and one that ends while
+/// another is established logs 2/2/1/1. The executors' accept loops must
+/// not show in them.
+#[test]
+#[ignore = "engine bug: %ac/%fc are taken at accept (plus one per executor waiting in accept), %bc/%sc at connect"]
+fn tcplog_counters_are_the_ones_at_log_time() {
+    let be = Backend::echo();
+    let cfg = log_config(&format!("    server s1 {}\n", be.addr));
+    for (name, prog) in programs("tcplog_counters_are_the_ones_at_log_time") {
+        let p = start(name, &prog, &cfg);
+        let counters = |l: &TcpLog| {
+            format!(
+                "{}/{}/{}/{}/{}",
+                l.actconn, l.feconn, l.beconn, l.srv_conn, l.retries
+            )
+        };
+        let log = exchange(&p, name);
+        assert_eq!(counters(&log), "1/1/0/0/0", "{name}: alone: {log:?}");
+        let mut other = p.connect();
+        echo(&mut other, b"held", name);
+        let log = exchange(&p, name);
+        assert_eq!(
+            counters(&log),
+            "2/2/1/1/0",
+            "{name}: beside another: {log:?}"
+        );
+        drop(other);
+        let log = p.next_tcplog();
+        assert_eq!(
+            counters(&log),
+            "1/1/0/0/0",
+            "{name}: the other one: {log:?}"
+        );
+    }
+}
