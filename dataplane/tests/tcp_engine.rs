@@ -984,3 +984,83 @@ fn tcplog_counters_are_the_ones_at_log_time() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// 6. Start-up failures: exit 1 before serving, with a clear message.
+// ---------------------------------------------------------------------------
+
+#[test]
+fn an_fd_that_is_not_a_socket_stops_the_start() {
+    let be = Backend::echo();
+    let cfg = stop_config("", &be);
+    let dir = harness::TempDir::new("notsock");
+    for (name, prog) in programs("an_fd_that_is_not_a_socket_stops_the_start") {
+        let file = std::fs::File::create(dir.0.join(format!("{name}.txt"))).unwrap();
+        let args: &[&str] = if name == "haproxy" { &["-db"] } else { &[] };
+        let (st, out, err) = harness::run_with_fd3(&prog, &cfg, Some(file.into()), args);
+        assert_eq!(st.and_then(|s| s.code()), Some(1), "{name}: {st:?}\n{err}");
+        assert!(out.is_empty(), "{name}: stdout {out:?}");
+        if name == "ringlb" {
+            assert!(
+                err.contains("fd@3") && err.contains("not a socket"),
+                "{name}: {err}"
+            );
+            assert!(err.contains("frontend fe"), "{name}: {err}");
+        }
+    }
+}
+
+#[test]
+fn a_server_name_that_does_not_resolve_stops_the_start() {
+    let cfg = config(
+        "",
+        "    timeout connect 1s\n    timeout client 1s\n    timeout server 1s\n",
+        "    server s1 nosuch.invalid:80\n",
+    );
+    for (name, prog) in programs("a_server_name_that_does_not_resolve_stops_the_start") {
+        // A client already waits in the listener's queue: it must get
+        // nothing from a proxy that does not start.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut waiting = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        waiting.write_all(b"hello").unwrap();
+        let args: &[&str] = if name == "haproxy" { &["-db"] } else { &[] };
+        let (st, out, err) = harness::run_with_fd3(&prog, &cfg, Some(listener.into()), args);
+        assert_eq!(st.and_then(|s| s.code()), Some(1), "{name}: {st:?}\n{err}");
+        assert!(out.is_empty(), "{name}: stdout {out:?}");
+        assert!(err.contains("nosuch.invalid"), "{name}: {err}");
+        assert!(err.contains("could not resolve"), "{name}: {err}");
+        let (got, _) = read_until_closed(&mut waiting, DEADLINE, name);
+        assert!(got.is_empty(), "{name}: {got:?}");
+    }
+}
+
+/// A setting the engine cannot honour is refused by `-c` and by a start,
+/// before any socket is bound: the address below is held by the test, so
+/// a bind would fail with a different message.
+#[test]
+fn a_setting_not_supported_yet_is_refused_before_binding() {
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = holder.local_addr().unwrap();
+    let be = Backend::echo();
+    let cfg = format!(
+        "defaults\n    mode http\n    timeout connect 1s\n    timeout client 1s\n    timeout server 1s\n\
+         frontend fe\n    bind {addr}\n    default_backend be\n\
+         backend be\n    server s1 {}\n",
+        be.addr
+    );
+    for args in [&["-c"][..], &[][..]] {
+        let (st, out, err) = harness::run_with_fd3(&ringlb(), &cfg, None, args);
+        let what = format!("ringlb {args:?}");
+        assert_eq!(st.and_then(|s| s.code()), Some(1), "{what}: {st:?}\n{err}");
+        assert!(
+            err.contains("mode http is not supported yet"),
+            "{what}: {err}"
+        );
+        assert!(
+            !err.contains("bind"),
+            "{what}: got as far as binding: {err}"
+        );
+        assert!(!out.contains("valid"), "{what}: {out}");
+    }
+    assert_eq!(be.count(), 0);
+}
