@@ -26,6 +26,10 @@ use super::{listener, runtime, Plan, Shared};
 static GLOBAL: &StatsAlloc<std::alloc::System> = &INSTRUMENTED_SYSTEM;
 
 const MSG: usize = 64;
+
+/// The counting allocator is process-wide: the tests of this file run one
+/// at a time so one's allocations do not count in the other's figures.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 const WARMUP: usize = 200;
 const ROUNDS: usize = 2000;
 
@@ -123,6 +127,9 @@ fn baseline_relay(server: std::net::SocketAddr) -> std::net::SocketAddr {
 
 #[test]
 fn forwarding_allocates_nothing_in_ringlb_code() {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let server = echo_server();
     // The listener is handed over as an inherited-style fd (`bind fd@N`).
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -170,4 +177,67 @@ fn forwarding_allocates_nothing_in_ringlb_code() {
         ringlb <= relay + ROUNDS / 100,
         "ringlb allocates {ringlb} vs {relay} for the bare relay over {ROUNDS} round trips"
     );
+}
+
+/// With the ring's provided buffers exhausted (a pool of one buffer and
+/// several connections moving data at once), reads fall back to the core's
+/// buffer pool and every byte still arrives.
+#[test]
+fn reads_fall_back_when_provided_buffers_run_out() {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let server = echo_server();
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy_addr = l.local_addr().unwrap();
+    let fd = std::os::fd::IntoRawFd::into_raw_fd(l);
+    let text = format!(
+        "global\n    nbthread 1\ndefaults\n    mode tcp\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n\
+         frontend fe\n    bind fd@{fd}\n    default_backend be\nbackend be\n    server s1 {server}\n"
+    );
+    let file = ringlb_config::SourceFile::new("fallback.cfg", text);
+    struct NoHost;
+    impl ringlb_config::Host for NoHost {
+        fn env(&self, _: &str) -> Option<String> {
+            None
+        }
+        fn read_file(&self, p: &str) -> Result<Vec<u8>, String> {
+            Err(format!("no file {p}"))
+        }
+    }
+    let (cfg, diags) = ringlb_config::load(&[file], &NoHost);
+    assert!(!diags.has_errors(), "{diags:?}");
+    let mut plan = Plan::build(&cfg).unwrap();
+    plan.provided_buffers = 1;
+    let placement = runtime::Placement {
+        cpus: vec![0],
+        topology: Vec::new(),
+    };
+    let bound = listener::bind_all(&plan, 1).unwrap();
+    let shared = Shared::new(plan);
+    let _handles = runtime::start(&shared, &placement, bound).unwrap();
+
+    let clients: Vec<_> = (0..6)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let mut c = TcpStream::connect(proxy_addr).unwrap();
+                c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                let data: Vec<u8> = (0..512 * 1024).map(|j: usize| (j * 7 + i) as u8).collect();
+                let mut w = c.try_clone().unwrap();
+                let sent = data.clone();
+                let writer = std::thread::spawn(move || {
+                    w.write_all(&sent).unwrap();
+                    w.shutdown(std::net::Shutdown::Write).unwrap();
+                });
+                let mut got = Vec::new();
+                c.read_to_end(&mut got).unwrap();
+                writer.join().unwrap();
+                got == data
+            })
+        })
+        .collect();
+    for c in clients {
+        assert!(c.join().unwrap(), "bytes differ through the fallback path");
+    }
+    shared.killing.store(true, Ordering::Relaxed);
 }

@@ -23,6 +23,10 @@ pub struct Plan {
     /// Global `maxconn` (0: none).
     pub maxconn: u32,
     pub bufsize: usize,
+    /// Provided buffers per core (`bufsize` each, kernel buffer selection):
+    /// enough for the connections moving data at one instant; beyond that
+    /// reads fall back to the core's buffer pool.
+    pub provided_buffers: u16,
     /// `option splice-*` is honoured per frontend later; recorded here.
     pub hostname: String,
 }
@@ -319,6 +323,7 @@ impl Plan {
                 .bufsize
                 .and_then(|b| usize::try_from(b).ok())
                 .unwrap_or(DEFAULT_BUFSIZE),
+            provided_buffers: 1024,
             hostname,
         })
     }

@@ -21,6 +21,11 @@ impl BufPool {
         }
     }
 
+    /// The size of every buffer (`tune.bufsize`).
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
     /// An empty buffer with `size` bytes of capacity.
     pub fn get(&self) -> Vec<u8> {
         self.free

@@ -265,6 +265,13 @@ fn executor(idx: usize, cpu: usize, listeners: Vec<Bound>, shared: Arc<Shared>) 
         .single_issuer(true)
         .coop_taskrun(true)
         .defer_taskrun(true);
+    // The ring's provided buffers (kernel buffer selection): reads take a
+    // buffer only when data arrives, so idle connections hold none.
+    pb.buffer_pool_size(
+        std::num::NonZero::new(shared.plan.provided_buffers)
+            .unwrap_or(std::num::NonZero::<u16>::MIN),
+    )
+    .buffer_pool_buffer_len(shared.plan.bufsize);
     let rt = match RuntimeBuilder::new().with_proactor(pb).build() {
         Ok(rt) => rt,
         Err(e) => {

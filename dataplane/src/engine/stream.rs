@@ -15,12 +15,13 @@ use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime};
 
 use compio::buf::BufResult;
-use compio::io::{AsyncRead, AsyncWriteExt};
+use compio::io::{AsyncRead, AsyncReadManaged, AsyncWriteExt};
 use compio::net::{TcpListener, TcpStream};
 use futures_util::future::{select, Either};
 
 use super::listener::Bound;
 use super::plan::{BackendPlan, FrontendPlan};
+use super::pool::BufPool;
 use super::runtime::Core;
 use super::splice::{self, Pipe, PipePool, Step};
 use super::timer::{self, TimerKey, Timers};
@@ -239,15 +240,19 @@ impl Sides {
 }
 
 /// Copy `from` -> `to` until EOF or error (timeouts are the watchdog's).
-/// Returns how it ended and the buffer for reuse.
+///
+/// Reads use the ring's provided buffers (kernel buffer selection): a
+/// buffer is taken only when data arrives and given back once written, so
+/// an idle connection holds none. When the ring has no free buffer
+/// (ENOBUFS), the read falls back to the core's buffer pool.
 async fn pump(
     from: &TcpStream,
     to: &TcpStream,
     from_who: Who,
     sides: &Sides,
-    mut buf: Vec<u8>,
+    bufs: &BufPool,
     splice_ok: Option<&PipePool>,
-) -> (DirEnd, Vec<u8>) {
+) -> DirEnd {
     let to_who = from_who.other();
     let (mut reader, mut writer) = (from, to);
     let src = sides.side(from_who);
@@ -256,38 +261,66 @@ async fn pump(
         // A bulk flow (two full buffers in a row) moves to kernel splicing.
         if let (Some(pipes), true) = (splice_ok, full_reads >= 2) {
             if let Ok(pipe) = pipes.get() {
-                let end = splice_pump(from, to, from_who, sides, pipes, pipe).await;
-                return (end, buf);
+                return splice_pump(from, to, from_who, sides, pipes, pipe).await;
             }
         }
-        buf.clear();
-        let BufResult(res, b) = reader.read(buf).await;
-        buf = b;
-        match res {
-            Ok(0) => {
-                // FIN from `from`: pass it on with a plain shutdown(2)
-                // (io_uring's SHUTDOWN op is punted to a worker thread).
-                let _ = socket2::SockRef::from(to).shutdown(std::net::Shutdown::Write);
-                return (DirEnd::Eof, buf);
+        let n = match reader.read_managed(0).await {
+            Ok(None) => 0,
+            Ok(Some(buf)) => {
+                let n = buf.len();
+                if n > 0 {
+                    src.touch();
+                    src.bytes.set(src.bytes.get() + n as u64);
+                    full_reads = if n >= bufs.size() { full_reads + 1 } else { 0 };
+                    let BufResult(res, buf) = writer.write_all(buf).await;
+                    drop(buf);
+                    if res.is_err() {
+                        return DirEnd::Error(to_who);
+                    }
+                    sides.side(to_who).touch();
+                }
+                n
             }
-            Ok(n) => {
-                src.touch();
-                src.bytes.set(src.bytes.get() + n as u64);
-                full_reads = if n == buf.capacity() {
-                    full_reads + 1
-                } else {
-                    0
-                };
+            Err(e) if no_buffer(&e) => {
+                let buf = bufs.get();
+                let BufResult(res, buf) = reader.read(buf).await;
+                match res {
+                    Ok(0) => {
+                        bufs.put(buf);
+                        0
+                    }
+                    Ok(n) => {
+                        src.touch();
+                        src.bytes.set(src.bytes.get() + n as u64);
+                        let BufResult(res, buf) = writer.write_all(buf).await;
+                        bufs.put(buf);
+                        if res.is_err() {
+                            return DirEnd::Error(to_who);
+                        }
+                        sides.side(to_who).touch();
+                        n
+                    }
+                    Err(_) => {
+                        bufs.put(buf);
+                        return DirEnd::Error(from_who);
+                    }
+                }
             }
-            Err(_) => return (DirEnd::Error(from_who), buf),
+            Err(_) => return DirEnd::Error(from_who),
+        };
+        if n == 0 {
+            // FIN from `from`: pass it on with a plain shutdown(2)
+            // (io_uring's SHUTDOWN op is punted to a worker thread).
+            let _ = socket2::SockRef::from(to).shutdown(std::net::Shutdown::Write);
+            return DirEnd::Eof;
         }
-        let BufResult(res, b) = writer.write_all(buf).await;
-        buf = b;
-        if res.is_err() {
-            return (DirEnd::Error(to_who), buf);
-        }
-        sides.side(to_who).touch();
     }
+}
+
+/// The ring's provided buffers are all in use: the kernel says ENOBUFS,
+/// compio says ResourceBusy when it sees the ring empty first.
+fn no_buffer(e: &std::io::Error) -> bool {
+    e.raw_os_error() == Some(105) || e.kind() == std::io::ErrorKind::ResourceBusy
 }
 
 /// The splice path of a direction: socket -> pipe -> socket, waiting for
@@ -588,34 +621,14 @@ async fn forward(
         let _ = socket2::SockRef::from(client).set_nonblocking(true);
         let _ = socket2::SockRef::from(server).set_nonblocking(true);
     }
-    let c2s = pump(
-        client,
-        server,
-        Who::Client,
-        &sides,
-        core.bufs.get(),
-        splice_req,
-    );
-    let s2c = pump(
-        server,
-        client,
-        Who::Server,
-        &sides,
-        core.bufs.get(),
-        splice_res,
-    );
+    let c2s = pump(client, server, Who::Client, &sides, &core.bufs, splice_req);
+    let s2c = pump(server, client, Who::Server, &sides, &core.bufs, splice_res);
     let data = async {
         let c2s = std::pin::pin!(c2s);
         let s2c = std::pin::pin!(s2c);
         let (first, rest, who) = match select(c2s, s2c).await {
-            Either::Left(((end, buf), rest)) => {
-                core.bufs.put(buf);
-                (end, Either::Left(rest), Who::Client)
-            }
-            Either::Right(((end, buf), rest)) => {
-                core.bufs.put(buf);
-                (end, Either::Right(rest), Who::Server)
-            }
+            Either::Left((end, rest)) => (end, Either::Left(rest), Who::Client),
+            Either::Right((end, rest)) => (end, Either::Right(rest), Who::Server),
         };
         if first != DirEnd::Eof {
             return first;
@@ -634,12 +647,10 @@ async fn forward(
                 }
             }
         }
-        let (end, buf) = match rest {
+        match rest {
             Either::Left(r) => r.await,
             Either::Right(r) => r.await,
-        };
-        core.bufs.put(buf);
-        end
+        }
     };
     let outcome = {
         let data = std::pin::pin!(data);
