@@ -147,6 +147,7 @@ fn timeout_queue_is_sq() {
         "    timeout connect 1s\n    timeout queue 300ms\n    timeout client 10s\n    timeout server 10s\n",
         &format!("    server s1 {} maxconn 1\n", held.addr),
     );
+    let mut lines = Vec::new();
     for (name, prog) in programs("timeout_queue_is_sq") {
         let p = start(name, &prog, &cfg);
         let mut first = p.connect();
@@ -165,6 +166,12 @@ fn timeout_queue_is_sq() {
         assert_eq!(log.termination, "sQ", "{name}: {log:?}");
         assert!(TcpLog::ms(&log.tw) >= 240, "{name}: Tw in {log:?}");
         assert_eq!(log.tc, "-1", "{name}: {log:?}");
+        // Queue positions: see tcplog_queue_positions_are_haproxy_s.
+        lines.push(TcpLog {
+            srv_queue: "Q".to_owned(),
+            be_queue: "Q".to_owned(),
+            ..without_counters(masked(&log, name))
+        });
         assert!(
             held.next_accept(Duration::ZERO).is_none(),
             "{name}: the queued client never reached the server"
@@ -174,6 +181,9 @@ fn timeout_queue_is_sq() {
         drop(first);
         let log = TcpLog::parse(&p.next_log());
         assert_eq!(log.server, "s1", "{name}: {log:?}");
+    }
+    if let [theirs, ours] = &lines[..] {
+        assert_eq!(ours, theirs, "the sQ line differs from haproxy's");
     }
 }
 
@@ -1063,4 +1073,51 @@ fn a_setting_not_supported_yet_is_refused_before_binding() {
         assert!(!out.contains("valid"), "{what}: {out}");
     }
     assert_eq!(be.count(), 0);
+}
+
+/// `%sq/%bq`: "the total number of requests which were processed before
+/// this one in the server queue / the backend's global queue" (8.2.2).
+/// What haproxy prints for a stream served after waiting behind a busy
+/// server, and for one that timed out in the queue.
+#[test]
+#[ignore = "engine bug: %sq/%bq are always 0/0, queue positions are not tracked"]
+fn tcplog_queue_positions_are_haproxy_s() {
+    let be = HeldBackend::new();
+    let cfg = config(
+        "",
+        "    timeout connect 1s\n    timeout queue 1s\n    timeout client 10s\n    timeout server 10s\n",
+        &format!("    server s1 {} maxconn 1\n", be.be.addr),
+    );
+    for (name, prog) in programs("tcplog_queue_positions_are_haproxy_s") {
+        let p = start(name, &prog, &cfg);
+        let mut first = p.connect();
+        first.write_all(&[1]).unwrap();
+        assert_eq!(be.arrived.recv_timeout(DEADLINE).ok(), Some(1), "{name}");
+        // Times out in the queue.
+        let mut late = p.connect();
+        late.write_all(&[2]).unwrap();
+        let (got, _) = read_until_closed(&mut late, DEADLINE, name);
+        assert!(got.is_empty(), "{name}: {got:?}");
+        let log = p.next_tcplog();
+        assert_eq!(log.termination, "sQ", "{name}: {log:?}");
+        let queues = |l: &TcpLog| format!("{}/{}", l.srv_queue, l.be_queue);
+        assert_eq!(queues(&log), "0/1", "{name}: timed out: {log:?}");
+        // Waits behind the first one, then is served.
+        let mut queued = p.connect();
+        queued.write_all(&[3]).unwrap();
+        stays_open(&mut queued, Duration::from_millis(100), name);
+        be.release.send(()).unwrap();
+        let mut got = Vec::new();
+        first.read_to_end(&mut got).unwrap();
+        drop(first);
+        assert_eq!(be.arrived.recv_timeout(DEADLINE).ok(), Some(3), "{name}");
+        be.release.send(()).unwrap();
+        queued.read_to_end(&mut got).unwrap();
+        drop(queued);
+        assert_eq!(got, [b'k', 1, b'k', 3], "{name}");
+        let mut logs = [p.next_tcplog(), p.next_tcplog()];
+        logs.sort_by(|a, b| a.tw.len().cmp(&b.tw.len()).then(a.tw.cmp(&b.tw)));
+        assert_eq!(queues(&logs[0]), "0/0", "{name}: not queued: {logs:?}");
+        assert_eq!(queues(&logs[1]), "0/1", "{name}: queued: {logs:?}");
+    }
 }
