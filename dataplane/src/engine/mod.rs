@@ -63,6 +63,8 @@ impl Counter {
 pub struct Shared {
     pub plan: Plan,
     pub actconn: Counter,
+    /// Slots held by accept loops waiting for their next client.
+    pub accept_waiting: Counter,
     /// Soft-stop requested: listeners close, live streams finish.
     pub stopping: AtomicBool,
     /// Hard stop: every stream is closed now.
@@ -74,6 +76,7 @@ impl Shared {
         Arc::new(Shared {
             plan,
             actconn: Counter::default(),
+            accept_waiting: Counter::default(),
             stopping: AtomicBool::new(false),
             killing: AtomicBool::new(false),
         })

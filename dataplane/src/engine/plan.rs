@@ -42,6 +42,8 @@ pub struct FrontendPlan {
     pub timeout_client: Option<Duration>,
     pub timeout_client_fin: Option<Duration>,
     pub feconn: Counter,
+    /// Slots held by this frontend's accept loops waiting for a client.
+    pub accept_waiting: Counter,
     /// The accepted socket's local address is needed (servers without a
     /// fixed port, or a log line printing it): one getsockname per accept
     /// is skipped otherwise.
@@ -278,6 +280,7 @@ impl Plan {
                 timeout_client: px.timeouts.client,
                 timeout_client_fin: px.timeouts.client_fin,
                 feconn: Counter::default(),
+                accept_waiting: Counter::default(),
                 splice_request: splices(px).0,
                 splice_response: splices(px).1,
                 needs_dst: false,

@@ -59,6 +59,10 @@ pub async fn accept_loop(core: Rc<Core>, b: Bound) {
             }
             wait_released(&core, Duration::from_millis(10)).await;
         }
+        // The slots are held while waiting in accept; the log's counters
+        // leave them out.
+        core.shared.accept_waiting.inc();
+        fe.accept_waiting.inc();
         let accepted = {
             let accept = std::pin::pin!(listener.accept());
             let stop = std::pin::pin!(core.stop_accepting.wait());
@@ -67,6 +71,8 @@ pub async fn accept_loop(core: Rc<Core>, b: Bound) {
                 Either::Right(((), _)) => None,
             }
         };
+        core.shared.accept_waiting.dec();
+        fe.accept_waiting.dec();
         match accepted {
             Some(Ok((client, peer))) => {
                 let core = Rc::clone(&core);
@@ -173,6 +179,7 @@ struct Sides {
     server: Side,
     /// Wakes the watchdog when a timeout changes (client-fin, server-fin).
     watchdog: Cell<Option<std::task::Waker>>,
+    changed: Cell<bool>,
 }
 
 impl Sides {
@@ -185,6 +192,7 @@ impl Sides {
 
     fn set_timeout(&self, who: Who, t: Duration) {
         self.side(who).timeout.set(Some(t));
+        self.changed.set(true);
         if let Some(w) = self.watchdog.take() {
             w.wake();
         }
@@ -220,12 +228,15 @@ impl Sides {
             timers.set(key, deadline);
             // Sleep until the deadline, or until a timeout changes.
             let changed = std::future::poll_fn(|cx| {
+                if self.changed.replace(false) {
+                    return std::task::Poll::Ready(());
+                }
                 let w = match self.watchdog.take() {
                     Some(w) if w.will_wake(cx.waker()) => w,
                     _ => cx.waker().clone(),
                 };
                 self.watchdog.set(Some(w));
-                std::task::Poll::Pending::<()>
+                std::task::Poll::Pending
             });
             {
                 let changed = std::pin::pin!(changed);
@@ -556,7 +567,6 @@ async fn connect(
                 let _ = s.set_nodelay(true);
                 facts.tc = Some(connect_start.elapsed());
                 facts.server_addr = Some(addr);
-                facts.srv_conn = srv.conns.get();
                 let _ = start;
                 return Some((idx, s));
             }
@@ -589,9 +599,12 @@ async fn connect(
                     }
                 }
                 avoid = None;
-                // Retry the same server: HAProxy waits up to 1s between
-                // attempts on a refused connection; keep it short here.
-                timer::sleep(&core.timers, Duration::from_millis(10)).await;
+                // The same server again, after HAProxy's turn-around timer:
+                // min(timeout connect, 1s).
+                let turn_around = be
+                    .timeout_connect
+                    .map_or(Duration::from_secs(1), |t| t.min(Duration::from_secs(1)));
+                timer::sleep(&core.timers, turn_around).await;
             }
         }
     }
@@ -611,6 +624,7 @@ async fn forward(
         client: Side::new(be.timeout_tunnel.or(fe.timeout_client)),
         server: Side::new(be.timeout_tunnel.or(be.timeout_server)),
         watchdog: Cell::new(None),
+        changed: Cell::new(false),
     };
     let splice_req = (fe.splice_request || be.splice_request).then_some(&core.pipes);
     let splice_res = (fe.splice_response || be.splice_response).then_some(&core.pipes);
@@ -633,15 +647,18 @@ async fn forward(
         if first != DirEnd::Eof {
             return first;
         }
-        // One side sent its FIN: it now uses its -fin timeout, and the
-        // other direction goes on alone (half-close).
+        // One side sent its FIN and the proxy passed it on: the side it was
+        // passed to is now half-closed and expected to finish, so it takes
+        // its -fin timeout (HAProxy's half-closed timeout: the server's FIN
+        // arms client-fin, the client's FIN arms server-fin). The other
+        // direction goes on alone (half-close).
         match who {
-            Who::Client => {
+            Who::Server => {
                 if let Some(t) = fe.timeout_client_fin {
                     sides.set_timeout(Who::Client, t);
                 }
             }
-            Who::Server => {
+            Who::Client => {
                 if let Some(t) = be.timeout_server_fin {
                     sides.set_timeout(Who::Server, t);
                 }
@@ -700,6 +717,20 @@ fn finish(
     start: Instant,
 ) {
     facts.tt = start.elapsed();
+    // The counters as they are when the line is logged (manual 8.2.2): the
+    // server connection is already released, the client's is not; slots
+    // held by accept loops waiting for the next client do not count.
+    let shared = &core.shared;
+    facts.actconn = shared
+        .actconn
+        .get()
+        .saturating_sub(shared.accept_waiting.get());
+    facts.feconn = fe.feconn.get().saturating_sub(fe.accept_waiting.get());
+    facts.beconn = be.map_or(0, |b| b.beconn.get());
+    facts.srv_conn = be
+        .zip(facts.server)
+        .and_then(|(b, i)| b.servers.get(i))
+        .map_or(0, |s| s.conns.get());
     if !fe.log.enabled
         || (fe.log.dontlognull && facts.bytes_in == 0 && facts.termination.cause == Cause::None)
     {
