@@ -21,6 +21,9 @@ use super::pool::BufPool;
 use super::Shared;
 use crate::balance::{Balancer, ServerState};
 
+/// Buffer size for flows that proved bulk: four default buffers per I/O.
+const BULK_BUFSIZE: usize = 64 * 1024;
+
 /// Where executors run.
 #[derive(Clone, Debug)]
 pub struct Placement {
@@ -185,6 +188,8 @@ pub struct Core {
     pub shared: Arc<Shared>,
     pub balancers: Vec<RefCell<Balancer>>,
     pub bufs: BufPool,
+    /// Large buffers for bulk flows (see stream::pump).
+    pub bulk_bufs: BufPool,
     pub pipes: super::splice::PipePool,
     /// The core's timer (timerfd + min-heap).
     pub timers: super::timer::Timers,
@@ -298,6 +303,7 @@ fn executor(idx: usize, cpu: usize, listeners: Vec<Bound>, shared: Arc<Shared>) 
             id: idx,
             balancers: balancers(&shared),
             bufs: BufPool::new(shared.plan.bufsize),
+            bulk_bufs: BufPool::new(BULK_BUFSIZE.max(shared.plan.bufsize)),
             pipes: super::splice::PipePool::default(),
             scratch_conns: RefCell::new(Vec::new()),
             shared: Arc::clone(&shared),

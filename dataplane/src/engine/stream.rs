@@ -262,6 +262,7 @@ async fn pump(
     from_who: Who,
     sides: &Sides,
     bufs: &BufPool,
+    bulk: &BufPool,
     splice_ok: Option<&PipePool>,
 ) -> DirEnd {
     let to_who = from_who.other();
@@ -269,11 +270,23 @@ async fn pump(
     let src = sides.side(from_who);
     let mut full_reads = 0u32;
     loop {
-        // A bulk flow (two full buffers in a row) moves to kernel splicing.
-        if let (Some(pipes), true) = (splice_ok, full_reads >= 2) {
-            if let Ok(pipe) = pipes.get() {
-                return splice_pump(from, to, from_who, sides, pipes, pipe).await;
+        // A bulk flow (two full buffers in a row) moves to kernel splicing
+        // when allowed, else to large owned buffers (a quarter of the I/O
+        // operations per byte), and back to provided buffers as soon as a
+        // read comes short, so a quiet connection holds no large buffer.
+        if full_reads >= 2 {
+            if let Some(pipes) = splice_ok {
+                if let Ok(pipe) = pipes.get() {
+                    return splice_pump(from, to, from_who, sides, pipes, pipe).await;
+                }
             }
+            match copy_owned(from, to, from_who, sides, bulk).await {
+                Ok(0) => return eof(to),
+                Ok(n) if n < bufs.size() => full_reads = 0,
+                Ok(_) => {}
+                Err(end) => return end,
+            }
+            continue;
         }
         let n = match reader.read_managed(0).await {
             Ok(None) => 0,
@@ -282,7 +295,6 @@ async fn pump(
                 if n > 0 {
                     src.touch();
                     src.bytes.set(src.bytes.get() + n as u64);
-                    full_reads = if n >= bufs.size() { full_reads + 1 } else { 0 };
                     let BufResult(res, buf) = writer.write_all(buf).await;
                     drop(buf);
                     if res.is_err() {
@@ -292,40 +304,55 @@ async fn pump(
                 }
                 n
             }
-            Err(e) if no_buffer(&e) => {
-                let buf = bufs.get();
-                let BufResult(res, buf) = reader.read(buf).await;
-                match res {
-                    Ok(0) => {
-                        bufs.put(buf);
-                        0
-                    }
-                    Ok(n) => {
-                        src.touch();
-                        src.bytes.set(src.bytes.get() + n as u64);
-                        let BufResult(res, buf) = writer.write_all(buf).await;
-                        bufs.put(buf);
-                        if res.is_err() {
-                            return DirEnd::Error(to_who);
-                        }
-                        sides.side(to_who).touch();
-                        n
-                    }
-                    Err(_) => {
-                        bufs.put(buf);
-                        return DirEnd::Error(from_who);
-                    }
-                }
-            }
+            Err(e) if no_buffer(&e) => match copy_owned(from, to, from_who, sides, bufs).await {
+                Ok(n) => n,
+                Err(end) => return end,
+            },
             Err(_) => return DirEnd::Error(from_who),
         };
         if n == 0 {
-            // FIN from `from`: pass it on with a plain shutdown(2)
-            // (io_uring's SHUTDOWN op is punted to a worker thread).
-            let _ = socket2::SockRef::from(to).shutdown(std::net::Shutdown::Write);
-            return DirEnd::Eof;
+            return eof(to);
         }
+        full_reads = if n >= bufs.size() { full_reads + 1 } else { 0 };
     }
+}
+
+/// FIN from the reading side: pass it on with a plain shutdown(2)
+/// (io_uring's SHUTDOWN op is punted to a worker thread).
+fn eof(to: &TcpStream) -> DirEnd {
+    let _ = socket2::SockRef::from(to).shutdown(std::net::Shutdown::Write);
+    DirEnd::Eof
+}
+
+/// One read into a buffer of `pool` and its write: the bytes moved (0 at
+/// EOF), or how the direction ended.
+async fn copy_owned(
+    from: &TcpStream,
+    to: &TcpStream,
+    from_who: Who,
+    sides: &Sides,
+    pool: &BufPool,
+) -> Result<usize, DirEnd> {
+    let (mut reader, mut writer) = (from, to);
+    let src = sides.side(from_who);
+    let BufResult(res, buf) = reader.read(pool.get()).await;
+    let Ok(n) = res else {
+        pool.put(buf);
+        return Err(DirEnd::Error(from_who));
+    };
+    if n == 0 {
+        pool.put(buf);
+        return Ok(0);
+    }
+    src.touch();
+    src.bytes.set(src.bytes.get() + n as u64);
+    let BufResult(res, buf) = writer.write_all(buf).await;
+    pool.put(buf);
+    if res.is_err() {
+        return Err(DirEnd::Error(from_who.other()));
+    }
+    sides.side(from_who.other()).touch();
+    Ok(n)
 }
 
 /// The ring's provided buffers are all in use: the kernel says ENOBUFS,
@@ -635,8 +662,24 @@ async fn forward(
         let _ = socket2::SockRef::from(client).set_nonblocking(true);
         let _ = socket2::SockRef::from(server).set_nonblocking(true);
     }
-    let c2s = pump(client, server, Who::Client, &sides, &core.bufs, splice_req);
-    let s2c = pump(server, client, Who::Server, &sides, &core.bufs, splice_res);
+    let c2s = pump(
+        client,
+        server,
+        Who::Client,
+        &sides,
+        &core.bufs,
+        &core.bulk_bufs,
+        splice_req,
+    );
+    let s2c = pump(
+        server,
+        client,
+        Who::Server,
+        &sides,
+        &core.bufs,
+        &core.bulk_bufs,
+        splice_res,
+    );
     let data = async {
         let c2s = std::pin::pin!(c2s);
         let s2c = std::pin::pin!(s2c);
