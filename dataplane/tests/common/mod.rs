@@ -11,7 +11,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How long one `-c` run may take before it is killed.
 pub const DEADLINE: Duration = Duration::from_secs(20);
@@ -126,21 +126,24 @@ pub fn run(program: &Path, args: &[&str], dir: &Path, env: &[(String, String)]) 
         let _ = err.read_to_end(&mut buf);
         buf
     });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break Some(st);
-        }
-        if start.elapsed() >= DEADLINE {
+    // Wait for the exit on a thread; the deadline is a channel timeout.
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let st = child.wait().ok();
+        let _ = tx.send(st);
+    });
+    let status = match rx.recv_timeout(DEADLINE) {
+        Ok(st) => st,
+        Err(_) => {
             let _ = Command::new("kill")
-                .args(["-KILL", "--", &format!("-{}", child.id())])
+                .args(["-KILL", "--", &format!("-{pid}")])
                 .status();
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
+            let _ = rx.recv_timeout(Duration::from_secs(5));
+            None
         }
-        std::thread::sleep(Duration::from_millis(5));
     };
+    let _ = waiter.join();
     let mut output = String::from_utf8_lossy(&err_reader.join().unwrap()).into_owned();
     output.push_str(&String::from_utf8_lossy(&out_reader.join().unwrap()));
     Outcome { status, output }
