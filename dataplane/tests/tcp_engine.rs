@@ -449,7 +449,7 @@ fn global_maxconn_bounds_the_accepted_connections() {
 /// Queued clients are served in the order they arrived (HAProxy's queues
 /// are FIFO within a priority class), whatever executor accepted them.
 #[test]
-#[ignore = "engine bug: queued streams are served per executor, not in arrival order"]
+#[ignore = "engine gap: queued streams are served in arrival order per executor only; global order needs the cross-core mesh"]
 fn the_queue_is_first_in_first_out() {
     let be = HeldBackend::new();
     let cfg = config(
@@ -1076,7 +1076,6 @@ fn a_setting_not_supported_yet_is_refused_before_binding() {
 /// What haproxy prints for a stream served after waiting behind a busy
 /// server, and for one that timed out in the queue.
 #[test]
-#[ignore = "engine bug: %sq/%bq are always 0/0, queue positions are not tracked"]
 fn tcplog_queue_positions_are_haproxy_s() {
     let be = HeldBackend::new();
     let cfg = config(

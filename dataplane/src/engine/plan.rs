@@ -110,6 +110,10 @@ pub struct BackendPlan {
     /// `option redispatch [<interval>]`.
     pub redispatch: Option<i32>,
     pub beconn: Counter,
+    /// Streams waiting in this backend's queues (all cores).
+    pub queued: Counter,
+    /// Streams that left the queue for a server (all cores), for `%bq`.
+    pub queue_served: Counter,
     pub splice_request: bool,
     pub splice_response: bool,
 }
@@ -393,6 +397,8 @@ fn backend_plan(px: &Proxy) -> Result<BackendPlan, String> {
         retries: px.retries.unwrap_or(DEFAULT_RETRIES),
         redispatch: px.options.redispatch,
         beconn: Counter::default(),
+        queued: Counter::default(),
+        queue_served: Counter::default(),
         splice_request: splices(px).0,
         splice_response: splices(px).1,
     })

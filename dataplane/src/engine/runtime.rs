@@ -200,6 +200,10 @@ pub struct Core {
     pub stop_accepting: LocalEvent,
     /// Hard stop: close every stream.
     pub kill: LocalEvent,
+    /// Per backend: the tickets of the streams queued on this core, oldest
+    /// first.
+    pub queues: Vec<RefCell<std::collections::VecDeque<u64>>>,
+    pub next_ticket: Cell<u64>,
     /// Woken whenever a stream ends on this core (queued clients retry).
     pub released: RefCell<Vec<Waker>>,
 }
@@ -311,6 +315,13 @@ fn executor(idx: usize, cpu: usize, listeners: Vec<Bound>, shared: Arc<Shared>) 
             stop_accepting: LocalEvent::default(),
             kill: LocalEvent::default(),
             released: RefCell::new(Vec::new()),
+            queues: shared
+                .plan
+                .backends
+                .iter()
+                .map(|_| RefCell::new(std::collections::VecDeque::new()))
+                .collect(),
+            next_ticket: Cell::new(0),
         });
         {
             let core = Rc::clone(&core);

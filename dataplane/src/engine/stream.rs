@@ -427,6 +427,8 @@ pub struct StreamFacts {
     pub termination: Termination,
     pub retries: u32,
     pub redispatched: bool,
+    /// `%bq`: see QueueTicket.
+    pub be_queue: u32,
     pub actconn: u32,
     pub feconn: u32,
     pub beconn: u32,
@@ -463,6 +465,7 @@ async fn handle(core: &Rc<Core>, fe_idx: usize, client: TcpStream, peer: SocketA
         },
         retries: 0,
         redispatched: false,
+        be_queue: 0,
         actconn: core.shared.actconn.get(),
         feconn: fe.feconn.get(),
         beconn: 0,
@@ -496,6 +499,120 @@ async fn handle(core: &Rc<Core>, fe_idx: usize, client: TcpStream, peer: SocketA
     finish(core, fe, Some(be), facts, start);
 }
 
+/// A stream's place in its core's queue for one backend. HAProxy's `%bq`
+/// is the number of streams that left the backend queue for a server
+/// while this one waited, plus one; `be.queue_served` counts them for all
+/// cores.
+struct QueueTicket<'a> {
+    core: &'a Core,
+    be_idx: usize,
+    be: &'a BackendPlan,
+    /// (ticket, value of `be.queue_served` when this stream joined).
+    held: Option<(u64, u32)>,
+}
+
+impl<'a> QueueTicket<'a> {
+    fn new(core: &'a Core, be_idx: usize, be: &'a BackendPlan) -> Self {
+        QueueTicket {
+            core,
+            be_idx,
+            be,
+            held: None,
+        }
+    }
+
+    fn queue(&self) -> Option<&'a std::cell::RefCell<std::collections::VecDeque<u64>>> {
+        self.core.queues.get(self.be_idx)
+    }
+
+    /// Whether this stream may try to take a slot now: it is the oldest
+    /// waiter, or nobody waits.
+    fn my_turn(&self) -> bool {
+        let Some(q) = self.queue() else { return true };
+        let front = q.borrow().front().copied();
+        match (self.held, front) {
+            (_, None) => true,
+            (Some((t, _)), Some(f)) => t == f,
+            (None, Some(_)) => false,
+        }
+    }
+
+    /// Join the queue (once).
+    fn join(&mut self) {
+        if self.held.is_some() {
+            return;
+        }
+        let Some(q) = self.queue() else { return };
+        let t = self.core.next_ticket.get();
+        self.core.next_ticket.set(t.wrapping_add(1));
+        q.borrow_mut().push_back(t);
+        self.held = Some((t, self.be.queue_served.get()));
+        self.be.queued.inc();
+    }
+
+    /// Leave without being served (timeout, kill, no server).
+    fn leave(&mut self, facts: &mut StreamFacts) {
+        if let Some((t, start)) = self.held.take() {
+            facts.be_queue = self
+                .be
+                .queue_served
+                .get()
+                .wrapping_sub(start)
+                .wrapping_add(1);
+            self.be.queued.dec();
+            if let Some(q) = self.queue() {
+                q.borrow_mut().retain(|x| *x != t);
+            }
+            self.core.wake_released();
+        }
+    }
+
+    /// Leave for a server.
+    fn served(&mut self, facts: &mut StreamFacts) {
+        if self.held.is_some() {
+            self.leave(facts);
+            self.be.queue_served.inc();
+        }
+    }
+}
+
+impl Drop for QueueTicket<'_> {
+    fn drop(&mut self) {
+        // A stream dropped while queued (its task ended) leaves the queue.
+        if let Some((t, _)) = self.held.take() {
+            self.be.queued.dec();
+            if let Some(q) = self.queue() {
+                if let Ok(mut q) = q.try_borrow_mut() {
+                    q.retain(|x| *x != t);
+                }
+            }
+            self.core.wake_released();
+        }
+    }
+}
+
+/// `timeout queue` expired for a queued stream: sQ.
+fn queue_timed_out(
+    be: &BackendPlan,
+    queue_start: Instant,
+    ticket: &mut QueueTicket<'_>,
+    facts: &mut StreamFacts,
+) -> Option<Option<(usize, TcpStream)>> {
+    let waited = queue_start.elapsed();
+    match be.timeout_queue {
+        Some(t) if waited >= t => {
+            ticket.leave(facts);
+            facts.tw = Some(waited);
+            facts.termination = Termination {
+                cause: Cause::ServerTimeout,
+                phase: Phase::Queue,
+            };
+            Some(None)
+        }
+        _ => None,
+    }
+}
+
 /// Pick a server and connect, with queueing, retries and redispatch.
 async fn connect(
     core: &Rc<Core>,
@@ -509,16 +626,28 @@ async fn connect(
     let mut avoid = None;
     let mut attempt: u32 = 0;
     let queue_start = Instant::now();
+    let mut ticket = QueueTicket::new(core, be_idx, be);
     let connect_start = Instant::now();
     loop {
-        // Pick, or queue while every usable server is full.
+        // Pick, or queue while every usable server is full. Queued
+        // streams are served in arrival order on each core: only the
+        // oldest waiter of this core tries to take a freed slot.
         let idx = loop {
             if core.kill.is_fired() {
+                ticket.leave(facts);
                 facts.termination = Termination {
                     cause: Cause::Killed,
                     phase: Phase::Queue,
                 };
                 return None;
+            }
+            if !ticket.my_turn() {
+                ticket.join();
+                wait_released(core, Duration::from_millis(10)).await;
+                if let Some(end) = queue_timed_out(be, queue_start, &mut ticket, facts) {
+                    return end;
+                }
+                continue;
             }
             // Server loads into the core's scratch vector: no allocation
             // per connection once it has grown to the largest backend.
@@ -540,12 +669,14 @@ async fn connect(
                 Some(i) => {
                     let s = be.servers.get(i)?;
                     if s.conns.try_take(s.maxconn) {
+                        ticket.served(facts);
                         break i;
                     }
                 }
                 None => {
                     let any_up = be.servers.iter().any(|s| !s.disabled && s.weight > 0);
                     if !any_up {
+                        ticket.leave(facts);
                         facts.termination = Termination {
                             cause: Cause::ServerAbort,
                             phase: Phase::Connect,
@@ -555,18 +686,11 @@ async fn connect(
                 }
             }
             // Every usable server is full: wait in the queue.
-            let waited = queue_start.elapsed();
-            match be.timeout_queue {
-                Some(t) if waited >= t => {
-                    facts.tw = Some(waited);
-                    facts.termination = Termination {
-                        cause: Cause::ServerTimeout,
-                        phase: Phase::Queue,
-                    };
-                    return None;
-                }
-                _ => wait_released(core, Duration::from_millis(10)).await,
+            ticket.join();
+            if let Some(end) = queue_timed_out(be, queue_start, &mut ticket, facts) {
+                return end;
             }
+            wait_released(core, Duration::from_millis(10)).await;
         };
         if facts.tw.is_none() {
             facts.tw = Some(queue_start.elapsed());
