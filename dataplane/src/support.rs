@@ -71,14 +71,6 @@ pub const UNSUPPORTED: &[Unsupported] = &[
         why: "dynamic server maxconn (minconn/fullconn) is not implemented yet",
     },
     Unsupported {
-        key: "slowstart",
-        why: "server slow start is not implemented yet",
-    },
-    Unsupported {
-        key: "rate-limit sessions",
-        why: "session rate limiting is not implemented yet",
-    },
-    Unsupported {
         key: "stats socket",
         why: "the runtime API is not served yet",
     },
@@ -182,11 +174,16 @@ fn proxy_checks(px: &Proxy, out: &mut Vec<Diagnostic>) {
         if o.maxqueue.is_some_and(|q| q > 0) {
             out.push(diag("maxqueue", &s.loc));
         }
+        if o.slowstart.is_some() {
+            // Ignoring it cannot change traffic yet: slow start only applies
+            // to a server coming back up, which needs health checks.
+            out.push(Diagnostic::warning(
+                &s.loc,
+                "'slowstart' has no effect yet: it applies when a server comes back up, which needs health checks",
+            ));
+        }
         if o.minconn.is_some() {
             out.push(diag("minconn", &s.loc));
-        }
-        if o.slowstart.is_some() {
-            out.push(diag("slowstart", &s.loc));
         }
     }
     if px.cap.backend && !px.servers.is_empty() {
@@ -203,9 +200,6 @@ fn proxy_checks(px: &Proxy, out: &mut Vec<Diagnostic>) {
     }
     if px.stick_table.is_some() || !px.stick_rules.is_empty() {
         out.push(diag("stick tables", &px.loc));
-    }
-    if px.rate_limit_sessions.is_some() {
-        out.push(diag("rate-limit sessions", &px.loc));
     }
 }
 

@@ -218,3 +218,27 @@ fn splice_auto_moves_large_flows_intact() {
         assert!(log.contains(&format!(" {size} -- ")), "{log}");
     }
 }
+
+#[test]
+fn rate_limit_sessions_spaces_new_sessions() {
+    let be = Backend::echo();
+    let cfg = format!(
+        "global\n    nbthread 1\n    log stdout format raw local0\n\
+         defaults\n    mode tcp\n    log global\n    option tcplog\n    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\n\
+         frontend fe\n    bind fd@3\n    rate-limit sessions 10\n    default_backend be\n\
+         backend be\n    server s1 {}\n",
+        be.addr
+    );
+    let p = Proxy::start(&cfg);
+    let start = std::time::Instant::now();
+    for _ in 0..25 {
+        assert_eq!(round_trip(&p, b"x"), b"x");
+    }
+    // 10 per second: 25 sessions need well over one second.
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_millis(1400),
+        "25 sessions at 10/s took only {took:?}"
+    );
+    assert!(took < Duration::from_secs(5), "{took:?}");
+}

@@ -58,6 +58,57 @@ impl Counter {
     }
 }
 
+/// An events-per-second counter shared by the cores (HAProxy's freq_ctr):
+/// the current second's count plus the previous second's, weighted by the
+/// part of the previous second still inside the sliding window.
+#[derive(Debug, Default)]
+pub struct FreqCtr {
+    /// The second (since start-up) `curr` counts.
+    sec: AtomicU32,
+    curr: AtomicU32,
+    prev: AtomicU32,
+}
+
+impl FreqCtr {
+    fn rotate(&self, now_sec: u32) {
+        let sec = self.sec.load(Ordering::Relaxed);
+        if sec == now_sec {
+            return;
+        }
+        if self
+            .sec
+            .compare_exchange(sec, now_sec, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+        {
+            let curr = self.curr.swap(0, Ordering::Relaxed);
+            self.prev.store(
+                if now_sec == sec.wrapping_add(1) {
+                    curr
+                } else {
+                    0
+                },
+                Ordering::Relaxed,
+            );
+        }
+    }
+
+    /// The rate over the last second at `now` (ms since start-up).
+    pub fn rate(&self, now_ms: u64) -> u32 {
+        let now_sec = u32::try_from(now_ms / 1000).unwrap_or(u32::MAX);
+        self.rotate(now_sec);
+        let into = now_ms % 1000;
+        let prev = u64::from(self.prev.load(Ordering::Relaxed)) * (1000 - into) / 1000;
+        u32::try_from(prev)
+            .unwrap_or(u32::MAX)
+            .saturating_add(self.curr.load(Ordering::Relaxed))
+    }
+
+    pub fn add(&self, now_ms: u64) {
+        self.rotate(u32::try_from(now_ms / 1000).unwrap_or(u32::MAX));
+        self.curr.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 /// Process-wide state: the plan, the counters, the stop flag.
 #[derive(Debug)]
 pub struct Shared {
@@ -69,6 +120,8 @@ pub struct Shared {
     pub stopping: AtomicBool,
     /// Hard stop: every stream is closed now.
     pub killing: AtomicBool,
+    /// The clock `FreqCtr`s count on.
+    pub started: std::time::Instant,
 }
 
 impl Shared {
@@ -79,10 +132,36 @@ impl Shared {
             accept_waiting: Counter::default(),
             stopping: AtomicBool::new(false),
             killing: AtomicBool::new(false),
+            started: std::time::Instant::now(),
         })
+    }
+
+    /// Milliseconds since start-up, for `FreqCtr`s.
+    pub fn now_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
     pub fn is_stopping(&self) -> bool {
         self.stopping.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FreqCtr;
+
+    #[test]
+    fn freq_ctr_slides_over_the_last_second() {
+        let f = FreqCtr::default();
+        for _ in 0..10 {
+            f.add(1500);
+        }
+        assert_eq!(f.rate(1500), 10);
+        // Half way into the next second, half of the previous one counts.
+        assert_eq!(f.rate(2500), 5);
+        f.add(2500);
+        assert_eq!(f.rate(2500), 6);
+        // Two seconds later nothing is left.
+        assert_eq!(f.rate(4200), 0);
     }
 }

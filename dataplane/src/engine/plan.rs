@@ -39,6 +39,9 @@ pub struct FrontendPlan {
     /// listen section itself).
     pub backend: Option<usize>,
     pub maxconn: u32,
+    /// `rate-limit sessions`: new sessions per second (0: none).
+    pub rate_limit: u32,
+    pub sess_rate: super::FreqCtr,
     pub timeout_client: Option<Duration>,
     pub timeout_client_fin: Option<Duration>,
     pub feconn: Counter,
@@ -281,6 +284,8 @@ impl Plan {
                 binds,
                 backend,
                 maxconn: px.maxconn.unwrap_or(0),
+                rate_limit: px.rate_limit_sessions.unwrap_or(0),
+                sess_rate: super::FreqCtr::default(),
                 timeout_client: px.timeouts.client,
                 timeout_client_fin: px.timeouts.client_fin,
                 feconn: Counter::default(),

@@ -59,6 +59,19 @@ pub async fn accept_loop(core: Rc<Core>, b: Bound) {
             }
             wait_released(&core, Duration::from_millis(10)).await;
         }
+        // `rate-limit sessions`: wait until the last second's rate is
+        // below the limit (HAProxy pauses the listener the same way).
+        if fe.rate_limit > 0 {
+            while fe.sess_rate.rate(core.shared.now_ms()) >= fe.rate_limit {
+                if core.stop_accepting.is_fired() {
+                    fe.feconn.dec();
+                    core.shared.actconn.dec();
+                    return;
+                }
+                let wait = Duration::from_millis(u64::from((1000 / fe.rate_limit).max(1)));
+                timer::sleep(&core.timers, wait).await;
+            }
+        }
         // The slots are held while waiting in accept; the log's counters
         // leave them out.
         core.shared.accept_waiting.inc();
@@ -75,6 +88,9 @@ pub async fn accept_loop(core: Rc<Core>, b: Bound) {
         fe.accept_waiting.dec();
         match accepted {
             Some(Ok((client, peer))) => {
+                if fe.rate_limit > 0 {
+                    fe.sess_rate.add(core.shared.now_ms());
+                }
                 let core = Rc::clone(&core);
                 compio::runtime::spawn(async move {
                     core.live.set(core.live.get() + 1);
