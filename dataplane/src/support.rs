@@ -122,6 +122,18 @@ fn proxy_checks(px: &Proxy, out: &mut Vec<Diagnostic>) {
     if let Some(u) = px.use_backends.first() {
         out.push(diag("use_backend", &u.loc));
     }
+    if let Some(u) = px.use_servers.first() {
+        out.push(diag("use_backend", &u.loc));
+    }
+    // Proxy-level keywords kept as directives that change where or how
+    // connections go.
+    for d in &px.directives {
+        match d.keyword.as_str() {
+            "source" => out.push(diag("server source", &d.loc)),
+            "persist" | "force-persist" | "ignore-persist" | "dispatch" => out.push(diag("use_backend", &d.loc)),
+            _ => {}
+        }
+    }
     let r = &px.rules;
     if let Some(rule) = r
         .tcp_request_connection
