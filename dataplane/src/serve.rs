@@ -105,8 +105,8 @@ fn start(args: &Args, cfg: &Config) -> Result<ExitCode, String> {
     // Log sockets (/dev/log, UDP) are opened before chroot.
     let sinks = crate::engine::logging::open(cfg, &plan)
         .map_err(|e| format!("cannot open log targets: {e}"))?;
-    for (fe, sink) in plan.frontends.iter_mut().zip(sinks) {
-        fe.sink = sink;
+    for (fe, sink) in plan.frontends.iter_mut().zip(sinks.frontends.iter()) {
+        fe.sink = sink.clone();
     }
 
     if daemon {
@@ -155,6 +155,7 @@ fn start(args: &Args, cfg: &Config) -> Result<ExitCode, String> {
             }) => {
                 if !shared.stopping.swap(true, Ordering::Relaxed) {
                     hard_deadline = process::hard_stop_deadline(Instant::now(), g.hard_stop_after);
+                    crate::engine::logging::report_stopped(cfg, &shared.plan, &sinks);
                 }
             }
             Ok(ProcessEvent::Stop {

@@ -130,7 +130,9 @@ fn proxy_checks(px: &Proxy, out: &mut Vec<Diagnostic>) {
     for d in &px.directives {
         match d.keyword.as_str() {
             "source" => out.push(diag("server source", &d.loc)),
-            "persist" | "force-persist" | "ignore-persist" | "dispatch" => out.push(diag("use_backend", &d.loc)),
+            "persist" | "force-persist" | "ignore-persist" | "dispatch" => {
+                out.push(diag("use_backend", &d.loc));
+            }
             _ => {}
         }
     }

@@ -242,3 +242,24 @@ fn rate_limit_sessions_spaces_new_sessions() {
     );
     assert!(took < Duration::from_secs(5), "{took:?}");
 }
+
+#[test]
+fn soft_stop_reports_each_proxy_like_haproxy() {
+    let be = Backend::echo();
+    let mut p = Proxy::start(&tcp_config(&format!("    server s1 {}\n", be.addr), ""));
+    assert_eq!(round_trip(&p, b"one"), b"one");
+    assert!(p.next_log().contains(" fe be/s1 "));
+    p.signal(nix::sys::signal::Signal::SIGUSR1);
+    // HAProxy 2.6 writes these two lines (and one for its internal
+    // <HTTPCLIENT> proxy) to the log targets on SIGUSR1.
+    assert_eq!(
+        p.next_log(),
+        "Proxy fe stopped (cumulated conns: FE: 1, BE: 0)."
+    );
+    assert_eq!(
+        p.next_log(),
+        "Proxy be stopped (cumulated conns: FE: 0, BE: 1)."
+    );
+    let st = p.wait_exit(DEADLINE).expect("exits after a soft stop");
+    assert!(st.success(), "{st:?}");
+}

@@ -16,34 +16,32 @@ use super::stream::StreamFacts;
 use crate::log::fields::StreamLog;
 use crate::log::sender::{self, LogSink};
 
-/// The sinks of every frontend, by frontend index (None: not logged).
-pub fn open(cfg: &Config, plan: &Plan) -> std::io::Result<Vec<Option<LogSink>>> {
-    let g = &cfg.global;
-    let tag = g.log_tag.clone().unwrap_or_else(|| "ringlb".to_string());
-    let hostname = match &g.log_send_hostname {
-        Some(Some(h)) => Some(h.clone()),
-        Some(None) => Some(plan.hostname.clone()),
-        None => None,
-    };
-    let pid = std::process::id();
-    let global_specs: Vec<LogTargetSpec> = g
-        .logs
-        .iter()
-        .filter_map(|l| match l {
-            LogTarget::Target(t) => Some(t.clone()),
-            LogTarget::Global { .. } => None,
-        })
-        .collect();
-    let mut global_sink: Option<LogSink> = None;
-    let mut out = Vec::new();
-    for fe in &plan.frontends {
-        let Some(px) = cfg.proxy(&fe.name) else {
-            out.push(None);
-            continue;
+/// Where each proxy logs: one sink per distinct target list, the global
+/// section's shared by every `log global`-only proxy.
+#[derive(Debug, Default)]
+pub struct Sinks {
+    /// By frontend index of the plan.
+    pub frontends: Vec<Option<LogSink>>,
+    /// By backend index of the plan (for the proxy's own events).
+    pub backends: Vec<Option<LogSink>>,
+}
+
+struct Opener<'a> {
+    global_specs: Vec<LogTargetSpec>,
+    global_sink: Option<LogSink>,
+    hostname: Option<String>,
+    tag: String,
+    pid: u32,
+    cfg: &'a Config,
+}
+
+impl Opener<'_> {
+    fn sink_for(&mut self, name: &str) -> std::io::Result<Option<LogSink>> {
+        let Some(px) = self.cfg.proxy(name) else {
+            return Ok(None);
         };
-        if !fe.log.enabled {
-            out.push(None);
-            continue;
+        if px.no_log {
+            return Ok(None);
         }
         let mut specs = Vec::new();
         let mut uses_global = false;
@@ -53,26 +51,104 @@ pub fn open(cfg: &Config, plan: &Plan) -> std::io::Result<Vec<Option<LogSink>>> 
                 LogTarget::Target(t) => specs.push(t.clone()),
             }
         }
-        let sink = if specs.is_empty() && uses_global {
-            if global_sink.is_none() {
-                global_sink = Some(sender::spawn(
-                    global_specs.clone(),
-                    hostname.clone(),
-                    tag.clone(),
-                    pid,
+        if specs.is_empty() && (!uses_global || self.global_specs.is_empty()) {
+            return Ok(None);
+        }
+        if specs.is_empty() {
+            if self.global_sink.is_none() {
+                self.global_sink = Some(sender::spawn(
+                    self.global_specs.clone(),
+                    self.hostname.clone(),
+                    self.tag.clone(),
+                    self.pid,
                 )?);
             }
-            global_sink.clone()
-        } else {
-            if uses_global {
-                specs.extend(global_specs.iter().cloned());
-            }
-            let tag = px.log_tag.clone().unwrap_or_else(|| tag.clone());
-            Some(sender::spawn(specs, hostname.clone(), tag, pid)?)
-        };
-        out.push(sink);
+            return Ok(self.global_sink.clone());
+        }
+        if uses_global {
+            specs.extend(self.global_specs.iter().cloned());
+        }
+        let tag = px.log_tag.clone().unwrap_or_else(|| self.tag.clone());
+        Ok(Some(sender::spawn(
+            specs,
+            self.hostname.clone(),
+            tag,
+            self.pid,
+        )?))
     }
-    Ok(out)
+}
+
+/// Open the log targets of every proxy.
+pub fn open(cfg: &Config, plan: &Plan) -> std::io::Result<Sinks> {
+    let g = &cfg.global;
+    let mut o = Opener {
+        global_specs: g
+            .logs
+            .iter()
+            .filter_map(|l| match l {
+                LogTarget::Target(t) => Some(t.clone()),
+                LogTarget::Global { .. } => None,
+            })
+            .collect(),
+        global_sink: None,
+        hostname: match &g.log_send_hostname {
+            Some(Some(h)) => Some(h.clone()),
+            Some(None) => Some(plan.hostname.clone()),
+            None => None,
+        },
+        tag: g.log_tag.clone().unwrap_or_else(|| "ringlb".to_string()),
+        pid: std::process::id(),
+        cfg,
+    };
+    let mut sinks = Sinks::default();
+    for fe in &plan.frontends {
+        let sink = if fe.log.enabled {
+            o.sink_for(&fe.name)?
+        } else {
+            None
+        };
+        sinks.frontends.push(sink);
+    }
+    for be in &plan.backends {
+        let sink = o.sink_for(&be.name)?;
+        sinks.backends.push(sink);
+    }
+    Ok(sinks)
+}
+
+/// HAProxy's soft-stop report, one line per proxy in configuration order,
+/// to stderr as a warning and to the proxy's log targets:
+/// "Proxy fe stopped (cumulated conns: FE: 12, BE: 0)."
+pub fn report_stopped(cfg: &Config, plan: &Plan, sinks: &Sinks) {
+    let pid = std::process::id();
+    for px in cfg.proxies.iter().filter(|p| !p.disabled) {
+        let fe = plan
+            .frontends
+            .iter()
+            .position(|f| f.name == px.name && px.cap.frontend);
+        let be = plan
+            .backends
+            .iter()
+            .position(|b| b.name == px.name && px.cap.backend);
+        let fe_conns = fe
+            .and_then(|i| plan.frontends.get(i))
+            .map_or(0, |f| f.cum_conn.get());
+        let be_sess = be
+            .and_then(|i| plan.backends.get(i))
+            .map_or(0, |b| b.cum_sess.get());
+        let line = format!(
+            "Proxy {} stopped (cumulated conns: FE: {fe_conns}, BE: {be_sess}).",
+            px.name
+        );
+        eprintln!("[WARNING]  ({pid}) : {line}");
+        let sink = fe
+            .and_then(|i| sinks.frontends.get(i))
+            .or_else(|| be.and_then(|i| sinks.backends.get(i)))
+            .and_then(Option::as_ref);
+        if let Some(sink) = sink {
+            sink.send(Level::Warning, &line);
+        }
+    }
 }
 
 /// Render and send the log line of a finished stream.

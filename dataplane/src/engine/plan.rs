@@ -45,6 +45,8 @@ pub struct FrontendPlan {
     pub timeout_client: Option<Duration>,
     pub timeout_client_fin: Option<Duration>,
     pub feconn: Counter,
+    /// Connections accepted since start-up (`Proxy X stopped` line).
+    pub cum_conn: Counter,
     /// Slots held by this frontend's accept loops waiting for a client.
     pub accept_waiting: Counter,
     /// The accepted socket's local address is needed (servers without a
@@ -113,6 +115,8 @@ pub struct BackendPlan {
     /// `option redispatch [<interval>]`.
     pub redispatch: Option<i32>,
     pub beconn: Counter,
+    /// Streams that went to this backend since start-up.
+    pub cum_sess: Counter,
     /// Streams waiting in this backend's queues (all cores).
     pub queued: Counter,
     /// Streams that left the queue for a server (all cores), for `%bq`.
@@ -289,6 +293,7 @@ impl Plan {
                 timeout_client: px.timeouts.client,
                 timeout_client_fin: px.timeouts.client_fin,
                 feconn: Counter::default(),
+                cum_conn: Counter::default(),
                 accept_waiting: Counter::default(),
                 splice_request: splices(px).0,
                 splice_response: splices(px).1,
@@ -402,6 +407,7 @@ fn backend_plan(px: &Proxy) -> Result<BackendPlan, String> {
         retries: px.retries.unwrap_or(DEFAULT_RETRIES),
         redispatch: px.options.redispatch,
         beconn: Counter::default(),
+        cum_sess: Counter::default(),
         queued: Counter::default(),
         queue_served: Counter::default(),
         splice_request: splices(px).0,

@@ -88,6 +88,7 @@ pub async fn accept_loop(core: Rc<Core>, b: Bound) {
         fe.accept_waiting.dec();
         match accepted {
             Some(Ok((client, peer))) => {
+                fe.cum_conn.inc();
                 if fe.rate_limit > 0 {
                     fe.sess_rate.add(core.shared.now_ms());
                 }
@@ -501,6 +502,7 @@ async fn handle(core: &Rc<Core>, fe_idx: usize, client: TcpStream, peer: SocketA
         return;
     };
     facts.beconn = be.beconn.inc();
+    be.cum_sess.inc();
     let server = connect(core, fe, be_idx, be, dst, &mut facts, start).await;
     if let Some((srv_idx, server)) = server {
         facts.server = Some(srv_idx);
