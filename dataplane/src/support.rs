@@ -60,7 +60,7 @@ pub const UNSUPPORTED: &[Unsupported] = &[
     },
     Unsupported {
         key: "server source",
-        why: "binding the server-side source address is not implemented yet",
+        why: "transparent proxying (usesrc) and source interface binding are not implemented yet",
     },
     Unsupported {
         key: "maxqueue",
@@ -129,7 +129,9 @@ fn proxy_checks(px: &Proxy, out: &mut Vec<Diagnostic>) {
     // connections go.
     for d in &px.directives {
         match d.keyword.as_str() {
-            "source" => out.push(diag("server source", &d.loc)),
+            "source" if d.args.iter().any(|a| a == "usesrc" || a == "interface") => {
+                out.push(diag("server source", &d.loc));
+            }
             "persist" | "force-persist" | "ignore-persist" | "dispatch" => {
                 out.push(diag("use_backend", &d.loc));
             }
@@ -182,7 +184,10 @@ fn proxy_checks(px: &Proxy, out: &mut Vec<Diagnostic>) {
         ) {
             out.push(diag("UNIX socket addresses", &s.loc));
         }
-        if o.source.is_some() {
+        if o.source
+            .as_deref()
+            .is_some_and(|t| t.contains("usesrc") || t.contains("interface"))
+        {
             out.push(diag("server source", &s.loc));
         }
         if o.maxqueue.is_some_and(|q| q > 0) {

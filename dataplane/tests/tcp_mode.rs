@@ -263,3 +263,24 @@ fn soft_stop_reports_each_proxy_like_haproxy() {
     let st = p.wait_exit(DEADLINE).expect("exits after a soft stop");
     assert!(st.success(), "{st:?}");
 }
+
+#[test]
+fn server_source_binds_the_local_address() {
+    // The backend reports the address it saw the proxy connect from.
+    let be = Backend::spawn(|mut s| {
+        let peer = s.peer_addr().unwrap().ip().to_string();
+        let _ = s.write_all(peer.as_bytes());
+        let _ = s.shutdown(Shutdown::Write);
+    });
+    let p = Proxy::start(&tcp_config(
+        &format!("    server s1 {} source 127.0.0.2\n", be.addr),
+        "",
+    ));
+    let mut c = p.connect();
+    let mut got = String::new();
+    c.read_to_string(&mut got).unwrap();
+    assert_eq!(
+        got, "127.0.0.2",
+        "the server saw the configured source address"
+    );
+}

@@ -133,6 +133,8 @@ pub struct ServerPlan {
     pub backup: bool,
     pub disabled: bool,
     pub maxconn: u32,
+    /// `source <addr>[:<port>]`: the local address of server connections.
+    pub source: Option<SocketAddr>,
     /// Connections currently established or being established, all cores.
     pub conns: Counter,
 }
@@ -355,7 +357,34 @@ fn splices(px: &Proxy) -> (bool, bool) {
     )
 }
 
+/// `source <addr>[:<port>]` (usesrc/interface are refused by `-c`).
+fn parse_source(text: &str) -> Result<SocketAddr, String> {
+    let addr = text.split_whitespace().next().unwrap_or("");
+    let rules = ringlb_config::addr::AddrRules {
+        port_required: false,
+        port_range: false,
+        port_offset: false,
+        names: false,
+    };
+    match ringlb_config::addr::parse_address(addr, rules)? {
+        Address::Inet { host, port, .. } => {
+            let ip = resolve_host(&host, None)?;
+            let port = match port {
+                Port::One(p) => p,
+                _ => 0,
+            };
+            Ok(SocketAddr::new(ip, port))
+        }
+        other => Err(format!("source address '{other}' is not an IP address")),
+    }
+}
+
 fn backend_plan(px: &Proxy) -> Result<BackendPlan, String> {
+    let proxy_source = px
+        .directives
+        .iter()
+        .find(|d| d.keyword == "source")
+        .map(|d| d.args.join(" "));
     let mut servers = Vec::new();
     for s in &px.servers {
         let o = &s.opts;
@@ -389,6 +418,13 @@ fn backend_plan(px: &Proxy) -> Result<BackendPlan, String> {
             backup: o.backup.unwrap_or(false),
             disabled: o.disabled.unwrap_or(false),
             maxconn: o.maxconn.unwrap_or(0),
+            source: match o.source.as_deref().or(proxy_source.as_deref()) {
+                Some(text) => Some(
+                    parse_source(text)
+                        .map_err(|e| format!("backend '{}', server '{}': {e}", px.name, s.name))?,
+                ),
+                None => None,
+            },
             conns: Counter::default(),
         });
     }

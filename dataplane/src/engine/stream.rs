@@ -517,6 +517,20 @@ async fn handle(core: &Rc<Core>, fe_idx: usize, client: TcpStream, peer: SocketA
     finish(core, fe, Some(be), facts, start);
 }
 
+/// Connect to `addr`, from `source` when the server has one.
+async fn connect_from(source: Option<SocketAddr>, addr: SocketAddr) -> std::io::Result<TcpStream> {
+    let Some(src) = source else {
+        return TcpStream::connect(addr).await;
+    };
+    let sock = if addr.is_ipv4() {
+        compio::net::TcpSocket::new_v4().await?
+    } else {
+        compio::net::TcpSocket::new_v6().await?
+    };
+    sock.bind(src).await?;
+    sock.connect(addr).await
+}
+
 /// A stream's place in its core's queue for one backend. HAProxy's `%bq`
 /// is the number of streams that left the backend queue for a server
 /// while this one waited, plus one; `be.queue_served` counts them for all
@@ -726,10 +740,10 @@ async fn connect(
             return None;
         };
         let conn = match be.timeout_connect {
-            Some(t) => timer::timeout(&core.timers, t, TcpStream::connect(addr))
+            Some(t) => timer::timeout(&core.timers, t, connect_from(srv.source, addr))
                 .await
                 .map_err(|()| true),
-            None => Ok(TcpStream::connect(addr).await),
+            None => Ok(connect_from(srv.source, addr).await),
         };
         match conn {
             Ok(Ok(s)) => {

@@ -249,12 +249,16 @@ fn parse_server_options(
                 o.resolve_prefer = s();
             }
             "source" => {
-                o.source = s();
-                // `source <addr>[:<port>] [usesrc ...] [interface <name>]`.
+                // `source <addr>[:<port>] [usesrc ...] [interface <name>]`:
+                // kept whole, so the engine sees usesrc/interface too.
+                let mut words = vec![v.to_string()];
                 let mut j = i + 2;
-                while matches!(line.arg(j), Some("usesrc" | "interface")) {
+                while let Some(k @ ("usesrc" | "interface")) = line.arg(j) {
+                    words.push(k.to_string());
+                    words.push(line.word(j + 1).to_string());
                     j += 2;
                 }
+                o.source = Some(words.join(" "));
                 i = j;
                 continue;
             }
