@@ -24,6 +24,9 @@ use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFl
 #[derive(Debug, Default)]
 struct Slot {
     deadline: Option<Instant>,
+    /// Changes at every `set`, so heap entries of an earlier deadline (or
+    /// of a removed timer whose slot was reused) are recognised as stale.
+    generation: u64,
     fired: bool,
     waker: Option<Waker>,
 }
@@ -35,8 +38,9 @@ pub struct TimerKey(usize);
 #[derive(Debug)]
 pub struct Timers {
     fd: PollFd<TimerFd>,
-    heap: RefCell<BinaryHeap<Reverse<(Instant, usize)>>>,
+    heap: RefCell<BinaryHeap<Reverse<(Instant, usize, u64)>>>,
     slots: RefCell<slab::Slab<Slot>>,
+    generation: Cell<u64>,
     /// The deadline the timerfd is armed for.
     armed: Cell<Option<Instant>>,
 }
@@ -53,6 +57,7 @@ impl Timers {
             fd: PollFd::new(tfd)?,
             heap: RefCell::new(BinaryHeap::new()),
             slots: RefCell::new(slab::Slab::new()),
+            generation: Cell::new(0),
             armed: Cell::new(None),
         })
     }
@@ -67,20 +72,42 @@ impl Timers {
 
     /// Set (or clear, with None) the deadline of `key`.
     pub fn set(&self, key: TimerKey, deadline: Option<Instant>) {
+        let generation = self.generation.get().wrapping_add(1);
+        self.generation.set(generation);
         {
             let mut slots = self.slots.borrow_mut();
             let Some(slot) = slots.get_mut(key.0) else {
                 return;
             };
             slot.deadline = deadline;
+            slot.generation = generation;
             slot.fired = false;
         }
         if let Some(d) = deadline {
-            self.heap.borrow_mut().push(Reverse((d, key.0)));
+            self.compact();
+            self.heap.borrow_mut().push(Reverse((d, key.0, generation)));
             if self.armed.get().is_none_or(|a| d < a) {
                 self.arm(d);
             }
         }
+    }
+
+    /// Drop stale heap entries (removed timers, moved deadlines) once they
+    /// outnumber the live ones: short-lived streams would otherwise leave
+    /// one entry each until its far deadline (close mode: ~10k/s x 30 s).
+    fn compact(&self) {
+        let live = self.slots.borrow().len();
+        let mut heap = self.heap.borrow_mut();
+        if heap.len() <= 4 * live + 1024 {
+            return;
+        }
+        let slots = self.slots.borrow();
+        heap.retain(|Reverse((_, k, g))| slots.get(*k).is_some_and(|s| s.generation == *g));
+    }
+
+    #[cfg(test)]
+    fn heap_len(&self) -> usize {
+        self.heap.borrow().len()
     }
 
     /// Resolves when the deadline of `key` has passed.
@@ -105,15 +132,19 @@ impl Timers {
             let due = {
                 let mut heap = self.heap.borrow_mut();
                 match heap.peek() {
-                    Some(Reverse((d, _))) if *d <= now => heap.pop().map(|Reverse(e)| e),
+                    Some(Reverse((d, _, _))) if *d <= now => heap.pop().map(|Reverse(e)| e),
                     _ => None,
                 }
             };
-            let Some((_, k)) = due else { break };
+            let Some((_, k, g)) = due else { break };
             let waker = {
                 let mut slots = self.slots.borrow_mut();
                 match slots.get_mut(k) {
-                    Some(s) if s.deadline.is_some_and(|sd| sd <= now) && !s.fired => {
+                    Some(s)
+                        if s.generation == g
+                            && s.deadline.is_some_and(|sd| sd <= now)
+                            && !s.fired =>
+                    {
                         s.fired = true;
                         s.waker.take()
                     }
@@ -125,7 +156,7 @@ impl Timers {
             }
         }
         self.armed.set(None);
-        let next = self.heap.borrow().peek().map(|Reverse((d, _))| *d);
+        let next = self.heap.borrow().peek().map(|Reverse((d, _, _))| *d);
         if let Some(d) = next {
             self.arm(d);
         }
@@ -199,4 +230,52 @@ pub async fn timeout<F: std::future::Future>(
     };
     timers.remove(key);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stale_entries_are_compacted() {
+        let rt = compio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let t = Timers::new().unwrap();
+            let far = Instant::now() + Duration::from_secs(30);
+            for _ in 0..10_000 {
+                let k = t.register();
+                t.set(k, Some(far));
+                t.remove(k);
+            }
+            assert!(
+                t.heap_len() <= 1024 + 1,
+                "heap kept {} stale entries",
+                t.heap_len()
+            );
+        });
+    }
+
+    #[test]
+    fn fires_in_deadline_order() {
+        let rt = compio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let t = std::rc::Rc::new(Timers::new().unwrap());
+            let runner = {
+                let t = std::rc::Rc::clone(&t);
+                compio::runtime::spawn(async move { t.run().await })
+            };
+            let start = Instant::now();
+            sleep(&t, Duration::from_millis(30)).await;
+            let slept = start.elapsed();
+            assert!(
+                slept >= Duration::from_millis(30) && slept < Duration::from_secs(2),
+                "{slept:?}"
+            );
+            let r = timeout(&t, Duration::from_millis(20), std::future::pending::<()>()).await;
+            assert!(r.is_err());
+            let r = timeout(&t, Duration::from_secs(5), async { 7 }).await;
+            assert_eq!(r, Ok(7));
+            drop(runner);
+        });
+    }
 }
