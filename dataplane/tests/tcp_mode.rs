@@ -284,3 +284,89 @@ fn server_source_binds_the_local_address() {
         "the server saw the configured source address"
     );
 }
+
+/// `-sf <pid>`: the new process binds the same address (SO_REUSEPORT),
+/// then asks the old one to finish: the old process's live session ends
+/// intact, it exits, and the new one serves; no connection is refused.
+#[test]
+fn reload_with_sf_hands_over_without_refusing() {
+    let be = Backend::echo();
+    // A free port, picked at run time (both processes must bind the same
+    // address, so an inherited fd@3 would not show the hand-over).
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = harness::TempDir::new("reload");
+    let cfg = dir.0.join("r.cfg");
+    std::fs::write(
+        &cfg,
+        format!(
+            "defaults\n    mode tcp\n    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\n\
+             frontend fe\n    bind 127.0.0.1:{port}\n    default_backend be\nbackend be\n    server s1 {}\n",
+            be.addr
+        ),
+    )
+    .unwrap();
+    let spawn = |extra: &[String]| {
+        std::process::Command::new(harness::ringlb())
+            .arg("-f")
+            .arg(&cfg)
+            .args(extra)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let connect = || {
+        let deadline = std::time::Instant::now() + DEADLINE;
+        loop {
+            match std::net::TcpStream::connect(("127.0.0.1", port)) {
+                Ok(s) => {
+                    s.set_read_timeout(Some(DEADLINE)).unwrap();
+                    return s;
+                }
+                Err(e) => assert!(std::time::Instant::now() < deadline, "cannot connect: {e}"),
+            }
+            std::thread::yield_now();
+        }
+    };
+    let mut old = spawn(&[]);
+    // A live session on the old process.
+    let mut live = connect();
+    live.write_all(b"before").unwrap();
+    let mut b = [0u8; 6];
+    live.read_exact(&mut b).unwrap();
+    assert_eq!(&b, b"before");
+    let mut new = spawn(&["-sf".to_string(), old.id().to_string()]);
+    // The old process finishes its session, then exits 0 on its own.
+    live.write_all(b"after").unwrap();
+    let mut b = [0u8; 5];
+    live.read_exact(&mut b).unwrap();
+    assert_eq!(&b, b"after");
+    live.shutdown(Shutdown::Write).unwrap();
+    let mut rest = Vec::new();
+    live.read_to_end(&mut rest).unwrap();
+    let deadline = std::time::Instant::now() + DEADLINE;
+    let status = loop {
+        if let Some(st) = old.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the old process did not exit"
+        );
+        std::thread::yield_now();
+    };
+    assert!(status.success(), "{status:?}");
+    // The new process serves.
+    let mut c = connect();
+    c.write_all(b"new").unwrap();
+    c.shutdown(Shutdown::Write).unwrap();
+    let mut got = Vec::new();
+    c.read_to_end(&mut got).unwrap();
+    assert_eq!(got, b"new");
+    let _ = new.kill();
+    let _ = new.wait();
+}
