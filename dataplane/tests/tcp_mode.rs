@@ -370,3 +370,22 @@ fn reload_with_sf_hands_over_without_refusing() {
     let _ = new.kill();
     let _ = new.wait();
 }
+
+#[test]
+fn a_frontend_without_backend_closes_like_haproxy() {
+    // haproxy 2.6 logs "fe fe/<NOSRV> -1/-1/0 0 SC 1/1/0/0/0 0/0" and the
+    // client sees a clean close.
+    let p = Proxy::start(
+        "global\n    log stdout format raw local0\n\
+         defaults\n    mode tcp\n    log global\n    option tcplog\n    timeout connect 1s\n    timeout client 10s\n    timeout server 10s\n\
+         frontend fe\n    bind fd@3\n",
+    );
+    let mut c = p.connect();
+    c.write_all(b"hello").unwrap();
+    let mut got = Vec::new();
+    c.read_to_end(&mut got).expect("a clean close, not a reset");
+    assert!(got.is_empty());
+    let log = p.next_log();
+    assert!(log.contains("] fe fe/<NOSRV> -1/-1/"), "{log}");
+    assert!(log.ends_with(" 0 SC 1/1/0/0/0 0/0"), "{log}");
+}

@@ -492,11 +492,17 @@ async fn handle(core: &Rc<Core>, fe_idx: usize, client: TcpStream, peer: SocketA
         .backend
         .and_then(|i| plan.backends.get(i).map(|b| (i, b)))
     else {
-        // No backend: HAProxy closes with "PR"? In TCP mode the stream
-        // ends at once with an internal error.
+        // No backend (a frontend without default_backend): HAProxy logs
+        // "fe/<NOSRV> -1/-1/0 0 SC" and closes cleanly. What the client
+        // already sent is read first, so the close is a FIN, not a reset.
+        let sock = socket2::SockRef::from(&client);
+        let _ = sock.set_nonblocking(true);
+        let mut scratch = [std::mem::MaybeUninit::<u8>::uninit(); 4096];
+        while matches!(sock.recv(&mut scratch), Ok(n) if n > 0) {}
+        let _ = sock.shutdown(std::net::Shutdown::Write);
         facts.termination = Termination {
-            cause: Cause::Internal,
-            phase: Phase::Request,
+            cause: Cause::ServerAbort,
+            phase: Phase::Connect,
         };
         finish(core, fe, None, facts, start);
         return;
