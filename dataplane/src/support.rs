@@ -6,7 +6,7 @@
 //! A setting whose absence cannot change traffic (cpu-map, splice options,
 //! a log-format sample that would print "-") is a warning instead.
 
-use ringlb_config::addr::Address;
+use ringlb_config::addr::{Address, Transport};
 use ringlb_config::model::{Balance, Config, Mode, Proxy};
 use ringlb_config::{diag::Kind, Diagnostic, Loc};
 
@@ -178,9 +178,16 @@ fn proxy_checks(px: &Proxy, out: &mut Vec<Diagnostic>) {
         if matches!(o.send_proxy, Some(Some(_))) {
             out.push(diag("proxy protocol", &s.loc));
         }
+        // UNIX stream servers are supported; abstract, socketpair, fd and
+        // datagram server addresses are not.
         if matches!(
             s.addr,
-            Address::Unix { .. } | Address::Abstract { .. } | Address::SockPair(_) | Address::Fd(_)
+            Address::Unix {
+                transport: Transport::Dgram,
+                ..
+            } | Address::Abstract { .. }
+                | Address::SockPair(_)
+                | Address::Fd(_)
         ) {
             out.push(diag("UNIX socket addresses", &s.loc));
         }

@@ -389,3 +389,45 @@ fn a_frontend_without_backend_closes_like_haproxy() {
     assert!(log.contains("] fe fe/<NOSRV> -1/-1/"), "{log}");
     assert!(log.ends_with(" 0 SC 1/1/0/0/0 0/0"), "{log}");
 }
+
+#[test]
+fn a_unix_socket_server_gets_the_traffic() {
+    let dir = harness::TempDir::new("unix-server");
+    let path = dir.0.join("app.sock");
+    let l = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { break };
+            std::thread::spawn(move || {
+                let mut buf = vec![0u8; 65536];
+                loop {
+                    match s.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            if s.write_all(&buf[..n]).is_err() {
+                                break;
+                            }
+                        }
+                    }
+                }
+                let _ = s.shutdown(Shutdown::Write);
+            });
+        }
+    });
+    let p = Proxy::start(&tcp_config(
+        &format!("    server app unix@{}\n", path.display()),
+        "",
+    ));
+    for size in [5usize, 1 << 20] {
+        let data = pattern(size);
+        assert!(
+            round_trip(&p, &data) == data,
+            "size {size} through a UNIX socket server"
+        );
+        let log = p.next_log();
+        assert!(
+            log.contains(" fe be/app ") && log.contains(&format!(" {size} -- ")),
+            "{log}"
+        );
+    }
+}

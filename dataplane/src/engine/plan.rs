@@ -139,9 +139,11 @@ pub struct ServerPlan {
     pub conns: Counter,
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub enum ServerAddr {
     Fixed(SocketAddr),
+    /// A UNIX stream socket path (`unix@`, `/path`).
+    Unix(std::path::PathBuf),
     /// No port: the client's destination port.
     SamePort(IpAddr),
     /// `+N`/`-N`: the client's destination port plus N.
@@ -150,9 +152,10 @@ pub enum ServerAddr {
 
 impl ServerAddr {
     /// The address to connect to for a connection accepted on `dst`.
-    pub fn resolve(self, dst: SocketAddr) -> Option<SocketAddr> {
-        match self {
+    pub fn resolve(&self, dst: SocketAddr) -> Option<SocketAddr> {
+        match *self {
             ServerAddr::Fixed(a) => Some(a),
+            ServerAddr::Unix(_) => None,
             ServerAddr::SamePort(ip) => Some(SocketAddr::new(ip, dst.port())),
             ServerAddr::PortOffset(ip, off) => {
                 let p = i32::from(dst.port()).checked_add(off)?;
@@ -404,6 +407,10 @@ fn backend_plan(px: &Proxy) -> Result<BackendPlan, String> {
                     }
                 }
             }
+            Address::Unix {
+                path,
+                transport: ringlb_config::addr::Transport::Stream,
+            } => ServerAddr::Unix(std::path::PathBuf::from(path)),
             other => {
                 return Err(format!(
                     "backend '{}', server '{}': address '{other}' is not supported yet",

@@ -13,7 +13,6 @@ use std::cell::RefCell;
 use std::io;
 use std::os::fd::OwnedFd;
 
-use compio::net::TcpStream;
 use nix::errno::Errno;
 use nix::fcntl::{splice, OFlag, SpliceFFlags};
 
@@ -67,7 +66,7 @@ fn flags() -> SpliceFFlags {
 }
 
 /// Socket -> pipe.
-pub fn fill(from: &TcpStream, pipe: &Pipe) -> io::Result<Step> {
+pub fn fill(from: &impl std::os::fd::AsFd, pipe: &Pipe) -> io::Result<Step> {
     match splice(from, None, &pipe.w, None, CHUNK, flags()) {
         Ok(0) => Ok(Step::Eof),
         Ok(n) => Ok(Step::Moved(n)),
@@ -77,7 +76,7 @@ pub fn fill(from: &TcpStream, pipe: &Pipe) -> io::Result<Step> {
 }
 
 /// Pipe -> socket.
-pub fn drain(pipe: &Pipe, to: &TcpStream, len: usize) -> io::Result<Step> {
+pub fn drain(pipe: &Pipe, to: &impl std::os::fd::AsFd, len: usize) -> io::Result<Step> {
     match splice(&pipe.r, None, to, None, len, flags()) {
         Ok(n) => Ok(Step::Moved(n)),
         Err(Errno::EAGAIN) => Ok(Step::WouldBlock),

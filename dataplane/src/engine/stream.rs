@@ -15,7 +15,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime};
 
 use compio::buf::BufResult;
-use compio::io::{AsyncRead, AsyncReadManaged, AsyncWriteExt};
+use compio::io::{AsyncRead, AsyncReadManaged, AsyncWrite, AsyncWriteExt};
 use compio::net::{TcpListener, TcpStream};
 use futures_util::future::{select, Either};
 
@@ -267,21 +267,49 @@ impl Sides {
     }
 }
 
+/// Either side of a stream: a TCP or UNIX stream socket. The forwarding
+/// code is generic over it.
+pub trait Endpoint: std::os::fd::AsFd + 'static {
+    fn readiness(&self) -> std::io::Result<compio::runtime::fd::PollFd<socket2::Socket>>;
+}
+
+impl Endpoint for TcpStream {
+    fn readiness(&self) -> std::io::Result<compio::runtime::fd::PollFd<socket2::Socket>> {
+        self.to_poll_fd()
+    }
+}
+
+impl Endpoint for compio::net::UnixStream {
+    fn readiness(&self) -> std::io::Result<compio::runtime::fd::PollFd<socket2::Socket>> {
+        self.to_poll_fd()
+    }
+}
+
+/// A server connection.
+pub enum ServerConn {
+    Tcp(TcpStream),
+    Unix(compio::net::UnixStream),
+}
+
 /// Copy `from` -> `to` until EOF or error (timeouts are the watchdog's).
 ///
 /// Reads use the ring's provided buffers (kernel buffer selection): a
 /// buffer is taken only when data arrives and given back once written, so
 /// an idle connection holds none. When the ring has no free buffer
 /// (ENOBUFS), the read falls back to the core's buffer pool.
-async fn pump(
-    from: &TcpStream,
-    to: &TcpStream,
+async fn pump<A: Endpoint, B: Endpoint>(
+    from: &A,
+    to: &B,
     from_who: Who,
     sides: &Sides,
     bufs: &BufPool,
     bulk: &BufPool,
     splice_ok: Option<&PipePool>,
-) -> DirEnd {
+) -> DirEnd
+where
+    for<'x> &'x A: AsyncRead + AsyncReadManaged<Buffer = compio::driver::BufferRef>,
+    for<'x> &'x B: AsyncWrite,
+{
     let to_who = from_who.other();
     let (mut reader, mut writer) = (from, to);
     let src = sides.side(from_who);
@@ -336,20 +364,24 @@ async fn pump(
 
 /// FIN from the reading side: pass it on with a plain shutdown(2)
 /// (io_uring's SHUTDOWN op is punted to a worker thread).
-fn eof(to: &TcpStream) -> DirEnd {
+fn eof<B: Endpoint>(to: &B) -> DirEnd {
     let _ = socket2::SockRef::from(to).shutdown(std::net::Shutdown::Write);
     DirEnd::Eof
 }
 
 /// One read into a buffer of `pool` and its write: the bytes moved (0 at
 /// EOF), or how the direction ended.
-async fn copy_owned(
-    from: &TcpStream,
-    to: &TcpStream,
+async fn copy_owned<A: Endpoint, B: Endpoint>(
+    from: &A,
+    to: &B,
     from_who: Who,
     sides: &Sides,
     pool: &BufPool,
-) -> Result<usize, DirEnd> {
+) -> Result<usize, DirEnd>
+where
+    for<'x> &'x A: AsyncRead,
+    for<'x> &'x B: AsyncWrite,
+{
     let (mut reader, mut writer) = (from, to);
     let src = sides.side(from_who);
     let BufResult(res, buf) = reader.read(pool.get()).await;
@@ -380,16 +412,16 @@ fn no_buffer(e: &std::io::Error) -> bool {
 
 /// The splice path of a direction: socket -> pipe -> socket, waiting for
 /// readiness when a side has nothing to give or take.
-async fn splice_pump(
-    from: &TcpStream,
-    to: &TcpStream,
+async fn splice_pump<A: Endpoint, B: Endpoint>(
+    from: &A,
+    to: &B,
     from_who: Who,
     sides: &Sides,
     pipes: &PipePool,
     pipe: Pipe,
 ) -> DirEnd {
     let to_who = from_who.other();
-    let (Ok(from_ready), Ok(to_ready)) = (from.to_poll_fd(), to.to_poll_fd()) else {
+    let (Ok(from_ready), Ok(to_ready)) = (from.readiness(), to.readiness()) else {
         return DirEnd::Error(from_who);
     };
     let src = sides.side(from_who);
@@ -635,7 +667,7 @@ fn queue_timed_out(
     queue_start: Instant,
     ticket: &mut QueueTicket<'_>,
     facts: &mut StreamFacts,
-) -> Option<Option<(usize, TcpStream)>> {
+) -> Option<Option<(usize, ServerConn)>> {
     let waited = queue_start.elapsed();
     match be.timeout_queue {
         Some(t) if waited >= t => {
@@ -660,7 +692,7 @@ async fn connect(
     dst: Option<SocketAddr>,
     facts: &mut StreamFacts,
     start: Instant,
-) -> Option<(usize, TcpStream)> {
+) -> Option<(usize, ServerConn)> {
     let mut avoid = None;
     let mut attempt: u32 = 0;
     let queue_start = Instant::now();
@@ -734,6 +766,43 @@ async fn connect(
             facts.tw = Some(queue_start.elapsed());
         }
         let srv = be.servers.get(idx)?;
+        if let super::plan::ServerAddr::Unix(path) = &srv.addr {
+            let conn = match be.timeout_connect {
+                Some(t) => timer::timeout(&core.timers, t, compio::net::UnixStream::connect(path))
+                    .await
+                    .map_err(|()| true),
+                None => Ok(compio::net::UnixStream::connect(path).await),
+            };
+            match conn {
+                Ok(Ok(s)) => {
+                    facts.tc = Some(connect_start.elapsed());
+                    return Some((idx, ServerConn::Unix(s)));
+                }
+                Ok(Err(_)) | Err(_) => {
+                    srv.conns.dec();
+                    facts.server = Some(idx);
+                    facts.termination = Termination {
+                        cause: if conn.is_err() {
+                            Cause::ServerTimeout
+                        } else {
+                            Cause::ServerAbort
+                        },
+                        phase: Phase::Connect,
+                    };
+                    if attempt >= be.retries {
+                        facts.retries = attempt;
+                        return None;
+                    }
+                    attempt += 1;
+                    facts.retries = attempt;
+                    let turn_around = be
+                        .timeout_connect
+                        .map_or(Duration::from_secs(1), |t| t.min(Duration::from_secs(1)));
+                    timer::sleep(&core.timers, turn_around).await;
+                    continue;
+                }
+            }
+        }
         let Some(addr) = dst.and_then(|d| srv.addr.resolve(d)).or(match srv.addr {
             super::plan::ServerAddr::Fixed(a) => Some(a),
             _ => None,
@@ -757,7 +826,7 @@ async fn connect(
                 facts.tc = Some(connect_start.elapsed());
                 facts.server_addr = Some(addr);
                 let _ = start;
-                return Some((idx, s));
+                return Some((idx, ServerConn::Tcp(s)));
             }
             Ok(Err(_)) | Err(_) => {
                 let timed_out = conn.is_err();
@@ -805,9 +874,25 @@ async fn forward(
     fe: &FrontendPlan,
     be: &BackendPlan,
     client: &TcpStream,
-    server: &TcpStream,
+    server: &ServerConn,
     facts: &mut StreamFacts,
 ) {
+    match server {
+        ServerConn::Tcp(s) => forward_with(core, fe, be, client, s, facts).await,
+        ServerConn::Unix(s) => forward_with(core, fe, be, client, s, facts).await,
+    }
+}
+
+async fn forward_with<S: Endpoint>(
+    core: &Rc<Core>,
+    fe: &FrontendPlan,
+    be: &BackendPlan,
+    client: &TcpStream,
+    server: &S,
+    facts: &mut StreamFacts,
+) where
+    for<'x> &'x S: AsyncRead + AsyncReadManaged<Buffer = compio::driver::BufferRef> + AsyncWrite,
+{
     // `timeout tunnel` supersedes client/server once connected (TCP mode).
     let sides = Sides {
         client: Side::new(be.timeout_tunnel.or(fe.timeout_client)),
@@ -824,7 +909,7 @@ async fn forward(
         let _ = socket2::SockRef::from(client).set_nonblocking(true);
         let _ = socket2::SockRef::from(server).set_nonblocking(true);
     }
-    let c2s = pump(
+    let c2s = pump::<TcpStream, S>(
         client,
         server,
         Who::Client,
@@ -833,7 +918,7 @@ async fn forward(
         &core.bulk_bufs,
         splice_req,
     );
-    let s2c = pump(
+    let s2c = pump::<S, TcpStream>(
         server,
         client,
         Who::Server,
