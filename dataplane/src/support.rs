@@ -47,8 +47,8 @@ pub const UNSUPPORTED: &[Unsupported] = &[
         why: "accept-proxy / send-proxy are not implemented yet",
     },
     Unsupported {
-        key: "UNIX socket addresses",
-        why: "bind and server on UNIX sockets are not implemented yet",
+        key: "abstract and socketpair addresses",
+        why: "abns@, abnsz@, sockpair@, fd@ servers and datagram UNIX sockets are not implemented yet (unix@ stream sockets are)",
     },
     Unsupported {
         key: "balance by key",
@@ -161,10 +161,15 @@ fn proxy_checks(px: &Proxy, out: &mut Vec<Diagnostic>) {
         if b.addrs.iter().any(|a| {
             matches!(
                 a,
-                Address::Unix { .. } | Address::Abstract { .. } | Address::SockPair(_)
+                Address::Abstract { .. }
+                    | Address::SockPair(_)
+                    | Address::Unix {
+                        transport: Transport::Dgram,
+                        ..
+                    }
             )
         }) {
-            out.push(diag("UNIX socket addresses", &b.loc));
+            out.push(diag("abstract and socketpair addresses", &b.loc));
         }
     }
     for s in &px.servers {
@@ -189,7 +194,7 @@ fn proxy_checks(px: &Proxy, out: &mut Vec<Diagnostic>) {
                 | Address::SockPair(_)
                 | Address::Fd(_)
         ) {
-            out.push(diag("UNIX socket addresses", &s.loc));
+            out.push(diag("abstract and socketpair addresses", &s.loc));
         }
         if o.source
             .as_deref()

@@ -431,3 +431,54 @@ fn a_unix_socket_server_gets_the_traffic() {
         );
     }
 }
+
+#[test]
+fn a_unix_socket_bind_accepts_clients() {
+    let be = Backend::echo();
+    let dir = harness::TempDir::new("unix-bind");
+    let path = dir.0.join("front.sock");
+    let cfg = dir.0.join("u.cfg");
+    std::fs::write(
+        &cfg,
+        format!(
+            "global\n    nbthread 2\n    log stdout format raw local0\n\
+             defaults\n    mode tcp\n    log global\n    option tcplog\n    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\n\
+             frontend fe\n    bind unix@{} mode 600\n    default_backend be\nbackend be\n    server s1 {}\n",
+            path.display(),
+            be.addr
+        ),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(harness::ringlb())
+        .arg("-f")
+        .arg(&cfg)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + DEADLINE;
+    let mut c = loop {
+        match std::os::unix::net::UnixStream::connect(&path) {
+            Ok(c) => break c,
+            Err(e) => assert!(
+                std::time::Instant::now() < deadline,
+                "no UNIX listener: {e}"
+            ),
+        }
+        std::thread::yield_now();
+    };
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600,
+        "bind 'mode 600'"
+    );
+    c.set_read_timeout(Some(DEADLINE)).unwrap();
+    c.write_all(b"over unix").unwrap();
+    c.shutdown(Shutdown::Write).unwrap();
+    let mut got = Vec::new();
+    c.read_to_end(&mut got).unwrap();
+    assert_eq!(got, b"over unix");
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -12,9 +12,16 @@ use super::plan::{BindPlan, ListenAddr, Plan};
 /// One bound socket, ready to be handed to an executor.
 #[derive(Debug)]
 pub struct Bound {
-    pub socket: std::net::TcpListener,
+    pub socket: BoundSocket,
     pub frontend: usize,
     pub addr: ListenAddr,
+}
+
+/// A bound listening socket of either family.
+#[derive(Debug)]
+pub enum BoundSocket {
+    Tcp(std::net::TcpListener),
+    Unix(std::os::unix::net::UnixListener),
 }
 
 /// Why binding failed; `in_use` is worth retrying while old processes
@@ -52,7 +59,33 @@ pub fn bind_all(plan: &Plan, executors: usize) -> Result<Vec<Vec<Bound>>, BindEr
                                 ),
                             })?;
                             list.push(Bound {
-                                socket: s,
+                                socket: BoundSocket::Tcp(s),
+                                frontend: fi,
+                                addr: addr.clone(),
+                            });
+                        }
+                    }
+                    ListenAddr::Unix {
+                        path,
+                        mode,
+                        user,
+                        group,
+                    } => {
+                        let base = bind_unix(path, *mode, user.as_deref(), group.as_deref())
+                            .map_err(|e| BindError {
+                                in_use: false,
+                                message: format!(
+                                    "Starting frontend {}: cannot bind UNIX socket [{}]: {e}",
+                                    fe.name,
+                                    path.display()
+                                ),
+                            })?;
+                        for list in per_exec.iter_mut() {
+                            let s = base.try_clone().map_err(|e| {
+                                BindError::fatal(format!("Starting frontend {}: {e}", fe.name))
+                            })?;
+                            list.push(Bound {
+                                socket: BoundSocket::Unix(s),
                                 frontend: fi,
                                 addr: addr.clone(),
                             });
@@ -76,7 +109,7 @@ pub fn bind_all(plan: &Plan, executors: usize) -> Result<Vec<Vec<Bound>>, BindEr
                                 ))
                             })?;
                             list.push(Bound {
-                                socket: s,
+                                socket: BoundSocket::Tcp(s),
                                 frontend: fi,
                                 addr: addr.clone(),
                             });
@@ -87,6 +120,67 @@ pub fn bind_all(plan: &Plan, executors: usize) -> Result<Vec<Vec<Bound>>, BindEr
         }
     }
     Ok(per_exec)
+}
+
+/// Bind a UNIX stream socket the way HAProxy does for seamless reloads:
+/// bind a temporary name next to the target, set its mode and owner, then
+/// rename it over the target, so the path always answers (the old
+/// process's socket until the rename, the new one after).
+fn bind_unix(
+    path: &std::path::Path,
+    mode: Option<u32>,
+    user: Option<&str>,
+    group: Option<&str>,
+) -> std::io::Result<std::os::unix::net::UnixListener> {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = path.with_file_name(format!(
+        "{}.{}.tmp",
+        path.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&tmp);
+    let l = std::os::unix::net::UnixListener::bind(&tmp)?;
+    if let Some(m) = mode {
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(m))?;
+    }
+    let uid = match user {
+        Some(u) => Some(lookup_id(
+            u,
+            nix::unistd::User::from_name(u)
+                .ok()
+                .flatten()
+                .map(|x| x.uid.as_raw()),
+        )?),
+        None => None,
+    };
+    let gid = match group {
+        Some(g) => Some(lookup_id(
+            g,
+            nix::unistd::Group::from_name(g)
+                .ok()
+                .flatten()
+                .map(|x| x.gid.as_raw()),
+        )?),
+        None => None,
+    };
+    if uid.is_some() || gid.is_some() {
+        std::os::unix::fs::chown(&tmp, uid, gid)?;
+    }
+    std::fs::rename(&tmp, path)?;
+    l.set_nonblocking(true)?;
+    Ok(l)
+}
+
+/// A numeric id, or the id a name resolved to.
+fn lookup_id(text: &str, by_name: Option<u32>) -> std::io::Result<u32> {
+    text.parse::<u32>().ok().or(by_name).ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("unknown user or group '{text}'"),
+        )
+    })
 }
 
 fn bind_inet(sa: SocketAddr, b: &BindPlan) -> std::io::Result<std::net::TcpListener> {

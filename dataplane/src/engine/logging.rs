@@ -161,7 +161,11 @@ pub fn log_stream(
     start: Instant,
 ) {
     let mut f = StreamLog::new(Rc::from(fe.name.as_str()), facts.accept_date, start);
-    f.client = Some(facts.client.into());
+    f.client = Some(
+        facts
+            .client
+            .map_or(crate::log::fields::LogAddr::Unix, Into::into),
+    );
     f.frontend_addr = facts.frontend_addr.map(Into::into);
     f.backend = Rc::from(be.map_or(fe.name.as_str(), |b| b.name.as_str()));
     f.server = facts

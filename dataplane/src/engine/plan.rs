@@ -77,6 +77,13 @@ pub enum ListenAddr {
     Inet(SocketAddr),
     /// An inherited listening socket (`fd@N`).
     Fd(i32),
+    /// A UNIX stream socket path, with `mode`/`user`/`group`.
+    Unix {
+        path: std::path::PathBuf,
+        mode: Option<u32>,
+        user: Option<String>,
+        group: Option<String>,
+    },
 }
 
 impl std::fmt::Display for ListenAddr {
@@ -84,6 +91,7 @@ impl std::fmt::Display for ListenAddr {
         match self {
             ListenAddr::Inet(a) => write!(f, "{a}"),
             ListenAddr::Fd(n) => write!(f, "fd@{n}"),
+            ListenAddr::Unix { path, .. } => write!(f, "unix@{}", path.display()),
         }
     }
 }
@@ -246,6 +254,15 @@ impl Plan {
                             }
                         }
                         Address::Fd(n) => addrs.push(ListenAddr::Fd(*n)),
+                        Address::Unix {
+                            path,
+                            transport: ringlb_config::addr::Transport::Stream,
+                        } => addrs.push(ListenAddr::Unix {
+                            path: std::path::PathBuf::from(path),
+                            mode: b.opts.unix_mode,
+                            user: b.opts.unix_user.clone(),
+                            group: b.opts.unix_group.clone(),
+                        }),
                         other => {
                             return Err(format!(
                                 "frontend '{}': bind address '{other}' is not supported yet",

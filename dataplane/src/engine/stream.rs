@@ -31,7 +31,7 @@ use crate::log::termination::{Cause, Phase, Termination};
 /// Accept connections on one listener until the core stops accepting.
 pub async fn accept_loop(core: Rc<Core>, b: Bound) {
     let fe_idx = b.frontend;
-    let listener = match TcpListener::from_std(b.socket) {
+    let listener = match Listener::new(b.socket) {
         Ok(l) => l,
         Err(e) => {
             eprintln!(
@@ -95,7 +95,10 @@ pub async fn accept_loop(core: Rc<Core>, b: Bound) {
                 let core = Rc::clone(&core);
                 compio::runtime::spawn(async move {
                     core.live.set(core.live.get() + 1);
-                    handle(&core, fe_idx, client, peer).await;
+                    match client {
+                        Client::Tcp(c) => handle(&core, fe_idx, c, peer).await,
+                        Client::Unix(c) => handle(&core, fe_idx, c, peer).await,
+                    }
                     core.live.set(core.live.get().saturating_sub(1));
                     if let Some(fe) = core.shared.plan.frontends.get(fe_idx) {
                         fe.feconn.dec();
@@ -120,6 +123,37 @@ pub async fn accept_loop(core: Rc<Core>, b: Bound) {
                 core.shared.actconn.dec();
                 return;
             }
+        }
+    }
+}
+
+/// A listening socket of either family.
+enum Listener {
+    Tcp(TcpListener),
+    Unix(compio::net::UnixListener),
+}
+
+/// An accepted client connection.
+enum Client {
+    Tcp(TcpStream),
+    Unix(compio::net::UnixStream),
+}
+
+impl Listener {
+    fn new(s: super::listener::BoundSocket) -> std::io::Result<Listener> {
+        Ok(match s {
+            super::listener::BoundSocket::Tcp(l) => Listener::Tcp(TcpListener::from_std(l)?),
+            super::listener::BoundSocket::Unix(l) => {
+                Listener::Unix(compio::net::UnixListener::from_std(l)?)
+            }
+        })
+    }
+
+    /// The next client and its address (none for a UNIX socket).
+    async fn accept(&self) -> std::io::Result<(Client, Option<SocketAddr>)> {
+        match self {
+            Listener::Tcp(l) => l.accept().await.map(|(c, a)| (Client::Tcp(c), Some(a))),
+            Listener::Unix(l) => l.accept().await.map(|(c, _)| (Client::Unix(c), None)),
         }
     }
 }
@@ -276,6 +310,23 @@ pub trait Endpoint: std::os::fd::AsFd + 'static {
 impl Endpoint for TcpStream {
     fn readiness(&self) -> std::io::Result<compio::runtime::fd::PollFd<socket2::Socket>> {
         self.to_poll_fd()
+    }
+}
+
+/// The local IP address of an accepted connection (none for UNIX).
+pub trait LocalAddr {
+    fn local_inet(&self) -> Option<SocketAddr>;
+}
+
+impl LocalAddr for TcpStream {
+    fn local_inet(&self) -> Option<SocketAddr> {
+        self.local_addr().ok()
+    }
+}
+
+impl LocalAddr for compio::net::UnixStream {
+    fn local_inet(&self) -> Option<SocketAddr> {
+        None
     }
 }
 
@@ -464,7 +515,8 @@ async fn splice_pump<A: Endpoint, B: Endpoint>(
 #[derive(Debug)]
 pub struct StreamFacts {
     pub accept_date: SystemTime,
-    pub client: SocketAddr,
+    /// None for a client on a UNIX socket.
+    pub client: Option<SocketAddr>,
     pub frontend_addr: Option<SocketAddr>,
     pub server: Option<usize>,
     pub server_addr: Option<SocketAddr>,
@@ -484,7 +536,14 @@ pub struct StreamFacts {
     pub srv_conn: u32,
 }
 
-async fn handle(core: &Rc<Core>, fe_idx: usize, client: TcpStream, peer: SocketAddr) {
+async fn handle<C: Endpoint + LocalAddr>(
+    core: &Rc<Core>,
+    fe_idx: usize,
+    client: C,
+    peer: Option<SocketAddr>,
+) where
+    for<'x> &'x C: AsyncRead + AsyncReadManaged<Buffer = compio::driver::BufferRef> + AsyncWrite,
+{
     let start = Instant::now();
     let accept_date = SystemTime::now();
     let plan = &core.shared.plan;
@@ -493,7 +552,7 @@ async fn handle(core: &Rc<Core>, fe_idx: usize, client: TcpStream, peer: SocketA
     };
     // TCP_NODELAY is inherited from the listener (set once at bind).
     let dst = if fe.needs_dst {
-        client.local_addr().ok()
+        client.local_inet()
     } else {
         None
     };
@@ -544,7 +603,7 @@ async fn handle(core: &Rc<Core>, fe_idx: usize, client: TcpStream, peer: SocketA
     let server = connect(core, fe, be_idx, be, dst, &mut facts, start).await;
     if let Some((srv_idx, server)) = server {
         facts.server = Some(srv_idx);
-        forward(core, fe, be, &client, &server, &mut facts).await;
+        forward::<C>(core, fe, be, &client, &server, &mut facts).await;
         if let Some(s) = be.servers.get(srv_idx) {
             s.conns.dec();
         }
@@ -728,7 +787,7 @@ async fn connect(
                 conns.extend(be.servers.iter().map(|s| s.conns.get()));
                 core.balancers.get(be_idx).and_then(|b| {
                     b.borrow_mut().pick(&PickCtx {
-                        src: Some(facts.client.ip()),
+                        src: facts.client.map(|a| a.ip()),
                         key: None,
                         avoid,
                         conns: &conns,
@@ -869,28 +928,33 @@ async fn connect(
 }
 
 /// The data phase: both directions at once, with half-close.
-async fn forward(
+async fn forward<C: Endpoint>(
     core: &Rc<Core>,
     fe: &FrontendPlan,
     be: &BackendPlan,
-    client: &TcpStream,
+    client: &C,
     server: &ServerConn,
     facts: &mut StreamFacts,
-) {
+) where
+    for<'x> &'x C: AsyncRead + AsyncReadManaged<Buffer = compio::driver::BufferRef> + AsyncWrite,
+{
     match server {
-        ServerConn::Tcp(s) => forward_with(core, fe, be, client, s, facts).await,
-        ServerConn::Unix(s) => forward_with(core, fe, be, client, s, facts).await,
+        ServerConn::Tcp(s) => forward_with::<C, TcpStream>(core, fe, be, client, s, facts).await,
+        ServerConn::Unix(s) => {
+            forward_with::<C, compio::net::UnixStream>(core, fe, be, client, s, facts).await;
+        }
     }
 }
 
-async fn forward_with<S: Endpoint>(
+async fn forward_with<C: Endpoint, S: Endpoint>(
     core: &Rc<Core>,
     fe: &FrontendPlan,
     be: &BackendPlan,
-    client: &TcpStream,
+    client: &C,
     server: &S,
     facts: &mut StreamFacts,
 ) where
+    for<'x> &'x C: AsyncRead + AsyncReadManaged<Buffer = compio::driver::BufferRef> + AsyncWrite,
     for<'x> &'x S: AsyncRead + AsyncReadManaged<Buffer = compio::driver::BufferRef> + AsyncWrite,
 {
     // `timeout tunnel` supersedes client/server once connected (TCP mode).
@@ -909,7 +973,7 @@ async fn forward_with<S: Endpoint>(
         let _ = socket2::SockRef::from(client).set_nonblocking(true);
         let _ = socket2::SockRef::from(server).set_nonblocking(true);
     }
-    let c2s = pump::<TcpStream, S>(
+    let c2s = pump::<C, S>(
         client,
         server,
         Who::Client,
@@ -918,7 +982,7 @@ async fn forward_with<S: Endpoint>(
         &core.bulk_bufs,
         splice_req,
     );
-    let s2c = pump::<S, TcpStream>(
+    let s2c = pump::<S, C>(
         server,
         client,
         Who::Server,
