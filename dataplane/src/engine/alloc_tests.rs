@@ -125,21 +125,12 @@ fn baseline_relay(server: std::net::SocketAddr) -> std::net::SocketAddr {
     addr
 }
 
-#[test]
-fn forwarding_allocates_nothing_in_ringlb_code() {
-    let _serial = SERIAL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let server = echo_server();
-    // The listener is handed over as an inherited-style fd (`bind fd@N`).
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let proxy_addr = l.local_addr().unwrap();
-    let fd = std::os::fd::IntoRawFd::into_raw_fd(l);
-    let text = format!(
-        "global\n    nbthread 1\ndefaults\n    mode tcp\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n\
-         frontend fe\n    bind fd@{fd}\n    default_backend be\nbackend be\n    server s1 {server}\n"
-    );
-    let file = ringlb_config::SourceFile::new("alloc.cfg", text);
+/// Start one in-process executor (pinned to CPU 0) proxying to `server`,
+/// its listener handed over as `bind fd@N`; `tune` adjusts the plan.
+fn start_engine(
+    server: std::net::SocketAddr,
+    tune: impl FnOnce(&mut Plan),
+) -> (std::net::SocketAddr, Arc<Shared>) {
     struct NoHost;
     impl ringlb_config::Host for NoHost {
         fn env(&self, _: &str) -> Option<String> {
@@ -149,9 +140,20 @@ fn forwarding_allocates_nothing_in_ringlb_code() {
             Err(format!("no file {p}"))
         }
     }
-    let (cfg, diags) = ringlb_config::load(&[file], &NoHost);
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy_addr = l.local_addr().unwrap();
+    let fd = std::os::fd::IntoRawFd::into_raw_fd(l);
+    let text = format!(
+        "global\n    nbthread 1\ndefaults\n    mode tcp\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n\
+         frontend fe\n    bind fd@{fd}\n    default_backend be\nbackend be\n    server s1 {server}\n"
+    );
+    let (cfg, diags) = ringlb_config::load(
+        &[ringlb_config::SourceFile::new("engine.cfg", text)],
+        &NoHost,
+    );
     assert!(!diags.has_errors(), "{diags:?}");
-    let plan = Plan::build(&cfg).unwrap();
+    let mut plan = Plan::build(&cfg).unwrap();
+    tune(&mut plan);
     let placement = runtime::Placement {
         cpus: vec![0],
         topology: Vec::new(),
@@ -159,6 +161,16 @@ fn forwarding_allocates_nothing_in_ringlb_code() {
     let bound = listener::bind_all(&plan, 1).unwrap();
     let shared = Shared::new(plan);
     let _handles = runtime::start(&shared, &placement, bound).unwrap();
+    (proxy_addr, shared)
+}
+
+#[test]
+fn forwarding_allocates_nothing_in_ringlb_code() {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let server = echo_server();
+    let (proxy_addr, shared) = start_engine(server, |_| {});
 
     let ringlb = measure(proxy_addr);
     let relay = measure(baseline_relay(server));
@@ -188,34 +200,7 @@ fn reads_fall_back_when_provided_buffers_run_out() {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let server = echo_server();
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let proxy_addr = l.local_addr().unwrap();
-    let fd = std::os::fd::IntoRawFd::into_raw_fd(l);
-    let text = format!(
-        "global\n    nbthread 1\ndefaults\n    mode tcp\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n\
-         frontend fe\n    bind fd@{fd}\n    default_backend be\nbackend be\n    server s1 {server}\n"
-    );
-    let file = ringlb_config::SourceFile::new("fallback.cfg", text);
-    struct NoHost;
-    impl ringlb_config::Host for NoHost {
-        fn env(&self, _: &str) -> Option<String> {
-            None
-        }
-        fn read_file(&self, p: &str) -> Result<Vec<u8>, String> {
-            Err(format!("no file {p}"))
-        }
-    }
-    let (cfg, diags) = ringlb_config::load(&[file], &NoHost);
-    assert!(!diags.has_errors(), "{diags:?}");
-    let mut plan = Plan::build(&cfg).unwrap();
-    plan.provided_buffers = 1;
-    let placement = runtime::Placement {
-        cpus: vec![0],
-        topology: Vec::new(),
-    };
-    let bound = listener::bind_all(&plan, 1).unwrap();
-    let shared = Shared::new(plan);
-    let _handles = runtime::start(&shared, &placement, bound).unwrap();
+    let (proxy_addr, shared) = start_engine(server, |plan| plan.provided_buffers = 1);
 
     let clients: Vec<_> = (0..6)
         .map(|i| {
