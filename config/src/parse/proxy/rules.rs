@@ -271,40 +271,14 @@ fn type_action(line: &Line<'_>, start: usize, a: &mut Action) -> Result<(), Diag
                 }
             }
         }
-        "deny" | "tarpit" => {
+        // deny/tarpit take the same response arguments as return, plus
+        // the older `deny_status`.
+        "deny" | "tarpit" | "return" => {
             let mut i = 0;
             while let Some(w) = a.args.get(i) {
+                let name = a.name.clone();
                 match w.as_str() {
-                    "deny_status" => {
-                        let code = a
-                            .args
-                            .get(i + 1)
-                            .and_then(|c| c.parse::<u16>().ok())
-                            .filter(|c| (200..600).contains(c));
-                        if code.is_none() {
-                            return Err(line
-                                .err(start + 2 + i, "'deny_status' expects a valid status code"));
-                        }
-                        i += 2;
-                    }
-                    "status" | "content-type" | "errorfile" | "errorfiles" | "file" | "lf-file"
-                    | "string" | "lf-string" => i += 2,
-                    "default-errorfile" => i += 1,
-                    "hdr" => i += 3,
-                    o => {
-                        return Err(line.err(
-                            start + 1 + i,
-                            format!("'{}' : unexpected argument '{o}'", a.name),
-                        ))
-                    }
-                }
-            }
-        }
-        "return" => {
-            let mut i = 0;
-            while let Some(w) = a.args.get(i) {
-                match w.as_str() {
-                    "status" => {
+                    "status" | "deny_status" if w != "deny_status" || name != "return" => {
                         let code = a
                             .args
                             .get(i + 1)
@@ -313,7 +287,9 @@ fn type_action(line: &Line<'_>, start: usize, a: &mut Action) -> Result<(), Diag
                         if code.is_none() {
                             return Err(line.err(
                                 start + 2 + i,
-                                "'return' : 'status' expects a valid HTTP status code (200-599)",
+                                format!(
+                                    "'{name}' : '{w}' expects a valid HTTP status code (200-599)"
+                                ),
                             ));
                         }
                         i += 2;
@@ -326,7 +302,7 @@ fn type_action(line: &Line<'_>, start: usize, a: &mut Action) -> Result<(), Diag
                         if a.args.get(i + 1).is_none() {
                             return Err(line.err(
                                 start + 2 + i,
-                                format!("'return' : '{w}' expects an argument"),
+                                format!("'{name}' : '{w}' expects an argument"),
                             ));
                         }
                         i += 2;
@@ -334,9 +310,10 @@ fn type_action(line: &Line<'_>, start: usize, a: &mut Action) -> Result<(), Diag
                     "default-errorfile" => i += 1,
                     "hdr" => {
                         if a.args.get(i + 2).is_none() {
-                            return Err(
-                                line.err(start + 2 + i, "'return' : 'hdr' expects <name> <fmt>")
-                            );
+                            return Err(line.err(
+                                start + 2 + i,
+                                format!("'{name}' : 'hdr' expects <name> <fmt>"),
+                            ));
                         }
                         a.formats.push(fmt(i + 2)?);
                         i += 3;
@@ -344,8 +321,8 @@ fn type_action(line: &Line<'_>, start: usize, a: &mut Action) -> Result<(), Diag
                     o => {
                         return Err(line.err(
                             start + 1 + i,
-                            format!("'return' : unexpected argument '{o}'"),
-                        ))
+                            format!("'{name}' : unexpected argument '{o}'"),
+                        ));
                     }
                 }
             }

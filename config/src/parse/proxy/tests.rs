@@ -495,3 +495,33 @@ fn inheritance_follows_capabilities() {
     assert_eq!((l.maxconn, l.retries), (Some(500), Some(7)));
     assert_eq!(l.mode(), Mode::Http);
 }
+
+#[test]
+fn deny_and_return_share_the_response_arguments() {
+    // 2.6: deny accepts return's arguments (status, lf-string, hdr ...);
+    // return does not accept deny's `deny_status`.
+    let (cfg, d) = load(&format!(
+        "{BASE}frontend f\n bind :80\n http-request deny status 429 content-type text/plain lf-string \"%[path]\" hdr X-A %[src]\n"
+    ));
+    assert!(!d.has_errors(), "{:?}", errors(&d));
+    let r = &cfg.proxy("f").unwrap().rules.http_request[0];
+    assert_eq!(
+        r.action.formats.len(),
+        2,
+        "lf-string and the hdr value are parsed"
+    );
+    let (_, d) = load(&format!(
+        "{BASE}frontend f\n bind :80\n http-request return deny_status 403\n"
+    ));
+    assert!(
+        errors(&d)[0]
+            .1
+            .contains("unexpected argument 'deny_status'"),
+        "{:?}",
+        errors(&d)
+    );
+    let (_, d) = load(&format!(
+        "{BASE}frontend f\n bind :80\n http-request deny deny_status 99\n"
+    ));
+    assert!(d.has_errors());
+}
