@@ -221,7 +221,7 @@ fn print_version(verbose: bool) {
         ringlb_config::ENABLED.join(" ")
     );
     println!();
-    let p = engine::runtime::placement(None);
+    let p = engine::topology::placement(None);
     println!(
         "Topology (cpu/core/package of the allowed CPUs): {}",
         p.topology

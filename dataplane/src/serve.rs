@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use ringlb_config::model::Config;
 
 use crate::args::Args;
-use crate::engine::{listener, runtime, Plan, Shared};
+use crate::engine::{listener, runtime, topology, Plan, Shared};
 use crate::process::{self, BindAttempt, FdBudget, ProcessEvent, Role, StopKind};
 
 pub fn run(args: &Args, cfg: Config) -> ExitCode {
@@ -63,8 +63,8 @@ fn start(args: &Args, cfg: &Config) -> Result<ExitCode, String> {
             }
         }
     }
-    let mut placement = runtime::placement(g.nbthread);
-    runtime::apply_cpu_map(&mut placement, &g.cpu_map);
+    let mut placement = topology::placement(g.nbthread);
+    topology::apply_cpu_map(&mut placement, &g.cpu_map);
     let executors = placement.cpus.len();
 
     // File descriptors: two per connection plus HAProxy's extras.

@@ -154,7 +154,7 @@ fn start_engine(
     assert!(!diags.has_errors(), "{diags:?}");
     let mut plan = Plan::build(&cfg).unwrap();
     tune(&mut plan);
-    let placement = runtime::Placement {
+    let placement = super::topology::Placement {
         cpus: vec![0],
         topology: Vec::new(),
     };

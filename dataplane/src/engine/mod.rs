@@ -13,6 +13,7 @@
 //! design allows for per-server counts, extended here to the proxy counters
 //! the log line prints; everything else is per core.
 
+pub mod accept;
 pub mod listener;
 pub mod logging;
 pub mod plan;
@@ -21,6 +22,7 @@ pub mod runtime;
 pub mod splice;
 pub mod stream;
 pub mod timer;
+pub mod topology;
 
 #[cfg(test)]
 mod alloc_tests;
