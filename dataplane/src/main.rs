@@ -222,14 +222,19 @@ fn print_version(verbose: bool) {
     );
     println!();
     let p = engine::topology::placement(None);
-    println!(
-        "Topology (cpu/core/package of the allowed CPUs): {}",
-        p.topology
-            .iter()
-            .map(|(c, core, pkg)| format!("{c}/{core}/{pkg}"))
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
+    let opt = |v: Option<usize>| v.map_or_else(|| "-".to_owned(), |n| n.to_string());
+    println!("Topology of the allowed CPUs:");
+    println!("  cpu  core  package  numa  l3");
+    for c in &p.topology {
+        println!(
+            "  {:>3}  {:>4}  {:>7}  {:>4}  {:>2}",
+            c.cpu,
+            c.core,
+            c.package,
+            opt(c.numa),
+            opt(c.l3)
+        );
+    }
     println!(
         "Executors: {} (pinned to cpus {:?}; one per physical core, `nbthread` overrides)",
         p.cpus.len(),
