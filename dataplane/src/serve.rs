@@ -13,7 +13,6 @@
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use ringlb_config::model::Config;
@@ -85,6 +84,7 @@ fn start(args: &Args, cfg: &Config) -> Result<ExitCode, String> {
         let (soft, _) = process::current_nofile()?;
         plan.maxconn = process::ideal_maxconn(soft, None, budget.extra());
     }
+    plan.default_fullconn();
     let maxsock = process::nofile_limit(plan.maxconn, budget.extra());
     process::raise_nofile(g.ulimit_n.map_or(maxsock, u64::from))?;
     process::check_nofile(plan.maxconn, maxsock)?;
@@ -134,7 +134,7 @@ fn start(args: &Args, cfg: &Config) -> Result<ExitCode, String> {
     }
 
     let events = process::spawn_signal_thread(Role::Standalone)?;
-    let shared = Shared::new(plan);
+    let shared = Shared::new(plan, placement.cpus.len());
     let handles = runtime::start(&shared, &placement, bound)?;
     if let Some(child) = daemon_child {
         child.ready()?;
@@ -146,14 +146,15 @@ fn start(args: &Args, cfg: &Config) -> Result<ExitCode, String> {
             break;
         }
         if hard_deadline.is_some_and(|d| Instant::now() >= d) {
-            shared.killing.store(true, Ordering::Relaxed);
+            shared.kill();
         }
         match events.recv_timeout(Duration::from_millis(100)) {
             Ok(ProcessEvent::Stop {
                 kind: StopKind::Soft,
                 ..
             }) => {
-                if !shared.stopping.swap(true, Ordering::Relaxed) {
+                if !shared.is_stopping() {
+                    shared.stop();
                     hard_deadline = process::hard_stop_deadline(Instant::now(), g.hard_stop_after);
                     crate::engine::logging::report_stopped(cfg, &shared.plan, &sinks);
                 }
@@ -172,6 +173,7 @@ fn start(args: &Args, cfg: &Config) -> Result<ExitCode, String> {
     for h in handles {
         let _ = h.join();
     }
+    sinks.flush(Duration::from_secs(1));
     Ok(ExitCode::SUCCESS)
 }
 

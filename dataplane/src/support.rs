@@ -63,14 +63,6 @@ pub const UNSUPPORTED: &[Unsupported] = &[
         why: "transparent proxying (usesrc) and source interface binding are not implemented yet",
     },
     Unsupported {
-        key: "maxqueue",
-        why: "per-server queue limits are not implemented yet (the backend queue is)",
-    },
-    Unsupported {
-        key: "minconn",
-        why: "dynamic server maxconn (minconn/fullconn) is not implemented yet",
-    },
-    Unsupported {
         key: "stats socket",
         why: "the runtime API is not served yet",
     },
@@ -202,9 +194,6 @@ fn proxy_checks(px: &Proxy, out: &mut Vec<Diagnostic>) {
         {
             out.push(diag("server source", &s.loc));
         }
-        if o.maxqueue.is_some_and(|q| q > 0) {
-            out.push(diag("maxqueue", &s.loc));
-        }
         if o.slowstart.is_some() {
             // Ignoring it cannot change traffic yet: slow start only applies
             // to a server coming back up, which needs health checks.
@@ -212,9 +201,6 @@ fn proxy_checks(px: &Proxy, out: &mut Vec<Diagnostic>) {
                 &s.loc,
                 "'slowstart' has no effect yet: it applies when a server comes back up, which needs health checks",
             ));
-        }
-        if o.minconn.is_some() {
-            out.push(diag("minconn", &s.loc));
         }
     }
     if px.cap.backend && !px.servers.is_empty() {

@@ -449,7 +449,6 @@ fn global_maxconn_bounds_the_accepted_connections() {
 /// Queued clients are served in the order they arrived (HAProxy's queues
 /// are FIFO within a priority class), whatever executor accepted them.
 #[test]
-#[ignore = "engine gap: queued streams are served in arrival order per executor only; global order needs the cross-core mesh"]
 fn the_queue_is_first_in_first_out() {
     let be = HeldBackend::new();
     let cfg = config(

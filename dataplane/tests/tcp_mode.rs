@@ -365,7 +365,9 @@ fn reload_with_sf_hands_over_without_refusing() {
     c.write_all(b"new").unwrap();
     c.shutdown(Shutdown::Write).unwrap();
     let mut got = Vec::new();
-    c.read_to_end(&mut got).unwrap();
+    if let Err(e) = c.read_to_end(&mut got) {
+        panic!("new process: {e}; alive: {:?}", new.try_wait());
+    }
     assert_eq!(got, b"new");
     let _ = new.kill();
     let _ = new.wait();

@@ -14,7 +14,6 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -159,7 +158,7 @@ fn start_engine(
         topology: Vec::new(),
     };
     let bound = listener::bind_all(&plan, 1).unwrap();
-    let shared = Shared::new(plan);
+    let shared = Shared::new(plan, 1);
     let _handles = runtime::start(&shared, &placement, bound).unwrap();
     (proxy_addr, shared)
 }
@@ -174,7 +173,7 @@ fn forwarding_allocates_nothing_in_ringlb_code() {
 
     let ringlb = measure(proxy_addr);
     let relay = measure(baseline_relay(server));
-    shared.killing.store(true, Ordering::Relaxed);
+    shared.kill();
     let _ = Arc::strong_count(&shared);
 
     let per_rt = |n: usize| n as f64 / ROUNDS as f64;
@@ -224,5 +223,5 @@ fn reads_fall_back_when_provided_buffers_run_out() {
     for c in clients {
         assert!(c.join().unwrap(), "bytes differ through the fallback path");
     }
-    shared.killing.store(true, Ordering::Relaxed);
+    shared.kill();
 }

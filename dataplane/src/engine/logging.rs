@@ -26,6 +26,19 @@ pub struct Sinks {
     pub backends: Vec<Option<LogSink>>,
 }
 
+impl Sinks {
+    /// Before the process exits: wait (a bounded time) until every line
+    /// queued so far is written, so the last streams' lines and the
+    /// "Proxy stopped" reports are not lost.
+    pub fn flush(&self, timeout: std::time::Duration) {
+        let deadline = std::time::Instant::now() + timeout;
+        for sink in self.frontends.iter().chain(&self.backends).flatten() {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            sink.flush(left);
+        }
+    }
+}
+
 struct Opener<'a> {
     global_specs: Vec<LogTargetSpec>,
     global_sink: Option<LogSink>,

@@ -16,8 +16,10 @@
 pub mod accept;
 pub mod listener;
 pub mod logging;
+pub mod mesh;
 pub mod plan;
 pub mod pool;
+pub mod queue;
 pub mod runtime;
 pub mod splice;
 pub mod stream;
@@ -124,11 +126,22 @@ pub struct Shared {
     pub killing: AtomicBool,
     /// The clock `FreqCtr`s count on.
     pub started: std::time::Instant,
+    /// One inbox per executor.
+    pub mesh: mesh::Mesh,
+    /// Per backend: the heads of its queues on every core.
+    pub boards: Vec<queue::Board>,
 }
 
 impl Shared {
-    pub fn new(plan: Plan) -> Arc<Self> {
+    /// The shared state of `cores` executors.
+    pub fn new(plan: Plan, cores: usize) -> Arc<Self> {
+        let servers: Vec<usize> = plan.backends.iter().map(|b| b.servers.len()).collect();
         Arc::new(Shared {
+            mesh: mesh::Mesh::new(cores, &servers),
+            boards: servers
+                .iter()
+                .map(|&n| queue::Board::new(n, cores))
+                .collect(),
             plan,
             actconn: Counter::default(),
             accept_waiting: Counter::default(),
@@ -141,6 +154,18 @@ impl Shared {
     /// Milliseconds since start-up, for `FreqCtr`s.
     pub fn now_ms(&self) -> u64 {
         u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Soft stop: listeners close, live streams finish.
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::Relaxed);
+        self.mesh.stop_all();
+    }
+
+    /// Hard stop: every stream is closed now.
+    pub fn kill(&self) {
+        self.killing.store(true, Ordering::Relaxed);
+        self.mesh.stop_all();
     }
 
     pub fn is_stopping(&self) -> bool {

@@ -125,8 +125,14 @@ pub struct BackendPlan {
     pub beconn: Counter,
     /// Streams that went to this backend since start-up.
     pub cum_sess: Counter,
-    /// Streams waiting in this backend's queues (all cores).
+    /// Streams waiting in this backend's queues (all cores; HAProxy's
+    /// totpend).
     pub queued: Counter,
+    /// `fullconn`: the backend load at which servers with `minconn` reach
+    /// their `maxconn`.
+    pub fullconn: u32,
+    /// `fullconn` came from the configuration.
+    pub fullconn_set: bool,
     /// Streams that left the queue for a server (all cores), for `%bq`.
     pub queue_served: Counter,
     pub splice_request: bool,
@@ -143,8 +149,38 @@ pub struct ServerPlan {
     pub maxconn: u32,
     /// `source <addr>[:<port>]`: the local address of server connections.
     pub source: Option<SocketAddr>,
+    /// `minconn`: with `fullconn`, the dynamic limit (0: `maxconn` alone).
+    pub minconn: u32,
+    /// `maxqueue`: the most streams waiting in this server's queue (0: no
+    /// limit).
+    pub maxqueue: u32,
     /// Connections currently established or being established, all cores.
     pub conns: Counter,
+    /// Streams waiting in this server's queue, all cores.
+    pub queued: Counter,
+}
+
+impl ServerPlan {
+    /// The connection limit now (0: none): `maxconn`, or with `minconn`
+    /// HAProxy's dynamic limit, which grows from `minconn` to `maxconn` as
+    /// the backend's load approaches `fullconn` (srv_dynamic_maxconn).
+    pub fn max_now(&self, be: &BackendPlan) -> u32 {
+        if self.maxconn == 0 || self.minconn == 0 || self.minconn >= self.maxconn {
+            return self.maxconn;
+        }
+        let beconn = be.beconn.get();
+        if be.fullconn == 0 || beconn >= be.fullconn {
+            return self.maxconn;
+        }
+        let scaled = u64::from(beconn) * u64::from(self.maxconn) / u64::from(be.fullconn);
+        u32::try_from(scaled).unwrap_or(u32::MAX).max(self.minconn)
+    }
+
+    /// Whether a connection slot is free now.
+    pub fn has_room(&self, be: &BackendPlan) -> bool {
+        let max = self.max_now(be);
+        max == 0 || self.conns.get() < max
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -214,6 +250,31 @@ impl Plan {
     /// proxy and the reason; `support::check` has already refused what the
     /// engine cannot run, so an error here is an environment problem
     /// (a name that stopped resolving).
+    /// Backends without `fullconn`: 10% of the sum of the maxconns of the
+    /// frontends that branch to them (a frontend without maxconn counts
+    /// the global one), as HAProxy sets it. Call once the global maxconn
+    /// is final.
+    pub fn default_fullconn(&mut self) {
+        for (i, be) in self.backends.iter_mut().enumerate() {
+            if be.fullconn_set {
+                continue;
+            }
+            let sum: u64 = self
+                .frontends
+                .iter()
+                .filter(|f| f.backend == Some(i))
+                .map(|f| {
+                    u64::from(if f.maxconn > 0 {
+                        f.maxconn
+                    } else {
+                        self.maxconn
+                    })
+                })
+                .sum();
+            be.fullconn = u32::try_from(sum.div_ceil(10)).unwrap_or(u32::MAX).max(1);
+        }
+    }
+
     pub fn build(cfg: &Config) -> Result<Plan, String> {
         let mut backends = Vec::new();
         let mut be_index = std::collections::HashMap::new();
@@ -449,7 +510,10 @@ fn backend_plan(px: &Proxy) -> Result<BackendPlan, String> {
                 ),
                 None => None,
             },
+            minconn: o.minconn.unwrap_or(0),
+            maxqueue: o.maxqueue.unwrap_or(0),
             conns: Counter::default(),
+            queued: Counter::default(),
         });
     }
     Ok(BackendPlan {
@@ -469,8 +533,85 @@ fn backend_plan(px: &Proxy) -> Result<BackendPlan, String> {
         beconn: Counter::default(),
         cum_sess: Counter::default(),
         queued: Counter::default(),
+        fullconn: px.fullconn.unwrap_or(0),
+        fullconn_set: px.fullconn.is_some(),
         queue_served: Counter::default(),
         splice_request: splices(px).0,
         splice_response: splices(px).1,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Plan;
+
+    struct NoHost;
+    impl ringlb_config::Host for NoHost {
+        fn env(&self, _: &str) -> Option<String> {
+            None
+        }
+        fn read_file(&self, p: &str) -> Result<Vec<u8>, String> {
+            Err(format!("no file {p}"))
+        }
+    }
+
+    fn plan(text: &str) -> Plan {
+        let (cfg, diags) = ringlb_config::load(
+            &[ringlb_config::SourceFile::new("t.cfg", text.to_string())],
+            &NoHost,
+        );
+        assert!(!diags.has_errors(), "{diags:?}");
+        Plan::build(&cfg).unwrap()
+    }
+
+    const SERVERS: &str =
+        "    server a 127.0.0.1:1 minconn 10 maxconn 100\n    server b 127.0.0.1:2 maxconn 50\n";
+
+    /// fullconn defaults to 10% of the maxconns of the frontends that
+    /// branch to the backend, the global one standing in for a frontend
+    /// without its own (manual, `fullconn`).
+    #[test]
+    fn fullconn_defaults_to_a_tenth_of_the_frontends_maxconn() {
+        let mut p = plan(&format!(
+            "global\n    maxconn 5000\ndefaults\n    mode tcp\n\
+             frontend f1\n    bind 127.0.0.1:8\n    maxconn 1001\n    default_backend be\n\
+             frontend f2\n    bind 127.0.0.1:8\n    default_backend be\n\
+             frontend f3\n    bind 127.0.0.1:8\n    maxconn 7\n    default_backend other\n\
+             backend be\n{SERVERS}backend other\n    fullconn 3\n{SERVERS}"
+        ));
+        p.default_fullconn();
+        assert_eq!(
+            p.backends[0].fullconn, 601,
+            "(1001 + 5000) / 10, rounded up"
+        );
+        assert_eq!(p.backends[1].fullconn, 3, "set in the configuration");
+    }
+
+    /// srv_dynamic_maxconn: minconn while the backend is idle, growing
+    /// with its load, maxconn from fullconn on; a server without minconn
+    /// keeps its maxconn.
+    #[test]
+    fn the_dynamic_limit_follows_the_backend_load() {
+        let p = plan(&format!(
+            "defaults\n    mode tcp\nfrontend f\n    bind 127.0.0.1:8\n    default_backend be\n\
+             backend be\n    fullconn 1000\n{SERVERS}"
+        ));
+        let be = &p.backends[0];
+        let (a, b) = (&be.servers[0], &be.servers[1]);
+        assert_eq!(a.max_now(be), 10);
+        assert_eq!(b.max_now(be), 50);
+        for _ in 0..500 {
+            be.beconn.inc();
+        }
+        assert_eq!(a.max_now(be), 50, "500 * 100 / 1000");
+        for _ in 0..500 {
+            be.beconn.inc();
+        }
+        assert_eq!(a.max_now(be), 100);
+        assert!(a.has_room(be));
+        for _ in 0..100 {
+            a.conns.inc();
+        }
+        assert!(!a.has_room(be));
+    }
 }

@@ -9,12 +9,14 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::task::Waker;
-use std::time::Duration;
 
 use compio::driver::ProactorBuilder;
 use compio::runtime::RuntimeBuilder;
 
+use futures_util::future::{select, Either};
+
 use super::listener::Bound;
+use super::mesh::Msg;
 use super::pool::BufPool;
 use super::topology::Placement;
 use super::Shared;
@@ -114,18 +116,43 @@ pub struct Core {
     pub stop_accepting: LocalEvent,
     /// Hard stop: close every stream.
     pub kill: LocalEvent,
-    /// Per backend: the tickets of the streams queued on this core, oldest
-    /// first.
-    pub queues: Vec<RefCell<std::collections::VecDeque<u64>>>,
-    pub next_ticket: Cell<u64>,
-    /// Woken whenever a stream ends on this core (queued clients retry).
+    /// Per backend: the streams queued on this core (see `queue`).
+    pub queues: Vec<RefCell<super::queue::LocalQueues>>,
+    /// Woken whenever a stream ends on this core (accept loops waiting for
+    /// a connection slot retry).
     pub released: RefCell<Vec<Waker>>,
+    /// Fired when the core stops accepting and its last stream ended.
+    pub drained: LocalEvent,
 }
 
 impl Core {
+    /// A stream ended on this core.
     pub fn wake_released(&self) {
         for w in self.released.borrow_mut().drain(..) {
             w.wake();
+        }
+        if self.stop_accepting.is_fired() && self.live.get() == 0 {
+            self.drained.fire();
+        }
+    }
+}
+
+/// One message from the mesh.
+fn handle_msg(core: &Core, msg: Msg) {
+    let shared = &core.shared;
+    match msg {
+        Msg::Released { backend, server } => {
+            shared.mesh.released_seen(core.id, backend, server);
+            super::queue::wake_oldest_local(core, backend, server);
+        }
+        Msg::Stop => {
+            shared.mesh.stop_seen(core.id);
+            if shared.killing.load(std::sync::atomic::Ordering::Relaxed) {
+                core.stop_accepting.fire();
+                core.kill.fire();
+            } else if shared.is_stopping() {
+                core.stop_accepting.fire();
+            }
         }
     }
 }
@@ -233,9 +260,9 @@ fn executor(idx: usize, cpu: usize, listeners: Vec<Bound>, shared: Arc<Shared>) 
                 .plan
                 .backends
                 .iter()
-                .map(|_| RefCell::new(std::collections::VecDeque::new()))
+                .map(|b| RefCell::new(super::queue::LocalQueues::new(b.servers.len())))
                 .collect(),
-            next_ticket: Cell::new(0),
+            drained: LocalEvent::default(),
         });
         {
             let core = Rc::clone(&core);
@@ -245,21 +272,28 @@ fn executor(idx: usize, cpu: usize, listeners: Vec<Bound>, shared: Arc<Shared>) 
             let core = Rc::clone(&core);
             compio::runtime::spawn(super::accept::accept_loop(core, b)).detach();
         }
-        // Watch the process-wide stop flags; a 50 ms tick is plenty for a
-        // stop request and costs nothing measurable.
+        // Serve the inbox: wake-ups from other cores' queues, stop
+        // requests, server changes. The executor ends once it stops
+        // accepting and its last stream ended.
+        let Some(inbox) = shared.mesh.take_inbox(idx) else {
+            eprintln!("[ALERT] executor {idx}: no inbox");
+            return;
+        };
         loop {
-            super::timer::sleep(&core.timers, Duration::from_millis(50)).await;
-            if shared.killing.load(std::sync::atomic::Ordering::Relaxed) {
-                core.stop_accepting.fire();
-                core.kill.fire();
-            } else if shared.is_stopping() {
-                core.stop_accepting.fire();
-            }
             if core.stop_accepting.is_fired() && core.live.get() == 0 {
                 break;
             }
-            // Slots freed on other cores: let queued clients here retry.
-            core.wake_released();
+            let msg = {
+                let msg = std::pin::pin!(inbox.recv_async());
+                let drained = std::pin::pin!(core.drained.wait());
+                match select(msg, drained).await {
+                    Either::Left((Ok(m), _)) => m,
+                    // Every sender is gone (the process is ending), or
+                    // the last stream ended after a stop.
+                    Either::Left((Err(_), _)) | Either::Right(_) => continue,
+                }
+            };
+            handle_msg(&core, msg);
         }
     });
 }

@@ -19,9 +19,9 @@ use compio::io::{AsyncRead, AsyncReadManaged, AsyncWrite, AsyncWriteExt};
 use compio::net::TcpStream;
 use futures_util::future::{select, Either};
 
-use super::accept::wait_released;
 use super::plan::{BackendPlan, FrontendPlan};
 use super::pool::BufPool;
+use super::queue::{self, Ticket, BACKEND_QUEUE};
 use super::runtime::Core;
 use super::splice::{self, Pipe, PipePool, Step};
 use super::timer::{self, TimerKey, Timers};
@@ -388,7 +388,7 @@ pub struct StreamFacts {
     pub termination: Termination,
     pub retries: u32,
     pub redispatched: bool,
-    /// `%bq`: see QueueTicket.
+    /// `%bq`: see queue::Ticket.
     pub be_queue: u32,
     pub actconn: u32,
     pub feconn: u32,
@@ -466,6 +466,7 @@ pub(super) async fn handle<C: Endpoint + LocalAddr>(
         forward::<C>(core, fe, be, &client, &server, &mut facts).await;
         if let Some(s) = be.servers.get(srv_idx) {
             s.conns.dec();
+            queue::slot_released(core, be_idx, srv_idx);
         }
         drop(server);
     }
@@ -488,109 +489,17 @@ async fn connect_from(source: Option<SocketAddr>, addr: SocketAddr) -> std::io::
     sock.connect(addr).await
 }
 
-/// A stream's place in its core's queue for one backend. HAProxy's `%bq`
-/// is the number of streams that left the backend queue for a server
-/// while this one waited, plus one; `be.queue_served` counts them for all
-/// cores.
-struct QueueTicket<'a> {
-    core: &'a Core,
-    be_idx: usize,
-    be: &'a BackendPlan,
-    /// (ticket, value of `be.queue_served` when this stream joined).
-    held: Option<(u64, u32)>,
-}
-
-impl<'a> QueueTicket<'a> {
-    fn new(core: &'a Core, be_idx: usize, be: &'a BackendPlan) -> Self {
-        QueueTicket {
-            core,
-            be_idx,
-            be,
-            held: None,
-        }
-    }
-
-    fn queue(&self) -> Option<&'a std::cell::RefCell<std::collections::VecDeque<u64>>> {
-        self.core.queues.get(self.be_idx)
-    }
-
-    /// Whether this stream may try to take a slot now: it is the oldest
-    /// waiter, or nobody waits.
-    fn my_turn(&self) -> bool {
-        let Some(q) = self.queue() else { return true };
-        let front = q.borrow().front().copied();
-        match (self.held, front) {
-            (_, None) => true,
-            (Some((t, _)), Some(f)) => t == f,
-            (None, Some(_)) => false,
-        }
-    }
-
-    /// Join the queue (once).
-    fn join(&mut self) {
-        if self.held.is_some() {
-            return;
-        }
-        let Some(q) = self.queue() else { return };
-        let t = self.core.next_ticket.get();
-        self.core.next_ticket.set(t.wrapping_add(1));
-        q.borrow_mut().push_back(t);
-        self.held = Some((t, self.be.queue_served.get()));
-        self.be.queued.inc();
-    }
-
-    /// Leave without being served (timeout, kill, no server).
-    fn leave(&mut self, facts: &mut StreamFacts) {
-        if let Some((t, start)) = self.held.take() {
-            facts.be_queue = self
-                .be
-                .queue_served
-                .get()
-                .wrapping_sub(start)
-                .wrapping_add(1);
-            self.be.queued.dec();
-            if let Some(q) = self.queue() {
-                q.borrow_mut().retain(|x| *x != t);
-            }
-            self.core.wake_released();
-        }
-    }
-
-    /// Leave for a server.
-    fn served(&mut self, facts: &mut StreamFacts) {
-        if self.held.is_some() {
-            self.leave(facts);
-            self.be.queue_served.inc();
-        }
-    }
-}
-
-impl Drop for QueueTicket<'_> {
-    fn drop(&mut self) {
-        // A stream dropped while queued (its task ended) leaves the queue.
-        if let Some((t, _)) = self.held.take() {
-            self.be.queued.dec();
-            if let Some(q) = self.queue() {
-                if let Ok(mut q) = q.try_borrow_mut() {
-                    q.retain(|x| *x != t);
-                }
-            }
-            self.core.wake_released();
-        }
-    }
-}
-
 /// `timeout queue` expired for a queued stream: sQ.
 fn queue_timed_out(
     be: &BackendPlan,
     queue_start: Instant,
-    ticket: &mut QueueTicket<'_>,
+    ticket: &mut Ticket<'_>,
     facts: &mut StreamFacts,
 ) -> Option<Option<(usize, ServerConn)>> {
     let waited = queue_start.elapsed();
     match be.timeout_queue {
         Some(t) if waited >= t => {
-            ticket.leave(facts);
+            ticket.leave(&mut facts.be_queue);
             facts.tw = Some(waited);
             facts.termination = Termination {
                 cause: Cause::ServerTimeout,
@@ -600,6 +509,98 @@ fn queue_timed_out(
         }
         _ => None,
     }
+}
+
+/// A server's queue reached its `maxqueue`: HAProxy's SRV_STATUS_FULL.
+/// Without persistence nothing may redispatch the stream ("hash algorithms
+/// would bring us on the same server again", srv_redispatch_connect), so it
+/// ends with STRM_ET_QUEUE_ERR: SQ.
+fn queue_full(
+    be: &BackendPlan,
+    queue: usize,
+    ticket: &mut Ticket<'_>,
+    facts: &mut StreamFacts,
+) -> Option<Option<(usize, ServerConn)>> {
+    let idx = queue.checked_sub(1)?;
+    let s = be.servers.get(idx)?;
+    if ticket.queue() == Some(queue) || s.maxqueue == 0 || s.queued.get() < s.maxqueue {
+        return None;
+    }
+    ticket.leave(&mut facts.be_queue);
+    facts.server = Some(idx);
+    facts.termination = Termination {
+        cause: Cause::ServerAbort,
+        phase: Phase::Queue,
+    };
+    Some(None)
+}
+
+/// Wait in the queue until woken, stopped, or `timeout queue` is reached.
+async fn wait_in_queue(core: &Core, be: &BackendPlan, ticket: &Ticket<'_>, queue_start: Instant) {
+    let woken = async {
+        let woken = std::pin::pin!(ticket.woken());
+        let kill = std::pin::pin!(core.kill.wait());
+        let _ = select(woken, kill).await;
+    };
+    match be.timeout_queue {
+        Some(t) => {
+            let left = t.saturating_sub(queue_start.elapsed());
+            let _ = timer::timeout(&core.timers, left, woken).await;
+        }
+        None => woken.await,
+    }
+}
+
+/// Pick a server, or the queue to wait in: `Ok(server)` when this stream
+/// took one of its connection slots.
+fn pick_or_queue(
+    core: &Core,
+    be_idx: usize,
+    be: &BackendPlan,
+    ticket: &Ticket<'_>,
+    client: Option<SocketAddr>,
+    avoid: Option<usize>,
+) -> Result<usize, Option<usize>> {
+    // Server loads (and dynamic limits) into the core's scratch vector: no
+    // allocation per connection once it has grown to the largest backend.
+    // The borrows end before any await.
+    let Some(balancer) = core.balancers.get(be_idx) else {
+        return Err(None);
+    };
+    let mut balancer = balancer.borrow_mut();
+    let picked = {
+        let mut conns = core.scratch_conns.borrow_mut();
+        conns.clear();
+        for (i, s) in be.servers.iter().enumerate() {
+            conns.push(s.conns.get());
+            if s.minconn > 0 {
+                balancer.set_maxconn(i, Some(s.max_now(be)).filter(|m| *m > 0));
+            }
+        }
+        balancer.pick(&PickCtx {
+            src: client.map(|a| a.ip()),
+            key: None,
+            avoid,
+            conns: &conns,
+        })
+    };
+    let Some(i) = picked else {
+        // Every usable server is full: the backend queue; none usable: no
+        // queue at all.
+        return Err(balancer.has_usable().then_some(BACKEND_QUEUE));
+    };
+    let Some(s) = be.servers.get(i) else {
+        return Err(None);
+    };
+    if s.has_room(be) {
+        if ticket.may_take(i) && s.conns.try_take(s.max_now(be)) {
+            return Ok(i);
+        }
+        // Older waiters may use it: behind them, in the backend queue.
+        return Err(Some(BACKEND_QUEUE));
+    }
+    // The key designates a full server: its own queue.
+    Err(Some(1 + i))
 }
 
 /// Pick a server and connect, with queueing, retries and redispatch.
@@ -615,71 +616,47 @@ async fn connect(
     let mut avoid = None;
     let mut attempt: u32 = 0;
     let queue_start = Instant::now();
-    let mut ticket = QueueTicket::new(core, be_idx, be);
+    let mut ticket = Ticket::new(core, be_idx, be);
     let connect_start = Instant::now();
     loop {
-        // Pick, or queue while every usable server is full. Queued
-        // streams are served in arrival order on each core: only the
-        // oldest waiter of this core tries to take a freed slot.
+        // Pick, or wait in a queue while the servers this stream may use
+        // are full or older waiters may use them (see `queue`).
         let idx = loop {
             if core.kill.is_fired() {
-                ticket.leave(facts);
+                ticket.leave(&mut facts.be_queue);
                 facts.termination = Termination {
                     cause: Cause::Killed,
                     phase: Phase::Queue,
                 };
                 return None;
             }
-            if !ticket.my_turn() {
-                ticket.join();
-                wait_released(core, Duration::from_millis(10)).await;
-                if let Some(end) = queue_timed_out(be, queue_start, &mut ticket, facts) {
-                    return end;
+            let queue = match pick_or_queue(core, be_idx, be, &ticket, facts.client, avoid) {
+                Ok(i) => {
+                    ticket.served(&mut facts.be_queue);
+                    break i;
                 }
-                continue;
-            }
-            // Server loads into the core's scratch vector: no allocation
-            // per connection once it has grown to the largest backend.
-            // The borrow ends before any await below.
-            let picked = {
-                let mut conns = core.scratch_conns.borrow_mut();
-                conns.clear();
-                conns.extend(be.servers.iter().map(|s| s.conns.get()));
-                core.balancers.get(be_idx).and_then(|b| {
-                    b.borrow_mut().pick(&PickCtx {
-                        src: facts.client.map(|a| a.ip()),
-                        key: None,
-                        avoid,
-                        conns: &conns,
-                    })
-                })
+                Err(Some(q)) => q,
+                Err(None) => {
+                    ticket.leave(&mut facts.be_queue);
+                    facts.termination = Termination {
+                        cause: Cause::ServerAbort,
+                        phase: Phase::Connect,
+                    };
+                    return None;
+                }
             };
-            match picked {
-                Some(i) => {
-                    let s = be.servers.get(i)?;
-                    if s.conns.try_take(s.maxconn) {
-                        ticket.served(facts);
-                        break i;
-                    }
-                }
-                None => {
-                    let any_up = be.servers.iter().any(|s| !s.disabled && s.weight > 0);
-                    if !any_up {
-                        ticket.leave(facts);
-                        facts.termination = Termination {
-                            cause: Cause::ServerAbort,
-                            phase: Phase::Connect,
-                        };
-                        return None;
-                    }
-                }
+            if let Some(end) = queue_full(be, queue, &mut ticket, facts) {
+                return end;
             }
-            // Every usable server is full: wait in the queue.
-            ticket.join();
             if let Some(end) = queue_timed_out(be, queue_start, &mut ticket, facts) {
                 return end;
             }
-            wait_released(core, Duration::from_millis(10)).await;
+            // Joined or moved: look again at once, now that this stream is
+            // visible to releasers.
+            if ticket.enter(queue) {
+                continue;
+            }
+            wait_in_queue(core, be, &ticket, queue_start).await;
         };
         if facts.tw.is_none() {
             facts.tw = Some(queue_start.elapsed());
@@ -699,6 +676,7 @@ async fn connect(
                 }
                 Ok(Err(_)) | Err(_) => {
                     srv.conns.dec();
+                    queue::slot_released(core, be_idx, idx);
                     facts.server = Some(idx);
                     facts.termination = Termination {
                         cause: if conn.is_err() {
@@ -727,6 +705,7 @@ async fn connect(
             _ => None,
         }) else {
             srv.conns.dec();
+            queue::slot_released(core, be_idx, idx);
             facts.termination = Termination {
                 cause: Cause::Internal,
                 phase: Phase::Connect,
@@ -750,6 +729,7 @@ async fn connect(
             Ok(Err(_)) | Err(_) => {
                 let timed_out = conn.is_err();
                 srv.conns.dec();
+                queue::slot_released(core, be_idx, idx);
                 if attempt >= be.retries {
                     facts.server = Some(idx);
                     facts.retries = attempt;

@@ -1,0 +1,202 @@
+//! The cross-core mesh: one bounded inbox per executor. A message wakes the
+//! receiving executor (compio notifies its ring when a task is woken from
+//! another thread), so no core polls for work another core or the main
+//! thread has for it.
+//!
+//! What travels here today: "a server slot you may be waiting for was
+//! released" (the queues, see `queue`) and stop requests. Server state
+//! changes (health checks, `set server`) and counter snapshots for the
+//! runtime API will ride the same inboxes when those exist. Counters the
+//! log line prints stay relaxed atomics (see `engine`).
+//!
+//! Inboxes never fill up with wake-ups: a `Released` message is sent only
+//! when none is already on its way for the same core, backend and server
+//! (one flag each), and stop requests are coalesced the same way, so an
+//! inbox holds at most one message per server plus one.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+/// A message to one core.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Msg {
+    /// A slot of `server` in `backend` was released (or the queue's oldest
+    /// waiter changed): the oldest waiter of this core that may use it
+    /// should try again.
+    Released { backend: usize, server: usize },
+    /// The stop flags changed (soft or hard stop): look at them.
+    Stop,
+}
+
+/// Why a message could not be delivered.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SendError {
+    /// That core's inbox is full: the caller decides (retry later, drop).
+    Full,
+    /// That core has stopped.
+    Gone,
+}
+
+/// The senders to every core's inbox, and the coalescing flags.
+#[derive(Debug)]
+pub struct Mesh {
+    inboxes: Vec<flume::Sender<Msg>>,
+    /// Taken once by each executor at start.
+    receivers: Mutex<Vec<Option<flume::Receiver<Msg>>>>,
+    /// `[(server_slot) * cores + core]`: a `Released` is on its way.
+    released: Box<[AtomicBool]>,
+    /// Per backend, the index of its first server in `released`.
+    first_server: Vec<usize>,
+    /// Per core: a `Stop` is on its way.
+    stop: Box<[AtomicBool]>,
+}
+
+impl Mesh {
+    /// A mesh of `cores` inboxes; `servers[b]` is backend b's server count.
+    pub fn new(cores: usize, servers: &[usize]) -> Mesh {
+        let total: usize = servers.iter().sum();
+        let mut first_server = Vec::with_capacity(servers.len());
+        let mut acc = 0;
+        for n in servers {
+            first_server.push(acc);
+            acc += n;
+        }
+        // One coalesced wake-up per server and a stop, plus room for
+        // server state changes.
+        let capacity = total + 64;
+        let (inboxes, receivers) = (0..cores)
+            .map(|_| {
+                let (tx, rx) = flume::bounded(capacity);
+                (tx, Some(rx))
+            })
+            .unzip();
+        Mesh {
+            inboxes,
+            receivers: Mutex::new(receivers),
+            released: (0..total * cores).map(|_| AtomicBool::new(false)).collect(),
+            first_server,
+            stop: (0..cores).map(|_| AtomicBool::new(false)).collect(),
+        }
+    }
+
+    pub fn cores(&self) -> usize {
+        self.inboxes.len()
+    }
+
+    /// The inbox of `core`, once (executor start-up; not the data path).
+    pub fn take_inbox(&self, core: usize) -> Option<flume::Receiver<Msg>> {
+        self.receivers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get_mut(core)
+            .and_then(Option::take)
+    }
+
+    fn released_flag(&self, core: usize, backend: usize, server: usize) -> Option<&AtomicBool> {
+        let slot = self.first_server.get(backend)? + server;
+        self.released.get(slot * self.cores() + core)
+    }
+
+    /// Tell `core` a slot of `server` was released, unless a message saying
+    /// so is already on its way.
+    pub fn released(&self, core: usize, backend: usize, server: usize) {
+        let Some(flag) = self.released_flag(core, backend, server) else {
+            return;
+        };
+        if flag.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        if self.send(core, Msg::Released { backend, server }).is_err() {
+            flag.store(false, Ordering::Release);
+        }
+    }
+
+    /// The receiving core took a `Released` message: the next one may go.
+    pub fn released_seen(&self, core: usize, backend: usize, server: usize) {
+        if let Some(flag) = self.released_flag(core, backend, server) {
+            flag.store(false, Ordering::Release);
+        }
+    }
+
+    /// Wake every core to look at the stop flags.
+    pub fn stop_all(&self) {
+        for (core, flag) in self.stop.iter().enumerate() {
+            if !flag.swap(true, Ordering::AcqRel) && self.send(core, Msg::Stop).is_err() {
+                flag.store(false, Ordering::Release);
+            }
+        }
+    }
+
+    /// The receiving core took a `Stop` message.
+    pub fn stop_seen(&self, core: usize) {
+        if let Some(flag) = self.stop.get(core) {
+            flag.store(false, Ordering::Release);
+        }
+    }
+
+    /// Send to one core without blocking.
+    pub fn send(&self, core: usize, msg: Msg) -> Result<(), SendError> {
+        let tx = self.inboxes.get(core).ok_or(SendError::Gone)?;
+        tx.try_send(msg).map_err(|e| match e {
+            flume::TrySendError::Full(_) => SendError::Full,
+            flume::TrySendError::Disconnected(_) => SendError::Gone,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn released_messages_are_coalesced_until_seen() {
+        let mesh = Mesh::new(2, &[2, 1]);
+        let rx = mesh.take_inbox(1).unwrap();
+        assert!(mesh.take_inbox(1).is_none(), "an inbox is taken once");
+        for _ in 0..5 {
+            mesh.released(1, 0, 1);
+        }
+        mesh.released(1, 1, 0);
+        assert_eq!(
+            rx.drain().collect::<Vec<_>>(),
+            vec![
+                Msg::Released {
+                    backend: 0,
+                    server: 1
+                },
+                Msg::Released {
+                    backend: 1,
+                    server: 0
+                }
+            ]
+        );
+        // Not seen yet: still coalesced.
+        mesh.released(1, 0, 1);
+        assert!(rx.is_empty());
+        mesh.released_seen(1, 0, 1);
+        mesh.released(1, 0, 1);
+        assert_eq!(rx.len(), 1);
+        // Out-of-range indexes are ignored, never a panic.
+        mesh.released(7, 0, 0);
+        mesh.released(0, 9, 0);
+        mesh.released(0, 0, 9);
+    }
+
+    #[test]
+    fn wakes_a_core_from_another_thread() {
+        let mesh = std::sync::Arc::new(Mesh::new(1, &[1]));
+        let rx = mesh.take_inbox(0).unwrap();
+        let rt = compio::runtime::Runtime::new().unwrap();
+        let m = std::sync::Arc::clone(&mesh);
+        let sender = std::thread::spawn(move || {
+            m.stop_all();
+            m.stop_all();
+        });
+        let got = rt.block_on(async move { rx.recv_async().await });
+        sender.join().unwrap();
+        assert_eq!(got, Ok(Msg::Stop));
+        // The second stop_all was coalesced with the first.
+        mesh.stop_seen(0);
+        mesh.stop_all();
+    }
+}
