@@ -59,10 +59,6 @@ pub const UNSUPPORTED: &[Unsupported] = &[
         why: "stick-table / stick rules are not implemented yet",
     },
     Unsupported {
-        key: "server source",
-        why: "transparent proxying (usesrc) and source interface binding are not implemented yet",
-    },
-    Unsupported {
         key: "stats socket",
         why: "the runtime API is not served yet",
     },
@@ -121,8 +117,8 @@ fn proxy_checks(px: &Proxy, out: &mut Vec<Diagnostic>) {
     // connections go.
     for d in &px.directives {
         match d.keyword.as_str() {
-            "source" if d.args.iter().any(|a| a == "usesrc" || a == "interface") => {
-                out.push(diag("server source", &d.loc));
+            "source" if d.args.iter().any(|a| a.starts_with("hdr_ip(")) => {
+                out.push(hdr_ip_warning(&px.name, "", &d.loc));
             }
             "persist" | "force-persist" | "ignore-persist" | "dispatch" => {
                 out.push(diag("use_backend", &d.loc));
@@ -188,11 +184,8 @@ fn proxy_checks(px: &Proxy, out: &mut Vec<Diagnostic>) {
         ) {
             out.push(diag("abstract and socketpair addresses", &s.loc));
         }
-        if o.source
-            .as_deref()
-            .is_some_and(|t| t.contains("usesrc") || t.contains("interface"))
-        {
-            out.push(diag("server source", &s.loc));
+        if o.source.as_deref().is_some_and(|t| t.contains("hdr_ip(")) {
+            out.push(hdr_ip_warning(&px.name, &s.name, &s.loc));
         }
         if o.slowstart.is_some() {
             // Ignoring it cannot change traffic yet: slow start only applies
@@ -254,4 +247,18 @@ pub fn check(cfg: &Config) -> Vec<Diagnostic> {
 /// The runtime API listens too: a config with only a stats socket starts.
 pub fn has_stats_socket(cfg: &Config) -> bool {
     !cfg.global.stats_sockets.is_empty()
+}
+
+/// `usesrc hdr_ip()` in TCP mode: HAProxy warns and connects from the plain
+/// `source` address (no HTTP header to read); so does ringlb.
+fn hdr_ip_warning(proxy: &str, server: &str, loc: &ringlb_config::diag::Loc) -> Diagnostic {
+    let who = if server.is_empty() {
+        format!("backend '{proxy}'")
+    } else {
+        format!("backend '{proxy}' : server {server}")
+    };
+    Diagnostic::warning(
+        loc,
+        format!("{who} cannot use a header as source IP in non-HTTP mode; the plain source address is used"),
+    )
 }

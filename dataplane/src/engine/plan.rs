@@ -147,8 +147,8 @@ pub struct ServerPlan {
     pub backup: bool,
     pub disabled: bool,
     pub maxconn: u32,
-    /// `source <addr>[:<port>]`: the local address of server connections.
-    pub source: Option<SocketAddr>,
+    /// `source`: the local address of server connections.
+    pub source: Option<SourcePlan>,
     /// `minconn`: with `fullconn`, the dynamic limit (0: `maxconn` alone).
     pub minconn: u32,
     /// `maxqueue`: the most streams waiting in this server's queue (0: no
@@ -180,6 +180,40 @@ impl ServerPlan {
     pub fn has_room(&self, be: &BackendPlan) -> bool {
         let max = self.max_now(be);
         max == 0 || self.conns.get() < max
+    }
+}
+
+/// Where server connections come from (`source`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourcePlan {
+    /// Bound before connecting (0.0.0.0:0: the system chooses).
+    pub addr: SocketAddr,
+    /// Full transparent proxy: the address presented to the server instead.
+    pub usesrc: Option<UseSrc>,
+    /// `interface <name>`: SO_BINDTODEVICE.
+    pub interface: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UseSrc {
+    Addr(SocketAddr),
+    /// The client's address and port.
+    Client,
+    /// The client's address, any port.
+    ClientIp,
+}
+
+impl SourcePlan {
+    /// The address to bind for a client at `client` (None for a UNIX
+    /// client: `usesrc client[ip]` falls back to `addr`), and whether it
+    /// needs IP_TRANSPARENT (an address that may not be local).
+    pub fn bind_for(&self, client: Option<SocketAddr>) -> (SocketAddr, bool) {
+        match (self.usesrc, client) {
+            (Some(UseSrc::Addr(a)), _) => (a, true),
+            (Some(UseSrc::Client), Some(c)) => (c, true),
+            (Some(UseSrc::ClientIp), Some(c)) => (SocketAddr::new(c.ip(), 0), true),
+            _ => (self.addr, false),
+        }
     }
 }
 
@@ -438,9 +472,38 @@ fn splices(px: &Proxy) -> (bool, bool) {
     )
 }
 
-/// `source <addr>[:<port>]` (usesrc/interface are refused by `-c`).
-fn parse_source(text: &str) -> Result<SocketAddr, String> {
-    let addr = text.split_whitespace().next().unwrap_or("");
+/// `source <addr>[:<port>] [usesrc {<addr2>[:<port2>] | client | clientip}]
+/// [interface <name>]`. `hdr_ip()` reads an HTTP header: in TCP mode
+/// HAProxy warns and connects from the plain `<addr>`, and so does this.
+fn parse_source(text: &str) -> Result<SourcePlan, String> {
+    let mut words = text.split_whitespace();
+    let addr = parse_source_addr(words.next().unwrap_or(""))?;
+    let mut plan = SourcePlan {
+        addr,
+        usesrc: None,
+        interface: None,
+    };
+    while let Some(w) = words.next() {
+        let value = words
+            .next()
+            .ok_or_else(|| format!("'source': '{w}' expects an argument"))?;
+        match w {
+            "usesrc" => {
+                plan.usesrc = Some(match value {
+                    "client" => UseSrc::Client,
+                    "clientip" => UseSrc::ClientIp,
+                    v if v.starts_with("hdr_ip(") => continue,
+                    v => UseSrc::Addr(parse_source_addr(v)?),
+                });
+            }
+            "interface" => plan.interface = Some(value.to_string()),
+            other => return Err(format!("'source': unknown argument '{other}'")),
+        }
+    }
+    Ok(plan)
+}
+
+fn parse_source_addr(addr: &str) -> Result<SocketAddr, String> {
     let rules = ringlb_config::addr::AddrRules {
         port_required: false,
         port_range: false,

@@ -19,7 +19,7 @@ use compio::io::{AsyncRead, AsyncReadManaged, AsyncWrite, AsyncWriteExt};
 use compio::net::TcpStream;
 use futures_util::future::{select, Either};
 
-use super::plan::{BackendPlan, FrontendPlan};
+use super::plan::{BackendPlan, FrontendPlan, SourcePlan};
 use super::pool::BufPool;
 use super::queue::{self, Ticket, BACKEND_QUEUE};
 use super::runtime::Core;
@@ -475,8 +475,14 @@ pub(super) async fn handle<C: Endpoint + LocalAddr>(
     finish(core, fe, Some(be), facts, start);
 }
 
-/// Connect to `addr`, from `source` when the server has one.
-async fn connect_from(source: Option<SocketAddr>, addr: SocketAddr) -> std::io::Result<TcpStream> {
+/// Connect to `addr`, from `source` when the server has one: bound to its
+/// address, or in full transparent mode to the one `usesrc` presents
+/// (IP_TRANSPARENT, as HAProxy's tcp_bind_socket), on its interface.
+async fn connect_from(
+    source: Option<&SourcePlan>,
+    client: Option<SocketAddr>,
+    addr: SocketAddr,
+) -> std::io::Result<TcpStream> {
     let Some(src) = source else {
         return TcpStream::connect(addr).await;
     };
@@ -485,7 +491,28 @@ async fn connect_from(source: Option<SocketAddr>, addr: SocketAddr) -> std::io::
     } else {
         compio::net::TcpSocket::new_v6().await?
     };
-    sock.bind(src).await?;
+    if let Some(name) = &src.interface {
+        // As HAProxy (tcp_connect_server), a device that cannot be bound
+        // (absent, no privilege) leaves the socket unbound.
+        let _ = sock.bind_device(Some(name.as_bytes()));
+    }
+    let (local, transparent) = src.bind_for(client);
+    if transparent {
+        let s = socket2::SockRef::from(&sock);
+        if addr.is_ipv4() {
+            s.set_ip_transparent_v4(true)?;
+        } else {
+            s.set_ip_transparent_v6(true)?;
+        }
+    }
+    if local.port() != 0 {
+        // A fixed source port (usesrc client): the same address and port
+        // may serve several destinations.
+        sock.set_reuseaddr(true)?;
+    }
+    if local.port() != 0 || !local.ip().is_unspecified() || transparent {
+        sock.bind(local).await?;
+    }
     sock.connect(addr).await
 }
 
@@ -713,10 +740,14 @@ async fn connect(
             return None;
         };
         let conn = match be.timeout_connect {
-            Some(t) => timer::timeout(&core.timers, t, connect_from(srv.source, addr))
-                .await
-                .map_err(|()| true),
-            None => Ok(connect_from(srv.source, addr).await),
+            Some(t) => timer::timeout(
+                &core.timers,
+                t,
+                connect_from(srv.source.as_ref(), facts.client, addr),
+            )
+            .await
+            .map_err(|()| true),
+            None => Ok(connect_from(srv.source.as_ref(), facts.client, addr).await),
         };
         match conn {
             Ok(Ok(s)) => {
