@@ -201,7 +201,8 @@ pub fn log_stream(
     f.srv_conn = facts.srv_conn;
     f.retries = facts.retries;
     f.redispatched = facts.redispatched;
-    f.backend_queue = facts.be_queue;
+    f.srv_queue = facts.queue.server;
+    f.backend_queue = facts.queue.backend;
     let mut line = String::with_capacity(256);
     match &fe.log.format {
         Some(fmt) => crate::log::format::render(fmt, &f, &mut line),

@@ -133,7 +133,8 @@ pub struct BackendPlan {
     pub fullconn: u32,
     /// `fullconn` came from the configuration.
     pub fullconn_set: bool,
-    /// Streams that left the queue for a server (all cores), for `%bq`.
+    /// Streams that left the backend queue for a server (all cores;
+    /// HAProxy's `px->queue.idx`), for `%bq`.
     pub queue_served: Counter,
     pub splice_request: bool,
     pub splice_response: bool,
@@ -158,6 +159,9 @@ pub struct ServerPlan {
     pub conns: Counter,
     /// Streams waiting in this server's queue, all cores.
     pub queued: Counter,
+    /// Streams that left this server's queue for it (HAProxy's
+    /// `srv->queue.idx`), for `%sq`.
+    pub queue_served: Counter,
 }
 
 impl ServerPlan {
@@ -577,6 +581,7 @@ fn backend_plan(px: &Proxy) -> Result<BackendPlan, String> {
             maxqueue: o.maxqueue.unwrap_or(0),
             conns: Counter::default(),
             queued: Counter::default(),
+            queue_served: Counter::default(),
         });
     }
     Ok(BackendPlan {

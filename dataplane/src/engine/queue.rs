@@ -26,6 +26,7 @@ use std::task::{Poll, Waker};
 
 use super::plan::BackendPlan;
 use super::runtime::Core;
+use super::Counter;
 
 /// No waiter.
 const NONE: u64 = u64::MAX;
@@ -199,10 +200,11 @@ pub fn wake_oldest_local(core: &Core, be_idx: usize, s: usize) {
     }
 }
 
-/// A stream's place in its backend's queues. `%bq` (HAProxy's
-/// backend_queue) is the number of streams that left the queue for a
-/// server while this one waited, plus one; `be.queue_served` counts them
-/// for all cores.
+/// A stream's place in its backend's queues. Its queue position in the
+/// log (`%bq` for the backend queue, `%sq` for a server's) is the number of
+/// streams that left that queue for a server while it waited there, plus
+/// one, as HAProxy's `queue.idx` arithmetic gives; `queue_served` counters
+/// count them for all cores.
 pub struct Ticket<'a> {
     core: &'a Core,
     be_idx: usize,
@@ -210,11 +212,18 @@ pub struct Ticket<'a> {
     held: Option<Held>,
 }
 
+/// Where a stream was in the queues, for the log (`%sq`, `%bq`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QueuePos {
+    pub server: u32,
+    pub backend: u32,
+}
+
 #[derive(Clone, Copy)]
 struct Held {
     ticket: u64,
     queue: usize,
-    /// `be.queue_served` when this stream joined.
+    /// The queue's `queue_served` when this stream joined it.
     served_at_join: u32,
 }
 
@@ -268,14 +277,18 @@ impl<'a> Ticket<'a> {
                     left_front = true;
                 }
                 self.server_queued(h.queue, false);
-                Held { queue, ..h }
+                Held {
+                    queue,
+                    served_at_join: self.served(queue).map_or(0, Counter::get),
+                    ..h
+                }
             }
             None => {
                 self.be.queued.inc();
                 Held {
                     ticket: board.next_ticket.fetch_add(1, Ordering::Relaxed),
                     queue,
-                    served_at_join: self.be.queue_served.get(),
+                    served_at_join: self.served(queue).map_or(0, Counter::get),
                 }
             }
         };
@@ -301,6 +314,14 @@ impl<'a> Ticket<'a> {
             if srv.has_room(self.be) {
                 slot_released(self.core, self.be_idx, s);
             }
+        }
+    }
+
+    /// The counter of streams served from `queue`.
+    fn served(&self, queue: usize) -> Option<&'a Counter> {
+        match queue.checked_sub(1) {
+            None => Some(&self.be.queue_served),
+            Some(s) => self.be.servers.get(s).map(|s| &s.queue_served),
         }
     }
 
@@ -341,18 +362,21 @@ impl<'a> Ticket<'a> {
         .await;
     }
 
-    /// Leave the queues, served or not; `%bq` goes to `be_queue`. Whoever
-    /// is now oldest gets its chance at the servers that have room.
-    fn remove(&mut self, be_queue: &mut u32, served: bool) {
+    /// Leave the queues, served or not; the queue position goes to the log
+    /// facts. Whoever is now oldest gets its chance at the servers that
+    /// have room.
+    fn remove(&mut self, pos: &mut QueuePos, served: bool) {
         let Some(h) = self.held.take() else { return };
-        *be_queue = self
-            .be
-            .queue_served
-            .get()
-            .wrapping_sub(h.served_at_join)
-            .wrapping_add(1);
-        if served {
-            self.be.queue_served.inc();
+        if let Some(counter) = self.served(h.queue) {
+            let p = counter.get().wrapping_sub(h.served_at_join).wrapping_add(1);
+            if h.queue == BACKEND_QUEUE {
+                pos.backend = p;
+            } else {
+                pos.server = p;
+            }
+            if served {
+                counter.inc();
+            }
         }
         self.be.queued.dec();
         self.server_queued(h.queue, false);
@@ -375,20 +399,20 @@ impl<'a> Ticket<'a> {
     }
 
     /// Leave for a server.
-    pub fn served(&mut self, be_queue: &mut u32) {
-        self.remove(be_queue, true);
+    pub fn take_slot(&mut self, pos: &mut QueuePos) {
+        self.remove(pos, true);
     }
 
     /// Leave without a server (timeout, stop, no server).
-    pub fn leave(&mut self, be_queue: &mut u32) {
-        self.remove(be_queue, false);
+    pub fn leave(&mut self, pos: &mut QueuePos) {
+        self.remove(pos, false);
     }
 }
 
 impl Drop for Ticket<'_> {
     fn drop(&mut self) {
         // A stream dropped while queued (its task ended) leaves the queue.
-        let mut unused = 0;
+        let mut unused = QueuePos::default();
         self.leave(&mut unused);
     }
 }

@@ -21,7 +21,7 @@ use futures_util::future::{select, Either};
 
 use super::plan::{BackendPlan, FrontendPlan, SourcePlan};
 use super::pool::BufPool;
-use super::queue::{self, Ticket, BACKEND_QUEUE};
+use super::queue::{self, QueuePos, Ticket, BACKEND_QUEUE};
 use super::runtime::Core;
 use super::splice::{self, Pipe, PipePool, Step};
 use super::timer::{self, TimerKey, Timers};
@@ -388,8 +388,8 @@ pub struct StreamFacts {
     pub termination: Termination,
     pub retries: u32,
     pub redispatched: bool,
-    /// `%bq`: see queue::Ticket.
-    pub be_queue: u32,
+    /// `%sq`, `%bq`: see queue::Ticket.
+    pub queue: QueuePos,
     pub actconn: u32,
     pub feconn: u32,
     pub beconn: u32,
@@ -433,7 +433,7 @@ pub(super) async fn handle<C: Endpoint + LocalAddr>(
         },
         retries: 0,
         redispatched: false,
-        be_queue: 0,
+        queue: QueuePos::default(),
         actconn: core.shared.actconn.get(),
         feconn: fe.feconn.get(),
         beconn: 0,
@@ -526,7 +526,7 @@ fn queue_timed_out(
     let waited = queue_start.elapsed();
     match be.timeout_queue {
         Some(t) if waited >= t => {
-            ticket.leave(&mut facts.be_queue);
+            ticket.leave(&mut facts.queue);
             facts.tw = Some(waited);
             facts.termination = Termination {
                 cause: Cause::ServerTimeout,
@@ -553,7 +553,7 @@ fn queue_full(
     if ticket.queue() == Some(queue) || s.maxqueue == 0 || s.queued.get() < s.maxqueue {
         return None;
     }
-    ticket.leave(&mut facts.be_queue);
+    ticket.leave(&mut facts.queue);
     facts.server = Some(idx);
     facts.termination = Termination {
         cause: Cause::ServerAbort,
@@ -650,7 +650,7 @@ async fn connect(
         // are full or older waiters may use them (see `queue`).
         let idx = loop {
             if core.kill.is_fired() {
-                ticket.leave(&mut facts.be_queue);
+                ticket.leave(&mut facts.queue);
                 facts.termination = Termination {
                     cause: Cause::Killed,
                     phase: Phase::Queue,
@@ -659,12 +659,12 @@ async fn connect(
             }
             let queue = match pick_or_queue(core, be_idx, be, &ticket, facts.client, avoid) {
                 Ok(i) => {
-                    ticket.served(&mut facts.be_queue);
+                    ticket.take_slot(&mut facts.queue);
                     break i;
                 }
                 Err(Some(q)) => q,
                 Err(None) => {
-                    ticket.leave(&mut facts.be_queue);
+                    ticket.leave(&mut facts.queue);
                     facts.termination = Termination {
                         cause: Cause::ServerAbort,
                         phase: Phase::Connect,
