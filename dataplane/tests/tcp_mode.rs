@@ -303,21 +303,29 @@ fn reload_with_sf_hands_over_without_refusing() {
     std::fs::write(
         &cfg,
         format!(
-            "defaults\n    mode tcp\n    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\n\
+            "global\n    log stdout format raw local0\n\
+             defaults\n    mode tcp\n    log global\n    option tcplog\n    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\n\
              frontend fe\n    bind 127.0.0.1:{port}\n    default_backend be\nbackend be\n    server s1 {}\n",
             be.addr
         ),
     )
     .unwrap();
-    let spawn = |extra: &[String]| {
+    // Each process logs to its own file, shown when the test fails.
+    let spawn = |extra: &[String], log: &str| {
+        let out = std::fs::File::create(dir.0.join(log)).unwrap();
         std::process::Command::new(harness::ringlb())
             .arg("-f")
             .arg(&cfg)
             .args(extra)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
             .spawn()
             .unwrap()
+    };
+    let logs = || {
+        ["old.log", "new.log"]
+            .map(|f| std::fs::read_to_string(dir.0.join(f)).unwrap_or_default())
+            .join("---\n")
     };
     let connect = || {
         let deadline = std::time::Instant::now() + DEADLINE;
@@ -332,14 +340,14 @@ fn reload_with_sf_hands_over_without_refusing() {
             std::thread::yield_now();
         }
     };
-    let mut old = spawn(&[]);
+    let mut old = spawn(&[], "old.log");
     // A live session on the old process.
     let mut live = connect();
     live.write_all(b"before").unwrap();
     let mut b = [0u8; 6];
     live.read_exact(&mut b).unwrap();
     assert_eq!(&b, b"before");
-    let mut new = spawn(&["-sf".to_string(), old.id().to_string()]);
+    let mut new = spawn(&["-sf".to_string(), old.id().to_string()], "new.log");
     // The old process finishes its session, then exits 0 on its own.
     live.write_all(b"after").unwrap();
     let mut b = [0u8; 5];
@@ -366,7 +374,9 @@ fn reload_with_sf_hands_over_without_refusing() {
     c.shutdown(Shutdown::Write).unwrap();
     let mut got = Vec::new();
     if let Err(e) = c.read_to_end(&mut got) {
-        panic!("new process: {e}; alive: {:?}", new.try_wait());
+        let _ = new.kill();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        panic!("new process: {e}; logs:\n{}", logs());
     }
     assert_eq!(got, b"new");
     let _ = new.kill();

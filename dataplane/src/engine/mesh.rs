@@ -12,7 +12,9 @@
 //! Inboxes never fill up with wake-ups: a `Released` message is sent only
 //! when none is already on its way for the same core, backend and server
 //! (one flag each), and stop requests are coalesced the same way, so an
-//! inbox holds at most one message per server plus one.
+//! inbox holds at most one message per server plus one, and grants (a slot
+//! handed to a waiter of that core); when an inbox is full a grant is
+//! turned back into a freed slot and a coalesced wake-up.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -24,6 +26,9 @@ pub enum Msg {
     /// waiter changed): the oldest waiter of this core that may use it
     /// should try again.
     Released { backend: usize, server: usize },
+    /// A slot of `server` in `backend`, taken for this core's oldest waiter
+    /// that may use it (see `queue::offer`).
+    Grant { backend: usize, server: usize },
     /// The stop flags changed (soft or hard stop): look at them.
     Stop,
 }
@@ -61,9 +66,9 @@ impl Mesh {
             first_server.push(acc);
             acc += n;
         }
-        // One coalesced wake-up per server and a stop, plus room for
-        // server state changes.
-        let capacity = total + 64;
+        // One coalesced wake-up per server and a stop, plus grants: one per
+        // slot handed over, which a full inbox turns into a wake-up.
+        let capacity = total + 1024;
         let (inboxes, receivers) = (0..cores)
             .map(|_| {
                 let (tx, rx) = flume::bounded(capacity);

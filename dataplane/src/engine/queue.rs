@@ -7,15 +7,22 @@
 //!
 //! Each core keeps its own waiters, in ticket order, per queue, and
 //! publishes the ticket of each queue's oldest waiter in a [`Board`] (one
-//! atomic per queue per core, written only by that core, read by all). A
-//! waiter takes a free slot of server `s` only when no older waiter that may
-//! use `s` (in `s`'s queue or the backend's) exists on any core; and when a
-//! slot of `s` is released, the oldest such waiter is woken, directly on
-//! this core or by a message through the mesh. So queued clients are served
-//! in arrival order across cores and no core's queue starves; a stream that
-//! arrives while others wait joins the queue behind them.
+//! atomic per queue per core, written only by that core, read by all).
 //!
-//! Lost wake-ups are excluded the Dekker way: a releaser decrements the
+//! A released slot is handed over, as HAProxy's process_srv_queue does:
+//! the stream that releases a slot of server `s` gives it to the oldest
+//! waiter, on any core, that may use `s` (in `s`'s queue or the backend's),
+//! as long as `s` stays within its limit counting the releaser (the
+//! dynamic `minconn`/`fullconn` limit still counts the leaving stream in
+//! the backend's load, as in HAProxy). The waiter is dequeued there and
+//! then (a "grant"), directly on this core or by a message through the mesh
+//! to its core. Room that appears otherwise (a waiter that left, a limit
+//! that grew) is offered the same way. A stream that arrives while others
+//! wait joins the queue behind them; a waiter woken without a grant may take
+//! a free slot only if no older waiter may use it. So queued clients are
+//! served in arrival order across cores and no core's queue starves.
+//!
+//! Lost wake-ups are excluded the Dekker way: a releaser updates the
 //! server's count and then reads the board; a waiter publishes its ticket
 //! and then reads the count (both fenced). One of the two sees the other.
 
@@ -82,9 +89,14 @@ impl Board {
 #[derive(Debug)]
 struct Waiter {
     ticket: u64,
+    /// The queue's `queue_served` when this stream joined it.
+    served_at_join: u32,
     /// Woken since it last looked (a wake-up is never lost while it runs).
     woken: bool,
     waker: Option<Waker>,
+    /// Dequeued with a slot of this server (the count is already taken),
+    /// and its queue position for the log.
+    granted: Option<(usize, QueuePos)>,
 }
 
 /// One core's waiters of one backend, per queue, oldest first.
@@ -107,16 +119,22 @@ impl LocalQueues {
             .ok()
     }
 
+    /// The oldest waiter still waiting (granted ones are leaving).
     fn front(&self, queue: usize) -> u64 {
         self.queues
             .get(queue)
-            .and_then(VecDeque::front)
+            .and_then(|q| q.iter().find(|w| w.granted.is_none()))
             .map_or(NONE, |w| w.ticket)
+    }
+
+    fn get_mut(&mut self, queue: usize, ticket: u64) -> Option<&mut Waiter> {
+        let at = self.position(queue, ticket)?;
+        self.queues.get_mut(queue)?.get_mut(at)
     }
 
     /// Insert in ticket order (a stream moving between queues keeps its
     /// ticket); whether it became the front.
-    fn insert(&mut self, queue: usize, ticket: u64) -> bool {
+    fn insert(&mut self, queue: usize, ticket: u64, served_at_join: u32) -> bool {
         let Some(q) = self.queues.get_mut(queue) else {
             return false;
         };
@@ -125,29 +143,33 @@ impl LocalQueues {
             at,
             Waiter {
                 ticket,
+                served_at_join,
                 woken: false,
                 waker: None,
+                granted: None,
             },
         );
-        at == 0
+        self.front(queue) == ticket
     }
 
-    /// Remove; whether it was the front.
-    fn remove(&mut self, queue: usize, ticket: u64) -> bool {
-        match (self.position(queue, ticket), self.queues.get_mut(queue)) {
-            (Some(at), Some(q)) => {
-                q.remove(at);
-                at == 0
-            }
-            _ => false,
+    /// Put a removed waiter back in its place.
+    fn put_back(&mut self, queue: usize, w: Waiter) {
+        if let Some(q) = self.queues.get_mut(queue) {
+            let at = q.partition_point(|x| x.ticket < w.ticket);
+            q.insert(at, w);
         }
     }
 
+    /// Remove; the waiter, and whether it was the front.
+    fn remove(&mut self, queue: usize, ticket: u64) -> Option<(Waiter, bool)> {
+        let was_front = self.front(queue) == ticket;
+        let at = self.position(queue, ticket)?;
+        let w = self.queues.get_mut(queue)?.remove(at)?;
+        Some((w, was_front))
+    }
+
     fn wake(&mut self, queue: usize, ticket: u64) {
-        let Some(at) = self.position(queue, ticket) else {
-            return;
-        };
-        if let Some(w) = self.queues.get_mut(queue).and_then(|q| q.get_mut(at)) {
+        if let Some(w) = self.get_mut(queue, ticket) {
             w.woken = true;
             if let Some(waker) = w.waker.take() {
                 waker.wake();
@@ -171,26 +193,133 @@ fn local(core: &Core, be_idx: usize) -> Option<&RefCell<LocalQueues>> {
     core.queues.get(be_idx)
 }
 
-/// A slot of server `s` of backend `be_idx` was released on this core:
-/// wake the oldest waiter that may use it, wherever it is.
-pub fn slot_released(core: &Core, be_idx: usize, s: usize) {
-    let Some(board) = core.shared.boards.get(be_idx) else {
+/// Offer a slot of server `s` to the oldest waiter that may use it, on
+/// any core. `held`: the caller gives up a slot it holds (a stream that
+/// ended, or a connect that failed); otherwise a slot is taken if the
+/// server has room. A slot nobody takes is released.
+pub fn offer(core: &Core, be_idx: usize, s: usize, mut held: bool) {
+    let shared = &core.shared;
+    let (Some(board), Some(be)) = (shared.boards.get(be_idx), shared.plan.backends.get(be_idx))
+    else {
         return;
     };
-    // Pairs with the fence in `Ticket::enter`.
-    fence(Ordering::SeqCst);
-    let Some((_, c)) = board.oldest_for(s) else {
-        return;
-    };
-    if c == core.id {
-        wake_oldest_local(core, be_idx, s);
+    let Some(srv) = be.servers.get(s) else { return };
+    loop {
+        // Pairs with the fence in `Ticket::enter`.
+        fence(Ordering::SeqCst);
+        let Some((_, c)) = board.oldest_for(s) else {
+            break;
+        };
+        let max = srv.max_now(be);
+        if held {
+            // HAProxy dequeues while served < limit, the releaser no longer
+            // served but still counted in the backend's load.
+            if max != 0 && srv.conns.get() > max {
+                break;
+            }
+        } else if !srv.conns.try_take(max) {
+            return;
+        }
+        held = true;
+        if c == core.id {
+            if !grant_local(core, be_idx, s) {
+                break;
+            }
+            held = false;
+            continue;
+        }
+        match shared.mesh.send(
+            c,
+            super::mesh::Msg::Grant {
+                backend: be_idx,
+                server: s,
+            },
+        ) {
+            Ok(()) => return,
+            Err(_) => {
+                // That core's inbox is full: free the slot and wake it.
+                srv.conns.dec();
+                shared.mesh.released(c, be_idx, s);
+                return;
+            }
+        }
+    }
+    if held {
+        srv.conns.dec();
+    }
+}
+
+/// A `Grant` message: a slot of `s` taken for this core's oldest waiter
+/// that may use it. Given to it, or passed on when nobody here waits any
+/// more; then more room, if any, is offered.
+pub fn granted_here(core: &Core, be_idx: usize, s: usize) {
+    if grant_local(core, be_idx, s) {
+        offer(core, be_idx, s, false);
     } else {
-        core.shared.mesh.released(c, be_idx, s);
+        offer(core, be_idx, s, true);
+    }
+}
+
+/// Dequeue this core's oldest waiter that may use `s`, giving it a slot of
+/// `s` the caller holds; false when no waiter here may use it.
+fn grant_local(core: &Core, be_idx: usize, s: usize) -> bool {
+    let shared = &core.shared;
+    let (Some(board), Some(be), Some(l)) = (
+        shared.boards.get(be_idx),
+        shared.plan.backends.get(be_idx),
+        local(core, be_idx),
+    ) else {
+        return false;
+    };
+    let mut l = l.borrow_mut();
+    let Some((q, t)) = l.oldest_for(s) else {
+        return false;
+    };
+    let Some(w) = l.get_mut(q, t) else {
+        return false;
+    };
+    // Dequeued now: HAProxy's queue.idx moves at dequeue time.
+    let mut pos = QueuePos::default();
+    if let Some(counter) = served_counter(be, q) {
+        let p = counter.get().wrapping_sub(w.served_at_join).wrapping_add(1);
+        counter.inc();
+        if q == BACKEND_QUEUE {
+            pos.backend = p;
+        } else {
+            pos.server = p;
+        }
+    }
+    w.granted = Some((s, pos));
+    w.woken = true;
+    if let Some(waker) = w.waker.take() {
+        waker.wake();
+    }
+    be.queued.dec();
+    server_queued(be, q, false);
+    board.publish(q, core.id, l.front(q));
+    true
+}
+
+/// The counter of streams served from `queue`.
+fn served_counter(be: &BackendPlan, queue: usize) -> Option<&Counter> {
+    match queue.checked_sub(1) {
+        None => Some(&be.queue_served),
+        Some(s) => be.servers.get(s).map(|s| &s.queue_served),
+    }
+}
+
+fn server_queued(be: &BackendPlan, queue: usize, joined: bool) {
+    if let Some(s) = queue.checked_sub(1).and_then(|s| be.servers.get(s)) {
+        if joined {
+            s.queued.inc();
+        } else {
+            s.queued.dec();
+        }
     }
 }
 
 /// Wake this core's oldest waiter that may use server `s` (a `Released`
-/// message arrived, or a slot was released here).
+/// message arrived): it looks at the servers again.
 pub fn wake_oldest_local(core: &Core, be_idx: usize, s: usize) {
     if let Some(l) = local(core, be_idx) {
         let mut l = l.borrow_mut();
@@ -223,8 +352,6 @@ pub struct QueuePos {
 struct Held {
     ticket: u64,
     queue: usize,
-    /// The queue's `queue_served` when this stream joined it.
-    served_at_join: u32,
 }
 
 impl<'a> Ticket<'a> {
@@ -237,7 +364,7 @@ impl<'a> Ticket<'a> {
         }
     }
 
-    fn board(&self) -> Option<&'a super::queue::Board> {
+    fn board(&self) -> Option<&'a Board> {
         self.core.shared.boards.get(self.be_idx)
     }
 
@@ -269,37 +396,40 @@ impl<'a> Ticket<'a> {
         let core = self.core.id;
         let mut l = l.borrow_mut();
         let mut left_front = false;
-        let held = match self.held {
+        let ticket = match self.held {
             Some(h) if h.queue == queue => return false,
             Some(h) => {
-                if l.remove(h.queue, h.ticket) {
-                    board.publish(h.queue, core, l.front(h.queue));
-                    left_front = true;
+                match l.remove(h.queue, h.ticket) {
+                    Some((w, was_front)) if w.granted.is_none() => {
+                        if was_front {
+                            board.publish(h.queue, core, l.front(h.queue));
+                            left_front = true;
+                        }
+                        server_queued(self.be, h.queue, false);
+                    }
+                    // Granted meanwhile: the caller claims the slot first.
+                    Some((w, _)) => {
+                        l.put_back(h.queue, w);
+                        return false;
+                    }
+                    None => {}
                 }
-                self.server_queued(h.queue, false);
-                Held {
-                    queue,
-                    served_at_join: self.served(queue).map_or(0, Counter::get),
-                    ..h
-                }
+                h.ticket
             }
             None => {
                 self.be.queued.inc();
-                Held {
-                    ticket: board.next_ticket.fetch_add(1, Ordering::Relaxed),
-                    queue,
-                    served_at_join: self.served(queue).map_or(0, Counter::get),
-                }
+                board.next_ticket.fetch_add(1, Ordering::Relaxed)
             }
         };
-        if l.insert(queue, held.ticket) {
-            board.publish(queue, core, held.ticket);
+        let at_join = served_counter(self.be, queue).map_or(0, Counter::get);
+        if l.insert(queue, ticket, at_join) {
+            board.publish(queue, core, ticket);
         }
-        self.server_queued(queue, true);
-        self.held = Some(held);
+        server_queued(self.be, queue, true);
+        self.held = Some(Held { ticket, queue });
         drop(l);
-        // Pairs with the fence in `slot_released`: the caller reads the
-        // servers' counts next.
+        // Pairs with the fence in `offer`: the caller reads the servers'
+        // counts next.
         fence(Ordering::SeqCst);
         if left_front {
             self.pass_baton();
@@ -312,31 +442,27 @@ impl<'a> Ticket<'a> {
     fn pass_baton(&self) {
         for (s, srv) in self.be.servers.iter().enumerate() {
             if srv.has_room(self.be) {
-                slot_released(self.core, self.be_idx, s);
+                offer(self.core, self.be_idx, s, false);
             }
         }
     }
 
-    /// The counter of streams served from `queue`.
-    fn served(&self, queue: usize) -> Option<&'a Counter> {
-        match queue.checked_sub(1) {
-            None => Some(&self.be.queue_served),
-            Some(s) => self.be.servers.get(s).map(|s| &s.queue_served),
-        }
+    /// The server whose slot was handed to this stream, if one was: it
+    /// leaves the queue with it (the slot is counted already).
+    pub fn claim_grant(&mut self, pos: &mut QueuePos) -> Option<usize> {
+        let h = self.held?;
+        let l = local(self.core, self.be_idx)?;
+        let mut l = l.borrow_mut();
+        let (s, p) = l.get_mut(h.queue, h.ticket)?.granted?;
+        l.remove(h.queue, h.ticket);
+        self.held = None;
+        *pos = p;
+        Some(s)
     }
 
-    fn server_queued(&self, queue: usize, joined: bool) {
-        if let Some(s) = queue.checked_sub(1).and_then(|s| self.be.servers.get(s)) {
-            if joined {
-                s.queued.inc();
-            } else {
-                s.queued.dec();
-            }
-        }
-    }
-
-    /// Resolves when this waiter is woken (a slot it may use was released,
-    /// or the queue changed). Returns at once if it was woken meanwhile.
+    /// Resolves when this waiter is woken (granted a slot, a slot it may
+    /// use was released, or the queue changed). Returns at once if it was
+    /// woken meanwhile.
     pub async fn woken(&self) {
         let Some(h) = self.held else { return };
         std::future::poll_fn(|cx| {
@@ -344,13 +470,10 @@ impl<'a> Ticket<'a> {
                 return Poll::Ready(());
             };
             let mut l = l.borrow_mut();
-            let Some(w) = l
-                .position(h.queue, h.ticket)
-                .and_then(|at| l.queues.get_mut(h.queue)?.get_mut(at))
-            else {
+            let Some(w) = l.get_mut(h.queue, h.ticket) else {
                 return Poll::Ready(());
             };
-            if std::mem::take(&mut w.woken) {
+            if std::mem::take(&mut w.woken) || w.granted.is_some() {
                 return Poll::Ready(());
             }
             match &mut w.waker {
@@ -364,11 +487,26 @@ impl<'a> Ticket<'a> {
 
     /// Leave the queues, served or not; the queue position goes to the log
     /// facts. Whoever is now oldest gets its chance at the servers that
-    /// have room.
+    /// have room; a slot granted meanwhile is offered on.
     fn remove(&mut self, pos: &mut QueuePos, served: bool) {
         let Some(h) = self.held.take() else { return };
-        if let Some(counter) = self.served(h.queue) {
-            let p = counter.get().wrapping_sub(h.served_at_join).wrapping_add(1);
+        let (Some(board), Some(l)) = (self.board(), local(self.core, self.be_idx)) else {
+            return;
+        };
+        let Ok(mut l) = l.try_borrow_mut() else {
+            return;
+        };
+        let Some((w, was_front)) = l.remove(h.queue, h.ticket) else {
+            return;
+        };
+        if let Some((s, _)) = w.granted {
+            // Dequeued with a slot it will not use: offer it on.
+            drop(l);
+            offer(self.core, self.be_idx, s, true);
+            return;
+        }
+        if let Some(counter) = served_counter(self.be, h.queue) {
+            let p = counter.get().wrapping_sub(w.served_at_join).wrapping_add(1);
             if h.queue == BACKEND_QUEUE {
                 pos.backend = p;
             } else {
@@ -379,26 +517,15 @@ impl<'a> Ticket<'a> {
             }
         }
         self.be.queued.dec();
-        self.server_queued(h.queue, false);
-        let was_front = match (self.board(), local(self.core, self.be_idx)) {
-            (Some(board), Some(l)) => match l.try_borrow_mut() {
-                Ok(mut l) => {
-                    let was_front = l.remove(h.queue, h.ticket);
-                    if was_front {
-                        board.publish(h.queue, self.core.id, l.front(h.queue));
-                    }
-                    was_front
-                }
-                Err(_) => false,
-            },
-            _ => false,
-        };
+        server_queued(self.be, h.queue, false);
         if was_front {
+            board.publish(h.queue, self.core.id, l.front(h.queue));
+            drop(l);
             self.pass_baton();
         }
     }
 
-    /// Leave for a server.
+    /// Leave for a server whose slot this stream took itself.
     pub fn take_slot(&mut self, pos: &mut QueuePos) {
         self.remove(pos, true);
     }
@@ -441,17 +568,20 @@ mod tests {
     #[test]
     fn local_queues_keep_ticket_order_when_streams_move() {
         let mut l = LocalQueues::new(1);
-        assert!(l.insert(BACKEND_QUEUE, 3));
-        assert!(!l.insert(BACKEND_QUEUE, 8));
-        assert!(l.insert(1, 5));
+        assert!(l.insert(BACKEND_QUEUE, 3, 0));
+        assert!(!l.insert(BACKEND_QUEUE, 8, 0));
+        assert!(l.insert(1, 5, 0));
         // Ticket 3 moves to the server queue: it becomes its front.
-        assert!(l.remove(BACKEND_QUEUE, 3));
-        assert!(l.insert(1, 3));
+        assert!(l.remove(BACKEND_QUEUE, 3).is_some_and(|(_, front)| front));
+        assert!(l.insert(1, 3, 0));
         assert_eq!(l.front(BACKEND_QUEUE), 8);
         assert_eq!(l.front(1), 3);
         assert_eq!(l.oldest_for(0), Some((1, 3)));
-        assert!(!l.remove(1, 99), "absent ticket");
+        assert!(l.remove(1, 99).is_none(), "absent ticket");
         l.wake(1, 5);
         assert!(l.queues[1][1].woken);
+        // A granted waiter is no longer the front.
+        l.queues[1][0].granted = Some((0, QueuePos::default()));
+        assert_eq!(l.front(1), 5);
     }
 }

@@ -145,6 +145,7 @@ fn handle_msg(core: &Core, msg: Msg) {
             shared.mesh.released_seen(core.id, backend, server);
             super::queue::wake_oldest_local(core, backend, server);
         }
+        Msg::Grant { backend, server } => super::queue::granted_here(core, backend, server),
         Msg::Stop => {
             shared.mesh.stop_seen(core.id);
             if shared.killing.load(std::sync::atomic::Ordering::Relaxed) {

@@ -444,13 +444,8 @@ pub(super) async fn handle<C: Endpoint + LocalAddr>(
         .and_then(|i| plan.backends.get(i).map(|b| (i, b)))
     else {
         // No backend (a frontend without default_backend): HAProxy logs
-        // "fe/<NOSRV> -1/-1/0 0 SC" and closes cleanly. What the client
-        // already sent is read first, so the close is a FIN, not a reset.
-        let sock = socket2::SockRef::from(&client);
-        let _ = sock.set_nonblocking(true);
-        let mut scratch = [std::mem::MaybeUninit::<u8>::uninit(); 4096];
-        while matches!(sock.recv(&mut scratch), Ok(n) if n > 0) {}
-        let _ = sock.shutdown(std::net::Shutdown::Write);
+        // "fe/<NOSRV> -1/-1/0 0 SC" and closes cleanly.
+        close_unserved(&client);
         facts.termination = Termination {
             cause: Cause::ServerAbort,
             phase: Phase::Connect,
@@ -464,15 +459,26 @@ pub(super) async fn handle<C: Endpoint + LocalAddr>(
     if let Some((srv_idx, server)) = server {
         facts.server = Some(srv_idx);
         forward::<C>(core, fe, be, &client, &server, &mut facts).await;
-        if let Some(s) = be.servers.get(srv_idx) {
-            s.conns.dec();
-            queue::slot_released(core, be_idx, srv_idx);
-        }
+        // The slot goes to the oldest waiter that may use it, or is freed.
+        queue::offer(core, be_idx, srv_idx, true);
         drop(server);
+    } else {
+        close_unserved(&client);
     }
     be.beconn.dec();
     drop(client);
     finish(core, fe, Some(be), facts, start);
+}
+
+/// Close a client that got no server (no backend, queue full or timed
+/// out, connect failed) the way HAProxy does: what it already sent was read
+/// into HAProxy's buffer, so the close is a FIN, not a reset.
+fn close_unserved<C: Endpoint>(client: &C) {
+    let sock = socket2::SockRef::from(client);
+    let _ = sock.set_nonblocking(true);
+    let mut scratch = [std::mem::MaybeUninit::<u8>::uninit(); 4096];
+    while matches!(sock.recv(&mut scratch), Ok(n) if n > 0) {}
+    let _ = sock.shutdown(std::net::Shutdown::Write);
 }
 
 /// Connect to `addr`, from `source` when the server has one: bound to its
@@ -526,6 +532,10 @@ fn queue_timed_out(
     let waited = queue_start.elapsed();
     match be.timeout_queue {
         Some(t) if waited >= t => {
+            // Waiting in a server's queue: the log names that server.
+            if let Some(s) = ticket.queue().and_then(|q| q.checked_sub(1)) {
+                facts.server = Some(s);
+            }
             ticket.leave(&mut facts.queue);
             facts.tw = Some(waited);
             facts.termination = Termination {
@@ -649,6 +659,10 @@ async fn connect(
         // Pick, or wait in a queue while the servers this stream may use
         // are full or older waiters may use them (see `queue`).
         let idx = loop {
+            // A slot handed over by a stream that released it.
+            if let Some(i) = ticket.claim_grant(&mut facts.queue) {
+                break i;
+            }
             if core.kill.is_fired() {
                 ticket.leave(&mut facts.queue);
                 facts.termination = Termination {
@@ -702,8 +716,7 @@ async fn connect(
                     return Some((idx, ServerConn::Unix(s)));
                 }
                 Ok(Err(_)) | Err(_) => {
-                    srv.conns.dec();
-                    queue::slot_released(core, be_idx, idx);
+                    queue::offer(core, be_idx, idx, true);
                     facts.server = Some(idx);
                     facts.termination = Termination {
                         cause: if conn.is_err() {
@@ -731,8 +744,7 @@ async fn connect(
             super::plan::ServerAddr::Fixed(a) => Some(a),
             _ => None,
         }) else {
-            srv.conns.dec();
-            queue::slot_released(core, be_idx, idx);
+            queue::offer(core, be_idx, idx, true);
             facts.termination = Termination {
                 cause: Cause::Internal,
                 phase: Phase::Connect,
@@ -759,8 +771,7 @@ async fn connect(
             }
             Ok(Err(_)) | Err(_) => {
                 let timed_out = conn.is_err();
-                srv.conns.dec();
-                queue::slot_released(core, be_idx, idx);
+                queue::offer(core, be_idx, idx, true);
                 if attempt >= be.retries {
                     facts.server = Some(idx);
                     facts.retries = attempt;
