@@ -8,7 +8,7 @@ use std::time::Duration;
 use compio::net::{TcpListener, TcpStream};
 use futures_util::future::{select, Either};
 
-use super::listener::Bound;
+use super::listener::{tune_accepted, Bound};
 use super::runtime::Core;
 use super::stream::handle;
 use super::timer;
@@ -16,6 +16,7 @@ use super::timer;
 /// Accept connections on one listener until the core stops accepting.
 pub async fn accept_loop(core: Rc<Core>, b: Bound) {
     let fe_idx = b.frontend;
+    let tuning = b.tuning;
     let listener = match Listener::new(b.socket) {
         Ok(l) => l,
         Err(e) => {
@@ -73,6 +74,9 @@ pub async fn accept_loop(core: Rc<Core>, b: Bound) {
         fe.accept_waiting.dec();
         match accepted {
             Some(Ok((client, peer))) => {
+                if let Client::Tcp(c) = &client {
+                    let _ = tune_accepted(socket2::SockRef::from(c), &tuning);
+                }
                 fe.cum_conn.inc();
                 if fe.rate_limit > 0 {
                     fe.sess_rate.add(core.shared.now_ms());

@@ -2,10 +2,14 @@
 //! executor, bound at start-up in the main thread (so a busy address stops
 //! the start before anything is served); an inherited `fd@N` socket is
 //! shared by every executor (each gets its own dup).
+//!
+//! Socket options are HAProxy's (tcp_bind_listener, session_accept_fd,
+//! tcp_connect_server): see [`ListenerTuning`] and [`tune_server_socket`].
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
-use socket2::{Domain, Protocol, Socket, Type};
+use socket2::{Domain, Protocol, SockRef, Socket, TcpKeepalive, Type};
 
 use super::plan::{BindPlan, ListenAddr, Plan};
 
@@ -15,6 +19,9 @@ pub struct Bound {
     pub socket: BoundSocket,
     pub frontend: usize,
     pub addr: ListenAddr,
+    /// What the accept loop still sets on each accepted TCP socket (most
+    /// options are inherited from the listener).
+    pub tuning: ListenerTuning,
 }
 
 /// A bound listening socket of either family.
@@ -47,11 +54,12 @@ pub fn bind_all(plan: &Plan, executors: usize) -> Result<Vec<Vec<Bound>>, BindEr
     let mut per_exec: Vec<Vec<Bound>> = (0..executors).map(|_| Vec::new()).collect();
     for (fi, fe) in plan.frontends.iter().enumerate() {
         for b in &fe.binds {
+            let tuning = tuning_of(b);
             for addr in &b.addrs {
                 match addr {
                     ListenAddr::Inet(sa) => {
                         for list in per_exec.iter_mut() {
-                            let s = bind_inet(*sa, b).map_err(|e| BindError {
+                            let s = bind_inet(*sa, b, &tuning).map_err(|e| BindError {
                                 in_use: e.kind() == std::io::ErrorKind::AddrInUse,
                                 message: format!(
                                     "Starting frontend {}: cannot bind socket [{sa}]: {e}",
@@ -62,6 +70,7 @@ pub fn bind_all(plan: &Plan, executors: usize) -> Result<Vec<Vec<Bound>>, BindEr
                                 socket: BoundSocket::Tcp(s),
                                 frontend: fi,
                                 addr: addr.clone(),
+                                tuning: tuning.clone(),
                             });
                         }
                     }
@@ -88,6 +97,7 @@ pub fn bind_all(plan: &Plan, executors: usize) -> Result<Vec<Vec<Bound>>, BindEr
                                 socket: BoundSocket::Unix(s),
                                 frontend: fi,
                                 addr: addr.clone(),
+                                tuning: ListenerTuning::default(),
                             });
                         }
                     }
@@ -99,8 +109,11 @@ pub fn bind_all(plan: &Plan, executors: usize) -> Result<Vec<Vec<Bound>>, BindEr
                         base.set_nonblocking(true).map_err(|e| {
                             BindError::fatal(format!("Starting frontend {}: fd@{n}: {e}", fe.name))
                         })?;
-                        // Inherited by accepted sockets (Linux).
-                        let _ = socket2::SockRef::from(&base).set_tcp_nodelay(true);
+                        // HAProxy's tcp_bind_listener runs on inherited
+                        // sockets too: what the parent left set is reset.
+                        for w in tune_listener(SockRef::from(&base), &tuning) {
+                            eprintln!("[WARNING] Starting frontend {}: fd@{n}: {w}", fe.name);
+                        }
                         for list in per_exec.iter_mut() {
                             let s = base.try_clone().map_err(|e| {
                                 BindError::fatal(format!(
@@ -112,6 +125,7 @@ pub fn bind_all(plan: &Plan, executors: usize) -> Result<Vec<Vec<Bound>>, BindEr
                                 socket: BoundSocket::Tcp(s),
                                 frontend: fi,
                                 addr: addr.clone(),
+                                tuning: tuning.clone(),
                             });
                         }
                     }
@@ -183,7 +197,11 @@ fn lookup_id(text: &str, by_name: Option<u32>) -> std::io::Result<u32> {
     })
 }
 
-fn bind_inet(sa: SocketAddr, b: &BindPlan) -> std::io::Result<std::net::TcpListener> {
+fn bind_inet(
+    sa: SocketAddr,
+    b: &BindPlan,
+    tuning: &ListenerTuning,
+) -> std::io::Result<std::net::TcpListener> {
     let s = Socket::new(
         Domain::for_address(sa),
         Type::STREAM.nonblocking().cloexec(),
@@ -191,9 +209,9 @@ fn bind_inet(sa: SocketAddr, b: &BindPlan) -> std::io::Result<std::net::TcpListe
     )?;
     s.set_reuse_address(true)?;
     s.set_reuse_port(true)?;
-    // Accepted sockets inherit TCP_NODELAY from the listener on Linux: one
-    // setsockopt here instead of one per connection.
-    s.set_tcp_nodelay(true)?;
+    for w in tune_listener(SockRef::from(&s), tuning) {
+        eprintln!("[WARNING] [{sa}]: {w}");
+    }
     if sa.is_ipv6() {
         if let Some(v6only) = b.v6only {
             s.set_only_v6(v6only)?;
@@ -209,16 +227,186 @@ fn bind_inet(sa: SocketAddr, b: &BindPlan) -> std::io::Result<std::net::TcpListe
     if let Some(iface) = &b.interface {
         s.bind_device(Some(iface.as_bytes()))?;
     }
-    if let Some(mss) = b.mss {
-        s.set_tcp_mss(mss)?;
-    }
-    // `defer-accept` (TCP_DEFER_ACCEPT) is an accept-time optimisation that
-    // changes no traffic; neither socket2 nor nix exposes it, so it is not
-    // set yet (rule zero: noted in docs/differences.md).
-    let _ = b.defer_accept;
     s.bind(&sa.into())?;
     s.listen(b.backlog)?;
+    // listen() clears the delayed-ACK state (inet_csk_delack_init): the
+    // quick-ack mode is set after it, as tcp_bind_listener does.
+    let _ = s.set_tcp_quickack(!tuning.smart_accept);
     Ok(s.into())
+}
+
+/// Socket options of one `bind` line's TCP listeners and of the sockets
+/// accepted on them, with HAProxy's meaning and defaults. `Default` is a
+/// TCP-mode frontend with no option: TCP_NODELAY and nothing else.
+///
+/// HAProxy sets the listener's options in tcp_bind_listener and the
+/// accepted socket's in session_accept_fd, one setsockopt each per
+/// connection. Linux copies a listener's options into every socket accept()
+/// returns (sk_clone: nodelay, keepalive and its timer, linger, user
+/// timeout, buffer sizes), so they are all set once here, on the listener
+/// (rule zero: the `tuning` unit tests check each one on an accepted
+/// socket). Only a negative `mss` is per connection (see [`tune_accepted`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListenerTuning {
+    /// `option tcp-smart-accept`: on by default in HTTP mode and on `ssl`
+    /// binds, off in TCP mode (cfgparse: BC_O_NOQUICKACK). On: TCP_QUICKACK
+    /// off on the listener, so the ACK of the request leaves with the
+    /// response. Off: TCP_QUICKACK on (the kernel's default, set anyway to
+    /// reset an inherited socket).
+    pub smart_accept: bool,
+    /// `option nolinger` on the frontend: SO_LINGER {on, 0}, closes send a
+    /// RST. Off: SO_LINGER off.
+    pub nolinger: bool,
+    /// Bind `tcp-ut <delay>`: TCP_USER_TIMEOUT (0, the kernel's, without).
+    pub user_timeout: Option<Duration>,
+    /// Bind `mss <n>`: positive, TCP_MAXSEG on the listener; negative, each
+    /// accepted socket's MSS is lowered by that much.
+    pub mss: Option<i32>,
+    /// `option clitcpka` (or `tcpka`) with `clitcpka-idle/intvl/cnt`.
+    pub keepalive: Option<KeepAlive>,
+    /// `tune.sndbuf.client` / `tune.rcvbuf.client`: SO_SNDBUF / SO_RCVBUF.
+    pub sndbuf: Option<usize>,
+    pub rcvbuf: Option<usize>,
+}
+
+/// TCP keep-alive probes: SO_KEEPALIVE with TCP_KEEPIDLE, TCP_KEEPINTVL and
+/// TCP_KEEPCNT where given (the system's values otherwise).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KeepAlive {
+    pub idle: Option<Duration>,
+    pub interval: Option<Duration>,
+    pub count: Option<u32>,
+}
+
+impl KeepAlive {
+    fn set(&self, s: &SockRef<'_>) -> std::io::Result<()> {
+        let mut ka = TcpKeepalive::new();
+        if let Some(t) = self.idle {
+            ka = ka.with_time(t);
+        }
+        if let Some(t) = self.interval {
+            ka = ka.with_interval(t);
+        }
+        if let Some(n) = self.count {
+            ka = ka.with_retries(n);
+        }
+        // Sets SO_KEEPALIVE too.
+        s.set_tcp_keepalive(&ka)
+    }
+}
+
+/// What the plan says of a `bind` line's sockets.
+///
+/// The plan carries `mss` only (as an absolute value) and not yet the
+/// frontend's `option tcp-smart-accept`/`nolinger`/`clitcpka`, the bind's
+/// `tcp-ut`, nor `tune.{snd,rcv}buf.client`: those keep their TCP-mode
+/// defaults until `BindPlan` has a `ListenerTuning` of its own.
+fn tuning_of(b: &BindPlan) -> ListenerTuning {
+    // `defer-accept`: see the end of `tune_listener`.
+    let _ = b.defer_accept;
+    ListenerTuning {
+        mss: b.mss.and_then(|m| i32::try_from(m).ok()),
+        ..ListenerTuning::default()
+    }
+}
+
+/// Set `t` on a TCP listener (a fresh one before listen(), or an inherited
+/// one). A failure is a warning, as in tcp_bind_listener (and HAProxy
+/// ignores a failed TCP_NODELAY on an accepted socket).
+fn tune_listener(s: SockRef<'_>, t: &ListenerTuning) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let mut warn = |what: &str, r: std::io::Result<()>| {
+        if let Err(e) = r {
+            warnings.push(format!("cannot set {what}: {e}"));
+        }
+    };
+    warn("TCP_NODELAY", s.set_tcp_nodelay(true));
+    warn(
+        "SO_LINGER",
+        s.set_linger(t.nolinger.then_some(Duration::ZERO)),
+    );
+    warn("TCP_USER_TIMEOUT", s.set_tcp_user_timeout(t.user_timeout));
+    if let Some(mss) = t.mss.and_then(|m| u32::try_from(m).ok()) {
+        warn("TCP_MAXSEG", s.set_tcp_mss(mss));
+    }
+    if let Some(ka) = &t.keepalive {
+        warn("SO_KEEPALIVE", ka.set(&s));
+    }
+    if let Some(n) = t.sndbuf {
+        warn("SO_SNDBUF", s.set_send_buffer_size(n));
+    }
+    if let Some(n) = t.rcvbuf {
+        warn("SO_RCVBUF", s.set_recv_buffer_size(n));
+    }
+    warn("TCP_QUICKACK", s.set_tcp_quickack(!t.smart_accept));
+    // `defer-accept` (TCP_DEFER_ACCEPT, 1 s in HAProxy) and `tfo`
+    // (TCP_FASTOPEN, the backlog as queue length) need a setsockopt that
+    // neither socket2 nor nix offers: they wait for a wrapper in `sys`
+    // (rule zero: noted in docs/differences.md).
+    warnings
+}
+
+/// What is still set per accepted TCP socket: a negative `mss` lowers the
+/// MSS the connection negotiated (session_accept_fd). Returns the MSS set.
+pub fn tune_accepted(s: SockRef<'_>, t: &ListenerTuning) -> Option<u32> {
+    let lower = t.mss.filter(|m| *m < 0).map(i32::unsigned_abs)?;
+    let mss = s.tcp_mss().ok()?.saturating_sub(lower);
+    s.set_tcp_mss(mss).ok()?;
+    Some(mss)
+}
+
+/// Socket options of connections to a backend's servers, as
+/// tcp_connect_server sets them. `Default` is a TCP-mode backend with no
+/// option: TCP_NODELAY and nothing else.
+// Rule zero: the server side is used by stream.rs's connect once it
+// creates its sockets before connecting; until then it is only tested.
+#[allow(dead_code)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ServerTuning {
+    /// `option tcp-smart-connect` (off by default in both modes).
+    pub smart_connect: bool,
+    /// `option srvtcpka` (or `tcpka`) with `srvtcpka-idle/intvl/cnt`.
+    pub keepalive: Option<KeepAlive>,
+    /// The server's `tcp-ut <delay>`: TCP_USER_TIMEOUT.
+    pub user_timeout: Option<Duration>,
+    /// `tune.sndbuf.server` / `tune.rcvbuf.server`.
+    pub sndbuf: Option<usize>,
+    pub rcvbuf: Option<usize>,
+}
+
+/// Set `t` on a new server socket, after socket() and before bind() and
+/// connect(). `has_data`: client bytes (or a PROXY header) are waiting to
+/// be sent, so with `tcp-smart-connect` the handshake's last ACK can leave
+/// with them (TCP_QUICKACK off; HAProxy's CONNECT_HAS_DATA). TCP_NODELAY
+/// is required (an error, as in HAProxy); the others are best effort.
+#[allow(dead_code)] // See `ServerTuning`.
+pub fn tune_server_socket(s: SockRef<'_>, t: &ServerTuning, has_data: bool) -> std::io::Result<()> {
+    s.set_tcp_nodelay(true)?;
+    if let Some(ka) = &t.keepalive {
+        let _ = ka.set(&s);
+    }
+    if t.smart_connect && has_data {
+        let _ = s.set_tcp_quickack(false);
+    }
+    if let Some(ut) = t.user_timeout {
+        let _ = s.set_tcp_user_timeout(Some(ut));
+    }
+    if let Some(n) = t.sndbuf {
+        let _ = s.set_send_buffer_size(n);
+    }
+    if let Some(n) = t.rcvbuf {
+        let _ = s.set_recv_buffer_size(n);
+    }
+    Ok(())
+}
+
+/// Before binding a server socket to a source address without a port:
+/// IP_BIND_ADDRESS_NO_PORT, so the port is picked at connect() time and
+/// one port serves several servers (tcp_connect_server does the same).
+#[allow(dead_code)] // See `ServerTuning`.
+pub fn set_bind_address_no_port(s: SockRef<'_>) -> std::io::Result<()> {
+    nix::sys::socket::setsockopt(&*s, nix::sys::socket::sockopt::IpBindAddressNoPort, &true)
+        .map_err(std::io::Error::from)
 }
 
 #[cfg(test)]
@@ -237,11 +425,32 @@ mod tests {
         }
     }
 
+    fn localhost() -> SocketAddr {
+        "127.0.0.1:0".parse().unwrap()
+    }
+
+    /// A listener bound with `t`, one client connected to it, and the
+    /// socket accept() returned for that client.
+    fn accepted(
+        t: &ListenerTuning,
+    ) -> (
+        std::net::TcpListener,
+        std::net::TcpStream,
+        std::net::TcpStream,
+    ) {
+        let l = bind_inet(localhost(), &bind_plan(), t).unwrap();
+        l.set_nonblocking(false).unwrap();
+        let client = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (server, _) = l.accept().unwrap();
+        (l, client, server)
+    }
+
     #[test]
     fn reuseport_lets_executors_share_an_address() {
-        let a = bind_inet("127.0.0.1:0".parse().unwrap(), &bind_plan()).unwrap();
+        let t = ListenerTuning::default();
+        let a = bind_inet(localhost(), &bind_plan(), &t).unwrap();
         let addr = a.local_addr().unwrap();
-        let b = bind_inet(addr, &bind_plan()).unwrap();
+        let b = bind_inet(addr, &bind_plan(), &t).unwrap();
         assert_eq!(b.local_addr().unwrap(), addr);
     }
 
@@ -250,6 +459,143 @@ mod tests {
         // A plain listener without SO_REUSEPORT holds the port.
         let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = holder.local_addr().unwrap();
-        assert!(bind_inet(addr, &bind_plan()).is_err());
+        assert!(bind_inet(addr, &bind_plan(), &ListenerTuning::default()).is_err());
+    }
+
+    /// TCP mode without options: TCP_NODELAY on the accepted socket (set
+    /// once, on the listener), quick ACKs, no linger, no user timeout, no
+    /// keep-alive.
+    #[test]
+    fn tuning_tcp_mode_defaults() {
+        let (l, _client, server) = accepted(&ListenerTuning::default());
+        let l = SockRef::from(&l);
+        assert!(l.tcp_nodelay().unwrap());
+        assert!(l.tcp_quickack().unwrap());
+        assert_eq!(l.linger().unwrap(), None);
+        assert_eq!(l.tcp_user_timeout().unwrap(), None);
+        let s = SockRef::from(&server);
+        assert!(s.tcp_nodelay().unwrap(), "TCP_NODELAY is inherited");
+        assert!(!s.keepalive().unwrap());
+        assert_eq!(s.linger().unwrap(), None);
+        assert_eq!(s.tcp_user_timeout().unwrap(), None);
+    }
+
+    /// Every option set on the listener is on the socket accept() returns:
+    /// what lets one setsockopt per listener replace HAProxy's one per
+    /// connection.
+    #[test]
+    fn tuning_options_are_inherited_by_accepted_sockets() {
+        let t = ListenerTuning {
+            smart_accept: true,
+            nolinger: true,
+            user_timeout: Some(Duration::from_secs(3)),
+            mss: Some(1200),
+            keepalive: Some(KeepAlive {
+                idle: Some(Duration::from_secs(7)),
+                interval: Some(Duration::from_secs(3)),
+                count: Some(4),
+            }),
+            sndbuf: Some(64 * 1024),
+            rcvbuf: Some(32 * 1024),
+        };
+        let (l, _client, server) = accepted(&t);
+        let l = SockRef::from(&l);
+        assert!(!l.tcp_quickack().unwrap(), "tcp-smart-accept");
+        assert_eq!(l.linger().unwrap(), Some(Duration::ZERO));
+        assert_eq!(l.tcp_mss().unwrap(), 1200);
+        let s = SockRef::from(&server);
+        assert!(s.tcp_nodelay().unwrap());
+        assert_eq!(s.linger().unwrap(), Some(Duration::ZERO), "nolinger");
+        assert_eq!(
+            s.tcp_user_timeout().unwrap(),
+            Some(Duration::from_secs(3)),
+            "tcp-ut"
+        );
+        assert!(s.keepalive().unwrap(), "clitcpka");
+        assert_eq!(s.tcp_keepalive_time().unwrap(), Duration::from_secs(7));
+        assert_eq!(s.tcp_keepalive_interval().unwrap(), Duration::from_secs(3));
+        assert_eq!(s.tcp_keepalive_retries().unwrap(), 4);
+        // Linux doubles the value asked for (bookkeeping overhead).
+        assert_eq!(s.send_buffer_size().unwrap(), 2 * 64 * 1024);
+        assert_eq!(s.recv_buffer_size().unwrap(), 2 * 32 * 1024);
+        assert!(s.tcp_mss().unwrap() <= 1200, "mss");
+    }
+
+    /// An inherited listener (`fd@N`) gets HAProxy's settings back: what
+    /// the parent left on it is reset.
+    #[test]
+    fn tuning_resets_an_inherited_listener() {
+        let l = std::net::TcpListener::bind(localhost()).unwrap();
+        let s = SockRef::from(&l);
+        s.set_linger(Some(Duration::ZERO)).unwrap();
+        s.set_tcp_user_timeout(Some(Duration::from_secs(9)))
+            .unwrap();
+        s.set_tcp_quickack(false).unwrap();
+        assert!(tune_listener(SockRef::from(&l), &ListenerTuning::default()).is_empty());
+        assert!(s.tcp_nodelay().unwrap());
+        assert!(s.tcp_quickack().unwrap());
+        assert_eq!(s.linger().unwrap(), None);
+        assert_eq!(s.tcp_user_timeout().unwrap(), None);
+    }
+
+    /// A negative `mss` lowers each accepted socket's MSS by that much.
+    #[test]
+    fn tuning_negative_mss_lowers_the_accepted_mss() {
+        let (_l, _client, server) = accepted(&ListenerTuning::default());
+        let s = SockRef::from(&server);
+        let before = s.tcp_mss().unwrap();
+        let lowered = |mss| ListenerTuning {
+            mss: Some(mss),
+            ..ListenerTuning::default()
+        };
+        // (An established socket reads back the MSS in use, not the
+        // clamp: the value set is what is checked.)
+        assert_eq!(
+            tune_accepted(SockRef::from(&server), &lowered(-100)),
+            Some(before - 100)
+        );
+        assert_eq!(tune_accepted(SockRef::from(&server), &lowered(1200)), None);
+    }
+
+    #[test]
+    fn tuning_server_sockets() {
+        let plain = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).unwrap();
+        tune_server_socket(SockRef::from(&plain), &ServerTuning::default(), true).unwrap();
+        assert!(plain.tcp_nodelay().unwrap());
+        assert!(plain.tcp_quickack().unwrap(), "no tcp-smart-connect");
+        assert!(!plain.keepalive().unwrap());
+
+        let t = ServerTuning {
+            smart_connect: true,
+            keepalive: Some(KeepAlive {
+                idle: Some(Duration::from_secs(11)),
+                ..KeepAlive::default()
+            }),
+            user_timeout: Some(Duration::from_millis(1500)),
+            sndbuf: None,
+            rcvbuf: None,
+        };
+        let quiet = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).unwrap();
+        tune_server_socket(SockRef::from(&quiet), &t, false).unwrap();
+        assert!(
+            quiet.tcp_quickack().unwrap(),
+            "nothing to send with the ACK"
+        );
+        let busy = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).unwrap();
+        tune_server_socket(SockRef::from(&busy), &t, true).unwrap();
+        assert!(!busy.tcp_quickack().unwrap(), "tcp-smart-connect with data");
+        assert!(busy.keepalive().unwrap());
+        assert_eq!(busy.tcp_keepalive_time().unwrap(), Duration::from_secs(11));
+        assert_eq!(
+            busy.tcp_user_timeout().unwrap(),
+            Some(Duration::from_millis(1500))
+        );
+
+        set_bind_address_no_port(SockRef::from(&busy)).unwrap();
+        assert!(nix::sys::socket::getsockopt(
+            &busy,
+            nix::sys::socket::sockopt::IpBindAddressNoPort
+        )
+        .unwrap());
     }
 }
