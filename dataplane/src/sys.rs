@@ -51,3 +51,26 @@ pub fn adopt_listener_fd(fd: RawFd) -> io::Result<OwnedFd> {
     // guarantees we create exactly one owner for it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
+
+/// An integer socket option neither socket2 nor nix offers
+/// (`TCP_DEFER_ACCEPT`, `TCP_FASTOPEN` on a listener).
+pub fn set_int_sockopt(fd: BorrowedFd<'_>, level: i32, name: i32, value: i32) -> io::Result<()> {
+    let len = nix::libc::socklen_t::try_from(std::mem::size_of::<i32>())
+        .map_err(|_| io::Error::other("socklen overflow"))?;
+    // SAFETY: `fd` is a borrowed open descriptor for the whole call, and
+    // the option value points to a live i32 whose exact size is passed.
+    let r = unsafe {
+        nix::libc::setsockopt(
+            std::os::fd::AsRawFd::as_raw_fd(&fd),
+            level,
+            name,
+            std::ptr::from_ref(&value).cast(),
+            len,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}

@@ -15,7 +15,7 @@
 //! a connection still in the accept queue, only on this side of accept().
 //!
 //! Nothing holds a slot while waiting for a client, so the log's actconn
-//! and feconn need no correction (`accept_waiting` stays at 0).
+//! and feconn count exactly the live clients.
 
 use std::collections::VecDeque;
 use std::io;

@@ -267,6 +267,11 @@ pub struct ListenerTuning {
     /// `tune.sndbuf.client` / `tune.rcvbuf.client`: SO_SNDBUF / SO_RCVBUF.
     pub sndbuf: Option<usize>,
     pub rcvbuf: Option<usize>,
+    /// Bind `defer-accept`: TCP_DEFER_ACCEPT (1 s): accept() returns a
+    /// connection only once its client sent data.
+    pub defer_accept: bool,
+    /// Bind `tfo`: TCP_FASTOPEN with this queue length (the backlog).
+    pub fastopen: Option<i32>,
 }
 
 /// TCP keep-alive probes: SO_KEEPALIVE with TCP_KEEPIDLE, TCP_KEEPINTVL and
@@ -295,19 +300,10 @@ impl KeepAlive {
     }
 }
 
-/// What the plan says of a `bind` line's sockets.
-///
-/// The plan carries `mss` only (as an absolute value) and not yet the
-/// frontend's `option tcp-smart-accept`/`nolinger`/`clitcpka`, the bind's
-/// `tcp-ut`, nor `tune.{snd,rcv}buf.client`: those keep their TCP-mode
-/// defaults until `BindPlan` has a `ListenerTuning` of its own.
+/// What the plan says of a `bind` line's sockets (filled from the
+/// frontend's options, the bind line and `tune.*buf.client` in plan.rs).
 fn tuning_of(b: &BindPlan) -> ListenerTuning {
-    // `defer-accept`: see the end of `tune_listener`.
-    let _ = b.defer_accept;
-    ListenerTuning {
-        mss: b.mss.and_then(|m| i32::try_from(m).ok()),
-        ..ListenerTuning::default()
-    }
+    b.tuning.clone()
 }
 
 /// Set `t` on a TCP listener (a fresh one before listen(), or an inherited
@@ -339,10 +335,22 @@ fn tune_listener(s: SockRef<'_>, t: &ListenerTuning) -> Vec<String> {
         warn("SO_RCVBUF", s.set_recv_buffer_size(n));
     }
     warn("TCP_QUICKACK", s.set_tcp_quickack(!t.smart_accept));
-    // `defer-accept` (TCP_DEFER_ACCEPT, 1 s in HAProxy) and `tfo`
-    // (TCP_FASTOPEN, the backlog as queue length) need a setsockopt that
-    // neither socket2 nor nix offers: they wait for a wrapper in `sys`
-    // (rule zero: noted in docs/differences.md).
+    // `defer-accept`: TCP_DEFER_ACCEPT, 1 s as HAProxy sets it; `tfo`:
+    // TCP_FASTOPEN with the backlog as queue length. Options socket2 and
+    // nix do not offer, so through the syscall room.
+    let fd = std::os::fd::AsFd::as_fd(&*s);
+    if t.defer_accept {
+        warn(
+            "TCP_DEFER_ACCEPT",
+            crate::sys::set_int_sockopt(fd, nix::libc::IPPROTO_TCP, nix::libc::TCP_DEFER_ACCEPT, 1),
+        );
+    }
+    if let Some(qlen) = t.fastopen {
+        warn(
+            "TCP_FASTOPEN",
+            crate::sys::set_int_sockopt(fd, nix::libc::IPPROTO_TCP, nix::libc::TCP_FASTOPEN, qlen),
+        );
+    }
     warnings
 }
 
@@ -358,9 +366,6 @@ pub fn tune_accepted(s: SockRef<'_>, t: &ListenerTuning) -> Option<u32> {
 /// Socket options of connections to a backend's servers, as
 /// tcp_connect_server sets them. `Default` is a TCP-mode backend with no
 /// option: TCP_NODELAY and nothing else.
-// Rule zero: the server side is used by stream.rs's connect once it
-// creates its sockets before connecting; until then it is only tested.
-#[allow(dead_code)]
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ServerTuning {
     /// `option tcp-smart-connect` (off by default in both modes).
@@ -379,7 +384,6 @@ pub struct ServerTuning {
 /// be sent, so with `tcp-smart-connect` the handshake's last ACK can leave
 /// with them (TCP_QUICKACK off; HAProxy's CONNECT_HAS_DATA). TCP_NODELAY
 /// is required (an error, as in HAProxy); the others are best effort.
-#[allow(dead_code)] // See `ServerTuning`.
 pub fn tune_server_socket(s: SockRef<'_>, t: &ServerTuning, has_data: bool) -> std::io::Result<()> {
     s.set_tcp_nodelay(true)?;
     if let Some(ka) = &t.keepalive {
@@ -403,7 +407,6 @@ pub fn tune_server_socket(s: SockRef<'_>, t: &ServerTuning, has_data: bool) -> s
 /// Before binding a server socket to a source address without a port:
 /// IP_BIND_ADDRESS_NO_PORT, so the port is picked at connect() time and
 /// one port serves several servers (tcp_connect_server does the same).
-#[allow(dead_code)] // See `ServerTuning`.
 pub fn set_bind_address_no_port(s: SockRef<'_>) -> std::io::Result<()> {
     nix::sys::socket::setsockopt(&*s, nix::sys::socket::sockopt::IpBindAddressNoPort, &true)
         .map_err(std::io::Error::from)
@@ -419,9 +422,8 @@ mod tests {
             backlog: 16,
             v6only: None,
             transparent: false,
-            defer_accept: true,
             interface: None,
-            mss: None,
+            tuning: ListenerTuning::default(),
         }
     }
 
@@ -497,6 +499,8 @@ mod tests {
             }),
             sndbuf: Some(64 * 1024),
             rcvbuf: Some(32 * 1024),
+            defer_accept: false,
+            fastopen: Some(16),
         };
         let (l, _client, server) = accepted(&t);
         let l = SockRef::from(&l);
@@ -519,6 +523,41 @@ mod tests {
         assert_eq!(s.send_buffer_size().unwrap(), 2 * 64 * 1024);
         assert_eq!(s.recv_buffer_size().unwrap(), 2 * 32 * 1024);
         assert!(s.tcp_mss().unwrap() <= 1200, "mss");
+    }
+
+    /// `defer-accept`: accept() returns a client only once it sent data
+    /// (TCP_DEFER_ACCEPT); the options are set without a warning.
+    #[test]
+    fn defer_accept_waits_for_the_client_s_data() {
+        let t = ListenerTuning {
+            defer_accept: true,
+            ..ListenerTuning::default()
+        };
+        let l = bind_inet(localhost(), &bind_plan(), &t).unwrap();
+        assert!(tune_listener(SockRef::from(&l), &t).is_empty());
+        l.set_nonblocking(true).unwrap();
+        let mut client = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let quiet_until = std::time::Instant::now() + Duration::from_millis(200);
+        while std::time::Instant::now() < quiet_until {
+            assert_eq!(
+                l.accept().map(|_| ()).unwrap_err().kind(),
+                std::io::ErrorKind::WouldBlock,
+                "a silent client is not accepted yet"
+            );
+            std::thread::yield_now();
+        }
+        std::io::Write::write_all(&mut client, b"hello").unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            match l.accept() {
+                Ok(_) => break,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    assert!(std::time::Instant::now() < deadline, "never accepted");
+                    std::thread::yield_now();
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
     }
 
     /// An inherited listener (`fd@N`) gets HAProxy's settings back: what

@@ -118,8 +118,6 @@ impl FreqCtr {
 pub struct Shared {
     pub plan: Plan,
     pub actconn: Counter,
-    /// Slots held by accept loops waiting for their next client.
-    pub accept_waiting: Counter,
     /// Soft-stop requested: listeners close, live streams finish.
     pub stopping: AtomicBool,
     /// Hard stop: every stream is closed now.
@@ -144,7 +142,6 @@ impl Shared {
                 .collect(),
             plan,
             actconn: Counter::default(),
-            accept_waiting: Counter::default(),
             stopping: AtomicBool::new(false),
             killing: AtomicBool::new(false),
             started: std::time::Instant::now(),

@@ -9,6 +9,7 @@ use std::time::Duration;
 use ringlb_config::addr::{Address, Host, IpFamily, Port};
 use ringlb_config::model::{Balance, Config, HashType, InitAddr, LogStyle, LogTarget, Proxy};
 
+use super::listener::{KeepAlive, ListenerTuning, ServerTuning};
 use super::Counter;
 
 /// HAProxy's default `retries`.
@@ -47,8 +48,6 @@ pub struct FrontendPlan {
     pub feconn: Counter,
     /// Connections accepted since start-up (`Proxy X stopped` line).
     pub cum_conn: Counter,
-    /// Slots held by this frontend's accept loops waiting for a client.
-    pub accept_waiting: Counter,
     /// The accepted socket's local address is needed (servers without a
     /// fixed port, or a log line printing it): one getsockname per accept
     /// is skipped otherwise.
@@ -67,9 +66,9 @@ pub struct BindPlan {
     pub backlog: i32,
     pub v6only: Option<bool>,
     pub transparent: bool,
-    pub defer_accept: bool,
     pub interface: Option<String>,
-    pub mss: Option<u32>,
+    /// Socket options of the listener and its accepted sockets.
+    pub tuning: ListenerTuning,
 }
 
 #[derive(Clone, Debug)]
@@ -136,6 +135,8 @@ pub struct BackendPlan {
     /// Streams that left the backend queue for a server (all cores;
     /// HAProxy's `px->queue.idx`), for `%bq`.
     pub queue_served: Counter,
+    /// Socket options of server connections.
+    pub server_tuning: ServerTuning,
     pub splice_request: bool,
     pub splice_response: bool,
 }
@@ -318,7 +319,7 @@ impl Plan {
         let mut be_index = std::collections::HashMap::new();
         for px in cfg.proxies.iter().filter(|p| p.cap.backend && !p.disabled) {
             be_index.insert(px.name.clone(), backends.len());
-            backends.push(backend_plan(px)?);
+            backends.push(backend_plan(px, cfg)?);
         }
         let global_logs = &cfg.global.logs;
         let mut frontends = Vec::new();
@@ -371,16 +372,16 @@ impl Plan {
                     }
                 }
                 let maxconn = b.opts.maxconn.or(px.maxconn).unwrap_or(0);
+                let backlog =
+                    i32::try_from(b.opts.backlog.or(px.backlog).unwrap_or(if maxconn > 0 {
+                        maxconn
+                    } else {
+                        1024
+                    }))
+                    .unwrap_or(i32::MAX);
                 binds.push(BindPlan {
                     addrs,
-                    backlog: i32::try_from(
-                        b.opts.backlog.or(px.backlog).unwrap_or(if maxconn > 0 {
-                            maxconn
-                        } else {
-                            1024
-                        }),
-                    )
-                    .unwrap_or(i32::MAX),
+                    backlog,
                     v6only: if b.opts.v6only {
                         Some(true)
                     } else if b.opts.v4v6 {
@@ -389,9 +390,8 @@ impl Plan {
                         None
                     },
                     transparent: b.opts.transparent,
-                    defer_accept: b.opts.defer_accept,
                     interface: b.opts.interface.clone(),
-                    mss: b.opts.mss.map(i32::unsigned_abs),
+                    tuning: listener_tuning(px, &b.opts, cfg, backlog),
                 });
             }
             let has_targets = px.logs.iter().any(|l| match l {
@@ -415,7 +415,6 @@ impl Plan {
                 timeout_client_fin: px.timeouts.client_fin,
                 feconn: Counter::default(),
                 cum_conn: Counter::default(),
-                accept_waiting: Counter::default(),
                 splice_request: splices(px).0,
                 splice_response: splices(px).1,
                 needs_dst: false,
@@ -527,7 +526,73 @@ fn parse_source_addr(addr: &str) -> Result<SocketAddr, String> {
     }
 }
 
-fn backend_plan(px: &Proxy) -> Result<BackendPlan, String> {
+/// The last value of a proxy directive such as `clitcpka-idle 30s`.
+fn directive_arg<'a>(px: &'a Proxy, keyword: &str) -> Option<&'a str> {
+    px.directives
+        .iter()
+        .rev()
+        .find(|d| d.keyword == keyword)
+        .and_then(|d| d.args.first())
+        .map(String::as_str)
+}
+
+/// `option <side>tcpka` (or `tcpka`) and its `<side>tcpka-idle/intvl/cnt`.
+fn keepalive(px: &Proxy, side: &str) -> Option<KeepAlive> {
+    let on = px
+        .options
+        .flag(&format!("{side}tcpka"))
+        .or_else(|| px.options.flag("tcpka"))
+        .unwrap_or(false);
+    if !on {
+        return None;
+    }
+    let time = |k: &str| {
+        directive_arg(px, &format!("{side}tcpka-{k}")).and_then(|t| {
+            ringlb_config::units::parse_duration(t, ringlb_config::units::TimeUnit::Seconds).ok()
+        })
+    };
+    Some(KeepAlive {
+        idle: time("idle"),
+        interval: time("intvl"),
+        count: directive_arg(px, &format!("{side}tcpka-cnt")).and_then(|n| n.parse().ok()),
+    })
+}
+
+/// A global `tune.*` size (`tune.sndbuf.client 4096`).
+fn tune_size(cfg: &Config, keyword: &str) -> Option<usize> {
+    cfg.global
+        .directives
+        .iter()
+        .rev()
+        .find(|d| d.keyword == keyword)
+        .and_then(|d| d.args.first())
+        .and_then(|v| ringlb_config::units::parse_size(v).ok())
+        .and_then(|v| usize::try_from(v).ok())
+        .filter(|v| *v > 0)
+}
+
+/// The socket options of a bind line's listener, as tcp_bind_listener and
+/// session_accept_fd set them in TCP mode.
+fn listener_tuning(
+    px: &Proxy,
+    b: &ringlb_config::model::BindOptions,
+    cfg: &Config,
+    backlog: i32,
+) -> ListenerTuning {
+    ListenerTuning {
+        smart_accept: px.options.flag("tcp-smart-accept").unwrap_or(false),
+        nolinger: px.options.is_set("nolinger"),
+        user_timeout: b.tcp_ut,
+        mss: b.mss,
+        keepalive: keepalive(px, "cli"),
+        sndbuf: tune_size(cfg, "tune.sndbuf.client"),
+        rcvbuf: tune_size(cfg, "tune.rcvbuf.client"),
+        defer_accept: b.defer_accept,
+        fastopen: b.tfo.then_some(backlog),
+    }
+}
+
+fn backend_plan(px: &Proxy, cfg: &Config) -> Result<BackendPlan, String> {
     let proxy_source = px
         .directives
         .iter()
@@ -604,6 +669,13 @@ fn backend_plan(px: &Proxy) -> Result<BackendPlan, String> {
         fullconn: px.fullconn.unwrap_or(0),
         fullconn_set: px.fullconn.is_some(),
         queue_served: Counter::default(),
+        server_tuning: ServerTuning {
+            smart_connect: px.options.flag("tcp-smart-connect").unwrap_or(false),
+            keepalive: keepalive(px, "srv"),
+            user_timeout: None,
+            sndbuf: tune_size(cfg, "tune.sndbuf.server"),
+            rcvbuf: tune_size(cfg, "tune.rcvbuf.server"),
+        },
         splice_request: splices(px).0,
         splice_response: splices(px).1,
     })

@@ -19,6 +19,7 @@ use compio::io::{AsyncRead, AsyncReadManaged, AsyncWrite, AsyncWriteExt};
 use compio::net::TcpStream;
 use futures_util::future::{select, Either};
 
+use super::listener::ServerTuning;
 use super::plan::{BackendPlan, FrontendPlan, SourcePlan};
 use super::pool::BufPool;
 use super::queue::{self, QueuePos, Ticket, BACKEND_QUEUE};
@@ -481,21 +482,26 @@ fn close_unserved<C: Endpoint>(client: &C) {
     let _ = sock.shutdown(std::net::Shutdown::Write);
 }
 
-/// Connect to `addr`, from `source` when the server has one: bound to its
-/// address, or in full transparent mode to the one `usesrc` presents
-/// (IP_TRANSPARENT, as HAProxy's tcp_bind_socket), on its interface.
+/// Connect to `addr` with the backend's socket options (tcp_connect_server:
+/// TCP_NODELAY, keep-alive, buffer sizes), from `source` when the server
+/// has one: bound to its address, or in full transparent mode to the one
+/// `usesrc` presents (IP_TRANSPARENT, as HAProxy's tcp_bind_socket), on its
+/// interface.
 async fn connect_from(
+    tuning: &ServerTuning,
     source: Option<&SourcePlan>,
     client: Option<SocketAddr>,
     addr: SocketAddr,
 ) -> std::io::Result<TcpStream> {
-    let Some(src) = source else {
-        return TcpStream::connect(addr).await;
-    };
     let sock = if addr.is_ipv4() {
         compio::net::TcpSocket::new_v4().await?
     } else {
         compio::net::TcpSocket::new_v6().await?
+    };
+    // TCP mode sends nothing before the connection is up: no data waits.
+    super::listener::tune_server_socket(socket2::SockRef::from(&sock), tuning, false)?;
+    let Some(src) = source else {
+        return sock.connect(addr).await;
     };
     if let Some(name) = &src.interface {
         // As HAProxy (tcp_connect_server), a device that cannot be bound
@@ -503,8 +509,8 @@ async fn connect_from(
         let _ = sock.bind_device(Some(name.as_bytes()));
     }
     let (local, transparent) = src.bind_for(client);
+    let s = socket2::SockRef::from(&sock);
     if transparent {
-        let s = socket2::SockRef::from(&sock);
         if addr.is_ipv4() {
             s.set_ip_transparent_v4(true)?;
         } else {
@@ -515,6 +521,10 @@ async fn connect_from(
         // A fixed source port (usesrc client): the same address and port
         // may serve several destinations.
         sock.set_reuseaddr(true)?;
+    } else {
+        // The port is chosen at connect time, so one source port serves
+        // several servers (IP_BIND_ADDRESS_NO_PORT, as HAProxy).
+        let _ = super::listener::set_bind_address_no_port(s);
     }
     if local.port() != 0 || !local.ip().is_unspecified() || transparent {
         sock.bind(local).await?;
@@ -755,15 +765,16 @@ async fn connect(
             Some(t) => timer::timeout(
                 &core.timers,
                 t,
-                connect_from(srv.source.as_ref(), facts.client, addr),
+                connect_from(&be.server_tuning, srv.source.as_ref(), facts.client, addr),
             )
             .await
             .map_err(|()| true),
-            None => Ok(connect_from(srv.source.as_ref(), facts.client, addr).await),
+            None => {
+                Ok(connect_from(&be.server_tuning, srv.source.as_ref(), facts.client, addr).await)
+            }
         };
         match conn {
             Ok(Ok(s)) => {
-                let _ = s.set_nodelay(true);
                 facts.tc = Some(connect_start.elapsed());
                 facts.server_addr = Some(addr);
                 let _ = start;
@@ -954,14 +965,10 @@ fn finish(
 ) {
     facts.tt = start.elapsed();
     // The counters as they are when the line is logged (manual 8.2.2): the
-    // server connection is already released, the client's is not; slots
-    // held by accept loops waiting for the next client do not count.
+    // server connection is already released, the client's is not.
     let shared = &core.shared;
-    facts.actconn = shared
-        .actconn
-        .get()
-        .saturating_sub(shared.accept_waiting.get());
-    facts.feconn = fe.feconn.get().saturating_sub(fe.accept_waiting.get());
+    facts.actconn = shared.actconn.get();
+    facts.feconn = fe.feconn.get();
     facts.beconn = be.map_or(0, |b| b.beconn.get());
     facts.srv_conn = be
         .zip(facts.server)
