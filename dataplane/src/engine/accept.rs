@@ -68,10 +68,11 @@ pub async fn accept_loop(core: Rc<Core>, b: Bound) {
             return;
         }
         if core.stop_accepting.is_fired() {
-            // Soft stop: the listener closes now (clients still in the
-            // kernel's queue are reset with it, as in HAProxy); the parked
-            // ones were accepted and are served.
-            listener = None;
+            // Soft stop: the listener closes now; the parked ones were
+            // accepted and are served.
+            if let Some(l) = listener.take() {
+                gate.close_listener(l);
+            }
         }
         if !gate.serve_parked() {
             gate.wait_room(listener.is_some()).await;
@@ -181,6 +182,36 @@ impl Gate<'_> {
             live.set(live.get().saturating_sub(1));
         }
         true
+    }
+
+    /// Close a listener at a soft stop. The clients already in its accept
+    /// queue are taken (non-blocking accept until it is empty) and served
+    /// like parked ones; then shutdown(2) takes it out of the SO_REUSEPORT
+    /// group at once, as HAProxy's listener pause does. Dropping it alone
+    /// is not enough: io_uring may hold the socket until its ring is torn
+    /// down, after the process exited, and the kernel keeps routing new
+    /// clients of the reloaded process's address to it, then resets them.
+    fn close_listener(&mut self, l: Listener) {
+        let sock = match &l {
+            Listener::Tcp(l) => socket2::SockRef::from(l),
+            Listener::Unix(l) => socket2::SockRef::from(l),
+        };
+        let _ = sock.set_nonblocking(true);
+        while let Ok((c, _)) = sock.accept() {
+            let client = match &l {
+                Listener::Tcp(_) => {
+                    TcpStream::from_std(std::net::TcpStream::from(c)).map(Client::Tcp)
+                }
+                Listener::Unix(_) => UnixStream::from_std(std::os::unix::net::UnixStream::from(
+                    std::os::fd::OwnedFd::from(c),
+                ))
+                .map(Client::Unix),
+            };
+            if let Ok(client) = client {
+                self.admit_or_park(client);
+            }
+        }
+        let _ = sock.shutdown(std::net::Shutdown::Both);
     }
 
     /// Hard stop: the parked clients are closed with everything else.

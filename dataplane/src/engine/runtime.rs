@@ -121,17 +121,29 @@ pub struct Core {
     /// Woken whenever a stream ends on this core (accept loops waiting for
     /// a connection slot retry).
     pub released: RefCell<Vec<Waker>>,
-    /// Fired when the core stops accepting and its last stream ended.
+    /// Accept loops still running (each closes its listener before it
+    /// ends).
+    pub accepting: Cell<usize>,
+    /// Fired when the core stopped accepting, its listeners are closed and
+    /// its last stream ended.
     pub drained: LocalEvent,
 }
 
 impl Core {
-    /// A stream ended on this core.
+    /// Stopped accepting, every listener closed, every stream ended: the
+    /// executor may end. (Ending with a listener still open would leave it
+    /// to io_uring's ring teardown, after the thread is gone, and the
+    /// kernel would route clients of a reloaded process to it meanwhile.)
+    pub fn is_drained(&self) -> bool {
+        self.stop_accepting.is_fired() && self.live.get() == 0 && self.accepting.get() == 0
+    }
+
+    /// A stream (or an accept loop) ended on this core.
     pub fn wake_released(&self) {
         for w in self.released.borrow_mut().drain(..) {
             w.wake();
         }
-        if self.stop_accepting.is_fired() && self.live.get() == 0 {
+        if self.is_drained() {
             self.drained.fire();
         }
     }
@@ -263,6 +275,7 @@ fn executor(idx: usize, cpu: usize, listeners: Vec<Bound>, shared: Arc<Shared>) 
                 .iter()
                 .map(|b| RefCell::new(super::queue::LocalQueues::new(b.servers.len())))
                 .collect(),
+            accepting: Cell::new(0),
             drained: LocalEvent::default(),
         });
         {
@@ -271,7 +284,13 @@ fn executor(idx: usize, cpu: usize, listeners: Vec<Bound>, shared: Arc<Shared>) 
         }
         for b in listeners {
             let core = Rc::clone(&core);
-            compio::runtime::spawn(super::accept::accept_loop(core, b)).detach();
+            core.accepting.set(core.accepting.get() + 1);
+            compio::runtime::spawn(async move {
+                super::accept::accept_loop(Rc::clone(&core), b).await;
+                core.accepting.set(core.accepting.get().saturating_sub(1));
+                core.wake_released();
+            })
+            .detach();
         }
         // Serve the inbox: wake-ups from other cores' queues, stop
         // requests, server changes. The executor ends once it stops
@@ -281,7 +300,7 @@ fn executor(idx: usize, cpu: usize, listeners: Vec<Bound>, shared: Arc<Shared>) 
             return;
         };
         loop {
-            if core.stop_accepting.is_fired() && core.live.get() == 0 {
+            if core.is_drained() {
                 break;
             }
             let msg = {
