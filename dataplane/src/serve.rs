@@ -163,6 +163,7 @@ fn start(args: &Args, cfg: &Config) -> Result<ExitCode, String> {
                 kind: StopKind::Hard,
                 signal,
             }) => process::die_of(signal),
+            Ok(ProcessEvent::DumpPools) => dump_pools(&shared),
             Ok(ProcessEvent::Pause | ProcessEvent::Resume) => {
                 eprintln!("[WARNING] pausing/resuming listeners (SIGTTOU/SIGTTIN) is not supported yet; ignored");
             }
@@ -175,6 +176,50 @@ fn start(args: &Args, cfg: &Config) -> Result<ExitCode, String> {
     }
     sinks.flush(Duration::from_secs(1));
     Ok(ExitCode::SUCCESS)
+}
+
+/// SIGQUIT: as HAProxy, report the pools on stderr and free what they
+/// hold. Each executor owns its pools and its stream registry, so each is
+/// asked through its inbox and answers with a snapshot; an executor that
+/// does not answer within a second is reported as such.
+fn dump_pools(shared: &Shared) {
+    let (tx, rx) = flume::bounded(shared.mesh.cores());
+    let refused = shared.mesh.broadcast(&crate::engine::mesh::Msg::Snapshot {
+        reply: tx,
+        flush: true,
+    });
+    let asked = shared.mesh.cores() - refused.len();
+    let deadline = Instant::now() + Duration::from_secs(1);
+    let mut snaps: Vec<_> = (0..asked)
+        .map_while(|_| rx.recv_deadline(deadline).ok())
+        .collect();
+    snaps.sort_by_key(|s| s.core);
+    eprintln!("Dumping pools usage. Flushing them.");
+    for s in &snaps {
+        eprintln!(
+            "  - executor {} (cpu {}): {} streams{}, flushed {} buffers and {} pipes",
+            s.core,
+            s.cpu,
+            s.streams,
+            s.oldest
+                .map(|d| format!(" (oldest {:.3} s)", d.as_secs_f64()))
+                .unwrap_or_default(),
+            s.flushed_bufs,
+            s.flushed_pipes
+        );
+    }
+    if snaps.len() < shared.mesh.cores() {
+        eprintln!(
+            "  - {} executors did not answer",
+            shared.mesh.cores() - snaps.len()
+        );
+    }
+    eprintln!(
+        "Total: {} streams, {} buffers and {} pipes flushed",
+        snaps.iter().map(|s| s.streams).sum::<usize>(),
+        snaps.iter().map(|s| s.flushed_bufs).sum::<usize>(),
+        snaps.iter().map(|s| s.flushed_pipes).sum::<usize>()
+    );
 }
 
 fn report_signal_errors(errors: Vec<(u32, std::io::Error)>) {

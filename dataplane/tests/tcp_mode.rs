@@ -494,3 +494,65 @@ fn a_unix_socket_bind_accepts_clients() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// The "Total: ..." line of a SIGQUIT dump, within the deadline.
+fn quit_total(p: &Proxy) -> String {
+    p.signal(nix::sys::signal::Signal::SIGQUIT);
+    let end = std::time::Instant::now() + DEADLINE;
+    let mut seen = Vec::new();
+    while std::time::Instant::now() < end {
+        for l in p.stderr_so_far() {
+            if l.starts_with("Total:") {
+                return l;
+            }
+            seen.push(l);
+        }
+        thread::yield_now();
+    }
+    panic!("no SIGQUIT dump; stderr: {seen:?}");
+}
+
+/// SIGQUIT, as in HAProxy, reports the pools and frees them: every
+/// executor is asked through its inbox for its live streams (its
+/// registry) and pools, and empties them. A bulk flow leaves 64 KiB
+/// buffers pooled; the first dump frees them, the second finds none.
+#[test]
+fn sigquit_reports_each_executor_and_flushes_its_pools() {
+    let be = Backend::echo();
+    let p = Proxy::start(&tcp_config(&format!("    server s1 {}\n", be.addr), ""));
+    // Two live sessions, and a finished bulk one.
+    let mut held: Vec<_> = (0..2)
+        .map(|_| {
+            let mut c = p.connect();
+            c.write_all(b"hold").unwrap();
+            let mut b = [0u8; 4];
+            c.read_exact(&mut b).unwrap();
+            c
+        })
+        .collect();
+    let big = pattern(4 << 20);
+    assert!(round_trip(&p, &big) == big);
+    let first = quit_total(&p);
+    assert!(first.starts_with("Total: 2 streams, "), "{first}");
+    let freed: usize = first
+        .split_whitespace()
+        .nth(3)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{first}"));
+    assert!(freed >= 1, "the bulk flow's buffers were pooled: {first}");
+    for c in &mut held {
+        c.shutdown(Shutdown::Write).unwrap();
+        let mut rest = Vec::new();
+        c.read_to_end(&mut rest).unwrap();
+    }
+    // The two sessions end (the server closes after their FIN).
+    let end = std::time::Instant::now() + DEADLINE;
+    loop {
+        let again = quit_total(&p);
+        if again == "Total: 0 streams, 0 buffers and 0 pipes flushed" {
+            break;
+        }
+        assert!(std::time::Instant::now() < end, "{again}");
+        thread::yield_now();
+    }
+}

@@ -4,9 +4,9 @@
 //! thread has for it.
 //!
 //! What travels here today: "a server slot you may be waiting for was
-//! released" (the queues, see `queue`) and stop requests. Server state
-//! changes (health checks, `set server`) and counter snapshots for the
-//! runtime API will ride the same inboxes when those exist. Counters the
+//! released" and slot grants (the queues, see `queue`), stop requests, and
+//! snapshots of a core's state (SIGQUIT). Server state changes (health
+//! checks, `set server`) and the runtime API will ride the same inboxes. Counters the
 //! log line prints stay relaxed atomics (see `engine`).
 //!
 //! Inboxes never fill up with wake-ups: a `Released` message is sent only
@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 /// A message to one core.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Msg {
     /// A slot of `server` in `backend` was released (or the queue's oldest
     /// waiter changed): the oldest waiter of this core that may use it
@@ -31,6 +31,32 @@ pub enum Msg {
     Grant { backend: usize, server: usize },
     /// The stop flags changed (soft or hard stop): look at them.
     Stop,
+    /// Report this core's state (its live streams, its pools) on the
+    /// channel; with `flush`, free the pooled buffers and pipes first
+    /// (SIGQUIT).
+    Snapshot {
+        reply: flume::Sender<CoreSnapshot>,
+        flush: bool,
+    },
+}
+
+/// One core's state, as a `Snapshot` message reports it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CoreSnapshot {
+    pub core: usize,
+    pub cpu: usize,
+    /// Live streams, from the core's registry.
+    pub streams: usize,
+    /// Age of the oldest live stream.
+    pub oldest: Option<std::time::Duration>,
+    /// Pooled buffers (`tune.bufsize`), bulk buffers and pipes, after the
+    /// flush if one was asked.
+    pub bufs: usize,
+    pub bulk_bufs: usize,
+    pub pipes: usize,
+    /// What the flush freed: buffers (both kinds) and pipes.
+    pub flushed_bufs: usize,
+    pub flushed_pipes: usize,
 }
 
 /// Why a message could not be delivered.
@@ -139,6 +165,13 @@ impl Mesh {
         }
     }
 
+    /// Send to every core; the cores that could not take it.
+    pub fn broadcast(&self, msg: &Msg) -> Vec<(usize, SendError)> {
+        (0..self.cores())
+            .filter_map(|c| self.send(c, msg.clone()).err().map(|e| (c, e)))
+            .collect()
+    }
+
     /// Send to one core without blocking.
     pub fn send(&self, core: usize, msg: Msg) -> Result<(), SendError> {
         let tx = self.inboxes.get(core).ok_or(SendError::Gone)?;
@@ -162,18 +195,22 @@ mod tests {
             mesh.released(1, 0, 1);
         }
         mesh.released(1, 1, 0);
-        assert_eq!(
-            rx.drain().collect::<Vec<_>>(),
-            vec![
-                Msg::Released {
-                    backend: 0,
-                    server: 1
-                },
-                Msg::Released {
-                    backend: 1,
-                    server: 0
-                }
-            ]
+        let got: Vec<_> = rx.drain().collect();
+        assert!(
+            matches!(
+                got.as_slice(),
+                [
+                    Msg::Released {
+                        backend: 0,
+                        server: 1
+                    },
+                    Msg::Released {
+                        backend: 1,
+                        server: 0
+                    }
+                ]
+            ),
+            "{got:?}"
         );
         // Not seen yet: still coalesced.
         mesh.released(1, 0, 1);
@@ -199,7 +236,7 @@ mod tests {
         });
         let got = rt.block_on(async move { rx.recv_async().await });
         sender.join().unwrap();
-        assert_eq!(got, Ok(Msg::Stop));
+        assert!(matches!(got, Ok(Msg::Stop)), "{got:?}");
         // The second stop_all was coalesced with the first.
         mesh.stop_seen(0);
         mesh.stop_all();

@@ -42,9 +42,16 @@ impl BufPool {
         }
     }
 
-    #[cfg(test)]
+    /// Buffers kept for reuse now.
     pub fn pooled(&self) -> usize {
         self.free.borrow().len()
+    }
+
+    /// Free every pooled buffer (SIGQUIT, as HAProxy flushes its pools).
+    pub fn flush(&self) -> usize {
+        let n = self.pooled();
+        *self.free.borrow_mut() = Vec::new();
+        n
     }
 }
 

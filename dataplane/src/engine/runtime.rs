@@ -16,7 +16,7 @@ use compio::runtime::RuntimeBuilder;
 use futures_util::future::{select, Either};
 
 use super::listener::Bound;
-use super::mesh::Msg;
+use super::mesh::{CoreSnapshot, Msg};
 use super::pool::BufPool;
 use super::topology::Placement;
 use super::Shared;
@@ -101,6 +101,8 @@ impl Drop for EventWait<'_> {
 #[derive(Debug)]
 pub struct Core {
     pub id: usize,
+    /// The CPU it runs on.
+    pub cpu: usize,
     pub shared: Arc<Shared>,
     pub balancers: Vec<RefCell<Balancer>>,
     pub bufs: BufPool,
@@ -112,6 +114,9 @@ pub struct Core {
     /// Scratch space for server loads when picking (reused, never shrunk).
     pub scratch_conns: RefCell<Vec<u32>>,
     pub live: Cell<usize>,
+    /// The live streams of this core (the slab reuses its slots: no
+    /// allocation per stream once it has grown): what a snapshot reports.
+    pub streams: RefCell<slab::Slab<StreamEntry>>,
     /// Soft stop: stop accepting.
     pub stop_accepting: LocalEvent,
     /// Hard stop: close every stream.
@@ -129,7 +134,59 @@ pub struct Core {
     pub drained: LocalEvent,
 }
 
+/// A live stream in its core's registry.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamEntry {
+    pub accepted: std::time::Instant,
+}
+
+/// A stream's place in its core's registry, removed when dropped.
+pub struct Registered<'a> {
+    core: &'a Core,
+    key: usize,
+}
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut s) = self.core.streams.try_borrow_mut() {
+            s.try_remove(self.key);
+        }
+    }
+}
+
 impl Core {
+    /// Enter a stream in the registry for as long as the guard lives.
+    pub fn register(&self) -> Registered<'_> {
+        let key = self.streams.borrow_mut().insert(StreamEntry {
+            accepted: std::time::Instant::now(),
+        });
+        Registered { core: self, key }
+    }
+
+    /// This core's state; with `flush`, its pools are emptied first.
+    pub fn snapshot(&self, flush: bool) -> CoreSnapshot {
+        let (flushed_bufs, flushed_pipes) = if flush {
+            (
+                self.bufs.flush() + self.bulk_bufs.flush(),
+                self.pipes.flush(),
+            )
+        } else {
+            (0, 0)
+        };
+        let streams = self.streams.borrow();
+        CoreSnapshot {
+            core: self.id,
+            cpu: self.cpu,
+            streams: streams.len(),
+            oldest: streams.iter().map(|(_, e)| e.accepted.elapsed()).max(),
+            bufs: self.bufs.pooled(),
+            bulk_bufs: self.bulk_bufs.pooled(),
+            pipes: self.pipes.pooled(),
+            flushed_bufs,
+            flushed_pipes,
+        }
+    }
+
     /// Stopped accepting, every listener closed, every stream ended: the
     /// executor may end. (Ending with a listener still open would leave it
     /// to io_uring's ring teardown, after the thread is gone, and the
@@ -158,6 +215,9 @@ fn handle_msg(core: &Core, msg: Msg) {
             super::queue::wake_oldest_local(core, backend, server);
         }
         Msg::Grant { backend, server } => super::queue::granted_here(core, backend, server),
+        Msg::Snapshot { reply, flush } => {
+            let _ = reply.try_send(core.snapshot(flush));
+        }
         Msg::Stop => {
             shared.mesh.stop_seen(core.id);
             if shared.killing.load(std::sync::atomic::Ordering::Relaxed) {
@@ -259,6 +319,7 @@ fn executor(idx: usize, cpu: usize, listeners: Vec<Bound>, shared: Arc<Shared>) 
         let core = Rc::new(Core {
             timers,
             id: idx,
+            cpu,
             balancers: balancers(&shared),
             bufs: BufPool::new(shared.plan.bufsize),
             bulk_bufs: BufPool::new(BULK_BUFSIZE.max(shared.plan.bufsize)),
@@ -266,6 +327,7 @@ fn executor(idx: usize, cpu: usize, listeners: Vec<Bound>, shared: Arc<Shared>) 
             scratch_conns: RefCell::new(Vec::new()),
             shared: Arc::clone(&shared),
             live: Cell::new(0),
+            streams: RefCell::new(slab::Slab::new()),
             stop_accepting: LocalEvent::default(),
             kill: LocalEvent::default(),
             released: RefCell::new(Vec::new()),

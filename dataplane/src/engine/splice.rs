@@ -43,6 +43,18 @@ impl PipePool {
         Ok(Pipe { r, w })
     }
 
+    /// Pipes kept for reuse now.
+    pub fn pooled(&self) -> usize {
+        self.free.borrow().len()
+    }
+
+    /// Close every pooled pipe (SIGQUIT).
+    pub fn flush(&self) -> usize {
+        let n = self.pooled();
+        *self.free.borrow_mut() = Vec::new();
+        n
+    }
+
     /// Only empty pipes go back to the pool.
     pub fn put(&self, p: Pipe) {
         let mut free = self.free.borrow_mut();

@@ -407,6 +407,7 @@ pub(super) async fn handle<C: Endpoint + LocalAddr>(
 {
     let start = Instant::now();
     let accept_date = SystemTime::now();
+    let _registered = core.register();
     let plan = &core.shared.plan;
     let Some(fe) = plan.frontends.get(fe_idx) else {
         return;

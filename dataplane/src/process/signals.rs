@@ -43,8 +43,9 @@ pub enum ProcessEvent {
     /// SIGHUP or SIGUSR2 in the master of master-worker mode: reload.
     /// (A standalone process ignores SIGUSR2, as HAProxy does.)
     Reload,
-    /// SIGQUIT: HAProxy dumps its memory pools to the logs and keeps
-    /// running; ringlb has no pools, the engine may log a summary.
+    /// SIGQUIT: HAProxy dumps its memory pools to stderr, frees them and
+    /// keeps running; ringlb asks every executor for its pools and live
+    /// streams, frees the pools and prints the summary (serve.rs).
     DumpPools,
 }
 
