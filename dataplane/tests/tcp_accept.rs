@@ -12,14 +12,14 @@
 
 mod harness;
 
-use std::io::{ErrorKind, Read, Write};
-use std::net::Shutdown;
+use std::io::{Read, Write};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use harness::{Backend, Proxy, TcpLog, TempDir, DEADLINE};
+use harness::{
+    limit_holds, run_client, tcp_clients, HeldBackend, Outcome, Proxy, TcpLog, TempDir, DEADLINE,
+};
 
 /// One `fd@3` frontend `fe` (plus `extra_bind` lines) and backend `be`.
 fn config(global: &str, frontend: &str, be: &HeldBackend) -> String {
@@ -31,83 +31,6 @@ fn config(global: &str, frontend: &str, be: &HeldBackend) -> String {
          backend be\n    server s1 {}\n",
         be.be.addr
     )
-}
-
-/// A backend that holds each connection until told to release one: it
-/// reads the client's id byte, reports it, waits, then answers `k<id>`
-/// and closes. It records how many it held at once.
-struct HeldBackend {
-    be: Backend,
-    arrived: mpsc::Receiver<u8>,
-    release: mpsc::Sender<()>,
-    max: Arc<AtomicUsize>,
-}
-
-impl HeldBackend {
-    fn new() -> HeldBackend {
-        let current = Arc::new(AtomicUsize::new(0));
-        let max = Arc::new(AtomicUsize::new(0));
-        let (arrived_tx, arrived) = mpsc::channel();
-        let (release, release_rx) = mpsc::channel::<()>();
-        let release_rx = Arc::new(Mutex::new(release_rx));
-        let m = Arc::clone(&max);
-        let be = Backend::spawn_with(move |mut s| {
-            let now = current.fetch_add(1, Ordering::SeqCst) + 1;
-            m.fetch_max(now, Ordering::SeqCst);
-            s.set_read_timeout(Some(DEADLINE)).unwrap();
-            let mut id = [0u8; 1];
-            if s.read_exact(&mut id).is_err() {
-                // A client that said nothing (a probe) is not held.
-                current.fetch_sub(1, Ordering::SeqCst);
-                return;
-            }
-            let _ = arrived_tx.send(id[0]);
-            let go = release_rx.lock().unwrap().recv_timeout(DEADLINE).is_ok();
-            // Counted out before the reply: the proxy can only reuse the
-            // slot once it has the server's FIN.
-            current.fetch_sub(1, Ordering::SeqCst);
-            if go {
-                let _ = s.write_all(&[b'k', id[0]]);
-            }
-            let _ = s.shutdown(Shutdown::Write);
-            let mut rest = Vec::new();
-            let _ = s.read_to_end(&mut rest);
-        });
-        HeldBackend {
-            be,
-            arrived,
-            release,
-            max,
-        }
-    }
-
-    fn max(&self) -> usize {
-        self.max.load(Ordering::SeqCst)
-    }
-}
-
-/// What a client saw: its reply, and whether the proxy reset it.
-type Outcome = (u8, Vec<u8>, bool);
-
-/// Run one client: send its id, read until the proxy closes.
-fn run_client(mut c: impl Read + Write, id: u8, tx: &mpsc::Sender<Outcome>) {
-    let mut reset = c.write_all(&[id]).is_err();
-    let mut got = Vec::new();
-    if let Err(e) = c.read_to_end(&mut got) {
-        reset |= e.kind() == ErrorKind::ConnectionReset;
-    }
-    let _ = tx.send((id, got, reset));
-}
-
-/// `n` TCP clients connected at once (all before the first is released).
-fn tcp_clients(p: &Proxy, n: u8) -> mpsc::Receiver<Outcome> {
-    let (tx, rx) = mpsc::channel();
-    let conns: Vec<_> = (0..n).map(|_| p.connect()).collect();
-    for (id, c) in (0..n).zip(conns) {
-        let tx = tx.clone();
-        std::thread::spawn(move || run_client(c, id, &tx));
-    }
-    rx
 }
 
 /// `n` UNIX clients connected at once.
@@ -125,53 +48,6 @@ fn unix_clients(path: &PathBuf, n: u8) -> mpsc::Receiver<Outcome> {
         std::thread::spawn(move || run_client(c, id, &tx));
     }
     rx
-}
-
-/// Drive `n` held clients through a proxy that must never let more than
-/// `limit` reach the backend at once; every client must be served, none
-/// reset.
-fn limit_holds(be: &HeldBackend, done: &mpsc::Receiver<Outcome>, n: u8, limit: usize, what: &str) {
-    let mut waiting = usize::from(n);
-    let mut holding = 0usize;
-    let mut served = Vec::new();
-    while holding < limit {
-        be.arrived
-            .recv_timeout(DEADLINE)
-            .unwrap_or_else(|_| panic!("{what}: only {holding} reached the backend"));
-        holding += 1;
-        waiting -= 1;
-    }
-    assert!(
-        be.arrived.recv_timeout(Duration::from_millis(300)).is_err(),
-        "{what}: a connection beyond the limit of {limit} reached the backend"
-    );
-    // Release one at a time: each release lets exactly one more through.
-    while holding > 0 {
-        be.release.send(()).unwrap();
-        holding -= 1;
-        let (id, got, reset) = done
-            .recv_timeout(DEADLINE)
-            .unwrap_or_else(|_| panic!("{what}: a released client got no reply"));
-        assert!(!reset, "{what}: client {id} was reset");
-        assert_eq!(got, [b'k', id], "{what}: client {id}");
-        served.push(id);
-        if waiting > 0 {
-            be.arrived
-                .recv_timeout(DEADLINE)
-                .unwrap_or_else(|_| panic!("{what}: a waiting client never got a slot"));
-            holding += 1;
-            waiting -= 1;
-        }
-        assert!(be.max() <= limit, "{what}: {} at once", be.max());
-    }
-    served.sort_unstable();
-    assert_eq!(served, (0..n).collect::<Vec<_>>(), "{what}");
-    assert_eq!(
-        be.max(),
-        limit,
-        "{what}: the backend held {} at most",
-        be.max()
-    );
 }
 
 /// Every stream of `n` ended normally, with the log's counters within

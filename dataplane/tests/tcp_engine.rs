@@ -21,11 +21,13 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use harness::{ringlb, stalled, start_haproxy, Backend, Proxy, TcpLog, DEADLINE};
+use harness::{
+    limit_holds, ringlb, stalled, start_haproxy, tcp_clients, Backend, HeldBackend, Proxy, TcpLog,
+    DEADLINE,
+};
 
 /// A timeout "fired" when it ended the stream no earlier than this share
 /// of it and no later than [`LATE`].
@@ -294,121 +296,6 @@ fn timeout_server_fin_after_the_client_half_closes() {
 // 2. Queues and connection limits under concurrent load (two executors).
 // ---------------------------------------------------------------------------
 
-/// A backend that holds every connection until the test releases one, and
-/// counts how many it holds at once. Each client sends its id byte first;
-/// the backend reports it on `arrived` and, once released, answers
-/// `k<id>` and closes.
-struct HeldBackend {
-    be: Backend,
-    arrived: mpsc::Receiver<u8>,
-    release: mpsc::Sender<()>,
-    max: Arc<AtomicUsize>,
-}
-
-impl HeldBackend {
-    fn new() -> HeldBackend {
-        let current = Arc::new(AtomicUsize::new(0));
-        let max = Arc::new(AtomicUsize::new(0));
-        let (arrived_tx, arrived) = mpsc::channel();
-        let (release, release_rx) = mpsc::channel::<()>();
-        let release_rx = Arc::new(std::sync::Mutex::new(release_rx));
-        let m = Arc::clone(&max);
-        let be = Backend::spawn_with(move |mut s| {
-            let now = current.fetch_add(1, Ordering::SeqCst) + 1;
-            m.fetch_max(now, Ordering::SeqCst);
-            s.set_read_timeout(Some(DEADLINE)).unwrap();
-            let mut id = [0u8; 1];
-            let ok = s.read_exact(&mut id).is_ok();
-            let _ = arrived_tx.send(id[0]);
-            let go = release_rx.lock().unwrap().recv_timeout(DEADLINE).is_ok();
-            // Counted out before the reply: the proxy can only reuse the
-            // slot once it has the server's FIN.
-            current.fetch_sub(1, Ordering::SeqCst);
-            if ok && go {
-                let _ = s.write_all(&[b'k', id[0]]);
-            }
-            let _ = s.shutdown(Shutdown::Write);
-            let mut rest = Vec::new();
-            let _ = s.read_to_end(&mut rest);
-        });
-        HeldBackend {
-            be,
-            arrived,
-            release,
-            max,
-        }
-    }
-
-    fn max(&self) -> usize {
-        self.max.load(Ordering::SeqCst)
-    }
-}
-
-/// Start `n` clients at once; each sends its id and reports what it got
-/// back (`k<id>` when served).
-fn clients(p: &Proxy, n: u8) -> mpsc::Receiver<(u8, Vec<u8>)> {
-    let (tx, rx) = mpsc::channel();
-    for id in 0..n {
-        let mut c = p.connect();
-        let tx = tx.clone();
-        std::thread::spawn(move || {
-            c.write_all(&[id]).unwrap();
-            let mut got = Vec::new();
-            let _ = c.read_to_end(&mut got);
-            let _ = tx.send((id, got));
-        });
-    }
-    rx
-}
-
-/// Drive `n` held clients through a proxy that must never let more than
-/// `limit` reach the backend at once; every client must be served.
-fn limit_holds(p: &Proxy, be: &HeldBackend, n: u8, limit: usize, what: &str) {
-    let done = clients(p, n);
-    let mut waiting = usize::from(n);
-    let mut holding = 0usize;
-    let mut served = Vec::new();
-    // Fill up to the limit, then check no other connection gets through
-    // while every client is connected and waiting.
-    while holding < limit {
-        be.arrived
-            .recv_timeout(DEADLINE)
-            .unwrap_or_else(|_| panic!("{what}: only {holding} reached the backend"));
-        holding += 1;
-        waiting -= 1;
-    }
-    assert!(
-        be.arrived.recv_timeout(Duration::from_millis(300)).is_err(),
-        "{what}: a connection beyond the limit of {limit} reached the backend"
-    );
-    // Release one at a time: each release lets exactly one more through.
-    while holding > 0 {
-        be.release.send(()).unwrap();
-        holding -= 1;
-        let (id, got) = done
-            .recv_timeout(DEADLINE)
-            .unwrap_or_else(|_| panic!("{what}: a released client got no reply"));
-        assert_eq!(got, [b'k', id], "{what}: client {id}");
-        served.push(id);
-        if waiting > 0 {
-            be.arrived
-                .recv_timeout(DEADLINE)
-                .unwrap_or_else(|_| panic!("{what}: a queued client never got a slot"));
-            holding += 1;
-            waiting -= 1;
-        }
-        assert!(be.max() <= limit, "{what}: {} at once", be.max());
-    }
-    served.sort_unstable();
-    assert_eq!(served, (0..n).collect::<Vec<_>>(), "{what}");
-    assert_eq!(
-        be.max(),
-        limit,
-        "{what}: the backend held {} at most",
-        be.max()
-    );
-}
-
 #[test]
 fn server_maxconn_queues_the_excess() {
     let be = HeldBackend::new();
@@ -418,7 +305,7 @@ fn server_maxconn_queues_the_excess() {
         &format!("    server s1 {} maxconn 2\n", be.be.addr),
     );
     let p = Proxy::start(&cfg);
-    limit_holds(&p, &be, 20, 2, "server maxconn 2");
+    limit_holds(&be, &tcp_clients(&p, 20), 20, 2, "server maxconn 2");
     for _ in 0..20 {
         let log = p.next_tcplog();
         assert_eq!(log.termination, "--", "{log:?}");
@@ -435,7 +322,7 @@ fn global_maxconn_bounds_the_accepted_connections() {
         &format!("    server s1 {}\n", be.be.addr),
     );
     let p = Proxy::start(&cfg);
-    limit_holds(&p, &be, 10, 3, "global maxconn 3");
+    limit_holds(&be, &tcp_clients(&p, 10), 10, 3, "global maxconn 3");
     for _ in 0..10 {
         let log = p.next_tcplog();
         assert_eq!(log.termination, "--", "{log:?}");

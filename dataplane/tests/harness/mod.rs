@@ -497,3 +497,137 @@ impl Backend {
         (be, rx)
     }
 }
+
+// ---------------------------------------------------------------------------
+// Held backends: limits (maxconn, queues) seen from the server side.
+// ---------------------------------------------------------------------------
+
+/// A backend that holds each connection until told to release one: it
+/// reads the client's id byte, reports it, waits, then answers `k<id>`
+/// and closes. It records how many it held at once.
+pub struct HeldBackend {
+    pub be: Backend,
+    pub arrived: mpsc::Receiver<u8>,
+    pub release: mpsc::Sender<()>,
+    max: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl HeldBackend {
+    pub fn new() -> HeldBackend {
+        let current = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let max = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (arrived_tx, arrived) = mpsc::channel();
+        let (release, release_rx) = mpsc::channel::<()>();
+        let release_rx = std::sync::Arc::new(std::sync::Mutex::new(release_rx));
+        let m = std::sync::Arc::clone(&max);
+        let be = Backend::spawn_with(move |mut s| {
+            let now = current.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            m.fetch_max(now, std::sync::atomic::Ordering::SeqCst);
+            s.set_read_timeout(Some(DEADLINE)).unwrap();
+            let mut id = [0u8; 1];
+            if s.read_exact(&mut id).is_err() {
+                // A client that said nothing (a probe) is not held.
+                current.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                return;
+            }
+            let _ = arrived_tx.send(id[0]);
+            let go = release_rx.lock().unwrap().recv_timeout(DEADLINE).is_ok();
+            // Counted out before the reply: the proxy can only reuse the
+            // slot once it has the server's FIN.
+            current.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            if go {
+                let _ = s.write_all(&[b'k', id[0]]);
+            }
+            let _ = s.shutdown(Shutdown::Write);
+            let mut rest = Vec::new();
+            let _ = s.read_to_end(&mut rest);
+        });
+        HeldBackend {
+            be,
+            arrived,
+            release,
+            max,
+        }
+    }
+
+    pub fn max(&self) -> usize {
+        self.max.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// What a client saw: its reply, and whether the proxy reset it.
+pub type Outcome = (u8, Vec<u8>, bool);
+
+/// Run one client: send its id, read until the proxy closes.
+pub fn run_client(mut c: impl Read + Write, id: u8, tx: &mpsc::Sender<Outcome>) {
+    let mut reset = c.write_all(&[id]).is_err();
+    let mut got = Vec::new();
+    if let Err(e) = c.read_to_end(&mut got) {
+        reset |= e.kind() == std::io::ErrorKind::ConnectionReset;
+    }
+    let _ = tx.send((id, got, reset));
+}
+
+/// `n` TCP clients connected at once (all before the first is released).
+pub fn tcp_clients(p: &Proxy, n: u8) -> mpsc::Receiver<Outcome> {
+    let (tx, rx) = mpsc::channel();
+    let conns: Vec<_> = (0..n).map(|_| p.connect()).collect();
+    for (id, c) in (0..n).zip(conns) {
+        let tx = tx.clone();
+        std::thread::spawn(move || run_client(c, id, &tx));
+    }
+    rx
+}
+
+/// Drive `n` held clients through a proxy that must never let more than
+/// `limit` reach the backend at once; every client must be served, none
+/// reset.
+pub fn limit_holds(
+    be: &HeldBackend,
+    done: &mpsc::Receiver<Outcome>,
+    n: u8,
+    limit: usize,
+    what: &str,
+) {
+    let mut waiting = usize::from(n);
+    let mut holding = 0usize;
+    let mut served = Vec::new();
+    while holding < limit {
+        be.arrived
+            .recv_timeout(DEADLINE)
+            .unwrap_or_else(|_| panic!("{what}: only {holding} reached the backend"));
+        holding += 1;
+        waiting -= 1;
+    }
+    assert!(
+        be.arrived.recv_timeout(Duration::from_millis(300)).is_err(),
+        "{what}: a connection beyond the limit of {limit} reached the backend"
+    );
+    // Release one at a time: each release lets exactly one more through.
+    while holding > 0 {
+        be.release.send(()).unwrap();
+        holding -= 1;
+        let (id, got, reset) = done
+            .recv_timeout(DEADLINE)
+            .unwrap_or_else(|_| panic!("{what}: a released client got no reply"));
+        assert!(!reset, "{what}: client {id} was reset");
+        assert_eq!(got, [b'k', id], "{what}: client {id}");
+        served.push(id);
+        if waiting > 0 {
+            be.arrived
+                .recv_timeout(DEADLINE)
+                .unwrap_or_else(|_| panic!("{what}: a waiting client never got a slot"));
+            holding += 1;
+            waiting -= 1;
+        }
+        assert!(be.max() <= limit, "{what}: {} at once", be.max());
+    }
+    served.sort_unstable();
+    assert_eq!(served, (0..n).collect::<Vec<_>>(), "{what}");
+    assert_eq!(
+        be.max(),
+        limit,
+        "{what}: the backend held {} at most",
+        be.max()
+    );
+}
