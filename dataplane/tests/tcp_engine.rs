@@ -1123,3 +1123,39 @@ fn source_interface_binds_the_server_connection_to_a_device() {
         }
     }
 }
+
+/// A client on a UNIX listener is logged as `unix:<listener id>`, the id
+/// counting the frontend's bind addresses in order (here the second).
+#[test]
+fn a_unix_client_is_logged_with_its_listener_id() {
+    let be = Backend::echo();
+    for (name, prog) in programs("unix-luid") {
+        let dir = harness::TempDir::new("unix-luid");
+        let path = dir.0.join("fe.sock");
+        let cfg = format!(
+            "global\n    log stdout format raw local0\n\
+             defaults\n    mode tcp\n    log global\n    option tcplog\n    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\n\
+             frontend fe\n    bind fd@3\n    bind unix@{}\n    default_backend be\nbackend be\n    server s1 {}\n",
+            path.display(),
+            be.addr
+        );
+        let p = start(name, &prog, &cfg);
+        let end = Instant::now() + DEADLINE;
+        let mut c = loop {
+            match std::os::unix::net::UnixStream::connect(&path) {
+                Ok(c) => break c,
+                Err(e) => assert!(Instant::now() < end, "{name}: no UNIX listener: {e}"),
+            }
+            std::thread::yield_now();
+        };
+        c.set_read_timeout(Some(DEADLINE)).unwrap();
+        c.write_all(b"ping").unwrap();
+        c.shutdown(Shutdown::Write).unwrap();
+        let mut got = Vec::new();
+        c.read_to_end(&mut got).unwrap();
+        assert_eq!(got, b"ping", "{name}");
+        let log = p.next_tcplog();
+        assert_eq!(log.client, "unix:2", "{name}: {log:?}");
+        assert_eq!(log.termination, "--", "{name}: {log:?}");
+    }
+}

@@ -59,6 +59,7 @@ pub async fn accept_loop(core: Rc<Core>, b: Bound) {
         core: &core,
         fe,
         fe_idx: b.frontend,
+        luid: b.luid,
         tuning: b.tuning,
         parked: VecDeque::new(),
     };
@@ -111,6 +112,7 @@ struct Gate<'a> {
     core: &'a Rc<Core>,
     fe: &'a FrontendPlan,
     fe_idx: usize,
+    luid: u32,
     tuning: ListenerTuning,
     /// Accepted by the kernel while the listener was pausing; each one
     /// counts in `core.live` so the core does not end before serving it.
@@ -310,6 +312,7 @@ impl Gate<'_> {
         // itself drained in between.
         core.live.set(core.live.get() + 1);
         let fe_idx = self.fe_idx;
+        let luid = self.luid;
         if let Client::Tcp(c) = &client {
             let _ = tune_accepted(socket2::SockRef::from(c), &self.tuning);
         }
@@ -319,9 +322,9 @@ impl Gate<'_> {
                     // A multishot accept returns no address: one
                     // getpeername. A client already gone has none.
                     let peer = c.peer_addr().ok();
-                    handle(&core, fe_idx, c, peer).await;
+                    handle(&core, fe_idx, luid, c, peer).await;
                 }
-                Client::Unix(c) => handle(&core, fe_idx, c, None).await,
+                Client::Unix(c) => handle(&core, fe_idx, luid, c, None).await,
             }
             core.live.set(core.live.get().saturating_sub(1));
             if let Some(fe) = core.shared.plan.frontends.get(fe_idx) {

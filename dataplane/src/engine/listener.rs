@@ -19,6 +19,10 @@ pub struct Bound {
     pub socket: BoundSocket,
     pub frontend: usize,
     pub addr: ListenAddr,
+    /// HAProxy's listener id in its frontend: 1, 2, ... over the addresses
+    /// of its bind lines in order (`unix:<id>` in the log for UNIX
+    /// clients).
+    pub luid: u32,
     /// What the accept loop still sets on each accepted TCP socket (most
     /// options are inherited from the listener).
     pub tuning: ListenerTuning,
@@ -53,9 +57,11 @@ impl BindError {
 pub fn bind_all(plan: &Plan, executors: usize) -> Result<Vec<Vec<Bound>>, BindError> {
     let mut per_exec: Vec<Vec<Bound>> = (0..executors).map(|_| Vec::new()).collect();
     for (fi, fe) in plan.frontends.iter().enumerate() {
+        let mut luid = 0u32;
         for b in &fe.binds {
             let tuning = tuning_of(b);
             for addr in &b.addrs {
+                luid += 1;
                 match addr {
                     ListenAddr::Inet(sa) => {
                         for list in per_exec.iter_mut() {
@@ -70,6 +76,7 @@ pub fn bind_all(plan: &Plan, executors: usize) -> Result<Vec<Vec<Bound>>, BindEr
                                 socket: BoundSocket::Tcp(s),
                                 frontend: fi,
                                 addr: addr.clone(),
+                                luid,
                                 tuning: tuning.clone(),
                             });
                         }
@@ -97,6 +104,7 @@ pub fn bind_all(plan: &Plan, executors: usize) -> Result<Vec<Vec<Bound>>, BindEr
                                 socket: BoundSocket::Unix(s),
                                 frontend: fi,
                                 addr: addr.clone(),
+                                luid,
                                 tuning: ListenerTuning::default(),
                             });
                         }
@@ -125,6 +133,7 @@ pub fn bind_all(plan: &Plan, executors: usize) -> Result<Vec<Vec<Bound>>, BindEr
                                 socket: BoundSocket::Tcp(s),
                                 frontend: fi,
                                 addr: addr.clone(),
+                                luid,
                                 tuning: tuning.clone(),
                             });
                         }

@@ -179,6 +179,7 @@ pub fn log_stream(
             .client
             .map_or(crate::log::fields::LogAddr::Unix, Into::into),
     );
+    f.listener_id = facts.listener_id;
     f.frontend_addr = facts.frontend_addr.map(Into::into);
     f.backend = Rc::from(be.map_or(fe.name.as_str(), |b| b.name.as_str()));
     f.server = facts

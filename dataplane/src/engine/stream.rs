@@ -378,6 +378,8 @@ pub struct StreamFacts {
     pub accept_date: SystemTime,
     /// None for a client on a UNIX socket.
     pub client: Option<SocketAddr>,
+    /// The listener that accepted it (see `Bound::luid`).
+    pub listener_id: u32,
     pub frontend_addr: Option<SocketAddr>,
     pub server: Option<usize>,
     pub server_addr: Option<SocketAddr>,
@@ -400,6 +402,7 @@ pub struct StreamFacts {
 pub(super) async fn handle<C: Endpoint + LocalAddr>(
     core: &Rc<Core>,
     fe_idx: usize,
+    luid: u32,
     client: C,
     peer: Option<SocketAddr>,
 ) where
@@ -421,6 +424,7 @@ pub(super) async fn handle<C: Endpoint + LocalAddr>(
     let mut facts = StreamFacts {
         accept_date,
         client: peer,
+        listener_id: luid,
         frontend_addr: dst,
         server: None,
         server_addr: None,
