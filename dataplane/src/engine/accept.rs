@@ -313,6 +313,7 @@ impl Gate<'_> {
         core.live.set(core.live.get() + 1);
         let fe_idx = self.fe_idx;
         let luid = self.luid;
+        let needs_src = self.fe.needs_src;
         if let Client::Tcp(c) = &client {
             let _ = tune_accepted(socket2::SockRef::from(c), &self.tuning);
         }
@@ -320,8 +321,9 @@ impl Gate<'_> {
             match client {
                 Client::Tcp(c) => {
                     // A multishot accept returns no address: one
-                    // getpeername. A client already gone has none.
-                    let peer = c.peer_addr().ok();
+                    // getpeername, when something uses it. A client
+                    // already gone has none.
+                    let peer = if needs_src { c.peer_addr().ok() } else { None };
                     handle(&core, fe_idx, luid, c, peer).await;
                 }
                 Client::Unix(c) => handle(&core, fe_idx, luid, c, None).await,

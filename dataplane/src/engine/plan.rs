@@ -52,6 +52,10 @@ pub struct FrontendPlan {
     /// fixed port, or a log line printing it): one getsockname per accept
     /// is skipped otherwise.
     pub needs_dst: bool,
+    /// The client's address is needed (`balance source`, `usesrc client`
+    /// or `clientip`, a log line printing it): a multishot accept does not
+    /// return it, so one getpeername per accept is skipped otherwise.
+    pub needs_src: bool,
     /// `option splice-request|response|auto` on the frontend.
     pub splice_request: bool,
     pub splice_response: bool,
@@ -418,6 +422,7 @@ impl Plan {
                 splice_request: splices(px).0,
                 splice_response: splices(px).1,
                 needs_dst: false,
+                needs_src: true,
                 log: LogPlan {
                     enabled: has_targets && !px.no_log,
                     format,
@@ -446,6 +451,29 @@ impl Plan {
                     })
                 });
             fe.needs_dst = be_needs || log_needs;
+            let be_needs_src = fe.backend.and_then(|i| backends.get(i)).is_some_and(|b| {
+                matches!(b.balance, Balance::Source)
+                    || b.servers.iter().any(|s| {
+                        s.source.as_ref().is_some_and(|src| {
+                            matches!(src.usesrc, Some(UseSrc::Client | UseSrc::ClientIp))
+                        })
+                    })
+            });
+            // The default tcplog prints it; a custom format when it names
+            // %ci/%cp or holds a sample expression (which may fetch src).
+            let log_needs_src = fe.log.enabled
+                && fe.log.format.as_ref().is_none_or(|f| {
+                    f.items.iter().any(|it| match it {
+                        ringlb_config::logformat::LogItem::Alias { alias, .. } => matches!(
+                            alias,
+                            ringlb_config::logformat::Alias::ClientIp
+                                | ringlb_config::logformat::Alias::ClientPort
+                        ),
+                        ringlb_config::logformat::LogItem::Sample { .. } => true,
+                        ringlb_config::logformat::LogItem::Text(_) => false,
+                    })
+                });
+            fe.needs_src = be_needs_src || log_needs_src;
         }
         let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|h| h.trim().to_string())
@@ -753,5 +781,49 @@ mod tests {
             a.conns.inc();
         }
         assert!(!a.has_room(be));
+    }
+
+    /// The client's address is asked of the kernel only when something
+    /// uses it (multishot accept does not return it).
+    #[test]
+    fn the_client_address_is_fetched_only_when_used() {
+        let needs = |global: &str, defaults: &str, backend: &str| {
+            plan(&format!(
+                "global\n{global}defaults\n    mode tcp\n{defaults}\
+                 frontend f\n    bind 127.0.0.1:8\n    default_backend be\n\
+                 backend be\n{backend}    server a 127.0.0.1:1 source 0.0.0.0 usesrc clientip\n    server b 127.0.0.1:2\n"
+            ))
+            .frontends[0]
+                .needs_src
+        };
+        let log = "    log stdout format raw local0\n";
+        assert!(needs("", "", ""), "usesrc clientip on a server");
+        let plain = |global: &str, defaults: &str, backend: &str| {
+            plan(&format!(
+                "global\n{global}defaults\n    mode tcp\n{defaults}\
+                 frontend f\n    bind 127.0.0.1:8\n    default_backend be\n\
+                 backend be\n{backend}    server b 127.0.0.1:2\n"
+            ))
+            .frontends[0]
+                .needs_src
+        };
+        assert!(!plain("", "", ""), "nothing uses it");
+        assert!(plain("", "", "    balance source\n"), "balance source");
+        assert!(
+            plain(log, "    log global\n    option tcplog\n", ""),
+            "tcplog prints it"
+        );
+        assert!(
+            !plain(
+                log,
+                "    log global\n    log-format \"%ft %b/%s %Tt\"\n",
+                ""
+            ),
+            "a format without %ci/%cp"
+        );
+        assert!(
+            plain(log, "    log global\n    log-format \"%ci %ft\"\n", ""),
+            "a format with %ci"
+        );
     }
 }
