@@ -213,23 +213,48 @@ pub async fn sleep(timers: &Timers, d: Duration) {
 }
 
 /// Run `fut` with a deadline on the core's timer; Err(()) when it passed.
-pub async fn timeout<F: std::future::Future>(
-    timers: &Timers,
-    d: Duration,
-    fut: F,
-) -> Result<F::Output, ()> {
+///
+/// A future struct rather than an `async fn`: an async fn would keep the
+/// argument and its pinned copy side by side in its state, doubling the
+/// size of whatever it wraps (a connect, in every stream's task).
+pub fn timeout<F: std::future::Future>(timers: &Timers, d: Duration, fut: F) -> Timeout<'_, F> {
     let key = timers.register();
     timers.set(key, Some(Instant::now() + d));
-    let out = {
-        let fut = std::pin::pin!(fut);
-        let wait = std::pin::pin!(timers.wait(key));
-        match futures_util::future::select(fut, wait).await {
-            futures_util::future::Either::Left((v, _)) => Ok(v),
-            futures_util::future::Either::Right(((), _)) => Err(()),
+    Timeout {
+        fut,
+        wait: timers.wait(key),
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`timeout`].
+    pub struct Timeout<'a, F> {
+        #[pin]
+        fut: F,
+        wait: TimerWait<'a>,
+    }
+
+    impl<F> PinnedDrop for Timeout<'_, F> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            this.wait.timers.remove(this.wait.key);
         }
-    };
-    timers.remove(key);
-    out
+    }
+}
+
+impl<F: std::future::Future> std::future::Future for Timeout<'_, F> {
+    type Output = Result<F::Output, ()>;
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Poll::Ready(v) = this.fut.poll(cx) {
+            return Poll::Ready(Ok(v));
+        }
+        match std::pin::Pin::new(this.wait).poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(())),
+            Poll::Pending => Poll::Pending,
+        }
+    }
 }
 
 #[cfg(test)]
