@@ -1159,3 +1159,57 @@ fn a_unix_client_is_logged_with_its_listener_id() {
         assert_eq!(log.termination, "--", "{name}: {log:?}");
     }
 }
+
+/// Queued streams are handed only to servers that may take them: never
+/// to a disabled server, nor to a backup while an active server is up,
+/// even though those have free slots (HAProxy's process_srv_queue). The
+/// oldest waiter timing out is what hands the free slots on.
+#[test]
+fn queued_streams_never_go_to_a_disabled_or_backup_server() {
+    let be = HeldBackend::new();
+    let off = Backend::echo();
+    let backup = Backend::echo();
+    let cfg = config(
+        "",
+        "    timeout connect 1s\n    timeout queue 600ms\n    timeout client 10s\n    timeout server 10s\n",
+        &format!(
+            "    server s1 {} maxconn 1\n    server off {} disabled\n    server bk {} backup\n",
+            be.be.addr, off.addr, backup.addr
+        ),
+    );
+    for (name, prog) in programs("queue-usable") {
+        let p = start(name, &prog, &cfg);
+        // The first client holds s1's only slot.
+        let mut first = p.connect();
+        first.write_all(&[0]).unwrap();
+        assert_eq!(be.arrived.recv_timeout(DEADLINE).ok(), Some(0), "{name}");
+        // Two waiters, 300 ms apart: the first one's timeout leaves the
+        // second at the head while free slots exist on `off` and `bk`.
+        let mut waiters = Vec::new();
+        for id in 1..=2u8 {
+            let mut c = p.connect();
+            c.write_all(&[id]).unwrap();
+            waiters.push(c);
+            if id == 1 {
+                stays_open(&mut waiters[0], Duration::from_millis(300), name);
+            }
+        }
+        for (i, c) in waiters.iter_mut().enumerate() {
+            let (got, _) = read_until_closed(c, DEADLINE, name);
+            assert!(
+                got.is_empty(),
+                "{name}: waiter {} was served: {got:?}",
+                i + 1
+            );
+        }
+        for _ in 0..2 {
+            let log = p.next_tcplog();
+            assert_eq!(log.termination, "sQ", "{name}: {log:?}");
+        }
+        assert_eq!(off.count(), 0, "{name}: the disabled server got a client");
+        assert_eq!(backup.count(), 0, "{name}: the backup server got a client");
+        be.release.send(()).unwrap();
+        let (got, _) = read_until_closed(&mut first, DEADLINE, name);
+        assert_eq!(got, [b'k', 0], "{name}");
+    }
+}

@@ -31,7 +31,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{fence, AtomicU64, Ordering};
 use std::task::{Poll, Waker};
 
-use super::plan::BackendPlan;
+use super::plan::{BackendPlan, ServerPlan};
 use super::runtime::Core;
 use super::Counter;
 
@@ -74,12 +74,18 @@ impl Board {
         }
     }
 
-    /// The oldest waiter, on any core, that may use server `s`: its ticket
-    /// and its core.
-    pub fn oldest_for(&self, s: usize) -> Option<(u64, usize)> {
+    /// The oldest waiter, on any core, that may use server `s` (in its
+    /// queue, and in the backend's when `with_backend`): its ticket and its
+    /// core.
+    pub fn oldest_for(&self, s: usize, with_backend: bool) -> Option<(u64, usize)> {
         (0..self.cores)
             .filter_map(|c| {
-                let t = self.head(BACKEND_QUEUE, c).min(self.head(1 + s, c));
+                let b = if with_backend {
+                    self.head(BACKEND_QUEUE, c)
+                } else {
+                    NONE
+                };
+                let t = b.min(self.head(1 + s, c));
                 (t != NONE).then_some((t, c))
             })
             .min()
@@ -177,9 +183,14 @@ impl LocalQueues {
         }
     }
 
-    /// The oldest local waiter that may use server `s`.
-    fn oldest_for(&self, s: usize) -> Option<(usize, u64)> {
-        let b = self.front(BACKEND_QUEUE);
+    /// The oldest local waiter that may use server `s` (see
+    /// [`Board::oldest_for`]).
+    fn oldest_for(&self, s: usize, with_backend: bool) -> Option<(usize, u64)> {
+        let b = if with_backend {
+            self.front(BACKEND_QUEUE)
+        } else {
+            NONE
+        };
         let q = self.front(1 + s);
         match (b, q) {
             (NONE, NONE) => None,
@@ -207,7 +218,7 @@ pub fn offer(core: &Core, be_idx: usize, s: usize, mut held: bool) {
     loop {
         // Pairs with the fence in `Ticket::enter`.
         fence(Ordering::SeqCst);
-        let Some((_, c)) = board.oldest_for(s) else {
+        let Some((_, c)) = board.oldest_for(s, backend_queue_may_use(be, s)) else {
             break;
         };
         let max = srv.max_now(be);
@@ -272,7 +283,7 @@ fn grant_local(core: &Core, be_idx: usize, s: usize) -> bool {
         return false;
     };
     let mut l = l.borrow_mut();
-    let Some((q, t)) = l.oldest_for(s) else {
+    let Some((q, t)) = l.oldest_for(s, backend_queue_may_use(be, s)) else {
         return false;
     };
     let Some(w) = l.get_mut(q, t) else {
@@ -300,6 +311,28 @@ fn grant_local(core: &Core, be_idx: usize, s: usize) -> bool {
     true
 }
 
+/// Whether a stream of the backend queue may be given a slot of `s`. As
+/// process_srv_queue, only a usable server takes from the backend queue,
+/// and a backup one only when no active server is usable (the first
+/// usable backup, or any with `option allbackups`). A server's own queue
+/// is only ever filled by picks that chose it.
+fn backend_queue_may_use(be: &BackendPlan, s: usize) -> bool {
+    let usable = |x: &ServerPlan| !x.disabled && x.weight > 0;
+    let Some(srv) = be.servers.get(s) else {
+        return false;
+    };
+    if !usable(srv) {
+        return false;
+    }
+    if !srv.backup {
+        return true;
+    }
+    if be.servers.iter().any(|x| !x.backup && usable(x)) {
+        return false;
+    }
+    be.allbackups || be.servers.iter().position(|x| x.backup && usable(x)) == Some(s)
+}
+
 /// The counter of streams served from `queue`.
 fn served_counter(be: &BackendPlan, queue: usize) -> Option<&Counter> {
     match queue.checked_sub(1) {
@@ -321,9 +354,12 @@ fn server_queued(be: &BackendPlan, queue: usize, joined: bool) {
 /// Wake this core's oldest waiter that may use server `s` (a `Released`
 /// message arrived): it looks at the servers again.
 pub fn wake_oldest_local(core: &Core, be_idx: usize, s: usize) {
+    let Some(be) = core.shared.plan.backends.get(be_idx) else {
+        return;
+    };
     if let Some(l) = local(core, be_idx) {
         let mut l = l.borrow_mut();
-        if let Some((q, t)) = l.oldest_for(s) {
+        if let Some((q, t)) = l.oldest_for(s, backend_queue_may_use(be, s)) {
             l.wake(q, t);
         }
     }
@@ -379,7 +415,8 @@ impl<'a> Ticket<'a> {
         let Some(board) = self.board() else {
             return true;
         };
-        match (board.oldest_for(s), self.held) {
+        // `s` was just picked, so the backend queue may use it.
+        match (board.oldest_for(s, true), self.held) {
             (None, _) => true,
             (Some((t, _)), Some(h)) => h.ticket <= t,
             (Some(_), None) => false,
@@ -551,18 +588,22 @@ mod tests {
     #[test]
     fn the_oldest_head_that_may_use_a_server_wins() {
         let b = Board::new(2, 3);
-        assert_eq!(b.oldest_for(0), None);
+        assert_eq!(b.oldest_for(0, true), None);
         // Core 2 waits in server 1's queue with ticket 4, core 1 in the
         // backend queue with ticket 7, core 0 in server 0's with ticket 2.
         b.publish(2, 2, 4);
         b.publish(BACKEND_QUEUE, 1, 7);
         b.publish(1, 0, 2);
-        assert_eq!(b.oldest_for(0), Some((2, 0)));
-        assert_eq!(b.oldest_for(1), Some((4, 2)));
+        assert_eq!(b.oldest_for(0, true), Some((2, 0)));
+        assert_eq!(b.oldest_for(1, true), Some((4, 2)));
         b.publish(1, 0, NONE);
-        assert_eq!(b.oldest_for(0), Some((7, 1)));
-        // Out of range: nobody.
-        assert_eq!(b.oldest_for(5), Some((7, 1)));
+        assert_eq!(b.oldest_for(0, true), Some((7, 1)));
+        // A server without a queue of its own: the backend queue's oldest.
+        assert_eq!(b.oldest_for(5, true), Some((7, 1)));
+        // A server the backend queue may not use (down, or a backup while
+        // actives are up) serves its own queue only.
+        assert_eq!(b.oldest_for(0, false), None);
+        assert_eq!(b.oldest_for(1, false), Some((4, 2)));
     }
 
     #[test]
@@ -576,7 +617,7 @@ mod tests {
         assert!(l.insert(1, 3, 0));
         assert_eq!(l.front(BACKEND_QUEUE), 8);
         assert_eq!(l.front(1), 3);
-        assert_eq!(l.oldest_for(0), Some((1, 3)));
+        assert_eq!(l.oldest_for(0, true), Some((1, 3)));
         assert!(l.remove(1, 99).is_none(), "absent ticket");
         l.wake(1, 5);
         assert!(l.queues[1][1].woken);
