@@ -958,6 +958,8 @@ pub struct ServerOptions {
     pub ssl_min_ver: Option<String>,
     pub ssl_max_ver: Option<String>,
     pub tfo: Option<bool>,
+    /// `tcp-ut <delay>`: TCP_USER_TIMEOUT on connections to the server.
+    pub tcp_ut: Option<Duration>,
     pub proto: Option<String>,
     /// Recognised options not modelled field by field.
     pub other: Vec<Directive>,

@@ -155,6 +155,11 @@ pub struct ServerPlan {
     pub maxconn: u32,
     /// `source`: the local address of server connections.
     pub source: Option<SourcePlan>,
+    /// `tcp-ut <delay>`: TCP_USER_TIMEOUT on its connections.
+    pub user_timeout: Option<Duration>,
+    /// `tfo`: TCP Fast Open (TCP_FASTOPEN_CONNECT: the SYN carries the
+    /// first data).
+    pub tfo: bool,
     /// `minconn`: with `fullconn`, the dynamic limit (0: `maxconn` alone).
     pub minconn: u32,
     /// `maxqueue`: the most streams waiting in this server's queue (0: no
@@ -670,6 +675,8 @@ fn backend_plan(px: &Proxy, cfg: &Config) -> Result<BackendPlan, String> {
                 ),
                 None => None,
             },
+            user_timeout: o.tcp_ut,
+            tfo: o.tfo.unwrap_or(false),
             minconn: o.minconn.unwrap_or(0),
             maxqueue: o.maxqueue.unwrap_or(0),
             conns: Counter::default(),
@@ -825,5 +832,20 @@ mod tests {
             plain(log, "    log global\n    log-format \"%ci %ft\"\n", ""),
             "a format with %ci"
         );
+    }
+
+    /// A server's `tcp-ut` and `tfo` reach the plan (and so its sockets),
+    /// `default-server` included.
+    #[test]
+    fn server_tcp_ut_and_tfo_reach_the_plan() {
+        let p = plan(
+            "defaults\n    mode tcp\nfrontend f\n    bind 127.0.0.1:8\n    default_backend be\n\
+             backend be\n    default-server tcp-ut 3s\n    server a 127.0.0.1:1 tcp-ut 20s tfo\n    server b 127.0.0.1:2\n",
+        );
+        let s = &p.backends[0].servers;
+        assert_eq!(s[0].user_timeout, Some(std::time::Duration::from_secs(20)));
+        assert!(s[0].tfo);
+        assert_eq!(s[1].user_timeout, Some(std::time::Duration::from_secs(3)));
+        assert!(!s[1].tfo);
     }
 }

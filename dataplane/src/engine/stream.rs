@@ -20,7 +20,7 @@ use compio::net::TcpStream;
 use futures_util::future::{select, Either};
 
 use super::listener::ServerTuning;
-use super::plan::{BackendPlan, FrontendPlan, SourcePlan};
+use super::plan::{BackendPlan, FrontendPlan, ServerPlan};
 use super::pool::BufPool;
 use super::queue::{self, QueuePos, Ticket, BACKEND_QUEUE};
 use super::runtime::Core;
@@ -494,7 +494,7 @@ fn close_unserved<C: Endpoint>(client: &C) {
 /// interface.
 async fn connect_from(
     tuning: &ServerTuning,
-    source: Option<&SourcePlan>,
+    srv: &ServerPlan,
     client: Option<SocketAddr>,
     addr: SocketAddr,
 ) -> std::io::Result<TcpStream> {
@@ -505,7 +505,18 @@ async fn connect_from(
     };
     // TCP mode sends nothing before the connection is up: no data waits.
     super::listener::tune_server_socket(socket2::SockRef::from(&sock), tuning, false)?;
-    let Some(src) = source else {
+    // The server's own `tcp-ut` and `tfo` (tcp_connect_server).
+    if let Some(ut) = srv.user_timeout {
+        let _ = socket2::SockRef::from(&sock).set_tcp_user_timeout(Some(ut));
+    }
+    if srv.tfo {
+        let _ = nix::sys::socket::setsockopt(
+            &sock,
+            nix::sys::socket::sockopt::TcpFastOpenConnect,
+            &true,
+        );
+    }
+    let Some(src) = srv.source.as_ref() else {
         return sock.connect(addr).await;
     };
     if let Some(name) = &src.interface {
@@ -770,13 +781,11 @@ async fn connect(
             Some(t) => timer::timeout(
                 &core.timers,
                 t,
-                connect_from(&be.server_tuning, srv.source.as_ref(), facts.client, addr),
+                connect_from(&be.server_tuning, srv, facts.client, addr),
             )
             .await
             .map_err(|()| true),
-            None => {
-                Ok(connect_from(&be.server_tuning, srv.source.as_ref(), facts.client, addr).await)
-            }
+            None => Ok(connect_from(&be.server_tuning, srv, facts.client, addr).await),
         };
         match conn {
             Ok(Ok(s)) => {
@@ -988,5 +997,53 @@ fn finish(
     }
     if let Some(sink) = &fe.sink {
         super::logging::log_stream(sink, &core.shared.plan, fe, be, &facts, start);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::plan::ServerAddr;
+    use crate::engine::Counter;
+
+    fn server(user_timeout: Option<Duration>, tfo: bool) -> ServerPlan {
+        ServerPlan {
+            name: "s".into(),
+            addr: ServerAddr::Fixed("127.0.0.1:1".parse().unwrap()),
+            weight: 1,
+            backup: false,
+            disabled: false,
+            maxconn: 0,
+            source: None,
+            user_timeout,
+            tfo,
+            minconn: 0,
+            maxqueue: 0,
+            conns: Counter::default(),
+            queued: Counter::default(),
+            queue_served: Counter::default(),
+        }
+    }
+
+    /// A server's `tcp-ut` and `tfo` are set on its connections, on top of
+    /// the backend's options (TCP_NODELAY always).
+    #[test]
+    fn server_connections_carry_the_server_s_socket_options() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let rt = compio::runtime::Runtime::new().unwrap();
+        for (ut, tfo) in [(Some(Duration::from_secs(7)), true), (None, false)] {
+            let srv = server(ut, tfo);
+            let c = rt
+                .block_on(connect_from(&ServerTuning::default(), &srv, None, addr))
+                .unwrap();
+            let s = socket2::SockRef::from(&c);
+            assert!(s.tcp_nodelay().unwrap());
+            assert_eq!(s.tcp_user_timeout().unwrap(), ut);
+            let fo =
+                nix::sys::socket::getsockopt(&c, nix::sys::socket::sockopt::TcpFastOpenConnect)
+                    .unwrap();
+            assert_eq!(fo, tfo);
+        }
     }
 }

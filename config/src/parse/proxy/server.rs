@@ -279,6 +279,7 @@ fn parse_server_options(
             "ssl-min-ver" => o.ssl_min_ver = s(),
             "ssl-max-ver" => o.ssl_max_ver = s(),
             "tfo" => o.tfo = Some(on),
+            "tcp-ut" => o.tcp_ut = Some(ms(line, i + 1, "tcp-ut")?),
             "proto" => o.proto = s(),
             "id" => {
                 let id: u32 = line.uint(i + 1, name)?;
