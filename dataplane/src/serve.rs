@@ -164,9 +164,8 @@ fn start(args: &Args, cfg: &Config) -> Result<ExitCode, String> {
                 signal,
             }) => process::die_of(signal),
             Ok(ProcessEvent::DumpPools) => dump_pools(&shared),
-            Ok(ProcessEvent::Pause | ProcessEvent::Resume) => {
-                eprintln!("[WARNING] pausing/resuming listeners (SIGTTOU/SIGTTIN) is not supported yet; ignored");
-            }
+            Ok(ProcessEvent::Pause) => pause_listeners(&shared, true),
+            Ok(ProcessEvent::Resume) => pause_listeners(&shared, false),
             Ok(_) | Err(flume::RecvTimeoutError::Timeout) => {}
             Err(flume::RecvTimeoutError::Disconnected) => break,
         }
@@ -220,6 +219,16 @@ fn dump_pools(shared: &Shared) {
         snaps.iter().map(|s| s.flushed_bufs).sum::<usize>(),
         snaps.iter().map(|s| s.flushed_pipes).sum::<usize>()
     );
+}
+
+/// SIGTTOU / SIGTTIN: every executor pauses (or resumes) its listeners.
+fn pause_listeners(shared: &Shared, pause: bool) {
+    for (core, e) in shared
+        .mesh
+        .broadcast(&crate::engine::mesh::Msg::Pause(pause))
+    {
+        eprintln!("[WARNING] executor {core} did not get the pause/resume request: {e:?}");
+    }
 }
 
 fn report_signal_errors(errors: Vec<(u32, std::io::Error)>) {

@@ -290,6 +290,73 @@ fn server_source_binds_the_local_address() {
 /// intact, it exits, and the new one serves; no connection is refused.
 #[test]
 fn reload_with_sf_hands_over_without_refusing() {
+    reload_hands_over("");
+}
+
+/// With `noreuseport` the new process cannot bind while the old one
+/// listens: as HAProxy, it asks the old one to pause its listeners
+/// (SIGTTOU: they leave LISTEN but keep their sessions), binds, then
+/// soft-stops it (SIGUSR1). The live session still ends intact.
+#[test]
+fn reload_with_sf_under_noreuseport_pauses_the_old_listeners() {
+    reload_hands_over("    noreuseport\n");
+}
+
+/// `noreuseport`: a second process started on the same address fails to
+/// bind it and exits 1, as HAProxy does, instead of sharing the traffic.
+#[test]
+fn noreuseport_keeps_a_second_process_out() {
+    let be = Backend::echo();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = harness::TempDir::new("noreuseport");
+    let cfg = dir.0.join("n.cfg");
+    std::fs::write(
+        &cfg,
+        format!(
+            "global\n    noreuseport\ndefaults\n    mode tcp\n    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\n\
+             frontend fe\n    bind 127.0.0.1:{port}\n    default_backend be\nbackend be\n    server s1 {}\n",
+            be.addr
+        ),
+    )
+    .unwrap();
+    let run = || {
+        std::process::Command::new(harness::ringlb())
+            .arg("-f")
+            .arg(&cfg)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut first = run();
+    let deadline = std::time::Instant::now() + DEADLINE;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first never listened"
+        );
+        thread::yield_now();
+    }
+    let second = run().wait_with_output().unwrap();
+    assert_eq!(second.status.code(), Some(1), "{second:?}");
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(err.contains("cannot bind"), "{err}");
+    // The first one still serves.
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(DEADLINE)).unwrap();
+    c.write_all(b"x").unwrap();
+    let mut b = [0u8; 1];
+    c.read_exact(&mut b).unwrap();
+    let _ = first.kill();
+    let _ = first.wait();
+}
+
+/// The -sf hand-over with `global` lines added to the configuration.
+fn reload_hands_over(global: &str) {
     let be = Backend::echo();
     // A free port, picked at run time (both processes must bind the same
     // address, so an inherited fd@3 would not show the hand-over).
@@ -303,7 +370,7 @@ fn reload_with_sf_hands_over_without_refusing() {
     std::fs::write(
         &cfg,
         format!(
-            "global\n    log stdout format raw local0\n\
+            "global\n    log stdout format raw local0\n{global}\
              defaults\n    mode tcp\n    log global\n    option tcplog\n    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\n\
              frontend fe\n    bind 127.0.0.1:{port}\n    default_backend be\nbackend be\n    server s1 {}\n",
             be.addr

@@ -75,6 +75,29 @@ pub async fn accept_loop(core: Rc<Core>, b: Bound) {
                 gate.close_listener(l);
             }
         }
+        if core.pause.is_fired() {
+            if let Some(l) = &listener {
+                // SIGTTOU: release the address (a new process could not
+                // bind it) until SIGTTIN or a stop; parked clients are
+                // still served as slots free.
+                pause_listener(l);
+                {
+                    let resume = std::pin::pin!(core.resume.wait());
+                    let stop = std::pin::pin!(core.stop_accepting.wait());
+                    let _ = select(resume, stop).await;
+                }
+                if !core.stop_accepting.is_fired() {
+                    if let Err(e) = listener_sock(l).listen(b.backlog) {
+                        eprintln!(
+                            "[ALERT] executor {}: cannot resume listener {}: {e}",
+                            core.id, b.addr
+                        );
+                        listener = None;
+                    }
+                }
+                continue;
+            }
+        }
         if !gate.serve_parked() {
             gate.wait_room(listener.is_some()).await;
             continue;
@@ -194,10 +217,7 @@ impl Gate<'_> {
     /// down, after the process exited, and the kernel keeps routing new
     /// clients of the reloaded process's address to it, then resets them.
     fn close_listener(&mut self, l: Listener) {
-        let sock = match &l {
-            Listener::Tcp(l) => socket2::SockRef::from(l),
-            Listener::Unix(l) => socket2::SockRef::from(l),
-        };
+        let sock = listener_sock(&l);
         let _ = sock.set_nonblocking(true);
         while let Ok((c, _)) = sock.accept() {
             let client = match &l {
@@ -242,7 +262,8 @@ impl Gate<'_> {
         if stop {
             let wait = std::pin::pin!(wait);
             let stopped = std::pin::pin!(core.stop_accepting.wait());
-            let _ = select(wait, stopped).await;
+            let paused = std::pin::pin!(core.pause.wait());
+            let _ = select(wait, select(stopped, paused)).await;
         } else {
             wait.await;
         }
@@ -262,9 +283,10 @@ impl Gate<'_> {
             } else {
                 let next = std::pin::pin!(incoming.next());
                 let stop = std::pin::pin!(self.core.stop_accepting.wait());
-                match select(next, stop).await {
+                let pause = std::pin::pin!(self.core.pause.wait());
+                match select(next, select(stop, pause)).await {
                     Either::Left((next, _)) => next,
-                    Either::Right(((), _)) => {
+                    Either::Right(_) => {
                         token.clone().cancel();
                         cancelled = true;
                         continue;
@@ -337,6 +359,24 @@ impl Gate<'_> {
         })
         .detach();
     }
+}
+
+/// The socket under a listener.
+fn listener_sock(l: &Listener) -> socket2::SockRef<'_> {
+    match l {
+        Listener::Tcp(l) => socket2::SockRef::from(l),
+        Listener::Unix(l) => socket2::SockRef::from(l),
+    }
+}
+
+/// Pause a listener as HAProxy does (sock_inet pause): shutdown(2) takes
+/// it out of LISTEN, so a new process may bind the address, while the
+/// socket stays bound; listen(2) makes it accept again. Clients still in
+/// its accept queue are reset, as in HAProxy. For a listener shared by the
+/// executors (`noreuseport`), the first executor's shutdown is the one
+/// that counts; the others' fail harmlessly.
+fn pause_listener(l: &Listener) {
+    let _ = listener_sock(l).shutdown(std::net::Shutdown::Both);
 }
 
 /// `value` is below `max` (0: no limit).

@@ -23,6 +23,8 @@ pub struct Bound {
     /// of its bind lines in order (`unix:<id>` in the log for UNIX
     /// clients).
     pub luid: u32,
+    /// The listen(2) backlog (a paused listener listens again with it).
+    pub backlog: i32,
     /// What the accept loop still sets on each accepted TCP socket (most
     /// options are inherited from the listener).
     pub tuning: ListenerTuning,
@@ -64,19 +66,30 @@ pub fn bind_all(plan: &Plan, executors: usize) -> Result<Vec<Vec<Bound>>, BindEr
                 luid += 1;
                 match addr {
                     ListenAddr::Inet(sa) => {
-                        for list in per_exec.iter_mut() {
-                            let s = bind_inet(*sa, b, &tuning).map_err(|e| BindError {
+                        let bind = || {
+                            bind_inet(*sa, b, &tuning, plan.reuseport).map_err(|e| BindError {
                                 in_use: e.kind() == std::io::ErrorKind::AddrInUse,
                                 message: format!(
                                     "Starting frontend {}: cannot bind socket [{sa}]: {e}",
                                     fe.name
                                 ),
-                            })?;
+                            })
+                        };
+                        // `noreuseport`: one socket, shared by the executors.
+                        let shared = if plan.reuseport { None } else { Some(bind()?) };
+                        for list in per_exec.iter_mut() {
+                            let s = match &shared {
+                                Some(s) => s.try_clone().map_err(|e| {
+                                    BindError::fatal(format!("Starting frontend {}: {e}", fe.name))
+                                })?,
+                                None => bind()?,
+                            };
                             list.push(Bound {
                                 socket: BoundSocket::Tcp(s),
                                 frontend: fi,
                                 addr: addr.clone(),
                                 luid,
+                                backlog: b.backlog,
                                 tuning: tuning.clone(),
                             });
                         }
@@ -105,6 +118,7 @@ pub fn bind_all(plan: &Plan, executors: usize) -> Result<Vec<Vec<Bound>>, BindEr
                                 frontend: fi,
                                 addr: addr.clone(),
                                 luid,
+                                backlog: b.backlog,
                                 tuning: ListenerTuning::default(),
                             });
                         }
@@ -134,6 +148,7 @@ pub fn bind_all(plan: &Plan, executors: usize) -> Result<Vec<Vec<Bound>>, BindEr
                                 frontend: fi,
                                 addr: addr.clone(),
                                 luid,
+                                backlog: b.backlog,
                                 tuning: tuning.clone(),
                             });
                         }
@@ -210,6 +225,7 @@ fn bind_inet(
     sa: SocketAddr,
     b: &BindPlan,
     tuning: &ListenerTuning,
+    reuseport: bool,
 ) -> std::io::Result<std::net::TcpListener> {
     let s = Socket::new(
         Domain::for_address(sa),
@@ -217,7 +233,7 @@ fn bind_inet(
         Some(Protocol::TCP),
     )?;
     s.set_reuse_address(true)?;
-    s.set_reuse_port(true)?;
+    s.set_reuse_port(reuseport)?;
     for w in tune_listener(SockRef::from(&s), tuning) {
         eprintln!("[WARNING] [{sa}]: {w}");
     }
@@ -449,7 +465,7 @@ mod tests {
         std::net::TcpStream,
         std::net::TcpStream,
     ) {
-        let l = bind_inet(localhost(), &bind_plan(), t).unwrap();
+        let l = bind_inet(localhost(), &bind_plan(), t, true).unwrap();
         l.set_nonblocking(false).unwrap();
         let client = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
         let (server, _) = l.accept().unwrap();
@@ -459,9 +475,9 @@ mod tests {
     #[test]
     fn reuseport_lets_executors_share_an_address() {
         let t = ListenerTuning::default();
-        let a = bind_inet(localhost(), &bind_plan(), &t).unwrap();
+        let a = bind_inet(localhost(), &bind_plan(), &t, true).unwrap();
         let addr = a.local_addr().unwrap();
-        let b = bind_inet(addr, &bind_plan(), &t).unwrap();
+        let b = bind_inet(addr, &bind_plan(), &t, true).unwrap();
         assert_eq!(b.local_addr().unwrap(), addr);
     }
 
@@ -470,7 +486,7 @@ mod tests {
         // A plain listener without SO_REUSEPORT holds the port.
         let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = holder.local_addr().unwrap();
-        assert!(bind_inet(addr, &bind_plan(), &ListenerTuning::default()).is_err());
+        assert!(bind_inet(addr, &bind_plan(), &ListenerTuning::default(), true).is_err());
     }
 
     /// TCP mode without options: TCP_NODELAY on the accepted socket (set
@@ -542,7 +558,7 @@ mod tests {
             defer_accept: true,
             ..ListenerTuning::default()
         };
-        let l = bind_inet(localhost(), &bind_plan(), &t).unwrap();
+        let l = bind_inet(localhost(), &bind_plan(), &t, true).unwrap();
         assert!(tune_listener(SockRef::from(&l), &t).is_empty());
         l.set_nonblocking(true).unwrap();
         let mut client = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();

@@ -31,6 +31,9 @@ pub enum Msg {
     Grant { backend: usize, server: usize },
     /// The stop flags changed (soft or hard stop): look at them.
     Stop,
+    /// SIGTTOU (true): pause the listeners, releasing their addresses for a
+    /// new process that could not bind; SIGTTIN (false): listen again.
+    Pause(bool),
     /// Report this core's state (its live streams, its pools) on the
     /// channel; with `flush`, free the pooled buffers and pipes first
     /// (SIGQUIT).

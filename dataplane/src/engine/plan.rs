@@ -23,6 +23,10 @@ pub struct Plan {
     pub backends: Vec<BackendPlan>,
     /// Global `maxconn` (0: none).
     pub maxconn: u32,
+    /// SO_REUSEPORT on listeners (global `noreuseport` turns it off: one
+    /// socket per address, shared by the executors, and a second process
+    /// cannot bind the address while this one listens).
+    pub reuseport: bool,
     pub bufsize: usize,
     /// Provided buffers per core (`bufsize` each, kernel buffer selection):
     /// enough for the connections moving data at one instant; beyond that
@@ -487,6 +491,11 @@ impl Plan {
             frontends,
             backends,
             maxconn: cfg.global.maxconn.unwrap_or(0),
+            reuseport: !cfg
+                .global
+                .directives
+                .iter()
+                .any(|d| d.keyword == "noreuseport"),
             bufsize: cfg
                 .global
                 .tune

@@ -25,19 +25,23 @@ use crate::balance::{Balancer, ServerState};
 /// Buffer size for flows that proved bulk: four default buffers per I/O.
 const BULK_BUFSIZE: usize = 64 * 1024;
 
-/// A one-shot, per-core event: tasks wait on it, `fire` wakes them all.
-/// Each waiter owns one slot, updated in place when it is polled again, so
-/// waiting costs no allocation per poll (every live stream waits on the
-/// core's kill event).
+/// A per-core event: tasks wait on it, `fire` wakes them all; `reset`
+/// arms it again (pause and resume). Each waiter owns one slot, updated in
+/// place when it is polled again, so waiting costs no allocation per poll
+/// (every live stream waits on the core's kill event). A firing empties
+/// the slots and starts a new generation, so a waiter from before never
+/// touches a slot reused after.
 #[derive(Debug, Default)]
 pub struct LocalEvent {
     fired: Cell<bool>,
+    generation: Cell<u64>,
     waiters: RefCell<slab::Slab<Waker>>,
 }
 
 impl LocalEvent {
     pub fn fire(&self) {
         self.fired.set(true);
+        self.generation.set(self.generation.get().wrapping_add(1));
         let waiters: Vec<Waker> = self.waiters.borrow_mut().drain().collect();
         for w in waiters {
             w.wake();
@@ -46,6 +50,11 @@ impl LocalEvent {
 
     pub fn is_fired(&self) -> bool {
         self.fired.get()
+    }
+
+    /// Arm the event again: the next `wait`s wait for the next `fire`.
+    pub fn reset(&self) {
+        self.fired.set(false);
     }
 
     pub fn wait(&self) -> EventWait<'_> {
@@ -60,7 +69,8 @@ impl LocalEvent {
 #[derive(Debug)]
 pub struct EventWait<'a> {
     event: &'a LocalEvent,
-    slot: Option<usize>,
+    /// Its slot, and the generation it was taken in.
+    slot: Option<(usize, u64)>,
 }
 
 impl std::future::Future for EventWait<'_> {
@@ -70,17 +80,19 @@ impl std::future::Future for EventWait<'_> {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<()> {
-        if self.event.fired.get() {
+        let generation = self.event.generation.get();
+        if self.event.fired.get() || self.slot.is_some_and(|(_, g)| g != generation) {
+            // Fired (maybe reset since): this waiter was woken.
             return std::task::Poll::Ready(());
         }
         let mut waiters = self.event.waiters.borrow_mut();
-        match self.slot.and_then(|k| waiters.get_mut(k)) {
+        match self.slot.and_then(|(k, _)| waiters.get_mut(k)) {
             Some(w) if w.will_wake(cx.waker()) => {}
             Some(w) => w.clone_from(cx.waker()),
             None => {
                 let k = waiters.insert(cx.waker().clone());
                 drop(waiters);
-                self.slot = Some(k);
+                self.slot = Some((k, generation));
             }
         }
         std::task::Poll::Pending
@@ -89,7 +101,10 @@ impl std::future::Future for EventWait<'_> {
 
 impl Drop for EventWait<'_> {
     fn drop(&mut self) {
-        if let Some(k) = self.slot {
+        if let Some((k, g)) = self.slot {
+            if g != self.event.generation.get() {
+                return;
+            }
             if let Ok(mut w) = self.event.waiters.try_borrow_mut() {
                 w.try_remove(k);
             }
@@ -119,6 +134,10 @@ pub struct Core {
     pub streams: RefCell<slab::Slab<StreamEntry>>,
     /// Soft stop: stop accepting.
     pub stop_accepting: LocalEvent,
+    /// SIGTTOU: listeners paused (they release their address) until
+    /// `resume` fires (SIGTTIN).
+    pub pause: LocalEvent,
+    pub resume: LocalEvent,
     /// Hard stop: close every stream.
     pub kill: LocalEvent,
     /// Per backend: the streams queued on this core (see `queue`).
@@ -215,6 +234,14 @@ fn handle_msg(core: &Core, msg: Msg) {
             super::queue::wake_oldest_local(core, backend, server);
         }
         Msg::Grant { backend, server } => super::queue::granted_here(core, backend, server),
+        Msg::Pause(true) => {
+            core.resume.reset();
+            core.pause.fire();
+        }
+        Msg::Pause(false) => {
+            core.pause.reset();
+            core.resume.fire();
+        }
         Msg::Snapshot { reply, flush } => {
             let _ = reply.try_send(core.snapshot(flush));
         }
@@ -329,6 +356,8 @@ fn executor(idx: usize, cpu: usize, listeners: Vec<Bound>, shared: Arc<Shared>) 
             live: Cell::new(0),
             streams: RefCell::new(slab::Slab::new()),
             stop_accepting: LocalEvent::default(),
+            pause: LocalEvent::default(),
+            resume: LocalEvent::default(),
             kill: LocalEvent::default(),
             released: RefCell::new(Vec::new()),
             queues: shared
