@@ -623,3 +623,78 @@ fn sigquit_reports_each_executor_and_flushes_its_pools() {
         thread::yield_now();
     }
 }
+
+/// IPv6 on both sides: a `:::port v4v6` listener takes IPv4 and IPv6
+/// clients, a `v6only` one takes IPv6 clients only, and a server on `::1`
+/// gets the traffic.
+#[test]
+fn ipv6_listeners_and_servers() {
+    let l6 = std::net::TcpListener::bind("[::1]:0").unwrap();
+    let be6 = l6.local_addr().unwrap();
+    thread::spawn(move || {
+        for s in l6.incoming() {
+            let Ok(mut s) = s else { break };
+            thread::spawn(move || {
+                let mut b = [0u8; 64];
+                while let Ok(n) = s.read(&mut b) {
+                    if n == 0 || s.write_all(&b[..n]).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    for (opt, v4_served) in [("v4v6", true), ("v6only", false)] {
+        let port = std::net::TcpListener::bind("[::]:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir = harness::TempDir::new("ipv6");
+        let cfg = dir.0.join("v6.cfg");
+        std::fs::write(
+            &cfg,
+            format!(
+                "global\n    log stdout format raw local0\ndefaults\n    mode tcp\n    log global\n    option tcplog\n    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\n\
+                 frontend fe\n    bind :::{port} {opt}\n    default_backend be\nbackend be\n    server s1 {be6}\n"
+            ),
+        )
+        .unwrap();
+        let mut child = std::process::Command::new(harness::ringlb())
+            .arg("-f")
+            .arg(&cfg)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let echo = |addr: std::net::SocketAddr| -> std::io::Result<Vec<u8>> {
+            let mut c = std::net::TcpStream::connect_timeout(&addr, DEADLINE)?;
+            c.set_read_timeout(Some(DEADLINE))?;
+            c.write_all(b"six")?;
+            c.shutdown(Shutdown::Write)?;
+            let mut got = Vec::new();
+            c.read_to_end(&mut got)?;
+            Ok(got)
+        };
+        let v6: std::net::SocketAddr = format!("[::1]:{port}").parse().unwrap();
+        let v4: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let deadline = std::time::Instant::now() + DEADLINE;
+        let got6 = loop {
+            match echo(v6) {
+                Ok(g) => break g,
+                Err(e) => assert!(std::time::Instant::now() < deadline, "{opt}: {e}"),
+            }
+            thread::yield_now();
+        };
+        assert_eq!(got6, b"six", "{opt}: IPv6 client");
+        match echo(v4) {
+            Ok(g) => {
+                assert!(v4_served, "{opt}: an IPv4 client was served");
+                assert_eq!(g, b"six", "{opt}: IPv4 client");
+            }
+            Err(e) => assert!(!v4_served, "{opt}: IPv4 client refused: {e}"),
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
