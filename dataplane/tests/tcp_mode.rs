@@ -698,3 +698,57 @@ fn ipv6_listeners_and_servers() {
         let _ = child.wait();
     }
 }
+
+/// A bind port range listens on every port of the range (one listener
+/// per port, as HAProxy creates).
+#[test]
+fn a_bind_port_range_listens_on_every_port() {
+    // Three consecutive free ports (retry if one is taken meanwhile).
+    let first = (0..50)
+        .find_map(|_| {
+            let a = TcpListener::bind("127.0.0.1:0").ok()?;
+            let p = a.local_addr().ok()?.port();
+            let ok =
+                p < u16::MAX - 2 && (1..3).all(|i| TcpListener::bind(("127.0.0.1", p + i)).is_ok());
+            drop(a);
+            ok.then_some(p)
+        })
+        .expect("three free consecutive ports");
+    let be = Backend::echo();
+    let dir = harness::TempDir::new("range");
+    let cfg = dir.0.join("r.cfg");
+    std::fs::write(
+        &cfg,
+        format!(
+            "defaults\n    mode tcp\n    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\n\
+             frontend fe\n    bind 127.0.0.1:{first}-{}\n    default_backend be\nbackend be\n    server s1 {}\n",
+            first + 2,
+            be.addr
+        ),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(harness::ringlb())
+        .arg("-f")
+        .arg(&cfg)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for port in first..=first + 2 {
+        let deadline = std::time::Instant::now() + DEADLINE;
+        let mut c = loop {
+            match std::net::TcpStream::connect(("127.0.0.1", port)) {
+                Ok(c) => break c,
+                Err(e) => assert!(std::time::Instant::now() < deadline, "port {port}: {e}"),
+            }
+            thread::yield_now();
+        };
+        c.set_read_timeout(Some(DEADLINE)).unwrap();
+        c.write_all(b"r").unwrap();
+        let mut b = [0u8; 1];
+        c.read_exact(&mut b).unwrap();
+        assert_eq!(&b, b"r", "port {port}");
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
