@@ -7,7 +7,7 @@
 //! a log-format sample that would print "-") is a warning instead.
 
 use ringlb_config::addr::{Address, Transport};
-use ringlb_config::model::{Balance, Config, Mode, Proxy};
+use ringlb_config::model::{Balance, Config, Directive, HashMethod, Mode, Proxy};
 use ringlb_config::{diag::Kind, Diagnostic, Loc};
 
 /// A setting the engine lacks, by the key `-c` names in its error.
@@ -44,7 +44,39 @@ pub const UNSUPPORTED: &[Unsupported] = &[
     },
     Unsupported {
         key: "proxy protocol",
-        why: "accept-proxy / send-proxy are not implemented yet",
+        why: "accept-proxy, accept-netscaler-cip and send-proxy* are not implemented yet",
+    },
+    Unsupported {
+        key: "server socks4",
+        why: "connecting through a SOCKS4 proxy is not implemented yet; ringlb would connect to the server directly",
+    },
+    Unsupported {
+        key: "network namespaces",
+        why: "sockets are opened in ringlb's own network namespace only",
+    },
+    Unsupported {
+        key: "server hash-key",
+        why: "consistent-hash node keys derive from server ids only; 'addr' and 'addr-port' would pick other servers",
+    },
+    Unsupported {
+        key: "server id",
+        why: "the engine numbers servers by position; an explicit id changes 'balance first' order and consistent-hash placement",
+    },
+    Unsupported {
+        key: "option transparent",
+        why: "connecting to the client's original destination address is not implemented yet",
+    },
+    Unsupported {
+        key: "option independent-streams",
+        why: "sending data refreshes both directions' timeouts; per-direction timeouts are not implemented yet",
+    },
+    Unsupported {
+        key: "option abortonclose",
+        why: "a client's close does not abort its queued or connecting stream yet",
+    },
+    Unsupported {
+        key: "server state file",
+        why: "load-server-state-from-file would restore server weights and states that ringlb does not read",
     },
     Unsupported {
         key: "abstract and socketpair addresses",
@@ -126,6 +158,7 @@ fn proxy_checks(px: &Proxy, out: &mut Vec<Diagnostic>) {
             _ => {}
         }
     }
+    proxy_option_checks(px, out);
     let r = &px.rules;
     if let Some(rule) = r
         .tcp_request_connection
@@ -143,8 +176,11 @@ fn proxy_checks(px: &Proxy, out: &mut Vec<Diagnostic>) {
         if b.opts.ssl {
             out.push(diag("ssl", &b.loc));
         }
-        if b.opts.accept_proxy {
+        if b.opts.accept_proxy || b.opts.accept_netscaler_cip.is_some() {
             out.push(diag("proxy protocol", &b.loc));
+        }
+        if b.opts.namespace.is_some() {
+            out.push(diag("network namespaces", &b.loc));
         }
         if b.addrs.iter().any(|a| {
             matches!(
@@ -171,6 +207,7 @@ fn proxy_checks(px: &Proxy, out: &mut Vec<Diagnostic>) {
         if matches!(o.send_proxy, Some(Some(_))) {
             out.push(diag("proxy protocol", &s.loc));
         }
+        server_other_checks(px, &o.other, out);
         // UNIX stream servers are supported; abstract, socketpair, fd and
         // datagram server addresses are not.
         if matches!(
@@ -196,6 +233,21 @@ fn proxy_checks(px: &Proxy, out: &mut Vec<Diagnostic>) {
             ));
         }
     }
+    // HAProxy's puid orders `balance first` and places consistent-hash
+    // points; ringlb numbers servers 1, 2, ... in declaration order, which
+    // matches HAProxy's automatic ids as long as every explicit id equals
+    // its server's position.
+    if px.cap.backend && (consistent_hash(px) || matches!(px.balance, Some(Balance::First))) {
+        if let Some(s) = px
+            .servers
+            .iter()
+            .zip(1u32..)
+            .find(|(s, pos)| s.opts.id.is_some_and(|id| id != *pos))
+            .map(|(s, _)| s)
+        {
+            out.push(diag("server id", &s.loc));
+        }
+    }
     if px.cap.backend && !px.servers.is_empty() {
         if let Some(
             Balance::Uri { .. }
@@ -210,6 +262,107 @@ fn proxy_checks(px: &Proxy, out: &mut Vec<Diagnostic>) {
     }
     if px.stick_table.is_some() || !px.stick_rules.is_empty() {
         out.push(diag("stick tables", &px.loc));
+    }
+}
+
+/// `option` flags that change how a TCP stream is served.
+fn proxy_option_checks(px: &Proxy, out: &mut Vec<Diagnostic>) {
+    let transparent = px.options.is_set("transparent")
+        || px.directives.iter().any(|d| d.keyword == "transparent");
+    if px.cap.backend && transparent {
+        out.push(diag("option transparent", &px.loc));
+    }
+    if px.options.is_set("independent-streams") {
+        out.push(diag("option independent-streams", &px.loc));
+    }
+    if px.cap.backend && px.options.is_set("abortonclose") {
+        out.push(diag("option abortonclose", &px.loc));
+    }
+    if px.cap.backend {
+        // The last one counts; `none` is the default.
+        if let Some(d) = px
+            .directives
+            .iter()
+            .rev()
+            .find(|d| d.keyword == "load-server-state-from-file")
+            .filter(|d| d.args.first().is_some_and(|a| a != "none"))
+        {
+            out.push(diag("server state file", &d.loc));
+        }
+    }
+    // The parser clears `other` when a server copies its default-server
+    // settings, so a default-server's unmodelled options are checked here,
+    // once, for the proxy's servers.
+    if !px.servers.is_empty() {
+        server_other_checks(px, &px.default_server.other, out);
+    }
+}
+
+/// Servers sit on a consistent-hash ring placed by their ids.
+fn consistent_hash(px: &Proxy) -> bool {
+    px.hash_type
+        .is_some_and(|h| h.method == HashMethod::Consistent)
+        && matches!(
+            px.balance,
+            Some(
+                Balance::Source
+                    | Balance::Uri { .. }
+                    | Balance::UrlParam { .. }
+                    | Balance::Hdr { .. }
+                    | Balance::RdpCookie { .. }
+                    | Balance::Hash(_)
+            )
+        )
+}
+
+/// The last `<kw>` of a server's unmodelled options, unless a later
+/// `no-<kw>` undid it.
+fn other_opt<'a>(other: &'a [Directive], kw: &str) -> Option<&'a Directive> {
+    other
+        .iter()
+        .rev()
+        .find(|d| d.keyword == kw || d.keyword.strip_prefix("no-") == Some(kw))
+        .filter(|d| d.keyword == kw)
+}
+
+/// Server options the config parser keeps as words (`ServerOptions::other`)
+/// that change where or how the connection to the server goes. The others
+/// cannot change TCP-mode traffic when ignored: SSL-only ones (ssl is
+/// refused), check-only ones (checks are refused), HTTP-only ones (ws, redir,
+/// connection reuse pools, strict-maxconn, idle-ping), resolver-only ones
+/// (resolvers are refused), stick/peers/ring ones, and names (guid).
+fn server_other_checks(px: &Proxy, other: &[Directive], out: &mut Vec<Diagnostic>) {
+    if let Some(d) = other_opt(other, "socks4") {
+        out.push(diag("server socks4", &d.loc));
+    }
+    if let Some(d) = other_opt(other, "namespace") {
+        out.push(diag("network namespaces", &d.loc));
+    }
+    // Each of these makes HAProxy send a PROXY protocol header.
+    if let Some(d) = [
+        "send-proxy-v2-ssl",
+        "send-proxy-v2-ssl-cn",
+        "proxy-v2-options",
+    ]
+    .iter()
+    .find_map(|k| other_opt(other, k))
+    {
+        out.push(diag("proxy protocol", &d.loc));
+    }
+    if let Some(d) = other_opt(other, "hash-key") {
+        if consistent_hash(px) && d.args.first().is_some_and(|k| k != "id") {
+            out.push(diag("server hash-key", &d.loc));
+        }
+    }
+    // A server that starts down waits for a check to bring it up; ringlb
+    // would send it traffic at once.
+    if let Some(d) = other_opt(other, "init-state") {
+        if d.args
+            .first()
+            .is_some_and(|s| s == "down" || s == "fully-down")
+        {
+            out.push(diag("health checks", &d.loc));
+        }
     }
 }
 
