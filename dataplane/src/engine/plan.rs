@@ -857,4 +857,17 @@ mod tests {
         assert_eq!(s[1].user_timeout, Some(std::time::Duration::from_secs(3)));
         assert!(!s[1].tfo);
     }
+
+    /// `no-<option>` on a server undoes the `default-server` setting, also
+    /// for the `no-` forms the manual lists as keywords of their own.
+    #[test]
+    fn no_forms_undo_default_server() {
+        let p = plan(
+            "defaults\n    mode tcp\nfrontend f\n    bind 127.0.0.1:8\n    default_backend be\n\
+             backend be\n    default-server backup tfo\n    server a 127.0.0.1:1 no-backup no-tfo\n    server b 127.0.0.1:2\n",
+        );
+        let s = &p.backends[0].servers;
+        assert!(!s[0].backup && !s[0].tfo, "server a undoes both");
+        assert!(s[1].backup && s[1].tfo, "server b keeps the defaults");
+    }
 }

@@ -60,29 +60,28 @@ fn parse_server_options(
     is_default: bool,
 ) -> Result<(), Diagnostic> {
     while let Some(name) = line.arg(i) {
-        // `no-<opt>` forms undo a default-server setting.
-        let (base, negated) = match keywords::server_option(name) {
-            Some(_) => (name, false),
-            None => match name
-                .strip_prefix("no-")
-                .filter(|b| keywords::server_option(b).is_some_and(|d| d.has_no_form))
-            {
-                Some(b) => (b, true),
-                None => {
-                    let what = if is_default {
-                        "default-server"
-                    } else {
-                        "server"
-                    };
-                    let mut d = line.err(i, format!("'{what}' unknown keyword '{name}'."));
-                    if let Some(h) =
-                        did_you_mean(name, keywords::SERVER_OPTIONS.iter().map(|k| k.name))
-                    {
-                        d = d.with_hint(format!("did you mean '{h}'?"));
-                    }
-                    return Err(d);
+        // `no-<opt>` forms undo a default-server setting. The manual's
+        // table also lists several of them (`no-backup`, `no-check`, ...)
+        // as keywords of their own: they are still the negation of `<opt>`.
+        let negation = name
+            .strip_prefix("no-")
+            .filter(|b| keywords::server_option(b).is_some_and(|d| d.has_no_form));
+        let (base, negated) = match (negation, keywords::server_option(name)) {
+            (Some(b), _) => (b, true),
+            (None, Some(_)) => (name, false),
+            (None, None) => {
+                let what = if is_default {
+                    "default-server"
+                } else {
+                    "server"
+                };
+                let mut d = line.err(i, format!("'{what}' unknown keyword '{name}'."));
+                if let Some(h) = did_you_mean(name, keywords::SERVER_OPTIONS.iter().map(|k| k.name))
+                {
+                    d = d.with_hint(format!("did you mean '{h}'?"));
                 }
-            },
+                return Err(d);
+            }
         };
         let Some(def) = keywords::server_option(base) else {
             return Err(line.err(i, format!("unknown server keyword '{name}'")));
