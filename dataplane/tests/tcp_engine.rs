@@ -1220,3 +1220,73 @@ fn queued_streams_never_go_to_a_disabled_or_backup_server() {
         assert_eq!(got, [b'k', 0], "{name}");
     }
 }
+
+/// Many clients on two executors against a tight limit, some giving up
+/// while queued, some timing out in the queue, servers coming and going:
+/// the engine neither panics nor loses a slot, and serves normally after.
+#[test]
+fn queues_survive_a_storm_of_clients() {
+    let fast = Backend::echo();
+    let slow = Backend::echo();
+    let cfg = config(
+        "    nbthread 2\n",
+        "    timeout connect 1s\n    timeout queue 150ms\n    timeout client 5s\n    timeout server 5s\n",
+        &format!(
+            "    balance leastconn\n    server a {} maxconn 2\n    server b {} maxconn 1\n    server c {} maxconn 1 backup\n",
+            slow.addr, slow.addr, fast.addr
+        ),
+    );
+    let p = Proxy::start(&cfg);
+    let addr = p.addr;
+    // Two clients hold two of the three slots through the storm, so most
+    // of it queues, and much of it times out there (sQ).
+    let holders: Vec<_> = (0..2)
+        .map(|_| {
+            let mut c = p.connect();
+            echo(&mut c, b"hold", "holder");
+            c
+        })
+        .collect();
+    let workers: Vec<_> = (0..8)
+        .map(|w| {
+            std::thread::spawn(move || {
+                for i in 0..25u32 {
+                    let Ok(mut c) = TcpStream::connect_timeout(&addr, DEADLINE) else {
+                        continue;
+                    };
+                    let _ = c.set_read_timeout(Some(DEADLINE));
+                    if (i + w) % 5 == 0 {
+                        // Gives up at once, maybe while queued.
+                        drop(c);
+                        continue;
+                    }
+                    let _ = c.write_all(b"storm");
+                    let mut b = [0u8; 5];
+                    let _ = c.read_exact(&mut b);
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    drop(holders);
+    // Every slot came back: a burst as large as the limit is served at once.
+    let served: Vec<_> = (0..3)
+        .map(|_| {
+            let mut c = p.connect();
+            c.write_all(b"after").unwrap();
+            c
+        })
+        .collect();
+    for mut c in served {
+        let mut b = [0u8; 5];
+        c.read_exact(&mut b).unwrap();
+        assert_eq!(&b, b"after");
+    }
+    assert!(
+        !p.stderr_so_far().iter().any(|l| l.contains("panicked")),
+        "{:?}",
+        p.stderr_so_far()
+    );
+}
