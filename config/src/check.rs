@@ -169,6 +169,9 @@ fn check_proxy(cfg: &Config, px: &Proxy, diags: &mut Diagnostics) {
     }
     check_acl_refs(px, diags);
     check_timeouts(px, diags);
+    if !px.disabled {
+        check_mode_settings(px, diags);
+    }
     if px.mode() != Mode::Http && !px.disabled {
         let http_rules = !px.rules.http_request.is_empty()
             || !px.rules.http_response.is_empty()
@@ -183,6 +186,87 @@ fn check_proxy(cfg: &Config, px: &Proxy, diags: &mut Diagnostics) {
             diags.push(Diagnostic::warning(&px.loc, format!("{} '{}' : 'http-request'/'http-response' rules ignored: they require 'mode http'.", px.kind.keyword(), px.name)));
         }
     }
+}
+
+/// Settings that only make sense in some modes, checked once the proxy's
+/// mode is final (HAProxy 2.6 check_config_validity; disabled proxies are
+/// skipped there too).
+fn check_mode_settings(px: &Proxy, diags: &mut Diagnostics) {
+    let mode = px.mode();
+    let kind = px.kind.keyword();
+    // `option transparent` picks the server from the destination address;
+    // a load-balancing algorithm contradicts it, whatever the mode and
+    // wherever (defaults or proxy) either came from.
+    if px.cap.backend && px.options.is_set("transparent") && px.balance.is_some() {
+        diags.push(
+            Diagnostic::error(
+                &px.loc,
+                format!(
+                    "{kind} '{}' cannot use both transparent and balance mode.",
+                    px.name
+                ),
+            )
+            .with_hint("remove 'balance' or 'option transparent'"),
+        );
+    }
+    for b in &px.binds {
+        if let Some(p) = &b.opts.proto {
+            if !mode.mux_usable(p, MuxSide::Front) {
+                diags.push(mux_not_usable(px, p, "bind", &b.loc));
+            }
+        }
+    }
+    for s in &px.servers {
+        if let Some(p) = &s.opts.proto {
+            if !mode.mux_usable(p, MuxSide::Back) {
+                diags.push(mux_not_usable(px, p, "server", &s.loc));
+            }
+        }
+        if mode == Mode::Http {
+            continue;
+        }
+        // An empty prefix is no prefix for HAProxy (rdr_len 0).
+        if s.opts.redir.as_deref().is_some_and(|r| !r.is_empty()) {
+            diags.push(
+                Diagnostic::error(&s.loc, format!("{kind} '{}' : server cannot have cookie or redirect prefix in non-HTTP mode.", px.name))
+                    .with_hint(format!("'redir' on server '{}' answers HTTP requests with a redirect: it needs 'mode http'", s.name)),
+            );
+        }
+        if s.opts.cookie.as_deref().is_some_and(|c| !c.is_empty()) {
+            diags.push(Diagnostic::warning(
+                &s.loc,
+                format!(
+                    "{kind} '{}' : ignoring cookie for server '{}' as HTTP mode is disabled.",
+                    px.name, s.name
+                ),
+            ));
+        }
+    }
+}
+
+fn mux_not_usable(px: &Proxy, proto: &str, what: &str, loc: &Loc) -> Diagnostic {
+    let usable: Vec<&str> = MUX_PROTOCOLS
+        .iter()
+        .map(|(t, ..)| *t)
+        .filter(|t| {
+            let side = if what == "bind" {
+                MuxSide::Front
+            } else {
+                MuxSide::Back
+            };
+            px.mode().mux_usable(t, side)
+        })
+        .collect();
+    Diagnostic::error(
+        loc,
+        format!(
+            "{} '{}' : MUX protocol '{proto}' is not usable for this {what} line in 'mode {}'.",
+            px.kind.keyword(),
+            px.name,
+            px.mode().keyword()
+        ),
+    )
+    .with_hint(format!("usable here: {}", usable.join(", ")))
 }
 
 /// HTTP frontends cannot use TCP backends (a TCP frontend may use an HTTP
@@ -541,4 +625,155 @@ fn table_exists(cfg: &Config, name: &str) -> bool {
         .iter()
         .any(|p| p.name == name && p.stick_table.is_some())
         || cfg.peers.iter().any(|p| p.name.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    //! Verdicts checked with Debian's haproxy 2.6 (`haproxy -c`).
+    use crate::diag::Diagnostics;
+    use crate::{Host, SourceFile};
+
+    struct NoFiles;
+
+    impl Host for NoFiles {
+        fn env(&self, _: &str) -> Option<String> {
+            None
+        }
+        fn read_file(&self, _: &str) -> Result<Vec<u8>, String> {
+            Err("No such file or directory".to_string())
+        }
+    }
+
+    const TCP: &str =
+        "defaults\n mode tcp\n timeout connect 5s\n timeout client 30s\n timeout server 30s\n";
+
+    fn check(text: &str) -> Diagnostics {
+        crate::load(&[SourceFile::new("t.cfg", text)], &NoFiles).1
+    }
+
+    fn errors(d: &Diagnostics) -> Vec<(u32, String)> {
+        d.errors()
+            .map(|e| (e.loc.as_ref().map_or(0, |l| l.line), e.message.clone()))
+            .collect()
+    }
+
+    fn warnings(d: &Diagnostics) -> Vec<(u32, String)> {
+        d.warnings()
+            .map(|e| (e.loc.as_ref().map_or(0, |l| l.line), e.message.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn transparent_refuses_balance_from_anywhere() {
+        let msg = "cannot use both transparent and balance mode.";
+        let d = check(&format!(
+            "{TCP}listen l\n bind :80\n option transparent\n balance roundrobin\n"
+        ));
+        assert_eq!(errors(&d), [(6, format!("listen 'l' {msg}"))]);
+        // Either side may come from the defaults; the mode does not matter.
+        for (text, line) in [
+            (
+                format!("{TCP} balance source\nbackend b\n option transparent\n"),
+                7,
+            ),
+            (
+                format!("{TCP} option transparent\nbackend b\n balance source\n"),
+                7,
+            ),
+            (
+                format!("{TCP}backend b\n mode http\n option transparent\n balance first\n"),
+                6,
+            ),
+        ] {
+            let d = check(&text);
+            assert_eq!(errors(&d), [(line, format!("backend 'b' {msg}"))], "{text}");
+        }
+        // Alone, undone, in a disabled proxy, or in a frontend (where both
+        // are ignored with a warning): valid.
+        for text in [
+            format!("{TCP}backend b\n option transparent\n"),
+            format!("{TCP} option transparent\nbackend b\n no option transparent\n balance source\n"),
+            format!("{TCP}backend b\n disabled\n option transparent\n balance source\n"),
+            format!("{TCP}frontend f\n bind :80\n option transparent\n balance source\n default_backend b\nbackend b\n"),
+        ] {
+            let d = check(&text);
+            assert!(!d.has_errors(), "{text}: {:?}", errors(&d));
+        }
+    }
+
+    #[test]
+    fn redir_and_cookie_need_http_mode() {
+        let msg = "backend 'b' : server cannot have cookie or redirect prefix in non-HTTP mode.";
+        let d = check(&format!(
+            "{TCP}backend b\n server s1 127.0.0.1:9001 redir http://x\n server s2 127.0.0.1:9002 cookie c2\n"
+        ));
+        assert_eq!(errors(&d), [(7, msg.to_string())]);
+        // A cookie is only ignored, with a warning.
+        assert_eq!(
+            warnings(&d),
+            [(
+                8,
+                "backend 'b' : ignoring cookie for server 's2' as HTTP mode is disabled."
+                    .to_string()
+            )]
+        );
+        // default-server passes the prefix to the servers declared after it.
+        let d = check(&format!(
+            "{TCP}backend b\n server s0 127.0.0.1:9000\n default-server redir http://x\n server s1 127.0.0.1:9001\n"
+        ));
+        assert_eq!(errors(&d), [(9, msg.to_string())]);
+        for text in [
+            format!(
+                "{TCP}backend b\n mode http\n server s1 127.0.0.1:9001 redir http://x cookie c\n"
+            ),
+            format!("{TCP}backend b\n default-server redir http://x\n"),
+            format!("{TCP}backend b\n disabled\n server s1 127.0.0.1:9001 redir http://x\n"),
+        ] {
+            let d = check(&text);
+            assert!(!d.has_errors(), "{text}: {:?}", errors(&d));
+            assert!(warnings(&d).is_empty(), "{text}: {:?}", warnings(&d));
+        }
+    }
+
+    #[test]
+    fn mux_protocol_must_suit_the_mode_and_side() {
+        let d = check(&format!(
+            "{TCP}listen l\n bind :80 proto h2\n server s1 127.0.0.1:9001 proto h1\n"
+        ));
+        let e = errors(&d);
+        assert_eq!(
+            e.iter().map(|(l, _)| *l).collect::<Vec<_>>(),
+            [7, 8],
+            "{e:?}"
+        );
+        assert!(
+            e[0].1
+                .contains("MUX protocol 'h2' is not usable for this bind line"),
+            "{e:?}"
+        );
+        assert!(
+            e[1].1
+                .contains("MUX protocol 'h1' is not usable for this server line"),
+            "{e:?}"
+        );
+        for bad in [
+            // none: TCP only; fcgi: servers only; h2: HTTP only.
+            "listen l\n mode http\n bind :80 proto none\n",
+            "listen l\n mode http\n bind :80\n server s1 127.0.0.1:9001 proto none\n",
+            "listen l\n mode http\n bind :80 proto fcgi\n",
+            "backend b\n default-server proto h2\n server s1 127.0.0.1:9001\n",
+        ] {
+            let d = check(&format!("{TCP}{bad}"));
+            assert_eq!(errors(&d).len(), 1, "{bad}: {:?}", errors(&d));
+        }
+        for good in [
+            "listen l\n bind :80 proto none\n server s1 127.0.0.1:9001 proto none\n",
+            "listen l\n mode http\n bind :80 proto h2\n server s1 127.0.0.1:9001 proto fcgi\n",
+            "backend b\n default-server proto h2\n",
+            "backend b\n disabled\n server s1 127.0.0.1:9001 proto h2\n",
+        ] {
+            let d = check(&format!("{TCP}{good}"));
+            assert!(!d.has_errors(), "{good}: {:?}", errors(&d));
+        }
+    }
 }

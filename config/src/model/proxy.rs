@@ -56,6 +56,51 @@ impl Mode {
             Mode::Spop => "spop",
         }
     }
+
+    /// Whether the multiplexer named by `proto <token>` can carry this
+    /// mode's streams on the given side. HAProxy registers each mux for a
+    /// mode and side (mux_pt: `none`, TCP, both; mux_h1/mux_h2: `h1`/`h2`,
+    /// HTTP, both; mux_fcgi: `fcgi`, HTTP, back; mux_spop: `spop`, SPOP,
+    /// back; mux_quic: `quic`, HTTP, front) and refuses the others once the
+    /// proxy's mode is known (cfgparse.c: "MUX protocol ... is not usable").
+    pub fn mux_usable(self, token: &str, side: MuxSide) -> bool {
+        let Some(&(_, mode, sides)) = MUX_PROTOCOLS.iter().find(|(t, ..)| *t == token) else {
+            return false;
+        };
+        let mode_ok = match mode {
+            Mode::Http => self == Mode::Http,
+            Mode::Spop => self == Mode::Spop,
+            // mux_pt serves every mode that is neither HTTP nor SPOP
+            // (HAProxy maps them all to PROTO_MODE_TCP).
+            Mode::Tcp | Mode::Log => !matches!(self, Mode::Http | Mode::Spop),
+        };
+        mode_ok && (sides == MuxSide::Both || sides == side)
+    }
+}
+
+/// Which end of a proxy a multiplexer serves: `bind` lines are the front,
+/// `server` lines the back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MuxSide {
+    Front,
+    Back,
+    Both,
+}
+
+/// The multiplexers `proto` may name (HAProxy 3.2 with QUIC), with the mode
+/// and side each one is registered for.
+pub const MUX_PROTOCOLS: &[(&str, Mode, MuxSide)] = &[
+    ("none", Mode::Tcp, MuxSide::Both),
+    ("h1", Mode::Http, MuxSide::Both),
+    ("h2", Mode::Http, MuxSide::Both),
+    ("fcgi", Mode::Http, MuxSide::Back),
+    ("spop", Mode::Spop, MuxSide::Back),
+    ("quic", Mode::Http, MuxSide::Front),
+];
+
+/// Whether `proto <token>` names a multiplexer HAProxy knows.
+pub fn is_mux_protocol(token: &str) -> bool {
+    MUX_PROTOCOLS.iter().any(|(t, ..)| *t == token)
 }
 
 /// A proxy section. Settings a `defaults` section passes down are copied in
@@ -961,6 +1006,9 @@ pub struct ServerOptions {
     /// `tcp-ut <delay>`: TCP_USER_TIMEOUT on connections to the server.
     pub tcp_ut: Option<Duration>,
     pub proto: Option<String>,
+    /// `redir <prefix>`: answer GET/HEAD requests for this server with a
+    /// redirect to `<prefix><path>` (HTTP mode only).
+    pub redir: Option<String>,
     /// Recognised options not modelled field by field.
     pub other: Vec<Directive>,
 }

@@ -189,7 +189,10 @@ pub(crate) fn parse_bind_options(
                 }
                 o.expose_fd_listeners = true;
             }
-            "proto" => o.proto = str_opt(),
+            "proto" => {
+                check_mux_protocol(line, i + 1)?;
+                o.proto = str_opt();
+            }
             "thread" | "process" => {
                 // Accepted and ignored: ringlb runs one listener per executor.
                 let w = line.warn(
@@ -266,4 +269,21 @@ pub(crate) fn read_check_base(
         Ok(_) => Ok(()),
         Err(e) => Err(line.err(i, format!("unable to load '{full}': {e}"))),
     }
+}
+
+/// `proto <name>` on a bind or server line must name a multiplexer HAProxy
+/// knows; whether it suits the proxy's mode is checked once the mode is known
+/// (check.rs).
+pub(super) fn check_mux_protocol(line: &Line<'_>, i: usize) -> Result<(), Diagnostic> {
+    let v = line.word(i);
+    if crate::model::is_mux_protocol(v) {
+        return Ok(());
+    }
+    let known: Vec<&str> = crate::model::MUX_PROTOCOLS
+        .iter()
+        .map(|(t, ..)| *t)
+        .collect();
+    Err(line
+        .err(i, format!("'proto' : unknown MUX protocol '{v}'."))
+        .with_hint(format!("known protocols: {}", known.join(", "))))
 }

@@ -1,7 +1,7 @@
 //! `server <name> <addr> [options]` and `default-server [options]`
 //! (manual 4.2 "server", 5.2).
 
-use super::bind::{parse_verify, read_check, read_check_base, Base};
+use super::bind::{check_mux_protocol, parse_verify, read_check, read_check_base, Base};
 use super::{ms, Ctx, Line};
 use crate::addr::{parse_address, AddrRules};
 use crate::diag::{did_you_mean, Diagnostic};
@@ -59,7 +59,14 @@ fn parse_server_options(
     o: &mut ServerOptions,
     is_default: bool,
 ) -> Result<(), Diagnostic> {
-    while let Some(name) = line.arg(i) {
+    while let Some(word) = line.arg(i) {
+        // HAProxy looks a keyword up by what precedes its first '('
+        // (srv_find_kw): `set-proxy-v2-tlv-fmt(<id>)` carries its argument
+        // in its name.
+        let (name, paren) = match word.split_once('(') {
+            Some((n, rest)) => (n, Some(rest)),
+            None => (word, None),
+        };
         // `no-<opt>` forms undo a default-server setting. The manual's
         // table also lists several of them (`no-backup`, `no-check`, ...)
         // as keywords of their own: they are still the negation of `<opt>`.
@@ -75,7 +82,7 @@ fn parse_server_options(
                 } else {
                     "server"
                 };
-                let mut d = line.err(i, format!("'{what}' unknown keyword '{name}'."));
+                let mut d = line.err(i, format!("'{what}' unknown keyword '{word}'."));
                 if let Some(h) = did_you_mean(name, keywords::SERVER_OPTIONS.iter().map(|k| k.name))
                 {
                     d = d.with_hint(format!("did you mean '{h}'?"));
@@ -151,6 +158,7 @@ fn parse_server_options(
             "send-proxy-v2" => o.send_proxy = Some(on.then_some(ProxyProtocol::V2)),
             "check-send-proxy" => o.check_send_proxy = Some(on),
             "cookie" => o.cookie = s(),
+            "redir" => o.redir = s(),
             "disabled" => o.disabled = Some(true),
             "enabled" => o.disabled = Some(false),
             "slowstart" => o.slowstart = Some(ms(line, i + 1, name)?),
@@ -279,7 +287,25 @@ fn parse_server_options(
             "ssl-max-ver" => o.ssl_max_ver = s(),
             "tfo" => o.tfo = Some(on),
             "tcp-ut" => o.tcp_ut = Some(ms(line, i + 1, "tcp-ut")?),
-            "proto" => o.proto = s(),
+            "proto" => {
+                check_mux_protocol(line, i + 1)?;
+                o.proto = s();
+            }
+            "set-proxy-v2-tlv-fmt" => {
+                let id = tlv_id(paren).ok_or_else(|| {
+                    line.err(
+                        i,
+                        format!("'{word}' : expects set-proxy-v2-tlv-fmt(<TLV ID>) with an ID from 0 to 255"),
+                    )
+                })?;
+                // Kept as `set-proxy-v2-tlv-fmt <id> <fmt>`; a server may
+                // carry several TLVs, so earlier ones are not replaced.
+                o.other.push(Directive {
+                    keyword: base.to_string(),
+                    args: vec![id.to_string(), v.to_string()],
+                    loc: line.loc_at(i),
+                });
+            }
             "id" => {
                 let id: u32 = line.uint(i + 1, name)?;
                 if id == 0 {
@@ -306,6 +332,24 @@ fn parse_server_options(
     Ok(())
 }
 
+/// The TLV type of `set-proxy-v2-tlv-fmt(<id>)`: what follows the '(', read
+/// as C's strtoul(.., 0) does (decimal, 0x hex or 0 octal), up to a ')'. No
+/// parenthesis means type 0, as in HAProxy (srv_parse_set_proxy_v2_tlv_fmt).
+fn tlv_id(paren: Option<&str>) -> Option<u8> {
+    let Some(rest) = paren else {
+        return Some(0);
+    };
+    let (num, _) = rest.split_once(')')?;
+    let n = if let Some(h) = num.strip_prefix("0x").or_else(|| num.strip_prefix("0X")) {
+        u32::from_str_radix(h, 16).ok()?
+    } else if let Some(o) = num.strip_prefix('0').filter(|o| !o.is_empty()) {
+        u32::from_str_radix(o, 8).ok()?
+    } else {
+        num.parse().ok()?
+    };
+    u8::try_from(n).ok()
+}
+
 fn positive_ms(line: &Line<'_>, i: usize, what: &str) -> Result<std::time::Duration, Diagnostic> {
     let d = ms(line, i, what)?;
     if d.is_zero() {
@@ -323,4 +367,27 @@ fn port(line: &Line<'_>, i: usize, what: &str) -> Result<u16, Diagnostic> {
         return Err(line.err(i, format!("'{what}' expects a valid TCP port (1-65535)")));
     }
     Ok(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tlv_id;
+
+    #[test]
+    fn tlv_id_reads_like_strtoul() {
+        assert_eq!(tlv_id(None), Some(0));
+        assert_eq!(tlv_id(Some("0xE1)")), Some(0xE1));
+        assert_eq!(tlv_id(Some("0XE1)")), Some(0xE1));
+        assert_eq!(tlv_id(Some("32)")), Some(32));
+        assert_eq!(tlv_id(Some("040)")), Some(32));
+        assert_eq!(tlv_id(Some("0)")), Some(0));
+        assert_eq!(tlv_id(Some("255)")), Some(255));
+        // HAProxy: "the maximum allowed TLV ID is 255".
+        assert_eq!(tlv_id(Some("256)")), None);
+        // "could not convert TLV ID" / "expects set-proxy-v2-tlv(<TLV ID>)".
+        assert_eq!(tlv_id(Some(")")), None);
+        assert_eq!(tlv_id(Some("0xE1")), None);
+        assert_eq!(tlv_id(Some("x)")), None);
+        assert_eq!(tlv_id(Some("09)")), None);
+    }
 }

@@ -525,3 +525,73 @@ fn deny_and_return_share_the_response_arguments() {
     ));
     assert!(d.has_errors());
 }
+
+#[test]
+fn set_proxy_v2_tlv_fmt_carries_its_id_in_its_name() {
+    // 3.x keyword, looked up by what precedes '(' (srv_find_kw); 2.6 does
+    // not know it (corpus EXPECTED-DIFFERENCES).
+    let (cfg, d) = load(&format!(
+        "{BASE}backend b\n server s 127.0.0.1:9001 send-proxy-v2 set-proxy-v2-tlv-fmt(0xE1) %[str(a)] set-proxy-v2-tlv-fmt(0x20) x\n"
+    ));
+    assert!(!d.has_errors(), "{:?}", errors(&d));
+    let s = &cfg.backend("b").unwrap().servers[0];
+    let tlvs: Vec<&[String]> = s
+        .opts
+        .other
+        .iter()
+        .filter(|o| o.keyword == "set-proxy-v2-tlv-fmt")
+        .map(|o| o.args.as_slice())
+        .collect();
+    assert_eq!(
+        tlvs,
+        [
+            &["225".to_string(), "%[str(a)]".to_string()][..],
+            &["32".to_string(), "x".to_string()][..]
+        ]
+    );
+    for bad in [
+        "set-proxy-v2-tlv-fmt(0x100) x",
+        "set-proxy-v2-tlv-fmt(a) x",
+        "set-proxy-v2-tlv-fmt(1 x",
+    ] {
+        let (_, d) = load(&format!(
+            "{BASE}backend b\n server s 127.0.0.1:9001 {bad}\n"
+        ));
+        assert_eq!(errors(&d).len(), 1, "{bad}: {:?}", errors(&d));
+        assert_eq!(errors(&d)[0].0, 7, "{bad}");
+    }
+    let (_, d) = load(&format!(
+        "{BASE}backend b\n server s 127.0.0.1:9001 set-proxy-v2-tlv-fmt(1)\n"
+    ));
+    assert!(
+        errors(&d)[0].1.contains("expects an argument"),
+        "{:?}",
+        errors(&d)
+    );
+}
+
+#[test]
+fn proto_must_name_a_known_mux() {
+    // 2.6: "'proto' :  unknown MUX protocol 'bogus'", at parse time.
+    let (_, d) = load(&format!(
+        "{BASE}frontend f\n bind :80 proto bogus\nbackend b\n default-server proto bogus2\n server s 127.0.0.1:9001 proto h3\n"
+    ));
+    let e = errors(&d);
+    assert_eq!(
+        e.iter().map(|(l, _)| *l).collect::<Vec<_>>(),
+        [7, 9, 10],
+        "{e:?}"
+    );
+    assert!(
+        e.iter().all(|(_, m)| m.contains("unknown MUX protocol")),
+        "{e:?}"
+    );
+    let (cfg, d) = load(&format!(
+        "{BASE}frontend f\n bind :80 proto h2\nbackend b\n server s 127.0.0.1:9001 proto fcgi\n"
+    ));
+    assert!(!d.has_errors(), "{:?}", errors(&d));
+    assert_eq!(
+        cfg.proxy("f").unwrap().binds[0].opts.proto.as_deref(),
+        Some("h2")
+    );
+}
