@@ -338,11 +338,13 @@ fn server_other_checks(px: &Proxy, other: &[Directive], out: &mut Vec<Diagnostic
     if let Some(d) = other_opt(other, "namespace") {
         out.push(diag("network namespaces", &d.loc));
     }
-    // Each of these makes HAProxy send a PROXY protocol header.
+    // Each of these makes HAProxy send a PROXY protocol header (or TLVs in
+    // it).
     if let Some(d) = [
         "send-proxy-v2-ssl",
         "send-proxy-v2-ssl-cn",
         "proxy-v2-options",
+        "set-proxy-v2-tlv-fmt",
     ]
     .iter()
     .find_map(|k| other_opt(other, k))
