@@ -1290,3 +1290,51 @@ fn queues_survive_a_storm_of_clients() {
         p.stderr_so_far()
     );
 }
+
+/// `balance source` places each client address on the server HAProxy
+/// picks, map-based and consistent (whose default function is sdbm with
+/// avalanche), with weights: 24 client addresses from 127.0.0.0/8, the
+/// log naming the server, the same on haproxy and ringlb.
+#[test]
+fn source_hashing_places_addresses_as_haproxy() {
+    let be = Backend::echo();
+    for hash_type in [
+        "",
+        "    hash-type consistent\n",
+        "    hash-type map-based djb2\n",
+    ] {
+        let servers = format!(
+            "{hash_type}    server s1 {a} weight 1\n    server s2 {a} weight 3\n    server s3 {a} weight 2\n    server s4 {a} weight 1\n",
+            a = be.addr
+        );
+        let cfg = balance_config("source", &servers);
+        let mut placements = Vec::new();
+        for (name, prog) in programs("source-placement") {
+            let p = start(name, &prog, &cfg);
+            let mut picked = Vec::new();
+            for i in 0..24u8 {
+                let from: std::net::SocketAddr =
+                    format!("127.0.{}.{}:0", i / 8, 10 + i * 7).parse().unwrap();
+                let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+                    .unwrap();
+                s.bind(&from.into()).unwrap();
+                s.connect_timeout(&p.addr.into(), DEADLINE).unwrap();
+                let mut c: TcpStream = s.into();
+                c.set_read_timeout(Some(DEADLINE)).unwrap();
+                c.write_all(b"h").unwrap();
+                c.shutdown(Shutdown::Write).unwrap();
+                let mut got = Vec::new();
+                c.read_to_end(&mut got).unwrap();
+                let log = p.next_tcplog();
+                picked.push(log.server);
+            }
+            placements.push((name, picked));
+        }
+        if let [(_, theirs), (_, ours)] = &placements[..] {
+            assert_eq!(
+                ours, theirs,
+                "{hash_type:?}: haproxy and ringlb place clients differently"
+            );
+        }
+    }
+}

@@ -1164,7 +1164,9 @@ fn parse_hash_type(line: &Line<'_>) -> Result<HashType, Diagnostic> {
         }
     };
     let avalanche = match line.arg(3) {
-        None => false,
+        // HAProxy: "if consistent with no argument, then avalanche modifier
+        // is also applied" (sdbm + avalanche, as the manual says).
+        None => method == HashMethod::Consistent && line.arg(2).is_none(),
         Some("avalanche") => true,
         Some(o) => {
             return Err(line.err(

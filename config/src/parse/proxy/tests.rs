@@ -595,3 +595,22 @@ fn proto_must_name_a_known_mux() {
         Some("h2")
     );
 }
+
+/// `hash-type consistent` alone is sdbm with avalanche (HAProxy applies
+/// the modifier when no function is named); naming the function, or
+/// map-based, leaves it off.
+#[test]
+fn consistent_hashing_defaults_to_avalanche() {
+    let ht = |line: &str| {
+        let (cfg, d) = load(&format!(
+            "{BASE}backend b\n {line}\n server s 127.0.0.1:1\n"
+        ));
+        assert!(!d.has_errors(), "{:?}", errors(&d));
+        cfg.backend("b").unwrap().hash_type.unwrap()
+    };
+    let t = ht("hash-type consistent");
+    assert_eq!((t.function, t.avalanche), (HashFunction::Sdbm, true));
+    assert!(!ht("hash-type consistent sdbm").avalanche);
+    assert!(!ht("hash-type map-based").avalanche);
+    assert!(ht("hash-type map-based sdbm avalanche").avalanche);
+}
