@@ -216,10 +216,22 @@ fn check_mode_settings(px: &Proxy, diags: &mut Diagnostics) {
             }
         }
     }
+    let fcgi_app = px.directives.iter().any(|d| d.keyword == "use-fcgi-app");
     for s in &px.servers {
         if let Some(p) = &s.opts.proto {
             if !mode.mux_usable(p, MuxSide::Back) {
                 diags.push(mux_not_usable(px, p, "server", &s.loc));
+            } else if p == "fcgi" && !fcgi_app {
+                diags.push(
+                    Diagnostic::error(
+                        &s.loc,
+                        format!(
+                            "proxy '{}': FCGI server '{}' has no FCGI app configured.",
+                            px.name, s.name
+                        ),
+                    )
+                    .with_hint("name an 'fcgi-app' section with 'use-fcgi-app' in this proxy"),
+                );
             }
         }
         if mode == Mode::Http {
@@ -762,13 +774,15 @@ mod tests {
             "listen l\n mode http\n bind :80\n server s1 127.0.0.1:9001 proto none\n",
             "listen l\n mode http\n bind :80 proto fcgi\n",
             "backend b\n default-server proto h2\n server s1 127.0.0.1:9001\n",
+            // A FastCGI server needs an fcgi-app (use-fcgi-app).
+            "listen l\n mode http\n bind :80\n server s1 127.0.0.1:9001 proto fcgi\n",
         ] {
             let d = check(&format!("{TCP}{bad}"));
             assert_eq!(errors(&d).len(), 1, "{bad}: {:?}", errors(&d));
         }
         for good in [
             "listen l\n bind :80 proto none\n server s1 127.0.0.1:9001 proto none\n",
-            "listen l\n mode http\n bind :80 proto h2\n server s1 127.0.0.1:9001 proto fcgi\n",
+            "fcgi-app php\n docroot /var/www\nlisten l\n mode http\n bind :80 proto h2\n use-fcgi-app php\n server s1 127.0.0.1:9001 proto fcgi\n",
             "backend b\n default-server proto h2\n",
             "backend b\n disabled\n server s1 127.0.0.1:9001 proto h2\n",
         ] {

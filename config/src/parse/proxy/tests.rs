@@ -587,7 +587,7 @@ fn proto_must_name_a_known_mux() {
         "{e:?}"
     );
     let (cfg, d) = load(&format!(
-        "{BASE}frontend f\n bind :80 proto h2\nbackend b\n server s 127.0.0.1:9001 proto fcgi\n"
+        "{BASE}fcgi-app php\n docroot /var/www\nfrontend f\n bind :80 proto h2\nbackend b\n use-fcgi-app php\n server s 127.0.0.1:9001 proto fcgi\n"
     ));
     assert!(!d.has_errors(), "{:?}", errors(&d));
     assert_eq!(
