@@ -307,22 +307,7 @@ fn reload_with_sf_under_noreuseport_pauses_the_old_listeners() {
 #[test]
 fn noreuseport_keeps_a_second_process_out() {
     let be = Backend::echo();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let dir = harness::TempDir::new("noreuseport");
-    let cfg = dir.0.join("n.cfg");
-    std::fs::write(
-        &cfg,
-        format!(
-            "global\n    noreuseport\ndefaults\n    mode tcp\n    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\n\
-             frontend fe\n    bind 127.0.0.1:{port}\n    default_backend be\nbackend be\n    server s1 {}\n",
-            be.addr
-        ),
-    )
-    .unwrap();
+    let (_dir, cfg, port) = config_on_a_free_port("noreuseport", "    noreuseport\n", &be);
     let run = || {
         std::process::Command::new(harness::ringlb())
             .arg("-f")
@@ -355,18 +340,21 @@ fn noreuseport_keeps_a_second_process_out() {
     let _ = first.wait();
 }
 
-/// The -sf hand-over with `global` lines added to the configuration.
-fn reload_hands_over(global: &str) {
-    let be = Backend::echo();
-    // A free port, picked at run time (both processes must bind the same
-    // address, so an inherited fd@3 would not show the hand-over).
+/// A logging TCP proxy on 127.0.0.1 at a port free now, in front of
+/// `be`, with `global` lines added: its directory (removed on drop), the
+/// configuration file and the port.
+fn config_on_a_free_port(
+    tag: &str,
+    global: &str,
+    be: &Backend,
+) -> (harness::TempDir, std::path::PathBuf, u16) {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let dir = harness::TempDir::new("reload");
-    let cfg = dir.0.join("r.cfg");
+    let dir = harness::TempDir::new(tag);
+    let cfg = dir.0.join("p.cfg");
     std::fs::write(
         &cfg,
         format!(
@@ -377,6 +365,15 @@ fn reload_hands_over(global: &str) {
         ),
     )
     .unwrap();
+    (dir, cfg, port)
+}
+
+/// The -sf hand-over with `global` lines added to the configuration.
+fn reload_hands_over(global: &str) {
+    let be = Backend::echo();
+    // Both processes must bind the same address, so an inherited fd@3
+    // would not show the hand-over.
+    let (dir, cfg, port) = config_on_a_free_port("reload", global, &be);
     // Each process logs to its own file, shown when the test fails.
     let spawn = |extra: &[String], log: &str| {
         let out = std::fs::File::create(dir.0.join(log)).unwrap();
@@ -442,7 +439,7 @@ fn reload_hands_over(global: &str) {
     let mut got = Vec::new();
     if let Err(e) = c.read_to_end(&mut got) {
         let _ = new.kill();
-        std::thread::sleep(std::time::Duration::from_millis(100));
+        let _ = new.wait();
         panic!("new process: {e}; logs:\n{}", logs());
     }
     assert_eq!(got, b"new");
