@@ -125,9 +125,11 @@ fn baseline_relay(server: std::net::SocketAddr) -> std::net::SocketAddr {
 }
 
 /// Start one in-process executor (pinned to CPU 0) proxying to `server`,
-/// its listener handed over as `bind fd@N`; `tune` adjusts the plan.
+/// its listener handed over as `bind fd@N`; `tune` adjusts the plan. With
+/// `log`, every stream logs a tcplog line to a UDP syslog target.
 fn start_engine(
     server: std::net::SocketAddr,
+    log: bool,
     tune: impl FnOnce(&mut Plan),
 ) -> (std::net::SocketAddr, Arc<Shared>) {
     struct NoHost;
@@ -141,9 +143,24 @@ fn start_engine(
     }
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let proxy_addr = l.local_addr().unwrap();
-    let fd = std::os::fd::IntoRawFd::into_raw_fd(l);
+    // An fd number is adopted once per process (`bind fd@N` owns it): each
+    // engine of this test binary gets a number of its own, never reused.
+    static NEXT_FD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(500);
+    let want = NEXT_FD.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let high = nix::fcntl::fcntl(&l, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(want)).unwrap();
+    drop(l);
+    let fd = high;
+    let (log_global, log_defaults) = if log {
+        // A syslog target nobody listens to: the lines are sent and lost.
+        (
+            "    log 127.0.0.1:9 local0\n",
+            "    log global\n    option tcplog\n",
+        )
+    } else {
+        ("", "")
+    };
     let text = format!(
-        "global\n    nbthread 1\ndefaults\n    mode tcp\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n\
+        "global\n    nbthread 1\n{log_global}defaults\n    mode tcp\n{log_defaults}    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n\
          frontend fe\n    bind fd@{fd}\n    default_backend be\nbackend be\n    server s1 {server}\n"
     );
     let (cfg, diags) = ringlb_config::load(
@@ -153,6 +170,11 @@ fn start_engine(
     assert!(!diags.has_errors(), "{diags:?}");
     let mut plan = Plan::build(&cfg).unwrap();
     tune(&mut plan);
+    let sinks = super::logging::open(&cfg, &plan).unwrap();
+    for (fe, sink) in plan.frontends.iter_mut().zip(sinks.frontends.iter()) {
+        fe.sink = sink.clone();
+    }
+    std::mem::forget(sinks);
     let placement = super::topology::Placement {
         cpus: vec![0],
         topology: Vec::new(),
@@ -169,7 +191,7 @@ fn forwarding_allocates_nothing_in_ringlb_code() {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let server = echo_server();
-    let (proxy_addr, shared) = start_engine(server, |_| {});
+    let (proxy_addr, shared) = start_engine(server, false, |_| {});
 
     let ringlb = measure(proxy_addr);
     let relay = measure(baseline_relay(server));
@@ -199,7 +221,7 @@ fn reads_fall_back_when_provided_buffers_run_out() {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let server = echo_server();
-    let (proxy_addr, shared) = start_engine(server, |plan| plan.provided_buffers = 1);
+    let (proxy_addr, shared) = start_engine(server, false, |plan| plan.provided_buffers = 1);
 
     let clients: Vec<_> = (0..6)
         .map(|i| {
@@ -324,16 +346,29 @@ fn connections_allocate_nothing_in_ringlb_code() {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let server = echo_server_many();
-    let (proxy_addr, shared) = start_engine(server, |_| {});
-    let ringlb = measure_connections(proxy_addr);
+    // Both engines live at once: their inherited listeners keep distinct
+    // fd numbers (an fd number is adopted once per process).
+    let (plain_addr, plain) = start_engine(server, false, |_| {});
+    let (logged_addr, logging) = start_engine(server, true, |_| {});
+    let ringlb = measure_connections(plain_addr);
+    let logged = measure_connections(logged_addr);
+    plain.kill();
+    logging.kill();
     let relay = measure_connections(baseline_relay_many(server));
     let direct = measure_connections(server);
-    shared.kill();
     let per = |n: usize| n.saturating_sub(direct) as f64 / CONNS as f64;
     eprintln!(
-        "allocations per connection (client's own subtracted): ringlb {:.2}, bare compio relay {:.2}",
+        "allocations per connection (client's own subtracted): ringlb {:.2}, with a tcplog line {:.2}, bare compio relay {:.2}",
         per(ringlb),
+        per(logged),
         per(relay)
+    );
+    // A logged stream costs two more: the line, which moves to the log
+    // thread, and one on the log thread (see the perf note).
+    assert!(
+        per(logged) <= per(ringlb) + 2.1,
+        "logging costs {:.2} allocations per connection",
+        per(logged) - per(ringlb)
     );
     // A small slack absorbs allocations of other threads meanwhile.
     assert!(

@@ -11,7 +11,8 @@ use std::time::Instant;
 
 use ringlb_config::model::{Config, Level, LogTarget, LogTargetSpec};
 
-use super::plan::{BackendPlan, FrontendPlan, Plan};
+use super::plan::{FrontendPlan, Plan};
+use super::runtime::LogNames;
 use super::stream::StreamFacts;
 use crate::log::fields::StreamLog;
 use crate::log::sender::{self, LogSink};
@@ -165,15 +166,28 @@ pub fn report_stopped(cfg: &Config, plan: &Plan, sinks: &Sinks) {
 }
 
 /// Render and send the log line of a finished stream.
+///
+/// The names come from the core's [`LogNames`] (an `Rc` clone each), and
+/// the line moves to the log thread without a copy.
+#[allow(clippy::too_many_arguments)]
 pub fn log_stream(
     sink: &LogSink,
-    plan: &Plan,
+    names: &LogNames,
+    fe_idx: usize,
+    be_idx: Option<usize>,
     fe: &FrontendPlan,
-    be: Option<&BackendPlan>,
     facts: &StreamFacts,
     start: Instant,
 ) {
-    let mut f = StreamLog::new(Rc::from(fe.name.as_str()), facts.accept_date, start);
+    let Some(fe_name) = names.frontends.get(fe_idx) else {
+        return;
+    };
+    let mut f = StreamLog::new(
+        Rc::clone(fe_name),
+        Rc::clone(&names.hostname),
+        facts.accept_date,
+        start,
+    );
     f.client = Some(
         facts
             .client
@@ -181,13 +195,16 @@ pub fn log_stream(
     );
     f.listener_id = facts.listener_id;
     f.frontend_addr = facts.frontend_addr.map(Into::into);
-    f.backend = Rc::from(be.map_or(fe.name.as_str(), |b| b.name.as_str()));
-    f.server = facts
-        .server
-        .and_then(|i| be.and_then(|b| b.servers.get(i)))
-        .map(|s| Rc::from(s.name.as_str()));
+    f.backend = Rc::clone(
+        be_idx
+            .and_then(|i| names.backends.get(i))
+            .unwrap_or(fe_name),
+    );
+    f.server = be_idx
+        .zip(facts.server)
+        .and_then(|(b, s)| names.servers.get(b)?.get(s))
+        .map(Rc::clone);
     f.server_addr = facts.server_addr.map(Into::into);
-    f.hostname = Rc::from(plan.hostname.as_str());
     f.pid = std::process::id();
     let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
     f.t_queue = facts.tw.map(ms);
@@ -209,5 +226,5 @@ pub fn log_stream(
         Some(fmt) => crate::log::format::render(fmt, &f, &mut line),
         None => crate::log::format::render_connect(&f, &mut line),
     }
-    sink.send(Level::Info, &line);
+    sink.send_line(Level::Info, line);
 }

@@ -129,6 +129,10 @@ pub struct Core {
     /// Scratch space for server loads when picking (reused, never shrunk).
     pub scratch_conns: RefCell<Vec<u32>>,
     pub live: Cell<usize>,
+    /// The names a log line prints, shared by the core's lines (cloning an
+    /// `Rc` allocates nothing): frontends, backends, their servers, the
+    /// host.
+    pub names: LogNames,
     /// The live streams of this core (the slab reuses its slots: no
     /// allocation per stream once it has grown): what a snapshot reports.
     pub streams: RefCell<slab::Slab<StreamEntry>>,
@@ -151,6 +155,43 @@ pub struct Core {
     /// Fired when the core stopped accepting, its listeners are closed and
     /// its last stream ended.
     pub drained: LocalEvent,
+}
+
+/// See [`Core::names`].
+#[derive(Debug)]
+pub struct LogNames {
+    pub frontends: Vec<Rc<str>>,
+    pub backends: Vec<Rc<str>>,
+    pub servers: Vec<Vec<Rc<str>>>,
+    pub hostname: Rc<str>,
+}
+
+impl LogNames {
+    fn new(plan: &super::Plan) -> LogNames {
+        LogNames {
+            frontends: plan
+                .frontends
+                .iter()
+                .map(|f| Rc::from(f.name.as_str()))
+                .collect(),
+            backends: plan
+                .backends
+                .iter()
+                .map(|b| Rc::from(b.name.as_str()))
+                .collect(),
+            servers: plan
+                .backends
+                .iter()
+                .map(|b| {
+                    b.servers
+                        .iter()
+                        .map(|s| Rc::from(s.name.as_str()))
+                        .collect()
+                })
+                .collect(),
+            hostname: Rc::from(plan.hostname.as_str()),
+        }
+    }
 }
 
 /// A live stream in its core's registry.
@@ -355,6 +396,7 @@ fn executor(idx: usize, cpu: usize, listeners: Vec<Bound>, shared: Arc<Shared>) 
             shared: Arc::clone(&shared),
             live: Cell::new(0),
             streams: RefCell::new(slab::Slab::new()),
+            names: LogNames::new(&shared.plan),
             stop_accepting: LocalEvent::default(),
             pause: LocalEvent::default(),
             resume: LocalEvent::default(),

@@ -456,7 +456,7 @@ pub(super) async fn handle<C: Endpoint + LocalAddr>(
             cause: Cause::ServerAbort,
             phase: Phase::Connect,
         };
-        finish(core, fe, None, facts, start);
+        finish(core, (fe_idx, fe), None, facts, start);
         return;
     };
     facts.beconn = be.beconn.inc();
@@ -473,7 +473,7 @@ pub(super) async fn handle<C: Endpoint + LocalAddr>(
     }
     be.beconn.dec();
     drop(client);
-    finish(core, fe, Some(be), facts, start);
+    finish(core, (fe_idx, fe), Some((be_idx, be)), facts, start);
 }
 
 /// Close a client that got no server (no backend, queue full or timed
@@ -974,11 +974,12 @@ async fn forward_with<C: Endpoint, S: Endpoint>(
 
 fn finish(
     core: &Rc<Core>,
-    fe: &FrontendPlan,
-    be: Option<&BackendPlan>,
+    (fe_idx, fe): (usize, &FrontendPlan),
+    be_at: Option<(usize, &BackendPlan)>,
     mut facts: StreamFacts,
     start: Instant,
 ) {
+    let be = be_at.map(|(_, b)| b);
     facts.tt = start.elapsed();
     // The counters as they are when the line is logged (manual 8.2.2): the
     // server connection is already released, the client's is not.
@@ -996,7 +997,15 @@ fn finish(
         return;
     }
     if let Some(sink) = &fe.sink {
-        super::logging::log_stream(sink, &core.shared.plan, fe, be, &facts, start);
+        super::logging::log_stream(
+            sink,
+            &core.names,
+            fe_idx,
+            be_at.map(|(i, _)| i),
+            fe,
+            &facts,
+            start,
+        );
     }
 }
 

@@ -178,8 +178,14 @@ pub struct StreamLog {
 }
 
 impl StreamLog {
-    /// A stream accepted now by `frontend`, everything else unknown yet.
-    pub fn new(frontend: Rc<str>, accept_date: SystemTime, accept_instant: Instant) -> Self {
+    /// A stream accepted now by `frontend` on `hostname` (`%H`), everything
+    /// else unknown yet. Both are shared names: no allocation per line.
+    pub fn new(
+        frontend: Rc<str>,
+        hostname: Rc<str>,
+        accept_date: SystemTime,
+        accept_instant: Instant,
+    ) -> Self {
         StreamLog {
             client: None,
             frontend_addr: None,
@@ -189,10 +195,10 @@ impl StreamLog {
             accept_date,
             accept_instant,
             backend: frontend.clone(),
+            hostname,
             frontend,
             frontend_ssl: false,
             server: None,
-            hostname: Rc::from(""),
             pid: std::process::id(),
             t_handshake: 0,
             t_idle: None,
@@ -265,7 +271,7 @@ mod tests {
     #[test]
     fn defaults_and_finish() {
         let now = Instant::now();
-        let mut f = StreamLog::new(Rc::from("fe"), SystemTime::now(), now);
+        let mut f = StreamLog::new(Rc::from("fe"), Rc::from(""), SystemTime::now(), now);
         assert_eq!(&*f.backend, "fe");
         assert!(f.server.is_none());
         assert!(!f.is_error());

@@ -238,16 +238,15 @@ fn alias_value(alias: Alias, flags: &LogFlags, f: &StreamLog, zone: &Zone, out: 
         Alias::StatusCode => int(out, i64::from(f.status)),
 
         Alias::TerminationState => {
-            let s: String = f.termination.letters().iter().collect();
-            rawtext(out, &s, flags);
+            // ASCII letters: no escaping to do, no string to build.
+            out.extend(f.termination.letters());
         }
         Alias::TerminationStateCookie => {
             let [a, b] = f.termination.letters();
             let (c, d) = f
                 .cookie
                 .map_or(('-', '-'), |c| (c.request.letter(), c.response.letter()));
-            let s: String = [a, b, c, d].iter().collect();
-            rawtext(out, &s, flags);
+            out.extend([a, b, c, d]);
         }
 
         Alias::ActConn => int(out, i64::from(f.actconn)),
@@ -361,7 +360,16 @@ fn ip(out: &mut String, addr: Option<LogAddr>, flags: &LogFlags) {
             }
             rawtext(out, &hex, flags);
         }
-        Some(LogAddr::Inet(a)) => text(out, Some(&a.ip().to_string()), flags),
+        // An address has nothing to escape: written in place.
+        Some(LogAddr::Inet(a)) => {
+            if flags.quote {
+                out.push('"');
+            }
+            let _ = write!(out, "{}", a.ip());
+            if flags.quote {
+                out.push('"');
+            }
+        }
     }
 }
 
@@ -578,6 +586,7 @@ mod tests {
     fn stream(fe: &str, accept_ms: u64) -> StreamLog {
         StreamLog::new(
             Rc::from(fe),
+            Rc::from(""),
             UNIX_EPOCH + Duration::from_millis(accept_ms),
             Instant::now(),
         )

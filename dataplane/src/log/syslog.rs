@@ -12,6 +12,7 @@
 //! with `log-send-hostname myhost` / `log-tag mytag` for the host and tag
 //! variants, run as `haproxy -d -f h.cfg`, datagrams read back with Python.
 
+use std::fmt::Write as _;
 use std::time::SystemTime;
 
 use ringlb_config::model::{Level, LogWireFormat};
@@ -74,13 +75,13 @@ impl Header<'_> {
         match self.format {
             F::Rfc3164 | F::Local | F::Rfc5424 | F::Priority => {
                 out.push('<');
-                out.push_str(&pri.to_string());
+                let _ = write!(out, "{pri}");
                 out.push('>');
             }
             // These formats ignore the facility.
             F::Short | F::Timed => {
                 out.push('<');
-                out.push_str(&sev.to_string());
+                let _ = write!(out, "{sev}");
                 out.push('>');
             }
             F::Iso | F::Raw => {}
@@ -97,7 +98,7 @@ impl Header<'_> {
                 if !self.tag.is_empty() {
                     out.push_str(self.tag);
                     out.push('[');
-                    out.push_str(&self.pid.to_string());
+                    let _ = write!(out, "{}", self.pid);
                     out.push_str("]: ");
                 }
             }
@@ -109,7 +110,7 @@ impl Header<'_> {
                 out.push(' ');
                 out.push_str(if self.tag.is_empty() { "-" } else { self.tag });
                 out.push(' ');
-                out.push_str(&self.pid.to_string());
+                let _ = write!(out, "{}", self.pid);
                 // MSGID and STRUCTURED-DATA: HAProxy's default `- ` for
                 // both (`log-format-sd` lands with the rfc5424 SD issue).
                 out.push_str(" - - ");
@@ -129,13 +130,21 @@ impl Header<'_> {
 /// and `fd_write_frag_line()` keep `max_len - 1` bytes then add `\n`;
 /// haproxy 2.6 kept `max_len` bytes of UDP datagrams before the `\n`).
 pub fn frame(header: &Header<'_>, zone: &Zone, msg: &str, max_len: usize, out: &mut Vec<u8>) {
-    let mut head = String::with_capacity(64);
-    header.write(zone, &mut head);
-    let msg = msg.trim_end_matches(['\n', '\0']);
-    let keep = max_len.saturating_sub(1);
-    out.clear();
-    out.extend(head.bytes().chain(msg.bytes()).take(keep));
-    out.push(b'\n');
+    // The header is built in a buffer the thread keeps (the log thread
+    // frames every line): no allocation per line.
+    thread_local! {
+        static HEAD: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    }
+    HEAD.with(|head| {
+        let mut head = head.borrow_mut();
+        head.clear();
+        header.write(zone, &mut head);
+        let msg = msg.trim_end_matches(['\n', '\0']);
+        let keep = max_len.saturating_sub(1);
+        out.clear();
+        out.extend(head.bytes().chain(msg.bytes()).take(keep));
+        out.push(b'\n');
+    });
 }
 
 /// A `sample <ranges>:<size>` setting: of every `size` messages a target
