@@ -177,7 +177,7 @@ fn soft_stop_while_full_ends_every_client() {
     let end = Instant::now() + DEADLINE;
     while std::net::TcpStream::connect_timeout(&p.addr, Duration::from_millis(200)).is_ok() {
         assert!(Instant::now() < end, "the listener never closed");
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::yield_now();
     }
     // Release the live session and whoever reaches the backend after it.
     let mut ended = Vec::new();
