@@ -12,6 +12,7 @@ mod harness;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener};
+use std::process::Stdio;
 use std::thread;
 use std::time::Duration;
 
@@ -24,6 +25,24 @@ fn tcp_config(servers: &str, extra_defaults: &str) -> String {
          frontend fe\n    bind fd@3\n    default_backend be\n\
          backend be\n{servers}"
     )
+}
+
+/// `ringlb -f cfg <extra>`, for the tests that need an address of their
+/// own (same-port reloads, UNIX, IPv6, port ranges) rather than fd@3.
+fn run_ringlb(
+    cfg: &std::path::Path,
+    extra: &[String],
+    stdout: Stdio,
+    stderr: Stdio,
+) -> std::process::Child {
+    std::process::Command::new(harness::ringlb())
+        .arg("-f")
+        .arg(cfg)
+        .args(extra)
+        .stdout(stdout)
+        .stderr(stderr)
+        .spawn()
+        .unwrap()
 }
 
 /// Send `data`, half-close, read everything back.
@@ -308,15 +327,7 @@ fn reload_with_sf_under_noreuseport_pauses_the_old_listeners() {
 fn noreuseport_keeps_a_second_process_out() {
     let be = Backend::echo();
     let (_dir, cfg, port) = config_on_a_free_port("noreuseport", "    noreuseport\n", &be);
-    let run = || {
-        std::process::Command::new(harness::ringlb())
-            .arg("-f")
-            .arg(&cfg)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
+    let run = || run_ringlb(&cfg, &[], Stdio::null(), Stdio::piped());
     let mut first = run();
     let deadline = std::time::Instant::now() + DEADLINE;
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -377,14 +388,7 @@ fn reload_hands_over(global: &str) {
     // Each process logs to its own file, shown when the test fails.
     let spawn = |extra: &[String], log: &str| {
         let out = std::fs::File::create(dir.0.join(log)).unwrap();
-        std::process::Command::new(harness::ringlb())
-            .arg("-f")
-            .arg(&cfg)
-            .args(extra)
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .unwrap()
+        run_ringlb(&cfg, extra, out.try_clone().unwrap().into(), out.into())
     };
     let logs = || {
         ["old.log", "new.log"]
@@ -525,13 +529,7 @@ fn a_unix_socket_bind_accepts_clients() {
         ),
     )
     .unwrap();
-    let mut child = std::process::Command::new(harness::ringlb())
-        .arg("-f")
-        .arg(&cfg)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = run_ringlb(&cfg, &[], Stdio::piped(), Stdio::null());
     let deadline = std::time::Instant::now() + DEADLINE;
     let mut c = loop {
         match std::os::unix::net::UnixStream::connect(&path) {
@@ -657,13 +655,7 @@ fn ipv6_listeners_and_servers() {
             ),
         )
         .unwrap();
-        let mut child = std::process::Command::new(harness::ringlb())
-            .arg("-f")
-            .arg(&cfg)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = run_ringlb(&cfg, &[], Stdio::null(), Stdio::null());
         let echo = |addr: std::net::SocketAddr| -> std::io::Result<Vec<u8>> {
             let mut c = std::net::TcpStream::connect_timeout(&addr, DEADLINE)?;
             c.set_read_timeout(Some(DEADLINE))?;
@@ -724,13 +716,7 @@ fn a_bind_port_range_listens_on_every_port() {
         ),
     )
     .unwrap();
-    let mut child = std::process::Command::new(harness::ringlb())
-        .arg("-f")
-        .arg(&cfg)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = run_ringlb(&cfg, &[], Stdio::null(), Stdio::null());
     for port in first..=first + 2 {
         let deadline = std::time::Instant::now() + DEADLINE;
         let mut c = loop {

@@ -37,22 +37,27 @@ fn echo_server() -> std::net::SocketAddr {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap();
     std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
         for s in l.incoming() {
-            let Ok(mut s) = s else { break };
-            loop {
-                match s.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        if s.write_all(&buf[..n]).is_err() {
-                            break;
-                        }
-                    }
-                }
-            }
+            let Ok(s) = s else { break };
+            echo(s);
         }
     });
     addr
+}
+
+/// Echo until EOF with a fixed buffer (nothing allocated per read).
+fn echo(mut s: TcpStream) {
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                if s.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+        }
+    }
 }
 
 /// `ROUNDS` round trips after a warm-up; allocations made meanwhile.
@@ -385,20 +390,8 @@ fn echo_server_many() -> std::net::SocketAddr {
     let addr = l.local_addr().unwrap();
     std::thread::spawn(move || {
         for s in l.incoming() {
-            let Ok(mut s) = s else { break };
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                loop {
-                    match s.read(&mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => {
-                            if s.write_all(&buf[..n]).is_err() {
-                                break;
-                            }
-                        }
-                    }
-                }
-            });
+            let Ok(s) = s else { break };
+            std::thread::spawn(move || echo(s));
         }
     });
     addr
