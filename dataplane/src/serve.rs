@@ -123,19 +123,35 @@ fn start(args: &Args, cfg: &Config) -> Result<ExitCode, String> {
             return Err(e);
         }
     }
-    if !args.soft_finish.is_empty() {
-        report_signal_errors(process::signal_old(&args.soft_finish, StopKind::Soft));
-    }
-    if !args.terminate.is_empty() {
-        report_signal_errors(process::signal_old(&args.terminate, StopKind::Hard));
-    }
     for w in process::set_identity(&identity)? {
         eprintln!("[WARNING] {w}");
     }
 
     let events = process::spawn_signal_thread(Role::Standalone)?;
     let shared = Shared::new(plan, placement.cpus.len());
-    let handles = runtime::start(&shared, &placement, bound)?;
+    let executors = runtime::start(&shared, &placement, bound)?;
+    // Every executor up, or none serves: a process missing a core would
+    // take its share of the clients (SO_REUSEPORT) and never serve them.
+    let failed = executors.wait_ready(Duration::from_secs(10));
+    if !failed.is_empty() {
+        executors.go(false);
+        shared.kill();
+        for h in executors.handles {
+            let _ = h.join();
+        }
+        let _ = process::resume_old(&old);
+        return Err(failed.join("; "));
+    }
+    executors.go(true);
+    // Only now are the old processes told to leave (HAProxy signals them
+    // once the new one is ready to serve).
+    if !args.soft_finish.is_empty() {
+        report_signal_errors(process::signal_old(&args.soft_finish, StopKind::Soft));
+    }
+    if !args.terminate.is_empty() {
+        report_signal_errors(process::signal_old(&args.terminate, StopKind::Hard));
+    }
+    let handles = executors.handles;
     if let Some(child) = daemon_child {
         child.ready()?;
     }

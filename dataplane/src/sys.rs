@@ -74,3 +74,33 @@ pub fn set_int_sockopt(fd: BorrowedFd<'_>, level: i32, name: i32, value: i32) ->
         Err(io::Error::last_os_error())
     }
 }
+
+/// Disconnect a socket: connect(2) to an `AF_UNSPEC` address. On a TCP
+/// listener this is how HAProxy pauses it (tcp_suspend_receiver): the
+/// socket leaves LISTEN and its SO_REUSEPORT group and wakes whoever waits
+/// on it, yet stays bound, and listen(2) resumes it. shutdown(2) does the
+/// same but leaves the shutdown flags set, and every connection accepted
+/// after a resume would inherit them (reads end at once).
+pub fn disconnect(fd: BorrowedFd<'_>) -> io::Result<()> {
+    let addr = nix::libc::sockaddr {
+        sa_family: nix::libc::sa_family_t::try_from(nix::libc::AF_UNSPEC)
+            .map_err(|_| io::Error::other("AF_UNSPEC overflow"))?,
+        sa_data: [0; 14],
+    };
+    let len = nix::libc::socklen_t::try_from(std::mem::size_of::<nix::libc::sockaddr>())
+        .map_err(|_| io::Error::other("socklen overflow"))?;
+    // SAFETY: `fd` is a borrowed open descriptor for the whole call, and
+    // the address points to a live sockaddr whose exact size is passed.
+    let r = unsafe {
+        nix::libc::connect(
+            std::os::fd::AsRawFd::as_raw_fd(&fd),
+            std::ptr::from_ref(&addr),
+            len,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}

@@ -1,31 +1,36 @@
 //! Accepting clients: one accept loop per listener socket per executor,
-//! on an io_uring multishot accept, gated by global and frontend `maxconn`
-//! and `rate-limit sessions`.
+//! gated by global and frontend `maxconn` and `rate-limit sessions`.
 //!
-//! HAProxy takes a connection slot as it accepts and pauses the listener
-//! once the limits are reached (listener_accept, limit_listener), resuming
-//! it when a slot frees. Here the multishot accept stays armed while the
-//! limits allow; every connection takes its slots (global, then frontend)
-//! as it arrives. When the last slot is taken or the session rate reaches
-//! its limit, the op is cancelled (a `CancelToken`, so the stream is kept)
-//! and drained up to its last completion: connections the kernel completed
-//! before the cancel landed are neither closed nor leaked but parked, and
-//! served first, in arrival order, as slots free. A parked connection holds
-//! no slot, counts in neither actconn nor feconn and runs no timer: it is
-//! a connection still in the accept queue, only on this side of accept().
+//! As HAProxy does (listener_accept, limit_listener), a listener accepts
+//! only while the limits allow: one accept operation is in flight while a
+//! global and a frontend slot are free and the session rate is below its
+//! limit, none otherwise, so a storm past `maxconn` waits in the kernel's
+//! accept queue (bounded by the backlog), not in ringlb. A slot freed on
+//! any core wakes the listeners that wait for one (see [`Room`]).
 //!
-//! Nothing holds a slot while waiting for a client, so the log's actconn
-//! and feconn count exactly the live clients.
+//! An accept in flight is never dropped: the kernel may already have
+//! handed it a client. It ends by itself, or because the listener is shut
+//! down under it. Stopping and pausing never depend on cancelling an
+//! operation (compio 0.19's cancel does not end a pending accept, see
+//! `../shared/repro/compio-cancel`): a soft stop takes what the kernel
+//! already queued, then shutdown(2)s the listener, which takes it out of
+//! the SO_REUSEPORT group at once and fails the pending accept; a pause
+//! shutdown(2)s it and listen(2) resumes it.
+//!
+//! A client accepted when the limits no longer allow it (another core took
+//! the last slot meanwhile, or a stop drained the queue) is parked: it
+//! holds no slot, counts in neither actconn nor feconn and runs no timer;
+//! it is served first, in arrival order, when a slot frees.
 
 use std::collections::VecDeque;
 use std::io;
+use std::net::SocketAddr;
 use std::rc::Rc;
+use std::sync::atomic::{fence, Ordering};
 use std::time::Duration;
 
 use compio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
-use compio::runtime::{CancelToken, StreamExt as _};
 use futures_util::future::{select, Either};
-use futures_util::StreamExt as _;
 
 use super::listener::{tune_accepted, Bound, BoundSocket, ListenerTuning};
 use super::plan::FrontendPlan;
@@ -33,20 +38,19 @@ use super::runtime::Core;
 use super::stream::handle;
 use super::timer;
 
-/// How often a listener paused on a full process looks again (slots freed
-/// on other cores wake nobody here).
-const FULL_RECHECK: Duration = Duration::from_millis(10);
 /// Back-off after an accept error that will not go away at once (out of
-/// file descriptors or memory).
+/// file descriptors or memory), as HAProxy's listener_accept does when it
+/// limits the listener on EMFILE/ENFILE/ENOBUFS/ENOMEM.
 const RESOURCE_BACKOFF: Duration = Duration::from_millis(100);
 
-/// Accept connections on one listener until the core stops accepting.
+/// Accept connections on one listener until the core stops accepting and
+/// every client it accepted is served.
 pub async fn accept_loop(core: Rc<Core>, b: Bound) {
     let Some(fe) = core.shared.plan.frontends.get(b.frontend) else {
         return;
     };
-    let mut listener = match Listener::new(b.socket) {
-        Ok(l) => Some(l),
+    let listener = match Listener::new(b.socket) {
+        Ok(l) => l,
         Err(e) => {
             eprintln!(
                 "[ALERT] executor {}: cannot register listener {}: {e}",
@@ -55,7 +59,7 @@ pub async fn accept_loop(core: Rc<Core>, b: Bound) {
             return;
         }
     };
-    let mut gate = Gate {
+    let mut adm = Admission {
         core: &core,
         fe,
         fe_idx: b.frontend,
@@ -63,55 +67,72 @@ pub async fn accept_loop(core: Rc<Core>, b: Bound) {
         tuning: b.tuning,
         parked: VecDeque::new(),
     };
+    // Open: accepting (or paused); None once closed by a stop.
+    let mut open = Some(listener);
     loop {
         if core.kill.is_fired() {
-            gate.close_parked();
+            if let Some(l) = open.take() {
+                close(&l);
+            }
+            adm.close_parked();
             return;
         }
         if core.stop_accepting.is_fired() {
-            // Soft stop: the listener closes now; the parked ones were
-            // accepted and are served.
-            if let Some(l) = listener.take() {
-                gate.close_listener(l);
+            if let Some(l) = open.take() {
+                adm.drain_and_close(&l);
             }
         }
-        if core.pause.is_fired() {
-            if let Some(l) = &listener {
-                // SIGTTOU: release the address (a new process could not
-                // bind it) until SIGTTIN or a stop; parked clients are
-                // still served as slots free.
-                pause_listener(l);
-                {
-                    let resume = std::pin::pin!(core.resume.wait());
-                    let stop = std::pin::pin!(core.stop_accepting.wait());
-                    let _ = select(resume, stop).await;
-                }
-                if !core.stop_accepting.is_fired() {
-                    if let Err(e) = listener_sock(l).listen(b.backlog) {
-                        eprintln!(
-                            "[ALERT] executor {}: cannot resume listener {}: {e}",
-                            core.id, b.addr
-                        );
-                        listener = None;
-                    }
-                }
-                continue;
-            }
-        }
-        if !gate.serve_parked() {
-            gate.wait_room(listener.is_some()).await;
+        if !adm.serve_parked() {
+            // Parked clients first: nothing more is accepted meanwhile.
+            adm.wait_room().await;
             continue;
         }
-        let Some(l) = &listener else {
+        let Some(l) = &open else {
+            // Closed, and every client it accepted is served.
             return;
         };
-        if !gate.has_room() {
-            gate.wait_room(true).await;
+        if core.pause.is_fired() {
+            // SIGTTOU: release the address until SIGTTIN or a stop.
+            pause(l);
+            {
+                let resume = std::pin::pin!(core.resume.wait());
+                let stop = std::pin::pin!(core.stop_accepting.wait());
+                let kill = std::pin::pin!(core.kill.wait());
+                let _ = select(resume, select(stop, kill)).await;
+            }
+            if !core.stop_accepting.is_fired() && !core.kill.is_fired() {
+                if let Err(e) = listener_sock(l).listen(b.backlog) {
+                    eprintln!(
+                        "[ALERT] executor {}: cannot resume listener {}: {e}",
+                        core.id, b.addr
+                    );
+                    // It cannot accept again: closed as at a stop.
+                    if let Some(l) = open.take() {
+                        adm.drain_and_close(&l);
+                    }
+                }
+            }
             continue;
         }
-        if let Err(e) = gate.multishot(l).await {
-            if !transient(&e) {
-                timer::sleep(&core.timers, RESOURCE_BACKOFF).await;
+        if !adm.has_room() {
+            adm.wait_room().await;
+            continue;
+        }
+        match adm.accept_one(l).await {
+            Ok(()) => {}
+            Err(e) if transient(&e) => {}
+            Err(e) => {
+                // Out of fds or memory: the listener rests a while (a stop
+                // or a pause still ends the rest at once).
+                if !core.stop_accepting.is_fired() && !core.pause.is_fired() {
+                    eprintln!(
+                        "[WARNING] executor {}: accept on {} failed: {e}",
+                        core.id, b.addr
+                    );
+                    let rest = std::pin::pin!(timer::sleep(&core.timers, RESOURCE_BACKOFF));
+                    let stop = std::pin::pin!(stop_or_pause(&core));
+                    let _ = select(rest, stop).await;
+                }
             }
         }
     }
@@ -129,23 +150,23 @@ fn transient(e: &io::Error) -> bool {
     })
 }
 
-/// One listener's admission: the limits, and the connections accepted but
-/// not served yet.
-struct Gate<'a> {
+/// One listener's admission: the limits, and the clients accepted but not
+/// served yet.
+struct Admission<'a> {
     core: &'a Rc<Core>,
     fe: &'a FrontendPlan,
     fe_idx: usize,
     luid: u32,
     tuning: ListenerTuning,
-    /// Accepted by the kernel while the listener was pausing; each one
+    /// Accepted while the limits did not allow serving them; each one
     /// counts in `core.live` so the core does not end before serving it.
     parked: VecDeque<Client>,
 }
 
-impl Gate<'_> {
+impl Admission<'_> {
     /// A new client could be served now: a global and a frontend slot are
     /// free and the session rate is below its limit. (Another core may
-    /// take the slot first: [`Gate::admit`] decides.)
+    /// take the slot first: [`Admission::admit`] decides.)
     fn has_room(&self) -> bool {
         let shared = &self.core.shared;
         below(shared.actconn.get(), shared.plan.maxconn)
@@ -170,7 +191,7 @@ impl Gate<'_> {
             return Err(client);
         }
         if !self.fe.feconn.try_take(self.fe.maxconn) {
-            shared.actconn.dec();
+            release_global(self.core);
             return Err(client);
         }
         self.start(client);
@@ -209,21 +230,48 @@ impl Gate<'_> {
         true
     }
 
-    /// Close a listener at a soft stop. The clients already in its accept
-    /// queue are taken (non-blocking accept until it is empty) and served
-    /// like parked ones; then shutdown(2) takes it out of the SO_REUSEPORT
-    /// group at once, as HAProxy's listener pause does. Dropping it alone
-    /// is not enough: io_uring may hold the socket until its ring is torn
-    /// down, after the process exited, and the kernel keeps routing new
-    /// clients of the reloaded process's address to it, then resets them.
-    fn close_listener(&mut self, l: Listener) {
-        let sock = listener_sock(&l);
-        let _ = sock.set_nonblocking(true);
-        while let Ok((c, _)) = sock.accept() {
-            let client = match &l {
-                Listener::Tcp(_) => {
-                    TcpStream::from_std(std::net::TcpStream::from(c)).map(Client::Tcp)
+    /// Accept one client on `l` and serve or park it. The accept is never
+    /// dropped while in flight: a stop, a pause or a hard stop shuts the
+    /// listener down under it, which ends it.
+    async fn accept_one(&mut self, l: &Listener) -> io::Result<()> {
+        let res = {
+            let accept = std::pin::pin!(l.accept());
+            let stop = std::pin::pin!(stop_or_pause(self.core));
+            match select(accept, stop).await {
+                Either::Left((res, _)) => res,
+                Either::Right(((), accept)) => {
+                    // Stop: what the kernel queued is taken first, so the
+                    // accept in flight may still bring one.
+                    if self.core.stop_accepting.is_fired() && !self.core.kill.is_fired() {
+                        self.drain(l);
+                    }
+                    // A stop closes the listener next; a pause listens
+                    // again later.
+                    pause(l);
+                    accept.await
                 }
+            }
+        };
+        let client = res?;
+        if self.core.kill.is_fired() {
+            // Hard stop: closed with everything else.
+            return Ok(());
+        }
+        self.admit_or_park(client);
+        Ok(())
+    }
+
+    /// Take every client the kernel already queued on `l` (non-blocking
+    /// accept until it is empty) and serve or park it.
+    fn drain(&mut self, l: &Listener) {
+        let sock = listener_sock(l);
+        if sock.set_nonblocking(true).is_err() {
+            return;
+        }
+        while let Ok((c, addr)) = sock.accept() {
+            let client = match l {
+                Listener::Tcp(_) => TcpStream::from_std(std::net::TcpStream::from(c))
+                    .map(|c| Client::Tcp(c, addr.as_socket())),
                 Listener::Unix(_) => UnixStream::from_std(std::os::unix::net::UnixStream::from(
                     std::os::fd::OwnedFd::from(c),
                 ))
@@ -233,7 +281,18 @@ impl Gate<'_> {
                 self.admit_or_park(client);
             }
         }
-        let _ = sock.shutdown(std::net::Shutdown::Both);
+    }
+
+    /// Close a listener at a soft stop: the clients already in its accept
+    /// queue are taken and served (or parked), then shutdown(2) takes it
+    /// out of the SO_REUSEPORT group at once, as HAProxy's listener pause
+    /// does. Dropping it alone is not enough: io_uring may hold the socket
+    /// until its ring is torn down, after the process exited, and the
+    /// kernel would keep routing clients of a reloaded process's address
+    /// to it meanwhile, then reset them.
+    fn drain_and_close(&mut self, l: &Listener) {
+        self.drain(l);
+        close(l);
     }
 
     /// Hard stop: the parked clients are closed with everything else.
@@ -245,81 +304,22 @@ impl Gate<'_> {
         self.core.wake_released();
     }
 
-    /// Wait for what keeps clients out: the session rate, or a slot (a
-    /// stream ending on this core, or the next look). With `stop`, a soft
-    /// stop ends the wait too (the listener must close at once).
-    async fn wait_room(&self, stop: bool) {
+    /// Wait for what keeps clients out: the session rate, or a slot freed
+    /// on any core. A stop, a pause or a hard stop ends the wait too.
+    async fn wait_room(&self) {
         let core = self.core;
         let wait = async {
             if self.rate_allows() {
-                wait_released(core, FULL_RECHECK).await;
+                Room::wait(core, self.fe).await;
             } else {
                 let per_session = 1000 / self.fe.rate_limit.max(1);
                 let wait = Duration::from_millis(u64::from(per_session.max(1)));
                 timer::sleep(&core.timers, wait).await;
             }
         };
-        if stop {
-            let wait = std::pin::pin!(wait);
-            let stopped = std::pin::pin!(core.stop_accepting.wait());
-            let paused = std::pin::pin!(core.pause.wait());
-            let _ = select(wait, select(stopped, paused)).await;
-        } else {
-            wait.await;
-        }
-    }
-
-    /// Accept on one multishot op until the limits or a stop pause the
-    /// listener, or the op fails; every client the op delivered is served
-    /// or parked. Returns the op's error, if it failed.
-    async fn multishot(&mut self, l: &Listener) -> io::Result<()> {
-        let token = CancelToken::new();
-        let mut incoming = l.incoming(&token);
-        let mut failed = None;
-        let mut cancelled = false;
-        loop {
-            let next = if cancelled {
-                incoming.next().await
-            } else {
-                let next = std::pin::pin!(incoming.next());
-                let stop = std::pin::pin!(self.core.stop_accepting.wait());
-                let pause = std::pin::pin!(self.core.pause.wait());
-                match select(next, select(stop, pause)).await {
-                    Either::Left((next, _)) => next,
-                    Either::Right(_) => {
-                        token.clone().cancel();
-                        cancelled = true;
-                        continue;
-                    }
-                }
-            };
-            match next {
-                // Hard stop: what is still coming out is closed.
-                Some(Ok(_)) if self.core.kill.is_fired() => {}
-                Some(Ok(client)) => {
-                    self.admit_or_park(client);
-                    if !cancelled && (!self.parked.is_empty() || !self.has_room()) {
-                        // Pause: what the op completes until the cancel
-                        // lands still comes out of the stream.
-                        token.clone().cancel();
-                        cancelled = true;
-                    }
-                }
-                // The op ended: the completion of our cancel, or an error
-                // that ended it. An error is returned once the stream is
-                // drained (the op re-armed behind it is cancelled at once).
-                Some(Err(e)) => {
-                    if cancelled {
-                        return failed.map_or(Ok(()), Err);
-                    }
-                    failed = Some(e);
-                    token.clone().cancel();
-                    cancelled = true;
-                }
-                // Not produced by compio's accept streams.
-                None => return failed.map_or(Ok(()), Err),
-            }
-        }
+        let wait = std::pin::pin!(wait);
+        let stop = std::pin::pin!(stop_or_pause(self.core));
+        let _ = select(wait, stop).await;
     }
 
     /// Start the stream of an admitted client (its slots are taken).
@@ -335,29 +335,66 @@ impl Gate<'_> {
         core.live.set(core.live.get() + 1);
         let fe_idx = self.fe_idx;
         let luid = self.luid;
-        let needs_src = self.fe.needs_src;
-        if let Client::Tcp(c) = &client {
+        if let Client::Tcp(c, _) = &client {
             let _ = tune_accepted(socket2::SockRef::from(c), &self.tuning);
         }
         compio::runtime::spawn(async move {
             match client {
-                Client::Tcp(c) => {
-                    // A multishot accept returns no address: one
-                    // getpeername, when something uses it. A client
-                    // already gone has none.
-                    let peer = if needs_src { c.peer_addr().ok() } else { None };
-                    handle(&core, fe_idx, luid, c, peer).await;
-                }
+                Client::Tcp(c, peer) => handle(&core, fe_idx, luid, c, peer).await,
                 Client::Unix(c) => handle(&core, fe_idx, luid, c, None).await,
             }
             core.live.set(core.live.get().saturating_sub(1));
             if let Some(fe) = core.shared.plan.frontends.get(fe_idx) {
                 fe.feconn.dec();
             }
-            core.shared.actconn.dec();
-            core.wake_released();
+            release_global(&core);
         })
         .detach();
+    }
+}
+
+/// Resolves on a soft stop, a pause or a hard stop.
+async fn stop_or_pause(core: &Core) {
+    let stop = std::pin::pin!(core.stop_accepting.wait());
+    let pause = std::pin::pin!(core.pause.wait());
+    let kill = std::pin::pin!(core.kill.wait());
+    let _ = select(stop, select(pause, kill)).await;
+}
+
+/// Give back a global connection slot and wake whoever waits for one, on
+/// this core and on the others.
+fn release_global(core: &Core) {
+    core.shared.actconn.dec();
+    Room::freed(core);
+}
+
+/// Waiting for a connection slot (global `maxconn`, frontend `maxconn`)
+/// across cores. A core whose listeners wait raises its flag in the mesh
+/// before it looks at the counters one last time; a core that frees a slot
+/// looks at the flags after freeing it (both sides behind a SeqCst fence,
+/// so one of them sees the other) and wakes each waiting core once, with
+/// a `Room` message. On the waiting core the message, or a stream ending
+/// there, wakes every listener waiting (`Core::room`).
+pub struct Room;
+
+impl Room {
+    /// Wait until a slot may have freed. Returns at once if one is free now.
+    async fn wait(core: &Core, fe: &FrontendPlan) {
+        let shared = &core.shared;
+        let woken = core.room.wait();
+        shared.mesh.want_room(core.id);
+        fence(Ordering::SeqCst);
+        if below(shared.actconn.get(), shared.plan.maxconn) && below(fe.feconn.get(), fe.maxconn) {
+            return;
+        }
+        woken.await;
+    }
+
+    /// A slot was freed on `core`.
+    pub fn freed(core: &Core) {
+        fence(Ordering::SeqCst);
+        core.shared.mesh.room_freed(core.id);
+        core.wake_released();
     }
 }
 
@@ -369,14 +406,33 @@ fn listener_sock(l: &Listener) -> socket2::SockRef<'_> {
     }
 }
 
-/// Pause a listener as HAProxy does (sock_inet pause): shutdown(2) takes
-/// it out of LISTEN, so a new process may bind the address, while the
-/// socket stays bound; listen(2) makes it accept again. Clients still in
-/// its accept queue are reset, as in HAProxy. For a listener shared by the
-/// executors (`noreuseport`), the first executor's shutdown is the one
-/// that counts; the others' fail harmlessly.
-fn pause_listener(l: &Listener) {
-    let _ = listener_sock(l).shutdown(std::net::Shutdown::Both);
+/// Pause a listener as HAProxy does (tcp_suspend_receiver): connect(2) to
+/// `AF_UNSPEC` takes it out of LISTEN and out of its SO_REUSEPORT group,
+/// so a new process may bind the address and the kernel routes no more
+/// clients to it, while the socket stays bound; an accept pending on it
+/// fails; listen(2) makes it accept again. Clients still in its accept
+/// queue are reset, as in HAProxy. (shutdown(2) would leave the socket's
+/// shutdown flags set, and connections accepted after a resume would
+/// inherit them.) A UNIX listener is shut down instead. For a listener
+/// shared by the executors (`noreuseport`), the first executor's call is
+/// the one that counts; the others' fail harmlessly.
+fn pause(l: &Listener) {
+    match l {
+        Listener::Tcp(t) => {
+            if crate::sys::disconnect(std::os::fd::AsFd::as_fd(t)).is_err() {
+                let _ = listener_sock(l).shutdown(std::net::Shutdown::Both);
+            }
+        }
+        Listener::Unix(_) => {
+            let _ = listener_sock(l).shutdown(std::net::Shutdown::Both);
+        }
+    }
+}
+
+/// Close a listener for good: out of its group now (see [`pause`]); the
+/// descriptor itself closes when the listener is dropped.
+fn close(l: &Listener) {
+    pause(l);
 }
 
 /// `value` is below `max` (0: no limit).
@@ -390,25 +446,10 @@ enum Listener {
     Unix(UnixListener),
 }
 
-/// An accepted client connection.
+/// An accepted client connection, with the address accept(2) returned.
 enum Client {
-    Tcp(TcpStream),
+    Tcp(TcpStream, Option<SocketAddr>),
     Unix(UnixStream),
-}
-
-/// A listener's multishot accept, cancellable through its token.
-enum Incoming<'a> {
-    Tcp(compio::runtime::WithCancel<compio::net::TcpIncoming<'a>>),
-    Unix(compio::runtime::WithCancel<compio::net::UnixIncoming<'a>>),
-}
-
-impl Incoming<'_> {
-    async fn next(&mut self) -> Option<io::Result<Client>> {
-        match self {
-            Incoming::Tcp(s) => s.next().await.map(|r| r.map(Client::Tcp)),
-            Incoming::Unix(s) => s.next().await.map(|r| r.map(Client::Unix)),
-        }
-    }
 }
 
 impl Listener {
@@ -419,22 +460,12 @@ impl Listener {
         })
     }
 
-    /// A multishot accept (compio falls back to single accepts re-armed
-    /// one after the other on kernels before 5.19), cancelled by `token`.
-    fn incoming(&self, token: &CancelToken) -> Incoming<'_> {
+    /// One accept through the ring. accept(2) returns the client's address
+    /// even when the client already reset (getpeername would not).
+    async fn accept(&self) -> io::Result<Client> {
         match self {
-            Listener::Tcp(l) => Incoming::Tcp(l.incoming().with_cancel(token.clone())),
-            Listener::Unix(l) => Incoming::Unix(l.incoming().with_cancel(token.clone())),
+            Listener::Tcp(l) => l.accept().await.map(|(c, a)| Client::Tcp(c, Some(a))),
+            Listener::Unix(l) => l.accept().await.map(|(c, _)| Client::Unix(c)),
         }
     }
-}
-
-/// Wait until a stream ends on this core, or `max` elapses (slots freed
-/// on other cores are seen at the next tick).
-pub(super) async fn wait_released(core: &Core, max: Duration) {
-    let woken = std::future::poll_fn(|cx| {
-        core.released.borrow_mut().push(cx.waker().clone());
-        std::task::Poll::Pending::<()>
-    });
-    let _ = timer::timeout(&core.timers, max, woken).await;
 }

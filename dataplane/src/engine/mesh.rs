@@ -29,6 +29,9 @@ pub enum Msg {
     /// A slot of `server` in `backend`, taken for this core's oldest waiter
     /// that may use it (see `queue::offer`).
     Grant { backend: usize, server: usize },
+    /// A global or frontend connection slot was freed while this core's
+    /// listeners waited for one (see `accept::Room`).
+    Room,
     /// The stop flags changed (soft or hard stop): look at them.
     Stop,
     /// SIGTTOU (true): pause the listeners, releasing their addresses for a
@@ -83,6 +86,9 @@ pub struct Mesh {
     first_server: Vec<usize>,
     /// Per core: a `Stop` is on its way.
     stop: Box<[AtomicBool]>,
+    /// Per core: its listeners wait for a connection slot, and no `Room`
+    /// is on its way yet.
+    room: Box<[AtomicBool]>,
 }
 
 impl Mesh {
@@ -110,6 +116,7 @@ impl Mesh {
             released: (0..total * cores).map(|_| AtomicBool::new(false)).collect(),
             first_server,
             stop: (0..cores).map(|_| AtomicBool::new(false)).collect(),
+            room: (0..cores).map(|_| AtomicBool::new(false)).collect(),
         }
     }
 
@@ -149,6 +156,30 @@ impl Mesh {
     pub fn released_seen(&self, core: usize, backend: usize, server: usize) {
         if let Some(flag) = self.released_flag(core, backend, server) {
             flag.store(false, Ordering::Release);
+        }
+    }
+
+    /// `core`'s listeners wait for a connection slot: the next core that
+    /// frees one tells it (the caller looks at the counters once more
+    /// after this, behind a SeqCst fence).
+    pub fn want_room(&self, core: usize) {
+        if let Some(flag) = self.room.get(core) {
+            flag.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// `from` freed a connection slot (behind a SeqCst fence): every other
+    /// core whose listeners wait for one gets one `Room`. `from` wakes its
+    /// own listeners itself. A message that cannot be delivered leaves the
+    /// flag raised for the next release.
+    pub fn room_freed(&self, from: usize) {
+        for (core, flag) in self.room.iter().enumerate() {
+            if !flag.load(Ordering::SeqCst) || !flag.swap(false, Ordering::SeqCst) {
+                continue;
+            }
+            if core != from && self.send(core, Msg::Room) == Err(SendError::Full) {
+                flag.store(true, Ordering::SeqCst);
+            }
         }
     }
 

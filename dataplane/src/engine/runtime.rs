@@ -52,6 +52,16 @@ impl LocalEvent {
         self.fired.get()
     }
 
+    /// Wake the current waiters without firing: the next `wait`s wait
+    /// again (a notification, for conditions the waiter re-checks).
+    pub fn notify(&self) {
+        self.generation.set(self.generation.get().wrapping_add(1));
+        let waiters: Vec<Waker> = self.waiters.borrow_mut().drain().collect();
+        for w in waiters {
+            w.wake();
+        }
+    }
+
     /// Arm the event again: the next `wait`s wait for the next `fire`.
     pub fn reset(&self) {
         self.fired.set(false);
@@ -146,9 +156,10 @@ pub struct Core {
     pub kill: LocalEvent,
     /// Per backend: the streams queued on this core (see `queue`).
     pub queues: Vec<RefCell<super::queue::LocalQueues>>,
-    /// Woken whenever a stream ends on this core (accept loops waiting for
-    /// a connection slot retry).
-    pub released: RefCell<Vec<Waker>>,
+    /// Notified whenever a connection slot may have freed: a stream ended
+    /// on this core, or another core sent `Room` (accept loops waiting for
+    /// a slot look again; see `accept::Room`).
+    pub room: LocalEvent,
     /// Accept loops still running (each closes its listener before it
     /// ends).
     pub accepting: Cell<usize>,
@@ -257,9 +268,7 @@ impl Core {
 
     /// A stream (or an accept loop) ended on this core.
     pub fn wake_released(&self) {
-        for w in self.released.borrow_mut().drain(..) {
-            w.wake();
-        }
+        self.room.notify();
         if self.is_drained() {
             self.drained.fire();
         }
@@ -275,6 +284,7 @@ fn handle_msg(core: &Core, msg: Msg) {
             super::queue::wake_oldest_local(core, backend, server);
         }
         Msg::Grant { backend, server } => super::queue::granted_here(core, backend, server),
+        Msg::Room => core.room.notify(),
         Msg::Pause(true) => {
             core.resume.reset();
             core.pause.fire();
@@ -325,14 +335,59 @@ fn balancers(shared: &Shared) -> Vec<RefCell<Balancer>> {
         .collect()
 }
 
-/// Start one executor thread per CPU of the placement; returns their join
-/// handles. Each thread serves until the process stops.
+/// An executor's word at start-up: its ring, its timer and its inbox are
+/// up (`Ok`), or why it could not start.
+pub type Readiness = Result<usize, String>;
+
+/// The executors of a process: their threads, each one's readiness (one
+/// message per executor), and the word that lets them serve. An executor
+/// that reported ready accepts nothing until it is told to go (`true`), or
+/// ends without serving (`false`, or the sender dropped): a process never
+/// serves with an executor missing.
+#[derive(Debug)]
+pub struct Executors {
+    pub handles: Vec<std::thread::JoinHandle<()>>,
+    pub ready: flume::Receiver<Readiness>,
+    pub go: Vec<flume::Sender<bool>>,
+}
+
+impl Executors {
+    /// Wait for every executor's readiness; the failures, if any.
+    pub fn wait_ready(&self, within: std::time::Duration) -> Vec<String> {
+        let deadline = std::time::Instant::now() + within;
+        let mut failed = Vec::new();
+        for _ in 0..self.handles.len() {
+            match self.ready.recv_deadline(deadline) {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => failed.push(e),
+                Err(_) => {
+                    failed.push("an executor did not report ready in time".into());
+                    break;
+                }
+            }
+        }
+        failed
+    }
+
+    /// Let every executor serve (`true`) or end (`false`).
+    pub fn go(&self, serve: bool) {
+        for g in &self.go {
+            let _ = g.send(serve);
+        }
+    }
+}
+
+/// Start one executor thread per CPU of the placement. Each thread reports
+/// its readiness on `Executors::ready`, then serves until the process
+/// stops.
 pub fn start(
     shared: &Arc<Shared>,
     placement: &Placement,
     mut bound: Vec<Vec<Bound>>,
-) -> Result<Vec<std::thread::JoinHandle<()>>, String> {
+) -> Result<Executors, String> {
     let mut handles = Vec::new();
+    let (ready_tx, ready) = flume::bounded(placement.cpus.len());
+    let mut go = Vec::new();
     for (idx, cpu) in placement.cpus.iter().copied().enumerate() {
         let listeners = std::mem::take(
             bound
@@ -340,16 +395,36 @@ pub fn start(
                 .ok_or("internal error: fewer listener sets than executors")?,
         );
         let shared = Arc::clone(shared);
+        let ready = ready_tx.clone();
+        let (go_tx, go_rx) = flume::bounded(1);
         let h = std::thread::Builder::new()
             .name(format!("ringlb-exec-{idx}"))
-            .spawn(move || executor(idx, cpu, listeners, shared))
+            .spawn(move || executor(idx, cpu, listeners, shared, &ready, &go_rx))
             .map_err(|e| format!("cannot start executor thread {idx}: {e}"))?;
         handles.push(h);
+        go.push(go_tx);
     }
-    Ok(handles)
+    Ok(Executors { handles, ready, go })
 }
 
-fn executor(idx: usize, cpu: usize, listeners: Vec<Bound>, shared: Arc<Shared>) {
+/// Test hook: `RINGLB_TEST_FAIL_EXECUTOR=<n>` makes executor n fail its
+/// start-up as if its ring could not be created, so the tests can show
+/// that a process never serves with an executor missing.
+fn injected_failure(idx: usize) -> bool {
+    std::env::var("RINGLB_TEST_FAIL_EXECUTOR")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        == Some(idx)
+}
+
+fn executor(
+    idx: usize,
+    cpu: usize,
+    listeners: Vec<Bound>,
+    shared: Arc<Shared>,
+    ready: &flume::Sender<Readiness>,
+    go: &flume::Receiver<bool>,
+) {
     let _ = core_affinity::set_for_current(core_affinity::CoreId { id: cpu });
     let mut pb = ProactorBuilder::new();
     pb.capacity(4096)
@@ -363,13 +438,19 @@ fn executor(idx: usize, cpu: usize, listeners: Vec<Bound>, shared: Arc<Shared>) 
             .unwrap_or(std::num::NonZero::<u16>::MIN),
     )
     .buffer_pool_buffer_len(shared.plan.bufsize);
-    let rt = match RuntimeBuilder::new().with_proactor(pb).build() {
+    let built = if injected_failure(idx) {
+        Err(std::io::Error::other(
+            "failure injected by RINGLB_TEST_FAIL_EXECUTOR",
+        ))
+    } else {
+        RuntimeBuilder::new().with_proactor(pb).build()
+    };
+    let rt = match built {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("[ALERT] executor {idx}: cannot create the io_uring runtime: {e} (is RLIMIT_MEMLOCK too low? try `ulimit -l unlimited`)");
-            shared
-                .stopping
-                .store(true, std::sync::atomic::Ordering::Relaxed);
+            let _ = ready.send(Err(format!(
+                "executor {idx}: cannot create the io_uring runtime: {e} (is RLIMIT_MEMLOCK too low? try `ulimit -l unlimited`)"
+            )));
             return;
         }
     };
@@ -377,12 +458,15 @@ fn executor(idx: usize, cpu: usize, listeners: Vec<Bound>, shared: Arc<Shared>) 
         let timers = match super::timer::Timers::new() {
             Ok(t) => t,
             Err(e) => {
-                eprintln!("[ALERT] executor {idx}: cannot create its timer: {e}");
-                shared
-                    .stopping
-                    .store(true, std::sync::atomic::Ordering::Relaxed);
+                let _ = ready.send(Err(format!("executor {idx}: cannot create its timer: {e}")));
                 return;
             }
+        };
+        // The inbox before anything is served: without it the core could
+        // not be stopped.
+        let Some(inbox) = shared.mesh.take_inbox(idx) else {
+            let _ = ready.send(Err(format!("executor {idx}: no inbox")));
+            return;
         };
         let core = Rc::new(Core {
             timers,
@@ -401,7 +485,7 @@ fn executor(idx: usize, cpu: usize, listeners: Vec<Bound>, shared: Arc<Shared>) 
             pause: LocalEvent::default(),
             resume: LocalEvent::default(),
             kill: LocalEvent::default(),
-            released: RefCell::new(Vec::new()),
+            room: LocalEvent::default(),
             queues: shared
                 .plan
                 .backends
@@ -414,6 +498,12 @@ fn executor(idx: usize, cpu: usize, listeners: Vec<Bound>, shared: Arc<Shared>) 
         {
             let core = Rc::clone(&core);
             compio::runtime::spawn(async move { core.timers.run().await }).detach();
+        }
+        let _ = ready.send(Ok(idx));
+        // Nothing is served before every executor is up (blocking here is
+        // fine: this core has nothing to do yet).
+        if go.recv() != Ok(true) {
+            return;
         }
         for b in listeners {
             let core = Rc::clone(&core);
@@ -428,10 +518,6 @@ fn executor(idx: usize, cpu: usize, listeners: Vec<Bound>, shared: Arc<Shared>) 
         // Serve the inbox: wake-ups from other cores' queues, stop
         // requests, server changes. The executor ends once it stops
         // accepting and its last stream ended.
-        let Some(inbox) = shared.mesh.take_inbox(idx) else {
-            eprintln!("[ALERT] executor {idx}: no inbox");
-            return;
-        };
         loop {
             if core.is_drained() {
                 break;
