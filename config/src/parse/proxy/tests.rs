@@ -614,3 +614,30 @@ fn consistent_hashing_defaults_to_avalanche() {
     assert!(!ht("hash-type map-based").avalanche);
     assert!(ht("hash-type map-based sdbm avalanche").avalanche);
 }
+
+#[test]
+fn check_expect_negation_is_a_prefix_that_toggles() {
+    // 2.6: `!rstring`, `!!string` and `! ! string` are valid; a '!' before
+    // anything but a match keyword is refused.
+    let expect = |e: &str| {
+        let (cfg, d) = load(&format!(
+            "{BASE}backend b\n mode tcp\n option tcp-check\n tcp-check connect\n tcp-check expect {e}\n server s 127.0.0.1:1 check\n"
+        ));
+        let neg = cfg.backend("b").and_then(|b| {
+            b.tcp_checks.iter().find_map(|s| match &s.kind {
+                CheckStepKind::Expect(x) => Some(x.negate),
+                _ => None,
+            })
+        });
+        (neg, errors(&d))
+    };
+    assert_eq!(expect("!rstring ^-ERR"), (Some(true), vec![]));
+    assert_eq!(expect("! string +OK"), (Some(true), vec![]));
+    assert_eq!(expect("!!string +OK"), (Some(false), vec![]));
+    assert_eq!(expect("! ! string +OK"), (Some(false), vec![]));
+    assert_eq!(expect("min-recv 3 !binary 2b4f4b"), (Some(true), vec![]));
+    for bad in ["!min-recv 3 string x", "!comment c string x", "!", "!!", "!string a !rstring b"] {
+        let (_, e) = expect(bad);
+        assert_eq!(e.len(), 1, "{bad}: {e:?}");
+    }
+}
