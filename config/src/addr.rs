@@ -312,6 +312,13 @@ fn parse_port(port: Option<&str>, rules: AddrRules) -> Result<Port, String> {
         }
         return Ok(Port::Range(a, b));
     }
+    // Where a port is optional (server, log, ...), HAProxy's str2sa_range
+    // reads port 0 as "no port given": `server s 1.2.3.4:0` forwards to the
+    // client's destination port, `log 1.2.3.4:0` uses 514. Only a
+    // mandatory port (bind) refuses it.
+    if !rules.port_required && p.parse::<u16>() == Ok(0) {
+        return Ok(Port::None);
+    }
     one_port(p).map(Port::One)
 }
 
@@ -412,6 +419,20 @@ mod tests {
             Ok(inet(Host::Ip("1.2.3.4".parse().unwrap()), Port::None))
         );
         assert!(parse_address(":+1", BIND).is_err());
+    }
+
+    #[test]
+    fn port_zero_is_no_port_where_a_port_is_optional() {
+        // 2.6: `server s 1.2.3.4:0` is valid, `bind 1.2.3.4:0` is not.
+        assert_eq!(
+            parse_address("1.2.3.4:0", SERVER),
+            Ok(inet(Host::Ip("1.2.3.4".parse().unwrap()), Port::None))
+        );
+        assert_eq!(
+            parse_address(":00", SERVER),
+            Ok(inet(Host::Any(IpFamily::Unspecified), Port::None))
+        );
+        assert!(parse_address("1.2.3.4:0", BIND).is_err());
     }
 
     #[test]
