@@ -256,7 +256,7 @@ fn keyword_inner(p: &mut Parser<'_>, line: &Line<'_>) -> Result<(), Diagnostic> 
                 }
                 p.cfg.global.logs.clear();
             } else {
-                let target = parse_log(line, false)?;
+                let target = parse_log(line, false, &|n| p.getenv(n))?;
                 p.cfg.global.logs.push(target);
             }
         }

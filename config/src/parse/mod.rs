@@ -292,6 +292,21 @@ pub(crate) fn expand_address_env(text: &str, getenv: &dyn Fn(&str) -> Option<Str
     out
 }
 
+/// [`expand_address_env`], refusing an address that expands to nothing as
+/// HAProxy's str2sa_range does (an unset variable is the usual cause).
+pub(crate) fn expand_address(
+    text: &str,
+    getenv: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, String> {
+    let expanded = expand_address_env(text, getenv);
+    if expanded.is_empty() {
+        return Err(format!(
+            "'{text}' resolves to an empty address (environment variable missing?)"
+        ));
+    }
+    Ok(expanded)
+}
+
 /// Check a name (proxy, server, section) for the characters HAProxy allows:
 /// letters, digits, '-', '_', '.', ':'.
 pub(crate) fn invalid_name_char(name: &str) -> Option<char> {

@@ -629,7 +629,7 @@ fn dispatch(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<(), Diagnostic> {
             if !allowed_kw(cx, line, kw)? {
                 return Ok(());
             }
-            let t = parse_log(line, true)?;
+            let t = parse_log(line, true, cx.getenv)?;
             if matches!(t, LogTarget::Global { .. })
                 && cx
                     .px

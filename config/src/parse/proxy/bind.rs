@@ -22,7 +22,8 @@ pub(crate) fn parse_bind(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<Bind, Diag
             "'bind' expects {<path>|[addr1]:port1[-end1]}{,[addr]:port[-end]}... as arguments.",
         ));
     };
-    let expanded = crate::parse::expand_address_env(list, cx.getenv);
+    let expanded = crate::parse::expand_address(list, cx.getenv)
+        .map_err(|e| line.err(1, format!("'bind' : {e}")))?;
     let list = expanded.as_str();
     let mut addrs = Vec::new();
     for part in list.split(',') {

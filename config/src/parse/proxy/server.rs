@@ -31,7 +31,8 @@ pub(crate) fn parse_server(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<Server, 
             format!("character '{c}' is not permitted in server name '{name}'"),
         ));
     }
-    let addr = crate::parse::expand_address_env(addr, cx.getenv);
+    let addr = crate::parse::expand_address(addr, cx.getenv)
+        .map_err(|e| line.err(2, format!("'server {name}' : {e}")))?;
     let addr = parse_address(&addr, SERVER_RULES)
         .map_err(|e| line.err(2, format!("'server {name}' : {e}")))?;
     let mut opts = cx.px.default_server.clone();
