@@ -641,3 +641,31 @@ fn check_expect_negation_is_a_prefix_that_toggles() {
         assert_eq!(e.len(), 1, "{bad}: {e:?}");
     }
 }
+
+#[test]
+fn redirect_options_come_in_any_order() {
+    // 2.6: all valid; the last destination wins.
+    for r in [
+        "redirect code 301 location https://example.com/",
+        "redirect drop-query scheme https code 308",
+        "redirect location /a location /b code 301x",
+        "redirect set-cookie SEEN=1 prefix /p append-slash",
+    ] {
+        let (cfg, d) = load(&format!("{BASE}frontend f\n bind :80\n http-request {r}\n"));
+        assert!(!d.has_errors(), "{r}: {:?}", errors(&d));
+        let f = cfg.proxy("f").unwrap();
+        assert_eq!(f.rules.http_request[0].action.formats.len(), 1, "{r}");
+    }
+    // 2.6 refuses each of these.
+    for r in [
+        "redirect code 301",
+        "redirect location /a code 304",
+        "redirect location /a code",
+        "redirect location",
+        "redirect location /a set-cookie",
+        "redirect location /a bogus",
+    ] {
+        let (_, d) = load(&format!("{BASE}frontend f\n bind :80\n http-request {r}\n"));
+        assert_eq!(errors(&d).len(), 1, "{r}: {:?}", errors(&d));
+    }
+}
