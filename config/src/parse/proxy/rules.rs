@@ -272,13 +272,22 @@ fn type_action(line: &Line<'_>, start: usize, a: &mut Action) -> Result<(), Diag
             }
         }
         // deny/tarpit take the same response arguments as return, plus
-        // the older `deny_status`.
+        // the older `deny_status` (http_parse_http_reply). The payload
+        // sources are exclusive; the errorfile-based ones only know the
+        // status codes HAProxy has an error message for.
         "deny" | "tarpit" | "return" => {
+            let name = a.name.clone();
             let mut i = 0;
+            let mut status = None;
+            let mut source: Option<(usize, &str)> = None;
+            let mut implied = None;
             while let Some(w) = a.args.get(i) {
-                let name = a.name.clone();
-                match w.as_str() {
-                    "status" | "deny_status" if w != "deny_status" || name != "return" => {
+                let w = w.as_str();
+                match w {
+                    // `deny_status <code>` (deny/tarpit, first only) is
+                    // `status <code>` with default-errorfiles unless a
+                    // payload follows.
+                    "status" | "deny_status" if w == "status" || (i == 0 && name != "return") => {
                         let code = a
                             .args
                             .get(i + 1)
@@ -292,22 +301,30 @@ fn type_action(line: &Line<'_>, start: usize, a: &mut Action) -> Result<(), Diag
                                 ),
                             ));
                         }
-                        i += 2;
-                    }
-                    "lf-string" => {
-                        a.formats.push(fmt(i + 1)?);
-                        i += 2;
-                    }
-                    "content-type" | "errorfile" | "errorfiles" | "file" | "lf-file" | "string" => {
-                        if a.args.get(i + 1).is_none() {
-                            return Err(line.err(
-                                start + 2 + i,
-                                format!("'{name}' : '{w}' expects an argument"),
-                            ));
+                        status = code;
+                        if w == "deny_status" {
+                            implied = Some((i, "default-errorfiles"));
                         }
                         i += 2;
+                        continue;
                     }
-                    "default-errorfile" => i += 1,
+                    "content-type" => {}
+                    "default-errorfiles" | "errorfile" | "errorfiles" | "file" | "lf-file"
+                    | "string" | "lf-string" => {
+                        if let Some((_, first)) = source {
+                            return Err(line.err(
+                                start + 1 + i,
+                                format!(
+                                    "'{name}' : unexpected '{w}' argument, '{first}' already defined"
+                                ),
+                            ));
+                        }
+                        source = Some((i, w));
+                        if w == "default-errorfiles" {
+                            i += 1;
+                            continue;
+                        }
+                    }
                     "hdr" => {
                         if a.args.get(i + 2).is_none() {
                             return Err(line.err(
@@ -317,6 +334,7 @@ fn type_action(line: &Line<'_>, start: usize, a: &mut Action) -> Result<(), Diag
                         }
                         a.formats.push(fmt(i + 2)?);
                         i += 3;
+                        continue;
                     }
                     o => {
                         return Err(line.err(
@@ -324,6 +342,28 @@ fn type_action(line: &Line<'_>, start: usize, a: &mut Action) -> Result<(), Diag
                             format!("'{name}' : unexpected argument '{o}'"),
                         ));
                     }
+                }
+                if a.args.get(i + 1).is_none() {
+                    return Err(line.err(
+                        start + 2 + i,
+                        format!("'{name}' : '{w}' expects an argument"),
+                    ));
+                }
+                if w == "lf-string" {
+                    a.formats.push(fmt(i + 1)?);
+                }
+                i += 2;
+            }
+            if let (Some((at, kw @ ("default-errorfiles" | "errorfile" | "errorfiles"))), Some(code)) =
+                (source.or(implied), status)
+            {
+                if !crate::parse::sections::ERRORFILE_CODES.contains(&code) {
+                    return Err(line.err(
+                        start + 1 + at,
+                        format!(
+                            "'{name}' : status code '{code}' not handled by default with '{kw}' argument"
+                        ),
+                    ));
                 }
             }
         }

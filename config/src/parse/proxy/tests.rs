@@ -669,3 +669,29 @@ fn redirect_options_come_in_any_order() {
         assert_eq!(errors(&d).len(), 1, "{r}: {:?}", errors(&d));
     }
 }
+
+#[test]
+fn return_default_errorfiles_and_exclusive_payloads() {
+    // 2.6: valid (content-type ignored with a warning there).
+    for r in [
+        "return status 200 content-type text/plain default-errorfiles",
+        "return status 503 default-errorfiles",
+        "deny deny_status 403 string x content-type text/plain",
+        "deny status 299",
+    ] {
+        let (_, d) = load(&format!("{BASE}frontend f\n bind :80\n http-request {r}\n"));
+        assert!(!d.has_errors(), "{r}: {:?}", errors(&d));
+    }
+    // 2.6 refuses each of these.
+    for r in [
+        "return default-errorfile",
+        "return default-errorfiles string x",
+        "return string x lf-string y",
+        "return status 299 default-errorfiles",
+        "deny deny_status 299",
+        "deny string x deny_status 403",
+    ] {
+        let (_, d) = load(&format!("{BASE}frontend f\n bind :80\n http-request {r}\n"));
+        assert_eq!(errors(&d).len(), 1, "{r}: {:?}", errors(&d));
+    }
+}
