@@ -866,6 +866,9 @@ fn store_directive(cx: &mut Ctx<'_>, line: &Line<'_>, start: usize) -> Result<()
         let w = line.warn(start, format!("'{}' is deprecated", k.name));
         cx.push(w);
     }
+    if k.name == "filter" {
+        check_filter(cx, line, start + n)?;
+    }
     let keyword = if start > 0 {
         format!("{} {}", line.word(0), k.name)
     } else {
@@ -876,6 +879,65 @@ fn store_directive(cx: &mut Ctx<'_>, line: &Line<'_>, start: usize) -> Result<()
         args: words_from(line.words, start + n),
         loc: line.loc.clone(),
     });
+    Ok(())
+}
+
+/// The filters HAProxy 3.2 registers (manual section 9).
+const FILTERS: &[&str] = &[
+    "bwlim-in",
+    "bwlim-out",
+    "cache",
+    "compression",
+    "fcgi-app",
+    "opentracing",
+    "spoe",
+    "trace",
+];
+
+/// `filter <name> [param*]` from word `i` (the name): the name must be a
+/// registered filter, and `spoe` needs its configuration file, which
+/// HAProxy opens while parsing (flt_spoe.c parse_spoe_flt). The SPOE file's
+/// own sections are not read.
+fn check_filter(cx: &Ctx<'_>, line: &Line<'_>, i: usize) -> Result<(), Diagnostic> {
+    let name = line.word(i);
+    if !FILTERS.contains(&name) {
+        return Err(line
+            .err(i, format!("'filter' : unknown keyword '{name}'"))
+            .with_hint(format!("registered filters: {}", FILTERS.join(", "))));
+    }
+    if name != "spoe" {
+        return Ok(());
+    }
+    let mut config = None;
+    let mut j = i + 1;
+    while let Some(w) = line.arg(j) {
+        match w {
+            "engine" | "config" => {
+                let Some(v) = line.arg(j + 1) else {
+                    return Err(line.err(
+                        j,
+                        format!("'filter' : 'spoe' : '{w}' option without value"),
+                    ));
+                };
+                if w == "config" {
+                    config = Some((j + 1, v));
+                }
+                j += 2;
+            }
+            o => {
+                return Err(line.err(j, format!("'filter' : 'spoe' : unknown keyword '{o}'")));
+            }
+        }
+    }
+    let Some((at, path)) = config else {
+        return Err(line.err(i, "'filter' : 'spoe' : missing config file"));
+    };
+    cx.host.read_file(path).map_err(|e| {
+        line.err(
+            at,
+            format!("'filter' : 'spoe' : Could not open configuration file {path} : {e}"),
+        )
+    })?;
     Ok(())
 }
 

@@ -34,6 +34,7 @@ fn load(text: &str) -> (Config, Diagnostics) {
             ("site.pem", "-----BEGIN CERTIFICATE-----\n"),
             ("/etc/ssl/ca.pem", "-----BEGIN CERTIFICATE-----\n"),
             ("503.http", "HTTP/1.0 503 Service Unavailable\r\n\r\n"),
+            ("spoe.conf", "[x]\nspoe-agent a\n"),
         ]),
     };
     crate::load(&[SourceFile::new("t.cfg", text)], &host)
@@ -694,4 +695,27 @@ fn return_default_errorfiles_and_exclusive_payloads() {
         let (_, d) = load(&format!("{BASE}frontend f\n bind :80\n http-request {r}\n"));
         assert_eq!(errors(&d).len(), 1, "{r}: {:?}", errors(&d));
     }
+}
+
+#[test]
+fn filter_names_and_spoe_config() {
+    let filter = |f: &str| {
+        let (_, d) = load(&format!("{BASE}frontend f\n bind :80\n filter {f}\n"));
+        errors(&d).into_iter().map(|(_, m)| m).collect::<Vec<_>>()
+    };
+    assert_eq!(filter("spoe engine x config spoe.conf"), Vec::<String>::new());
+    assert_eq!(filter("compression"), Vec::<String>::new());
+    // 2.6: "'filter' : ''spoe' : missing config file'".
+    assert_eq!(filter("spoe"), ["'filter' : 'spoe' : missing config file"]);
+    assert_eq!(filter("spoe engine x"), ["'filter' : 'spoe' : missing config file"]);
+    assert_eq!(
+        filter("spoe config"),
+        ["'filter' : 'spoe' : 'config' option without value"]
+    );
+    assert_eq!(
+        filter("spoe bogus 1 config spoe.conf"),
+        ["'filter' : 'spoe' : unknown keyword 'bogus'"]
+    );
+    assert!(filter("spoe config missing.conf")[0].contains("Could not open configuration file"));
+    assert_eq!(filter("bogus"), ["'filter' : unknown keyword 'bogus'"]);
 }
