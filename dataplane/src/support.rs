@@ -86,6 +86,10 @@ pub const UNSUPPORTED: &[Unsupported] = &[
         why: "abns@, abnsz@, sockpair@, fd@ servers and datagram UNIX sockets are not implemented yet (unix@ stream sockets are)",
     },
     Unsupported {
+        key: "filter",
+        why: "the engine runs no stream filters: spoe agents would get no messages, bwlim would not limit and opentracing would not trace (compression, cache and fcgi-app only act in HTTP mode)",
+    },
+    Unsupported {
         key: "log destination",
         why: "logs go to stdout, stderr, fd@, a UNIX datagram path or a UDP address with a host; rings, log backends, abstract sockets and an address without a host (e.g. ':514') are not implemented yet",
     },
@@ -161,6 +165,15 @@ fn proxy_checks(px: &Proxy, out: &mut Vec<Diagnostic>) {
             }
             "persist" | "force-persist" | "ignore-persist" | "dispatch" => {
                 out.push(diag("use_backend", &d.loc));
+            }
+            // compression, cache and fcgi-app only act on HTTP; trace only
+            // prints.
+            "filter"
+                if d.args.first().is_some_and(|f| {
+                    matches!(f.as_str(), "spoe" | "bwlim-in" | "bwlim-out" | "opentracing")
+                }) =>
+            {
+                out.push(diag("filter", &d.loc));
             }
             _ => {}
         }
