@@ -59,6 +59,20 @@ pub(crate) struct Parser<'h> {
     pub(crate) cur: Cur,
     /// Index in `cfg.defaults` of the defaults section new proxies inherit.
     pub(crate) last_defaults: Option<usize>,
+    /// How proxies use each defaults section (by index in `cfg.defaults`),
+    /// for HAProxy's inheritance rules (see `proxy::open`).
+    pub(crate) defaults_use: BTreeMap<usize, DefaultsUse>,
+}
+
+/// How frontends, backends and listens use one defaults section.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct DefaultsUse {
+    /// Named in a `from`.
+    pub(crate) explicit: bool,
+    /// Inherited as the last defaults section, without `from`.
+    pub(crate) implicit: bool,
+    /// The first kind of proxy that inherited its TCP/HTTP rules.
+    pub(crate) rules_kind: Option<crate::model::ProxyKind>,
 }
 
 impl<'h> Parser<'h> {
@@ -71,6 +85,7 @@ impl<'h> Parser<'h> {
             cfg: Config::default(),
             cur: Cur::None,
             last_defaults: None,
+            defaults_use: BTreeMap::new(),
         }
     }
 

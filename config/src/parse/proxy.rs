@@ -161,6 +161,18 @@ pub(crate) fn open(p: &mut Parser<'_>, section: Section, line: &Line<'_>) {
         None if kind == ProxyKind::Defaults => None,
         None => p.last_defaults,
     };
+    match parent {
+        Some(i) if kind != ProxyKind::Defaults => {
+            check_defaults_use(p, line, i, kind, from_idx.is_some());
+        }
+        Some(i) => {
+            if let Some(d) = p.cfg.defaults.get(i).filter(|d| has_rules(&d.rules)) {
+                let msg = format!("a defaults section cannot inherit from a defaults section defining TCP/HTTP rules (defaults section at {}).", d.loc);
+                p.push(line.err(0, msg));
+            }
+        }
+        None => {}
+    }
     if let Some(d) = parent.and_then(|i| p.cfg.defaults.get(i)) {
         inherit(&mut px, d);
     }
@@ -173,6 +185,75 @@ pub(crate) fn open(p: &mut Parser<'_>, section: Section, line: &Line<'_>) {
         p.cfg.proxies.push(px);
         p.cur = Cur::Proxy(p.cfg.proxies.len() - 1);
     }
+}
+
+/// HAProxy's rules on using a defaults section (cfgparse-listen.c, when a
+/// proxy section opens): it may not be both named in a `from` and used
+/// implicitly; and one that defines TCP/HTTP rules (a named one: anonymous
+/// defaults refuse rules) may only be inherited by proxies of one kind,
+/// frontends or backends, never by a defaults or listen section, nor by a
+/// backend if it has layer-4/5 `tcp-request` rules, nor by a frontend if it
+/// has `tcp-response` rules. (`defaults X from Y` is checked in `open`.)
+fn check_defaults_use(
+    p: &mut Parser<'_>,
+    line: &Line<'_>,
+    idx: usize,
+    kind: ProxyKind,
+    explicit: bool,
+) {
+    let Some(d) = p.cfg.defaults.get(idx) else {
+        return;
+    };
+    let at = &d.loc;
+    let u = p.defaults_use.entry(idx).or_default();
+    if explicit {
+        u.explicit = true;
+    } else {
+        u.implicit = true;
+    }
+    let mut errors = Vec::new();
+    // HAProxy prints this one as an alert but still accepts the file
+    // (2.6: exit 0), so it is a warning here.
+    let mixed = (u.explicit && u.implicit).then(|| format!(
+        "defaults section '{}' (declared at {at}) is explicitly referenced by another proxy and implicitly used here. To avoid any ambiguity don't mix both usage. Add a last defaults section not explicitly used or always use explicit references.",
+        d.name
+    ));
+    let r = &d.rules;
+    let layer45 = !(r.tcp_request_connection.is_empty() && r.tcp_request_session.is_empty());
+    if has_rules(r) {
+        if kind == ProxyKind::Listen {
+            errors.push(
+                "a listen section cannot inherit from a defaults section defining TCP/HTTP rules."
+                    .to_string(),
+            );
+        } else if u.rules_kind.is_some_and(|k| k != kind) {
+            errors.push(format!("frontends and backends cannot inherit from the same defaults section if it defines TCP/HTTP rules (defaults section at {at})."));
+        } else if kind == ProxyKind::Backend && layer45 {
+            errors.push(format!("a backend section cannot inherit from a defaults section defining 'tcp-request connection' or 'tcp-request session' rules (defaults section at {at})."));
+        } else if kind == ProxyKind::Frontend && !r.tcp_response_content.is_empty() {
+            errors.push(format!("a frontend section cannot inherit from a defaults section defining 'tcp-response content' rules (defaults section at {at})."));
+        } else {
+            u.rules_kind = Some(kind);
+        }
+    }
+    if let Some(w) = mixed {
+        p.push(line.warn(0, w));
+    }
+    for e in errors {
+        p.push(line.err(0, e));
+    }
+}
+
+/// A defaults section with TCP/HTTP rules (HAProxy's test: any rule list
+/// but the checks).
+fn has_rules(r: &Rules) -> bool {
+    !(r.http_request.is_empty()
+        && r.http_response.is_empty()
+        && r.http_after_response.is_empty()
+        && r.tcp_request_connection.is_empty()
+        && r.tcp_request_session.is_empty()
+        && r.tcp_request_content.is_empty()
+        && r.tcp_response_content.is_empty())
 }
 
 /// Copy what a defaults section passes to a new proxy, as HAProxy's

@@ -719,3 +719,40 @@ fn filter_names_and_spoe_config() {
     assert!(filter("spoe config missing.conf")[0].contains("Could not open configuration file"));
     assert_eq!(filter("bogus"), ["'filter' : unknown keyword 'bogus'"]);
 }
+
+#[test]
+fn defaults_with_rules_are_inherited_by_one_kind_of_proxy() {
+    const NAMED: &str = "defaults base\n mode tcp\n timeout connect 5s\n timeout client 30s\n timeout server 30s\n";
+    let errs = |rule: &str, proxies: &str| {
+        let (_, d) = load(&format!("{NAMED} {rule}\n{proxies}"));
+        errors(&d)
+    };
+    let be = "backend be\n server s 127.0.0.1:1\n";
+    // 2.6: valid.
+    assert_eq!(
+        errs("tcp-response content accept", &format!("defaults\n mode tcp\nfrontend fe\n bind :80\n default_backend be\n{be}")),
+        vec![]
+    );
+    assert_eq!(errs("tcp-request content accept", "frontend a from base\n bind :80\nfrontend b from base\n bind :81\n"), vec![]);
+    // 2.6: "a frontend section cannot inherit from a defaults section
+    // defining 'tcp-response content' rules (defaults section at t.cfg:1)."
+    let e = errs("tcp-response content accept", "frontend fe from base\n bind :80\n");
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!(e[0].0, 7);
+    assert!(e[0].1.starts_with("a frontend section cannot inherit"), "{e:?}");
+    assert!(e[0].1.contains("(defaults section at t.cfg:1)"), "{e:?}");
+    for (rule, proxies, start) in [
+        ("tcp-request content accept", "frontend fe from base\n bind :80\nbackend be from base\n", "frontends and backends cannot inherit"),
+        ("tcp-request connection accept", "backend be from base\n", "a backend section cannot inherit"),
+        ("http-request deny", "listen li from base\n bind :80\n", "a listen section cannot inherit"),
+        ("tcp-request content accept", "defaults d2 from base\n", "a defaults section cannot inherit"),
+    ] {
+        let e = errs(rule, proxies);
+        assert!(e.len() == 1 && e[0].1.starts_with(start), "{rule} / {proxies}: {e:?}");
+    }
+    // 2.6 alerts but accepts a defaults section both named in a `from` and
+    // used implicitly.
+    let (_, d) = load(&format!("{NAMED}{be}frontend fe from base\n bind :80\n default_backend be\n"));
+    assert_eq!(errors(&d), vec![]);
+    assert!(warnings(&d).iter().any(|(l, m)| *l == 8 && m.contains("explicitly referenced by another proxy")));
+}
