@@ -314,6 +314,7 @@ fn inherit(px: &mut Proxy, d: &Proxy) {
     }
     if px.cap.backend {
         px.balance = d.balance.clone();
+        px.log_hash = d.log_hash.clone();
         px.hash_type = d.hash_type;
         px.hash_balance_factor = d.hash_balance_factor;
         px.fullconn = d.fullconn;
@@ -626,7 +627,13 @@ fn dispatch(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<(), Diagnostic> {
             if !allowed_kw(cx, line, kw)? {
                 return Ok(());
             }
-            cx.px.balance = Some(parse_balance(line)?);
+            if line.word(1) == "log-hash" {
+                cx.px.log_hash = Some(parse_log_hash(line)?);
+                cx.px.balance = None;
+            } else {
+                cx.px.balance = Some(parse_balance(line)?);
+                cx.px.log_hash = None;
+            }
             Ok(())
         }
         "hash-type" => {
@@ -1129,6 +1136,20 @@ fn first_bad_char(s: &str) -> char {
     digits.chars().next().unwrap_or(' ')
 }
 
+/// `balance log-hash <converter>[,<converter>...]` (3.2 manual 4.2
+/// "balance"). The converters are parsed as the converters of a sample
+/// expression: after a placeholder fetch, which is then dropped (a log
+/// message is a string, as `str()` is).
+fn parse_log_hash(line: &Line<'_>) -> Result<Vec<crate::sample::ConvCall>, Diagnostic> {
+    let Some(list) = line.arg(2).filter(|l| !l.is_empty()) else {
+        return Err(line.err(2, "'balance log-hash' requires a converter list."));
+    };
+    line.no_more_than(1, 2, "balance")?;
+    let e = parse_sample(&format!("str(),{list}"))
+        .map_err(|e| line.err(2, format!("'balance log-hash': {}", e.message)))?;
+    Ok(e.converters)
+}
+
 fn parse_balance(line: &Line<'_>) -> Result<Balance, Diagnostic> {
     let algo = line.word(1);
     let b = match algo {
@@ -1268,7 +1289,7 @@ fn parse_balance(line: &Line<'_>) -> Result<Balance, Diagnostic> {
                 "rdp-cookie",
                 "hash",
             ];
-            let mut d = line.err(1, format!("'balance' only supports 'roundrobin', 'static-rr', 'leastconn', 'source', 'uri', 'url_param', 'hash', 'hdr(name)', 'rdp-cookie(name)', 'random' and 'first' (got '{o}')."));
+            let mut d = line.err(1, format!("'balance' only supports 'roundrobin', 'static-rr', 'leastconn', 'source', 'uri', 'url_param', 'hash', 'hdr(name)', 'rdp-cookie(name)', 'random', 'first' and 'log-hash' (got '{o}')."));
             if let Some(h) = did_you_mean(o, algos) {
                 d = d.with_hint(format!("did you mean '{h}'?"));
             }

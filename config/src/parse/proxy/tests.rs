@@ -756,3 +756,19 @@ fn defaults_with_rules_are_inherited_by_one_kind_of_proxy() {
     assert_eq!(errors(&d), vec![]);
     assert!(warnings(&d).iter().any(|(l, m)| *l == 8 && m.contains("explicitly referenced by another proxy")));
 }
+
+#[test]
+fn balance_log_hash_takes_a_converter_list() {
+    let (cfg, d) = load(&format!(
+        "{BASE}backend lg\n mode log\n balance log-hash 'field(-2,\\\"),lower'\n server s udp@127.0.0.1:514\n"
+    ));
+    assert!(!d.has_errors(), "{:?}", errors(&d));
+    let lg = cfg.backend("lg").unwrap();
+    let names: Vec<&str> = lg.log_hash.as_ref().unwrap().iter().map(|c| c.def.name).collect();
+    assert_eq!(names, ["field", "lower"]);
+    assert!(lg.balance.is_none());
+    for bad in ["balance log-hash", "balance log-hash nosuchconv", "balance log-hash lower extra"] {
+        let (_, d) = load(&format!("{BASE}backend lg\n mode log\n {bad}\n"));
+        assert_eq!(errors(&d).len(), 1, "{bad}: {:?}", errors(&d));
+    }
+}
