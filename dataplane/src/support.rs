@@ -95,7 +95,7 @@ pub const UNSUPPORTED: &[Unsupported] = &[
     },
     Unsupported {
         key: "balance by key",
-        why: "uri, url_param, hdr, rdp-cookie and hash need sample extraction (rules issue)",
+        why: "uri, url_param, hdr, rdp-cookie, hash and log-hash need sample extraction (rules issue)",
     },
     Unsupported {
         key: "stick tables",
@@ -267,6 +267,9 @@ fn proxy_checks(px: &Proxy, out: &mut Vec<Diagnostic>) {
         {
             out.push(diag("server id", &s.loc));
         }
+    }
+    if px.cap.backend && !px.servers.is_empty() && px.log_hash.is_some() {
+        out.push(diag("balance by key", &px.loc));
     }
     if px.cap.backend && !px.servers.is_empty() {
         if let Some(
