@@ -62,6 +62,10 @@ pub enum Address {
     Fd(i32),
     /// A socketpair end whose fd is given (`sockpair@5`).
     SockPair(i32),
+    /// Reverse HTTP (3.x, experimental): `rhttp@<backend>/<server>` on a
+    /// bind (the server whose connections are reversed), `rhttp@` alone on
+    /// a passive server.
+    Rhttp(String),
 }
 
 impl fmt::Display for Address {
@@ -85,6 +89,7 @@ impl fmt::Display for Address {
             Address::Abstract { name, .. } => write!(f, "abns@{name}"),
             Address::Fd(n) => write!(f, "fd@{n}"),
             Address::SockPair(n) => write!(f, "sockpair@{n}"),
+            Address::Rhttp(t) => write!(f, "rhttp@{t}"),
         }
     }
 }
@@ -126,6 +131,9 @@ pub fn parse_address(text: &str, rules: AddrRules) -> Result<Address, String> {
         }
         Some("fd") => return fd_number(rest).map(Address::Fd),
         Some("sockpair") => return fd_number(rest).map(Address::SockPair),
+        // Whether the target must be empty (server) or name a server (bind)
+        // is the caller's business; so is the experimental status.
+        Some("rhttp") => return Ok(Address::Rhttp(rest.to_string())),
         Some("ipv4" | "tcp4" | "stream+ipv4") => family = IpFamily::V4,
         Some("ipv6" | "tcp6" | "stream+ipv6") => family = IpFamily::V6,
         Some("tcp") => {}
@@ -183,6 +191,7 @@ fn is_prefix(p: &str) -> bool {
             | "abnsz"
             | "fd"
             | "sockpair"
+            | "rhttp"
             | "ipv4"
             | "ipv6"
             | "tcp"
@@ -457,6 +466,11 @@ mod tests {
             })
         );
         assert_eq!(parse_address("fd@3", BIND), Ok(Address::Fd(3)));
+        assert_eq!(
+            parse_address("rhttp@be/srv", BIND),
+            Ok(Address::Rhttp("be/srv".into()))
+        );
+        assert_eq!(parse_address("rhttp@", SERVER), Ok(Address::Rhttp(String::new())));
         assert!(parse_address("fd@x", BIND).is_err());
         assert!(matches!(
             parse_address("abns@peers", BIND),

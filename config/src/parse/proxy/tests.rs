@@ -772,3 +772,18 @@ fn balance_log_hash_takes_a_converter_list() {
         assert_eq!(errors(&d).len(), 1, "{bad}: {:?}", errors(&d));
     }
 }
+
+#[test]
+fn reverse_http_addresses_are_experimental() {
+    const EXP: &str = "global\n expose-experimental-directives\n";
+    let errs = |global: &str, lines: &str| {
+        let (_, d) = load(&format!("{global}{BASE}{lines}"));
+        errors(&d)
+    };
+    let ok = "backend be\n server edge rhttp@\nfrontend fe\n bind rhttp@be/edge\n default_backend be\n";
+    assert_eq!(errs(EXP, ok), vec![]);
+    let e = errs("", "backend be\n server edge rhttp@\n");
+    assert!(e.len() == 1 && e[0].1.contains("experimental"), "{e:?}");
+    assert_eq!(errs(EXP, "backend be\n server edge rhttp@x\n").len(), 1);
+    assert_eq!(errs(EXP, "frontend fe\n bind rhttp@be\n").len(), 1);
+}
