@@ -83,7 +83,7 @@ pub const UNSUPPORTED: &[Unsupported] = &[
     },
     Unsupported {
         key: "abstract and socketpair addresses",
-        why: "abns@, abnsz@, sockpair@, fd@ servers and datagram UNIX sockets are not implemented yet (unix@ stream sockets are)",
+        why: "abns@, abnsz@, sockpair@, rhttp@, fd@ servers and datagram UNIX sockets are not implemented yet (unix@ stream sockets are)",
     },
     Unsupported {
         key: "filter",
@@ -207,6 +207,7 @@ fn proxy_checks(px: &Proxy, out: &mut Vec<Diagnostic>) {
                 a,
                 Address::Abstract { .. }
                     | Address::SockPair(_)
+                    | Address::Rhttp(_)
                     | Address::Unix {
                         transport: Transport::Dgram,
                         ..
@@ -238,6 +239,7 @@ fn proxy_checks(px: &Proxy, out: &mut Vec<Diagnostic>) {
             } | Address::Abstract { .. }
                 | Address::SockPair(_)
                 | Address::Fd(_)
+                | Address::Rhttp(_)
         ) {
             out.push(diag("abstract and socketpair addresses", &s.loc));
         }
