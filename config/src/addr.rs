@@ -470,7 +470,10 @@ mod tests {
             parse_address("rhttp@be/srv", BIND),
             Ok(Address::Rhttp("be/srv".into()))
         );
-        assert_eq!(parse_address("rhttp@", SERVER), Ok(Address::Rhttp(String::new())));
+        assert_eq!(
+            parse_address("rhttp@", SERVER),
+            Ok(Address::Rhttp(String::new()))
+        );
         assert!(parse_address("fd@x", BIND).is_err());
         assert!(matches!(
             parse_address("abns@peers", BIND),

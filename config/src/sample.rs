@@ -566,9 +566,8 @@ fn refine_conv_args(conv: &str, args: &mut [Arg]) -> Result<(), ArgError> {
             if let Some(arg @ Arg::Str(_)) = args.get_mut(1) {
                 let Arg::Str(s) = &*arg else { return Ok(()) };
                 if !s.is_empty() {
-                    let (scope, name) = parse_var_name(s).map_err(|_| {
-                        invalid(format!("failed to register variable name '{s}'"))
-                    })?;
+                    let (scope, name) = parse_var_name(s)
+                        .map_err(|_| invalid(format!("failed to register variable name '{s}'")))?;
                     *arg = Arg::Var { scope, name };
                 }
             }
@@ -1674,7 +1673,10 @@ pub(crate) mod tests {
     fn concat_and_add_item_take_an_optional_variable() {
         let var_arg = |text: &str| p(text).map(|e| e.converters[0].args.get(1).cloned());
         // haproxy 2.6: all valid; an empty variable name means none.
-        assert_eq!(var_arg("path,concat(b,,)"), Ok(Some(Arg::Str(String::new()))));
+        assert_eq!(
+            var_arg("path,concat(b,,)"),
+            Ok(Some(Arg::Str(String::new())))
+        );
         assert!(p("path,concat(,,)").is_ok());
         assert_eq!(
             var_arg("path,add_item(',',txn.b)"),

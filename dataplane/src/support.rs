@@ -170,7 +170,10 @@ fn proxy_checks(px: &Proxy, out: &mut Vec<Diagnostic>) {
             // prints.
             "filter"
                 if d.args.first().is_some_and(|f| {
-                    matches!(f.as_str(), "spoe" | "bwlim-in" | "bwlim-out" | "opentracing")
+                    matches!(
+                        f.as_str(),
+                        "spoe" | "bwlim-in" | "bwlim-out" | "opentracing"
+                    )
                 }) =>
             {
                 out.push(diag("filter", &d.loc));

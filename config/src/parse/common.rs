@@ -194,10 +194,7 @@ pub(crate) fn parse_log(
     Ok(LogTarget::Target(spec))
 }
 
-fn parse_log_dest(
-    text: &str,
-    getenv: &dyn Fn(&str) -> Option<String>,
-) -> Result<LogDest, String> {
+fn parse_log_dest(text: &str, getenv: &dyn Fn(&str) -> Option<String>) -> Result<LogDest, String> {
     match text {
         "stdout" => return Ok(LogDest::Stdout),
         "stderr" => return Ok(LogDest::Stderr),
@@ -243,7 +240,8 @@ mod tests {
         assert_eq!(spec.level, Some(Level::Notice));
 
         let (w, loc) = line_of("log stdout format raw local0");
-        let LogTarget::Target(spec) = parse_log(&Line::new(&w, loc), true, &|_| None).unwrap() else {
+        let LogTarget::Target(spec) = parse_log(&Line::new(&w, loc), true, &|_| None).unwrap()
+        else {
             panic!()
         };
         assert_eq!(spec.dest, LogDest::Stdout);

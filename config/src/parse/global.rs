@@ -1587,10 +1587,15 @@ mod tests {
         );
         assert_eq!(g.ssl_default_server.curves.as_deref(), Some("X25519"));
         let cfg = clean("global\n  ssl-default-bind-options strict-sni\n");
-        assert_eq!(cfg.global.ssl_default_bind.options, vec![SslOption::StrictSni]);
-        assert!(only_error("global\n  ssl-default-server-options strict-sni\n")
-            .1
-            .starts_with("unknown option 'strict-sni'"));
+        assert_eq!(
+            cfg.global.ssl_default_bind.options,
+            vec![SslOption::StrictSni]
+        );
+        assert!(
+            only_error("global\n  ssl-default-server-options strict-sni\n")
+                .1
+                .starts_with("unknown option 'strict-sni'")
+        );
         assert_eq!(
             only_error("global\n  ssl-default-server-options prefer-client-ciphers\n").1,
             "unknown option 'prefer-client-ciphers' on global statement 'ssl-default-server-options'"

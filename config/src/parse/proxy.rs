@@ -1002,10 +1002,9 @@ fn check_filter(cx: &Ctx<'_>, line: &Line<'_>, i: usize) -> Result<(), Diagnosti
         match w {
             "engine" | "config" => {
                 let Some(v) = line.arg(j + 1) else {
-                    return Err(line.err(
-                        j,
-                        format!("'filter' : 'spoe' : '{w}' option without value"),
-                    ));
+                    return Err(
+                        line.err(j, format!("'filter' : 'spoe' : '{w}' option without value"))
+                    );
                 };
                 if w == "config" {
                     config = Some((j + 1, v));

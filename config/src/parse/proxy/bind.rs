@@ -33,7 +33,10 @@ pub(crate) fn parse_bind(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<Bind, Diag
             if !cx.experimental {
                 return Err(line.err(1, format!("'bind {list}' : address 'rhttp@' is experimental, must be allowed via a global 'expose-experimental-directives'")));
             }
-            if target.split_once('/').is_none_or(|(b, s)| b.is_empty() || s.is_empty()) {
+            if target
+                .split_once('/')
+                .is_none_or(|(b, s)| b.is_empty() || s.is_empty())
+            {
                 return Err(line.err(
                     1,
                     format!("'bind {list}' : a reverse HTTP listener names its server as 'rhttp@<backend>/<server>'"),

@@ -354,8 +354,10 @@ fn type_action(line: &Line<'_>, start: usize, a: &mut Action) -> Result<(), Diag
                 }
                 i += 2;
             }
-            if let (Some((at, kw @ ("default-errorfiles" | "errorfile" | "errorfiles"))), Some(code)) =
-                (source.or(implied), status)
+            if let (
+                Some((at, kw @ ("default-errorfiles" | "errorfile" | "errorfiles"))),
+                Some(code),
+            ) = (source.or(implied), status)
             {
                 if !crate::parse::sections::ERRORFILE_CODES.contains(&code) {
                     return Err(line.err(
@@ -379,7 +381,13 @@ fn type_action(line: &Line<'_>, start: usize, a: &mut Action) -> Result<(), Diag
                 let w = w.as_str();
                 let takes_value = matches!(
                     w,
-                    "location" | "prefix" | "scheme" | "code" | "set-cookie" | "set-cookie-fmt" | "clear-cookie"
+                    "location"
+                        | "prefix"
+                        | "scheme"
+                        | "code"
+                        | "set-cookie"
+                        | "set-cookie-fmt"
+                        | "clear-cookie"
                 );
                 if takes_value && a.args.get(i + 1).is_none() {
                     return Err(line.err(

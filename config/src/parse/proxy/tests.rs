@@ -637,7 +637,13 @@ fn check_expect_negation_is_a_prefix_that_toggles() {
     assert_eq!(expect("!!string +OK"), (Some(false), vec![]));
     assert_eq!(expect("! ! string +OK"), (Some(false), vec![]));
     assert_eq!(expect("min-recv 3 !binary 2b4f4b"), (Some(true), vec![]));
-    for bad in ["!min-recv 3 string x", "!comment c string x", "!", "!!", "!string a !rstring b"] {
+    for bad in [
+        "!min-recv 3 string x",
+        "!comment c string x",
+        "!",
+        "!!",
+        "!string a !rstring b",
+    ] {
         let (_, e) = expect(bad);
         assert_eq!(e.len(), 1, "{bad}: {e:?}");
     }
@@ -703,11 +709,17 @@ fn filter_names_and_spoe_config() {
         let (_, d) = load(&format!("{BASE}frontend f\n bind :80\n filter {f}\n"));
         errors(&d).into_iter().map(|(_, m)| m).collect::<Vec<_>>()
     };
-    assert_eq!(filter("spoe engine x config spoe.conf"), Vec::<String>::new());
+    assert_eq!(
+        filter("spoe engine x config spoe.conf"),
+        Vec::<String>::new()
+    );
     assert_eq!(filter("compression"), Vec::<String>::new());
     // 2.6: "'filter' : ''spoe' : missing config file'".
     assert_eq!(filter("spoe"), ["'filter' : 'spoe' : missing config file"]);
-    assert_eq!(filter("spoe engine x"), ["'filter' : 'spoe' : missing config file"]);
+    assert_eq!(
+        filter("spoe engine x"),
+        ["'filter' : 'spoe' : missing config file"]
+    );
     assert_eq!(
         filter("spoe config"),
         ["'filter' : 'spoe' : 'config' option without value"]
@@ -722,7 +734,8 @@ fn filter_names_and_spoe_config() {
 
 #[test]
 fn defaults_with_rules_are_inherited_by_one_kind_of_proxy() {
-    const NAMED: &str = "defaults base\n mode tcp\n timeout connect 5s\n timeout client 30s\n timeout server 30s\n";
+    const NAMED: &str =
+        "defaults base\n mode tcp\n timeout connect 5s\n timeout client 30s\n timeout server 30s\n";
     let errs = |rule: &str, proxies: &str| {
         let (_, d) = load(&format!("{NAMED} {rule}\n{proxies}"));
         errors(&d)
@@ -730,31 +743,69 @@ fn defaults_with_rules_are_inherited_by_one_kind_of_proxy() {
     let be = "backend be\n server s 127.0.0.1:1\n";
     // 2.6: valid.
     assert_eq!(
-        errs("tcp-response content accept", &format!("defaults\n mode tcp\nfrontend fe\n bind :80\n default_backend be\n{be}")),
+        errs(
+            "tcp-response content accept",
+            &format!("defaults\n mode tcp\nfrontend fe\n bind :80\n default_backend be\n{be}")
+        ),
         vec![]
     );
-    assert_eq!(errs("tcp-request content accept", "frontend a from base\n bind :80\nfrontend b from base\n bind :81\n"), vec![]);
+    assert_eq!(
+        errs(
+            "tcp-request content accept",
+            "frontend a from base\n bind :80\nfrontend b from base\n bind :81\n"
+        ),
+        vec![]
+    );
     // 2.6: "a frontend section cannot inherit from a defaults section
     // defining 'tcp-response content' rules (defaults section at t.cfg:1)."
-    let e = errs("tcp-response content accept", "frontend fe from base\n bind :80\n");
+    let e = errs(
+        "tcp-response content accept",
+        "frontend fe from base\n bind :80\n",
+    );
     assert_eq!(e.len(), 1, "{e:?}");
     assert_eq!(e[0].0, 7);
-    assert!(e[0].1.starts_with("a frontend section cannot inherit"), "{e:?}");
+    assert!(
+        e[0].1.starts_with("a frontend section cannot inherit"),
+        "{e:?}"
+    );
     assert!(e[0].1.contains("(defaults section at t.cfg:1)"), "{e:?}");
     for (rule, proxies, start) in [
-        ("tcp-request content accept", "frontend fe from base\n bind :80\nbackend be from base\n", "frontends and backends cannot inherit"),
-        ("tcp-request connection accept", "backend be from base\n", "a backend section cannot inherit"),
-        ("http-request deny", "listen li from base\n bind :80\n", "a listen section cannot inherit"),
-        ("tcp-request content accept", "defaults d2 from base\n", "a defaults section cannot inherit"),
+        (
+            "tcp-request content accept",
+            "frontend fe from base\n bind :80\nbackend be from base\n",
+            "frontends and backends cannot inherit",
+        ),
+        (
+            "tcp-request connection accept",
+            "backend be from base\n",
+            "a backend section cannot inherit",
+        ),
+        (
+            "http-request deny",
+            "listen li from base\n bind :80\n",
+            "a listen section cannot inherit",
+        ),
+        (
+            "tcp-request content accept",
+            "defaults d2 from base\n",
+            "a defaults section cannot inherit",
+        ),
     ] {
         let e = errs(rule, proxies);
-        assert!(e.len() == 1 && e[0].1.starts_with(start), "{rule} / {proxies}: {e:?}");
+        assert!(
+            e.len() == 1 && e[0].1.starts_with(start),
+            "{rule} / {proxies}: {e:?}"
+        );
     }
     // 2.6 alerts but accepts a defaults section both named in a `from` and
     // used implicitly.
-    let (_, d) = load(&format!("{NAMED}{be}frontend fe from base\n bind :80\n default_backend be\n"));
+    let (_, d) = load(&format!(
+        "{NAMED}{be}frontend fe from base\n bind :80\n default_backend be\n"
+    ));
     assert_eq!(errors(&d), vec![]);
-    assert!(warnings(&d).iter().any(|(l, m)| *l == 8 && m.contains("explicitly referenced by another proxy")));
+    assert!(warnings(&d)
+        .iter()
+        .any(|(l, m)| *l == 8 && m.contains("explicitly referenced by another proxy")));
 }
 
 #[test]
@@ -764,10 +815,20 @@ fn balance_log_hash_takes_a_converter_list() {
     ));
     assert!(!d.has_errors(), "{:?}", errors(&d));
     let lg = cfg.backend("lg").unwrap();
-    let names: Vec<&str> = lg.log_hash.as_ref().unwrap().iter().map(|c| c.def.name).collect();
+    let names: Vec<&str> = lg
+        .log_hash
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|c| c.def.name)
+        .collect();
     assert_eq!(names, ["field", "lower"]);
     assert!(lg.balance.is_none());
-    for bad in ["balance log-hash", "balance log-hash nosuchconv", "balance log-hash lower extra"] {
+    for bad in [
+        "balance log-hash",
+        "balance log-hash nosuchconv",
+        "balance log-hash lower extra",
+    ] {
         let (_, d) = load(&format!("{BASE}backend lg\n mode log\n {bad}\n"));
         assert_eq!(errors(&d).len(), 1, "{bad}: {:?}", errors(&d));
     }
@@ -780,7 +841,8 @@ fn reverse_http_addresses_are_experimental() {
         let (_, d) = load(&format!("{global}{BASE}{lines}"));
         errors(&d)
     };
-    let ok = "backend be\n server edge rhttp@\nfrontend fe\n bind rhttp@be/edge\n default_backend be\n";
+    let ok =
+        "backend be\n server edge rhttp@\nfrontend fe\n bind rhttp@be/edge\n default_backend be\n";
     assert_eq!(errs(EXP, ok), vec![]);
     let e = errs("", "backend be\n server edge rhttp@\n");
     assert!(e.len() == 1 && e[0].1.contains("experimental"), "{e:?}");
