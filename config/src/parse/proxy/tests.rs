@@ -849,3 +849,29 @@ fn reverse_http_addresses_are_experimental() {
     assert_eq!(errs(EXP, "backend be\n server edge rhttp@x\n").len(), 1);
     assert_eq!(errs(EXP, "frontend fe\n bind rhttp@be\n").len(), 1);
 }
+
+#[test]
+fn a_checked_server_needs_a_port_to_check() {
+    // Verdicts checked with 2.6 ("server 's' has neither service port nor
+    // check port ...").
+    let errs = |lines: &str| {
+        let (_, d) = load(&format!("{BASE}backend be\n{lines}"));
+        errors(&d).len()
+    };
+    assert_eq!(errs(" server s 127.0.0.1:0 check\n"), 1);
+    assert_eq!(errs(" server s 127.0.0.1:+1 check\n"), 1);
+    assert_eq!(errs(" server s 127.0.0.1 check addr 127.0.0.2\n"), 1);
+    assert_eq!(errs(" option redis-check\n server s 127.0.0.1 check\n"), 1);
+    assert_eq!(errs(" option tcp-check\n tcp-check connect port 80\n tcp-check connect\n server s 127.0.0.1 check\n"), 1);
+    assert_eq!(
+        errs(" option httpchk\n http-check connect port 80\n server s 127.0.0.1 check\n"),
+        1
+    );
+    assert_eq!(errs(" server s 127.0.0.1:0 check port 80\n"), 0);
+    assert_eq!(errs(" server s 127.0.0.1:0\n"), 0);
+    assert_eq!(
+        errs(" option tcp-check\n tcp-check connect port 80\n server s 127.0.0.1 check\n"),
+        0
+    );
+    assert_eq!(errs(" option httpchk\n http-check connect port 80\n http-check send meth GET uri /\n server s 127.0.0.1 check\n"), 0);
+}
