@@ -62,6 +62,10 @@ pub enum Address {
     Fd(i32),
     /// A socketpair end whose fd is given (`sockpair@5`).
     SockPair(i32),
+    /// Reverse HTTP (3.x, experimental): `rhttp@<backend>/<server>` on a
+    /// bind (the server whose connections are reversed), `rhttp@` alone on
+    /// a passive server.
+    Rhttp(String),
 }
 
 impl fmt::Display for Address {
@@ -85,6 +89,7 @@ impl fmt::Display for Address {
             Address::Abstract { name, .. } => write!(f, "abns@{name}"),
             Address::Fd(n) => write!(f, "fd@{n}"),
             Address::SockPair(n) => write!(f, "sockpair@{n}"),
+            Address::Rhttp(t) => write!(f, "rhttp@{t}"),
         }
     }
 }
@@ -126,6 +131,9 @@ pub fn parse_address(text: &str, rules: AddrRules) -> Result<Address, String> {
         }
         Some("fd") => return fd_number(rest).map(Address::Fd),
         Some("sockpair") => return fd_number(rest).map(Address::SockPair),
+        // Whether the target must be empty (server) or name a server (bind)
+        // is the caller's business; so is the experimental status.
+        Some("rhttp") => return Ok(Address::Rhttp(rest.to_string())),
         Some("ipv4" | "tcp4" | "stream+ipv4") => family = IpFamily::V4,
         Some("ipv6" | "tcp6" | "stream+ipv6") => family = IpFamily::V6,
         Some("tcp") => {}
@@ -183,6 +191,7 @@ fn is_prefix(p: &str) -> bool {
             | "abnsz"
             | "fd"
             | "sockpair"
+            | "rhttp"
             | "ipv4"
             | "ipv6"
             | "tcp"
@@ -312,6 +321,13 @@ fn parse_port(port: Option<&str>, rules: AddrRules) -> Result<Port, String> {
         }
         return Ok(Port::Range(a, b));
     }
+    // Where a port is optional (server, log, ...), HAProxy's str2sa_range
+    // reads port 0 as "no port given": `server s 1.2.3.4:0` forwards to the
+    // client's destination port, `log 1.2.3.4:0` uses 514. Only a
+    // mandatory port (bind) refuses it.
+    if !rules.port_required && p.parse::<u16>() == Ok(0) {
+        return Ok(Port::None);
+    }
     one_port(p).map(Port::One)
 }
 
@@ -415,6 +431,20 @@ mod tests {
     }
 
     #[test]
+    fn port_zero_is_no_port_where_a_port_is_optional() {
+        // 2.6: `server s 1.2.3.4:0` is valid, `bind 1.2.3.4:0` is not.
+        assert_eq!(
+            parse_address("1.2.3.4:0", SERVER),
+            Ok(inet(Host::Ip("1.2.3.4".parse().unwrap()), Port::None))
+        );
+        assert_eq!(
+            parse_address(":00", SERVER),
+            Ok(inet(Host::Any(IpFamily::Unspecified), Port::None))
+        );
+        assert!(parse_address("1.2.3.4:0", BIND).is_err());
+    }
+
+    #[test]
     fn names_and_prefixes() {
         assert_eq!(
             parse_address("localhost:80", SERVER),
@@ -436,6 +466,14 @@ mod tests {
             })
         );
         assert_eq!(parse_address("fd@3", BIND), Ok(Address::Fd(3)));
+        assert_eq!(
+            parse_address("rhttp@be/srv", BIND),
+            Ok(Address::Rhttp("be/srv".into()))
+        );
+        assert_eq!(
+            parse_address("rhttp@", SERVER),
+            Ok(Address::Rhttp(String::new()))
+        );
         assert!(parse_address("fd@x", BIND).is_err());
         assert!(matches!(
             parse_address("abns@peers", BIND),

@@ -6,6 +6,7 @@
 //! frontend without bind).
 
 use crate::acl::{AclDef, AclRef, Condition, PatternFileKind};
+use crate::addr::{Address, Port};
 use crate::diag::{did_you_mean, Diagnostic, Diagnostics, Loc};
 use crate::logformat::{LogFormat, LogItem};
 use crate::model::*;
@@ -16,6 +17,7 @@ pub fn check(cfg: &Config, host: &dyn Host, diags: &mut Diagnostics) {
     for px in &cfg.proxies {
         check_proxy(cfg, px, diags);
         check_references(cfg, px, host, diags);
+        check_health_check_ports(px, diags);
     }
     for d in &cfg.defaults {
         check_acl_refs(d, diags);
@@ -637,6 +639,84 @@ fn table_exists(cfg: &Config, name: &str) -> bool {
         .iter()
         .any(|p| p.name == name && p.stick_table.is_some())
         || cfg.peers.iter().any(|p| p.name.name == name)
+}
+
+/// A checked server must know where to connect its check (check.c
+/// init_srv_check): its own port (not an offset), a `port` option, a check
+/// address that is not an IP, or a first `tcp-check`/`http-check connect`
+/// rule with a port, and then every connect rule needs one.
+fn check_health_check_ports(px: &Proxy, diags: &mut Diagnostics) {
+    if px.disabled || !px.cap.backend || px.mode() == Mode::Log {
+        return;
+    }
+    let kind = match px.kind {
+        ProxyKind::Listen => "proxy",
+        _ => "backend",
+    };
+    let steps: &[CheckStep] = match px.options.check {
+        None | Some(CheckKind::Tcp) => &[],
+        // External checks run a program, not a connection.
+        Some(CheckKind::External) => return,
+        Some(CheckKind::TcpCheck) => &px.tcp_checks,
+        Some(CheckKind::Http { .. }) => &px.http_checks,
+        // The other protocol checks start with an implicit connect
+        // without a port.
+        Some(_) => &[],
+    };
+    let implicit_rules = !matches!(px.options.check, None | Some(CheckKind::Tcp));
+    let connect_port = |c: &CheckConnect| {
+        c.port.is_some()
+            || matches!(
+                c.addr,
+                Some(Address::Inet {
+                    port: Port::One(_),
+                    ..
+                })
+            )
+    };
+    for s in &px.servers {
+        let o = &s.opts;
+        if o.check != Some(true) || o.port.is_some() {
+            continue;
+        }
+        let Address::Inet { port, .. } = &s.addr else {
+            continue;
+        };
+        if matches!(port, Port::One(_)) {
+            continue;
+        }
+        // A check address that is not an IP (a UNIX socket) needs no port.
+        if o.addr
+            .as_deref()
+            .is_some_and(|a| a.starts_with('/') || a.contains('@'))
+        {
+            continue;
+        }
+        // Without an `http-check send`, `option httpchk` puts its own send
+        // rule first (2.6 refuses `http-check connect port 80` alone).
+        let implicit_send = matches!(px.options.check, Some(CheckKind::Http { .. }))
+            && !steps
+                .iter()
+                .any(|st| matches!(st.kind, CheckStepKind::HttpSend { .. }));
+        let first = steps
+            .iter()
+            .find(|st| !matches!(st.kind, CheckStepKind::Other { .. }))
+            .filter(|_| !implicit_send);
+        let msg = match first.map(|st| &st.kind) {
+            None if !implicit_rules => Some("has neither service port nor check port."),
+            Some(CheckStepKind::Connect(c)) if connect_port(c) => steps
+                .iter()
+                .any(|st| matches!(&st.kind, CheckStepKind::Connect(c) if !connect_port(c)))
+                .then_some("has neither service port nor check port, and a tcp_check rule 'connect' with no port information."),
+            _ => Some("has neither service port nor check port nor tcp_check rule 'connect' with port information."),
+        };
+        if let Some(m) = msg {
+            diags.push(Diagnostic::error(
+                &s.loc,
+                format!("config: {kind} '{}': server '{}' {m}", px.name, s.name),
+            ));
+        }
+    }
 }
 
 #[cfg(test)]

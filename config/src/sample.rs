@@ -508,7 +508,11 @@ fn parse_expr(
 ///   [`Arg::Ipv4`] / [`Arg::Ipv6`];
 /// - the arithmetic converters take "an integer or a variable name"
 ///   (HAProxy's `check_operator()`), which become [`Arg::Int`] or
-///   [`Arg::Var`].
+///   [`Arg::Var`];
+/// - `concat` and `add_item` take their variable name as a string that may
+///   be empty (`concat(b,,)`, `add_item(',',,sfx)`); a non-empty one becomes
+///   [`Arg::Var`], and `add_item` needs a variable or a suffix
+///   (smp_check_concat / smp_check_add_item).
 fn refine_conv_args(conv: &str, args: &mut [Arg]) -> Result<(), ArgError> {
     let syntax = |arg_pos: usize, message: String| ArgError {
         kind: ArgErrorKind::Syntax,
@@ -545,6 +549,26 @@ fn refine_conv_args(conv: &str, args: &mut [Arg]) -> Result<(), ArgError> {
                             ),
                         ))
                     }
+                }
+            }
+        }
+        "concat" | "add_item" => {
+            let invalid = |message: String| ArgError {
+                kind: ArgErrorKind::Invalid,
+                ..syntax(1, message)
+            };
+            let given = |a: Option<&Arg>| matches!(a, Some(Arg::Str(s)) if !s.is_empty());
+            if conv == "add_item" && !given(args.get(1)) && !given(args.get(2)) {
+                return Err(invalid(
+                    "one of the optional arguments has to be nonempty".to_string(),
+                ));
+            }
+            if let Some(arg @ Arg::Str(_)) = args.get_mut(1) {
+                let Arg::Str(s) = &*arg else { return Ok(()) };
+                if !s.is_empty() {
+                    let (scope, name) = parse_var_name(s)
+                        .map_err(|_| invalid(format!("failed to register variable name '{s}'")))?;
+                    *arg = Arg::Var { scope, name };
                 }
             }
         }
@@ -1280,8 +1304,15 @@ pub(crate) mod tests {
         ),
         conv(
             "concat",
-            &[ArgType::Str, ArgType::Var, ArgType::Str],
+            &[ArgType::Str, ArgType::Str, ArgType::Str],
             0,
+            SmpType::Str,
+            SmpType::Str,
+        ),
+        conv(
+            "add_item",
+            &[ArgType::Str, ArgType::Str, ArgType::Str],
+            2,
             SmpType::Str,
             SmpType::Str,
         ),
@@ -1636,6 +1667,38 @@ pub(crate) mod tests {
         );
         // An empty optional string before a variable is fine.
         assert!(p("path,concat(,txn.x,)").is_ok());
+    }
+
+    #[test]
+    fn concat_and_add_item_take_an_optional_variable() {
+        let var_arg = |text: &str| p(text).map(|e| e.converters[0].args.get(1).cloned());
+        // haproxy 2.6: all valid; an empty variable name means none.
+        assert_eq!(
+            var_arg("path,concat(b,,)"),
+            Ok(Some(Arg::Str(String::new())))
+        );
+        assert!(p("path,concat(,,)").is_ok());
+        assert_eq!(
+            var_arg("path,add_item(',',txn.b)"),
+            Ok(Some(Arg::Var {
+                scope: VarScope::Txn,
+                name: "b".into()
+            }))
+        );
+        assert!(p("path,add_item(',',,sfx)").is_ok());
+        // haproxy 2.6's messages.
+        assert_eq!(
+            err("path,concat(a,bad,)"),
+            "invalid args in converter 'concat' : failed to register variable name 'bad'"
+        );
+        assert_eq!(
+            err("path,add_item(',',,)"),
+            "invalid args in converter 'add_item' : one of the optional arguments has to be nonempty"
+        );
+        assert_eq!(
+            err("path,add_item(',')"),
+            "invalid arg 2 in converter 'add_item' : missing arguments (got 1/2), type 'string' expected"
+        );
     }
 
     #[test]

@@ -7,7 +7,10 @@
 //! a log-format sample that would print "-") is a warning instead.
 
 use ringlb_config::addr::{Address, Transport};
-use ringlb_config::model::{Balance, Config, Directive, HashMethod, Mode, Proxy};
+use ringlb_config::addr::{Host, Port};
+use ringlb_config::model::{
+    Balance, Config, Directive, HashMethod, LogDest, LogTarget, Mode, Proxy,
+};
 use ringlb_config::{diag::Kind, Diagnostic, Loc};
 
 /// A setting the engine lacks, by the key `-c` names in its error.
@@ -80,11 +83,19 @@ pub const UNSUPPORTED: &[Unsupported] = &[
     },
     Unsupported {
         key: "abstract and socketpair addresses",
-        why: "abns@, abnsz@, sockpair@, fd@ servers and datagram UNIX sockets are not implemented yet (unix@ stream sockets are)",
+        why: "abns@, abnsz@, sockpair@, rhttp@, fd@ servers and datagram UNIX sockets are not implemented yet (unix@ stream sockets are)",
+    },
+    Unsupported {
+        key: "filter",
+        why: "the engine runs no stream filters: spoe agents would get no messages, bwlim would not limit and opentracing would not trace (compression, cache and fcgi-app only act in HTTP mode)",
+    },
+    Unsupported {
+        key: "log destination",
+        why: "logs go to stdout, stderr, fd@, a UNIX datagram path or a UDP address with a host; rings, log backends, abstract sockets and an address without a host (e.g. ':514') are not implemented yet",
     },
     Unsupported {
         key: "balance by key",
-        why: "uri, url_param, hdr, rdp-cookie and hash need sample extraction (rules issue)",
+        why: "uri, url_param, hdr, rdp-cookie, hash and log-hash need sample extraction (rules issue)",
     },
     Unsupported {
         key: "stick tables",
@@ -155,6 +166,18 @@ fn proxy_checks(px: &Proxy, out: &mut Vec<Diagnostic>) {
             "persist" | "force-persist" | "ignore-persist" | "dispatch" => {
                 out.push(diag("use_backend", &d.loc));
             }
+            // compression, cache and fcgi-app only act on HTTP; trace only
+            // prints.
+            "filter"
+                if d.args.first().is_some_and(|f| {
+                    matches!(
+                        f.as_str(),
+                        "spoe" | "bwlim-in" | "bwlim-out" | "opentracing"
+                    )
+                }) =>
+            {
+                out.push(diag("filter", &d.loc));
+            }
             _ => {}
         }
     }
@@ -187,6 +210,7 @@ fn proxy_checks(px: &Proxy, out: &mut Vec<Diagnostic>) {
                 a,
                 Address::Abstract { .. }
                     | Address::SockPair(_)
+                    | Address::Rhttp(_)
                     | Address::Unix {
                         transport: Transport::Dgram,
                         ..
@@ -218,6 +242,7 @@ fn proxy_checks(px: &Proxy, out: &mut Vec<Diagnostic>) {
             } | Address::Abstract { .. }
                 | Address::SockPair(_)
                 | Address::Fd(_)
+                | Address::Rhttp(_)
         ) {
             out.push(diag("abstract and socketpair addresses", &s.loc));
         }
@@ -247,6 +272,9 @@ fn proxy_checks(px: &Proxy, out: &mut Vec<Diagnostic>) {
         {
             out.push(diag("server id", &s.loc));
         }
+    }
+    if px.cap.backend && !px.servers.is_empty() && px.log_hash.is_some() {
+        out.push(diag("balance by key", &px.loc));
     }
     if px.cap.backend && !px.servers.is_empty() {
         if let Some(
@@ -368,13 +396,37 @@ fn server_other_checks(px: &Proxy, other: &[Directive], out: &mut Vec<Diagnostic
     }
 }
 
+/// Log targets the log sender cannot open (log/sender.rs `Output::open`),
+/// which would stop ringlb at start-up after `-c` said yes.
+fn log_checks(logs: &[LogTarget], out: &mut Vec<Diagnostic>) {
+    for l in logs {
+        let LogTarget::Target(t) = l else { continue };
+        let opens = match &t.dest {
+            LogDest::Stdout | LogDest::Stderr => true,
+            LogDest::Socket(Address::Fd(_)) => true,
+            LogDest::Socket(Address::Unix { .. }) => true,
+            // HAProxy sends `log :514` (or `${UNSET}:${UNSET}`) to 0.0.0.0;
+            // the sender wants a host.
+            LogDest::Socket(Address::Inet { host, port, .. }) => {
+                !matches!(host, Host::Any(_)) && matches!(port, Port::None | Port::One(_))
+            }
+            LogDest::Socket(_) | LogDest::Ring(_) | LogDest::Backend(_) => false,
+        };
+        if !opens {
+            out.push(diag("log destination", &t.loc));
+        }
+    }
+}
+
 /// Every setting of `cfg` the engine cannot honour yet.
 pub fn check(cfg: &Config) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for px in cfg.proxies.iter().filter(|p| !p.disabled) {
         proxy_checks(px, &mut out);
+        log_checks(&px.logs, &mut out);
     }
     let g = &cfg.global;
+    log_checks(&g.logs, &mut out);
     if let Some(s) = g.stats_sockets.first() {
         out.push(diag("stats socket", &s.loc));
     }

@@ -10432,8 +10432,10 @@ pub static CONVERTERS: &[ConvDef] = &[
     },
     ConvDef {
         name: "add_item",
-        args: &[ArgType::Str, ArgType::Var, ArgType::Str],
-        min_args: 1,
+        // The variable is a string argument checked by the converter
+        // (smp_check_add_item): it may be empty, see sample.rs.
+        args: &[ArgType::Str, ArgType::Str, ArgType::Str],
+        min_args: 2,
         input: SmpType::Str,
         out: SmpType::Str,
         usage: "add_item(<delim>[,<var>[,<suff>]])",
@@ -10528,7 +10530,8 @@ pub static CONVERTERS: &[ConvDef] = &[
     },
     ConvDef {
         name: "concat",
-        args: &[ArgType::Str, ArgType::Var, ArgType::Str],
+        // As add_item: an empty variable name is allowed.
+        args: &[ArgType::Str, ArgType::Str, ArgType::Str],
         min_args: 0,
         input: SmpType::Str,
         out: SmpType::Str,

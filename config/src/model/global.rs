@@ -144,6 +144,8 @@ pub enum SslOption {
     NoTlsTickets,
     /// Bind side only.
     PreferClientCiphers,
+    /// Bind side only (3.x): no default certificate, an SNI must match.
+    StrictSni,
     MinVer(TlsVersion),
     MaxVer(TlsVersion),
     /// `no-sslv3`, `no-tlsv10` ...

@@ -127,6 +127,11 @@ pub struct Proxy {
     pub use_servers: Vec<UseServer>,
     pub acls: Vec<Acl>,
     pub balance: Option<Balance>,
+    /// `balance log-hash <converters>` (3.x, `mode log` backends): the
+    /// converters applied to a log message to get the hash key. Kept out of
+    /// [`Balance`], which lists the algorithms of TCP/HTTP backends; when
+    /// set, `balance` is `None`.
+    pub log_hash: Option<Vec<crate::sample::ConvCall>>,
     pub hash_type: Option<HashType>,
     pub hash_balance_factor: Option<u32>,
     pub timeouts: Timeouts,
@@ -196,6 +201,7 @@ impl Proxy {
             use_servers: Vec::new(),
             acls: Vec::new(),
             balance: None,
+            log_hash: None,
             hash_type: None,
             hash_balance_factor: None,
             timeouts: Timeouts::default(),

@@ -102,7 +102,11 @@ impl<'a> Line<'a> {
 /// Parse a `log` line (global or proxy), words after `log`:
 /// `log global` | `log <target> [len <n>] [format <f>] [sample <r>:<s>]
 /// [profile <p>] <facility> [<level> [<minlevel>]]`.
-pub(crate) fn parse_log(line: &Line<'_>, allow_global: bool) -> Result<LogTarget, Diagnostic> {
+pub(crate) fn parse_log(
+    line: &Line<'_>,
+    allow_global: bool,
+    getenv: &dyn Fn(&str) -> Option<String>,
+) -> Result<LogTarget, Diagnostic> {
     let Some(target) = line.arg(1) else {
         return Err(line.err(
             1,
@@ -118,7 +122,7 @@ pub(crate) fn parse_log(line: &Line<'_>, allow_global: bool) -> Result<LogTarget
             loc: line.loc.clone(),
         });
     }
-    let dest = parse_log_dest(target).map_err(|e| line.err(1, e))?;
+    let dest = parse_log_dest(target, getenv).map_err(|e| line.err(1, e))?;
     let mut spec = LogTargetSpec {
         dest,
         max_len: None,
@@ -190,7 +194,7 @@ pub(crate) fn parse_log(line: &Line<'_>, allow_global: bool) -> Result<LogTarget
     Ok(LogTarget::Target(spec))
 }
 
-fn parse_log_dest(text: &str) -> Result<LogDest, String> {
+fn parse_log_dest(text: &str, getenv: &dyn Fn(&str) -> Option<String>) -> Result<LogDest, String> {
     match text {
         "stdout" => return Ok(LogDest::Stdout),
         "stderr" => return Ok(LogDest::Stderr),
@@ -210,7 +214,9 @@ fn parse_log_dest(text: &str) -> Result<LogDest, String> {
         port_offset: false,
         names: true,
     };
-    let addr = parse_address(text, rules)?;
+    // Like every address, a syslog address expands `${VAR}` even unquoted
+    // (str2sa_range); `${UNSET}:${UNSET}` is ':', the default 0.0.0.0:514.
+    let addr = parse_address(&crate::parse::expand_address(text, getenv)?, rules)?;
     Ok(LogDest::Socket(addr))
 }
 
@@ -228,13 +234,14 @@ mod tests {
     #[test]
     fn log_lines() {
         let (w, loc) = line_of("log 127.0.0.1:514 local0 notice");
-        let t = parse_log(&Line::new(&w, loc), true).unwrap();
+        let t = parse_log(&Line::new(&w, loc), true, &|_| None).unwrap();
         let LogTarget::Target(spec) = t else { panic!() };
         assert_eq!(spec.facility, Facility(16));
         assert_eq!(spec.level, Some(Level::Notice));
 
         let (w, loc) = line_of("log stdout format raw local0");
-        let LogTarget::Target(spec) = parse_log(&Line::new(&w, loc), true).unwrap() else {
+        let LogTarget::Target(spec) = parse_log(&Line::new(&w, loc), true, &|_| None).unwrap()
+        else {
             panic!()
         };
         assert_eq!(spec.dest, LogDest::Stdout);
@@ -242,13 +249,46 @@ mod tests {
 
         let (w, loc) = line_of("log global");
         assert!(matches!(
-            parse_log(&Line::new(&w, loc), true),
+            parse_log(&Line::new(&w, loc), true, &|_| None),
             Ok(LogTarget::Global { .. })
         ));
 
         let (w, loc) = line_of("log 127.0.0.1 local9");
-        assert!(parse_log(&Line::new(&w, loc), true).is_err());
+        assert!(parse_log(&Line::new(&w, loc), true, &|_| None).is_err());
         let (w, loc) = line_of("log /dev/log local0 info notice extra");
-        assert!(parse_log(&Line::new(&w, loc), true).is_err());
+        assert!(parse_log(&Line::new(&w, loc), true, &|_| None).is_err());
+    }
+
+    #[test]
+    fn log_address_expands_variables_even_unquoted() {
+        use crate::addr::{Address, Host, IpFamily, Port};
+        let env = |n: &str| (n == "LOGHOST").then(|| "10.0.0.1".to_string());
+        let dest = |text: &str| {
+            let (w, loc) = line_of(text);
+            match parse_log(&Line::new(&w, loc), true, &env) {
+                Ok(LogTarget::Target(spec)) => Ok(spec.dest),
+                Ok(LogTarget::Global { .. }) => Err("global".to_string()),
+                Err(d) => Err(d.message),
+            }
+        };
+        let ip = |h: Host, p: Port| {
+            Ok(LogDest::Socket(Address::Inet {
+                host: h,
+                port: p,
+                transport: crate::addr::Transport::Stream,
+            }))
+        };
+        assert_eq!(
+            dest("log ${LOGHOST}:1514 local0"),
+            ip(Host::Ip("10.0.0.1".parse().unwrap()), Port::One(1514))
+        );
+        // 2.6: valid, 0.0.0.0 port 514.
+        assert_eq!(
+            dest("log ${UNSET}:${UNSET} local0"),
+            ip(Host::Any(IpFamily::Unspecified), Port::None)
+        );
+        // 2.6: "'${UNSET}' resolves to an empty address (environment variable missing?)".
+        let e = dest("log ${UNSET} local0").unwrap_err();
+        assert!(e.contains("resolves to an empty address"), "{e}");
     }
 }

@@ -256,7 +256,7 @@ fn keyword_inner(p: &mut Parser<'_>, line: &Line<'_>) -> Result<(), Diagnostic> 
                 }
                 p.cfg.global.logs.clear();
             } else {
-                let target = parse_log(line, false)?;
+                let target = parse_log(line, false, &|n| p.getenv(n))?;
                 p.cfg.global.logs.push(target);
             }
         }
@@ -938,6 +938,8 @@ fn ssl_options(line: &Line<'_>, server: bool) -> Result<Vec<SslOption>, Diagnost
         let opt = match w {
             "no-tls-tickets" => SslOption::NoTlsTickets,
             "prefer-client-ciphers" if !server => SslOption::PreferClientCiphers,
+            // 3.x (3.2 manual 5.1 "strict-sni"); unknown to 2.6.
+            "strict-sni" if !server => SslOption::StrictSni,
             "ssl-min-ver" | "ssl-max-ver" => {
                 let v = line.word(i + 1);
                 let ver = TlsVersion::from_keyword(v).ok_or_else(|| {
@@ -1584,6 +1586,16 @@ mod tests {
             ]
         );
         assert_eq!(g.ssl_default_server.curves.as_deref(), Some("X25519"));
+        let cfg = clean("global\n  ssl-default-bind-options strict-sni\n");
+        assert_eq!(
+            cfg.global.ssl_default_bind.options,
+            vec![SslOption::StrictSni]
+        );
+        assert!(
+            only_error("global\n  ssl-default-server-options strict-sni\n")
+                .1
+                .starts_with("unknown option 'strict-sni'")
+        );
         assert_eq!(
             only_error("global\n  ssl-default-server-options prefer-client-ciphers\n").1,
             "unknown option 'prefer-client-ciphers' on global statement 'ssl-default-server-options'"

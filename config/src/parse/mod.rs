@@ -59,6 +59,20 @@ pub(crate) struct Parser<'h> {
     pub(crate) cur: Cur,
     /// Index in `cfg.defaults` of the defaults section new proxies inherit.
     pub(crate) last_defaults: Option<usize>,
+    /// How proxies use each defaults section (by index in `cfg.defaults`),
+    /// for HAProxy's inheritance rules (see `proxy::open`).
+    pub(crate) defaults_use: BTreeMap<usize, DefaultsUse>,
+}
+
+/// How frontends, backends and listens use one defaults section.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct DefaultsUse {
+    /// Named in a `from`.
+    pub(crate) explicit: bool,
+    /// Inherited as the last defaults section, without `from`.
+    pub(crate) implicit: bool,
+    /// The first kind of proxy that inherited its TCP/HTTP rules.
+    pub(crate) rules_kind: Option<crate::model::ProxyKind>,
 }
 
 impl<'h> Parser<'h> {
@@ -71,6 +85,7 @@ impl<'h> Parser<'h> {
             cfg: Config::default(),
             cur: Cur::None,
             last_defaults: None,
+            defaults_use: BTreeMap::new(),
         }
     }
 
@@ -290,6 +305,21 @@ pub(crate) fn expand_address_env(text: &str, getenv: &dyn Fn(&str) -> Option<Str
     }
     out.push_str(rest);
     out
+}
+
+/// [`expand_address_env`], refusing an address that expands to nothing as
+/// HAProxy's str2sa_range does (an unset variable is the usual cause).
+pub(crate) fn expand_address(
+    text: &str,
+    getenv: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, String> {
+    let expanded = expand_address_env(text, getenv);
+    if expanded.is_empty() {
+        return Err(format!(
+            "'{text}' resolves to an empty address (environment variable missing?)"
+        ));
+    }
+    Ok(expanded)
 }
 
 /// Check a name (proxy, server, section) for the characters HAProxy allows:

@@ -161,6 +161,18 @@ pub(crate) fn open(p: &mut Parser<'_>, section: Section, line: &Line<'_>) {
         None if kind == ProxyKind::Defaults => None,
         None => p.last_defaults,
     };
+    match parent {
+        Some(i) if kind != ProxyKind::Defaults => {
+            check_defaults_use(p, line, i, kind, from_idx.is_some());
+        }
+        Some(i) => {
+            if let Some(d) = p.cfg.defaults.get(i).filter(|d| has_rules(&d.rules)) {
+                let msg = format!("a defaults section cannot inherit from a defaults section defining TCP/HTTP rules (defaults section at {}).", d.loc);
+                p.push(line.err(0, msg));
+            }
+        }
+        None => {}
+    }
     if let Some(d) = parent.and_then(|i| p.cfg.defaults.get(i)) {
         inherit(&mut px, d);
     }
@@ -173,6 +185,75 @@ pub(crate) fn open(p: &mut Parser<'_>, section: Section, line: &Line<'_>) {
         p.cfg.proxies.push(px);
         p.cur = Cur::Proxy(p.cfg.proxies.len() - 1);
     }
+}
+
+/// HAProxy's rules on using a defaults section (cfgparse-listen.c, when a
+/// proxy section opens): it may not be both named in a `from` and used
+/// implicitly; and one that defines TCP/HTTP rules (a named one: anonymous
+/// defaults refuse rules) may only be inherited by proxies of one kind,
+/// frontends or backends, never by a defaults or listen section, nor by a
+/// backend if it has layer-4/5 `tcp-request` rules, nor by a frontend if it
+/// has `tcp-response` rules. (`defaults X from Y` is checked in `open`.)
+fn check_defaults_use(
+    p: &mut Parser<'_>,
+    line: &Line<'_>,
+    idx: usize,
+    kind: ProxyKind,
+    explicit: bool,
+) {
+    let Some(d) = p.cfg.defaults.get(idx) else {
+        return;
+    };
+    let at = &d.loc;
+    let u = p.defaults_use.entry(idx).or_default();
+    if explicit {
+        u.explicit = true;
+    } else {
+        u.implicit = true;
+    }
+    let mut errors = Vec::new();
+    // HAProxy prints this one as an alert but still accepts the file
+    // (2.6: exit 0), so it is a warning here.
+    let mixed = (u.explicit && u.implicit).then(|| format!(
+        "defaults section '{}' (declared at {at}) is explicitly referenced by another proxy and implicitly used here. To avoid any ambiguity don't mix both usage. Add a last defaults section not explicitly used or always use explicit references.",
+        d.name
+    ));
+    let r = &d.rules;
+    let layer45 = !(r.tcp_request_connection.is_empty() && r.tcp_request_session.is_empty());
+    if has_rules(r) {
+        if kind == ProxyKind::Listen {
+            errors.push(
+                "a listen section cannot inherit from a defaults section defining TCP/HTTP rules."
+                    .to_string(),
+            );
+        } else if u.rules_kind.is_some_and(|k| k != kind) {
+            errors.push(format!("frontends and backends cannot inherit from the same defaults section if it defines TCP/HTTP rules (defaults section at {at})."));
+        } else if kind == ProxyKind::Backend && layer45 {
+            errors.push(format!("a backend section cannot inherit from a defaults section defining 'tcp-request connection' or 'tcp-request session' rules (defaults section at {at})."));
+        } else if kind == ProxyKind::Frontend && !r.tcp_response_content.is_empty() {
+            errors.push(format!("a frontend section cannot inherit from a defaults section defining 'tcp-response content' rules (defaults section at {at})."));
+        } else {
+            u.rules_kind = Some(kind);
+        }
+    }
+    if let Some(w) = mixed {
+        p.push(line.warn(0, w));
+    }
+    for e in errors {
+        p.push(line.err(0, e));
+    }
+}
+
+/// A defaults section with TCP/HTTP rules (HAProxy's test: any rule list
+/// but the checks).
+fn has_rules(r: &Rules) -> bool {
+    !(r.http_request.is_empty()
+        && r.http_response.is_empty()
+        && r.http_after_response.is_empty()
+        && r.tcp_request_connection.is_empty()
+        && r.tcp_request_session.is_empty()
+        && r.tcp_request_content.is_empty()
+        && r.tcp_response_content.is_empty())
 }
 
 /// Copy what a defaults section passes to a new proxy, as HAProxy's
@@ -233,6 +314,7 @@ fn inherit(px: &mut Proxy, d: &Proxy) {
     }
     if px.cap.backend {
         px.balance = d.balance.clone();
+        px.log_hash = d.log_hash.clone();
         px.hash_type = d.hash_type;
         px.hash_balance_factor = d.hash_balance_factor;
         px.fullconn = d.fullconn;
@@ -545,7 +627,13 @@ fn dispatch(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<(), Diagnostic> {
             if !allowed_kw(cx, line, kw)? {
                 return Ok(());
             }
-            cx.px.balance = Some(parse_balance(line)?);
+            if line.word(1) == "log-hash" {
+                cx.px.log_hash = Some(parse_log_hash(line)?);
+                cx.px.balance = None;
+            } else {
+                cx.px.balance = Some(parse_balance(line)?);
+                cx.px.log_hash = None;
+            }
             Ok(())
         }
         "hash-type" => {
@@ -629,7 +717,7 @@ fn dispatch(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<(), Diagnostic> {
             if !allowed_kw(cx, line, kw)? {
                 return Ok(());
             }
-            let t = parse_log(line, true)?;
+            let t = parse_log(line, true, cx.getenv)?;
             if matches!(t, LogTarget::Global { .. })
                 && cx
                     .px
@@ -866,6 +954,9 @@ fn store_directive(cx: &mut Ctx<'_>, line: &Line<'_>, start: usize) -> Result<()
         let w = line.warn(start, format!("'{}' is deprecated", k.name));
         cx.push(w);
     }
+    if k.name == "filter" {
+        check_filter(cx, line, start + n)?;
+    }
     let keyword = if start > 0 {
         format!("{} {}", line.word(0), k.name)
     } else {
@@ -876,6 +967,64 @@ fn store_directive(cx: &mut Ctx<'_>, line: &Line<'_>, start: usize) -> Result<()
         args: words_from(line.words, start + n),
         loc: line.loc.clone(),
     });
+    Ok(())
+}
+
+/// The filters HAProxy 3.2 registers (manual section 9).
+const FILTERS: &[&str] = &[
+    "bwlim-in",
+    "bwlim-out",
+    "cache",
+    "compression",
+    "fcgi-app",
+    "opentracing",
+    "spoe",
+    "trace",
+];
+
+/// `filter <name> [param*]` from word `i` (the name): the name must be a
+/// registered filter, and `spoe` needs its configuration file, which
+/// HAProxy opens while parsing (flt_spoe.c parse_spoe_flt). The SPOE file's
+/// own sections are not read.
+fn check_filter(cx: &Ctx<'_>, line: &Line<'_>, i: usize) -> Result<(), Diagnostic> {
+    let name = line.word(i);
+    if !FILTERS.contains(&name) {
+        return Err(line
+            .err(i, format!("'filter' : unknown keyword '{name}'"))
+            .with_hint(format!("registered filters: {}", FILTERS.join(", "))));
+    }
+    if name != "spoe" {
+        return Ok(());
+    }
+    let mut config = None;
+    let mut j = i + 1;
+    while let Some(w) = line.arg(j) {
+        match w {
+            "engine" | "config" => {
+                let Some(v) = line.arg(j + 1) else {
+                    return Err(
+                        line.err(j, format!("'filter' : 'spoe' : '{w}' option without value"))
+                    );
+                };
+                if w == "config" {
+                    config = Some((j + 1, v));
+                }
+                j += 2;
+            }
+            o => {
+                return Err(line.err(j, format!("'filter' : 'spoe' : unknown keyword '{o}'")));
+            }
+        }
+    }
+    let Some((at, path)) = config else {
+        return Err(line.err(i, "'filter' : 'spoe' : missing config file"));
+    };
+    cx.host.read_file(path).map_err(|e| {
+        line.err(
+            at,
+            format!("'filter' : 'spoe' : Could not open configuration file {path} : {e}"),
+        )
+    })?;
     Ok(())
 }
 
@@ -984,6 +1133,20 @@ fn first_bad_char(s: &str) -> char {
         return ' ';
     }
     digits.chars().next().unwrap_or(' ')
+}
+
+/// `balance log-hash <converter>[,<converter>...]` (3.2 manual 4.2
+/// "balance"). The converters are parsed as the converters of a sample
+/// expression: after a placeholder fetch, which is then dropped (a log
+/// message is a string, as `str()` is).
+fn parse_log_hash(line: &Line<'_>) -> Result<Vec<crate::sample::ConvCall>, Diagnostic> {
+    let Some(list) = line.arg(2).filter(|l| !l.is_empty()) else {
+        return Err(line.err(2, "'balance log-hash' requires a converter list."));
+    };
+    line.no_more_than(1, 2, "balance")?;
+    let e = parse_sample(&format!("str(),{list}"))
+        .map_err(|e| line.err(2, format!("'balance log-hash': {}", e.message)))?;
+    Ok(e.converters)
 }
 
 fn parse_balance(line: &Line<'_>) -> Result<Balance, Diagnostic> {
@@ -1125,7 +1288,7 @@ fn parse_balance(line: &Line<'_>) -> Result<Balance, Diagnostic> {
                 "rdp-cookie",
                 "hash",
             ];
-            let mut d = line.err(1, format!("'balance' only supports 'roundrobin', 'static-rr', 'leastconn', 'source', 'uri', 'url_param', 'hash', 'hdr(name)', 'rdp-cookie(name)', 'random' and 'first' (got '{o}')."));
+            let mut d = line.err(1, format!("'balance' only supports 'roundrobin', 'static-rr', 'leastconn', 'source', 'uri', 'url_param', 'hash', 'hdr(name)', 'rdp-cookie(name)', 'random', 'first' and 'log-hash' (got '{o}')."));
             if let Some(h) = did_you_mean(o, algos) {
                 d = d.with_hint(format!("did you mean '{h}'?"));
             }

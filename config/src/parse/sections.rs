@@ -546,7 +546,7 @@ fn peers(
                     s.logs.clear();
                 }
             } else {
-                let target = parse_log(line, true)?;
+                let target = parse_log(line, true, &|n| p.getenv(n))?;
                 if let Some(s) = p.cfg.peers.get_mut(idx) {
                     s.logs.push(target);
                 }

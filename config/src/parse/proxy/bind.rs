@@ -22,12 +22,27 @@ pub(crate) fn parse_bind(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<Bind, Diag
             "'bind' expects {<path>|[addr1]:port1[-end1]}{,[addr]:port[-end]}... as arguments.",
         ));
     };
-    let expanded = crate::parse::expand_address_env(list, cx.getenv);
+    let expanded = crate::parse::expand_address(list, cx.getenv)
+        .map_err(|e| line.err(1, format!("'bind' : {e}")))?;
     let list = expanded.as_str();
     let mut addrs = Vec::new();
     for part in list.split(',') {
         let a = parse_address(part, BIND_RULES)
             .map_err(|e| line.err(1, format!("'bind {list}' : {e}")))?;
+        if let Address::Rhttp(target) = &a {
+            if !cx.experimental {
+                return Err(line.err(1, format!("'bind {list}' : address 'rhttp@' is experimental, must be allowed via a global 'expose-experimental-directives'")));
+            }
+            if target
+                .split_once('/')
+                .is_none_or(|(b, s)| b.is_empty() || s.is_empty())
+            {
+                return Err(line.err(
+                    1,
+                    format!("'bind {list}' : a reverse HTTP listener names its server as 'rhttp@<backend>/<server>'"),
+                ));
+            }
+        }
         addrs.push(a);
     }
     let opts = parse_bind_options(cx, line, 2, false)?;

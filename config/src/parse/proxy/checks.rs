@@ -266,7 +266,29 @@ fn parse_expect(
     };
     let mut i = 2;
     let mut have_kind = false;
-    while let Some(w) = line.arg(i) {
+    // A '!' negates the match keyword it precedes, glued to it (`!rstring`)
+    // or as words of its own (`! string`); each '!' toggles, as HAProxy's
+    // parse_tcpcheck_expect does, and it is refused before anything else.
+    let mut bang = false;
+    while let Some(word) = line.arg(i) {
+        let w = word.trim_start_matches('!');
+        if w.len() != word.len() {
+            if (word.len() - w.len()) % 2 == 1 {
+                e.negate = !e.negate;
+            }
+            bang = true;
+            if w.is_empty() {
+                i += 1;
+                continue;
+            }
+        }
+        let negated = std::mem::take(&mut bang);
+        if negated && ExpectKind::from_keyword(w).is_none() {
+            return Err(line.err(
+                i,
+                format!("'{} expect' : [!] not supported with '{w}'", line.kw()),
+            ));
+        }
         let val = || {
             line.arg(i + 1).map(str::to_string).ok_or_else(|| {
                 line.err(
@@ -276,11 +298,6 @@ fn parse_expect(
             })
         };
         match w {
-            "!" => {
-                e.negate = true;
-                i += 1;
-                continue;
-            }
             "min-recv" => {
                 let v = val()?;
                 e.min_recv = Some(crate::units::parse_int(&v).map_err(|m| line.err(i + 1, m))?);
@@ -333,6 +350,12 @@ fn parse_expect(
                 }
                 e.pattern = val()?;
             }
+            k if ExpectKind::from_keyword(k).is_some() => {
+                return Err(line.err(
+                    i,
+                    format!("'{} expect' : only one pattern expected", line.kw()),
+                ))
+            }
             o => {
                 return Err(line.err(
                     i,
@@ -341,6 +364,12 @@ fn parse_expect(
             }
         }
         i += 2;
+    }
+    if bang {
+        return Err(line.err(
+            i,
+            format!("'{} expect' : expects a match keyword after '!'", line.kw()),
+        ));
     }
     if !have_kind {
         return Err(line.err(

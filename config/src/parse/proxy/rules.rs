@@ -272,13 +272,22 @@ fn type_action(line: &Line<'_>, start: usize, a: &mut Action) -> Result<(), Diag
             }
         }
         // deny/tarpit take the same response arguments as return, plus
-        // the older `deny_status`.
+        // the older `deny_status` (http_parse_http_reply). The payload
+        // sources are exclusive; the errorfile-based ones only know the
+        // status codes HAProxy has an error message for.
         "deny" | "tarpit" | "return" => {
+            let name = a.name.clone();
             let mut i = 0;
+            let mut status = None;
+            let mut source: Option<(usize, &str)> = None;
+            let mut implied = None;
             while let Some(w) = a.args.get(i) {
-                let name = a.name.clone();
-                match w.as_str() {
-                    "status" | "deny_status" if w != "deny_status" || name != "return" => {
+                let w = w.as_str();
+                match w {
+                    // `deny_status <code>` (deny/tarpit, first only) is
+                    // `status <code>` with default-errorfiles unless a
+                    // payload follows.
+                    "status" | "deny_status" if w == "status" || (i == 0 && name != "return") => {
                         let code = a
                             .args
                             .get(i + 1)
@@ -292,22 +301,30 @@ fn type_action(line: &Line<'_>, start: usize, a: &mut Action) -> Result<(), Diag
                                 ),
                             ));
                         }
-                        i += 2;
-                    }
-                    "lf-string" => {
-                        a.formats.push(fmt(i + 1)?);
-                        i += 2;
-                    }
-                    "content-type" | "errorfile" | "errorfiles" | "file" | "lf-file" | "string" => {
-                        if a.args.get(i + 1).is_none() {
-                            return Err(line.err(
-                                start + 2 + i,
-                                format!("'{name}' : '{w}' expects an argument"),
-                            ));
+                        status = code;
+                        if w == "deny_status" {
+                            implied = Some((i, "default-errorfiles"));
                         }
                         i += 2;
+                        continue;
                     }
-                    "default-errorfile" => i += 1,
+                    "content-type" => {}
+                    "default-errorfiles" | "errorfile" | "errorfiles" | "file" | "lf-file"
+                    | "string" | "lf-string" => {
+                        if let Some((_, first)) = source {
+                            return Err(line.err(
+                                start + 1 + i,
+                                format!(
+                                    "'{name}' : unexpected '{w}' argument, '{first}' already defined"
+                                ),
+                            ));
+                        }
+                        source = Some((i, w));
+                        if w == "default-errorfiles" {
+                            i += 1;
+                            continue;
+                        }
+                    }
                     "hdr" => {
                         if a.args.get(i + 2).is_none() {
                             return Err(line.err(
@@ -317,6 +334,7 @@ fn type_action(line: &Line<'_>, start: usize, a: &mut Action) -> Result<(), Diag
                         }
                         a.formats.push(fmt(i + 2)?);
                         i += 3;
+                        continue;
                     }
                     o => {
                         return Err(line.err(
@@ -325,43 +343,101 @@ fn type_action(line: &Line<'_>, start: usize, a: &mut Action) -> Result<(), Diag
                         ));
                     }
                 }
+                if a.args.get(i + 1).is_none() {
+                    return Err(line.err(
+                        start + 2 + i,
+                        format!("'{name}' : '{w}' expects an argument"),
+                    ));
+                }
+                if w == "lf-string" {
+                    a.formats.push(fmt(i + 1)?);
+                }
+                i += 2;
+            }
+            if let (
+                Some((at, kw @ ("default-errorfiles" | "errorfile" | "errorfiles"))),
+                Some(code),
+            ) = (source.or(implied), status)
+            {
+                if !crate::parse::sections::ERRORFILE_CODES.contains(&code) {
+                    return Err(line.err(
+                        start + 1 + at,
+                        format!(
+                            "'{name}' : status code '{code}' not handled by default with '{kw}' argument"
+                        ),
+                    ));
+                }
             }
         }
+        // `redirect {location|prefix|scheme} <dst> [code <n>] <option>*`,
+        // options in any order before or after the destination, the last
+        // destination winning (http_parse_redirect_rule). `formats[0]` is
+        // the destination; a `set-cookie-fmt` value follows it.
         "redirect" => {
-            match a.args.first().map(String::as_str) {
-                Some("location" | "prefix" | "scheme") => {
-                    a.formats.push(fmt(1)?);
-                }
-                Some(o) => {
-                    return Err(line.err(
-                        start + 1,
-                        format!("'redirect' expects 'location', 'prefix' or 'scheme' (got '{o}')"),
-                    ))
-                }
-                None => {
-                    return Err(line.err(
-                        start + 1,
-                        "'redirect' expects 'location', 'prefix' or 'scheme'",
-                    ))
-                }
-            }
-            let mut i = 2;
+            let mut dest = None;
+            let mut cookie_fmt = None;
+            let mut i = 0;
             while let Some(w) = a.args.get(i) {
-                match w.as_str() {
-                    "code" => {
-                        let ok = a.args.get(i + 1).and_then(|c| c.parse::<u16>().ok()).is_some_and(|c| matches!(c, 301 | 302 | 303 | 307 | 308));
-                        if !ok {
-                            return Err(line.err(start + 2 + i, "'redirect': 'code' expects one of 301, 302, 303, 307 or 308"));
-                        }
-                        i += 2;
-                    }
-                    "drop-query" | "append-slash" | "ignore-empty" | "keep-query" => i += 1,
-                    "set-cookie" | "clear-cookie" => i += 2,
-                    o => return Err(line.err(start + 1 + i, format!("'redirect': expects 'code', 'prefix', 'location', 'scheme', 'set-cookie', 'clear-cookie', 'drop-query', 'ignore-empty' or 'append-slash' (got '{o}')"))),
+                let w = w.as_str();
+                let takes_value = matches!(
+                    w,
+                    "location"
+                        | "prefix"
+                        | "scheme"
+                        | "code"
+                        | "set-cookie"
+                        | "set-cookie-fmt"
+                        | "clear-cookie"
+                );
+                if takes_value && a.args.get(i + 1).is_none() {
+                    return Err(line.err(
+                        start + 2 + i,
+                        format!("'redirect': missing argument for '{w}'"),
+                    ));
                 }
+                match w {
+                    "location" | "prefix" | "scheme" => dest = Some(i + 1),
+                    "set-cookie-fmt" => cookie_fmt = Some(i + 1),
+                    "code" => {
+                        let v = a.args.get(i + 1).map_or("", String::as_str);
+                        if !matches!(atol(v), 301..=303 | 307 | 308) {
+                            return Err(line.err(
+                                start + 2 + i,
+                                format!("'redirect': 'code': unsupported HTTP code '{v}' (must be one of 301, 302, 303, 307 or 308)"),
+                            ));
+                        }
+                    }
+                    "set-cookie" | "clear-cookie" => {}
+                    "drop-query" | "append-slash" | "ignore-empty" | "keep-query" => {
+                        i += 1;
+                        continue;
+                    }
+                    o => return Err(line.err(start + 1 + i, format!("'redirect': expects 'code', 'prefix', 'location', 'scheme', 'set-cookie', 'set-cookie-fmt', 'clear-cookie', 'drop-query', 'ignore-empty', 'append-slash' or 'keep-query' (got '{o}')"))),
+                }
+                i += 2;
+            }
+            let Some(dest) = dest else {
+                return Err(line.err(
+                    start + 1,
+                    "'redirect': redirection type expected ('prefix', 'location', or 'scheme')",
+                ));
+            };
+            a.formats.push(fmt(dest)?);
+            if let Some(c) = cookie_fmt {
+                a.formats.push(fmt(c)?);
             }
         }
         _ => {}
     }
     Ok(())
+}
+
+/// C's `atol` on a status code: the leading digits (HAProxy reads
+/// `code 301x` as 301), 0 when there are none.
+fn atol(text: &str) -> u64 {
+    let t = text.trim_start();
+    let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+    t.get(..digits.min(6))
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(0)
 }

@@ -3,7 +3,7 @@
 
 use super::bind::{check_mux_protocol, parse_verify, read_check, read_check_base, Base};
 use super::{ms, Ctx, Line};
-use crate::addr::{parse_address, AddrRules};
+use crate::addr::{parse_address, AddrRules, Address};
 use crate::diag::{did_you_mean, Diagnostic};
 use crate::keywords;
 use crate::model::{
@@ -31,9 +31,21 @@ pub(crate) fn parse_server(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<Server, 
             format!("character '{c}' is not permitted in server name '{name}'"),
         ));
     }
-    let addr = crate::parse::expand_address_env(addr, cx.getenv);
+    let addr = crate::parse::expand_address(addr, cx.getenv)
+        .map_err(|e| line.err(2, format!("'server {name}' : {e}")))?;
     let addr = parse_address(&addr, SERVER_RULES)
         .map_err(|e| line.err(2, format!("'server {name}' : {e}")))?;
+    if let Address::Rhttp(target) = &addr {
+        if !cx.experimental {
+            return Err(line.err(2, format!("'server {name}' : address 'rhttp@' is experimental, must be allowed via a global 'expose-experimental-directives'")));
+        }
+        if !target.is_empty() {
+            return Err(line.err(
+                2,
+                format!("'server {name}' : a reverse HTTP server address is 'rhttp@' alone (got 'rhttp@{target}')"),
+            ));
+        }
+    }
     let mut opts = cx.px.default_server.clone();
     opts.other.clear();
     parse_server_options(cx, line, 3, &mut opts, false)?;

@@ -34,6 +34,7 @@ fn load(text: &str) -> (Config, Diagnostics) {
             ("site.pem", "-----BEGIN CERTIFICATE-----\n"),
             ("/etc/ssl/ca.pem", "-----BEGIN CERTIFICATE-----\n"),
             ("503.http", "HTTP/1.0 503 Service Unavailable\r\n\r\n"),
+            ("spoe.conf", "[x]\nspoe-agent a\n"),
         ]),
     };
     crate::load(&[SourceFile::new("t.cfg", text)], &host)
@@ -613,4 +614,264 @@ fn consistent_hashing_defaults_to_avalanche() {
     assert!(!ht("hash-type consistent sdbm").avalanche);
     assert!(!ht("hash-type map-based").avalanche);
     assert!(ht("hash-type map-based sdbm avalanche").avalanche);
+}
+
+#[test]
+fn check_expect_negation_is_a_prefix_that_toggles() {
+    // 2.6: `!rstring`, `!!string` and `! ! string` are valid; a '!' before
+    // anything but a match keyword is refused.
+    let expect = |e: &str| {
+        let (cfg, d) = load(&format!(
+            "{BASE}backend b\n mode tcp\n option tcp-check\n tcp-check connect\n tcp-check expect {e}\n server s 127.0.0.1:1 check\n"
+        ));
+        let neg = cfg.backend("b").and_then(|b| {
+            b.tcp_checks.iter().find_map(|s| match &s.kind {
+                CheckStepKind::Expect(x) => Some(x.negate),
+                _ => None,
+            })
+        });
+        (neg, errors(&d))
+    };
+    assert_eq!(expect("!rstring ^-ERR"), (Some(true), vec![]));
+    assert_eq!(expect("! string +OK"), (Some(true), vec![]));
+    assert_eq!(expect("!!string +OK"), (Some(false), vec![]));
+    assert_eq!(expect("! ! string +OK"), (Some(false), vec![]));
+    assert_eq!(expect("min-recv 3 !binary 2b4f4b"), (Some(true), vec![]));
+    for bad in [
+        "!min-recv 3 string x",
+        "!comment c string x",
+        "!",
+        "!!",
+        "!string a !rstring b",
+    ] {
+        let (_, e) = expect(bad);
+        assert_eq!(e.len(), 1, "{bad}: {e:?}");
+    }
+}
+
+#[test]
+fn redirect_options_come_in_any_order() {
+    // 2.6: all valid; the last destination wins.
+    for r in [
+        "redirect code 301 location https://example.com/",
+        "redirect drop-query scheme https code 308",
+        "redirect location /a location /b code 301x",
+        "redirect set-cookie SEEN=1 prefix /p append-slash",
+    ] {
+        let (cfg, d) = load(&format!("{BASE}frontend f\n bind :80\n http-request {r}\n"));
+        assert!(!d.has_errors(), "{r}: {:?}", errors(&d));
+        let f = cfg.proxy("f").unwrap();
+        assert_eq!(f.rules.http_request[0].action.formats.len(), 1, "{r}");
+    }
+    // 2.6 refuses each of these.
+    for r in [
+        "redirect code 301",
+        "redirect location /a code 304",
+        "redirect location /a code",
+        "redirect location",
+        "redirect location /a set-cookie",
+        "redirect location /a bogus",
+    ] {
+        let (_, d) = load(&format!("{BASE}frontend f\n bind :80\n http-request {r}\n"));
+        assert_eq!(errors(&d).len(), 1, "{r}: {:?}", errors(&d));
+    }
+}
+
+#[test]
+fn return_default_errorfiles_and_exclusive_payloads() {
+    // 2.6: valid (content-type ignored with a warning there).
+    for r in [
+        "return status 200 content-type text/plain default-errorfiles",
+        "return status 503 default-errorfiles",
+        "deny deny_status 403 string x content-type text/plain",
+        "deny status 299",
+    ] {
+        let (_, d) = load(&format!("{BASE}frontend f\n bind :80\n http-request {r}\n"));
+        assert!(!d.has_errors(), "{r}: {:?}", errors(&d));
+    }
+    // 2.6 refuses each of these.
+    for r in [
+        "return default-errorfile",
+        "return default-errorfiles string x",
+        "return string x lf-string y",
+        "return status 299 default-errorfiles",
+        "deny deny_status 299",
+        "deny string x deny_status 403",
+    ] {
+        let (_, d) = load(&format!("{BASE}frontend f\n bind :80\n http-request {r}\n"));
+        assert_eq!(errors(&d).len(), 1, "{r}: {:?}", errors(&d));
+    }
+}
+
+#[test]
+fn filter_names_and_spoe_config() {
+    let filter = |f: &str| {
+        let (_, d) = load(&format!("{BASE}frontend f\n bind :80\n filter {f}\n"));
+        errors(&d).into_iter().map(|(_, m)| m).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        filter("spoe engine x config spoe.conf"),
+        Vec::<String>::new()
+    );
+    assert_eq!(filter("compression"), Vec::<String>::new());
+    // 2.6: "'filter' : ''spoe' : missing config file'".
+    assert_eq!(filter("spoe"), ["'filter' : 'spoe' : missing config file"]);
+    assert_eq!(
+        filter("spoe engine x"),
+        ["'filter' : 'spoe' : missing config file"]
+    );
+    assert_eq!(
+        filter("spoe config"),
+        ["'filter' : 'spoe' : 'config' option without value"]
+    );
+    assert_eq!(
+        filter("spoe bogus 1 config spoe.conf"),
+        ["'filter' : 'spoe' : unknown keyword 'bogus'"]
+    );
+    assert!(filter("spoe config missing.conf")[0].contains("Could not open configuration file"));
+    assert_eq!(filter("bogus"), ["'filter' : unknown keyword 'bogus'"]);
+}
+
+#[test]
+fn defaults_with_rules_are_inherited_by_one_kind_of_proxy() {
+    const NAMED: &str =
+        "defaults base\n mode tcp\n timeout connect 5s\n timeout client 30s\n timeout server 30s\n";
+    let errs = |rule: &str, proxies: &str| {
+        let (_, d) = load(&format!("{NAMED} {rule}\n{proxies}"));
+        errors(&d)
+    };
+    let be = "backend be\n server s 127.0.0.1:1\n";
+    // 2.6: valid.
+    assert_eq!(
+        errs(
+            "tcp-response content accept",
+            &format!("defaults\n mode tcp\nfrontend fe\n bind :80\n default_backend be\n{be}")
+        ),
+        vec![]
+    );
+    assert_eq!(
+        errs(
+            "tcp-request content accept",
+            "frontend a from base\n bind :80\nfrontend b from base\n bind :81\n"
+        ),
+        vec![]
+    );
+    // 2.6: "a frontend section cannot inherit from a defaults section
+    // defining 'tcp-response content' rules (defaults section at t.cfg:1)."
+    let e = errs(
+        "tcp-response content accept",
+        "frontend fe from base\n bind :80\n",
+    );
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!(e[0].0, 7);
+    assert!(
+        e[0].1.starts_with("a frontend section cannot inherit"),
+        "{e:?}"
+    );
+    assert!(e[0].1.contains("(defaults section at t.cfg:1)"), "{e:?}");
+    for (rule, proxies, start) in [
+        (
+            "tcp-request content accept",
+            "frontend fe from base\n bind :80\nbackend be from base\n",
+            "frontends and backends cannot inherit",
+        ),
+        (
+            "tcp-request connection accept",
+            "backend be from base\n",
+            "a backend section cannot inherit",
+        ),
+        (
+            "http-request deny",
+            "listen li from base\n bind :80\n",
+            "a listen section cannot inherit",
+        ),
+        (
+            "tcp-request content accept",
+            "defaults d2 from base\n",
+            "a defaults section cannot inherit",
+        ),
+    ] {
+        let e = errs(rule, proxies);
+        assert!(
+            e.len() == 1 && e[0].1.starts_with(start),
+            "{rule} / {proxies}: {e:?}"
+        );
+    }
+    // 2.6 alerts but accepts a defaults section both named in a `from` and
+    // used implicitly.
+    let (_, d) = load(&format!(
+        "{NAMED}{be}frontend fe from base\n bind :80\n default_backend be\n"
+    ));
+    assert_eq!(errors(&d), vec![]);
+    assert!(warnings(&d)
+        .iter()
+        .any(|(l, m)| *l == 8 && m.contains("explicitly referenced by another proxy")));
+}
+
+#[test]
+fn balance_log_hash_takes_a_converter_list() {
+    let (cfg, d) = load(&format!(
+        "{BASE}backend lg\n mode log\n balance log-hash 'field(-2,\\\"),lower'\n server s udp@127.0.0.1:514\n"
+    ));
+    assert!(!d.has_errors(), "{:?}", errors(&d));
+    let lg = cfg.backend("lg").unwrap();
+    let names: Vec<&str> = lg
+        .log_hash
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|c| c.def.name)
+        .collect();
+    assert_eq!(names, ["field", "lower"]);
+    assert!(lg.balance.is_none());
+    for bad in [
+        "balance log-hash",
+        "balance log-hash nosuchconv",
+        "balance log-hash lower extra",
+    ] {
+        let (_, d) = load(&format!("{BASE}backend lg\n mode log\n {bad}\n"));
+        assert_eq!(errors(&d).len(), 1, "{bad}: {:?}", errors(&d));
+    }
+}
+
+#[test]
+fn reverse_http_addresses_are_experimental() {
+    const EXP: &str = "global\n expose-experimental-directives\n";
+    let errs = |global: &str, lines: &str| {
+        let (_, d) = load(&format!("{global}{BASE}{lines}"));
+        errors(&d)
+    };
+    let ok =
+        "backend be\n server edge rhttp@\nfrontend fe\n bind rhttp@be/edge\n default_backend be\n";
+    assert_eq!(errs(EXP, ok), vec![]);
+    let e = errs("", "backend be\n server edge rhttp@\n");
+    assert!(e.len() == 1 && e[0].1.contains("experimental"), "{e:?}");
+    assert_eq!(errs(EXP, "backend be\n server edge rhttp@x\n").len(), 1);
+    assert_eq!(errs(EXP, "frontend fe\n bind rhttp@be\n").len(), 1);
+}
+
+#[test]
+fn a_checked_server_needs_a_port_to_check() {
+    // Verdicts checked with 2.6 ("server 's' has neither service port nor
+    // check port ...").
+    let errs = |lines: &str| {
+        let (_, d) = load(&format!("{BASE}backend be\n{lines}"));
+        errors(&d).len()
+    };
+    assert_eq!(errs(" server s 127.0.0.1:0 check\n"), 1);
+    assert_eq!(errs(" server s 127.0.0.1:+1 check\n"), 1);
+    assert_eq!(errs(" server s 127.0.0.1 check addr 127.0.0.2\n"), 1);
+    assert_eq!(errs(" option redis-check\n server s 127.0.0.1 check\n"), 1);
+    assert_eq!(errs(" option tcp-check\n tcp-check connect port 80\n tcp-check connect\n server s 127.0.0.1 check\n"), 1);
+    assert_eq!(
+        errs(" option httpchk\n http-check connect port 80\n server s 127.0.0.1 check\n"),
+        1
+    );
+    assert_eq!(errs(" server s 127.0.0.1:0 check port 80\n"), 0);
+    assert_eq!(errs(" server s 127.0.0.1:0\n"), 0);
+    assert_eq!(
+        errs(" option tcp-check\n tcp-check connect port 80\n server s 127.0.0.1 check\n"),
+        0
+    );
+    assert_eq!(errs(" option httpchk\n http-check connect port 80\n http-check send meth GET uri /\n server s 127.0.0.1 check\n"), 0);
 }
