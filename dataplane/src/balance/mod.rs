@@ -374,14 +374,24 @@ impl Farm {
 impl Balancer {
     /// A balancer for a backend's `balance`, `hash-type`,
     /// `hash-balance-factor` and `option allbackups`, with its servers in
-    /// declaration order. Server ids (HAProxy's puid) default to positions
-    /// from 1; see [`Balancer::set_ids`].
+    /// declaration order, for executor `core` (0-based). Server ids
+    /// (HAProxy's puid) default to positions from 1; see
+    /// [`Balancer::set_ids`].
+    ///
+    /// HAProxy has one balancer per backend for all its threads; ringlb has
+    /// one per core, so `core` keeps the cores from moving in step: `balance
+    /// random` draws from the core's own generator, and round robin
+    /// (`roundrobin`, `static-rr`, the map-based hash fallback) starts `core`
+    /// places further into its cycle, so that a burst spread over N cores
+    /// starts on N successive servers of the cycle, as HAProxy's single
+    /// order would, instead of N times on the first one.
     pub fn new(
         balance: &Balance,
         hash_type: Option<HashType>,
         hash_balance_factor: Option<u32>,
         allbackups: bool,
         servers: &[ServerState],
+        core: usize,
     ) -> Balancer {
         let n = servers.len();
         let list: Vec<Server> = servers
@@ -471,13 +481,42 @@ impl Balancer {
                 hash_balance_factor: hash_balance_factor.unwrap_or(0),
             },
             algo,
-            rng: Rng::new(0),
+            rng: Rng::for_core(core),
         };
         for i in 0..n {
             b.place(i);
         }
         b.refresh();
+        b.set_phase(core);
         b
+    }
+
+    /// Moves round robin `core` places into its cycle (see
+    /// [`Balancer::new`]). Each core still walks the whole cycle, so the
+    /// proportions by weight hold on every core and over all of them.
+    fn set_phase(&mut self, core: usize) {
+        let farm = &self.farm;
+        match &mut self.algo {
+            Algo::RoundRobin(rr) => {
+                if farm.members.is_empty() || matches!(farm.group, Group::FirstBackup(_)) {
+                    return;
+                }
+                let cycle: usize = farm
+                    .members
+                    .iter()
+                    .map(|&i| usize::try_from(farm.weight(i)).unwrap_or(0))
+                    .sum();
+                for _ in 0..core % cycle.max(1) {
+                    rr.pick(&farm.members, |i| farm.weight(i), None, |_| false);
+                }
+            }
+            Algo::StaticRr(map)
+            | Algo::Hash {
+                lookup: Lookup::Map(map),
+                ..
+            } => map.set_phase(core),
+            _ => {}
+        }
     }
 
     /// What the stream layer must extract for [`PickCtx`].
@@ -622,7 +661,9 @@ impl Balancer {
         }
     }
 
-    /// Reseeds the generator of `balance random` (give each core its own).
+    /// Reseeds the generator of `balance random` with a fixed seed (tests
+    /// that need a known sequence; [`Balancer::new`] already gives each core
+    /// its own).
     pub fn reseed(&mut self, seed: u64) {
         self.rng = Rng::new(seed);
     }

@@ -298,7 +298,7 @@ fn handle_msg(core: &Core, msg: Msg) {
     }
 }
 
-fn balancers(shared: &Shared) -> Vec<RefCell<Balancer>> {
+fn balancers(shared: &Shared, core: usize) -> Vec<RefCell<Balancer>> {
     shared
         .plan
         .backends
@@ -320,6 +320,7 @@ fn balancers(shared: &Shared) -> Vec<RefCell<Balancer>> {
                 be.hash_balance_factor,
                 be.allbackups,
                 &states,
+                core,
             ))
         })
         .collect()
@@ -388,7 +389,7 @@ fn executor(idx: usize, cpu: usize, listeners: Vec<Bound>, shared: Arc<Shared>) 
             timers,
             id: idx,
             cpu,
-            balancers: balancers(&shared),
+            balancers: balancers(&shared, idx),
             bufs: BufPool::new(shared.plan.bufsize),
             bulk_bufs: BufPool::new(BULK_BUFSIZE.max(shared.plan.bufsize)),
             pipes: super::splice::PipePool::default(),
