@@ -69,8 +69,11 @@ pub struct PickCtx<'a> {
     pub key: Option<&'a [u8]>,
     /// The server to avoid (the one that just failed, for redispatch).
     pub avoid: Option<usize>,
-    /// Each server's load: streams served plus streams waiting in its queue.
-    /// Missing entries count as 0.
+    /// Each server's served streams (HAProxy's `srv->served`: connections
+    /// established or being established), which `maxconn`, `random` and the
+    /// bounded loads of `hash-balance-factor` compare. Missing entries count
+    /// as 0. Streams waiting in a server's queue are passed apart, to
+    /// [`Balancer::pick_with_queues`].
     pub conns: &'a [u32],
 }
 
@@ -542,7 +545,20 @@ impl Balancer {
     /// Picks a server (an index into the servers given to `new`). `None`: no
     /// usable server ([`Balancer::has_usable`] is false: answer 503), or all
     /// candidates are full (queue the stream in the backend).
+    ///
+    /// No server queue is known here: `leastconn` ranks by served streams
+    /// alone. The stream layer, which knows the queues, calls
+    /// [`Balancer::pick_with_queues`].
     pub fn pick(&mut self, ctx: &PickCtx<'_>) -> Option<usize> {
+        self.pick_with_queues(ctx, &[])
+    }
+
+    /// [`Balancer::pick`] knowing, per server, the streams waiting in its
+    /// own queue (missing entries count as 0). `leastconn` ranks servers by
+    /// served plus queued streams, as HAProxy's fwlc_queue_srv() does
+    /// (`inflight = served + queue.length`); the other algorithms do not
+    /// look at queues.
+    pub fn pick_with_queues(&mut self, ctx: &PickCtx<'_>, queued: &[u32]) -> Option<usize> {
         let Balancer { farm, algo, rng } = self;
         let group = farm.group;
         if group == Group::Empty {
@@ -559,7 +575,11 @@ impl Balancer {
                 Group::FirstBackup(i) => Some(i),
                 _ => lc.pick(
                     &farm.members,
-                    |i| (Farm::load(ctx.conns, i), farm.weight(i)),
+                    |i| {
+                        let inflight =
+                            Farm::load(ctx.conns, i).saturating_add(Farm::load(queued, i));
+                        (inflight, farm.weight(i))
+                    },
                     ctx.avoid,
                     full,
                 ),

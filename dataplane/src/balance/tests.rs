@@ -1126,3 +1126,26 @@ fn round_robin_starts_each_core_further_in_the_cycle() {
         assert_eq!(c6.pick(&ctx(&conns)), c0.pick(&ctx(&conns)), "{balance:?}");
     }
 }
+
+/// Issue 8: HAProxy's leastconn ranks servers by served plus queued streams
+/// (fwlc_queue_srv(): `inflight = served + queue.length`); ringlb's balancer
+/// had no way to see the queues.
+#[test]
+fn leastconn_counts_queued_streams() {
+    let servers = [up(1), up(1)];
+    let mut b = Balancer::new(&Balance::LeastConn, None, None, false, &servers, 0);
+    // Served 2 and 1, but 3 streams wait for the second: 2 < 1 + 3.
+    assert_eq!(b.pick_with_queues(&ctx(&[2, 1]), &[0, 3]), Some(0));
+    // A server serving nothing but with streams queued is not idle.
+    assert_eq!(b.pick_with_queues(&ctx(&[1, 0]), &[0, 2]), Some(0));
+    // Weights apply to the sum: (1 + 2 + 1) / 2 < (2 + 1) / 1, but
+    // (1 + 5 + 1) / 2 > (2 + 1) / 1.
+    let mut b = Balancer::new(&Balance::LeastConn, None, None, false, &[up(1), up(2)], 0);
+    assert_eq!(b.pick_with_queues(&ctx(&[2, 1]), &[0, 2]), Some(1));
+    assert_eq!(b.pick_with_queues(&ctx(&[2, 1]), &[0, 5]), Some(0));
+    // Without queues, served streams alone.
+    assert_eq!(b.pick(&ctx(&[2, 1])), Some(1));
+    // Queues do not change the other algorithms' picks.
+    let mut rr = Balancer::new(&Balance::RoundRobin, None, None, false, &servers, 0);
+    assert_eq!(rr.pick_with_queues(&ctx(&[0, 0]), &[5, 0]), Some(0));
+}
