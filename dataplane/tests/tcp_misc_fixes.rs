@@ -82,3 +82,51 @@ fn cc_ssl_library_predicates_without_openssl() {
     assert_eq!(ringlb_cc("openssl_version_atleast(1.1.1)"), 2);
     assert_eq!(ringlb_cc("openssl_version_before(9.0.0)"), 2);
 }
+
+/// Issue 8: `-vv` listed +OPENSSL +PROMEX +ZLIB (and +PCRE2, +NS), which
+/// ringlb does not have, so tools reading the list tried what cannot
+/// work. Every feature listed must be one `feature()` answers true for,
+/// and the first line must not pass for HAProxy's (docs/differences.md).
+#[test]
+fn vv_lists_only_what_is_built_in() {
+    let out = run(&harness::ringlb(), &["-vv"]);
+    assert_eq!(code(&out), 0);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let first = text.lines().next().unwrap();
+    assert!(first.starts_with("ringlb version "), "{first}");
+    assert!(
+        first.ends_with(" - HAProxy configuration language level 3.2"),
+        "{first}"
+    );
+    assert!(
+        !first.contains("HAProxy version") && !first.contains("HA-Proxy version"),
+        "tools would take ringlb for HAProxy: {first}"
+    );
+    let list = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Feature list : "))
+        .expect("no feature list");
+    let features: Vec<&str> = list.split_whitespace().collect();
+    assert!(!features.is_empty());
+    for f in &features {
+        let name = f.strip_prefix('+').unwrap_or_else(|| panic!("{f}"));
+        for absent in [
+            "OPENSSL",
+            "PROMEX",
+            "ZLIB",
+            "SLZ",
+            "PCRE2",
+            "PCRE2_JIT",
+            "NS",
+            "LUA",
+        ] {
+            assert_ne!(name, absent, "-vv claims {absent}");
+        }
+        assert_eq!(ringlb_cc(&format!("feature({name})")), 0, "{name}");
+    }
+    assert_eq!(ringlb_cc("feature(OPENSSL)"), 1);
+    assert_eq!(
+        ringlb_cc("feature(OPENSSL) && openssl_version_atleast(1.1.1)"),
+        1
+    );
+}
