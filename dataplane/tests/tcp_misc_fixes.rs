@@ -13,6 +13,8 @@ mod harness;
 use std::path::Path;
 use std::process::{Command, Output};
 
+use harness::TempDir;
+
 /// Runs `program args...` to completion and returns its output.
 fn run(program: &Path, args: &[&str]) -> Output {
     Command::new(program)
@@ -129,4 +131,32 @@ fn vv_lists_only_what_is_built_in() {
         ringlb_cc("feature(OPENSSL) && openssl_version_atleast(1.1.1)"),
         1
     );
+}
+
+/// Issue 8: a directory without a `.cfg` file made ringlb exit 2 with
+/// "no listener" wording; haproxy 2.6 has no configuration at all then, and
+/// exits 1 (with its usage), with `-c` or without.
+#[test]
+fn config_dir_without_cfg_file_exits_1() {
+    let dir = TempDir::new("nocfg");
+    // Other extensions do not count.
+    std::fs::write(
+        dir.0.join("haproxy.conf"),
+        "frontend fe\n    bind 127.0.0.1:0\n",
+    )
+    .unwrap();
+    let d = dir.0.to_str().unwrap();
+    for args in [&["-c", "-f", d][..], &["-f", d][..]] {
+        let out = run(&harness::ringlb(), args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(code(&out), 1, "ringlb {args:?}: {stderr}");
+        assert!(
+            stderr.contains("No configuration file found") && stderr.contains(d),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("no listener"), "{stderr}");
+    }
+    if let Some(h) = harness::haproxy("config_dir_without_cfg_file_exits_1") {
+        assert_eq!(code(&run(&h, &["-c", "-f", d])), 1, "haproxy -c -f <dir>");
+    }
 }
