@@ -85,16 +85,16 @@ pub fn eval(words: &[Word], env: &dyn CondEnv) -> Result<bool, CondError> {
         }
     };
     let parser = Parser { text: &text };
-    match parser.condition() {
-        Ok(expr) => Ok(expr.eval(env)),
-        Err(e) => Err(CondError {
+    parser
+        .condition()
+        .and_then(|expr| expr.eval(env))
+        .map_err(|e| CondError {
             col: map_col(e.pos),
             message: e.message,
-        }),
-    }
+        })
 }
 
-/// A parse error at byte `pos` of the joined expression.
+/// A parse (or evaluation) error at byte `pos` of the joined expression.
 #[derive(Debug)]
 struct PErr {
     pos: usize,
@@ -110,15 +110,20 @@ enum Pred {
     StrStr,
     VersionAtLeast,
     VersionBefore,
+    OsslVersionAtLeast,
+    OsslVersionBefore,
+    SslLibNameStartsWith,
     Enabled,
 }
 
-/// The predicates the 3.2 manual documents, with their argument count
-/// (all mandatory strings). HAProxy's source also has
-/// `openssl_version_atleast()`, `openssl_version_before()` and
-/// `ssllib_name_startswith()`; they are undocumented and ringlb has no
-/// OpenSSL version to compare, so they are unknown here.
-const PREDICATES: [(&str, Pred, usize); 8] = [
+/// HAProxy's predicates (cfgcond.c's cond_predicates), with their argument
+/// count (all mandatory strings). The last three are about the SSL library,
+/// and ringlb answers them as a HAProxy built without USE_OPENSSL:
+/// `ssllib_name_startswith()` is false (openssl_compare_current_name()
+/// returns 1), and `openssl_version_atleast()` / `openssl_version_before()`
+/// fail to evaluate (openssl_compare_current_version() returns -2, "openssl
+/// is not available", which cfg_eval_cond_term() turns into an error).
+const PREDICATES: [(&str, Pred, usize); 11] = [
     ("defined", Pred::Defined, 1),
     ("feature", Pred::Feature, 1),
     ("streq", Pred::StrEq, 2),
@@ -126,6 +131,9 @@ const PREDICATES: [(&str, Pred, usize); 8] = [
     ("strstr", Pred::StrStr, 2),
     ("version_atleast", Pred::VersionAtLeast, 1),
     ("version_before", Pred::VersionBefore, 1),
+    ("openssl_version_atleast", Pred::OsslVersionAtLeast, 1),
+    ("openssl_version_before", Pred::OsslVersionBefore, 1),
+    ("ssllib_name_startswith", Pred::SslLibNameStartsWith, 1),
     ("enabled", Pred::Enabled, 1),
 ];
 
@@ -133,7 +141,10 @@ const PREDICATES: [(&str, Pred, usize); 8] = [
 enum Term {
     Const(bool),
     Paren(Box<Expr>),
-    Pred(Pred, Vec<String>),
+    /// A predicate, its arguments, and where its name starts (for an
+    /// evaluation error; a u32 keeps the term as small as before, which
+    /// the recursive parser's stack use needs).
+    Pred(Pred, Vec<String>, u32),
 }
 
 #[derive(Debug)]
@@ -156,47 +167,58 @@ struct Expr {
     right: Option<Box<Expr>>,
 }
 
+// Evaluation stops at the first error, as in HAProxy: an error is a
+// non-zero result, so `||` stops on it like on true and `&&` like on
+// false, and `!` leaves it alone. So `1 || x` and `0 && x` never evaluate
+// `x`, but `0 || x` and `x || 1` fail when `x` does.
+
 impl Expr {
-    fn eval(&self, env: &dyn CondEnv) -> bool {
+    fn eval(&self, env: &dyn CondEnv) -> Result<bool, PErr> {
         let mut or = Some(self);
         while let Some(e) = or {
-            if e.left.eval(env) {
-                return true;
+            if e.left.eval(env)? {
+                return Ok(true);
             }
             or = e.right.as_deref();
         }
-        false
+        Ok(false)
     }
 }
 
 impl And {
-    fn eval(&self, env: &dyn CondEnv) -> bool {
+    fn eval(&self, env: &dyn CondEnv) -> Result<bool, PErr> {
         let mut and = Some(self);
         while let Some(a) = and {
-            if !a.left.eval(env) {
-                return false;
+            if !a.left.eval(env)? {
+                return Ok(false);
             }
             and = a.right.as_deref();
         }
-        true
+        Ok(true)
     }
 }
 
 impl NegTerm {
-    fn eval(&self, env: &dyn CondEnv) -> bool {
+    fn eval(&self, env: &dyn CondEnv) -> Result<bool, PErr> {
         let v = match &self.term {
             Term::Const(b) => *b,
-            Term::Paren(e) => e.eval(env),
-            Term::Pred(p, args) => eval_pred(*p, args, env),
+            Term::Paren(e) => e.eval(env)?,
+            Term::Pred(p, args, pos) => eval_pred(*p, args, env).map_err(|message| PErr {
+                pos: usize::try_from(*pos).unwrap_or(usize::MAX),
+                message,
+            })?,
         };
-        v != self.neg
+        Ok(v != self.neg)
     }
 }
 
-fn eval_pred(p: Pred, args: &[String], env: &dyn CondEnv) -> bool {
+// Kept out of line: the evaluation recurses through parentheses, and its
+// frames must stay small (see `recursion_is_bounded`).
+#[inline(never)]
+fn eval_pred(p: Pred, args: &[String], env: &dyn CondEnv) -> Result<bool, String> {
     let a = args.first().map_or("", String::as_str);
     let b = args.get(1).map_or("", String::as_str);
-    match p {
+    Ok(match p {
         Pred::Defined => env.var(a).is_some(),
         Pred::Feature => env.feature(a),
         Pred::StrEq => a == b,
@@ -204,8 +226,21 @@ fn eval_pred(p: Pred, args: &[String], env: &dyn CondEnv) -> bool {
         Pred::StrStr => a.contains(b),
         Pred::VersionAtLeast => compare_version(a) <= 0,
         Pred::VersionBefore => compare_version(a) > 0,
+        Pred::OsslVersionAtLeast | Pred::OsslVersionBefore => return Err(no_ssl_library(p)),
+        Pred::SslLibNameStartsWith => false,
         Pred::Enabled => env.enabled(a),
-    }
+    })
+}
+
+/// openssl_version_atleast() and openssl_version_before() without OpenSSL:
+/// HAProxy fails with no message at all; say why.
+#[cold]
+fn no_ssl_library(p: Pred) -> String {
+    let word = PREDICATES
+        .iter()
+        .find(|(_, q, _)| *q == p)
+        .map_or("", |(w, _, _)| *w);
+    format!("predicate '{word}' needs an SSL library, and ringlb is built without OpenSSL")
 }
 
 /// HAProxy's `compare_current_version()` against [`crate::LANGUAGE_LEVEL`]:
@@ -561,7 +596,7 @@ impl Parser<'_> {
         };
         match self.arg_list(i + word.len(), nbargs) {
             Ok((args, end)) => {
-                let term = Term::Pred(pred, args);
+                let term = Term::Pred(pred, args, u32::try_from(i).unwrap_or(u32::MAX));
                 Ok((Some(NegTerm { neg, term }), end))
             }
             Err(ArgErr { message, end, arg }) => Err(self.err(
@@ -1292,11 +1327,43 @@ mod tests {
             e("definedx(HOME)").message,
             "unparsable conditional expression 'definedx(HOME)'"
         );
-        // undocumented in 3.2's manual, so unknown here
+    }
+
+    /// Issue 8: the SSL library predicates were unknown ("unparsable").
+    /// ringlb answers as a HAProxy built without USE_OPENSSL: the library
+    /// name never matches, and the version comparisons fail to evaluate
+    /// (exit 2 with -cc), once the whole expression parsed.
+    #[test]
+    fn ssl_library_predicates_answer_as_without_openssl() {
+        assert!(!t("ssllib_name_startswith(OpenSSL)"));
+        assert!(!t("ssllib_name_startswith()"));
+        assert!(t("!ssllib_name_startswith(LibreSSL)"));
+        let msg = "predicate 'openssl_version_atleast' needs an SSL library, and ringlb is built without OpenSSL";
+        assert_eq!(em("openssl_version_atleast(1.1.1)"), (msg.into(), 4));
+        assert_eq!(em("1 && openssl_version_atleast(1.1.1)"), (msg.into(), 9));
+        // A negation does not turn the error into true.
+        assert_eq!(em("!openssl_version_atleast(1.1.1)").1, 5);
         assert_eq!(
-            e("openssl_version_atleast(1.1.1)").message,
-            "unparsable conditional expression 'openssl_version_atleast(1.1.1)'"
+            e("openssl_version_before(3.0)").message,
+            "predicate 'openssl_version_before' needs an SSL library, and ringlb is built without OpenSSL"
         );
+        // Errors stop the evaluation like a true term in `||` and like a
+        // false one in `&&`; short-circuited terms are not evaluated.
+        assert!(t("1 || openssl_version_atleast(1.1.1)"));
+        assert!(!t("0 && openssl_version_atleast(1.1.1)"));
+        assert!(!t(
+            "ssllib_name_startswith(x) && openssl_version_atleast(1.1.1)"
+        ));
+        e("0 || openssl_version_atleast(1.1.1)");
+        e("openssl_version_atleast(1.1.1) || 1");
+        // Still parsed first: a syntax error after them is the error
+        // (same message from haproxy 2.6).
+        assert_eq!(
+            e("openssl_version_atleast(1.1.1) &&").message,
+            "unparsable conditional expression '&&'"
+        );
+        // Without parentheses: one empty argument, as for any predicate.
+        assert!(!t("ssllib_name_startswith"));
     }
 
     #[test]

@@ -59,23 +59,27 @@ pub trait Host {
     fn read_file(&self, path: &str) -> Result<Vec<u8>, String>;
 }
 
-/// Build features `feature()` answers true for (HAProxy's `-vv` "Feature
-/// list" names). TLS is provided by rustls, but configurations gate their
-/// `ssl` lines on `feature(OPENSSL)`, so ringlb answers for the capability.
+/// Build features `feature()` answers true for, and that `ringlb -vv` lists
+/// with a `+` (HAProxy's `-vv` "Feature list" names): only what ringlb has.
+/// Tools read this list to decide what to configure, so a feature listed
+/// here must work: no OPENSSL (no TLS), PCRE2 (ACL regexes are not PCRE),
+/// ZLIB / SLZ (no compression), PROMEX (no Prometheus exporter), NS (no
+/// network namespaces), LUA.
 pub const FEATURES: &[&str] = &[
-    "OPENSSL",
-    "LINUX_SPLICE",
-    "LINUX_TPROXY",
-    "GETADDRINFO",
-    "CPU_AFFINITY",
+    // accept(2) with flags: io_uring's accept takes accept4's flags.
     "ACCEPT4",
+    // Executors pinned to CPUs.
+    "CPU_AFFINITY",
+    // Server names resolved with getaddrinfo(3) at start-up.
+    "GETADDRINFO",
+    // splice(2) between client and server sockets.
+    "LINUX_SPLICE",
+    // IP_TRANSPARENT: `bind ... transparent`, `source ... usesrc`.
+    "LINUX_TPROXY",
+    // TCP Fast Open: `bind ... tfo`, `server ... tfo`.
     "TFO",
-    "NS",
+    // One executor thread per core.
     "THREAD",
-    "PCRE2",
-    "PCRE2_JIT",
-    "ZLIB",
-    "PROMEX",
 ];
 
 /// Run-time capabilities `enabled()` answers true for (manual 2.4).

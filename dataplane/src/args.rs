@@ -100,9 +100,13 @@ pub struct Args {
 }
 
 /// Rewrite HAProxy's single-dash multi-letter flags into clap long options.
+/// The expression after `-cc` is passed through untouched, however it
+/// starts: `-cc '-1000 && 200'` is an expression (haproxy: true), not an
+/// option.
 pub fn normalize(argv: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
     let mut out = Vec::new();
-    for (i, a) in argv.into_iter().enumerate() {
+    let mut argv = argv.into_iter().enumerate();
+    while let Some((i, a)) = argv.next() {
         let Some(s) = a.to_str().filter(|_| i > 0) else {
             out.push(a);
             continue;
@@ -112,7 +116,16 @@ pub fn normalize(argv: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
             "-sf" => out.push("--sf".into()),
             "-st" => out.push("--st".into()),
             "-Ws" => out.push("--Ws".into()),
-            "-cc" => out.push("--cc".into()),
+            // One token, `--cc=<expr>`: clap then takes an expression
+            // starting with '-' as the value, not as an option.
+            "-cc" => match argv.next() {
+                Some((_, expr)) => {
+                    let mut arg = OsString::from("--cc=");
+                    arg.push(expr);
+                    out.push(arg);
+                }
+                None => out.push("--cc".into()),
+            },
             _ if s.starts_with("-d") && s.len() > 2 && !s.starts_with("--") => {
                 out.push("--debug-opt".into());
                 out.push(s.trim_start_matches("-d").to_string().into());
@@ -165,5 +178,25 @@ mod tests {
         let a = parse(&["-st", "5", "-L", "node1", "-D", "-W", "-d"]);
         assert_eq!(a.terminate, [5]);
         assert!(a.daemon && a.master_worker && a.debug);
+    }
+
+    /// Issue 8: `ringlb -cc '-1000 && 200'` was "unexpected argument"
+    /// (haproxy 2.6: exit 0, the expression is true).
+    #[test]
+    fn values_starting_with_a_minus() {
+        for expr in [
+            "-1000 && 200",
+            "-1",
+            "-dfoo",
+            "-vv",
+            "--",
+            "-cc",
+            "-0x10 || 0",
+        ] {
+            assert_eq!(parse(&["-cc", expr]).cond_expr.as_deref(), Some(expr));
+        }
+        // A missing value is still clap's error.
+        let argv: Vec<OsString> = ["ringlb", "-cc"].into_iter().map(OsString::from).collect();
+        assert!(Args::try_parse_from(normalize(argv)).is_err());
     }
 }

@@ -97,6 +97,15 @@ fn check(args: &Args) -> (Verdict, Option<ringlb_config::model::Config>) {
             return (Verdict::Invalid, None);
         }
     };
+    if files.is_empty() {
+        // Directories without a *.cfg file: HAProxy then has no
+        // configuration at all and exits 1 (with its usage), as without -f.
+        eprintln!(
+            "[ALERT] No configuration file found: {} (a directory contributes its *.cfg files only).",
+            args.files.join(", ")
+        );
+        return (Verdict::Invalid, None);
+    }
     let host = load::RealHost::new(
         &files,
         args.local_peer.as_deref(),

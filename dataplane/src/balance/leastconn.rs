@@ -1,19 +1,23 @@
 //! `balance leastconn` (HAProxy's lb_fwlc.c): the server with the lowest
 //! load relative to its weight, round robin among equally loaded servers.
+//! The load is HAProxy's `inflight`: streams served plus streams waiting in
+//! the server's own queue (the caller adds them up).
 
 use super::chash::WEIGHT_SCALE;
 
 /// HAProxy's SRV_EWGHT_MAX.
 const EWGHT_MAX: u64 = 256 * WEIGHT_SCALE as u64;
 
-/// fwlc's sort key: 0 for an idle server whatever its weight, else the load
-/// the server would have with one more stream, per unit of weight.
-pub(super) fn key(conns: u32, weight: u32) -> u64 {
-    if conns == 0 {
+/// fwlc's sort key (fwlc_queue_srv()): 0 for a server with nothing in
+/// flight whatever its weight, else the load it would have with one more
+/// stream, per unit of weight: `(inflight + 1) * SRV_EWGHT_MAX / eweight`,
+/// where `inflight` is served plus queued streams.
+pub(super) fn key(inflight: u32, weight: u32) -> u64 {
+    if inflight == 0 {
         return 0;
     }
     let eweight = u64::from(weight.max(1)) * u64::from(WEIGHT_SCALE);
-    (u64::from(conns) + 1) * EWGHT_MAX / eweight
+    (u64::from(inflight) + 1) * EWGHT_MAX / eweight
 }
 
 #[derive(Debug)]

@@ -68,6 +68,11 @@ impl MapTable {
         }
     }
 
+    /// Starts round robin at slot `phase` (modulo the table size).
+    pub(super) fn set_phase(&mut self, phase: usize) {
+        self.rr_idx = phase.checked_rem(self.table.len()).unwrap_or(0);
+    }
+
     /// map_get_server_hash(): the slot the hash designates, saturated or not
     /// (the stream then waits in that server's queue).
     pub(super) fn pick_hash(&self, hash: u32) -> Option<usize> {

@@ -69,8 +69,11 @@ pub struct PickCtx<'a> {
     pub key: Option<&'a [u8]>,
     /// The server to avoid (the one that just failed, for redispatch).
     pub avoid: Option<usize>,
-    /// Each server's load: streams served plus streams waiting in its queue.
-    /// Missing entries count as 0.
+    /// Each server's served streams (HAProxy's `srv->served`: connections
+    /// established or being established), which `maxconn`, `random` and the
+    /// bounded loads of `hash-balance-factor` compare. Missing entries count
+    /// as 0. Streams waiting in a server's queue are passed apart, to
+    /// [`Balancer::pick_with_queues`].
     pub conns: &'a [u32],
 }
 
@@ -374,14 +377,24 @@ impl Farm {
 impl Balancer {
     /// A balancer for a backend's `balance`, `hash-type`,
     /// `hash-balance-factor` and `option allbackups`, with its servers in
-    /// declaration order. Server ids (HAProxy's puid) default to positions
-    /// from 1; see [`Balancer::set_ids`].
+    /// declaration order, for executor `core` (0-based). Server ids
+    /// (HAProxy's puid) default to positions from 1; see
+    /// [`Balancer::set_ids`].
+    ///
+    /// HAProxy has one balancer per backend for all its threads; ringlb has
+    /// one per core, so `core` keeps the cores from moving in step: `balance
+    /// random` draws from the core's own generator, and round robin
+    /// (`roundrobin`, `static-rr`, the map-based hash fallback) starts `core`
+    /// places further into its cycle, so that a burst spread over N cores
+    /// starts on N successive servers of the cycle, as HAProxy's single
+    /// order would, instead of N times on the first one.
     pub fn new(
         balance: &Balance,
         hash_type: Option<HashType>,
         hash_balance_factor: Option<u32>,
         allbackups: bool,
         servers: &[ServerState],
+        core: usize,
     ) -> Balancer {
         let n = servers.len();
         let list: Vec<Server> = servers
@@ -471,13 +484,42 @@ impl Balancer {
                 hash_balance_factor: hash_balance_factor.unwrap_or(0),
             },
             algo,
-            rng: Rng::new(0),
+            rng: Rng::for_core(core),
         };
         for i in 0..n {
             b.place(i);
         }
         b.refresh();
+        b.set_phase(core);
         b
+    }
+
+    /// Moves round robin `core` places into its cycle (see
+    /// [`Balancer::new`]). Each core still walks the whole cycle, so the
+    /// proportions by weight hold on every core and over all of them.
+    fn set_phase(&mut self, core: usize) {
+        let farm = &self.farm;
+        match &mut self.algo {
+            Algo::RoundRobin(rr) => {
+                if farm.members.is_empty() || matches!(farm.group, Group::FirstBackup(_)) {
+                    return;
+                }
+                let cycle: usize = farm
+                    .members
+                    .iter()
+                    .map(|&i| usize::try_from(farm.weight(i)).unwrap_or(0))
+                    .sum();
+                for _ in 0..core % cycle.max(1) {
+                    rr.pick(&farm.members, |i| farm.weight(i), None, |_| false);
+                }
+            }
+            Algo::StaticRr(map)
+            | Algo::Hash {
+                lookup: Lookup::Map(map),
+                ..
+            } => map.set_phase(core),
+            _ => {}
+        }
     }
 
     /// What the stream layer must extract for [`PickCtx`].
@@ -503,7 +545,20 @@ impl Balancer {
     /// Picks a server (an index into the servers given to `new`). `None`: no
     /// usable server ([`Balancer::has_usable`] is false: answer 503), or all
     /// candidates are full (queue the stream in the backend).
+    ///
+    /// No server queue is known here: `leastconn` ranks by served streams
+    /// alone. The stream layer, which knows the queues, calls
+    /// [`Balancer::pick_with_queues`].
     pub fn pick(&mut self, ctx: &PickCtx<'_>) -> Option<usize> {
+        self.pick_with_queues(ctx, &[])
+    }
+
+    /// [`Balancer::pick`] knowing, per server, the streams waiting in its
+    /// own queue (missing entries count as 0). `leastconn` ranks servers by
+    /// served plus queued streams, as HAProxy's fwlc_queue_srv() does
+    /// (`inflight = served + queue.length`); the other algorithms do not
+    /// look at queues.
+    pub fn pick_with_queues(&mut self, ctx: &PickCtx<'_>, queued: &[u32]) -> Option<usize> {
         let Balancer { farm, algo, rng } = self;
         let group = farm.group;
         if group == Group::Empty {
@@ -520,7 +575,11 @@ impl Balancer {
                 Group::FirstBackup(i) => Some(i),
                 _ => lc.pick(
                     &farm.members,
-                    |i| (Farm::load(ctx.conns, i), farm.weight(i)),
+                    |i| {
+                        let inflight =
+                            Farm::load(ctx.conns, i).saturating_add(Farm::load(queued, i));
+                        (inflight, farm.weight(i))
+                    },
                     ctx.avoid,
                     full,
                 ),
@@ -622,7 +681,9 @@ impl Balancer {
         }
     }
 
-    /// Reseeds the generator of `balance random` (give each core its own).
+    /// Reseeds the generator of `balance random` with a fixed seed (tests
+    /// that need a known sequence; [`Balancer::new`] already gives each core
+    /// its own).
     pub fn reseed(&mut self, seed: u64) {
         self.rng = Rng::new(seed);
     }

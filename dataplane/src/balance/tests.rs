@@ -99,6 +99,7 @@ fn roundrobin_follows_weights_exactly() {
         None,
         false,
         &[up(1), up(2), up(3)],
+        0,
     );
     assert_eq!(counts(&mut b, 3, 600), vec![100, 200, 300]);
     // And within every window of sum(weights) picks.
@@ -121,6 +122,7 @@ fn equal_weights_never_repeat() {
             None,
             false,
             &[up(10), up(10), up(10), up(10)],
+            0,
         );
         let conns = [0; 4];
         let seq: Vec<usize> = (0..400).map(|_| b.pick(&ctx(&conns)).unwrap()).collect();
@@ -133,7 +135,14 @@ fn equal_weights_never_repeat() {
 fn heavy_server_is_spread_out() {
     // Weight 3 against 1+1+1: never three times in a row.
     for balance in [Balance::RoundRobin, Balance::StaticRr] {
-        let mut b = Balancer::new(&balance, None, None, false, &[up(3), up(1), up(1), up(1)]);
+        let mut b = Balancer::new(
+            &balance,
+            None,
+            None,
+            false,
+            &[up(3), up(1), up(1), up(1)],
+            0,
+        );
         let conns = [0; 4];
         let seq: Vec<usize> = (0..60).map(|_| b.pick(&ctx(&conns)).unwrap()).collect();
         assert!(
@@ -152,6 +161,7 @@ fn static_rr_follows_weights_exactly() {
         None,
         false,
         &[up(1), up(2), up(3)],
+        0,
     );
     assert_eq!(counts(&mut b, 3, 600), vec![100, 200, 300]);
     // Weights 2:4:6 are the same map.
@@ -161,16 +171,17 @@ fn static_rr_follows_weights_exactly() {
         None,
         false,
         &[up(2), up(4), up(6)],
+        0,
     );
     assert_eq!(counts(&mut b, 3, 600), vec![100, 200, 300]);
 }
 
 #[test]
 fn dynamic_weights_apply_to_roundrobin_only() {
-    let mut rr = Balancer::new(&Balance::RoundRobin, None, None, false, &[up(1), up(1)]);
+    let mut rr = Balancer::new(&Balance::RoundRobin, None, None, false, &[up(1), up(1)], 0);
     rr.set_weight(1, 3);
     assert_eq!(counts(&mut rr, 2, 400), vec![100, 300]);
-    let mut srr = Balancer::new(&Balance::StaticRr, None, None, false, &[up(1), up(1)]);
+    let mut srr = Balancer::new(&Balance::StaticRr, None, None, false, &[up(1), up(1)], 0);
     srr.set_weight(1, 3);
     assert_eq!(counts(&mut srr, 2, 400), vec![200, 200]);
     // Weight 0 takes the server out, in both.
@@ -195,6 +206,7 @@ fn leastconn_picks_least_loaded_and_rotates_ties() {
         None,
         false,
         &[up(1), up(1), up(1)],
+        0,
     );
     assert_eq!(b.pick(&ctx(&[5, 2, 7])), Some(1));
     assert_eq!(b.pick(&ctx(&[1, 2, 0])), Some(2));
@@ -206,7 +218,7 @@ fn leastconn_picks_least_loaded_and_rotates_ties() {
     assert_eq!(first3, vec![0, 1, 2]);
     assert_eq!(seq[..3], seq[3..]);
     // Weights: 3 streams on weight 2 weigh less than 2 on weight 1.
-    let mut b = Balancer::new(&Balance::LeastConn, None, None, false, &[up(1), up(2)]);
+    let mut b = Balancer::new(&Balance::LeastConn, None, None, false, &[up(1), up(2)], 0);
     assert_eq!(b.pick(&ctx(&[2, 3])), Some(1));
     // Long-lived streams: loads stay level.
     let mut b = Balancer::new(
@@ -215,6 +227,7 @@ fn leastconn_picks_least_loaded_and_rotates_ties() {
         None,
         false,
         &[up(1), up(1), up(1), up(1)],
+        0,
     );
     let mut conns = [0u32; 4];
     for _ in 0..400 {
@@ -233,6 +246,7 @@ fn first_fills_servers_in_order() {
         None,
         false,
         &[capped(3), capped(3), capped(3)],
+        0,
     );
     let mut conns = [0u32; 3];
     let mut seq = vec![];
@@ -250,7 +264,7 @@ fn first_fills_servers_in_order() {
     b.set_ids(&[30, 20, 10]);
     assert_eq!(b.pick(&ctx(&[0, 0, 0])), Some(2));
     // Weights are ignored, a server without maxconn is never full.
-    let mut b = Balancer::new(&Balance::First, None, None, false, &[up(1), up(100)]);
+    let mut b = Balancer::new(&Balance::First, None, None, false, &[up(1), up(100)], 0);
     assert_eq!(b.pick(&ctx(&[1000, 0])), Some(0));
 }
 
@@ -265,9 +279,9 @@ fn backups_only_when_actives_are_down() {
         Balance::Random { draws: 2 },
         Balance::Source,
     ] {
-        let mut b = Balancer::new(&balance, None, None, false, &servers);
-        let mut single = Balancer::new(&balance, None, None, false, &servers);
-        let mut all = Balancer::new(&balance, None, None, true, &servers);
+        let mut b = Balancer::new(&balance, None, None, false, &servers, 0);
+        let mut single = Balancer::new(&balance, None, None, false, &servers, 0);
+        let mut all = Balancer::new(&balance, None, None, true, &servers, 0);
         let conns = [0; 4];
         let pick = |b: &mut Balancer, i: u8| {
             let src = IpAddr::V4(Ipv4Addr::new(10, 0, 0, i));
@@ -327,6 +341,7 @@ fn restored_earlier_backup_takes_over() {
         None,
         false,
         &[up(1), backup(1), backup(1)],
+        0,
     );
     b.set_up(0, false);
     b.set_up(1, false);
@@ -338,7 +353,7 @@ fn restored_earlier_backup_takes_over() {
 #[test]
 fn source_is_sticky_and_exact() {
     let servers = [up(1), up(1), up(1)];
-    let mut b = Balancer::new(&Balance::Source, None, None, false, &servers);
+    let mut b = Balancer::new(&Balance::Source, None, None, false, &servers, 0);
     assert_eq!(b.needs_key(), KeyKind::Source);
     let pick = |b: &mut Balancer, ip: IpAddr| {
         b.pick(&PickCtx {
@@ -352,7 +367,7 @@ fn source_is_sticky_and_exact() {
     for _ in 0..5 {
         assert_eq!(pick(&mut b, IpAddr::V4(ip)), Some(expect));
     }
-    let mut again = Balancer::new(&Balance::Source, None, None, false, &servers);
+    let mut again = Balancer::new(&Balance::Source, None, None, false, &servers, 0);
     assert_eq!(pick(&mut again, IpAddr::V4(ip)), Some(expect));
     // IPv6: the XOR of the four words.
     let ip6: Ipv6Addr = "2001:db8::7".parse().unwrap();
@@ -372,6 +387,7 @@ fn source_is_sticky_and_exact() {
         None,
         false,
         &servers,
+        0,
     );
     let full = usize::try_from(full_hash(u32::from(ip)) % 3).unwrap();
     assert_eq!(pick(&mut aval, IpAddr::V4(ip)), Some(full));
@@ -388,6 +404,7 @@ fn source_spreads_by_weight() {
         None,
         false,
         &[up(1), up(2), up(3), up(4)],
+        0,
     );
     let mut rng = TestRng(0x1234_5678);
     let mut seen = [0f64; 4];
@@ -425,6 +442,7 @@ fn hash_none_uses_the_number() {
         None,
         false,
         &[up(1), up(1), up(1)],
+        0,
     );
     assert_eq!(b.needs_key(), KeyKind::Sample);
     for (k, s) in [("7", 1), ("9", 0), ("11", 2)] {
@@ -435,7 +453,7 @@ fn hash_none_uses_the_number() {
 #[test]
 fn missing_key_falls_back_to_round_robin() {
     for ht in [None, consistent(HashFunction::Sdbm, true)] {
-        let mut b = Balancer::new(&uri(), ht, None, false, &[up(1), up(1), up(1)]);
+        let mut b = Balancer::new(&uri(), ht, None, false, &[up(1), up(1), up(1)], 0);
         // 16 points per server on the ring: whole turns of 48.
         let c = counts(&mut b, 3, 480);
         assert_eq!(c, vec![160, 160, 160], "{ht:?}");
@@ -445,7 +463,7 @@ fn missing_key_falls_back_to_round_robin() {
         name: "host".into(),
         use_domain_only: false,
     };
-    let mut b = Balancer::new(&hdr, None, None, false, &[up(1), up(1)]);
+    let mut b = Balancer::new(&hdr, None, None, false, &[up(1), up(1)], 0);
     let seq: Vec<_> = (0..4)
         .map(|_| b.pick(&keyed(b"", &[0; 2])).unwrap())
         .collect();
@@ -461,13 +479,13 @@ fn keys_are_cut_like_haproxy() {
         name: "Host".into(),
         use_domain_only: true,
     };
-    let mut b = Balancer::new(&hdr, None, None, false, &servers);
+    let mut b = Balancer::new(&hdr, None, None, false, &servers, 0);
     assert_eq!(b.needs_key(), KeyKind::Hdr("Host"));
     let a = b.pick(&keyed(b"www.example.com", &conns));
     assert_eq!(a, b.pick(&keyed(b"img.example.org", &conns)));
     assert_eq!(a, b.pick(&keyed(b"example", &conns)));
     // uri: the query string is ignored unless `whole`.
-    let mut b = Balancer::new(&uri(), None, None, false, &servers);
+    let mut b = Balancer::new(&uri(), None, None, false, &servers, 0);
     assert_eq!(b.needs_key(), KeyKind::Uri { path_only: false });
     let s = b.pick(&keyed(b"/img/a.png", &conns));
     for q in ["/img/a.png?v=1", "/img/a.png?v=2"] {
@@ -480,7 +498,7 @@ fn keys_are_cut_like_haproxy() {
         len: None,
         depth: Some(1),
     };
-    let mut b = Balancer::new(&deep, None, None, false, &servers);
+    let mut b = Balancer::new(&deep, None, None, false, &servers, 0);
     assert_eq!(b.needs_key(), KeyKind::Uri { path_only: true });
     let s = b.pick(&keyed(b"/img/a.png", &conns));
     assert_eq!(b.pick(&keyed(b"/img/b/c.png", &conns)), s);
@@ -492,7 +510,7 @@ fn keys_are_cut_like_haproxy() {
         param: "user".into(),
         check_post: true,
     };
-    let mut b = Balancer::new(&p, None, None, false, &servers);
+    let mut b = Balancer::new(&p, None, None, false, &servers, 0);
     assert_eq!(
         b.needs_key(),
         KeyKind::UrlParam {
@@ -506,14 +524,14 @@ fn keys_are_cut_like_haproxy() {
     let rdp = Balance::RdpCookie {
         name: "mstshash".into(),
     };
-    let b = Balancer::new(&rdp, None, None, false, &servers);
+    let b = Balancer::new(&rdp, None, None, false, &servers, 0);
     assert_eq!(b.needs_key(), KeyKind::RdpCookie("mstshash"));
     for balance in [
         Balance::RoundRobin,
         Balance::First,
         Balance::Random { draws: 2 },
     ] {
-        let b = Balancer::new(&balance, None, None, false, &servers);
+        let b = Balancer::new(&balance, None, None, false, &servers, 0);
         assert_eq!(b.needs_key(), KeyKind::None);
     }
 }
@@ -535,6 +553,7 @@ fn consistent_removal_moves_only_that_servers_keys() {
         None,
         false,
         &servers,
+        0,
     );
     let before = mapping(&mut b, &keys, 5);
     // Every server gets a fair share (points are random: loose bounds).
@@ -573,6 +592,7 @@ fn consistent_addition_moves_about_one_nth() {
         None,
         false,
         &servers,
+        0,
     );
     let before = mapping(&mut b, &keys, 5);
     b.set_up(4, true);
@@ -597,6 +617,7 @@ fn consistent_redispatch_avoids_the_failed_server() {
         None,
         false,
         &servers,
+        0,
     );
     let conns = [0; 4];
     for i in 0..200 {
@@ -611,7 +632,7 @@ fn consistent_redispatch_avoids_the_failed_server() {
         assert_ne!(s, again);
     }
     // Map-based hashing has no second choice.
-    let mut m = Balancer::new(&uri(), None, None, false, &servers);
+    let mut m = Balancer::new(&uri(), None, None, false, &servers, 0);
     let s = m.pick(&keyed(b"/k", &conns)).unwrap();
     let again = m.pick(&PickCtx {
         avoid: Some(s),
@@ -626,7 +647,7 @@ fn hash_affinity_keeps_full_servers() {
     // its queue (hash-preserve-affinity always).
     let servers = [capped(1), capped(1), capped(1)];
     for ht in [None, consistent(HashFunction::Sdbm, true)] {
-        let mut b = Balancer::new(&uri(), ht, None, false, &servers);
+        let mut b = Balancer::new(&uri(), ht, None, false, &servers, 0);
         let s = b.pick(&keyed(b"/x", &[0; 3])).unwrap();
         let mut conns = [0; 3];
         conns[s] = 1;
@@ -649,6 +670,7 @@ fn hash_balance_factor_bounds_loads() {
         Some(125),
         false,
         &servers,
+        0,
     );
     let mut unbounded = Balancer::new(
         &uri(),
@@ -656,6 +678,7 @@ fn hash_balance_factor_bounds_loads() {
         None,
         false,
         &servers,
+        0,
     );
     let mut rng = TestRng(42);
     let mut conns = [0u32; 5];
@@ -691,6 +714,7 @@ fn hash_balance_factor_respects_weights() {
         Some(110),
         false,
         &servers,
+        0,
     );
     let mut conns = [0u32; 2];
     for _ in 0..400 {
@@ -711,7 +735,7 @@ fn hash_balance_factor_respects_weights() {
 
 fn random_max_load(draws: u32, seed: u64) -> u32 {
     let servers = [up(1); 10];
-    let mut b = Balancer::new(&Balance::Random { draws }, None, None, false, &servers);
+    let mut b = Balancer::new(&Balance::Random { draws }, None, None, false, &servers, 0);
     b.reseed(seed);
     let mut conns = [0u32; 10];
     for _ in 0..1000 {
@@ -741,6 +765,7 @@ fn random_follows_weights_and_saturation() {
         None,
         false,
         &[up(1), up(3)],
+        0,
     );
     b.reseed(7);
     let c = counts(&mut b, 2, 20_000);
@@ -752,6 +777,7 @@ fn random_follows_weights_and_saturation() {
         None,
         false,
         &[capped(1), capped(1)],
+        0,
     );
     assert_eq!(b.pick(&ctx(&[1, 1])), None);
     // A full draw is never returned (but may leave the stream queued).
@@ -768,6 +794,7 @@ fn roundrobin_skips_full_and_avoided_servers() {
         None,
         false,
         &[capped(2), capped(2), capped(2)],
+        0,
     );
     let conns = [2, 0, 0];
     for _ in 0..10 {
@@ -850,7 +877,7 @@ fn every_pick_is_eligible_and_nothing_panics() {
         let ht = hash_types[rng.below(hash_types.len())];
         let allbackups = rng.below(2) == 0;
         let hbf = [None, Some(0), Some(125)][rng.below(3)];
-        let mut b = Balancer::new(balance, ht, hbf, allbackups, &states);
+        let mut b = Balancer::new(balance, ht, hbf, allbackups, &states, 0);
         b.reseed(u64::try_from(round).unwrap());
         // Static weights: what the map was built with (clamped).
         let static_weights = matches!(balance, Balance::StaticRr)
@@ -966,6 +993,7 @@ fn empty_backend() {
             Some(150),
             true,
             &[],
+            0,
         );
         assert!(!b.has_usable());
         assert_eq!(b.pick(&ctx(&[])), None);
@@ -987,6 +1015,7 @@ fn ids_place_consistent_points() {
         None,
         false,
         &servers,
+        0,
     );
     a.set_ids(&[10, 20, 30]);
     let reordered = [up(1), up(1), up(2)];
@@ -996,6 +1025,7 @@ fn ids_place_consistent_points() {
         None,
         false,
         &reordered,
+        0,
     );
     b.set_ids(&[30, 10, 20]);
     let ma = mapping(&mut a, &keys, 3);
@@ -1023,7 +1053,99 @@ fn consistent_mapping_matches_haproxy() {
         None,
         false,
         &servers,
+        0,
     );
     let keys: Vec<String> = (0..40).map(|i| format!("/object/{i}")).collect();
     assert_eq!(mapping(&mut b, &keys, 5), EXPECTED);
+}
+
+/// Issue 8: every core seeded its `balance random` generator with 0, so all
+/// cores drew the same servers in the same order.
+#[test]
+fn random_draws_differ_between_cores() {
+    let servers = [up(1), up(1), up(1), up(1)];
+    let conns = [0; 4];
+    let draws: Vec<Vec<usize>> = (0..4)
+        .map(|core| {
+            let mut b = Balancer::new(
+                &Balance::Random { draws: 1 },
+                None,
+                None,
+                false,
+                &servers,
+                core,
+            );
+            (0..32).map(|_| b.pick(&ctx(&conns)).unwrap()).collect()
+        })
+        .collect();
+    for (i, a) in draws.iter().enumerate() {
+        for b in draws.iter().skip(i + 1) {
+            assert_ne!(a, b, "two cores drew the same 32 servers");
+        }
+    }
+}
+
+/// Issue 8: every core started round robin at the same server, so a burst
+/// spread over N cores sent its first N connections to one server.
+#[test]
+fn round_robin_starts_each_core_further_in_the_cycle() {
+    for balance in [Balance::RoundRobin, Balance::StaticRr] {
+        // Equal weights: core k starts on server k.
+        let servers = [up(1), up(1), up(1)];
+        let first: Vec<usize> = (0..3)
+            .map(|core| {
+                let mut b = Balancer::new(&balance, None, None, false, &servers, core);
+                b.pick(&ctx(&[0; 3])).unwrap()
+            })
+            .collect();
+        assert_eq!(first, [0, 1, 2], "{balance:?}");
+
+        // Weights 1:2:3 on two cores: the first picks differ, and each core
+        // keeps the weights over every full cycle.
+        let servers = [up(1), up(2), up(3)];
+        let mut c0 = Balancer::new(&balance, None, None, false, &servers, 0);
+        let mut c1 = Balancer::new(&balance, None, None, false, &servers, 1);
+        let conns = [0; 3];
+        assert_ne!(c0.pick(&ctx(&conns)), c1.pick(&ctx(&conns)), "{balance:?}");
+        for b in [&mut c0, &mut c1] {
+            // Finish the cycle begun above, then count whole cycles.
+            for _ in 0..5 {
+                b.pick(&ctx(&conns)).unwrap();
+            }
+            for _ in 0..20 {
+                let mut w = [0; 3];
+                for _ in 0..6 {
+                    w[b.pick(&ctx(&conns)).unwrap()] += 1;
+                }
+                assert_eq!(w, [1, 2, 3], "{balance:?}");
+            }
+        }
+        // A core number past the cycle wraps around.
+        let mut c6 = Balancer::new(&balance, None, None, false, &servers, 6);
+        let mut c0 = Balancer::new(&balance, None, None, false, &servers, 0);
+        assert_eq!(c6.pick(&ctx(&conns)), c0.pick(&ctx(&conns)), "{balance:?}");
+    }
+}
+
+/// Issue 8: HAProxy's leastconn ranks servers by served plus queued streams
+/// (fwlc_queue_srv(): `inflight = served + queue.length`); ringlb's balancer
+/// had no way to see the queues.
+#[test]
+fn leastconn_counts_queued_streams() {
+    let servers = [up(1), up(1)];
+    let mut b = Balancer::new(&Balance::LeastConn, None, None, false, &servers, 0);
+    // Served 2 and 1, but 3 streams wait for the second: 2 < 1 + 3.
+    assert_eq!(b.pick_with_queues(&ctx(&[2, 1]), &[0, 3]), Some(0));
+    // A server serving nothing but with streams queued is not idle.
+    assert_eq!(b.pick_with_queues(&ctx(&[1, 0]), &[0, 2]), Some(0));
+    // Weights apply to the sum: (1 + 2 + 1) / 2 < (2 + 1) / 1, but
+    // (1 + 5 + 1) / 2 > (2 + 1) / 1.
+    let mut b = Balancer::new(&Balance::LeastConn, None, None, false, &[up(1), up(2)], 0);
+    assert_eq!(b.pick_with_queues(&ctx(&[2, 1]), &[0, 2]), Some(1));
+    assert_eq!(b.pick_with_queues(&ctx(&[2, 1]), &[0, 5]), Some(0));
+    // Without queues, served streams alone.
+    assert_eq!(b.pick(&ctx(&[2, 1])), Some(1));
+    // Queues do not change the other algorithms' picks.
+    let mut rr = Balancer::new(&Balance::RoundRobin, None, None, false, &servers, 0);
+    assert_eq!(rr.pick_with_queues(&ctx(&[0, 0]), &[5, 0]), Some(0));
 }

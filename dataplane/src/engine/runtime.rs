@@ -308,7 +308,7 @@ fn handle_msg(core: &Core, msg: Msg) {
     }
 }
 
-fn balancers(shared: &Shared) -> Vec<RefCell<Balancer>> {
+fn balancers(shared: &Shared, core: usize) -> Vec<RefCell<Balancer>> {
     shared
         .plan
         .backends
@@ -330,6 +330,7 @@ fn balancers(shared: &Shared) -> Vec<RefCell<Balancer>> {
                 be.hash_balance_factor,
                 be.allbackups,
                 &states,
+                core,
             ))
         })
         .collect()
@@ -472,7 +473,7 @@ fn executor(
             timers,
             id: idx,
             cpu,
-            balancers: balancers(&shared),
+            balancers: balancers(&shared, idx),
             bufs: BufPool::new(shared.plan.bufsize),
             bulk_bufs: BufPool::new(BULK_BUFSIZE.max(shared.plan.bufsize)),
             pipes: super::splice::PipePool::default(),
