@@ -25,7 +25,7 @@ use super::pool::BufPool;
 use super::queue::{self, QueuePos, Ticket, BACKEND_QUEUE};
 use super::runtime::Core;
 use super::splice::{self, Pipe, PipePool, Step};
-use super::timer::{self, TimerKey, Timers};
+use super::timer::{self, Timers};
 use crate::balance::PickCtx;
 use crate::log::termination::{Cause, Phase, Termination};
 
@@ -126,18 +126,13 @@ impl Sides {
     }
 
     /// Resolves with the side whose timeout expired. One entry on the
-    /// core's timer, re-armed only when it fires early.
+    /// core's timer, re-armed only when it fires early; the entry's guard
+    /// frees it when the data phase ends first and drops this future.
     async fn watchdog(&self, timers: &Timers) -> Who {
-        let key = timers.register();
-        let who = self.watch(timers, key).await;
-        timers.remove(key);
-        who
-    }
-
-    async fn watch(&self, timers: &Timers, key: TimerKey) -> Who {
+        let timer = timers.register();
         loop {
             let deadline = self.next_deadline();
-            timers.set(key, deadline);
+            timer.set(deadline);
             // Sleep until the deadline, or until a timeout changes.
             let changed = std::future::poll_fn(|cx| {
                 if self.changed.replace(false) {
@@ -152,7 +147,7 @@ impl Sides {
             });
             {
                 let changed = std::pin::pin!(changed);
-                let fired = std::pin::pin!(timers.wait(key));
+                let fired = std::pin::pin!(timer.wait());
                 let _ = select(changed, fired).await;
             }
             if let Some(who) = self.expired(Instant::now()) {
