@@ -13,10 +13,46 @@ mod harness;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use harness::{Proxy, TcpLog, DEADLINE};
+use harness::{ringlb, start_haproxy, Backend, Proxy, TcpLog, TempDir, DEADLINE};
+
+fn start(name: &str, program: &Path, cfg: &str) -> Proxy {
+    if name == "haproxy" {
+        start_haproxy(program, cfg)
+    } else {
+        Proxy::start_with(program, cfg, &[])
+    }
+}
+
+/// One scenario as two tests: on haproxy (skipped, loudly, when it is not
+/// installed; a failure under CI) and on ringlb.
+macro_rules! on_both {
+    ($scenario:ident, $on_haproxy:ident, $on_ringlb:ident) => {
+        #[test]
+        fn $on_haproxy() {
+            if let Some(h) = harness::haproxy(stringify!($on_haproxy)) {
+                $scenario("haproxy", &h);
+            }
+        }
+
+        #[test]
+        fn $on_ringlb() {
+            $scenario("ringlb", &ringlb());
+        }
+    };
+}
+
+fn logged_config(defaults: &str, backend: &str) -> String {
+    format!(
+        "global\n    nbthread 2\n    log stdout format raw local0\n\
+         defaults\n    mode tcp\n    log global\n    option tcplog\n{defaults}\
+         frontend fe\n    bind fd@3\n    default_backend be\n\
+         backend be\n{backend}"
+    )
+}
 
 /// A backend serving one connection at a time: reads up to the client's
 /// FIN, echoes it back, closes.
@@ -81,3 +117,134 @@ fn closed_streams_release_their_memory_before_their_timeout() {
         "RSS grew from {warm} kB to {after} kB over 5,000 closed connections"
     );
 }
+
+/// %Tc is the connect time alone: a stream that waited a second in a
+/// server's queue logs `1000/0/1000`, not `1000/1000/1000` (the connect
+/// timer started before the queue).
+fn queued_stream_logs_its_wait_in_tw_not_tc(name: &str, program: &Path) {
+    let be = Backend::echo();
+    let p = start(
+        name,
+        program,
+        &logged_config(
+            "    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\n    timeout queue 10s\n",
+            &format!("    server s1 {} maxconn 1\n", be.addr),
+        ),
+    );
+    let mut holder = p.connect();
+    holder.write_all(b"a").unwrap();
+    let mut one = [0u8; 1];
+    holder.read_exact(&mut one).unwrap();
+    // The holder has the server's only slot: this one queues.
+    let mut queued = p.connect();
+    queued.write_all(b"b").unwrap();
+    let hold = Duration::from_millis(1000);
+    let held_since = Instant::now();
+    let releaser = thread::spawn(move || {
+        // The scenario itself: the slot is held for a second.
+        thread::sleep(hold);
+        drop(holder);
+    });
+    queued.read_exact(&mut one).unwrap();
+    assert_eq!(&one, b"b");
+    assert!(
+        held_since.elapsed() >= hold,
+        "{name}: served before the slot was free"
+    );
+    drop(queued);
+    releaser.join().unwrap();
+    let logs = [p.next_tcplog(), p.next_tcplog()];
+    let l = logs.iter().max_by_key(|l| TcpLog::ms(&l.tw)).unwrap();
+    let (tw, tc, tt) = (TcpLog::ms(&l.tw), TcpLog::ms(&l.tc), TcpLog::ms(&l.tt));
+    assert!((900..3000).contains(&tw), "{name}: Tw in {l:?}");
+    assert!((0..200).contains(&tc), "{name}: Tc in {l:?}");
+    // Tw counts from the accept, plus one in TCP mode (no request date):
+    // Tt may be a little under Tw + Tc.
+    assert!(tt >= 900, "{name}: Tt in {l:?}");
+    assert_eq!(l.termination, "--", "{name}: {l:?}");
+}
+on_both!(
+    queued_stream_logs_its_wait_in_tw_not_tc,
+    queue_wait_is_not_connect_time_on_haproxy,
+    queue_wait_is_not_connect_time_on_ringlb
+);
+
+/// A `unix@` server that refuses redispatches like a TCP one: with
+/// `option redispatch` and `retries 1`, the stream is served by the live
+/// server and the log shows the retry (`+1`: redispatched).
+fn dead_unix_server_redispatches(name: &str, program: &Path) {
+    let dir = TempDir::new("unix-dead");
+    // A socket file nobody listens on any more: connect() is refused.
+    let dead = dir.0.join("dead.sock");
+    drop(std::os::unix::net::UnixListener::bind(&dead).unwrap());
+    let be = Backend::echo();
+    let p = start(
+        name,
+        program,
+        &logged_config(
+            "    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\n",
+            &format!(
+                "    balance first\n    retries 1\n    option redispatch\n\
+                 server dead unix@{}\n    server live {}\n",
+                dead.display(),
+                be.addr
+            ),
+        ),
+    );
+    let mut c = p.connect();
+    c.write_all(b"hello").unwrap();
+    c.shutdown(Shutdown::Write).unwrap();
+    let mut got = Vec::new();
+    c.read_to_end(&mut got).unwrap();
+    assert_eq!(got, b"hello", "{name}");
+    let l = p.next_tcplog();
+    assert_eq!(
+        (l.backend.as_str(), l.server.as_str()),
+        ("be", "live"),
+        "{name}: {l:?}"
+    );
+    assert_eq!(l.retries, "+1", "{name}: {l:?}");
+    assert_eq!(l.termination, "--", "{name}: {l:?}");
+}
+on_both!(
+    dead_unix_server_redispatches,
+    dead_unix_server_redispatches_on_haproxy,
+    dead_unix_server_redispatches_on_ringlb
+);
+
+/// After a redispatch, %Tw runs up to the pick of the server that served
+/// (the failed attempt included) and %Tc is that last attempt alone:
+/// HAProxy logs `502/1/502` for a first attempt that timed out at 500 ms.
+fn redispatched_stream_times_its_last_attempt(name: &str, program: &Path) {
+    let stalled = harness::stalled();
+    let be = Backend::echo();
+    let p = start(
+        name,
+        program,
+        &logged_config(
+            "    timeout connect 500ms\n    timeout client 10s\n    timeout server 10s\n",
+            &format!(
+                "    balance first\n    retries 1\n    option redispatch\n\
+                 server stalled {}\n    server live {}\n",
+                stalled.addr, be.addr
+            ),
+        ),
+    );
+    let mut c = p.connect();
+    c.write_all(b"x").unwrap();
+    c.shutdown(Shutdown::Write).unwrap();
+    let mut got = Vec::new();
+    c.read_to_end(&mut got).unwrap();
+    assert_eq!(got, b"x", "{name}");
+    let l = p.next_tcplog();
+    assert_eq!(l.server, "live", "{name}: {l:?}");
+    assert_eq!(l.retries, "+1", "{name}: {l:?}");
+    let (tw, tc) = (TcpLog::ms(&l.tw), TcpLog::ms(&l.tc));
+    assert!((450..2000).contains(&tw), "{name}: Tw in {l:?}");
+    assert!((0..200).contains(&tc), "{name}: Tc in {l:?}");
+}
+on_both!(
+    redispatched_stream_times_its_last_attempt,
+    redispatch_timers_on_haproxy,
+    redispatch_timers_on_ringlb
+);

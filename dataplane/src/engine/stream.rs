@@ -456,7 +456,7 @@ pub(super) async fn handle<C: Endpoint + LocalAddr>(
     };
     facts.beconn = be.beconn.inc();
     be.cum_sess.inc();
-    let server = connect(core, fe, be_idx, be, dst, &mut facts, start).await;
+    let server = connect(core, fe, be_idx, be, dst, &mut facts).await;
     if let Some((srv_idx, server)) = server {
         facts.server = Some(srv_idx);
         forward::<C>(core, fe, be, &client, &server, &mut facts).await;
@@ -669,13 +669,14 @@ async fn connect(
     be: &BackendPlan,
     dst: Option<SocketAddr>,
     facts: &mut StreamFacts,
-    start: Instant,
 ) -> Option<(usize, ServerConn)> {
     let mut avoid = None;
     let mut attempt: u32 = 0;
     let queue_start = Instant::now();
     let mut ticket = Ticket::new(core, be_idx, be);
-    let connect_start = Instant::now();
+    let mut connect_start = Instant::now();
+    // The server of a retry without redispatch (see below).
+    let mut retry_of: Option<usize> = None;
     loop {
         // Pick, or wait in a queue while the servers this stream may use
         // are full or older waiters may use them (see `queue`).
@@ -720,51 +721,16 @@ async fn connect(
             }
             wait_in_queue(core, be, &ticket, queue_start).await;
         };
-        if facts.tw.is_none() {
+        // HAProxy's timers: a stream (re)assigned to a server (the first
+        // pick, or a redispatch) ends its queue time there (%Tw covers the
+        // failed attempts before a redispatch) and starts its connect time
+        // (%Tc); a retry on the same server keeps both, so its %Tc covers
+        // the failed attempts and the turn-around.
+        if retry_of != Some(idx) {
             facts.tw = Some(queue_start.elapsed());
+            connect_start = Instant::now();
         }
-        let srv = be.servers.get(idx)?;
-        if let super::plan::ServerAddr::Unix(path) = &srv.addr {
-            let conn = match be.timeout_connect {
-                Some(t) => timer::timeout(&core.timers, t, compio::net::UnixStream::connect(path))
-                    .await
-                    .map_err(|()| true),
-                None => Ok(compio::net::UnixStream::connect(path).await),
-            };
-            match conn {
-                Ok(Ok(s)) => {
-                    facts.tc = Some(connect_start.elapsed());
-                    return Some((idx, ServerConn::Unix(s)));
-                }
-                Ok(Err(_)) | Err(_) => {
-                    queue::offer(core, be_idx, idx, true);
-                    facts.server = Some(idx);
-                    facts.termination = Termination {
-                        cause: if conn.is_err() {
-                            Cause::ServerTimeout
-                        } else {
-                            Cause::ServerAbort
-                        },
-                        phase: Phase::Connect,
-                    };
-                    if attempt >= be.retries {
-                        facts.retries = attempt;
-                        return None;
-                    }
-                    attempt += 1;
-                    facts.retries = attempt;
-                    let turn_around = be
-                        .timeout_connect
-                        .map_or(Duration::from_secs(1), |t| t.min(Duration::from_secs(1)));
-                    timer::sleep(&core.timers, turn_around).await;
-                    continue;
-                }
-            }
-        }
-        let Some(addr) = dst.and_then(|d| srv.addr.resolve(d)).or(match srv.addr {
-            super::plan::ServerAddr::Fixed(a) => Some(a),
-            _ => None,
-        }) else {
+        let Some(srv) = be.servers.get(idx) else {
             queue::offer(core, be_idx, idx, true);
             facts.termination = Termination {
                 cause: Cause::Internal,
@@ -772,61 +738,106 @@ async fn connect(
             };
             return None;
         };
-        let conn = match be.timeout_connect {
-            Some(t) => timer::timeout(
-                &core.timers,
-                t,
-                connect_from(&be.server_tuning, srv, facts.client, addr),
-            )
-            .await
-            .map_err(|()| true),
-            None => Ok(connect_from(&be.server_tuning, srv, facts.client, addr).await),
-        };
-        match conn {
-            Ok(Ok(s)) => {
+        let err = match connect_server(core, be, srv, dst, facts.client).await {
+            Ok((conn, addr)) => {
                 facts.tc = Some(connect_start.elapsed());
-                facts.server_addr = Some(addr);
-                let _ = start;
-                return Some((idx, ServerConn::Tcp(s)));
+                facts.server_addr = addr;
+                return Some((idx, conn));
             }
-            Ok(Err(_)) | Err(_) => {
-                let timed_out = conn.is_err();
-                queue::offer(core, be_idx, idx, true);
-                if attempt >= be.retries {
-                    facts.server = Some(idx);
-                    facts.retries = attempt;
-                    facts.termination = Termination {
-                        cause: if timed_out {
-                            Cause::ServerTimeout
-                        } else {
-                            Cause::ServerAbort
-                        },
-                        phase: Phase::Connect,
-                    };
-                    return None;
-                }
-                attempt += 1;
-                facts.retries = attempt;
-                // `option redispatch [<n>]`: every n-th retry (and the last
-                // one) may go to another server.
-                if let Some(n) = be.redispatch {
-                    let every = u32::try_from(n.max(1)).unwrap_or(1);
-                    if attempt % every == 0 || attempt == be.retries {
-                        avoid = Some(idx);
-                        facts.redispatched = true;
-                        continue;
-                    }
-                }
-                avoid = None;
-                // The same server again, after HAProxy's turn-around timer:
-                // min(timeout connect, 1s).
-                let turn_around = be
-                    .timeout_connect
-                    .map_or(Duration::from_secs(1), |t| t.min(Duration::from_secs(1)));
-                timer::sleep(&core.timers, turn_around).await;
+            Err(e) => e,
+        };
+        queue::offer(core, be_idx, idx, true);
+        let cause = match err {
+            ConnectError::NoAddress => {
+                facts.termination = Termination {
+                    cause: Cause::Internal,
+                    phase: Phase::Connect,
+                };
+                return None;
+            }
+            ConnectError::Timeout => Cause::ServerTimeout,
+            ConnectError::Failed => Cause::ServerAbort,
+        };
+        if attempt >= be.retries {
+            facts.server = Some(idx);
+            facts.retries = attempt;
+            facts.termination = Termination {
+                cause,
+                phase: Phase::Connect,
+            };
+            return None;
+        }
+        attempt += 1;
+        facts.retries = attempt;
+        // `option redispatch [<n>]`: every n-th retry (and the last one)
+        // may go to another server.
+        if let Some(n) = be.redispatch {
+            let every = u32::try_from(n.max(1)).unwrap_or(1);
+            if attempt % every == 0 || attempt == be.retries {
+                avoid = Some(idx);
+                facts.redispatched = true;
+                retry_of = None;
+                continue;
             }
         }
+        avoid = None;
+        retry_of = Some(idx);
+        // The same server again, after HAProxy's turn-around timer:
+        // min(timeout connect, 1s).
+        let turn_around = be
+            .timeout_connect
+            .map_or(Duration::from_secs(1), |t| t.min(Duration::from_secs(1)));
+        timer::sleep(&core.timers, turn_around).await;
     }
+}
+
+/// Why a connection attempt to a server failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ConnectError {
+    /// `timeout connect` expired: sC.
+    Timeout,
+    /// Refused, unreachable, reset: SC.
+    Failed,
+    /// No address to connect to (a port offset out of range): IC, no retry.
+    NoAddress,
+}
+
+/// One connection attempt to `srv`, TCP or UNIX, within `timeout connect`:
+/// the connection and, for TCP, the address it went to. The retry and
+/// redispatch logic around it is the same for both families.
+async fn connect_server(
+    core: &Core,
+    be: &BackendPlan,
+    srv: &ServerPlan,
+    dst: Option<SocketAddr>,
+    client: Option<SocketAddr>,
+) -> Result<(ServerConn, Option<SocketAddr>), ConnectError> {
+    async fn within<T>(
+        core: &Core,
+        be: &BackendPlan,
+        fut: impl std::future::Future<Output = std::io::Result<T>>,
+    ) -> Result<T, ConnectError> {
+        match be.timeout_connect {
+            Some(t) => match timer::timeout(&core.timers, t, fut).await {
+                Ok(r) => r.map_err(|_| ConnectError::Failed),
+                Err(()) => Err(ConnectError::Timeout),
+            },
+            None => fut.await.map_err(|_| ConnectError::Failed),
+        }
+    }
+    if let super::plan::ServerAddr::Unix(path) = &srv.addr {
+        let conn = within(core, be, compio::net::UnixStream::connect(path)).await?;
+        return Ok((ServerConn::Unix(conn), None));
+    }
+    let addr = dst
+        .and_then(|d| srv.addr.resolve(d))
+        .or(match srv.addr {
+            super::plan::ServerAddr::Fixed(a) => Some(a),
+            _ => None,
+        })
+        .ok_or(ConnectError::NoAddress)?;
+    let conn = within(core, be, connect_from(&be.server_tuning, srv, client, addr)).await?;
+    Ok((ServerConn::Tcp(conn), Some(addr)))
 }
 
 /// The data phase: both directions at once, with half-close.
