@@ -248,3 +248,93 @@ on_both!(
     redispatch_timers_on_haproxy,
     redispatch_timers_on_ringlb
 );
+
+/// The listen queue length `ss` reports (Send-Q of a listener) for each
+/// UNIX listener under `dir`, by file name (HAProxy and ringlb bind a
+/// temporary name and rename it: the kernel keeps the first name), once
+/// they are `expected` or at the deadline (a listener may be seen between
+/// its bind and its listen).
+fn unix_backlogs(dir: &Path, names: &[&str], expected: &[u64]) -> Vec<u64> {
+    let end = Instant::now() + DEADLINE;
+    loop {
+        let out = std::process::Command::new("ss")
+            .args(["-xlH"])
+            .output()
+            .expect("ss (iproute2) runs");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let found: Vec<Option<u64>> = names
+            .iter()
+            .map(|n| {
+                let prefix = format!("{}/{n}", dir.display());
+                text.lines().find_map(|l| {
+                    let f: Vec<&str> = l.split_whitespace().collect();
+                    // u_str LISTEN <recv-q> <send-q> <path> ...
+                    (f.len() >= 5 && f[1] == "LISTEN" && f[4].starts_with(&prefix))
+                        .then(|| f[3].parse().ok())
+                        .flatten()
+                })
+            })
+            .collect();
+        if found.iter().all(Option::is_some) {
+            let found: Vec<u64> = found.into_iter().flatten().collect();
+            if found == expected || Instant::now() >= end {
+                return found;
+            }
+        }
+        assert!(Instant::now() < end, "listeners never showed up in: {text}");
+        thread::yield_now();
+    }
+}
+
+/// The listen backlog is HAProxy's listener_backlog(): the bind's
+/// `backlog`, else the frontend's, else the frontend's maxconn, which
+/// defaults to the global one (ringlb used a fixed 1024 there, and UNIX
+/// listeners kept std's backlog whatever the config said).
+fn listen_backlog_follows_backlog_then_maxconn(name: &str, program: &Path) {
+    let dir = TempDir::new("backlog");
+    let d = dir.0.display();
+    // HAProxy refuses port 0: a port the kernel just handed out, freed.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cfg = format!(
+        "global\n    maxconn 300\n\
+         defaults\n    mode tcp\n    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\n\
+         frontend f1\n    bind {d}/f1.sock\n    default_backend be\n\
+         frontend f2\n    maxconn 50\n    bind {d}/f2.sock\n    default_backend be\n\
+         frontend f3\n    maxconn 50\n    backlog 77\n    bind {d}/f3.sock\n    default_backend be\n\
+         frontend f4\n    backlog 77\n    bind {d}/f4.sock backlog 33\n    default_backend be\n\
+         frontend f5\n    bind {d}/f5.sock maxconn 20\n    default_backend be\n\
+         frontend f6\n    bind 127.0.0.1:{port}\n    default_backend be\n\
+         backend be\n    server s1 127.0.0.1:1\n"
+    );
+    let p = start(name, program, &cfg);
+    let expected = [300, 50, 77, 33, 20];
+    let names = ["f1.sock", "f2.sock", "f3.sock", "f4.sock", "f5.sock"];
+    let got = unix_backlogs(&dir.0, &names, &expected);
+    assert_eq!(got, expected, "{name}");
+    // The TCP listener, same default.
+    let pid = format!("pid={},", p.child.id());
+    let out = std::process::Command::new("ss")
+        .args(["-ltnpH", "src", &format!("127.0.0.1:{port}")])
+        .output()
+        .expect("ss (iproute2) runs");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let tcp: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains(&pid))
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .collect();
+    assert!(
+        !tcp.is_empty(),
+        "{name}: no TCP listener of {pid} in {text}"
+    );
+    assert!(tcp.iter().all(|q| *q == "300"), "{name}: {tcp:?}");
+}
+on_both!(
+    listen_backlog_follows_backlog_then_maxconn,
+    listen_backlog_on_haproxy,
+    listen_backlog_on_ringlb
+);
