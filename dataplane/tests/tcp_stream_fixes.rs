@@ -338,3 +338,53 @@ on_both!(
     listen_backlog_on_haproxy,
     listen_backlog_on_ringlb
 );
+
+/// A backend that reports every connection's bytes (read up to the FIN or
+/// an error) on the channel.
+fn recording_backend() -> (Backend, std::sync::mpsc::Receiver<Vec<u8>>) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    let be = Backend::spawn_with(move |mut s: TcpStream| {
+        let _ = s.set_read_timeout(Some(DEADLINE));
+        let mut got = Vec::new();
+        let _ = s.read_to_end(&mut got);
+        let _ = tx.lock().unwrap().send(got);
+    });
+    (be, rx)
+}
+
+/// Bytes a client sent before its timeout reach the server: with
+/// `timeout client 1ms` and 51 bytes sent right after connecting, HAProxy
+/// forwards the 51 bytes, then closes and logs `cD` with `%U` 51.
+fn bytes_received_before_a_client_timeout_are_forwarded(name: &str, program: &Path) {
+    let (be, received) = recording_backend();
+    let cfg = format!(
+        "global\n    nbthread 2\n    log stdout format raw local0\n\
+         defaults\n    mode tcp\n    log global\n    log-format \"%U %B %ts\"\n\
+         timeout connect 2s\n    timeout client 1ms\n    timeout server 10s\n\
+         frontend fe\n    bind fd@3\n    default_backend be\n\
+         backend be\n    server s1 {}\n",
+        be.addr
+    );
+    let p = start(name, program, &cfg);
+    let request = [b'r'; 51];
+    for i in 0..5 {
+        let mut c = p.connect();
+        c.write_all(&request).unwrap();
+        let mut rest = Vec::new();
+        let _ = c.read_to_end(&mut rest);
+        let got = received.recv_timeout(DEADLINE).unwrap();
+        assert_eq!(
+            got.len(),
+            51,
+            "{name}, connection {i}: the server got {got:?}"
+        );
+        let line = p.next_log();
+        assert_eq!(line, "51 0 cD", "{name}, connection {i}");
+    }
+}
+on_both!(
+    bytes_received_before_a_client_timeout_are_forwarded,
+    client_timeout_forwards_received_bytes_on_haproxy,
+    client_timeout_forwards_received_bytes_on_ringlb
+);

@@ -128,7 +128,13 @@ impl Sides {
     /// Resolves with the side whose timeout expired. One entry on the
     /// core's timer, re-armed only when it fires early; the entry's guard
     /// frees it when the data phase ends first and drops this future.
-    async fn watchdog(&self, timers: &Timers) -> Who {
+    ///
+    /// A side with bytes waiting to be read (`readable`) has not expired:
+    /// they arrived before the deadline and HAProxy forwards what it
+    /// received before a timeout closes the stream. Ending here would drop
+    /// the pump's read, whose bytes would be lost (an io_uring read
+    /// submitted, then cancelled, may still consume them).
+    async fn watchdog(&self, timers: &Timers, readable: impl Fn(Who) -> bool) -> Who {
         let timer = timers.register();
         loop {
             let deadline = self.next_deadline();
@@ -151,10 +157,29 @@ impl Sides {
                 let _ = select(changed, fired).await;
             }
             if let Some(who) = self.expired(Instant::now()) {
-                return who;
+                if !readable(who) {
+                    return who;
+                }
+                // The pump reads them at once: counted as activity.
+                self.side(who).touch();
             }
         }
     }
+}
+
+/// Bytes wait in the socket's receive queue (a FIN alone does not count:
+/// once a direction has ended, its FIN stays readable).
+fn has_bytes_to_read<S: std::os::fd::AsFd>(sock: &S) -> bool {
+    use nix::sys::socket::{recv, MsgFlags};
+    let mut one = [0u8; 1];
+    matches!(
+        recv(
+            std::os::fd::AsRawFd::as_raw_fd(&sock.as_fd()),
+            &mut one,
+            MsgFlags::MSG_PEEK | MsgFlags::MSG_DONTWAIT
+        ),
+        Ok(n) if n > 0
+    )
 }
 
 /// Either side of a stream: a TCP or UNIX stream socket. The forwarding
@@ -941,7 +966,11 @@ async fn forward_with<C: Endpoint, S: Endpoint>(
     let outcome = {
         let data = std::pin::pin!(data);
         let kill = std::pin::pin!(core.kill.wait());
-        let watchdog = std::pin::pin!(sides.watchdog(&core.timers));
+        let readable = |who| match who {
+            Who::Client => has_bytes_to_read(client),
+            Who::Server => has_bytes_to_read(server),
+        };
+        let watchdog = std::pin::pin!(sides.watchdog(&core.timers, readable));
         match select(data, select(kill, watchdog)).await {
             Either::Left((end, _)) => end,
             Either::Right((Either::Left(((), _)), _)) => DirEnd::Killed,
