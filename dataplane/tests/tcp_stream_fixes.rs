@@ -388,3 +388,79 @@ on_both!(
     client_timeout_forwards_received_bytes_on_haproxy,
     client_timeout_forwards_received_bytes_on_ringlb
 );
+
+/// A client that reset its connection before the proxy handled it (it
+/// waited in the accept queue behind `maxconn 1`) gets no server
+/// connection: HAProxy logs `be/<NOSRV> -1/-1/0 0 CR` and never connects.
+fn reset_clients_are_not_connected_to_a_server(name: &str, program: &Path, frontend: &str) {
+    let be = Backend::echo();
+    let p = start(
+        name,
+        program,
+        &format!(
+            "global\n    nbthread 2\n    log stdout format raw local0\n\
+             defaults\n    mode tcp\n    log global\n    option tcplog\n\
+             timeout connect 2s\n    timeout client 10s\n    timeout server 10s\n\
+             frontend fe\n    maxconn 1\n    bind fd@3\n{frontend}    default_backend be\n\
+             backend be\n    server s1 {}\n",
+            be.addr
+        ),
+    );
+    // The holder takes the frontend's only slot; the others wait in the
+    // kernel's accept queue, where their resets reach them.
+    let mut holder = p.connect();
+    holder.write_all(b"h").unwrap();
+    let mut one = [0u8; 1];
+    holder.read_exact(&mut one).unwrap();
+    assert!(be.next_accept(DEADLINE).is_some());
+    for _ in 0..3 {
+        let c = TcpStream::connect_timeout(&p.addr, DEADLINE).unwrap();
+        socket2::SockRef::from(&c)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
+        drop(c);
+    }
+    drop(holder);
+    let logs: Vec<TcpLog> = (0..4).map(|_| p.next_tcplog()).collect();
+    let reset: Vec<&TcpLog> = logs.iter().filter(|l| l.server != "s1").collect();
+    assert_eq!(reset.len(), 3, "{name}: {logs:#?}");
+    for l in reset {
+        assert_eq!(
+            (
+                l.server.as_str(),
+                l.tw.as_str(),
+                l.tc.as_str(),
+                l.tt.as_str(),
+                l.bytes.as_str(),
+                l.termination.as_str()
+            ),
+            ("<NOSRV>", "-1", "-1", "0", "0", "CR"),
+            "{name}: {l:?}"
+        );
+    }
+    assert!(
+        be.next_accept(Duration::from_millis(200)).is_none(),
+        "{name}: a reset client was connected to the server"
+    );
+}
+fn reset_clients_without_inspection(name: &str, program: &Path) {
+    reset_clients_are_not_connected_to_a_server(name, program, "");
+}
+on_both!(
+    reset_clients_without_inspection,
+    reset_client_is_not_served_on_haproxy,
+    reset_client_is_not_served_on_ringlb
+);
+
+fn reset_clients_with_inspect_delay(name: &str, program: &Path) {
+    reset_clients_are_not_connected_to_a_server(
+        name,
+        program,
+        "    tcp-request inspect-delay 5s\n",
+    );
+}
+on_both!(
+    reset_clients_with_inspect_delay,
+    reset_client_with_inspect_delay_is_not_served_on_haproxy,
+    reset_client_with_inspect_delay_is_not_served_on_ringlb
+);

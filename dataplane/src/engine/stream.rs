@@ -479,6 +479,17 @@ pub(super) async fn handle<C: Endpoint + LocalAddr>(
         finish(core, (fe_idx, fe), None, facts, start);
         return;
     };
+    if client_is_gone(&client) {
+        // Reset before the stream was handled (often still in the accept
+        // queue): as HAProxy, no server connection, "be/<NOSRV> -1/-1/0 0
+        // CR".
+        facts.termination = Termination {
+            cause: Cause::ClientAbort,
+            phase: Phase::Request,
+        };
+        finish(core, (fe_idx, fe), Some((be_idx, be)), facts, start);
+        return;
+    }
     facts.beconn = be.beconn.inc();
     be.cum_sess.inc();
     let server = connect(core, fe, be_idx, be, dst, &mut facts).await;
@@ -494,6 +505,23 @@ pub(super) async fn handle<C: Endpoint + LocalAddr>(
     be.beconn.dec();
     drop(client);
     finish(core, (fe_idx, fe), Some((be_idx, be)), facts, start);
+}
+
+/// The client reset its connection already (an RST received before the
+/// stream was handled: the socket holds ECONNRESET). Bytes or a FIN
+/// waiting do not count: they are served as usual.
+fn client_is_gone<C: std::os::fd::AsFd>(client: &C) -> bool {
+    use nix::errno::Errno;
+    use nix::sys::socket::{recv, MsgFlags};
+    let mut one = [0u8; 1];
+    match recv(
+        std::os::fd::AsRawFd::as_raw_fd(&client.as_fd()),
+        &mut one,
+        MsgFlags::MSG_PEEK | MsgFlags::MSG_DONTWAIT,
+    ) {
+        Ok(_) | Err(Errno::EAGAIN | Errno::EINTR) => false,
+        Err(_) => true,
+    }
 }
 
 /// Close a client that got no server (no backend, queue full or timed
