@@ -167,19 +167,23 @@ impl Sides {
     }
 }
 
+/// Look at what waits in a socket without taking it or blocking: the
+/// bytes a read would return (0 at a FIN), or the error it would fail with
+/// (EAGAIN: nothing yet).
+fn peek<S: std::os::fd::AsFd>(sock: &S) -> nix::Result<usize> {
+    use nix::sys::socket::{recv, MsgFlags};
+    let mut one = [0u8; 1];
+    recv(
+        std::os::fd::AsRawFd::as_raw_fd(&sock.as_fd()),
+        &mut one,
+        MsgFlags::MSG_PEEK | MsgFlags::MSG_DONTWAIT,
+    )
+}
+
 /// Bytes wait in the socket's receive queue (a FIN alone does not count:
 /// once a direction has ended, its FIN stays readable).
 fn has_bytes_to_read<S: std::os::fd::AsFd>(sock: &S) -> bool {
-    use nix::sys::socket::{recv, MsgFlags};
-    let mut one = [0u8; 1];
-    matches!(
-        recv(
-            std::os::fd::AsRawFd::as_raw_fd(&sock.as_fd()),
-            &mut one,
-            MsgFlags::MSG_PEEK | MsgFlags::MSG_DONTWAIT
-        ),
-        Ok(n) if n > 0
-    )
+    matches!(peek(sock), Ok(n) if n > 0)
 }
 
 /// Either side of a stream: a TCP or UNIX stream socket. The forwarding
@@ -512,16 +516,7 @@ pub(super) async fn handle<C: Endpoint + LocalAddr>(
 /// waiting do not count: they are served as usual.
 fn client_is_gone<C: std::os::fd::AsFd>(client: &C) -> bool {
     use nix::errno::Errno;
-    use nix::sys::socket::{recv, MsgFlags};
-    let mut one = [0u8; 1];
-    match recv(
-        std::os::fd::AsRawFd::as_raw_fd(&client.as_fd()),
-        &mut one,
-        MsgFlags::MSG_PEEK | MsgFlags::MSG_DONTWAIT,
-    ) {
-        Ok(_) | Err(Errno::EAGAIN | Errno::EINTR) => false,
-        Err(_) => true,
-    }
+    !matches!(peek(client), Ok(_) | Err(Errno::EAGAIN | Errno::EINTR))
 }
 
 /// Close a client that got no server (no backend, queue full or timed
