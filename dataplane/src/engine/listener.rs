@@ -61,18 +61,21 @@ pub fn bind_all(plan: &Plan, executors: usize) -> Result<Vec<Vec<Bound>>, BindEr
     for (fi, fe) in plan.frontends.iter().enumerate() {
         let mut luid = 0u32;
         for b in &fe.binds {
-            let tuning = tuning_of(b);
+            let backlog = listener_backlog(b.backlog, fe.maxconn, plan.maxconn);
+            let tuning = tuning_of(b, backlog);
             for addr in &b.addrs {
                 luid += 1;
                 match addr {
                     ListenAddr::Inet(sa) => {
                         let bind = || {
-                            bind_inet(*sa, b, &tuning, plan.reuseport).map_err(|e| BindError {
-                                in_use: e.kind() == std::io::ErrorKind::AddrInUse,
-                                message: format!(
-                                    "Starting frontend {}: cannot bind socket [{sa}]: {e}",
-                                    fe.name
-                                ),
+                            bind_inet(*sa, b, backlog, &tuning, plan.reuseport).map_err(|e| {
+                                BindError {
+                                    in_use: e.kind() == std::io::ErrorKind::AddrInUse,
+                                    message: format!(
+                                        "Starting frontend {}: cannot bind socket [{sa}]: {e}",
+                                        fe.name
+                                    ),
+                                }
                             })
                         };
                         // `noreuseport`: one socket, shared by the executors.
@@ -89,7 +92,7 @@ pub fn bind_all(plan: &Plan, executors: usize) -> Result<Vec<Vec<Bound>>, BindEr
                                 frontend: fi,
                                 addr: addr.clone(),
                                 luid,
-                                backlog: b.backlog,
+                                backlog,
                                 tuning: tuning.clone(),
                             });
                         }
@@ -100,15 +103,16 @@ pub fn bind_all(plan: &Plan, executors: usize) -> Result<Vec<Vec<Bound>>, BindEr
                         user,
                         group,
                     } => {
-                        let base = bind_unix(path, *mode, user.as_deref(), group.as_deref())
-                            .map_err(|e| BindError {
-                                in_use: false,
-                                message: format!(
-                                    "Starting frontend {}: cannot bind UNIX socket [{}]: {e}",
-                                    fe.name,
-                                    path.display()
-                                ),
-                            })?;
+                        let base =
+                            bind_unix(path, backlog, *mode, user.as_deref(), group.as_deref())
+                                .map_err(|e| BindError {
+                                    in_use: false,
+                                    message: format!(
+                                        "Starting frontend {}: cannot bind UNIX socket [{}]: {e}",
+                                        fe.name,
+                                        path.display()
+                                    ),
+                                })?;
                         for list in per_exec.iter_mut() {
                             let s = base.try_clone().map_err(|e| {
                                 BindError::fatal(format!("Starting frontend {}: {e}", fe.name))
@@ -118,7 +122,7 @@ pub fn bind_all(plan: &Plan, executors: usize) -> Result<Vec<Vec<Bound>>, BindEr
                                 frontend: fi,
                                 addr: addr.clone(),
                                 luid,
-                                backlog: b.backlog,
+                                backlog,
                                 tuning: ListenerTuning::default(),
                             });
                         }
@@ -148,7 +152,7 @@ pub fn bind_all(plan: &Plan, executors: usize) -> Result<Vec<Vec<Bound>>, BindEr
                                 frontend: fi,
                                 addr: addr.clone(),
                                 luid,
-                                backlog: b.backlog,
+                                backlog,
                                 tuning: tuning.clone(),
                             });
                         }
@@ -166,6 +170,7 @@ pub fn bind_all(plan: &Plan, executors: usize) -> Result<Vec<Vec<Bound>>, BindEr
 /// process's socket until the rename, the new one after).
 fn bind_unix(
     path: &std::path::Path,
+    backlog: i32,
     mode: Option<u32>,
     user: Option<&str>,
     group: Option<&str>,
@@ -180,6 +185,8 @@ fn bind_unix(
     ));
     let _ = std::fs::remove_file(&tmp);
     let l = std::os::unix::net::UnixListener::bind(&tmp)?;
+    // std listens with its own backlog: listening again sets ours.
+    SockRef::from(&l).listen(backlog)?;
     if let Some(m) = mode {
         std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(m))?;
     }
@@ -224,6 +231,7 @@ fn lookup_id(text: &str, by_name: Option<u32>) -> std::io::Result<u32> {
 fn bind_inet(
     sa: SocketAddr,
     b: &BindPlan,
+    backlog: i32,
     tuning: &ListenerTuning,
     reuseport: bool,
 ) -> std::io::Result<std::net::TcpListener> {
@@ -253,7 +261,7 @@ fn bind_inet(
         s.bind_device(Some(iface.as_bytes()))?;
     }
     s.bind(&sa.into())?;
-    s.listen(b.backlog)?;
+    s.listen(backlog)?;
     // listen() clears the delayed-ACK state (inet_csk_delack_init): the
     // quick-ack mode is set after it, as tcp_bind_listener does.
     let _ = s.set_tcp_quickack(!tuning.smart_accept);
@@ -327,8 +335,31 @@ impl KeepAlive {
 
 /// What the plan says of a `bind` line's sockets (filled from the
 /// frontend's options, the bind line and `tune.*buf.client` in plan.rs).
-fn tuning_of(b: &BindPlan) -> ListenerTuning {
-    b.tuning.clone()
+/// The listen(2) backlog of a bind line, as HAProxy's listener_backlog():
+/// the bind's `backlog` (or the frontend's, or the bind's `maxconn`: see
+/// `BindPlan::backlog`), else the frontend's maxconn, which defaults to the
+/// global one (known only once the process limits are final, hence here).
+fn listener_backlog(explicit: i32, fe_maxconn: u32, global_maxconn: u32) -> i32 {
+    if explicit > 0 {
+        return explicit;
+    }
+    let maxconn = if fe_maxconn > 0 {
+        fe_maxconn
+    } else {
+        global_maxconn
+    };
+    match i32::try_from(maxconn) {
+        Ok(0) => 1024,
+        Ok(n) => n,
+        Err(_) => i32::MAX,
+    }
+}
+
+fn tuning_of(b: &BindPlan, backlog: i32) -> ListenerTuning {
+    let mut t = b.tuning.clone();
+    // TCP_FASTOPEN's queue length is the listener's backlog.
+    t.fastopen = t.fastopen.map(|_| backlog);
+    t
 }
 
 /// Set `t` on a TCP listener (a fresh one before listen(), or an inherited
@@ -465,7 +496,7 @@ mod tests {
         std::net::TcpStream,
         std::net::TcpStream,
     ) {
-        let l = bind_inet(localhost(), &bind_plan(), t, true).unwrap();
+        let l = bind_inet(localhost(), &bind_plan(), 16, t, true).unwrap();
         l.set_nonblocking(false).unwrap();
         let client = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
         let (server, _) = l.accept().unwrap();
@@ -475,9 +506,9 @@ mod tests {
     #[test]
     fn reuseport_lets_executors_share_an_address() {
         let t = ListenerTuning::default();
-        let a = bind_inet(localhost(), &bind_plan(), &t, true).unwrap();
+        let a = bind_inet(localhost(), &bind_plan(), 16, &t, true).unwrap();
         let addr = a.local_addr().unwrap();
-        let b = bind_inet(addr, &bind_plan(), &t, true).unwrap();
+        let b = bind_inet(addr, &bind_plan(), 16, &t, true).unwrap();
         assert_eq!(b.local_addr().unwrap(), addr);
     }
 
@@ -486,7 +517,7 @@ mod tests {
         // A plain listener without SO_REUSEPORT holds the port.
         let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = holder.local_addr().unwrap();
-        assert!(bind_inet(addr, &bind_plan(), &ListenerTuning::default(), true).is_err());
+        assert!(bind_inet(addr, &bind_plan(), 16, &ListenerTuning::default(), true).is_err());
     }
 
     /// TCP mode without options: TCP_NODELAY on the accepted socket (set
@@ -558,7 +589,7 @@ mod tests {
             defer_accept: true,
             ..ListenerTuning::default()
         };
-        let l = bind_inet(localhost(), &bind_plan(), &t, true).unwrap();
+        let l = bind_inet(localhost(), &bind_plan(), 16, &t, true).unwrap();
         assert!(tune_listener(SockRef::from(&l), &t).is_empty());
         l.set_nonblocking(true).unwrap();
         let mut client = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();

@@ -71,6 +71,8 @@ pub struct FrontendPlan {
 #[derive(Debug)]
 pub struct BindPlan {
     pub addrs: Vec<ListenAddr>,
+    /// The bind's `backlog`, else the frontend's, else the bind's
+    /// `maxconn`; 0: none of them (the listener derives it).
     pub backlog: i32,
     pub v6only: Option<bool>,
     pub transparent: bool,
@@ -384,14 +386,17 @@ impl Plan {
                         }
                     }
                 }
-                let maxconn = b.opts.maxconn.or(px.maxconn).unwrap_or(0);
-                let backlog =
-                    i32::try_from(b.opts.backlog.or(px.backlog).unwrap_or(if maxconn > 0 {
-                        maxconn
-                    } else {
-                        1024
-                    }))
-                    .unwrap_or(i32::MAX);
+                // The frontend's maxconn (and the global one it defaults
+                // to) is final only once the process limits are known: the
+                // listener derives the rest (listener::listener_backlog).
+                let backlog = i32::try_from(
+                    b.opts
+                        .backlog
+                        .or(px.backlog)
+                        .or(b.opts.maxconn)
+                        .unwrap_or(0),
+                )
+                .unwrap_or(i32::MAX);
                 binds.push(BindPlan {
                     addrs,
                     backlog,

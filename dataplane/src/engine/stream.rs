@@ -25,7 +25,7 @@ use super::pool::BufPool;
 use super::queue::{self, QueuePos, Ticket, BACKEND_QUEUE};
 use super::runtime::Core;
 use super::splice::{self, Pipe, PipePool, Step};
-use super::timer::{self, TimerKey, Timers};
+use super::timer::{self, Timers};
 use crate::balance::PickCtx;
 use crate::log::termination::{Cause, Phase, Termination};
 
@@ -126,18 +126,19 @@ impl Sides {
     }
 
     /// Resolves with the side whose timeout expired. One entry on the
-    /// core's timer, re-armed only when it fires early.
-    async fn watchdog(&self, timers: &Timers) -> Who {
-        let key = timers.register();
-        let who = self.watch(timers, key).await;
-        timers.remove(key);
-        who
-    }
-
-    async fn watch(&self, timers: &Timers, key: TimerKey) -> Who {
+    /// core's timer, re-armed only when it fires early; the entry's guard
+    /// frees it when the data phase ends first and drops this future.
+    ///
+    /// A side with bytes waiting to be read (`readable`) has not expired:
+    /// they arrived before the deadline and HAProxy forwards what it
+    /// received before a timeout closes the stream. Ending here would drop
+    /// the pump's read, whose bytes would be lost (an io_uring read
+    /// submitted, then cancelled, may still consume them).
+    async fn watchdog(&self, timers: &Timers, readable: impl Fn(Who) -> bool) -> Who {
+        let timer = timers.register();
         loop {
             let deadline = self.next_deadline();
-            timers.set(key, deadline);
+            timer.set(deadline);
             // Sleep until the deadline, or until a timeout changes.
             let changed = std::future::poll_fn(|cx| {
                 if self.changed.replace(false) {
@@ -152,14 +153,37 @@ impl Sides {
             });
             {
                 let changed = std::pin::pin!(changed);
-                let fired = std::pin::pin!(timers.wait(key));
+                let fired = std::pin::pin!(timer.wait());
                 let _ = select(changed, fired).await;
             }
             if let Some(who) = self.expired(Instant::now()) {
-                return who;
+                if !readable(who) {
+                    return who;
+                }
+                // The pump reads them at once: counted as activity.
+                self.side(who).touch();
             }
         }
     }
+}
+
+/// Look at what waits in a socket without taking it or blocking: the
+/// bytes a read would return (0 at a FIN), or the error it would fail with
+/// (EAGAIN: nothing yet).
+fn peek<S: std::os::fd::AsFd>(sock: &S) -> nix::Result<usize> {
+    use nix::sys::socket::{recv, MsgFlags};
+    let mut one = [0u8; 1];
+    recv(
+        std::os::fd::AsRawFd::as_raw_fd(&sock.as_fd()),
+        &mut one,
+        MsgFlags::MSG_PEEK | MsgFlags::MSG_DONTWAIT,
+    )
+}
+
+/// Bytes wait in the socket's receive queue (a FIN alone does not count:
+/// once a direction has ended, its FIN stays readable).
+fn has_bytes_to_read<S: std::os::fd::AsFd>(sock: &S) -> bool {
+    matches!(peek(sock), Ok(n) if n > 0)
 }
 
 /// Either side of a stream: a TCP or UNIX stream socket. The forwarding
@@ -459,9 +483,20 @@ pub(super) async fn handle<C: Endpoint + LocalAddr>(
         finish(core, (fe_idx, fe), None, facts, start);
         return;
     };
+    if client_is_gone(&client) {
+        // Reset before the stream was handled (often still in the accept
+        // queue): as HAProxy, no server connection, "be/<NOSRV> -1/-1/0 0
+        // CR".
+        facts.termination = Termination {
+            cause: Cause::ClientAbort,
+            phase: Phase::Request,
+        };
+        finish(core, (fe_idx, fe), Some((be_idx, be)), facts, start);
+        return;
+    }
     facts.beconn = be.beconn.inc();
     be.cum_sess.inc();
-    let server = connect(core, fe, be_idx, be, dst, &mut facts, start).await;
+    let server = connect(core, fe, be_idx, be, dst, &mut facts).await;
     if let Some((srv_idx, server)) = server {
         facts.server = Some(srv_idx);
         forward::<C>(core, fe, be, &client, &server, &mut facts).await;
@@ -474,6 +509,14 @@ pub(super) async fn handle<C: Endpoint + LocalAddr>(
     be.beconn.dec();
     drop(client);
     finish(core, (fe_idx, fe), Some((be_idx, be)), facts, start);
+}
+
+/// The client reset its connection already (an RST received before the
+/// stream was handled: the socket holds ECONNRESET). Bytes or a FIN
+/// waiting do not count: they are served as usual.
+fn client_is_gone<C: std::os::fd::AsFd>(client: &C) -> bool {
+    use nix::errno::Errno;
+    !matches!(peek(client), Ok(_) | Err(Errno::EAGAIN | Errno::EINTR))
 }
 
 /// Close a client that got no server (no backend, queue full or timed
@@ -674,13 +717,14 @@ async fn connect(
     be: &BackendPlan,
     dst: Option<SocketAddr>,
     facts: &mut StreamFacts,
-    start: Instant,
 ) -> Option<(usize, ServerConn)> {
     let mut avoid = None;
     let mut attempt: u32 = 0;
     let queue_start = Instant::now();
     let mut ticket = Ticket::new(core, be_idx, be);
-    let connect_start = Instant::now();
+    let mut connect_start = Instant::now();
+    // The server of a retry without redispatch (see below).
+    let mut retry_of: Option<usize> = None;
     loop {
         // Pick, or wait in a queue while the servers this stream may use
         // are full or older waiters may use them (see `queue`).
@@ -725,51 +769,16 @@ async fn connect(
             }
             wait_in_queue(core, be, &ticket, queue_start).await;
         };
-        if facts.tw.is_none() {
+        // HAProxy's timers: a stream (re)assigned to a server (the first
+        // pick, or a redispatch) ends its queue time there (%Tw covers the
+        // failed attempts before a redispatch) and starts its connect time
+        // (%Tc); a retry on the same server keeps both, so its %Tc covers
+        // the failed attempts and the turn-around.
+        if retry_of != Some(idx) {
             facts.tw = Some(queue_start.elapsed());
+            connect_start = Instant::now();
         }
-        let srv = be.servers.get(idx)?;
-        if let super::plan::ServerAddr::Unix(path) = &srv.addr {
-            let conn = match be.timeout_connect {
-                Some(t) => timer::timeout(&core.timers, t, compio::net::UnixStream::connect(path))
-                    .await
-                    .map_err(|()| true),
-                None => Ok(compio::net::UnixStream::connect(path).await),
-            };
-            match conn {
-                Ok(Ok(s)) => {
-                    facts.tc = Some(connect_start.elapsed());
-                    return Some((idx, ServerConn::Unix(s)));
-                }
-                Ok(Err(_)) | Err(_) => {
-                    queue::offer(core, be_idx, idx, true);
-                    facts.server = Some(idx);
-                    facts.termination = Termination {
-                        cause: if conn.is_err() {
-                            Cause::ServerTimeout
-                        } else {
-                            Cause::ServerAbort
-                        },
-                        phase: Phase::Connect,
-                    };
-                    if attempt >= be.retries {
-                        facts.retries = attempt;
-                        return None;
-                    }
-                    attempt += 1;
-                    facts.retries = attempt;
-                    let turn_around = be
-                        .timeout_connect
-                        .map_or(Duration::from_secs(1), |t| t.min(Duration::from_secs(1)));
-                    timer::sleep(&core.timers, turn_around).await;
-                    continue;
-                }
-            }
-        }
-        let Some(addr) = dst.and_then(|d| srv.addr.resolve(d)).or(match srv.addr {
-            super::plan::ServerAddr::Fixed(a) => Some(a),
-            _ => None,
-        }) else {
+        let Some(srv) = be.servers.get(idx) else {
             queue::offer(core, be_idx, idx, true);
             facts.termination = Termination {
                 cause: Cause::Internal,
@@ -777,61 +786,106 @@ async fn connect(
             };
             return None;
         };
-        let conn = match be.timeout_connect {
-            Some(t) => timer::timeout(
-                &core.timers,
-                t,
-                connect_from(&be.server_tuning, srv, facts.client, addr),
-            )
-            .await
-            .map_err(|()| true),
-            None => Ok(connect_from(&be.server_tuning, srv, facts.client, addr).await),
-        };
-        match conn {
-            Ok(Ok(s)) => {
+        let err = match connect_server(core, be, srv, dst, facts.client).await {
+            Ok((conn, addr)) => {
                 facts.tc = Some(connect_start.elapsed());
-                facts.server_addr = Some(addr);
-                let _ = start;
-                return Some((idx, ServerConn::Tcp(s)));
+                facts.server_addr = addr;
+                return Some((idx, conn));
             }
-            Ok(Err(_)) | Err(_) => {
-                let timed_out = conn.is_err();
-                queue::offer(core, be_idx, idx, true);
-                if attempt >= be.retries {
-                    facts.server = Some(idx);
-                    facts.retries = attempt;
-                    facts.termination = Termination {
-                        cause: if timed_out {
-                            Cause::ServerTimeout
-                        } else {
-                            Cause::ServerAbort
-                        },
-                        phase: Phase::Connect,
-                    };
-                    return None;
-                }
-                attempt += 1;
-                facts.retries = attempt;
-                // `option redispatch [<n>]`: every n-th retry (and the last
-                // one) may go to another server.
-                if let Some(n) = be.redispatch {
-                    let every = u32::try_from(n.max(1)).unwrap_or(1);
-                    if attempt % every == 0 || attempt == be.retries {
-                        avoid = Some(idx);
-                        facts.redispatched = true;
-                        continue;
-                    }
-                }
-                avoid = None;
-                // The same server again, after HAProxy's turn-around timer:
-                // min(timeout connect, 1s).
-                let turn_around = be
-                    .timeout_connect
-                    .map_or(Duration::from_secs(1), |t| t.min(Duration::from_secs(1)));
-                timer::sleep(&core.timers, turn_around).await;
+            Err(e) => e,
+        };
+        queue::offer(core, be_idx, idx, true);
+        let cause = match err {
+            ConnectError::NoAddress => {
+                facts.termination = Termination {
+                    cause: Cause::Internal,
+                    phase: Phase::Connect,
+                };
+                return None;
+            }
+            ConnectError::Timeout => Cause::ServerTimeout,
+            ConnectError::Failed => Cause::ServerAbort,
+        };
+        if attempt >= be.retries {
+            facts.server = Some(idx);
+            facts.retries = attempt;
+            facts.termination = Termination {
+                cause,
+                phase: Phase::Connect,
+            };
+            return None;
+        }
+        attempt += 1;
+        facts.retries = attempt;
+        // `option redispatch [<n>]`: every n-th retry (and the last one)
+        // may go to another server.
+        if let Some(n) = be.redispatch {
+            let every = u32::try_from(n.max(1)).unwrap_or(1);
+            if attempt % every == 0 || attempt == be.retries {
+                avoid = Some(idx);
+                facts.redispatched = true;
+                retry_of = None;
+                continue;
             }
         }
+        avoid = None;
+        retry_of = Some(idx);
+        // The same server again, after HAProxy's turn-around timer:
+        // min(timeout connect, 1s).
+        let turn_around = be
+            .timeout_connect
+            .map_or(Duration::from_secs(1), |t| t.min(Duration::from_secs(1)));
+        timer::sleep(&core.timers, turn_around).await;
     }
+}
+
+/// Why a connection attempt to a server failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ConnectError {
+    /// `timeout connect` expired: sC.
+    Timeout,
+    /// Refused, unreachable, reset: SC.
+    Failed,
+    /// No address to connect to (a port offset out of range): IC, no retry.
+    NoAddress,
+}
+
+/// One connection attempt to `srv`, TCP or UNIX, within `timeout connect`:
+/// the connection and, for TCP, the address it went to. The retry and
+/// redispatch logic around it is the same for both families.
+async fn connect_server(
+    core: &Core,
+    be: &BackendPlan,
+    srv: &ServerPlan,
+    dst: Option<SocketAddr>,
+    client: Option<SocketAddr>,
+) -> Result<(ServerConn, Option<SocketAddr>), ConnectError> {
+    async fn within<T>(
+        core: &Core,
+        be: &BackendPlan,
+        fut: impl std::future::Future<Output = std::io::Result<T>>,
+    ) -> Result<T, ConnectError> {
+        match be.timeout_connect {
+            Some(t) => match timer::timeout(&core.timers, t, fut).await {
+                Ok(r) => r.map_err(|_| ConnectError::Failed),
+                Err(()) => Err(ConnectError::Timeout),
+            },
+            None => fut.await.map_err(|_| ConnectError::Failed),
+        }
+    }
+    if let super::plan::ServerAddr::Unix(path) = &srv.addr {
+        let conn = within(core, be, compio::net::UnixStream::connect(path)).await?;
+        return Ok((ServerConn::Unix(conn), None));
+    }
+    let addr = dst
+        .and_then(|d| srv.addr.resolve(d))
+        .or(match srv.addr {
+            super::plan::ServerAddr::Fixed(a) => Some(a),
+            _ => None,
+        })
+        .ok_or(ConnectError::NoAddress)?;
+    let conn = within(core, be, connect_from(&be.server_tuning, srv, client, addr)).await?;
+    Ok((ServerConn::Tcp(conn), Some(addr)))
 }
 
 /// The data phase: both directions at once, with half-close.
@@ -935,7 +989,11 @@ async fn forward_with<C: Endpoint, S: Endpoint>(
     let outcome = {
         let data = std::pin::pin!(data);
         let kill = std::pin::pin!(core.kill.wait());
-        let watchdog = std::pin::pin!(sides.watchdog(&core.timers));
+        let readable = |who| match who {
+            Who::Client => has_bytes_to_read(client),
+            Who::Server => has_bytes_to_read(server),
+        };
+        let watchdog = std::pin::pin!(sides.watchdog(&core.timers, readable));
         match select(data, select(kill, watchdog)).await {
             Either::Left((end, _)) => end,
             Either::Right((Either::Left(((), _)), _)) => DirEnd::Killed,

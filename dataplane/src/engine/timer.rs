@@ -62,12 +62,29 @@ impl Timers {
         })
     }
 
-    pub fn register(&self) -> TimerKey {
-        TimerKey(self.slots.borrow_mut().insert(Slot::default()))
+    /// A timer of its own for the caller, unset; its slot (and the waker
+    /// it holds) is freed when the guard drops, however the owner ends (a
+    /// future dropped by `select` included).
+    pub fn register(&self) -> TimerEntry<'_> {
+        let key = TimerKey(self.slots.borrow_mut().insert(Slot::default()));
+        TimerEntry { timers: self, key }
     }
 
-    pub fn remove(&self, key: TimerKey) {
-        self.slots.borrow_mut().try_remove(key.0);
+    fn remove(&self, key: TimerKey) {
+        // The slots are never borrowed across a wake or a waker's drop
+        // (see fire_due), but a drop must not panic: a leaked slot beats an
+        // abort.
+        if let Ok(mut slots) = self.slots.try_borrow_mut() {
+            slots.try_remove(key.0);
+        }
+    }
+
+    /// Registered timers (live slots): back to 0 when the core is idle.
+    /// Only tests read it for now; the SIGQUIT snapshot should report it
+    /// (Core::snapshot, in runtime.rs).
+    #[cfg(test)]
+    fn live(&self) -> usize {
+        self.slots.borrow().len()
     }
 
     /// Set (or clear, with None) the deadline of `key`.
@@ -108,11 +125,6 @@ impl Timers {
     #[cfg(test)]
     fn heap_len(&self) -> usize {
         self.heap.borrow().len()
-    }
-
-    /// Resolves when the deadline of `key` has passed.
-    pub fn wait(&self, key: TimerKey) -> TimerWait<'_> {
-        TimerWait { timers: self, key }
     }
 
     fn arm(&self, at: Instant) {
@@ -176,19 +188,43 @@ impl Timers {
     }
 }
 
-/// The future of [`Timers::wait`].
+/// A registered timer: the guard of its slot in [`Timers`].
 #[derive(Debug)]
-pub struct TimerWait<'a> {
+pub struct TimerEntry<'a> {
     timers: &'a Timers,
     key: TimerKey,
 }
 
-impl std::future::Future for TimerWait<'_> {
+impl<'a> TimerEntry<'a> {
+    /// Set (or clear, with None) the deadline.
+    pub fn set(&self, deadline: Option<Instant>) {
+        self.timers.set(self.key, deadline);
+    }
+
+    /// Resolves when the deadline has passed.
+    pub fn wait(&self) -> TimerWait<'_, 'a> {
+        TimerWait { entry: self }
+    }
+}
+
+impl Drop for TimerEntry<'_> {
+    fn drop(&mut self) {
+        self.timers.remove(self.key);
+    }
+}
+
+/// The future of [`TimerEntry::wait`].
+#[derive(Debug)]
+pub struct TimerWait<'e, 'a> {
+    entry: &'e TimerEntry<'a>,
+}
+
+impl std::future::Future for TimerWait<'_, '_> {
     type Output = ();
 
     fn poll(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let mut slots = self.timers.slots.borrow_mut();
-        let Some(slot) = slots.get_mut(self.key.0) else {
+        let mut slots = self.entry.timers.slots.borrow_mut();
+        let Some(slot) = slots.get_mut(self.entry.key.0) else {
             return Poll::Ready(());
         };
         if slot.fired || slot.deadline.is_some_and(|d| d <= Instant::now()) {
@@ -206,10 +242,9 @@ impl std::future::Future for TimerWait<'_> {
 
 /// Sleep for `d` on the core's timer.
 pub async fn sleep(timers: &Timers, d: Duration) {
-    let key = timers.register();
-    timers.set(key, Some(Instant::now() + d));
-    timers.wait(key).await;
-    timers.remove(key);
+    let entry = timers.register();
+    entry.set(Some(Instant::now() + d));
+    entry.wait().await;
 }
 
 /// Run `fut` with a deadline on the core's timer; Err(()) when it passed.
@@ -218,27 +253,17 @@ pub async fn sleep(timers: &Timers, d: Duration) {
 /// argument and its pinned copy side by side in its state, doubling the
 /// size of whatever it wraps (a connect, in every stream's task).
 pub fn timeout<F: std::future::Future>(timers: &Timers, d: Duration, fut: F) -> Timeout<'_, F> {
-    let key = timers.register();
-    timers.set(key, Some(Instant::now() + d));
-    Timeout {
-        fut,
-        wait: timers.wait(key),
-    }
+    let entry = timers.register();
+    entry.set(Some(Instant::now() + d));
+    Timeout { fut, entry }
 }
 
 pin_project_lite::pin_project! {
-    /// The future of [`timeout`].
+    /// The future of [`timeout`]; dropping it frees its timer (the guard).
     pub struct Timeout<'a, F> {
         #[pin]
         fut: F,
-        wait: TimerWait<'a>,
-    }
-
-    impl<F> PinnedDrop for Timeout<'_, F> {
-        fn drop(this: Pin<&mut Self>) {
-            let this = this.project();
-            this.wait.timers.remove(this.wait.key);
-        }
+        entry: TimerEntry<'a>,
     }
 }
 
@@ -250,7 +275,7 @@ impl<F: std::future::Future> std::future::Future for Timeout<'_, F> {
         if let Poll::Ready(v) = this.fut.poll(cx) {
             return Poll::Ready(Ok(v));
         }
-        match std::pin::Pin::new(this.wait).poll(cx) {
+        match std::pin::pin!(this.entry.wait()).poll(cx) {
             Poll::Ready(()) => Poll::Ready(Err(())),
             Poll::Pending => Poll::Pending,
         }
@@ -260,6 +285,7 @@ impl<F: std::future::Future> std::future::Future for Timeout<'_, F> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::future::Future;
 
     #[test]
     fn stale_entries_are_compacted() {
@@ -268,15 +294,45 @@ mod tests {
             let t = Timers::new().unwrap();
             let far = Instant::now() + Duration::from_secs(30);
             for _ in 0..10_000 {
-                let k = t.register();
-                t.set(k, Some(far));
-                t.remove(k);
+                t.register().set(Some(far));
             }
             assert!(
                 t.heap_len() <= 1024 + 1,
                 "heap kept {} stale entries",
                 t.heap_len()
             );
+        });
+    }
+
+    /// A wait dropped before its deadline (a `select` won by the other
+    /// side: the data phase of a stream ending before its timeout) frees
+    /// its slot and the waker in it, for `timeout`, `sleep` and a plain
+    /// registered entry alike.
+    #[test]
+    fn a_dropped_wait_frees_its_slot() {
+        let rt = compio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let t = Timers::new().unwrap();
+            let far = Duration::from_secs(100);
+            let waker = std::task::Waker::noop();
+            let mut cx = Context::from_waker(waker);
+            for _ in 0..1000 {
+                let mut f = std::pin::pin!(timeout(&t, far, std::future::pending::<()>()));
+                assert!(f.as_mut().poll(&mut cx).is_pending());
+            }
+            assert_eq!(t.live(), 0, "timeout left slots behind");
+            for _ in 0..1000 {
+                let mut f = std::pin::pin!(sleep(&t, far));
+                assert!(f.as_mut().poll(&mut cx).is_pending());
+            }
+            assert_eq!(t.live(), 0, "sleep left slots behind");
+            for _ in 0..1000 {
+                let e = t.register();
+                e.set(Some(Instant::now() + far));
+                let mut w = std::pin::pin!(e.wait());
+                assert!(w.as_mut().poll(&mut cx).is_pending());
+            }
+            assert_eq!(t.live(), 0, "a registered entry left its slot behind");
         });
     }
 
