@@ -212,13 +212,14 @@ fn dump_pools(shared: &Shared) {
     eprintln!("Dumping pools usage. Flushing them.");
     for s in &snaps {
         eprintln!(
-            "  - executor {} (cpu {}): {} streams{}, flushed {} buffers and {} pipes",
+            "  - executor {} (cpu {}): {} streams{}, {} timers, flushed {} buffers and {} pipes",
             s.core,
             s.cpu,
             s.streams,
             s.oldest
                 .map(|d| format!(" (oldest {:.3} s)", d.as_secs_f64()))
                 .unwrap_or_default(),
+            s.timers,
             s.flushed_bufs,
             s.flushed_pipes
         );

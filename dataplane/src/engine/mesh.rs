@@ -63,6 +63,8 @@ pub struct CoreSnapshot {
     /// What the flush freed: buffers (both kinds) and pipes.
     pub flushed_bufs: usize,
     pub flushed_pipes: usize,
+    /// Registered timers: one per waiting stream, 0 on an idle core.
+    pub timers: usize,
 }
 
 /// Why a message could not be delivered.

@@ -255,6 +255,7 @@ impl Core {
             pipes: self.pipes.pooled(),
             flushed_bufs,
             flushed_pipes,
+            timers: self.timers.live(),
         }
     }
 

@@ -683,12 +683,20 @@ fn pick_or_queue(
                 balancer.set_maxconn(i, Some(s.max_now(be)).filter(|m| *m > 0));
             }
         }
-        balancer.pick(&PickCtx {
-            src: client.map(|a| a.ip()),
-            key: None,
-            avoid,
-            conns: &conns,
-        })
+        // Then the queued streams of each server: leastconn ranks by
+        // served plus queued, as HAProxy's fwlc_srv_key does.
+        let n = conns.len();
+        conns.extend(be.servers.iter().map(|s| s.queued.get()));
+        let (served, queued) = conns.split_at(n);
+        balancer.pick_with_queues(
+            &PickCtx {
+                src: client.map(|a| a.ip()),
+                key: None,
+                avoid,
+                conns: served,
+            },
+            queued,
+        )
     };
     let Some(i) = picked else {
         // Every usable server is full: the backend queue; none usable: no

@@ -79,11 +79,9 @@ impl Timers {
         }
     }
 
-    /// Registered timers (live slots): back to 0 when the core is idle.
-    /// Only tests read it for now; the SIGQUIT snapshot should report it
-    /// (Core::snapshot, in runtime.rs).
-    #[cfg(test)]
-    fn live(&self) -> usize {
+    /// Registered timers (live slots): back to 0 when the core is idle
+    /// (the SIGQUIT snapshot reports it).
+    pub fn live(&self) -> usize {
         self.slots.borrow().len()
     }
 
