@@ -22,12 +22,15 @@ use harness::{
 };
 
 /// One `fd@3` frontend `fe` (plus `extra_bind` lines) and backend `be`.
+/// The frontend's `backlog` is set: these tests are about admission, and
+/// a listen backlog derived from a `maxconn` of 1 or 2 (HAProxy's rule)
+/// would leave part of each burst in SYN retransmission.
 fn config(global: &str, frontend: &str, be: &HeldBackend) -> String {
     format!(
         "global\n    log stdout format raw local0\n{global}\
          defaults\n    mode tcp\n    log global\n    option tcplog\n\
          \x20   timeout connect 1s\n    timeout client 10s\n    timeout server 10s\n\
-         frontend fe\n    bind fd@3\n{frontend}    default_backend be\n\
+         frontend fe\n    bind fd@3\n    backlog 64\n{frontend}    default_backend be\n\
          backend be\n    server s1 {}\n",
         be.be.addr
     )

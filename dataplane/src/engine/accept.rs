@@ -84,7 +84,9 @@ pub async fn accept_loop(core: Rc<Core>, b: Bound) {
         }
         if !adm.serve_parked() {
             // Parked clients first: nothing more is accepted meanwhile.
-            adm.wait_room().await;
+            // Once the listener is closed, only a slot or a hard stop can
+            // change anything (waiting on the fired stop would spin).
+            adm.wait_room(open.is_some()).await;
             continue;
         }
         let Some(l) = &open else {
@@ -115,7 +117,7 @@ pub async fn accept_loop(core: Rc<Core>, b: Bound) {
             continue;
         }
         if !adm.has_room() {
-            adm.wait_room().await;
+            adm.wait_room(true).await;
             continue;
         }
         match adm.accept_one(l).await {
@@ -305,8 +307,9 @@ impl Admission<'_> {
     }
 
     /// Wait for what keeps clients out: the session rate, or a slot freed
-    /// on any core. A stop, a pause or a hard stop ends the wait too.
-    async fn wait_room(&self) {
+    /// on any core. A hard stop ends the wait too, and so do a stop or a
+    /// pause while the listener is `open` (it must close or pause now).
+    async fn wait_room(&self, open: bool) {
         let core = self.core;
         let wait = async {
             if self.rate_allows() {
@@ -318,8 +321,13 @@ impl Admission<'_> {
             }
         };
         let wait = std::pin::pin!(wait);
-        let stop = std::pin::pin!(stop_or_pause(self.core));
-        let _ = select(wait, stop).await;
+        if open {
+            let stop = std::pin::pin!(stop_or_pause(self.core));
+            let _ = select(wait, stop).await;
+        } else {
+            let kill = std::pin::pin!(core.kill.wait());
+            let _ = select(wait, kill).await;
+        }
     }
 
     /// Start the stream of an admitted client (its slots are taken).

@@ -186,7 +186,11 @@ fn start_engine(
     };
     let bound = listener::bind_all(&plan, 1).unwrap();
     let shared = Shared::new(plan, 1);
-    let _handles = runtime::start(&shared, &placement, bound).unwrap();
+    let executors = runtime::start(&shared, &placement, bound).unwrap();
+    assert!(executors
+        .wait_ready(std::time::Duration::from_secs(10))
+        .is_empty());
+    executors.go(true);
     (proxy_addr, shared)
 }
 
