@@ -383,6 +383,7 @@ fn release_global(core: &Core) {
 /// so one of them sees the other) and wakes each waiting core once, with
 /// a `Room` message. On the waiting core the message, or a stream ending
 /// there, wakes every listener waiting (`Core::room`).
+#[derive(Debug)]
 pub struct Room;
 
 impl Room {

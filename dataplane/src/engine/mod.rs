@@ -26,9 +26,6 @@ pub mod stream;
 pub mod timer;
 pub mod topology;
 
-#[cfg(test)]
-mod alloc_tests;
-
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 

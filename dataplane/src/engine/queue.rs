@@ -370,6 +370,7 @@ pub fn wake_oldest_local(core: &Core, be_idx: usize, s: usize) {
 /// streams that left that queue for a server while it waited there, plus
 /// one, as HAProxy's `queue.idx` arithmetic gives; `queue_served` counters
 /// count them for all cores.
+#[derive(Debug)]
 pub struct Ticket<'a> {
     core: &'a Core,
     be_idx: usize,
@@ -384,7 +385,7 @@ pub struct QueuePos {
     pub backend: u32,
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 struct Held {
     ticket: u64,
     queue: usize,

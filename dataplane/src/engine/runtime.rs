@@ -212,6 +212,7 @@ pub struct StreamEntry {
 }
 
 /// A stream's place in its core's registry, removed when dropped.
+#[derive(Debug)]
 pub struct Registered<'a> {
     core: &'a Core,
     key: usize,

@@ -222,6 +222,7 @@ impl Endpoint for compio::net::UnixStream {
 }
 
 /// A server connection.
+#[derive(Debug)]
 pub enum ServerConn {
     Tcp(TcpStream),
     Unix(compio::net::UnixStream),

@@ -12,6 +12,16 @@
 //! the per-core timer: with any compio timer pending, its BTreeMap wheel is
 //! split at every event-loop turn and the figure doubles to 8.00.
 
+// The allocation tests have this binary to themselves: the counting
+// allocator counts every thread of the process, so no other test may run
+// beside them (they also run one at a time, see SERIAL).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
@@ -19,7 +29,7 @@ use std::time::Duration;
 
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 
-use super::{listener, runtime, Plan, Shared};
+use ringlb::engine::{listener, runtime, Plan, Shared};
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<std::alloc::System> = &INSTRUMENTED_SYSTEM;
@@ -175,12 +185,12 @@ fn start_engine(
     assert!(!diags.has_errors(), "{diags:?}");
     let mut plan = Plan::build(&cfg).unwrap();
     tune(&mut plan);
-    let sinks = super::logging::open(&cfg, &plan).unwrap();
+    let sinks = ringlb::engine::logging::open(&cfg, &plan).unwrap();
     for (fe, sink) in plan.frontends.iter_mut().zip(sinks.frontends.iter()) {
         fe.sink = sink.clone();
     }
     std::mem::forget(sinks);
-    let placement = super::topology::Placement {
+    let placement = ringlb::engine::topology::Placement {
         cpus: vec![0],
         topology: Vec::new(),
     };
