@@ -678,19 +678,16 @@ pub fn round_trip(p: &Proxy, data: &[u8]) -> Vec<u8> {
     got
 }
 
-/// A logging TCP proxy on 127.0.0.1 at a port free now, in front of
-/// `be`, with `global` lines added: its directory (removed on drop), the
-/// configuration file and the port.
+/// A logging TCP proxy on 127.0.0.1 at a port held for the caller (see
+/// [`held_port`]), in front of `be`, with `global` lines added: its
+/// directory (removed on drop), the configuration file, the port and the
+/// socket that holds it (keep it for the test's duration).
 pub fn config_on_a_free_port(
     tag: &str,
     global: &str,
     be: &Backend,
-) -> (TempDir, std::path::PathBuf, u16) {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+) -> (TempDir, std::path::PathBuf, u16, socket2::Socket) {
+    let (hold, port) = held_port();
     let dir = TempDir::new(tag);
     let cfg = dir.0.join("p.cfg");
     std::fs::write(
@@ -703,7 +700,7 @@ pub fn config_on_a_free_port(
         ),
     )
     .unwrap();
-    (dir, cfg, port)
+    (dir, cfg, port, hold)
 }
 
 /// A timeout "fired" when it ended the stream no earlier than this share
@@ -885,4 +882,18 @@ pub fn without_counters(l: TcpLog) -> TcpLog {
         srv_conn: "S".to_owned(),
         ..l
     }
+}
+
+/// A port held for the whole test: a socket bound with SO_REUSEPORT but
+/// not listening keeps any other program off the port (no race between
+/// finding a free port and binding it), receives nothing, and lets the
+/// proxies (which bind with SO_REUSEPORT) share it.
+pub fn held_port() -> (socket2::Socket, u16) {
+    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    s.set_reuse_port(true).unwrap();
+    s.set_reuse_address(true).unwrap();
+    s.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+        .unwrap();
+    let port = s.local_addr().unwrap().as_socket().unwrap().port();
+    (s, port)
 }

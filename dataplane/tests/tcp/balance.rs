@@ -22,7 +22,10 @@ fn connect_failure_retries_then_redispatch() {
     ));
     let mut c = p.connect();
     let mut b = [0u8; 1];
-    assert_eq!(c.read(&mut b).unwrap_or(0), 0);
+    let n = c
+        .read(&mut b)
+        .unwrap_or_else(|e| panic!("the proxy must close the client after the retries: {e}"));
+    assert_eq!(n, 0, "the proxy closes the client after the retries");
     let log = p.next_log();
     assert!(log.contains(" fe be/dead "), "{log}");
     assert!(log.contains(" SC "), "connect failure: {log}");

@@ -18,8 +18,13 @@ use crate::harness::{
 #[test]
 fn noreuseport_keeps_a_second_process_out() {
     let be = Backend::echo();
-    let (_dir, cfg, port) = config_on_a_free_port("noreuseport", "    noreuseport\n", &be);
+    let (_dir, cfg, port, hold) = config_on_a_free_port("noreuseport", "    noreuseport\n", &be);
     let run = || run_ringlb(&cfg, &[], Stdio::null(), Stdio::piped());
+    // A `noreuseport` listener binds without SO_REUSEPORT, so it cannot
+    // share the held port: the hold is released just before the first
+    // process starts (only in that short window could another test take
+    // the port).
+    drop(hold);
     let mut first = run();
     let deadline = std::time::Instant::now() + DEADLINE;
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {

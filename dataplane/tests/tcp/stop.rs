@@ -17,9 +17,9 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 
 use crate::harness::{
-    self, config_on_a_free_port, echo, fired, pattern, programs, read_until_closed, round_trip,
-    run_ringlb, start, stays_open, stop_config, tcp_config, Backend, Proxy, TcpLog, TempDir,
-    DEADLINE,
+    self, config_on_a_free_port, echo, fired, held_port, pattern, programs, read_until_closed,
+    round_trip, run_ringlb, start, stays_open, stop_config, tcp_config, Backend, Proxy, TcpLog,
+    TempDir, DEADLINE,
 };
 
 fn config(global: &str, be: &Backend) -> String {
@@ -144,20 +144,6 @@ fn a_pause_releases_the_address_and_a_resume_takes_it_back() {
             assert!(st.success(), "{what}: {st:?}");
         }
     }
-}
-
-/// A port held for the whole test: a socket bound with SO_REUSEPORT but
-/// not listening keeps any other program off the port (no race between
-/// finding a free port and binding it), receives nothing, and lets the
-/// proxies (which bind with SO_REUSEPORT) share it.
-fn held_port() -> (socket2::Socket, u16) {
-    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    s.set_reuse_port(true).unwrap();
-    s.set_reuse_address(true).unwrap();
-    s.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
-        .unwrap();
-    let port = s.local_addr().unwrap().as_socket().unwrap().port();
-    (s, port)
 }
 
 /// What a client loop saw.
@@ -421,7 +407,7 @@ fn reload_hands_over(global: &str) {
     let be = Backend::echo();
     // Both processes must bind the same address, so an inherited fd@3
     // would not show the hand-over.
-    let (dir, cfg, port) = config_on_a_free_port("reload", global, &be);
+    let (dir, cfg, port, hold) = config_on_a_free_port("reload", global, &be);
     // Each process logs to its own file, shown when the test fails.
     let spawn = |extra: &[String], log: &str| {
         let out = std::fs::File::create(dir.0.join(log)).unwrap();
@@ -432,20 +418,31 @@ fn reload_hands_over(global: &str) {
             .map(|f| std::fs::read_to_string(dir.0.join(f)).unwrap_or_default())
             .join("---\n")
     };
+    // Each connection is tried once: a refusal (or a reset, seen by the
+    // reads and writes below) fails the test, since the hand-over must
+    // refuse none.
     let connect = || {
-        let deadline = std::time::Instant::now() + DEADLINE;
-        loop {
-            match std::net::TcpStream::connect(("127.0.0.1", port)) {
-                Ok(s) => {
-                    s.set_read_timeout(Some(DEADLINE)).unwrap();
-                    return s;
-                }
-                Err(e) => assert!(std::time::Instant::now() < deadline, "cannot connect: {e}"),
-            }
-            std::thread::yield_now();
-        }
+        let s = std::net::TcpStream::connect(("127.0.0.1", port))
+            .unwrap_or_else(|e| panic!("connection refused: {e}; logs:\n{}", logs()));
+        s.set_read_timeout(Some(DEADLINE)).unwrap();
+        s
     };
+    // A `noreuseport` listener binds without SO_REUSEPORT, so it cannot
+    // share the held port: the hold is released just before the first
+    // process starts (only in that short window could another test take
+    // the port). With SO_REUSEPORT the port stays held throughout.
+    let _hold = (!global.contains("noreuseport")).then_some(hold);
     let mut old = spawn(&[], "old.log");
+    // Start-up, before any hand-over: wait until the old process listens.
+    let deadline = std::time::Instant::now() + DEADLINE;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the old process never listened; logs:\n{}",
+            logs()
+        );
+        std::thread::yield_now();
+    }
     // A live session on the old process.
     let mut live = connect();
     live.write_all(b"before").unwrap();

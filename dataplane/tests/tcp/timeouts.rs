@@ -23,11 +23,11 @@ fn client_timeout_is_cd_and_server_timeout_is_sd() {
     let p = Proxy::start(&cfg);
     let mut c = p.connect();
     let mut b = [0u8; 1];
-    assert_eq!(
-        c.read(&mut b).unwrap_or(0),
-        0,
-        "the proxy closes the idle client"
-    );
+    // A read timeout is an error here, not an EOF: the close must come.
+    let n = c
+        .read(&mut b)
+        .unwrap_or_else(|e| panic!("the proxy must close the idle client: {e}"));
+    assert_eq!(n, 0, "the proxy closes the idle client");
     let log = p.next_log();
     assert!(log.contains(" cD "), "client timeout: {log}");
 
@@ -41,7 +41,10 @@ fn client_timeout_is_cd_and_server_timeout_is_sd() {
     let p = Proxy::start(&cfg);
     let mut c = p.connect();
     c.write_all(b"ping").unwrap();
-    assert_eq!(c.read(&mut b).unwrap_or(0), 0);
+    let n = c
+        .read(&mut b)
+        .unwrap_or_else(|e| panic!("the proxy must close the client on the server timeout: {e}"));
+    assert_eq!(n, 0, "the proxy closes the client on the server timeout");
     let log = p.next_log();
     assert!(log.contains(" sD "), "server timeout: {log}");
 }
