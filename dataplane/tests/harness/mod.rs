@@ -10,10 +10,10 @@
     clippy::panic
 )]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::OwnedFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
@@ -630,4 +630,270 @@ pub fn limit_holds(
         "{what}: the backend held {} at most",
         be.max()
     );
+}
+
+// ---------------------------------------------------------------------------
+// Helpers shared by several modules of the `tcp` test binary.
+// ---------------------------------------------------------------------------
+
+pub fn tcp_config(servers: &str, extra_defaults: &str) -> String {
+    format!(
+        "global\n    nbthread 2\n    log stdout format raw local0\n\
+         defaults\n    mode tcp\n    log global\n    option tcplog\n    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\n{extra_defaults}\
+         frontend fe\n    bind fd@3\n    default_backend be\n\
+         backend be\n{servers}"
+    )
+}
+
+/// `ringlb -f cfg <extra>`, for the tests that need an address of their
+/// own (same-port reloads, UNIX, IPv6, port ranges) rather than fd@3.
+pub fn run_ringlb(
+    cfg: &std::path::Path,
+    extra: &[String],
+    stdout: Stdio,
+    stderr: Stdio,
+) -> std::process::Child {
+    std::process::Command::new(ringlb())
+        .arg("-f")
+        .arg(cfg)
+        .args(extra)
+        .stdout(stdout)
+        .stderr(stderr)
+        .spawn()
+        .unwrap()
+}
+
+/// Send `data`, half-close, read everything back.
+pub fn round_trip(p: &Proxy, data: &[u8]) -> Vec<u8> {
+    let mut c = p.connect();
+    let mut w = c.try_clone().unwrap();
+    let data = data.to_vec();
+    let writer = thread::spawn(move || {
+        w.write_all(&data).unwrap();
+        w.shutdown(Shutdown::Write).unwrap();
+    });
+    let mut got = Vec::new();
+    c.read_to_end(&mut got).unwrap();
+    writer.join().unwrap();
+    got
+}
+
+/// A logging TCP proxy on 127.0.0.1 at a port held for the caller (see
+/// [`held_port`]), in front of `be`, with `global` lines added: its
+/// directory (removed on drop), the configuration file, the port and the
+/// socket that holds it (keep it for the test's duration).
+pub fn config_on_a_free_port(
+    tag: &str,
+    global: &str,
+    be: &Backend,
+) -> (TempDir, std::path::PathBuf, u16, socket2::Socket) {
+    let (hold, port) = held_port();
+    let dir = TempDir::new(tag);
+    let cfg = dir.0.join("p.cfg");
+    std::fs::write(
+        &cfg,
+        format!(
+            "global\n    log stdout format raw local0\n{global}\
+             defaults\n    mode tcp\n    log global\n    option tcplog\n    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\n\
+             frontend fe\n    bind 127.0.0.1:{port}\n    default_backend be\nbackend be\n    server s1 {}\n",
+            be.addr
+        ),
+    )
+    .unwrap();
+    (dir, cfg, port, hold)
+}
+
+/// A timeout "fired" when it ended the stream no earlier than this share
+/// of it and no later than [`LATE`].
+pub const EARLY: f64 = 0.8;
+
+pub const LATE: Duration = Duration::from_secs(5);
+
+/// A config with one `fd@3` frontend `fe` and one backend `be`.
+/// `global`, `defaults` and `backend` are whole lines, indented.
+pub fn config(global: &str, defaults: &str, backend: &str) -> String {
+    format!(
+        "global\n    log stdout format raw local0\n{global}\
+         defaults\n    mode tcp\n    log global\n    option tcplog\n{defaults}\
+         frontend fe\n    bind fd@3\n    default_backend be\n\
+         backend be\n{backend}"
+    )
+}
+
+/// haproxy when it is installed (the reference goes first: a failure on
+/// it means the test misreads HAProxy), then ringlb.
+pub fn programs(test: &str) -> Vec<(&'static str, PathBuf)> {
+    let mut v = Vec::new();
+    if let Some(h) = haproxy(test) {
+        v.push(("haproxy", h));
+    }
+    v.push(("ringlb", ringlb()));
+    v
+}
+
+pub fn start(name: &str, program: &Path, cfg: &str) -> Proxy {
+    if name == "haproxy" {
+        start_haproxy(program, cfg)
+    } else {
+        Proxy::start_with(program, cfg, &[])
+    }
+}
+
+/// Read until the proxy closes (EOF or reset) within `within`; returns the
+/// bytes and when the close was seen. Fails if the connection stays open.
+pub fn read_until_closed(c: &mut TcpStream, within: Duration, what: &str) -> (Vec<u8>, Instant) {
+    let end = Instant::now() + within;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let left = end.saturating_duration_since(Instant::now());
+        assert!(
+            !left.is_zero(),
+            "{what}: the connection is still open after {within:?} ({} bytes read)",
+            got.len()
+        );
+        c.set_read_timeout(Some(left)).unwrap();
+        match c.read(&mut buf) {
+            Ok(0) => return (got, Instant::now()),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(_) => return (got, Instant::now()),
+        }
+    }
+}
+
+/// Assert the connection stays open and silent for `idle` (a read with a
+/// deadline that must time out).
+pub fn stays_open(c: &mut TcpStream, idle: Duration, what: &str) {
+    c.set_read_timeout(Some(idle)).unwrap();
+    let mut b = [0u8; 16];
+    match c.read(&mut b) {
+        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+        Ok(0) => panic!("{what}: closed by the proxy within {idle:?}"),
+        Ok(n) => panic!("{what}: unexpected {n} bytes"),
+        Err(e) => panic!("{what}: {e}"),
+    }
+    c.set_read_timeout(Some(DEADLINE)).unwrap();
+}
+
+/// The timeout `t` fired: `elapsed` is at least EARLY of it, and not late.
+pub fn fired(what: &str, t: Duration, elapsed: Duration) {
+    assert!(
+        elapsed >= t.mul_f64(EARLY) && elapsed <= LATE,
+        "{what}: the {t:?} timeout ended the stream after {elapsed:?}"
+    );
+}
+
+pub fn stop_config(global: &str, be: &Backend) -> String {
+    config(
+        global,
+        "    timeout connect 1s\n    timeout client 10s\n    timeout server 10s\n",
+        &format!("    server s1 {}\n", be.addr),
+    )
+}
+
+/// Send `chunk` and read its echo.
+pub fn echo(c: &mut TcpStream, chunk: &[u8], what: &str) {
+    c.write_all(chunk).unwrap();
+    let mut back = vec![0u8; chunk.len()];
+    c.read_exact(&mut back)
+        .unwrap_or_else(|e| panic!("{what}: echo of {} bytes: {e}", chunk.len()));
+    assert!(back == chunk, "{what}: the echo differs");
+}
+
+/// One short exchange through the proxy, then its log line (the proxy has
+/// released the server by the time it logs).
+pub fn exchange(p: &Proxy, what: &str) -> TcpLog {
+    let mut c = p.connect();
+    echo(&mut c, b"ping", what);
+    c.shutdown(Shutdown::Write).unwrap();
+    let (rest, _) = read_until_closed(&mut c, DEADLINE, what);
+    assert!(rest.is_empty(), "{what}: {rest:?}");
+    let log = p.next_tcplog();
+    assert_eq!(log.termination, "--", "{what}: {log:?}");
+    log
+}
+
+/// A log line with what legitimately differs between two runs masked: the
+/// client port, the date (its shape is checked), the timers (integers, -1
+/// only where the phase never ended; their values are compared loosely by
+/// the callers).
+pub fn masked(l: &TcpLog, what: &str) -> TcpLog {
+    let (ip, port) = l.client.rsplit_once(':').unwrap();
+    assert!(port.parse::<u16>().is_ok(), "{what}: client port in {l:?}");
+    let d = l.date.trim_start_matches('[').trim_end_matches(']');
+    let shape: String = d
+        .chars()
+        .map(|c| if c.is_ascii_digit() { '9' } else { c })
+        .collect();
+    let month = d.get(3..6).unwrap_or("");
+    assert!(
+        shape.len() == 24
+            && shape.starts_with("99/")
+            && shape.ends_with("/9999:99:99:99.999")
+            && month.chars().all(|c| c.is_ascii_alphabetic()),
+        "{what}: date shape {:?} in {l:?}",
+        l.date
+    );
+    let timer = |t: &str| {
+        let v = TcpLog::ms(t);
+        assert!(v >= -1, "{what}: timer {t} in {l:?}");
+        if v < 0 {
+            "-1".to_owned()
+        } else {
+            "N".to_owned()
+        }
+    };
+    TcpLog {
+        client: format!("{ip}:PORT"),
+        date: "[DATE]".to_owned(),
+        tw: timer(&l.tw),
+        tc: timer(&l.tc),
+        tt: timer(&l.tt),
+        ..l.clone()
+    }
+}
+
+pub fn log_config(backend: &str) -> String {
+    config(
+        "    nbthread 2\n",
+        "    timeout connect 200ms\n    timeout client 10s\n    timeout server 10s\n",
+        backend,
+    )
+}
+
+pub fn logged_config(defaults: &str, backend: &str) -> String {
+    format!(
+        "global\n    nbthread 2\n    log stdout format raw local0\n\
+         defaults\n    mode tcp\n    log global\n    option tcplog\n{defaults}\
+         frontend fe\n    bind fd@3\n    default_backend be\n\
+         backend be\n{backend}"
+    )
+}
+
+/// The connection counters (`%ac/%fc/%bc/%sc`) are compared by
+/// [`tcplog_counters_are_the_ones_at_log_time`]; the other tests mask them.
+pub fn without_counters(l: TcpLog) -> TcpLog {
+    TcpLog {
+        actconn: "A".to_owned(),
+        feconn: "F".to_owned(),
+        beconn: "B".to_owned(),
+        srv_conn: "S".to_owned(),
+        ..l
+    }
+}
+
+/// A port held for the whole test: a socket bound with SO_REUSEPORT but
+/// not listening keeps any other program off the port (no race between
+/// finding a free port and binding it), receives nothing, and lets the
+/// proxies (which bind with SO_REUSEPORT) share it.
+pub fn held_port() -> (socket2::Socket, u16) {
+    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    s.set_reuse_port(true).unwrap();
+    s.set_reuse_address(true).unwrap();
+    s.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+        .unwrap();
+    let port = s.local_addr().unwrap().as_socket().unwrap().port();
+    (s, port)
 }

@@ -12,7 +12,31 @@
 #[path = "../harness/mod.rs"]
 mod harness;
 
+/// One scenario as two tests: on haproxy (skipped, loudly, when it is not
+/// installed; a failure under CI) and on ringlb.
+macro_rules! on_both {
+    ($scenario:ident, $on_haproxy:ident, $on_ringlb:ident) => {
+        #[test]
+        fn $on_haproxy() {
+            if let Some(h) = harness::haproxy(stringify!($on_haproxy)) {
+                $scenario("haproxy", &h);
+            }
+        }
+
+        #[test]
+        fn $on_ringlb() {
+            $scenario("ringlb", &ringlb());
+        }
+    };
+}
+
+mod balance;
+mod forward;
 mod limits;
+mod listeners;
 mod log;
+mod queue;
+mod source;
 mod startup;
 mod stop;
+mod timeouts;

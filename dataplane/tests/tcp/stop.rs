@@ -1,17 +1,26 @@
 //! Stopping and pausing, idle and under load: a soft stop (SIGUSR1, `-sf`)
-//! ends an idle process, a pause (SIGTTOU) releases the address and SIGTTIN
-//! takes it back, and reloads in a loop under a client loop lose nothing.
+//! ends an idle process and finishes live sessions, SIGTERM closes them at
+//! once, `hard-stop-after` bounds a soft stop, a pause (SIGTTOU) releases
+//! the address and SIGTTIN takes it back, `-sf` reloads hand over (also
+//! under `noreuseport`) and in a loop under a client loop lose nothing,
+//! and SIGQUIT reports each executor and flushes its pools.
 
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::thread;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
-use crate::harness::{self, Backend, Proxy, TempDir, DEADLINE};
+use crate::harness::{
+    self, config_on_a_free_port, echo, fired, held_port, pattern, programs, read_until_closed,
+    round_trip, run_ringlb, start, stays_open, stop_config, tcp_config, Backend, Proxy, TcpLog,
+    TempDir, DEADLINE,
+};
 
 fn config(global: &str, be: &Backend) -> String {
     format!(
@@ -49,23 +58,6 @@ fn within(deadline: Duration, mut f: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(5));
     }
     false
-}
-
-fn programs(test: &str) -> Vec<(&'static str, std::path::PathBuf)> {
-    let mut v = Vec::new();
-    if let Some(h) = harness::haproxy(test) {
-        v.push(("haproxy", h));
-    }
-    v.push(("ringlb", harness::ringlb()));
-    v
-}
-
-fn start(name: &str, program: &std::path::Path, cfg: &str) -> Proxy {
-    if name == "haproxy" {
-        harness::start_haproxy(program, cfg)
-    } else {
-        Proxy::start_with(program, cfg, &[])
-    }
 }
 
 /// A soft stop ends a process that has nothing to finish, whether it
@@ -152,20 +144,6 @@ fn a_pause_releases_the_address_and_a_resume_takes_it_back() {
             assert!(st.success(), "{what}: {st:?}");
         }
     }
-}
-
-/// A port held for the whole test: a socket bound with SO_REUSEPORT but
-/// not listening keeps any other program off the port (no race between
-/// finding a free port and binding it), receives nothing, and lets the
-/// proxies (which bind with SO_REUSEPORT) share it.
-fn held_port() -> (socket2::Socket, u16) {
-    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    s.set_reuse_port(true).unwrap();
-    s.set_reuse_address(true).unwrap();
-    s.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
-        .unwrap();
-    let port = s.local_addr().unwrap().as_socket().unwrap().port();
-    (s, port)
 }
 
 /// What a client loop saw.
@@ -384,4 +362,315 @@ fn reload_scenario() {
 fn haproxy_reload_scenario() {
     let h = harness::haproxy("haproxy_reload_scenario").unwrap();
     reloads_under_load(&h, true, "", 10);
+}
+
+#[test]
+fn soft_stop_reports_each_proxy_like_haproxy() {
+    let be = Backend::echo();
+    let mut p = Proxy::start(&tcp_config(&format!("    server s1 {}\n", be.addr), ""));
+    assert_eq!(round_trip(&p, b"one"), b"one");
+    assert!(p.next_log().contains(" fe be/s1 "));
+    p.signal(nix::sys::signal::Signal::SIGUSR1);
+    // HAProxy 2.6 writes these two lines (and one for its internal
+    // <HTTPCLIENT> proxy) to the log targets on SIGUSR1.
+    assert_eq!(
+        p.next_log(),
+        "Proxy fe stopped (cumulated conns: FE: 1, BE: 0)."
+    );
+    assert_eq!(
+        p.next_log(),
+        "Proxy be stopped (cumulated conns: FE: 0, BE: 1)."
+    );
+    let st = p.wait_exit(DEADLINE).expect("exits after a soft stop");
+    assert!(st.success(), "{st:?}");
+}
+
+/// `-sf <pid>`: the new process binds the same address (SO_REUSEPORT),
+/// then asks the old one to finish: the old process's live session ends
+/// intact, it exits, and the new one serves; no connection is refused.
+#[test]
+fn reload_with_sf_hands_over_without_refusing() {
+    reload_hands_over("");
+}
+
+/// With `noreuseport` the new process cannot bind while the old one
+/// listens: as HAProxy, it asks the old one to pause its listeners
+/// (SIGTTOU: they leave LISTEN but keep their sessions), binds, then
+/// soft-stops it (SIGUSR1). The live session still ends intact.
+#[test]
+fn reload_with_sf_under_noreuseport_pauses_the_old_listeners() {
+    reload_hands_over("    noreuseport\n");
+}
+
+/// The -sf hand-over with `global` lines added to the configuration.
+fn reload_hands_over(global: &str) {
+    let be = Backend::echo();
+    // Both processes must bind the same address, so an inherited fd@3
+    // would not show the hand-over.
+    let (dir, cfg, port, hold) = config_on_a_free_port("reload", global, &be);
+    // Each process logs to its own file, shown when the test fails.
+    let spawn = |extra: &[String], log: &str| {
+        let out = std::fs::File::create(dir.0.join(log)).unwrap();
+        run_ringlb(&cfg, extra, out.try_clone().unwrap().into(), out.into())
+    };
+    let logs = || {
+        ["old.log", "new.log"]
+            .map(|f| std::fs::read_to_string(dir.0.join(f)).unwrap_or_default())
+            .join("---\n")
+    };
+    // Each connection is tried once: a refusal (or a reset, seen by the
+    // reads and writes below) fails the test, since the hand-over must
+    // refuse none.
+    let connect = || {
+        let s = std::net::TcpStream::connect(("127.0.0.1", port))
+            .unwrap_or_else(|e| panic!("connection refused: {e}; logs:\n{}", logs()));
+        s.set_read_timeout(Some(DEADLINE)).unwrap();
+        s
+    };
+    // A `noreuseport` listener binds without SO_REUSEPORT, so it cannot
+    // share the held port: the hold is released just before the first
+    // process starts (only in that short window could another test take
+    // the port). With SO_REUSEPORT the port stays held throughout.
+    let _hold = (!global.contains("noreuseport")).then_some(hold);
+    let mut old = spawn(&[], "old.log");
+    // Start-up, before any hand-over: wait until the old process listens.
+    let deadline = std::time::Instant::now() + DEADLINE;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the old process never listened; logs:\n{}",
+            logs()
+        );
+        std::thread::yield_now();
+    }
+    // A live session on the old process.
+    let mut live = connect();
+    live.write_all(b"before").unwrap();
+    let mut b = [0u8; 6];
+    live.read_exact(&mut b).unwrap();
+    assert_eq!(&b, b"before");
+    let mut new = spawn(&["-sf".to_string(), old.id().to_string()], "new.log");
+    // The old process finishes its session, then exits 0 on its own.
+    live.write_all(b"after").unwrap();
+    let mut b = [0u8; 5];
+    live.read_exact(&mut b).unwrap();
+    assert_eq!(&b, b"after");
+    live.shutdown(Shutdown::Write).unwrap();
+    let mut rest = Vec::new();
+    live.read_to_end(&mut rest).unwrap();
+    let deadline = std::time::Instant::now() + DEADLINE;
+    let status = loop {
+        if let Some(st) = old.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the old process did not exit"
+        );
+        std::thread::yield_now();
+    };
+    assert!(status.success(), "{status:?}");
+    // The new process serves.
+    let mut c = connect();
+    c.write_all(b"new").unwrap();
+    c.shutdown(Shutdown::Write).unwrap();
+    let mut got = Vec::new();
+    if let Err(e) = c.read_to_end(&mut got) {
+        let _ = new.kill();
+        let _ = new.wait();
+        panic!("new process: {e}; logs:\n{}", logs());
+    }
+    assert_eq!(got, b"new");
+    let _ = new.kill();
+    let _ = new.wait();
+}
+
+/// The "Total: ..." line of a SIGQUIT dump, within the deadline.
+fn quit_total(p: &Proxy) -> String {
+    p.signal(nix::sys::signal::Signal::SIGQUIT);
+    let end = std::time::Instant::now() + DEADLINE;
+    let mut seen = Vec::new();
+    while std::time::Instant::now() < end {
+        for l in p.stderr_so_far() {
+            if l.starts_with("Total:") {
+                return l;
+            }
+            seen.push(l);
+        }
+        thread::yield_now();
+    }
+    panic!("no SIGQUIT dump; stderr: {seen:?}");
+}
+
+/// SIGQUIT, as in HAProxy, reports the pools and frees them: every
+/// executor is asked through its inbox for its live streams (its
+/// registry) and pools, and empties them. A bulk flow leaves 64 KiB
+/// buffers pooled; the first dump frees them, the second finds none.
+#[test]
+fn sigquit_reports_each_executor_and_flushes_its_pools() {
+    let be = Backend::echo();
+    let p = Proxy::start(&tcp_config(&format!("    server s1 {}\n", be.addr), ""));
+    // Two live sessions, and a finished bulk one.
+    let mut held: Vec<_> = (0..2)
+        .map(|_| {
+            let mut c = p.connect();
+            c.write_all(b"hold").unwrap();
+            let mut b = [0u8; 4];
+            c.read_exact(&mut b).unwrap();
+            c
+        })
+        .collect();
+    let big = pattern(4 << 20);
+    assert!(round_trip(&p, &big) == big);
+    let first = quit_total(&p);
+    assert!(first.starts_with("Total: 2 streams, "), "{first}");
+    let freed: usize = first
+        .split_whitespace()
+        .nth(3)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{first}"));
+    assert!(freed >= 1, "the bulk flow's buffers were pooled: {first}");
+    for c in &mut held {
+        c.shutdown(Shutdown::Write).unwrap();
+        let mut rest = Vec::new();
+        c.read_to_end(&mut rest).unwrap();
+    }
+    // The two sessions end (the server closes after their FIN).
+    let end = std::time::Instant::now() + DEADLINE;
+    loop {
+        let again = quit_total(&p);
+        if again == "Total: 0 streams, 0 buffers and 0 pipes flushed" {
+            break;
+        }
+        assert!(std::time::Instant::now() < end, "{again}");
+        thread::yield_now();
+    }
+}
+
+/// After a soft stop, connect probes until one is no longer served (the
+/// proxy may take a moment to see the signal; a probe it still serves is
+/// closed and another one tried). The unserved probe is returned, still
+/// open, and the number of probes served before it.
+fn unserved_probe(p: &Proxy, what: &str) -> (Option<TcpStream>, usize) {
+    let end = Instant::now() + DEADLINE;
+    let mut served = 0;
+    while Instant::now() < end {
+        let Ok(mut probe) = TcpStream::connect_timeout(&p.addr, DEADLINE) else {
+            // The listener is closed: refused is "not served" too.
+            return (None, served);
+        };
+        if probe.write_all(b"probe").is_err() {
+            return (None, served);
+        }
+        probe
+            .set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        let mut b = [0u8; 5];
+        match probe.read(&mut b) {
+            Ok(n) if n > 0 => served += 1,
+            Ok(_) => return (None, served),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return (Some(probe), served)
+            }
+            Err(_) => return (None, served),
+        }
+    }
+    panic!("{what}: new connections are still served {DEADLINE:?} after the soft stop");
+}
+
+#[test]
+fn soft_stop_finishes_live_sessions_and_serves_no_new_ones() {
+    let be = Backend::echo();
+    let cfg = stop_config("", &be);
+    for (name, prog) in programs("soft_stop_finishes_live_sessions_and_serves_no_new_ones") {
+        let mut p = start(name, &prog, &cfg);
+        let mut c = p.connect();
+        let data = harness::pattern(6 * 1000);
+        echo(&mut c, &data[..1000], name);
+        assert!(be.next_accept(DEADLINE).is_some(), "{name}");
+        p.signal(nix::sys::signal::Signal::SIGUSR1);
+        let (probe, served) = unserved_probe(&p, name);
+        // The live session goes on, slowly, and ends intact.
+        for chunk in data[1000..].chunks(1000) {
+            stays_open(&mut c, Duration::from_millis(100), name);
+            echo(&mut c, chunk, name);
+        }
+        assert!(
+            p.child.try_wait().unwrap().is_none(),
+            "{name}: exited with a live session"
+        );
+        c.shutdown(Shutdown::Write).unwrap();
+        let (rest, _) = read_until_closed(&mut c, DEADLINE, name);
+        assert!(rest.is_empty(), "{name}: {rest:?}");
+        let st = p.wait_exit(DEADLINE);
+        assert!(
+            st.is_some_and(|s| s.success()),
+            "{name}: exit after the last session: {st:?}; stderr {:?}",
+            p.stderr_so_far()
+        );
+        // The live session's line, among those of the probes served
+        // before the stop.
+        let logs: Vec<TcpLog> = (0..=served).map(|_| p.next_tcplog()).collect();
+        let live: Vec<&TcpLog> = logs.iter().filter(|l| l.bytes == "6000").collect();
+        assert_eq!(live.len(), 1, "{name}: {logs:?}");
+        assert_eq!(live[0].termination, "--", "{name}: {logs:?}");
+        // The probe was never served: closed (or reset) with the listener.
+        if let Some(mut probe) = probe {
+            let (got, _) = read_until_closed(&mut probe, DEADLINE, name);
+            assert!(got.is_empty(), "{name}: the probe was served: {got:?}");
+        }
+        assert_eq!(
+            be.count(),
+            served,
+            "{name}: only the probes seen before the stop reached the server"
+        );
+    }
+}
+
+#[test]
+fn sigterm_closes_live_sessions_at_once() {
+    let be = Backend::echo();
+    let cfg = stop_config("", &be);
+    for (name, prog) in programs("sigterm_closes_live_sessions_at_once") {
+        let mut p = start(name, &prog, &cfg);
+        let mut c = p.connect();
+        echo(&mut c, b"live", name);
+        let t0 = Instant::now();
+        p.signal(nix::sys::signal::Signal::SIGTERM);
+        let (got, closed) = read_until_closed(&mut c, DEADLINE, name);
+        assert!(got.is_empty(), "{name}: {got:?}");
+        assert!(
+            closed - t0 < Duration::from_secs(2),
+            "{name}: {:?}",
+            closed - t0
+        );
+        let st = p.wait_exit(DEADLINE);
+        // Both die of the signal, as HAProxy does.
+        assert_eq!(
+            st.and_then(|s| s.signal()),
+            Some(15),
+            "{name}: after SIGTERM: {st:?}"
+        );
+    }
+}
+
+#[test]
+fn hard_stop_after_bounds_the_soft_stop() {
+    let be = Backend::echo();
+    let cfg = stop_config("    hard-stop-after 500ms\n", &be);
+    for (name, prog) in programs("hard_stop_after_bounds_the_soft_stop") {
+        let mut p = start(name, &prog, &cfg);
+        let mut c = p.connect();
+        echo(&mut c, b"live", name);
+        let t0 = Instant::now();
+        p.signal(nix::sys::signal::Signal::SIGUSR1);
+        let (got, closed) = read_until_closed(&mut c, DEADLINE, name);
+        assert!(got.is_empty(), "{name}: {got:?}");
+        fired(name, Duration::from_millis(500), closed - t0);
+        let st = p.wait_exit(DEADLINE);
+        assert!(
+            st.is_some_and(|s| s.success()),
+            "{name}: after hard-stop-after: {st:?}"
+        );
+    }
 }

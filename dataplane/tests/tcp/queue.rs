@@ -1,23 +1,5 @@
-//! Backend and server queues against HAProxy: `maxqueue`, the backend
-//! queue, `minconn`/`fullconn`, and the order queued clients are served in
-//! across executors.
-//!
-//! Every scenario runs twice with the same assertions, as two tests:
-//! `<scenario>_on_haproxy` (Debian's haproxy 2.6, when installed: it
-//! documents the truth the assertions encode) and `<scenario>_on_ringlb`.
-//! The rules below are read from HAProxy's source (backend.c
-//! assign_server(), assign_server_and_queue(), srv_redispatch_connect();
-//! queue.c srv_dynamic_maxconn(), process_srv_queue(),
-//! pendconn_process_next_strm()); where 2.6 and 3.2 (the spec) differ, the
-//! scenario keeps to what both do and says so.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
-mod harness;
+//! Queues: server and backend queues, `maxqueue`, `minconn`/`fullconn`,
+//! first-in first-out service, and queues under a storm of clients.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{ErrorKind, Read, Write};
@@ -26,7 +8,199 @@ use std::path::Path;
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use harness::{ringlb, start_haproxy, Backend, Proxy, TcpLog, DEADLINE};
+use crate::harness::{
+    self, config, echo, limit_holds, programs, read_until_closed, ringlb, start, stays_open,
+    tcp_clients, Backend, HeldBackend, Proxy, TcpLog, DEADLINE,
+};
+
+#[test]
+fn server_maxconn_queues_the_excess() {
+    let be = HeldBackend::new();
+    let cfg = config(
+        "    nbthread 2\n",
+        "    timeout connect 1s\n    timeout queue 10s\n    timeout client 10s\n    timeout server 10s\n",
+        &format!("    server s1 {} maxconn 2\n", be.be.addr),
+    );
+    let p = Proxy::start(&cfg);
+    limit_holds(&be, &tcp_clients(&p, 20), 20, 2, "server maxconn 2");
+    for _ in 0..20 {
+        let log = p.next_tcplog();
+        assert_eq!(log.termination, "--", "{log:?}");
+        assert_eq!(log.server, "s1", "{log:?}");
+    }
+}
+
+/// Queued clients are served in the order they arrived (HAProxy's queues
+/// are FIFO within a priority class), whatever executor accepted them.
+#[test]
+fn the_queue_is_first_in_first_out() {
+    let be = HeldBackend::new();
+    let cfg = config(
+        "    nbthread 2\n",
+        "    timeout connect 1s\n    timeout queue 10s\n    timeout client 10s\n    timeout server 10s\n",
+        &format!("    server s1 {} maxconn 1\n", be.be.addr),
+    );
+    for (name, prog) in programs("the_queue_is_first_in_first_out") {
+        let p = start(name, &prog, &cfg);
+        let (tx, done) = mpsc::channel();
+        let mut queued = Vec::new();
+        for id in 0..7u8 {
+            let mut c = p.connect();
+            c.write_all(&[id]).unwrap();
+            if id == 0 {
+                assert_eq!(be.arrived.recv_timeout(DEADLINE).ok(), Some(0), "{name}");
+            } else {
+                // Queued (not served) before the next one arrives.
+                stays_open(&mut c, Duration::from_millis(100), name);
+            }
+            let tx = tx.clone();
+            queued.push(std::thread::spawn(move || {
+                let mut got = Vec::new();
+                let _ = c.read_to_end(&mut got);
+                let _ = tx.send((id, got));
+            }));
+        }
+        let mut order = vec![0u8];
+        for _ in 1..7 {
+            be.release.send(()).unwrap();
+            order.push(be.arrived.recv_timeout(DEADLINE).unwrap());
+        }
+        be.release.send(()).unwrap();
+        for _ in 0..7 {
+            let (id, got) = done.recv_timeout(DEADLINE).unwrap();
+            assert_eq!(got, [b'k', id], "{name}");
+        }
+        assert_eq!(order, (0..7).collect::<Vec<_>>(), "{name}: service order");
+        for _ in 0..7 {
+            let log = p.next_tcplog();
+            assert_eq!(log.termination, "--", "{name}: {log:?}");
+        }
+    }
+}
+
+/// Queued streams are handed only to servers that may take them: never
+/// to a disabled server, nor to a backup while an active server is up,
+/// even though those have free slots (HAProxy's process_srv_queue). The
+/// oldest waiter timing out is what hands the free slots on.
+#[test]
+fn queued_streams_never_go_to_a_disabled_or_backup_server() {
+    let be = HeldBackend::new();
+    let off = Backend::echo();
+    let backup = Backend::echo();
+    let cfg = config(
+        "",
+        "    timeout connect 1s\n    timeout queue 600ms\n    timeout client 10s\n    timeout server 10s\n",
+        &format!(
+            "    server s1 {} maxconn 1\n    server off {} disabled\n    server bk {} backup\n",
+            be.be.addr, off.addr, backup.addr
+        ),
+    );
+    for (name, prog) in programs("queue-usable") {
+        let p = start(name, &prog, &cfg);
+        // The first client holds s1's only slot.
+        let mut first = p.connect();
+        first.write_all(&[0]).unwrap();
+        assert_eq!(be.arrived.recv_timeout(DEADLINE).ok(), Some(0), "{name}");
+        // Two waiters, 300 ms apart: the first one's timeout leaves the
+        // second at the head while free slots exist on `off` and `bk`.
+        let mut waiters = Vec::new();
+        for id in 1..=2u8 {
+            let mut c = p.connect();
+            c.write_all(&[id]).unwrap();
+            waiters.push(c);
+            if id == 1 {
+                stays_open(&mut waiters[0], Duration::from_millis(300), name);
+            }
+        }
+        for (i, c) in waiters.iter_mut().enumerate() {
+            let (got, _) = read_until_closed(c, DEADLINE, name);
+            assert!(
+                got.is_empty(),
+                "{name}: waiter {} was served: {got:?}",
+                i + 1
+            );
+        }
+        for _ in 0..2 {
+            let log = p.next_tcplog();
+            assert_eq!(log.termination, "sQ", "{name}: {log:?}");
+        }
+        assert_eq!(off.count(), 0, "{name}: the disabled server got a client");
+        assert_eq!(backup.count(), 0, "{name}: the backup server got a client");
+        be.release.send(()).unwrap();
+        let (got, _) = read_until_closed(&mut first, DEADLINE, name);
+        assert_eq!(got, [b'k', 0], "{name}");
+    }
+}
+
+/// Many clients on two executors against a tight limit, some giving up
+/// while queued, some timing out in the queue, servers coming and going:
+/// the engine neither panics nor loses a slot, and serves normally after.
+#[test]
+fn queues_survive_a_storm_of_clients() {
+    let fast = Backend::echo();
+    let slow = Backend::echo();
+    let cfg = config(
+        "    nbthread 2\n",
+        "    timeout connect 1s\n    timeout queue 150ms\n    timeout client 5s\n    timeout server 5s\n",
+        &format!(
+            "    balance leastconn\n    server a {} maxconn 2\n    server b {} maxconn 1\n    server c {} maxconn 1 backup\n",
+            slow.addr, slow.addr, fast.addr
+        ),
+    );
+    let p = Proxy::start(&cfg);
+    let addr = p.addr;
+    // Two clients hold two of the three slots through the storm, so most
+    // of it queues, and much of it times out there (sQ).
+    let holders: Vec<_> = (0..2)
+        .map(|_| {
+            let mut c = p.connect();
+            echo(&mut c, b"hold", "holder");
+            c
+        })
+        .collect();
+    let workers: Vec<_> = (0..8)
+        .map(|w| {
+            std::thread::spawn(move || {
+                for i in 0..25u32 {
+                    let Ok(mut c) = TcpStream::connect_timeout(&addr, DEADLINE) else {
+                        continue;
+                    };
+                    let _ = c.set_read_timeout(Some(DEADLINE));
+                    if (i + w) % 5 == 0 {
+                        // Gives up at once, maybe while queued.
+                        drop(c);
+                        continue;
+                    }
+                    let _ = c.write_all(b"storm");
+                    let mut b = [0u8; 5];
+                    let _ = c.read_exact(&mut b);
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    drop(holders);
+    // Every slot came back: a burst as large as the limit is served at once.
+    let served: Vec<_> = (0..3)
+        .map(|_| {
+            let mut c = p.connect();
+            c.write_all(b"after").unwrap();
+            c
+        })
+        .collect();
+    for mut c in served {
+        let mut b = [0u8; 5];
+        c.read_exact(&mut b).unwrap();
+        assert_eq!(&b, b"after");
+    }
+    assert!(
+        !p.stderr_so_far().iter().any(|l| l.contains("panicked")),
+        "{:?}",
+        p.stderr_so_far()
+    );
+}
 
 /// How long a client must stay silent to count as waiting (in a queue, or
 /// at a server that holds it).
@@ -41,7 +215,7 @@ const DEFAULTS: &str = "    timeout connect 1s\n    timeout queue 10s\n    timeo
 
 /// A config with one `fd@3` frontend `fe` and one backend `be`.
 /// `global` and `backend` are whole lines, indented.
-fn config(global: &str, backend: &str) -> String {
+fn queue_config(global: &str, backend: &str) -> String {
     format!(
         "global\n    log stdout format raw local0\n{global}\
          defaults\n    mode tcp\n    log global\n    option tcplog\n{DEFAULTS}\
@@ -49,36 +223,6 @@ fn config(global: &str, backend: &str) -> String {
          backend be\n{backend}"
     )
 }
-
-fn start(name: &str, program: &Path, cfg: &str) -> Proxy {
-    if name == "haproxy" {
-        start_haproxy(program, cfg)
-    } else {
-        Proxy::start_with(program, cfg, &[])
-    }
-}
-
-/// One scenario as two tests: on haproxy (skipped, loudly, when it is not
-/// installed; a failure under CI) and on ringlb.
-macro_rules! on_both {
-    ($scenario:ident, $on_haproxy:ident, $on_ringlb:ident) => {
-        #[test]
-        fn $on_haproxy() {
-            if let Some(h) = harness::haproxy(stringify!($on_haproxy)) {
-                $scenario("haproxy", &h);
-            }
-        }
-
-        #[test]
-        fn $on_ringlb() {
-            $scenario("ringlb", &ringlb());
-        }
-    };
-}
-
-// ---------------------------------------------------------------------------
-// Servers that hold clients, and clients that say who they are.
-// ---------------------------------------------------------------------------
 
 /// `n` servers that hold every connection until the test releases it. A
 /// client sends its id (one byte) first; the server reports
@@ -273,10 +417,7 @@ fn queues(l: &TcpLog) -> String {
 
 const SERVER: [&str; 2] = ["s1", "s2"];
 
-// ---------------------------------------------------------------------------
 // a. maxqueue on a server picked by a hash.
-// ---------------------------------------------------------------------------
-
 /// A hash (`balance source`) picks the server whatever its load
 /// (map_get_server_hash / chash_get_server_hash do not look at maxconn), so
 /// the stream is queued on that server (assign_server_and_queue). Once the
@@ -304,7 +445,7 @@ fn maxqueue_full_refuses_at_once(name: &str, program: &Path) {
                     ", option redispatch"
                 },
             );
-            let cfg = config(
+            let cfg = queue_config(
                 "",
                 &format!(
                     "    balance source\n{hash_type}{redispatch}    \
@@ -388,10 +529,7 @@ on_both!(
     maxqueue_full_refuses_at_once_on_ringlb
 );
 
-// ---------------------------------------------------------------------------
 // b. roundrobin with every server full: the backend queue.
-// ---------------------------------------------------------------------------
-
 /// roundrobin (and static-rr, first, random, and in 2.6 leastconn; 3.2's
 /// leastconn may queue on a server whose `maxqueue` is set, manual 5.2
 /// "maxqueue") never picks a full server: with every server at its
@@ -404,7 +542,7 @@ on_both!(
 /// `%bq` is 1 + the streams that left the backend queue before this one.
 fn backend_queue_has_no_limit(name: &str, program: &Path) {
     let held = Held::new(2);
-    let cfg = config(
+    let cfg = queue_config(
         "",
         &format!(
             "    balance roundrobin\n    server s1 {} maxconn 1 maxqueue 1\n    server s2 {} maxconn 1 maxqueue 1\n",
@@ -474,10 +612,7 @@ on_both!(
     backend_queue_has_no_limit_on_ringlb
 );
 
-// ---------------------------------------------------------------------------
 // c. minconn / fullconn: the dynamic maxconn.
-// ---------------------------------------------------------------------------
-
 /// srv_dynamic_maxconn(): `maxconn` once the backend's load reaches
 /// `fullconn`, else max(minconn, beconn * maxconn / fullconn). The load,
 /// `beconn`, counts every stream of the backend, the queued ones and the
@@ -514,7 +649,7 @@ fn minconn_follows_the_backend_load(name: &str, program: &Path) {
     const FULLCONN: usize = 8;
     const CLIENTS: u8 = 9;
     let held = Held::new(1);
-    let cfg = config(
+    let cfg = queue_config(
         "",
         &format!(
             "    fullconn {FULLCONN}\n    server s1 {} minconn {MINCONN} maxconn {MAXCONN}\n",
@@ -580,10 +715,7 @@ on_both!(
     minconn_follows_the_backend_load_on_ringlb
 );
 
-// ---------------------------------------------------------------------------
 // d. One arrival order across executors.
-// ---------------------------------------------------------------------------
-
 /// With two threads (executors) and one server `maxconn 1`, clients queued
 /// one after the other, whichever thread accepted each, are served in the
 /// order they arrived: the backend queue is one queue for the backend
@@ -597,7 +729,7 @@ on_both!(
 fn queued_clients_are_served_in_arrival_order(name: &str, program: &Path) {
     const CLIENTS: u8 = 11;
     let held = Held::new(1);
-    let cfg = config(
+    let cfg = queue_config(
         "    nbthread 2\n",
         &format!("    server s1 {} maxconn 1\n", held.addr(0)),
     );
