@@ -889,11 +889,44 @@ pub fn without_counters(l: TcpLog) -> TcpLog {
 /// finding a free port and binding it), receives nothing, and lets the
 /// proxies (which bind with SO_REUSEPORT) share it.
 pub fn held_port() -> (socket2::Socket, u16) {
-    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    s.set_reuse_port(true).unwrap();
-    s.set_reuse_address(true).unwrap();
-    s.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
-        .unwrap();
+    let s = hold("127.0.0.1:0".parse().unwrap()).unwrap();
     let port = s.local_addr().unwrap().as_socket().unwrap().port();
     (s, port)
+}
+
+/// Hold `addr` (see [`held_port`]): bound with SO_REUSEPORT, not
+/// listening; an IPv6 wildcard is held dual-stack.
+pub fn hold(addr: SocketAddr) -> std::io::Result<socket2::Socket> {
+    let s = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        None,
+    )?;
+    if addr.is_ipv6() {
+        s.set_only_v6(false)?;
+    }
+    s.set_reuse_port(true)?;
+    s.set_reuse_address(true)?;
+    s.bind(&addr.into())?;
+    Ok(s)
+}
+
+/// Three consecutive ports on 127.0.0.1, held (see [`held_port`]) for as
+/// long as the sockets live.
+pub fn held_port_range() -> (Vec<socket2::Socket>, u16) {
+    for _ in 0..50 {
+        let (first, p) = held_port();
+        if p >= u16::MAX - 2 {
+            continue;
+        }
+        let rest: Vec<_> = (1..3)
+            .filter_map(|i| hold(SocketAddr::from(([127, 0, 0, 1], p + i))).ok())
+            .collect();
+        if rest.len() == 2 {
+            let mut held = vec![first];
+            held.extend(rest);
+            return (held, p);
+        }
+    }
+    panic!("no three consecutive ports could be held");
 }

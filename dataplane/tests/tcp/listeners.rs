@@ -156,11 +156,10 @@ fn ipv6_listeners_and_servers() {
         }
     });
     for (opt, v4_served) in [("v4v6", true), ("v6only", false)] {
-        let port = std::net::TcpListener::bind("[::]:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        // Held for the whole run (no race between finding it free and
+        // binding it); ringlb binds with SO_REUSEPORT beside the hold.
+        let hold = harness::hold("[::]:0".parse().unwrap()).unwrap();
+        let port = hold.local_addr().unwrap().as_socket().unwrap().port();
         let dir = harness::TempDir::new("ipv6");
         let cfg = dir.0.join("v6.cfg");
         std::fs::write(
@@ -208,17 +207,9 @@ fn ipv6_listeners_and_servers() {
 /// per port, as HAProxy creates).
 #[test]
 fn a_bind_port_range_listens_on_every_port() {
-    // Three consecutive free ports (retry if one is taken meanwhile).
-    let first = (0..50)
-        .find_map(|_| {
-            let a = TcpListener::bind("127.0.0.1:0").ok()?;
-            let p = a.local_addr().ok()?.port();
-            let ok =
-                p < u16::MAX - 2 && (1..3).all(|i| TcpListener::bind(("127.0.0.1", p + i)).is_ok());
-            drop(a);
-            ok.then_some(p)
-        })
-        .expect("three free consecutive ports");
+    // Three consecutive ports, held for the whole test (no race between
+    // finding them free and binding them).
+    let (_held, first) = harness::held_port_range();
     let be = Backend::echo();
     let dir = harness::TempDir::new("range");
     let cfg = dir.0.join("r.cfg");
