@@ -939,7 +939,7 @@ async fn forward_with<C: Endpoint, S: Endpoint>(
     if splice_req.is_some() || splice_res.is_some() {
         // splice(2) must never block the core: both sockets go O_NONBLOCK.
         // io_uring's own operations on them are unaffected (fast poll), as
-        // tests/tcp_mode.rs checks with 64 MiB both ways.
+        // tests/tcp/forward.rs checks with 64 MiB both ways.
         let _ = socket2::SockRef::from(client).set_nonblocking(true);
         let _ = socket2::SockRef::from(server).set_nonblocking(true);
     }

@@ -5,7 +5,7 @@
 //!
 //! Why not compio's timers: its timer wheel is a BTreeMap that is split at
 //! every event-loop turn while any timer is pending, which costs an
-//! allocation per turn (measured by engine::alloc_tests: 8 allocations per
+//! allocation per turn (measured by tests/alloc.rs: 8 allocations per
 //! round trip with one pending compio timer, 4 without). A timerfd read
 //! through the ring keeps compio's wheel empty: I/O pays nothing for
 //! timeouts, and a stream pays one heap push per timeout period.
