@@ -143,6 +143,30 @@ fn closed_streams_release_their_memory_before_their_timeout() {
         after <= warm + 2048,
         "RSS grew from {warm} kB to {after} kB over 5,000 closed connections"
     );
+    // And every stream gave its timer back: SIGQUIT reports 0 timers on
+    // each executor once the last stream has ended.
+    let end = std::time::Instant::now() + DEADLINE;
+    let mut last = Vec::new();
+    loop {
+        p.signal(nix::sys::signal::Signal::SIGQUIT);
+        last.clear();
+        while let Ok(line) = p.stderr.recv_timeout(DEADLINE) {
+            let total = line.starts_with("Total:");
+            last.push(line);
+            if total {
+                break;
+            }
+        }
+        let executors: Vec<&String> = last.iter().filter(|l| l.contains("- executor")).collect();
+        if executors.len() == 2 && executors.iter().all(|l| l.contains(" 0 timers")) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < end,
+            "timers still registered after every stream ended: {last:#?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
 
 /// A backend that reports every connection's bytes (read up to the FIN or
