@@ -218,10 +218,18 @@ impl Backend {
     }
 }
 
-/// An address nothing listens on (connection refused).
+/// An address nothing listens on (connection refused). The port stays
+/// bound, not listening, for the rest of the test process, so no other
+/// test can start listening on it meanwhile (a port found free and let go
+/// could be taken by a parallel test).
 pub fn refused_addr() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap()
+    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    s.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+        .unwrap();
+    let addr = s.local_addr().unwrap().as_socket().unwrap();
+    // Kept open on purpose (one descriptor per call, a handful per run).
+    std::mem::forget(s);
+    addr
 }
 
 /// Deterministic test data.
