@@ -3,8 +3,8 @@
 //! engine. Today it reads and checks configurations (`-c`) and serves TCP
 //! mode; `-c` says exactly which settings it cannot honour yet (see
 //! `support`).
-// `unsafe` lives in `sys` only (the syscall room); everything else is safe.
-#![deny(unsafe_code)]
+// `unsafe` lives in the ringlb-sys crate only (the syscall room).
+#![forbid(unsafe_code)]
 
 pub mod accounts;
 pub mod args;
@@ -21,7 +21,6 @@ pub mod process;
 pub mod resolve;
 pub mod serve;
 pub mod support;
-pub mod sys;
 
 use std::process::ExitCode;
 

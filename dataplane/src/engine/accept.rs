@@ -428,7 +428,7 @@ fn listener_sock(l: &Listener) -> socket2::SockRef<'_> {
 fn pause(l: &Listener) {
     match l {
         Listener::Tcp(t) => {
-            if crate::sys::disconnect(std::os::fd::AsFd::as_fd(t)).is_err() {
+            if ringlb_sys::disconnect(std::os::fd::AsFd::as_fd(t)).is_err() {
                 let _ = listener_sock(l).shutdown(std::net::Shutdown::Both);
             }
         }

@@ -128,7 +128,7 @@ pub fn bind_all(plan: &Plan, executors: usize) -> Result<Vec<Vec<Bound>>, BindEr
                         }
                     }
                     ListenAddr::Fd(n) => {
-                        let owned = crate::sys::adopt_listener_fd(*n).map_err(|e| {
+                        let owned = ringlb_sys::adopt_listener_fd(*n).map_err(|e| {
                             BindError::fatal(format!("Starting frontend {}: {e}", fe.name))
                         })?;
                         let base = std::net::TcpListener::from(owned);
@@ -398,13 +398,13 @@ fn tune_listener(s: SockRef<'_>, t: &ListenerTuning) -> Vec<String> {
     if t.defer_accept {
         warn(
             "TCP_DEFER_ACCEPT",
-            crate::sys::set_int_sockopt(fd, nix::libc::IPPROTO_TCP, nix::libc::TCP_DEFER_ACCEPT, 1),
+            ringlb_sys::set_int_sockopt(fd, nix::libc::IPPROTO_TCP, nix::libc::TCP_DEFER_ACCEPT, 1),
         );
     }
     if let Some(qlen) = t.fastopen {
         warn(
             "TCP_FASTOPEN",
-            crate::sys::set_int_sockopt(fd, nix::libc::IPPROTO_TCP, nix::libc::TCP_FASTOPEN, qlen),
+            ringlb_sys::set_int_sockopt(fd, nix::libc::IPPROTO_TCP, nix::libc::TCP_FASTOPEN, qlen),
         );
     }
     warnings

@@ -1,6 +1,7 @@
-//! The syscall room: the only module of this crate allowed to use `unsafe`
-//! (the crate is `#![deny(unsafe_code)]`). Everything else goes through
-//! safe wrappers (socket2, nix, compio).
+//! The syscall room: the only crate of ringlb allowed to use `unsafe`
+//! (every other crate is `#![forbid(unsafe_code)]`). Each function wraps
+//! one system call no safe crate offers (socket2, nix, compio cover the
+//! rest), and each `unsafe` block says why it is sound.
 #![allow(unsafe_code)]
 
 use std::collections::BTreeSet;
@@ -102,5 +103,95 @@ pub fn disconnect(fd: BorrowedFd<'_>) -> io::Result<()> {
         Ok(())
     } else {
         Err(io::Error::last_os_error())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use std::net::{TcpListener, TcpStream};
+    use std::os::fd::{AsFd, AsRawFd, IntoRawFd};
+
+    use super::*;
+
+    #[test]
+    fn adopts_a_listening_socket_once_and_refuses_the_rest() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let fd = l.into_raw_fd();
+        let owned = adopt_listener_fd(fd).unwrap();
+        assert_eq!(owned.as_raw_fd(), fd);
+        // A second bind line on the same fd would make a second owner.
+        let again = adopt_listener_fd(fd).unwrap_err();
+        assert_eq!(again.kind(), io::ErrorKind::AlreadyExists);
+        // Standard streams, closed fds, non-sockets, non-listening sockets.
+        assert!(adopt_listener_fd(1).is_err());
+        assert!(adopt_listener_fd(1_000_000).is_err());
+        let file = std::fs::File::open("/dev/null").unwrap();
+        assert!(adopt_listener_fd(file.as_raw_fd()).is_err());
+        let unbound = TcpStream::connect(addr).unwrap();
+        assert!(adopt_listener_fd(unbound.as_raw_fd()).is_err());
+        drop(owned);
+    }
+
+    #[test]
+    fn sets_an_integer_socket_option() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        set_int_sockopt(
+            l.as_fd(),
+            nix::libc::SOL_SOCKET,
+            nix::libc::SO_RCVBUF,
+            65536,
+        )
+        .unwrap();
+        // Linux doubles the value it was given.
+        let got = socket2::SockRef::from(&l).recv_buffer_size().unwrap();
+        assert_eq!(got, 131_072);
+        assert!(set_int_sockopt(l.as_fd(), nix::libc::IPPROTO_TCP, -1, 1).is_err());
+    }
+
+    /// A listener bound to an explicit port (as ringlb's are) beside a
+    /// holder of that port that does not listen (SO_REUSEPORT both).
+    fn explicit_listener() -> (socket2::Socket, TcpListener, std::net::SocketAddr) {
+        let reuse = |s: &socket2::Socket| {
+            s.set_reuse_port(true).unwrap();
+            s.set_reuse_address(true).unwrap();
+        };
+        let hold =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        reuse(&hold);
+        hold.bind(
+            &"127.0.0.1:0"
+                .parse::<std::net::SocketAddr>()
+                .unwrap()
+                .into(),
+        )
+        .unwrap();
+        let addr = hold.local_addr().unwrap().as_socket().unwrap();
+        let l = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        reuse(&l);
+        l.bind(&addr.into()).unwrap();
+        l.listen(8).unwrap();
+        (hold, l.into(), addr)
+    }
+
+    /// A disconnected listener refuses clients and accepts again after
+    /// listen(2), on the same port, and what it accepts then reads
+    /// normally (a shutdown(2) pause would leave the accepted sockets at
+    /// EOF). (A socket bound to port 0 would get a new port at listen(2).)
+    #[test]
+    fn a_disconnected_listener_listens_again() {
+        use std::io::{Read, Write};
+        let (_hold, l, addr) = explicit_listener();
+        disconnect(l.as_fd()).unwrap();
+        let refused = TcpStream::connect(addr).unwrap_err();
+        assert_eq!(refused.kind(), io::ErrorKind::ConnectionRefused);
+        nix::sys::socket::listen(&l, nix::sys::socket::Backlog::new(8).unwrap()).unwrap();
+        let mut c = TcpStream::connect(addr).unwrap();
+        c.write_all(b"hi").unwrap();
+        let (mut s, _) = l.accept().unwrap();
+        let mut got = [0u8; 2];
+        s.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"hi");
     }
 }
