@@ -15,6 +15,8 @@
 // The allocation tests have this binary to themselves: the counting
 // allocator counts every thread of the process, so no other test may run
 // beside them (they also run one at a time, see SERIAL).
+// SERIAL is a test lock, not the data path the lint guards.
+#![allow(clippy::disallowed_types)]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

@@ -17,6 +17,9 @@
 //! turned back into a freed slot and a coalesced wake-up.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+// The receivers are taken once per executor at start-up, never on the
+// data path.
+#[allow(clippy::disallowed_types)]
 use std::sync::Mutex;
 
 /// A message to one core.
@@ -81,6 +84,7 @@ pub enum SendError {
 pub struct Mesh {
     inboxes: Vec<flume::Sender<Msg>>,
     /// Taken once by each executor at start.
+    #[allow(clippy::disallowed_types)]
     receivers: Mutex<Vec<Option<flume::Receiver<Msg>>>>,
     /// `[(server_slot) * cores + core]`: a `Released` is on its way.
     released: Box<[AtomicBool]>,
@@ -95,6 +99,8 @@ pub struct Mesh {
 
 impl Mesh {
     /// A mesh of `cores` inboxes; `servers[b]` is backend b's server count.
+    // Start-up: the receivers' lock (see `receivers`).
+    #[allow(clippy::disallowed_types)]
     pub fn new(cores: usize, servers: &[usize]) -> Mesh {
         let total: usize = servers.iter().sum();
         let mut first_server = Vec::with_capacity(servers.len());

@@ -7,10 +7,13 @@
 use std::collections::BTreeSet;
 use std::io;
 use std::os::fd::{BorrowedFd, FromRawFd, OwnedFd, RawFd};
+// Start-up only (adopting `fd@N` listeners), never the data path.
+#[allow(clippy::disallowed_types)]
 use std::sync::Mutex;
 
 /// File descriptors already adopted: adopting one twice would give two
 /// owners and a double close. Start-up only, never on the data path.
+#[allow(clippy::disallowed_types)]
 static ADOPTED: Mutex<BTreeSet<RawFd>> = Mutex::new(BTreeSet::new());
 
 /// Take ownership of an inherited listening socket (`bind fd@N`), after

@@ -2,6 +2,9 @@
 //! reg-tests are: each module declares its servers, its clients and its
 //! configuration in one place, and runs on haproxy first where haproxy
 //! can show the right answer.
+// Test clients and servers are threads that share a few channels and
+// counters behind locks: they are not the data path the lint guards.
+#![allow(clippy::disallowed_types)]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
