@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+#[cfg(feature = "hwloc")]
 use hwlocality::object::types::ObjectType;
 
 /// Where executors run.
@@ -65,6 +66,7 @@ pub fn placement(nbthread: Option<u32>) -> Placement {
     let affinity: Option<BTreeSet<usize>> = core_affinity::get_core_ids()
         .map(|ids| ids.into_iter().map(|c| c.id).collect())
         .filter(|ids: &BTreeSet<usize>| !ids.is_empty());
+    #[cfg(feature = "hwloc")]
     let topology = match from_hwloc(affinity.as_ref()) {
         Ok(t) => t,
         Err(e) => {
@@ -72,11 +74,15 @@ pub fn placement(nbthread: Option<u32>) -> Placement {
             from_sysfs(affinity.as_ref())
         }
     };
+    // Built without hwloc (the `hwloc` feature): sysfs only.
+    #[cfg(not(feature = "hwloc"))]
+    let topology = from_sysfs(affinity.as_ref());
     let cpus = choose(&topology, nbthread);
     Placement { cpus, topology }
 }
 
 /// Why hwloc's view of the machine was not used.
+#[cfg(feature = "hwloc")]
 #[derive(Debug)]
 enum HwlocFailure {
     Load(hwlocality::errors::RawHwlocError),
@@ -84,6 +90,7 @@ enum HwlocFailure {
     NoAllowedCpu,
 }
 
+#[cfg(feature = "hwloc")]
 impl std::fmt::Display for HwlocFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -98,6 +105,7 @@ impl std::fmt::Display for HwlocFailure {
 
 /// The allowed CPUs as hwloc sees them: the affinity mask (all of the
 /// topology when unknown) intersected with the topology's allowed cpuset.
+#[cfg(feature = "hwloc")]
 fn from_hwloc(affinity: Option<&BTreeSet<usize>>) -> Result<Vec<Cpu>, HwlocFailure> {
     let topo = hwlocality::Topology::new().map_err(HwlocFailure::Load)?;
     let allowed_set = topo.allowed_cpuset();
@@ -355,6 +363,26 @@ mod tests {
         assert_eq!(choose(&t, Some(3)), [8, 2, 10]);
     }
 
+    /// Without hwloc, sysfs gives the same CPUs, the same physical cores
+    /// and so the same default placement on this machine.
+    #[cfg(feature = "hwloc")]
+    #[test]
+    fn topology_from_sysfs_agrees_with_hwloc() {
+        let affinity: BTreeSet<usize> = core_affinity::get_core_ids()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
+        let hw = from_hwloc(Some(&affinity)).unwrap_or_else(|e| panic!("hwloc: {e}"));
+        let fs = from_sysfs(Some(&affinity));
+        let cpus = |t: &[Cpu]| t.iter().map(|c| c.cpu).collect::<Vec<_>>();
+        assert_eq!(cpus(&hw), cpus(&fs));
+        let cores = |t: &[Cpu]| t.iter().map(|c| c.core).collect::<BTreeSet<_>>().len();
+        assert_eq!(cores(&hw), cores(&fs));
+        assert_eq!(choose(&hw, None).len(), choose(&fs, None).len());
+    }
+
+    #[cfg(feature = "hwloc")]
     #[test]
     fn topology_of_this_machine_loads_with_hwloc_and_holds_the_affinity_mask() {
         let affinity: BTreeSet<usize> = core_affinity::get_core_ids()
