@@ -198,16 +198,10 @@ fn start(args: &Args, cfg: &Config) -> Result<ExitCode, String> {
 /// asked through its inbox and answers with a snapshot; an executor that
 /// does not answer within a second is reported as such.
 fn dump_pools(shared: &Shared) {
-    let (tx, rx) = flume::bounded(shared.mesh.cores());
-    let refused = shared.mesh.broadcast(&crate::engine::mesh::Msg::Snapshot {
-        reply: tx,
-        flush: true,
-    });
-    let asked = shared.mesh.cores() - refused.len();
-    let deadline = Instant::now() + Duration::from_secs(1);
-    let mut snaps: Vec<_> = (0..asked)
-        .map_while(|_| rx.recv_deadline(deadline).ok())
-        .collect();
+    let asked = shared
+        .mesh
+        .ask_all(|reply| crate::engine::mesh::Msg::Snapshot { reply, flush: true });
+    let mut snaps = asked.wait_blocking(Duration::from_secs(1));
     snaps.sort_by_key(|s| s.core);
     eprintln!("Dumping pools usage. Flushing them.");
     for s in &snaps {

@@ -1,4 +1,7 @@
-//! The cross-core mesh: one bounded inbox per executor. A message wakes the
+//! The cross-core mesh: one inbox per executor, with a bounded lane for
+//! coalesced wake-ups and an unbounded one for commands that carry data
+//! (see [`Inbox`]), and [`Mesh::ask_all`] to ask every core and await the
+//! answers with a deadline. A message wakes the
 //! receiving executor (compio notifies its ring when a task is woken from
 //! another thread), so no core polls for work another core or the main
 //! thread has for it.
@@ -79,13 +82,99 @@ pub enum SendError {
     Gone,
 }
 
+/// One core's inbox: two lanes. Wake-ups (`Released`, `Grant`, `Room`,
+/// `Stop`) ride a bounded lane, where they are coalesced so it never
+/// fills; commands that carry data (snapshots, pauses, the runtime API's
+/// requests) ride an unbounded lane of their own, so a command is never
+/// dropped because wake-ups filled the inbox. Commands are rare (an
+/// operator's, one per core each), so that lane stays short.
+#[derive(Debug)]
+pub struct Inbox {
+    wakeups: flume::Receiver<Msg>,
+    commands: flume::Receiver<Msg>,
+}
+
+impl Inbox {
+    /// The next message of either lane; Err once every sender is gone.
+    pub async fn recv(&self) -> Result<Msg, flume::RecvError> {
+        if let Ok(m) = self.commands.try_recv() {
+            return Ok(m);
+        }
+        let w = std::pin::pin!(self.wakeups.recv_async());
+        let c = std::pin::pin!(self.commands.recv_async());
+        match futures_util::future::select(w, c).await {
+            futures_util::future::Either::Left((m, _))
+            | futures_util::future::Either::Right((m, _)) => m,
+        }
+    }
+
+    /// A message already waiting, if any (commands first).
+    pub fn try_recv(&self) -> Option<Msg> {
+        self.commands
+            .try_recv()
+            .ok()
+            .or_else(|| self.wakeups.try_recv().ok())
+    }
+
+    /// Messages waiting in both lanes.
+    pub fn len(&self) -> usize {
+        self.wakeups.len() + self.commands.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The questions of [`Mesh::ask_all`] on their way: the answers come back
+/// on one channel, one per core that was asked.
+#[derive(Debug)]
+pub struct Asked<T> {
+    answers: flume::Receiver<T>,
+    asked: usize,
+}
+
+impl<T> Asked<T> {
+    /// How many cores were asked (the others have stopped).
+    pub fn asked(&self) -> usize {
+        self.asked
+    }
+
+    /// Block (a control thread, never a core) until every core asked has
+    /// answered or `within` has passed: the answers received.
+    pub fn wait_blocking(self, within: std::time::Duration) -> Vec<T> {
+        let deadline = std::time::Instant::now() + within;
+        (0..self.asked)
+            .map_while(|_| self.answers.recv_deadline(deadline).ok())
+            .collect()
+    }
+
+    /// The same from a task on a core, on the core's timer: the other
+    /// tasks of the core run meanwhile (a core asking itself is answered
+    /// too).
+    pub async fn wait(self, timers: &super::timer::Timers, within: std::time::Duration) -> Vec<T> {
+        let deadline = std::time::Instant::now() + within;
+        let mut got = Vec::with_capacity(self.asked);
+        while got.len() < self.asked {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match super::timer::timeout(timers, left, self.answers.recv_async()).await {
+                Ok(Ok(a)) => got.push(a),
+                Ok(Err(_)) | Err(()) => break,
+            }
+        }
+        got
+    }
+}
+
 /// The senders to every core's inbox, and the coalescing flags.
 #[derive(Debug)]
 pub struct Mesh {
     inboxes: Vec<flume::Sender<Msg>>,
+    /// The command lane of each core (see [`Inbox`]).
+    commands: Vec<flume::Sender<Msg>>,
     /// Taken once by each executor at start.
     #[allow(clippy::disallowed_types)]
-    receivers: Mutex<Vec<Option<flume::Receiver<Msg>>>>,
+    receivers: Mutex<Vec<Option<Inbox>>>,
     /// `[(server_slot) * cores + core]`: a `Released` is on its way.
     released: Box<[AtomicBool]>,
     /// Per backend, the index of its first server in `released`.
@@ -112,14 +201,22 @@ impl Mesh {
         // One coalesced wake-up per server and a stop, plus grants: one per
         // slot handed over, which a full inbox turns into a wake-up.
         let capacity = total + 1024;
-        let (inboxes, receivers) = (0..cores)
-            .map(|_| {
-                let (tx, rx) = flume::bounded(capacity);
-                (tx, Some(rx))
-            })
-            .unzip();
+        let mut inboxes = Vec::with_capacity(cores);
+        let mut commands = Vec::with_capacity(cores);
+        let mut receivers = Vec::with_capacity(cores);
+        for _ in 0..cores {
+            let (tx, wakeups) = flume::bounded(capacity);
+            let (ctx, crx) = flume::unbounded();
+            inboxes.push(tx);
+            commands.push(ctx);
+            receivers.push(Some(Inbox {
+                wakeups,
+                commands: crx,
+            }));
+        }
         Mesh {
             inboxes,
+            commands,
             receivers: Mutex::new(receivers),
             released: (0..total * cores).map(|_| AtomicBool::new(false)).collect(),
             first_server,
@@ -133,7 +230,7 @@ impl Mesh {
     }
 
     /// The inbox of `core`, once (executor start-up; not the data path).
-    pub fn take_inbox(&self, core: usize) -> Option<flume::Receiver<Msg>> {
+    pub fn take_inbox(&self, core: usize) -> Option<Inbox> {
         self.receivers
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -207,11 +304,31 @@ impl Mesh {
         }
     }
 
-    /// Send to every core; the cores that could not take it.
+    /// A command to every core (never dropped for a full inbox); the cores
+    /// that have stopped.
     pub fn broadcast(&self, msg: &Msg) -> Vec<(usize, SendError)> {
         (0..self.cores())
-            .filter_map(|c| self.send(c, msg.clone()).err().map(|e| (c, e)))
+            .filter_map(|c| self.command(c, msg.clone()).err().map(|e| (c, e)))
             .collect()
+    }
+
+    /// A command to one core, on its command lane: it fails only when the
+    /// core has stopped.
+    pub fn command(&self, core: usize, msg: Msg) -> Result<(), SendError> {
+        let tx = self.commands.get(core).ok_or(SendError::Gone)?;
+        tx.send(msg).map_err(|_| SendError::Gone)
+    }
+
+    /// Ask every core a question (`ask` builds the command around the
+    /// reply channel) and collect the answers with [`Asked::wait`] or
+    /// [`Asked::wait_blocking`]: what `show stat`, `show sess` or
+    /// `shutdown sessions` need, and SIGQUIT's snapshots.
+    pub fn ask_all<T>(&self, ask: impl Fn(flume::Sender<T>) -> Msg) -> Asked<T> {
+        let (tx, answers) = flume::bounded(self.cores());
+        let asked = (0..self.cores())
+            .filter(|&c| self.command(c, ask(tx.clone())).is_ok())
+            .count();
+        Asked { answers, asked }
     }
 
     /// Send to one core without blocking.
@@ -237,7 +354,7 @@ mod tests {
             mesh.released(1, 0, 1);
         }
         mesh.released(1, 1, 0);
-        let got: Vec<_> = rx.drain().collect();
+        let got: Vec<_> = std::iter::from_fn(|| rx.try_recv()).collect();
         assert!(
             matches!(
                 got.as_slice(),
@@ -276,11 +393,105 @@ mod tests {
             m.stop_all();
             m.stop_all();
         });
-        let got = rt.block_on(async move { rx.recv_async().await });
+        let got = rt.block_on(async move { rx.recv().await });
         sender.join().unwrap();
         assert!(matches!(got, Ok(Msg::Stop)), "{got:?}");
         // The second stop_all was coalesced with the first.
         mesh.stop_seen(0);
         mesh.stop_all();
+    }
+
+    /// A command goes through when wake-ups filled the bounded lane.
+    #[test]
+    fn a_command_is_never_dropped_for_a_full_inbox() {
+        let mesh = Mesh::new(1, &[1]);
+        let rx = mesh.take_inbox(0).unwrap();
+        let mut sent = 0;
+        while mesh
+            .send(
+                0,
+                Msg::Grant {
+                    backend: 0,
+                    server: 0,
+                },
+            )
+            .is_ok()
+        {
+            sent += 1;
+        }
+        assert_eq!(
+            mesh.send(
+                0,
+                Msg::Grant {
+                    backend: 0,
+                    server: 0
+                }
+            ),
+            Err(SendError::Full)
+        );
+        assert_eq!(mesh.command(0, Msg::Pause(true)), Ok(()));
+        assert!(mesh.broadcast(&Msg::Pause(false)).is_empty());
+        // Commands come first, then the wake-ups, none lost.
+        assert!(matches!(rx.try_recv(), Some(Msg::Pause(true))));
+        assert!(matches!(rx.try_recv(), Some(Msg::Pause(false))));
+        assert_eq!(rx.len(), sent);
+        drop(rx);
+        assert_eq!(mesh.command(0, Msg::Pause(true)), Err(SendError::Gone));
+    }
+
+    fn answer_snapshots(rx: Inbox, core: usize) {
+        // Commands ride the command lane: a blocking read of it.
+        while let Ok(m) = rx.commands.recv() {
+            if let Msg::Snapshot { reply, .. } = m {
+                let _ = reply.send(CoreSnapshot {
+                    core,
+                    ..CoreSnapshot::default()
+                });
+            }
+        }
+    }
+
+    /// Asking every core returns each answer, and by the deadline what
+    /// came: a core that does not answer costs the wait, not the answers.
+    #[test]
+    fn ask_all_collects_the_answers_until_the_deadline() {
+        let mesh = std::sync::Arc::new(Mesh::new(3, &[1]));
+        // Cores 0 and 2 answer; core 1 is busy (never reads its inbox).
+        let _busy = mesh.take_inbox(1).unwrap();
+        for core in [0, 2] {
+            let rx = mesh.take_inbox(core).unwrap();
+            std::thread::spawn(move || answer_snapshots(rx, core));
+        }
+        let asked = mesh.ask_all(|reply| Msg::Snapshot {
+            reply,
+            flush: false,
+        });
+        assert_eq!(asked.asked(), 3);
+        let t = std::time::Instant::now();
+        let mut got: Vec<usize> = asked
+            .wait_blocking(std::time::Duration::from_millis(300))
+            .into_iter()
+            .map(|s| s.core)
+            .collect();
+        got.sort_unstable();
+        assert_eq!(got, [0, 2]);
+        assert!(t.elapsed() >= std::time::Duration::from_millis(300));
+        // The same from a task on a core, on the core's timer.
+        let rt = compio::runtime::Runtime::new().unwrap();
+        let mesh2 = std::sync::Arc::clone(&mesh);
+        let got = rt.block_on(async move {
+            let timers = std::rc::Rc::new(super::super::timer::Timers::new().unwrap());
+            let t2 = std::rc::Rc::clone(&timers);
+            compio::runtime::spawn(async move { t2.run().await }).detach();
+            let asked = mesh2.ask_all(|reply| Msg::Snapshot {
+                reply,
+                flush: false,
+            });
+            asked
+                .wait(&timers, std::time::Duration::from_millis(300))
+                .await
+                .len()
+        });
+        assert_eq!(got, 2);
     }
 }

@@ -526,7 +526,7 @@ fn executor(
                 break;
             }
             let msg = {
-                let msg = std::pin::pin!(inbox.recv_async());
+                let msg = std::pin::pin!(inbox.recv());
                 let drained = std::pin::pin!(core.drained.wait());
                 match select(msg, drained).await {
                     Either::Left((Ok(m), _)) => m,
