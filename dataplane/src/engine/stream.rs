@@ -540,19 +540,26 @@ fn close_unserved<C: Endpoint>(client: &C) {
 /// has one: bound to its address, or in full transparent mode to the one
 /// `usesrc` presents (IP_TRANSPARENT, as HAProxy's tcp_bind_socket), on its
 /// interface.
+///
+/// As tcp_connect_server, a socket that cannot be created or bound lacks a
+/// resource (SF_ERR_RESOURCE, whatever the errno); connect() is classified
+/// by its errno (`connect_error`).
 async fn connect_from(
     tuning: &ServerTuning,
     srv: &ServerPlan,
     client: Option<SocketAddr>,
     addr: SocketAddr,
-) -> std::io::Result<TcpStream> {
+) -> Result<TcpStream, ConnectError> {
+    let resource = |_| ConnectError::Resource;
     let sock = if addr.is_ipv4() {
-        compio::net::TcpSocket::new_v4().await?
+        compio::net::TcpSocket::new_v4().await
     } else {
-        compio::net::TcpSocket::new_v6().await?
-    };
+        compio::net::TcpSocket::new_v6().await
+    }
+    .map_err(resource)?;
     // TCP mode sends nothing before the connection is up: no data waits.
-    super::listener::tune_server_socket(socket2::SockRef::from(&sock), tuning, false)?;
+    super::listener::tune_server_socket(socket2::SockRef::from(&sock), tuning, false)
+        .map_err(|_| ConnectError::Failed)?;
     // The server's own `tcp-ut` and `tfo` (tcp_connect_server).
     if let Some(ut) = srv.user_timeout {
         let _ = socket2::SockRef::from(&sock).set_tcp_user_timeout(Some(ut));
@@ -565,7 +572,7 @@ async fn connect_from(
         );
     }
     let Some(src) = srv.source.as_ref() else {
-        return sock.connect(addr).await;
+        return sock.connect(addr).await.map_err(|e| connect_error(&e));
     };
     if let Some(name) = &src.interface {
         // As HAProxy (tcp_connect_server), a device that cannot be bound
@@ -574,26 +581,49 @@ async fn connect_from(
     }
     let (local, transparent) = src.bind_for(client);
     let s = socket2::SockRef::from(&sock);
+    // Part of binding (tcp_bind_socket): a failure lacks a resource too.
     if transparent {
         if addr.is_ipv4() {
-            s.set_ip_transparent_v4(true)?;
+            s.set_ip_transparent_v4(true).map_err(resource)?;
         } else {
-            s.set_ip_transparent_v6(true)?;
+            s.set_ip_transparent_v6(true).map_err(resource)?;
         }
     }
     if local.port() != 0 {
         // A fixed source port (usesrc client): the same address and port
         // may serve several destinations.
-        sock.set_reuseaddr(true)?;
+        sock.set_reuseaddr(true).map_err(resource)?;
     } else {
         // The port is chosen at connect time, so one source port serves
         // several servers (IP_BIND_ADDRESS_NO_PORT, as HAProxy).
         let _ = super::listener::set_bind_address_no_port(s);
     }
     if local.port() != 0 || !local.ip().is_unspecified() || transparent {
-        sock.bind(local).await?;
+        sock.bind(local).await.map_err(resource)?;
     }
-    sock.connect(addr).await
+    sock.connect(addr).await.map_err(|e| connect_error(&e))
+}
+
+/// A failed connect() as HAProxy's tcp_connect_server (and
+/// uxst_connect_server) classifies it: EAGAIN, EADDRINUSE and EADDRNOTAVAIL
+/// mean no free source port (or a full UNIX backlog); EMFILE, ENFILE,
+/// ENOBUFS and ENOMEM, which socket() returns (compio's UNIX connect
+/// creates its socket too), no descriptor or memory. Anything else
+/// (refused, unreachable, reset) is the server's.
+fn connect_error(e: &std::io::Error) -> ConnectError {
+    use nix::errno::Errno;
+    match e.raw_os_error().map(Errno::from_raw) {
+        Some(
+            Errno::EAGAIN
+            | Errno::EADDRINUSE
+            | Errno::EADDRNOTAVAIL
+            | Errno::EMFILE
+            | Errno::ENFILE
+            | Errno::ENOBUFS
+            | Errno::ENOMEM,
+        ) => ConnectError::Resource,
+        _ => ConnectError::Failed,
+    }
 }
 
 /// `timeout queue` expired for a queued stream: sQ.
@@ -875,7 +905,11 @@ async fn connect(
                 return Err(progress.failure(Cause::Internal, Phase::Connect, None));
             }
             ConnectError::Timeout => Cause::ServerTimeout,
-            ConnectError::Failed => Cause::ServerAbort,
+            // Rule zero: not RC. HAProxy 2.6 retries an SF_ERR_RESOURCE
+            // (back_try_conn_req) and, out of retries, back_handle_st_cer
+            // sets STRM_ET_CONN_ERR: its log says SC, as for a refusal
+            // (tests/tcp/log.rs checks it against haproxy).
+            ConnectError::Failed | ConnectError::Resource => Cause::ServerAbort,
         };
         if progress.retries >= be.retries {
             return Err(progress.failure(cause, Phase::Connect, Some(idx)));
@@ -895,6 +929,12 @@ async fn connect(
         }
         avoid = None;
         retry_of = Some(idx);
+        // A resource error is retried at once: HAProxy clears the error
+        // before back_handle_st_cer ("likely a source port allocation
+        // problem, so we want to retry now").
+        if err == ConnectError::Resource {
+            continue;
+        }
         // The same server again, after HAProxy's turn-around timer:
         // min(timeout connect, 1s).
         let turn_around = be
@@ -911,6 +951,9 @@ enum ConnectError {
     Timeout,
     /// Refused, unreachable, reset: SC.
     Failed,
+    /// No socket, no memory, no free source port (HAProxy's
+    /// SF_ERR_RESOURCE): retried at once, SC once out of retries.
+    Resource,
     /// No address to connect to (a port offset out of range): IC, no retry.
     NoAddress,
 }
@@ -928,18 +971,23 @@ async fn connect_server(
     async fn within<T>(
         core: &Core,
         be: &BackendPlan,
-        fut: impl std::future::Future<Output = std::io::Result<T>>,
+        fut: impl std::future::Future<Output = Result<T, ConnectError>>,
     ) -> Result<T, ConnectError> {
         match be.timeout_connect {
             Some(t) => match timer::timeout(&core.timers, t, fut).await {
-                Ok(r) => r.map_err(|_| ConnectError::Failed),
+                Ok(r) => r,
                 Err(()) => Err(ConnectError::Timeout),
             },
-            None => fut.await.map_err(|_| ConnectError::Failed),
+            None => fut.await,
         }
     }
     if let super::plan::ServerAddr::Unix(path) = &srv.addr {
-        let conn = within(core, be, compio::net::UnixStream::connect(path)).await?;
+        let unix = async {
+            compio::net::UnixStream::connect(path)
+                .await
+                .map_err(|e| connect_error(&e))
+        };
+        let conn = within(core, be, unix).await?;
         return Ok((ServerConn::Unix(conn), None));
     }
     let addr = dst
@@ -1177,5 +1225,39 @@ mod tests {
                     .unwrap();
             assert_eq!(fo, tfo);
         }
+    }
+
+    /// connect()'s errno as HAProxy's tcp_connect_server classifies it: no
+    /// free port, no descriptor, no memory lack a resource; the rest is
+    /// the server's.
+    #[test]
+    fn a_connect_errno_says_whether_a_resource_lacks() {
+        use nix::errno::Errno;
+        let of = |e: Errno| connect_error(&std::io::Error::from_raw_os_error(e as i32));
+        for e in [
+            Errno::EAGAIN,
+            Errno::EADDRINUSE,
+            Errno::EADDRNOTAVAIL,
+            Errno::EMFILE,
+            Errno::ENFILE,
+            Errno::ENOBUFS,
+            Errno::ENOMEM,
+        ] {
+            assert_eq!(of(e), ConnectError::Resource, "{e}");
+        }
+        for e in [
+            Errno::ECONNREFUSED,
+            Errno::ENETUNREACH,
+            Errno::EHOSTUNREACH,
+            Errno::ECONNRESET,
+            Errno::EACCES,
+            Errno::EPERM,
+            Errno::ETIMEDOUT,
+        ] {
+            assert_eq!(of(e), ConnectError::Failed, "{e}");
+        }
+        // Not an OS error at all: the server's.
+        let other = std::io::Error::other("no errno");
+        assert_eq!(connect_error(&other), ConnectError::Failed);
     }
 }
