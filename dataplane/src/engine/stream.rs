@@ -497,15 +497,19 @@ pub(super) async fn handle<C: Endpoint + LocalAddr>(
     }
     facts.beconn = be.beconn.inc();
     be.cum_sess.inc();
-    let server = connect(core, fe, be_idx, be, dst, &mut facts).await;
-    if let Some((srv_idx, server)) = server {
-        facts.server = Some(srv_idx);
-        forward::<C>(core, fe, be, &client, &server, &mut facts).await;
-        // The slot goes to the oldest waiter that may use it, or is freed.
-        queue::offer(core, be_idx, srv_idx, true);
-        drop(server);
-    } else {
-        close_unserved(&client);
+    match connect(core, fe, be_idx, be, dst, facts.client).await {
+        Ok(connected) => {
+            let srv_idx = connected.server;
+            let server = connected.record(&mut facts);
+            forward::<C>(core, fe, be, &client, &server, &mut facts).await;
+            // The slot goes to the oldest waiter that may use it, or is freed.
+            queue::offer(core, be_idx, srv_idx, true);
+            drop(server);
+        }
+        Err(failure) => {
+            failure.record(&mut facts);
+            close_unserved(&client);
+        }
     }
     be.beconn.dec();
     drop(client);
@@ -536,19 +540,26 @@ fn close_unserved<C: Endpoint>(client: &C) {
 /// has one: bound to its address, or in full transparent mode to the one
 /// `usesrc` presents (IP_TRANSPARENT, as HAProxy's tcp_bind_socket), on its
 /// interface.
+///
+/// As tcp_connect_server, a socket that cannot be created or bound lacks a
+/// resource (SF_ERR_RESOURCE, whatever the errno); connect() is classified
+/// by its errno (`connect_error`).
 async fn connect_from(
     tuning: &ServerTuning,
     srv: &ServerPlan,
     client: Option<SocketAddr>,
     addr: SocketAddr,
-) -> std::io::Result<TcpStream> {
+) -> Result<TcpStream, ConnectError> {
+    let resource = |_| ConnectError::Resource;
     let sock = if addr.is_ipv4() {
-        compio::net::TcpSocket::new_v4().await?
+        compio::net::TcpSocket::new_v4().await
     } else {
-        compio::net::TcpSocket::new_v6().await?
-    };
+        compio::net::TcpSocket::new_v6().await
+    }
+    .map_err(resource)?;
     // TCP mode sends nothing before the connection is up: no data waits.
-    super::listener::tune_server_socket(socket2::SockRef::from(&sock), tuning, false)?;
+    super::listener::tune_server_socket(socket2::SockRef::from(&sock), tuning, false)
+        .map_err(|_| ConnectError::Failed)?;
     // The server's own `tcp-ut` and `tfo` (tcp_connect_server).
     if let Some(ut) = srv.user_timeout {
         let _ = socket2::SockRef::from(&sock).set_tcp_user_timeout(Some(ut));
@@ -561,7 +572,7 @@ async fn connect_from(
         );
     }
     let Some(src) = srv.source.as_ref() else {
-        return sock.connect(addr).await;
+        return sock.connect(addr).await.map_err(|e| connect_error(&e));
     };
     if let Some(name) = &src.interface {
         // As HAProxy (tcp_connect_server), a device that cannot be bound
@@ -570,26 +581,49 @@ async fn connect_from(
     }
     let (local, transparent) = src.bind_for(client);
     let s = socket2::SockRef::from(&sock);
+    // Part of binding (tcp_bind_socket): a failure lacks a resource too.
     if transparent {
         if addr.is_ipv4() {
-            s.set_ip_transparent_v4(true)?;
+            s.set_ip_transparent_v4(true).map_err(resource)?;
         } else {
-            s.set_ip_transparent_v6(true)?;
+            s.set_ip_transparent_v6(true).map_err(resource)?;
         }
     }
     if local.port() != 0 {
         // A fixed source port (usesrc client): the same address and port
         // may serve several destinations.
-        sock.set_reuseaddr(true)?;
+        sock.set_reuseaddr(true).map_err(resource)?;
     } else {
         // The port is chosen at connect time, so one source port serves
         // several servers (IP_BIND_ADDRESS_NO_PORT, as HAProxy).
         let _ = super::listener::set_bind_address_no_port(s);
     }
     if local.port() != 0 || !local.ip().is_unspecified() || transparent {
-        sock.bind(local).await?;
+        sock.bind(local).await.map_err(resource)?;
     }
-    sock.connect(addr).await
+    sock.connect(addr).await.map_err(|e| connect_error(&e))
+}
+
+/// A failed connect() as HAProxy's tcp_connect_server (and
+/// uxst_connect_server) classifies it: EAGAIN, EADDRINUSE and EADDRNOTAVAIL
+/// mean no free source port (or a full UNIX backlog); EMFILE, ENFILE,
+/// ENOBUFS and ENOMEM, which socket() returns (compio's UNIX connect
+/// creates its socket too), no descriptor or memory. Anything else
+/// (refused, unreachable, reset) is the server's.
+fn connect_error(e: &std::io::Error) -> ConnectError {
+    use nix::errno::Errno;
+    match e.raw_os_error().map(Errno::from_raw) {
+        Some(
+            Errno::EAGAIN
+            | Errno::EADDRINUSE
+            | Errno::EADDRNOTAVAIL
+            | Errno::EMFILE
+            | Errno::ENFILE
+            | Errno::ENOBUFS
+            | Errno::ENOMEM,
+        ) => ConnectError::Resource,
+        _ => ConnectError::Failed,
+    }
 }
 
 /// `timeout queue` expired for a queued stream: sQ.
@@ -597,22 +631,16 @@ fn queue_timed_out(
     be: &BackendPlan,
     queue_start: Instant,
     ticket: &mut Ticket<'_>,
-    facts: &mut StreamFacts,
-) -> Option<Option<(usize, ServerConn)>> {
+    progress: &mut Progress,
+) -> Option<ConnectFailure> {
     let waited = queue_start.elapsed();
     match be.timeout_queue {
         Some(t) if waited >= t => {
             // Waiting in a server's queue: the log names that server.
-            if let Some(s) = ticket.queue().and_then(|q| q.checked_sub(1)) {
-                facts.server = Some(s);
-            }
-            ticket.leave(&mut facts.queue);
-            facts.tw = Some(waited);
-            facts.termination = Termination {
-                cause: Cause::ServerTimeout,
-                phase: Phase::Queue,
-            };
-            Some(None)
+            let server = ticket.queue().and_then(|q| q.checked_sub(1));
+            ticket.leave(&mut progress.queue);
+            progress.tw = Some(waited);
+            Some(progress.failure(Cause::ServerTimeout, Phase::Queue, server))
         }
         _ => None,
     }
@@ -626,20 +654,15 @@ fn queue_full(
     be: &BackendPlan,
     queue: usize,
     ticket: &mut Ticket<'_>,
-    facts: &mut StreamFacts,
-) -> Option<Option<(usize, ServerConn)>> {
+    progress: &mut Progress,
+) -> Option<ConnectFailure> {
     let idx = queue.checked_sub(1)?;
     let s = be.servers.get(idx)?;
     if ticket.queue() == Some(queue) || s.maxqueue == 0 || s.queued.get() < s.maxqueue {
         return None;
     }
-    ticket.leave(&mut facts.queue);
-    facts.server = Some(idx);
-    facts.termination = Termination {
-        cause: Cause::ServerAbort,
-        phase: Phase::Queue,
-    };
-    Some(None)
+    ticket.leave(&mut progress.queue);
+    Some(progress.failure(Cause::ServerAbort, Phase::Queue, Some(idx)))
 }
 
 /// Wait in the queue until woken, stopped, or `timeout queue` is reached.
@@ -718,6 +741,84 @@ fn pick_or_queue(
     Err(Some(1 + i))
 }
 
+/// A stream's server connection, and how it was obtained (`%s`, `%Tw`,
+/// `%Tc`, `%rc`, `%sq/%bq`, the `+` of a redispatch).
+struct Connected {
+    server: usize,
+    conn: ServerConn,
+    /// None for a UNIX server.
+    addr: Option<SocketAddr>,
+    tw: Option<Duration>,
+    tc: Duration,
+    retries: u32,
+    redispatched: bool,
+    queue: QueuePos,
+}
+
+impl Connected {
+    /// Write what the log needs into `facts`; the connection stays.
+    fn record(self, facts: &mut StreamFacts) -> ServerConn {
+        facts.server = Some(self.server);
+        facts.server_addr = self.addr;
+        facts.tw = self.tw;
+        facts.tc = Some(self.tc);
+        facts.retries = self.retries;
+        facts.redispatched = self.redispatched;
+        facts.queue = self.queue;
+        self.conn
+    }
+}
+
+/// Why a stream got no server connection, and what it went through first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct ConnectFailure {
+    cause: Cause,
+    phase: Phase,
+    /// The server the log names (its queue, or the last one tried).
+    server: Option<usize>,
+    tw: Option<Duration>,
+    retries: u32,
+    redispatched: bool,
+    queue: QueuePos,
+}
+
+impl ConnectFailure {
+    fn record(self, facts: &mut StreamFacts) {
+        facts.termination = Termination {
+            cause: self.cause,
+            phase: self.phase,
+        };
+        facts.server = self.server;
+        facts.tw = self.tw;
+        facts.retries = self.retries;
+        facts.redispatched = self.redispatched;
+        facts.queue = self.queue;
+    }
+}
+
+/// What `connect` has gone through so far, whatever its outcome.
+#[derive(Clone, Copy, Debug, Default)]
+struct Progress {
+    tw: Option<Duration>,
+    retries: u32,
+    redispatched: bool,
+    queue: QueuePos,
+}
+
+impl Progress {
+    fn failure(self, cause: Cause, phase: Phase, server: Option<usize>) -> ConnectFailure {
+        ConnectFailure {
+            cause,
+            phase,
+            server,
+            tw: self.tw,
+            retries: self.retries,
+            redispatched: self.redispatched,
+            queue: self.queue,
+        }
+    }
+}
+
 /// Pick a server and connect, with queueing, retries and redispatch.
 async fn connect(
     core: &Rc<Core>,
@@ -725,10 +826,10 @@ async fn connect(
     be_idx: usize,
     be: &BackendPlan,
     dst: Option<SocketAddr>,
-    facts: &mut StreamFacts,
-) -> Option<(usize, ServerConn)> {
+    client: Option<SocketAddr>,
+) -> Result<Connected, ConnectFailure> {
     let mut avoid = None;
-    let mut attempt: u32 = 0;
+    let mut progress = Progress::default();
     let queue_start = Instant::now();
     let mut ticket = Ticket::new(core, be_idx, be);
     let mut connect_start = Instant::now();
@@ -739,37 +840,29 @@ async fn connect(
         // are full or older waiters may use them (see `queue`).
         let idx = loop {
             // A slot handed over by a stream that released it.
-            if let Some(i) = ticket.claim_grant(&mut facts.queue) {
+            if let Some(i) = ticket.claim_grant(&mut progress.queue) {
                 break i;
             }
             if core.kill.is_fired() {
-                ticket.leave(&mut facts.queue);
-                facts.termination = Termination {
-                    cause: Cause::Killed,
-                    phase: Phase::Queue,
-                };
-                return None;
+                ticket.leave(&mut progress.queue);
+                return Err(progress.failure(Cause::Killed, Phase::Queue, None));
             }
-            let queue = match pick_or_queue(core, be_idx, be, &ticket, facts.client, avoid) {
+            let queue = match pick_or_queue(core, be_idx, be, &ticket, client, avoid) {
                 Ok(i) => {
-                    ticket.take_slot(&mut facts.queue);
+                    ticket.take_slot(&mut progress.queue);
                     break i;
                 }
                 Err(Some(q)) => q,
                 Err(None) => {
-                    ticket.leave(&mut facts.queue);
-                    facts.termination = Termination {
-                        cause: Cause::ServerAbort,
-                        phase: Phase::Connect,
-                    };
-                    return None;
+                    ticket.leave(&mut progress.queue);
+                    return Err(progress.failure(Cause::ServerAbort, Phase::Connect, None));
                 }
             };
-            if let Some(end) = queue_full(be, queue, &mut ticket, facts) {
-                return end;
+            if let Some(end) = queue_full(be, queue, &mut ticket, &mut progress) {
+                return Err(end);
             }
-            if let Some(end) = queue_timed_out(be, queue_start, &mut ticket, facts) {
-                return end;
+            if let Some(end) = queue_timed_out(be, queue_start, &mut ticket, &mut progress) {
+                return Err(end);
             }
             // Joined or moved: look again at once, now that this stream is
             // visible to releasers.
@@ -784,61 +877,64 @@ async fn connect(
         // (%Tc); a retry on the same server keeps both, so its %Tc covers
         // the failed attempts and the turn-around.
         if retry_of != Some(idx) {
-            facts.tw = Some(queue_start.elapsed());
+            progress.tw = Some(queue_start.elapsed());
             connect_start = Instant::now();
         }
         let Some(srv) = be.servers.get(idx) else {
             queue::offer(core, be_idx, idx, true);
-            facts.termination = Termination {
-                cause: Cause::Internal,
-                phase: Phase::Connect,
-            };
-            return None;
+            return Err(progress.failure(Cause::Internal, Phase::Connect, None));
         };
-        let err = match connect_server(core, be, srv, dst, facts.client).await {
+        let err = match connect_server(core, be, srv, dst, client).await {
             Ok((conn, addr)) => {
-                facts.tc = Some(connect_start.elapsed());
-                facts.server_addr = addr;
-                return Some((idx, conn));
+                return Ok(Connected {
+                    server: idx,
+                    conn,
+                    addr,
+                    tw: progress.tw,
+                    tc: connect_start.elapsed(),
+                    retries: progress.retries,
+                    redispatched: progress.redispatched,
+                    queue: progress.queue,
+                });
             }
             Err(e) => e,
         };
         queue::offer(core, be_idx, idx, true);
         let cause = match err {
             ConnectError::NoAddress => {
-                facts.termination = Termination {
-                    cause: Cause::Internal,
-                    phase: Phase::Connect,
-                };
-                return None;
+                return Err(progress.failure(Cause::Internal, Phase::Connect, None));
             }
             ConnectError::Timeout => Cause::ServerTimeout,
-            ConnectError::Failed => Cause::ServerAbort,
+            // Rule zero: not RC. HAProxy 2.6 retries an SF_ERR_RESOURCE
+            // (back_try_conn_req) and, out of retries, back_handle_st_cer
+            // sets STRM_ET_CONN_ERR: its log says SC, as for a refusal
+            // (tests/tcp/log.rs checks it against haproxy).
+            ConnectError::Failed | ConnectError::Resource => Cause::ServerAbort,
         };
-        if attempt >= be.retries {
-            facts.server = Some(idx);
-            facts.retries = attempt;
-            facts.termination = Termination {
-                cause,
-                phase: Phase::Connect,
-            };
-            return None;
+        if progress.retries >= be.retries {
+            return Err(progress.failure(cause, Phase::Connect, Some(idx)));
         }
-        attempt += 1;
-        facts.retries = attempt;
+        progress.retries += 1;
+        let attempt = progress.retries;
         // `option redispatch [<n>]`: every n-th retry (and the last one)
         // may go to another server.
         if let Some(n) = be.redispatch {
             let every = u32::try_from(n.max(1)).unwrap_or(1);
             if attempt % every == 0 || attempt == be.retries {
                 avoid = Some(idx);
-                facts.redispatched = true;
+                progress.redispatched = true;
                 retry_of = None;
                 continue;
             }
         }
         avoid = None;
         retry_of = Some(idx);
+        // A resource error is retried at once: HAProxy clears the error
+        // before back_handle_st_cer ("likely a source port allocation
+        // problem, so we want to retry now").
+        if err == ConnectError::Resource {
+            continue;
+        }
         // The same server again, after HAProxy's turn-around timer:
         // min(timeout connect, 1s).
         let turn_around = be
@@ -855,6 +951,9 @@ enum ConnectError {
     Timeout,
     /// Refused, unreachable, reset: SC.
     Failed,
+    /// No socket, no memory, no free source port (HAProxy's
+    /// SF_ERR_RESOURCE): retried at once, SC once out of retries.
+    Resource,
     /// No address to connect to (a port offset out of range): IC, no retry.
     NoAddress,
 }
@@ -872,18 +971,23 @@ async fn connect_server(
     async fn within<T>(
         core: &Core,
         be: &BackendPlan,
-        fut: impl std::future::Future<Output = std::io::Result<T>>,
+        fut: impl std::future::Future<Output = Result<T, ConnectError>>,
     ) -> Result<T, ConnectError> {
         match be.timeout_connect {
             Some(t) => match timer::timeout(&core.timers, t, fut).await {
-                Ok(r) => r.map_err(|_| ConnectError::Failed),
+                Ok(r) => r,
                 Err(()) => Err(ConnectError::Timeout),
             },
-            None => fut.await.map_err(|_| ConnectError::Failed),
+            None => fut.await,
         }
     }
     if let super::plan::ServerAddr::Unix(path) = &srv.addr {
-        let conn = within(core, be, compio::net::UnixStream::connect(path)).await?;
+        let unix = async {
+            compio::net::UnixStream::connect(path)
+                .await
+                .map_err(|e| connect_error(&e))
+        };
+        let conn = within(core, be, unix).await?;
         return Ok((ServerConn::Unix(conn), None));
     }
     let addr = dst
@@ -1121,5 +1225,39 @@ mod tests {
                     .unwrap();
             assert_eq!(fo, tfo);
         }
+    }
+
+    /// connect()'s errno as HAProxy's tcp_connect_server classifies it: no
+    /// free port, no descriptor, no memory lack a resource; the rest is
+    /// the server's.
+    #[test]
+    fn a_connect_errno_says_whether_a_resource_lacks() {
+        use nix::errno::Errno;
+        let of = |e: Errno| connect_error(&std::io::Error::from_raw_os_error(e as i32));
+        for e in [
+            Errno::EAGAIN,
+            Errno::EADDRINUSE,
+            Errno::EADDRNOTAVAIL,
+            Errno::EMFILE,
+            Errno::ENFILE,
+            Errno::ENOBUFS,
+            Errno::ENOMEM,
+        ] {
+            assert_eq!(of(e), ConnectError::Resource, "{e}");
+        }
+        for e in [
+            Errno::ECONNREFUSED,
+            Errno::ENETUNREACH,
+            Errno::EHOSTUNREACH,
+            Errno::ECONNRESET,
+            Errno::EACCES,
+            Errno::EPERM,
+            Errno::ETIMEDOUT,
+        ] {
+            assert_eq!(of(e), ConnectError::Failed, "{e}");
+        }
+        // Not an OS error at all: the server's.
+        let other = std::io::Error::other("no errno");
+        assert_eq!(connect_error(&other), ConnectError::Failed);
     }
 }

@@ -322,3 +322,75 @@ on_both!(
     queue_wait_is_not_connect_time_on_haproxy,
     queue_wait_is_not_connect_time_on_ringlb
 );
+
+/// A server connection that lacks a local resource: a fixed `source`
+/// address and port already taken (bind() fails with EADDRINUSE), or a
+/// source port whose four-tuple to the server is already in use (connect()
+/// fails with EADDRNOTAVAIL, HAProxy's "no free ports"). HAProxy's
+/// tcp_connect_server returns SF_ERR_RESOURCE for both; the stream retries
+/// at once, without the turn-around timer ("likely a source port allocation
+/// problem"), and once out of retries ends as any failed connect: haproxy
+/// 2.6 logs `be/s1 1/-1/0 0 SC ... 0/0/2` with `retries 2`, not RC.
+#[test]
+fn a_connect_that_lacks_a_source_port_is_retried_at_once_as_haproxy() {
+    for case in ["bind", "connect"] {
+        let be = Backend::echo();
+        // Kept for the whole case: the source port the servers must use.
+        let (_held, port) = match case {
+            // Listening (std sets SO_REUSEADDR): no other socket may bind it.
+            "bind" => {
+                let l = std::net::TcpListener::bind("127.0.0.2:0").unwrap();
+                let port = l.local_addr().unwrap().port();
+                (Box::new(l) as Box<dyn std::any::Any>, port)
+            }
+            // Connected from 127.0.0.2:port to the server: the proxy may
+            // bind the port (SO_REUSEADDR on both), not connect from it.
+            _ => {
+                let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+                    .unwrap();
+                s.set_reuse_address(true).unwrap();
+                s.bind(
+                    &"127.0.0.2:0"
+                        .parse::<std::net::SocketAddr>()
+                        .unwrap()
+                        .into(),
+                )
+                .unwrap();
+                s.connect_timeout(&be.addr.into(), DEADLINE).unwrap();
+                let port = s.local_addr().unwrap().as_socket().unwrap().port();
+                (Box::new(s) as Box<dyn std::any::Any>, port)
+            }
+        };
+        // timeout connect 200ms: two turn-arounds would add 400ms to %Tt.
+        let cfg = log_config(&format!(
+            "    retries 2\n    server s1 {} source 127.0.0.2:{port}\n",
+            be.addr
+        ));
+        let mut lines = Vec::new();
+        for (name, prog) in
+            programs("a_connect_that_lacks_a_source_port_is_retried_at_once_as_haproxy")
+        {
+            let what = format!("{name} ({case})");
+            let p = start(name, &prog, &cfg);
+            let mut c = p.connect();
+            c.write_all(b"hello").unwrap();
+            let (got, _) = read_until_closed(&mut c, DEADLINE, &what);
+            assert!(got.is_empty(), "{what}: {got:?}");
+            let log = p.next_tcplog();
+            let m = without_counters(masked(&log, &what));
+            assert_eq!(
+                (&*m.termination, &*m.server, &*m.retries, &*m.tc, &*m.bytes),
+                ("SC", "s1", "2", "-1", "0"),
+                "{what}: {log:?}"
+            );
+            assert!(
+                TcpLog::ms(&log.tt) < 150,
+                "{what}: the retries waited a turn-around: {log:?}"
+            );
+            lines.push((name, m));
+        }
+        if let [(_, theirs), (_, ours)] = &lines[..] {
+            assert_eq!(ours, theirs, "{case}: ringlb's line differs from haproxy's");
+        }
+    }
+}
