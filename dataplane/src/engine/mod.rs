@@ -31,8 +31,12 @@ use std::sync::Arc;
 
 pub use plan::Plan;
 
-/// Counters shared by every core.
+/// Counters shared by every core. Each sits on a cache line of its own:
+/// the limits (actconn, feconn, beconn, a server's connections and queue)
+/// are written by every core, and two of them sharing a line would make
+/// each core's write evict the other's (false sharing).
 #[derive(Debug, Default)]
+#[repr(align(64))]
 pub struct Counter(AtomicU32);
 
 impl Counter {
@@ -169,7 +173,15 @@ impl Shared {
 
 #[cfg(test)]
 mod tests {
-    use super::FreqCtr;
+    use super::{Counter, FreqCtr};
+
+    #[test]
+    fn shared_counters_do_not_share_a_cache_line() {
+        assert_eq!(std::mem::align_of::<Counter>(), 64);
+        let two = [Counter::default(), Counter::default()];
+        let gap = std::ptr::from_ref(&two[1]) as usize - std::ptr::from_ref(&two[0]) as usize;
+        assert!(gap >= 64);
+    }
 
     #[test]
     fn freq_ctr_slides_over_the_last_second() {
