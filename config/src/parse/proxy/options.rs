@@ -2,7 +2,7 @@
 
 use super::{allowed, arity_text, Ctx};
 use crate::diag::{did_you_mean, Diagnostic};
-use crate::keywords::{self};
+use crate::keywords;
 use crate::model::*;
 use crate::parse::common::Line;
 
