@@ -117,6 +117,19 @@ pub fn is_mux_protocol(token: &str) -> bool {
     MUX_PROTOCOLS.iter().any(|(t, ..)| *t == token)
 }
 
+/// TCP keep-alive probes of one side (`clitcpka-*` or `srvtcpka-*`); the
+/// kernel's defaults where unset.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TcpKeepAlive {
+    /// Idle time before the first probe (TCP_KEEPIDLE).
+    pub idle: Option<Duration>,
+    /// Time between probes (TCP_KEEPINTVL).
+    pub intvl: Option<Duration>,
+    /// Probes before the connection is dropped (TCP_KEEPCNT); HAProxy
+    /// takes any integer and the kernel refuses what is not positive.
+    pub cnt: Option<i32>,
+}
+
 /// A proxy section. Settings a `defaults` section passes down are copied in
 /// when the proxy opens (as HAProxy does), then overridden line by line.
 #[derive(Clone, Debug)]
@@ -153,6 +166,10 @@ pub struct Proxy {
     pub fullconn: Option<u32>,
     pub retries: Option<u32>,
     pub backlog: Option<u32>,
+    /// `clitcpka-idle/intvl/cnt` (client side) and `srvtcpka-*` (server
+    /// side): the keep-alive probes `option clitcpka`/`srvtcpka` turn on.
+    pub clitcpka: TcpKeepAlive,
+    pub srvtcpka: TcpKeepAlive,
     pub rate_limit_sessions: Option<u32>,
     pub options: Options,
     pub rules: Rules,
@@ -223,6 +240,8 @@ impl Proxy {
             fullconn: None,
             retries: None,
             backlog: None,
+            clitcpka: TcpKeepAlive::default(),
+            srvtcpka: TcpKeepAlive::default(),
             rate_limit_sessions: None,
             options: Options::default(),
             rules: Rules::default(),

@@ -41,6 +41,7 @@ mod persistence;
 mod rules;
 mod server;
 mod stats;
+mod tcpka;
 #[cfg(test)]
 mod tests;
 mod timeouts;
@@ -402,6 +403,8 @@ fn dispatch(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<(), Diagnostic> {
             Ok(())
         }
         "timeout" => parse_timeout(cx, line),
+        "clitcpka-idle" | "clitcpka-intvl" | "clitcpka-cnt" | "srvtcpka-idle"
+        | "srvtcpka-intvl" | "srvtcpka-cnt" => tcpka::parse_tcpka(cx, line, kw),
         "maxconn" | "fullconn" | "retries" | "backlog" => {
             if !allowed_kw(cx, line, kw)? {
                 return Ok(());

@@ -573,17 +573,8 @@ fn parse_source_addr(addr: &str) -> Result<SocketAddr, String> {
     }
 }
 
-/// The last value of a proxy directive such as `clitcpka-idle 30s`.
-fn directive_arg<'a>(px: &'a Proxy, keyword: &str) -> Option<&'a str> {
-    px.directives
-        .iter()
-        .rev()
-        .find(|d| d.keyword == keyword)
-        .and_then(|d| d.args.first())
-        .map(String::as_str)
-}
-
-/// `option <side>tcpka` (or `tcpka`) and its `<side>tcpka-idle/intvl/cnt`.
+/// `option <side>tcpka` (or `tcpka`) and its `<side>tcpka-idle/intvl/cnt`
+/// (typed by the config: a bad value was refused at `-c`).
 fn keepalive(px: &Proxy, side: &str) -> Option<KeepAlive> {
     let on = px
         .options
@@ -593,15 +584,20 @@ fn keepalive(px: &Proxy, side: &str) -> Option<KeepAlive> {
     if !on {
         return None;
     }
-    let time = |k: &str| {
-        directive_arg(px, &format!("{side}tcpka-{k}")).and_then(|t| {
-            ringlb_config::units::parse_duration(t, ringlb_config::units::TimeUnit::Seconds).ok()
-        })
+    let ka = if side == "cli" {
+        px.clitcpka
+    } else {
+        px.srvtcpka
     };
     Some(KeepAlive {
-        idle: time("idle"),
-        interval: time("intvl"),
-        count: directive_arg(px, &format!("{side}tcpka-cnt")).and_then(|n| n.parse().ok()),
+        idle: ka.idle,
+        interval: ka.intvl,
+        // The kernel refuses a count that is not positive; HAProxy's
+        // setsockopt fails silently then, and the kernel default stays.
+        count: ka
+            .cnt
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|n| *n > 0),
     })
 }
 
@@ -755,6 +751,36 @@ mod tests {
 
     const SERVERS: &str =
         "    server a 127.0.0.1:1 minconn 10 maxconn 100\n    server b 127.0.0.1:2 maxconn 50\n";
+
+    /// The keep-alive settings come typed from the configuration, from the
+    /// defaults section where the proxy sets none; a count the kernel would
+    /// refuse is left to the kernel's default.
+    #[test]
+    fn tcp_keepalive_settings_reach_both_sides() {
+        use crate::engine::listener::KeepAlive;
+        use std::time::Duration;
+        let p = plan(
+            "defaults\n    mode tcp\n    option tcpka\n    clitcpka-idle 1m\n    srvtcpka-cnt -1\n\
+             frontend f\n    bind 127.0.0.1:8\n    clitcpka-intvl 1500ms\n    clitcpka-cnt 4\n    default_backend be\n\
+             backend be\n    srvtcpka-idle 30\n    server s 127.0.0.1:1\n",
+        );
+        assert_eq!(
+            p.frontends[0].binds[0].tuning.keepalive,
+            Some(KeepAlive {
+                idle: Some(Duration::from_secs(60)),
+                interval: Some(Duration::from_secs(2)),
+                count: Some(4),
+            })
+        );
+        assert_eq!(
+            p.backends[0].server_tuning.keepalive,
+            Some(KeepAlive {
+                idle: Some(Duration::from_secs(30)),
+                interval: None,
+                count: None,
+            })
+        );
+    }
 
     /// fullconn defaults to 10% of the maxconns of the frontends that
     /// branch to the backend, the global one standing in for a frontend

@@ -244,6 +244,7 @@ fn inherit(px: &mut Proxy, d: &Proxy) {
     if px.cap.frontend {
         px.maxconn = d.maxconn;
         px.backlog = d.backlog;
+        px.clitcpka = d.clitcpka;
         px.rate_limit_sessions = d.rate_limit_sessions;
         t.client = dt.client;
         t.client_hs = dt.client_hs;
@@ -264,6 +265,7 @@ fn inherit(px: &mut Proxy, d: &Proxy) {
         px.hash_balance_factor = d.hash_balance_factor;
         px.fullconn = d.fullconn;
         px.retries = d.retries;
+        px.srvtcpka = d.srvtcpka;
         px.http_checks = d.http_checks.clone();
         px.tcp_checks = d.tcp_checks.clone();
         px.cookie = d.cookie.clone();

@@ -875,3 +875,43 @@ fn a_checked_server_needs_a_port_to_check() {
     );
     assert_eq!(errs(" option httpchk\n http-check connect port 80\n http-check send meth GET uri /\n server s 127.0.0.1 check\n"), 0);
 }
+
+/// `clitcpka-*` / `srvtcpka-*` are typed, inherited per side from the
+/// defaults section, and refused at their line with HAProxy 2.6's words.
+#[test]
+fn tcp_keepalive_settings_are_typed() {
+    let (cfg, d) = load(
+        "defaults\n    mode tcp\n    clitcpka-idle 1h\n    srvtcpka-cnt -1\n\
+         frontend f\n    bind 127.0.0.1:8\n    clitcpka-intvl 1500ms\n    clitcpka-cnt 99999999999\n\
+         backend b\n    srvtcpka-idle 30\n    srvtcpka-intvl 2147483647\n",
+    );
+    assert!(!d.has_errors(), "{d:?}");
+    let f = cfg.proxy("f").unwrap();
+    assert_eq!(f.clitcpka.idle, Some(Duration::from_secs(3600)));
+    assert_eq!(f.clitcpka.intvl, Some(Duration::from_secs(2)), "rounded up");
+    assert_eq!(f.clitcpka.cnt, Some(i32::MAX), "clamped");
+    assert_eq!(
+        f.srvtcpka,
+        TcpKeepAlive::default(),
+        "a frontend has no server side"
+    );
+    let b = cfg.proxy("b").unwrap();
+    assert_eq!(b.srvtcpka.cnt, Some(-1));
+    assert_eq!(b.srvtcpka.idle, Some(Duration::from_secs(30)));
+    assert_eq!(b.srvtcpka.intvl, Some(Duration::from_secs(2_147_483_647)));
+    assert_eq!(b.clitcpka, TcpKeepAlive::default());
+    for (line, msg) in [
+        ("clitcpka-idle 30x", "unexpected character 'x' in argument to <clitcpka-idle>."),
+        ("clitcpka-intvl x", "unexpected character 'x' in argument to <clitcpka-intvl>."),
+        ("clitcpka-cnt 3x", "'clitcpka-cnt' : unexpected character 'x' in integer value '3x'"),
+        (
+            "clitcpka-idle 2147483648",
+            "timer overflow in argument '2147483648' to 'clitcpka-idle' (maximum value is 2147483647 ms or ~24.8 days)",
+        ),
+    ] {
+        let (_, d) = load(&format!(
+            "defaults\n    mode tcp\nfrontend f\n    bind 127.0.0.1:8\n    {line}\n"
+        ));
+        assert_eq!(errors(&d), [(5, msg.to_string())], "{line}");
+    }
+}
