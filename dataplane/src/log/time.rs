@@ -134,10 +134,35 @@ pub struct DateTime {
     pub offset: i32,
 }
 
+thread_local! {
+    /// The last second a date of the process's local zone was broken down
+    /// for on this thread (a core logs many lines per second): the UNIX
+    /// second and its date. Per thread, so no lock; only for the local
+    /// zone, which lives as long as the process (another zone could be
+    /// freed and a different one take its address).
+    static LAST: std::cell::Cell<Option<(i64, DateTime)>> =
+        const { std::cell::Cell::new(None) };
+}
+
 impl DateTime {
-    /// `t` seen in `zone`.
+    /// `t` seen in `zone`; in the local zone the broken-down second is
+    /// reused while the second does not change (see `LAST`).
     pub fn new(t: SystemTime, zone: &Zone) -> DateTime {
         let (secs, micros) = unix_parts(t);
+        if !std::ptr::eq(zone, local_zone()) {
+            return DateTime::compute(secs, micros, zone);
+        }
+        if let Some((s, d)) = LAST.get() {
+            if s == secs {
+                return DateTime { micros, ..d };
+            }
+        }
+        let d = DateTime::compute(secs, micros, zone);
+        LAST.set(Some((secs, d)));
+        d
+    }
+
+    fn compute(secs: i64, micros: u32, zone: &Zone) -> DateTime {
         let offset = zone.offset_at(secs);
         let local = secs + i64::from(offset);
         let (year, month, day) = civil_from_days(local.div_euclid(86400));
@@ -281,6 +306,23 @@ mod tests {
     // 2026-11-23T19:16:04.977Z, the accept date of a line captured from
     // haproxy 2.6 (see format.rs).
     const T: i64 = 1_795_461_364;
+
+    /// The per-second reuse gives what the full computation gives, across
+    /// second, day and zone changes.
+    #[test]
+    fn the_reused_second_is_the_computed_one() {
+        let local = local_zone();
+        let paris = Zone::load(Some("CET-1CEST,M3.5.0,M10.5.0/3"));
+        for (i, micros) in (0..3000).map(|i| (i, (i * 7919) % 1_000_000)) {
+            let secs = T - 1500 + i / 2;
+            let u = u32::try_from(micros).unwrap();
+            let t = at(secs, u);
+            // Interleaved with another zone, which must not disturb it.
+            for z in [local, &paris] {
+                assert_eq!(DateTime::new(t, z), DateTime::compute(secs, u, z), "{secs}");
+            }
+        }
+    }
 
     #[test]
     fn civil_round_trip() {
