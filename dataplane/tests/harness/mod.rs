@@ -938,3 +938,30 @@ pub fn held_port_range() -> (Vec<socket2::Socket>, u16) {
     }
     panic!("no three consecutive ports could be held");
 }
+
+/// Wait until `pid` takes `signal` (a handler is installed, or the signal
+/// is blocked for a signal thread to take), within the deadline: a signal
+/// sent earlier kills a process that is still starting (seen with haproxy
+/// under the parallel suite: `-sf` and SIGUSR1 sent while it started).
+pub fn wait_signal_ready(pid: u32, signal: nix::sys::signal::Signal) {
+    let bit = 1u64 << (signal as i32 - 1);
+    let end = Instant::now() + DEADLINE;
+    loop {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let mask = |field: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(field))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+                .unwrap_or(0)
+        };
+        if (mask("SigCgt:") | mask("SigBlk:")) & bit != 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < end,
+            "process {pid} never set up {signal:?} (status: {status})"
+        );
+        thread::sleep(Duration::from_millis(2));
+    }
+}

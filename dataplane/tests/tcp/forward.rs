@@ -198,20 +198,30 @@ fn bytes_received_before_a_client_timeout_are_forwarded(name: &str, program: &Pa
     );
     let p = start(name, program, &cfg);
     let request = [b'r'; 51];
+    let mut forwarded = 0;
     for i in 0..5 {
         let mut c = p.connect();
         c.write_all(&request).unwrap();
         let mut rest = Vec::new();
         let _ = c.read_to_end(&mut rest);
         let got = received.recv_timeout(DEADLINE).unwrap();
+        let line = p.next_log();
+        // haproxy itself races here: on a loaded machine its 1 ms timer
+        // may fire before it reads what the client sent (seen under the
+        // parallel suite). It shows the behaviour when it wins the race;
+        // ringlb must forward the bytes every time.
+        if name == "haproxy" && got.is_empty() {
+            continue;
+        }
         assert_eq!(
             got.len(),
             51,
             "{name}, connection {i}: the server got {got:?}"
         );
-        let line = p.next_log();
         assert_eq!(line, "51 0 cD", "{name}, connection {i}");
+        forwarded += 1;
     }
+    assert!(forwarded >= 1, "{name}: no connection forwarded its bytes");
 }
 
 on_both!(
