@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 use ringlb_config::model::Config;
 
 use crate::args::Args;
-use crate::engine::{listener, runtime, topology, Plan, Shared};
+use crate::engine::runtime::topology;
+use crate::engine::{listener, runtime, Plan, Shared};
 use crate::process::{self, BindAttempt, FdBudget, ProcessEvent, Role, StopKind};
 
 pub fn run(args: &Args, cfg: Config) -> ExitCode {
@@ -200,7 +201,7 @@ fn start(args: &Args, cfg: &Config) -> Result<ExitCode, String> {
 fn dump_pools(shared: &Shared) {
     let asked = shared
         .mesh
-        .ask_all(|reply| crate::engine::mesh::Msg::Snapshot { reply, flush: true });
+        .ask_all(|reply| crate::engine::runtime::mesh::Msg::Snapshot { reply, flush: true });
     let mut snaps = asked.wait_blocking(Duration::from_secs(1));
     snaps.sort_by_key(|s| s.core);
     eprintln!("Dumping pools usage. Flushing them.");
@@ -236,7 +237,7 @@ fn dump_pools(shared: &Shared) {
 fn pause_listeners(shared: &Shared, pause: bool) {
     for (core, e) in shared
         .mesh
-        .broadcast(&crate::engine::mesh::Msg::Pause(pause))
+        .broadcast(&crate::engine::runtime::mesh::Msg::Pause(pause))
     {
         eprintln!("[WARNING] executor {core} did not get the pause/resume request: {e:?}");
     }

@@ -192,7 +192,7 @@ fn start_engine(
         fe.sink = sink.clone();
     }
     std::mem::forget(sinks);
-    let placement = ringlb::engine::topology::Placement {
+    let placement = ringlb::engine::runtime::topology::Placement {
         cpus: vec![0],
         topology: Vec::new(),
     };

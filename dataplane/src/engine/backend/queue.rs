@@ -31,9 +31,9 @@ use std::collections::VecDeque;
 use std::sync::atomic::{fence, AtomicU64, Ordering};
 use std::task::{Poll, Waker};
 
-use super::plan::{BackendPlan, ServerPlan};
-use super::runtime::Core;
-use super::Counter;
+use crate::engine::plan::{BackendPlan, ServerPlan};
+use crate::engine::runtime::Core;
+use crate::engine::Counter;
 
 /// No waiter.
 const NONE: u64 = u64::MAX;
@@ -241,7 +241,7 @@ pub fn offer(core: &Core, be_idx: usize, s: usize, mut held: bool) {
         }
         match shared.mesh.send(
             c,
-            super::mesh::Msg::Grant {
+            crate::engine::runtime::mesh::Msg::Grant {
                 backend: be_idx,
                 server: s,
             },
