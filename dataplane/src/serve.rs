@@ -19,7 +19,7 @@ use ringlb_config::model::Config;
 
 use crate::args::Args;
 use crate::engine::runtime::topology;
-use crate::engine::{listener, runtime, Plan, Shared};
+use crate::engine::{listener, runtime, Plan, Process};
 use crate::process::{self, BindAttempt, FdBudget, ProcessEvent, Role, StopKind};
 
 pub fn run(args: &Args, cfg: Config) -> ExitCode {
@@ -129,7 +129,7 @@ fn start(args: &Args, cfg: &Config) -> Result<ExitCode, String> {
     }
 
     let events = process::spawn_signal_thread(Role::Standalone)?;
-    let shared = Shared::new(plan, placement.cpus.len());
+    let shared = Process::new(plan, placement.cpus.len());
     let executors = runtime::start(&shared, &placement, bound)?;
     // Every executor up, or none serves: a process missing a core would
     // take its share of the clients (SO_REUSEPORT) and never serve them.
@@ -198,7 +198,7 @@ fn start(args: &Args, cfg: &Config) -> Result<ExitCode, String> {
 /// hold. Each executor owns its pools and its stream registry, so each is
 /// asked through its inbox and answers with a snapshot; an executor that
 /// does not answer within a second is reported as such.
-fn dump_pools(shared: &Shared) {
+fn dump_pools(shared: &Process) {
     let asked = shared
         .mesh
         .ask_all(|reply| crate::engine::runtime::mesh::Msg::Snapshot { reply, flush: true });
@@ -234,7 +234,7 @@ fn dump_pools(shared: &Shared) {
 }
 
 /// SIGTTOU / SIGTTIN: every executor pauses (or resumes) its listeners.
-fn pause_listeners(shared: &Shared, pause: bool) {
+fn pause_listeners(shared: &Process, pause: bool) {
     for (core, e) in shared
         .mesh
         .broadcast(&crate::engine::runtime::mesh::Msg::Pause(pause))

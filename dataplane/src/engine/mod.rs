@@ -116,9 +116,10 @@ impl FreqCtr {
     }
 }
 
-/// Process-wide state: the plan, the counters, the stop flag.
+/// Process-wide state, shared by every core: the plan, the counters, the
+/// stop flags, the mesh and the queue heads.
 #[derive(Debug)]
-pub struct Shared {
+pub struct Process {
     pub plan: Plan,
     pub actconn: Counter,
     /// Soft-stop requested: listeners close, live streams finish.
@@ -130,18 +131,18 @@ pub struct Shared {
     /// One inbox per executor.
     pub mesh: runtime::mesh::Mesh,
     /// Per backend: the heads of its queues on every core.
-    pub boards: Vec<backend::queue::Board>,
+    pub queue_heads: Vec<backend::queue::QueueHeads>,
 }
 
-impl Shared {
-    /// The shared state of `cores` executors.
+impl Process {
+    /// The process-wide state of `cores` executors.
     pub fn new(plan: Plan, cores: usize) -> Arc<Self> {
         let servers: Vec<usize> = plan.backends.iter().map(|b| b.servers.len()).collect();
-        Arc::new(Shared {
+        Arc::new(Process {
             mesh: runtime::mesh::Mesh::new(cores, &servers),
-            boards: servers
+            queue_heads: servers
                 .iter()
-                .map(|&n| backend::queue::Board::new(n, cores))
+                .map(|&n| backend::queue::QueueHeads::new(n, cores))
                 .collect(),
             plan,
             actconn: Counter::default(),

@@ -186,19 +186,19 @@ fn has_bytes_to_read<S: std::os::fd::AsFd>(sock: &S) -> bool {
     matches!(peek(sock), Ok(n) if n > 0)
 }
 
-/// Either side of a stream: a TCP or UNIX stream socket. The forwarding
-/// code is generic over it.
-pub trait Endpoint: std::os::fd::AsFd + 'static {
+/// Either side's socket, the transport of a connection: TCP or UNIX. The
+/// forwarding code is generic over it.
+pub trait Transport: std::os::fd::AsFd + 'static {
     fn readiness(&self) -> std::io::Result<compio::runtime::fd::PollFd<socket2::Socket>>;
 }
 
-impl Endpoint for TcpStream {
+impl Transport for TcpStream {
     fn readiness(&self) -> std::io::Result<compio::runtime::fd::PollFd<socket2::Socket>> {
         self.to_poll_fd()
     }
 }
 
-impl Endpoint for compio::net::UnixStream {
+impl Transport for compio::net::UnixStream {
     fn readiness(&self) -> std::io::Result<compio::runtime::fd::PollFd<socket2::Socket>> {
         self.to_poll_fd()
     }
@@ -210,7 +210,7 @@ impl Endpoint for compio::net::UnixStream {
 /// buffer is taken only when data arrives and given back once written, so
 /// an idle connection holds none. When the ring has no free buffer
 /// (ENOBUFS), the read falls back to the core's buffer pool.
-async fn pump<A: Endpoint, B: Endpoint>(
+async fn pump<A: Transport, B: Transport>(
     from: &A,
     to: &B,
     from_who: Who,
@@ -277,14 +277,14 @@ where
 
 /// FIN from the reading side: pass it on with a plain shutdown(2)
 /// (io_uring's SHUTDOWN op is punted to a worker thread).
-fn eof<B: Endpoint>(to: &B) -> DirEnd {
+fn eof<B: Transport>(to: &B) -> DirEnd {
     let _ = socket2::SockRef::from(to).shutdown(std::net::Shutdown::Write);
     DirEnd::Eof
 }
 
 /// One read into a buffer of `pool` and its write: the bytes moved (0 at
 /// EOF), or how the direction ended.
-async fn copy_owned<A: Endpoint, B: Endpoint>(
+async fn copy_owned<A: Transport, B: Transport>(
     from: &A,
     to: &B,
     from_who: Who,
@@ -325,7 +325,7 @@ fn no_buffer(e: &std::io::Error) -> bool {
 
 /// The splice path of a direction: socket -> pipe -> socket, waiting for
 /// readiness when a side has nothing to give or take.
-async fn splice_pump<A: Endpoint, B: Endpoint>(
+async fn splice_pump<A: Transport, B: Transport>(
     from: &A,
     to: &B,
     from_who: Who,
@@ -374,7 +374,7 @@ async fn splice_pump<A: Endpoint, B: Endpoint>(
 }
 
 /// The data phase: both directions at once, with half-close.
-pub(crate) async fn forward<C: Endpoint>(
+pub(crate) async fn forward<C: Transport>(
     core: &Rc<Core>,
     fe: &FrontendPlan,
     be: &BackendPlan,
@@ -392,7 +392,7 @@ pub(crate) async fn forward<C: Endpoint>(
     }
 }
 
-async fn forward_with<C: Endpoint, S: Endpoint>(
+async fn forward_with<C: Transport, S: Transport>(
     core: &Rc<Core>,
     fe: &FrontendPlan,
     be: &BackendPlan,

@@ -25,7 +25,7 @@ use self::pool::BufPool;
 use self::topology::Placement;
 use super::backend::queue;
 use super::listener::Bound;
-use super::Shared;
+use super::Process;
 use crate::balance::{Balancer, ServerState};
 
 /// Buffer size for flows that proved bulk: four default buffers per I/O.
@@ -134,7 +134,7 @@ pub struct Core {
     pub id: usize,
     /// The CPU it runs on.
     pub cpu: usize,
-    pub shared: Arc<Shared>,
+    pub shared: Arc<Process>,
     pub balancers: Vec<RefCell<Balancer>>,
     pub bufs: BufPool,
     /// Large buffers for bulk flows (see stream::pump).
@@ -316,7 +316,7 @@ fn handle_msg(core: &Core, msg: Msg) {
     }
 }
 
-fn balancers(shared: &Shared, core: usize) -> Vec<RefCell<Balancer>> {
+fn balancers(shared: &Process, core: usize) -> Vec<RefCell<Balancer>> {
     shared
         .plan
         .backends
@@ -390,7 +390,7 @@ impl Executors {
 /// its readiness on `Executors::ready`, then serves until the process
 /// stops.
 pub fn start(
-    shared: &Arc<Shared>,
+    shared: &Arc<Process>,
     placement: &Placement,
     mut bound: Vec<Vec<Bound>>,
 ) -> Result<Executors, String> {
@@ -430,7 +430,7 @@ fn executor(
     idx: usize,
     cpu: usize,
     listeners: Vec<Bound>,
-    shared: Arc<Shared>,
+    shared: Arc<Process>,
     ready: &flume::Sender<Readiness>,
     go: &flume::Receiver<bool>,
 ) {

@@ -12,7 +12,7 @@ use compio::net::TcpStream;
 
 use crate::engine::backend::queue::{self, QueuePos};
 use crate::engine::connect::{connect, ConnectFailure, Connected, ServerConn};
-use crate::engine::forward::{forward, peek, Endpoint};
+use crate::engine::forward::{forward, peek, Transport};
 use crate::engine::plan::{BackendPlan, FrontendPlan};
 use crate::engine::runtime::Core;
 use crate::log::termination::{Cause, Phase, Termination};
@@ -61,7 +61,7 @@ pub struct StreamFacts {
     pub srv_conn: u32,
 }
 
-pub(crate) async fn handle<C: Endpoint + LocalAddr>(
+pub(crate) async fn handle<C: Transport + LocalAddr>(
     core: &Rc<Core>,
     fe_idx: usize,
     luid: u32,
@@ -164,7 +164,7 @@ fn client_is_gone<C: std::os::fd::AsFd>(client: &C) -> bool {
 /// Close a client that got no server (no backend, queue full or timed
 /// out, connect failed) the way HAProxy does: what it already sent was read
 /// into HAProxy's buffer, so the close is a FIN, not a reset.
-fn close_unserved<C: Endpoint>(client: &C) {
+fn close_unserved<C: Transport>(client: &C) {
     let sock = socket2::SockRef::from(client);
     let _ = sock.set_nonblocking(true);
     let mut scratch = [std::mem::MaybeUninit::<u8>::uninit(); 4096];
