@@ -232,7 +232,7 @@ fn print_version(verbose: bool) {
         ringlb_config::ENABLED.join(" ")
     );
     println!();
-    let p = engine::topology::placement(None);
+    let p = engine::runtime::topology::placement(None);
     let opt = |v: Option<usize>| v.map_or_else(|| "-".to_owned(), |n| n.to_string());
     println!("Topology of the allowed CPUs:");
     println!("  cpu  core  package  numa  l3");

@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 use ringlb_config::model::Config;
 
 use crate::args::Args;
-use crate::engine::{listener, runtime, topology, Plan, Shared};
+use crate::engine::runtime::topology;
+use crate::engine::{listener, runtime, Plan, Process};
 use crate::process::{self, BindAttempt, FdBudget, ProcessEvent, Role, StopKind};
 
 pub fn run(args: &Args, cfg: Config) -> ExitCode {
@@ -128,7 +129,7 @@ fn start(args: &Args, cfg: &Config) -> Result<ExitCode, String> {
     }
 
     let events = process::spawn_signal_thread(Role::Standalone)?;
-    let shared = Shared::new(plan, placement.cpus.len());
+    let shared = Process::new(plan, placement.cpus.len());
     let executors = runtime::start(&shared, &placement, bound)?;
     // Every executor up, or none serves: a process missing a core would
     // take its share of the clients (SO_REUSEPORT) and never serve them.
@@ -197,10 +198,10 @@ fn start(args: &Args, cfg: &Config) -> Result<ExitCode, String> {
 /// hold. Each executor owns its pools and its stream registry, so each is
 /// asked through its inbox and answers with a snapshot; an executor that
 /// does not answer within a second is reported as such.
-fn dump_pools(shared: &Shared) {
+fn dump_pools(shared: &Process) {
     let asked = shared
         .mesh
-        .ask_all(|reply| crate::engine::mesh::Msg::Snapshot { reply, flush: true });
+        .ask_all(|reply| crate::engine::runtime::mesh::Msg::Snapshot { reply, flush: true });
     let mut snaps = asked.wait_blocking(Duration::from_secs(1));
     snaps.sort_by_key(|s| s.core);
     eprintln!("Dumping pools usage. Flushing them.");
@@ -233,10 +234,10 @@ fn dump_pools(shared: &Shared) {
 }
 
 /// SIGTTOU / SIGTTIN: every executor pauses (or resumes) its listeners.
-fn pause_listeners(shared: &Shared, pause: bool) {
+fn pause_listeners(shared: &Process, pause: bool) {
     for (core, e) in shared
         .mesh
-        .broadcast(&crate::engine::mesh::Msg::Pause(pause))
+        .broadcast(&crate::engine::runtime::mesh::Msg::Pause(pause))
     {
         eprintln!("[WARNING] executor {core} did not get the pause/resume request: {e:?}");
     }

@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 
-use ringlb::engine::{listener, runtime, Plan, Shared};
+use ringlb::engine::{listener, runtime, Plan, Process};
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<std::alloc::System> = &INSTRUMENTED_SYSTEM;
@@ -148,7 +148,7 @@ fn start_engine(
     server: std::net::SocketAddr,
     log: bool,
     tune: impl FnOnce(&mut Plan),
-) -> (std::net::SocketAddr, Arc<Shared>) {
+) -> (std::net::SocketAddr, Arc<Process>) {
     struct NoHost;
     impl ringlb_config::Host for NoHost {
         fn env(&self, _: &str) -> Option<String> {
@@ -192,12 +192,12 @@ fn start_engine(
         fe.sink = sink.clone();
     }
     std::mem::forget(sinks);
-    let placement = ringlb::engine::topology::Placement {
+    let placement = ringlb::engine::runtime::topology::Placement {
         cpus: vec![0],
         topology: Vec::new(),
     };
     let bound = listener::bind_all(&plan, 1).unwrap();
-    let shared = Shared::new(plan, 1);
+    let shared = Process::new(plan, 1);
     let executors = runtime::start(&shared, &placement, bound).unwrap();
     assert!(executors
         .wait_ready(std::time::Duration::from_secs(10))

@@ -13,7 +13,7 @@ use ringlb_config::model::{Config, Level, LogTarget, LogTargetSpec};
 
 use super::plan::{FrontendPlan, Plan};
 use super::runtime::LogNames;
-use super::stream::StreamFacts;
+use super::stream::tcp::StreamFacts;
 use crate::log::fields::StreamLog;
 use crate::log::sender::{self, LogSink};
 

@@ -12,19 +12,21 @@
 //! atomics — the one exception to "state crosses cores by message" the
 //! design allows for per-server counts, extended here to the proxy counters
 //! the log line prints; everything else is per core.
+//!
+//! Besides the [`plan`] and the [`runtime`] (executors, placement, mesh,
+//! timers, buffers), the folders read in the order a connection travels:
+//! [`listener`] (bind, accept), [`stream`] (the TCP-mode stream),
+//! [`connect`] (pick, queue, connect, retry), [`backend`] (the queues),
+//! [`forward`] (the tunnel pump, splice), [`logging`].
 
-pub mod accept;
+pub mod backend;
+pub mod connect;
+pub mod forward;
 pub mod listener;
 pub mod logging;
-pub mod mesh;
 pub mod plan;
-pub mod pool;
-pub mod queue;
 pub mod runtime;
-pub mod splice;
 pub mod stream;
-pub mod timer;
-pub mod topology;
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
@@ -114,9 +116,10 @@ impl FreqCtr {
     }
 }
 
-/// Process-wide state: the plan, the counters, the stop flag.
+/// Process-wide state, shared by every core: the plan, the counters, the
+/// stop flags, the mesh and the queue heads.
 #[derive(Debug)]
-pub struct Shared {
+pub struct Process {
     pub plan: Plan,
     pub actconn: Counter,
     /// Soft-stop requested: listeners close, live streams finish.
@@ -126,20 +129,20 @@ pub struct Shared {
     /// The clock `FreqCtr`s count on.
     pub started: std::time::Instant,
     /// One inbox per executor.
-    pub mesh: mesh::Mesh,
+    pub mesh: runtime::mesh::Mesh,
     /// Per backend: the heads of its queues on every core.
-    pub boards: Vec<queue::Board>,
+    pub queue_heads: Vec<backend::queue::QueueHeads>,
 }
 
-impl Shared {
-    /// The shared state of `cores` executors.
+impl Process {
+    /// The process-wide state of `cores` executors.
     pub fn new(plan: Plan, cores: usize) -> Arc<Self> {
         let servers: Vec<usize> = plan.backends.iter().map(|b| b.servers.len()).collect();
-        Arc::new(Shared {
-            mesh: mesh::Mesh::new(cores, &servers),
-            boards: servers
+        Arc::new(Process {
+            mesh: runtime::mesh::Mesh::new(cores, &servers),
+            queue_heads: servers
                 .iter()
-                .map(|&n| queue::Board::new(n, cores))
+                .map(|&n| backend::queue::QueueHeads::new(n, cores))
                 .collect(),
             plan,
             actconn: Counter::default(),

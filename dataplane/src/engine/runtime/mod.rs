@@ -3,7 +3,12 @@
 //! (single_issuer + coop_taskrun + defer_taskrun: 1.20x -> 0.85x HAProxy's
 //! CPU per request on tiny keep-alive, see the engine issue).
 //!
-//! Where they run is decided in [`super::topology`].
+//! Where they run is decided in [`topology`].
+
+pub mod mesh;
+pub mod pool;
+pub mod timer;
+pub mod topology;
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -15,11 +20,12 @@ use compio::runtime::RuntimeBuilder;
 
 use futures_util::future::{select, Either};
 
+use self::mesh::{CoreSnapshot, Msg};
+use self::pool::BufPool;
+use self::topology::Placement;
+use super::backend::queue;
 use super::listener::Bound;
-use super::mesh::{CoreSnapshot, Msg};
-use super::pool::BufPool;
-use super::topology::Placement;
-use super::Shared;
+use super::Process;
 use crate::balance::{Balancer, ServerState};
 
 /// Buffer size for flows that proved bulk: four default buffers per I/O.
@@ -128,14 +134,14 @@ pub struct Core {
     pub id: usize,
     /// The CPU it runs on.
     pub cpu: usize,
-    pub shared: Arc<Shared>,
+    pub shared: Arc<Process>,
     pub balancers: Vec<RefCell<Balancer>>,
     pub bufs: BufPool,
     /// Large buffers for bulk flows (see stream::pump).
     pub bulk_bufs: BufPool,
-    pub pipes: super::splice::PipePool,
+    pub pipes: super::forward::splice::PipePool,
     /// The core's timer (timerfd + min-heap).
-    pub timers: super::timer::Timers,
+    pub timers: self::timer::Timers,
     /// Scratch space for server loads when picking (reused, never shrunk).
     pub scratch_conns: RefCell<Vec<u32>>,
     pub live: Cell<usize>,
@@ -155,7 +161,7 @@ pub struct Core {
     /// Hard stop: close every stream.
     pub kill: LocalEvent,
     /// Per backend: the streams queued on this core (see `queue`).
-    pub queues: Vec<RefCell<super::queue::LocalQueues>>,
+    pub queues: Vec<RefCell<queue::LocalQueues>>,
     /// Notified whenever a connection slot may have freed: a stream ended
     /// on this core, or another core sent `Room` (accept loops waiting for
     /// a slot look again; see `accept::Room`).
@@ -283,9 +289,9 @@ fn handle_msg(core: &Core, msg: Msg) {
     match msg {
         Msg::Released { backend, server } => {
             shared.mesh.released_seen(core.id, backend, server);
-            super::queue::wake_oldest_local(core, backend, server);
+            queue::wake_oldest_local(core, backend, server);
         }
-        Msg::Grant { backend, server } => super::queue::granted_here(core, backend, server),
+        Msg::Grant { backend, server } => queue::granted_here(core, backend, server),
         Msg::Room => core.room.notify(),
         Msg::Pause(true) => {
             core.resume.reset();
@@ -310,7 +316,7 @@ fn handle_msg(core: &Core, msg: Msg) {
     }
 }
 
-fn balancers(shared: &Shared, core: usize) -> Vec<RefCell<Balancer>> {
+fn balancers(shared: &Process, core: usize) -> Vec<RefCell<Balancer>> {
     shared
         .plan
         .backends
@@ -384,7 +390,7 @@ impl Executors {
 /// its readiness on `Executors::ready`, then serves until the process
 /// stops.
 pub fn start(
-    shared: &Arc<Shared>,
+    shared: &Arc<Process>,
     placement: &Placement,
     mut bound: Vec<Vec<Bound>>,
 ) -> Result<Executors, String> {
@@ -424,7 +430,7 @@ fn executor(
     idx: usize,
     cpu: usize,
     listeners: Vec<Bound>,
-    shared: Arc<Shared>,
+    shared: Arc<Process>,
     ready: &flume::Sender<Readiness>,
     go: &flume::Receiver<bool>,
 ) {
@@ -458,7 +464,7 @@ fn executor(
         }
     };
     rt.block_on(async move {
-        let timers = match super::timer::Timers::new() {
+        let timers = match self::timer::Timers::new() {
             Ok(t) => t,
             Err(e) => {
                 let _ = ready.send(Err(format!("executor {idx}: cannot create its timer: {e}")));
@@ -478,7 +484,7 @@ fn executor(
             balancers: balancers(&shared, idx),
             bufs: BufPool::new(shared.plan.bufsize),
             bulk_bufs: BufPool::new(BULK_BUFSIZE.max(shared.plan.bufsize)),
-            pipes: super::splice::PipePool::default(),
+            pipes: super::forward::splice::PipePool::default(),
             scratch_conns: RefCell::new(Vec::new()),
             shared: Arc::clone(&shared),
             live: Cell::new(0),
@@ -493,7 +499,7 @@ fn executor(
                 .plan
                 .backends
                 .iter()
-                .map(|b| RefCell::new(super::queue::LocalQueues::new(b.servers.len())))
+                .map(|b| RefCell::new(queue::LocalQueues::new(b.servers.len())))
                 .collect(),
             accepting: Cell::new(0),
             drained: LocalEvent::default(),
@@ -512,7 +518,7 @@ fn executor(
             let core = Rc::clone(&core);
             core.accepting.set(core.accepting.get() + 1);
             compio::runtime::spawn(async move {
-                super::accept::accept_loop(Rc::clone(&core), b).await;
+                super::listener::accept::accept_loop(Rc::clone(&core), b).await;
                 core.accepting.set(core.accepting.get().saturating_sub(1));
                 core.wake_released();
             })

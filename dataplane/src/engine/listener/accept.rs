@@ -32,11 +32,11 @@ use std::time::Duration;
 use compio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use futures_util::future::{select, Either};
 
-use super::listener::{tune_accepted, Bound, BoundSocket, ListenerTuning};
-use super::plan::FrontendPlan;
-use super::runtime::Core;
-use super::stream::handle;
-use super::timer;
+use super::{tune_accepted, Bound, BoundSocket, ListenerTuning};
+use crate::engine::plan::FrontendPlan;
+use crate::engine::runtime::timer;
+use crate::engine::runtime::Core;
+use crate::engine::stream::tcp::handle;
 
 /// Back-off after an accept error that will not go away at once (out of
 /// file descriptors or memory), as HAProxy's listener_accept does when it

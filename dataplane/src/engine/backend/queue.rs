@@ -6,7 +6,7 @@
 //! arrival: tickets come from one counter per backend, shared by the cores.
 //!
 //! Each core keeps its own waiters, in ticket order, per queue, and
-//! publishes the ticket of each queue's oldest waiter in a [`Board`] (one
+//! publishes the ticket of each queue's oldest waiter in a [`QueueHeads`] (one
 //! atomic per queue per core, written only by that core, read by all).
 //!
 //! A released slot is handed over, as HAProxy's process_srv_queue does:
@@ -23,7 +23,7 @@
 //! served in arrival order across cores and no core's queue starves.
 //!
 //! Lost wake-ups are excluded the Dekker way: a releaser updates the
-//! server's count and then reads the board; a waiter publishes its ticket
+//! server's count and then reads the queue heads; a waiter publishes its ticket
 //! and then reads the count (both fenced). One of the two sees the other.
 
 use std::cell::RefCell;
@@ -31,9 +31,9 @@ use std::collections::VecDeque;
 use std::sync::atomic::{fence, AtomicU64, Ordering};
 use std::task::{Poll, Waker};
 
-use super::plan::{BackendPlan, ServerPlan};
-use super::runtime::Core;
-use super::Counter;
+use crate::engine::plan::{BackendPlan, ServerPlan};
+use crate::engine::runtime::Core;
+use crate::engine::Counter;
 
 /// No waiter.
 const NONE: u64 = u64::MAX;
@@ -43,7 +43,7 @@ pub const BACKEND_QUEUE: usize = 0;
 
 /// One backend's queue heads as every core sees them.
 #[derive(Debug)]
-pub struct Board {
+pub struct QueueHeads {
     next_ticket: AtomicU64,
     cores: usize,
     /// `[queue * cores + core]`: the ticket of that core's oldest waiter in
@@ -51,9 +51,9 @@ pub struct Board {
     heads: Box<[AtomicU64]>,
 }
 
-impl Board {
-    pub fn new(servers: usize, cores: usize) -> Board {
-        Board {
+impl QueueHeads {
+    pub fn new(servers: usize, cores: usize) -> QueueHeads {
+        QueueHeads {
             next_ticket: AtomicU64::new(0),
             cores,
             heads: (0..(servers + 1) * cores)
@@ -184,7 +184,7 @@ impl LocalQueues {
     }
 
     /// The oldest local waiter that may use server `s` (see
-    /// [`Board::oldest_for`]).
+    /// [`QueueHeads::oldest_for`]).
     fn oldest_for(&self, s: usize, with_backend: bool) -> Option<(usize, u64)> {
         let b = if with_backend {
             self.front(BACKEND_QUEUE)
@@ -210,15 +210,17 @@ fn local(core: &Core, be_idx: usize) -> Option<&RefCell<LocalQueues>> {
 /// server has room. A slot nobody takes is released.
 pub fn offer(core: &Core, be_idx: usize, s: usize, mut held: bool) {
     let shared = &core.shared;
-    let (Some(board), Some(be)) = (shared.boards.get(be_idx), shared.plan.backends.get(be_idx))
-    else {
+    let (Some(heads), Some(be)) = (
+        shared.queue_heads.get(be_idx),
+        shared.plan.backends.get(be_idx),
+    ) else {
         return;
     };
     let Some(srv) = be.servers.get(s) else { return };
     loop {
         // Pairs with the fence in `Ticket::enter`.
         fence(Ordering::SeqCst);
-        let Some((_, c)) = board.oldest_for(s, backend_queue_may_use(be, s)) else {
+        let Some((_, c)) = heads.oldest_for(s, backend_queue_may_use(be, s)) else {
             break;
         };
         let max = srv.max_now(be);
@@ -241,7 +243,7 @@ pub fn offer(core: &Core, be_idx: usize, s: usize, mut held: bool) {
         }
         match shared.mesh.send(
             c,
-            super::mesh::Msg::Grant {
+            crate::engine::runtime::mesh::Msg::Grant {
                 backend: be_idx,
                 server: s,
             },
@@ -275,8 +277,8 @@ pub fn granted_here(core: &Core, be_idx: usize, s: usize) {
 /// `s` the caller holds; false when no waiter here may use it.
 fn grant_local(core: &Core, be_idx: usize, s: usize) -> bool {
     let shared = &core.shared;
-    let (Some(board), Some(be), Some(l)) = (
-        shared.boards.get(be_idx),
+    let (Some(heads), Some(be), Some(l)) = (
+        shared.queue_heads.get(be_idx),
         shared.plan.backends.get(be_idx),
         local(core, be_idx),
     ) else {
@@ -307,7 +309,7 @@ fn grant_local(core: &Core, be_idx: usize, s: usize) -> bool {
     }
     be.queued.dec();
     server_queued(be, q, false);
-    board.publish(q, core.id, l.front(q));
+    heads.publish(q, core.id, l.front(q));
     true
 }
 
@@ -401,8 +403,8 @@ impl<'a> Ticket<'a> {
         }
     }
 
-    fn board(&self) -> Option<&'a Board> {
-        self.core.shared.boards.get(self.be_idx)
+    fn heads(&self) -> Option<&'a QueueHeads> {
+        self.core.shared.queue_heads.get(self.be_idx)
     }
 
     /// The queue this stream waits in, if any.
@@ -413,11 +415,11 @@ impl<'a> Ticket<'a> {
     /// Whether this stream may take a free slot of server `s` now: no older
     /// waiter that may use it exists on any core.
     pub fn may_take(&self, s: usize) -> bool {
-        let Some(board) = self.board() else {
+        let Some(heads) = self.heads() else {
             return true;
         };
         // `s` was just picked, so the backend queue may use it.
-        match (board.oldest_for(s, true), self.held) {
+        match (heads.oldest_for(s, true), self.held) {
             (None, _) => true,
             (Some((t, _)), Some(h)) => h.ticket <= t,
             (Some(_), None) => false,
@@ -428,7 +430,7 @@ impl<'a> Ticket<'a> {
     /// it from the other queue, keeping the arrival ticket. Whether this
     /// stream joined or moved (it should look at the servers again).
     pub fn enter(&mut self, queue: usize) -> bool {
-        let (Some(board), Some(l)) = (self.board(), local(self.core, self.be_idx)) else {
+        let (Some(heads), Some(l)) = (self.heads(), local(self.core, self.be_idx)) else {
             return false;
         };
         let core = self.core.id;
@@ -440,7 +442,7 @@ impl<'a> Ticket<'a> {
                 match l.remove(h.queue, h.ticket) {
                     Some((w, was_front)) if w.granted.is_none() => {
                         if was_front {
-                            board.publish(h.queue, core, l.front(h.queue));
+                            heads.publish(h.queue, core, l.front(h.queue));
                             left_front = true;
                         }
                         server_queued(self.be, h.queue, false);
@@ -456,12 +458,12 @@ impl<'a> Ticket<'a> {
             }
             None => {
                 self.be.queued.inc();
-                board.next_ticket.fetch_add(1, Ordering::Relaxed)
+                heads.next_ticket.fetch_add(1, Ordering::Relaxed)
             }
         };
         let at_join = served_counter(self.be, queue).map_or(0, Counter::get);
         if l.insert(queue, ticket, at_join) {
-            board.publish(queue, core, ticket);
+            heads.publish(queue, core, ticket);
         }
         server_queued(self.be, queue, true);
         self.held = Some(Held { ticket, queue });
@@ -528,7 +530,7 @@ impl<'a> Ticket<'a> {
     /// have room; a slot granted meanwhile is offered on.
     fn remove(&mut self, pos: &mut QueuePos, served: bool) {
         let Some(h) = self.held.take() else { return };
-        let (Some(board), Some(l)) = (self.board(), local(self.core, self.be_idx)) else {
+        let (Some(heads), Some(l)) = (self.heads(), local(self.core, self.be_idx)) else {
             return;
         };
         let Ok(mut l) = l.try_borrow_mut() else {
@@ -557,7 +559,7 @@ impl<'a> Ticket<'a> {
         self.be.queued.dec();
         server_queued(self.be, h.queue, false);
         if was_front {
-            board.publish(h.queue, self.core.id, l.front(h.queue));
+            heads.publish(h.queue, self.core.id, l.front(h.queue));
             drop(l);
             self.pass_baton();
         }
@@ -588,7 +590,7 @@ mod tests {
 
     #[test]
     fn the_oldest_head_that_may_use_a_server_wins() {
-        let b = Board::new(2, 3);
+        let b = QueueHeads::new(2, 3);
         assert_eq!(b.oldest_for(0, true), None);
         // Core 2 waits in server 1's queue with ticket 4, core 1 in the
         // backend queue with ticket 7, core 0 in server 0's with ticket 2.

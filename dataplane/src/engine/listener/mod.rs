@@ -6,6 +6,8 @@
 //! Socket options are HAProxy's (tcp_bind_listener, session_accept_fd,
 //! tcp_connect_server): see [`ListenerTuning`] and [`tune_server_socket`].
 
+pub mod accept;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 

@@ -1,0 +1,3 @@
+//! Backends across the cores: the server and backend queues ([`queue`]).
+
+pub mod queue;

@@ -1,0 +1,546 @@
+//! Connecting a stream to a server: pick a server or wait in a queue,
+//! connect (TCP or UNIX, with the backend's and the server's socket
+//! options), retry and redispatch; a failed connect() is classified by its
+//! errno as HAProxy's tcp_connect_server does.
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use compio::net::TcpStream;
+use futures_util::future::select;
+
+use super::backend::queue::{self, QueuePos, Ticket, BACKEND_QUEUE};
+use super::listener::ServerTuning;
+use super::plan::{BackendPlan, FrontendPlan, ServerPlan};
+use super::runtime::timer;
+use super::runtime::Core;
+use crate::balance::PickCtx;
+use crate::log::termination::{Cause, Phase};
+
+/// A server connection.
+#[derive(Debug)]
+pub enum ServerConn {
+    Tcp(TcpStream),
+    Unix(compio::net::UnixStream),
+}
+
+/// Connect to `addr` with the backend's socket options (tcp_connect_server:
+/// TCP_NODELAY, keep-alive, buffer sizes), from `source` when the server
+/// has one: bound to its address, or in full transparent mode to the one
+/// `usesrc` presents (IP_TRANSPARENT, as HAProxy's tcp_bind_socket), on its
+/// interface.
+///
+/// As tcp_connect_server, a socket that cannot be created or bound lacks a
+/// resource (SF_ERR_RESOURCE, whatever the errno); connect() is classified
+/// by its errno (`connect_error`).
+async fn connect_from(
+    tuning: &ServerTuning,
+    srv: &ServerPlan,
+    client: Option<SocketAddr>,
+    addr: SocketAddr,
+) -> Result<TcpStream, ConnectError> {
+    let resource = |_| ConnectError::Resource;
+    let sock = if addr.is_ipv4() {
+        compio::net::TcpSocket::new_v4().await
+    } else {
+        compio::net::TcpSocket::new_v6().await
+    }
+    .map_err(resource)?;
+    // TCP mode sends nothing before the connection is up: no data waits.
+    super::listener::tune_server_socket(socket2::SockRef::from(&sock), tuning, false)
+        .map_err(|_| ConnectError::Failed)?;
+    // The server's own `tcp-ut` and `tfo` (tcp_connect_server).
+    if let Some(ut) = srv.user_timeout {
+        let _ = socket2::SockRef::from(&sock).set_tcp_user_timeout(Some(ut));
+    }
+    if srv.tfo {
+        let _ = nix::sys::socket::setsockopt(
+            &sock,
+            nix::sys::socket::sockopt::TcpFastOpenConnect,
+            &true,
+        );
+    }
+    let Some(src) = srv.source.as_ref() else {
+        return sock.connect(addr).await.map_err(|e| connect_error(&e));
+    };
+    if let Some(name) = &src.interface {
+        // As HAProxy (tcp_connect_server), a device that cannot be bound
+        // (absent, no privilege) leaves the socket unbound.
+        let _ = sock.bind_device(Some(name.as_bytes()));
+    }
+    let (local, transparent) = src.bind_for(client);
+    let s = socket2::SockRef::from(&sock);
+    // Part of binding (tcp_bind_socket): a failure lacks a resource too.
+    if transparent {
+        if addr.is_ipv4() {
+            s.set_ip_transparent_v4(true).map_err(resource)?;
+        } else {
+            s.set_ip_transparent_v6(true).map_err(resource)?;
+        }
+    }
+    if local.port() != 0 {
+        // A fixed source port (usesrc client): the same address and port
+        // may serve several destinations.
+        sock.set_reuseaddr(true).map_err(resource)?;
+    } else {
+        // The port is chosen at connect time, so one source port serves
+        // several servers (IP_BIND_ADDRESS_NO_PORT, as HAProxy).
+        let _ = super::listener::set_bind_address_no_port(s);
+    }
+    if local.port() != 0 || !local.ip().is_unspecified() || transparent {
+        sock.bind(local).await.map_err(resource)?;
+    }
+    sock.connect(addr).await.map_err(|e| connect_error(&e))
+}
+
+/// A failed connect() as HAProxy's tcp_connect_server (and
+/// uxst_connect_server) classifies it: EAGAIN, EADDRINUSE and EADDRNOTAVAIL
+/// mean no free source port (or a full UNIX backlog); EMFILE, ENFILE,
+/// ENOBUFS and ENOMEM, which socket() returns (compio's UNIX connect
+/// creates its socket too), no descriptor or memory. Anything else
+/// (refused, unreachable, reset) is the server's.
+fn connect_error(e: &std::io::Error) -> ConnectError {
+    use nix::errno::Errno;
+    match e.raw_os_error().map(Errno::from_raw) {
+        Some(
+            Errno::EAGAIN
+            | Errno::EADDRINUSE
+            | Errno::EADDRNOTAVAIL
+            | Errno::EMFILE
+            | Errno::ENFILE
+            | Errno::ENOBUFS
+            | Errno::ENOMEM,
+        ) => ConnectError::Resource,
+        _ => ConnectError::Failed,
+    }
+}
+
+/// `timeout queue` expired for a queued stream: sQ.
+fn queue_timed_out(
+    be: &BackendPlan,
+    queue_start: Instant,
+    ticket: &mut Ticket<'_>,
+    progress: &mut Progress,
+) -> Option<ConnectFailure> {
+    let waited = queue_start.elapsed();
+    match be.timeout_queue {
+        Some(t) if waited >= t => {
+            // Waiting in a server's queue: the log names that server.
+            let server = ticket.queue().and_then(|q| q.checked_sub(1));
+            ticket.leave(&mut progress.queue);
+            progress.tw = Some(waited);
+            Some(progress.failure(Cause::ServerTimeout, Phase::Queue, server))
+        }
+        _ => None,
+    }
+}
+
+/// A server's queue reached its `maxqueue`: HAProxy's SRV_STATUS_FULL.
+/// Without persistence nothing may redispatch the stream ("hash algorithms
+/// would bring us on the same server again", srv_redispatch_connect), so it
+/// ends with STRM_ET_QUEUE_ERR: SQ.
+fn queue_full(
+    be: &BackendPlan,
+    queue: usize,
+    ticket: &mut Ticket<'_>,
+    progress: &mut Progress,
+) -> Option<ConnectFailure> {
+    let idx = queue.checked_sub(1)?;
+    let s = be.servers.get(idx)?;
+    if ticket.queue() == Some(queue) || s.maxqueue == 0 || s.queued.get() < s.maxqueue {
+        return None;
+    }
+    ticket.leave(&mut progress.queue);
+    Some(progress.failure(Cause::ServerAbort, Phase::Queue, Some(idx)))
+}
+
+/// Wait in the queue until woken, stopped, or `timeout queue` is reached.
+async fn wait_in_queue(core: &Core, be: &BackendPlan, ticket: &Ticket<'_>, queue_start: Instant) {
+    let woken = async {
+        let woken = std::pin::pin!(ticket.woken());
+        let kill = std::pin::pin!(core.kill.wait());
+        let _ = select(woken, kill).await;
+    };
+    match be.timeout_queue {
+        Some(t) => {
+            let left = t.saturating_sub(queue_start.elapsed());
+            let _ = timer::timeout(&core.timers, left, woken).await;
+        }
+        None => woken.await,
+    }
+}
+
+/// Pick a server, or the queue to wait in: `Ok(server)` when this stream
+/// took one of its connection slots.
+fn pick_or_queue(
+    core: &Core,
+    be_idx: usize,
+    be: &BackendPlan,
+    ticket: &Ticket<'_>,
+    client: Option<SocketAddr>,
+    avoid: Option<usize>,
+) -> Result<usize, Option<usize>> {
+    // Server loads (and dynamic limits) into the core's scratch vector: no
+    // allocation per connection once it has grown to the largest backend.
+    // The borrows end before any await.
+    let Some(balancer) = core.balancers.get(be_idx) else {
+        return Err(None);
+    };
+    let mut balancer = balancer.borrow_mut();
+    let picked = {
+        let mut conns = core.scratch_conns.borrow_mut();
+        conns.clear();
+        for (i, s) in be.servers.iter().enumerate() {
+            conns.push(s.conns.get());
+            if s.minconn > 0 {
+                balancer.set_maxconn(i, Some(s.max_now(be)).filter(|m| *m > 0));
+            }
+        }
+        // Then the queued streams of each server: leastconn ranks by
+        // served plus queued, as HAProxy's fwlc_srv_key does.
+        let n = conns.len();
+        conns.extend(be.servers.iter().map(|s| s.queued.get()));
+        let (served, queued) = conns.split_at(n);
+        balancer.pick_with_queues(
+            &PickCtx {
+                src: client.map(|a| a.ip()),
+                key: None,
+                avoid,
+                conns: served,
+            },
+            queued,
+        )
+    };
+    let Some(i) = picked else {
+        // Every usable server is full: the backend queue; none usable: no
+        // queue at all.
+        return Err(balancer.has_usable().then_some(BACKEND_QUEUE));
+    };
+    let Some(s) = be.servers.get(i) else {
+        return Err(None);
+    };
+    if s.has_room(be) {
+        if ticket.may_take(i) && s.conns.try_take(s.max_now(be)) {
+            return Ok(i);
+        }
+        // Older waiters may use it: behind them, in the backend queue.
+        return Err(Some(BACKEND_QUEUE));
+    }
+    // The key designates a full server: its own queue.
+    Err(Some(1 + i))
+}
+
+/// A stream's server connection, and how it was obtained (`%s`, `%Tw`,
+/// `%Tc`, `%rc`, `%sq/%bq`, the `+` of a redispatch).
+pub(crate) struct Connected {
+    pub(crate) server: usize,
+    pub(crate) conn: ServerConn,
+    /// None for a UNIX server.
+    pub(crate) addr: Option<SocketAddr>,
+    pub(crate) tw: Option<Duration>,
+    pub(crate) tc: Duration,
+    pub(crate) retries: u32,
+    pub(crate) redispatched: bool,
+    pub(crate) queue: QueuePos,
+}
+
+/// Why a stream got no server connection, and what it went through first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ConnectFailure {
+    pub(crate) cause: Cause,
+    pub(crate) phase: Phase,
+    /// The server the log names (its queue, or the last one tried).
+    pub(crate) server: Option<usize>,
+    pub(crate) tw: Option<Duration>,
+    pub(crate) retries: u32,
+    pub(crate) redispatched: bool,
+    pub(crate) queue: QueuePos,
+}
+
+/// What `connect` has gone through so far, whatever its outcome.
+#[derive(Clone, Copy, Debug, Default)]
+struct Progress {
+    tw: Option<Duration>,
+    retries: u32,
+    redispatched: bool,
+    queue: QueuePos,
+}
+
+impl Progress {
+    fn failure(self, cause: Cause, phase: Phase, server: Option<usize>) -> ConnectFailure {
+        ConnectFailure {
+            cause,
+            phase,
+            server,
+            tw: self.tw,
+            retries: self.retries,
+            redispatched: self.redispatched,
+            queue: self.queue,
+        }
+    }
+}
+
+/// Pick a server and connect, with queueing, retries and redispatch.
+pub(crate) async fn connect(
+    core: &Rc<Core>,
+    _fe: &FrontendPlan,
+    be_idx: usize,
+    be: &BackendPlan,
+    dst: Option<SocketAddr>,
+    client: Option<SocketAddr>,
+) -> Result<Connected, ConnectFailure> {
+    let mut avoid = None;
+    let mut progress = Progress::default();
+    let queue_start = Instant::now();
+    let mut ticket = Ticket::new(core, be_idx, be);
+    let mut connect_start = Instant::now();
+    // The server of a retry without redispatch (see below).
+    let mut retry_of: Option<usize> = None;
+    loop {
+        // Pick, or wait in a queue while the servers this stream may use
+        // are full or older waiters may use them (see `queue`).
+        let idx = loop {
+            // A slot handed over by a stream that released it.
+            if let Some(i) = ticket.claim_grant(&mut progress.queue) {
+                break i;
+            }
+            if core.kill.is_fired() {
+                ticket.leave(&mut progress.queue);
+                return Err(progress.failure(Cause::Killed, Phase::Queue, None));
+            }
+            let queue = match pick_or_queue(core, be_idx, be, &ticket, client, avoid) {
+                Ok(i) => {
+                    ticket.take_slot(&mut progress.queue);
+                    break i;
+                }
+                Err(Some(q)) => q,
+                Err(None) => {
+                    ticket.leave(&mut progress.queue);
+                    return Err(progress.failure(Cause::ServerAbort, Phase::Connect, None));
+                }
+            };
+            if let Some(end) = queue_full(be, queue, &mut ticket, &mut progress) {
+                return Err(end);
+            }
+            if let Some(end) = queue_timed_out(be, queue_start, &mut ticket, &mut progress) {
+                return Err(end);
+            }
+            // Joined or moved: look again at once, now that this stream is
+            // visible to releasers.
+            if ticket.enter(queue) {
+                continue;
+            }
+            wait_in_queue(core, be, &ticket, queue_start).await;
+        };
+        // HAProxy's timers: a stream (re)assigned to a server (the first
+        // pick, or a redispatch) ends its queue time there (%Tw covers the
+        // failed attempts before a redispatch) and starts its connect time
+        // (%Tc); a retry on the same server keeps both, so its %Tc covers
+        // the failed attempts and the turn-around.
+        if retry_of != Some(idx) {
+            progress.tw = Some(queue_start.elapsed());
+            connect_start = Instant::now();
+        }
+        let Some(srv) = be.servers.get(idx) else {
+            queue::offer(core, be_idx, idx, true);
+            return Err(progress.failure(Cause::Internal, Phase::Connect, None));
+        };
+        let err = match connect_server(core, be, srv, dst, client).await {
+            Ok((conn, addr)) => {
+                return Ok(Connected {
+                    server: idx,
+                    conn,
+                    addr,
+                    tw: progress.tw,
+                    tc: connect_start.elapsed(),
+                    retries: progress.retries,
+                    redispatched: progress.redispatched,
+                    queue: progress.queue,
+                });
+            }
+            Err(e) => e,
+        };
+        queue::offer(core, be_idx, idx, true);
+        let cause = match err {
+            ConnectError::NoAddress => {
+                return Err(progress.failure(Cause::Internal, Phase::Connect, None));
+            }
+            ConnectError::Timeout => Cause::ServerTimeout,
+            // Rule zero: not RC. HAProxy 2.6 retries an SF_ERR_RESOURCE
+            // (back_try_conn_req) and, out of retries, back_handle_st_cer
+            // sets STRM_ET_CONN_ERR: its log says SC, as for a refusal
+            // (tests/tcp/log.rs checks it against haproxy).
+            ConnectError::Failed | ConnectError::Resource => Cause::ServerAbort,
+        };
+        if progress.retries >= be.retries {
+            return Err(progress.failure(cause, Phase::Connect, Some(idx)));
+        }
+        progress.retries += 1;
+        let attempt = progress.retries;
+        // `option redispatch [<n>]`: every n-th retry (and the last one)
+        // may go to another server.
+        if let Some(n) = be.redispatch {
+            let every = u32::try_from(n.max(1)).unwrap_or(1);
+            if attempt % every == 0 || attempt == be.retries {
+                avoid = Some(idx);
+                progress.redispatched = true;
+                retry_of = None;
+                continue;
+            }
+        }
+        avoid = None;
+        retry_of = Some(idx);
+        // A resource error is retried at once: HAProxy clears the error
+        // before back_handle_st_cer ("likely a source port allocation
+        // problem, so we want to retry now").
+        if err == ConnectError::Resource {
+            continue;
+        }
+        // The same server again, after HAProxy's turn-around timer:
+        // min(timeout connect, 1s).
+        let turn_around = be
+            .timeout_connect
+            .map_or(Duration::from_secs(1), |t| t.min(Duration::from_secs(1)));
+        timer::sleep(&core.timers, turn_around).await;
+    }
+}
+
+/// Why a connection attempt to a server failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ConnectError {
+    /// `timeout connect` expired: sC.
+    Timeout,
+    /// Refused, unreachable, reset: SC.
+    Failed,
+    /// No socket, no memory, no free source port (HAProxy's
+    /// SF_ERR_RESOURCE): retried at once, SC once out of retries.
+    Resource,
+    /// No address to connect to (a port offset out of range): IC, no retry.
+    NoAddress,
+}
+
+/// One connection attempt to `srv`, TCP or UNIX, within `timeout connect`:
+/// the connection and, for TCP, the address it went to. The retry and
+/// redispatch logic around it is the same for both families.
+async fn connect_server(
+    core: &Core,
+    be: &BackendPlan,
+    srv: &ServerPlan,
+    dst: Option<SocketAddr>,
+    client: Option<SocketAddr>,
+) -> Result<(ServerConn, Option<SocketAddr>), ConnectError> {
+    async fn within<T>(
+        core: &Core,
+        be: &BackendPlan,
+        fut: impl std::future::Future<Output = Result<T, ConnectError>>,
+    ) -> Result<T, ConnectError> {
+        match be.timeout_connect {
+            Some(t) => match timer::timeout(&core.timers, t, fut).await {
+                Ok(r) => r,
+                Err(()) => Err(ConnectError::Timeout),
+            },
+            None => fut.await,
+        }
+    }
+    if let super::plan::ServerAddr::Unix(path) = &srv.addr {
+        let unix = async {
+            compio::net::UnixStream::connect(path)
+                .await
+                .map_err(|e| connect_error(&e))
+        };
+        let conn = within(core, be, unix).await?;
+        return Ok((ServerConn::Unix(conn), None));
+    }
+    let addr = dst
+        .and_then(|d| srv.addr.resolve(d))
+        .or(match srv.addr {
+            super::plan::ServerAddr::Fixed(a) => Some(a),
+            _ => None,
+        })
+        .ok_or(ConnectError::NoAddress)?;
+    let conn = within(core, be, connect_from(&be.server_tuning, srv, client, addr)).await?;
+    Ok((ServerConn::Tcp(conn), Some(addr)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::plan::ServerAddr;
+    use crate::engine::Counter;
+
+    fn server(user_timeout: Option<Duration>, tfo: bool) -> ServerPlan {
+        ServerPlan {
+            name: "s".into(),
+            addr: ServerAddr::Fixed("127.0.0.1:1".parse().unwrap()),
+            weight: 1,
+            backup: false,
+            disabled: false,
+            maxconn: 0,
+            source: None,
+            user_timeout,
+            tfo,
+            minconn: 0,
+            maxqueue: 0,
+            conns: Counter::default(),
+            queued: Counter::default(),
+            queue_served: Counter::default(),
+        }
+    }
+
+    /// A server's `tcp-ut` and `tfo` are set on its connections, on top of
+    /// the backend's options (TCP_NODELAY always).
+    #[test]
+    fn server_connections_carry_the_server_s_socket_options() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let rt = compio::runtime::Runtime::new().unwrap();
+        for (ut, tfo) in [(Some(Duration::from_secs(7)), true), (None, false)] {
+            let srv = server(ut, tfo);
+            let c = rt
+                .block_on(connect_from(&ServerTuning::default(), &srv, None, addr))
+                .unwrap();
+            let s = socket2::SockRef::from(&c);
+            assert!(s.tcp_nodelay().unwrap());
+            assert_eq!(s.tcp_user_timeout().unwrap(), ut);
+            let fo =
+                nix::sys::socket::getsockopt(&c, nix::sys::socket::sockopt::TcpFastOpenConnect)
+                    .unwrap();
+            assert_eq!(fo, tfo);
+        }
+    }
+
+    /// connect()'s errno as HAProxy's tcp_connect_server classifies it: no
+    /// free port, no descriptor, no memory lack a resource; the rest is
+    /// the server's.
+    #[test]
+    fn a_connect_errno_says_whether_a_resource_lacks() {
+        use nix::errno::Errno;
+        let of = |e: Errno| connect_error(&std::io::Error::from_raw_os_error(e as i32));
+        for e in [
+            Errno::EAGAIN,
+            Errno::EADDRINUSE,
+            Errno::EADDRNOTAVAIL,
+            Errno::EMFILE,
+            Errno::ENFILE,
+            Errno::ENOBUFS,
+            Errno::ENOMEM,
+        ] {
+            assert_eq!(of(e), ConnectError::Resource, "{e}");
+        }
+        for e in [
+            Errno::ECONNREFUSED,
+            Errno::ENETUNREACH,
+            Errno::EHOSTUNREACH,
+            Errno::ECONNRESET,
+            Errno::EACCES,
+            Errno::EPERM,
+            Errno::ETIMEDOUT,
+        ] {
+            assert_eq!(of(e), ConnectError::Failed, "{e}");
+        }
+        // Not an OS error at all: the server's.
+        let other = std::io::Error::other("no errno");
+        assert_eq!(connect_error(&other), ConnectError::Failed);
+    }
+}

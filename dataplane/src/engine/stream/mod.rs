@@ -1,0 +1,4 @@
+//! Streams: what lives from a client's accept to its log line. In TCP mode a
+//! stream is the whole client connection ([`tcp`]).
+
+pub mod tcp;

@@ -1,0 +1,238 @@
+//! The TCP-mode stream: one client connection from its accept to its log
+//! line. It gets a server connection from [`connect`](super::super::connect),
+//! hands both sockets to [`forward`](super::super::forward), and records how
+//! it ended in [`StreamFacts`] for the log.
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::{Duration, Instant, SystemTime};
+
+use compio::io::{AsyncRead, AsyncReadManaged, AsyncWrite};
+use compio::net::TcpStream;
+
+use crate::engine::backend::queue::{self, QueuePos};
+use crate::engine::connect::{connect, ConnectFailure, Connected, ServerConn};
+use crate::engine::forward::{forward, peek, Transport};
+use crate::engine::plan::{BackendPlan, FrontendPlan};
+use crate::engine::runtime::Core;
+use crate::log::termination::{Cause, Phase, Termination};
+
+/// The local IP address of an accepted connection (none for UNIX).
+pub trait LocalAddr {
+    fn local_inet(&self) -> Option<SocketAddr>;
+}
+
+impl LocalAddr for TcpStream {
+    fn local_inet(&self) -> Option<SocketAddr> {
+        self.local_addr().ok()
+    }
+}
+
+impl LocalAddr for compio::net::UnixStream {
+    fn local_inet(&self) -> Option<SocketAddr> {
+        None
+    }
+}
+
+/// What the log line needs about a finished stream.
+#[derive(Debug)]
+pub struct StreamFacts {
+    pub accept_date: SystemTime,
+    /// None for a client on a UNIX socket.
+    pub client: Option<SocketAddr>,
+    /// The listener that accepted it (see `Bound::luid`).
+    pub listener_id: u32,
+    pub frontend_addr: Option<SocketAddr>,
+    pub server: Option<usize>,
+    pub server_addr: Option<SocketAddr>,
+    pub tw: Option<Duration>,
+    pub tc: Option<Duration>,
+    pub tt: Duration,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub termination: Termination,
+    pub retries: u32,
+    pub redispatched: bool,
+    /// `%sq`, `%bq`: see queue::Ticket.
+    pub queue: QueuePos,
+    pub actconn: u32,
+    pub feconn: u32,
+    pub beconn: u32,
+    pub srv_conn: u32,
+}
+
+pub(crate) async fn handle<C: Transport + LocalAddr>(
+    core: &Rc<Core>,
+    fe_idx: usize,
+    luid: u32,
+    client: C,
+    peer: Option<SocketAddr>,
+) where
+    for<'x> &'x C: AsyncRead + AsyncReadManaged<Buffer = compio::driver::BufferRef> + AsyncWrite,
+{
+    let start = Instant::now();
+    let accept_date = SystemTime::now();
+    let _registered = core.register();
+    let plan = &core.shared.plan;
+    let Some(fe) = plan.frontends.get(fe_idx) else {
+        return;
+    };
+    // TCP_NODELAY is inherited from the listener (set once at bind).
+    let dst = if fe.needs_dst {
+        client.local_inet()
+    } else {
+        None
+    };
+    let mut facts = StreamFacts {
+        accept_date,
+        client: peer,
+        listener_id: luid,
+        frontend_addr: dst,
+        server: None,
+        server_addr: None,
+        tw: None,
+        tc: None,
+        tt: Duration::ZERO,
+        bytes_in: 0,
+        bytes_out: 0,
+        termination: Termination {
+            cause: Cause::None,
+            phase: Phase::None,
+        },
+        retries: 0,
+        redispatched: false,
+        queue: QueuePos::default(),
+        actconn: core.shared.actconn.get(),
+        feconn: fe.feconn.get(),
+        beconn: 0,
+        srv_conn: 0,
+    };
+    let Some((be_idx, be)) = fe
+        .backend
+        .and_then(|i| plan.backends.get(i).map(|b| (i, b)))
+    else {
+        // No backend (a frontend without default_backend): HAProxy logs
+        // "fe/<NOSRV> -1/-1/0 0 SC" and closes cleanly.
+        close_unserved(&client);
+        facts.termination = Termination {
+            cause: Cause::ServerAbort,
+            phase: Phase::Connect,
+        };
+        finish(core, (fe_idx, fe), None, facts, start);
+        return;
+    };
+    if client_is_gone(&client) {
+        // Reset before the stream was handled (often still in the accept
+        // queue): as HAProxy, no server connection, "be/<NOSRV> -1/-1/0 0
+        // CR".
+        facts.termination = Termination {
+            cause: Cause::ClientAbort,
+            phase: Phase::Request,
+        };
+        finish(core, (fe_idx, fe), Some((be_idx, be)), facts, start);
+        return;
+    }
+    facts.beconn = be.beconn.inc();
+    be.cum_sess.inc();
+    match connect(core, fe, be_idx, be, dst, facts.client).await {
+        Ok(connected) => {
+            let srv_idx = connected.server;
+            let server = connected.record(&mut facts);
+            forward::<C>(core, fe, be, &client, &server, &mut facts).await;
+            // The slot goes to the oldest waiter that may use it, or is freed.
+            queue::offer(core, be_idx, srv_idx, true);
+            drop(server);
+        }
+        Err(failure) => {
+            failure.record(&mut facts);
+            close_unserved(&client);
+        }
+    }
+    be.beconn.dec();
+    drop(client);
+    finish(core, (fe_idx, fe), Some((be_idx, be)), facts, start);
+}
+
+/// The client reset its connection already (an RST received before the
+/// stream was handled: the socket holds ECONNRESET). Bytes or a FIN
+/// waiting do not count: they are served as usual.
+fn client_is_gone<C: std::os::fd::AsFd>(client: &C) -> bool {
+    use nix::errno::Errno;
+    !matches!(peek(client), Ok(_) | Err(Errno::EAGAIN | Errno::EINTR))
+}
+
+/// Close a client that got no server (no backend, queue full or timed
+/// out, connect failed) the way HAProxy does: what it already sent was read
+/// into HAProxy's buffer, so the close is a FIN, not a reset.
+fn close_unserved<C: Transport>(client: &C) {
+    let sock = socket2::SockRef::from(client);
+    let _ = sock.set_nonblocking(true);
+    let mut scratch = [std::mem::MaybeUninit::<u8>::uninit(); 4096];
+    while matches!(sock.recv(&mut scratch), Ok(n) if n > 0) {}
+    let _ = sock.shutdown(std::net::Shutdown::Write);
+}
+
+impl Connected {
+    /// Write what the log needs into `facts`; the connection stays.
+    fn record(self, facts: &mut StreamFacts) -> ServerConn {
+        facts.server = Some(self.server);
+        facts.server_addr = self.addr;
+        facts.tw = self.tw;
+        facts.tc = Some(self.tc);
+        facts.retries = self.retries;
+        facts.redispatched = self.redispatched;
+        facts.queue = self.queue;
+        self.conn
+    }
+}
+
+impl ConnectFailure {
+    fn record(self, facts: &mut StreamFacts) {
+        facts.termination = Termination {
+            cause: self.cause,
+            phase: self.phase,
+        };
+        facts.server = self.server;
+        facts.tw = self.tw;
+        facts.retries = self.retries;
+        facts.redispatched = self.redispatched;
+        facts.queue = self.queue;
+    }
+}
+
+fn finish(
+    core: &Rc<Core>,
+    (fe_idx, fe): (usize, &FrontendPlan),
+    be_at: Option<(usize, &BackendPlan)>,
+    mut facts: StreamFacts,
+    start: Instant,
+) {
+    let be = be_at.map(|(_, b)| b);
+    facts.tt = start.elapsed();
+    // The counters as they are when the line is logged (manual 8.2.2): the
+    // server connection is already released, the client's is not.
+    let shared = &core.shared;
+    facts.actconn = shared.actconn.get();
+    facts.feconn = fe.feconn.get();
+    facts.beconn = be.map_or(0, |b| b.beconn.get());
+    facts.srv_conn = be
+        .zip(facts.server)
+        .and_then(|(b, i)| b.servers.get(i))
+        .map_or(0, |s| s.conns.get());
+    if !fe.log.enabled
+        || (fe.log.dontlognull && facts.bytes_in == 0 && facts.termination.cause == Cause::None)
+    {
+        return;
+    }
+    if let Some(sink) = &fe.sink {
+        crate::engine::logging::log_stream(
+            sink,
+            &core.names,
+            fe_idx,
+            be_at.map(|(i, _)| i),
+            fe,
+            &facts,
+            start,
+        );
+    }
+}
