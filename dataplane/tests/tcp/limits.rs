@@ -303,8 +303,12 @@ fn rate_limit_sessions_spreads_a_burst() {
     while be.arrived.recv_timeout(Duration::from_millis(150)).is_ok() {
         early += 1;
     }
+    // 5, plus one or two the sliding window lets through when the burst
+    // straddles a second boundary (HAProxy's freq_ctr weighs the last
+    // second), which a loaded machine can bring within 150 ms of the rest;
+    // never the whole burst.
     assert!(
-        (1..=6).contains(&early),
+        (1..=7).contains(&early),
         "{early} sessions started at once under a limit of 5/s"
     );
     for _ in 0..10 {
