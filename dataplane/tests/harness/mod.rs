@@ -185,17 +185,7 @@ impl Backend {
     /// Echo everything back, then close after the client's FIN.
     pub fn echo() -> Backend {
         Backend::spawn(|mut s| {
-            let mut buf = vec![0u8; 65536];
-            loop {
-                match s.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        if s.write_all(&buf[..n]).is_err() {
-                            break;
-                        }
-                    }
-                }
-            }
+            echo_until_eof(&mut s);
             let _ = s.shutdown(Shutdown::Write);
         })
     }
@@ -215,6 +205,22 @@ impl Backend {
     /// Connections accepted so far.
     pub fn count(&self) -> usize {
         self.accepted.try_iter().count()
+    }
+}
+
+/// Write back everything read from `s` until its EOF or an error (the
+/// caller closes its side as its transport allows).
+pub fn echo_until_eof(s: &mut (impl Read + Write)) {
+    let mut buf = vec![0u8; 65536];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                if s.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+        }
     }
 }
 

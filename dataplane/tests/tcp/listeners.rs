@@ -57,17 +57,7 @@ fn a_unix_socket_server_gets_the_traffic() {
         for s in l.incoming() {
             let Ok(mut s) = s else { break };
             std::thread::spawn(move || {
-                let mut buf = vec![0u8; 65536];
-                loop {
-                    match s.read(&mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => {
-                            if s.write_all(&buf[..n]).is_err() {
-                                break;
-                            }
-                        }
-                    }
-                }
+                harness::echo_until_eof(&mut s);
                 let _ = s.shutdown(Shutdown::Write);
             });
         }
@@ -145,14 +135,7 @@ fn ipv6_listeners_and_servers() {
     thread::spawn(move || {
         for s in l6.incoming() {
             let Ok(mut s) = s else { break };
-            thread::spawn(move || {
-                let mut b = [0u8; 64];
-                while let Ok(n) = s.read(&mut b) {
-                    if n == 0 || s.write_all(&b[..n]).is_err() {
-                        break;
-                    }
-                }
-            });
+            thread::spawn(move || harness::echo_until_eof(&mut s));
         }
     });
     for (opt, v4_served) in [("v4v6", true), ("v6only", false)] {
