@@ -66,6 +66,7 @@ pub async fn accept_loop(core: Rc<Core>, b: Bound) {
         luid: b.luid,
         tuning: b.tuning,
         parked: VecDeque::new(),
+        waited: std::cell::Cell::new(false),
     };
     // Open: accepting (or paused); None once closed by a stop.
     let mut open = Some(listener);
@@ -163,6 +164,10 @@ struct Admission<'a> {
     /// Accepted while the limits did not allow serving them; each one
     /// counts in `core.live` so the core does not end before serving it.
     parked: VecDeque<Client>,
+    /// The listener waited for room (or a stop drained its queue) since it
+    /// last admitted a client: the next clients may have waited in the
+    /// kernel's accept queue, and may have reset there (see `start`).
+    waited: std::cell::Cell<bool>,
 }
 
 impl Admission<'_> {
@@ -260,6 +265,11 @@ impl Admission<'_> {
             return Ok(());
         }
         self.admit_or_park(client);
+        // The client that waited has been taken: the next ones come as
+        // they arrive, unless the listener waits again.
+        if self.parked.is_empty() {
+            self.waited.set(false);
+        }
         Ok(())
     }
 
@@ -270,6 +280,7 @@ impl Admission<'_> {
         if sock.set_nonblocking(true).is_err() {
             return;
         }
+        self.waited.set(true);
         while let Ok((c, addr)) = sock.accept() {
             let client = match l {
                 Listener::Tcp(_) => TcpStream::from_std(std::net::TcpStream::from(c))
@@ -310,6 +321,7 @@ impl Admission<'_> {
     /// on any core. A hard stop ends the wait too, and so do a stop or a
     /// pause while the listener is `open` (it must close or pause now).
     async fn wait_room(&self, open: bool) {
+        self.waited.set(true);
         let core = self.core;
         let wait = async {
             if self.rate_allows() {
@@ -343,13 +355,17 @@ impl Admission<'_> {
         core.live.set(core.live.get() + 1);
         let fe_idx = self.fe_idx;
         let luid = self.luid;
+        // Only a client that may have waited in the accept queue is checked
+        // for a reset before its server connection (one recv(2) with
+        // MSG_PEEK): the others were accepted as they came.
+        let late = self.waited.get();
         if let Client::Tcp(c, _) = &client {
             let _ = tune_accepted(socket2::SockRef::from(c), &self.tuning);
         }
         compio::runtime::spawn(async move {
             match client {
-                Client::Tcp(c, peer) => handle(&core, fe_idx, luid, c, peer).await,
-                Client::Unix(c) => handle(&core, fe_idx, luid, c, None).await,
+                Client::Tcp(c, peer) => handle(&core, fe_idx, luid, c, peer, late).await,
+                Client::Unix(c) => handle(&core, fe_idx, luid, c, None, late).await,
             }
             core.live.set(core.live.get().saturating_sub(1));
             if let Some(fe) = core.shared.plan.frontends.get(fe_idx) {

@@ -61,12 +61,16 @@ pub struct StreamFacts {
     pub srv_conn: u32,
 }
 
+/// Serve one client to its end. `late`: it may have waited in the accept
+/// queue (the listener had waited for room), so it is checked for a reset
+/// before it gets a server connection, as HAProxy would see it.
 pub(crate) async fn handle<C: Transport + LocalAddr>(
     core: &Rc<Core>,
     fe_idx: usize,
     luid: u32,
     client: C,
     peer: Option<SocketAddr>,
+    late: bool,
 ) where
     for<'x> &'x C: AsyncRead + AsyncReadManaged<Buffer = compio::driver::BufferRef> + AsyncWrite,
 {
@@ -121,7 +125,7 @@ pub(crate) async fn handle<C: Transport + LocalAddr>(
         finish(core, (fe_idx, fe), None, facts, start);
         return;
     };
-    if client_is_gone(&client) {
+    if late && client_is_gone(&client) {
         // Reset before the stream was handled (often still in the accept
         // queue): as HAProxy, no server connection, "be/<NOSRV> -1/-1/0 0
         // CR".
