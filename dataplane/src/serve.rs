@@ -173,7 +173,7 @@ fn start(args: &Args, cfg: &Config) -> Result<ExitCode, String> {
                 if !shared.is_stopping() {
                     shared.stop();
                     hard_deadline = process::hard_stop_deadline(Instant::now(), g.hard_stop_after);
-                    crate::engine::logging::report_stopped(cfg, &shared.plan, &sinks);
+                    crate::engine::logging::report_stopped(cfg, &shared, &sinks);
                 }
             }
             Ok(ProcessEvent::Stop {

@@ -133,7 +133,9 @@ pub fn open(cfg: &Config, plan: &Plan) -> std::io::Result<Sinks> {
 /// HAProxy's soft-stop report, one line per proxy in configuration order,
 /// to stderr as a warning and to the proxy's log targets:
 /// "Proxy fe stopped (cumulated conns: FE: 12, BE: 0)."
-pub fn report_stopped(cfg: &Config, plan: &Plan, sinks: &Sinks) {
+pub fn report_stopped(cfg: &Config, process: &super::Process, sinks: &Sinks) {
+    use super::runtime::counters::Stat;
+    let plan = &process.plan;
     let pid = std::process::id();
     for px in cfg.proxies.iter().filter(|p| !p.disabled) {
         let fe = plan
@@ -144,12 +146,8 @@ pub fn report_stopped(cfg: &Config, plan: &Plan, sinks: &Sinks) {
             .backends
             .iter()
             .position(|b| b.name == px.name && px.cap.backend);
-        let fe_conns = fe
-            .and_then(|i| plan.frontends.get(i))
-            .map_or(0, |f| f.cum_conn.get());
-        let be_sess = be
-            .and_then(|i| plan.backends.get(i))
-            .map_or(0, |b| b.cum_sess.get());
+        let fe_conns = fe.map_or(0, |i| process.stats.sum(Stat::FeConnTot(i)));
+        let be_sess = be.map_or(0, |i| process.stats.sum(Stat::BeSessTot(i)));
         let line = format!(
             "Proxy {} stopped (cumulated conns: FE: {fe_conns}, BE: {be_sess}).",
             px.name

@@ -7,11 +7,13 @@
 //! pinned executor per core. After that no core blocks, reads a file or
 //! takes a lock on the data path.
 //!
-//! Cross-core state is limited to what HAProxy keeps global: connection
-//! counters (actconn, feconn, beconn, per-server connections) are relaxed
-//! atomics — the one exception to "state crosses cores by message" the
-//! design allows for per-server counts, extended here to the proxy counters
-//! the log line prints; everything else is per core.
+//! Cross-core state is limited to what HAProxy keeps global: the limits
+//! every core must agree on (actconn, feconn, beconn, a server's
+//! connections and queue) are relaxed atomics, each on its own cache line;
+//! each server's state has one owner (`backend::server`) whose changes
+//! reach the cores through the mesh; statistics counters are per core, one
+//! writer each, summed when read (`runtime::counters`); everything else is
+//! per core.
 //!
 //! Besides the [`plan`] and the [`runtime`] (executors, placement, mesh,
 //! timers, buffers), the folders read in the order a connection travels:
@@ -132,6 +134,8 @@ pub struct Process {
     pub mesh: runtime::mesh::Mesh,
     /// Per backend: the heads of its queues on every core.
     pub queue_heads: Vec<backend::queue::QueueHeads>,
+    /// Statistics counters, one block per core.
+    pub stats: runtime::counters::Stats,
 }
 
 impl Process {
@@ -144,6 +148,7 @@ impl Process {
                 .iter()
                 .map(|&n| backend::queue::QueueHeads::new(n, cores))
                 .collect(),
+            stats: runtime::counters::Stats::new(cores, plan.frontends.len(), &servers),
             plan,
             actconn: Counter::default(),
             stopping: AtomicBool::new(false),
@@ -167,6 +172,30 @@ impl Process {
     pub fn kill(&self) {
         self.killing.store(true, Ordering::Relaxed);
         self.mesh.stop_all();
+    }
+
+    /// Change a server's state: the one way to write it (checks, the
+    /// runtime API). Every core learns of it through the mesh; the
+    /// balancers follow and the queues offer what became usable. Whether
+    /// anything changed (false also for an unknown server).
+    pub fn set_server(
+        &self,
+        backend: usize,
+        server: usize,
+        change: backend::server::Change,
+    ) -> bool {
+        let Some(be) = self.plan.backends.get(backend) else {
+            return false;
+        };
+        let Some(s) = be.servers.get(server) else {
+            return false;
+        };
+        if !s.state.apply(change) {
+            return false;
+        }
+        be.generation.fetch_add(1, Ordering::AcqRel);
+        self.mesh.servers_changed();
+        true
     }
 
     pub fn is_stopping(&self) -> bool {

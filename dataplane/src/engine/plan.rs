@@ -9,6 +9,7 @@ use std::time::Duration;
 use ringlb_config::addr::{Address, Host, IpFamily, Port};
 use ringlb_config::model::{Balance, Config, HashType, InitAddr, LogStyle, LogTarget, Proxy};
 
+use super::backend::server::{admin, Oper, Snapshot, State};
 use super::listener::{KeepAlive, ListenerTuning, ServerTuning};
 use super::Counter;
 
@@ -50,8 +51,6 @@ pub struct FrontendPlan {
     pub timeout_client: Option<Duration>,
     pub timeout_client_fin: Option<Duration>,
     pub feconn: Counter,
-    /// Connections accepted since start-up (`Proxy X stopped` line).
-    pub cum_conn: Counter,
     /// The accepted socket's local address is needed (servers without a
     /// fixed port, or a log line printing it): one getsockname per accept
     /// is skipped otherwise.
@@ -132,8 +131,10 @@ pub struct BackendPlan {
     /// `option redispatch [<interval>]`.
     pub redispatch: Option<i32>,
     pub beconn: Counter,
-    /// Streams that went to this backend since start-up.
-    pub cum_sess: Counter,
+    /// Bumped on every change of a server's state (see
+    /// `Process::set_server`): a core whose balancer saw an older one
+    /// brings it up to date.
+    pub generation: std::sync::atomic::AtomicU64,
     /// Streams waiting in this backend's queues (all cores; HAProxy's
     /// totpend).
     pub queued: Counter,
@@ -155,10 +156,13 @@ pub struct BackendPlan {
 pub struct ServerPlan {
     pub name: String,
     pub addr: ServerAddr,
+    /// The configured weight (HAProxy's `iweight`); the effective one is
+    /// in `state`.
     pub weight: u32,
     pub backup: bool,
-    pub disabled: bool,
-    pub maxconn: u32,
+    /// Admin and operational state, effective weight, `maxconn`: the one
+    /// owner every core reads (see `backend::server`).
+    pub state: State,
     /// `source`: the local address of server connections.
     pub source: Option<SourcePlan>,
     /// `tcp-ut <delay>`: TCP_USER_TIMEOUT on its connections.
@@ -185,14 +189,15 @@ impl ServerPlan {
     /// HAProxy's dynamic limit, which grows from `minconn` to `maxconn` as
     /// the backend's load approaches `fullconn` (srv_dynamic_maxconn).
     pub fn max_now(&self, be: &BackendPlan) -> u32 {
-        if self.maxconn == 0 || self.minconn == 0 || self.minconn >= self.maxconn {
-            return self.maxconn;
+        let maxconn = self.state.get().maxconn;
+        if maxconn == 0 || self.minconn == 0 || self.minconn >= maxconn {
+            return maxconn;
         }
         let beconn = be.beconn.get();
         if be.fullconn == 0 || beconn >= be.fullconn {
-            return self.maxconn;
+            return maxconn;
         }
-        let scaled = u64::from(beconn) * u64::from(self.maxconn) / u64::from(be.fullconn);
+        let scaled = u64::from(beconn) * u64::from(maxconn) / u64::from(be.fullconn);
         u32::try_from(scaled).unwrap_or(u32::MAX).max(self.minconn)
     }
 
@@ -432,7 +437,6 @@ impl Plan {
                 timeout_client: px.timeouts.client,
                 timeout_client_fin: px.timeouts.client_fin,
                 feconn: Counter::default(),
-                cum_conn: Counter::default(),
                 splice_request: splices(px).0,
                 splice_response: splices(px).1,
                 needs_dst: false,
@@ -676,8 +680,23 @@ fn backend_plan(px: &Proxy, cfg: &Config) -> Result<BackendPlan, String> {
             addr,
             weight: o.weight.unwrap_or(1),
             backup: o.backup.unwrap_or(false),
-            disabled: o.disabled.unwrap_or(false),
-            maxconn: o.maxconn.unwrap_or(0),
+            state: State::new(Snapshot {
+                // `disabled`: in maintenance from the configuration, and
+                // down (HAProxy's srv_parse_disabled).
+                admin: if o.disabled.unwrap_or(false) {
+                    admin::CMAINT | admin::FMAINT
+                } else {
+                    0
+                },
+                oper: if o.disabled.unwrap_or(false) {
+                    Oper::Stopped
+                } else {
+                    Oper::Running
+                },
+                weight: u16::try_from(o.weight.unwrap_or(1).min(crate::balance::MAX_WEIGHT))
+                    .unwrap_or(1),
+                maxconn: o.maxconn.unwrap_or(0),
+            }),
             source: match o.source.as_deref().or(proxy_source.as_deref()) {
                 Some(text) => Some(
                     parse_source(text)
@@ -709,7 +728,7 @@ fn backend_plan(px: &Proxy, cfg: &Config) -> Result<BackendPlan, String> {
         retries: px.retries.unwrap_or(DEFAULT_RETRIES),
         redispatch: px.options.redispatch,
         beconn: Counter::default(),
-        cum_sess: Counter::default(),
+        generation: std::sync::atomic::AtomicU64::new(0),
         queued: Counter::default(),
         fullconn: px.fullconn.unwrap_or(0),
         fullconn_set: px.fullconn.is_some(),
@@ -727,7 +746,7 @@ fn backend_plan(px: &Proxy, cfg: &Config) -> Result<BackendPlan, String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::Plan;
 
     struct NoHost;
@@ -740,7 +759,8 @@ mod tests {
         }
     }
 
-    fn plan(text: &str) -> Plan {
+    /// The plan of a configuration text (no files, no environment).
+    pub(crate) fn plan(text: &str) -> Plan {
         let (cfg, diags) = ringlb_config::load(
             &[ringlb_config::SourceFile::new("t.cfg", text.to_string())],
             &NoHost,

@@ -319,7 +319,7 @@ fn grant_local(core: &Core, be_idx: usize, s: usize) -> bool {
 /// usable backup, or any with `option allbackups`). A server's own queue
 /// is only ever filled by picks that chose it.
 fn backend_queue_may_use(be: &BackendPlan, s: usize) -> bool {
-    let usable = |x: &ServerPlan| !x.disabled && x.weight > 0;
+    let usable = |x: &ServerPlan| x.state.get().usable();
     let Some(srv) = be.servers.get(s) else {
         return false;
     };

@@ -475,8 +475,14 @@ mod tests {
             addr: ServerAddr::Fixed("127.0.0.1:1".parse().unwrap()),
             weight: 1,
             backup: false,
-            disabled: false,
-            maxconn: 0,
+            state: crate::engine::backend::server::State::new(
+                crate::engine::backend::server::Snapshot {
+                    admin: 0,
+                    oper: crate::engine::backend::server::Oper::Running,
+                    weight: 1,
+                    maxconn: 0,
+                },
+            ),
             source: None,
             user_timeout,
             tfo,

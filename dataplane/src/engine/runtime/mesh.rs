@@ -40,6 +40,10 @@ pub enum Msg {
     Room,
     /// The stop flags changed (soft or hard stop): look at them.
     Stop,
+    /// A server's state changed (see `backend::server`): bring the
+    /// balancers up to date with the backends' generations and offer the
+    /// queued streams what became usable.
+    Servers,
     /// SIGTTOU (true): pause the listeners, releasing their addresses for a
     /// new process that could not bind; SIGTTIN (false): listen again.
     Pause(bool),
@@ -184,6 +188,8 @@ pub struct Mesh {
     /// Per core: its listeners wait for a connection slot, and no `Room`
     /// is on its way yet.
     room: Box<[AtomicBool]>,
+    /// Per core: a `Servers` is on its way.
+    servers: Box<[AtomicBool]>,
 }
 
 impl Mesh {
@@ -222,6 +228,7 @@ impl Mesh {
             first_server,
             stop: (0..cores).map(|_| AtomicBool::new(false)).collect(),
             room: (0..cores).map(|_| AtomicBool::new(false)).collect(),
+            servers: (0..cores).map(|_| AtomicBool::new(false)).collect(),
         }
     }
 
@@ -301,6 +308,29 @@ impl Mesh {
     pub fn stop_seen(&self, core: usize) {
         if let Some(flag) = self.stop.get(core) {
             flag.store(false, Ordering::Release);
+        }
+    }
+
+    /// A server's state changed (stored before this call): every core
+    /// gets one `Servers`, unless one is already on its way to it. It
+    /// rides the command lane, which never refuses a message, and the flag
+    /// is cleared by the core before it reads the states
+    /// ([`Mesh::servers_seen`]), so no change goes unseen: a change stored
+    /// after the core cleared its flag sends another message.
+    pub fn servers_changed(&self) {
+        for (core, flag) in self.servers.iter().enumerate() {
+            if !flag.swap(true, Ordering::AcqRel) && self.command(core, Msg::Servers).is_err() {
+                // That core has stopped: nothing to tell.
+                flag.store(false, Ordering::Release);
+            }
+        }
+    }
+
+    /// The receiving core took a `Servers` message; it reads the states
+    /// after this.
+    pub fn servers_seen(&self, core: usize) {
+        if let Some(flag) = self.servers.get(core) {
+            flag.swap(false, Ordering::AcqRel);
         }
     }
 
@@ -493,5 +523,31 @@ mod tests {
                 .len()
         });
         assert_eq!(got, 2);
+    }
+
+    #[test]
+    fn server_changes_are_coalesced_and_never_refused() {
+        let mesh = Mesh::new(2, &[1]);
+        let rx0 = mesh.take_inbox(0).unwrap();
+        // Fill core 0's wake-up lane: a server change still gets through.
+        while mesh.send(0, Msg::Room).is_ok() {}
+        for _ in 0..3 {
+            mesh.servers_changed();
+        }
+        let servers = |rx: &Inbox| {
+            std::iter::from_fn(|| rx.try_recv())
+                .filter(|m| matches!(m, Msg::Servers))
+                .count()
+        };
+        assert_eq!(servers(&rx0), 1, "coalesced, and past the full lane");
+        // Until the core says it saw it, no second message.
+        mesh.servers_changed();
+        assert_eq!(servers(&rx0), 0);
+        mesh.servers_seen(0);
+        mesh.servers_changed();
+        assert_eq!(servers(&rx0), 1);
+        // Core 1 (its inbox never taken) got one message too.
+        let rx1 = mesh.take_inbox(1).unwrap();
+        assert_eq!(servers(&rx1), 1);
     }
 }

@@ -5,6 +5,7 @@
 //!
 //! Where they run is decided in [`topology`].
 
+pub mod counters;
 pub mod mesh;
 pub mod pool;
 pub mod timer;
@@ -162,6 +163,9 @@ pub struct Core {
     pub kill: LocalEvent,
     /// Per backend: the streams queued on this core (see `queue`).
     pub queues: Vec<RefCell<queue::LocalQueues>>,
+    /// Per backend: the server-state generation its balancer follows
+    /// (see `backend::server::follow`).
+    pub generations: Vec<Cell<u64>>,
     /// Notified whenever a connection slot may have freed: a stream ended
     /// on this core, or another core sent `Room` (accept loops waiting for
     /// a slot look again; see `accept::Room`).
@@ -301,6 +305,10 @@ fn handle_msg(core: &Core, msg: Msg) {
             core.pause.reset();
             core.resume.fire();
         }
+        Msg::Servers => {
+            shared.mesh.servers_seen(core.id);
+            super::backend::server::follow(core);
+        }
         Msg::Snapshot { reply, flush } => {
             let _ = reply.try_send(core.snapshot(flush));
         }
@@ -325,12 +333,7 @@ fn balancers(shared: &Process, core: usize) -> Vec<RefCell<Balancer>> {
             let states: Vec<ServerState> = be
                 .servers
                 .iter()
-                .map(|s| ServerState {
-                    weight: s.weight,
-                    backup: s.backup,
-                    up: !s.disabled,
-                    maxconn: (s.maxconn > 0).then_some(s.maxconn),
-                })
+                .map(|s| super::backend::server::balancer_view(s, be))
                 .collect();
             RefCell::new(Balancer::new(
                 &be.balance,
@@ -481,6 +484,14 @@ fn executor(
             timers,
             id: idx,
             cpu,
+            // Read before the balancers are built: a change in between is
+            // seen again at the next `Servers` message.
+            generations: shared
+                .plan
+                .backends
+                .iter()
+                .map(|b| Cell::new(b.generation.load(std::sync::atomic::Ordering::Acquire)))
+                .collect(),
             balancers: balancers(&shared, idx),
             bufs: BufPool::new(shared.plan.bufsize),
             bulk_bufs: BufPool::new(BULK_BUFSIZE.max(shared.plan.bufsize)),

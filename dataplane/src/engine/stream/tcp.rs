@@ -14,6 +14,7 @@ use crate::engine::backend::queue::{self, QueuePos};
 use crate::engine::connect::{connect, ConnectFailure, Connected, ServerConn};
 use crate::engine::forward::{forward, peek, Transport};
 use crate::engine::plan::{BackendPlan, FrontendPlan};
+use crate::engine::runtime::counters::Stat;
 use crate::engine::runtime::Core;
 use crate::log::termination::{Cause, Phase, Termination};
 
@@ -137,7 +138,7 @@ pub(crate) async fn handle<C: Transport + LocalAddr>(
         return;
     }
     facts.beconn = be.beconn.inc();
-    be.cum_sess.inc();
+    core.shared.stats.add(core.id, Stat::BeSessTot(be_idx), 1);
     match connect(core, fe, be_idx, be, dst, facts.client).await {
         Ok(connected) => {
             let srv_idx = connected.server;
@@ -204,6 +205,33 @@ impl ConnectFailure {
     }
 }
 
+/// The stream's share of the statistics counters (this core's block).
+fn count(core: &Core, fe: usize, be: Option<usize>, facts: &StreamFacts) {
+    let stats = &core.shared.stats;
+    let add = |stat, n| stats.add(core.id, stat, n);
+    add(Stat::FeBytesIn(fe), facts.bytes_in);
+    add(Stat::FeBytesOut(fe), facts.bytes_out);
+    let Some(b) = be else { return };
+    add(Stat::BeBytesIn(b), facts.bytes_in);
+    add(Stat::BeBytesOut(b), facts.bytes_out);
+    let retries = u64::from(facts.retries);
+    let redispatched = u64::from(facts.redispatched);
+    // A connection that never came up: HAProxy's econ.
+    let conn_err = u64::from(facts.termination.phase == Phase::Connect && facts.tc.is_none());
+    add(Stat::BeRetries(b), retries);
+    add(Stat::BeRedispatches(b), redispatched);
+    add(Stat::BeConnErr(b), conn_err);
+    let Some(s) = facts.server else { return };
+    if facts.tc.is_some() {
+        add(Stat::SrvSessTot(b, s), 1);
+    }
+    add(Stat::SrvBytesIn(b, s), facts.bytes_in);
+    add(Stat::SrvBytesOut(b, s), facts.bytes_out);
+    add(Stat::SrvRetries(b, s), retries);
+    add(Stat::SrvRedispatches(b, s), redispatched);
+    add(Stat::SrvConnErr(b, s), conn_err);
+}
+
 fn finish(
     core: &Rc<Core>,
     (fe_idx, fe): (usize, &FrontendPlan),
@@ -213,6 +241,7 @@ fn finish(
 ) {
     let be = be_at.map(|(_, b)| b);
     facts.tt = start.elapsed();
+    count(core, fe_idx, be_at.map(|(i, _)| i), &facts);
     // The counters as they are when the line is logged (manual 8.2.2): the
     // server connection is already released, the client's is not.
     let shared = &core.shared;
