@@ -93,23 +93,38 @@ fn measure(target: std::net::SocketAddr) -> usize {
     region.change().allocations
 }
 
-/// The minimal compio relay: accept one client, connect to `server`, copy
-/// both ways with the same operations as the engine's pump.
-fn baseline_relay(server: std::net::SocketAddr) -> std::net::SocketAddr {
+/// A loopback listener for a baseline relay, on a free port.
+fn baseline_listener() -> (std::net::TcpListener, std::net::SocketAddr) {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     l.set_nonblocking(true).unwrap();
     let addr = l.local_addr().unwrap();
+    (l, addr)
+}
+
+/// A compio runtime with the engine's ring flags; `provided`: with the
+/// engine's provided buffers too.
+fn baseline_runtime(provided: bool) -> compio::runtime::Runtime {
+    let mut pb = compio::driver::ProactorBuilder::new();
+    pb.capacity(4096)
+        .single_issuer(true)
+        .coop_taskrun(true)
+        .defer_taskrun(true);
+    if provided {
+        pb.buffer_pool_size(std::num::NonZero::new(1024u16).unwrap())
+            .buffer_pool_buffer_len(16384);
+    }
+    compio::runtime::RuntimeBuilder::new()
+        .with_proactor(pb)
+        .build()
+        .unwrap()
+}
+
+/// The minimal compio relay: accept one client, connect to `server`, copy
+/// both ways with the same operations as the engine's pump.
+fn baseline_relay(server: std::net::SocketAddr) -> std::net::SocketAddr {
+    let (l, addr) = baseline_listener();
     std::thread::spawn(move || {
-        let mut pb = compio::driver::ProactorBuilder::new();
-        pb.capacity(4096)
-            .single_issuer(true)
-            .coop_taskrun(true)
-            .defer_taskrun(true);
-        let rt = compio::runtime::RuntimeBuilder::new()
-            .with_proactor(pb)
-            .build()
-            .unwrap();
-        rt.block_on(async move {
+        baseline_runtime(false).block_on(async move {
             use compio::buf::BufResult;
             use compio::io::{AsyncRead, AsyncWriteExt};
             let l = compio::net::TcpListener::from_std(l).unwrap();
@@ -302,22 +317,9 @@ const CONNS: usize = 400;
 /// then copy both ways with the engine's operations (reads into the ring's
 /// provided buffers, writes, a plain shutdown(2) at EOF), and nothing else.
 fn baseline_relay_many(server: std::net::SocketAddr) -> std::net::SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.set_nonblocking(true).unwrap();
-    let addr = l.local_addr().unwrap();
+    let (l, addr) = baseline_listener();
     std::thread::spawn(move || {
-        let mut pb = compio::driver::ProactorBuilder::new();
-        pb.capacity(4096)
-            .single_issuer(true)
-            .coop_taskrun(true)
-            .defer_taskrun(true)
-            .buffer_pool_size(std::num::NonZero::new(1024u16).unwrap())
-            .buffer_pool_buffer_len(16384);
-        let rt = compio::runtime::RuntimeBuilder::new()
-            .with_proactor(pb)
-            .build()
-            .unwrap();
-        rt.block_on(async move {
+        baseline_runtime(true).block_on(async move {
             use compio::io::{AsyncReadManaged, AsyncWriteExt};
             let l = compio::net::TcpListener::from_std(l).unwrap();
             loop {

@@ -7,39 +7,19 @@ Prints what the clients saw, the processes left, the listening sockets and
 the RSS of the first process and of those left. RINGLB names the binary
 (default: target/release/ringlb). Loopback only, bounded in count and time.
 """
-import os
-HERE = os.path.dirname(os.path.abspath(__file__))
-TMP = os.environ.get("TMPDIR", "/tmp")
-DEFAULT_RINGLB = os.path.join(HERE, "..", "..", "target", "release", "ringlb")
 import socket, threading, time, sys, subprocess, os
+from common import TMP, backend, freeport, tcp_config, program
 mode = sys.argv[1]; reloads = int(sys.argv[2]); hsa = sys.argv[3] if len(sys.argv) > 3 else ""
-bl = socket.socket(); bl.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); bl.bind(("127.0.0.1", 0)); bl.listen(4096)
-bport = bl.getsockname()[1]
 def serve(c):
     try:
         d = c.recv(100); c.sendall(d); c.close()
     except Exception: pass
-def acc():
-    while True:
-        c, _ = bl.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()
-threading.Thread(target=acc, daemon=True).start()
-fl = socket.socket(); fl.bind(("127.0.0.1", 0)); port = fl.getsockname()[1]; fl.close()
+bport = backend(serve)
+port = freeport()
 g = f"    hard-stop-after {hsa}\n" if hsa else ""
-cfg = f"""global
-    maxconn 1000
-{g}defaults
-    mode tcp
-    timeout connect 2s
-    timeout client 30s
-    timeout server 30s
-frontend fe
-    bind 127.0.0.1:{port}
-    default_backend be
-backend be
-    server s1 127.0.0.1:{bport}
-"""
+cfg = tcp_config(f"    maxconn 1000\n{g}", port, bport)
 open(f"{TMP}/ringlb-scenario-r-{mode}.cfg","w").write(cfg)
-prog = ["/usr/sbin/haproxy","-db"] if mode=="haproxy" else [os.environ.get("RINGLB",DEFAULT_RINGLB)]
+prog = program(mode)
 procs = []
 def start(old):
     args = prog + ["-f", f"{TMP}/ringlb-scenario-r-{mode}.cfg"]

@@ -5,29 +5,12 @@ TOTAL short connections (50 at a time) through a proxy with `timeout
 client/server 100s`, printing the proxy's RSS every 10,000 and 5 s after the
 last. BINARY is ringlb's or haproxy's path. Loopback only, bounded.
 """
-import os
-HERE = os.path.dirname(os.path.abspath(__file__))
-TMP = os.environ.get("TMPDIR", "/tmp")
-DEFAULT_RINGLB = os.path.join(HERE, "..", "..", "target", "release", "ringlb")
 import asyncio, sys, socket, subprocess, time, os
+from common import HERE, TMP, freeport, tcp_config
 prog, total = sys.argv[1], int(sys.argv[2])
-def freeport():
-    t=socket.socket(); t.bind(('127.0.0.1',0)); p=t.getsockname()[1]; t.close(); return p
 bport, fport = freeport(), freeport()
 be = subprocess.Popen([sys.executable, os.path.join(HERE, 'shortconns_backend.py'), str(bport)])
-cfg=f"""global
-    maxconn 5000
-defaults
-    mode tcp
-    timeout connect 2s
-    timeout client 100s
-    timeout server 100s
-frontend fe
-    bind 127.0.0.1:{fport}
-    default_backend be
-backend be
-    server s1 127.0.0.1:{bport}
-"""
+cfg = tcp_config("    maxconn 5000\n", fport, bport, "100s")
 open(f'{TMP}/ringlb-scenario-leak.cfg','w').write(cfg)
 px = subprocess.Popen([prog,'-f',f'{TMP}/ringlb-scenario-leak.cfg'] + (['-db'] if 'haproxy' in prog else []), stdout=subprocess.DEVNULL)
 time.sleep(1)

@@ -6,40 +6,19 @@ after 50 ms; then one more request. Prints what the clients saw, how long the
 storm and the request after it took, and the proxy's RSS. RINGLB names the
 binary (default: target/release/ringlb). Loopback only, bounded.
 """
-import os
-HERE = os.path.dirname(os.path.abspath(__file__))
-TMP = os.environ.get("TMPDIR", "/tmp")
-DEFAULT_RINGLB = os.path.join(HERE, "..", "..", "target", "release", "ringlb")
 import socket, threading, time, sys, subprocess, os
+from common import TMP, backend, freeport, tcp_config, program
 mode = sys.argv[1]; n = int(sys.argv[2]); maxconn = int(sys.argv[3])
 # backend: answers each client after 50 ms, then closes
-bl = socket.socket(); bl.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); bl.bind(("127.0.0.1", 0)); bl.listen(4096)
-bport = bl.getsockname()[1]
 def serve(c):
     try:
         c.recv(100); time.sleep(0.05); c.sendall(b"ok"); c.close()
     except Exception: pass
-def acc():
-    while True:
-        c, _ = bl.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()
-threading.Thread(target=acc, daemon=True).start()
-fl = socket.socket(); fl.bind(("127.0.0.1", 0)); port = fl.getsockname()[1]; fl.close()
-cfg = f"""global
-    maxconn {maxconn}
-    nbthread 2
-defaults
-    mode tcp
-    timeout connect 2s
-    timeout client 30s
-    timeout server 30s
-frontend fe
-    bind 127.0.0.1:{port}
-    default_backend be
-backend be
-    server s1 127.0.0.1:{bport}
-"""
+bport = backend(serve)
+port = freeport()
+cfg = tcp_config(f"    maxconn {maxconn}\n    nbthread 2\n", port, bport)
 open(f"{TMP}/ringlb-scenario-s.cfg","w").write(cfg)
-prog = ["/usr/sbin/haproxy","-db"] if mode=="haproxy" else [os.environ.get("RINGLB",DEFAULT_RINGLB)]
+prog = program(mode)
 p = subprocess.Popen(prog+["-f",f"{TMP}/ringlb-scenario-s.cfg"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 time.sleep(0.5)
 res = {"ok":0, "refused":0, "reset":0, "timeout":0, "closed":0, "other":0}

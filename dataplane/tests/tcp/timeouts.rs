@@ -167,32 +167,10 @@ fn timeout_tunnel_supersedes_client_and_server() {
 /// already shut down".
 #[test]
 fn timeout_client_fin_after_the_server_half_closes() {
-    let (be, servers) = Backend::handing();
-    let cfg = config(
-        "",
-        "    timeout connect 1s\n    timeout client 10s\n    timeout server 10s\n    timeout client-fin 300ms\n",
-        &format!("    server s1 {}\n", be.addr),
+    half_closed(
+        "timeout_client_fin_after_the_server_half_closes",
+        "client-fin",
     );
-    for (name, prog) in programs("timeout_client_fin_after_the_server_half_closes") {
-        let p = start(name, &prog, &cfg);
-        let mut c = p.connect();
-        c.write_all(b"x").unwrap();
-        let mut s = servers.recv_timeout(DEADLINE).unwrap();
-        let mut b = [0u8; 1];
-        s.read_exact(&mut b).unwrap();
-        s.write_all(b"hi").unwrap();
-        s.shutdown(Shutdown::Write).unwrap();
-        let (got, fin) = read_until_closed(&mut c, DEADLINE, name);
-        assert_eq!(got, b"hi", "{name}");
-        // The client says nothing more and keeps its side open: the proxy
-        // gives up on it after client-fin and closes the server side.
-        let (rest, closed) = read_until_closed(&mut s, LATE, name);
-        assert!(rest.is_empty(), "{name}: {rest:?}");
-        fired(name, Duration::from_millis(300), closed - fin);
-        let log = p.next_tcplog();
-        assert_eq!(log.termination, "cD", "{name}: {log:?}");
-        assert_eq!(log.bytes, "2", "{name}: {log:?}");
-    }
 }
 
 /// `timeout server-fin`, symmetric: the server side's timeout once the
@@ -201,28 +179,53 @@ fn timeout_client_fin_after_the_server_half_closes() {
 /// left to do but read.
 #[test]
 fn timeout_server_fin_after_the_client_half_closes() {
+    half_closed(
+        "timeout_server_fin_after_the_client_half_closes",
+        "server-fin",
+    );
+}
+
+/// One side sends its FIN (the server for `client-fin`, the client for
+/// `server-fin`), the other stays silent with its side open: the proxy
+/// gives up on the silent side after the `-fin` timeout, not the 10 s one.
+fn half_closed(test: &str, timeout: &str) {
     let (be, servers) = Backend::handing();
     let cfg = config(
         "",
-        "    timeout connect 1s\n    timeout client 10s\n    timeout server 10s\n    timeout server-fin 300ms\n",
+        &format!(
+            "    timeout connect 1s\n    timeout client 10s\n    timeout server 10s\n    timeout {timeout} 300ms\n"
+        ),
         &format!("    server s1 {}\n", be.addr),
     );
-    for (name, prog) in programs("timeout_server_fin_after_the_client_half_closes") {
+    for (name, prog) in programs(test) {
         let p = start(name, &prog, &cfg);
         let mut c = p.connect();
         c.write_all(b"x").unwrap();
         let mut s = servers.recv_timeout(DEADLINE).unwrap();
         let mut b = [0u8; 1];
         s.read_exact(&mut b).unwrap();
-        c.shutdown(Shutdown::Write).unwrap();
-        let fin = Instant::now();
-        // The server sees the FIN, then stays silent with its side open.
-        assert_eq!(s.read(&mut b).unwrap(), 0, "{name}: FIN passed on");
-        let (got, closed) = read_until_closed(&mut c, LATE, name);
-        assert!(got.is_empty(), "{name}: {got:?}");
+        let (rest, fin, closed, code) = if timeout == "client-fin" {
+            s.write_all(b"hi").unwrap();
+            s.shutdown(Shutdown::Write).unwrap();
+            let (got, fin) = read_until_closed(&mut c, DEADLINE, name);
+            assert_eq!(got, b"hi", "{name}");
+            // The client says nothing more and keeps its side open.
+            let (rest, closed) = read_until_closed(&mut s, LATE, name);
+            (rest, fin, closed, "cD")
+        } else {
+            c.shutdown(Shutdown::Write).unwrap();
+            let fin = Instant::now();
+            // The server sees the FIN, then stays silent with its side open.
+            assert_eq!(s.read(&mut b).unwrap(), 0, "{name}: FIN passed on");
+            let (rest, closed) = read_until_closed(&mut c, LATE, name);
+            (rest, fin, closed, "sD")
+        };
+        assert!(rest.is_empty(), "{name}: {rest:?}");
         fired(name, Duration::from_millis(300), closed - fin);
         let log = p.next_tcplog();
-        assert_eq!(log.termination, "sD", "{name}: {log:?}");
-        drop(s);
+        assert_eq!(log.termination, code, "{name}: {log:?}");
+        if code == "cD" {
+            assert_eq!(log.bytes, "2", "{name}: {log:?}");
+        }
     }
 }

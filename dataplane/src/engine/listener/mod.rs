@@ -192,26 +192,18 @@ fn bind_unix(
     if let Some(m) = mode {
         std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(m))?;
     }
-    let uid = match user {
-        Some(u) => Some(lookup_id(
-            u,
-            nix::unistd::User::from_name(u)
-                .ok()
-                .flatten()
-                .map(|x| x.uid.as_raw()),
-        )?),
-        None => None,
-    };
-    let gid = match group {
-        Some(g) => Some(lookup_id(
-            g,
-            nix::unistd::Group::from_name(g)
-                .ok()
-                .flatten()
-                .map(|x| x.gid.as_raw()),
-        )?),
-        None => None,
-    };
+    let uid = lookup_id(user, |u| {
+        nix::unistd::User::from_name(u)
+            .ok()
+            .flatten()
+            .map(|x| x.uid.as_raw())
+    })?;
+    let gid = lookup_id(group, |g| {
+        nix::unistd::Group::from_name(g)
+            .ok()
+            .flatten()
+            .map(|x| x.gid.as_raw())
+    })?;
     if uid.is_some() || gid.is_some() {
         std::os::unix::fs::chown(&tmp, uid, gid)?;
     }
@@ -221,13 +213,22 @@ fn bind_unix(
 }
 
 /// A numeric id, or the id a name resolved to.
-fn lookup_id(text: &str, by_name: Option<u32>) -> std::io::Result<u32> {
-    text.parse::<u32>().ok().or(by_name).ok_or_else(|| {
-        std::io::Error::new(
-            std::io::ErrorKind::NotFound,
-            format!("unknown user or group '{text}'"),
-        )
-    })
+/// A user or group given by number or by name (None when not given).
+fn lookup_id(
+    text: Option<&str>,
+    by_name: impl Fn(&str) -> Option<u32>,
+) -> std::io::Result<Option<u32>> {
+    let Some(text) = text else { return Ok(None) };
+    text.parse::<u32>()
+        .ok()
+        .or_else(|| by_name(text))
+        .map(Some)
+        .ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("unknown user or group '{text}'"),
+            )
+        })
 }
 
 fn bind_inet(
