@@ -1,0 +1,15 @@
+//! ringlb's protocol codecs, sans-IO: they take bytes and return typed
+//! values and events; they open no socket and know no runtime, so they are
+//! unit-tested here and fuzzed from `fuzz/` without a network.
+//!
+//! - [`msg`]: the version-neutral HTTP message the stream's analysers work
+//!   on (HAProxy's HTX idea): a start line and header fields as spans over
+//!   one byte buffer that is reused from request to request, so a parsed
+//!   head costs no allocation once the connection's buffers have grown.
+//! - [`h1`]: HTTP/1.x — the head parser with HAProxy's acceptance rules
+//!   (`h1::head`), the chunked transfer coding (`h1::chunked`), and the
+//!   emission of a head back to bytes (`h1::emit`).
+#![forbid(unsafe_code)]
+
+pub mod h1;
+pub mod msg;
