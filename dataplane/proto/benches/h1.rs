@@ -2,7 +2,12 @@
 //! request head of 14 fields, parsed into a reused Head) and
 //! `chunked_decode` (a 64 KiB body in 1 KiB chunks, stepped through).
 //! Run: `cargo bench -p ringlb-proto`.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use ringlb_proto::h1::chunked::{write_size, Decoder, Step, LAST_CHUNK};

@@ -9,7 +9,9 @@
 //! - [`h1`]: HTTP/1.x — the head parser with HAProxy's acceptance rules
 //!   (`h1::head`), the chunked transfer coding (`h1::chunked`), and the
 //!   emission of a head back to bytes (`h1::emit`).
+//! - [`errors`]: HAProxy's default error messages, byte for byte.
 #![forbid(unsafe_code)]
 
+pub mod errors;
 pub mod h1;
 pub mod msg;

@@ -3,7 +3,8 @@
 //! and through ringlb-proto's parser. They must agree on accepting it, and
 //! for an accepted one, on the head the server gets (the request line and
 //! the fields in order; names compared case-insensitively, as HAProxy
-//! sends them in lower case and ringlb keeps the client's case).
+//! sends them in lower case and ringlb keeps the client's case). A refused
+//! request gets HAProxy's 400 page, the one `errors::raw(400)` renders.
 //!
 //! Needs Debian's haproxy; under CI (CI set) a missing haproxy fails the
 //! test instead of skipping it.
