@@ -27,6 +27,7 @@ pub mod forward;
 pub mod listener;
 pub mod logging;
 pub mod plan;
+pub mod rules;
 pub mod runtime;
 pub mod stream;
 
