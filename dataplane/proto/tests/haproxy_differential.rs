@@ -68,6 +68,11 @@ const CASES: &[&[u8]] = &[
     b"GET http://a:80/ HTTP/1.1\r\nHost: a\r\n\r\n",
     b"GET http://a/ HTTP/1.1\r\nHost: a:80\r\n\r\n",
     b"GET http://u@a/ HTTP/1.1\r\nHost: a\r\n\r\n",
+    b"GET http://a::/ HTTP/1.1\r\nHost: a::\r\n\r\n",
+    b"GET http://a:80/x HTTP/1.1\r\nHost: a:80\r\n\r\n",
+    b"GET https://a:443/x HTTP/1.1\r\nHost: a\r\n\r\n",
+    b"CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n",
+    b"CONNECT a HTTP/1.1\r\n\r\n",
     b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
     b"GET / HTTP/1.1\r\nHost: a\r\nhost: A\r\n\r\n",
 ];

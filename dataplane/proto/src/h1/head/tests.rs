@@ -368,3 +368,20 @@ fn responses() {
     )
     .is_ok());
 }
+
+/// HAProxy's scheme-based normalisation drops a default or empty port
+/// from an absolute target and gives every Host its host; an authority
+/// ending in two colons keeps one (found by the h1_head fuzz target: the
+/// emitted head normalises once more, as it would through a second
+/// HAProxy).
+#[test]
+fn scheme_based_normalisation() {
+    let (h, _) = req(b"GET http://a:80/x HTTP/1.1\r\nHost: a:80\r\n\r\n").unwrap();
+    assert_eq!(h.line_parts()[1], b"http://a/x");
+    assert_eq!(fields(&h), [("Host".into(), "a".into())]);
+    let (h, _) = req(b"GET http://a::/ HTTP/1.1\r\nHost: a::\r\n\r\n").unwrap();
+    assert_eq!(h.line_parts()[1], b"http://a:/");
+    assert_eq!(fields(&h), [("Host".into(), "a:".into())]);
+    let (h, _) = req(b"GET http://a:8080/ HTTP/1.1\r\nHost: a:8080\r\n\r\n").unwrap();
+    assert_eq!(h.line_parts()[1], b"http://a:8080/", "not a default port");
+}
