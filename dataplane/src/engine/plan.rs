@@ -496,11 +496,7 @@ impl Plan {
             frontends,
             backends,
             maxconn: cfg.global.maxconn.unwrap_or(0),
-            reuseport: !cfg
-                .global
-                .directives
-                .iter()
-                .any(|d| d.keyword == "noreuseport"),
+            reuseport: !cfg.global.noreuseport,
             bufsize: cfg
                 .global
                 .tune
@@ -601,17 +597,9 @@ fn keepalive(px: &Proxy, side: &str) -> Option<KeepAlive> {
     })
 }
 
-/// A global `tune.*` size (`tune.sndbuf.client 4096`).
-fn tune_size(cfg: &Config, keyword: &str) -> Option<usize> {
-    cfg.global
-        .directives
-        .iter()
-        .rev()
-        .find(|d| d.keyword == keyword)
-        .and_then(|d| d.args.first())
-        .and_then(|v| ringlb_config::units::parse_size(v).ok())
-        .and_then(|v| usize::try_from(v).ok())
-        .filter(|v| *v > 0)
+/// A socket buffer size from `tune.{snd,rcv}buf.*` (typed by the config).
+fn buffer_size(size: Option<u32>) -> Option<usize> {
+    size.and_then(|n| usize::try_from(n).ok())
 }
 
 /// The socket options of a bind line's listener, as tcp_bind_listener and
@@ -628,8 +616,8 @@ fn listener_tuning(
         user_timeout: b.tcp_ut,
         mss: b.mss,
         keepalive: keepalive(px, "cli"),
-        sndbuf: tune_size(cfg, "tune.sndbuf.client"),
-        rcvbuf: tune_size(cfg, "tune.rcvbuf.client"),
+        sndbuf: buffer_size(cfg.global.tune.sndbuf_client),
+        rcvbuf: buffer_size(cfg.global.tune.rcvbuf_client),
         defer_accept: b.defer_accept,
         fastopen: b.tfo.then_some(backlog),
     }
@@ -718,8 +706,8 @@ fn backend_plan(px: &Proxy, cfg: &Config) -> Result<BackendPlan, String> {
             smart_connect: px.options.flag("tcp-smart-connect").unwrap_or(false),
             keepalive: keepalive(px, "srv"),
             user_timeout: None,
-            sndbuf: tune_size(cfg, "tune.sndbuf.server"),
-            rcvbuf: tune_size(cfg, "tune.rcvbuf.server"),
+            sndbuf: buffer_size(cfg.global.tune.sndbuf_server),
+            rcvbuf: buffer_size(cfg.global.tune.rcvbuf_server),
         },
         splice_request: splices(px).0,
         splice_response: splices(px).1,
@@ -872,6 +860,22 @@ mod tests {
             plain(log, "    log global\n    log-format \"%ci %ft\"\n", ""),
             "a format with %ci"
         );
+    }
+
+    /// The socket buffer sizes and `noreuseport` come typed from the
+    /// global section (a 0 leaves the kernel's auto-tuning).
+    #[test]
+    fn socket_buffers_and_reuseport_reach_the_plan() {
+        let p = plan(
+            "global\n    tune.sndbuf.client 4k\n    tune.rcvbuf.client 0\n    tune.rcvbuf.server 30x\n    noreuseport\n\
+             defaults\n    mode tcp\nfrontend f\n    bind 127.0.0.1:8\n    default_backend be\n\
+             backend be\n    server a 127.0.0.1:1\n",
+        );
+        let t = &p.frontends[0].binds[0].tuning;
+        assert_eq!((t.sndbuf, t.rcvbuf), (Some(4096), None));
+        let s = &p.backends[0].server_tuning;
+        assert_eq!((s.sndbuf, s.rcvbuf), (None, Some(30)));
+        assert!(!p.reuseport);
     }
 
     /// A server's `tcp-ut` and `tfo` reach the plan (and so its sockets),
