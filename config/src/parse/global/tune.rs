@@ -105,7 +105,7 @@ pub(super) fn socket_buffer(p: &mut Parser<'_>, line: &Line<'_>) -> Result<(), D
 /// it is not what it looks like.
 fn socket_buffer_size(text: &str) -> (u32, Option<String>) {
     let too_large =
-        || format!("'{text}' is larger than a socket accepts; the kernel's maximum is used");
+        || format!("value '{text}' is larger than a socket accepts; the kernel's maximum is used");
     if let Ok(n) = parse_size(text) {
         return match u32::try_from(n).ok().filter(|n| *n <= SOCKBUF_MAX) {
             Some(n) => (n, None),
@@ -129,7 +129,7 @@ fn socket_buffer_size(text: &str) -> (u32, Option<String>) {
         return (
             SOCKBUF_MAX,
             Some(format!(
-                "'{text}' is negative; the kernel reads it as its maximum buffer size"
+                "value '{text}' is negative; the kernel reads it as its maximum buffer size"
             )),
         );
     }
