@@ -6,6 +6,7 @@ mod log;
 mod persistence;
 mod rules;
 mod server;
+mod source;
 
 use std::time::Duration;
 
@@ -22,6 +23,7 @@ pub use persistence::{
 };
 pub use rules::{Action, Rule, Rules};
 pub use server::{InitAddr, Observe, OnError, ProxyProtocol, Server, ServerOptions, TrackRef};
+pub use source::{Source, UseSrc};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProxyKind {
@@ -194,6 +196,9 @@ pub struct Proxy {
     pub http_reuse: Option<HttpReuse>,
     pub compression: Compression,
     pub monitor_uri: Option<String>,
+    /// `source ...`: where connections to this backend's servers come
+    /// from (a server's own `source` overrides it).
+    pub source: Option<Source>,
     /// Recognised keywords kept as words (see `Directive`).
     pub directives: Vec<Directive>,
 }
@@ -264,6 +269,7 @@ impl Proxy {
             http_reuse: None,
             compression: Compression::default(),
             monitor_uri: None,
+            source: None,
             directives: Vec::new(),
         }
     }

@@ -40,6 +40,7 @@ mod options;
 mod persistence;
 mod rules;
 mod server;
+pub(crate) mod source;
 mod stats;
 mod tcpka;
 #[cfg(test)]
@@ -623,6 +624,7 @@ fn dispatch(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<(), Diagnostic> {
             Ok(())
         }
         "compression" => parse_compression(cx, line),
+        "source" => source::parse_proxy_source(cx, line),
         "monitor-uri" => {
             if !allowed_kw(cx, line, kw)? {
                 return Ok(());

@@ -7,7 +7,9 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
 use ringlb_config::addr::{Address, Host, IpFamily, Port};
-use ringlb_config::model::{Balance, Config, HashType, InitAddr, LogStyle, LogTarget, Proxy};
+use ringlb_config::model::{
+    Balance, Config, HashType, InitAddr, LogStyle, LogTarget, Proxy, Source, UseSrc as ConfUseSrc,
+};
 
 use super::listener::{KeepAlive, ListenerTuning, ServerTuning};
 use super::Counter;
@@ -518,54 +520,38 @@ fn splices(px: &Proxy) -> (bool, bool) {
     )
 }
 
-/// `source <addr>[:<port>] [usesrc {<addr2>[:<port2>] | client | clientip}]
-/// [interface <name>]`. `hdr_ip()` reads an HTTP header: in TCP mode
-/// HAProxy warns and connects from the plain `<addr>`, and so does this.
-fn parse_source(text: &str) -> Result<SourcePlan, String> {
-    let mut words = text.split_whitespace();
-    let addr = parse_source_addr(words.next().unwrap_or(""))?;
-    let mut plan = SourcePlan {
-        addr,
-        usesrc: None,
-        interface: None,
-    };
-    while let Some(w) = words.next() {
-        let value = words
-            .next()
-            .ok_or_else(|| format!("'source': '{w}' expects an argument"))?;
-        match w {
-            "usesrc" => {
-                plan.usesrc = Some(match value {
-                    "client" => UseSrc::Client,
-                    "clientip" => UseSrc::ClientIp,
-                    v if v.starts_with("hdr_ip(") => continue,
-                    v => UseSrc::Addr(parse_source_addr(v)?),
-                });
-            }
-            "interface" => plan.interface = Some(value.to_string()),
-            other => return Err(format!("'source': unknown argument '{other}'")),
-        }
-    }
-    Ok(plan)
+/// The engine's form of a typed `source`: names resolved, `usesrc
+/// hdr_ip()` dropped (it reads an HTTP header: in TCP mode HAProxy warns and
+/// connects from the plain `<addr>`, and so does this). Port ranges and UNIX
+/// source addresses were refused by `support::check`.
+fn source_plan(src: &Source) -> Result<SourcePlan, String> {
+    Ok(SourcePlan {
+        addr: source_addr(&src.addr)?,
+        usesrc: match &src.usesrc {
+            None | Some(ConfUseSrc::HdrIp { .. }) => None,
+            Some(ConfUseSrc::Client) => Some(UseSrc::Client),
+            Some(ConfUseSrc::ClientIp) => Some(UseSrc::ClientIp),
+            Some(ConfUseSrc::Addr(a)) => Some(UseSrc::Addr(source_addr(a)?)),
+        },
+        interface: src.interface.clone(),
+    })
 }
 
-fn parse_source_addr(addr: &str) -> Result<SocketAddr, String> {
-    let rules = ringlb_config::addr::AddrRules {
-        port_required: false,
-        port_range: false,
-        port_offset: false,
-        names: false,
-    };
-    match ringlb_config::addr::parse_address(addr, rules)? {
-        Address::Inet { host, port, .. } => {
-            let ip = resolve_host(&host, None)?;
+fn source_addr(addr: &Address) -> Result<SocketAddr, String> {
+    match addr {
+        Address::Inet {
+            host,
+            port: port @ (Port::None | Port::One(_)),
+            ..
+        } => {
+            let ip = resolve_host(host, None)?;
             let port = match port {
-                Port::One(p) => p,
+                Port::One(p) => *p,
                 _ => 0,
             };
             Ok(SocketAddr::new(ip, port))
         }
-        other => Err(format!("source address '{other}' is not an IP address")),
+        other => Err(format!("source address '{other}' is not supported yet")),
     }
 }
 
@@ -624,11 +610,6 @@ fn listener_tuning(
 }
 
 fn backend_plan(px: &Proxy, cfg: &Config) -> Result<BackendPlan, String> {
-    let proxy_source = px
-        .directives
-        .iter()
-        .find(|d| d.keyword == "source")
-        .map(|d| d.args.join(" "));
     let mut servers = Vec::new();
     for s in &px.servers {
         let o = &s.opts;
@@ -666,9 +647,9 @@ fn backend_plan(px: &Proxy, cfg: &Config) -> Result<BackendPlan, String> {
             backup: o.backup.unwrap_or(false),
             disabled: o.disabled.unwrap_or(false),
             maxconn: o.maxconn.unwrap_or(0),
-            source: match o.source.as_deref().or(proxy_source.as_deref()) {
-                Some(text) => Some(
-                    parse_source(text)
+            source: match o.source.as_ref().or(px.source.as_ref()) {
+                Some(src) => Some(
+                    source_plan(src)
                         .map_err(|e| format!("backend '{}', server '{}': {e}", px.name, s.name))?,
                 ),
                 None => None,
@@ -876,6 +857,37 @@ mod tests {
         let s = &p.backends[0].server_tuning;
         assert_eq!((s.sndbuf, s.rcvbuf), (None, Some(30)));
         assert!(!p.reuseport);
+    }
+
+    /// A proxy's typed `source` applies to the servers without their own;
+    /// `usesrc hdr_ip()` (TCP mode) leaves the plain address.
+    #[test]
+    fn sources_reach_the_plan() {
+        use super::{SourcePlan, UseSrc};
+        use std::net::SocketAddr;
+        let p = plan(
+            "defaults\n    mode tcp\nfrontend f\n    bind 127.0.0.1:8\n    default_backend be\n\
+             backend be\n    source 127.0.0.2:4000 usesrc clientip interface lo\n\
+             \x20   server a 127.0.0.1:1 source 127.0.0.3 usesrc hdr_ip(x-forwarded-for)\n    server b 127.0.0.1:2\n",
+        );
+        let s = &p.backends[0].servers;
+        let addr = |t: &str| t.parse::<SocketAddr>().unwrap();
+        assert_eq!(
+            s[0].source,
+            Some(SourcePlan {
+                addr: addr("127.0.0.3:0"),
+                usesrc: None,
+                interface: None,
+            })
+        );
+        assert_eq!(
+            s[1].source,
+            Some(SourcePlan {
+                addr: addr("127.0.0.2:4000"),
+                usesrc: Some(UseSrc::ClientIp),
+                interface: Some("lo".into()),
+            })
+        );
     }
 
     /// A server's `tcp-ut` and `tfo` reach the plan (and so its sockets),
