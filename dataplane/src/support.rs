@@ -187,14 +187,15 @@ fn proxy_checks(px: &Proxy, out: &mut Vec<Diagnostic>) {
     }
     proxy_option_checks(px, out);
     let r = &px.rules;
-    if let Some(rule) = r
+    if let Some(loc) = r
         .tcp_request_connection
         .iter()
-        .chain(&r.tcp_request_session)
-        .chain(&r.tcp_request_content)
+        .map(|r| &r.loc)
+        .chain(r.tcp_request_session.iter().map(|r| &r.loc))
+        .chain(r.tcp_request_content.iter().map(|r| &r.loc))
         .next()
     {
-        out.push(diag("tcp-request rules", &rule.loc));
+        out.push(diag("tcp-request rules", loc));
     }
     if let Some(rule) = r.tcp_response_content.first() {
         out.push(diag("tcp-response rules", &rule.loc));

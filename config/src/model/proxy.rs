@@ -1,5 +1,6 @@
 //! Proxies (defaults, frontend, backend, listen) and what they hold.
 
+mod actions;
 mod bind;
 mod checks;
 mod log;
@@ -15,13 +16,14 @@ use crate::acl::{AclDef, Condition};
 use crate::diag::Loc;
 use crate::logformat::LogFormat;
 use crate::sample::SampleExpr;
+pub use actions::*;
 pub use bind::{Bind, BindOptions, Verify};
 pub use checks::{CheckConnect, CheckExpect, CheckKind, CheckStep, CheckStepKind, ExpectKind};
 pub use log::{Facility, Level, LogDest, LogTarget, LogTargetSpec, LogWireFormat};
 pub use persistence::{
     CookieConf, CookieMode, StickKeyType, StickRule, StickRuleKind, StickStore, StickTable,
 };
-pub use rules::{Action, Rule, Rules};
+pub use rules::*;
 pub use server::{InitAddr, Observe, OnError, ProxyProtocol, Server, ServerOptions, TrackRef};
 pub use source::{Source, UseSrc};
 
@@ -464,7 +466,7 @@ pub struct Stats {
     pub show_desc: Option<String>,
     pub show_modules: bool,
     pub scope: Vec<String>,
-    pub http_request: Vec<Rule>,
+    pub http_request: Vec<Rule<HttpRequestAction>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

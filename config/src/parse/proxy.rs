@@ -29,6 +29,7 @@ use persistence::{parse_cookie, parse_stick};
 use stats::parse_stats;
 use timeouts::parse_timeout;
 
+mod actions;
 mod balance;
 mod bind;
 mod capture;

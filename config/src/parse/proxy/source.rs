@@ -173,17 +173,7 @@ mod tests {
     use super::{hdr_ip, source_address};
     use crate::addr::{Address, Host, Port};
     use crate::model::{Config, Source, UseSrc};
-    use crate::{Diagnostics, SourceFile};
-
-    struct NoHost;
-    impl crate::Host for NoHost {
-        fn env(&self, _: &str) -> Option<String> {
-            None
-        }
-        fn read_file(&self, p: &str) -> Result<Vec<u8>, String> {
-            Err(format!("no file {p}"))
-        }
-    }
+    use crate::{Diagnostics, NoHost, SourceFile};
 
     fn load(backend: &str) -> (Config, Diagnostics) {
         let text = format!(
