@@ -55,7 +55,7 @@ pub const UNSUPPORTED: &[Unsupported] = &[
     },
     Unsupported {
         key: "source address",
-        why: "server connections are bound to one IP address and port; a source port range or a UNIX source address is not implemented yet",
+        why: "server connections are bound to one IP address and port; a source port range or a UNIX or abstract source address is not implemented yet",
     },
     Unsupported {
         key: "network namespaces",

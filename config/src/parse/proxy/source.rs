@@ -3,7 +3,7 @@
 //! a server's address may carry a port range, a proxy's may not.
 
 use super::{Ctx, Line};
-use crate::addr::{parse_address, AddrRules, Address, Transport};
+use crate::addr::{parse_address, AddrRules, Address, Port, Transport};
 use crate::diag::Diagnostic;
 use crate::model::{Source, UseSrc};
 
@@ -88,7 +88,27 @@ fn source_address(text: &str, range: bool) -> Result<Address, String> {
         port_offset: false,
         names: true,
     };
-    let addr = parse_address(text, rules)?;
+    // A server's range may start at port 0 (haproxy accepts `:0-100`),
+    // which the address rules refuse as a port of its own.
+    let zero_low = text
+        .rsplit_once(':')
+        .and_then(|(host, p)| Some((host, p.strip_prefix("0-")?)))
+        .filter(|_| range);
+    let addr = match zero_low {
+        Some((host, high)) => match parse_address(&format!("{host}:1-{high}"), rules)? {
+            Address::Inet {
+                host,
+                port: Port::Range(_, high),
+                transport,
+            } => Address::Inet {
+                host,
+                port: Port::Range(0, high),
+                transport,
+            },
+            other => other,
+        },
+        None => parse_address(text, rules)?,
+    };
     match &addr {
         Address::Inet {
             transport: Transport::Stream,
@@ -97,7 +117,10 @@ fn source_address(text: &str, range: bool) -> Result<Address, String> {
         | Address::Unix {
             transport: Transport::Stream,
             ..
-        } => Ok(addr),
+        }
+        // HAProxy accepts an abstract socket too; the engine refuses
+        // whatever it cannot bind (support.rs).
+        | Address::Abstract { .. } => Ok(addr),
         Address::Inet { .. } | Address::Unix { .. } => {
             Err(format!("dgram-type address not acceptable in '{text}'"))
         }
@@ -323,6 +346,18 @@ mod tests {
         assert!(source_address("10.0.0.1:70000", false).is_err());
         assert!(source_address("udp@10.0.0.1", false).is_err());
         assert!(source_address("fd@3", false).is_err());
+        assert!(matches!(
+            source_address("abns@x", false),
+            Ok(Address::Abstract { .. })
+        ));
+        assert!(matches!(
+            source_address("10.0.0.1:0-100", true),
+            Ok(Address::Inet {
+                port: Port::Range(0, 100),
+                ..
+            })
+        ));
+        assert!(source_address("10.0.0.1:0-100", false).is_err());
         assert!(matches!(
             source_address("localhost", false),
             Ok(Address::Inet {
