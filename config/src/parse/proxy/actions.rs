@@ -84,7 +84,9 @@ impl Words<'_, '_> {
     /// The existing arity message of the header and path actions.
     fn exactly(&self, want: usize) -> Result<(), Diagnostic> {
         let n = self.nargs();
-        if n != want {
+        // HAProxy's argument list ends at an empty word ("").
+        let n = (0..n).find(|i| self.arg(*i) == Some("")).unwrap_or(n);
+        if n != want || self.nargs() != want {
             return Err(self.err(
                 want.min(n),
                 format!(

@@ -61,6 +61,22 @@ pub(crate) fn parse_rule_line(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<(), D
     {
         return Err(line.err(start, format!("'{}' action is experimental, must be allowed via a global 'expose-experimental-directives'", rule.action.name())));
     }
+    // The server and tunnel timeouts belong to the backend side.
+    if let AnyAction::SetTimeout(SetTimeout {
+        timeout: TimeoutName::Server | TimeoutName::Tunnel,
+        ..
+    }) = &rule.action
+    {
+        if !cx.px.cap.backend {
+            return Err(line.err(
+                start,
+                format!(
+                    "'{kwname} set-timeout' rule : proxy '{}' has no backend capability",
+                    cx.px.name
+                ),
+            ));
+        }
+    }
     let r = &mut cx.px.rules;
     match set {
         RuleSet::HttpRequest => r.http_request.push(for_set(

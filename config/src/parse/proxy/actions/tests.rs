@@ -306,6 +306,22 @@ fn refusals() {
     }
 }
 
+/// `set-timeout server|tunnel` needs the backend side (haproxy 2.6: "proxy
+/// 'f' has no backend capability"); `client` (3.x) does not.
+#[test]
+fn set_timeout_side() {
+    let (_, d) = crate::load(
+        &[SourceFile::new(
+            "t.cfg",
+            "defaults\n mode http\nfrontend f\n bind :80\n http-request set-timeout server 5s\n http-request set-timeout client 5s\n",
+        )],
+        &NoHost,
+    );
+    let errs: Vec<_> = d.errors().map(|e| e.message.clone()).collect();
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(errs[0].contains("has no backend capability"), "{errs:?}");
+}
+
 /// The rule set's enum holds only the actions the set offers.
 #[test]
 fn actions_per_rule_set() {
