@@ -499,6 +499,12 @@ pub(super) fn parse_action(w: &Words<'_, '_>) -> Result<AnyAction, Diagnostic> {
             if name != "prometheus-exporter" && !name.starts_with("lua.") {
                 return Err(w.rule_err(0, format!("'{name}' unknown service name.")));
             }
+            if name == "prometheus-exporter" && w.set != RuleSet::HttpRequest {
+                return Err(w.rule_err(
+                    0,
+                    "Prometheus exporter service only available on 'http-request' rulesets",
+                ));
+            }
             w.no_more(1)?;
             AnyAction::UseService(name)
         }

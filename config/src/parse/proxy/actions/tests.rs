@@ -268,6 +268,10 @@ fn refusals() {
         ("http-request track-sc0 src table", "missing table name"),
         ("http-request do-resolve(txn.x,dns,ipv5) src", "Can't parse"),
         ("http-request use-service foo", "unknown service name"),
+        (
+            "tcp-request content use-service prometheus-exporter",
+            "only available on 'http-request'",
+        ),
         ("http-request auth realm", "missing realm value"),
         ("http-request set-dst", "missing fetch method"),
         ("http-request set-mark x", "integer/hex value expected"),
