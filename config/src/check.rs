@@ -5,6 +5,8 @@
 //! referenced sections exist; plus HAProxy's warnings (missing timeouts,
 //! frontend without bind).
 
+mod actions;
+
 use crate::acl::{AclDef, AclRef, Condition, PatternFileKind};
 use crate::addr::{Address, Port};
 use crate::diag::{did_you_mean, Diagnostic, Diagnostics, Loc};
@@ -17,6 +19,7 @@ pub fn check(cfg: &Config, host: &dyn Host, diags: &mut Diagnostics) {
     for px in &cfg.proxies {
         check_proxy(cfg, px, diags);
         check_references(cfg, px, host, diags);
+        actions::check_action_refs(cfg, px, diags);
         check_health_check_ports(px, diags);
     }
     for d in &cfg.defaults {
@@ -182,8 +185,9 @@ fn check_proxy(cfg: &Config, px: &Proxy, diags: &mut Diagnostics) {
             .rules
             .http_request
             .iter()
-            .chain(&px.rules.http_response)
-            .any(|r| r.loc.file.name == px.loc.file.name && r.loc.line > px.loc.line);
+            .map(|r| &r.loc)
+            .chain(px.rules.http_response.iter().map(|r| &r.loc))
+            .any(|loc| loc.file.name == px.loc.file.name && loc.line > px.loc.line);
         if http_rules && own_rules {
             diags.push(Diagnostic::warning(&px.loc, format!("{} '{}' : 'http-request'/'http-response' rules ignored: they require 'mode http'.", px.kind.keyword(), px.name)));
         }
@@ -338,24 +342,26 @@ fn check_track(cfg: &Config, px: &Proxy, s: &Server, t: &TrackRef, diags: &mut D
     }
 }
 
+/// Every rule of the proxy, `stats http-request` included, as (condition,
+/// action references, place).
+fn all_rules(px: &Proxy) -> Vec<(Option<&Condition>, ActionRefs<'_>, &Loc)> {
+    let mut all = px.rules.all();
+    all.extend(
+        px.stats
+            .http_request
+            .iter()
+            .map(|r| (r.cond.as_ref(), r.action.refs(), &r.loc)),
+    );
+    all
+}
+
 /// ACLs must be declared before the rule that uses them, in the same proxy
 /// (or in the named defaults it inherits).
 fn check_acl_refs(px: &Proxy, diags: &mut Diagnostics) {
     let mut conds: Vec<(&Condition, &Loc)> = Vec::new();
-    let r = &px.rules;
-    for rule in r
-        .http_request
-        .iter()
-        .chain(&r.http_response)
-        .chain(&r.http_after_response)
-        .chain(&r.tcp_request_connection)
-        .chain(&r.tcp_request_session)
-        .chain(&r.tcp_request_content)
-        .chain(&r.tcp_response_content)
-        .chain(&px.stats.http_request)
-    {
-        if let Some(c) = &rule.cond {
-            conds.push((c, &rule.loc));
+    for (cond, _, loc) in all_rules(px) {
+        if let Some(c) = cond {
+            conds.push((c, loc));
         }
     }
     for u in &px.use_backends {
@@ -445,24 +451,13 @@ impl<'a> Walk<'a> {
         for a in &px.acls {
             w.acls.push((&a.def, &a.loc));
         }
-        let r = &px.rules;
-        for rule in r
-            .http_request
-            .iter()
-            .chain(&r.http_response)
-            .chain(&r.http_after_response)
-            .chain(&r.tcp_request_connection)
-            .chain(&r.tcp_request_session)
-            .chain(&r.tcp_request_content)
-            .chain(&r.tcp_response_content)
-            .chain(&px.stats.http_request)
-        {
-            w.cond(rule.cond.as_ref(), &rule.loc);
-            for e in &rule.action.exprs {
-                w.exprs.push((e, &rule.loc));
+        for (cond, refs, loc) in all_rules(px) {
+            w.cond(cond, loc);
+            for e in refs.exprs {
+                w.exprs.push((e, loc));
             }
-            for f in &rule.action.formats {
-                w.format(f, &rule.loc);
+            for f in refs.formats {
+                w.format(f, loc);
             }
         }
         for u in &px.use_backends {
@@ -615,21 +610,27 @@ fn check_references(cfg: &Config, px: &Proxy, host: &dyn Host, diags: &mut Diagn
         }
     }
     let r = &px.rules;
-    for rule in r.http_request.iter().chain(&r.http_response) {
-        if matches!(rule.action.name.as_str(), "cache-use" | "cache-store") {
-            if let Some(n) = rule.action.args.first() {
-                if !cache_known(n) {
-                    diags.push(Diagnostic::error(
-                        &rule.loc,
-                        format!(
-                            "{} '{}': unable to find the cache '{n}' referenced by '{}'.",
-                            px.kind.keyword(),
-                            px.name,
-                            rule.action.name
-                        ),
-                    ));
-                }
-            }
+    let uses = r.http_request.iter().filter_map(|rule| match &rule.action {
+        HttpRequestAction::CacheUse(n) => Some((n, "cache-use", &rule.loc)),
+        _ => None,
+    });
+    let stores = r
+        .http_response
+        .iter()
+        .filter_map(|rule| match &rule.action {
+            HttpResponseAction::CacheStore(n) => Some((n, "cache-store", &rule.loc)),
+            _ => None,
+        });
+    for (n, action, loc) in uses.chain(stores) {
+        if !cache_known(n) {
+            diags.push(Diagnostic::error(
+                loc,
+                format!(
+                    "{} '{}': unable to find the cache '{n}' referenced by '{action}'.",
+                    px.kind.keyword(),
+                    px.name,
+                ),
+            ));
         }
     }
 }

@@ -59,6 +59,20 @@ pub trait Host {
     fn read_file(&self, path: &str) -> Result<Vec<u8>, String>;
 }
 
+/// A host without environment nor files, for unit tests.
+#[cfg(test)]
+pub(crate) struct NoHost;
+
+#[cfg(test)]
+impl Host for NoHost {
+    fn env(&self, _: &str) -> Option<String> {
+        None
+    }
+    fn read_file(&self, path: &str) -> Result<Vec<u8>, String> {
+        Err(format!("no file {path}"))
+    }
+}
+
 /// Build features `feature()` answers true for, and that `ringlb -vv` lists
 /// with a `+` (HAProxy's `-vv` "Feature list" names): only what ringlb has.
 /// Tools read this list to decide what to configure, so a feature listed

@@ -9,7 +9,7 @@
 use ringlb_config::addr::{Address, Transport};
 use ringlb_config::addr::{Host, Port};
 use ringlb_config::model::{
-    Balance, Config, Directive, HashMethod, LogDest, LogTarget, Mode, Proxy,
+    Balance, Config, Directive, HashMethod, LogDest, LogTarget, Mode, Proxy, Source, UseSrc,
 };
 use ringlb_config::{diag::Kind, Diagnostic, Loc};
 
@@ -52,6 +52,10 @@ pub const UNSUPPORTED: &[Unsupported] = &[
     Unsupported {
         key: "server socks4",
         why: "connecting through a SOCKS4 proxy is not implemented yet; ringlb would connect to the server directly",
+    },
+    Unsupported {
+        key: "source address",
+        why: "server connections are bound to one IP address and port; a source port range or a UNIX or abstract source address is not implemented yet",
     },
     Unsupported {
         key: "network namespaces",
@@ -160,9 +164,6 @@ fn proxy_checks(px: &Proxy, out: &mut Vec<Diagnostic>) {
     // connections go.
     for d in &px.directives {
         match d.keyword.as_str() {
-            "source" if d.args.iter().any(|a| a.starts_with("hdr_ip(")) => {
-                out.push(hdr_ip_warning(&px.name, "", &d.loc));
-            }
             "persist" | "force-persist" | "ignore-persist" | "dispatch" => {
                 out.push(diag("use_backend", &d.loc));
             }
@@ -181,16 +182,20 @@ fn proxy_checks(px: &Proxy, out: &mut Vec<Diagnostic>) {
             _ => {}
         }
     }
+    if let Some(src) = px.source.as_ref().filter(|_| px.cap.backend) {
+        source_checks(&px.name, "", src, out);
+    }
     proxy_option_checks(px, out);
     let r = &px.rules;
-    if let Some(rule) = r
+    if let Some(loc) = r
         .tcp_request_connection
         .iter()
-        .chain(&r.tcp_request_session)
-        .chain(&r.tcp_request_content)
+        .map(|r| &r.loc)
+        .chain(r.tcp_request_session.iter().map(|r| &r.loc))
+        .chain(r.tcp_request_content.iter().map(|r| &r.loc))
         .next()
     {
-        out.push(diag("tcp-request rules", &rule.loc));
+        out.push(diag("tcp-request rules", loc));
     }
     if let Some(rule) = r.tcp_response_content.first() {
         out.push(diag("tcp-response rules", &rule.loc));
@@ -246,8 +251,8 @@ fn proxy_checks(px: &Proxy, out: &mut Vec<Diagnostic>) {
         ) {
             out.push(diag("abstract and socketpair addresses", &s.loc));
         }
-        if o.source.as_deref().is_some_and(|t| t.contains("hdr_ip(")) {
-            out.push(hdr_ip_warning(&px.name, &s.name, &s.loc));
+        if let Some(src) = &o.source {
+            source_checks(&px.name, &s.name, src, out);
         }
         if o.slowstart.is_some() {
             // Ignoring it cannot change traffic yet: slow start only applies
@@ -454,6 +459,30 @@ pub fn check(cfg: &Config) -> Vec<Diagnostic> {
 /// The runtime API listens too: a config with only a stats socket starts.
 pub fn has_stats_socket(cfg: &Config) -> bool {
     !cfg.global.stats_sockets.is_empty()
+}
+
+/// A `source` (proxy or server): what the connector cannot bind, and
+/// `usesrc hdr_ip()`, which TCP mode ignores.
+fn source_checks(proxy: &str, server: &str, src: &Source, out: &mut Vec<Diagnostic>) {
+    let bindable = |a: &Address| {
+        matches!(
+            a,
+            Address::Inet {
+                port: Port::None | Port::One(_),
+                ..
+            }
+        )
+    };
+    let usesrc_ok = match &src.usesrc {
+        Some(UseSrc::Addr(a)) => bindable(a),
+        _ => true,
+    };
+    if !bindable(&src.addr) || !usesrc_ok {
+        out.push(diag("source address", &src.loc));
+    }
+    if src.hdr_ip().is_some() {
+        out.push(hdr_ip_warning(proxy, server, &src.loc));
+    }
 }
 
 /// `usesrc hdr_ip()` in TCP mode: HAProxy warns and connects from the plain

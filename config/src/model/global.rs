@@ -69,6 +69,8 @@ pub struct Global {
     pub env: Vec<EnvOp>,
     /// `expose-experimental-directives` was seen.
     pub expose_experimental: bool,
+    /// `noreuseport`: listeners do not set SO_REUSEPORT.
+    pub noreuseport: bool,
     /// Recognised keywords kept as words (see `Directive`).
     pub directives: Vec<Directive>,
 }
@@ -199,6 +201,14 @@ pub struct Tune {
     pub maxrewrite: Option<u32>,
     /// `tune.http.maxhdr` (1..32767).
     pub http_maxhdr: Option<u16>,
+    /// `tune.sndbuf.client` / `tune.sndbuf.server` /
+    /// `tune.rcvbuf.client` / `tune.rcvbuf.server`: SO_SNDBUF / SO_RCVBUF
+    /// in bytes on connected sockets. `None`: unset or 0, the kernel
+    /// auto-tunes.
+    pub sndbuf_client: Option<u32>,
+    pub sndbuf_server: Option<u32>,
+    pub rcvbuf_client: Option<u32>,
+    pub rcvbuf_server: Option<u32>,
     pub ssl: TuneSsl,
 }
 

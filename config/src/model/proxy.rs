@@ -1,11 +1,13 @@
 //! Proxies (defaults, frontend, backend, listen) and what they hold.
 
+mod actions;
 mod bind;
 mod checks;
 mod log;
 mod persistence;
 mod rules;
 mod server;
+mod source;
 
 use std::time::Duration;
 
@@ -14,14 +16,16 @@ use crate::acl::{AclDef, Condition};
 use crate::diag::Loc;
 use crate::logformat::LogFormat;
 use crate::sample::SampleExpr;
+pub use actions::*;
 pub use bind::{Bind, BindOptions, Verify};
 pub use checks::{CheckConnect, CheckExpect, CheckKind, CheckStep, CheckStepKind, ExpectKind};
 pub use log::{Facility, Level, LogDest, LogTarget, LogTargetSpec, LogWireFormat};
 pub use persistence::{
     CookieConf, CookieMode, StickKeyType, StickRule, StickRuleKind, StickStore, StickTable,
 };
-pub use rules::{Action, Rule, Rules};
+pub use rules::*;
 pub use server::{InitAddr, Observe, OnError, ProxyProtocol, Server, ServerOptions, TrackRef};
+pub use source::{Source, UseSrc};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProxyKind {
@@ -194,6 +198,9 @@ pub struct Proxy {
     pub http_reuse: Option<HttpReuse>,
     pub compression: Compression,
     pub monitor_uri: Option<String>,
+    /// `source ...`: where connections to this backend's servers come
+    /// from (a server's own `source` overrides it).
+    pub source: Option<Source>,
     /// Recognised keywords kept as words (see `Directive`).
     pub directives: Vec<Directive>,
 }
@@ -264,6 +271,7 @@ impl Proxy {
             http_reuse: None,
             compression: Compression::default(),
             monitor_uri: None,
+            source: None,
             directives: Vec::new(),
         }
     }
@@ -458,7 +466,7 @@ pub struct Stats {
     pub show_desc: Option<String>,
     pub show_modules: bool,
     pub scope: Vec<String>,
-    pub http_request: Vec<Rule>,
+    pub http_request: Vec<Rule<HttpRequestAction>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -23,7 +23,7 @@ use crate::units::TimeUnit;
 use process::{account, cpu_map, nbthread, path_setting};
 use ssl::{ssl_options, ssl_string};
 use stats::stats;
-use tune::tune;
+use tune::{socket_buffer, tune};
 
 /// Keywords HAProxy accepts after the `no` / `default` modifiers, in any
 /// section (cfgparse.c, parse_cfg()).
@@ -345,6 +345,12 @@ fn keyword_inner(p: &mut Parser<'_>, line: &Line<'_>) -> Result<(), Diagnostic> 
         | "tune.ssl.force-private-cache"
         | "tune.ssl.capture-buffer-size"
         | "tune.ssl.capture-cipherlist-size" => tune(p, line)?,
+        "tune.sndbuf.client" | "tune.sndbuf.server" | "tune.rcvbuf.client"
+        | "tune.rcvbuf.server" => socket_buffer(p, line)?,
+        "noreuseport" => {
+            line.no_more_than(1, 0, kw)?;
+            p.cfg.global.noreuseport = true;
+        }
         "hard-stop-after" => {
             line.no_more_than(1, 1, kw)?;
             if line.word(1).is_empty() {
@@ -1086,6 +1092,49 @@ mod tests {
         assert!(!d.has_errors());
         assert_eq!(d.warnings().count(), 1);
         assert_eq!(cfg.global.tune.ssl.capture_buffer_size, Some(64));
+    }
+
+    /// The connected-socket buffer sizes and `noreuseport` are typed: what
+    /// HAProxy accepts is accepted (odd values with a warning), the first
+    /// non-zero value wins, an empty value or an extra word is refused.
+    #[test]
+    fn socket_buffers_and_noreuseport() {
+        let cfg = clean(
+            "global\n  tune.sndbuf.client 4096\n  tune.sndbuf.server 8k\n  tune.rcvbuf.client 0\n  noreuseport\n",
+        );
+        let t = &cfg.global.tune;
+        assert_eq!(
+            (
+                t.sndbuf_client,
+                t.sndbuf_server,
+                t.rcvbuf_client,
+                t.rcvbuf_server
+            ),
+            (Some(4096), Some(8192), None, None)
+        );
+        assert!(cfg.global.noreuseport);
+        assert!(cfg.global.directives.is_empty());
+        assert!(!clean("global\n  maxconn 10\n").global.noreuseport);
+        let (cfg, d) = parse(
+            "global\n  tune.rcvbuf.server 30x\n  tune.rcvbuf.server 50\n  tune.sndbuf.client -1\n",
+        );
+        assert!(!d.has_errors(), "{:?}", diags(&d));
+        assert_eq!(d.warnings().count(), 3, "{:?}", diags(&d));
+        assert_eq!(
+            cfg.global.tune.rcvbuf_server,
+            Some(30),
+            "the first one wins"
+        );
+        assert_eq!(cfg.global.tune.sndbuf_client, Some(0x7fff_ffff));
+        assert_eq!(
+            only_error("global\n  tune.sndbuf.server \"\"\n"),
+            (
+                2,
+                "'tune.sndbuf.server' expects an integer argument".to_string()
+            )
+        );
+        assert_eq!(only_error("global\n  tune.rcvbuf.client 1 2\n").0, 2);
+        assert_eq!(only_error("global\n  noreuseport x\n").0, 2);
     }
 
     #[test]

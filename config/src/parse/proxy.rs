@@ -29,6 +29,7 @@ use persistence::{parse_cookie, parse_stick};
 use stats::parse_stats;
 use timeouts::parse_timeout;
 
+mod actions;
 mod balance;
 mod bind;
 mod capture;
@@ -40,6 +41,7 @@ mod options;
 mod persistence;
 mod rules;
 mod server;
+pub(crate) mod source;
 mod stats;
 mod tcpka;
 #[cfg(test)]
@@ -623,6 +625,7 @@ fn dispatch(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<(), Diagnostic> {
             Ok(())
         }
         "compression" => parse_compression(cx, line),
+        "source" => source::parse_proxy_source(cx, line),
         "monitor-uri" => {
             if !allowed_kw(cx, line, kw)? {
                 return Ok(());

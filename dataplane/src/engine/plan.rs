@@ -7,7 +7,9 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
 use ringlb_config::addr::{Address, Host, IpFamily, Port};
-use ringlb_config::model::{Balance, Config, HashType, InitAddr, LogStyle, LogTarget, Proxy};
+use ringlb_config::model::{
+    Balance, Config, HashType, InitAddr, LogStyle, LogTarget, Proxy, Source, UseSrc as ConfUseSrc,
+};
 
 use super::backend::server::{admin, Oper, Snapshot, State};
 use super::listener::{KeepAlive, ListenerTuning, ServerTuning};
@@ -500,11 +502,7 @@ impl Plan {
             frontends,
             backends,
             maxconn: cfg.global.maxconn.unwrap_or(0),
-            reuseport: !cfg
-                .global
-                .directives
-                .iter()
-                .any(|d| d.keyword == "noreuseport"),
+            reuseport: !cfg.global.noreuseport,
             bufsize: cfg
                 .global
                 .tune
@@ -526,54 +524,38 @@ fn splices(px: &Proxy) -> (bool, bool) {
     )
 }
 
-/// `source <addr>[:<port>] [usesrc {<addr2>[:<port2>] | client | clientip}]
-/// [interface <name>]`. `hdr_ip()` reads an HTTP header: in TCP mode
-/// HAProxy warns and connects from the plain `<addr>`, and so does this.
-fn parse_source(text: &str) -> Result<SourcePlan, String> {
-    let mut words = text.split_whitespace();
-    let addr = parse_source_addr(words.next().unwrap_or(""))?;
-    let mut plan = SourcePlan {
-        addr,
-        usesrc: None,
-        interface: None,
-    };
-    while let Some(w) = words.next() {
-        let value = words
-            .next()
-            .ok_or_else(|| format!("'source': '{w}' expects an argument"))?;
-        match w {
-            "usesrc" => {
-                plan.usesrc = Some(match value {
-                    "client" => UseSrc::Client,
-                    "clientip" => UseSrc::ClientIp,
-                    v if v.starts_with("hdr_ip(") => continue,
-                    v => UseSrc::Addr(parse_source_addr(v)?),
-                });
-            }
-            "interface" => plan.interface = Some(value.to_string()),
-            other => return Err(format!("'source': unknown argument '{other}'")),
-        }
-    }
-    Ok(plan)
+/// The engine's form of a typed `source`: names resolved, `usesrc
+/// hdr_ip()` dropped (it reads an HTTP header: in TCP mode HAProxy warns and
+/// connects from the plain `<addr>`, and so does this). Port ranges and UNIX
+/// source addresses were refused by `support::check`.
+fn source_plan(src: &Source) -> Result<SourcePlan, String> {
+    Ok(SourcePlan {
+        addr: source_addr(&src.addr)?,
+        usesrc: match &src.usesrc {
+            None | Some(ConfUseSrc::HdrIp { .. }) => None,
+            Some(ConfUseSrc::Client) => Some(UseSrc::Client),
+            Some(ConfUseSrc::ClientIp) => Some(UseSrc::ClientIp),
+            Some(ConfUseSrc::Addr(a)) => Some(UseSrc::Addr(source_addr(a)?)),
+        },
+        interface: src.interface.clone(),
+    })
 }
 
-fn parse_source_addr(addr: &str) -> Result<SocketAddr, String> {
-    let rules = ringlb_config::addr::AddrRules {
-        port_required: false,
-        port_range: false,
-        port_offset: false,
-        names: false,
-    };
-    match ringlb_config::addr::parse_address(addr, rules)? {
-        Address::Inet { host, port, .. } => {
-            let ip = resolve_host(&host, None)?;
+fn source_addr(addr: &Address) -> Result<SocketAddr, String> {
+    match addr {
+        Address::Inet {
+            host,
+            port: port @ (Port::None | Port::One(_)),
+            ..
+        } => {
+            let ip = resolve_host(host, None)?;
             let port = match port {
-                Port::One(p) => p,
+                Port::One(p) => *p,
                 _ => 0,
             };
             Ok(SocketAddr::new(ip, port))
         }
-        other => Err(format!("source address '{other}' is not an IP address")),
+        other => Err(format!("source address '{other}' is not supported yet")),
     }
 }
 
@@ -605,17 +587,9 @@ fn keepalive(px: &Proxy, side: &str) -> Option<KeepAlive> {
     })
 }
 
-/// A global `tune.*` size (`tune.sndbuf.client 4096`).
-fn tune_size(cfg: &Config, keyword: &str) -> Option<usize> {
-    cfg.global
-        .directives
-        .iter()
-        .rev()
-        .find(|d| d.keyword == keyword)
-        .and_then(|d| d.args.first())
-        .and_then(|v| ringlb_config::units::parse_size(v).ok())
-        .and_then(|v| usize::try_from(v).ok())
-        .filter(|v| *v > 0)
+/// A socket buffer size from `tune.{snd,rcv}buf.*` (typed by the config).
+fn buffer_size(size: Option<u32>) -> Option<usize> {
+    size.and_then(|n| usize::try_from(n).ok())
 }
 
 /// The socket options of a bind line's listener, as tcp_bind_listener and
@@ -632,19 +606,14 @@ fn listener_tuning(
         user_timeout: b.tcp_ut,
         mss: b.mss,
         keepalive: keepalive(px, "cli"),
-        sndbuf: tune_size(cfg, "tune.sndbuf.client"),
-        rcvbuf: tune_size(cfg, "tune.rcvbuf.client"),
+        sndbuf: buffer_size(cfg.global.tune.sndbuf_client),
+        rcvbuf: buffer_size(cfg.global.tune.rcvbuf_client),
         defer_accept: b.defer_accept,
         fastopen: b.tfo.then_some(backlog),
     }
 }
 
 fn backend_plan(px: &Proxy, cfg: &Config) -> Result<BackendPlan, String> {
-    let proxy_source = px
-        .directives
-        .iter()
-        .find(|d| d.keyword == "source")
-        .map(|d| d.args.join(" "));
     let mut servers = Vec::new();
     for s in &px.servers {
         let o = &s.opts;
@@ -697,9 +666,9 @@ fn backend_plan(px: &Proxy, cfg: &Config) -> Result<BackendPlan, String> {
                     .unwrap_or(1),
                 maxconn: o.maxconn.unwrap_or(0),
             }),
-            source: match o.source.as_deref().or(proxy_source.as_deref()) {
-                Some(text) => Some(
-                    parse_source(text)
+            source: match o.source.as_ref().or(px.source.as_ref()) {
+                Some(src) => Some(
+                    source_plan(src)
                         .map_err(|e| format!("backend '{}', server '{}': {e}", px.name, s.name))?,
                 ),
                 None => None,
@@ -737,8 +706,8 @@ fn backend_plan(px: &Proxy, cfg: &Config) -> Result<BackendPlan, String> {
             smart_connect: px.options.flag("tcp-smart-connect").unwrap_or(false),
             keepalive: keepalive(px, "srv"),
             user_timeout: None,
-            sndbuf: tune_size(cfg, "tune.sndbuf.server"),
-            rcvbuf: tune_size(cfg, "tune.rcvbuf.server"),
+            sndbuf: buffer_size(cfg.global.tune.sndbuf_server),
+            rcvbuf: buffer_size(cfg.global.tune.rcvbuf_server),
         },
         splice_request: splices(px).0,
         splice_response: splices(px).1,
@@ -891,6 +860,53 @@ pub(crate) mod tests {
         assert!(
             plain(log, "    log global\n    log-format \"%ci %ft\"\n", ""),
             "a format with %ci"
+        );
+    }
+
+    /// The socket buffer sizes and `noreuseport` come typed from the
+    /// global section (a 0 leaves the kernel's auto-tuning).
+    #[test]
+    fn socket_buffers_and_reuseport_reach_the_plan() {
+        let p = plan(
+            "global\n    tune.sndbuf.client 4k\n    tune.rcvbuf.client 0\n    tune.rcvbuf.server 30x\n    noreuseport\n\
+             defaults\n    mode tcp\nfrontend f\n    bind 127.0.0.1:8\n    default_backend be\n\
+             backend be\n    server a 127.0.0.1:1\n",
+        );
+        let t = &p.frontends[0].binds[0].tuning;
+        assert_eq!((t.sndbuf, t.rcvbuf), (Some(4096), None));
+        let s = &p.backends[0].server_tuning;
+        assert_eq!((s.sndbuf, s.rcvbuf), (None, Some(30)));
+        assert!(!p.reuseport);
+    }
+
+    /// A proxy's typed `source` applies to the servers without their own;
+    /// `usesrc hdr_ip()` (TCP mode) leaves the plain address.
+    #[test]
+    fn sources_reach_the_plan() {
+        use super::{SourcePlan, UseSrc};
+        use std::net::SocketAddr;
+        let p = plan(
+            "defaults\n    mode tcp\nfrontend f\n    bind 127.0.0.1:8\n    default_backend be\n\
+             backend be\n    source 127.0.0.2:4000 usesrc clientip interface lo\n\
+             \x20   server a 127.0.0.1:1 source 127.0.0.3 usesrc hdr_ip(x-forwarded-for)\n    server b 127.0.0.1:2\n",
+        );
+        let s = &p.backends[0].servers;
+        let addr = |t: &str| t.parse::<SocketAddr>().unwrap();
+        assert_eq!(
+            s[0].source,
+            Some(SourcePlan {
+                addr: addr("127.0.0.3:0"),
+                usesrc: None,
+                interface: None,
+            })
+        );
+        assert_eq!(
+            s[1].source,
+            Some(SourcePlan {
+                addr: addr("127.0.0.2:4000"),
+                usesrc: Some(UseSrc::ClientIp),
+                interface: Some("lo".into()),
+            })
         );
     }
 

@@ -97,7 +97,7 @@ pub struct ServerOptions {
     pub init_addr: Option<Vec<InitAddr>>,
     pub resolvers: Option<String>,
     pub resolve_prefer: Option<String>,
-    pub source: Option<String>,
+    pub source: Option<super::Source>,
     pub pool_max_conn: Option<i32>,
     pub ciphers: Option<String>,
     pub ssl_min_ver: Option<String>,

@@ -269,6 +269,7 @@ fn inherit(px: &mut Proxy, d: &Proxy) {
         px.http_checks = d.http_checks.clone();
         px.tcp_checks = d.tcp_checks.clone();
         px.cookie = d.cookie.clone();
+        px.source = d.source.clone();
         t.connect = dt.connect;
         t.server = dt.server;
         t.server_fin = dt.server_fin;

@@ -2,6 +2,7 @@
 //! (manual 4.2 "server", 5.2).
 
 use super::bind::{check_mux_protocol, parse_verify, read_check, read_check_base, Base};
+use super::source::SourceOn;
 use super::{ms, Ctx, Line};
 use crate::addr::{parse_address, AddrRules, Address};
 use crate::diag::{did_you_mean, Diagnostic};
@@ -268,17 +269,9 @@ fn parse_server_options(
                 o.resolve_prefer = s();
             }
             "source" => {
-                // `source <addr>[:<port>] [usesrc ...] [interface <name>]`:
-                // kept whole, so the engine sees usesrc/interface too.
-                let mut words = vec![v.to_string()];
-                let mut j = i + 2;
-                while let Some(k @ ("usesrc" | "interface")) = line.arg(j) {
-                    words.push(k.to_string());
-                    words.push(line.word(j + 1).to_string());
-                    j += 2;
-                }
-                o.source = Some(words.join(" "));
-                i = j;
+                let (source, next) = super::source::parse_source(line, i + 1, SourceOn::Server)?;
+                o.source = Some(source);
+                i = next;
                 continue;
             }
             "pool-max-conn" => {

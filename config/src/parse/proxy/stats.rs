@@ -96,6 +96,13 @@ pub(super) fn parse_stats(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<(), Diagn
         }
         "http-request" => {
             let r = rules::parse_rule(line, 2, RuleSet::HttpRequest)?;
+            let r = rules::for_set(
+                r,
+                line,
+                2,
+                RuleSet::HttpRequest,
+                crate::model::HttpRequestAction::from_any,
+            )?;
             cx.px.stats.http_request.push(r);
         }
         _ => {}

@@ -313,18 +313,34 @@ fn rules_and_actions() {
     let f = cfg.proxy("f").unwrap();
     let r = &f.rules.http_request;
     assert_eq!(r.len(), 4);
-    assert_eq!(r[0].action.name, "set-header");
-    assert_eq!(r[0].action.formats.len(), 1);
+    assert!(
+        matches!(&r[0].action, HttpRequestAction::SetHeader(h) if h.name == "X-Api" && h.value.text == "yes")
+    );
     assert!(r[0].cond.is_some());
-    assert_eq!(r[2].action.name, "set-var");
-    assert_eq!(r[2].action.param.as_deref(), Some("txn.host"));
-    assert_eq!(r[2].action.exprs.len(), 1);
+    assert!(matches!(
+        &r[1].action,
+        HttpRequestAction::Deny(Reply {
+            status: Some(429),
+            payload: Some(ReplyPayload::DefaultErrorfiles),
+            ..
+        })
+    ));
+    assert!(
+        matches!(&r[2].action, HttpRequestAction::SetVar(v) if v.var.name == "host" && v.var.scope == crate::sample::VarScope::Txn)
+    );
+    assert_eq!(r[2].action.refs().exprs.len(), 1);
     assert_eq!(
         f.rules.tcp_request_inspect_delay,
         Some(Duration::from_secs(5))
     );
     assert_eq!(f.rules.tcp_request_content.len(), 1);
-    assert_eq!(f.rules.http_response[0].action.name, "del-header");
+    assert_eq!(
+        f.rules.http_response[0].action,
+        HttpResponseAction::DelHeader(DelHeader {
+            name: "Server".into(),
+            method: HdrMatch::Str
+        })
+    );
 
     let (_, d) = load(&format!(
         "{BASE}frontend f\n bind :80\n http-request sett-header a b\n"
@@ -507,7 +523,7 @@ fn deny_and_return_share_the_response_arguments() {
     assert!(!d.has_errors(), "{:?}", errors(&d));
     let r = &cfg.proxy("f").unwrap().rules.http_request[0];
     assert_eq!(
-        r.action.formats.len(),
+        r.action.refs().formats.len(),
         2,
         "lf-string and the hdr value are parsed"
     );
@@ -661,7 +677,13 @@ fn redirect_options_come_in_any_order() {
         let (cfg, d) = load(&format!("{BASE}frontend f\n bind :80\n http-request {r}\n"));
         assert!(!d.has_errors(), "{r}: {:?}", errors(&d));
         let f = cfg.proxy("f").unwrap();
-        assert_eq!(f.rules.http_request[0].action.formats.len(), 1, "{r}");
+        assert!(
+            matches!(
+                &f.rules.http_request[0].action,
+                HttpRequestAction::Redirect(_)
+            ),
+            "{r}"
+        );
     }
     // 2.6 refuses each of these.
     for r in [
