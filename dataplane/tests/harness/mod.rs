@@ -926,23 +926,35 @@ pub fn hold(addr: SocketAddr) -> std::io::Result<socket2::Socket> {
 }
 
 /// Three consecutive ports on 127.0.0.1, held (see [`held_port`]) for as
-/// long as the sockets live.
+/// long as the sockets live. They are taken below the kernel's ephemeral
+/// range: a port the kernel gave a client socket stays in TIME-WAIT for a
+/// minute after the connection, and an explicit bind of it fails then
+/// (seen when other load on the machine left 35,000 sockets in
+/// TIME-WAIT: every ephemeral p+1 or p+2 was taken).
 pub fn held_port_range() -> (Vec<socket2::Socket>, u16) {
-    for _ in 0..50 {
-        let (first, p) = held_port();
-        if p >= u16::MAX - 2 {
-            continue;
-        }
-        let rest: Vec<_> = (1..3)
-            .filter_map(|i| hold(SocketAddr::from(([127, 0, 0, 1], p + i))).ok())
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let base = 10_000u16.min(low / 2);
+    let span = low.saturating_sub(base).saturating_sub(3).max(1);
+    // A different start per process and call, so parallel tests spread.
+    static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let seed = std::process::id()
+        .wrapping_mul(2_654_435_761)
+        .wrapping_add(CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) * 97);
+    for i in 0..200u32 {
+        let off = u16::try_from(seed.wrapping_add(i.wrapping_mul(7919)) % u32::from(span))
+            .unwrap_or(0);
+        let p = base + off;
+        let held: Vec<_> = (0..3)
+            .map_while(|k| hold(SocketAddr::from(([127, 0, 0, 1], p + k))).ok())
             .collect();
-        if rest.len() == 2 {
-            let mut held = vec![first];
-            held.extend(rest);
+        if held.len() == 3 {
             return (held, p);
         }
     }
-    panic!("no three consecutive ports could be held");
+    panic!("no three consecutive ports could be held below {low}");
 }
 
 /// Wait until `pid` takes `signal` (a handler is installed, or the signal
