@@ -944,8 +944,8 @@ pub fn held_port_range() -> (Vec<socket2::Socket>, u16) {
         .wrapping_mul(2_654_435_761)
         .wrapping_add(CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) * 97);
     for i in 0..200u32 {
-        let off = u16::try_from(seed.wrapping_add(i.wrapping_mul(7919)) % u32::from(span))
-            .unwrap_or(0);
+        let off =
+            u16::try_from(seed.wrapping_add(i.wrapping_mul(7919)) % u32::from(span)).unwrap_or(0);
         let p = base + off;
         let held: Vec<_> = (0..3)
             .map_while(|k| hold(SocketAddr::from(([127, 0, 0, 1], p + k))).ok())

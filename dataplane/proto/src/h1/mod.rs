@@ -12,6 +12,7 @@
 //! httparse parses the whole head again on every call.
 
 pub mod chunked;
+pub mod conn;
 pub mod emit;
 pub mod fields;
 pub mod head;
