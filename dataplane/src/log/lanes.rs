@@ -363,17 +363,31 @@ mod tests {
         assert_eq!(producer.push(0, 5), Err(5));
     }
 
-    #[test]
-    fn drain_cores_takes_what_is_queued() {
+    /// A consumer that waits until told to go, then runs `take` once and
+    /// hands back its result.
+    type Gated<T, R> = (Producer<T>, mpsc::Sender<()>, mpsc::Receiver<R>);
+    fn gated<T: Send + 'static, R: Send + 'static>(
+        cores: usize,
+        capacity: usize,
+        take: impl FnOnce(&mut Consumer<T>) -> R + Send + 'static,
+    ) -> Gated<T, R> {
         let (tx, rx) = mpsc::channel();
         let (go_tx, go_rx) = mpsc::channel::<()>();
-        let producer = spawn(2, 8, "lanes-drain", move |mut c: Consumer<u32>| {
+        let producer = spawn(cores, capacity, "lanes-gated", move |mut c: Consumer<T>| {
             let _ = go_rx.recv();
-            let mut got = Vec::new();
-            c.drain_cores(|i| got.push(i));
-            let _ = tx.send(got);
+            let _ = tx.send(take(&mut c));
         })
         .unwrap();
+        (producer, go_tx, rx)
+    }
+
+    #[test]
+    fn drain_cores_takes_what_is_queued() {
+        let (producer, go_tx, rx) = gated(2, 8, |c: &mut Consumer<u32>| {
+            let mut got = Vec::new();
+            c.drain_cores(|i| got.push(i));
+            got
+        });
         for (lane, i) in [(1, 10), (0, 1), (SHARED, 99), (0, 2), (1, 11)] {
             producer.push(lane, i).unwrap();
         }
@@ -385,17 +399,13 @@ mod tests {
 
     #[test]
     fn a_busy_lane_does_not_starve_the_others() {
-        let (tx, rx) = mpsc::channel();
-        let (go_tx, go_rx) = mpsc::channel::<()>();
-        let producer = spawn(2, 1000, "lanes-fair", move |mut c: Consumer<usize>| {
-            let _ = go_rx.recv();
+        let (producer, go_tx, rx) = gated(2, 1000, |c: &mut Consumer<usize>| {
             let mut order = Vec::new();
             while let Some(lane) = c.try_recv() {
                 order.push(lane);
             }
-            let _ = tx.send(order);
-        })
-        .unwrap();
+            order
+        });
         for _ in 0..500 {
             producer.push(0, 0).unwrap();
         }
