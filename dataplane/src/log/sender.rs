@@ -55,7 +55,10 @@ const FLUSH_RETRY: Duration = Duration::from_millis(1);
 #[derive(Clone, Debug)]
 pub struct LogSink {
     lanes: Arc<Producer<Job>>,
-    tag: Arc<str>,
+    /// Another `log-tag` than the logger thread's ([`LogSink::with_tag`]);
+    /// `None` (the sinks of [`spawn`]) sends no tag at all, so a line
+    /// touches no reference count the cores share.
+    tag: Option<Arc<str>>,
     stats: Arc<Stats>,
 }
 
@@ -72,7 +75,8 @@ enum Job {
     Line {
         level: Level,
         date: SystemTime,
-        tag: Arc<str>,
+        /// `None`: the logger thread's own tag.
+        tag: Option<Arc<str>>,
         text: String,
     },
     /// Answered once every line queued before it, on any lane, is written.
@@ -112,7 +116,7 @@ impl LogSink {
     pub fn with_tag(&self, tag: &str) -> LogSink {
         LogSink {
             lanes: self.lanes.clone(),
-            tag: Arc::from(tag),
+            tag: Some(Arc::from(tag)),
             stats: self.stats.clone(),
         }
     }
@@ -180,6 +184,7 @@ pub fn spawn_with_capacity(
     let stats = Arc::new(Stats::default());
     let logger = Logger {
         outputs,
+        tag: Arc::from(tag),
         hostname,
         pid,
         zone,
@@ -188,7 +193,7 @@ pub fn spawn_with_capacity(
     let lanes = lanes::spawn(cores, capacity, "ringlb-log", move |rx| logger.run(rx))?;
     Ok(LogSink {
         lanes: Arc::new(lanes),
-        tag: Arc::from(tag),
+        tag: None,
         stats,
     })
 }
@@ -318,6 +323,8 @@ impl Output {
 
 struct Logger {
     outputs: Vec<Output>,
+    /// The sink's `log-tag`, for lines that carry none.
+    tag: Arc<str>,
     hostname: Option<String>,
     pid: u32,
     zone: &'static Zone,
@@ -348,7 +355,12 @@ impl Logger {
                 date,
                 tag,
                 text,
-            } => self.line(level, date, &tag, &text, buf),
+            } => {
+                // Cloned here, on the logger thread: the count stays in
+                // its cache.
+                let tag = tag.unwrap_or_else(|| self.tag.clone());
+                self.line(level, date, &tag, &text, buf);
+            }
             // Flushes take the shared lane only; one here has nothing more
             // to wait for than the line before it.
             Job::Flush(done) => {
@@ -651,7 +663,7 @@ mod tests {
         }
         let sink = LogSink {
             lanes: Arc::new(lanes),
-            tag: Arc::from("t"),
+            tag: None,
             stats: Arc::default(),
         };
         sink.send(Level::Info, "a");
