@@ -104,7 +104,7 @@ fn start(args: &Args, cfg: &Config) -> Result<ExitCode, String> {
             Err(e) => BindAttempt::Fatal(e.message),
         })?;
     // Log sockets (/dev/log, UDP) are opened before chroot.
-    let sinks = crate::engine::logging::open(cfg, &plan)
+    let sinks = crate::engine::logging::open(cfg, &plan, executors)
         .map_err(|e| format!("cannot open log targets: {e}"))?;
     for (fe, sink) in plan.frontends.iter_mut().zip(sinks.frontends.iter()) {
         fe.sink = sink.clone();

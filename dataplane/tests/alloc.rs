@@ -202,7 +202,7 @@ fn start_engine(
     assert!(!diags.has_errors(), "{diags:?}");
     let mut plan = Plan::build(&cfg).unwrap();
     tune(&mut plan);
-    let sinks = ringlb::engine::logging::open(&cfg, &plan).unwrap();
+    let sinks = ringlb::engine::logging::open(&cfg, &plan, 1).unwrap();
     for (fe, sink) in plan.frontends.iter_mut().zip(sinks.frontends.iter()) {
         fe.sink = sink.clone();
     }

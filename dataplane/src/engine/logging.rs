@@ -12,7 +12,7 @@ use std::time::Instant;
 use ringlb_config::model::{Config, Level, LogTarget, LogTargetSpec};
 
 use super::plan::{FrontendPlan, Plan};
-use super::runtime::LogNames;
+use super::runtime::Core;
 use super::stream::tcp::StreamFacts;
 use crate::log::fields::StreamLog;
 use crate::log::sender::{self, LogSink};
@@ -46,6 +46,8 @@ struct Opener<'a> {
     hostname: Option<String>,
     tag: String,
     pid: u32,
+    /// Executor cores: one lane each in every sink.
+    cores: usize,
     cfg: &'a Config,
 }
 
@@ -75,6 +77,7 @@ impl Opener<'_> {
                     self.hostname.clone(),
                     self.tag.clone(),
                     self.pid,
+                    self.cores,
                 )?);
             }
             return Ok(self.global_sink.clone());
@@ -88,12 +91,14 @@ impl Opener<'_> {
             self.hostname.clone(),
             tag,
             self.pid,
+            self.cores,
         )?))
     }
 }
 
-/// Open the log targets of every proxy.
-pub fn open(cfg: &Config, plan: &Plan) -> std::io::Result<Sinks> {
+/// Open the log targets of every proxy, for `cores` executor cores (one
+/// lane each into every logger thread).
+pub fn open(cfg: &Config, plan: &Plan, cores: usize) -> std::io::Result<Sinks> {
     let g = &cfg.global;
     let mut o = Opener {
         global_specs: g
@@ -112,6 +117,7 @@ pub fn open(cfg: &Config, plan: &Plan) -> std::io::Result<Sinks> {
         },
         tag: g.log_tag.clone().unwrap_or_else(|| "ringlb".to_string()),
         pid: std::process::id(),
+        cores,
         cfg,
     };
     let mut sinks = Sinks::default();
@@ -165,18 +171,20 @@ pub fn report_stopped(cfg: &Config, process: &super::Process, sinks: &Sinks) {
 
 /// Render and send the log line of a finished stream.
 ///
-/// The names come from the core's [`LogNames`] (an `Rc` clone each), and
-/// the line moves to the log thread without a copy.
+/// The names come from the core's [`LogNames`](super::runtime::LogNames)
+/// (an `Rc` clone each), and the line moves to the log thread without a
+/// copy, on the core's own lane (no lock).
 #[allow(clippy::too_many_arguments)]
 pub fn log_stream(
     sink: &LogSink,
-    names: &LogNames,
+    core: &Core,
     fe_idx: usize,
     be_idx: Option<usize>,
     fe: &FrontendPlan,
     facts: &StreamFacts,
     start: Instant,
 ) {
+    let names = &core.names;
     let Some(fe_name) = names.frontends.get(fe_idx) else {
         return;
     };
@@ -224,5 +232,5 @@ pub fn log_stream(
         Some(fmt) => crate::log::format::render(fmt, &f, &mut line),
         None => crate::log::format::render_connect(&f, &mut line),
     }
-    sink.send_line(Level::Info, line);
+    sink.send_from(core.id, Level::Info, line);
 }

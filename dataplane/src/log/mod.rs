@@ -8,10 +8,12 @@
 //! - [`syslog`]: the header of each wire format (`rfc3164`, `rfc5424`,
 //!   `short`, ... of the `log` keyword), `len` truncation, level filters;
 //! - [`sender`]: [`LogSink`], the never-blocking hand-off from the data-path
-//!   cores to one logger thread that writes to every target.
+//!   cores to one logger thread that writes to every target, over
+//! - [`lanes`]: one lock-free lane per core into that thread.
 
 pub mod fields;
 pub mod format;
+pub mod lanes;
 pub mod sender;
 pub mod syslog;
 pub mod termination;

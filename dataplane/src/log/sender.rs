@@ -1,10 +1,16 @@
 //! [`LogSink`]: how a data-path core hands a log line over without ever
-//! blocking. Lines go through a bounded channel to one logger thread that
-//! frames them for each target ([`super::syslog`]) and writes them: stdout /
+//! blocking and without a lock. Each executor core queues its lines on a
+//! lane of its own into one logger thread ([`super::lanes`]); other threads
+//! (start-up and stop reports) share one more lane. The logger thread frames
+//! the lines for each target ([`super::syslog`]) and writes them: stdout /
 //! stderr, other inherited descriptors (`fd@N`), UDP syslog servers, UNIX
-//! datagram sockets (`/dev/log`). When the channel is full the line is
-//! dropped and counted, as HAProxy drops a log its non-blocking socket
-//! cannot take (`dropped_logs`).
+//! datagram sockets (`/dev/log`). When a lane is full the line is dropped
+//! and counted, as HAProxy drops a log its non-blocking socket cannot take
+//! (`dropped_logs`).
+//!
+//! Order: the lines of one core are written in the order it sent them;
+//! lines of different cores (or of a core and another thread) may be
+//! written in any order, as HAProxy's threads each send their own.
 //!
 //! Sockets are opened and names resolved by [`spawn`], at start-up, where
 //! an error can still stop the process; write errors later are counted and
@@ -17,33 +23,53 @@ use std::net::{SocketAddr, ToSocketAddrs as _, UdpSocket};
 use std::os::unix::net::UnixDatagram;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use ringlb_config::addr::{Address, Host, Port};
 use ringlb_config::model::{Level, LogDest, LogTargetSpec, LogWireFormat};
 
+use super::lanes::{self, Consumer, Producer, SHARED};
 use super::syslog::{filter, frame, Header, Sampling, DEFAULT_MAX_LEN};
 use super::time::{init_local_zone, Zone};
 
 /// HAProxy's `SYSLOG_PORT`.
 pub const SYSLOG_PORT: u16 = 514;
 
-/// Lines that may wait for the logger thread before new ones are dropped.
+/// Lines that may wait for the logger thread, all lanes together, before
+/// new ones are dropped: each lane holds this divided by the cores, and at
+/// least [`MIN_LANE_CAPACITY`]. A lane's slots are allocated up front
+/// (about 72 bytes a line), so the share keeps a many-core sink small.
 pub const DEFAULT_CAPACITY: usize = 4096;
 
-/// The sending side: cheap to clone, `Send`, never blocks in [`send`].
+/// The least lines one lane holds.
+pub const MIN_LANE_CAPACITY: usize = 1024;
+
+/// How long the logger thread naps when the lanes run dry before it
+/// sleeps until woken ([`super::lanes`]): under steady traffic a line waits
+/// this much at most and the cores make no syscall to hand lines over.
+const NAP: Duration = Duration::from_millis(1);
+
+/// How long [`LogSink::flush`] waits between tries when the shared lane is
+/// full.
+const FLUSH_RETRY: Duration = Duration::from_millis(1);
+
+/// The sending side: cheap to clone, `Send`, never blocks nor locks in
+/// [`send_from`].
 ///
-/// [`send`]: LogSink::send
+/// [`send_from`]: LogSink::send_from
 #[derive(Clone, Debug)]
 pub struct LogSink {
-    tx: flume::Sender<Job>,
-    tag: Arc<str>,
+    lanes: Arc<Producer<Job>>,
+    /// Another `log-tag` than the logger thread's ([`LogSink::with_tag`]);
+    /// `None` (the sinks of [`spawn`]) sends no tag at all, so a line
+    /// touches no reference count the cores share.
+    tag: Option<Arc<str>>,
     stats: Arc<Stats>,
 }
 
 #[derive(Debug, Default)]
 struct Stats {
-    /// Lines dropped because the channel was full (or the thread gone).
+    /// Lines dropped because their lane was full (or the thread gone).
     dropped: AtomicU64,
     /// Writes that failed (one per target and line).
     failed: AtomicU64,
@@ -54,29 +80,38 @@ enum Job {
     Line {
         level: Level,
         date: SystemTime,
-        tag: Arc<str>,
+        /// `None`: the logger thread's own tag.
+        tag: Option<Arc<str>>,
         text: String,
     },
-    /// Answered once every line queued before it is written.
+    /// Answered once every line queued before it, on any lane, is written.
     Flush(flume::Sender<()>),
 }
 
 impl LogSink {
-    /// Queues `msg` at `level` for every target that accepts the level.
-    /// Never blocks: a full queue drops the line and counts it.
+    /// Queues `msg` at `level` for every target that accepts the level, on
+    /// the lane shared by the threads that are not executor cores. Never
+    /// blocks: a full lane drops the line and counts it.
     pub fn send(&self, level: Level, msg: &str) {
         self.send_line(level, msg.to_string());
     }
 
     /// [`LogSink::send`] for a line the caller no longer needs (no copy).
     pub fn send_line(&self, level: Level, line: String) {
+        self.send_from(SHARED, level, line);
+    }
+
+    /// [`LogSink::send_line`] from executor core `core` (its `Core::id`),
+    /// on that core's own lane: no lock, no contention with other cores.
+    /// Any other index takes the shared lane.
+    pub fn send_from(&self, core: usize, level: Level, line: String) {
         let job = Job::Line {
             level,
             date: SystemTime::now(),
             tag: self.tag.clone(),
             text: line,
         };
-        if self.tx.try_send(job).is_err() {
+        if self.lanes.push(core, job).is_err() {
             self.stats.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -85,13 +120,13 @@ impl LogSink {
     /// own `log-tag`).
     pub fn with_tag(&self, tag: &str) -> LogSink {
         LogSink {
-            tx: self.tx.clone(),
-            tag: Arc::from(tag),
+            lanes: self.lanes.clone(),
+            tag: Some(Arc::from(tag)),
             stats: self.stats.clone(),
         }
     }
 
-    /// Lines dropped so far because the queue was full.
+    /// Lines dropped so far because their lane was full.
     pub fn dropped(&self) -> u64 {
         self.stats.dropped.load(Ordering::Relaxed)
     }
@@ -101,40 +136,47 @@ impl LogSink {
         self.stats.failed.load(Ordering::Relaxed)
     }
 
-    /// Waits until the lines queued so far are written, at most `timeout`.
-    /// Blocks: for shutdown and tests, never on a data-path core.
+    /// Waits until the lines queued so far (on every lane) are written, at
+    /// most `timeout`. Blocks: for shutdown and tests, never on a
+    /// data-path core.
     pub fn flush(&self, timeout: Duration) -> bool {
         let (done_tx, done_rx) = flume::bounded(1);
-        let deadline = std::time::Instant::now() + timeout;
-        if self
-            .tx
-            .send_deadline(Job::Flush(done_tx), deadline)
-            .is_err()
-        {
-            return false;
+        let deadline = Instant::now() + timeout;
+        let mut job = Job::Flush(done_tx);
+        while let Err(back) = self.lanes.push(SHARED, job) {
+            if self.lanes.is_gone() || Instant::now() >= deadline {
+                return false;
+            }
+            job = back;
+            // Off the data path: the shared lane is full, wait for room.
+            std::thread::sleep(FLUSH_RETRY);
         }
         done_rx.recv_deadline(deadline).is_ok()
     }
 }
 
-/// Opens every target and starts the logger thread. `hostname` is
-/// `log-send-hostname` (resolved by the caller), `tag` the global
-/// `log-tag` (by default the program name), `pid` the one headers show.
+/// Opens every target and starts the logger thread, with a lane for each
+/// of `cores` executor cores. `hostname` is `log-send-hostname` (resolved
+/// by the caller), `tag` the global `log-tag` (by default the program
+/// name), `pid` the one headers show.
 pub fn spawn(
     targets: Vec<LogTargetSpec>,
     hostname: Option<String>,
     tag: String,
     pid: u32,
+    cores: usize,
 ) -> io::Result<LogSink> {
-    spawn_with_capacity(targets, hostname, tag, pid, DEFAULT_CAPACITY)
+    let lane = (DEFAULT_CAPACITY / cores.max(1)).max(MIN_LANE_CAPACITY);
+    spawn_with_capacity(targets, hostname, tag, pid, cores, lane)
 }
 
-/// [`spawn`] with a queue of `capacity` lines.
+/// [`spawn`] with lanes of `capacity` lines each.
 pub fn spawn_with_capacity(
     targets: Vec<LogTargetSpec>,
     hostname: Option<String>,
     tag: String,
     pid: u32,
+    cores: usize,
     capacity: usize,
 ) -> io::Result<LogSink> {
     let zone = init_local_zone();
@@ -144,21 +186,19 @@ pub fn spawn_with_capacity(
         .enumerate()
         .map(|(i, spec)| Output::open(i + 1, spec, has_host))
         .collect::<io::Result<Vec<_>>>()?;
-    let (tx, rx) = flume::bounded(capacity);
     let stats = Arc::new(Stats::default());
     let logger = Logger {
         outputs,
+        tag: Arc::from(tag),
         hostname,
         pid,
         zone,
         stats: stats.clone(),
     };
-    std::thread::Builder::new()
-        .name("ringlb-log".into())
-        .spawn(move || logger.run(&rx))?;
+    let lanes = lanes::spawn(cores, capacity, NAP, "ringlb-log", move |rx| logger.run(rx))?;
     Ok(LogSink {
-        tx,
-        tag: Arc::from(tag),
+        lanes: Arc::new(lanes),
+        tag: None,
         stats,
     })
 }
@@ -288,6 +328,8 @@ impl Output {
 
 struct Logger {
     outputs: Vec<Output>,
+    /// The sink's `log-tag`, for lines that carry none.
+    tag: Arc<str>,
     hostname: Option<String>,
     pid: u32,
     zone: &'static Zone,
@@ -295,20 +337,39 @@ struct Logger {
 }
 
 impl Logger {
-    fn run(mut self, rx: &flume::Receiver<Job>) {
+    fn run(mut self, mut rx: Consumer<Job>) {
         let mut buf = Vec::with_capacity(DEFAULT_MAX_LEN);
         // Ends when every LogSink is gone.
-        for job in rx.iter() {
-            match job {
-                Job::Line {
-                    level,
-                    date,
-                    tag,
-                    text,
-                } => self.line(level, date, &tag, &text, &mut buf),
-                Job::Flush(done) => {
-                    let _ = done.try_send(());
-                }
+        while let Some(job) = rx.recv() {
+            if let Job::Flush(done) = job {
+                // The flush came on the shared lane, after the lines queued
+                // there before it; the core lanes may still hold lines
+                // queued before it too.
+                rx.drain_cores(|job| self.job(job, &mut buf));
+                let _ = done.try_send(());
+            } else {
+                self.job(job, &mut buf);
+            }
+        }
+    }
+
+    fn job(&mut self, job: Job, buf: &mut Vec<u8>) {
+        match job {
+            Job::Line {
+                level,
+                date,
+                tag,
+                text,
+            } => {
+                // Cloned here, on the logger thread: the count stays in
+                // its cache.
+                let tag = tag.unwrap_or_else(|| self.tag.clone());
+                self.line(level, date, &tag, &text, buf);
+            }
+            // Flushes take the shared lane only; one here has nothing more
+            // to wait for than the line before it.
+            Job::Flush(done) => {
+                let _ = done.try_send(());
             }
         }
     }
@@ -419,7 +480,7 @@ mod tests {
                 3,
             ),
         ];
-        let sink = spawn(targets, Some("myhost".into()), "ringlb".into(), 42).unwrap();
+        let sink = spawn(targets, Some("myhost".into()), "ringlb".into(), 42, 2).unwrap();
         sink.send(Level::Info, "first\n");
         sink.with_tag("px")
             .send_line(Level::Warning, "second".to_string());
@@ -467,7 +528,7 @@ mod tests {
             LogWireFormat::Rfc3164,
             16,
         )];
-        let sink = spawn(targets, None, "haproxy".into(), 7).unwrap();
+        let sink = spawn(targets, None, "haproxy".into(), 7, 1).unwrap();
         sink.send(Level::Info, "m");
         let mut buf = [0u8; 256];
         let n = udp.recv(&mut buf).unwrap();
@@ -478,70 +539,166 @@ mod tests {
         assert_eq!(line.len(), "<134>Nov 23 19:16:04 haproxy[7]: m\n".len());
     }
 
-    #[test]
-    fn full_channel_drops_and_counts() {
-        // A target the logger thread blocks on: a FIFO nobody reads would
-        // block the open, so use a UNIX datagram socket whose receiver is
-        // never read and a tiny queue; lines beyond the queue are dropped
-        // whatever the thread manages to write.
-        let path = temp_path("full");
-        let unix = UnixDatagram::bind(&path).unwrap();
-        let targets = vec![spec(
+    fn unix_target(path: &std::path::Path) -> LogTargetSpec {
+        spec(
             LogDest::Socket(Address::Unix {
                 path: path.to_string_lossy().into_owned(),
                 transport: Transport::Dgram,
             }),
             LogWireFormat::Raw,
             0,
-        )];
-        let sink = spawn_with_capacity(targets, None, "t".into(), 1, 1).unwrap();
+        )
+    }
+
+    #[test]
+    fn full_lane_drops_and_counts() {
+        // A target the logger thread blocks on: a FIFO nobody reads would
+        // block the open, so use a UNIX datagram socket whose receiver is
+        // never read and tiny lanes; lines beyond the lane are dropped
+        // whatever the thread manages to write.
+        let path = temp_path("full");
+        let unix = UnixDatagram::bind(&path).unwrap();
+        let sink =
+            spawn_with_capacity(vec![unix_target(&path)], None, "t".into(), 1, 2, 1).unwrap();
         let line = "x".repeat(1000);
         let sent = 10_000u64;
         for _ in 0..sent {
-            sink.send(Level::Info, &line);
+            sink.send_from(1, Level::Info, line.clone());
         }
         let dropped = sink.dropped();
         assert!(dropped > 0, "nothing dropped");
         assert!(dropped < sent);
+        // The other lanes still take lines (and drop their own excess).
+        for _ in 0..sent {
+            sink.send(Level::Info, &line);
+        }
+        assert!(sink.dropped() > dropped);
         drop(unix);
+        let _ = std::fs::remove_file(&path);
+    }
+
+    /// Every core sends on its own lane at once: every line is written
+    /// (the lanes are large enough that none is dropped), and each core's
+    /// lines in the order it sent them; `flush` from another thread waits
+    /// for all of them.
+    #[test]
+    fn lines_of_every_core_arrive_in_core_order() {
+        const CORES: usize = 4;
+        const LINES: usize = 2_000;
+        let path = temp_path("cores");
+        let unix = UnixDatagram::bind(&path).unwrap();
+        unix.set_read_timeout(Some(DEADLINE)).unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut got = Vec::new();
+            let mut buf = [0u8; 256];
+            while got.len() < CORES * LINES + 1 {
+                let n = unix.recv(&mut buf).unwrap();
+                got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+            }
+            got
+        });
+        let sink = spawn_with_capacity(vec![unix_target(&path)], None, "t".into(), 1, CORES, LINES)
+            .unwrap();
+        let cores: Vec<_> = (0..CORES)
+            .map(|core| {
+                let sink = sink.clone();
+                std::thread::spawn(move || {
+                    for i in 0..LINES {
+                        sink.send_from(core, Level::Info, format!("{core} {i}"));
+                        if i % 64 == 0 {
+                            std::thread::yield_now();
+                        }
+                    }
+                })
+            })
+            .collect();
+        for c in cores {
+            c.join().unwrap();
+        }
+        sink.send(Level::Info, "last");
+        assert!(sink.flush(DEADLINE));
+        assert_eq!(sink.dropped(), 0);
+        let got = reader.join().unwrap();
+        let mut next = [0usize; CORES];
+        for line in &got {
+            if line == "last\n" {
+                continue;
+            }
+            let (core, i) = line.trim_end().split_once(' ').unwrap();
+            let (core, i): (usize, usize) = (core.parse().unwrap(), i.parse().unwrap());
+            assert_eq!(i, next[core], "core {core} out of order");
+            next[core] += 1;
+        }
+        assert_eq!(next, [LINES; CORES]);
+        let _ = std::fs::remove_file(&path);
+    }
+
+    /// `flush` waits for lines a core queued before it, though it travels
+    /// on another lane.
+    #[test]
+    fn flush_waits_for_the_core_lanes() {
+        let path = temp_path("flush");
+        let unix = UnixDatagram::bind(&path).unwrap();
+        unix.set_nonblocking(true).unwrap();
+        let sink =
+            spawn_with_capacity(vec![unix_target(&path)], None, "t".into(), 1, 2, 64).unwrap();
+        for round in 0..200 {
+            sink.send_from(round % 2, Level::Info, format!("{round}"));
+            assert!(sink.flush(DEADLINE));
+            let mut buf = [0u8; 64];
+            let n = unix.recv(&mut buf).unwrap();
+            assert_eq!(&buf[..n], format!("{round}\n").as_bytes());
+        }
         let _ = std::fs::remove_file(&path);
     }
 
     #[test]
     fn sink_is_send_and_clone() {
-        fn check<T: Send + Clone + 'static>() {}
+        fn check<T: Send + Sync + Clone + 'static>() {}
         check::<LogSink>();
     }
 
     #[test]
     fn dropped_when_the_thread_is_gone() {
-        let (tx, rx) = flume::bounded(1);
-        drop(rx);
+        let lanes = lanes::spawn(1, 8, NAP, "gone", |_rx: Consumer<Job>| {}).unwrap();
+        let deadline = Instant::now() + DEADLINE;
+        while !lanes.is_gone() {
+            assert!(Instant::now() < deadline);
+            std::thread::yield_now();
+        }
         let sink = LogSink {
-            tx,
-            tag: Arc::from("t"),
+            lanes: Arc::new(lanes),
+            tag: None,
             stats: Arc::default(),
         };
         sink.send(Level::Info, "a");
-        assert_eq!(sink.dropped(), 1);
+        sink.send_from(0, Level::Info, "b".into());
+        assert_eq!(sink.dropped(), 2);
         assert!(!sink.flush(Duration::from_millis(10)));
     }
 
     #[test]
     fn start_up_errors() {
         let ring = spec(LogDest::Ring("r".into()), LogWireFormat::Raw, 0);
-        let e = spawn(vec![ring], None, "t".into(), 1).unwrap_err();
+        let e = spawn(vec![ring], None, "t".into(), 1, 1).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::Unsupported);
         let mut bad = spec(LogDest::Stdout, LogWireFormat::Raw, 0);
         bad.sample = Some("0:1".into());
-        let e = spawn(vec![bad], None, "t".into(), 1).unwrap_err();
+        let e = spawn(vec![bad], None, "t".into(), 1, 1).unwrap_err();
         assert_eq!(e.to_string(), "wrong sample range '0'");
         let any = LogDest::Socket(Address::Inet {
             host: Host::Any(ringlb_config::addr::IpFamily::Unspecified),
             port: Port::None,
             transport: Transport::Stream,
         });
-        assert!(spawn(vec![spec(any, LogWireFormat::Raw, 0)], None, "t".into(), 1).is_err());
+        assert!(spawn(
+            vec![spec(any, LogWireFormat::Raw, 0)],
+            None,
+            "t".into(),
+            1,
+            1
+        )
+        .is_err());
     }
 
     #[test]

@@ -260,7 +260,7 @@ fn finish(
     if let Some(sink) = &fe.sink {
         crate::engine::logging::log_stream(
             sink,
-            &core.names,
+            core,
             fe_idx,
             be_at.map(|(i, _)| i),
             fe,
