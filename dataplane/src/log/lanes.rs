@@ -15,20 +15,10 @@
 //! its last look, or the producer finds `sleeping` set and unparks it (an
 //! unpark before the park makes the park return at once). No wake-up is
 //! lost; `tests::no_lost_wake_up` hammers it.
-//!
-//! Batching: waking the logger costs the producer a futex syscall and the
-//! logger's CPU two context switches, once per line when lines come one at
-//! a time. So when the lanes run dry the logger first naps for `nap`
-//! without setting `sleeping`: producers do not wake it, and what they push
-//! meanwhile is taken when the nap ends (a line waits `nap` at most). Only
-//! when a nap found nothing does it sleep for good, to be woken by the next
-//! push. Under steady traffic the cores make no syscall for their lines and
-//! the logger wakes once per `nap`; an idle process has no timer running.
 
 use std::sync::atomic::{fence, AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::Thread;
-use std::time::Duration;
 
 use crossbeam_queue::ArrayQueue;
 
@@ -118,10 +108,6 @@ pub struct Consumer<T> {
     /// The lane taken from now, and how many items it gave in a row.
     at: usize,
     run: usize,
-    /// How long to nap when the lanes run dry (see the module doc).
-    nap: Duration,
-    /// The last nap found nothing yet: the next dry spell sleeps for good.
-    napped: bool,
 }
 
 impl<T> Consumer<T> {
@@ -130,21 +116,14 @@ impl<T> Consumer<T> {
     pub fn recv(&mut self) -> Option<T> {
         loop {
             if let Some(item) = self.try_recv() {
-                self.napped = false;
                 return Some(item);
             }
             if self.lanes.closed.load(Ordering::Acquire) {
                 // Whatever was pushed before the close is visible now.
                 return self.try_recv();
             }
-            if !self.napped && !self.nap.is_zero() {
-                self.napped = true;
-                std::thread::park_timeout(self.nap);
-                continue;
-            }
-            self.napped = false;
             #[cfg(test)]
-            std::thread::sleep(Duration::from_micros(
+            std::thread::sleep(std::time::Duration::from_micros(
                 self.lanes.pause_before_sleep.load(Ordering::Relaxed),
             ));
             self.lanes.sleeping.store(true, Ordering::Relaxed);
@@ -205,12 +184,10 @@ impl<T> Drop for Consumer<T> {
 
 /// Makes `cores` core lanes and the shared one, each holding `capacity`
 /// items (at least one), and starts the consumer thread `name` running
-/// `run`; it naps `nap` when the lanes run dry before it sleeps (zero: it
-/// sleeps at once).
+/// `run`.
 pub fn spawn<T: Send + 'static>(
     cores: usize,
     capacity: usize,
-    nap: Duration,
     name: &str,
     run: impl FnOnce(Consumer<T>) + Send + 'static,
 ) -> std::io::Result<Producer<T>> {
@@ -228,8 +205,6 @@ pub fn spawn<T: Send + 'static>(
         lanes: lanes.clone(),
         at: 0,
         run: 0,
-        nap,
-        napped: false,
     };
     let handle = std::thread::Builder::new()
         .name(name.into())
@@ -261,28 +236,14 @@ mod tests {
         cores: usize,
         capacity: usize,
     ) -> (Producer<T>, mpsc::Receiver<T>) {
-        napping_forwarder(cores, capacity, Duration::ZERO)
-    }
-
-    fn napping_forwarder<T: Send + 'static>(
-        cores: usize,
-        capacity: usize,
-        nap: Duration,
-    ) -> (Producer<T>, mpsc::Receiver<T>) {
         let (tx, rx) = mpsc::channel();
-        let producer = spawn(
-            cores,
-            capacity,
-            nap,
-            "lanes-test",
-            move |mut c: Consumer<T>| {
-                while let Some(item) = c.recv() {
-                    if tx.send(item).is_err() {
-                        return;
-                    }
+        let producer = spawn(cores, capacity, "lanes-test", move |mut c: Consumer<T>| {
+            while let Some(item) = c.recv() {
+                if tx.send(item).is_err() {
+                    return;
                 }
-            },
-        )
+            }
+        })
         .unwrap();
         (producer, rx)
     }
@@ -305,7 +266,6 @@ mod tests {
         let producer = spawn(
             PRODUCERS,
             8,
-            Duration::ZERO,
             "lanes-hammer",
             move |mut c: Consumer<(usize, u64)>| {
                 while let Some((p, i)) = c.recv() {
@@ -357,55 +317,13 @@ mod tests {
         }
     }
 
-    /// After an item the consumer naps, `sleeping` unset (a push makes no
-    /// syscall) and takes what came meanwhile; a nap that finds nothing
-    /// ends in a sleep a push wakes.
-    #[test]
-    fn naps_then_sleeps() {
-        let (producer, rx) = napping_forwarder::<u32>(1, 8, Duration::from_millis(100));
-        let sleeping = || producer.lanes.sleeping.load(Ordering::SeqCst);
-        let wait_sleeping = || {
-            let deadline = Instant::now() + DEADLINE;
-            while !sleeping() {
-                assert!(Instant::now() < deadline, "never went to sleep");
-                std::thread::yield_now();
-            }
-        };
-        wait_sleeping();
-        producer.push(0, 1).unwrap();
-        assert_eq!(rx.recv_timeout(DEADLINE), Ok(1));
-        // Napping now: nobody has to wake it.
-        assert!(!sleeping());
-        producer.push(0, 2).unwrap();
-        producer.push(SHARED, 3).unwrap();
-        // (No order across lanes.)
-        let mut got = [
-            rx.recv_timeout(DEADLINE).unwrap(),
-            rx.recv_timeout(DEADLINE).unwrap(),
-        ];
-        got.sort_unstable();
-        assert_eq!(got, [2, 3]);
-        // Two naps later, nothing came: asleep until a push wakes it.
-        wait_sleeping();
-        let pushed = Instant::now();
-        producer.push(0, 4).unwrap();
-        assert_eq!(rx.recv_timeout(DEADLINE), Ok(4));
-        assert!(pushed.elapsed() < DEADLINE);
-    }
-
     #[test]
     fn full_lane_gives_the_item_back() {
         // A consumer that never takes anything, until told to end.
         let (stop_tx, stop_rx) = mpsc::channel::<()>();
-        let producer = spawn(
-            2,
-            3,
-            Duration::ZERO,
-            "lanes-full",
-            move |_c: Consumer<u32>| {
-                let _ = stop_rx.recv();
-            },
-        )
+        let producer = spawn(2, 3, "lanes-full", move |_c: Consumer<u32>| {
+            let _ = stop_rx.recv();
+        })
         .unwrap();
         let mut refused = 0;
         for i in 0..10 {
@@ -436,7 +354,7 @@ mod tests {
 
     #[test]
     fn gone_consumer_refuses() {
-        let producer = spawn(1, 8, Duration::ZERO, "lanes-gone", |_c: Consumer<u32>| {}).unwrap();
+        let producer = spawn(1, 8, "lanes-gone", |_c: Consumer<u32>| {}).unwrap();
         let deadline = Instant::now() + DEADLINE;
         while !producer.is_gone() {
             assert!(Instant::now() < deadline);
@@ -455,16 +373,10 @@ mod tests {
     ) -> Gated<T, R> {
         let (tx, rx) = mpsc::channel();
         let (go_tx, go_rx) = mpsc::channel::<()>();
-        let producer = spawn(
-            cores,
-            capacity,
-            Duration::ZERO,
-            "lanes-gated",
-            move |mut c: Consumer<T>| {
-                let _ = go_rx.recv();
-                let _ = tx.send(take(&mut c));
-            },
-        )
+        let producer = spawn(cores, capacity, "lanes-gated", move |mut c: Consumer<T>| {
+            let _ = go_rx.recv();
+            let _ = tx.send(take(&mut c));
+        })
         .unwrap();
         (producer, go_tx, rx)
     }

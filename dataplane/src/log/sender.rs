@@ -44,11 +44,6 @@ pub const DEFAULT_CAPACITY: usize = 4096;
 /// The least lines one lane holds.
 pub const MIN_LANE_CAPACITY: usize = 1024;
 
-/// How long the logger thread naps when the lanes run dry before it
-/// sleeps until woken ([`super::lanes`]): under steady traffic a line waits
-/// this much at most and the cores make no syscall to hand lines over.
-const NAP: Duration = Duration::from_millis(1);
-
 /// How long [`LogSink::flush`] waits between tries when the shared lane is
 /// full.
 const FLUSH_RETRY: Duration = Duration::from_millis(1);
@@ -195,7 +190,7 @@ pub fn spawn_with_capacity(
         zone,
         stats: stats.clone(),
     };
-    let lanes = lanes::spawn(cores, capacity, NAP, "ringlb-log", move |rx| logger.run(rx))?;
+    let lanes = lanes::spawn(cores, capacity, "ringlb-log", move |rx| logger.run(rx))?;
     Ok(LogSink {
         lanes: Arc::new(lanes),
         tag: None,
@@ -660,7 +655,7 @@ mod tests {
 
     #[test]
     fn dropped_when_the_thread_is_gone() {
-        let lanes = lanes::spawn(1, 8, NAP, "gone", |_rx: Consumer<Job>| {}).unwrap();
+        let lanes = lanes::spawn(1, 8, "gone", |_rx: Consumer<Job>| {}).unwrap();
         let deadline = Instant::now() + DEADLINE;
         while !lanes.is_gone() {
             assert!(Instant::now() < deadline);
