@@ -5,6 +5,7 @@
 //!
 //! Where they run is decided in [`topology`].
 
+pub mod buffer;
 pub mod mesh;
 pub mod pool;
 pub mod timer;
