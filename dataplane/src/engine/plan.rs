@@ -32,6 +32,10 @@ pub struct Plan {
     /// enough for the connections moving data at one instant; beyond that
     /// reads fall back to the core's buffer pool.
     pub provided_buffers: u16,
+    /// `tune.maxrewrite` as HAProxy applies it (see runtime::buffer).
+    pub maxrewrite: usize,
+    /// `tune.buffers.limit` (per process; none: bound by maxconn).
+    pub buffers_limit: Option<u32>,
     /// `option splice-*` is honoured per frontend later; recorded here.
     pub hostname: String,
 }
@@ -489,6 +493,12 @@ impl Plan {
                 });
             fe.needs_src = be_needs_src || log_needs_src;
         }
+        let bufsize = cfg
+            .global
+            .tune
+            .bufsize
+            .and_then(|b| usize::try_from(b).ok())
+            .unwrap_or(DEFAULT_BUFSIZE);
         let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|h| h.trim().to_string())
             .unwrap_or_default();
@@ -501,13 +511,16 @@ impl Plan {
                 .directives
                 .iter()
                 .any(|d| d.keyword == "noreuseport"),
-            bufsize: cfg
-                .global
-                .tune
-                .bufsize
-                .and_then(|b| usize::try_from(b).ok())
-                .unwrap_or(DEFAULT_BUFSIZE),
+            bufsize,
             provided_buffers: 1024,
+            maxrewrite: super::runtime::buffer::maxrewrite(
+                bufsize,
+                cfg.global
+                    .tune
+                    .maxrewrite
+                    .and_then(|m| usize::try_from(m).ok()),
+            ),
+            buffers_limit: global_number(cfg, "tune.buffers.limit").filter(|n| *n > 0),
             hostname,
         })
     }
@@ -599,6 +612,17 @@ fn keepalive(px: &Proxy, side: &str) -> Option<KeepAlive> {
             .and_then(|n| u32::try_from(n).ok())
             .filter(|n| *n > 0),
     })
+}
+
+/// A global number kept as a directive (`maxpipes 100`).
+fn global_number(cfg: &Config, keyword: &str) -> Option<u32> {
+    cfg.global
+        .directives
+        .iter()
+        .rev()
+        .find(|d| d.keyword == keyword)
+        .and_then(|d| d.args.first())
+        .and_then(|v| v.parse().ok())
 }
 
 /// A global `tune.*` size (`tune.sndbuf.client 4096`).
