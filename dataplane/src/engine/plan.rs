@@ -36,6 +36,8 @@ pub struct Plan {
     pub maxrewrite: usize,
     /// `tune.buffers.limit` (per process; none: bound by maxconn).
     pub buffers_limit: Option<u32>,
+    /// `maxpipes` (per process); `serve` sets HAProxy's default.
+    pub maxpipes: Option<u32>,
     /// `option splice-*` is honoured per frontend later; recorded here.
     pub hostname: String,
 }
@@ -521,6 +523,7 @@ impl Plan {
                     .and_then(|m| usize::try_from(m).ok()),
             ),
             buffers_limit: global_number(cfg, "tune.buffers.limit").filter(|n| *n > 0),
+            maxpipes: global_number(cfg, "maxpipes").filter(|n| *n > 0),
             hostname,
         })
     }

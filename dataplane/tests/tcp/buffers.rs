@@ -1,5 +1,6 @@
-//! Buffers: the per-core pool is bounded (`tune.buffers.limit`), and
-//! streams past the bound are still served.
+//! Buffers and pipes: the per-core pools are bounded (`tune.buffers.limit`,
+//! `maxpipes`), and streams past the bound are still served: they wait
+//! for a buffer, or keep copying when no pipe is free.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -78,4 +79,34 @@ fn bulk_streams_past_the_buffer_budget_are_all_served() {
         after <= warm + 4096,
         "RSS grew from {warm} kB to {after} kB with more bulk streams"
     );
+}
+
+/// `maxpipes 2` with splicing: at most two directions splice at once;
+/// the others copy through buffers, and every byte arrives. Once they
+/// ended, SIGQUIT's flush finds at most the two pipes (the pool keeps
+/// the pipes it lent, never more than its cap).
+#[test]
+fn streams_without_a_pipe_keep_copying() {
+    let be = Backend::echo();
+    let p = Proxy::start(&config(
+        "    maxpipes 2\n",
+        "    option splice-auto\n",
+        be.addr,
+    ));
+    bulk_clients(&p, 16, 2 << 20);
+    p.signal(nix::sys::signal::Signal::SIGQUIT);
+    let total = loop {
+        let line = p.stderr.recv_timeout(DEADLINE).unwrap();
+        if line.starts_with("Total:") {
+            break line;
+        }
+    };
+    // "Total: 0 streams, B buffers and P pipes flushed"
+    let pipes: usize = total
+        .split_whitespace()
+        .rev()
+        .nth(2)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no pipe count in {total:?}"));
+    assert!((1..=2).contains(&pipes), "{total}");
 }

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::{select, Either};
 
-use self::splice::{Pipe, PipePool, Step};
+use self::splice::{Lease, PipePool, Step};
 use super::plan::{BackendPlan, FrontendPlan};
 use super::runtime::buffer::{Buffer, BufferPool, Class};
 use super::runtime::timer::Timers;
@@ -183,15 +183,13 @@ async fn pump(
     let mut full_reads = 0u32;
     loop {
         // A bulk flow (two full buffers in a row) moves to kernel splicing
-        // when allowed, else to large pooled
+        // when allowed and a pipe is free (maxpipes), else to large pooled
         // buffers (a quarter of the I/O operations per byte) while the
         // pool's budget allows, and back to provided buffers as soon as a
         // read comes short, so a quiet connection holds no large buffer.
         if full_reads >= 2 {
-            if let Some(pipes) = splice_ok {
-                if let Ok(pipe) = pipes.get() {
-                    return splice_pump(from, to, from_who, sides, pipes, pipe).await;
-                }
+            if let Some(pipe) = splice_ok.and_then(PipePool::get) {
+                return splice_pump(from, to, from_who, sides, pipe).await;
             }
             if let Some(mut buf) = bufs.try_get(Class::Bulk) {
                 // Forwarded untouched: no rewrite reserve.
@@ -281,8 +279,7 @@ async fn splice_pump(
     to: &Conn,
     from_who: Who,
     sides: &Sides,
-    pipes: &PipePool,
-    pipe: Pipe,
+    pipe: Lease<'_>,
 ) -> DirEnd {
     let to_who = from_who.other();
     let (Ok(from_ready), Ok(to_ready)) = (from.readiness(), to.readiness()) else {
@@ -301,7 +298,7 @@ async fn splice_pump(
                 Err(_) => return DirEnd::Error(from_who),
             },
             Ok(Step::Eof) => {
-                pipes.put(pipe);
+                pipe.recycle();
                 return eof(to);
             }
             Err(_) => return DirEnd::Error(from_who),

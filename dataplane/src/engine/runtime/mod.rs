@@ -138,6 +138,7 @@ pub struct Core {
     pub balancers: Vec<RefCell<Balancer>>,
     /// The core's bounded buffers, standard and bulk (see forward::pump).
     pub bufs: BufferPool,
+    /// The core's share of `maxpipes`.
     pub pipes: super::forward::splice::PipePool,
     /// The core's timer (timerfd + min-heap).
     pub timers: self::timer::Timers,
@@ -432,6 +433,18 @@ fn core_buffers(shared: &Process, idx: usize) -> BufferPool {
     BufferPool::new(plan.bufsize, BULK_BUFSIZE, plan.maxrewrite, limit)
 }
 
+/// A core's share of `maxpipes` (when `serve` did not set it, as
+/// HAProxy's default: maxconn/4, unbounded without a maxconn).
+fn core_pipes(shared: &Process, idx: usize) -> usize {
+    let plan = &shared.plan;
+    let maxpipes = plan.maxpipes.unwrap_or(if plan.maxconn == 0 {
+        u32::MAX
+    } else {
+        crate::process::ideal_maxpipes(plan.maxconn)
+    });
+    usize::try_from(share(maxpipes, shared.mesh.cores(), idx)).unwrap_or(usize::MAX)
+}
+
 /// Spawn a task on the current executor, detached.
 pub fn spawn(fut: impl std::future::Future<Output = ()> + 'static) {
     compio::runtime::spawn(fut).detach();
@@ -511,7 +524,7 @@ fn executor(
             cpu,
             balancers: balancers(&shared, idx),
             bufs: core_buffers(&shared, idx),
-            pipes: super::forward::splice::PipePool::default(),
+            pipes: super::forward::splice::PipePool::new(core_pipes(&shared, idx)),
             scratch_conns: RefCell::new(Vec::new()),
             shared: Arc::clone(&shared),
             live: Cell::new(0),
