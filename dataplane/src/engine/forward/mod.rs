@@ -19,7 +19,7 @@ use futures_util::future::{select, Either};
 
 use self::splice::{Lease, PipePool, Step};
 use super::plan::{BackendPlan, FrontendPlan};
-use super::runtime::buffer::{Buffer, BufferPool, Class};
+use super::runtime::buffer::{Buffer, BufferPool, Class, Pooled};
 use super::runtime::timer::Timers;
 use super::runtime::Core;
 use super::session::transport::{no_provided_buffer, Conn};
@@ -187,17 +187,18 @@ async fn pump(
         // buffers (a quarter of the I/O operations per byte) while the
         // pool's budget allows, and back to provided buffers as soon as a
         // read comes short, so a quiet connection holds no large buffer.
+        //
+        // The rare paths (splice, bulk, no provided buffer) are boxed, once
+        // per episode: their state would otherwise be part of every
+        // stream's pump, and an idle connection's memory is mostly that.
         if full_reads >= 2 {
             if let Some(pipe) = splice_ok.and_then(PipePool::get) {
-                return splice_pump(from, to, from_who, sides, pipe).await;
+                return Box::pin(splice_pump(from, to, from_who, sides, pipe)).await;
             }
-            if let Some(mut buf) = bufs.try_get(Class::Bulk) {
-                // Forwarded untouched: no rewrite reserve.
-                buf.set_reserve(0);
-                match copy_owned(from, to, from_who, sides, &mut buf).await {
+            if let Some(buf) = bufs.try_get(Class::Bulk) {
+                match Box::pin(bulk_copy(from, to, from_who, sides, buf, bufs.size())).await {
                     Ok(0) => return eof(to),
-                    Ok(n) if n < bufs.size() => full_reads = 0,
-                    Ok(_) => {}
+                    Ok(_) => full_reads = 0,
                     Err(end) => return end,
                 }
                 continue;
@@ -218,18 +219,7 @@ async fn pump(
                 n
             }
             Err(e) if no_provided_buffer(&e) => {
-                // The ring picks its buffer when the read is issued, so
-                // ENOBUFS says nothing about data: wait for it first,
-                // holding no buffer (one held across an idle peer could
-                // starve the streams it waits on). Then HAProxy's
-                // buffer_wait: the stream waits for a buffer of the pool,
-                // its timeouts running (the watchdog is beside the pump).
-                if from.read_ready().await.is_err() {
-                    return DirEnd::Error(from_who);
-                }
-                let mut buf = bufs.get(Class::Std).await;
-                buf.set_reserve(0);
-                match copy_owned(from, to, from_who, sides, &mut buf).await {
+                match Box::pin(copy_pooled(from, to, from_who, sides, bufs)).await {
                     Ok(n) => n,
                     Err(end) => return end,
                 }
@@ -249,6 +239,50 @@ fn eof(to: &Conn) -> DirEnd {
     DirEnd::Eof
 }
 
+/// A bulk flow through a large pooled buffer, held until a read comes
+/// shorter than `short` (a standard buffer): that read's size (0 at EOF),
+/// or how the direction ended.
+async fn bulk_copy(
+    from: &Conn,
+    to: &Conn,
+    from_who: Who,
+    sides: &Sides,
+    mut buf: Pooled<'_>,
+    short: usize,
+) -> Result<usize, DirEnd> {
+    // Forwarded untouched: no rewrite reserve.
+    buf.set_reserve(0);
+    loop {
+        let n = copy_owned(from, to, from_who, sides, &mut buf).await?;
+        if n < short {
+            return Ok(n);
+        }
+    }
+}
+
+/// One read and its write through a standard buffer of the pool, when
+/// the ring has no provided buffer left.
+///
+/// The ring picks its buffer when the read is issued, so ENOBUFS says
+/// nothing about data: wait for it first, holding no buffer (one held
+/// across an idle peer could starve the streams it waits on). Then
+/// HAProxy's buffer_wait: the stream waits for a buffer of the pool, its
+/// timeouts running (the watchdog is beside the pump).
+async fn copy_pooled(
+    from: &Conn,
+    to: &Conn,
+    from_who: Who,
+    sides: &Sides,
+    bufs: &BufferPool,
+) -> Result<usize, DirEnd> {
+    from.read_ready()
+        .await
+        .map_err(|_| DirEnd::Error(from_who))?;
+    let mut buf = bufs.get(Class::Std).await;
+    buf.set_reserve(0);
+    copy_owned(from, to, from_who, sides, &mut buf).await
+}
+
 /// One read into `buf` and its write: the bytes moved (0 at EOF), or how
 /// the direction ended.
 async fn copy_owned(
@@ -259,6 +293,8 @@ async fn copy_owned(
     buf: &mut Buffer,
 ) -> Result<usize, DirEnd> {
     debug_assert!(buf.is_empty() && buf.room() > 0);
+    // (A bulk buffer is reused by the next read: it was emptied by the
+    // write of the previous one.)
     let src = sides.side(from_who);
     let n = from.read(buf).await.map_err(|_| DirEnd::Error(from_who))?;
     if n == 0 {
@@ -437,4 +473,38 @@ pub(crate) async fn forward(
             phase: Phase::Data,
         },
     };
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// Every live stream holds two pumps; an idle connection's memory is
+    /// mostly their state, so the rare paths stay boxed out of it.
+    #[test]
+    fn a_pump_stays_small() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let c = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (a, _) = l.accept().unwrap();
+        crate::engine::runtime::block_on(async {
+            let (c, a) = (
+                Conn::from_std_tcp(c).unwrap(),
+                Conn::from_std_tcp(a).unwrap(),
+            );
+            let sides = Sides {
+                client: Side::new(None),
+                server: Side::new(None),
+                watchdog: Cell::new(None),
+                changed: Cell::new(false),
+            };
+            let bufs = BufferPool::new(16384, 65536, 1024, 10);
+            let pipes = PipePool::new(1);
+            let f = pump(&c, &a, Who::Client, &sides, &bufs, Some(&pipes));
+            let size = std::mem::size_of_val(&f);
+            // 656 bytes before the transport type (generic over compio's
+            // TcpStream, its splice and bulk states inline), 696 since.
+            assert!(size <= 704, "pump future: {size} bytes");
+        });
+    }
 }
