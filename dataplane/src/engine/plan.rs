@@ -617,25 +617,24 @@ fn keepalive(px: &Proxy, side: &str) -> Option<KeepAlive> {
     })
 }
 
-/// A global number kept as a directive (`maxpipes 100`).
-fn global_number(cfg: &Config, keyword: &str) -> Option<u32> {
+/// The first argument of the last global directive `keyword`.
+fn global_arg<'c>(cfg: &'c Config, keyword: &str) -> Option<&'c String> {
     cfg.global
         .directives
         .iter()
         .rev()
         .find(|d| d.keyword == keyword)
         .and_then(|d| d.args.first())
-        .and_then(|v| v.parse().ok())
+}
+
+/// A global number kept as a directive (`maxpipes 100`).
+fn global_number(cfg: &Config, keyword: &str) -> Option<u32> {
+    global_arg(cfg, keyword).and_then(|v| v.parse().ok())
 }
 
 /// A global `tune.*` size (`tune.sndbuf.client 4096`).
 fn tune_size(cfg: &Config, keyword: &str) -> Option<usize> {
-    cfg.global
-        .directives
-        .iter()
-        .rev()
-        .find(|d| d.keyword == keyword)
-        .and_then(|d| d.args.first())
+    global_arg(cfg, keyword)
         .and_then(|v| ringlb_config::units::parse_size(v).ok())
         .and_then(|v| usize::try_from(v).ok())
         .filter(|v| *v > 0)

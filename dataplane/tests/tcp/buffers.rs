@@ -6,16 +6,7 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::thread;
 
-use crate::harness::{pattern, Backend, Proxy, DEADLINE};
-
-fn vm_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
+use crate::harness::{pattern, vm_rss_kib, Backend, Proxy, DEADLINE};
 
 /// Send `data`, half-close, read everything back (the harness's
 /// round_trip, by address: a `Proxy` stays on the test's thread).

@@ -548,6 +548,9 @@ mod tests {
         let f = Arc::new(Flag(0.into()));
         (Arc::clone(&f), Waker::from(f))
     }
+    fn poll<'p>(f: &mut Pin<Box<Acquire<'p>>>, w: &Waker) -> Poll<Pooled<'p>> {
+        f.as_mut().poll(&mut Context::from_waker(w))
+    }
     fn woken(f: &Flag) -> usize {
         f.0.load(std::sync::atomic::Ordering::Relaxed)
     }
@@ -617,33 +620,21 @@ mod tests {
         let (f2, w2) = waker();
         let mut first = Box::pin(p.get(Class::Std));
         let mut second = Box::pin(p.get(Class::Std));
-        assert!(first
-            .as_mut()
-            .poll(&mut Context::from_waker(&w1))
-            .is_pending());
-        assert!(second
-            .as_mut()
-            .poll(&mut Context::from_waker(&w2))
-            .is_pending());
+        assert!(poll(&mut first, &w1).is_pending());
+        assert!(poll(&mut second, &w2).is_pending());
         assert_eq!(p.waiting(), 2);
         // Nobody jumps the queue.
         assert!(p.try_get(Class::Std).is_none());
         drop(a);
         assert_eq!((woken(&f1), woken(&f2)), (1, 0));
-        let Poll::Ready(got) = first.as_mut().poll(&mut Context::from_waker(&w1)) else {
+        let Poll::Ready(got) = poll(&mut first, &w1) else {
             panic!("woken waiter gets the buffer");
         };
-        assert!(second
-            .as_mut()
-            .poll(&mut Context::from_waker(&w2))
-            .is_pending());
+        assert!(poll(&mut second, &w2).is_pending());
         assert_eq!(p.used(), 2);
         drop(got);
         assert_eq!(woken(&f2), 1);
-        assert!(second
-            .as_mut()
-            .poll(&mut Context::from_waker(&w2))
-            .is_ready());
+        assert!(poll(&mut second, &w2).is_ready());
         drop(b);
         assert_eq!(p.waiting(), 0);
     }
@@ -656,19 +647,13 @@ mod tests {
         let (f2, w2) = waker();
         let mut first = Box::pin(p.get(Class::Std));
         let mut second = Box::pin(p.get(Class::Std));
-        assert!(first
-            .as_mut()
-            .poll(&mut Context::from_waker(&w1))
-            .is_pending());
-        assert!(second
-            .as_mut()
-            .poll(&mut Context::from_waker(&w2))
-            .is_pending());
+        assert!(poll(&mut first, &w1).is_pending());
+        assert!(poll(&mut second, &w2).is_pending());
         drop(a);
         // Woken, but its stream ended (a timeout) before it took it.
         drop(first);
         assert_eq!(woken(&f2), 1);
-        let Poll::Ready(got) = second.as_mut().poll(&mut Context::from_waker(&w2)) else {
+        let Poll::Ready(got) = poll(&mut second, &w2) else {
             panic!("the wake-up was passed on");
         };
         assert!(
@@ -681,10 +666,7 @@ mod tests {
         let (_f3, w3) = waker();
         let held = p.try_get(Class::Std).unwrap();
         let mut third = Box::pin(p.get(Class::Std));
-        assert!(third
-            .as_mut()
-            .poll(&mut Context::from_waker(&w3))
-            .is_pending());
+        assert!(poll(&mut third, &w3).is_pending());
         drop(third);
         assert_eq!(p.waiting(), 0);
         drop(held);
