@@ -74,17 +74,40 @@ fn start(args: &Args, cfg: &Config) -> Result<ExitCode, String> {
         .flat_map(|f| &f.binds)
         .map(|b| b.addrs.len())
         .sum();
-    let budget = FdBudget {
+    let mut budget = FdBudget {
         listeners: u32::try_from(listeners.saturating_mul(executors)).unwrap_or(u32::MAX),
         unlimited_conns: 0,
         checks: 0,
         threads: u32::try_from(executors).unwrap_or(u32::MAX),
-        pipes: 0,
+        // A configured maxpipes is counted before an automatic maxconn.
+        pipes: plan.maxpipes.unwrap_or(0),
     };
+    let splicing = plan
+        .frontends
+        .iter()
+        .map(|f| (f.splice_request, f.splice_response))
+        .chain(
+            plan.backends
+                .iter()
+                .map(|b| (b.splice_request, b.splice_response)),
+        )
+        .any(|(req, res)| req || res);
     if plan.maxconn == 0 {
         let (soft, _) = process::current_nofile()?;
         plan.maxconn = process::ideal_maxconn(soft, None, budget.extra());
+        if splicing && plan.maxpipes.is_none() {
+            plan.maxconn = process::ideal_maxconn_splicing(plan.maxconn);
+        }
     }
+    // HAProxy's maxpipes: none without splicing, else a quarter of maxconn;
+    // two fds each in the budget.
+    let maxpipes = plan.maxpipes.unwrap_or(if splicing {
+        process::ideal_maxpipes(plan.maxconn)
+    } else {
+        0
+    });
+    plan.maxpipes = Some(maxpipes);
+    budget.pipes = maxpipes;
     plan.default_fullconn();
     let maxsock = process::nofile_limit(plan.maxconn, budget.extra());
     process::raise_nofile(g.ulimit_n.map_or(maxsock, u64::from))?;

@@ -258,13 +258,22 @@ fn reads_fall_back_when_provided_buffers_run_out() {
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let server = echo_server();
     let (proxy_addr, shared) = start_engine(server, false, |plan| plan.provided_buffers = 1);
+    assert!(
+        concurrent_round_trips(proxy_addr, 6, 512 * 1024),
+        "bytes differ through the fallback path"
+    );
+    shared.kill();
+}
 
-    let clients: Vec<_> = (0..6)
+/// `n` clients at once, each sending `size` bytes and reading them back
+/// through the proxy: whether every one got its bytes intact.
+fn concurrent_round_trips(proxy_addr: std::net::SocketAddr, n: usize, size: usize) -> bool {
+    let clients: Vec<_> = (0..n)
         .map(|i| {
             std::thread::spawn(move || {
                 let mut c = TcpStream::connect(proxy_addr).unwrap();
                 c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-                let data: Vec<u8> = (0..512 * 1024).map(|j: usize| (j * 7 + i) as u8).collect();
+                let data: Vec<u8> = (0..size).map(|j: usize| (j * 7 + i) as u8).collect();
                 let mut w = c.try_clone().unwrap();
                 let sent = data.clone();
                 let writer = std::thread::spawn(move || {
@@ -278,9 +287,43 @@ fn reads_fall_back_when_provided_buffers_run_out() {
             })
         })
         .collect();
-    for c in clients {
-        assert!(c.join().unwrap(), "bytes differ through the fallback path");
-    }
+    clients.into_iter().all(|c| c.join().unwrap())
+}
+
+/// With the ring's provided buffers gone, every read needs one of the
+/// core's pool, and the pool's budget (`tune.buffers.limit 5`: five
+/// 16 KiB units, a bulk buffer takes four) is far below what 12 bulk
+/// streams would take: streams wait for a buffer (HAProxy's buffer_wait)
+/// and are woken as others release theirs. Every client is served, and
+/// what the pool keeps afterwards never exceeds the budget.
+#[test]
+fn a_spent_buffer_budget_makes_streams_wait_and_never_grows() {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let server = echo_server();
+    let (proxy_addr, shared) = start_engine(server, false, |plan| {
+        plan.provided_buffers = 1;
+        plan.buffers_limit = Some(5);
+    });
+    assert!(
+        concurrent_round_trips(proxy_addr, 12, 512 * 1024),
+        "bytes differ while waiting for buffers"
+    );
+    let snaps = shared
+        .mesh
+        .ask_all(|reply| runtime::mesh::Msg::Snapshot {
+            reply,
+            flush: false,
+        })
+        .wait_blocking(Duration::from_secs(10));
+    assert_eq!(snaps.len(), 1);
+    let kept = snaps[0].bufs + 4 * snaps[0].bulk_bufs;
+    assert!(
+        (1..=5).contains(&kept),
+        "the pool keeps {kept} units: {:?}",
+        snaps[0]
+    );
     shared.kill();
 }
 

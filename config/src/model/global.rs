@@ -60,6 +60,9 @@ pub struct Global {
     pub ca_base: Option<String>,
     pub crt_base: Option<String>,
     pub ulimit_n: Option<u32>,
+    /// `maxpipes`: the most pipes kept for splicing (HAProxy's default is
+    /// maxconn/4 when a proxy splices).
+    pub maxpipes: Option<u32>,
     pub maxsslconn: Option<u32>,
     pub server_state_file: Option<String>,
     pub server_state_base: Option<String>,
@@ -201,6 +204,11 @@ pub struct Tune {
     pub maxrewrite: Option<u32>,
     /// `tune.http.maxhdr` (1..32767).
     pub http_maxhdr: Option<u16>,
+    /// `tune.buffers.limit` as written (0: no limit); HAProxy raises a
+    /// non-zero value to 3 and above `tune.buffers.reserve`.
+    pub buffers_limit: Option<u32>,
+    /// `tune.buffers.reserve` as written; HAProxy raises it to 2.
+    pub buffers_reserve: Option<u32>,
     /// `tune.sndbuf.client` / `tune.sndbuf.server` /
     /// `tune.rcvbuf.client` / `tune.rcvbuf.server`: SO_SNDBUF / SO_RCVBUF
     /// in bytes on connected sockets. `None`: unset or 0, the kernel

@@ -381,6 +381,25 @@ fn keyword_inner(p: &mut Parser<'_>, line: &Line<'_>) -> Result<(), Diagnostic> 
                 p.cfg.global.ulimit_n = Some(n);
             }
         }
+        "maxpipes" => {
+            line.no_more_than(1, 1, kw)?;
+            // HAProxy checks for a repeat before it reads the value.
+            if p.cfg.global.maxpipes.is_some_and(|n| n != 0) {
+                p.push(already(line));
+                return Ok(());
+            }
+            p.cfg.global.maxpipes = Some(strict_uint(line, 1, kw)?);
+        }
+        "tune.buffers.limit" | "tune.buffers.reserve" => {
+            line.no_more_than(1, 1, kw)?;
+            let n = strict_uint(line, 1, kw)?;
+            let t = &mut p.cfg.global.tune;
+            if kw == "tune.buffers.limit" {
+                t.buffers_limit = Some(n);
+            } else {
+                t.buffers_reserve = Some(n);
+            }
+        }
         "maxsslconn" => {
             line.no_more_than(1, 1, kw)?;
             p.cfg.global.maxsslconn = Some(strict_uint(line, 1, kw)?);

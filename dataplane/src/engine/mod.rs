@@ -16,8 +16,10 @@
 //! per core.
 //!
 //! Besides the [`plan`] and the [`runtime`] (executors, placement, mesh,
-//! timers, buffers), the folders read in the order a connection travels:
-//! [`listener`] (bind, accept), [`stream`] (the TCP-mode stream),
+//! timers, bounded buffers), the folders read in the order a connection travels:
+//! [`listener`] (bind, accept), [`session`] (a client connection and its
+//! transport, the one type both sides' sockets are), [`stream`] (the
+//! TCP-mode stream),
 //! [`connect`] (pick, queue, connect, retry), [`backend`] (the queues),
 //! [`forward`] (the tunnel pump, splice), [`logging`].
 
@@ -29,6 +31,7 @@ pub mod logging;
 pub mod plan;
 pub mod rules;
 pub mod runtime;
+pub mod session;
 pub mod stream;
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};

@@ -35,6 +35,12 @@ pub struct Plan {
     /// enough for the connections moving data at one instant; beyond that
     /// reads fall back to the core's buffer pool.
     pub provided_buffers: u16,
+    /// `tune.maxrewrite` as HAProxy applies it (see runtime::buffer).
+    pub maxrewrite: usize,
+    /// `tune.buffers.limit` (per process; none: bound by maxconn).
+    pub buffers_limit: Option<u32>,
+    /// `maxpipes` (per process); `serve` sets HAProxy's default.
+    pub maxpipes: Option<u32>,
     /// `option splice-*` is honoured per frontend later; recorded here.
     pub hostname: String,
 }
@@ -495,6 +501,12 @@ impl Plan {
                 });
             fe.needs_src = be_needs_src || log_needs_src;
         }
+        let bufsize = cfg
+            .global
+            .tune
+            .bufsize
+            .and_then(|b| usize::try_from(b).ok())
+            .unwrap_or(DEFAULT_BUFSIZE);
         let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|h| h.trim().to_string())
             .unwrap_or_default();
@@ -503,13 +515,17 @@ impl Plan {
             backends,
             maxconn: cfg.global.maxconn.unwrap_or(0),
             reuseport: !cfg.global.noreuseport,
-            bufsize: cfg
-                .global
-                .tune
-                .bufsize
-                .and_then(|b| usize::try_from(b).ok())
-                .unwrap_or(DEFAULT_BUFSIZE),
+            bufsize,
             provided_buffers: 1024,
+            maxrewrite: super::runtime::buffer::maxrewrite(
+                bufsize,
+                cfg.global
+                    .tune
+                    .maxrewrite
+                    .and_then(|m| usize::try_from(m).ok()),
+            ),
+            buffers_limit: buffers_limit(&cfg.global.tune),
+            maxpipes: cfg.global.maxpipes.filter(|n| *n > 0),
             hostname,
         })
     }
@@ -585,6 +601,14 @@ fn keepalive(px: &Proxy, side: &str) -> Option<KeepAlive> {
             .and_then(|n| u32::try_from(n).ok())
             .filter(|n| *n > 0),
     })
+}
+
+/// `tune.buffers.limit` as HAProxy applies it: 0 is none, a limit is at
+/// least 3 and above `tune.buffers.reserve` (itself at least 2).
+fn buffers_limit(t: &ringlb_config::model::global::Tune) -> Option<u32> {
+    let limit = t.buffers_limit.filter(|n| *n > 0)?;
+    let reserve = t.buffers_reserve.unwrap_or(2).max(2);
+    Some(limit.max(3).max(reserve + 1))
 }
 
 /// A socket buffer size from `tune.{snd,rcv}buf.*` (typed by the config).
@@ -769,6 +793,27 @@ pub(crate) mod tests {
                 count: None,
             })
         );
+    }
+
+    /// `maxpipes` and `tune.buffers.limit` come typed from the global
+    /// section, the limit with HAProxy's floor (3, above the reserve).
+    #[test]
+    fn pipe_and_buffer_limits_are_typed() {
+        let p = plan(
+            "global\n    maxpipes 7\n    tune.buffers.limit 1\n\
+             defaults\n    mode tcp\nfrontend f\n    bind 127.0.0.1:8\n    default_backend be\n\
+             backend be\n    server s 127.0.0.1:1\n",
+        );
+        assert_eq!(p.maxpipes, Some(7));
+        assert_eq!(p.buffers_limit, Some(3));
+        let p = plan(
+            "global\n    tune.buffers.reserve 6\n    tune.buffers.limit 4\n\
+             defaults\n    mode tcp\nfrontend f\n    bind 127.0.0.1:8\n    default_backend be\n\
+             backend be\n    server s 127.0.0.1:1\n",
+        );
+        assert_eq!(p.buffers_limit, Some(7), "above the reserve");
+        let p = plan("defaults\n    mode tcp\nbackend be\n    server s 127.0.0.1:1\n");
+        assert_eq!((p.maxpipes, p.buffers_limit), (None, None));
     }
 
     /// fullconn defaults to 10% of the maxconns of the frontends that

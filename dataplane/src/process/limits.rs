@@ -76,6 +76,26 @@ pub fn ideal_maxconn(nofile_at_boot: u64, fd_hard_limit: Option<u64>, extra: u32
     maxconn.max(DEFAULT_MAXCONN)
 }
 
+/// HAProxy's default `maxpipes` (compute_ideal_maxpipes, with every
+/// splicing proxy bounded by the global maxconn): a quarter of maxconn.
+pub fn ideal_maxpipes(maxconn: u32) -> u32 {
+    if maxconn >= 4 {
+        maxconn / 4
+    } else {
+        maxconn
+    }
+}
+
+/// An automatic maxconn ([`ideal_maxconn`]) when proxies splice and
+/// `maxpipes` is automatic too: HAProxy's compute_ideal_maxconn counts
+/// half a pipe fd per connection on top of its two fds (a pipe per four
+/// connections), so the budget is divided by 2.5 instead of 2.
+pub fn ideal_maxconn_splicing(ideal: u32) -> u32 {
+    u32::try_from(u64::from(ideal) * 4 / 5)
+        .unwrap_or(u32::MAX)
+        .max(DEFAULT_MAXCONN)
+}
+
 /// The current (soft, hard) RLIMIT_NOFILE; an infinite hard limit is
 /// reported as `u64::MAX`.
 pub fn current_nofile() -> Result<(u64, u64), String> {
@@ -183,6 +203,30 @@ mod tests {
             ..FdBudget::default()
         };
         assert_eq!(nofile_limit(2000, two_checks_one_agent.extra()), 4018);
+    }
+
+    #[test]
+    fn pipes_are_a_quarter_of_maxconn_and_cost_two_fds() {
+        assert_eq!(ideal_maxpipes(2000), 500);
+        assert_eq!(ideal_maxpipes(3), 3);
+        let splicing = FdBudget {
+            listeners: 1,
+            threads: 1,
+            pipes: ideal_maxpipes(2000),
+            ..FdBudget::default()
+        };
+        assert_eq!(nofile_limit(2000, splicing.extra()), 5014);
+        // An automatic maxconn leaves room for its pipes' fds.
+        let ideal = ideal_maxconn(10_014, None, 4);
+        let maxconn = ideal_maxconn_splicing(ideal);
+        let with_pipes = FdBudget {
+            listeners: 1,
+            threads: 1,
+            pipes: ideal_maxpipes(maxconn),
+            ..FdBudget::default()
+        };
+        assert!(nofile_limit(maxconn, with_pipes.extra()) <= 10_014);
+        assert_eq!(ideal_maxconn_splicing(10), DEFAULT_MAXCONN);
     }
 
     #[test]

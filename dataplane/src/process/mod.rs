@@ -46,8 +46,9 @@ pub use daemon::{daemon_child_start, daemonize, is_daemon_child, DaemonChild, DA
 pub use identity::{drop_privileges, enter_chroot, set_identity, Identity};
 #[allow(unused_imports)]
 pub use limits::{
-    check_nofile, current_nofile, ideal_maxconn, nofile_limit, raise_nofile, FdBudget,
-    DEFAULT_MAXCONN, DEFAULT_MAXFD, FDS_PER_THREAD, RESERVED_FDS,
+    check_nofile, current_nofile, ideal_maxconn, ideal_maxconn_splicing, ideal_maxpipes,
+    nofile_limit, raise_nofile, FdBudget, DEFAULT_MAXCONN, DEFAULT_MAXFD, FDS_PER_THREAD,
+    RESERVED_FDS,
 };
 #[allow(unused_imports)]
 pub use oldpids::{

@@ -677,6 +677,16 @@ pub fn run_ringlb(
         .unwrap()
 }
 
+/// The resident memory of process `pid`, in KiB.
+pub fn vm_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
 /// Send `data`, half-close, read everything back.
 pub fn round_trip(p: &Proxy, data: &[u8]) -> Vec<u8> {
     let mut c = p.connect();

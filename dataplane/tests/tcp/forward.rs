@@ -9,7 +9,8 @@ use std::thread;
 use std::time::Duration;
 
 use crate::harness::{
-    self, pattern, ringlb, round_trip, start, tcp_config, Backend, Proxy, TcpLog, DEADLINE,
+    self, pattern, ringlb, round_trip, start, tcp_config, vm_rss_kib, Backend, Proxy, TcpLog,
+    DEADLINE,
 };
 
 #[test]
@@ -106,15 +107,6 @@ fn short_connection(p: &Proxy) {
     let mut got = Vec::new();
     c.read_to_end(&mut got).unwrap();
     assert_eq!(got, b"x");
-}
-
-fn vm_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
 }
 
 /// A closed stream holds nothing until its (far) timeout: its watchdog's

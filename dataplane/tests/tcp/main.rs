@@ -34,6 +34,7 @@ macro_rules! on_both {
 }
 
 mod balance;
+mod buffers;
 mod forward;
 mod limits;
 mod listeners;

@@ -7,7 +7,6 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use compio::net::TcpStream;
 use futures_util::future::select;
 
 use super::backend::queue::{self, QueuePos, Ticket, BACKEND_QUEUE};
@@ -15,15 +14,9 @@ use super::listener::ServerTuning;
 use super::plan::{BackendPlan, FrontendPlan, ServerPlan};
 use super::runtime::timer;
 use super::runtime::Core;
+use super::session::transport::{Conn, Connecting};
 use crate::balance::PickCtx;
 use crate::log::termination::{Cause, Phase};
-
-/// A server connection.
-#[derive(Debug)]
-pub enum ServerConn {
-    Tcp(TcpStream),
-    Unix(compio::net::UnixStream),
-}
 
 /// Connect to `addr` with the backend's socket options (tcp_connect_server:
 /// TCP_NODELAY, keep-alive, buffer sizes), from `source` when the server
@@ -39,14 +32,9 @@ async fn connect_from(
     srv: &ServerPlan,
     client: Option<SocketAddr>,
     addr: SocketAddr,
-) -> Result<TcpStream, ConnectError> {
+) -> Result<Conn, ConnectError> {
     let resource = |_| ConnectError::Resource;
-    let sock = if addr.is_ipv4() {
-        compio::net::TcpSocket::new_v4().await
-    } else {
-        compio::net::TcpSocket::new_v6().await
-    }
-    .map_err(resource)?;
+    let sock = Connecting::new(&addr).await.map_err(resource)?;
     // TCP mode sends nothing before the connection is up: no data waits.
     super::listener::tune_server_socket(socket2::SockRef::from(&sock), tuning, false)
         .map_err(|_| ConnectError::Failed)?;
@@ -67,7 +55,7 @@ async fn connect_from(
     if let Some(name) = &src.interface {
         // As HAProxy (tcp_connect_server), a device that cannot be bound
         // (absent, no privilege) leaves the socket unbound.
-        let _ = sock.bind_device(Some(name.as_bytes()));
+        let _ = sock.bind_device(name.as_bytes());
     }
     let (local, transparent) = src.bind_for(client);
     let s = socket2::SockRef::from(&sock);
@@ -235,7 +223,7 @@ fn pick_or_queue(
 /// `%Tc`, `%rc`, `%sq/%bq`, the `+` of a redispatch).
 pub(crate) struct Connected {
     pub(crate) server: usize,
-    pub(crate) conn: ServerConn,
+    pub(crate) conn: Conn,
     /// None for a UNIX server.
     pub(crate) addr: Option<SocketAddr>,
     pub(crate) tw: Option<Duration>,
@@ -429,7 +417,7 @@ async fn connect_server(
     srv: &ServerPlan,
     dst: Option<SocketAddr>,
     client: Option<SocketAddr>,
-) -> Result<(ServerConn, Option<SocketAddr>), ConnectError> {
+) -> Result<(Conn, Option<SocketAddr>), ConnectError> {
     async fn within<T>(
         core: &Core,
         be: &BackendPlan,
@@ -445,12 +433,12 @@ async fn connect_server(
     }
     if let super::plan::ServerAddr::Unix(path) = &srv.addr {
         let unix = async {
-            compio::net::UnixStream::connect(path)
+            Conn::connect_unix(path)
                 .await
                 .map_err(|e| connect_error(&e))
         };
         let conn = within(core, be, unix).await?;
-        return Ok((ServerConn::Unix(conn), None));
+        return Ok((conn, None));
     }
     let addr = dst
         .and_then(|d| srv.addr.resolve(d))
@@ -460,7 +448,7 @@ async fn connect_server(
         })
         .ok_or(ConnectError::NoAddress)?;
     let conn = within(core, be, connect_from(&be.server_tuning, srv, client, addr)).await?;
-    Ok((ServerConn::Tcp(conn), Some(addr)))
+    Ok((conn, Some(addr)))
 }
 
 #[cfg(test)]
@@ -500,12 +488,15 @@ mod tests {
     fn server_connections_carry_the_server_s_socket_options() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = l.local_addr().unwrap();
-        let rt = compio::runtime::Runtime::new().unwrap();
         for (ut, tfo) in [(Some(Duration::from_secs(7)), true), (None, false)] {
             let srv = server(ut, tfo);
-            let c = rt
-                .block_on(connect_from(&ServerTuning::default(), &srv, None, addr))
-                .unwrap();
+            let c = crate::engine::runtime::block_on(connect_from(
+                &ServerTuning::default(),
+                &srv,
+                None,
+                addr,
+            ))
+            .unwrap();
             let s = socket2::SockRef::from(&c);
             assert!(s.tcp_nodelay().unwrap());
             assert_eq!(s.tcp_user_timeout().unwrap(), ut);

@@ -15,17 +15,14 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use compio::buf::BufResult;
-use compio::io::{AsyncRead, AsyncReadManaged, AsyncWrite, AsyncWriteExt};
-use compio::net::TcpStream;
 use futures_util::future::{select, Either};
 
-use self::splice::{Pipe, PipePool, Step};
-use super::connect::ServerConn;
+use self::splice::{Lease, PipePool, Step};
 use super::plan::{BackendPlan, FrontendPlan};
-use super::runtime::pool::BufPool;
+use super::runtime::buffer::{Buffer, BufferPool, Class, Pooled};
 use super::runtime::timer::Timers;
 use super::runtime::Core;
+use super::session::transport::{no_provided_buffer, Conn};
 use super::stream::tcp::StreamFacts;
 use crate::log::termination::{Cause, Phase, Termination};
 
@@ -167,105 +164,66 @@ impl Sides {
     }
 }
 
-/// Look at what waits in a socket without taking it or blocking: the
-/// bytes a read would return (0 at a FIN), or the error it would fail with
-/// (EAGAIN: nothing yet).
-pub(crate) fn peek<S: std::os::fd::AsFd>(sock: &S) -> nix::Result<usize> {
-    use nix::sys::socket::{recv, MsgFlags};
-    let mut one = [0u8; 1];
-    recv(
-        std::os::fd::AsRawFd::as_raw_fd(&sock.as_fd()),
-        &mut one,
-        MsgFlags::MSG_PEEK | MsgFlags::MSG_DONTWAIT,
-    )
-}
-
-/// Bytes wait in the socket's receive queue (a FIN alone does not count:
-/// once a direction has ended, its FIN stays readable).
-fn has_bytes_to_read<S: std::os::fd::AsFd>(sock: &S) -> bool {
-    matches!(peek(sock), Ok(n) if n > 0)
-}
-
-/// Either side's socket, the transport of a connection: TCP or UNIX. The
-/// forwarding code is generic over it.
-pub trait Transport: std::os::fd::AsFd + 'static {
-    fn readiness(&self) -> std::io::Result<compio::runtime::fd::PollFd<socket2::Socket>>;
-}
-
-impl Transport for TcpStream {
-    fn readiness(&self) -> std::io::Result<compio::runtime::fd::PollFd<socket2::Socket>> {
-        self.to_poll_fd()
-    }
-}
-
-impl Transport for compio::net::UnixStream {
-    fn readiness(&self) -> std::io::Result<compio::runtime::fd::PollFd<socket2::Socket>> {
-        self.to_poll_fd()
-    }
-}
-
 /// Copy `from` -> `to` until EOF or error (timeouts are the watchdog's).
 ///
 /// Reads use the ring's provided buffers (kernel buffer selection): a
 /// buffer is taken only when data arrives and given back once written, so
 /// an idle connection holds none. When the ring has no free buffer
-/// (ENOBUFS), the read falls back to the core's buffer pool.
-async fn pump<A: Transport, B: Transport>(
-    from: &A,
-    to: &B,
+/// (ENOBUFS), the read waits for one of the core's bounded pool.
+async fn pump(
+    from: &Conn,
+    to: &Conn,
     from_who: Who,
     sides: &Sides,
-    bufs: &BufPool,
-    bulk: &BufPool,
+    bufs: &BufferPool,
     splice_ok: Option<&PipePool>,
-) -> DirEnd
-where
-    for<'x> &'x A: AsyncRead + AsyncReadManaged<Buffer = compio::driver::BufferRef>,
-    for<'x> &'x B: AsyncWrite,
-{
+) -> DirEnd {
     let to_who = from_who.other();
-    let (mut reader, mut writer) = (from, to);
     let src = sides.side(from_who);
     let mut full_reads = 0u32;
     loop {
         // A bulk flow (two full buffers in a row) moves to kernel splicing
-        // when allowed, else to large owned buffers (a quarter of the I/O
-        // operations per byte), and back to provided buffers as soon as a
+        // when allowed and a pipe is free (maxpipes), else to large pooled
+        // buffers (a quarter of the I/O operations per byte) while the
+        // pool's budget allows, and back to provided buffers as soon as a
         // read comes short, so a quiet connection holds no large buffer.
+        //
+        // The rare paths (splice, bulk, no provided buffer) are boxed, once
+        // per episode: their state would otherwise be part of every
+        // stream's pump, and an idle connection's memory is mostly that.
         if full_reads >= 2 {
-            if let Some(pipes) = splice_ok {
-                if let Ok(pipe) = pipes.get() {
-                    return splice_pump(from, to, from_who, sides, pipes, pipe).await;
+            if let Some(pipe) = splice_ok.and_then(PipePool::get) {
+                return Box::pin(splice_pump(from, to, from_who, sides, pipe)).await;
+            }
+            if let Some(buf) = bufs.try_get(Class::Bulk) {
+                match Box::pin(bulk_copy(from, to, from_who, sides, buf, bufs.size())).await {
+                    Ok(0) => return eof(to),
+                    Ok(_) => full_reads = 0,
+                    Err(end) => return end,
                 }
+                continue;
             }
-            match copy_owned(from, to, from_who, sides, bulk).await {
-                Ok(0) => return eof(to),
-                Ok(n) if n < bufs.size() => full_reads = 0,
-                Ok(_) => {}
-                Err(end) => return end,
-            }
-            continue;
         }
-        let n = match reader.read_managed(0).await {
+        let n = match from.read_provided().await {
             Ok(None) => 0,
             Ok(Some(buf)) => {
                 let n = buf.len();
                 if n > 0 {
                     src.touch();
                     src.bytes.set(src.bytes.get() + n as u64);
-                    let BufResult(res, buf) = writer.write_all(buf).await;
-                    drop(buf);
-                    if res.is_err() {
+                    if to.write_provided(buf).await.is_err() {
                         return DirEnd::Error(to_who);
                     }
                     sides.side(to_who).touch();
                 }
                 n
             }
-            Err(e) if no_buffer(&e) => match copy_owned(from, to, from_who, sides, bufs).await {
-                Ok(n) => n,
-                Err(end) => return end,
-            },
+            Err(e) if no_provided_buffer(&e) => {
+                match Box::pin(copy_pooled(from, to, from_who, sides, bufs)).await {
+                    Ok(n) => n,
+                    Err(end) => return end,
+                }
+            }
             Err(_) => return DirEnd::Error(from_who),
         };
         if n == 0 {
@@ -275,63 +233,89 @@ where
     }
 }
 
-/// FIN from the reading side: pass it on with a plain shutdown(2)
-/// (io_uring's SHUTDOWN op is punted to a worker thread).
-fn eof<B: Transport>(to: &B) -> DirEnd {
-    let _ = socket2::SockRef::from(to).shutdown(std::net::Shutdown::Write);
+/// FIN from the reading side: pass it on.
+fn eof(to: &Conn) -> DirEnd {
+    to.shutdown_write();
     DirEnd::Eof
 }
 
-/// One read into a buffer of `pool` and its write: the bytes moved (0 at
-/// EOF), or how the direction ended.
-async fn copy_owned<A: Transport, B: Transport>(
-    from: &A,
-    to: &B,
+/// A bulk flow through a large pooled buffer, held until a read comes
+/// shorter than `short` (a standard buffer): that read's size (0 at EOF),
+/// or how the direction ended.
+async fn bulk_copy(
+    from: &Conn,
+    to: &Conn,
     from_who: Who,
     sides: &Sides,
-    pool: &BufPool,
-) -> Result<usize, DirEnd>
-where
-    for<'x> &'x A: AsyncRead,
-    for<'x> &'x B: AsyncWrite,
-{
-    let (mut reader, mut writer) = (from, to);
+    mut buf: Pooled<'_>,
+    short: usize,
+) -> Result<usize, DirEnd> {
+    // Forwarded untouched: no rewrite reserve.
+    buf.set_reserve(0);
+    loop {
+        let n = copy_owned(from, to, from_who, sides, &mut buf).await?;
+        if n < short {
+            return Ok(n);
+        }
+    }
+}
+
+/// One read and its write through a standard buffer of the pool, when
+/// the ring has no provided buffer left.
+///
+/// The ring picks its buffer when the read is issued, so ENOBUFS says
+/// nothing about data: wait for it first, holding no buffer (one held
+/// across an idle peer could starve the streams it waits on). Then
+/// HAProxy's buffer_wait: the stream waits for a buffer of the pool, its
+/// timeouts running (the watchdog is beside the pump).
+async fn copy_pooled(
+    from: &Conn,
+    to: &Conn,
+    from_who: Who,
+    sides: &Sides,
+    bufs: &BufferPool,
+) -> Result<usize, DirEnd> {
+    from.read_ready()
+        .await
+        .map_err(|_| DirEnd::Error(from_who))?;
+    let mut buf = bufs.get(Class::Std).await;
+    buf.set_reserve(0);
+    copy_owned(from, to, from_who, sides, &mut buf).await
+}
+
+/// One read into `buf` and its write: the bytes moved (0 at EOF), or how
+/// the direction ended.
+async fn copy_owned(
+    from: &Conn,
+    to: &Conn,
+    from_who: Who,
+    sides: &Sides,
+    buf: &mut Buffer,
+) -> Result<usize, DirEnd> {
+    debug_assert!(buf.is_empty() && buf.room() > 0);
+    // (A bulk buffer is reused by the next read: it was emptied by the
+    // write of the previous one.)
     let src = sides.side(from_who);
-    let BufResult(res, buf) = reader.read(pool.get()).await;
-    let Ok(n) = res else {
-        pool.put(buf);
-        return Err(DirEnd::Error(from_who));
-    };
+    let n = from.read(buf).await.map_err(|_| DirEnd::Error(from_who))?;
     if n == 0 {
-        pool.put(buf);
         return Ok(0);
     }
     src.touch();
     src.bytes.set(src.bytes.get() + n as u64);
-    let BufResult(res, buf) = writer.write_all(buf).await;
-    pool.put(buf);
-    if res.is_err() {
-        return Err(DirEnd::Error(from_who.other()));
-    }
-    sides.side(from_who.other()).touch();
+    let to_who = from_who.other();
+    to.write_all(buf).await.map_err(|_| DirEnd::Error(to_who))?;
+    sides.side(to_who).touch();
     Ok(n)
-}
-
-/// The ring's provided buffers are all in use: the kernel says ENOBUFS,
-/// compio says ResourceBusy when it sees the ring empty first.
-fn no_buffer(e: &std::io::Error) -> bool {
-    e.raw_os_error() == Some(105) || e.kind() == std::io::ErrorKind::ResourceBusy
 }
 
 /// The splice path of a direction: socket -> pipe -> socket, waiting for
 /// readiness when a side has nothing to give or take.
-async fn splice_pump<A: Transport, B: Transport>(
-    from: &A,
-    to: &B,
+async fn splice_pump(
+    from: &Conn,
+    to: &Conn,
     from_who: Who,
     sides: &Sides,
-    pipes: &PipePool,
-    pipe: Pipe,
+    pipe: Lease<'_>,
 ) -> DirEnd {
     let to_who = from_who.other();
     let (Ok(from_ready), Ok(to_ready)) = (from.readiness(), to.readiness()) else {
@@ -350,9 +334,8 @@ async fn splice_pump<A: Transport, B: Transport>(
                 Err(_) => return DirEnd::Error(from_who),
             },
             Ok(Step::Eof) => {
-                let _ = socket2::SockRef::from(to).shutdown(std::net::Shutdown::Write);
-                pipes.put(pipe);
-                return DirEnd::Eof;
+                pipe.recycle();
+                return eof(to);
             }
             Err(_) => return DirEnd::Error(from_who),
         };
@@ -374,35 +357,14 @@ async fn splice_pump<A: Transport, B: Transport>(
 }
 
 /// The data phase: both directions at once, with half-close.
-pub(crate) async fn forward<C: Transport>(
+pub(crate) async fn forward(
     core: &Rc<Core>,
     fe: &FrontendPlan,
     be: &BackendPlan,
-    client: &C,
-    server: &ServerConn,
+    client: &Conn,
+    server: &Conn,
     facts: &mut StreamFacts,
-) where
-    for<'x> &'x C: AsyncRead + AsyncReadManaged<Buffer = compio::driver::BufferRef> + AsyncWrite,
-{
-    match server {
-        ServerConn::Tcp(s) => forward_with::<C, TcpStream>(core, fe, be, client, s, facts).await,
-        ServerConn::Unix(s) => {
-            forward_with::<C, compio::net::UnixStream>(core, fe, be, client, s, facts).await;
-        }
-    }
-}
-
-async fn forward_with<C: Transport, S: Transport>(
-    core: &Rc<Core>,
-    fe: &FrontendPlan,
-    be: &BackendPlan,
-    client: &C,
-    server: &S,
-    facts: &mut StreamFacts,
-) where
-    for<'x> &'x C: AsyncRead + AsyncReadManaged<Buffer = compio::driver::BufferRef> + AsyncWrite,
-    for<'x> &'x S: AsyncRead + AsyncReadManaged<Buffer = compio::driver::BufferRef> + AsyncWrite,
-{
+) {
     // `timeout tunnel` supersedes client/server once connected (TCP mode).
     let sides = Sides {
         client: Side::new(be.timeout_tunnel.or(fe.timeout_client)),
@@ -424,22 +386,20 @@ async fn forward_with<C: Transport, S: Transport>(
     // a third smaller this way, which is most of an idle connection's
     // memory).
     let data = async {
-        let c2s = std::pin::pin!(pump::<C, S>(
+        let c2s = std::pin::pin!(pump(
             client,
             server,
             Who::Client,
             &sides,
             &core.bufs,
-            &core.bulk_bufs,
             splice_req,
         ));
-        let s2c = std::pin::pin!(pump::<S, C>(
+        let s2c = std::pin::pin!(pump(
             server,
             client,
             Who::Server,
             &sides,
             &core.bufs,
-            &core.bulk_bufs,
             splice_res,
         ));
         let (first, rest, who) = match select(c2s, s2c).await {
@@ -475,8 +435,8 @@ async fn forward_with<C: Transport, S: Transport>(
         let data = std::pin::pin!(data);
         let kill = std::pin::pin!(core.kill.wait());
         let readable = |who| match who {
-            Who::Client => has_bytes_to_read(client),
-            Who::Server => has_bytes_to_read(server),
+            Who::Client => client.has_bytes_to_read(),
+            Who::Server => server.has_bytes_to_read(),
         };
         let watchdog = std::pin::pin!(sides.watchdog(&core.timers, readable));
         match select(data, select(kill, watchdog)).await {
@@ -513,4 +473,38 @@ async fn forward_with<C: Transport, S: Transport>(
             phase: Phase::Data,
         },
     };
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// Every live stream holds two pumps; an idle connection's memory is
+    /// mostly their state, so the rare paths stay boxed out of it.
+    #[test]
+    fn a_pump_stays_small() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let c = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (a, _) = l.accept().unwrap();
+        crate::engine::runtime::block_on(async {
+            let (c, a) = (
+                Conn::from_std_tcp(c).unwrap(),
+                Conn::from_std_tcp(a).unwrap(),
+            );
+            let sides = Sides {
+                client: Side::new(None),
+                server: Side::new(None),
+                watchdog: Cell::new(None),
+                changed: Cell::new(false),
+            };
+            let bufs = BufferPool::new(16384, 65536, 1024, 10);
+            let pipes = PipePool::new(1);
+            let f = pump(&c, &a, Who::Client, &sides, &bufs, Some(&pipes));
+            let size = std::mem::size_of_val(&f);
+            // 656 bytes before the transport type (generic over compio's
+            // TcpStream, its splice and bulk states inline), 696 since.
+            assert!(size <= 704, "pump future: {size} bytes");
+        });
+    }
 }

@@ -29,13 +29,14 @@ use std::rc::Rc;
 use std::sync::atomic::{fence, Ordering};
 use std::time::Duration;
 
-use compio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+use compio::net::{TcpListener, UnixListener};
 use futures_util::future::{select, Either};
 
 use super::{tune_accepted, Bound, BoundSocket, ListenerTuning};
 use crate::engine::plan::FrontendPlan;
 use crate::engine::runtime::timer;
 use crate::engine::runtime::Core;
+use crate::engine::session::Conn;
 use crate::engine::stream::tcp::handle;
 
 /// Back-off after an accept error that will not go away at once (out of
@@ -283,12 +284,16 @@ impl Admission<'_> {
         self.waited.set(true);
         while let Ok((c, addr)) = sock.accept() {
             let client = match l {
-                Listener::Tcp(_) => TcpStream::from_std(std::net::TcpStream::from(c))
-                    .map(|c| Client::Tcp(c, addr.as_socket())),
-                Listener::Unix(_) => UnixStream::from_std(std::os::unix::net::UnixStream::from(
+                Listener::Tcp(_) => {
+                    Conn::from_std_tcp(std::net::TcpStream::from(c)).map(|conn| Client {
+                        conn,
+                        peer: addr.as_socket(),
+                    })
+                }
+                Listener::Unix(_) => Conn::from_std_unix(std::os::unix::net::UnixStream::from(
                     std::os::fd::OwnedFd::from(c),
                 ))
-                .map(Client::Unix),
+                .map(|conn| Client { conn, peer: None }),
             };
             if let Ok(client) = client {
                 self.admit_or_park(client);
@@ -363,21 +368,17 @@ impl Admission<'_> {
         // for a reset before its server connection (one recv(2) with
         // MSG_PEEK): the others were accepted as they came.
         let late = self.waited.get();
-        if let Client::Tcp(c, _) = &client {
-            let _ = tune_accepted(socket2::SockRef::from(c), &self.tuning);
+        if let Conn::Tcp(_) = &client.conn {
+            let _ = tune_accepted(socket2::SockRef::from(&client.conn), &self.tuning);
         }
-        compio::runtime::spawn(async move {
-            match client {
-                Client::Tcp(c, peer) => handle(&core, fe_idx, luid, c, peer, late).await,
-                Client::Unix(c) => handle(&core, fe_idx, luid, c, None, late).await,
-            }
+        crate::engine::runtime::spawn(async move {
+            handle(&core, fe_idx, luid, client.conn, client.peer, late).await;
             core.live.set(core.live.get().saturating_sub(1));
             if let Some(fe) = core.shared.plan.frontends.get(fe_idx) {
                 fe.feconn.dec();
             }
             release_global(&core);
-        })
-        .detach();
+        });
     }
 }
 
@@ -476,9 +477,10 @@ enum Listener {
 }
 
 /// An accepted client connection, with the address accept(2) returned.
-enum Client {
-    Tcp(TcpStream, Option<SocketAddr>),
-    Unix(UnixStream),
+struct Client {
+    conn: Conn,
+    /// None for UNIX.
+    peer: Option<SocketAddr>,
 }
 
 impl Listener {
@@ -493,8 +495,14 @@ impl Listener {
     /// even when the client already reset (getpeername would not).
     async fn accept(&self) -> io::Result<Client> {
         match self {
-            Listener::Tcp(l) => l.accept().await.map(|(c, a)| Client::Tcp(c, Some(a))),
-            Listener::Unix(l) => l.accept().await.map(|(c, _)| Client::Unix(c)),
+            Listener::Tcp(l) => l.accept().await.map(|(c, a)| Client {
+                conn: Conn::Tcp(c),
+                peer: Some(a),
+            }),
+            Listener::Unix(l) => l.accept().await.map(|(c, _)| Client {
+                conn: Conn::Unix(c),
+                peer: None,
+            }),
         }
     }
 }

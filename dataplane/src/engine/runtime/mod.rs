@@ -5,9 +5,9 @@
 //!
 //! Where they run is decided in [`topology`].
 
+pub mod buffer;
 pub mod counters;
 pub mod mesh;
-pub mod pool;
 pub mod timer;
 pub mod topology;
 
@@ -21,8 +21,8 @@ use compio::runtime::RuntimeBuilder;
 
 use futures_util::future::{select, Either};
 
+use self::buffer::{BufferPool, Class};
 use self::mesh::{CoreSnapshot, Msg};
-use self::pool::BufPool;
 use self::topology::Placement;
 use super::backend::queue;
 use super::listener::Bound;
@@ -137,9 +137,9 @@ pub struct Core {
     pub cpu: usize,
     pub shared: Arc<Process>,
     pub balancers: Vec<RefCell<Balancer>>,
-    pub bufs: BufPool,
-    /// Large buffers for bulk flows (see stream::pump).
-    pub bulk_bufs: BufPool,
+    /// The core's bounded buffers, standard and bulk (see forward::pump).
+    pub bufs: BufferPool,
+    /// The core's share of `maxpipes`.
     pub pipes: super::forward::splice::PipePool,
     /// The core's timer (timerfd + min-heap).
     pub timers: self::timer::Timers,
@@ -248,10 +248,7 @@ impl Core {
     /// This core's state; with `flush`, its pools are emptied first.
     pub fn snapshot(&self, flush: bool) -> CoreSnapshot {
         let (flushed_bufs, flushed_pipes) = if flush {
-            (
-                self.bufs.flush() + self.bulk_bufs.flush(),
-                self.pipes.flush(),
-            )
+            (self.bufs.flush(), self.pipes.flush())
         } else {
             (0, 0)
         };
@@ -261,8 +258,8 @@ impl Core {
             cpu: self.cpu,
             streams: streams.len(),
             oldest: streams.iter().map(|(_, e)| e.accepted.elapsed()).max(),
-            bufs: self.bufs.pooled(),
-            bulk_bufs: self.bulk_bufs.pooled(),
+            bufs: self.bufs.pooled(Class::Std),
+            bulk_bufs: self.bufs.pooled(Class::Bulk),
             pipes: self.pipes.pooled(),
             flushed_bufs,
             flushed_pipes,
@@ -419,6 +416,50 @@ pub fn start(
     Ok(Executors { handles, ready, go })
 }
 
+/// Core `idx`'s share of a per-process `total`: shares differ by one at
+/// most and add up to it.
+fn share(total: u32, cores: usize, idx: usize) -> u32 {
+    let cores = u32::try_from(cores.max(1)).unwrap_or(u32::MAX);
+    let idx = u32::try_from(idx).unwrap_or(u32::MAX);
+    total / cores + u32::from(idx < total % cores)
+}
+
+/// A core's buffer pool, bounded by its share of `tune.buffers.limit`, or
+/// else of maxconn (see [`BufferPool::limit_for`]).
+fn core_buffers(shared: &Process, idx: usize) -> BufferPool {
+    let plan = &shared.plan;
+    let cores = shared.mesh.cores();
+    let limit = BufferPool::limit_for(
+        share(plan.maxconn, cores, idx),
+        plan.buffers_limit.map(|n| share(n, cores, idx)),
+    );
+    BufferPool::new(plan.bufsize, BULK_BUFSIZE, plan.maxrewrite, limit)
+}
+
+/// A core's share of `maxpipes` (when `serve` did not set it, as
+/// HAProxy's default: maxconn/4, unbounded without a maxconn).
+fn core_pipes(shared: &Process, idx: usize) -> usize {
+    let plan = &shared.plan;
+    let maxpipes = plan.maxpipes.unwrap_or(if plan.maxconn == 0 {
+        u32::MAX
+    } else {
+        crate::process::ideal_maxpipes(plan.maxconn)
+    });
+    usize::try_from(share(maxpipes, shared.mesh.cores(), idx)).unwrap_or(usize::MAX)
+}
+
+/// Spawn a task on the current executor, detached.
+pub fn spawn(fut: impl std::future::Future<Output = ()> + 'static) {
+    compio::runtime::spawn(fut).detach();
+}
+
+/// Run `fut` to its end on a runtime of its own (unit tests).
+#[cfg(test)]
+pub(crate) fn block_on<F: std::future::Future>(fut: F) -> F::Output {
+    #[allow(clippy::unwrap_used)]
+    compio::runtime::Runtime::new().unwrap().block_on(fut)
+}
+
 /// Test hook: `RINGLB_TEST_FAIL_EXECUTOR=<n>` makes executor n fail its
 /// start-up as if its ring could not be created, so the tests can show
 /// that a process never serves with an executor missing.
@@ -493,9 +534,8 @@ fn executor(
                 .map(|b| Cell::new(b.generation.load(std::sync::atomic::Ordering::Acquire)))
                 .collect(),
             balancers: balancers(&shared, idx),
-            bufs: BufPool::new(shared.plan.bufsize),
-            bulk_bufs: BufPool::new(BULK_BUFSIZE.max(shared.plan.bufsize)),
-            pipes: super::forward::splice::PipePool::default(),
+            bufs: core_buffers(&shared, idx),
+            pipes: super::forward::splice::PipePool::new(core_pipes(&shared, idx)),
             scratch_conns: RefCell::new(Vec::new()),
             shared: Arc::clone(&shared),
             live: Cell::new(0),
