@@ -29,13 +29,13 @@ use std::rc::Rc;
 use std::sync::atomic::{fence, Ordering};
 use std::time::Duration;
 
-use compio::net::{TcpListener, UnixListener};
 use futures_util::future::{select, Either};
 
 use super::{tune_accepted, Bound, BoundSocket, ListenerTuning};
 use crate::engine::plan::FrontendPlan;
 use crate::engine::runtime::timer;
 use crate::engine::runtime::Core;
+use crate::engine::session::transport::Listening;
 use crate::engine::session::Conn;
 use crate::engine::stream::tcp::handle;
 
@@ -283,17 +283,16 @@ impl Admission<'_> {
         }
         self.waited.set(true);
         while let Ok((c, addr)) = sock.accept() {
-            let client = match l {
-                Listener::Tcp(_) => {
-                    Conn::from_std_tcp(std::net::TcpStream::from(c)).map(|conn| Client {
-                        conn,
-                        peer: addr.as_socket(),
-                    })
-                }
-                Listener::Unix(_) => Conn::from_std_unix(std::os::unix::net::UnixStream::from(
+            let client = if l.0.is_tcp() {
+                Conn::from_std_tcp(std::net::TcpStream::from(c)).map(|conn| Client {
+                    conn,
+                    peer: addr.as_socket(),
+                })
+            } else {
+                Conn::from_std_unix(std::os::unix::net::UnixStream::from(
                     std::os::fd::OwnedFd::from(c),
                 ))
-                .map(|conn| Client { conn, peer: None }),
+                .map(|conn| Client { conn, peer: None })
             };
             if let Ok(client) = client {
                 self.admit_or_park(client);
@@ -430,10 +429,7 @@ impl Room {
 
 /// The socket under a listener.
 fn listener_sock(l: &Listener) -> socket2::SockRef<'_> {
-    match l {
-        Listener::Tcp(l) => socket2::SockRef::from(l),
-        Listener::Unix(l) => socket2::SockRef::from(l),
-    }
+    socket2::SockRef::from(&l.0)
 }
 
 /// Pause a listener as HAProxy does (tcp_suspend_receiver): connect(2) to
@@ -447,15 +443,8 @@ fn listener_sock(l: &Listener) -> socket2::SockRef<'_> {
 /// shared by the executors (`noreuseport`), the first executor's call is
 /// the one that counts; the others' fail harmlessly.
 fn pause(l: &Listener) {
-    match l {
-        Listener::Tcp(t) => {
-            if ringlb_sys::disconnect(std::os::fd::AsFd::as_fd(t)).is_err() {
-                let _ = listener_sock(l).shutdown(std::net::Shutdown::Both);
-            }
-        }
-        Listener::Unix(_) => {
-            let _ = listener_sock(l).shutdown(std::net::Shutdown::Both);
-        }
+    if !l.0.is_tcp() || ringlb_sys::disconnect(std::os::fd::AsFd::as_fd(&l.0)).is_err() {
+        let _ = listener_sock(l).shutdown(std::net::Shutdown::Both);
     }
 }
 
@@ -470,12 +459,6 @@ fn below(value: u32, max: u32) -> bool {
     max == 0 || value < max
 }
 
-/// A listening socket of either family.
-enum Listener {
-    Tcp(TcpListener),
-    Unix(UnixListener),
-}
-
 /// An accepted client connection, with the address accept(2) returned.
 struct Client {
     conn: Conn,
@@ -483,26 +466,22 @@ struct Client {
     peer: Option<SocketAddr>,
 }
 
+/// A listening socket on the ring.
+struct Listener(Listening);
+
 impl Listener {
     fn new(s: BoundSocket) -> io::Result<Listener> {
-        Ok(match s {
-            BoundSocket::Tcp(l) => Listener::Tcp(TcpListener::from_std(l)?),
-            BoundSocket::Unix(l) => Listener::Unix(UnixListener::from_std(l)?),
-        })
+        Ok(Listener(match s {
+            BoundSocket::Tcp(l) => Listening::from_std_tcp(l)?,
+            BoundSocket::Unix(l) => Listening::from_std_unix(l)?,
+        }))
     }
 
-    /// One accept through the ring. accept(2) returns the client's address
-    /// even when the client already reset (getpeername would not).
+    /// One accept through the ring, with the address accept(2) returned.
     async fn accept(&self) -> io::Result<Client> {
-        match self {
-            Listener::Tcp(l) => l.accept().await.map(|(c, a)| Client {
-                conn: Conn::Tcp(c),
-                peer: Some(a),
-            }),
-            Listener::Unix(l) => l.accept().await.map(|(c, _)| Client {
-                conn: Conn::Unix(c),
-                peer: None,
-            }),
-        }
+        self.0
+            .accept()
+            .await
+            .map(|(conn, peer)| Client { conn, peer })
     }
 }

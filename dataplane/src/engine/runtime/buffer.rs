@@ -163,6 +163,10 @@ pub enum Class {
     Bulk,
 }
 
+/// The most budget units a core keeps for reuse (64 MiB of default
+/// buffers); beyond, released buffers are freed.
+const KEEP_MAX: usize = 4096;
+
 /// A core's bounded pool of [`Buffer`]s. See the module docs.
 #[derive(Debug)]
 pub struct BufferPool {
@@ -349,7 +353,10 @@ impl BufferPool {
     fn release(&self, mut buf: Buffer, class: Class) {
         self.used
             .set(self.used.get().saturating_sub(self.units(class)));
-        if buf.is_whole() {
+        // Kept for reuse up to KEEP_MAX units: a burst that took many
+        // buffers gives most of them back to the allocator (the budget
+        // alone would keep two per connection of maxconn forever).
+        if buf.is_whole() && self.kept.get() + self.units(class) <= KEEP_MAX {
             buf.clear();
             buf.reserve = self.reserve.min(buf.size / 2);
             // Kept within the budget: its units move from used to kept.
@@ -594,6 +601,21 @@ mod tests {
         let _e = p.try_get(Class::Std).unwrap();
         assert_eq!((p.used(), p.kept()), (4, 0));
         assert_eq!(p.pooled(Class::Bulk), 0);
+    }
+
+    /// After a burst, a core keeps at most KEEP_MAX units for reuse: the
+    /// rest goes back to the allocator.
+    #[test]
+    fn a_burst_leaves_at_most_keep_max_buffers_kept() {
+        let p = BufferPool::new(1024, 4096, 512, 3 * KEEP_MAX);
+        let held: Vec<_> = (0..2 * KEEP_MAX)
+            .map_while(|_| p.try_get(Class::Std))
+            .collect();
+        assert_eq!(held.len(), 2 * KEEP_MAX);
+        drop(held);
+        assert_eq!(p.used(), 0);
+        assert_eq!(p.kept(), KEEP_MAX);
+        assert_eq!(p.pooled(Class::Std), KEEP_MAX);
     }
 
     #[test]

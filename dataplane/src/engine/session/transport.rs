@@ -1,6 +1,9 @@
 //! The transport of a connection, client side or server side: TCP or UNIX
 //! (TLS next), reading into and writing from [`Buffer`]s.
 //!
+//! Listening sockets too ([`Listening`]): the accept loop accepts through
+//! them.
+//!
 //! This file and `runtime/` are the only places that know the io_uring
 //! runtime (compio, a 0.x crate whose managed-buffer API is being
 //! redesigned upstream): an upgrade or a replacement touches them alone.
@@ -15,7 +18,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 
 use compio::buf::{BufResult, IntoInner, IoBuf};
 use compio::io::{AsyncRead, AsyncReadManaged, AsyncWriteExt};
-use compio::net::{TcpSocket, TcpStream, UnixStream};
+use compio::net::{TcpListener, TcpSocket, TcpStream, UnixListener, UnixStream};
 
 use crate::engine::runtime::buffer::Buffer;
 
@@ -24,6 +27,37 @@ use crate::engine::runtime::buffer::Buffer;
 pub enum Conn {
     Tcp(TcpStream),
     Unix(UnixStream),
+}
+
+/// A listening socket on the ring, TCP or UNIX.
+#[derive(Debug)]
+pub enum Listening {
+    Tcp(TcpListener),
+    Unix(UnixListener),
+}
+
+impl Listening {
+    pub fn from_std_tcp(l: std::net::TcpListener) -> io::Result<Listening> {
+        TcpListener::from_std(l).map(Listening::Tcp)
+    }
+
+    pub fn from_std_unix(l: std::os::unix::net::UnixListener) -> io::Result<Listening> {
+        UnixListener::from_std(l).map(Listening::Unix)
+    }
+
+    pub fn is_tcp(&self) -> bool {
+        matches!(self, Listening::Tcp(_))
+    }
+
+    /// One accept through the ring: the client's transport and, for TCP,
+    /// the address accept(2) returned (given even when the client already
+    /// reset, where getpeername would fail).
+    pub async fn accept(&self) -> io::Result<(Conn, Option<SocketAddr>)> {
+        match self {
+            Listening::Tcp(l) => l.accept().await.map(|(c, a)| (Conn::Tcp(c), Some(a))),
+            Listening::Unix(l) => l.accept().await.map(|(c, _)| (Conn::Unix(c), None)),
+        }
+    }
 }
 
 /// Bytes read into one of the ring's provided buffers; it goes back to
@@ -180,6 +214,15 @@ impl Conn {
         match self {
             Conn::Tcp(s) => s.peer_addr().ok(),
             Conn::Unix(_) => None,
+        }
+    }
+}
+
+impl AsFd for Listening {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Listening::Tcp(l) => l.as_fd(),
+            Listening::Unix(l) => l.as_fd(),
         }
     }
 }
