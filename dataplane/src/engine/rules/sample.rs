@@ -1,0 +1,501 @@
+//! Sample values and HAProxy's casts between their types (`sample.c`'s
+//! `sample_casts` table), and the converters that need no stream state
+//! (`sample.c`, `http_conv.c`), each as HAProxy computes it.
+//!
+//! Values own their bytes for now: the rule engine (HTTP issue) will give
+//! them a per-stream scratch area so a conversion allocates nothing.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use ringlb_config::keywords::SmpType;
+use ringlb_config::sample::{Arg, ConvCall};
+
+use crate::balance::{full_hash, hash, HashFunction};
+
+/// A sample.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Smp {
+    Bool(bool),
+    Int(i64),
+    Ipv4(Ipv4Addr),
+    Ipv6(Ipv6Addr),
+    Str(Vec<u8>),
+    Bin(Vec<u8>),
+}
+
+impl Smp {
+    /// HAProxy's cast of this sample to `to`, None where its table has no
+    /// cast (or the cast fails).
+    pub fn cast(self, to: SmpType) -> Option<Smp> {
+        use Smp::{Bin, Bool, Int, Ipv4, Ipv6, Str};
+        Some(match (self, to) {
+            (s, SmpType::Any) => s,
+            (Bool(b), SmpType::Bool | SmpType::Int) => Int(i64::from(b)),
+            (Bool(b), SmpType::Str) => Str(if b { b"1".to_vec() } else { b"0".to_vec() }),
+            (Bool(b), SmpType::Bin) => Bin(vec![u8::from(b)]),
+            (Int(n), SmpType::Bool | SmpType::Int) => Int(n),
+            // c_int2ip: the low 32 bits as an address.
+            (Int(n), SmpType::Addr | SmpType::Ipv4) => {
+                Ipv4(Ipv4Addr::from(u32::try_from(n & 0xffff_ffff).unwrap_or(0)))
+            }
+            (Int(n), SmpType::Ipv6) => {
+                Ipv6(Ipv4Addr::from(u32::try_from(n & 0xffff_ffff).unwrap_or(0)).to_ipv6_mapped())
+            }
+            (Int(n), SmpType::Str) => Str(n.to_string().into_bytes()),
+            (Int(n), SmpType::Bin) => Bin(n.to_be_bytes().to_vec()),
+            (Ipv4(a), SmpType::Int) => Int(i64::from(u32::from(a))),
+            (Ipv4(a), SmpType::Addr | SmpType::Ipv4) => Ipv4(a),
+            (Ipv4(a), SmpType::Ipv6) => Ipv6(a.to_ipv6_mapped()),
+            (Ipv4(a), SmpType::Str) => Str(a.to_string().into_bytes()),
+            (Ipv4(a), SmpType::Bin) => Bin(a.octets().to_vec()),
+            (Ipv6(a), SmpType::Addr | SmpType::Ipv6) => Ipv6(a),
+            // c_ipv62ip: only a mapped address becomes IPv4.
+            (Ipv6(a), SmpType::Ipv4) => Ipv4(a.to_ipv4_mapped()?),
+            (Ipv6(a), SmpType::Str) => Str(a.to_string().into_bytes()),
+            (Ipv6(a), SmpType::Bin) => Bin(a.octets().to_vec()),
+            (Str(s), SmpType::Bool | SmpType::Int) => {
+                if s.is_empty() {
+                    return None;
+                }
+                Int(read_int64(&s))
+            }
+            (Str(s), SmpType::Addr) => {
+                let t = std::str::from_utf8(&s).ok()?;
+                match t.parse::<Ipv4Addr>() {
+                    Ok(a) => Ipv4(a),
+                    Err(_) => Ipv6(t.parse().ok()?),
+                }
+            }
+            (Str(s), SmpType::Ipv4) => Ipv4(std::str::from_utf8(&s).ok()?.parse().ok()?),
+            (Str(s), SmpType::Ipv6) => Ipv6(std::str::from_utf8(&s).ok()?.parse().ok()?),
+            (Str(s), SmpType::Str) => Str(s),
+            (Str(s) | Bin(s), SmpType::Bin) => Bin(s),
+            // c_bin2str: cut at the first NUL.
+            (Bin(mut s), SmpType::Str) => {
+                if let Some(nul) = s.iter().position(|c| *c == 0) {
+                    s.truncate(nul);
+                }
+                Str(s)
+            }
+            _ => return None,
+        })
+    }
+
+    /// The sample as text, as a log-format `%[...]` prints it.
+    pub fn render(&self) -> Vec<u8> {
+        match self.clone().cast(SmpType::Str) {
+            Some(Smp::Str(s)) => s,
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// HAProxy's `read_int64`: an optional sign, the leading digits (the rest
+/// ignored), saturated to the 64-bit range.
+fn read_int64(s: &[u8]) -> i64 {
+    let (neg, digits) = match s.first() {
+        Some(b'-') => (true, s.get(1..).unwrap_or_default()),
+        Some(b'+') => (false, s.get(1..).unwrap_or_default()),
+        _ => (false, s),
+    };
+    let mut v: u64 = 0;
+    for d in digits
+        .iter()
+        .map_while(|c| c.checked_sub(b'0').filter(|d| *d <= 9))
+    {
+        v = v
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(d)))
+            .unwrap_or(u64::MAX);
+    }
+    if neg {
+        if v > 1 << 63 {
+            i64::MIN
+        } else {
+            0i64.wrapping_sub_unsigned(v)
+        }
+    } else {
+        i64::try_from(v).unwrap_or(i64::MAX)
+    }
+}
+
+fn int_arg(args: &[Arg], i: usize) -> Option<i64> {
+    match args.get(i)? {
+        Arg::Int(n) => Some(*n),
+        Arg::Str(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+fn str_arg(args: &[Arg], i: usize) -> Option<&[u8]> {
+    match args.get(i)? {
+        Arg::Str(s) => Some(s.as_bytes()),
+        _ => None,
+    }
+}
+
+/// Apply converter `conv` to `input` (cast to the converter's input type
+/// first): the result, or None where HAProxy's converter fails (the
+/// expression then has no sample). Converters that need variables, maps,
+/// tables or time are not here yet.
+pub fn convert(conv: &ConvCall, input: Smp) -> Option<Smp> {
+    let v = input.cast(conv.def.input)?;
+    let args = &conv.args;
+    let bytes = |v: Smp| match v {
+        Smp::Str(s) | Smp::Bin(s) => Some(s),
+        _ => None,
+    };
+    let int = |v: Smp| match v {
+        Smp::Int(n) => Some(n),
+        _ => None,
+    };
+    Some(match conv.def.name {
+        "lower" => Smp::Str(bytes(v)?.to_ascii_lowercase()),
+        "upper" => Smp::Str(bytes(v)?.to_ascii_uppercase()),
+        "length" | "len" => Smp::Int(i64::try_from(bytes(v)?.len()).unwrap_or(i64::MAX)),
+        "hex" => Smp::Str(hex(&bytes(v)?)),
+        "base64" => Smp::Str(base64(&bytes(v)?)),
+        "b64dec" => Smp::Bin(b64dec(&bytes(v)?)?),
+        "bytes" => {
+            let s = bytes(v)?;
+            let off = usize::try_from(int_arg(args, 0)?).unwrap_or(usize::MAX);
+            let rest = s.get(off..).unwrap_or_default();
+            let len = int_arg(args, 1).map_or(rest.len(), |l| {
+                usize::try_from(l).unwrap_or(usize::MAX).min(rest.len())
+            });
+            Smp::Bin(rest.get(..len).unwrap_or_default().to_vec())
+        }
+        "field" => Smp::Str(field(
+            &bytes(v)?,
+            int_arg(args, 0)?,
+            str_arg(args, 1)?,
+            count(args),
+        )?),
+        "word" => Smp::Str(word(
+            &bytes(v)?,
+            int_arg(args, 0)?,
+            str_arg(args, 1)?,
+            count(args),
+        )?),
+        "add" => Smp::Int(arith_add(int(v)?, int_arg(args, 0)?)),
+        "sub" => {
+            let (a, b) = (int(v)?, int_arg(args, 0)?);
+            Smp::Int(if b == i64::MIN {
+                let r = arith_add(a, i64::MAX);
+                if r < i64::MAX {
+                    r + 1
+                } else {
+                    r
+                }
+            } else {
+                arith_add(a, -b)
+            })
+        }
+        "mul" => Smp::Int(arith_mul(int(v)?, int_arg(args, 0)?)),
+        "div" => {
+            let (a, b) = (int(v)?, int_arg(args, 0)?);
+            Smp::Int(match b {
+                0 => i64::MAX,
+                -1 if a == i64::MIN => i64::MAX,
+                b => a / b,
+            })
+        }
+        "mod" => {
+            let (a, b) = (int(v)?, int_arg(args, 0)?);
+            Smp::Int(match b {
+                0 => 0,
+                -1 if a == i64::MIN => 0,
+                b => a % b,
+            })
+        }
+        "neg" => Smp::Int(int(v)?.wrapping_neg()),
+        "not" => Smp::Bool(int(v)? == 0),
+        "bool" => Smp::Bool(int(v)? != 0),
+        "odd" => Smp::Bool(int(v)? & 1 == 1),
+        "even" => Smp::Bool(int(v)? & 1 == 0),
+        "sdbm" | "djb2" | "wt6" | "crc32" => {
+            let f = match conv.def.name {
+                "sdbm" => HashFunction::Sdbm,
+                "djb2" => HashFunction::Djb2,
+                "wt6" => HashFunction::Wt6,
+                _ => HashFunction::Crc32,
+            };
+            let mut h = hash(f, &bytes(v)?);
+            if int_arg(args, 0).is_some_and(|a| a != 0) {
+                h = full_hash(h);
+            }
+            Smp::Int(i64::from(h))
+        }
+        "url_dec" => Smp::Str(url_dec(
+            &bytes(v)?,
+            int_arg(args, 0).is_some_and(|f| f != 0),
+        )?),
+        "ipmask" => {
+            let v4 = match v {
+                Smp::Ipv6(a) => a.to_ipv4_mapped().map(Smp::Ipv4).unwrap_or(Smp::Ipv6(a)),
+                other => other,
+            };
+            match (v4, args.first(), args.get(1)) {
+                (Smp::Ipv4(a), Some(Arg::Ipv4(m)), _) => {
+                    Smp::Ipv4(Ipv4Addr::from(u32::from(a) & u32::from(*m)))
+                }
+                (Smp::Ipv6(a), _, Some(Arg::Ipv6(m))) => {
+                    Smp::Ipv6(Ipv6Addr::from(u128::from(a) & u128::from(*m)))
+                }
+                _ => return None,
+            }
+        }
+        _ => return None,
+    })
+}
+
+fn count(args: &[Arg]) -> i64 {
+    int_arg(args, 2).unwrap_or(1)
+}
+
+fn hex(s: &[u8]) -> Vec<u8> {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = Vec::with_capacity(s.len() * 2);
+    for c in s {
+        let digit = |d: u8| HEX.get(usize::from(d)).copied().unwrap_or(b'0');
+        out.push(digit(c >> 4));
+        out.push(digit(c & 0xf));
+    }
+    out
+}
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+fn base64(s: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len().div_ceil(3) * 4);
+    for chunk in s.chunks(3) {
+        let b = [
+            chunk.first().copied().unwrap_or(0),
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
+        let sym = |shift: u32| {
+            usize::try_from((n >> shift) & 63)
+                .ok()
+                .and_then(|i| B64.get(i))
+                .copied()
+                .unwrap_or(b'A')
+        };
+        out.push(sym(18));
+        out.push(sym(12));
+        out.push(if chunk.len() > 1 { sym(6) } else { b'=' });
+        out.push(if chunk.len() > 2 { sym(0) } else { b'=' });
+    }
+    out
+}
+
+/// HAProxy's `base64dec`: a multiple of 4 symbols, `=` padding only at the
+/// end; anything else fails.
+fn b64dec(s: &[u8]) -> Option<Vec<u8>> {
+    if s.len() % 4 != 0 {
+        return None;
+    }
+    let val = |c: u8| {
+        B64.iter()
+            .position(|b| *b == c)
+            .and_then(|p| u32::try_from(p).ok())
+    };
+    let mut out = Vec::with_capacity(s.len() / 4 * 3);
+    let chunks = s.len() / 4;
+    for (i, q) in s.chunks(4).enumerate() {
+        let pad = q.iter().rev().take_while(|c| **c == b'=').count();
+        if pad > 2 || (pad > 0 && i + 1 != chunks) {
+            return None;
+        }
+        let mut n = 0u32;
+        for (k, c) in q.iter().enumerate() {
+            let d = if k >= 4 - pad { 0 } else { val(*c)? };
+            n = n << 6 | d;
+        }
+        let b = n.to_be_bytes();
+        out.extend_from_slice(b.get(1..4 - pad).unwrap_or_default());
+    }
+    Some(out)
+}
+
+/// HAProxy's `sample_conv_field`: the `index`th field (from the end when
+/// negative) between any of the `delims` bytes, `count` fields joined.
+fn field(s: &[u8], index: i64, delims: &[u8], mut count: i64) -> Option<Vec<u8>> {
+    if index == 0 {
+        return None;
+    }
+    let is_delim = |c: u8| delims.contains(&c);
+    let (start, end);
+    if index < 0 {
+        let mut field = -1i64;
+        let (mut st, mut en) = (s.len(), s.len());
+        let mut found = false;
+        while st > 0 {
+            let c = *s.get(st - 1)?;
+            if is_delim(c) {
+                if field == index {
+                    if count == 1 {
+                        found = true;
+                        break;
+                    } else if count > 1 {
+                        count -= 1;
+                    }
+                } else {
+                    en = st - 1;
+                    field -= 1;
+                }
+            }
+            st -= 1;
+        }
+        if !found && field != index {
+            return None;
+        }
+        start = st;
+        end = en;
+    } else {
+        let mut field = 1i64;
+        let (mut st, mut en) = (0, 0);
+        let mut found = false;
+        while en < s.len() {
+            if is_delim(*s.get(en)?) {
+                if field == index {
+                    if count == 1 {
+                        found = true;
+                        break;
+                    } else if count > 1 {
+                        count -= 1;
+                    }
+                } else {
+                    st = en + 1;
+                    field += 1;
+                }
+            }
+            en += 1;
+        }
+        if !found && field != index {
+            return None;
+        }
+        start = st;
+        end = en;
+    }
+    Some(s.get(start..end).unwrap_or_default().to_vec())
+}
+
+/// HAProxy's `sample_conv_word`: like [`field`], but runs of delimiters
+/// count as one and a missing word is an empty sample, not a failure.
+fn word(s: &[u8], index: i64, delims: &[u8], mut count: i64) -> Option<Vec<u8>> {
+    if index == 0 {
+        return None;
+    }
+    let is_sep = |c: u8| delims.contains(&c);
+    let mut w = 0i64;
+    let mut inword = false;
+    let (start, end);
+    if index < 0 {
+        let (mut st, mut en) = (s.len(), s.len());
+        let mut found = false;
+        while st > 0 {
+            let sep = is_sep(*s.get(st - 1)?);
+            if !inword {
+                if !sep {
+                    if w != index {
+                        w -= 1;
+                        en = st;
+                    }
+                    inword = true;
+                }
+            } else if sep {
+                if w == index {
+                    if count == 1 {
+                        found = true;
+                        break;
+                    } else if count > 1 {
+                        count -= 1;
+                    }
+                }
+                inword = false;
+            }
+            st -= 1;
+        }
+        if !found && w != index {
+            return Some(Vec::new());
+        }
+        start = st;
+        end = en;
+    } else {
+        let (mut st, mut en) = (0, 0);
+        let mut found = false;
+        while en < s.len() {
+            let sep = is_sep(*s.get(en)?);
+            if !inword {
+                if !sep {
+                    if w != index {
+                        w += 1;
+                        st = en;
+                    }
+                    inword = true;
+                }
+            } else if sep {
+                if w == index {
+                    if count == 1 {
+                        found = true;
+                        break;
+                    } else if count > 1 {
+                        count -= 1;
+                    }
+                }
+                inword = false;
+            }
+            en += 1;
+        }
+        if !found && w != index {
+            return Some(Vec::new());
+        }
+        start = st;
+        end = en;
+    }
+    Some(s.get(start..end).unwrap_or_default().to_vec())
+}
+
+/// HAProxy's `arith_add`: saturated.
+fn arith_add(a: i64, b: i64) -> i64 {
+    a.saturating_add(b)
+}
+
+/// HAProxy's `sample_conv_arith_mul`: saturated to the sign of the result.
+fn arith_mul(a: i64, b: i64) -> i64 {
+    a.saturating_mul(b)
+}
+
+/// HAProxy's `url_decode`: `%XX` decoded, `+` a space in a form (or after
+/// a `?`), a bad escape fails; decoding stops at a NUL as HAProxy's C
+/// string does.
+fn url_dec(s: &[u8], mut in_form: bool) -> Option<Vec<u8>> {
+    let s = s.split(|c| *c == 0).next().unwrap_or_default();
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while let Some(&c) = s.get(i) {
+        match c {
+            b'+' => out.push(if in_form { b' ' } else { b'+' }),
+            b'%' => {
+                let h = |k: usize| s.get(k).and_then(|c| (*c as char).to_digit(16));
+                let (Some(a), Some(b)) = (h(i + 1), h(i + 2)) else {
+                    return None;
+                };
+                out.push(u8::try_from(a << 4 | b).unwrap_or(0));
+                i += 2;
+            }
+            b'?' => {
+                in_form = true;
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+        i += 1;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,128 @@
+//! Converters against HAProxy: haproxy renders `%[req.fhdr(x-s),<conv>]`
+//! into a `return` body for each sample sent in header `x-s`; ringlb's
+//! `rules::sample::convert`, on the same converter parsed by the config
+//! crate, must render the same bytes (an expression without a sample
+//! renders as nothing in both).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+// The harness's test helpers share channels behind locks.
+#![allow(clippy::disallowed_types, dead_code)]
+
+#[path = "harness/mod.rs"]
+mod harness;
+
+use std::io::{Read, Write};
+
+use ringlb::engine::rules::sample::{convert, Smp};
+
+/// Converter chains and the samples each one gets.
+const CASES: &[(&str, &[&str])] = &[
+    ("lower", &["AbC-é", ""]),
+    ("upper", &["aBc"]),
+    ("length", &["héllo", ""]),
+    ("hex", &["a\u{1}z"]),
+    ("base64", &["hello", "ab", "a"]),
+    (
+        "b64dec",
+        &["aGVsbG8=", "YWI=", "YQ==", "aGVsbG8", "a===", "@@@@"],
+    ),
+    ("bytes(1,2)", &["abcd", "a"]),
+    ("bytes(2)", &["abcd"]),
+    ("field(2,/)", &["/a/b/c", "abc", ""]),
+    ("field(-1,/)", &["/a/b/c", "/a/b/"]),
+    ("field(2,/.,2)", &["x/a.b/c"]),
+    ("field(-2,/,2)", &["/a/b/c/d"]),
+    ("field(5,/)", &["/a/b"]),
+    ("word(1,/)", &["//a//b", "a"]),
+    ("word(-1,/)", &["//a//b//"]),
+    ("word(2,/,2)", &["a/b/c/d"]),
+    ("word(5,/)", &["a/b"]),
+    (
+        "add(5)",
+        &["10", "9223372036854775806", "-3", "abc", "12abc"],
+    ),
+    ("sub(3)", &["1", "-9223372036854775807"]),
+    ("mul(-2)", &["21", "9223372036854775807"]),
+    ("div(2)", &["-7", "7"]),
+    ("div(0)", &["5"]),
+    ("mod(3)", &["-7", "8"]),
+    ("mod(0)", &["5"]),
+    ("neg", &["5", "-9223372036854775807"]),
+    ("sdbm", &["abc", ""]),
+    ("djb2(1)", &["abc"]),
+    ("wt6", &["abc"]),
+    ("crc32", &["abc"]),
+    ("url_dec", &["a%20b+c", "a?b+c", "%zz", "%4"]),
+    ("url_dec(1)", &["a+b%2Bc"]),
+    (
+        "ipmask(24)",
+        &["10.1.2.3", "::ffff:10.1.2.3", "2001:db8::1", "x"],
+    ),
+    ("ipmask(24,64)", &["2001:db8:1:2:3:4:5:6"]),
+    ("lower,upper,length", &["Mixed"]),
+    ("hex,lower", &["AZ"]),
+];
+
+fn ringlb_renders(chain: &str, sample: &str) -> Vec<u8> {
+    let expr = ringlb_config::sample::parse_sample(&format!("str(x),{chain}")).unwrap();
+    let mut v = Some(Smp::Str(sample.as_bytes().to_vec()));
+    for c in &expr.converters {
+        v = v.and_then(|v| convert(c, v));
+    }
+    v.map(|v| v.render()).unwrap_or_default()
+}
+
+fn haproxy_renders(p: &harness::Proxy, case: usize, sample: &str) -> Vec<u8> {
+    let mut c = p.connect();
+    write!(
+        c,
+        "GET / HTTP/1.1\r\nHost: a\r\nX-Case: {case}\r\nX-S: {sample}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut resp = Vec::new();
+    c.read_to_end(&mut resp).unwrap();
+    assert_eq!(
+        resp.get(9..12),
+        Some(&b"200"[..]),
+        "{:?}",
+        String::from_utf8_lossy(&resp)
+    );
+    let body = resp.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    resp[body..].to_vec()
+}
+
+#[test]
+fn converters_render_as_in_haproxy() {
+    let Some(bin) = harness::haproxy("converters_render_as_in_haproxy") else {
+        return;
+    };
+    let mut cfg = String::from(
+        "defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
+         frontend fe\n    bind fd@3\n",
+    );
+    for (i, (chain, _)) in CASES.iter().enumerate() {
+        cfg.push_str(&format!(
+            "    http-request return status 200 content-type text/plain lf-string \"%[req.fhdr(x-s),{chain}]\" if {{ req.hdr(x-case) -m str {i} }}\n"
+        ));
+    }
+    let p = harness::start_haproxy(&bin, &cfg);
+    let mut disagree = Vec::new();
+    for (i, (chain, samples)) in CASES.iter().enumerate() {
+        for s in *samples {
+            let want = haproxy_renders(&p, i, s);
+            let got = ringlb_renders(chain, s);
+            if want != got {
+                disagree.push(format!(
+                    "{chain} on {s:?}: haproxy {:?}, ringlb {:?}",
+                    String::from_utf8_lossy(&want),
+                    String::from_utf8_lossy(&got)
+                ));
+            }
+        }
+    }
+    assert!(disagree.is_empty(), "{}", disagree.join("\n"));
+}
