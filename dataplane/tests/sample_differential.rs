@@ -17,7 +17,10 @@ mod harness;
 
 use std::io::{Read, Write};
 
+use ringlb::engine::rules::fetch::fetch;
 use ringlb::engine::rules::sample::{convert, Smp};
+use ringlb_proto::h1::head::{HeadParser, Kind, Options, Progress};
+use ringlb_proto::msg::Head;
 
 /// Converter chains and the samples each one gets.
 const CASES: &[(&str, &[&str])] = &[
@@ -118,6 +121,179 @@ fn converters_render_as_in_haproxy() {
             if want != got {
                 disagree.push(format!(
                     "{chain} on {s:?}: haproxy {:?}, ringlb {:?}",
+                    String::from_utf8_lossy(&want),
+                    String::from_utf8_lossy(&got)
+                ));
+            }
+        }
+    }
+    assert!(disagree.is_empty(), "{}", disagree.join("\n"));
+}
+
+/// Fetches, and the raw requests each one is fetched from (the request
+/// line and the headers after `X-Case`).
+const FETCHES: &[(&str, &[&str])] = &[
+    (
+        "url",
+        &[
+            "GET /a/b?c=d HTTP/1.1\r\nHost: h\r\n",
+            "GET http://h:81/x?y HTTP/1.1\r\nHost: h:81\r\n",
+        ],
+    ),
+    (
+        "path",
+        &[
+            "GET /a/b?c=d HTTP/1.1\r\nHost: h\r\n",
+            "GET http://h/x?y HTTP/1.1\r\nHost: h\r\n",
+            "GET http://h HTTP/1.1\r\nHost: h\r\n",
+            "OPTIONS * HTTP/1.1\r\nHost: h\r\n",
+        ],
+    ),
+    ("pathq", &["GET /a/b?c=d HTTP/1.1\r\nHost: h\r\n"]),
+    (
+        "query",
+        &[
+            "GET /a?b=c&d HTTP/1.1\r\nHost: h\r\n",
+            "GET /a HTTP/1.1\r\nHost: h\r\n",
+            "GET /a? HTTP/1.1\r\nHost: h\r\n",
+        ],
+    ),
+    (
+        "base",
+        &[
+            "GET /a/b?c HTTP/1.1\r\nHost: example.com\r\n",
+            "GET /a HTTP/1.1\r\nHost:\r\n",
+            "GET /a HTTP/1.0\r\n",
+        ],
+    ),
+    (
+        "method",
+        &[
+            "GET / HTTP/1.1\r\nHost: h\r\n",
+            "PURGE / HTTP/1.1\r\nHost: h\r\n",
+        ],
+    ),
+    (
+        "req.ver",
+        &["GET / HTTP/1.1\r\nHost: h\r\n", "GET / HTTP/1.0\r\n"],
+    ),
+    (
+        "req.hdr(x-a)",
+        &[
+            "GET / HTTP/1.1\r\nHost: h\r\nX-A: 1, 2\r\nX-A: 3\r\n",
+            "GET / HTTP/1.1\r\nHost: h\r\nX-A: \"q,r\", s\r\n",
+            "GET / HTTP/1.1\r\nHost: h\r\n",
+            "GET / HTTP/1.1\r\nHost: h\r\nX-A: a,\r\n",
+        ],
+    ),
+    (
+        "req.hdr(x-a,1)",
+        &["GET / HTTP/1.1\r\nHost: h\r\nX-A: 1, 2\r\nX-A: 3\r\n"],
+    ),
+    (
+        "req.hdr(x-a,-2)",
+        &["GET / HTTP/1.1\r\nHost: h\r\nX-A: 1, 2\r\nX-A: 3\r\n"],
+    ),
+    (
+        "req.hdr(x-a,5)",
+        &["GET / HTTP/1.1\r\nHost: h\r\nX-A: 1, 2\r\nX-A: 3\r\n"],
+    ),
+    (
+        "req.fhdr(x-a)",
+        &["GET / HTTP/1.1\r\nHost: h\r\nX-A: 1, 2\r\nX-A: 3, 4\r\n"],
+    ),
+    (
+        "req.fhdr(x-a,1)",
+        &["GET / HTTP/1.1\r\nHost: h\r\nX-A: 1, 2\r\nX-A: 3, 4\r\n"],
+    ),
+    (
+        "req.hdr_cnt(x-a)",
+        &[
+            "GET / HTTP/1.1\r\nHost: h\r\nX-A: 1, 2\r\nX-A: 3\r\n",
+            "GET / HTTP/1.1\r\nHost: h\r\n",
+        ],
+    ),
+    (
+        "req.fhdr_cnt(x-a)",
+        &["GET / HTTP/1.1\r\nHost: h\r\nX-A: 1, 2\r\nX-A: 3\r\n"],
+    ),
+    (
+        "req.hdr_cnt",
+        &["GET / HTTP/1.1\r\nHost: h\r\nX-A: 1, 2\r\nX-A: 3\r\n"],
+    ),
+    (
+        "req.fhdr_cnt",
+        &["GET / HTTP/1.1\r\nHost: h\r\nX-A: 1, 2\r\nX-A: 3\r\n"],
+    ),
+    (
+        "req.hdr(x-a),lower,field(2,-)",
+        &["GET / HTTP/1.1\r\nHost: h\r\nX-A: A-B-C\r\n"],
+    ),
+];
+
+fn ringlb_fetches(expr: &str, raw: &str) -> Vec<u8> {
+    let expr = ringlb_config::sample::parse_sample(expr).unwrap();
+    let mut buf = format!("{raw}\r\n").into_bytes();
+    let mut head = Head::new();
+    let done = HeadParser::new(Kind::Request, Options::default()).parse(&mut buf, &mut head);
+    assert!(matches!(done, Ok(Progress::Done(_))), "{raw:?}: {done:?}");
+    let mut v = fetch(&expr.fetch, &head);
+    for c in &expr.converters {
+        v = v.and_then(|v| convert(c, v));
+    }
+    v.map(|v| v.render()).unwrap_or_default()
+}
+
+/// The request line and headers, with `X-Case: <case>` slipped in after
+/// the request line so haproxy picks the rule.
+fn haproxy_fetches(p: &harness::Proxy, case: usize, raw: &str) -> Vec<u8> {
+    let (line, rest) = raw.split_once("\r\n").unwrap();
+    let mut c = p.connect();
+    write!(
+        c,
+        "{line}\r\nX-Case: {case}\r\n{rest}Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut resp = Vec::new();
+    c.read_to_end(&mut resp).unwrap();
+    assert_eq!(
+        resp.get(9..12),
+        Some(&b"200"[..]),
+        "{raw:?}: {:?}",
+        String::from_utf8_lossy(&resp)
+    );
+    let body = resp.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    resp[body..].to_vec()
+}
+
+#[test]
+fn fetches_render_as_in_haproxy() {
+    let Some(bin) = harness::haproxy("fetches_render_as_in_haproxy") else {
+        return;
+    };
+    let mut cfg = String::from(
+        "defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
+         frontend fe\n    bind fd@3\n",
+    );
+    for (i, (expr, _)) in FETCHES.iter().enumerate() {
+        cfg.push_str(&format!(
+            "    http-request return status 200 content-type text/plain lf-string \"%[{expr}]\" if {{ req.hdr(x-case) -m str {i} }}\n"
+        ));
+    }
+    let p = harness::start_haproxy(&bin, &cfg);
+    let mut disagree = Vec::new();
+    for (i, (expr, requests)) in FETCHES.iter().enumerate() {
+        for raw in *requests {
+            let want = haproxy_fetches(&p, i, raw);
+            // The rule's own X-Case header is part of what haproxy sees.
+            let (line, rest) = raw.split_once("\r\n").unwrap();
+            let got = ringlb_fetches(
+                expr,
+                &format!("{line}\r\nX-Case: {i}\r\n{rest}Connection: close\r\n"),
+            );
+            if want != got {
+                disagree.push(format!(
+                    "{expr} on {raw:?}: haproxy {:?}, ringlb {:?}",
                     String::from_utf8_lossy(&want),
                     String::from_utf8_lossy(&got)
                 ));

@@ -12,10 +12,36 @@ use crate::msg::flags;
 /// The comma-separated words of a header value, trimmed, empty ones
 /// skipped (HAProxy's word loop over `http_find_hdr_value_end`).
 fn words(value: &[u8]) -> impl Iterator<Item = &[u8]> {
-    value
-        .split(|c| *c == b',')
+    values(value)
+        .into_iter()
         .map(trim_lws)
         .filter(|w| !w.is_empty())
+}
+
+/// A header value split on the commas outside double quotes (HAProxy's
+/// `http_find_hdr_value_end`, `\` escaping inside quotes), untrimmed,
+/// empty parts kept: `a,` is two values, `a` and an empty one.
+pub fn values(v: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    let (mut start, mut quoted, mut escaped) = (0, false, false);
+    for (i, c) in v.iter().enumerate() {
+        if escaped {
+            escaped = false;
+        } else if quoted {
+            match c {
+                b'\\' => escaped = true,
+                b'"' => quoted = false,
+                _ => {}
+            }
+        } else if *c == b'"' {
+            quoted = true;
+        } else if *c == b',' {
+            out.push(v.get(start..i).unwrap_or_default());
+            start = i + 1;
+        }
+    }
+    out.push(v.get(start..).unwrap_or_default());
+    out
 }
 
 /// What a Content-Length header said.
@@ -176,7 +202,7 @@ pub fn scheme_and_authority(uri: &[u8]) -> Option<(Option<&[u8]>, &[u8])> {
 }
 
 /// [`scheme_and_authority`] as ranges of `uri`.
-fn split_target(uri: &[u8]) -> Option<(Option<Range<usize>>, Range<usize>)> {
+pub fn split_target(uri: &[u8]) -> Option<(Option<Range<usize>>, Range<usize>)> {
     let first = *uri.first()?;
     if first == b'/' || first == b'*' {
         return None;
@@ -345,6 +371,13 @@ mod tests {
             flags::CONN_KEEPALIVE | flags::CONN_UPGRADE
         );
         assert_eq!(connection(b" close ,x"), flags::CONN_CLOSE);
+        assert_eq!(
+            connection(b"\"close,x\", y"),
+            0,
+            "a quoted comma splits nothing"
+        );
+        assert_eq!(values(b"a, \"b,c\" ,d"), [&b"a"[..], b" \"b,c\" ", b"d"]);
+        assert_eq!(values(b"a,"), [&b"a"[..], b""]);
         assert!(upgrade_websocket(b"h2c, WebSocket"));
         assert!(!upgrade_websocket(b"websocketx"));
     }

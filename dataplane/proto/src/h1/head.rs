@@ -140,6 +140,9 @@ pub struct HeadParser {
     /// With `accept_invalid`: where the first accepted invalid byte was
     /// (HAProxy's err_pos, for `show errors`).
     pub first_invalid: Option<usize>,
+    /// Connection values to replace once the head's bytes are copied:
+    /// (field index, the value without its keep-alive and close words).
+    cleaned: Vec<(usize, Vec<u8>)>,
 }
 
 type Res<T> = Result<T, Error>;
@@ -161,6 +164,7 @@ impl HeadParser {
             clen: None,
             flags: 0,
             first_invalid: None,
+            cleaned: Vec::new(),
         }
     }
 
@@ -421,7 +425,16 @@ impl HeadParser {
                 }
             }
         } else if is(b"connection") {
-            self.flags |= fields::connection(value);
+            let words = fields::connection(value);
+            self.flags |= words;
+            // HAProxy parses with H1_MF_CLEAN_CONN_HDR: keep-alive and close
+            // leave the value (the flags keep them), an empty one goes.
+            if words & (flags::CONN_KEEPALIVE | flags::CONN_CLOSE) != 0 {
+                match super::conn::clean_connection(value) {
+                    None => return Ok(()),
+                    Some(rest) => self.cleaned.push((head.field_count(), rest)),
+                }
+            }
         } else if is(b"upgrade") {
             self.flags &= !flags::UPGRADE_WEBSOCKET;
             if fields::upgrade_websocket(value) {
@@ -451,6 +464,16 @@ impl HeadParser {
     fn finish(&mut self, input: &[u8], head: &mut Head, end: usize) -> Res<Progress> {
         if let Some(raw) = input.get(self.start..end) {
             head.take_bytes(raw);
+        }
+        for (i, value) in std::mem::take(&mut self.cleaned) {
+            let span = head.append_bytes(&value);
+            let mut k = 0;
+            head.map_fields(|f| {
+                if k == i {
+                    f.value = span;
+                }
+                k += 1;
+            });
         }
         match self.kind {
             Kind::Request => self.finish_request(head)?,

@@ -1,6 +1,8 @@
 //! Rules: the ACL engine and, next, the rule sets and their actions (the
 //! HTTP issue). [`pattern`]: patterns compiled for the lookups;
-//! [`sample`]: sample values, HAProxy's casts, and the converters.
+//! [`sample`]: sample values, HAProxy's casts, and the converters;
+//! [`fetch`]: sample fetches over a request head.
 
+pub mod fetch;
 pub mod pattern;
 pub mod sample;

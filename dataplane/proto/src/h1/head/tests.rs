@@ -385,3 +385,24 @@ fn scheme_based_normalisation() {
     let (h, _) = req(b"GET http://a:8080/ HTTP/1.1\r\nHost: a:8080\r\n\r\n").unwrap();
     assert_eq!(h.line_parts()[1], b"http://a:8080/", "not a default port");
 }
+
+/// Connection headers lose their keep-alive and close words (the flags
+/// keep them), as HAProxy parses with H1_MF_CLEAN_CONN_HDR: rules and the
+/// server never see them.
+#[test]
+fn connection_values_are_cleaned() {
+    let (h, _) = req(b"GET / HTTP/1.1\r\nConnection: close\r\nX: 1\r\n\r\n").unwrap();
+    assert_eq!(fields(&h), [("X".into(), "1".into())]);
+    assert!(h.has(flags::CONN_CLOSE));
+    let (h, _) =
+        req(b"GET / HTTP/1.1\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n\r\n")
+            .unwrap();
+    assert_eq!(h.first(b"connection"), Some(&b"Upgrade"[..]));
+    assert!(h.has(flags::CONN_KEEPALIVE | flags::CONN_UPGRADE));
+    let (h, _) = req(b"GET / HTTP/1.1\r\nConnection: x-a , x-b\r\n\r\n").unwrap();
+    assert_eq!(
+        h.first(b"connection"),
+        Some(&b"x-a , x-b"[..]),
+        "untouched without them"
+    );
+}
