@@ -19,8 +19,11 @@ mod harness;
 use std::io::{Read, Write};
 use std::net::IpAddr;
 
+use ringlb::engine::rules::acl::Acls;
 use ringlb::engine::rules::pattern::{Patterns, Value};
 use ringlb_config::lexer::Word;
+use ringlb_proto::h1::head::{HeadParser, Kind, Options, Progress};
+use ringlb_proto::msg::Head;
 
 /// How the sample is fetched from header `x-s`, and typed for ringlb.
 #[derive(Clone, Copy)]
@@ -200,6 +203,117 @@ fn acl_patterns_match_as_in_haproxy() {
             let got = ringlb_matches(*fetch, acl, *s);
             if want != got {
                 disagree.push(format!("{acl:?} on {s:?}: haproxy {want}, ringlb {got}"));
+            }
+        }
+    }
+    assert!(disagree.is_empty(), "{}", disagree.join("\n"));
+}
+
+/// Named ACLs (two lines share a name: ORed), and conditions combining
+/// them, anonymous ACLs and predefined ones.
+const ACL_LINES: &[&str] = &[
+    "static path_beg /static /img",
+    "static path_end .css",
+    "api path_beg /api",
+    "admin hdr(x-role) -m str admin",
+    "local hdr_ip(x-ip) 127.0.0.0/8",
+    "big hdr_val(x-n) gt 100",
+];
+
+const CONDITIONS: &[&str] = &[
+    "if static",
+    "if static !admin",
+    "if api admin || static",
+    "unless api",
+    "if { path_sub -i secret } or local",
+    "if METH_GET api",
+    "if !local !api",
+    "if HTTP_1.1 { hdr_cnt(x-role) gt 1 }",
+    "if big",
+    "if { hdr(x-role) -m str user }",
+];
+
+const REQUESTS: &[&str] = &[
+    "GET /static/a.js HTTP/1.1\r\nHost: h\r\n",
+    "GET /x/y.css HTTP/1.1\r\nHost: h\r\nX-Role: admin\r\n",
+    "POST /api/v1 HTTP/1.1\r\nHost: h\r\nX-Role: admin\r\nContent-Length: 0\r\n",
+    "GET /api/v1 HTTP/1.1\r\nHost: h\r\nX-Role: user\r\nX-Role: admin\r\n",
+    "GET /x/SECRET/y HTTP/1.1\r\nHost: h\r\n",
+    "GET /home HTTP/1.1\r\nHost: h\r\nX-IP: 127.0.0.5\r\n",
+    "GET /home HTTP/1.0\r\n",
+    "GET /n HTTP/1.1\r\nHost: h\r\nX-N: 7\r\nX-N: 500x\r\nX-IP: 10.0.0.1:80, 127.0.0.1\r\n",
+    "GET /n HTTP/1.1\r\nHost: h\r\nX-N: -5\r\nX-IP: ::ffff:127.0.0.1\r\n",
+];
+
+fn parse_head(raw: &str) -> Head {
+    let mut buf = format!("{raw}\r\n").into_bytes();
+    let mut head = Head::new();
+    let done = HeadParser::new(Kind::Request, Options::default()).parse(&mut buf, &mut head);
+    assert!(matches!(done, Ok(Progress::Done(_))), "{raw:?}: {done:?}");
+    head
+}
+
+#[test]
+fn conditions_evaluate_as_in_haproxy() {
+    let Some(bin) = harness::haproxy("conditions_evaluate_as_in_haproxy") else {
+        return;
+    };
+    // Each condition sets its own variable; the response lists them all,
+    // so one request shows every verdict.
+    let mut cfg = String::from(
+        "defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
+         frontend fe\n    bind fd@3\n",
+    );
+    for l in ACL_LINES {
+        cfg.push_str(&format!("    acl {l}\n"));
+    }
+    let mut body = String::new();
+    for (i, c) in CONDITIONS.iter().enumerate() {
+        cfg.push_str(&format!("    http-request set-var(txn.c{i}) str(1) {c}\n"));
+        body.push_str(&format!("%[var(txn.c{i})],"));
+    }
+    cfg.push_str(&format!(
+        "    http-request return status 200 content-type text/plain lf-string \"{body}\"\n"
+    ));
+    let p = harness::start_haproxy(&bin, &cfg);
+    let defs: Vec<_> = ACL_LINES
+        .iter()
+        .map(|l| ringlb_config::acl::parse_acl(&words(l)).unwrap())
+        .collect();
+    let mut acls = Acls::compile(&defs).unwrap();
+    let conds: Vec<_> = CONDITIONS
+        .iter()
+        .map(|c| {
+            let parsed = ringlb_config::acl::parse_condition(&words(c)).unwrap();
+            acls.condition(&parsed).unwrap()
+        })
+        .collect();
+    let mut disagree = Vec::new();
+    for raw in REQUESTS {
+        let mut s = p.connect();
+        write!(s, "{raw}Connection: close\r\n\r\n").unwrap();
+        let mut resp = Vec::new();
+        s.read_to_end(&mut resp).unwrap();
+        let start = resp.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        let verdicts: Vec<bool> = String::from_utf8_lossy(&resp[start..])
+            .split(',')
+            .take(CONDITIONS.len())
+            .map(|v| v == "1")
+            .collect();
+        assert_eq!(
+            verdicts.len(),
+            CONDITIONS.len(),
+            "{:?}",
+            String::from_utf8_lossy(&resp)
+        );
+        let head = parse_head(&format!("{raw}Connection: close\r\n"));
+        for (i, c) in CONDITIONS.iter().enumerate() {
+            let got = acls.eval(&conds[i], &head);
+            if verdicts[i] != got {
+                disagree.push(format!(
+                    "{c} on {raw:?}: haproxy {}, ringlb {got}",
+                    verdicts[i]
+                ));
             }
         }
     }

@@ -63,6 +63,19 @@ pub fn fetch(call: &FetchCall, req: &Head) -> Option<Smp> {
             let occ = int_arg(1).unwrap_or(0);
             Smp::Str(occurrence(header_values(req, name, full), occ)?.to_vec())
         }
+        "req.hdr_ip" | "hdr_ip" => {
+            let name = str_arg(0)?;
+            let occ = int_arg(1).unwrap_or(0);
+            header_ip(occurrence(header_values(req, name, false), occ)?)?
+        }
+        "req.hdr_val" | "hdr_val" => {
+            let name = str_arg(0)?;
+            let occ = int_arg(1).unwrap_or(0);
+            Smp::Int(i64::from(strl2ic(occurrence(
+                header_values(req, name, false),
+                occ,
+            )?)))
+        }
         "req.hdr_cnt" | "hdr_cnt" | "req.fhdr_cnt" | "fhdr_cnt" => {
             let full = call.def.name.contains("fhdr");
             // Without a name, every field counts (split into values, as
@@ -76,6 +89,127 @@ pub fn fetch(call: &FetchCall, req: &Head) -> Option<Smp> {
         }
         _ => return None,
     })
+}
+
+/// Fetch `call` for an ACL: a header fetch without an explicit
+/// occurrence gives each value in turn (HAProxy's SMP_OPT_ITERATE), until
+/// `each` says it is done (true); other fetches give their one sample.
+pub fn fetch_each(call: &FetchCall, req: &Head, mut each: impl FnMut(Smp) -> bool) -> bool {
+    let name = call.def.name;
+    let iterates = matches!(
+        name,
+        "req.hdr"
+            | "hdr"
+            | "req.fhdr"
+            | "fhdr"
+            | "req.hdr_ip"
+            | "hdr_ip"
+            | "req.hdr_val"
+            | "hdr_val"
+    ) && !matches!(call.args.get(1), Some(Arg::Int(n)) if *n != 0);
+    if !iterates {
+        return fetch(call, req).is_some_and(each);
+    }
+    let Some(Arg::Str(h)) = call.args.first() else {
+        return false;
+    };
+    let full = name.ends_with("fhdr");
+    header_values(req, h.as_bytes(), full).any(|v| {
+        let smp = match name {
+            "req.hdr_ip" | "hdr_ip" => header_ip(v),
+            "req.hdr_val" | "hdr_val" => Some(Smp::Int(i64::from(strl2ic(v)))),
+            _ => Some(Smp::Str(v.to_vec())),
+        };
+        smp.is_some_and(&mut each)
+    })
+}
+
+/// HAProxy's `smp_fetch_hdr_ip` on one value: a plain IPv4 address, one
+/// followed by `:port`, or an IPv6 address.
+fn header_ip(v: &[u8]) -> Option<Smp> {
+    if let Some((a, len)) = url2ipv4(v) {
+        let rest = v.get(len..).unwrap_or_default();
+        let port_ok = |p: &[u8]| {
+            !p.is_empty()
+                && p.iter().all(u8::is_ascii_digit)
+                && std::str::from_utf8(p)
+                    .ok()
+                    .and_then(|p| p.parse::<u32>().ok())
+                    .is_some_and(|p| p <= 65535)
+        };
+        if rest.is_empty()
+            || rest.first() == Some(&b':') && port_ok(rest.get(1..).unwrap_or_default())
+        {
+            return Some(Smp::Ipv4(a));
+        }
+    }
+    std::str::from_utf8(v).ok()?.parse().ok().map(Smp::Ipv6)
+}
+
+/// HAProxy's `url2ipv4`: a dotted quad at the start of `s` and the bytes
+/// it took.
+fn url2ipv4(s: &[u8]) -> Option<(std::net::Ipv4Addr, usize)> {
+    let mut oct = [0u32; 4];
+    let (mut n, mut saw_digit, mut i) = (0usize, false, 0usize);
+    while let Some(&c) = s.get(i) {
+        if c.is_ascii_digit() {
+            if !saw_digit {
+                n += 1;
+                if n > 4 {
+                    return None;
+                }
+                saw_digit = true;
+            }
+            let slot = oct.get_mut(n - 1)?;
+            *slot = *slot * 10 + u32::from(c - b'0');
+            if *slot > 255 {
+                return None;
+            }
+        } else if c == b'.' {
+            if !saw_digit || n == 4 {
+                return None;
+            }
+            saw_digit = false;
+        } else {
+            break;
+        }
+        i += 1;
+    }
+    if n < 4 {
+        return None;
+    }
+    let b = |k: usize| u8::try_from(oct.get(k).copied().unwrap_or(0)).unwrap_or(0);
+    Some((std::net::Ipv4Addr::new(b(0), b(1), b(2), b(3)), i))
+}
+
+/// HAProxy's `strl2ic`: a 32-bit decimal with its C quirks (a byte below
+/// '0' counts as a negative digit, the sum wraps).
+fn strl2ic(s: &[u8]) -> i32 {
+    let digit = |c: u8| i32::from(c as i8) - i32::from(b'0');
+    let mut i: i32 = 0;
+    match s.split_first() {
+        None => 0,
+        Some((b'-', rest)) => {
+            for c in rest {
+                let j = digit(*c);
+                if j > 9 {
+                    break;
+                }
+                i = i.wrapping_mul(10).wrapping_sub(j);
+            }
+            i
+        }
+        Some(_) => {
+            for c in s {
+                let j = digit(*c);
+                if j > 9 {
+                    break;
+                }
+                i = i.wrapping_mul(10).wrapping_add(j);
+            }
+            i
+        }
+    }
 }
 
 /// HAProxy's `http_parse_path`: from the first `/` after the scheme and
@@ -154,6 +288,20 @@ mod tests {
         assert_eq!(occurrence(v(), -2), Some(&b"b"[..]));
         assert_eq!(occurrence(v(), 4), None);
         assert_eq!(occurrence(v(), -4), None);
+    }
+
+    #[test]
+    fn addresses_and_numbers_as_haproxy_reads_header_values() {
+        let ip = |v: &[u8]| header_ip(v);
+        assert_eq!(ip(b"10.0.0.1"), Some(Smp::Ipv4([10, 0, 0, 1].into())));
+        assert_eq!(ip(b"10.0.0.1:80"), Some(Smp::Ipv4([10, 0, 0, 1].into())));
+        assert_eq!(ip(b"10.0.0.1:99999"), None);
+        assert_eq!(ip(b"10.0.0.256"), None);
+        assert_eq!(ip(b"::1"), Some(Smp::Ipv6(std::net::Ipv6Addr::LOCALHOST)));
+        assert_eq!(strl2ic(b"42x"), 42);
+        assert_eq!(strl2ic(b"-5"), -5);
+        assert_eq!(strl2ic(b"1 "), -6, "a blank is a negative digit in C");
+        assert_eq!(strl2ic(b""), 0);
     }
 
     #[test]

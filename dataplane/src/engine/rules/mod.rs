@@ -1,8 +1,10 @@
 //! Rules: the ACL engine and, next, the rule sets and their actions (the
 //! HTTP issue). [`pattern`]: patterns compiled for the lookups;
 //! [`sample`]: sample values, HAProxy's casts, and the converters;
-//! [`fetch`]: sample fetches over a request head.
+//! [`fetch`]: sample fetches over a request head; [`acl`]: ACLs and
+//! conditions over a request.
 
+pub mod acl;
 pub mod fetch;
 pub mod pattern;
 pub mod sample;

@@ -1,0 +1,139 @@
+//! ACLs and conditions, compiled once per proxy and evaluated over a
+//! request (HAProxy's acl.c): an ACL is the OR of its lines (several
+//! `acl` lines with one name), a line matches when its sample, fetched and
+//! converted, matches one of its patterns; a condition is an OR of ANDs of
+//! ACLs, each maybe negated, under `if` or `unless`.
+//!
+//! A sample that cannot be fetched matches nothing, so `!acl` is true then,
+//! as in HAProxy (`ACL_TEST_FAIL` negated is a pass).
+
+use std::collections::HashMap;
+
+use ringlb_config::acl::{predefined_def, AclDef, AclRef, CondExpr, Condition, MatchMethod};
+use ringlb_config::sample::SampleExpr;
+use ringlb_proto::msg::Head;
+
+use super::fetch::fetch_each;
+use super::pattern::{CompileError, Patterns, Value};
+use super::sample::{convert, Smp};
+
+/// One compiled `acl` line.
+#[derive(Debug)]
+struct Line {
+    expr: SampleExpr,
+    method: MatchMethod,
+    patterns: Patterns,
+}
+
+/// A proxy's ACLs, by name, and the anonymous and predefined ones its
+/// conditions use.
+#[derive(Debug, Default)]
+pub struct Acls {
+    lines: Vec<Line>,
+    /// Name -> the indexes of its lines in `lines`.
+    by_name: HashMap<String, Vec<usize>>,
+}
+
+/// A compiled condition: an OR of ANDs of (negated?, line indexes).
+#[derive(Debug)]
+pub struct Cond {
+    unless: bool,
+    any_of: Vec<Vec<(bool, Vec<usize>)>>,
+}
+
+impl Acls {
+    /// Compile the proxy's `acl` lines (in order; one name may have many).
+    pub fn compile(defs: &[AclDef]) -> Result<Acls, CompileError> {
+        let mut acls = Acls::default();
+        for d in defs {
+            let i = acls.push(d)?;
+            acls.by_name.entry(d.name.clone()).or_default().push(i);
+        }
+        Ok(acls)
+    }
+
+    fn push(&mut self, d: &AclDef) -> Result<usize, CompileError> {
+        self.lines.push(Line {
+            expr: d.expr.clone(),
+            method: d.method,
+            patterns: Patterns::compile(d.method, d.flags.ignore_case, &d.patterns)?,
+        });
+        Ok(self.lines.len() - 1)
+    }
+
+    /// Compile a condition over these ACLs: a proxy's own ACL first, then
+    /// a predefined one of that name, as HAProxy looks them up.
+    pub fn condition(&mut self, c: &Condition) -> Result<Cond, CompileError> {
+        let (unless, expr): (bool, &CondExpr) = match c {
+            Condition::If(e) => (false, e),
+            Condition::Unless(e) => (true, e),
+        };
+        let mut any_of = Vec::with_capacity(expr.any_of.len());
+        for all in &expr.any_of {
+            let mut terms = Vec::with_capacity(all.len());
+            for t in all {
+                let lines =
+                    match &t.acl {
+                        AclRef::Anonymous(d) => vec![self.push(d)?],
+                        r => match self.by_name.get(r.name()) {
+                            Some(l) => l.clone(),
+                            None => {
+                                let d = predefined_def(r.name()).and_then(Result::ok).ok_or_else(
+                                    || CompileError(format!("unknown ACL '{}'", r.name())),
+                                )?;
+                                let i = self.push(&d)?;
+                                self.by_name.insert(r.name().to_string(), vec![i]);
+                                vec![i]
+                            }
+                        },
+                    };
+                terms.push((t.negate, lines));
+            }
+            any_of.push(terms);
+        }
+        Ok(Cond { unless, any_of })
+    }
+
+    /// Whether one ACL line matches the request.
+    fn line_matches(&self, i: usize, req: &Head) -> bool {
+        let Some(line) = self.lines.get(i) else {
+            return false;
+        };
+        // Each value of a multi-valued fetch (headers) is tried in turn.
+        fetch_each(&line.expr.fetch, req, |v| {
+            let mut v = Some(v);
+            for c in &line.expr.converters {
+                v = v.and_then(|v| convert(c, v));
+            }
+            let Some(v) = v else { return false };
+            // The sample as the match method wants it (`len` counts the
+            // bytes of the string form; `found` takes anything).
+            let typed = if matches!(line.method, MatchMethod::Found) {
+                Some(v)
+            } else {
+                v.cast(line.method.sample_type())
+            };
+            let Some(v) = typed else { return false };
+            let value = match &v {
+                Smp::Bool(b) => Value::Bool(*b),
+                Smp::Int(n) => Value::Int(*n),
+                Smp::Ipv4(a) => Value::Ip((*a).into()),
+                Smp::Ipv6(a) => Value::Ip((*a).into()),
+                Smp::Str(s) => Value::Str(s),
+                Smp::Bin(s) => Value::Bin(s),
+            };
+            line.patterns.matches(value)
+        })
+    }
+
+    /// Evaluate `cond` over the request.
+    pub fn eval(&self, cond: &Cond, req: &Head) -> bool {
+        let hit = cond.any_of.iter().any(|all| {
+            all.iter().all(|(negate, lines)| {
+                let m = lines.iter().any(|i| self.line_matches(*i, req));
+                m != *negate
+            })
+        });
+        hit != cond.unless
+    }
+}
