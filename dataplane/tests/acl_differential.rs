@@ -20,6 +20,7 @@ use std::io::{Read, Write};
 use std::net::IpAddr;
 
 use ringlb::engine::rules::acl::Acls;
+use ringlb::engine::rules::fetch::Ctx;
 use ringlb::engine::rules::pattern::{Patterns, Value};
 use ringlb_config::lexer::Word;
 use ringlb_proto::h1::head::{HeadParser, Kind, Options, Progress};
@@ -231,6 +232,8 @@ const CONDITIONS: &[&str] = &[
     "if HTTP_1.1 { hdr_cnt(x-role) gt 1 }",
     "if big",
     "if { hdr(x-role) -m str user }",
+    "if LOCALHOST !METH_POST",
+    "if { src_port gt 0 } { dst_port gt 0 }",
 ];
 
 const REQUESTS: &[&str] = &[
@@ -291,6 +294,7 @@ fn conditions_evaluate_as_in_haproxy() {
     let mut disagree = Vec::new();
     for raw in REQUESTS {
         let mut s = p.connect();
+        let (src, dst) = (s.local_addr().unwrap(), s.peer_addr().unwrap());
         write!(s, "{raw}Connection: close\r\n\r\n").unwrap();
         let mut resp = Vec::new();
         s.read_to_end(&mut resp).unwrap();
@@ -308,7 +312,13 @@ fn conditions_evaluate_as_in_haproxy() {
         );
         let head = parse_head(&format!("{raw}Connection: close\r\n"));
         for (i, c) in CONDITIONS.iter().enumerate() {
-            let got = acls.eval(&conds[i], &head);
+            let cx = Ctx {
+                req: &head,
+                src: Some(src),
+                dst: Some(dst),
+                frontend: "fe",
+            };
+            let got = acls.eval(&conds[i], &cx);
             if verdicts[i] != got {
                 disagree.push(format!(
                     "{c} on {raw:?}: haproxy {}, ringlb {got}",

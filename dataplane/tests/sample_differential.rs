@@ -17,7 +17,7 @@ mod harness;
 
 use std::io::{Read, Write};
 
-use ringlb::engine::rules::fetch::fetch;
+use ringlb::engine::rules::fetch::{fetch, Ctx};
 use ringlb::engine::rules::sample::{convert, Smp};
 use ringlb_proto::h1::head::{HeadParser, Kind, Options, Progress};
 use ringlb_proto::msg::Head;
@@ -231,13 +231,23 @@ const FETCHES: &[(&str, &[&str])] = &[
     ),
 ];
 
-fn ringlb_fetches(expr: &str, raw: &str) -> Vec<u8> {
+fn ringlb_fetches(
+    expr: &str,
+    raw: &str,
+    conn: (std::net::SocketAddr, std::net::SocketAddr),
+) -> Vec<u8> {
     let expr = ringlb_config::sample::parse_sample(expr).unwrap();
     let mut buf = format!("{raw}\r\n").into_bytes();
     let mut head = Head::new();
     let done = HeadParser::new(Kind::Request, Options::default()).parse(&mut buf, &mut head);
     assert!(matches!(done, Ok(Progress::Done(_))), "{raw:?}: {done:?}");
-    let mut v = fetch(&expr.fetch, &head);
+    let cx = Ctx {
+        req: &head,
+        src: Some(conn.0),
+        dst: Some(conn.1),
+        frontend: "fe",
+    };
+    let mut v = fetch(&expr.fetch, &cx);
     for c in &expr.converters {
         v = v.and_then(|v| convert(c, v));
     }
@@ -246,9 +256,15 @@ fn ringlb_fetches(expr: &str, raw: &str) -> Vec<u8> {
 
 /// The request line and headers, with `X-Case: <case>` slipped in after
 /// the request line so haproxy picks the rule.
-fn haproxy_fetches(p: &harness::Proxy, case: usize, raw: &str) -> Vec<u8> {
+/// The body haproxy returned, and the connection's two ends.
+fn haproxy_fetches(
+    p: &harness::Proxy,
+    case: usize,
+    raw: &str,
+) -> (Vec<u8>, (std::net::SocketAddr, std::net::SocketAddr)) {
     let (line, rest) = raw.split_once("\r\n").unwrap();
     let mut c = p.connect();
+    let ends = (c.local_addr().unwrap(), c.peer_addr().unwrap());
     write!(
         c,
         "{line}\r\nX-Case: {case}\r\n{rest}Connection: close\r\n\r\n"
@@ -263,7 +279,7 @@ fn haproxy_fetches(p: &harness::Proxy, case: usize, raw: &str) -> Vec<u8> {
         String::from_utf8_lossy(&resp)
     );
     let body = resp.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
-    resp[body..].to_vec()
+    (resp[body..].to_vec(), ends)
 }
 
 #[test]
@@ -284,12 +300,13 @@ fn fetches_render_as_in_haproxy() {
     let mut disagree = Vec::new();
     for (i, (expr, requests)) in FETCHES.iter().enumerate() {
         for raw in *requests {
-            let want = haproxy_fetches(&p, i, raw);
+            let (want, ends) = haproxy_fetches(&p, i, raw);
             // The rule's own X-Case header is part of what haproxy sees.
             let (line, rest) = raw.split_once("\r\n").unwrap();
             let got = ringlb_fetches(
                 expr,
                 &format!("{line}\r\nX-Case: {i}\r\n{rest}Connection: close\r\n"),
+                ends,
             );
             if want != got {
                 disagree.push(format!(

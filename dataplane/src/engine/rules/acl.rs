@@ -11,9 +11,8 @@ use std::collections::HashMap;
 
 use ringlb_config::acl::{predefined_def, AclDef, AclRef, CondExpr, Condition, MatchMethod};
 use ringlb_config::sample::SampleExpr;
-use ringlb_proto::msg::Head;
 
-use super::fetch::fetch_each;
+use super::fetch::{fetch_each, Ctx};
 use super::pattern::{CompileError, Patterns, Value};
 use super::sample::{convert, Smp};
 
@@ -95,12 +94,12 @@ impl Acls {
     }
 
     /// Whether one ACL line matches the request.
-    fn line_matches(&self, i: usize, req: &Head) -> bool {
+    fn line_matches(&self, i: usize, cx: &Ctx<'_>) -> bool {
         let Some(line) = self.lines.get(i) else {
             return false;
         };
         // Each value of a multi-valued fetch (headers) is tried in turn.
-        fetch_each(&line.expr.fetch, req, |v| {
+        fetch_each(&line.expr.fetch, cx, |v| {
             let mut v = Some(v);
             for c in &line.expr.converters {
                 v = v.and_then(|v| convert(c, v));
@@ -127,10 +126,10 @@ impl Acls {
     }
 
     /// Evaluate `cond` over the request.
-    pub fn eval(&self, cond: &Cond, req: &Head) -> bool {
+    pub fn eval(&self, cond: &Cond, cx: &Ctx<'_>) -> bool {
         let hit = cond.any_of.iter().any(|all| {
             all.iter().all(|(negate, lines)| {
-                let m = lines.iter().any(|i| self.line_matches(*i, req));
+                let m = lines.iter().any(|i| self.line_matches(*i, cx));
                 m != *negate
             })
         });

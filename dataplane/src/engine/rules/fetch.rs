@@ -4,6 +4,8 @@
 //! Fetches that need the connection, the stream or a response come with
 //! the HTTP stream.
 
+use std::net::{IpAddr, SocketAddr};
+
 use ringlb_config::sample::{Arg, FetchCall};
 use ringlb_proto::h1::fields::{split_target, values as split_values};
 use ringlb_proto::msg::Head;
@@ -13,9 +15,33 @@ use super::sample::Smp;
 /// HAProxy keeps the last 10 values to serve a negative occurrence.
 const MAX_HDR_HISTORY: usize = 10;
 
+/// What a fetch may look at: the request head and its connection.
+#[derive(Clone, Copy, Debug)]
+pub struct Ctx<'a> {
+    pub req: &'a Head,
+    /// The client's address (None for a UNIX client).
+    pub src: Option<SocketAddr>,
+    /// The address the client connected to.
+    pub dst: Option<SocketAddr>,
+    pub frontend: &'a str,
+}
+
+impl<'a> Ctx<'a> {
+    /// A context with the head alone (no connection facts).
+    pub fn head(req: &'a Head) -> Ctx<'a> {
+        Ctx {
+            req,
+            src: None,
+            dst: None,
+            frontend: "",
+        }
+    }
+}
+
 /// Fetch `call` from request `req`: the sample, or None where HAProxy's
 /// fetch finds nothing.
-pub fn fetch(call: &FetchCall, req: &Head) -> Option<Smp> {
+pub fn fetch(call: &FetchCall, cx: &Ctx<'_>) -> Option<Smp> {
+    let req = cx.req;
     let args = &call.args;
     let [_, uri, version] = req.line_parts();
     let str_arg = |i: usize| match args.get(i) {
@@ -27,7 +53,18 @@ pub fn fetch(call: &FetchCall, req: &Head) -> Option<Smp> {
         _ => None,
     };
     Some(match call.def.name {
+        "src" => addr(cx.src?.ip()),
+        "dst" => addr(cx.dst?.ip()),
+        "src_port" => Smp::Int(i64::from(cx.src?.port())),
+        "dst_port" => Smp::Int(i64::from(cx.dst?.port())),
+        "fe_name" => Smp::Str(cx.frontend.as_bytes().to_vec()),
+        "always_true" => Smp::Bool(true),
+        "always_false" => Smp::Bool(false),
         "url" => Smp::Str(uri.to_vec()),
+        "url_param" | "urlp" => {
+            let delim = str_arg(1).and_then(|d| d.first().copied()).unwrap_or(b'?');
+            Smp::Str(url_param(uri, str_arg(0).unwrap_or_default(), delim)?.to_vec())
+        }
         "path" => Smp::Str(cut_query(path(uri)?).to_vec()),
         "pathq" => Smp::Str(path(uri)?.to_vec()),
         "query" => {
@@ -94,7 +131,8 @@ pub fn fetch(call: &FetchCall, req: &Head) -> Option<Smp> {
 /// Fetch `call` for an ACL: a header fetch without an explicit
 /// occurrence gives each value in turn (HAProxy's SMP_OPT_ITERATE), until
 /// `each` says it is done (true); other fetches give their one sample.
-pub fn fetch_each(call: &FetchCall, req: &Head, mut each: impl FnMut(Smp) -> bool) -> bool {
+pub fn fetch_each(call: &FetchCall, cx: &Ctx<'_>, mut each: impl FnMut(Smp) -> bool) -> bool {
+    let req = cx.req;
     let name = call.def.name;
     let iterates = matches!(
         name,
@@ -108,7 +146,7 @@ pub fn fetch_each(call: &FetchCall, req: &Head, mut each: impl FnMut(Smp) -> boo
             | "hdr_val"
     ) && !matches!(call.args.get(1), Some(Arg::Int(n)) if *n != 0);
     if !iterates {
-        return fetch(call, req).is_some_and(each);
+        return fetch(call, cx).is_some_and(each);
     }
     let Some(Arg::Str(h)) = call.args.first() else {
         return false;
@@ -122,6 +160,45 @@ pub fn fetch_each(call: &FetchCall, req: &Head, mut each: impl FnMut(Smp) -> boo
         };
         smp.is_some_and(&mut each)
     })
+}
+
+fn addr(ip: IpAddr) -> Smp {
+    match ip {
+        IpAddr::V4(a) => Smp::Ipv4(a),
+        IpAddr::V6(a) => Smp::Ipv6(a),
+    }
+}
+
+/// HAProxy's `url_param`: the parameters start after the first `delim`
+/// (`?` by default) and are separated by `&`, `;` or `delim`; the value of
+/// the first one named `name` (the first one with a value when `name` is
+/// empty), up to the next separator.
+fn url_param<'a>(uri: &'a [u8], name: &[u8], delim: u8) -> Option<&'a [u8]> {
+    let qs = uri.get(memchr::memchr(delim, uri)? + 1..)?;
+    let is_sep = |c: u8| c == b'&' || c == b';' || c == delim;
+    let value_at = |start: usize| {
+        let rest = qs.get(start..).unwrap_or_default();
+        let end = rest.iter().position(|c| is_sep(*c)).unwrap_or(rest.len());
+        rest.get(..end)
+    };
+    if name.is_empty() {
+        return value_at(memchr::memchr(b'=', qs)? + 1);
+    }
+    let mut pos = 0;
+    while pos < qs.len() {
+        let eq = pos + name.len();
+        if eq >= qs.len() {
+            return None;
+        }
+        if qs.get(eq) == Some(&b'=') && qs.get(pos..eq) == Some(name) {
+            return value_at(eq + 1);
+        }
+        while qs.get(pos).is_some_and(|c| !is_sep(*c)) {
+            pos += 1;
+        }
+        pos += 1;
+    }
+    None
 }
 
 /// HAProxy's `smp_fetch_hdr_ip` on one value: a plain IPv4 address, one
