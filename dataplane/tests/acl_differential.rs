@@ -234,6 +234,7 @@ const CONDITIONS: &[&str] = &[
     "if { hdr(x-role) -m str user }",
     "if LOCALHOST !METH_POST",
     "if { src_port gt 0 } { dst_port gt 0 }",
+    "if { req.cook(sid) -m str abc }",
 ];
 
 const REQUESTS: &[&str] = &[
@@ -246,6 +247,7 @@ const REQUESTS: &[&str] = &[
     "GET /home HTTP/1.0\r\n",
     "GET /n HTTP/1.1\r\nHost: h\r\nX-N: 7\r\nX-N: 500x\r\nX-IP: 10.0.0.1:80, 127.0.0.1\r\n",
     "GET /n HTTP/1.1\r\nHost: h\r\nX-N: -5\r\nX-IP: ::ffff:127.0.0.1\r\n",
+    "GET /c HTTP/1.1\r\nHost: h\r\nCookie: sid=abc; x=1\r\nCookie: sid=zzz\r\n",
 ];
 
 fn parse_head(raw: &str) -> Head {

@@ -100,6 +100,21 @@ pub fn fetch(call: &FetchCall, cx: &Ctx<'_>) -> Option<Smp> {
             let occ = int_arg(1).unwrap_or(0);
             Smp::Str(occurrence(header_values(req, name, full), occ)?.to_vec())
         }
+        "req.cook" | "cook" | "cookie" => {
+            let name = str_arg(0).unwrap_or_default();
+            let mut all = request_cookies(req, name);
+            // A named cookie: its last occurrence; no name: the first.
+            let v = if name.is_empty() {
+                all.next()
+            } else {
+                all.last()
+            };
+            Smp::Str(v?.to_vec())
+        }
+        "req.cook_cnt" | "cook_cnt" => {
+            let n = request_cookies(req, str_arg(0).unwrap_or_default()).count();
+            Smp::Int(i64::try_from(n).unwrap_or(i64::MAX))
+        }
         "req.hdr_ip" | "hdr_ip" => {
             let name = str_arg(0)?;
             let occ = int_arg(1).unwrap_or(0);
@@ -134,6 +149,12 @@ pub fn fetch(call: &FetchCall, cx: &Ctx<'_>) -> Option<Smp> {
 pub fn fetch_each(call: &FetchCall, cx: &Ctx<'_>, mut each: impl FnMut(Smp) -> bool) -> bool {
     let req = cx.req;
     let name = call.def.name;
+    if matches!(name, "req.cook" | "cook" | "cookie") {
+        let Some(Arg::Str(c)) = call.args.first() else {
+            return fetch(call, cx).is_some_and(each);
+        };
+        return request_cookies(req, c.as_bytes()).any(|v| each(Smp::Str(v.to_vec())));
+    }
     let iterates = matches!(
         name,
         "req.hdr"
@@ -160,6 +181,86 @@ pub fn fetch_each(call: &FetchCall, cx: &Ctx<'_>, mut each: impl FnMut(Smp) -> b
         };
         smp.is_some_and(&mut each)
     })
+}
+
+/// The values of the request's cookies named `name` (every cookie when
+/// empty), in order, as HAProxy's smp_fetch_cookie finds them: each
+/// comma-separated part of each Cookie header at least as long as the
+/// name plus one, read by `http_extract_cookie_value`.
+fn request_cookies<'a>(req: &'a Head, name: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
+    header_values(req, b"cookie", false)
+        .filter(move |v| v.len() > name.len())
+        .flat_map(move |v| extract_cookies(v, name, true))
+}
+
+/// HAProxy's `http_extract_cookie_value` applied until the end of `hdr`:
+/// `name=value` pairs separated by `;` (and `,` in a request's `list`),
+/// blanks around names and values dropped, values possibly quoted,
+/// `$`-attributes and pairs without `=` skipped.
+fn extract_cookies<'a>(hdr: &'a [u8], name: &[u8], list: bool) -> Vec<&'a [u8]> {
+    let spht = |c: u8| c == b' ' || c == b'\t';
+    let mut out = Vec::new();
+    let mut beg = 0;
+    while beg + name.len() + 1 < hdr.len() {
+        while hdr.get(beg).copied().is_some_and(spht) {
+            beg += 1;
+        }
+        let (mut equal, mut att_end) = (beg, beg);
+        while let Some(&c) = hdr.get(equal) {
+            if c == b'=' || c == b';' || (list && c == b',') {
+                break;
+            }
+            equal += 1;
+            if !spht(c) {
+                att_end = equal;
+            }
+        }
+        let (val_beg, val_end, next);
+        if hdr.get(equal) == Some(&b'=') {
+            let mut vb = equal + 1;
+            while hdr.get(vb).copied().is_some_and(spht) {
+                vb += 1;
+            }
+            let n = cookie_value_end(hdr, vb);
+            let mut ve = n;
+            while ve > vb && hdr.get(ve - 1).copied().is_some_and(spht) {
+                ve -= 1;
+            }
+            (val_beg, val_end, next) = (vb, ve, n);
+        } else {
+            (val_beg, val_end, next) = (equal, equal, equal);
+        }
+        let att = hdr.get(beg..att_end).unwrap_or_default();
+        if att.first() != Some(&b'$') && equal != next && (name.is_empty() || att == name) {
+            out.push(hdr.get(val_beg..val_end).unwrap_or_default());
+        } else if !list && att.first() != Some(&b'$') && equal != next {
+            break;
+        }
+        beg = next + 1;
+    }
+    out
+}
+
+/// HAProxy's `http_find_cookie_value_end`: the first `,` or `;` outside
+/// quotes from `at`.
+fn cookie_value_end(s: &[u8], at: usize) -> usize {
+    let (mut quoted, mut escaped) = (false, false);
+    for (i, c) in s.iter().enumerate().skip(at) {
+        if escaped {
+            escaped = false;
+        } else if quoted {
+            match c {
+                b'\\' => escaped = true,
+                b'"' => quoted = false,
+                _ => {}
+            }
+        } else if *c == b'"' {
+            quoted = true;
+        } else if *c == b',' || *c == b';' {
+            return i;
+        }
+    }
+    s.len()
 }
 
 fn addr(ip: IpAddr) -> Smp {
