@@ -270,6 +270,17 @@ pub(crate) fn parse_acl_in(words: &[&str], vocab: Vocab) -> Result<AclDef, AclEr
     Ok(def)
 }
 
+/// One pattern of a pattern or map file (HAProxy reads file lines with
+/// the method's `pat_parse_*`, no operator), typed for `method`; None
+/// for methods that take no pattern. `no_dns`: host names are refused.
+pub fn parse_file_pattern(
+    method: MatchMethod,
+    word: &str,
+    no_dns: bool,
+) -> Result<Option<Pattern>, String> {
+    pattern::parse_pattern(parser_for(method), Op::Eq, word, no_dns)
+}
+
 /// Comparison operators of integer patterns.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Op {

@@ -319,3 +319,81 @@ fn fetches_render_as_in_haproxy() {
     }
     assert!(disagree.is_empty(), "{}", disagree.join("\n"));
 }
+
+/// A map file and the converters that read it.
+const MAP_FILE: &str = "# routes\n/api/v1 api_v1\n/api api\n/static static files\n  /img\timages\n";
+const IP_MAP: &str = "10.0.0.0/8 ten\n10.1.0.0/16 ten-one\n192.168.0.0/16 lan\n";
+const MAPS: &[(&str, &[&str])] = &[
+    (
+        "map_beg({M})",
+        &["/api/v1/x", "/api/v2", "/static/a", "/img/b", "/none"],
+    ),
+    ("map_beg({M},nope)", &["/none"]),
+    ("map({M},nope)", &["/api", "/api/"]),
+    ("map_str({M})", &["/static"]),
+    ("map_sub({M},x)", &["x/api/v1/y", "q"]),
+    ("map_end({M})", &["/x/img", "/img/"]),
+    (
+        "map_ip({I},none)",
+        &["10.1.2.3", "10.2.3.4", "192.168.9.9", "8.8.8.8", "nope"],
+    ),
+];
+
+fn map_case(template: &str, m: &str, i: &str) -> String {
+    template.replace("{M}", m).replace("{I}", i)
+}
+
+#[test]
+fn maps_render_as_in_haproxy() {
+    let Some(bin) = harness::haproxy("maps_render_as_in_haproxy") else {
+        return;
+    };
+    let dir = harness::TempDir::new("maps");
+    let (m, i) = (dir.0.join("routes.map"), dir.0.join("nets.map"));
+    std::fs::write(&m, MAP_FILE).unwrap();
+    std::fs::write(&i, IP_MAP).unwrap();
+    let (m, i) = (m.to_str().unwrap(), i.to_str().unwrap());
+    let mut cfg = String::from(
+        "defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
+         frontend fe\n    bind fd@3\n",
+    );
+    for (n, (chain, _)) in MAPS.iter().enumerate() {
+        cfg.push_str(&format!(
+            "    http-request return status 200 content-type text/plain lf-string \"%[req.fhdr(x-s),{}]\" if {{ req.hdr(x-case) -m str {n} }}\n",
+            map_case(chain, m, i)
+        ));
+    }
+    let p = harness::start_haproxy(&bin, &cfg);
+    let mut maps = ringlb::engine::rules::sample::Maps::default();
+    let mut disagree = Vec::new();
+    for (n, (chain, samples)) in MAPS.iter().enumerate() {
+        let expr =
+            ringlb_config::sample::parse_sample(&format!("str(x),{}", map_case(chain, m, i)))
+                .unwrap();
+        let conv = &expr.converters[0];
+        let (method, _) = ringlb::engine::rules::map::kind(conv.def.name).unwrap();
+        let file = if chain.contains("{I}") { i } else { m };
+        let text = std::fs::read_to_string(file).unwrap();
+        maps.by_file
+            .entry((file.to_string(), method))
+            .or_insert_with(|| ringlb::engine::rules::map::Map::parse(&text, method).unwrap());
+        for s in *samples {
+            let want = haproxy_renders(&p, n, s);
+            let got = ringlb::engine::rules::sample::convert_with(
+                conv,
+                Smp::Str(s.as_bytes().to_vec()),
+                &maps,
+            )
+            .map(|v| v.render())
+            .unwrap_or_default();
+            if want != got {
+                disagree.push(format!(
+                    "{chain} on {s:?}: haproxy {:?}, ringlb {:?}",
+                    String::from_utf8_lossy(&want),
+                    String::from_utf8_lossy(&got)
+                ));
+            }
+        }
+    }
+    assert!(disagree.is_empty(), "{}", disagree.join("\n"));
+}

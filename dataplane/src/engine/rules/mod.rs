@@ -2,9 +2,10 @@
 //! HTTP issue). [`pattern`]: patterns compiled for the lookups;
 //! [`sample`]: sample values, HAProxy's casts, and the converters;
 //! [`fetch`]: sample fetches over a request head; [`acl`]: ACLs and
-//! conditions over a request.
+//! conditions over a request; [`map`]: maps read from files.
 
 pub mod acl;
 pub mod fetch;
+pub mod map;
 pub mod pattern;
 pub mod sample;

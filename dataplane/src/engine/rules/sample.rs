@@ -7,9 +7,11 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use ringlb_config::acl::MatchMethod;
 use ringlb_config::keywords::SmpType;
 use ringlb_config::sample::{Arg, ConvCall};
 
+use super::pattern::Value;
 use crate::balance::{full_hash, hash, HashFunction};
 
 /// A sample.
@@ -134,10 +136,47 @@ fn str_arg(args: &[Arg], i: usize) -> Option<&[u8]> {
     }
 }
 
+/// The maps loaded at start-up, by file and match method (one file may
+/// serve `map_str` and `map_beg` alike, compiled once for each).
+#[derive(Debug, Default)]
+pub struct Maps {
+    pub by_file: std::collections::HashMap<(String, MatchMethod), super::map::Map>,
+}
+
+/// [`convert`], with the maps for the `map*` converters.
+pub fn convert_with(conv: &ConvCall, input: Smp, maps: &Maps) -> Option<Smp> {
+    let Some((method, out)) = super::map::kind(conv.def.name) else {
+        return convert(conv, input);
+    };
+    let file = match conv.args.first()? {
+        Arg::File(f) | Arg::Str(f) => f.clone(),
+        _ => return None,
+    };
+    let key = match method {
+        MatchMethod::Ip => input.cast(SmpType::Addr)?,
+        MatchMethod::Int => input.cast(SmpType::Int)?,
+        _ => input.cast(SmpType::Str)?,
+    };
+    let map = maps.by_file.get(&(file, method))?;
+    let value = match &key {
+        Smp::Int(n) => Value::Int(*n),
+        Smp::Ipv4(a) => Value::Ip((*a).into()),
+        Smp::Ipv6(a) => Value::Ip((*a).into()),
+        Smp::Str(s) | Smp::Bin(s) => Value::Str(s),
+        Smp::Bool(b) => Value::Bool(*b),
+    };
+    map.lookup(value, out).or_else(|| {
+        let Some(Arg::Str(d)) = conv.args.get(1) else {
+            return None;
+        };
+        Smp::Str(d.clone().into_bytes()).cast(out)
+    })
+}
+
 /// Apply converter `conv` to `input` (cast to the converter's input type
 /// first): the result, or None where HAProxy's converter fails (the
-/// expression then has no sample). Converters that need variables, maps,
-/// tables or time are not here yet.
+/// expression then has no sample). Converters that need variables, tables
+/// or time are not here yet; maps are [`convert_with`]'s.
 pub fn convert(conv: &ConvCall, input: Smp) -> Option<Smp> {
     let v = input.cast(conv.def.input)?;
     let args = &conv.args;
