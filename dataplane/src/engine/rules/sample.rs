@@ -269,6 +269,26 @@ pub fn convert(conv: &ConvCall, input: Smp) -> Option<Smp> {
             &bytes(v)?,
             int_arg(args, 0).is_some_and(|f| f != 0),
         )?),
+        "url_enc" => Smp::Str(url_enc(&bytes(v)?)),
+        "regsub" => {
+            let Some(Arg::Regex(re)) = args.first() else {
+                return None;
+            };
+            let flags = str_arg(args, 2).unwrap_or_default();
+            // Compiled per call for now: the rule engine will compile it once
+            // with the expression.
+            let re = regex::bytes::RegexBuilder::new(re)
+                .case_insensitive(flags.contains(&b'i'))
+                .unicode(false)
+                .build()
+                .ok()?;
+            Smp::Str(regsub(
+                &bytes(v)?,
+                &re,
+                str_arg(args, 1)?,
+                flags.contains(&b'g'),
+            )?)
+        }
         "ipmask" => {
             let v4 = match v {
                 Smp::Ipv6(a) => a.to_ipv4_mapped().map(Smp::Ipv4).unwrap_or(Smp::Ipv6(a)),
@@ -505,6 +525,92 @@ fn arith_add(a: i64, b: i64) -> i64 {
 /// HAProxy's `sample_conv_arith_mul`: saturated to the sign of the result.
 fn arith_mul(a: i64, b: i64) -> i64 {
     a.saturating_mul(b)
+}
+
+/// HAProxy's `url_enc` (query mode): every byte but RFC 3986's unreserved
+/// ones as `%XX`, upper-case hex.
+fn url_enc(s: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
+    for &c in s {
+        if c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~') {
+            out.push(c);
+        } else {
+            out.push(b'%');
+            out.extend_from_slice(&hex(&[c]));
+        }
+    }
+    out
+}
+
+/// HAProxy's `regsub`: the first match (every match with `global`)
+/// replaced by `subst`, where `\N` is group N, `\xHH` a byte and `\c`
+/// the character c; a match of length 0 keeps the byte after it.
+fn regsub(s: &[u8], re: &regex::bytes::Regex, subst: &[u8], global: bool) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut start = 0;
+    let mut first = true;
+    loop {
+        let caps = if global || first {
+            re.captures_at(s, start)
+        } else {
+            None
+        };
+        first = false;
+        let Some(caps) = caps else {
+            out.extend_from_slice(s.get(start..).unwrap_or_default());
+            break;
+        };
+        let m = caps.get(0)?;
+        out.extend_from_slice(s.get(start..m.start()).unwrap_or_default());
+        expand(subst, &caps, &mut out)?;
+        if start >= s.len() {
+            break;
+        }
+        let mut end = m.end();
+        if end == start {
+            out.extend_from_slice(s.get(end..=end).unwrap_or_default());
+            end += 1;
+        }
+        start = end;
+    }
+    Some(out)
+}
+
+/// HAProxy's `exp_replace`: the replacement with its escapes; a trailing
+/// `\` or a cut `\x` is refused.
+fn expand(subst: &[u8], caps: &regex::bytes::Captures<'_>, out: &mut Vec<u8>) -> Option<()> {
+    let mut i = 0;
+    while let Some(&c) = subst.get(i) {
+        i += 1;
+        if c != b'\\' {
+            out.push(c);
+            continue;
+        }
+        let e = *subst.get(i)?;
+        i += 1;
+        if e.is_ascii_digit() {
+            if let Some(g) = caps.get(usize::from(e - b'0')) {
+                out.extend_from_slice(g.as_bytes());
+            }
+        } else if e == b'x' {
+            let h = |k: usize| {
+                subst.get(k).map(|c| {
+                    let d = c.to_ascii_uppercase().wrapping_sub(b'0');
+                    if d > 9 {
+                        d.wrapping_sub(b'A' - b'9' - 1)
+                    } else {
+                        d
+                    }
+                })
+            };
+            let (a, b) = (h(i)?, h(i + 1)?);
+            out.push(a.wrapping_shl(4).wrapping_add(b));
+            i += 2;
+        } else {
+            out.push(e);
+        }
+    }
+    Some(())
 }
 
 /// HAProxy's `url_decode`: `%XX` decoded, `+` a space in a form (or after
