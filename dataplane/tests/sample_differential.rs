@@ -62,6 +62,13 @@ const CASES: &[(&str, &[&str])] = &[
     ("url_dec", &["a%20b+c", "a?b+c", "%zz", "%4"]),
     ("url_dec(1)", &["a+b%2Bc"]),
     ("url_enc", &["a b&c=d/é~._-", ""]),
+    ("json", &["a\"b\\c/d\te\u{1}é"]),
+    ("json(utf8)", &["a\"é/ü", "x\u{1F600}y"]),
+    ("json(utf8s)", &["x\u{1F600}y"]),
+    // A negative date becomes a year past 9999 under HAProxy's 55-bit
+    // mask, beyond what ringlb's date library formats: no sample there.
+    ("utime(%Y-%m-%d %H:%M:%S)", &["0", "1700000000"]),
+    ("utime(%d/%b/%Y:%H:%M:%S,3600)", &["1700000000"]),
     ("regsub(a,X)", &["banana", "xyz"]),
     ("regsub(a,X,g)", &["banana"]),
     ("regsub(A,X,gi)", &["banana"]),

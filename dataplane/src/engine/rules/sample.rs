@@ -270,6 +270,19 @@ pub fn convert(conv: &ConvCall, input: Smp) -> Option<Smp> {
             int_arg(args, 0).is_some_and(|f| f != 0),
         )?),
         "url_enc" => Smp::Str(url_enc(&bytes(v)?)),
+        "json" => Smp::Str(json(&bytes(v)?, str_arg(args, 0).unwrap_or(b"ascii"))?),
+        "utime" => {
+            // HAProxy keeps 55 bits so the date never goes negative (a
+            // negative input becomes a year past 9999, which jiff does not
+            // format: no sample then, where HAProxy prints that year).
+            let secs =
+                (int(v)? & 0x007f_ffff_ffff_ffff).checked_add(int_arg(args, 1).unwrap_or(0))?;
+            let t = jiff::Timestamp::from_second(secs).ok()?;
+            let format = std::str::from_utf8(str_arg(args, 0)?).ok()?;
+            let mut text = String::new();
+            std::fmt::Write::write_fmt(&mut text, format_args!("{}", t.strftime(format))).ok()?;
+            Smp::Str(text.into_bytes())
+        }
         "regsub" => {
             let Some(Arg::Regex(re)) = args.first() else {
                 return None;
@@ -525,6 +538,51 @@ fn arith_add(a: i64, b: i64) -> i64 {
 /// HAProxy's `sample_conv_arith_mul`: saturated to the sign of the result.
 fn arith_mul(a: i64, b: i64) -> i64 {
     a.saturating_mul(b)
+}
+
+/// HAProxy's `json`: a string escaped for a JSON string. `ascii` reads
+/// bytes (beyond 0x7e, or not printable, as `\u00XX`); `utf8` reads
+/// UTF-8 and fails on a bad sequence, `utf8s` skips it; code points above
+/// U+FFFF fail (`utf8`) or are skipped (`utf8s`). The permissive `utf8p`
+/// and `utf8ps` are read as `utf8` and `utf8s` (HAProxy also lets some
+/// invalid ranges through there).
+fn json(s: &[u8], mode: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len() + 8);
+    let put = |c: u32, out: &mut Vec<u8>| match c {
+        0x22 => out.extend_from_slice(b"\\\""),
+        0x5c => out.extend_from_slice(b"\\\\"),
+        0x2f => out.extend_from_slice(b"\\/"),
+        0x08 => out.extend_from_slice(b"\\b"),
+        0x0c => out.extend_from_slice(b"\\f"),
+        0x0d => out.extend_from_slice(b"\\r"),
+        0x0a => out.extend_from_slice(b"\\n"),
+        0x09 => out.extend_from_slice(b"\\t"),
+        0x20..=0x7e => out.push(u8::try_from(c).unwrap_or(b'?')),
+        _ => out.extend_from_slice(format!("\\u{c:04x}").as_bytes()),
+    };
+    if mode == b"ascii" {
+        for &c in s {
+            put(u32::from(c), &mut out);
+        }
+        return Some(out);
+    }
+    let strict = matches!(mode, b"utf8" | b"utf8p");
+    for chunk in s.utf8_chunks() {
+        for ch in chunk.valid().chars() {
+            let c = u32::from(ch);
+            if c > 0xffff {
+                if strict {
+                    return None;
+                }
+                continue;
+            }
+            put(c, &mut out);
+        }
+        if !chunk.invalid().is_empty() && strict {
+            return None;
+        }
+    }
+    Some(out)
 }
 
 /// HAProxy's `url_enc` (query mode): every byte but RFC 3986's unreserved
