@@ -270,6 +270,28 @@ pub fn convert(conv: &ConvCall, input: Smp) -> Option<Smp> {
             int_arg(args, 0).is_some_and(|f| f != 0),
         )?),
         "url_enc" => Smp::Str(url_enc(&bytes(v)?)),
+        "xxh32" => {
+            let seed = u32::try_from(int_arg(args, 0).unwrap_or(0) & 0xffff_ffff).unwrap_or(0);
+            Smp::Int(i64::from(xxhash_rust::xxh32::xxh32(&bytes(v)?, seed)))
+        }
+        "xxh64" | "xxh3" => {
+            // The seed's bits as unsigned, the hash's bits as signed (C casts).
+            let seed = u64::from_ne_bytes(int_arg(args, 0).unwrap_or(0).to_ne_bytes());
+            let data = bytes(v)?;
+            let h = if conv.def.name == "xxh3" {
+                xxhash_rust::xxh3::xxh3_64_with_seed(&data, seed)
+            } else {
+                xxhash_rust::xxh64::xxh64(&data, seed)
+            };
+            Smp::Int(i64::from_ne_bytes(h.to_ne_bytes()))
+        }
+        "crc32c" => {
+            let mut h = crc32c(&bytes(v)?);
+            if int_arg(args, 0).is_some_and(|a| a != 0) {
+                h = full_hash(h);
+            }
+            Smp::Int(i64::from(h))
+        }
         "json" => Smp::Str(json(&bytes(v)?, str_arg(args, 0).unwrap_or(b"ascii"))?),
         "utime" => {
             // HAProxy keeps 55 bits so the date never goes negative (a
@@ -583,6 +605,23 @@ fn json(s: &[u8], mode: &[u8]) -> Option<Vec<u8>> {
         }
     }
     Some(out)
+}
+
+/// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), HAProxy's
+/// `hash_crc32c`. Bitwise: converters hash short samples.
+fn crc32c(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0x82F6_3B78
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
 }
 
 /// HAProxy's `url_enc` (query mode): every byte but RFC 3986's unreserved
