@@ -83,12 +83,14 @@ struct Haproxy {
     child: Child,
     port: u16,
     seen: mpsc::Receiver<Vec<u8>>,
+    dir: std::path::PathBuf,
 }
 
 impl Drop for Haproxy {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -151,7 +153,12 @@ fn start_haproxy(bin: &str) -> Haproxy {
         assert!(Instant::now() < deadline, "haproxy did not listen");
         std::thread::yield_now();
     }
-    Haproxy { child, port, seen }
+    Haproxy {
+        child,
+        port,
+        seen,
+        dir,
+    }
 }
 
 /// What haproxy made of `raw`: the head its server received, or None
