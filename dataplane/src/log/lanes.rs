@@ -20,7 +20,7 @@ use std::sync::atomic::{fence, AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::Thread;
 
-use crossbeam_queue::ArrayQueue;
+use crossbeam_queue::{ArrayQueue, SegQueue};
 
 /// Items taken from one lane before the logger moves on to the next, so a
 /// busy core does not starve the others.
@@ -29,10 +29,16 @@ const BATCH: usize = 64;
 /// The lane of every thread that is not an executor core.
 pub const SHARED: usize = usize::MAX;
 
-#[derive(Debug)]
+/// Tests: see `Lanes::before_sleep`.
+#[cfg(test)]
+type BeforeSleep<T> = Box<dyn Fn() -> Option<(usize, T)> + Send + Sync>;
+
 struct Lanes<T> {
     /// One per executor core, then the shared one (always present).
     queues: Box<[ArrayQueue<T>]>,
+    /// Rare items that must never be refused (a flush marker): unbounded,
+    /// lock-free, taken before the lanes.
+    control: SegQueue<T>,
     /// The consumer sleeps or is about to (see the module doc).
     sleeping: AtomicBool,
     /// Every [`Producer`] is gone: the consumer ends once the lanes are
@@ -40,14 +46,34 @@ struct Lanes<T> {
     closed: AtomicBool,
     /// The [`Consumer`] is gone: pushing is pointless.
     gone: AtomicBool,
-    /// Tests: how long the consumer waits, in microseconds, between
-    /// finding the lanes empty and setting `sleeping`: it widens the window
-    /// where a push would be missed without the last look.
+    /// Tests: called by the consumer between finding the lanes empty and
+    /// setting `sleeping`, the window where a push would be missed without
+    /// the last look; what it returns is pushed right there.
     #[cfg(test)]
-    pause_before_sleep: std::sync::atomic::AtomicU64,
+    before_sleep: std::sync::OnceLock<BeforeSleep<T>>,
+}
+
+impl<T> std::fmt::Debug for Lanes<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lanes")
+            .field("lanes", &self.queues.len())
+            .field("sleeping", &self.sleeping)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<T> Lanes<T> {
+    /// Tell the consumer something was queued, unless it is awake (see
+    /// the module doc): called after the item is in place.
+    fn wake(&self, consumer: &Thread) {
+        // Orders the push before the read of `sleeping` (module doc).
+        fence(Ordering::SeqCst);
+        // Only the producer that clears the flag pays the unpark.
+        if self.sleeping.load(Ordering::Relaxed) && self.sleeping.swap(false, Ordering::Relaxed) {
+            consumer.unpark();
+        }
+    }
+
     /// The lane of `lane`: a core's own, or the shared one for
     /// [`SHARED`] (and for any index past the cores).
     fn lane(&self, lane: usize) -> Option<&ArrayQueue<T>> {
@@ -79,12 +105,20 @@ impl<T> Producer<T> {
             return Err(item);
         };
         queue.push(item)?;
-        // Orders the push before the read of `sleeping` (module doc).
-        fence(Ordering::SeqCst);
-        // Only the producer that clears the flag pays the unpark.
-        if lanes.sleeping.load(Ordering::Relaxed) && lanes.sleeping.swap(false, Ordering::Relaxed) {
-            self.consumer.unpark();
+        lanes.wake(&self.consumer);
+        Ok(())
+    }
+
+    /// Queues a control item (never refused: unbounded, for rare items
+    /// such as a flush marker); the consumer takes it before the lanes.
+    /// Gives it back when the consumer is gone.
+    pub fn push_control(&self, item: T) -> Result<(), T> {
+        let lanes = &*self.lanes;
+        if lanes.gone.load(Ordering::Relaxed) {
+            return Err(item);
         }
+        lanes.control.push(item);
+        lanes.wake(&self.consumer);
         Ok(())
     }
 
@@ -123,9 +157,11 @@ impl<T> Consumer<T> {
                 return self.try_recv();
             }
             #[cfg(test)]
-            std::thread::sleep(std::time::Duration::from_micros(
-                self.lanes.pause_before_sleep.load(Ordering::Relaxed),
-            ));
+            if let Some((lane, item)) = self.lanes.before_sleep.get().and_then(|h| h()) {
+                if let Some(q) = self.lanes.lane(lane) {
+                    let _ = q.push(item);
+                }
+            }
             self.lanes.sleeping.store(true, Ordering::Relaxed);
             // Orders the write of `sleeping` before the last look.
             fence(Ordering::SeqCst);
@@ -143,6 +179,9 @@ impl<T> Consumer<T> {
     /// One item from the lanes in turn (at most [`BATCH`] from a lane in a
     /// row), or `None` when all are empty.
     pub fn try_recv(&mut self) -> Option<T> {
+        if let Some(item) = self.lanes.control.pop() {
+            return Some(item);
+        }
         let n = self.lanes.queues.len();
         // One turn of every lane, and the first one again: it may have been
         // skipped for its run only.
@@ -159,13 +198,12 @@ impl<T> Consumer<T> {
         None
     }
 
-    /// Takes, in lane order, every item the core lanes hold now (not those
+    /// Takes, in lane order, every item the lanes hold now (not those
     /// pushed meanwhile, so it ends even under load), for `f`. Whatever was
-    /// pushed on a core lane before the caller learnt of some event (the
-    /// item marking a flush, taken from the shared lane) is taken.
-    pub fn drain_cores(&mut self, mut f: impl FnMut(T)) {
-        let cores = self.lanes.queues.len().saturating_sub(1);
-        for queue in self.lanes.queues.iter().take(cores) {
+    /// pushed on a lane before the caller learnt of some event (a flush
+    /// marker taken from the control queue) is taken.
+    pub fn drain(&mut self, mut f: impl FnMut(T)) {
+        for queue in self.lanes.queues.iter() {
             for _ in 0..queue.len() {
                 match queue.pop() {
                     Some(item) => f(item),
@@ -195,11 +233,12 @@ pub fn spawn<T: Send + 'static>(
         queues: (0..=cores)
             .map(|_| ArrayQueue::new(capacity.max(1)))
             .collect(),
+        control: SegQueue::new(),
         sleeping: AtomicBool::new(false),
         closed: AtomicBool::new(false),
         gone: AtomicBool::new(false),
         #[cfg(test)]
-        pause_before_sleep: std::sync::atomic::AtomicU64::new(0),
+        before_sleep: std::sync::OnceLock::new(),
     });
     let consumer = Consumer {
         lanes: lanes.clone(),
@@ -222,14 +261,6 @@ mod tests {
     use std::time::{Duration, Instant};
 
     const DEADLINE: Duration = Duration::from_secs(20);
-
-    impl<T> Producer<T> {
-        fn pause(&self, micros: u64) {
-            self.lanes
-                .pause_before_sleep
-                .store(micros, Ordering::Relaxed);
-        }
-    }
 
     /// Starts a consumer that forwards every item to the returned receiver.
     fn forwarder<T: Send + 'static>(
@@ -254,10 +285,8 @@ mod tests {
     /// pushes keep landing as the consumer runs out of work and goes to
     /// sleep, where a wake-up would be lost. Every item arrives, in order
     /// within its lane; a lost wake-up stalls a producer past its
-    /// deadline. The consumer pauses before it sets `sleeping`, longer or
-    /// shorter round by round, so that pushes land in that window: with
-    /// the consumer's last look before parking removed, this test and the
-    /// next one fail every run.
+    /// deadline. (`a_push_in_the_window_before_sleep_is_taken` puts a push
+    /// in that window on purpose.)
     #[test]
     fn no_lost_wake_up() {
         const PRODUCERS: usize = 3;
@@ -286,7 +315,6 @@ mod tests {
                 std::thread::spawn(move || {
                     let mut sent = 0u64;
                     for round in 0..ROUNDS {
-                        producer.pause(round % 40);
                         let burst = 1 + round % 3;
                         for _ in 0..burst {
                             producer.push(lane, (p, sent)).unwrap();
@@ -311,10 +339,50 @@ mod tests {
     fn wakes_for_each_lone_item() {
         let (producer, rx) = forwarder::<u32>(2, 4);
         for i in 0..5_000 {
-            producer.pause(u64::from(i % 40));
             producer.push((i % 3) as usize, i).unwrap();
             assert_eq!(rx.recv_timeout(DEADLINE).unwrap(), i);
         }
+    }
+
+    /// The consumer's hook pushes an item exactly between its finding the
+    /// lanes empty and its setting `sleeping`: no producer will wake it,
+    /// so only the last look before parking can take the item. With that
+    /// look removed, the first item never arrives.
+    #[test]
+    fn a_push_in_the_window_before_sleep_is_taken() {
+        let (producer, rx) = forwarder::<u32>(1, 4);
+        let n = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let hook_n = n.clone();
+        let set = producer.lanes.before_sleep.set(Box::new(move || {
+            let i = hook_n.fetch_add(1, Ordering::Relaxed);
+            (i < 100).then_some((0, i))
+        }));
+        assert!(set.is_ok());
+        // Wake the consumer once: from then on it feeds itself.
+        producer.push(0, u32::MAX).unwrap();
+        let mut got: Vec<u32> = (0..101)
+            .map(|_| rx.recv_timeout(DEADLINE).unwrap())
+            .collect();
+        got.retain(|i| *i != u32::MAX);
+        assert_eq!(got, (0..100).collect::<Vec<_>>());
+    }
+
+    /// A control item is taken first and never refused, even when every
+    /// lane is full.
+    #[test]
+    fn control_items_are_never_refused_and_come_first() {
+        let (producer, go_tx, rx) = gated(1, 1, |c: &mut Consumer<u32>| {
+            std::iter::from_fn(|| c.try_recv()).collect::<Vec<_>>()
+        });
+        producer.push(0, 1).unwrap();
+        producer.push(SHARED, 2).unwrap();
+        assert_eq!(producer.push(0, 3), Err(3), "the lane is full");
+        for i in 10..20 {
+            producer.push_control(i).unwrap();
+        }
+        go_tx.send(()).unwrap();
+        let got = rx.recv_timeout(DEADLINE).unwrap();
+        assert_eq!(got, [10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 1, 2]);
     }
 
     #[test]
@@ -382,19 +450,19 @@ mod tests {
     }
 
     #[test]
-    fn drain_cores_takes_what_is_queued() {
+    fn drain_takes_what_is_queued() {
         let (producer, go_tx, rx) = gated(2, 8, |c: &mut Consumer<u32>| {
             let mut got = Vec::new();
-            c.drain_cores(|i| got.push(i));
+            c.drain(|i| got.push(i));
             got
         });
         for (lane, i) in [(1, 10), (0, 1), (SHARED, 99), (0, 2), (1, 11)] {
             producer.push(lane, i).unwrap();
         }
         go_tx.send(()).unwrap();
-        // Core lanes in lane order, each in push order; the shared lane is
-        // left alone.
-        assert_eq!(rx.recv_timeout(DEADLINE).unwrap(), vec![1, 2, 10, 11]);
+        // Lanes in order (the cores', then the shared one), each in push
+        // order.
+        assert_eq!(rx.recv_timeout(DEADLINE).unwrap(), vec![1, 2, 10, 11, 99]);
     }
 
     #[test]

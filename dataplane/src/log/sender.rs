@@ -44,10 +44,6 @@ pub const DEFAULT_CAPACITY: usize = 4096;
 /// The least lines one lane holds.
 pub const MIN_LANE_CAPACITY: usize = 1024;
 
-/// How long [`LogSink::flush`] waits between tries when the shared lane is
-/// full.
-const FLUSH_RETRY: Duration = Duration::from_millis(1);
-
 /// The sending side: cheap to clone, `Send`, never blocks nor locks in
 /// [`send_from`].
 ///
@@ -137,14 +133,9 @@ impl LogSink {
     pub fn flush(&self, timeout: Duration) -> bool {
         let (done_tx, done_rx) = flume::bounded(1);
         let deadline = Instant::now() + timeout;
-        let mut job = Job::Flush(done_tx);
-        while let Err(back) = self.lanes.push(SHARED, job) {
-            if self.lanes.is_gone() || Instant::now() >= deadline {
-                return false;
-            }
-            job = back;
-            // Off the data path: the shared lane is full, wait for room.
-            std::thread::sleep(FLUSH_RETRY);
+        // The control queue never refuses: no waiting for room.
+        if self.lanes.push_control(Job::Flush(done_tx)).is_err() {
+            return false;
         }
         done_rx.recv_deadline(deadline).is_ok()
     }
@@ -337,10 +328,9 @@ impl Logger {
         // Ends when every LogSink is gone.
         while let Some(job) = rx.recv() {
             if let Job::Flush(done) = job {
-                // The flush came on the shared lane, after the lines queued
-                // there before it; the core lanes may still hold lines
-                // queued before it too.
-                rx.drain_cores(|job| self.job(job, &mut buf));
+                // The flush came on the control queue, taken before the
+                // lanes: every line queued before it is still in a lane.
+                rx.drain(|job| self.job(job, &mut buf));
                 let _ = done.try_send(());
             } else {
                 self.job(job, &mut buf);
@@ -361,8 +351,8 @@ impl Logger {
                 let tag = tag.unwrap_or_else(|| self.tag.clone());
                 self.line(level, date, &tag, &text, buf);
             }
-            // Flushes take the shared lane only; one here has nothing more
-            // to wait for than the line before it.
+            // A flush met while draining for another: the lines before it
+            // are the ones being written.
             Job::Flush(done) => {
                 let _ = done.try_send(());
             }
