@@ -18,7 +18,7 @@ mod harness;
 use std::io::{Read, Write};
 
 use ringlb::engine::rules::fetch::{fetch, Ctx};
-use ringlb::engine::rules::sample::{convert, Smp};
+use ringlb::engine::rules::sample::{convert, Converter, Smp};
 use ringlb_proto::h1::head::{HeadParser, Kind, Options, Progress};
 use ringlb_proto::msg::Head;
 
@@ -100,7 +100,7 @@ fn ringlb_renders(chain: &str, sample: &str) -> Vec<u8> {
     let expr = ringlb_config::sample::parse_sample(&format!("str(x),{chain}")).unwrap();
     let mut v = Some(Smp::Str(sample.as_bytes().to_vec()));
     for c in &expr.converters {
-        v = v.and_then(|v| convert(c, v));
+        v = v.and_then(|v| convert(&Converter::compile(c).unwrap(), v));
     }
     v.map(|v| v.render()).unwrap_or_default()
 }
@@ -275,7 +275,7 @@ fn ringlb_fetches(
     };
     let mut v = fetch(&expr.fetch, &cx);
     for c in &expr.converters {
-        v = v.and_then(|v| convert(c, v));
+        v = v.and_then(|v| convert(&Converter::compile(c).unwrap(), v));
     }
     v.map(|v| v.render()).unwrap_or_default()
 }
@@ -406,7 +406,7 @@ fn maps_render_as_in_haproxy() {
         for s in *samples {
             let want = haproxy_renders(&p, n, s);
             let got = ringlb::engine::rules::sample::convert_with(
-                conv,
+                &Converter::compile(conv).unwrap(),
                 Smp::Str(s.as_bytes().to_vec()),
                 &maps,
             )

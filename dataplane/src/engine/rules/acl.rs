@@ -14,12 +14,14 @@ use ringlb_config::sample::SampleExpr;
 
 use super::fetch::{fetch_each, Ctx};
 use super::pattern::{CompileError, Patterns, Value};
-use super::sample::{convert, Smp};
+use super::sample::{convert, Converter, Smp};
 
 /// One compiled `acl` line.
 #[derive(Debug)]
 struct Line {
     expr: SampleExpr,
+    /// The expression's converters, compiled once.
+    convs: Vec<Converter>,
     method: MatchMethod,
     patterns: Patterns,
 }
@@ -52,8 +54,15 @@ impl Acls {
     }
 
     fn push(&mut self, d: &AclDef) -> Result<usize, CompileError> {
+        let convs = d
+            .expr
+            .converters
+            .iter()
+            .map(Converter::compile)
+            .collect::<Result<_, _>>()?;
         self.lines.push(Line {
             expr: d.expr.clone(),
+            convs,
             method: d.method,
             patterns: Patterns::compile(d.method, d.flags.ignore_case, &d.patterns)?,
         });
@@ -101,7 +110,7 @@ impl Acls {
         // Each value of a multi-valued fetch (headers) is tried in turn.
         fetch_each(&line.expr.fetch, cx, |v| {
             let mut v = Some(v);
-            for c in &line.expr.converters {
+            for c in &line.convs {
                 v = v.and_then(|v| convert(c, v));
             }
             let Some(v) = v else { return false };

@@ -143,11 +143,42 @@ pub struct Maps {
     pub by_file: std::collections::HashMap<(String, MatchMethod), super::map::Map>,
 }
 
+/// A converter ready to run: its call, and what is compiled once for it
+/// (the regex of `regsub`), never per sample.
+#[derive(Debug)]
+pub struct Converter {
+    pub call: ConvCall,
+    regex: Option<regex::bytes::Regex>,
+}
+
+impl Converter {
+    pub fn compile(call: &ConvCall) -> Result<Converter, super::pattern::CompileError> {
+        let regex = match (call.def.name, call.args.first()) {
+            ("regsub", Some(Arg::Regex(re))) => {
+                let flags = str_arg(&call.args, 2).unwrap_or_default();
+                Some(
+                    regex::bytes::RegexBuilder::new(re)
+                        .case_insensitive(flags.contains(&b'i'))
+                        .unicode(false)
+                        .build()
+                        .map_err(|e| super::pattern::CompileError(e.to_string()))?,
+                )
+            }
+            _ => None,
+        };
+        Ok(Converter {
+            call: call.clone(),
+            regex,
+        })
+    }
+}
+
 /// [`convert`], with the maps for the `map*` converters.
-pub fn convert_with(conv: &ConvCall, input: Smp, maps: &Maps) -> Option<Smp> {
-    let Some((method, out)) = super::map::kind(conv.def.name) else {
-        return convert(conv, input);
+pub fn convert_with(compiled: &Converter, input: Smp, maps: &Maps) -> Option<Smp> {
+    let Some((method, out)) = super::map::kind(compiled.call.def.name) else {
+        return convert(compiled, input);
     };
+    let conv = &compiled.call;
     let file = match conv.args.first()? {
         Arg::File(f) | Arg::Str(f) => f.clone(),
         _ => return None,
@@ -177,7 +208,8 @@ pub fn convert_with(conv: &ConvCall, input: Smp, maps: &Maps) -> Option<Smp> {
 /// first): the result, or None where HAProxy's converter fails (the
 /// expression then has no sample). Converters that need variables, tables
 /// or time are not here yet; maps are [`convert_with`]'s.
-pub fn convert(conv: &ConvCall, input: Smp) -> Option<Smp> {
+pub fn convert(compiled: &Converter, input: Smp) -> Option<Smp> {
+    let conv = &compiled.call;
     let v = input.cast(conv.def.input)?;
     let args = &conv.args;
     let bytes = |v: Smp| match v {
@@ -306,23 +338,9 @@ pub fn convert(conv: &ConvCall, input: Smp) -> Option<Smp> {
             Smp::Str(text.into_bytes())
         }
         "regsub" => {
-            let Some(Arg::Regex(re)) = args.first() else {
-                return None;
-            };
-            let flags = str_arg(args, 2).unwrap_or_default();
-            // Compiled per call for now: the rule engine will compile it once
-            // with the expression.
-            let re = regex::bytes::RegexBuilder::new(re)
-                .case_insensitive(flags.contains(&b'i'))
-                .unicode(false)
-                .build()
-                .ok()?;
-            Smp::Str(regsub(
-                &bytes(v)?,
-                &re,
-                str_arg(args, 1)?,
-                flags.contains(&b'g'),
-            )?)
+            let global = str_arg(args, 2).unwrap_or_default().contains(&b'g');
+            let re = compiled.regex.as_ref()?;
+            Smp::Str(regsub(&bytes(v)?, re, str_arg(args, 1)?, global)?)
         }
         "ipmask" => {
             let v4 = match v {

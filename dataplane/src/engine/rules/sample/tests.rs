@@ -1,9 +1,9 @@
 use super::*;
 
-fn conv(text: &str) -> ConvCall {
+fn conv(text: &str) -> Converter {
     let expr = ringlb_config::sample::parse_sample(&format!("str(x),{text}"))
         .unwrap_or_else(|e| panic!("{text}: {e:?}"));
-    expr.converters.into_iter().next().unwrap()
+    Converter::compile(&expr.converters[0]).unwrap()
 }
 
 fn s(v: &str) -> Smp {
