@@ -67,7 +67,11 @@ pub fn bind_all(plan: &Plan, executors: usize) -> Result<Vec<Vec<Bound>>, BindEr
             let tuning = tuning_of(b, backlog);
             for addr in &b.addrs {
                 luid += 1;
-                match addr {
+                // One socket per executor, then one Bound each.
+                let fatal = |e: std::io::Error| {
+                    BindError::fatal(format!("Starting frontend {}: {addr}: {e}", fe.name))
+                };
+                let (sockets, socket_tuning): (Vec<BoundSocket>, ListenerTuning) = match addr {
                     ListenAddr::Inet(sa) => {
                         let bind = || {
                             bind_inet(*sa, b, backlog, &tuning, plan.reuseport).map_err(|e| {
@@ -82,22 +86,14 @@ pub fn bind_all(plan: &Plan, executors: usize) -> Result<Vec<Vec<Bound>>, BindEr
                         };
                         // `noreuseport`: one socket, shared by the executors.
                         let shared = if plan.reuseport { None } else { Some(bind()?) };
-                        for list in per_exec.iter_mut() {
-                            let s = match &shared {
-                                Some(s) => s.try_clone().map_err(|e| {
-                                    BindError::fatal(format!("Starting frontend {}: {e}", fe.name))
-                                })?,
-                                None => bind()?,
-                            };
-                            list.push(Bound {
-                                socket: BoundSocket::Tcp(s),
-                                frontend: fi,
-                                addr: addr.clone(),
-                                luid,
-                                backlog,
-                                tuning: tuning.clone(),
-                            });
-                        }
+                        let sockets = (0..executors)
+                            .map(|_| match &shared {
+                                Some(s) => s.try_clone().map_err(fatal),
+                                None => bind(),
+                            })
+                            .map(|s| s.map(BoundSocket::Tcp))
+                            .collect::<Result<_, _>>()?;
+                        (sockets, tuning.clone())
                     }
                     ListenAddr::Unix {
                         path,
@@ -115,50 +111,37 @@ pub fn bind_all(plan: &Plan, executors: usize) -> Result<Vec<Vec<Bound>>, BindEr
                                         path.display()
                                     ),
                                 })?;
-                        for list in per_exec.iter_mut() {
-                            let s = base.try_clone().map_err(|e| {
-                                BindError::fatal(format!("Starting frontend {}: {e}", fe.name))
-                            })?;
-                            list.push(Bound {
-                                socket: BoundSocket::Unix(s),
-                                frontend: fi,
-                                addr: addr.clone(),
-                                luid,
-                                backlog,
-                                tuning: ListenerTuning::default(),
-                            });
-                        }
+                        let sockets = (0..executors)
+                            .map(|_| base.try_clone().map(BoundSocket::Unix).map_err(fatal))
+                            .collect::<Result<_, _>>()?;
+                        (sockets, ListenerTuning::default())
                     }
                     ListenAddr::Fd(n) => {
                         let owned = ringlb_sys::adopt_listener_fd(*n).map_err(|e| {
                             BindError::fatal(format!("Starting frontend {}: {e}", fe.name))
                         })?;
                         let base = std::net::TcpListener::from(owned);
-                        base.set_nonblocking(true).map_err(|e| {
-                            BindError::fatal(format!("Starting frontend {}: fd@{n}: {e}", fe.name))
-                        })?;
+                        base.set_nonblocking(true).map_err(fatal)?;
                         // HAProxy's tcp_bind_listener runs on inherited
                         // sockets too: what the parent left set is reset.
                         for w in tune_listener(SockRef::from(&base), &tuning) {
                             eprintln!("[WARNING] Starting frontend {}: fd@{n}: {w}", fe.name);
                         }
-                        for list in per_exec.iter_mut() {
-                            let s = base.try_clone().map_err(|e| {
-                                BindError::fatal(format!(
-                                    "Starting frontend {}: fd@{n}: {e}",
-                                    fe.name
-                                ))
-                            })?;
-                            list.push(Bound {
-                                socket: BoundSocket::Tcp(s),
-                                frontend: fi,
-                                addr: addr.clone(),
-                                luid,
-                                backlog,
-                                tuning: tuning.clone(),
-                            });
-                        }
+                        let sockets = (0..executors)
+                            .map(|_| base.try_clone().map(BoundSocket::Tcp).map_err(fatal))
+                            .collect::<Result<_, _>>()?;
+                        (sockets, tuning.clone())
                     }
+                };
+                for (list, socket) in per_exec.iter_mut().zip(sockets) {
+                    list.push(Bound {
+                        socket,
+                        frontend: fi,
+                        addr: addr.clone(),
+                        luid,
+                        backlog,
+                        tuning: socket_tuning.clone(),
+                    });
                 }
             }
         }
