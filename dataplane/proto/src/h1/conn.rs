@@ -157,7 +157,6 @@ pub fn response_connection(res: &Head, req: &Head, want: Want) -> Option<&'stati
 pub fn clean_connection(value: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     for w in super::fields::values(value)
-        .into_iter()
         .map(super::chars::trim_lws)
         .filter(|w| !w.is_empty())
     {

@@ -12,19 +12,16 @@ use crate::msg::flags;
 /// The comma-separated words of a header value, trimmed, empty ones
 /// skipped (HAProxy's word loop over `http_find_hdr_value_end`).
 fn words(value: &[u8]) -> impl Iterator<Item = &[u8]> {
-    values(value)
-        .into_iter()
-        .map(trim_lws)
-        .filter(|w| !w.is_empty())
+    values(value).map(trim_lws).filter(|w| !w.is_empty())
 }
 
-/// A header value split on the commas outside double quotes (HAProxy's
-/// `http_find_hdr_value_end`, `\` escaping inside quotes), untrimmed,
-/// empty parts kept: `a,` is two values, `a` and an empty one.
-pub fn values(v: &[u8]) -> Vec<&[u8]> {
-    let mut out = Vec::new();
-    let (mut start, mut quoted, mut escaped) = (0, false, false);
-    for (i, c) in v.iter().enumerate() {
+/// Where the value starting at `from` ends: the first byte `sep` accepts
+/// outside double quotes (`\` escapes inside them), or the end. HAProxy's
+/// `http_find_hdr_value_end` (sep: `,`) and `http_find_cookie_value_end`
+/// (sep: `,` or `;`).
+pub fn value_end(s: &[u8], from: usize, sep: impl Fn(u8) -> bool) -> usize {
+    let (mut quoted, mut escaped) = (false, false);
+    for (i, &c) in s.iter().enumerate().skip(from) {
         if escaped {
             escaped = false;
         } else if quoted {
@@ -33,15 +30,59 @@ pub fn values(v: &[u8]) -> Vec<&[u8]> {
                 b'"' => quoted = false,
                 _ => {}
             }
-        } else if *c == b'"' {
+        } else if c == b'"' {
             quoted = true;
-        } else if *c == b',' {
-            out.push(v.get(start..i).unwrap_or_default());
-            start = i + 1;
+        } else if sep(c) {
+            return i;
         }
     }
-    out.push(v.get(start..).unwrap_or_default());
-    out
+    s.len()
+}
+
+/// The parts of a header value between the commas outside double quotes,
+/// untrimmed, empty parts kept (`a,` is `a` and an empty part); with
+/// [`Values::whole`], the value as one part. No allocation.
+#[derive(Clone, Debug)]
+pub struct Values<'a> {
+    v: &'a [u8],
+    /// Where the next part starts; None once the last was given.
+    at: Option<usize>,
+    split: bool,
+}
+
+impl<'a> Values<'a> {
+    /// The whole value as its only part (HAProxy's full-header fetches).
+    pub fn whole(v: &'a [u8]) -> Values<'a> {
+        Values {
+            v,
+            at: Some(0),
+            split: false,
+        }
+    }
+}
+
+impl<'a> Iterator for Values<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let start = self.at?;
+        let end = if self.split {
+            value_end(self.v, start, |c| c == b',')
+        } else {
+            self.v.len()
+        };
+        self.at = (end < self.v.len()).then_some(end + 1);
+        Some(self.v.get(start..end).unwrap_or_default())
+    }
+}
+
+/// A header value's comma-separated parts (see [`Values`]).
+pub fn values(v: &[u8]) -> Values<'_> {
+    Values {
+        v,
+        at: Some(0),
+        split: true,
+    }
 }
 
 /// What a Content-Length header said.
@@ -376,8 +417,12 @@ mod tests {
             0,
             "a quoted comma splits nothing"
         );
-        assert_eq!(values(b"a, \"b,c\" ,d"), [&b"a"[..], b" \"b,c\" ", b"d"]);
-        assert_eq!(values(b"a,"), [&b"a"[..], b""]);
+        let parts = |v: &'static [u8]| values(v).collect::<Vec<_>>();
+        assert_eq!(parts(b"a, \"b,c\" ,d"), [&b"a"[..], b" \"b,c\" ", b"d"]);
+        assert_eq!(parts(b"a,"), [&b"a"[..], b""]);
+        assert_eq!(parts(b""), [&b""[..]]);
+        assert_eq!(Values::whole(b"a,b").collect::<Vec<_>>(), [&b"a,b"[..]]);
+        assert_eq!(value_end(b"a=\"x;y\"; b", 2, |c| c == b';'), 7);
         assert!(upgrade_websocket(b"h2c, WebSocket"));
         assert!(!upgrade_websocket(b"websocketx"));
     }

@@ -17,8 +17,8 @@ pub mod emit;
 pub mod fields;
 pub mod head;
 
-/// HAProxy's character classes (`http_char_classes`).
-pub(crate) mod chars {
+/// HAProxy's character classes (`http_char_classes`), and blank trimming.
+pub mod chars {
     /// RFC 7230 tchar.
     pub fn is_token(c: u8) -> bool {
         matches!(c,

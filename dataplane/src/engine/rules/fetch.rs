@@ -7,7 +7,8 @@
 use std::net::{IpAddr, SocketAddr};
 
 use ringlb_config::sample::{Arg, FetchCall};
-use ringlb_proto::h1::fields::{split_target, values as split_values};
+use ringlb_proto::h1::chars::trim_lws;
+use ringlb_proto::h1::fields::{split_target, value_end, values, Values};
 use ringlb_proto::msg::Head;
 
 use super::sample::Smp;
@@ -135,7 +136,7 @@ pub fn fetch(call: &FetchCall, cx: &Ctx<'_>) -> Option<Smp> {
             let n = match str_arg(0) {
                 Some(name) => header_values(req, name, full).count(),
                 None if full => req.fields().count(),
-                None => req.fields().map(|(_, v)| split_values(v).len()).sum(),
+                None => req.fields().map(|(_, v)| values(v).count()).sum(),
             };
             Smp::Int(i64::try_from(n).unwrap_or(i64::MAX))
         }
@@ -221,7 +222,7 @@ fn extract_cookies<'a>(hdr: &'a [u8], name: &[u8], list: bool) -> Vec<&'a [u8]> 
             while hdr.get(vb).copied().is_some_and(spht) {
                 vb += 1;
             }
-            let n = cookie_value_end(hdr, vb);
+            let n = value_end(hdr, vb, |c| c == b',' || c == b';');
             let mut ve = n;
             while ve > vb && hdr.get(ve - 1).copied().is_some_and(spht) {
                 ve -= 1;
@@ -239,28 +240,6 @@ fn extract_cookies<'a>(hdr: &'a [u8], name: &[u8], list: bool) -> Vec<&'a [u8]> 
         beg = next + 1;
     }
     out
-}
-
-/// HAProxy's `http_find_cookie_value_end`: the first `,` or `;` outside
-/// quotes from `at`.
-fn cookie_value_end(s: &[u8], at: usize) -> usize {
-    let (mut quoted, mut escaped) = (false, false);
-    for (i, c) in s.iter().enumerate().skip(at) {
-        if escaped {
-            escaped = false;
-        } else if quoted {
-            match c {
-                b'\\' => escaped = true,
-                b'"' => quoted = false,
-                _ => {}
-            }
-        } else if *c == b'"' {
-            quoted = true;
-        } else if *c == b',' || *c == b';' {
-            return i;
-        }
-    }
-    s.len()
 }
 
 fn addr(ip: IpAddr) -> Smp {
@@ -422,17 +401,7 @@ fn header_values<'a>(
 ) -> impl Iterator<Item = &'a [u8]> + 'a {
     req.fields()
         .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-        .flat_map(move |(_, v)| {
-            let parts: Vec<&[u8]> = if full { vec![v] } else { split_values(v) };
-            parts.into_iter().map(trim_lws)
-        })
-}
-
-fn trim_lws(s: &[u8]) -> &[u8] {
-    let lws = |c: &u8| matches!(c, b' ' | b'\t' | b'\r' | b'\n');
-    let start = s.iter().position(|c| !lws(c)).unwrap_or(s.len());
-    let end = s.iter().rposition(|c| !lws(c)).map_or(start, |e| e + 1);
-    s.get(start..end).unwrap_or_default()
+        .flat_map(move |(_, v)| if full { Values::whole(v) } else { values(v) }.map(trim_lws))
 }
 
 /// HAProxy's `http_get_htx_hdr` occurrence: 0 the last (a single fetch),
