@@ -96,6 +96,67 @@ const CASES: &[(&str, &[&str])] = &[
     ("hex,lower", &["AZ"]),
 ];
 
+/// A haproxy configuration answering a request whose `X-Case` is `i`
+/// with the rendering of the `i`th expression.
+fn case_config(exprs: impl Iterator<Item = String>) -> String {
+    let mut cfg = String::from(
+        "defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
+         frontend fe\n    bind fd@3\n",
+    );
+    for (i, expr) in exprs.enumerate() {
+        cfg.push_str(&format!(
+            "    http-request return status 200 content-type text/plain lf-string \"%[{expr}]\" if {{ req.hdr(x-case) -m str {i} }}\n"
+        ));
+    }
+    cfg
+}
+
+/// `request` (a request line and headers, without the empty line) sent to
+/// haproxy with `X-Case: case` after its request line: the body of the
+/// 200 it answers, the request as haproxy saw it, and the connection's
+/// two ends.
+fn exchange(
+    p: &harness::Proxy,
+    case: usize,
+    request: &str,
+) -> (
+    Vec<u8>,
+    String,
+    (std::net::SocketAddr, std::net::SocketAddr),
+) {
+    let (line, rest) = request.split_once("\r\n").unwrap();
+    let seen = format!("{line}\r\nX-Case: {case}\r\n{rest}Connection: close\r\n");
+    let mut c = p.connect();
+    let ends = (c.local_addr().unwrap(), c.peer_addr().unwrap());
+    write!(c, "{seen}\r\n").unwrap();
+    let mut resp = Vec::new();
+    c.read_to_end(&mut resp).unwrap();
+    assert_eq!(
+        resp.get(9..12),
+        Some(&b"200"[..]),
+        "{request:?}: {:?}",
+        String::from_utf8_lossy(&resp)
+    );
+    let body = resp.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    (resp[body..].to_vec(), seen, ends)
+}
+
+/// Note a disagreement between haproxy's rendering and ringlb's.
+fn compare(disagree: &mut Vec<String>, what: std::fmt::Arguments<'_>, want: &[u8], got: &[u8]) {
+    if want != got {
+        disagree.push(format!(
+            "{what}: haproxy {:?}, ringlb {:?}",
+            String::from_utf8_lossy(want),
+            String::from_utf8_lossy(got)
+        ));
+    }
+}
+
+/// A request carrying `sample` in `X-S`.
+fn with_sample(sample: &str) -> String {
+    format!("GET / HTTP/1.1\r\nHost: a\r\nX-S: {sample}\r\n")
+}
+
 fn ringlb_renders(chain: &str, sample: &str) -> Vec<u8> {
     let expr = ringlb_config::sample::parse_sample(&format!("str(x),{chain}")).unwrap();
     let mut v = Some(Smp::Str(sample.as_bytes().to_vec()));
@@ -105,52 +166,23 @@ fn ringlb_renders(chain: &str, sample: &str) -> Vec<u8> {
     v.map(|v| v.render()).unwrap_or_default()
 }
 
-fn haproxy_renders(p: &harness::Proxy, case: usize, sample: &str) -> Vec<u8> {
-    let mut c = p.connect();
-    write!(
-        c,
-        "GET / HTTP/1.1\r\nHost: a\r\nX-Case: {case}\r\nX-S: {sample}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut resp = Vec::new();
-    c.read_to_end(&mut resp).unwrap();
-    assert_eq!(
-        resp.get(9..12),
-        Some(&b"200"[..]),
-        "{:?}",
-        String::from_utf8_lossy(&resp)
-    );
-    let body = resp.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
-    resp[body..].to_vec()
-}
-
 #[test]
 fn converters_render_as_in_haproxy() {
     let Some(bin) = harness::haproxy("converters_render_as_in_haproxy") else {
         return;
     };
-    let mut cfg = String::from(
-        "defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
-         frontend fe\n    bind fd@3\n",
+    let cfg = case_config(
+        CASES
+            .iter()
+            .map(|(chain, _)| format!("req.fhdr(x-s),{chain}")),
     );
-    for (i, (chain, _)) in CASES.iter().enumerate() {
-        cfg.push_str(&format!(
-            "    http-request return status 200 content-type text/plain lf-string \"%[req.fhdr(x-s),{chain}]\" if {{ req.hdr(x-case) -m str {i} }}\n"
-        ));
-    }
     let p = harness::start_haproxy(&bin, &cfg);
     let mut disagree = Vec::new();
     for (i, (chain, samples)) in CASES.iter().enumerate() {
         for s in *samples {
-            let want = haproxy_renders(&p, i, s);
+            let (want, _, _) = exchange(&p, i, &with_sample(s));
             let got = ringlb_renders(chain, s);
-            if want != got {
-                disagree.push(format!(
-                    "{chain} on {s:?}: haproxy {:?}, ringlb {:?}",
-                    String::from_utf8_lossy(&want),
-                    String::from_utf8_lossy(&got)
-                ));
-            }
+            compare(&mut disagree, format_args!("{chain} on {s:?}"), &want, &got);
         }
     }
     assert!(disagree.is_empty(), "{}", disagree.join("\n"));
@@ -282,65 +314,25 @@ fn ringlb_fetches(
 
 /// The request line and headers, with `X-Case: <case>` slipped in after
 /// the request line so haproxy picks the rule.
-/// The body haproxy returned, and the connection's two ends.
-fn haproxy_fetches(
-    p: &harness::Proxy,
-    case: usize,
-    raw: &str,
-) -> (Vec<u8>, (std::net::SocketAddr, std::net::SocketAddr)) {
-    let (line, rest) = raw.split_once("\r\n").unwrap();
-    let mut c = p.connect();
-    let ends = (c.local_addr().unwrap(), c.peer_addr().unwrap());
-    write!(
-        c,
-        "{line}\r\nX-Case: {case}\r\n{rest}Connection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut resp = Vec::new();
-    c.read_to_end(&mut resp).unwrap();
-    assert_eq!(
-        resp.get(9..12),
-        Some(&b"200"[..]),
-        "{raw:?}: {:?}",
-        String::from_utf8_lossy(&resp)
-    );
-    let body = resp.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
-    (resp[body..].to_vec(), ends)
-}
-
 #[test]
 fn fetches_render_as_in_haproxy() {
     let Some(bin) = harness::haproxy("fetches_render_as_in_haproxy") else {
         return;
     };
-    let mut cfg = String::from(
-        "defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
-         frontend fe\n    bind fd@3\n",
-    );
-    for (i, (expr, _)) in FETCHES.iter().enumerate() {
-        cfg.push_str(&format!(
-            "    http-request return status 200 content-type text/plain lf-string \"%[{expr}]\" if {{ req.hdr(x-case) -m str {i} }}\n"
-        ));
-    }
+    let cfg = case_config(FETCHES.iter().map(|(expr, _)| (*expr).to_string()));
     let p = harness::start_haproxy(&bin, &cfg);
     let mut disagree = Vec::new();
     for (i, (expr, requests)) in FETCHES.iter().enumerate() {
         for raw in *requests {
-            let (want, ends) = haproxy_fetches(&p, i, raw);
-            // The rule's own X-Case header is part of what haproxy sees.
-            let (line, rest) = raw.split_once("\r\n").unwrap();
-            let got = ringlb_fetches(
-                expr,
-                &format!("{line}\r\nX-Case: {i}\r\n{rest}Connection: close\r\n"),
-                ends,
+            // ringlb reads the request as haproxy saw it (X-Case included).
+            let (want, seen, ends) = exchange(&p, i, raw);
+            let got = ringlb_fetches(expr, &seen, ends);
+            compare(
+                &mut disagree,
+                format_args!("{expr} on {raw:?}"),
+                &want,
+                &got,
             );
-            if want != got {
-                disagree.push(format!(
-                    "{expr} on {raw:?}: haproxy {:?}, ringlb {:?}",
-                    String::from_utf8_lossy(&want),
-                    String::from_utf8_lossy(&got)
-                ));
-            }
         }
     }
     assert!(disagree.is_empty(), "{}", disagree.join("\n"));
@@ -379,16 +371,10 @@ fn maps_render_as_in_haproxy() {
     std::fs::write(&m, MAP_FILE).unwrap();
     std::fs::write(&i, IP_MAP).unwrap();
     let (m, i) = (m.to_str().unwrap(), i.to_str().unwrap());
-    let mut cfg = String::from(
-        "defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
-         frontend fe\n    bind fd@3\n",
+    let cfg = case_config(
+        MAPS.iter()
+            .map(|(chain, _)| format!("req.fhdr(x-s),{}", map_case(chain, m, i))),
     );
-    for (n, (chain, _)) in MAPS.iter().enumerate() {
-        cfg.push_str(&format!(
-            "    http-request return status 200 content-type text/plain lf-string \"%[req.fhdr(x-s),{}]\" if {{ req.hdr(x-case) -m str {n} }}\n",
-            map_case(chain, m, i)
-        ));
-    }
     let p = harness::start_haproxy(&bin, &cfg);
     let mut maps = ringlb::engine::rules::sample::Maps::default();
     let mut disagree = Vec::new();
@@ -404,7 +390,7 @@ fn maps_render_as_in_haproxy() {
             .entry((file.to_string(), method))
             .or_insert_with(|| ringlb::engine::rules::map::Map::parse(&text, method).unwrap());
         for s in *samples {
-            let want = haproxy_renders(&p, n, s);
+            let (want, _, _) = exchange(&p, n, &with_sample(s));
             let got = ringlb::engine::rules::sample::convert_with(
                 &Converter::compile(conv).unwrap(),
                 Smp::Str(s.as_bytes().to_vec()),
@@ -412,13 +398,7 @@ fn maps_render_as_in_haproxy() {
             )
             .map(|v| v.render())
             .unwrap_or_default();
-            if want != got {
-                disagree.push(format!(
-                    "{chain} on {s:?}: haproxy {:?}, ringlb {:?}",
-                    String::from_utf8_lossy(&want),
-                    String::from_utf8_lossy(&got)
-                ));
-            }
+            compare(&mut disagree, format_args!("{chain} on {s:?}"), &want, &got);
         }
     }
     assert!(disagree.is_empty(), "{}", disagree.join("\n"));
