@@ -22,12 +22,52 @@ pub struct Unsupported {
 
 pub const UNSUPPORTED: &[Unsupported] = &[
     Unsupported {
-        key: "mode http",
-        why: "the engine forwards TCP only; HTTP mode is the next issue",
+        key: "use_backend",
+        why: "content switching rules are not wired into the engine yet; use default_backend",
     },
     Unsupported {
-        key: "use_backend",
-        why: "routing rules need the ACL engine (rules issue); use default_backend",
+        key: "http rules",
+        why: "http-request, http-response and http-after-response rules are not executed yet",
+    },
+    Unsupported {
+        key: "http captures",
+        why: "capture request/response header and declare capture are not implemented yet",
+    },
+    Unsupported {
+        key: "cookie persistence",
+        why: "cookie-based server persistence is not implemented yet",
+    },
+    Unsupported {
+        key: "unique-id",
+        why: "unique-id-format and unique-id-header are not implemented yet",
+    },
+    Unsupported {
+        key: "monitor-uri",
+        why: "monitor-uri and monitor fail are not implemented yet",
+    },
+    Unsupported {
+        key: "errorfiles",
+        why: "http-errors sections (errorfiles) are not implemented yet; errorfile is",
+    },
+    Unsupported {
+        key: "stats page",
+        why: "the statistics page is not served yet",
+    },
+    Unsupported {
+        key: "compression",
+        why: "HTTP compression is not implemented yet",
+    },
+    Unsupported {
+        key: "http option",
+        why: "this HTTP option is not implemented yet",
+    },
+    Unsupported {
+        key: "http directive",
+        why: "this HTTP-mode keyword is not implemented yet",
+    },
+    Unsupported {
+        key: "tcp frontend to http backend",
+        why: "a TCP frontend cannot hand its connections to an HTTP backend yet (HAProxy upgrades them)",
     },
     Unsupported {
         key: "tcp-request rules",
@@ -148,11 +188,119 @@ fn diag(key: &str, loc: &Loc) -> Diagnostic {
         .with_kind(Kind::NotSupportedYet)
 }
 
-fn proxy_checks(px: &Proxy, out: &mut Vec<Diagnostic>) {
+/// What an HTTP proxy uses that the HTTP engine does not do yet.
+fn http_checks(px: &Proxy, out: &mut Vec<Diagnostic>) {
+    let r = &px.rules;
+    if let Some(loc) = r
+        .http_request
+        .iter()
+        .map(|r| &r.loc)
+        .chain(r.http_response.iter().map(|r| &r.loc))
+        .chain(r.http_after_response.iter().map(|r| &r.loc))
+        .next()
+    {
+        out.push(diag("http rules", loc));
+    }
+    if !px.captures.is_empty() {
+        out.push(diag("http captures", &px.loc));
+    }
+    if px.cookie.is_some() && px.cap.backend {
+        out.push(diag("cookie persistence", &px.loc));
+    }
+    if px.unique_id_format.is_some() || px.unique_id_header.is_some() {
+        out.push(diag("unique-id", &px.loc));
+    }
+    if px.monitor_uri.is_some() && px.cap.frontend {
+        out.push(diag("monitor-uri", &px.loc));
+    }
+    if !px.errorfile_groups.is_empty() {
+        out.push(diag("errorfiles", &px.loc));
+    }
+    if px.stats.enabled || px.stats.uri.is_some() {
+        out.push(diag("stats page", &px.loc));
+    }
+    let c = &px.compression;
+    if !c.algos_req.is_empty() || !c.algos_res.is_empty() || !c.types_res.is_empty() || c.offload {
+        out.push(diag("compression", &px.loc));
+    }
+    for (name, on) in &px.options.flags {
+        let unsupported = matches!(
+            *name,
+            "http-buffer-request"
+                | "http-use-proxy-header"
+                | "http_proxy"
+                | "http-restrict-req-hdr-names"
+                | "h1-case-adjust-bogus-client"
+                | "h1-case-adjust-bogus-server"
+                | "http-drop-request-trailers"
+                | "http-drop-response-trailers"
+                | "checkcache"
+                | "logasap"
+                | "log-separate-errors"
+                | "prefer-last-server"
+                | "persist"
+        );
+        if *on && unsupported {
+            out.push(diag_named(
+                "http option",
+                &px.loc,
+                &format!("option {name}"),
+            ));
+        }
+    }
+    if px.options.originalto.is_some() {
+        out.push(diag_named("http option", &px.loc, "option originalto"));
+    }
+    for d in &px.directives {
+        let first = d.keyword.split(' ').next().unwrap_or_default();
+        if matches!(
+            first,
+            "redirect"
+                | "monitor"
+                | "retry-on"
+                | "http-send-name-header"
+                | "max-session-srv-conns"
+                | "max-keep-alive-queue"
+                | "use-fcgi-app"
+                | "http-error"
+                | "option"
+        ) {
+            out.push(diag_named("http directive", &d.loc, &d.keyword));
+        }
+        // compression, cache and fcgi-app act in HTTP mode only (the
+        // others are refused in any mode, below).
+        if first == "filter"
+            && d.args
+                .first()
+                .is_some_and(|f| matches!(f.as_str(), "compression" | "cache" | "fcgi-app"))
+        {
+            out.push(diag("filter", &d.loc));
+        }
+    }
+}
+
+/// [`diag`] naming the keyword among those its key covers.
+fn diag_named(key: &str, loc: &Loc, name: &str) -> Diagnostic {
+    let why = UNSUPPORTED
+        .iter()
+        .find(|u| u.key == key)
+        .map_or("", |u| u.why);
+    Diagnostic::error(loc, format!("{key} is not supported yet ({name}: {why})"))
+        .with_kind(Kind::NotSupportedYet)
+}
+
+fn proxy_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
     if px.mode() == Mode::Http {
-        out.push(diag("mode http", &px.loc));
-        // Everything else of an HTTP proxy is moot until HTTP mode lands.
-        return;
+        http_checks(px, out);
+    } else if px.cap.frontend {
+        let http_backend = px
+            .default_backend
+            .as_ref()
+            .and_then(|d| cfg.proxy(&d.name))
+            .is_some_and(|b| b.mode() == Mode::Http);
+        if http_backend {
+            out.push(diag("tcp frontend to http backend", &px.loc));
+        }
     }
     if let Some(u) = px.use_backends.first() {
         out.push(diag("use_backend", &u.loc));
@@ -427,7 +575,7 @@ fn log_checks(logs: &[LogTarget], out: &mut Vec<Diagnostic>) {
 pub fn check(cfg: &Config) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for px in cfg.proxies.iter().filter(|p| !p.disabled) {
-        proxy_checks(px, &mut out);
+        proxy_checks(px, cfg, &mut out);
         log_checks(&px.logs, &mut out);
     }
     let g = &cfg.global;

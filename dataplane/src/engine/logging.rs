@@ -183,6 +183,7 @@ pub fn log_stream(
     fe: &FrontendPlan,
     facts: &StreamFacts,
     start: Instant,
+    http: Option<&super::stream::http::HttpFacts>,
 ) {
     let names = &core.names;
     let Some(fe_name) = names.frontends.get(fe_idx) else {
@@ -227,6 +228,21 @@ pub fn log_stream(
     f.redispatched = facts.redispatched;
     f.srv_queue = facts.queue.server;
     f.backend_queue = facts.queue.backend;
+    if let Some(h) = http {
+        // HTTP timers count from the transaction's start (its accept
+        // date): idle, then the request, then queue and connect from the
+        // request's end (manual 8.4).
+        f.http = true;
+        f.status = h.status;
+        f.request_line = h.request_line.clone();
+        f.t_idle = Some(ms(h.t_idle));
+        f.t_request = h.t_request.map(ms);
+        if let Some(req) = f.t_request {
+            f.t_queue = facts.tw.map(|tw| req + ms(tw));
+            f.t_connect = facts.tc.map(|tc| req + ms(tc) + facts.tw.map_or(0, ms));
+        }
+        f.t_data = h.t_data.map(ms);
+    }
     let mut line = String::with_capacity(256);
     match &fe.log.format {
         Some(fmt) => crate::log::format::render(fmt, &f, &mut line),

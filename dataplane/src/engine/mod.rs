@@ -28,6 +28,7 @@ pub mod connect;
 pub mod forward;
 pub mod listener;
 pub mod logging;
+pub mod mux;
 pub mod plan;
 pub mod rules;
 pub mod runtime;

@@ -13,6 +13,7 @@ use ringlb_config::model::{
 
 use super::backend::server::{admin, Oper, Snapshot, State};
 use super::listener::{KeepAlive, ListenerTuning, ServerTuning};
+use super::stream::http::plan::HttpPlan;
 use super::Counter;
 
 /// HAProxy's default `retries`.
@@ -70,6 +71,8 @@ pub struct FrontendPlan {
     /// `option splice-request|response|auto` on the frontend.
     pub splice_request: bool,
     pub splice_response: bool,
+    /// HTTP mode: its settings (None: TCP mode).
+    pub http: Option<Box<HttpPlan>>,
     pub log: LogPlan,
     /// Where this frontend's log lines go (set once the sinks are open).
     pub sink: Option<crate::log::sender::LogSink>,
@@ -158,6 +161,8 @@ pub struct BackendPlan {
     pub server_tuning: ServerTuning,
     pub splice_request: bool,
     pub splice_response: bool,
+    /// HTTP mode: its settings (None: TCP mode).
+    pub http: Option<Box<HttpPlan>>,
 }
 
 #[derive(Debug)]
@@ -183,6 +188,9 @@ pub struct ServerPlan {
     /// `maxqueue`: the most streams waiting in this server's queue (0: no
     /// limit).
     pub maxqueue: u32,
+    /// `pool-max-conn`: idle connections kept for reuse (None: no limit;
+    /// 0: none).
+    pub pool_max_conn: Option<usize>,
     /// Connections currently established or being established, all cores.
     pub conns: Counter,
     /// Streams waiting in this server's queue, all cores.
@@ -432,7 +440,15 @@ impl Plan {
             let format = match (&px.log_format, px.options.log_style) {
                 (Some(f), _) => Some(f.clone()),
                 (None, Some(LogStyle::Tcp)) => Some(crate::log::format::tcplog()),
-                (None, Some(_)) => Some(crate::log::format::tcplog()),
+                // `option httplog` in a TCP proxy: HAProxy falls back to
+                // tcplog (with a warning).
+                (None, Some(_)) if px.mode() != ringlb_config::model::Mode::Http => {
+                    Some(crate::log::format::tcplog())
+                }
+                (None, Some(LogStyle::Http | LogStyle::Https)) => {
+                    Some(crate::log::format::httplog())
+                }
+                (None, Some(LogStyle::HttpClf)) => Some(crate::log::format::httplog_clf()),
                 (None, None) => None,
             };
             frontends.push(FrontendPlan {
@@ -447,6 +463,7 @@ impl Plan {
                 feconn: Counter::default(),
                 splice_request: splices(px).0,
                 splice_response: splices(px).1,
+                http: HttpPlan::of(px, cfg),
                 needs_dst: false,
                 needs_src: true,
                 log: LogPlan {
@@ -701,6 +718,7 @@ fn backend_plan(px: &Proxy, cfg: &Config) -> Result<BackendPlan, String> {
             tfo: o.tfo.unwrap_or(false),
             minconn: o.minconn.unwrap_or(0),
             maxqueue: o.maxqueue.unwrap_or(0),
+            pool_max_conn: o.pool_max_conn.and_then(|n| usize::try_from(n).ok()),
             conns: Counter::default(),
             queued: Counter::default(),
             queue_served: Counter::default(),
@@ -735,6 +753,7 @@ fn backend_plan(px: &Proxy, cfg: &Config) -> Result<BackendPlan, String> {
         },
         splice_request: splices(px).0,
         splice_response: splices(px).1,
+        http: HttpPlan::of(px, cfg),
     })
 }
 

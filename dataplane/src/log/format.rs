@@ -49,6 +49,11 @@ pub fn httplog() -> LogFormat {
     predefined(HTTP_LOG_FORMAT)
 }
 
+/// The `option httplog clf` format.
+pub fn httplog_clf() -> LogFormat {
+    predefined(HTTP_CLF_LOG_FORMAT)
+}
+
 fn predefined(text: &str) -> LogFormat {
     parse_log_format_with(text, LogFormatOptions { merge_spaces: true }).unwrap_or_else(|_| {
         // The predefined formats only use aliases, which parse with any

@@ -46,7 +46,7 @@ fn an_executor_that_cannot_start_stops_the_process_and_spares_the_old_one() {
         format!(
             "global\n    nbthread 2\n\
              defaults\n    mode tcp\n    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\n\
-             frontend fe\n    bind {addr}\n    default_backend be\n\
+             frontend fe\n    bind {addr}\n    compression algo gzip\n    default_backend be\n\
              backend be\n    server s1 {}\n",
             be.addr
         ),
@@ -172,7 +172,7 @@ fn a_setting_not_supported_yet_is_refused_before_binding() {
     let be = Backend::echo();
     let cfg = format!(
         "defaults\n    mode http\n    timeout connect 1s\n    timeout client 1s\n    timeout server 1s\n\
-         frontend fe\n    bind {addr}\n    default_backend be\n\
+         frontend fe\n    bind {addr}\n    compression algo gzip\n    default_backend be\n\
          backend be\n    server s1 {}\n",
         be.addr
     );
@@ -181,7 +181,7 @@ fn a_setting_not_supported_yet_is_refused_before_binding() {
         let what = format!("ringlb {args:?}");
         assert_eq!(st.and_then(|s| s.code()), Some(1), "{what}: {st:?}\n{err}");
         assert!(
-            err.contains("mode http is not supported yet"),
+            err.contains("compression is not supported yet"),
             "{what}: {err}"
         );
         assert!(

@@ -231,6 +231,8 @@ pub(crate) struct Connected {
     pub(crate) retries: u32,
     pub(crate) redispatched: bool,
     pub(crate) queue: QueuePos,
+    /// An idle connection was reused (HAProxy's `%rc`-free reuse).
+    pub(crate) reused: bool,
 }
 
 /// Why a stream got no server connection, and what it went through first.
@@ -277,6 +279,7 @@ pub(crate) async fn connect(
     be: &BackendPlan,
     dst: Option<SocketAddr>,
     client: Option<SocketAddr>,
+    reuse: bool,
 ) -> Result<Connected, ConnectFailure> {
     let mut avoid = None;
     let mut progress = Progress::default();
@@ -334,6 +337,24 @@ pub(crate) async fn connect(
             queue::offer(core, be_idx, idx, true);
             return Err(progress.failure(Cause::Internal, Phase::Connect, None));
         };
+        // `http-reuse`: an idle connection to the server picked, when one
+        // is still open (the first attempt only: a retry connects anew).
+        if reuse && progress.retries == 0 {
+            if let Some(conn) = core.idle.take(be_idx, idx) {
+                let addr = conn.peer_inet();
+                return Ok(Connected {
+                    server: idx,
+                    conn,
+                    addr,
+                    tw: progress.tw,
+                    tc: connect_start.elapsed(),
+                    retries: 0,
+                    redispatched: progress.redispatched,
+                    queue: progress.queue,
+                    reused: true,
+                });
+            }
+        }
         let err = match connect_server(core, be, srv, dst, client).await {
             Ok((conn, addr)) => {
                 return Ok(Connected {
@@ -345,6 +366,7 @@ pub(crate) async fn connect(
                     retries: progress.retries,
                     redispatched: progress.redispatched,
                     queue: progress.queue,
+                    reused: false,
                 });
             }
             Err(e) => e,
@@ -476,6 +498,7 @@ mod tests {
             tfo,
             minconn: 0,
             maxqueue: 0,
+            pool_max_conn: None,
             conns: Counter::default(),
             queued: Counter::default(),
             queue_served: Counter::default(),

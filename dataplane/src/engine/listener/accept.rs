@@ -371,7 +371,25 @@ impl Admission<'_> {
             let _ = tune_accepted(socket2::SockRef::from(&client.conn), &self.tuning);
         }
         crate::engine::runtime::spawn(async move {
-            handle(&core, fe_idx, luid, client.conn, client.peer, late).await;
+            let http = core
+                .shared
+                .plan
+                .frontends
+                .get(fe_idx)
+                .is_some_and(|f| f.http.is_some());
+            if http {
+                crate::engine::stream::http::handle(
+                    &core,
+                    fe_idx,
+                    luid,
+                    client.conn,
+                    client.peer,
+                    late,
+                )
+                .await;
+            } else {
+                handle(&core, fe_idx, luid, client.conn, client.peer, late).await;
+            }
             core.live.set(core.live.get().saturating_sub(1));
             if let Some(fe) = core.shared.plan.frontends.get(fe_idx) {
                 fe.feconn.dec();

@@ -89,6 +89,13 @@ impl Buffer {
         self.data.get(self.head..).unwrap_or_default()
     }
 
+    /// The pending bytes, writable in place (a parser normalising what
+    /// it read, such as an unfolded header line).
+    pub fn data_mut(&mut self) -> &mut [u8] {
+        let head = self.head;
+        self.data.get_mut(head..).unwrap_or_default()
+    }
+
     /// How many more input bytes fit, the reserve kept free.
     pub fn room(&self) -> usize {
         self.max_input().saturating_sub(self.data.len())

@@ -176,6 +176,8 @@ pub struct Core {
     /// Fired when the core stopped accepting, its listeners are closed and
     /// its last stream ended.
     pub drained: LocalEvent,
+    /// Idle server connections kept for reuse (HTTP).
+    pub idle: crate::engine::backend::idle::IdleConns,
 }
 
 /// See [`Core::names`].
@@ -554,6 +556,9 @@ fn executor(
                 .collect(),
             accepting: Cell::new(0),
             drained: LocalEvent::default(),
+            idle: crate::engine::backend::idle::IdleConns::new(
+                shared.plan.backends.iter().map(|b| b.servers.len()),
+            ),
         });
         {
             let core = Rc::clone(&core);
@@ -580,6 +585,7 @@ fn executor(
         // accepting and its last stream ended.
         loop {
             if core.is_drained() {
+                core.idle.clear();
                 break;
             }
             let msg = {

@@ -151,6 +151,33 @@ impl Conn {
         res
     }
 
+    /// Write the first `n` bytes `buf` holds; they are consumed.
+    pub async fn write_prefix(&self, buf: &mut Buffer, n: usize) -> io::Result<()> {
+        let n = n.min(buf.len());
+        if n == 0 {
+            return Ok(());
+        }
+        let (v, _) = buf.take_vec();
+        let BufResult(res, slice) =
+            each!(self, s => { let mut w = s; w.write_all(v.slice(..n)).await });
+        buf.restore_vec(slice.into_inner());
+        if res.is_ok() {
+            buf.consume(n);
+        }
+        res
+    }
+
+    /// Write all of `v` (an encoded head, a re-framed chunk); the vector
+    /// comes back emptied, its allocation kept for the next message.
+    pub async fn write_vec(&self, v: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
+        if v.is_empty() {
+            return (Ok(()), v);
+        }
+        let BufResult(res, mut v) = each!(self, s => { let mut w = s; w.write_all(v).await });
+        v.clear();
+        (res, v)
+    }
+
     /// Read into a provided buffer: `None` at EOF. When the ring has none
     /// left the error satisfies [`no_provided_buffer`].
     pub async fn read_provided(&self) -> io::Result<Option<Provided>> {

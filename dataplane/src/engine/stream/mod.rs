@@ -1,4 +1,5 @@
 //! Streams: what lives from a client's accept to its log line. In TCP mode a
 //! stream is the whole client connection ([`tcp`]).
 
+pub mod http;
 pub mod tcp;

@@ -118,7 +118,7 @@ pub(crate) async fn handle(
     }
     facts.beconn = be.beconn.inc();
     core.shared.stats.add(core.id, Stat::BeSessTot(be_idx), 1);
-    match connect(core, fe, be_idx, be, dst, facts.client).await {
+    match connect(core, fe, be_idx, be, dst, facts.client, false).await {
         Ok(connected) => {
             let srv_idx = connected.server;
             let server = connected.record(&mut facts);
@@ -148,7 +148,7 @@ fn client_is_gone(client: &Conn) -> bool {
 /// Close a client that got no server (no backend, queue full or timed
 /// out, connect failed) the way HAProxy does: what it already sent was read
 /// into HAProxy's buffer, so the close is a FIN, not a reset.
-fn close_unserved(client: &Conn) {
+pub(super) fn close_unserved(client: &Conn) {
     let sock = socket2::SockRef::from(client);
     let _ = sock.set_nonblocking(true);
     let mut scratch = [std::mem::MaybeUninit::<u8>::uninit(); 4096];
@@ -185,7 +185,7 @@ impl ConnectFailure {
 }
 
 /// The stream's share of the statistics counters (this core's block).
-fn count(core: &Core, fe: usize, be: Option<usize>, facts: &StreamFacts) {
+pub(super) fn count(core: &Core, fe: usize, be: Option<usize>, facts: &StreamFacts) {
     let stats = &core.shared.stats;
     let add = |stat, n| stats.add(core.id, stat, n);
     add(Stat::FeBytesIn(fe), facts.bytes_in);
@@ -245,6 +245,7 @@ fn finish(
             fe,
             &facts,
             start,
+            None,
         );
     }
 }

@@ -1,0 +1,273 @@
+//! HTTP/1 over a connection: a message head read into the connection's
+//! buffer and parsed as it arrives, and a body moved from one connection
+//! to the other with its framing kept (Content-Length, until close) or
+//! decoded and re-encoded (chunked, trailers kept).
+//!
+//! Every read and write runs under the side's timeout (`timeout client` /
+//! `server`), re-armed by each operation as HAProxy's are by activity.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::io;
+use std::time::{Duration, Instant};
+
+use ringlb_proto::h1::chunked::{self, Decoder, Step};
+use ringlb_proto::h1::head::{self, HeadParser, Progress};
+use ringlb_proto::msg::{Body, Head};
+
+use crate::engine::runtime::buffer::Buffer;
+use crate::engine::runtime::timer::{self, Timers};
+use crate::engine::session::Conn;
+
+/// How an I/O operation under a timeout failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fail {
+    Timeout,
+    Error,
+}
+
+/// Run `op` within `t` (none: no limit).
+pub async fn within<T>(
+    timers: &Timers,
+    t: Option<Duration>,
+    op: impl Future<Output = io::Result<T>>,
+) -> Result<T, Fail> {
+    match t {
+        Some(t) => match timer::timeout(timers, t, op).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(_)) => Err(Fail::Error),
+            Err(()) => Err(Fail::Timeout),
+        },
+        None => op.await.map_err(|_| Fail::Error),
+    }
+}
+
+/// Why no head came.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeadEnd {
+    /// Refused by the parser (HAProxy answers 400, or 502 for a response).
+    Invalid(head::Error),
+    /// The peer closed first; `partial`: some of the head had arrived.
+    Closed {
+        partial: bool,
+    },
+    /// A read failed (reset).
+    Error {
+        partial: bool,
+    },
+    Timeout {
+        partial: bool,
+    },
+}
+
+/// Read and parse a head at the start of `buf`, reading from `conn` as
+/// needed, each read within `per_read` and all of them before `deadline`
+/// (`timeout http-request`). The head's bytes are consumed from `buf`
+/// (how many is returned); what follows (a body, a pipelined request)
+/// stays.
+pub async fn read_head(
+    conn: &Conn,
+    buf: &mut Buffer,
+    parser: &mut HeadParser,
+    head: &mut Head,
+    timers: &Timers,
+    per_read: Option<Duration>,
+    deadline: Option<Instant>,
+) -> Result<usize, HeadEnd> {
+    loop {
+        if !buf.is_empty() {
+            match parser.parse(buf.data_mut(), head) {
+                Ok(Progress::Done(n)) => {
+                    buf.consume(n);
+                    return Ok(n);
+                }
+                Ok(Progress::Partial) => {}
+                Err(e) => return Err(HeadEnd::Invalid(e)),
+            }
+        }
+        let partial = !buf.is_empty();
+        if buf.room() == 0 {
+            // The parser refuses a head over its limit before this.
+            return Err(HeadEnd::Invalid(head::Error {
+                kind: head::ErrorKind::TooLarge,
+                at: buf.len(),
+            }));
+        }
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        let t = match (per_read, left) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        match within(timers, t, conn.read(buf)).await {
+            Ok(0) => return Err(HeadEnd::Closed { partial }),
+            Ok(_) => {}
+            Err(Fail::Timeout) => return Err(HeadEnd::Timeout { partial }),
+            Err(Fail::Error) => return Err(HeadEnd::Error { partial }),
+        }
+    }
+}
+
+/// Which side a body transfer failed on, and how.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyEnd {
+    /// The sender closed before the body's end.
+    FromClosed,
+    FromFail(Fail),
+    ToFail(Fail),
+    /// The chunked framing was invalid.
+    Invalid,
+}
+
+/// The two connections of a body transfer and their timeouts.
+#[allow(missing_debug_implementations)]
+pub struct Path<'a> {
+    pub from: &'a Conn,
+    pub to: &'a Conn,
+    pub timers: &'a Timers,
+    pub from_timeout: Option<Duration>,
+    pub to_timeout: Option<Duration>,
+    /// Body bytes read from `from` (HAProxy's byte counters).
+    pub bytes: &'a Cell<u64>,
+}
+
+impl Path<'_> {
+    async fn read(&self, buf: &mut Buffer) -> Result<usize, BodyEnd> {
+        let n = within(self.timers, self.from_timeout, self.from.read(buf))
+            .await
+            .map_err(BodyEnd::FromFail)?;
+        self.bytes.set(self.bytes.get() + n as u64);
+        Ok(n)
+    }
+
+    async fn write_vec(&self, out: &mut Vec<u8>) -> Result<(), BodyEnd> {
+        let v = std::mem::take(out);
+        let (res, v) = match self.to_timeout {
+            Some(t) => match timer::timeout(self.timers, t, self.to.write_vec(v)).await {
+                Ok(r) => r,
+                // The vector went with the cancelled write.
+                Err(()) => return Err(BodyEnd::ToFail(Fail::Timeout)),
+            },
+            None => self.to.write_vec(v).await,
+        };
+        *out = v;
+        res.map_err(|_| BodyEnd::ToFail(Fail::Error))
+    }
+
+    async fn write_prefix(&self, buf: &mut Buffer, n: usize) -> Result<(), BodyEnd> {
+        within(self.timers, self.to_timeout, self.to.write_prefix(buf, n))
+            .await
+            .map_err(BodyEnd::ToFail)
+    }
+}
+
+/// Above this, re-framed chunk data is written before more is decoded.
+const OUT_FLUSH: usize = 16 * 1024;
+
+/// Send `out` (a head, or nothing) followed by the body `body` that
+/// starts at the beginning of `buf`, reading the rest from `path.from`.
+/// The bytes after the body stay in `buf`. A head and the first body
+/// bytes leave in one write.
+pub async fn forward_body(
+    path: &Path<'_>,
+    buf: &mut Buffer,
+    out: &mut Vec<u8>,
+    body: Body,
+) -> Result<(), BodyEnd> {
+    // Body bytes already buffered count as read from the sender.
+    let initial = match body {
+        Body::None | Body::Tunnel => 0,
+        Body::Length(n) => usize::try_from(n).unwrap_or(usize::MAX).min(buf.len()),
+        Body::Chunked | Body::UntilClose => buf.len(),
+    };
+    path.bytes.set(path.bytes.get() + initial as u64);
+    match body {
+        Body::None | Body::Tunnel => path.write_vec(out).await,
+        Body::Length(n) => length(path, buf, out, n).await,
+        Body::UntilClose => until_close(path, buf, out).await,
+        Body::Chunked => chunks(path, buf, out).await,
+    }
+}
+
+async fn length(
+    path: &Path<'_>,
+    buf: &mut Buffer,
+    out: &mut Vec<u8>,
+    n: u64,
+) -> Result<(), BodyEnd> {
+    let mut left = n;
+    loop {
+        let m = usize::try_from(left).unwrap_or(usize::MAX).min(buf.len());
+        if !out.is_empty() {
+            out.extend_from_slice(buf.data().get(..m).unwrap_or_default());
+            buf.consume(m);
+            path.write_vec(out).await?;
+        } else if m > 0 {
+            path.write_prefix(buf, m).await?;
+        }
+        left -= m as u64;
+        if left == 0 {
+            return Ok(());
+        }
+        if path.read(buf).await? == 0 {
+            return Err(BodyEnd::FromClosed);
+        }
+        // Only what belongs to this body counts.
+        let extra = (buf.len() as u64).saturating_sub(left);
+        path.bytes.set(path.bytes.get().saturating_sub(extra));
+    }
+}
+
+async fn until_close(path: &Path<'_>, buf: &mut Buffer, out: &mut Vec<u8>) -> Result<(), BodyEnd> {
+    loop {
+        if !out.is_empty() {
+            out.extend_from_slice(buf.data());
+            buf.clear();
+            path.write_vec(out).await?;
+        } else if !buf.is_empty() {
+            let n = buf.len();
+            path.write_prefix(buf, n).await?;
+        }
+        if path.read(buf).await? == 0 {
+            return Ok(());
+        }
+    }
+}
+
+async fn chunks(path: &Path<'_>, buf: &mut Buffer, out: &mut Vec<u8>) -> Result<(), BodyEnd> {
+    let mut dec = Decoder::new(buf.max_input());
+    loop {
+        let step = dec.step(buf.data()).map_err(|_| BodyEnd::Invalid)?;
+        match step {
+            Step::NeedMore => {
+                if !out.is_empty() {
+                    path.write_vec(out).await?;
+                }
+                if buf.room() == 0 {
+                    return Err(BodyEnd::Invalid);
+                }
+                if path.read(buf).await? == 0 {
+                    return Err(BodyEnd::FromClosed);
+                }
+            }
+            Step::Framing(n) => buf.consume(n),
+            Step::Data(n) => {
+                chunked::write_size(n as u64, out);
+                out.extend_from_slice(buf.data().get(..n).unwrap_or_default());
+                out.extend_from_slice(b"\r\n");
+                buf.consume(n);
+                if out.len() >= OUT_FLUSH {
+                    path.write_vec(out).await?;
+                }
+            }
+            Step::End(n) => {
+                out.extend_from_slice(b"0\r\n");
+                out.extend_from_slice(buf.data().get(..n).unwrap_or_default());
+                buf.consume(n);
+                // Bytes after the message were counted as body: not so.
+                let extra = buf.len() as u64;
+                path.bytes.set(path.bytes.get().saturating_sub(extra));
+                return path.write_vec(out).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! The HTTP-mode session: an HTTP/1 client connection served one
+//! transaction (stream) after another, keep-alive, until one side closes.
+//!
+//! A transaction: wait for the request (`timeout http-keep-alive` idle,
+//! `http-request` for the head), parse it with HAProxy's rules (400 on a
+//! refusal), pick a backend and a server connection (an idle one when
+//! `http-reuse` allows), send the head and the body while the response
+//! comes (interim 1xx forwarded), then the response head and body to the
+//! client, log, and keep or close each side as HAProxy's `mux_h1` decides
+//! (`proto::h1::conn`). A 101 or a CONNECT's 2xx turns both into a tunnel.
+
+pub mod plan;
+mod txn;
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::{Duration, Instant, SystemTime};
+
+use ringlb_proto::msg::Head;
+
+use crate::engine::plan::{BackendPlan, FrontendPlan};
+use crate::engine::runtime::buffer::Pooled;
+use crate::engine::runtime::Core;
+use crate::engine::session::Conn;
+use crate::engine::stream::tcp::StreamFacts;
+use crate::log::termination::Cause;
+
+use self::plan::HttpPlan;
+
+/// What the log needs about a transaction beyond [`StreamFacts`].
+#[derive(Debug, Default)]
+pub struct HttpFacts {
+    /// `%ST`: the status sent to the client (0: none).
+    pub status: u16,
+    /// `%r`: the request line as received; None prints `<BADREQ>`.
+    pub request_line: Option<Rc<str>>,
+    /// `%Ti`: from ready for a request to its first byte.
+    pub t_idle: Duration,
+    /// The request head complete, since the transaction began.
+    pub t_request: Option<Duration>,
+    /// The response head complete, since the transaction began.
+    pub t_data: Option<Duration>,
+}
+
+/// What becomes of the client connection after a transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Next {
+    KeepAlive,
+    Close,
+}
+
+/// One client connection in HTTP mode.
+struct Session<'c> {
+    core: &'c Rc<Core>,
+    fe_idx: usize,
+    fe: &'c FrontendPlan,
+    fh: &'c HttpPlan,
+    client: &'c Conn,
+    peer: Option<SocketAddr>,
+    dst: Option<SocketAddr>,
+    luid: u32,
+    /// Transactions served so far.
+    count: u32,
+    /// Reused for every transaction (their allocations stay).
+    req: Head,
+    res: Head,
+    req_out: Vec<u8>,
+    res_out: Vec<u8>,
+    /// The client's input buffer, held while it has bytes.
+    cbuf: Option<Pooled<'c>>,
+}
+
+/// Serve one HTTP client connection to its end.
+pub(crate) async fn handle(
+    core: &Rc<Core>,
+    fe_idx: usize,
+    luid: u32,
+    client: Conn,
+    peer: Option<SocketAddr>,
+    late: bool,
+) {
+    let accepted = Instant::now();
+    let accept_date = SystemTime::now();
+    let _registered = core.register();
+    let plan = &core.shared.plan;
+    let Some(fe) = plan.frontends.get(fe_idx) else {
+        return;
+    };
+    let Some(fh) = fe.http.as_deref() else {
+        return;
+    };
+    let _ = late;
+    let dst = if fe.needs_dst {
+        client.local_inet()
+    } else {
+        None
+    };
+    let mut s = Session {
+        core,
+        fe_idx,
+        fe,
+        fh,
+        client: &client,
+        peer,
+        dst,
+        luid,
+        count: 0,
+        req: Head::new(),
+        res: Head::new(),
+        req_out: Vec::new(),
+        res_out: Vec::new(),
+        cbuf: None,
+    };
+    let mut since = (accepted, accept_date);
+    loop {
+        let next = s.transaction(since).await;
+        s.count += 1;
+        if next == Next::Close || core.kill.is_fired() {
+            break;
+        }
+        since = (Instant::now(), SystemTime::now());
+    }
+    s.cbuf = None;
+    drop(s);
+    client.shutdown_write();
+}
+
+impl<'c> Session<'c> {
+    fn facts(&self, date: SystemTime) -> StreamFacts {
+        let core = self.core;
+        StreamFacts {
+            accept_date: date,
+            client: self.peer,
+            listener_id: self.luid,
+            frontend_addr: self.dst,
+            server: None,
+            server_addr: None,
+            tw: None,
+            tc: None,
+            tt: Duration::ZERO,
+            bytes_in: 0,
+            bytes_out: 0,
+            termination: crate::log::termination::Termination {
+                cause: Cause::None,
+                phase: crate::log::termination::Phase::None,
+            },
+            retries: 0,
+            redispatched: false,
+            queue: Default::default(),
+            actconn: core.shared.actconn.get(),
+            feconn: self.fe.feconn.get(),
+            beconn: 0,
+            srv_conn: 0,
+        }
+    }
+
+    /// Count and log a finished transaction.
+    fn finish(
+        &self,
+        be_at: Option<(usize, &BackendPlan)>,
+        mut facts: StreamFacts,
+        http: &HttpFacts,
+        start: Instant,
+    ) {
+        let core = self.core;
+        let fe = self.fe;
+        facts.tt = start.elapsed();
+        super::tcp::count(core, self.fe_idx, be_at.map(|(i, _)| i), &facts);
+        let shared = &core.shared;
+        facts.actconn = shared.actconn.get();
+        facts.feconn = fe.feconn.get();
+        facts.beconn = be_at.map_or(0, |(_, b)| b.beconn.get());
+        facts.srv_conn = be_at
+            .zip(facts.server)
+            .and_then(|((_, b), i)| b.servers.get(i))
+            .map_or(0, |s| s.conns.get());
+        if !fe.log.enabled {
+            return;
+        }
+        let normal = facts.termination.cause == Cause::None && http.status < 500;
+        if fe.log.dontlognull && facts.bytes_in == 0 && facts.termination.cause == Cause::None
+            || (self.fh.dontlog_normal && normal && facts.retries == 0 && !facts.redispatched)
+        {
+            return;
+        }
+        if let Some(sink) = &fe.sink {
+            crate::engine::logging::log_stream(
+                sink,
+                core,
+                self.fe_idx,
+                be_at.map(|(i, _)| i),
+                fe,
+                &facts,
+                start,
+                Some(http),
+            );
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! What an HTTP proxy's streams need from its configuration, resolved
+//! once at start: connection modes, HTTP timeouts, parser leniency,
+//! `option forwardfor`, server connection reuse, error pages.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use ringlb_config::model::{Config, ErrorSource, ForwardFor, HttpConnMode, HttpReuse, Mode, Proxy};
+use ringlb_proto::h1::conn::HttpMode;
+
+/// One proxy's HTTP settings (a frontend reads the frontend side ones, a
+/// backend the backend side ones; a listen section both).
+#[derive(Debug)]
+pub struct HttpPlan {
+    pub conn_mode: HttpMode,
+    /// `option accept-invalid-http-request`.
+    pub accept_invalid_request: bool,
+    /// `option accept-invalid-http-response`.
+    pub accept_invalid_response: bool,
+    pub forwardfor: Option<ForwardFor>,
+    /// Parsed `except` network of `option forwardfor`.
+    pub forwardfor_except: Option<(std::net::IpAddr, u8)>,
+    pub timeout_http_request: Option<Duration>,
+    pub timeout_http_keep_alive: Option<Duration>,
+    /// `http-reuse` (default safe).
+    pub reuse: HttpReuse,
+    /// `option http-ignore-probes`.
+    pub ignore_probes: bool,
+    /// `option http-pretend-keepalive`.
+    pub pretend_keepalive: bool,
+    /// `option dontlog-normal`.
+    pub dontlog_normal: bool,
+    /// `errorfile` responses by status (raw HTTP/1 bytes, sent as they
+    /// are); the others are HAProxy's default pages.
+    pub errors: HashMap<u16, Vec<u8>>,
+    /// `tune.http.maxhdr`.
+    pub max_headers: usize,
+}
+
+impl HttpPlan {
+    /// The plan of `px` when it is in HTTP mode.
+    pub fn of(px: &Proxy, cfg: &Config) -> Option<Box<HttpPlan>> {
+        if px.mode() != Mode::Http {
+            return None;
+        }
+        let o = &px.options;
+        let conn_mode = match o.http_conn_mode {
+            Some(HttpConnMode::ServerClose) => HttpMode::ServerClose,
+            Some(HttpConnMode::Close) => HttpMode::Close,
+            Some(HttpConnMode::KeepAlive) | None => HttpMode::KeepAlive,
+        };
+        let mut errors = HashMap::new();
+        for e in &px.errorfiles {
+            let bytes = match &e.source {
+                ErrorSource::File { content, .. } => content.clone(),
+                ErrorSource::Redirect { status, url } => format!(
+                    "HTTP/1.1 {status} Found\r\nCache-Control: no-cache\r\nContent-length: 0\r\nLocation: {url}\r\nConnection: close\r\n\r\n"
+                )
+                .into_bytes(),
+            };
+            errors.insert(e.status, bytes);
+        }
+        let forwardfor_except = o
+            .forwardfor
+            .as_ref()
+            .and_then(|f| f.except.as_deref())
+            .and_then(parse_net);
+        Some(Box::new(HttpPlan {
+            conn_mode,
+            accept_invalid_request: o.is_set("accept-invalid-http-request"),
+            accept_invalid_response: o.is_set("accept-invalid-http-response"),
+            forwardfor: o.forwardfor.clone(),
+            forwardfor_except,
+            timeout_http_request: px.timeouts.http_request,
+            timeout_http_keep_alive: px.timeouts.http_keep_alive,
+            reuse: px.http_reuse.unwrap_or(HttpReuse::Safe),
+            ignore_probes: o.is_set("http-ignore-probes"),
+            pretend_keepalive: o.is_set("http-pretend-keepalive"),
+            dontlog_normal: o.is_set("dontlog-normal"),
+            errors,
+            max_headers: cfg.global.tune.http_maxhdr.map_or(101, usize::from),
+        }))
+    }
+
+    /// The response for `status`: the proxy's errorfile, else HAProxy's
+    /// default page.
+    pub fn error_page(&self, status: u16) -> Vec<u8> {
+        self.errors
+            .get(&status)
+            .cloned()
+            .or_else(|| ringlb_proto::errors::raw(status))
+            .unwrap_or_default()
+    }
+}
+
+/// `a.b.c.d[/len]` or an IPv6 network.
+fn parse_net(s: &str) -> Option<(std::net::IpAddr, u8)> {
+    let (ip, len) = match s.split_once('/') {
+        Some((ip, len)) => (
+            ip,
+            len.parse().ok().or_else(|| {
+                let m = len.parse::<std::net::Ipv4Addr>().ok()?;
+                u8::try_from(u32::from(m).count_ones()).ok()
+            })?,
+        ),
+        None => (s, if s.contains(':') { 128 } else { 32 }),
+    };
+    Some((ip.parse().ok()?, len))
+}
+
+/// Whether `ip` is in the network `(net, len)`.
+pub fn in_net(ip: std::net::IpAddr, (net, len): (std::net::IpAddr, u8)) -> bool {
+    use std::net::IpAddr;
+    match (ip, net) {
+        (IpAddr::V4(a), IpAddr::V4(n)) => {
+            let mask = u32::MAX
+                .checked_shl(32 - u32::from(len.min(32)))
+                .unwrap_or(0);
+            u32::from(a) & mask == u32::from(n) & mask
+        }
+        (IpAddr::V6(a), IpAddr::V6(n)) => {
+            let mask = u128::MAX
+                .checked_shl(128 - u32::from(len.min(128)))
+                .unwrap_or(0);
+            u128::from(a) & mask == u128::from(n) & mask
+        }
+        _ => false,
+    }
+}

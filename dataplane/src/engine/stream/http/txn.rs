@@ -1,0 +1,633 @@
+//! One HTTP transaction of a session (see the module above): request in,
+//! server picked and connected, request out while the response comes,
+//! response out, log.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::pin;
+use std::task::Poll;
+use std::time::{Duration, Instant, SystemTime};
+
+use futures_util::future::{select, Either};
+use ringlb_proto::h1::conn::{self as h1conn, HttpMode, Want};
+use ringlb_proto::h1::emit;
+use ringlb_proto::h1::head::{HeadParser, Kind, Options};
+use ringlb_proto::msg::{flags, Body, Head, Method};
+
+use super::{HttpFacts, Next, Session};
+use crate::engine::backend::queue;
+use crate::engine::connect::connect;
+use crate::engine::mux::h1::{self, BodyEnd, Fail, HeadEnd, Path};
+use crate::engine::plan::BackendPlan;
+use crate::engine::runtime::buffer::{Buffer, Class, Pooled};
+use crate::engine::runtime::counters::Stat;
+use crate::engine::session::Conn;
+use crate::engine::stream::tcp::StreamFacts;
+use crate::log::termination::{Cause, Phase, Termination};
+
+fn term(cause: Cause, phase: Phase) -> Termination {
+    Termination { cause, phase }
+}
+
+/// How the response side of a transaction ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ResEnd {
+    /// The server's response head was refused (502).
+    Invalid,
+    /// The server closed or failed before a response head (502).
+    Aborted,
+    /// `timeout server` before a response head (504).
+    Timeout,
+    /// The response body failed after its head went out.
+    Body(BodyEnd),
+}
+
+/// How the two sides want their connection after a response.
+#[derive(Clone, Copy, Debug)]
+struct Outcome {
+    client: Want,
+    server: Want,
+}
+
+impl<'c> Session<'c> {
+    /// Serve one transaction; what becomes of the client connection.
+    pub(super) async fn transaction(&mut self, (ready, ready_date): (Instant, SystemTime)) -> Next {
+        let core = self.core;
+        let fe = self.fe;
+        let fh = self.fh;
+        let first = self.count == 0;
+        let mut facts = self.facts(ready_date);
+        let mut http = HttpFacts::default();
+
+        // Wait for the request's first byte, holding no buffer while idle.
+        let buffered = self.cbuf.as_ref().is_some_and(|b| !b.is_empty());
+        if !buffered {
+            self.cbuf = None;
+            let idle = if first {
+                fh.timeout_http_request.or(fe.timeout_client)
+            } else {
+                fh.timeout_http_keep_alive
+                    .or(fh.timeout_http_request)
+                    .or(fe.timeout_client)
+            };
+            match self.wait_request(idle, first).await {
+                Wait::Ready => {}
+                Wait::Timeout if first && !fh.ignore_probes => {
+                    facts.termination = term(Cause::ClientTimeout, Phase::Request);
+                    self.reply_error(408, &mut facts, &mut http).await;
+                    self.finish(None, facts, &http, ready);
+                    return Next::Close;
+                }
+                Wait::Timeout | Wait::Stop => return Next::Close,
+            }
+        }
+        http.t_idle = ready.elapsed();
+        let mut cbuf = match self.cbuf.take() {
+            Some(b) => b,
+            None => core.bufs.get(Class::Std).await,
+        };
+        let deadline =
+            fh.timeout_http_request
+                .map(|t| if first { ready + t } else { Instant::now() + t });
+        let mut parser = HeadParser::new(
+            Kind::Request,
+            Options {
+                accept_invalid: fh.accept_invalid_request,
+                max_headers: fh.max_headers,
+                max_head: cbuf.max_input(),
+            },
+        );
+        let head = h1::read_head(
+            self.client,
+            &mut cbuf,
+            &mut parser,
+            &mut self.req,
+            &core.timers,
+            fe.timeout_client,
+            deadline,
+        )
+        .await;
+        let head_len = match head {
+            Ok(n) => n,
+            Err(end) => {
+                facts.bytes_in = cbuf.len() as u64;
+                let (status, cause) = match end {
+                    HeadEnd::Invalid(_) => (Some(400), Cause::Proxy),
+                    HeadEnd::Timeout { .. } => (Some(408), Cause::ClientTimeout),
+                    HeadEnd::Closed { partial } | HeadEnd::Error { partial } => {
+                        if !partial && !first {
+                            // A keep-alive connection closed between
+                            // requests: nothing to say.
+                            return Next::Close;
+                        }
+                        (None, Cause::ClientAbort)
+                    }
+                };
+                facts.termination = term(cause, Phase::Request);
+                self.cbuf = Some(cbuf);
+                match status {
+                    Some(s) => self.reply_error(s, &mut facts, &mut http).await,
+                    // The client is gone: HAProxy logs its 400 unsent.
+                    None => http.status = 400,
+                }
+                self.cbuf = None;
+                self.finish(None, facts, &http, ready);
+                return Next::Close;
+            }
+        };
+        http.t_request = Some(ready.elapsed());
+        facts.bytes_in = head_len as u64;
+        if fe.log.enabled {
+            let [m, u, v] = self.req.line_parts();
+            let mut line = String::with_capacity(m.len() + u.len() + v.len() + 2);
+            line.push_str(&String::from_utf8_lossy(m));
+            line.push(' ');
+            line.push_str(&String::from_utf8_lossy(u));
+            if !v.is_empty() {
+                line.push(' ');
+                line.push_str(&String::from_utf8_lossy(v));
+            }
+            http.request_line = Some(line.into());
+        }
+        let stopping = core.stop_accepting.is_fired();
+        let client_want = h1conn::client_after_request(&self.req, Want::KeepAlive, stopping);
+
+        // The backend.
+        let plan = &core.shared.plan;
+        let Some((be_idx, be)) = fe
+            .backend
+            .and_then(|i| plan.backends.get(i).map(|b| (i, b)))
+        else {
+            facts.termination = term(Cause::Proxy, Phase::Request);
+            self.cbuf = Some(cbuf);
+            self.reply_error(503, &mut facts, &mut http).await;
+            self.finish(None, facts, &http, ready);
+            return Next::Close;
+        };
+        let bh = be.http.as_deref().unwrap_or(fh);
+        facts.beconn = be.beconn.inc();
+        core.shared.stats.add(core.id, Stat::BeSessTot(be_idx), 1);
+        self.forwarded_for(bh);
+        let fe_mode = fh.conn_mode;
+        let be_mode = bh.conn_mode;
+        let server_want =
+            h1conn::server_for_request(&self.req, Want::KeepAlive, fe_mode, be_mode, stopping);
+        if let Some(v) = h1conn::request_connection(&self.req, server_want, bh.pretend_keepalive) {
+            self.req.push(b"Connection", v.as_bytes());
+        }
+
+        // The server connection.
+        use ringlb_config::model::HttpReuse;
+        let reuse = match bh.reuse {
+            HttpReuse::Never => false,
+            HttpReuse::Safe => !first,
+            HttpReuse::Aggressive | HttpReuse::Always => true,
+        };
+        let mut reuse_now = reuse;
+        // A request sent on a reused idle connection that the server
+        // closed meanwhile (nothing came back) is sent again on a new one
+        // when it has no body to replay (HAProxy retries it likewise).
+        let (srv_idx, sconn, exchange, mut owned, mut pooled) = loop {
+            let connected =
+                match connect(core, fe, be_idx, be, self.dst, self.peer, reuse_now).await {
+                    Ok(c) => c,
+                    Err(failure) => {
+                        facts.termination = term(failure.cause, failure.phase);
+                        facts.server = failure.server;
+                        facts.tw = failure.tw;
+                        facts.retries = failure.retries;
+                        facts.redispatched = failure.redispatched;
+                        facts.queue = failure.queue;
+                        // No server (none usable, queue full or timed out,
+                        // connect failed): HAProxy's 503.
+                        self.cbuf = Some(cbuf);
+                        self.reply_error(503, &mut facts, &mut http).await;
+                        be.beconn.dec();
+                        self.finish(Some((be_idx, be)), facts, &http, ready);
+                        return Next::Close;
+                    }
+                };
+            let srv_idx = connected.server;
+            facts.server = Some(srv_idx);
+            facts.server_addr = connected.addr;
+            facts.tw = connected.tw;
+            facts.tc = Some(connected.tc);
+            facts.retries = connected.retries;
+            facts.redispatched = connected.redispatched;
+            facts.queue = connected.queue;
+            let sconn = connected.conn;
+            let reused = connected.reused;
+
+            // The exchange.
+            let mut owned: Option<Buffer> = None;
+            let mut pooled: Option<Pooled<'_>> = core.bufs.try_get(Class::Std);
+            let sbuf: &mut Buffer = match pooled.as_deref_mut() {
+                Some(b) => b,
+                None => owned.insert(Buffer::new(core.bufs.size(), core.shared.plan.maxrewrite)),
+            };
+            let req_bytes = Cell::new(0u64);
+            let res_bytes = Cell::new(0u64);
+            let exchange = self
+                .exchange(
+                    &mut cbuf,
+                    sbuf,
+                    &sconn,
+                    be,
+                    (client_want, server_want),
+                    (&req_bytes, &res_bytes),
+                    &mut http,
+                    ready,
+                )
+                .await;
+            let silent = matches!(exchange.1, Err((ResEnd::Aborted, false)));
+            if reused && silent && self.req.body == Body::None && res_bytes.get() == 0 {
+                drop(sconn);
+                queue::offer(core, be_idx, srv_idx, true);
+                reuse_now = false;
+                continue;
+            }
+            facts.bytes_in += req_bytes.get();
+            facts.bytes_out += res_bytes.get();
+            break (srv_idx, sconn, exchange, owned, pooled);
+        };
+        let sbuf: &mut Buffer = match pooled.as_deref_mut() {
+            Some(b) => b,
+            None => owned.get_or_insert_with(|| Buffer::new(0, 0)),
+        };
+        let (req_done, result) = exchange;
+        let mut next = Next::Close;
+        let mut keep_server = false;
+        match result {
+            Ok(out) => {
+                facts.termination = term(Cause::None, Phase::None);
+                if out.client == Want::Tunnel {
+                    // Bytes each side sent early go first, then the pump.
+                    let ok = sconn.write_all(&mut cbuf).await.is_ok()
+                        && self.client.write_all(sbuf).await.is_ok();
+                    if ok {
+                        let mut tfacts = self.facts(ready_date);
+                        crate::engine::forward::forward(
+                            core,
+                            fe,
+                            be,
+                            self.client,
+                            &sconn,
+                            &mut tfacts,
+                        )
+                        .await;
+                        facts.bytes_in += tfacts.bytes_in;
+                        facts.bytes_out += tfacts.bytes_out;
+                        facts.termination = tfacts.termination;
+                    }
+                } else {
+                    if req_done && out.client == Want::KeepAlive {
+                        next = Next::KeepAlive;
+                    }
+                    keep_server = req_done
+                        && out.server == Want::KeepAlive
+                        && sbuf.is_empty()
+                        && bh.reuse != HttpReuse::Never
+                        && be_mode == HttpMode::KeepAlive;
+                }
+            }
+            Err((res_end, sent_head)) => {
+                let (status, t) = match res_end {
+                    ResEnd::Invalid => (502, term(Cause::Proxy, Phase::Headers)),
+                    ResEnd::Aborted => (502, term(Cause::ServerAbort, Phase::Headers)),
+                    ResEnd::Timeout => (504, term(Cause::ServerTimeout, Phase::Headers)),
+                    ResEnd::Body(e) => (0, body_termination(e, sent_head)),
+                };
+                facts.termination = t;
+                if !sent_head && status != 0 {
+                    self.cbuf = Some(cbuf);
+                    self.reply_error(status, &mut facts, &mut http).await;
+                    cbuf = match self.cbuf.take() {
+                        Some(b) => b,
+                        None => core.bufs.get(Class::Std).await,
+                    };
+                }
+            }
+        }
+        drop(pooled.take());
+        if keep_server {
+            let max = be.servers.get(srv_idx).and_then(|s| s.pool_max_conn);
+            core.idle.put(be_idx, srv_idx, sconn, max);
+        } else {
+            drop(sconn);
+        }
+        queue::offer(core, be_idx, srv_idx, true);
+        be.beconn.dec();
+        if next == Next::KeepAlive && !cbuf.is_empty() {
+            self.cbuf = Some(cbuf);
+        } else {
+            drop(cbuf);
+        }
+        self.finish(Some((be_idx, be)), facts, &http, ready);
+        next
+    }
+
+    /// Send the request (head and body) while the response comes back,
+    /// then the response to the client. Whether the request went out
+    /// whole, and how the response side ended (with whether its head had
+    /// reached the client).
+    #[allow(clippy::too_many_arguments)]
+    async fn exchange(
+        &mut self,
+        cbuf: &mut Buffer,
+        sbuf: &mut Buffer,
+        sconn: &Conn,
+        be: &BackendPlan,
+        (client_want, server_want): (Want, Want),
+        (req_bytes, res_bytes): (&Cell<u64>, &Cell<u64>),
+        http: &mut HttpFacts,
+        ready: Instant,
+    ) -> (bool, Result<Outcome, (ResEnd, bool)>) {
+        let core = self.core;
+        let fe = self.fe;
+        let fh = self.fh;
+        let bh = be.http.as_deref().unwrap_or(fh);
+        let stopping = core.stop_accepting.is_fired();
+        self.req_out.clear();
+        emit::head(&self.req, &mut self.req_out);
+        let body = self.req.body;
+        let method = self.req.method;
+        let to_server = Path {
+            from: self.client,
+            to: sconn,
+            timers: &core.timers,
+            from_timeout: fe.timeout_client,
+            to_timeout: be.timeout_server,
+            bytes: req_bytes,
+        };
+        let to_client = Path {
+            from: sconn,
+            to: self.client,
+            timers: &core.timers,
+            from_timeout: be.timeout_server,
+            to_timeout: fe.timeout_client,
+            bytes: res_bytes,
+        };
+        let req_out = &mut self.req_out;
+        let request = async move { h1::forward_body(&to_server, cbuf, req_out, body).await };
+        let req_head = &self.req;
+        let client_conn = self.client;
+        let res = &mut self.res;
+        let res_out = &mut self.res_out;
+        let sent_head = Cell::new(false);
+        let response = async {
+            let mut parser_opts = Options {
+                accept_invalid: bh.accept_invalid_response,
+                max_headers: bh.max_headers,
+                max_head: sbuf.max_input(),
+            };
+            parser_opts.max_head = parser_opts.max_head.max(1);
+            loop {
+                let mut parser = HeadParser::new(Kind::Response(method), parser_opts);
+                let n = h1::read_head(
+                    sconn,
+                    sbuf,
+                    &mut parser,
+                    res,
+                    &core.timers,
+                    be.timeout_server,
+                    None,
+                )
+                .await
+                .map_err(|e| match e {
+                    HeadEnd::Invalid(_) => ResEnd::Invalid,
+                    HeadEnd::Timeout { .. } => ResEnd::Timeout,
+                    HeadEnd::Closed { .. } | HeadEnd::Error { .. } => ResEnd::Aborted,
+                })?;
+                res_bytes.set(res_bytes.get() + n as u64);
+                if (100..200).contains(&res.status) && res.status != 101 {
+                    // Interim: to the client as it is, then the final one.
+                    res_out.clear();
+                    emit::head(res, res_out);
+                    let v = std::mem::take(res_out);
+                    let (r, v) = client_conn.write_vec(v).await;
+                    *res_out = v;
+                    r.map_err(|_| ResEnd::Body(BodyEnd::ToFail(Fail::Error)))?;
+                    continue;
+                }
+                break;
+            }
+            http.t_data = Some(ready.elapsed());
+            http.status = res.status;
+            let client =
+                h1conn::client_for_response(res, method, client_want, fh.conn_mode, stopping);
+            let server = h1conn::server_after_response(res, method, server_want);
+            if let Some(v) = h1conn::response_connection(res, req_head, client) {
+                res.push(b"Connection", v.as_bytes());
+            }
+            res_out.clear();
+            emit::head(res, res_out);
+            sent_head.set(true);
+            let body = if client == Want::Tunnel {
+                Body::None
+            } else {
+                res.body
+            };
+            h1::forward_body(&to_client, sbuf, res_out, body)
+                .await
+                .map_err(ResEnd::Body)?;
+            Ok(Outcome { client, server })
+        };
+        let (req_result, res_result) = until_response(request, response).await;
+        let req_done = matches!(req_result, Some(Ok(())));
+        let result = match (req_result, res_result) {
+            (_, Some(r)) => r.map_err(|e| (e, sent_head.get())),
+            (Some(Err(e)), None) => Err((ResEnd::Body(request_failure(e)), sent_head.get())),
+            // `until_response` returns only with one of them.
+            (_, None) => Err((ResEnd::Aborted, sent_head.get())),
+        };
+        (req_done, result)
+    }
+
+    /// `option forwardfor`: the client's address in `X-Forwarded-For` (or
+    /// the configured header), unless `if-none` finds one or the client is
+    /// in the `except` network. The backend's setting wins over the
+    /// frontend's.
+    fn forwarded_for(&mut self, bh: &super::plan::HttpPlan) {
+        let Some(ff) = bh.forwardfor.as_ref().or(self.fh.forwardfor.as_ref()) else {
+            return;
+        };
+        let except = if bh.forwardfor.is_some() {
+            bh.forwardfor_except
+        } else {
+            self.fh.forwardfor_except
+        };
+        let Some(src) = self.peer else { return };
+        let ip = match src.ip() {
+            std::net::IpAddr::V6(v6) => v6
+                .to_ipv4_mapped()
+                .map_or(std::net::IpAddr::V6(v6), std::net::IpAddr::V4),
+            v4 => v4,
+        };
+        if except.is_some_and(|net| super::plan::in_net(ip, net)) {
+            return;
+        }
+        let name = ff.header.as_bytes();
+        if ff.if_none && self.req.first(name).is_some() {
+            return;
+        }
+        let value = ip.to_string();
+        self.req.push(name, value.as_bytes());
+    }
+
+    /// Answer the client with the proxy's page for `status` (the client
+    /// connection closes after it).
+    pub(super) async fn reply_error(
+        &mut self,
+        status: u16,
+        facts: &mut StreamFacts,
+        http: &mut HttpFacts,
+    ) {
+        http.status = status;
+        let page = self.fh.error_page(status);
+        let n = page.len() as u64;
+        let write = async { self.client.write_vec(page).await.0 };
+        if h1::within(&self.core.timers, self.fe.timeout_client, write)
+            .await
+            .is_ok()
+        {
+            facts.bytes_out += n;
+        }
+    }
+
+    /// Wait until the client sends (or closes), without a buffer.
+    async fn wait_request(&self, idle: Option<Duration>, first: bool) -> Wait {
+        let core = self.core;
+        if !first && core.stop_accepting.is_fired() {
+            return Wait::Stop;
+        }
+        let ready = async {
+            let _ = self.client.read_ready().await;
+        };
+        let ready = pin!(ready);
+        let stop = async {
+            if first {
+                core.kill.wait().await;
+            } else {
+                // A stopping process closes idle keep-alive connections.
+                let kill = pin!(core.kill.wait());
+                let soft = pin!(core.stop_accepting.wait());
+                let _ = select(kill, soft).await;
+            }
+        };
+        let stop = pin!(stop);
+        let waited = async {
+            match idle {
+                Some(t) => crate::engine::runtime::timer::timeout(&core.timers, t, ready)
+                    .await
+                    .map_err(|()| Wait::Timeout),
+                None => {
+                    ready.await;
+                    Ok(())
+                }
+            }
+        };
+        let waited = pin!(waited);
+        match select(waited, stop).await {
+            Either::Left((Ok(()), _)) => Wait::Ready,
+            Either::Left((Err(w), _)) => w,
+            Either::Right(_) => Wait::Stop,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Wait {
+    Ready,
+    Timeout,
+    Stop,
+}
+
+/// The request body failed: who was at fault, as the response side sees
+/// it.
+fn request_failure(e: BodyEnd) -> BodyEnd {
+    match e {
+        // The client stopped sending or failed: its side.
+        BodyEnd::FromClosed | BodyEnd::FromFail(_) | BodyEnd::Invalid => e,
+        BodyEnd::ToFail(f) => BodyEnd::ToFail(f),
+    }
+}
+
+/// The termination state of a transaction whose body transfer failed.
+/// `sent_head`: the response head had gone to the client (else the
+/// request body failed, before any response).
+fn body_termination(e: BodyEnd, sent_head: bool) -> Termination {
+    if sent_head {
+        // Response body: from the server to the client.
+        match e {
+            BodyEnd::FromClosed | BodyEnd::FromFail(Fail::Error) => {
+                term(Cause::ServerAbort, Phase::Data)
+            }
+            BodyEnd::FromFail(Fail::Timeout) => term(Cause::ServerTimeout, Phase::Data),
+            BodyEnd::ToFail(Fail::Error) => term(Cause::ClientAbort, Phase::Data),
+            BodyEnd::ToFail(Fail::Timeout) => term(Cause::ClientTimeout, Phase::Data),
+            BodyEnd::Invalid => term(Cause::Proxy, Phase::Data),
+        }
+    } else {
+        // Request body: from the client to the server.
+        match e {
+            BodyEnd::FromClosed | BodyEnd::FromFail(Fail::Error) => {
+                term(Cause::ClientAbort, Phase::Data)
+            }
+            BodyEnd::FromFail(Fail::Timeout) => term(Cause::ClientTimeout, Phase::Data),
+            BodyEnd::ToFail(Fail::Error) => term(Cause::ServerAbort, Phase::Data),
+            BodyEnd::ToFail(Fail::Timeout) => term(Cause::ServerTimeout, Phase::Data),
+            BodyEnd::Invalid => term(Cause::Proxy, Phase::Request),
+        }
+    }
+}
+
+/// Run the request body and the response side together until the
+/// response side ends (a server may answer before the body's end) or the
+/// request side fails. What each returned, if it did.
+async fn until_response<A, B, EA, TB, EB>(
+    a: A,
+    b: B,
+) -> (Option<Result<(), EA>>, Option<Result<TB, EB>>)
+where
+    A: Future<Output = Result<(), EA>>,
+    B: Future<Output = Result<TB, EB>>,
+{
+    let mut a = pin!(a);
+    let mut b = pin!(b);
+    let mut ra: Option<Result<(), EA>> = None;
+    let mut rb: Option<Result<TB, EB>> = None;
+    std::future::poll_fn(|cx| {
+        if ra.is_none() {
+            if let Poll::Ready(r) = a.as_mut().poll(cx) {
+                ra = Some(r);
+            }
+        }
+        if rb.is_none() {
+            if let Poll::Ready(r) = b.as_mut().poll(cx) {
+                rb = Some(r);
+            }
+        }
+        if rb.is_some() || matches!(ra, Some(Err(_))) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await;
+    (ra, rb)
+}
+
+/// HAProxy's methods whose requests may be replayed on another
+/// connection (idempotent, RFC 7231 4.2.2).
+#[allow(dead_code)]
+fn idempotent(m: Method) -> bool {
+    matches!(
+        m,
+        Method::Get | Method::Head | Method::Options | Method::Put | Method::Delete | Method::Trace
+    )
+}
+
+#[allow(dead_code)]
+fn is_upgrade(h: &Head) -> bool {
+    h.has(flags::CONN_UPGRADE)
+}
