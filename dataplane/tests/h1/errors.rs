@@ -1,0 +1,129 @@
+//! What the proxy answers itself, and how it logs it: a refused request
+//! (400, the server sees nothing), a request that never completes (408),
+//! a server that closes or answers garbage (502), one that is silent
+//! (504), no server at all (503).
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::harness::{refused_addr, start};
+use crate::server::{config, next_http_log, ok, Answer, Client, Seen, Server};
+
+fn by_path(s: &Seen) -> Answer {
+    match s.line.split(' ').nth(1).unwrap_or("") {
+        "/close" => Answer::Close,
+        "/garbage" => Answer::SendClose(b"HTTP/1.1 abc Nope\r\n\r\n".to_vec()),
+        "/hang" => Answer::Hang,
+        _ => ok("fine"),
+    }
+}
+
+fn refused_request(name: &str, program: &Path) {
+    let srv = Server::start(by_path);
+    let p = start(name, program, &config(&[format!("s1 {}", srv.addr)], ""));
+    for bad in [
+        &b"GET / HTTP/1.1\r\nHost: a\r\nBad Name: x\r\n\r\n"[..],
+        b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxx",
+        b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: +4\r\n\r\nabcd",
+        b"GET /a b HTTP/1.1\r\nHost: a\r\n\r\n",
+    ] {
+        let mut c = Client::connect(p.addr);
+        c.send(bad);
+        let r = c.response(false);
+        assert_eq!(r.status, 400, "{name}: {:?}", String::from_utf8_lossy(bad));
+        let l = next_http_log(&p);
+        assert_eq!(
+            (
+                l.status.as_str(),
+                l.termination.as_str(),
+                l.request.as_str()
+            ),
+            ("400", "PR--", "\"<BADREQ>\""),
+            "{name}"
+        );
+        assert_eq!(l.backend_server, "fe/<NOSRV>", "{name}");
+    }
+    assert!(
+        srv.nothing_within(Duration::from_millis(200)),
+        "{name}: the server saw a refused request"
+    );
+}
+on_both!(
+    refused_request,
+    refused_request_on_haproxy,
+    refused_request_on_ringlb
+);
+
+fn server_failures(name: &str, program: &Path) {
+    let srv = Server::start(by_path);
+    let p = start(
+        name,
+        program,
+        &config(&[format!("s1 {}", srv.addr)], "timeout server 300ms"),
+    );
+    for (path, status, term) in [
+        ("/close", 502, "SH--"),
+        ("/garbage", 502, "PH--"),
+        ("/hang", 504, "sH--"),
+    ] {
+        let mut c = Client::connect(p.addr);
+        c.send(format!("GET {path} HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes());
+        let r = c.response(false);
+        assert_eq!(r.status, status, "{name}: {path}");
+        let l = next_http_log(&p);
+        assert_eq!(
+            (l.status.as_str(), l.termination.as_str()),
+            (status.to_string().as_str(), term),
+            "{name}: {path}"
+        );
+    }
+}
+on_both!(
+    server_failures,
+    server_failures_on_haproxy,
+    server_failures_on_ringlb
+);
+
+fn no_server(name: &str, program: &Path) {
+    let p = start(
+        name,
+        program,
+        &config(&[format!("s1 {}", refused_addr())], "retries 1"),
+    );
+    let mut c = Client::connect(p.addr);
+    c.send(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(c.response(false).status, 503, "{name}");
+    let l = next_http_log(&p);
+    assert_eq!(
+        (l.status.as_str(), l.termination.as_str()),
+        ("503", "SC--"),
+        "{name}"
+    );
+}
+on_both!(no_server, no_server_on_haproxy, no_server_on_ringlb);
+
+/// A request whose head never completes gets a 408 at `timeout
+/// http-request`, and the connection closes.
+fn slow_request(name: &str, program: &Path) {
+    let srv = Server::start(by_path);
+    let p = start(
+        name,
+        program,
+        &config(&[format!("s1 {}", srv.addr)], "timeout http-request 300ms"),
+    );
+    let mut c = Client::connect(p.addr);
+    c.send(b"GET / HTTP/1.1\r\nHost: a\r\n");
+    let r = c.response(false);
+    assert_eq!(r.status, 408, "{name}");
+    let l = next_http_log(&p);
+    assert_eq!(
+        (l.status.as_str(), l.termination.as_str()),
+        ("408", "cR--"),
+        "{name}"
+    );
+}
+on_both!(
+    slow_request,
+    slow_request_on_haproxy,
+    slow_request_on_ringlb
+);

@@ -1,0 +1,84 @@
+//! The process around HTTP sessions: a soft stop closes idle keep-alive
+//! connections at once and lets an in-flight request finish (with
+//! `Connection: close`), then the process exits; a storm of short
+//! keep-alive clients leaves no connection behind.
+
+use std::path::Path;
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+
+use crate::harness::{start, vm_rss_kib, wait_signal_ready, DEADLINE};
+use crate::server::{config, ok, Answer, Client, Seen, Server};
+
+fn slow_ok(s: &Seen) -> Answer {
+    if s.line.contains("/slow") {
+        std::thread::sleep(Duration::from_millis(400));
+    }
+    ok("done")
+}
+
+fn soft_stop(name: &str, program: &Path) {
+    let srv = Server::start(slow_ok);
+    let mut p = start(name, program, &config(&[format!("s1 {}", srv.addr)], ""));
+    wait_signal_ready(p.child.id(), Signal::SIGUSR1);
+    // An idle keep-alive client and a client with a request in flight.
+    let mut idle = Client::connect(p.addr);
+    idle.send(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(idle.response(false).status, 200, "{name}");
+    let mut busy = Client::connect(p.addr);
+    busy.send(b"GET /slow HTTP/1.1\r\nHost: a\r\n\r\n");
+    let _ = srv.next();
+    let _ = srv.next();
+    p.signal(Signal::SIGUSR1);
+    let r = busy.response(false);
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"done"[..]), "{name}");
+    assert!(
+        r.header("connection")
+            .is_some_and(|v| v.eq_ignore_ascii_case("close"))
+            || busy.closed(),
+        "{name}: the in-flight request's connection closes after it"
+    );
+    assert!(
+        idle.closed(),
+        "{name}: the idle keep-alive connection was closed"
+    );
+    let st = p.wait_exit(DEADLINE);
+    assert!(st.is_some_and(|s| s.success()), "{name}: exit {st:?}");
+}
+on_both!(soft_stop, soft_stop_on_haproxy, soft_stop_on_ringlb);
+
+/// Thousands of short keep-alive clients (two requests each, some
+/// leaving mid-request): every finished one was answered, and the
+/// process holds no more memory than after the first few hundred.
+fn many_short_clients(name: &str, program: &Path) {
+    let srv = Server::start(|_| ok("k"));
+    let p = start(name, program, &config(&[format!("s1 {}", srv.addr)], ""));
+    let run = |n: usize| {
+        for i in 0..n {
+            let mut c = Client::connect(p.addr);
+            c.send(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+            assert_eq!(c.response(false).body, b"k", "{name}");
+            if i % 7 == 0 {
+                // Leaves in the middle of a head.
+                c.send(b"GET / HTTP/1.1\r\nHo");
+                continue;
+            }
+            c.send(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+            assert_eq!(c.response(false).body, b"k", "{name}");
+        }
+    };
+    run(300);
+    let before = vm_rss_kib(p.child.id());
+    run(1500);
+    let after = vm_rss_kib(p.child.id());
+    assert!(
+        after < before + 4096,
+        "{name}: RSS grew from {before} KiB to {after} KiB"
+    );
+}
+on_both!(
+    many_short_clients,
+    many_short_clients_on_haproxy,
+    many_short_clients_on_ringlb
+);

@@ -1,0 +1,42 @@
+//! Upgrades: a WebSocket handshake answered 101 turns both connections
+//! into a tunnel; bytes flow both ways untouched until a side closes.
+
+use std::io::{Read, Write};
+use std::path::Path;
+
+use crate::harness::start;
+use crate::server::{config, Answer, Client, Seen, Server};
+
+fn upgrade(_: &Seen) -> Answer {
+    Answer::Echo(
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
+            .to_vec(),
+    )
+}
+
+fn websocket(name: &str, program: &Path) {
+    let srv = Server::start(upgrade);
+    let p = start(name, program, &config(&[format!("s1 {}", srv.addr)], ""));
+    let mut c = Client::connect(p.addr);
+    c.send(b"GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+    let r = c.response(false);
+    assert_eq!(r.status, 101, "{name}");
+    let seen = srv.next();
+    assert_eq!(seen.header("upgrade"), Some("websocket"), "{name}");
+    assert!(
+        seen.header("connection")
+            .is_some_and(|v| v.to_ascii_lowercase().contains("upgrade")),
+        "{name}: {:?}",
+        seen.headers
+    );
+    for round in 0..3u8 {
+        let frame = [0x81, 0x03, b'a' + round, b'b', b'c'];
+        c.w.write_all(&frame).unwrap();
+        let mut back = [0u8; 5];
+        c.w.try_clone().unwrap().read_exact(&mut back).unwrap();
+        assert_eq!(back, frame, "{name}: round {round}");
+    }
+    c.w.shutdown(std::net::Shutdown::Write).unwrap();
+    assert!(c.closed(), "{name}: the close went through the tunnel");
+}
+on_both!(websocket, websocket_on_haproxy, websocket_on_ringlb);
