@@ -287,24 +287,7 @@ impl Client {
     /// nothing more sent.
     pub fn closed(&mut self) -> bool {
         let mut rest = Vec::new();
-        matches!(self.r.read_to_end(&mut rest), Ok(_)) && rest.is_empty()
-    }
-
-    /// Raw bytes until EOF.
-    pub fn rest(&mut self) -> Vec<u8> {
-        let mut rest = Vec::new();
-        let _ = self.r.read_to_end(&mut rest);
-        rest
-    }
-
-    /// The connection stays open and quiet for `d`.
-    pub fn quiet_for(&mut self, d: Duration) -> bool {
-        let s = self.r.get_ref();
-        s.set_read_timeout(Some(d)).unwrap();
-        let mut one = [0u8; 1];
-        let quiet = matches!(self.r.read(&mut one), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut);
-        self.r.get_ref().set_read_timeout(Some(DEADLINE)).unwrap();
-        quiet
+        self.r.read_to_end(&mut rest).is_ok() && rest.is_empty()
     }
 }
 
@@ -335,9 +318,7 @@ pub fn config(servers: &[String], extra: &str) -> String {
 #[derive(Debug)]
 pub struct HttpLog {
     pub backend_server: String,
-    pub timers: String,
     pub status: String,
-    pub bytes: String,
     pub termination: String,
     pub request: String,
 }
@@ -350,9 +331,7 @@ impl HttpLog {
         assert!(f.len() == 13, "not an httplog line: {line:?}");
         HttpLog {
             backend_server: f[3].to_string(),
-            timers: f[4].to_string(),
             status: f[5].to_string(),
-            bytes: f[6].to_string(),
             termination: f[9].to_string(),
             request: f[12].to_string(),
         }

@@ -279,7 +279,7 @@ pub(crate) async fn connect(
     be: &BackendPlan,
     dst: Option<SocketAddr>,
     client: Option<SocketAddr>,
-    reuse: bool,
+    idle: Option<&dyn Fn(usize) -> Option<Conn>>,
 ) -> Result<Connected, ConnectFailure> {
     let mut avoid = None;
     let mut progress = Progress::default();
@@ -339,8 +339,8 @@ pub(crate) async fn connect(
         };
         // `http-reuse`: an idle connection to the server picked, when one
         // is still open (the first attempt only: a retry connects anew).
-        if reuse && progress.retries == 0 {
-            if let Some(conn) = core.idle.take(be_idx, idx) {
+        if let Some(take) = idle.filter(|_| progress.retries == 0) {
+            if let Some(conn) = take(idx) {
                 let addr = conn.peer_inet();
                 return Ok(Connected {
                     server: idx,

@@ -68,6 +68,10 @@ struct Session<'c> {
     res_out: Vec<u8>,
     /// The client's input buffer, held while it has bytes.
     cbuf: Option<Pooled<'c>>,
+    /// The session's own idle server connection (backend, server): what
+    /// its next request to that server uses first (HAProxy's session
+    /// connection list; the only reuse under `http-reuse never`).
+    own: std::cell::Cell<Option<(usize, usize, Conn)>>,
 }
 
 /// Serve one HTTP client connection to its end.
@@ -110,6 +114,7 @@ pub(crate) async fn handle(
         req_out: Vec::new(),
         res_out: Vec::new(),
         cbuf: None,
+        own: std::cell::Cell::new(None),
     };
     let mut since = (accepted, accept_date);
     loop {

@@ -188,8 +188,22 @@ impl<'c> Session<'c> {
         // closed meanwhile (nothing came back) is sent again on a new one
         // when it has no body to replay (HAProxy retries it likewise).
         let (srv_idx, sconn, exchange, mut owned, mut pooled) = loop {
+            let own = &self.own;
+            let take_idle = |srv: usize| {
+                if let Some((b, s, conn)) = own.take() {
+                    let open = matches!(conn.peek(), Err(nix::errno::Errno::EAGAIN));
+                    if (b, s) == (be_idx, srv) && open {
+                        return Some(conn);
+                    }
+                }
+                if reuse_now {
+                    core.idle.take(be_idx, srv)
+                } else {
+                    None
+                }
+            };
             let connected =
-                match connect(core, fe, be_idx, be, self.dst, self.peer, reuse_now).await {
+                match connect(core, fe, be_idx, be, self.dst, self.peer, Some(&take_idle)).await {
                     Ok(c) => c,
                     Err(failure) => {
                         facts.termination = term(failure.cause, failure.phase);
@@ -286,8 +300,8 @@ impl<'c> Session<'c> {
                     keep_server = req_done
                         && out.server == Want::KeepAlive
                         && sbuf.is_empty()
-                        && bh.reuse != HttpReuse::Never
-                        && be_mode == HttpMode::KeepAlive;
+                        && be_mode == HttpMode::KeepAlive
+                        && fe_mode == HttpMode::KeepAlive;
                 }
             }
             Err((res_end, sent_head)) => {
@@ -309,7 +323,9 @@ impl<'c> Session<'c> {
             }
         }
         drop(pooled.take());
-        if keep_server {
+        if keep_server && bh.reuse == HttpReuse::Never {
+            self.own.set(Some((be_idx, srv_idx, sconn)));
+        } else if keep_server {
             let max = be.servers.get(srv_idx).and_then(|s| s.pool_max_conn);
             core.idle.put(be_idx, srv_idx, sconn, max);
         } else {
