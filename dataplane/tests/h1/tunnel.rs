@@ -40,3 +40,32 @@ fn websocket(name: &str, program: &Path) {
     assert!(c.closed(), "{name}: the close went through the tunnel");
 }
 on_both!(websocket, websocket_on_haproxy, websocket_on_ringlb);
+
+fn no_accept(_: &Seen) -> Answer {
+    Answer::SendClose(
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+            .to_vec(),
+    )
+}
+
+/// A WebSocket upgrade without its key is refused (400, the server sees
+/// nothing); a 101 without Sec-WebSocket-Accept is a bad response (502).
+fn websocket_handshake_checked(name: &str, program: &Path) {
+    let srv = Server::start(no_accept);
+    let p = start(name, program, &config(&[format!("s1 {}", srv.addr)], ""));
+    let mut c = Client::connect(p.addr);
+    c.send(b"GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+    assert_eq!(c.response(false).status, 400, "{name}: no key");
+    assert!(
+        srv.nothing_within(std::time::Duration::from_millis(100)),
+        "{name}"
+    );
+    let mut c = Client::connect(p.addr);
+    c.send(b"GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
+    assert_eq!(c.response(false).status, 502, "{name}: no accept");
+}
+on_both!(
+    websocket_handshake_checked,
+    websocket_handshake_checked_on_haproxy,
+    websocket_handshake_checked_on_ringlb
+);

@@ -288,7 +288,7 @@ mod tests {
             Some("keep-alive")
         );
         assert_eq!(response_connection(&s11, &r11, Want::Close), Some("close"));
-        let up = req("GET / HTTP/1.1\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n");
+        let up = req("GET / HTTP/1.1\r\nConnection: upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: k\r\n\r\n");
         assert_eq!(request_connection(&up, Want::Close, false), None);
     }
 

@@ -475,6 +475,21 @@ impl HeadParser {
                 k += 1;
             });
         }
+        // The WebSocket handshake (h1_headers_to_hdr_list): an upgrade to
+        // websocket needs Sec-WebSocket-Key in a request and
+        // Sec-WebSocket-Accept in a response; its value is not checked
+        // between two HTTP/1 sides.
+        let ws = flags::CONN_UPGRADE | flags::UPGRADE_WEBSOCKET;
+        if self.flags & ws == ws {
+            let key: &[u8] = if self.response() {
+                b"sec-websocket-accept"
+            } else {
+                b"sec-websocket-key"
+            };
+            if head.first(key).is_none() {
+                return Err(err(ErrorKind::HeaderName, end.saturating_sub(1)));
+            }
+        }
         match self.kind {
             Kind::Request => self.finish_request(head)?,
             Kind::Response(m) => self.finish_response(head, m)?,

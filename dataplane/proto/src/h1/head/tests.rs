@@ -264,10 +264,10 @@ fn host_and_authority() {
 #[test]
 fn upgrade_with_a_body_is_dropped() {
     let (h, _) =
-        req(b"GET / HTTP/1.1\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n").unwrap();
+        req(b"GET / HTTP/1.1\r\nConnection: upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: k\r\n\r\n").unwrap();
     assert!(h.has(flags::CONN_UPGRADE) && h.has(flags::UPGRADE_WEBSOCKET));
     let (h, _) = req(
-        b"POST / HTTP/1.1\r\nConnection: upgrade\r\nUpgrade: websocket\r\nContent-Length: 1\r\n\r\n",
+        b"POST / HTTP/1.1\r\nConnection: upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: k\r\nContent-Length: 1\r\n\r\n",
     )
     .unwrap();
     assert!(!h.has(flags::CONN_UPGRADE));
@@ -395,7 +395,7 @@ fn connection_values_are_cleaned() {
     assert_eq!(fields(&h), [("X".into(), "1".into())]);
     assert!(h.has(flags::CONN_CLOSE));
     let (h, _) =
-        req(b"GET / HTTP/1.1\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n\r\n")
+        req(b"GET / HTTP/1.1\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: k\r\n\r\n")
             .unwrap();
     assert_eq!(h.first(b"connection"), Some(&b"Upgrade"[..]));
     assert!(h.has(flags::CONN_KEEPALIVE | flags::CONN_UPGRADE));
@@ -405,4 +405,22 @@ fn connection_values_are_cleaned() {
         Some(&b"x-a , x-b"[..]),
         "untouched without them"
     );
+}
+
+/// An upgrade to websocket needs its key (a request) or its accept (a
+/// response): HAProxy's reg-test websocket.vtc refuses both.
+#[test]
+fn a_websocket_upgrade_needs_its_key() {
+    assert!(req(b"GET / HTTP/1.1\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n").is_err());
+    assert!(req(b"GET / HTTP/1.1\r\nUpgrade: websocket\r\n\r\n").is_ok());
+    let res = |raw: &[u8]| {
+        let mut buf = raw.to_vec();
+        let mut h = Head::new();
+        HeadParser::new(Kind::Response(Method::Get), Options::default()).parse(&mut buf, &mut h)
+    };
+    assert!(
+        res(b"HTTP/1.1 101 Switching\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n")
+            .is_err()
+    );
+    assert!(res(b"HTTP/1.1 101 Switching\r\nConnection: upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: x\r\n\r\n").is_ok());
 }
