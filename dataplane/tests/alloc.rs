@@ -164,6 +164,16 @@ fn start_engine(
     log: bool,
     tune: impl FnOnce(&mut Plan),
 ) -> (std::net::SocketAddr, Arc<Process>) {
+    start_engine_in("tcp", server, log, tune)
+}
+
+/// [`start_engine`] in `mode` (tcp or http).
+fn start_engine_in(
+    mode: &str,
+    server: std::net::SocketAddr,
+    log: bool,
+    tune: impl FnOnce(&mut Plan),
+) -> (std::net::SocketAddr, Arc<Process>) {
     struct NoHost;
     impl ringlb_config::Host for NoHost {
         fn env(&self, _: &str) -> Option<String> {
@@ -192,7 +202,7 @@ fn start_engine(
         ("", "")
     };
     let text = format!(
-        "global\n    nbthread 1\n{log_global}defaults\n    mode tcp\n{log_defaults}    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n\
+        "global\n    nbthread 1\n{log_global}defaults\n    mode {mode}\n{log_defaults}    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n\
          frontend fe\n    bind fd@{fd}\n    default_backend be\nbackend be\n    server s1 {server}\n"
     );
     let (cfg, diags) = ringlb_config::load(
@@ -456,4 +466,87 @@ fn echo_server_many() -> std::net::SocketAddr {
         }
     });
     addr
+}
+
+/// An HTTP server answering every request of a keep-alive connection
+/// with a fixed response (nothing allocated per request).
+fn http_server() -> std::net::SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { break };
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                let mut have = 0;
+                loop {
+                    match s.read(&mut buf[have..]) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => have += n,
+                    }
+                    // One answer per complete head (requests have no body).
+                    while let Some(end) = buf[..have].windows(4).position(|w| w == b"\r\n\r\n") {
+                        if s.write_all(HTTP_RESPONSE).is_err() {
+                            return;
+                        }
+                        buf.copy_within(end + 4..have, 0);
+                        have -= end + 4;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+const HTTP_REQUEST: &[u8] = b"GET /alloc HTTP/1.1\r\nHost: a\r\nUser-Agent: t\r\n\r\n";
+const HTTP_RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+/// `ROUNDS` keep-alive requests after a warm-up; allocations meanwhile.
+fn measure_http(target: std::net::SocketAddr) -> usize {
+    let mut c = TcpStream::connect(target).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.set_nodelay(true).unwrap();
+    let mut back = vec![0u8; HTTP_RESPONSE.len()];
+    let mut round = |c: &mut TcpStream| {
+        c.write_all(HTTP_REQUEST).unwrap();
+        c.read_exact(&mut back).unwrap();
+        assert_eq!(back, HTTP_RESPONSE);
+    };
+    for _ in 0..WARMUP {
+        round(&mut c);
+    }
+    let region = Region::new(GLOBAL);
+    for _ in 0..ROUNDS {
+        round(&mut c);
+    }
+    region.change().allocations
+}
+
+/// An HTTP keep-alive request in ringlb's HTTP mode (parsed, checked,
+/// emitted, the server connection kept, timeouts armed per operation)
+/// allocates nothing in ringlb's own code: the same 4 I/O operations as
+/// the bare relay (the request's first bytes land in a provided buffer:
+/// no readiness poll), and nothing else. Measured 6.0 against 4.0 before
+/// the parser stopped copying the target and Host to compare them.
+#[test]
+fn http_requests_allocate_only_their_io() {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let server = http_server();
+    let (proxy_addr, shared) = start_engine_in("http", server, false, |_| {});
+    let ringlb = measure_http(proxy_addr);
+    let relay = measure_http(baseline_relay(server));
+    shared.kill();
+    let per = |n: usize| n as f64 / ROUNDS as f64;
+    eprintln!(
+        "allocations per HTTP request: ringlb {:.3}, bare compio relay {:.3}",
+        per(ringlb),
+        per(relay)
+    );
+    assert!(
+        ringlb <= relay + ROUNDS / 100,
+        "ringlb allocates {ringlb} vs {relay} for the bare relay over {ROUNDS} requests"
+    );
 }

@@ -522,33 +522,46 @@ impl HeadParser {
         let StartLine::Request { uri, version, .. } = head.line else {
             return Ok(());
         };
-        let uri_bytes = head.get(uri).to_vec();
-        let target = fields::scheme_and_authority(&uri_bytes);
         let host = self.host.map(|(a, b)| (a - base, b - base));
-        let host_value = host.map(|(a, b)| head.get(Span::new(a, b)).to_vec());
-        if head.method == Method::Connect {
-            let auth = target.map(|(_, a)| a).unwrap_or_default();
-            match fields::connect_authority(auth, host_value.as_deref()) {
-                Ok(Some(n)) => {
-                    if let Some((a, _)) = host {
-                        let short = Span::new(a, a + n);
-                        set_value(head, Span::new(a, a), short);
+        // Judged on borrowed bytes (no copy per request), acted on after.
+        enum Verdict {
+            Ok,
+            /// CONNECT: Host loses what follows its first `n` bytes.
+            ShortenHost(usize),
+            Invalid(usize),
+        }
+        let verdict = {
+            let target = fields::scheme_and_authority(head.get(uri));
+            let host_value = host.map(|(a, b)| head.get(Span::new(a, b)));
+            if head.method == Method::Connect {
+                let auth = target.map(|(_, a)| a).unwrap_or_default();
+                match fields::connect_authority(auth, host_value) {
+                    Ok(Some(n)) => Verdict::ShortenHost(n),
+                    Ok(None) => Verdict::Ok,
+                    Err(AuthorityError::Authority) => Verdict::Invalid(base + uri.start as usize),
+                    Err(AuthorityError::Host) => {
+                        Verdict::Invalid(base + host.map_or(uri.start as usize, |h| h.0))
                     }
                 }
-                Ok(None) => {}
-                Err(AuthorityError::Authority) => {
-                    self.invalid(ErrorKind::Authority, base + uri.start as usize)?;
-                }
-                Err(AuthorityError::Host) => {
-                    let at = host.map_or(uri.start as usize, |h| h.0);
-                    self.invalid(ErrorKind::Authority, base + at)?;
+            } else {
+                match (target, host_value) {
+                    (Some((scheme, auth)), Some(hv))
+                        if !auth.is_empty() && !fields::authority_matches(scheme, auth, hv) =>
+                    {
+                        Verdict::Invalid(base + host.map_or(0, |h| h.0))
+                    }
+                    _ => Verdict::Ok,
                 }
             }
-        } else if let (Some((scheme, auth)), Some(hv)) = (target, host_value.as_deref()) {
-            if !auth.is_empty() && !fields::authority_matches(scheme, auth, hv) {
-                let at = host.map_or(0, |h| h.0);
-                self.invalid(ErrorKind::Authority, base + at)?;
+        };
+        match verdict {
+            Verdict::Ok => {}
+            Verdict::ShortenHost(n) => {
+                if let Some((a, _)) = host {
+                    set_value(head, Span::new(a, a), Span::new(a, a + n));
+                }
             }
+            Verdict::Invalid(at) => self.invalid(ErrorKind::Authority, at)?,
         }
         if head.method != Method::Connect {
             normalize(head, uri);

@@ -21,6 +21,7 @@ use crate::engine::mux::h1::{self, BodyEnd, Fail, HeadEnd, Path};
 use crate::engine::plan::BackendPlan;
 use crate::engine::runtime::buffer::{Buffer, Class, Pooled};
 use crate::engine::runtime::counters::Stat;
+use crate::engine::session::transport::{no_provided_buffer, Provided};
 use crate::engine::session::Conn;
 use crate::engine::stream::tcp::StreamFacts;
 use crate::log::termination::{Cause, Phase, Termination};
@@ -71,7 +72,25 @@ impl<'c> Session<'c> {
                     .or(fe.timeout_client)
             };
             match self.wait_request(idle, first).await {
+                Wait::Data(p) => {
+                    // What the ring's buffer holds goes to the pooled one
+                    // (all of it: the reserve only bounds the head, which
+                    // the parser checks).
+                    let mut b = core.bufs.get(Class::Std).await;
+                    let reserve = b.reserve();
+                    b.set_reserve(0);
+                    b.put(p.bytes());
+                    b.set_reserve(reserve);
+                    self.cbuf = Some(b);
+                }
                 Wait::Ready => {}
+                Wait::Closed if first => {
+                    facts.termination = term(Cause::ClientAbort, Phase::Request);
+                    http.status = 400;
+                    self.finish(None, facts, &http, ready);
+                    return Next::Close;
+                }
+                Wait::Closed => return Next::Close,
                 Wait::Timeout if first && !fh.ignore_probes => {
                     facts.termination = term(Cause::ClientTimeout, Phase::Request);
                     self.reply_error(408, &mut facts, &mut http).await;
@@ -510,14 +529,25 @@ impl<'c> Session<'c> {
         }
     }
 
-    /// Wait until the client sends (or closes), without a buffer.
+    /// Wait until the client sends (or closes), without a buffer of
+    /// ours: the first bytes land in one of the ring's provided buffers
+    /// (one I/O operation), or when the ring has none left, readiness is
+    /// awaited and the bytes left in the socket.
     async fn wait_request(&self, idle: Option<Duration>, first: bool) -> Wait {
         let core = self.core;
         if !first && core.stop_accepting.is_fired() {
             return Wait::Stop;
         }
         let ready = async {
-            let _ = self.client.read_ready().await;
+            match self.client.read_provided().await {
+                Ok(Some(p)) if !p.is_empty() => Wait::Data(p),
+                Ok(_) => Wait::Closed,
+                Err(e) if no_provided_buffer(&e) => match self.client.read_ready().await {
+                    Ok(()) => Wait::Ready,
+                    Err(_) => Wait::Closed,
+                },
+                Err(_) => Wait::Closed,
+            }
         };
         let ready = pin!(ready);
         let stop = async {
@@ -535,25 +565,27 @@ impl<'c> Session<'c> {
             match idle {
                 Some(t) => crate::engine::runtime::timer::timeout(&core.timers, t, ready)
                     .await
-                    .map_err(|()| Wait::Timeout),
-                None => {
-                    ready.await;
-                    Ok(())
-                }
+                    .unwrap_or(Wait::Timeout),
+                None => ready.await,
             }
         };
         let waited = pin!(waited);
         match select(waited, stop).await {
-            Either::Left((Ok(()), _)) => Wait::Ready,
-            Either::Left((Err(w), _)) => w,
+            Either::Left((w, _)) => w,
             Either::Right(_) => Wait::Stop,
         }
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How the wait for a request ended.
+#[derive(Debug)]
 enum Wait {
+    /// Its first bytes.
+    Data(Provided),
+    /// Readable (the ring had no buffer to give).
     Ready,
+    /// The client closed (or reset) first.
+    Closed,
     Timeout,
     Stop,
 }
