@@ -139,7 +139,7 @@ pub const UNSUPPORTED: &[Unsupported] = &[
     },
     Unsupported {
         key: "balance by key",
-        why: "uri, url_param, hdr, rdp-cookie, hash and log-hash need sample extraction (rules issue)",
+        why: "uri, url_param and hdr hash HTTP requests only (and url_param check_post needs the body); rdp-cookie, hash and log-hash need sample extraction",
     },
     Unsupported {
         key: "stick tables",
@@ -430,14 +430,16 @@ fn proxy_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
         out.push(diag("balance by key", &px.loc));
     }
     if px.cap.backend && !px.servers.is_empty() {
-        if let Some(
-            Balance::Uri { .. }
-            | Balance::UrlParam { .. }
-            | Balance::Hdr { .. }
-            | Balance::RdpCookie { .. }
-            | Balance::Hash(_),
-        ) = &px.balance
-        {
+        // HTTP mode hashes the request's URI, a query parameter or a
+        // header; the rest needs sample extraction or body inspection.
+        let http = px.mode() == Mode::Http;
+        let unsupported = match &px.balance {
+            Some(Balance::Uri { .. } | Balance::Hdr { .. }) => !http,
+            Some(Balance::UrlParam { check_post, .. }) => !http || *check_post,
+            Some(Balance::RdpCookie { .. } | Balance::Hash(_)) => true,
+            _ => false,
+        };
+        if unsupported {
             out.push(diag("balance by key", &px.loc));
         }
     }

@@ -33,6 +33,7 @@ macro_rules! on_both {
     };
 }
 
+mod balance;
 mod errors;
 mod lifecycle;
 mod messaging;

@@ -11,7 +11,7 @@ use futures_util::future::select;
 
 use super::backend::queue::{self, QueuePos, Ticket, BACKEND_QUEUE};
 use super::listener::ServerTuning;
-use super::plan::{BackendPlan, FrontendPlan, ServerPlan};
+use super::plan::{BackendPlan, ServerPlan};
 use super::runtime::timer;
 use super::runtime::Core;
 use super::session::transport::{Conn, Connecting};
@@ -166,7 +166,7 @@ fn pick_or_queue(
     be_idx: usize,
     be: &BackendPlan,
     ticket: &Ticket<'_>,
-    client: Option<SocketAddr>,
+    (client, key): (Option<SocketAddr>, Option<&[u8]>),
     avoid: Option<usize>,
 ) -> Result<usize, Option<usize>> {
     // Server loads (and dynamic limits) into the core's scratch vector: no
@@ -193,7 +193,7 @@ fn pick_or_queue(
         balancer.pick_with_queues(
             &PickCtx {
                 src: client.map(|a| a.ip()),
-                key: None,
+                key,
                 avoid,
                 conns: served,
             },
@@ -274,12 +274,12 @@ impl Progress {
 /// Pick a server and connect, with queueing, retries and redispatch.
 pub(crate) async fn connect(
     core: &Rc<Core>,
-    _fe: &FrontendPlan,
     be_idx: usize,
     be: &BackendPlan,
     dst: Option<SocketAddr>,
     client: Option<SocketAddr>,
     idle: Option<&dyn Fn(usize) -> Option<Conn>>,
+    key: Option<&[u8]>,
 ) -> Result<Connected, ConnectFailure> {
     let mut avoid = None;
     let mut progress = Progress::default();
@@ -300,7 +300,7 @@ pub(crate) async fn connect(
                 ticket.leave(&mut progress.queue);
                 return Err(progress.failure(Cause::Killed, Phase::Queue, None));
             }
-            let queue = match pick_or_queue(core, be_idx, be, &ticket, client, avoid) {
+            let queue = match pick_or_queue(core, be_idx, be, &ticket, (client, key), avoid) {
                 Ok(i) => {
                     ticket.take_slot(&mut progress.queue);
                     break i;

@@ -221,25 +221,34 @@ impl<'c> Session<'c> {
                     None
                 }
             };
-            let connected =
-                match connect(core, fe, be_idx, be, self.dst, self.peer, Some(&take_idle)).await {
-                    Ok(c) => c,
-                    Err(failure) => {
-                        facts.termination = term(failure.cause, failure.phase);
-                        facts.server = failure.server;
-                        facts.tw = failure.tw;
-                        facts.retries = failure.retries;
-                        facts.redispatched = failure.redispatched;
-                        facts.queue = failure.queue;
-                        // No server (none usable, queue full or timed out,
-                        // connect failed): HAProxy's 503.
-                        self.cbuf = Some(cbuf);
-                        self.reply_error(503, &mut facts, &mut http).await;
-                        be.beconn.dec();
-                        self.finish(Some((be_idx, be)), facts, &http, ready);
-                        return Next::Close;
-                    }
-                };
+            let connected = match connect(
+                core,
+                be_idx,
+                be,
+                self.dst,
+                self.peer,
+                Some(&take_idle),
+                balance_key(core, be_idx, &self.req),
+            )
+            .await
+            {
+                Ok(c) => c,
+                Err(failure) => {
+                    facts.termination = term(failure.cause, failure.phase);
+                    facts.server = failure.server;
+                    facts.tw = failure.tw;
+                    facts.retries = failure.retries;
+                    facts.redispatched = failure.redispatched;
+                    facts.queue = failure.queue;
+                    // No server (none usable, queue full or timed out,
+                    // connect failed): HAProxy's 503.
+                    self.cbuf = Some(cbuf);
+                    self.reply_error(503, &mut facts, &mut http).await;
+                    be.beconn.dec();
+                    self.finish(Some((be_idx, be)), facts, &http, ready);
+                    return Next::Close;
+                }
+            };
             let srv_idx = connected.server;
             facts.server = Some(srv_idx);
             facts.server_addr = connected.addr;
@@ -588,6 +597,37 @@ enum Wait {
     Closed,
     Timeout,
     Stop,
+}
+
+/// The bytes the backend's hashing balancer asks of `req` (`balance uri`,
+/// `url_param`, `hdr`), as HAProxy's get_server_* functions take them.
+fn balance_key<'r>(
+    core: &crate::engine::runtime::Core,
+    be_idx: usize,
+    req: &'r Head,
+) -> Option<&'r [u8]> {
+    use crate::balance::{key, KeyKind};
+    let balancer = core.balancers.get(be_idx)?.borrow();
+    let [_, uri, _] = req.line_parts();
+    match balancer.needs_key() {
+        KeyKind::Uri { path_only } => Some(if path_only {
+            uri.iter()
+                .position(|c| *c == b'/')
+                .and_then(|i| uri.get(i..))
+                .unwrap_or_default()
+        } else {
+            uri
+        }),
+        KeyKind::UrlParam { name, .. } => key::url_param(uri, name.as_bytes()),
+        KeyKind::Hdr(name) => req
+            .first(name.as_bytes())
+            .map(|v| {
+                let end = v.iter().position(|c| *c == b',').unwrap_or(v.len());
+                ringlb_proto::h1::chars::trim_lws(v.get(..end).unwrap_or_default())
+            })
+            .filter(|v| !v.is_empty()),
+        KeyKind::None | KeyKind::Source | KeyKind::RdpCookie(_) | KeyKind::Sample => None,
+    }
 }
 
 /// The request body failed: who was at fault, as the response side sees

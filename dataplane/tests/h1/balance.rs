@@ -1,0 +1,73 @@
+//! Balancing on the request: `balance uri`, `url_param` and `hdr` hash
+//! what HAProxy hashes, so for the same requests haproxy and ringlb pick
+//! the same servers (the map-based and consistent hash placements are
+//! HAProxy's).
+
+use std::path::Path;
+
+use crate::harness::start;
+use crate::server::{config, ok, Answer, Client, Seen, Server};
+
+fn one(_: &Seen) -> Answer {
+    ok("s1")
+}
+fn two(_: &Seen) -> Answer {
+    ok("s2")
+}
+fn three(_: &Seen) -> Answer {
+    ok("s3")
+}
+
+/// Which server answered each of `requests` (one connection each).
+fn picks(name: &str, program: &Path, balance: &str) -> Vec<String> {
+    let (a, b, c) = (Server::start(one), Server::start(two), Server::start(three));
+    let cfg = config(
+        &[
+            format!("s1 {}", a.addr),
+            format!("s2 {} weight 2", b.addr),
+            format!("s3 {}", c.addr),
+        ],
+        balance,
+    );
+    let p = start(name, program, &cfg);
+    (0..24)
+        .map(|i| {
+            let mut cl = Client::connect(p.addr);
+            cl.send(
+                format!(
+                    "GET /dir{}/page{}?x=1&user=u{} HTTP/1.1\r\nHost: a\r\nX-Tenant: t{}, other\r\n\r\n",
+                    i % 5,
+                    i,
+                    i % 7,
+                    i % 6
+                )
+                .as_bytes(),
+            );
+            String::from_utf8(cl.response(false).body).unwrap()
+        })
+        .collect()
+}
+
+const BALANCES: [&str; 6] = [
+    "balance uri",
+    "balance uri depth 1",
+    "balance uri whole\nhash-type consistent",
+    "balance url_param user",
+    "balance hdr(X-Tenant)",
+    "balance uri path-only len 6",
+];
+
+/// ringlb picks what haproxy picks, request for request.
+#[test]
+fn request_hashing_picks_haproxys_servers() {
+    let Some(h) = crate::harness::haproxy("request_hashing_picks_haproxys_servers") else {
+        return;
+    };
+    for b in BALANCES {
+        let want = picks("haproxy", &h, b);
+        let got = picks("ringlb", &crate::harness::ringlb(), b);
+        assert_eq!(got, want, "{b}");
+        let distinct: std::collections::HashSet<_> = want.iter().collect();
+        assert!(distinct.len() > 1, "{b}: the requests all hashed alike");
+    }
+}
