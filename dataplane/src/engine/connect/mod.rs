@@ -219,6 +219,13 @@ fn pick_or_queue(
     Err(Some(1 + i))
 }
 
+/// What an HTTP stream adds to a connect: where an idle connection to a
+/// server may come from, and the request's balancing key.
+pub(crate) struct HttpPick<'a> {
+    pub(crate) idle: &'a dyn Fn(usize) -> Option<Conn>,
+    pub(crate) key: Option<&'a [u8]>,
+}
+
 /// A stream's server connection, and how it was obtained (`%s`, `%Tw`,
 /// `%Tc`, `%rc`, `%sq/%bq`, the `+` of a redispatch).
 pub(crate) struct Connected {
@@ -278,9 +285,11 @@ pub(crate) async fn connect(
     be: &BackendPlan,
     dst: Option<SocketAddr>,
     client: Option<SocketAddr>,
-    idle: Option<&dyn Fn(usize) -> Option<Conn>>,
-    key: Option<&[u8]>,
+    http: Option<&HttpPick<'_>>,
 ) -> Result<Connected, ConnectFailure> {
+    // One pointer in every TCP stream's state (its size is an idle
+    // connection's memory), not two fat ones.
+    let key = http.and_then(|h| h.key);
     let mut avoid = None;
     let mut progress = Progress::default();
     let queue_start = Instant::now();
@@ -339,8 +348,8 @@ pub(crate) async fn connect(
         };
         // `http-reuse`: an idle connection to the server picked, when one
         // is still open (the first attempt only: a retry connects anew).
-        if let Some(take) = idle.filter(|_| progress.retries == 0) {
-            if let Some(conn) = take(idx) {
+        if let Some(h) = http.filter(|_| progress.retries == 0) {
+            if let Some(conn) = (h.idle)(idx) {
                 let addr = conn.peer_inet();
                 return Ok(Connected {
                     server: idx,

@@ -118,7 +118,7 @@ pub(crate) async fn handle(
     }
     facts.beconn = be.beconn.inc();
     core.shared.stats.add(core.id, Stat::BeSessTot(be_idx), 1);
-    match connect(core, be_idx, be, dst, facts.client, None, None).await {
+    match connect(core, be_idx, be, dst, facts.client, None).await {
         Ok(connected) => {
             let srv_idx = connected.server;
             let server = connected.record(&mut facts);

@@ -16,7 +16,7 @@ use ringlb_proto::msg::{flags, Body, Head, Method};
 
 use super::{HttpFacts, Next, Session};
 use crate::engine::backend::queue;
-use crate::engine::connect::connect;
+use crate::engine::connect::{connect, HttpPick};
 use crate::engine::mux::h1::{self, BodyEnd, Fail, HeadEnd, Path};
 use crate::engine::plan::BackendPlan;
 use crate::engine::runtime::buffer::{Buffer, Class, Pooled};
@@ -227,8 +227,10 @@ impl<'c> Session<'c> {
                 be,
                 self.dst,
                 self.peer,
-                Some(&take_idle),
-                balance_key(core, be_idx, &self.req),
+                Some(&HttpPick {
+                    idle: &take_idle,
+                    key: balance_key(core, be_idx, &self.req),
+                }),
             )
             .await
             {
