@@ -31,7 +31,7 @@ pub const UNSUPPORTED: &[Unsupported] = &[
     },
     Unsupported {
         key: "http captures",
-        why: "capture request/response header and declare capture are not implemented yet",
+        why: "capture cookie and declare capture are not implemented yet (capture request/response header are)",
     },
     Unsupported {
         key: "cookie persistence",
@@ -40,14 +40,6 @@ pub const UNSUPPORTED: &[Unsupported] = &[
     Unsupported {
         key: "unique-id",
         why: "unique-id-format and unique-id-header are not implemented yet",
-    },
-    Unsupported {
-        key: "monitor-uri",
-        why: "monitor-uri and monitor fail are not implemented yet",
-    },
-    Unsupported {
-        key: "errorfiles",
-        why: "http-errors sections (errorfiles) are not implemented yet; errorfile is",
     },
     Unsupported {
         key: "stats page",
@@ -201,7 +193,13 @@ fn http_checks(px: &Proxy, out: &mut Vec<Diagnostic>) {
     {
         out.push(diag("http rules", loc));
     }
-    if !px.captures.is_empty() {
+    if px.captures.iter().any(|c| {
+        matches!(
+            c,
+            ringlb_config::model::Capture::Cookie { .. }
+                | ringlb_config::model::Capture::Declared { .. }
+        )
+    }) {
         out.push(diag("http captures", &px.loc));
     }
     if px.cookie.is_some() && px.cap.backend {
@@ -209,12 +207,6 @@ fn http_checks(px: &Proxy, out: &mut Vec<Diagnostic>) {
     }
     if px.unique_id_format.is_some() || px.unique_id_header.is_some() {
         out.push(diag("unique-id", &px.loc));
-    }
-    if px.monitor_uri.is_some() && px.cap.frontend {
-        out.push(diag("monitor-uri", &px.loc));
-    }
-    if !px.errorfile_groups.is_empty() {
-        out.push(diag("errorfiles", &px.loc));
     }
     if px.stats.enabled || px.stats.uri.is_some() {
         out.push(diag("stats page", &px.loc));
@@ -226,8 +218,7 @@ fn http_checks(px: &Proxy, out: &mut Vec<Diagnostic>) {
     for (name, on) in &px.options.flags {
         let unsupported = matches!(
             *name,
-            "http-buffer-request"
-                | "http-use-proxy-header"
+            "http-use-proxy-header"
                 | "http_proxy"
                 | "http-restrict-req-hdr-names"
                 | "h1-case-adjust-bogus-client"

@@ -35,6 +35,7 @@ macro_rules! on_both {
 
 mod balance;
 mod errors;
+mod features;
 mod lifecycle;
 mod messaging;
 mod reuse;

@@ -40,6 +40,9 @@ pub struct HttpFacts {
     pub t_request: Option<Duration>,
     /// The response head complete, since the transaction began.
     pub t_data: Option<Duration>,
+    /// `%hr`, `%hs`: the header captures (empty when none is declared).
+    pub req_captures: Vec<Option<String>>,
+    pub res_captures: Vec<Option<String>>,
 }
 
 /// What becomes of the client connection after a transaction.
@@ -189,6 +192,21 @@ impl<'c> Session<'c> {
             return;
         }
         if let Some(sink) = &fe.sink {
+            // A transaction that ended before its headers were captured
+            // still prints one (empty) field per capture.
+            let fill = |v: &Vec<Option<String>>, n: usize| {
+                if v.is_empty() && n > 0 {
+                    vec![None; n]
+                } else {
+                    v.clone()
+                }
+            };
+            let http = &HttpFacts {
+                req_captures: fill(&http.req_captures, self.fh.req_captures.len()),
+                res_captures: fill(&http.res_captures, self.fh.res_captures.len()),
+                request_line: http.request_line.clone(),
+                ..*http
+            };
             crate::engine::logging::log_stream(
                 sink,
                 core,

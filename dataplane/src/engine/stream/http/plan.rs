@@ -35,6 +35,15 @@ pub struct HttpPlan {
     pub errors: HashMap<u16, Vec<u8>>,
     /// `tune.http.maxhdr`.
     pub max_headers: usize,
+    /// `monitor-uri`: answered 200 by the proxy itself, never logged.
+    pub monitor_uri: Option<String>,
+    /// `capture request header <name> len <n>` in declaration order.
+    pub req_captures: Vec<(String, usize)>,
+    /// `capture response header <name> len <n>`.
+    pub res_captures: Vec<(String, usize)>,
+    /// `option http-buffer-request`: the body is waited for (as much as
+    /// the buffer holds) before a server is picked.
+    pub buffer_request: bool,
 }
 
 impl HttpPlan {
@@ -50,6 +59,22 @@ impl HttpPlan {
             Some(HttpConnMode::KeepAlive) | None => HttpMode::KeepAlive,
         };
         let mut errors = HashMap::new();
+        // `errorfiles <section> [<code> ...]` first; the proxy's own
+        // `errorfile` lines override them.
+        for r in &px.errorfile_groups {
+            let Some(section) = cfg
+                .http_errors
+                .iter()
+                .find(|h| h.name.name == r.section.name)
+            else {
+                continue;
+            };
+            for e in &section.errorfiles {
+                if r.codes.is_empty() || r.codes.contains(&e.status) {
+                    errors.insert(e.status, e.content.clone());
+                }
+            }
+        }
         for e in &px.errorfiles {
             let bytes = match &e.source {
                 ErrorSource::File { content, .. } => content.clone(),
@@ -79,6 +104,10 @@ impl HttpPlan {
             dontlog_normal: o.is_set("dontlog-normal"),
             errors,
             max_headers: cfg.global.tune.http_maxhdr.map_or(101, usize::from),
+            monitor_uri: px.monitor_uri.clone(),
+            req_captures: captures(px, false),
+            res_captures: captures(px, true),
+            buffer_request: o.is_set("http-buffer-request"),
         }))
     }
 
@@ -91,6 +120,20 @@ impl HttpPlan {
             .or_else(|| ringlb_proto::errors::raw(status))
             .unwrap_or_default()
     }
+}
+
+/// The header captures of one direction, in declaration order.
+fn captures(px: &Proxy, response: bool) -> Vec<(String, usize)> {
+    use ringlb_config::model::Capture;
+    px.captures
+        .iter()
+        .filter_map(|c| match c {
+            Capture::RequestHeader { name, len } if !response => Some((name.clone(), *len)),
+            Capture::ResponseHeader { name, len } if response => Some((name.clone(), *len)),
+            _ => None,
+        })
+        .map(|(n, l)| (n, usize::try_from(l).unwrap_or(usize::MAX)))
+        .collect()
 }
 
 /// `a.b.c.d[/len]` or an IPv6 network.

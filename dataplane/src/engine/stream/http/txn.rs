@@ -168,6 +168,19 @@ impl<'c> Session<'c> {
             }
             http.request_line = Some(line.into());
         }
+        if !fh.req_captures.is_empty() {
+            http.req_captures = capture(&self.req, &fh.req_captures);
+        }
+        // `monitor-uri`: answered here, before any rule, and not logged.
+        if fh
+            .monitor_uri
+            .as_deref()
+            .is_some_and(|m| m.as_bytes() == self.req.line_parts()[1])
+        {
+            self.cbuf = Some(cbuf);
+            self.reply_error(200, &mut facts, &mut http).await;
+            return Next::Close;
+        }
         let stopping = core.stop_accepting.is_fired();
         let client_want = h1conn::client_after_request(&self.req, Want::KeepAlive, stopping);
 
@@ -184,6 +197,25 @@ impl<'c> Session<'c> {
             return Next::Close;
         };
         let bh = be.http.as_deref().unwrap_or(fh);
+        if (fh.buffer_request || bh.buffer_request) && self.req.body != Body::None {
+            // `option http-buffer-request`: the body (what the buffer
+            // holds of it) before a server is chosen, within `timeout
+            // http-request`.
+            let t = fh.timeout_http_request.or(fe.timeout_client);
+            if let Err(end) =
+                buffer_body(self.client, &mut cbuf, self.req.body, &core.timers, t).await
+            {
+                let (status, cause) = match end {
+                    Fail::Timeout => (408, Cause::ClientTimeout),
+                    Fail::Error => (400, Cause::ClientAbort),
+                };
+                facts.termination = term(cause, Phase::Request);
+                self.cbuf = Some(cbuf);
+                self.reply_error(status, &mut facts, &mut http).await;
+                self.finish(Some((be_idx, be)), facts, &http, ready);
+                return Next::Close;
+            }
+        }
         facts.beconn = be.beconn.inc();
         core.shared.stats.add(core.id, Stat::BeSessTot(be_idx), 1);
         self.forwarded_for(bh);
@@ -459,6 +491,9 @@ impl<'c> Session<'c> {
             }
             http.t_data = Some(ready.elapsed());
             http.status = res.status;
+            if !fh.res_captures.is_empty() {
+                http.res_captures = capture(res, &fh.res_captures);
+            }
             let client =
                 h1conn::client_for_response(res, method, client_want, fh.conn_mode, stopping);
             let server = h1conn::server_after_response(res, method, server_want);
@@ -599,6 +634,62 @@ enum Wait {
     Closed,
     Timeout,
     Stop,
+}
+
+/// `capture request|response header`: the last occurrence of each header
+/// named, cut to its length (None: absent).
+fn capture(head: &Head, list: &[(String, usize)]) -> Vec<Option<String>> {
+    list.iter()
+        .map(|(name, len)| {
+            head.fields()
+                .filter(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+                .last()
+                .map(|(_, v)| String::from_utf8_lossy(v.get(..*len).unwrap_or(v)).into_owned())
+        })
+        .collect()
+}
+
+/// Read until `buf` holds the whole body or is full (`option
+/// http-buffer-request`).
+async fn buffer_body(
+    client: &Conn,
+    buf: &mut Buffer,
+    body: Body,
+    timers: &crate::engine::runtime::timer::Timers,
+    t: Option<Duration>,
+) -> Result<(), Fail> {
+    let deadline = t.map(|t| Instant::now() + t);
+    loop {
+        let complete = match body {
+            Body::Length(n) => buf.len() as u64 >= n,
+            Body::Chunked => {
+                let mut dec = ringlb_proto::h1::chunked::Decoder::new(buf.max_input());
+                let mut at = 0;
+                loop {
+                    match dec.step(buf.data().get(at..).unwrap_or_default()) {
+                        Ok(ringlb_proto::h1::chunked::Step::End(_)) => break true,
+                        Ok(ringlb_proto::h1::chunked::Step::NeedMore) => break false,
+                        // The forwarding refuses it: no need to wait.
+                        Err(_) => break true,
+                        Ok(
+                            ringlb_proto::h1::chunked::Step::Framing(n)
+                            | ringlb_proto::h1::chunked::Step::Data(n),
+                        ) => at += n,
+                    }
+                }
+            }
+            _ => true,
+        };
+        if complete || buf.room() == 0 {
+            return Ok(());
+        }
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        match h1::within(timers, left, client.read(buf)).await {
+            Ok(0) => return Err(Fail::Error),
+            Ok(_) => {}
+            Err(f) => return Err(f),
+        }
+    }
 }
 
 /// The bytes the backend's hashing balancer asks of `req` (`balance uri`,

@@ -1,0 +1,107 @@
+//! Frontend features around the exchange: header captures in the log,
+//! `monitor-uri`, `errorfiles` from an `http-errors` section, `option
+//! http-buffer-request`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::harness::{refused_addr, start};
+use crate::server::{config, ok, Answer, Client, Seen, Server};
+
+fn with_server_header(_: &Seen) -> Answer {
+    Answer::Send(b"HTTP/1.1 200 OK\r\nServer: test-origin/1.0\r\nContent-Length: 2\r\n\r\nok".to_vec())
+}
+
+/// `capture request header` / `response header`: the last occurrence,
+/// cut to its length, between braces in `%hr` / `%hs`; an absent one
+/// empty.
+fn captures(name: &str, program: &Path) {
+    let srv = Server::start(with_server_header);
+    let cfg = config(&[format!("s1 {}", srv.addr)], "").replace(
+        "frontend fe\n",
+        "frontend fe\n    capture request header Host len 5\n    capture request header X-Missing len 9\n    capture request header User-Agent len 40\n    capture response header Server len 11\n",
+    );
+    let p = start(name, program, &cfg);
+    let mut c = Client::connect(p.addr);
+    c.send(b"GET / HTTP/1.1\r\nHost: example.org\r\nUser-Agent: first\r\nUser-Agent: second one\r\n\r\n");
+    assert_eq!(c.response(false).status, 200, "{name}");
+    let line = p.next_log();
+    assert!(
+        line.contains(" {examp||second one} {test-origin} \"GET / HTTP/1.1\""),
+        "{name}: {line}"
+    );
+}
+on_both!(captures, captures_on_haproxy, captures_on_ringlb);
+
+/// `monitor-uri`: the proxy answers 200 itself, the server sees nothing,
+/// nothing is logged.
+fn monitor_uri(name: &str, program: &Path) {
+    let srv = Server::start(|_| ok("origin"));
+    let cfg = config(&[format!("s1 {}", srv.addr)], "")
+        .replace("frontend fe\n", "frontend fe\n    monitor-uri /healthz\n");
+    let p = start(name, program, &cfg);
+    let mut c = Client::connect(p.addr);
+    c.send(b"GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n");
+    let r = c.response(false);
+    assert_eq!(r.status, 200, "{name}");
+    assert!(
+        String::from_utf8_lossy(&r.body).contains("Service ready."),
+        "{name}"
+    );
+    assert!(srv.nothing_within(Duration::from_millis(100)), "{name}");
+    let mut c = Client::connect(p.addr);
+    c.send(b"GET /other HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(c.response(false).body, b"origin", "{name}");
+    let line = p.next_log();
+    assert!(line.ends_with("\"GET /other HTTP/1.1\""), "{name}: {line}");
+}
+on_both!(monitor_uri, monitor_uri_on_haproxy, monitor_uri_on_ringlb);
+
+/// `errorfiles <section>`: the section's page replaces HAProxy's.
+fn errorfiles_section(name: &str, program: &Path) {
+    let dir = crate::harness::TempDir::new("errorfiles");
+    let page = dir.0.join("503.http");
+    std::fs::write(
+        &page,
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 14\r\nConnection: close\r\n\r\ncustom outage\n",
+    )
+    .unwrap();
+    let cfg = format!(
+        "http-errors site\n    errorfile 503 {}\n{}",
+        page.display(),
+        config(&[format!("s1 {}", refused_addr())], "retries 0")
+    )
+    .replace("backend be\n", "backend be\n    errorfiles site\n");
+    let p = start(name, program, &cfg);
+    let mut c = Client::connect(p.addr);
+    c.send(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    let r = c.response(false);
+    assert_eq!((r.status, r.body.as_slice()), (503, &b"custom outage\n"[..]), "{name}");
+}
+on_both!(
+    errorfiles_section,
+    errorfiles_section_on_haproxy,
+    errorfiles_section_on_ringlb
+);
+
+fn body_len(s: &Seen) -> Answer {
+    ok(&s.body.len().to_string())
+}
+
+/// `option http-buffer-request`: no server connection until the body
+/// has arrived.
+fn buffer_request(name: &str, program: &Path) {
+    let srv = Server::start(body_len);
+    let p = start(
+        name,
+        program,
+        &config(&[format!("s1 {}", srv.addr)], "option http-buffer-request"),
+    );
+    let mut c = Client::connect(p.addr);
+    c.send(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n01234");
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(srv.connections(), 0, "{name}: connected before the body");
+    c.send(b"56789");
+    assert_eq!(c.response(false).body, b"10", "{name}");
+}
+on_both!(buffer_request, buffer_request_on_haproxy, buffer_request_on_ringlb);
