@@ -9,7 +9,9 @@ use crate::harness::{refused_addr, start};
 use crate::server::{config, ok, Answer, Client, Seen, Server};
 
 fn with_server_header(_: &Seen) -> Answer {
-    Answer::Send(b"HTTP/1.1 200 OK\r\nServer: test-origin/1.0\r\nContent-Length: 2\r\n\r\nok".to_vec())
+    Answer::Send(
+        b"HTTP/1.1 200 OK\r\nServer: test-origin/1.0\r\nContent-Length: 2\r\n\r\nok".to_vec(),
+    )
 }
 
 /// `capture request header` / `response header`: the last occurrence,
@@ -76,7 +78,11 @@ fn errorfiles_section(name: &str, program: &Path) {
     let mut c = Client::connect(p.addr);
     c.send(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
     let r = c.response(false);
-    assert_eq!((r.status, r.body.as_slice()), (503, &b"custom outage\n"[..]), "{name}");
+    assert_eq!(
+        (r.status, r.body.as_slice()),
+        (503, &b"custom outage\n"[..]),
+        "{name}"
+    );
 }
 on_both!(
     errorfiles_section,
@@ -104,4 +110,8 @@ fn buffer_request(name: &str, program: &Path) {
     c.send(b"56789");
     assert_eq!(c.response(false).body, b"10", "{name}");
 }
-on_both!(buffer_request, buffer_request_on_haproxy, buffer_request_on_ringlb);
+on_both!(
+    buffer_request,
+    buffer_request_on_haproxy,
+    buffer_request_on_ringlb
+);

@@ -82,3 +82,71 @@ on_both!(
     many_short_clients_on_haproxy,
     many_short_clients_on_ringlb
 );
+
+/// A storm of 200 clients against `maxconn 20`: every one is answered
+/// (the others wait in the accept queue), and after it a new client is
+/// served at once: the limit is not wedged.
+fn storm_past_maxconn(name: &str, program: &Path) {
+    let srv = Server::start(|_| ok("s"));
+    let cfg = config(&[format!("s1 {}", srv.addr)], "")
+        .replace("frontend fe\n", "frontend fe\n    maxconn 20\n");
+    let p = start(name, program, &cfg);
+    let addr = p.addr;
+    let clients: Vec<_> = (0..200)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut c = Client::connect(addr);
+                c.send(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+                c.response(false).status
+            })
+        })
+        .collect();
+    let statuses: Vec<u16> = clients.into_iter().map(|t| t.join().unwrap()).collect();
+    assert!(statuses.iter().all(|s| *s == 200), "{name}: {statuses:?}");
+    let started = std::time::Instant::now();
+    let mut c = Client::connect(addr);
+    c.send(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(c.response(false).status, 200, "{name}");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{name}: the client after the storm waited {:?}",
+        started.elapsed()
+    );
+}
+on_both!(
+    storm_past_maxconn,
+    storm_past_maxconn_on_haproxy,
+    storm_past_maxconn_on_ringlb
+);
+
+fn big(_: &Seen) -> Answer {
+    let body = vec![b'x'; 4 << 20];
+    let mut r = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+    r.extend_from_slice(&body);
+    Answer::Send(r)
+}
+
+/// A client that never reads its 4 MiB response: `timeout client` ends
+/// it (cD in the log) and frees it; the proxy serves the next client.
+fn client_never_reads(name: &str, program: &Path) {
+    let srv = Server::start(big);
+    let p = start(
+        name,
+        program,
+        &config(&[format!("s1 {}", srv.addr)], "timeout client 500ms"),
+    );
+    let mut c = Client::connect(p.addr);
+    c.send(b"GET /big HTTP/1.1\r\nHost: a\r\n\r\n");
+    let line = p.next_log();
+    assert!(line.contains(" cD"), "{name}: {line}");
+    drop(c);
+    let mut d = Client::connect(p.addr);
+    d.send(b"GET /small HTTP/1.1\r\nHost: a\r\n\r\n");
+    let r = d.response(false);
+    assert_eq!(r.body.len(), 4 << 20, "{name}");
+}
+on_both!(
+    client_never_reads,
+    client_never_reads_on_haproxy,
+    client_never_reads_on_ringlb
+);

@@ -48,6 +48,42 @@ fn echoes(addr: SocketAddr, data: &[u8]) -> std::io::Result<()> {
     }
 }
 
+/// One HTTP request with `Connection: close` through the proxy (within
+/// 2 s): the backend's 200 must come back.
+fn http_once(addr: SocketAddr, _data: &[u8]) -> std::io::Result<()> {
+    let t = Duration::from_secs(2);
+    let mut c = TcpStream::connect_timeout(&addr, t)?;
+    c.set_read_timeout(Some(t))?;
+    c.write_all(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")?;
+    let mut got = Vec::new();
+    c.read_to_end(&mut got)?;
+    if got.starts_with(b"HTTP/1.1 200") && got.ends_with(b"\r\n\r\nok") {
+        Ok(())
+    } else if got.is_empty() {
+        Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof))
+    } else {
+        Err(std::io::Error::other(format!(
+            "got {:?}",
+            String::from_utf8_lossy(&got)
+        )))
+    }
+}
+
+/// An HTTP backend: one 200 per connection.
+fn http_backend() -> Backend {
+    Backend::spawn(|mut s| {
+        let mut buf = [0u8; 4096];
+        let mut have = Vec::new();
+        while !have.windows(4).any(|w| w == b"\r\n\r\n") {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => have.extend_from_slice(&buf[..n]),
+            }
+        }
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+    })
+}
+
 /// Until `deadline`, retry `f` until it returns true.
 fn within(deadline: Duration, mut f: impl FnMut() -> bool) -> bool {
     let end = Instant::now() + deadline;
@@ -162,10 +198,10 @@ struct Tally {
     lost: AtomicUsize,
 }
 
-fn client_loop(port: u16, stop: &AtomicBool, tally: &Tally) {
+fn client_loop(port: u16, stop: &AtomicBool, tally: &Tally, exchange: Exchange) {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     while !stop.load(Ordering::Relaxed) {
-        match echoes(addr, b"hello") {
+        match exchange(addr, b"hello") {
             Ok(()) => tally.ok.fetch_add(1, Ordering::Relaxed),
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
                 tally.refused.fetch_add(1, Ordering::Relaxed)
@@ -184,8 +220,16 @@ fn client_loop(port: u16, stop: &AtomicBool, tally: &Tally) {
 /// `reloads` reloads with `-sf` every 200 ms while four clients connect in
 /// a loop: no client is refused, reset or closed without its reply; every
 /// old process exits; exactly one process is left, and it serves.
+type Exchange = fn(SocketAddr, &[u8]) -> std::io::Result<()>;
+
 fn reloads_under_load(program: &std::path::Path, haproxy: bool, global: &str, reloads: usize) {
-    let be = Backend::echo();
+    // RELOAD_MODE=http: the same loop with HTTP requests through mode http.
+    let http = std::env::var("RELOAD_MODE").is_ok_and(|m| m == "http");
+    let (be, mode, exchange): (Backend, &str, Exchange) = if http {
+        (http_backend(), "http", http_once)
+    } else {
+        (Backend::echo(), "tcp", echoes)
+    };
     let (_hold, port) = held_port();
     let dir = TempDir::new("reloads");
     let cfg = dir.0.join("p.cfg");
@@ -193,7 +237,7 @@ fn reloads_under_load(program: &std::path::Path, haproxy: bool, global: &str, re
         &cfg,
         format!(
             "global\n    maxconn 1000\n{global}\
-             defaults\n    mode tcp\n    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\n\
+             defaults\n    mode {mode}\n    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\n\
              frontend fe\n    bind 127.0.0.1:{port}\n    default_backend be\n\
              backend be\n    server s1 {}\n",
             be.addr
@@ -224,7 +268,7 @@ fn reloads_under_load(program: &std::path::Path, haproxy: bool, global: &str, re
     let mut procs = vec![spawn(&[])];
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     assert!(
-        within(DEADLINE, || echoes(addr, b"up").is_ok()),
+        within(DEADLINE, || exchange(addr, b"up").is_ok()),
         "{what}: the first process never served"
     );
     let stop = Arc::new(AtomicBool::new(false));
@@ -232,7 +276,7 @@ fn reloads_under_load(program: &std::path::Path, haproxy: bool, global: &str, re
     let clients: Vec<_> = (0..4)
         .map(|_| {
             let (stop, tally) = (Arc::clone(&stop), Arc::clone(&tally));
-            std::thread::spawn(move || client_loop(port, &stop, &tally))
+            std::thread::spawn(move || client_loop(port, &stop, &tally, exchange))
         })
         .collect();
     for _ in 0..reloads {
@@ -264,7 +308,7 @@ fn reloads_under_load(program: &std::path::Path, haproxy: bool, global: &str, re
     for c in clients {
         c.join().unwrap();
     }
-    let served_after = (0..20).filter(|_| echoes(addr, b"after").is_ok()).count();
+    let served_after = (0..20).filter(|_| exchange(addr, b"after").is_ok()).count();
     let alive = last.try_wait().unwrap().is_none();
     let _ = last.kill();
     let _ = last.wait();
@@ -320,6 +364,10 @@ fn reloads_under_load(program: &std::path::Path, haproxy: bool, global: &str, re
 /// The setting is per namespace, so the test sets it without touching the
 /// machine's, and with it nothing at all may be lost.
 fn in_a_namespace(scenario: &str, global: &str) {
+    in_a_namespace_as(scenario, global, "tcp");
+}
+
+fn in_a_namespace_as(scenario: &str, global: &str, mode: &str) {
     let exe = std::env::current_exe().unwrap();
     let out = Command::new("unshare")
         .args(["--net", "--", "sh", "-c"])
@@ -330,6 +378,7 @@ fn in_a_namespace(scenario: &str, global: &str) {
         .arg(&exe)
         .arg(scenario)
         .env("RELOAD_GLOBAL", global)
+        .env("RELOAD_MODE", mode)
         .env("RINGLB_BIN", harness::ringlb())
         .output()
         .unwrap();
@@ -352,6 +401,16 @@ fn in_a_namespace(scenario: &str, global: &str) {
 #[test]
 fn reloads_in_a_loop_under_a_client_loop_lose_nothing() {
     in_a_namespace("stop::reload_scenario", "");
+}
+
+/// The same loop in HTTP mode (a request per connection): every request
+/// is answered 200 through the reloads; haproxy likewise.
+#[test]
+fn http_reloads_in_a_loop_lose_nothing() {
+    in_a_namespace_as("stop::reload_scenario", "", "http");
+    if harness::haproxy("http_reloads_in_a_loop_lose_nothing").is_some() {
+        in_a_namespace_as("stop::haproxy_reload_scenario", "", "http");
+    }
 }
 
 /// The same with `hard-stop-after 1s`: old processes that never stopped
