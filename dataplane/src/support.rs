@@ -35,7 +35,7 @@ pub const UNSUPPORTED: &[Unsupported] = &[
     },
     Unsupported {
         key: "cookie persistence",
-        why: "cookie-based server persistence is not implemented yet",
+        why: "cookie maxidle, maxlife, dynamic and several domains are not implemented yet (insert, rewrite, prefix, indirect, nocache, postonly, preserve, httponly, secure are)",
     },
     Unsupported {
         key: "unique-id",
@@ -202,8 +202,10 @@ fn http_checks(px: &Proxy, out: &mut Vec<Diagnostic>) {
     }) {
         out.push(diag("http captures", &px.loc));
     }
-    if px.cookie.is_some() && px.cap.backend {
-        out.push(diag("cookie persistence", &px.loc));
+    if let Some(c) = px.cookie.as_ref().filter(|_| px.cap.backend) {
+        if c.maxidle.is_some() || c.maxlife.is_some() || c.dynamic || c.domains.len() > 1 {
+            out.push(diag("cookie persistence", &px.loc));
+        }
     }
     if px.unique_id_format.is_some() || px.unique_id_header.is_some() {
         out.push(diag("unique-id", &px.loc));

@@ -244,6 +244,28 @@ impl Head {
         self.push(name, value);
     }
 
+    /// The `i`-th field (name, value).
+    pub fn field(&self, i: usize) -> Option<(&[u8], &[u8])> {
+        self.fields
+            .get(i)
+            .map(|f| (self.get(f.name), self.get(f.value)))
+    }
+
+    /// Give the `i`-th field the value `value` (its place kept).
+    pub fn set_field_value(&mut self, i: usize, value: &[u8]) {
+        let span = self.append(value);
+        if let Some(f) = self.fields.get_mut(i) {
+            f.value = span;
+        }
+    }
+
+    /// Remove the `i`-th field.
+    pub fn remove_field(&mut self, i: usize) {
+        if i < self.fields.len() {
+            self.fields.remove(i);
+        }
+    }
+
     /// Add bytes the spans may point to (a rewritten value).
     pub(crate) fn append_bytes(&mut self, b: &[u8]) -> Span {
         self.append(b)
@@ -296,6 +318,12 @@ mod tests {
         h.set(b"X-A", b"3");
         let got: Vec<_> = h.fields().collect();
         assert_eq!(got, [(&b"Host"[..], &b"a"[..]), (b"X-A", b"3")]);
+        assert_eq!(h.field(1), Some((&b"X-A"[..], &b"3"[..])));
+        h.set_field_value(1, b"4");
+        assert_eq!(h.field(1), Some((&b"X-A"[..], &b"4"[..])));
+        h.remove_field(1);
+        assert_eq!(h.field_count(), 1);
+        h.push(b"X-A", b"3");
         assert_eq!(h.remove(b"host"), 1);
         assert_eq!(h.field_count(), 1);
         h.clear();

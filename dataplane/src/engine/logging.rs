@@ -242,6 +242,7 @@ pub fn log_stream(
             f.t_connect = facts.tc.map(|tc| req + ms(tc) + facts.tw.map_or(0, ms));
         }
         f.t_data = h.t_data.map(ms);
+        f.cookie = h.cookie;
         f.request_captures.clone_from(&h.req_captures);
         f.response_captures.clone_from(&h.res_captures);
     }

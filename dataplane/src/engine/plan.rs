@@ -191,6 +191,8 @@ pub struct ServerPlan {
     /// `pool-max-conn`: idle connections kept for reuse (None: no limit;
     /// 0: none).
     pub pool_max_conn: Option<usize>,
+    /// `cookie <value>`: the persistence cookie value naming it.
+    pub cookie: Option<String>,
     /// Connections currently established or being established, all cores.
     pub conns: Counter,
     /// Streams waiting in this server's queue, all cores.
@@ -719,6 +721,7 @@ fn backend_plan(px: &Proxy, cfg: &Config) -> Result<BackendPlan, String> {
             minconn: o.minconn.unwrap_or(0),
             maxqueue: o.maxqueue.unwrap_or(0),
             pool_max_conn: o.pool_max_conn.and_then(|n| usize::try_from(n).ok()),
+            cookie: o.cookie.clone(),
             conns: Counter::default(),
             queued: Counter::default(),
             queue_served: Counter::default(),

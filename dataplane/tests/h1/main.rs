@@ -34,6 +34,7 @@ macro_rules! on_both {
 }
 
 mod balance;
+mod cookies;
 mod errors;
 mod features;
 mod lifecycle;

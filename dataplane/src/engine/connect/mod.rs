@@ -166,9 +166,20 @@ fn pick_or_queue(
     be_idx: usize,
     be: &BackendPlan,
     ticket: &Ticket<'_>,
-    (client, key): (Option<SocketAddr>, Option<&[u8]>),
+    (client, key, force): (Option<SocketAddr>, Option<&[u8]>, Option<usize>),
     avoid: Option<usize>,
 ) -> Result<usize, Option<usize>> {
+    // A persistence cookie's server, unless a failed attempt on it asked
+    // for another (redispatch): used directly, or waited for in its own
+    // queue (HAProxy's SF_DIRECT).
+    if let Some(i) = force.filter(|i| avoid != Some(*i)) {
+        if let Some(s) = be.servers.get(i) {
+            if s.has_room(be) && ticket.may_take(i) && s.conns.try_take(s.max_now(be)) {
+                return Ok(i);
+            }
+            return Err(Some(1 + i));
+        }
+    }
     // Server loads (and dynamic limits) into the core's scratch vector: no
     // allocation per connection once it has grown to the largest backend.
     // The borrows end before any await.
@@ -224,6 +235,8 @@ fn pick_or_queue(
 pub(crate) struct HttpPick<'a> {
     pub(crate) idle: &'a dyn Fn(usize) -> Option<Conn>,
     pub(crate) key: Option<&'a [u8]>,
+    /// The server a persistence cookie designates.
+    pub(crate) force: Option<usize>,
 }
 
 /// A stream's server connection, and how it was obtained (`%s`, `%Tw`,
@@ -290,6 +303,7 @@ pub(crate) async fn connect(
     // One pointer in every TCP stream's state (its size is an idle
     // connection's memory), not two fat ones.
     let key = http.and_then(|h| h.key);
+    let force = http.and_then(|h| h.force);
     let mut avoid = None;
     let mut progress = Progress::default();
     let queue_start = Instant::now();
@@ -309,7 +323,8 @@ pub(crate) async fn connect(
                 ticket.leave(&mut progress.queue);
                 return Err(progress.failure(Cause::Killed, Phase::Queue, None));
             }
-            let queue = match pick_or_queue(core, be_idx, be, &ticket, (client, key), avoid) {
+            let queue = match pick_or_queue(core, be_idx, be, &ticket, (client, key, force), avoid)
+            {
                 Ok(i) => {
                     ticket.take_slot(&mut progress.queue);
                     break i;
@@ -508,6 +523,7 @@ mod tests {
             minconn: 0,
             maxqueue: 0,
             pool_max_conn: None,
+            cookie: None,
             conns: Counter::default(),
             queued: Counter::default(),
             queue_served: Counter::default(),

@@ -9,6 +9,7 @@
 //! client, log, and keep or close each side as HAProxy's `mux_h1` decides
 //! (`proto::h1::conn`). A 101 or a CONNECT's 2xx turns both into a tunnel.
 
+mod cookie;
 pub mod plan;
 mod txn;
 
@@ -40,6 +41,8 @@ pub struct HttpFacts {
     pub t_request: Option<Duration>,
     /// The response head complete, since the transaction began.
     pub t_data: Option<Duration>,
+    /// `%tsc`'s cookie letters, when the backend uses a cookie.
+    pub cookie: Option<crate::log::termination::CookieStatus>,
     /// `%hr`, `%hs`: the header captures (empty when none is declared).
     pub req_captures: Vec<Option<String>>,
     pub res_captures: Vec<Option<String>>,

@@ -44,6 +44,8 @@ pub struct HttpPlan {
     /// `option http-buffer-request`: the body is waited for (as much as
     /// the buffer holds) before a server is picked.
     pub buffer_request: bool,
+    /// `cookie`: the backend's persistence cookie.
+    pub cookie: Option<super::cookie::CookiePlan>,
 }
 
 impl HttpPlan {
@@ -108,6 +110,11 @@ impl HttpPlan {
             req_captures: captures(px, false),
             res_captures: captures(px, true),
             buffer_request: o.is_set("http-buffer-request"),
+            cookie: px
+                .cookie
+                .as_ref()
+                .filter(|_| px.cap.backend)
+                .map(super::cookie::CookiePlan::of),
         }))
     }
 

@@ -216,6 +216,16 @@ impl<'c> Session<'c> {
                 return Next::Close;
             }
         }
+        // Cookie persistence: the server the request's cookie names.
+        let persist = bh.cookie.as_ref().map(|c| {
+            let p = super::cookie::request(&mut self.req, c, be);
+            http.cookie = Some(crate::log::termination::CookieStatus {
+                request: p.status,
+                response: crate::log::termination::ResponseCookie::None,
+            });
+            p
+        });
+        let force = persist.and_then(|p| p.server);
         facts.beconn = be.beconn.inc();
         core.shared.stats.add(core.id, Stat::BeSessTot(be_idx), 1);
         self.forwarded_for(bh);
@@ -262,6 +272,7 @@ impl<'c> Session<'c> {
                 Some(&HttpPick {
                     idle: &take_idle,
                     key: balance_key(core, be_idx, &self.req),
+                    force,
                 }),
             )
             .await
@@ -308,7 +319,7 @@ impl<'c> Session<'c> {
                     &mut cbuf,
                     sbuf,
                     &sconn,
-                    be,
+                    (be, srv_idx, force == Some(srv_idx)),
                     (client_want, server_want),
                     (&req_bytes, &res_bytes),
                     &mut http,
@@ -414,7 +425,7 @@ impl<'c> Session<'c> {
         cbuf: &mut Buffer,
         sbuf: &mut Buffer,
         sconn: &Conn,
-        be: &BackendPlan,
+        (be, srv_idx, direct): (&BackendPlan, usize, bool),
         (client_want, server_want): (Want, Want),
         (req_bytes, res_bytes): (&Cell<u64>, &Cell<u64>),
         http: &mut HttpFacts,
@@ -493,6 +504,10 @@ impl<'c> Session<'c> {
             http.status = res.status;
             if !fh.res_captures.is_empty() {
                 http.res_captures = capture(res, &fh.res_captures);
+            }
+            if let (Some(c), Some(st)) = (bh.cookie.as_ref(), http.cookie.as_mut()) {
+                let ck = be.servers.get(srv_idx).and_then(|s| s.cookie.as_deref());
+                st.response = super::cookie::response(res, c, ck, direct, method);
             }
             let client =
                 h1conn::client_for_response(res, method, client_want, fh.conn_mode, stopping);

@@ -1,0 +1,459 @@
+//! Cookie persistence (`cookie <name> insert|rewrite|prefix ...` and the
+//! servers' `cookie <value>`), as HAProxy 2.6's http_ana.c does it:
+//! - request side (http_manage_client_side_cookies): each `Cookie` header
+//!   is walked pair by pair; the persistence cookie names a server, which
+//!   the stream then uses directly when it is not stopped (`V`; `D` when
+//!   it is, `I` when none matches). In prefix mode the `SRV~` prefix is
+//!   taken off; in insert mode with `indirect` the cookie is removed, the
+//!   whole header when nothing else is left in it;
+//! - response side (http_manage_server_side_cookies, then
+//!   http_process_res_common): a `Set-Cookie` of that name from the server
+//!   is deleted (insert; or `indirect` after a direct hit), its value
+//!   replaced (rewrite) or prefixed (prefix); in insert mode a
+//!   `Set-Cookie: NAME=SRV; path=/` (domain, HttpOnly, Secure, attributes)
+//!   is added unless the client came directly (or `postonly` and not a
+//!   POST), with `Cache-control: private` under `nocache` when the
+//!   response is cacheable.
+//!
+//! Not implemented (refused at start): maxidle, maxlife, dynamic, several
+//! domains, `option persist`.
+
+use ringlb_config::model::{CookieConf, CookieMode};
+use ringlb_proto::h1::chars::is_spht;
+use ringlb_proto::msg::{Head, Method};
+
+use crate::engine::backend::server::{admin, Oper};
+use crate::engine::plan::BackendPlan;
+use crate::log::termination::{RequestCookie, ResponseCookie};
+
+/// A backend's persistence cookie, resolved at start.
+#[derive(Debug)]
+pub struct CookiePlan {
+    pub name: String,
+    pub mode: Option<CookieMode>,
+    pub indirect: bool,
+    pub nocache: bool,
+    pub postonly: bool,
+    pub preserve: bool,
+    pub httponly: bool,
+    pub secure: bool,
+    pub domain: Option<String>,
+    pub attrs: Option<String>,
+}
+
+impl CookiePlan {
+    pub fn of(c: &CookieConf) -> CookiePlan {
+        CookiePlan {
+            name: c.name.clone(),
+            mode: c.mode,
+            indirect: c.indirect,
+            nocache: c.nocache,
+            postonly: c.postonly,
+            preserve: c.preserve,
+            httponly: c.httponly,
+            secure: c.secure,
+            domain: c.domains.first().cloned(),
+            attrs: (!c.attrs.is_empty()).then(|| c.attrs.join("; ")),
+        }
+    }
+
+    fn insert(&self) -> bool {
+        self.mode == Some(CookieMode::Insert)
+    }
+}
+
+/// What the request's cookie said.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Persist {
+    /// The server the stream goes to directly (HAProxy's SF_DIRECT).
+    pub server: Option<usize>,
+    pub status: RequestCookie,
+}
+
+/// One `name=value` pair of a cookie header: byte offsets in the value.
+#[derive(Clone, Copy, Debug)]
+struct Pair {
+    /// Where the pair's text starts (after the delimiter and blanks).
+    start: usize,
+    name_end: usize,
+    /// The value (blanks trimmed); None: no `=`.
+    value: Option<(usize, usize)>,
+    /// The delimiter after it (or the end).
+    next: usize,
+}
+
+/// The pairs of a `Cookie` value, split on `;` and `,` outside quotes
+/// (HAProxy's walk, spaces around `=` tolerated).
+fn pairs(v: &[u8]) -> Vec<Pair> {
+    let mut out = Vec::new();
+    let mut prev = 0;
+    let mut first = true;
+    while prev < v.len() || (first && !v.is_empty()) {
+        let mut start = if first { prev } else { prev + 1 };
+        first = false;
+        while v.get(start).copied().is_some_and(is_spht) {
+            start += 1;
+        }
+        let mut equal = start;
+        let mut name_end = start;
+        while let Some(&c) = v.get(equal) {
+            if c == b'=' || c == b',' || c == b';' {
+                break;
+            }
+            equal += 1;
+            if !is_spht(c) {
+                name_end = equal;
+            }
+        }
+        let (value, next) = if v.get(equal) == Some(&b'=') {
+            let mut vb = equal + 1;
+            while v.get(vb).copied().is_some_and(is_spht) {
+                vb += 1;
+            }
+            let next = value_end(v, vb);
+            let mut ve = next;
+            while ve > vb && v.get(ve - 1).copied().is_some_and(is_spht) {
+                ve -= 1;
+            }
+            (Some((vb, ve)), next)
+        } else {
+            (None, equal)
+        };
+        out.push(Pair {
+            start,
+            name_end,
+            value,
+            next,
+        });
+        if next >= v.len() {
+            break;
+        }
+        prev = next;
+    }
+    out
+}
+
+/// HAProxy's http_find_cookie_value_end: the first `,` or `;` outside a
+/// quoted string.
+fn value_end(v: &[u8], from: usize) -> usize {
+    let (mut quoted, mut pair) = (false, false);
+    for (i, &c) in v.iter().enumerate().skip(from) {
+        if pair {
+            pair = false;
+        } else if quoted {
+            if c == b'\\' {
+                pair = true;
+            } else if c == b'"' {
+                quoted = false;
+            }
+        } else if c == b'"' {
+            quoted = true;
+        } else if c == b',' || c == b';' {
+            return i;
+        }
+    }
+    v.len()
+}
+
+/// A server the cookie may send a stream to: not stopped (a draining
+/// server still takes its persistent clients, as in HAProxy).
+fn reachable(be: &BackendPlan, i: usize) -> bool {
+    be.servers.get(i).is_some_and(|s| {
+        let st = s.state.get();
+        st.oper != Oper::Stopped && st.admin & admin::MAINT == 0
+    })
+}
+
+/// The request side (see the module).
+pub fn request(req: &mut Head, c: &CookiePlan, be: &BackendPlan) -> Persist {
+    let mut persist = Persist {
+        server: None,
+        status: RequestCookie::None,
+    };
+    let mut i = 0;
+    while i < req.field_count() {
+        let Some((name, value)) = req.field(i) else {
+            break;
+        };
+        if !name.eq_ignore_ascii_case(b"cookie") {
+            i += 1;
+            continue;
+        }
+        let v = value.to_vec();
+        let mut out: Option<Vec<u8>> = None;
+        for p in pairs(&v) {
+            let Some((vb, ve)) = p.value else { continue };
+            if v.get(p.start..p.name_end) != Some(c.name.as_bytes()) {
+                continue;
+            }
+            let val = v.get(vb..ve).unwrap_or_default();
+            let (srv_part, prefixed) = match c.mode {
+                Some(CookieMode::Prefix) => match val.iter().position(|b| *b == b'~') {
+                    Some(d) => (val.get(..d).unwrap_or_default(), Some(d)),
+                    None => (val, None),
+                },
+                _ => (val.split(|b| *b == b'|').next().unwrap_or_default(), None),
+            };
+            if persist.server.is_none() && !srv_part.is_empty() {
+                let mut down = false;
+                for (k, s) in be.servers.iter().enumerate() {
+                    if s.cookie.as_deref().map(str::as_bytes) != Some(srv_part) {
+                        continue;
+                    }
+                    if reachable(be, k) {
+                        persist = Persist {
+                            server: Some(k),
+                            status: RequestCookie::Valid,
+                        };
+                        break;
+                    }
+                    down = true;
+                }
+                if persist.server.is_none() {
+                    persist.status = if down {
+                        RequestCookie::Down
+                    } else {
+                        RequestCookie::Invalid
+                    };
+                }
+            } else if persist.server.is_none() {
+                persist.status = RequestCookie::Invalid;
+            }
+            let base = out.as_deref().unwrap_or(&v).len() as isize - v.len() as isize;
+            if let Some(d) = prefixed {
+                // NAME=SRV~VALUE -> NAME=VALUE.
+                let cur = out.get_or_insert_with(|| v.clone());
+                let from = (vb as isize + base) as usize;
+                cur.drain(from..from + d + 1);
+            } else if c.insert() && c.indirect {
+                let cur = out.get_or_insert_with(|| v.clone());
+                let start = (p.start as isize + base) as usize;
+                let next = (p.next as isize + base) as usize;
+                remove_pair(cur, start, next);
+            }
+        }
+        match out {
+            Some(o) if o.iter().all(|b| is_spht(*b)) => req.remove_field(i),
+            Some(o) => {
+                req.set_field_value(i, &o);
+                i += 1;
+            }
+            None => i += 1,
+        }
+    }
+    persist
+}
+
+/// HAProxy's http_del_hdr_value: remove the pair at `start..next` with
+/// its delimiter, keeping the list well formed.
+fn remove_pair(v: &mut Vec<u8>, start: usize, next: usize) {
+    if v.get(..start).is_none_or(|b| b.iter().all(|c| is_spht(*c))) {
+        // The first one: it and the delimiter after it, and the blanks.
+        let mut end = next;
+        if end < v.len() {
+            end += 1;
+        }
+        while v.get(end).copied().is_some_and(is_spht) {
+            end += 1;
+        }
+        v.drain(..end);
+        return;
+    }
+    // Blanks and the delimiter before it go; the delimiter after it (if
+    // any) takes their place followed by one space.
+    let mut from = start;
+    while from > 0 && v.get(from - 1).copied().is_some_and(is_spht) {
+        from -= 1;
+    }
+    // `from` is just after the previous delimiter.
+    let delim_at = from.saturating_sub(1);
+    if next < v.len() {
+        let mut end = next + 1;
+        while v.get(end).copied().is_some_and(is_spht) {
+            end += 1;
+        }
+        let delim = v.get(next).copied().unwrap_or(b';');
+        v.splice(delim_at..end, [delim, b' ']);
+    } else {
+        v.truncate(delim_at);
+    }
+}
+
+/// What the response side did, for `%tsc`.
+pub fn response(
+    res: &mut Head,
+    c: &CookiePlan,
+    server_cookie: Option<&str>,
+    direct: bool,
+    method: Method,
+) -> ResponseCookie {
+    let mut status = ResponseCookie::None;
+    let mut present = false;
+    let mut found = false;
+    let mut i = 0;
+    while i < res.field_count() {
+        let Some((name, value)) = res.field(i) else {
+            break;
+        };
+        if !name.eq_ignore_ascii_case(b"set-cookie") {
+            i += 1;
+            continue;
+        }
+        present = true;
+        let v = value.to_vec();
+        // Only the first attribute of a Set-Cookie names the cookie.
+        let Some(p) = pairs(&v).into_iter().next() else {
+            i += 1;
+            continue;
+        };
+        let Some((vb, ve)) = p.value.filter(|(vb, ve)| ve > vb || p.name_end < *vb) else {
+            i += 1;
+            continue;
+        };
+        if v.get(p.start..p.name_end) != Some(c.name.as_bytes()) {
+            i += 1;
+            continue;
+        }
+        found = true;
+        status = ResponseCookie::Passive;
+        if c.preserve {
+            i += 1;
+        } else if c.insert() || (direct && c.indirect) {
+            res.remove_field(i);
+            status = ResponseCookie::Deleted;
+        } else if let (Some(ck), Some(CookieMode::Rewrite)) = (server_cookie, c.mode) {
+            let mut nv = v.get(..vb).unwrap_or_default().to_vec();
+            nv.extend_from_slice(ck.as_bytes());
+            nv.extend_from_slice(v.get(ve..).unwrap_or_default());
+            res.set_field_value(i, &nv);
+            status = ResponseCookie::Rewritten;
+            i += 1;
+        } else if let (Some(ck), Some(CookieMode::Prefix)) = (server_cookie, c.mode) {
+            let mut nv = v.get(..vb).unwrap_or_default().to_vec();
+            nv.extend_from_slice(ck.as_bytes());
+            nv.push(b'~');
+            nv.extend_from_slice(v.get(vb..).unwrap_or_default());
+            res.set_field_value(i, &nv);
+            status = ResponseCookie::Rewritten;
+            i += 1;
+        } else {
+            i += 1;
+        }
+    }
+    let _ = present;
+    if c.insert() && !(found && c.preserve) && !direct && (!c.postonly || method == Method::Post) {
+        let mut v = match server_cookie {
+            Some(ck) => format!("{}={ck}; path=/", c.name),
+            None => format!("{}=; Expires=Thu, 01-Jan-1970 00:00:01 GMT; path=/", c.name),
+        };
+        if let Some(d) = &c.domain {
+            v.push_str("; domain=");
+            v.push_str(d);
+        }
+        if c.httponly {
+            v.push_str("; HttpOnly");
+        }
+        if c.secure {
+            v.push_str("; Secure");
+        }
+        if let Some(a) = &c.attrs {
+            v.push_str("; ");
+            v.push_str(a);
+        }
+        res.push(b"Set-Cookie", v.as_bytes());
+        status = ResponseCookie::Inserted;
+        if c.nocache && cacheable(res, method) {
+            res.push(b"Cache-control", b"private");
+        }
+    }
+    status
+}
+
+/// HAProxy's TX_CACHEABLE under `nocache`: a safe method, a status
+/// cacheable by default, no Pragma no-cache, no Cache-Control private /
+/// no-cache / no-store / max-age=0 / s-maxage=0 (public makes it
+/// cacheable again), and freshness (max-age, Expires) or a validator
+/// (ETag, Last-Modified).
+fn cacheable(res: &Head, method: Method) -> bool {
+    let mut ok = matches!(
+        method,
+        Method::Get | Method::Head | Method::Options | Method::Trace
+    ) && matches!(
+        res.status,
+        200 | 203 | 204 | 206 | 300 | 301 | 404 | 405 | 410 | 414 | 501
+    );
+    if res
+        .first(b"pragma")
+        .is_some_and(|v| v.eq_ignore_ascii_case(b"no-cache"))
+    {
+        return false;
+    }
+    let mut fresh = false;
+    for (n, v) in res.fields() {
+        if !n.eq_ignore_ascii_case(b"cache-control") {
+            continue;
+        }
+        for w in ringlb_proto::h1::fields::values(v) {
+            let w = ringlb_proto::h1::chars::trim_lws(w);
+            let starts = |p: &[u8]| {
+                w.len() >= p.len() && w.get(..p.len()).is_some_and(|x| x.eq_ignore_ascii_case(p))
+            };
+            if w.eq_ignore_ascii_case(b"public") {
+                ok = true;
+            } else if [
+                &b"private"[..],
+                b"no-cache",
+                b"no-store",
+                b"max-age=0",
+                b"s-maxage=0",
+            ]
+            .iter()
+            .any(|x| w.eq_ignore_ascii_case(x))
+            {
+                ok = false;
+            } else if starts(b"s-maxage") || starts(b"max-age") {
+                fresh = true;
+            }
+        }
+    }
+    if !fresh && res.first(b"expires").is_none() {
+        let validator = res.first(b"etag").is_some() || res.first(b"last-modified").is_some();
+        if !validator {
+            return false;
+        }
+    }
+    ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strip(v: &str, start_name: &str) -> String {
+        let mut b = v.as_bytes().to_vec();
+        let p = pairs(&b)
+            .into_iter()
+            .find(|p| b.get(p.start..p.name_end) == Some(start_name.as_bytes()))
+            .unwrap();
+        remove_pair(&mut b, p.start, p.next);
+        String::from_utf8(b).unwrap()
+    }
+
+    /// Removal keeps the list well formed, wherever the pair is.
+    #[test]
+    fn a_pair_is_removed_with_its_delimiter() {
+        assert_eq!(strip("x=1; SRV=b2; y=2", "SRV"), "x=1; y=2");
+        assert_eq!(strip("SRV=b2; y=2", "SRV"), "y=2");
+        assert_eq!(strip("x=1; SRV=b2", "SRV"), "x=1");
+        assert_eq!(strip("SRV=b2", "SRV"), "");
+        assert_eq!(strip("x=1;SRV=b2;y=2", "SRV"), "x=1; y=2");
+    }
+
+    #[test]
+    fn quoted_values_keep_their_delimiters() {
+        let v = br#"a="x;y"; SRV=s1"#;
+        let p = pairs(v);
+        assert_eq!(p.len(), 2);
+        assert_eq!(&v[p[1].start..p[1].name_end], b"SRV");
+    }
+}

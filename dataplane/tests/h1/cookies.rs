@@ -1,0 +1,108 @@
+//! Cookie persistence against haproxy: the same requests (no cookie, a
+//! valid one, an unknown one, one among others, prefixed ones) through
+//! the same `cookie` lines; the server chosen, the Cookie header the
+//! server saw, the Set-Cookie / Cache-control headers the client got and
+//! the `%tsc` letters must be haproxy's.
+
+use std::path::Path;
+
+use crate::harness::start;
+use crate::server::{config, Answer, Client, Seen, Server};
+
+fn answer(who: &str, s: &Seen, extra: &str) -> Answer {
+    let body = format!("{who}|{}", s.header("cookie").unwrap_or("-"));
+    Answer::Send(
+        format!(
+            "HTTP/1.1 200 OK\r\n{extra}Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes(),
+    )
+}
+fn one(s: &Seen) -> Answer {
+    answer("s1", s, "ETag: \"v1\"\r\n")
+}
+fn two(s: &Seen) -> Answer {
+    answer(
+        "s2",
+        s,
+        "Set-Cookie: SRV=fromserver; path=/\r\nSet-Cookie: other=1\r\nCache-Control: max-age=60\r\n",
+    )
+}
+
+const REQUESTS: [&str; 9] = [
+    "GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+    "GET / HTTP/1.1\r\nHost: a\r\nCookie: SRV=a1\r\n\r\n",
+    "GET / HTTP/1.1\r\nHost: a\r\nCookie: x=1; SRV=b2; y=2\r\n\r\n",
+    "GET / HTTP/1.1\r\nHost: a\r\nCookie: SRV=zz\r\n\r\n",
+    "GET / HTTP/1.1\r\nHost: a\r\nCookie: SRV=b2\r\n\r\n",
+    "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n",
+    "GET / HTTP/1.1\r\nHost: a\r\nCookie: SRV=a1~app=7; z=3\r\n\r\n",
+    "GET / HTTP/1.1\r\nHost: a\r\nCookie: a=\"q;SRV=x\"; SRV=b2\r\n\r\n",
+    "GET / HTTP/1.1\r\nHost: a\r\nCookie: SRV=\r\n\r\n",
+];
+
+const COOKIES: [&str; 6] = [
+    "cookie SRV insert indirect nocache httponly domain .example.org",
+    "cookie SRV insert nocache secure attr SameSite=Lax",
+    "cookie SRV insert indirect postonly",
+    "cookie SRV insert preserve",
+    "cookie SRV rewrite",
+    "cookie SRV prefix",
+];
+
+/// (server, what the server saw, cookie headers to the client, %tsc) per
+/// request, one connection each.
+fn run(name: &str, program: &Path, cookie: &str) -> Vec<String> {
+    let (a, b) = (Server::start(one), Server::start(two));
+    let cfg = config(
+        &[
+            format!("s1 {} cookie a1", a.addr),
+            format!("s2 {} cookie b2", b.addr),
+        ],
+        "",
+    )
+    .replace(
+        "backend be\n",
+        &format!("backend be\n    balance first\n    {cookie}\n"),
+    );
+    let p = start(name, program, &cfg);
+    REQUESTS
+        .iter()
+        .map(|r| {
+            let mut c = Client::connect(p.addr);
+            c.send(r.as_bytes());
+            let res = c.response(false);
+            let set: Vec<String> = res
+                .headers
+                .iter()
+                .filter(|(n, _)| {
+                    n.eq_ignore_ascii_case("set-cookie") || n.eq_ignore_ascii_case("cache-control")
+                })
+                .map(|(n, v)| format!("{}: {v}", n.to_ascii_lowercase()))
+                .collect();
+            let log = p.next_log();
+            let tsc = log.split(' ').nth(9).unwrap_or("?").to_string();
+            format!(
+                "{} => {} {:?} {tsc}",
+                r.lines().nth(2).unwrap_or(""),
+                String::from_utf8_lossy(&res.body),
+                set
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn cookie_persistence_agrees_with_haproxy() {
+    let Some(h) = crate::harness::haproxy("cookie_persistence_agrees_with_haproxy") else {
+        return;
+    };
+    for c in COOKIES {
+        let want = run("haproxy", &h, c);
+        let got = run("ringlb", &crate::harness::ringlb(), c);
+        for (w, g) in want.iter().zip(&got) {
+            assert_eq!(g, w, "{c}");
+        }
+    }
+}
