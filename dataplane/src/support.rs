@@ -241,9 +241,6 @@ fn http_checks(px: &Proxy, out: &mut Vec<Diagnostic>) {
             ));
         }
     }
-    if px.options.originalto.is_some() {
-        out.push(diag_named("http option", &px.loc, "option originalto"));
-    }
     for d in &px.directives {
         let first = d.keyword.split(' ').next().unwrap_or_default();
         if matches!(

@@ -179,22 +179,38 @@ on_both!(
 
 fn headers_back(s: &Seen) -> Answer {
     let xff = s.header("x-forwarded-for").unwrap_or("none");
-    ok(xff)
+    let xot = s.header("x-original-to").unwrap_or("none");
+    ok(&format!("{xff}|{xot}"))
 }
 
 /// `option forwardfor`: the client's address is added; `if-none` keeps
-/// one the client sent.
+/// one the client sent. `option originalto`: the address the client
+/// reached, unless in its `except` network.
 fn forwardfor(name: &str, program: &Path) {
     let srv = Server::start(headers_back);
     let p = start(
         name,
         program,
-        &config(&[format!("s1 {}", srv.addr)], "option forwardfor if-none"),
+        &config(
+            &[format!("s1 {}", srv.addr)],
+            "option forwardfor if-none\noption originalto",
+        ),
     );
     let mut c = Client::connect(p.addr);
     c.send(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
-    assert_eq!(c.response(false).body, b"127.0.0.1", "{name}");
+    assert_eq!(c.response(false).body, b"127.0.0.1|127.0.0.1", "{name}");
     c.send(b"GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 10.1.2.3\r\n\r\n");
-    assert_eq!(c.response(false).body, b"10.1.2.3", "{name}");
+    assert_eq!(c.response(false).body, b"10.1.2.3|127.0.0.1", "{name}");
+    let p = start(
+        name,
+        program,
+        &config(
+            &[format!("s1 {}", srv.addr)],
+            "option forwardfor except 127.0.0.0/8\noption originalto except 127.0.0.1",
+        ),
+    );
+    let mut c = Client::connect(p.addr);
+    c.send(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(c.response(false).body, b"none|none", "{name}: excepted");
 }
 on_both!(forwardfor, forwardfor_on_haproxy, forwardfor_on_ringlb);

@@ -20,6 +20,9 @@ pub struct HttpPlan {
     pub forwardfor: Option<ForwardFor>,
     /// Parsed `except` network of `option forwardfor`.
     pub forwardfor_except: Option<(std::net::IpAddr, u8)>,
+    /// `option originalto`.
+    pub originalto: Option<ringlb_config::model::OriginalTo>,
+    pub originalto_except: Option<(std::net::IpAddr, u8)>,
     pub timeout_http_request: Option<Duration>,
     pub timeout_http_keep_alive: Option<Duration>,
     /// `http-reuse` (default safe).
@@ -98,6 +101,12 @@ impl HttpPlan {
             accept_invalid_response: o.is_set("accept-invalid-http-response"),
             forwardfor: o.forwardfor.clone(),
             forwardfor_except,
+            originalto: o.originalto.clone(),
+            originalto_except: o
+                .originalto
+                .as_ref()
+                .and_then(|f| f.except.as_deref())
+                .and_then(parse_net),
             timeout_http_request: px.timeouts.http_request,
             timeout_http_keep_alive: px.timeouts.http_keep_alive,
             reuse: px.http_reuse.unwrap_or(HttpReuse::Safe),

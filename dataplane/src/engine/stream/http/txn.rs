@@ -539,35 +539,42 @@ impl<'c> Session<'c> {
         (req_done, result)
     }
 
-    /// `option forwardfor`: the client's address in `X-Forwarded-For` (or
-    /// the configured header), unless `if-none` finds one or the client is
-    /// in the `except` network. The backend's setting wins over the
-    /// frontend's.
+    /// `option forwardfor` then `option originalto`, as http_process_request
+    /// adds them: the client's address in `X-Forwarded-For` (or the
+    /// configured header; the backend's name wins) unless `if-none` on
+    /// both sides finds one, or the address is in either side's `except`
+    /// network; the address the client connected to in `X-Original-To`
+    /// likewise. Formatted on the stack: no allocation per request.
     fn forwarded_for(&mut self, bh: &super::plan::HttpPlan) {
-        let Some(ff) = bh.forwardfor.as_ref().or(self.fh.forwardfor.as_ref()) else {
-            return;
-        };
-        let except = if bh.forwardfor.is_some() {
-            bh.forwardfor_except
-        } else {
-            self.fh.forwardfor_except
-        };
-        let Some(src) = self.peer else { return };
-        let ip = match src.ip() {
-            std::net::IpAddr::V6(v6) => v6
-                .to_ipv4_mapped()
-                .map_or(std::net::IpAddr::V6(v6), std::net::IpAddr::V4),
-            v4 => v4,
-        };
-        if except.is_some_and(|net| super::plan::in_net(ip, net)) {
-            return;
+        let fh = self.fh;
+        let (fe_ff, be_ff) = (fh.forwardfor.as_ref(), bh.forwardfor.as_ref());
+        if let (Some(ff), Some(src)) = (be_ff.or(fe_ff), self.peer) {
+            let always = fe_ff.is_some_and(|f| !f.if_none) || be_ff.is_some_and(|f| !f.if_none);
+            let name = ff.header.as_bytes();
+            let excepted = [fh.forwardfor_except, bh.forwardfor_except]
+                .into_iter()
+                .flatten()
+                .any(|net| super::plan::in_net(src.ip(), net));
+            if (always || self.req.first(name).is_none()) && !excepted {
+                let mut text = [0u8; 48];
+                self.req.push(name, ip_text(src.ip(), &mut text));
+            }
         }
-        let name = ff.header.as_bytes();
-        if ff.if_none && self.req.first(name).is_some() {
-            return;
+        let (fe_ot, be_ot) = (fh.originalto.as_ref(), bh.originalto.as_ref());
+        if let Some(ot) = be_ot.or(fe_ot) {
+            let dst = self.dst.or_else(|| self.client.local_inet());
+            if let Some(dst) = dst {
+                let excepted = [fh.originalto_except, bh.originalto_except]
+                    .into_iter()
+                    .flatten()
+                    .any(|net| super::plan::in_net(dst.ip(), net));
+                if !excepted {
+                    let mut text = [0u8; 48];
+                    self.req
+                        .push(ot.header.as_bytes(), ip_text(dst.ip(), &mut text));
+                }
+            }
         }
-        let value = ip.to_string();
-        self.req.push(name, value.as_bytes());
     }
 
     /// Answer the client with the proxy's page for `status` (the client
@@ -649,6 +656,16 @@ enum Wait {
     Closed,
     Timeout,
     Stop,
+}
+
+/// `ip` as text in `buf` (inet_ntop's form; an IPv4-mapped IPv6 address
+/// stays IPv6, as HAProxy prints it).
+fn ip_text(ip: std::net::IpAddr, buf: &mut [u8; 48]) -> &[u8] {
+    use std::io::Write;
+    let mut w = std::io::Cursor::new(&mut buf[..]);
+    let _ = write!(w, "{ip}");
+    let n = usize::try_from(w.position()).unwrap_or(0);
+    buf.get(..n).unwrap_or_default()
 }
 
 /// `capture request|response header`: the last occurrence of each header
