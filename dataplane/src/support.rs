@@ -31,7 +31,7 @@ pub const UNSUPPORTED: &[Unsupported] = &[
     },
     Unsupported {
         key: "http captures",
-        why: "capture cookie and declare capture are not implemented yet (capture request/response header are)",
+        why: "declare capture is not implemented yet (capture request/response header and capture cookie are)",
     },
     Unsupported {
         key: "cookie persistence",
@@ -193,13 +193,11 @@ fn http_checks(px: &Proxy, out: &mut Vec<Diagnostic>) {
     {
         out.push(diag("http rules", loc));
     }
-    if px.captures.iter().any(|c| {
-        matches!(
-            c,
-            ringlb_config::model::Capture::Cookie { .. }
-                | ringlb_config::model::Capture::Declared { .. }
-        )
-    }) {
+    if px
+        .captures
+        .iter()
+        .any(|c| matches!(c, ringlb_config::model::Capture::Declared { .. }))
+    {
         out.push(diag("http captures", &px.loc));
     }
     if let Some(c) = px.cookie.as_ref().filter(|_| px.cap.backend) {

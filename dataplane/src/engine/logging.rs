@@ -243,6 +243,8 @@ pub fn log_stream(
         }
         f.t_data = h.t_data.map(ms);
         f.cookie = h.cookie;
+        f.captured_request_cookie = h.req_cookie.clone();
+        f.captured_response_cookie = h.res_cookie.clone();
         f.request_captures.clone_from(&h.req_captures);
         f.response_captures.clone_from(&h.res_captures);
     }

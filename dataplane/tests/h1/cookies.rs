@@ -2,7 +2,8 @@
 //! valid one, an unknown one, one among others, prefixed ones) through
 //! the same `cookie` lines; the server chosen, the Cookie header the
 //! server saw, the Set-Cookie / Cache-control headers the client got and
-//! the `%tsc` letters must be haproxy's.
+//! the `%tsc` letters must be haproxy's, and `capture cookie` (`%CC`,
+//! `%CS`) too.
 
 use std::path::Path;
 
@@ -82,7 +83,9 @@ fn run(name: &str, program: &Path, cookie: &str) -> Vec<String> {
                 .map(|(n, v)| format!("{}: {v}", n.to_ascii_lowercase()))
                 .collect();
             let log = p.next_log();
-            let tsc = log.split(' ').nth(9).unwrap_or("?").to_string();
+            let f: Vec<&str> = log.split(' ').collect();
+            // %CC %CS %tsc
+            let tsc = format!("{} {} {}", f[7], f[8], f[9]);
             format!(
                 "{} => {} {:?} {tsc}",
                 r.lines().nth(2).unwrap_or(""),

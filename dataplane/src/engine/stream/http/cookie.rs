@@ -244,6 +244,40 @@ pub fn request(req: &mut Head, c: &CookiePlan, be: &BackendPlan) -> Persist {
     persist
 }
 
+/// `capture cookie <name> len <n>`: the first cookie whose name starts
+/// with `name`, as `name=value` cut to `len`: from the `Cookie` headers
+/// of a request, or the first pair of each `Set-Cookie` of a response.
+pub fn capture(head: &Head, response: bool, name: &str, len: usize) -> Option<String> {
+    let header: &[u8] = if response { b"set-cookie" } else { b"cookie" };
+    for (n, v) in head.fields() {
+        if !n.eq_ignore_ascii_case(header) {
+            continue;
+        }
+        let all = pairs(v);
+        let candidates = all.get(
+            ..if response {
+                all.len().min(1)
+            } else {
+                all.len()
+            },
+        );
+        for p in candidates.unwrap_or_default() {
+            let Some((vb, ve)) = p.value else { continue };
+            // `name=value` (blanks around `=` dropped, as HAProxy strips
+            // them in place); the capture name may include the `=`.
+            let mut text = v.get(p.start..p.name_end).unwrap_or_default().to_vec();
+            text.push(b'=');
+            text.extend_from_slice(v.get(vb..ve).unwrap_or_default());
+            if !text.starts_with(name.as_bytes()) {
+                continue;
+            }
+            text.truncate(len);
+            return Some(String::from_utf8_lossy(&text).into_owned());
+        }
+    }
+    None
+}
+
 /// HAProxy's http_del_hdr_value: remove the pair at `start..next` with
 /// its delimiter, keeping the list well formed.
 fn remove_pair(v: &mut Vec<u8>, start: usize, next: usize) {

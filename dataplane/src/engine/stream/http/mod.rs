@@ -43,6 +43,9 @@ pub struct HttpFacts {
     pub t_data: Option<Duration>,
     /// `%tsc`'s cookie letters, when the backend uses a cookie.
     pub cookie: Option<crate::log::termination::CookieStatus>,
+    /// `%CC`, `%CS`: `capture cookie`.
+    pub req_cookie: Option<Rc<str>>,
+    pub res_cookie: Option<Rc<str>>,
     /// `%hr`, `%hs`: the header captures (empty when none is declared).
     pub req_captures: Vec<Option<String>>,
     pub res_captures: Vec<Option<String>>,
@@ -208,6 +211,8 @@ impl<'c> Session<'c> {
                 req_captures: fill(&http.req_captures, self.fh.req_captures.len()),
                 res_captures: fill(&http.res_captures, self.fh.res_captures.len()),
                 request_line: http.request_line.clone(),
+                req_cookie: http.req_cookie.clone(),
+                res_cookie: http.res_cookie.clone(),
                 ..*http
             };
             crate::engine::logging::log_stream(

@@ -44,6 +44,8 @@ pub struct HttpPlan {
     pub req_captures: Vec<(String, usize)>,
     /// `capture response header <name> len <n>`.
     pub res_captures: Vec<(String, usize)>,
+    /// `capture cookie <name> len <n>` (`%CC`, `%CS`).
+    pub capture_cookie: Option<(String, usize)>,
     /// `option http-buffer-request`: the body is waited for (as much as
     /// the buffer holds) before a server is picked.
     pub buffer_request: bool,
@@ -119,6 +121,12 @@ impl HttpPlan {
             req_captures: captures(px, false),
             res_captures: captures(px, true),
             buffer_request: o.is_set("http-buffer-request"),
+            capture_cookie: px.captures.iter().find_map(|c| match c {
+                ringlb_config::model::Capture::Cookie { name, len } => {
+                    Some((name.clone(), usize::try_from(*len).unwrap_or(usize::MAX)))
+                }
+                _ => None,
+            }),
             cookie: px
                 .cookie
                 .as_ref()

@@ -216,6 +216,9 @@ impl<'c> Session<'c> {
                 return Next::Close;
             }
         }
+        if let Some((name, len)) = &fh.capture_cookie {
+            http.req_cookie = super::cookie::capture(&self.req, false, name, *len).map(Into::into);
+        }
         // Cookie persistence: the server the request's cookie names.
         let persist = bh.cookie.as_ref().map(|c| {
             let p = super::cookie::request(&mut self.req, c, be);
@@ -504,6 +507,9 @@ impl<'c> Session<'c> {
             http.status = res.status;
             if !fh.res_captures.is_empty() {
                 http.res_captures = capture(res, &fh.res_captures);
+            }
+            if let Some((name, len)) = &fh.capture_cookie {
+                http.res_cookie = super::cookie::capture(res, true, name, *len).map(Into::into);
             }
             if let (Some(c), Some(st)) = (bh.cookie.as_ref(), http.cookie.as_mut()) {
                 let ck = be.servers.get(srv_idx).and_then(|s| s.cookie.as_deref());
