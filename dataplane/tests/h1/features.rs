@@ -115,3 +115,24 @@ on_both!(
     buffer_request_on_haproxy,
     buffer_request_on_ringlb
 );
+
+/// Under `option http-buffer-request` the proxy itself answers a client
+/// that waits for `100 Continue`, and the server sees no Expect header.
+fn buffer_request_expect(name: &str, program: &Path) {
+    let srv = Server::start(|s| ok(s.header("expect").unwrap_or("none")));
+    let p = start(
+        name,
+        program,
+        &config(&[format!("s1 {}", srv.addr)], "option http-buffer-request"),
+    );
+    let mut c = Client::connect(p.addr);
+    c.send(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n");
+    assert_eq!(c.response(false).status, 100, "{name}");
+    c.send(b"data");
+    assert_eq!(c.response(false).body, b"none", "{name}");
+}
+on_both!(
+    buffer_request_expect,
+    buffer_request_expect_on_haproxy,
+    buffer_request_expect_on_ringlb
+);

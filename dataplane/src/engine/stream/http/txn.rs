@@ -202,6 +202,19 @@ impl<'c> Session<'c> {
             // holds of it) before a server is chosen, within `timeout
             // http-request`.
             let t = fh.timeout_http_request.or(fe.timeout_client);
+            // The client may wait for leave to send it: HAProxy answers
+            // the 100 itself and drops the Expect header
+            // (http_handle_expect_hdr).
+            if self.req.has(flags::VER_11)
+                && self
+                    .req
+                    .first(b"expect")
+                    .is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue"))
+            {
+                self.req.remove(b"expect");
+                let interim = b"HTTP/1.1 100 Continue\r\n\r\n".to_vec();
+                let _ = self.client.write_vec(interim).await;
+            }
             if let Err(end) =
                 buffer_body(self.client, &mut cbuf, self.req.body, &core.timers, t).await
             {
