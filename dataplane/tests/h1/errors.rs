@@ -127,3 +127,34 @@ on_both!(
     slow_request_on_haproxy,
     slow_request_on_ringlb
 );
+
+/// After a 503 (no server) or a 502 the proxy generated, the client's
+/// keep-alive connection goes on: the next request is answered on it.
+fn keep_alive_after_errors(name: &str, program: &Path) {
+    let p = start(
+        name,
+        program,
+        &config(&[format!("s1 {}", refused_addr())], "retries 0"),
+    );
+    let mut c = Client::connect(p.addr);
+    c.send(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(c.response(false).status, 503, "{name}");
+    c.send(b"GET /again HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(
+        c.response(false).status,
+        503,
+        "{name}: the connection went on"
+    );
+    let srv = Server::start(by_path);
+    let p = start(name, program, &config(&[format!("s1 {}", srv.addr)], ""));
+    let mut c = Client::connect(p.addr);
+    c.send(b"GET /close HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(c.response(false).status, 502, "{name}");
+    c.send(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(c.response(false).body, b"fine", "{name}: after the 502");
+}
+on_both!(
+    keep_alive_after_errors,
+    keep_alive_after_errors_on_haproxy,
+    keep_alive_after_errors_on_ringlb
+);

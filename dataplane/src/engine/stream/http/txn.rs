@@ -145,7 +145,9 @@ impl<'c> Session<'c> {
                 facts.termination = term(cause, Phase::Request);
                 self.cbuf = Some(cbuf);
                 match status {
-                    Some(s) => self.reply_error(s, &mut facts, &mut http).await,
+                    Some(s) => {
+                        self.reply_error(s, &mut facts, &mut http).await;
+                    }
                     // The client is gone: HAProxy logs its 400 unsent.
                     None => http.status = 400,
                 }
@@ -304,10 +306,10 @@ impl<'c> Session<'c> {
                     // No server (none usable, queue full or timed out,
                     // connect failed): HAProxy's 503.
                     self.cbuf = Some(cbuf);
-                    self.reply_error(503, &mut facts, &mut http).await;
+                    let sent = self.reply_error(503, &mut facts, &mut http).await;
                     be.beconn.dec();
                     self.finish(Some((be_idx, be)), facts, &http, ready);
-                    return Next::Close;
+                    return self.after_error(sent, 503, self.req.body == Body::None, client_want);
                 }
             };
             let srv_idx = connected.server;
@@ -403,11 +405,13 @@ impl<'c> Session<'c> {
                 facts.termination = t;
                 if !sent_head && status != 0 {
                     self.cbuf = Some(cbuf);
-                    self.reply_error(status, &mut facts, &mut http).await;
+                    let sent = self.reply_error(status, &mut facts, &mut http).await;
                     cbuf = match self.cbuf.take() {
                         Some(b) => b,
                         None => core.bufs.get(Class::Std).await,
                     };
+                    // The request went out whole: the client may go on.
+                    next = self.after_error(sent, status, req_done, client_want);
                 }
             }
         }
@@ -596,14 +600,28 @@ impl<'c> Session<'c> {
         }
     }
 
-    /// Answer the client with the proxy's page for `status` (the client
-    /// connection closes after it).
+    /// What follows an error page the proxy answered: the client goes on
+    /// when the page was sent, does not say `Connection: close` (HAProxy's
+    /// 400, 408 ... do; its 502, 503, 504 do not), the request was read
+    /// whole, and the client wants to.
+    fn after_error(&self, sent: bool, status: u16, request_done: bool, client: Want) -> Next {
+        let closes = self.fh.errors.contains_key(&status)
+            || ringlb_proto::errors::message(status).is_none_or(|m| m.close);
+        if sent && !closes && request_done && client == Want::KeepAlive {
+            Next::KeepAlive
+        } else {
+            Next::Close
+        }
+    }
+
+    /// Answer the client with the proxy's page for `status`; whether it
+    /// was sent.
     pub(super) async fn reply_error(
         &mut self,
         status: u16,
         facts: &mut StreamFacts,
         http: &mut HttpFacts,
-    ) {
+    ) -> bool {
         http.status = status;
         let page = self.fh.error_page(status);
         let n = page.len() as u64;
@@ -613,7 +631,9 @@ impl<'c> Session<'c> {
             .is_ok()
         {
             facts.bytes_out += n;
+            return true;
         }
+        false
     }
 
     /// Wait until the client sends (or closes), without a buffer of
