@@ -13,6 +13,7 @@
 
 pub mod chunked;
 pub mod conn;
+pub mod cookie;
 pub mod emit;
 pub mod fields;
 pub mod head;
