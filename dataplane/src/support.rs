@@ -111,7 +111,7 @@ pub const UNSUPPORTED: &[Unsupported] = &[
     },
     Unsupported {
         key: "option abortonclose",
-        why: "a client's close does not abort its queued or connecting stream yet",
+        why: "in TCP mode a client's close does not abort its queued or connecting stream yet (HTTP mode honours it)",
     },
     Unsupported {
         key: "server state file",
@@ -446,7 +446,7 @@ fn proxy_option_checks(px: &Proxy, out: &mut Vec<Diagnostic>) {
     if px.options.is_set("independent-streams") {
         out.push(diag("option independent-streams", &px.loc));
     }
-    if px.cap.backend && px.options.is_set("abortonclose") {
+    if px.cap.backend && px.mode() != Mode::Http && px.options.is_set("abortonclose") {
         out.push(diag("option abortonclose", &px.loc));
     }
     if px.cap.backend {

@@ -240,7 +240,15 @@ fn alias_value(alias: Alias, flags: &LogFlags, f: &StreamLog, zone: &Zone, out: 
         Alias::BytesUploaded => {
             let _ = write!(out, "{}", f.bytes_in);
         }
-        Alias::StatusCode => int(out, i64::from(f.status)),
+        // HTTP: txn->status starts at -1 (nothing answered); TCP prints 0.
+        Alias::StatusCode => int(
+            out,
+            if f.http && f.status == 0 {
+                -1
+            } else {
+                i64::from(f.status)
+            },
+        ),
 
         Alias::TerminationState => {
             // ASCII letters: no escaping to do, no string to build.

@@ -158,3 +158,50 @@ on_both!(
     keep_alive_after_errors_on_haproxy,
     keep_alive_after_errors_on_ringlb
 );
+
+/// `option abortonclose`: a request waiting in the queue is dropped when
+/// its client closes (CQ), and the server never sees it.
+fn abortonclose(name: &str, program: &Path) {
+    let srv = Server::start(by_path);
+    let p = start(
+        name,
+        program,
+        &config(
+            &[format!("s1 {} maxconn 1", srv.addr)],
+            "option abortonclose\ntimeout queue 5s",
+        ),
+    );
+    let mut busy = Client::connect(p.addr);
+    busy.send(b"GET /hang HTTP/1.1\r\nHost: a\r\n\r\n");
+    let _ = srv.next();
+    let mut queued = Client::connect(p.addr);
+    queued.send(b"GET /queued HTTP/1.1\r\nHost: a\r\n\r\n");
+    std::thread::sleep(Duration::from_millis(100));
+    queued.w.shutdown(std::net::Shutdown::Write).unwrap();
+    let line = p.next_log();
+    let l = crate::server::HttpLog::parse(&line);
+    assert_eq!(
+        (l.status.as_str(), l.termination.as_str()),
+        ("-1", "CQ--"),
+        "{name}: {line}"
+    );
+    let tw: i64 = line
+        .split(' ')
+        .nth(4)
+        .unwrap()
+        .split('/')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(tw >= 90, "{name}: the time queued: {line}");
+    assert!(
+        srv.nothing_within(Duration::from_millis(100)),
+        "{name}: the server saw the aborted request"
+    );
+}
+on_both!(
+    abortonclose,
+    abortonclose_on_haproxy,
+    abortonclose_on_ringlb
+);

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use futures_util::future::select;
+use futures_util::future::{select, Either};
 
 use super::backend::queue::{self, QueuePos, Ticket, BACKEND_QUEUE};
 use super::listener::ServerTuning;
@@ -144,7 +144,8 @@ fn queue_full(
 }
 
 /// Wait in the queue until woken, stopped, or `timeout queue` is reached.
-async fn wait_in_queue(core: &Core, be: &BackendPlan, ticket: &Ticket<'_>, queue_start: Instant) {
+/// Wait in the queue until woken, killed or out of time.
+async fn wait_woken(core: &Core, be: &BackendPlan, ticket: &Ticket<'_>, queue_start: Instant) {
     let woken = async {
         let woken = std::pin::pin!(ticket.woken());
         let kill = std::pin::pin!(core.kill.wait());
@@ -156,6 +157,44 @@ async fn wait_in_queue(core: &Core, be: &BackendPlan, ticket: &Ticket<'_>, queue
             let _ = timer::timeout(&core.timers, left, woken).await;
         }
         None => woken.await,
+    }
+}
+
+/// `fut`'s output, or None when the client leaves first: boxed and
+/// erased, so that a stream without `abortonclose` carries one pointer
+/// for it.
+fn race_client<'a, T: 'a>(
+    fut: impl std::future::Future<Output = T> + 'a,
+    c: &'a Conn,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<T>> + 'a>> {
+    Box::pin(async move {
+        let fut = std::pin::pin!(fut);
+        let gone = std::pin::pin!(client_gone(c));
+        match select(fut, gone).await {
+            Either::Left((r, _)) => Some(r),
+            Either::Right(((), _)) => None,
+        }
+    })
+}
+
+/// Resolves when the client closed or reset its connection (a FIN or an
+/// error waiting); never when it sent bytes (a pipelined request or a
+/// body: it is still there).
+pub(crate) async fn client_gone(c: &Conn) {
+    use nix::errno::Errno;
+    let Ok(r) = c.readiness() else {
+        return std::future::pending().await;
+    };
+    loop {
+        if r.read_ready().await.is_err() {
+            return;
+        }
+        match c.peek() {
+            Ok(0) => return,
+            Ok(_) => return std::future::pending().await,
+            Err(Errno::EAGAIN | Errno::EINTR) => {}
+            Err(_) => return,
+        }
     }
 }
 
@@ -237,6 +276,9 @@ pub(crate) struct HttpPick<'a> {
     pub(crate) key: Option<&'a [u8]>,
     /// The server a persistence cookie designates.
     pub(crate) force: Option<usize>,
+    /// `option abortonclose`: the client, watched while queued and
+    /// connecting.
+    pub(crate) abort: Option<&'a Conn>,
 }
 
 /// A stream's server connection, and how it was obtained (`%s`, `%Tw`,
@@ -346,7 +388,24 @@ pub(crate) async fn connect(
             if ticket.enter(queue) {
                 continue;
             }
-            wait_in_queue(core, be, &ticket, queue_start).await;
+            // `option abortonclose` races the wait with the client: boxed,
+            // so that only it pays for the race's state (awaited in place,
+            // the wait takes no second slot in every stream's future).
+            let gone = match http.and_then(|h| h.abort) {
+                None => {
+                    wait_woken(core, be, &ticket, queue_start).await;
+                    false
+                }
+                Some(c) => race_client(wait_woken(core, be, &ticket, queue_start), c)
+                    .await
+                    .is_none(),
+            };
+            if gone {
+                // `option abortonclose`: the client left while queued.
+                ticket.leave(&mut progress.queue);
+                progress.tw = Some(queue_start.elapsed());
+                return Err(progress.failure(Cause::ClientAbort, Phase::Queue, None));
+            }
         };
         // HAProxy's timers: a stream (re)assigned to a server (the first
         // pick, or a redispatch) ends its queue time there (%Tw covers the
@@ -379,7 +438,25 @@ pub(crate) async fn connect(
                 });
             }
         }
-        let err = match connect_server(core, be, srv, dst, client).await {
+        // The future is built where it is awaited: a named one would take
+        // a second slot in every stream's state.
+        let attempt = match http.and_then(|h| h.abort) {
+            None => connect_server(core, be, srv, dst, client).await,
+            // Boxed: the race's state would otherwise sit in every
+            // stream's future (an idle TCP connection's memory).
+            Some(c) => match Box::pin(race_client(connect_server(core, be, srv, dst, client), c))
+                .await
+            {
+                Some(r) => r,
+                None => {
+                    // The client left while connecting: the slot goes
+                    // back, the attempt is dropped.
+                    queue::offer(core, be_idx, idx, true);
+                    return Err(progress.failure(Cause::ClientAbort, Phase::Connect, Some(idx)));
+                }
+            },
+        };
+        let err = match attempt {
             Ok((conn, addr)) => {
                 return Ok(Connected {
                     server: idx,

@@ -261,10 +261,13 @@ mod tests {
 
     /// A stream's task is most of an idle connection's memory (2,344
     /// bytes generic over compio's TcpStream, 2,384 with the transport
-    /// type): it must not grow unnoticed.
+    /// type, 2,392 with HTTP's reuse and key lookups, 2,456 since connect
+    /// races the client under `abortonclose`: +56 bytes in connect's
+    /// state, which boxing the race's arms did not remove): it must not
+    /// grow unnoticed.
     #[test]
     fn a_stream_stays_small() {
         let size = future_size(super::handle);
-        assert!(size <= 2400, "a stream's future takes {size} bytes");
+        assert!(size <= 2456, "a stream's future takes {size} bytes");
     }
 }

@@ -44,6 +44,9 @@ pub struct HttpPlan {
     pub req_captures: Vec<(String, usize)>,
     /// `capture response header <name> len <n>`.
     pub res_captures: Vec<(String, usize)>,
+    /// `option abortonclose`: a queued or connecting request is dropped
+    /// when its client leaves.
+    pub abortonclose: bool,
     /// `capture cookie <name> len <n>` (`%CC`, `%CS`).
     pub capture_cookie: Option<(String, usize)>,
     /// `option http-buffer-request`: the body is waited for (as much as
@@ -121,6 +124,7 @@ impl HttpPlan {
             req_captures: captures(px, false),
             res_captures: captures(px, true),
             buffer_request: o.is_set("http-buffer-request"),
+            abortonclose: o.is_set("abortonclose"),
             capture_cookie: px.captures.iter().find_map(|c| match c {
                 ringlb_config::model::Capture::Cookie { name, len } => {
                     Some((name.clone(), usize::try_from(*len).unwrap_or(usize::MAX)))

@@ -291,6 +291,7 @@ impl<'c> Session<'c> {
                     idle: &take_idle,
                     key: balance_key(core, be_idx, &self.req),
                     force,
+                    abort: bh.abortonclose.then_some(self.client),
                 }),
             )
             .await
@@ -303,6 +304,12 @@ impl<'c> Session<'c> {
                     facts.retries = failure.retries;
                     facts.redispatched = failure.redispatched;
                     facts.queue = failure.queue;
+                    if failure.cause == Cause::ClientAbort {
+                        // `abortonclose`: nobody to answer.
+                        be.beconn.dec();
+                        self.finish(Some((be_idx, be)), facts, &http, ready);
+                        return Next::Close;
+                    }
                     // No server (none usable, queue full or timed out,
                     // connect failed): HAProxy's 503.
                     self.cbuf = Some(cbuf);
