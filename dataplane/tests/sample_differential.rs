@@ -17,6 +17,7 @@ mod harness;
 
 use std::io::{Read, Write};
 
+use ringlb::engine::rules::env::Conn;
 use ringlb::engine::rules::fetch::{fetch, Ctx};
 use ringlb::engine::rules::sample::{convert, Converter, Smp};
 use ringlb_proto::h1::head::{HeadParser, Kind, Options, Progress};
@@ -299,12 +300,12 @@ fn ringlb_fetches(
     let mut head = Head::new();
     let done = HeadParser::new(Kind::Request, Options::default()).parse(&mut buf, &mut head);
     assert!(matches!(done, Ok(Progress::Done(_))), "{raw:?}: {done:?}");
-    let cx = Ctx {
-        req: &head,
+    let env = Conn {
         src: Some(conn.0),
         dst: Some(conn.1),
         frontend: "fe",
     };
+    let cx = Ctx::new(&head, &env);
     let mut v = fetch(&expr.fetch, &cx);
     for c in &expr.converters {
         v = v.and_then(|v| convert(&Converter::compile(c).unwrap(), v));

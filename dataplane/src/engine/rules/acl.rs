@@ -12,9 +12,10 @@ use std::collections::HashMap;
 use ringlb_config::acl::{predefined_def, AclDef, AclRef, CondExpr, Condition, MatchMethod};
 use ringlb_config::sample::SampleExpr;
 
+use super::expr::convert_in;
 use super::fetch::{fetch_each, Ctx};
 use super::pattern::{CompileError, Patterns, Value};
-use super::sample::{convert, Converter, Smp};
+use super::sample::{Converter, Smp};
 
 /// One compiled `acl` line.
 #[derive(Debug)]
@@ -111,7 +112,7 @@ impl Acls {
         fetch_each(&line.expr.fetch, cx, |v| {
             let mut v = Some(v);
             for c in &line.convs {
-                v = v.and_then(|v| convert(c, v));
+                v = v.and_then(|v| convert_in(c, v, cx));
             }
             let Some(v) = v else { return false };
             // The sample as the match method wants it (`len` counts the
