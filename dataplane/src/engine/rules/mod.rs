@@ -5,7 +5,14 @@
 //! conditions over a request; [`map`]: maps read from files.
 
 pub mod acl;
+pub mod env;
+mod exec;
+pub mod expr;
 pub mod fetch;
+pub mod fetch_stream;
+pub mod http;
+pub mod logfmt;
 pub mod map;
 pub mod pattern;
+pub mod rewrite;
 pub mod sample;
