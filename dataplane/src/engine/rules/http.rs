@@ -123,7 +123,9 @@ pub enum Verdict {
 pub enum ReplyKind {
     /// `deny`: the engine logs PR and counts a denial.
     Deny,
-    /// `tarpit`: hold the connection this long, then answer (PT).
+    /// `tarpit`: hold the connection this long, then answer (PT). Zero:
+    /// no `timeout tarpit` nor `timeout connect` (a frontend has no
+    /// connect timeout): HAProxy then holds until the client timeout.
     Tarpit(Duration),
     /// `return` (LR).
     Return,
@@ -799,3 +801,6 @@ impl HttpRules {
         !self.response.is_empty() || !self.after.is_empty()
     }
 }
+
+#[cfg(test)]
+mod tests;

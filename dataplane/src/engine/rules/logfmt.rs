@@ -95,8 +95,9 @@ fn http_encode(out: &mut Vec<u8>, s: &[u8], flags: &LogFlags) {
     for &c in s {
         if c <= 0x08 || (0x0a..=0x1f).contains(&c) || c == 0x7f {
             out.push(b'%');
-            out.push(HEX[usize::from(c >> 4)]);
-            out.push(HEX[usize::from(c & 15)]);
+            let hex = |n: u8| HEX.get(usize::from(n)).copied().unwrap_or(b'0');
+            out.push(hex(c >> 4));
+            out.push(hex(c & 15));
         } else if flags.escape && matches!(c, b'"' | b'\\' | b']') {
             out.push(b'\\');
             out.push(c);

@@ -240,7 +240,18 @@ fn offsets(v: &[u8], p: &[u8]) -> (usize, usize) {
 
 /// HAProxy's `http_get_reason`.
 pub fn http_reason(status: u16) -> &'static str {
-    match status {
+    known_reason(status).unwrap_or(match status {
+        100..=199 => "Informational",
+        200..=299 => "Success",
+        300..=399 => "Redirection",
+        400..=499 => "Client Error",
+        500..=599 => "Server Error",
+        _ => "Other",
+    })
+}
+
+fn known_reason(status: u16) -> Option<&'static str> {
+    Some(match status {
         100 => "Continue",
         101 => "Switching Protocols",
         102 => "Processing",
@@ -309,13 +320,8 @@ pub fn http_reason(status: u16) -> &'static str {
         510 => "Not extended",
         511 => "Network authentication required",
         520 => "Web server is returning an unknown error",
-        100..=199 => "Informational",
-        200..=299 => "Success",
-        300..=399 => "Redirection",
-        400..=499 => "Client Error",
-        500..=599 => "Server Error",
-        _ => "Other",
-    }
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
