@@ -263,10 +263,13 @@ impl HttpRules {
                 fields.push((n.to_ascii_lowercase(), v));
             }
         }
-        fields.push((
-            b"content-length".to_vec(),
-            body.len().to_string().into_bytes(),
-        ));
+        // HAProxy's h1 mux sends no length with a 204 or a 304.
+        if !matches!(status, 204 | 304) {
+            fields.push((
+                b"content-length".to_vec(),
+                body.len().to_string().into_bytes(),
+            ));
+        }
         if let (false, Some(ct)) = (body.is_empty(), &spec.ctype) {
             fields.push((b"content-type".to_vec(), ct.as_bytes().to_vec()));
         }
@@ -295,7 +298,7 @@ fn target<'t>(tx: &'t mut Txn<'_>) -> &'t mut Head {
 }
 
 /// `del-header <name> [-m meth]`: names compared without case for str,
-/// beg, end and sub; the regex on the name as written.
+/// beg, end and sub; the regex on the name in lower case (HTX's names).
 fn del_header(h: &mut Head, name: &[u8], how: &NameMatch) {
     if let NameMatch::Str = how {
         h.remove(name);
@@ -309,7 +312,7 @@ fn del_header(h: &mut Head, name: &[u8], how: &NameMatch) {
             NameMatch::Beg => n_l.starts_with(&lower),
             NameMatch::End => n_l.ends_with(&lower),
             NameMatch::Sub => memchr::memmem::find(&n_l, &lower).is_some(),
-            NameMatch::Reg(re) => re.is_match(n),
+            NameMatch::Reg(re) => re.is_match(&n_l),
         }
     };
     let mut fields = owned_fields(h);

@@ -48,6 +48,17 @@ static NO_ENV: Conn<'static> = Conn {
 };
 
 impl<'a> Ctx<'a> {
+    /// The request head, while there is one to read: once the response
+    /// is there, HAProxy has forwarded the request and its buffer is
+    /// empty, so the request's fetches find nothing (a rule that needs
+    /// them at response time copies them to a variable first).
+    pub fn req_head(&self) -> Option<&'a Head> {
+        match self.res {
+            None => Some(self.req),
+            Some(_) => None,
+        }
+    }
+
     /// A context with the head alone (no connection facts).
     pub fn head(req: &'a Head) -> Ctx<'a> {
         Ctx::new(req, &NO_ENV)
@@ -69,7 +80,21 @@ impl<'a> Ctx<'a> {
 /// Fetch `call` from request `req`: the sample, or None where HAProxy's
 /// fetch finds nothing.
 pub fn fetch(call: &FetchCall, cx: &Ctx<'_>) -> Option<Smp> {
-    let req = cx.req;
+    let Some(req) = cx.req_head() else {
+        return match call.def.name {
+            "src" => Some(addr(cx.env.src()?.ip())),
+            "dst" => Some(addr(cx.env.dst()?.ip())),
+            "src_port" => Some(Smp::Int(i64::from(cx.env.src()?.port()))),
+            "dst_port" => Some(Smp::Int(i64::from(cx.env.dst()?.port()))),
+            "fe_name" => Some(Smp::Str(cx.env.frontend().as_bytes().to_vec())),
+            // HAProxy keeps the method of the transaction (txn->meth) for
+            // the methods it knows.
+            "method" if cx.req.method != ringlb_proto::msg::Method::Other => {
+                Some(Smp::Str(cx.req.line_parts()[0].to_vec()))
+            }
+            _ => super::fetch_stream::fetch(call, cx),
+        };
+    };
     let args = &call.args;
     let [_, uri, version] = req.line_parts();
     let str_arg = |i: usize| match args.get(i) {
@@ -176,12 +201,12 @@ pub fn fetch_each(call: &FetchCall, cx: &Ctx<'_>, mut each: impl FnMut(Smp) -> b
     let name = call.def.name;
     // The message a header fetch reads: the response for `res.*` / `s*`.
     let (head, base) = match name {
-        "req.cook" | "cook" | "cookie" => (Some(cx.req), "cook"),
+        "req.cook" | "cook" | "cookie" => (cx.req_head(), "cook"),
         "res.cook" | "scook" => (cx.res, "cook"),
-        "req.hdr" | "hdr" => (Some(cx.req), "hdr"),
-        "req.fhdr" | "fhdr" => (Some(cx.req), "fhdr"),
-        "req.hdr_ip" | "hdr_ip" => (Some(cx.req), "hdr_ip"),
-        "req.hdr_val" | "hdr_val" => (Some(cx.req), "hdr_val"),
+        "req.hdr" | "hdr" => (cx.req_head(), "hdr"),
+        "req.fhdr" | "fhdr" => (cx.req_head(), "fhdr"),
+        "req.hdr_ip" | "hdr_ip" => (cx.req_head(), "hdr_ip"),
+        "req.hdr_val" | "hdr_val" => (cx.req_head(), "hdr_val"),
         "res.hdr" | "shdr" => (cx.res, "hdr"),
         "res.fhdr" => (cx.res, "fhdr"),
         "res.hdr_ip" | "shdr_ip" => (cx.res, "hdr_ip"),

@@ -94,7 +94,7 @@ pub fn fetch(call: &FetchCall, cx: &Ctx<'_>) -> Option<Smp> {
         "req.hdrs" => {
             // The header block as HTTP/1 text, the empty line included.
             let mut out = Vec::new();
-            for (n, v) in cx.req.fields() {
+            for (n, v) in cx.req_head()?.fields() {
                 out.extend_from_slice(n);
                 out.extend_from_slice(b": ");
                 out.extend_from_slice(v);

@@ -74,15 +74,19 @@ pub fn set_method(h: &mut Head, m: &[u8]) {
     rebuild(h, Some([m, &uri, &ver]), &fields);
 }
 
-/// Replace the request's URI; an absolute one also sets Host to its
-/// authority (HAProxy's `http_update_host`).
+/// Replace the request's URI; an absolute one also gives its authority
+/// to every Host header there is, in place (HAProxy's `http_update_host`).
 pub fn set_uri(h: &mut Head, uri: &[u8]) {
     let [m, _, ver] = h.line_parts().map(<[u8]>::to_vec);
     let mut fields = owned_fields(h);
     if let Some((Some(_), auth)) = split_target(uri) {
-        let host = uri.get(auth).unwrap_or_default().to_vec();
-        fields.retain(|(n, _)| !n.eq_ignore_ascii_case(b"host"));
-        fields.push((b"host".to_vec(), host));
+        let host = uri.get(auth).unwrap_or_default();
+        for (_, v) in fields
+            .iter_mut()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(b"host"))
+        {
+            *v = host.to_vec();
+        }
     }
     rebuild(h, Some([&m, uri, &ver]), &fields);
 }
@@ -182,8 +186,9 @@ pub fn exp_replace(
 
 /// `replace-header` (`full`) / `replace-value`: each value of header
 /// `name` (whole fields, or each comma-separated value) that `re`
-/// matches becomes `template` with the match's groups. Whether anything
-/// changed.
+/// matches becomes `template` with the match's groups. As
+/// `http_replace_header_value` does, the blanks around a replaced value
+/// go with it. Whether anything changed.
 pub fn replace_header(
     h: &mut Head,
     name: &[u8],
@@ -193,22 +198,19 @@ pub fn replace_header(
 ) -> bool {
     let mut fields = owned_fields(h);
     let mut changed = false;
-    for (n, v) in fields
+    for (_, v) in fields
         .iter_mut()
         .filter(|(n, _)| n.eq_ignore_ascii_case(name))
     {
-        let _ = n;
-        let parts: Vec<(usize, usize)> = if full {
-            Values::whole(v)
-                .map(trim_lws)
-                .map(|p| offsets(v, p))
-                .collect()
-        } else {
-            values(v).map(trim_lws).map(|p| offsets(v, p)).collect()
-        };
+        // (the part with its blanks, the value without them)
+        let parts: Vec<((usize, usize), (usize, usize))> =
+            if full { Values::whole(v) } else { values(v) }
+                .map(|p| (offsets(v, p), offsets(v, trim_lws(p))))
+                .collect();
         let mut out = Vec::with_capacity(v.len());
         let mut last = 0;
-        for (s, e) in parts {
+        let mut any = false;
+        for ((ps, pe), (s, e)) in parts {
             let part = v.get(s..e).unwrap_or_default();
             let Some(caps) = re.captures(part) else {
                 continue;
@@ -216,14 +218,15 @@ pub fn replace_header(
             let Some(new) = exp_replace(template, part, &caps) else {
                 continue;
             };
-            out.extend_from_slice(v.get(last..s).unwrap_or_default());
+            out.extend_from_slice(v.get(last..ps).unwrap_or_default());
             out.extend_from_slice(&new);
-            last = e;
-            changed = true;
+            last = pe;
+            any = true;
         }
-        if last > 0 || changed {
+        if any {
             out.extend_from_slice(v.get(last..).unwrap_or_default());
             *v = out;
+            changed = true;
         }
     }
     if changed {
@@ -350,7 +353,12 @@ mod tests {
         assert_eq!(got, [(&b"Host"[..], &b"h"[..]), (b"X", b"1")]);
         set_uri(&mut h, b"http://n:81/x");
         assert_eq!(h.line_parts()[1], b"http://n:81/x");
-        assert_eq!(h.first(b"host"), Some(&b"n:81"[..]));
+        let got: Vec<_> = h.fields().collect();
+        assert_eq!(
+            got,
+            [(&b"Host"[..], &b"n:81"[..]), (b"X", b"1")],
+            "in place"
+        );
     }
 
     #[test]
@@ -373,7 +381,11 @@ mod tests {
         );
         let re = regex::bytes::Regex::new("(.)b").expect("re");
         assert!(replace_header(&mut h, b"x-a", &re, b"<\\1>", false));
-        assert_eq!(h.first(b"x-a"), Some(&b"<a>, <c>, d"[..]));
+        assert_eq!(
+            h.first(b"x-a"),
+            Some(&b"<a>,<c>, d"[..]),
+            "blanks go with a value"
+        );
         let c = regex::bytes::Regex::new("c").expect("re");
         assert!(
             replace_header(&mut h, b"x-a", &c, b"[\\0]", true),

@@ -136,12 +136,17 @@ fn header_rewrites() {
         "GET /a/b?x=1 HTTP/1.1\r\nHost: h\r\n\r\n"
     );
     assert_eq!(
-        rewritten("    http-request del-header ^X-[B]$ -m reg", GET),
+        rewritten("    http-request del-header ^x-[b]$ -m reg", GET),
         "GET /a/b?x=1 HTTP/1.1\r\nHost: h\r\nX-A: 1, 2\r\n\r\n"
     );
     assert_eq!(
+        rewritten("    http-request del-header ^X-B$ -m reg", GET),
+        GET.to_string() + "\r\n",
+        "the regex sees HTX's lower-case names"
+    );
+    assert_eq!(
         rewritten("    http-request replace-value X-A ^(.)$ <\\1>", GET),
-        "GET /a/b?x=1 HTTP/1.1\r\nHost: h\r\nX-A: <1>, <2>\r\nX-B: q\r\n\r\n"
+        "GET /a/b?x=1 HTTP/1.1\r\nHost: h\r\nX-A: <1>,<2>\r\nX-B: q\r\n\r\n"
     );
     assert_eq!(
         rewritten("    http-request replace-header X-A 2 two", GET),
