@@ -156,14 +156,49 @@ const CASES: &[(&str, &[&str])] = &[
             "GET / HTTP/1.1\r\nHost: h\r\nX-Op: rdr\r\n",
         ],
     ),
+    (
+        "http-request return status 200 content-type text/plain lf-string \"%[http_auth_type]|%[http_auth_user]|%[http_auth_pass]|%[http_auth_bearer]|%[http_auth_bearer(x-tok)]\" if { path_beg /info }\n\
+         http-request return status 200 if { http_auth_group(users) admins }\n\
+         http-request return status 201 if { http_auth(users) }\n\
+         http-request auth realm R",
+        &[
+            "GET /info HTTP/1.1\r\nHost: h\r\nAuthorization: Basic dTpw\r\n",
+            "GET /info HTTP/1.1\r\nHost: h\r\nAuthorization: bas   dTpwOnE=\r\nX-Tok: Bearer  t1\r\n",
+            "GET /info HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer tok.en\r\nX-Tok: Basic t1\r\n",
+            "GET /info HTTP/1.1\r\nHost: h\r\nAuthorization: Digest x\r\n",
+            "GET /a HTTP/1.1\r\nHost: h\r\nAuthorization: Basic dTpw\r\n",
+            "GET /a HTTP/1.1\r\nHost: h\r\nAuthorization: Basic dTp4\r\n",
+            // s6:pw6 (SHA-512 crypt), m1:pw1 (MD5 crypt), a wrong one, none
+            "GET /a HTTP/1.1\r\nHost: h\r\nAuthorization: Basic czY6cHc2\r\n",
+            "GET /a HTTP/1.1\r\nHost: h\r\nAuthorization: Basic bTE6cHcx\r\n",
+            "GET /a HTTP/1.1\r\nHost: h\r\nAuthorization: Basic bTE6cHcy\r\n",
+            "GET /a HTTP/1.1\r\nHost: h\r\n",
+        ],
+    ),
+    (
+        "http-request set-var(txn.v) str(abc)\n\
+         http-request set-header X-Cmp %[str(abd),strcmp(txn.v)]/%[str(ab),strcmp(txn.v)]/%[str(abc),strcmp(txn.v)]\n\
+         http-request set-header X-Mem %[str(abc),secure_memcmp(txn.v)]/%[str(abd),secure_memcmp(txn.v)]\n\
+         http-request set-header X-Cat %[str(x),concat(<,txn.v,>)]/%[str(x),concat(<,txn.none,>)]\n\
+         http-request set-header X-Time %[int(1700000000),ltime(%Y-%m-%dT%H:%M:%S)]\n\
+         http-request set-header X-Names %[fe_name]/%[req.proto_http]\n\
+         http-request set-header X-Alias %f/%b/%s/%HM/%HU/%HP/%HQ/%HV/%ST\n\
+         http-request set-header X-Hdrs %[req.hdrs,length]",
+        &["GET /t?q=1 HTTP/1.1\r\nHost: h\r\n"],
+    ),
 ];
+
+/// The userlist the auth case checks against.
+const USERLIST: &str = "userlist users\n    group admins\n    user u insecure-password p groups admins\n    \
+     user s6 password $6$salt6$i2JaYg4sACtWgRS5RVczlegONSyNPLxWJZ3Qihjww6dNU/Sjq.F8H1Utt3B2aeVcSXYvn2QsCwKUTYvM550Zb0\n    \
+     user m1 password $1$salt1$nF6un1u9.PvmptU71wTlt1\n";
 
 fn config(rules: &str, server: std::net::SocketAddr) -> String {
     let rules: String = rules.lines().map(|l| format!("    {l}\n")).collect();
     format!(
         "defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
          frontend fe\n    bind fd@3\n{rules}    default_backend be\n\
-         backend be\n    server s {server}\n"
+         backend be\n    server s {server}\n{USERLIST}"
     )
 }
 
@@ -258,7 +293,7 @@ fn ringlb_rules(cfg: &str) -> HttpRules {
     );
     assert!(!diags.has_errors(), "{diags:?}");
     let fe = model.proxies.iter().find(|p| p.name == "fe").unwrap();
-    HttpRules::compile(fe, &|n| (n == "be").then_some(0)).unwrap()
+    HttpRules::compile_with(fe, &model.userlists, &|n| (n == "be").then_some(0)).unwrap()
 }
 
 /// What ringlb does with the same request: the request it would forward

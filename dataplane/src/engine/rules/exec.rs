@@ -33,7 +33,7 @@ impl HttpRules {
     pub(super) fn run(&self, steps: &[Step], tx: &mut Txn<'_>) -> Verdict {
         for step in steps {
             if let Some(c) = &step.cond {
-                if !self.acls.eval(c, &tx.ctx(&self.maps)) {
+                if !self.acls.eval(c, &tx.ctx(self)) {
                     continue;
                 }
             }
@@ -48,7 +48,7 @@ impl HttpRules {
 
     /// The format rendered over the transaction.
     fn render(&self, f: &Fmt, tx: &Txn<'_>) -> Vec<u8> {
-        f.render(&tx.ctx(&self.maps))
+        f.render(&tx.ctx(self))
     }
 
     fn act(&self, act: &Act, tx: &mut Txn<'_>) -> Flow {
@@ -128,7 +128,7 @@ impl HttpRules {
                 });
             }
             Act::SetVar { var, conds, value } => {
-                if let Some(v) = value.eval(&tx.ctx(&self.maps)) {
+                if let Some(v) = value.eval(&tx.ctx(self)) {
                     store(tx, var, conds, v);
                 }
             }
@@ -149,9 +149,7 @@ impl HttpRules {
     }
 
     fn capture(&self, tx: &mut Txn<'_>, expr: &Expr, slot: usize, len: usize, res: bool) {
-        let Some(Smp::Str(mut v)) = expr
-            .eval(&tx.ctx(&self.maps))
-            .and_then(|v| v.cast(SmpType::Str))
+        let Some(Smp::Str(mut v)) = expr.eval(&tx.ctx(self)).and_then(|v| v.cast(SmpType::Str))
         else {
             return;
         };

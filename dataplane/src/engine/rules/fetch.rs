@@ -11,6 +11,7 @@ use ringlb_proto::h1::chars::trim_lws;
 use ringlb_proto::h1::fields::{split_target, value_end, values, Values};
 use ringlb_proto::msg::Head;
 
+use super::auth::Userlists;
 use super::env::{Captures, Conn, Env, Vars};
 use super::sample::{Maps, Smp};
 
@@ -28,6 +29,8 @@ pub struct Ctx<'a> {
     pub caps: Option<&'a Captures>,
     /// The maps the `map*` converters read.
     pub maps: Option<&'a Maps>,
+    /// The userlists `http_auth` checks against.
+    pub users: Option<&'a Userlists>,
 }
 
 impl std::fmt::Debug for Ctx<'_> {
@@ -73,6 +76,7 @@ impl<'a> Ctx<'a> {
             vars: None,
             caps: None,
             maps: None,
+            users: None,
         }
     }
 }

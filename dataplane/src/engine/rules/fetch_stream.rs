@@ -10,6 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use ringlb_config::sample::{Arg, FetchCall};
 use ringlb_proto::h1::fields::values;
 
+use super::auth::{credentials, Credentials};
 use super::fetch::{cookies, header_ip, header_values, occurrence, strl2ic, Ctx};
 use super::sample::Smp;
 
@@ -135,6 +136,53 @@ pub fn fetch(call: &FetchCall, cx: &Ctx<'_>) -> Option<Smp> {
             Smp::Bool(env.srv_is_up(be, server)?)
         }
         "unique-id" => text(env.unique_id()?),
+        "http_auth" | "http_auth_group" => {
+            let Some(Arg::Userlist(list) | Arg::Str(list)) = args.first() else {
+                return None;
+            };
+            let Credentials::Basic { user, pass } = credentials(cx.req_head()?)? else {
+                return None;
+            };
+            let ok = cx.users.is_some_and(|u| u.check(list, &user, &pass));
+            if call.def.name == "http_auth" {
+                Smp::Bool(ok)
+            } else if ok {
+                // The user, for an ACL to look up in its groups.
+                Smp::Str(user)
+            } else {
+                return None;
+            }
+        }
+        "http_auth_type" => text(match credentials(cx.req_head()?)? {
+            Credentials::Basic { .. } => "Basic",
+            Credentials::Bearer(_) => "Bearer",
+        }),
+        "http_auth_user" | "http_auth_pass" => match credentials(cx.req_head()?)? {
+            Credentials::Basic { user, pass } => Smp::Str(if call.def.name == "http_auth_user" {
+                user
+            } else {
+                pass
+            }),
+            Credentials::Bearer(_) => return None,
+        },
+        "http_auth_bearer" => match str_arg(0) {
+            // A named header: its first value's token after "Bearer",
+            // empty when there is none.
+            Some(h) => {
+                let v = header_values(cx.req_head()?, h, false).next();
+                let token = v.and_then(|v| {
+                    let sp = memchr::memchr(b' ', v).unwrap_or(v.len());
+                    let (scheme, rest) = v.split_at(sp);
+                    let rest = trim_start_spaces(rest);
+                    (scheme.eq_ignore_ascii_case(b"bearer") && !rest.is_empty()).then_some(rest)
+                });
+                Smp::Str(token.unwrap_or_default().to_vec())
+            }
+            None => match credentials(cx.req_head()?)? {
+                Credentials::Bearer(t) => Smp::Str(t),
+                Credentials::Basic { .. } => return None,
+            },
+        },
         "capture.req.hdr" | "capture.res.hdr" => {
             let caps = cx.caps?;
             let slots = if call.def.name == "capture.req.hdr" {
@@ -179,6 +227,13 @@ pub fn fetch(call: &FetchCall, cx: &Ctx<'_>) -> Option<Smp> {
         }
         _ => return None,
     })
+}
+
+fn trim_start_spaces(mut s: &[u8]) -> &[u8] {
+    while let Some(rest) = s.strip_prefix(b" ") {
+        s = rest;
+    }
+    s
 }
 
 thread_local! {

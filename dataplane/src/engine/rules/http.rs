@@ -23,6 +23,7 @@ use ringlb_config::model::{
 use ringlb_proto::msg::Head;
 
 use super::acl::{Acls, Cond};
+use super::auth::Userlists;
 pub use super::env::{Captures, Conn, Env, Vars};
 use super::expr::Expr;
 use super::fetch::Ctx;
@@ -35,6 +36,7 @@ use super::sample::Maps;
 pub struct HttpRules {
     pub(super) acls: Acls,
     pub(super) maps: Maps,
+    pub(super) users: Userlists,
     pub(super) request: Vec<Step>,
     pub(super) response: Vec<Step>,
     pub(super) after: Vec<Step>,
@@ -97,15 +99,17 @@ impl std::fmt::Debug for Txn<'_> {
 }
 
 impl Txn<'_> {
-    /// The fetch context over this transaction.
-    pub(super) fn ctx<'c>(&'c self, maps: &'c Maps) -> Ctx<'c> {
+    /// The fetch context over this transaction, with `rules`' maps and
+    /// userlists.
+    pub(super) fn ctx<'c>(&'c self, rules: &'c HttpRules) -> Ctx<'c> {
         Ctx {
             req: self.req,
             res: self.res.as_deref(),
             env: self.env,
             vars: Some(self.vars),
             caps: Some(self.caps),
-            maps: Some(maps),
+            maps: Some(&rules.maps),
+            users: Some(&rules.users),
         }
     }
 }
@@ -585,23 +589,23 @@ fn unsupported(set: &str, action: &str) -> CompileError {
     CompileError(format!("'{set} {action}': not supported yet"))
 }
 
-/// The fetches an expression may not use yet: their sample would be
-/// silently missing, so the configuration is refused instead.
-const REFUSED_FETCHES: &[&str] = &[
-    "http_auth",
-    "http_auth_group",
-    "http_auth_bin",
-    "http_auth_pass",
-    "http_auth_type",
-    "http_auth_user",
-];
-
-fn check_expr(e: &ringlb_config::sample::SampleExpr) -> Result<(), CompileError> {
-    if REFUSED_FETCHES.contains(&e.fetch.def.name) {
-        return Err(CompileError(format!(
-            "sample fetch '{}': not supported yet",
-            e.fetch.def.name
-        )));
+/// An expression's references the rules must have: the userlist of
+/// `http_auth` / `http_auth_group` (given to [`HttpRules::compile_with`]).
+fn check_expr(
+    e: &ringlb_config::sample::SampleExpr,
+    users: &Userlists,
+) -> Result<(), CompileError> {
+    if matches!(e.fetch.def.name, "http_auth" | "http_auth_group") {
+        let list = match e.fetch.args.first() {
+            Some(ringlb_config::sample::Arg::Userlist(l) | ringlb_config::sample::Arg::Str(l)) => l,
+            _ => "",
+        };
+        if !users.has(list) {
+            return Err(CompileError(format!(
+                "{}: userlist '{list}' was not given to the rules (HttpRules::compile_with)",
+                e.fetch.def.name
+            )));
+        }
     }
     Ok(())
 }
@@ -614,9 +618,21 @@ impl HttpRules {
         px: &Proxy,
         backend_index: &dyn Fn(&str) -> Option<usize>,
     ) -> Result<HttpRules, CompileError> {
+        HttpRules::compile_with(px, &[], backend_index)
+    }
+
+    /// [`HttpRules::compile`] with the configuration's userlists, for
+    /// `http_auth` and `http_auth_group` (a reference to a userlist not
+    /// given is refused).
+    pub fn compile_with(
+        px: &Proxy,
+        userlists: &[ringlb_config::model::Userlist],
+        backend_index: &dyn Fn(&str) -> Option<usize>,
+    ) -> Result<HttpRules, CompileError> {
+        let users = Userlists::compile(userlists)?;
         let defs: Vec<_> = px.acls.iter().map(|a| a.def.clone()).collect();
         for d in &defs {
-            check_expr(&d.expr)?;
+            check_expr(&d.expr, &users)?;
         }
         let mut c = Compiler {
             px,
@@ -654,9 +670,23 @@ impl HttpRules {
                 Capture::Cookie { .. } => {}
             }
         }
+        let conds = px.rules.all();
+        let conds = conds
+            .iter()
+            .filter_map(|(c, _, _)| *c)
+            .chain(px.use_backends.iter().filter_map(|u| u.cond.as_ref()));
+        for c in conds {
+            let (ringlb_config::acl::Condition::If(e) | ringlb_config::acl::Condition::Unless(e)) =
+                c;
+            for t in e.any_of.iter().flatten() {
+                if let ringlb_config::acl::AclRef::Anonymous(d) = &t.acl {
+                    check_expr(&d.expr, &users)?;
+                }
+            }
+        }
         for (_, refs, _) in px.rules.all() {
             for e in &refs.exprs {
-                check_expr(e)?;
+                check_expr(e, &users)?;
             }
         }
         let at = |loc: &ringlb_config::diag::Loc, e: CompileError| {
@@ -704,6 +734,7 @@ impl HttpRules {
         Ok(HttpRules {
             acls: c.acls,
             maps,
+            users,
             request,
             response,
             after,
@@ -778,7 +809,7 @@ impl HttpRules {
 
     /// The first use_backend rule whose condition matches.
     pub fn pick_backend(&self, tx: &mut Txn<'_>) -> Option<Pick> {
-        let cx = tx.ctx(&self.maps);
+        let cx = tx.ctx(self);
         for (cond, target) in &self.backends {
             if cond.as_ref().is_some_and(|c| !self.acls.eval(c, &cx)) {
                 continue;

@@ -5,6 +5,8 @@
 //! conditions over a request; [`map`]: maps read from files.
 
 pub mod acl;
+pub mod auth;
+mod crypt;
 pub mod env;
 mod exec;
 pub mod expr;

@@ -19,18 +19,25 @@ impl ringlb_config::Host for NoHost {
 }
 
 fn proxy(body: &str) -> Result<HttpRules, String> {
+    proxy_with(body, true)
+}
+
+/// `body`'s frontend compiled, with the configuration's userlists or not.
+fn proxy_with(body: &str, userlists: bool) -> Result<HttpRules, String> {
     let text = format!(
         "defaults\n    mode http\n    timeout connect 3s\n    timeout client 5s\n    timeout server 5s\n\
          frontend fe\n    bind 127.0.0.1:8080\n{body}\n    default_backend b0\n\
          backend b0\n    server s 127.0.0.1:1\nbackend b1\n    server s 127.0.0.1:2\n\
-         userlist users\n    user u insecure-password p\n"
+         userlist users\n    group admins\n    user u insecure-password p groups admins\n    \
+         user h password $5$s$oCJQ8pz2oyl6hgzly.hQ0W7Sgcl8Kr7EadnBpVm7huD\n    user n\n"
     );
     let (cfg, diags) =
         ringlb_config::load(&[ringlb_config::SourceFile::new("t.cfg", text)], &NoHost);
     assert!(!diags.has_errors(), "{diags:?}");
     let fe = cfg.proxies.iter().find(|p| p.name == "fe").expect("fe");
     let index = |n: &str| ["b0", "b1"].iter().position(|b| *b == n);
-    HttpRules::compile(fe, &index).map_err(|e| e.0)
+    let lists = if userlists { &cfg.userlists[..] } else { &[] };
+    HttpRules::compile_with(fe, lists, &index).map_err(|e| e.0)
 }
 
 fn rules(body: &str) -> HttpRules {
@@ -429,6 +436,59 @@ fn what_is_not_implemented_is_refused_by_name() {
         );
         assert!(err.starts_with("t.cfg:"), "the rule's place: {err}");
     }
-    let err = proxy("    acl a http_auth(users)\n    http-request deny if a").err();
-    assert!(err.is_some_and(|e| e.contains("http_auth") && e.contains("not supported yet")));
+    let err = proxy_with(
+        "    acl a http_auth(users)\n    http-request deny if a",
+        false,
+    )
+    .err();
+    assert!(
+        err.as_deref()
+            .is_some_and(|e| e.contains("userlist 'users' was not given")),
+        "{err:?}"
+    );
+    let err = proxy_with(
+        "    http-request deny if { http_auth_group(users) admins }",
+        false,
+    )
+    .err();
+    assert!(err.is_some(), "anonymous ACLs are checked too");
+}
+
+#[test]
+fn basic_authentication_against_userlists() {
+    let r = rules(
+        "    http-request set-var(txn.t) http_auth_type\n    http-request set-var(txn.u) http_auth_user\n    \
+         http-request set-var(txn.p) http_auth_pass\n    \
+         http-request return status 200 if { http_auth_group(users) admins }\n    \
+         http-request return status 201 if { http_auth(users) }\n    http-request auth realm R",
+    );
+    let status = |auth: Option<&str>| {
+        let mut raw = String::from("GET / HTTP/1.1\r\nHost: h\r\n");
+        if let Some(a) = auth {
+            raw.push_str(&format!("Authorization: {a}\r\n"));
+        }
+        let mut s = State::new(&r, &raw);
+        let Verdict::Reply(rep) = s.with(|tx| r.request(tx)) else {
+            panic!("no reply")
+        };
+        (rep.status, s.vars)
+    };
+    // u:p (insecure, in admins), h:secret (SHA-256 crypt), n (no password)
+    let (st, vars) = status(Some("Basic dTpw"));
+    assert_eq!(st, 200);
+    assert_eq!(
+        vars.get(VarScope::Txn, "t"),
+        Some(&Smp::Str(b"Basic".to_vec()))
+    );
+    assert_eq!(vars.get(VarScope::Txn, "u"), Some(&Smp::Str(b"u".to_vec())));
+    assert_eq!(vars.get(VarScope::Txn, "p"), Some(&Smp::Str(b"p".to_vec())));
+    assert_eq!(
+        status(Some("Basic aDpzZWNyZXQ=")).0,
+        201,
+        "hashed, not in admins"
+    );
+    assert_eq!(status(Some("Basic aDpTZWNyZXQ=")).0, 401, "wrong password");
+    assert_eq!(status(Some("Basic bjo=")).0, 401, "a user without password");
+    assert_eq!(status(Some("Basic eDpw")).0, 401, "no such user");
+    assert_eq!(status(None).0, 401);
 }
