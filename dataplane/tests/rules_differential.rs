@@ -31,7 +31,7 @@ use std::sync::{mpsc, Mutex};
 use std::time::Duration;
 
 use ringlb::engine::rules::env::{Captures, Conn, Vars};
-use ringlb::engine::rules::http::{HttpRules, Pick, Txn, Verdict};
+use ringlb::engine::rules::http::{HttpRules, Pick, Setup, Txn, Verdict};
 use ringlb_proto::h1::head::{HeadParser, Kind, Options, Progress};
 use ringlb_proto::msg::{Head, Method};
 
@@ -293,7 +293,11 @@ fn ringlb_rules(cfg: &str) -> HttpRules {
     );
     assert!(!diags.has_errors(), "{diags:?}");
     let fe = model.proxies.iter().find(|p| p.name == "fe").unwrap();
-    HttpRules::compile_with(fe, &model.userlists, &|n| (n == "be").then_some(0)).unwrap()
+    let setup = Setup {
+        userlists: &model.userlists,
+        engine_fetches: &[],
+    };
+    HttpRules::compile_with(fe, &setup, &|n| (n == "be").then_some(0)).unwrap()
 }
 
 /// What ringlb does with the same request: the request it would forward

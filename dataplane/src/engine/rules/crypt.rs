@@ -97,6 +97,41 @@ fn b64_24(out: &mut String, b2: u8, b1: u8, b0: u8, n: usize) {
     }
 }
 
+/// The `sha2([<bits>])` converter's digest: SHA-224, -256, -384 or -512.
+pub fn sha2(bits: i64, data: &[u8]) -> Option<Vec<u8>> {
+    Some(match bits {
+        224 => {
+            let mut d = Sha256::with_iv([
+                0xc1059ed8, 0x367cd507, 0x3070dd17, 0xf70e5939, 0xffc00b31, 0x68581511, 0x64f98fa7,
+                0xbefa4fa4,
+            ]);
+            d.update(data);
+            let mut out = d.finish();
+            out.truncate(28);
+            out
+        }
+        256 => hash::<Sha256>(&[data]),
+        384 => {
+            let mut d = Sha512::with_iv([
+                0xcbbb9d5dc1059ed8,
+                0x629a292a367cd507,
+                0x9159015a3070dd17,
+                0x152fecd8f70e5939,
+                0x67332667ffc00b31,
+                0x8eb44a8768581511,
+                0xdb0c2e0d64f98fa7,
+                0x47b5481dbefa4fa4,
+            ]);
+            d.update(data);
+            let mut out = d.finish();
+            out.truncate(48);
+            out
+        }
+        512 => hash::<Sha512>(&[data]),
+        _ => return None,
+    })
+}
+
 /// A hash function as SHA-crypt uses it.
 trait Digest: Default {
     const LEN: usize;
@@ -303,6 +338,15 @@ impl Default for Sha256 {
     }
 }
 
+impl Sha256 {
+    fn with_iv(h: [u32; 8]) -> Sha256 {
+        Sha256 {
+            h,
+            blocks: Blocks::default(),
+        }
+    }
+}
+
 // The message schedule's indexes are bounded by the loops over the
 // fixed-size arrays (16..64, 16..80, 0..64): no index can fail.
 #[allow(clippy::indexing_slicing)]
@@ -456,6 +500,15 @@ impl Default for Sha512 {
                 0x1f83d9abfb41bd6b,
                 0x5be0cd19137e2179,
             ],
+            blocks: Blocks::default(),
+        }
+    }
+}
+
+impl Sha512 {
+    fn with_iv(h: [u64; 8]) -> Sha512 {
+        Sha512 {
+            h,
             blocks: Blocks::default(),
         }
     }

@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 
-use ringlb_config::sample::VarScope;
+use ringlb_config::sample::{FetchCall, VarScope};
 
 use super::sample::Smp;
 
@@ -56,6 +56,12 @@ pub trait Env {
     /// The request body received so far (`req.body`, `req.len`): the
     /// engine's, since the rules see heads only.
     fn req_body(&self) -> Option<&[u8]> {
+        None
+    }
+    /// The fetches the rules leave to the engine (TLS, stick counters,
+    /// ...): those it declared in [`super::http::Setup::engine_fetches`]
+    /// when the rules were compiled.
+    fn fetch(&self, _call: &FetchCall) -> Option<Smp> {
         None
     }
 }

@@ -115,11 +115,122 @@ pub fn convert_in(c: &Converter, v: Smp, cx: &Ctx<'_>) -> Option<Smp> {
             };
             ltime(secs, format).map(|s| Smp::Str(s.into_bytes()))
         }
+        "add" | "sub" | "mul" | "div" | "mod" | "and" | "or" | "xor" => {
+            let Smp::Int(a) = v.cast(SmpType::Int)? else {
+                return None;
+            };
+            // The value: an integer, or a variable's (cast to one).
+            let b = match args.first()? {
+                Arg::Int(n) => *n,
+                Arg::Str(t) => match t.parse::<i64>() {
+                    Ok(n) => n,
+                    Err(_) => var_int(cx, args.first())?,
+                },
+                other => var_int(cx, Some(other))?,
+            };
+            match c.call.def.name {
+                "and" => Some(Smp::Int(a & b)),
+                "or" => Some(Smp::Int(a | b)),
+                "xor" => Some(Smp::Int(a ^ b)),
+                // The arithmetic of sample.rs, on the value as a literal.
+                _ => {
+                    let mut call = c.call.clone();
+                    call.args = vec![Arg::Int(b)];
+                    convert(&Converter::compile(&call).ok()?, Smp::Int(a))
+                }
+            }
+        }
+        "cpl" => match v.cast(SmpType::Int)? {
+            Smp::Int(n) => Some(Smp::Int(!n)),
+            _ => None,
+        },
+        "ltrim" | "rtrim" => {
+            let mut s = &bytes(v)?[..];
+            let set = match args.first() {
+                Some(Arg::Str(d)) => d.as_bytes(),
+                _ => b"",
+            };
+            if c.call.def.name == "ltrim" {
+                while let Some((first, rest)) = s.split_first() {
+                    if !set.contains(first) {
+                        break;
+                    }
+                    s = rest;
+                }
+            } else {
+                while let Some((last, rest)) = s.split_last() {
+                    if !set.contains(last) {
+                        break;
+                    }
+                    s = rest;
+                }
+            }
+            Some(Smp::Str(s.to_vec()))
+        }
+        "http_date" => {
+            let Smp::Int(t) = v.cast(SmpType::Int)? else {
+                return None;
+            };
+            let offset = match args.first() {
+                Some(Arg::Int(n)) => *n,
+                _ => 0,
+            };
+            let unit = match args.get(1) {
+                Some(Arg::Str(u)) => u.as_str(),
+                _ => "s",
+            };
+            http_date(t.wrapping_add(offset), unit).map(|d| Smp::Str(d.into_bytes()))
+        }
+        "sha2" => {
+            let bits = match args.first() {
+                Some(Arg::Int(n)) => *n,
+                _ => 256,
+            };
+            let Smp::Bin(data) = v.cast(SmpType::Bin)? else {
+                return None;
+            };
+            Some(Smp::Bin(super::crypt::sha2(bits, &data)?))
+        }
         _ => match cx.maps {
             Some(maps) => convert_with(c, v, maps),
             None => convert(c, v),
         },
     }
+}
+
+/// A variable as an integer (HAProxy's `sample_conv_var2smp_sint`).
+fn var_int(cx: &Ctx<'_>, a: Option<&Arg>) -> Option<i64> {
+    let (scope, name) = var_arg(a)?;
+    match cx.vars?.get(scope, name)?.clone().cast(SmpType::Int)? {
+        Smp::Int(n) => Some(n),
+        _ => None,
+    }
+}
+
+/// HAProxy's `http_date`: an IMF-fixdate of `t` seconds (or `ms` /
+/// `us`, then with the fraction after the seconds), the date kept on 55
+/// bits.
+fn http_date(t: i64, unit: &str) -> Option<String> {
+    const DAY: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MON: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let (secs, frac) = match unit {
+        "ms" => (t / 1000, Some(t % 1000)),
+        "us" => (t / 1_000_000, Some(t % 1_000_000)),
+        _ => (t, None),
+    };
+    let secs = secs & 0x007f_ffff_ffff_ffff;
+    let ts = jiff::Timestamp::from_second(secs).ok()?;
+    let dt = ts.strftime("%d %m %Y %H:%M:%S").to_string();
+    let mut parts = dt.split(' ');
+    let (d, m, y, hms) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let mon = MON.get(m.parse::<usize>().ok()?.checked_sub(1)?)?;
+    let day = DAY.get(usize::try_from(secs.div_euclid(86_400).rem_euclid(7)).ok()?)?;
+    Some(match frac {
+        Some(f) => format!("{day}, {d} {mon} {y} {hms}.{f} GMT"),
+        None => format!("{day}, {d} {mon} {y} {hms} GMT"),
+    })
 }
 
 /// `strcmp` as HAProxy computes it: `strncmp` over the common length
@@ -189,6 +300,40 @@ mod tests {
             eval("str(abd),secure_memcmp(txn.v)", &vars),
             Some(Smp::Bool(false))
         );
+    }
+
+    #[test]
+    fn integer_and_string_converters() {
+        let mut vars = Vars::default();
+        vars.set(VarScope::Txn, "n", Smp::Str(b"6".to_vec()));
+        let i = |n: i64| Some(Smp::Int(n));
+        assert_eq!(eval("int(12),and(10)", &vars), i(8));
+        assert_eq!(eval("int(12),or(txn.n)", &vars), i(14));
+        assert_eq!(eval("int(12),xor(3)", &vars), i(15));
+        assert_eq!(eval("int(12),add(txn.n)", &vars), i(18));
+        assert_eq!(eval("int(12),div(txn.n)", &vars), i(2));
+        assert_eq!(eval("int(12),add(txn.none)", &vars), None);
+        assert_eq!(eval("int(0),cpl", &vars), i(-1));
+        let s = |v: &str| Some(Smp::Str(v.as_bytes().to_vec()));
+        assert_eq!(eval("str(xxabxx),ltrim(x)", &vars), s("abxx"));
+        assert_eq!(eval("str(xxabxx),rtrim(x)", &vars), s("xxab"));
+        assert_eq!(
+            eval("int(1700000000),http_date", &vars),
+            s("Tue, 14 Nov 2023 22:13:20 GMT")
+        );
+        assert_eq!(
+            eval("int(1700000000123),http_date(0,ms)", &vars),
+            s("Tue, 14 Nov 2023 22:13:20.123 GMT")
+        );
+        assert_eq!(
+            eval("int(0),http_date(86400)", &vars),
+            s("Fri, 02 Jan 1970 00:00:00 GMT")
+        );
+        let Some(Smp::Bin(d)) = eval("str(abc),sha2", &vars) else {
+            panic!("sha2")
+        };
+        assert_eq!(d.first(), Some(&0xba));
+        assert_eq!(d.len(), 32);
     }
 
     #[test]

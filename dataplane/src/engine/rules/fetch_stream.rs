@@ -104,7 +104,6 @@ pub fn fetch(call: &FetchCall, cx: &Ctx<'_>) -> Option<Smp> {
             out.extend_from_slice(b"\r\n");
             Smp::Str(out)
         }
-        "req.hdrs_bin" => return None,
         "req.body" => Smp::Bin(env.req_body()?.to_vec()),
         "req.len" | "req_len" => count(env.req_body()?.len()),
         "var" => {
@@ -225,7 +224,8 @@ pub fn fetch(call: &FetchCall, cx: &Ctx<'_>) -> Option<Smp> {
             }
             Smp::Str(uuid4().into_bytes())
         }
-        _ => return None,
+        // The engine's own fetches (declared to the rules at compile).
+        _ => return env.fetch(call),
     })
 }
 

@@ -15,6 +15,7 @@ pub mod fetch_stream;
 pub mod http;
 pub mod logfmt;
 pub mod map;
+pub mod names;
 pub mod pattern;
 pub mod rewrite;
 pub mod sample;

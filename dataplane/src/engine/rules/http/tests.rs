@@ -36,8 +36,11 @@ fn proxy_with(body: &str, userlists: bool) -> Result<HttpRules, String> {
     assert!(!diags.has_errors(), "{diags:?}");
     let fe = cfg.proxies.iter().find(|p| p.name == "fe").expect("fe");
     let index = |n: &str| ["b0", "b1"].iter().position(|b| *b == n);
-    let lists = if userlists { &cfg.userlists[..] } else { &[] };
-    HttpRules::compile_with(fe, lists, &index).map_err(|e| e.0)
+    let setup = Setup {
+        userlists: if userlists { &cfg.userlists[..] } else { &[] },
+        engine_fetches: &["ssl_fc"],
+    };
+    HttpRules::compile_with(fe, &setup, &index).map_err(|e| e.0)
 }
 
 fn rules(body: &str) -> HttpRules {
@@ -452,6 +455,67 @@ fn what_is_not_implemented_is_refused_by_name() {
     )
     .err();
     assert!(err.is_some(), "anonymous ACLs are checked too");
+}
+
+#[test]
+fn fetches_and_converters_not_computed_are_refused() {
+    for (body, name) in [
+        (
+            "    http-request deny if { ssl_fc_sni -m found }",
+            "ssl_fc_sni",
+        ),
+        (
+            "    acl a sc0_http_req_rate gt 5\n    http-request deny if a",
+            "sc0_http_req_rate",
+        ),
+        (
+            "    http-request set-header X %[req.hdr(x),set-var(txn.x)]",
+            "set-var",
+        ),
+        ("    use_backend %[req.hdr(host),sha1] if TRUE", "sha1"),
+        ("    http-request deny if WAIT_END", "wait_end"),
+    ] {
+        let err = proxy(body).err().unwrap_or_default();
+        assert!(
+            err.contains(name) && err.contains("not supported yet") && err.starts_with("t.cfg:"),
+            "{body}: {err}"
+        );
+    }
+    // Declared by the engine: accepted, and asked of the Env.
+    let r = rules("    http-request redirect scheme https unless { ssl_fc }");
+    struct Tls;
+    impl Env for Tls {
+        fn src(&self) -> Option<std::net::SocketAddr> {
+            None
+        }
+        fn dst(&self) -> Option<std::net::SocketAddr> {
+            None
+        }
+        fn frontend(&self) -> &str {
+            "fe"
+        }
+        fn fetch(&self, call: &ringlb_config::sample::FetchCall) -> Option<Smp> {
+            (call.def.name == "ssl_fc").then_some(Smp::Bool(true))
+        }
+    }
+    let mut s = State::new(&r, GET);
+    let mut tx = Txn {
+        req: &mut s.req,
+        res: None,
+        env: &Tls,
+        vars: &mut s.vars,
+        caps: &mut s.caps,
+        log_level: None,
+    };
+    assert!(
+        matches!(r.request(&mut tx), Verdict::Continue),
+        "TLS: no redirect"
+    );
+    let mut s = State::new(&r, GET);
+    assert!(
+        matches!(s.with(|tx| r.request(tx)), Verdict::Reply(_)),
+        "clear: redirect"
+    );
 }
 
 #[test]
