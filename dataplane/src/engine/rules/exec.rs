@@ -192,6 +192,15 @@ impl HttpRules {
                 if loc.is_empty() && r.conf.ignore_empty {
                     return Flow::Next;
                 }
+                // 3.x `keep-query`: the original query string, if not
+                // empty, after `?` (or `&` when the location has one).
+                let query = path(uri)
+                    .and_then(|p| memchr::memchr(b'?', p).and_then(|q| p.get(q + 1..)))
+                    .unwrap_or_default();
+                if r.conf.keep_query && !query.is_empty() {
+                    loc.push(if loc.contains(&b'?') { b'&' } else { b'?' });
+                    loc.extend_from_slice(query);
+                }
             }
         }
         let reason: &[u8] = match r.code {

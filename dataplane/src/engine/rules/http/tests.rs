@@ -261,6 +261,18 @@ fn redirects_as_haproxy_sends_them() {
         "HTTP/1.1 303 See Other\r\ncontent-length: 0\r\nlocation: /l\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n",
         "a body not read yet closes"
     );
+    let (_, text) = replied("    http-request redirect location /k?a=b keep-query", GET);
+    assert!(text.contains("location: /k?a=b&x=1\r\n"), "{text}");
+    let (_, text) = replied("    http-request redirect location /k keep-query", GET);
+    assert!(text.contains("location: /k?x=1\r\n"), "{text}");
+    let (_, text) = replied(
+        "    http-request redirect location /k keep-query",
+        "GET /a? HTTP/1.1\r\nHost: h\r\n",
+    );
+    assert!(
+        text.contains("location: /k\r\n"),
+        "an empty query adds nothing: {text}"
+    );
     let out = rewritten(
         "    http-request redirect location %[req.hdr(x-none)] ignore-empty\n    http-request set-header X-E 1",
         GET,
