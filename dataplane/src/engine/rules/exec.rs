@@ -54,6 +54,7 @@ impl HttpRules {
     fn act(&self, act: &Act, tx: &mut Txn<'_>) -> Flow {
         match act {
             Act::Allow => return Flow::Stop,
+            Act::Nothing => {}
             Act::SetHeader { name, value, add } => {
                 let v = self.render(value, tx);
                 let h = target(tx);

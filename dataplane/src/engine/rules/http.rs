@@ -213,6 +213,8 @@ pub(super) struct RedirectSpec {
 #[derive(Debug)]
 pub(super) enum Act {
     Allow,
+    /// An action with nothing to do here (`strict-mode`).
+    Nothing,
     SetHeader {
         name: Vec<u8>,
         value: Fmt,

@@ -293,6 +293,9 @@ impl Compiler<'_> {
             Req::UnsetVar(v) => Act::UnsetVar(v.clone()),
             Req::SetLogLevel(l) => Act::SetLogLevel(*l),
             Req::Capture(c) => self.capture(c, false)?,
+            // strict-mode only decides what a failed rewrite does; ringlb's
+            // rewrites have no buffer limit to fail on.
+            Req::StrictMode(_) => Act::Nothing,
             other => return Err(unsupported("http-request", other.name())),
         })
     }
@@ -317,6 +320,7 @@ impl Compiler<'_> {
             Res::UnsetVar(v) => Act::UnsetVar(v.clone()),
             Res::SetLogLevel(l) => Act::SetLogLevel(*l),
             Res::Capture(c) => self.capture(c, true)?,
+            Res::StrictMode(_) => Act::Nothing,
             other => return Err(unsupported("http-response", other.name())),
         })
     }
@@ -337,6 +341,8 @@ impl Compiler<'_> {
             After::SetVarFmt(v) => Self::set_var_fmt(v)?,
             After::UnsetVar(v) => Act::UnsetVar(v.clone()),
             After::SetLogLevel(l) => Act::SetLogLevel(*l),
+            After::Capture(c) => self.capture(c, true)?,
+            After::StrictMode(_) => Act::Nothing,
             other => return Err(unsupported("http-after-response", other.name())),
         })
     }

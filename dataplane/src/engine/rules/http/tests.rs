@@ -416,6 +416,25 @@ fn response_and_after_response_rules() {
 }
 
 #[test]
+fn strict_mode_and_after_response_captures() {
+    let r = rules(
+        "    declare capture response len 4\n    http-request strict-mode off\n    \
+         http-after-response capture res.hdr(x-a) id 0\n    http-after-response strict-mode on",
+    );
+    let mut s = State::new(&r, GET);
+    assert!(matches!(s.with(|tx| r.request(tx)), Verdict::Continue));
+    s.res = Some(parse(
+        "HTTP/1.1 200 OK\r\nX-A: 123456\r\n",
+        PKind::Response(ringlb_proto::msg::Method::Get),
+    ));
+    assert!(matches!(
+        s.with(|tx| r.after_response(tx)),
+        Verdict::Continue
+    ));
+    assert_eq!(s.caps.res, [Some(b"1234".to_vec())]);
+}
+
+#[test]
 fn backends_picked_in_order() {
     let r = rules(
         "    use_backend b1 if { path_beg /one }\n    use_backend %[req.hdr(x-be)] if { req.hdr(x-be) -m found }",
@@ -443,6 +462,7 @@ fn what_is_not_implemented_is_refused_by_name() {
         ("    http-request set-src hdr(x-ip)", "set-src"),
         ("    http-response set-nice 1", "set-nice"),
         ("    http-after-response do-log", "do-log"),
+        ("    http-request reject", "reject"),
     ] {
         let err = proxy(body).err().unwrap_or_default();
         assert!(
