@@ -186,6 +186,34 @@ const CASES: &[(&str, &[&str])] = &[
          http-request set-header X-Hdrs %[req.hdrs,length]",
         &["GET /t?q=1 HTTP/1.1\r\nHost: h\r\n"],
     ),
+    (
+        "http-request redirect scheme https drop-query append-slash if { path_beg /s }\n\
+         http-request redirect prefix https://n.example if { path_beg /p }\n\
+         http-request redirect location https://x/%[url] code 301 if { path_beg /l }",
+        &[
+            "GET /s HTTP/1.0\r\n",
+            "GET /s/a?b HTTP/1.1\r\nHost: h:8\r\n",
+            "GET http://h/s/x?y HTTP/1.1\r\nHost: h\r\n",
+            "GET /p HTTP/1.1\r\nHost: h\r\n",
+            "GET http://h/p/q?r HTTP/1.1\r\nHost: h\r\n",
+            "GET /l/%41?a=b HTTP/1.1\r\nHost: h\r\n",
+        ],
+    ),
+    (
+        "http-request set-header X-A 1\n\
+         http-request set-header x-b %[req.hdr(x-none)]\n\
+         http-request del-header X-C\n\
+         http-request replace-value X-V ^$ empty\n\
+         http-request replace-value X-Q ^\"(.*)\"$ \\1\n\
+         http-request set-method get if { method POST }\n\
+         http-request set-query %[req.hdr(x-none)] if { path /nq }\n\
+         http-request set-uri * if { path /star }",
+        &[
+            "POST /x HTTP/1.1\r\nHost: h\r\nX-A: 0\r\nx-a: 2\r\nX-C: 1\r\nX-B: z\r\nX-C: 2\r\nContent-Length: 0\r\n",
+            "GET /nq?a=1 HTTP/1.1\r\nHost: h\r\nX-V: a,,b\r\nX-Q: \"a\", \"b,c\"\r\n",
+            "GET /star HTTP/1.1\r\nHost: h\r\n",
+        ],
+    ),
 ];
 
 /// The userlist the auth case checks against.
