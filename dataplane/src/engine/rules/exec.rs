@@ -18,7 +18,7 @@ use super::http::{
 };
 use super::logfmt::Fmt;
 use super::pattern::CompileError;
-use super::rewrite::{self, owned_fields, rebuild, Fields};
+use super::rewrite::{self, rebuild, Fields};
 use super::sample::{Maps, Smp};
 
 /// What one action tells the rule loop.
@@ -323,11 +323,9 @@ fn del_header(h: &mut Head, name: &[u8], how: &NameMatch) {
             NameMatch::Reg(re) => re.is_match(&n_l),
         }
     };
-    let mut fields = owned_fields(h);
-    let before = fields.len();
-    fields.retain(|(n, _)| !hit(n));
-    if fields.len() != before {
-        rebuild(h, None, &fields);
+    if h.fields().any(|(n, _)| hit(n)) {
+        let old = h.clone();
+        rebuild(h, None, old.fields().filter(|(n, _)| !hit(n)));
     }
 }
 
@@ -375,7 +373,11 @@ fn response_head(status: u16, reason: &[u8], fields: &Fields, len: usize) -> Hea
         reason: Default::default(),
     };
     let code = status.to_string();
-    rebuild(&mut h, Some([b"HTTP/1.1", code.as_bytes(), reason]), fields);
+    rebuild(
+        &mut h,
+        Some([b"HTTP/1.1", code.as_bytes(), reason]),
+        fields.iter().map(|(n, v)| (n, v)),
+    );
     h.status = status;
     h.flags = flags::VER_11 | flags::CLEN;
     h.body = Body::Length(len as u64);

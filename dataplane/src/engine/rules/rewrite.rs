@@ -9,15 +9,13 @@ use ringlb_proto::msg::{Head, Method, Span, StartLine};
 
 use super::fetch::path;
 
-/// A head's fields, owned, for a rebuild.
+/// A head's fields, owned (a reply being built).
 pub type Fields = Vec<(Vec<u8>, Vec<u8>)>;
 
-pub fn owned_fields(h: &Head) -> Fields {
-    h.fields().map(|(n, v)| (n.to_vec(), v.to_vec())).collect()
-}
-
 /// Rebuild `h` with start line `line` (None: as it is) and `fields`, the
-/// rest (method class, status, flags, body) kept.
+/// rest (method class, status, flags, body) kept. Callers give fields
+/// borrowed from a copy of the head taken before (one copy of its bytes,
+/// not one per field).
 ///
 /// `msg::Head` has no public way to re-point a start-line span at new
 /// bytes (`append_bytes` is the proto crate's), so the line goes in as
@@ -26,22 +24,31 @@ pub fn owned_fields(h: &Head) -> Fields {
 /// removed (no parsed field has an empty name) and the spans point at
 /// its bytes. `line_rebuild_keeps_every_part` checks that layout. A
 /// `Head::set_line` in the proto crate would remove this detour.
-pub fn rebuild(h: &mut Head, line: Option<[&[u8]; 3]>, fields: &Fields) {
-    let owned: [Vec<u8>; 3] = match line {
-        Some(p) => p.map(<[u8]>::to_vec),
-        None => h.line_parts().map(<[u8]>::to_vec),
+pub fn rebuild<N: AsRef<[u8]>, V: AsRef<[u8]>>(
+    h: &mut Head,
+    line: Option<[&[u8]; 3]>,
+    fields: impl IntoIterator<Item = (N, V)>,
+) {
+    let mut joined = Vec::new();
+    let parts = match line {
+        Some(p) => p,
+        None => h.line_parts(),
     };
+    let lens = parts.map(<[u8]>::len);
+    for p in parts {
+        joined.extend_from_slice(p);
+    }
+    let method_class = line.map(|[m, _, _]| Method::from_bytes(m));
     let (method, status, flags, body) = (h.method, h.status, h.flags, h.body);
     let request = matches!(h.line, StartLine::Request { .. });
-    let [a, b, c] = &owned;
     h.clear();
-    h.push(b"", &[a.as_slice(), b, c].concat());
+    h.push(b"", &joined);
     h.remove(b"");
-    let (la, lb) = (a.len(), a.len() + b.len());
+    let (la, lb) = (lens[0], lens[0] + lens[1]);
     let spans = [
         Span::new(0, la),
         Span::new(la, lb),
-        Span::new(lb, lb + c.len()),
+        Span::new(lb, lb + lens[2]),
     ];
     h.line = if request {
         StartLine::Request {
@@ -57,46 +64,44 @@ pub fn rebuild(h: &mut Head, line: Option<[&[u8]; 3]>, fields: &Fields) {
         }
     };
     for (n, v) in fields {
-        h.push(n, v);
+        h.push(n.as_ref(), v.as_ref());
     }
-    h.method = if request && line.is_some() {
-        Method::from_bytes(a)
-    } else {
-        method
+    h.method = match method_class {
+        Some(m) if request => m,
+        _ => method,
     };
     (h.status, h.flags, h.body) = (status, flags, body);
 }
 
 /// Replace the request line's method.
 pub fn set_method(h: &mut Head, m: &[u8]) {
-    let [_, uri, ver] = h.line_parts().map(<[u8]>::to_vec);
-    let fields = owned_fields(h);
-    rebuild(h, Some([m, &uri, &ver]), &fields);
+    let old = h.clone();
+    let [_, uri, ver] = old.line_parts();
+    rebuild(h, Some([m, uri, ver]), old.fields());
 }
 
 /// Replace the request's URI; an absolute one also gives its authority
 /// to every Host header there is, in place (HAProxy's `http_update_host`).
 pub fn set_uri(h: &mut Head, uri: &[u8]) {
-    let [m, _, ver] = h.line_parts().map(<[u8]>::to_vec);
-    let mut fields = owned_fields(h);
-    if let Some((Some(_), auth)) = split_target(uri) {
-        let host = uri.get(auth).unwrap_or_default();
-        for (_, v) in fields
-            .iter_mut()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(b"host"))
-        {
-            *v = host.to_vec();
-        }
-    }
-    rebuild(h, Some([&m, uri, &ver]), &fields);
+    let old = h.clone();
+    let [m, _, ver] = old.line_parts();
+    let host = match split_target(uri) {
+        Some((Some(_), auth)) => uri.get(auth),
+        _ => None,
+    };
+    let fields = old.fields().map(|(n, v)| match host {
+        Some(host) if n.eq_ignore_ascii_case(b"host") => (n, host),
+        _ => (n, v),
+    });
+    rebuild(h, Some([m, uri, ver]), fields);
 }
 
 /// Replace the request's URI, Host untouched (set-path, set-query ...
 /// keep the authority as it was).
 pub fn set_uri_keep_host(h: &mut Head, uri: &[u8]) {
-    let [m, _, ver] = h.line_parts().map(<[u8]>::to_vec);
-    let fields = owned_fields(h);
-    rebuild(h, Some([&m, uri, &ver]), &fields);
+    let old = h.clone();
+    let [m, _, ver] = old.line_parts();
+    rebuild(h, Some([m, uri, ver]), old.fields());
 }
 
 /// HAProxy's `http_replace_req_path`: the scheme and authority kept, the
@@ -133,11 +138,11 @@ pub fn replace_query(uri: &[u8], query: &[u8]) -> Vec<u8> {
 /// Replace the response status and reason (HAProxy's reason for the code
 /// when none is given).
 pub fn set_status(h: &mut Head, status: u16, reason: Option<&[u8]>) {
-    let [ver, _, _] = h.line_parts().map(<[u8]>::to_vec);
-    let fields = owned_fields(h);
+    let old = h.clone();
+    let ver = old.line_parts()[0];
     let code = status.to_string();
-    let reason = reason.unwrap_or(http_reason(status).as_bytes()).to_vec();
-    rebuild(h, Some([&ver, code.as_bytes(), &reason]), &fields);
+    let reason = reason.unwrap_or(http_reason(status).as_bytes());
+    rebuild(h, Some([ver, code.as_bytes(), reason]), old.fields());
     h.status = status;
 }
 
@@ -196,43 +201,48 @@ pub fn replace_header(
     template: &[u8],
     full: bool,
 ) -> bool {
-    let mut fields = owned_fields(h);
-    let mut changed = false;
-    for (_, v) in fields
-        .iter_mut()
-        .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-    {
-        // (the part with its blanks, the value without them)
-        let parts: Vec<((usize, usize), (usize, usize))> =
-            if full { Values::whole(v) } else { values(v) }
-                .map(|p| (offsets(v, p), offsets(v, trim_lws(p))))
-                .collect();
-        let mut out = Vec::with_capacity(v.len());
-        let mut last = 0;
-        let mut any = false;
-        for ((ps, pe), (s, e)) in parts {
-            let part = v.get(s..e).unwrap_or_default();
-            let Some(caps) = re.captures(part) else {
-                continue;
-            };
-            let Some(new) = exp_replace(template, part, &caps) else {
-                continue;
-            };
-            out.extend_from_slice(v.get(last..ps).unwrap_or_default());
-            out.extend_from_slice(&new);
-            last = pe;
-            any = true;
-        }
-        if any {
-            out.extend_from_slice(v.get(last..).unwrap_or_default());
-            *v = out;
-            changed = true;
-        }
+    // The new value of each field, where one changes.
+    let new: Vec<Option<Vec<u8>>> = h
+        .fields()
+        .map(|(n, v)| {
+            if !n.eq_ignore_ascii_case(name) {
+                return None;
+            }
+            // (the part with its blanks, the value without them)
+            let parts = if full { Values::whole(v) } else { values(v) }
+                .map(|p| (offsets(v, p), offsets(v, trim_lws(p))));
+            let mut out = Vec::new();
+            let mut last = 0;
+            let mut any = false;
+            for ((ps, pe), (s, e)) in parts {
+                let part = v.get(s..e).unwrap_or_default();
+                let Some(caps) = re.captures(part) else {
+                    continue;
+                };
+                let Some(new) = exp_replace(template, part, &caps) else {
+                    continue;
+                };
+                out.extend_from_slice(v.get(last..ps).unwrap_or_default());
+                out.extend_from_slice(&new);
+                last = pe;
+                any = true;
+            }
+            any.then(|| {
+                out.extend_from_slice(v.get(last..).unwrap_or_default());
+                out
+            })
+        })
+        .collect();
+    if new.iter().all(Option::is_none) {
+        return false;
     }
-    if changed {
-        rebuild(h, None, &fields);
-    }
-    changed
+    let old = h.clone();
+    let fields = old
+        .fields()
+        .zip(&new)
+        .map(|((n, v), nv)| (n, nv.as_deref().unwrap_or(v)));
+    rebuild(h, None, fields);
+    true
 }
 
 /// Where sub-slice `p` of `v` starts and ends.
@@ -333,11 +343,11 @@ mod tests {
 
     fn req(line: [&[u8]; 3], fields: &[(&str, &str)]) -> Head {
         let mut h = Head::new();
-        let f: Fields = fields
-            .iter()
-            .map(|(n, v)| (n.as_bytes().to_vec(), v.as_bytes().to_vec()))
-            .collect();
-        rebuild(&mut h, Some(line), &f);
+        rebuild(
+            &mut h,
+            Some(line),
+            fields.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())),
+        );
         h
     }
 
@@ -406,7 +416,7 @@ mod tests {
     #[test]
     fn status_and_reasons() {
         let mut h = Head::new();
-        rebuild(&mut h, None, &Vec::new());
+        rebuild(&mut h, None, Fields::new());
         h.line = StartLine::Response {
             version: Span::default(),
             status: Span::default(),
