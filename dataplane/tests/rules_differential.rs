@@ -324,6 +324,7 @@ fn ringlb_rules(cfg: &str) -> HttpRules {
     let setup = Setup {
         userlists: &model.userlists,
         engine_fetches: &[],
+        engine_actions: &[],
     };
     HttpRules::compile_with(fe, &setup, &|n| (n == "be").then_some(0)).unwrap()
 }
@@ -349,6 +350,7 @@ fn through_ringlb(r: &HttpRules, raw: &str) -> (Option<Head>, Head, Vec<u8>) {
         vars: &mut vars,
         caps: &mut caps,
         log_level: None,
+        engine: Vec::new(),
     };
     r.capture_request(&mut tx);
     let verdict = r.request(&mut tx);
@@ -362,12 +364,14 @@ fn through_ringlb(r: &HttpRules, raw: &str) -> (Option<Head>, Head, Vec<u8>) {
             match r.response(&mut tx) {
                 Verdict::Continue => (res, Vec::new()),
                 Verdict::Reply(rep) => reply_head(rep),
+                Verdict::Stop(s) => panic!("{s:?}: no engine action is declared"),
             }
         }
         Verdict::Reply(rep) => {
             forwarded = None;
             reply_head(rep)
         }
+        Verdict::Stop(s) => panic!("{s:?}: no engine action is declared"),
     };
     let mut tx = Txn {
         req: &mut req,
@@ -376,6 +380,7 @@ fn through_ringlb(r: &HttpRules, raw: &str) -> (Option<Head>, Head, Vec<u8>) {
         vars: &mut vars,
         caps: &mut caps,
         log_level: None,
+        engine: Vec::new(),
     };
     assert!(matches!(r.after_response(&mut tx), Verdict::Continue));
     (forwarded, res, body)

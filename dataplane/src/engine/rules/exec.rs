@@ -27,6 +27,8 @@ enum Flow {
     /// `allow`: stop this rule set, go on.
     Stop,
     Reply(Reply),
+    /// The engine ends the stream.
+    End(super::engine_act::Stop),
 }
 
 impl HttpRules {
@@ -41,6 +43,7 @@ impl HttpRules {
                 Flow::Next => {}
                 Flow::Stop => return Verdict::Continue,
                 Flow::Reply(r) => return Verdict::Reply(r),
+                Flow::End(s) => return Verdict::Stop(s),
             }
         }
         Verdict::Continue
@@ -55,6 +58,11 @@ impl HttpRules {
         match act {
             Act::Allow => return Flow::Stop,
             Act::Nothing => {}
+            Act::Engine(spec) => match super::engine_act::eval(spec, &tx.ctx(self)) {
+                None => {}
+                Some(Ok(a)) => tx.engine.push(a),
+                Some(Err(stop)) => return Flow::End(stop),
+            },
             Act::SetHeader { name, value, add } => {
                 let v = self.render(value, tx);
                 let h = target(tx);

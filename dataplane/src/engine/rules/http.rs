@@ -20,6 +20,7 @@ use ringlb_proto::msg::Head;
 
 use super::acl::{Acls, Cond};
 use super::auth::Userlists;
+pub use super::engine_act::{EngineAction, Stop};
 pub use super::env::{Captures, Conn, Env, Vars};
 use super::expr::Expr;
 use super::fetch::Ctx;
@@ -80,6 +81,9 @@ pub struct Txn<'a> {
     pub caps: &'a mut Captures,
     /// `set-log-level`: None untouched, `Some(None)` silent.
     pub log_level: Option<ringlb_config::model::LogLevel>,
+    /// The effects for the engine the rules evaluated, in order (only
+    /// the actions the engine declared in [`Setup::engine_actions`]).
+    pub engine: Vec<EngineAction>,
 }
 
 impl std::fmt::Debug for Txn<'_> {
@@ -90,6 +94,7 @@ impl std::fmt::Debug for Txn<'_> {
             .field("vars", &self.vars)
             .field("caps", &self.caps)
             .field("log_level", &self.log_level)
+            .field("engine", &self.engine)
             .finish_non_exhaustive()
     }
 }
@@ -117,6 +122,9 @@ pub enum Verdict {
     Continue,
     /// Stop and answer the client with this instead of going on.
     Reply(Reply),
+    /// Stop without a reply (`reject`, `silent-drop`, `use-service`): only
+    /// for the actions the engine declared in [`Setup::engine_actions`].
+    Stop(Stop),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -215,6 +223,8 @@ pub(super) enum Act {
     Allow,
     /// An action with nothing to do here (`strict-mode`).
     Nothing,
+    /// An action whose effect is the engine's.
+    Engine(Box<super::engine_act::Spec>),
     SetHeader {
         name: Vec<u8>,
         value: Fmt,

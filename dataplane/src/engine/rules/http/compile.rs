@@ -15,6 +15,7 @@ use ringlb_config::sample::{Arg, SampleExpr};
 
 use super::super::acl::{Acls, Cond};
 use super::super::auth::Userlists;
+use super::super::engine_act;
 use super::super::expr::Expr;
 use super::super::logfmt::Fmt;
 use super::super::names;
@@ -31,6 +32,13 @@ pub struct Setup<'a> {
     /// The fetches the engine serves through [`super::Env::fetch`]
     /// (`ssl_fc`, `sc_*` ...): accepted here, computed there.
     pub engine_fetches: &'a [&'a str],
+    /// The actions the engine applies (by name as written: `set-timeout`,
+    /// `set-retries`, `disable-l7-retry`, `set-priority-class`,
+    /// `set-priority-offset`, `set-nice`, `set-src`, `set-src-port`,
+    /// `set-dst`, `set-dst-port`, `set-mark/tos`, `early-hint`, `reject`,
+    /// `silent-drop`, `use-service`): the rules evaluate them into
+    /// [`super::Txn::engine`] or [`super::Verdict::Stop`].
+    pub engine_actions: &'a [&'a str],
 }
 
 fn regex(re: &str) -> Result<regex::bytes::Regex, CompileError> {
@@ -296,7 +304,12 @@ impl Compiler<'_> {
             // strict-mode only decides what a failed rewrite does; ringlb's
             // rewrites have no buffer limit to fail on.
             Req::StrictMode(_) => Act::Nothing,
-            other => return Err(unsupported("http-request", other.name())),
+            other => match engine_act::request(other) {
+                Some(spec) if self.setup.engine_actions.contains(&other.name()) => {
+                    Act::Engine(Box::new(spec?))
+                }
+                _ => return Err(unsupported("http-request", other.name())),
+            },
         })
     }
 
@@ -321,7 +334,12 @@ impl Compiler<'_> {
             Res::SetLogLevel(l) => Act::SetLogLevel(*l),
             Res::Capture(c) => self.capture(c, true)?,
             Res::StrictMode(_) => Act::Nothing,
-            other => return Err(unsupported("http-response", other.name())),
+            other => match engine_act::response(other) {
+                Some(spec) if self.setup.engine_actions.contains(&other.name()) => {
+                    Act::Engine(Box::new(spec?))
+                }
+                _ => return Err(unsupported("http-response", other.name())),
+            },
         })
     }
 

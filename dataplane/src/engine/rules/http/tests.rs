@@ -39,6 +39,13 @@ fn proxy_with(body: &str, userlists: bool) -> Result<HttpRules, String> {
     let setup = Setup {
         userlists: if userlists { &cfg.userlists[..] } else { &[] },
         engine_fetches: &["ssl_fc"],
+        engine_actions: &[
+            "set-timeout",
+            "set-src",
+            "reject",
+            "early-hint",
+            "set-priority-class",
+        ],
     };
     HttpRules::compile_with(fe, &setup, &index).map_err(|e| e.0)
 }
@@ -68,6 +75,7 @@ struct State {
     vars: Vars,
     caps: Captures,
     log_level: Option<ringlb_config::model::LogLevel>,
+    engine: Vec<EngineAction>,
 }
 
 const ENV: Conn<'static> = Conn {
@@ -84,6 +92,7 @@ impl State {
             vars: Vars::default(),
             caps: r.new_captures(),
             log_level: None,
+            engine: Vec::new(),
         }
     }
 
@@ -95,9 +104,11 @@ impl State {
             vars: &mut self.vars,
             caps: &mut self.caps,
             log_level: self.log_level,
+            engine: std::mem::take(&mut self.engine),
         };
         let out = f(&mut tx);
         self.log_level = tx.log_level;
+        self.engine = tx.engine;
         out
     }
 }
@@ -459,10 +470,10 @@ fn what_is_not_implemented_is_refused_by_name() {
     for (body, name) in [
         ("    http-request set-nice 5", "set-nice"),
         ("    http-request sc-inc-gpc0(0)", "sc-*"),
-        ("    http-request set-src hdr(x-ip)", "set-src"),
+        ("    http-request set-dst hdr(x-ip)", "set-dst"),
         ("    http-response set-nice 1", "set-nice"),
         ("    http-after-response do-log", "do-log"),
-        ("    http-request reject", "reject"),
+        ("    http-request silent-drop", "silent-drop"),
     ] {
         let err = proxy(body).err().unwrap_or_default();
         assert!(
@@ -538,6 +549,7 @@ fn fetches_and_converters_not_computed_are_refused() {
         vars: &mut s.vars,
         caps: &mut s.caps,
         log_level: None,
+        engine: Vec::new(),
     };
     assert!(
         matches!(r.request(&mut tx), Verdict::Continue),
@@ -547,6 +559,56 @@ fn fetches_and_converters_not_computed_are_refused() {
     assert!(
         matches!(s.with(|tx| r.request(tx)), Verdict::Reply(_)),
         "clear: redirect"
+    );
+}
+
+#[test]
+fn actions_for_the_engine() {
+    let r = rules(
+        "    http-request set-timeout client 5s\n    \
+         http-request set-timeout client req.hdr(x-t)\n    \
+         http-request set-src req.hdr(x-real-ip)\n    \
+         http-request set-priority-class int(99999)\n    \
+         http-request early-hint Link </s.css>;rel=preload\n    \
+         http-request reject if { path_beg /r }\n    http-request set-header X-After 1",
+    );
+    let mut s = State::new(
+        &r,
+        "GET / HTTP/1.1\r\nHost: h\r\nX-T: 1500\r\nX-Real-IP: 192.0.2.9\r\n",
+    );
+    assert!(matches!(s.with(|tx| r.request(tx)), Verdict::Continue));
+    assert_eq!(
+        s.engine,
+        [
+            EngineAction::SetTimeout {
+                timeout: ringlb_config::model::TimeoutName::Client,
+                value: Duration::from_secs(5)
+            },
+            EngineAction::SetTimeout {
+                timeout: ringlb_config::model::TimeoutName::Client,
+                value: Duration::from_millis(1500)
+            },
+            EngineAction::SetSrc([192, 0, 2, 9].into()),
+            EngineAction::SetPriorityClass(0x7ff),
+            EngineAction::EarlyHint {
+                name: b"Link".to_vec(),
+                value: b"</s.css>;rel=preload".to_vec()
+            },
+        ]
+    );
+    let mut s = State::new(&r, "GET /r HTTP/1.1\r\nHost: h\r\n");
+    assert!(matches!(
+        s.with(|tx| r.request(tx)),
+        Verdict::Stop(Stop::Reject)
+    ));
+    assert_eq!(s.req.first(b"x-after"), None, "reject ends the rules");
+    // Not declared by the engine: refused.
+    let err = proxy("    http-request set-retries 3")
+        .err()
+        .unwrap_or_default();
+    assert!(
+        err.contains("set-retries") && err.contains("not supported yet"),
+        "{err}"
     );
 }
 
