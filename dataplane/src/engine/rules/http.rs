@@ -10,8 +10,10 @@
 //! backend's [`HttpRules::request`] (a `listen` runs one set); on the
 //! response the backend's then the frontend's [`HttpRules::response`],
 //! then [`HttpRules::after_response`] (backend, frontend) on every
-//! response the client gets, generated replies included. The actions
-//! themselves are in [`super::exec`].
+//! response the client gets, generated replies included. As in HAProxy,
+//! an `allow` ends one proxy's set only: the next proxy's set still runs
+//! (a Continue goes on to it); a Reply or a Stop ends them all. The
+//! actions themselves are in `exec`, the compiler in `http/compile.rs`.
 
 use std::time::Duration;
 

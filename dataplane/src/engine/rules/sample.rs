@@ -206,8 +206,9 @@ pub fn convert_with(compiled: &Converter, input: Smp, maps: &Maps) -> Option<Smp
 
 /// Apply converter `conv` to `input` (cast to the converter's input type
 /// first): the result, or None where HAProxy's converter fails (the
-/// expression then has no sample). Converters that need variables, tables
-/// or time are not here yet; maps are [`convert_with`]'s.
+/// expression then has no sample). Those that need variables or the
+/// local clock are [`super::expr::convert_in`]'s, maps [`convert_with`]'s;
+/// the rules run all of them through `convert_in`.
 pub fn convert(compiled: &Converter, input: Smp) -> Option<Smp> {
     let conv = &compiled.call;
     let v = input.cast(conv.def.input)?;
