@@ -214,6 +214,20 @@ const CASES: &[(&str, &[&str])] = &[
             "GET /star HTTP/1.1\r\nHost: h\r\n",
         ],
     ),
+    (
+        "http-request set-var(req.a) str(x)\n\
+         http-request set-var(txn.t) str(t)\n\
+         http-request set-header X-R <%[var(res.a)]>\n\
+         http-request return status 200 hdr X-Ret <%[var(req.a)]> if { path /ret }\n\
+         http-response set-header X-Q <%[var(req.a)]>-<%[var(txn.t)]>\n\
+         http-response set-var(res.b) str(y)\n\
+         http-response set-header X-B <%[var(req.b)]>\n\
+         http-after-response set-header X-C <%[var(res.b)]>-<%[var(req.a)]>-<%[var(txn.t)]>",
+        &[
+            "GET / HTTP/1.1\r\nHost: h\r\n",
+            "GET /ret HTTP/1.1\r\nHost: h\r\n",
+        ],
+    ),
 ];
 
 /// The userlist the auth case checks against.

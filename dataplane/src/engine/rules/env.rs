@@ -92,13 +92,17 @@ impl Env for Conn<'_> {
 /// only shared within a session (a departure the engine may lift by
 /// keeping one [`Vars`] per core for `proc`; no configuration seen so far
 /// shares state through it).
+///
+/// `req` and `res` are one store in HAProxy (`vars_reqres`) whose scope
+/// is the phase's: `req` while the request is processed, `res` once the
+/// response phase starts (the store is emptied then); a variable of the
+/// other phase's scope is neither read nor written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Scope {
     Proc,
     Sess,
     Txn,
-    Req,
-    Res,
+    ReqRes,
 }
 
 fn scope(s: VarScope) -> Option<Scope> {
@@ -106,8 +110,7 @@ fn scope(s: VarScope) -> Option<Scope> {
         VarScope::Proc => Scope::Proc,
         VarScope::Sess => Scope::Sess,
         VarScope::Txn => Scope::Txn,
-        VarScope::Req => Scope::Req,
-        VarScope::Res => Scope::Res,
+        VarScope::Req | VarScope::Res => Scope::ReqRes,
         // Checks and parent streams have no variables here.
         _ => return None,
     })
@@ -118,10 +121,23 @@ fn scope(s: VarScope) -> Option<Scope> {
 #[derive(Clone, Debug, Default)]
 pub struct Vars {
     vars: Vec<(Scope, String, Smp)>,
+    /// The `req`/`res` store holds the response's variables.
+    response: bool,
 }
 
 impl Vars {
+    /// Whether `s` is the `req`/`res` scope of the other phase.
+    fn off_phase(&self, s: VarScope) -> bool {
+        matches!(
+            (s, self.response),
+            (VarScope::Req, true) | (VarScope::Res, false)
+        )
+    }
+
     pub fn get(&self, s: VarScope, name: &str) -> Option<&Smp> {
+        if self.off_phase(s) {
+            return None;
+        }
         let s = scope(s)?;
         self.vars
             .iter()
@@ -130,6 +146,9 @@ impl Vars {
     }
 
     pub fn set(&mut self, s: VarScope, name: &str, v: Smp) {
+        if self.off_phase(s) {
+            return;
+        }
         let Some(s) = scope(s) else { return };
         match self
             .vars
@@ -142,8 +161,22 @@ impl Vars {
     }
 
     pub fn unset(&mut self, s: VarScope, name: &str) {
+        if self.off_phase(s) {
+            return;
+        }
         if let Some(s) = scope(s) {
             self.vars.retain(|(vs, n, _)| !(*vs == s && n == name));
+        }
+    }
+
+    /// The response phase starts: the request's `req`/`res` variables go
+    /// (HAProxy prunes them when the stream goes to a server or answers
+    /// itself). The rules call it before the http-response and
+    /// http-after-response sets; a second call does nothing.
+    pub fn enter_response(&mut self) {
+        if !self.response {
+            self.vars.retain(|(s, _, _)| *s != Scope::ReqRes);
+            self.response = true;
         }
     }
 
@@ -152,6 +185,7 @@ impl Vars {
     pub fn end_txn(&mut self) {
         self.vars
             .retain(|(s, _, _)| matches!(s, Scope::Sess | Scope::Proc));
+        self.response = false;
     }
 }
 

@@ -299,7 +299,7 @@ mod tests {
         cx.vars = Some(&vars);
         assert_eq!(run("var(txn.a)", &cx), Some(Smp::Int(3)));
         assert_eq!(run("var(txn.b)", &cx), None);
-        assert_eq!(run("var(req.a)", &cx), None, "scopes are apart");
+        assert_eq!(run("var(sess.a)", &cx), None, "scopes are apart");
         assert_eq!(run("var(req.a,dflt)", &cx), Some(text("dflt")));
         vars.set(VarScope::Sess, "s", Smp::Int(1));
         vars.end_txn();
@@ -307,6 +307,32 @@ mod tests {
         cx.vars = Some(&vars);
         assert_eq!(run("var(txn.a)", &cx), None);
         assert_eq!(run("var(sess.s)", &cx), Some(Smp::Int(1)));
+    }
+
+    #[test]
+    fn req_and_res_variables_live_in_their_phase() {
+        let req = Head::new();
+        let mut vars = Vars::default();
+        vars.set(VarScope::Req, "a", Smp::Int(1));
+        vars.set(VarScope::Res, "r", Smp::Int(9));
+        vars.set(VarScope::Txn, "t", Smp::Int(2));
+        let get = |vars: &Vars, e: &str| {
+            let mut cx = Ctx::head(&req);
+            cx.vars = Some(vars);
+            run(e, &cx)
+        };
+        assert_eq!(get(&vars, "var(req.a)"), Some(Smp::Int(1)));
+        assert_eq!(get(&vars, "var(res.a)"), None, "not the phase's scope");
+        vars.enter_response();
+        assert_eq!(get(&vars, "var(req.a)"), None);
+        assert_eq!(get(&vars, "var(res.r)"), None, "never set");
+        assert_eq!(get(&vars, "var(txn.t)"), Some(Smp::Int(2)));
+        vars.set(VarScope::Res, "b", Smp::Int(3));
+        vars.enter_response();
+        assert_eq!(get(&vars, "var(res.b)"), Some(Smp::Int(3)), "emptied once");
+        vars.end_txn();
+        vars.set(VarScope::Req, "c", Smp::Int(4));
+        assert_eq!(get(&vars, "var(req.c)"), Some(Smp::Int(4)), "a new request");
     }
 
     #[test]

@@ -343,12 +343,14 @@ impl HttpRules {
 
     /// The http-response rules (`tx.res` is Some).
     pub fn response(&self, tx: &mut Txn<'_>) -> Verdict {
+        tx.vars.enter_response();
         self.run(&self.response, tx)
     }
 
     /// The http-after-response rules (also on replies the proxy made).
     /// HAProxy has no reply from them: a Reply here cannot happen.
     pub fn after_response(&self, tx: &mut Txn<'_>) -> Verdict {
+        tx.vars.enter_response();
         self.run(&self.after, tx)
     }
 
