@@ -228,6 +228,28 @@ const CASES: &[(&str, &[&str])] = &[
             "GET /ret HTTP/1.1\r\nHost: h\r\n",
         ],
     ),
+    (
+        "http-request return status 200 content-type text/plain file {DIR}/body.txt if { path /file }\n\
+         http-request return status 201 content-type text/plain lf-file {DIR}/body.lf if { path /lf }\n\
+         http-request return errorfile {DIR}/503.http if { path /ef }\n\
+         http-request deny status 403 errorfile {DIR}/503.http if { path /def }",
+        &[
+            "GET /file HTTP/1.1\r\nHost: h\r\n",
+            "GET /lf HTTP/1.1\r\nHost: h\r\nX-B: bee\r\n",
+            "GET /ef HTTP/1.1\r\nHost: h\r\n",
+            "GET /def HTTP/1.1\r\nHost: h\r\n",
+        ],
+    ),
+];
+
+/// The files the payload case reads.
+const FILES: &[(&str, &str)] = &[
+    ("body.txt", "plain body\nline 2\n"),
+    ("body.lf", "path=%[path] b=%[req.hdr(x-b)]\n"),
+    (
+        "503.http",
+        "HTTP/1.0 503 Service Unavailable\r\nCache-Control: no-cache\r\nConnection: close\r\nContent-Type: text/html\r\n\r\n<html><body>busy</body></html>\n",
+    ),
 ];
 
 /// The userlist the auth case checks against.
@@ -422,8 +444,13 @@ fn rule_sets_rewrite_and_answer_as_haproxy() {
         return;
     };
     let mut disagree = Vec::new();
+    let dir = harness::TempDir::new("rules");
+    for (name, text) in FILES {
+        std::fs::write(dir.0.join(name), text).unwrap();
+    }
     for (rules, requests) in CASES {
         let (srv, seen) = server();
+        let rules = &rules.replace("{DIR}", dir.0.to_str().unwrap());
         let cfg = config(rules, srv.addr);
         let p = harness::start_haproxy(&bin, &cfg);
         let r = ringlb_rules(&cfg);
