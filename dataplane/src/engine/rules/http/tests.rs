@@ -272,6 +272,20 @@ fn redirects_as_haproxy_sends_them() {
         "HTTP/1.1 303 See Other\r\ncontent-length: 0\r\nlocation: /l\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n",
         "a body not read yet closes"
     );
+    for (framing, close) in [
+        ("Transfer-Encoding: chunked", true),
+        ("Content-Length: 0", false),
+    ] {
+        let (_, text) = replied(
+            "    http-request redirect location /x",
+            &format!("POST /a HTTP/1.1\r\nHost: h\r\n{framing}\r\n"),
+        );
+        assert_eq!(
+            text.ends_with("connection: close\r\n\r\n"),
+            close,
+            "{framing}: {text}"
+        );
+    }
     let (_, text) = replied("    http-request redirect location /k?a=b keep-query", GET);
     assert!(text.contains("location: /k?a=b&x=1\r\n"), "{text}");
     let (_, text) = replied("    http-request redirect location /k keep-query", GET);
