@@ -6,7 +6,7 @@
 //!
 //! Passwords: `insecure-password` compares as text; `password` hashes are
 //! checked as crypt(3) does for the SHA-crypt schemes (`$5$`, `$6$`) and
-//! MD5-crypt (`$1$`), see [`super::crypt`]; other schemes (DES, bcrypt,
+//! MD5-crypt (`$1$`), computed by the `crypt` module; other schemes (DES, bcrypt,
 //! yescrypt) are refused at start-up.
 
 use ringlb_config::model::{Password, Userlist};

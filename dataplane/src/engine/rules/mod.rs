@@ -3,7 +3,7 @@
 //! values, HAProxy's casts, and the converters; [`expr`]: expressions
 //! compiled once and the converters that need the stream; [`fetch`] and
 //! [`fetch_stream`]: sample fetches; [`acl`]: ACLs and conditions;
-//! [`map`]: maps read from files; [`env`]: what the engine tells the
+//! [`map`]: maps read from files; [`env`](mod@env): what the engine tells the
 //! rules, the variables and the captures; [`logfmt`]: log formats
 //! rendered mid-stream; [`rewrite`]: head rewrites; [`auth`] (with
 //! `crypt`): userlists; [`names`]: what the rules compute;
