@@ -1,7 +1,10 @@
 //! Micro-benchmarks of the rule engine's lookups: `acl_match_path_beg`
 //! (a path against 1,000 prefixes), `acl_match_ip` (an address against
 //! 1,000 networks of mixed lengths), `acl_match_str_icase` (a header value
-//! against 1,000 names, `-i`). Run: `cargo bench -p ringlb --bench rules`.
+//! against 1,000 names, `-i`); `http_rules_request` (a frontend's
+//! http-request rules and use_backend rules over a typical request: ACLs,
+//! header rewrites, a path rewrite, a variable, a dynamic backend).
+//! Run: `cargo bench -p ringlb --bench rules`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -53,10 +56,78 @@ fn acl_match_str_icase(c: &mut Criterion) {
     });
 }
 
+struct NoHost;
+impl ringlb_config::Host for NoHost {
+    fn env(&self, _: &str) -> Option<String> {
+        None
+    }
+    fn read_file(&self, p: &str) -> Result<Vec<u8>, String> {
+        Err(format!("no file {p}"))
+    }
+}
+
+fn http_rules_request(c: &mut Criterion) {
+    use ringlb::engine::rules::env::{Conn, Vars};
+    use ringlb::engine::rules::http::{HttpRules, Txn};
+    use ringlb_proto::h1::head::{HeadParser, Kind, Options};
+    use ringlb_proto::msg::Head;
+
+    let text = "defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
+        frontend fe\n    bind :8080\n    acl api path_beg /api/ /v2/\n    acl admin src 10.0.0.0/8\n\
+        http-request deny if { path_beg /admin } !admin\n\
+        http-request redirect scheme https if { hdr(host) -i old.example.com }\n\
+        http-request set-header X-Forwarded-Proto http\n\
+        http-request set-header X-Client %[src]:%[src_port]\n\
+        http-request del-header X-Debug\n\
+        http-request replace-path ^/v2/(.*) /api/\\1 if api\n\
+        http-request set-var(txn.host) req.hdr(host),lower\n\
+        use_backend %[var(txn.host),field(1,.)] if api\n    default_backend be\n\
+        backend be\n    server s 127.0.0.1:1\n";
+    let (cfg, diags) = ringlb_config::load(
+        &[ringlb_config::SourceFile::new("b.cfg", text.to_string())],
+        &NoHost,
+    );
+    assert!(!diags.has_errors(), "{diags:?}");
+    let fe = cfg.proxies.iter().find(|p| p.name == "fe").unwrap();
+    let rules = HttpRules::compile(fe, &|n| (n == "be").then_some(0)).unwrap();
+    let mut raw =
+        b"GET /v2/users/42?full=1 HTTP/1.1\r\nHost: Shop.Example.com\r\nUser-Agent: bench\r\n\
+        Accept: */*\r\nX-Debug: 1\r\nCookie: a=1; b=2\r\n\r\n"
+            .to_vec();
+    let mut parsed = Head::new();
+    HeadParser::new(Kind::Request, Options::default())
+        .parse(&mut raw, &mut parsed)
+        .unwrap();
+    let env = Conn {
+        src: Some("192.0.2.7:40000".parse().unwrap()),
+        dst: Some("192.0.2.1:8080".parse().unwrap()),
+        frontend: "fe",
+    };
+    let mut caps = rules.new_captures();
+    c.bench_function("http_rules_request", |b| {
+        b.iter(|| {
+            let mut req = parsed.clone();
+            let mut vars = Vars::default();
+            let mut tx = Txn {
+                req: &mut req,
+                res: None,
+                env: &env,
+                vars: &mut vars,
+                caps: &mut caps,
+                log_level: None,
+                engine: Vec::new(),
+            };
+            let v = rules.request(&mut tx);
+            black_box((v, rules.pick_backend(&mut tx)))
+        });
+    });
+}
+
 criterion_group!(
     benches,
     acl_match_path_beg,
     acl_match_ip,
-    acl_match_str_icase
+    acl_match_str_icase,
+    http_rules_request
 );
 criterion_main!(benches);

@@ -20,6 +20,7 @@ use std::io::{Read, Write};
 use std::net::IpAddr;
 
 use ringlb::engine::rules::acl::Acls;
+use ringlb::engine::rules::env::Conn;
 use ringlb::engine::rules::fetch::Ctx;
 use ringlb::engine::rules::pattern::{Patterns, Value};
 use ringlb_config::lexer::Word;
@@ -314,12 +315,12 @@ fn conditions_evaluate_as_in_haproxy() {
         );
         let head = parse_head(&format!("{raw}Connection: close\r\n"));
         for (i, c) in CONDITIONS.iter().enumerate() {
-            let cx = Ctx {
-                req: &head,
+            let env = Conn {
                 src: Some(src),
                 dst: Some(dst),
                 frontend: "fe",
             };
+            let cx = Ctx::new(&head, &env);
             let got = acls.eval(&conds[i], &cx);
             if verdicts[i] != got {
                 disagree.push(format!(

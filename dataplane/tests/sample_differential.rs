@@ -17,6 +17,8 @@ mod harness;
 
 use std::io::{Read, Write};
 
+use ringlb::engine::rules::env::Conn;
+use ringlb::engine::rules::expr::convert_in;
 use ringlb::engine::rules::fetch::{fetch, Ctx};
 use ringlb::engine::rules::sample::{convert, Converter, Smp};
 use ringlb_proto::h1::head::{HeadParser, Kind, Options, Progress};
@@ -94,6 +96,21 @@ const CASES: &[(&str, &[&str])] = &[
     ("ipmask(24,64)", &["2001:db8:1:2:3:4:5:6"]),
     ("lower,upper,length", &["Mixed"]),
     ("hex,lower", &["AZ"]),
+    ("and(12)", &["10", "x"]),
+    ("or(3)", &["8"]),
+    ("xor(5)", &["-1"]),
+    ("cpl", &["0", "7"]),
+    ("ltrim(xy)", &["xyxaby", "xx", ""]),
+    ("rtrim(xy)", &["xabxy", "yy"]),
+    // As utime: a negative date is past year 9999 under the 55-bit mask.
+    ("http_date", &["1700000000", "0"]),
+    ("http_date(3600)", &["1700000000"]),
+    ("http_date(0,ms)", &["1700000000123", "1700000000005"]),
+    ("http_date(0,us)", &["1700000000000123"]),
+    ("sha2,hex", &["abc", ""]),
+    ("sha2(224),hex", &["abc"]),
+    ("sha2(384),hex", &["abc"]),
+    ("sha2(512),hex", &["a longer input that spans more than one block of the digest, 128 bytes for SHA-512 and 64 for SHA-256, so"]),
 ];
 
 /// A haproxy configuration answering a request whose `X-Case` is `i`
@@ -160,8 +177,10 @@ fn with_sample(sample: &str) -> String {
 fn ringlb_renders(chain: &str, sample: &str) -> Vec<u8> {
     let expr = ringlb_config::sample::parse_sample(&format!("str(x),{chain}")).unwrap();
     let mut v = Some(Smp::Str(sample.as_bytes().to_vec()));
+    let head = Head::new();
+    let cx = Ctx::head(&head);
     for c in &expr.converters {
-        v = v.and_then(|v| convert(&Converter::compile(c).unwrap(), v));
+        v = v.and_then(|v| convert_in(&Converter::compile(c).unwrap(), v, &cx));
     }
     v.map(|v| v.render()).unwrap_or_default()
 }
@@ -299,12 +318,12 @@ fn ringlb_fetches(
     let mut head = Head::new();
     let done = HeadParser::new(Kind::Request, Options::default()).parse(&mut buf, &mut head);
     assert!(matches!(done, Ok(Progress::Done(_))), "{raw:?}: {done:?}");
-    let cx = Ctx {
-        req: &head,
+    let env = Conn {
         src: Some(conn.0),
         dst: Some(conn.1),
         frontend: "fe",
     };
+    let cx = Ctx::new(&head, &env);
     let mut v = fetch(&expr.fetch, &cx);
     for c in &expr.converters {
         v = v.and_then(|v| convert(&Converter::compile(c).unwrap(), v));

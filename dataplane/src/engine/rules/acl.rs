@@ -9,12 +9,14 @@
 
 use std::collections::HashMap;
 
+use ringlb_config::acl::Pattern;
 use ringlb_config::acl::{predefined_def, AclDef, AclRef, CondExpr, Condition, MatchMethod};
-use ringlb_config::sample::SampleExpr;
+use ringlb_config::sample::{Arg, SampleExpr};
 
+use super::expr::convert_in;
 use super::fetch::{fetch_each, Ctx};
 use super::pattern::{CompileError, Patterns, Value};
-use super::sample::{convert, Converter, Smp};
+use super::sample::{Converter, Smp};
 
 /// One compiled `acl` line.
 #[derive(Debug)]
@@ -24,6 +26,9 @@ struct Line {
     convs: Vec<Converter>,
     method: MatchMethod,
     patterns: Patterns,
+    /// `http_auth_group(<userlist>)`: the groups its patterns name (HAProxy's
+    /// `pat_match_auth`: the authenticated user in one of them).
+    groups: Option<(String, Vec<String>)>,
 }
 
 /// A proxy's ACLs, by name, and the anonymous and predefined ones its
@@ -60,11 +65,25 @@ impl Acls {
             .iter()
             .map(Converter::compile)
             .collect::<Result<_, _>>()?;
+        let groups = match (d.expr.fetch.def.name, d.expr.fetch.args.first()) {
+            ("http_auth_group", Some(Arg::Userlist(l) | Arg::Str(l))) => Some((
+                l.clone(),
+                d.patterns
+                    .iter()
+                    .filter_map(|p| match p {
+                        Pattern::Str(g) => Some(g.clone()),
+                        _ => None,
+                    })
+                    .collect(),
+            )),
+            _ => None,
+        };
         self.lines.push(Line {
             expr: d.expr.clone(),
             convs,
             method: d.method,
             patterns: Patterns::compile(d.method, d.flags.ignore_case, &d.patterns)?,
+            groups,
         });
         Ok(self.lines.len() - 1)
     }
@@ -107,11 +126,18 @@ impl Acls {
         let Some(line) = self.lines.get(i) else {
             return false;
         };
+        if let Some((list, groups)) = &line.groups {
+            // The fetch gives the authenticated user.
+            return match super::fetch::fetch(&line.expr.fetch, cx) {
+                Some(Smp::Str(user)) => cx.users.is_some_and(|u| u.in_group(list, &user, groups)),
+                _ => false,
+            };
+        }
         // Each value of a multi-valued fetch (headers) is tried in turn.
         fetch_each(&line.expr.fetch, cx, |v| {
             let mut v = Some(v);
             for c in &line.convs {
-                v = v.and_then(|v| convert(c, v));
+                v = v.and_then(|v| convert_in(c, v, cx));
             }
             let Some(v) = v else { return false };
             // The sample as the match method wants it (`len` counts the

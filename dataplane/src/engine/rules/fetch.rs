@@ -1,40 +1,82 @@
 //! Sample fetches over a request head (`http_fetch.c`), as HAProxy
 //! computes them: the request line's parts and the header fields, values
 //! split on commas outside quotes as `http_find_header` splits them.
-//! Fetches that need the connection, the stream or a response come with
-//! the HTTP stream.
+//! The fetches of the stream, the variables and the response are
+//! [`super::fetch_stream`]'s.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
 use ringlb_config::sample::{Arg, FetchCall};
 use ringlb_proto::h1::chars::trim_lws;
 use ringlb_proto::h1::fields::{split_target, value_end, values, Values};
 use ringlb_proto::msg::Head;
 
-use super::sample::Smp;
+use super::auth::Userlists;
+use super::env::{Captures, Conn, Env, Vars};
+use super::sample::{Maps, Smp};
 
 /// HAProxy keeps the last 10 values to serve a negative occurrence.
 const MAX_HDR_HISTORY: usize = 10;
 
-/// What a fetch may look at: the request head and its connection.
-#[derive(Clone, Copy, Debug)]
+/// What a fetch may look at: the request head, the response head once
+/// there is one, the stream's facts, variables and captures.
+#[derive(Clone, Copy)]
 pub struct Ctx<'a> {
     pub req: &'a Head,
-    /// The client's address (None for a UNIX client).
-    pub src: Option<SocketAddr>,
-    /// The address the client connected to.
-    pub dst: Option<SocketAddr>,
-    pub frontend: &'a str,
+    pub res: Option<&'a Head>,
+    pub env: &'a dyn Env,
+    pub vars: Option<&'a Vars>,
+    pub caps: Option<&'a Captures>,
+    /// The maps the `map*` converters read.
+    pub maps: Option<&'a Maps>,
+    /// The userlists `http_auth` checks against.
+    pub users: Option<&'a Userlists>,
 }
 
+impl std::fmt::Debug for Ctx<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ctx")
+            .field("req", &self.req.line_parts())
+            .field("res", &self.res.map(Head::line_parts))
+            .field("frontend", &self.env.frontend())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The [`Env`] of a bare head: no connection, no frontend.
+static NO_ENV: Conn<'static> = Conn {
+    src: None,
+    dst: None,
+    frontend: "",
+};
+
 impl<'a> Ctx<'a> {
+    /// The request head, while there is one to read: once the response
+    /// is there, HAProxy has forwarded the request and its buffer is
+    /// empty, so the request's fetches find nothing (a rule that needs
+    /// them at response time copies them to a variable first).
+    pub fn req_head(&self) -> Option<&'a Head> {
+        match self.res {
+            None => Some(self.req),
+            Some(_) => None,
+        }
+    }
+
     /// A context with the head alone (no connection facts).
     pub fn head(req: &'a Head) -> Ctx<'a> {
+        Ctx::new(req, &NO_ENV)
+    }
+
+    /// A context with the request head and the stream's facts.
+    pub fn new(req: &'a Head, env: &'a dyn Env) -> Ctx<'a> {
         Ctx {
             req,
-            src: None,
-            dst: None,
-            frontend: "",
+            res: None,
+            env,
+            vars: None,
+            caps: None,
+            maps: None,
+            users: None,
         }
     }
 }
@@ -42,7 +84,21 @@ impl<'a> Ctx<'a> {
 /// Fetch `call` from request `req`: the sample, or None where HAProxy's
 /// fetch finds nothing.
 pub fn fetch(call: &FetchCall, cx: &Ctx<'_>) -> Option<Smp> {
-    let req = cx.req;
+    let Some(req) = cx.req_head() else {
+        return match call.def.name {
+            "src" => Some(addr(cx.env.src()?.ip())),
+            "dst" => Some(addr(cx.env.dst()?.ip())),
+            "src_port" => Some(Smp::Int(i64::from(cx.env.src()?.port()))),
+            "dst_port" => Some(Smp::Int(i64::from(cx.env.dst()?.port()))),
+            "fe_name" => Some(Smp::Str(cx.env.frontend().as_bytes().to_vec())),
+            // HAProxy keeps the method of the transaction (txn->meth) for
+            // the methods it knows.
+            "method" if cx.req.method != ringlb_proto::msg::Method::Other => {
+                Some(Smp::Str(cx.req.line_parts()[0].to_vec()))
+            }
+            _ => super::fetch_stream::fetch(call, cx),
+        };
+    };
     let args = &call.args;
     let [_, uri, version] = req.line_parts();
     let str_arg = |i: usize| match args.get(i) {
@@ -54,13 +110,11 @@ pub fn fetch(call: &FetchCall, cx: &Ctx<'_>) -> Option<Smp> {
         _ => None,
     };
     Some(match call.def.name {
-        "src" => addr(cx.src?.ip()),
-        "dst" => addr(cx.dst?.ip()),
-        "src_port" => Smp::Int(i64::from(cx.src?.port())),
-        "dst_port" => Smp::Int(i64::from(cx.dst?.port())),
-        "fe_name" => Smp::Str(cx.frontend.as_bytes().to_vec()),
-        "always_true" => Smp::Bool(true),
-        "always_false" => Smp::Bool(false),
+        "src" => addr(cx.env.src()?.ip()),
+        "dst" => addr(cx.env.dst()?.ip()),
+        "src_port" => Smp::Int(i64::from(cx.env.src()?.port())),
+        "dst_port" => Smp::Int(i64::from(cx.env.dst()?.port())),
+        "fe_name" => Smp::Str(cx.env.frontend().as_bytes().to_vec()),
         "url" => Smp::Str(uri.to_vec()),
         "url_param" | "urlp" => {
             let delim = str_arg(1).and_then(|d| d.first().copied()).unwrap_or(b'?');
@@ -103,7 +157,7 @@ pub fn fetch(call: &FetchCall, cx: &Ctx<'_>) -> Option<Smp> {
         }
         "req.cook" | "cook" | "cookie" => {
             let name = str_arg(0).unwrap_or_default();
-            let mut all = request_cookies(req, name);
+            let mut all = cookies(req, name, true);
             // A named cookie: its last occurrence; no name: the first.
             let v = if name.is_empty() {
                 all.next()
@@ -113,7 +167,7 @@ pub fn fetch(call: &FetchCall, cx: &Ctx<'_>) -> Option<Smp> {
             Smp::Str(v?.to_vec())
         }
         "req.cook_cnt" | "cook_cnt" => {
-            let n = request_cookies(req, str_arg(0).unwrap_or_default()).count();
+            let n = cookies(req, str_arg(0).unwrap_or_default(), true).count();
             Smp::Int(i64::try_from(n).unwrap_or(i64::MAX))
         }
         "req.hdr_ip" | "hdr_ip" => {
@@ -140,7 +194,7 @@ pub fn fetch(call: &FetchCall, cx: &Ctx<'_>) -> Option<Smp> {
             };
             Smp::Int(i64::try_from(n).unwrap_or(i64::MAX))
         }
-        _ => return None,
+        _ => return super::fetch_stream::fetch(call, cx),
     })
 }
 
@@ -148,50 +202,60 @@ pub fn fetch(call: &FetchCall, cx: &Ctx<'_>) -> Option<Smp> {
 /// occurrence gives each value in turn (HAProxy's SMP_OPT_ITERATE), until
 /// `each` says it is done (true); other fetches give their one sample.
 pub fn fetch_each(call: &FetchCall, cx: &Ctx<'_>, mut each: impl FnMut(Smp) -> bool) -> bool {
-    let req = cx.req;
     let name = call.def.name;
-    if matches!(name, "req.cook" | "cook" | "cookie") {
+    // The message a header fetch reads: the response for `res.*` / `s*`.
+    let (head, base) = match name {
+        "req.cook" | "cook" | "cookie" => (cx.req_head(), "cook"),
+        "res.cook" | "scook" => (cx.res, "cook"),
+        "req.hdr" | "hdr" => (cx.req_head(), "hdr"),
+        "req.fhdr" | "fhdr" => (cx.req_head(), "fhdr"),
+        "req.hdr_ip" | "hdr_ip" => (cx.req_head(), "hdr_ip"),
+        "req.hdr_val" | "hdr_val" => (cx.req_head(), "hdr_val"),
+        "res.hdr" | "shdr" => (cx.res, "hdr"),
+        "res.fhdr" => (cx.res, "fhdr"),
+        "res.hdr_ip" | "shdr_ip" => (cx.res, "hdr_ip"),
+        "res.hdr_val" | "shdr_val" => (cx.res, "hdr_val"),
+        _ => return fetch(call, cx).is_some_and(each),
+    };
+    let Some(head) = head else { return false };
+    if base == "cook" {
         let Some(Arg::Str(c)) = call.args.first() else {
             return fetch(call, cx).is_some_and(each);
         };
-        return request_cookies(req, c.as_bytes()).any(|v| each(Smp::Str(v.to_vec())));
+        // A request's Cookie headers are lists; a Set-Cookie is one.
+        let list = !matches!(name, "res.cook" | "scook");
+        return cookies(head, c.as_bytes(), list).any(|v| each(Smp::Str(v.to_vec())));
     }
-    let iterates = matches!(
-        name,
-        "req.hdr"
-            | "hdr"
-            | "req.fhdr"
-            | "fhdr"
-            | "req.hdr_ip"
-            | "hdr_ip"
-            | "req.hdr_val"
-            | "hdr_val"
-    ) && !matches!(call.args.get(1), Some(Arg::Int(n)) if *n != 0);
-    if !iterates {
+    if matches!(call.args.get(1), Some(Arg::Int(n)) if *n != 0) {
         return fetch(call, cx).is_some_and(each);
     }
     let Some(Arg::Str(h)) = call.args.first() else {
         return false;
     };
-    let full = name.ends_with("fhdr");
-    header_values(req, h.as_bytes(), full).any(|v| {
-        let smp = match name {
-            "req.hdr_ip" | "hdr_ip" => header_ip(v),
-            "req.hdr_val" | "hdr_val" => Some(Smp::Int(i64::from(strl2ic(v)))),
+    header_values(head, h.as_bytes(), base == "fhdr").any(|v| {
+        let smp = match base {
+            "hdr_ip" => header_ip(v),
+            "hdr_val" => Some(Smp::Int(i64::from(strl2ic(v)))),
             _ => Some(Smp::Str(v.to_vec())),
         };
         smp.is_some_and(&mut each)
     })
 }
 
-/// The values of the request's cookies named `name` (every cookie when
-/// empty), in order, as HAProxy's smp_fetch_cookie finds them: each
-/// comma-separated part of each Cookie header at least as long as the
-/// name plus one, read by `http_extract_cookie_value`.
-fn request_cookies<'a>(req: &'a Head, name: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
-    header_values(req, b"cookie", false)
+/// The values of the cookies named `name` (every cookie when empty), in
+/// order, as HAProxy's smp_fetch_cookie finds them: each comma-separated
+/// part of each Cookie header (`list`, a request) or Set-Cookie header (a
+/// response) at least as long as the name plus one, read by
+/// `http_extract_cookie_value`.
+pub(super) fn cookies<'a>(
+    head: &'a Head,
+    name: &'a [u8],
+    list: bool,
+) -> impl Iterator<Item = &'a [u8]> + 'a {
+    let hdr: &[u8] = if list { b"cookie" } else { b"set-cookie" };
+    header_values(head, hdr, false)
         .filter(move |v| v.len() > name.len())
-        .flat_map(move |v| extract_cookies(v, name, true))
+        .flat_map(move |v| extract_cookies(v, name, list))
 }
 
 /// HAProxy's `http_extract_cookie_value` applied until the end of `hdr`:
@@ -242,7 +306,7 @@ fn extract_cookies<'a>(hdr: &'a [u8], name: &[u8], list: bool) -> Vec<&'a [u8]> 
     out
 }
 
-fn addr(ip: IpAddr) -> Smp {
+pub(super) fn addr(ip: IpAddr) -> Smp {
     match ip {
         IpAddr::V4(a) => Smp::Ipv4(a),
         IpAddr::V6(a) => Smp::Ipv6(a),
@@ -283,7 +347,7 @@ fn url_param<'a>(uri: &'a [u8], name: &[u8], delim: u8) -> Option<&'a [u8]> {
 
 /// HAProxy's `smp_fetch_hdr_ip` on one value: a plain IPv4 address, one
 /// followed by `:port`, or an IPv6 address.
-fn header_ip(v: &[u8]) -> Option<Smp> {
+pub(super) fn header_ip(v: &[u8]) -> Option<Smp> {
     if let Some((a, len)) = url2ipv4(v) {
         let rest = v.get(len..).unwrap_or_default();
         let port_ok = |p: &[u8]| {
@@ -341,7 +405,7 @@ fn url2ipv4(s: &[u8]) -> Option<(std::net::Ipv4Addr, usize)> {
 
 /// HAProxy's `strl2ic`: a 32-bit decimal with its C quirks (a byte below
 /// '0' counts as a negative digit, the sum wraps).
-fn strl2ic(s: &[u8]) -> i32 {
+pub(super) fn strl2ic(s: &[u8]) -> i32 {
     let digit = |c: u8| i32::from(c as i8) - i32::from(b'0');
     let mut i: i32 = 0;
     match s.split_first() {
@@ -372,7 +436,7 @@ fn strl2ic(s: &[u8]) -> i32 {
 /// HAProxy's `http_parse_path`: from the first `/` after the scheme and
 /// authority of an absolute target, the origin-form target as it is;
 /// none for `*`, an empty target, or an authority-only one.
-fn path(uri: &[u8]) -> Option<&[u8]> {
+pub(super) fn path(uri: &[u8]) -> Option<&[u8]> {
     match uri.first()? {
         b'*' => None,
         b'/' => Some(uri),
@@ -385,7 +449,7 @@ fn path(uri: &[u8]) -> Option<&[u8]> {
     }
 }
 
-fn cut_query(p: &[u8]) -> &[u8] {
+pub(super) fn cut_query(p: &[u8]) -> &[u8] {
     match memchr::memchr(b'?', p) {
         Some(q) => p.get(..q).unwrap_or_default(),
         None => p,
@@ -394,7 +458,7 @@ fn cut_query(p: &[u8]) -> &[u8] {
 
 /// The values of header `name` in order: each field's value, or (not
 /// `full`) each comma-separated part of it outside quotes, trimmed.
-fn header_values<'a>(
+pub(super) fn header_values<'a>(
     req: &'a Head,
     name: &'a [u8],
     full: bool,
@@ -406,7 +470,10 @@ fn header_values<'a>(
 
 /// HAProxy's `http_get_htx_hdr` occurrence: 0 the last (a single fetch),
 /// n > 0 the nth, n < 0 the nth from the end (at most 10 back).
-fn occurrence<'a>(mut values: impl Iterator<Item = &'a [u8]>, occ: i64) -> Option<&'a [u8]> {
+pub(super) fn occurrence<'a>(
+    mut values: impl Iterator<Item = &'a [u8]>,
+    occ: i64,
+) -> Option<&'a [u8]> {
     match occ {
         0 => values.last(),
         n if n > 0 => values.nth(usize::try_from(n - 1).ok()?),

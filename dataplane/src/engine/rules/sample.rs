@@ -206,8 +206,9 @@ pub fn convert_with(compiled: &Converter, input: Smp, maps: &Maps) -> Option<Smp
 
 /// Apply converter `conv` to `input` (cast to the converter's input type
 /// first): the result, or None where HAProxy's converter fails (the
-/// expression then has no sample). Converters that need variables, tables
-/// or time are not here yet; maps are [`convert_with`]'s.
+/// expression then has no sample). Those that need variables or the
+/// local clock are [`super::expr::convert_in`]'s, maps [`convert_with`]'s;
+/// the rules run all of them through `convert_in`.
 pub fn convert(compiled: &Converter, input: Smp) -> Option<Smp> {
     let conv = &compiled.call;
     let v = input.cast(conv.def.input)?;
@@ -404,7 +405,7 @@ fn base64(s: &[u8]) -> Vec<u8> {
 
 /// HAProxy's `base64dec`: a multiple of 4 symbols, `=` padding only at the
 /// end; anything else fails.
-fn b64dec(s: &[u8]) -> Option<Vec<u8>> {
+pub(super) fn b64dec(s: &[u8]) -> Option<Vec<u8>> {
     if s.len() % 4 != 0 {
         return None;
     }

@@ -1,0 +1,197 @@
+//! The actions whose effect is the engine's (timeouts, retries, queue
+//! priority, addresses, socket marks, early hints, and the ends without a
+//! reply: `reject`, `silent-drop`, `use-service`). The rules evaluate
+//! their arguments and hand the result over; the engine declares the
+//! ones it applies in [`super::http::Setup::engine_actions`], and any
+//! other is refused at start-up, so no configuration runs with an action
+//! silently ignored.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use ringlb_config::keywords::SmpType;
+use ringlb_config::model::{
+    HttpRequestAction as Req, HttpResponseAction as Res, IntOrExpr, SockOpt, TimeOrExpr,
+    TimeoutName,
+};
+
+use super::expr::Expr;
+use super::fetch::Ctx;
+use super::logfmt::Fmt;
+use super::pattern::CompileError;
+use super::sample::Smp;
+
+/// An effect for the engine, evaluated when its rule ran.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EngineAction {
+    SetTimeout {
+        timeout: TimeoutName,
+        value: Duration,
+    },
+    SetRetries(i64),
+    DisableL7Retry,
+    /// Clamped to HAProxy's range (±2047).
+    SetPriorityClass(i64),
+    /// Clamped to HAProxy's range (±524287 ms).
+    SetPriorityOffset(i64),
+    SetNice(i32),
+    SetSrc(IpAddr),
+    SetSrcPort(u16),
+    SetDst(IpAddr),
+    SetDstPort(u16),
+    SetSockOpt {
+        opt: SockOpt,
+        value: i64,
+    },
+    /// `early-hint`: a header for the 103 the engine may send before the
+    /// final response.
+    EarlyHint {
+        name: Vec<u8>,
+        value: Vec<u8>,
+    },
+}
+
+/// An end without a reply, for the engine to bring about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// `reject`: close the connection at once (PR in the log).
+    Reject,
+    /// `silent-drop`: close without telling the client.
+    SilentDrop { rst_ttl: Option<u8> },
+    /// `use-service <name>`: hand the stream to an applet.
+    UseService(String),
+}
+
+#[derive(Debug)]
+pub(super) enum IntArg {
+    Int(i64),
+    Expr(Expr),
+}
+
+#[derive(Debug)]
+pub(super) enum Spec {
+    Timeout(TimeoutName, Option<Duration>, Option<Expr>),
+    Retries(IntArg),
+    DisableL7Retry,
+    PriorityClass(Expr),
+    PriorityOffset(Expr),
+    Nice(i32),
+    Src(Expr),
+    SrcPort(Expr),
+    Dst(Expr),
+    DstPort(Expr),
+    SockOpt(SockOpt, IntArg),
+    EarlyHint(Vec<u8>, Fmt),
+    Stop(Stop),
+}
+
+fn int_arg(v: &IntOrExpr) -> Result<IntArg, CompileError> {
+    Ok(match v {
+        IntOrExpr::Int(n) => IntArg::Int(*n),
+        IntOrExpr::Expr(e) => IntArg::Expr(Expr::compile(e)?),
+    })
+}
+
+fn timeout(name: TimeoutName, v: &TimeOrExpr) -> Result<Spec, CompileError> {
+    Ok(match v {
+        TimeOrExpr::Time(d) => Spec::Timeout(name, Some(*d), None),
+        TimeOrExpr::Expr(e) => Spec::Timeout(name, None, Some(Expr::compile(e)?)),
+    })
+}
+
+/// The engine's part of an http-request action, if it is one.
+pub(super) fn request(a: &Req) -> Option<Result<Spec, CompileError>> {
+    Some(match a {
+        Req::SetTimeout(t) => timeout(t.timeout, &t.value),
+        Req::SetRetries(v) => int_arg(v).map(Spec::Retries),
+        Req::DisableL7Retry => Ok(Spec::DisableL7Retry),
+        Req::SetPriorityClass(e) => Expr::compile(e).map(Spec::PriorityClass),
+        Req::SetPriorityOffset(e) => Expr::compile(e).map(Spec::PriorityOffset),
+        Req::SetNice(n) => Ok(Spec::Nice(*n)),
+        Req::SetSrc(e) => Expr::compile(e).map(Spec::Src),
+        Req::SetSrcPort(e) => Expr::compile(e).map(Spec::SrcPort),
+        Req::SetDst(e) => Expr::compile(e).map(Spec::Dst),
+        Req::SetDstPort(e) => Expr::compile(e).map(Spec::DstPort),
+        Req::SetSockOpt(s) => int_arg(&s.value).map(|v| Spec::SockOpt(s.opt, v)),
+        Req::EarlyHint(h) => {
+            Fmt::compile(&h.value, true).map(|f| Spec::EarlyHint(h.name.as_bytes().to_vec(), f))
+        }
+        Req::Reject => Ok(Spec::Stop(Stop::Reject)),
+        Req::SilentDrop(ttl) => Ok(Spec::Stop(Stop::SilentDrop { rst_ttl: *ttl })),
+        Req::UseService(s) => Ok(Spec::Stop(Stop::UseService(s.clone()))),
+        _ => return None,
+    })
+}
+
+/// The engine's part of an http-response action, if it is one.
+pub(super) fn response(a: &Res) -> Option<Result<Spec, CompileError>> {
+    Some(match a {
+        Res::SetTimeout(t) => timeout(t.timeout, &t.value),
+        Res::SetNice(n) => Ok(Spec::Nice(*n)),
+        Res::SetSockOpt(s) => int_arg(&s.value).map(|v| Spec::SockOpt(s.opt, v)),
+        Res::SilentDrop(ttl) => Ok(Spec::Stop(Stop::SilentDrop { rst_ttl: *ttl })),
+        _ => return None,
+    })
+}
+
+fn int(e: &Expr, cx: &Ctx<'_>) -> Option<i64> {
+    match e.eval(cx)?.cast(SmpType::Int)? {
+        Smp::Int(n) => Some(n),
+        _ => None,
+    }
+}
+
+fn addr(e: &Expr, cx: &Ctx<'_>) -> Option<IpAddr> {
+    match e.eval(cx)?.cast(SmpType::Addr)? {
+        Smp::Ipv4(a) => Some(a.into()),
+        Smp::Ipv6(a) => Some(a.into()),
+        _ => None,
+    }
+}
+
+fn port(e: &Expr, cx: &Ctx<'_>) -> Option<u16> {
+    u16::try_from(int(e, cx)?).ok()
+}
+
+/// What the action gives the engine (None: its sample was missing, the
+/// action does nothing, as in HAProxy), or the end it asks for.
+pub(super) fn eval(spec: &Spec, cx: &Ctx<'_>) -> Option<Result<EngineAction, Stop>> {
+    let int_of = |a: &IntArg| match a {
+        IntArg::Int(n) => Some(*n),
+        IntArg::Expr(e) => int(e, cx),
+    };
+    Some(Ok(match spec {
+        Spec::Timeout(timeout, fixed, expr) => {
+            let value = match (fixed, expr) {
+                (Some(d), _) => *d,
+                // An expression gives milliseconds.
+                (None, Some(e)) => Duration::from_millis(u64::try_from(int(e, cx)?).ok()?),
+                (None, None) => return None,
+            };
+            EngineAction::SetTimeout {
+                timeout: *timeout,
+                value,
+            }
+        }
+        Spec::Retries(a) => EngineAction::SetRetries(int_of(a)?),
+        Spec::DisableL7Retry => EngineAction::DisableL7Retry,
+        Spec::PriorityClass(e) => EngineAction::SetPriorityClass(int(e, cx)?.clamp(-0x7ff, 0x7ff)),
+        Spec::PriorityOffset(e) => {
+            EngineAction::SetPriorityOffset(int(e, cx)?.clamp(-0x7ffff, 0x7ffff))
+        }
+        Spec::Nice(n) => EngineAction::SetNice(*n),
+        Spec::Src(e) => EngineAction::SetSrc(addr(e, cx)?),
+        Spec::SrcPort(e) => EngineAction::SetSrcPort(port(e, cx)?),
+        Spec::Dst(e) => EngineAction::SetDst(addr(e, cx)?),
+        Spec::DstPort(e) => EngineAction::SetDstPort(port(e, cx)?),
+        Spec::SockOpt(opt, a) => EngineAction::SetSockOpt {
+            opt: *opt,
+            value: int_of(a)?,
+        },
+        Spec::EarlyHint(name, f) => EngineAction::EarlyHint {
+            name: name.clone(),
+            value: f.render(cx),
+        },
+        Spec::Stop(s) => return Some(Err(s.clone())),
+    }))
+}

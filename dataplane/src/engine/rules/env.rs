@@ -1,0 +1,199 @@
+//! What the rules may ask of the stream besides its messages: the facts
+//! only the engine knows ([`Env`]), the transaction's variables
+//! ([`Vars`]) and its capture slots ([`Captures`]).
+
+use std::net::SocketAddr;
+
+use ringlb_config::sample::{FetchCall, VarScope};
+
+use super::sample::Smp;
+
+/// What the engine knows and a fetch may ask. The default methods answer
+/// None (the fetch then has no sample, as HAProxy's without a stream);
+/// the engine implements what it knows.
+pub trait Env {
+    /// The client's address (None for a UNIX client).
+    fn src(&self) -> Option<SocketAddr>;
+    /// The address the client connected to.
+    fn dst(&self) -> Option<SocketAddr>;
+    /// The frontend's name.
+    fn frontend(&self) -> &str;
+    fn frontend_id(&self) -> Option<i64> {
+        None
+    }
+    /// The backend the stream is assigned to (None before `use_backend`:
+    /// the fetches then answer with the frontend, as HAProxy's `s->be`).
+    fn backend(&self) -> Option<&str> {
+        None
+    }
+    fn backend_id(&self) -> Option<i64> {
+        None
+    }
+    /// The server the stream is connected to.
+    fn server(&self) -> Option<&str> {
+        None
+    }
+    /// Usable servers of `backend` (None: the stream's backend).
+    fn nbsrv(&self, _backend: Option<&str>) -> Option<i64> {
+        None
+    }
+    fn be_conn(&self, _backend: Option<&str>) -> Option<i64> {
+        None
+    }
+    fn fe_conn(&self) -> Option<i64> {
+        None
+    }
+    fn connslots(&self, _backend: Option<&str>) -> Option<i64> {
+        None
+    }
+    fn srv_is_up(&self, _backend: &str, _server: &str) -> Option<bool> {
+        None
+    }
+    /// The stream's unique id (`%ID`, `unique-id`), once computed.
+    fn unique_id(&self) -> Option<&str> {
+        None
+    }
+    /// The request body received so far (`req.body`, `req.len`): the
+    /// engine's, since the rules see heads only.
+    fn req_body(&self) -> Option<&[u8]> {
+        None
+    }
+    /// The fetches the rules leave to the engine (TLS, stick counters,
+    /// ...): those it declared in [`super::http::Setup::engine_fetches`]
+    /// when the rules were compiled.
+    fn fetch(&self, _call: &FetchCall) -> Option<Smp> {
+        None
+    }
+}
+
+/// An [`Env`] with the connection's facts alone (tests, benches, and the
+/// callers that know nothing more).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Conn<'a> {
+    pub src: Option<SocketAddr>,
+    pub dst: Option<SocketAddr>,
+    pub frontend: &'a str,
+}
+
+impl Env for Conn<'_> {
+    fn src(&self) -> Option<SocketAddr> {
+        self.src
+    }
+    fn dst(&self) -> Option<SocketAddr> {
+        self.dst
+    }
+    fn frontend(&self) -> &str {
+        self.frontend
+    }
+}
+
+/// Where the variables live. HAProxy's `proc` scope is shared by the
+/// whole process; here it lives with the session's variables, so it is
+/// only shared within a session (a departure the engine may lift by
+/// keeping one [`Vars`] per core for `proc`; no configuration seen so far
+/// shares state through it).
+///
+/// `req` and `res` are one store in HAProxy (`vars_reqres`) whose scope
+/// is the phase's: `req` while the request is processed, `res` once the
+/// response phase starts (the store is emptied then); a variable of the
+/// other phase's scope is neither read nor written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Scope {
+    Proc,
+    Sess,
+    Txn,
+    ReqRes,
+}
+
+fn scope(s: VarScope) -> Option<Scope> {
+    Some(match s {
+        VarScope::Proc => Scope::Proc,
+        VarScope::Sess => Scope::Sess,
+        VarScope::Txn => Scope::Txn,
+        VarScope::Req | VarScope::Res => Scope::ReqRes,
+        // Checks and parent streams have no variables here.
+        _ => return None,
+    })
+}
+
+/// A stream's variables: a short list, searched linearly (a stream has a
+/// handful; a hash would cost more than it saves).
+#[derive(Clone, Debug, Default)]
+pub struct Vars {
+    vars: Vec<(Scope, String, Smp)>,
+    /// The `req`/`res` store holds the response's variables.
+    response: bool,
+}
+
+impl Vars {
+    /// Whether `s` is the `req`/`res` scope of the other phase.
+    fn off_phase(&self, s: VarScope) -> bool {
+        matches!(
+            (s, self.response),
+            (VarScope::Req, true) | (VarScope::Res, false)
+        )
+    }
+
+    pub fn get(&self, s: VarScope, name: &str) -> Option<&Smp> {
+        if self.off_phase(s) {
+            return None;
+        }
+        let s = scope(s)?;
+        self.vars
+            .iter()
+            .find(|(vs, n, _)| *vs == s && n == name)
+            .map(|(_, _, v)| v)
+    }
+
+    pub fn set(&mut self, s: VarScope, name: &str, v: Smp) {
+        if self.off_phase(s) {
+            return;
+        }
+        let Some(s) = scope(s) else { return };
+        match self
+            .vars
+            .iter_mut()
+            .find(|(vs, n, _)| *vs == s && n == name)
+        {
+            Some(slot) => slot.2 = v,
+            None => self.vars.push((s, name.to_string(), v)),
+        }
+    }
+
+    pub fn unset(&mut self, s: VarScope, name: &str) {
+        if self.off_phase(s) {
+            return;
+        }
+        if let Some(s) = scope(s) {
+            self.vars.retain(|(vs, n, _)| !(*vs == s && n == name));
+        }
+    }
+
+    /// The response phase starts: the request's `req`/`res` variables go
+    /// (HAProxy prunes them when the stream goes to a server or answers
+    /// itself). The rules call it before the http-response and
+    /// http-after-response sets; a second call does nothing.
+    pub fn enter_response(&mut self) {
+        if !self.response {
+            self.vars.retain(|(s, _, _)| *s != Scope::ReqRes);
+            self.response = true;
+        }
+    }
+
+    /// The transaction is over: its `txn`, `req` and `res` variables go,
+    /// the session's (and `proc`) stay.
+    pub fn end_txn(&mut self) {
+        self.vars
+            .retain(|(s, _, _)| matches!(s, Scope::Sess | Scope::Proc));
+        self.response = false;
+    }
+}
+
+/// A transaction's capture slots (`capture request header`, `declare
+/// capture`, `http-request capture`), sized by
+/// [`super::http::HttpRules::new_captures`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Captures {
+    pub req: Vec<Option<Vec<u8>>>,
+    pub res: Vec<Option<Vec<u8>>>,
+}
