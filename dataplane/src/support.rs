@@ -23,15 +23,11 @@ pub struct Unsupported {
 pub const UNSUPPORTED: &[Unsupported] = &[
     Unsupported {
         key: "use_backend",
-        why: "content switching rules are not wired into the engine yet; use default_backend",
+        why: "use_backend in TCP mode needs tcp-request content rules, and use-server is not implemented yet",
     },
     Unsupported {
         key: "http rules",
-        why: "http-request, http-response and http-after-response rules are not executed yet",
-    },
-    Unsupported {
-        key: "http captures",
-        why: "declare capture is not implemented yet (capture request/response header and capture cookie are)",
+        why: "this rule, fetch or converter is not implemented yet",
     },
     Unsupported {
         key: "cookie persistence",
@@ -181,24 +177,12 @@ fn diag(key: &str, loc: &Loc) -> Diagnostic {
 }
 
 /// What an HTTP proxy uses that the HTTP engine does not do yet.
-fn http_checks(px: &Proxy, out: &mut Vec<Diagnostic>) {
-    let r = &px.rules;
-    if let Some(loc) = r
-        .http_request
-        .iter()
-        .map(|r| &r.loc)
-        .chain(r.http_response.iter().map(|r| &r.loc))
-        .chain(r.http_after_response.iter().map(|r| &r.loc))
-        .next()
-    {
-        out.push(diag("http rules", loc));
-    }
-    if px
-        .captures
-        .iter()
-        .any(|c| matches!(c, ringlb_config::model::Capture::Declared { .. }))
-    {
-        out.push(diag("http captures", &px.loc));
+fn http_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
+    // The rules compile as the engine will run them; what they cannot
+    // run is named with its file:line.
+    let backend = |n: &str| cfg.proxy(n).filter(|p| p.cap.backend).map(|_| 0);
+    if let Err(e) = crate::engine::stream::http::plan::HttpPlan::compile_rules(px, cfg, &backend) {
+        out.push(rule_diag(px, &e));
     }
     if let Some(c) = px.cookie.as_ref().filter(|_| px.cap.backend) {
         if c.maxidle.is_some() || c.maxlife.is_some() || c.dynamic || c.domains.len() > 1 {
@@ -267,6 +251,35 @@ fn http_checks(px: &Proxy, out: &mut Vec<Diagnostic>) {
     }
 }
 
+/// A rule compile error (`<file>:<line>: <what>`) as a diagnostic at the
+/// rule's line: "not supported yet" under the `http rules` key, any other
+/// error as it is.
+fn rule_diag(px: &Proxy, e: &str) -> Diagnostic {
+    let r = &px.rules;
+    let locs = px
+        .acls
+        .iter()
+        .map(|a| &a.loc)
+        .chain(r.http_request.iter().map(|r| &r.loc))
+        .chain(r.http_response.iter().map(|r| &r.loc))
+        .chain(r.http_after_response.iter().map(|r| &r.loc))
+        .chain(px.use_backends.iter().map(|u| &u.loc));
+    let mut at = (&px.loc, e);
+    for loc in locs {
+        let prefix = format!("{loc}: ");
+        if let Some(rest) = e.strip_prefix(&prefix) {
+            at = (loc, rest);
+            break;
+        }
+    }
+    let (loc, what) = at;
+    if what.contains("not supported yet") {
+        diag_named("http rules", loc, what)
+    } else {
+        Diagnostic::error(loc, what.to_string())
+    }
+}
+
 /// [`diag`] naming the keyword among those its key covers.
 fn diag_named(key: &str, loc: &Loc, name: &str) -> Diagnostic {
     let why = UNSUPPORTED
@@ -279,7 +292,7 @@ fn diag_named(key: &str, loc: &Loc, name: &str) -> Diagnostic {
 
 fn proxy_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
     if px.mode() == Mode::Http {
-        http_checks(px, out);
+        http_checks(px, cfg, out);
     } else if px.cap.frontend {
         let http_backend = px
             .default_backend
@@ -290,7 +303,7 @@ fn proxy_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
             out.push(diag("tcp frontend to http backend", &px.loc));
         }
     }
-    if let Some(u) = px.use_backends.first() {
+    if let Some(u) = px.use_backends.first().filter(|_| px.mode() != Mode::Http) {
         out.push(diag("use_backend", &u.loc));
     }
     if let Some(u) = px.use_servers.first() {

@@ -465,7 +465,7 @@ impl Plan {
                 feconn: Counter::default(),
                 splice_request: splices(px).0,
                 splice_response: splices(px).1,
-                http: HttpPlan::of(px, cfg),
+                http: HttpPlan::of(px, cfg, &|n| be_index.get(n).copied())?,
                 needs_dst: false,
                 needs_src: true,
                 log: LogPlan {
@@ -756,7 +756,7 @@ fn backend_plan(px: &Proxy, cfg: &Config) -> Result<BackendPlan, String> {
         },
         splice_request: splices(px).0,
         splice_response: splices(px).1,
-        http: HttpPlan::of(px, cfg),
+        http: HttpPlan::of(px, cfg, &|_| None)?,
     })
 }
 

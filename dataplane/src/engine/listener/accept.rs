@@ -370,32 +370,21 @@ impl Admission<'_> {
         if let Conn::Tcp(_) = &client.conn {
             let _ = tune_accepted(socket2::SockRef::from(&client.conn), &self.tuning);
         }
-        crate::engine::runtime::spawn(async move {
-            let http = core
-                .shared
-                .plan
-                .frontends
-                .get(fe_idx)
-                .is_some_and(|f| f.http.is_some());
-            if http {
-                crate::engine::stream::http::handle(
-                    &core,
-                    fe_idx,
-                    luid,
-                    client.conn,
-                    client.peer,
-                    late,
-                )
-                .await;
-            } else {
-                handle(&core, fe_idx, luid, client.conn, client.peer, late).await;
-            }
-            core.live.set(core.live.get().saturating_sub(1));
-            if let Some(fe) = core.shared.plan.frontends.get(fe_idx) {
-                fe.feconn.dec();
-            }
-            release_global(&core);
-        });
+        // One task type per mode: a task's memory is its future's size, and
+        // an HTTP session's would otherwise be every TCP connection's too.
+        let http = fe.http.is_some();
+        let (conn, peer) = (client.conn, client.peer);
+        if http {
+            crate::engine::runtime::spawn(async move {
+                crate::engine::stream::http::handle(&core, fe_idx, luid, conn, peer, late).await;
+                stream_ended(&core, fe_idx);
+            });
+        } else {
+            crate::engine::runtime::spawn(async move {
+                handle(&core, fe_idx, luid, conn, peer, late).await;
+                stream_ended(&core, fe_idx);
+            });
+        }
     }
 }
 
@@ -502,4 +491,13 @@ impl Listener {
             .await
             .map(|(conn, peer)| Client { conn, peer })
     }
+}
+
+/// A stream's task ended: its counts go.
+fn stream_ended(core: &Rc<Core>, fe_idx: usize) {
+    core.live.set(core.live.get().saturating_sub(1));
+    if let Some(fe) = core.shared.plan.frontends.get(fe_idx) {
+        fe.feconn.dec();
+    }
+    release_global(core);
 }

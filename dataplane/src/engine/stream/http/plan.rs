@@ -54,14 +54,44 @@ pub struct HttpPlan {
     pub buffer_request: bool,
     /// `cookie`: the backend's persistence cookie.
     pub cookie: Option<super::cookie::CookiePlan>,
+    /// The proxy's ACLs, http-request / http-response /
+    /// http-after-response and use_backend rules, compiled once.
+    pub rules: crate::engine::rules::http::HttpRules,
+    /// A `listen` section: its frontend and backend share one rule set.
+    pub listen: bool,
 }
 
+/// The actions and fetches the engine applies itself (see
+/// `rules::http::Setup`).
+pub const ENGINE_ACTIONS: &[&str] = &["reject", "silent-drop"];
+
 impl HttpPlan {
-    /// The plan of `px` when it is in HTTP mode.
-    pub fn of(px: &Proxy, cfg: &Config) -> Option<Box<HttpPlan>> {
+    /// The rules of `px` compiled as the engine runs them.
+    pub fn compile_rules(
+        px: &Proxy,
+        cfg: &Config,
+        backend_index: &dyn Fn(&str) -> Option<usize>,
+    ) -> Result<crate::engine::rules::http::HttpRules, String> {
+        let setup = crate::engine::rules::http::Setup {
+            userlists: &cfg.userlists,
+            engine_actions: ENGINE_ACTIONS,
+            ..Default::default()
+        };
+        crate::engine::rules::http::HttpRules::compile_with(px, &setup, backend_index)
+            .map_err(|e| e.0)
+    }
+
+    /// The plan of `px` when it is in HTTP mode (an error: a rule it
+    /// cannot run).
+    pub fn of(
+        px: &Proxy,
+        cfg: &Config,
+        backend_index: &dyn Fn(&str) -> Option<usize>,
+    ) -> Result<Option<Box<HttpPlan>>, String> {
         if px.mode() != Mode::Http {
-            return None;
+            return Ok(None);
         }
+        let rules = Self::compile_rules(px, cfg, backend_index)?;
         let o = &px.options;
         let conn_mode = match o.http_conn_mode {
             Some(HttpConnMode::ServerClose) => HttpMode::ServerClose,
@@ -100,7 +130,7 @@ impl HttpPlan {
             .as_ref()
             .and_then(|f| f.except.as_deref())
             .and_then(parse_net);
-        Some(Box::new(HttpPlan {
+        Ok(Some(Box::new(HttpPlan {
             conn_mode,
             accept_invalid_request: o.is_set("accept-invalid-http-request"),
             accept_invalid_response: o.is_set("accept-invalid-http-response"),
@@ -136,7 +166,9 @@ impl HttpPlan {
                 .as_ref()
                 .filter(|_| px.cap.backend)
                 .map(super::cookie::CookiePlan::of),
-        }))
+            rules,
+            listen: px.kind == ringlb_config::model::ProxyKind::Listen,
+        })))
     }
 
     /// The response for `status`: the proxy's errorfile, else HAProxy's

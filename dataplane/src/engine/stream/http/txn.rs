@@ -14,25 +14,31 @@ use ringlb_proto::h1::emit;
 use ringlb_proto::h1::head::{HeadParser, Kind, Options};
 use ringlb_proto::msg::{flags, Body, Head, Method};
 
+use super::plan::HttpPlan;
+use super::rules::StreamEnv;
 use super::{HttpFacts, Next, Session};
 use crate::engine::backend::queue;
 use crate::engine::connect::{connect, HttpPick};
 use crate::engine::mux::h1::{self, BodyEnd, Fail, HeadEnd, Path};
-use crate::engine::plan::BackendPlan;
+use crate::engine::plan::{BackendPlan, FrontendPlan};
+use crate::engine::rules::http::{Captures, HttpRules, Pick, Reply, ReplyKind, Txn, Vars, Verdict};
 use crate::engine::runtime::buffer::{Buffer, Class, Pooled};
 use crate::engine::runtime::counters::Stat;
 use crate::engine::session::transport::{no_provided_buffer, Provided};
 use crate::engine::session::Conn;
 use crate::engine::stream::tcp::StreamFacts;
 use crate::log::termination::{Cause, Phase, Termination};
+use ringlb_config::model::LogLevel;
 
 fn term(cause: Cause, phase: Phase) -> Termination {
     Termination { cause, phase }
 }
 
 /// How the response side of a transaction ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Debug)]
 enum ResEnd {
+    /// An http-response rule answered instead (deny, return, redirect).
+    Rule(Reply),
     /// The server's response head was refused (502).
     Invalid,
     /// The server closed or failed before a response head (502).
@@ -41,6 +47,15 @@ enum ResEnd {
     Timeout,
     /// The response body failed after its head went out.
     Body(BodyEnd),
+}
+
+/// What the response side's rules need.
+struct RuleState<'a, 'e> {
+    env: &'a StreamEnv<'e>,
+    be_rules: Option<&'a HttpRules>,
+    vars: &'a mut Vars,
+    caps: &'a mut Captures,
+    log_level: &'a mut Option<LogLevel>,
 }
 
 /// How the two sides want their connection after a response.
@@ -170,9 +185,27 @@ impl<'c> Session<'c> {
             }
             http.request_line = Some(line.into());
         }
-        if !fh.req_captures.is_empty() {
-            http.req_captures = capture(&self.req, &fh.req_captures);
-        }
+        let plan = &core.shared.plan;
+        let mut caps = fh.rules.new_captures();
+        let mut env = StreamEnv {
+            plan,
+            fe_idx: self.fe_idx,
+            fe,
+            src: self.peer,
+            dst: self.dst,
+            be: None,
+            server: None,
+        };
+        let mut log_level = None;
+        fh.rules.capture_request(&mut Txn {
+            req: &mut self.req,
+            res: None,
+            env: &env,
+            vars: &mut self.vars,
+            caps: &mut caps,
+            log_level: None,
+            engine: Vec::new(),
+        });
         // `monitor-uri`: answered here, before any rule, and not logged.
         if fh
             .monitor_uri
@@ -186,49 +219,100 @@ impl<'c> Session<'c> {
         let stopping = core.stop_accepting.is_fired();
         let client_want = h1conn::client_after_request(&self.req, Want::KeepAlive, stopping);
 
-        // The backend.
-        let plan = &core.shared.plan;
-        let Some((be_idx, be)) = fe
-            .backend
-            .and_then(|i| plan.backends.get(i).map(|b| (i, b)))
-        else {
+        if fh.buffer_request && self.req.body != Body::None {
+            if let Err(end) = self.buffer_request(&mut cbuf).await {
+                return self
+                    .body_wait_failed(end, cbuf, (facts, &mut http), None, ready)
+                    .await;
+            }
+        }
+        // The frontend's http-request rules, then content switching.
+        let mut tx = Txn {
+            req: &mut self.req,
+            res: None,
+            env: &env,
+            vars: &mut self.vars,
+            caps: &mut caps,
+            log_level: None,
+            engine: Vec::new(),
+        };
+        let verdict = fh.rules.request(&mut tx);
+        log_level = tx.log_level.or(log_level);
+        let pick = match verdict {
+            Verdict::Continue => fh.rules.pick_backend(&mut tx),
+            _ => None,
+        };
+        log_level = tx.log_level.or(log_level);
+        drop(tx);
+        if !matches!(verdict, Verdict::Continue) {
+            http.set_captures(&caps);
+            return self
+                .rule_stop(
+                    verdict,
+                    None,
+                    &env,
+                    &mut caps,
+                    (cbuf, facts, http, client_want),
+                    ready,
+                    log_level,
+                )
+                .await;
+        }
+        let be_at = match pick {
+            Some(Pick::Index(i)) => Some(i),
+            Some(Pick::Name(n)) => plan
+                .backends
+                .iter()
+                .position(|b| b.name == n)
+                .or(fe.backend),
+            None => fe.backend,
+        };
+        let Some((be_idx, be)) = be_at.and_then(|i| plan.backends.get(i).map(|b| (i, b))) else {
             facts.termination = term(Cause::Proxy, Phase::Request);
             self.cbuf = Some(cbuf);
             self.reply_error(503, &mut facts, &mut http).await;
+            http.set_captures(&caps);
             self.finish(None, facts, &http, ready);
             return Next::Close;
         };
         let bh = be.http.as_deref().unwrap_or(fh);
-        if (fh.buffer_request || bh.buffer_request) && self.req.body != Body::None {
-            // `option http-buffer-request`: the body (what the buffer
-            // holds of it) before a server is chosen, within `timeout
-            // http-request`.
-            let t = fh.timeout_http_request.or(fe.timeout_client);
-            // The client may wait for leave to send it: HAProxy answers
-            // the 100 itself and drops the Expect header
-            // (http_handle_expect_hdr).
-            if self.req.has(flags::VER_11)
-                && self
-                    .req
-                    .first(b"expect")
-                    .is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue"))
-            {
-                self.req.remove(b"expect");
-                let interim = b"HTTP/1.1 100 Continue\r\n\r\n".to_vec();
-                let _ = self.client.write_vec(interim).await;
+        env.be = Some((be_idx, be));
+        // The backend's own rules (a listen section has one set).
+        let be_rules = backend_rules((fe, fh), (be, bh));
+        if let Some(rules) = be_rules {
+            let mut tx = Txn {
+                req: &mut self.req,
+                res: None,
+                env: &env,
+                vars: &mut self.vars,
+                caps: &mut caps,
+                log_level: None,
+                engine: Vec::new(),
+            };
+            let verdict = rules.request(&mut tx);
+            log_level = tx.log_level.or(log_level);
+            drop(tx);
+            if !matches!(verdict, Verdict::Continue) {
+                http.set_captures(&caps);
+                return self
+                    .rule_stop(
+                        verdict,
+                        Some((be_idx, be)),
+                        &env,
+                        &mut caps,
+                        (cbuf, facts, http, client_want),
+                        ready,
+                        log_level,
+                    )
+                    .await;
             }
-            if let Err(end) =
-                buffer_body(self.client, &mut cbuf, self.req.body, &core.timers, t).await
-            {
-                let (status, cause) = match end {
-                    Fail::Timeout => (408, Cause::ClientTimeout),
-                    Fail::Error => (400, Cause::ClientAbort),
-                };
-                facts.termination = term(cause, Phase::Request);
-                self.cbuf = Some(cbuf);
-                self.reply_error(status, &mut facts, &mut http).await;
-                self.finish(Some((be_idx, be)), facts, &http, ready);
-                return Next::Close;
+        }
+        if bh.buffer_request && self.req.body != Body::None {
+            if let Err(end) = self.buffer_request(&mut cbuf).await {
+                http.set_captures(&caps);
+                return self
+                    .body_wait_failed(end, cbuf, (facts, &mut http), Some((be_idx, be)), ready)
+                    .await;
             }
         }
         if let Some((name, len)) = &fh.capture_cookie {
@@ -339,6 +423,8 @@ impl<'c> Session<'c> {
             };
             let req_bytes = Cell::new(0u64);
             let res_bytes = Cell::new(0u64);
+            env.server = Some(srv_idx);
+            let mut vars = std::mem::take(&mut self.vars);
             let exchange = self
                 .exchange(
                     &mut cbuf,
@@ -349,8 +435,16 @@ impl<'c> Session<'c> {
                     (&req_bytes, &res_bytes),
                     &mut http,
                     ready,
+                    RuleState {
+                        env: &env,
+                        be_rules,
+                        vars: &mut vars,
+                        caps: &mut caps,
+                        log_level: &mut log_level,
+                    },
                 )
                 .await;
+            self.vars = vars;
             let silent = matches!(exchange.1, Err((ResEnd::Aborted, false)));
             if reused && silent && self.req.body == Body::None && res_bytes.get() == 0 {
                 drop(sconn);
@@ -402,8 +496,26 @@ impl<'c> Session<'c> {
                         && fe_mode == HttpMode::KeepAlive;
                 }
             }
+            Err((ResEnd::Rule(reply), _)) => {
+                // An http-response rule answered instead of the server:
+                // its response is dropped with the connection.
+                let response = true;
+                next = self
+                    .send_answer(
+                        reply,
+                        be_rules,
+                        &env,
+                        &mut caps,
+                        (&mut facts, &mut http),
+                        response,
+                        client_want,
+                        req_done,
+                    )
+                    .await;
+            }
             Err((res_end, sent_head)) => {
                 let (status, t) = match res_end {
+                    ResEnd::Rule(_) => (0, term(Cause::Internal, Phase::Headers)),
                     ResEnd::Invalid => (502, term(Cause::Proxy, Phase::Headers)),
                     ResEnd::Aborted => (502, term(Cause::ServerAbort, Phase::Headers)),
                     ResEnd::Timeout => (504, term(Cause::ServerTimeout, Phase::Headers)),
@@ -438,7 +550,11 @@ impl<'c> Session<'c> {
         } else {
             drop(cbuf);
         }
-        self.finish(Some((be_idx, be)), facts, &http, ready);
+        http.set_captures(&caps);
+        self.vars.end_txn();
+        if !matches!(log_level, Some(None)) {
+            self.finish(Some((be_idx, be)), facts, &http, ready);
+        }
         next
     }
 
@@ -457,6 +573,7 @@ impl<'c> Session<'c> {
         (req_bytes, res_bytes): (&Cell<u64>, &Cell<u64>),
         http: &mut HttpFacts,
         ready: Instant,
+        rs: RuleState<'_, '_>,
     ) -> (bool, Result<Outcome, (ResEnd, bool)>) {
         let core = self.core;
         let fe = self.fe;
@@ -485,7 +602,7 @@ impl<'c> Session<'c> {
         };
         let req_out = &mut self.req_out;
         let request = async move { h1::forward_body(&to_server, cbuf, req_out, body).await };
-        let req_head = &self.req;
+        let req_head = &mut self.req;
         let client_conn = self.client;
         let res = &mut self.res;
         let res_out = &mut self.res_out;
@@ -529,8 +646,35 @@ impl<'c> Session<'c> {
             }
             http.t_data = Some(ready.elapsed());
             http.status = res.status;
-            if !fh.res_captures.is_empty() {
-                http.res_captures = capture(res, &fh.res_captures);
+            // The rules of the response: captures, the backend's then the
+            // frontend's http-response, then http-after-response.
+            rs.vars.enter_response();
+            {
+                let mut tx = Txn {
+                    req: &mut *req_head,
+                    res: Some(&mut *res),
+                    env: rs.env,
+                    vars: &mut *rs.vars,
+                    caps: &mut *rs.caps,
+                    log_level: None,
+                    engine: Vec::new(),
+                };
+                fh.rules.capture_response(&mut tx);
+                for rules in [rs.be_rules, Some(&fh.rules)].into_iter().flatten() {
+                    match rules.response(&mut tx) {
+                        Verdict::Continue => {}
+                        Verdict::Reply(r) => {
+                            *rs.log_level = tx.log_level.or(*rs.log_level);
+                            return Err(ResEnd::Rule(r));
+                        }
+                        // No engine action stops a response.
+                        Verdict::Stop(_) => return Err(ResEnd::Invalid),
+                    }
+                }
+                for rules in [rs.be_rules, Some(&fh.rules)].into_iter().flatten() {
+                    let _ = rules.after_response(&mut tx);
+                }
+                *rs.log_level = tx.log_level.or(*rs.log_level);
             }
             if let Some((name, len)) = &fh.capture_cookie {
                 http.res_cookie = super::cookie::capture(res, true, name, *len).map(Into::into);
@@ -567,6 +711,180 @@ impl<'c> Session<'c> {
             (_, None) => Err((ResEnd::Aborted, sent_head.get())),
         };
         (req_done, result)
+    }
+
+    /// `option http-buffer-request`: wait for the body (what the buffer
+    /// holds of it), answering a client that waits for `100 Continue`
+    /// as HAProxy does (http_handle_expect_hdr: the 100 sent, the Expect
+    /// header dropped).
+    async fn buffer_request(&mut self, cbuf: &mut Buffer) -> Result<(), Fail> {
+        let t = self.fh.timeout_http_request.or(self.fe.timeout_client);
+        if self.req.has(flags::VER_11)
+            && self
+                .req
+                .first(b"expect")
+                .is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue"))
+        {
+            self.req.remove(b"expect");
+            let interim = b"HTTP/1.1 100 Continue\r\n\r\n".to_vec();
+            let _ = self.client.write_vec(interim).await;
+        }
+        buffer_body(self.client, cbuf, self.req.body, &self.core.timers, t).await
+    }
+
+    /// The body never came whole: 408 on a timeout, 400 when the client
+    /// left; the connection closes.
+    async fn body_wait_failed(
+        &mut self,
+        end: Fail,
+        cbuf: Pooled<'c>,
+        (mut facts, http): (StreamFacts, &mut HttpFacts),
+        be_at: Option<(usize, &BackendPlan)>,
+        ready: Instant,
+    ) -> Next {
+        let (status, cause) = match end {
+            Fail::Timeout => (408, Cause::ClientTimeout),
+            Fail::Error => (400, Cause::ClientAbort),
+        };
+        facts.termination = term(cause, Phase::Request);
+        self.cbuf = Some(cbuf);
+        self.reply_error(status, &mut facts, http).await;
+        self.vars.end_txn();
+        self.finish(be_at, facts, http, ready);
+        Next::Close
+    }
+
+    /// A request rule stopped the transaction: its reply (after the
+    /// after-response rules), or a close (`reject`, `silent-drop`).
+    #[allow(clippy::too_many_arguments)]
+    async fn rule_stop(
+        &mut self,
+        verdict: Verdict,
+        be_at: Option<(usize, &BackendPlan)>,
+        env: &StreamEnv<'_>,
+        caps: &mut Captures,
+        (cbuf, mut facts, mut http, client_want): (Pooled<'c>, StreamFacts, HttpFacts, Want),
+        ready: Instant,
+        log_level: Option<LogLevel>,
+    ) -> Next {
+        let request_done = self.req.body == Body::None;
+        if request_done && !cbuf.is_empty() {
+            self.cbuf = Some(cbuf);
+        } else {
+            drop(cbuf);
+        }
+        let be_rules = be_at.and_then(|(_, be)| {
+            let bh = be.http.as_deref()?;
+            backend_rules((self.fe, self.fh), (be, bh))
+        });
+        let next = match verdict {
+            Verdict::Reply(reply) => {
+                self.send_answer(
+                    reply,
+                    be_rules,
+                    env,
+                    caps,
+                    (&mut facts, &mut http),
+                    false,
+                    client_want,
+                    request_done,
+                )
+                .await
+            }
+            Verdict::Stop(_) | Verdict::Continue => {
+                // reject / silent-drop: closed without a word (PR).
+                facts.termination = term(Cause::Proxy, Phase::Request);
+                Next::Close
+            }
+        };
+        if next == Next::Close {
+            self.cbuf = None;
+        }
+        http.set_captures(caps);
+        self.vars.end_txn();
+        if !matches!(log_level, Some(None)) {
+            self.finish(be_at, facts, &http, ready);
+        }
+        next
+    }
+
+    /// Send a rule's reply (deny, return, redirect, auth, tarpit) after
+    /// the after-response rules; what becomes of the client connection.
+    #[allow(clippy::too_many_arguments)]
+    async fn send_answer(
+        &mut self,
+        reply: Reply,
+        be_rules: Option<&HttpRules>,
+        env: &StreamEnv<'_>,
+        caps: &mut Captures,
+        (facts, http): (&mut StreamFacts, &mut HttpFacts),
+        response: bool,
+        client_want: Want,
+        request_done: bool,
+    ) -> Next {
+        let kind = reply.kind;
+        if let ReplyKind::Tarpit(d) = kind {
+            // Held, then answered (HAProxy's timeout tarpit); without one,
+            // until the client timeout.
+            let hold = if d.is_zero() {
+                self.fe.timeout_client
+            } else {
+                Some(d)
+            };
+            if let Some(d) = hold {
+                crate::engine::runtime::timer::sleep(&self.core.timers, d).await;
+            }
+        }
+        let mut ans = super::rules::answer(reply, self.fh);
+        {
+            let mut tx = Txn {
+                req: &mut self.req,
+                res: Some(&mut ans.head),
+                env,
+                vars: &mut self.vars,
+                caps,
+                log_level: None,
+                engine: Vec::new(),
+            };
+            tx.vars.enter_response();
+            for rules in [be_rules, Some(&self.fh.rules)].into_iter().flatten() {
+                let _ = rules.after_response(&mut tx);
+            }
+        }
+        http.status = ans.head.status;
+        facts.termination = super::rules::termination(kind, response);
+        let closes = ans
+            .head
+            .first(b"connection")
+            .is_some_and(|v| v.eq_ignore_ascii_case(b"close"));
+        let mut out = std::mem::take(&mut self.res_out);
+        out.clear();
+        emit::head(&ans.head, &mut out);
+        out.extend_from_slice(&ans.body);
+        let n = out.len() as u64;
+        let write = async {
+            let (r, v) = self.client.write_vec(out).await;
+            (r, v)
+        };
+        let sent = match h1::within(&self.core.timers, self.fe.timeout_client, async {
+            let (r, v) = write.await;
+            self.res_out = v;
+            r
+        })
+        .await
+        {
+            Ok(()) => {
+                facts.bytes_out += n;
+                true
+            }
+            Err(_) => false,
+        };
+        let deny = matches!(kind, ReplyKind::Deny | ReplyKind::Tarpit(_));
+        if sent && !closes && !deny && request_done && client_want == Want::KeepAlive {
+            Next::KeepAlive
+        } else {
+            Next::Close
+        }
     }
 
     /// `option forwardfor` then `option originalto`, as http_process_request
@@ -704,6 +1022,16 @@ enum Wait {
     Stop,
 }
 
+/// The backend's rule set when it is not the frontend's own (a listen
+/// section runs one set).
+fn backend_rules<'p>(
+    (fe, fh): (&FrontendPlan, &HttpPlan),
+    (be, bh): (&BackendPlan, &'p HttpPlan),
+) -> Option<&'p HttpRules> {
+    let same = std::ptr::eq(bh, fh) || (fh.listen && bh.listen && be.name == fe.name);
+    (!same).then_some(&bh.rules)
+}
+
 /// `ip` as text in `buf` (inet_ntop's form; an IPv4-mapped IPv6 address
 /// stays IPv6, as HAProxy prints it).
 fn ip_text(ip: std::net::IpAddr, buf: &mut [u8; 48]) -> &[u8] {
@@ -712,19 +1040,6 @@ fn ip_text(ip: std::net::IpAddr, buf: &mut [u8; 48]) -> &[u8] {
     let _ = write!(w, "{ip}");
     let n = usize::try_from(w.position()).unwrap_or(0);
     buf.get(..n).unwrap_or_default()
-}
-
-/// `capture request|response header`: the last occurrence of each header
-/// named, cut to its length (None: absent).
-fn capture(head: &Head, list: &[(String, usize)]) -> Vec<Option<String>> {
-    list.iter()
-        .map(|(name, len)| {
-            head.fields()
-                .filter(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
-                .last()
-                .map(|(_, v)| String::from_utf8_lossy(v.get(..*len).unwrap_or(v)).into_owned())
-        })
-        .collect()
 }
 
 /// Read until `buf` holds the whole body or is full (`option
