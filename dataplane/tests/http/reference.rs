@@ -1,0 +1,116 @@
+//! Every case on haproxy alone, against what HAProxy is known to do; and
+//! haproxy against itself, which checks the comparison: two runs of the
+//! same program must agree once the masking is applied.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use crate::case::{differences, run_case, run_pair, view, Case, Outcome};
+use crate::cases;
+
+/// What is wrong with `o` for `case`, one line each.
+fn unmet(case: &Case, o: &Outcome) -> Vec<String> {
+    let mut bad = Vec::new();
+    if o.client.statuses() != case.statuses {
+        bad.push(format!(
+            "statuses {:?}, want {:?}",
+            o.client.statuses(),
+            case.statuses
+        ));
+    }
+    if let Some(n) = case.forwarded {
+        if o.server.len() != n {
+            bad.push(format!(
+                "the server saw {} requests, want {n}",
+                o.server.len()
+            ));
+        }
+    }
+    let logs = o.httplogs();
+    if logs.len() != o.client.responses.len() {
+        bad.push(format!(
+            "{} httplog lines for {} answers",
+            logs.len(),
+            o.client.responses.len()
+        ));
+    }
+    if let Some(t) = case.termination {
+        for l in &logs {
+            if l.termination != t {
+                bad.push(format!("termination {}, want {t}", l.termination));
+            }
+        }
+    }
+    for (l, s) in logs.iter().zip(&o.client.responses) {
+        if l.status != s.status.to_string() {
+            bad.push(format!(
+                "logged status {} for an answer {}",
+                l.status, s.status
+            ));
+        }
+    }
+    if case.to_close && !o.client.closed {
+        bad.push("the connection was not closed".to_owned());
+    }
+    if let Some(check) = case.check {
+        if bad.is_empty() {
+            if let Err(e) = catch_unwind(AssertUnwindSafe(|| check(o))) {
+                let msg = e
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| e.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                    .unwrap_or_default();
+                bad.push(format!("check: {msg}"));
+            }
+        }
+    }
+    bad
+}
+
+#[test]
+fn every_case_on_haproxy_behaves_as_documented() {
+    let h = crate::haproxy("every_case_on_haproxy_behaves_as_documented");
+    let mut failed = Vec::new();
+    for case in cases::all() {
+        let o = run_case(&h, &case);
+        let bad = unmet(&case, &o);
+        if !bad.is_empty() {
+            failed.push(format!(
+                "{}: {}\n  saw:\n    {}",
+                case.name,
+                bad.join("; "),
+                view(&o, &case).join("\n    ")
+            ));
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "{} case(s):\n{}",
+        failed.len(),
+        failed.join("\n")
+    );
+}
+
+#[test]
+fn haproxy_against_itself_agrees() {
+    let h = crate::haproxy("haproxy_against_itself_agrees");
+    let d = run_pair(&h, &h, &cases::all());
+    assert!(d.is_empty(), "{}", d.join("\n"));
+}
+
+/// The comparison sees a difference when there is one: the same case
+/// with a server answering otherwise.
+#[test]
+fn the_comparison_catches_a_different_answer() {
+    let h = crate::haproxy("the_comparison_catches_a_different_answer");
+    let case = cases::all().into_iter().next().unwrap();
+    let a = run_case(&h, &case);
+    let mut other = case.clone();
+    other.replies[1] = crate::harness::http::Reply::ok(b"TWO");
+    let b = run_case(&h, &other);
+    let d = differences(&case, &a, &b);
+    assert!(
+        d.iter()
+            .any(|l| l.contains("\"two\"") && l.contains("\"TWO\"")),
+        "{d:#?}"
+    );
+}
