@@ -15,6 +15,7 @@
 use std::collections::VecDeque;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -289,6 +290,8 @@ impl SeenRequest {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ServerEvent {
     Accepted(usize),
+    /// A request head arrived (its body may follow): connection, line.
+    Head(usize, String),
     Request(SeenRequest),
     /// Bytes that did not make a head before the connection ended.
     Leftover(usize, Vec<u8>),
@@ -478,6 +481,16 @@ impl Reply {
 pub struct HttpServer {
     pub addr: SocketAddr,
     pub events: mpsc::Receiver<ServerEvent>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for HttpServer {
+    /// The accept loop's way out: the flag, then a connection that wakes
+    /// its `accept` to see it; the listener closes with the loop.
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect_timeout(&self.addr, DEADLINE);
+    }
 }
 
 impl HttpServer {
@@ -486,10 +499,12 @@ impl HttpServer {
         let addr = l.local_addr().unwrap();
         let (tx, events) = mpsc::channel();
         let script = Arc::new(Mutex::new(VecDeque::from(script)));
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = Arc::clone(&stop);
         thread::spawn(move || {
             for (id, s) in l.incoming().enumerate() {
                 let Ok(s) = s else { break };
-                if tx.send(ServerEvent::Accepted(id)).is_err() {
+                if stopped.load(Ordering::SeqCst) || tx.send(ServerEvent::Accepted(id)).is_err() {
                     break;
                 }
                 let tx = tx.clone();
@@ -497,43 +512,35 @@ impl HttpServer {
                 thread::spawn(move || serve(id, s, &script, &tx));
             }
         });
-        HttpServer { addr, events }
+        HttpServer { addr, events, stop }
     }
 
-    /// Every event until each accepted connection has closed, within
-    /// [`DEADLINE`]: call it once the proxy is gone (its connections
-    /// end, so the record is complete). Panics on the deadline.
-    pub fn events_until_all_closed(&self) -> Vec<ServerEvent> {
+    /// The next event, within [`DEADLINE`] (None after it).
+    pub fn next_event(&self) -> Option<ServerEvent> {
+        self.events.recv_timeout(DEADLINE).ok()
+    }
+
+    /// `seen` (events the caller already took) and every further event
+    /// until each accepted connection has closed, within [`DEADLINE`]:
+    /// call it once the proxy is gone (its connections end, so the record
+    /// is complete). Panics on the deadline.
+    pub fn events_until_all_closed(&self, seen: Vec<ServerEvent>) -> Vec<ServerEvent> {
         let end = Instant::now() + DEADLINE;
-        let mut got = Vec::new();
-        let mut open = 0usize;
-        loop {
-            while let Ok(e) = self.events.try_recv() {
-                match e {
-                    ServerEvent::Accepted(_) => open += 1,
-                    ServerEvent::Closed(_) => open -= 1,
-                    _ => {}
-                }
-                got.push(e);
-            }
-            if open == 0 {
-                return got;
-            }
+        let open = |got: &[ServerEvent]| {
+            let count = |f: fn(&ServerEvent) -> bool| got.iter().filter(|e| f(e)).count();
+            count(|e| matches!(e, ServerEvent::Accepted(_)))
+                > count(|e| matches!(e, ServerEvent::Closed(_)))
+        };
+        let mut got = seen;
+        got.extend(self.events.try_iter());
+        while open(&got) {
             let left = end.saturating_duration_since(Instant::now());
             match self.events.recv_timeout(left) {
-                Ok(e) => {
-                    match e {
-                        ServerEvent::Accepted(_) => open += 1,
-                        ServerEvent::Closed(_) => open -= 1,
-                        _ => {}
-                    }
-                    got.push(e);
-                }
-                Err(_) => {
-                    panic!("{open} server connection(s) still open after {DEADLINE:?}: {got:?}")
-                }
+                Ok(e) => got.push(e),
+                Err(_) => panic!("server connections still open after {DEADLINE:?}: {got:?}"),
             }
         }
+        got
     }
 }
 
@@ -553,6 +560,7 @@ fn serve(id: usize, s: TcpStream, script: &Mutex<VecDeque<Reply>>, tx: &mpsc::Se
             None => (String::new(), &lines[..]),
         };
         let headers = fields(rest);
+        let _ = tx.send(ServerEvent::Head(id, line.clone()));
         let reply = script
             .lock()
             .unwrap()
@@ -631,6 +639,9 @@ pub enum Step {
     Await(&'static str),
     /// Half-close: the client has nothing more to send.
     Shutdown,
+    /// Wait until the server has a request head (the caller's `server`
+    /// hook of [`exchange`] says when).
+    ServerHasHead,
 }
 
 /// One response as the client parsed it.
@@ -724,8 +735,14 @@ fn response(
 /// Run `steps` on `s`, then read one final answer per entry of `methods`
 /// (the method each answer is for: `HEAD` answers have no body). With
 /// `to_close`, keep reading until the proxy closes. Everything within
-/// [`DEADLINE`].
-pub fn exchange(s: TcpStream, steps: &[Step], methods: &[&str], to_close: bool) -> ClientSaw {
+/// [`DEADLINE`]; `server_has_head` returns once the server has a head.
+pub fn exchange(
+    s: TcpStream,
+    steps: &[Step],
+    methods: &[&str],
+    to_close: bool,
+    server_has_head: &mut dyn FnMut(),
+) -> ClientSaw {
     s.set_write_timeout(Some(DEADLINE)).unwrap();
     let mut w = Wire::new(s, Instant::now() + DEADLINE);
     let mut saw = ClientSaw::default();
@@ -752,6 +769,7 @@ pub fn exchange(s: TcpStream, steps: &[Step], methods: &[&str], to_close: bool) 
             Step::Shutdown => {
                 let _ = w.s.shutdown(Shutdown::Write);
             }
+            Step::ServerHasHead => server_has_head(),
         }
     }
     for m in methods {

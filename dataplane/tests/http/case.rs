@@ -71,6 +71,12 @@ impl Case {
         self
     }
 
+    /// Wait until the server has the request head before the next step.
+    pub fn server_has_head(mut self) -> Case {
+        self.steps.push(Step::ServerHasHead);
+        self
+    }
+
     pub fn pause(mut self, ms: u64) -> Case {
         self.steps.push(Step::Pause(Duration::from_millis(ms)));
         self
@@ -213,13 +219,41 @@ pub fn run_case(program: &Path, case: &Case) -> Outcome {
     let server = http::HttpServer::start(case.replies.clone());
     let cfg = config(case, server.addr);
     let mut proxy = Proxy::start_with(program, &cfg, &["-db"]);
+    // Events taken early (waiting for a head) go back in the record.
+    let mut early = Vec::new();
+    let mut server_has_head = || loop {
+        let Some(e) = server.next_event() else {
+            panic!(
+                "{}: no request head reached the server within {DEADLINE:?}",
+                case.name
+            );
+        };
+        let head = matches!(e, ServerEvent::Head(..));
+        early.push(e);
+        if head {
+            break;
+        }
+    };
     let client = match http::connect(proxy.addr) {
-        Ok(conn) => http::exchange(conn, &case.steps, &case.methods, case.to_close),
+        Ok(conn) => http::exchange(
+            conn,
+            &case.steps,
+            &case.methods,
+            case.to_close,
+            &mut server_has_head,
+        ),
         Err(e) => exited(&mut proxy, case, program, &format!(" (connect: {e})")),
     };
     // A proxy that refused the configuration: say so rather than report
     // an empty exchange.
-    if proxy.child.try_wait().unwrap().is_some() {
+    // A process that dies closes its sockets before it can be reaped: a
+    // client left without an answer gives it a moment to be reaped.
+    let gone = if client.responses.is_empty() {
+        reaped(&mut proxy, Duration::from_secs(2))
+    } else {
+        proxy.child.try_wait().unwrap().is_some()
+    };
+    if gone {
         exited(&mut proxy, case, program, "");
     }
     let mut logs: Vec<String> = Vec::new();
@@ -244,12 +278,12 @@ pub fn run_case(program: &Path, case: &Case) -> Outcome {
         logs,
         ..Outcome::default()
     };
-    for e in server.events_until_all_closed() {
+    for e in server.events_until_all_closed(early) {
         match e {
             ServerEvent::Accepted(_) => out.server_conns += 1,
             ServerEvent::Request(r) => out.server.push(r),
             ServerEvent::Leftover(c, b) => out.leftovers.push((c, b)),
-            ServerEvent::Closed(_) => {}
+            ServerEvent::Head(..) | ServerEvent::Closed(_) => {}
         }
     }
     // Events of different connections interleave; each keeps its order.
@@ -258,10 +292,33 @@ pub fn run_case(program: &Path, case: &Case) -> Outcome {
     out
 }
 
+/// Whether the proxy exits within `within` (polled, as the harness's
+/// `wait_signal_ready`: a child's exit has no channel to wait on).
+fn reaped(proxy: &mut Proxy, within: Duration) -> bool {
+    let end = Instant::now() + within;
+    loop {
+        if proxy.child.try_wait().unwrap().is_some() {
+            return true;
+        }
+        if Instant::now() >= end {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
 /// Fail for a proxy that exited instead of serving, with its stderr.
 fn exited(proxy: &mut Proxy, case: &Case, program: &Path, why: &str) -> ! {
-    let st = proxy.wait_exit(DEADLINE);
-    let err: Vec<String> = proxy.stderr.try_iter().collect();
+    let st = if reaped(proxy, DEADLINE) {
+        proxy.child.try_wait().unwrap()
+    } else {
+        None
+    };
+    // The stderr reader ends at the pipe's EOF, when the process is gone.
+    let mut err = Vec::new();
+    while let Ok(l) = proxy.stderr.recv_timeout(DEADLINE) {
+        err.push(l);
+    }
     panic!(
         "{}: {} exited ({st:?}) instead of serving{why}: {}",
         case.name,

@@ -22,12 +22,23 @@ fn body(o: &Outcome, i: usize) -> String {
     String::from_utf8_lossy(&o.client.responses[i].body.data).into_owned()
 }
 
-/// A head of about `n` bytes (one header carries the bulk).
+/// A head of exactly `n` bytes: a request line, `Host` and `X-Big`, which
+/// carries the bulk.
 fn big_head(n: usize) -> String {
+    let bare = "GET /big HTTP/1.1\r\nHost: h\r\nX-Big: \r\n\r\n".len();
     format!(
         "GET /big HTTP/1.1\r\nHost: h\r\nX-Big: {}\r\n\r\n",
-        "a".repeat(n)
+        "a".repeat(n - bare)
     )
+}
+
+/// A request with `n` header fields (`Host` and `n - 1` others).
+fn many_fields(n: usize) -> String {
+    let mut r = String::from("GET /many HTTP/1.1\r\nHost: h\r\n");
+    for i in 1..n {
+        r.push_str(&format!("X-{i}: a\r\n"));
+    }
+    r + "\r\n"
 }
 
 pub fn all() -> Vec<Case> {
@@ -215,6 +226,23 @@ fn good() -> Vec<Case> {
                 let t = &o.httplogs()[0].timers;
                 assert!(t[3].parse::<u64>().unwrap() >= 140, "Tr {t:?}");
             }),
+        Case::new("req_connection_close")
+            .send("GET /c HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+            .expect(&[200])
+            .wait_close()
+            .forwarded(1)
+            .check(|o| assert!(o.client.closed)),
+        // The server closes after its answer; the next request of the same
+        // client goes on a new server connection.
+        Case::new("res_connection_close_then_get")
+            .send(GET)
+            .answer("GET")
+            .send(GET)
+            .reply(Reply::ok(b"bye").close())
+            .reply(Reply::ok(b"again"))
+            .expect(&[200, 200])
+            .forwarded(2)
+            .check(|o| assert_eq!(o.server_conns, 2)),
         Case::new("server_closes_without_answer")
             .send(GET)
             .reply(Reply::close_silently())
@@ -262,6 +290,39 @@ fn bad_requests() -> Vec<Case> {
                     r.headers
                 );
             }),
+        // Identical duplicates are one length (RFC 9112 6.3).
+        Case::new("req_duplicate_content_length_same")
+            .send(post("Content-Length: 4\r\nContent-Length: 4", "abcd"))
+            .expect(&[200])
+            .forwarded(1)
+            .check(|o| assert_eq!(o.server[0].body.data, b"abcd")),
+        Case::new("req_content_length_list_same")
+            .send(post("Content-Length: 4, 4", "abcd"))
+            .expect(&[200])
+            .forwarded(1)
+            .check(|o| assert_eq!(o.server[0].body.data, b"abcd")),
+        // The whole request in one read: haproxy parses the bad chunk size
+        // before it connects, and the server sees nothing.
+        bad_request(
+            "req_chunked_bad_size",
+            post("Transfer-Encoding: chunked", "zz\r\nabc\r\n0\r\n\r\n"),
+        ),
+        // The head first: it is forwarded, then the bad chunk size ends
+        // the stream.
+        // %B counts the error page here (206), not in an early 400 (0).
+        Case::new("req_chunked_bad_size_after_the_head")
+            .send(post("Transfer-Encoding: chunked", ""))
+            .server_has_head()
+            .send("zz\r\nabc\r\n0\r\n\r\n")
+            .expect(&[400])
+            .forwarded(1)
+            .termination("PH--"),
+        Case::new("req_http10_chunked")
+            .send("POST /c HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+            .expect(&[200])
+            .wait_close()
+            .forwarded(1)
+            .check(|o| assert_eq!(o.server[0].body.data, b"abc")),
         bad_request(
             "req_duplicate_content_length_differs",
             post("Content-Length: 3\r\nContent-Length: 4", "abcd"),
@@ -365,12 +426,23 @@ fn bad_requests() -> Vec<Case> {
                 assert!(v[1..v.len() - 1].bytes().all(|b| b == b' '), "{v:?}");
             }),
         // tune.bufsize 16384 - tune.maxrewrite 1024 leaves 15360 bytes for
-        // the head.
-        bad_request("req_head_over_bufsize_minus_maxrewrite", big_head(15_400)),
-        Case::new("req_head_under_the_limit")
-            .send(big_head(15_000))
+        // the head as haproxy stores it (HTX: blocks with their own
+        // overhead, no CR LF, no ": "), which for this three-line head is
+        // 15273 bytes on the wire at most (found by bisection on 2.6).
+        Case::new("req_head_at_the_limit")
+            .send(big_head(15_273))
             .expect(&[200])
             .forwarded(1),
+        bad_request("req_head_one_byte_over_the_limit", big_head(15_274)),
+        bad_request("req_head_far_over_the_limit", big_head(15_400)),
+        // tune.http.maxhdr (101 by default, the manual) counts the request
+        // line: 100 header fields pass, 101 are refused.
+        Case::new("req_100_header_fields")
+            .send(many_fields(100))
+            .expect(&[200])
+            .forwarded(1)
+            .check(|o| assert_eq!(o.server[0].headers.len(), 100)),
+        bad_request("req_101_header_fields", many_fields(101)),
         bad_request(
             "req_absolute_uri_host_disagrees",
             "GET http://a.example/x HTTP/1.1\r\nHost: b.example\r\n\r\n",
@@ -445,6 +517,44 @@ fn bad_responses() -> Vec<Case> {
             .reply(Reply::raw(b"HTTP/1.1 200 OK\r\nX(y): 1\r\nContent-Length: 4\r\n\r\nabcd"))
             .expect(&[200])
             .forwarded(1),
+        bad_response(
+            "res_content_length_inner_space",
+            "HTTP/1.1 200 OK\r\nContent-Length: 4 4\r\n\r\nabcd",
+        ),
+        Case::new("res_duplicate_content_length_same")
+            .send(GET)
+            .reply(Reply::raw(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok"))
+            .expect(&[200])
+            .forwarded(1),
+        // As in requests, haproxy 2.6 forwards a NUL in a header value.
+        Case::new("res_header_value_nul")
+            .send(GET)
+            .reply(Reply::raw(b"HTTP/1.1 200 OK\r\nX-A: a\0b\r\nContent-Length: 2\r\n\r\nok"))
+            .expect(&[200])
+            .forwarded(1),
+        Case::new("res_101_header_fields")
+            .send(GET)
+            .reply(Reply::raw(
+                format!(
+                    "HTTP/1.1 200 OK\r\n{}Content-Length: 2\r\n\r\nok",
+                    (1..101).map(|i| format!("X-{i}: a\r\n")).collect::<String>()
+                )
+                .as_bytes(),
+            ))
+            .expect(&[502])
+            .forwarded(1),
+        // The server closes 7 bytes short: the client gets the head and
+        // what there was, the log says the server ended the data phase.
+        Case::new("res_body_shorter_than_length")
+            .send(GET)
+            .reply(Reply::raw(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"))
+            .expect(&[200])
+            .forwarded(1)
+            .termination("SD--")
+            .check(|o| {
+                let b = &o.client.responses[0].body;
+                assert!(b.truncated && b.data == b"abc", "{b:?}");
+            }),
         bad_response("res_garbage", "hello there\r\n\r\n"),
         bad_response("res_http09_body_only", "just a body, no head"),
         bad_response("res_status_not_numeric", "HTTP/1.1 2x0 OK\r\nContent-Length: 0\r\n\r\n"),

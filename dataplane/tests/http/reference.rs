@@ -66,12 +66,24 @@ fn unmet(case: &Case, o: &Outcome) -> Vec<String> {
     bad
 }
 
+/// With `HTTP_CASES_SHOW=<part of a case name>` (or `all`), print what
+/// haproxy did on the matching cases (run with `--nocapture`): the quick
+/// way to learn HAProxy's behaviour before writing a case's expectations.
+fn show(case: &Case, o: &Outcome) {
+    if let Ok(want) = std::env::var("HTTP_CASES_SHOW") {
+        if want == "all" || case.name.contains(&want) {
+            eprintln!("{}:\n    {}", case.name, view(o, case).join("\n    "));
+        }
+    }
+}
+
 #[test]
 fn every_case_on_haproxy_behaves_as_documented() {
     let h = crate::haproxy("every_case_on_haproxy_behaves_as_documented");
     let mut failed = Vec::new();
     for case in cases::all() {
         let o = run_case(&h, &case);
+        show(&case, &o);
         let bad = unmet(&case, &o);
         if !bad.is_empty() {
             failed.push(format!(
