@@ -311,21 +311,25 @@ pub enum Framing {
     None,
 }
 
+/// A well-formed answer of the script.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Scripted {
+    pub status: u16,
+    pub reason: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub framing: Framing,
+    /// Send `Connection: close` and close after the answer.
+    pub close: bool,
+    /// Send `100 Continue` before reading the body when the request
+    /// carries `Expect: 100-continue`.
+    pub continue_first: bool,
+}
+
 /// What the server does with one request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Answer {
-    Reply {
-        status: u16,
-        reason: String,
-        headers: Vec<(String, String)>,
-        body: Vec<u8>,
-        framing: Framing,
-        /// Send `Connection: close` and close after the answer.
-        close: bool,
-        /// Send `100 Continue` before reading the body when the request
-        /// carries `Expect: 100-continue`.
-        continue_first: bool,
-    },
+    Reply(Scripted),
     /// Close the connection without a byte.
     Close,
     /// Write these bytes as they are (a garbage or malformed response),
@@ -349,7 +353,7 @@ impl Reply {
             Framing::Length
         };
         Reply {
-            answer: Answer::Reply {
+            answer: Answer::Reply(Scripted {
                 status,
                 reason: reason.to_owned(),
                 headers: Vec::new(),
@@ -357,7 +361,7 @@ impl Reply {
                 framing,
                 close: false,
                 continue_first: false,
-            },
+            }),
             delay: Duration::ZERO,
         }
     }
@@ -380,44 +384,36 @@ impl Reply {
         }
     }
 
-    fn with(
-        mut self,
-        f: impl FnOnce(&mut Vec<(String, String)>, &mut Framing, &mut bool, &mut bool),
-    ) -> Reply {
-        if let Answer::Reply {
-            headers,
-            framing,
-            close,
-            continue_first,
-            ..
-        } = &mut self.answer
-        {
-            f(headers, framing, close, continue_first);
+    /// Change a well-formed answer (a no-op on the others).
+    fn with(mut self, f: impl FnOnce(&mut Scripted)) -> Reply {
+        if let Answer::Reply(r) = &mut self.answer {
+            f(r);
         }
         self
     }
 
     pub fn header(self, name: &str, value: &str) -> Reply {
-        self.with(|h, _, _, _| h.push((name.to_owned(), value.to_owned())))
+        self.with(|r| r.headers.push((name.to_owned(), value.to_owned())))
     }
 
     pub fn chunked(self) -> Reply {
-        self.with(|_, f, _, _| *f = Framing::Chunked)
+        self.with(|r| r.framing = Framing::Chunked)
     }
 
+    /// No length: the body ends with the connection.
     pub fn until_close(self) -> Reply {
-        self.with(|_, f, c, _| {
-            *f = Framing::UntilClose;
-            *c = true;
+        self.with(|r| {
+            r.framing = Framing::UntilClose;
+            r.close = true;
         })
     }
 
     pub fn close(self) -> Reply {
-        self.with(|_, _, c, _| *c = true)
+        self.with(|r| r.close = true)
     }
 
     pub fn continue_first(self) -> Reply {
-        self.with(|_, _, _, k| *k = true)
+        self.with(|r| r.continue_first = true)
     }
 
     pub fn delayed(mut self, d: Duration) -> Reply {
@@ -427,7 +423,7 @@ impl Reply {
 
     /// The bytes of a `Reply` answer, for a request of `method`.
     fn render(&self, method: &str) -> Vec<u8> {
-        let Answer::Reply {
+        let Answer::Reply(Scripted {
             status,
             reason,
             headers,
@@ -435,7 +431,7 @@ impl Reply {
             framing,
             close,
             ..
-        } = &self.answer
+        }) = &self.answer
         else {
             return Vec::new();
         };
@@ -568,14 +564,8 @@ fn serve(id: usize, s: TcpStream, script: &Mutex<VecDeque<Reply>>, tx: &mpsc::Se
             .unwrap_or_else(|| Reply::ok(b"default"));
         let expects =
             header(&headers, "expect").is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
-        if let Answer::Reply {
-            continue_first: true,
-            ..
-        } = reply.answer
-        {
-            if expects {
-                let _ = w.s.write_all(b"HTTP/1.1 100 Continue\r\n\r\n");
-            }
+        if matches!(&reply.answer, Answer::Reply(r) if r.continue_first) && expects {
+            let _ = w.s.write_all(b"HTTP/1.1 100 Continue\r\n\r\n");
         }
         let body = if is_chunked(&headers) {
             chunked(&mut w)
@@ -603,8 +593,8 @@ fn serve(id: usize, s: TcpStream, script: &Mutex<VecDeque<Reply>>, tx: &mpsc::Se
                 let _ = w.s.write_all(b);
                 break;
             }
-            Answer::Reply { close, .. } => {
-                if w.s.write_all(&reply.render(&method)).is_err() || *close {
+            Answer::Reply(r) => {
+                if w.s.write_all(&reply.render(&method)).is_err() || r.close {
                     break;
                 }
             }

@@ -2,6 +2,14 @@
 //! what the server answers, and what HAProxy is known to do with it (the
 //! 3.2 manual where it says, haproxy 2.6 as run where it does not; every
 //! place where the two could differ carries a comment).
+//!
+//! Adding a case is one entry in one of the lists below: `Case::new(name)`,
+//! the client's bytes (`send`, `pause`, `answer`, `interim`,
+//! `server_has_head`), the server's script (`reply`), config lines
+//! (`frontend`, `backend`), then what haproxy does (`expect` statuses,
+//! `forwarded`, `termination`, `check`). To see what haproxy does first:
+//! `HTTP_CASES_SHOW=<name> cargo test -p ringlb --test http -- every_case
+//! --nocapture`.
 
 use std::time::Duration;
 
