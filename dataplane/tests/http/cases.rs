@@ -203,6 +203,24 @@ fn good() -> Vec<Case> {
                 assert_eq!(o.client.interim[0].status, 100);
                 assert_eq!(o.server[0].body.data, b"data");
             }),
+        // With http-buffer-request haproxy answers the 100 itself, waits
+        // for the body, and the server sees the whole request at once,
+        // without the Expect (%B counts the interim answer, as above).
+        Case::new("expect_100_continue_buffered_by_haproxy")
+            .frontend("option http-buffer-request")
+            .send(
+                "POST /e HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n",
+            )
+            .interim()
+            .send("data")
+            .reply(Reply::ok(b"buffered"))
+            .expect(&[200])
+            .forwarded(1)
+            .check(|o| {
+                assert_eq!(o.client.interim.len(), 1, "{:?}", o.client);
+                assert_eq!(o.server[0].body.data, b"data");
+                assert_eq!(header(&o.server[0].headers, "expect"), None);
+            }),
         Case::new("response_until_close")
             .send(GET)
             .reply(Reply::ok(b"streamed to the end").until_close())
@@ -422,6 +440,16 @@ fn bad_requests() -> Vec<Case> {
             .send("GET / HTTP/1.1\r\nHost: h\r\nX-A: a\x01b\r\n\r\n")
             .expect(&[200])
             .forwarded(1),
+        bad_request(
+            "req_header_value_bare_cr",
+            "GET / HTTP/1.1\r\nHost: h\r\nX-A: a\rb\r\n\r\n",
+        ),
+        // Methods are case-sensitive tokens: "get" is another method.
+        Case::new("req_lowercase_method")
+            .send("get /l HTTP/1.1\r\nHost: h\r\n\r\n")
+            .expect(&[200])
+            .forwarded(1)
+            .check(|o| assert_eq!(o.server[0].line, "get /l HTTP/1.1")),
         // RFC 9112 5.2: a proxy may replace obs-fold with spaces (haproxy
         // turns the CR LF into two more, "a   b").
         Case::new("req_obs_fold")
@@ -563,6 +591,10 @@ fn bad_responses() -> Vec<Case> {
                 let b = &o.client.responses[0].body;
                 assert!(b.truncated && b.data == b"abc", "{b:?}");
             }),
+        bad_response(
+            "res_header_value_bare_cr",
+            "HTTP/1.1 200 OK\r\nX-A: a\rb\r\nContent-Length: 2\r\n\r\nok",
+        ),
         bad_response("res_garbage", "hello there\r\n\r\n"),
         bad_response("res_http09_body_only", "just a body, no head"),
         bad_response("res_status_not_numeric", "HTTP/1.1 2x0 OK\r\nContent-Length: 0\r\n\r\n"),
