@@ -377,10 +377,12 @@ impl HttpLog {
 /// - the client port (ephemeral) and the date (its shape is checked);
 /// - each timer becomes `N` or, where the phase never ended, `-1`: the
 ///   values are durations of this run, whether a phase happened is not;
-/// - `%ac/%fc` (process and frontend connections) become `A/F`: they count
-///   every connection to the listener at log time, and one the test did
-///   not make (silent, gone a moment later, from elsewhere on a shared
-///   machine) showed up as `2/2` in about one haproxy run in 150.
+/// - `%ac/%fc` (process and frontend connections) become `A/F`: haproxy
+///   counts a connection in both before accept(2) and takes it back when
+///   accept finds nothing (listener_accept), so with two threads woken by
+///   one connection a log line now and then says `2/2` for one client
+///   (about one haproxy run in 150 here; not once in 1500 with
+///   `nbthread 1`).
 ///
 /// Kept: the client address, frontend, backend/server, status, bytes sent
 /// to the client (they depend only on the bytes the proxy wrote, which a
