@@ -196,6 +196,8 @@ pub fn config(case: &Case, server: std::net::SocketAddr) -> String {
 #[derive(Clone, Debug, Default)]
 pub struct Outcome {
     pub program: String,
+    /// The client's own port, which the log line must show.
+    pub client_port: Option<u16>,
     pub client: ClientSaw,
     /// Requests the server saw, by connection (accept order), then arrival.
     pub server: Vec<SeenRequest>,
@@ -234,20 +236,22 @@ pub fn run_case(program: &Path, case: &Case) -> Outcome {
             break;
         }
     };
-    let client = match http::connect(proxy.addr) {
-        Ok(conn) => http::exchange(
-            conn,
-            &case.steps,
-            &case.methods,
-            case.to_close,
-            &mut server_has_head,
+    let (client_port, client) = match http::connect(proxy.addr) {
+        Ok(conn) => (
+            conn.local_addr().ok().map(|a| a.port()),
+            http::exchange(
+                conn,
+                &case.steps,
+                &case.methods,
+                case.to_close,
+                &mut server_has_head,
+            ),
         ),
         Err(e) => exited(&mut proxy, case, program, &format!(" (connect: {e})")),
     };
     // A proxy that refused the configuration: say so rather than report
-    // an empty exchange.
-    // A process that dies closes its sockets before it can be reaped: a
-    // client left without an answer gives it a moment to be reaped.
+    // an empty exchange. A process that dies closes its sockets before it
+    // can be reaped: a client left without an answer gives it a moment.
     let gone = if client.responses.is_empty() {
         reaped(&mut proxy, Duration::from_secs(2))
     } else {
@@ -274,6 +278,7 @@ pub fn run_case(program: &Path, case: &Case) -> Outcome {
     }
     let mut out = Outcome {
         program: program.display().to_string(),
+        client_port,
         client,
         logs,
         ..Outcome::default()
@@ -374,7 +379,9 @@ impl HttpLog {
 }
 
 /// The log line with what legitimately differs between two runs masked:
-/// - the client port (ephemeral) and the date (its shape is checked);
+/// - the client port (ephemeral; it must be `client_port`, the one the
+///   client had, or it shows as `OTHER(port)`) and the date (its shape is
+///   checked);
 /// - each timer becomes `N` or, where the phase never ended, `-1`: the
 ///   values are durations of this run, whether a phase happened is not;
 /// - `%ac/%fc` (process and frontend connections) become `A/F`: haproxy
@@ -389,8 +396,12 @@ impl HttpLog {
 /// drop-in must reproduce, error pages included), cookies, termination
 /// state, `%bc/%sc/%rc` (backend and server connections, retries: only the
 /// test's client makes them), queues, and the request line.
-pub fn mask_httplog(l: &HttpLog) -> String {
-    let ip = l.client.rsplit_once(':').map_or("?", |(ip, _)| ip);
+pub fn mask_httplog(l: &HttpLog, client_port: Option<u16>) -> String {
+    let (ip, port) = l.client.rsplit_once(':').unwrap_or(("?", "?"));
+    let port = match client_port {
+        Some(p) if p.to_string() != port => format!("OTHER({port})"),
+        _ => "PORT".to_owned(),
+    };
     let d = l.date.trim_start_matches('[').trim_end_matches(']');
     let shape: String = d
         .chars()
@@ -415,7 +426,7 @@ pub fn mask_httplog(l: &HttpLog) -> String {
         None => format!("BAD {}", l.counters),
     };
     format!(
-        "{ip}:PORT {date} {} {} {} {} {} {} {} {counters} {} {}",
+        "{ip}:{port} {date} {} {} {} {} {} {} {} {counters} {} {}",
         l.frontend,
         l.backend_server,
         timers.join("/"),
@@ -498,7 +509,7 @@ pub fn view(o: &Outcome, case: &Case) -> Vec<String> {
         .collect();
     v.extend(server_view(o).into_iter().map(|l| format!("server: {l}")));
     v.extend(o.logs.iter().map(|l| match HttpLog::parse(l) {
-        Some(h) => format!("log: {}", mask_httplog(&h)),
+        Some(h) => format!("log: {}", mask_httplog(&h, o.client_port)),
         None => format!("log (not httplog): {l}"),
     }));
     v

@@ -133,14 +133,14 @@ fn the_httplog_mask_keeps_the_fields_it_says() {
     let line = "127.0.0.1:40050 [06/Dec/2026:16:17:31.646] fe be/s1 0/0/1/12/13 200 73 - - ---- 2/2/1/1/0 0/0 \"GET /a b HTTP/1.1\"";
     let l = crate::case::HttpLog::parse(line).unwrap();
     assert_eq!(
-        crate::case::mask_httplog(&l),
+        crate::case::mask_httplog(&l, Some(40050)),
         "127.0.0.1:PORT [DATE] fe be/s1 N/N/N/N/N 200 73 - - ---- A/F/1/1/0 0/0 \"GET /a b HTTP/1.1\""
     );
     let bad = "127.0.0.1:1 [06/Dec/2026:16:17:31.646] fe fe/<NOSRV> -1/-1/-1/-1/0 400 0 - - PR-- 1/1/0/0/0 0/0 \"<BADREQ>\"";
     let l = crate::case::HttpLog::parse(bad).unwrap();
     assert_eq!(
-        crate::case::mask_httplog(&l),
-        "127.0.0.1:PORT [DATE] fe fe/<NOSRV> -1/-1/-1/-1/N 400 0 - - PR-- A/F/0/0/0 0/0 \"<BADREQ>\""
+        crate::case::mask_httplog(&l, Some(2)),
+        "127.0.0.1:OTHER(1) [DATE] fe fe/<NOSRV> -1/-1/-1/-1/N 400 0 - - PR-- A/F/0/0/0 0/0 \"<BADREQ>\""
     );
     assert!(crate::case::HttpLog::parse("Proxy fe started.").is_none());
 }
