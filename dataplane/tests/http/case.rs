@@ -536,13 +536,48 @@ pub fn differences(case: &Case, a: &Outcome, b: &Outcome) -> Vec<String> {
     d
 }
 
-/// Run every case on both programs; the differences of all cases.
+/// Run `f`; a panic becomes its message.
+pub fn caught<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|e| {
+        e.downcast_ref::<String>()
+            .cloned()
+            .or_else(|| e.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+            .unwrap_or_default()
+    })
+}
+
+/// [`run_case`], a failed run (a deadline, a proxy that exited) becoming
+/// its message, so that one case does not hide the others.
+pub fn try_run_case(program: &Path, case: &Case) -> Result<Outcome, String> {
+    caught(|| run_case(program, case))
+}
+
+/// Every case on both programs; the differences of all cases (a run that
+/// failed is one). A program that exits instead of serving stops the
+/// loop: every further case would only say so again.
 pub fn run_pair(program_a: &Path, program_b: &Path, cases: &[Case]) -> Vec<String> {
     let mut d = Vec::new();
     for case in cases {
-        let a = run_case(program_a, case);
-        let b = run_case(program_b, case);
-        d.extend(differences(case, &a, &b));
+        let (a, b) = (try_run_case(program_a, case), try_run_case(program_b, case));
+        match (a, b) {
+            (Ok(a), Ok(b)) => d.extend(differences(case, &a, &b)),
+            (a, b) => {
+                let mut stop = false;
+                for (p, r) in [(program_a, a), (program_b, b)] {
+                    if let Err(e) = r {
+                        stop |= e.contains("instead of serving");
+                        d.push(format!(
+                            "{}: the run on {} failed: {e}",
+                            case.name,
+                            p.display()
+                        ));
+                    }
+                }
+                if stop {
+                    break;
+                }
+            }
+        }
     }
     d
 }
