@@ -29,15 +29,14 @@ pub type Check = fn(&Outcome);
 #[derive(Clone, Debug)]
 pub struct Case {
     pub name: &'static str,
-    /// Extra lines for `global`, the frontend and the backend.
-    pub global: Vec<String>,
+    /// Extra lines for the frontend and the backend.
     pub frontend: Vec<String>,
     pub backend: Vec<String>,
     pub steps: Vec<Step>,
     /// The method of each final answer the client waits for.
     pub methods: Vec<&'static str>,
     /// Read until the proxy closes after the last answer.
-    pub to_close: bool,
+    pub wait_close: bool,
     pub replies: Vec<Reply>,
     /// The final statuses the client must get from HAProxy.
     pub statuses: Vec<u16>,
@@ -52,12 +51,11 @@ impl Case {
     pub fn new(name: &'static str) -> Case {
         Case {
             name,
-            global: Vec::new(),
             frontend: Vec::new(),
             backend: Vec::new(),
             steps: Vec::new(),
             methods: Vec::new(),
-            to_close: false,
+            wait_close: false,
             replies: Vec::new(),
             statuses: Vec::new(),
             forwarded: None,
@@ -125,7 +123,7 @@ impl Case {
         if self.methods.is_empty() {
             self.methods = vec!["GET"; statuses.len().saturating_sub(awaited)];
         }
-        self.to_close |= statuses.iter().any(|s| (400..500).contains(s));
+        self.wait_close |= statuses.iter().any(|s| (400..500).contains(s));
         self
     }
 
@@ -135,7 +133,7 @@ impl Case {
     }
 
     pub fn wait_close(mut self) -> Case {
-        self.to_close = true;
+        self.wait_close = true;
         self
     }
 
@@ -181,12 +179,11 @@ pub fn bad_response(name: &'static str, raw: &str) -> Case {
 pub fn config(case: &Case, server: std::net::SocketAddr) -> String {
     let lines = |v: &[String]| -> String { v.iter().map(|l| format!("    {l}\n")).collect() };
     format!(
-        "global\n    log stdout format raw local0\n    tune.bufsize 16384\n    tune.maxrewrite 1024\n{}\
+        "global\n    log stdout format raw local0\n    tune.bufsize 16384\n    tune.maxrewrite 1024\n\
          defaults\n    mode http\n    log global\n    option httplog\n\
          \x20   timeout connect 2s\n    timeout client 5s\n    timeout server 5s\n    timeout http-request 5s\n\
          frontend fe\n    bind fd@3\n{}    default_backend be\n\
          backend be\n{}    server s1 {server}\n",
-        lines(&case.global),
         lines(&case.frontend),
         lines(&case.backend),
     )
@@ -243,7 +240,7 @@ pub fn run_case(program: &Path, case: &Case) -> Outcome {
                 conn,
                 &case.steps,
                 &case.methods,
-                case.to_close,
+                case.wait_close,
                 &mut server_has_head,
             ),
         ),
@@ -503,7 +500,7 @@ fn server_view(o: &Outcome) -> Vec<String> {
 
 /// Everything of an outcome that two programs must agree on, as lines.
 pub fn view(o: &Outcome, case: &Case) -> Vec<String> {
-    let mut v: Vec<String> = client_view(&o.client, case.to_close)
+    let mut v: Vec<String> = client_view(&o.client, case.wait_close)
         .into_iter()
         .map(|l| format!("client: {l}"))
         .collect();

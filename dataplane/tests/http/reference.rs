@@ -46,7 +46,7 @@ fn unmet(case: &Case, o: &Outcome) -> Vec<String> {
             ));
         }
     }
-    if case.to_close && !o.client.closed {
+    if case.wait_close && !o.client.closed {
         bad.push("the connection was not closed".to_owned());
     }
     if let Some(check) = case.check {
