@@ -39,6 +39,13 @@ pub const FETCHES: &[&str] = &[
     "req.hdrs",
     "req.proto_http",
     "req_proto_http",
+    "req.cook_val",
+    "cook_val",
+    "urlp_val",
+    "base32",
+    "url32",
+    "base32+src",
+    "url32+src",
     // the response
     "status",
     "res.ver",
@@ -57,6 +64,8 @@ pub const FETCHES: &[&str] = &[
     "scook",
     "res.cook_cnt",
     "scook_cnt",
+    "res.cook_val",
+    "scook_val",
     // the stream through Env
     "req.body",
     "req.len",

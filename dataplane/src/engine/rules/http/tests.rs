@@ -233,6 +233,17 @@ fn conditions_and_allow() {
 }
 
 #[test]
+fn acls_try_every_cookie_value() {
+    let r = rules("    http-request deny if { req.cook_val(a) gt 10 }");
+    let verdict = |cookies: &str| {
+        let mut s = State::new(&r, &format!("GET / HTTP/1.1\r\nHost: h\r\n{cookies}"));
+        matches!(s.with(|tx| r.request(tx)), Verdict::Reply(_))
+    };
+    assert!(verdict("Cookie: a=3; a=12\r\n"), "the second value matches");
+    assert!(!verdict("Cookie: a=3; b=12\r\n"));
+}
+
+#[test]
 fn redirects_as_haproxy_sends_them() {
     let (r, text) = replied(
         "    http-request redirect location /x%[path] code 302 set-cookie A=1",
