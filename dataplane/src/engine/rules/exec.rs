@@ -349,26 +349,8 @@ fn set_line(req: &mut Head, part: Part, v: &[u8]) {
     }
 }
 
-/// `set-var` with the 3.x conditions checked against the variable as it
-/// is and the new value.
 fn store(tx: &mut Txn<'_>, var: &VarName, conds: &[VarCond], v: Smp) {
-    let old = tx.vars.get(var.scope, &var.name);
-    let empty = |s: &Smp| matches!(s, Smp::Str(b) | Smp::Bin(b) if b.is_empty());
-    let int = |s: &Smp| match s.clone().cast(SmpType::Int) {
-        Some(Smp::Int(n)) => Some(n),
-        _ => None,
-    };
-    let ok = conds.iter().all(|c| match c {
-        VarCond::IfExists | VarCond::IfSet => old.is_some(),
-        VarCond::IfNotExists | VarCond::IfNotSet => old.is_none(),
-        VarCond::IfEmpty => empty(&v),
-        VarCond::IfNotEmpty => !empty(&v),
-        VarCond::IfGt => matches!((old.and_then(int), int(&v)), (Some(o), Some(n)) if o > n),
-        VarCond::IfLt => matches!((old.and_then(int), int(&v)), (Some(o), Some(n)) if o < n),
-    });
-    if ok {
-        tx.vars.set(var.scope, &var.name, v);
-    }
+    tx.vars.set_if(var.scope, &var.name, v, conds);
 }
 
 /// A response head as HAProxy builds one: HTTP/1.1, `status`, `reason`,

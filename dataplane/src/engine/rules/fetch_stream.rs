@@ -175,7 +175,7 @@ pub fn fetch(call: &FetchCall, cx: &Ctx<'_>) -> Option<Smp> {
                 return None;
             };
             match cx.vars.and_then(|v| v.get(*scope, name)) {
-                Some(v) => v.clone(),
+                Some(v) => v,
                 None => Smp::Str(str_arg(1)?.to_vec()),
             }
         }

@@ -150,6 +150,8 @@ pub const CONVERTERS: &[&str] = &[
     "rtrim",
     "http_date",
     "sha2",
+    "set-var",
+    "unset-var",
 ];
 
 pub fn fetch_supported(name: &str, engine: &[&str]) -> bool {
@@ -179,7 +181,7 @@ mod tests {
             .collect();
         assert!(unknown.is_empty(), "{unknown:?}");
         assert!(converter_supported("map_beg_int"));
-        assert!(!converter_supported("set-var"));
+        assert!(!converter_supported("set-var-fmt"));
         assert!(!fetch_supported("ssl_fc", &[]));
         assert!(fetch_supported("ssl_fc", &["ssl_fc"]));
     }

@@ -393,11 +393,11 @@ fn variables_log_level_and_captures() {
     });
     assert_eq!(
         s.vars.get(VarScope::Txn, "p"),
-        Some(&Smp::Str(b"/a/b".to_vec()))
+        Some(Smp::Str(b"/a/b".to_vec()))
     );
     assert_eq!(
         s.vars.get(VarScope::Txn, "f"),
-        Some(&Smp::Str(b"</a/b>".to_vec()))
+        Some(Smp::Str(b"</a/b>".to_vec()))
     );
     assert_eq!(s.vars.get(VarScope::Req, "gone"), None);
     assert_eq!(s.log_level, Some(None), "silent");
@@ -448,6 +448,25 @@ fn response_and_after_response_rules() {
     assert_eq!(
         (rep.kind, rep.status, rep.message.is_none()),
         (ReplyKind::Deny, 502, true)
+    );
+}
+
+#[test]
+fn set_var_and_unset_var_converters() {
+    let r = rules(
+        "    http-request set-header X-A <%[req.hdr(x-b),set-var(txn.b)]>[%[var(txn.b)]]\n    \
+         http-request set-header X-C <%[str(z),unset-var(txn.b)]>[%[var(txn.b)]]\n    \
+         http-request set-var(txn.k) str(keep)\n    \
+         http-request set-header X-D %[str(new),set-var(txn.k,ifnotexists)]-%[var(txn.k)]",
+    );
+    let mut s = State::new(&r, GET);
+    assert!(matches!(s.with(|tx| r.request(tx)), Verdict::Continue));
+    assert_eq!(s.req.first(b"x-a"), Some(&b"<q>[q]"[..]), "seen at once");
+    assert_eq!(s.req.first(b"x-c"), Some(&b"<z>[]"[..]));
+    assert_eq!(
+        s.req.first(b"x-d"),
+        Some(&b"new-keep"[..]),
+        "the condition holds it back"
     );
 }
 
@@ -537,8 +556,8 @@ fn fetches_and_converters_not_computed_are_refused() {
             "sc0_http_req_rate",
         ),
         (
-            "    http-request set-header X %[req.hdr(x),set-var(txn.x)]",
-            "set-var",
+            "    http-request set-header X %[req.hdr(x),field(1,.),language(en)]",
+            "language",
         ),
         ("    use_backend %[req.hdr(host),sha1] if TRUE", "sha1"),
         ("    http-request deny if WAIT_END", "wait_end"),
@@ -661,10 +680,10 @@ fn basic_authentication_against_userlists() {
     assert_eq!(st, 200);
     assert_eq!(
         vars.get(VarScope::Txn, "t"),
-        Some(&Smp::Str(b"Basic".to_vec()))
+        Some(Smp::Str(b"Basic".to_vec()))
     );
-    assert_eq!(vars.get(VarScope::Txn, "u"), Some(&Smp::Str(b"u".to_vec())));
-    assert_eq!(vars.get(VarScope::Txn, "p"), Some(&Smp::Str(b"p".to_vec())));
+    assert_eq!(vars.get(VarScope::Txn, "u"), Some(Smp::Str(b"u".to_vec())));
+    assert_eq!(vars.get(VarScope::Txn, "p"), Some(Smp::Str(b"p".to_vec())));
     assert_eq!(
         status(Some("Basic aDpzZWNyZXQ=")).0,
         201,
