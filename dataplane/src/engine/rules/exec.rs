@@ -25,7 +25,7 @@ use super::sample::{Maps, Smp};
 enum Flow {
     Next,
     /// `allow`: stop this rule set, go on.
-    Stop,
+    Allow,
     Reply(Reply),
     /// The engine ends the stream.
     End(super::engine_act::Stop),
@@ -41,7 +41,7 @@ impl HttpRules {
             }
             match self.act(&step.act, tx) {
                 Flow::Next => {}
-                Flow::Stop => return Verdict::Continue,
+                Flow::Allow => return Verdict::Continue,
                 Flow::Reply(r) => return Verdict::Reply(r),
                 Flow::End(s) => return Verdict::Stop(s),
             }
@@ -56,7 +56,7 @@ impl HttpRules {
 
     fn act(&self, act: &Act, tx: &mut Txn<'_>) -> Flow {
         match act {
-            Act::Allow => return Flow::Stop,
+            Act::Allow => return Flow::Allow,
             Act::Nothing => {}
             Act::Engine(spec) => match super::engine_act::eval(spec, &tx.ctx(self)) {
                 None => {}
