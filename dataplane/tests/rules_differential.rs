@@ -388,7 +388,6 @@ fn through_ringlb(r: &HttpRules, raw: &str) -> (Option<Head>, Head, Vec<u8>) {
         vars: &mut vars,
         caps: &mut caps,
         log_level: None,
-        engine: Vec::new(),
     };
     r.capture_request(&mut tx);
     let verdict = r.request(&mut tx);
@@ -418,7 +417,6 @@ fn through_ringlb(r: &HttpRules, raw: &str) -> (Option<Head>, Head, Vec<u8>) {
         vars: &mut vars,
         caps: &mut caps,
         log_level: None,
-        engine: Vec::new(),
     };
     assert!(matches!(r.after_response(&mut tx), Verdict::Continue));
     (forwarded, res, body)

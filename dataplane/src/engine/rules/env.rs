@@ -67,6 +67,13 @@ pub trait Env {
     fn fetch(&self, _call: &FetchCall) -> Option<Smp> {
         None
     }
+    /// Apply an action the engine declared in
+    /// [`super::http::Setup::engine_actions`], when its rule runs: the
+    /// rules that follow see its effect (a `track-sc0` before an
+    /// `sc_http_req_rate(0)` condition, a `set-src` before `src`), so the
+    /// engine applies it at once (its state behind a `Cell`/`RefCell`:
+    /// a stream is one core's). Never called for an undeclared action.
+    fn apply(&self, _action: super::engine_act::EngineAction) {}
 }
 
 /// An [`Env`] with the connection's facts alone (tests, benches, and the

@@ -60,7 +60,7 @@ impl HttpRules {
             Act::Nothing => {}
             Act::Engine(spec) => match super::engine_act::eval(spec, &tx.ctx(self)) {
                 None => {}
-                Some(Ok(a)) => tx.engine.push(a),
+                Some(Ok(a)) => tx.env.apply(a),
                 Some(Err(stop)) => return Flow::End(stop),
             },
             Act::SetHeader { name, value, add } => {

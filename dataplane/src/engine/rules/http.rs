@@ -22,7 +22,7 @@
 //! // per transaction (vars live with the session, captures with the txn):
 //! let mut caps = fe.new_captures();
 //! let mut tx = Txn { req: &mut req, res: None, env: &stream, vars: &mut sess.vars,
-//!                    caps: &mut caps, log_level: None, engine: Vec::new() };
+//!                    caps: &mut caps, log_level: None };
 //! fe.capture_request(&mut tx);
 //! match fe.request(&mut tx) { Verdict::Continue => {}, Verdict::Reply(r) => .., Verdict::Stop(s) => .. }
 //! let pick = fe.pick_backend(&mut tx);   // None / unknown name: default_backend
@@ -102,9 +102,6 @@ pub struct Txn<'a> {
     pub caps: &'a mut Captures,
     /// `set-log-level`: None untouched, `Some(None)` silent.
     pub log_level: Option<ringlb_config::model::LogLevel>,
-    /// The effects for the engine the rules evaluated, in order (only
-    /// the actions the engine declared in [`Setup::engine_actions`]).
-    pub engine: Vec<EngineAction>,
 }
 
 impl std::fmt::Debug for Txn<'_> {
@@ -115,7 +112,6 @@ impl std::fmt::Debug for Txn<'_> {
             .field("vars", &self.vars)
             .field("caps", &self.caps)
             .field("log_level", &self.log_level)
-            .field("engine", &self.engine)
             .finish_non_exhaustive()
     }
 }
