@@ -115,7 +115,6 @@ fn http_rules_request(c: &mut Criterion) {
                 vars: &mut vars,
                 caps: &mut caps,
                 log_level: None,
-                engine: Vec::new(),
             };
             let v = rules.request(&mut tx);
             black_box((v, rules.pick_backend(&mut tx)))

@@ -183,7 +183,9 @@ const CASES: &[(&str, &[&str])] = &[
          http-request set-header X-Time %[int(1700000000),ltime(%Y-%m-%dT%H:%M:%S)]\n\
          http-request set-header X-Names %[fe_name]/%[req.proto_http]\n\
          http-request set-header X-Alias %f/%b/%s/%HM/%HU/%HP/%HQ/%HV/%ST\n\
-         http-request set-header X-Hdrs %[req.hdrs,length]",
+         http-request set-header X-Hdrs %[req.hdrs,length]\n\
+         http-request set-header X-SV <%[path,set-var(txn.sv)]>[%[var(txn.sv)]]\n\
+         http-request set-header X-UV <%[str(z),unset-var(txn.sv)]>[%[var(txn.sv)]]",
         &["GET /t?q=1 HTTP/1.1\r\nHost: h\r\n"],
     ),
     (
@@ -386,7 +388,6 @@ fn through_ringlb(r: &HttpRules, raw: &str) -> (Option<Head>, Head, Vec<u8>) {
         vars: &mut vars,
         caps: &mut caps,
         log_level: None,
-        engine: Vec::new(),
     };
     r.capture_request(&mut tx);
     let verdict = r.request(&mut tx);
@@ -416,7 +417,6 @@ fn through_ringlb(r: &HttpRules, raw: &str) -> (Option<Head>, Head, Vec<u8>) {
         vars: &mut vars,
         caps: &mut caps,
         log_level: None,
-        engine: Vec::new(),
     };
     assert!(matches!(r.after_response(&mut tx), Verdict::Continue));
     (forwarded, res, body)

@@ -303,6 +303,45 @@ const FETCHES: &[(&str, &[&str])] = &[
         &["GET / HTTP/1.1\r\nHost: h\r\nX-A: 1, 2\r\nX-A: 3\r\n"],
     ),
     (
+        "req.cook_val(a)",
+        &[
+            "GET / HTTP/1.1\r\nHost: h\r\nCookie: a=12; b=3\r\nCookie: a=-7x\r\n",
+            "GET / HTTP/1.1\r\nHost: h\r\nCookie: a=x\r\n",
+            "GET / HTTP/1.1\r\nHost: h\r\n",
+        ],
+    ),
+    (
+        "urlp_val(x)",
+        &[
+            "GET /p?y=1&x=42z HTTP/1.1\r\nHost: h\r\n",
+            "GET /p?y=1 HTTP/1.1\r\nHost: h\r\n",
+        ],
+    ),
+    (
+        "base32",
+        &[
+            "GET /a/b?c HTTP/1.1\r\nHost: example.com\r\n",
+            "GET /a HTTP/1.1\r\nHost: x, y\r\n",
+            "GET http://h/z?q HTTP/1.1\r\nHost: h\r\n",
+            "GET /a HTTP/1.0\r\n",
+        ],
+    ),
+    (
+        "url32",
+        &[
+            "GET /a/b?c HTTP/1.1\r\nHost: example.com\r\n",
+            "GET /a HTTP/1.1\r\nHost: x, y\r\n",
+        ],
+    ),
+    (
+        "base32+src,hex",
+        &["GET /a/b?c HTTP/1.1\r\nHost: example.com\r\n"],
+    ),
+    (
+        "url32+src,hex",
+        &["GET /a/b?c HTTP/1.1\r\nHost: example.com\r\n"],
+    ),
+    (
         "req.hdr(x-a),lower,field(2,-)",
         &["GET / HTTP/1.1\r\nHost: h\r\nX-A: A-B-C\r\n"],
     ),

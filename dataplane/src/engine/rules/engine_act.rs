@@ -1,18 +1,21 @@
 //! The actions whose effect is the engine's (timeouts, retries, queue
-//! priority, addresses, socket marks, early hints, and the ends without a
+//! priority, addresses, socket marks, early hints, pauses, waiting for a
+//! handshake, logs, stick counters, the cache, and the ends without a
 //! reply: `reject`, `silent-drop`, `use-service`). The rules evaluate
-//! their arguments and hand the result over; the engine declares the
-//! ones it applies in [`super::http::Setup::engine_actions`], and any
-//! other is refused at start-up, so no configuration runs with an action
-//! silently ignored.
+//! their arguments and hand the result to [`super::env::Env::apply`] when
+//! the rule runs; the engine declares the ones it applies in
+//! [`super::http::Setup::engine_actions`], and any other is refused at
+//! start-up, so no configuration runs with an action silently ignored.
+//! `wait-for-body` stays refused: the rules after it must wait for the
+//! body, which needs the rules to resume mid-set.
 
 use std::net::IpAddr;
 use std::time::Duration;
 
 use ringlb_config::keywords::SmpType;
 use ringlb_config::model::{
-    HttpRequestAction as Req, HttpResponseAction as Res, IntOrExpr, SockOpt, TimeOrExpr,
-    TimeoutName,
+    HttpAfterResponseAction as After, HttpRequestAction as Req, HttpResponseAction as Res,
+    IntOrExpr, ScOp, ScUpdate, SockOpt, TimeOrExpr, TimeoutName, TrackSc,
 };
 
 use super::expr::Expr;
@@ -49,6 +52,27 @@ pub enum EngineAction {
         name: Vec<u8>,
         value: Vec<u8>,
     },
+    /// `pause`: hold the stream this long (the rules go on at once; the
+    /// engine holds what they decided, reply included, for this long).
+    Pause(Duration),
+    WaitForHandshake,
+    /// `do-log` (3.x): emit a log line now.
+    DoLog,
+    /// `track-sc<n>`: the key fetched, for the stick table.
+    TrackSc {
+        counter: u8,
+        key: Smp,
+        table: Option<String>,
+    },
+    /// `sc-inc-gpc*`, `sc-add-gpc`, `sc-set-gpt*`: the value evaluated.
+    ScUpdate {
+        op: ScOp,
+        idx: u32,
+        counter: u8,
+        value: Option<i64>,
+    },
+    CacheUse(String),
+    CacheStore(String),
 }
 
 /// An end without a reply, for the engine to bring about.
@@ -82,6 +106,13 @@ pub(super) enum Spec {
     DstPort(Expr),
     SockOpt(SockOpt, IntArg),
     EarlyHint(Vec<u8>, Fmt),
+    Pause(Option<Duration>, Option<Expr>),
+    WaitForHandshake,
+    DoLog,
+    TrackSc(u8, Expr, Option<String>),
+    Sc(ScOp, u32, u8, Option<IntArg>),
+    CacheUse(String),
+    CacheStore(String),
     Stop(Stop),
 }
 
@@ -116,6 +147,12 @@ pub(super) fn request(a: &Req) -> Option<Result<Spec, CompileError>> {
         Req::EarlyHint(h) => {
             Fmt::compile(&h.value, true).map(|f| Spec::EarlyHint(h.name.as_bytes().to_vec(), f))
         }
+        Req::Pause(v) => pause(v),
+        Req::WaitForHandshake => Ok(Spec::WaitForHandshake),
+        Req::DoLog => Ok(Spec::DoLog),
+        Req::TrackSc(t) => track(t),
+        Req::Sc(u) => sc(u),
+        Req::CacheUse(c) => Ok(Spec::CacheUse(c.clone())),
         Req::Reject => Ok(Spec::Stop(Stop::Reject)),
         Req::SilentDrop(ttl) => Ok(Spec::Stop(Stop::SilentDrop { rst_ttl: *ttl })),
         Req::UseService(s) => Ok(Spec::Stop(Stop::UseService(s.clone()))),
@@ -130,8 +167,42 @@ pub(super) fn response(a: &Res) -> Option<Result<Spec, CompileError>> {
         Res::SetNice(n) => Ok(Spec::Nice(*n)),
         Res::SetSockOpt(s) => int_arg(&s.value).map(|v| Spec::SockOpt(s.opt, v)),
         Res::SilentDrop(ttl) => Ok(Spec::Stop(Stop::SilentDrop { rst_ttl: *ttl })),
+        Res::Pause(v) => pause(v),
+        Res::DoLog => Ok(Spec::DoLog),
+        Res::TrackSc(t) => track(t),
+        Res::Sc(u) => sc(u),
+        Res::CacheStore(c) => Ok(Spec::CacheStore(c.clone())),
         _ => return None,
     })
+}
+
+/// The engine's part of an http-after-response action, if it is one.
+pub(super) fn after(a: &After) -> Option<Result<Spec, CompileError>> {
+    Some(match a {
+        After::DoLog => Ok(Spec::DoLog),
+        After::Sc(u) => sc(u),
+        _ => return None,
+    })
+}
+
+fn pause(v: &TimeOrExpr) -> Result<Spec, CompileError> {
+    Ok(match v {
+        TimeOrExpr::Time(d) => Spec::Pause(Some(*d), None),
+        TimeOrExpr::Expr(e) => Spec::Pause(None, Some(Expr::compile(e)?)),
+    })
+}
+
+fn track(t: &TrackSc) -> Result<Spec, CompileError> {
+    Ok(Spec::TrackSc(
+        t.counter,
+        Expr::compile(&t.key)?,
+        t.table.clone(),
+    ))
+}
+
+fn sc(u: &ScUpdate) -> Result<Spec, CompileError> {
+    let value = u.value.as_ref().map(int_arg).transpose()?;
+    Ok(Spec::Sc(u.op, u.idx, u.counter, value))
 }
 
 fn int(e: &Expr, cx: &Ctx<'_>) -> Option<i64> {
@@ -192,6 +263,29 @@ pub(super) fn eval(spec: &Spec, cx: &Ctx<'_>) -> Option<Result<EngineAction, Sto
             name: name.clone(),
             value: f.render(cx),
         },
+        Spec::Pause(fixed, expr) => EngineAction::Pause(match (fixed, expr) {
+            (Some(d), _) => *d,
+            (None, Some(e)) => Duration::from_millis(u64::try_from(int(e, cx)?).ok()?),
+            (None, None) => return None,
+        }),
+        Spec::WaitForHandshake => EngineAction::WaitForHandshake,
+        Spec::DoLog => EngineAction::DoLog,
+        Spec::TrackSc(counter, key, table) => EngineAction::TrackSc {
+            counter: *counter,
+            key: key.eval(cx)?,
+            table: table.clone(),
+        },
+        Spec::Sc(op, idx, counter, value) => EngineAction::ScUpdate {
+            op: *op,
+            idx: *idx,
+            counter: *counter,
+            value: match value {
+                Some(v) => Some(int_of(v)?),
+                None => None,
+            },
+        },
+        Spec::CacheUse(c) => EngineAction::CacheUse(c.clone()),
+        Spec::CacheStore(c) => EngineAction::CacheStore(c.clone()),
         Spec::Stop(s) => return Some(Err(s.clone())),
     }))
 }

@@ -2,8 +2,11 @@
 //! only the engine knows ([`Env`]), the transaction's variables
 //! ([`Vars`]) and its capture slots ([`Captures`]).
 
+use std::cell::RefCell;
 use std::net::SocketAddr;
 
+use ringlb_config::keywords::SmpType;
+use ringlb_config::model::VarCond;
 use ringlb_config::sample::{FetchCall, VarScope};
 
 use super::sample::Smp;
@@ -64,6 +67,13 @@ pub trait Env {
     fn fetch(&self, _call: &FetchCall) -> Option<Smp> {
         None
     }
+    /// Apply an action the engine declared in
+    /// [`super::http::Setup::engine_actions`], when its rule runs: the
+    /// rules that follow see its effect (a `track-sc0` before an
+    /// `sc_http_req_rate(0)` condition, a `set-src` before `src`), so the
+    /// engine applies it at once (its state behind a `Cell`/`RefCell`:
+    /// a stream is one core's). Never called for an undeclared action.
+    fn apply(&self, _action: super::engine_act::EngineAction) {}
 }
 
 /// An [`Env`] with the connection's facts alone (tests, benches, and the
@@ -120,7 +130,10 @@ fn scope(s: VarScope) -> Option<Scope> {
 /// handful; a hash would cost more than it saves).
 #[derive(Clone, Debug, Default)]
 pub struct Vars {
-    vars: Vec<(Scope, String, Smp)>,
+    /// In a cell so the `set-var` / `unset-var` converters, which run
+    /// where the rules only read, can write (the stream owns its
+    /// variables, one core runs it).
+    vars: RefCell<Vec<(Scope, String, Smp)>>,
     /// The `req`/`res` store holds the response's variables.
     response: bool,
 }
@@ -134,38 +147,61 @@ impl Vars {
         )
     }
 
-    pub fn get(&self, s: VarScope, name: &str) -> Option<&Smp> {
+    pub fn get(&self, s: VarScope, name: &str) -> Option<Smp> {
         if self.off_phase(s) {
             return None;
         }
         let s = scope(s)?;
         self.vars
+            .borrow()
             .iter()
             .find(|(vs, n, _)| *vs == s && n == name)
-            .map(|(_, _, v)| v)
+            .map(|(_, _, v)| v.clone())
     }
 
-    pub fn set(&mut self, s: VarScope, name: &str, v: Smp) {
+    pub fn set(&self, s: VarScope, name: &str, v: Smp) {
         if self.off_phase(s) {
             return;
         }
         let Some(s) = scope(s) else { return };
-        match self
-            .vars
-            .iter_mut()
-            .find(|(vs, n, _)| *vs == s && n == name)
-        {
+        let mut vars = self.vars.borrow_mut();
+        match vars.iter_mut().find(|(vs, n, _)| *vs == s && n == name) {
             Some(slot) => slot.2 = v,
-            None => self.vars.push((s, name.to_string(), v)),
+            None => vars.push((s, name.to_string(), v)),
         }
     }
 
-    pub fn unset(&mut self, s: VarScope, name: &str) {
+    /// `set-var` with the 3.x conditions, checked against the variable as
+    /// it is and the new value.
+    pub fn set_if(&self, s: VarScope, name: &str, v: Smp, conds: &[VarCond]) {
+        let old = self.get(s, name);
+        let empty = |s: &Smp| matches!(s, Smp::Str(b) | Smp::Bin(b) if b.is_empty());
+        let int = |s: &Smp| match s.clone().cast(SmpType::Int) {
+            Some(Smp::Int(n)) => Some(n),
+            _ => None,
+        };
+        let old_int = old.as_ref().and_then(int);
+        let ok = conds.iter().all(|c| match c {
+            VarCond::IfExists | VarCond::IfSet => old.is_some(),
+            VarCond::IfNotExists | VarCond::IfNotSet => old.is_none(),
+            VarCond::IfEmpty => empty(&v),
+            VarCond::IfNotEmpty => !empty(&v),
+            VarCond::IfGt => matches!((old_int, int(&v)), (Some(o), Some(n)) if o > n),
+            VarCond::IfLt => matches!((old_int, int(&v)), (Some(o), Some(n)) if o < n),
+        });
+        if ok {
+            self.set(s, name, v);
+        }
+    }
+
+    pub fn unset(&self, s: VarScope, name: &str) {
         if self.off_phase(s) {
             return;
         }
         if let Some(s) = scope(s) {
-            self.vars.retain(|(vs, n, _)| !(*vs == s && n == name));
+            self.vars
+                .borrow_mut()
+                .retain(|(vs, n, _)| !(*vs == s && n == name));
         }
     }
 
@@ -175,7 +211,9 @@ impl Vars {
     /// http-after-response sets; a second call does nothing.
     pub fn enter_response(&mut self) {
         if !self.response {
-            self.vars.retain(|(s, _, _)| *s != Scope::ReqRes);
+            self.vars
+                .borrow_mut()
+                .retain(|(s, _, _)| *s != Scope::ReqRes);
             self.response = true;
         }
     }
@@ -184,6 +222,7 @@ impl Vars {
     /// the session's (and `proc`) stay.
     pub fn end_txn(&mut self) {
         self.vars
+            .borrow_mut()
             .retain(|(s, _, _)| matches!(s, Scope::Sess | Scope::Proc));
         self.response = false;
     }

@@ -25,7 +25,7 @@ use super::sample::{Maps, Smp};
 enum Flow {
     Next,
     /// `allow`: stop this rule set, go on.
-    Stop,
+    Allow,
     Reply(Reply),
     /// The engine ends the stream.
     End(super::engine_act::Stop),
@@ -41,7 +41,7 @@ impl HttpRules {
             }
             match self.act(&step.act, tx) {
                 Flow::Next => {}
-                Flow::Stop => return Verdict::Continue,
+                Flow::Allow => return Verdict::Continue,
                 Flow::Reply(r) => return Verdict::Reply(r),
                 Flow::End(s) => return Verdict::Stop(s),
             }
@@ -56,11 +56,11 @@ impl HttpRules {
 
     fn act(&self, act: &Act, tx: &mut Txn<'_>) -> Flow {
         match act {
-            Act::Allow => return Flow::Stop,
+            Act::Allow => return Flow::Allow,
             Act::Nothing => {}
             Act::Engine(spec) => match super::engine_act::eval(spec, &tx.ctx(self)) {
                 None => {}
-                Some(Ok(a)) => tx.engine.push(a),
+                Some(Ok(a)) => tx.env.apply(a),
                 Some(Err(stop)) => return Flow::End(stop),
             },
             Act::SetHeader { name, value, add } => {
@@ -349,26 +349,8 @@ fn set_line(req: &mut Head, part: Part, v: &[u8]) {
     }
 }
 
-/// `set-var` with the 3.x conditions checked against the variable as it
-/// is and the new value.
 fn store(tx: &mut Txn<'_>, var: &VarName, conds: &[VarCond], v: Smp) {
-    let old = tx.vars.get(var.scope, &var.name);
-    let empty = |s: &Smp| matches!(s, Smp::Str(b) | Smp::Bin(b) if b.is_empty());
-    let int = |s: &Smp| match s.clone().cast(SmpType::Int) {
-        Some(Smp::Int(n)) => Some(n),
-        _ => None,
-    };
-    let ok = conds.iter().all(|c| match c {
-        VarCond::IfExists | VarCond::IfSet => old.is_some(),
-        VarCond::IfNotExists | VarCond::IfNotSet => old.is_none(),
-        VarCond::IfEmpty => empty(&v),
-        VarCond::IfNotEmpty => !empty(&v),
-        VarCond::IfGt => matches!((old.and_then(int), int(&v)), (Some(o), Some(n)) if o > n),
-        VarCond::IfLt => matches!((old.and_then(int), int(&v)), (Some(o), Some(n)) if o < n),
-    });
-    if ok {
-        tx.vars.set(var.scope, &var.name, v);
-    }
+    tx.vars.set_if(var.scope, &var.name, v, conds);
 }
 
 /// A response head as HAProxy builds one: HTTP/1.1, `status`, `reason`,

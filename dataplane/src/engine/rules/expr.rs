@@ -4,6 +4,7 @@
 //! local clock (`ltime`) and the maps (`map*`).
 
 use ringlb_config::keywords::SmpType;
+use ringlb_config::model::VarCond;
 use ringlb_config::sample::{Arg, SampleExpr, VarScope};
 
 use super::fetch::{fetch, Ctx};
@@ -60,7 +61,7 @@ fn var_arg(a: Option<&Arg>) -> Option<(VarScope, &str)> {
 /// A variable as a string (HAProxy's `sample_conv_var2smp_str`).
 fn var_str(cx: &Ctx<'_>, a: Option<&Arg>) -> Option<Vec<u8>> {
     let (scope, name) = var_arg(a)?;
-    match cx.vars?.get(scope, name)?.clone().cast(SmpType::Str)? {
+    match cx.vars?.get(scope, name)?.cast(SmpType::Str)? {
         Smp::Str(s) => Some(s),
         _ => None,
     }
@@ -140,6 +141,28 @@ pub fn convert_in(c: &Converter, v: Smp, cx: &Ctx<'_>) -> Option<Smp> {
                 }
             }
         }
+        // As HAProxy's smp_conv_store / smp_conv_clear: the sample goes
+        // on unchanged.
+        "set-var" => {
+            if let (Some((scope, name)), Some(vars)) = (var_arg(args.first()), cx.vars) {
+                let conds: Vec<VarCond> = args
+                    .iter()
+                    .skip(1)
+                    .filter_map(|a| match a {
+                        Arg::Str(c) => VarCond::from_keyword(c),
+                        _ => None,
+                    })
+                    .collect();
+                vars.set_if(scope, name, v.clone(), &conds);
+            }
+            Some(v)
+        }
+        "unset-var" => {
+            if let (Some((scope, name)), Some(vars)) = (var_arg(args.first()), cx.vars) {
+                vars.unset(scope, name);
+            }
+            Some(v)
+        }
         "cpl" => match v.cast(SmpType::Int)? {
             Smp::Int(n) => Some(Smp::Int(!n)),
             _ => None,
@@ -201,7 +224,7 @@ pub fn convert_in(c: &Converter, v: Smp, cx: &Ctx<'_>) -> Option<Smp> {
 /// A variable as an integer (HAProxy's `sample_conv_var2smp_sint`).
 fn var_int(cx: &Ctx<'_>, a: Option<&Arg>) -> Option<i64> {
     let (scope, name) = var_arg(a)?;
-    match cx.vars?.get(scope, name)?.clone().cast(SmpType::Int)? {
+    match cx.vars?.get(scope, name)?.cast(SmpType::Int)? {
         Smp::Int(n) => Some(n),
         _ => None,
     }
@@ -281,7 +304,7 @@ mod tests {
 
     #[test]
     fn converters_reading_variables() {
-        let mut vars = Vars::default();
+        let vars = Vars::default();
         vars.set(VarScope::Txn, "v", Smp::Str(b"abc".to_vec()));
         vars.set(VarScope::Txn, "n", Smp::Int(7));
         let s = |v: &str| Some(Smp::Str(v.as_bytes().to_vec()));
@@ -304,7 +327,7 @@ mod tests {
 
     #[test]
     fn integer_and_string_converters() {
-        let mut vars = Vars::default();
+        let vars = Vars::default();
         vars.set(VarScope::Txn, "n", Smp::Str(b"6".to_vec()));
         let i = |n: i64| Some(Smp::Int(n));
         assert_eq!(eval("int(12),and(10)", &vars), i(8));

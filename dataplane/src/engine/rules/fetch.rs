@@ -207,6 +207,8 @@ pub fn fetch_each(call: &FetchCall, cx: &Ctx<'_>, mut each: impl FnMut(Smp) -> b
     let (head, base) = match name {
         "req.cook" | "cook" | "cookie" => (cx.req_head(), "cook"),
         "res.cook" | "scook" => (cx.res, "cook"),
+        "req.cook_val" | "cook_val" => (cx.req_head(), "cook_val"),
+        "res.cook_val" | "scook_val" => (cx.res, "cook_val"),
         "req.hdr" | "hdr" => (cx.req_head(), "hdr"),
         "req.fhdr" | "fhdr" => (cx.req_head(), "fhdr"),
         "req.hdr_ip" | "hdr_ip" => (cx.req_head(), "hdr_ip"),
@@ -218,13 +220,19 @@ pub fn fetch_each(call: &FetchCall, cx: &Ctx<'_>, mut each: impl FnMut(Smp) -> b
         _ => return fetch(call, cx).is_some_and(each),
     };
     let Some(head) = head else { return false };
-    if base == "cook" {
+    if base == "cook" || base == "cook_val" {
         let Some(Arg::Str(c)) = call.args.first() else {
             return fetch(call, cx).is_some_and(each);
         };
         // A request's Cookie headers are lists; a Set-Cookie is one.
-        let list = !matches!(name, "res.cook" | "scook");
-        return cookies(head, c.as_bytes(), list).any(|v| each(Smp::Str(v.to_vec())));
+        let list = !name.starts_with("res.") && !name.starts_with('s');
+        return cookies(head, c.as_bytes(), list).any(|v| {
+            each(if base == "cook" {
+                Smp::Str(v.to_vec())
+            } else {
+                Smp::Int(i64::from(strl2ic(v)))
+            })
+        });
     }
     if matches!(call.args.get(1), Some(Arg::Int(n)) if *n != 0) {
         return fetch(call, cx).is_some_and(each);
@@ -317,7 +325,7 @@ pub(super) fn addr(ip: IpAddr) -> Smp {
 /// (`?` by default) and are separated by `&`, `;` or `delim`; the value of
 /// the first one named `name` (the first one with a value when `name` is
 /// empty), up to the next separator.
-fn url_param<'a>(uri: &'a [u8], name: &[u8], delim: u8) -> Option<&'a [u8]> {
+pub(super) fn url_param<'a>(uri: &'a [u8], name: &[u8], delim: u8) -> Option<&'a [u8]> {
     let qs = uri.get(memchr::memchr(delim, uri)? + 1..)?;
     let is_sep = |c: u8| c == b'&' || c == b';' || c == delim;
     let value_at = |start: usize| {

@@ -11,7 +11,9 @@ use ringlb_config::sample::{Arg, FetchCall};
 use ringlb_proto::h1::fields::values;
 
 use super::auth::{credentials, Credentials};
-use super::fetch::{cookies, header_ip, header_values, occurrence, strl2ic, Ctx};
+use super::fetch::{
+    cookies, cut_query, header_ip, header_values, occurrence, path, strl2ic, url_param, Ctx,
+};
 use super::sample::Smp;
 
 fn count(n: usize) -> Smp {
@@ -92,6 +94,68 @@ pub fn fetch(call: &FetchCall, cx: &Ctx<'_>) -> Option<Smp> {
         "res.cook_cnt" | "scook_cnt" => {
             count(cookies(cx.res?, str_arg(0).unwrap_or_default(), false).count())
         }
+        "req.cook_val" | "cook_val" | "res.cook_val" | "scook_val" => {
+            let (head, list) = if call.def.name.starts_with("res") || call.def.name.starts_with('s')
+            {
+                (cx.res?, false)
+            } else {
+                (cx.req_head()?, true)
+            };
+            let name = str_arg(0).unwrap_or_default();
+            let mut all = cookies(head, name, list);
+            let v = if name.is_empty() {
+                all.next()
+            } else {
+                all.last()
+            };
+            Smp::Int(i64::from(strl2ic(v?)))
+        }
+        "urlp_val" => {
+            let uri = cx.req_head()?.line_parts()[1];
+            let delim = str_arg(1).and_then(|d| d.first().copied()).unwrap_or(b'?');
+            let v = url_param(uri, str_arg(0).unwrap_or_default(), delim)?;
+            Smp::Int(i64::from(strl2ic(v)))
+        }
+        "base32" | "url32" | "base32+src" | "url32+src" => {
+            let req = cx.req_head()?;
+            let name = call.def.name;
+            let uri = req.line_parts()[1];
+            // C's `char` is signed: a byte over 0x7f counts negative.
+            let sdbm = |h: u32, bytes: &[u8]| {
+                bytes.iter().fold(h, |h, c| {
+                    (i32::from(*c as i8) as u32)
+                        .wrapping_add(h << 6)
+                        .wrapping_add(h << 16)
+                        .wrapping_sub(h)
+                })
+            };
+            let host = if name.starts_with("base") {
+                header_values(req, b"host", false).next()
+            } else {
+                req.first(b"host")
+            };
+            let mut h = sdbm(0, host.unwrap_or_default());
+            let p = path(uri).unwrap_or_default();
+            let p = if name.starts_with("base") {
+                cut_query(p)
+            } else {
+                p
+            };
+            if p.first() == Some(&b'/') {
+                h = sdbm(h, p);
+            }
+            let h = crate::balance::full_hash(h);
+            if !name.ends_with("+src") {
+                Smp::Int(i64::from(h))
+            } else {
+                let mut out = h.to_be_bytes().to_vec();
+                match env.src()?.ip() {
+                    std::net::IpAddr::V4(a) => out.extend_from_slice(&a.octets()),
+                    std::net::IpAddr::V6(a) => out.extend_from_slice(&a.octets()),
+                }
+                Smp::Bin(out)
+            }
+        }
         "req.hdrs" => {
             // The header block as HTTP/1 text, the empty line included.
             let mut out = Vec::new();
@@ -111,7 +175,7 @@ pub fn fetch(call: &FetchCall, cx: &Ctx<'_>) -> Option<Smp> {
                 return None;
             };
             match cx.vars.and_then(|v| v.get(*scope, name)) {
-                Some(v) => v.clone(),
+                Some(v) => v,
                 None => Smp::Str(str_arg(1)?.to_vec()),
             }
         }
@@ -373,6 +437,7 @@ mod tests {
         assert_eq!(run("res.cook(a)", &cx), Some(text("1")));
         assert_eq!(run("res.cook(b)", &cx), Some(text("2")));
         assert_eq!(run("res.cook_cnt(a)", &cx), Some(Smp::Int(1)));
+        assert_eq!(run("res.cook_val(b)", &cx), Some(Smp::Int(2)));
         // Without a name, http_extract_cookie_value goes on after the
         // first pair and counts `path=/` too.
         assert_eq!(run("res.cook_cnt", &cx), Some(Smp::Int(3)));

@@ -14,6 +14,25 @@
 //! an `allow` ends one proxy's set only: the next proxy's set still runs
 //! (a Continue goes on to it); a Reply or a Stop ends them all. The
 //! actions themselves are in `exec`, the compiler in `http/compile.rs`.
+//!
+//! ```text
+//! // start-up, per proxy:
+//! let setup = Setup { userlists: &cfg.userlists, engine_fetches: &[], engine_actions: &[] };
+//! let rules = HttpRules::compile_with(px, &setup, &|name| plan.backend(name))?;
+//! // per transaction (vars live with the session, captures with the txn):
+//! let mut caps = fe.new_captures();
+//! let mut tx = Txn { req: &mut req, res: None, env: &stream, vars: &mut sess.vars,
+//!                    caps: &mut caps, log_level: None };
+//! fe.capture_request(&mut tx);
+//! match fe.request(&mut tx) { Verdict::Continue => {}, Verdict::Reply(r) => .., Verdict::Stop(s) => .. }
+//! let pick = fe.pick_backend(&mut tx);   // None / unknown name: default_backend
+//! be.request(&mut tx);                   // same matching
+//! tx.res = Some(&mut res);
+//! fe.capture_response(&mut tx);
+//! be.response(&mut tx); fe.response(&mut tx);
+//! be.after_response(&mut tx); fe.after_response(&mut tx);  // on replies too
+//! sess.vars.end_txn();
+//! ```
 
 use std::time::Duration;
 
@@ -83,9 +102,6 @@ pub struct Txn<'a> {
     pub caps: &'a mut Captures,
     /// `set-log-level`: None untouched, `Some(None)` silent.
     pub log_level: Option<ringlb_config::model::LogLevel>,
-    /// The effects for the engine the rules evaluated, in order (only
-    /// the actions the engine declared in [`Setup::engine_actions`]).
-    pub engine: Vec<EngineAction>,
 }
 
 impl std::fmt::Debug for Txn<'_> {
@@ -96,7 +112,6 @@ impl std::fmt::Debug for Txn<'_> {
             .field("vars", &self.vars)
             .field("caps", &self.caps)
             .field("log_level", &self.log_level)
-            .field("engine", &self.engine)
             .finish_non_exhaustive()
     }
 }

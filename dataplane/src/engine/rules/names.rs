@@ -39,6 +39,13 @@ pub const FETCHES: &[&str] = &[
     "req.hdrs",
     "req.proto_http",
     "req_proto_http",
+    "req.cook_val",
+    "cook_val",
+    "urlp_val",
+    "base32",
+    "url32",
+    "base32+src",
+    "url32+src",
     // the response
     "status",
     "res.ver",
@@ -57,6 +64,8 @@ pub const FETCHES: &[&str] = &[
     "scook",
     "res.cook_cnt",
     "scook_cnt",
+    "res.cook_val",
+    "scook_val",
     // the stream through Env
     "req.body",
     "req.len",
@@ -141,6 +150,8 @@ pub const CONVERTERS: &[&str] = &[
     "rtrim",
     "http_date",
     "sha2",
+    "set-var",
+    "unset-var",
 ];
 
 pub fn fetch_supported(name: &str, engine: &[&str]) -> bool {
@@ -170,7 +181,7 @@ mod tests {
             .collect();
         assert!(unknown.is_empty(), "{unknown:?}");
         assert!(converter_supported("map_beg_int"));
-        assert!(!converter_supported("set-var"));
+        assert!(!converter_supported("set-var-fmt"));
         assert!(!fetch_supported("ssl_fc", &[]));
         assert!(fetch_supported("ssl_fc", &["ssl_fc"]));
     }

@@ -35,9 +35,11 @@ pub struct Setup<'a> {
     /// The actions the engine applies (by name as written: `set-timeout`,
     /// `set-retries`, `disable-l7-retry`, `set-priority-class`,
     /// `set-priority-offset`, `set-nice`, `set-src`, `set-src-port`,
-    /// `set-dst`, `set-dst-port`, `set-mark/tos`, `early-hint`, `reject`,
-    /// `silent-drop`, `use-service`): the rules evaluate them into
-    /// [`super::Txn::engine`] or [`super::Verdict::Stop`].
+    /// `set-dst`, `set-dst-port`, `set-mark/tos`, `early-hint`, `pause`,
+    /// `wait-for-handshake`, `do-log`, `track-sc`, `sc-*`, `cache-use`,
+    /// `cache-store`, `reject`, `silent-drop`, `use-service`): the rules
+    /// evaluate them and call [`super::Env::apply`], or end with
+    /// [`super::Verdict::Stop`].
     pub engine_actions: &'a [&'a str],
 }
 
@@ -361,7 +363,12 @@ impl Compiler<'_> {
             After::SetLogLevel(l) => Act::SetLogLevel(*l),
             After::Capture(c) => self.capture(c, true)?,
             After::StrictMode(_) => Act::Nothing,
-            other => return Err(unsupported("http-after-response", other.name())),
+            other => match engine_act::after(other) {
+                Some(spec) if self.setup.engine_actions.contains(&other.name()) => {
+                    Act::Engine(Box::new(spec?))
+                }
+                _ => return Err(unsupported("http-after-response", other.name())),
+            },
         })
     }
 }

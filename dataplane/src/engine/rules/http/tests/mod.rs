@@ -75,7 +75,6 @@ struct State {
     vars: Vars,
     caps: Captures,
     log_level: Option<ringlb_config::model::LogLevel>,
-    engine: Vec<EngineAction>,
 }
 
 const ENV: Conn<'static> = Conn {
@@ -92,7 +91,6 @@ impl State {
             vars: Vars::default(),
             caps: r.new_captures(),
             log_level: None,
-            engine: Vec::new(),
         }
     }
 
@@ -104,11 +102,9 @@ impl State {
             vars: &mut self.vars,
             caps: &mut self.caps,
             log_level: self.log_level,
-            engine: std::mem::take(&mut self.engine),
         };
         let out = f(&mut tx);
         self.log_level = tx.log_level;
-        self.engine = tx.engine;
         out
     }
 }
@@ -230,6 +226,17 @@ fn conditions_and_allow() {
     assert!(!out.contains("X-D"), "allow stops the set: {out}");
     let out = rewritten(body, "GET /b HTTP/1.1\r\nHost: h\r\n");
     assert!(!out.contains("X-C") && out.contains("X-D: 1"), "{out}");
+}
+
+#[test]
+fn acls_try_every_cookie_value() {
+    let r = rules("    http-request deny if { req.cook_val(a) gt 10 }");
+    let verdict = |cookies: &str| {
+        let mut s = State::new(&r, &format!("GET / HTTP/1.1\r\nHost: h\r\n{cookies}"));
+        matches!(s.with(|tx| r.request(tx)), Verdict::Reply(_))
+    };
+    assert!(verdict("Cookie: a=3; a=12\r\n"), "the second value matches");
+    assert!(!verdict("Cookie: a=3; b=12\r\n"));
 }
 
 #[test]
@@ -382,11 +389,11 @@ fn variables_log_level_and_captures() {
     });
     assert_eq!(
         s.vars.get(VarScope::Txn, "p"),
-        Some(&Smp::Str(b"/a/b".to_vec()))
+        Some(Smp::Str(b"/a/b".to_vec()))
     );
     assert_eq!(
         s.vars.get(VarScope::Txn, "f"),
-        Some(&Smp::Str(b"</a/b>".to_vec()))
+        Some(Smp::Str(b"</a/b>".to_vec()))
     );
     assert_eq!(s.vars.get(VarScope::Req, "gone"), None);
     assert_eq!(s.log_level, Some(None), "silent");
@@ -437,6 +444,25 @@ fn response_and_after_response_rules() {
     assert_eq!(
         (rep.kind, rep.status, rep.message.is_none()),
         (ReplyKind::Deny, 502, true)
+    );
+}
+
+#[test]
+fn set_var_and_unset_var_converters() {
+    let r = rules(
+        "    http-request set-header X-A <%[req.hdr(x-b),set-var(txn.b)]>[%[var(txn.b)]]\n    \
+         http-request set-header X-C <%[str(z),unset-var(txn.b)]>[%[var(txn.b)]]\n    \
+         http-request set-var(txn.k) str(keep)\n    \
+         http-request set-header X-D %[str(new),set-var(txn.k,ifnotexists)]-%[var(txn.k)]",
+    );
+    let mut s = State::new(&r, GET);
+    assert!(matches!(s.with(|tx| r.request(tx)), Verdict::Continue));
+    assert_eq!(s.req.first(b"x-a"), Some(&b"<q>[q]"[..]), "seen at once");
+    assert_eq!(s.req.first(b"x-c"), Some(&b"<z>[]"[..]));
+    assert_eq!(
+        s.req.first(b"x-d"),
+        Some(&b"new-keep"[..]),
+        "the condition holds it back"
     );
 }
 
@@ -526,8 +552,8 @@ fn fetches_and_converters_not_computed_are_refused() {
             "sc0_http_req_rate",
         ),
         (
-            "    http-request set-header X %[req.hdr(x),set-var(txn.x)]",
-            "set-var",
+            "    http-request set-header X %[req.hdr(x),field(1,.),language(en)]",
+            "language",
         ),
         ("    use_backend %[req.hdr(host),sha1] if TRUE", "sha1"),
         ("    http-request deny if WAIT_END", "wait_end"),
@@ -563,7 +589,6 @@ fn fetches_and_converters_not_computed_are_refused() {
         vars: &mut s.vars,
         caps: &mut s.caps,
         log_level: None,
-        engine: Vec::new(),
     };
     assert!(
         matches!(r.request(&mut tx), Verdict::Continue),
@@ -576,91 +601,4 @@ fn fetches_and_converters_not_computed_are_refused() {
     );
 }
 
-#[test]
-fn actions_for_the_engine() {
-    let r = rules(
-        "    http-request set-timeout client 5s\n    \
-         http-request set-timeout client req.hdr(x-t)\n    \
-         http-request set-src req.hdr(x-real-ip)\n    \
-         http-request set-priority-class int(99999)\n    \
-         http-request early-hint Link </s.css>;rel=preload\n    \
-         http-request reject if { path_beg /r }\n    http-request set-header X-After 1",
-    );
-    let mut s = State::new(
-        &r,
-        "GET / HTTP/1.1\r\nHost: h\r\nX-T: 1500\r\nX-Real-IP: 192.0.2.9\r\n",
-    );
-    assert!(matches!(s.with(|tx| r.request(tx)), Verdict::Continue));
-    assert_eq!(
-        s.engine,
-        [
-            EngineAction::SetTimeout {
-                timeout: ringlb_config::model::TimeoutName::Client,
-                value: Duration::from_secs(5)
-            },
-            EngineAction::SetTimeout {
-                timeout: ringlb_config::model::TimeoutName::Client,
-                value: Duration::from_millis(1500)
-            },
-            EngineAction::SetSrc([192, 0, 2, 9].into()),
-            EngineAction::SetPriorityClass(0x7ff),
-            EngineAction::EarlyHint {
-                name: b"Link".to_vec(),
-                value: b"</s.css>;rel=preload".to_vec()
-            },
-        ]
-    );
-    let mut s = State::new(&r, "GET /r HTTP/1.1\r\nHost: h\r\n");
-    assert!(matches!(
-        s.with(|tx| r.request(tx)),
-        Verdict::Stop(Stop::Reject)
-    ));
-    assert_eq!(s.req.first(b"x-after"), None, "reject ends the rules");
-    // Not declared by the engine: refused.
-    let err = proxy("    http-request set-retries 3")
-        .err()
-        .unwrap_or_default();
-    assert!(
-        err.contains("set-retries") && err.contains("not supported yet"),
-        "{err}"
-    );
-}
-
-#[test]
-fn basic_authentication_against_userlists() {
-    let r = rules(
-        "    http-request set-var(txn.t) http_auth_type\n    http-request set-var(txn.u) http_auth_user\n    \
-         http-request set-var(txn.p) http_auth_pass\n    \
-         http-request return status 200 if { http_auth_group(users) admins }\n    \
-         http-request return status 201 if { http_auth(users) }\n    http-request auth realm R",
-    );
-    let status = |auth: Option<&str>| {
-        let mut raw = String::from("GET / HTTP/1.1\r\nHost: h\r\n");
-        if let Some(a) = auth {
-            raw.push_str(&format!("Authorization: {a}\r\n"));
-        }
-        let mut s = State::new(&r, &raw);
-        let Verdict::Reply(rep) = s.with(|tx| r.request(tx)) else {
-            panic!("no reply")
-        };
-        (rep.status, s.vars)
-    };
-    // u:p (insecure, in admins), h:secret (SHA-256 crypt), n (no password)
-    let (st, vars) = status(Some("Basic dTpw"));
-    assert_eq!(st, 200);
-    assert_eq!(
-        vars.get(VarScope::Txn, "t"),
-        Some(&Smp::Str(b"Basic".to_vec()))
-    );
-    assert_eq!(vars.get(VarScope::Txn, "u"), Some(&Smp::Str(b"u".to_vec())));
-    assert_eq!(vars.get(VarScope::Txn, "p"), Some(&Smp::Str(b"p".to_vec())));
-    assert_eq!(
-        status(Some("Basic aDpzZWNyZXQ=")).0,
-        201,
-        "hashed, not in admins"
-    );
-    assert_eq!(status(Some("Basic aDpTZWNyZXQ=")).0, 401, "wrong password");
-    assert_eq!(status(Some("Basic bjo=")).0, 401, "a user without password");
-    assert_eq!(status(Some("Basic eDpw")).0, 401, "no such user");
-    assert_eq!(status(None).0, 401);
-}
+mod engine;
