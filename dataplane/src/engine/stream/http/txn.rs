@@ -204,7 +204,6 @@ impl<'c> Session<'c> {
             vars: &mut self.vars,
             caps: &mut caps,
             log_level: None,
-            engine: Vec::new(),
         });
         // `monitor-uri`: answered here, before any rule, and not logged.
         if fh
@@ -234,7 +233,6 @@ impl<'c> Session<'c> {
             vars: &mut self.vars,
             caps: &mut caps,
             log_level: None,
-            engine: Vec::new(),
         };
         let verdict = fh.rules.request(&mut tx);
         log_level = tx.log_level.or(log_level);
@@ -243,7 +241,6 @@ impl<'c> Session<'c> {
             _ => None,
         };
         log_level = tx.log_level.or(log_level);
-        drop(tx);
         if !matches!(verdict, Verdict::Continue) {
             http.set_captures(&caps);
             return self
@@ -287,11 +284,9 @@ impl<'c> Session<'c> {
                 vars: &mut self.vars,
                 caps: &mut caps,
                 log_level: None,
-                engine: Vec::new(),
             };
             let verdict = rules.request(&mut tx);
             log_level = tx.log_level.or(log_level);
-            drop(tx);
             if !matches!(verdict, Verdict::Continue) {
                 http.set_captures(&caps);
                 return self
@@ -657,7 +652,6 @@ impl<'c> Session<'c> {
                     vars: &mut *rs.vars,
                     caps: &mut *rs.caps,
                     log_level: None,
-                    engine: Vec::new(),
                 };
                 fh.rules.capture_response(&mut tx);
                 for rules in [rs.be_rules, Some(&fh.rules)].into_iter().flatten() {
@@ -844,7 +838,6 @@ impl<'c> Session<'c> {
                 vars: &mut self.vars,
                 caps,
                 log_level: None,
-                engine: Vec::new(),
             };
             tx.vars.enter_response();
             for rules in [be_rules, Some(&self.fh.rules)].into_iter().flatten() {
