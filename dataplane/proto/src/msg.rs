@@ -244,6 +244,16 @@ impl Head {
         self.push(name, value);
     }
 
+    /// The size HAProxy's HTX gives this head, which its logs count as
+    /// the message's bytes (`%B`, `%U`): the start line's block (a 20-byte
+    /// header and its three parts), each field's name and value, and the
+    /// end-of-headers block's one byte.
+    pub fn htx_size(&self) -> u64 {
+        let [a, b, c] = self.line_parts();
+        let fields: usize = self.fields().map(|(n, v)| n.len() + v.len()).sum();
+        (20 + a.len() + b.len() + c.len() + fields + 1) as u64
+    }
+
     /// The `i`-th field (name, value).
     pub fn field(&self, i: usize) -> Option<(&[u8], &[u8])> {
         self.fields

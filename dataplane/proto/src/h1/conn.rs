@@ -51,8 +51,8 @@ pub fn client_after_request(req: &Head, want: Want, stopping: bool) -> Want {
 }
 
 /// The client side, as the response head goes out: a tunnel after
-/// CONNECT's 2xx or a 101; else a response without a known length or with
-/// `close` closes, and under `option httpclose` one without an explicit
+/// CONNECT's 2xx or a 101; else a response without a known length
+/// closes, and under `option httpclose` one without an explicit
 /// `keep-alive` closes too.
 pub fn client_for_response(
     res: &Head,
@@ -61,11 +61,13 @@ pub fn client_for_response(
     fe_mode: HttpMode,
     stopping: bool,
 ) -> Want {
+    // The server's own `close` does not reach the client side: HAProxy's
+    // parser drops the header, and the client keeps its connection (a
+    // new server connection serves its next request).
     let want = if tunnel(request, res.status) {
         Want::Tunnel
     } else if want == Want::KeepAlive
         && (res.body == Body::UntilClose
-            || res.has(flags::CONN_CLOSE)
             || (!res.has(flags::CONN_KEEPALIVE) && fe_mode == HttpMode::Close))
     {
         Want::Close
@@ -75,10 +77,9 @@ pub fn client_for_response(
     stop(want, stopping)
 }
 
-/// The server side, as the request head goes out: `close` from the
-/// client closes; so does `http-server-close` or `httpclose` on either
-/// proxy unless the client asked for keep-alive explicitly; and a
-/// stopping backend.
+/// The server side, as the request head goes out: `http-server-close` or
+/// `httpclose` on either proxy closes unless the client asked for
+/// keep-alive explicitly; so does a stopping backend.
 pub fn server_for_request(
     req: &Head,
     want: Want,
@@ -86,13 +87,12 @@ pub fn server_for_request(
     be_mode: HttpMode,
     stopping: bool,
 ) -> Want {
+    // The client's own `close` (or an HTTP/1.0 request) does not reach
+    // the server side: HAProxy's parser drops the header and the server
+    // connection stays for reuse.
     let closing = |m| matches!(m, HttpMode::ServerClose | HttpMode::Close);
     let forced = !req.has(flags::CONN_KEEPALIVE) && (closing(fe_mode) || closing(be_mode));
-    let want = if req.has(flags::CONN_CLOSE) || forced {
-        Want::Close
-    } else {
-        want
-    };
+    let want = if forced { Want::Close } else { want };
     stop(want, stopping)
 }
 
@@ -190,6 +190,21 @@ mod tests {
 
     fn res(raw: &str) -> Head {
         head(Kind::Response(Method::Get), raw.as_bytes())
+    }
+
+    /// One side's `close` stays on its side (haproxy 2.6, seen by the
+    /// HTTP differential test).
+    #[test]
+    fn a_close_stays_on_its_side() {
+        let k = Want::KeepAlive;
+        let m = HttpMode::KeepAlive;
+        let r = req("GET / HTTP/1.1\r\nConnection: close\r\n\r\n");
+        assert_eq!(server_for_request(&r, k, m, m, false), k);
+        let r10 = req("GET / HTTP/1.0\r\n\r\n");
+        assert_eq!(server_for_request(&r10, k, m, m, false), k);
+        let close = res("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        assert_eq!(client_for_response(&close, Method::Get, k, m, false), k);
+        assert_eq!(server_after_response(&close, Method::Get, k), Want::Close);
     }
 
     #[test]

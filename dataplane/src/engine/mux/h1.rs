@@ -132,11 +132,13 @@ pub struct Path<'a> {
 
 impl Path<'_> {
     async fn read(&self, buf: &mut Buffer) -> Result<usize, BodyEnd> {
-        let n = within(self.timers, self.from_timeout, self.from.read(buf))
+        within(self.timers, self.from_timeout, self.from.read(buf))
             .await
-            .map_err(BodyEnd::FromFail)?;
-        self.bytes.set(self.bytes.get() + n as u64);
-        Ok(n)
+            .map_err(BodyEnd::FromFail)
+    }
+
+    fn count(&self, n: u64) {
+        self.bytes.set(self.bytes.get() + n);
     }
 
     async fn write_vec(&self, out: &mut Vec<u8>) -> Result<(), BodyEnd> {
@@ -160,6 +162,21 @@ impl Path<'_> {
     }
 }
 
+/// The trailers' size as HAProxy counts them: each field's name and
+/// value, and the end-of-trailers block's one byte.
+fn trailers_size(t: &[u8]) -> u64 {
+    let fields: usize = t
+        .split(|b| *b == b'\n')
+        .filter_map(|line| {
+            let (name, value) = line.split_at(line.iter().position(|b| *b == b':')?);
+            let value = ringlb_proto::h1::chars::trim_lws(value.get(1..).unwrap_or_default());
+            let value = value.strip_suffix(b"\r").unwrap_or(value);
+            Some(name.len() + ringlb_proto::h1::chars::trim_lws(value).len())
+        })
+        .sum();
+    fields as u64 + 1
+}
+
 /// Above this, re-framed chunk data is written before more is decoded.
 const OUT_FLUSH: usize = 16 * 1024;
 
@@ -173,11 +190,13 @@ pub async fn forward_body(
     out: &mut Vec<u8>,
     body: Body,
 ) -> Result<(), BodyEnd> {
-    // Body bytes already buffered count as read from the sender.
+    // Body bytes already buffered count as read from the sender (a
+    // chunked body counts its data and trailers as it is decoded: HAProxy
+    // counts the message's payload, not its framing).
     let initial = match body {
-        Body::None | Body::Tunnel => 0,
+        Body::None | Body::Tunnel | Body::Chunked => 0,
         Body::Length(n) => usize::try_from(n).unwrap_or(usize::MAX).min(buf.len()),
-        Body::Chunked | Body::UntilClose => buf.len(),
+        Body::UntilClose => buf.len(),
     };
     path.bytes.set(path.bytes.get() + initial as u64);
     match body {
@@ -208,12 +227,12 @@ async fn length(
         if left == 0 {
             return Ok(());
         }
-        if path.read(buf).await? == 0 {
+        let n = path.read(buf).await?;
+        if n == 0 {
             return Err(BodyEnd::FromClosed);
         }
         // Only what belongs to this body counts.
-        let extra = (buf.len() as u64).saturating_sub(left);
-        path.bytes.set(path.bytes.get().saturating_sub(extra));
+        path.count((n as u64).min(left));
     }
 }
 
@@ -227,9 +246,11 @@ async fn until_close(path: &Path<'_>, buf: &mut Buffer, out: &mut Vec<u8>) -> Re
             let n = buf.len();
             path.write_prefix(buf, n).await?;
         }
-        if path.read(buf).await? == 0 {
+        let n = path.read(buf).await?;
+        if n == 0 {
             return Ok(());
         }
+        path.count(n as u64);
     }
 }
 
@@ -251,6 +272,7 @@ async fn chunks(path: &Path<'_>, buf: &mut Buffer, out: &mut Vec<u8>) -> Result<
             }
             Step::Framing(n) => buf.consume(n),
             Step::Data(n) => {
+                path.count(n as u64);
                 chunked::write_size(n as u64, out);
                 out.extend_from_slice(buf.data().get(..n).unwrap_or_default());
                 out.extend_from_slice(b"\r\n");
@@ -260,12 +282,11 @@ async fn chunks(path: &Path<'_>, buf: &mut Buffer, out: &mut Vec<u8>) -> Result<
                 }
             }
             Step::End(n) => {
+                let trailers = buf.data().get(..n).unwrap_or_default();
+                path.count(trailers_size(trailers));
                 out.extend_from_slice(b"0\r\n");
-                out.extend_from_slice(buf.data().get(..n).unwrap_or_default());
+                out.extend_from_slice(trailers);
                 buf.consume(n);
-                // Bytes after the message were counted as body: not so.
-                let extra = buf.len() as u64;
-                path.bytes.set(path.bytes.get().saturating_sub(extra));
                 return path.write_vec(out).await;
             }
         }

@@ -109,6 +109,8 @@ impl<'c> Session<'c> {
                 Wait::Timeout if first && !fh.ignore_probes => {
                     facts.termination = term(Cause::ClientTimeout, Phase::Request);
                     self.reply_error(408, &mut facts, &mut http).await;
+                    // The mux's own answers are not counted (HAProxy).
+                    facts.bytes_out = 0;
                     self.finish(None, facts, &http, ready);
                     return Next::Close;
                 }
@@ -162,6 +164,9 @@ impl<'c> Session<'c> {
                 match status {
                     Some(s) => {
                         self.reply_error(s, &mut facts, &mut http).await;
+                        // Answered by HAProxy's mux before any stream:
+                        // its log counts no bytes.
+                        facts.bytes_out = 0;
                     }
                     // The client is gone: HAProxy logs its 400 unsent.
                     None => http.status = 400,
@@ -172,7 +177,9 @@ impl<'c> Session<'c> {
             }
         };
         http.t_request = Some(ready.elapsed());
-        facts.bytes_in = head_len as u64;
+        // HAProxy counts the message as HTX holds it (%U, %B).
+        let _ = head_len;
+        facts.bytes_in = self.req.htx_size();
         if fe.log.enabled {
             let [m, u, v] = self.req.line_parts();
             let mut line = String::with_capacity(m.len() + u.len() + v.len() + 2);
@@ -626,7 +633,8 @@ impl<'c> Session<'c> {
                     HeadEnd::Timeout { .. } => ResEnd::Timeout,
                     HeadEnd::Closed { .. } | HeadEnd::Error { .. } => ResEnd::Aborted,
                 })?;
-                res_bytes.set(res_bytes.get() + n as u64);
+                let _ = n;
+                res_bytes.set(res_bytes.get() + res.htx_size());
                 if (100..200).contains(&res.status) && res.status != 101 {
                     // Interim: to the client as it is, then the final one.
                     res_out.clear();
@@ -854,7 +862,7 @@ impl<'c> Session<'c> {
         out.clear();
         emit::head(&ans.head, &mut out);
         out.extend_from_slice(&ans.body);
-        let n = out.len() as u64;
+        let n = ans.head.htx_size() + ans.body.len() as u64;
         let write = async {
             let (r, v) = self.client.write_vec(out).await;
             (r, v)
@@ -942,7 +950,7 @@ impl<'c> Session<'c> {
     ) -> bool {
         http.status = status;
         let page = self.fh.error_page(status);
-        let n = page.len() as u64;
+        let n = page_htx_size(&page);
         let write = async { self.client.write_vec(page).await.0 };
         if h1::within(&self.core.timers, self.fe.timeout_client, write)
             .await
@@ -1013,6 +1021,17 @@ enum Wait {
     Closed,
     Timeout,
     Stop,
+}
+
+/// A raw page's size as HAProxy's HTX holds it (its head and body).
+fn page_htx_size(page: &[u8]) -> u64 {
+    let mut raw = page.to_vec();
+    let mut head = Head::new();
+    let mut p = HeadParser::new(Kind::Response(Method::Get), Options::default());
+    match p.parse(&mut raw, &mut head) {
+        Ok(ringlb_proto::h1::head::Progress::Done(n)) => head.htx_size() + (raw.len() - n) as u64,
+        _ => raw.len() as u64,
+    }
 }
 
 /// The backend's rule set when it is not the frontend's own (a listen
