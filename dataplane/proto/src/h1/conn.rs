@@ -92,7 +92,13 @@ pub fn server_for_request(
     // connection stays for reuse.
     let closing = |m| matches!(m, HttpMode::ServerClose | HttpMode::Close);
     let forced = !req.has(flags::CONN_KEEPALIVE) && (closing(fe_mode) || closing(be_mode));
-    let want = if forced { Want::Close } else { want };
+    // Except a chunked HTTP/1.0 request: it goes out as it came, closing.
+    let chunked_10 = !req.has(flags::VER_11) && req.has(flags::XFER_ENC);
+    let want = if forced || chunked_10 {
+        Want::Close
+    } else {
+        want
+    };
     stop(want, stopping)
 }
 

@@ -277,13 +277,16 @@ fn upgrade_with_a_body_is_dropped() {
 #[test]
 fn too_many_headers_and_too_large() {
     let mut raw = b"GET / HTTP/1.1\r\n".to_vec();
-    for i in 0..98 {
+    for i in 0..100 {
         raw.extend_from_slice(format!("X-{i}: v\r\n").as_bytes());
     }
     let mut ok = raw.clone();
     ok.extend_from_slice(b"\r\n");
-    assert!(req(&ok).is_ok(), "98 fields + 3 = 101");
-    raw.extend_from_slice(b"X-98: v\r\n\r\n");
+    assert!(
+        req(&ok).is_ok(),
+        "100 fields pass with maxhdr 101 (haproxy 2.6)"
+    );
+    raw.extend_from_slice(b"X-100: v\r\n\r\n");
     assert_eq!(kind(&raw), ErrorKind::TooManyHeaders);
     let mut p = HeadParser::new(
         Kind::Request,
@@ -335,16 +338,12 @@ fn responses() {
             .body,
         Body::Tunnel
     );
-    let h = res(
-        b"HTTP/1.1 200\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
-        Method::Get,
-    )
-    .unwrap();
-    assert_eq!(
-        h.body,
-        Body::UntilClose,
-        "a response may end with another coding"
-    );
+    // haproxy 2.6 answers 502 to a response whose last coding is not
+    // chunked ("gzip" and "chunked, gzip" alike, checked with curl).
+    for te in ["gzip", "chunked, gzip"] {
+        let raw = format!("HTTP/1.1 200\r\nTransfer-Encoding: {te}\r\n\r\n");
+        assert!(res(raw.as_bytes(), Method::Get).is_err(), "{te}");
+    }
     let h = res(b"HTTP/1.1  404   Not  Found \r\n\r\n", Method::Get).unwrap();
     assert_eq!(h.line_parts(), [&b"HTTP/1.1"[..], b"404", b"Not  Found "]);
     // Only the slash and the digits are checked in a response version.

@@ -108,9 +108,7 @@ impl<'c> Session<'c> {
                 Wait::Closed => return Next::Close,
                 Wait::Timeout if first && !fh.ignore_probes => {
                     facts.termination = term(Cause::ClientTimeout, Phase::Request);
-                    self.reply_error(408, &mut facts, &mut http).await;
-                    // The mux's own answers are not counted (HAProxy).
-                    facts.bytes_out = 0;
+                    self.reply_raw(408, &mut http).await;
                     self.finish(None, facts, &http, ready);
                     return Next::Close;
                 }
@@ -163,10 +161,9 @@ impl<'c> Session<'c> {
                 self.cbuf = Some(cbuf);
                 match status {
                     Some(s) => {
-                        self.reply_error(s, &mut facts, &mut http).await;
                         // Answered by HAProxy's mux before any stream:
                         // its log counts no bytes.
-                        facts.bytes_out = 0;
+                        self.reply_raw(s, &mut http).await;
                     }
                     // The client is gone: HAProxy logs its 400 unsent.
                     None => http.status = 400,
@@ -176,6 +173,16 @@ impl<'c> Session<'c> {
                 return Next::Close;
             }
         };
+        // A chunked body whose framing is already wrong in what came with
+        // the head is refused with the head, as HAProxy's mux parses both
+        // before any stream: 400, PR, <BADREQ>, nothing counted.
+        if self.req.body == Body::Chunked && chunks_invalid(cbuf.data()) {
+            facts.termination = term(Cause::Proxy, Phase::Request);
+            self.reply_raw(400, &mut http).await;
+            drop(cbuf);
+            self.finish(None, facts, &http, ready);
+            return Next::Close;
+        }
         http.t_request = Some(ready.elapsed());
         // HAProxy counts the message as HTX holds it (%U, %B).
         let _ = head_len;
@@ -226,10 +233,13 @@ impl<'c> Session<'c> {
         let client_want = h1conn::client_after_request(&self.req, Want::KeepAlive, stopping);
 
         if fh.buffer_request && self.req.body != Body::None {
-            if let Err(end) = self.buffer_request(&mut cbuf).await {
-                return self
-                    .body_wait_failed(end, cbuf, (facts, &mut http), None, ready)
-                    .await;
+            match self.buffer_request(&mut cbuf).await {
+                Ok(interim) => facts.bytes_out += interim,
+                Err(end) => {
+                    return self
+                        .body_wait_failed(end, cbuf, (facts, &mut http), None, ready)
+                        .await;
+                }
             }
         }
         // The frontend's http-request rules, then content switching.
@@ -310,7 +320,11 @@ impl<'c> Session<'c> {
             }
         }
         if bh.buffer_request && self.req.body != Body::None {
-            if let Err(end) = self.buffer_request(&mut cbuf).await {
+            let waited = self.buffer_request(&mut cbuf).await;
+            if let Ok(interim) = waited {
+                facts.bytes_out += interim;
+            }
+            if let Err(end) = waited {
                 http.set_captures(&caps);
                 return self
                     .body_wait_failed(end, cbuf, (facts, &mut http), Some((be_idx, be)), ready)
@@ -521,6 +535,11 @@ impl<'c> Session<'c> {
                     ResEnd::Invalid => (502, term(Cause::Proxy, Phase::Headers)),
                     ResEnd::Aborted => (502, term(Cause::ServerAbort, Phase::Headers)),
                     ResEnd::Timeout => (504, term(Cause::ServerTimeout, Phase::Headers)),
+                    // A chunked request body that turns invalid after its
+                    // head went out: HAProxy answers 400 and logs PH.
+                    ResEnd::Body(BodyEnd::Invalid) if !sent_head => {
+                        (400, term(Cause::Proxy, Phase::Headers))
+                    }
                     ResEnd::Body(e) => (0, body_termination(e, sent_head)),
                 };
                 facts.termination = t;
@@ -629,7 +648,10 @@ impl<'c> Session<'c> {
                 )
                 .await
                 .map_err(|e| match e {
-                    HeadEnd::Invalid(_) => ResEnd::Invalid,
+                    // Bytes that never made a head before the close (an
+                    // HTTP/0.9 body): an invalid response, as HAProxy
+                    // reports it (PH), not an abort.
+                    HeadEnd::Invalid(_) | HeadEnd::Closed { partial: true } => ResEnd::Invalid,
                     HeadEnd::Timeout { .. } => ResEnd::Timeout,
                     HeadEnd::Closed { .. } | HeadEnd::Error { .. } => ResEnd::Aborted,
                 })?;
@@ -719,8 +741,9 @@ impl<'c> Session<'c> {
     /// holds of it), answering a client that waits for `100 Continue`
     /// as HAProxy does (http_handle_expect_hdr: the 100 sent, the Expect
     /// header dropped).
-    async fn buffer_request(&mut self, cbuf: &mut Buffer) -> Result<(), Fail> {
+    async fn buffer_request(&mut self, cbuf: &mut Buffer) -> Result<u64, Fail> {
         let t = self.fh.timeout_http_request.or(self.fe.timeout_client);
+        let mut sent = 0;
         if self.req.has(flags::VER_11)
             && self
                 .req
@@ -730,8 +753,11 @@ impl<'c> Session<'c> {
             self.req.remove(b"expect");
             let interim = b"HTTP/1.1 100 Continue\r\n\r\n".to_vec();
             let _ = self.client.write_vec(interim).await;
+            sent = INTERIM_100_HTX;
         }
-        buffer_body(self.client, cbuf, self.req.body, &self.core.timers, t).await
+        buffer_body(self.client, cbuf, self.req.body, &self.core.timers, t)
+            .await
+            .map(|()| sent)
     }
 
     /// The body never came whole: 408 on a timeout, 400 when the client
@@ -949,8 +975,31 @@ impl<'c> Session<'c> {
         http: &mut HttpFacts,
     ) -> bool {
         http.status = status;
-        let page = self.fh.error_page(status);
-        let n = page_htx_size(&page);
+        // The proxy's errorfile as it is, else HAProxy's page as its
+        // stream sends it: the HTX form, a closing page's Connection
+        // header last (the mux's own answers, a refused head or a 408,
+        // use reply_raw).
+        let (page, n) = match (
+            self.fh.errors.get(&status),
+            ringlb_proto::errors::message(status),
+        ) {
+            (None, Some(m)) => {
+                let mut head = Head::new();
+                let body = ringlb_proto::errors::to_head(status, &mut head).unwrap_or_default();
+                if m.close {
+                    head.push(b"connection", b"close");
+                }
+                let mut page = Vec::with_capacity(256);
+                emit::head(&head, &mut page);
+                page.extend_from_slice(body.as_bytes());
+                (page, head.htx_size() + body.len() as u64)
+            }
+            _ => {
+                let page = self.fh.error_page(status);
+                let n = page_htx_size(&page);
+                (page, n)
+            }
+        };
         let write = async { self.client.write_vec(page).await.0 };
         if h1::within(&self.core.timers, self.fe.timeout_client, write)
             .await
@@ -960,6 +1009,15 @@ impl<'c> Session<'c> {
             return true;
         }
         false
+    }
+
+    /// An answer of HAProxy's mux, before any stream (a refused head, a
+    /// 408): the raw page, not counted in the log.
+    async fn reply_raw(&mut self, status: u16, http: &mut HttpFacts) {
+        http.status = status;
+        let page = self.fh.error_page(status);
+        let write = async { self.client.write_vec(page).await.0 };
+        let _ = h1::within(&self.core.timers, self.fe.timeout_client, write).await;
     }
 
     /// Wait until the client sends (or closes), without a buffer of
@@ -1023,6 +1081,10 @@ enum Wait {
     Stop,
 }
 
+/// `HTTP/1.1 100 Continue` as HAProxy's HTX counts it (20 + 8 + 3 + 8 +
+/// 1).
+const INTERIM_100_HTX: u64 = 40;
+
 /// A raw page's size as HAProxy's HTX holds it (its head and body).
 fn page_htx_size(page: &[u8]) -> u64 {
     let mut raw = page.to_vec();
@@ -1052,6 +1114,21 @@ fn ip_text(ip: std::net::IpAddr, buf: &mut [u8; 48]) -> &[u8] {
     let _ = write!(w, "{ip}");
     let n = usize::try_from(w.position()).unwrap_or(0);
     buf.get(..n).unwrap_or_default()
+}
+
+/// Whether the chunked framing of `data` (a body's first bytes) is
+/// already invalid.
+fn chunks_invalid(data: &[u8]) -> bool {
+    use ringlb_proto::h1::chunked::{Decoder, Step};
+    let mut dec = Decoder::new(data.len());
+    let mut at = 0;
+    loop {
+        match dec.step(data.get(at..).unwrap_or_default()) {
+            Err(_) => return true,
+            Ok(Step::NeedMore | Step::End(_)) => return false,
+            Ok(Step::Framing(n) | Step::Data(n)) => at += n,
+        }
+    }
 }
 
 /// Read until `buf` holds the whole body or is full (`option
