@@ -8,14 +8,18 @@
 //! a FIN, an error or unexpected bytes.
 
 use std::cell::RefCell;
+use std::net::SocketAddr;
 
 use crate::engine::session::Conn;
+
+/// An idle connection and the address it went to.
+pub type Idle = (Conn, Option<SocketAddr>);
 
 #[derive(Debug, Default)]
 pub struct IdleConns {
     /// By backend, then server: a stack (the most recently used first,
     /// the one most likely still open).
-    by_server: RefCell<Vec<Vec<Vec<Conn>>>>,
+    by_server: RefCell<Vec<Vec<Vec<Idle>>>>,
 }
 
 impl IdleConns {
@@ -30,15 +34,18 @@ impl IdleConns {
         }
     }
 
-    /// A live idle connection to server `srv` of backend `be`.
-    pub fn take(&self, be: usize, srv: usize) -> Option<Conn> {
+    /// An idle connection to server `srv` of backend `be`, and the
+    /// address it went to. With `check`, it is looked at first (one
+    /// recv(2) with MSG_PEEK) and skipped when the server closed it; a
+    /// request that can be sent again on a new connection needs no check.
+    pub fn take(&self, be: usize, srv: usize, check: bool) -> Option<Idle> {
         let mut all = self.by_server.borrow_mut();
         let list = all.get_mut(be)?.get_mut(srv)?;
-        while let Some(conn) = list.pop() {
+        while let Some((conn, addr)) = list.pop() {
             // EAGAIN: open and quiet. Anything else (FIN, reset, bytes
             // nobody asked for): unusable.
-            if matches!(conn.peek(), Err(nix::errno::Errno::EAGAIN)) {
-                return Some(conn);
+            if !check || matches!(conn.peek(), Err(nix::errno::Errno::EAGAIN)) {
+                return Some((conn, addr));
             }
         }
         None
@@ -47,7 +54,7 @@ impl IdleConns {
     /// Keep `conn` for a later request; `max`: the most this core keeps
     /// for the server (`pool-max-conn`, split over the cores; None: no
     /// limit). A connection over the limit is closed.
-    pub fn put(&self, be: usize, srv: usize, conn: Conn, max: Option<usize>) {
+    pub fn put(&self, be: usize, srv: usize, (conn, addr): Idle, max: Option<usize>) {
         let mut all = self.by_server.borrow_mut();
         let Some(list) = all.get_mut(be).and_then(|b| b.get_mut(srv)) else {
             return;
@@ -55,7 +62,7 @@ impl IdleConns {
         if max.is_some_and(|m| list.len() >= m) {
             return;
         }
-        list.push(conn);
+        list.push((conn, addr));
     }
 
     /// Close every idle connection (a stopping core).

@@ -272,7 +272,9 @@ fn pick_or_queue(
 /// What an HTTP stream adds to a connect: where an idle connection to a
 /// server may come from, and the request's balancing key.
 pub(crate) struct HttpPick<'a> {
-    pub(crate) idle: &'a dyn Fn(usize) -> Option<Conn>,
+    /// An idle connection to a server, with the address it went to
+    /// (kept from its connect: no getpeername per reuse).
+    pub(crate) idle: &'a dyn Fn(usize) -> Option<(Conn, Option<SocketAddr>)>,
     pub(crate) key: Option<&'a [u8]>,
     /// The server a persistence cookie designates.
     pub(crate) force: Option<usize>,
@@ -423,8 +425,7 @@ pub(crate) async fn connect(
         // `http-reuse`: an idle connection to the server picked, when one
         // is still open (the first attempt only: a retry connects anew).
         if let Some(h) = http.filter(|_| progress.retries == 0) {
-            if let Some(conn) = (h.idle)(idx) {
-                let addr = conn.peer_inet();
+            if let Some((conn, addr)) = (h.idle)(idx) {
                 return Ok(Connected {
                     server: idx,
                     conn,

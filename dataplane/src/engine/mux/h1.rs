@@ -15,7 +15,7 @@ use ringlb_proto::h1::chunked::{self, Decoder, Step};
 use ringlb_proto::h1::head::{self, HeadParser, Progress};
 use ringlb_proto::msg::{Body, Head};
 
-use crate::engine::runtime::buffer::Buffer;
+use crate::engine::runtime::buffer::{Buffer, BufferPool, Class};
 use crate::engine::runtime::timer::{self, Timers};
 use crate::engine::session::Conn;
 
@@ -128,6 +128,9 @@ pub struct Path<'a> {
     pub to_timeout: Option<Duration>,
     /// Body bytes read from `from` (HAProxy's byte counters).
     pub bytes: &'a Cell<u64>,
+    /// The core's pool: a long body moves through one of its bulk
+    /// buffers (a quarter of the I/O operations per byte).
+    pub bufs: Option<&'a BufferPool>,
 }
 
 impl Path<'_> {
@@ -227,13 +230,56 @@ async fn length(
         if left == 0 {
             return Ok(());
         }
-        let n = path.read(buf).await?;
+        // A long rest with nothing pending: through a bulk buffer, read
+        // to the body's end and no further. Boxed, once per long body: its
+        // state would otherwise sit in every session's task.
+        if buf.is_empty() && out.is_empty() && left >= 2 * buf.size() as u64 {
+            if let Some(bulk) = path.bufs.and_then(|p| p.try_get(Class::Bulk)) {
+                left = Box::pin(bulk_length(path, bulk, left, buf.size() as u64)).await?;
+                if left == 0 {
+                    return Ok(());
+                }
+            }
+        }
+        let max = usize::try_from(left).unwrap_or(usize::MAX);
+        let n = within(path.timers, path.from_timeout, path.from.read_max(buf, max))
+            .await
+            .map_err(BodyEnd::FromFail)?;
         if n == 0 {
             return Err(BodyEnd::FromClosed);
         }
-        // Only what belongs to this body counts.
-        path.count((n as u64).min(left));
+        path.count(n as u64);
     }
+}
+
+/// Move `left` bytes of a body through `bulk` until less than `short`
+/// remain; what remains.
+async fn bulk_length(
+    path: &Path<'_>,
+    mut bulk: crate::engine::runtime::buffer::Pooled<'_>,
+    mut left: u64,
+    short: u64,
+) -> Result<u64, BodyEnd> {
+    bulk.set_reserve(0);
+    while left >= short {
+        let max = usize::try_from(left).unwrap_or(usize::MAX);
+        let n = within(
+            path.timers,
+            path.from_timeout,
+            path.from.read_max(&mut bulk, max),
+        )
+        .await
+        .map_err(BodyEnd::FromFail)?;
+        if n == 0 {
+            return Err(BodyEnd::FromClosed);
+        }
+        path.count(n as u64);
+        left -= n as u64;
+        within(path.timers, path.to_timeout, path.to.write_all(&mut bulk))
+            .await
+            .map_err(BodyEnd::ToFail)?;
+    }
+    Ok(left)
 }
 
 async fn until_close(path: &Path<'_>, buf: &mut Buffer, out: &mut Vec<u8>) -> Result<(), BodyEnd> {

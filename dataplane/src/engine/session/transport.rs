@@ -135,6 +135,21 @@ impl Conn {
         res
     }
 
+    /// [`Conn::read`], reading no more than `max` bytes (a body's end:
+    /// what follows it is not taken from the socket).
+    pub async fn read_max(&self, buf: &mut Buffer, max: usize) -> io::Result<usize> {
+        let room = buf.room().min(max);
+        if room == 0 {
+            return Ok(0);
+        }
+        let (v, _) = buf.take_vec();
+        let at = v.len();
+        let BufResult(res, slice) =
+            each!(self, s => { let mut r = s; r.read(v.slice(at..at + room)).await });
+        buf.restore_vec(slice.into_inner());
+        res
+    }
+
     /// Write all the bytes `buf` holds; they are consumed.
     pub async fn write_all(&self, buf: &mut Buffer) -> io::Result<()> {
         let n = buf.len();

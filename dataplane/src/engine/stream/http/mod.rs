@@ -81,7 +81,7 @@ struct Session<'c> {
     /// The session's own idle server connection (backend, server): what
     /// its next request to that server uses first (HAProxy's session
     /// connection list; the only reuse under `http-reuse never`).
-    own: std::cell::Cell<Option<(usize, usize, Conn)>>,
+    own: std::cell::Cell<Option<(usize, usize, crate::engine::backend::idle::Idle)>>,
     /// The session's variables (`sess`; `txn`, `req`, `res` cleared
     /// between transactions).
     vars: crate::engine::rules::http::Vars,

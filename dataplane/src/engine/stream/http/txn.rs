@@ -368,15 +368,19 @@ impl<'c> Session<'c> {
         // when it has no body to replay (HAProxy retries it likewise).
         let (srv_idx, sconn, exchange, mut owned, mut pooled) = loop {
             let own = &self.own;
+            // A request without a body is sent again on a new connection
+            // if the idle one turns out closed: it needs no look first
+            // (one system call per request saved); one with a body does.
+            let check = self.req.body != Body::None;
             let take_idle = |srv: usize| {
-                if let Some((b, s, conn)) = own.take() {
-                    let open = matches!(conn.peek(), Err(nix::errno::Errno::EAGAIN));
+                if let Some((b, s, (conn, addr))) = own.take() {
+                    let open = !check || matches!(conn.peek(), Err(nix::errno::Errno::EAGAIN));
                     if (b, s) == (be_idx, srv) && open {
-                        return Some(conn);
+                        return Some((conn, addr));
                     }
                 }
                 if reuse_now {
-                    core.idle.take(be_idx, srv)
+                    core.idle.take(be_idx, srv, check)
                 } else {
                     None
                 }
@@ -461,7 +465,15 @@ impl<'c> Session<'c> {
                 )
                 .await;
             self.vars = vars;
-            let silent = matches!(exchange.1, Err((ResEnd::Aborted, false)));
+            // Nothing came back, and the failure was the server's (it
+            // closed, reset, or refused the request's bytes).
+            let silent = matches!(
+                exchange.1,
+                Err((
+                    ResEnd::Aborted | ResEnd::Body(BodyEnd::ToFail(Fail::Error)),
+                    false
+                ))
+            );
             if reused && silent && self.req.body == Body::None && res_bytes.get() == 0 {
                 drop(sconn);
                 queue::offer(core, be_idx, srv_idx, true);
@@ -557,10 +569,12 @@ impl<'c> Session<'c> {
         }
         drop(pooled.take());
         if keep_server && bh.reuse == HttpReuse::Never {
-            self.own.set(Some((be_idx, srv_idx, sconn)));
+            self.own
+                .set(Some((be_idx, srv_idx, (sconn, facts.server_addr))));
         } else if keep_server {
             let max = be.servers.get(srv_idx).and_then(|s| s.pool_max_conn);
-            core.idle.put(be_idx, srv_idx, sconn, max);
+            core.idle
+                .put(be_idx, srv_idx, (sconn, facts.server_addr), max);
         } else {
             drop(sconn);
         }
@@ -612,6 +626,7 @@ impl<'c> Session<'c> {
             from_timeout: fe.timeout_client,
             to_timeout: be.timeout_server,
             bytes: req_bytes,
+            bufs: Some(&core.bufs),
         };
         let to_client = Path {
             from: sconn,
@@ -620,6 +635,7 @@ impl<'c> Session<'c> {
             from_timeout: be.timeout_server,
             to_timeout: fe.timeout_client,
             bytes: res_bytes,
+            bufs: Some(&core.bufs),
         };
         let req_out = &mut self.req_out;
         let request = async move { h1::forward_body(&to_server, cbuf, req_out, body).await };
