@@ -28,6 +28,14 @@ fn parse(kind: Kind, opts: Options, input: &[u8], cut: usize) -> Option<(Head, u
     Some((head, done))
 }
 
+/// DEL passes inside a URI and is refused as its last byte (haproxy
+/// 2.6); the scheme-based normalisation can drop what followed it (an
+/// empty port), so the emitted URI may end with it: HAProxy's output would
+/// not parse again either.
+fn del_made_last(h: &Head) -> bool {
+    h.line_parts()[1].last() == Some(&0x7f)
+}
+
 fn fields(h: &Head) -> Vec<(Vec<u8>, Vec<u8>)> {
     h.fields().map(|(n, v)| (n.to_vec(), v.to_vec())).collect()
 }
@@ -74,7 +82,7 @@ fuzz_target!(|data: &[u8]| {
                     .collect()
             };
             assert_eq!(names(&again), names(&h));
-        } else if !h.has(ringlb_proto::msg::flags::HTTP09) {
+        } else if !h.has(ringlb_proto::msg::flags::HTTP09) && !del_made_last(&h) {
             panic!("an emitted head was refused");
         }
     }
