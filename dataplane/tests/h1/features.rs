@@ -136,3 +136,32 @@ on_both!(
     buffer_request_expect_on_haproxy,
     buffer_request_expect_on_ringlb
 );
+
+/// The README's example (deploy/examples/quickstart.cfg) serves as it
+/// says, its listener and app server moved to test sockets.
+#[test]
+fn the_quickstart_example_serves() {
+    let app = Server::start(|s| ok(&format!("app saw {}", s.line)));
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../deploy/examples/quickstart.cfg"
+    ))
+    .unwrap();
+    let cfg = text
+        .replace("bind 127.0.0.1:8080", "bind fd@3")
+        .replace("127.0.0.1:8001", &app.addr.to_string());
+    assert_ne!(cfg, text);
+    let p = start("ringlb", &crate::harness::ringlb(), &cfg);
+    let get = |path: &str| {
+        let mut c = Client::connect(p.addr);
+        c.send(format!("GET {path} HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes());
+        c.response(false)
+    };
+    let home = get("/");
+    assert!(String::from_utf8_lossy(&home.body).contains("Hello from ringlb"));
+    assert_eq!(get("/health").body, b"ok\n");
+    assert_eq!(get("/app/page").body, b"app saw GET /page HTTP/1.1");
+    let r = get("/old");
+    assert_eq!((r.status, r.header("location")), (302, Some("/app/")));
+    assert_eq!(get("/admin").status, 403);
+}
