@@ -68,13 +68,22 @@ fn many_short_clients(name: &str, program: &Path) {
             assert_eq!(c.response(false).body, b"k", "{name}");
         }
     };
+    let fds = |pid: u32| std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count();
     run(300);
     let before = vm_rss_kib(p.child.id());
+    let fds_before = fds(p.child.id());
     run(1500);
     let after = vm_rss_kib(p.child.id());
+    let fds_after = fds(p.child.id());
     assert!(
         after < before + 4096,
         "{name}: RSS grew from {before} KiB to {after} KiB"
+    );
+    // Idle server connections kept for reuse may come and go; clients
+    // leave nothing behind.
+    assert!(
+        fds_after <= fds_before + 8,
+        "{name}: {fds_before} fds after 300 clients, {fds_after} after 1,800"
     );
 }
 on_both!(
