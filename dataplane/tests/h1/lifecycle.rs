@@ -68,7 +68,11 @@ fn many_short_clients(name: &str, program: &Path) {
             assert_eq!(c.response(false).body, b"k", "{name}");
         }
     };
-    let fds = |pid: u32| std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count();
+    let fds = |pid: u32| {
+        std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .unwrap()
+            .count()
+    };
     run(300);
     let before = vm_rss_kib(p.child.id());
     let fds_before = fds(p.child.id());

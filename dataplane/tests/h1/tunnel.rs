@@ -82,10 +82,18 @@ fn connect_method(name: &str, program: &Path) {
     c.send(b"CONNECT example.org:443 HTTP/1.1\r\nHost: example.org:443\r\n\r\n");
     let r = c.response(true);
     assert_eq!(r.status, 200, "{name}");
-    assert_eq!(srv.next().line, "CONNECT example.org:443 HTTP/1.1", "{name}");
+    assert_eq!(
+        srv.next().line,
+        "CONNECT example.org:443 HTTP/1.1",
+        "{name}"
+    );
     c.w.write_all(b"\x16\x03\x01 opaque bytes").unwrap();
     let mut back = [0u8; 16];
     c.w.try_clone().unwrap().read_exact(&mut back).unwrap();
     assert_eq!(&back, b"\x16\x03\x01 opaque bytes", "{name}");
 }
-on_both!(connect_method, connect_method_on_haproxy, connect_method_on_ringlb);
+on_both!(
+    connect_method,
+    connect_method_on_haproxy,
+    connect_method_on_ringlb
+);

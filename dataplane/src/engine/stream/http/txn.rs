@@ -572,9 +572,18 @@ impl<'c> Session<'c> {
             self.own
                 .set(Some((be_idx, srv_idx, (sconn, facts.server_addr))));
         } else if keep_server {
-            let max = be.servers.get(srv_idx).and_then(|s| s.pool_max_conn);
+            // Idle connections kept per server and core: no more than the
+            // server's connections in use now (HAProxy purges its idle
+            // ones down to its estimate of the need), with a floor, and
+            // `pool-max-conn` when set. Without a bound, `http-reuse safe`
+            // would keep one per client (each first request opens one).
+            let srv = be.servers.get(srv_idx);
+            let need = srv.map_or(0, |s| s.conns.get() as usize).max(IDLE_FLOOR);
+            let max = srv
+                .and_then(|s| s.pool_max_conn)
+                .map_or(need, |m| m.min(need));
             core.idle
-                .put(be_idx, srv_idx, (sconn, facts.server_addr), max);
+                .put(be_idx, srv_idx, (sconn, facts.server_addr), Some(max));
         } else {
             drop(sconn);
         }
@@ -1096,6 +1105,9 @@ enum Wait {
     Timeout,
     Stop,
 }
+
+/// The idle connections a core keeps per server whatever the load.
+const IDLE_FLOOR: usize = 8;
 
 /// `HTTP/1.1 100 Continue` as HAProxy's HTX counts it (20 + 8 + 3 + 8 +
 /// 1).
