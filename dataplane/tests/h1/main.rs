@@ -10,28 +10,11 @@
     clippy::panic
 )]
 
+#[macro_use]
 #[path = "../harness/mod.rs"]
 mod harness;
 
 mod server;
-
-/// One scenario as two tests: on haproxy (a failure under CI when it is
-/// missing) and on ringlb.
-macro_rules! on_both {
-    ($scenario:ident, $on_haproxy:ident, $on_ringlb:ident) => {
-        #[test]
-        fn $on_haproxy() {
-            if let Some(h) = $crate::harness::haproxy(stringify!($on_haproxy)) {
-                $scenario("haproxy", &h);
-            }
-        }
-
-        #[test]
-        fn $on_ringlb() {
-            $scenario("ringlb", &$crate::harness::ringlb());
-        }
-    };
-}
 
 mod balance;
 mod cookies;

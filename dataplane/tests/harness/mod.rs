@@ -21,6 +21,26 @@ use std::time::{Duration, Instant};
 
 use command_fds::{CommandFdExt, FdMapping};
 
+/// One scenario as two tests: on haproxy (skipped, loudly, when it is not
+/// installed; a failure under CI) and on ringlb. For the test binaries
+/// that declare the harness with `#[macro_use]`.
+#[allow(unused_macros)]
+macro_rules! on_both {
+    ($scenario:ident, $on_haproxy:ident, $on_ringlb:ident) => {
+        #[test]
+        fn $on_haproxy() {
+            if let Some(h) = $crate::harness::haproxy(stringify!($on_haproxy)) {
+                $scenario("haproxy", &h);
+            }
+        }
+
+        #[test]
+        fn $on_ringlb() {
+            $scenario("ringlb", &$crate::harness::ringlb());
+        }
+    };
+}
+
 pub mod http;
 
 /// How long any single wait in a test may take before it fails.

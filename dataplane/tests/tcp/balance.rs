@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::harness::{
     self, config, echo, exchange, fired, log_config, logged_config, programs, read_until_closed,
-    refused_addr, ringlb, round_trip, start, tcp_config, Backend, Proxy, TcpLog, TempDir, DEADLINE,
+    refused_addr, round_trip, start, tcp_config, Backend, Proxy, TcpLog, TempDir, DEADLINE,
 };
 
 #[test]

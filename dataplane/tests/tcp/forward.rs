@@ -9,8 +9,7 @@ use std::thread;
 use std::time::Duration;
 
 use crate::harness::{
-    self, pattern, ringlb, round_trip, start, tcp_config, vm_rss_kib, Backend, Proxy, TcpLog,
-    DEADLINE,
+    pattern, round_trip, start, tcp_config, vm_rss_kib, Backend, Proxy, TcpLog, DEADLINE,
 };
 
 #[test]

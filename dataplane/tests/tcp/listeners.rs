@@ -9,8 +9,8 @@ use std::thread;
 use std::time::Instant;
 
 use crate::harness::{
-    self, config_on_a_free_port, pattern, ringlb, round_trip, run_ringlb, start, tcp_config,
-    Backend, Proxy, TempDir, DEADLINE,
+    self, config_on_a_free_port, pattern, round_trip, run_ringlb, start, tcp_config, Backend,
+    Proxy, TempDir, DEADLINE,
 };
 
 /// `noreuseport`: a second process started on the same address fails to

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::harness::{
     self, config, echo, exchange, log_config, logged_config, masked, programs, read_until_closed,
-    ringlb, start, stays_open, without_counters, Backend, HeldBackend, Proxy, TcpLog, DEADLINE,
+    start, stays_open, without_counters, Backend, HeldBackend, Proxy, TcpLog, DEADLINE,
 };
 
 /// A client that resets while it waits in the accept queue is logged with

@@ -12,26 +12,9 @@
     clippy::panic
 )]
 
+#[macro_use]
 #[path = "../harness/mod.rs"]
 mod harness;
-
-/// One scenario as two tests: on haproxy (skipped, loudly, when it is not
-/// installed; a failure under CI) and on ringlb.
-macro_rules! on_both {
-    ($scenario:ident, $on_haproxy:ident, $on_ringlb:ident) => {
-        #[test]
-        fn $on_haproxy() {
-            if let Some(h) = harness::haproxy(stringify!($on_haproxy)) {
-                $scenario("haproxy", &h);
-            }
-        }
-
-        #[test]
-        fn $on_ringlb() {
-            $scenario("ringlb", &ringlb());
-        }
-    };
-}
 
 mod balance;
 mod buffers;

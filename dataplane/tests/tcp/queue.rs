@@ -9,8 +9,8 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::harness::{
-    self, config, echo, limit_holds, programs, read_until_closed, ringlb, start, stays_open,
-    tcp_clients, Backend, HeldBackend, Proxy, TcpLog, DEADLINE,
+    config, echo, limit_holds, programs, read_until_closed, start, stays_open, tcp_clients,
+    Backend, HeldBackend, Proxy, TcpLog, DEADLINE,
 };
 
 #[test]
