@@ -573,12 +573,17 @@ impl<'c> Session<'c> {
                 .set(Some((be_idx, srv_idx, (sconn, facts.server_addr))));
         } else if keep_server {
             // Idle connections kept per server and core: no more than the
-            // server's connections in use now (HAProxy purges its idle
-            // ones down to its estimate of the need), with a floor, and
-            // `pool-max-conn` when set. Without a bound, `http-reuse safe`
-            // would keep one per client (each first request opens one).
+            // core's live client sessions (each uses one server connection
+            // at a time, so the need never exceeds them: HAProxy purges its
+            // idle ones down to its estimate of the need), with a floor,
+            // and `pool-max-conn` when set. Without a bound, `http-reuse
+            // safe` would keep one per client (each first request opens
+            // one); bounded by the connections in use instead, a steady
+            // keep-alive load reopened a fifth of its server connections
+            // (perf/run http-tiny-keepalive: 0.26 server connections per
+            // request).
             let srv = be.servers.get(srv_idx);
-            let need = srv.map_or(0, |s| s.conns.get() as usize).max(IDLE_FLOOR);
+            let need = core.live.get().max(IDLE_FLOOR);
             let max = srv
                 .and_then(|s| s.pool_max_conn)
                 .map_or(need, |m| m.min(need));
