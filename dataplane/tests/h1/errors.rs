@@ -194,7 +194,9 @@ fn abortonclose(name: &str, program: &Path) {
         .unwrap()
         .parse()
         .unwrap();
-    assert!(tw >= 90, "{name}: the time queued: {line}");
+    // The client closed 100 ms after its request: about that long queued
+    // (a -1 or 0 would say the queue time was not taken).
+    assert!(tw >= 50, "{name}: the time queued: {line}");
     assert!(
         srv.nothing_within(Duration::from_millis(100)),
         "{name}: the server saw the aborted request"
