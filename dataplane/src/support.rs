@@ -59,7 +59,7 @@ pub const UNSUPPORTED: &[Unsupported] = &[
     },
     Unsupported {
         key: "tcp-request rules",
-        why: "rule sets need the ACL engine (rules issue)",
+        why: "only tcp-request connection accept and reject run yet; session and content rules do not",
     },
     Unsupported {
         key: "tcp-response rules",
@@ -280,6 +280,20 @@ fn rule_diag(px: &Proxy, e: &str) -> Diagnostic {
     }
 }
 
+/// A `tcp-request connection` compile error at its line.
+fn tcp_rule_diag(px: &Proxy, e: &str) -> Diagnostic {
+    for r in &px.rules.tcp_request_connection {
+        if let Some(rest) = e.strip_prefix(&format!("{}: ", r.loc)) {
+            return if rest.contains("not supported yet") {
+                diag_named("tcp-request rules", &r.loc, rest)
+            } else {
+                Diagnostic::error(&r.loc, rest.to_string())
+            };
+        }
+    }
+    Diagnostic::error(&px.loc, e.to_string())
+}
+
 /// [`diag`] naming the keyword among those its key covers.
 fn diag_named(key: &str, loc: &Loc, name: &str) -> Diagnostic {
     let why = UNSUPPORTED
@@ -336,11 +350,14 @@ fn proxy_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
     }
     proxy_option_checks(px, out);
     let r = &px.rules;
+    // tcp-request connection accept / reject run; the rest is named.
+    if let Err(e) = crate::engine::rules::tcp::TcpConnRules::compile(px) {
+        out.push(tcp_rule_diag(px, &e.0));
+    }
     if let Some(loc) = r
-        .tcp_request_connection
+        .tcp_request_session
         .iter()
         .map(|r| &r.loc)
-        .chain(r.tcp_request_session.iter().map(|r| &r.loc))
         .chain(r.tcp_request_content.iter().map(|r| &r.loc))
         .next()
     {

@@ -73,6 +73,8 @@ pub struct FrontendPlan {
     pub splice_response: bool,
     /// HTTP mode: its settings (None: TCP mode).
     pub http: Option<Box<HttpPlan>>,
+    /// `tcp-request connection` rules.
+    pub tcp_conn: Option<Box<crate::engine::rules::tcp::TcpConnRules>>,
     pub log: LogPlan,
     /// Where this frontend's log lines go (set once the sinks are open).
     pub sink: Option<crate::log::sender::LogSink>,
@@ -466,6 +468,9 @@ impl Plan {
                 splice_request: splices(px).0,
                 splice_response: splices(px).1,
                 http: HttpPlan::of(px, cfg, &|n| be_index.get(n).copied())?,
+                tcp_conn: crate::engine::rules::tcp::TcpConnRules::compile(px)
+                    .map_err(|e| e.0)?
+                    .map(Box::new),
                 needs_dst: false,
                 needs_src: true,
                 log: LogPlan {
@@ -518,7 +523,9 @@ impl Plan {
                         ringlb_config::logformat::LogItem::Text(_) => false,
                     })
                 });
-            fe.needs_src = be_needs_src || log_needs_src;
+            // Connection rules look at the addresses.
+            fe.needs_src = be_needs_src || log_needs_src || fe.tcp_conn.is_some();
+            fe.needs_dst = fe.needs_dst || fe.tcp_conn.is_some();
         }
         let bufsize = cfg
             .global

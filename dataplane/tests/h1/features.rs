@@ -165,3 +165,35 @@ fn the_quickstart_example_serves() {
     assert_eq!((r.status, r.header("location")), (302, Some("/app/")));
     assert_eq!(get("/admin").status, 403);
 }
+
+/// `tcp-request connection`: the first rule whose condition holds decides
+/// at accept time; a rejected client is closed before a byte is read and
+/// the server never hears of it.
+fn tcp_request_connection(name: &str, program: &Path) {
+    let srv = Server::start(|_| ok("in"));
+    let rejecting = config(&[format!("s1 {}", srv.addr)], "").replace(
+        "frontend fe\n",
+        "frontend fe\n    tcp-request connection reject if { src 127.0.0.0/8 }\n",
+    );
+    let p = start(name, program, &rejecting);
+    let mut c = Client::connect(p.addr);
+    let _ = std::io::Write::write_all(&mut c.w, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert!(
+        c.try_response(false).is_none(),
+        "{name}: a rejected client got an answer"
+    );
+    assert!(srv.nothing_within(Duration::from_millis(100)), "{name}");
+    let accepting = config(&[format!("s1 {}", srv.addr)], "").replace(
+        "frontend fe\n",
+        "frontend fe\n    tcp-request connection accept if { src 127.0.0.1 }\n    tcp-request connection reject\n",
+    );
+    let p = start(name, program, &accepting);
+    let mut c = Client::connect(p.addr);
+    c.send(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(c.response(false).body, b"in", "{name}");
+}
+on_both!(
+    tcp_request_connection,
+    tcp_request_connection_on_haproxy,
+    tcp_request_connection_on_ringlb
+);

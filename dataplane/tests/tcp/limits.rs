@@ -379,3 +379,32 @@ fn soft_stop_while_full_ends_every_client() {
         p.stderr_so_far()
     );
 }
+
+/// `tcp-request connection` in TCP mode: a rejected client is closed at
+/// once and the server never connected; an accepted one is forwarded.
+fn tcp_request_connection_rules(name: &str, program: &std::path::Path) {
+    let be = Backend::echo();
+    let servers = format!("    server s1 {}\n", be.addr);
+    let reject = harness::tcp_config(&servers, "").replace(
+        "frontend fe\n",
+        "frontend fe\n    tcp-request connection reject if { src 127.0.0.0/8 }\n",
+    );
+    let p = harness::start(name, program, &reject);
+    let mut c = p.connect();
+    let _ = c.write_all(b"hello");
+    let mut got = Vec::new();
+    let _ = c.read_to_end(&mut got);
+    assert!(got.is_empty(), "{name}: a rejected client got {got:?}");
+    assert_eq!(be.count(), 0, "{name}: the server heard of it");
+    let accept = harness::tcp_config(&servers, "").replace(
+        "frontend fe\n",
+        "frontend fe\n    tcp-request connection accept if { src 127.0.0.1 }\n    tcp-request connection reject\n",
+    );
+    let p = harness::start(name, program, &accept);
+    assert_eq!(round_trip(&p, b"hello"), b"hello", "{name}");
+}
+on_both!(
+    tcp_request_connection_rules,
+    tcp_request_connection_rules_on_haproxy,
+    tcp_request_connection_rules_on_ringlb
+);

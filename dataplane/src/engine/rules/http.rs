@@ -395,7 +395,7 @@ impl HttpRules {
     }
 }
 
-mod compile;
+pub(crate) mod compile;
 pub use compile::Setup;
 
 #[cfg(test)]

@@ -26,3 +26,4 @@ pub mod names;
 pub mod pattern;
 pub mod rewrite;
 pub mod sample;
+pub mod tcp;

@@ -422,7 +422,7 @@ fn format_exprs(f: &LogFormat) -> impl Iterator<Item = &SampleExpr> {
 /// The ACL definitions a condition uses besides the proxy's own: its
 /// anonymous ones and the predefined ones it names (a proxy's ACL of the
 /// same name wins, as in HAProxy).
-fn condition_defs(c: &Condition, px: &Proxy) -> Vec<AclDef> {
+pub(crate) fn condition_defs(c: &Condition, px: &Proxy) -> Vec<AclDef> {
     let (Condition::If(e) | Condition::Unless(e)) = c;
     e.any_of
         .iter()
