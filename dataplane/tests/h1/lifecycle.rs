@@ -164,3 +164,41 @@ on_both!(
     client_never_reads_on_haproxy,
     client_never_reads_on_ringlb
 );
+
+fn hang(_: &Seen) -> Answer {
+    Answer::Hang
+}
+
+/// `hard-stop-after` bounds a soft stop: a request waiting for its server
+/// (timeout server 30 s) is cut when the hard stop comes, and the process
+/// exits then, not at the server timeout.
+fn hard_stop_after_with_a_request_in_flight(name: &str, program: &Path) {
+    let srv = Server::start(hang);
+    let cfg = config(&[format!("s1 {}", srv.addr)], "timeout server 30s").replacen(
+        "global\n",
+        "global\n    hard-stop-after 500ms\n",
+        1,
+    );
+    let mut p = start(name, program, &cfg);
+    wait_signal_ready(p.child.id(), Signal::SIGUSR1);
+    let mut c = Client::connect(p.addr);
+    c.send(b"GET /slow HTTP/1.1\r\nHost: a\r\n\r\n");
+    let _ = srv.next();
+    let t = std::time::Instant::now();
+    p.signal(Signal::SIGUSR1);
+    let st = p.wait_exit(Duration::from_secs(5));
+    assert!(
+        st.is_some(),
+        "{name}: still running {:?} after the soft stop",
+        t.elapsed()
+    );
+    assert!(
+        c.try_response(false).is_none_or(|r| r.status >= 500),
+        "{name}"
+    );
+}
+on_both!(
+    hard_stop_after_with_a_request_in_flight,
+    hard_stop_after_with_a_request_in_flight_on_haproxy,
+    hard_stop_after_with_a_request_in_flight_on_ringlb
+);
