@@ -23,4 +23,5 @@ mod features;
 mod lifecycle;
 mod messaging;
 mod reuse;
+mod rules;
 mod tunnel;
