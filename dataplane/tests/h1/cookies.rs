@@ -64,8 +64,8 @@ fn run(name: &str, program: &Path, cookie: &str) -> Vec<String> {
         "",
     )
     .replace(
-        "backend be\n",
-        &format!("backend be\n    balance first\n    {cookie}\n"),
+        "\nbackend be\n",
+        &format!("\nbackend be\n    balance first\n    {cookie}\n"),
     );
     let p = start(name, program, &cfg);
     REQUESTS

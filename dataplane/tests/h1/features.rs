@@ -73,7 +73,7 @@ fn errorfiles_section(name: &str, program: &Path) {
         page.display(),
         config(&[format!("s1 {}", refused_addr())], "retries 0")
     )
-    .replace("backend be\n", "backend be\n    errorfiles site\n");
+    .replace("\nbackend be\n", "\nbackend be\n    errorfiles site\n");
     let p = start(name, program, &cfg);
     let mut c = Client::connect(p.addr);
     c.send(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");

@@ -82,6 +82,9 @@ struct Session<'c> {
     /// its next request to that server uses first (HAProxy's session
     /// connection list; the only reuse under `http-reuse never`).
     own: std::cell::Cell<Option<(usize, usize, crate::engine::backend::idle::Idle)>>,
+    /// The current transaction's backend settings (its errorfiles come
+    /// first), once it is chosen.
+    be_http: Option<&'c HttpPlan>,
     /// The session's variables (`sess`; `txn`, `req`, `res` cleared
     /// between transactions).
     vars: crate::engine::rules::http::Vars,
@@ -136,11 +139,13 @@ pub(crate) async fn handle(
         cbuf: None,
         own: std::cell::Cell::new(None),
         vars: Default::default(),
+        be_http: None,
     };
     let mut since = (accepted, accept_date);
     loop {
         // A hard stop ends the session wherever it is (a request waiting
         // for its server included), as the TCP pump's watchdog does.
+        s.be_http = None;
         let next = {
             let txn = std::pin::pin!(s.transaction(since));
             let kill = std::pin::pin!(core.kill.wait());

@@ -290,6 +290,7 @@ impl<'c> Session<'c> {
             return Next::Close;
         };
         let bh = be.http.as_deref().unwrap_or(fh);
+        self.be_http = Some(bh);
         env.be = Some((be_idx, be));
         // The backend's own rules (a listen section has one set).
         let be_rules = backend_rules((fe, fh), (be, bh));
@@ -988,6 +989,9 @@ impl<'c> Session<'c> {
     /// whole, and the client wants to.
     fn after_error(&self, sent: bool, status: u16, request_done: bool, client: Want) -> Next {
         let closes = self.fh.errors.contains_key(&status)
+            || self
+                .be_http
+                .is_some_and(|bh| bh.errors.contains_key(&status))
             || ringlb_proto::errors::message(status).is_none_or(|m| m.close);
         if sent && !closes && request_done && client == Want::KeepAlive {
             Next::KeepAlive
@@ -1009,10 +1013,14 @@ impl<'c> Session<'c> {
         // stream sends it: the HTX form, a closing page's Connection
         // header last (the mux's own answers, a refused head or a 408,
         // use reply_raw).
-        let (page, n) = match (
-            self.fh.errors.get(&status),
-            ringlb_proto::errors::message(status),
-        ) {
+        // The backend's errorfile first, then the frontend's (HAProxy's
+        // http_error_message).
+        let custom = self
+            .be_http
+            .and_then(|bh| bh.errors.get(&status))
+            .or_else(|| self.fh.errors.get(&status))
+            .cloned();
+        let (page, n) = match (custom, ringlb_proto::errors::message(status)) {
             (None, Some(m)) => {
                 let mut head = Head::new();
                 let body = ringlb_proto::errors::to_head(status, &mut head).unwrap_or_default();
@@ -1024,7 +1032,11 @@ impl<'c> Session<'c> {
                 page.extend_from_slice(body.as_bytes());
                 (page, head.htx_size() + body.len() as u64)
             }
-            _ => {
+            (Some(page), _) => {
+                let n = page_htx_size(&page);
+                (page, n)
+            }
+            (None, None) => {
                 let page = self.fh.error_page(status);
                 let n = page_htx_size(&page);
                 (page, n)
