@@ -207,3 +207,49 @@ on_both!(
     abortonclose_on_haproxy,
     abortonclose_on_ringlb
 );
+
+/// Empty connections: logged as CR (closed) and cR with a 408 (timed
+/// out) by default; `dontlognull` logs neither (the 408 is still sent);
+/// `http-ignore-probes` neither sends the 408 nor logs.
+fn empty_connections(name: &str, program: &Path) {
+    for (opt, logged, answered) in [
+        ("", true, true),
+        ("option dontlognull", false, true),
+        ("option http-ignore-probes", false, false),
+    ] {
+        let srv = Server::start(by_path);
+        let extra = format!("timeout http-request 300ms\n{opt}");
+        let p = start(
+            name,
+            program,
+            &config(&[format!("s1 {}", srv.addr)], &extra),
+        );
+        drop(Client::connect(p.addr));
+        let mut idle = Client::connect(p.addr);
+        let got_408 = idle.try_response(false).is_some_and(|r| r.status == 408);
+        assert_eq!(got_408, answered, "{name} {opt:?}: the 408");
+        let mut c = Client::connect(p.addr);
+        c.send(b"GET /ok HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert_eq!(c.response(false).status, 200, "{name} {opt:?}");
+        let mut lines = Vec::new();
+        loop {
+            let l = p.next_log();
+            let done = l.contains("GET /ok");
+            lines.push(l);
+            if done {
+                break;
+            }
+        }
+        let empties = lines.iter().filter(|l| l.contains("<BADREQ>")).count();
+        assert_eq!(
+            empties,
+            if logged { 2 } else { 0 },
+            "{name} {opt:?}: {lines:#?}"
+        );
+    }
+}
+on_both!(
+    empty_connections,
+    empty_connections_on_haproxy,
+    empty_connections_on_ringlb
+);

@@ -231,7 +231,10 @@ impl<'c> Session<'c> {
             return;
         }
         let normal = facts.termination.cause == Cause::None && http.status < 500;
-        if fe.log.dontlognull && facts.bytes_in == 0 && facts.termination.cause == Cause::None
+        // `option dontlognull`: a connection that sent nothing (closed or
+        // timed out empty) is not logged, whatever ended it (haproxy 2.6
+        // still answers the 408, unlogged).
+        if fe.log.dontlognull && facts.bytes_in == 0
             || (self.fh.dontlog_normal && normal && facts.retries == 0 && !facts.redispatched)
         {
             return;

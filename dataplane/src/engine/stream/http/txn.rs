@@ -99,7 +99,9 @@ impl<'c> Session<'c> {
                     self.cbuf = Some(b);
                 }
                 Wait::Ready => {}
-                Wait::Closed if first => {
+                // `option http-ignore-probes`: an empty connection that
+                // closes is no request at all.
+                Wait::Closed if first && !fh.ignore_probes => {
                     facts.termination = term(Cause::ClientAbort, Phase::Request);
                     http.status = 400;
                     self.finish(None, facts, &http, ready);
