@@ -61,19 +61,10 @@ pub(crate) async fn handle(
     let Some(fe) = plan.frontends.get(fe_idx) else {
         return;
     };
-    // `tcp-request connection`: a rejected connection is closed at once,
-    // unlogged (HAProxy counts it denied).
-    if let Some(rules) = &fe.tcp_conn {
-        if !rules.accepts(peer, client.local_inet(), &fe.name) {
-            return;
-        }
-    }
-    // TCP_NODELAY is inherited from the listener (set once at bind).
-    let dst = if fe.needs_dst {
-        client.local_inet()
-    } else {
-        None
+    let Some(dst) = crate::engine::session::admit(fe, &client, peer) else {
+        return;
     };
+    // TCP_NODELAY is inherited from the listener (set once at bind).
     let mut facts = StreamFacts {
         accept_date,
         client: peer,

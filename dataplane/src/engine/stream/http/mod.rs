@@ -106,22 +106,13 @@ pub(crate) async fn handle(
     let Some(fe) = plan.frontends.get(fe_idx) else {
         return;
     };
-    // `tcp-request connection`: a rejected connection is closed at once,
-    // unlogged (HAProxy counts it denied).
-    if let Some(rules) = &fe.tcp_conn {
-        if !rules.accepts(peer, client.local_inet(), &fe.name) {
-            return;
-        }
-    }
+    let Some(dst) = crate::engine::session::admit(fe, &client, peer) else {
+        return;
+    };
     let Some(fh) = fe.http.as_deref() else {
         return;
     };
     let _ = late;
-    let dst = if fe.needs_dst {
-        client.local_inet()
-    } else {
-        None
-    };
     let mut s = Session {
         core,
         fe_idx,
