@@ -763,7 +763,7 @@ impl<'c> Session<'c> {
         let req_done = matches!(req_result, Some(Ok(())));
         let result = match (req_result, res_result) {
             (_, Some(r)) => r.map_err(|e| (e, sent_head.get())),
-            (Some(Err(e)), None) => Err((ResEnd::Body(request_failure(e)), sent_head.get())),
+            (Some(Err(e)), None) => Err((ResEnd::Body(e), sent_head.get())),
             // `until_response` returns only with one of them.
             (_, None) => Err((ResEnd::Aborted, sent_head.get())),
         };
@@ -1252,42 +1252,28 @@ fn balance_key<'r>(
     }
 }
 
-/// The request body failed: who was at fault, as the response side sees
-/// it.
-fn request_failure(e: BodyEnd) -> BodyEnd {
-    match e {
-        // The client stopped sending or failed: its side.
-        BodyEnd::FromClosed | BodyEnd::FromFail(_) | BodyEnd::Invalid => e,
-        BodyEnd::ToFail(f) => BodyEnd::ToFail(f),
-    }
-}
-
 /// The termination state of a transaction whose body transfer failed.
 /// `sent_head`: the response head had gone to the client (else the
 /// request body failed, before any response).
 fn body_termination(e: BodyEnd, sent_head: bool) -> Termination {
-    if sent_head {
-        // Response body: from the server to the client.
-        match e {
-            BodyEnd::FromClosed | BodyEnd::FromFail(Fail::Error) => {
-                term(Cause::ServerAbort, Phase::Data)
-            }
-            BodyEnd::FromFail(Fail::Timeout) => term(Cause::ServerTimeout, Phase::Data),
-            BodyEnd::ToFail(Fail::Error) => term(Cause::ClientAbort, Phase::Data),
-            BodyEnd::ToFail(Fail::Timeout) => term(Cause::ClientTimeout, Phase::Data),
-            BodyEnd::Invalid => term(Cause::Proxy, Phase::Data),
+    // The sender and the receiver of the body that failed: the server to
+    // the client for a response, the client to the server for a request.
+    let ((from_abort, from_timeout), (to_abort, to_timeout)) = {
+        let client = (Cause::ClientAbort, Cause::ClientTimeout);
+        let server = (Cause::ServerAbort, Cause::ServerTimeout);
+        if sent_head {
+            (server, client)
+        } else {
+            (client, server)
         }
-    } else {
-        // Request body: from the client to the server.
-        match e {
-            BodyEnd::FromClosed | BodyEnd::FromFail(Fail::Error) => {
-                term(Cause::ClientAbort, Phase::Data)
-            }
-            BodyEnd::FromFail(Fail::Timeout) => term(Cause::ClientTimeout, Phase::Data),
-            BodyEnd::ToFail(Fail::Error) => term(Cause::ServerAbort, Phase::Data),
-            BodyEnd::ToFail(Fail::Timeout) => term(Cause::ServerTimeout, Phase::Data),
-            BodyEnd::Invalid => term(Cause::Proxy, Phase::Request),
-        }
+    };
+    match e {
+        BodyEnd::FromClosed | BodyEnd::FromFail(Fail::Error) => term(from_abort, Phase::Data),
+        BodyEnd::FromFail(Fail::Timeout) => term(from_timeout, Phase::Data),
+        BodyEnd::ToFail(Fail::Error) => term(to_abort, Phase::Data),
+        BodyEnd::ToFail(Fail::Timeout) => term(to_timeout, Phase::Data),
+        BodyEnd::Invalid if sent_head => term(Cause::Proxy, Phase::Data),
+        BodyEnd::Invalid => term(Cause::Proxy, Phase::Request),
     }
 }
 
@@ -1325,19 +1311,4 @@ where
     })
     .await;
     (ra, rb)
-}
-
-/// HAProxy's methods whose requests may be replayed on another
-/// connection (idempotent, RFC 7231 4.2.2).
-#[allow(dead_code)]
-fn idempotent(m: Method) -> bool {
-    matches!(
-        m,
-        Method::Get | Method::Head | Method::Options | Method::Put | Method::Delete | Method::Trace
-    )
-}
-
-#[allow(dead_code)]
-fn is_upgrade(h: &Head) -> bool {
-    h.has(flags::CONN_UPGRADE)
 }
