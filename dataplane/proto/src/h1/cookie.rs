@@ -20,13 +20,34 @@ pub struct Pair {
 
 /// The pairs of a `Cookie` value, split on `;` and `,` outside quotes
 /// (HAProxy's walk, spaces around `=` tolerated).
-pub fn pairs(v: &[u8]) -> Vec<Pair> {
-    let mut out = Vec::new();
-    let mut prev = 0;
-    let mut first = true;
-    while prev < v.len() || (first && !v.is_empty()) {
-        let mut start = if first { prev } else { prev + 1 };
-        first = false;
+pub fn pairs(v: &[u8]) -> Pairs<'_> {
+    Pairs {
+        v,
+        prev: 0,
+        first: true,
+        done: v.is_empty(),
+    }
+}
+
+/// The iterator of [`pairs`]: nothing is allocated to walk a value.
+#[derive(Clone, Debug)]
+pub struct Pairs<'a> {
+    v: &'a [u8],
+    prev: usize,
+    first: bool,
+    done: bool,
+}
+
+impl Iterator for Pairs<'_> {
+    type Item = Pair;
+
+    fn next(&mut self) -> Option<Pair> {
+        if self.done {
+            return None;
+        }
+        let v = self.v;
+        let mut start = if self.first { self.prev } else { self.prev + 1 };
+        self.first = false;
         while v.get(start).copied().is_some_and(is_spht) {
             start += 1;
         }
@@ -55,18 +76,17 @@ pub fn pairs(v: &[u8]) -> Vec<Pair> {
         } else {
             (None, equal)
         };
-        out.push(Pair {
+        if next >= v.len() {
+            self.done = true;
+        }
+        self.prev = next;
+        Some(Pair {
             start,
             name_end,
             value,
             next,
-        });
-        if next >= v.len() {
-            break;
-        }
-        prev = next;
+        })
     }
-    out
 }
 
 /// HAProxy's http_find_cookie_value_end: the first `,` or `;` outside a
@@ -153,7 +173,7 @@ mod tests {
     #[test]
     fn quoted_values_keep_their_delimiters() {
         let v = br#"a="x;y"; SRV=s1"#;
-        let p = pairs(v);
+        let p: Vec<_> = pairs(v).collect();
         assert_eq!(p.len(), 2);
         assert_eq!(&v[p[1].start..p[1].name_end], b"SRV");
     }

@@ -91,7 +91,12 @@ pub fn request(req: &mut Head, c: &CookiePlan, be: &BackendPlan) -> Persist {
         let Some((name, value)) = req.field(i) else {
             break;
         };
-        if !name.eq_ignore_ascii_case(b"cookie") {
+        // Looked at in place; copied only when it holds the cookie.
+        let named = |v: &[u8]| {
+            pairs(v)
+                .any(|p| p.value.is_some() && v.get(p.start..p.name_end) == Some(c.name.as_bytes()))
+        };
+        if !name.eq_ignore_ascii_case(b"cookie") || !named(value) {
             i += 1;
             continue;
         }
@@ -169,7 +174,7 @@ pub fn capture(head: &Head, response: bool, name: &str, len: usize) -> Option<St
         if !n.eq_ignore_ascii_case(header) {
             continue;
         }
-        let all = pairs(v);
+        let all: Vec<_> = pairs(v).collect();
         let candidates = all.get(
             ..if response {
                 all.len().min(1)
@@ -203,7 +208,6 @@ pub fn response(
     method: Method,
 ) -> ResponseCookie {
     let mut status = ResponseCookie::None;
-    let mut present = false;
     let mut found = false;
     let mut i = 0;
     while i < res.field_count() {
@@ -214,10 +218,12 @@ pub fn response(
             i += 1;
             continue;
         }
-        present = true;
-        let v = value.to_vec();
-        // Only the first attribute of a Set-Cookie names the cookie.
-        let Some(p) = pairs(&v).into_iter().next() else {
+        // Only the first attribute of a Set-Cookie names the cookie;
+        // the value is copied only when it is ours.
+        let Some(p) = pairs(value)
+            .next()
+            .filter(|p| value.get(p.start..p.name_end) == Some(c.name.as_bytes()))
+        else {
             i += 1;
             continue;
         };
@@ -225,10 +231,7 @@ pub fn response(
             i += 1;
             continue;
         };
-        if v.get(p.start..p.name_end) != Some(c.name.as_bytes()) {
-            i += 1;
-            continue;
-        }
+        let v = value.to_vec();
         found = true;
         status = ResponseCookie::Passive;
         if c.preserve {
@@ -255,7 +258,6 @@ pub fn response(
             i += 1;
         }
     }
-    let _ = present;
     if c.insert() && !(found && c.preserve) && !direct && (!c.postonly || method == Method::Post) {
         let mut v = match server_cookie {
             Some(ck) => format!("{}={ck}; path=/", c.name),
