@@ -147,6 +147,8 @@ fn the_quickstart_example_serves() {
         "/../deploy/examples/quickstart.cfg"
     ))
     .unwrap();
+    // The example's own addresses are rewritten away: the proxy gets its
+    // listener as fd@3 (port 0) and the app server is the test's.
     let cfg = text
         .replace("bind 127.0.0.1:8080", "bind fd@3")
         .replace("127.0.0.1:8001", &app.addr.to_string());
