@@ -191,6 +191,16 @@ fn check_proxy(cfg: &Config, px: &Proxy, diags: &mut Diagnostics) {
         if http_rules && own_rules {
             diags.push(Diagnostic::warning(&px.loc, format!("{} '{}' : 'http-request'/'http-response' rules ignored: they require 'mode http'.", px.kind.keyword(), px.name)));
         }
+        if let Some(r) = px.rules.redirect.first() {
+            diags.push(Diagnostic::warning(
+                &r.loc,
+                format!(
+                    "'redirect' rules ignored for {} '{}' as they require HTTP mode.",
+                    px.kind.keyword(),
+                    px.name
+                ),
+            ));
+        }
     }
 }
 

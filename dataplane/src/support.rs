@@ -227,8 +227,7 @@ fn http_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
         let first = d.keyword.split(' ').next().unwrap_or_default();
         if matches!(
             first,
-            "redirect"
-                | "monitor"
+            "monitor"
                 | "retry-on"
                 | "http-send-name-header"
                 | "max-session-srv-conns"

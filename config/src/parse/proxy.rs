@@ -460,6 +460,7 @@ fn dispatch(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<(), Diagnostic> {
         | "http-after-response"
         | "tcp-request"
         | "tcp-response" => rules::parse_rule_line(cx, line),
+        "redirect" => rules::parse_redirect_line(cx, line),
         "http-check" | "tcp-check" => checks::parse_check_line(cx, line),
         "stats" => parse_stats(cx, line),
         "log" => {

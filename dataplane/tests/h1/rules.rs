@@ -146,3 +146,81 @@ fn rules_run_in_the_stream_as_on_haproxy() {
         assert_eq!(g, w);
     }
 }
+
+/// `redirect` directives: after a proxy's http-request rules (an `allow`
+/// included, and a rule written after them), frontend then backend.
+fn redirects(name: &str, program: &Path) -> Vec<String> {
+    let a = Server::start(show);
+    let cfg = config(&[format!("s1 {}", a.addr)], "")
+        .replace(
+            "frontend fe\n",
+            "frontend fe\n\
+             \x20   http-request allow if { path /allowed }\n\
+             \x20   redirect location /moved code 301 if { path /allowed }\n\
+             \x20   redirect prefix /p drop-query if { path_beg /q }\n\
+             \x20   redirect scheme https code 308 if { path /s }\n\
+             \x20   http-request return status 200 content-type text/plain string first if { path /s }\n",
+        )
+        .replace(
+            "\nbackend be\n",
+            "\nbackend be\n    redirect location /from-backend set-cookie SEEN=1 if { path /be }\n",
+        );
+    let p = start(name, program, &cfg);
+    [
+        "GET /allowed HTTP/1.1\r\nHost: h\r\n\r\n",
+        "GET /q/x?a=1 HTTP/1.1\r\nHost: h\r\n\r\n",
+        "GET /s HTTP/1.1\r\nHost: h\r\n\r\n",
+        "GET /be HTTP/1.1\r\nHost: h\r\n\r\n",
+        "GET /other HTTP/1.1\r\nHost: h\r\n\r\n",
+    ]
+    .iter()
+    .map(|r| {
+        let mut c = Client::connect(p.addr);
+        c.send(r.as_bytes());
+        let res = c.response(false);
+        let mut h: Vec<String> = res
+            .headers
+            .iter()
+            .filter(|(n, _)| {
+                let n = n.to_ascii_lowercase();
+                n == "location" || n == "set-cookie"
+            })
+            .map(|(n, v)| format!("{}={v}", n.to_ascii_lowercase()))
+            .collect();
+        h.sort();
+        let body = String::from_utf8_lossy(&res.body);
+        format!(
+            "{} => {} {:?} {}",
+            r.lines().next().unwrap_or(""),
+            res.status,
+            h,
+            if res.status == 200 {
+                body.lines().next().unwrap_or("")
+            } else {
+                ""
+            }
+        )
+    })
+    .collect()
+}
+
+#[test]
+fn redirect_directives_run_as_on_haproxy() {
+    let Some(h) = crate::harness::haproxy("redirect_directives_run_as_on_haproxy") else {
+        return;
+    };
+    let want = redirects("haproxy", &h);
+    for (i, part) in [
+        (0, " => 301 [\"location=/moved\"]"),
+        (1, " => 302 [\"location=/p/q/x\"]"),
+        (2, " => 200 [] first"),
+        (3, "location=/from-backend"),
+        (4, " => 200 [] GET /other"),
+    ] {
+        assert!(want[i].contains(part), "haproxy: {}", want[i]);
+    }
+    let got = redirects("ringlb", &crate::harness::ringlb());
+    for (w, g) in want.iter().zip(&got) {
+        assert_eq!(g, w);
+    }
+}

@@ -328,6 +328,8 @@ pub struct Rules {
     pub tcp_request_inspect_delay: Option<Duration>,
     pub tcp_response_content: Vec<Rule<TcpResponseContentAction>>,
     pub tcp_response_inspect_delay: Option<Duration>,
+    /// The `redirect` directives, run after `http-request` rules.
+    pub redirect: Vec<Rule<Redirect>>,
 }
 
 impl Rules {
@@ -339,6 +341,7 @@ impl Rules {
             && self.tcp_request_session.is_empty()
             && self.tcp_request_content.is_empty()
             && self.tcp_response_content.is_empty()
+            && self.redirect.is_empty()
     }
 
     /// Every rule of every set, as (condition, action references, place),
@@ -383,6 +386,11 @@ impl Rules {
             &self.tcp_response_content,
             TcpResponseContentAction::refs,
         );
+        add(&mut out, &self.redirect, |r| {
+            let mut refs = ActionRefs::default();
+            r.collect(&mut refs);
+            refs
+        });
         out
     }
 }

@@ -77,6 +77,13 @@ pub(crate) fn parse_rule_line(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<(), D
             ));
         }
     }
+    if set == RuleSet::HttpRequest && !cx.px.rules.redirect.is_empty() {
+        let w = line.warn(
+            0,
+            "a 'http-request' rule placed after a 'redirect' rule will still be processed before.",
+        );
+        cx.push(w);
+    }
     let r = &mut cx.px.rules;
     match set {
         RuleSet::HttpRequest => r.http_request.push(for_set(
@@ -212,6 +219,27 @@ fn find_action(name: &str) -> Option<(&'static keywords::ActionDef, Option<Strin
         }
     }
     None
+}
+
+/// `redirect location|prefix|scheme <to> [options] [if|unless cond]`:
+/// a proxy's own redirect rules, parsed as `http-request redirect` is
+/// (HAProxy's one http_parse_redirect_rule) and kept apart, since they run
+/// after the proxy's `http-request` rules, an `allow` among those
+/// included.
+pub(crate) fn parse_redirect_line(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<(), Diagnostic> {
+    if !allowed_kw(cx, line, "redirect")? {
+        return Ok(());
+    }
+    let rule = parse_rule(line, 0, RuleSet::HttpRequest)?;
+    let AnyAction::Redirect(action) = rule.action else {
+        return Err(line.err(0, "'redirect' expects 'location', 'prefix' or 'scheme'"));
+    };
+    cx.px.rules.redirect.push(Rule {
+        action,
+        cond: rule.cond,
+        loc: rule.loc,
+    });
+    Ok(())
 }
 
 /// Parse `<action> [args] [if|unless cond]` from word `start`.

@@ -937,3 +937,34 @@ fn tcp_keepalive_settings_are_typed() {
         assert_eq!(errors(&d), [(5, msg.to_string())], "{line}");
     }
 }
+
+#[test]
+fn redirect_directives_are_typed_rules() {
+    // The directive takes what `http-request redirect` takes (2.6's one
+    // parser); an http-request rule after it is warned about, as haproxy
+    // does, and a TCP proxy's redirects are ignored with a warning.
+    let (cfg, d) = load(&format!(
+        "{BASE}frontend f\n bind :80\n mode http\n redirect prefix /p drop-query if {{ path_beg /q }}\n http-request deny\n"
+    ));
+    assert!(!d.has_errors(), "{:?}", errors(&d));
+    let f = cfg.proxy("f").unwrap();
+    assert_eq!(f.rules.redirect.len(), 1);
+    assert!(f.rules.redirect[0].cond.is_some());
+    assert!(f.rules.redirect[0].action.drop_query);
+    assert!(d
+        .list
+        .iter()
+        .any(|w| w.message.contains("placed after a 'redirect' rule")));
+    let (_, d) = load(&format!(
+        "{BASE}frontend f\n bind :80\n redirect bogus /x\n"
+    ));
+    assert_eq!(errors(&d).len(), 1);
+    let (_, d) = load(&format!(
+        "{BASE}frontend f\n bind :80\n mode tcp\n redirect location /x\n"
+    ));
+    assert!(!d.has_errors());
+    assert!(d
+        .list
+        .iter()
+        .any(|w| w.message.contains("'redirect' rules ignored")));
+}

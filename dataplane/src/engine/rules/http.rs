@@ -56,6 +56,8 @@ pub struct HttpRules {
     pub(super) maps: Maps,
     pub(super) users: Userlists,
     pub(super) request: Vec<Step>,
+    /// The `redirect` directives: after `request`, even past an `allow`.
+    pub(super) redirect: Vec<Step>,
     pub(super) response: Vec<Step>,
     pub(super) after: Vec<Step>,
     backends: Vec<(Option<Cond>, Target)>,
@@ -351,9 +353,14 @@ impl HttpRules {
         }
     }
 
-    /// The http-request rules in order.
+    /// The http-request rules in order, then the `redirect` rules
+    /// (HAProxy's http_process_req_common: an `allow` ends the former
+    /// only).
     pub fn request(&self, tx: &mut Txn<'_>) -> Verdict {
-        self.run(&self.request, tx)
+        match self.run(&self.request, tx) {
+            Verdict::Continue => self.run(&self.redirect, tx),
+            v => v,
+        }
     }
 
     /// The http-response rules (`tx.res` is Some).
@@ -387,7 +394,7 @@ impl HttpRules {
     /// Whether the proxy has any rule for this phase (the engine may skip
     /// building a Txn otherwise).
     pub fn has_request_rules(&self) -> bool {
-        !self.request.is_empty() || !self.backends.is_empty()
+        !self.request.is_empty() || !self.redirect.is_empty() || !self.backends.is_empty()
     }
 
     pub fn has_response_rules(&self) -> bool {

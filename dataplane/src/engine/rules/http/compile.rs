@@ -528,6 +528,12 @@ impl HttpRules {
             let act = c.request(&r.action).map_err(|e| at(&r.loc, e))?;
             request.push(Step { cond, act });
         }
+        let mut redirect = Vec::new();
+        for r in &px.rules.redirect {
+            let cond = c.cond(r.cond.as_ref()).map_err(|e| at(&r.loc, e))?;
+            let act = Compiler::redirect(&r.action).map_err(|e| at(&r.loc, e))?;
+            redirect.push(Step { cond, act });
+        }
         let mut response = Vec::new();
         for r in &px.rules.http_response {
             let cond = c.cond(r.cond.as_ref()).map_err(|e| at(&r.loc, e))?;
@@ -572,6 +578,7 @@ impl HttpRules {
             maps,
             users,
             request,
+            redirect,
             response,
             after,
             backends,
