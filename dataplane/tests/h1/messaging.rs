@@ -214,3 +214,78 @@ fn forwardfor(name: &str, program: &Path) {
     assert_eq!(c.response(false).body, b"none|none", "{name}: excepted");
 }
 on_both!(forwardfor, forwardfor_on_haproxy, forwardfor_on_ringlb);
+
+fn big(n: usize) -> Vec<u8> {
+    (0..n).map(|i| (i % 251) as u8).collect()
+}
+
+/// A Content-Length body echoed with a Content-Length; `/close`: 4 MiB
+/// delimited by the server's close.
+fn length_back(s: &Seen) -> Answer {
+    if s.line.starts_with("GET /close ") {
+        let mut r = b"HTTP/1.1 200 OK\r\n\r\n".to_vec();
+        r.extend_from_slice(&big(4 << 20));
+        return Answer::SendClose(r);
+    }
+    let mut r = format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",
+        s.body.len()
+    )
+    .into_bytes();
+    r.extend_from_slice(&s.body);
+    Answer::Send(r)
+}
+
+/// With `option splice-auto`, long bodies (a 4 MiB request and its 4 MiB
+/// echo, both with Content-Length, then 4 MiB until the server's close)
+/// arrive whole and exactly: the keep-alive connection stays in step
+/// after the spliced ones. On ringlb, SIGQUIT's flush then finds the
+/// pipes the bodies went through (kept for reuse).
+fn spliced_bodies(name: &str, program: &Path) {
+    let srv = Server::start(length_back);
+    let p = start(
+        name,
+        program,
+        &config(&[format!("s1 {}", srv.addr)], "option splice-auto"),
+    );
+    let mut c = Client::connect(p.addr);
+    for size in [4 << 20, 3 * 1024 * 1024 + 17] {
+        let body = big(size);
+        let mut req =
+            format!("POST /big HTTP/1.1\r\nHost: a\r\nContent-Length: {size}\r\n\r\n").into_bytes();
+        req.extend_from_slice(&body);
+        c.send(&req);
+        let r = c.response(false);
+        assert!(r.body == body, "{name}: {size} bytes back, intact");
+        assert!(
+            srv.next().body == body,
+            "{name}: the server got {size} bytes"
+        );
+    }
+    c.send(b"GET /small HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nok");
+    assert_eq!(c.response(false).body, b"ok", "{name}: still in step");
+    c.send(b"GET /close HTTP/1.1\r\nHost: a\r\n\r\n");
+    let r = c.response(false);
+    assert!(r.body == big(4 << 20), "{name}: 4 MiB until close, intact");
+    if name == "ringlb" {
+        p.signal(nix::sys::signal::Signal::SIGQUIT);
+        let total = loop {
+            let line = p.stderr.recv_timeout(crate::harness::DEADLINE).unwrap();
+            if line.starts_with("Total:") {
+                break line;
+            }
+        };
+        let pipes: usize = total
+            .split_whitespace()
+            .rev()
+            .nth(2)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no pipe count in {total:?}"));
+        assert!(pipes >= 1, "no body went through a pipe: {total}");
+    }
+}
+on_both!(
+    spliced_bodies,
+    spliced_bodies_on_haproxy,
+    spliced_bodies_on_ringlb
+);

@@ -323,7 +323,7 @@ async fn splice_pump(
     };
     let src = sides.side(from_who);
     loop {
-        let mut in_pipe = match splice::fill(from, &pipe) {
+        let mut in_pipe = match splice::fill(from, &pipe, usize::MAX) {
             Ok(Step::Moved(n)) => {
                 src.touch();
                 src.bytes.set(src.bytes.get() + n as u64);

@@ -127,9 +127,9 @@ fn flags() -> SpliceFFlags {
     SpliceFFlags::SPLICE_F_MOVE | SpliceFFlags::SPLICE_F_NONBLOCK
 }
 
-/// Socket -> pipe.
-pub fn fill(from: &impl std::os::fd::AsFd, pipe: &Lease<'_>) -> io::Result<Step> {
-    match splice(from, None, &pipe.pipe()?.w, None, CHUNK, flags()) {
+/// Socket -> pipe, at most `max` bytes (a body's rest).
+pub fn fill(from: &impl std::os::fd::AsFd, pipe: &Lease<'_>, max: usize) -> io::Result<Step> {
+    match splice(from, None, &pipe.pipe()?.w, None, CHUNK.min(max), flags()) {
         Ok(0) => Ok(Step::Eof),
         Ok(n) => Ok(Step::Moved(n)),
         Err(Errno::EAGAIN) => Ok(Step::WouldBlock),

@@ -15,6 +15,7 @@ use ringlb_proto::h1::chunked::{self, Decoder, Step};
 use ringlb_proto::h1::head::{self, HeadParser, Progress};
 use ringlb_proto::msg::{Body, Head};
 
+use crate::engine::forward::splice::{self, Lease, PipePool};
 use crate::engine::runtime::buffer::{Buffer, BufferPool, Class};
 use crate::engine::runtime::timer::{self, Timers};
 use crate::engine::session::Conn;
@@ -131,6 +132,9 @@ pub struct Path<'a> {
     /// The core's pool: a long body moves through one of its bulk
     /// buffers (a quarter of the I/O operations per byte).
     pub bufs: Option<&'a BufferPool>,
+    /// `option splice-request|response|auto` for this direction: a long
+    /// body whose bytes need no change goes socket -> pipe -> socket.
+    pub pipes: Option<&'a PipePool>,
 }
 
 impl Path<'_> {
@@ -234,6 +238,9 @@ async fn length(
         // to the body's end and no further. Boxed, once per long body: its
         // state would otherwise sit in every session's task.
         if buf.is_empty() && out.is_empty() && left >= 2 * buf.size() as u64 {
+            if let Some(pipe) = path.pipes.and_then(PipePool::get) {
+                return Box::pin(splice_body(path, pipe, Some(left))).await;
+            }
             if let Some(bulk) = path.bufs.and_then(|p| p.try_get(Class::Bulk)) {
                 left = Box::pin(bulk_length(path, bulk, left, buf.size() as u64)).await?;
                 if left == 0 {
@@ -282,8 +289,65 @@ async fn bulk_length(
     Ok(left)
 }
 
+/// Move a body through a pipe of the core's pool: `len` bytes, or until
+/// the sender closes (None). Both sockets go non-blocking (splice(2) must
+/// not block the core; io_uring's operations on them are unaffected, as
+/// the TCP pump's splicing relies on). Each wait for readiness runs under
+/// its side's timeout.
+async fn splice_body(path: &Path<'_>, pipe: Lease<'_>, len: Option<u64>) -> Result<(), BodyEnd> {
+    let from_fail = BodyEnd::FromFail(Fail::Error);
+    let to_fail = BodyEnd::ToFail(Fail::Error);
+    for c in [path.from, path.to] {
+        socket2::SockRef::from(c)
+            .set_nonblocking(true)
+            .map_err(|_| from_fail)?;
+    }
+    let from_ready = path.from.readiness().map_err(|_| from_fail)?;
+    let to_ready = path.to.readiness().map_err(|_| to_fail)?;
+    let mut left = len;
+    while left != Some(0) {
+        let max = left.map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
+        let mut in_pipe = match splice::fill(path.from, &pipe, max) {
+            Ok(splice::Step::Moved(n)) => n,
+            Ok(splice::Step::WouldBlock) => {
+                within(path.timers, path.from_timeout, from_ready.read_ready())
+                    .await
+                    .map_err(BodyEnd::FromFail)?;
+                continue;
+            }
+            Ok(splice::Step::Eof) if len.is_none() => break,
+            Ok(splice::Step::Eof) => return Err(BodyEnd::FromClosed),
+            Err(_) => return Err(from_fail),
+        };
+        path.count(in_pipe as u64);
+        left = left.map(|l| l.saturating_sub(in_pipe as u64));
+        while in_pipe > 0 {
+            match splice::drain(&pipe, path.to, in_pipe) {
+                Ok(splice::Step::Moved(m)) => in_pipe = in_pipe.saturating_sub(m),
+                Ok(splice::Step::WouldBlock | splice::Step::Eof) => {
+                    within(path.timers, path.to_timeout, to_ready.write_ready())
+                        .await
+                        .map_err(BodyEnd::ToFail)?;
+                }
+                Err(_) => return Err(to_fail),
+            }
+        }
+    }
+    pipe.recycle();
+    Ok(())
+}
+
 async fn until_close(path: &Path<'_>, buf: &mut Buffer, out: &mut Vec<u8>) -> Result<(), BodyEnd> {
     loop {
+        // A read that filled the buffer says a bulk flow: to the pipe when
+        // splicing is on and one is free (HAProxy's splice-auto idea).
+        if buf.room() == 0 && out.is_empty() {
+            if let Some(pipe) = path.pipes.and_then(PipePool::get) {
+                let n = buf.len();
+                path.write_prefix(buf, n).await?;
+                return Box::pin(splice_body(path, pipe, None)).await;
+            }
+        }
         if !out.is_empty() {
             out.extend_from_slice(buf.data());
             buf.clear();

@@ -644,6 +644,7 @@ impl<'c> Session<'c> {
             to_timeout: be.timeout_server,
             bytes: req_bytes,
             bufs: Some(&core.bufs),
+            pipes: (fe.splice_request || be.splice_request).then_some(&core.pipes),
         };
         let to_client = Path {
             from: sconn,
@@ -653,6 +654,7 @@ impl<'c> Session<'c> {
             to_timeout: fe.timeout_client,
             bytes: res_bytes,
             bufs: Some(&core.bufs),
+            pipes: (fe.splice_response || be.splice_response).then_some(&core.pipes),
         };
         let req_out = &mut self.req_out;
         let request = async move { h1::forward_body(&to_server, cbuf, req_out, body).await };
