@@ -211,7 +211,6 @@ fn http_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
                 | "http-drop-response-trailers"
                 | "checkcache"
                 | "logasap"
-                | "log-separate-errors"
                 | "prefer-last-server"
                 | "persist"
         );

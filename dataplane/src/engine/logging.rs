@@ -253,5 +253,12 @@ pub fn log_stream(
         Some(fmt) => crate::log::format::render(fmt, &f, &mut line),
         None => crate::log::format::render_connect(&f, &mut line),
     }
-    sink.send_from(core.id, Level::Info, line);
+    // HAProxy's strm_log(): `err` for the streams it counts as errors
+    // under `option log-separate-errors`.
+    let level = if fe.log.separate_errors && f.is_error() {
+        Level::Err
+    } else {
+        Level::Info
+    };
+    sink.send_from(core.id, level, line);
 }

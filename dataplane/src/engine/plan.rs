@@ -124,6 +124,10 @@ pub struct LogPlan {
     pub enabled: bool,
     pub format: Option<ringlb_config::logformat::LogFormat>,
     pub dontlognull: bool,
+    /// `option dontlog-normal`: only streams HAProxy counts as errors.
+    pub dontlog_normal: bool,
+    /// `option log-separate-errors`: those at level `err`.
+    pub separate_errors: bool,
 }
 
 #[derive(Debug)]
@@ -477,6 +481,8 @@ impl Plan {
                     enabled: has_targets && !px.no_log,
                     format,
                     dontlognull: px.options.is_set("dontlognull"),
+                    dontlog_normal: px.options.is_set("dontlog-normal"),
+                    separate_errors: px.options.is_set("log-separate-errors"),
                 },
                 sink: None,
             });

@@ -394,3 +394,54 @@ fn a_connect_that_lacks_a_source_port_is_retried_at_once_as_haproxy() {
         }
     }
 }
+
+/// `option dontlog-normal` drops the line of a stream that went well;
+/// `option log-separate-errors` sends the others at level `err` (`<3>`
+/// in the short format) where a normal one goes at `info`
+/// (`<6>`), as haproxy does: a served exchange, then a client that
+/// resets mid-stream (`CD`).
+#[test]
+fn dontlog_normal_and_log_separate_errors_are_haproxy_s() {
+    let good = Backend::echo();
+    for (name, prog) in programs("dontlog_normal_and_log_separate_errors_are_haproxy_s") {
+        for dontlog in [false, true] {
+            let cfg = format!(
+                "global\n    log stdout format short local0\n\
+                 defaults\n    mode tcp\n    log global\n    option tcplog\n\
+                 \x20   option log-separate-errors\n{}\
+                 \x20   timeout connect 2s\n    timeout client 10s\n    timeout server 10s\n    retries 1\n\
+                 frontend fe\n    bind fd@3\n    default_backend be\n\
+                 backend be\n    server s1 {}\n",
+                if dontlog { "    option dontlog-normal\n" } else { "" },
+                good.addr
+            );
+            let p = start(name, &prog, &cfg);
+            // A normal exchange.
+            let mut c = p.connect();
+            echo(&mut c, b"ping", name);
+            c.shutdown(Shutdown::Write).unwrap();
+            let (rest, _) = read_until_closed(&mut c, DEADLINE, name);
+            assert!(rest.is_empty(), "{name}");
+            if dontlog {
+                // Nothing for it; the next line is the error's.
+                assert!(
+                    p.log_within(Duration::from_millis(300)).is_none(),
+                    "{name}: a normal stream logged under dontlog-normal"
+                );
+            } else {
+                let l = p.next_log();
+                assert!(l.starts_with("<6>"), "{name}: {l}");
+            }
+            // A client that resets mid-stream: an error (`CD`).
+            let mut c = p.connect();
+            echo(&mut c, b"ping", name);
+            socket2::SockRef::from(&c)
+                .set_linger(Some(Duration::ZERO))
+                .unwrap();
+            drop(c);
+            let l = p.next_log();
+            assert!(l.starts_with("<3>"), "{name} (dontlog {dontlog}): {l}");
+            assert!(l.contains(" CD "), "{name}: {l}");
+        }
+    }
+}

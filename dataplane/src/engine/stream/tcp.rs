@@ -229,8 +229,12 @@ fn finish(
         .zip(facts.server)
         .and_then(|(b, i)| b.servers.get(i))
         .map_or(0, |s| s.conns.get());
+    // `option dontlog-normal`: HAProxy's strm_log() logs only a redispatch,
+    // a termination past `L`, or retries.
+    let normal = !facts.redispatched && !facts.termination.cause.is_error() && facts.retries == 0;
     if !fe.log.enabled
         || (fe.log.dontlognull && facts.bytes_in == 0 && facts.termination.cause == Cause::None)
+        || (fe.log.dontlog_normal && normal)
     {
         return;
     }
