@@ -571,8 +571,10 @@ pub static PROXY_KEYWORDS: &[ProxyKw] = &[
         backend: true,
         negatable: false,
         deprecated: false,
-        arity: Arity::range(0, 1),
-        usage: "http-send-name-header [<header>]",
+        // 2.6: "'http-send-name-header' requires a header string."; words
+        // past the first are ignored.
+        arity: Arity::at_least(1),
+        usage: "http-send-name-header <header>",
     },
     ProxyKw {
         name: "id",

@@ -199,3 +199,50 @@ on_both!(
     tcp_request_connection_on_haproxy,
     tcp_request_connection_on_ringlb
 );
+
+/// `http-send-name-header`: the server sees its own name in the header,
+/// every occurrence the client sent removed, the new one last; with two
+/// servers in round robin, each sees its own.
+fn send_name_header(name: &str, program: &Path) {
+    let (a, b) = (Server::start(|_| ok("a")), Server::start(|_| ok("b")));
+    let cfg = config(
+        &[format!("first {}", a.addr), format!("second {}", b.addr)],
+        "",
+    )
+    .replace(
+        "\nbackend be\n",
+        "\nbackend be\n    http-send-name-header X-Srv\n",
+    );
+    let p = start(name, program, &cfg);
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let mut c = Client::connect(p.addr);
+        c.send(
+            b"GET / HTTP/1.1\r\nHost: h\r\nX-Srv: forged\r\nAccept: */*\r\nx-srv: again\r\n\r\n",
+        );
+        assert_eq!(c.response(false).status, 200, "{name}");
+    }
+    for s in [&a, &b] {
+        let r = s.next();
+        let h: Vec<String> = r
+            .headers
+            .iter()
+            .filter(|(n, _)| !n.eq_ignore_ascii_case("x-forwarded-for"))
+            .map(|(n, v)| format!("{}: {v}", n.to_ascii_lowercase()))
+            .collect();
+        seen.push(h.join(", "));
+    }
+    assert_eq!(
+        seen,
+        [
+            "host: h, accept: */*, x-srv: first",
+            "host: h, accept: */*, x-srv: second"
+        ],
+        "{name}"
+    );
+}
+on_both!(
+    send_name_header,
+    send_name_header_on_haproxy,
+    send_name_header_on_ringlb
+);

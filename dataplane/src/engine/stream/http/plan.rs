@@ -40,6 +40,9 @@ pub struct HttpPlan {
     pub max_headers: usize,
     /// `monitor-uri`: answered 200 by the proxy itself, never logged.
     pub monitor_uri: Option<String>,
+    /// `http-send-name-header <name>`: the header that carries the
+    /// server's name to it (the backend's).
+    pub send_name_header: Option<Vec<u8>>,
     /// `capture request header <name> len <n>` in declaration order.
     pub req_captures: Vec<(String, usize)>,
     /// `capture response header <name> len <n>`.
@@ -151,6 +154,13 @@ impl HttpPlan {
             errors,
             max_headers: cfg.global.tune.http_maxhdr.map_or(101, usize::from),
             monitor_uri: px.monitor_uri.clone(),
+            send_name_header: px
+                .directives
+                .iter()
+                .rev()
+                .find(|d| d.keyword == "http-send-name-header")
+                .and_then(|d| d.args.first())
+                .map(|h| h.as_bytes().to_vec()),
             req_captures: captures(px, false),
             res_captures: captures(px, true),
             buffer_request: o.is_set("http-buffer-request"),
