@@ -204,7 +204,6 @@ fn http_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
             *name,
             "http-use-proxy-header"
                 | "http_proxy"
-                | "http-restrict-req-hdr-names"
                 | "h1-case-adjust-bogus-client"
                 | "h1-case-adjust-bogus-server"
                 | "http-drop-request-trailers"

@@ -429,6 +429,16 @@ pub struct Options {
     pub originalto: Option<OriginalTo>,
     /// `option redispatch [<interval>]`: Some(interval) when enabled.
     pub redispatch: Option<i32>,
+    /// `option http-restrict-req-hdr-names`: None is `preserve`.
+    pub restrict_req_hdr_names: Option<RestrictHdrNames>,
+}
+
+/// What `option http-restrict-req-hdr-names` does with a request header
+/// whose name has a character outside `[A-Za-z0-9-]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RestrictHdrNames {
+    Delete,
+    Reject,
 }
 
 impl Options {

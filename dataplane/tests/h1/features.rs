@@ -246,3 +246,59 @@ on_both!(
     send_name_header_on_haproxy,
     send_name_header_on_ringlb
 );
+
+/// `option http-restrict-req-hdr-names`: `delete` removes the headers
+/// whose names have a character outside `[A-Za-z0-9-]` (after the
+/// http-request rules, which still see them); `reject` answers 403, logged
+/// `PR`, and the server sees nothing.
+fn restrict_header_names(name: &str, program: &Path) {
+    let srv = Server::start(|_| ok("x"));
+    for (how, status) in [("delete", 200), ("reject", 403), ("preserve", 200)] {
+        let cfg = config(&[format!("s1 {}", srv.addr)], "").replace(
+            "frontend fe\n",
+            &format!(
+                "frontend fe\n    option http-restrict-req-hdr-names {how}\n    \
+                 http-request set-header X-Seen %[req.hdr(x_under)]\n"
+            ),
+        );
+        let p = start(name, program, &cfg);
+        let mut c = Client::connect(p.addr);
+        c.send(b"GET / HTTP/1.1\r\nHost: h\r\nX_Under: u\r\nGood-Name: g\r\nX.Dot: d\r\nAccept: a\r\n\r\n");
+        let r = c.response(false);
+        assert_eq!(r.status, status, "{name} {how}");
+        let log = crate::server::next_http_log(&p);
+        if status == 403 {
+            assert!(log.termination.starts_with("PR"), "{name} {how}: {log:?}");
+            assert!(
+                srv.nothing_within(Duration::from_millis(200)),
+                "{name} {how}"
+            );
+            continue;
+        }
+        let seen = srv.next();
+        let names: Vec<String> = seen
+            .headers
+            .iter()
+            .filter(|(n, _)| !n.eq_ignore_ascii_case("x-forwarded-for"))
+            .map(|(n, v)| format!("{}={v}", n.to_ascii_lowercase()))
+            .collect();
+        let want: &[&str] = if how == "delete" {
+            &["host=h", "good-name=g", "accept=a", "x-seen=u"]
+        } else {
+            &[
+                "host=h",
+                "x_under=u",
+                "good-name=g",
+                "x.dot=d",
+                "accept=a",
+                "x-seen=u",
+            ]
+        };
+        assert_eq!(names, want, "{name} {how}");
+    }
+}
+on_both!(
+    restrict_header_names,
+    restrict_header_names_on_haproxy,
+    restrict_header_names_on_ringlb
+);

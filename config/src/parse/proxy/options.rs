@@ -94,6 +94,18 @@ pub(super) fn parse_option(
                 None
             };
         }
+        "http-restrict-req-hdr-names" => {
+            let expects = "option 'http-restrict-req-hdr-names' expects 'preserve', 'reject' or 'delete' option.";
+            o.restrict_req_hdr_names = match arg(1) {
+                Some("preserve") => None,
+                Some("delete") => Some(RestrictHdrNames::Delete),
+                Some("reject") => Some(RestrictHdrNames::Reject),
+                Some(a) => {
+                    return Err(line.err(start + 1, format!("invalid parameter '{a}'. {expects}")))
+                }
+                None => return Err(line.err(start + 1, format!("missing parameter. {expects}"))),
+            };
+        }
         "forwardfor" => {
             o.forwardfor = if on {
                 Some(parse_forwardfor(line, start + 1)?)

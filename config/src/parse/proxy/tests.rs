@@ -968,3 +968,28 @@ fn redirect_directives_are_typed_rules() {
         .iter()
         .any(|w| w.message.contains("'redirect' rules ignored")));
 }
+
+#[test]
+fn restrict_req_hdr_names_takes_one_of_three() {
+    use crate::model::RestrictHdrNames;
+    for (arg, want) in [
+        ("preserve", None),
+        ("delete", Some(RestrictHdrNames::Delete)),
+        ("reject", Some(RestrictHdrNames::Reject)),
+    ] {
+        let (cfg, d) = load(&format!(
+            "{BASE}frontend f\n bind :80\n option http-restrict-req-hdr-names {arg}\n"
+        ));
+        assert!(!d.has_errors(), "{arg}: {:?}", errors(&d));
+        assert_eq!(cfg.proxy("f").unwrap().options.restrict_req_hdr_names, want);
+    }
+    // haproxy 2.6's wording for a bad or missing value.
+    let (_, d) = load(&format!(
+        "{BASE}frontend f\n bind :80\n option http-restrict-req-hdr-names bogus\n"
+    ));
+    assert!(
+        errors(&d)[0].1.contains("invalid parameter 'bogus'"),
+        "{:?}",
+        errors(&d)
+    );
+}

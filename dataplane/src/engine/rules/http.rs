@@ -58,6 +58,8 @@ pub struct HttpRules {
     pub(super) request: Vec<Step>,
     /// The `redirect` directives: after `request`, even past an `allow`.
     pub(super) redirect: Vec<Step>,
+    /// `option http-restrict-req-hdr-names delete|reject`.
+    pub(super) restrict_names: Option<ringlb_config::model::RestrictHdrNames>,
     pub(super) response: Vec<Step>,
     pub(super) after: Vec<Step>,
     backends: Vec<(Option<Cond>, Target)>,
@@ -358,9 +360,43 @@ impl HttpRules {
     /// only).
     pub fn request(&self, tx: &mut Txn<'_>) -> Verdict {
         match self.run(&self.request, tx) {
-            Verdict::Continue => self.run(&self.redirect, tx),
+            Verdict::Continue => {
+                if let Some(v) = self.restrict_header_names(tx) {
+                    return v;
+                }
+                self.run(&self.redirect, tx)
+            }
             v => v,
         }
+    }
+
+    /// `option http-restrict-req-hdr-names`, after the proxy's
+    /// http-request rules (HAProxy's http_req_restrict_header_names): a
+    /// header whose name has a character outside `[A-Za-z0-9-]` is removed,
+    /// or the request denied with a 403.
+    fn restrict_header_names(&self, tx: &mut Txn<'_>) -> Option<Verdict> {
+        use ringlb_config::model::RestrictHdrNames;
+        let how = self.restrict_names?;
+        let bad = |n: &[u8]| n.iter().any(|c| !c.is_ascii_alphanumeric() && *c != b'-');
+        let mut i = 0;
+        while let Some((name, _)) = tx.req.field(i) {
+            if !bad(name) {
+                i += 1;
+                continue;
+            }
+            match how {
+                RestrictHdrNames::Delete => tx.req.remove_field(i),
+                RestrictHdrNames::Reject => {
+                    return Some(Verdict::Reply(Reply {
+                        kind: ReplyKind::Deny,
+                        status: 403,
+                        message: None,
+                        headers: Vec::new(),
+                    }))
+                }
+            }
+        }
+        None
     }
 
     /// The http-response rules (`tx.res` is Some).
@@ -394,7 +430,10 @@ impl HttpRules {
     /// Whether the proxy has any rule for this phase (the engine may skip
     /// building a Txn otherwise).
     pub fn has_request_rules(&self) -> bool {
-        !self.request.is_empty() || !self.redirect.is_empty() || !self.backends.is_empty()
+        !self.request.is_empty()
+            || !self.redirect.is_empty()
+            || self.restrict_names.is_some()
+            || !self.backends.is_empty()
     }
 
     pub fn has_response_rules(&self) -> bool {

@@ -579,6 +579,7 @@ impl HttpRules {
             users,
             request,
             redirect,
+            restrict_names: px.options.restrict_req_hdr_names,
             response,
             after,
             backends,
