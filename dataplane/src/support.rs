@@ -227,13 +227,18 @@ fn http_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
             first,
             "monitor"
                 | "retry-on"
-                | "max-session-srv-conns"
                 | "max-keep-alive-queue"
                 | "use-fcgi-app"
                 | "http-error"
                 | "option"
         ) {
             out.push(diag_named("http directive", &d.loc, &d.keyword));
+        }
+        // A session keeps one server connection of its own (the one its
+        // last request used): within any limit but 0, which HAProxy uses
+        // to keep none.
+        if first == "max-session-srv-conns" && d.args.first().is_some_and(|a| a.trim() == "0") {
+            out.push(diag_named("http directive", &d.loc, "max-session-srv-conns 0"));
         }
         // compression, cache and fcgi-app act in HTTP mode only (the
         // others are refused in any mode, below).
