@@ -151,6 +151,29 @@ fn check_proxy(cfg: &Config, px: &Proxy, diags: &mut Diagnostics) {
             ));
         }
     }
+    // `http-error ... errorfiles <name>`.
+    for e in &px.errorfiles {
+        if let ErrorSource::Reply {
+            reply:
+                Reply {
+                    payload: Some(ReplyPayload::Errorfiles(name)),
+                    ..
+                },
+            ..
+        } = &e.source
+        {
+            if !cfg.http_errors.iter().any(|h| &h.name.name == name) {
+                diags.push(Diagnostic::error(
+                    &e.loc,
+                    format!(
+                        "{} '{}': unable to find http-errors section '{name}'.",
+                        px.kind.keyword(),
+                        px.name
+                    ),
+                ));
+            }
+        }
+    }
     if let Some(t) = &px.stick_table {
         if let Some(peers) = &t.peers {
             if !cfg.peers.iter().any(|p| &p.name.name == peers) {

@@ -189,6 +189,30 @@ fn http_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
             out.push(diag("cookie persistence", &px.loc));
         }
     }
+    // `http-error` pages are built once: a format with sample expressions
+    // (an lf-string, lf-file or hdr value using %[...] or %x) would need
+    // one rendering per response.
+    for e in &px.errorfiles {
+        use ringlb_config::model::{ErrorSource, ReplyPayload};
+        let ErrorSource::Reply { reply, .. } = &e.source else {
+            continue;
+        };
+        let literal = |f: &ringlb_config::logformat::LogFormat| {
+            f.items
+                .iter()
+                .all(|i| matches!(i, ringlb_config::logformat::LogItem::Text(_)))
+        };
+        let dynamic = matches!(reply.payload, Some(ReplyPayload::LfFile(_)))
+            || matches!(&reply.payload, Some(ReplyPayload::LfString(f)) if !literal(f))
+            || reply.headers.iter().any(|(_, f)| !literal(f));
+        if dynamic {
+            out.push(diag_named(
+                "http directive",
+                &e.loc,
+                "http-error with a log-format",
+            ));
+        }
+    }
     if px.unique_id_format.is_some() || px.unique_id_header.is_some() {
         out.push(diag("unique-id", &px.loc));
     }
@@ -225,12 +249,7 @@ fn http_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
         let first = d.keyword.split(' ').next().unwrap_or_default();
         if matches!(
             first,
-            "monitor"
-                | "retry-on"
-                | "max-keep-alive-queue"
-                | "use-fcgi-app"
-                | "http-error"
-                | "option"
+            "monitor" | "retry-on" | "max-keep-alive-queue" | "use-fcgi-app" | "option"
         ) {
             out.push(diag_named("http directive", &d.loc, &d.keyword));
         }
@@ -238,7 +257,11 @@ fn http_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
         // last request used): within any limit but 0, which HAProxy uses
         // to keep none.
         if first == "max-session-srv-conns" && d.args.first().is_some_and(|a| a.trim() == "0") {
-            out.push(diag_named("http directive", &d.loc, "max-session-srv-conns 0"));
+            out.push(diag_named(
+                "http directive",
+                &d.loc,
+                "max-session-srv-conns 0",
+            ));
         }
         // compression, cache and fcgi-app act in HTTP mode only (the
         // others are refused in any mode, below).

@@ -513,6 +513,12 @@ pub enum ErrorSource {
     File { path: String, content: Vec<u8> },
     /// `errorloc`/`errorloc302`/`errorloc303 <code> <url>`.
     Redirect { status: u16, url: String },
+    /// `http-error status <code> ...`: the reply, with the content of its
+    /// `errorfile` or `file` read at start-up.
+    Reply {
+        reply: Reply,
+        content: Option<Vec<u8>>,
+    },
 }
 
 #[derive(Clone, Debug)]

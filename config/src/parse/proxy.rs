@@ -553,6 +553,7 @@ fn dispatch(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<(), Diagnostic> {
             Ok(())
         }
         "errorfile" => parse_errorfile(cx, line),
+        "http-error" => errorfile::parse_http_error(cx, line),
         "errorfiles" => {
             if !allowed_kw(cx, line, kw)? {
                 return Ok(());

@@ -302,3 +302,70 @@ on_both!(
     restrict_header_names_on_haproxy,
     restrict_header_names_on_ringlb
 );
+
+/// `http-error`: the frontend's page for 503 (a string with a header) is
+/// used when the backend has no server, and also when the backend resets
+/// its own with `default-errorfiles`; a 403 from a deny gets the
+/// frontend's; a backend's `http-error ... errorfiles <section>` takes the
+/// section's page. Status, headers and body as haproxy sends them.
+fn http_error_pages(name: &str, program: &Path) {
+    let dir = crate::harness::TempDir::new("http-error");
+    let file = dir.0.join("503.http");
+    std::fs::write(
+        &file,
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 8\r\n\r\nsection!",
+    )
+    .unwrap();
+    let mut got = Vec::new();
+    for backend_line in [
+        "",
+        "    http-error status 503 default-errorfiles\n",
+        "    http-error status 503 errorfiles errs\n",
+    ] {
+        let cfg = config(&[], "")
+            .replace(
+                "frontend fe\n",
+                &format!(
+                    "http-errors errs\n    errorfile 503 {}\n\
+                     frontend fe\n    http-error status 503 content-type text/plain string down hdr X-A b\n    \
+                     http-error status 403 content-type text/plain string no%%entry\n    \
+                     http-request deny if {{ path /deny }}\n",
+                    file.display()
+                ),
+            )
+            .replace("\nbackend be\n", &format!("\nbackend be\n{backend_line}"));
+        let p = start(name, program, &cfg);
+        for path in ["/", "/deny"] {
+            let mut c = Client::connect(p.addr);
+            c.send(format!("GET {path} HTTP/1.1\r\nHost: h\r\n\r\n").as_bytes());
+            let r = c.response(false);
+            let h: Vec<String> = r
+                .headers
+                .iter()
+                .map(|(n, v)| format!("{}={v}", n.to_ascii_lowercase()))
+                .collect();
+            got.push(format!(
+                "{path} {} {h:?} {}",
+                r.status,
+                String::from_utf8_lossy(&r.body)
+            ));
+        }
+    }
+    assert_eq!(
+        got,
+        [
+            "/ 503 [\"x-a=b\", \"content-length=4\", \"content-type=text/plain\"] down",
+            "/deny 403 [\"content-length=9\", \"content-type=text/plain\"] no%%entry",
+            "/ 503 [\"x-a=b\", \"content-length=4\", \"content-type=text/plain\"] down",
+            "/deny 403 [\"content-length=9\", \"content-type=text/plain\"] no%%entry",
+            "/ 503 [\"content-type=text/plain\", \"content-length=8\"] section!",
+            "/deny 403 [\"content-length=9\", \"content-type=text/plain\"] no%%entry",
+        ],
+        "{name}"
+    );
+}
+on_both!(
+    http_error_pages,
+    http_error_pages_on_haproxy,
+    http_error_pages_on_ringlb
+);

@@ -217,6 +217,22 @@ fn atoi(text: &str) -> i64 {
 }
 
 /// Parse the action of `w` into its typed form.
+/// The arguments of `http-error` (from word 1): the reply grammar of
+/// `return` (HAProxy parses both with http_parse_http_reply).
+pub(super) fn http_error_reply(line: &Line<'_>) -> Result<Reply, Diagnostic> {
+    let w = Words {
+        line,
+        start: 0,
+        end: line.len(),
+        set: RuleSet::HttpRequest,
+        setname: "http-error",
+        written: "http-error",
+        base: "http-error",
+        param: None,
+    };
+    reply::reply(&w)
+}
+
 pub(super) fn parse_action(w: &Words<'_, '_>) -> Result<AnyAction, Diagnostic> {
     if let Some(name) = w.written.strip_prefix("lua.") {
         return Ok(AnyAction::Lua(LuaAction {

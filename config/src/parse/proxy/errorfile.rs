@@ -43,3 +43,48 @@ pub(super) fn parse_errorfile(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<(), D
     });
     Ok(())
 }
+
+/// `http-error status <code> [content-type <type>] [payload] [hdr <n> <fmt>]*`
+/// (2.6's proxy_parse_http_error): a reply for one of the statuses HAProxy
+/// generates, taking the place of an earlier `errorfile` or `http-error`
+/// for it.
+pub(super) fn parse_http_error(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<(), Diagnostic> {
+    if !allowed_kw(cx, line, "http-error")? {
+        return Ok(());
+    }
+    let reply = super::actions::http_error_reply(line)?;
+    let Some(status) = reply.status.filter(|_| line.arg(1) != Some("deny_status")) else {
+        return Err(line.err(1, "http-error : expects at least a <status> as arguments."));
+    };
+    if !ERROR_CODES.contains(&status) {
+        return Err(line.err(
+            1,
+            format!("http-error: status code '{status}' not handled."),
+        ));
+    }
+    let content = match &reply.payload {
+        Some(ReplyPayload::Errorfile(path) | ReplyPayload::File(path)) => {
+            let at = (1..line.len()).find(|&i| line.word(i) == path).unwrap_or(1);
+            let content = cx.host.read_file(path).map_err(|e| {
+                line.err(
+                    at,
+                    format!("http-error : error opening file '{path}' : {e}."),
+                )
+            })?;
+            if matches!(reply.payload, Some(ReplyPayload::Errorfile(_))) {
+                if let Err(e) = crate::parse::sections::check_errorfile(&content) {
+                    return Err(line.err(at, format!("http-error : '{path}' : {e}")));
+                }
+            }
+            Some(content)
+        }
+        _ => None,
+    };
+    cx.px.errorfiles.retain(|e| e.status != status);
+    cx.px.errorfiles.push(ErrorFile {
+        status,
+        source: ErrorSource::Reply { reply, content },
+        loc: line.loc.clone(),
+    });
+    Ok(())
+}

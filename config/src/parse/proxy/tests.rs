@@ -993,3 +993,25 @@ fn restrict_req_hdr_names_takes_one_of_three() {
         errors(&d)
     );
 }
+
+#[test]
+fn http_error_is_a_typed_reply() {
+    // haproxy 2.6 refuses each of these (proxy_parse_http_error).
+    for bad in [
+        "http-error content-type text/plain string x",
+        "http-error status 599 content-type t string x",
+        "http-error status 503 errorfile /nonexistent",
+        "http-error deny_status 503",
+        "http-error status 503 bogus",
+    ] {
+        let (_, d) = load(&format!("{BASE}frontend f\n bind :80\n {bad}\n"));
+        assert_eq!(errors(&d).len(), 1, "{bad}: {:?}", errors(&d));
+    }
+    let (cfg, d) = load(&format!(
+        "{BASE}frontend f\n bind :80\n errorloc 503 /x\n http-error status 503 content-type text/plain string down hdr X-A b\n"
+    ));
+    assert!(!d.has_errors(), "{:?}", errors(&d));
+    let e = &cfg.proxy("f").unwrap().errorfiles;
+    assert_eq!(e.len(), 1, "the later line replaces the earlier one");
+    assert!(matches!(&e[0].source, ErrorSource::Reply { reply, .. } if reply.headers.len() == 1));
+}

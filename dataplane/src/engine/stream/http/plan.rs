@@ -125,6 +125,16 @@ impl HttpPlan {
                     "HTTP/1.1 {status} Found\r\nCache-Control: no-cache\r\nContent-length: 0\r\nLocation: {url}\r\nConnection: close\r\n\r\n"
                 )
                 .into_bytes(),
+                ErrorSource::Reply { reply, content } => {
+                    match http_error_page(e.status, reply, content.as_deref(), cfg) {
+                        ErrorPage::Set(bytes) => bytes,
+                        ErrorPage::Default => {
+                            errors.remove(&e.status);
+                            continue;
+                        }
+                        ErrorPage::Keep => continue,
+                    }
+                }
             };
             errors.insert(e.status, bytes);
         }
@@ -190,6 +200,73 @@ impl HttpPlan {
             .or_else(|| ringlb_proto::errors::raw(status))
             .unwrap_or_default()
     }
+}
+
+/// What an `http-error` line makes of its status's page.
+enum ErrorPage {
+    Set(Vec<u8>),
+    /// `default-errorfiles`: HAProxy's own page again.
+    Default,
+    /// `errorfiles <section>` without this status: what was there stays.
+    Keep,
+}
+
+/// The response `http-error status <status> ...` sends, built once as
+/// HAProxy's HTX reply goes out: the status line, the `hdr` headers
+/// (lower-cased), `content-length`, then `content-type` when there is a
+/// body. Formats with sample expressions are refused at start
+/// (support.rs), so each `hdr` value is its text.
+fn http_error_page(
+    status: u16,
+    reply: &ringlb_config::model::Reply,
+    content: Option<&[u8]>,
+    cfg: &Config,
+) -> ErrorPage {
+    use ringlb_config::model::ReplyPayload;
+    let body: Vec<u8> = match &reply.payload {
+        Some(ReplyPayload::DefaultErrorfiles) => return ErrorPage::Default,
+        Some(ReplyPayload::Errorfile(_)) => {
+            return ErrorPage::Set(content.unwrap_or_default().to_vec())
+        }
+        Some(ReplyPayload::Errorfiles(name)) => {
+            return cfg
+                .http_errors
+                .iter()
+                .find(|h| &h.name.name == name)
+                .and_then(|h| h.errorfiles.iter().find(|e| e.status == status))
+                .map_or(ErrorPage::Keep, |e| ErrorPage::Set(e.content.clone()))
+        }
+        Some(ReplyPayload::String(s)) => s.as_bytes().to_vec(),
+        Some(ReplyPayload::File(_)) => content.unwrap_or_default().to_vec(),
+        Some(ReplyPayload::LfString(f)) => literal(f).into_bytes(),
+        Some(ReplyPayload::LfFile(_)) | None => Vec::new(),
+    };
+    let reason = ringlb_proto::errors::message(status).map_or("", |m| m.reason);
+    let mut out = format!("HTTP/1.1 {status} {reason}\r\n").into_bytes();
+    for (name, value) in &reply.headers {
+        out.extend_from_slice(name.to_ascii_lowercase().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(literal(value).as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(format!("content-length: {}\r\n", body.len()).as_bytes());
+    if let Some(t) = reply.content_type.as_ref().filter(|_| !body.is_empty()) {
+        out.extend_from_slice(format!("content-type: {t}\r\n").as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(&body);
+    ErrorPage::Set(out)
+}
+
+/// A format's text (`%%` read as `%`); its expressions, if any, left out.
+fn literal(f: &ringlb_config::logformat::LogFormat) -> String {
+    f.items
+        .iter()
+        .filter_map(|i| match i {
+            ringlb_config::logformat::LogItem::Text(t) => Some(t.as_str()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The header captures of one direction, in declaration order.
