@@ -369,3 +369,31 @@ on_both!(
     http_error_pages_on_haproxy,
     http_error_pages_on_ringlb
 );
+
+/// `srv_id` and `srv_name` in http-response rules: servers numbered 1, 2
+/// in declaration order, as HAProxy's automatic ids.
+fn server_id_fetch(name: &str, program: &Path) {
+    let (a, b) = (Server::start(|_| ok("a")), Server::start(|_| ok("b")));
+    let cfg = config(
+        &[format!("first {}", a.addr), format!("second {}", b.addr)],
+        "",
+    )
+    .replace(
+        "\nbackend be\n",
+        "\nbackend be\n    http-response set-header X-Srv %[srv_id]/%[srv_name]\n",
+    );
+    let p = start(name, program, &cfg);
+    let mut got = Vec::new();
+    for _ in 0..2 {
+        let mut c = Client::connect(p.addr);
+        c.send(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+        got.push(c.response(false).header("x-srv").unwrap_or("-").to_string());
+    }
+    got.sort();
+    assert_eq!(got, ["1/first", "2/second"], "{name}");
+}
+on_both!(
+    server_id_fetch,
+    server_id_fetch_on_haproxy,
+    server_id_fetch_on_ringlb
+);

@@ -36,6 +36,12 @@ pub trait Env {
     fn server(&self) -> Option<&str> {
         None
     }
+    /// Its id (`srv_id`): servers are numbered 1, 2, ... in their
+    /// backend, as HAProxy's automatic ids (an explicit id that differs
+    /// is refused at start).
+    fn server_id(&self) -> Option<i64> {
+        None
+    }
     /// Usable servers of `backend` (None: the stream's backend).
     fn nbsrv(&self, _backend: Option<&str>) -> Option<i64> {
         None

@@ -184,6 +184,7 @@ pub fn fetch(call: &FetchCall, cx: &Ctx<'_>) -> Option<Smp> {
         "be_name" => text(env.backend().unwrap_or_else(|| env.frontend())),
         "be_id" => Smp::Int(env.backend_id().or_else(|| env.frontend_id())?),
         "srv_name" => text(env.server()?),
+        "srv_id" => Smp::Int(env.server_id()?),
         "nbsrv" => Smp::Int(env.nbsrv(proxy_arg())?),
         "be_conn" => Smp::Int(env.be_conn(proxy_arg())?),
         "connslots" => Smp::Int(env.connslots(proxy_arg())?),
@@ -414,6 +415,7 @@ mod tests {
             "s->be is the frontend"
         );
         assert_eq!(run("srv_name", &cx), None);
+        assert_eq!(run("srv_id", &cx), None);
         assert_eq!(run("nbsrv", &cx), None);
         assert_eq!(run("always_true", &cx), Some(Smp::Bool(true)));
     }

@@ -74,6 +74,7 @@ pub const FETCHES: &[&str] = &[
     "be_name",
     "be_id",
     "srv_name",
+    "srv_id",
     "nbsrv",
     "be_conn",
     "connslots",

@@ -58,6 +58,11 @@ impl Env for StreamEnv<'_> {
         let (_, be) = self.be?;
         be.servers.get(self.server?).map(|s| s.name.as_str())
     }
+    fn server_id(&self) -> Option<i64> {
+        let (_, be) = self.be?;
+        let i = self.server.filter(|i| *i < be.servers.len())?;
+        i64::try_from(i + 1).ok()
+    }
     fn nbsrv(&self, backend: Option<&str>) -> Option<i64> {
         let be = self.backend_named(backend)?;
         let n = be.servers.iter().filter(|s| s.state.get().usable()).count();
