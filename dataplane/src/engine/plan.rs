@@ -197,6 +197,9 @@ pub struct ServerPlan {
     /// `pool-max-conn`: idle connections kept for reuse (None: no limit;
     /// 0: none).
     pub pool_max_conn: Option<usize>,
+    /// Its id (HAProxy's puid): `id <n>`, or the automatic number
+    /// [`server_ids`] gives.
+    pub id: u32,
     /// `cookie <value>`: the persistence cookie value naming it.
     pub cookie: Option<String>,
     /// Connections currently established or being established, all cores.
@@ -669,9 +672,34 @@ fn listener_tuning(
     }
 }
 
+/// The servers' ids as HAProxy 2.6 numbers them (check_config_validity):
+/// in declaration order, a server without `id` takes the first number not
+/// used yet from a counter that starts at 1 and moves past every server.
+pub fn server_ids(explicit: &[Option<u32>]) -> Vec<u32> {
+    let mut used: std::collections::BTreeSet<u32> = explicit.iter().flatten().copied().collect();
+    let mut next = 1u32;
+    let mut out = Vec::with_capacity(explicit.len());
+    for id in explicit {
+        let id = match id {
+            Some(id) => *id,
+            None => {
+                while used.contains(&next) {
+                    next = next.wrapping_add(1);
+                }
+                used.insert(next);
+                next
+            }
+        };
+        out.push(id);
+        next = next.wrapping_add(1);
+    }
+    out
+}
+
 fn backend_plan(px: &Proxy, cfg: &Config) -> Result<BackendPlan, String> {
     let mut servers = Vec::new();
-    for s in &px.servers {
+    let ids = server_ids(&px.servers.iter().map(|s| s.opts.id).collect::<Vec<_>>());
+    for (s, id) in px.servers.iter().zip(ids) {
         let o = &s.opts;
         let addr = match &s.addr {
             Address::Inet { host, port, .. } => {
@@ -702,6 +730,7 @@ fn backend_plan(px: &Proxy, cfg: &Config) -> Result<BackendPlan, String> {
         };
         servers.push(ServerPlan {
             name: s.name.clone(),
+            id,
             addr,
             weight: o.weight.unwrap_or(1),
             backup: o.backup.unwrap_or(false),
@@ -795,6 +824,20 @@ pub(crate) mod tests {
         );
         assert!(!diags.has_errors(), "{diags:?}");
         Plan::build(&cfg).unwrap()
+    }
+
+    /// HAProxy's automatic ids: the first free number from a counter that
+    /// moves past every server (s1 id 2, s2, s3 id 1, s4 -> 2, 3, 1, 5, as
+    /// `srv_id` shows through haproxy 2.6 in tests/h1/features.rs).
+    #[test]
+    fn server_ids_as_haproxy_numbers_them() {
+        assert_eq!(super::server_ids(&[None, None, None]), [1, 2, 3]);
+        assert_eq!(
+            super::server_ids(&[Some(2), None, Some(1), None]),
+            [2, 3, 1, 5]
+        );
+        assert_eq!(super::server_ids(&[None, Some(1), None]), [2, 1, 4]);
+        assert_eq!(super::server_ids(&[Some(5), None]), [5, 2]);
     }
 
     const SERVERS: &str =

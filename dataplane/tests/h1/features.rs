@@ -370,12 +370,18 @@ on_both!(
     http_error_pages_on_ringlb
 );
 
-/// `srv_id` and `srv_name` in http-response rules: servers numbered 1, 2
-/// in declaration order, as HAProxy's automatic ids.
+/// `srv_id` and `srv_name` in http-response rules: explicit ids, and
+/// HAProxy's automatic ones (the first free number of a counter that
+/// moves past every server: 2, 3, 1, 5 here).
 fn server_id_fetch(name: &str, program: &Path) {
-    let (a, b) = (Server::start(|_| ok("a")), Server::start(|_| ok("b")));
+    let servers: Vec<Server> = (0..4).map(|_| Server::start(|_| ok("x"))).collect();
     let cfg = config(
-        &[format!("first {}", a.addr), format!("second {}", b.addr)],
+        &[
+            format!("first {} id 2", servers[0].addr),
+            format!("second {}", servers[1].addr),
+            format!("third {} id 1", servers[2].addr),
+            format!("fourth {}", servers[3].addr),
+        ],
         "",
     )
     .replace(
@@ -384,13 +390,17 @@ fn server_id_fetch(name: &str, program: &Path) {
     );
     let p = start(name, program, &cfg);
     let mut got = Vec::new();
-    for _ in 0..2 {
+    for _ in 0..4 {
         let mut c = Client::connect(p.addr);
         c.send(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n");
         got.push(c.response(false).header("x-srv").unwrap_or("-").to_string());
     }
     got.sort();
-    assert_eq!(got, ["1/first", "2/second"], "{name}");
+    assert_eq!(
+        got,
+        ["1/third", "2/first", "3/second", "5/fourth"],
+        "{name}"
+    );
 }
 on_both!(
     server_id_fetch,

@@ -584,6 +584,7 @@ mod tests {
     fn server(user_timeout: Option<Duration>, tfo: bool) -> ServerPlan {
         ServerPlan {
             name: "s".into(),
+            id: 1,
             addr: ServerAddr::Fixed("127.0.0.1:1".parse().unwrap()),
             weight: 1,
             backup: false,

@@ -36,9 +36,7 @@ pub trait Env {
     fn server(&self) -> Option<&str> {
         None
     }
-    /// Its id (`srv_id`): servers are numbered 1, 2, ... in their
-    /// backend, as HAProxy's automatic ids (an explicit id that differs
-    /// is refused at start).
+    /// Its id (`srv_id`): `id <n>` or HAProxy's automatic number.
     fn server_id(&self) -> Option<i64> {
         None
     }

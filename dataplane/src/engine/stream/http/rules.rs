@@ -60,8 +60,7 @@ impl Env for StreamEnv<'_> {
     }
     fn server_id(&self) -> Option<i64> {
         let (_, be) = self.be?;
-        let i = self.server.filter(|i| *i < be.servers.len())?;
-        i64::try_from(i + 1).ok()
+        be.servers.get(self.server?).map(|s| i64::from(s.id))
     }
     fn nbsrv(&self, backend: Option<&str>) -> Option<i64> {
         let be = self.backend_named(backend)?;
