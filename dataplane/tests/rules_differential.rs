@@ -363,6 +363,7 @@ fn ringlb_rules(cfg: &str) -> HttpRules {
         userlists: &model.userlists,
         engine_fetches: &[],
         engine_actions: &[],
+        ..Setup::default()
     };
     HttpRules::compile_with(fe, &setup, &|n| (n == "be").then_some(0)).unwrap()
 }

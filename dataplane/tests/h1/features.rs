@@ -407,3 +407,57 @@ on_both!(
     server_id_fetch_on_haproxy,
     server_id_fetch_on_ringlb
 );
+
+/// A reply's `errorfiles <section>`: the section's page for the status
+/// (a deny's 403); a status the section lacks gets an empty reply (a
+/// return's 404: haproxy 2.6 leaves the reply without a message).
+fn reply_errorfiles(name: &str, program: &Path) {
+    let dir = crate::harness::TempDir::new("reply-errorfiles");
+    let file = dir.0.join("403.http");
+    std::fs::write(
+        &file,
+        "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nX-From: section\r\nContent-Length: 7\r\n\r\nno way!",
+    )
+    .unwrap();
+    let srv = Server::start(|_| ok("x"));
+    let cfg = config(&[format!("s1 {}", srv.addr)], "").replace(
+        "frontend fe\n",
+        &format!(
+            "http-errors errs\n    errorfile 403 {}\n\
+             frontend fe\n    http-request deny deny_status 403 errorfiles errs if {{ path /d }}\n    \
+             http-request return status 404 errorfiles errs if {{ path /r }}\n",
+            file.display()
+        ),
+    );
+    let p = start(name, program, &cfg);
+    let mut got = Vec::new();
+    for path in ["/d", "/r", "/"] {
+        let mut c = Client::connect(p.addr);
+        c.send(format!("GET {path} HTTP/1.1\r\nHost: h\r\n\r\n").as_bytes());
+        let r = c.response(false);
+        let h: Vec<String> = r
+            .headers
+            .iter()
+            .map(|(n, v)| format!("{}={v}", n.to_ascii_lowercase()))
+            .collect();
+        got.push(format!(
+            "{path} {} {h:?} {}",
+            r.status,
+            String::from_utf8_lossy(&r.body).trim_end()
+        ));
+    }
+    assert_eq!(
+        got,
+        [
+            "/d 403 [\"content-type=text/plain\", \"x-from=section\", \"content-length=7\"] no way!",
+            "/r 404 [\"content-length=0\"] ",
+            "/ 200 [\"content-length=1\"] x",
+        ],
+        "{name}"
+    );
+}
+on_both!(
+    reply_errorfiles,
+    reply_errorfiles_on_haproxy,
+    reply_errorfiles_on_ringlb
+);

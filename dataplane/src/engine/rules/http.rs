@@ -17,7 +17,7 @@
 //!
 //! ```text
 //! // start-up, per proxy:
-//! let setup = Setup { userlists: &cfg.userlists, engine_fetches: &[], engine_actions: &[] };
+//! let setup = Setup { userlists: &cfg.userlists, ..Setup::default() };
 //! let rules = HttpRules::compile_with(px, &setup, &|name| plan.backend(name))?;
 //! // per transaction (vars live with the session, captures with the txn):
 //! let mut caps = fe.new_captures();

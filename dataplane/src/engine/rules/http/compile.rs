@@ -29,6 +29,9 @@ use super::{
 pub struct Setup<'a> {
     /// The configuration's userlists (`http_auth`, `http_auth_group`).
     pub userlists: &'a [Userlist],
+    /// The configuration's `http-errors` sections (a reply's
+    /// `errorfiles <name>`).
+    pub http_errors: &'a [ringlb_config::model::HttpErrors],
     /// The fetches the engine serves through [`super::Env::fetch`]
     /// (`ssl_fc`, `sc_*` ...): accepted here, computed there.
     pub engine_fetches: &'a [&'a str],
@@ -190,10 +193,29 @@ impl Compiler<'_> {
                     .ok_or_else(|| CompileError(format!("'{f}': not a valid HTTP response")))?;
                 ReplyBody::Full(head, body)
             }
+            // The section's page for the status; without one, an empty
+            // reply with that status (haproxy 2.6's http_check_http_reply
+            // leaves an INDIRECT reply with no message, whatever the
+            // manual says of the proxy's pages).
             Some(ReplyPayload::Errorfiles(name)) => {
-                return Err(CompileError(format!(
-                    "'errorfiles {name}' in a reply: not supported yet"
-                )))
+                let section = self
+                    .setup
+                    .http_errors
+                    .iter()
+                    .find(|h| &h.name.name == name)
+                    .ok_or_else(|| CompileError(format!("no http-errors section '{name}'")))?;
+                match section.errorfiles.iter().find(|e| e.status == status) {
+                    Some(e) => {
+                        let (head, body) = super::super::exec::parse_response(&e.content)
+                            .ok_or_else(|| {
+                                CompileError(format!(
+                                    "http-errors '{name}', errorfile {status}: not a valid HTTP response"
+                                ))
+                            })?;
+                        ReplyBody::Full(head, body)
+                    }
+                    None => ReplyBody::Empty,
+                }
             }
         };
         // The error page and errorfiles ignore content-type and hdr.

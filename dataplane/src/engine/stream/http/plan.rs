@@ -77,6 +77,7 @@ impl HttpPlan {
     ) -> Result<crate::engine::rules::http::HttpRules, String> {
         let setup = crate::engine::rules::http::Setup {
             userlists: &cfg.userlists,
+            http_errors: &cfg.http_errors,
             engine_actions: ENGINE_ACTIONS,
             ..Default::default()
         };

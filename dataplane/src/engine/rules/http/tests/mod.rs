@@ -46,6 +46,7 @@ fn proxy_with(body: &str, userlists: bool) -> Result<HttpRules, String> {
             "early-hint",
             "set-priority-class",
         ],
+        ..Setup::default()
     };
     HttpRules::compile_with(fe, &setup, &index).map_err(|e| e.0)
 }
