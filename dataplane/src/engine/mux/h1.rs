@@ -124,8 +124,10 @@ pub struct Path<'a> {
     pub from: &'a Conn,
     pub to: &'a Conn,
     pub timers: &'a Timers,
-    pub from_timeout: Option<Duration>,
-    pub to_timeout: Option<Duration>,
+    /// In cells: an http-response rule may change them (`set-timeout`)
+    /// after the path is made.
+    pub from_timeout: Cell<Option<Duration>>,
+    pub to_timeout: Cell<Option<Duration>>,
     /// Body bytes read from `from` (HAProxy's byte counters).
     pub bytes: &'a Cell<u64>,
     /// The core's pool: a long body moves through one of its bulk
@@ -135,7 +137,7 @@ pub struct Path<'a> {
 
 impl Path<'_> {
     async fn read(&self, buf: &mut Buffer) -> Result<usize, BodyEnd> {
-        within(self.timers, self.from_timeout, self.from.read(buf))
+        within(self.timers, self.from_timeout.get(), self.from.read(buf))
             .await
             .map_err(BodyEnd::FromFail)
     }
@@ -146,7 +148,7 @@ impl Path<'_> {
 
     async fn write_vec(&self, out: &mut Vec<u8>) -> Result<(), BodyEnd> {
         let v = std::mem::take(out);
-        let (res, v) = match self.to_timeout {
+        let (res, v) = match self.to_timeout.get() {
             Some(t) => match timer::timeout(self.timers, t, self.to.write_vec(v)).await {
                 Ok(r) => r,
                 // The vector went with the cancelled write.
@@ -159,7 +161,7 @@ impl Path<'_> {
     }
 
     async fn write_prefix(&self, buf: &mut Buffer, n: usize) -> Result<(), BodyEnd> {
-        within(self.timers, self.to_timeout, self.to.write_prefix(buf, n))
+        within(self.timers, self.to_timeout.get(), self.to.write_prefix(buf, n))
             .await
             .map_err(BodyEnd::ToFail)
     }
@@ -242,7 +244,7 @@ async fn length(
             }
         }
         let max = usize::try_from(left).unwrap_or(usize::MAX);
-        let n = within(path.timers, path.from_timeout, path.from.read_max(buf, max))
+        let n = within(path.timers, path.from_timeout.get(), path.from.read_max(buf, max))
             .await
             .map_err(BodyEnd::FromFail)?;
         if n == 0 {
@@ -265,7 +267,7 @@ async fn bulk_length(
         let max = usize::try_from(left).unwrap_or(usize::MAX);
         let n = within(
             path.timers,
-            path.from_timeout,
+            path.from_timeout.get(),
             path.from.read_max(&mut bulk, max),
         )
         .await
@@ -275,7 +277,7 @@ async fn bulk_length(
         }
         path.count(n as u64);
         left -= n as u64;
-        within(path.timers, path.to_timeout, path.to.write_all(&mut bulk))
+        within(path.timers, path.to_timeout.get(), path.to.write_all(&mut bulk))
             .await
             .map_err(BodyEnd::ToFail)?;
     }
