@@ -33,7 +33,9 @@ fn unreserved(c: u8) -> bool {
 }
 
 fn hex(c: u8) -> Option<u8> {
-    char::from(c).to_digit(16).and_then(|d| u8::try_from(d).ok())
+    char::from(c)
+        .to_digit(16)
+        .and_then(|d| u8::try_from(d).ok())
 }
 
 /// The percent sequences of `input`: `each(out, '%', hi, lo)` for a
@@ -115,9 +117,8 @@ pub fn path_dotdot(path: &[u8], full: bool, out: &mut Vec<u8>) {
     out.clear();
     // Built backwards, reversed at the end.
     let at = |i: usize| path.get(i).copied().unwrap_or(0);
-    let ends = |i: usize, pat: &[u8]| {
-        i + 1 >= pat.len() && path.get(i + 1 - pat.len()..=i) == Some(pat)
-    };
+    let ends =
+        |i: usize, pat: &[u8]| i + 1 >= pat.len() && path.get(i + 1 - pat.len()..=i) == Some(pat);
     let mut up = 0usize;
     // `offset` is HAProxy's plus one (0: before the start).
     let mut offset = path.len();
@@ -255,9 +256,18 @@ mod tests {
         assert_eq!(run(dec, "/%%36%36"), "/%66");
         assert_eq!(run(dec, "/%ZZ"), "/%ZZ");
         let mut o = Vec::new();
-        assert_eq!(percent_decode_unreserved(b"/%%36%36", true, &mut o), Err(Invalid));
-        assert_eq!(percent_decode_unreserved(b"/%ZZ", true, &mut o), Err(Invalid));
-        assert_eq!(percent_decode_unreserved(b"/%4", true, &mut o), Err(Invalid));
+        assert_eq!(
+            percent_decode_unreserved(b"/%%36%36", true, &mut o),
+            Err(Invalid)
+        );
+        assert_eq!(
+            percent_decode_unreserved(b"/%ZZ", true, &mut o),
+            Err(Invalid)
+        );
+        assert_eq!(
+            percent_decode_unreserved(b"/%4", true, &mut o),
+            Err(Invalid)
+        );
         let up = |i: &[u8], o: &mut Vec<u8>| {
             let _ = percent_upper(i, false, o);
         };

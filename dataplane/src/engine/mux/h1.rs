@@ -161,9 +161,13 @@ impl Path<'_> {
     }
 
     async fn write_prefix(&self, buf: &mut Buffer, n: usize) -> Result<(), BodyEnd> {
-        within(self.timers, self.to_timeout.get(), self.to.write_prefix(buf, n))
-            .await
-            .map_err(BodyEnd::ToFail)
+        within(
+            self.timers,
+            self.to_timeout.get(),
+            self.to.write_prefix(buf, n),
+        )
+        .await
+        .map_err(BodyEnd::ToFail)
     }
 }
 
@@ -244,9 +248,13 @@ async fn length(
             }
         }
         let max = usize::try_from(left).unwrap_or(usize::MAX);
-        let n = within(path.timers, path.from_timeout.get(), path.from.read_max(buf, max))
-            .await
-            .map_err(BodyEnd::FromFail)?;
+        let n = within(
+            path.timers,
+            path.from_timeout.get(),
+            path.from.read_max(buf, max),
+        )
+        .await
+        .map_err(BodyEnd::FromFail)?;
         if n == 0 {
             return Err(BodyEnd::FromClosed);
         }
@@ -277,9 +285,13 @@ async fn bulk_length(
         }
         path.count(n as u64);
         left -= n as u64;
-        within(path.timers, path.to_timeout.get(), path.to.write_all(&mut bulk))
-            .await
-            .map_err(BodyEnd::ToFail)?;
+        within(
+            path.timers,
+            path.to_timeout.get(),
+            path.to.write_all(&mut bulk),
+        )
+        .await
+        .map_err(BodyEnd::ToFail)?;
     }
     Ok(left)
 }

@@ -150,10 +150,8 @@ pub(super) fn request(a: &Req) -> Option<Result<Spec, CompileError>> {
         Req::SetDst(e) => Expr::compile(e).map(Spec::Dst),
         Req::SetDstPort(e) => Expr::compile(e).map(Spec::DstPort),
         Req::SetSockOpt(s) => sockopt(s)?,
-        Req::EarlyHint(h) => {
-            Fmt::compile(&h.value, true)
-            .map(|f| Spec::EarlyHint(h.name.as_bytes().to_vec(), f, true))
-        }
+        Req::EarlyHint(h) => Fmt::compile(&h.value, true)
+            .map(|f| Spec::EarlyHint(h.name.as_bytes().to_vec(), f, true)),
         Req::Pause(v) => pause(v),
         Req::WaitForHandshake => Ok(Spec::WaitForHandshake),
         Req::DoLog => Ok(Spec::DoLog),

@@ -531,9 +531,7 @@ impl HttpRules {
         }
         // An early-hint ends its 103 unless the next rule is an
         // unconditional early-hint (http_action_early_hint).
-        let hint = |s: &Step| {
-            matches!(&s.act, Act::Engine(sp) if matches!(**sp, engine_act::Spec::EarlyHint(..)))
-        };
+        let hint = |s: &Step| matches!(&s.act, Act::Engine(sp) if matches!(**sp, engine_act::Spec::EarlyHint(..)));
         for i in 0..request.len() {
             let goes_on = request
                 .get(i + 1)

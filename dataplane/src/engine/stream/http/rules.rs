@@ -52,6 +52,8 @@ pub struct Overrides {
     pub hints: RefCell<Vec<u8>>,
     /// A 103 whose headers are being added (its run of rules goes on).
     pub hint_open: Cell<bool>,
+    /// Their size as HAProxy's HTX holds them, which its log counts.
+    pub hints_htx: Cell<u64>,
     /// `set-mark` / `set-tos` for the client connection, applied once the
     /// rule set has run.
     pub mark: Cell<Option<u32>>,
@@ -74,12 +76,18 @@ impl StreamEnv<'_> {
 
     /// `timeout server` for this stream (`set-timeout server`).
     pub fn timeout_server(&self, default: Option<Duration>) -> Option<Duration> {
-        overridden(self.over.get().and_then(|o| o.timeout_server.get()), default)
+        overridden(
+            self.over.get().and_then(|o| o.timeout_server.get()),
+            default,
+        )
     }
 
     /// `timeout client` for this stream (`set-timeout client`).
     pub fn timeout_client(&self, default: Option<Duration>) -> Option<Duration> {
-        overridden(self.over.get().and_then(|o| o.timeout_client.get()), default)
+        overridden(
+            self.over.get().and_then(|o| o.timeout_client.get()),
+            default,
+        )
     }
 
     /// The tunnel's timeouts (client side, server side): `timeout tunnel`
@@ -100,11 +108,12 @@ impl StreamEnv<'_> {
         )
     }
 
-    /// The 103 responses the rules asked for so far (taken).
-    pub fn take_hints(&self) -> Option<Vec<u8>> {
+    /// The 103 responses the rules asked for so far (taken), with their
+    /// size as the log counts it.
+    pub fn take_hints(&self) -> Option<(Vec<u8>, u64)> {
         let o = self.over.get()?;
         let mut h = o.hints.borrow_mut();
-        (!h.is_empty()).then(|| std::mem::take(&mut *h))
+        (!h.is_empty()).then(|| (std::mem::take(&mut *h), o.hints_htx.take()))
     }
 }
 
@@ -153,7 +162,9 @@ impl Env for StreamEnv<'_> {
     }
     fn server(&self) -> Option<&str> {
         let (_, be) = self.be?;
-        be.servers.get(usize::try_from(self.server?).ok()?).map(|s| s.name.as_str())
+        be.servers
+            .get(usize::try_from(self.server?).ok()?)
+            .map(|s| s.name.as_str())
     }
     fn nbsrv(&self, backend: Option<&str>) -> Option<i64> {
         let be = self.backend_named(backend)?;
@@ -189,10 +200,14 @@ impl Env for StreamEnv<'_> {
             EngineAction::EarlyHint { name, value, last } => {
                 let o = self.over();
                 let mut h = o.hints.borrow_mut();
+                let mut htx = o.hints_htx.get();
                 if !o.hint_open.get() {
                     h.extend_from_slice(b"HTTP/1.1 103 Early Hints\r\n");
                     o.hint_open.set(true);
+                    // The start line's block: 20 bytes and its parts.
+                    htx += 20 + 8 + 3 + 11;
                 }
+                htx += (name.len() + value.len()) as u64;
                 // HTX holds header names in lower case.
                 h.extend(name.iter().map(u8::to_ascii_lowercase));
                 h.extend_from_slice(b": ");
@@ -201,7 +216,9 @@ impl Env for StreamEnv<'_> {
                 if last {
                     h.extend_from_slice(b"\r\n");
                     o.hint_open.set(false);
+                    htx += 1;
                 }
+                o.hints_htx.set(htx);
             }
             EngineAction::SetSockOpt { opt, value } => {
                 // HAProxy casts the value to the option's type.

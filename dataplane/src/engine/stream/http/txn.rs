@@ -656,14 +656,14 @@ impl<'c> Session<'c> {
             bufs: Some(&core.bufs),
         };
         let to_client = Path {
-                from: sconn,
-                to: self.client,
-                timers: &core.timers,
-                from_timeout: Cell::new(rs.env.timeout_server(be.timeout_server)),
-                to_timeout: Cell::new(rs.env.timeout_client(fe.timeout_client)),
-                bytes: res_bytes,
-                bufs: Some(&core.bufs),
-            };
+            from: sconn,
+            to: self.client,
+            timers: &core.timers,
+            from_timeout: Cell::new(rs.env.timeout_server(be.timeout_server)),
+            to_timeout: Cell::new(rs.env.timeout_client(fe.timeout_client)),
+            bytes: res_bytes,
+            bufs: Some(&core.bufs),
+        };
         let req_out = &mut self.req_out;
         let request = async move { h1::forward_body(&to_server, cbuf, req_out, body).await };
         let req_head = &mut self.req;
@@ -992,10 +992,9 @@ impl<'c> Session<'c> {
     /// on to a server or a reply; a client that did not send HTTP/1.1
     /// gets none).
     async fn send_hints(&self, env: &StreamEnv<'_>, facts: &mut StreamFacts) {
-        let Some(hints) = env.take_hints().filter(|_| self.req.has(flags::VER_11)) else {
+        let Some((hints, n)) = env.take_hints().filter(|_| self.req.has(flags::VER_11)) else {
             return;
         };
-        let n = hints.len() as u64;
         let write = async { self.client.write_vec(hints).await.0 };
         if h1::within(&self.core.timers, self.fe.timeout_client, write)
             .await
