@@ -367,11 +367,18 @@ fn client_socket_info(proxy: SocketAddr, client: SocketAddr) -> String {
 /// `wait-for-handshake` (a plain connection has no handshake) let the
 /// request through unchanged.
 fn set_mark_tos(name: &str, program: &Path) {
-    let srv = Server::start(|_| ok("ok"));
+    let srv = Server::start(|s| {
+        if s.line.starts_with("GET /late ") {
+            Answer::Send(b"HTTP/1.1 200 OK\r\nX-Late: 1\r\nContent-Length: 2\r\n\r\nok".to_vec())
+        } else {
+            ok("ok")
+        }
+    });
     let cfg = config(&[format!("s1 {}", srv.addr)], "").replace(
         "frontend fe\n",
         "frontend fe\n    http-request set-mark 0x7\n    http-request set-tos 0x10\n    \
-         http-request set-nice 100\n    http-request wait-for-handshake\n",
+         http-request set-nice 100\n    http-request wait-for-handshake\n    \
+         http-response set-tos 0x20 if { res.hdr(x-late) -m found }\n",
     );
     let p = start(name, program, &cfg);
     let mut c = Client::connect(p.addr);
@@ -385,6 +392,12 @@ fn set_mark_tos(name: &str, program: &Path) {
     }
     let log = next_http_log(&p);
     assert_eq!(log.status, "200", "{name}");
+    // http-response set-tos, on the same connection.
+    c.send(b"GET /late HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(c.response(false).body, b"ok", "{name}");
+    let info = client_socket_info(p.addr, c.w.local_addr().unwrap());
+    assert!(info.contains("tos:0x20"), "{name}: {info}");
+    let _ = next_http_log(&p);
 }
 on_both!(
     set_mark_tos,

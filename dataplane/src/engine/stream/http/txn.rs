@@ -764,7 +764,8 @@ impl<'c> Session<'c> {
             } else {
                 res.body
             };
-            // `http-response set-timeout` counts from here.
+            // `http-response set-timeout`, `set-tos`, `set-mark` count
+            // from here.
             retime(&to_client, rs.env, be);
 
             h1::forward_body(&to_client, sbuf, res_out, body)
@@ -972,20 +973,7 @@ impl<'c> Session<'c> {
         let Some(o) = env.over.get() else { return };
         facts.client = env.src();
         facts.frontend_addr = env.dst();
-        // As HAProxy's conn_set_mark / conn_set_tos, a failure (no
-        // privilege, a UNIX client) goes unnoticed.
-        use nix::sys::socket::{setsockopt, sockopt};
-        if let Some(mark) = o.mark.take() {
-            let _ = setsockopt(self.client, sockopt::Mark, &mark);
-        }
-        if let Some(tos) = o.tos.take() {
-            let tos = i32::from(tos);
-            let _ = match self.peer {
-                Some(a) if a.is_ipv6() => setsockopt(self.client, sockopt::Ipv6TClass, &tos),
-                Some(_) => setsockopt(self.client, sockopt::Ipv4Tos, &tos),
-                None => Ok(()),
-            };
-        }
+        client_sockopts(self.client, env, o);
     }
 
     /// Send the 103 Early Hints the rules made (before the request goes
@@ -1187,10 +1175,30 @@ enum Wait {
     Stop,
 }
 
+/// `set-mark` / `set-tos` on the client connection, as the rules left
+/// them. As HAProxy's conn_set_mark / conn_set_tos, a failure (no
+/// privilege, a UNIX client) goes unnoticed.
+fn client_sockopts(client: &Conn, env: &StreamEnv<'_>, o: &super::rules::Overrides) {
+    use nix::sys::socket::{setsockopt, sockopt};
+    if let Some(mark) = o.mark.take() {
+        let _ = setsockopt(client, sockopt::Mark, &mark);
+    }
+    if let Some(tos) = o.tos.take() {
+        let tos = i32::from(tos);
+        // The connection's family (its peer's, not a set-src's).
+        let _ = match env.src {
+            Some(a) if a.is_ipv6() => setsockopt(client, sockopt::Ipv6TClass, &tos),
+            Some(_) => setsockopt(client, sockopt::Ipv4Tos, &tos),
+            None => Ok(()),
+        };
+    }
+}
+
 /// The response path's timeouts as the rules left them (server side,
-/// client side).
+/// client side), and the client socket's options.
 fn retime(to_client: &Path<'_>, env: &StreamEnv<'_>, be: &BackendPlan) {
-    if env.over.get().is_some() {
+    if let Some(o) = env.over.get() {
+        client_sockopts(to_client.to, env, o);
         to_client
             .from_timeout
             .set(env.timeout_server(be.timeout_server));
