@@ -30,10 +30,13 @@ const NORMALIZE: &[(&str, &str, &str)] = &[
     ("path-strip-dotdot", "/../a", "/../a"),
     ("path-strip-dotdot", "/a/../../b", "/../b"),
     ("path-strip-dotdot", "/a/..", "/"),
+    ("path-strip-dotdot", "/..", "/../"),
+    ("path-strip-dotdot", "/a/../..?x", "/../?x"),
     ("path-strip-dotdot", "/a//../b", "/a/b"),
     ("path-strip-dotdot", "/a/b/..?q=/../", "/a/?q=/../"),
     ("path-strip-dotdot full", "/../a", "/a"),
     ("path-strip-dotdot full", "/a/../../b/", "/b/"),
+    ("path-strip-dotdot full", "/..", "/"),
     ("path-merge-slashes", "//a///b//?x=//", "/a/b/?x=//"),
     (
         "percent-decode-unreserved",
@@ -301,7 +304,8 @@ fn early_hint(name: &str, program: &Path) {
         "frontend fe\n    http-request early-hint Link \"</a.css>; rel=preload\"\n    \
          http-request early-hint Link \"</b.js>; rel=preload\"\n    \
          http-request set-var(txn.x) str(1)\n    \
-         http-request early-hint X-Hint %[path]\n",
+         http-request early-hint X-Hint %[path]\n    \
+         http-request deny if { path /deny }\n",
     );
     let p = start(name, program, &cfg);
     let mut c = Client::connect(p.addr);
@@ -334,6 +338,23 @@ fn early_hint(name: &str, program: &Path) {
     assert!(
         log.contains(" 200 200 ") && log.ends_with("\"GET /page HTTP/1.1\""),
         "{name}: {log}"
+    );
+    // A rule's reply follows the 103s too.
+    let mut c = Client::connect(p.addr);
+    c.send(b"GET /deny HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(c.response(false).status, 103, "{name}");
+    let second = c.response(false);
+    assert_eq!(
+        second.headers,
+        [("x-hint".to_string(), "/deny".to_string())],
+        "{name}"
+    );
+    assert_eq!(c.response(false).status, 403, "{name}");
+    let log = next_http_log(&p);
+    assert_eq!(
+        (&log.status[..], &log.termination[..2]),
+        ("403", "PR"),
+        "{name}"
     );
     // HTTP/1.0: no 103.
     let mut c = Client::connect(p.addr);
