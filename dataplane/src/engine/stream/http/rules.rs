@@ -291,3 +291,42 @@ pub fn termination(kind: ReplyKind, response: bool) -> Termination {
     };
     Termination { cause, phase }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{overridden, with_ip, with_port};
+    use std::time::Duration;
+
+    /// set-src keeps the port; set-src-port keeps the address, and makes
+    /// a UNIX client's 0.0.0.0:port (tcp_action_req_set_src_port).
+    #[test]
+    fn addresses_change_as_haproxy_changes_them() {
+        let a = "192.0.2.1:5555".parse().ok();
+        assert_eq!(
+            with_ip(a, [10, 0, 0, 1].into()).to_string(),
+            "10.0.0.1:5555"
+        );
+        assert_eq!(
+            with_ip(a, "2001:db8::1".parse().unwrap()).to_string(),
+            "[2001:db8::1]:5555"
+        );
+        assert_eq!(
+            with_ip(None, [10, 0, 0, 1].into()).to_string(),
+            "10.0.0.1:0"
+        );
+        assert_eq!(with_port(a, 80).to_string(), "192.0.2.1:80");
+        assert_eq!(with_port(None, 80).to_string(), "0.0.0.0:80");
+    }
+
+    /// A timeout set to 0 (an expression's) is none, as TICK_ETERNITY.
+    #[test]
+    fn a_zero_timeout_is_none() {
+        let d = Some(Duration::from_secs(5));
+        assert_eq!(overridden(None, d), d);
+        assert_eq!(overridden(Some(Duration::ZERO), d), None);
+        assert_eq!(
+            overridden(Some(Duration::from_millis(3)), d),
+            Some(Duration::from_millis(3))
+        );
+    }
+}
