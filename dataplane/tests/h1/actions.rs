@@ -295,6 +295,34 @@ fn set_src_dst(name: &str, program: &Path) {
 }
 on_both!(set_src_dst, set_src_dst_on_haproxy, set_src_dst_on_ringlb);
 
+/// `set-dst-port` alone: a server without a port is reached at the
+/// stream's destination port (its address kept); `%fp` shows it.
+fn set_dst_port_portless_server(name: &str, program: &Path) {
+    let srv = Server::start(|_| ok("here"));
+    let port = srv.addr.port();
+    let cfg = config(&["s1 127.0.0.1".to_string()], "").replace(
+        "frontend fe\n",
+        &format!(
+            "frontend fe\n    log-format \"%fi:%fp %b/%s %ST\"\n    \
+             http-request set-dst-port int({port}) if {{ path /go }}\n"
+        ),
+    );
+    let p = start(name, program, &cfg);
+    let mut c = Client::connect(p.addr);
+    c.send(b"GET /go HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(c.response(false).body, b"here", "{name}");
+    assert_eq!(
+        p.next_log(),
+        format!("127.0.0.1:{port} be/s1 200"),
+        "{name}"
+    );
+}
+on_both!(
+    set_dst_port_portless_server,
+    set_dst_port_portless_server_on_haproxy,
+    set_dst_port_portless_server_on_ringlb
+);
+
 /// `early-hint`: a 103 per run of consecutive early-hint rules, before
 /// the final response, to an HTTP/1.1 client only.
 fn early_hint(name: &str, program: &Path) {
