@@ -184,6 +184,28 @@ fn http_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
     if let Err(e) = crate::engine::stream::http::plan::HttpPlan::compile_rules(px, cfg, &backend) {
         out.push(rule_diag(px, &e));
     }
+    // `set-nice` weighs a stream in HAProxy's scheduler; a ringlb stream
+    // runs when its I/O completes, so ignoring it cannot change traffic.
+    use ringlb_config::model::{HttpRequestAction as Req, HttpResponseAction as Res};
+    let nice = px
+        .rules
+        .http_request
+        .iter()
+        .filter(|r| matches!(r.action, Req::SetNice(_)))
+        .map(|r| &r.loc)
+        .chain(
+            px.rules
+                .http_response
+                .iter()
+                .filter(|r| matches!(r.action, Res::SetNice(_)))
+                .map(|r| &r.loc),
+        );
+    for loc in nice {
+        out.push(Diagnostic::warning(
+            loc,
+            "'set-nice' has no effect: ringlb does not schedule streams by priority",
+        ));
+    }
     if let Some(c) = px.cookie.as_ref().filter(|_| px.cap.backend) {
         if c.maxidle.is_some() || c.maxlife.is_some() || c.dynamic || c.domains.len() > 1 {
             out.push(diag("cookie persistence", &px.loc));
@@ -701,4 +723,46 @@ fn hdr_ip_warning(proxy: &str, server: &str, loc: &ringlb_config::diag::Loc) -> 
         loc,
         format!("{who} cannot use a header as source IP in non-HTTP mode; the plain source address is used"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use ringlb_config::diag::Severity;
+
+    struct NoHost;
+    impl ringlb_config::Host for NoHost {
+        fn env(&self, _: &str) -> Option<String> {
+            None
+        }
+        fn read_file(&self, p: &str) -> Result<Vec<u8>, String> {
+            Err(format!("no file {p}"))
+        }
+    }
+
+    /// `set-nice` runs (nothing to refuse) with a warning that it does
+    /// nothing; the engine actions ringlb applies raise nothing.
+    #[test]
+    fn set_nice_is_accepted_with_a_warning() {
+        let text = "defaults\n    mode http\n    timeout connect 1s\n    timeout client 1s\n    timeout server 1s\n\
+                    frontend fe\n    bind :8080\n    http-request set-nice 10\n    http-request set-tos 8\n    \
+                    http-request early-hint Link </a>\n    default_backend be\n\
+                    backend be\n    http-request set-timeout server 2s\n    server s 127.0.0.1:1\n";
+        let (cfg, diags) = ringlb_config::load(
+            &[ringlb_config::SourceFile::new("t.cfg", text.to_string())],
+            &NoHost,
+        );
+        assert!(!diags.has_errors(), "{diags:?}");
+        let out = super::check(&cfg);
+        let got: Vec<(Severity, &str)> = out
+            .iter()
+            .map(|d| (d.severity, d.message.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [(
+                Severity::Warning,
+                "'set-nice' has no effect: ringlb does not schedule streams by priority"
+            )]
+        );
+    }
 }

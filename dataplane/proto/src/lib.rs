@@ -10,8 +10,10 @@
 //!   (`h1::head`), the chunked transfer coding (`h1::chunked`), and the
 //!   emission of a head back to bytes (`h1::emit`).
 //! - [`errors`]: HAProxy's default error messages, byte for byte.
+//! - [`uri_norm`]: HAProxy's URI normalizers (`normalize-uri`).
 #![forbid(unsafe_code)]
 
 pub mod errors;
 pub mod h1;
 pub mod msg;
+pub mod uri_norm;

@@ -281,18 +281,22 @@ pub enum ServerAddr {
 }
 
 impl ServerAddr {
-    /// The address to connect to for a connection accepted on `dst`.
+    /// The address to connect to for a connection accepted on `dst` (the
+    /// stream's, which `set-dst` may have changed). A server without an
+    /// address (`0.0.0.0`, `::`) is reached at the address the client
+    /// asked for, whatever its family (HAProxy's alloc_dst_address).
     pub fn resolve(&self, dst: SocketAddr) -> Option<SocketAddr> {
+        let ip = |ip: IpAddr| if ip.is_unspecified() { dst.ip() } else { ip };
         match *self {
-            ServerAddr::Fixed(a) => Some(a),
+            ServerAddr::Fixed(a) => Some(SocketAddr::new(ip(a.ip()), a.port())),
             ServerAddr::Unix(_) => None,
-            ServerAddr::SamePort(ip) => Some(SocketAddr::new(ip, dst.port())),
-            ServerAddr::PortOffset(ip, off) => {
+            ServerAddr::SamePort(a) => Some(SocketAddr::new(ip(a), dst.port())),
+            ServerAddr::PortOffset(a, off) => {
                 let p = i32::from(dst.port()).checked_add(off)?;
                 u16::try_from(p)
                     .ok()
                     .filter(|p| *p != 0)
-                    .map(|p| SocketAddr::new(ip, p))
+                    .map(|p| SocketAddr::new(ip(a), p))
             }
         }
     }
@@ -838,6 +842,26 @@ pub(crate) mod tests {
         );
         assert_eq!(super::server_ids(&[None, Some(1), None]), [2, 1, 4]);
         assert_eq!(super::server_ids(&[Some(5), None]), [5, 2]);
+    }
+
+    /// A server without an address goes where the client went (its
+    /// port, or the client's with none or an offset).
+    #[test]
+    fn a_server_without_an_address_takes_the_client_s() {
+        use super::ServerAddr;
+        let dst: std::net::SocketAddr = "192.0.2.1:8080".parse().unwrap();
+        let v6: std::net::SocketAddr = "[2001:db8::1]:443".parse().unwrap();
+        let any4 = std::net::IpAddr::from([0, 0, 0, 0]);
+        let fixed = ServerAddr::Fixed("0.0.0.0:80".parse().unwrap());
+        assert_eq!(fixed.resolve(dst), Some("192.0.2.1:80".parse().unwrap()));
+        assert_eq!(fixed.resolve(v6), Some("[2001:db8::1]:80".parse().unwrap()));
+        assert_eq!(ServerAddr::SamePort(any4).resolve(dst), Some(dst));
+        assert_eq!(
+            ServerAddr::PortOffset(any4, 1).resolve(dst),
+            Some("192.0.2.1:8081".parse().unwrap())
+        );
+        let set = ServerAddr::Fixed("10.0.0.1:80".parse().unwrap());
+        assert_eq!(set.resolve(dst), Some("10.0.0.1:80".parse().unwrap()));
     }
 
     const SERVERS: &str =

@@ -16,6 +16,7 @@ mod harness;
 
 mod server;
 
+mod actions;
 mod balance;
 mod cookies;
 mod errors;

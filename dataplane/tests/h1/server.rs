@@ -65,7 +65,12 @@ pub struct Server {
 impl Server {
     /// A server answering each request with `answer(&request)`.
     pub fn start(answer: fn(&Seen) -> Answer) -> Server {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        Server::start_on("127.0.0.1:0", answer)
+    }
+
+    /// A server listening on `addr` (another loopback address, a port).
+    pub fn start_on(addr: &str, answer: fn(&Seen) -> Answer) -> Server {
+        let l = TcpListener::bind(addr).unwrap();
         let addr = l.local_addr().unwrap();
         let (tx, seen) = mpsc::channel();
         let (ctx, conns) = mpsc::channel();

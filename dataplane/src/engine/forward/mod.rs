@@ -361,14 +361,15 @@ pub(crate) async fn forward(
     core: &Rc<Core>,
     fe: &FrontendPlan,
     be: &BackendPlan,
-    client: &Conn,
-    server: &Conn,
+    (client, server): (&Conn, &Conn),
+    (client_timeout, server_timeout): (Option<Duration>, Option<Duration>),
     facts: &mut StreamFacts,
 ) {
-    // `timeout tunnel` supersedes client/server once connected (TCP mode).
+    // The caller's timeouts: `timeout tunnel` supersedes client/server
+    // once connected (and a rule's `set-timeout` the configured ones).
     let sides = Sides {
-        client: Side::new(be.timeout_tunnel.or(fe.timeout_client)),
-        server: Side::new(be.timeout_tunnel.or(be.timeout_server)),
+        client: Side::new(client_timeout),
+        server: Side::new(server_timeout),
         watchdog: Cell::new(None),
         changed: Cell::new(false),
     };

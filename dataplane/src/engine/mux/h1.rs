@@ -125,8 +125,10 @@ pub struct Path<'a> {
     pub from: &'a Conn,
     pub to: &'a Conn,
     pub timers: &'a Timers,
-    pub from_timeout: Option<Duration>,
-    pub to_timeout: Option<Duration>,
+    /// In cells: an http-response rule may change them (`set-timeout`)
+    /// after the path is made.
+    pub from_timeout: Cell<Option<Duration>>,
+    pub to_timeout: Cell<Option<Duration>>,
     /// Body bytes read from `from` (HAProxy's byte counters).
     pub bytes: &'a Cell<u64>,
     /// The core's pool: a long body moves through one of its bulk
@@ -139,7 +141,7 @@ pub struct Path<'a> {
 
 impl Path<'_> {
     async fn read(&self, buf: &mut Buffer) -> Result<usize, BodyEnd> {
-        within(self.timers, self.from_timeout, self.from.read(buf))
+        within(self.timers, self.from_timeout.get(), self.from.read(buf))
             .await
             .map_err(BodyEnd::FromFail)
     }
@@ -150,7 +152,7 @@ impl Path<'_> {
 
     async fn write_vec(&self, out: &mut Vec<u8>) -> Result<(), BodyEnd> {
         let v = std::mem::take(out);
-        let (res, v) = match self.to_timeout {
+        let (res, v) = match self.to_timeout.get() {
             Some(t) => match timer::timeout(self.timers, t, self.to.write_vec(v)).await {
                 Ok(r) => r,
                 // The vector went with the cancelled write.
@@ -163,9 +165,13 @@ impl Path<'_> {
     }
 
     async fn write_prefix(&self, buf: &mut Buffer, n: usize) -> Result<(), BodyEnd> {
-        within(self.timers, self.to_timeout, self.to.write_prefix(buf, n))
-            .await
-            .map_err(BodyEnd::ToFail)
+        within(
+            self.timers,
+            self.to_timeout.get(),
+            self.to.write_prefix(buf, n),
+        )
+        .await
+        .map_err(BodyEnd::ToFail)
     }
 }
 
@@ -249,9 +255,13 @@ async fn length(
             }
         }
         let max = usize::try_from(left).unwrap_or(usize::MAX);
-        let n = within(path.timers, path.from_timeout, path.from.read_max(buf, max))
-            .await
-            .map_err(BodyEnd::FromFail)?;
+        let n = within(
+            path.timers,
+            path.from_timeout.get(),
+            path.from.read_max(buf, max),
+        )
+        .await
+        .map_err(BodyEnd::FromFail)?;
         if n == 0 {
             return Err(BodyEnd::FromClosed);
         }
@@ -272,7 +282,7 @@ async fn bulk_length(
         let max = usize::try_from(left).unwrap_or(usize::MAX);
         let n = within(
             path.timers,
-            path.from_timeout,
+            path.from_timeout.get(),
             path.from.read_max(&mut bulk, max),
         )
         .await
@@ -282,9 +292,13 @@ async fn bulk_length(
         }
         path.count(n as u64);
         left -= n as u64;
-        within(path.timers, path.to_timeout, path.to.write_all(&mut bulk))
-            .await
-            .map_err(BodyEnd::ToFail)?;
+        within(
+            path.timers,
+            path.to_timeout.get(),
+            path.to.write_all(&mut bulk),
+        )
+        .await
+        .map_err(BodyEnd::ToFail)?;
     }
     Ok(left)
 }
@@ -310,9 +324,13 @@ async fn splice_body(path: &Path<'_>, pipe: Lease<'_>, len: Option<u64>) -> Resu
         let mut in_pipe = match splice::fill(path.from, &pipe, max) {
             Ok(splice::Step::Moved(n)) => n,
             Ok(splice::Step::WouldBlock) => {
-                within(path.timers, path.from_timeout, from_ready.read_ready())
-                    .await
-                    .map_err(BodyEnd::FromFail)?;
+                within(
+                    path.timers,
+                    path.from_timeout.get(),
+                    from_ready.read_ready(),
+                )
+                .await
+                .map_err(BodyEnd::FromFail)?;
                 continue;
             }
             Ok(splice::Step::Eof) if len.is_none() => break,
@@ -325,7 +343,7 @@ async fn splice_body(path: &Path<'_>, pipe: Lease<'_>, len: Option<u64>) -> Resu
             match splice::drain(&pipe, path.to, in_pipe) {
                 Ok(splice::Step::Moved(m)) => in_pipe = in_pipe.saturating_sub(m),
                 Ok(splice::Step::WouldBlock | splice::Step::Eof) => {
-                    within(path.timers, path.to_timeout, to_ready.write_ready())
+                    within(path.timers, path.to_timeout.get(), to_ready.write_ready())
                         .await
                         .map_err(BodyEnd::ToFail)?;
                 }

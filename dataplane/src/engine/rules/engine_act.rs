@@ -51,6 +51,10 @@ pub enum EngineAction {
     EarlyHint {
         name: Vec<u8>,
         value: Vec<u8>,
+        /// The last of a run of early-hint rules: the 103 is complete (the
+        /// next rule is no unconditional early-hint; HAProxy's
+        /// http_action_early_hint).
+        last: bool,
     },
     /// `pause`: hold the stream this long (the rules go on at once; the
     /// engine holds what they decided, reply included, for this long).
@@ -105,7 +109,9 @@ pub(super) enum Spec {
     Dst(Expr),
     DstPort(Expr),
     SockOpt(SockOpt, IntArg),
-    EarlyHint(Vec<u8>, Fmt),
+    /// Name, value, and whether it ends its 103 (set by the compiler
+    /// once the rule list is known).
+    EarlyHint(Vec<u8>, Fmt, bool),
     Pause(Option<Duration>, Option<Expr>),
     WaitForHandshake,
     DoLog,
@@ -143,10 +149,9 @@ pub(super) fn request(a: &Req) -> Option<Result<Spec, CompileError>> {
         Req::SetSrcPort(e) => Expr::compile(e).map(Spec::SrcPort),
         Req::SetDst(e) => Expr::compile(e).map(Spec::Dst),
         Req::SetDstPort(e) => Expr::compile(e).map(Spec::DstPort),
-        Req::SetSockOpt(s) => int_arg(&s.value).map(|v| Spec::SockOpt(s.opt, v)),
-        Req::EarlyHint(h) => {
-            Fmt::compile(&h.value, true).map(|f| Spec::EarlyHint(h.name.as_bytes().to_vec(), f))
-        }
+        Req::SetSockOpt(s) => sockopt(s)?,
+        Req::EarlyHint(h) => Fmt::compile(&h.value, true)
+            .map(|f| Spec::EarlyHint(h.name.as_bytes().to_vec(), f, true)),
         Req::Pause(v) => pause(v),
         Req::WaitForHandshake => Ok(Spec::WaitForHandshake),
         Req::DoLog => Ok(Spec::DoLog),
@@ -165,7 +170,7 @@ pub(super) fn response(a: &Res) -> Option<Result<Spec, CompileError>> {
     Some(match a {
         Res::SetTimeout(t) => timeout(t.timeout, &t.value),
         Res::SetNice(n) => Ok(Spec::Nice(*n)),
-        Res::SetSockOpt(s) => int_arg(&s.value).map(|v| Spec::SockOpt(s.opt, v)),
+        Res::SetSockOpt(s) => sockopt(s)?,
         Res::SilentDrop(ttl) => Ok(Spec::Stop(Stop::SilentDrop { rst_ttl: *ttl })),
         Res::Pause(v) => pause(v),
         Res::DoLog => Ok(Spec::DoLog),
@@ -183,6 +188,17 @@ pub(super) fn after(a: &After) -> Option<Result<Spec, CompileError>> {
         After::Sc(u) => sc(u),
         _ => return None,
     })
+}
+
+/// `set-mark`, `set-tos` and their 3.x `fc` forms: the client
+/// connection's; the server connection's (`set-bc-mark`, `set-bc-tos`)
+/// is not the engine's yet (None: refused by name).
+fn sockopt(s: &ringlb_config::model::SetSockOpt) -> Option<Result<Spec, CompileError>> {
+    use ringlb_config::model::SockOpt;
+    if matches!(s.opt, SockOpt::BcMark | SockOpt::BcTos) {
+        return None;
+    }
+    Some(int_arg(&s.value).map(|v| Spec::SockOpt(s.opt, v)))
 }
 
 fn pause(v: &TimeOrExpr) -> Result<Spec, CompileError> {
@@ -259,9 +275,10 @@ pub(super) fn eval(spec: &Spec, cx: &Ctx<'_>) -> Option<Result<EngineAction, Sto
             opt: *opt,
             value: int_of(a)?,
         },
-        Spec::EarlyHint(name, f) => EngineAction::EarlyHint {
+        Spec::EarlyHint(name, f, last) => EngineAction::EarlyHint {
             name: name.clone(),
             value: f.render(cx),
+            last: *last,
         },
         Spec::Pause(fixed, expr) => EngineAction::Pause(match (fixed, expr) {
             (Some(d), _) => *d,

@@ -147,6 +147,18 @@ impl HttpRules {
             }
             Act::UnsetVar(var) => tx.vars.unset(var.scope, &var.name),
             Act::SetLogLevel(l) => tx.log_level = Some(*l),
+            Act::Normalize(n) => {
+                if normalize(tx.req, *n).is_err() {
+                    // A strict normalizer's invalid input: HAProxy's
+                    // ACT_RET_INV, a bad request (400, PR).
+                    return Flow::Reply(Reply {
+                        kind: ReplyKind::Deny,
+                        status: 400,
+                        message: None,
+                        headers: Vec::new(),
+                    });
+                }
+            }
             Act::Capture {
                 expr,
                 slot,
@@ -347,6 +359,59 @@ fn set_line(req: &mut Head, part: Part, v: &[u8]) {
         Part::Pathq => rewrite::set_uri_keep_host(req, &rewrite::replace_path(&uri, v, true)),
         Part::Query => rewrite::set_uri_keep_host(req, &rewrite::replace_query(&uri, v)),
     }
+}
+
+/// `normalize-uri`, as HAProxy's http_action_normalize_uri: the path
+/// normalizers work on the path without its query, the others on the
+/// path with it, `query-sort-by-name` on the query; a URI without a path
+/// (`*`, authority form) is left alone.
+fn normalize(
+    req: &mut Head,
+    n: ringlb_config::model::Normalizer,
+) -> Result<(), ringlb_proto::uri_norm::Invalid> {
+    use ringlb_config::model::Normalizer as N;
+    use ringlb_proto::uri_norm as un;
+    let uri = req.line_parts()[1];
+    let Some(p) = path(uri) else { return Ok(()) };
+    let mut out = Vec::with_capacity(p.len());
+    let part = match n {
+        N::PathMergeSlashes => {
+            un::path_merge_slashes(cut_query(p), &mut out);
+            Part::Path
+        }
+        N::PathStripDot => {
+            un::path_dot(cut_query(p), &mut out);
+            Part::Path
+        }
+        N::PathStripDotdot { full } => {
+            un::path_dotdot(cut_query(p), full, &mut out);
+            Part::Path
+        }
+        N::QuerySortByName => {
+            let q = memchr::memchr(b'?', p).and_then(|i| p.get(i..));
+            let Some(q) = q else { return Ok(()) };
+            un::query_sort(q, &mut out);
+            Part::Query
+        }
+        N::PercentToUppercase { strict } => {
+            un::percent_upper(p, strict, &mut out)?;
+            Part::Pathq
+        }
+        N::PercentDecodeUnreserved { strict } => {
+            un::percent_decode_unreserved(p, strict, &mut out)?;
+            Part::Pathq
+        }
+        N::FragmentStrip => {
+            out.extend_from_slice(un::fragment_strip(p));
+            Part::Pathq
+        }
+        N::FragmentEncode => {
+            un::fragment_encode(p, &mut out);
+            Part::Pathq
+        }
+    };
+    set_line(req, part, &out);
+    Ok(())
 }
 
 fn store(tx: &mut Txn<'_>, var: &VarName, conds: &[VarCond], v: Smp) {

@@ -294,6 +294,8 @@ pub(super) enum Act {
     },
     UnsetVar(VarName),
     SetLogLevel(ringlb_config::model::LogLevel),
+    /// `normalize-uri`.
+    Normalize(ringlb_config::model::Normalizer),
     Capture {
         expr: Expr,
         slot: usize,

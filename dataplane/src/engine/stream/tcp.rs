@@ -120,7 +120,12 @@ pub(crate) async fn handle(
         Ok(connected) => {
             let srv_idx = connected.server;
             let server = connected.record(&mut facts);
-            forward(core, fe, be, &client, &server, &mut facts).await;
+            // `timeout tunnel` supersedes client/server once connected.
+            let timeouts = (
+                be.timeout_tunnel.or(fe.timeout_client),
+                be.timeout_tunnel.or(be.timeout_server),
+            );
+            forward(core, fe, be, (&client, &server), timeouts, &mut facts).await;
             // The slot goes to the oldest waiter that may use it, or is freed.
             queue::offer(core, be_idx, srv_idx, true);
             drop(server);

@@ -324,6 +324,7 @@ impl Compiler<'_> {
             Req::SetVarFmt(v) => Self::set_var_fmt(v)?,
             Req::UnsetVar(v) => Act::UnsetVar(v.clone()),
             Req::SetLogLevel(l) => Act::SetLogLevel(*l),
+            Req::NormalizeUri(n) => Act::Normalize(*n),
             Req::Capture(c) => self.capture(c, false)?,
             // strict-mode only decides what a failed rewrite does; ringlb's
             // rewrites have no buffer limit to fail on.
@@ -555,6 +556,23 @@ impl HttpRules {
             let cond = c.cond(r.cond.as_ref()).map_err(|e| at(&r.loc, e))?;
             let act = Compiler::redirect(&r.action).map_err(|e| at(&r.loc, e))?;
             redirect.push(Step { cond, act });
+        }
+        // An early-hint ends its 103 unless the next rule is an
+        // unconditional early-hint (http_action_early_hint).
+        let hint = |s: &Step| matches!(&s.act, Act::Engine(sp) if matches!(**sp, engine_act::Spec::EarlyHint(..)));
+        for i in 0..request.len() {
+            let goes_on = request
+                .get(i + 1)
+                .is_some_and(|n| n.cond.is_none() && hint(n));
+            if let Some(Step {
+                act: Act::Engine(sp),
+                ..
+            }) = request.get_mut(i)
+            {
+                if let engine_act::Spec::EarlyHint(_, _, last) = &mut **sp {
+                    *last = !goes_on;
+                }
+            }
         }
         let mut response = Vec::new();
         for r in &px.rules.http_response {

@@ -66,7 +66,24 @@ pub struct HttpPlan {
 
 /// The actions and fetches the engine applies itself (see
 /// `rules::http::Setup`).
-pub const ENGINE_ACTIONS: &[&str] = &["reject", "silent-drop"];
+/// `set-nice` is accepted and ignored: it only orders the streams in
+/// HAProxy's scheduler, which has no equivalent here (a stream runs
+/// when its I/O completes) and cannot change what goes on the wire;
+/// `wait-for-handshake` has no handshake to wait for on a plain
+/// connection (TLS binds are refused).
+pub const ENGINE_ACTIONS: &[&str] = &[
+    "reject",
+    "silent-drop",
+    "set-timeout",
+    "set-src",
+    "set-src-port",
+    "set-dst",
+    "set-dst-port",
+    "early-hint",
+    "set-mark/tos",
+    "set-nice",
+    "wait-for-handshake",
+];
 
 impl HttpPlan {
     /// The rules of `px` compiled as the engine runs them.

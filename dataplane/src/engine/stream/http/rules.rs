@@ -2,13 +2,15 @@
 //! what a fetch may ask of the stream ([`StreamEnv`]), and the replies
 //! rules answer with, made into a response head and body.
 
+use std::cell::{Cell, OnceCell, RefCell};
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use ringlb_proto::h1::head::{HeadParser, Kind, Options, Progress};
 use ringlb_proto::msg::{Head, Method};
 
 use crate::engine::plan::{BackendPlan, FrontendPlan, Plan};
-use crate::engine::rules::http::{Env, Reply, ReplyKind};
+use crate::engine::rules::http::{EngineAction, Env, Reply, ReplyKind};
 use crate::log::termination::{Cause, Phase, Termination};
 
 use super::plan::HttpPlan;
@@ -22,8 +24,112 @@ pub struct StreamEnv<'a> {
     pub dst: Option<SocketAddr>,
     /// The backend once chosen.
     pub be: Option<(usize, &'a BackendPlan)>,
-    /// The server once connected.
-    pub server: Option<usize>,
+    /// The server once connected (an index that fits: a backend's server
+    /// count is far below u32; the narrower field keeps the session small).
+    pub server: Option<u32>,
+    /// What the engine actions changed, made by the first one that runs
+    /// (a transaction without them allocates nothing; one pointer here).
+    pub over: OnceCell<Box<Overrides>>,
+}
+
+/// A transaction's changes by its rules' engine actions (HAProxy keeps
+/// them in the stream: `s->scf->src`, `s->res.rto`, `s->tunnel_timeout`).
+#[derive(Debug, Default)]
+pub struct Overrides {
+    /// `set-src`, `set-src-port`: the stream's client address (the `src`
+    /// fetches, the log's `%ci:%cp`, forwardfor, `usesrc client`).
+    pub src: Cell<Option<SocketAddr>>,
+    /// `set-dst`, `set-dst-port`: the address the client reached (`dst`,
+    /// `%fi:%fp`, originalto, and a server without an address or port).
+    pub dst: Cell<Option<SocketAddr>>,
+    /// `set-timeout server|tunnel|client`: Some(ZERO) is no timeout (an
+    /// expression that gives 0, as HAProxy's TICK_ETERNITY).
+    pub timeout_server: Cell<Option<Duration>>,
+    pub timeout_tunnel: Cell<Option<Duration>>,
+    pub timeout_client: Cell<Option<Duration>>,
+    /// `early-hint`: the 103 responses to send before anything else, as
+    /// raw HTTP/1.1 (one per run of consecutive early-hint rules).
+    pub hints: RefCell<Vec<u8>>,
+    /// A 103 whose headers are being added (its run of rules goes on).
+    pub hint_open: Cell<bool>,
+    /// Their size as HAProxy's HTX holds them, which its log counts.
+    pub hints_htx: Cell<u64>,
+    /// `set-mark` / `set-tos` for the client connection, applied once the
+    /// rule set has run.
+    pub mark: Cell<Option<u32>>,
+    pub tos: Cell<Option<u8>>,
+}
+
+/// A timeout as overridden: Some(ZERO) is none.
+fn overridden(v: Option<Duration>, default: Option<Duration>) -> Option<Duration> {
+    match v {
+        Some(d) if d.is_zero() => None,
+        Some(d) => Some(d),
+        None => default,
+    }
+}
+
+impl StreamEnv<'_> {
+    fn over(&self) -> &Overrides {
+        self.over.get_or_init(Box::default)
+    }
+
+    /// `timeout server` for this stream (`set-timeout server`).
+    pub fn timeout_server(&self, default: Option<Duration>) -> Option<Duration> {
+        overridden(
+            self.over.get().and_then(|o| o.timeout_server.get()),
+            default,
+        )
+    }
+
+    /// `timeout client` for this stream (`set-timeout client`).
+    pub fn timeout_client(&self, default: Option<Duration>) -> Option<Duration> {
+        overridden(
+            self.over.get().and_then(|o| o.timeout_client.get()),
+            default,
+        )
+    }
+
+    /// The tunnel's timeouts (client side, server side): `timeout tunnel`
+    /// (or `set-timeout tunnel`) supersedes the others once set.
+    pub fn tunnel_timeouts(
+        &self,
+        fe_client: Option<Duration>,
+        be: &BackendPlan,
+    ) -> (Option<Duration>, Option<Duration>) {
+        let tunnel = match self.over.get().and_then(|o| o.timeout_tunnel.get()) {
+            Some(d) if d.is_zero() => None,
+            Some(d) => return (Some(d), Some(d)),
+            None => be.timeout_tunnel,
+        };
+        (
+            tunnel.or(self.timeout_client(fe_client)),
+            tunnel.or(self.timeout_server(be.timeout_server)),
+        )
+    }
+
+    /// The 103 responses the rules asked for so far (taken), with their
+    /// size as the log counts it.
+    pub fn take_hints(&self) -> Option<(Vec<u8>, u64)> {
+        let o = self.over.get()?;
+        let mut h = o.hints.borrow_mut();
+        (!h.is_empty()).then(|| (std::mem::take(&mut *h), o.hints_htx.take()))
+    }
+}
+
+/// The port of `a`, 0 when there is none (a UNIX client): HAProxy keeps
+/// the port of an INET address and starts from 0 otherwise.
+fn with_ip(a: Option<SocketAddr>, ip: std::net::IpAddr) -> SocketAddr {
+    SocketAddr::new(ip, a.map_or(0, |a| a.port()))
+}
+
+/// `a` with `port`; a missing (UNIX) address becomes 0.0.0.0:port, as
+/// HAProxy's set-src-port does.
+fn with_port(a: Option<SocketAddr>, port: u16) -> SocketAddr {
+    let ip = a.map_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), |a| {
+        a.ip()
+    });
+    SocketAddr::new(ip, port)
 }
 
 impl StreamEnv<'_> {
@@ -37,10 +143,10 @@ impl StreamEnv<'_> {
 
 impl Env for StreamEnv<'_> {
     fn src(&self) -> Option<SocketAddr> {
-        self.src
+        self.over.get().and_then(|o| o.src.get()).or(self.src)
     }
     fn dst(&self) -> Option<SocketAddr> {
-        self.dst
+        self.over.get().and_then(|o| o.dst.get()).or(self.dst)
     }
     fn frontend(&self) -> &str {
         &self.fe.name
@@ -56,11 +162,15 @@ impl Env for StreamEnv<'_> {
     }
     fn server(&self) -> Option<&str> {
         let (_, be) = self.be?;
-        be.servers.get(self.server?).map(|s| s.name.as_str())
+        be.servers
+            .get(usize::try_from(self.server?).ok()?)
+            .map(|s| s.name.as_str())
     }
     fn server_id(&self) -> Option<i64> {
         let (_, be) = self.be?;
-        be.servers.get(self.server?).map(|s| i64::from(s.id))
+        be.servers
+            .get(usize::try_from(self.server?).ok()?)
+            .map(|s| i64::from(s.id))
     }
     fn nbsrv(&self, backend: Option<&str>) -> Option<i64> {
         let be = self.backend_named(backend)?;
@@ -77,6 +187,62 @@ impl Env for StreamEnv<'_> {
         let be = self.backend_named(Some(backend))?;
         let s = be.servers.iter().find(|s| s.name == server)?;
         Some(s.state.get().usable())
+    }
+    fn apply(&self, action: EngineAction) {
+        use ringlb_config::model::{SockOpt, TimeoutName};
+        match action {
+            EngineAction::SetTimeout { timeout, value } => {
+                let o = self.over();
+                match timeout {
+                    TimeoutName::Server => o.timeout_server.set(Some(value)),
+                    TimeoutName::Tunnel => o.timeout_tunnel.set(Some(value)),
+                    TimeoutName::Client => o.timeout_client.set(Some(value)),
+                }
+            }
+            EngineAction::SetSrc(ip) => self.over().src.set(Some(with_ip(self.src(), ip))),
+            EngineAction::SetSrcPort(p) => self.over().src.set(Some(with_port(self.src(), p))),
+            EngineAction::SetDst(ip) => self.over().dst.set(Some(with_ip(self.dst(), ip))),
+            EngineAction::SetDstPort(p) => self.over().dst.set(Some(with_port(self.dst(), p))),
+            EngineAction::EarlyHint { name, value, last } => {
+                let o = self.over();
+                let mut h = o.hints.borrow_mut();
+                let mut htx = o.hints_htx.get();
+                if !o.hint_open.get() {
+                    h.extend_from_slice(b"HTTP/1.1 103 Early Hints\r\n");
+                    o.hint_open.set(true);
+                    // The start line's block: 20 bytes and its parts.
+                    htx += 20 + 8 + 3 + 11;
+                }
+                htx += (name.len() + value.len()) as u64;
+                // HTX holds header names in lower case.
+                h.extend(name.iter().map(u8::to_ascii_lowercase));
+                h.extend_from_slice(b": ");
+                h.extend_from_slice(&value);
+                h.extend_from_slice(b"\r\n");
+                if last {
+                    h.extend_from_slice(b"\r\n");
+                    o.hint_open.set(false);
+                    htx += 1;
+                }
+                o.hints_htx.set(htx);
+            }
+            EngineAction::SetSockOpt { opt, value } => {
+                // HAProxy casts the value to the option's type.
+                let o = self.over();
+                match opt {
+                    SockOpt::Mark | SockOpt::FcMark => o.mark.set(Some(value as u32)),
+                    SockOpt::Tos | SockOpt::FcTos => o.tos.set(Some(value as u8)),
+                    // Refused at start (not in ENGINE_ACTIONS' names).
+                    SockOpt::BcMark | SockOpt::BcTos => {}
+                }
+            }
+            // `set-nice` only weighs the stream in HAProxy's scheduler;
+            // `wait-for-handshake` waits for a TLS handshake, and a
+            // plain connection has none to wait for.
+            EngineAction::SetNice(_) | EngineAction::WaitForHandshake => {}
+            // The others are not declared in ENGINE_ACTIONS.
+            _ => {}
+        }
     }
 }
 
@@ -130,4 +296,43 @@ pub fn termination(kind: ReplyKind, response: bool) -> Termination {
         ReplyKind::Return | ReplyKind::Redirect | ReplyKind::Auth => Cause::Local,
     };
     Termination { cause, phase }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{overridden, with_ip, with_port};
+    use std::time::Duration;
+
+    /// set-src keeps the port; set-src-port keeps the address, and makes
+    /// a UNIX client's 0.0.0.0:port (tcp_action_req_set_src_port).
+    #[test]
+    fn addresses_change_as_haproxy_changes_them() {
+        let a = "192.0.2.1:5555".parse().ok();
+        assert_eq!(
+            with_ip(a, [10, 0, 0, 1].into()).to_string(),
+            "10.0.0.1:5555"
+        );
+        assert_eq!(
+            with_ip(a, "2001:db8::1".parse().unwrap()).to_string(),
+            "[2001:db8::1]:5555"
+        );
+        assert_eq!(
+            with_ip(None, [10, 0, 0, 1].into()).to_string(),
+            "10.0.0.1:0"
+        );
+        assert_eq!(with_port(a, 80).to_string(), "192.0.2.1:80");
+        assert_eq!(with_port(None, 80).to_string(), "0.0.0.0:80");
+    }
+
+    /// A timeout set to 0 (an expression's) is none, as TICK_ETERNITY.
+    #[test]
+    fn a_zero_timeout_is_none() {
+        let d = Some(Duration::from_secs(5));
+        assert_eq!(overridden(None, d), d);
+        assert_eq!(overridden(Some(Duration::ZERO), d), None);
+        assert_eq!(
+            overridden(Some(Duration::from_millis(3)), d),
+            Some(Duration::from_millis(3))
+        );
+    }
 }

@@ -21,7 +21,9 @@ use crate::engine::backend::queue;
 use crate::engine::connect::{connect, HttpPick};
 use crate::engine::mux::h1::{self, BodyEnd, Fail, HeadEnd, Path};
 use crate::engine::plan::{BackendPlan, FrontendPlan};
-use crate::engine::rules::http::{Captures, HttpRules, Pick, Reply, ReplyKind, Txn, Vars, Verdict};
+use crate::engine::rules::http::{
+    Captures, Env as _, HttpRules, Pick, Reply, ReplyKind, Txn, Vars, Verdict,
+};
 use crate::engine::runtime::buffer::{Buffer, Class, Pooled};
 use crate::engine::runtime::counters::Stat;
 use crate::engine::session::transport::{no_provided_buffer, Provided};
@@ -211,6 +213,7 @@ impl<'c> Session<'c> {
             dst: self.dst,
             be: None,
             server: None,
+            over: Default::default(),
         };
         let mut log_level = None;
         fh.rules.capture_request(&mut Txn {
@@ -260,6 +263,7 @@ impl<'c> Session<'c> {
             _ => None,
         };
         log_level = tx.log_level.or(log_level);
+        self.after_rules(&env, &mut facts);
         if !matches!(verdict, Verdict::Continue) {
             http.set_captures(&caps);
             return self
@@ -307,6 +311,7 @@ impl<'c> Session<'c> {
             };
             let verdict = rules.request(&mut tx);
             log_level = tx.log_level.or(log_level);
+            self.after_rules(&env, &mut facts);
             if !matches!(verdict, Verdict::Continue) {
                 http.set_captures(&caps);
                 return self
@@ -349,13 +354,18 @@ impl<'c> Session<'c> {
         let force = persist.and_then(|p| p.server);
         facts.beconn = be.beconn.inc();
         core.shared.stats.add(core.id, Stat::BeSessTot(be_idx), 1);
-        self.forwarded_for(bh);
+        self.forwarded_for(bh, env.src(), env.dst());
         let fe_mode = fh.conn_mode;
         let be_mode = bh.conn_mode;
         let server_want =
             h1conn::server_for_request(&self.req, Want::KeepAlive, fe_mode, be_mode, stopping);
         if let Some(v) = h1conn::request_connection(&self.req, server_want, bh.pretend_keepalive) {
             self.req.push(b"Connection", v.as_bytes());
+        }
+
+        if env.over.get().is_some() {
+            // Boxed: only a transaction with engine actions pays for it.
+            Box::pin(self.send_hints(&env, &mut facts)).await;
         }
 
         // The server connection.
@@ -392,8 +402,8 @@ impl<'c> Session<'c> {
                 core,
                 be_idx,
                 be,
-                self.dst,
-                self.peer,
+                env.dst(),
+                env.src(),
                 Some(&HttpPick {
                     idle: &take_idle,
                     key: balance_key(core, be_idx, &self.req),
@@ -446,7 +456,7 @@ impl<'c> Session<'c> {
             };
             let req_bytes = Cell::new(0u64);
             let res_bytes = Cell::new(0u64);
-            env.server = Some(srv_idx);
+            env.server = u32::try_from(srv_idx).ok();
             let mut vars = std::mem::take(&mut self.vars);
             let exchange = self
                 .exchange(
@@ -507,8 +517,8 @@ impl<'c> Session<'c> {
                             core,
                             fe,
                             be,
-                            self.client,
-                            &sconn,
+                            (self.client, &sconn),
+                            env.tunnel_timeouts(fe.timeout_client, be),
                             &mut tfacts,
                         )
                         .await;
@@ -645,8 +655,8 @@ impl<'c> Session<'c> {
             from: self.client,
             to: sconn,
             timers: &core.timers,
-            from_timeout: fe.timeout_client,
-            to_timeout: be.timeout_server,
+            from_timeout: Cell::new(rs.env.timeout_client(fe.timeout_client)),
+            to_timeout: Cell::new(rs.env.timeout_server(be.timeout_server)),
             bytes: req_bytes,
             bufs: Some(&core.bufs),
             pipes: (fe.splice_request || be.splice_request).then_some(&core.pipes),
@@ -655,8 +665,8 @@ impl<'c> Session<'c> {
             from: sconn,
             to: self.client,
             timers: &core.timers,
-            from_timeout: be.timeout_server,
-            to_timeout: fe.timeout_client,
+            from_timeout: Cell::new(rs.env.timeout_server(be.timeout_server)),
+            to_timeout: Cell::new(rs.env.timeout_client(fe.timeout_client)),
             bytes: res_bytes,
             bufs: Some(&core.bufs),
             pipes: (fe.splice_response || be.splice_response).then_some(&core.pipes),
@@ -683,7 +693,7 @@ impl<'c> Session<'c> {
                     &mut parser,
                     res,
                     &core.timers,
-                    be.timeout_server,
+                    rs.env.timeout_server(be.timeout_server),
                     None,
                 )
                 .await
@@ -761,6 +771,10 @@ impl<'c> Session<'c> {
             } else {
                 res.body
             };
+            // `http-response set-timeout`, `set-tos`, `set-mark` count
+            // from here.
+            retime(&to_client, rs.env, be);
+
             h1::forward_body(&to_client, sbuf, res_out, body)
                 .await
                 .map_err(ResEnd::Body)?;
@@ -847,6 +861,9 @@ impl<'c> Session<'c> {
         });
         let next = match verdict {
             Verdict::Reply(reply) => {
+                if env.over.get().is_some() {
+                    Box::pin(self.send_hints(env, &mut facts)).await;
+                }
                 self.send_answer(
                     reply,
                     be_rules,
@@ -954,16 +971,49 @@ impl<'c> Session<'c> {
         }
     }
 
+    /// What a request rule set's engine actions leave to do once it ran:
+    /// the stream's addresses for the log, the client socket's mark and
+    /// TOS (set-mark, set-tos). The 103 Early Hints go out with
+    /// `send_hints` (HAProxy forwards each as its run of early-hint rules
+    /// ends; here, once the rules ran).
+    fn after_rules(&self, env: &StreamEnv<'_>, facts: &mut StreamFacts) {
+        let Some(o) = env.over.get() else { return };
+        facts.client = env.src();
+        facts.frontend_addr = env.dst();
+        client_sockopts(self.client, env, o);
+    }
+
+    /// Send the 103 Early Hints the rules made (before the request goes
+    /// on to a server or a reply; a client that did not send HTTP/1.1
+    /// gets none).
+    async fn send_hints(&self, env: &StreamEnv<'_>, facts: &mut StreamFacts) {
+        let Some((hints, n)) = env.take_hints().filter(|_| self.req.has(flags::VER_11)) else {
+            return;
+        };
+        let write = async { self.client.write_vec(hints).await.0 };
+        if h1::within(&self.core.timers, self.fe.timeout_client, write)
+            .await
+            .is_ok()
+        {
+            facts.bytes_out += n;
+        }
+    }
+
     /// `option forwardfor` then `option originalto`, as http_process_request
     /// adds them: the client's address in `X-Forwarded-For` (or the
     /// configured header; the backend's name wins) unless `if-none` on
     /// both sides finds one, or the address is in either side's `except`
     /// network; the address the client connected to in `X-Original-To`
     /// likewise. Formatted on the stack: no allocation per request.
-    fn forwarded_for(&mut self, bh: &super::plan::HttpPlan) {
+    fn forwarded_for(
+        &mut self,
+        bh: &super::plan::HttpPlan,
+        src: Option<std::net::SocketAddr>,
+        dst: Option<std::net::SocketAddr>,
+    ) {
         let fh = self.fh;
         let (fe_ff, be_ff) = (fh.forwardfor.as_ref(), bh.forwardfor.as_ref());
-        if let (Some(ff), Some(src)) = (be_ff.or(fe_ff), self.peer) {
+        if let (Some(ff), Some(src)) = (be_ff.or(fe_ff), src) {
             let always = fe_ff.is_some_and(|f| !f.if_none) || be_ff.is_some_and(|f| !f.if_none);
             let name = ff.header.as_bytes();
             let excepted = [fh.forwardfor_except, bh.forwardfor_except]
@@ -977,7 +1027,7 @@ impl<'c> Session<'c> {
         }
         let (fe_ot, be_ot) = (fh.originalto.as_ref(), bh.originalto.as_ref());
         if let Some(ot) = be_ot.or(fe_ot) {
-            let dst = self.dst.or_else(|| self.client.local_inet());
+            let dst = dst.or_else(|| self.client.local_inet());
             if let Some(dst) = dst {
                 let excepted = [fh.originalto_except, bh.originalto_except]
                     .into_iter()
@@ -1130,6 +1180,39 @@ enum Wait {
     Closed,
     Timeout,
     Stop,
+}
+
+/// `set-mark` / `set-tos` on the client connection, as the rules left
+/// them. As HAProxy's conn_set_mark / conn_set_tos, a failure (no
+/// privilege, a UNIX client) goes unnoticed.
+fn client_sockopts(client: &Conn, env: &StreamEnv<'_>, o: &super::rules::Overrides) {
+    use nix::sys::socket::{setsockopt, sockopt};
+    if let Some(mark) = o.mark.take() {
+        let _ = setsockopt(client, sockopt::Mark, &mark);
+    }
+    if let Some(tos) = o.tos.take() {
+        let tos = i32::from(tos);
+        // The connection's family (its peer's, not a set-src's).
+        let _ = match env.src {
+            Some(a) if a.is_ipv6() => setsockopt(client, sockopt::Ipv6TClass, &tos),
+            Some(_) => setsockopt(client, sockopt::Ipv4Tos, &tos),
+            None => Ok(()),
+        };
+    }
+}
+
+/// The response path's timeouts as the rules left them (server side,
+/// client side), and the client socket's options.
+fn retime(to_client: &Path<'_>, env: &StreamEnv<'_>, be: &BackendPlan) {
+    if let Some(o) = env.over.get() {
+        client_sockopts(to_client.to, env, o);
+        to_client
+            .from_timeout
+            .set(env.timeout_server(be.timeout_server));
+        to_client
+            .to_timeout
+            .set(env.timeout_client(env.fe.timeout_client));
+    }
 }
 
 /// The idle connections a core keeps per server whatever the load.

@@ -74,7 +74,8 @@ fn actions_for_the_engine() {
             EngineAction::SetPriorityClass(0x7ff),
             EngineAction::EarlyHint {
                 name: b"Link".to_vec(),
-                value: b"</s.css>;rel=preload".to_vec()
+                value: b"</s.css>;rel=preload".to_vec(),
+                last: true,
             },
         ]
     );
@@ -98,6 +99,48 @@ fn actions_for_the_engine() {
         .err()
         .unwrap_or_default();
     assert!(err.contains("wait-for-body"), "{err}");
+}
+
+/// An early-hint ends its 103 unless the next rule is an unconditional
+/// early-hint (HAProxy's http_action_early_hint).
+#[test]
+fn early_hints_end_their_103_with_their_run() {
+    let r = rules(
+        "    http-request early-hint Link a\n    \
+         http-request early-hint Link b\n    \
+         http-request early-hint Link c if { path_beg /a }\n    \
+         http-request set-header X-A 1\n    \
+         http-request early-hint Link d",
+    );
+    let env = Recorder::default();
+    let mut s = State::new(&r, GET);
+    let mut tx = Txn {
+        req: &mut s.req,
+        res: None,
+        env: &env,
+        vars: &mut s.vars,
+        caps: &mut s.caps,
+        log_level: None,
+    };
+    assert!(matches!(r.request(&mut tx), Verdict::Continue));
+    let ends: Vec<(Vec<u8>, bool)> = env
+        .applied
+        .take()
+        .into_iter()
+        .filter_map(|a| match a {
+            EngineAction::EarlyHint { value, last, .. } => Some((value, last)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        ends,
+        [
+            (b"a".to_vec(), false),
+            (b"b".to_vec(), true),
+            (b"c".to_vec(), true),
+            (b"d".to_vec(), true)
+        ]
+    );
 }
 
 #[test]
