@@ -115,11 +115,20 @@ impl Sides {
         }
     }
 
-    /// Which side has truly expired now, if any.
+    /// Which side has truly expired now, if any. HAProxy's timers tick
+    /// in milliseconds and its stream looks at the request side first:
+    /// when both sides expire within the same millisecond (an idle tunnel
+    /// whose last bytes went both ways), the client's timeout is the one
+    /// reported (`cD`), as there.
     fn expired(&self, now: Instant) -> Option<Who> {
+        let due = |w: Who, by: Instant| self.side(w).deadline().is_some_and(|d| d <= by);
+        if !due(Who::Client, now) && !due(Who::Server, now) {
+            return None;
+        }
+        let tick = now + Duration::from_millis(1);
         [Who::Client, Who::Server]
             .into_iter()
-            .find(|w| self.side(*w).deadline().is_some_and(|d| d <= now))
+            .find(|w| due(*w, tick))
     }
 
     /// Resolves with the side whose timeout expired. One entry on the
