@@ -9,9 +9,12 @@
 //! - [`h1`]: HTTP/1.x — the head parser with HAProxy's acceptance rules
 //!   (`h1::head`), the chunked transfer coding (`h1::chunked`), and the
 //!   emission of a head back to bytes (`h1::emit`).
+//! - [`tls`]: what a TLS client's first bytes say (ClientHello type,
+//!   version, SNI) without terminating TLS.
 //! - [`errors`]: HAProxy's default error messages, byte for byte.
 #![forbid(unsafe_code)]
 
 pub mod errors;
 pub mod h1;
 pub mod msg;
+pub mod tls;
