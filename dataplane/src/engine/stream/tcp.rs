@@ -8,13 +8,15 @@ use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::engine::backend::queue::{self, QueuePos};
-use crate::engine::connect::{connect, ConnectFailure, Connected};
+use crate::engine::connect::{connect, ConnectFailure, Connected, HttpPick};
 use crate::engine::forward::forward;
 use crate::engine::plan::{BackendPlan, FrontendPlan};
 use crate::engine::runtime::counters::Stat;
 use crate::engine::runtime::Core;
 use crate::engine::session::Conn;
 use crate::log::termination::{Cause, Phase, Termination};
+
+use super::tcp_rules;
 
 /// What the log line needs about a finished stream.
 #[derive(Debug)]
@@ -46,6 +48,11 @@ pub struct StreamFacts {
 /// Serve one client to its end. `late`: it may have waited in the accept
 /// queue (the listener had waited for room), so it is checked for a reset
 /// before it gets a server connection, as HAProxy would see it.
+///
+/// A stream without rules (the accept loop spawns [`handle_with_rules`]
+/// for a frontend whose streams run some, see
+/// [`FrontendPlan::stream_rules`]): its future is an idle connection's
+/// memory, so it holds nothing the rules need.
 pub(crate) async fn handle(
     core: &Rc<Core>,
     fe_idx: usize,
@@ -61,11 +68,172 @@ pub(crate) async fn handle(
     let Some(fe) = plan.frontends.get(fe_idx) else {
         return;
     };
-    let Some(dst) = crate::engine::session::admit(fe, &client, peer) else {
+    let Some(dst) = admit_dst(fe, &client, peer) else {
         return;
     };
+    let mut facts = new_facts(core, fe, (accept_date, peer, luid, dst));
+    let Some((be_idx, be)) = fe
+        .backend
+        .and_then(|i| plan.backends.get(i).map(|b| (i, b)))
+    else {
+        no_backend(core, (fe_idx, fe), &client, facts, start, None);
+        return;
+    };
+    if late && client_is_gone(&client) {
+        client_gone_early(core, (fe_idx, fe), (be_idx, be), facts, start, None);
+        return;
+    }
+    facts.beconn = be.beconn.inc();
+    core.shared.stats.add(core.id, Stat::BeSessTot(be_idx), 1);
+    match connect(core, be_idx, be, dst, facts.client, None).await {
+        Ok(connected) => {
+            let srv_idx = connected.server;
+            let server = connected.record(&mut facts);
+            forward(core, fe, be, &client, &server, &mut facts).await;
+            // The slot goes to the oldest waiter that may use it, or is freed.
+            queue::offer(core, be_idx, srv_idx, true);
+            drop(server);
+        }
+        Err(failure) => {
+            failure.record(&mut facts);
+            close_unserved(&client);
+        }
+    }
+    be.beconn.dec();
+    drop(client);
+    finish(core, (fe_idx, fe), Some((be_idx, be)), facts, start, None);
+}
+
+/// [`handle`] for a stream that runs rules (HAProxy's analysers before
+/// the connection): the frontend's `tcp-request content` rules over the
+/// client's first bytes, `use_backend`, the backend's content rules,
+/// `use-server`; the bytes read go to the server first. Its state is
+/// boxed; the accept loop spawns it as a task type of its own.
+pub(crate) async fn handle_with_rules(
+    core: &Rc<Core>,
+    fe_idx: usize,
+    luid: u32,
+    client: Conn,
+    peer: Option<SocketAddr>,
+    late: bool,
+) {
+    let start = Instant::now();
+    let accept_date = SystemTime::now();
+    let _registered = core.register();
+    let plan = &core.shared.plan;
+    let Some(fe) = plan.frontends.get(fe_idx) else {
+        return;
+    };
+    let Some(admitted) = crate::engine::session::admit(fe, &client, peer) else {
+        return;
+    };
+    let dst = admitted.dst;
+    let caps = fe
+        .tcp
+        .as_deref()
+        .map(crate::engine::rules::tcp::TcpRules::new_captures)
+        .unwrap_or_default();
+    let mut st = Box::new(tcp_rules::StreamRules::new(admitted.vars, caps));
+    let mut facts = new_facts(core, fe, (accept_date, peer, luid, dst));
+    let switched = match tcp_rules::before_connect(core, fe, &client, (peer, dst), &mut st).await {
+        Ok(s) => s,
+        Err((refused, be)) => {
+            let be_at = be.and_then(|i| plan.backends.get(i).map(|b| (i, b)));
+            refuse(
+                core,
+                (fe_idx, fe),
+                be_at,
+                &client,
+                refused,
+                facts,
+                &st,
+                start,
+            );
+            return;
+        }
+    };
+    let Some((be_idx, be)) = switched
+        .backend
+        .and_then(|i| plan.backends.get(i).map(|b| (i, b)))
+    else {
+        facts.bytes_in = st.bytes_in;
+        no_backend(core, (fe_idx, fe), &client, facts, start, Some(&st));
+        return;
+    };
+    if late && client_is_gone(&client) {
+        client_gone_early(core, (fe_idx, fe), (be_idx, be), facts, start, Some(&st));
+        return;
+    }
+    facts.beconn = be.beconn.inc();
+    core.shared.stats.add(core.id, Stat::BeSessTot(be_idx), 1);
+    // use-server: the server is used directly (SF_DIRECT), as a
+    // persistence cookie's.
+    let pick = switched.server.map(|i| HttpPick {
+        idle: &no_idle,
+        key: None,
+        force: Some(i),
+        abort: None,
+    });
+    match connect(core, be_idx, be, dst, facts.client, pick.as_ref()).await {
+        Ok(connected) => {
+            let srv_idx = connected.server;
+            let server = connected.record(&mut facts);
+            // What the rules read goes first.
+            let sent = match st.req.as_mut() {
+                Some(buf) if !buf.is_empty() => server.write_all(buf).await.is_ok(),
+                _ => true,
+            };
+            if sent {
+                forward(core, fe, be, &client, &server, &mut facts).await;
+            } else {
+                facts.termination = Termination {
+                    cause: Cause::ServerAbort,
+                    phase: Phase::Data,
+                };
+            }
+            facts.bytes_in += st.bytes_in;
+            queue::offer(core, be_idx, srv_idx, true);
+            drop(server);
+        }
+        Err(failure) => {
+            failure.record(&mut facts);
+            facts.bytes_in = st.bytes_in;
+            close_unserved(&client);
+        }
+    }
+    be.beconn.dec();
+    drop(client);
+    finish(
+        core,
+        (fe_idx, fe),
+        Some((be_idx, be)),
+        facts,
+        start,
+        Some(&st),
+    );
+}
+
+/// `session::admit` for a stream without rules: the address the client
+/// reached (None: refused). A plain function, so that the session's
+/// (empty) variables never sit in the stream's future.
+#[inline(never)]
+fn admit_dst(
+    fe: &FrontendPlan,
+    client: &Conn,
+    peer: Option<SocketAddr>,
+) -> Option<Option<SocketAddr>> {
+    crate::engine::session::admit(fe, client, peer).map(|a| a.dst)
+}
+
+/// A new stream's facts: (accept date, client, listener id, address the
+/// client reached).
+fn new_facts(
+    core: &Core,
+    fe: &FrontendPlan,
+    (accept_date, peer, luid, dst): (SystemTime, Option<SocketAddr>, u32, Option<SocketAddr>),
+) -> StreamFacts {
     // TCP_NODELAY is inherited from the listener (set once at bind).
-    let mut facts = StreamFacts {
+    StreamFacts {
         accept_date,
         client: peer,
         listener_id: luid,
@@ -88,51 +256,80 @@ pub(crate) async fn handle(
         feconn: fe.feconn.get(),
         beconn: 0,
         srv_conn: 0,
+    }
+}
+
+/// No backend (a frontend without default_backend): HAProxy logs
+/// "fe/<NOSRV> -1/-1/0 0 SC" and closes cleanly.
+fn no_backend(
+    core: &Rc<Core>,
+    fe_at: (usize, &FrontendPlan),
+    client: &Conn,
+    mut facts: StreamFacts,
+    start: Instant,
+    rules: Option<&tcp_rules::StreamRules<'_>>,
+) {
+    close_unserved(client);
+    facts.termination = Termination {
+        cause: Cause::ServerAbort,
+        phase: Phase::Connect,
     };
-    let Some((be_idx, be)) = fe
-        .backend
-        .and_then(|i| plan.backends.get(i).map(|b| (i, b)))
-    else {
-        // No backend (a frontend without default_backend): HAProxy logs
-        // "fe/<NOSRV> -1/-1/0 0 SC" and closes cleanly.
-        close_unserved(&client);
-        facts.termination = Termination {
-            cause: Cause::ServerAbort,
-            phase: Phase::Connect,
-        };
-        finish(core, (fe_idx, fe), None, facts, start);
-        return;
+    finish(core, fe_at, None, facts, start, rules);
+}
+
+/// Reset before the stream was handled (often still in the accept
+/// queue): as HAProxy, no server connection, "be/<NOSRV> -1/-1/0 0 CR".
+fn client_gone_early(
+    core: &Rc<Core>,
+    fe_at: (usize, &FrontendPlan),
+    be_at: (usize, &BackendPlan),
+    mut facts: StreamFacts,
+    start: Instant,
+    rules: Option<&tcp_rules::StreamRules<'_>>,
+) {
+    facts.termination = Termination {
+        cause: Cause::ClientAbort,
+        phase: Phase::Request,
     };
-    if late && client_is_gone(&client) {
-        // Reset before the stream was handled (often still in the accept
-        // queue): as HAProxy, no server connection, "be/<NOSRV> -1/-1/0 0
-        // CR".
-        facts.termination = Termination {
-            cause: Cause::ClientAbort,
+    finish(core, fe_at, Some(be_at), facts, start, rules);
+}
+
+/// A TCP stream has no idle server connections to reuse.
+fn no_idle(_: usize) -> Option<(Conn, Option<SocketAddr>)> {
+    None
+}
+
+/// A stream the content rules refused: closed (silently for
+/// `silent-drop`) and logged as HAProxy does (PR, or the client's
+/// timeout or error).
+#[allow(clippy::too_many_arguments)]
+fn refuse(
+    core: &Rc<Core>,
+    fe_at: (usize, &FrontendPlan),
+    be_at: Option<(usize, &BackendPlan)>,
+    client: &Conn,
+    refused: tcp_rules::Refused,
+    mut facts: StreamFacts,
+    st: &tcp_rules::StreamRules<'_>,
+    start: Instant,
+) {
+    facts.bytes_in = st.bytes_in;
+    facts.termination = match refused {
+        tcp_rules::Refused::Reject | tcp_rules::Refused::SilentDrop => Termination {
+            cause: Cause::Proxy,
             phase: Phase::Request,
-        };
-        finish(core, (fe_idx, fe), Some((be_idx, be)), facts, start);
-        return;
-    }
-    facts.beconn = be.beconn.inc();
-    core.shared.stats.add(core.id, Stat::BeSessTot(be_idx), 1);
-    match connect(core, be_idx, be, dst, facts.client, None).await {
-        Ok(connected) => {
-            let srv_idx = connected.server;
-            let server = connected.record(&mut facts);
-            forward(core, fe, be, &client, &server, &mut facts).await;
-            // The slot goes to the oldest waiter that may use it, or is freed.
-            queue::offer(core, be_idx, srv_idx, true);
-            drop(server);
+        },
+        tcp_rules::Refused::Client(t) => t,
+    };
+    match refused {
+        tcp_rules::Refused::SilentDrop => client.silent_drop(None),
+        tcp_rules::Refused::Reject => {
+            // HAProxy kills the connection (sc_must_kill_conn): a reset.
+            let _ = socket2::SockRef::from(client).set_linger(Some(Duration::ZERO));
         }
-        Err(failure) => {
-            failure.record(&mut facts);
-            close_unserved(&client);
-        }
+        tcp_rules::Refused::Client(_) => close_unserved(client),
     }
-    be.beconn.dec();
-    drop(client);
-    finish(core, (fe_idx, fe), Some((be_idx, be)), facts, start);
+    finish(core, fe_at, be_at, facts, start, Some(st));
 }
 
 /// The client reset its connection already (an RST received before the
@@ -215,6 +412,7 @@ fn finish(
     be_at: Option<(usize, &BackendPlan)>,
     mut facts: StreamFacts,
     start: Instant,
+    rules: Option<&tcp_rules::StreamRules<'_>>,
 ) {
     let be = be_at.map(|(_, b)| b);
     facts.tt = start.elapsed();
@@ -231,6 +429,7 @@ fn finish(
         .map_or(0, |s| s.conns.get());
     if !fe.log.enabled
         || (fe.log.dontlognull && facts.bytes_in == 0 && facts.termination.cause == Cause::None)
+        || rules.is_some_and(|r| matches!(r.log_level, Some(None)))
     {
         return;
     }
@@ -244,6 +443,7 @@ fn finish(
             &facts,
             start,
             None,
+            rules.map(|r| &r.caps),
         );
     }
 }
@@ -267,5 +467,9 @@ mod tests {
     fn a_stream_stays_small() {
         let size = future_size(super::handle);
         assert!(size <= 2456, "a stream's future takes {size} bytes");
+        // With rules (a task type of its own): 2,672 bytes, their state
+        // boxed, the inspection's and switching's futures inline.
+        let size = future_size(super::handle_with_rules);
+        assert!(size <= 2688, "a stream with rules takes {size} bytes");
     }
 }

@@ -1,0 +1,316 @@
+//! A TCP stream's rules (`engine::rules::tcp`): the bytes the client
+//! sends before a server is picked, read into the stream's buffer while
+//! the `tcp-request content` rules need more (HAProxy's
+//! tcp_inspect_request, AN_REQ_INSPECT_FE / _BE), then `use_backend`
+//! (process_switching_rules) and `use-server` (process_server_rules).
+//! The bytes read are the server's first.
+//!
+//! The state lives in a box the stream makes only when its frontend or a
+//! backend has such rules: a plain TCP stream's future does not carry it.
+
+use std::cell::Cell;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use crate::engine::plan::{BackendPlan, FrontendPlan};
+use crate::engine::rules::env::{Captures, Env, Vars};
+use crate::engine::rules::tcp::{TcpRules, TcpTxn, Verdict};
+use crate::engine::runtime::buffer::{Class, Pooled};
+use crate::engine::runtime::{timer, Core};
+use crate::engine::session::Conn;
+use crate::log::termination::{Cause, Phase, Termination};
+
+/// A stream's rule state: its variables, captures, log level and the
+/// bytes read while the rules inspected them.
+#[derive(Debug)]
+pub(crate) struct StreamRules<'c> {
+    pub vars: Vars,
+    pub caps: Captures,
+    /// `set-log-level`: `Some(None)`: silent.
+    pub log_level: Option<ringlb_config::model::LogLevel>,
+    /// The request bytes read so far (None until a rule set reads).
+    pub req: Option<Pooled<'c>>,
+    /// Bytes read from the client during inspection.
+    pub bytes_in: u64,
+    may_change: Cell<bool>,
+}
+
+impl StreamRules<'_> {
+    pub fn new(vars: Vars, caps: Captures) -> Self {
+        StreamRules {
+            vars,
+            caps,
+            log_level: None,
+            req: None,
+            bytes_in: 0,
+            may_change: Cell::new(false),
+        }
+    }
+}
+
+/// What a content fetch may ask of the stream.
+struct ContentEnv<'a> {
+    src: Option<SocketAddr>,
+    dst: Option<SocketAddr>,
+    fe: &'a FrontendPlan,
+    be: Option<&'a BackendPlan>,
+    req: &'a [u8],
+    bufsize: usize,
+    /// None: the evaluation is final (may_change is ignored).
+    may_change: Option<&'a Cell<bool>>,
+}
+
+impl Env for ContentEnv<'_> {
+    fn src(&self) -> Option<SocketAddr> {
+        self.src
+    }
+    fn dst(&self) -> Option<SocketAddr> {
+        self.dst
+    }
+    fn frontend(&self) -> &str {
+        &self.fe.name
+    }
+    fn backend(&self) -> Option<&str> {
+        self.be.map(|b| b.name.as_str())
+    }
+    fn fe_conn(&self) -> Option<i64> {
+        Some(i64::from(self.fe.feconn.get()))
+    }
+    fn req_payload(&self) -> Option<&[u8]> {
+        Some(self.req)
+    }
+    fn bufsize(&self) -> usize {
+        self.bufsize
+    }
+    fn may_change(&self) {
+        if let Some(c) = self.may_change {
+            c.set(true);
+        }
+    }
+}
+
+/// How an inspection ended when it did not let the stream go on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// `reject` (PR).
+    Reject,
+    /// `silent-drop` (PR; nothing sent to the client).
+    SilentDrop,
+    /// The client timed out (cR) or failed (CR) while inspected.
+    Client(Termination),
+}
+
+/// Run `rules`' `tcp-request content` set over the client's first bytes,
+/// reading while a condition needs more and the inspect delay runs.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn inspect<'c>(
+    core: &'c Core,
+    fe: &FrontendPlan,
+    be: Option<&BackendPlan>,
+    rules: &TcpRules,
+    client: &Conn,
+    (src, dst): (Option<SocketAddr>, Option<SocketAddr>),
+    st: &mut StreamRules<'c>,
+) -> Result<(), Refused> {
+    let start = Instant::now();
+    let delay = rules.inspect_delay;
+    let deadline = delay.map(|d| start + d);
+    let mut eof = false;
+    let mut last_read = start;
+    loop {
+        let now = Instant::now();
+        let full = st.req.as_ref().is_some_and(|b| b.room() == 0);
+        let final_ = eof || full || deadline.is_none_or(|d| now >= d);
+        let verdict = {
+            let data = st.req.as_ref().map_or(&[][..], |b| b.data());
+            let env = ContentEnv {
+                src,
+                dst,
+                fe,
+                be,
+                req: data,
+                bufsize: core.shared.plan.bufsize,
+                may_change: (!final_).then_some(&st.may_change),
+            };
+            let mut tx = TcpTxn {
+                env: &env,
+                vars: &st.vars,
+                caps: &mut st.caps,
+                log_level: st.log_level,
+            };
+            let v = rules.content(&mut tx, (!final_).then_some(&st.may_change));
+            st.log_level = tx.log_level;
+            v
+        };
+        match verdict {
+            Verdict::Continue | Verdict::Close => return Ok(()),
+            Verdict::Reject => return Err(Refused::Reject),
+            Verdict::SilentDrop => return Err(Refused::SilentDrop),
+            Verdict::Wait => {}
+        }
+        // Wait for bytes until the delay ends (or the client's timeout).
+        let Some(deadline) = deadline else {
+            return Ok(());
+        };
+        let client_deadline = fe.timeout_client.map(|t| last_read + t);
+        let until = client_deadline.map_or(deadline, |c| c.min(deadline));
+        let Ok(ready) = client.readiness() else {
+            return Err(Refused::Client(term(Cause::ClientAbort)));
+        };
+        let left = until.saturating_duration_since(Instant::now());
+        match timer::timeout(&core.timers, left, ready.read_ready()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return Err(Refused::Client(term(Cause::ClientAbort))),
+            Err(()) => {
+                if client_deadline.is_some_and(|c| c <= deadline && Instant::now() >= c) {
+                    return Err(Refused::Client(term(Cause::ClientTimeout)));
+                }
+                // The delay ran out: a final evaluation.
+                continue;
+            }
+        }
+        drop(ready);
+        let buf = match &mut st.req {
+            Some(b) => b,
+            None => st.req.insert(core.bufs.get(Class::Std).await),
+        };
+        // Readable: this read completes at once (never cancelled, so
+        // nothing it takes is lost).
+        match client.read(buf).await {
+            Ok(0) => eof = true,
+            Ok(n) => {
+                st.bytes_in += n as u64;
+                last_read = Instant::now();
+            }
+            Err(_) => return Err(Refused::Client(term(Cause::ClientAbort))),
+        }
+    }
+}
+
+fn term(cause: Cause) -> Termination {
+    Termination {
+        cause,
+        phase: Phase::Request,
+    }
+}
+
+/// `use_backend` in TCP mode: the backend the rules pick (a dynamic name
+/// that names no backend: the default one).
+pub(crate) fn pick_backend(
+    core: &Core,
+    fe: &FrontendPlan,
+    rules: &TcpRules,
+    (src, dst): (Option<SocketAddr>, Option<SocketAddr>),
+    st: &mut StreamRules<'_>,
+) -> Option<usize> {
+    use crate::engine::rules::tcp::Pick;
+    let plan = &core.shared.plan;
+    let data = st.req.as_ref().map_or(&[][..], |b| b.data());
+    let env = ContentEnv {
+        src,
+        dst,
+        fe,
+        be: None,
+        req: data,
+        bufsize: plan.bufsize,
+        may_change: None,
+    };
+    let mut tx = TcpTxn {
+        env: &env,
+        vars: &st.vars,
+        caps: &mut st.caps,
+        log_level: None,
+    };
+    match rules.pick_backend(&mut tx) {
+        Some(Pick::Index(i)) => Some(i),
+        Some(Pick::Name(n)) => plan
+            .backends
+            .iter()
+            .position(|b| b.name == n && b.http.is_none())
+            .or(fe.backend),
+        None => fe.backend,
+    }
+}
+
+/// `use-server`: the server the backend's rules name, if any.
+pub(crate) fn pick_server(
+    core: &Core,
+    fe: &FrontendPlan,
+    be: &BackendPlan,
+    rules: &TcpRules,
+    (src, dst): (Option<SocketAddr>, Option<SocketAddr>),
+    st: &mut StreamRules<'_>,
+) -> Option<usize> {
+    use crate::engine::backend::server::Oper;
+    let data = st.req.as_ref().map_or(&[][..], |b| b.data());
+    let env = ContentEnv {
+        src,
+        dst,
+        fe,
+        be: Some(be),
+        req: data,
+        bufsize: core.shared.plan.bufsize,
+        may_change: None,
+    };
+    let mut tx = TcpTxn {
+        env: &env,
+        vars: &st.vars,
+        caps: &mut st.caps,
+        log_level: None,
+    };
+    // HAProxy's test is `cur_state != SRV_ST_STOPPED`: a server in
+    // maintenance or down is passed over, one with weight 0 is not.
+    let alive = |i: usize| {
+        be.servers
+            .get(i)
+            .is_some_and(|s| !matches!(s.state.get().oper, Oper::Stopped))
+    };
+    rules.pick_server(&mut tx, None, &alive)
+}
+
+/// Where the rules sent a stream: its backend (None: none) and the
+/// server `use-server` named.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Switched {
+    pub backend: Option<usize>,
+    pub server: Option<usize>,
+}
+
+/// Everything the rules do before a server connection, in HAProxy's
+/// analyser order: the frontend's `tcp-request content` rules,
+/// `use_backend`, the backend's content rules (a listen section has one
+/// set), `use-server`. Err: refused (with the backend chosen by then).
+pub(crate) async fn before_connect<'c>(
+    core: &'c Core,
+    fe: &FrontendPlan,
+    client: &Conn,
+    addrs: (Option<SocketAddr>, Option<SocketAddr>),
+    st: &mut StreamRules<'c>,
+) -> Result<Switched, (Refused, Option<usize>)> {
+    let plan = &core.shared.plan;
+    let mut backend = fe.backend;
+    if let Some(fr) = fe.tcp.as_deref() {
+        if fr.has_content_rules() {
+            inspect(core, fe, None, fr, client, addrs, st)
+                .await
+                .map_err(|r| (r, None))?;
+        }
+        if fr.has_backend_rules() {
+            backend = pick_backend(core, fe, fr, addrs, st);
+        }
+    }
+    let mut server = None;
+    if let Some(be) = backend.and_then(|i| plan.backends.get(i)) {
+        if let Some(br) = be.tcp.as_deref() {
+            if br.has_content_rules() && be.name != fe.name {
+                inspect(core, fe, Some(be), br, client, addrs, st)
+                    .await
+                    .map_err(|r| (r, backend))?;
+            }
+            if br.has_server_rules() {
+                server = pick_server(core, fe, be, br, addrs, st);
+            }
+        }
+    }
+    Ok(Switched { backend, server })
+}
