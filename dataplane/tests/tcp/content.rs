@@ -370,3 +370,66 @@ on_both!(
     session_rules_and_variables_on_haproxy,
     session_rules_and_variables_on_ringlb
 );
+
+/// `tcp-request content capture` fills a capture slot the log prints
+/// (`%hr`), and `set-log-level silent` drops a stream's line.
+fn captures_and_log_level(name: &str, program: &std::path::Path) {
+    let (be, _) = recording(b"S:");
+    let cfg = format!(
+        "{}frontend fe\n    bind fd@3\n    log-format \"%ft %b/%s %ST %hr\"\n\
+         \x20   tcp-request inspect-delay 2s\n\
+         \x20   tcp-request content capture req.payload(0,6) len 4 if {{ req.len ge 6 }}\n\
+         \x20   tcp-request content accept if {{ req.len ge 6 }} !{{ req.payload(0,4) -m bin 51554945 }}\n\
+         \x20   tcp-request content set-log-level silent if {{ req.payload(0,4) -m bin 51554945 }}\n\
+         \x20   default_backend be\n\
+         backend be\n    server s1 {}\n",
+        global(),
+        be.addr
+    );
+    let p = harness::start(name, program, &cfg);
+    assert_eq!(
+        exchange(&p, &[b"abc", b"defgh"], Duration::from_millis(50)),
+        b"S:abcdefgh"
+    );
+    // %ST is 0 in TCP mode.
+    assert_eq!(p.next_log(), "fe be/s1 0 {abcd}", "{name}");
+    // QUIET: not logged; the next stream is.
+    assert_eq!(exchange(&p, &[b"QUIET!"], Duration::ZERO), b"S:QUIET!");
+    assert_eq!(exchange(&p, &[b"second"], Duration::ZERO), b"S:second");
+    assert_eq!(p.next_log(), "fe be/s1 0 {seco}", "{name}");
+}
+on_both!(
+    captures_and_log_level,
+    captures_and_log_level_on_haproxy,
+    captures_and_log_level_on_ringlb
+);
+
+/// `silent-drop`: the client is told nothing (no FIN, no reset: its
+/// connection stays as it was), and no server hears of it, in the
+/// connection rules and the content rules alike.
+fn silent_drop(name: &str, program: &std::path::Path) {
+    let (be, _) = recording(b"S:");
+    for rule in [
+        "tcp-request connection silent-drop",
+        "tcp-request inspect-delay 2s\n    tcp-request content silent-drop if { req.len gt 0 }",
+    ] {
+        let cfg = format!(
+            "{}frontend fe\n    bind fd@3\n    {rule}\n    default_backend be\n\
+             backend be\n    server s1 {}\n",
+            global(),
+            be.addr
+        );
+        let p = harness::start(name, program, &cfg);
+        let mut c = p.connect();
+        let _ = c.write_all(b"hello");
+        c.set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        let mut buf = [0u8; 16];
+        match c.read(&mut buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            other => panic!("{name}: {rule}: the client saw {other:?}"),
+        }
+        assert_eq!(be.count(), 0, "{name}: {rule}: the server heard of it");
+    }
+}
+on_both!(silent_drop, silent_drop_on_haproxy, silent_drop_on_ringlb);

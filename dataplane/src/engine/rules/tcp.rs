@@ -779,3 +779,134 @@ fn store(vars: &Vars, var: &VarName, conds: &[VarCond], v: Smp, l4: bool) {
     }
     vars.set_if(var.scope, &var.name, v, conds);
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+    use super::*;
+    use std::net::SocketAddr;
+
+    struct NoHost;
+    impl ringlb_config::Host for NoHost {
+        fn env(&self, _: &str) -> Option<String> {
+            None
+        }
+        fn read_file(&self, p: &str) -> Result<Vec<u8>, String> {
+            Err(format!("no file {p}"))
+        }
+    }
+
+    fn rules(lines: &str) -> TcpRules {
+        let text = format!(
+            "defaults\n    mode tcp\nfrontend fe\n    bind 127.0.0.1:1\n{lines}    default_backend be\n\
+             backend be\n    server s 127.0.0.1:2\n"
+        );
+        let (cfg, diags) =
+            ringlb_config::load(&[ringlb_config::SourceFile::new("t.cfg", text)], &NoHost);
+        assert!(!diags.has_errors(), "{diags:?}");
+        let px = cfg.proxy("fe").unwrap();
+        TcpRules::compile(px, Some(&|_: &str| Some(0)))
+            .unwrap()
+            .unwrap()
+    }
+
+    struct Bytes<'a>(&'a [u8], &'a Cell<bool>);
+    impl Env for Bytes<'_> {
+        fn src(&self) -> Option<SocketAddr> {
+            None
+        }
+        fn dst(&self) -> Option<SocketAddr> {
+            None
+        }
+        fn frontend(&self) -> &str {
+            "fe"
+        }
+        fn req_payload(&self) -> Option<&[u8]> {
+            Some(self.0)
+        }
+        fn may_change(&self) {
+            self.1.set(true);
+        }
+    }
+
+    fn content(r: &TcpRules, data: &[u8], partial: bool) -> Verdict {
+        let cell = Cell::new(false);
+        let env = Bytes(data, &cell);
+        let vars = Vars::default();
+        let mut caps = r.new_captures();
+        let mut tx = TcpTxn {
+            env: &env,
+            vars: &vars,
+            caps: &mut caps,
+            log_level: None,
+        };
+        r.content(&mut tx, partial.then_some(&cell))
+    }
+
+    /// HAProxy's tcp_inspect_request: a condition whose fetch may change
+    /// with more bytes waits while the evaluation is partial; final, it
+    /// is a plain non-match.
+    #[test]
+    fn a_condition_waits_while_its_fetch_may_change() {
+        let r = rules(
+            "    tcp-request content accept if { req.len ge 5 }\n    tcp-request content reject\n",
+        );
+        assert_eq!(content(&r, b"ab", true), Verdict::Wait);
+        assert_eq!(content(&r, b"ab", false), Verdict::Reject);
+        assert_eq!(content(&r, b"abcde", true), Verdict::Continue);
+        // A miss survives negation and `unless`.
+        let r =
+            rules("    tcp-request content reject unless !{ req.payload(0,3) -m bin 414243 }\n");
+        assert_eq!(content(&r, b"AB", true), Verdict::Wait);
+        assert_eq!(content(&r, b"ABC", true), Verdict::Reject);
+        assert_eq!(content(&r, b"XYZ", true), Verdict::Continue);
+        // Not TLS: the SNI never comes, no wait.
+        let r = rules("    tcp-request content reject if { req.ssl_sni -m found }\n");
+        assert_eq!(content(&r, b"GET / HTTP/1.1\r\n", true), Verdict::Continue);
+        assert_eq!(content(&r, b"\x16\x03", true), Verdict::Wait);
+        // An AND with a failing term does not wait; an OR with a passing
+        // suite does not either.
+        let r = rules(
+            "    tcp-request content reject if { req.len ge 5 } { always_false }\n\
+             \x20   tcp-request content accept if { req.len ge 5 } || { always_true }\n\
+             \x20   tcp-request content reject\n",
+        );
+        assert_eq!(content(&r, b"ab", true), Verdict::Continue);
+    }
+
+    /// Connection rules only write session-scoped variables (no stream
+    /// yet); unknown servers and HTTP fetches over TCP are refused.
+    #[test]
+    fn phases_limit_what_rules_use() {
+        let r = rules(
+            "    tcp-request connection set-var(txn.t) int(1)\n    tcp-request connection set-var(sess.s) int(2)\n",
+        );
+        let vars = Vars::default();
+        let mut caps = Captures::default();
+        let env = super::super::env::Conn::default();
+        let mut tx = TcpTxn {
+            env: &env,
+            vars: &vars,
+            caps: &mut caps,
+            log_level: None,
+        };
+        assert_eq!(r.connection(&mut tx), Verdict::Continue);
+        assert!(vars.get(VarScope::Txn, "t").is_none());
+        assert_eq!(vars.get(VarScope::Sess, "s"), Some(Smp::Int(2)));
+        let px_err = |lines: &str| {
+            let text = format!(
+                "defaults\n    mode tcp\nfrontend fe\n    bind 127.0.0.1:1\n{lines}    default_backend be\n\
+                 backend be\n    server s 127.0.0.1:2\n"
+            );
+            let (cfg, _) =
+                ringlb_config::load(&[ringlb_config::SourceFile::new("t.cfg", text)], &NoHost);
+            TcpRules::compile(cfg.proxy("fe").unwrap(), Some(&|_: &str| Some(0)))
+                .err()
+                .map(|e| e.0)
+        };
+        let e = px_err("    tcp-request content reject if { path /x }\n").unwrap();
+        assert!(e.contains("not supported yet"), "{e}");
+        let e = px_err("    tcp-request connection track-sc0 src\n").unwrap();
+        assert!(e.contains("not supported yet"), "{e}");
+    }
+}

@@ -118,8 +118,19 @@ pub(crate) async fn inspect<'c>(
     let mut eof = false;
     let mut last_read = start;
     loop {
-        let now = Instant::now();
+        // What already waits in the socket is read before the rules run
+        // (HAProxy reads before it analyses: without an inspect delay the
+        // rules see what came with the connection).
         let full = st.req.as_ref().is_some_and(|b| b.room() == 0);
+        if !eof && !full && client.has_bytes_to_read() {
+            match read_some(core, client, st).await {
+                Ok(0) => eof = true,
+                Ok(_) => last_read = Instant::now(),
+                Err(r) => return Err(r),
+            }
+            continue;
+        }
+        let now = Instant::now();
         let final_ = eof || full || deadline.is_none_or(|d| now >= d);
         let verdict = {
             let data = st.req.as_ref().map_or(&[][..], |b| b.data());
@@ -170,20 +181,32 @@ pub(crate) async fn inspect<'c>(
             }
         }
         drop(ready);
-        let buf = match &mut st.req {
-            Some(b) => b,
-            None => st.req.insert(core.bufs.get(Class::Std).await),
-        };
-        // Readable: this read completes at once (never cancelled, so
-        // nothing it takes is lost).
-        match client.read(buf).await {
+        match read_some(core, client, st).await {
             Ok(0) => eof = true,
-            Ok(n) => {
-                st.bytes_in += n as u64;
-                last_read = Instant::now();
-            }
-            Err(_) => return Err(Refused::Client(term(Cause::ClientAbort))),
+            Ok(_) => last_read = Instant::now(),
+            Err(r) => return Err(r),
         }
+    }
+}
+
+/// One read into the stream's buffer (taken from the core's pool at the
+/// first): the client is readable, so it completes at once and is never
+/// cancelled (nothing it takes is lost).
+async fn read_some<'c>(
+    core: &'c Core,
+    client: &Conn,
+    st: &mut StreamRules<'c>,
+) -> Result<usize, Refused> {
+    let buf = match &mut st.req {
+        Some(b) => b,
+        None => st.req.insert(core.bufs.get(Class::Std).await),
+    };
+    match client.read(buf).await {
+        Ok(n) => {
+            st.bytes_in += n as u64;
+            Ok(n)
+        }
+        Err(_) => Err(Refused::Client(term(Cause::ClientAbort))),
     }
 }
 
