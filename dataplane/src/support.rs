@@ -60,7 +60,7 @@ pub const UNSUPPORTED: &[Unsupported] = &[
     },
     Unsupported {
         key: "tcp-request rules",
-        why: "tcp-request rules run accept, reject, silent-drop, set-var, set-var-fmt, unset-var, and in content rules capture and set-log-level; other actions (track-sc, sc-*, expect-proxy, set-src ...) and tcp-request content in HTTP mode are not implemented yet",
+        why: "tcp-request rules run accept, reject, silent-drop, set-var, set-var-fmt, unset-var, and in content rules capture and set-log-level; other actions (track-sc, sc-*, expect-proxy, set-src ...) and an HTTP backend's tcp-request content rules are not implemented yet",
     },
     Unsupported {
         key: "tcp-response rules",
@@ -402,12 +402,14 @@ fn proxy_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
     if let Err(e) = crate::engine::rules::tcp::TcpRules::compile(px, Some(&|_: &str| Some(0))) {
         out.push(tcp_rule_diag(px, &e.0));
     }
-    if px.mode() == Mode::Http {
+    // In HTTP mode the frontend's content rules run per request; a
+    // backend's (HAProxy's AN_REQ_INSPECT_BE) do not yet.
+    if px.mode() == Mode::Http && !px.cap.frontend {
         if let Some(rule) = r.tcp_request_content.first() {
             out.push(diag_named(
                 "tcp-request rules",
                 &rule.loc,
-                "tcp-request content in HTTP mode",
+                "tcp-request content in an HTTP backend",
             ));
         }
     }

@@ -407,6 +407,26 @@ impl TcpRules {
                 _ => {}
             }
         }
+        // HAProxy numbers capture slots in the order of their lines; the
+        // HTTP rules number the tcp-request ones before their own.
+        if http {
+            let tcp_len = |r: &&ringlb_config::model::Rule<ContAct>| matches!(&r.action, ContAct::Capture(c) if matches!(c.slot, CaptureSlot::Len(_)));
+            let http_len = |r: &&ringlb_config::model::Rule<
+                ringlb_config::model::HttpRequestAction,
+            >| {
+                matches!(&r.action, ringlb_config::model::HttpRequestAction::Capture(c) if matches!(c.slot, CaptureSlot::Len(_)))
+            };
+            let last_tcp = r.tcp_request_content.iter().filter(tcp_len).last();
+            let first_http = r.http_request.iter().find(http_len);
+            if let (Some(t), Some(h)) = (last_tcp, first_http) {
+                if std::sync::Arc::ptr_eq(&t.loc.file, &h.loc.file) && t.loc.line > h.loc.line {
+                    return Err(CompileError(format!(
+                        "{}: a 'tcp-request content capture' after an 'http-request capture' line: not supported yet",
+                        t.loc
+                    )));
+                }
+            }
+        }
         let mut connection = Vec::new();
         for rule in &r.tcp_request_connection {
             let act = match &rule.action {
