@@ -262,3 +262,38 @@ on_both!(
     tcp_request_content_per_request_on_haproxy,
     tcp_request_content_per_request_on_ringlb
 );
+
+/// `use-server` in HTTP mode: per request, before balancing; a server of
+/// weight 0 gets what its rule names, a disabled one is passed over for
+/// the next rule.
+fn use_server(name: &str, program: &Path) {
+    let s1 = Server::start(|_| ok("s1"));
+    let s2 = Server::start(|_| ok("s2"));
+    let s3 = Server::start(|_| ok("s3"));
+    let cfg = config(
+        &[
+            format!("s1 {}", s1.addr),
+            format!("s2 {} weight 0", s2.addr),
+            format!("s3 {} disabled", s3.addr),
+        ],
+        "",
+    )
+    .replace(
+        "\nbackend be\n",
+        "\nbackend be\n    use-server s3 if { path /three }\n    use-server s2 if { path /two } || { path /three }\n",
+    );
+    let p = start(name, program, &cfg);
+    let mut c = Client::connect(p.addr);
+    for (path, want) in [
+        ("/two", "s2"),
+        ("/one", "s1"),
+        ("/three", "s2"),
+        ("/two", "s2"),
+    ] {
+        c.send(format!("GET {path} HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes());
+        assert_eq!(c.response(false).body, want.as_bytes(), "{name}: {path}");
+        let l = crate::server::HttpLog::parse(&p.next_log());
+        assert_eq!(l.backend_server, format!("be/{want}"), "{name}: {path}");
+    }
+}
+on_both!(use_server, use_server_on_haproxy, use_server_on_ringlb);

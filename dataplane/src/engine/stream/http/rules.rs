@@ -110,6 +110,34 @@ pub fn tcp_content(
     (refused, tx.log_level)
 }
 
+/// `use-server`: the server the backend's rules name for this request,
+/// if any (HAProxy's process_server_rules: a stopped server is passed
+/// over; it wins over a persistence cookie, as the manual says and 2.6
+/// does).
+pub fn use_server(
+    be: &BackendPlan,
+    req: &Head,
+    env: &StreamEnv<'_>,
+    vars: &crate::engine::rules::env::Vars,
+    caps: &mut crate::engine::rules::env::Captures,
+) -> Option<usize> {
+    use crate::engine::backend::server::Oper;
+    use crate::engine::rules::tcp::TcpTxn;
+    let rules = be.tcp.as_deref().filter(|r| r.has_server_rules())?;
+    let mut tx = TcpTxn {
+        env,
+        vars,
+        caps,
+        log_level: None,
+    };
+    let alive = |i: usize| {
+        be.servers
+            .get(i)
+            .is_some_and(|s| !matches!(s.state.get().oper, Oper::Stopped))
+    };
+    rules.pick_server(&mut tx, Some(req), &alive)
+}
+
 /// A reply as it goes out: head (after-response rules may still edit it)
 /// and body.
 pub struct Answer {

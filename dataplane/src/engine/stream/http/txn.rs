@@ -359,7 +359,8 @@ impl<'c> Session<'c> {
             });
             p
         });
-        let force = persist.and_then(|p| p.server);
+        let force = super::rules::use_server(be, &self.req, &env, &self.vars, &mut caps)
+            .or(persist.and_then(|p| p.server));
         facts.beconn = be.beconn.inc();
         core.shared.stats.add(core.id, Stat::BeSessTot(be_idx), 1);
         self.forwarded_for(bh);
