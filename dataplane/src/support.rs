@@ -64,7 +64,7 @@ pub const UNSUPPORTED: &[Unsupported] = &[
     },
     Unsupported {
         key: "tcp-response rules",
-        why: "tcp-response content rules are not implemented yet",
+        why: "tcp-response content runs accept, reject, close, set-var, set-var-fmt, unset-var and set-log-level in TCP mode; other actions and HTTP mode are not implemented yet",
     },
     Unsupported {
         key: "health checks",
@@ -419,9 +419,6 @@ fn proxy_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
                 "tcp-request content in an HTTP backend",
             ));
         }
-    }
-    if let Some(rule) = r.tcp_response_content.first() {
-        out.push(diag("tcp-response rules", &rule.loc));
     }
     for b in &px.binds {
         if b.opts.ssl {

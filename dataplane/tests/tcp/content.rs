@@ -433,3 +433,78 @@ fn silent_drop(name: &str, program: &std::path::Path) {
     }
 }
 on_both!(silent_drop, silent_drop_on_haproxy, silent_drop_on_ringlb);
+
+/// `tcp-response content` with `tcp-response inspect-delay`, a backend's:
+/// the delay starts when the server connection is up; a rule whose fetch
+/// may change waits (while the client's bytes still reach the server);
+/// `reject` kills the server connection and closes the client with
+/// nothing (PD, the bytes read from the server counted), `close` lets
+/// what was read through then closes (--).
+fn tcp_response_content(name: &str, program: &std::path::Path) {
+    let be = Backend::echo();
+    let cfg = format!(
+        "{}frontend fe\n    bind fd@3\n    default_backend be\n\
+         backend be\n    tcp-response inspect-delay 600ms\n\
+         \x20   tcp-response content reject if {{ res.payload(0,3) -m bin 424144 }}\n\
+         \x20   tcp-response content close if {{ res.payload(0,5) -m bin 434c4f5345 }}\n\
+         \x20   tcp-response content accept if {{ res.len ge 4 }}\n\
+         \x20   tcp-response content reject\n\
+         \x20   server s1 {}\n",
+        global(),
+        be.addr
+    );
+    let p = harness::start(name, program, &cfg);
+    // (parts sent 100 ms apart, what the client gets, waited the delay?,
+    // termination, bytes)
+    type Case<'a> = (&'a [&'a [u8]], &'a [u8], bool, &'a str, &'a str);
+    let cases: [Case; 5] = [
+        (&[b"BAD!"], b"", false, "PD", "4"),
+        (&[b"CLOSE"], b"CLOSE", false, "--", "5"),
+        (&[b"ab"], b"", true, "PD", "2"),
+        (&[b"ab", b"cd"], b"abcd", true, "--", "4"),
+        (&[], b"", true, "PD", "0"),
+    ];
+    for (parts, want, waits, term, bytes) in cases {
+        let what = format!("{name}: {parts:?}");
+        let mut c = p.connect();
+        c.set_read_timeout(Some(DEADLINE)).unwrap();
+        let t = Instant::now();
+        for (i, part) in parts.iter().enumerate() {
+            if i > 0 {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            c.write_all(part).unwrap();
+        }
+        let mut got = Vec::new();
+        let mut buf = [0u8; 64];
+        // Half-close once all came back (the echo server then closes).
+        loop {
+            match c.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+            if got.len() >= parts.iter().map(|p| p.len()).sum::<usize>() && got != b"CLOSE" {
+                let _ = c.shutdown(Shutdown::Write);
+            }
+        }
+        let took = t.elapsed();
+        assert_eq!(got, want, "{what}");
+        assert_eq!(
+            took >= Duration::from_millis(550),
+            waits,
+            "{what}: took {took:?}"
+        );
+        assert!(took < Duration::from_secs(3), "{what}: took {took:?}");
+        let l = p.next_tcplog();
+        assert_eq!(
+            (l.termination.as_str(), l.bytes.as_str()),
+            (term, bytes),
+            "{what}"
+        );
+    }
+}
+on_both!(
+    tcp_response_content,
+    tcp_response_content_on_haproxy,
+    tcp_response_content_on_ringlb
+);

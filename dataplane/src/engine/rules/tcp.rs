@@ -416,7 +416,7 @@ impl TcpRules {
             >| {
                 matches!(&r.action, ringlb_config::model::HttpRequestAction::Capture(c) if matches!(c.slot, CaptureSlot::Len(_)))
             };
-            let last_tcp = r.tcp_request_content.iter().filter(tcp_len).last();
+            let last_tcp = r.tcp_request_content.iter().rfind(tcp_len);
             let first_http = r.http_request.iter().find(http_len);
             if let (Some(t), Some(h)) = (last_tcp, first_http) {
                 if std::sync::Arc::ptr_eq(&t.loc.file, &h.loc.file) && t.loc.line > h.loc.line {
@@ -485,6 +485,7 @@ impl TcpRules {
                 ResAct::SetVar(v) => Any::SetVar(v),
                 ResAct::SetVarFmt(v) => Any::SetVarFmt(v),
                 ResAct::UnsetVar(v) => Any::UnsetVar(v),
+                ResAct::SetLogLevel(l) => Any::SetLogLevel(*l),
                 other => Any::Other(other.name()),
             };
             let set = "tcp-response content";

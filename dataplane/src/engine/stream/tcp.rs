@@ -11,6 +11,7 @@ use crate::engine::backend::queue::{self, QueuePos};
 use crate::engine::connect::{connect, ConnectFailure, Connected, HttpPick};
 use crate::engine::forward::forward;
 use crate::engine::plan::{BackendPlan, FrontendPlan};
+use crate::engine::runtime::buffer::Class;
 use crate::engine::runtime::counters::Stat;
 use crate::engine::runtime::Core;
 use crate::engine::session::Conn;
@@ -183,15 +184,29 @@ pub(crate) async fn handle_with_rules(
                 Some(buf) if !buf.is_empty() => server.write_all(buf).await.is_ok(),
                 _ => true,
             };
-            if sent {
+            // The backend's tcp-response content rules (boxed: the rare
+            // case), then the data phase.
+            let go = match be.tcp.as_deref().filter(|r| r.has_response_rules()) {
+                Some(rr) if sent => {
+                    let addrs = (peer, dst);
+                    let both = (&client, &server);
+                    Box::pin(response_rules(
+                        core, fe, be, rr, both, addrs, &mut st, &mut facts,
+                    ))
+                    .await
+                }
+                _ => sent,
+            };
+            if go {
                 forward(core, fe, be, &client, &server, &mut facts).await;
-            } else {
+            } else if !sent {
                 facts.termination = Termination {
                     cause: Cause::ServerAbort,
                     phase: Phase::Data,
                 };
             }
             facts.bytes_in += st.bytes_in;
+            facts.bytes_out += st.bytes_out;
             queue::offer(core, be_idx, srv_idx, true);
             drop(server);
         }
@@ -211,6 +226,56 @@ pub(crate) async fn handle_with_rules(
         start,
         Some(&st),
     );
+}
+
+/// The backend's `tcp-response content` rules over the server's first
+/// bytes: whether the data phase goes on (the bytes read sent to the
+/// client first); otherwise how the stream ended is in `facts`.
+#[allow(clippy::too_many_arguments)]
+async fn response_rules<'c>(
+    core: &'c Core,
+    fe: &FrontendPlan,
+    be: &BackendPlan,
+    rules: &crate::engine::rules::tcp::TcpRules,
+    (client, server): (&Conn, &Conn),
+    addrs: (Option<SocketAddr>, Option<SocketAddr>),
+    st: &mut tcp_rules::StreamRules<'c>,
+    facts: &mut StreamFacts,
+) -> bool {
+    use tcp_rules::ResVerdict;
+    let mut res = core.bufs.get(Class::Std).await;
+    let v = tcp_rules::inspect_response(core, fe, be, rules, (client, server), addrs, st, &mut res)
+        .await;
+    let kill_server = || {
+        // HAProxy kills the server connection (sc_must_kill_conn): a reset.
+        let _ = socket2::SockRef::from(server).set_linger(Some(Duration::ZERO));
+    };
+    match v {
+        ResVerdict::Go => {
+            if res.is_empty() || client.write_all(&mut res).await.is_ok() {
+                return true;
+            }
+            facts.termination = Termination {
+                cause: Cause::ClientAbort,
+                phase: Phase::Data,
+            };
+        }
+        ResVerdict::Close => {
+            // What was read still reaches the client; the server goes.
+            let _ = client.write_all(&mut res).await;
+            kill_server();
+            client.shutdown_write();
+        }
+        ResVerdict::Reject => {
+            kill_server();
+            facts.termination = Termination {
+                cause: Cause::Proxy,
+                phase: Phase::Data,
+            };
+        }
+        ResVerdict::Failed(t) => facts.termination = t,
+    }
+    false
 }
 
 /// `session::admit` for a stream without rules: the address the client
@@ -467,9 +532,10 @@ mod tests {
     fn a_stream_stays_small() {
         let size = future_size(super::handle);
         assert!(size <= 2456, "a stream's future takes {size} bytes");
-        // With rules (a task type of its own): 2,672 bytes, their state
-        // boxed, the inspection's and switching's futures inline.
+        // With rules (a task type of its own): 2,704 bytes, their state
+        // boxed, the inspection's and switching's futures inline, the
+        // response rules' boxed.
         let size = future_size(super::handle_with_rules);
-        assert!(size <= 2688, "a stream with rules takes {size} bytes");
+        assert!(size <= 2704, "a stream with rules takes {size} bytes");
     }
 }

@@ -32,6 +32,8 @@ pub(crate) struct StreamRules<'c> {
     pub req: Option<Pooled<'c>>,
     /// Bytes read from the client during inspection.
     pub bytes_in: u64,
+    /// Bytes read from the server during the response's inspection.
+    pub bytes_out: u64,
     may_change: Cell<bool>,
 }
 
@@ -43,6 +45,7 @@ impl StreamRules<'_> {
             log_level: None,
             req: None,
             bytes_in: 0,
+            bytes_out: 0,
             may_change: Cell::new(false),
         }
     }
@@ -336,4 +339,173 @@ pub(crate) async fn before_connect<'c>(
         }
     }
     Ok(Switched { backend, server })
+}
+
+/// What the `tcp-response content` rules decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ResVerdict {
+    /// Forward: the bytes read go to the client first.
+    Go,
+    /// `reject` (PD): the server connection is killed, the client closed.
+    Reject,
+    /// `close`: the bytes read go to the client, then both connections
+    /// close (the server's with a reset).
+    Close,
+    /// A side failed while inspected.
+    Failed(Termination),
+}
+
+/// The response rules' state: the server's first bytes.
+struct ResEnv<'a> {
+    inner: ContentEnv<'a>,
+    res: &'a [u8],
+}
+
+impl Env for ResEnv<'_> {
+    fn src(&self) -> Option<SocketAddr> {
+        self.inner.src
+    }
+    fn dst(&self) -> Option<SocketAddr> {
+        self.inner.dst
+    }
+    fn frontend(&self) -> &str {
+        &self.inner.fe.name
+    }
+    fn backend(&self) -> Option<&str> {
+        self.inner.backend()
+    }
+    fn res_payload(&self) -> Option<&[u8]> {
+        Some(self.res)
+    }
+    fn bufsize(&self) -> usize {
+        self.inner.bufsize
+    }
+    fn may_change(&self) {
+        self.inner.may_change();
+    }
+}
+
+/// Run the backend's `tcp-response content` rules over the server's first
+/// bytes (HAProxy's tcp_inspect_response), reading while a condition
+/// needs more and the response inspect delay runs, which starts when the
+/// server connection is up. Meanwhile what the client sends still goes to
+/// the server. The server's bytes read are in `res` on return.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn inspect_response<'c>(
+    core: &'c Core,
+    fe: &FrontendPlan,
+    be: &BackendPlan,
+    rules: &TcpRules,
+    (client, server): (&Conn, &Conn),
+    (src, dst): (Option<SocketAddr>, Option<SocketAddr>),
+    st: &mut StreamRules<'c>,
+    res: &mut Pooled<'c>,
+) -> ResVerdict {
+    use futures_util::future::{select, Either};
+    let deadline = rules.res_inspect_delay.map(|d| Instant::now() + d);
+    let (mut server_eof, mut client_eof) = (false, false);
+    loop {
+        let full = res.room() == 0;
+        // What already waits is read first (as on the request side).
+        if !server_eof && !full && server.has_bytes_to_read() {
+            match server.read(res).await {
+                Ok(0) => server_eof = true,
+                Ok(n) => st.bytes_out += n as u64,
+                Err(_) => return ResVerdict::Failed(data_end(Cause::ServerAbort)),
+            }
+            continue;
+        }
+        let final_ = server_eof || full || deadline.is_none_or(|d| Instant::now() >= d);
+        let verdict = {
+            let env = ResEnv {
+                inner: ContentEnv {
+                    src,
+                    dst,
+                    fe,
+                    be: Some(be),
+                    req: &[],
+                    bufsize: core.shared.plan.bufsize,
+                    may_change: (!final_).then_some(&st.may_change),
+                },
+                res: res.data(),
+            };
+            let mut tx = TcpTxn {
+                env: &env,
+                vars: &st.vars,
+                caps: &mut st.caps,
+                log_level: st.log_level,
+            };
+            let v = rules.response(&mut tx, (!final_).then_some(&st.may_change));
+            st.log_level = tx.log_level;
+            v
+        };
+        match verdict {
+            Verdict::Continue => return ResVerdict::Go,
+            Verdict::Reject | Verdict::SilentDrop => return ResVerdict::Reject,
+            Verdict::Close => return ResVerdict::Close,
+            Verdict::Wait => {}
+        }
+        let Some(deadline) = deadline else {
+            return ResVerdict::Go;
+        };
+        // Wait for the server, the client (its bytes go on to the server)
+        // or the end of the delay; only readiness is raced, so no read is
+        // ever cancelled.
+        let left = deadline.saturating_duration_since(Instant::now());
+        let woke = {
+            let from_server = std::pin::pin!(async {
+                if server_eof {
+                    std::future::pending::<()>().await;
+                }
+                let _ = server.read_ready().await;
+            });
+            let from_client = std::pin::pin!(async {
+                if client_eof {
+                    std::future::pending::<()>().await;
+                }
+                let _ = client.read_ready().await;
+            });
+            let either = select(from_server, from_client);
+            match timer::timeout(&core.timers, left, either).await {
+                Ok(Either::Left(_)) => Some(true),
+                Ok(Either::Right(_)) => Some(false),
+                Err(()) => None,
+            }
+        };
+        match woke {
+            // The delay ran out: a final evaluation.
+            None => {}
+            Some(true) => match server.read(res).await {
+                Ok(0) => server_eof = true,
+                Ok(n) => st.bytes_out += n as u64,
+                Err(_) => return ResVerdict::Failed(data_end(Cause::ServerAbort)),
+            },
+            Some(false) => {
+                let buf = match &mut st.req {
+                    Some(b) => b,
+                    None => st.req.insert(core.bufs.get(Class::Std).await),
+                };
+                match client.read(buf).await {
+                    Ok(0) => {
+                        client_eof = true;
+                        server.shutdown_write();
+                    }
+                    Ok(n) => {
+                        st.bytes_in += n as u64;
+                        if server.write_all(buf).await.is_err() {
+                            return ResVerdict::Failed(data_end(Cause::ServerAbort));
+                        }
+                    }
+                    Err(_) => return ResVerdict::Failed(data_end(Cause::ClientAbort)),
+                }
+            }
+        }
+    }
+}
+
+fn data_end(cause: Cause) -> Termination {
+    Termination {
+        cause,
+        phase: Phase::Data,
+    }
 }
