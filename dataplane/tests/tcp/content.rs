@@ -508,3 +508,54 @@ on_both!(
     tcp_response_content_on_haproxy,
     tcp_response_content_on_ringlb
 );
+
+/// `timeout client` shorter than the inspect delay: a client that sends
+/// nothing is cut by its own timeout while inspected; the rules then run
+/// a last time (a reject: PR on the frontend), else the stream is
+/// switched and ends cR with no server connection (haproxy 2.6).
+fn client_timeout_while_inspected(name: &str, program: &std::path::Path) {
+    let (be, _) = recording(b"S:");
+    let cfg = format!(
+        "global\n    nbthread 2\n    log stdout format raw local0\n\
+         defaults\n    mode tcp\n    log global\n    option tcplog\n    timeout connect 2s\n    timeout client 300ms\n    timeout server 10s\n\
+         frontend fe\n    bind fd@3\n    tcp-request inspect-delay 3s\n\
+         \x20   tcp-request content accept if {{ req.len gt 0 }}\n    tcp-request content reject\n\
+         \x20   default_backend be\n\
+         backend be\n    server s1 {}\n",
+        be.addr
+    );
+    for (cfg, want) in [
+        (cfg.clone(), ("fe", "PR")),
+        (
+            cfg.replace("    tcp-request content reject\n", ""),
+            ("be", "cR"),
+        ),
+    ] {
+        let p = harness::start(name, program, &cfg);
+        let mut c = p.connect();
+        c.set_read_timeout(Some(DEADLINE)).unwrap();
+        let t = Instant::now();
+        let mut got = Vec::new();
+        let _ = c.read_to_end(&mut got);
+        let took = t.elapsed();
+        let l = p.next_tcplog();
+        assert!(got.is_empty(), "{name}: {got:?}");
+        assert_eq!(
+            (
+                l.backend.as_str(),
+                l.server.as_str(),
+                l.termination.as_str()
+            ),
+            (want.0, "<NOSRV>", want.1),
+            "{name}: after {took:?}"
+        );
+        assert!(took >= Duration::from_millis(250), "{name}: took {took:?}");
+        assert!(took < Duration::from_secs(2), "{name}: took {took:?}");
+        assert_eq!(be.count(), 0, "{name}");
+    }
+}
+on_both!(
+    client_timeout_while_inspected,
+    client_timeout_while_inspected_on_haproxy,
+    client_timeout_while_inspected_on_ringlb
+);

@@ -34,6 +34,8 @@ pub(crate) struct StreamRules<'c> {
     pub bytes_in: u64,
     /// Bytes read from the server during the response's inspection.
     pub bytes_out: u64,
+    /// The client's timeout ran out while its bytes were inspected.
+    timed_out: bool,
     may_change: Cell<bool>,
 }
 
@@ -46,6 +48,7 @@ impl StreamRules<'_> {
             req: None,
             bytes_in: 0,
             bytes_out: 0,
+            timed_out: false,
             may_change: Cell::new(false),
         }
     }
@@ -134,7 +137,7 @@ pub(crate) async fn inspect<'c>(
             continue;
         }
         let now = Instant::now();
-        let final_ = eof || full || deadline.is_none_or(|d| now >= d);
+        let final_ = eof || full || st.timed_out || deadline.is_none_or(|d| now >= d);
         let verdict = {
             let data = st.req.as_ref().map_or(&[][..], |b| b.data());
             let env = ContentEnv {
@@ -163,7 +166,7 @@ pub(crate) async fn inspect<'c>(
             Verdict::Wait => {}
         }
         // Wait for bytes until the delay ends (or the client's timeout).
-        let Some(deadline) = deadline else {
+        let Some(deadline) = deadline.filter(|_| !final_) else {
             return Ok(());
         };
         let client_deadline = fe.timeout_client.map(|t| last_read + t);
@@ -176,8 +179,11 @@ pub(crate) async fn inspect<'c>(
             Ok(Ok(())) => {}
             Ok(Err(_)) => return Err(Refused::Client(term(Cause::ClientAbort))),
             Err(()) => {
+                // The client's timeout: HAProxy evaluates the rules a
+                // last time (a reject is PR), and otherwise ends the
+                // stream cR once switched (see before_connect).
                 if client_deadline.is_some_and(|c| c <= deadline && Instant::now() >= c) {
-                    return Err(Refused::Client(term(Cause::ClientTimeout)));
+                    st.timed_out = true;
                 }
                 // The delay ran out: a final evaluation.
                 continue;
@@ -325,6 +331,9 @@ pub(crate) async fn before_connect<'c>(
             backend = pick_backend(core, fe, fr, addrs, st);
         }
     }
+    if st.timed_out {
+        return Err((Refused::Client(term(Cause::ClientTimeout)), backend));
+    }
     let mut server = None;
     if let Some(be) = backend.and_then(|i| plan.backends.get(i)) {
         if let Some(br) = be.tcp.as_deref() {
@@ -332,6 +341,9 @@ pub(crate) async fn before_connect<'c>(
                 inspect(core, fe, Some(be), br, client, addrs, st)
                     .await
                     .map_err(|r| (r, backend))?;
+                if st.timed_out {
+                    return Err((Refused::Client(term(Cause::ClientTimeout)), backend));
+                }
             }
             if br.has_server_rules() {
                 server = pick_server(core, fe, be, br, addrs, st);
