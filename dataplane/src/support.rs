@@ -128,7 +128,7 @@ pub const UNSUPPORTED: &[Unsupported] = &[
     },
     Unsupported {
         key: "balance by key",
-        why: "uri, url_param and hdr hash HTTP requests only (and url_param check_post needs the body); rdp-cookie, hash and log-hash need sample extraction",
+        why: "uri, url_param and hdr hash HTTP requests only (and url_param check_post needs the body); rdp-cookie hashes a TCP stream's RDP cookie only; hash and log-hash need sample extraction",
     },
     Unsupported {
         key: "stick tables",
@@ -508,7 +508,9 @@ fn proxy_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
         let unsupported = match &px.balance {
             Some(Balance::Uri { .. } | Balance::Hdr { .. }) => !http,
             Some(Balance::UrlParam { check_post, .. }) => !http || *check_post,
-            Some(Balance::RdpCookie { .. } | Balance::Hash(_)) => true,
+            // rdp-cookie reads the bytes the TCP content rules waited for.
+            Some(Balance::RdpCookie { .. }) => http,
+            Some(Balance::Hash(_)) => true,
             _ => false,
         };
         if unsupported {

@@ -11,10 +11,12 @@
 //!   emission of a head back to bytes (`h1::emit`).
 //! - [`tls`]: what a TLS client's first bytes say (ClientHello type,
 //!   version, SNI) without terminating TLS.
+//! - [`rdp`]: the cookie of an RDP connection request.
 //! - [`errors`]: HAProxy's default error messages, byte for byte.
 #![forbid(unsafe_code)]
 
 pub mod errors;
 pub mod h1;
 pub mod msg;
+pub mod rdp;
 pub mod tls;

@@ -78,7 +78,7 @@ pub struct FrontendPlan {
     pub tcp: Option<Box<crate::engine::rules::tcp::TcpRules>>,
     /// A TCP stream of this frontend runs rules (its content rules or
     /// use_backend, or a backend's content, response or use-server
-    /// rules): it is served with their state (`stream::tcp::handle_with_rules`).
+    /// rules, or `balance rdp-cookie`): it is served with their state (`stream::tcp::handle_with_rules`).
     pub stream_rules: bool,
     pub log: LogPlan,
     /// Where this frontend's log lines go (set once the sinks are open).
@@ -543,7 +543,9 @@ impl Plan {
                     .tcp
                     .as_deref()
                     .is_some_and(|r| r.has_content_rules() || r.has_backend_rules())
-                    || backends.iter().any(|b| b.tcp.is_some()));
+                    || backends.iter().any(|b| {
+                        b.tcp.is_some() || matches!(b.balance, Balance::RdpCookie { .. })
+                    }));
         }
         let bufsize = cfg
             .global

@@ -559,3 +559,59 @@ on_both!(
     client_timeout_while_inspected_on_haproxy,
     client_timeout_while_inspected_on_ringlb
 );
+
+/// `balance rdp-cookie` behind `tcp-request content accept if
+/// RDP_COOKIE`: the connection request is waited for (sent in two parts),
+/// its `mstshash` cookie picks the server as haproxy's does (the same
+/// server for the same user on both proxies), and the server gets the
+/// request unchanged.
+#[test]
+fn rdp_cookie_balancing_agrees_with_haproxy() {
+    let request = |user: &str| {
+        let mut v = vec![3u8, 0, 0, 0, 0, 0xe0, 0, 0, 0, 0, 0];
+        v.extend_from_slice(format!("Cookie: mstshash={user}\r\n").as_bytes());
+        v.extend_from_slice(&[1, 0, 8, 0, 3, 0, 0, 0]);
+        v
+    };
+    let mut picks = Vec::new();
+    for (name, program) in harness::programs("rdp_cookie_balancing_agrees_with_haproxy") {
+        let (s1, _) = recording(b"1:");
+        let (s2, _) = recording(b"2:");
+        let (s3, _) = recording(b"3:");
+        let cfg = format!(
+            "{}frontend fe\n    bind fd@3\n    tcp-request inspect-delay 2s\n\
+             \x20   tcp-request content accept if RDP_COOKIE\n    default_backend be\n\
+             backend be\n    balance rdp-cookie\n    server s1 {}\n    server s2 {}\n    server s3 {}\n",
+            global(),
+            s1.addr,
+            s2.addr,
+            s3.addr
+        );
+        let p = harness::start(name, &program, &cfg);
+        let mut seen = Vec::new();
+        for i in 0..12 {
+            let user = format!("user{i}");
+            let req = request(&user);
+            let got = exchange(&p, &[&req[..20], &req[20..]], Duration::from_millis(30));
+            assert_eq!(&got[2..], &req[..], "{name}: {user}");
+            seen.push(got[0]);
+            let l = p.next_tcplog();
+            assert_eq!(l.server.as_bytes()[1], got[0], "{name}: {user}");
+        }
+        // The same user again: the same server.
+        let again = exchange(&p, &[&request("user3")], Duration::ZERO);
+        assert_eq!(again[0], seen[3], "{name}");
+        assert!(
+            seen.iter().collect::<std::collections::BTreeSet<_>>().len() > 1,
+            "{name}: every user on one server: {seen:?}"
+        );
+        picks.push((name, seen));
+    }
+    if let [(_, a), (_, b)] = &picks[..] {
+        assert_eq!(
+            String::from_utf8_lossy(a),
+            String::from_utf8_lossy(b),
+            "haproxy's picks, then ringlb's"
+        );
+    }
+}

@@ -1,6 +1,7 @@
 //! The content fetches of a TCP stream's channels (HAProxy's
 //! `payload.c`): `req.len`, `req.payload`, `req.payload_lv`,
-//! `req.ssl_sni`, `req.ssl_ver`, `req.ssl_hello_type`, `req.proto_http`
+//! `req.ssl_sni`, `req.ssl_ver`, `req.ssl_hello_type`, `req.proto_http`,
+//! `req.rdp_cookie`, `req.rdp_cookie_cnt`
 //! and their `res.*` forms, over the bytes received so far. A fetch whose
 //! answer more bytes could change says so ([`Env::may_change`]), so that
 //! a `tcp-request content` condition waits for them.
@@ -8,6 +9,7 @@
 use ringlb_config::sample::{Arg, FetchCall};
 use ringlb_proto::h1::head::{HeadParser, Kind, Options, Progress};
 use ringlb_proto::msg::Head;
+use ringlb_proto::rdp;
 use ringlb_proto::tls::{self, Sniff};
 
 use super::env::Env;
@@ -20,6 +22,13 @@ pub(super) fn channel<'e>(name: &str, env: &'e dyn Env) -> Option<&'e [u8]> {
         env.res_payload()
     } else {
         env.req_payload()
+    }
+}
+
+fn str_arg(args: &[Arg]) -> &[u8] {
+    match args.first() {
+        Some(Arg::Str(s)) => s.as_bytes(),
+        _ => b"",
     }
 }
 
@@ -93,6 +102,21 @@ pub(super) fn fetch(call: &FetchCall, env: &dyn Env) -> Option<Smp> {
             };
             Some(Smp::Bin(bytes.to_vec()))
         }
+        "req.rdp_cookie" | "rdp_cookie" => {
+            let name = str_arg(args);
+            sniffed(rdp::cookie(data, name), env, |r| {
+                Smp::Str(data.get(r).unwrap_or_default().to_vec())
+            })
+        }
+        // HAProxy's count is 0 or 1, none while more bytes may change it.
+        "req.rdp_cookie_cnt" | "rdp_cookie_cnt" => match rdp::cookie(data, str_arg(args)) {
+            Sniff::Found(_) => Some(Smp::Int(1)),
+            Sniff::No => Some(Smp::Int(0)),
+            Sniff::NeedMore => {
+                env.may_change();
+                None
+            }
+        },
         "req.ssl_sni" | "req_ssl_sni" => sniffed(tls::sni(data), env, |r| {
             Smp::Str(data.get(r).unwrap_or_default().to_vec())
         }),

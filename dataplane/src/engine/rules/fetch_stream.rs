@@ -55,7 +55,8 @@ pub fn fetch(call: &FetchCall, cx: &Ctx<'_>) -> Option<Smp> {
         "req.len" | "req_len" | "res.len" | "req.payload" | "payload" | "res.payload"
         | "req.payload_lv" | "payload_lv" | "res.payload_lv" | "req.ssl_sni" | "req_ssl_sni"
         | "req.ssl_ver" | "req_ssl_ver" | "req.ssl_hello_type" | "req_ssl_hello_type"
-        | "res.ssl_hello_type" | "rep_ssl_hello_type"
+        | "res.ssl_hello_type" | "rep_ssl_hello_type" | "req.rdp_cookie" | "rdp_cookie"
+        | "req.rdp_cookie_cnt" | "rdp_cookie_cnt"
             if super::content::channel(call.def.name, env).is_some() =>
         {
             return super::content::fetch(call, env);

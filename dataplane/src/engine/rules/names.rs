@@ -82,6 +82,10 @@ pub const FETCHES: &[&str] = &[
     "res.payload_lv",
     "res.ssl_hello_type",
     "rep_ssl_hello_type",
+    "req.rdp_cookie",
+    "rdp_cookie",
+    "req.rdp_cookie_cnt",
+    "rdp_cookie_cnt",
     // the stream through Env
     "req.body",
     "req.len",

@@ -86,6 +86,10 @@ const REQ_CONTENT_FETCHES: &[&str] = &[
     "req_ssl_ver",
     "req.ssl_hello_type",
     "req_ssl_hello_type",
+    "req.rdp_cookie",
+    "rdp_cookie",
+    "req.rdp_cookie_cnt",
+    "rdp_cookie_cnt",
 ];
 
 /// The content fetches of a TCP stream's response channel.

@@ -11,6 +11,8 @@ use crate::engine::backend::queue::{self, QueuePos};
 use crate::engine::connect::{connect, ConnectFailure, Connected, HttpPick};
 use crate::engine::forward::forward;
 use crate::engine::plan::{BackendPlan, FrontendPlan};
+use ringlb_config::model::Balance;
+
 use crate::engine::runtime::buffer::Class;
 use crate::engine::runtime::counters::Stat;
 use crate::engine::runtime::Core;
@@ -168,11 +170,19 @@ pub(crate) async fn handle_with_rules(
     facts.beconn = be.beconn.inc();
     core.shared.stats.add(core.id, Stat::BeSessTot(be_idx), 1);
     // use-server: the server is used directly (SF_DIRECT), as a
-    // persistence cookie's.
-    let pick = switched.server.map(|i| HttpPick {
+    // persistence cookie's. `balance rdp-cookie`: the cookie read by the
+    // rules is the key (get_server_rch; none yet: round robin).
+    let key = match &be.balance {
+        Balance::RdpCookie { name } => st.req.as_ref().and_then(|b| {
+            let r = ringlb_proto::rdp::cookie(b.data(), name.as_bytes()).found()?;
+            b.data().get(r).filter(|v| !v.is_empty())
+        }),
+        _ => None,
+    };
+    let pick = (switched.server.is_some() || key.is_some()).then_some(HttpPick {
         idle: &no_idle,
-        key: None,
-        force: Some(i),
+        key,
+        force: switched.server,
         abort: None,
     });
     match connect(core, be_idx, be, dst, facts.client, pick.as_ref()).await {
@@ -532,10 +542,10 @@ mod tests {
     fn a_stream_stays_small() {
         let size = future_size(super::handle);
         assert!(size <= 2456, "a stream's future takes {size} bytes");
-        // With rules (a task type of its own): 2,704 bytes, their state
+        // With rules (a task type of its own): 2,752 bytes, their state
         // boxed, the inspection's and switching's futures inline, the
         // response rules' boxed.
         let size = future_size(super::handle_with_rules);
-        assert!(size <= 2704, "a stream with rules takes {size} bytes");
+        assert!(size <= 2752, "a stream with rules takes {size} bytes");
     }
 }
