@@ -436,7 +436,9 @@ impl TcpRules {
             let act = match &rule.action {
                 ConnAct::Accept => Any::Accept,
                 ConnAct::Reject => Any::Reject,
-                ConnAct::SilentDrop(_) => Any::SilentDrop,
+                ConnAct::SilentDrop(None) => Any::SilentDrop,
+                // 3.x's rst-ttl skips TCP repair for a reset of that TTL.
+                ConnAct::SilentDrop(Some(_)) => Any::Other("silent-drop rst-ttl"),
                 ConnAct::SetVar(v) => Any::SetVar(v),
                 ConnAct::SetVarFmt(v) => Any::SetVarFmt(v),
                 ConnAct::UnsetVar(v) => Any::UnsetVar(v),
@@ -450,7 +452,9 @@ impl TcpRules {
             let act = match &rule.action {
                 SessAct::Accept => Any::Accept,
                 SessAct::Reject => Any::Reject,
-                SessAct::SilentDrop(_) => Any::SilentDrop,
+                SessAct::SilentDrop(None) => Any::SilentDrop,
+                // 3.x's rst-ttl skips TCP repair for a reset of that TTL.
+                SessAct::SilentDrop(Some(_)) => Any::Other("silent-drop rst-ttl"),
                 SessAct::SetVar(v) => Any::SetVar(v),
                 SessAct::SetVarFmt(v) => Any::SetVarFmt(v),
                 SessAct::UnsetVar(v) => Any::UnsetVar(v),
@@ -469,7 +473,9 @@ impl TcpRules {
             let act = match &rule.action {
                 ContAct::Accept => Any::Accept,
                 ContAct::Reject => Any::Reject,
-                ContAct::SilentDrop(_) => Any::SilentDrop,
+                ContAct::SilentDrop(None) => Any::SilentDrop,
+                // 3.x's rst-ttl skips TCP repair for a reset of that TTL.
+                ContAct::SilentDrop(Some(_)) => Any::Other("silent-drop rst-ttl"),
                 ContAct::SetVar(v) => Any::SetVar(v),
                 ContAct::SetVarFmt(v) => Any::SetVarFmt(v),
                 ContAct::UnsetVar(v) => Any::UnsetVar(v),

@@ -64,7 +64,7 @@ pub(crate) fn admit(
         Verdict::Continue | Verdict::Wait | Verdict::Close => Some(Admitted { dst, vars }),
         Verdict::Reject => None,
         Verdict::SilentDrop => {
-            client.silent_drop(None);
+            client.silent_drop();
             None
         }
     }

@@ -246,14 +246,14 @@ impl Conn {
     /// `silent-drop`: leave without telling the client (HAProxy's
     /// tcp_exec_action_silent_drop): the socket goes to TCP repair mode
     /// so that closing it sends nothing; where that is not allowed (no
-    /// CAP_NET_ADMIN), its reset leaves with a TTL of 1 (`rst_ttl`, else
-    /// 1) so that it dies on the way. The caller then drops the socket.
-    pub fn silent_drop(&self, rst_ttl: Option<u8>) {
+    /// CAP_NET_ADMIN), its reset leaves with a TTL of 1 so that it dies
+    /// on the way. The caller then drops the socket.
+    pub fn silent_drop(&self) {
         let repaired =
             nix::sys::socket::setsockopt(self, nix::sys::socket::sockopt::TcpRepair, &1).is_ok();
         if !repaired {
             let sock = socket2::SockRef::from(self);
-            let ttl = u32::from(rst_ttl.unwrap_or(1));
+            let ttl = 1;
             let _ = if self.local_inet().is_some_and(|a| a.is_ipv6()) {
                 sock.set_unicast_hops_v6(ttl)
             } else {

@@ -397,7 +397,7 @@ fn refuse(
         tcp_rules::Refused::Client(t) => t,
     };
     match refused {
-        tcp_rules::Refused::SilentDrop => client.silent_drop(None),
+        tcp_rules::Refused::SilentDrop => client.silent_drop(),
         tcp_rules::Refused::Reject => {
             // HAProxy kills the connection (sc_must_kill_conn): a reset.
             let _ = socket2::SockRef::from(client).set_linger(Some(Duration::ZERO));

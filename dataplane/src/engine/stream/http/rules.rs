@@ -102,7 +102,7 @@ pub fn tcp_content(
     let refused = match rules.content_http(req, &mut tx) {
         Verdict::Reject => true,
         Verdict::SilentDrop => {
-            client.silent_drop(None);
+            client.silent_drop();
             true
         }
         Verdict::Continue | Verdict::Wait | Verdict::Close => false,
