@@ -615,3 +615,50 @@ fn rdp_cookie_balancing_agrees_with_haproxy() {
         );
     }
 }
+
+/// `timeout server` shorter than the response inspect delay: the server's
+/// silence ends the wait with a last evaluation (a reject: PD at the
+/// timeout, haproxy 2.6), else the stream ends at the timeout.
+fn server_timeout_while_the_response_is_inspected(name: &str, program: &std::path::Path) {
+    let be = Backend::silent();
+    let base = format!(
+        "global\n    nbthread 2\n    log stdout format raw local0\n\
+         defaults\n    mode tcp\n    log global\n    option tcplog\n    timeout connect 2s\n    timeout client 10s\n    timeout server 300ms\n\
+         frontend fe\n    bind fd@3\n    default_backend be\n\
+         backend be\n    tcp-response inspect-delay 3s\n\
+         \x20   tcp-response content accept if {{ res.len gt 0 }}\n    tcp-response content reject\n\
+         \x20   server s1 {}\n",
+        be.addr
+    );
+    for (cfg, reject) in [
+        (base.clone(), true),
+        (base.replace("    tcp-response content reject\n", ""), false),
+    ] {
+        let p = harness::start(name, program, &cfg);
+        let mut c = p.connect();
+        c.set_read_timeout(Some(DEADLINE)).unwrap();
+        c.write_all(b"hi").unwrap();
+        let t = Instant::now();
+        let mut got = Vec::new();
+        let _ = c.read_to_end(&mut got);
+        let took = t.elapsed();
+        assert!(got.is_empty(), "{name}: {got:?}");
+        assert!(
+            took >= Duration::from_millis(250) && took < Duration::from_secs(2),
+            "{name}: reject {reject}: closed after {took:?}"
+        );
+        if reject {
+            let l = p.next_tcplog();
+            assert_eq!(
+                (l.server.as_str(), l.termination.as_str()),
+                ("s1", "PD"),
+                "{name}"
+            );
+        }
+    }
+}
+on_both!(
+    server_timeout_while_the_response_is_inspected,
+    server_timeout_while_the_response_is_inspected_on_haproxy,
+    server_timeout_while_the_response_is_inspected_on_ringlb
+);

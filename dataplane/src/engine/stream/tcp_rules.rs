@@ -416,6 +416,11 @@ pub(crate) async fn inspect_response<'c>(
     use futures_util::future::{select, Either};
     let deadline = rules.res_inspect_delay.map(|d| Instant::now() + d);
     let (mut server_eof, mut client_eof) = (false, false);
+    // The server's timeout runs meanwhile (HAProxy's read timeout on the
+    // response channel): it ends the wait with a last evaluation.
+    let server_timeout = be.timeout_tunnel.or(be.timeout_server);
+    let mut server_last = Instant::now();
+    let mut server_timed_out = false;
     loop {
         let full = res.room() == 0;
         // What already waits is read first (as on the request side).
@@ -427,7 +432,8 @@ pub(crate) async fn inspect_response<'c>(
             }
             continue;
         }
-        let final_ = server_eof || full || deadline.is_none_or(|d| Instant::now() >= d);
+        let final_ =
+            server_eof || full || server_timed_out || deadline.is_none_or(|d| Instant::now() >= d);
         let verdict = {
             let env = ResEnv {
                 inner: ContentEnv {
@@ -452,18 +458,24 @@ pub(crate) async fn inspect_response<'c>(
             v
         };
         match verdict {
+            // Let through, but the server timed out: sD.
+            Verdict::Continue if server_timed_out => {
+                return ResVerdict::Failed(data_end(Cause::ServerTimeout))
+            }
             Verdict::Continue => return ResVerdict::Go,
             Verdict::Reject | Verdict::SilentDrop => return ResVerdict::Reject,
             Verdict::Close => return ResVerdict::Close,
             Verdict::Wait => {}
         }
-        let Some(deadline) = deadline else {
+        let Some(deadline) = deadline.filter(|_| !final_) else {
             return ResVerdict::Go;
         };
+        let server_deadline = server_timeout.map(|t| server_last + t);
+        let until = server_deadline.map_or(deadline, |d| d.min(deadline));
         // Wait for the server, the client (its bytes go on to the server)
         // or the end of the delay; only readiness is raced, so no read is
         // ever cancelled.
-        let left = deadline.saturating_duration_since(Instant::now());
+        let left = until.saturating_duration_since(Instant::now());
         let woke = {
             let from_server = std::pin::pin!(async {
                 if server_eof {
@@ -485,11 +497,18 @@ pub(crate) async fn inspect_response<'c>(
             }
         };
         match woke {
-            // The delay ran out: a final evaluation.
-            None => {}
+            // The delay or the server's timeout ran out: a final
+            // evaluation.
+            None => {
+                server_timed_out =
+                    server_deadline.is_some_and(|d| d <= deadline && Instant::now() >= d);
+            }
             Some(true) => match server.read(res).await {
                 Ok(0) => server_eof = true,
-                Ok(n) => st.bytes_out += n as u64,
+                Ok(n) => {
+                    st.bytes_out += n as u64;
+                    server_last = Instant::now();
+                }
                 Err(_) => return ResVerdict::Failed(data_end(Cause::ServerAbort)),
             },
             Some(false) => {
