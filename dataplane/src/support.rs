@@ -9,7 +9,8 @@
 use ringlb_config::addr::{Address, Transport};
 use ringlb_config::addr::{Host, Port};
 use ringlb_config::model::{
-    Balance, Config, Directive, HashMethod, LogDest, LogTarget, Mode, Proxy, Source, UseSrc,
+    BackendTarget, Balance, Config, Directive, HashMethod, LogDest, LogTarget, Mode, Proxy, Source,
+    UseSrc,
 };
 use ringlb_config::{diag::Kind, Diagnostic, Loc};
 
@@ -22,8 +23,8 @@ pub struct Unsupported {
 
 pub const UNSUPPORTED: &[Unsupported] = &[
     Unsupported {
-        key: "use_backend",
-        why: "use_backend in TCP mode needs tcp-request content rules, and use-server is not implemented yet",
+        key: "persistence rules",
+        why: "use-server with cookie persistence, persist rdp-cookie, force-persist, ignore-persist and dispatch are not implemented yet",
     },
     Unsupported {
         key: "http rules",
@@ -59,11 +60,11 @@ pub const UNSUPPORTED: &[Unsupported] = &[
     },
     Unsupported {
         key: "tcp-request rules",
-        why: "only tcp-request connection accept and reject run yet; session and content rules do not",
+        why: "tcp-request rules run accept, reject, silent-drop, set-var, set-var-fmt, unset-var, and in content rules capture and set-log-level; other actions (track-sc, sc-*, expect-proxy, set-src ...) and an HTTP backend's tcp-request content rules are not implemented yet",
     },
     Unsupported {
         key: "tcp-response rules",
-        why: "rule sets need the ACL engine (rules issue)",
+        why: "tcp-response content runs accept, reject, close, set-var, set-var-fmt, unset-var and set-log-level in TCP mode; other actions and HTTP mode are not implemented yet",
     },
     Unsupported {
         key: "health checks",
@@ -127,7 +128,7 @@ pub const UNSUPPORTED: &[Unsupported] = &[
     },
     Unsupported {
         key: "balance by key",
-        why: "uri, url_param and hdr hash HTTP requests only (and url_param check_post needs the body); rdp-cookie, hash and log-hash need sample extraction",
+        why: "uri, url_param and hdr hash HTTP requests only (and url_param check_post needs the body); rdp-cookie hashes a TCP stream's RDP cookie only; hash and log-hash need sample extraction",
     },
     Unsupported {
         key: "stick tables",
@@ -326,14 +327,40 @@ fn rule_diag(px: &Proxy, e: &str) -> Diagnostic {
     }
 }
 
-/// A `tcp-request connection` compile error at its line.
+/// A TCP rule set's compile error at its rule's line.
 fn tcp_rule_diag(px: &Proxy, e: &str) -> Diagnostic {
-    for r in &px.rules.tcp_request_connection {
-        if let Some(rest) = e.strip_prefix(&format!("{}: ", r.loc)) {
+    let r = &px.rules;
+    let locs = r
+        .tcp_request_connection
+        .iter()
+        .map(|r| (&r.loc, "tcp-request rules"))
+        .chain(
+            r.tcp_request_session
+                .iter()
+                .map(|r| (&r.loc, "tcp-request rules")),
+        )
+        .chain(
+            r.tcp_request_content
+                .iter()
+                .map(|r| (&r.loc, "tcp-request rules")),
+        )
+        .chain(
+            r.tcp_response_content
+                .iter()
+                .map(|r| (&r.loc, "tcp-response rules")),
+        )
+        .chain(
+            px.use_backends
+                .iter()
+                .map(|u| (&u.loc, "tcp-request rules")),
+        )
+        .chain(px.use_servers.iter().map(|u| (&u.loc, "persistence rules")));
+    for (loc, key) in locs {
+        if let Some(rest) = e.strip_prefix(&format!("{loc}: ")) {
             return if rest.contains("not supported yet") {
-                diag_named("tcp-request rules", &r.loc, rest)
+                diag_named(key, loc, rest)
             } else {
-                Diagnostic::error(&r.loc, rest.to_string())
+                Diagnostic::error(loc, rest.to_string())
             };
         }
     }
@@ -363,18 +390,45 @@ fn proxy_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
             out.push(diag("tcp frontend to http backend", &px.loc));
         }
     }
-    if let Some(u) = px.use_backends.first().filter(|_| px.mode() != Mode::Http) {
-        out.push(diag("use_backend", &u.loc));
+    if px.mode() != Mode::Http && px.cap.frontend {
+        // TCP-mode switching runs (engine::rules::tcp), to TCP backends:
+        // HAProxy would upgrade the stream for an HTTP one.
+        for u in &px.use_backends {
+            let to_http = match &u.target {
+                BackendTarget::Static(name) => {
+                    cfg.proxy(name).is_some_and(|b| b.mode() == Mode::Http)
+                }
+                BackendTarget::Dynamic(_) => cfg
+                    .proxies
+                    .iter()
+                    .any(|b| b.cap.backend && b.mode() == Mode::Http),
+            };
+            if to_http {
+                out.push(diag("tcp frontend to http backend", &u.loc));
+            }
+        }
     }
-    if let Some(u) = px.use_servers.first() {
-        out.push(diag("use_backend", &u.loc));
+    // use-server runs in both modes; with cookie persistence the server
+    // it picks is direct (no cookie inserted), which the cookie code does
+    // not know yet.
+    if let Some(u) = px
+        .use_servers
+        .first()
+        .filter(|_| px.mode() == Mode::Http && px.cookie.is_some())
+    {
+        out.push(diag_named(
+            "persistence rules",
+            &u.loc,
+            "use-server with cookie persistence",
+        ));
     }
     // Proxy-level keywords kept as directives that change where or how
     // connections go.
     for d in &px.directives {
         match d.keyword.as_str() {
-            "persist" | "force-persist" | "ignore-persist" | "dispatch" => {
-                out.push(diag("use_backend", &d.loc));
+            // `persist rdp-cookie` is stored under its two words.
+            "persist" | "persist rdp-cookie" | "force-persist" | "ignore-persist" | "dispatch" => {
+                out.push(diag("persistence rules", &d.loc));
             }
             // compression, cache and fcgi-app only act on HTTP; trace only
             // prints.
@@ -396,21 +450,21 @@ fn proxy_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
     }
     proxy_option_checks(px, out);
     let r = &px.rules;
-    // tcp-request connection accept / reject run; the rest is named.
-    if let Err(e) = crate::engine::rules::tcp::TcpConnRules::compile(px) {
+    // The TCP rule sets run (engine::rules::tcp); what they cannot run
+    // is named at its line.
+    if let Err(e) = crate::engine::rules::tcp::TcpRules::compile(px, Some(&|_: &str| Some(0))) {
         out.push(tcp_rule_diag(px, &e.0));
     }
-    if let Some(loc) = r
-        .tcp_request_session
-        .iter()
-        .map(|r| &r.loc)
-        .chain(r.tcp_request_content.iter().map(|r| &r.loc))
-        .next()
-    {
-        out.push(diag("tcp-request rules", loc));
-    }
-    if let Some(rule) = r.tcp_response_content.first() {
-        out.push(diag("tcp-response rules", &rule.loc));
+    // In HTTP mode the frontend's content rules run per request; a
+    // backend's (HAProxy's AN_REQ_INSPECT_BE) do not yet.
+    if px.mode() == Mode::Http && !px.cap.frontend {
+        if let Some(rule) = r.tcp_request_content.first() {
+            out.push(diag_named(
+                "tcp-request rules",
+                &rule.loc,
+                "tcp-request content in an HTTP backend",
+            ));
+        }
     }
     for b in &px.binds {
         if b.opts.ssl {
@@ -500,7 +554,9 @@ fn proxy_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
         let unsupported = match &px.balance {
             Some(Balance::Uri { .. } | Balance::Hdr { .. }) => !http,
             Some(Balance::UrlParam { check_post, .. }) => !http || *check_post,
-            Some(Balance::RdpCookie { .. } | Balance::Hash(_)) => true,
+            // rdp-cookie reads the bytes the TCP content rules waited for.
+            Some(Balance::RdpCookie { .. }) => http,
+            Some(Balance::Hash(_)) => true,
             _ => false,
         };
         if unsupported {

@@ -9,6 +9,9 @@
 //! - [`h1`]: HTTP/1.x — the head parser with HAProxy's acceptance rules
 //!   (`h1::head`), the chunked transfer coding (`h1::chunked`), and the
 //!   emission of a head back to bytes (`h1::emit`).
+//! - [`tls`]: what a TLS client's first bytes say (ClientHello type,
+//!   version, SNI) without terminating TLS.
+//! - [`rdp`]: the cookie of an RDP connection request.
 //! - [`errors`]: HAProxy's default error messages, byte for byte.
 //! - [`uri_norm`]: HAProxy's URI normalizers (`normalize-uri`).
 #![forbid(unsafe_code)]
@@ -16,4 +19,6 @@
 pub mod errors;
 pub mod h1;
 pub mod msg;
+pub mod rdp;
+pub mod tls;
 pub mod uri_norm;

@@ -184,6 +184,7 @@ pub fn log_stream(
     facts: &StreamFacts,
     start: Instant,
     http: Option<&super::stream::http::HttpFacts>,
+    tcp_captures: Option<&crate::engine::rules::env::Captures>,
 ) {
     let names = &core.names;
     let Some(fe_name) = names.frontends.get(fe_idx) else {
@@ -247,6 +248,14 @@ pub fn log_stream(
         f.captured_response_cookie = h.res_cookie.clone();
         f.request_captures.clone_from(&h.req_captures);
         f.response_captures.clone_from(&h.res_captures);
+    }
+    if let Some(caps) = tcp_captures {
+        // `tcp-request content capture` slots (`%hr`).
+        f.request_captures = caps
+            .req
+            .iter()
+            .map(|c| c.as_ref().map(|b| String::from_utf8_lossy(b).into_owned()))
+            .collect();
     }
     let mut line = String::with_capacity(256);
     match &fe.log.format {

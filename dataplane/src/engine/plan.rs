@@ -73,8 +73,13 @@ pub struct FrontendPlan {
     pub splice_response: bool,
     /// HTTP mode: its settings (None: TCP mode).
     pub http: Option<Box<HttpPlan>>,
-    /// `tcp-request connection` rules.
-    pub tcp_conn: Option<Box<crate::engine::rules::tcp::TcpConnRules>>,
+    /// `tcp-request connection|session|content` rules and, in TCP mode,
+    /// `use_backend` (None: none).
+    pub tcp: Option<Box<crate::engine::rules::tcp::TcpRules>>,
+    /// A TCP stream of this frontend runs rules (its content rules or
+    /// use_backend, or a backend's content, response or use-server
+    /// rules, or `balance rdp-cookie`): it is served with their state (`stream::tcp::handle_with_rules`).
+    pub stream_rules: bool,
     pub log: LogPlan,
     /// Where this frontend's log lines go (set once the sinks are open).
     pub sink: Option<crate::log::sender::LogSink>,
@@ -169,6 +174,9 @@ pub struct BackendPlan {
     pub splice_response: bool,
     /// HTTP mode: its settings (None: TCP mode).
     pub http: Option<Box<HttpPlan>>,
+    /// The backend's `tcp-request content`, `tcp-response content` and
+    /// `use-server` rules (None: none).
+    pub tcp: Option<Box<crate::engine::rules::tcp::TcpRules>>,
 }
 
 #[derive(Debug)]
@@ -479,9 +487,13 @@ impl Plan {
                 splice_request: splices(px).0,
                 splice_response: splices(px).1,
                 http: HttpPlan::of(px, cfg, &|n| be_index.get(n).copied())?,
-                tcp_conn: crate::engine::rules::tcp::TcpConnRules::compile(px)
-                    .map_err(|e| e.0)?
-                    .map(Box::new),
+                tcp: crate::engine::rules::tcp::TcpRules::compile(
+                    px,
+                    Some(&|n: &str| be_index.get(n).copied()),
+                )
+                .map_err(|e| e.0)?
+                .map(Box::new),
+                stream_rules: false,
                 needs_dst: false,
                 needs_src: true,
                 log: LogPlan {
@@ -537,8 +549,16 @@ impl Plan {
                     })
                 });
             // Connection rules look at the addresses.
-            fe.needs_src = be_needs_src || log_needs_src || fe.tcp_conn.is_some();
-            fe.needs_dst = fe.needs_dst || fe.tcp_conn.is_some();
+            fe.needs_src = be_needs_src || log_needs_src || fe.tcp.is_some();
+            fe.needs_dst = fe.needs_dst || fe.tcp.is_some();
+            fe.stream_rules = fe.http.is_none()
+                && (fe
+                    .tcp
+                    .as_deref()
+                    .is_some_and(|r| r.has_content_rules() || r.has_backend_rules())
+                    || backends.iter().any(|b| {
+                        b.tcp.is_some() || matches!(b.balance, Balance::RdpCookie { .. })
+                    }));
         }
         let bufsize = cfg
             .global
@@ -803,6 +823,9 @@ fn backend_plan(px: &Proxy, cfg: &Config) -> Result<BackendPlan, String> {
         splice_request: splices(px).0,
         splice_response: splices(px).1,
         http: HttpPlan::of(px, cfg, &|_| None)?,
+        tcp: crate::engine::rules::tcp::TcpRules::compile(px, None)
+            .map_err(|e| e.0)?
+            .map(Box::new),
     })
 }
 

@@ -459,6 +459,60 @@ fn reply_errorfiles(name: &str, program: &Path) {
             "/r 404 [\"content-length=0\"] ",
             "/ 200 [\"content-length=1\"] x",
         ],
+/// `tcp-request content` in HTTP mode runs per request, on its parsed
+/// head, before the http-request rules (haproxy 2.6): a session variable
+/// it counts grows request after request on one connection, a capture
+/// shows in `%hr`, and a reject closes the connection and logs PR with
+/// no request line (`<BADREQ>`) and no request time.
+fn tcp_request_content_per_request(name: &str, program: &Path) {
+    let srv = Server::start(|s: &Seen| {
+        let n = s
+            .headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("x-n"))
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        ok(&format!("n={n}"))
+    });
+    let cfg = config(&[format!("s1 {}", srv.addr)], "").replace(
+        "frontend fe\n",
+        "frontend fe\n\
+         \x20   tcp-request content set-var(sess.n) var(sess.n),add(1) if { var(sess.n) -m found }\n\
+         \x20   tcp-request content set-var(sess.n) int(1) unless { var(sess.n) -m found }\n\
+         \x20   tcp-request content capture path len 6\n\
+         \x20   tcp-request content reject if { path /deny }\n\
+         \x20   http-request set-header x-n %[var(sess.n)]\n",
+    );
+    let p = start(name, program, &cfg);
+    let mut c = Client::connect(p.addr);
+    for (path, want) in [("/a", "n=1"), ("/bcdefgh", "n=2")] {
+        c.send(format!("GET {path} HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes());
+        assert_eq!(c.response(false).body, want.as_bytes(), "{name}: {path}");
+    }
+    let l = p.next_log();
+    assert!(l.contains(" {/a} \"GET /a HTTP/1.1\""), "{name}: {l}");
+    let l = p.next_log();
+    assert!(
+        l.contains(" {/bcdef} \"GET /bcdefgh HTTP/1.1\""),
+        "{name}: {l}"
+    );
+    c.send(b"GET /deny HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert!(
+        c.try_response(false).is_none(),
+        "{name}: an answer after reject"
+    );
+    let line = p.next_log();
+    let timers = line.split(' ').nth(4).unwrap_or_default();
+    assert!(timers.starts_with("-1/-1/-1/-1/"), "{name}: {line}");
+    let l = crate::server::HttpLog::parse(&line);
+    assert_eq!(
+        (
+            l.backend_server.as_str(),
+            l.status.as_str(),
+            l.termination.as_str(),
+            l.request.as_str()
+        ),
+        ("fe/<NOSRV>", "-1", "PR--", "{/deny} \"<BADREQ>\""),
         "{name}"
     );
 }
@@ -467,3 +521,42 @@ on_both!(
     reply_errorfiles_on_haproxy,
     reply_errorfiles_on_ringlb
 );
+    tcp_request_content_per_request,
+    tcp_request_content_per_request_on_haproxy,
+    tcp_request_content_per_request_on_ringlb
+);
+
+/// `use-server` in HTTP mode: per request, before balancing; a server of
+/// weight 0 gets what its rule names, a disabled one is passed over for
+/// the next rule.
+fn use_server(name: &str, program: &Path) {
+    let s1 = Server::start(|_| ok("s1"));
+    let s2 = Server::start(|_| ok("s2"));
+    let s3 = Server::start(|_| ok("s3"));
+    let cfg = config(
+        &[
+            format!("s1 {}", s1.addr),
+            format!("s2 {} weight 0", s2.addr),
+            format!("s3 {} disabled", s3.addr),
+        ],
+        "",
+    )
+    .replace(
+        "\nbackend be\n",
+        "\nbackend be\n    use-server s3 if { path /three }\n    use-server s2 if { path /two } || { path /three }\n",
+    );
+    let p = start(name, program, &cfg);
+    let mut c = Client::connect(p.addr);
+    for (path, want) in [
+        ("/two", "s2"),
+        ("/one", "s1"),
+        ("/three", "s2"),
+        ("/two", "s2"),
+    ] {
+        c.send(format!("GET {path} HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes());
+        assert_eq!(c.response(false).body, want.as_bytes(), "{name}: {path}");
+        let l = crate::server::HttpLog::parse(&p.next_log());
+        assert_eq!(l.backend_server, format!("be/{want}"), "{name}: {path}");
+    }
+}
+on_both!(use_server, use_server_on_haproxy, use_server_on_ringlb);

@@ -37,7 +37,7 @@ use crate::engine::runtime::timer;
 use crate::engine::runtime::Core;
 use crate::engine::session::transport::Listening;
 use crate::engine::session::Conn;
-use crate::engine::stream::tcp::handle;
+use crate::engine::stream::tcp::{handle, handle_with_rules};
 
 /// Back-off after an accept error that will not go away at once (out of
 /// file descriptors or memory), as HAProxy's listener_accept does when it
@@ -374,7 +374,14 @@ impl Admission<'_> {
         // an HTTP session's would otherwise be every TCP connection's too.
         let http = fe.http.is_some();
         let (conn, peer) = (client.conn, client.peer);
-        if http {
+        if fe.stream_rules {
+            // A TCP stream with rules: its own task type, so that the
+            // rules' state is no plain stream's memory.
+            crate::engine::runtime::spawn(async move {
+                handle_with_rules(&core, fe_idx, luid, conn, peer, late).await;
+                stream_ended(&core, fe_idx);
+            });
+        } else if http {
             crate::engine::runtime::spawn(async move {
                 crate::engine::stream::http::handle(&core, fe_idx, luid, conn, peer, late).await;
                 stream_ended(&core, fe_idx);

@@ -7,6 +7,7 @@
 //! A sample that cannot be fetched matches nothing, so `!acl` is true then,
 //! as in HAProxy (`ACL_TEST_FAIL` negated is a pass).
 
+use std::cell::Cell;
 use std::collections::HashMap;
 
 use ringlb_config::acl::Pattern;
@@ -160,6 +161,49 @@ impl Acls {
         })
     }
 
+    /// Evaluate `cond` while content may still come (`tcp-request
+    /// content`): HAProxy's three-valued ACL_TEST_* logic. A line that
+    /// did not match and whose fetch noted its answer may change (the
+    /// engine sets `may_change` through [`super::env::Env::may_change`])
+    /// is a miss; a miss ANDed stays a miss unless a term fails, ORed
+    /// unless a suite passes, and survives `!` and `unless`: the rule
+    /// then waits for more bytes.
+    pub fn eval_partial(&self, cond: &Cond, cx: &Ctx<'_>, may_change: &Cell<bool>) -> Tri {
+        let mut res = Tri::Fail;
+        for all in &cond.any_of {
+            let mut suite = Tri::Pass;
+            for (negate, lines) in all {
+                let mut term = Tri::Fail;
+                for i in lines {
+                    may_change.set(false);
+                    if self.line_matches(*i, cx) {
+                        term = Tri::Pass;
+                        break;
+                    }
+                    if may_change.get() {
+                        term = Tri::Miss;
+                    }
+                }
+                if *negate {
+                    term = term.not();
+                }
+                suite = suite.and(term);
+                if suite == Tri::Fail {
+                    break;
+                }
+            }
+            res = res.or(suite);
+            if res == Tri::Pass {
+                break;
+            }
+        }
+        if cond.unless {
+            res.not()
+        } else {
+            res
+        }
+    }
+
     /// Evaluate `cond` over the request.
     pub fn eval(&self, cond: &Cond, cx: &Ctx<'_>) -> bool {
         let hit = cond.any_of.iter().any(|all| {
@@ -169,5 +213,44 @@ impl Acls {
             })
         });
         hit != cond.unless
+    }
+}
+
+/// HAProxy's ACL_TEST_FAIL / MISS / PASS (0, 1, 3: AND and OR are bitwise).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tri {
+    Fail,
+    Miss,
+    Pass,
+}
+
+impl Tri {
+    fn bits(self) -> u8 {
+        match self {
+            Tri::Fail => 0,
+            Tri::Miss => 1,
+            Tri::Pass => 3,
+        }
+    }
+    fn from_bits(b: u8) -> Tri {
+        match b {
+            0 => Tri::Fail,
+            3 => Tri::Pass,
+            _ => Tri::Miss,
+        }
+    }
+    fn and(self, o: Tri) -> Tri {
+        Tri::from_bits(self.bits() & o.bits())
+    }
+    fn or(self, o: Tri) -> Tri {
+        Tri::from_bits(self.bits() | o.bits())
+    }
+    /// A miss stays a miss.
+    fn not(self) -> Tri {
+        match self {
+            Tri::Fail => Tri::Pass,
+            Tri::Miss => Tri::Miss,
+            Tri::Pass => Tri::Fail,
+        }
     }
 }

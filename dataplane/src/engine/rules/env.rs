@@ -65,6 +65,26 @@ pub trait Env {
     fn req_body(&self) -> Option<&[u8]> {
         None
     }
+    /// The bytes of the request channel received so far, in TCP mode
+    /// (`req.len`, `req.payload`, `req.ssl_sni` ...). None in HTTP mode:
+    /// HAProxy finds these fetches meaningless over HTX.
+    fn req_payload(&self) -> Option<&[u8]> {
+        None
+    }
+    /// The response channel's bytes (`res.len`, `res.payload`), TCP mode.
+    fn res_payload(&self) -> Option<&[u8]> {
+        None
+    }
+    /// The channel's buffer size (`req.ssl_ver` judges a long message
+    /// on what fits; payload fetches beyond it never match).
+    fn bufsize(&self) -> usize {
+        16384
+    }
+    /// A content fetch's answer may change as more bytes come (HAProxy's
+    /// SMP_F_MAY_CHANGE): a `tcp-request content` condition then waits
+    /// for them while the inspect delay runs. The engine ignores it once
+    /// the evaluation is final.
+    fn may_change(&self) {}
     /// The fetches the rules leave to the engine (TLS, stick counters,
     /// ...): those it declared in [`super::http::Setup::engine_fetches`]
     /// when the rules were compiled.

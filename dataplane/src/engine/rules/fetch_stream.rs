@@ -16,7 +16,7 @@ use super::fetch::{
 };
 use super::sample::Smp;
 
-fn count(n: usize) -> Smp {
+pub(super) fn count(n: usize) -> Smp {
     Smp::Int(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
@@ -46,8 +46,21 @@ pub fn fetch(call: &FetchCall, cx: &Ctx<'_>) -> Option<Smp> {
         "str" => Smp::Str(str_arg(0)?.to_vec()),
         "int" => Smp::Int(int_arg(0)?),
         "bool" => Smp::Bool(int_arg(0)? != 0),
-        // The rules run on HTTP streams only.
-        "req.proto_http" | "req_proto_http" => Smp::Bool(true),
+        // An HTTP stream's request is HTTP; a TCP stream's when its
+        // bytes start a valid request head.
+        "req.proto_http" | "req_proto_http" => match env.req_payload() {
+            None => Smp::Bool(true),
+            Some(p) => Smp::Bool(super::content::proto_http(p, env)?),
+        },
+        "req.len" | "req_len" | "res.len" | "req.payload" | "payload" | "res.payload"
+        | "req.payload_lv" | "payload_lv" | "res.payload_lv" | "req.ssl_sni" | "req_ssl_sni"
+        | "req.ssl_ver" | "req_ssl_ver" | "req.ssl_hello_type" | "req_ssl_hello_type"
+        | "res.ssl_hello_type" | "rep_ssl_hello_type" | "req.rdp_cookie" | "rdp_cookie"
+        | "req.rdp_cookie_cnt" | "rdp_cookie_cnt"
+            if super::content::channel(call.def.name, env).is_some() =>
+        {
+            return super::content::fetch(call, env);
+        }
         "status" => Smp::Int(i64::from(cx.res?.status)),
         "res.ver" | "resp_ver" => {
             let v = cx.res?.line_parts()[0];

@@ -12,6 +12,7 @@
 
 pub mod acl;
 pub mod auth;
+mod content;
 mod crypt;
 pub mod engine_act;
 pub mod env;

@@ -9,23 +9,63 @@ pub use transport::Conn;
 use std::net::SocketAddr;
 
 use crate::engine::plan::FrontendPlan;
+use crate::engine::rules::env::{Captures, Conn as ConnEnv, Vars};
+use crate::engine::rules::tcp::{TcpTxn, Verdict};
 
-/// The start of a session in either mode: `tcp-request connection` rules
-/// (a rejected connection is closed at once, unlogged: HAProxy counts it
-/// denied), and the address the client reached when the frontend needs it
-/// (one getsockname, shared by the rules and the stream). None: rejected.
+/// A session let in: the address the client reached (when the frontend
+/// needs it) and the variables its connection and session rules set.
+#[derive(Debug)]
+pub(crate) struct Admitted {
+    pub dst: Option<SocketAddr>,
+    pub vars: Vars,
+}
+
+/// The start of a session in either mode: the address the client reached
+/// when the frontend needs it (one getsockname, shared by the rules and
+/// the stream), then the `tcp-request connection` rules and the
+/// `tcp-request session` rules (HAProxy's tcp_exec_l4_rules and
+/// tcp_exec_l5_rules). A connection they reject or drop is closed at
+/// once, unlogged (HAProxy counts it denied): None.
 pub(crate) fn admit(
     fe: &FrontendPlan,
     client: &Conn,
     peer: Option<SocketAddr>,
-) -> Option<Option<SocketAddr>> {
+) -> Option<Admitted> {
     let dst = if fe.needs_dst {
         client.local_inet()
     } else {
         None
     };
-    match &fe.tcp_conn {
-        Some(rules) if !rules.accepts(peer, dst, &fe.name) => None,
-        _ => Some(dst),
+    let vars = Vars::default();
+    let Some(rules) = fe
+        .tcp
+        .as_deref()
+        .filter(|r| r.has_connection_rules() || r.has_session_rules())
+    else {
+        return Some(Admitted { dst, vars });
+    };
+    let env = ConnEnv {
+        src: peer,
+        dst,
+        frontend: &fe.name,
+    };
+    let mut caps = Captures::default();
+    let mut tx = TcpTxn {
+        env: &env,
+        vars: &vars,
+        caps: &mut caps,
+        log_level: None,
+    };
+    let mut verdict = rules.connection(&mut tx);
+    if verdict == Verdict::Continue {
+        verdict = rules.session(&mut tx);
+    }
+    match verdict {
+        Verdict::Continue | Verdict::Wait | Verdict::Close => Some(Admitted { dst, vars }),
+        Verdict::Reject => None,
+        Verdict::SilentDrop => {
+            client.silent_drop();
+            None
+        }
     }
 }

@@ -243,6 +243,26 @@ impl Conn {
         matches!(self.peek(), Ok(n) if n > 0)
     }
 
+    /// `silent-drop`: leave without telling the client (HAProxy's
+    /// tcp_exec_action_silent_drop): the socket goes to TCP repair mode
+    /// so that closing it sends nothing; where that is not allowed (no
+    /// CAP_NET_ADMIN), its reset leaves with a TTL of 1 so that it dies
+    /// on the way. The caller then drops the socket.
+    pub fn silent_drop(&self) {
+        let repaired =
+            nix::sys::socket::setsockopt(self, nix::sys::socket::sockopt::TcpRepair, &1).is_ok();
+        if !repaired {
+            let sock = socket2::SockRef::from(self);
+            let ttl = 1;
+            let _ = if self.local_inet().is_some_and(|a| a.is_ipv6()) {
+                sock.set_unicast_hops_v6(ttl)
+            } else {
+                sock.set_ttl_v4(ttl)
+            };
+            let _ = sock.set_linger(Some(std::time::Duration::ZERO));
+        }
+    }
+
     /// The local IP address (none for UNIX).
     pub fn local_inet(&self) -> Option<SocketAddr> {
         match self {

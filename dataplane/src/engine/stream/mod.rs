@@ -3,3 +3,4 @@
 
 pub mod http;
 pub mod tcp;
+pub(crate) mod tcp_rules;

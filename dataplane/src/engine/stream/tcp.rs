@@ -8,13 +8,18 @@ use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::engine::backend::queue::{self, QueuePos};
-use crate::engine::connect::{connect, ConnectFailure, Connected};
+use crate::engine::connect::{connect, ConnectFailure, Connected, HttpPick};
 use crate::engine::forward::forward;
 use crate::engine::plan::{BackendPlan, FrontendPlan};
+use ringlb_config::model::Balance;
+
+use crate::engine::runtime::buffer::Class;
 use crate::engine::runtime::counters::Stat;
 use crate::engine::runtime::Core;
 use crate::engine::session::Conn;
 use crate::log::termination::{Cause, Phase, Termination};
+
+use super::tcp_rules;
 
 /// What the log line needs about a finished stream.
 #[derive(Debug)]
@@ -46,6 +51,11 @@ pub struct StreamFacts {
 /// Serve one client to its end. `late`: it may have waited in the accept
 /// queue (the listener had waited for room), so it is checked for a reset
 /// before it gets a server connection, as HAProxy would see it.
+///
+/// A stream without rules (the accept loop spawns [`handle_with_rules`]
+/// for a frontend whose streams run some, see
+/// [`FrontendPlan::stream_rules`]): its future is an idle connection's
+/// memory, so it holds nothing the rules need.
 pub(crate) async fn handle(
     core: &Rc<Core>,
     fe_idx: usize,
@@ -61,11 +71,253 @@ pub(crate) async fn handle(
     let Some(fe) = plan.frontends.get(fe_idx) else {
         return;
     };
-    let Some(dst) = crate::engine::session::admit(fe, &client, peer) else {
+    let Some(dst) = admit_dst(fe, &client, peer) else {
         return;
     };
+    let mut facts = new_facts(core, fe, (accept_date, peer, luid, dst));
+    let Some((be_idx, be)) = fe
+        .backend
+        .and_then(|i| plan.backends.get(i).map(|b| (i, b)))
+    else {
+        no_backend(core, (fe_idx, fe), &client, facts, start, None);
+        return;
+    };
+    if late && client_is_gone(&client) {
+        client_gone_early(core, (fe_idx, fe), (be_idx, be), facts, start, None);
+        return;
+    }
+    facts.beconn = be.beconn.inc();
+    core.shared.stats.add(core.id, Stat::BeSessTot(be_idx), 1);
+    match connect(core, be_idx, be, dst, facts.client, None).await {
+        Ok(connected) => {
+            let srv_idx = connected.server;
+            let server = connected.record(&mut facts);
+            forward(
+                core,
+                fe,
+                be,
+                (&client, &server),
+                tunnel_timeouts(fe, be),
+                &mut facts,
+            )
+            .await;
+            // The slot goes to the oldest waiter that may use it, or is freed.
+            queue::offer(core, be_idx, srv_idx, true);
+            drop(server);
+        }
+        Err(failure) => {
+            failure.record(&mut facts);
+            close_unserved(&client);
+        }
+    }
+    be.beconn.dec();
+    drop(client);
+    finish(core, (fe_idx, fe), Some((be_idx, be)), facts, start, None);
+}
+
+/// [`handle`] for a stream that runs rules (HAProxy's analysers before
+/// the connection): the frontend's `tcp-request content` rules over the
+/// client's first bytes, `use_backend`, the backend's content rules,
+/// `use-server`; the bytes read go to the server first. Its state is
+/// boxed; the accept loop spawns it as a task type of its own.
+pub(crate) async fn handle_with_rules(
+    core: &Rc<Core>,
+    fe_idx: usize,
+    luid: u32,
+    client: Conn,
+    peer: Option<SocketAddr>,
+    late: bool,
+) {
+    let start = Instant::now();
+    let accept_date = SystemTime::now();
+    let _registered = core.register();
+    let plan = &core.shared.plan;
+    let Some(fe) = plan.frontends.get(fe_idx) else {
+        return;
+    };
+    let Some(admitted) = crate::engine::session::admit(fe, &client, peer) else {
+        return;
+    };
+    let dst = admitted.dst;
+    let caps = fe
+        .tcp
+        .as_deref()
+        .map(crate::engine::rules::tcp::TcpRules::new_captures)
+        .unwrap_or_default();
+    let mut st = Box::new(tcp_rules::StreamRules::new(admitted.vars, caps));
+    let mut facts = new_facts(core, fe, (accept_date, peer, luid, dst));
+    let switched = match tcp_rules::before_connect(core, fe, &client, (peer, dst), &mut st).await {
+        Ok(s) => s,
+        Err((refused, be)) => {
+            let be_at = be.and_then(|i| plan.backends.get(i).map(|b| (i, b)));
+            refuse(
+                core,
+                (fe_idx, fe),
+                be_at,
+                &client,
+                refused,
+                facts,
+                &st,
+                start,
+            );
+            return;
+        }
+    };
+    let Some((be_idx, be)) = switched
+        .backend
+        .and_then(|i| plan.backends.get(i).map(|b| (i, b)))
+    else {
+        facts.bytes_in = st.bytes_in;
+        no_backend(core, (fe_idx, fe), &client, facts, start, Some(&st));
+        return;
+    };
+    if late && client_is_gone(&client) {
+        client_gone_early(core, (fe_idx, fe), (be_idx, be), facts, start, Some(&st));
+        return;
+    }
+    facts.beconn = be.beconn.inc();
+    core.shared.stats.add(core.id, Stat::BeSessTot(be_idx), 1);
+    // use-server: the server is used directly (SF_DIRECT), as a
+    // persistence cookie's. `balance rdp-cookie`: the cookie read by the
+    // rules is the key (get_server_rch; none yet: round robin).
+    let key = match &be.balance {
+        Balance::RdpCookie { name } => st.req.as_ref().and_then(|b| {
+            let r = ringlb_proto::rdp::cookie(b.data(), name.as_bytes()).found()?;
+            b.data().get(r).filter(|v| !v.is_empty())
+        }),
+        _ => None,
+    };
+    let pick = (switched.server.is_some() || key.is_some()).then_some(HttpPick {
+        idle: &no_idle,
+        key,
+        force: switched.server,
+        abort: None,
+    });
+    match connect(core, be_idx, be, dst, facts.client, pick.as_ref()).await {
+        Ok(connected) => {
+            let srv_idx = connected.server;
+            let server = connected.record(&mut facts);
+            // What the rules read goes first.
+            let sent = match st.req.as_mut() {
+                Some(buf) if !buf.is_empty() => server.write_all(buf).await.is_ok(),
+                _ => true,
+            };
+            // The backend's tcp-response content rules (boxed: the rare
+            // case), then the data phase.
+            let go = match be.tcp.as_deref().filter(|r| r.has_response_rules()) {
+                Some(rr) if sent => {
+                    let addrs = (peer, dst);
+                    let both = (&client, &server);
+                    Box::pin(response_rules(
+                        core, fe, be, rr, both, addrs, &mut st, &mut facts,
+                    ))
+                    .await
+                }
+                _ => sent,
+            };
+            if go {
+                let timeouts = tunnel_timeouts(fe, be);
+                forward(core, fe, be, (&client, &server), timeouts, &mut facts).await;
+            } else if !sent {
+                facts.termination = Termination {
+                    cause: Cause::ServerAbort,
+                    phase: Phase::Data,
+                };
+            }
+            facts.bytes_in += st.bytes_in;
+            facts.bytes_out += st.bytes_out;
+            queue::offer(core, be_idx, srv_idx, true);
+            drop(server);
+        }
+        Err(failure) => {
+            failure.record(&mut facts);
+            facts.bytes_in = st.bytes_in;
+            close_unserved(&client);
+        }
+    }
+    be.beconn.dec();
+    drop(client);
+    finish(
+        core,
+        (fe_idx, fe),
+        Some((be_idx, be)),
+        facts,
+        start,
+        Some(&st),
+    );
+}
+
+/// The backend's `tcp-response content` rules over the server's first
+/// bytes: whether the data phase goes on (the bytes read sent to the
+/// client first); otherwise how the stream ended is in `facts`.
+#[allow(clippy::too_many_arguments)]
+async fn response_rules<'c>(
+    core: &'c Core,
+    fe: &FrontendPlan,
+    be: &BackendPlan,
+    rules: &crate::engine::rules::tcp::TcpRules,
+    (client, server): (&Conn, &Conn),
+    addrs: (Option<SocketAddr>, Option<SocketAddr>),
+    st: &mut tcp_rules::StreamRules<'c>,
+    facts: &mut StreamFacts,
+) -> bool {
+    use tcp_rules::ResVerdict;
+    let mut res = core.bufs.get(Class::Std).await;
+    let v = tcp_rules::inspect_response(core, fe, be, rules, (client, server), addrs, st, &mut res)
+        .await;
+    let kill_server = || {
+        // HAProxy kills the server connection (sc_must_kill_conn): a reset.
+        let _ = socket2::SockRef::from(server).set_linger(Some(Duration::ZERO));
+    };
+    match v {
+        ResVerdict::Go => {
+            if res.is_empty() || client.write_all(&mut res).await.is_ok() {
+                return true;
+            }
+            facts.termination = Termination {
+                cause: Cause::ClientAbort,
+                phase: Phase::Data,
+            };
+        }
+        ResVerdict::Close => {
+            // What was read still reaches the client; the server goes.
+            let _ = client.write_all(&mut res).await;
+            kill_server();
+            client.shutdown_write();
+        }
+        ResVerdict::Reject => {
+            kill_server();
+            facts.termination = Termination {
+                cause: Cause::Proxy,
+                phase: Phase::Data,
+            };
+        }
+        ResVerdict::Failed(t) => facts.termination = t,
+    }
+    false
+}
+
+/// `session::admit` for a stream without rules: the address the client
+/// reached (None: refused). A plain function, so that the session's
+/// (empty) variables never sit in the stream's future.
+#[inline(never)]
+fn admit_dst(
+    fe: &FrontendPlan,
+    client: &Conn,
+    peer: Option<SocketAddr>,
+) -> Option<Option<SocketAddr>> {
+    crate::engine::session::admit(fe, client, peer).map(|a| a.dst)
+}
+
+/// A new stream's facts: (accept date, client, listener id, address the
+/// client reached).
+fn new_facts(
+    core: &Core,
+    fe: &FrontendPlan,
+    (accept_date, peer, luid, dst): (SystemTime, Option<SocketAddr>, u32, Option<SocketAddr>),
+) -> StreamFacts {
     // TCP_NODELAY is inherited from the listener (set once at bind).
-    let mut facts = StreamFacts {
+    StreamFacts {
         accept_date,
         client: peer,
         listener_id: luid,
@@ -88,56 +340,89 @@ pub(crate) async fn handle(
         feconn: fe.feconn.get(),
         beconn: 0,
         srv_conn: 0,
+    }
+}
+
+/// No backend (a frontend without default_backend): HAProxy logs
+/// "fe/<NOSRV> -1/-1/0 0 SC" and closes cleanly.
+fn no_backend(
+    core: &Rc<Core>,
+    fe_at: (usize, &FrontendPlan),
+    client: &Conn,
+    mut facts: StreamFacts,
+    start: Instant,
+    rules: Option<&tcp_rules::StreamRules<'_>>,
+) {
+    close_unserved(client);
+    facts.termination = Termination {
+        cause: Cause::ServerAbort,
+        phase: Phase::Connect,
     };
-    let Some((be_idx, be)) = fe
-        .backend
-        .and_then(|i| plan.backends.get(i).map(|b| (i, b)))
-    else {
-        // No backend (a frontend without default_backend): HAProxy logs
-        // "fe/<NOSRV> -1/-1/0 0 SC" and closes cleanly.
-        close_unserved(&client);
-        facts.termination = Termination {
-            cause: Cause::ServerAbort,
-            phase: Phase::Connect,
-        };
-        finish(core, (fe_idx, fe), None, facts, start);
-        return;
+    finish(core, fe_at, None, facts, start, rules);
+}
+
+/// Reset before the stream was handled (often still in the accept
+/// queue): as HAProxy, no server connection, "be/<NOSRV> -1/-1/0 0 CR".
+fn client_gone_early(
+    core: &Rc<Core>,
+    fe_at: (usize, &FrontendPlan),
+    be_at: (usize, &BackendPlan),
+    mut facts: StreamFacts,
+    start: Instant,
+    rules: Option<&tcp_rules::StreamRules<'_>>,
+) {
+    facts.termination = Termination {
+        cause: Cause::ClientAbort,
+        phase: Phase::Request,
     };
-    if late && client_is_gone(&client) {
-        // Reset before the stream was handled (often still in the accept
-        // queue): as HAProxy, no server connection, "be/<NOSRV> -1/-1/0 0
-        // CR".
-        facts.termination = Termination {
-            cause: Cause::ClientAbort,
+    finish(core, fe_at, Some(be_at), facts, start, rules);
+}
+
+/// The data phase's (client, server) timeouts: `timeout tunnel`
+/// supersedes client/server once connected (TCP mode).
+fn tunnel_timeouts(fe: &FrontendPlan, be: &BackendPlan) -> (Option<Duration>, Option<Duration>) {
+    (
+        be.timeout_tunnel.or(fe.timeout_client),
+        be.timeout_tunnel.or(be.timeout_server),
+    )
+}
+
+/// A TCP stream has no idle server connections to reuse.
+fn no_idle(_: usize) -> Option<(Conn, Option<SocketAddr>)> {
+    None
+}
+
+/// A stream the content rules refused: closed (silently for
+/// `silent-drop`) and logged as HAProxy does (PR, or the client's
+/// timeout or error).
+#[allow(clippy::too_many_arguments)]
+fn refuse(
+    core: &Rc<Core>,
+    fe_at: (usize, &FrontendPlan),
+    be_at: Option<(usize, &BackendPlan)>,
+    client: &Conn,
+    refused: tcp_rules::Refused,
+    mut facts: StreamFacts,
+    st: &tcp_rules::StreamRules<'_>,
+    start: Instant,
+) {
+    facts.bytes_in = st.bytes_in;
+    facts.termination = match refused {
+        tcp_rules::Refused::Reject | tcp_rules::Refused::SilentDrop => Termination {
+            cause: Cause::Proxy,
             phase: Phase::Request,
-        };
-        finish(core, (fe_idx, fe), Some((be_idx, be)), facts, start);
-        return;
-    }
-    facts.beconn = be.beconn.inc();
-    core.shared.stats.add(core.id, Stat::BeSessTot(be_idx), 1);
-    match connect(core, be_idx, be, dst, facts.client, None).await {
-        Ok(connected) => {
-            let srv_idx = connected.server;
-            let server = connected.record(&mut facts);
-            // `timeout tunnel` supersedes client/server once connected.
-            let timeouts = (
-                be.timeout_tunnel.or(fe.timeout_client),
-                be.timeout_tunnel.or(be.timeout_server),
-            );
-            forward(core, fe, be, (&client, &server), timeouts, &mut facts).await;
-            // The slot goes to the oldest waiter that may use it, or is freed.
-            queue::offer(core, be_idx, srv_idx, true);
-            drop(server);
+        },
+        tcp_rules::Refused::Client(t) => t,
+    };
+    match refused {
+        tcp_rules::Refused::SilentDrop => client.silent_drop(),
+        tcp_rules::Refused::Reject => {
+            // HAProxy kills the connection (sc_must_kill_conn): a reset.
+            let _ = socket2::SockRef::from(client).set_linger(Some(Duration::ZERO));
         }
-        Err(failure) => {
-            failure.record(&mut facts);
-            close_unserved(&client);
-        }
+        tcp_rules::Refused::Client(_) => close_unserved(client),
     }
-    be.beconn.dec();
-    drop(client);
-    finish(core, (fe_idx, fe), Some((be_idx, be)), facts, start);
+    finish(core, fe_at, be_at, facts, start, Some(st));
 }
 
 /// The client reset its connection already (an RST received before the
@@ -220,6 +505,7 @@ fn finish(
     be_at: Option<(usize, &BackendPlan)>,
     mut facts: StreamFacts,
     start: Instant,
+    rules: Option<&tcp_rules::StreamRules<'_>>,
 ) {
     let be = be_at.map(|(_, b)| b);
     facts.tt = start.elapsed();
@@ -240,6 +526,7 @@ fn finish(
     if !fe.log.enabled
         || (fe.log.dontlognull && facts.bytes_in == 0 && facts.termination.cause == Cause::None)
         || (fe.log.dontlog_normal && normal)
+        || rules.is_some_and(|r| matches!(r.log_level, Some(None)))
     {
         return;
     }
@@ -253,6 +540,7 @@ fn finish(
             &facts,
             start,
             None,
+            rules.map(|r| &r.caps),
         );
     }
 }
@@ -276,5 +564,10 @@ mod tests {
     fn a_stream_stays_small() {
         let size = future_size(super::handle);
         assert!(size <= 2456, "a stream's future takes {size} bytes");
+        // With rules (a task type of its own): 2,752 bytes, their state
+        // boxed, the inspection's and switching's futures inline, the
+        // response rules' boxed.
+        let size = future_size(super::handle_with_rules);
+        assert!(size <= 2752, "a stream with rules takes {size} bytes");
     }
 }

@@ -521,6 +521,15 @@ impl HttpRules {
                 Capture::Cookie { .. } => {}
             }
         }
+        // `tcp-request content capture ... len` slots come next (the TCP
+        // rules number them the same way; see rules::tcp).
+        for r in &px.rules.tcp_request_content {
+            if let ringlb_config::model::TcpRequestContentAction::Capture(cap) = &r.action {
+                if let CaptureSlot::Len(n) = cap.slot {
+                    c.req_slots.push(n as usize);
+                }
+            }
+        }
         // Every expression of every rule and use_backend, before any is
         // compiled: a fetch the rules cannot compute refuses the proxy.
         let at = |loc: &Loc, e: CompileError| CompileError(format!("{loc}: {}", e.0));

@@ -106,31 +106,35 @@ pub(crate) async fn handle(
     let Some(fe) = plan.frontends.get(fe_idx) else {
         return;
     };
-    let Some(dst) = crate::engine::session::admit(fe, &client, peer) else {
-        return;
-    };
     let Some(fh) = fe.http.as_deref() else {
         return;
     };
     let _ = late;
-    let mut s = Session {
-        core,
-        fe_idx,
-        fe,
-        fh,
-        client: &client,
-        peer,
-        dst,
-        luid,
-        count: 0,
-        req: Head::new(),
-        res: Head::new(),
-        req_out: Vec::new(),
-        res_out: Vec::new(),
-        cbuf: None,
-        own: std::cell::Cell::new(None),
-        vars: Default::default(),
-        be_http: None,
+    // Scoped: what admission returns is moved into the session and takes
+    // no second place in its future.
+    let mut s = {
+        let Some(admitted) = crate::engine::session::admit(fe, &client, peer) else {
+            return;
+        };
+        Session {
+            core,
+            fe_idx,
+            fe,
+            fh,
+            client: &client,
+            peer,
+            dst: admitted.dst,
+            luid,
+            count: 0,
+            req: Head::new(),
+            res: Head::new(),
+            req_out: Vec::new(),
+            res_out: Vec::new(),
+            cbuf: None,
+            own: std::cell::Cell::new(None),
+            vars: admitted.vars,
+            be_http: None,
+        }
     };
     let mut since = (accepted, accept_date);
     loop {
@@ -257,6 +261,7 @@ impl<'c> Session<'c> {
                 &facts,
                 start,
                 Some(http),
+                None,
             );
         }
     }

@@ -246,6 +246,68 @@ impl Env for StreamEnv<'_> {
     }
 }
 
+/// The frontend's `tcp-request content` rules over a request whose head
+/// is parsed, before anything else looks at it (HAProxy 2.6 runs them per
+/// request on the HTX message, before the HTTP analysers): whether they
+/// refused it (`reject`, `silent-drop`: the client is dropped), and the
+/// log level they set.
+pub fn tcp_content(
+    fe: &FrontendPlan,
+    req: &Head,
+    env: &StreamEnv<'_>,
+    vars: &crate::engine::rules::env::Vars,
+    caps: &mut crate::engine::rules::env::Captures,
+    client: &crate::engine::session::Conn,
+) -> (bool, Option<ringlb_config::model::LogLevel>) {
+    use crate::engine::rules::tcp::{TcpTxn, Verdict};
+    let Some(rules) = fe.tcp.as_deref().filter(|r| r.has_content_rules()) else {
+        return (false, None);
+    };
+    let mut tx = TcpTxn {
+        env,
+        vars,
+        caps,
+        log_level: None,
+    };
+    let refused = match rules.content_http(req, &mut tx) {
+        Verdict::Reject => true,
+        Verdict::SilentDrop => {
+            client.silent_drop();
+            true
+        }
+        Verdict::Continue | Verdict::Wait | Verdict::Close => false,
+    };
+    (refused, tx.log_level)
+}
+
+/// `use-server`: the server the backend's rules name for this request,
+/// if any (HAProxy's process_server_rules: a stopped server is passed
+/// over; it wins over a persistence cookie, as the manual says and 2.6
+/// does).
+pub fn use_server(
+    be: &BackendPlan,
+    req: &Head,
+    env: &StreamEnv<'_>,
+    vars: &crate::engine::rules::env::Vars,
+    caps: &mut crate::engine::rules::env::Captures,
+) -> Option<usize> {
+    use crate::engine::backend::server::Oper;
+    use crate::engine::rules::tcp::TcpTxn;
+    let rules = be.tcp.as_deref().filter(|r| r.has_server_rules())?;
+    let mut tx = TcpTxn {
+        env,
+        vars,
+        caps,
+        log_level: None,
+    };
+    let alive = |i: usize| {
+        be.servers
+            .get(i)
+            .is_some_and(|s| !matches!(s.state.get().oper, Oper::Stopped))
+    };
+    rules.pick_server(&mut tx, Some(req), &alive)
+}
+
 /// A reply as it goes out: head (after-response rules may still edit it)
 /// and body.
 pub struct Answer {

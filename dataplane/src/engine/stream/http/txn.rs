@@ -215,7 +215,20 @@ impl<'c> Session<'c> {
             server: None,
             over: Default::default(),
         };
-        let mut log_level = None;
+        // tcp-request content, first (HAProxy's AN_REQ_INSPECT_FE): a
+        // refusal logs PR with no request line nor request time.
+        let (refused, mut log_level) =
+            super::rules::tcp_content(fe, &self.req, &env, &self.vars, &mut caps, self.client);
+        if refused {
+            (http.request_line, http.t_request) = (None, None);
+            facts.termination = term(Cause::Proxy, Phase::Request);
+            http.set_captures(&caps);
+            drop(cbuf);
+            if !matches!(log_level, Some(None)) {
+                self.finish(None, facts, &http, ready);
+            }
+            return Next::Close;
+        }
         fh.rules.capture_request(&mut Txn {
             req: &mut self.req,
             res: None,
@@ -351,7 +364,8 @@ impl<'c> Session<'c> {
             });
             p
         });
-        let force = persist.and_then(|p| p.server);
+        let force = super::rules::use_server(be, &self.req, &env, &self.vars, &mut caps)
+            .or(persist.and_then(|p| p.server));
         facts.beconn = be.beconn.inc();
         core.shared.stats.add(core.id, Stat::BeSessTot(be_idx), 1);
         self.forwarded_for(bh, env.src(), env.dst());
