@@ -459,6 +459,15 @@ fn reply_errorfiles(name: &str, program: &Path) {
             "/r 404 [\"content-length=0\"] ",
             "/ 200 [\"content-length=1\"] x",
         ],
+        "{name}"
+    );
+}
+on_both!(
+    reply_errorfiles,
+    reply_errorfiles_on_haproxy,
+    reply_errorfiles_on_ringlb
+);
+
 /// `tcp-request content` in HTTP mode runs per request, on its parsed
 /// head, before the http-request rules (haproxy 2.6): a session variable
 /// it counts grows request after request on one connection, a capture
@@ -517,10 +526,6 @@ fn tcp_request_content_per_request(name: &str, program: &Path) {
     );
 }
 on_both!(
-    reply_errorfiles,
-    reply_errorfiles_on_haproxy,
-    reply_errorfiles_on_ringlb
-);
     tcp_request_content_per_request,
     tcp_request_content_per_request_on_haproxy,
     tcp_request_content_per_request_on_ringlb
