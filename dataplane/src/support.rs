@@ -229,7 +229,6 @@ fn http_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
             first,
             "redirect"
                 | "monitor"
-                | "retry-on"
                 | "http-send-name-header"
                 | "max-session-srv-conns"
                 | "max-keep-alive-queue"

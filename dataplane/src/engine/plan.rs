@@ -143,6 +143,10 @@ pub struct BackendPlan {
     pub retries: u32,
     /// `option redispatch [<interval>]`.
     pub redispatch: Option<i32>,
+    /// `retry-on` (default `conn-failure`): a connection failure is
+    /// retried only with `conn-failure`, in both modes (HAProxy's
+    /// back_handle_st_cer); the other events are HTTP's.
+    pub retry_on: ringlb_config::model::RetryOn,
     pub beconn: Counter,
     /// Bumped on every change of a server's state (see
     /// `Process::set_server`): a core whose balancer saw an older one
@@ -748,6 +752,9 @@ fn backend_plan(px: &Proxy, cfg: &Config) -> Result<BackendPlan, String> {
         timeout_queue: px.timeouts.queue.or(px.timeouts.connect),
         retries: px.retries.unwrap_or(DEFAULT_RETRIES),
         redispatch: px.options.redispatch,
+        retry_on: px
+            .retry_on
+            .unwrap_or(ringlb_config::model::RetryOn::DEFAULT),
         beconn: Counter::default(),
         generation: std::sync::atomic::AtomicU64::new(0),
         queued: Counter::default(),

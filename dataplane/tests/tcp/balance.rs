@@ -43,6 +43,25 @@ fn connect_failure_retries_then_redispatch() {
     assert!(log.contains("/+1 "), "redispatch shows as +retries: {log}");
 }
 
+/// `retry-on` without `conn-failure` leaves a failed connection
+/// unretried in TCP mode too (haproxy 2.6's back_handle_st_cer checks it
+/// whatever the mode, though the manual says TCP mode ignores the
+/// keyword: checked by hand, `1/1/0/0/0` against `1/1/0/0/2`).
+#[test]
+fn retry_on_none_stops_connect_retries() {
+    let dead = refused_addr();
+    let p = Proxy::start(&tcp_config(
+        &format!("    retries 2\n    retry-on none\n    server dead {dead}\n"),
+        "",
+    ));
+    let mut c = p.connect();
+    let mut b = [0u8; 1];
+    assert_eq!(c.read(&mut b).unwrap_or(0), 0);
+    let log = p.next_log();
+    assert!(log.contains(" SC "), "connect failure: {log}");
+    assert!(log.contains("/0 0/0"), "no retry: {log}");
+}
+
 #[test]
 fn roundrobin_spreads_by_weight() {
     let a = Backend::echo();

@@ -381,7 +381,7 @@ fn options_and_checks() {
         (ff.except.as_deref(), ff.header.as_str(), ff.if_none),
         (Some("127.0.0.0/8"), "X-Real-IP", true)
     );
-    assert_eq!(b.options.redispatch, Some(1));
+    assert_eq!(b.options.redispatch, Some(-1));
     assert_eq!(b.options.http_conn_mode, Some(HttpConnMode::ServerClose));
     assert_eq!(b.options.flag("abortonclose"), Some(false));
     assert_eq!(b.http_checks.len(), 2);
@@ -507,7 +507,7 @@ fn inheritance_follows_capabilities() {
         (b.timeouts.client, b.timeouts.server),
         (None, Some(Duration::from_secs(6)))
     );
-    assert_eq!(b.options.redispatch, Some(1));
+    assert_eq!(b.options.redispatch, Some(-1));
     let l = cfg.proxy("l").unwrap();
     assert_eq!((l.maxconn, l.retries), (Some(500), Some(7)));
     assert_eq!(l.mode(), Mode::Http);

@@ -63,7 +63,7 @@ pub struct HttpPlan {
 
 /// The actions and fetches the engine applies itself (see
 /// `rules::http::Setup`).
-pub const ENGINE_ACTIONS: &[&str] = &["reject", "silent-drop"];
+pub const ENGINE_ACTIONS: &[&str] = &["reject", "silent-drop", "set-retries", "disable-l7-retry"];
 
 impl HttpPlan {
     /// The rules of `px` compiled as the engine runs them.

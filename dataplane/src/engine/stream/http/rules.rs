@@ -8,6 +8,7 @@ use ringlb_proto::h1::head::{HeadParser, Kind, Options, Progress};
 use ringlb_proto::msg::{Head, Method};
 
 use crate::engine::plan::{BackendPlan, FrontendPlan, Plan};
+use crate::engine::rules::engine_act::EngineAction;
 use crate::engine::rules::http::{Env, Reply, ReplyKind};
 use crate::log::termination::{Cause, Phase, Termination};
 
@@ -24,6 +25,10 @@ pub struct StreamEnv<'a> {
     pub be: Option<(usize, &'a BackendPlan)>,
     /// The server once connected.
     pub server: Option<usize>,
+    /// `http-request set-retries`: the stream's `retries`.
+    pub retries: std::cell::Cell<Option<u32>>,
+    /// `http-request disable-l7-retry`.
+    pub l7_retry_off: std::cell::Cell<bool>,
 }
 
 impl StreamEnv<'_> {
@@ -73,6 +78,18 @@ impl Env for StreamEnv<'_> {
         let be = self.backend_named(Some(backend))?;
         let s = be.servers.iter().find(|s| s.name == server)?;
         Some(s.state.get().usable())
+    }
+    fn apply(&self, action: EngineAction) {
+        match action {
+            // Out of [0, 100]: ignored, as HAProxy's action does.
+            EngineAction::SetRetries(n) => {
+                if let Some(n) = u32::try_from(n).ok().filter(|n| *n <= 100) {
+                    self.retries.set(Some(n));
+                }
+            }
+            EngineAction::DisableL7Retry => self.l7_retry_off.set(true),
+            _ => {}
+        }
     }
 }
 

@@ -30,6 +30,8 @@ use crate::engine::stream::tcp::StreamFacts;
 use crate::log::termination::{Cause, Phase, Termination};
 use ringlb_config::model::LogLevel;
 
+mod retry;
+
 fn term(cause: Cause, phase: Phase) -> Termination {
     Termination { cause, phase }
 }
@@ -45,6 +47,9 @@ enum ResEnd {
     Aborted,
     /// `timeout server` before a response head (504).
     Timeout,
+    /// A response whose status `retry-on` names, with a retry left: it is
+    /// dropped and the request sent again.
+    Retry,
     /// The response body failed after its head went out.
     Body(BodyEnd),
 }
@@ -211,6 +216,8 @@ impl<'c> Session<'c> {
             dst: self.dst,
             be: None,
             server: None,
+            retries: Cell::new(None),
+            l7_retry_off: Cell::new(false),
         };
         let mut log_level = None;
         fh.rules.capture_request(&mut Txn {
@@ -366,6 +373,16 @@ impl<'c> Session<'c> {
             HttpReuse::Aggressive | HttpReuse::Always => true,
         };
         let mut reuse_now = reuse;
+        let mut retry = retry::Retry::new(
+            core,
+            (
+                be.retry_on,
+                env.retries.get().unwrap_or(be.retries),
+                !env.l7_retry_off.get(),
+            ),
+            self.req.body,
+            &cbuf,
+        );
         // A request sent on a reused idle connection that the server
         // closed meanwhile (nothing came back) is sent again on a new one
         // when it has no body to replay (HAProxy retries it likewise).
@@ -388,6 +405,7 @@ impl<'c> Session<'c> {
                     None
                 }
             };
+            let start = Instant::now();
             let connected = match connect(
                 core,
                 be_idx,
@@ -397,8 +415,12 @@ impl<'c> Session<'c> {
                 Some(&HttpPick {
                     idle: &take_idle,
                     key: balance_key(core, be_idx, &self.req),
-                    force,
+                    force: retry.stay().or(force),
                     abort: bh.abortonclose.then_some(self.client),
+                    retried: retry.retried,
+                    redispatched: retry.redispatched,
+                    avoid: retry.avoid(),
+                    max_retries: retry.max,
                 }),
             )
             .await
@@ -429,10 +451,11 @@ impl<'c> Session<'c> {
             let srv_idx = connected.server;
             facts.server = Some(srv_idx);
             facts.server_addr = connected.addr;
-            facts.tw = connected.tw;
-            facts.tc = Some(connected.tc);
+            let (tw, tc) = retry.timers(start, connected.tw, connected.tc);
+            (facts.tw, facts.tc) = (Some(tw), Some(tc));
             facts.retries = connected.retries;
             facts.redispatched = connected.redispatched;
+            retry.redispatched = connected.redispatched;
             facts.queue = connected.queue;
             let sconn = connected.conn;
             let reused = connected.reused;
@@ -454,7 +477,7 @@ impl<'c> Session<'c> {
                     sbuf,
                     &sconn,
                     (be, srv_idx, force == Some(srv_idx)),
-                    (client_want, server_want),
+                    (client_want, server_want, retry.statuses()),
                     (&req_bytes, &res_bytes),
                     &mut http,
                     ready,
@@ -481,6 +504,17 @@ impl<'c> Session<'c> {
                 drop(sconn);
                 queue::offer(core, be_idx, srv_idx, true);
                 reuse_now = false;
+                continue;
+            }
+            if retry.wanted(&exchange.1, res_bytes.get()) {
+                // Sent again (do_l7_retry): the connection closed, its
+                // slot given back, the client's bytes as they came.
+                drop(sconn);
+                queue::offer(core, be_idx, srv_idx, true);
+                retry.next(core, (be_idx, be), srv_idx, force == Some(srv_idx));
+                retry.restore(&mut cbuf);
+                http.status = 0;
+                http.t_data = None;
                 continue;
             }
             facts.bytes_in += req_bytes.get();
@@ -546,7 +580,7 @@ impl<'c> Session<'c> {
             }
             Err((res_end, sent_head)) => {
                 let (status, t) = match res_end {
-                    ResEnd::Rule(_) => (0, term(Cause::Internal, Phase::Headers)),
+                    ResEnd::Rule(_) | ResEnd::Retry => (0, term(Cause::Internal, Phase::Headers)),
                     ResEnd::Invalid => (502, term(Cause::Proxy, Phase::Headers)),
                     ResEnd::Aborted => (502, term(Cause::ServerAbort, Phase::Headers)),
                     ResEnd::Timeout => (504, term(Cause::ServerTimeout, Phase::Headers)),
@@ -621,7 +655,7 @@ impl<'c> Session<'c> {
         sbuf: &mut Buffer,
         sconn: &Conn,
         (be, srv_idx, direct): (&BackendPlan, usize, bool),
-        (client_want, server_want): (Want, Want),
+        (client_want, server_want, retry_on): (Want, Want, ringlb_config::model::RetryOn),
         (req_bytes, res_bytes): (&Cell<u64>, &Cell<u64>),
         http: &mut HttpFacts,
         ready: Instant,
@@ -701,6 +735,9 @@ impl<'c> Session<'c> {
                     continue;
                 }
                 break;
+            }
+            if retry_on.status(res.status) {
+                return Err(ResEnd::Retry);
             }
             http.t_data = Some(ready.elapsed());
             http.status = res.status;
