@@ -422,6 +422,10 @@ fn dispatch(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<(), Diagnostic> {
             Ok(())
         }
         "retry-on" => {
+            // HAProxy's proxy_parse_retry_on refuses it (not a warning).
+            if cx.px.kind == ProxyKind::Frontend {
+                return Err(line.err(0, "'retry-on' only available in backend or listen section"));
+            }
             if !allowed_kw(cx, line, kw)? {
                 return Ok(());
             }

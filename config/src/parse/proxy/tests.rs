@@ -937,3 +937,32 @@ fn tcp_keepalive_settings_are_typed() {
         assert_eq!(errors(&d), [(5, msg.to_string())], "{line}");
     }
 }
+
+#[test]
+fn retry_on_is_typed_inherited_and_checked() {
+    use crate::model::RetryOn;
+    let text = "defaults\n mode http\n retry-on 503 empty-response\n\
+                backend b\nbackend c\n retry-on none\nlisten l\n bind :81\n retry-on all-retryable-errors\n";
+    let (cfg, d) = load(text);
+    assert!(!d.has_errors(), "{:?}", errors(&d));
+    let b = cfg.proxy("b").unwrap().retry_on.unwrap();
+    assert!(b.status(503) && b.has(RetryOn::EMPTY_RESPONSE) && !b.has(RetryOn::CONN_FAILURE));
+    assert_eq!(cfg.proxy("c").unwrap().retry_on, Some(RetryOn(0)));
+    assert!(cfg.proxy("l").unwrap().retry_on.unwrap().status(504));
+    // haproxy 2.6's verdicts: an unknown keyword, `none` with others, and
+    // a frontend are errors.
+    let (_, d) = load(
+        "backend b\n retry-on 503 foo\nbackend c\n retry-on none 503\nfrontend f\n bind :80\n retry-on 503\n",
+    );
+    assert_eq!(
+        errors(&d),
+        vec![
+            (2, "'retry-on': unknown keyword 'foo'".into()),
+            (4, "'retry-on' 'none' keyworld only usable alone".into()),
+            (
+                7,
+                "'retry-on' only available in backend or listen section".into()
+            ),
+        ]
+    );
+}
