@@ -556,18 +556,6 @@ fn server_other_checks(px: &Proxy, other: &[Directive], out: &mut Vec<Diagnostic
             out.push(diag("server hash-key", &d.loc));
         }
     }
-    // Idle-connection tuning only changes how many idle server
-    // connections are kept (ringlb bounds them by the need): a warning.
-    if px.mode() == Mode::Http {
-        for kw in ["pool-purge-delay", "pool-low-conn", "max-reuse"] {
-            if let Some(d) = other_opt(other, kw) {
-                out.push(Diagnostic::warning(
-                    &d.loc,
-                    format!("'{kw}' has no effect yet: idle server connections are kept up to the connections in use (at least 8) and pool-max-conn"),
-                ));
-            }
-        }
-    }
     // A server that starts down waits for a check to bring it up; ringlb
     // would send it traffic at once.
     if let Some(d) = other_opt(other, "init-state") {

@@ -197,6 +197,12 @@ pub struct ServerPlan {
     /// `pool-max-conn`: idle connections kept for reuse (None: no limit;
     /// 0: none).
     pub pool_max_conn: Option<usize>,
+    /// `pool-purge-delay` (default 5s; zero: no idle connection kept).
+    pub pool_purge_delay: Duration,
+    /// `pool-low-conn`: idle connections kept above the estimated need.
+    pub pool_low_conn: usize,
+    /// `max-reuse`: the times a connection is reused (None: no limit).
+    pub max_reuse: Option<u32>,
     /// `cookie <value>`: the persistence cookie value naming it.
     pub cookie: Option<String>,
     /// Connections currently established or being established, all cores.
@@ -732,6 +738,14 @@ fn backend_plan(px: &Proxy, cfg: &Config) -> Result<BackendPlan, String> {
             minconn: o.minconn.unwrap_or(0),
             maxqueue: o.maxqueue.unwrap_or(0),
             pool_max_conn: o.pool_max_conn.and_then(|n| usize::try_from(n).ok()),
+            pool_purge_delay: o.pool_purge_delay.unwrap_or(Duration::from_secs(5)),
+            // HAProxy stores atoi's value in an unsigned int: a negative
+            // one keeps every idle connection the other bounds allow.
+            pool_low_conn: o
+                .pool_low_conn
+                .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX)),
+            // -1 (or any negative value): no limit.
+            max_reuse: o.max_reuse.and_then(|n| u32::try_from(n).ok()),
             cookie: o.cookie.clone(),
             conns: Counter::default(),
             queued: Counter::default(),

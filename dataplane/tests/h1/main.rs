@@ -22,6 +22,7 @@ mod errors;
 mod features;
 mod lifecycle;
 mod messaging;
+mod pool;
 mod retries;
 mod reuse;
 mod rules;

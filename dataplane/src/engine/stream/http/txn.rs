@@ -386,24 +386,30 @@ impl<'c> Session<'c> {
         // A request sent on a reused idle connection that the server
         // closed meanwhile (nothing came back) is sent again on a new one
         // when it has no body to replay (HAProxy retries it likewise).
-        let (srv_idx, sconn, exchange, mut owned, mut pooled) = loop {
+        let (srv_idx, sconn, exchange, mut owned, mut pooled, (in_use, served)) = loop {
             let own = &self.own;
             // A request without a body is sent again on a new connection
             // if the idle one turns out closed: it needs no look first
             // (one system call per request saved); one with a body does.
             let check = self.req.body != Body::None;
+            // The requests the connection taken served (`max-reuse`).
+            let taken_served = Cell::new(0u32);
             let take_idle = |srv: usize| {
-                if let Some((b, s, (conn, addr))) = own.take() {
-                    let open = !check || matches!(conn.peek(), Err(nix::errno::Errno::EAGAIN));
-                    if (b, s) == (be_idx, srv) && open {
-                        return Some((conn, addr));
+                let idle = match own.take() {
+                    Some((b, s, idle))
+                        if (b, s) == (be_idx, srv)
+                            && (!check
+                                || matches!(idle.0.peek(), Err(nix::errno::Errno::EAGAIN))) =>
+                    {
+                        Some(idle)
                     }
-                }
-                if reuse_now {
-                    core.idle.take(be_idx, srv, check)
-                } else {
-                    None
-                }
+                    _ if reuse_now => core.idle.take(be_idx, srv, check),
+                    _ => None,
+                };
+                idle.map(|(conn, addr, served)| {
+                    taken_served.set(served);
+                    (conn, addr)
+                })
             };
             let start = Instant::now();
             let connected = match connect(
@@ -459,6 +465,10 @@ impl<'c> Session<'c> {
             facts.queue = connected.queue;
             let sconn = connected.conn;
             let reused = connected.reused;
+            let served = if reused { taken_served.get() } else { 0 };
+            // Counted in use until it is kept idle or closed (the need
+            // idle connections are kept for).
+            let in_use = core.idle.in_use(be_idx, srv_idx);
 
             // The exchange.
             let mut owned: Option<Buffer> = None;
@@ -519,7 +529,7 @@ impl<'c> Session<'c> {
             }
             facts.bytes_in += req_bytes.get();
             facts.bytes_out += res_bytes.get();
-            break (srv_idx, sconn, exchange, owned, pooled);
+            break (srv_idx, sconn, exchange, owned, pooled, (in_use, served));
         };
         let sbuf: &mut Buffer = match pooled.as_deref_mut() {
             Some(b) => b,
@@ -605,30 +615,35 @@ impl<'c> Session<'c> {
             }
         }
         drop(pooled.take());
+        let srv = be.servers.get(srv_idx);
+        // `max-reuse`: this request was the connection's reuse number
+        // `served`; it goes on while the next one stays within the limit.
+        keep_server &= srv.and_then(|s| s.max_reuse).is_none_or(|m| served < m);
+        let idle = (sconn, facts.server_addr, served.saturating_add(1));
         if keep_server && bh.reuse == HttpReuse::Never {
-            self.own
-                .set(Some((be_idx, srv_idx, (sconn, facts.server_addr))));
-        } else if keep_server {
-            // Idle connections kept per server and core: no more than the
-            // core's live client sessions (each uses one server connection
-            // at a time, so the need never exceeds them: HAProxy purges its
-            // idle ones down to its estimate of the need), with a floor,
-            // and `pool-max-conn` when set. Without a bound, `http-reuse
-            // safe` would keep one per client (each first request opens
-            // one); bounded by the connections in use instead, a steady
-            // keep-alive load reopened a fifth of its server connections
-            // (perf/run http-tiny-keepalive: 0.26 server connections per
-            // request).
-            let srv = be.servers.get(srv_idx);
-            let need = core.live.get().max(IDLE_FLOOR);
-            let max = srv
-                .and_then(|s| s.pool_max_conn)
-                .map_or(need, |m| m.min(need));
-            core.idle
-                .put(be_idx, srv_idx, (sconn, facts.server_addr), Some(max));
+            self.own.set(Some((be_idx, srv_idx, idle)));
+        } else if let Some(s) = srv.filter(|_| keep_server) {
+            // Kept as HAProxy's srv_add_to_idle_list decides (the need,
+            // `pool-low-conn`, `pool-max-conn`, `pool-purge-delay`; see
+            // backend::idle), and never more than the core's live client
+            // sessions (each uses one server connection at a time), with
+            // a floor: without a bound, `http-reuse safe` would keep one
+            // per client (each first request opens one).
+            let limits = crate::engine::backend::idle::Limits {
+                max: s.pool_max_conn,
+                low: s.pool_low_conn,
+                purge_delay: s.pool_purge_delay,
+            };
+            let cap = core
+                .live
+                .get()
+                .max(IDLE_FLOOR)
+                .saturating_add(s.pool_low_conn);
+            core.idle.put(be_idx, srv_idx, idle, limits, cap);
         } else {
-            drop(sconn);
+            drop(idle);
         }
+        drop(in_use);
         queue::offer(core, be_idx, srv_idx, true);
         be.beconn.dec();
         if next == Next::KeepAlive && !cbuf.is_empty() {
