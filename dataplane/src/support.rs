@@ -212,7 +212,6 @@ fn http_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
                 | "checkcache"
                 | "logasap"
                 | "log-separate-errors"
-                | "prefer-last-server"
                 | "persist"
         );
         if *on && unsupported {

@@ -188,3 +188,46 @@ fn max_reuse(name: &str, program: &Path) {
     }
 }
 on_both!(max_reuse, max_reuse_on_haproxy, max_reuse_on_ringlb);
+
+fn answer_a(_: &crate::server::Seen) -> crate::server::Answer {
+    crate::server::ok("a")
+}
+
+fn answer_b(_: &crate::server::Seen) -> crate::server::Answer {
+    crate::server::ok("b")
+}
+
+/// `option prefer-last-server`: a session's requests stay on the server
+/// its own connection goes to, where roundrobin would alternate. HAProxy
+/// 2.6 looks only at the connections a session holds, which under HTTP/1
+/// is `http-reuse never`'s: under `safe` the option changes nothing.
+fn prefer_last_server(name: &str, program: &Path) {
+    for (extra, want) in [
+        ("http-reuse never\noption prefer-last-server", "aaaa"),
+        ("http-reuse never", "abab"),
+        ("http-reuse safe\noption prefer-last-server", "abab"),
+    ] {
+        let (a, b) = (
+            crate::server::Server::start(answer_a),
+            crate::server::Server::start(answer_b),
+        );
+        let cfg = config(
+            &[format!("a {}", a.addr), format!("b {}", b.addr)],
+            &format!("balance roundrobin\n{extra}"),
+        );
+        let p = start(name, program, &cfg);
+        let mut c = Client::connect(p.addr);
+        let mut got = String::new();
+        for _ in 0..4 {
+            c.send(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+            let r = c.response(false);
+            got.push_str(&String::from_utf8_lossy(&r.body));
+        }
+        assert_eq!(got, want, "{name}: {extra:?}");
+    }
+}
+on_both!(
+    prefer_last_server,
+    prefer_last_server_on_haproxy,
+    prefer_last_server_on_ringlb
+);

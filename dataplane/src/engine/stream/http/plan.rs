@@ -59,6 +59,8 @@ pub struct HttpPlan {
     pub rules: crate::engine::rules::http::HttpRules,
     /// A `listen` section: its frontend and backend share one rule set.
     pub listen: bool,
+    /// `option prefer-last-server`.
+    pub prefer_last_server: bool,
 }
 
 /// The actions and fetches the engine applies itself (see
@@ -168,6 +170,7 @@ impl HttpPlan {
                 .map(super::cookie::CookiePlan::of),
             rules,
             listen: px.kind == ringlb_config::model::ProxyKind::Listen,
+            prefer_last_server: o.is_set("prefer-last-server"),
         })))
     }
 

@@ -421,7 +421,16 @@ impl<'c> Session<'c> {
                 Some(&HttpPick {
                     idle: &take_idle,
                     key: balance_key(core, be_idx, &self.req),
-                    force: retry.stay().or(force),
+                    // `option prefer-last-server`: the server of the
+                    // session's own connection, when no persistence names
+                    // one and the algorithm is no hash (assign_server;
+                    // HAProxy's session holds connections under
+                    // `http-reuse never` only, as here).
+                    force: retry.stay().or(force).or_else(|| {
+                        bh.prefer_last_server
+                            .then(|| self.last_server(core, be_idx, be))
+                            .flatten()
+                    }),
                     abort: bh.abortonclose.then_some(self.client),
                     retried: retry.retried,
                     redispatched: retry.redispatched,
@@ -997,6 +1006,29 @@ impl<'c> Session<'c> {
         } else {
             Next::Close
         }
+    }
+
+    /// The usable server of `be` the session's own connection goes to,
+    /// unless the backend hashes (`option prefer-last-server`).
+    fn last_server(
+        &self,
+        core: &crate::engine::runtime::Core,
+        be_idx: usize,
+        be: &BackendPlan,
+    ) -> Option<usize> {
+        let own = self.own.take();
+        let last = own.as_ref().map(|(b, s, _)| (*b, *s));
+        self.own.set(own);
+        let (b, s) = last?;
+        let hash = core
+            .balancers
+            .get(be_idx)
+            .is_some_and(|bal| !matches!(bal.borrow().needs_key(), crate::balance::KeyKind::None));
+        let usable = be
+            .servers
+            .get(s)
+            .is_some_and(|srv| srv.state.get().usable());
+        (b == be_idx && usable && !hash).then_some(s)
     }
 
     /// `option forwardfor` then `option originalto`, as http_process_request
