@@ -70,18 +70,24 @@ fn failures_are_retried_elsewhere(name: &str, program: &Path) {
     );
     let p = start(name, program, &cfg);
     for path in ["/close", "/junk", "/503", "/hang"] {
-        for body in ["", "hello"] {
+        // Without a body, with one, chunked (and a pipelined request
+        // after it, which must survive the retry).
+        for (body, chunked) in [("", false), ("hello", false), ("hello", true)] {
             let mut c = Client::connect(p.addr);
             let method = if body.is_empty() { "GET" } else { "POST" };
-            c.send(
-                format!(
-                    "{method} {path} HTTP/1.1\r\nHost: a\r\nContent-Length: {}\r\n\r\n{body}",
-                    body.len()
-                )
-                .as_bytes(),
-            );
+            let framing = if chunked {
+                format!("Transfer-Encoding: chunked\r\n\r\n5\r\n{body}\r\n0\r\n\r\n")
+            } else {
+                format!("Content-Length: {}\r\n\r\n{body}", body.len())
+            };
+            let next = if chunked {
+                "GET /after HTTP/1.1\r\nHost: a\r\n\r\n"
+            } else {
+                ""
+            };
+            c.send(format!("{method} {path} HTTP/1.1\r\nHost: a\r\n{framing}{next}").as_bytes());
             let r = c.response(false);
-            let what = format!("{name}: {method} {path}");
+            let what = format!("{name}: {method} {path} chunked={chunked}");
             assert_eq!(r.status, 200, "{what}");
             assert_eq!(r.body, format!("second:{body}").as_bytes(), "{what}");
             let (seen1, seen2) = (s1.next(), s2.next());
@@ -94,6 +100,12 @@ fn failures_are_retried_elsewhere(name: &str, program: &Path) {
                 seen2.line.starts_with(&format!("{method} {path} ")),
                 "{what}"
             );
+            if chunked {
+                // The pipelined request, served by the first server (not
+                // the POST again).
+                assert_eq!(c.response(false).body, b"first", "{what}");
+                assert!(s1.next().line.starts_with("GET /after "), "{what}");
+            }
             assert!(
                 s1.nothing_within(Duration::from_millis(50)),
                 "{what}: the first server saw it twice"
@@ -113,6 +125,14 @@ fn failures_are_retried_elsewhere(name: &str, program: &Path) {
             // the 300 ms the first server kept the request.
             if path == "/hang" {
                 assert!(t[1] >= 250 && t[3] < 250, "{what}: {t:?}");
+            }
+            if chunked {
+                let (l, rc) = next_log(&p);
+                assert_eq!(
+                    (l.backend_server.as_str(), rc.as_str()),
+                    ("be/s1", "0"),
+                    "{what}"
+                );
             }
         }
     }

@@ -496,7 +496,7 @@ impl<'c> Session<'c> {
                     sbuf,
                     &sconn,
                     (be, srv_idx, force == Some(srv_idx)),
-                    (client_want, server_want, retry.statuses()),
+                    (client_want, server_want, &mut retry),
                     (&req_bytes, &res_bytes),
                     &mut http,
                     ready,
@@ -679,7 +679,7 @@ impl<'c> Session<'c> {
         sbuf: &mut Buffer,
         sconn: &Conn,
         (be, srv_idx, direct): (&BackendPlan, usize, bool),
-        (client_want, server_want, retry_on): (Want, Want, ringlb_config::model::RetryOn),
+        (client_want, server_want, retry): (Want, Want, &mut retry::Retry<'_>),
         (req_bytes, res_bytes): (&Cell<u64>, &Cell<u64>),
         http: &mut HttpFacts,
         ready: Instant,
@@ -760,9 +760,12 @@ impl<'c> Session<'c> {
                 }
                 break;
             }
-            if retry_on.status(res.status) {
+            if retry.statuses().status(res.status) {
                 return Err(ResEnd::Retry);
             }
+            // The response stays: the request is no longer kept (HAProxy
+            // frees its L7 buffer here).
+            retry.release();
             http.t_data = Some(ready.elapsed());
             http.status = res.status;
             // The rules of the response: captures, the backend's then the

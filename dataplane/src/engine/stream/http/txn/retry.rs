@@ -183,6 +183,14 @@ impl<'c> Retry<'c> {
             .and_then(|s| usize::try_from(s).ok())
     }
 
+    /// A response head came that is not retried: nothing is retried any
+    /// more (a byte of it goes to the client), the kept bytes go back to
+    /// the pool.
+    pub(super) fn release(&mut self) {
+        self.kept = None;
+        self.on = RetryOn::default();
+    }
+
     /// The client's buffer as it was before the first attempt.
     pub(super) fn restore(&self, cbuf: &mut Buffer) {
         if let Some(kept) = &self.kept {
