@@ -380,3 +380,41 @@ fn set_retries_changes_the_request_s_retries() {
     }
     assert!(s2.nothing_within(Duration::from_millis(10)));
 }
+
+/// Connection failures and L7 failures count against the same
+/// `retries`: a refused server, then a 503, then the refused one again
+/// (each redispatch leaves the last server only), then the 503 server,
+/// whose answer stands once the three retries are spent (`+3`).
+fn connect_and_l7_retries_share_the_count(name: &str, program: &Path) {
+    let (s2, s3) = (Server::start(failing), Server::start(answering));
+    let cfg = config(
+        &[
+            format!("dead {}", refused_addr()),
+            format!("s2 {}", s2.addr),
+            format!("s3 {}", s3.addr),
+        ],
+        "balance first\nretries 3\noption redispatch\ntimeout connect 200ms\n\
+         retry-on all-retryable-errors",
+    );
+    let p = start(name, program, &cfg);
+    let mut c = Client::connect(p.addr);
+    c.send(b"GET /503 HTTP/1.1\r\nHost: a\r\n\r\n");
+    let r = c.response(false);
+    assert_eq!((r.status, r.body.as_slice()), (503, &b"busy"[..]), "{name}");
+    for _ in 0..2 {
+        assert!(s2.next().line.starts_with("GET /503 "), "{name}");
+    }
+    assert!(s2.nothing_within(Duration::from_millis(50)), "{name}");
+    assert!(s3.nothing_within(Duration::from_millis(1)), "{name}");
+    let (l, rc) = next_log(&p);
+    assert_eq!(
+        (l.backend_server.as_str(), l.status.as_str(), rc.as_str()),
+        ("be/s2", "503", "+3"),
+        "{name}"
+    );
+}
+on_both!(
+    connect_and_l7_retries_share_the_count,
+    connect_and_l7_retries_share_the_count_on_haproxy,
+    connect_and_l7_retries_share_the_count_on_ringlb
+);

@@ -31,7 +31,7 @@ pub type Idle = (Conn, Option<SocketAddr>, u32);
 /// What a server's idle connections may be (its `pool-*` settings).
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
-    /// `pool-max-conn` split over the cores (None: no limit).
+    /// `pool-max-conn`, per core here (None: no limit).
     pub max: Option<usize>,
     /// `pool-low-conn`: idle connections kept above the estimated need.
     pub low: usize,

@@ -470,7 +470,8 @@ impl<'c> Session<'c> {
             (facts.tw, facts.tc) = (Some(tw), Some(tc));
             facts.retries = connected.retries;
             facts.redispatched = connected.redispatched;
-            retry.redispatched = connected.redispatched;
+            // Connection retries count against the same `retries`.
+            (retry.retried, retry.redispatched) = (connected.retries, connected.redispatched);
             facts.queue = connected.queue;
             let sconn = connected.conn;
             let reused = connected.reused;
