@@ -418,3 +418,48 @@ on_both!(
     connect_and_l7_retries_share_the_count_on_haproxy,
     connect_and_l7_retries_share_the_count_on_ringlb
 );
+
+/// A persistence cookie names the failing server: the stream is tied to
+/// it (no immediate redispatch), so retries stay on it until `option
+/// redispatch`'s last one breaks the persistence; the answering server
+/// then sets its own cookie, and the log's cookie flags say the cookie's
+/// server failed (`D`).
+fn a_cookie_s_server_is_left_on_the_last_retry(name: &str, program: &Path) {
+    let (s1, s2) = (Server::start(failing), Server::start(answering));
+    let cfg = config(
+        &[
+            format!("s1 {} cookie one", s1.addr),
+            format!("s2 {} cookie two", s2.addr),
+        ],
+        "balance roundrobin\nretries 2\noption redispatch\nretry-on 503\n\
+         cookie SRV insert indirect nocache",
+    );
+    let p = start(name, program, &cfg);
+    let mut c = Client::connect(p.addr);
+    c.send(b"GET /503 HTTP/1.1\r\nHost: a\r\nCookie: SRV=one\r\n\r\n");
+    let r = c.response(false);
+    assert_eq!(r.status, 200, "{name}");
+    let set = r.header("set-cookie").unwrap_or_default().to_string();
+    for _ in 0..2 {
+        assert!(s1.next().line.starts_with("GET /503 "), "{name}");
+    }
+    assert!(s1.nothing_within(Duration::from_millis(50)), "{name}");
+    assert!(s2.next().line.starts_with("GET /503 "), "{name}");
+    let line = loop {
+        let l = p.next_log();
+        if l.ends_with('"') {
+            break l;
+        }
+    };
+    let f: Vec<&str> = line.split(' ').collect();
+    assert_eq!(
+        (f[3], f[9], f[10], set.as_str()),
+        ("be/s2", "--DI", "1/1/0/0/+2", "SRV=two; path=/"),
+        "{name}: {line}"
+    );
+}
+on_both!(
+    a_cookie_s_server_is_left_on_the_last_retry,
+    a_cookie_s_server_is_left_on_the_last_retry_on_haproxy,
+    a_cookie_s_server_is_left_on_the_last_retry_on_ringlb
+);

@@ -472,6 +472,17 @@ impl<'c> Session<'c> {
             facts.redispatched = connected.redispatched;
             // Connection retries count against the same `retries`.
             (retry.retried, retry.redispatched) = (connected.retries, connected.redispatched);
+            // A redispatch away from the cookie's server: the cookie's
+            // server failed (assign_server_and_queue's TX_CK_DOWN).
+            if let Some(st) = http
+                .cookie
+                .as_mut()
+                .filter(|_| force.is_some_and(|f| f != srv_idx))
+            {
+                if st.request == crate::log::termination::RequestCookie::Valid {
+                    st.request = crate::log::termination::RequestCookie::Down;
+                }
+            }
             facts.queue = connected.queue;
             let sconn = connected.conn;
             let reused = connected.reused;
