@@ -202,10 +202,13 @@ fn answer_b(_: &crate::server::Seen) -> crate::server::Answer {
 /// 2.6 looks only at the connections a session holds, which under HTTP/1
 /// is `http-reuse never`'s: under `safe` the option changes nothing.
 fn prefer_last_server(name: &str, program: &Path) {
-    for (extra, want) in [
-        ("http-reuse never\noption prefer-last-server", "aaaa"),
-        ("http-reuse never", "abab"),
-        ("http-reuse safe\noption prefer-last-server", "abab"),
+    // Which server comes first depends on the core the client lands on
+    // (each core's roundrobin starts its own way): the pattern is
+    // checked, one server or alternating.
+    for (extra, sticks) in [
+        ("http-reuse never\noption prefer-last-server", true),
+        ("http-reuse never", false),
+        ("http-reuse safe\noption prefer-last-server", false),
     ] {
         let (a, b) = (
             crate::server::Server::start(answer_a),
@@ -223,7 +226,14 @@ fn prefer_last_server(name: &str, program: &Path) {
             let r = c.response(false);
             got.push_str(&String::from_utf8_lossy(&r.body));
         }
-        assert_eq!(got, want, "{name}: {extra:?}");
+        let got = got.as_bytes();
+        let same = got.windows(2).all(|w| w[0] == w[1]);
+        let alternates = got.windows(2).all(|w| w[0] != w[1]);
+        assert!(
+            if sticks { same } else { alternates },
+            "{name}: {extra:?}: {}",
+            String::from_utf8_lossy(got)
+        );
     }
 }
 on_both!(
