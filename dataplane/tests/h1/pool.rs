@@ -16,7 +16,8 @@ use crate::server::{config, Client};
 #[derive(Debug)]
 enum Event {
     Opened,
-    Closed(Instant),
+    /// When, and whether by a reset.
+    Closed(Instant, bool),
 }
 
 /// A server answering every request `200 ok` on any connection, telling
@@ -25,7 +26,7 @@ struct Counting {
     addr: SocketAddr,
     events: mpsc::Receiver<Event>,
     /// Ends seen while counting openings.
-    closes: std::cell::RefCell<Vec<Instant>>,
+    closes: std::cell::RefCell<Vec<(Instant, bool)>>,
 }
 
 impl Counting {
@@ -55,19 +56,20 @@ impl Counting {
         while let Ok(e) = self.events.recv_timeout(quiet) {
             match e {
                 Event::Opened => n += 1,
-                Event::Closed(at) => self.closes.borrow_mut().push(at),
+                Event::Closed(at, reset) => self.closes.borrow_mut().push((at, reset)),
             }
         }
         n
     }
 
-    /// When the next connection end comes, within `within`.
-    fn closed_within(&self, within: Duration) -> Option<Instant> {
-        if let Some(at) = self.closes.borrow_mut().pop() {
-            return Some(at);
+    /// When the next connection end comes, within `within`, and whether
+    /// it was a reset.
+    fn closed_within(&self, within: Duration) -> Option<(Instant, bool)> {
+        if let Some(c) = self.closes.borrow_mut().pop() {
+            return Some(c);
         }
         match self.events.recv_timeout(within) {
-            Ok(Event::Closed(at)) => Some(at),
+            Ok(Event::Closed(at, reset)) => Some((at, reset)),
             Ok(e) => panic!("unexpected {e:?}"),
             Err(_) => None,
         }
@@ -78,21 +80,22 @@ fn serve(s: TcpStream, tx: &mpsc::Sender<Event>) {
     let mut w = s.try_clone().unwrap();
     let mut r = BufReader::new(s);
     let mut line = String::new();
-    loop {
+    let reset = loop {
         line.clear();
         match r.read_line(&mut line) {
-            Ok(0) | Err(_) => break,
+            Ok(0) => break false,
+            Err(e) => break e.kind() == std::io::ErrorKind::ConnectionReset,
             Ok(_) if line == "\r\n" => {
                 if w.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
                     .is_err()
                 {
-                    break;
+                    break true;
                 }
             }
             Ok(_) => {}
         }
-    }
-    let _ = tx.send(Event::Closed(Instant::now()));
+    };
+    let _ = tx.send(Event::Closed(Instant::now(), reset));
 }
 
 /// `requests` GETs, one after the other on one client connection, which
@@ -111,7 +114,8 @@ fn one_server(srv: &Counting, opts: &str) -> String {
 }
 
 /// `pool-purge-delay 0` keeps no idle connection: each request of a
-/// keep-alive client opens its own; by default one serves them all.
+/// keep-alive client opens its own, closed (reset) once answered; by
+/// default one serves them all and stays.
 fn purge_delay_zero_keeps_none(name: &str, program: &Path) {
     for (opts, want) in [("pool-purge-delay 0", 3), ("", 1)] {
         let srv = Counting::start();
@@ -122,6 +126,14 @@ fn purge_delay_zero_keeps_none(name: &str, program: &Path) {
             want,
             "{name}: {opts:?}"
         );
+        // Each connection not kept closes at once, with a reset.
+        let closes = srv.closes.borrow();
+        assert_eq!(
+            closes.len(),
+            want - 1 + usize::from(want > 1),
+            "{name}: {opts:?}"
+        );
+        assert!(closes.iter().all(|(_, reset)| *reset), "{name}: {opts:?}");
     }
 }
 on_both!(
@@ -140,9 +152,13 @@ fn idle_connections_are_purged(name: &str, program: &Path) {
     let t0 = Instant::now();
     let _c = requests(p.addr, 1);
     assert_eq!(srv.opened(Duration::from_millis(50)), 1, "{name}");
-    let at = srv
+    let (at, reset) = srv
         .closed_within(DEADLINE)
         .unwrap_or_else(|| panic!("{name}: the idle connection was never closed"));
+    assert!(
+        reset,
+        "{name}: a purged idle connection closes with a reset"
+    );
     let after = at - t0;
     assert!(
         after >= Duration::from_millis(150),

@@ -165,6 +165,8 @@ impl IdleConns {
                 if p.purge_at.is_none() {
                     p.purge_at = Some(Instant::now() + limits.purge_delay);
                 }
+            } else {
+                discard(&idle.0);
             }
             keep
         })
@@ -183,7 +185,9 @@ impl IdleConns {
                 if at <= now {
                     let kill = p.need.purge(p.conns.len());
                     // The least recently used first (the stack's bottom).
-                    p.conns.drain(..kill.min(p.conns.len()));
+                    for idle in p.conns.drain(..kill.min(p.conns.len())) {
+                        discard(&idle.0);
+                    }
                     p.purge_at = (!p.conns.is_empty()).then(|| now + delay(b, s));
                 }
                 if let Some(at) = p.purge_at {
@@ -217,6 +221,14 @@ impl IdleConns {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// Make a connection that goes unused close with a reset, as HAProxy
+/// closes the idle server connections it does not keep (its
+/// H1C_F_ST_SILENT_SHUT): no FIN exchange, no TIME_WAIT left on the
+/// proxy's side.
+fn discard(conn: &Conn) {
+    let _ = socket2::SockRef::from(conn).set_linger(Some(Duration::ZERO));
 }
 
 /// Purge `core`'s idle connections as their servers' `pool-purge-delay`
