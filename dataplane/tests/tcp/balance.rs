@@ -329,6 +329,62 @@ on_both!(
     dead_unix_server_redispatches_on_ringlb
 );
 
+/// Without `option redispatch` a retry stays on the server it failed on,
+/// whatever the algorithm would pick next (HAProxy keeps the stream
+/// assigned): under roundrobin over a dead and a live server, a stream
+/// that tried the dead one fails there after its retries (SC, 2
+/// retries); with `option redispatch` its first retry leaves it
+/// (roundrobin is no hash: at once, `+1`). Which server a stream tries
+/// first depends on the core it lands on: four streams, each checked.
+fn a_retry_stays_on_its_server(name: &str, program: &Path) {
+    let dead = refused_addr();
+    for redispatch in ["", "option redispatch"] {
+        let be = Backend::echo();
+        let p = start(
+            name,
+            program,
+            &logged_config(
+                "    timeout connect 200ms\n    timeout client 10s\n    timeout server 10s\n",
+                &format!(
+                    "    balance roundrobin\n    retries 2\n    {redispatch}\n\
+                     server dead {dead}\n    server live {}\n",
+                    be.addr
+                ),
+            ),
+        );
+        let mut retried = 0;
+        for _ in 0..4 {
+            let mut c = p.connect();
+            let _ = c.write_all(b"hello");
+            let _ = c.shutdown(Shutdown::Write);
+            let mut got = Vec::new();
+            let _ = c.read_to_end(&mut got);
+            let l = p.next_tcplog();
+            let seen = (l.server.as_str(), l.retries.as_str());
+            if seen == ("live", "0") {
+                continue;
+            }
+            retried += 1;
+            let want = if redispatch.is_empty() {
+                ("dead", "2")
+            } else {
+                ("live", "+1")
+            };
+            assert_eq!(seen, want, "{name}: {redispatch:?}: {l:?}");
+        }
+        assert!(
+            retried > 0,
+            "{name}: {redispatch:?}: no stream tried the dead server"
+        );
+    }
+}
+
+on_both!(
+    a_retry_stays_on_its_server,
+    a_retry_stays_on_its_server_on_haproxy,
+    a_retry_stays_on_its_server_on_ringlb
+);
+
 /// After a redispatch, %Tw runs up to the pick of the server that served
 /// (the failed attempt included) and %Tc is that last attempt alone:
 /// HAProxy logs `502/1/502` for a first attempt that timed out at 500 ms.

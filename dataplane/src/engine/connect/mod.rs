@@ -421,18 +421,22 @@ pub(crate) async fn connect(
                 ticket.leave(&mut progress.queue);
                 return Err(progress.failure(Cause::Killed, Phase::Queue, None));
             }
-            let queue = match pick_or_queue(core, be_idx, be, &ticket, (client, key, force), avoid)
-            {
-                Ok(i) => {
-                    ticket.take_slot(&mut progress.queue);
-                    break i;
-                }
-                Err(Some(q)) => q,
-                Err(None) => {
-                    ticket.leave(&mut progress.queue);
-                    return Err(progress.failure(Cause::ServerAbort, Phase::Connect, None));
-                }
-            };
+            // A retry without redispatch stays on its server (HAProxy
+            // keeps the stream assigned: SC_ST_ASS), whatever the
+            // algorithm would pick now.
+            let assigned = retry_of.or(force);
+            let queue =
+                match pick_or_queue(core, be_idx, be, &ticket, (client, key, assigned), avoid) {
+                    Ok(i) => {
+                        ticket.take_slot(&mut progress.queue);
+                        break i;
+                    }
+                    Err(Some(q)) => q,
+                    Err(None) => {
+                        ticket.leave(&mut progress.queue);
+                        return Err(progress.failure(Cause::ServerAbort, Phase::Connect, None));
+                    }
+                };
             if let Some(end) = queue_full(be, queue, &mut ticket, &mut progress) {
                 return Err(end);
             }
