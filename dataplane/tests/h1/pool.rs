@@ -257,3 +257,68 @@ on_both!(
     prefer_last_server_on_haproxy,
     prefer_last_server_on_ringlb
 );
+
+fn challenge_a(s: &crate::server::Seen) -> crate::server::Answer {
+    challenge(s, "a")
+}
+
+fn challenge_b(s: &crate::server::Seen) -> crate::server::Answer {
+    challenge(s, "b")
+}
+
+/// `/ntlm` and `/basic` are answered 401 with that challenge, the rest
+/// 200 with the server's name.
+fn challenge(s: &crate::server::Seen, name: &str) -> crate::server::Answer {
+    let scheme = match s.line.split(' ').nth(1).unwrap_or("") {
+        "/ntlm" => "NTLM",
+        "/nego" => "Basic realm=\"x\", Negotiate",
+        "/basic" => "Basic realm=\"x\"",
+        _ => return crate::server::ok(name),
+    };
+    crate::server::Answer::Send(
+        format!(
+            "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: {scheme}\r\n\
+             Content-Length: {}\r\n\r\n{name}",
+            name.len()
+        )
+        .into_bytes(),
+    )
+}
+
+/// A server answering an NTLM or Negotiate challenge (a 401 whose
+/// `WWW-Authenticate` starts with `NTLM` or `Nego`, any of its
+/// comma-separated values) binds the session to its connection, without
+/// `option prefer-last-server` and under `http-reuse safe`: the requests
+/// that follow stay on that server. A Basic challenge binds nothing.
+fn an_ntlm_challenge_binds_the_session(name: &str, program: &Path) {
+    for (first, sticks) in [("/ntlm", true), ("/nego", true), ("/basic", false)] {
+        let (a, b) = (
+            crate::server::Server::start(challenge_a),
+            crate::server::Server::start(challenge_b),
+        );
+        let cfg = config(
+            &[format!("a {}", a.addr), format!("b {}", b.addr)],
+            "balance roundrobin",
+        );
+        let p = start(name, program, &cfg);
+        let mut c = Client::connect(p.addr);
+        let mut got = Vec::new();
+        for path in [first, "/", "/", "/"] {
+            c.send(format!("GET {path} HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes());
+            let r = c.response(false);
+            got.extend_from_slice(&r.body);
+        }
+        let same = got.windows(2).all(|w| w[0] == w[1]);
+        let alternates = got.windows(2).all(|w| w[0] != w[1]);
+        assert!(
+            if sticks { same } else { alternates },
+            "{name}: {first}: {}",
+            String::from_utf8_lossy(&got)
+        );
+    }
+}
+on_both!(
+    an_ntlm_challenge_binds_the_session,
+    an_ntlm_challenge_binds_the_session_on_haproxy,
+    an_ntlm_challenge_binds_the_session_on_ringlb
+);

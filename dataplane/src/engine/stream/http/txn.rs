@@ -427,7 +427,7 @@ impl<'c> Session<'c> {
                     // HAProxy's session holds connections under
                     // `http-reuse never` only, as here).
                     force: retry.stay().or(force).or_else(|| {
-                        bh.prefer_last_server
+                        (bh.prefer_last_server || self.auth_bound)
                             .then(|| self.last_server(core, be_idx, be))
                             .flatten()
                     }),
@@ -641,7 +641,13 @@ impl<'c> Session<'c> {
         // `served`; it goes on while the next one stays within the limit.
         keep_server &= srv.and_then(|s| s.max_reuse).is_none_or(|m| served < m);
         let idle = (sconn, facts.server_addr, served.saturating_add(1));
-        if keep_server && bh.reuse == HttpReuse::Never {
+        // A 401 / 407 challenge bound to the connection (NTLM,
+        // Negotiate): HAProxy makes it the session's (private) and
+        // prefers its server from then on (http_wait_for_response).
+        if matches!(http.status, 401 | 407) && auth_bound(&self.res) {
+            self.auth_bound = true;
+        }
+        if keep_server && (bh.reuse == HttpReuse::Never || self.auth_bound) {
             self.own.set(Some((be_idx, srv_idx, idle)));
         } else if let Some(s) = srv.filter(|_| keep_server) {
             // Kept as HAProxy's srv_add_to_idle_list decides (the need,
@@ -1222,6 +1228,26 @@ enum Wait {
     Closed,
     Timeout,
     Stop,
+}
+
+/// Whether a 401's `WWW-Authenticate` (a 407's `Proxy-Authenticate`)
+/// starts with `NTLM` or `Nego` (Negotiate, Nego2): an authentication
+/// bound to the connection, as HAProxy checks it.
+fn auth_bound(res: &Head) -> bool {
+    let name: &[u8] = if res.status == 401 {
+        b"www-authenticate"
+    } else {
+        b"proxy-authenticate"
+    };
+    // Each comma-separated value, as http_find_header(..., 0) walks them.
+    res.fields()
+        .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+        .flat_map(|(_, v)| v.split(|c| *c == b','))
+        .map(ringlb_proto::h1::chars::trim_lws)
+        .any(|v| {
+            v.get(..4)
+                .is_some_and(|p| p.eq_ignore_ascii_case(b"ntlm") || p.eq_ignore_ascii_case(b"nego"))
+        })
 }
 
 /// The idle connections a core keeps per server whatever the load.
