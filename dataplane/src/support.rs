@@ -257,7 +257,6 @@ fn http_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
                 | "http-drop-response-trailers"
                 | "checkcache"
                 | "logasap"
-                | "prefer-last-server"
                 | "persist"
         );
         if *on && unsupported {
@@ -272,7 +271,7 @@ fn http_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
         let first = d.keyword.split(' ').next().unwrap_or_default();
         if matches!(
             first,
-            "monitor" | "retry-on" | "max-keep-alive-queue" | "use-fcgi-app" | "option"
+            "monitor" | "max-keep-alive-queue" | "use-fcgi-app" | "option"
         ) {
             out.push(diag_named("http directive", &d.loc, &d.keyword));
         }
@@ -657,18 +656,6 @@ fn server_other_checks(px: &Proxy, other: &[Directive], out: &mut Vec<Diagnostic
     if let Some(d) = other_opt(other, "hash-key") {
         if consistent_hash(px) && d.args.first().is_some_and(|k| k != "id") {
             out.push(diag("server hash-key", &d.loc));
-        }
-    }
-    // Idle-connection tuning only changes how many idle server
-    // connections are kept (ringlb bounds them by the need): a warning.
-    if px.mode() == Mode::Http {
-        for kw in ["pool-purge-delay", "pool-low-conn", "max-reuse"] {
-            if let Some(d) = other_opt(other, kw) {
-                out.push(Diagnostic::warning(
-                    &d.loc,
-                    format!("'{kw}' has no effect yet: idle server connections are kept up to the connections in use (at least 8) and pool-max-conn"),
-                ));
-            }
         }
     }
     // A server that starts down waits for a check to bring it up; ringlb

@@ -550,3 +550,27 @@ fn http_requests_allocate_only_their_io() {
         "ringlb allocates {ringlb} vs {relay} for the bare relay over {ROUNDS} requests"
     );
 }
+
+/// The same under `retry-on all-retryable-errors`: the request is kept
+/// until its response comes (its head stays in the transaction, a body
+/// would go to a pooled buffer), which allocates nothing either.
+#[test]
+fn retried_http_requests_allocate_only_their_io() {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let server = http_server();
+    let (proxy_addr, shared) = start_engine_in(
+        "http\n    retry-on all-retryable-errors",
+        server,
+        false,
+        |_| {},
+    );
+    let ringlb = measure_http(proxy_addr);
+    let relay = measure_http(baseline_relay(server));
+    shared.kill();
+    assert!(
+        ringlb <= relay + ROUNDS / 100,
+        "ringlb allocates {ringlb} vs {relay} for the bare relay over {ROUNDS} requests"
+    );
+}

@@ -169,6 +169,9 @@ pub struct Proxy {
     pub maxconn: Option<u32>,
     pub fullconn: Option<u32>,
     pub retries: Option<u32>,
+    /// `retry-on`: when a request is retried (None: HAProxy's default,
+    /// `conn-failure`).
+    pub retry_on: Option<RetryOn>,
     pub backlog: Option<u32>,
     /// `clitcpka-idle/intvl/cnt` (client side) and `srvtcpka-*` (server
     /// side): the keep-alive probes `option clitcpka`/`srvtcpka` turn on.
@@ -246,6 +249,7 @@ impl Proxy {
             maxconn: None,
             fullconn: None,
             retries: None,
+            retry_on: None,
             backlog: None,
             clitcpka: TcpKeepAlive::default(),
             srvtcpka: TcpKeepAlive::default(),
@@ -427,7 +431,8 @@ pub struct Options {
     pub check: Option<CheckKind>,
     pub forwardfor: Option<ForwardFor>,
     pub originalto: Option<OriginalTo>,
-    /// `option redispatch [<interval>]`: Some(interval) when enabled.
+    /// `option redispatch [<interval>]`: Some(interval) when enabled (-1
+    /// without one: the last retry, as HAProxy's redispatch_after).
     pub redispatch: Option<i32>,
     /// `option http-restrict-req-hdr-names`: None is `preserve`.
     pub restrict_req_hdr_names: Option<RestrictHdrNames>,
@@ -545,4 +550,84 @@ pub struct Compression {
     pub direction: Option<String>,
     pub minsize_req: Option<u64>,
     pub minsize_res: Option<u64>,
+}
+
+/// `retry-on`'s events as a set (HAProxy's `PR_RE_*` bits).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RetryOn(pub u32);
+
+impl RetryOn {
+    pub const CONN_FAILURE: u32 = 1 << 0;
+    pub const EMPTY_RESPONSE: u32 = 1 << 1;
+    pub const JUNK_RESPONSE: u32 = 1 << 2;
+    pub const RESPONSE_TIMEOUT: u32 = 1 << 3;
+    pub const EARLY_ERROR: u32 = 1 << 4;
+    /// The statuses HAProxy may retry on, each its bit from 5 on (421 and
+    /// 429 are 3.x's: haproxy 2.6 refuses them).
+    pub const STATUSES: [u16; 12] = [401, 403, 404, 408, 421, 425, 429, 500, 501, 502, 503, 504];
+
+    /// HAProxy's default: connection failures only.
+    pub const DEFAULT: RetryOn = RetryOn(Self::CONN_FAILURE);
+
+    fn status_bit(status: u16) -> Option<u32> {
+        let i = Self::STATUSES.iter().position(|s| *s == status)?;
+        Some(1 << (5 + i))
+    }
+
+    /// The keywords of a `retry-on` line (proxy_parse_retry_on): each
+    /// adds its event; `none` alone clears them all.
+    pub fn parse<'a>(words: impl IntoIterator<Item = &'a str>) -> Result<RetryOn, String> {
+        let words: Vec<&str> = words.into_iter().collect();
+        if words.is_empty() {
+            return Err("'retry-on' needs at least one keyword to specify when to retry".into());
+        }
+        let mut bits = 0;
+        for (i, w) in words.iter().enumerate() {
+            bits |= match *w {
+                "conn-failure" => Self::CONN_FAILURE,
+                "empty-response" => Self::EMPTY_RESPONSE,
+                "junk-response" => Self::JUNK_RESPONSE,
+                "response-timeout" => Self::RESPONSE_TIMEOUT,
+                "0rtt-rejected" => Self::EARLY_ERROR,
+                "all-retryable-errors" => {
+                    Self::CONN_FAILURE
+                        | Self::EMPTY_RESPONSE
+                        | Self::RESPONSE_TIMEOUT
+                        | Self::JUNK_RESPONSE
+                        | Self::EARLY_ERROR
+                        | [500, 502, 503, 504]
+                            .iter()
+                            .filter_map(|s| Self::status_bit(*s))
+                            .fold(0, |a, b| a | b)
+                }
+                "none" => {
+                    if i != 0 || words.len() > 1 {
+                        return Err("'retry-on' 'none' keyworld only usable alone".into());
+                    }
+                    0
+                }
+                w => match w.parse::<u16>().ok().and_then(Self::status_bit) {
+                    Some(b) => b,
+                    None => return Err(format!("'retry-on': unknown keyword '{w}'")),
+                },
+            };
+        }
+        Ok(RetryOn(bits))
+    }
+
+    pub fn has(self, bit: u32) -> bool {
+        self.0 & bit != 0
+    }
+
+    /// Whether a response with `status` is retried.
+    pub fn status(self, status: u16) -> bool {
+        Self::status_bit(status).is_some_and(|b| self.has(b))
+    }
+
+    /// Whether anything beyond a connection failure is retried: the
+    /// request must then be kept until its response comes (HAProxy's
+    /// TX_L7_RETRY).
+    pub fn l7(self) -> bool {
+        self.0 & !Self::CONN_FAILURE != 0
+    }
 }

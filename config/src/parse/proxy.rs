@@ -421,6 +421,19 @@ fn dispatch(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<(), Diagnostic> {
             }
             Ok(())
         }
+        "retry-on" => {
+            // HAProxy's proxy_parse_retry_on refuses it (not a warning).
+            if cx.px.kind == ProxyKind::Frontend {
+                return Err(line.err(0, "'retry-on' only available in backend or listen section"));
+            }
+            if !allowed_kw(cx, line, kw)? {
+                return Ok(());
+            }
+            let words = (1..line.words.len()).map(|i| line.word(i));
+            let r = crate::model::RetryOn::parse(words).map_err(|e| line.err(0, e))?;
+            cx.px.retry_on = Some(r);
+            Ok(())
+        }
         "rate-limit" => {
             if !allowed_kw(cx, line, "rate-limit sessions")? {
                 return Ok(());

@@ -152,6 +152,10 @@ pub struct BackendPlan {
     pub retries: u32,
     /// `option redispatch [<interval>]`.
     pub redispatch: Option<i32>,
+    /// `retry-on` (default `conn-failure`): a connection failure is
+    /// retried only with `conn-failure`, in both modes (HAProxy's
+    /// back_handle_st_cer); the other events are HTTP's.
+    pub retry_on: ringlb_config::model::RetryOn,
     pub beconn: Counter,
     /// Bumped on every change of a server's state (see
     /// `Process::set_server`): a core whose balancer saw an older one
@@ -208,6 +212,12 @@ pub struct ServerPlan {
     /// Its id (HAProxy's puid): `id <n>`, or the automatic number
     /// [`server_ids`] gives.
     pub id: u32,
+    /// `pool-purge-delay` (default 5s; zero: no idle connection kept).
+    pub pool_purge_delay: Duration,
+    /// `pool-low-conn`: idle connections kept above the estimated need.
+    pub pool_low_conn: usize,
+    /// `max-reuse`: the times a connection is reused (None: no limit).
+    pub max_reuse: Option<u32>,
     /// `cookie <value>`: the persistence cookie value naming it.
     pub cookie: Option<String>,
     /// Connections currently established or being established, all cores.
@@ -787,6 +797,14 @@ fn backend_plan(px: &Proxy, cfg: &Config) -> Result<BackendPlan, String> {
             minconn: o.minconn.unwrap_or(0),
             maxqueue: o.maxqueue.unwrap_or(0),
             pool_max_conn: o.pool_max_conn.and_then(|n| usize::try_from(n).ok()),
+            pool_purge_delay: o.pool_purge_delay.unwrap_or(Duration::from_secs(5)),
+            // HAProxy stores atoi's value in an unsigned int: a negative
+            // one keeps every idle connection the other bounds allow.
+            pool_low_conn: o
+                .pool_low_conn
+                .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX)),
+            // -1 (or any negative value): no limit.
+            max_reuse: o.max_reuse.and_then(|n| u32::try_from(n).ok()),
             cookie: o.cookie.clone(),
             conns: Counter::default(),
             queued: Counter::default(),
@@ -807,6 +825,9 @@ fn backend_plan(px: &Proxy, cfg: &Config) -> Result<BackendPlan, String> {
         timeout_queue: px.timeouts.queue.or(px.timeouts.connect),
         retries: px.retries.unwrap_or(DEFAULT_RETRIES),
         redispatch: px.options.redispatch,
+        retry_on: px
+            .retry_on
+            .unwrap_or(ringlb_config::model::RetryOn::DEFAULT),
         beconn: Counter::default(),
         generation: std::sync::atomic::AtomicU64::new(0),
         queued: Counter::default(),

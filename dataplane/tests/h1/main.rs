@@ -23,6 +23,8 @@ mod errors;
 mod features;
 mod lifecycle;
 mod messaging;
+mod pool;
+mod retries;
 mod reuse;
 mod rules;
 mod tunnel;

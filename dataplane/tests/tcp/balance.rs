@@ -43,6 +43,25 @@ fn connect_failure_retries_then_redispatch() {
     assert!(log.contains("/+1 "), "redispatch shows as +retries: {log}");
 }
 
+/// `retry-on` without `conn-failure` leaves a failed connection
+/// unretried in TCP mode too (haproxy 2.6's back_handle_st_cer checks it
+/// whatever the mode, though the manual says TCP mode ignores the
+/// keyword: checked by hand, `1/1/0/0/0` against `1/1/0/0/2`).
+#[test]
+fn retry_on_none_stops_connect_retries() {
+    let dead = refused_addr();
+    let p = Proxy::start(&tcp_config(
+        &format!("    retries 2\n    retry-on none\n    server dead {dead}\n"),
+        "",
+    ));
+    let mut c = p.connect();
+    let mut b = [0u8; 1];
+    assert_eq!(c.read(&mut b).unwrap_or(0), 0);
+    let log = p.next_log();
+    assert!(log.contains(" SC "), "connect failure: {log}");
+    assert!(log.contains("/0 0/0"), "no retry: {log}");
+}
+
 #[test]
 fn roundrobin_spreads_by_weight() {
     let a = Backend::echo();
@@ -308,6 +327,62 @@ on_both!(
     dead_unix_server_redispatches,
     dead_unix_server_redispatches_on_haproxy,
     dead_unix_server_redispatches_on_ringlb
+);
+
+/// Without `option redispatch` a retry stays on the server it failed on,
+/// whatever the algorithm would pick next (HAProxy keeps the stream
+/// assigned): under roundrobin over a dead and a live server, a stream
+/// that tried the dead one fails there after its retries (SC, 2
+/// retries); with `option redispatch` its first retry leaves it
+/// (roundrobin is no hash: at once, `+1`). Which server a stream tries
+/// first depends on the core it lands on: four streams, each checked.
+fn a_retry_stays_on_its_server(name: &str, program: &Path) {
+    let dead = refused_addr();
+    for redispatch in ["", "option redispatch"] {
+        let be = Backend::echo();
+        let p = start(
+            name,
+            program,
+            &logged_config(
+                "    timeout connect 200ms\n    timeout client 10s\n    timeout server 10s\n",
+                &format!(
+                    "    balance roundrobin\n    retries 2\n    {redispatch}\n\
+                     server dead {dead}\n    server live {}\n",
+                    be.addr
+                ),
+            ),
+        );
+        let mut retried = 0;
+        for _ in 0..4 {
+            let mut c = p.connect();
+            let _ = c.write_all(b"hello");
+            let _ = c.shutdown(Shutdown::Write);
+            let mut got = Vec::new();
+            let _ = c.read_to_end(&mut got);
+            let l = p.next_tcplog();
+            let seen = (l.server.as_str(), l.retries.as_str());
+            if seen == ("live", "0") {
+                continue;
+            }
+            retried += 1;
+            let want = if redispatch.is_empty() {
+                ("dead", "2")
+            } else {
+                ("live", "+1")
+            };
+            assert_eq!(seen, want, "{name}: {redispatch:?}: {l:?}");
+        }
+        assert!(
+            retried > 0,
+            "{name}: {redispatch:?}: no stream tried the dead server"
+        );
+    }
+}
+
+on_both!(
+    a_retry_stays_on_its_server,
+    a_retry_stays_on_its_server_on_haproxy,
+    a_retry_stays_on_its_server_on_ringlb
 );
 
 /// After a redispatch, %Tw runs up to the pick of the server that served

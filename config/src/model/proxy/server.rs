@@ -99,6 +99,12 @@ pub struct ServerOptions {
     pub resolve_prefer: Option<String>,
     pub source: Option<super::Source>,
     pub pool_max_conn: Option<i32>,
+    /// `pool-purge-delay <time>` (HAProxy's default 5s).
+    pub pool_purge_delay: Option<Duration>,
+    /// `pool-low-conn <n>` and `max-reuse <n>`, read as HAProxy's atoi
+    /// reads them (no error: a word that is no number is 0).
+    pub pool_low_conn: Option<i64>,
+    pub max_reuse: Option<i64>,
     pub ciphers: Option<String>,
     pub ssl_min_ver: Option<String>,
     pub ssl_max_ver: Option<String>,

@@ -265,6 +265,7 @@ fn inherit(px: &mut Proxy, d: &Proxy) {
         px.hash_balance_factor = d.hash_balance_factor;
         px.fullconn = d.fullconn;
         px.retries = d.retries;
+        px.retry_on = d.retry_on;
         px.srvtcpka = d.srvtcpka;
         px.http_checks = d.http_checks.clone();
         px.tcp_checks = d.tcp_checks.clone();

@@ -88,7 +88,8 @@ pub(super) fn parse_option(
                                 ),
                             )
                         })?,
-                    None => 1,
+                    // HAProxy's redispatch_after: -1, the last retry.
+                    None => -1,
                 })
             } else {
                 None

@@ -287,6 +287,9 @@ fn parse_server_options(
                     })?;
                 o.pool_max_conn = Some(n);
             }
+            "pool-purge-delay" => o.pool_purge_delay = Some(ms(line, i + 1, name)?),
+            "pool-low-conn" => o.pool_low_conn = Some(atoi(v)),
+            "max-reuse" => o.max_reuse = Some(atoi(v)),
             "ciphers" => o.ciphers = s(),
             "ssl-min-ver" => o.ssl_min_ver = s(),
             "ssl-max-ver" => o.ssl_max_ver = s(),
@@ -372,6 +375,29 @@ fn port(line: &Line<'_>, i: usize, what: &str) -> Result<u16, Diagnostic> {
         return Err(line.err(i, format!("'{what}' expects a valid TCP port (1-65535)")));
     }
     Ok(p)
+}
+
+/// C's atoi: an optional sign and the digits that follow, 0 when none;
+/// what follows them is ignored (HAProxy reads `pool-low-conn` and
+/// `max-reuse` so, without an error).
+fn atoi(text: &str) -> i64 {
+    let t = text.trim_start();
+    let (neg, digits) = match t.as_bytes().first() {
+        Some(b'-') => (true, t.get(1..).unwrap_or_default()),
+        Some(b'+') => (false, t.get(1..).unwrap_or_default()),
+        _ => (false, t),
+    };
+    let n = digits
+        .bytes()
+        .take_while(u8::is_ascii_digit)
+        .fold(0i64, |n, d| {
+            n.saturating_mul(10).saturating_add(i64::from(d - b'0'))
+        });
+    if neg {
+        -n
+    } else {
+        n
+    }
 }
 
 #[cfg(test)]

@@ -381,7 +381,7 @@ fn options_and_checks() {
         (ff.except.as_deref(), ff.header.as_str(), ff.if_none),
         (Some("127.0.0.0/8"), "X-Real-IP", true)
     );
-    assert_eq!(b.options.redispatch, Some(1));
+    assert_eq!(b.options.redispatch, Some(-1));
     assert_eq!(b.options.http_conn_mode, Some(HttpConnMode::ServerClose));
     assert_eq!(b.options.flag("abortonclose"), Some(false));
     assert_eq!(b.http_checks.len(), 2);
@@ -507,7 +507,7 @@ fn inheritance_follows_capabilities() {
         (b.timeouts.client, b.timeouts.server),
         (None, Some(Duration::from_secs(6)))
     );
-    assert_eq!(b.options.redispatch, Some(1));
+    assert_eq!(b.options.redispatch, Some(-1));
     let l = cfg.proxy("l").unwrap();
     assert_eq!((l.maxconn, l.retries), (Some(500), Some(7)));
     assert_eq!(l.mode(), Mode::Http);
@@ -1014,4 +1014,33 @@ fn http_error_is_a_typed_reply() {
     let e = &cfg.proxy("f").unwrap().errorfiles;
     assert_eq!(e.len(), 1, "the later line replaces the earlier one");
     assert!(matches!(&e[0].source, ErrorSource::Reply { reply, .. } if reply.headers.len() == 1));
+}
+
+#[test]
+fn retry_on_is_typed_inherited_and_checked() {
+    use crate::model::RetryOn;
+    let text = "defaults\n mode http\n retry-on 503 empty-response\n\
+                backend b\nbackend c\n retry-on none\nlisten l\n bind :81\n retry-on all-retryable-errors\n";
+    let (cfg, d) = load(text);
+    assert!(!d.has_errors(), "{:?}", errors(&d));
+    let b = cfg.proxy("b").unwrap().retry_on.unwrap();
+    assert!(b.status(503) && b.has(RetryOn::EMPTY_RESPONSE) && !b.has(RetryOn::CONN_FAILURE));
+    assert_eq!(cfg.proxy("c").unwrap().retry_on, Some(RetryOn(0)));
+    assert!(cfg.proxy("l").unwrap().retry_on.unwrap().status(504));
+    // haproxy 2.6's verdicts: an unknown keyword, `none` with others, and
+    // a frontend are errors.
+    let (_, d) = load(
+        "backend b\n retry-on 503 foo\nbackend c\n retry-on none 503\nfrontend f\n bind :80\n retry-on 503\n",
+    );
+    assert_eq!(
+        errors(&d),
+        vec![
+            (2, "'retry-on': unknown keyword 'foo'".into()),
+            (4, "'retry-on' 'none' keyworld only usable alone".into()),
+            (
+                7,
+                "'retry-on' only available in backend or listen section".into()
+            ),
+        ]
+    );
 }

@@ -281,6 +281,53 @@ pub(crate) struct HttpPick<'a> {
     /// `option abortonclose`: the client, watched while queued and
     /// connecting.
     pub(crate) abort: Option<&'a Conn>,
+    /// The request's retries so far (HTTP retries of earlier attempts:
+    /// they count against the same `retries`), and whether one of them
+    /// went to another server.
+    pub(crate) retried: u32,
+    pub(crate) redispatched: bool,
+    /// The server a retry leaves (a redispatch).
+    pub(crate) avoid: Option<usize>,
+    /// `retries`, or what `http-request set-retries` made it.
+    pub(crate) max_retries: u32,
+}
+
+/// Whether a retry (the `attempt`-th, counted from 1) may go to another
+/// server: HAProxy's stream_choose_redispatch. With `option redispatch`:
+/// when the server is no longer usable, on every interval-th retry (a
+/// negative interval counts back from the last one: -1, the default, is
+/// the last retry), or at once when the stream has no reason to stay
+/// (no persistence designated the server, more than one active server, an
+/// algorithm that is not a hash).
+pub(crate) fn redispatch_now(
+    core: &Core,
+    be_idx: usize,
+    be: &BackendPlan,
+    (srv, direct): (usize, bool),
+    attempt: u32,
+    max_retries: u32,
+) -> bool {
+    let Some(after) = be.redispatch else {
+        return false;
+    };
+    let down = be.servers.get(srv).is_none_or(|s| !s.state.get().usable());
+    let (attempt, max) = (i64::from(attempt), i64::from(max_retries));
+    let every = match after {
+        0 => 0,
+        a if a > 0 => i64::from(a),
+        a => max + 1 + i64::from(a),
+    };
+    let interval = every > 0 && attempt % every == 0;
+    let active = be
+        .servers
+        .iter()
+        .filter(|s| !s.backup && s.state.get().usable())
+        .count();
+    let hash = core
+        .balancers
+        .get(be_idx)
+        .is_some_and(|b| !matches!(b.borrow().needs_key(), crate::balance::KeyKind::None));
+    down || interval || (!direct && active > 1 && !hash)
 }
 
 /// A stream's server connection, and how it was obtained (`%s`, `%Tw`,
@@ -348,8 +395,15 @@ pub(crate) async fn connect(
     // connection's memory), not two fat ones.
     let key = http.and_then(|h| h.key);
     let force = http.and_then(|h| h.force);
-    let mut avoid = None;
-    let mut progress = Progress::default();
+    let mut avoid = http.and_then(|h| h.avoid);
+    let max_retries = http.map_or(be.retries, |h| h.max_retries);
+    let mut progress = Progress {
+        retries: http.map_or(0, |h| h.retried),
+        redispatched: http.is_some_and(|h| h.redispatched),
+        ..Progress::default()
+    };
+    // An idle connection is for the first attempt of this call only.
+    let mut first_attempt = true;
     let queue_start = Instant::now();
     let mut ticket = Ticket::new(core, be_idx, be);
     let mut connect_start = Instant::now();
@@ -367,18 +421,22 @@ pub(crate) async fn connect(
                 ticket.leave(&mut progress.queue);
                 return Err(progress.failure(Cause::Killed, Phase::Queue, None));
             }
-            let queue = match pick_or_queue(core, be_idx, be, &ticket, (client, key, force), avoid)
-            {
-                Ok(i) => {
-                    ticket.take_slot(&mut progress.queue);
-                    break i;
-                }
-                Err(Some(q)) => q,
-                Err(None) => {
-                    ticket.leave(&mut progress.queue);
-                    return Err(progress.failure(Cause::ServerAbort, Phase::Connect, None));
-                }
-            };
+            // A retry without redispatch stays on its server (HAProxy
+            // keeps the stream assigned: SC_ST_ASS), whatever the
+            // algorithm would pick now.
+            let assigned = retry_of.or(force);
+            let queue =
+                match pick_or_queue(core, be_idx, be, &ticket, (client, key, assigned), avoid) {
+                    Ok(i) => {
+                        ticket.take_slot(&mut progress.queue);
+                        break i;
+                    }
+                    Err(Some(q)) => q,
+                    Err(None) => {
+                        ticket.leave(&mut progress.queue);
+                        return Err(progress.failure(Cause::ServerAbort, Phase::Connect, None));
+                    }
+                };
             if let Some(end) = queue_full(be, queue, &mut ticket, &mut progress) {
                 return Err(end);
             }
@@ -414,6 +472,12 @@ pub(crate) async fn connect(
         // failed attempts before a redispatch) and starts its connect time
         // (%Tc); a retry on the same server keeps both, so its %Tc covers
         // the failed attempts and the turn-around.
+        // A redispatch shows (`+` before %rc) when the server changed
+        // (assign_server_and_queue's SF_REDISP): a map-based hash gives
+        // the same one again.
+        if avoid.is_some_and(|a| a != idx) {
+            progress.redispatched = true;
+        }
         if retry_of != Some(idx) {
             progress.tw = Some(queue_start.elapsed());
             connect_start = Instant::now();
@@ -424,7 +488,7 @@ pub(crate) async fn connect(
         };
         // `http-reuse`: an idle connection to the server picked, when one
         // is still open (the first attempt only: a retry connects anew).
-        if let Some(h) = http.filter(|_| progress.retries == 0) {
+        if let Some(h) = http.filter(|_| first_attempt) {
             if let Some((conn, addr)) = (h.idle)(idx) {
                 return Ok(Connected {
                     server: idx,
@@ -439,6 +503,7 @@ pub(crate) async fn connect(
                 });
             }
         }
+        first_attempt = false;
         // The future is built where it is awaited: a named one would take
         // a second slot in every stream's state.
         let attempt = match http.and_then(|h| h.abort) {
@@ -485,21 +550,24 @@ pub(crate) async fn connect(
             // (tests/tcp/log.rs checks it against haproxy).
             ConnectError::Failed | ConnectError::Resource => Cause::ServerAbort,
         };
-        if progress.retries >= be.retries {
+        // `retry-on` without `conn-failure`: not retried at all.
+        let conn_failure = be.retry_on.has(ringlb_config::model::RetryOn::CONN_FAILURE);
+        if progress.retries >= max_retries || !conn_failure {
             return Err(progress.failure(cause, Phase::Connect, Some(idx)));
         }
         progress.retries += 1;
         let attempt = progress.retries;
-        // `option redispatch [<n>]`: every n-th retry (and the last one)
-        // may go to another server.
-        if let Some(n) = be.redispatch {
-            let every = u32::try_from(n.max(1)).unwrap_or(1);
-            if attempt % every == 0 || attempt == be.retries {
-                avoid = Some(idx);
-                progress.redispatched = true;
-                retry_of = None;
-                continue;
-            }
+        if redispatch_now(
+            core,
+            be_idx,
+            be,
+            (idx, force == Some(idx)),
+            attempt,
+            max_retries,
+        ) {
+            avoid = Some(idx);
+            retry_of = None;
+            continue;
         }
         avoid = None;
         retry_of = Some(idx);
@@ -602,6 +670,9 @@ mod tests {
             minconn: 0,
             maxqueue: 0,
             pool_max_conn: None,
+            pool_purge_delay: Duration::from_secs(5),
+            pool_low_conn: 0,
+            max_reuse: None,
             cookie: None,
             conns: Counter::default(),
             queued: Counter::default(),

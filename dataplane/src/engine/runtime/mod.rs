@@ -564,6 +564,10 @@ fn executor(
             let core = Rc::clone(&core);
             compio::runtime::spawn(async move { core.timers.run().await }).detach();
         }
+        if shared.plan.backends.iter().any(|b| b.http.is_some()) {
+            let core = Rc::clone(&core);
+            compio::runtime::spawn(crate::engine::backend::idle::purge_loop(core)).detach();
+        }
         let _ = ready.send(Ok(idx));
         // Nothing is served before every executor is up (blocking here is
         // fine: this core has nothing to do yet).

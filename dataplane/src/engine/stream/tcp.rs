@@ -192,6 +192,10 @@ pub(crate) async fn handle_with_rules(
         key,
         force: switched.server,
         abort: None,
+        retried: 0,
+        redispatched: false,
+        avoid: None,
+        max_retries: be.retries,
     });
     match connect(core, be_idx, be, dst, facts.client, pick.as_ref()).await {
         Ok(connected) => {

@@ -62,6 +62,8 @@ pub struct HttpPlan {
     pub rules: crate::engine::rules::http::HttpRules,
     /// A `listen` section: its frontend and backend share one rule set.
     pub listen: bool,
+    /// `option prefer-last-server`.
+    pub prefer_last_server: bool,
 }
 
 /// The actions and fetches the engine applies itself (see
@@ -83,6 +85,8 @@ pub const ENGINE_ACTIONS: &[&str] = &[
     "set-mark/tos",
     "set-nice",
     "wait-for-handshake",
+    "set-retries",
+    "disable-l7-retry",
 ];
 
 impl HttpPlan {
@@ -206,6 +210,7 @@ impl HttpPlan {
                 .map(super::cookie::CookiePlan::of),
             rules,
             listen: px.kind == ringlb_config::model::ProxyKind::Listen,
+            prefer_last_server: o.is_set("prefer-last-server"),
         })))
     }
 

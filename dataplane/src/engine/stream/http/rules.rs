@@ -30,6 +30,10 @@ pub struct StreamEnv<'a> {
     /// What the engine actions changed, made by the first one that runs
     /// (a transaction without them allocates nothing; one pointer here).
     pub over: OnceCell<Box<Overrides>>,
+    /// `http-request set-retries`: the stream's `retries`.
+    pub retries: std::cell::Cell<Option<u32>>,
+    /// `http-request disable-l7-retry`.
+    pub l7_retry_off: std::cell::Cell<bool>,
 }
 
 /// A transaction's changes by its rules' engine actions (HAProxy keeps
@@ -240,6 +244,13 @@ impl Env for StreamEnv<'_> {
             // `wait-for-handshake` waits for a TLS handshake, and a
             // plain connection has none to wait for.
             EngineAction::SetNice(_) | EngineAction::WaitForHandshake => {}
+            // Out of [0, 100]: ignored, as HAProxy's action does.
+            EngineAction::SetRetries(n) => {
+                if let Some(n) = u32::try_from(n).ok().filter(|n| *n <= 100) {
+                    self.retries.set(Some(n));
+                }
+            }
+            EngineAction::DisableL7Retry => self.l7_retry_off.set(true),
             // The others are not declared in ENGINE_ACTIONS.
             _ => {}
         }

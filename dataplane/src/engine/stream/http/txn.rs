@@ -32,6 +32,8 @@ use crate::engine::stream::tcp::StreamFacts;
 use crate::log::termination::{Cause, Phase, Termination};
 use ringlb_config::model::LogLevel;
 
+mod retry;
+
 fn term(cause: Cause, phase: Phase) -> Termination {
     Termination { cause, phase }
 }
@@ -47,6 +49,9 @@ enum ResEnd {
     Aborted,
     /// `timeout server` before a response head (504).
     Timeout,
+    /// A response whose status `retry-on` names, with a retry left: it is
+    /// dropped and the request sent again.
+    Retry,
     /// The response body failed after its head went out.
     Body(BodyEnd),
 }
@@ -214,6 +219,8 @@ impl<'c> Session<'c> {
             be: None,
             server: None,
             over: Default::default(),
+            retries: Cell::new(None),
+            l7_retry_off: Cell::new(false),
         };
         // tcp-request content, first (HAProxy's AN_REQ_INSPECT_FE): a
         // refusal logs PR with no request line nor request time.
@@ -390,28 +397,45 @@ impl<'c> Session<'c> {
             HttpReuse::Aggressive | HttpReuse::Always => true,
         };
         let mut reuse_now = reuse;
+        let mut retry = retry::Retry::new(
+            core,
+            (
+                be.retry_on,
+                env.retries.get().unwrap_or(be.retries),
+                !env.l7_retry_off.get(),
+            ),
+            self.req.body,
+            &cbuf,
+        );
         // A request sent on a reused idle connection that the server
         // closed meanwhile (nothing came back) is sent again on a new one
         // when it has no body to replay (HAProxy retries it likewise).
-        let (srv_idx, sconn, exchange, mut owned, mut pooled) = loop {
+        let (srv_idx, sconn, exchange, mut owned, mut pooled, (in_use, served)) = loop {
             let own = &self.own;
             // A request without a body is sent again on a new connection
             // if the idle one turns out closed: it needs no look first
             // (one system call per request saved); one with a body does.
             let check = self.req.body != Body::None;
+            // The requests the connection taken served (`max-reuse`).
+            let taken_served = Cell::new(0u32);
             let take_idle = |srv: usize| {
-                if let Some((b, s, (conn, addr))) = own.take() {
-                    let open = !check || matches!(conn.peek(), Err(nix::errno::Errno::EAGAIN));
-                    if (b, s) == (be_idx, srv) && open {
-                        return Some((conn, addr));
+                let idle = match own.take() {
+                    Some((b, s, idle))
+                        if (b, s) == (be_idx, srv)
+                            && (!check
+                                || matches!(idle.0.peek(), Err(nix::errno::Errno::EAGAIN))) =>
+                    {
+                        Some(idle)
                     }
-                }
-                if reuse_now {
-                    core.idle.take(be_idx, srv, check)
-                } else {
-                    None
-                }
+                    _ if reuse_now => core.idle.take(be_idx, srv, check),
+                    _ => None,
+                };
+                idle.map(|(conn, addr, served)| {
+                    taken_served.set(served);
+                    (conn, addr)
+                })
             };
+            let start = Instant::now();
             let connected = match connect(
                 core,
                 be_idx,
@@ -421,8 +445,21 @@ impl<'c> Session<'c> {
                 Some(&HttpPick {
                     idle: &take_idle,
                     key: balance_key(core, be_idx, &self.req),
-                    force,
+                    // `option prefer-last-server`: the server of the
+                    // session's own connection, when no persistence names
+                    // one and the algorithm is no hash (assign_server;
+                    // HAProxy's session holds connections under
+                    // `http-reuse never` only, as here).
+                    force: retry.stay().or(force).or_else(|| {
+                        (bh.prefer_last_server || self.auth_bound)
+                            .then(|| self.last_server(core, be_idx, be))
+                            .flatten()
+                    }),
                     abort: bh.abortonclose.then_some(self.client),
+                    retried: retry.retried,
+                    redispatched: retry.redispatched,
+                    avoid: retry.avoid(),
+                    max_retries: retry.max,
                 }),
             )
             .await
@@ -453,13 +490,30 @@ impl<'c> Session<'c> {
             let srv_idx = connected.server;
             facts.server = Some(srv_idx);
             facts.server_addr = connected.addr;
-            facts.tw = connected.tw;
-            facts.tc = Some(connected.tc);
+            let (tw, tc) = retry.timers(start, connected.tw, connected.tc);
+            (facts.tw, facts.tc) = (Some(tw), Some(tc));
             facts.retries = connected.retries;
             facts.redispatched = connected.redispatched;
+            // Connection retries count against the same `retries`.
+            (retry.retried, retry.redispatched) = (connected.retries, connected.redispatched);
+            // A redispatch away from the cookie's server: the cookie's
+            // server failed (assign_server_and_queue's TX_CK_DOWN).
+            if let Some(st) = http
+                .cookie
+                .as_mut()
+                .filter(|_| force.is_some_and(|f| f != srv_idx))
+            {
+                if st.request == crate::log::termination::RequestCookie::Valid {
+                    st.request = crate::log::termination::RequestCookie::Down;
+                }
+            }
             facts.queue = connected.queue;
             let sconn = connected.conn;
             let reused = connected.reused;
+            let served = if reused { taken_served.get() } else { 0 };
+            // Counted in use until it is kept idle or closed (the need
+            // idle connections are kept for).
+            let in_use = core.idle.in_use(be_idx, srv_idx);
 
             // The exchange.
             let mut owned: Option<Buffer> = None;
@@ -478,7 +532,7 @@ impl<'c> Session<'c> {
                     sbuf,
                     &sconn,
                     (be, srv_idx, force == Some(srv_idx)),
-                    (client_want, server_want),
+                    (client_want, server_want, &mut retry),
                     (&req_bytes, &res_bytes),
                     &mut http,
                     ready,
@@ -507,9 +561,20 @@ impl<'c> Session<'c> {
                 reuse_now = false;
                 continue;
             }
+            if retry.wanted(&exchange.1, res_bytes.get()) {
+                // Sent again (do_l7_retry): the connection closed, its
+                // slot given back, the client's bytes as they came.
+                drop(sconn);
+                queue::offer(core, be_idx, srv_idx, true);
+                retry.next(core, (be_idx, be), srv_idx, force == Some(srv_idx));
+                retry.restore(&mut cbuf);
+                http.status = 0;
+                http.t_data = None;
+                continue;
+            }
             facts.bytes_in += req_bytes.get();
             facts.bytes_out += res_bytes.get();
-            break (srv_idx, sconn, exchange, owned, pooled);
+            break (srv_idx, sconn, exchange, owned, pooled, (in_use, served));
         };
         let sbuf: &mut Buffer = match pooled.as_deref_mut() {
             Some(b) => b,
@@ -570,7 +635,7 @@ impl<'c> Session<'c> {
             }
             Err((res_end, sent_head)) => {
                 let (status, t) = match res_end {
-                    ResEnd::Rule(_) => (0, term(Cause::Internal, Phase::Headers)),
+                    ResEnd::Rule(_) | ResEnd::Retry => (0, term(Cause::Internal, Phase::Headers)),
                     ResEnd::Invalid => (502, term(Cause::Proxy, Phase::Headers)),
                     ResEnd::Aborted => (502, term(Cause::ServerAbort, Phase::Headers)),
                     ResEnd::Timeout => (504, term(Cause::ServerTimeout, Phase::Headers)),
@@ -595,30 +660,41 @@ impl<'c> Session<'c> {
             }
         }
         drop(pooled.take());
-        if keep_server && bh.reuse == HttpReuse::Never {
-            self.own
-                .set(Some((be_idx, srv_idx, (sconn, facts.server_addr))));
-        } else if keep_server {
-            // Idle connections kept per server and core: no more than the
-            // core's live client sessions (each uses one server connection
-            // at a time, so the need never exceeds them: HAProxy purges its
-            // idle ones down to its estimate of the need), with a floor,
-            // and `pool-max-conn` when set. Without a bound, `http-reuse
-            // safe` would keep one per client (each first request opens
-            // one); bounded by the connections in use instead, a steady
-            // keep-alive load reopened a fifth of its server connections
-            // (perf/run http-tiny-keepalive: 0.26 server connections per
-            // request).
-            let srv = be.servers.get(srv_idx);
-            let need = core.live.get().max(IDLE_FLOOR);
-            let max = srv
-                .and_then(|s| s.pool_max_conn)
-                .map_or(need, |m| m.min(need));
-            core.idle
-                .put(be_idx, srv_idx, (sconn, facts.server_addr), Some(max));
-        } else {
-            drop(sconn);
+        let srv = be.servers.get(srv_idx);
+        // `max-reuse`: this request was the connection's reuse number
+        // `served`; it goes on while the next one stays within the limit.
+        keep_server &= srv.and_then(|s| s.max_reuse).is_none_or(|m| served < m);
+        let idle = (sconn, facts.server_addr, served.saturating_add(1));
+        // A 401 / 407 challenge bound to the connection (NTLM,
+        // Negotiate): HAProxy makes it the session's (private) and
+        // prefers its server from then on (http_wait_for_response).
+        if matches!(http.status, 401 | 407) && auth_bound(&self.res) {
+            self.auth_bound = true;
         }
+        if keep_server && (bh.reuse == HttpReuse::Never || self.auth_bound) {
+            self.own.set(Some((be_idx, srv_idx, idle)));
+        } else if let Some(s) = srv.filter(|_| keep_server) {
+            // Kept as HAProxy's srv_add_to_idle_list decides (the need,
+            // `pool-low-conn`, `pool-max-conn`, `pool-purge-delay`; see
+            // backend::idle), and never more than the core's live client
+            // sessions (each uses one server connection at a time), with
+            // a floor: without a bound, `http-reuse safe` would keep one
+            // per client (each first request opens one).
+            let limits = crate::engine::backend::idle::Limits {
+                max: s.pool_max_conn,
+                low: s.pool_low_conn,
+                purge_delay: s.pool_purge_delay,
+            };
+            let cap = core
+                .live
+                .get()
+                .max(IDLE_FLOOR)
+                .saturating_add(s.pool_low_conn);
+            core.idle.put(be_idx, srv_idx, idle, limits, cap);
+        } else {
+            drop(idle);
+        }
+        drop(in_use);
         queue::offer(core, be_idx, srv_idx, true);
         be.beconn.dec();
         if next == Next::KeepAlive && !cbuf.is_empty() {
@@ -645,7 +721,7 @@ impl<'c> Session<'c> {
         sbuf: &mut Buffer,
         sconn: &Conn,
         (be, srv_idx, direct): (&BackendPlan, usize, bool),
-        (client_want, server_want): (Want, Want),
+        (client_want, server_want, retry): (Want, Want, &mut retry::Retry<'_>),
         (req_bytes, res_bytes): (&Cell<u64>, &Cell<u64>),
         http: &mut HttpFacts,
         ready: Instant,
@@ -733,6 +809,12 @@ impl<'c> Session<'c> {
                 }
                 break;
             }
+            if retry.statuses().status(res.status) {
+                return Err(ResEnd::Retry);
+            }
+            // The response stays: the request is no longer kept (HAProxy
+            // frees its L7 buffer here).
+            retry.release();
             http.t_data = Some(ready.elapsed());
             http.status = res.status;
             // The rules of the response: captures, the backend's then the
@@ -1013,6 +1095,29 @@ impl<'c> Session<'c> {
         }
     }
 
+    /// The usable server of `be` the session's own connection goes to,
+    /// unless the backend hashes (`option prefer-last-server`).
+    fn last_server(
+        &self,
+        core: &crate::engine::runtime::Core,
+        be_idx: usize,
+        be: &BackendPlan,
+    ) -> Option<usize> {
+        let own = self.own.take();
+        let last = own.as_ref().map(|(b, s, _)| (*b, *s));
+        self.own.set(own);
+        let (b, s) = last?;
+        let hash = core
+            .balancers
+            .get(be_idx)
+            .is_some_and(|bal| !matches!(bal.borrow().needs_key(), crate::balance::KeyKind::None));
+        let usable = be
+            .servers
+            .get(s)
+            .is_some_and(|srv| srv.state.get().usable());
+        (b == be_idx && usable && !hash).then_some(s)
+    }
+
     /// `option forwardfor` then `option originalto`, as http_process_request
     /// adds them: the client's address in `X-Forwarded-For` (or the
     /// configured header; the backend's name wins) unless `if-none` on
@@ -1227,6 +1332,26 @@ fn retime(to_client: &Path<'_>, env: &StreamEnv<'_>, be: &BackendPlan) {
             .to_timeout
             .set(env.timeout_client(env.fe.timeout_client));
     }
+}
+
+/// Whether a 401's `WWW-Authenticate` (a 407's `Proxy-Authenticate`)
+/// starts with `NTLM` or `Nego` (Negotiate, Nego2): an authentication
+/// bound to the connection, as HAProxy checks it.
+fn auth_bound(res: &Head) -> bool {
+    let name: &[u8] = if res.status == 401 {
+        b"www-authenticate"
+    } else {
+        b"proxy-authenticate"
+    };
+    // Each comma-separated value, as http_find_header(..., 0) walks them.
+    res.fields()
+        .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+        .flat_map(|(_, v)| v.split(|c| *c == b','))
+        .map(ringlb_proto::h1::chars::trim_lws)
+        .any(|v| {
+            v.get(..4)
+                .is_some_and(|p| p.eq_ignore_ascii_case(b"ntlm") || p.eq_ignore_ascii_case(b"nego"))
+        })
 }
 
 /// The idle connections a core keeps per server whatever the load.
