@@ -568,10 +568,11 @@ mod tests {
     fn a_stream_stays_small() {
         let size = future_size(super::handle);
         assert!(size <= 2456, "a stream's future takes {size} bytes");
-        // With rules (a task type of its own): 2,752 bytes, their state
+        // With rules (a task type of its own): 2,784 bytes, their state
         // boxed, the inspection's and switching's futures inline, the
-        // response rules' boxed.
+        // response rules' boxed (2,752 before the pick carried the
+        // retries' state: +32).
         let size = future_size(super::handle_with_rules);
-        assert!(size <= 2752, "a stream with rules takes {size} bytes");
+        assert!(size <= 2784, "a stream with rules takes {size} bytes");
     }
 }
