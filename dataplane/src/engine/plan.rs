@@ -523,9 +523,12 @@ impl Plan {
                         ringlb_config::logformat::LogItem::Text(_) => false,
                     })
                 });
-            // Connection rules look at the addresses.
-            fe.needs_src = be_needs_src || log_needs_src || fe.tcp_conn.is_some();
-            fe.needs_dst = fe.needs_dst || fe.tcp_conn.is_some();
+            // Connection rules look at the addresses, and so may HTTP
+            // rules and a unique-id-format (`dst`, `%fi`, `src`, `%ci`):
+            // one getsockname per HTTP connection, not per request.
+            let http = fe.http.is_some();
+            fe.needs_src = be_needs_src || log_needs_src || fe.tcp_conn.is_some() || http;
+            fe.needs_dst = fe.needs_dst || fe.tcp_conn.is_some() || http;
         }
         let bufsize = cfg
             .global
