@@ -34,10 +34,6 @@ pub const UNSUPPORTED: &[Unsupported] = &[
         why: "cookie maxidle, maxlife, dynamic and several domains are not implemented yet (insert, rewrite, prefix, indirect, nocache, postonly, preserve, httponly, secure are)",
     },
     Unsupported {
-        key: "unique-id",
-        why: "unique-id-format and unique-id-header are not implemented yet",
-    },
-    Unsupported {
         key: "stats page",
         why: "the statistics page is not served yet",
     },
@@ -188,9 +184,6 @@ fn http_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
         if c.maxidle.is_some() || c.maxlife.is_some() || c.dynamic || c.domains.len() > 1 {
             out.push(diag("cookie persistence", &px.loc));
         }
-    }
-    if px.unique_id_format.is_some() || px.unique_id_header.is_some() {
-        out.push(diag("unique-id", &px.loc));
     }
     if px.stats.enabled || px.stats.uri.is_some() {
         out.push(diag("stats page", &px.loc));

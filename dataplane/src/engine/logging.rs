@@ -243,10 +243,14 @@ pub fn log_stream(
         }
         f.t_data = h.t_data.map(ms);
         f.cookie = h.cookie;
-        f.captured_request_cookie = h.req_cookie.clone();
-        f.captured_response_cookie = h.res_cookie.clone();
-        f.request_captures.clone_from(&h.req_captures);
-        f.response_captures.clone_from(&h.res_captures);
+        if let Some(c) = &h.captured {
+            f.captured_request_cookie.clone_from(&c.req_cookie);
+            f.captured_response_cookie.clone_from(&c.res_cookie);
+            f.request_captures.clone_from(&c.req_captures);
+            f.response_captures.clone_from(&c.res_captures);
+        }
+        f.request_counter = h.uniq_id;
+        f.unique_id.clone_from(&h.unique_id);
     }
     let mut line = String::with_capacity(256);
     match &fe.log.format {

@@ -400,6 +400,12 @@ pub(super) fn load_maps(px: &Proxy) -> Result<Maps, CompileError> {
             }));
         }
     }
+    if let Some(f) = &px.unique_id_format {
+        exprs.extend(f.items.iter().filter_map(|i| match i {
+            ringlb_config::logformat::LogItem::Sample { expr, .. } => Some(expr),
+            _ => None,
+        }));
+    }
     for u in &px.use_backends {
         if let ringlb_config::model::BackendTarget::Dynamic(f) = &u.target {
             exprs.extend(f.items.iter().filter_map(|i| match i {

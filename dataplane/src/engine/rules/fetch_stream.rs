@@ -198,7 +198,7 @@ pub fn fetch(call: &FetchCall, cx: &Ctx<'_>) -> Option<Smp> {
             };
             Smp::Bool(env.srv_is_up(be, server)?)
         }
-        "unique-id" => text(env.unique_id()?),
+        "unique-id" => text(env.unique_id(cx)?),
         "http_auth" | "http_auth_group" => {
             let Some(Arg::Userlist(list) | Arg::Str(list)) = args.first() else {
                 return None;

@@ -70,6 +70,8 @@ pub struct HttpRules {
     pub(super) tarpit: Duration,
     /// The proxy's name: `auth`'s default realm.
     pub(super) name: String,
+    /// `unique-id-format` (a frontend's).
+    unique_id: Option<Fmt>,
 }
 
 #[derive(Debug)]
@@ -115,6 +117,32 @@ impl std::fmt::Debug for Txn<'_> {
             .finish_non_exhaustive()
     }
 }
+
+impl HttpRules {
+    /// Whether the proxy declares a `unique-id-format`.
+    pub fn has_unique_id(&self) -> bool {
+        self.unique_id.is_some()
+    }
+
+    /// The unique id `unique-id-format` makes over `cx` (with this rule
+    /// set's maps), cut to 127 bytes as HAProxy's UNIQUEID_LEN buffer;
+    /// None without a format.
+    pub fn render_unique_id(&self, cx: &Ctx<'_>) -> Option<Vec<u8>> {
+        let f = self.unique_id.as_ref()?;
+        let cx = Ctx {
+            maps: Some(&self.maps),
+            users: Some(&self.users),
+            ..*cx
+        };
+        let mut out = Vec::new();
+        f.render_into(&cx, &mut out);
+        out.truncate(UNIQUE_ID_MAX);
+        Some(out)
+    }
+}
+
+/// HAProxy's `UNIQUEID_LEN` (128) less its NUL.
+const UNIQUE_ID_MAX: usize = 127;
 
 impl Txn<'_> {
     /// The fetch context over this transaction, with `rules`' maps and

@@ -559,6 +559,18 @@ impl HttpRules {
             };
             backends.push((cond, target));
         }
+        // `unique-id-format`: rendered by HAProxy's build_logline over
+        // the frontend's stream.
+        let unique_id = match &px.unique_id_format {
+            Some(f) if px.cap.frontend => {
+                for e in format_exprs(f) {
+                    check_expr(e, setup, &users).map_err(|e| at(&px.loc, e))?;
+                }
+                // HAProxy parses it with LOG_OPT_HTTP (as a header value).
+                Some(Fmt::compile(f, true).map_err(|e| at(&px.loc, e))?)
+            }
+            _ => None,
+        };
         let maps = super::super::exec::load_maps(px)?;
         let timeouts = &px.timeouts;
         let Compiler {
@@ -580,6 +592,7 @@ impl HttpRules {
             hdr_caps,
             tarpit: timeouts.tarpit.or(timeouts.connect).unwrap_or_default(),
             name: px.name.clone(),
+            unique_id,
         })
     }
 }

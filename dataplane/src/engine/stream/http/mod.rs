@@ -44,6 +44,19 @@ pub struct HttpFacts {
     pub t_data: Option<Duration>,
     /// `%tsc`'s cookie letters, when the backend uses a cookie.
     pub cookie: Option<crate::log::termination::CookieStatus>,
+    /// What `capture` lines took: boxed, and only when something was
+    /// captured (most transactions carry none, and the session's task
+    /// stays small: see `a_session_stays_small`).
+    pub captured: Option<Box<Captured>>,
+    /// `%rt`: HAProxy's stream counter ([`Core::next_stream_id`]).
+    pub uniq_id: u32,
+    /// `%ID`: the unique id, once made.
+    pub unique_id: Option<Rc<str>>,
+}
+
+/// A transaction's captures, for the log.
+#[derive(Clone, Debug, Default)]
+pub struct Captured {
     /// `%CC`, `%CS`: `capture cookie`.
     pub req_cookie: Option<Rc<str>>,
     pub res_cookie: Option<Rc<str>>,
@@ -164,8 +177,17 @@ impl HttpFacts {
                 .map(|c| c.as_ref().map(|b| String::from_utf8_lossy(b).into_owned()))
                 .collect()
         };
-        self.req_captures = text(&caps.req);
-        self.res_captures = text(&caps.res);
+        if caps.req.is_empty() && caps.res.is_empty() {
+            return;
+        }
+        let c = self.captured_mut();
+        c.req_captures = text(&caps.req);
+        c.res_captures = text(&caps.res);
+    }
+
+    /// The captures, made on first use.
+    pub(crate) fn captured_mut(&mut self) -> &mut Captured {
+        self.captured.get_or_insert_with(Default::default)
     }
 }
 
@@ -240,12 +262,27 @@ impl<'c> Session<'c> {
                     v.clone()
                 }
             };
+            let (nreq, nres) = (self.fh.req_captures.len(), self.fh.res_captures.len());
+            let captured = match &http.captured {
+                Some(c) => Some(Box::new(Captured {
+                    req_captures: fill(&c.req_captures, nreq),
+                    res_captures: fill(&c.res_captures, nres),
+                    ..(**c).clone()
+                })),
+                None if nreq + nres > 0 => Some(Box::new(Captured {
+                    req_captures: vec![None; nreq],
+                    res_captures: vec![None; nres],
+                    ..Captured::default()
+                })),
+                None => None,
+            };
             let http = &HttpFacts {
-                req_captures: fill(&http.req_captures, self.fh.req_captures.len()),
-                res_captures: fill(&http.res_captures, self.fh.res_captures.len()),
+                captured,
                 request_line: http.request_line.clone(),
-                req_cookie: http.req_cookie.clone(),
-                res_cookie: http.res_cookie.clone(),
+                unique_id: http
+                    .unique_id
+                    .clone()
+                    .or_else(|| self.late_unique_id(be_at, &facts, http)),
                 ..*http
             };
             crate::engine::logging::log_stream(
@@ -259,6 +296,39 @@ impl<'c> Session<'c> {
                 Some(http),
             );
         }
+    }
+}
+
+impl Session<'_> {
+    /// A unique id made for the log line when nothing asked for it
+    /// before (HAProxy's `strm_log`): over what the transaction knows.
+    fn late_unique_id(
+        &self,
+        be_at: Option<(usize, &BackendPlan)>,
+        facts: &StreamFacts,
+        http: &HttpFacts,
+    ) -> Option<Rc<str>> {
+        if !self.fh.rules.has_unique_id() {
+            return None;
+        }
+        let env = rules::StreamEnv {
+            plan: &self.core.shared.plan,
+            fe_idx: self.fe_idx,
+            fe: self.fe,
+            src: self.peer,
+            dst: self.dst,
+            be: be_at,
+            server: facts.server,
+            stream_id: http.uniq_id,
+            accept_date: facts.accept_date,
+            unique_id: Default::default(),
+        };
+        let cx = crate::engine::rules::fetch::Ctx {
+            vars: Some(&self.vars),
+            ..crate::engine::rules::fetch::Ctx::new(&self.req, &env)
+        };
+        crate::engine::rules::env::Env::unique_id(&env, &cx)?;
+        env.unique_id.get()
     }
 }
 

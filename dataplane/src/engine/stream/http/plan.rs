@@ -59,6 +59,8 @@ pub struct HttpPlan {
     pub rules: crate::engine::rules::http::HttpRules,
     /// A `listen` section: its frontend and backend share one rule set.
     pub listen: bool,
+    /// `unique-id-header` (a frontend's, with its `unique-id-format`).
+    pub unique_id_header: Option<String>,
 }
 
 /// The actions and fetches the engine applies itself (see
@@ -168,6 +170,10 @@ impl HttpPlan {
                 .map(super::cookie::CookiePlan::of),
             rules,
             listen: px.kind == ringlb_config::model::ProxyKind::Listen,
+            unique_id_header: px
+                .unique_id_header
+                .clone()
+                .filter(|_| px.cap.frontend && px.unique_id_format.is_some()),
         })))
     }
 

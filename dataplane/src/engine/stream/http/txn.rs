@@ -102,6 +102,7 @@ impl<'c> Session<'c> {
                 // `option http-ignore-probes`: an empty connection that
                 // closes is no request at all.
                 Wait::Closed if first && !fh.ignore_probes => {
+                    http.uniq_id = core.next_stream_id();
                     facts.termination = term(Cause::ClientAbort, Phase::Request);
                     http.status = 400;
                     self.finish(None, facts, &http, ready);
@@ -109,6 +110,7 @@ impl<'c> Session<'c> {
                 }
                 Wait::Closed => return Next::Close,
                 Wait::Timeout if first && !fh.ignore_probes => {
+                    http.uniq_id = core.next_stream_id();
                     facts.termination = term(Cause::ClientTimeout, Phase::Request);
                     self.reply_raw(408, &mut http).await;
                     self.finish(None, facts, &http, ready);
@@ -117,6 +119,7 @@ impl<'c> Session<'c> {
                 Wait::Timeout | Wait::Stop => return Next::Close,
             }
         }
+        http.uniq_id = core.next_stream_id();
         http.t_idle = ready.elapsed();
         let mut cbuf = match self.cbuf.take() {
             Some(b) => b,
@@ -211,6 +214,9 @@ impl<'c> Session<'c> {
             dst: self.dst,
             be: None,
             server: None,
+            stream_id: http.uniq_id,
+            accept_date: ready_date,
+            unique_id: Default::default(),
         };
         let mut log_level = None;
         fh.rules.capture_request(&mut Txn {
@@ -335,7 +341,9 @@ impl<'c> Session<'c> {
             }
         }
         if let Some((name, len)) = &fh.capture_cookie {
-            http.req_cookie = super::cookie::capture(&self.req, false, name, *len).map(Into::into);
+            if let Some(c) = super::cookie::capture(&self.req, false, name, *len) {
+                http.captured_mut().req_cookie = Some(c.into());
+            }
         }
         // Cookie persistence: the server the request's cookie names.
         let persist = bh.cookie.as_ref().map(|c| {
@@ -349,6 +357,7 @@ impl<'c> Session<'c> {
         let force = persist.and_then(|p| p.server);
         facts.beconn = be.beconn.inc();
         core.shared.stats.add(core.id, Stat::BeSessTot(be_idx), 1);
+        http.unique_id = super::rules::unique_id(&env, &mut self.req, &self.vars, &caps, fh);
         self.forwarded_for(bh);
         let fe_mode = fh.conn_mode;
         let be_mode = bh.conn_mode;
@@ -734,7 +743,9 @@ impl<'c> Session<'c> {
                 *rs.log_level = tx.log_level.or(*rs.log_level);
             }
             if let Some((name, len)) = &fh.capture_cookie {
-                http.res_cookie = super::cookie::capture(res, true, name, *len).map(Into::into);
+                if let Some(c) = super::cookie::capture(res, true, name, *len) {
+                    http.captured_mut().res_cookie = Some(c.into());
+                }
             }
             if let (Some(c), Some(st)) = (bh.cookie.as_ref(), http.cookie.as_mut()) {
                 let ck = be.servers.get(srv_idx).and_then(|s| s.cookie.as_deref());
@@ -862,6 +873,7 @@ impl<'c> Session<'c> {
             self.cbuf = None;
         }
         http.set_captures(caps);
+        http.unique_id = env.unique_id.get();
         self.vars.end_txn();
         if !matches!(log_level, Some(None)) {
             self.finish(be_at, facts, &http, ready);
