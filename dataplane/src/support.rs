@@ -203,7 +203,6 @@ fn http_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
                 | "http-drop-request-trailers"
                 | "http-drop-response-trailers"
                 | "checkcache"
-                | "logasap"
                 | "log-separate-errors"
                 | "prefer-last-server"
                 | "persist"

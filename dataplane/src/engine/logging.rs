@@ -213,6 +213,7 @@ pub fn log_stream(
         .map(Rc::clone);
     f.server_addr = facts.server_addr.map(Into::into);
     f.pid = std::process::id();
+    f.partial = fe.log.logasap;
     let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
     f.t_queue = facts.tw.map(ms);
     f.t_connect = facts.tc.map(|tc| ms(tc) + facts.tw.map_or(0, ms));

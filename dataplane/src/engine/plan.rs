@@ -124,6 +124,12 @@ pub struct LogPlan {
     pub enabled: bool,
     pub format: Option<ringlb_config::logformat::LogFormat>,
     pub dontlognull: bool,
+    /// `option logasap` (with a log format): a stream is logged as soon
+    /// as it is connected (TCP) or its response head is ready (HTTP),
+    /// and every line of the frontend prefixes `%Tt`, `%Ta`, `%Tu` and
+    /// `%B` with `+` (HAProxy clears LW_BYTES from the frontend's
+    /// `to_log`).
+    pub logasap: bool,
 }
 
 #[derive(Debug)]
@@ -477,6 +483,7 @@ impl Plan {
                     enabled: has_targets && !px.no_log,
                     format,
                     dontlognull: px.options.is_set("dontlognull"),
+                    logasap: px.options.is_set("logasap"),
                 },
                 sink: None,
             });

@@ -32,3 +32,131 @@ on_both!(
     dst_in_rules_on_haproxy,
     dst_in_rules_on_ringlb
 );
+
+/// A response head with half its body: the rest never comes.
+fn half_body(_: &crate::server::Seen) -> crate::server::Answer {
+    crate::server::Answer::Send(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello".to_vec())
+}
+
+/// `option logasap`: the line comes as soon as the response head is
+/// ready, with `+` before the end date and the bytes (what the response
+/// held then: its head and the first body bytes), nothing from the client
+/// counted yet, the termination state still `--`; the transaction's end
+/// logs nothing more.
+fn logasap_http(name: &str, program: &Path) {
+    let srv = crate::server::Server::start(half_body);
+    let cfg = config(&[format!("s1 {}", srv.addr)], "option logasap")
+        .replace("    option httplog\n", "")
+        .replace(
+            "frontend fe\n",
+            "frontend fe\n    log-format \"%ST %B %U %Tt %Ta %Tu %ts %tsc %{+Q}r\"\n",
+        );
+    let p = start(name, program, &cfg);
+    let mut c = Client::connect(p.addr);
+    let sent = std::time::Instant::now();
+    c.send(b"GET /big HTTP/1.1\r\nHost: a\r\n\r\n");
+    let line = p.next_log();
+    assert!(
+        sent.elapsed() < std::time::Duration::from_secs(3),
+        "{name}: logged after {:?} (timeout server is 5s)",
+        sent.elapsed()
+    );
+    // 20 + 8 + 3 + 2 (start line), 14 + 2 (Content-Length), 1, 5 of body.
+    let f: Vec<&str> = line.splitn(9, ' ').collect();
+    assert_eq!(
+        (f[0], f[1], f[2], f[6], f[7], f[8]),
+        ("200", "+55", "0", "--", "----", "\"GET /big HTTP/1.1\""),
+        "{name}: {line}"
+    );
+    // %Tt, %Ta, %Tu: the response's date, marked partial.
+    for t in &f[3..6] {
+        let n = t
+            .strip_prefix('+')
+            .unwrap_or_else(|| panic!("{name}: {line}"));
+        assert!(n.parse::<u32>().is_ok_and(|n| n < 3000), "{name}: {line}");
+    }
+    drop(c);
+    assert!(
+        p.stdout
+            .recv_timeout(std::time::Duration::from_millis(300))
+            .is_err(),
+        "{name}: a second line"
+    );
+}
+on_both!(
+    logasap_http,
+    logasap_http_on_haproxy,
+    logasap_http_on_ringlb
+);
+
+/// `option logasap` with `option httplog`: the whole line as haproxy
+/// prints it, and a denied request (never sent to a server) logged at its
+/// end with the `+` all the same (the frontend's to_log).
+fn logasap_httplog(name: &str, program: &Path) {
+    let srv = crate::server::Server::start(|_| crate::server::ok("ok"));
+    let cfg = config(&[format!("s1 {}", srv.addr)], "option logasap").replace(
+        "frontend fe\n",
+        "frontend fe\n    http-request deny if { path /deny }\n",
+    );
+    let p = start(name, program, &cfg);
+    let mut c = Client::connect(p.addr);
+    c.send(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(c.response(false).status, 200, "{name}");
+    let line = p.next_log();
+    let rest = line.split_once(" fe be/s1 ").unwrap().1;
+    let (timers, rest) = rest.split_once(' ').unwrap();
+    assert!(
+        timers.split('/').count() == 5 && timers.rsplit('/').next().unwrap().starts_with('+'),
+        "{name}: {line}"
+    );
+    assert_eq!(
+        rest, "200 +51 - - ---- 1/1/1/1/0 0/0 \"GET / HTTP/1.1\"",
+        "{name}: {line}"
+    );
+    c.send(b"GET /deny HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(c.response(false).status, 403, "{name}");
+    let line = p.next_log();
+    let rest = line.split_once(" fe fe/<NOSRV> ").unwrap().1;
+    let (timers, rest) = rest.split_once(' ').unwrap();
+    assert!(
+        timers.ends_with("/-1/-1/-1/+0") || timers.contains("/-1/-1/-1/+"),
+        "{name}: {line}"
+    );
+    assert!(rest.starts_with("403 +"), "{name}: {line}");
+}
+on_both!(
+    logasap_httplog,
+    logasap_httplog_on_haproxy,
+    logasap_httplog_on_ringlb
+);
+
+/// `option logasap` in TCP mode: logged once connected, the end date the
+/// connect's, `+0` bytes, termination `--`; nothing at the end.
+fn logasap_tcp(name: &str, program: &Path) {
+    let srv = crate::server::Server::start(|_| crate::server::ok("ok"));
+    let cfg = format!(
+        "global\n    log stdout format raw local0\n\
+         defaults\n    mode tcp\n    log global\n    option tcplog\n    option logasap\n    \
+         timeout connect 2s\n    timeout client 5s\n    timeout server 5s\n\
+         frontend fe\n    bind fd@3\n    default_backend be\n\
+         backend be\n    server s1 {}\n",
+        srv.addr
+    );
+    let p = start(name, program, &cfg);
+    let mut c = Client::connect(p.addr);
+    c.send(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(c.response(false).status, 200, "{name}");
+    let line = p.next_log();
+    let rest = line.split_once(" fe be/s1 ").unwrap().1;
+    let (timers, rest) = rest.split_once(' ').unwrap();
+    assert!(timers.contains("/+"), "{name}: {line}");
+    assert_eq!(rest, "+0 -- 1/1/1/1/0 0/0", "{name}: {line}");
+    drop(c);
+    assert!(
+        p.stdout
+            .recv_timeout(std::time::Duration::from_millis(300))
+            .is_err(),
+        "{name}: a second line"
+    );
+}
+on_both!(logasap_tcp, logasap_tcp_on_haproxy, logasap_tcp_on_ringlb);

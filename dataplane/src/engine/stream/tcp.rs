@@ -120,6 +120,16 @@ pub(crate) async fn handle(
         Ok(connected) => {
             let srv_idx = connected.server;
             let server = connected.record(&mut facts);
+            if logs_early(fe) {
+                // `option logasap`: logged once connected (HAProxy's
+                // back_establish), the end date the connect's, no byte
+                // counted yet.
+                let early = StreamFacts {
+                    tt: start.elapsed(),
+                    ..facts
+                };
+                log(core, (fe_idx, fe), Some((be_idx, be)), early, start);
+            }
             forward(core, fe, be, &client, &server, &mut facts).await;
             // The slot goes to the oldest waiter that may use it, or is freed.
             queue::offer(core, be_idx, srv_idx, true);
@@ -216,9 +226,30 @@ fn finish(
     mut facts: StreamFacts,
     start: Instant,
 ) {
-    let be = be_at.map(|(_, b)| b);
     facts.tt = start.elapsed();
     count(core, fe_idx, be_at.map(|(i, _)| i), &facts);
+    if logs_early(fe) && facts.tc.is_some() {
+        // Logged when it connected.
+        return;
+    }
+    log(core, (fe_idx, fe), be_at, facts, start);
+}
+
+/// `option logasap` with a log format (HAProxy has no early line for the
+/// plain connection log).
+fn logs_early(fe: &FrontendPlan) -> bool {
+    fe.log.logasap && fe.log.enabled && fe.log.format.is_some()
+}
+
+/// Log a stream with the counters as they are now.
+fn log(
+    core: &Rc<Core>,
+    (fe_idx, fe): (usize, &FrontendPlan),
+    be_at: Option<(usize, &BackendPlan)>,
+    mut facts: StreamFacts,
+    start: Instant,
+) {
+    let be = be_at.map(|(_, b)| b);
     // The counters as they are when the line is logged (manual 8.2.2): the
     // server connection is already released, the client's is not.
     let shared = &core.shared;

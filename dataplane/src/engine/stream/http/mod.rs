@@ -52,6 +52,8 @@ pub struct HttpFacts {
     pub uniq_id: u32,
     /// `%ID`: the unique id, once made.
     pub unique_id: Option<Rc<str>>,
+    /// `option logasap` logged it already.
+    pub logged: bool,
 }
 
 /// A transaction's captures, for the log.
@@ -228,11 +230,53 @@ impl<'c> Session<'c> {
         http: &HttpFacts,
         start: Instant,
     ) {
-        let core = self.core;
-        let fe = self.fe;
         facts.tt = start.elapsed();
-        super::tcp::count(core, self.fe_idx, be_at.map(|(i, _)| i), &facts);
-        let shared = &core.shared;
+        super::tcp::count(self.core, self.fe_idx, be_at.map(|(i, _)| i), &facts);
+        if http.logged || !self.fe.log.enabled {
+            // `option logasap` logged it with its response head.
+            return;
+        }
+        let uid = http
+            .unique_id
+            .clone()
+            .or_else(|| self.late_unique_id(be_at, &facts, http));
+        self.log_cx().log(be_at, facts, http, uid, start);
+    }
+
+    fn log_cx(&self) -> LogCx<'c> {
+        LogCx {
+            core: self.core,
+            fe_idx: self.fe_idx,
+            fe: self.fe,
+            fh: self.fh,
+        }
+    }
+}
+
+/// What logging a transaction needs of its session (no borrow of it:
+/// `option logasap` logs while the session is busy with the response).
+#[derive(Clone, Copy)]
+pub(super) struct LogCx<'c> {
+    pub core: &'c Rc<Core>,
+    pub fe_idx: usize,
+    pub fe: &'c FrontendPlan,
+    pub fh: &'c HttpPlan,
+}
+
+impl LogCx<'_> {
+    /// Log a transaction with the counters as they are now, unless a
+    /// filter drops the line (`dontlognull`, `dontlog-normal`); whether
+    /// it was logged.
+    pub(super) fn log(
+        &self,
+        be_at: Option<(usize, &BackendPlan)>,
+        mut facts: StreamFacts,
+        http: &HttpFacts,
+        unique_id: Option<Rc<str>>,
+        start: Instant,
+    ) -> bool {
+        let fe = self.fe;
+        let shared = &self.core.shared;
         facts.actconn = shared.actconn.get();
         facts.feconn = fe.feconn.get();
         facts.beconn = be_at.map_or(0, |(_, b)| b.beconn.get());
@@ -241,60 +285,119 @@ impl<'c> Session<'c> {
             .and_then(|((_, b), i)| b.servers.get(i))
             .map_or(0, |s| s.conns.get());
         if !fe.log.enabled {
-            return;
+            return false;
         }
         let normal = facts.termination.cause == Cause::None && http.status < 500;
         // `option dontlognull`: a connection that sent nothing (closed or
         // timed out empty) is not logged, whatever ended it (haproxy 2.6
         // still answers the 408, unlogged).
-        if fe.log.dontlognull && facts.bytes_in == 0
+        if fe.log.dontlognull && facts.bytes_in == 0 && !http.logged
             || (self.fh.dontlog_normal && normal && facts.retries == 0 && !facts.redispatched)
         {
-            return;
+            return false;
         }
-        if let Some(sink) = &fe.sink {
-            // A transaction that ended before its headers were captured
-            // still prints one (empty) field per capture.
-            let fill = |v: &Vec<Option<String>>, n: usize| {
-                if v.is_empty() && n > 0 {
-                    vec![None; n]
-                } else {
-                    v.clone()
-                }
-            };
-            let (nreq, nres) = (self.fh.req_captures.len(), self.fh.res_captures.len());
-            let captured = match &http.captured {
-                Some(c) => Some(Box::new(Captured {
-                    req_captures: fill(&c.req_captures, nreq),
-                    res_captures: fill(&c.res_captures, nres),
-                    ..(**c).clone()
-                })),
-                None if nreq + nres > 0 => Some(Box::new(Captured {
-                    req_captures: vec![None; nreq],
-                    res_captures: vec![None; nres],
-                    ..Captured::default()
-                })),
-                None => None,
-            };
-            let http = &HttpFacts {
-                captured,
-                request_line: http.request_line.clone(),
-                unique_id: http
-                    .unique_id
-                    .clone()
-                    .or_else(|| self.late_unique_id(be_at, &facts, http)),
-                ..*http
-            };
-            crate::engine::logging::log_stream(
-                sink,
-                core,
-                self.fe_idx,
-                be_at.map(|(i, _)| i),
-                fe,
-                &facts,
-                start,
-                Some(http),
-            );
+        let Some(sink) = &fe.sink else {
+            return false;
+        };
+        // A transaction that ended before its headers were captured
+        // still prints one (empty) field per capture.
+        let fill = |v: &Vec<Option<String>>, n: usize| {
+            if v.is_empty() && n > 0 {
+                vec![None; n]
+            } else {
+                v.clone()
+            }
+        };
+        let (nreq, nres) = (self.fh.req_captures.len(), self.fh.res_captures.len());
+        let captured = match &http.captured {
+            Some(c) => Some(Box::new(Captured {
+                req_captures: fill(&c.req_captures, nreq),
+                res_captures: fill(&c.res_captures, nres),
+                ..(**c).clone()
+            })),
+            None if nreq + nres > 0 => Some(Box::new(Captured {
+                req_captures: vec![None; nreq],
+                res_captures: vec![None; nres],
+                ..Captured::default()
+            })),
+            None => None,
+        };
+        let http = &HttpFacts {
+            captured,
+            request_line: http.request_line.clone(),
+            unique_id,
+            ..*http
+        };
+        crate::engine::logging::log_stream(
+            sink,
+            self.core,
+            self.fe_idx,
+            be_at.map(|(i, _)| i),
+            fe,
+            &facts,
+            start,
+            Some(http),
+        );
+        true
+    }
+
+    /// `option logasap`: log the transaction now that its response head
+    /// is ready (HAProxy's http_process_res_common, after the response
+    /// rules): the end date is the response's, `%B` what the response
+    /// holds so far (its head and the body bytes already read), nothing
+    /// counted from the client yet (haproxy 2.6 prints `%U` 0 there).
+    /// Whether it was logged (the end of the transaction logs otherwise).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn log_early(
+        &self,
+        be_at: (usize, &BackendPlan),
+        facts: &StreamFacts,
+        http: &HttpFacts,
+        caps: &crate::engine::rules::http::Captures,
+        res: &Head,
+        buffered: &[u8],
+        start: Instant,
+    ) -> bool {
+        if !(self.fe.log.logasap && self.fe.log.enabled && self.fe.log.format.is_some()) {
+            return false;
+        }
+        let body = match res.body {
+            ringlb_proto::msg::Body::None => 0,
+            ringlb_proto::msg::Body::Length(n) => (buffered.len() as u64).min(n),
+            ringlb_proto::msg::Body::Chunked => chunked_payload(buffered),
+            _ => buffered.len() as u64,
+        };
+        let facts = StreamFacts {
+            tt: http.t_data.unwrap_or_default(),
+            bytes_in: 0,
+            bytes_out: res.htx_size() + body,
+            termination: crate::log::termination::Termination::NORMAL,
+            ..*facts
+        };
+        let mut h = HttpFacts {
+            captured: http.captured.clone(),
+            request_line: http.request_line.clone(),
+            unique_id: None,
+            ..*http
+        };
+        h.set_captures(caps);
+        self.log(Some(be_at), facts, &h, http.unique_id.clone(), start)
+    }
+}
+
+/// The payload bytes of the whole chunks and chunk parts in `data`.
+fn chunked_payload(data: &[u8]) -> u64 {
+    use ringlb_proto::h1::chunked::{Decoder, Step};
+    let mut dec = Decoder::new(data.len());
+    let (mut at, mut n) = (0, 0u64);
+    loop {
+        match dec.step(data.get(at..).unwrap_or_default()) {
+            Ok(Step::Data(k)) => {
+                at += k;
+                n += k as u64;
+            }
+            Ok(Step::Framing(k)) => at += k,
+            Ok(Step::NeedMore | Step::End(_)) | Err(_) => return n,
         }
     }
 }

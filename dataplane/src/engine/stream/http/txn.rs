@@ -466,7 +466,7 @@ impl<'c> Session<'c> {
                     (client_want, server_want),
                     (&req_bytes, &res_bytes),
                     &mut http,
-                    ready,
+                    (ready, &facts),
                     RuleState {
                         env: &env,
                         be_rules,
@@ -633,7 +633,7 @@ impl<'c> Session<'c> {
         (client_want, server_want): (Want, Want),
         (req_bytes, res_bytes): (&Cell<u64>, &Cell<u64>),
         http: &mut HttpFacts,
-        ready: Instant,
+        (ready, facts): (Instant, &StreamFacts),
         rs: RuleState<'_, '_>,
     ) -> (bool, Result<Outcome, (ResEnd, bool)>) {
         let core = self.core;
@@ -750,6 +750,16 @@ impl<'c> Session<'c> {
             if let (Some(c), Some(st)) = (bh.cookie.as_ref(), http.cookie.as_mut()) {
                 let ck = be.servers.get(srv_idx).and_then(|s| s.cookie.as_deref());
                 st.response = super::cookie::response(res, c, ck, direct, method);
+            }
+            if let (false, Some(be_at)) = (matches!(*rs.log_level, Some(None)), rs.env.be) {
+                let log_cx = super::LogCx {
+                    core,
+                    fe_idx: rs.env.fe_idx,
+                    fe,
+                    fh,
+                };
+                http.logged =
+                    log_cx.log_early(be_at, facts, http, rs.caps, res, sbuf.data(), ready);
             }
             let client =
                 h1conn::client_for_response(res, method, client_want, fh.conn_mode, stopping);
