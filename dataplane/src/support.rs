@@ -460,6 +460,29 @@ fn proxy_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
 
 /// `option` flags that change how a TCP stream is served.
 fn proxy_option_checks(px: &Proxy, out: &mut Vec<Diagnostic>) {
+    // The log line's sample expressions are not evaluated at log time
+    // yet: a `%[...]` of `log-format-sd` prints `-` (only the log's text
+    // changes, so a warning).
+    if let Some(d) = px
+        .directives
+        .iter()
+        .rev()
+        .find(|d| d.keyword == "log-format-sd" && px.cap.frontend)
+        .filter(|d| {
+            d.args.first().is_some_and(|f| {
+                ringlb_config::logformat::parse_log_format(f).is_ok_and(|f| {
+                    f.items
+                        .iter()
+                        .any(|i| matches!(i, ringlb_config::logformat::LogItem::Sample { .. }))
+                })
+            })
+        })
+    {
+        out.push(Diagnostic::warning(
+            &d.loc,
+            "a sample expression ('%[...]') in 'log-format-sd' prints '-': samples are not evaluated at log time yet",
+        ));
+    }
     let transparent = px.options.is_set("transparent")
         || px.directives.iter().any(|d| d.keyword == "transparent");
     if px.cap.backend && transparent {

@@ -254,9 +254,15 @@ pub fn log_stream(
         f.unique_id.clone_from(&h.unique_id);
     }
     let mut line = String::with_capacity(256);
+    // `log-format-sd`: the structured data first, then the message, in
+    // one string (the sender splits them).
+    if let Some(sd) = &fe.log.format_sd {
+        crate::log::format::render(sd, &f, &mut line);
+    }
+    let sd = line.len();
     match &fe.log.format {
         Some(fmt) => crate::log::format::render(fmt, &f, &mut line),
         None => crate::log::format::render_connect(&f, &mut line),
     }
-    sink.send_from(core.id, Level::Info, line);
+    sink.send_sd_from(core.id, Level::Info, line, sd);
 }

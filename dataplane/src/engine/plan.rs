@@ -130,6 +130,9 @@ pub struct LogPlan {
     /// `%B` with `+` (HAProxy clears LW_BYTES from the frontend's
     /// `to_log`).
     pub logasap: bool,
+    /// `log-format-sd`: the RFC 5424 structured data of each line (other
+    /// wire formats print none).
+    pub format_sd: Option<ringlb_config::logformat::LogFormat>,
 }
 
 #[derive(Debug)]
@@ -484,6 +487,7 @@ impl Plan {
                     format,
                     dontlognull: px.options.is_set("dontlognull"),
                     logasap: px.options.is_set("logasap"),
+                    format_sd: log_format_sd(px)?,
                 },
                 sink: None,
             });
@@ -775,6 +779,26 @@ fn backend_plan(px: &Proxy, cfg: &Config) -> Result<BackendPlan, String> {
         splice_response: splices(px).1,
         http: HttpPlan::of(px, cfg, &|_| None)?,
     })
+}
+
+/// The last `log-format-sd` of a proxy (kept as a directive by the
+/// configuration crate), parsed as HAProxy parses `log-format`.
+fn log_format_sd(px: &Proxy) -> Result<Option<ringlb_config::logformat::LogFormat>, String> {
+    let Some(d) = px
+        .directives
+        .iter()
+        .rev()
+        .find(|d| d.keyword == "log-format-sd")
+    else {
+        return Ok(None);
+    };
+    let text = d.args.first().map(String::as_str).unwrap_or_default();
+    let f = ringlb_config::logformat::parse_log_format_with(
+        text,
+        ringlb_config::logformat::LogFormatOptions { merge_spaces: true },
+    )
+    .map_err(|e| format!("{}: 'log-format-sd': {}", d.loc, e.message))?;
+    Ok((!f.items.is_empty()).then_some(f))
 }
 
 #[cfg(test)]

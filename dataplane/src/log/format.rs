@@ -827,6 +827,7 @@ mod tests {
                     tag: "haproxy",
                     pid: 32606,
                     date: UNIX_EPOCH + Duration::from_micros(sent_us),
+                    sd: "",
                 };
                 let mut s = String::new();
                 h.write(&zone, &mut s);

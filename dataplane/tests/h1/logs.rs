@@ -160,3 +160,33 @@ fn logasap_tcp(name: &str, program: &Path) {
     );
 }
 on_both!(logasap_tcp, logasap_tcp_on_haproxy, logasap_tcp_on_ringlb);
+
+/// `log-format-sd` under `format rfc5424`: the structured data after the
+/// MSGID, spaces merged and the trailing ones dropped.
+fn log_format_sd(name: &str, program: &Path) {
+    let srv = crate::server::Server::start(|_| crate::server::ok("ok"));
+    let cfg = config(&[format!("s1 {}", srv.addr)], "")
+        .replace("format raw", "format rfc5424")
+        .replace("    option httplog\n", "")
+        .replace(
+            "frontend fe\n",
+            "frontend fe\n    log-format \"%ST %b\"\n    \
+             log-format-sd \"[ringlb@1 be=\\\"%b\\\"   st=\\\"%ST\\\"] \"\n",
+        );
+    let p = start(name, program, &cfg);
+    let mut c = Client::connect(p.addr);
+    c.send(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(c.response(false).status, 200, "{name}");
+    let line = p.next_log();
+    let f: Vec<&str> = line.splitn(6, ' ').collect();
+    assert_eq!(f[0], "<134>1", "{name}: {line}");
+    assert_eq!(
+        f[5], "- [ringlb@1 be=\"be\" st=\"200\"] 200 be",
+        "{name}: {line}"
+    );
+}
+on_both!(
+    log_format_sd,
+    log_format_sd_on_haproxy,
+    log_format_sd_on_ringlb
+);
