@@ -220,7 +220,6 @@ fn http_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
         if matches!(
             first,
             "redirect"
-                | "monitor"
                 | "retry-on"
                 | "http-send-name-header"
                 | "max-session-srv-conns"

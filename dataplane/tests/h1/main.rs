@@ -23,6 +23,7 @@ mod features;
 mod lifecycle;
 mod logs;
 mod messaging;
+mod monitor;
 mod reuse;
 mod rules;
 mod tunnel;

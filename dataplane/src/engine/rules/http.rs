@@ -72,6 +72,8 @@ pub struct HttpRules {
     pub(super) name: String,
     /// `unique-id-format` (a frontend's).
     unique_id: Option<Fmt>,
+    /// `monitor fail` conditions (a frontend's).
+    monitor_fail: Vec<Cond>,
 }
 
 #[derive(Debug)]
@@ -119,6 +121,14 @@ impl std::fmt::Debug for Txn<'_> {
 }
 
 impl HttpRules {
+    /// Whether a `monitor fail` condition holds for a `monitor-uri`
+    /// request: it is then answered 503 instead of 200 (HAProxy's
+    /// http_wait_for_request).
+    pub fn monitor_fails(&self, tx: &Txn<'_>) -> bool {
+        let cx = tx.ctx(self);
+        self.monitor_fail.iter().any(|c| self.acls.eval(c, &cx))
+    }
+
     /// Whether the proxy declares a `unique-id-format`.
     pub fn has_unique_id(&self) -> bool {
         self.unique_id.is_some()

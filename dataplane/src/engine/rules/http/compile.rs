@@ -571,6 +571,31 @@ impl HttpRules {
             }
             _ => None,
         };
+        // `monitor fail if|unless <cond>` (a frontend's): kept as
+        // directives by the configuration crate.
+        let mut monitor_fail = Vec::new();
+        for d in px
+            .directives
+            .iter()
+            .filter(|d| d.keyword == "monitor fail" && px.cap.frontend)
+        {
+            let words: Vec<ringlb_config::lexer::Word> = d
+                .args
+                .iter()
+                .map(|a| ringlb_config::lexer::Word {
+                    text: a.clone(),
+                    col: 0,
+                })
+                .collect();
+            let cond = ringlb_config::acl::parse_condition(&words)
+                .map_err(|e| at(&d.loc, CompileError(format!("monitor fail: {}", e.message))))?;
+            for def in condition_defs(&cond, px) {
+                check_expr(&def.expr, setup, &users).map_err(|e| at(&d.loc, e))?;
+            }
+            if let Some(c) = c.cond(Some(&cond)).map_err(|e| at(&d.loc, e))? {
+                monitor_fail.push(c);
+            }
+        }
         let maps = super::super::exec::load_maps(px)?;
         let timeouts = &px.timeouts;
         let Compiler {
@@ -593,6 +618,7 @@ impl HttpRules {
             tarpit: timeouts.tarpit.or(timeouts.connect).unwrap_or_default(),
             name: px.name.clone(),
             unique_id,
+            monitor_fail,
         })
     }
 }

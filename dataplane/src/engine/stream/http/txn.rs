@@ -227,14 +227,24 @@ impl<'c> Session<'c> {
             caps: &mut caps,
             log_level: None,
         });
-        // `monitor-uri`: answered here, before any rule, and not logged.
+        // `monitor-uri`: answered here, before any rule, and not logged;
+        // 503 when a `monitor fail` condition holds.
         if fh
             .monitor_uri
             .as_deref()
             .is_some_and(|m| m.as_bytes() == self.req.line_parts()[1])
         {
+            let fails = fh.rules.monitor_fails(&Txn {
+                req: &mut self.req,
+                res: None,
+                env: &env,
+                vars: &mut self.vars,
+                caps: &mut caps,
+                log_level: None,
+            });
             self.cbuf = Some(cbuf);
-            self.reply_error(200, &mut facts, &mut http).await;
+            let status = if fails { 503 } else { 200 };
+            self.reply_error(status, &mut facts, &mut http).await;
             return Next::Close;
         }
         let stopping = core.stop_accepting.is_fired();
