@@ -31,7 +31,7 @@ pub const UNSUPPORTED: &[Unsupported] = &[
     },
     Unsupported {
         key: "cookie persistence",
-        why: "cookie maxidle, maxlife, dynamic and several domains are not implemented yet (insert, rewrite, prefix, indirect, nocache, postonly, preserve, httponly, secure are)",
+        why: "cookie dynamic and several domains are not implemented yet (insert, rewrite, prefix, indirect, nocache, postonly, preserve, httponly, secure, maxidle, maxlife are)",
     },
     Unsupported {
         key: "stats page",
@@ -181,7 +181,7 @@ fn http_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
         out.push(rule_diag(px, &e));
     }
     if let Some(c) = px.cookie.as_ref().filter(|_| px.cap.backend) {
-        if c.maxidle.is_some() || c.maxlife.is_some() || c.dynamic || c.domains.len() > 1 {
+        if c.dynamic || c.domains.len() > 1 {
             out.push(diag("cookie persistence", &px.loc));
         }
     }

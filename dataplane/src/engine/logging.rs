@@ -236,7 +236,7 @@ pub fn log_stream(
         f.http = true;
         f.status = h.status;
         f.request_line = h.request_line.clone();
-        f.t_idle = Some(ms(h.t_idle));
+        f.t_idle = Some(u64::from(h.t_idle));
         f.t_request = h.t_request.map(ms);
         if let Some(req) = f.t_request {
             f.t_queue = facts.tw.map(|tw| req + ms(tw));

@@ -36,8 +36,9 @@ pub struct HttpFacts {
     pub status: u16,
     /// `%r`: the request line as received; None prints `<BADREQ>`.
     pub request_line: Option<Rc<str>>,
-    /// `%Ti`: from ready for a request to its first byte.
-    pub t_idle: Duration,
+    /// `%Ti`: from ready for a request to its first byte, in
+    /// milliseconds.
+    pub t_idle: u32,
     /// The request head complete, since the transaction began.
     pub t_request: Option<Duration>,
     /// The response head complete, since the transaction began.
@@ -54,6 +55,8 @@ pub struct HttpFacts {
     pub unique_id: Option<Rc<str>>,
     /// `option logasap` logged it already.
     pub logged: bool,
+    /// The persistence cookie's dates (`maxidle`, `maxlife`).
+    pub cookie_dates: cookie::Dates,
 }
 
 /// A transaction's captures, for the log.

@@ -120,7 +120,7 @@ impl<'c> Session<'c> {
             }
         }
         http.uniq_id = core.next_stream_id();
-        http.t_idle = ready.elapsed();
+        http.t_idle = u32::try_from(ready.elapsed().as_millis()).unwrap_or(u32::MAX);
         let mut cbuf = match self.cbuf.take() {
             Some(b) => b,
             None => core.bufs.get(Class::Std).await,
@@ -358,6 +358,7 @@ impl<'c> Session<'c> {
         // Cookie persistence: the server the request's cookie names.
         let persist = bh.cookie.as_ref().map(|c| {
             let p = super::cookie::request(&mut self.req, c, be);
+            http.cookie_dates = p.dates;
             http.cookie = Some(crate::log::termination::CookieStatus {
                 request: p.status,
                 response: crate::log::termination::ResponseCookie::None,
@@ -759,7 +760,8 @@ impl<'c> Session<'c> {
             }
             if let (Some(c), Some(st)) = (bh.cookie.as_ref(), http.cookie.as_mut()) {
                 let ck = be.servers.get(srv_idx).and_then(|s| s.cookie.as_deref());
-                st.response = super::cookie::response(res, c, ck, direct, method);
+                st.response =
+                    super::cookie::response(res, c, ck, (direct, http.cookie_dates), method);
             }
             if let (false, Some(be_at)) = (matches!(*rs.log_level, Some(None)), rs.env.be) {
                 let log_cx = super::LogCx {
