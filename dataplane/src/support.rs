@@ -30,10 +30,6 @@ pub const UNSUPPORTED: &[Unsupported] = &[
         why: "this rule, fetch or converter is not implemented yet",
     },
     Unsupported {
-        key: "cookie persistence",
-        why: "cookie dynamic and several domains are not implemented yet (insert, rewrite, prefix, indirect, nocache, postonly, preserve, httponly, secure, maxidle, maxlife are)",
-    },
-    Unsupported {
         key: "stats page",
         why: "the statistics page is not served yet",
     },
@@ -179,11 +175,6 @@ fn http_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
     let backend = |n: &str| cfg.proxy(n).filter(|p| p.cap.backend).map(|_| 0);
     if let Err(e) = crate::engine::stream::http::plan::HttpPlan::compile_rules(px, cfg, &backend) {
         out.push(rule_diag(px, &e));
-    }
-    if let Some(c) = px.cookie.as_ref().filter(|_| px.cap.backend) {
-        if c.dynamic || c.domains.len() > 1 {
-            out.push(diag("cookie persistence", &px.loc));
-        }
     }
     if px.stats.enabled || px.stats.uri.is_some() {
         out.push(diag("stats page", &px.loc));

@@ -708,6 +708,7 @@ fn backend_plan(px: &Proxy, cfg: &Config) -> Result<BackendPlan, String> {
                 ))
             }
         };
+        let cookie = o.cookie.clone().or_else(|| dynamic_cookie(px, &addr));
         servers.push(ServerPlan {
             name: s.name.clone(),
             addr,
@@ -742,7 +743,7 @@ fn backend_plan(px: &Proxy, cfg: &Config) -> Result<BackendPlan, String> {
             minconn: o.minconn.unwrap_or(0),
             maxqueue: o.maxqueue.unwrap_or(0),
             pool_max_conn: o.pool_max_conn.and_then(|n| usize::try_from(n).ok()),
-            cookie: o.cookie.clone(),
+            cookie,
             conns: Counter::default(),
             queued: Counter::default(),
             queue_served: Counter::default(),
@@ -799,6 +800,37 @@ fn log_format_sd(px: &Proxy) -> Result<Option<ringlb_config::logformat::LogForma
     )
     .map_err(|e| format!("{}: 'log-format-sd': {}", d.loc, e.message))?;
     Ok((!f.items.is_empty()).then_some(f))
+}
+
+/// `cookie ... dynamic` with `dynamic-cookie-key`: the value of a server
+/// without its own `cookie`, as HAProxy's srv_set_dyncookie makes it: the
+/// XXH64 (seed 0) of the key, the server's address bytes and its port as a
+/// big-endian 32-bit number (HAProxy's `svc_port`: 0 without a port, the
+/// offset of a `+N` / `-N` one), in 16 lower-case hex digits. None for a
+/// UNIX socket server.
+fn dynamic_cookie(px: &Proxy, addr: &ServerAddr) -> Option<String> {
+    px.cookie.as_ref().filter(|c| c.dynamic)?;
+    let key = px
+        .directives
+        .iter()
+        .rev()
+        .find(|d| d.keyword == "dynamic-cookie-key")?
+        .args
+        .first()?;
+    let (ip, port) = match addr {
+        ServerAddr::Fixed(sa) => (sa.ip(), u32::from(sa.port())),
+        ServerAddr::SamePort(ip) => (*ip, 0),
+        // An unsigned int in HAProxy: a negative offset wraps.
+        ServerAddr::PortOffset(ip, off) => (*ip, *off as u32),
+        ServerAddr::Unix(_) => return None,
+    };
+    let mut buf = key.as_bytes().to_vec();
+    match ip {
+        std::net::IpAddr::V4(ip) => buf.extend_from_slice(&ip.octets()),
+        std::net::IpAddr::V6(ip) => buf.extend_from_slice(&ip.octets()),
+    }
+    buf.extend_from_slice(&port.to_be_bytes());
+    Some(format!("{:016x}", xxhash_rust::xxh64::xxh64(&buf, 0)))
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ mod harness;
 mod server;
 
 mod balance;
-mod cookie_dates;
+mod cookie_options;
 mod cookies;
 mod errors;
 mod features;

@@ -21,8 +21,11 @@
 //!   than either limit (or dated more than a day ahead) is ignored (`E`,
 //!   `O`); one seen again is re-inserted with a fresh date (`U`).
 //!
-//! Not implemented (refused at start): dynamic, several domains, `option
-//! persist`.
+//! - `dynamic`: a server without a `cookie` value gets one from the
+//!   backend's `dynamic-cookie-key` and its address (see
+//!   `plan::dynamic_cookie`).
+//!
+//! Not implemented: `option persist` (refused at start).
 
 use ringlb_config::model::{CookieConf, CookieMode};
 use ringlb_proto::h1::chars::is_spht;
@@ -62,7 +65,8 @@ impl CookiePlan {
             preserve: c.preserve,
             httponly: c.httponly,
             secure: c.secure,
-            domain: c.domains.first().cloned(),
+            // Several domains: `a; domain=b` (HAProxy builds one string).
+            domain: (!c.domains.is_empty()).then(|| c.domains.join("; domain=")),
             attrs: (!c.attrs.is_empty()).then(|| c.attrs.join("; ")),
             maxidle: secs(c.maxidle),
             maxlife: secs(c.maxlife),

@@ -1,7 +1,8 @@
-//! Persistence cookies with dates (`maxidle`, `maxlife`): the inserted
-//! value `SRV|LAST|FIRST` (HAProxy's s30tob64 of 4-second periods), a
-//! cookie idle too long (`E`) or too old (`O`) ignored, a valid one
-//! refreshed once its last date is past (`U`), on haproxy and ringlb.
+//! Persistence cookie options on haproxy and ringlb: dates (`maxidle`,
+//! `maxlife`: the inserted value `SRV|LAST|FIRST`, HAProxy's s30tob64 of
+//! 4-second periods; a cookie idle too long (`E`) or too old (`O`)
+//! ignored, a valid one refreshed once its last date is past (`U`)),
+//! `dynamic` server values and several `domain`s.
 
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -166,3 +167,52 @@ on_both!(
     dates_dropped_on_haproxy,
     dates_dropped_on_ringlb
 );
+
+/// `dynamic` with `dynamic-cookie-key`: a server without a `cookie` value
+/// gets the XXH64 of the key, its address and its port (HAProxy's
+/// srv_set_dyncookie); the value sent back sticks to it. Several domains
+/// are all set.
+fn dynamic(name: &str, program: &Path) {
+    let (a, b) = (Server::start(who("a1")), Server::start(who("b2")));
+    let cfg = config(
+        &[format!("s1 {}", a.addr), format!("s2 {} cookie b2", b.addr)],
+        "",
+    )
+    .replace("    option httplog\n", "")
+    .replace("frontend fe\n", "frontend fe\n    log-format \"%tsc %s\"\n")
+    .replace(
+        "backend be\n",
+        "backend be\n    dynamic-cookie-key s3cr3t\n    \
+         cookie SRV insert dynamic domain .a.example domain .b.example\n",
+    );
+    let p = start(name, program, &cfg);
+    let mut key = b"s3cr3t".to_vec();
+    key.extend_from_slice(&[127, 0, 0, 1]);
+    key.extend_from_slice(&u32::from(a.addr.port()).to_be_bytes());
+    let dyn_a1 = format!("{:016x}", xxhash_rust::xxh64::xxh64(&key, 0));
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let mut c = Client::connect(p.addr);
+        c.send(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        let r = c.response(false);
+        let srv = String::from_utf8(r.body.clone()).unwrap();
+        let value = if srv == "a1" { dyn_a1.as_str() } else { "b2" };
+        assert_eq!(
+            r.header("set-cookie"),
+            Some(format!("SRV={value}; path=/; domain=.a.example; domain=.b.example").as_str()),
+            "{name}"
+        );
+        assert!(p.next_log().starts_with("--NI "), "{name}");
+        seen.push(srv);
+    }
+    seen.sort();
+    assert_eq!(seen, ["a1", "b2"], "{name}");
+    for _ in 0..2 {
+        let mut c = Client::connect(p.addr);
+        c.send(format!("GET / HTTP/1.1\r\nHost: a\r\nCookie: SRV={dyn_a1}\r\n\r\n").as_bytes());
+        let r = c.response(false);
+        assert_eq!(r.body, b"a1", "{name}");
+        assert_eq!(p.next_log(), "--VN s1", "{name}");
+    }
+}
+on_both!(dynamic, dynamic_on_haproxy, dynamic_on_ringlb);
