@@ -119,7 +119,7 @@ pub const UNSUPPORTED: &[Unsupported] = &[
     },
     Unsupported {
         key: "balance by key",
-        why: "uri, url_param and hdr hash HTTP requests only (and url_param check_post needs the body); rdp-cookie, hash and log-hash need sample extraction",
+        why: "uri, url_param, hdr and hash hash HTTP requests only; rdp-cookie, hash in TCP mode and log-hash need sample extraction",
     },
     Unsupported {
         key: "stick tables",
@@ -430,13 +430,14 @@ fn proxy_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
         out.push(diag("balance by key", &px.loc));
     }
     if px.cap.backend && !px.servers.is_empty() {
-        // HTTP mode hashes the request's URI, a query parameter or a
-        // header; the rest needs sample extraction or body inspection.
+        // HTTP mode hashes the request's URI, a query parameter, a header
+        // or a sample; the rest needs TCP-mode sample extraction or body
+        // inspection.
         let http = px.mode() == Mode::Http;
         let unsupported = match &px.balance {
-            Some(Balance::Uri { .. } | Balance::Hdr { .. }) => !http,
-            Some(Balance::UrlParam { check_post, .. }) => !http || *check_post,
-            Some(Balance::RdpCookie { .. } | Balance::Hash(_)) => true,
+            Some(Balance::Uri { .. } | Balance::Hdr { .. } | Balance::Hash(_)) => !http,
+            Some(Balance::UrlParam { .. }) => !http,
+            Some(Balance::RdpCookie { .. }) => true,
             _ => false,
         };
         if unsupported {

@@ -400,6 +400,9 @@ pub(super) fn load_maps(px: &Proxy) -> Result<Maps, CompileError> {
             }));
         }
     }
+    if let Some(ringlb_config::model::Balance::Hash(e)) = &px.balance {
+        exprs.push(e);
+    }
     if let Some(f) = &px.unique_id_format {
         exprs.extend(f.items.iter().filter_map(|i| match i {
             ringlb_config::logformat::LogItem::Sample { expr, .. } => Some(expr),

@@ -74,6 +74,8 @@ pub struct HttpRules {
     unique_id: Option<Fmt>,
     /// `monitor fail` conditions (a frontend's).
     monitor_fail: Vec<Cond>,
+    /// `balance hash <expr>` (a backend's).
+    balance_hash: Option<Expr>,
 }
 
 #[derive(Debug)]
@@ -127,6 +129,32 @@ impl HttpRules {
     pub fn monitor_fails(&self, tx: &Txn<'_>) -> bool {
         let cx = tx.ctx(self);
         self.monitor_fail.iter().any(|c| self.acls.eval(c, &cx))
+    }
+
+    /// `balance hash <expr>`: the sample over `cx` (with this rule set's
+    /// maps) cast to binary as HAProxy's get_server_expr takes it, written
+    /// to `out` (cleared first); false when there is no expression or no
+    /// sample (the balancer then falls back to round robin).
+    pub fn balance_hash_key(&self, cx: &Ctx<'_>, out: &mut Vec<u8>) -> bool {
+        let Some(e) = &self.balance_hash else {
+            return false;
+        };
+        let cx = Ctx {
+            maps: Some(&self.maps),
+            users: Some(&self.users),
+            ..*cx
+        };
+        out.clear();
+        match e
+            .eval(&cx)
+            .and_then(|v| v.cast(ringlb_config::keywords::SmpType::Bin))
+        {
+            Some(super::sample::Smp::Bin(b) | super::sample::Smp::Str(b)) => {
+                out.extend_from_slice(&b);
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Whether the proxy declares a `unique-id-format`.

@@ -596,6 +596,14 @@ impl HttpRules {
                 monitor_fail.push(c);
             }
         }
+        // `balance hash <expr>` (a backend's).
+        let balance_hash = match &px.balance {
+            Some(ringlb_config::model::Balance::Hash(e)) if px.cap.backend => {
+                check_expr(e, setup, &users).map_err(|e| at(&px.loc, e))?;
+                Some(Expr::compile(e).map_err(|e| at(&px.loc, e))?)
+            }
+            _ => None,
+        };
         let maps = super::super::exec::load_maps(px)?;
         let timeouts = &px.timeouts;
         let Compiler {
@@ -619,6 +627,7 @@ impl HttpRules {
             name: px.name.clone(),
             unique_id,
             monitor_fail,
+            balance_hash,
         })
     }
 }

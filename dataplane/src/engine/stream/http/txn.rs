@@ -366,6 +366,26 @@ impl<'c> Session<'c> {
             p
         });
         let force = persist.and_then(|p| p.server);
+        // `balance url_param`: a POST not sent by its cookie waits for its
+        // body (what the buffer holds), which the balancer searches when
+        // the query string lacks the parameter (haproxy 2.6 does this
+        // with or without `check_post`).
+        if force.is_none()
+            && !bh.buffer_request
+            && self.req.method == Method::Post
+            && self.req.body != Body::None
+            && url_param_balance(core, be_idx)
+        {
+            match self.buffer_request(&mut cbuf).await {
+                Ok(interim) => facts.bytes_out += interim,
+                Err(end) => {
+                    http.set_captures(&caps);
+                    return self
+                        .body_wait_failed(end, cbuf, (facts, &mut http), Some((be_idx, be)), ready)
+                        .await;
+                }
+            }
+        }
         facts.beconn = be.beconn.inc();
         core.shared.stats.add(core.id, Stat::BeSessTot(be_idx), 1);
         http.unique_id = super::rules::unique_id(&env, &mut self.req, &self.vars, &caps, fh);
@@ -408,6 +428,16 @@ impl<'c> Session<'c> {
                     None
                 }
             };
+            // `balance hash <expr>`: the sample's bytes, in the head
+            // buffer the exchange reuses (no allocation kept).
+            let sampled = bh.rules.balance_hash_key(
+                &crate::engine::rules::fetch::Ctx {
+                    vars: Some(&self.vars),
+                    caps: Some(&caps),
+                    ..crate::engine::rules::fetch::Ctx::new(&self.req, &env)
+                },
+                &mut self.req_out,
+            );
             let connected = match connect(
                 core,
                 be_idx,
@@ -416,7 +446,11 @@ impl<'c> Session<'c> {
                 self.peer,
                 Some(&HttpPick {
                     idle: &take_idle,
-                    key: balance_key(core, be_idx, &self.req),
+                    key: if sampled {
+                        Some(&self.req_out)
+                    } else {
+                        balance_key(core, be_idx, &self.req, cbuf.data())
+                    },
                     force,
                     abort: bh.abortonclose.then_some(self.client),
                 }),
@@ -1261,6 +1295,7 @@ fn balance_key<'r>(
     core: &crate::engine::runtime::Core,
     be_idx: usize,
     req: &'r Head,
+    body: &'r [u8],
 ) -> Option<&'r [u8]> {
     use crate::balance::{key, KeyKind};
     let balancer = core.balancers.get(be_idx)?.borrow();
@@ -1274,7 +1309,14 @@ fn balance_key<'r>(
         } else {
             uri
         }),
-        KeyKind::UrlParam { name, .. } => key::url_param(uri, name.as_bytes()),
+        KeyKind::UrlParam { name, .. } => key::url_param(uri, name.as_bytes()).or_else(|| {
+            // A POST's body (its first data: the first chunk's when
+            // chunked), as HAProxy's get_server_ph_post.
+            if req.method != Method::Post {
+                return None;
+            }
+            key::body_param(first_data(req.body, body), name.as_bytes())
+        }),
         KeyKind::Hdr(name) => req
             .first(name.as_bytes())
             .map(|v| {
@@ -1283,6 +1325,39 @@ fn balance_key<'r>(
             })
             .filter(|v| !v.is_empty()),
         KeyKind::None | KeyKind::Source | KeyKind::RdpCookie(_) | KeyKind::Sample => None,
+    }
+}
+
+/// Whether the backend balances on a URL parameter.
+fn url_param_balance(core: &crate::engine::runtime::Core, be_idx: usize) -> bool {
+    core.balancers.get(be_idx).is_some_and(|b| {
+        matches!(
+            b.borrow().needs_key(),
+            crate::balance::KeyKind::UrlParam { .. }
+        )
+    })
+}
+
+/// A body's first data as HAProxy's HTX holds it: the bytes up to its
+/// length, or the first chunk's payload (as much of it as is there).
+fn first_data(body: Body, data: &[u8]) -> &[u8] {
+    use ringlb_proto::h1::chunked::{Decoder, Step};
+    match body {
+        Body::Length(n) => data
+            .get(..usize::try_from(n).unwrap_or(usize::MAX).min(data.len()))
+            .unwrap_or_default(),
+        Body::Chunked => {
+            let mut dec = Decoder::new(data.len());
+            let mut at = 0;
+            loop {
+                match dec.step(data.get(at..).unwrap_or_default()) {
+                    Ok(Step::Framing(n)) => at += n,
+                    Ok(Step::Data(n)) => return data.get(at..at + n).unwrap_or_default(),
+                    _ => return &[],
+                }
+            }
+        }
+        _ => &[],
     }
 }
 
