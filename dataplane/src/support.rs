@@ -193,7 +193,6 @@ fn http_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
                 | "h1-case-adjust-bogus-server"
                 | "http-drop-request-trailers"
                 | "http-drop-response-trailers"
-                | "checkcache"
                 | "log-separate-errors"
                 | "prefer-last-server"
                 | "persist"

@@ -17,6 +17,7 @@ mod harness;
 mod server;
 
 mod balance;
+mod checkcache;
 mod cookie_options;
 mod cookies;
 mod errors;

@@ -425,19 +425,52 @@ pub fn response(
         } else {
             ResponseCookie::Inserted
         };
-        if c.nocache && cacheable(res, method) {
+        if c.nocache && cacheable(res, method).0 {
             res.push(b"Cache-control", b"private");
         }
     }
     status
 }
 
-/// HAProxy's TX_CACHEABLE under `nocache`: a safe method, a status
-/// cacheable by default, no Pragma no-cache, no Cache-Control private /
-/// no-cache / no-store / max-age=0 / s-maxage=0 (public makes it
-/// cacheable again), and freshness (max-age, Expires) or a validator
-/// (ETag, Last-Modified).
-fn cacheable(res: &Head, method: Method) -> bool {
+/// HAProxy's alert for a response `option checkcache` blocked: on
+/// stderr, and in the frontend's log at level alert (HAProxy logs it to
+/// the backend's targets: see docs/differences.md).
+pub fn alert_cacheable_cookie(
+    core: usize,
+    fe: &crate::engine::plan::FrontendPlan,
+    be: &BackendPlan,
+    srv: usize,
+) {
+    let server = be
+        .servers
+        .get(srv)
+        .map_or("<dispatch>", |s| s.name.as_str());
+    let line = format!(
+        "Blocking cacheable cookie in response from instance {}, server {server}.",
+        be.name
+    );
+    eprintln!("[ALERT]    ({}) : {line}", std::process::id());
+    if let Some(sink) = &fe.sink {
+        // The core's own lane: before the transaction's line.
+        sink.send_from(core, ringlb_config::model::Level::Alert, line);
+    }
+}
+
+/// `option checkcache`: whether the response must be blocked (502), as
+/// HAProxy's http_process_res_common decides: it carries a Set-Cookie
+/// from the server (`had_set_cookie`, looked at before persistence added
+/// its own) and is cacheable with its cookies (no `no-cache="set-cookie"`).
+pub fn blocks_cacheable_cookie(res: &Head, method: Method, had_set_cookie: bool) -> bool {
+    had_set_cookie && cacheable(res, method) == (true, true)
+}
+
+/// HAProxy's TX_CACHEABLE and TX_CACHE_COOK (http_check_response_for_
+/// cacheability): a safe method, a status cacheable by default, no
+/// Pragma no-cache, no Cache-Control private / no-cache / no-store /
+/// max-age=0 / s-maxage=0 (public makes it cacheable again), and
+/// freshness (max-age, Expires) or a validator (ETag, Last-Modified);
+/// `no-cache="set-cookie..."` leaves it cacheable without its cookies.
+fn cacheable(res: &Head, method: Method) -> (bool, bool) {
     let mut ok = matches!(
         method,
         Method::Get | Method::Head | Method::Options | Method::Trace
@@ -449,8 +482,9 @@ fn cacheable(res: &Head, method: Method) -> bool {
         .first(b"pragma")
         .is_some_and(|v| v.eq_ignore_ascii_case(b"no-cache"))
     {
-        return false;
+        return (false, false);
     }
+    let mut cook = ok;
     let mut fresh = false;
     for (n, v) in res.fields() {
         if !n.eq_ignore_ascii_case(b"cache-control") {
@@ -463,6 +497,7 @@ fn cacheable(res: &Head, method: Method) -> bool {
             };
             if w.eq_ignore_ascii_case(b"public") {
                 ok = true;
+                cook = true;
             } else if [
                 &b"private"[..],
                 b"no-cache",
@@ -474,6 +509,9 @@ fn cacheable(res: &Head, method: Method) -> bool {
             .any(|x| w.eq_ignore_ascii_case(x))
             {
                 ok = false;
+                cook = false;
+            } else if starts(b"no-cache=\"set-cookie") {
+                cook = false;
             } else if starts(b"s-maxage") || starts(b"max-age") {
                 fresh = true;
             }
@@ -482,10 +520,10 @@ fn cacheable(res: &Head, method: Method) -> bool {
     if !fresh && res.first(b"expires").is_none() {
         let validator = res.first(b"etag").is_some() || res.first(b"last-modified").is_some();
         if !validator {
-            return false;
+            return (false, false);
         }
     }
-    ok
+    (ok, ok && cook)
 }
 
 #[cfg(test)]

@@ -61,6 +61,8 @@ pub struct HttpPlan {
     pub listen: bool,
     /// `unique-id-header` (a frontend's, with its `unique-id-format`).
     pub unique_id_header: Option<String>,
+    /// `option checkcache` (a backend's).
+    pub checkcache: bool,
 }
 
 /// The actions and fetches the engine applies itself (see
@@ -170,6 +172,7 @@ impl HttpPlan {
                 .map(super::cookie::CookiePlan::of),
             rules,
             listen: px.kind == ringlb_config::model::ProxyKind::Listen,
+            checkcache: px.cap.backend && o.is_set("checkcache"),
             unique_id_header: px
                 .unique_id_header
                 .clone()

@@ -792,10 +792,17 @@ impl<'c> Session<'c> {
                     http.captured_mut().res_cookie = Some(c.into());
                 }
             }
+            let had_set_cookie = bh.checkcache && res.first(b"set-cookie").is_some();
             if let (Some(c), Some(st)) = (bh.cookie.as_ref(), http.cookie.as_mut()) {
                 let ck = be.servers.get(srv_idx).and_then(|s| s.cookie.as_deref());
                 st.response =
                     super::cookie::response(res, c, ck, (direct, http.cookie_dates), method);
+            }
+            // `option checkcache`: a cacheable response with a cookie is
+            // blocked (502, PH) and an alert logged.
+            if had_set_cookie && super::cookie::blocks_cacheable_cookie(res, method, true) {
+                super::cookie::alert_cacheable_cookie(core.id, fe, be, srv_idx);
+                return Err(ResEnd::Invalid);
             }
             if let (false, Some(be_at)) = (matches!(*rs.log_level, Some(None)), rs.env.be) {
                 let log_cx = super::LogCx {
