@@ -186,8 +186,7 @@ fn http_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
     for (name, on) in &px.options.flags {
         let unsupported = matches!(
             *name,
-            "http-use-proxy-header"
-                | "http_proxy"
+            "http_proxy"
                 | "http-restrict-req-hdr-names"
                 | "h1-case-adjust-bogus-client"
                 | "h1-case-adjust-bogus-server"

@@ -1,5 +1,7 @@
-//! `monitor fail`: a `monitor-uri` request answered 503 instead of 200
-//! when a condition holds, by the proxy, unlogged.
+//! Frontend options the proxy answers by itself: `monitor fail` (a
+//! `monitor-uri` request answered 503 instead of 200 when a condition
+//! holds, unlogged) and `option http-use-proxy-header` (proxy
+//! authentication for proxied requests).
 
 use std::path::Path;
 use std::time::Duration;
@@ -36,4 +38,56 @@ on_both!(
     monitor_fail,
     monitor_fail_on_haproxy,
     monitor_fail_on_ringlb
+);
+
+/// `option http-use-proxy-header`: a proxied request (an absolute URI) is
+/// asked for proxy credentials (407, Proxy-Authenticate) and checked
+/// against Proxy-Authorization; an origin-form one keeps 401 and
+/// Authorization.
+fn use_proxy_header(name: &str, program: &Path) {
+    let srv = Server::start(|_| ok("origin"));
+    let cfg = format!(
+        "userlist users\n    user user insecure-password pass\n{}",
+        config(&[format!("s1 {}", srv.addr)], "").replace(
+            "frontend fe\n",
+            "frontend fe\n    option http-use-proxy-header\n    \
+             http-request auth realm inside unless { http_auth(users) }\n",
+        )
+    );
+    let p = start(name, program, &cfg);
+    // "user:pass"
+    let creds = "Basic dXNlcjpwYXNz";
+    for (target, header, status, challenge) in [
+        ("http://a/x", "", 407, Some("proxy-authenticate")),
+        (
+            "http://a/x",
+            "Authorization",
+            407,
+            Some("proxy-authenticate"),
+        ),
+        ("http://a/x", "Proxy-Authorization", 200, None),
+        ("/x", "", 401, Some("www-authenticate")),
+        ("/x", "Proxy-Authorization", 401, Some("www-authenticate")),
+        ("/x", "Authorization", 200, None),
+    ] {
+        let mut c = Client::connect(p.addr);
+        let h = if header.is_empty() {
+            String::new()
+        } else {
+            format!("{header}: {creds}\r\n")
+        };
+        c.send(format!("GET {target} HTTP/1.1\r\nHost: a\r\n{h}\r\n").as_bytes());
+        let r = c.response(false);
+        let what = format!("{name}: {target} with {header:?}");
+        assert_eq!(r.status, status, "{what}");
+        if let Some(ch) = challenge {
+            assert_eq!(r.header(ch), Some("Basic realm=\"inside\""), "{what}");
+        }
+        let _ = p.next_log();
+    }
+}
+on_both!(
+    use_proxy_header,
+    use_proxy_header_on_haproxy,
+    use_proxy_header_on_ringlb
 );

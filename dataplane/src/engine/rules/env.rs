@@ -59,6 +59,10 @@ pub trait Env {
     fn unique_id<'s>(&'s self, _cx: &super::fetch::Ctx<'_>) -> Option<&'s str> {
         None
     }
+    /// `option http-use-proxy-header` on the frontend.
+    fn use_proxy_header(&self) -> bool {
+        false
+    }
     /// HAProxy's stream `uniq_id` (`%rt`): a number no other stream of
     /// the process has.
     fn stream_id(&self) -> Option<u32> {

@@ -63,6 +63,8 @@ pub struct HttpPlan {
     pub unique_id_header: Option<String>,
     /// `option checkcache` (a backend's).
     pub checkcache: bool,
+    /// `option http-use-proxy-header` (a frontend's).
+    pub use_proxy_header: bool,
 }
 
 /// The actions and fetches the engine applies itself (see
@@ -173,6 +175,7 @@ impl HttpPlan {
             rules,
             listen: px.kind == ringlb_config::model::ProxyKind::Listen,
             checkcache: px.cap.backend && o.is_set("checkcache"),
+            use_proxy_header: px.cap.frontend && o.is_set("http-use-proxy-header"),
             unique_id_header: px
                 .unique_id_header
                 .clone()

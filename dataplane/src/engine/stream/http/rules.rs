@@ -104,6 +104,9 @@ impl Env for StreamEnv<'_> {
         let made: std::rc::Rc<str> = String::from_utf8_lossy(&made?).into();
         Some(self.unique_id.value.get_or_init(|| made))
     }
+    fn use_proxy_header(&self) -> bool {
+        self.fe.http.as_deref().is_some_and(|h| h.use_proxy_header)
+    }
     fn stream_id(&self) -> Option<u32> {
         Some(self.stream_id)
     }
