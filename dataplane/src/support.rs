@@ -119,7 +119,7 @@ pub const UNSUPPORTED: &[Unsupported] = &[
     },
     Unsupported {
         key: "balance by key",
-        why: "uri, url_param, hdr and hash hash HTTP requests only; rdp-cookie, hash in TCP mode and log-hash need sample extraction",
+        why: "uri, url_param and hdr hash HTTP requests only; rdp-cookie, log-hash, and TCP-mode hash with a fetch or converter the engine lacks (or a map) need more sample extraction",
     },
     Unsupported {
         key: "stick tables",
@@ -433,7 +433,18 @@ fn proxy_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
         // inspection.
         let http = px.mode() == Mode::Http;
         let unsupported = match &px.balance {
-            Some(Balance::Uri { .. } | Balance::Hdr { .. } | Balance::Hash(_)) => !http,
+            Some(Balance::Uri { .. } | Balance::Hdr { .. }) => !http,
+            // TCP mode: over the connection's addresses, with the fetches
+            // and converters the rules run (HTTP mode: its rules refuse
+            // the others at their line).
+            Some(Balance::Hash(e)) => {
+                !http
+                    && (!crate::engine::rules::names::fetch_supported(e.fetch.def.name, &[])
+                        || e.converters.iter().any(|c| {
+                            !crate::engine::rules::names::converter_supported(c.def.name)
+                                || crate::engine::rules::map::kind(c.def.name).is_some()
+                        }))
+            }
             Some(Balance::UrlParam { .. }) => !http,
             Some(Balance::RdpCookie { .. }) => true,
             _ => false,

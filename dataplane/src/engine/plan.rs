@@ -140,6 +140,9 @@ pub struct BackendPlan {
     pub name: String,
     pub servers: Vec<ServerPlan>,
     pub balance: Balance,
+    /// `balance hash <expr>` in TCP mode: the expression, over the
+    /// connection's addresses (HTTP mode evaluates it with its rules).
+    pub tcp_hash: Option<Box<crate::engine::rules::expr::Expr>>,
     pub hash_type: Option<HashType>,
     pub hash_balance_factor: Option<u32>,
     pub allbackups: bool,
@@ -749,9 +752,17 @@ fn backend_plan(px: &Proxy, cfg: &Config) -> Result<BackendPlan, String> {
             queue_served: Counter::default(),
         });
     }
+    let tcp_hash = match &px.balance {
+        Some(Balance::Hash(e)) if px.mode() != ringlb_config::model::Mode::Http => Some(Box::new(
+            crate::engine::rules::expr::Expr::compile(e)
+                .map_err(|e| format!("backend '{}': balance hash: {}", px.name, e.0))?,
+        )),
+        _ => None,
+    };
     Ok(BackendPlan {
         name: px.name.clone(),
         servers,
+        tcp_hash,
         balance: px.balance.clone().unwrap_or(Balance::RoundRobin),
         hash_type: px.hash_type,
         hash_balance_factor: px.hash_balance_factor,

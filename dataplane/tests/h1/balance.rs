@@ -142,3 +142,49 @@ fn post_bodies_pick_haproxys_servers() {
         assert!(distinct.len() > 1, "{b}: the requests all hashed alike");
     }
 }
+
+/// `balance hash <expr>` in TCP mode, over the client's address: clients
+/// from 127.0.0.2 ... 127.0.0.25 land where haproxy sends them.
+#[test]
+fn tcp_hash_picks_haproxys_servers() {
+    let Some(h) = crate::harness::haproxy("tcp_hash_picks_haproxys_servers") else {
+        return;
+    };
+    fn picks(name: &str, program: &Path, balance: &str) -> Vec<String> {
+        let (a, b, c) = (Server::start(one), Server::start(two), Server::start(three));
+        let cfg = format!(
+            "global\n    log stdout format raw local0\n\
+             defaults\n    mode tcp\n    timeout connect 2s\n    timeout client 5s\n    timeout server 5s\n\
+             frontend fe\n    bind fd@3\n    default_backend be\n\
+             backend be\n    {}\n    server s1 {}\n    server s2 {} weight 2\n    server s3 {}\n",
+            balance.replace('\n', "\n    "),
+            a.addr,
+            b.addr,
+            c.addr
+        );
+        let p = start(name, program, &cfg);
+        (2..26u8)
+            .map(|i| {
+                let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+                    .unwrap();
+                let from: std::net::SocketAddr = (std::net::Ipv4Addr::new(127, 0, 0, i), 0).into();
+                s.bind(&from.into()).unwrap();
+                s.connect(&p.addr.into()).unwrap();
+                let mut cl = Client::from_stream(s.into());
+                cl.send(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+                String::from_utf8(cl.response(false).body).unwrap()
+            })
+            .collect()
+    }
+    for b in [
+        "balance hash src",
+        "balance hash src\nhash-type consistent",
+        "balance hash src,crc32",
+    ] {
+        let want = picks("haproxy", &h, b);
+        let got = picks("ringlb", &crate::harness::ringlb(), b);
+        assert_eq!(got, want, "{b}");
+        let distinct: std::collections::HashSet<_> = want.iter().collect();
+        assert!(distinct.len() > 1, "{b}: the clients all hashed alike");
+    }
+}

@@ -116,7 +116,11 @@ pub(crate) async fn handle(
     }
     facts.beconn = be.beconn.inc();
     core.shared.stats.add(core.id, Stat::BeSessTot(be_idx), 1);
-    match connect(core, be_idx, be, dst, facts.client, None).await {
+    let connected = match be.tcp_hash.as_deref() {
+        Some(e) => hashed_connect(core, (be_idx, be), (dst, facts.client), &fe.name, e).await,
+        None => connect(core, be_idx, be, dst, facts.client, None).await,
+    };
+    match connected {
         Ok(connected) => {
             let srv_idx = connected.server;
             let server = connected.record(&mut facts);
@@ -143,6 +147,53 @@ pub(crate) async fn handle(
     be.beconn.dec();
     drop(client);
     finish(core, (fe_idx, fe), Some((be_idx, be)), facts, start);
+}
+
+/// `balance hash <expr>` in TCP mode: the sample over the connection's
+/// addresses (no message: HTTP fetches find nothing and the balancer
+/// falls back to round robin, as HAProxy without a sample), cast to
+/// binary, is the balancer's key. Boxed, so that streams of other
+/// backends keep their size; it allocates only for such a backend.
+fn hashed_connect<'a>(
+    core: &'a Rc<Core>,
+    (be_idx, be): (usize, &'a BackendPlan),
+    (dst, src): (Option<SocketAddr>, Option<SocketAddr>),
+    frontend: &'a str,
+    e: &'a crate::engine::rules::expr::Expr,
+) -> std::pin::Pin<
+    Box<
+        dyn std::future::Future<
+                Output = Result<
+                    crate::engine::connect::Connected,
+                    crate::engine::connect::ConnectFailure,
+                >,
+            > + 'a,
+    >,
+> {
+    Box::pin(async move {
+        let key = {
+            let head = ringlb_proto::msg::Head::new();
+            let env = crate::engine::rules::env::Conn { src, dst, frontend };
+            match e
+                .eval(&crate::engine::rules::fetch::Ctx::new(&head, &env))
+                .and_then(|v| v.cast(ringlb_config::keywords::SmpType::Bin))
+            {
+                Some(
+                    crate::engine::rules::sample::Smp::Bin(b)
+                    | crate::engine::rules::sample::Smp::Str(b),
+                ) => Some(b),
+                _ => None,
+            }
+        };
+        let idle = |_| None;
+        let pick = crate::engine::connect::HttpPick {
+            idle: &idle,
+            key: key.as_deref(),
+            force: None,
+            abort: None,
+        };
+        connect(core, be_idx, be, dst, src, Some(&pick)).await
+    })
 }
 
 /// The client reset its connection already (an RST received before the
