@@ -483,6 +483,19 @@ fn proxy_option_checks(px: &Proxy, out: &mut Vec<Diagnostic>) {
             "a sample expression ('%[...]') in 'log-format-sd' prints '-': samples are not evaluated at log time yet",
         ));
     }
+    // The same for `log-format` (its line is the proxy's: the model keeps
+    // no place for it).
+    let samples = |f: &ringlb_config::logformat::LogFormat| {
+        f.items
+            .iter()
+            .any(|i| matches!(i, ringlb_config::logformat::LogItem::Sample { .. }))
+    };
+    if px.cap.frontend && px.log_format.as_ref().is_some_and(samples) {
+        out.push(Diagnostic::warning(
+            &px.loc,
+            "a sample expression ('%[...]') in 'log-format' prints '-': samples are not evaluated at log time yet",
+        ));
+    }
     let transparent = px.options.is_set("transparent")
         || px.directives.iter().any(|d| d.keyword == "transparent");
     if px.cap.backend && transparent {
