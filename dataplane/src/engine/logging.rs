@@ -213,6 +213,7 @@ pub fn log_stream(
         .map(Rc::clone);
     f.server_addr = facts.server_addr.map(Into::into);
     f.pid = std::process::id();
+    f.request_counter = facts.uniq_id;
     f.partial = fe.log.logasap;
     let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
     f.t_queue = facts.tw.map(ms);

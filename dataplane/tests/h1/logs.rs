@@ -190,3 +190,29 @@ on_both!(
     log_format_sd_on_haproxy,
     log_format_sd_on_ringlb
 );
+
+/// `%rt` in TCP mode: each stream its number, 0, 1, 2 under one thread.
+fn tcp_request_counter(name: &str, program: &Path) {
+    let srv = crate::server::Server::start(|_| crate::server::ok("ok"));
+    let cfg = format!(
+        "global\n    nbthread 1\n    log stdout format raw local0\n\
+         defaults\n    mode tcp\n    log global\n    \
+         timeout connect 2s\n    timeout client 5s\n    timeout server 5s\n\
+         frontend fe\n    bind fd@3\n    log-format \"rt=%rt %{{+X}}rt\"\n    default_backend be\n\
+         backend be\n    server s1 {}\n",
+        srv.addr
+    );
+    let p = start(name, program, &cfg);
+    for rt in 0..3 {
+        let mut c = Client::connect(p.addr);
+        c.send(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert_eq!(c.response(false).status, 200, "{name}");
+        drop(c);
+        assert_eq!(p.next_log(), format!("rt={rt} {rt:04X}"), "{name}");
+    }
+}
+on_both!(
+    tcp_request_counter,
+    tcp_request_counter_on_haproxy,
+    tcp_request_counter_on_ringlb
+);

@@ -41,6 +41,9 @@ pub struct StreamFacts {
     pub feconn: u32,
     pub beconn: u32,
     pub srv_conn: u32,
+    /// `%rt`: the stream's number ([`Core::next_stream_id`]; HTTP keeps
+    /// one per transaction in its own facts).
+    pub uniq_id: u32,
 }
 
 /// Serve one client to its end. `late`: it may have waited in the accept
@@ -66,6 +69,7 @@ pub(crate) async fn handle(
     };
     // TCP_NODELAY is inherited from the listener (set once at bind).
     let mut facts = StreamFacts {
+        uniq_id: core.next_stream_id(),
         accept_date,
         client: peer,
         listener_id: luid,

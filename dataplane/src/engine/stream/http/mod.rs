@@ -200,6 +200,7 @@ impl<'c> Session<'c> {
     fn facts(&self, date: SystemTime) -> StreamFacts {
         let core = self.core;
         StreamFacts {
+            uniq_id: 0,
             accept_date: date,
             client: self.peer,
             listener_id: self.luid,
