@@ -460,9 +460,28 @@ fn proxy_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
 
 /// `option` flags that change how a TCP stream is served.
 fn proxy_option_checks(px: &Proxy, out: &mut Vec<Diagnostic>) {
-    // The log line's sample expressions are not evaluated at log time
-    // yet: a `%[...]` of `log-format-sd` prints `-` (only the log's text
-    // changes, so a warning).
+    // A log line's `%[...]` item with a fetch or converter the engine
+    // lacks (or a map: none is loaded for the log) prints `-`: only the
+    // log's text changes, so a warning.
+    let lacking = |f: &ringlb_config::logformat::LogFormat| {
+        f.items.iter().any(|i| match i {
+            ringlb_config::logformat::LogItem::Sample { expr, .. } => {
+                use crate::engine::rules::names;
+                !names::fetch_supported(expr.fetch.def.name, &[])
+                    || expr.converters.iter().any(|c| {
+                        !names::converter_supported(c.def.name)
+                            || crate::engine::rules::map::kind(c.def.name).is_some()
+                    })
+            }
+            _ => false,
+        })
+    };
+    let warn = |loc: &Loc, kw: &str| {
+        Diagnostic::warning(
+            loc,
+            format!("a sample expression ('%[...]') in '{kw}' prints '-': its fetch or converter is not supported in log lines yet"),
+        )
+    };
     if let Some(d) = px
         .directives
         .iter()
@@ -470,31 +489,16 @@ fn proxy_option_checks(px: &Proxy, out: &mut Vec<Diagnostic>) {
         .find(|d| d.keyword == "log-format-sd" && px.cap.frontend)
         .filter(|d| {
             d.args.first().is_some_and(|f| {
-                ringlb_config::logformat::parse_log_format(f).is_ok_and(|f| {
-                    f.items
-                        .iter()
-                        .any(|i| matches!(i, ringlb_config::logformat::LogItem::Sample { .. }))
-                })
+                ringlb_config::logformat::parse_log_format(f).is_ok_and(|f| lacking(&f))
             })
         })
     {
-        out.push(Diagnostic::warning(
-            &d.loc,
-            "a sample expression ('%[...]') in 'log-format-sd' prints '-': samples are not evaluated at log time yet",
-        ));
+        out.push(warn(&d.loc, "log-format-sd"));
     }
-    // The same for `log-format` (its line is the proxy's: the model keeps
-    // no place for it).
-    let samples = |f: &ringlb_config::logformat::LogFormat| {
-        f.items
-            .iter()
-            .any(|i| matches!(i, ringlb_config::logformat::LogItem::Sample { .. }))
-    };
-    if px.cap.frontend && px.log_format.as_ref().is_some_and(samples) {
-        out.push(Diagnostic::warning(
-            &px.loc,
-            "a sample expression ('%[...]') in 'log-format' prints '-': samples are not evaluated at log time yet",
-        ));
+    // The log-format's line is the proxy's (the model keeps no place for
+    // it).
+    if px.cap.frontend && px.log_format.as_ref().is_some_and(lacking) {
+        out.push(warn(&px.loc, "log-format"));
     }
     let transparent = px.options.is_set("transparent")
         || px.directives.iter().any(|d| d.keyword == "transparent");

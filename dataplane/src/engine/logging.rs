@@ -184,6 +184,7 @@ pub fn log_stream(
     facts: &StreamFacts,
     start: Instant,
     http: Option<&super::stream::http::HttpFacts>,
+    eval: &dyn Fn(&crate::engine::rules::expr::Expr) -> Option<Vec<u8>>,
 ) {
     let names = &core.names;
     let Some(fe_name) = names.frontends.get(fe_idx) else {
@@ -257,12 +258,20 @@ pub fn log_stream(
     let mut line = String::with_capacity(256);
     // `log-format-sd`: the structured data first, then the message, in
     // one string (the sender splits them).
+    let zone = crate::log::time::local_zone();
+    let samples = |list: &[Option<crate::engine::rules::expr::Expr>], n: usize| {
+        list.get(n).and_then(Option::as_ref).and_then(eval)
+    };
     if let Some(sd) = &fe.log.format_sd {
-        crate::log::format::render(sd, &f, &mut line);
+        let mut s = |n| samples(&fe.log.sd_samples, n);
+        crate::log::format::render_with(sd, &f, zone, &mut line, &mut s);
     }
     let sd = line.len();
     match &fe.log.format {
-        Some(fmt) => crate::log::format::render(fmt, &f, &mut line),
+        Some(fmt) => {
+            let mut s = |n| samples(&fe.log.samples, n);
+            crate::log::format::render_with(fmt, &f, zone, &mut line, &mut s);
+        }
         None => crate::log::format::render_connect(&f, &mut line),
     }
     sink.send_sd_from(core.id, Level::Info, line, sd);

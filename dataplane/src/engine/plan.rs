@@ -133,6 +133,10 @@ pub struct LogPlan {
     /// `log-format-sd`: the RFC 5424 structured data of each line (other
     /// wire formats print none).
     pub format_sd: Option<ringlb_config::logformat::LogFormat>,
+    /// The `%[...]` items of `format` and `format_sd`, compiled in their
+    /// order (None: a fetch or converter the engine lacks, printed `-`).
+    pub samples: Vec<Option<crate::engine::rules::expr::Expr>>,
+    pub sd_samples: Vec<Option<crate::engine::rules::expr::Expr>>,
 }
 
 #[derive(Debug)]
@@ -467,6 +471,9 @@ impl Plan {
                 (None, Some(LogStyle::HttpClf)) => Some(crate::log::format::httplog_clf()),
                 (None, None) => None,
             };
+            let format_sd = log_format_sd(px)?;
+            let samples = log_samples(format.as_ref());
+            let sd_samples = log_samples(format_sd.as_ref());
             frontends.push(FrontendPlan {
                 name: px.name.clone(),
                 binds,
@@ -490,7 +497,9 @@ impl Plan {
                     format,
                     dontlognull: px.options.is_set("dontlognull"),
                     logasap: px.options.is_set("logasap"),
-                    format_sd: log_format_sd(px)?,
+                    format_sd,
+                    samples,
+                    sd_samples,
                 },
                 sink: None,
             });
@@ -791,6 +800,34 @@ fn backend_plan(px: &Proxy, cfg: &Config) -> Result<BackendPlan, String> {
         splice_response: splices(px).1,
         http: HttpPlan::of(px, cfg, &|_| None)?,
     })
+}
+
+/// The sample items of a log format, compiled in order; None for one
+/// whose fetch or converter the engine lacks, or that reads a map (no map
+/// is loaded for the log).
+fn log_samples(
+    f: Option<&ringlb_config::logformat::LogFormat>,
+) -> Vec<Option<crate::engine::rules::expr::Expr>> {
+    use crate::engine::rules::names;
+    let Some(f) = f else {
+        return Vec::new();
+    };
+    f.items
+        .iter()
+        .filter_map(|i| match i {
+            ringlb_config::logformat::LogItem::Sample { expr, .. } => Some(expr),
+            _ => None,
+        })
+        .map(|e| {
+            let ok = names::fetch_supported(e.fetch.def.name, &[])
+                && e.converters.iter().all(|c| {
+                    names::converter_supported(c.def.name)
+                        && crate::engine::rules::map::kind(c.def.name).is_none()
+                });
+            ok.then(|| crate::engine::rules::expr::Expr::compile(e).ok())
+                .flatten()
+        })
+        .collect()
 }
 
 /// The last `log-format-sd` of a proxy (kept as a directive by the

@@ -216,3 +216,33 @@ on_both!(
     tcp_request_counter_on_haproxy,
     tcp_request_counter_on_ringlb
 );
+
+/// `%[...]` in log-format, with what HAProxy allows at log time: the
+/// transaction's variables (not the next request's), the connection, the
+/// unique id, the status, captures, converters; `-` (or `""` quoted) for
+/// nothing.
+fn log_samples(name: &str, program: &Path) {
+    let srv = crate::server::Server::start(|_| crate::server::ok("ok"));
+    let cfg = config(&[format!("s1 {}", srv.addr)], "")
+        .replacen("global\n", "global\n    nbthread 1\n", 1)
+        .replace("    option httplog\n", "")
+        .replace(
+            "frontend fe\n",
+            "frontend fe\n    capture request header Host len 20\n    \
+             unique-id-format id%rt\n    \
+             http-request set-var(txn.host) req.hdr(host) if { path /set }\n    \
+             log-format \"%[var(txn.host)] %[src] %[unique-id] %[status] %[fe_name,upper] \
+             %[capture.req.hdr(0)] %{+Q}[var(txn.none)] %[var(txn.none)]\"\n",
+        );
+    let p = start(name, program, &cfg);
+    let mut c = Client::connect(p.addr);
+    for (path, host, line) in [
+        ("/set", "a.org", "a.org 127.0.0.1 id0 200 FE a.org \"\" -"),
+        ("/other", "b.org", "- 127.0.0.1 id1 200 FE b.org \"\" -"),
+    ] {
+        c.send(format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes());
+        assert_eq!(c.response(false).status, 200, "{name}");
+        assert_eq!(p.next_log(), line, "{name}");
+    }
+}
+on_both!(log_samples, log_samples_on_haproxy, log_samples_on_ringlb);

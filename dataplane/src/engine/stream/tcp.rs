@@ -153,6 +153,16 @@ pub(crate) async fn handle(
     finish(core, (fe_idx, fe), Some((be_idx, be)), facts, start);
 }
 
+/// A sample as a log line prints it (its string form).
+pub(crate) fn sample_text(v: Option<crate::engine::rules::sample::Smp>) -> Option<Vec<u8>> {
+    match v?.cast(ringlb_config::keywords::SmpType::Str)? {
+        crate::engine::rules::sample::Smp::Str(s) | crate::engine::rules::sample::Smp::Bin(s) => {
+            Some(s)
+        }
+        _ => None,
+    }
+}
+
 /// `balance hash <expr>` in TCP mode: the sample over the connection's
 /// addresses (no message: HTTP fetches find nothing and the balancer
 /// falls back to round robin, as HAProxy without a sample), cast to
@@ -330,6 +340,16 @@ fn log(
             &facts,
             start,
             None,
+            &|e| {
+                // TCP: the connection's facts, no message.
+                let head = ringlb_proto::msg::Head::new();
+                let env = crate::engine::rules::env::Conn {
+                    src: facts.client,
+                    dst: facts.frontend_addr,
+                    frontend: &fe.name,
+                };
+                sample_text(e.eval(&crate::engine::rules::fetch::Ctx::new(&head, &env)))
+            },
         );
     }
 }

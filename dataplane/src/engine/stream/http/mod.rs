@@ -244,7 +244,11 @@ impl<'c> Session<'c> {
             .unique_id
             .clone()
             .or_else(|| self.late_unique_id(be_at, &facts, http));
-        self.log_cx().log(be_at, facts, http, uid, start);
+        // The response for the log's samples: this transaction's, if its
+        // head came.
+        let res = http.t_data.map(|_| &self.res);
+        self.log_cx()
+            .log(be_at, facts, http, uid, start, (&self.req, res, &self.vars));
     }
 
     fn log_cx(&self) -> LogCx<'c> {
@@ -278,6 +282,7 @@ impl LogCx<'_> {
         http: &HttpFacts,
         unique_id: Option<Rc<str>>,
         start: Instant,
+        (req, res, vars): (&Head, Option<&Head>, &crate::engine::rules::http::Vars),
     ) -> bool {
         let fe = self.fe;
         let shared = &self.core.shared;
@@ -332,6 +337,42 @@ impl LogCx<'_> {
             unique_id,
             ..*http
         };
+        // `%[...]` items over the transaction as it ends: its response
+        // when there is one (the request's fetches then find nothing, as
+        // HAProxy's at log time), its variables.
+        let env = rules::StreamEnv {
+            plan: &self.core.shared.plan,
+            fe_idx: self.fe_idx,
+            fe,
+            src: facts.client,
+            dst: facts.frontend_addr,
+            be: be_at,
+            server: facts.server,
+            stream_id: http.uniq_id,
+            accept_date: facts.accept_date,
+            unique_id: Default::default(),
+        };
+        // `capture.req.hdr(n)` / `capture.res.hdr(n)`: the captures as
+        // the log holds them (made only when something was captured).
+        let bytes = |v: &Vec<Option<String>>| -> Vec<Option<Vec<u8>>> {
+            v.iter()
+                .map(|c| c.as_ref().map(|s| s.as_bytes().to_vec()))
+                .collect()
+        };
+        let sampled = !fe.log.samples.is_empty() || !fe.log.sd_samples.is_empty();
+        let caps = http.captured.as_ref().filter(|_| sampled).map(|c| {
+            crate::engine::rules::http::Captures {
+                req: bytes(&c.req_captures),
+                res: bytes(&c.res_captures),
+            }
+        });
+        let cx = crate::engine::rules::fetch::Ctx {
+            res,
+            vars: Some(vars),
+            caps: caps.as_ref(),
+            ..crate::engine::rules::fetch::Ctx::new(req, &env)
+        };
+        let eval = |e: &crate::engine::rules::expr::Expr| super::tcp::sample_text(e.eval(&cx));
         crate::engine::logging::log_stream(
             sink,
             self.core,
@@ -341,6 +382,7 @@ impl LogCx<'_> {
             &facts,
             start,
             Some(http),
+            &eval,
         );
         true
     }
@@ -358,7 +400,7 @@ impl LogCx<'_> {
         facts: &StreamFacts,
         http: &HttpFacts,
         caps: &crate::engine::rules::http::Captures,
-        res: &Head,
+        (req, res, vars): (&Head, &Head, &crate::engine::rules::http::Vars),
         buffered: &[u8],
         start: Instant,
     ) -> bool {
@@ -385,7 +427,8 @@ impl LogCx<'_> {
             ..*http
         };
         h.set_captures(caps);
-        self.log(Some(be_at), facts, &h, http.unique_id.clone(), start)
+        let uid = http.unique_id.clone();
+        self.log(Some(be_at), facts, &h, uid, start, (req, Some(res), vars))
     }
 }
 

@@ -657,10 +657,11 @@ impl<'c> Session<'c> {
             drop(cbuf);
         }
         http.set_captures(&caps);
-        self.vars.end_txn();
+        // Logged with its variables (the log's `%[var(txn...)]`).
         if !matches!(log_level, Some(None)) {
             self.finish(Some((be_idx, be)), facts, &http, ready);
         }
+        self.vars.end_txn();
         next
     }
 
@@ -811,8 +812,15 @@ impl<'c> Session<'c> {
                     fe,
                     fh,
                 };
-                http.logged =
-                    log_cx.log_early(be_at, facts, http, rs.caps, res, sbuf.data(), ready);
+                http.logged = log_cx.log_early(
+                    be_at,
+                    facts,
+                    http,
+                    rs.caps,
+                    (req_head, res, rs.vars),
+                    sbuf.data(),
+                    ready,
+                );
             }
             let client =
                 h1conn::client_for_response(res, method, client_want, fh.conn_mode, stopping);
@@ -884,8 +892,8 @@ impl<'c> Session<'c> {
         facts.termination = term(cause, Phase::Request);
         self.cbuf = Some(cbuf);
         self.reply_error(status, &mut facts, http).await;
-        self.vars.end_txn();
         self.finish(be_at, facts, http, ready);
+        self.vars.end_txn();
         Next::Close
     }
 
@@ -937,10 +945,10 @@ impl<'c> Session<'c> {
         }
         http.set_captures(caps);
         http.unique_id = env.unique_id.get();
-        self.vars.end_txn();
         if !matches!(log_level, Some(None)) {
             self.finish(be_at, facts, &http, ready);
         }
+        self.vars.end_txn();
         next
     }
 
