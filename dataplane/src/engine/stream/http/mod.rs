@@ -366,6 +366,8 @@ impl LogCx<'_> {
                 res: bytes(&c.res_captures),
             }
         });
+        // The proxy's own reply (deny, return) is no response here: the
+        // `status` fetch finds nothing, as haproxy 2.6's at log time.
         let cx = crate::engine::rules::fetch::Ctx {
             res,
             vars: Some(vars),
