@@ -249,3 +249,30 @@ fn log_samples(name: &str, program: &Path) {
     }
 }
 on_both!(log_samples, log_samples_on_haproxy, log_samples_on_ringlb);
+
+/// A transaction's variables end with it, also after a 503 the client
+/// connection survives (the server refused the connection).
+fn vars_end_after_a_503(name: &str, program: &Path) {
+    let cfg = config(
+        &[format!("s1 {}", crate::harness::refused_addr())],
+        "retries 0",
+    )
+    .replace("    option httplog\n", "")
+    .replace(
+        "frontend fe\n",
+        "frontend fe\n    log-format \"%ST %[var(txn.x)]\"\n    \
+             http-request set-var(txn.x) str(set) if { path /set }\n",
+    );
+    let p = start(name, program, &cfg);
+    let mut c = Client::connect(p.addr);
+    for (path, line) in [("/set", "503 set"), ("/other", "503 -")] {
+        c.send(format!("GET {path} HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes());
+        assert_eq!(c.response(false).status, 503, "{name}");
+        assert_eq!(p.next_log(), line, "{name}");
+    }
+}
+on_both!(
+    vars_end_after_a_503,
+    vars_end_after_a_503_on_haproxy,
+    vars_end_after_a_503_on_ringlb
+);

@@ -164,6 +164,9 @@ pub(crate) async fn handle(
             }
         };
         s.count += 1;
+        // Whatever way the transaction ended (a 503 goes on keep-alive
+        // without passing its end), its variables do not reach the next.
+        s.vars.end_txn();
         if next == Next::Close || core.kill.is_fired() {
             break;
         }
