@@ -31,14 +31,6 @@ pub const UNSUPPORTED: &[Unsupported] = &[
         why: "this rule, fetch or converter is not implemented yet",
     },
     Unsupported {
-        key: "cookie persistence",
-        why: "cookie maxidle, maxlife, dynamic and several domains are not implemented yet (insert, rewrite, prefix, indirect, nocache, postonly, preserve, httponly, secure are)",
-    },
-    Unsupported {
-        key: "unique-id",
-        why: "unique-id-format and unique-id-header are not implemented yet",
-    },
-    Unsupported {
         key: "stats page",
         why: "the statistics page is not served yet",
     },
@@ -128,7 +120,7 @@ pub const UNSUPPORTED: &[Unsupported] = &[
     },
     Unsupported {
         key: "balance by key",
-        why: "uri, url_param and hdr hash HTTP requests only (and url_param check_post needs the body); rdp-cookie hashes a TCP stream's RDP cookie only; hash and log-hash need sample extraction",
+        why: "uri, url_param and hdr hash HTTP requests only; rdp-cookie hashes a TCP stream's RDP cookie only; log-hash, and TCP-mode hash with a fetch or converter the engine lacks (or a map) need more sample extraction",
     },
     Unsupported {
         key: "stick tables",
@@ -207,11 +199,6 @@ fn http_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
             "'set-nice' has no effect: ringlb does not schedule streams by priority",
         ));
     }
-    if let Some(c) = px.cookie.as_ref().filter(|_| px.cap.backend) {
-        if c.maxidle.is_some() || c.maxlife.is_some() || c.dynamic || c.domains.len() > 1 {
-            out.push(diag("cookie persistence", &px.loc));
-        }
-    }
     // `http-error` pages are built once: a format with sample expressions
     // (an lf-string, lf-file or hdr value using %[...] or %x) would need
     // one rendering per response.
@@ -236,9 +223,6 @@ fn http_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
             ));
         }
     }
-    if px.unique_id_format.is_some() || px.unique_id_header.is_some() {
-        out.push(diag("unique-id", &px.loc));
-    }
     if px.stats.enabled || px.stats.uri.is_some() {
         out.push(diag("stats page", &px.loc));
     }
@@ -249,14 +233,11 @@ fn http_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
     for (name, on) in &px.options.flags {
         let unsupported = matches!(
             *name,
-            "http-use-proxy-header"
-                | "http_proxy"
+            "http_proxy"
                 | "h1-case-adjust-bogus-client"
                 | "h1-case-adjust-bogus-server"
                 | "http-drop-request-trailers"
                 | "http-drop-response-trailers"
-                | "checkcache"
-                | "logasap"
                 | "persist"
         );
         if *on && unsupported {
@@ -547,15 +528,26 @@ fn proxy_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
         out.push(diag("balance by key", &px.loc));
     }
     if px.cap.backend && !px.servers.is_empty() {
-        // HTTP mode hashes the request's URI, a query parameter or a
-        // header; the rest needs sample extraction or body inspection.
+        // HTTP mode hashes the request's URI, a query parameter, a header
+        // or a sample; the rest needs TCP-mode sample extraction or body
+        // inspection.
         let http = px.mode() == Mode::Http;
         let unsupported = match &px.balance {
             Some(Balance::Uri { .. } | Balance::Hdr { .. }) => !http,
-            Some(Balance::UrlParam { check_post, .. }) => !http || *check_post,
+            // TCP mode: over the connection's addresses, with the fetches
+            // and converters the rules run (HTTP mode: its rules refuse
+            // the others at their line).
+            Some(Balance::Hash(e)) => {
+                !http
+                    && (!crate::engine::rules::names::fetch_supported(e.fetch.def.name, &[])
+                        || e.converters.iter().any(|c| {
+                            !crate::engine::rules::names::converter_supported(c.def.name)
+                                || crate::engine::rules::map::kind(c.def.name).is_some()
+                        }))
+            }
+            Some(Balance::UrlParam { .. }) => !http,
             // rdp-cookie reads the bytes the TCP content rules waited for.
             Some(Balance::RdpCookie { .. }) => http,
-            Some(Balance::Hash(_)) => true,
             _ => false,
         };
         if unsupported {
@@ -569,6 +561,46 @@ fn proxy_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
 
 /// `option` flags that change how a TCP stream is served.
 fn proxy_option_checks(px: &Proxy, out: &mut Vec<Diagnostic>) {
+    // A log line's `%[...]` item with a fetch or converter the engine
+    // lacks (or a map: none is loaded for the log) prints `-`: only the
+    // log's text changes, so a warning.
+    let lacking = |f: &ringlb_config::logformat::LogFormat| {
+        f.items.iter().any(|i| match i {
+            ringlb_config::logformat::LogItem::Sample { expr, .. } => {
+                use crate::engine::rules::names;
+                !names::fetch_supported(expr.fetch.def.name, &[])
+                    || expr.converters.iter().any(|c| {
+                        !names::converter_supported(c.def.name)
+                            || crate::engine::rules::map::kind(c.def.name).is_some()
+                    })
+            }
+            _ => false,
+        })
+    };
+    let warn = |loc: &Loc, kw: &str| {
+        Diagnostic::warning(
+            loc,
+            format!("a sample expression ('%[...]') in '{kw}' prints '-': its fetch or converter is not supported in log lines yet"),
+        )
+    };
+    if let Some(d) = px
+        .directives
+        .iter()
+        .rev()
+        .find(|d| d.keyword == "log-format-sd" && px.cap.frontend)
+        .filter(|d| {
+            d.args.first().is_some_and(|f| {
+                ringlb_config::logformat::parse_log_format(f).is_ok_and(|f| lacking(&f))
+            })
+        })
+    {
+        out.push(warn(&d.loc, "log-format-sd"));
+    }
+    // The log-format's line is the proxy's (the model keeps no place for
+    // it).
+    if px.cap.frontend && px.log_format.as_ref().is_some_and(lacking) {
+        out.push(warn(&px.loc, "log-format"));
+    }
     let transparent = px.options.is_set("transparent")
         || px.directives.iter().any(|d| d.keyword == "transparent");
     if px.cap.backend && transparent {

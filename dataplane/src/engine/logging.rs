@@ -185,6 +185,7 @@ pub fn log_stream(
     start: Instant,
     http: Option<&super::stream::http::HttpFacts>,
     tcp_captures: Option<&crate::engine::rules::env::Captures>,
+    eval: &dyn Fn(&crate::engine::rules::expr::Expr) -> Option<Vec<u8>>,
 ) {
     let names = &core.names;
     let Some(fe_name) = names.frontends.get(fe_idx) else {
@@ -214,6 +215,8 @@ pub fn log_stream(
         .map(Rc::clone);
     f.server_addr = facts.server_addr.map(Into::into);
     f.pid = std::process::id();
+    f.request_counter = facts.uniq_id;
+    f.partial = fe.log.logasap;
     let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
     f.t_queue = facts.tw.map(ms);
     f.t_connect = facts.tc.map(|tc| ms(tc) + facts.tw.map_or(0, ms));
@@ -236,7 +239,7 @@ pub fn log_stream(
         f.http = true;
         f.status = h.status;
         f.request_line = h.request_line.clone();
-        f.t_idle = Some(ms(h.t_idle));
+        f.t_idle = Some(u64::from(h.t_idle));
         f.t_request = h.t_request.map(ms);
         if let Some(req) = f.t_request {
             f.t_queue = facts.tw.map(|tw| req + ms(tw));
@@ -244,10 +247,14 @@ pub fn log_stream(
         }
         f.t_data = h.t_data.map(ms);
         f.cookie = h.cookie;
-        f.captured_request_cookie = h.req_cookie.clone();
-        f.captured_response_cookie = h.res_cookie.clone();
-        f.request_captures.clone_from(&h.req_captures);
-        f.response_captures.clone_from(&h.res_captures);
+        if let Some(c) = &h.captured {
+            f.captured_request_cookie.clone_from(&c.req_cookie);
+            f.captured_response_cookie.clone_from(&c.res_cookie);
+            f.request_captures.clone_from(&c.req_captures);
+            f.response_captures.clone_from(&c.res_captures);
+        }
+        f.request_counter = h.uniq_id;
+        f.unique_id.clone_from(&h.unique_id);
     }
     if let Some(caps) = tcp_captures {
         // `tcp-request content capture` slots (`%hr`).
@@ -258,8 +265,22 @@ pub fn log_stream(
             .collect();
     }
     let mut line = String::with_capacity(256);
+    // `log-format-sd`: the structured data first, then the message, in
+    // one string (the sender splits them).
+    let zone = crate::log::time::local_zone();
+    let samples = |list: &[Option<crate::engine::rules::expr::Expr>], n: usize| {
+        list.get(n).and_then(Option::as_ref).and_then(eval)
+    };
+    if let Some(sd) = &fe.log.format_sd {
+        let mut s = |n| samples(&fe.log.sd_samples, n);
+        crate::log::format::render_with(sd, &f, zone, &mut line, &mut s);
+    }
+    let sd = line.len();
     match &fe.log.format {
-        Some(fmt) => crate::log::format::render(fmt, &f, &mut line),
+        Some(fmt) => {
+            let mut s = |n| samples(&fe.log.samples, n);
+            crate::log::format::render_with(fmt, &f, zone, &mut line, &mut s);
+        }
         None => crate::log::format::render_connect(&f, &mut line),
     }
     // HAProxy's strm_log(): `err` for the streams it counts as errors
@@ -269,5 +290,5 @@ pub fn log_stream(
     } else {
         Level::Info
     };
-    sink.send_from(core.id, level, line);
+    sink.send_sd_from(core.id, level, line, sd);
 }

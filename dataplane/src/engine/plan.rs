@@ -133,6 +133,19 @@ pub struct LogPlan {
     pub dontlog_normal: bool,
     /// `option log-separate-errors`: those at level `err`.
     pub separate_errors: bool,
+    /// `option logasap` (with a log format): a stream is logged as soon
+    /// as it is connected (TCP) or its response head is ready (HTTP),
+    /// and every line of the frontend prefixes `%Tt`, `%Ta`, `%Tu` and
+    /// `%B` with `+` (HAProxy clears LW_BYTES from the frontend's
+    /// `to_log`).
+    pub logasap: bool,
+    /// `log-format-sd`: the RFC 5424 structured data of each line (other
+    /// wire formats print none).
+    pub format_sd: Option<ringlb_config::logformat::LogFormat>,
+    /// The `%[...]` items of `format` and `format_sd`, compiled in their
+    /// order (None: a fetch or converter the engine lacks, printed `-`).
+    pub samples: Vec<Option<crate::engine::rules::expr::Expr>>,
+    pub sd_samples: Vec<Option<crate::engine::rules::expr::Expr>>,
 }
 
 #[derive(Debug)]
@@ -140,6 +153,9 @@ pub struct BackendPlan {
     pub name: String,
     pub servers: Vec<ServerPlan>,
     pub balance: Balance,
+    /// `balance hash <expr>` in TCP mode: the expression, over the
+    /// connection's addresses (HTTP mode evaluates it with its rules).
+    pub tcp_hash: Option<Box<crate::engine::rules::expr::Expr>>,
     pub hash_type: Option<HashType>,
     pub hash_balance_factor: Option<u32>,
     pub allbackups: bool,
@@ -484,6 +500,9 @@ impl Plan {
                 (None, Some(LogStyle::HttpClf)) => Some(crate::log::format::httplog_clf()),
                 (None, None) => None,
             };
+            let format_sd = log_format_sd(px)?;
+            let samples = log_samples(format.as_ref());
+            let sd_samples = log_samples(format_sd.as_ref());
             frontends.push(FrontendPlan {
                 name: px.name.clone(),
                 binds,
@@ -512,6 +531,10 @@ impl Plan {
                     dontlognull: px.options.is_set("dontlognull"),
                     dontlog_normal: px.options.is_set("dontlog-normal"),
                     separate_errors: px.options.is_set("log-separate-errors"),
+                    logasap: px.options.is_set("logasap"),
+                    format_sd,
+                    samples,
+                    sd_samples,
                 },
                 sink: None,
             });
@@ -558,9 +581,12 @@ impl Plan {
                         ringlb_config::logformat::LogItem::Text(_) => false,
                     })
                 });
-            // Connection rules look at the addresses.
-            fe.needs_src = be_needs_src || log_needs_src || fe.tcp.is_some();
-            fe.needs_dst = fe.needs_dst || fe.tcp.is_some();
+            // Connection rules look at the addresses, and so may HTTP
+            // rules and a unique-id-format (`dst`, `%fi`, `src`, `%ci`):
+            // one getsockname per HTTP connection, not per request.
+            let http = fe.http.is_some();
+            fe.needs_src = be_needs_src || log_needs_src || fe.tcp.is_some() || http;
+            fe.needs_dst = fe.needs_dst || fe.tcp.is_some() || http;
             fe.stream_rules = fe.http.is_none()
                 && (fe
                     .tcp
@@ -762,6 +788,7 @@ fn backend_plan(px: &Proxy, cfg: &Config) -> Result<BackendPlan, String> {
                 ))
             }
         };
+        let cookie = o.cookie.clone().or_else(|| dynamic_cookie(px, &addr));
         servers.push(ServerPlan {
             name: s.name.clone(),
             id,
@@ -805,15 +832,23 @@ fn backend_plan(px: &Proxy, cfg: &Config) -> Result<BackendPlan, String> {
                 .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX)),
             // -1 (or any negative value): no limit.
             max_reuse: o.max_reuse.and_then(|n| u32::try_from(n).ok()),
-            cookie: o.cookie.clone(),
+            cookie,
             conns: Counter::default(),
             queued: Counter::default(),
             queue_served: Counter::default(),
         });
     }
+    let tcp_hash = match &px.balance {
+        Some(Balance::Hash(e)) if px.mode() != ringlb_config::model::Mode::Http => Some(Box::new(
+            crate::engine::rules::expr::Expr::compile(e)
+                .map_err(|e| format!("backend '{}': balance hash: {}", px.name, e.0))?,
+        )),
+        _ => None,
+    };
     Ok(BackendPlan {
         name: px.name.clone(),
         servers,
+        tcp_hash,
         balance: px.balance.clone().unwrap_or(Balance::RoundRobin),
         hash_type: px.hash_type,
         hash_balance_factor: px.hash_balance_factor,
@@ -848,6 +883,85 @@ fn backend_plan(px: &Proxy, cfg: &Config) -> Result<BackendPlan, String> {
             .map_err(|e| e.0)?
             .map(Box::new),
     })
+}
+
+/// The sample items of a log format, compiled in order; None for one
+/// whose fetch or converter the engine lacks, or that reads a map (no map
+/// is loaded for the log).
+fn log_samples(
+    f: Option<&ringlb_config::logformat::LogFormat>,
+) -> Vec<Option<crate::engine::rules::expr::Expr>> {
+    use crate::engine::rules::names;
+    let Some(f) = f else {
+        return Vec::new();
+    };
+    f.items
+        .iter()
+        .filter_map(|i| match i {
+            ringlb_config::logformat::LogItem::Sample { expr, .. } => Some(expr),
+            _ => None,
+        })
+        .map(|e| {
+            let ok = names::fetch_supported(e.fetch.def.name, &[])
+                && e.converters.iter().all(|c| {
+                    names::converter_supported(c.def.name)
+                        && crate::engine::rules::map::kind(c.def.name).is_none()
+                });
+            ok.then(|| crate::engine::rules::expr::Expr::compile(e).ok())
+                .flatten()
+        })
+        .collect()
+}
+
+/// The last `log-format-sd` of a proxy (kept as a directive by the
+/// configuration crate), parsed as HAProxy parses `log-format`.
+fn log_format_sd(px: &Proxy) -> Result<Option<ringlb_config::logformat::LogFormat>, String> {
+    let Some(d) = px
+        .directives
+        .iter()
+        .rev()
+        .find(|d| d.keyword == "log-format-sd")
+    else {
+        return Ok(None);
+    };
+    let text = d.args.first().map(String::as_str).unwrap_or_default();
+    let f = ringlb_config::logformat::parse_log_format_with(
+        text,
+        ringlb_config::logformat::LogFormatOptions { merge_spaces: true },
+    )
+    .map_err(|e| format!("{}: 'log-format-sd': {}", d.loc, e.message))?;
+    Ok((!f.items.is_empty()).then_some(f))
+}
+
+/// `cookie ... dynamic` with `dynamic-cookie-key`: the value of a server
+/// without its own `cookie`, as HAProxy's srv_set_dyncookie makes it: the
+/// XXH64 (seed 0) of the key, the server's address bytes and its port as a
+/// big-endian 32-bit number (HAProxy's `svc_port`: 0 without a port, the
+/// offset of a `+N` / `-N` one), in 16 lower-case hex digits. None for a
+/// UNIX socket server.
+fn dynamic_cookie(px: &Proxy, addr: &ServerAddr) -> Option<String> {
+    px.cookie.as_ref().filter(|c| c.dynamic)?;
+    let key = px
+        .directives
+        .iter()
+        .rev()
+        .find(|d| d.keyword == "dynamic-cookie-key")?
+        .args
+        .first()?;
+    let (ip, port) = match addr {
+        ServerAddr::Fixed(sa) => (sa.ip(), u32::from(sa.port())),
+        ServerAddr::SamePort(ip) => (*ip, 0),
+        // An unsigned int in HAProxy: a negative offset wraps.
+        ServerAddr::PortOffset(ip, off) => (*ip, *off as u32),
+        ServerAddr::Unix(_) => return None,
+    };
+    let mut buf = key.as_bytes().to_vec();
+    match ip {
+        std::net::IpAddr::V4(ip) => buf.extend_from_slice(&ip.octets()),
+        std::net::IpAddr::V6(ip) => buf.extend_from_slice(&ip.octets()),
+    }
+    buf.extend_from_slice(&port.to_be_bytes());
+    Some(format!("{:016x}", xxhash_rust::xxh64::xxh64(&buf, 0)))
 }
 
 #[cfg(test)]

@@ -108,9 +108,25 @@ pub fn render(fmt: &LogFormat, f: &StreamLog, out: &mut String) {
 
 /// [`render`] with local dates in `zone`.
 pub fn render_in(fmt: &LogFormat, f: &StreamLog, zone: &Zone, out: &mut String) {
+    render_with(fmt, f, zone, out, &mut |_| None);
+}
+
+/// What the `%[...]` items of a line print: the value of the format's
+/// `n`-th sample item (from 0), None when the fetch found nothing.
+pub type Samples<'a> = dyn FnMut(usize) -> Option<Vec<u8>> + 'a;
+
+/// [`render_in`] with the sample items' values from `samples`.
+pub fn render_with(
+    fmt: &LogFormat,
+    f: &StreamLog,
+    zone: &Zone,
+    out: &mut String,
+    samples: &mut Samples<'_>,
+) {
     // HAProxy's `last_isspace`, set at the start so that a leading
     // separator prints nothing.
     let mut last_isspace = true;
+    let mut nth = 0;
     for item in &fmt.items {
         match item {
             LogItem::Text(text) => {
@@ -134,10 +150,12 @@ pub fn render_in(fmt: &LogFormat, f: &StreamLog, zone: &Zone, out: &mut String) 
                 }
             }
             LogItem::Sample { flags, .. } => {
-                // Sample expressions are evaluated by the sample engine,
-                // which lands with the rules issue; until then an item prints
-                // what HAProxy prints for a fetch that found nothing.
-                text(out, None, flags);
+                // HAProxy's lf_text_len over the sample as a string (`-`,
+                // or `""` quoted, when it found nothing).
+                let v = samples(nth);
+                nth += 1;
+                let v = v.map(|v| String::from_utf8_lossy(&v).into_owned());
+                text(out, v.as_deref(), flags);
                 last_isspace = false;
             }
         }
@@ -827,6 +845,7 @@ mod tests {
                     tag: "haproxy",
                     pid: 32606,
                     date: UNIX_EPOCH + Duration::from_micros(sent_us),
+                    sd: "",
                 };
                 let mut s = String::new();
                 h.write(&zone, &mut s);

@@ -74,6 +74,9 @@ enum Job {
         /// `None`: the logger thread's own tag.
         tag: Option<Arc<str>>,
         text: String,
+        /// The length of the RFC 5424 structured data that starts `text`
+        /// (`log-format-sd`; 0: none).
+        sd: usize,
     },
     /// Answered once every line queued before it, on any lane, is written.
     Flush(flume::Sender<()>),
@@ -96,11 +99,18 @@ impl LogSink {
     /// on that core's own lane: no lock, no contention with other cores.
     /// Any other index takes the shared lane.
     pub fn send_from(&self, core: usize, level: Level, line: String) {
+        self.send_sd_from(core, level, line, 0);
+    }
+
+    /// [`LogSink::send_from`] for a line whose first `sd` bytes are its
+    /// RFC 5424 structured data (`log-format-sd`).
+    pub fn send_sd_from(&self, core: usize, level: Level, line: String, sd: usize) {
         let job = Job::Line {
             level,
             date: SystemTime::now(),
             tag: self.tag.clone(),
             text: line,
+            sd,
         };
         if self.lanes.push(core, job).is_err() {
             self.stats.dropped.fetch_add(1, Ordering::Relaxed);
@@ -345,11 +355,13 @@ impl Logger {
                 date,
                 tag,
                 text,
+                sd,
             } => {
                 // Cloned here, on the logger thread: the count stays in
                 // its cache.
                 let tag = tag.unwrap_or_else(|| self.tag.clone());
-                self.line(level, date, &tag, &text, buf);
+                let (sd, text) = text.split_at_checked(sd).unwrap_or(("", &text));
+                self.line(level, date, (&tag, sd), text, buf);
             }
             // A flush met while draining for another: the lines before it
             // are the ones being written.
@@ -359,7 +371,14 @@ impl Logger {
         }
     }
 
-    fn line(&mut self, level: Level, date: SystemTime, tag: &str, text: &str, buf: &mut Vec<u8>) {
+    fn line(
+        &mut self,
+        level: Level,
+        date: SystemTime,
+        (tag, sd): (&str, &str),
+        text: &str,
+        buf: &mut Vec<u8>,
+    ) {
         for out in &mut self.outputs {
             let Some(level) = filter(level, out.max, out.min) else {
                 continue;
@@ -377,6 +396,7 @@ impl Logger {
                 tag,
                 pid: self.pid,
                 date,
+                sd,
             };
             frame(&header, self.zone, text, out.max_len, buf);
             if let Err(e) = out.write(buf) {

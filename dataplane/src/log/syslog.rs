@@ -64,6 +64,8 @@ pub struct Header<'a> {
     pub pid: u32,
     /// When the message was emitted.
     pub date: SystemTime,
+    /// RFC 5424 STRUCTURED-DATA (`log-format-sd`); empty prints `-`.
+    pub sd: &'a str,
 }
 
 impl Header<'_> {
@@ -111,9 +113,12 @@ impl Header<'_> {
                 out.push_str(if self.tag.is_empty() { "-" } else { self.tag });
                 out.push(' ');
                 let _ = write!(out, "{}", self.pid);
-                // MSGID and STRUCTURED-DATA: HAProxy's default `- ` for
-                // both (`log-format-sd` lands with the rfc5424 SD issue).
-                out.push_str(" - - ");
+                // MSGID: `-`; STRUCTURED-DATA: `log-format-sd`'s without
+                // its trailing spaces, else `-` (HAProxy's __send_log).
+                out.push_str(" - ");
+                let sd = self.sd.trim_end_matches(' ');
+                out.push_str(if sd.is_empty() { "-" } else { sd });
+                out.push(' ');
             }
             F::Timed | F::Iso => {
                 DateTime::new(self.date, zone).write_iso_us(out);
@@ -227,6 +232,7 @@ mod tests {
             tag,
             pid: 18729,
             date: UNIX_EPOCH + Duration::from_micros(1_795_461_364_000_000 + micros),
+            sd: "",
         };
         let mut out = Vec::new();
         frame(&h, &Zone::UTC, MSG, DEFAULT_MAX_LEN, &mut out);
@@ -293,6 +299,7 @@ mod tests {
             tag: "t",
             pid: 1,
             date: UNIX_EPOCH,
+            sd: "",
         };
         let mut out = Vec::new();
         // haproxy 2.6 "log stdout len 80 format raw": 79 bytes then '\n'.

@@ -18,13 +18,18 @@ mod server;
 
 mod actions;
 mod balance;
+mod checkcache;
+mod cookie_options;
 mod cookies;
 mod errors;
 mod features;
 mod lifecycle;
+mod logs;
 mod messaging;
+mod monitor;
 mod pool;
 mod retries;
 mod reuse;
 mod rules;
 mod tunnel;
+mod unique_id;

@@ -234,6 +234,17 @@ impl Client {
         }
     }
 
+    /// A client over a connection opened elsewhere (from a chosen
+    /// source address, for instance).
+    pub fn from_stream(s: TcpStream) -> Client {
+        s.set_read_timeout(Some(DEADLINE)).unwrap();
+        s.set_write_timeout(Some(DEADLINE)).unwrap();
+        Client {
+            w: s.try_clone().unwrap(),
+            r: BufReader::new(s),
+        }
+    }
+
     pub fn send(&mut self, bytes: &[u8]) {
         self.w.write_all(bytes).unwrap();
     }

@@ -107,12 +107,28 @@ impl Userlists {
     }
 }
 
+/// HAProxy's TX_USE_PX_CONN: the frontend's `option http-use-proxy-header`
+/// and a request whose URI begins with neither `/` nor `*` (an absolute
+/// URI or a CONNECT authority): the proxy authentication headers (407,
+/// Proxy-Authenticate, Proxy-Authorization) are used.
+pub fn proxied(req: &Head, env: &dyn super::env::Env) -> bool {
+    env.use_proxy_header() && !matches!(req.line_parts()[1].first(), Some(b'/' | b'*'))
+}
+
 /// HAProxy's `get_http_auth`: the first value of Authorization, a scheme
 /// then blanks then its data; `Basic` data is base64 of `user:pass`
 /// (each cut at a NUL, as C strings). The scheme compares as HAProxy's
 /// `strncasecmp("Basic", scheme, len(scheme))` does: any prefix of it.
-pub fn credentials(req: &Head) -> Option<Credentials> {
-    let v = super::fetch::header_values(req, b"authorization", false).next()?;
+///
+/// `proxied` (`option http-use-proxy-header` and a proxied request, see
+/// [`proxied`]): Proxy-Authorization instead.
+pub fn credentials(req: &Head, proxied: bool) -> Option<Credentials> {
+    let name: &[u8] = if proxied {
+        b"proxy-authorization"
+    } else {
+        b"authorization"
+    };
+    let v = super::fetch::header_values(req, name, false).next()?;
     let sp = memchr::memchr(b' ', v).filter(|i| *i > 0)?;
     let scheme = v.get(..sp)?.to_ascii_lowercase();
     let mut data = v.get(sp..).unwrap_or_default();
@@ -145,6 +161,10 @@ mod tests {
         h
     }
 
+    fn credentials_of(h: &Head) -> Option<Credentials> {
+        credentials(h, false)
+    }
+
     #[test]
     fn basic_credentials_as_haproxy_reads_them() {
         let basic = |u: &str, p: &str| {
@@ -154,21 +174,21 @@ mod tests {
             })
         };
         // "u:p w" and "a:b:c"
-        assert_eq!(credentials(&req("Basic dTpwIHc=")), basic("u", "p w"));
-        assert_eq!(credentials(&req("basic   YTpiOmM=")), basic("a", "b:c"));
+        assert_eq!(credentials_of(&req("Basic dTpwIHc=")), basic("u", "p w"));
+        assert_eq!(credentials_of(&req("basic   YTpiOmM=")), basic("a", "b:c"));
         assert_eq!(
-            credentials(&req("Bas YTpiOmM=")),
+            credentials_of(&req("Bas YTpiOmM=")),
             basic("a", "b:c"),
             "a prefix of Basic"
         );
-        assert_eq!(credentials(&req("Basic dXNlcg==")), None, "no colon");
-        assert_eq!(credentials(&req("Basic !!!")), None);
+        assert_eq!(credentials_of(&req("Basic dXNlcg==")), None, "no colon");
+        assert_eq!(credentials_of(&req("Basic !!!")), None);
         assert_eq!(
-            credentials(&req("Bearer  x.y")),
+            credentials_of(&req("Bearer  x.y")),
             Some(Credentials::Bearer(b"x.y".to_vec()))
         );
-        assert_eq!(credentials(&req("Digest x")), None);
-        assert_eq!(credentials(&req("Basic")), None, "no space");
-        assert_eq!(credentials(&Head::new()), None);
+        assert_eq!(credentials_of(&req("Digest x")), None);
+        assert_eq!(credentials_of(&req("Basic")), None, "no space");
+        assert_eq!(credentials_of(&Head::new()), None);
     }
 }

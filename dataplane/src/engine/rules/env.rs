@@ -56,8 +56,25 @@ pub trait Env {
     fn srv_is_up(&self, _backend: &str, _server: &str) -> Option<bool> {
         None
     }
-    /// The stream's unique id (`%ID`, `unique-id`), once computed.
-    fn unique_id(&self) -> Option<&str> {
+    /// The stream's unique id (`%ID`, `unique-id`): made from the
+    /// frontend's `unique-id-format` the first time it is asked for (over
+    /// `cx`, as HAProxy's `stream_generate_unique_id`), then the same for
+    /// the rest of the stream. None without a format.
+    fn unique_id<'s>(&'s self, _cx: &super::fetch::Ctx<'_>) -> Option<&'s str> {
+        None
+    }
+    /// `option http-use-proxy-header` on the frontend.
+    fn use_proxy_header(&self) -> bool {
+        false
+    }
+    /// HAProxy's stream `uniq_id` (`%rt`): a number no other stream of
+    /// the process has.
+    fn stream_id(&self) -> Option<u32> {
+        None
+    }
+    /// When the stream was accepted (`%Ts`, `%ms`): in HTTP, when the
+    /// transaction began.
+    fn accept_date(&self) -> Option<std::time::SystemTime> {
         None
     }
     /// The request body received so far (`req.body`, `req.len`): the

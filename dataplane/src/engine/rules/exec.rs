@@ -124,14 +124,19 @@ impl HttpRules {
             }
             Act::Auth { realm } => {
                 let realm = realm.as_deref().unwrap_or(&self.name);
-                // `option http-use-proxy-header`'s 407 is not handled:
-                // ringlb has no proxy-mode transactions.
+                // A proxied request under `option http-use-proxy-header`
+                // is asked for proxy credentials (HAProxy's 407).
+                let (status, header): (u16, &[u8]) = if super::auth::proxied(tx.req, tx.env) {
+                    (407, b"proxy-authenticate")
+                } else {
+                    (401, b"www-authenticate")
+                };
                 return Flow::Reply(Reply {
                     kind: ReplyKind::Auth,
-                    status: 401,
+                    status,
                     message: None,
                     headers: vec![(
-                        b"www-authenticate".to_vec(),
+                        header.to_vec(),
                         format!("Basic realm=\"{realm}\"").into_bytes(),
                     )],
                 });
@@ -464,6 +469,15 @@ pub(super) fn load_maps(px: &Proxy) -> Result<Maps, CompileError> {
                 _ => None,
             }));
         }
+    }
+    if let Some(ringlb_config::model::Balance::Hash(e)) = &px.balance {
+        exprs.push(e);
+    }
+    if let Some(f) = &px.unique_id_format {
+        exprs.extend(f.items.iter().filter_map(|i| match i {
+            ringlb_config::logformat::LogItem::Sample { expr, .. } => Some(expr),
+            _ => None,
+        }));
     }
     for u in &px.use_backends {
         if let ringlb_config::model::BackendTarget::Dynamic(f) = &u.target {

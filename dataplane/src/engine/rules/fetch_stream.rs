@@ -212,12 +212,14 @@ pub fn fetch(call: &FetchCall, cx: &Ctx<'_>) -> Option<Smp> {
             };
             Smp::Bool(env.srv_is_up(be, server)?)
         }
-        "unique-id" => text(env.unique_id()?),
+        "unique-id" => text(env.unique_id(cx)?),
         "http_auth" | "http_auth_group" => {
             let Some(Arg::Userlist(list) | Arg::Str(list)) = args.first() else {
                 return None;
             };
-            let Credentials::Basic { user, pass } = credentials(cx.req_head()?)? else {
+            let Credentials::Basic { user, pass } =
+                credentials(cx.req_head()?, super::auth::proxied(cx.req, env))?
+            else {
                 return None;
             };
             let ok = cx.users.is_some_and(|u| u.check(list, &user, &pass));
@@ -230,18 +232,24 @@ pub fn fetch(call: &FetchCall, cx: &Ctx<'_>) -> Option<Smp> {
                 return None;
             }
         }
-        "http_auth_type" => text(match credentials(cx.req_head()?)? {
-            Credentials::Basic { .. } => "Basic",
-            Credentials::Bearer(_) => "Bearer",
-        }),
-        "http_auth_user" | "http_auth_pass" => match credentials(cx.req_head()?)? {
-            Credentials::Basic { user, pass } => Smp::Str(if call.def.name == "http_auth_user" {
-                user
-            } else {
-                pass
-            }),
-            Credentials::Bearer(_) => return None,
-        },
+        "http_auth_type" => text(
+            match credentials(cx.req_head()?, super::auth::proxied(cx.req, env))? {
+                Credentials::Basic { .. } => "Basic",
+                Credentials::Bearer(_) => "Bearer",
+            },
+        ),
+        "http_auth_user" | "http_auth_pass" => {
+            match credentials(cx.req_head()?, super::auth::proxied(cx.req, env))? {
+                Credentials::Basic { user, pass } => {
+                    Smp::Str(if call.def.name == "http_auth_user" {
+                        user
+                    } else {
+                        pass
+                    })
+                }
+                Credentials::Bearer(_) => return None,
+            }
+        }
         "http_auth_bearer" => match str_arg(0) {
             // A named header: its first value's token after "Bearer",
             // empty when there is none.
@@ -255,7 +263,7 @@ pub fn fetch(call: &FetchCall, cx: &Ctx<'_>) -> Option<Smp> {
                 });
                 Smp::Str(token.unwrap_or_default().to_vec())
             }
-            None => match credentials(cx.req_head()?)? {
+            None => match credentials(cx.req_head()?, super::auth::proxied(cx.req, env))? {
                 Credentials::Bearer(t) => Smp::Str(t),
                 Credentials::Basic { .. } => return None,
             },

@@ -74,6 +74,12 @@ pub struct HttpRules {
     pub(super) tarpit: Duration,
     /// The proxy's name: `auth`'s default realm.
     pub(super) name: String,
+    /// `unique-id-format` (a frontend's).
+    unique_id: Option<Fmt>,
+    /// `monitor fail` conditions (a frontend's).
+    monitor_fail: Vec<Cond>,
+    /// `balance hash <expr>` (a backend's).
+    balance_hash: Option<Expr>,
 }
 
 #[derive(Debug)]
@@ -119,6 +125,66 @@ impl std::fmt::Debug for Txn<'_> {
             .finish_non_exhaustive()
     }
 }
+
+impl HttpRules {
+    /// Whether a `monitor fail` condition holds for a `monitor-uri`
+    /// request: it is then answered 503 instead of 200 (HAProxy's
+    /// http_wait_for_request).
+    pub fn monitor_fails(&self, tx: &Txn<'_>) -> bool {
+        let cx = tx.ctx(self);
+        self.monitor_fail.iter().any(|c| self.acls.eval(c, &cx))
+    }
+
+    /// `balance hash <expr>`: the sample over `cx` (with this rule set's
+    /// maps) cast to binary as HAProxy's get_server_expr takes it, written
+    /// to `out` (cleared first); false when there is no expression or no
+    /// sample (the balancer then falls back to round robin).
+    pub fn balance_hash_key(&self, cx: &Ctx<'_>, out: &mut Vec<u8>) -> bool {
+        let Some(e) = &self.balance_hash else {
+            return false;
+        };
+        let cx = Ctx {
+            maps: Some(&self.maps),
+            users: Some(&self.users),
+            ..*cx
+        };
+        out.clear();
+        match e
+            .eval(&cx)
+            .and_then(|v| v.cast(ringlb_config::keywords::SmpType::Bin))
+        {
+            Some(super::sample::Smp::Bin(b) | super::sample::Smp::Str(b)) => {
+                out.extend_from_slice(&b);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether the proxy declares a `unique-id-format`.
+    pub fn has_unique_id(&self) -> bool {
+        self.unique_id.is_some()
+    }
+
+    /// The unique id `unique-id-format` makes over `cx` (with this rule
+    /// set's maps), cut to 127 bytes as HAProxy's UNIQUEID_LEN buffer;
+    /// None without a format.
+    pub fn render_unique_id(&self, cx: &Ctx<'_>) -> Option<Vec<u8>> {
+        let f = self.unique_id.as_ref()?;
+        let cx = Ctx {
+            maps: Some(&self.maps),
+            users: Some(&self.users),
+            ..*cx
+        };
+        let mut out = Vec::new();
+        f.render_into(&cx, &mut out);
+        out.truncate(UNIQUE_ID_MAX);
+        Some(out)
+    }
+}
+
+/// HAProxy's `UNIQUEID_LEN` (128) less its NUL.
+const UNIQUE_ID_MAX: usize = 127;
 
 impl Txn<'_> {
     /// The fetch context over this transaction, with `rules`' maps and

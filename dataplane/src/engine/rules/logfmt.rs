@@ -132,10 +132,46 @@ fn text(out: &mut Vec<u8>, s: Option<&[u8]>, flags: &LogFlags) {
 }
 
 fn alias(out: &mut Vec<u8>, a: Alias, flags: &LogFlags, cx: &Ctx<'_>) {
+    use std::io::Write;
     let env = cx.env;
     let [method, uri, version] = cx.req.line_parts();
-    let addr_ip = |s: Option<std::net::SocketAddr>| s.map(|a| a.ip().to_string().into_bytes());
-    let addr_port = |s: Option<std::net::SocketAddr>| s.map(|a| a.port().to_string().into_bytes());
+    // `+X` (HAProxy's `lf_ip`, `lf_port`, `%04X` counters) prints numbers
+    // in upper-case hexadecimal, unquoted.
+    let hex = flags.hex;
+    let addr_ip = |s: Option<std::net::SocketAddr>| {
+        s.map(|a| {
+            if hex {
+                let octets: Vec<u8> = match a.ip() {
+                    std::net::IpAddr::V4(v4) => v4.octets().to_vec(),
+                    std::net::IpAddr::V6(v6) => v6.octets().to_vec(),
+                };
+                octets.iter().fold(Vec::new(), |mut v, b| {
+                    let _ = write!(v, "{b:02X}");
+                    v
+                })
+            } else {
+                a.ip().to_string().into_bytes()
+            }
+        })
+    };
+    let addr_port = |s: Option<std::net::SocketAddr>| {
+        s.map(|a| {
+            if hex {
+                format!("{:04X}", a.port()).into_bytes()
+            } else {
+                a.port().to_string().into_bytes()
+            }
+        })
+    };
+    let counter = |v: u64| {
+        if hex {
+            format!("{v:04X}").into_bytes()
+        } else {
+            v.to_string().into_bytes()
+        }
+    };
+    let unix =
+        |d: std::time::SystemTime| d.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let owned: Option<Vec<u8>> = match a {
         Alias::ClientIp => addr_ip(env.src()),
         Alias::ClientPort => addr_port(env.src()),
@@ -151,8 +187,28 @@ fn alias(out: &mut Vec<u8>, a: Alias, flags: &LogFlags, cx: &Ctx<'_>) {
                 .to_vec(),
         ),
         Alias::ServerName => Some(env.server().unwrap_or("<NOSRV>").as_bytes().to_vec()),
-        Alias::UniqueId => env.unique_id().map(|s| s.as_bytes().to_vec()),
-        Alias::Pid => Some(std::process::id().to_string().into_bytes()),
+        Alias::UniqueId => env.unique_id(cx).map(|s| s.as_bytes().to_vec()),
+        Alias::Pid => Some(counter(u64::from(std::process::id()))),
+        // HAProxy's stream counter; `0` where the engine keeps none.
+        Alias::RequestCounter => Some(counter(u64::from(env.stream_id().unwrap_or(0)))),
+        // `%Ts`: `%04X` of the seconds as an unsigned int (truncation
+        // intended, as HAProxy casts), else decimal.
+        Alias::AcceptTimestamp => env.accept_date().map(|d| {
+            let secs = unix(d).as_secs();
+            if hex {
+                format!("{:04X}", secs as u32).into_bytes()
+            } else {
+                secs.to_string().into_bytes()
+            }
+        }),
+        Alias::AcceptMillis => env.accept_date().map(|d| {
+            let ms = unix(d).subsec_millis();
+            if hex {
+                format!("{ms:02X}").into_bytes()
+            } else {
+                format!("{ms:03}").into_bytes()
+            }
+        }),
         Alias::HttpMethod => Some(method.to_vec()),
         Alias::HttpUri => Some(uri.to_vec()),
         Alias::HttpPath => Some(super::fetch::cut_query(uri).to_vec()),

@@ -178,6 +178,10 @@ pub struct Core {
     pub drained: LocalEvent,
     /// Idle server connections kept for reuse (HTTP).
     pub idle: crate::engine::backend::idle::IdleConns,
+    /// Streams this core numbered (see [`Core::next_stream_id`]).
+    pub stream_ids: Cell<u32>,
+    /// The executor cores of the process.
+    pub cores: u32,
 }
 
 /// See [`Core::names`].
@@ -239,6 +243,18 @@ impl Drop for Registered<'_> {
 }
 
 impl Core {
+    /// The next stream's number (HAProxy's `uniq_id`, `%rt`): the core's
+    /// own count interleaved with the other cores' (core `i` of `n` gives
+    /// `i`, `i + n`, `i + 2n` ...), so the numbers stay unique in the
+    /// process without a shared counter. With one core they are HAProxy's
+    /// 0, 1, 2 ...; they wrap as HAProxy's 32-bit counter does.
+    pub fn next_stream_id(&self) -> u32 {
+        let n = self.stream_ids.get();
+        self.stream_ids.set(n.wrapping_add(1));
+        n.wrapping_mul(self.cores)
+            .wrapping_add(u32::try_from(self.id).unwrap_or(0))
+    }
+
     /// Enter a stream in the registry for as long as the guard lives.
     pub fn register(&self) -> Registered<'_> {
         let key = self.streams.borrow_mut().insert(StreamEntry {
@@ -559,6 +575,8 @@ fn executor(
             idle: crate::engine::backend::idle::IdleConns::new(
                 shared.plan.backends.iter().map(|b| b.servers.len()),
             ),
+            stream_ids: Cell::new(0),
+            cores: u32::try_from(shared.mesh.cores()).unwrap_or(1).max(1),
         });
         {
             let core = Rc::clone(&core);

@@ -46,6 +46,9 @@ pub struct StreamFacts {
     pub feconn: u32,
     pub beconn: u32,
     pub srv_conn: u32,
+    /// `%rt`: the stream's number ([`Core::next_stream_id`]; HTTP keeps
+    /// one per transaction in its own facts).
+    pub uniq_id: u32,
 }
 
 /// Serve one client to its end. `late`: it may have waited in the accept
@@ -88,10 +91,15 @@ pub(crate) async fn handle(
     }
     facts.beconn = be.beconn.inc();
     core.shared.stats.add(core.id, Stat::BeSessTot(be_idx), 1);
-    match connect(core, be_idx, be, dst, facts.client, None).await {
+    let connected = match be.tcp_hash.as_deref() {
+        Some(e) => hashed_connect(core, (be_idx, be), (dst, facts.client), &fe.name, e).await,
+        None => connect(core, be_idx, be, dst, facts.client, None).await,
+    };
+    match connected {
         Ok(connected) => {
             let srv_idx = connected.server;
             let server = connected.record(&mut facts);
+            log_early(core, (fe_idx, fe), (be_idx, be), &facts, start, None);
             forward(
                 core,
                 fe,
@@ -187,6 +195,13 @@ pub(crate) async fn handle_with_rules(
         }),
         _ => None,
     };
+    // `balance hash <expr>` over the connection's addresses.
+    let hashed = be
+        .tcp_hash
+        .as_deref()
+        .filter(|_| key.is_none())
+        .and_then(|e| hash_key(e, (dst, facts.client), &fe.name));
+    let key = key.or(hashed.as_deref());
     let pick = (switched.server.is_some() || key.is_some()).then_some(HttpPick {
         idle: &no_idle,
         key,
@@ -201,6 +216,7 @@ pub(crate) async fn handle_with_rules(
         Ok(connected) => {
             let srv_idx = connected.server;
             let server = connected.record(&mut facts);
+            log_early(core, (fe_idx, fe), (be_idx, be), &facts, start, Some(&st));
             // What the rules read goes first.
             let sent = match st.req.as_mut() {
                 Some(buf) if !buf.is_empty() => server.write_all(buf).await.is_ok(),
@@ -322,6 +338,7 @@ fn new_facts(
 ) -> StreamFacts {
     // TCP_NODELAY is inherited from the listener (set once at bind).
     StreamFacts {
+        uniq_id: core.next_stream_id(),
         accept_date,
         client: peer,
         listener_id: luid,
@@ -389,6 +406,72 @@ fn tunnel_timeouts(fe: &FrontendPlan, be: &BackendPlan) -> (Option<Duration>, Op
         be.timeout_tunnel.or(fe.timeout_client),
         be.timeout_tunnel.or(be.timeout_server),
     )
+}
+
+/// A sample as a log line prints it (its string form).
+pub(crate) fn sample_text(v: Option<crate::engine::rules::sample::Smp>) -> Option<Vec<u8>> {
+    match v?.cast(ringlb_config::keywords::SmpType::Str)? {
+        crate::engine::rules::sample::Smp::Str(s) | crate::engine::rules::sample::Smp::Bin(s) => {
+            Some(s)
+        }
+        _ => None,
+    }
+}
+
+/// `balance hash <expr>` in TCP mode: the sample over the connection's
+/// addresses (no message: HTTP fetches find nothing and the balancer
+/// falls back to round robin, as HAProxy without a sample), cast to
+/// binary.
+fn hash_key(
+    e: &crate::engine::rules::expr::Expr,
+    (dst, src): (Option<SocketAddr>, Option<SocketAddr>),
+    frontend: &str,
+) -> Option<Vec<u8>> {
+    let head = ringlb_proto::msg::Head::new();
+    let env = crate::engine::rules::env::Conn { src, dst, frontend };
+    match e
+        .eval(&crate::engine::rules::fetch::Ctx::new(&head, &env))
+        .and_then(|v| v.cast(ringlb_config::keywords::SmpType::Bin))
+    {
+        Some(
+            crate::engine::rules::sample::Smp::Bin(b) | crate::engine::rules::sample::Smp::Str(b),
+        ) => Some(b),
+        _ => None,
+    }
+}
+
+/// [`hash_key`]'s connect. Boxed, so that streams of other backends keep
+/// their size; it allocates only for such a backend.
+fn hashed_connect<'a>(
+    core: &'a Rc<Core>,
+    (be_idx, be): (usize, &'a BackendPlan),
+    (dst, src): (Option<SocketAddr>, Option<SocketAddr>),
+    frontend: &'a str,
+    e: &'a crate::engine::rules::expr::Expr,
+) -> std::pin::Pin<
+    Box<
+        dyn std::future::Future<
+                Output = Result<
+                    crate::engine::connect::Connected,
+                    crate::engine::connect::ConnectFailure,
+                >,
+            > + 'a,
+    >,
+> {
+    Box::pin(async move {
+        let key = hash_key(e, (dst, src), frontend);
+        let pick = HttpPick {
+            idle: &no_idle,
+            key: key.as_deref(),
+            force: None,
+            abort: None,
+            retried: 0,
+            redispatched: false,
+            avoid: None,
+            max_retries: be.retries,
+        };
+        connect(core, be_idx, be, dst, src, Some(&pick)).await
+    })
 }
 
 /// A TCP stream has no idle server connections to reuse.
@@ -511,9 +594,52 @@ fn finish(
     start: Instant,
     rules: Option<&tcp_rules::StreamRules<'_>>,
 ) {
-    let be = be_at.map(|(_, b)| b);
     facts.tt = start.elapsed();
     count(core, fe_idx, be_at.map(|(i, _)| i), &facts);
+    if logs_early(fe) && facts.tc.is_some() {
+        // Logged when it connected.
+        return;
+    }
+    log(core, (fe_idx, fe), be_at, facts, start, rules);
+}
+
+/// `option logasap` with a log format (HAProxy has no early line for the
+/// plain connection log).
+fn logs_early(fe: &FrontendPlan) -> bool {
+    fe.log.logasap && fe.log.enabled && fe.log.format.is_some()
+}
+
+/// `option logasap`: logged once connected (HAProxy's back_establish),
+/// the end date the connect's, no byte counted yet.
+fn log_early(
+    core: &Rc<Core>,
+    fe_at: (usize, &FrontendPlan),
+    be_at: (usize, &BackendPlan),
+    facts: &StreamFacts,
+    start: Instant,
+    rules: Option<&tcp_rules::StreamRules<'_>>,
+) {
+    if logs_early(fe_at.1) {
+        let early = StreamFacts {
+            tt: start.elapsed(),
+            queue: facts.queue,
+            termination: facts.termination,
+            ..*facts
+        };
+        log(core, fe_at, Some(be_at), early, start, rules);
+    }
+}
+
+/// Log a stream with the counters as they are now.
+fn log(
+    core: &Rc<Core>,
+    (fe_idx, fe): (usize, &FrontendPlan),
+    be_at: Option<(usize, &BackendPlan)>,
+    mut facts: StreamFacts,
+    start: Instant,
+    rules: Option<&tcp_rules::StreamRules<'_>>,
+) {
+    let be = be_at.map(|(_, b)| b);
     // The counters as they are when the line is logged (manual 8.2.2): the
     // server connection is already released, the client's is not.
     let shared = &core.shared;
@@ -545,6 +671,16 @@ fn finish(
             start,
             None,
             rules.map(|r| &r.caps),
+            &|e| {
+                // TCP: the connection's facts, no message.
+                let head = ringlb_proto::msg::Head::new();
+                let env = crate::engine::rules::env::Conn {
+                    src: facts.client,
+                    dst: facts.frontend_addr,
+                    frontend: &fe.name,
+                };
+                sample_text(e.eval(&crate::engine::rules::fetch::Ctx::new(&head, &env)))
+            },
         );
     }
 }

@@ -614,6 +614,51 @@ impl HttpRules {
             };
             backends.push((cond, target));
         }
+        // `unique-id-format`: rendered by HAProxy's build_logline over
+        // the frontend's stream.
+        let unique_id = match &px.unique_id_format {
+            Some(f) if px.cap.frontend => {
+                for e in format_exprs(f) {
+                    check_expr(e, setup, &users).map_err(|e| at(&px.loc, e))?;
+                }
+                // HAProxy parses it with LOG_OPT_HTTP (as a header value).
+                Some(Fmt::compile(f, true).map_err(|e| at(&px.loc, e))?)
+            }
+            _ => None,
+        };
+        // `monitor fail if|unless <cond>` (a frontend's): kept as
+        // directives by the configuration crate.
+        let mut monitor_fail = Vec::new();
+        for d in px
+            .directives
+            .iter()
+            .filter(|d| d.keyword == "monitor fail" && px.cap.frontend)
+        {
+            let words: Vec<ringlb_config::lexer::Word> = d
+                .args
+                .iter()
+                .map(|a| ringlb_config::lexer::Word {
+                    text: a.clone(),
+                    col: 0,
+                })
+                .collect();
+            let cond = ringlb_config::acl::parse_condition(&words)
+                .map_err(|e| at(&d.loc, CompileError(format!("monitor fail: {}", e.message))))?;
+            for def in condition_defs(&cond, px) {
+                check_expr(&def.expr, setup, &users).map_err(|e| at(&d.loc, e))?;
+            }
+            if let Some(c) = c.cond(Some(&cond)).map_err(|e| at(&d.loc, e))? {
+                monitor_fail.push(c);
+            }
+        }
+        // `balance hash <expr>` (a backend's).
+        let balance_hash = match &px.balance {
+            Some(ringlb_config::model::Balance::Hash(e)) if px.cap.backend => {
+                check_expr(e, setup, &users).map_err(|e| at(&px.loc, e))?;
+                Some(Expr::compile(e).map_err(|e| at(&px.loc, e))?)
+            }
+            _ => None,
+        };
         let maps = super::super::exec::load_maps(px)?;
         let timeouts = &px.timeouts;
         let Compiler {
@@ -637,6 +682,9 @@ impl HttpRules {
             hdr_caps,
             tarpit: timeouts.tarpit.or(timeouts.connect).unwrap_or_default(),
             name: px.name.clone(),
+            unique_id,
+            monitor_fail,
+            balance_hash,
         })
     }
 }

@@ -36,14 +36,32 @@ pub struct HttpFacts {
     pub status: u16,
     /// `%r`: the request line as received; None prints `<BADREQ>`.
     pub request_line: Option<Rc<str>>,
-    /// `%Ti`: from ready for a request to its first byte.
-    pub t_idle: Duration,
+    /// `%Ti`: from ready for a request to its first byte, in
+    /// milliseconds.
+    pub t_idle: u32,
     /// The request head complete, since the transaction began.
     pub t_request: Option<Duration>,
     /// The response head complete, since the transaction began.
     pub t_data: Option<Duration>,
     /// `%tsc`'s cookie letters, when the backend uses a cookie.
     pub cookie: Option<crate::log::termination::CookieStatus>,
+    /// What `capture` lines took: boxed, and only when something was
+    /// captured (most transactions carry none, and the session's task
+    /// stays small: see `a_session_stays_small`).
+    pub captured: Option<Box<Captured>>,
+    /// `%rt`: HAProxy's stream counter ([`Core::next_stream_id`]).
+    pub uniq_id: u32,
+    /// `%ID`: the unique id, once made.
+    pub unique_id: Option<Rc<str>>,
+    /// `option logasap` logged it already.
+    pub logged: bool,
+    /// The persistence cookie's dates (`maxidle`, `maxlife`).
+    pub cookie_dates: cookie::Dates,
+}
+
+/// A transaction's captures, for the log.
+#[derive(Clone, Debug, Default)]
+pub struct Captured {
     /// `%CC`, `%CS`: `capture cookie`.
     pub req_cookie: Option<Rc<str>>,
     pub res_cookie: Option<Rc<str>>,
@@ -155,6 +173,9 @@ pub(crate) async fn handle(
             }
         };
         s.count += 1;
+        // Whatever way the transaction ended (a 503 goes on keep-alive
+        // without passing its end), its variables do not reach the next.
+        s.vars.end_txn();
         if next == Next::Close || core.kill.is_fired() {
             break;
         }
@@ -173,8 +194,17 @@ impl HttpFacts {
                 .map(|c| c.as_ref().map(|b| String::from_utf8_lossy(b).into_owned()))
                 .collect()
         };
-        self.req_captures = text(&caps.req);
-        self.res_captures = text(&caps.res);
+        if caps.req.is_empty() && caps.res.is_empty() {
+            return;
+        }
+        let c = self.captured_mut();
+        c.req_captures = text(&caps.req);
+        c.res_captures = text(&caps.res);
+    }
+
+    /// The captures, made on first use.
+    pub(crate) fn captured_mut(&mut self) -> &mut Captured {
+        self.captured.get_or_insert_with(Default::default)
     }
 }
 
@@ -182,6 +212,7 @@ impl<'c> Session<'c> {
     fn facts(&self, date: SystemTime) -> StreamFacts {
         let core = self.core;
         StreamFacts {
+            uniq_id: 0,
             accept_date: date,
             client: self.peer,
             listener_id: self.luid,
@@ -215,11 +246,58 @@ impl<'c> Session<'c> {
         http: &HttpFacts,
         start: Instant,
     ) {
-        let core = self.core;
-        let fe = self.fe;
         facts.tt = start.elapsed();
-        super::tcp::count(core, self.fe_idx, be_at.map(|(i, _)| i), &facts);
-        let shared = &core.shared;
+        super::tcp::count(self.core, self.fe_idx, be_at.map(|(i, _)| i), &facts);
+        if http.logged || !self.fe.log.enabled {
+            // `option logasap` logged it with its response head.
+            return;
+        }
+        let uid = http
+            .unique_id
+            .clone()
+            .or_else(|| self.late_unique_id(be_at, &facts, http));
+        // The response for the log's samples: this transaction's, if its
+        // head came.
+        let res = http.t_data.map(|_| &self.res);
+        self.log_cx()
+            .log(be_at, facts, http, uid, start, (&self.req, res, &self.vars));
+    }
+
+    fn log_cx(&self) -> LogCx<'c> {
+        LogCx {
+            core: self.core,
+            fe_idx: self.fe_idx,
+            fe: self.fe,
+            fh: self.fh,
+        }
+    }
+}
+
+/// What logging a transaction needs of its session (no borrow of it:
+/// `option logasap` logs while the session is busy with the response).
+#[derive(Clone, Copy)]
+pub(super) struct LogCx<'c> {
+    pub core: &'c Rc<Core>,
+    pub fe_idx: usize,
+    pub fe: &'c FrontendPlan,
+    pub fh: &'c HttpPlan,
+}
+
+impl LogCx<'_> {
+    /// Log a transaction with the counters as they are now, unless a
+    /// filter drops the line (`dontlognull`, `dontlog-normal`); whether
+    /// it was logged.
+    pub(super) fn log(
+        &self,
+        be_at: Option<(usize, &BackendPlan)>,
+        mut facts: StreamFacts,
+        http: &HttpFacts,
+        unique_id: Option<Rc<str>>,
+        start: Instant,
+        (req, res, vars): (&Head, Option<&Head>, &crate::engine::rules::http::Vars),
+    ) -> bool {
+        let fe = self.fe;
+        let shared = &self.core.shared;
         facts.actconn = shared.actconn.get();
         facts.feconn = fe.feconn.get();
         facts.beconn = be_at.map_or(0, |(_, b)| b.beconn.get());
@@ -228,47 +306,200 @@ impl<'c> Session<'c> {
             .and_then(|((_, b), i)| b.servers.get(i))
             .map_or(0, |s| s.conns.get());
         if !fe.log.enabled {
-            return;
+            return false;
         }
         let normal = facts.termination.cause == Cause::None && http.status < 500;
         // `option dontlognull`: a connection that sent nothing (closed or
         // timed out empty) is not logged, whatever ended it (haproxy 2.6
         // still answers the 408, unlogged).
-        if fe.log.dontlognull && facts.bytes_in == 0
+        if fe.log.dontlognull && facts.bytes_in == 0 && !http.logged
             || (self.fh.dontlog_normal && normal && facts.retries == 0 && !facts.redispatched)
         {
-            return;
+            return false;
         }
-        if let Some(sink) = &fe.sink {
-            // A transaction that ended before its headers were captured
-            // still prints one (empty) field per capture.
-            let fill = |v: &Vec<Option<String>>, n: usize| {
-                if v.is_empty() && n > 0 {
-                    vec![None; n]
-                } else {
-                    v.clone()
-                }
-            };
-            let http = &HttpFacts {
-                req_captures: fill(&http.req_captures, self.fh.req_captures.len()),
-                res_captures: fill(&http.res_captures, self.fh.res_captures.len()),
-                request_line: http.request_line.clone(),
-                req_cookie: http.req_cookie.clone(),
-                res_cookie: http.res_cookie.clone(),
-                ..*http
-            };
-            crate::engine::logging::log_stream(
-                sink,
-                core,
-                self.fe_idx,
-                be_at.map(|(i, _)| i),
-                fe,
-                &facts,
-                start,
-                Some(http),
-                None,
-            );
+        let Some(sink) = &fe.sink else {
+            return false;
+        };
+        // A transaction that ended before its headers were captured
+        // still prints one (empty) field per capture.
+        let fill = |v: &Vec<Option<String>>, n: usize| {
+            if v.is_empty() && n > 0 {
+                vec![None; n]
+            } else {
+                v.clone()
+            }
+        };
+        let (nreq, nres) = (self.fh.req_captures.len(), self.fh.res_captures.len());
+        let captured = match &http.captured {
+            Some(c) => Some(Box::new(Captured {
+                req_captures: fill(&c.req_captures, nreq),
+                res_captures: fill(&c.res_captures, nres),
+                ..(**c).clone()
+            })),
+            None if nreq + nres > 0 => Some(Box::new(Captured {
+                req_captures: vec![None; nreq],
+                res_captures: vec![None; nres],
+                ..Captured::default()
+            })),
+            None => None,
+        };
+        let http = &HttpFacts {
+            captured,
+            request_line: http.request_line.clone(),
+            unique_id,
+            ..*http
+        };
+        // `%[...]` items over the transaction as it ends: its response
+        // when there is one (the request's fetches then find nothing, as
+        // HAProxy's at log time), its variables.
+        let env = rules::StreamEnv {
+            plan: &self.core.shared.plan,
+            fe_idx: self.fe_idx,
+            fe,
+            src: facts.client,
+            dst: facts.frontend_addr,
+            be: be_at,
+            server: facts.server.and_then(|i| u32::try_from(i).ok()),
+            over: Default::default(),
+            retries: std::cell::Cell::new(None),
+            l7_retry_off: std::cell::Cell::new(false),
+            stream_id: http.uniq_id,
+            accept_date: facts.accept_date,
+            unique_id: Default::default(),
+        };
+        // `capture.req.hdr(n)` / `capture.res.hdr(n)`: the captures as
+        // the log holds them (made only when something was captured).
+        let bytes = |v: &Vec<Option<String>>| -> Vec<Option<Vec<u8>>> {
+            v.iter()
+                .map(|c| c.as_ref().map(|s| s.as_bytes().to_vec()))
+                .collect()
+        };
+        let sampled = !fe.log.samples.is_empty() || !fe.log.sd_samples.is_empty();
+        let caps = http.captured.as_ref().filter(|_| sampled).map(|c| {
+            crate::engine::rules::http::Captures {
+                req: bytes(&c.req_captures),
+                res: bytes(&c.res_captures),
+            }
+        });
+        // The proxy's own reply (deny, return) is no response here: the
+        // `status` fetch finds nothing, as haproxy 2.6's at log time.
+        let cx = crate::engine::rules::fetch::Ctx {
+            res,
+            vars: Some(vars),
+            caps: caps.as_ref(),
+            ..crate::engine::rules::fetch::Ctx::new(req, &env)
+        };
+        let eval = |e: &crate::engine::rules::expr::Expr| super::tcp::sample_text(e.eval(&cx));
+        crate::engine::logging::log_stream(
+            sink,
+            self.core,
+            self.fe_idx,
+            be_at.map(|(i, _)| i),
+            fe,
+            &facts,
+            start,
+            Some(http),
+            None,
+            &eval,
+        );
+        true
+    }
+
+    /// `option logasap`: log the transaction now that its response head
+    /// is ready (HAProxy's http_process_res_common, after the response
+    /// rules): the end date is the response's, `%B` what the response
+    /// holds so far (its head and the body bytes already read), nothing
+    /// counted from the client yet (haproxy 2.6 prints `%U` 0 there).
+    /// Whether it was logged (the end of the transaction logs otherwise).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn log_early(
+        &self,
+        be_at: (usize, &BackendPlan),
+        facts: &StreamFacts,
+        http: &HttpFacts,
+        caps: &crate::engine::rules::http::Captures,
+        (req, res, vars): (&Head, &Head, &crate::engine::rules::http::Vars),
+        buffered: &[u8],
+        start: Instant,
+    ) -> bool {
+        if !(self.fe.log.logasap && self.fe.log.enabled && self.fe.log.format.is_some()) {
+            return false;
         }
+        let body = match res.body {
+            ringlb_proto::msg::Body::None => 0,
+            ringlb_proto::msg::Body::Length(n) => (buffered.len() as u64).min(n),
+            ringlb_proto::msg::Body::Chunked => chunked_payload(buffered),
+            _ => buffered.len() as u64,
+        };
+        let facts = StreamFacts {
+            tt: http.t_data.unwrap_or_default(),
+            bytes_in: 0,
+            bytes_out: res.htx_size() + body,
+            termination: crate::log::termination::Termination::NORMAL,
+            ..*facts
+        };
+        let mut h = HttpFacts {
+            captured: http.captured.clone(),
+            request_line: http.request_line.clone(),
+            unique_id: None,
+            ..*http
+        };
+        h.set_captures(caps);
+        let uid = http.unique_id.clone();
+        self.log(Some(be_at), facts, &h, uid, start, (req, Some(res), vars))
+    }
+}
+
+/// The payload bytes of the whole chunks and chunk parts in `data`.
+fn chunked_payload(data: &[u8]) -> u64 {
+    use ringlb_proto::h1::chunked::{Decoder, Step};
+    let mut dec = Decoder::new(data.len());
+    let (mut at, mut n) = (0, 0u64);
+    loop {
+        match dec.step(data.get(at..).unwrap_or_default()) {
+            Ok(Step::Data(k)) => {
+                at += k;
+                n += k as u64;
+            }
+            Ok(Step::Framing(k)) => at += k,
+            Ok(Step::NeedMore | Step::End(_)) | Err(_) => return n,
+        }
+    }
+}
+
+impl Session<'_> {
+    /// A unique id made for the log line when nothing asked for it
+    /// before (HAProxy's `strm_log`): over what the transaction knows.
+    fn late_unique_id(
+        &self,
+        be_at: Option<(usize, &BackendPlan)>,
+        facts: &StreamFacts,
+        http: &HttpFacts,
+    ) -> Option<Rc<str>> {
+        if !self.fh.rules.has_unique_id() {
+            return None;
+        }
+        let env = rules::StreamEnv {
+            plan: &self.core.shared.plan,
+            fe_idx: self.fe_idx,
+            fe: self.fe,
+            src: self.peer,
+            dst: self.dst,
+            be: be_at,
+            server: facts.server.and_then(|i| u32::try_from(i).ok()),
+            over: Default::default(),
+            retries: std::cell::Cell::new(None),
+            l7_retry_off: std::cell::Cell::new(false),
+            stream_id: http.uniq_id,
+            accept_date: facts.accept_date,
+            unique_id: Default::default(),
+        };
+        let cx = crate::engine::rules::fetch::Ctx {
+            vars: Some(&self.vars),
+            ..crate::engine::rules::fetch::Ctx::new(&self.req, &env)
+        };
+        crate::engine::rules::env::Env::unique_id(&env, &cx)?;
+        env.unique_id.get()
     }
 }
 

@@ -64,6 +64,12 @@ pub struct HttpPlan {
     pub listen: bool,
     /// `option prefer-last-server`.
     pub prefer_last_server: bool,
+    /// `unique-id-header` (a frontend's, with its `unique-id-format`).
+    pub unique_id_header: Option<String>,
+    /// `option checkcache` (a backend's).
+    pub checkcache: bool,
+    /// `option http-use-proxy-header` (a frontend's).
+    pub use_proxy_header: bool,
 }
 
 /// The actions and fetches the engine applies itself (see
@@ -211,6 +217,12 @@ impl HttpPlan {
             rules,
             listen: px.kind == ringlb_config::model::ProxyKind::Listen,
             prefer_last_server: o.is_set("prefer-last-server"),
+            checkcache: px.cap.backend && o.is_set("checkcache"),
+            use_proxy_header: px.cap.frontend && o.is_set("http-use-proxy-header"),
+            unique_id_header: px
+                .unique_id_header
+                .clone()
+                .filter(|_| px.cap.frontend && px.unique_id_format.is_some()),
         })))
     }
 

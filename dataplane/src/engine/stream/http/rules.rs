@@ -34,6 +34,12 @@ pub struct StreamEnv<'a> {
     pub retries: std::cell::Cell<Option<u32>>,
     /// `http-request disable-l7-retry`.
     pub l7_retry_off: std::cell::Cell<bool>,
+    /// HAProxy's stream `uniq_id` (`%rt`).
+    pub stream_id: u32,
+    /// When the transaction began (`%Ts`).
+    pub accept_date: std::time::SystemTime,
+    /// The unique id, once made (see [`Env::unique_id`]).
+    pub unique_id: UniqueId,
 }
 
 /// A transaction's changes by its rules' engine actions (HAProxy keeps
@@ -136,6 +142,22 @@ fn with_port(a: Option<SocketAddr>, port: u16) -> SocketAddr {
     SocketAddr::new(ip, port)
 }
 
+/// A transaction's unique id: made once, on first use; a format that
+/// asks for its own id while being rendered gets none (HAProxy prints
+/// `-` for `%ID` there).
+#[derive(Debug, Default)]
+pub struct UniqueId {
+    value: std::cell::OnceCell<std::rc::Rc<str>>,
+    busy: std::cell::Cell<bool>,
+}
+
+impl UniqueId {
+    /// The id, if made.
+    pub fn get(&self) -> Option<std::rc::Rc<str>> {
+        self.value.get().cloned()
+    }
+}
+
 impl StreamEnv<'_> {
     fn backend_named(&self, name: Option<&str>) -> Option<&BackendPlan> {
         match name {
@@ -186,6 +208,28 @@ impl Env for StreamEnv<'_> {
     }
     fn fe_conn(&self) -> Option<i64> {
         Some(i64::from(self.fe.feconn.get()))
+    }
+    fn unique_id<'s>(&'s self, cx: &crate::engine::rules::fetch::Ctx<'_>) -> Option<&'s str> {
+        if let Some(v) = self.unique_id.value.get() {
+            return Some(v);
+        }
+        let rules = &self.fe.http.as_deref()?.rules;
+        if !rules.has_unique_id() || self.unique_id.busy.replace(true) {
+            return None;
+        }
+        let made = rules.render_unique_id(cx);
+        self.unique_id.busy.set(false);
+        let made: std::rc::Rc<str> = String::from_utf8_lossy(&made?).into();
+        Some(self.unique_id.value.get_or_init(|| made))
+    }
+    fn use_proxy_header(&self) -> bool {
+        self.fe.http.as_deref().is_some_and(|h| h.use_proxy_header)
+    }
+    fn stream_id(&self) -> Option<u32> {
+        Some(self.stream_id)
+    }
+    fn accept_date(&self) -> Option<std::time::SystemTime> {
+        Some(self.accept_date)
     }
     fn srv_is_up(&self, backend: &str, server: &str) -> Option<bool> {
         let be = self.backend_named(Some(backend))?;
@@ -317,6 +361,34 @@ pub fn use_server(
             .is_some_and(|s| !matches!(s.state.get().oper, Oper::Stopped))
     };
     rules.pick_server(&mut tx, Some(req), &alive)
+}
+
+/// HAProxy's `http_process_request` step 8: the frontend's unique id
+/// made (if no rule asked for it yet) once the request is processed,
+/// and sent to the server in `unique-id-header`.
+pub fn unique_id(
+    env: &StreamEnv<'_>,
+    req: &mut Head,
+    vars: &crate::engine::rules::http::Vars,
+    caps: &crate::engine::rules::http::Captures,
+    fh: &HttpPlan,
+) -> Option<std::rc::Rc<str>> {
+    if !fh.rules.has_unique_id() {
+        return None;
+    }
+    let id = {
+        let cx = crate::engine::rules::fetch::Ctx {
+            vars: Some(vars),
+            caps: Some(caps),
+            ..crate::engine::rules::fetch::Ctx::new(req, env)
+        };
+        env.unique_id(&cx)?;
+        env.unique_id.get()?
+    };
+    if let Some(h) = &fh.unique_id_header {
+        req.push(h.as_bytes(), id.as_bytes());
+    }
+    Some(id)
 }
 
 /// A reply as it goes out: head (after-response rules may still edit it)

@@ -109,6 +109,7 @@ impl<'c> Session<'c> {
                 // `option http-ignore-probes`: an empty connection that
                 // closes is no request at all.
                 Wait::Closed if first && !fh.ignore_probes => {
+                    http.uniq_id = core.next_stream_id();
                     facts.termination = term(Cause::ClientAbort, Phase::Request);
                     http.status = 400;
                     self.finish(None, facts, &http, ready);
@@ -116,6 +117,7 @@ impl<'c> Session<'c> {
                 }
                 Wait::Closed => return Next::Close,
                 Wait::Timeout if first && !fh.ignore_probes => {
+                    http.uniq_id = core.next_stream_id();
                     facts.termination = term(Cause::ClientTimeout, Phase::Request);
                     self.reply_raw(408, &mut http).await;
                     self.finish(None, facts, &http, ready);
@@ -124,7 +126,8 @@ impl<'c> Session<'c> {
                 Wait::Timeout | Wait::Stop => return Next::Close,
             }
         }
-        http.t_idle = ready.elapsed();
+        http.uniq_id = core.next_stream_id();
+        http.t_idle = u32::try_from(ready.elapsed().as_millis()).unwrap_or(u32::MAX);
         let mut cbuf = match self.cbuf.take() {
             Some(b) => b,
             None => core.bufs.get(Class::Std).await,
@@ -221,6 +224,9 @@ impl<'c> Session<'c> {
             over: Default::default(),
             retries: Cell::new(None),
             l7_retry_off: Cell::new(false),
+            stream_id: http.uniq_id,
+            accept_date: ready_date,
+            unique_id: Default::default(),
         };
         // tcp-request content, first (HAProxy's AN_REQ_INSPECT_FE): a
         // refusal logs PR with no request line nor request time.
@@ -244,14 +250,24 @@ impl<'c> Session<'c> {
             caps: &mut caps,
             log_level: None,
         });
-        // `monitor-uri`: answered here, before any rule, and not logged.
+        // `monitor-uri`: answered here, before any rule, and not logged;
+        // 503 when a `monitor fail` condition holds.
         if fh
             .monitor_uri
             .as_deref()
             .is_some_and(|m| m.as_bytes() == self.req.line_parts()[1])
         {
+            let fails = fh.rules.monitor_fails(&Txn {
+                req: &mut self.req,
+                res: None,
+                env: &env,
+                vars: &mut self.vars,
+                caps: &mut caps,
+                log_level: None,
+            });
             self.cbuf = Some(cbuf);
-            self.reply_error(200, &mut facts, &mut http).await;
+            let status = if fails { 503 } else { 200 };
+            self.reply_error(status, &mut facts, &mut http).await;
             return Next::Close;
         }
         let stopping = core.stop_accepting.is_fired();
@@ -360,11 +376,14 @@ impl<'c> Session<'c> {
             }
         }
         if let Some((name, len)) = &fh.capture_cookie {
-            http.req_cookie = super::cookie::capture(&self.req, false, name, *len).map(Into::into);
+            if let Some(c) = super::cookie::capture(&self.req, false, name, *len) {
+                http.captured_mut().req_cookie = Some(c.into());
+            }
         }
         // Cookie persistence: the server the request's cookie names.
         let persist = bh.cookie.as_ref().map(|c| {
             let p = super::cookie::request(&mut self.req, c, be);
+            http.cookie_dates = p.dates;
             http.cookie = Some(crate::log::termination::CookieStatus {
                 request: p.status,
                 response: crate::log::termination::ResponseCookie::None,
@@ -373,8 +392,29 @@ impl<'c> Session<'c> {
         });
         let force = super::rules::use_server(be, &self.req, &env, &self.vars, &mut caps)
             .or(persist.and_then(|p| p.server));
+        // `balance url_param`: a POST not sent by its cookie waits for its
+        // body (what the buffer holds), which the balancer searches when
+        // the query string lacks the parameter (haproxy 2.6 does this
+        // with or without `check_post`).
+        if force.is_none()
+            && !bh.buffer_request
+            && self.req.method == Method::Post
+            && self.req.body != Body::None
+            && url_param_balance(core, be_idx)
+        {
+            match self.buffer_request(&mut cbuf).await {
+                Ok(interim) => facts.bytes_out += interim,
+                Err(end) => {
+                    http.set_captures(&caps);
+                    return self
+                        .body_wait_failed(end, cbuf, (facts, &mut http), Some((be_idx, be)), ready)
+                        .await;
+                }
+            }
+        }
         facts.beconn = be.beconn.inc();
         core.shared.stats.add(core.id, Stat::BeSessTot(be_idx), 1);
+        http.unique_id = super::rules::unique_id(&env, &mut self.req, &self.vars, &caps, fh);
         self.forwarded_for(bh, env.src(), env.dst());
         let fe_mode = fh.conn_mode;
         let be_mode = bh.conn_mode;
@@ -436,6 +476,16 @@ impl<'c> Session<'c> {
                 })
             };
             let start = Instant::now();
+            // `balance hash <expr>`: the sample's bytes, in the head
+            // buffer the exchange reuses (no allocation kept).
+            let sampled = bh.rules.balance_hash_key(
+                &crate::engine::rules::fetch::Ctx {
+                    vars: Some(&self.vars),
+                    caps: Some(&caps),
+                    ..crate::engine::rules::fetch::Ctx::new(&self.req, &env)
+                },
+                &mut self.req_out,
+            );
             let connected = match connect(
                 core,
                 be_idx,
@@ -444,7 +494,11 @@ impl<'c> Session<'c> {
                 env.src(),
                 Some(&HttpPick {
                     idle: &take_idle,
-                    key: balance_key(core, be_idx, &self.req),
+                    key: if sampled {
+                        Some(&self.req_out)
+                    } else {
+                        balance_key(core, be_idx, &self.req, cbuf.data())
+                    },
                     // `option prefer-last-server`: the server of the
                     // session's own connection, when no persistence names
                     // one and the algorithm is no hash (assign_server;
@@ -535,7 +589,7 @@ impl<'c> Session<'c> {
                     (client_want, server_want, &mut retry),
                     (&req_bytes, &res_bytes),
                     &mut http,
-                    ready,
+                    (ready, &facts),
                     RuleState {
                         env: &env,
                         be_rules,
@@ -703,10 +757,11 @@ impl<'c> Session<'c> {
             drop(cbuf);
         }
         http.set_captures(&caps);
-        self.vars.end_txn();
+        // Logged with its variables (the log's `%[var(txn...)]`).
         if !matches!(log_level, Some(None)) {
             self.finish(Some((be_idx, be)), facts, &http, ready);
         }
+        self.vars.end_txn();
         next
     }
 
@@ -724,7 +779,7 @@ impl<'c> Session<'c> {
         (client_want, server_want, retry): (Want, Want, &mut retry::Retry<'_>),
         (req_bytes, res_bytes): (&Cell<u64>, &Cell<u64>),
         http: &mut HttpFacts,
-        ready: Instant,
+        (ready, facts): (Instant, &StreamFacts),
         rs: RuleState<'_, '_>,
     ) -> (bool, Result<Outcome, (ResEnd, bool)>) {
         let core = self.core;
@@ -847,11 +902,38 @@ impl<'c> Session<'c> {
                 *rs.log_level = tx.log_level.or(*rs.log_level);
             }
             if let Some((name, len)) = &fh.capture_cookie {
-                http.res_cookie = super::cookie::capture(res, true, name, *len).map(Into::into);
+                if let Some(c) = super::cookie::capture(res, true, name, *len) {
+                    http.captured_mut().res_cookie = Some(c.into());
+                }
             }
+            let had_set_cookie = bh.checkcache && res.first(b"set-cookie").is_some();
             if let (Some(c), Some(st)) = (bh.cookie.as_ref(), http.cookie.as_mut()) {
                 let ck = be.servers.get(srv_idx).and_then(|s| s.cookie.as_deref());
-                st.response = super::cookie::response(res, c, ck, direct, method);
+                st.response =
+                    super::cookie::response(res, c, ck, (direct, http.cookie_dates), method);
+            }
+            // `option checkcache`: a cacheable response with a cookie is
+            // blocked (502, PH) and an alert logged.
+            if had_set_cookie && super::cookie::blocks_cacheable_cookie(res, method, true) {
+                super::cookie::alert_cacheable_cookie(core.id, fe, be, srv_idx);
+                return Err(ResEnd::Invalid);
+            }
+            if let (false, Some(be_at)) = (matches!(*rs.log_level, Some(None)), rs.env.be) {
+                let log_cx = super::LogCx {
+                    core,
+                    fe_idx: rs.env.fe_idx,
+                    fe,
+                    fh,
+                };
+                http.logged = log_cx.log_early(
+                    be_at,
+                    facts,
+                    http,
+                    rs.caps,
+                    (req_head, res, rs.vars),
+                    sbuf.data(),
+                    ready,
+                );
             }
             let client =
                 h1conn::client_for_response(res, method, client_want, fh.conn_mode, stopping);
@@ -927,8 +1009,8 @@ impl<'c> Session<'c> {
         facts.termination = term(cause, Phase::Request);
         self.cbuf = Some(cbuf);
         self.reply_error(status, &mut facts, http).await;
-        self.vars.end_txn();
         self.finish(be_at, facts, http, ready);
+        self.vars.end_txn();
         Next::Close
     }
 
@@ -982,10 +1064,11 @@ impl<'c> Session<'c> {
             self.cbuf = None;
         }
         http.set_captures(caps);
-        self.vars.end_txn();
+        http.unique_id = env.unique_id.get();
         if !matches!(log_level, Some(None)) {
             self.finish(be_at, facts, &http, ready);
         }
+        self.vars.end_txn();
         next
     }
 
@@ -1456,6 +1539,7 @@ fn balance_key<'r>(
     core: &crate::engine::runtime::Core,
     be_idx: usize,
     req: &'r Head,
+    body: &'r [u8],
 ) -> Option<&'r [u8]> {
     use crate::balance::{key, KeyKind};
     let balancer = core.balancers.get(be_idx)?.borrow();
@@ -1469,7 +1553,14 @@ fn balance_key<'r>(
         } else {
             uri
         }),
-        KeyKind::UrlParam { name, .. } => key::url_param(uri, name.as_bytes()),
+        KeyKind::UrlParam { name, .. } => key::url_param(uri, name.as_bytes()).or_else(|| {
+            // A POST's body (its first data: the first chunk's when
+            // chunked), as HAProxy's get_server_ph_post.
+            if req.method != Method::Post {
+                return None;
+            }
+            key::body_param(first_data(req.body, body), name.as_bytes())
+        }),
         KeyKind::Hdr(name) => req
             .first(name.as_bytes())
             .map(|v| {
@@ -1478,6 +1569,39 @@ fn balance_key<'r>(
             })
             .filter(|v| !v.is_empty()),
         KeyKind::None | KeyKind::Source | KeyKind::RdpCookie(_) | KeyKind::Sample => None,
+    }
+}
+
+/// Whether the backend balances on a URL parameter.
+fn url_param_balance(core: &crate::engine::runtime::Core, be_idx: usize) -> bool {
+    core.balancers.get(be_idx).is_some_and(|b| {
+        matches!(
+            b.borrow().needs_key(),
+            crate::balance::KeyKind::UrlParam { .. }
+        )
+    })
+}
+
+/// A body's first data as HAProxy's HTX holds it: the bytes up to its
+/// length, or the first chunk's payload (as much of it as is there).
+fn first_data(body: Body, data: &[u8]) -> &[u8] {
+    use ringlb_proto::h1::chunked::{Decoder, Step};
+    match body {
+        Body::Length(n) => data
+            .get(..usize::try_from(n).unwrap_or(usize::MAX).min(data.len()))
+            .unwrap_or_default(),
+        Body::Chunked => {
+            let mut dec = Decoder::new(data.len());
+            let mut at = 0;
+            loop {
+                match dec.step(data.get(at..).unwrap_or_default()) {
+                    Ok(Step::Framing(n)) => at += n,
+                    Ok(Step::Data(n)) => return data.get(at..at + n).unwrap_or_default(),
+                    _ => return &[],
+                }
+            }
+        }
+        _ => &[],
     }
 }
 
