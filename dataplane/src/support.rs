@@ -250,10 +250,7 @@ fn http_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
     }
     for d in &px.directives {
         let first = d.keyword.split(' ').next().unwrap_or_default();
-        if matches!(
-            first,
-            "monitor" | "max-keep-alive-queue" | "use-fcgi-app" | "option"
-        ) {
+        if matches!(first, "max-keep-alive-queue" | "use-fcgi-app" | "option") {
             out.push(diag_named("http directive", &d.loc, &d.keyword));
         }
         // A session keeps one server connection of its own (the one its
