@@ -52,7 +52,7 @@ pub const UNSUPPORTED: &[Unsupported] = &[
     },
     Unsupported {
         key: "tcp-request rules",
-        why: "tcp-request rules run accept, reject, silent-drop, set-var, set-var-fmt, unset-var, and in content rules capture and set-log-level; other actions (track-sc, sc-*, expect-proxy, set-src ...) and an HTTP backend's tcp-request content rules are not implemented yet",
+        why: "tcp-request rules run accept, reject, silent-drop, set-var, set-var-fmt, unset-var, and in content rules capture and set-log-level; other actions (track-sc, sc-*, expect-proxy, set-src ...) are not implemented yet",
     },
     Unsupported {
         key: "tcp-response rules",
@@ -426,22 +426,10 @@ fn proxy_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
         source_checks(&px.name, "", src, out);
     }
     proxy_option_checks(px, out);
-    let r = &px.rules;
     // The TCP rule sets run (engine::rules::tcp); what they cannot run
     // is named at its line.
     if let Err(e) = crate::engine::rules::tcp::TcpRules::compile(px, Some(&|_: &str| Some(0))) {
         out.push(tcp_rule_diag(px, &e.0));
-    }
-    // In HTTP mode the frontend's content rules run per request; a
-    // backend's (HAProxy's AN_REQ_INSPECT_BE) do not yet.
-    if px.mode() == Mode::Http && !px.cap.frontend {
-        if let Some(rule) = r.tcp_request_content.first() {
-            out.push(diag_named(
-                "tcp-request rules",
-                &rule.loc,
-                "tcp-request content in an HTTP backend",
-            ));
-        }
     }
     for b in &px.binds {
         if b.opts.ssl {

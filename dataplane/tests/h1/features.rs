@@ -565,3 +565,51 @@ fn use_server(name: &str, program: &Path) {
     }
 }
 on_both!(use_server, use_server_on_haproxy, use_server_on_ringlb);
+
+/// A backend's `tcp-request content` rules in HTTP mode run once the
+/// stream switched to it, before its http-request rules (HAProxy's
+/// AN_REQ_INSPECT_BE): a variable they set is seen by those rules, and a
+/// reject closes the connection with nothing answered; the log line is
+/// compared with haproxy's (timers masked).
+fn backend_tcp_content(name: &str, program: &Path) {
+    let srv = Server::start(|s: &Seen| ok(s.header("x-tag").unwrap_or("-")));
+    let cfg = config(&[format!("s1 {}", srv.addr)], "").replace(
+        "\nbackend be\n",
+        "\nbackend be\n\
+         \x20   tcp-request content set-var(txn.tag) str(be-content)\n\
+         \x20   tcp-request content reject if { path /deny }\n\
+         \x20   http-request set-header x-tag %[var(txn.tag)]\n",
+    );
+    let p = start(name, program, &cfg);
+    let mut c = Client::connect(p.addr);
+    c.send(b"GET /a HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(c.response(false).body, b"be-content", "{name}");
+    let _ = p.next_log();
+    c.send(b"GET /deny HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert!(
+        c.try_response(false).is_none(),
+        "{name}: an answer after reject"
+    );
+    let line = p.next_log();
+    let l = crate::server::HttpLog::parse(&line);
+    assert_eq!(
+        (
+            l.backend_server.as_str(),
+            l.status.as_str(),
+            l.termination.as_str(),
+            l.request.as_str()
+        ),
+        ("be/<NOSRV>", "-1", "PR--", "\"GET /deny HTTP/1.1\""),
+        "{name}: {line}"
+    );
+    assert!(srv.next().line.starts_with("GET /a "), "{name}");
+    assert!(
+        srv.nothing_within(Duration::from_millis(100)),
+        "{name}: the server saw the rejected request"
+    );
+}
+on_both!(
+    backend_tcp_content,
+    backend_tcp_content_on_haproxy,
+    backend_tcp_content_on_ringlb
+);

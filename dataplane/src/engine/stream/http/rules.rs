@@ -301,13 +301,14 @@ impl Env for StreamEnv<'_> {
     }
 }
 
-/// The frontend's `tcp-request content` rules over a request whose head
-/// is parsed, before anything else looks at it (HAProxy 2.6 runs them per
-/// request on the HTX message, before the HTTP analysers): whether they
-/// refused it (`reject`, `silent-drop`: the client is dropped), and the
-/// log level they set.
+/// A proxy's `tcp-request content` rules over a request whose head is
+/// parsed: the frontend's before anything else looks at it (HAProxy 2.6
+/// runs them per request on the HTX message, before the HTTP analysers),
+/// a backend's once the stream switched to it, before its http-request
+/// rules (AN_REQ_INSPECT_BE). Whether they refused it (`reject`,
+/// `silent-drop`: the client is dropped), and the log level they set.
 pub fn tcp_content(
-    fe: &FrontendPlan,
+    tcp: Option<&crate::engine::rules::tcp::TcpRules>,
     req: &Head,
     env: &StreamEnv<'_>,
     vars: &crate::engine::rules::env::Vars,
@@ -315,7 +316,7 @@ pub fn tcp_content(
     client: &crate::engine::session::Conn,
 ) -> (bool, Option<ringlb_config::model::LogLevel>) {
     use crate::engine::rules::tcp::{TcpTxn, Verdict};
-    let Some(rules) = fe.tcp.as_deref().filter(|r| r.has_content_rules()) else {
+    let Some(rules) = tcp.filter(|r| r.has_content_rules()) else {
         return (false, None);
     };
     let mut tx = TcpTxn {

@@ -230,8 +230,14 @@ impl<'c> Session<'c> {
         };
         // tcp-request content, first (HAProxy's AN_REQ_INSPECT_FE): a
         // refusal logs PR with no request line nor request time.
-        let (refused, mut log_level) =
-            super::rules::tcp_content(fe, &self.req, &env, &self.vars, &mut caps, self.client);
+        let (refused, mut log_level) = super::rules::tcp_content(
+            fe.tcp.as_deref(),
+            &self.req,
+            &env,
+            &self.vars,
+            &mut caps,
+            self.client,
+        );
         if refused {
             (http.request_line, http.t_request) = (None, None);
             facts.termination = term(Cause::Proxy, Phase::Request);
@@ -334,8 +340,30 @@ impl<'c> Session<'c> {
         let bh = be.http.as_deref().unwrap_or(fh);
         self.be_http = Some(bh);
         env.be = Some((be_idx, be));
-        // The backend's own rules (a listen section has one set).
+        // The backend's own rules (a listen section has one set): its
+        // tcp-request content rules first (AN_REQ_INSPECT_BE), then its
+        // http-request rules.
         let be_rules = backend_rules((fe, fh), (be, bh));
+        if be_rules.is_some() {
+            let (refused, level) = super::rules::tcp_content(
+                be.tcp.as_deref(),
+                &self.req,
+                &env,
+                &self.vars,
+                &mut caps,
+                self.client,
+            );
+            log_level = level.or(log_level);
+            if refused {
+                facts.termination = term(Cause::Proxy, Phase::Request);
+                http.set_captures(&caps);
+                drop(cbuf);
+                if !matches!(log_level, Some(None)) {
+                    self.finish(Some((be_idx, be)), facts, &http, ready);
+                }
+                return Next::Close;
+            }
+        }
         if let Some(rules) = be_rules {
             let mut tx = Txn {
                 req: &mut self.req,
