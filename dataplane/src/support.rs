@@ -24,7 +24,7 @@ pub struct Unsupported {
 pub const UNSUPPORTED: &[Unsupported] = &[
     Unsupported {
         key: "persistence rules",
-        why: "use-server with cookie persistence, persist rdp-cookie, force-persist, ignore-persist and dispatch are not implemented yet",
+        why: "persist rdp-cookie, force-persist, ignore-persist and dispatch are not implemented yet",
     },
     Unsupported {
         key: "http rules",
@@ -384,20 +384,6 @@ fn proxy_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
                 out.push(diag("tcp frontend to http backend", &u.loc));
             }
         }
-    }
-    // use-server runs in both modes; with cookie persistence the server
-    // it picks is direct (no cookie inserted), which the cookie code does
-    // not know yet.
-    if let Some(u) = px
-        .use_servers
-        .first()
-        .filter(|_| px.mode() == Mode::Http && px.cookie.is_some())
-    {
-        out.push(diag_named(
-            "persistence rules",
-            &u.loc,
-            "use-server with cookie persistence",
-        ));
     }
     // Proxy-level keywords kept as directives that change where or how
     // connections go.

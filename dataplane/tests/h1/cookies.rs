@@ -117,3 +117,64 @@ fn cookie_persistence_agrees_with_haproxy() {
         }
     }
 }
+
+/// `use-server` with cookie persistence: a use-server rule wins over the
+/// cookie, and the Set-Cookie, the server reached and the `%tsc` cookie
+/// letters are haproxy's, for requests with no cookie, the cookie of the
+/// same server and of another one.
+fn use_server_with_cookies(name: &str, program: &Path) -> Vec<String> {
+    let (a, b) = (Server::start(one), Server::start(two));
+    let cfg = config(
+        &[
+            format!("s1 {} cookie a1", a.addr),
+            format!("s2 {} cookie b2", b.addr),
+        ],
+        "",
+    )
+    .replace(
+        "\nbackend be\n",
+        "\nbackend be\n    balance first\n    cookie SRV insert indirect nocache\n    use-server s2 if { path /u }\n",
+    );
+    let p = start(name, program, &cfg);
+    [
+        "GET /u HTTP/1.1\r\nHost: a\r\n\r\n",
+        "GET /u HTTP/1.1\r\nHost: a\r\nCookie: SRV=a1\r\n\r\n",
+        "GET /u HTTP/1.1\r\nHost: a\r\nCookie: SRV=b2\r\n\r\n",
+        "GET /u HTTP/1.1\r\nHost: a\r\nCookie: SRV=zz\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: a\r\nCookie: SRV=b2\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+    ]
+    .iter()
+    .map(|r| {
+        let mut c = Client::connect(p.addr);
+        c.send(r.as_bytes());
+        let res = c.response(false);
+        let set: Vec<String> = res
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("set-cookie"))
+            .map(|(_, v)| v.clone())
+            .collect();
+        let log = p.log_within(crate::harness::DEADLINE).expect("a log line");
+        let f: Vec<&str> = log.split(' ').collect();
+        format!(
+            "{} {:?} => {} {set:?} {}",
+            r.lines().next().unwrap_or(""),
+            r.lines().nth(2).unwrap_or(""),
+            String::from_utf8_lossy(&res.body),
+            f[9]
+        )
+    })
+    .collect()
+}
+
+#[test]
+fn use_server_with_cookies_agrees_with_haproxy() {
+    let Some(h) = crate::harness::haproxy("use_server_with_cookies_agrees_with_haproxy") else {
+        return;
+    };
+    let want = use_server_with_cookies("haproxy", &h);
+    assert!(want[0].contains("=> s2|"), "haproxy: {want:?}");
+    let got = use_server_with_cookies("ringlb", &crate::harness::ringlb());
+    assert_eq!(got, want);
+}

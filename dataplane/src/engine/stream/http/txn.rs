@@ -418,8 +418,17 @@ impl<'c> Session<'c> {
             });
             p
         });
-        let force = super::rules::use_server(be, &self.req, &env, &self.vars, &mut caps)
-            .or(persist.and_then(|p| p.server));
+        let used = super::rules::use_server(be, &self.req, &env, &self.vars, &mut caps);
+        if let (Some(_), Some(st)) = (used, http.cookie.as_mut()) {
+            // HAProxy assigns the use-server's server first, so the cookie
+            // names no server it looks up: 'U' (manage_client_side_cookies;
+            // an expired or old one keeps its letter).
+            use crate::log::termination::RequestCookie as Rc;
+            if matches!(st.request, Rc::Valid | Rc::Invalid | Rc::Down) {
+                st.request = Rc::Unused;
+            }
+        }
+        let force = used.or(persist.and_then(|p| p.server));
         // `balance url_param`: a POST not sent by its cookie waits for its
         // body (what the buffer holds), which the balancer searches when
         // the query string lacks the parameter (haproxy 2.6 does this
