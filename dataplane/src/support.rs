@@ -56,7 +56,7 @@ pub const UNSUPPORTED: &[Unsupported] = &[
     },
     Unsupported {
         key: "tcp-response rules",
-        why: "tcp-response content runs accept, reject, close, set-var, set-var-fmt, unset-var and set-log-level in TCP mode; other actions and HTTP mode are not implemented yet",
+        why: "tcp-response content runs accept, reject, close (TCP mode), set-var, set-var-fmt, unset-var and set-log-level; other actions, and close in HTTP mode, are not implemented yet",
     },
     Unsupported {
         key: "health checks",

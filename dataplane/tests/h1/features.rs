@@ -613,3 +613,53 @@ on_both!(
     backend_tcp_content_on_haproxy,
     backend_tcp_content_on_ringlb
 );
+
+/// `tcp-response content` in HTTP mode runs once the server connection is
+/// up, before the response is read (haproxy 2.6): a variable it sets is
+/// seen by the http-response rules, and a reject (on a variable an
+/// http-request rule set) kills both connections: the client gets
+/// nothing, the log says PD with status -1, no response time and 0 bytes.
+fn tcp_response_in_http(name: &str, program: &Path) {
+    let srv = Server::start(|_| ok("hello"));
+    let cfg = config(&[format!("s1 {}", srv.addr)], "").replace(
+        "\nbackend be\n",
+        "\nbackend be\n\
+         \x20   tcp-response content set-var(txn.x) str(seen)\n\
+         \x20   http-request set-var(txn.bad) int(1) if { path /bad }\n\
+         \x20   tcp-response content reject if { var(txn.bad) -m found }\n\
+         \x20   http-response set-header x-var %[var(txn.x)]\n",
+    );
+    let p = start(name, program, &cfg);
+    let mut c = Client::connect(p.addr);
+    c.send(b"GET /ok HTTP/1.1\r\nHost: a\r\n\r\n");
+    let r = c.response(false);
+    assert_eq!((r.status, r.header("x-var")), (200, Some("seen")), "{name}");
+    let _ = p.next_log();
+    let mut c = Client::connect(p.addr);
+    c.send(b"GET /bad HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert!(
+        c.try_response(false).is_none(),
+        "{name}: an answer after reject"
+    );
+    let line = p.next_log();
+    let l = crate::server::HttpLog::parse(&line);
+    let timers = line.split(' ').nth(4).unwrap_or_default();
+    let tr = timers.split('/').nth(3).unwrap_or_default();
+    let bytes = line.split(' ').nth(6).unwrap_or_default();
+    assert_eq!(
+        (
+            l.backend_server.as_str(),
+            l.status.as_str(),
+            l.termination.as_str(),
+            tr,
+            bytes
+        ),
+        ("be/s1", "-1", "PD--", "-1", "0"),
+        "{name}: {line}"
+    );
+}
+on_both!(
+    tcp_response_in_http,
+    tcp_response_in_http_on_haproxy,
+    tcp_response_in_http_on_ringlb
+);

@@ -499,18 +499,18 @@ impl TcpRules {
                 other => Any::Other(other.name()),
             };
             let set = "tcp-response content";
-            let phase = if http {
-                Phase::HttpContent
-            } else {
-                Phase::Response
-            };
-            if http {
+            // In HTTP mode they run once the server connection is up,
+            // before the response is read (HAProxy 2.6's AN_RES_INSPECT
+            // sees no HTTP message there): the response's payload
+            // fetches find nothing; `close` would cut the response
+            // before it starts, which is not done yet.
+            if http && matches!(act, Any::Close) {
                 return Err(CompileError(format!(
-                    "{}: 'tcp-response content' in HTTP mode: not supported yet",
+                    "{}: 'tcp-response content close' in HTTP mode: not supported yet",
                     rule.loc
                 )));
             }
-            response.push(c.step(set, phase, rule.cond.as_ref(), act, &rule.loc)?);
+            response.push(c.step(set, Phase::Response, rule.cond.as_ref(), act, &rule.loc)?);
         }
         let mut backends = Vec::new();
         if tcp_backends {

@@ -54,6 +54,9 @@ enum ResEnd {
     Retry,
     /// The response body failed after its head went out.
     Body(BodyEnd),
+    /// The backend's `tcp-response content` rules rejected the response
+    /// (PD: both connections killed, nothing to the client).
+    TcpReject,
 }
 
 /// What the response side's rules need.
@@ -727,6 +730,12 @@ impl<'c> Session<'c> {
             Err((res_end, sent_head)) => {
                 let (status, t) = match res_end {
                     ResEnd::Rule(_) | ResEnd::Retry => (0, term(Cause::Internal, Phase::Headers)),
+                    // Both connections killed (sc_must_kill_conn): the
+                    // server's with a reset, the client's with nothing.
+                    ResEnd::TcpReject => {
+                        let _ = socket2::SockRef::from(&sconn).set_linger(Some(Duration::ZERO));
+                        (0, term(Cause::Proxy, Phase::Data))
+                    }
                     ResEnd::Invalid => (502, term(Cause::Proxy, Phase::Headers)),
                     ResEnd::Aborted => (502, term(Cause::ServerAbort, Phase::Headers)),
                     ResEnd::Timeout => (504, term(Cause::ServerTimeout, Phase::Headers)),
@@ -861,6 +870,24 @@ impl<'c> Session<'c> {
         let res_out = &mut self.res_out;
         let sent_head = Cell::new(false);
         let response = async {
+            // The backend's tcp-response content rules (HAProxy's
+            // AN_RES_INSPECT): in HTTP mode they run once the server
+            // connection is up, before the response is looked at (its
+            // HTTP and payload fetches find nothing there, as 2.6's).
+            if let Some(rr) = be.tcp.as_deref().filter(|r| r.has_response_rules()) {
+                use crate::engine::rules::tcp::{TcpTxn, Verdict as TcpVerdict};
+                let mut tx = TcpTxn {
+                    env: rs.env,
+                    vars: &*rs.vars,
+                    caps: &mut *rs.caps,
+                    log_level: None,
+                };
+                let v = rr.response(&mut tx, None);
+                *rs.log_level = tx.log_level.or(*rs.log_level);
+                if matches!(v, TcpVerdict::Reject | TcpVerdict::SilentDrop) {
+                    return Err(ResEnd::TcpReject);
+                }
+            }
             let mut parser_opts = Options {
                 accept_invalid: bh.accept_invalid_response,
                 max_headers: bh.max_headers,
