@@ -53,8 +53,18 @@ const COOKIES: [&str; 6] = [
 ];
 
 /// (server, what the server saw, cookie headers to the client, %tsc) per
-/// request, one connection each.
+/// request, one connection each; run again once when a log line went
+/// missing. haproxy itself loses a line now and then here (2 runs in 30
+/// in a loop under load, its stderr empty; ringlb once in an earlier
+/// session): the rerun keeps the comparison, the message keeps it seen.
 fn run(name: &str, program: &Path, cookie: &str) -> Vec<String> {
+    run_once(name, program, cookie).unwrap_or_else(|lost| {
+        eprintln!("{name}: {lost}; running '{cookie}' again");
+        run_once(name, program, cookie).unwrap_or_else(|lost| panic!("{name}: {lost}, twice"))
+    })
+}
+
+fn run_once(name: &str, program: &Path, cookie: &str) -> Result<Vec<String>, String> {
     let (a, b) = (Server::start(one), Server::start(two));
     let cfg = config(
         &[
@@ -82,27 +92,22 @@ fn run(name: &str, program: &Path, cookie: &str) -> Vec<String> {
                 })
                 .map(|(n, v)| format!("{}: {v}", n.to_ascii_lowercase()))
                 .collect();
-            // Which request lost its line, if one does. Seen under the
-            // parallel suite on a loaded machine (load 6 to 10 on two
-            // cores), on haproxy and on ringlb alike, never alone: this
-            // test starts twelve proxies one after the other, so it waits
-            // three deadlines for a line before it calls it lost.
-            let log = p.log_within(3 * crate::harness::DEADLINE).unwrap_or_else(|| {
-                panic!(
-                    "{name}: no log line for {r:?} ({:?} answered); stderr: {:?}",
+            let log = p.log_within(crate::harness::DEADLINE).ok_or_else(|| {
+                format!(
+                    "no log line for {r:?} ({:?} answered); stderr: {:?}",
                     res.status,
                     p.stderr_so_far()
                 )
-            });
+            })?;
             let f: Vec<&str> = log.split(' ').collect();
             // %CC %CS %tsc
             let tsc = format!("{} {} {}", f[7], f[8], f[9]);
-            format!(
+            Ok(format!(
                 "{} => {} {:?} {tsc}",
                 r.lines().nth(2).unwrap_or(""),
                 String::from_utf8_lossy(&res.body),
                 set
-            )
+            ))
         })
         .collect()
 }
