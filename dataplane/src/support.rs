@@ -67,7 +67,7 @@ pub const UNSUPPORTED: &[Unsupported] = &[
     },
     Unsupported {
         key: "health checks",
-        why: "servers are not checked yet, so a down server would still get traffic",
+        why: "only TCP connect checks and option httpchk (http-check send, expect status|rstatus|string|rstring) run yet; agent checks, track, observe, slowstart, init-state, check-send-proxy, on-marked-down/up and the other check kinds do not",
     },
     Unsupported {
         key: "ssl",
@@ -277,6 +277,41 @@ fn rule_diag(px: &Proxy, e: &str) -> Diagnostic {
     }
 }
 
+/// A check compile error (`<file>:<line>: <what>`) at its line.
+fn check_diag(px: &Proxy, e: &str) -> Diagnostic {
+    for st in px.http_checks.iter().chain(&px.tcp_checks) {
+        if let Some(rest) = e.strip_prefix(&format!("{}: ", st.loc)) {
+            return diag_named("health checks", &st.loc, rest);
+        }
+    }
+    let what = e.strip_prefix(&format!("{}: ", px.loc)).unwrap_or(e);
+    diag_named("health checks", &px.loc, what)
+}
+
+/// The server options of the check machinery that do not run yet.
+fn unsupported_check_option(o: &ringlb_config::model::ServerOptions) -> Option<&'static str> {
+    let checked = o.check == Some(true);
+    if o.agent_check == Some(true) {
+        Some("agent-check")
+    } else if o.track.is_some() {
+        Some("track")
+    } else if o.observe.is_some() {
+        Some("observe")
+    } else if checked && o.slowstart.is_some_and(|d| !d.is_zero()) {
+        Some("slowstart")
+    } else if checked && o.check_send_proxy == Some(true) {
+        Some("check-send-proxy")
+    } else if checked && o.check_ssl == Some(true) {
+        Some("check-ssl")
+    } else if o.on_marked_down.is_some() {
+        Some("on-marked-down")
+    } else if o.on_marked_up.is_some() {
+        Some("on-marked-up")
+    } else {
+        None
+    }
+}
+
 /// A `tcp-request connection` compile error at its line.
 fn tcp_rule_diag(px: &Proxy, e: &str) -> Diagnostic {
     for r in &px.rules.tcp_request_connection {
@@ -388,10 +423,16 @@ fn proxy_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
             out.push(diag("abstract and socketpair addresses", &b.loc));
         }
     }
+    let checked = px.servers.iter().any(|s| s.opts.check == Some(true));
+    if checked && px.cap.backend {
+        if let Err(e) = crate::engine::checks::supported(px) {
+            out.push(check_diag(px, &e));
+        }
+    }
     for s in &px.servers {
         let o = &s.opts;
-        if o.check == Some(true) || o.agent_check == Some(true) || o.track.is_some() {
-            out.push(diag("health checks", &s.loc));
+        if let Some(what) = unsupported_check_option(o) {
+            out.push(diag_named("health checks", &s.loc, what));
         }
         if o.ssl == Some(true) {
             out.push(diag("ssl", &s.loc));
@@ -417,9 +458,10 @@ fn proxy_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
         if let Some(src) = &o.source {
             source_checks(&px.name, &s.name, src, out);
         }
-        if o.slowstart.is_some() {
-            // Ignoring it cannot change traffic yet: slow start only applies
-            // to a server coming back up, which needs health checks.
+        if o.slowstart.is_some() && o.check != Some(true) {
+            // Ignoring it cannot change traffic: slow start only applies
+            // to a server coming back up, which needs a check (a checked
+            // server's slowstart is refused above).
             out.push(Diagnostic::warning(
                 &s.loc,
                 "'slowstart' has no effect yet: it applies when a server comes back up, which needs health checks",

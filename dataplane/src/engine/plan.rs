@@ -44,6 +44,8 @@ pub struct Plan {
     pub maxpipes: Option<u32>,
     /// `option splice-*` is honoured per frontend later; recorded here.
     pub hostname: String,
+    /// The health checks of the checked servers (see `checks`).
+    pub checks: Vec<super::checks::CheckPlan>,
 }
 
 #[derive(Debug)]
@@ -542,7 +544,14 @@ impl Plan {
         let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|h| h.trim().to_string())
             .unwrap_or_default();
+        let checks = super::checks::build(cfg, &backends, &|a: &str| {
+            let host = a
+                .parse::<IpAddr>()
+                .map_or_else(|_| Host::Name(a.to_string()), Host::Ip);
+            resolve_host(&host, None)
+        })?;
         Ok(Plan {
+            checks,
             frontends,
             backends,
             maxconn: cfg.global.maxconn.unwrap_or(0),

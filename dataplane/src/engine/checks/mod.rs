@@ -1,0 +1,312 @@
+//! Health checks (HAProxy's check.c and tcpcheck.c, the parts ringlb
+//! runs): each checked server's check is one task, owned by one core (the
+//! checks are dealt over the cores in configuration order), sleeping on
+//! the core's timer between checks, so a check never blocks traffic. A
+//! result moves the server's health counter ([`health::Health`]); a
+//! counter that reaches 0 or `rise` changes the server's state through
+//! its one owner (`Process::set_server`), which every core sees at once,
+//! and logs HAProxy's state-change line.
+//!
+//! Kinds: a TCP connect (no option), and `option httpchk` with `http-check
+//! send` and `http-check expect status|rstatus|string|rstring` (`!`). The
+//! others are refused by `support::check`.
+//!
+//! Timing as HAProxy: the first checks are spread over the smallest
+//! interval (`start_checks`: server n of N starts at inter × n / N, capped
+//! by `max-spread-checks`); then each check starts `inter` (`fastinter`
+//! while going up or down, `downinter` while down) after the previous one
+//! ended, moved by up to ±`spread-checks` percent. A check may take `inter`
+//! in all; with `timeout check`, the connection gets min(inter, `timeout
+//! connect`) and the rest `timeout check` from the connection on.
+
+pub mod health;
+pub mod http;
+mod run;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ringlb_config::model::{
+    CheckKind, CheckStepKind, Config, ExpectKind, Proxy, Server as ServerConf,
+};
+
+use self::health::{Health, Intervals};
+use self::http::{Expect, HttpCheck, Match, Send};
+use super::plan::{BackendPlan, ServerAddr};
+use crate::log::sender::LogSink;
+
+pub use run::start;
+
+/// HAProxy's defaults (`DEF_CHKINTR`, `DEF_RISETIME`, `DEF_FALLTIME`).
+const DEFAULT_INTER: Duration = Duration::from_millis(2000);
+const DEFAULT_RISE: u32 = 2;
+const DEFAULT_FALL: u32 = 3;
+/// SRV_CHK_INTER_THRES: intervals shorter than this do not set the spread
+/// of the first checks.
+const INTER_THRES: Duration = Duration::from_millis(1000);
+
+/// Where a check connects.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    Inet(SocketAddr),
+    Unix(PathBuf),
+}
+
+#[derive(Debug)]
+pub enum Kind {
+    /// A TCP connect: L4OK once connected.
+    Tcp,
+    Http(Box<HttpCheck>),
+}
+
+/// One server's check, as its owner core runs it.
+#[derive(Debug)]
+pub struct CheckPlan {
+    pub backend: usize,
+    pub server: usize,
+    pub target: Target,
+    pub intervals: Intervals,
+    pub rise: u32,
+    pub fall: u32,
+    pub timeout_check: Option<Duration>,
+    pub timeout_connect: Option<Duration>,
+    pub kind: Kind,
+    /// `option log-health-checks`.
+    pub log_health: bool,
+    /// "backend", or "proxy" for a listen section (proxy_type_str).
+    pub proxy_word: &'static str,
+    /// `spread-checks` (percent).
+    pub spread: u32,
+    /// When the first check starts, after start-up.
+    pub first: Duration,
+    /// The backend's log targets (set once the sinks are open).
+    pub sink: Option<LogSink>,
+}
+
+impl CheckPlan {
+    /// The interval the first check is scheduled with (srv_getinter at
+    /// start: up, "going down" unless `fall` is 1).
+    fn start_inter(&self) -> Duration {
+        self.intervals
+            .next(&Health::new(self.rise, self.fall, true), false)
+    }
+}
+
+/// `addr` (an IP or a name, resolved now) and `port` over the server's
+/// address.
+fn target(
+    px: &Proxy,
+    s: &ServerConf,
+    addr: &ServerAddr,
+    resolve: &dyn Fn(&str) -> Result<IpAddr, String>,
+) -> Result<Target, String> {
+    let o = &s.opts;
+    let err = |e: String| format!("backend '{}', server '{}': check {e}", px.name, s.name);
+    let ip = match o.addr.as_deref() {
+        Some(a) => Some(resolve(a).map_err(err)?),
+        None => None,
+    };
+    let (base_ip, base_port) = match addr {
+        ServerAddr::Fixed(a) => (a.ip(), Some(a.port())),
+        ServerAddr::SamePort(ip) | ServerAddr::PortOffset(ip, _) => (*ip, None),
+        ServerAddr::Unix(p) if ip.is_none() => return Ok(Target::Unix(p.clone())),
+        ServerAddr::Unix(_) => (IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), None),
+    };
+    let port = o
+        .port
+        .or(base_port)
+        .ok_or_else(|| err("has no port".to_string()))?;
+    Ok(Target::Inet(SocketAddr::new(ip.unwrap_or(base_ip), port)))
+}
+
+/// The HTTP check of `px` (`option httpchk` and its `http-check` rules).
+fn http_check(px: &Proxy, method: &Option<String>, uri: &Option<String>, version: &Option<String>) -> Result<HttpCheck, String> {
+    let mut send = Send {
+        method: method.clone(),
+        uri: uri.clone(),
+        version: version.clone(),
+        ..Send::default()
+    };
+    let mut expects = Vec::new();
+    for st in &px.http_checks {
+        let at = |e: String| format!("{}: {e}", st.loc);
+        match &st.kind {
+            CheckStepKind::HttpSend {
+                method,
+                uri,
+                version,
+                headers,
+                body,
+                ..
+            } => send.merge(Send {
+                method: method.clone(),
+                uri: uri.clone(),
+                version: version.clone(),
+                headers: headers.clone(),
+                body: body.clone(),
+            }),
+            CheckStepKind::Expect(e) => {
+                let re = |p: &str| {
+                    regex::bytes::Regex::new(p).map_err(|e| at(format!("invalid regex: {e}")))
+                };
+                let what = match e.kind {
+                    ExpectKind::Status => {
+                        Match::Status(http::parse_codes(&e.pattern).map_err(at)?)
+                    }
+                    ExpectKind::RStatus => Match::RStatus(re(&e.pattern)?),
+                    ExpectKind::String => Match::Body(e.pattern.as_bytes().to_vec()),
+                    ExpectKind::RString => Match::RBody(re(&e.pattern)?),
+                    _ => return Err(at("this expect rule is not supported yet".into())),
+                };
+                expects.push(Expect {
+                    negate: e.negate,
+                    what,
+                });
+            }
+            _ => return Err(at("this http-check rule is not supported yet".into())),
+        }
+    }
+    let (request, method) = send.build();
+    Ok(HttpCheck {
+        request,
+        method,
+        expects,
+    })
+}
+
+/// What of a backend's checks the engine cannot run, as "<file>:<line>:
+/// <what>" (support.rs names it), or Ok.
+pub fn supported(px: &Proxy) -> Result<(), String> {
+    match &px.options.check {
+        None | Some(CheckKind::Tcp) => Ok(()),
+        Some(CheckKind::Http {
+            method,
+            uri,
+            version,
+        }) => http_check(px, method, uri, version).map(|_| ()),
+        Some(_) => Err(format!("{}: this check kind is not supported yet", px.loc)),
+    }
+}
+
+fn kind(px: &Proxy) -> Result<Kind, String> {
+    match &px.options.check {
+        None | Some(CheckKind::Tcp) => Ok(Kind::Tcp),
+        Some(CheckKind::Http {
+            method,
+            uri,
+            version,
+        }) => Ok(Kind::Http(Box::new(http_check(px, method, uri, version)?))),
+        Some(_) => Err(format!(
+            "backend '{}': this check kind is not supported yet",
+            px.name
+        )),
+    }
+}
+
+/// The checks of every backend of the plan (`backends` in plan order, the
+/// enabled backend proxies of `cfg`).
+pub fn build(
+    cfg: &Config,
+    backends: &[BackendPlan],
+    resolve: &dyn Fn(&str) -> Result<IpAddr, String>,
+) -> Result<Vec<CheckPlan>, String> {
+    let mut out = Vec::new();
+    let pxs = cfg.proxies.iter().filter(|p| p.cap.backend && !p.disabled);
+    for (b, (px, be)) in pxs.zip(backends).enumerate() {
+        for (i, (s, sp)) in px.servers.iter().zip(&be.servers).enumerate() {
+            let o = &s.opts;
+            if o.check != Some(true) {
+                continue;
+            }
+            let inter = o.inter.filter(|d| !d.is_zero()).unwrap_or(DEFAULT_INTER);
+            out.push(CheckPlan {
+                backend: b,
+                server: i,
+                target: target(px, s, &sp.addr, resolve)?,
+                intervals: Intervals {
+                    inter,
+                    fastinter: o.fastinter.filter(|d| !d.is_zero()),
+                    downinter: o.downinter.filter(|d| !d.is_zero()),
+                },
+                rise: o.rise.unwrap_or(DEFAULT_RISE).max(1),
+                fall: o.fall.unwrap_or(DEFAULT_FALL).max(1),
+                timeout_check: px.timeouts.check,
+                timeout_connect: px.timeouts.connect,
+                kind: kind(px)?,
+                log_health: px.options.is_set("log-health-checks"),
+                proxy_word: if px.cap.frontend { "proxy" } else { "backend" },
+                spread: u32::from(cfg.global.spread_checks.unwrap_or(0).min(50)),
+                first: Duration::ZERO,
+                sink: None,
+            });
+        }
+    }
+    spread_first_checks(&mut out, max_spread(cfg));
+    Ok(out)
+}
+
+/// `max-spread-checks <delay>` (milliseconds by default).
+fn max_spread(cfg: &Config) -> Option<Duration> {
+    let d = cfg
+        .global
+        .directives
+        .iter()
+        .rev()
+        .find(|d| d.keyword == "max-spread-checks")?;
+    let a = d.args.first()?;
+    ringlb_config::units::parse_duration(a, ringlb_config::units::TimeUnit::Millis)
+        .ok()
+        .filter(|d| !d.is_zero())
+}
+
+/// start_checks / start_check_task: check n of N starts at
+/// max(mininter, its interval) × n / N, where mininter is the smallest
+/// interval of at least a second, capped by `max-spread-checks`.
+fn spread_first_checks(checks: &mut [CheckPlan], cap: Option<Duration>) {
+    let n = u32::try_from(checks.len()).unwrap_or(u32::MAX);
+    let mininter = checks
+        .iter()
+        .map(CheckPlan::start_inter)
+        .filter(|i| *i >= INTER_THRES)
+        .min();
+    for (pos, c) in (0u32..).zip(checks.iter_mut()) {
+        let mut base = c.start_inter();
+        if let Some(m) = mininter {
+            base = base.max(m);
+        }
+        if let Some(cap) = cap {
+            base = base.min(cap);
+        }
+        c.first = base * pos / n.max(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn checks(text: &str) -> Vec<CheckPlan> {
+        crate::engine::plan::tests::plan(text).checks
+    }
+
+    #[test]
+    fn checked_servers_get_haproxy_s_defaults_and_spread() {
+        let c = checks(
+            "backend be\n    option httpchk GET /h\n    server a 127.0.0.1:1 check\n    server b 127.0.0.1:2 check inter 3s fastinter 1s rise 3 fall 1 port 9 addr 127.0.0.2\n    server c 127.0.0.1:3\n",
+        );
+        assert_eq!(c.len(), 2);
+        let (a, b) = (&c[0], &c[1]);
+        assert_eq!((a.rise, a.fall, a.intervals.inter), (2, 3, DEFAULT_INTER));
+        assert_eq!(a.first, Duration::ZERO);
+        assert_eq!(b.target, Target::Inet("127.0.0.2:9".parse().unwrap()));
+        assert_eq!((b.rise, b.fall), (3, 1));
+        // mininter is a's 2s; b's own start interval is its inter (fall 1:
+        // fully up), 3s: it starts at 3s × 1/2.
+        assert_eq!(b.first, Duration::from_millis(1500));
+        let Kind::Http(h) = &a.kind else {
+            panic!("an HTTP check")
+        };
+        assert_eq!(h.request, b"GET /h HTTP/1.0\r\n\r\n".to_vec());
+    }
+}

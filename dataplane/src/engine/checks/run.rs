@@ -1,0 +1,299 @@
+//! The check tasks: one per checked server, on its owner core.
+
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use futures_util::future::{select, Either};
+use ringlb_config::model::Level;
+
+use super::health::{self, Counts, Farm, Health, Outcome, Status};
+use super::http::{Reader, Verdict};
+use super::{CheckPlan, Kind, Target};
+use crate::engine::backend::server::{admin, Change, Oper};
+use crate::engine::plan::{BackendPlan, ServerPlan};
+use crate::engine::runtime::buffer::Buffer;
+use crate::engine::runtime::{spawn, timer, Core};
+use crate::engine::session::transport::{Conn, Connecting};
+
+/// Spawn the checks `core` owns: check i of the plan runs on core
+/// i mod cores.
+pub fn start(core: &Rc<Core>) {
+    let cores = core.shared.mesh.cores().max(1);
+    for i in (0..core.shared.plan.checks.len()).filter(|i| i % cores == core.id) {
+        let core = Rc::clone(core);
+        spawn(async move { check_loop(&core, i).await });
+    }
+}
+
+/// A small xorshift for `spread-checks` (HAProxy's ha_random32 use).
+fn jitter(seed: &mut u32, inter: Duration, percent: u32) -> Duration {
+    if percent == 0 {
+        return inter;
+    }
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 17;
+    *seed ^= *seed << 5;
+    let ms = u64::try_from(inter.as_millis()).unwrap_or(u64::MAX);
+    let rv = ms.saturating_mul(u64::from(percent)) / 100;
+    // inter + rv - 2·rv·random, in [inter - rv, inter + rv].
+    let r = u64::from(*seed) % (2 * rv + 1);
+    Duration::from_millis(ms.saturating_add(rv).saturating_sub(r))
+}
+
+async fn check_loop(core: &Core, idx: usize) {
+    let shared = &core.shared;
+    let Some(plan) = shared.plan.checks.get(idx) else {
+        return;
+    };
+    let Some(be) = shared.plan.backends.get(plan.backend) else {
+        return;
+    };
+    let Some(srv) = be.servers.get(plan.server) else {
+        return;
+    };
+    let maint = |s: &ServerPlan| s.state.get().admin & admin::MAINT != 0;
+    let mut health = Health::new(plan.rise, plan.fall, !maint(srv));
+    let mut prev = Status::Ini;
+    let mut was_maint = maint(srv);
+    let mut seed = 0x9e37_79b9u32 ^ u32::try_from(idx).unwrap_or(0).wrapping_mul(0x85eb_ca6b) | 1;
+    let entry = core.timers.register();
+    let mut next = Instant::now() + plan.first;
+    loop {
+        entry.set(Some(next));
+        {
+            let wait = std::pin::pin!(entry.wait());
+            let stop = std::pin::pin!(core.stop_accepting.wait());
+            if let Either::Right(_) = select(wait, stop).await {
+                return;
+            }
+        }
+        // Maintenance pauses the check and zeroes the counter; leaving it
+        // starts "OK but check immediately" (srv_update_status).
+        if maint(srv) {
+            was_maint = true;
+            health.health = 0;
+            next = Instant::now() + plan.intervals.inter;
+            continue;
+        }
+        if was_maint {
+            was_maint = false;
+            health.health = health.rise;
+        }
+        let outcome = check_once(core, plan, srv).await;
+        apply(core, plan, be, srv, &mut health, &mut prev, &outcome);
+        let stopped = srv.state.get().oper == Oper::Stopped;
+        let inter = plan.intervals.next(&health, stopped);
+        next = Instant::now() + jitter(&mut seed, inter, plan.spread);
+    }
+}
+
+/// Usable active and backup servers (srv_act, srv_bck).
+fn counts(be: &BackendPlan) -> Counts {
+    let mut c = Counts::default();
+    for s in &be.servers {
+        if s.state.get().usable() {
+            if s.backup {
+                c.backup += 1;
+            } else {
+                c.active += 1;
+            }
+        }
+    }
+    c
+}
+
+fn warn(line: &str) {
+    eprintln!("[WARNING]  ({}) : {line}", std::process::id());
+}
+
+/// A result: the counter moves, `option log-health-checks` says so, and
+/// the server goes down at 0 or up at `rise` (check_notify_failure /
+/// check_notify_success, srv_set_stopped / srv_set_running).
+fn apply(
+    core: &Core,
+    plan: &CheckPlan,
+    be: &BackendPlan,
+    srv: &ServerPlan,
+    health: &mut Health,
+    prev: &mut Status,
+    o: &Outcome,
+) {
+    let passed = o.status.passed();
+    let report = health.count(passed);
+    let send = |level: Level, line: String| {
+        if let Some(sink) = &plan.sink {
+            sink.send_from(core.id, level, line);
+        }
+    };
+    let names = (be.name.as_str(), srv.name.as_str());
+    if plan.log_health && (o.status != *prev || report) {
+        let line = health::health_line(
+            names.0,
+            names.1,
+            srv.backup,
+            o,
+            health,
+            u32::from(srv.state.get().weight),
+        );
+        warn(&line);
+        send(Level::Notice, line);
+    }
+    *prev = o.status;
+    let now = srv.state.get();
+    if now.admin & admin::MAINT != 0 {
+        return;
+    }
+    let down = !passed && health.health == 0 && now.oper != Oper::Stopped;
+    let up = passed && health.is_up() && now.oper == Oper::Stopped;
+    if !down && !up {
+        return;
+    }
+    let before = counts(be);
+    let was_stopping = now.oper == Oper::Stopping || now.admin & admin::DRAIN != 0;
+    let to = if up { Oper::Running } else { Oper::Stopped };
+    if !core
+        .shared
+        .set_server(plan.backend, plan.server, Change::Oper(to))
+    {
+        return;
+    }
+    let after = counts(be);
+    let farm = Farm {
+        counts: after,
+        sessions: srv.conns.get(),
+        requeued: 0,
+        queued: srv.queued.get(),
+    };
+    let reason = (!plan.log_health).then_some(o);
+    let line = health::state_line(names.0, names.1, srv.backup, up, reason, &farm);
+    warn(&line);
+    let level = if up || was_stopping {
+        Level::Notice
+    } else {
+        Level::Alert
+    };
+    send(level, line);
+    if before.active + before.backup > 0 && after.active + after.backup == 0 {
+        eprintln!(
+            "[ALERT]    ({}) : {} '{}' has no server available!",
+            std::process::id(),
+            plan.proxy_word,
+            names.0
+        );
+        send(
+            Level::Emerg,
+            format!("{} {} has no server available!", plan.proxy_word, names.0),
+        );
+    }
+}
+
+/// strerror(errno) of an I/O error ("Connection refused").
+fn strerror(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(n) => nix::errno::Errno::from_raw(n).desc().to_string(),
+        None => e.to_string(),
+    }
+}
+
+async fn connect(target: &Target, srv: &ServerPlan) -> std::io::Result<Conn> {
+    match target {
+        Target::Unix(p) => Conn::connect_unix(p).await,
+        Target::Inet(addr) => {
+            let sock = Connecting::new(addr).await?;
+            let _ = socket2::SockRef::from(&sock).set_tcp_nodelay(true);
+            if let Some(src) = &srv.source {
+                // Checks come from the server's `source` address, as its
+                // connections do (without a client to present).
+                let (local, transparent) = src.bind_for(None);
+                if let Some(name) = &src.interface {
+                    let _ = sock.bind_device(name.as_bytes());
+                }
+                let s = socket2::SockRef::from(&sock);
+                if transparent {
+                    if addr.is_ipv4() {
+                        s.set_ip_transparent_v4(true)?;
+                    } else {
+                        s.set_ip_transparent_v6(true)?;
+                    }
+                }
+                if local.port() != 0 || !local.ip().is_unspecified() || transparent {
+                    sock.bind(local).await?;
+                }
+            }
+            sock.connect(*addr).await
+        }
+    }
+}
+
+/// One check, from connect to verdict.
+async fn check_once(core: &Core, plan: &CheckPlan, srv: &ServerPlan) -> Outcome {
+    let start = Instant::now();
+    let inter = plan.intervals.inter;
+    // tcpcheck_eval_connect: `inter` for the whole check, or with `timeout
+    // check` min(inter, timeout connect) to connect.
+    let connect_for = match (plan.timeout_check, plan.timeout_connect) {
+        (Some(_), Some(c)) => inter.min(c),
+        _ => inter,
+    };
+    let done = |status: Status, code: u16, info: String| {
+        Outcome::new(status, code, info, start.elapsed())
+    };
+    let conn = match timer::timeout(&core.timers, connect_for, connect(&plan.target, srv)).await {
+        Err(()) => return done(Status::L4Tout, 0, String::new()),
+        Ok(Err(e)) => return done(Status::L4Con, 0, strerror(&e)),
+        Ok(Ok(c)) => c,
+    };
+    let Kind::Http(check) = &plan.kind else {
+        return done(Status::L4Ok, 0, String::new());
+    };
+    // Connected: `timeout check` from now on, or what is left of `inter`.
+    let left = match plan.timeout_check {
+        Some(t) => t,
+        None => inter.saturating_sub(start.elapsed()),
+    };
+    let bufsize = core.shared.plan.bufsize;
+    let exchange = async {
+        let (res, _) = conn.write_vec(check.request.clone()).await;
+        if let Err(e) = res {
+            return (Status::SockErr, 0, strerror(&e));
+        }
+        let mut reader = Reader::new(check.method);
+        let mut buf = Buffer::new(bufsize, 0);
+        loop {
+            let n = match conn.read(&mut buf).await {
+                Ok(n) => n,
+                Err(e) => return (Status::SockErr, 0, strerror(&e)),
+            };
+            let last = n == 0 || buf.room() == 0;
+            match reader.verdict(check, buf.data_mut(), last) {
+                Verdict::Done(s, code, info) => return (s, code, info),
+                Verdict::More if last => return (Status::L7Rsp, 0, String::new()),
+                Verdict::More => {}
+            }
+        }
+    };
+    match timer::timeout(&core.timers, left, exchange).await {
+        Ok((s, code, info)) => done(s, code, info),
+        Err(()) => done(Status::L7Tout, 0, String::new()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::jitter;
+    use std::time::Duration;
+
+    #[test]
+    fn spread_checks_stays_within_its_percentage() {
+        let mut seed = 12345;
+        let inter = Duration::from_millis(1000);
+        assert_eq!(jitter(&mut seed, inter, 0), inter);
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..1000 {
+            let d = jitter(&mut seed, inter, 10);
+            assert!(d >= Duration::from_millis(900) && d <= Duration::from_millis(1100));
+            seen.insert(d);
+        }
+        assert!(seen.len() > 50, "it moves");
+    }
+}
