@@ -315,7 +315,10 @@ mod tests {
             method: Some("POST".into()),
             uri: Some("/x".into()),
             version: Some("HTTP/1.1".into()),
-            headers: vec![("Host".into(), "example.com".into()), ("X-A".into(), "b".into())],
+            headers: vec![
+                ("Host".into(), "example.com".into()),
+                ("X-A".into(), "b".into()),
+            ],
             body: Some("abc".into()),
         });
         assert_eq!(
@@ -392,7 +395,10 @@ mod tests {
             run(&rs, b"HTTP/1.1 204 No Content\r\n\r\n"),
             Verdict::Done(Status::L7Ok, 204, String::new())
         );
-        assert_eq!(parse_codes("200,301-303").unwrap(), vec![(200, 200), (301, 303)]);
+        assert_eq!(
+            parse_codes("200,301-303").unwrap(),
+            vec![(200, 200), (301, 303)]
+        );
         assert!(parse_codes("2x").is_err());
     }
 

@@ -121,7 +121,12 @@ fn target(
 }
 
 /// The HTTP check of `px` (`option httpchk` and its `http-check` rules).
-fn http_check(px: &Proxy, method: &Option<String>, uri: &Option<String>, version: &Option<String>) -> Result<HttpCheck, String> {
+fn http_check(
+    px: &Proxy,
+    method: &Option<String>,
+    uri: &Option<String>,
+    version: &Option<String>,
+) -> Result<HttpCheck, String> {
     let mut send = Send {
         method: method.clone(),
         uri: uri.clone(),
@@ -151,9 +156,7 @@ fn http_check(px: &Proxy, method: &Option<String>, uri: &Option<String>, version
                     regex::bytes::Regex::new(p).map_err(|e| at(format!("invalid regex: {e}")))
                 };
                 let what = match e.kind {
-                    ExpectKind::Status => {
-                        Match::Status(http::parse_codes(&e.pattern).map_err(at)?)
-                    }
+                    ExpectKind::Status => Match::Status(http::parse_codes(&e.pattern).map_err(at)?),
                     ExpectKind::RStatus => Match::RStatus(re(&e.pattern)?),
                     ExpectKind::String => Match::Body(e.pattern.as_bytes().to_vec()),
                     ExpectKind::RString => Match::RBody(re(&e.pattern)?),

@@ -195,12 +195,19 @@ fn strerror(e: &std::io::Error) -> String {
     }
 }
 
-async fn connect(target: &Target, srv: &ServerPlan) -> std::io::Result<Conn> {
+/// Connect to the check's target. A pure TCP check (`quiet`) delays the
+/// handshake's last ACK (TCP_QUICKACK off before connect, as HAProxy's
+/// CONNECT_DELACK_ALWAYS) and then resets the connection, so the server's
+/// application never sees it.
+async fn connect(target: &Target, srv: &ServerPlan, quiet: bool) -> std::io::Result<Conn> {
     match target {
         Target::Unix(p) => Conn::connect_unix(p).await,
         Target::Inet(addr) => {
             let sock = Connecting::new(addr).await?;
             let _ = socket2::SockRef::from(&sock).set_tcp_nodelay(true);
+            if quiet {
+                let _ = socket2::SockRef::from(&sock).set_tcp_quickack(false);
+            }
             if let Some(src) = &srv.source {
                 // Checks come from the server's `source` address, as its
                 // connections do (without a client to present).
@@ -235,20 +242,27 @@ async fn check_once(core: &Core, plan: &CheckPlan, srv: &ServerPlan) -> Outcome 
         (Some(_), Some(c)) => inter.min(c),
         _ => inter,
     };
-    let done = |status: Status, code: u16, info: String| {
-        Outcome::new(status, code, info, start.elapsed())
-    };
-    let conn = match timer::timeout(&core.timers, connect_for, connect(&plan.target, srv)).await {
+    let done =
+        |status: Status, code: u16, info: String| Outcome::new(status, code, info, start.elapsed());
+    let quiet = matches!(plan.kind, Kind::Tcp);
+    let connecting = connect(&plan.target, srv, quiet);
+    let conn = match timer::timeout(&core.timers, connect_for, connecting).await {
         Err(()) => return done(Status::L4Tout, 0, String::new()),
         Ok(Err(e)) => return done(Status::L4Con, 0, strerror(&e)),
         Ok(Ok(c)) => c,
     };
     let Kind::Http(check) = &plan.kind else {
+        // Closed with a reset (no FIN, no TIME_WAIT), as HAProxy does.
+        let _ = socket2::SockRef::from(&conn).set_linger(Some(Duration::ZERO));
         return done(Status::L4Ok, 0, String::new());
     };
     // Connected: `timeout check` from now on, or what is left of `inter`.
+    // HAProxy moves its check task's expiry to now + `timeout check`
+    // without queueing the task again, so the task still wakes at the
+    // connect deadline first: a check ends at the later of the two
+    // (observed on 2.6: timeout check 150ms, inter 1s -> L7TOUT at 1s).
     let left = match plan.timeout_check {
-        Some(t) => t,
+        Some(t) => (connect_for.saturating_sub(start.elapsed())).max(t),
         None => inter.saturating_sub(start.elapsed()),
     };
     let bufsize = core.shared.plan.bufsize;

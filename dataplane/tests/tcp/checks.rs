@@ -1,0 +1,603 @@
+//! Health checks: servers that die (listener closed), hang (SYN never
+//! answered, or accepted and never answered), answer wrongly and recover;
+//! the time to DOWN and to UP, the state-change lines (compared word for
+//! word with haproxy's, durations masked), backup servers, and traffic
+//! that stops going to a server once it is DOWN. Each scenario runs on
+//! haproxy first.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::path::Path;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::harness::{config, programs, round_trip, stalled, start, Backend, Proxy, DEADLINE};
+
+/// The defaults every scenario uses.
+const DEFAULTS: &str = "    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n";
+
+/// Slack for a loaded machine on timing bounds.
+const SLACK: Duration = Duration::from_millis(600);
+
+/// A server on a port of its own that can die (its listener closed:
+/// connections are refused) and come back on the same port.
+struct Switch {
+    addr: SocketAddr,
+    listener: Option<socket2::Socket>,
+    behaviour: fn(TcpStream),
+    accepted: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Switch {
+    fn new(behaviour: fn(TcpStream)) -> Switch {
+        let mut s = Switch {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            listener: None,
+            behaviour,
+            accepted: Arc::default(),
+        };
+        s.up();
+        s
+    }
+
+    fn up(&mut self) {
+        let sock =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        sock.set_reuse_address(true).unwrap();
+        sock.bind(&self.addr.into()).unwrap();
+        sock.listen(64).unwrap();
+        self.addr = sock.local_addr().unwrap().as_socket().unwrap();
+        let l: std::net::TcpListener = sock.try_clone().unwrap().into();
+        let behaviour = self.behaviour;
+        let accepted = Arc::clone(&self.accepted);
+        thread::spawn(move || {
+            for s in l.incoming() {
+                let Ok(s) = s else { break };
+                accepted.fetch_add(1, Ordering::Relaxed);
+                thread::spawn(move || behaviour(s));
+            }
+        });
+        self.listener = Some(sock);
+    }
+
+    /// Close the listener: the accept thread ends, connections are refused.
+    fn down(&mut self) {
+        if let Some(l) = self.listener.take() {
+            let _ = l.shutdown(Shutdown::Both);
+        }
+    }
+}
+
+fn echo(mut s: TcpStream) {
+    crate::harness::echo_until_eof(&mut s);
+    let _ = s.shutdown(Shutdown::Write);
+}
+
+/// An HTTP server answering every request with the status `status` holds
+/// (and a body naming it).
+fn http_server(status: Arc<AtomicU16>) -> Backend {
+    Backend::spawn_with(move |mut s| {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+        let code = status.load(Ordering::Relaxed);
+        let (reason, body) = if code == 200 {
+            ("OK", "ready")
+        } else {
+            ("Service Unavailable", "maintenance")
+        };
+        let _ = write!(
+            s,
+            "HTTP/1.1 {code} {reason}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+    })
+}
+
+/// A state-change or check line (not a stream's log line).
+fn is_check_line(l: &str) -> bool {
+    l.starts_with("Server ")
+        || l.starts_with("Backup Server ")
+        || l.starts_with("Health check ")
+        || l.contains(" has no server available!")
+}
+
+/// The line with its durations masked (`check duration: Nms`).
+fn mask(l: &str) -> String {
+    let mut out = String::new();
+    let mut rest = l;
+    while let Some(i) = rest.find("check duration: ") {
+        let after = &rest[i + "check duration: ".len()..];
+        let digits = after.chars().take_while(char::is_ascii_digit).count();
+        out.push_str(&rest[..i]);
+        out.push_str("check duration: Nms");
+        rest = &after[digits + "ms".len().min(after.len() - digits)..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The next check line within `within` (stream lines are skipped), masked,
+/// with when it arrived.
+fn next_check_line(p: &Proxy, within: Duration) -> (String, Instant) {
+    let end = Instant::now() + within;
+    loop {
+        let left = end.saturating_duration_since(Instant::now());
+        match p.stdout.recv_timeout(left) {
+            Ok(l) if is_check_line(&l) => return (mask(&l), Instant::now()),
+            Ok(_) => {}
+            Err(_) => panic!("no check line within {within:?}"),
+        }
+    }
+}
+
+/// No check line for `d`.
+fn no_check_line(p: &Proxy, d: Duration, what: &str) {
+    let end = Instant::now() + d;
+    while let Some(left) = end.checked_duration_since(Instant::now()) {
+        if let Ok(l) = p.stdout.recv_timeout(left) {
+            assert!(!is_check_line(&l), "{what}: unexpected {l}");
+        }
+    }
+}
+
+fn down_line(server: &str, reason: &str, left: (u32, u32)) -> String {
+    let backup = server.starts_with('b');
+    format!(
+        "{}Server be/{server} is DOWN, reason: {reason}, check duration: Nms. {} active and {} backup servers left.{} 0 sessions active, 0 requeued, 0 remaining in queue.",
+        if backup { "Backup " } else { "" },
+        left.0,
+        left.1,
+        if left.0 == 0 && left.1 > 0 { " Running on backup." } else { "" }
+    )
+}
+
+fn up_line(server: &str, reason: &str, online: (u32, u32)) -> String {
+    let backup = server.starts_with('b');
+    format!(
+        "{}Server be/{server} is UP, reason: {reason}, check duration: Nms. {} active and {} backup servers online.{} 0 sessions requeued, 0 total in queue.",
+        if backup { "Backup " } else { "" },
+        online.0,
+        online.1,
+        if online.0 == 0 && online.1 > 0 { " Running on backup." } else { "" }
+    )
+}
+
+const REFUSED: &str = "Layer4 connection problem, info: \"Connection refused\"";
+
+/// A server refused at start goes DOWN at the first check; once it
+/// listens it comes back UP after `rise` good checks, and when it dies
+/// again it goes DOWN after `fall` failed ones, each within one `inter` of
+/// its due time. A pure TCP check never reaches the server's application
+/// (the handshake's last ACK is held back and the connection reset).
+fn dies_and_recovers(name: &str, program: &Path) {
+    let inter = Duration::from_millis(150);
+    let (rise, fall) = (3u32, 2u32);
+    let mut s = Switch::new(echo);
+    s.down();
+    let p = start(
+        name,
+        program,
+        &config(
+            "",
+            DEFAULTS,
+            &format!(
+                "    server s1 {} check inter 150 rise {rise} fall {fall}\n",
+                s.addr
+            ),
+        ),
+    );
+    let (line, _) = next_check_line(&p, DEADLINE);
+    assert_eq!(line, down_line("s1", REFUSED, (0, 0)), "{name}");
+    let (line, _) = next_check_line(&p, DEADLINE);
+    assert_eq!(line, "backend be has no server available!", "{name}");
+    s.up();
+    let back = Instant::now();
+    let (line, at) = next_check_line(&p, DEADLINE);
+    assert_eq!(line, up_line("s1", "Layer4 check passed", (1, 0)), "{name}");
+    let took = at - back;
+    assert!(
+        took >= inter * (rise - 1) && took <= inter * (rise + 1) + SLACK,
+        "{name}: UP after {took:?} (rise {rise} x inter {inter:?})"
+    );
+    assert_eq!(
+        s.accepted.load(Ordering::Relaxed),
+        0,
+        "{name}: the checks were seen"
+    );
+    assert_eq!(round_trip(&p, b"up"), b"up", "{name}");
+    s.down();
+    let died = Instant::now();
+    let (line, at) = next_check_line(&p, DEADLINE);
+    assert_eq!(line, down_line("s1", REFUSED, (0, 0)), "{name}");
+    let took = at - died;
+    assert!(
+        took >= inter * (fall - 1) && took <= inter * (fall + 1) + SLACK,
+        "{name}: DOWN after {took:?} (fall {fall} x inter {inter:?})"
+    );
+    let (line, _) = next_check_line(&p, DEADLINE);
+    assert_eq!(line, "backend be has no server available!", "{name}");
+}
+on_both!(
+    dies_and_recovers,
+    dies_and_recovers_on_haproxy,
+    dies_and_recovers_on_ringlb
+);
+
+/// Under a steady stream of requests, a server that dies stops getting
+/// them once it is DOWN, and with retries and redispatch no client sees
+/// an error.
+fn traffic_leaves_a_dead_server(name: &str, program: &Path) {
+    let mut a = Switch::new(echo);
+    let b = Switch::new(echo);
+    let p = start(
+        name,
+        program,
+        &config(
+            "",
+            DEFAULTS,
+            &format!(
+                "    balance roundrobin\n    retries 3\n    option redispatch\n    server a {} check inter 100 fall 2\n    server b {} check inter 100 fall 2\n",
+                a.addr, b.addr
+            ),
+        ),
+    );
+    let mut seen_down = false;
+    let mut after_down = 0;
+    let mut killed = false;
+    let end = Instant::now() + DEADLINE;
+    for i in 0u32.. {
+        assert!(Instant::now() < end, "{name}: a never went DOWN");
+        if i == 20 {
+            a.down();
+            killed = true;
+        }
+        let msg = format!("req {i}");
+        assert_eq!(
+            round_trip(&p, msg.as_bytes()),
+            msg.as_bytes(),
+            "{name}: request {i} failed"
+        );
+        // Lines so far: the state change, then stream lines.
+        while let Ok(l) = p.stdout.try_recv() {
+            if is_check_line(&l) {
+                assert!(killed, "{name}: {l}");
+                assert_eq!(mask(&l), down_line("a", REFUSED, (1, 0)), "{name}");
+                seen_down = true;
+            } else if seen_down && l.contains(" fe be/a ") {
+                after_down += 1;
+                // A request that was already on its way may end after the
+                // line; one started after it must not pick a.
+                assert!(after_down <= 1, "{name}: {l}");
+            }
+        }
+        if seen_down && i > 20 {
+            break;
+        }
+    }
+    // Requests started now, after the DOWN line was read, all go to b.
+    while p.stdout.try_recv().is_ok() {}
+    for i in 0..10 {
+        let msg = format!("after {i}");
+        assert_eq!(round_trip(&p, msg.as_bytes()), msg.as_bytes(), "{name}");
+        let l = p.next_tcplog();
+        assert_eq!(l.server, "b", "{name}: {l:?}");
+        assert_eq!(l.termination, "--", "{name}: {l:?}");
+    }
+}
+on_both!(
+    traffic_leaves_a_dead_server,
+    traffic_leaves_a_dead_server_on_haproxy,
+    traffic_leaves_a_dead_server_on_ringlb
+);
+
+/// A server whose SYNs are never answered: Layer4 timeout after `inter`
+/// (no `timeout check`).
+fn a_hanging_connect_times_out(name: &str, program: &Path) {
+    let hang = stalled();
+    let p = start(
+        name,
+        program,
+        &config(
+            "",
+            DEFAULTS,
+            &format!("    server s1 {} check inter 200 fall 1\n", hang.addr),
+        ),
+    );
+    let (line, _) = next_check_line(&p, DEADLINE);
+    assert_eq!(line, down_line("s1", "Layer4 timeout", (0, 0)), "{name}");
+}
+on_both!(
+    a_hanging_connect_times_out,
+    a_hanging_connect_times_out_on_haproxy,
+    a_hanging_connect_times_out_on_ringlb
+);
+
+/// A server that accepts and never answers an HTTP check: Layer7 timeout
+/// once `timeout check` has passed since the connection (HAProxy 2.6 ends
+/// the check at the later of that and the connect deadline, see checks/run.rs).
+fn a_silent_server_fails_an_http_check(name: &str, program: &Path) {
+    let silent = Backend::silent();
+    let p = start(
+        name,
+        program,
+        &config(
+            "",
+            &format!("{DEFAULTS}    timeout check 500ms\n"),
+            &format!(
+                "    option httpchk GET /health\n    server s1 {} check inter 200 fall 1\n",
+                silent.addr
+            ),
+        ),
+    );
+    let t0 = Instant::now();
+    let (line, at) = next_check_line(&p, DEADLINE);
+    assert_eq!(line, down_line("s1", "Layer7 timeout", (0, 0)), "{name}");
+    let took = at - t0;
+    assert!(
+        took >= Duration::from_millis(450) && took < Duration::from_millis(500) + SLACK,
+        "{name}: timeout check, not inter: {took:?}"
+    );
+}
+on_both!(
+    a_silent_server_fails_an_http_check,
+    a_silent_server_fails_an_http_check_on_haproxy,
+    a_silent_server_fails_an_http_check_on_ringlb
+);
+
+/// Wrong answers and recovery: a 503 is a wrong status (with its reason
+/// phrase), a 200 brings the server back; `http-check expect string`
+/// looks in the body.
+fn wrong_answers_then_recovery(name: &str, program: &Path) {
+    let status = Arc::new(AtomicU16::new(503));
+    let srv = http_server(Arc::clone(&status));
+    let body = Arc::new(AtomicU16::new(200));
+    let srv2 = http_server(Arc::clone(&body));
+    let p = start(
+        name,
+        program,
+        &config(
+            "",
+            DEFAULTS,
+            &format!(
+                "    option httpchk\n    http-check send meth GET uri /health ver HTTP/1.1 hdr Host example.com\n    server s1 {} check inter 100 rise 2 fall 1\n",
+                srv.addr
+            ),
+        ),
+    );
+    let (line, _) = next_check_line(&p, DEADLINE);
+    assert_eq!(
+        line,
+        down_line(
+            "s1",
+            "Layer7 wrong status, code: 503, info: \"Service Unavailable\"",
+            (0, 0)
+        ),
+        "{name}"
+    );
+    let (line, _) = next_check_line(&p, DEADLINE);
+    assert_eq!(line, "backend be has no server available!", "{name}");
+    status.store(200, Ordering::Relaxed);
+    let (line, _) = next_check_line(&p, DEADLINE);
+    assert_eq!(
+        line,
+        up_line("s1", "Layer7 check passed, code: 200", (1, 0)),
+        "{name}"
+    );
+    drop(p);
+
+    // The body: a string that is not there, then a negated one that is.
+    let p = start(
+        name,
+        program,
+        &config(
+            "",
+            DEFAULTS,
+            &format!(
+                "    option httpchk GET /\n    http-check expect string maintenance\n    server s1 {} check inter 100 fall 1\n",
+                srv2.addr
+            ),
+        ),
+    );
+    let (line, _) = next_check_line(&p, DEADLINE);
+    assert_eq!(
+        line,
+        down_line(
+            "s1",
+            "Layer7 invalid response, info: \"HTTP content check did not match\"",
+            (0, 0)
+        ),
+        "{name}"
+    );
+    drop(p);
+    let p = start(
+        name,
+        program,
+        &config(
+            "",
+            DEFAULTS,
+            &format!(
+                "    option httpchk GET /\n    http-check expect ! rstring re.dy\n    server s1 {} check inter 100 fall 1\n",
+                srv2.addr
+            ),
+        ),
+    );
+    let (line, _) = next_check_line(&p, DEADLINE);
+    assert_eq!(
+        line,
+        down_line(
+            "s1",
+            "Layer7 invalid response, info: \"HTTP check matched unwanted content\"",
+            (0, 0)
+        ),
+        "{name}"
+    );
+}
+on_both!(
+    wrong_answers_then_recovery,
+    wrong_answers_then_recovery_on_haproxy,
+    wrong_answers_then_recovery_on_ringlb
+);
+
+/// `option log-health-checks`: every change of the counter is logged, and
+/// the state-change lines lose their reason.
+fn log_health_checks_lines(name: &str, program: &Path) {
+    let mut s = Switch::new(echo);
+    let p = start(
+        name,
+        program,
+        &config(
+            "",
+            &format!("{DEFAULTS}    option log-health-checks\n"),
+            &format!("    server s1 {} check inter 100 rise 2 fall 2\n", s.addr),
+        ),
+    );
+    // At start the server is up but "going down" (health = rise): the
+    // first success is logged as it fills the counter.
+    let (line, _) = next_check_line(&p, DEADLINE);
+    assert_eq!(
+        line,
+        "Health check for server be/s1 succeeded, reason: Layer4 check passed, check duration: Nms, status: 2/2 UP.",
+        "{name}"
+    );
+    s.down();
+    let want = [
+        format!("Health check for server be/s1 failed, reason: {REFUSED}, check duration: Nms, status: 1/2 UP."),
+        format!("Health check for server be/s1 failed, reason: {REFUSED}, check duration: Nms, status: 0/2 DOWN."),
+        "Server be/s1 is DOWN. 0 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue.".to_string(),
+        "backend be has no server available!".to_string(),
+    ];
+    for w in &want {
+        assert_eq!(&next_check_line(&p, DEADLINE).0, w, "{name}");
+    }
+    s.up();
+    let want = [
+        "Health check for server be/s1 succeeded, reason: Layer4 check passed, check duration: Nms, status: 1/2 DOWN.",
+        "Health check for server be/s1 succeeded, reason: Layer4 check passed, check duration: Nms, status: 2/2 UP.",
+        "Server be/s1 is UP. 1 active and 0 backup servers online. 0 sessions requeued, 0 total in queue.",
+    ];
+    for w in want {
+        assert_eq!(next_check_line(&p, DEADLINE).0, w, "{name}");
+    }
+    // Steady success: nothing more.
+    no_check_line(&p, Duration::from_millis(400), name);
+}
+on_both!(
+    log_health_checks_lines,
+    log_health_checks_lines_on_haproxy,
+    log_health_checks_lines_on_ringlb
+);
+
+/// Backup servers take traffic only when no active server is up: the first
+/// backup alone, or all of them under `option allbackups`; the active one
+/// gets it back once UP again.
+fn backups_only_when_no_active_server(name: &str, program: &Path) {
+    for allbackups in [false, true] {
+        let mut a = Switch::new(echo);
+        let b1 = Switch::new(echo);
+        let b2 = Switch::new(echo);
+        let p = start(
+            name,
+            program,
+            &config(
+                "",
+                DEFAULTS,
+                &format!(
+                    "    balance roundrobin\n{}    server a {} check inter 100 fall 1 rise 1\n    server b1 {} check inter 100 backup\n    server b2 {} check inter 100 backup\n",
+                    if allbackups { "    option allbackups\n" } else { "" },
+                    a.addr,
+                    b1.addr,
+                    b2.addr
+                ),
+            ),
+        );
+        let servers = |n: usize| -> Vec<String> {
+            (0..n)
+                .map(|i| {
+                    let m = format!("m{i}");
+                    assert_eq!(round_trip(&p, m.as_bytes()), m.as_bytes(), "{name}");
+                    loop {
+                        let l = p.next_log();
+                        if !is_check_line(&l) {
+                            return crate::harness::TcpLog::parse(&l).server;
+                        }
+                    }
+                })
+                .collect()
+        };
+        assert!(servers(4).iter().all(|s| s == "a"), "{name}");
+        a.down();
+        let (line, _) = next_check_line(&p, DEADLINE);
+        assert_eq!(line, down_line("a", REFUSED, (0, 2)), "{name}");
+        let got = servers(6);
+        if allbackups {
+            assert!(got.iter().any(|s| s == "b1"), "{name}: {got:?}");
+            assert!(got.iter().any(|s| s == "b2"), "{name}: {got:?}");
+        } else {
+            assert!(got.iter().all(|s| s == "b1"), "{name}: {got:?}");
+        }
+        a.up();
+        let (line, _) = next_check_line(&p, DEADLINE);
+        assert_eq!(line, up_line("a", "Layer4 check passed", (1, 2)), "{name}");
+        assert!(servers(4).iter().all(|s| s == "a"), "{name}");
+    }
+}
+on_both!(
+    backups_only_when_no_active_server,
+    backups_only_when_no_active_server_on_haproxy,
+    backups_only_when_no_active_server_on_ringlb
+);
+
+/// With every server down a TCP stream has nowhere to go: it ends SC on
+/// <NOSRV>. A `disabled` server is never checked.
+fn no_server_left(name: &str, program: &Path) {
+    let mut s = Switch::new(echo);
+    let off = Switch::new(echo);
+    let p = start(
+        name,
+        program,
+        &config(
+            "",
+            DEFAULTS,
+            &format!(
+                "    server s1 {} check inter 100 fall 1\n    server s2 {} check inter 100 disabled\n",
+                s.addr, off.addr
+            ),
+        ),
+    );
+    s.down();
+    let (line, _) = next_check_line(&p, DEADLINE);
+    assert_eq!(line, down_line("s1", REFUSED, (0, 0)), "{name}");
+    let mut c = p.connect();
+    let mut b = [0u8; 16];
+    let n = c.read(&mut b).unwrap_or(0);
+    assert_eq!(n, 0, "{name}: the proxy closes the client");
+    let l = loop {
+        let l = p.next_log();
+        if !is_check_line(&l) {
+            break crate::harness::TcpLog::parse(&l);
+        }
+    };
+    assert_eq!(
+        (l.server.as_str(), l.termination.as_str()),
+        ("<NOSRV>", "SC"),
+        "{name}: {l:?}"
+    );
+    assert_eq!(
+        off.accepted.load(Ordering::Relaxed),
+        0,
+        "{name}: a disabled server is not checked"
+    );
+}
+on_both!(
+    no_server_left,
+    no_server_left_on_haproxy,
+    no_server_left_on_ringlb
+);
