@@ -17,6 +17,7 @@ mod harness;
 mod server;
 
 mod balance;
+mod checks;
 mod cookies;
 mod errors;
 mod features;
