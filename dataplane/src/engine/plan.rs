@@ -786,7 +786,7 @@ fn backend_plan(px: &Proxy, cfg: &Config) -> Result<BackendPlan, String> {
 pub(crate) mod tests {
     use super::Plan;
 
-    struct NoHost;
+    pub(crate) struct NoHost;
     impl ringlb_config::Host for NoHost {
         fn env(&self, _: &str) -> Option<String> {
             None

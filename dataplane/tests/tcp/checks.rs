@@ -601,3 +601,130 @@ on_both!(
     no_server_left_on_haproxy,
     no_server_left_on_ringlb
 );
+
+/// A PING/PONG stub (a redis-like protocol): "+PONG" while `ok` holds,
+/// "-ERR loading" otherwise, then close.
+fn pong_server(ok: Arc<std::sync::atomic::AtomicBool>) -> Backend {
+    Backend::spawn_with(move |mut s| {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 256];
+        while !got.ends_with(b"\r\n") {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+        let answer: &[u8] = if ok.load(Ordering::Relaxed) {
+            b"+PONG\r\n"
+        } else {
+            b"-ERR loading\r\n"
+        };
+        let _ = s.write_all(answer);
+    })
+}
+
+/// `option tcp-check`: send, expect, the step numbers and comments in the
+/// messages, a connect rule's port, a silent server.
+fn tcp_check_rules(name: &str, program: &Path) {
+    let ok = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let srv = pong_server(Arc::clone(&ok));
+    let p = start(
+        name,
+        program,
+        &config(
+            "",
+            DEFAULTS,
+            &format!(
+                "    option tcp-check\n    tcp-check send PING\\r\\n\n    tcp-check expect string +PONG comment \"want pong\"\n    server s1 {} check inter 100 rise 2 fall 1\n",
+                srv.addr
+            ),
+        ),
+    );
+    let (line, _) = next_check_line(&p, DEADLINE);
+    assert_eq!(
+        line,
+        down_line(
+            "s1",
+            "Layer7 invalid response, info: \"TCPCHK did not match content '+PONG' at step 2 comment: want pong\"",
+            (0, 0)
+        ),
+        "{name}"
+    );
+    assert_eq!(
+        next_check_line(&p, DEADLINE).0,
+        "backend be has no server available!",
+        "{name}"
+    );
+    ok.store(true, Ordering::Relaxed);
+    let (line, _) = next_check_line(&p, DEADLINE);
+    assert_eq!(
+        line,
+        up_line(
+            "s1",
+            "Layer7 check passed, code: 0, info: \"(tcp-check)\"",
+            (1, 0)
+        ),
+        "{name}"
+    );
+    drop(p);
+
+    // A connect rule with a port nothing listens on.
+    let refused = crate::harness::refused_addr();
+    let p = start(
+        name,
+        program,
+        &config(
+            "",
+            DEFAULTS,
+            &format!(
+                "    option tcp-check\n    tcp-check connect port {}\n    tcp-check send PING\\r\\n\n    tcp-check expect string +PONG\n    server s1 {} check inter 100 fall 1\n",
+                refused.port(),
+                srv.addr
+            ),
+        ),
+    );
+    let (line, _) = next_check_line(&p, DEADLINE);
+    assert_eq!(
+        line,
+        down_line(
+            "s1",
+            &format!(
+                "Layer4 connection problem, info: \"Connection refused at step 1 of tcp-check (connect port {})\"",
+                refused.port()
+            ),
+            (0, 0)
+        ),
+        "{name}"
+    );
+    drop(p);
+
+    // A silent server: the expect rule times out.
+    let silent = Backend::silent();
+    let p = start(
+        name,
+        program,
+        &config(
+            "",
+            DEFAULTS,
+            &format!(
+                "    option tcp-check\n    tcp-check send PING\\r\\n\n    tcp-check expect string +PONG comment \"want pong\"\n    server s1 {} check inter 200 fall 1\n",
+                silent.addr
+            ),
+        ),
+    );
+    let (line, _) = next_check_line(&p, DEADLINE);
+    assert_eq!(
+        line,
+        down_line(
+            "s1",
+            "Layer7 timeout, info: \" at step 2 of tcp-check (expect string '+PONG') comment: 'want pong'\"",
+            (0, 0)
+        ),
+        "{name}"
+    );
+}
+on_both!(
+    tcp_check_rules,
+    tcp_check_rules_on_haproxy,
+    tcp_check_rules_on_ringlb
+);

@@ -8,8 +8,9 @@
 //! and logs HAProxy's state-change line.
 //!
 //! Kinds: a TCP connect (no option), and `option httpchk` with `http-check
-//! send` and `http-check expect status|rstatus|string|rstring` (`!`). The
-//! others are refused by `support::check`.
+//! send` and `http-check expect status|rstatus|string|rstring` (`!`), and
+//! `option tcp-check` with `tcp-check connect|send|send-binary|expect
+//! string|binary|rstring`. The others are refused by `support::check`.
 //!
 //! Timing as HAProxy: the first checks are spread over the smallest
 //! interval (`start_checks`: server n of N starts at inter × n / N, capped
@@ -22,6 +23,7 @@
 pub mod health;
 pub mod http;
 mod run;
+pub mod tcpcheck;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -58,6 +60,8 @@ pub enum Kind {
     /// A TCP connect: L4OK once connected.
     Tcp,
     Http(Box<HttpCheck>),
+    /// `option tcp-check`.
+    TcpCheck(Box<tcpcheck::TcpCheck>),
 }
 
 /// One server's check, as its owner core runs it.
@@ -188,6 +192,7 @@ pub fn supported(px: &Proxy) -> Result<(), String> {
             uri,
             version,
         }) => http_check(px, method, uri, version).map(|_| ()),
+        Some(CheckKind::TcpCheck) => tcpcheck::TcpCheck::compile(&px.tcp_checks).map(|_| ()),
         Some(_) => Err(format!("{}: this check kind is not supported yet", px.loc)),
     }
 }
@@ -200,6 +205,9 @@ fn kind(px: &Proxy) -> Result<Kind, String> {
             uri,
             version,
         }) => Ok(Kind::Http(Box::new(http_check(px, method, uri, version)?))),
+        Some(CheckKind::TcpCheck) => Ok(Kind::TcpCheck(Box::new(tcpcheck::TcpCheck::compile(
+            &px.tcp_checks,
+        )?))),
         Some(_) => Err(format!(
             "backend '{}': this check kind is not supported yet",
             px.name

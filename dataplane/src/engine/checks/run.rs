@@ -1,5 +1,6 @@
 //! The check tasks: one per checked server, on its owner core.
 
+use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -8,6 +9,7 @@ use ringlb_config::model::Level;
 
 use super::health::{self, Counts, Farm, Health, Outcome, Status};
 use super::http::{Reader, Verdict};
+use super::tcpcheck::{self, Action, ExpectVerdict, TcpCheck};
 use super::{CheckPlan, Kind, Target};
 use crate::engine::backend::server::{admin, Change, Oper};
 use crate::engine::plan::{BackendPlan, ServerPlan};
@@ -232,39 +234,79 @@ async fn connect(target: &Target, srv: &ServerPlan, quiet: bool) -> std::io::Res
     }
 }
 
+/// The check's target, with a connect rule's port.
+fn with_port(target: &Target, port: Option<u16>) -> Target {
+    match (target, port) {
+        (Target::Inet(a), Some(p)) => Target::Inet(SocketAddr::new(a.ip(), p)),
+        _ => target.clone(),
+    }
+}
+
 /// One check, from connect to verdict.
 async fn check_once(core: &Core, plan: &CheckPlan, srv: &ServerPlan) -> Outcome {
     let start = Instant::now();
-    let inter = plan.intervals.inter;
-    // tcpcheck_eval_connect: `inter` for the whole check, or with `timeout
-    // check` min(inter, timeout connect) to connect.
-    let connect_for = match (plan.timeout_check, plan.timeout_connect) {
-        (Some(_), Some(c)) => inter.min(c),
-        _ => inter,
+    let (status, code, info) = match &plan.kind {
+        Kind::TcpCheck(tc) => tcp_check(core, plan, srv, tc).await,
+        _ => simple_check(core, plan, srv).await,
     };
-    let done =
-        |status: Status, code: u16, info: String| Outcome::new(status, code, info, start.elapsed());
+    Outcome::new(status, code, info, start.elapsed())
+}
+
+/// When a connection started now must be up, and when the check must end
+/// once it is (HAProxy's check task expiry, see `simple_check`).
+struct Deadlines {
+    connect: Instant,
+    timeout_check: Option<Duration>,
+}
+
+impl Deadlines {
+    /// tcpcheck_eval_connect: `inter` for the whole check, or with
+    /// `timeout check` min(inter, timeout connect) to connect.
+    fn new(plan: &CheckPlan) -> Deadlines {
+        let inter = plan.intervals.inter;
+        let connect_for = match (plan.timeout_check, plan.timeout_connect) {
+            (Some(_), Some(c)) => inter.min(c),
+            _ => inter,
+        };
+        Deadlines {
+            connect: Instant::now() + connect_for,
+            timeout_check: plan.timeout_check,
+        }
+    }
+
+    /// Connected: `timeout check` from now on, or the rest of `inter`.
+    /// HAProxy moves its check task's expiry to now + `timeout check`
+    /// without queueing the task again, so the task still wakes at the
+    /// connect deadline first: a check ends at the later of the two
+    /// (observed on 2.6: timeout check 150ms, inter 1s -> L7TOUT at 1s).
+    fn connected(&self) -> Instant {
+        match self.timeout_check {
+            Some(t) => self.connect.max(Instant::now() + t),
+            None => self.connect,
+        }
+    }
+}
+
+fn left(deadline: Instant) -> Duration {
+    deadline.saturating_duration_since(Instant::now())
+}
+
+/// A TCP connect check, or an HTTP check.
+async fn simple_check(core: &Core, plan: &CheckPlan, srv: &ServerPlan) -> (Status, u16, String) {
     let quiet = matches!(plan.kind, Kind::Tcp);
+    let d = Deadlines::new(plan);
     let connecting = connect(&plan.target, srv, quiet);
-    let conn = match timer::timeout(&core.timers, connect_for, connecting).await {
-        Err(()) => return done(Status::L4Tout, 0, String::new()),
-        Ok(Err(e)) => return done(Status::L4Con, 0, strerror(&e)),
+    let conn = match timer::timeout(&core.timers, left(d.connect), connecting).await {
+        Err(()) => return (Status::L4Tout, 0, String::new()),
+        Ok(Err(e)) => return (Status::L4Con, 0, strerror(&e)),
         Ok(Ok(c)) => c,
     };
     let Kind::Http(check) = &plan.kind else {
         // Closed with a reset (no FIN, no TIME_WAIT), as HAProxy does.
         let _ = socket2::SockRef::from(&conn).set_linger(Some(Duration::ZERO));
-        return done(Status::L4Ok, 0, String::new());
+        return (Status::L4Ok, 0, String::new());
     };
-    // Connected: `timeout check` from now on, or what is left of `inter`.
-    // HAProxy moves its check task's expiry to now + `timeout check`
-    // without queueing the task again, so the task still wakes at the
-    // connect deadline first: a check ends at the later of the two
-    // (observed on 2.6: timeout check 150ms, inter 1s -> L7TOUT at 1s).
-    let left = match plan.timeout_check {
-        Some(t) => (connect_for.saturating_sub(start.elapsed())).max(t),
-        None => inter.saturating_sub(start.elapsed()),
-    };
+    let until = d.connected();
     let bufsize = core.shared.plan.bufsize;
     let exchange = async {
         let (res, _) = conn.write_vec(check.request.clone()).await;
@@ -286,10 +328,101 @@ async fn check_once(core: &Core, plan: &CheckPlan, srv: &ServerPlan) -> Outcome 
             }
         }
     };
-    match timer::timeout(&core.timers, left, exchange).await {
-        Ok((s, code, info)) => done(s, code, info),
-        Err(()) => done(Status::L7Tout, 0, String::new()),
+    match timer::timeout(&core.timers, left(until), exchange).await {
+        Ok(r) => r,
+        Err(()) => (Status::L7Tout, 0, String::new()),
     }
+}
+
+/// `option tcp-check`: the rules in order (tcpcheck_main).
+async fn tcp_check(
+    core: &Core,
+    plan: &CheckPlan,
+    srv: &ServerPlan,
+    tc: &TcpCheck,
+) -> (Status, u16, String) {
+    let timers = &core.timers;
+    let mut deadline = Instant::now();
+    let mut conn: Option<Conn> = None;
+    let mut buf = Buffer::new(core.shared.plan.bufsize, 0);
+    let mut must_read = true;
+    let mut eof = false;
+    for (i, rule) in tc.rules.iter().enumerate() {
+        match &rule.action {
+            Action::Connect { port, .. } => {
+                drop(conn.take());
+                buf.clear();
+                must_read = true;
+                eof = false;
+                // Nothing to send: hold back the handshake's last ACK.
+                let quiet = i + 1 == tc.rules.len();
+                let d = Deadlines::new(plan);
+                let target = with_port(&plan.target, *port);
+                match timer::timeout(timers, left(d.connect), connect(&target, srv, quiet)).await {
+                    Err(()) => return (Status::L4Tout, 0, tcpcheck::conn_err_info(rule, "")),
+                    Ok(Err(e)) => {
+                        let info = tcpcheck::conn_err_info(rule, &strerror(&e));
+                        return (Status::L4Con, 0, info);
+                    }
+                    Ok(Ok(c)) => {
+                        if quiet {
+                            let _ = socket2::SockRef::from(&c).set_linger(Some(Duration::ZERO));
+                        }
+                        conn = Some(c);
+                    }
+                }
+                deadline = d.connected();
+            }
+            Action::Send(bytes) => {
+                let Some(c) = &conn else { break };
+                // A send starts a new exchange: what came before is dropped.
+                buf.clear();
+                must_read = true;
+                match timer::timeout(timers, left(deadline), c.write_vec(bytes.clone())).await {
+                    Err(()) => return (Status::L7Tout, 0, tcpcheck::conn_err_info(rule, "")),
+                    Ok((Err(e), _)) => {
+                        let info = tcpcheck::conn_err_info(rule, &strerror(&e));
+                        return (Status::SockErr, 0, info);
+                    }
+                    Ok((Ok(()), _)) => {}
+                }
+            }
+            Action::Expect { .. } => {
+                let Some(c) = &conn else { break };
+                loop {
+                    if must_read && !eof && buf.room() > 0 {
+                        match timer::timeout(timers, left(deadline), c.read(&mut buf)).await {
+                            Err(()) => {
+                                return (Status::L7Tout, 0, tcpcheck::conn_err_info(rule, ""))
+                            }
+                            // An error after data: the data decides.
+                            Ok(Err(e)) if buf.is_empty() => {
+                                let info = tcpcheck::conn_err_info(rule, &strerror(&e));
+                                return (Status::SockErr, 0, info);
+                            }
+                            Ok(Err(_) | Ok(0)) => eof = true,
+                            Ok(Ok(_)) => {}
+                        }
+                        must_read = false;
+                        if eof && buf.is_empty() {
+                            return (Status::L7Rsp, 0, tcpcheck::empty_response(rule));
+                        }
+                    }
+                    let last = eof || buf.room() == 0;
+                    match tcpcheck::expect(rule, buf.data(), last) {
+                        ExpectVerdict::Pass => break,
+                        ExpectVerdict::Fail(info) => return (Status::L7Rsp, 0, info),
+                        ExpectVerdict::More => must_read = true,
+                    }
+                }
+            }
+        }
+    }
+    let Some(last) = tc.rules.last() else {
+        return (Status::L4Ok, 0, String::new());
+    };
+    let (status, info) = tcpcheck::success(last);
+    (status, 0, info.to_string())
 }
 
 #[cfg(test)]

@@ -1,0 +1,322 @@
+//! `option tcp-check`: the `tcp-check connect|send|send-binary|expect`
+//! sequence (tcpcheck.c `tcpcheck_main`), its step numbers and its
+//! messages as HAProxy 2.6 words them. The rules are compiled here, sans
+//! I/O; `run.rs` drives them over a connection.
+
+use std::fmt::Write as _;
+
+use ringlb_config::model::{CheckStep, CheckStepKind, ExpectKind};
+
+use super::health::Status;
+
+#[derive(Debug, Clone)]
+pub enum Action {
+    /// `tcp-check connect [port <n>]`; `implicit`: the one HAProxy adds
+    /// when the rules do not start with a connect.
+    Connect {
+        port: Option<u16>,
+        implicit: bool,
+    },
+    Send(Vec<u8>),
+    Expect {
+        negate: bool,
+        what: TcpMatch,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub enum TcpMatch {
+    /// `string` or `binary` (decoded): the bytes somewhere in what came.
+    Bytes { data: Vec<u8>, binary: bool },
+    /// `rstring`.
+    Regex(regex::bytes::Regex),
+}
+
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub action: Action,
+    /// The step number HAProxy prints (tcpcheck_get_step_id; 0 for the
+    /// implicit connect).
+    pub step: u32,
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TcpCheck {
+    pub rules: Vec<Rule>,
+}
+
+fn hex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+impl TcpCheck {
+    /// Compile the `tcp-check` rules; what does not run yet is an error
+    /// "<file>:<line>: <what>".
+    pub fn compile(steps: &[CheckStep]) -> Result<TcpCheck, String> {
+        let mut rules = Vec::new();
+        let mut index = 0u32;
+        for st in steps {
+            let at = |e: &str| format!("{}: {e}", st.loc);
+            let action = match &st.kind {
+                CheckStepKind::Connect(c) => {
+                    if c.addr.is_some()
+                        || c.send_proxy
+                        || c.via_socks4
+                        || c.ssl
+                        || c.sni.is_some()
+                        || c.alpn.is_some()
+                        || c.proto.is_some()
+                    {
+                        return Err(at("tcp-check connect with addr, send-proxy, via-socks4, ssl, sni, alpn or proto is not supported yet"));
+                    }
+                    let port = match &c.port {
+                        None => None,
+                        Some(p) => Some(p.parse::<u16>().map_err(|_| {
+                            at("tcp-check connect port as an expression is not supported yet")
+                        })?),
+                    };
+                    Action::Connect {
+                        port,
+                        implicit: false,
+                    }
+                }
+                CheckStepKind::Send { data, lf: false } => Action::Send(data.as_bytes().to_vec()),
+                CheckStepKind::SendBinary { data, lf: None } => Action::Send(data.clone()),
+                CheckStepKind::Expect(e) => {
+                    let plain = e.min_recv.is_none()
+                        && e.ok_status.is_none()
+                        && e.error_status.is_none()
+                        && e.tout_status.is_none()
+                        && e.on_success.is_none()
+                        && e.on_error.is_none()
+                        && e.status_code.is_none();
+                    let what = match e.kind {
+                        _ if !plain => None,
+                        ExpectKind::String => Some(TcpMatch::Bytes {
+                            data: e.pattern.as_bytes().to_vec(),
+                            binary: false,
+                        }),
+                        ExpectKind::Binary => {
+                            hex(&e.pattern).map(|data| TcpMatch::Bytes { data, binary: true })
+                        }
+                        ExpectKind::RString => regex::bytes::Regex::new(&e.pattern)
+                            .ok()
+                            .map(TcpMatch::Regex),
+                        _ => None,
+                    };
+                    let what = what.ok_or_else(|| {
+                        at("this tcp-check expect rule is not supported yet (string, binary and rstring without options run)")
+                    })?;
+                    Action::Expect {
+                        negate: e.negate,
+                        what,
+                    }
+                }
+                CheckStepKind::Other { keyword, .. } if keyword == "comment" => continue,
+                _ => return Err(at("this tcp-check rule is not supported yet")),
+            };
+            rules.push(Rule {
+                action,
+                step: index + 1,
+                comment: st.comment.clone(),
+            });
+            index += 1;
+        }
+        if !matches!(
+            rules.first().map(|r| &r.action),
+            Some(Action::Connect { .. })
+        ) {
+            rules.insert(
+                0,
+                Rule {
+                    action: Action::Connect {
+                        port: None,
+                        implicit: true,
+                    },
+                    step: 0,
+                    comment: None,
+                },
+            );
+        }
+        Ok(TcpCheck { rules })
+    }
+}
+
+/// What an expect rule says of the bytes received so far.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ExpectVerdict {
+    Pass,
+    More,
+    /// L7RSP and its info.
+    Fail(String),
+}
+
+/// tcpcheck_eval_expect over `data`; `last`: no more will come.
+pub fn expect(rule: &Rule, data: &[u8], last: bool) -> ExpectVerdict {
+    let Action::Expect { negate, what } = &rule.action else {
+        return ExpectVerdict::Pass;
+    };
+    let matched = match what {
+        TcpMatch::Bytes { data: p, .. } => {
+            if !last && data.len() < p.len() {
+                return ExpectVerdict::More;
+            }
+            memchr::memmem::find(data, p).is_some()
+        }
+        TcpMatch::Regex(re) => re.is_match(data),
+    };
+    if !matched && !last {
+        return ExpectVerdict::More;
+    }
+    if matched != *negate {
+        return ExpectVerdict::Pass;
+    }
+    // tcpcheck_expect_onerror_message.
+    let mut m = String::from(if matched {
+        "TCPCHK matched unwanted content"
+    } else {
+        "TCPCHK did not match content"
+    });
+    match what {
+        TcpMatch::Bytes {
+            data: p,
+            binary: false,
+        } => {
+            let _ = write!(m, " '{}' at step {}", String::from_utf8_lossy(p), rule.step);
+        }
+        TcpMatch::Bytes { binary: true, .. } => {
+            let _ = write!(m, " (binary) at step {}", rule.step);
+        }
+        TcpMatch::Regex(_) => {
+            let _ = write!(m, " (regex) at step {}", rule.step);
+        }
+    }
+    if let Some(c) = &rule.comment {
+        let _ = write!(m, " comment: {c}");
+    }
+    ExpectVerdict::Fail(m)
+}
+
+/// "TCPCHK got an empty response at step N": the server closed before
+/// sending anything an expect rule waited for.
+pub fn empty_response(rule: &Rule) -> String {
+    let mut m = format!("TCPCHK got an empty response at step {}", rule.step);
+    if let Some(c) = &rule.comment {
+        let _ = write!(m, " comment: '{c}'");
+    }
+    m
+}
+
+/// chk_report_conn_err's words for a connection error or a timeout at
+/// `rule`: `<errno text>` then " at initial connection step of tcp-check"
+/// or " at step N of tcp-check (<what>)[ comment: '<c>']".
+pub fn conn_err_info(rule: &Rule, errno_text: &str) -> String {
+    let mut m = errno_text.to_string();
+    if rule.step == 0 {
+        m.push_str(" at initial connection step of tcp-check");
+        return m;
+    }
+    let _ = write!(m, " at step {} of tcp-check", rule.step);
+    match &rule.action {
+        Action::Connect { port: Some(p), .. } => {
+            let _ = write!(m, " (connect port {p})");
+        }
+        Action::Connect { port: None, .. } => m.push_str(" (connect)"),
+        Action::Send(_) => m.push_str(" (send)"),
+        Action::Expect { what, .. } => match what {
+            TcpMatch::Bytes {
+                data,
+                binary: false,
+            } => {
+                let _ = write!(m, " (expect string '{}')", String::from_utf8_lossy(data));
+            }
+            TcpMatch::Bytes { data, binary: true } => {
+                let _ = write!(m, " (expect binary '{}')", String::from_utf8_lossy(data));
+            }
+            TcpMatch::Regex(_) => m.push_str(" (expect regex)"),
+        },
+    }
+    if let Some(c) = &rule.comment {
+        let _ = write!(m, " comment: '{c}'");
+    }
+    m
+}
+
+/// The status of a check whose every rule passed: after an expect or a
+/// send, L7OK "(tcp-check)"; after a connect, L4OK ("(tcp-check)" unless
+/// it is the implicit one).
+pub fn success(last: &Rule) -> (Status, &'static str) {
+    match last.action {
+        Action::Connect { implicit: true, .. } => (Status::L4Ok, ""),
+        Action::Connect { .. } => (Status::L4Ok, "(tcp-check)"),
+        _ => (Status::L7Ok, "(tcp-check)"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(text: &str) -> TcpCheck {
+        let (cfg, diags) = ringlb_config::load(
+            &[ringlb_config::SourceFile::new(
+                "t.cfg",
+                format!("backend be\n    option tcp-check\n{text}    server s 127.0.0.1:1 check\n"),
+            )],
+            &crate::engine::plan::tests::NoHost,
+        );
+        assert!(!diags.has_errors(), "{diags:?}");
+        TcpCheck::compile(&cfg.proxies[0].tcp_checks).unwrap()
+    }
+
+    #[test]
+    fn steps_are_numbered_as_haproxy_does() {
+        let t = rules(
+            "    tcp-check send PING\\r\\n\n    tcp-check expect string +OK comment \"want ok\"\n",
+        );
+        assert_eq!(t.rules.len(), 3);
+        assert_eq!(
+            t.rules.iter().map(|r| r.step).collect::<Vec<_>>(),
+            [0, 1, 2]
+        );
+        assert!(matches!(&t.rules[1].action, Action::Send(d) if d == b"PING\r\n"));
+        assert_eq!(
+            expect(&t.rules[2], b"nope\n", true),
+            ExpectVerdict::Fail(
+                "TCPCHK did not match content '+OK' at step 2 comment: want ok".into()
+            )
+        );
+        assert_eq!(expect(&t.rules[2], b"+O", false), ExpectVerdict::More);
+        assert_eq!(expect(&t.rules[2], b"xx+OK", false), ExpectVerdict::Pass);
+        assert_eq!(
+            conn_err_info(&t.rules[2], ""),
+            " at step 2 of tcp-check (expect string '+OK') comment: 'want ok'"
+        );
+        assert_eq!(
+            conn_err_info(&t.rules[0], "Connection refused"),
+            "Connection refused at initial connection step of tcp-check"
+        );
+        let t = rules("    tcp-check connect\n    tcp-check send-binary 50494e47\n    tcp-check expect ! rstring ^no\n    tcp-check expect binary 6869\n");
+        assert_eq!(
+            t.rules.iter().map(|r| r.step).collect::<Vec<_>>(),
+            [1, 2, 3, 4]
+        );
+        assert_eq!(
+            conn_err_info(&t.rules[0], "Connection refused"),
+            "Connection refused at step 1 of tcp-check (connect)"
+        );
+        assert_eq!(
+            expect(&t.rules[2], b"nope", true),
+            ExpectVerdict::Fail("TCPCHK matched unwanted content (regex) at step 3".into())
+        );
+        assert_eq!(expect(&t.rules[3], b"ohhi", false), ExpectVerdict::Pass);
+        assert_eq!(success(&t.rules[3]), (Status::L7Ok, "(tcp-check)"));
+    }
+}
