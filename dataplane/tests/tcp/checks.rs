@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::harness::{config, programs, round_trip, stalled, start, Backend, Proxy, DEADLINE};
+use crate::harness::{config, round_trip, stalled, start, Backend, Proxy, DEADLINE};
 
 /// The defaults every scenario uses.
 const DEFAULTS: &str = "    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n";
