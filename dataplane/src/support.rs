@@ -67,7 +67,7 @@ pub const UNSUPPORTED: &[Unsupported] = &[
     },
     Unsupported {
         key: "health checks",
-        why: "only TCP connect checks and option httpchk (http-check send, expect status|rstatus|string|rstring) run yet; agent checks, track, observe, slowstart, init-state, check-send-proxy, on-marked-down/up and the other check kinds do not",
+        why: "only TCP connect checks, option httpchk (http-check send, expect status|rstatus|string|rstring) and option tcp-check (connect [port], send, send-binary, expect string|binary|rstring) run yet; agent checks, track, observe, slowstart, init-state, check-send-proxy, check-ssl, on-marked-down/up, the other check kinds and rules do not",
     },
     Unsupported {
         key: "ssl",
