@@ -132,8 +132,8 @@ fn start(args: &Args, cfg: &Config) -> Result<ExitCode, String> {
     for (fe, sink) in plan.frontends.iter_mut().zip(sinks.frontends.iter()) {
         fe.sink = sink.clone();
     }
-    for c in &mut plan.checks {
-        c.sink = sinks.backends.get(c.backend).cloned().flatten();
+    for (log, sink) in plan.checks.backends.iter_mut().zip(&sinks.backends) {
+        log.sink = sink.clone();
     }
 
     if daemon {

@@ -67,7 +67,7 @@ pub const UNSUPPORTED: &[Unsupported] = &[
     },
     Unsupported {
         key: "health checks",
-        why: "only TCP connect checks, option httpchk (http-check send, expect status|rstatus|string|rstring) and option tcp-check (connect [port], send, send-binary, expect string|binary|rstring) run yet; agent checks, track, observe, slowstart, init-state, check-send-proxy, check-ssl, on-marked-down/up, the other check kinds and rules do not",
+        why: "only TCP connect checks, option httpchk (http-check send, expect status|rstatus|string|rstring) and option tcp-check (connect [port], send, send-binary, expect string|binary|rstring) run yet; agent checks, observe, slowstart, init-state, check-send-proxy, check-ssl, on-marked-down/up, the other check kinds and rules do not",
     },
     Unsupported {
         key: "ssl",
@@ -293,8 +293,6 @@ fn unsupported_check_option(o: &ringlb_config::model::ServerOptions) -> Option<&
     let checked = o.check == Some(true);
     if o.agent_check == Some(true) {
         Some("agent-check")
-    } else if o.track.is_some() {
-        Some("track")
     } else if o.observe.is_some() {
         Some("observe")
     } else if checked && o.slowstart.is_some_and(|d| !d.is_zero()) {

@@ -45,7 +45,7 @@ pub struct Plan {
     /// `option splice-*` is honoured per frontend later; recorded here.
     pub hostname: String,
     /// The health checks of the checked servers (see `checks`).
-    pub checks: Vec<super::checks::CheckPlan>,
+    pub checks: super::checks::Checks,
 }
 
 #[derive(Debug)]

@@ -728,3 +728,55 @@ on_both!(
     tcp_check_rules_on_haproxy,
     tcp_check_rules_on_ringlb
 );
+
+/// `track`: servers follow the state of the one they track (through a
+/// chain), each with its own line "via" the one it tracks, right after it.
+fn tracking_servers_follow(name: &str, program: &Path) {
+    let mut s = Switch::new(echo);
+    let other = Switch::new(echo);
+    let p = start(
+        name,
+        program,
+        &config(
+            "",
+            DEFAULTS,
+            &format!(
+                "    server s1 {} check inter 100 fall 1 rise 1\nbackend be2\n    server t1 {} track be/s1\nbackend be3\n    server t2 {} track be2/t1\n",
+                s.addr, other.addr, other.addr
+            ),
+        ),
+    );
+    s.down();
+    let via = |b: &str, srv: &str, down: bool, via: &str| {
+        if down {
+            format!("Server {b}/{srv} is DOWN via {via}. 0 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue.")
+        } else {
+            format!("Server {b}/{srv} is UP via {via}. 1 active and 0 backup servers online. 0 sessions requeued, 0 total in queue.")
+        }
+    };
+    let want = [
+        down_line("s1", REFUSED, (0, 0)),
+        "backend be has no server available!".to_string(),
+        via("be2", "t1", true, "be/s1"),
+        "backend be2 has no server available!".to_string(),
+        via("be3", "t2", true, "be2/t1"),
+        "backend be3 has no server available!".to_string(),
+    ];
+    for w in &want {
+        assert_eq!(&next_check_line(&p, DEADLINE).0, w, "{name}");
+    }
+    s.up();
+    let want = [
+        up_line("s1", "Layer4 check passed", (1, 0)),
+        via("be2", "t1", false, "be/s1"),
+        via("be3", "t2", false, "be2/t1"),
+    ];
+    for w in &want {
+        assert_eq!(&next_check_line(&p, DEADLINE).0, w, "{name}");
+    }
+}
+on_both!(
+    tracking_servers_follow,
+    tracking_servers_follow_on_haproxy,
+    tracking_servers_follow_on_ringlb
+);

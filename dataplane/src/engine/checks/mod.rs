@@ -78,14 +78,90 @@ pub struct CheckPlan {
     pub kind: Kind,
     /// `option log-health-checks`.
     pub log_health: bool,
-    /// "backend", or "proxy" for a listen section (proxy_type_str).
-    pub proxy_word: &'static str,
     /// `spread-checks` (percent).
     pub spread: u32,
     /// When the first check starts, after start-up.
     pub first: Duration,
+    /// The servers that `track` this one, directly or through others.
+    pub trackers: Vec<Tracker>,
+}
+
+/// Every check of the plan, and how each backend logs their results.
+#[derive(Debug, Default)]
+pub struct Checks {
+    pub list: Vec<CheckPlan>,
+    /// By backend index of the plan.
+    pub backends: Vec<BackendLog>,
+}
+
+/// Where a backend's state changes are logged.
+#[derive(Debug, Default)]
+pub struct BackendLog {
+    /// "backend", or "proxy" for a listen section (proxy_type_str).
+    pub word: &'static str,
     /// The backend's log targets (set once the sinks are open).
     pub sink: Option<LogSink>,
+    /// `option log-health-checks`.
+    pub log_health: bool,
+}
+
+/// A server that follows another's state (`track [<backend>/]<server>`),
+/// and those that track it in turn.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tracker {
+    pub backend: usize,
+    pub server: usize,
+    pub trackers: Vec<Tracker>,
+}
+
+/// `track` links as (backend, server) -> (tracked backend, server).
+fn track_links(cfg: &Config) -> Vec<((usize, usize), (usize, usize))> {
+    let pxs: Vec<&Proxy> = cfg
+        .proxies
+        .iter()
+        .filter(|p| p.cap.backend && !p.disabled)
+        .collect();
+    let mut links = Vec::new();
+    for (b, px) in pxs.iter().enumerate() {
+        for (i, s) in px.servers.iter().enumerate() {
+            let Some(t) = &s.opts.track else { continue };
+            let tb = match &t.backend {
+                None => Some(b),
+                Some(name) => pxs.iter().position(|p| &p.name == name),
+            };
+            let Some(tb) = tb else { continue };
+            let Some(ts) = pxs
+                .get(tb)
+                .and_then(|p| p.servers.iter().position(|x| x.name == t.server))
+            else {
+                continue;
+            };
+            links.push(((b, i), (tb, ts)));
+        }
+    }
+    links
+}
+
+/// The trackers of `of`, depth first in declaration order (HAProxy's
+/// `trackers` list); a loop (refused by HAProxy) is cut.
+fn trackers_of(
+    of: (usize, usize),
+    links: &[((usize, usize), (usize, usize))],
+    seen: &mut Vec<(usize, usize)>,
+) -> Vec<Tracker> {
+    let mut out = Vec::new();
+    for (t, _) in links.iter().filter(|(_, tracked)| *tracked == of) {
+        if seen.contains(t) {
+            continue;
+        }
+        seen.push(*t);
+        out.push(Tracker {
+            backend: t.0,
+            server: t.1,
+            trackers: trackers_of(*t, links, seen),
+        });
+    }
+    out
 }
 
 impl CheckPlan {
@@ -221,10 +297,16 @@ pub fn build(
     cfg: &Config,
     backends: &[BackendPlan],
     resolve: &dyn Fn(&str) -> Result<IpAddr, String>,
-) -> Result<Vec<CheckPlan>, String> {
+) -> Result<Checks, String> {
     let mut out = Vec::new();
+    let mut logs = Vec::new();
     let pxs = cfg.proxies.iter().filter(|p| p.cap.backend && !p.disabled);
     for (b, (px, be)) in pxs.zip(backends).enumerate() {
+        logs.push(BackendLog {
+            word: if px.cap.frontend { "proxy" } else { "backend" },
+            sink: None,
+            log_health: px.options.is_set("log-health-checks"),
+        });
         for (i, (s, sp)) in px.servers.iter().zip(&be.servers).enumerate() {
             let o = &s.opts;
             if o.check != Some(true) {
@@ -246,15 +328,22 @@ pub fn build(
                 timeout_connect: px.timeouts.connect,
                 kind: kind(px)?,
                 log_health: px.options.is_set("log-health-checks"),
-                proxy_word: if px.cap.frontend { "proxy" } else { "backend" },
                 spread: u32::from(cfg.global.spread_checks.unwrap_or(0).min(50)),
                 first: Duration::ZERO,
-                sink: None,
+                trackers: Vec::new(),
             });
         }
     }
     spread_first_checks(&mut out, max_spread(cfg));
-    Ok(out)
+    let links = track_links(cfg);
+    for c in &mut out {
+        let me = (c.backend, c.server);
+        c.trackers = trackers_of(me, &links, &mut vec![me]);
+    }
+    Ok(Checks {
+        list: out,
+        backends: logs,
+    })
 }
 
 /// `max-spread-checks <delay>` (milliseconds by default).
@@ -298,7 +387,7 @@ mod tests {
     use super::*;
 
     fn checks(text: &str) -> Vec<CheckPlan> {
-        crate::engine::plan::tests::plan(text).checks
+        crate::engine::plan::tests::plan(text).checks.list
     }
 
     #[test]

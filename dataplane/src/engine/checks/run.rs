@@ -21,7 +21,7 @@ use crate::engine::session::transport::{Conn, Connecting};
 /// i mod cores.
 pub fn start(core: &Rc<Core>) {
     let cores = core.shared.mesh.cores().max(1);
-    for i in (0..core.shared.plan.checks.len()).filter(|i| i % cores == core.id) {
+    for i in (0..core.shared.plan.checks.list.len()).filter(|i| i % cores == core.id) {
         let core = Rc::clone(core);
         spawn(async move { check_loop(&core, i).await });
     }
@@ -44,7 +44,7 @@ fn jitter(seed: &mut u32, inter: Duration, percent: u32) -> Duration {
 
 async fn check_loop(core: &Core, idx: usize) {
     let shared = &core.shared;
-    let Some(plan) = shared.plan.checks.get(idx) else {
+    let Some(plan) = shared.plan.checks.list.get(idx) else {
         return;
     };
     let Some(be) = shared.plan.backends.get(plan.backend) else {
@@ -82,7 +82,7 @@ async fn check_loop(core: &Core, idx: usize) {
             health.health = health.rise;
         }
         let outcome = check_once(core, plan, srv).await;
-        apply(core, plan, be, srv, &mut health, &mut prev, &outcome);
+        apply(core, plan, srv, &mut health, &mut prev, &outcome);
         let stopped = srv.state.get().oper == Oper::Stopped;
         let inter = plan.intervals.next(&health, stopped);
         next = Instant::now() + jitter(&mut seed, inter, plan.spread);
@@ -108,56 +108,56 @@ fn warn(line: &str) {
     eprintln!("[WARNING]  ({}) : {line}", std::process::id());
 }
 
-/// A result: the counter moves, `option log-health-checks` says so, and
-/// the server goes down at 0 or up at `rise` (check_notify_failure /
-/// check_notify_success, srv_set_stopped / srv_set_running).
-fn apply(
-    core: &Core,
-    plan: &CheckPlan,
-    be: &BackendPlan,
-    srv: &ServerPlan,
-    health: &mut Health,
-    prev: &mut Status,
-    o: &Outcome,
-) {
-    let passed = o.status.passed();
-    let report = health.count(passed);
-    let send = |level: Level, line: String| {
-        if let Some(sink) = &plan.sink {
-            sink.send_from(core.id, level, line);
-        }
+/// Why a server's state changes, as its line says it.
+#[derive(Clone, Copy)]
+enum Why<'a> {
+    /// Its own check (the reason part of the line).
+    Check(&'a Outcome),
+    /// Its own check under `option log-health-checks`, whose own line said
+    /// why: nothing more.
+    Quiet,
+    /// The server it tracks: " via be/s".
+    Via(&'a str, &'a str),
+}
+
+/// Send a line to backend `b`'s log targets from this core.
+fn send(core: &Core, b: usize, level: Level, line: String) {
+    if let Some(sink) = core
+        .shared
+        .plan
+        .checks
+        .backends
+        .get(b)
+        .and_then(|l| l.sink.as_ref())
+    {
+        sink.send_from(core.id, level, line);
+    }
+}
+
+/// Mark server (b, s) up or down (srv_set_running / srv_set_stopped and
+/// srv_update_status): nothing for a server in maintenance or already so;
+/// else the state changes through the one owner, the line is logged, and
+/// the servers that track it follow. Whether it changed.
+fn set_state(core: &Core, b: usize, s: usize, up: bool, why: Why<'_>) -> bool {
+    let shared = &core.shared;
+    let (Some(be), Some(log)) = (
+        shared.plan.backends.get(b),
+        shared.plan.checks.backends.get(b),
+    ) else {
+        return false;
     };
-    let names = (be.name.as_str(), srv.name.as_str());
-    if plan.log_health && (o.status != *prev || report) {
-        let line = health::health_line(
-            names.0,
-            names.1,
-            srv.backup,
-            o,
-            health,
-            u32::from(srv.state.get().weight),
-        );
-        warn(&line);
-        send(Level::Notice, line);
-    }
-    *prev = o.status;
+    let Some(srv) = be.servers.get(s) else {
+        return false;
+    };
     let now = srv.state.get();
-    if now.admin & admin::MAINT != 0 {
-        return;
-    }
-    let down = !passed && health.health == 0 && now.oper != Oper::Stopped;
-    let up = passed && health.is_up() && now.oper == Oper::Stopped;
-    if !down && !up {
-        return;
+    if now.admin & admin::MAINT != 0 || (now.oper == Oper::Stopped) != up {
+        return false;
     }
     let before = counts(be);
     let was_stopping = now.oper == Oper::Stopping || now.admin & admin::DRAIN != 0;
     let to = if up { Oper::Running } else { Oper::Stopped };
-    if !core
-        .shared
-        .set_server(plan.backend, plan.server, Change::Oper(to))
-    {
-        return;
+    if !shared.set_server(b, s, Change::Oper(to)) {
+        return false;
     }
     let after = counts(be);
     let farm = Farm {
@@ -166,26 +166,112 @@ fn apply(
         requeued: 0,
         queued: srv.queued.get(),
     };
-    let reason = (!plan.log_health).then_some(o);
-    let line = health::state_line(names.0, names.1, srv.backup, up, reason, &farm);
+    let mut line = health::state_line(
+        &be.name,
+        &srv.name,
+        srv.backup,
+        up,
+        match why {
+            Why::Check(o) => Some(o),
+            Why::Quiet | Why::Via(..) => None,
+        },
+        &farm,
+    );
+    if let Why::Via(vb, vs) = why {
+        // srv_append_status: " via be/s" where the reason would be.
+        let at = line.find(". ").unwrap_or(line.len());
+        line.insert_str(at, &format!(" via {vb}/{vs}"));
+    }
     warn(&line);
     let level = if up || was_stopping {
         Level::Notice
     } else {
         Level::Alert
     };
-    send(level, line);
+    send(core, b, level, line);
     if before.active + before.backup > 0 && after.active + after.backup == 0 {
         eprintln!(
             "[ALERT]    ({}) : {} '{}' has no server available!",
             std::process::id(),
-            plan.proxy_word,
-            names.0
+            log.word,
+            be.name
         );
         send(
+            core,
+            b,
             Level::Emerg,
-            format!("{} {} has no server available!", plan.proxy_word, names.0),
+            format!("{} {} has no server available!", log.word, be.name),
         );
+    }
+    true
+}
+
+/// The trackers of a server that changed follow it, depth first.
+fn follow_trackers(core: &Core, trackers: &[super::Tracker], via: (usize, usize), up: bool) {
+    let plan = &core.shared.plan;
+    let Some((vb, vs)) = plan
+        .backends
+        .get(via.0)
+        .and_then(|be| Some((be.name.as_str(), be.servers.get(via.1)?.name.as_str())))
+    else {
+        return;
+    };
+    for t in trackers {
+        if set_state(core, t.backend, t.server, up, Why::Via(vb, vs)) {
+            follow_trackers(core, &t.trackers, (t.backend, t.server), up);
+        }
+    }
+}
+
+/// A result: the counter moves, `option log-health-checks` says so, and
+/// the server goes down at 0 or up at `rise` (check_notify_failure /
+/// check_notify_success), its trackers with it.
+fn apply(
+    core: &Core,
+    plan: &CheckPlan,
+    srv: &ServerPlan,
+    health: &mut Health,
+    prev: &mut Status,
+    o: &Outcome,
+) {
+    let passed = o.status.passed();
+    let report = health.count(passed);
+    let log_health = core
+        .shared
+        .plan
+        .checks
+        .backends
+        .get(plan.backend)
+        .is_some_and(|l| l.log_health);
+    if let Some(be) = core.shared.plan.backends.get(plan.backend) {
+        if log_health && (o.status != *prev || report) {
+            let line = health::health_line(
+                &be.name,
+                &srv.name,
+                srv.backup,
+                o,
+                health,
+                u32::from(srv.state.get().weight),
+            );
+            warn(&line);
+            send(core, plan.backend, Level::Notice, line);
+        }
+    }
+    *prev = o.status;
+    let up = if !passed && health.health == 0 {
+        false
+    } else if passed && health.is_up() {
+        true
+    } else {
+        return;
+    };
+    let why = if log_health {
+        Why::Quiet
+    } else {
+        Why::Check(o)
+    };
+    if set_state(core, plan.backend, plan.server, up, why) {
+        follow_trackers(core, &plan.trackers, (plan.backend, plan.server), up);
     }
 }
 
