@@ -780,3 +780,49 @@ on_both!(
     tracking_servers_follow_on_haproxy,
     tracking_servers_follow_on_ringlb
 );
+
+/// `option redis-check`: HAProxy's built-in PING / +PONG rules; the first
+/// line of a wrong answer is the info of a wrong status.
+fn redis_check(name: &str, program: &Path) {
+    let ok = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let srv = pong_server(Arc::clone(&ok));
+    let p = start(
+        name,
+        program,
+        &config(
+            "",
+            DEFAULTS,
+            &format!(
+                "    option redis-check\n    server s1 {} check inter 100 rise 1 fall 1\n",
+                srv.addr
+            ),
+        ),
+    );
+    let (line, _) = next_check_line(&p, DEADLINE);
+    assert_eq!(
+        line,
+        down_line(
+            "s1",
+            "Layer7 wrong status, code: 0, info: \"-ERR loading\"",
+            (0, 0)
+        ),
+        "{name}"
+    );
+    assert_eq!(
+        next_check_line(&p, DEADLINE).0,
+        "backend be has no server available!",
+        "{name}"
+    );
+    ok.store(true, Ordering::Relaxed);
+    let (line, _) = next_check_line(&p, DEADLINE);
+    assert_eq!(
+        line,
+        up_line(
+            "s1",
+            "Layer7 check passed, code: 0, info: \"Redis server is ok\"",
+            (1, 0)
+        ),
+        "{name}"
+    );
+}
+on_both!(redis_check, redis_check_on_haproxy, redis_check_on_ringlb);

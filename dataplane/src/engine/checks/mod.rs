@@ -10,7 +10,8 @@
 //! Kinds: a TCP connect (no option), and `option httpchk` with `http-check
 //! send` and `http-check expect status|rstatus|string|rstring` (`!`), and
 //! `option tcp-check` with `tcp-check connect|send|send-binary|expect
-//! string|binary|rstring`. The others are refused by `support::check`.
+//! string|binary|rstring`, and `option redis-check` (a built-in tcp-check).
+//! The others are refused by `support::check`.
 //!
 //! Timing as HAProxy: the first checks are spread over the smallest
 //! interval (`start_checks`: server n of N starts at inter × n / N, capped
@@ -269,6 +270,7 @@ pub fn supported(px: &Proxy) -> Result<(), String> {
             version,
         }) => http_check(px, method, uri, version).map(|_| ()),
         Some(CheckKind::TcpCheck) => tcpcheck::TcpCheck::compile(&px.tcp_checks).map(|_| ()),
+        Some(CheckKind::Redis) => Ok(()),
         Some(_) => Err(format!("{}: this check kind is not supported yet", px.loc)),
     }
 }
@@ -284,6 +286,7 @@ fn kind(px: &Proxy) -> Result<Kind, String> {
         Some(CheckKind::TcpCheck) => Ok(Kind::TcpCheck(Box::new(tcpcheck::TcpCheck::compile(
             &px.tcp_checks,
         )?))),
+        Some(CheckKind::Redis) => Ok(Kind::TcpCheck(Box::new(tcpcheck::TcpCheck::redis()))),
         Some(_) => Err(format!(
             "backend '{}': this check kind is not supported yet",
             px.name

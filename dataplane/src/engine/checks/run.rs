@@ -445,9 +445,9 @@ async fn tcp_check(
                 let d = Deadlines::new(plan);
                 let target = with_port(&plan.target, *port);
                 match timer::timeout(timers, left(d.connect), connect(&target, srv, quiet)).await {
-                    Err(()) => return (Status::L4Tout, 0, tcpcheck::conn_err_info(rule, "")),
+                    Err(()) => return (Status::L4Tout, 0, tcpcheck::conn_err_info(tc, rule, "")),
                     Ok(Err(e)) => {
-                        let info = tcpcheck::conn_err_info(rule, &strerror(&e));
+                        let info = tcpcheck::conn_err_info(tc, rule, &strerror(&e));
                         return (Status::L4Con, 0, info);
                     }
                     Ok(Ok(c)) => {
@@ -465,9 +465,9 @@ async fn tcp_check(
                 buf.clear();
                 must_read = true;
                 match timer::timeout(timers, left(deadline), c.write_vec(bytes.clone())).await {
-                    Err(()) => return (Status::L7Tout, 0, tcpcheck::conn_err_info(rule, "")),
+                    Err(()) => return (Status::L7Tout, 0, tcpcheck::conn_err_info(tc, rule, "")),
                     Ok((Err(e), _)) => {
-                        let info = tcpcheck::conn_err_info(rule, &strerror(&e));
+                        let info = tcpcheck::conn_err_info(tc, rule, &strerror(&e));
                         return (Status::SockErr, 0, info);
                     }
                     Ok((Ok(()), _)) => {}
@@ -479,11 +479,11 @@ async fn tcp_check(
                     if must_read && !eof && buf.room() > 0 {
                         match timer::timeout(timers, left(deadline), c.read(&mut buf)).await {
                             Err(()) => {
-                                return (Status::L7Tout, 0, tcpcheck::conn_err_info(rule, ""))
+                                return (Status::L7Tout, 0, tcpcheck::conn_err_info(tc, rule, ""))
                             }
                             // An error after data: the data decides.
                             Ok(Err(e)) if buf.is_empty() => {
-                                let info = tcpcheck::conn_err_info(rule, &strerror(&e));
+                                let info = tcpcheck::conn_err_info(tc, rule, &strerror(&e));
                                 return (Status::SockErr, 0, info);
                             }
                             Ok(Err(_) | Ok(0)) => eof = true,
@@ -491,13 +491,14 @@ async fn tcp_check(
                         }
                         must_read = false;
                         if eof && buf.is_empty() {
-                            return (Status::L7Rsp, 0, tcpcheck::empty_response(rule));
+                            let (status, info) = tcpcheck::empty_response(rule);
+                            return (status, 0, info);
                         }
                     }
                     let last = eof || buf.room() == 0;
                     match tcpcheck::expect(rule, buf.data(), last) {
                         ExpectVerdict::Pass => break,
-                        ExpectVerdict::Fail(info) => return (Status::L7Rsp, 0, info),
+                        ExpectVerdict::Fail(status, info) => return (status, 0, info),
                         ExpectVerdict::More => must_read = true,
                     }
                 }

@@ -21,6 +21,13 @@ pub enum Action {
     Expect {
         negate: bool,
         what: TcpMatch,
+        /// The status of a failure (`error-status`; L7RSP by default).
+        error: Status,
+        /// `on-error "%[res.payload(0,0),cut_crlf]"`: the info of a
+        /// failure is the first line received (the protocol checks').
+        on_error_line: bool,
+        /// `on-success <text>`.
+        on_success: Option<&'static str>,
     },
 }
 
@@ -44,6 +51,9 @@ pub struct Rule {
 #[derive(Debug, Clone)]
 pub struct TcpCheck {
     pub rules: Vec<Rule>,
+    /// A user's `option tcp-check` (TCPCHK_RULES_TCP_CHK), whose connection
+    /// errors name the step; a protocol check's (redis-check) do not.
+    pub user: bool,
 }
 
 fn hex(s: &str) -> Option<Vec<u8>> {
@@ -117,6 +127,9 @@ impl TcpCheck {
                     Action::Expect {
                         negate: e.negate,
                         what,
+                        error: Status::L7Rsp,
+                        on_error_line: false,
+                        on_success: None,
                     }
                 }
                 CheckStepKind::Other { keyword, .. } if keyword == "comment" => continue,
@@ -129,6 +142,11 @@ impl TcpCheck {
             });
             index += 1;
         }
+        Ok(TcpCheck::with_implicit_connect(rules, true))
+    }
+
+    /// The rules start with a connect: HAProxy adds one (step 0) if not.
+    fn with_implicit_connect(mut rules: Vec<Rule>, user: bool) -> TcpCheck {
         if !matches!(
             rules.first().map(|r| &r.action),
             Some(Action::Connect { .. })
@@ -145,7 +163,34 @@ impl TcpCheck {
                 },
             );
         }
-        Ok(TcpCheck { rules })
+        TcpCheck { rules, user }
+    }
+
+    /// `option redis-check` (proxy_parse_redis_check_opt): send a PING,
+    /// expect "+PONG", L7STS with the first line of anything else.
+    pub fn redis() -> TcpCheck {
+        let rules = vec![
+            Rule {
+                action: Action::Send(b"*1\r\n$4\r\nPING\r\n".to_vec()),
+                step: 1,
+                comment: None,
+            },
+            Rule {
+                action: Action::Expect {
+                    negate: false,
+                    what: TcpMatch::Bytes {
+                        data: b"+PONG\r\n".to_vec(),
+                        binary: false,
+                    },
+                    error: Status::L7Sts,
+                    on_error_line: true,
+                    on_success: Some("Redis server is ok"),
+                },
+                step: 2,
+                comment: None,
+            },
+        ];
+        TcpCheck::with_implicit_connect(rules, false)
     }
 }
 
@@ -154,13 +199,29 @@ impl TcpCheck {
 pub enum ExpectVerdict {
     Pass,
     More,
-    /// L7RSP and its info.
-    Fail(String),
+    /// The rule's error status and its info.
+    Fail(Status, String),
+}
+
+/// `res.payload(0,0),cut_crlf`: what came, up to its first CR or LF.
+fn first_line(data: &[u8]) -> String {
+    let end = data
+        .iter()
+        .position(|&c| c == b'\r' || c == b'\n')
+        .unwrap_or(data.len());
+    String::from_utf8_lossy(data.get(..end).unwrap_or_default()).into_owned()
 }
 
 /// tcpcheck_eval_expect over `data`; `last`: no more will come.
 pub fn expect(rule: &Rule, data: &[u8], last: bool) -> ExpectVerdict {
-    let Action::Expect { negate, what } = &rule.action else {
+    let Action::Expect {
+        negate,
+        what,
+        error,
+        on_error_line,
+        ..
+    } = &rule.action
+    else {
         return ExpectVerdict::Pass;
     };
     let matched = match what {
@@ -177,6 +238,9 @@ pub fn expect(rule: &Rule, data: &[u8], last: bool) -> ExpectVerdict {
     }
     if matched != *negate {
         return ExpectVerdict::Pass;
+    }
+    if *on_error_line {
+        return ExpectVerdict::Fail(*error, first_line(data));
     }
     // tcpcheck_expect_onerror_message.
     let mut m = String::from(if matched {
@@ -201,24 +265,31 @@ pub fn expect(rule: &Rule, data: &[u8], last: bool) -> ExpectVerdict {
     if let Some(c) = &rule.comment {
         let _ = write!(m, " comment: {c}");
     }
-    ExpectVerdict::Fail(m)
+    ExpectVerdict::Fail(*error, m)
 }
 
 /// "TCPCHK got an empty response at step N": the server closed before
 /// sending anything an expect rule waited for.
-pub fn empty_response(rule: &Rule) -> String {
+pub fn empty_response(rule: &Rule) -> (Status, String) {
     let mut m = format!("TCPCHK got an empty response at step {}", rule.step);
     if let Some(c) = &rule.comment {
         let _ = write!(m, " comment: '{c}'");
     }
-    m
+    let status = match rule.action {
+        Action::Expect { error, .. } => error,
+        _ => Status::L7Rsp,
+    };
+    (status, m)
 }
 
 /// chk_report_conn_err's words for a connection error or a timeout at
 /// `rule`: `<errno text>` then " at initial connection step of tcp-check"
 /// or " at step N of tcp-check (<what>)[ comment: '<c>']".
-pub fn conn_err_info(rule: &Rule, errno_text: &str) -> String {
+pub fn conn_err_info(tc: &TcpCheck, rule: &Rule, errno_text: &str) -> String {
     let mut m = errno_text.to_string();
+    if !tc.user {
+        return m;
+    }
     if rule.step == 0 {
         m.push_str(" at initial connection step of tcp-check");
         return m;
@@ -256,6 +327,10 @@ pub fn success(last: &Rule) -> (Status, &'static str) {
     match last.action {
         Action::Connect { implicit: true, .. } => (Status::L4Ok, ""),
         Action::Connect { .. } => (Status::L4Ok, "(tcp-check)"),
+        Action::Expect {
+            on_success: Some(text),
+            ..
+        } => (Status::L7Ok, text),
         _ => (Status::L7Ok, "(tcp-check)"),
     }
 }
@@ -290,17 +365,18 @@ mod tests {
         assert_eq!(
             expect(&t.rules[2], b"nope\n", true),
             ExpectVerdict::Fail(
+                Status::L7Rsp,
                 "TCPCHK did not match content '+OK' at step 2 comment: want ok".into()
             )
         );
         assert_eq!(expect(&t.rules[2], b"+O", false), ExpectVerdict::More);
         assert_eq!(expect(&t.rules[2], b"xx+OK", false), ExpectVerdict::Pass);
         assert_eq!(
-            conn_err_info(&t.rules[2], ""),
+            conn_err_info(&t, &t.rules[2], ""),
             " at step 2 of tcp-check (expect string '+OK') comment: 'want ok'"
         );
         assert_eq!(
-            conn_err_info(&t.rules[0], "Connection refused"),
+            conn_err_info(&t, &t.rules[0], "Connection refused"),
             "Connection refused at initial connection step of tcp-check"
         );
         let t = rules("    tcp-check connect\n    tcp-check send-binary 50494e47\n    tcp-check expect ! rstring ^no\n    tcp-check expect binary 6869\n");
@@ -309,14 +385,46 @@ mod tests {
             [1, 2, 3, 4]
         );
         assert_eq!(
-            conn_err_info(&t.rules[0], "Connection refused"),
+            conn_err_info(&t, &t.rules[0], "Connection refused"),
             "Connection refused at step 1 of tcp-check (connect)"
         );
         assert_eq!(
             expect(&t.rules[2], b"nope", true),
-            ExpectVerdict::Fail("TCPCHK matched unwanted content (regex) at step 3".into())
+            ExpectVerdict::Fail(
+                Status::L7Rsp,
+                "TCPCHK matched unwanted content (regex) at step 3".into()
+            )
         );
         assert_eq!(expect(&t.rules[3], b"ohhi", false), ExpectVerdict::Pass);
         assert_eq!(success(&t.rules[3]), (Status::L7Ok, "(tcp-check)"));
+    }
+
+    #[test]
+    fn redis_check_as_haproxy_builds_it() {
+        let r = TcpCheck::redis();
+        assert_eq!(
+            r.rules.iter().map(|r| r.step).collect::<Vec<_>>(),
+            [0, 1, 2]
+        );
+        assert_eq!(
+            expect(&r.rules[2], b"-ERR loading\r\n", true),
+            ExpectVerdict::Fail(Status::L7Sts, "-ERR loading".into())
+        );
+        assert_eq!(
+            expect(&r.rules[2], b"+PONG\r\n", false),
+            ExpectVerdict::Pass
+        );
+        assert_eq!(success(&r.rules[2]), (Status::L7Ok, "Redis server is ok"));
+        assert_eq!(
+            empty_response(&r.rules[2]),
+            (
+                Status::L7Sts,
+                "TCPCHK got an empty response at step 2".into()
+            )
+        );
+        assert_eq!(
+            conn_err_info(&r, &r.rules[0], "Connection refused"),
+            "Connection refused"
+        );
     }
 }
