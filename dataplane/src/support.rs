@@ -67,7 +67,7 @@ pub const UNSUPPORTED: &[Unsupported] = &[
     },
     Unsupported {
         key: "health checks",
-        why: "only TCP connect checks, option httpchk (http-check send, expect status|rstatus|string|rstring), option tcp-check (connect [port], send, send-binary, expect string|binary|rstring) and option redis-check run yet; agent checks, observe, slowstart, init-state, check-send-proxy, check-ssl, on-marked-down/up, the other check kinds and rules do not",
+        why: "only TCP connect checks, option httpchk (http-check send, expect status|rstatus|string|rstring), option tcp-check (connect [port], send, send-binary, expect string|binary|rstring) and option redis-check run yet; agent checks, observe, slowstart, init-state down without a check, check-send-proxy, check-ssl, on-marked-down/up, the other check kinds and rules do not",
     },
     Unsupported {
         key: "ssl",
@@ -432,6 +432,19 @@ fn proxy_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
         if let Some(what) = unsupported_check_option(o) {
             out.push(diag_named("health checks", &s.loc, what));
         }
+        // A server that starts down waits for its check to bring it up;
+        // without a check nothing would.
+        if o.check != Some(true) {
+            if let Some(d) = crate::engine::checks::init_state(px, s)
+                .filter(|d| d.args.first().is_some_and(|a| a.contains("down")))
+            {
+                out.push(diag_named(
+                    "health checks",
+                    &d.loc,
+                    "init-state without check",
+                ));
+            }
+        }
         if o.ssl == Some(true) {
             out.push(diag("ssl", &s.loc));
         }
@@ -604,16 +617,6 @@ fn server_other_checks(px: &Proxy, other: &[Directive], out: &mut Vec<Diagnostic
                     format!("'{kw}' has no effect yet: idle server connections are kept up to the connections in use (at least 8) and pool-max-conn"),
                 ));
             }
-        }
-    }
-    // A server that starts down waits for a check to bring it up; ringlb
-    // would send it traffic at once.
-    if let Some(d) = other_opt(other, "init-state") {
-        if d.args
-            .first()
-            .is_some_and(|s| s == "down" || s == "fully-down")
-        {
-            out.push(diag("health checks", &d.loc));
         }
     }
 }

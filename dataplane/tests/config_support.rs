@@ -234,6 +234,8 @@ fn health_checks_run_and_the_rest_is_named() {
         ("    option httpchk\n    http-check send meth GET uri /h ver HTTP/1.1 hdr Host a body x\n    http-check expect ! rstatus ^5\n    http-check expect string ok\n    server s1 127.0.0.1:80 check\n", None),
         ("    option tcp-check\n    tcp-check connect port 81\n    tcp-check send PING\\r\\n\n    tcp-check expect string +PONG\n    server s1 127.0.0.1:80 check\n", None),
         ("    server s1 127.0.0.1:80 check disabled\n", None),
+        ("    default-server init-state fully-down\n    server s1 127.0.0.1:80 check\n", None),
+        ("    server s1 127.0.0.1:80 init-state down\n", Some(("init-state without check", 10))),
         ("    option redis-check\n    server s1 127.0.0.1:80 check\n    server s2 127.0.0.1:81 track s1\n", None),
         ("    option mysql-check\n    server s1 127.0.0.1:80 check\n", Some(("this check kind", 9))),
         ("    option httpchk\n    http-check expect hdr name x\n    server s1 127.0.0.1:80 check\n", Some(("this expect rule", 11))),

@@ -826,3 +826,133 @@ fn redis_check(name: &str, program: &Path) {
     );
 }
 on_both!(redis_check, redis_check_on_haproxy, redis_check_on_ringlb);
+
+/// `init-state` (HAProxy 3.x; 2.6 does not know it, so ringlb only):
+/// `down` starts DOWN (no traffic) and one good check brings it UP,
+/// `fully-down` needs `rise` of them, `fully-up` needs `fall` failures to
+/// go DOWN; a server tracking one that starts down starts down too.
+#[test]
+fn init_state_sets_the_first_health() {
+    let name = "ringlb";
+    let program = crate::harness::ringlb();
+    let program = program.as_path();
+    let mut s = Switch::new(echo);
+    s.down();
+    let other = Switch::new(echo);
+    let p = start(
+        name,
+        program,
+        &config(
+            "",
+            DEFAULTS,
+            &format!(
+                "    server s1 {} check inter 300 rise 3 init-state down\nbackend be2\n    server t1 {} track be/s1\n",
+                s.addr, other.addr
+            ),
+        ),
+    );
+    // Down at start (and refusing, so no check brings it up): a request
+    // finds no server at all, where an `up` server would be tried.
+    let mut c = p.connect();
+    let mut b = [0u8; 8];
+    assert_eq!(c.read(&mut b).unwrap_or(0), 0, "no server at start");
+    let l = loop {
+        let l = p.next_log();
+        if !is_check_line(&l) {
+            break crate::harness::TcpLog::parse(&l);
+        }
+    };
+    assert_eq!(
+        (l.server.as_str(), l.termination.as_str()),
+        ("<NOSRV>", "SC"),
+        "{l:?}"
+    );
+    s.up();
+    let t0 = Instant::now();
+    let want = [
+        up_line("s1", "Layer4 check passed", (1, 0)),
+        "Server be2/t1 is UP via be/s1. 1 active and 0 backup servers online. 0 sessions requeued, 0 total in queue.".to_string(),
+    ];
+    for w in &want {
+        assert_eq!(&next_check_line(&p, DEADLINE).0, w);
+    }
+    // A failed check took the counter to 0: `rise` good ones are needed.
+    assert!(
+        t0.elapsed() >= Duration::from_millis(500),
+        "rise after a failure: {:?}",
+        t0.elapsed()
+    );
+    drop(p);
+
+    // Down but answering: the first good check brings it up.
+    let p = start(
+        name,
+        program,
+        &config(
+            "",
+            DEFAULTS,
+            &format!(
+                "    server s1 {} check inter 300 rise 3 init-state down\n",
+                s.addr
+            ),
+        ),
+    );
+    let t0 = Instant::now();
+    assert_eq!(
+        next_check_line(&p, DEADLINE).0,
+        up_line("s1", "Layer4 check passed", (1, 0))
+    );
+    assert!(
+        t0.elapsed() < Duration::from_millis(300) + SLACK,
+        "one check"
+    );
+    drop(p);
+
+    let p = start(
+        name,
+        program,
+        &config(
+            "",
+            DEFAULTS,
+            &format!(
+                "    server s1 {} check inter 100 rise 3 init-state fully-down\n",
+                s.addr
+            ),
+        ),
+    );
+    let t0 = Instant::now();
+    assert_eq!(
+        next_check_line(&p, DEADLINE).0,
+        up_line("s1", "Layer4 check passed", (1, 0))
+    );
+    assert!(
+        t0.elapsed() >= Duration::from_millis(200),
+        "three checks: {:?}",
+        t0.elapsed()
+    );
+    drop(p);
+
+    let p = start(
+        name,
+        program,
+        &config(
+            "",
+            DEFAULTS,
+            &format!(
+                "    server s1 {} check inter 100 fall 3 init-state fully-up\n",
+                s.addr
+            ),
+        ),
+    );
+    s.down();
+    let t0 = Instant::now();
+    assert_eq!(
+        next_check_line(&p, DEADLINE).0,
+        down_line("s1", REFUSED, (0, 0))
+    );
+    assert!(
+        t0.elapsed() >= Duration::from_millis(200),
+        "three failures: {:?}",
+        t0.elapsed()
+    );
+}

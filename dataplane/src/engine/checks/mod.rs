@@ -85,6 +85,9 @@ pub struct CheckPlan {
     pub first: Duration,
     /// The servers that `track` this one, directly or through others.
     pub trackers: Vec<Tracker>,
+    /// The health counter at start (`init-state`: up by default, but down
+    /// at the first failure).
+    pub initial: Health,
 }
 
 /// Every check of the plan, and how each backend logs their results.
@@ -199,6 +202,17 @@ fn target(
         .or(base_port)
         .ok_or_else(|| err("has no port".to_string()))?;
     Ok(Target::Inet(SocketAddr::new(ip.unwrap_or(base_ip), port)))
+}
+
+/// A server's `init-state` (3.x), its own or its default-server's.
+pub fn init_state<'a>(
+    px: &'a Proxy,
+    s: &'a ServerConf,
+) -> Option<&'a ringlb_config::model::Directive> {
+    let last = |other: &'a [ringlb_config::model::Directive]| {
+        other.iter().rev().find(|d| d.keyword == "init-state")
+    };
+    last(&s.opts.other).or_else(|| last(&px.default_server.other))
 }
 
 /// The HTTP check of `px` (`option httpchk` and its `http-check` rules).
@@ -316,6 +330,25 @@ pub fn build(
                 continue;
             }
             let inter = o.inter.filter(|d| !d.is_zero()).unwrap_or(DEFAULT_INTER);
+            let rise = o.rise.unwrap_or(DEFAULT_RISE).max(1);
+            let fall = o.fall.unwrap_or(DEFAULT_FALL).max(1);
+            let maint = sp.state.get().admin & crate::engine::backend::server::admin::MAINT != 0;
+            // init-state (3.x): fully-up starts with no failure counted,
+            // down one success short of rise, fully-down at 0.
+            let mut initial = Health::new(rise, fall, !maint);
+            let init = init_state(px, s)
+                .and_then(|d| d.args.first())
+                .map(String::as_str);
+            match init {
+                Some("fully-up") if !maint => initial.health = rise + fall - 1,
+                Some("down") | Some("fully-down") => {
+                    initial.health = if init == Some("down") { rise - 1 } else { 0 };
+                    sp.state.apply(crate::engine::backend::server::Change::Oper(
+                        crate::engine::backend::server::Oper::Stopped,
+                    ));
+                }
+                _ => {}
+            }
             out.push(CheckPlan {
                 backend: b,
                 server: i,
@@ -325,8 +358,8 @@ pub fn build(
                     fastinter: o.fastinter.filter(|d| !d.is_zero()),
                     downinter: o.downinter.filter(|d| !d.is_zero()),
                 },
-                rise: o.rise.unwrap_or(DEFAULT_RISE).max(1),
-                fall: o.fall.unwrap_or(DEFAULT_FALL).max(1),
+                rise,
+                fall,
                 timeout_check: px.timeouts.check,
                 timeout_connect: px.timeouts.connect,
                 kind: kind(px)?,
@@ -334,6 +367,7 @@ pub fn build(
                 spread: u32::from(cfg.global.spread_checks.unwrap_or(0).min(50)),
                 first: Duration::ZERO,
                 trackers: Vec::new(),
+                initial,
             });
         }
     }
@@ -342,11 +376,28 @@ pub fn build(
     for c in &mut out {
         let me = (c.backend, c.server);
         c.trackers = trackers_of(me, &links, &mut vec![me]);
+        if !c.initial.is_up() {
+            stop_trackers(backends, &c.trackers);
+        }
     }
     Ok(Checks {
         list: out,
         backends: logs,
     })
+}
+
+/// The trackers of a server that starts down start down too.
+fn stop_trackers(backends: &[BackendPlan], trackers: &[Tracker]) {
+    use crate::engine::backend::server::{Change, Oper};
+    for t in trackers {
+        if let Some(s) = backends
+            .get(t.backend)
+            .and_then(|b| b.servers.get(t.server))
+        {
+            s.state.apply(Change::Oper(Oper::Stopped));
+        }
+        stop_trackers(backends, &t.trackers);
+    }
 }
 
 /// `max-spread-checks <delay>` (milliseconds by default).

@@ -54,7 +54,7 @@ async fn check_loop(core: &Core, idx: usize) {
         return;
     };
     let maint = |s: &ServerPlan| s.state.get().admin & admin::MAINT != 0;
-    let mut health = Health::new(plan.rise, plan.fall, !maint(srv));
+    let mut health = plan.initial;
     let mut prev = Status::Ini;
     let mut was_maint = maint(srv);
     let mut seed = 0x9e37_79b9u32 ^ u32::try_from(idx).unwrap_or(0).wrapping_mul(0x85eb_ca6b) | 1;
