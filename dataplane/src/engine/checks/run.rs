@@ -81,7 +81,16 @@ async fn check_loop(core: &Core, idx: usize) {
             was_maint = false;
             health.health = health.rise;
         }
-        let outcome = check_once(core, plan, srv).await;
+        // A stop does not wait for a check under way (its socket closes
+        // with the dropped future).
+        let outcome = {
+            let check = std::pin::pin!(check_once(core, plan, srv));
+            let stop = std::pin::pin!(core.stop_accepting.wait());
+            match select(check, stop).await {
+                Either::Left((o, _)) => o,
+                Either::Right(_) => return,
+            }
+        };
         apply(core, plan, srv, &mut health, &mut prev, &outcome);
         let stopped = srv.state.get().oper == Oper::Stopped;
         let inter = plan.intervals.next(&health, stopped);
