@@ -25,6 +25,26 @@ pub enum Status {
 }
 
 impl Status {
+    const ALL: [Status; 9] = [
+        Status::Ini,
+        Status::SockErr,
+        Status::L4Ok,
+        Status::L4Tout,
+        Status::L4Con,
+        Status::L7Tout,
+        Status::L7Rsp,
+        Status::L7Ok,
+        Status::L7Sts,
+    ];
+
+    fn index(self) -> u64 {
+        Status::ALL
+            .iter()
+            .position(|s| *s == self)
+            .and_then(|i| u64::try_from(i).ok())
+            .unwrap_or(0)
+    }
+
     /// The code the stats CSV shows (`check_statuses[].info`).
     pub fn code(self) -> &'static str {
         match self {
@@ -93,6 +113,34 @@ impl Outcome {
             info,
             duration,
         }
+    }
+}
+
+/// The last result of a check, for the statistics (`check_status`,
+/// `check_code`, `check_duration` of the stats CSV): one word, written by
+/// the check's owner core, read from anywhere.
+#[derive(Debug, Default)]
+pub struct Last(std::sync::atomic::AtomicU64);
+
+impl Last {
+    pub fn set(&self, o: &Outcome) {
+        let ms = u64::try_from(o.duration.as_millis())
+            .unwrap_or(u64::MAX)
+            .min(u64::from(u32::MAX));
+        let w = o.status.index() << 48 | u64::from(o.code) << 32 | ms;
+        self.0.store(w, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The status, HTTP code and duration of the last check (INI before
+    /// the first).
+    pub fn get(&self) -> (Status, u16, Duration) {
+        let w = self.0.load(std::sync::atomic::Ordering::Relaxed);
+        let status = usize::try_from(w >> 48)
+            .ok()
+            .and_then(|i| Status::ALL.get(i).copied())
+            .unwrap_or(Status::Ini);
+        let code = u16::try_from((w >> 32) & 0xffff).unwrap_or(0);
+        (status, code, Duration::from_millis(w & 0xffff_ffff))
     }
 }
 
@@ -363,6 +411,18 @@ mod tests {
             downinter: None,
         };
         assert_eq!(plain.next(&h, true), ms(700));
+    }
+
+    #[test]
+    fn the_last_result_is_kept() {
+        let l = Last::default();
+        assert_eq!(l.get(), (Status::Ini, 0, ms(0)));
+        l.set(&Outcome::new(Status::L7Sts, 503, "x", ms(12)));
+        assert_eq!(l.get(), (Status::L7Sts, 503, ms(12)));
+        for s in Status::ALL {
+            l.set(&Outcome::new(s, 0, "", ms(1)));
+            assert_eq!(l.get().0, s);
+        }
     }
 
     #[test]

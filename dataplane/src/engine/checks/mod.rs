@@ -88,6 +88,8 @@ pub struct CheckPlan {
     /// The health counter at start (`init-state`: up by default, but down
     /// at the first failure).
     pub initial: Health,
+    /// The last result (for the statistics).
+    pub last: health::Last,
 }
 
 /// Every check of the plan, and how each backend logs their results.
@@ -368,6 +370,7 @@ pub fn build(
                 first: Duration::ZERO,
                 trackers: Vec::new(),
                 initial,
+                last: health::Last::default(),
             });
         }
     }

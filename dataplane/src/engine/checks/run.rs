@@ -243,6 +243,7 @@ fn apply(
     prev: &mut Status,
     o: &Outcome,
 ) {
+    plan.last.set(o);
     let passed = o.status.passed();
     let report = health.count(passed);
     let log_health = core
