@@ -1017,3 +1017,67 @@ on_both!(
     a_soft_stop_ends_the_checks_on_haproxy,
     a_soft_stop_ends_the_checks_on_ringlb
 );
+
+/// `option ssl-hello-chk`: HAProxy's SSLv3 CLIENT HELLO, then a handshake
+/// or alert record is a Layer6 success, anything else a Layer6 invalid
+/// response. (A stub: it answers a TLS record without speaking TLS.)
+fn ssl_hello_check(name: &str, program: &Path) {
+    let tls = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let hellos = Arc::new(std::sync::Mutex::new(Vec::<Vec<u8>>::new()));
+    let srv = {
+        let tls = Arc::clone(&tls);
+        let hellos = Arc::clone(&hellos);
+        Backend::spawn_with(move |mut s| {
+            let mut got = vec![0u8; 126];
+            if s.read_exact(&mut got).is_err() {
+                return;
+            }
+            hellos.lock().unwrap().push(got);
+            let answer: &[u8] = if tls.load(Ordering::Relaxed) {
+                b"\x16\x03\x01\x00\x04\x0e\x00\x00\x00"
+            } else {
+                b"HTTP/1.0 400 Bad Request\r\n\r\n"
+            };
+            let _ = s.write_all(answer);
+        })
+    };
+    let p = start(
+        name,
+        program,
+        &config(
+            "",
+            DEFAULTS,
+            &format!(
+                "    option ssl-hello-chk\n    server s1 {} check inter 100 rise 1 fall 1\n",
+                srv.addr
+            ),
+        ),
+    );
+    let (line, _) = next_check_line(&p, DEADLINE);
+    assert_eq!(
+        line,
+        down_line("s1", "Layer6 invalid response", (0, 0)),
+        "{name}"
+    );
+    assert_eq!(
+        next_check_line(&p, DEADLINE).0,
+        "backend be has no server available!",
+        "{name}"
+    );
+    tls.store(true, Ordering::Relaxed);
+    let (line, _) = next_check_line(&p, DEADLINE);
+    assert_eq!(line, up_line("s1", "Layer6 check passed", (1, 0)), "{name}");
+    let hello = hellos.lock().unwrap()[0].clone();
+    assert_eq!(
+        &hello[..11],
+        b"\x16\x03\x00\x00\x79\x01\x00\x00\x75\x03\x00",
+        "{name}"
+    );
+    assert_eq!(&hello[15..43], b"HAPROXYSSLCHK\nHAPROXYSSLCHK\n", "{name}");
+    assert_eq!(&hello[122..], b"\x00\x3a\x01\x00", "{name}");
+}
+on_both!(
+    ssl_hello_check,
+    ssl_hello_check_on_haproxy,
+    ssl_hello_check_on_ringlb
+);

@@ -18,6 +18,9 @@ pub enum Status {
     L4Ok,
     L4Tout,
     L4Con,
+    L6Ok,
+    L6Tout,
+    L6Rsp,
     L7Tout,
     L7Rsp,
     L7Ok,
@@ -25,12 +28,15 @@ pub enum Status {
 }
 
 impl Status {
-    const ALL: [Status; 9] = [
+    const ALL: [Status; 12] = [
         Status::Ini,
         Status::SockErr,
         Status::L4Ok,
         Status::L4Tout,
         Status::L4Con,
+        Status::L6Ok,
+        Status::L6Tout,
+        Status::L6Rsp,
         Status::L7Tout,
         Status::L7Rsp,
         Status::L7Ok,
@@ -53,6 +59,9 @@ impl Status {
             Status::L4Ok => "L4OK",
             Status::L4Tout => "L4TOUT",
             Status::L4Con => "L4CON",
+            Status::L6Ok => "L6OK",
+            Status::L6Tout => "L6TOUT",
+            Status::L6Rsp => "L6RSP",
             Status::L7Tout => "L7TOUT",
             Status::L7Rsp => "L7RSP",
             Status::L7Ok => "L7OK",
@@ -68,6 +77,9 @@ impl Status {
             Status::L4Ok => "Layer4 check passed",
             Status::L4Tout => "Layer4 timeout",
             Status::L4Con => "Layer4 connection problem",
+            Status::L6Ok => "Layer6 check passed",
+            Status::L6Tout => "Layer6 timeout",
+            Status::L6Rsp => "Layer6 invalid response",
             Status::L7Tout => "Layer7 timeout",
             Status::L7Rsp => "Layer7 invalid response",
             Status::L7Ok => "Layer7 check passed",
@@ -76,7 +88,7 @@ impl Status {
     }
 
     pub fn passed(self) -> bool {
-        matches!(self, Status::L4Ok | Status::L7Ok)
+        matches!(self, Status::L4Ok | Status::L6Ok | Status::L7Ok)
     }
 
     /// Statuses at or past HCHK_STATUS_L57DATA print their HTTP code.

@@ -10,7 +10,8 @@
 //! Kinds: a TCP connect (no option), and `option httpchk` with `http-check
 //! send` and `http-check expect status|rstatus|string|rstring` (`!`), and
 //! `option tcp-check` with `tcp-check connect|send|send-binary|expect
-//! string|binary|rstring`, and `option redis-check` (a built-in tcp-check).
+//! string|binary|rstring`, and `option redis-check` and `ssl-hello-chk`
+//! (built-in tcp-check rules).
 //! The others are refused by `support::check`.
 //!
 //! Timing as HAProxy: the first checks are spread over the smallest
@@ -120,8 +121,11 @@ pub struct Tracker {
     pub trackers: Vec<Tracker>,
 }
 
-/// `track` links as (backend, server) -> (tracked backend, server).
-fn track_links(cfg: &Config) -> Vec<((usize, usize), (usize, usize))> {
+/// A server by (backend, server) index.
+type ServerId = (usize, usize);
+
+/// `track` links as (server, tracked server).
+fn track_links(cfg: &Config) -> Vec<(ServerId, ServerId)> {
     let pxs: Vec<&Proxy> = cfg
         .proxies
         .iter()
@@ -151,9 +155,9 @@ fn track_links(cfg: &Config) -> Vec<((usize, usize), (usize, usize))> {
 /// The trackers of `of`, depth first in declaration order (HAProxy's
 /// `trackers` list); a loop (refused by HAProxy) is cut.
 fn trackers_of(
-    of: (usize, usize),
-    links: &[((usize, usize), (usize, usize))],
-    seen: &mut Vec<(usize, usize)>,
+    of: ServerId,
+    links: &[(ServerId, ServerId)],
+    seen: &mut Vec<ServerId>,
 ) -> Vec<Tracker> {
     let mut out = Vec::new();
     for (t, _) in links.iter().filter(|(_, tracked)| *tracked == of) {
@@ -286,7 +290,7 @@ pub fn supported(px: &Proxy) -> Result<(), String> {
             version,
         }) => http_check(px, method, uri, version).map(|_| ()),
         Some(CheckKind::TcpCheck) => tcpcheck::TcpCheck::compile(&px.tcp_checks).map(|_| ()),
-        Some(CheckKind::Redis) => Ok(()),
+        Some(CheckKind::Redis | CheckKind::SslHello) => Ok(()),
         Some(_) => Err(format!("{}: this check kind is not supported yet", px.loc)),
     }
 }
@@ -303,6 +307,7 @@ fn kind(px: &Proxy) -> Result<Kind, String> {
             &px.tcp_checks,
         )?))),
         Some(CheckKind::Redis) => Ok(Kind::TcpCheck(Box::new(tcpcheck::TcpCheck::redis()))),
+        Some(CheckKind::SslHello) => Ok(Kind::TcpCheck(Box::new(tcpcheck::TcpCheck::ssl_hello()))),
         Some(_) => Err(format!(
             "backend '{}': this check kind is not supported yet",
             px.name

@@ -330,6 +330,13 @@ async fn connect(target: &Target, srv: &ServerPlan, quiet: bool) -> std::io::Res
     }
 }
 
+/// Seconds since the epoch (the time field of an SSL hello).
+fn unix_time() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX))
+}
+
 /// The check's target, with a connect rule's port.
 fn with_port(target: &Target, port: Option<u16>) -> Target {
     match (target, port) {
@@ -469,12 +476,16 @@ async fn tcp_check(
                 }
                 deadline = d.connected();
             }
-            Action::Send(bytes) => {
+            Action::Send(_) | Action::SendSslHello => {
                 let Some(c) = &conn else { break };
                 // A send starts a new exchange: what came before is dropped.
                 buf.clear();
                 must_read = true;
-                match timer::timeout(timers, left(deadline), c.write_vec(bytes.clone())).await {
+                let bytes = match &rule.action {
+                    Action::Send(b) => b.clone(),
+                    _ => tcpcheck::ssl_hello(unix_time()),
+                };
+                match timer::timeout(timers, left(deadline), c.write_vec(bytes)).await {
                     Err(()) => return (Status::L7Tout, 0, tcpcheck::conn_err_info(tc, rule, "")),
                     Ok((Err(e), _)) => {
                         let info = tcpcheck::conn_err_info(tc, rule, &strerror(&e));
@@ -483,13 +494,13 @@ async fn tcp_check(
                     Ok((Ok(()), _)) => {}
                 }
             }
-            Action::Expect { .. } => {
+            Action::Expect { opts, .. } => {
                 let Some(c) = &conn else { break };
                 loop {
                     if must_read && !eof && buf.room() > 0 {
                         match timer::timeout(timers, left(deadline), c.read(&mut buf)).await {
                             Err(()) => {
-                                return (Status::L7Tout, 0, tcpcheck::conn_err_info(tc, rule, ""))
+                                return (opts.tout, 0, tcpcheck::conn_err_info(tc, rule, ""))
                             }
                             // An error after data: the data decides.
                             Ok(Err(e)) if buf.is_empty() => {
@@ -506,7 +517,7 @@ async fn tcp_check(
                         }
                     }
                     let last = eof || buf.room() == 0;
-                    match tcpcheck::expect(rule, buf.data(), last) {
+                    match tcpcheck::expect(tc.user, rule, buf.data(), last) {
                         ExpectVerdict::Pass => break,
                         ExpectVerdict::Fail(status, info) => return (status, 0, info),
                         ExpectVerdict::More => must_read = true,
@@ -518,7 +529,7 @@ async fn tcp_check(
     let Some(last) = tc.rules.last() else {
         return (Status::L4Ok, 0, String::new());
     };
-    let (status, info) = tcpcheck::success(last);
+    let (status, info) = tcpcheck::success(tc.user, last);
     (status, 0, info.to_string())
 }
 

@@ -21,14 +21,42 @@ pub enum Action {
     Expect {
         negate: bool,
         what: TcpMatch,
-        /// The status of a failure (`error-status`; L7RSP by default).
-        error: Status,
-        /// `on-error "%[res.payload(0,0),cut_crlf]"`: the info of a
-        /// failure is the first line received (the protocol checks').
-        on_error_line: bool,
-        /// `on-success <text>`.
-        on_success: Option<&'static str>,
+        opts: ExpectOpts,
     },
+    /// `option ssl-hello-chk`'s SSLv3 CLIENT HELLO (its time field is
+    /// now).
+    SendSslHello,
+}
+
+/// What a protocol check sets on its expect rules.
+#[derive(Debug, Clone, Copy)]
+pub struct ExpectOpts {
+    /// `error-status` (L7RSP by default).
+    pub error: Status,
+    /// `ok-status` (L7OK by default).
+    pub ok: Status,
+    /// `tout-status` (L7TOUT by default).
+    pub tout: Status,
+    /// `min-recv`: a mismatch with this many bytes is final.
+    pub min_recv: Option<usize>,
+    /// `on-error "%[res.payload(0,0),cut_crlf]"`: the info of a failure
+    /// is the first line received.
+    pub on_error_line: bool,
+    /// `on-success <text>`.
+    pub on_success: Option<&'static str>,
+}
+
+impl Default for ExpectOpts {
+    fn default() -> Self {
+        ExpectOpts {
+            error: Status::L7Rsp,
+            ok: Status::L7Ok,
+            tout: Status::L7Tout,
+            min_recv: None,
+            on_error_line: false,
+            on_success: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -37,6 +65,8 @@ pub enum TcpMatch {
     Bytes { data: Vec<u8>, binary: bool },
     /// `rstring`.
     Regex(regex::bytes::Regex),
+    /// `rbinary`: the regex over the bytes' hex dump (upper case).
+    HexRegex(regex::bytes::Regex),
 }
 
 #[derive(Debug, Clone)]
@@ -127,9 +157,7 @@ impl TcpCheck {
                     Action::Expect {
                         negate: e.negate,
                         what,
-                        error: Status::L7Rsp,
-                        on_error_line: false,
-                        on_success: None,
+                        opts: ExpectOpts::default(),
                     }
                 }
                 CheckStepKind::Other { keyword, .. } if keyword == "comment" => continue,
@@ -182,9 +210,12 @@ impl TcpCheck {
                         data: b"+PONG\r\n".to_vec(),
                         binary: false,
                     },
-                    error: Status::L7Sts,
-                    on_error_line: true,
-                    on_success: Some("Redis server is ok"),
+                    opts: ExpectOpts {
+                        error: Status::L7Sts,
+                        on_error_line: true,
+                        on_success: Some("Redis server is ok"),
+                        ..ExpectOpts::default()
+                    },
                 },
                 step: 2,
                 comment: None,
@@ -192,6 +223,54 @@ impl TcpCheck {
         ];
         TcpCheck::with_implicit_connect(rules, false)
     }
+
+    /// `option ssl-hello-chk` (proxy_parse_ssl_hello_chk_opt): an SSLv3
+    /// CLIENT HELLO, then a handshake (0x16) or alert (0x15) record.
+    pub fn ssl_hello() -> TcpCheck {
+        let rules = vec![
+            Rule {
+                action: Action::SendSslHello,
+                step: 1,
+                comment: None,
+            },
+            Rule {
+                action: Action::Expect {
+                    negate: false,
+                    what: TcpMatch::HexRegex(
+                        regex::bytes::Regex::new("^1[56]").unwrap_or_else(|_| unreachable!()),
+                    ),
+                    opts: ExpectOpts {
+                        error: Status::L6Rsp,
+                        ok: Status::L6Ok,
+                        tout: Status::L6Tout,
+                        min_recv: Some(5),
+                        ..ExpectOpts::default()
+                    },
+                },
+                step: 2,
+                comment: None,
+            },
+        ];
+        TcpCheck::with_implicit_connect(rules, false)
+    }
+}
+
+/// The SSLv3 CLIENT HELLO of `option ssl-hello-chk`, with `unix_time` in
+/// its random's first four bytes (tcpcheck.c's sslv3_client_hello).
+pub fn ssl_hello(unix_time: u32) -> Vec<u8> {
+    let mut v = vec![
+        0x16, 0x03, 0x00, 0x00, 0x79, 0x01, 0x00, 0x00, 0x75, 0x03, 0x00,
+    ];
+    v.extend_from_slice(&unix_time.to_be_bytes());
+    v.extend_from_slice(b"HAPROXYSSLCHK\nHAPROXYSSLCHK\n");
+    // No session id; 39 cipher suites: 0x0001..=0x001B, 0x002F..=0x003A.
+    v.extend_from_slice(&[0x00, 0x00, 0x4E]);
+    for c in (0x01u8..=0x1B).chain(0x2F..=0x3A) {
+        v.extend_from_slice(&[0x00, c]);
+    }
+    // One compression method: NULL.
+    v.extend_from_slice(&[0x01, 0x00]);
+    v
 }
 
 /// What an expect rule says of the bytes received so far.
@@ -213,17 +292,13 @@ fn first_line(data: &[u8]) -> String {
 }
 
 /// tcpcheck_eval_expect over `data`; `last`: no more will come.
-pub fn expect(rule: &Rule, data: &[u8], last: bool) -> ExpectVerdict {
-    let Action::Expect {
-        negate,
-        what,
-        error,
-        on_error_line,
-        ..
-    } = &rule.action
-    else {
+pub fn expect(user: bool, rule: &Rule, data: &[u8], last: bool) -> ExpectVerdict {
+    let Action::Expect { negate, what, opts } = &rule.action else {
         return ExpectVerdict::Pass;
     };
+    if !last && opts.min_recv.is_some_and(|m| data.len() < m) {
+        return ExpectVerdict::More;
+    }
     let matched = match what {
         TcpMatch::Bytes { data: p, .. } => {
             if !last && data.len() < p.len() {
@@ -232,15 +307,27 @@ pub fn expect(rule: &Rule, data: &[u8], last: bool) -> ExpectVerdict {
             memchr::memmem::find(data, p).is_some()
         }
         TcpMatch::Regex(re) => re.is_match(data),
+        TcpMatch::HexRegex(re) => {
+            let mut hex = Vec::with_capacity(data.len() * 2);
+            for b in data {
+                hex.extend_from_slice(format!("{b:02X}").as_bytes());
+            }
+            re.is_match(&hex)
+        }
     };
-    if !matched && !last {
+    // With min-recv, a mismatch is final; without, more may match.
+    if !matched && !last && opts.min_recv.is_none() {
         return ExpectVerdict::More;
     }
     if matched != *negate {
         return ExpectVerdict::Pass;
     }
-    if *on_error_line {
-        return ExpectVerdict::Fail(*error, first_line(data));
+    if opts.on_error_line {
+        return ExpectVerdict::Fail(opts.error, first_line(data));
+    }
+    // A protocol check's rules say nothing more (its own words only).
+    if !user {
+        return ExpectVerdict::Fail(opts.error, String::new());
     }
     // tcpcheck_expect_onerror_message.
     let mut m = String::from(if matched {
@@ -261,11 +348,14 @@ pub fn expect(rule: &Rule, data: &[u8], last: bool) -> ExpectVerdict {
         TcpMatch::Regex(_) => {
             let _ = write!(m, " (regex) at step {}", rule.step);
         }
+        TcpMatch::HexRegex(_) => {
+            let _ = write!(m, " (binary regex) at step {}", rule.step);
+        }
     }
     if let Some(c) = &rule.comment {
         let _ = write!(m, " comment: {c}");
     }
-    ExpectVerdict::Fail(*error, m)
+    ExpectVerdict::Fail(opts.error, m)
 }
 
 /// "TCPCHK got an empty response at step N": the server closed before
@@ -276,7 +366,7 @@ pub fn empty_response(rule: &Rule) -> (Status, String) {
         let _ = write!(m, " comment: '{c}'");
     }
     let status = match rule.action {
-        Action::Expect { error, .. } => error,
+        Action::Expect { opts, .. } => opts.error,
         _ => Status::L7Rsp,
     };
     (status, m)
@@ -300,7 +390,7 @@ pub fn conn_err_info(tc: &TcpCheck, rule: &Rule, errno_text: &str) -> String {
             let _ = write!(m, " (connect port {p})");
         }
         Action::Connect { port: None, .. } => m.push_str(" (connect)"),
-        Action::Send(_) => m.push_str(" (send)"),
+        Action::Send(_) | Action::SendSslHello => m.push_str(" (send)"),
         Action::Expect { what, .. } => match what {
             TcpMatch::Bytes {
                 data,
@@ -312,6 +402,7 @@ pub fn conn_err_info(tc: &TcpCheck, rule: &Rule, errno_text: &str) -> String {
                 let _ = write!(m, " (expect binary '{}')", String::from_utf8_lossy(data));
             }
             TcpMatch::Regex(_) => m.push_str(" (expect regex)"),
+            TcpMatch::HexRegex(_) => m.push_str(" (expect binary regex)"),
         },
     }
     if let Some(c) = &rule.comment {
@@ -321,17 +412,16 @@ pub fn conn_err_info(tc: &TcpCheck, rule: &Rule, errno_text: &str) -> String {
 }
 
 /// The status of a check whose every rule passed: after an expect or a
-/// send, L7OK "(tcp-check)"; after a connect, L4OK ("(tcp-check)" unless
-/// it is the implicit one).
-pub fn success(last: &Rule) -> (Status, &'static str) {
+/// send, L7OK "(tcp-check)" (a protocol check: its ok status and its own
+/// words); after a connect, L4OK ("(tcp-check)" unless it is the implicit
+/// one).
+pub fn success(user: bool, last: &Rule) -> (Status, &'static str) {
+    let tcp_check = if user { "(tcp-check)" } else { "" };
     match last.action {
         Action::Connect { implicit: true, .. } => (Status::L4Ok, ""),
         Action::Connect { .. } => (Status::L4Ok, "(tcp-check)"),
-        Action::Expect {
-            on_success: Some(text),
-            ..
-        } => (Status::L7Ok, text),
-        _ => (Status::L7Ok, "(tcp-check)"),
+        Action::Expect { opts, .. } => (opts.ok, opts.on_success.unwrap_or(tcp_check)),
+        _ => (Status::L7Ok, tcp_check),
     }
 }
 
@@ -363,14 +453,17 @@ mod tests {
         );
         assert!(matches!(&t.rules[1].action, Action::Send(d) if d == b"PING\r\n"));
         assert_eq!(
-            expect(&t.rules[2], b"nope\n", true),
+            expect(true, &t.rules[2], b"nope\n", true),
             ExpectVerdict::Fail(
                 Status::L7Rsp,
                 "TCPCHK did not match content '+OK' at step 2 comment: want ok".into()
             )
         );
-        assert_eq!(expect(&t.rules[2], b"+O", false), ExpectVerdict::More);
-        assert_eq!(expect(&t.rules[2], b"xx+OK", false), ExpectVerdict::Pass);
+        assert_eq!(expect(true, &t.rules[2], b"+O", false), ExpectVerdict::More);
+        assert_eq!(
+            expect(true, &t.rules[2], b"xx+OK", false),
+            ExpectVerdict::Pass
+        );
         assert_eq!(
             conn_err_info(&t, &t.rules[2], ""),
             " at step 2 of tcp-check (expect string '+OK') comment: 'want ok'"
@@ -389,14 +482,17 @@ mod tests {
             "Connection refused at step 1 of tcp-check (connect)"
         );
         assert_eq!(
-            expect(&t.rules[2], b"nope", true),
+            expect(true, &t.rules[2], b"nope", true),
             ExpectVerdict::Fail(
                 Status::L7Rsp,
                 "TCPCHK matched unwanted content (regex) at step 3".into()
             )
         );
-        assert_eq!(expect(&t.rules[3], b"ohhi", false), ExpectVerdict::Pass);
-        assert_eq!(success(&t.rules[3]), (Status::L7Ok, "(tcp-check)"));
+        assert_eq!(
+            expect(true, &t.rules[3], b"ohhi", false),
+            ExpectVerdict::Pass
+        );
+        assert_eq!(success(true, &t.rules[3]), (Status::L7Ok, "(tcp-check)"));
     }
 
     #[test]
@@ -407,14 +503,17 @@ mod tests {
             [0, 1, 2]
         );
         assert_eq!(
-            expect(&r.rules[2], b"-ERR loading\r\n", true),
+            expect(false, &r.rules[2], b"-ERR loading\r\n", true),
             ExpectVerdict::Fail(Status::L7Sts, "-ERR loading".into())
         );
         assert_eq!(
-            expect(&r.rules[2], b"+PONG\r\n", false),
+            expect(false, &r.rules[2], b"+PONG\r\n", false),
             ExpectVerdict::Pass
         );
-        assert_eq!(success(&r.rules[2]), (Status::L7Ok, "Redis server is ok"));
+        assert_eq!(
+            success(false, &r.rules[2]),
+            (Status::L7Ok, "Redis server is ok")
+        );
         assert_eq!(
             empty_response(&r.rules[2]),
             (
@@ -426,5 +525,34 @@ mod tests {
             conn_err_info(&r, &r.rules[0], "Connection refused"),
             "Connection refused"
         );
+    }
+
+    #[test]
+    fn ssl_hello_as_haproxy_sends_it() {
+        let hello = ssl_hello(0x6b15_bd4a);
+        assert_eq!(hello.len(), 5 + 0x79);
+        assert_eq!(
+            &hello[..15],
+            b"\x16\x03\x00\x00\x79\x01\x00\x00\x75\x03\x00\x6b\x15\xbd\x4a"
+        );
+        assert_eq!(&hello[hello.len() - 4..], b"\x00\x3a\x01\x00");
+        let c = TcpCheck::ssl_hello();
+        assert_eq!(
+            expect(false, &c.rules[2], b"\x16\x03", false),
+            ExpectVerdict::More
+        );
+        assert_eq!(
+            expect(false, &c.rules[2], b"\x16\x03\x01\x00\x05", false),
+            ExpectVerdict::Pass
+        );
+        assert_eq!(
+            expect(false, &c.rules[2], b"\x15\x03\x01\x00\x02", false),
+            ExpectVerdict::Pass
+        );
+        assert_eq!(
+            expect(false, &c.rules[2], b"HTTP/1.0 400", false),
+            ExpectVerdict::Fail(Status::L6Rsp, String::new())
+        );
+        assert_eq!(success(false, &c.rules[2]), (Status::L6Ok, ""));
     }
 }
