@@ -1081,3 +1081,76 @@ on_both!(
     ssl_hello_check_on_haproxy,
     ssl_hello_check_on_ringlb
 );
+
+/// `option smtpchk`: HAProxy's built-in SMTP dialogue (greeting, HELO or
+/// EHLO, QUIT), the replies' codes and words in the lines. (A stub that
+/// speaks enough SMTP for it.)
+fn smtp_check(name: &str, program: &Path) {
+    let ok = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let hellos = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let srv = {
+        let ok = Arc::clone(&ok);
+        let hellos = Arc::clone(&hellos);
+        Backend::spawn_with(move |s| {
+            let mut w = s.try_clone().unwrap();
+            let mut r = std::io::BufReader::new(s);
+            let mut line = String::new();
+            if !ok.load(Ordering::Relaxed) {
+                let _ = w.write_all(b"554 5.3.2 No service\r\n");
+                let _ = std::io::BufRead::read_line(&mut r, &mut line);
+                return;
+            }
+            let _ = w.write_all(b"220 mail.test ESMTP\r\n");
+            if std::io::BufRead::read_line(&mut r, &mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            hellos.lock().unwrap().push(line.clone());
+            let _ = w.write_all(b"250-mail.test\r\n250 PIPELINING\r\n");
+            line.clear();
+            if std::io::BufRead::read_line(&mut r, &mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            let _ = w.write_all(b"221 2.0.0 Bye\r\n");
+        })
+    };
+    let p = start(
+        name,
+        program,
+        &config(
+            "",
+            DEFAULTS,
+            &format!(
+                "    option smtpchk EHLO example.org\n    server s1 {} check inter 100 rise 1 fall 1\n",
+                srv.addr
+            ),
+        ),
+    );
+    let (line, _) = next_check_line(&p, DEADLINE);
+    assert_eq!(
+        line,
+        down_line(
+            "s1",
+            "Layer7 wrong status, code: 554, info: \"5.3.2 No service\"",
+            (0, 0)
+        ),
+        "{name}"
+    );
+    assert_eq!(
+        next_check_line(&p, DEADLINE).0,
+        "backend be has no server available!",
+        "{name}"
+    );
+    ok.store(true, Ordering::Relaxed);
+    let (line, _) = next_check_line(&p, DEADLINE);
+    assert_eq!(
+        line,
+        up_line(
+            "s1",
+            "Layer7 check passed, code: 221, info: \"2.0.0 Bye\"",
+            (1, 0)
+        ),
+        "{name}"
+    );
+    assert_eq!(hellos.lock().unwrap()[0], "EHLO example.org\r\n", "{name}");
+}
+on_both!(smtp_check, smtp_check_on_haproxy, smtp_check_on_ringlb);

@@ -519,7 +519,7 @@ async fn tcp_check(
                     let last = eof || buf.room() == 0;
                     match tcpcheck::expect(tc.user, rule, buf.data(), last) {
                         ExpectVerdict::Pass => break,
-                        ExpectVerdict::Fail(status, info) => return (status, 0, info),
+                        ExpectVerdict::Fail(status, code, info) => return (status, code, info),
                         ExpectVerdict::More => must_read = true,
                     }
                 }
@@ -529,8 +529,7 @@ async fn tcp_check(
     let Some(last) = tc.rules.last() else {
         return (Status::L4Ok, 0, String::new());
     };
-    let (status, info) = tcpcheck::success(tc.user, last);
-    (status, 0, info.to_string())
+    tcpcheck::success(tc.user, last, buf.data())
 }
 
 #[cfg(test)]

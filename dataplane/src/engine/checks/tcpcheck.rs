@@ -39,11 +39,52 @@ pub struct ExpectOpts {
     pub tout: Status,
     /// `min-recv`: a mismatch with this many bytes is final.
     pub min_recv: Option<usize>,
-    /// `on-error "%[res.payload(0,0),cut_crlf]"`: the info of a failure
-    /// is the first line received.
-    pub on_error_line: bool,
-    /// `on-success <text>`.
-    pub on_success: Option<&'static str>,
+    /// `on-error`: the info of a failure.
+    pub on_error: Words,
+    /// `on-success`: the info of a success.
+    pub on_success: Words,
+    /// `status-code "res.payload(0,3)"`: the check's code is the reply's
+    /// three-digit code.
+    pub status_code: bool,
+}
+
+/// The info a protocol check's expect rule gives (its `on-error` /
+/// `on-success` log-format, as HAProxy's built-in rules write them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Words {
+    /// HAProxy's own: "TCPCHK did not match ..." / "(tcp-check)" for a
+    /// user's tcp-check, nothing for a protocol check.
+    Generic,
+    Text(&'static str),
+    /// `%[res.payload(0,0),cut_crlf]`: the first line received.
+    Line,
+    /// `%[res.payload(4,0),ltrim(' '),cut_crlf]`: the first line after its
+    /// three-digit code.
+    AfterCode,
+}
+
+impl Words {
+    /// The words over `data`, or None for the generic ones.
+    fn over(self, data: &[u8]) -> Option<String> {
+        match self {
+            Words::Generic => None,
+            Words::Text(t) => Some(t.to_string()),
+            Words::Line => Some(first_line(data)),
+            Words::AfterCode => {
+                let rest = data.get(4..).unwrap_or_default();
+                let start = rest.iter().position(|&c| c != b' ').unwrap_or(rest.len());
+                Some(first_line(rest.get(start..).unwrap_or_default()))
+            }
+        }
+    }
+}
+
+/// `res.payload(0,3)` as an integer (0 when it is not one).
+fn reply_code(data: &[u8]) -> u16 {
+    std::str::from_utf8(data.get(..3).unwrap_or_default())
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
 }
 
 impl Default for ExpectOpts {
@@ -53,8 +94,9 @@ impl Default for ExpectOpts {
             ok: Status::L7Ok,
             tout: Status::L7Tout,
             min_recv: None,
-            on_error_line: false,
-            on_success: None,
+            on_error: Words::Generic,
+            on_success: Words::Generic,
+            status_code: false,
         }
     }
 }
@@ -212,8 +254,8 @@ impl TcpCheck {
                     },
                     opts: ExpectOpts {
                         error: Status::L7Sts,
-                        on_error_line: true,
-                        on_success: Some("Redis server is ok"),
+                        on_error: Words::Line,
+                        on_success: Words::Text("Redis server is ok"),
                         ..ExpectOpts::default()
                     },
                 },
@@ -253,6 +295,58 @@ impl TcpCheck {
         ];
         TcpCheck::with_implicit_connect(rules, false)
     }
+
+    /// `option smtpchk [HELO|EHLO <domain>]` (proxy_parse_smtpchk_opt):
+    /// a 2xx greeting, the HELO (or EHLO) command and its 2xx reply, then
+    /// QUIT and its 2xx; the replies' codes and words in the lines.
+    pub fn smtp(hello: &str) -> TcpCheck {
+        let re = |p: &str| regex::bytes::Regex::new(p).unwrap_or_else(|_| unreachable!());
+        let reply = |p: &str, min_recv: Option<usize>, on_success: Words| Action::Expect {
+            negate: false,
+            what: TcpMatch::Regex(re(p)),
+            opts: ExpectOpts {
+                error: Status::L7Sts,
+                min_recv,
+                on_error: Words::AfterCode,
+                on_success,
+                status_code: true,
+                ..ExpectOpts::default()
+            },
+        };
+        let actions = vec![
+            Action::Connect {
+                port: None,
+                implicit: false,
+            },
+            Action::Expect {
+                negate: false,
+                what: TcpMatch::Regex(re("^[0-9]{3}[ \r]")),
+                opts: ExpectOpts {
+                    min_recv: Some(4),
+                    on_error: Words::Line,
+                    ..ExpectOpts::default()
+                },
+            },
+            reply("^2[0-9]{2}[ \r]", Some(4), Words::Generic),
+            Action::Send(format!("{hello}\r\n").into_bytes()),
+            reply(
+                "^(2[0-9]{2}-[^\r]*\r\n)*2[0-9]{2}[ \r]",
+                None,
+                Words::AfterCode,
+            ),
+            Action::Send(b"QUIT\r\n".to_vec()),
+            reply("^2[0-9]{2}[- \r]", Some(4), Words::AfterCode),
+        ];
+        let rules = (1u32..)
+            .zip(actions)
+            .map(|(step, action)| Rule {
+                action,
+                step,
+                comment: None,
+            })
+            .collect();
+        TcpCheck { rules, user: false }
+    }
 }
 
 /// The SSLv3 CLIENT HELLO of `option ssl-hello-chk`, with `unix_time` in
@@ -278,8 +372,8 @@ pub fn ssl_hello(unix_time: u32) -> Vec<u8> {
 pub enum ExpectVerdict {
     Pass,
     More,
-    /// The rule's error status and its info.
-    Fail(Status, String),
+    /// The rule's error status, the code and the info.
+    Fail(Status, u16, String),
 }
 
 /// `res.payload(0,0),cut_crlf`: what came, up to its first CR or LF.
@@ -322,12 +416,17 @@ pub fn expect(user: bool, rule: &Rule, data: &[u8], last: bool) -> ExpectVerdict
     if matched != *negate {
         return ExpectVerdict::Pass;
     }
-    if opts.on_error_line {
-        return ExpectVerdict::Fail(opts.error, first_line(data));
+    let code = if opts.status_code {
+        reply_code(data)
+    } else {
+        0
+    };
+    if let Some(info) = opts.on_error.over(data) {
+        return ExpectVerdict::Fail(opts.error, code, info);
     }
     // A protocol check's rules say nothing more (its own words only).
     if !user {
-        return ExpectVerdict::Fail(opts.error, String::new());
+        return ExpectVerdict::Fail(opts.error, code, String::new());
     }
     // tcpcheck_expect_onerror_message.
     let mut m = String::from(if matched {
@@ -355,7 +454,7 @@ pub fn expect(user: bool, rule: &Rule, data: &[u8], last: bool) -> ExpectVerdict
     if let Some(c) = &rule.comment {
         let _ = write!(m, " comment: {c}");
     }
-    ExpectVerdict::Fail(opts.error, m)
+    ExpectVerdict::Fail(opts.error, code, m)
 }
 
 /// "TCPCHK got an empty response at step N": the server closed before
@@ -415,13 +514,24 @@ pub fn conn_err_info(tc: &TcpCheck, rule: &Rule, errno_text: &str) -> String {
 /// send, L7OK "(tcp-check)" (a protocol check: its ok status and its own
 /// words); after a connect, L4OK ("(tcp-check)" unless it is the implicit
 /// one).
-pub fn success(user: bool, last: &Rule) -> (Status, &'static str) {
+/// `data`: what the last expect rule saw.
+pub fn success(user: bool, last: &Rule, data: &[u8]) -> (Status, u16, String) {
     let tcp_check = if user { "(tcp-check)" } else { "" };
-    match last.action {
-        Action::Connect { implicit: true, .. } => (Status::L4Ok, ""),
-        Action::Connect { .. } => (Status::L4Ok, "(tcp-check)"),
-        Action::Expect { opts, .. } => (opts.ok, opts.on_success.unwrap_or(tcp_check)),
-        _ => (Status::L7Ok, tcp_check),
+    match &last.action {
+        Action::Connect { implicit: true, .. } => (Status::L4Ok, 0, String::new()),
+        Action::Connect { .. } => (Status::L4Ok, 0, "(tcp-check)".into()),
+        Action::Expect { opts, .. } => (
+            opts.ok,
+            if opts.status_code {
+                reply_code(data)
+            } else {
+                0
+            },
+            opts.on_success
+                .over(data)
+                .unwrap_or_else(|| tcp_check.to_string()),
+        ),
+        _ => (Status::L7Ok, 0, tcp_check.to_string()),
     }
 }
 
@@ -456,6 +566,7 @@ mod tests {
             expect(true, &t.rules[2], b"nope\n", true),
             ExpectVerdict::Fail(
                 Status::L7Rsp,
+                0,
                 "TCPCHK did not match content '+OK' at step 2 comment: want ok".into()
             )
         );
@@ -485,6 +596,7 @@ mod tests {
             expect(true, &t.rules[2], b"nope", true),
             ExpectVerdict::Fail(
                 Status::L7Rsp,
+                0,
                 "TCPCHK matched unwanted content (regex) at step 3".into()
             )
         );
@@ -492,7 +604,10 @@ mod tests {
             expect(true, &t.rules[3], b"ohhi", false),
             ExpectVerdict::Pass
         );
-        assert_eq!(success(true, &t.rules[3]), (Status::L7Ok, "(tcp-check)"));
+        assert_eq!(
+            success(true, &t.rules[3], b""),
+            (Status::L7Ok, 0, "(tcp-check)".into())
+        );
     }
 
     #[test]
@@ -504,15 +619,15 @@ mod tests {
         );
         assert_eq!(
             expect(false, &r.rules[2], b"-ERR loading\r\n", true),
-            ExpectVerdict::Fail(Status::L7Sts, "-ERR loading".into())
+            ExpectVerdict::Fail(Status::L7Sts, 0, "-ERR loading".into())
         );
         assert_eq!(
             expect(false, &r.rules[2], b"+PONG\r\n", false),
             ExpectVerdict::Pass
         );
         assert_eq!(
-            success(false, &r.rules[2]),
-            (Status::L7Ok, "Redis server is ok")
+            success(false, &r.rules[2], b"+PONG\r\n"),
+            (Status::L7Ok, 0, "Redis server is ok".into())
         );
         assert_eq!(
             empty_response(&r.rules[2]),
@@ -551,8 +666,43 @@ mod tests {
         );
         assert_eq!(
             expect(false, &c.rules[2], b"HTTP/1.0 400", false),
-            ExpectVerdict::Fail(Status::L6Rsp, String::new())
+            ExpectVerdict::Fail(Status::L6Rsp, 0, String::new())
         );
-        assert_eq!(success(false, &c.rules[2]), (Status::L6Ok, ""));
+        assert_eq!(
+            success(false, &c.rules[2], b"\x16"),
+            (Status::L6Ok, 0, String::new())
+        );
+    }
+
+    #[test]
+    fn smtp_check_as_haproxy_builds_it() {
+        let c = TcpCheck::smtp("HELO localhost");
+        assert_eq!(c.rules.len(), 7);
+        assert!(matches!(&c.rules[3].action, Action::Send(d) if d == b"HELO localhost\r\n"));
+        assert_eq!(
+            expect(false, &c.rules[1], b"220 mail ESMTP\r\n", false),
+            ExpectVerdict::Pass
+        );
+        assert_eq!(
+            expect(false, &c.rules[1], b"hello there\r\n", false),
+            ExpectVerdict::Fail(Status::L7Rsp, 0, "hello there".into())
+        );
+        assert_eq!(
+            expect(false, &c.rules[2], b"554  No service\r\n", false),
+            ExpectVerdict::Fail(Status::L7Sts, 554, "No service".into())
+        );
+        let multi = b"250-mail\r\n250-PIPELINING\r\n250 OK\r\n";
+        assert_eq!(
+            expect(false, &c.rules[4], &multi[..12], false),
+            ExpectVerdict::More
+        );
+        assert_eq!(
+            expect(false, &c.rules[4], multi, false),
+            ExpectVerdict::Pass
+        );
+        assert_eq!(
+            success(false, &c.rules[6], b"221 2.0.0 Bye\r\n"),
+            (Status::L7Ok, 221, "2.0.0 Bye".into())
+        );
     }
 }
