@@ -1154,3 +1154,77 @@ fn smtp_check(name: &str, program: &Path) {
     assert_eq!(hellos.lock().unwrap()[0], "EHLO example.org\r\n", "{name}");
 }
 on_both!(smtp_check, smtp_check_on_haproxy, smtp_check_on_ringlb);
+
+/// `option pgsql-check user <name>`: HAProxy's StartupMessage, then an
+/// ErrorResponse is an invalid response (its severity as info) and an
+/// AuthenticationOk a success. (A stub speaking the first message of the
+/// protocol: a real PostgreSQL needs an initdb and refuses to run as root,
+/// which the tests run as.)
+fn pgsql_check(name: &str, program: &Path) {
+    let ok = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let startups = Arc::new(std::sync::Mutex::new(Vec::<Vec<u8>>::new()));
+    let srv = {
+        let ok = Arc::clone(&ok);
+        let startups = Arc::clone(&startups);
+        Backend::spawn_with(move |mut s| {
+            let mut len = [0u8; 4];
+            if s.read_exact(&mut len).is_err() {
+                return;
+            }
+            let n = u32::from_be_bytes(len) as usize;
+            let mut rest = vec![0u8; n.saturating_sub(4)];
+            if s.read_exact(&mut rest).is_err() {
+                return;
+            }
+            let mut all = len.to_vec();
+            all.extend_from_slice(&rest);
+            startups.lock().unwrap().push(all);
+            let answer: &[u8] = if ok.load(Ordering::Relaxed) {
+                b"R\x00\x00\x00\x08\x00\x00\x00\x00"
+            } else {
+                b"E\x00\x00\x00\x2eSFATAL\x00VFATAL\x00C28000\x00Mno such role\x00\x00"
+            };
+            let _ = s.write_all(answer);
+        })
+    };
+    let p = start(
+        name,
+        program,
+        &config(
+            "",
+            DEFAULTS,
+            &format!(
+                "    option pgsql-check user ringlb\n    server s1 {} check inter 100 rise 1 fall 1\n",
+                srv.addr
+            ),
+        ),
+    );
+    let (line, _) = next_check_line(&p, DEADLINE);
+    assert_eq!(
+        line,
+        down_line("s1", "Layer7 invalid response, info: \"FATAL\"", (0, 0)),
+        "{name}"
+    );
+    assert_eq!(
+        next_check_line(&p, DEADLINE).0,
+        "backend be has no server available!",
+        "{name}"
+    );
+    ok.store(true, Ordering::Relaxed);
+    let (line, _) = next_check_line(&p, DEADLINE);
+    assert_eq!(
+        line,
+        up_line(
+            "s1",
+            "Layer7 check passed, code: 0, info: \"PostgreSQL server is ok\"",
+            (1, 0)
+        ),
+        "{name}"
+    );
+    assert_eq!(
+        startups.lock().unwrap()[0],
+        b"\x00\x00\x00\x15\x00\x03\x00\x00user\x00ringlb\x00\x00",
+        "{name}"
+    );
+}
+on_both!(pgsql_check, pgsql_check_on_haproxy, pgsql_check_on_ringlb);

@@ -10,8 +10,8 @@
 //! Kinds: a TCP connect (no option), and `option httpchk` with `http-check
 //! send` and `http-check expect status|rstatus|string|rstring` (`!`), and
 //! `option tcp-check` with `tcp-check connect|send|send-binary|expect
-//! string|binary|rstring`, and `option redis-check`, `ssl-hello-chk` and
-//! `smtpchk` (built-in tcp-check rules).
+//! string|binary|rstring`, and `option redis-check`, `ssl-hello-chk`,
+//! `smtpchk` and `pgsql-check` (built-in tcp-check rules).
 //! The others are refused by `support::check`.
 //!
 //! Timing as HAProxy: the first checks are spread over the smallest
@@ -290,7 +290,12 @@ pub fn supported(px: &Proxy) -> Result<(), String> {
             version,
         }) => http_check(px, method, uri, version).map(|_| ()),
         Some(CheckKind::TcpCheck) => tcpcheck::TcpCheck::compile(&px.tcp_checks).map(|_| ()),
-        Some(CheckKind::Redis | CheckKind::SslHello | CheckKind::Smtp { .. }) => Ok(()),
+        Some(
+            CheckKind::Redis
+            | CheckKind::SslHello
+            | CheckKind::Smtp { .. }
+            | CheckKind::Pgsql { .. },
+        ) => Ok(()),
         Some(_) => Err(format!("{}: this check kind is not supported yet", px.loc)),
     }
 }
@@ -314,6 +319,9 @@ fn kind(px: &Proxy) -> Result<Kind, String> {
                 None => "HELO localhost".to_string(),
             };
             Ok(Kind::TcpCheck(Box::new(tcpcheck::TcpCheck::smtp(&cmd))))
+        }
+        Some(CheckKind::Pgsql { user }) => {
+            Ok(Kind::TcpCheck(Box::new(tcpcheck::TcpCheck::pgsql(user))))
         }
         Some(_) => Err(format!(
             "backend '{}': this check kind is not supported yet",

@@ -61,6 +61,9 @@ pub enum Words {
     /// `%[res.payload(4,0),ltrim(' '),cut_crlf]`: the first line after its
     /// three-digit code.
     AfterCode,
+    /// `%[res.payload(<n>,0)]`: what came from offset n, up to a NUL (the
+    /// info is a C string in HAProxy).
+    From(usize),
 }
 
 impl Words {
@@ -74,6 +77,11 @@ impl Words {
                 let rest = data.get(4..).unwrap_or_default();
                 let start = rest.iter().position(|&c| c != b' ').unwrap_or(rest.len());
                 Some(first_line(rest.get(start..).unwrap_or_default()))
+            }
+            Words::From(n) => {
+                let rest = data.get(n..).unwrap_or_default();
+                let end = rest.iter().position(|&c| c == 0).unwrap_or(rest.len());
+                Some(String::from_utf8_lossy(rest.get(..end).unwrap_or_default()).into_owned())
             }
         }
     }
@@ -336,6 +344,58 @@ impl TcpCheck {
             ),
             Action::Send(b"QUIT\r\n".to_vec()),
             reply("^2[0-9]{2}[- \r]", Some(4), Words::AfterCode),
+        ];
+        let rules = (1u32..)
+            .zip(actions)
+            .map(|(step, action)| Rule {
+                action,
+                step,
+                comment: None,
+            })
+            .collect();
+        TcpCheck { rules, user: false }
+    }
+}
+
+/// `option pgsql-check user <name>` (proxy_parse_pgsql_check_opt): a
+/// StartupMessage for the user, then anything but an ErrorResponse, and an
+/// AuthenticationOk or a known authentication request.
+impl TcpCheck {
+    pub fn pgsql(user: &str) -> TcpCheck {
+        let re = |p: &str| regex::bytes::Regex::new(p).unwrap_or_else(|_| unreachable!());
+        let len = u32::try_from(15 + user.len()).unwrap_or(u32::MAX);
+        let mut startup = len.to_be_bytes().to_vec();
+        startup.extend_from_slice(b"\x00\x03\x00\x00user\x00");
+        startup.extend_from_slice(user.as_bytes());
+        startup.extend_from_slice(b"\x00\x00");
+        let actions = vec![
+            Action::Connect {
+                port: None,
+                implicit: false,
+            },
+            Action::Send(startup),
+            Action::Expect {
+                negate: true,
+                what: TcpMatch::Regex(re("^E")),
+                opts: ExpectOpts {
+                    min_recv: Some(5),
+                    on_error: Words::From(6),
+                    ..ExpectOpts::default()
+                },
+            },
+            Action::Expect {
+                negate: false,
+                what: TcpMatch::HexRegex(re(
+                    "^52000000[A-Z0-9]{2}000000(00|02|03|04|05|06|07|09|0A)",
+                )),
+                opts: ExpectOpts {
+                    error: Status::L7Sts,
+                    min_recv: Some(9),
+                    on_error: Words::Text("PostgreSQL unknown error"),
+                    on_success: Words::Text("PostgreSQL server is ok"),
+                    ..ExpectOpts::default()
+                },
+            },
         ];
         let rules = (1u32..)
             .zip(actions)
@@ -671,6 +731,34 @@ mod tests {
         assert_eq!(
             success(false, &c.rules[2], b"\x16"),
             (Status::L6Ok, 0, String::new())
+        );
+    }
+
+    #[test]
+    fn pgsql_check_as_haproxy_builds_it() {
+        let c = TcpCheck::pgsql("ringlb");
+        assert!(matches!(&c.rules[1].action, Action::Send(d)
+            if d == b"\x00\x00\x00\x15\x00\x03\x00\x00user\x00ringlb\x00\x00"));
+        let ok = b"R\x00\x00\x00\x08\x00\x00\x00\x00";
+        assert_eq!(expect(false, &c.rules[2], ok, false), ExpectVerdict::Pass);
+        assert_eq!(expect(false, &c.rules[3], ok, false), ExpectVerdict::Pass);
+        assert_eq!(
+            success(false, &c.rules[3], ok),
+            (Status::L7Ok, 0, "PostgreSQL server is ok".into())
+        );
+        let err = b"E\x00\x00\x00\x50SFATAL\x00VFATAL\x00C28000\x00";
+        assert_eq!(
+            expect(false, &c.rules[2], err, false),
+            ExpectVerdict::Fail(Status::L7Rsp, 0, "FATAL".into())
+        );
+        assert_eq!(
+            expect(
+                false,
+                &c.rules[3],
+                b"R\x00\x00\x00\x08\x00\x00\x00\x0b",
+                false
+            ),
+            ExpectVerdict::Fail(Status::L7Sts, 0, "PostgreSQL unknown error".into())
         );
     }
 
