@@ -240,6 +240,7 @@ fn health_checks_run_and_the_rest_is_named() {
         ("    option ssl-hello-chk\n    server s1 127.0.0.1:443 check\n", None),
         ("    option smtpchk HELO mx.example.org\n    server s1 127.0.0.1:25 check\n", None),
         ("    option pgsql-check user haproxy\n    server s1 127.0.0.1:5432 check\n", None),
+        ("    option ldap-check\n    server s1 127.0.0.1:389 check\n", None),
         ("    option mysql-check\n    server s1 127.0.0.1:80 check\n", Some(("this check kind", 9))),
         ("    option httpchk\n    http-check expect hdr name x\n    server s1 127.0.0.1:80 check\n", Some(("this expect rule", 11))),
         ("    server s1 127.0.0.1:80 check agent-check agent-port 9\n", Some(("agent-check", 10))),

@@ -1228,3 +1228,65 @@ fn pgsql_check(name: &str, program: &Path) {
     );
 }
 on_both!(pgsql_check, pgsql_check_on_haproxy, pgsql_check_on_ringlb);
+
+/// `option ldap-check`: HAProxy's anonymous bind, then the bindResponse's
+/// resultCode. (A stub answering a bind; no LDAP server is installed.)
+fn ldap_check(name: &str, program: &Path) {
+    let result = Arc::new(AtomicU16::new(49));
+    let binds = Arc::new(std::sync::Mutex::new(Vec::<Vec<u8>>::new()));
+    let srv = {
+        let result = Arc::clone(&result);
+        let binds = Arc::clone(&binds);
+        Backend::spawn_with(move |mut s| {
+            let mut bind = [0u8; 14];
+            if s.read_exact(&mut bind).is_err() {
+                return;
+            }
+            binds.lock().unwrap().push(bind.to_vec());
+            let code = u8::try_from(result.load(Ordering::Relaxed)).unwrap();
+            let _ = s.write_all(&[
+                0x30, 0x0c, 0x02, 0x01, 0x01, 0x61, 0x07, 0x0a, 0x01, code, 0x04, 0x00, 0x04, 0x00,
+            ]);
+        })
+    };
+    let p = start(
+        name,
+        program,
+        &config(
+            "",
+            DEFAULTS,
+            &format!(
+                "    option ldap-check\n    server s1 {} check inter 100 rise 1 fall 1\n",
+                srv.addr
+            ),
+        ),
+    );
+    let (line, _) = next_check_line(&p, DEADLINE);
+    assert_eq!(
+        line,
+        down_line(
+            "s1",
+            "Layer7 wrong status, code: 49, info: \"See RFC: http://tools.ietf.org/html/rfc4511#section-4.1.9\"",
+            (0, 0)
+        ),
+        "{name}"
+    );
+    assert_eq!(
+        next_check_line(&p, DEADLINE).0,
+        "backend be has no server available!",
+        "{name}"
+    );
+    result.store(0, Ordering::Relaxed);
+    let (line, _) = next_check_line(&p, DEADLINE);
+    assert_eq!(
+        line,
+        up_line("s1", "Layer7 check passed, code: 0", (1, 0)),
+        "{name}"
+    );
+    assert_eq!(
+        binds.lock().unwrap()[0],
+        b"\x30\x0c\x02\x01\x01\x60\x07\x02\x01\x03\x04\x00\x80\x00",
+        "{name}"
+    );
+}
+on_both!(ldap_check, ldap_check_on_haproxy, ldap_check_on_ringlb);

@@ -11,7 +11,7 @@
 //! send` and `http-check expect status|rstatus|string|rstring` (`!`), and
 //! `option tcp-check` with `tcp-check connect|send|send-binary|expect
 //! string|binary|rstring`, and `option redis-check`, `ssl-hello-chk`,
-//! `smtpchk` and `pgsql-check` (built-in tcp-check rules).
+//! `smtpchk`, `pgsql-check` and `ldap-check` (built-in tcp-check rules).
 //! The others are refused by `support::check`.
 //!
 //! Timing as HAProxy: the first checks are spread over the smallest
@@ -294,7 +294,8 @@ pub fn supported(px: &Proxy) -> Result<(), String> {
             CheckKind::Redis
             | CheckKind::SslHello
             | CheckKind::Smtp { .. }
-            | CheckKind::Pgsql { .. },
+            | CheckKind::Pgsql { .. }
+            | CheckKind::Ldap,
         ) => Ok(()),
         Some(_) => Err(format!("{}: this check kind is not supported yet", px.loc)),
     }
@@ -320,6 +321,7 @@ fn kind(px: &Proxy) -> Result<Kind, String> {
             };
             Ok(Kind::TcpCheck(Box::new(tcpcheck::TcpCheck::smtp(&cmd))))
         }
+        Some(CheckKind::Ldap) => Ok(Kind::TcpCheck(Box::new(tcpcheck::TcpCheck::ldap()))),
         Some(CheckKind::Pgsql { user }) => {
             Ok(Kind::TcpCheck(Box::new(tcpcheck::TcpCheck::pgsql(user))))
         }

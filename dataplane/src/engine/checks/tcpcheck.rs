@@ -117,6 +117,66 @@ pub enum TcpMatch {
     Regex(regex::bytes::Regex),
     /// `rbinary`: the regex over the bytes' hex dump (upper case).
     HexRegex(regex::bytes::Regex),
+    /// `ldap-check`'s custom rule: an LDAPv3 bindResponse whose resultCode
+    /// is 0 (tcpcheck_ldap_expect_bindrsp).
+    LdapBind,
+}
+
+/// tcpcheck_ldap_expect_bindrsp over what came: Ok, or the failure
+/// (status, code, info); None: more is needed.
+fn ldap_bind(data: &[u8], last: bool) -> Option<Result<(), (Status, u16, &'static str)>> {
+    const NOT_LDAP: (Status, u16, &str) = (Status::L7Rsp, 0, "Not LDAPv3 protocol");
+    let short = || {
+        (!last)
+            .then_some(())
+            .map_or(Some(Err((Status::L7Rsp, 0, ""))), |()| None)
+    };
+    let b = |i: usize| data.get(i).copied();
+    let Some(first) = b(1) else { return short() };
+    let (nbytes, msglen) = if first & 0x80 != 0 {
+        let n = usize::from(first & 0x7f);
+        if data.len() < 1 + n {
+            return short();
+        }
+        let be = |len: usize| {
+            data.get(2..2 + len)
+                .map(|s| s.iter().fold(0usize, |a, &x| a << 8 | usize::from(x)))
+        };
+        match n {
+            2 | 4 => (n, be(n).unwrap_or(0)),
+            _ => return Some(Err(NOT_LDAP)),
+        }
+    } else {
+        (0, usize::from(first))
+    };
+    if data.len() < 2 + nbytes + msglen {
+        return short();
+    }
+    let mut at = 2 + nbytes;
+    if data.get(at..at + 4) != Some(b"\x02\x01\x01\x61") {
+        return Some(Err(NOT_LDAP));
+    }
+    at += 4;
+    let skip = b(at).map_or(0, |c| {
+        if c & 0x80 != 0 {
+            usize::from(c & 0x7f)
+        } else {
+            0
+        }
+    });
+    at += 1 + skip;
+    if data.get(at..at + 2) != Some(b"\x0a\x01") {
+        return Some(Err(NOT_LDAP));
+    }
+    match b(at + 2) {
+        Some(0) => Some(Ok(())),
+        Some(code) => Some(Err((
+            Status::L7Sts,
+            u16::from(code),
+            "See RFC: http://tools.ietf.org/html/rfc4511#section-4.1.9",
+        ))),
+        None => short(),
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -409,6 +469,51 @@ impl TcpCheck {
     }
 }
 
+impl TcpCheck {
+    /// `option ldap-check` (proxy_parse_ldap_check_opt): an anonymous
+    /// LDAPv3 bind, then a message (0x30) of at least 14 bytes that is a
+    /// successful bindResponse.
+    pub fn ldap() -> TcpCheck {
+        let re = |p: &str| regex::bytes::Regex::new(p).unwrap_or_else(|_| unreachable!());
+        let rules = vec![
+            Rule {
+                action: Action::Send(
+                    b"\x30\x0c\x02\x01\x01\x60\x07\x02\x01\x03\x04\x00\x80\x00".to_vec(),
+                ),
+                step: 1,
+                comment: None,
+            },
+            Rule {
+                action: Action::Expect {
+                    negate: false,
+                    what: TcpMatch::HexRegex(re("^30")),
+                    opts: ExpectOpts {
+                        min_recv: Some(14),
+                        on_error: Words::Text("Not LDAPv3 protocol"),
+                        ..ExpectOpts::default()
+                    },
+                },
+                step: 2,
+                comment: None,
+            },
+            Rule {
+                action: Action::Expect {
+                    negate: false,
+                    what: TcpMatch::LdapBind,
+                    // HAProxy's custom rule reports "Success", then the
+                    // end of the rules reports the success again without
+                    // words: its state-change line says none (see
+                    // docs/differences.md).
+                    opts: ExpectOpts::default(),
+                },
+                step: 3,
+                comment: None,
+            },
+        ];
+        TcpCheck::with_implicit_connect(rules, false)
+    }
+}
+
 /// The SSLv3 CLIENT HELLO of `option ssl-hello-chk`, with `unix_time` in
 /// its random's first four bytes (tcpcheck.c's sslv3_client_hello).
 pub fn ssl_hello(unix_time: u32) -> Vec<u8> {
@@ -461,6 +566,13 @@ pub fn expect(user: bool, rule: &Rule, data: &[u8], last: bool) -> ExpectVerdict
             memchr::memmem::find(data, p).is_some()
         }
         TcpMatch::Regex(re) => re.is_match(data),
+        TcpMatch::LdapBind => {
+            return match ldap_bind(data, last) {
+                None => ExpectVerdict::More,
+                Some(Ok(())) => ExpectVerdict::Pass,
+                Some(Err((status, code, info))) => ExpectVerdict::Fail(status, code, info.into()),
+            }
+        }
         TcpMatch::HexRegex(re) => {
             let mut hex = Vec::with_capacity(data.len() * 2);
             for b in data {
@@ -509,6 +621,9 @@ pub fn expect(user: bool, rule: &Rule, data: &[u8], last: bool) -> ExpectVerdict
         }
         TcpMatch::HexRegex(_) => {
             let _ = write!(m, " (binary regex) at step {}", rule.step);
+        }
+        TcpMatch::LdapBind => {
+            let _ = write!(m, " (custom function) at step {}", rule.step);
         }
     }
     if let Some(c) = &rule.comment {
@@ -562,6 +677,7 @@ pub fn conn_err_info(tc: &TcpCheck, rule: &Rule, errno_text: &str) -> String {
             }
             TcpMatch::Regex(_) => m.push_str(" (expect regex)"),
             TcpMatch::HexRegex(_) => m.push_str(" (expect binary regex)"),
+            TcpMatch::LdapBind => m.push_str(" (expect custom function)"),
         },
     }
     if let Some(c) = &rule.comment {
@@ -759,6 +875,44 @@ mod tests {
                 false
             ),
             ExpectVerdict::Fail(Status::L7Sts, 0, "PostgreSQL unknown error".into())
+        );
+    }
+
+    #[test]
+    fn ldap_check_reads_the_bind_response() {
+        let c = TcpCheck::ldap();
+        let ok = b"\x30\x0c\x02\x01\x01\x61\x07\x0a\x01\x00\x04\x00\x04\x00";
+        assert_eq!(expect(false, &c.rules[2], ok, false), ExpectVerdict::Pass);
+        assert_eq!(expect(false, &c.rules[3], ok, false), ExpectVerdict::Pass);
+        assert_eq!(
+            success(false, &c.rules[3], ok),
+            (Status::L7Ok, 0, String::new())
+        );
+        let mut bad = ok.to_vec();
+        bad[9] = 49;
+        assert_eq!(
+            expect(false, &c.rules[3], &bad, false),
+            ExpectVerdict::Fail(
+                Status::L7Sts,
+                49,
+                "See RFC: http://tools.ietf.org/html/rfc4511#section-4.1.9".into()
+            )
+        );
+        assert_eq!(
+            expect(false, &c.rules[3], &ok[..8], false),
+            ExpectVerdict::More
+        );
+        // Active Directory's four-byte length.
+        let ad = b"\x30\x84\x00\x00\x00\x0c\x02\x01\x01\x61\x84\x00\x00\x00\x07\x0a\x01\x00\x04\x00\x04\x00";
+        assert_eq!(expect(false, &c.rules[3], ad, false), ExpectVerdict::Pass);
+        assert_eq!(
+            expect(
+                false,
+                &c.rules[2],
+                b"HTTP/1.0 400 Bad request\r\n\r\n",
+                false
+            ),
+            ExpectVerdict::Fail(Status::L7Rsp, 0, "Not LDAPv3 protocol".into())
         );
     }
 
