@@ -1290,3 +1290,84 @@ fn ldap_check(name: &str, program: &Path) {
     );
 }
 on_both!(ldap_check, ldap_check_on_haproxy, ldap_check_on_ringlb);
+
+/// `option mysql-check user <name>`: HAProxy's client authentication and
+/// COM_QUIT, then the server's handshake and the packet after it; an error
+/// packet is a wrong status with its code and message. (A stub answering like a MySQL server; none is
+/// installed.)
+fn mysql_check(name: &str, program: &Path) {
+    let ok = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let auths = Arc::new(std::sync::Mutex::new(Vec::<Vec<u8>>::new()));
+    let packet = |seq: u8, payload: &[u8]| {
+        let n = u32::try_from(payload.len()).unwrap().to_le_bytes();
+        let mut v = vec![n[0], n[1], n[2], seq];
+        v.extend_from_slice(payload);
+        v
+    };
+    let srv = {
+        let ok = Arc::clone(&ok);
+        let auths = Arc::clone(&auths);
+        Backend::spawn_with(move |mut s| {
+            let mut hdr = [0u8; 4];
+            if s.read_exact(&mut hdr).is_err() {
+                return;
+            }
+            let n = usize::from(hdr[0]) | usize::from(hdr[1]) << 8;
+            let mut body = vec![0u8; n];
+            if s.read_exact(&mut body).is_err() {
+                return;
+            }
+            let mut all = hdr.to_vec();
+            all.extend_from_slice(&body);
+            auths.lock().unwrap().push(all);
+            let mut reply = packet(0, b"\x0a8.0.32-stub\x00\x01\x00\x00\x00abcdefgh\x00");
+            if ok.load(Ordering::Relaxed) {
+                reply.extend(packet(2, b"\x00\x00\x00\x02\x00\x00\x00"));
+            } else {
+                reply.extend(packet(
+                    2,
+                    b"\xff\x15\x04#28000Access denied for user 'haproxy'",
+                ));
+            }
+            let _ = s.write_all(&reply);
+        })
+    };
+    let p = start(
+        name,
+        program,
+        &config(
+            "",
+            DEFAULTS,
+            &format!(
+                "    option mysql-check user haproxy\n    server s1 {} check inter 100 rise 1 fall 1\n",
+                srv.addr
+            ),
+        ),
+    );
+    let (line, _) = next_check_line(&p, DEADLINE);
+    assert_eq!(
+        line,
+        down_line(
+            "s1",
+            "Layer7 wrong status, code: 1045, info: \"#28000Access denied for user 'haproxy'\"",
+            (0, 0)
+        ),
+        "{name}"
+    );
+    assert_eq!(
+        next_check_line(&p, DEADLINE).0,
+        "backend be has no server available!",
+        "{name}"
+    );
+    ok.store(true, Ordering::Relaxed);
+    let (line, _) = next_check_line(&p, DEADLINE);
+    assert_eq!(
+        line,
+        up_line("s1", "Layer7 check passed, code: 0", (1, 0)),
+        "{name}"
+    );
+    let auth = auths.lock().unwrap()[0].clone();
+    assert_eq!(&auth[..4], &[41, 0, 0, 1], "{name}");
+    assert_eq!(&auth[36..], b"haproxy\x00\x00", "{name}");
+}
+on_both!(mysql_check, mysql_check_on_haproxy, mysql_check_on_ringlb);

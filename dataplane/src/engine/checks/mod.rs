@@ -11,7 +11,8 @@
 //! send` and `http-check expect status|rstatus|string|rstring` (`!`), and
 //! `option tcp-check` with `tcp-check connect|send|send-binary|expect
 //! string|binary|rstring`, and `option redis-check`, `ssl-hello-chk`,
-//! `smtpchk`, `pgsql-check` and `ldap-check` (built-in tcp-check rules).
+//! `smtpchk`, `pgsql-check`, `ldap-check` and `mysql-check` (built-in
+//! tcp-check rules).
 //! The others are refused by `support::check`.
 //!
 //! Timing as HAProxy: the first checks are spread over the smallest
@@ -295,7 +296,8 @@ pub fn supported(px: &Proxy) -> Result<(), String> {
             | CheckKind::SslHello
             | CheckKind::Smtp { .. }
             | CheckKind::Pgsql { .. }
-            | CheckKind::Ldap,
+            | CheckKind::Ldap
+            | CheckKind::Mysql { .. },
         ) => Ok(()),
         Some(_) => Err(format!("{}: this check kind is not supported yet", px.loc)),
     }
@@ -322,6 +324,9 @@ fn kind(px: &Proxy) -> Result<Kind, String> {
             Ok(Kind::TcpCheck(Box::new(tcpcheck::TcpCheck::smtp(&cmd))))
         }
         Some(CheckKind::Ldap) => Ok(Kind::TcpCheck(Box::new(tcpcheck::TcpCheck::ldap()))),
+        Some(CheckKind::Mysql { user, post_41 }) => Ok(Kind::TcpCheck(Box::new(
+            tcpcheck::TcpCheck::mysql(user.as_deref(), *post_41),
+        ))),
         Some(CheckKind::Pgsql { user }) => {
             Ok(Kind::TcpCheck(Box::new(tcpcheck::TcpCheck::pgsql(user))))
         }

@@ -120,6 +120,51 @@ pub enum TcpMatch {
     /// `ldap-check`'s custom rule: an LDAPv3 bindResponse whose resultCode
     /// is 0 (tcpcheck_ldap_expect_bindrsp).
     LdapBind,
+    /// `mysql-check`'s custom rules: a whole MySQL packet that is not an
+    /// error, the first one (the server's handshake) or the one after it
+    /// (tcpcheck_mysql_expect_iniths / _ok).
+    Mysql { after_handshake: bool },
+}
+
+/// tcpcheck_mysql_expect_packet: Ok, or the failure; None: more is needed.
+fn mysql_packet(
+    data: &[u8],
+    after_handshake: bool,
+    last: bool,
+) -> Option<Result<(), (Status, u16, String)>> {
+    let len3 = |at: usize| {
+        data.get(at..at + 3)
+            .map(|b| usize::from(b[0]) | usize::from(b[1]) << 8 | usize::from(b[2]) << 16)
+    };
+    let truncated = || {
+        (!last)
+            .then_some(())
+            .map_or(Some(Err((Status::L7Rsp, 0, String::new()))), |()| None)
+    };
+    let offset = if after_handshake {
+        match len3(0) {
+            Some(n) => 4 + n,
+            None => return truncated(),
+        }
+    } else {
+        0
+    };
+    let Some(plen) = len3(offset).filter(|_| data.len() >= offset + 4) else {
+        return truncated();
+    };
+    if data.len() < offset + plen + 4 {
+        return truncated();
+    }
+    if data.get(offset + 4) == Some(&0xff) {
+        // An error packet: its code, then its message (a C string).
+        let code = u16::from(data.get(offset + 5).copied().unwrap_or(0))
+            | u16::from(data.get(offset + 6).copied().unwrap_or(0)) << 8;
+        let msg = data.get(offset + 7..).unwrap_or_default();
+        let end = msg.iter().position(|&c| c == 0).unwrap_or(msg.len());
+        let info = String::from_utf8_lossy(msg.get(..end).unwrap_or_default()).into_owned();
+        return Some(Err((Status::L7Sts, code, info)));
+    }
+    Some(Ok(()))
 }
 
 /// tcpcheck_ldap_expect_bindrsp over what came: Ok, or the failure
@@ -514,6 +559,55 @@ impl TcpCheck {
     }
 }
 
+impl TcpCheck {
+    /// `option mysql-check [user <name> [post-41|pre-41]]`
+    /// (proxy_parse_mysql_check_opt): without a user, the server's
+    /// handshake; with one, a client authentication packet and COM_QUIT
+    /// sent at once, then the handshake and the packet after it.
+    pub fn mysql(user: Option<&str>, post_41: bool) -> TcpCheck {
+        let mut actions = vec![Action::Connect {
+            port: None,
+            implicit: false,
+        }];
+        if let Some(user) = user {
+            let body_len = user.len() + 7 + if post_41 { 27 } else { 0 };
+            let len = u32::try_from(body_len).unwrap_or(0).to_le_bytes();
+            let mut req = vec![len[0], len[1], len[2], 1];
+            if post_41 {
+                req.extend_from_slice(&[0x00, 0x82, 0x00, 0x00, 0x00, 0x80, 0x00, 0x01, 0x21]);
+                req.extend_from_slice(&[0u8; 23]);
+            } else {
+                req.extend_from_slice(&[0x00, 0x80, 0x00, 0x00, 0x01]);
+            }
+            req.extend_from_slice(user.as_bytes());
+            // NUL, the filler, then COM_QUIT.
+            req.extend_from_slice(&[0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01]);
+            actions.push(Action::Send(req));
+        }
+        let expect = |after_handshake: bool| Action::Expect {
+            negate: false,
+            what: TcpMatch::Mysql { after_handshake },
+            // HAProxy's custom rule reports the server's version, then the
+            // end of the rules reports the success again without words:
+            // its state-change line says none (see docs/differences.md).
+            opts: ExpectOpts::default(),
+        };
+        actions.push(expect(false));
+        if user.is_some() {
+            actions.push(expect(true));
+        }
+        let rules = (1u32..)
+            .zip(actions)
+            .map(|(step, action)| Rule {
+                action,
+                step,
+                comment: None,
+            })
+            .collect();
+        TcpCheck { rules, user: false }
+    }
+}
+
 /// The SSLv3 CLIENT HELLO of `option ssl-hello-chk`, with `unix_time` in
 /// its random's first four bytes (tcpcheck.c's sslv3_client_hello).
 pub fn ssl_hello(unix_time: u32) -> Vec<u8> {
@@ -573,6 +667,13 @@ pub fn expect(user: bool, rule: &Rule, data: &[u8], last: bool) -> ExpectVerdict
                 Some(Err((status, code, info))) => ExpectVerdict::Fail(status, code, info.into()),
             }
         }
+        TcpMatch::Mysql { after_handshake } => {
+            return match mysql_packet(data, *after_handshake, last) {
+                None => ExpectVerdict::More,
+                Some(Ok(())) => ExpectVerdict::Pass,
+                Some(Err((status, code, info))) => ExpectVerdict::Fail(status, code, info),
+            }
+        }
         TcpMatch::HexRegex(re) => {
             let mut hex = Vec::with_capacity(data.len() * 2);
             for b in data {
@@ -622,7 +723,7 @@ pub fn expect(user: bool, rule: &Rule, data: &[u8], last: bool) -> ExpectVerdict
         TcpMatch::HexRegex(_) => {
             let _ = write!(m, " (binary regex) at step {}", rule.step);
         }
-        TcpMatch::LdapBind => {
+        TcpMatch::LdapBind | TcpMatch::Mysql { .. } => {
             let _ = write!(m, " (custom function) at step {}", rule.step);
         }
     }
@@ -677,7 +778,9 @@ pub fn conn_err_info(tc: &TcpCheck, rule: &Rule, errno_text: &str) -> String {
             }
             TcpMatch::Regex(_) => m.push_str(" (expect regex)"),
             TcpMatch::HexRegex(_) => m.push_str(" (expect binary regex)"),
-            TcpMatch::LdapBind => m.push_str(" (expect custom function)"),
+            TcpMatch::LdapBind | TcpMatch::Mysql { .. } => {
+                m.push_str(" (expect custom function)");
+            }
         },
     }
     if let Some(c) = &rule.comment {
@@ -913,6 +1016,67 @@ mod tests {
                 false
             ),
             ExpectVerdict::Fail(Status::L7Rsp, 0, "Not LDAPv3 protocol".into())
+        );
+    }
+
+    /// A MySQL packet: its length, sequence id and payload.
+    fn packet(seq: u8, payload: &[u8]) -> Vec<u8> {
+        let n = u32::try_from(payload.len()).unwrap().to_le_bytes();
+        let mut v = vec![n[0], n[1], n[2], seq];
+        v.extend_from_slice(payload);
+        v
+    }
+
+    #[test]
+    fn mysql_check_as_haproxy_builds_it() {
+        let plain = TcpCheck::mysql(None, false);
+        assert_eq!(plain.rules.len(), 2);
+        let hs = packet(0, b"\x0a8.0.32\x00\x01\x00\x00\x00abcdefgh\x00");
+        assert_eq!(
+            expect(false, &plain.rules[1], &hs[..6], false),
+            ExpectVerdict::More
+        );
+        assert_eq!(
+            expect(false, &plain.rules[1], &hs, false),
+            ExpectVerdict::Pass
+        );
+        assert_eq!(
+            success(false, &plain.rules[1], &hs),
+            (Status::L7Ok, 0, String::new())
+        );
+
+        let c = TcpCheck::mysql(Some("haproxy"), true);
+        let Action::Send(req) = &c.rules[1].action else {
+            panic!("a send")
+        };
+        assert_eq!(&req[..4], &[41, 0, 0, 1]);
+        // The declared length counts the filler after the name.
+        assert_eq!(req.len(), 4 + 41 + 5);
+        assert_eq!(&req[36..44], b"haproxy\x00");
+        let mut both = hs.clone();
+        both.extend(packet(2, b"\x00\x00\x00\x02\x00\x00\x00"));
+        assert_eq!(
+            expect(false, &c.rules[2], &both, false),
+            ExpectVerdict::Pass
+        );
+        assert_eq!(
+            expect(false, &c.rules[3], &both, false),
+            ExpectVerdict::Pass
+        );
+        assert_eq!(expect(false, &c.rules[3], &hs, false), ExpectVerdict::More);
+        let mut denied = hs.clone();
+        denied.extend(packet(2, b"\xff\x15\x04#28000Access denied"));
+        assert_eq!(
+            expect(false, &c.rules[3], &denied, false),
+            ExpectVerdict::Fail(Status::L7Sts, 1045, "#28000Access denied".into())
+        );
+        let old = TcpCheck::mysql(Some("u"), false);
+        let Action::Send(req) = &old.rules[1].action else {
+            panic!("a send")
+        };
+        assert_eq!(
+            req,
+            &[8, 0, 0, 1, 0x00, 0x80, 0x00, 0x00, 0x01, b'u', 0, 0, 1, 0, 0, 0, 1]
         );
     }
 
