@@ -132,9 +132,9 @@ fn mysql_packet(
     after_handshake: bool,
     last: bool,
 ) -> Option<Result<(), (Status, u16, String)>> {
-    let len3 = |at: usize| {
-        data.get(at..at + 3)
-            .map(|b| usize::from(b[0]) | usize::from(b[1]) << 8 | usize::from(b[2]) << 16)
+    let len3 = |at: usize| match data.get(at..at + 3)? {
+        &[a, b, c] => Some(usize::from(a) | usize::from(b) << 8 | usize::from(c) << 16),
+        _ => None,
     };
     let truncated = || {
         (!last)
