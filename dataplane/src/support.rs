@@ -67,7 +67,7 @@ pub const UNSUPPORTED: &[Unsupported] = &[
     },
     Unsupported {
         key: "health checks",
-        why: "only TCP connect checks, option httpchk (http-check send, expect status|rstatus|string|rstring), option tcp-check (connect [port], send, send-binary, expect string|binary|rstring) option redis-check, ssl-hello-chk, smtpchk, pgsql-check, ldap-check and mysql-check run yet; agent checks, observe, slowstart, init-state down without a check, check-send-proxy, check-ssl, on-marked-down/up, the other check kinds and rules do not",
+        why: "only TCP connect checks, option httpchk (http-check send, disable-on-404, expect status|rstatus|string|rstring), option tcp-check (connect [port], send, send-binary, expect string|binary|rstring) option redis-check, ssl-hello-chk, smtpchk, pgsql-check, ldap-check and mysql-check run yet; agent checks, observe, slowstart, init-state down without a check, check-send-proxy, check-ssl, on-marked-down/up, the other check kinds and rules do not",
     },
     Unsupported {
         key: "ssl",

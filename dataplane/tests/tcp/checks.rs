@@ -88,10 +88,10 @@ fn http_server(status: Arc<AtomicU16>) -> Backend {
             }
         }
         let code = status.load(Ordering::Relaxed);
-        let (reason, body) = if code == 200 {
-            ("OK", "ready")
-        } else {
-            ("Service Unavailable", "maintenance")
+        let (reason, body) = match code {
+            200 => ("OK", "ready"),
+            404 => ("Not Found", "gone"),
+            _ => ("Service Unavailable", "maintenance"),
         };
         let _ = write!(
             s,
@@ -1371,3 +1371,68 @@ fn mysql_check(name: &str, program: &Path) {
     assert_eq!(&auth[36..], b"haproxy\x00\x00", "{name}");
 }
 on_both!(mysql_check, mysql_check_on_haproxy, mysql_check_on_ringlb);
+
+/// `http-check disable-on-404`: a 404 from a server that is up puts it in
+/// NOLB ("is stopping", no new traffic), a 200 brings it back, anything
+/// else is a failure as usual.
+fn disable_on_404(name: &str, program: &Path) {
+    let status = Arc::new(AtomicU16::new(200));
+    let srv = http_server(Arc::clone(&status));
+    let p = start(
+        name,
+        program,
+        &config(
+            "",
+            DEFAULTS,
+            &format!(
+                "    option httpchk GET /health\n    http-check disable-on-404\n    server s1 {} check inter 100 rise 1 fall 1\n",
+                srv.addr
+            ),
+        ),
+    );
+    status.store(404, Ordering::Relaxed);
+    let want = [
+        "Server be/s1 is stopping, reason: Layer7 check conditionally passed, code: 404, check duration: Nms. 0 active and 0 backup servers online. 0 sessions requeued, 0 total in queue.".to_string(),
+        "backend be has no server available!".to_string(),
+    ];
+    for w in &want {
+        assert_eq!(&next_check_line(&p, DEADLINE).0, w, "{name}");
+    }
+    // NOLB: no new traffic.
+    let mut c = p.connect();
+    let mut b = [0u8; 8];
+    assert_eq!(
+        c.read(&mut b).unwrap_or(0),
+        0,
+        "{name}: no server while stopping"
+    );
+    status.store(200, Ordering::Relaxed);
+    assert_eq!(
+        next_check_line(&p, DEADLINE).0,
+        up_line("s1", "Layer7 check passed, code: 200", (1, 0)),
+        "{name}"
+    );
+    status.store(503, Ordering::Relaxed);
+    assert_eq!(
+        next_check_line(&p, DEADLINE).0,
+        down_line(
+            "s1",
+            "Layer7 wrong status, code: 503, info: \"Service Unavailable\"",
+            (0, 0)
+        ),
+        "{name}"
+    );
+    // Down, a 404 is a wrong status, not a way back.
+    status.store(404, Ordering::Relaxed);
+    assert_eq!(
+        next_check_line(&p, DEADLINE).0,
+        "backend be has no server available!",
+        "{name}"
+    );
+    no_check_line(&p, Duration::from_millis(400), name);
+}
+on_both!(
+    disable_on_404,
+    disable_on_404_on_haproxy,
+    disable_on_404_on_ringlb
+);

@@ -24,11 +24,13 @@ pub enum Status {
     L7Tout,
     L7Rsp,
     L7Ok,
+    /// `http-check disable-on-404`: up, but taking no new traffic.
+    L7OkC,
     L7Sts,
 }
 
 impl Status {
-    const ALL: [Status; 12] = [
+    const ALL: [Status; 13] = [
         Status::Ini,
         Status::SockErr,
         Status::L4Ok,
@@ -40,6 +42,7 @@ impl Status {
         Status::L7Tout,
         Status::L7Rsp,
         Status::L7Ok,
+        Status::L7OkC,
         Status::L7Sts,
     ];
 
@@ -65,6 +68,7 @@ impl Status {
             Status::L7Tout => "L7TOUT",
             Status::L7Rsp => "L7RSP",
             Status::L7Ok => "L7OK",
+            Status::L7OkC => "L7OKC",
             Status::L7Sts => "L7STS",
         }
     }
@@ -83,17 +87,21 @@ impl Status {
             Status::L7Tout => "Layer7 timeout",
             Status::L7Rsp => "Layer7 invalid response",
             Status::L7Ok => "Layer7 check passed",
+            Status::L7OkC => "Layer7 check conditionally passed",
             Status::L7Sts => "Layer7 wrong status",
         }
     }
 
     pub fn passed(self) -> bool {
-        matches!(self, Status::L4Ok | Status::L6Ok | Status::L7Ok)
+        matches!(
+            self,
+            Status::L4Ok | Status::L6Ok | Status::L7Ok | Status::L7OkC
+        )
     }
 
     /// Statuses at or past HCHK_STATUS_L57DATA print their HTTP code.
     fn has_code(self) -> bool {
-        matches!(self, Status::L7Ok | Status::L7Sts)
+        matches!(self, Status::L7Ok | Status::L7OkC | Status::L7Sts)
     }
 }
 
@@ -298,6 +306,15 @@ pub struct Farm {
     pub queued: u32,
 }
 
+/// Where a server's state goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transition {
+    Up,
+    Down,
+    /// NOLB (`http-check disable-on-404`).
+    Stopping,
+}
+
 /// "Server be/s1 is DOWN, reason: ... 0 active and 0 backup servers left.
 /// 0 sessions active, 0 requeued, 0 remaining in queue." (srv_update_status
 /// and srv_append_status; `reason` None under option log-health-checks,
@@ -306,7 +323,7 @@ pub fn state_line(
     backend: &str,
     server: &str,
     backup: bool,
-    up: bool,
+    to: Transition,
     reason: Option<&Outcome>,
     farm: &Farm,
 ) -> String {
@@ -315,7 +332,11 @@ pub fn state_line(
         s,
         "{}Server {backend}/{server} is {}",
         if backup { "Backup " } else { "" },
-        if up { "UP" } else { "DOWN" }
+        match to {
+            Transition::Up => "UP",
+            Transition::Down => "DOWN",
+            Transition::Stopping => "stopping",
+        }
     );
     if let Some(o) = reason {
         append_reason(o, &mut s);
@@ -326,7 +347,7 @@ pub fn state_line(
     } else {
         ""
     };
-    if up {
+    if to != Transition::Down {
         let _ = write!(
             s,
             ". {} active and {} backup servers online.{on_backup} {} sessions requeued, {} total in queue.",
@@ -355,8 +376,13 @@ pub fn health_line(
     let mut s = String::with_capacity(200);
     let _ = write!(
         s,
-        "Health check for {}server {backend}/{server} {}",
+        "Health check for {}server {backend}/{server} {}{}",
         if backup { "backup " } else { "" },
+        if o.status == Status::L7OkC {
+            "conditionally "
+        } else {
+            ""
+        },
         if o.status.passed() {
             "succeeded"
         } else {
@@ -442,7 +468,7 @@ mod tests {
         let o = Outcome::new(Status::L4Con, 0, "Connection refused", ms(0));
         let farm = Farm::default();
         assert_eq!(
-            state_line("be", "s1", false, false, Some(&o), &farm),
+            state_line("be", "s1", false, Transition::Down, Some(&o), &farm),
             "Server be/s1 is DOWN, reason: Layer4 connection problem, info: \"Connection refused\", check duration: 0ms. 0 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue."
         );
         let ok = Outcome::new(Status::L7Ok, 200, "", ms(3));
@@ -454,7 +480,7 @@ mod tests {
             ..Farm::default()
         };
         assert_eq!(
-            state_line("be", "b", true, true, Some(&ok), &farm),
+            state_line("be", "b", true, Transition::Up, Some(&ok), &farm),
             "Backup Server be/b is UP, reason: Layer7 check passed, code: 200, check duration: 3ms. 0 active and 1 backup servers online. Running on backup. 0 sessions requeued, 0 total in queue."
         );
         let mut h = Health::new(2, 1, false);

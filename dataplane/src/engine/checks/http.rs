@@ -58,6 +58,9 @@ pub struct HttpCheck {
     pub request: Vec<u8>,
     pub method: Method,
     pub expects: Vec<Expect>,
+    /// `http-check disable-on-404`: a 404 from a server that is up puts it
+    /// in NOLB (L7OKC).
+    pub disable_on_404: bool,
 }
 
 /// The request parts, as `option httpchk` and `http-check send` give them.
@@ -159,7 +162,14 @@ impl Reader {
 
     /// The verdict over `input` (the whole response so far); `last`: no
     /// more will come (the server closed, or the buffer is full).
-    pub fn verdict(&mut self, check: &HttpCheck, input: &mut [u8], last: bool) -> Verdict {
+    /// `up`: the server is not down (disable-on-404 applies).
+    pub fn verdict(
+        &mut self,
+        check: &HttpCheck,
+        input: &mut [u8],
+        last: bool,
+        up: bool,
+    ) -> Verdict {
         if self.body_at.is_none() {
             match self.parser.parse(input, &mut self.head) {
                 Ok(Progress::Done(n)) => self.body_at = Some(n),
@@ -173,6 +183,9 @@ impl Reader {
         }
         let at = self.body_at.unwrap_or(input.len());
         let code = self.head.status;
+        if check.disable_on_404 && up && code == 404 {
+            return Verdict::Done(Status::L7OkC, code, String::new());
+        }
         let reason = String::from_utf8_lossy(self.head.line_parts()[2]).into_owned();
         let needs_body = check.expects.iter().any(|e| e.what.needs_body());
         let (body, complete) = if needs_body {
@@ -282,14 +295,15 @@ mod tests {
             request,
             method,
             expects,
+            disable_on_404: false,
         }
     }
 
     fn run(c: &HttpCheck, resp: &[u8]) -> Verdict {
         let mut r = Reader::new(c.method);
         let mut buf = resp.to_vec();
-        match r.verdict(c, &mut buf, false) {
-            Verdict::More => r.verdict(c, &mut buf, true),
+        match r.verdict(c, &mut buf, false, true) {
+            Verdict::More => r.verdict(c, &mut buf, true, true),
             v => v,
         }
     }
@@ -410,10 +424,10 @@ mod tests {
         }]);
         let mut r = Reader::new(s.method);
         let mut part = b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nre".to_vec();
-        assert_eq!(r.verdict(&s, &mut part, false), Verdict::More);
+        assert_eq!(r.verdict(&s, &mut part, false, true), Verdict::More);
         let mut all = b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nready!!!!!".to_vec();
         assert_eq!(
-            r.verdict(&s, &mut all, false),
+            r.verdict(&s, &mut all, false, true),
             Verdict::Done(Status::L7Ok, 200, String::new())
         );
     }

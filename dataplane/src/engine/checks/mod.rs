@@ -7,13 +7,13 @@
 //! its one owner (`Process::set_server`), which every core sees at once,
 //! and logs HAProxy's state-change line.
 //!
-//! Kinds: a TCP connect (no option), and `option httpchk` with `http-check
-//! send` and `http-check expect status|rstatus|string|rstring` (`!`), and
-//! `option tcp-check` with `tcp-check connect|send|send-binary|expect
-//! string|binary|rstring`, and `option redis-check`, `ssl-hello-chk`,
-//! `smtpchk`, `pgsql-check`, `ldap-check` and `mysql-check` (built-in
-//! tcp-check rules).
-//! The others are refused by `support::check`.
+//! Kinds: a TCP connect (no option); `option httpchk` with `http-check
+//! send`, `disable-on-404` (NOLB on a 404) and `http-check expect
+//! status|rstatus|string|rstring` (`!`); `option tcp-check` with `tcp-check
+//! connect|send|send-binary|expect string|binary|rstring`; `option
+//! redis-check`, `ssl-hello-chk`, `smtpchk`, `pgsql-check`, `ldap-check` and
+//! `mysql-check` (built-in tcp-check rules). The others are refused by
+//! `support::check`.
 //!
 //! Timing as HAProxy: the first checks are spread over the smallest
 //! interval (`start_checks`: server n of N starts at inter × n / N, capped
@@ -236,6 +236,7 @@ fn http_check(
         ..Send::default()
     };
     let mut expects = Vec::new();
+    let mut disable_on_404 = false;
     for st in &px.http_checks {
         let at = |e: String| format!("{}: {e}", st.loc);
         match &st.kind {
@@ -269,6 +270,9 @@ fn http_check(
                     what,
                 });
             }
+            CheckStepKind::Other { keyword, .. } if keyword == "disable-on-404" => {
+                disable_on_404 = true;
+            }
             _ => return Err(at("this http-check rule is not supported yet".into())),
         }
     }
@@ -277,6 +281,7 @@ fn http_check(
         request,
         method,
         expects,
+        disable_on_404,
     })
 }
 

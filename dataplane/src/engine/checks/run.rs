@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use futures_util::future::{select, Either};
 use ringlb_config::model::Level;
 
-use super::health::{self, Counts, Farm, Health, Outcome, Status};
+use super::health::{self, Counts, Farm, Health, Outcome, Status, Transition};
 use super::http::{Reader, Verdict};
 use super::tcpcheck::{self, Action, ExpectVerdict, TcpCheck};
 use super::{CheckPlan, Kind, Target};
@@ -147,7 +147,7 @@ fn send(core: &Core, b: usize, level: Level, line: String) {
 /// srv_update_status): nothing for a server in maintenance or already so;
 /// else the state changes through the one owner, the line is logged, and
 /// the servers that track it follow. Whether it changed.
-fn set_state(core: &Core, b: usize, s: usize, up: bool, why: Why<'_>) -> bool {
+fn set_state(core: &Core, b: usize, s: usize, to: Transition, why: Why<'_>) -> bool {
     let shared = &core.shared;
     let (Some(be), Some(log)) = (
         shared.plan.backends.get(b),
@@ -159,13 +159,22 @@ fn set_state(core: &Core, b: usize, s: usize, up: bool, why: Why<'_>) -> bool {
         return false;
     };
     let now = srv.state.get();
-    if now.admin & admin::MAINT != 0 || (now.oper == Oper::Stopped) != up {
+    let already = match to {
+        Transition::Up => matches!(now.oper, Oper::Running | Oper::Starting),
+        Transition::Down => now.oper == Oper::Stopped,
+        Transition::Stopping => now.oper == Oper::Stopping,
+    };
+    if now.admin & admin::MAINT != 0 || already {
         return false;
     }
     let before = counts(be);
     let was_stopping = now.oper == Oper::Stopping || now.admin & admin::DRAIN != 0;
-    let to = if up { Oper::Running } else { Oper::Stopped };
-    if !shared.set_server(b, s, Change::Oper(to)) {
+    let oper = match to {
+        Transition::Up => Oper::Running,
+        Transition::Down => Oper::Stopped,
+        Transition::Stopping => Oper::Stopping,
+    };
+    if !shared.set_server(b, s, Change::Oper(oper)) {
         return false;
     }
     let after = counts(be);
@@ -179,7 +188,7 @@ fn set_state(core: &Core, b: usize, s: usize, up: bool, why: Why<'_>) -> bool {
         &be.name,
         &srv.name,
         srv.backup,
-        up,
+        to,
         match why {
             Why::Check(o) => Some(o),
             Why::Quiet | Why::Via(..) => None,
@@ -192,7 +201,7 @@ fn set_state(core: &Core, b: usize, s: usize, up: bool, why: Why<'_>) -> bool {
         line.insert_str(at, &format!(" via {vb}/{vs}"));
     }
     warn(&line);
-    let level = if up || was_stopping {
+    let level = if to != Transition::Down || was_stopping {
         Level::Notice
     } else {
         Level::Alert
@@ -216,7 +225,7 @@ fn set_state(core: &Core, b: usize, s: usize, up: bool, why: Why<'_>) -> bool {
 }
 
 /// The trackers of a server that changed follow it, depth first.
-fn follow_trackers(core: &Core, trackers: &[super::Tracker], via: (usize, usize), up: bool) {
+fn follow_trackers(core: &Core, trackers: &[super::Tracker], via: (usize, usize), to: Transition) {
     let plan = &core.shared.plan;
     let Some((vb, vs)) = plan
         .backends
@@ -226,8 +235,8 @@ fn follow_trackers(core: &Core, trackers: &[super::Tracker], via: (usize, usize)
         return;
     };
     for t in trackers {
-        if set_state(core, t.backend, t.server, up, Why::Via(vb, vs)) {
-            follow_trackers(core, &t.trackers, (t.backend, t.server), up);
+        if set_state(core, t.backend, t.server, to, Why::Via(vb, vs)) {
+            follow_trackers(core, &t.trackers, (t.backend, t.server), to);
         }
     }
 }
@@ -268,10 +277,15 @@ fn apply(
         }
     }
     *prev = o.status;
-    let up = if !passed && health.health == 0 {
-        false
+    // check_notify_stopping / _success / _failure.
+    let to = if !passed && health.health == 0 {
+        Transition::Down
     } else if passed && health.is_up() {
-        true
+        if o.status == Status::L7OkC {
+            Transition::Stopping
+        } else {
+            Transition::Up
+        }
     } else {
         return;
     };
@@ -280,8 +294,8 @@ fn apply(
     } else {
         Why::Check(o)
     };
-    if set_state(core, plan.backend, plan.server, up, why) {
-        follow_trackers(core, &plan.trackers, (plan.backend, plan.server), up);
+    if set_state(core, plan.backend, plan.server, to, why) {
+        follow_trackers(core, &plan.trackers, (plan.backend, plan.server), to);
     }
 }
 
@@ -411,6 +425,8 @@ async fn simple_check(core: &Core, plan: &CheckPlan, srv: &ServerPlan) -> (Statu
     };
     let until = d.connected();
     let bufsize = core.shared.plan.bufsize;
+    // disable-on-404 applies to a server that is not down.
+    let up = srv.state.get().oper != Oper::Stopped;
     let exchange = async {
         let (res, _) = conn.write_vec(check.request.clone()).await;
         if let Err(e) = res {
@@ -424,7 +440,7 @@ async fn simple_check(core: &Core, plan: &CheckPlan, srv: &ServerPlan) -> (Statu
                 Err(e) => return (Status::SockErr, 0, strerror(&e)),
             };
             let last = n == 0 || buf.room() == 0;
-            match reader.verdict(check, buf.data_mut(), last) {
+            match reader.verdict(check, buf.data_mut(), last, up) {
                 Verdict::Done(s, code, info) => return (s, code, info),
                 Verdict::More if last => return (Status::L7Rsp, 0, String::new()),
                 Verdict::More => {}
