@@ -241,7 +241,7 @@ fn health_checks_run_and_the_rest_is_named() {
         ("    option smtpchk HELO mx.example.org\n    server s1 127.0.0.1:25 check\n", None),
         ("    option pgsql-check user haproxy\n    server s1 127.0.0.1:5432 check\n", None),
         ("    option ldap-check\n    server s1 127.0.0.1:389 check\n", None),
-        ("    option httpchk\n    http-check disable-on-404\n    server s1 127.0.0.1:80 check\n", None),
+        ("    option httpchk\n    http-check disable-on-404\n    http-check comment hi\n    http-check expect status 200\n    server s1 127.0.0.1:80 check\n", None),
         ("    option httpchk\n    http-check send-state\n    server s1 127.0.0.1:80 check\n", Some(("this http-check rule", 11))),
         ("    option mysql-check user haproxy\n    server s1 127.0.0.1:3306 check\n", None),
         ("    option spop-check\n    server s1 127.0.0.1:80 check\n", Some(("this check kind", 9))),

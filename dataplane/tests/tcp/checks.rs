@@ -1436,3 +1436,68 @@ on_both!(
     disable_on_404_on_haproxy,
     disable_on_404_on_ringlb
 );
+
+/// `tcp-check comment` lines count as steps and name the rules after them.
+fn tcp_check_comments(name: &str, program: &Path) {
+    let ok = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let srv = pong_server(ok);
+    let p = start(
+        name,
+        program,
+        &config(
+            "",
+            DEFAULTS,
+            &format!(
+                "    option tcp-check\n    tcp-check comment \"say hi\"\n    tcp-check send PING\\r\\n\n    tcp-check comment \"want pong\"\n    tcp-check expect string -ERR\n    tcp-check expect string +PONG\n    server s1 {} check inter 100 fall 1\n",
+                srv.addr
+            ),
+        ),
+    );
+    let (line, _) = next_check_line(&p, DEADLINE);
+    assert_eq!(
+        line,
+        down_line(
+            "s1",
+            "Layer7 invalid response, info: \"TCPCHK did not match content '+PONG' at step 5 comment: want pong\"",
+            (0, 0)
+        ),
+        "{name}"
+    );
+}
+on_both!(
+    tcp_check_comments,
+    tcp_check_comments_on_haproxy,
+    tcp_check_comments_on_ringlb
+);
+
+/// An `http-check expect` rule's comment follows the info of its failure.
+fn http_check_comment(name: &str, program: &Path) {
+    let srv = http_server(Arc::new(AtomicU16::new(503)));
+    let p = start(
+        name,
+        program,
+        &config(
+            "",
+            DEFAULTS,
+            &format!(
+                "    option httpchk\n    http-check expect status 200 comment \"need 200\"\n    server s1 {} check inter 100 fall 1\n",
+                srv.addr
+            ),
+        ),
+    );
+    let (line, _) = next_check_line(&p, DEADLINE);
+    assert_eq!(
+        line,
+        down_line(
+            "s1",
+            "Layer7 wrong status, code: 503, info: \"Service Unavailable comment: need 200\"",
+            (0, 0)
+        ),
+        "{name}"
+    );
+}
+on_both!(
+    http_check_comment,
+    http_check_comment_on_haproxy,
+    http_check_comment_on_ringlb
+);

@@ -16,6 +16,8 @@ use super::health::Status;
 pub struct Expect {
     pub negate: bool,
     pub what: Match,
+    /// Its comment, said after the info of a failure.
+    pub comment: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -246,6 +248,10 @@ impl Reader {
                 }
             };
             if matched == e.negate {
+                let info = match &e.comment {
+                    Some(c) => format!("{info} comment: {c}"),
+                    None => info,
+                };
                 return Verdict::Done(status, code, info);
             }
         }
@@ -364,6 +370,7 @@ mod tests {
         let not200 = check(vec![Expect {
             negate: true,
             what: Match::Status(parse_codes("200").unwrap()),
+            comment: None,
         }]);
         assert_eq!(
             run(&not200, b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"),
@@ -376,6 +383,7 @@ mod tests {
         let s = check(vec![Expect {
             negate: false,
             what: Match::Body(b"nope".to_vec()),
+            comment: None,
         }]);
         assert_eq!(
             run(&s, b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello"),
@@ -392,6 +400,7 @@ mod tests {
         let neg = check(vec![Expect {
             negate: true,
             what: Match::RBody(regex::bytes::Regex::new("hel+o").unwrap()),
+            comment: None,
         }]);
         assert_eq!(
             run(&neg, b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello"),
@@ -404,6 +413,7 @@ mod tests {
         let rs = check(vec![Expect {
             negate: false,
             what: Match::RStatus(regex::bytes::Regex::new("^2").unwrap()),
+            comment: None,
         }]);
         assert_eq!(
             run(&rs, b"HTTP/1.1 204 No Content\r\n\r\n"),
@@ -421,6 +431,7 @@ mod tests {
         let s = check(vec![Expect {
             negate: false,
             what: Match::Body(b"ready".to_vec()),
+            comment: None,
         }]);
         let mut r = Reader::new(s.method);
         let mut part = b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nre".to_vec();

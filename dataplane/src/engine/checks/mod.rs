@@ -211,6 +211,53 @@ fn target(
     Ok(Target::Inet(SocketAddr::new(ip.unwrap_or(base_ip), port)))
 }
 
+/// Each step's comment as HAProxy assigns them (tcpcheck.c, after the
+/// rules are parsed): a `comment` step's text goes to the rules after it,
+/// as long as they are of the kind of the first of them, unless they have
+/// their own; a connect takes it and ends it.
+pub(crate) fn comments(steps: &[ringlb_config::model::CheckStep]) -> Vec<Option<String>> {
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    enum K {
+        Comment,
+        Connect,
+        Send,
+        Expect,
+        Action,
+    }
+    let mut out = Vec::with_capacity(steps.len());
+    let mut pending: Option<String> = None;
+    let mut prev = K::Comment;
+    for st in steps {
+        let k = match &st.kind {
+            CheckStepKind::Connect(_) => K::Connect,
+            CheckStepKind::HttpSend { .. }
+            | CheckStepKind::Send { .. }
+            | CheckStepKind::SendBinary { .. } => K::Send,
+            CheckStepKind::Expect(_) => K::Expect,
+            CheckStepKind::Other { keyword, .. } if keyword == "comment" => K::Comment,
+            CheckStepKind::Other { .. } => K::Action,
+        };
+        if k != prev && prev != K::Comment {
+            pending = None;
+        }
+        prev = k;
+        let own = st.comment.clone();
+        out.push(match k {
+            K::Comment => {
+                pending = own;
+                None
+            }
+            K::Connect | K::Action => {
+                let c = own.or_else(|| pending.take());
+                pending = None;
+                c
+            }
+            K::Send | K::Expect => own.or_else(|| pending.clone()),
+        });
+    }
+    out
+}
+
 /// A server's `init-state` (3.x), its own or its default-server's.
 pub fn init_state<'a>(
     px: &'a Proxy,
@@ -237,7 +284,8 @@ fn http_check(
     };
     let mut expects = Vec::new();
     let mut disable_on_404 = false;
-    for st in &px.http_checks {
+    let notes = comments(&px.http_checks);
+    for (st, note) in px.http_checks.iter().zip(notes) {
         let at = |e: String| format!("{}: {e}", st.loc);
         match &st.kind {
             CheckStepKind::HttpSend {
@@ -268,11 +316,13 @@ fn http_check(
                 expects.push(Expect {
                     negate: e.negate,
                     what,
+                    comment: note,
                 });
             }
             CheckStepKind::Other { keyword, .. } if keyword == "disable-on-404" => {
                 disable_on_404 = true;
             }
+            CheckStepKind::Other { keyword, .. } if keyword == "comment" => {}
             _ => return Err(at("this http-check rule is not supported yet".into())),
         }
     }

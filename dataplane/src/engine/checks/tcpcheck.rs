@@ -257,7 +257,10 @@ impl TcpCheck {
     pub fn compile(steps: &[CheckStep]) -> Result<TcpCheck, String> {
         let mut rules = Vec::new();
         let mut index = 0u32;
-        for st in steps {
+        let notes = super::comments(steps);
+        for (st, note) in steps.iter().zip(notes) {
+            // Every line has a step number, comments included.
+            index += 1;
             let at = |e: &str| format!("{}: {e}", st.loc);
             let action = match &st.kind {
                 CheckStepKind::Connect(c) => {
@@ -320,10 +323,9 @@ impl TcpCheck {
             };
             rules.push(Rule {
                 action,
-                step: index + 1,
-                comment: st.comment.clone(),
+                step: index,
+                comment: note,
             });
-            index += 1;
         }
         Ok(TcpCheck::with_implicit_connect(rules, true))
     }
