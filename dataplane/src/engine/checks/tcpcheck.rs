@@ -256,11 +256,9 @@ impl TcpCheck {
     /// "<file>:<line>: <what>".
     pub fn compile(steps: &[CheckStep]) -> Result<TcpCheck, String> {
         let mut rules = Vec::new();
-        let mut index = 0u32;
         let notes = super::comments(steps);
-        for (st, note) in steps.iter().zip(notes) {
-            // Every line has a step number, comments included.
-            index += 1;
+        // Every line has a step number, comments included.
+        for (index, (st, note)) in (1u32..).zip(steps.iter().zip(notes)) {
             let at = |e: &str| format!("{}: {e}", st.loc);
             let action = match &st.kind {
                 CheckStepKind::Connect(c) => {
