@@ -113,8 +113,19 @@ fn counts(be: &BackendPlan) -> Counts {
     c
 }
 
+/// A line to stderr as ha_warning / ha_alert write it. Not eprintln!,
+/// which panics when stderr is gone (a closed pipe): a core must not.
+fn to_stderr(tag: &str, line: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "{tag} ({}) : {line}",
+        std::process::id()
+    );
+}
+
 fn warn(line: &str) {
-    eprintln!("[WARNING]  ({}) : {line}", std::process::id());
+    to_stderr("[WARNING] ", line);
 }
 
 /// Why a server's state changes, as its line says it.
@@ -208,11 +219,9 @@ fn set_state(core: &Core, b: usize, s: usize, to: Transition, why: Why<'_>) -> b
     };
     send(core, b, level, line);
     if before.active + before.backup > 0 && after.active + after.backup == 0 {
-        eprintln!(
-            "[ALERT]    ({}) : {} '{}' has no server available!",
-            std::process::id(),
-            log.word,
-            be.name
+        to_stderr(
+            "[ALERT]   ",
+            &format!("{} '{}' has no server available!", log.word, be.name),
         );
         send(
             core,
