@@ -543,6 +543,11 @@ mod tests {
         // mininter is a's 2s; b's own start interval is its inter (fall 1:
         // fully up), 3s: it starts at 3s × 1/2.
         assert_eq!(b.first, Duration::from_millis(1500));
+        // max-spread-checks caps the spread of the first checks.
+        let c = checks(
+            "global\n    max-spread-checks 1s\nbackend be\n    server a 127.0.0.1:1 check inter 10s\n    server b 127.0.0.1:2 check inter 10s\n",
+        );
+        assert_eq!(c[1].first, Duration::from_millis(500));
         let Kind::Http(h) = &a.kind else {
             panic!("an HTTP check")
         };
