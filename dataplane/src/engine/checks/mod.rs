@@ -285,9 +285,29 @@ fn http_check(
     let mut expects = Vec::new();
     let mut disable_on_404 = false;
     let notes = comments(&px.http_checks);
+    let mut sends = 0;
     for (st, note) in px.http_checks.iter().zip(notes) {
         let at = |e: String| format!("{}: {e}", st.loc);
         match &st.kind {
+            CheckStepKind::HttpSend { uri_lf: true, .. }
+            | CheckStepKind::HttpSend { body_lf: true, .. } => {
+                return Err(at(
+                    "http-check send uri-lf and body-lf are not supported yet".into(),
+                ))
+            }
+            CheckStepKind::HttpSend { headers, .. }
+                if headers.iter().any(|(_, v)| v.contains('%')) =>
+            {
+                // Header values are log-format strings.
+                return Err(at(
+                    "http-check send hdr with a log-format value is not supported yet".into(),
+                ));
+            }
+            CheckStepKind::HttpSend { .. } if sends > 0 => {
+                return Err(at(
+                    "a second http-check send (multi-step checks) is not supported yet".into(),
+                ));
+            }
             CheckStepKind::HttpSend {
                 method,
                 uri,
@@ -295,13 +315,16 @@ fn http_check(
                 headers,
                 body,
                 ..
-            } => send.merge(Send {
-                method: method.clone(),
-                uri: uri.clone(),
-                version: version.clone(),
-                headers: headers.clone(),
-                body: body.clone(),
-            }),
+            } => {
+                sends += 1;
+                send.merge(Send {
+                    method: method.clone(),
+                    uri: uri.clone(),
+                    version: version.clone(),
+                    headers: headers.clone(),
+                    body: body.clone(),
+                });
+            }
             CheckStepKind::Expect(e) => {
                 let re = |p: &str| {
                     regex::bytes::Regex::new(p).map_err(|e| at(format!("invalid regex: {e}")))
