@@ -332,6 +332,17 @@ fn check_modes(fe: &Proxy, be: &Proxy, loc: &Loc, how: &str, diags: &mut Diagnos
 }
 
 fn check_track(cfg: &Config, px: &Proxy, s: &Server, t: &TrackRef, diags: &mut Diagnostics) {
+    // HAProxy refuses it as it parses the server line (_srv_parse_finalize).
+    if s.opts.check == Some(true) {
+        diags.push(Diagnostic::error(
+            &s.loc,
+            format!(
+                "'server {}/{}' : unable to enable checks and tracking at the same time!",
+                px.name, s.name
+            ),
+        ));
+        return;
+    }
     let be = match &t.backend {
         Some(b) => match cfg.backend(b) {
             Some(p) => p,

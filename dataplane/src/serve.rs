@@ -132,6 +132,9 @@ fn start(args: &Args, cfg: &Config) -> Result<ExitCode, String> {
     for (fe, sink) in plan.frontends.iter_mut().zip(sinks.frontends.iter()) {
         fe.sink = sink.clone();
     }
+    for (log, sink) in plan.checks.backends.iter_mut().zip(&sinks.backends) {
+        log.sink = sink.clone();
+    }
 
     if daemon {
         if let Some(p) = args.pidfile.as_deref().or(g.pidfile.as_deref()) {

@@ -60,7 +60,7 @@ pub const UNSUPPORTED: &[Unsupported] = &[
     },
     Unsupported {
         key: "health checks",
-        why: "servers are not checked yet, so a down server would still get traffic",
+        why: "only TCP connect checks, option httpchk (http-check send, disable-on-404, expect status|rstatus|string|rstring), option tcp-check (connect [port], send, send-binary, expect string|binary|rstring) option redis-check, ssl-hello-chk, smtpchk, pgsql-check, ldap-check and mysql-check run yet; agent checks, observe, slowstart, init-state down without a check, check-send-proxy, check-ssl, on-marked-down/up, the other check kinds and rules do not",
     },
     Unsupported {
         key: "ssl",
@@ -304,6 +304,39 @@ fn rule_diag(px: &Proxy, e: &str) -> Diagnostic {
     }
 }
 
+/// A check compile error (`<file>:<line>: <what>`) at its line.
+fn check_diag(px: &Proxy, e: &str) -> Diagnostic {
+    for st in px.http_checks.iter().chain(&px.tcp_checks) {
+        if let Some(rest) = e.strip_prefix(&format!("{}: ", st.loc)) {
+            return diag_named("health checks", &st.loc, rest);
+        }
+    }
+    let what = e.strip_prefix(&format!("{}: ", px.loc)).unwrap_or(e);
+    diag_named("health checks", &px.loc, what)
+}
+
+/// The server options of the check machinery that do not run yet.
+fn unsupported_check_option(o: &ringlb_config::model::ServerOptions) -> Option<&'static str> {
+    let checked = o.check == Some(true);
+    if o.agent_check == Some(true) {
+        Some("agent-check")
+    } else if o.observe.is_some() {
+        Some("observe")
+    } else if checked && o.slowstart.is_some_and(|d| !d.is_zero()) {
+        Some("slowstart")
+    } else if checked && o.check_send_proxy == Some(true) {
+        Some("check-send-proxy")
+    } else if checked && o.check_ssl == Some(true) {
+        Some("check-ssl")
+    } else if o.on_marked_down.is_some() {
+        Some("on-marked-down")
+    } else if o.on_marked_up.is_some() {
+        Some("on-marked-up")
+    } else {
+        None
+    }
+}
+
 /// A TCP rule set's compile error at its rule's line.
 fn tcp_rule_diag(px: &Proxy, e: &str) -> Diagnostic {
     let r = &px.rules;
@@ -442,10 +475,29 @@ fn proxy_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
             out.push(diag("abstract and socketpair addresses", &b.loc));
         }
     }
+    let checked = px.servers.iter().any(|s| s.opts.check == Some(true));
+    if checked && px.cap.backend {
+        if let Err(e) = crate::engine::checks::supported(px) {
+            out.push(check_diag(px, &e));
+        }
+    }
     for s in &px.servers {
         let o = &s.opts;
-        if o.check == Some(true) || o.agent_check == Some(true) || o.track.is_some() {
-            out.push(diag("health checks", &s.loc));
+        if let Some(what) = unsupported_check_option(o) {
+            out.push(diag_named("health checks", &s.loc, what));
+        }
+        // A server that starts down waits for its check to bring it up;
+        // without a check nothing would.
+        if o.check != Some(true) {
+            if let Some(d) = crate::engine::checks::init_state(px, s)
+                .filter(|d| d.args.first().is_some_and(|a| a.contains("down")))
+            {
+                out.push(diag_named(
+                    "health checks",
+                    &d.loc,
+                    "init-state without check",
+                ));
+            }
         }
         if o.ssl == Some(true) {
             out.push(diag("ssl", &s.loc));
@@ -471,9 +523,10 @@ fn proxy_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
         if let Some(src) = &o.source {
             source_checks(&px.name, &s.name, src, out);
         }
-        if o.slowstart.is_some() {
-            // Ignoring it cannot change traffic yet: slow start only applies
-            // to a server coming back up, which needs health checks.
+        if o.slowstart.is_some() && o.check != Some(true) {
+            // Ignoring it cannot change traffic: slow start only applies
+            // to a server coming back up, which needs a check (a checked
+            // server's slowstart is refused above).
             out.push(Diagnostic::warning(
                 &s.loc,
                 "'slowstart' has no effect yet: it applies when a server comes back up, which needs health checks",
@@ -659,16 +712,6 @@ fn server_other_checks(px: &Proxy, other: &[Directive], out: &mut Vec<Diagnostic
     if let Some(d) = other_opt(other, "hash-key") {
         if consistent_hash(px) && d.args.first().is_some_and(|k| k != "id") {
             out.push(diag("server hash-key", &d.loc));
-        }
-    }
-    // A server that starts down waits for a check to bring it up; ringlb
-    // would send it traffic at once.
-    if let Some(d) = other_opt(other, "init-state") {
-        if d.args
-            .first()
-            .is_some_and(|s| s == "down" || s == "fully-down")
-        {
-            out.push(diag("health checks", &d.loc));
         }
     }
 }

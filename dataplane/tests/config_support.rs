@@ -219,3 +219,62 @@ fn the_line_shape_is_parsed() {
     .is_err());
     assert!(unsupported_setting("cache.cfg:3: error:  is not supported yet", "cache.cfg").is_err());
 }
+
+/// Health checks: the kinds the engine runs pass `ringlb -c`; what it does
+/// not run yet is named at its line.
+#[test]
+fn health_checks_run_and_the_rest_is_named() {
+    let ringlb = Path::new(env!("CARGO_BIN_EXE_ringlb"));
+    let dir = std::env::temp_dir().join(format!("ringlb-checks-support-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let base = "defaults\n    mode http\n    timeout connect 1s\n    timeout client 1s\n    timeout server 1s\nfrontend fe\n    bind 127.0.0.1:8080\n    default_backend be\nbackend be\n";
+    let cases: &[(&str, Option<(&str, usize)>)] = &[
+        ("    server s1 127.0.0.1:80 check inter 1s fastinter 100 downinter 5s rise 3 fall 2 port 81 addr 127.0.0.2\n    server b 127.0.0.1:82 check backup\n    option allbackups\n", None),
+        ("    option httpchk GET /health HTTP/1.1\\r\\nHost:\\ www\n    server s1 127.0.0.1:80 check\n", None),
+        ("    option httpchk\n    http-check send meth GET uri /h ver HTTP/1.1 hdr Host a body x\n    http-check expect ! rstatus ^5\n    http-check expect string ok\n    server s1 127.0.0.1:80 check\n", None),
+        ("    option tcp-check\n    tcp-check connect port 81\n    tcp-check send PING\\r\\n\n    tcp-check expect string +PONG\n    server s1 127.0.0.1:80 check\n", None),
+        ("    server s1 127.0.0.1:80 check disabled\n", None),
+        ("    default-server init-state fully-down\n    server s1 127.0.0.1:80 check\n", None),
+        ("    server s1 127.0.0.1:80 init-state down\n", Some(("init-state without check", 10))),
+        ("    option redis-check\n    server s1 127.0.0.1:80 check\n    server s2 127.0.0.1:81 track s1\n", None),
+        ("    option ssl-hello-chk\n    server s1 127.0.0.1:443 check\n", None),
+        ("    option smtpchk HELO mx.example.org\n    server s1 127.0.0.1:25 check\n", None),
+        ("    option pgsql-check user haproxy\n    server s1 127.0.0.1:5432 check\n", None),
+        ("    option ldap-check\n    server s1 127.0.0.1:389 check\n", None),
+        ("    option httpchk\n    http-check disable-on-404\n    http-check comment hi\n    http-check expect status 200\n    server s1 127.0.0.1:80 check\n", None),
+        ("    option httpchk\n    http-check send-state\n    server s1 127.0.0.1:80 check\n", Some(("this http-check rule", 11))),
+        ("    option httpchk\n    http-check send hdr x-srv %[srv_name]\n    server s1 127.0.0.1:80 check\n", Some(("log-format value", 11))),
+        ("    option httpchk\n    http-check send uri-lf /%[srv_name]\n    server s1 127.0.0.1:80 check\n", Some(("uri-lf", 11))),
+        ("    option httpchk\n    http-check send uri /a\n    http-check expect status 200\n    http-check send uri /b\n    server s1 127.0.0.1:80 check\n", Some(("second http-check send", 13))),
+        ("    option mysql-check user haproxy\n    server s1 127.0.0.1:3306 check\n", None),
+        ("    option spop-check\n    server s1 127.0.0.1:80 check\n", Some(("this check kind", 9))),
+        ("    option httpchk\n    http-check expect hdr name x\n    server s1 127.0.0.1:80 check\n", Some(("this expect rule", 11))),
+        ("    server s1 127.0.0.1:80 check agent-check agent-port 9\n", Some(("agent-check", 10))),
+        ("    server s1 127.0.0.1:80 check slowstart 10s\n", Some(("slowstart", 10))),
+        ("    server s1 127.0.0.1:80 check observe layer4\n", Some(("observe", 10))),
+    ];
+    for (i, (backend, refused)) in cases.iter().enumerate() {
+        let name = format!("c{i}.cfg");
+        std::fs::write(dir.join(&name), format!("{base}{backend}")).unwrap();
+        let out = run(ringlb, &["-c", "-f", &name], &dir, &[]);
+        match refused {
+            None => assert!(
+                out.status.is_some_and(|s| s.success()),
+                "{backend}: {}",
+                out.output
+            ),
+            Some((what, line)) => {
+                assert!(!out.status.is_some_and(|s| s.success()), "{backend}");
+                let want = format!("{name}:{line}: error: health checks is {NOT_SUPPORTED}");
+                assert!(
+                    out.output
+                        .lines()
+                        .any(|l| l.contains(&want) && l.contains(what)),
+                    "{backend}: want '{want}' naming '{what}':\n{}",
+                    out.output
+                );
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

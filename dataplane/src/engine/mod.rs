@@ -24,6 +24,7 @@
 //! [`forward`] (the tunnel pump, splice), [`logging`].
 
 pub mod backend;
+pub mod checks;
 pub mod connect;
 pub mod forward;
 pub mod listener;

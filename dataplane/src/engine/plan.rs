@@ -44,6 +44,8 @@ pub struct Plan {
     pub maxpipes: Option<u32>,
     /// `option splice-*` is honoured per frontend later; recorded here.
     pub hostname: String,
+    /// The health checks of the checked servers (see `checks`).
+    pub checks: super::checks::Checks,
 }
 
 #[derive(Debug)]
@@ -605,7 +607,14 @@ impl Plan {
         let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|h| h.trim().to_string())
             .unwrap_or_default();
+        let checks = super::checks::build(cfg, &backends, &|a: &str| {
+            let host = a
+                .parse::<IpAddr>()
+                .map_or_else(|_| Host::Name(a.to_string()), Host::Ip);
+            resolve_host(&host, None)
+        })?;
         Ok(Plan {
+            checks,
             frontends,
             backends,
             maxconn: cfg.global.maxconn.unwrap_or(0),
@@ -968,7 +977,7 @@ fn dynamic_cookie(px: &Proxy, addr: &ServerAddr) -> Option<String> {
 pub(crate) mod tests {
     use super::Plan;
 
-    struct NoHost;
+    pub(crate) struct NoHost;
     impl ringlb_config::Host for NoHost {
         fn env(&self, _: &str) -> Option<String> {
             None

@@ -19,6 +19,7 @@ mod server;
 mod actions;
 mod balance;
 mod checkcache;
+mod checks;
 mod cookie_options;
 mod cookies;
 mod errors;

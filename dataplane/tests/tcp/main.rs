@@ -18,6 +18,7 @@ mod harness;
 
 mod balance;
 mod buffers;
+mod checks;
 mod content;
 mod forward;
 mod limits;

@@ -150,7 +150,8 @@ pub(super) fn parse_option(
         "mysql-check" => {
             let (user, post_41) = match (arg(1), arg(2), arg(3)) {
                 (None, ..) => (None, false),
-                (Some("user"), Some(u), None) => (Some(u.to_string()), false),
+                // post-41 is the default (the manual, tcpcheck.c).
+                (Some("user"), Some(u), None) => (Some(u.to_string()), true),
                 (Some("user"), Some(u), Some("post-41")) => (Some(u.to_string()), true),
                 (Some("user"), Some(_), Some("pre-41")) => (arg(2).map(str::to_string), false),
                 _ => {

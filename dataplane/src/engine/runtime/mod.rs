@@ -602,6 +602,8 @@ fn executor(
             })
             .detach();
         }
+        // The health checks this core owns.
+        super::checks::start(&core);
         // Serve the inbox: wake-ups from other cores' queues, stop
         // requests, server changes. The executor ends once it stops
         // accepting and its last stream ended.

@@ -1,0 +1,579 @@
+//! Health checks (HAProxy's check.c and tcpcheck.c, the parts ringlb
+//! runs): each checked server's check is one task, owned by one core (the
+//! checks are dealt over the cores in configuration order), sleeping on
+//! the core's timer between checks, so a check never blocks traffic. A
+//! result moves the server's health counter ([`health::Health`]); a
+//! counter that reaches 0 or `rise` changes the server's state through
+//! its one owner (`Process::set_server`), which every core sees at once,
+//! and logs HAProxy's state-change line.
+//!
+//! Kinds: a TCP connect (no option); `option httpchk` with `http-check
+//! send`, `disable-on-404` (NOLB on a 404) and `http-check expect
+//! status|rstatus|string|rstring` (`!`); `option tcp-check` with `tcp-check
+//! connect|send|send-binary|expect string|binary|rstring`; `option
+//! redis-check`, `ssl-hello-chk`, `smtpchk`, `pgsql-check`, `ldap-check` and
+//! `mysql-check` (built-in tcp-check rules). The others are refused by
+//! `support::check`.
+//!
+//! Timing as HAProxy: the first checks are spread over the smallest
+//! interval (`start_checks`: server n of N starts at inter × n / N, capped
+//! by `max-spread-checks`); then each check starts `inter` (`fastinter`
+//! while going up or down, `downinter` while down) after the previous one
+//! ended, moved by up to ±`spread-checks` percent. A check may take `inter`
+//! in all; with `timeout check`, the connection gets min(inter, `timeout
+//! connect`) and the rest `timeout check` from the connection on.
+
+pub mod health;
+pub mod http;
+mod run;
+pub mod tcpcheck;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ringlb_config::model::{
+    CheckKind, CheckStepKind, Config, ExpectKind, Proxy, Server as ServerConf,
+};
+
+use self::health::{Health, Intervals};
+use self::http::{Expect, HttpCheck, Match, Send};
+use super::plan::{BackendPlan, ServerAddr};
+use crate::log::sender::LogSink;
+
+pub use run::start;
+
+/// HAProxy's defaults (`DEF_CHKINTR`, `DEF_RISETIME`, `DEF_FALLTIME`).
+const DEFAULT_INTER: Duration = Duration::from_millis(2000);
+const DEFAULT_RISE: u32 = 2;
+const DEFAULT_FALL: u32 = 3;
+/// SRV_CHK_INTER_THRES: intervals shorter than this do not set the spread
+/// of the first checks.
+const INTER_THRES: Duration = Duration::from_millis(1000);
+
+/// Where a check connects.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    Inet(SocketAddr),
+    Unix(PathBuf),
+}
+
+#[derive(Debug)]
+pub enum Kind {
+    /// A TCP connect: L4OK once connected.
+    Tcp,
+    Http(Box<HttpCheck>),
+    /// `option tcp-check`.
+    TcpCheck(Box<tcpcheck::TcpCheck>),
+}
+
+/// One server's check, as its owner core runs it.
+#[derive(Debug)]
+pub struct CheckPlan {
+    pub backend: usize,
+    pub server: usize,
+    pub target: Target,
+    pub intervals: Intervals,
+    pub rise: u32,
+    pub fall: u32,
+    pub timeout_check: Option<Duration>,
+    pub timeout_connect: Option<Duration>,
+    pub kind: Kind,
+    /// `option log-health-checks`.
+    pub log_health: bool,
+    /// `spread-checks` (percent).
+    pub spread: u32,
+    /// When the first check starts, after start-up.
+    pub first: Duration,
+    /// The servers that `track` this one, directly or through others.
+    pub trackers: Vec<Tracker>,
+    /// The health counter at start (`init-state`: up by default, but down
+    /// at the first failure).
+    pub initial: Health,
+    /// The last result (for the statistics).
+    pub last: health::Last,
+}
+
+/// Every check of the plan, and how each backend logs their results.
+#[derive(Debug, Default)]
+pub struct Checks {
+    pub list: Vec<CheckPlan>,
+    /// By backend index of the plan.
+    pub backends: Vec<BackendLog>,
+}
+
+/// Where a backend's state changes are logged.
+#[derive(Debug, Default)]
+pub struct BackendLog {
+    /// "backend", or "proxy" for a listen section (proxy_type_str).
+    pub word: &'static str,
+    /// The backend's log targets (set once the sinks are open).
+    pub sink: Option<LogSink>,
+    /// `option log-health-checks`.
+    pub log_health: bool,
+}
+
+/// A server that follows another's state (`track [<backend>/]<server>`),
+/// and those that track it in turn.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tracker {
+    pub backend: usize,
+    pub server: usize,
+    pub trackers: Vec<Tracker>,
+}
+
+/// A server by (backend, server) index.
+type ServerId = (usize, usize);
+
+/// `track` links as (server, tracked server).
+fn track_links(cfg: &Config) -> Vec<(ServerId, ServerId)> {
+    let pxs: Vec<&Proxy> = cfg
+        .proxies
+        .iter()
+        .filter(|p| p.cap.backend && !p.disabled)
+        .collect();
+    let mut links = Vec::new();
+    for (b, px) in pxs.iter().enumerate() {
+        for (i, s) in px.servers.iter().enumerate() {
+            let Some(t) = &s.opts.track else { continue };
+            let tb = match &t.backend {
+                None => Some(b),
+                Some(name) => pxs.iter().position(|p| &p.name == name),
+            };
+            let Some(tb) = tb else { continue };
+            let Some(ts) = pxs
+                .get(tb)
+                .and_then(|p| p.servers.iter().position(|x| x.name == t.server))
+            else {
+                continue;
+            };
+            links.push(((b, i), (tb, ts)));
+        }
+    }
+    links
+}
+
+/// The trackers of `of`, depth first in declaration order (HAProxy's
+/// `trackers` list); a loop (refused by HAProxy) is cut.
+fn trackers_of(
+    of: ServerId,
+    links: &[(ServerId, ServerId)],
+    seen: &mut Vec<ServerId>,
+) -> Vec<Tracker> {
+    let mut out = Vec::new();
+    for (t, _) in links.iter().filter(|(_, tracked)| *tracked == of) {
+        if seen.contains(t) {
+            continue;
+        }
+        seen.push(*t);
+        out.push(Tracker {
+            backend: t.0,
+            server: t.1,
+            trackers: trackers_of(*t, links, seen),
+        });
+    }
+    out
+}
+
+impl CheckPlan {
+    /// The interval the first check is scheduled with (srv_getinter at
+    /// start: up, "going down" unless `fall` is 1).
+    fn start_inter(&self) -> Duration {
+        self.intervals
+            .next(&Health::new(self.rise, self.fall, true), false)
+    }
+}
+
+/// `addr` (an IP or a name, resolved now) and `port` over the server's
+/// address.
+fn target(
+    px: &Proxy,
+    s: &ServerConf,
+    addr: &ServerAddr,
+    resolve: &dyn Fn(&str) -> Result<IpAddr, String>,
+) -> Result<Target, String> {
+    let o = &s.opts;
+    let err = |e: String| format!("backend '{}', server '{}': check {e}", px.name, s.name);
+    let ip = match o.addr.as_deref() {
+        Some(a) => Some(resolve(a).map_err(err)?),
+        None => None,
+    };
+    let (base_ip, base_port) = match addr {
+        ServerAddr::Fixed(a) => (a.ip(), Some(a.port())),
+        ServerAddr::SamePort(ip) | ServerAddr::PortOffset(ip, _) => (*ip, None),
+        ServerAddr::Unix(p) if ip.is_none() => return Ok(Target::Unix(p.clone())),
+        ServerAddr::Unix(_) => (IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), None),
+    };
+    let port = o
+        .port
+        .or(base_port)
+        .ok_or_else(|| err("has no port".to_string()))?;
+    Ok(Target::Inet(SocketAddr::new(ip.unwrap_or(base_ip), port)))
+}
+
+/// Each step's comment as HAProxy assigns them (tcpcheck.c, after the
+/// rules are parsed): a `comment` step's text goes to the rules after it,
+/// as long as they are of the kind of the first of them, unless they have
+/// their own; a connect takes it and ends it.
+pub(crate) fn comments(steps: &[ringlb_config::model::CheckStep]) -> Vec<Option<String>> {
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    enum K {
+        Comment,
+        Connect,
+        Send,
+        Expect,
+        Action,
+    }
+    let mut out = Vec::with_capacity(steps.len());
+    let mut pending: Option<String> = None;
+    let mut prev = K::Comment;
+    for st in steps {
+        let k = match &st.kind {
+            CheckStepKind::Connect(_) => K::Connect,
+            CheckStepKind::HttpSend { .. }
+            | CheckStepKind::Send { .. }
+            | CheckStepKind::SendBinary { .. } => K::Send,
+            CheckStepKind::Expect(_) => K::Expect,
+            CheckStepKind::Other { keyword, .. } if keyword == "comment" => K::Comment,
+            CheckStepKind::Other { .. } => K::Action,
+        };
+        if k != prev && prev != K::Comment {
+            pending = None;
+        }
+        prev = k;
+        let own = st.comment.clone();
+        out.push(match k {
+            K::Comment => {
+                pending = own;
+                None
+            }
+            K::Connect | K::Action => {
+                let c = own.or_else(|| pending.take());
+                pending = None;
+                c
+            }
+            K::Send | K::Expect => own.or_else(|| pending.clone()),
+        });
+    }
+    out
+}
+
+/// A server's `init-state` (3.x), its own or its default-server's.
+pub fn init_state<'a>(
+    px: &'a Proxy,
+    s: &'a ServerConf,
+) -> Option<&'a ringlb_config::model::Directive> {
+    let last = |other: &'a [ringlb_config::model::Directive]| {
+        other.iter().rev().find(|d| d.keyword == "init-state")
+    };
+    last(&s.opts.other).or_else(|| last(&px.default_server.other))
+}
+
+/// The HTTP check of `px` (`option httpchk` and its `http-check` rules).
+fn http_check(
+    px: &Proxy,
+    method: &Option<String>,
+    uri: &Option<String>,
+    version: &Option<String>,
+) -> Result<HttpCheck, String> {
+    let mut send = Send {
+        method: method.clone(),
+        uri: uri.clone(),
+        version: version.clone(),
+        ..Send::default()
+    };
+    let mut expects = Vec::new();
+    let mut disable_on_404 = false;
+    let notes = comments(&px.http_checks);
+    let mut sends = 0;
+    for (st, note) in px.http_checks.iter().zip(notes) {
+        let at = |e: String| format!("{}: {e}", st.loc);
+        match &st.kind {
+            CheckStepKind::HttpSend { uri_lf: true, .. }
+            | CheckStepKind::HttpSend { body_lf: true, .. } => {
+                return Err(at(
+                    "http-check send uri-lf and body-lf are not supported yet".into(),
+                ))
+            }
+            CheckStepKind::HttpSend { headers, .. }
+                if headers.iter().any(|(_, v)| v.contains('%')) =>
+            {
+                // Header values are log-format strings.
+                return Err(at(
+                    "http-check send hdr with a log-format value is not supported yet".into(),
+                ));
+            }
+            CheckStepKind::HttpSend { .. } if sends > 0 => {
+                return Err(at(
+                    "a second http-check send (multi-step checks) is not supported yet".into(),
+                ));
+            }
+            CheckStepKind::HttpSend {
+                method,
+                uri,
+                version,
+                headers,
+                body,
+                ..
+            } => {
+                sends += 1;
+                send.merge(Send {
+                    method: method.clone(),
+                    uri: uri.clone(),
+                    version: version.clone(),
+                    headers: headers.clone(),
+                    body: body.clone(),
+                });
+            }
+            CheckStepKind::Expect(e) => {
+                let re = |p: &str| {
+                    regex::bytes::Regex::new(p).map_err(|e| at(format!("invalid regex: {e}")))
+                };
+                let what = match e.kind {
+                    ExpectKind::Status => Match::Status(http::parse_codes(&e.pattern).map_err(at)?),
+                    ExpectKind::RStatus => Match::RStatus(re(&e.pattern)?),
+                    ExpectKind::String => Match::Body(e.pattern.as_bytes().to_vec()),
+                    ExpectKind::RString => Match::RBody(re(&e.pattern)?),
+                    _ => return Err(at("this expect rule is not supported yet".into())),
+                };
+                expects.push(Expect {
+                    negate: e.negate,
+                    what,
+                    comment: note,
+                });
+            }
+            CheckStepKind::Other { keyword, .. } if keyword == "disable-on-404" => {
+                disable_on_404 = true;
+            }
+            CheckStepKind::Other { keyword, .. } if keyword == "comment" => {}
+            _ => return Err(at("this http-check rule is not supported yet".into())),
+        }
+    }
+    let (request, method) = send.build();
+    Ok(HttpCheck {
+        request,
+        method,
+        expects,
+        disable_on_404,
+    })
+}
+
+/// What of a backend's checks the engine cannot run, as "<file>:<line>:
+/// <what>" (support.rs names it), or Ok.
+pub fn supported(px: &Proxy) -> Result<(), String> {
+    match &px.options.check {
+        None | Some(CheckKind::Tcp) => Ok(()),
+        Some(CheckKind::Http {
+            method,
+            uri,
+            version,
+        }) => http_check(px, method, uri, version).map(|_| ()),
+        Some(CheckKind::TcpCheck) => tcpcheck::TcpCheck::compile(&px.tcp_checks).map(|_| ()),
+        Some(
+            CheckKind::Redis
+            | CheckKind::SslHello
+            | CheckKind::Smtp { .. }
+            | CheckKind::Pgsql { .. }
+            | CheckKind::Ldap
+            | CheckKind::Mysql { .. },
+        ) => Ok(()),
+        Some(_) => Err(format!("{}: this check kind is not supported yet", px.loc)),
+    }
+}
+
+fn kind(px: &Proxy) -> Result<Kind, String> {
+    match &px.options.check {
+        None | Some(CheckKind::Tcp) => Ok(Kind::Tcp),
+        Some(CheckKind::Http {
+            method,
+            uri,
+            version,
+        }) => Ok(Kind::Http(Box::new(http_check(px, method, uri, version)?))),
+        Some(CheckKind::TcpCheck) => Ok(Kind::TcpCheck(Box::new(tcpcheck::TcpCheck::compile(
+            &px.tcp_checks,
+        )?))),
+        Some(CheckKind::Redis) => Ok(Kind::TcpCheck(Box::new(tcpcheck::TcpCheck::redis()))),
+        Some(CheckKind::SslHello) => Ok(Kind::TcpCheck(Box::new(tcpcheck::TcpCheck::ssl_hello()))),
+        Some(CheckKind::Smtp { hello }) => {
+            let cmd = match hello {
+                Some((verb, domain)) => format!("{verb} {domain}"),
+                None => "HELO localhost".to_string(),
+            };
+            Ok(Kind::TcpCheck(Box::new(tcpcheck::TcpCheck::smtp(&cmd))))
+        }
+        Some(CheckKind::Ldap) => Ok(Kind::TcpCheck(Box::new(tcpcheck::TcpCheck::ldap()))),
+        Some(CheckKind::Mysql { user, post_41 }) => Ok(Kind::TcpCheck(Box::new(
+            tcpcheck::TcpCheck::mysql(user.as_deref(), *post_41),
+        ))),
+        Some(CheckKind::Pgsql { user }) => {
+            Ok(Kind::TcpCheck(Box::new(tcpcheck::TcpCheck::pgsql(user))))
+        }
+        Some(_) => Err(format!(
+            "backend '{}': this check kind is not supported yet",
+            px.name
+        )),
+    }
+}
+
+/// The checks of every backend of the plan (`backends` in plan order, the
+/// enabled backend proxies of `cfg`).
+pub fn build(
+    cfg: &Config,
+    backends: &[BackendPlan],
+    resolve: &dyn Fn(&str) -> Result<IpAddr, String>,
+) -> Result<Checks, String> {
+    let mut out = Vec::new();
+    let mut logs = Vec::new();
+    let pxs = cfg.proxies.iter().filter(|p| p.cap.backend && !p.disabled);
+    for (b, (px, be)) in pxs.zip(backends).enumerate() {
+        logs.push(BackendLog {
+            word: if px.cap.frontend { "proxy" } else { "backend" },
+            sink: None,
+            log_health: px.options.is_set("log-health-checks"),
+        });
+        for (i, (s, sp)) in px.servers.iter().zip(&be.servers).enumerate() {
+            let o = &s.opts;
+            if o.check != Some(true) {
+                continue;
+            }
+            let inter = o.inter.filter(|d| !d.is_zero()).unwrap_or(DEFAULT_INTER);
+            let rise = o.rise.unwrap_or(DEFAULT_RISE).max(1);
+            let fall = o.fall.unwrap_or(DEFAULT_FALL).max(1);
+            let maint = sp.state.get().admin & crate::engine::backend::server::admin::MAINT != 0;
+            // init-state (3.x): fully-up starts with no failure counted,
+            // down one success short of rise, fully-down at 0.
+            let mut initial = Health::new(rise, fall, !maint);
+            let init = init_state(px, s)
+                .and_then(|d| d.args.first())
+                .map(String::as_str);
+            match init {
+                Some("fully-up") if !maint => initial.health = rise + fall - 1,
+                Some("down") | Some("fully-down") => {
+                    initial.health = if init == Some("down") { rise - 1 } else { 0 };
+                    sp.state.apply(crate::engine::backend::server::Change::Oper(
+                        crate::engine::backend::server::Oper::Stopped,
+                    ));
+                }
+                _ => {}
+            }
+            out.push(CheckPlan {
+                backend: b,
+                server: i,
+                target: target(px, s, &sp.addr, resolve)?,
+                intervals: Intervals {
+                    inter,
+                    fastinter: o.fastinter.filter(|d| !d.is_zero()),
+                    downinter: o.downinter.filter(|d| !d.is_zero()),
+                },
+                rise,
+                fall,
+                timeout_check: px.timeouts.check,
+                timeout_connect: px.timeouts.connect,
+                kind: kind(px)?,
+                log_health: px.options.is_set("log-health-checks"),
+                spread: u32::from(cfg.global.spread_checks.unwrap_or(0).min(50)),
+                first: Duration::ZERO,
+                trackers: Vec::new(),
+                initial,
+                last: health::Last::default(),
+            });
+        }
+    }
+    spread_first_checks(&mut out, max_spread(cfg));
+    let links = track_links(cfg);
+    for c in &mut out {
+        let me = (c.backend, c.server);
+        c.trackers = trackers_of(me, &links, &mut vec![me]);
+        if !c.initial.is_up() {
+            stop_trackers(backends, &c.trackers);
+        }
+    }
+    Ok(Checks {
+        list: out,
+        backends: logs,
+    })
+}
+
+/// The trackers of a server that starts down start down too.
+fn stop_trackers(backends: &[BackendPlan], trackers: &[Tracker]) {
+    use crate::engine::backend::server::{Change, Oper};
+    for t in trackers {
+        if let Some(s) = backends
+            .get(t.backend)
+            .and_then(|b| b.servers.get(t.server))
+        {
+            s.state.apply(Change::Oper(Oper::Stopped));
+        }
+        stop_trackers(backends, &t.trackers);
+    }
+}
+
+/// `max-spread-checks <delay>` (milliseconds by default).
+fn max_spread(cfg: &Config) -> Option<Duration> {
+    let d = cfg
+        .global
+        .directives
+        .iter()
+        .rev()
+        .find(|d| d.keyword == "max-spread-checks")?;
+    let a = d.args.first()?;
+    ringlb_config::units::parse_duration(a, ringlb_config::units::TimeUnit::Millis)
+        .ok()
+        .filter(|d| !d.is_zero())
+}
+
+/// start_checks / start_check_task: check n of N starts at
+/// max(mininter, its interval) × n / N, where mininter is the smallest
+/// interval of at least a second, capped by `max-spread-checks`.
+fn spread_first_checks(checks: &mut [CheckPlan], cap: Option<Duration>) {
+    let n = u32::try_from(checks.len()).unwrap_or(u32::MAX);
+    let mininter = checks
+        .iter()
+        .map(CheckPlan::start_inter)
+        .filter(|i| *i >= INTER_THRES)
+        .min();
+    for (pos, c) in (0u32..).zip(checks.iter_mut()) {
+        let mut base = c.start_inter();
+        if let Some(m) = mininter {
+            base = base.max(m);
+        }
+        if let Some(cap) = cap {
+            base = base.min(cap);
+        }
+        c.first = base * pos / n.max(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn checks(text: &str) -> Vec<CheckPlan> {
+        crate::engine::plan::tests::plan(text).checks.list
+    }
+
+    #[test]
+    fn checked_servers_get_haproxy_s_defaults_and_spread() {
+        let c = checks(
+            "backend be\n    option httpchk GET /h\n    server a 127.0.0.1:1 check\n    server b 127.0.0.1:2 check inter 3s fastinter 1s rise 3 fall 1 port 9 addr 127.0.0.2\n    server c 127.0.0.1:3\n",
+        );
+        assert_eq!(c.len(), 2);
+        let (a, b) = (&c[0], &c[1]);
+        assert_eq!((a.rise, a.fall, a.intervals.inter), (2, 3, DEFAULT_INTER));
+        assert_eq!(a.first, Duration::ZERO);
+        assert_eq!(b.target, Target::Inet("127.0.0.2:9".parse().unwrap()));
+        assert_eq!((b.rise, b.fall), (3, 1));
+        // mininter is a's 2s; b's own start interval is its inter (fall 1:
+        // fully up), 3s: it starts at 3s × 1/2.
+        assert_eq!(b.first, Duration::from_millis(1500));
+        // max-spread-checks caps the spread of the first checks.
+        let c = checks(
+            "global\n    max-spread-checks 1s\nbackend be\n    server a 127.0.0.1:1 check inter 10s\n    server b 127.0.0.1:2 check inter 10s\n",
+        );
+        assert_eq!(c[1].first, Duration::from_millis(500));
+        let Kind::Http(h) = &a.kind else {
+            panic!("an HTTP check")
+        };
+        assert_eq!(h.request, b"GET /h HTTP/1.0\r\n\r\n".to_vec());
+    }
+}

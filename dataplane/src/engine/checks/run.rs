@@ -1,0 +1,578 @@
+//! The check tasks: one per checked server, on its owner core.
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use futures_util::future::{select, Either};
+use ringlb_config::model::Level;
+
+use super::health::{self, Counts, Farm, Health, Outcome, Status, Transition};
+use super::http::{Reader, Verdict};
+use super::tcpcheck::{self, Action, ExpectVerdict, TcpCheck};
+use super::{CheckPlan, Kind, Target};
+use crate::engine::backend::server::{admin, Change, Oper};
+use crate::engine::plan::{BackendPlan, ServerPlan};
+use crate::engine::runtime::buffer::Buffer;
+use crate::engine::runtime::{spawn, timer, Core};
+use crate::engine::session::transport::{Conn, Connecting};
+
+/// Spawn the checks `core` owns: check i of the plan runs on core
+/// i mod cores.
+pub fn start(core: &Rc<Core>) {
+    let cores = core.shared.mesh.cores().max(1);
+    for i in (0..core.shared.plan.checks.list.len()).filter(|i| i % cores == core.id) {
+        let core = Rc::clone(core);
+        spawn(async move { check_loop(&core, i).await });
+    }
+}
+
+/// A small xorshift for `spread-checks` (HAProxy's ha_random32 use).
+fn jitter(seed: &mut u32, inter: Duration, percent: u32) -> Duration {
+    if percent == 0 {
+        return inter;
+    }
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 17;
+    *seed ^= *seed << 5;
+    let ms = u64::try_from(inter.as_millis()).unwrap_or(u64::MAX);
+    let rv = ms.saturating_mul(u64::from(percent)) / 100;
+    // inter + rv - 2·rv·random, in [inter - rv, inter + rv].
+    let r = u64::from(*seed) % (2 * rv + 1);
+    Duration::from_millis(ms.saturating_add(rv).saturating_sub(r))
+}
+
+async fn check_loop(core: &Core, idx: usize) {
+    let shared = &core.shared;
+    let Some(plan) = shared.plan.checks.list.get(idx) else {
+        return;
+    };
+    let Some(be) = shared.plan.backends.get(plan.backend) else {
+        return;
+    };
+    let Some(srv) = be.servers.get(plan.server) else {
+        return;
+    };
+    let maint = |s: &ServerPlan| s.state.get().admin & admin::MAINT != 0;
+    let mut health = plan.initial;
+    let mut prev = Status::Ini;
+    let mut was_maint = maint(srv);
+    let mut seed = 0x9e37_79b9u32 ^ u32::try_from(idx).unwrap_or(0).wrapping_mul(0x85eb_ca6b) | 1;
+    let entry = core.timers.register();
+    let mut next = Instant::now() + plan.first;
+    loop {
+        entry.set(Some(next));
+        {
+            let wait = std::pin::pin!(entry.wait());
+            let stop = std::pin::pin!(core.stop_accepting.wait());
+            if let Either::Right(_) = select(wait, stop).await {
+                return;
+            }
+        }
+        // Maintenance pauses the check and zeroes the counter; leaving it
+        // starts "OK but check immediately" (srv_update_status).
+        if maint(srv) {
+            was_maint = true;
+            health.health = 0;
+            next = Instant::now() + plan.intervals.inter;
+            continue;
+        }
+        if was_maint {
+            was_maint = false;
+            health.health = health.rise;
+        }
+        // A stop does not wait for a check under way (its socket closes
+        // with the dropped future).
+        let outcome = {
+            let check = std::pin::pin!(check_once(core, plan, srv));
+            let stop = std::pin::pin!(core.stop_accepting.wait());
+            match select(check, stop).await {
+                Either::Left((o, _)) => o,
+                Either::Right(_) => return,
+            }
+        };
+        apply(core, plan, srv, &mut health, &mut prev, &outcome);
+        let stopped = srv.state.get().oper == Oper::Stopped;
+        let inter = plan.intervals.next(&health, stopped);
+        next = Instant::now() + jitter(&mut seed, inter, plan.spread);
+    }
+}
+
+/// Usable active and backup servers (srv_act, srv_bck).
+fn counts(be: &BackendPlan) -> Counts {
+    let mut c = Counts::default();
+    for s in &be.servers {
+        if s.state.get().usable() {
+            if s.backup {
+                c.backup += 1;
+            } else {
+                c.active += 1;
+            }
+        }
+    }
+    c
+}
+
+/// A line to stderr as ha_warning / ha_alert write it. Not eprintln!,
+/// which panics when stderr is gone (a closed pipe): a core must not.
+fn to_stderr(tag: &str, line: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "{tag} ({}) : {line}",
+        std::process::id()
+    );
+}
+
+fn warn(line: &str) {
+    to_stderr("[WARNING] ", line);
+}
+
+/// Why a server's state changes, as its line says it.
+#[derive(Clone, Copy)]
+enum Why<'a> {
+    /// Its own check (the reason part of the line).
+    Check(&'a Outcome),
+    /// Its own check under `option log-health-checks`, whose own line said
+    /// why: nothing more.
+    Quiet,
+    /// The server it tracks: " via be/s".
+    Via(&'a str, &'a str),
+}
+
+/// Send a line to backend `b`'s log targets from this core.
+fn send(core: &Core, b: usize, level: Level, line: String) {
+    if let Some(sink) = core
+        .shared
+        .plan
+        .checks
+        .backends
+        .get(b)
+        .and_then(|l| l.sink.as_ref())
+    {
+        sink.send_from(core.id, level, line);
+    }
+}
+
+/// Mark server (b, s) up or down (srv_set_running / srv_set_stopped and
+/// srv_update_status): nothing for a server in maintenance or already so;
+/// else the state changes through the one owner, the line is logged, and
+/// the servers that track it follow. Whether it changed.
+fn set_state(core: &Core, b: usize, s: usize, to: Transition, why: Why<'_>) -> bool {
+    let shared = &core.shared;
+    let (Some(be), Some(log)) = (
+        shared.plan.backends.get(b),
+        shared.plan.checks.backends.get(b),
+    ) else {
+        return false;
+    };
+    let Some(srv) = be.servers.get(s) else {
+        return false;
+    };
+    let now = srv.state.get();
+    let already = match to {
+        Transition::Up => matches!(now.oper, Oper::Running | Oper::Starting),
+        Transition::Down => now.oper == Oper::Stopped,
+        Transition::Stopping => now.oper == Oper::Stopping,
+    };
+    if now.admin & admin::MAINT != 0 || already {
+        return false;
+    }
+    let before = counts(be);
+    let was_stopping = now.oper == Oper::Stopping || now.admin & admin::DRAIN != 0;
+    let oper = match to {
+        Transition::Up => Oper::Running,
+        Transition::Down => Oper::Stopped,
+        Transition::Stopping => Oper::Stopping,
+    };
+    if !shared.set_server(b, s, Change::Oper(oper)) {
+        return false;
+    }
+    let after = counts(be);
+    let farm = Farm {
+        counts: after,
+        sessions: srv.conns.get(),
+        requeued: 0,
+        queued: srv.queued.get(),
+    };
+    let mut line = health::state_line(
+        &be.name,
+        &srv.name,
+        srv.backup,
+        to,
+        match why {
+            Why::Check(o) => Some(o),
+            Why::Quiet | Why::Via(..) => None,
+        },
+        &farm,
+    );
+    if let Why::Via(vb, vs) = why {
+        // srv_append_status: " via be/s" where the reason would be.
+        let at = line.find(". ").unwrap_or(line.len());
+        line.insert_str(at, &format!(" via {vb}/{vs}"));
+    }
+    warn(&line);
+    let level = if to != Transition::Down || was_stopping {
+        Level::Notice
+    } else {
+        Level::Alert
+    };
+    send(core, b, level, line);
+    if before.active + before.backup > 0 && after.active + after.backup == 0 {
+        to_stderr(
+            "[ALERT]   ",
+            &format!("{} '{}' has no server available!", log.word, be.name),
+        );
+        send(
+            core,
+            b,
+            Level::Emerg,
+            format!("{} {} has no server available!", log.word, be.name),
+        );
+    }
+    true
+}
+
+/// The trackers of a server that changed follow it, depth first.
+fn follow_trackers(core: &Core, trackers: &[super::Tracker], via: (usize, usize), to: Transition) {
+    let plan = &core.shared.plan;
+    let Some((vb, vs)) = plan
+        .backends
+        .get(via.0)
+        .and_then(|be| Some((be.name.as_str(), be.servers.get(via.1)?.name.as_str())))
+    else {
+        return;
+    };
+    for t in trackers {
+        if set_state(core, t.backend, t.server, to, Why::Via(vb, vs)) {
+            follow_trackers(core, &t.trackers, (t.backend, t.server), to);
+        }
+    }
+}
+
+/// A result: the counter moves, `option log-health-checks` says so, and
+/// the server goes down at 0 or up at `rise` (check_notify_failure /
+/// check_notify_success), its trackers with it.
+fn apply(
+    core: &Core,
+    plan: &CheckPlan,
+    srv: &ServerPlan,
+    health: &mut Health,
+    prev: &mut Status,
+    o: &Outcome,
+) {
+    plan.last.set(o);
+    let passed = o.status.passed();
+    let report = health.count(passed);
+    let log_health = core
+        .shared
+        .plan
+        .checks
+        .backends
+        .get(plan.backend)
+        .is_some_and(|l| l.log_health);
+    if let Some(be) = core.shared.plan.backends.get(plan.backend) {
+        if log_health && (o.status != *prev || report) {
+            let line = health::health_line(
+                &be.name,
+                &srv.name,
+                srv.backup,
+                o,
+                health,
+                u32::from(srv.state.get().weight),
+            );
+            warn(&line);
+            send(core, plan.backend, Level::Notice, line);
+        }
+    }
+    *prev = o.status;
+    // check_notify_stopping / _success / _failure.
+    let to = if !passed && health.health == 0 {
+        Transition::Down
+    } else if passed && health.is_up() {
+        if o.status == Status::L7OkC {
+            Transition::Stopping
+        } else {
+            Transition::Up
+        }
+    } else {
+        return;
+    };
+    let why = if log_health {
+        Why::Quiet
+    } else {
+        Why::Check(o)
+    };
+    if set_state(core, plan.backend, plan.server, to, why) {
+        follow_trackers(core, &plan.trackers, (plan.backend, plan.server), to);
+    }
+}
+
+/// strerror(errno) of an I/O error ("Connection refused").
+fn strerror(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(n) => nix::errno::Errno::from_raw(n).desc().to_string(),
+        None => e.to_string(),
+    }
+}
+
+/// Connect to the check's target. A pure TCP check (`quiet`) delays the
+/// handshake's last ACK (TCP_QUICKACK off before connect, as HAProxy's
+/// CONNECT_DELACK_ALWAYS) and then resets the connection, so the server's
+/// application never sees it.
+async fn connect(target: &Target, srv: &ServerPlan, quiet: bool) -> std::io::Result<Conn> {
+    match target {
+        Target::Unix(p) => Conn::connect_unix(p).await,
+        Target::Inet(addr) => {
+            let sock = Connecting::new(addr).await?;
+            let _ = socket2::SockRef::from(&sock).set_tcp_nodelay(true);
+            if quiet {
+                let _ = socket2::SockRef::from(&sock).set_tcp_quickack(false);
+            }
+            if let Some(src) = &srv.source {
+                // Checks come from the server's `source` address, as its
+                // connections do (without a client to present).
+                let (local, transparent) = src.bind_for(None);
+                if let Some(name) = &src.interface {
+                    let _ = sock.bind_device(name.as_bytes());
+                }
+                let s = socket2::SockRef::from(&sock);
+                if transparent {
+                    if addr.is_ipv4() {
+                        s.set_ip_transparent_v4(true)?;
+                    } else {
+                        s.set_ip_transparent_v6(true)?;
+                    }
+                }
+                if local.port() != 0 || !local.ip().is_unspecified() || transparent {
+                    sock.bind(local).await?;
+                }
+            }
+            sock.connect(*addr).await
+        }
+    }
+}
+
+/// Seconds since the epoch (the time field of an SSL hello).
+fn unix_time() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX))
+}
+
+/// The check's target, with a connect rule's port.
+fn with_port(target: &Target, port: Option<u16>) -> Target {
+    match (target, port) {
+        (Target::Inet(a), Some(p)) => Target::Inet(SocketAddr::new(a.ip(), p)),
+        _ => target.clone(),
+    }
+}
+
+/// One check, from connect to verdict.
+async fn check_once(core: &Core, plan: &CheckPlan, srv: &ServerPlan) -> Outcome {
+    let start = Instant::now();
+    let (status, code, info) = match &plan.kind {
+        Kind::TcpCheck(tc) => tcp_check(core, plan, srv, tc).await,
+        _ => simple_check(core, plan, srv).await,
+    };
+    Outcome::new(status, code, info, start.elapsed())
+}
+
+/// When a connection started now must be up, and when the check must end
+/// once it is (HAProxy's check task expiry, see `simple_check`).
+struct Deadlines {
+    connect: Instant,
+    timeout_check: Option<Duration>,
+}
+
+impl Deadlines {
+    /// tcpcheck_eval_connect: `inter` for the whole check, or with
+    /// `timeout check` min(inter, timeout connect) to connect.
+    fn new(plan: &CheckPlan) -> Deadlines {
+        let inter = plan.intervals.inter;
+        let connect_for = match (plan.timeout_check, plan.timeout_connect) {
+            (Some(_), Some(c)) => inter.min(c),
+            _ => inter,
+        };
+        Deadlines {
+            connect: Instant::now() + connect_for,
+            timeout_check: plan.timeout_check,
+        }
+    }
+
+    /// Connected: `timeout check` from now on, or the rest of `inter`.
+    /// HAProxy moves its check task's expiry to now + `timeout check`
+    /// without queueing the task again, so the task still wakes at the
+    /// connect deadline first: a check ends at the later of the two
+    /// (observed on 2.6: timeout check 150ms, inter 1s -> L7TOUT at 1s).
+    fn connected(&self) -> Instant {
+        match self.timeout_check {
+            Some(t) => self.connect.max(Instant::now() + t),
+            None => self.connect,
+        }
+    }
+}
+
+fn left(deadline: Instant) -> Duration {
+    deadline.saturating_duration_since(Instant::now())
+}
+
+/// A TCP connect check, or an HTTP check.
+async fn simple_check(core: &Core, plan: &CheckPlan, srv: &ServerPlan) -> (Status, u16, String) {
+    let quiet = matches!(plan.kind, Kind::Tcp);
+    let d = Deadlines::new(plan);
+    let connecting = connect(&plan.target, srv, quiet);
+    let conn = match timer::timeout(&core.timers, left(d.connect), connecting).await {
+        Err(()) => return (Status::L4Tout, 0, String::new()),
+        Ok(Err(e)) => return (Status::L4Con, 0, strerror(&e)),
+        Ok(Ok(c)) => c,
+    };
+    let Kind::Http(check) = &plan.kind else {
+        // Closed with a reset (no FIN, no TIME_WAIT), as HAProxy does.
+        let _ = socket2::SockRef::from(&conn).set_linger(Some(Duration::ZERO));
+        return (Status::L4Ok, 0, String::new());
+    };
+    let until = d.connected();
+    let bufsize = core.shared.plan.bufsize;
+    // disable-on-404 applies to a server that is not down.
+    let up = srv.state.get().oper != Oper::Stopped;
+    let exchange = async {
+        let (res, _) = conn.write_vec(check.request.clone()).await;
+        if let Err(e) = res {
+            return (Status::SockErr, 0, strerror(&e));
+        }
+        let mut reader = Reader::new(check.method);
+        let mut buf = Buffer::new(bufsize, 0);
+        loop {
+            let n = match conn.read(&mut buf).await {
+                Ok(n) => n,
+                Err(e) => return (Status::SockErr, 0, strerror(&e)),
+            };
+            let last = n == 0 || buf.room() == 0;
+            match reader.verdict(check, buf.data_mut(), last, up) {
+                Verdict::Done(s, code, info) => return (s, code, info),
+                Verdict::More if last => return (Status::L7Rsp, 0, String::new()),
+                Verdict::More => {}
+            }
+        }
+    };
+    match timer::timeout(&core.timers, left(until), exchange).await {
+        Ok(r) => r,
+        Err(()) => (Status::L7Tout, 0, String::new()),
+    }
+}
+
+/// `option tcp-check`: the rules in order (tcpcheck_main).
+async fn tcp_check(
+    core: &Core,
+    plan: &CheckPlan,
+    srv: &ServerPlan,
+    tc: &TcpCheck,
+) -> (Status, u16, String) {
+    let timers = &core.timers;
+    let mut deadline = Instant::now();
+    let mut conn: Option<Conn> = None;
+    let mut buf = Buffer::new(core.shared.plan.bufsize, 0);
+    let mut must_read = true;
+    let mut eof = false;
+    for (i, rule) in tc.rules.iter().enumerate() {
+        match &rule.action {
+            Action::Connect { port, .. } => {
+                drop(conn.take());
+                buf.clear();
+                must_read = true;
+                eof = false;
+                // Nothing to send: hold back the handshake's last ACK.
+                let quiet = i + 1 == tc.rules.len();
+                let d = Deadlines::new(plan);
+                let target = with_port(&plan.target, *port);
+                match timer::timeout(timers, left(d.connect), connect(&target, srv, quiet)).await {
+                    Err(()) => return (Status::L4Tout, 0, tcpcheck::conn_err_info(tc, rule, "")),
+                    Ok(Err(e)) => {
+                        let info = tcpcheck::conn_err_info(tc, rule, &strerror(&e));
+                        return (Status::L4Con, 0, info);
+                    }
+                    Ok(Ok(c)) => {
+                        if quiet {
+                            let _ = socket2::SockRef::from(&c).set_linger(Some(Duration::ZERO));
+                        }
+                        conn = Some(c);
+                    }
+                }
+                deadline = d.connected();
+            }
+            Action::Send(_) | Action::SendSslHello => {
+                let Some(c) = &conn else { break };
+                // A send starts a new exchange: what came before is dropped.
+                buf.clear();
+                must_read = true;
+                let bytes = match &rule.action {
+                    Action::Send(b) => b.clone(),
+                    _ => tcpcheck::ssl_hello(unix_time()),
+                };
+                match timer::timeout(timers, left(deadline), c.write_vec(bytes)).await {
+                    Err(()) => return (Status::L7Tout, 0, tcpcheck::conn_err_info(tc, rule, "")),
+                    Ok((Err(e), _)) => {
+                        let info = tcpcheck::conn_err_info(tc, rule, &strerror(&e));
+                        return (Status::SockErr, 0, info);
+                    }
+                    Ok((Ok(()), _)) => {}
+                }
+            }
+            Action::Expect { opts, .. } => {
+                let Some(c) = &conn else { break };
+                loop {
+                    if must_read && !eof && buf.room() > 0 {
+                        match timer::timeout(timers, left(deadline), c.read(&mut buf)).await {
+                            Err(()) => {
+                                return (opts.tout, 0, tcpcheck::conn_err_info(tc, rule, ""))
+                            }
+                            // An error after data: the data decides.
+                            Ok(Err(e)) if buf.is_empty() => {
+                                let info = tcpcheck::conn_err_info(tc, rule, &strerror(&e));
+                                return (Status::SockErr, 0, info);
+                            }
+                            Ok(Err(_) | Ok(0)) => eof = true,
+                            Ok(Ok(_)) => {}
+                        }
+                        must_read = false;
+                        if eof && buf.is_empty() {
+                            let (status, info) = tcpcheck::empty_response(rule);
+                            return (status, 0, info);
+                        }
+                    }
+                    let last = eof || buf.room() == 0;
+                    match tcpcheck::expect(tc.user, rule, buf.data(), last) {
+                        ExpectVerdict::Pass => break,
+                        ExpectVerdict::Fail(status, code, info) => return (status, code, info),
+                        ExpectVerdict::More => must_read = true,
+                    }
+                }
+            }
+        }
+    }
+    let Some(last) = tc.rules.last() else {
+        return (Status::L4Ok, 0, String::new());
+    };
+    tcpcheck::success(tc.user, last, buf.data())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::jitter;
+    use std::time::Duration;
+
+    #[test]
+    fn spread_checks_stays_within_its_percentage() {
+        let mut seed = 12345;
+        let inter = Duration::from_millis(1000);
+        assert_eq!(jitter(&mut seed, inter, 0), inter);
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..1000 {
+            let d = jitter(&mut seed, inter, 10);
+            assert!(d >= Duration::from_millis(900) && d <= Duration::from_millis(1100));
+            seen.insert(d);
+        }
+        assert!(seen.len() > 50, "it moves");
+    }
+}
