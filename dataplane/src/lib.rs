@@ -3,8 +3,20 @@
 //! engine. Today it reads and checks configurations (`-c`) and serves TCP
 //! mode; `-c` says exactly which settings it cannot honour yet (see
 //! `support`).
+
 // `unsafe` lives in the ringlb-sys crate only (the syscall room).
 #![forbid(unsafe_code)]
+
+/// `eprintln!` that never panics: a line to stderr, dropped when stderr is
+/// gone (a closed pipe). `eprintln!` panics then, and a core must not die
+/// because whoever read its stderr went away.
+#[macro_export]
+macro_rules! stderr_line {
+    ($($arg:tt)*) => {{
+        use ::std::io::Write as _;
+        let _ = ::std::writeln!(::std::io::stderr().lock(), $($arg)*);
+    }};
+}
 
 pub mod accounts;
 pub mod args;
@@ -56,13 +68,15 @@ pub fn main_entry() -> ExitCode {
         return eval_cc(expr);
     }
     if args.files.is_empty() {
-        eprintln!("[ALERT] No configuration file specified (use -f <file>).");
+        crate::stderr_line!("[ALERT] No configuration file specified (use -f <file>).");
         return ExitCode::from(1);
     }
     let (verdict, cfg) = check(&args);
     if verdict == Verdict::NoListener {
         // HAProxy's wording and exit code for a valid config that cannot start.
-        eprintln!("Configuration file has no error but will not start (no listener) => exit(2).");
+        crate::stderr_line!(
+            "Configuration file has no error but will not start (no listener) => exit(2)."
+        );
         return ExitCode::from(2);
     }
     if args.check {
@@ -102,7 +116,7 @@ fn check(args: &Args) -> (Verdict, Option<ringlb_config::model::Config>) {
     if files.is_empty() {
         // Directories without a *.cfg file: HAProxy then has no
         // configuration at all and exits 1 (with its usage), as without -f.
-        eprintln!(
+        crate::stderr_line!(
             "[ALERT] No configuration file found: {} (a directory contributes its *.cfg files only).",
             args.files.join(", ")
         );
@@ -184,7 +198,7 @@ fn eval_cc(expr: &str) -> ExitCode {
     let words = match tokenize(expr, &env) {
         Ok(w) => w,
         Err(e) => {
-            eprintln!("[ALERT] failed to parse the condition: {e}");
+            crate::stderr_line!("[ALERT] failed to parse the condition: {e}");
             return ExitCode::from(2);
         }
     };
@@ -192,7 +206,7 @@ fn eval_cc(expr: &str) -> ExitCode {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(e) => {
-            eprintln!("[ALERT] failed to evaluate the condition: {}", e.message);
+            crate::stderr_line!("[ALERT] failed to evaluate the condition: {}", e.message);
             ExitCode::from(2)
         }
     }

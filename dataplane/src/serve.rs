@@ -26,7 +26,7 @@ pub fn run(args: &Args, cfg: Config) -> ExitCode {
     match start(args, &cfg) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("[ALERT] {e}");
+            crate::stderr_line!("[ALERT] {e}");
             ExitCode::from(1)
         }
     }
@@ -151,7 +151,7 @@ fn start(args: &Args, cfg: &Config) -> Result<ExitCode, String> {
         }
     }
     for w in process::set_identity(&identity)? {
-        eprintln!("[WARNING] {w}");
+        crate::stderr_line!("[WARNING] {w}");
     }
 
     let events = process::spawn_signal_thread(Role::Standalone)?;
@@ -230,9 +230,9 @@ fn dump_pools(shared: &Process) {
         .ask_all(|reply| crate::engine::runtime::mesh::Msg::Snapshot { reply, flush: true });
     let mut snaps = asked.wait_blocking(Duration::from_secs(1));
     snaps.sort_by_key(|s| s.core);
-    eprintln!("Dumping pools usage. Flushing them.");
+    crate::stderr_line!("Dumping pools usage. Flushing them.");
     for s in &snaps {
-        eprintln!(
+        crate::stderr_line!(
             "  - executor {} (cpu {}): {} streams{}, {} timers, flushed {} buffers and {} pipes",
             s.core,
             s.cpu,
@@ -246,12 +246,12 @@ fn dump_pools(shared: &Process) {
         );
     }
     if snaps.len() < shared.mesh.cores() {
-        eprintln!(
+        crate::stderr_line!(
             "  - {} executors did not answer",
             shared.mesh.cores() - snaps.len()
         );
     }
-    eprintln!(
+    crate::stderr_line!(
         "Total: {} streams, {} buffers and {} pipes flushed",
         snaps.iter().map(|s| s.streams).sum::<usize>(),
         snaps.iter().map(|s| s.flushed_bufs).sum::<usize>(),
@@ -265,12 +265,14 @@ fn pause_listeners(shared: &Process, pause: bool) {
         .mesh
         .broadcast(&crate::engine::runtime::mesh::Msg::Pause(pause))
     {
-        eprintln!("[WARNING] executor {core} did not get the pause/resume request: {e:?}");
+        crate::stderr_line!(
+            "[WARNING] executor {core} did not get the pause/resume request: {e:?}"
+        );
     }
 }
 
 fn report_signal_errors(errors: Vec<(u32, std::io::Error)>) {
     for (pid, e) in errors {
-        eprintln!("[WARNING] failed to send a signal to old pid {pid}: {e}");
+        crate::stderr_line!("[WARNING] failed to send a signal to old pid {pid}: {e}");
     }
 }

@@ -158,7 +158,7 @@ pub fn report_stopped(cfg: &Config, process: &super::Process, sinks: &Sinks) {
             "Proxy {} stopped (cumulated conns: FE: {fe_conns}, BE: {be_sess}).",
             px.name
         );
-        eprintln!("[WARNING]  ({pid}) : {line}");
+        crate::stderr_line!("[WARNING]  ({pid}) : {line}");
         let sink = fe
             .and_then(|i| sinks.frontends.get(i))
             .or_else(|| be.and_then(|i| sinks.backends.get(i)))

@@ -403,7 +403,7 @@ impl Logger {
                 self.stats.failed.fetch_add(1, Ordering::Relaxed);
                 if !out.reported {
                     out.reported = true;
-                    eprintln!(
+                    crate::stderr_line!(
                         "[ALERT] sendmsg()/writev() failed in logger #{}: {e}",
                         out.number
                     );

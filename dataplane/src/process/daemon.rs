@@ -69,7 +69,7 @@ pub fn daemonize() -> Result<ExitCode, String> {
                 }
                 None => "Exit",
             };
-            eprintln!("[ALERT] Process {pid} exited with code {code} ({what})");
+            crate::stderr_line!("[ALERT] Process {pid} exited with code {code} ({what})");
             Ok(ExitCode::from(launcher_code(code)))
         }
     }

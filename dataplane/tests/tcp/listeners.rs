@@ -316,3 +316,48 @@ on_both!(
     listen_backlog_on_haproxy,
     listen_backlog_on_ringlb
 );
+
+/// A ringlb whose stderr reader went away (a closed pipe) keeps serving
+/// when it has something to say there: SIGQUIT's pool dump (three lines to
+/// stderr) used to go through `eprintln!`, which panics on EPIPE.
+#[test]
+fn a_closed_stderr_does_not_stop_the_proxy() {
+    let be = Backend::echo();
+    let (_dir, cfg, port, hold) = config_on_a_free_port("closed-stderr", "", &be);
+    let mut p = run_ringlb(&cfg, &[], Stdio::null(), Stdio::piped());
+    drop(hold);
+    let echo_once = || {
+        let deadline = std::time::Instant::now() + DEADLINE;
+        let mut c = loop {
+            match std::net::TcpStream::connect(("127.0.0.1", port)) {
+                Ok(c) => break c,
+                Err(e) => assert!(std::time::Instant::now() < deadline, "{e}"),
+            }
+            thread::yield_now();
+        };
+        c.set_read_timeout(Some(DEADLINE)).unwrap();
+        c.write_all(b"x").unwrap();
+        let mut b = [0u8; 1];
+        c.read_exact(&mut b).unwrap();
+    };
+    echo_once();
+    // Nobody reads stderr any more.
+    drop(p.stderr.take());
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(p.id()).unwrap());
+    for _ in 0..3 {
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGQUIT).unwrap();
+    }
+    // The dump waits up to a second for the cores' snapshots: ringlb
+    // must still be there two seconds on, and serve.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while std::time::Instant::now() < until {
+        assert!(p.try_wait().unwrap().is_none(), "ringlb exited");
+        thread::sleep(std::time::Duration::from_millis(20));
+    }
+    for _ in 0..3 {
+        echo_once();
+    }
+    assert!(p.try_wait().unwrap().is_none(), "ringlb exited");
+    let _ = p.kill();
+    let _ = p.wait();
+}

@@ -53,9 +53,10 @@ pub async fn accept_loop(core: Rc<Core>, b: Bound) {
     let listener = match Listener::new(b.socket) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!(
+            crate::stderr_line!(
                 "[ALERT] executor {}: cannot register listener {}: {e}",
-                core.id, b.addr
+                core.id,
+                b.addr
             );
             return;
         }
@@ -106,9 +107,10 @@ pub async fn accept_loop(core: Rc<Core>, b: Bound) {
             }
             if !core.stop_accepting.is_fired() && !core.kill.is_fired() {
                 if let Err(e) = listener_sock(l).listen(b.backlog) {
-                    eprintln!(
+                    crate::stderr_line!(
                         "[ALERT] executor {}: cannot resume listener {}: {e}",
-                        core.id, b.addr
+                        core.id,
+                        b.addr
                     );
                     // It cannot accept again: closed as at a stop.
                     if let Some(l) = open.take() {
@@ -129,9 +131,10 @@ pub async fn accept_loop(core: Rc<Core>, b: Bound) {
                 // Out of fds or memory: the listener rests a while (a stop
                 // or a pause still ends the rest at once).
                 if !core.stop_accepting.is_fired() && !core.pause.is_fired() {
-                    eprintln!(
+                    crate::stderr_line!(
                         "[WARNING] executor {}: accept on {} failed: {e}",
-                        core.id, b.addr
+                        core.id,
+                        b.addr
                     );
                     let rest = std::pin::pin!(timer::sleep(&core.timers, RESOURCE_BACKOFF));
                     let stop = std::pin::pin!(stop_or_pause(&core));

@@ -125,7 +125,10 @@ pub fn bind_all(plan: &Plan, executors: usize) -> Result<Vec<Vec<Bound>>, BindEr
                         // HAProxy's tcp_bind_listener runs on inherited
                         // sockets too: what the parent left set is reset.
                         for w in tune_listener(SockRef::from(&base), &tuning) {
-                            eprintln!("[WARNING] Starting frontend {}: fd@{n}: {w}", fe.name);
+                            crate::stderr_line!(
+                                "[WARNING] Starting frontend {}: fd@{n}: {w}",
+                                fe.name
+                            );
                         }
                         let sockets = (0..executors)
                             .map(|_| base.try_clone().map(BoundSocket::Tcp).map_err(fatal))
@@ -229,7 +232,7 @@ fn bind_inet(
     s.set_reuse_address(true)?;
     s.set_reuse_port(reuseport)?;
     for w in tune_listener(SockRef::from(&s), tuning) {
-        eprintln!("[WARNING] [{sa}]: {w}");
+        crate::stderr_line!("[WARNING] [{sa}]: {w}");
     }
     if sa.is_ipv6() {
         if let Some(v6only) = b.v6only {

@@ -70,7 +70,9 @@ pub fn placement(nbthread: Option<u32>) -> Placement {
     let topology = match from_hwloc(affinity.as_ref()) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("[WARNING] hwloc: {e}; reading the CPU topology from sysfs instead");
+            crate::stderr_line!(
+                "[WARNING] hwloc: {e}; reading the CPU topology from sysfs instead"
+            );
             from_sysfs(affinity.as_ref())
         }
     };

@@ -449,7 +449,7 @@ pub fn alert_cacheable_cookie(
         "Blocking cacheable cookie in response from instance {}, server {server}.",
         be.name
     );
-    eprintln!("[ALERT]    ({}) : {line}", std::process::id());
+    crate::stderr_line!("[ALERT]    ({}) : {line}", std::process::id());
     if let Some(sink) = &fe.sink {
         // The core's own lane: before the transaction's line.
         sink.send_from(core, ringlb_config::model::Level::Alert, line);
