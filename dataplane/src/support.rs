@@ -238,7 +238,6 @@ fn http_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
                 | "h1-case-adjust-bogus-server"
                 | "http-drop-request-trailers"
                 | "http-drop-response-trailers"
-                | "persist"
         );
         if *on && unsupported {
             out.push(diag_named(

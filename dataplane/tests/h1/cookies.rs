@@ -186,3 +186,68 @@ fn use_server_with_cookies_agrees_with_haproxy() {
     let got = use_server_with_cookies("ringlb", &crate::harness::ringlb());
     assert_eq!(got, want);
 }
+
+/// `option persist`: a cookie naming a server in maintenance (`disabled`)
+/// sends the request to it anyway (letter `D`); without the option it
+/// goes to another server and the cookie is set again. Server reached,
+/// Set-Cookie and `%tsc` as haproxy's, with and without the option.
+fn persist_to_a_stopped_server(name: &str, program: &Path, option: &str) -> Vec<String> {
+    let (a, b) = (Server::start(one), Server::start(two));
+    let cfg = config(
+        &[
+            format!("s1 {} cookie a1 disabled", a.addr),
+            format!("s2 {} cookie b2", b.addr),
+        ],
+        "",
+    )
+    .replace(
+        "\nbackend be\n",
+        &format!("\nbackend be\n    cookie SRV insert indirect nocache\n{option}"),
+    );
+    let p = start(name, program, &cfg);
+    [
+        "GET / HTTP/1.1\r\nHost: a\r\nCookie: SRV=a1\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: a\r\nCookie: SRV=b2\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+    ]
+    .iter()
+    .map(|r| {
+        let mut c = Client::connect(p.addr);
+        c.send(r.as_bytes());
+        let res = c.response(false);
+        let set: Vec<String> = res
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("set-cookie"))
+            .map(|(_, v)| v.clone())
+            .collect();
+        let log = p.log_within(crate::harness::DEADLINE).expect("a log line");
+        let f: Vec<&str> = log.split(' ').collect();
+        format!(
+            "{:?} => {} {set:?} {}",
+            r.lines().nth(2).unwrap_or(""),
+            String::from_utf8_lossy(&res.body),
+            f[9]
+        )
+    })
+    .collect()
+}
+
+#[test]
+fn option_persist_agrees_with_haproxy() {
+    let Some(h) = crate::harness::haproxy("option_persist_agrees_with_haproxy") else {
+        return;
+    };
+    for option in ["", "    option persist\n"] {
+        let want = persist_to_a_stopped_server("haproxy", &h, option);
+        let got = persist_to_a_stopped_server("ringlb", &crate::harness::ringlb(), option);
+        assert_eq!(got, want, "{option:?}");
+        // The request with s1's cookie reaches s1 only under the option.
+        let to = if option.is_empty() {
+            "=> s2|"
+        } else {
+            "=> s1|"
+        };
+        assert!(want[0].contains(to), "haproxy: {want:?}");
+    }
+}

@@ -52,6 +52,9 @@ pub struct CookiePlan {
     /// `maxidle`, `maxlife` in seconds (0: none).
     pub maxidle: u32,
     pub maxlife: u32,
+    /// `option persist` (the backend's): a cookie naming a stopped server
+    /// still sends the request to it (its letter stays `D`).
+    pub persist: bool,
 }
 
 impl CookiePlan {
@@ -70,6 +73,7 @@ impl CookiePlan {
             attrs: (!c.attrs.is_empty()).then(|| c.attrs.join("; ")),
             maxidle: secs(c.maxidle),
             maxlife: secs(c.maxlife),
+            persist: false,
         }
     }
 
@@ -231,10 +235,17 @@ pub fn request(req: &mut Head, c: &CookiePlan, be: &BackendPlan) -> Persist {
                     if s.cookie.as_deref().map(str::as_bytes) != Some(srv_part) {
                         continue;
                     }
-                    if reachable(be, k) {
+                    // HAProxy's manage_client_side_cookies: a server not
+                    // stopped, or any under `option persist`.
+                    let up = reachable(be, k);
+                    if up || c.persist {
                         persist = Persist {
                             server: Some(k),
-                            status: RequestCookie::Valid,
+                            status: if up {
+                                RequestCookie::Valid
+                            } else {
+                                RequestCookie::Down
+                            },
                             dates: persist.dates,
                         };
                         break;

@@ -209,11 +209,12 @@ impl HttpPlan {
                 }
                 _ => None,
             }),
-            cookie: px
-                .cookie
-                .as_ref()
-                .filter(|_| px.cap.backend)
-                .map(super::cookie::CookiePlan::of),
+            cookie: px.cookie.as_ref().filter(|_| px.cap.backend).map(|c| {
+                super::cookie::CookiePlan {
+                    persist: o.is_set("persist"),
+                    ..super::cookie::CookiePlan::of(c)
+                }
+            }),
             rules,
             listen: px.kind == ringlb_config::model::ProxyKind::Listen,
             prefer_last_server: o.is_set("prefer-last-server"),
