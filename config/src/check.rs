@@ -120,18 +120,20 @@ fn check_proxy(cfg: &Config, px: &Proxy, diags: &mut Diagnostics) {
                 }
             }
         }
-        for us in &px.use_servers {
-            if !px.servers.iter().any(|s| s.name == us.server) {
-                diags.push(Diagnostic::error(
-                    &us.loc,
-                    format!(
-                        "{} '{}' : unable to find server '{}' referenced in a 'use-server' rule.",
-                        px.kind.keyword(),
-                        px.name,
-                        us.server
-                    ),
-                ));
-            }
+    }
+    // Also in a frontend, whose rule haproxy keeps after saying it is
+    // ignored, and whose servers it then looks in.
+    for us in &px.use_servers {
+        if !px.servers.iter().any(|s| s.name == us.server) {
+            diags.push(Diagnostic::error(
+                &us.loc,
+                format!(
+                    "{} '{}' : unable to find server '{}' referenced in a 'use-server' rule.",
+                    px.kind.keyword(),
+                    px.name,
+                    us.server
+                ),
+            ));
         }
     }
     for g in &px.errorfile_groups {

@@ -322,7 +322,10 @@ fn dispatch(cx: &mut Ctx<'_>, line: &Line<'_>) -> Result<(), Diagnostic> {
             Ok(())
         }
         "use-server" => {
-            if !allowed_kw(cx, line, kw)? {
+            // haproxy 2.6 warns that a frontend's rule is ignored, keeps it
+            // all the same, then fails to find its server in the
+            // frontend (check.rs): the rule is kept here too.
+            if !allowed_kw(cx, line, kw)? && cx.is_defaults() {
                 return Ok(());
             }
             let Some(name) = line.arg(1) else {
