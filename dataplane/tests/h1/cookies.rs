@@ -126,54 +126,71 @@ fn cookie_persistence_agrees_with_haproxy() {
     }
 }
 
-/// `use-server` with cookie persistence: a use-server rule wins over the
-/// cookie, and the Set-Cookie, the server reached and the `%tsc` cookie
-/// letters are haproxy's, for requests with no cookie, the cookie of the
-/// same server and of another one.
-fn use_server_with_cookies(name: &str, program: &Path) -> Vec<String> {
+/// Servers `one` (cookie a1) and `two` (cookie b2) behind a backend
+/// with `backend` lines (`s1_opts` on s1), one connection per request:
+/// (request line, Cookie header, server's answer, Set-Cookie, %tsc) each.
+fn cookie_exchanges(
+    name: &str,
+    program: &Path,
+    (s1_opts, backend): (&str, &str),
+    requests: &[&str],
+) -> Vec<String> {
     let (a, b) = (Server::start(one), Server::start(two));
     let cfg = config(
         &[
-            format!("s1 {} cookie a1", a.addr),
+            format!("s1 {} cookie a1{s1_opts}", a.addr),
             format!("s2 {} cookie b2", b.addr),
         ],
         "",
     )
-    .replace(
-        "\nbackend be\n",
-        "\nbackend be\n    balance first\n    cookie SRV insert indirect nocache\n    use-server s2 if { path /u }\n",
-    );
+    .replace("\nbackend be\n", &format!("\nbackend be\n{backend}"));
     let p = start(name, program, &cfg);
-    [
-        "GET /u HTTP/1.1\r\nHost: a\r\n\r\n",
-        "GET /u HTTP/1.1\r\nHost: a\r\nCookie: SRV=a1\r\n\r\n",
-        "GET /u HTTP/1.1\r\nHost: a\r\nCookie: SRV=b2\r\n\r\n",
-        "GET /u HTTP/1.1\r\nHost: a\r\nCookie: SRV=zz\r\n\r\n",
-        "GET / HTTP/1.1\r\nHost: a\r\nCookie: SRV=b2\r\n\r\n",
-        "GET / HTTP/1.1\r\nHost: a\r\n\r\n",
-    ]
-    .iter()
-    .map(|r| {
-        let mut c = Client::connect(p.addr);
-        c.send(r.as_bytes());
-        let res = c.response(false);
-        let set: Vec<String> = res
-            .headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case("set-cookie"))
-            .map(|(_, v)| v.clone())
-            .collect();
-        let log = p.log_within(crate::harness::DEADLINE).expect("a log line");
-        let f: Vec<&str> = log.split(' ').collect();
-        format!(
-            "{} {:?} => {} {set:?} {}",
-            r.lines().next().unwrap_or(""),
-            r.lines().nth(2).unwrap_or(""),
-            String::from_utf8_lossy(&res.body),
-            f[9]
-        )
-    })
-    .collect()
+    requests
+        .iter()
+        .map(|r| {
+            let mut c = Client::connect(p.addr);
+            c.send(r.as_bytes());
+            let res = c.response(false);
+            let set: Vec<String> = res
+                .headers
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case("set-cookie"))
+                .map(|(_, v)| v.clone())
+                .collect();
+            let log = p.log_within(crate::harness::DEADLINE).expect("a log line");
+            let f: Vec<&str> = log.split(' ').collect();
+            format!(
+                "{} {:?} => {} {set:?} {}",
+                r.lines().next().unwrap_or(""),
+                r.lines().nth(2).unwrap_or(""),
+                String::from_utf8_lossy(&res.body),
+                f[9]
+            )
+        })
+        .collect()
+}
+
+/// `use-server` with cookie persistence: a use-server rule wins over the
+/// cookie, and the Set-Cookie, the server reached and the `%tsc` cookie
+/// letters are haproxy's, for requests with no cookie, the cookie of the
+/// same server, of another one and an unknown one.
+fn use_server_with_cookies(name: &str, program: &Path) -> Vec<String> {
+    cookie_exchanges(
+        name,
+        program,
+        (
+            "",
+            "    balance first\n    cookie SRV insert indirect nocache\n    use-server s2 if { path /u }\n",
+        ),
+        &[
+            "GET /u HTTP/1.1\r\nHost: a\r\n\r\n",
+            "GET /u HTTP/1.1\r\nHost: a\r\nCookie: SRV=a1\r\n\r\n",
+            "GET /u HTTP/1.1\r\nHost: a\r\nCookie: SRV=b2\r\n\r\n",
+            "GET /u HTTP/1.1\r\nHost: a\r\nCookie: SRV=zz\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a\r\nCookie: SRV=b2\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+        ],
+    )
 }
 
 #[test]
@@ -192,45 +209,19 @@ fn use_server_with_cookies_agrees_with_haproxy() {
 /// goes to another server and the cookie is set again. Server reached,
 /// Set-Cookie and `%tsc` as haproxy's, with and without the option.
 fn persist_to_a_stopped_server(name: &str, program: &Path, option: &str) -> Vec<String> {
-    let (a, b) = (Server::start(one), Server::start(two));
-    let cfg = config(
+    cookie_exchanges(
+        name,
+        program,
+        (
+            " disabled",
+            &format!("    cookie SRV insert indirect nocache\n{option}"),
+        ),
         &[
-            format!("s1 {} cookie a1 disabled", a.addr),
-            format!("s2 {} cookie b2", b.addr),
+            "GET / HTTP/1.1\r\nHost: a\r\nCookie: SRV=a1\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a\r\nCookie: SRV=b2\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a\r\n\r\n",
         ],
-        "",
     )
-    .replace(
-        "\nbackend be\n",
-        &format!("\nbackend be\n    cookie SRV insert indirect nocache\n{option}"),
-    );
-    let p = start(name, program, &cfg);
-    [
-        "GET / HTTP/1.1\r\nHost: a\r\nCookie: SRV=a1\r\n\r\n",
-        "GET / HTTP/1.1\r\nHost: a\r\nCookie: SRV=b2\r\n\r\n",
-        "GET / HTTP/1.1\r\nHost: a\r\n\r\n",
-    ]
-    .iter()
-    .map(|r| {
-        let mut c = Client::connect(p.addr);
-        c.send(r.as_bytes());
-        let res = c.response(false);
-        let set: Vec<String> = res
-            .headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case("set-cookie"))
-            .map(|(_, v)| v.clone())
-            .collect();
-        let log = p.log_within(crate::harness::DEADLINE).expect("a log line");
-        let f: Vec<&str> = log.split(' ').collect();
-        format!(
-            "{:?} => {} {set:?} {}",
-            r.lines().nth(2).unwrap_or(""),
-            String::from_utf8_lossy(&res.body),
-            f[9]
-        )
-    })
-    .collect()
 }
 
 #[test]
