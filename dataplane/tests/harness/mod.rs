@@ -91,6 +91,11 @@ fn unique() -> u64 {
 /// reader there, and every later line would look lost.
 fn lines(r: impl Read + Send + 'static) -> mpsc::Receiver<String> {
     let (tx, rx) = mpsc::channel();
+    lines_into(r, tx);
+    rx
+}
+
+fn lines_into(r: impl Read + Send + 'static, tx: mpsc::Sender<String>) {
     thread::spawn(move || {
         let mut r = BufReader::new(r);
         let mut buf = Vec::new();
@@ -107,7 +112,45 @@ fn lines(r: impl Read + Send + 'static) -> mpsc::Receiver<String> {
             }
         }
     });
-    rx
+}
+
+/// haproxy's `log stdout` drops a line when two of its threads log at
+/// the same moment (fd_write_frag_line gives up after 200 attempts at the
+/// fd's lock rather than block), which made differential tests miss a
+/// reference line now and then. Its logs go to a UNIX datagram socket
+/// instead (one message per datagram, nothing shared between threads but
+/// the socket), read here into the same channel stdout feeds: the tests
+/// see the same lines. The config's `log stdout` words become the socket's
+/// path.
+fn haproxy_log_socket(dir: &Path, config: &str, tx: mpsc::Sender<String>) -> String {
+    let path = dir.join("log.sock");
+    let sock = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+    // The reader ends once the proxy's directory is gone (the Proxy was
+    // dropped), so a test binary does not keep a thread per haproxy.
+    sock.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let watched = path.clone();
+    thread::spawn(move || {
+        let mut buf = vec![0u8; 65536];
+        loop {
+            let n = match sock.recv(&mut buf) {
+                Ok(n) => n,
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    if watched.exists() {
+                        continue;
+                    }
+                    break;
+                }
+                Err(_) => break,
+            };
+            let msg = &buf[..n];
+            let msg = msg.strip_suffix(b"\n").unwrap_or(msg);
+            if tx.send(String::from_utf8_lossy(msg).into_owned()).is_err() {
+                break;
+            }
+        }
+    });
+    config.replace("log stdout ", &format!("log {} ", path.display()))
 }
 
 impl Proxy {
@@ -119,6 +162,15 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let cfg_path = dir.0.join("test.cfg");
+        let (log_tx, stdout) = mpsc::channel();
+        let is_haproxy = program
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().contains("haproxy"));
+        let config = if is_haproxy {
+            haproxy_log_socket(&dir.0, config, log_tx.clone())
+        } else {
+            config.to_owned()
+        };
         std::fs::write(&cfg_path, config).unwrap();
         let fd: OwnedFd = listener.into();
         let mut cmd = Command::new(program);
@@ -134,7 +186,7 @@ impl Proxy {
         }])
         .unwrap();
         let mut child = cmd.spawn().unwrap();
-        let stdout = lines(child.stdout.take().unwrap());
+        lines_into(child.stdout.take().unwrap(), log_tx);
         let stderr = lines(child.stderr.take().unwrap());
         Proxy {
             child,
