@@ -615,8 +615,10 @@ async fn tcp_check(
                 }
                 deadline = d.connected();
                 if let (Some(h), Some(c)) = (header, &conn) {
-                    match timer::timeout(timers, left(deadline), c.write_vec(h.bytes().to_vec()))
-                        .await
+                    let sock = socket2::SockRef::from(c);
+                    let addr = |a: std::io::Result<socket2::SockAddr>| a.ok()?.as_socket();
+                    let bytes = h.bytes(addr(sock.local_addr()), addr(sock.peer_addr()));
+                    match timer::timeout(timers, left(deadline), c.write_vec(bytes)).await
                     {
                         Err(()) => {
                             return (Status::L4Tout, 0, tcpcheck::conn_err_info(tc, rule, ""))

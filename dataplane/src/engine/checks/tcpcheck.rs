@@ -19,9 +19,10 @@ use crate::engine::rules::fetch::Ctx;
 use crate::engine::rules::logfmt::Fmt;
 use crate::engine::rules::sample::Smp;
 
-/// The PROXY header of a check's connection: a check has no client, so
-/// HAProxy sends v1's `PROXY UNKNOWN` or v2's LOCAL command
-/// (make_proxy_line with no stream and no client connection).
+/// The PROXY header of a check's connection. A check has no client:
+/// HAProxy (conn_send_proxy without a stream) describes the check's own
+/// connection, so v1 says `PROXY TCP4 <local> <server> <lport> <sport>`,
+/// and v2, for a connection it initiated, the LOCAL command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProxyHeader {
     V1,
@@ -29,11 +30,28 @@ pub enum ProxyHeader {
 }
 
 impl ProxyHeader {
-    pub fn bytes(self) -> &'static [u8] {
+    /// The header for a connection from `local` to `peer` (None: not
+    /// TCP over IP).
+    pub fn bytes(
+        self,
+        local: Option<std::net::SocketAddr>,
+        peer: Option<std::net::SocketAddr>,
+    ) -> Vec<u8> {
         match self {
-            ProxyHeader::V1 => b"PROXY UNKNOWN\r\n",
+            ProxyHeader::V1 => match (local, peer) {
+                (Some(l), Some(p)) if l.is_ipv4() == p.is_ipv4() => format!(
+                    "PROXY {} {} {} {} {}\r\n",
+                    if l.is_ipv4() { "TCP4" } else { "TCP6" },
+                    l.ip(),
+                    p.ip(),
+                    l.port(),
+                    p.port()
+                )
+                .into_bytes(),
+                _ => b"PROXY UNKNOWN\r\n".to_vec(),
+            },
             // The signature, version 2 LOCAL, AF_UNSPEC, no address.
-            ProxyHeader::V2 => b"\r\n\r\n\x00\r\nQUIT\n\x20\x00\x00\x00",
+            ProxyHeader::V2 => b"\r\n\r\n\x00\r\nQUIT\n\x20\x00\x00\x00".to_vec(),
         }
     }
 }
