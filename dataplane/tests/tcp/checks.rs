@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 use crate::harness::{config, round_trip, stalled, start, Backend, Proxy, DEADLINE};
 
 /// The defaults every scenario uses.
-pub(crate) const DEFAULTS: &str = "    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n";
+pub(crate) const DEFAULTS: &str =
+    "    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n";
 
 /// Slack for a loaded machine on timing bounds.
 const SLACK: Duration = Duration::from_millis(600);

@@ -92,7 +92,7 @@ fn send_lf_and_expect_options(name: &str, program: &Path) {
     );
     // HAProxy's PROXY line on a check describes the check's connection.
     let first = stub.first();
-    let want = format!("PROXY TCP4 127.0.0.1 127.0.0.1 ");
+    let want = "PROXY TCP4 127.0.0.1 127.0.0.1 ";
     assert!(first.starts_with(want.as_bytes()), "{name}: {first:?}");
     let line = String::from_utf8_lossy(&first);
     let ports: Vec<&str> = line.lines().next().unwrap().split(' ').skip(4).collect();
@@ -222,9 +222,7 @@ fn check_send_proxy(name: &str, program: &Path) {
         &config(
             "",
             DEFAULTS,
-            &format!(
-                "    server s1 {addr} check inter 100 rise 1 fall 1 check-send-proxy\n"
-            ),
+            &format!("    server s1 {addr} check inter 100 rise 1 fall 1 check-send-proxy\n"),
         ),
     );
     let end = std::time::Instant::now() + DEADLINE;
@@ -232,11 +230,14 @@ fn check_send_proxy(name: &str, program: &Path) {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     let seen = got.lock().unwrap().clone();
-    let want = format!("PROXY TCP4 127.0.0.1 127.0.0.1 ");
+    let want = "PROXY TCP4 127.0.0.1 127.0.0.1 ";
     assert!(seen.starts_with(want.as_bytes()), "{name}: {seen:?}");
     let text = String::from_utf8_lossy(&seen);
     assert!(
-        text.lines().next().unwrap().ends_with(&format!(" {}", addr.port())),
+        text.lines()
+            .next()
+            .unwrap()
+            .ends_with(&format!(" {}", addr.port())),
         "{name}: {text:?}"
     );
     drop(p);

@@ -355,19 +355,28 @@ fn parse_expect(
                     if line.arg(j) != Some("name") {
                         return Err(line.err(
                             j,
-                            format!("'{} expect {k}' expects at least 'name' keyword as first argument", line.kw()),
+                            format!(
+                                "'{} expect {k}' expects at least 'name' keyword as first argument",
+                                line.kw()
+                            ),
                         ));
                     }
                     let mut words = vec!["name".to_string()];
                     j += 1;
-                    let pattern = |j: &mut usize, words: &mut Vec<String>| -> Result<(), Diagnostic> {
+                    let pattern = |j: &mut usize,
+                                   words: &mut Vec<String>|
+                     -> Result<(), Diagnostic> {
                         if line.arg(*j) == Some("-m") {
-                            let m = line.arg(*j + 1).ok_or_else(|| line.err(*j + 1, "'-m' expects a matching method"))?;
+                            let m = line.arg(*j + 1).ok_or_else(|| {
+                                line.err(*j + 1, "'-m' expects a matching method")
+                            })?;
                             words.push("-m".into());
                             words.push(m.to_string());
                             *j += 2;
                         }
-                        let p = line.arg(*j).ok_or_else(|| line.err(*j, format!("'{} expect {k}' expects a pattern", line.kw())))?;
+                        let p = line.arg(*j).ok_or_else(|| {
+                            line.err(*j, format!("'{} expect {k}' expects a pattern", line.kw()))
+                        })?;
                         words.push(p.to_string());
                         *j += 1;
                         Ok(())

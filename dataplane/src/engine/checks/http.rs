@@ -112,8 +112,14 @@ impl HdrMatch {
 /// The values of a header field: the comma-separated ones (outside
 /// quotes), trimmed, or the whole value for `fhdr`.
 fn trim(s: &[u8]) -> &[u8] {
-    let start = s.iter().position(|c| !matches!(c, b' ' | b'\t')).unwrap_or(s.len());
-    let end = s.iter().rposition(|c| !matches!(c, b' ' | b'\t')).map_or(start, |e| e + 1);
+    let start = s
+        .iter()
+        .position(|c| !matches!(c, b' ' | b'\t'))
+        .unwrap_or(s.len());
+    let end = s
+        .iter()
+        .rposition(|c| !matches!(c, b' ' | b'\t'))
+        .map_or(start, |e| e + 1);
     s.get(start..end.max(start)).unwrap_or_default()
 }
 
@@ -479,7 +485,7 @@ impl Reader {
                 Match::Hdr { name, value, full } => {
                     let found = self.head.fields().any(|(n, v)| {
                         name.matches(n, true)
-                            && value.as_ref().map_or(true, |m| {
+                            && value.as_ref().is_none_or(|m| {
                                 values(v, *full).into_iter().any(|x| m.matches(x, false))
                             })
                     });
@@ -540,7 +546,10 @@ impl Reader {
                 if let Some(c) = e.opts.code(&[], cx) {
                     code = c;
                 }
-                (e.opts.ok, e.opts.on_success.over(&[], cx).unwrap_or_default())
+                (
+                    e.opts.ok,
+                    e.opts.on_success.over(&[], cx).unwrap_or_default(),
+                )
             }
             None => (Status::L7Ok, String::new()),
         };
@@ -668,7 +677,11 @@ mod tests {
 
     #[test]
     fn expect_rules_and_their_negation() {
-        let not200 = check(vec![Expect::new(true, Match::Status(parse_codes("200").unwrap()), None)]);
+        let not200 = check(vec![Expect::new(
+            true,
+            Match::Status(parse_codes("200").unwrap()),
+            None,
+        )]);
         assert_eq!(
             run(&not200, b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"),
             Verdict::Done(Status::L7Sts, 200, "OK".into())
@@ -677,7 +690,11 @@ mod tests {
             run(&not200, b"HTTP/1.1 503 No\r\ncontent-length: 0\r\n\r\n"),
             Verdict::Done(Status::L7Ok, 503, String::new())
         );
-        let s = check(vec![Expect::new(false, Match::Body(b"nope".to_vec()), None)]);
+        let s = check(vec![Expect::new(
+            false,
+            Match::Body(b"nope".to_vec()),
+            None,
+        )]);
         assert_eq!(
             run(&s, b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello"),
             Verdict::Done(
@@ -690,7 +707,11 @@ mod tests {
             run(&s, b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nno\r\n2\r\npe\r\n0\r\n\r\n"),
             Verdict::Done(Status::L7Ok, 200, String::new())
         );
-        let neg = check(vec![Expect::new(true, Match::RBody(regex::bytes::Regex::new("hel+o").unwrap()), None)]);
+        let neg = check(vec![Expect::new(
+            true,
+            Match::RBody(regex::bytes::Regex::new("hel+o").unwrap()),
+            None,
+        )]);
         assert_eq!(
             run(&neg, b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello"),
             Verdict::Done(
@@ -699,7 +720,11 @@ mod tests {
                 "HTTP check matched unwanted content".into()
             )
         );
-        let rs = check(vec![Expect::new(false, Match::RStatus(regex::bytes::Regex::new("^2").unwrap()), None)]);
+        let rs = check(vec![Expect::new(
+            false,
+            Match::RStatus(regex::bytes::Regex::new("^2").unwrap()),
+            None,
+        )]);
         assert_eq!(
             run(&rs, b"HTTP/1.1 204 No Content\r\n\r\n"),
             Verdict::Done(Status::L7Ok, 204, String::new())
@@ -713,7 +738,11 @@ mod tests {
 
     #[test]
     fn a_body_check_waits_for_enough_body() {
-        let s = check(vec![Expect::new(false, Match::Body(b"ready".to_vec()), None)]);
+        let s = check(vec![Expect::new(
+            false,
+            Match::Body(b"ready".to_vec()),
+            None,
+        )]);
         let vars = crate::engine::rules::env::Vars::for_check();
         let cx = Cx {
             who: super::super::tcpcheck::Who::default(),

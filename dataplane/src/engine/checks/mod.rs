@@ -38,9 +38,9 @@ use ringlb_config::model::{
 
 use self::health::{Health, Intervals};
 use self::http::{Expect, Expects, Match, Send};
-use ringlb_proto::msg::Method;
 use super::plan::{BackendPlan, ServerAddr};
 use crate::log::sender::LogSink;
+use ringlb_proto::msg::Method;
 
 pub use run::start;
 
@@ -399,7 +399,10 @@ fn http_check(
                 tcpcheck::var_action(keyword, args).map_err(at)?
             }
             CheckStepKind::Other { keyword, .. }
-                if matches!(keyword.as_str(), "comment" | "disable-on-404" | "send-state") =>
+                if matches!(
+                    keyword.as_str(),
+                    "comment" | "disable-on-404" | "send-state"
+                ) =>
             {
                 continue
             }
@@ -437,8 +440,14 @@ fn http_check(
     // A request with no expect rule after it: HAProxy's default one (a
     // 2xx or 3xx status).
     if matches!(
-        rules.iter().rev().find(|r| !matches!(r.action, Action::SetVar { .. } | Action::UnsetVar { .. })),
-        Some(Rule { action: Action::HttpSend(_), .. })
+        rules
+            .iter()
+            .rev()
+            .find(|r| !matches!(r.action, Action::SetVar { .. } | Action::UnsetVar { .. })),
+        Some(Rule {
+            action: Action::HttpSend(_),
+            ..
+        })
     ) {
         rules.push(Rule {
             action: Action::HttpExpect(Box::new(Expects {

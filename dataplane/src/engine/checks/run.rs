@@ -10,10 +10,10 @@ use ringlb_config::model::Level;
 use super::health::{self, Counts, Farm, Health, Outcome, Status, Transition};
 use super::http::{Reader, Verdict};
 use super::tcpcheck::{self, Action, Connect, Cx, ExpectVerdict, ProxyHeader, TcpCheck, Who};
-use crate::engine::rules::env::Vars;
 use super::{CheckPlan, Kind, Target};
 use crate::engine::backend::server::{admin, Change, Oper};
 use crate::engine::plan::{BackendPlan, ServerPlan};
+use crate::engine::rules::env::Vars;
 use crate::engine::runtime::buffer::Buffer;
 use crate::engine::runtime::{spawn, timer, Core};
 use crate::engine::session::transport::{Conn, Connecting};
@@ -370,12 +370,7 @@ fn with_port(target: &Target, port: Option<u16>) -> Target {
 }
 
 /// One check, from connect to verdict.
-async fn check_once(
-    core: &Core,
-    plan: &CheckPlan,
-    srv: &ServerPlan,
-    health: &Health,
-) -> Outcome {
+async fn check_once(core: &Core, plan: &CheckPlan, srv: &ServerPlan, health: &Health) -> Outcome {
     let start = Instant::now();
     let (status, code, info) = match &plan.kind {
         Kind::TcpCheck(tc) => tcp_check(core, plan, srv, tc, health).await,
@@ -456,7 +451,11 @@ fn connect_target(target: &Target, c: &Connect, port_expr: Option<u16>) -> Targe
 
 /// `send-lf` / `send-binary-lf`: the format rendered, and for the binary
 /// form read as hexadecimal digits (None: not valid hex).
-fn render_send(cx: &Cx<'_>, fmt: &crate::engine::rules::logfmt::Fmt, binary: bool) -> Option<Vec<u8>> {
+fn render_send(
+    cx: &Cx<'_>,
+    fmt: &crate::engine::rules::logfmt::Fmt,
+    binary: bool,
+) -> Option<Vec<u8>> {
     let text = cx.render(fmt, &[]);
     if !binary {
         return Some(text);
@@ -618,8 +617,7 @@ async fn tcp_check(
                     let sock = socket2::SockRef::from(c);
                     let addr = |a: std::io::Result<socket2::SockAddr>| a.ok()?.as_socket();
                     let bytes = h.bytes(addr(sock.local_addr()), addr(sock.peer_addr()));
-                    match timer::timeout(timers, left(deadline), c.write_vec(bytes)).await
-                    {
+                    match timer::timeout(timers, left(deadline), c.write_vec(bytes)).await {
                         Err(()) => {
                             return (Status::L4Tout, 0, tcpcheck::conn_err_info(tc, rule, ""))
                         }
@@ -631,7 +629,10 @@ async fn tcp_check(
                     }
                 }
             }
-            Action::Send(_) | Action::SendLf { .. } | Action::SendSslHello | Action::HttpSend(_) => {
+            Action::Send(_)
+            | Action::SendLf { .. }
+            | Action::SendSslHello
+            | Action::HttpSend(_) => {
                 let Some(c) = &conn else { break };
                 // A send starts a new exchange: what came before is dropped.
                 buf.clear();

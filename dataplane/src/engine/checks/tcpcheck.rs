@@ -83,7 +83,10 @@ pub enum Action {
     Send(Vec<u8>),
     /// `send-lf` / `send-binary-lf`: a log-format string rendered at send
     /// time (for the binary form, as hexadecimal digits).
-    SendLf { fmt: Arc<Fmt>, binary: bool },
+    SendLf {
+        fmt: Arc<Fmt>,
+        binary: bool,
+    },
     Expect {
         negate: bool,
         what: TcpMatch,
@@ -104,7 +107,10 @@ pub enum Action {
         expr: Arc<Expr>,
     },
     /// `unset-var(<scope>.<name>)`.
-    UnsetVar { scope: VarScope, name: String },
+    UnsetVar {
+        scope: VarScope,
+        name: String,
+    },
 }
 
 /// The status-code an expect rule sets (`status-code <expr>`).
@@ -233,7 +239,10 @@ impl Cx<'_> {
 
     /// A sample expression as an integer.
     pub fn int(&self, e: &Expr, data: &[u8]) -> Option<i64> {
-        match self.eval(e, data)?.cast(ringlb_config::keywords::SmpType::Int)? {
+        match self
+            .eval(e, data)?
+            .cast(ringlb_config::keywords::SmpType::Int)?
+        {
             Smp::Int(n) => Some(n),
             _ => None,
         }
@@ -629,7 +638,9 @@ impl TcpCheck {
         for (index, (st, note)) in (1u32..).zip(steps.iter().zip(notes)) {
             let at = |e: &str| format!("{}: {e}", st.loc);
             let action = match &st.kind {
-                CheckStepKind::Connect(c) => Action::Connect(connect_rule(c, resolve).map_err(|e| at(&e))?),
+                CheckStepKind::Connect(c) => {
+                    Action::Connect(connect_rule(c, resolve).map_err(|e| at(&e))?)
+                }
                 CheckStepKind::Send { data, lf: false } => Action::Send(data.as_bytes().to_vec()),
                 CheckStepKind::Send { data, lf: true } => Action::SendLf {
                     fmt: compile_fmt(data, false).map_err(|e| at(&e))?,
