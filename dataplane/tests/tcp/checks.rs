@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 use crate::harness::{config, round_trip, stalled, start, Backend, Proxy, DEADLINE};
 
 /// The defaults every scenario uses.
-const DEFAULTS: &str = "    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n";
+pub(crate) const DEFAULTS: &str =
+    "    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n";
 
 /// Slack for a loaded machine on timing bounds.
 const SLACK: Duration = Duration::from_millis(600);
@@ -137,7 +138,7 @@ fn without_sessions(l: &str) -> String {
 
 /// The next check line within `within` (stream lines are skipped), masked,
 /// with when it arrived.
-fn next_check_line(p: &Proxy, within: Duration) -> (String, Instant) {
+pub(crate) fn next_check_line(p: &Proxy, within: Duration) -> (String, Instant) {
     let end = Instant::now() + within;
     loop {
         let left = end.saturating_duration_since(Instant::now());
@@ -159,7 +160,7 @@ fn no_check_line(p: &Proxy, d: Duration, what: &str) {
     }
 }
 
-fn down_line(server: &str, reason: &str, left: (u32, u32)) -> String {
+pub(crate) fn down_line(server: &str, reason: &str, left: (u32, u32)) -> String {
     let backup = server.starts_with('b');
     format!(
         "{}Server be/{server} is DOWN, reason: {reason}, check duration: Nms. {} active and {} backup servers left.{} 0 sessions active, 0 requeued, 0 remaining in queue.",
@@ -170,7 +171,7 @@ fn down_line(server: &str, reason: &str, left: (u32, u32)) -> String {
     )
 }
 
-fn up_line(server: &str, reason: &str, online: (u32, u32)) -> String {
+pub(crate) fn up_line(server: &str, reason: &str, online: (u32, u32)) -> String {
     let backup = server.starts_with('b');
     format!(
         "{}Server be/{server} is UP, reason: {reason}, check duration: Nms. {} active and {} backup servers online.{} 0 sessions requeued, 0 total in queue.",

@@ -98,6 +98,9 @@ pub struct CheckExpect {
     pub on_success: Option<String>,
     pub on_error: Option<String>,
     pub status_code: Option<String>,
+    /// `hdr`/`fhdr`: `name [-m <meth>] <pattern> [value [-m <meth>]
+    /// <pattern>]` as written.
+    pub hdr: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

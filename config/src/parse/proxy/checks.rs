@@ -263,6 +263,7 @@ fn parse_expect(
         on_success: None,
         on_error: None,
         status_code: None,
+        hdr: Vec::new(),
     };
     let mut i = 2;
     let mut have_kind = false;
@@ -305,10 +306,13 @@ fn parse_expect(
             "comment" => *comment = Some(val()?),
             "ok-status" | "error-status" | "tout-status" => {
                 let v = val()?;
-                if !matches!(
-                    v.as_str(),
-                    "L7OK" | "L7OKC" | "L6OK" | "L4OK" | "L7RSP" | "L7STS" | "L6RSP" | "L4CON"
-                ) {
+                // HAProxy's lists: each keyword its own statuses.
+                let known: &[&str] = match w {
+                    "ok-status" => &["L7OK", "L7OKC", "L6OK", "L4OK"],
+                    "error-status" => &["L7RSP", "L7STS", "L6RSP", "L4CON"],
+                    _ => &["L7TOUT", "L6TOUT", "L4TOUT"],
+                };
+                if !known.contains(&v.as_str()) {
                     return Err(line.err(i + 1, format!("'{w}' : unknown status '{v}'")));
                 }
                 match w {
@@ -344,9 +348,48 @@ fn parse_expect(
                 e.kind = kind;
                 have_kind = true;
                 if matches!(kind, ExpectKind::Hdr | ExpectKind::Fhdr) {
-                    // `hdr name [-m meth] <pattern> [value [-m meth] <pattern>]`: keep the rest.
-                    e.pattern = crate::parse::words_from(line.words, i + 1).join(" ");
-                    return Ok(e);
+                    // `hdr name [-m <meth>] <pattern> [value [-m <meth>]
+                    // <pattern>]`: the words go to `hdr`, the options
+                    // after them are parsed as the others.
+                    let mut j = i + 1;
+                    if line.arg(j) != Some("name") {
+                        return Err(line.err(
+                            j,
+                            format!(
+                                "'{} expect {k}' expects at least 'name' keyword as first argument",
+                                line.kw()
+                            ),
+                        ));
+                    }
+                    let mut words = vec!["name".to_string()];
+                    j += 1;
+                    let pattern = |j: &mut usize,
+                                   words: &mut Vec<String>|
+                     -> Result<(), Diagnostic> {
+                        if line.arg(*j) == Some("-m") {
+                            let m = line.arg(*j + 1).ok_or_else(|| {
+                                line.err(*j + 1, "'-m' expects a matching method")
+                            })?;
+                            words.push("-m".into());
+                            words.push(m.to_string());
+                            *j += 2;
+                        }
+                        let p = line.arg(*j).ok_or_else(|| {
+                            line.err(*j, format!("'{} expect {k}' expects a pattern", line.kw()))
+                        })?;
+                        words.push(p.to_string());
+                        *j += 1;
+                        Ok(())
+                    };
+                    pattern(&mut j, &mut words)?;
+                    if line.arg(j) == Some("value") {
+                        words.push("value".into());
+                        j += 1;
+                        pattern(&mut j, &mut words)?;
+                    }
+                    e.hdr = words;
+                    i = j;
+                    continue;
                 }
                 e.pattern = val()?;
             }

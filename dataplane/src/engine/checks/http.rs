@@ -9,7 +9,11 @@ use ringlb_proto::h1::chunked::{Decoder, Step};
 use ringlb_proto::h1::head::{HeadParser, Kind, Options, Progress};
 use ringlb_proto::msg::{Body, Head, Method};
 
+use std::sync::Arc;
+
 use super::health::Status;
+use super::tcpcheck::{compile_fmt, Cx, ExpectOpts};
+use crate::engine::rules::logfmt::Fmt;
 
 /// One `http-check expect` rule.
 #[derive(Debug, Clone)]
@@ -18,6 +22,125 @@ pub struct Expect {
     pub what: Match,
     /// Its comment, said after the info of a failure.
     pub comment: Option<String>,
+    /// `error-status` (by default L7STS for a status or a header, L7RSP
+    /// for the body).
+    pub error: Option<Status>,
+    /// `ok-status`, `tout-status`, `min-recv`, `on-error`,
+    /// `on-success`, `status-code`.
+    pub opts: ExpectOpts,
+}
+
+impl Expect {
+    pub fn new(negate: bool, what: Match, comment: Option<String>) -> Expect {
+        Expect {
+            negate,
+            what,
+            comment,
+            error: None,
+            opts: ExpectOpts::default(),
+        }
+    }
+}
+
+/// The `http-check expect` rules that follow one send, evaluated in order
+/// over its response (none: HAProxy's default, a 2xx or 3xx status).
+#[derive(Debug, Clone, Default)]
+pub struct Expects {
+    pub list: Vec<Expect>,
+    /// `http-check disable-on-404`: a 404 from a server that is up puts it
+    /// in NOLB (L7OKC).
+    pub disable_on_404: bool,
+    /// The method of the request (a HEAD's response has no body).
+    pub method: Method,
+}
+
+/// How a header name or value is matched (`-m str|beg|end|sub|reg`).
+#[derive(Debug, Clone)]
+pub enum HdrMatch {
+    Str(Vec<u8>),
+    Beg(Vec<u8>),
+    End(Vec<u8>),
+    Sub(Vec<u8>),
+    Reg(regex::bytes::Regex),
+}
+
+impl HdrMatch {
+    /// `-m <meth> <pattern>` as written.
+    pub fn parse(meth: &str, pattern: &str) -> Result<HdrMatch, String> {
+        let p = pattern.as_bytes().to_vec();
+        Ok(match meth {
+            "str" => HdrMatch::Str(p),
+            "beg" => HdrMatch::Beg(p),
+            "end" => HdrMatch::End(p),
+            "sub" => HdrMatch::Sub(p),
+            "reg" => HdrMatch::Reg(
+                regex::bytes::Regex::new(pattern).map_err(|e| format!("invalid regex: {e}"))?,
+            ),
+            m => {
+                return Err(format!(
+                    "unknown matching method '{m}' (expects 'str', 'beg', 'end', 'sub' or 'reg')"
+                ))
+            }
+        })
+    }
+
+    /// A header name (case-insensitive) or value (case-sensitive).
+    fn matches(&self, s: &[u8], icase: bool) -> bool {
+        let eq = |a: &[u8], b: &[u8]| {
+            if icase {
+                a.eq_ignore_ascii_case(b)
+            } else {
+                a == b
+            }
+        };
+        match self {
+            HdrMatch::Str(p) => eq(s, p),
+            HdrMatch::Beg(p) => s.len() >= p.len() && eq(s.get(..p.len()).unwrap_or_default(), p),
+            HdrMatch::End(p) => {
+                s.len() >= p.len() && eq(s.get(s.len() - p.len()..).unwrap_or_default(), p)
+            }
+            HdrMatch::Sub(p) if icase => {
+                let lower = s.to_ascii_lowercase();
+                memchr::memmem::find(&lower, &p.to_ascii_lowercase()).is_some()
+            }
+            HdrMatch::Sub(p) => memchr::memmem::find(s, p).is_some(),
+            HdrMatch::Reg(re) => re.is_match(s),
+        }
+    }
+}
+
+/// The values of a header field: the comma-separated ones (outside
+/// quotes), trimmed, or the whole value for `fhdr`.
+fn trim(s: &[u8]) -> &[u8] {
+    let start = s
+        .iter()
+        .position(|c| !matches!(c, b' ' | b'\t'))
+        .unwrap_or(s.len());
+    let end = s
+        .iter()
+        .rposition(|c| !matches!(c, b' ' | b'\t'))
+        .map_or(start, |e| e + 1);
+    s.get(start..end.max(start)).unwrap_or_default()
+}
+
+fn values(v: &[u8], full: bool) -> Vec<&[u8]> {
+    if full {
+        return vec![trim(v)];
+    }
+    let mut out = Vec::new();
+    let (mut start, mut quoted) = (0, false);
+    for (i, &c) in v.iter().enumerate() {
+        match c {
+            b'"' => quoted = !quoted,
+            b',' if !quoted => {
+                out.push(trim(v.get(start..i).unwrap_or_default()));
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(trim(v.get(start..).unwrap_or_default()));
+    out
 }
 
 #[derive(Debug, Clone)]
@@ -30,11 +153,46 @@ pub enum Match {
     Body(Vec<u8>),
     /// `rstring <regex>` over the body.
     RBody(regex::bytes::Regex),
+    /// `hdr`/`fhdr name ... [value ...]`: a header whose name matches, and
+    /// one of its values (its whole value with `fhdr`) if a value pattern
+    /// is given.
+    Hdr {
+        name: HdrMatch,
+        value: Option<HdrMatch>,
+        full: bool,
+    },
 }
 
 impl Match {
     fn needs_body(&self) -> bool {
         matches!(self, Match::Body(_) | Match::RBody(_))
+    }
+
+    /// `hdr name [-m <meth>] <pattern> [value [-m <meth>] <pattern>]`.
+    pub fn hdr(words: &[String], full: bool) -> Result<Match, String> {
+        let mut it = words.iter().map(String::as_str).peekable();
+        if it.next() != Some("name") {
+            return Err("expects 'name'".into());
+        }
+        let pattern = |it: &mut std::iter::Peekable<_>| -> Result<HdrMatch, String> {
+            let mut meth = "str";
+            if it.peek() == Some(&"-m") {
+                it.next();
+                meth = it.next().unwrap_or("");
+            }
+            let p: &str = it.next().ok_or("expects a pattern")?;
+            if meth != "reg" && p.contains('%') {
+                return Err("a log-format header pattern is not supported yet".into());
+            }
+            HdrMatch::parse(meth, p)
+        };
+        let name = pattern(&mut it)?;
+        let value = match it.next() {
+            Some("value") => Some(pattern(&mut it)?),
+            None => None,
+            Some(w) => return Err(format!("unexpected '{w}'")),
+        };
+        Ok(Match::Hdr { name, value, full })
     }
 }
 
@@ -53,16 +211,46 @@ pub fn parse_codes(text: &str) -> Result<Vec<(u16, u16)>, String> {
     Ok(out)
 }
 
-/// The HTTP check of a backend: the request bytes and the expect rules
-/// (none: HAProxy's default, a 2xx or 3xx status).
+/// A value of an `http-check send`: text, or a log-format string
+/// rendered at send time (`uri-lf`, `body-lf`, header values).
 #[derive(Debug, Clone)]
-pub struct HttpCheck {
-    pub request: Vec<u8>,
-    pub method: Method,
-    pub expects: Vec<Expect>,
-    /// `http-check disable-on-404`: a 404 from a server that is up puts it
-    /// in NOLB (L7OKC).
-    pub disable_on_404: bool,
+pub enum Part {
+    Text(String),
+    Fmt(Arc<Fmt>),
+}
+
+impl Part {
+    /// A header value is a log-format string when it has a `%`.
+    fn header(v: &str) -> Result<Part, String> {
+        if v.contains('%') {
+            Ok(Part::Fmt(compile_fmt(v, true)?))
+        } else {
+            Ok(Part::Text(v.to_string()))
+        }
+    }
+
+    fn render(&self, cx: &Cx<'_>) -> Vec<u8> {
+        match self {
+            Part::Text(t) => t.as_bytes().to_vec(),
+            Part::Fmt(f) => cx.render(f, &[]),
+        }
+    }
+}
+
+/// The request of one `http-check send` (with `option httpchk`'s parts
+/// for the first one), written when it is sent.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: String,
+    pub uri: Part,
+    /// The version, and the old form's headers after it.
+    pub version: String,
+    pub headers: Vec<(String, Part)>,
+    pub body: Option<Part>,
+    /// `http-check send-state`: the X-Haproxy-Server-State header.
+    pub send_state: bool,
+    /// Nothing rendered at send time: the bytes, written once.
+    pub fixed: Option<Vec<u8>>,
 }
 
 /// The request parts, as `option httpchk` and `http-check send` give them.
@@ -70,9 +258,11 @@ pub struct HttpCheck {
 pub struct Send {
     pub method: Option<String>,
     pub uri: Option<String>,
+    pub uri_lf: bool,
     pub version: Option<String>,
     pub headers: Vec<(String, String)>,
     pub body: Option<String>,
+    pub body_lf: bool,
 }
 
 impl Send {
@@ -84,6 +274,7 @@ impl Send {
         }
         if later.uri.is_some() {
             self.uri = later.uri;
+            self.uri_lf = later.uri_lf;
         }
         if later.version.is_some() {
             self.version = later.version;
@@ -91,37 +282,111 @@ impl Send {
         self.headers.extend(later.headers);
         if later.body.is_some() {
             self.body = later.body;
+            self.body_lf = later.body_lf;
         }
     }
 
-    /// The request's bytes. The old form's version may carry headers after
-    /// a CRLF (`HTTP/1.1\r\nHost:\ www`): they become headers.
+    /// The request, its log-format parts compiled.
+    pub fn compile(&self, send_state: bool) -> Result<Request, String> {
+        let lf = |text: &str, on: bool| -> Result<Part, String> {
+            if on {
+                Ok(Part::Fmt(compile_fmt(text, true)?))
+            } else {
+                Ok(Part::Text(text.to_string()))
+            }
+        };
+        let mut r = Request {
+            method: self.method.clone().unwrap_or_else(|| "OPTIONS".into()),
+            uri: lf(self.uri.as_deref().unwrap_or("/"), self.uri_lf)?,
+            version: self.version.clone().unwrap_or_else(|| "HTTP/1.0".into()),
+            headers: self
+                .headers
+                .iter()
+                .map(|(n, v)| Ok((n.clone(), Part::header(v)?)))
+                .collect::<Result<_, String>>()?,
+            body: match &self.body {
+                Some(b) => Some(lf(b, self.body_lf)?),
+                None => None,
+            },
+            send_state,
+            fixed: None,
+        };
+        let dynamic = send_state
+            || matches!(r.uri, Part::Fmt(_))
+            || matches!(r.body, Some(Part::Fmt(_)))
+            || r.headers.iter().any(|(_, v)| matches!(v, Part::Fmt(_)));
+        if !dynamic {
+            let vars = crate::engine::rules::env::Vars::for_check();
+            let cx = Cx {
+                who: super::tcpcheck::Who::default(),
+                vars: &vars,
+            };
+            r.fixed = Some(r.write(&cx, None));
+        }
+        Ok(r)
+    }
+
+    /// The request's bytes, with nothing to render.
     pub fn build(&self) -> (Vec<u8>, Method) {
-        let method = self.method.as_deref().unwrap_or("OPTIONS");
-        let uri = self.uri.as_deref().unwrap_or("/");
-        let raw_ver = self.version.as_deref().unwrap_or("HTTP/1.0");
-        let raw_ver = raw_ver.replace("\\r\\n", "\r\n");
+        match self.compile(false) {
+            Ok(r) => (r.fixed.clone().unwrap_or_default(), r.method()),
+            Err(_) => (Vec::new(), Method::from_bytes(b"OPTIONS")),
+        }
+    }
+}
+
+impl Request {
+    pub fn method(&self) -> Method {
+        Method::from_bytes(self.method.as_bytes())
+    }
+
+    /// The bytes to send: fixed, or rendered over `cx` (`state`: the
+    /// X-Haproxy-Server-State value for `send-state`). The old form's
+    /// version may carry headers after a CRLF (`HTTP/1.1\r\nHost:\ www`):
+    /// they become headers.
+    pub fn bytes(&self, cx: &Cx<'_>, state: Option<&str>) -> Vec<u8> {
+        match &self.fixed {
+            Some(b) => b.clone(),
+            None => self.write(cx, state),
+        }
+    }
+
+    fn write(&self, cx: &Cx<'_>, state: Option<&str>) -> Vec<u8> {
+        let raw_ver = self.version.replace("\\r\\n", "\r\n");
         let mut lines = raw_ver.split("\r\n");
         let version = lines.next().unwrap_or("HTTP/1.0").trim();
-        let mut headers: Vec<(String, String)> = lines
+        let mut headers: Vec<(String, Vec<u8>)> = lines
             .filter_map(|l| l.split_once(':'))
-            .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
+            .map(|(n, v)| (n.trim().to_string(), v.trim().as_bytes().to_vec()))
             .collect();
-        headers.extend(self.headers.iter().cloned());
+        for (n, v) in &self.headers {
+            let v = v.render(cx);
+            // A value rendered empty is not sent (as HAProxy's).
+            if !v.is_empty() {
+                headers.push((n.clone(), v));
+            }
+        }
+        if let Some(st) = state {
+            headers.push(("X-Haproxy-Server-State".into(), st.as_bytes().to_vec()));
+        }
+        let mut uri = self.uri.render(cx);
+        if uri.is_empty() {
+            uri = b"/".to_vec();
+        }
+        let body = self.body.as_ref().map(|b| b.render(cx)).unwrap_or_default();
         let mut out = Vec::with_capacity(128);
-        out.extend_from_slice(method.as_bytes());
+        out.extend_from_slice(self.method.as_bytes());
         out.push(b' ');
-        out.extend_from_slice(uri.as_bytes());
+        out.extend_from_slice(&uri);
         out.push(b' ');
         out.extend_from_slice(version.as_bytes());
         out.extend_from_slice(b"\r\n");
         for (n, v) in &headers {
             out.extend_from_slice(n.to_ascii_lowercase().as_bytes());
             out.extend_from_slice(b": ");
-            out.extend_from_slice(v.as_bytes());
+            out.extend_from_slice(v);
             out.extend_from_slice(b"\r\n");
         }
-        let body = self.body.as_deref().unwrap_or("");
         if !body.is_empty() {
             out.extend_from_slice(format!("content-length: {}\r\n", body.len()).as_bytes());
         }
@@ -129,8 +394,8 @@ impl Send {
             out.extend_from_slice(b"connection: close\r\n");
         }
         out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(body.as_bytes());
-        (out, Method::from_bytes(method.as_bytes()))
+        out.extend_from_slice(&body);
+        out
     }
 }
 
@@ -167,10 +432,11 @@ impl Reader {
     /// `up`: the server is not down (disable-on-404 applies).
     pub fn verdict(
         &mut self,
-        check: &HttpCheck,
+        check: &Expects,
         input: &mut [u8],
         last: bool,
         up: bool,
+        cx: &Cx<'_>,
     ) -> Verdict {
         if self.body_at.is_none() {
             match self.parser.parse(input, &mut self.head) {
@@ -189,21 +455,22 @@ impl Reader {
             return Verdict::Done(Status::L7OkC, code, String::new());
         }
         let reason = String::from_utf8_lossy(self.head.line_parts()[2]).into_owned();
-        let needs_body = check.expects.iter().any(|e| e.what.needs_body());
+        let needs_body = check.list.iter().any(|e| e.what.needs_body());
         let (body, complete) = if needs_body {
             body_of(&self.head.body, input.get(at..).unwrap_or_default())
         } else {
             (Vec::new(), true)
         };
         let last = last || complete;
-        if check.expects.is_empty() {
+        if check.list.is_empty() {
             return if (200..400).contains(&code) {
                 Verdict::Done(Status::L7Ok, code, String::new())
             } else {
                 Verdict::Done(Status::L7Sts, code, reason)
             };
         }
-        for e in &check.expects {
+        let mut code = code;
+        for e in &check.list {
             let (matched, status, info) = match &e.what {
                 Match::Status(codes) => (
                     codes.iter().any(|(lo, hi)| (*lo..=*hi).contains(&code)),
@@ -215,16 +482,29 @@ impl Reader {
                     Status::L7Sts,
                     reason.clone(),
                 ),
+                Match::Hdr { name, value, full } => {
+                    let found = self.head.fields().any(|(n, v)| {
+                        name.matches(n, true)
+                            && value.as_ref().is_none_or(|m| {
+                                values(v, *full).into_iter().any(|x| m.matches(x, false))
+                            })
+                    });
+                    (found, Status::L7Sts, reason.clone())
+                }
                 Match::Body(_) | Match::RBody(_) => {
                     if body.is_empty() {
                         if !last {
                             return Verdict::More;
                         }
-                        return Verdict::Done(
-                            Status::L7Rsp,
-                            code,
-                            "HTTP content check could not find a response body".into(),
-                        );
+                        let status = e.error.unwrap_or(Status::L7Rsp);
+                        let info = match e.opts.on_error.over(&[], cx) {
+                            Some(i) => i,
+                            None => "HTTP content check could not find a response body".into(),
+                        };
+                        return Verdict::Done(status, code, with_comment(info, e));
+                    }
+                    if !last && e.opts.min_recv.is_some_and(|m| body.len() < m) {
+                        return Verdict::More;
                     }
                     let found = match &e.what {
                         Match::Body(p) => {
@@ -236,7 +516,7 @@ impl Reader {
                         Match::RBody(re) => re.is_match(&body),
                         _ => false,
                     };
-                    if !found && !last {
+                    if !found && !last && e.opts.min_recv.is_none() {
                         return Verdict::More;
                     }
                     let info = if e.negate {
@@ -248,14 +528,40 @@ impl Reader {
                 }
             };
             if matched == e.negate {
-                let info = match &e.comment {
-                    Some(c) => format!("{info} comment: {c}"),
-                    None => info,
+                // The reason (or the body words) unless an on-error
+                // format replaces it, then the comment.
+                let info = match &e.opts.on_error {
+                    super::tcpcheck::Words::Generic => info,
+                    w => w.over(&[], cx).unwrap_or_default(),
                 };
-                return Verdict::Done(status, code, info);
+                if let Some(c) = e.opts.code(&[], cx) {
+                    code = c;
+                }
+                return Verdict::Done(e.error.unwrap_or(status), code, with_comment(info, e));
             }
         }
-        Verdict::Done(Status::L7Ok, code, String::new())
+        // Every rule passed: the last one's ok status and words.
+        let (ok, info) = match check.list.last() {
+            Some(e) => {
+                if let Some(c) = e.opts.code(&[], cx) {
+                    code = c;
+                }
+                (
+                    e.opts.ok,
+                    e.opts.on_success.over(&[], cx).unwrap_or_default(),
+                )
+            }
+            None => (Status::L7Ok, String::new()),
+        };
+        Verdict::Done(ok, code, info)
+    }
+}
+
+/// The info of a failed rule, its comment after it.
+fn with_comment(info: String, e: &Expect) -> String {
+    match &e.comment {
+        Some(c) => format!("{info} comment: {c}"),
+        None => info,
     }
 }
 
@@ -295,21 +601,24 @@ fn body_of(kind: &Body, raw: &[u8]) -> (Vec<u8>, bool) {
 mod tests {
     use super::*;
 
-    fn check(expects: Vec<Expect>) -> HttpCheck {
-        let (request, method) = Send::default().build();
-        HttpCheck {
-            request,
-            method,
-            expects,
+    fn check(list: Vec<Expect>) -> Expects {
+        Expects {
+            list,
             disable_on_404: false,
+            method: Method::from_bytes(b"OPTIONS"),
         }
     }
 
-    fn run(c: &HttpCheck, resp: &[u8]) -> Verdict {
+    fn run(c: &Expects, resp: &[u8]) -> Verdict {
+        let vars = crate::engine::rules::env::Vars::for_check();
+        let cx = Cx {
+            who: super::super::tcpcheck::Who::default(),
+            vars: &vars,
+        };
         let mut r = Reader::new(c.method);
         let mut buf = resp.to_vec();
-        match r.verdict(c, &mut buf, false, true) {
-            Verdict::More => r.verdict(c, &mut buf, true, true),
+        match r.verdict(c, &mut buf, false, true, &cx) {
+            Verdict::More => r.verdict(c, &mut buf, true, true, &cx),
             v => v,
         }
     }
@@ -340,6 +649,7 @@ mod tests {
                 ("X-A".into(), "b".into()),
             ],
             body: Some("abc".into()),
+            ..Send::default()
         });
         assert_eq!(
             s.build().0,
@@ -367,11 +677,11 @@ mod tests {
 
     #[test]
     fn expect_rules_and_their_negation() {
-        let not200 = check(vec![Expect {
-            negate: true,
-            what: Match::Status(parse_codes("200").unwrap()),
-            comment: None,
-        }]);
+        let not200 = check(vec![Expect::new(
+            true,
+            Match::Status(parse_codes("200").unwrap()),
+            None,
+        )]);
         assert_eq!(
             run(&not200, b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"),
             Verdict::Done(Status::L7Sts, 200, "OK".into())
@@ -380,11 +690,11 @@ mod tests {
             run(&not200, b"HTTP/1.1 503 No\r\ncontent-length: 0\r\n\r\n"),
             Verdict::Done(Status::L7Ok, 503, String::new())
         );
-        let s = check(vec![Expect {
-            negate: false,
-            what: Match::Body(b"nope".to_vec()),
-            comment: None,
-        }]);
+        let s = check(vec![Expect::new(
+            false,
+            Match::Body(b"nope".to_vec()),
+            None,
+        )]);
         assert_eq!(
             run(&s, b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello"),
             Verdict::Done(
@@ -397,11 +707,11 @@ mod tests {
             run(&s, b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nno\r\n2\r\npe\r\n0\r\n\r\n"),
             Verdict::Done(Status::L7Ok, 200, String::new())
         );
-        let neg = check(vec![Expect {
-            negate: true,
-            what: Match::RBody(regex::bytes::Regex::new("hel+o").unwrap()),
-            comment: None,
-        }]);
+        let neg = check(vec![Expect::new(
+            true,
+            Match::RBody(regex::bytes::Regex::new("hel+o").unwrap()),
+            None,
+        )]);
         assert_eq!(
             run(&neg, b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello"),
             Verdict::Done(
@@ -410,11 +720,11 @@ mod tests {
                 "HTTP check matched unwanted content".into()
             )
         );
-        let rs = check(vec![Expect {
-            negate: false,
-            what: Match::RStatus(regex::bytes::Regex::new("^2").unwrap()),
-            comment: None,
-        }]);
+        let rs = check(vec![Expect::new(
+            false,
+            Match::RStatus(regex::bytes::Regex::new("^2").unwrap()),
+            None,
+        )]);
         assert_eq!(
             run(&rs, b"HTTP/1.1 204 No Content\r\n\r\n"),
             Verdict::Done(Status::L7Ok, 204, String::new())
@@ -428,17 +738,22 @@ mod tests {
 
     #[test]
     fn a_body_check_waits_for_enough_body() {
-        let s = check(vec![Expect {
-            negate: false,
-            what: Match::Body(b"ready".to_vec()),
-            comment: None,
-        }]);
+        let s = check(vec![Expect::new(
+            false,
+            Match::Body(b"ready".to_vec()),
+            None,
+        )]);
+        let vars = crate::engine::rules::env::Vars::for_check();
+        let cx = Cx {
+            who: super::super::tcpcheck::Who::default(),
+            vars: &vars,
+        };
         let mut r = Reader::new(s.method);
         let mut part = b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nre".to_vec();
-        assert_eq!(r.verdict(&s, &mut part, false, true), Verdict::More);
+        assert_eq!(r.verdict(&s, &mut part, false, true, &cx), Verdict::More);
         let mut all = b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nready!!!!!".to_vec();
         assert_eq!(
-            r.verdict(&s, &mut all, false, true),
+            r.verdict(&s, &mut all, false, true, &cx),
             Verdict::Done(Status::L7Ok, 200, String::new())
         );
     }

@@ -37,9 +37,10 @@ use ringlb_config::model::{
 };
 
 use self::health::{Health, Intervals};
-use self::http::{Expect, HttpCheck, Match, Send};
+use self::http::{Expect, Expects, Match, Send};
 use super::plan::{BackendPlan, ServerAddr};
 use crate::log::sender::LogSink;
+use ringlb_proto::msg::Method;
 
 pub use run::start;
 
@@ -62,8 +63,8 @@ pub enum Target {
 pub enum Kind {
     /// A TCP connect: L4OK once connected.
     Tcp,
-    Http(Box<HttpCheck>),
-    /// `option tcp-check`.
+    /// `option tcp-check`, `option httpchk` and the protocol checks: a
+    /// sequence of rules.
     TcpCheck(Box<tcpcheck::TcpCheck>),
 }
 
@@ -92,6 +93,12 @@ pub struct CheckPlan {
     pub initial: Health,
     /// The last result (for the statistics).
     pub last: health::Last,
+    /// `check-send-proxy` (or the server's `send-proxy*` when the check
+    /// goes to the server's own address): the PROXY header a default
+    /// connect sends, v2 when the server has `send-proxy-v2`.
+    pub send_proxy: Option<tcpcheck::ProxyHeader>,
+    /// The version a connect's own `send-proxy` uses.
+    pub proxy_v2: bool,
 }
 
 /// Every check of the plan, and how each backend logs their results.
@@ -100,6 +107,8 @@ pub struct Checks {
     pub list: Vec<CheckPlan>,
     /// By backend index of the plan.
     pub backends: Vec<BackendLog>,
+    /// The global `node` (the host name by default), for send-state.
+    pub node: String,
 }
 
 /// Where a backend's state changes are logged.
@@ -211,6 +220,24 @@ fn target(
     Ok(Target::Inet(SocketAddr::new(ip.unwrap_or(base_ip), port)))
 }
 
+/// The PROXY header a server's default check connect sends: with
+/// `check-send-proxy`, or (check.c) with the server's own `send-proxy*`
+/// when the check has neither `port` nor `addr`.
+fn send_proxy(o: &ringlb_config::model::ServerOptions) -> Option<tcpcheck::ProxyHeader> {
+    let server = match o.send_proxy {
+        Some(Some(v)) => Some(v),
+        _ => None,
+    };
+    let implied = server.is_some() && o.port.is_none() && o.addr.is_none();
+    if o.check_send_proxy != Some(true) && !implied {
+        return None;
+    }
+    Some(match server {
+        Some(ringlb_config::model::ProxyProtocol::V2) => tcpcheck::ProxyHeader::V2,
+        _ => tcpcheck::ProxyHeader::V1,
+    })
+}
+
 /// Each step's comment as HAProxy assigns them (tcpcheck.c, after the
 /// rules are parsed): a `comment` step's text goes to the rules after it,
 /// as long as they are of the kind of the first of them, unless they have
@@ -269,61 +296,69 @@ pub fn init_state<'a>(
     last(&s.opts.other).or_else(|| last(&px.default_server.other))
 }
 
-/// The HTTP check of `px` (`option httpchk` and its `http-check` rules).
+/// The HTTP check of `px` (`option httpchk` and its `http-check` rules),
+/// as tcp-check rules (HAProxy's are the same rules): a connect, the
+/// request, the expect rules over its response; several in a row for a
+/// multi-step check.
 fn http_check(
     px: &Proxy,
     method: &Option<String>,
     uri: &Option<String>,
     version: &Option<String>,
-) -> Result<HttpCheck, String> {
-    let mut send = Send {
+    resolve: &dyn Fn(&str) -> Result<IpAddr, String>,
+) -> Result<tcpcheck::TcpCheck, String> {
+    use tcpcheck::{Action, Rule};
+    let option = Send {
         method: method.clone(),
         uri: uri.clone(),
         version: version.clone(),
         ..Send::default()
     };
-    let mut expects = Vec::new();
-    let mut disable_on_404 = false;
+    let has = |word: &str| {
+        px.http_checks
+            .iter()
+            .any(|s| matches!(&s.kind, CheckStepKind::Other { keyword, .. } if keyword == word))
+    };
+    let send_state = has("send-state");
+    let disable_on_404 = has("disable-on-404");
     let notes = comments(&px.http_checks);
-    let mut sends = 0;
-    for (st, note) in px.http_checks.iter().zip(notes) {
+    let mut rules: Vec<Rule> = Vec::new();
+    let mut first_send = true;
+    let mut method = Method::from_bytes(b"OPTIONS");
+    for (index, (st, note)) in (1u32..).zip(px.http_checks.iter().zip(notes)) {
         let at = |e: String| format!("{}: {e}", st.loc);
-        match &st.kind {
-            CheckStepKind::HttpSend { uri_lf: true, .. }
-            | CheckStepKind::HttpSend { body_lf: true, .. } => {
-                return Err(at(
-                    "http-check send uri-lf and body-lf are not supported yet".into(),
-                ))
-            }
-            CheckStepKind::HttpSend { headers, .. }
-                if headers.iter().any(|(_, v)| v.contains('%')) =>
-            {
-                // Header values are log-format strings.
-                return Err(at(
-                    "http-check send hdr with a log-format value is not supported yet".into(),
-                ));
-            }
-            CheckStepKind::HttpSend { .. } if sends > 0 => {
-                return Err(at(
-                    "a second http-check send (multi-step checks) is not supported yet".into(),
-                ));
+        let action = match &st.kind {
+            CheckStepKind::Connect(c) => {
+                Action::Connect(tcpcheck::connect_rule(c, resolve).map_err(at)?)
             }
             CheckStepKind::HttpSend {
-                method,
+                method: m,
                 uri,
+                uri_lf,
                 version,
                 headers,
                 body,
-                ..
+                body_lf,
             } => {
-                sends += 1;
+                // The first send takes `option httpchk`'s parts.
+                let mut send = if first_send {
+                    option.clone()
+                } else {
+                    Send::default()
+                };
+                first_send = false;
                 send.merge(Send {
-                    method: method.clone(),
+                    method: m.clone(),
                     uri: uri.clone(),
+                    uri_lf: *uri_lf,
                     version: version.clone(),
                     headers: headers.clone(),
                     body: body.clone(),
+                    body_lf: *body_lf,
                 });
+                let req = send.compile(send_state).map_err(at)?;
+                method = req.method();
+                Action::HttpSend(Box::new(req))
             }
             CheckStepKind::Expect(e) => {
                 let re = |p: &str| {
@@ -334,28 +369,102 @@ fn http_check(
                     ExpectKind::RStatus => Match::RStatus(re(&e.pattern)?),
                     ExpectKind::String => Match::Body(e.pattern.as_bytes().to_vec()),
                     ExpectKind::RString => Match::RBody(re(&e.pattern)?),
+                    ExpectKind::Hdr | ExpectKind::Fhdr => {
+                        Match::hdr(&e.hdr, e.kind == ExpectKind::Fhdr)
+                            .map_err(|m| at(format!("http-check expect hdr: {m}")))?
+                    }
                     _ => return Err(at("this expect rule is not supported yet".into())),
                 };
-                expects.push(Expect {
-                    negate: e.negate,
-                    what,
-                    comment: note,
-                });
+                let mut x = Expect::new(e.negate, what, note);
+                x.opts = tcpcheck::expect_opts(e, true).map_err(at)?;
+                x.error = e.error_status.as_deref().and_then(tcpcheck::status_word);
+                // Expect rules in a row judge one response.
+                if let Some(Rule {
+                    action: Action::HttpExpect(list),
+                    ..
+                }) = rules.last_mut()
+                {
+                    list.list.push(x);
+                    continue;
+                }
+                Action::HttpExpect(Box::new(Expects {
+                    list: vec![x],
+                    disable_on_404,
+                    method,
+                }))
             }
-            CheckStepKind::Other { keyword, .. } if keyword == "disable-on-404" => {
-                disable_on_404 = true;
+            CheckStepKind::Other { keyword, args }
+                if keyword.starts_with("set-var(") || keyword.starts_with("unset-var(") =>
+            {
+                tcpcheck::var_action(keyword, args).map_err(at)?
             }
-            CheckStepKind::Other { keyword, .. } if keyword == "comment" => {}
+            CheckStepKind::Other { keyword, .. }
+                if matches!(
+                    keyword.as_str(),
+                    "comment" | "disable-on-404" | "send-state"
+                ) =>
+            {
+                continue
+            }
             _ => return Err(at("this http-check rule is not supported yet".into())),
+        };
+        rules.push(Rule {
+            action,
+            step: index,
+            comment: None,
+        });
+    }
+    let is_connect = |r: &Rule| matches!(r.action, Action::Connect(_));
+    if first_send {
+        // No `http-check send`: `option httpchk`'s request goes first
+        // (after a leading connect).
+        let req = option.compile(send_state)?;
+        method = req.method();
+        let pos = usize::from(rules.first().is_some_and(is_connect));
+        rules.insert(
+            pos,
+            Rule {
+                action: Action::HttpSend(Box::new(req)),
+                step: 0,
+                comment: None,
+            },
+        );
+        if let Some(Rule {
+            action: Action::HttpExpect(e),
+            ..
+        }) = rules.get_mut(pos + 1)
+        {
+            e.method = method;
         }
     }
-    let (request, method) = send.build();
-    Ok(HttpCheck {
-        request,
-        method,
-        expects,
-        disable_on_404,
-    })
+    // A request with no expect rule after it: HAProxy's default one (a
+    // 2xx or 3xx status).
+    if matches!(
+        rules
+            .iter()
+            .rev()
+            .find(|r| !matches!(r.action, Action::SetVar { .. } | Action::UnsetVar { .. })),
+        Some(Rule {
+            action: Action::HttpSend(_),
+            ..
+        })
+    ) {
+        rules.push(Rule {
+            action: Action::HttpExpect(Box::new(Expects {
+                list: Vec::new(),
+                disable_on_404,
+                method,
+            })),
+            step: 0,
+            comment: None,
+        });
+    }
+    Ok(tcpcheck::TcpCheck::with_implicit_connect(rules, false))
+}
+
+/// A resolver for `-c`, which resolves nothing.
+fn no_resolve(_: &str) -> Result<IpAddr, String> {
+    Ok(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
 }
 
 /// What of a backend's checks the engine cannot run, as "<file>:<line>:
@@ -367,8 +476,10 @@ pub fn supported(px: &Proxy) -> Result<(), String> {
             method,
             uri,
             version,
-        }) => http_check(px, method, uri, version).map(|_| ()),
-        Some(CheckKind::TcpCheck) => tcpcheck::TcpCheck::compile(&px.tcp_checks).map(|_| ()),
+        }) => http_check(px, method, uri, version, &no_resolve).map(|_| ()),
+        Some(CheckKind::TcpCheck) => {
+            tcpcheck::TcpCheck::compile(&px.tcp_checks, &no_resolve).map(|_| ())
+        }
         Some(
             CheckKind::Redis
             | CheckKind::SslHello
@@ -381,33 +492,30 @@ pub fn supported(px: &Proxy) -> Result<(), String> {
     }
 }
 
-fn kind(px: &Proxy) -> Result<Kind, String> {
+fn kind(px: &Proxy, resolve: &dyn Fn(&str) -> Result<IpAddr, String>) -> Result<Kind, String> {
+    let tc = |t: tcpcheck::TcpCheck| Ok(Kind::TcpCheck(Box::new(t)));
     match &px.options.check {
         None | Some(CheckKind::Tcp) => Ok(Kind::Tcp),
         Some(CheckKind::Http {
             method,
             uri,
             version,
-        }) => Ok(Kind::Http(Box::new(http_check(px, method, uri, version)?))),
-        Some(CheckKind::TcpCheck) => Ok(Kind::TcpCheck(Box::new(tcpcheck::TcpCheck::compile(
-            &px.tcp_checks,
-        )?))),
-        Some(CheckKind::Redis) => Ok(Kind::TcpCheck(Box::new(tcpcheck::TcpCheck::redis()))),
-        Some(CheckKind::SslHello) => Ok(Kind::TcpCheck(Box::new(tcpcheck::TcpCheck::ssl_hello()))),
+        }) => tc(http_check(px, method, uri, version, resolve)?),
+        Some(CheckKind::TcpCheck) => tc(tcpcheck::TcpCheck::compile(&px.tcp_checks, resolve)?),
+        Some(CheckKind::Redis) => tc(tcpcheck::TcpCheck::redis()),
+        Some(CheckKind::SslHello) => tc(tcpcheck::TcpCheck::ssl_hello()),
         Some(CheckKind::Smtp { hello }) => {
             let cmd = match hello {
                 Some((verb, domain)) => format!("{verb} {domain}"),
                 None => "HELO localhost".to_string(),
             };
-            Ok(Kind::TcpCheck(Box::new(tcpcheck::TcpCheck::smtp(&cmd))))
+            tc(tcpcheck::TcpCheck::smtp(&cmd))
         }
-        Some(CheckKind::Ldap) => Ok(Kind::TcpCheck(Box::new(tcpcheck::TcpCheck::ldap()))),
-        Some(CheckKind::Mysql { user, post_41 }) => Ok(Kind::TcpCheck(Box::new(
-            tcpcheck::TcpCheck::mysql(user.as_deref(), *post_41),
-        ))),
-        Some(CheckKind::Pgsql { user }) => {
-            Ok(Kind::TcpCheck(Box::new(tcpcheck::TcpCheck::pgsql(user))))
+        Some(CheckKind::Ldap) => tc(tcpcheck::TcpCheck::ldap()),
+        Some(CheckKind::Mysql { user, post_41 }) => {
+            tc(tcpcheck::TcpCheck::mysql(user.as_deref(), *post_41))
         }
+        Some(CheckKind::Pgsql { user }) => tc(tcpcheck::TcpCheck::pgsql(user)),
         Some(_) => Err(format!(
             "backend '{}': this check kind is not supported yet",
             px.name
@@ -469,13 +577,18 @@ pub fn build(
                 fall,
                 timeout_check: px.timeouts.check,
                 timeout_connect: px.timeouts.connect,
-                kind: kind(px)?,
+                kind: kind(px, resolve)?,
                 log_health: px.options.is_set("log-health-checks"),
                 spread: u32::from(cfg.global.spread_checks.unwrap_or(0).min(50)),
                 first: Duration::ZERO,
                 trackers: Vec::new(),
                 initial,
                 last: health::Last::default(),
+                send_proxy: send_proxy(o),
+                proxy_v2: matches!(
+                    o.send_proxy,
+                    Some(Some(ringlb_config::model::ProxyProtocol::V2))
+                ),
             });
         }
     }
@@ -488,9 +601,15 @@ pub fn build(
             stop_trackers(backends, &c.trackers);
         }
     }
+    let node = cfg.global.node.clone().unwrap_or_else(|| {
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_default()
+    });
     Ok(Checks {
         list: out,
         backends: logs,
+        node,
     })
 }
 
@@ -571,9 +690,12 @@ mod tests {
             "global\n    max-spread-checks 1s\nbackend be\n    server a 127.0.0.1:1 check inter 10s\n    server b 127.0.0.1:2 check inter 10s\n",
         );
         assert_eq!(c[1].first, Duration::from_millis(500));
-        let Kind::Http(h) = &a.kind else {
+        let Kind::TcpCheck(h) = &a.kind else {
             panic!("an HTTP check")
         };
-        assert_eq!(h.request, b"GET /h HTTP/1.0\r\n\r\n".to_vec());
+        let tcpcheck::Action::HttpSend(req) = &h.rules[1].action else {
+            panic!("a request")
+        };
+        assert_eq!(req.fixed.as_deref(), Some(&b"GET /h HTTP/1.0\r\n\r\n"[..]));
     }
 }

@@ -9,10 +9,11 @@ use ringlb_config::model::Level;
 
 use super::health::{self, Counts, Farm, Health, Outcome, Status, Transition};
 use super::http::{Reader, Verdict};
-use super::tcpcheck::{self, Action, ExpectVerdict, TcpCheck};
+use super::tcpcheck::{self, Action, Connect, Cx, ExpectVerdict, ProxyHeader, TcpCheck, Who};
 use super::{CheckPlan, Kind, Target};
 use crate::engine::backend::server::{admin, Change, Oper};
 use crate::engine::plan::{BackendPlan, ServerPlan};
+use crate::engine::rules::env::Vars;
 use crate::engine::runtime::buffer::Buffer;
 use crate::engine::runtime::{spawn, timer, Core};
 use crate::engine::session::transport::{Conn, Connecting};
@@ -84,7 +85,7 @@ async fn check_loop(core: &Core, idx: usize) {
         // A stop does not wait for a check under way (its socket closes
         // with the dropped future).
         let outcome = {
-            let check = std::pin::pin!(check_once(core, plan, srv));
+            let check = std::pin::pin!(check_once(core, plan, srv, &health));
             let stop = std::pin::pin!(core.stop_accepting.wait());
             match select(check, stop).await {
                 Either::Left((o, _)) => o,
@@ -369,11 +370,16 @@ fn with_port(target: &Target, port: Option<u16>) -> Target {
 }
 
 /// One check, from connect to verdict.
-async fn check_once(core: &Core, plan: &CheckPlan, srv: &ServerPlan) -> Outcome {
+async fn check_once(core: &Core, plan: &CheckPlan, srv: &ServerPlan, health: &Health) -> Outcome {
     let start = Instant::now();
     let (status, code, info) = match &plan.kind {
-        Kind::TcpCheck(tc) => tcp_check(core, plan, srv, tc).await,
-        _ => simple_check(core, plan, srv).await,
+        Kind::TcpCheck(tc) => tcp_check(core, plan, srv, tc, health).await,
+        Kind::Tcp if plan.send_proxy.is_some() => {
+            // The PROXY header makes it a connect-and-send.
+            let tc = TcpCheck::with_implicit_connect(Vec::new(), false);
+            tcp_check(core, plan, srv, &tc, health).await
+        }
+        Kind::Tcp => simple_check(core, plan, srv).await,
     };
     Outcome::new(status, code, info, start.elapsed())
 }
@@ -417,75 +423,182 @@ fn left(deadline: Instant) -> Duration {
     deadline.saturating_duration_since(Instant::now())
 }
 
-/// A TCP connect check, or an HTTP check.
+/// A TCP connect check.
 async fn simple_check(core: &Core, plan: &CheckPlan, srv: &ServerPlan) -> (Status, u16, String) {
-    let quiet = matches!(plan.kind, Kind::Tcp);
     let d = Deadlines::new(plan);
-    let connecting = connect(&plan.target, srv, quiet);
+    let connecting = connect(&plan.target, srv, true);
     let conn = match timer::timeout(&core.timers, left(d.connect), connecting).await {
         Err(()) => return (Status::L4Tout, 0, String::new()),
         Ok(Err(e)) => return (Status::L4Con, 0, strerror(&e)),
         Ok(Ok(c)) => c,
     };
-    let Kind::Http(check) = &plan.kind else {
-        // Closed with a reset (no FIN, no TIME_WAIT), as HAProxy does.
-        let _ = socket2::SockRef::from(&conn).set_linger(Some(Duration::ZERO));
-        return (Status::L4Ok, 0, String::new());
-    };
-    let until = d.connected();
-    let bufsize = core.shared.plan.bufsize;
-    // disable-on-404 applies to a server that is not down.
-    let up = srv.state.get().oper != Oper::Stopped;
-    let exchange = async {
-        let (res, _) = conn.write_vec(check.request.clone()).await;
-        if let Err(e) = res {
-            return (Status::SockErr, 0, strerror(&e));
-        }
-        let mut reader = Reader::new(check.method);
-        let mut buf = Buffer::new(bufsize, 0);
-        loop {
-            let n = match conn.read(&mut buf).await {
-                Ok(n) => n,
-                Err(e) => return (Status::SockErr, 0, strerror(&e)),
-            };
-            let last = n == 0 || buf.room() == 0;
-            match reader.verdict(check, buf.data_mut(), last, up) {
-                Verdict::Done(s, code, info) => return (s, code, info),
-                Verdict::More if last => return (Status::L7Rsp, 0, String::new()),
-                Verdict::More => {}
-            }
-        }
-    };
-    match timer::timeout(&core.timers, left(until), exchange).await {
-        Ok(r) => r,
-        Err(()) => (Status::L7Tout, 0, String::new()),
+    // Closed with a reset (no FIN, no TIME_WAIT), as HAProxy does.
+    let _ = socket2::SockRef::from(&conn).set_linger(Some(Duration::ZERO));
+    (Status::L4Ok, 0, String::new())
+}
+
+/// Where a connect rule goes (tcpcheck_eval_connect): its `addr`, else the
+/// check's address; its `port`, else its address's port, else the
+/// check's port.
+fn connect_target(target: &Target, c: &Connect, port_expr: Option<u16>) -> Target {
+    let port = c.port.or(port_expr).or(c.addr_port);
+    match (target, c.addr) {
+        (Target::Inet(a), Some(ip)) => Target::Inet(SocketAddr::new(ip, port.unwrap_or(a.port()))),
+        (Target::Unix(_), Some(ip)) => Target::Inet(SocketAddr::new(ip, port.unwrap_or(0))),
+        (t, None) => with_port(t, port),
     }
 }
 
-/// `option tcp-check`: the rules in order (tcpcheck_main).
+/// `send-lf` / `send-binary-lf`: the format rendered, and for the binary
+/// form read as hexadecimal digits (None: not valid hex).
+fn render_send(
+    cx: &Cx<'_>,
+    fmt: &crate::engine::rules::logfmt::Fmt,
+    binary: bool,
+) -> Option<Vec<u8>> {
+    let text = cx.render(fmt, &[]);
+    if !binary {
+        return Some(text);
+    }
+    let t = std::str::from_utf8(&text).ok()?;
+    if t.len() % 2 != 0 {
+        return None;
+    }
+    (0..t.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(t.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// The X-Haproxy-Server-State value (httpchk_build_status_header).
+fn server_state(core: &Core, plan: &CheckPlan, srv: &ServerPlan, health: &Health) -> String {
+    let st = srv.state.get();
+    let checked = srv.state.get().admin & admin::MAINT == 0;
+    let be = core.shared.plan.backends.get(plan.backend);
+    let mut out = String::with_capacity(128);
+    let (h, rise, fall) = (health.health, health.rise, health.fall);
+    use std::fmt::Write as _;
+    if !checked {
+        out.push_str("no check");
+    } else if st.oper != Oper::Stopped {
+        let stopping = st.oper == Oper::Stopping;
+        if h == rise + fall - 1 {
+            out.push_str(if stopping { "NOLB" } else { "UP" });
+        } else {
+            let _ = write!(
+                out,
+                "{} {}/{}",
+                if stopping { "NOLB" } else { "UP" },
+                (h + 1).saturating_sub(rise),
+                fall
+            );
+        }
+    } else if h > 0 {
+        let _ = write!(out, "DOWN {h}/{rise}");
+    } else {
+        out.push_str("DOWN");
+    }
+    let (addr, port) = match &plan.target {
+        Target::Inet(_) => match &srv.addr {
+            crate::engine::plan::ServerAddr::Fixed(a) => (a.ip().to_string(), a.port().to_string()),
+            crate::engine::plan::ServerAddr::SamePort(ip)
+            | crate::engine::plan::ServerAddr::PortOffset(ip, _) => (ip.to_string(), "0".into()),
+            crate::engine::plan::ServerAddr::Unix(p) => (p.display().to_string(), String::new()),
+        },
+        Target::Unix(p) => (p.display().to_string(), String::new()),
+    };
+    let (tot, beconn, queued) = be.map_or((0, 0, 0), |b| {
+        let c = counts(b);
+        let usable = |s: &&ServerPlan| s.state.get().usable();
+        // lbprm.tot_weight: the active servers' weights, or the backups'
+        // when no active server is usable.
+        let tot: u32 = b
+            .servers
+            .iter()
+            .filter(usable)
+            .filter(|s| s.backup == (c.active == 0))
+            .map(|s| u32::from(s.state.get().weight))
+            .sum();
+        let conns: u64 = b.servers.iter().map(|s| u64::from(s.conns.get())).sum();
+        let queued: u64 = b.servers.iter().map(|s| u64::from(s.queued.get())).sum();
+        (tot, conns, queued)
+    });
+    let node = core.shared.plan.checks.node.as_str();
+    let _ = write!(
+        out,
+        "; address={addr}; port={port}; name={}/{}; node={node}; weight={}/{tot}; scur={}/{}; qcur={}",
+        be.map_or("", |b| b.name.as_str()),
+        srv.name,
+        if st.usable() { u32::from(st.weight) } else { 0 },
+        srv.conns.get(),
+        beconn.saturating_sub(queued),
+        srv.queued.get()
+    );
+    out
+}
+
+/// Rules of a check (tcpcheck_main): connect, send, expect, set-var, in
+/// order.
 async fn tcp_check(
     core: &Core,
     plan: &CheckPlan,
     srv: &ServerPlan,
     tc: &TcpCheck,
+    health: &Health,
 ) -> (Status, u16, String) {
     let timers = &core.timers;
+    let vars = Vars::for_check();
+    let be_name = core
+        .shared
+        .plan
+        .backends
+        .get(plan.backend)
+        .map_or("", |b| b.name.as_str());
+    let cx = Cx {
+        who: Who {
+            backend: be_name,
+            backend_id: None,
+            server: &srv.name,
+            server_id: Some(i64::from(srv.id)),
+        },
+        vars: &vars,
+    };
     let mut deadline = Instant::now();
     let mut conn: Option<Conn> = None;
     let mut buf = Buffer::new(core.shared.plan.bufsize, 0);
     let mut must_read = true;
     let mut eof = false;
+    // The last HTTP response's verdict, and its reader.
+    let mut http_result: Option<(Status, u16, String)> = None;
+    // disable-on-404 applies to a server that is not down.
+    let up = srv.state.get().oper != Oper::Stopped;
     for (i, rule) in tc.rules.iter().enumerate() {
         match &rule.action {
-            Action::Connect { port, .. } => {
+            Action::Connect(c) => {
                 drop(conn.take());
                 buf.clear();
                 must_read = true;
                 eof = false;
+                let header = if c.send_proxy {
+                    Some(if plan.proxy_v2 {
+                        ProxyHeader::V2
+                    } else {
+                        ProxyHeader::V1
+                    })
+                } else if c.default || c.implicit {
+                    plan.send_proxy
+                } else {
+                    None
+                };
                 // Nothing to send: hold back the handshake's last ACK.
-                let quiet = i + 1 == tc.rules.len();
+                let quiet = i + 1 == tc.rules.len() && header.is_none();
                 let d = Deadlines::new(plan);
-                let target = with_port(&plan.target, *port);
+                let port_expr = c.port_expr.as_ref().and_then(|e| {
+                    cx.int(e, &[])
+                        .and_then(|p| u16::try_from(p).ok())
+                        .filter(|p| *p != 0)
+                });
+                let target = connect_target(&plan.target, c, port_expr);
                 match timer::timeout(timers, left(d.connect), connect(&target, srv, quiet)).await {
                     Err(()) => return (Status::L4Tout, 0, tcpcheck::conn_err_info(tc, rule, "")),
                     Ok(Err(e)) => {
@@ -500,14 +613,53 @@ async fn tcp_check(
                     }
                 }
                 deadline = d.connected();
+                if let (Some(h), Some(c)) = (header, &conn) {
+                    let sock = socket2::SockRef::from(c);
+                    let addr = |a: std::io::Result<socket2::SockAddr>| a.ok()?.as_socket();
+                    let bytes = h.bytes(addr(sock.local_addr()), addr(sock.peer_addr()));
+                    match timer::timeout(timers, left(deadline), c.write_vec(bytes)).await {
+                        Err(()) => {
+                            return (Status::L4Tout, 0, tcpcheck::conn_err_info(tc, rule, ""))
+                        }
+                        Ok((Err(e), _)) => {
+                            let info = tcpcheck::conn_err_info(tc, rule, &strerror(&e));
+                            return (Status::SockErr, 0, info);
+                        }
+                        Ok((Ok(()), _)) => {}
+                    }
+                }
             }
-            Action::Send(_) | Action::SendSslHello => {
+            Action::Send(_)
+            | Action::SendLf { .. }
+            | Action::SendSslHello
+            | Action::HttpSend(_) => {
                 let Some(c) = &conn else { break };
                 // A send starts a new exchange: what came before is dropped.
                 buf.clear();
                 must_read = true;
                 let bytes = match &rule.action {
                     Action::Send(b) => b.clone(),
+                    Action::SendLf { fmt, binary } => match render_send(&cx, fmt, *binary) {
+                        // An empty rendering sends nothing (as HAProxy's).
+                        Some(b) if b.is_empty() => continue,
+                        Some(b) => b,
+                        None => {
+                            let mut m = format!(
+                                "tcp-check send : failed to build binary data from log-format string at step {}",
+                                rule.step
+                            );
+                            if let Some(c) = &rule.comment {
+                                m.push_str(&format!(" comment: '{c}'"));
+                            }
+                            return (Status::L7Rsp, 0, m);
+                        }
+                    },
+                    Action::HttpSend(req) => {
+                        let state = req
+                            .send_state
+                            .then(|| server_state(core, plan, srv, health));
+                        req.bytes(&cx, state.as_deref())
+                    }
                     _ => tcpcheck::ssl_hello(unix_time()),
                 };
                 match timer::timeout(timers, left(deadline), c.write_vec(bytes)).await {
@@ -517,6 +669,35 @@ async fn tcp_check(
                         return (Status::SockErr, 0, info);
                     }
                     Ok((Ok(()), _)) => {}
+                }
+            }
+            Action::SetVar { .. } | Action::UnsetVar { .. } => cx.run_var(&rule.action, buf.data()),
+            Action::HttpExpect(expects) => {
+                let Some(c) = &conn else { break };
+                let tout = expects.list.last().map_or(Status::L7Tout, |e| e.opts.tout);
+                let mut reader = Reader::new(expects.method);
+                loop {
+                    if must_read && !eof && buf.room() > 0 {
+                        match timer::timeout(timers, left(deadline), c.read(&mut buf)).await {
+                            Err(()) => return (tout, 0, String::new()),
+                            Ok(Err(e)) if buf.is_empty() => {
+                                return (Status::SockErr, 0, strerror(&e));
+                            }
+                            Ok(Err(_) | Ok(0)) => eof = true,
+                            Ok(Ok(_)) => {}
+                        }
+                        must_read = false;
+                    }
+                    let last = eof || buf.room() == 0;
+                    match reader.verdict(expects, buf.data_mut(), last, up, &cx) {
+                        Verdict::Done(s, code, info) if s.passed() && s != Status::L7OkC => {
+                            http_result = Some((s, code, info));
+                            break;
+                        }
+                        Verdict::Done(s, code, info) => return (s, code, info),
+                        Verdict::More if last => return (Status::L7Rsp, 0, String::new()),
+                        Verdict::More => must_read = true,
+                    }
                 }
             }
             Action::Expect { opts, .. } => {
@@ -542,7 +723,7 @@ async fn tcp_check(
                         }
                     }
                     let last = eof || buf.room() == 0;
-                    match tcpcheck::expect(tc.user, rule, buf.data(), last) {
+                    match tcpcheck::expect_in(&cx, tc.user, rule, buf.data(), last) {
                         ExpectVerdict::Pass => break,
                         ExpectVerdict::Fail(status, code, info) => return (status, code, info),
                         ExpectVerdict::More => must_read = true,
@@ -551,10 +732,21 @@ async fn tcp_check(
             }
         }
     }
-    let Some(last) = tc.rules.last() else {
+    // Closed gracefully (`linger`, and ringlb's default: see
+    // docs/differences.md).
+    drop(conn);
+    let Some(last) = tc
+        .rules
+        .iter()
+        .rev()
+        .find(|r| !matches!(r.action, Action::SetVar { .. } | Action::UnsetVar { .. }))
+    else {
         return (Status::L4Ok, 0, String::new());
     };
-    tcpcheck::success(tc.user, last, buf.data())
+    if let (Action::HttpExpect(_), Some(r)) = (&last.action, http_result) {
+        return r;
+    }
+    tcpcheck::success_in(&cx, tc.user, last, buf.data())
 }
 
 #[cfg(test)]

@@ -4,32 +4,125 @@
 //! I/O; `run.rs` drives them over a connection.
 
 use std::fmt::Write as _;
+use std::net::IpAddr;
+use std::sync::Arc;
 
-use ringlb_config::model::{CheckStep, CheckStepKind, ExpectKind};
+use ringlb_config::addr::{Address, Host, Port};
+use ringlb_config::model::{CheckStep, CheckStepKind, ExpectKind, VarCond};
+use ringlb_config::sample::VarScope;
+use ringlb_proto::msg::Head;
 
 use super::health::Status;
+use crate::engine::rules::env::{Env, Vars};
+use crate::engine::rules::expr::Expr;
+use crate::engine::rules::fetch::Ctx;
+use crate::engine::rules::logfmt::Fmt;
+use crate::engine::rules::sample::Smp;
+
+/// The PROXY header of a check's connection. A check has no client:
+/// HAProxy (conn_send_proxy without a stream) describes the check's own
+/// connection, so v1 says `PROXY TCP4 <local> <server> <lport> <sport>`,
+/// and v2, for a connection it initiated, the LOCAL command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProxyHeader {
+    V1,
+    V2,
+}
+
+impl ProxyHeader {
+    /// The header for a connection from `local` to `peer` (None: not
+    /// TCP over IP).
+    pub fn bytes(
+        self,
+        local: Option<std::net::SocketAddr>,
+        peer: Option<std::net::SocketAddr>,
+    ) -> Vec<u8> {
+        match self {
+            ProxyHeader::V1 => match (local, peer) {
+                (Some(l), Some(p)) if l.is_ipv4() == p.is_ipv4() => format!(
+                    "PROXY {} {} {} {} {}\r\n",
+                    if l.is_ipv4() { "TCP4" } else { "TCP6" },
+                    l.ip(),
+                    p.ip(),
+                    l.port(),
+                    p.port()
+                )
+                .into_bytes(),
+                _ => b"PROXY UNKNOWN\r\n".to_vec(),
+            },
+            // The signature, version 2 LOCAL, AF_UNSPEC, no address.
+            ProxyHeader::V2 => b"\r\n\r\n\x00\r\nQUIT\n\x20\x00\x00\x00".to_vec(),
+        }
+    }
+}
+
+/// A `connect` rule (tcpcheck_eval_connect).
+#[derive(Debug, Clone, Default)]
+pub struct Connect {
+    /// `port <n>`.
+    pub port: Option<u16>,
+    /// `port <expr>` (a sample expression, evaluated at connect time).
+    pub port_expr: Option<Arc<Expr>>,
+    /// `addr <ip>[:<port>]`.
+    pub addr: Option<IpAddr>,
+    pub addr_port: Option<u16>,
+    /// `send-proxy`: a PROXY header first.
+    pub send_proxy: bool,
+    /// `default`, or the implicit connect: the server's check settings
+    /// (`check-send-proxy`) apply.
+    pub default: bool,
+    /// `linger`: close without a reset.
+    pub linger: bool,
+    /// The connect HAProxy adds when the rules do not start with one.
+    pub implicit: bool,
+}
 
 #[derive(Debug, Clone)]
 pub enum Action {
-    /// `tcp-check connect [port <n>]`; `implicit`: the one HAProxy adds
-    /// when the rules do not start with a connect.
-    Connect {
-        port: Option<u16>,
-        implicit: bool,
-    },
+    Connect(Connect),
     Send(Vec<u8>),
+    /// `send-lf` / `send-binary-lf`: a log-format string rendered at send
+    /// time (for the binary form, as hexadecimal digits).
+    SendLf {
+        fmt: Arc<Fmt>,
+        binary: bool,
+    },
     Expect {
         negate: bool,
         what: TcpMatch,
-        opts: ExpectOpts,
+        opts: Box<ExpectOpts>,
     },
     /// `option ssl-hello-chk`'s SSLv3 CLIENT HELLO (its time field is
     /// now).
     SendSslHello,
+    /// `http-check send`: an HTTP request.
+    HttpSend(Box<super::http::Request>),
+    /// `http-check expect` rules in a row, over one response.
+    HttpExpect(Box<super::http::Expects>),
+    /// `set-var(<scope>.<name>[,<cond>...]) <expr>`.
+    SetVar {
+        scope: VarScope,
+        name: String,
+        conds: Vec<VarCond>,
+        expr: Arc<Expr>,
+    },
+    /// `unset-var(<scope>.<name>)`.
+    UnsetVar {
+        scope: VarScope,
+        name: String,
+    },
 }
 
-/// What a protocol check sets on its expect rules.
-#[derive(Debug, Clone, Copy)]
+/// The status-code an expect rule sets (`status-code <expr>`).
+#[derive(Debug, Clone)]
+pub enum StatusCode {
+    /// The protocol checks' `res.payload(0,3)`.
+    Reply,
+    Expr(Arc<Expr>),
+}
+
+/// What an expect rule sets besides its pattern.
+#[derive(Debug, Clone)]
 pub struct ExpectOpts {
     /// `error-status` (L7RSP by default).
     pub error: Status,
@@ -43,14 +136,13 @@ pub struct ExpectOpts {
     pub on_error: Words,
     /// `on-success`: the info of a success.
     pub on_success: Words,
-    /// `status-code "res.payload(0,3)"`: the check's code is the reply's
-    /// three-digit code.
-    pub status_code: bool,
+    /// `status-code`: the check's code.
+    pub status_code: Option<StatusCode>,
 }
 
-/// The info a protocol check's expect rule gives (its `on-error` /
-/// `on-success` log-format, as HAProxy's built-in rules write them).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The info an expect rule gives (its `on-error` / `on-success`
+/// log-format, or as HAProxy's built-in rules write them).
+#[derive(Debug, Clone)]
 pub enum Words {
     /// HAProxy's own: "TCPCHK did not match ..." / "(tcp-check)" for a
     /// user's tcp-check, nothing for a protocol check.
@@ -64,14 +156,123 @@ pub enum Words {
     /// `%[res.payload(<n>,0)]`: what came from offset n, up to a NUL (the
     /// info is a C string in HAProxy).
     From(usize),
+    /// A user's log-format string.
+    Fmt(Arc<Fmt>),
+}
+
+/// Who runs a check, for its log-format strings and sample expressions
+/// (HAProxy's check session: its proxy, its server, its variables).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Who<'a> {
+    pub backend: &'a str,
+    pub backend_id: Option<i64>,
+    pub server: &'a str,
+    pub server_id: Option<i64>,
+}
+
+/// The [`Env`] of a check: no client, no frontend (a check's session has
+/// its backend as its frontend), the bytes received as `res.payload`.
+struct CheckEnv<'a> {
+    who: Who<'a>,
+    data: &'a [u8],
+}
+
+impl Env for CheckEnv<'_> {
+    fn src(&self) -> Option<std::net::SocketAddr> {
+        None
+    }
+    fn dst(&self) -> Option<std::net::SocketAddr> {
+        None
+    }
+    fn frontend(&self) -> &str {
+        self.who.backend
+    }
+    fn frontend_id(&self) -> Option<i64> {
+        self.who.backend_id
+    }
+    fn backend(&self) -> Option<&str> {
+        Some(self.who.backend)
+    }
+    fn backend_id(&self) -> Option<i64> {
+        self.who.backend_id
+    }
+    fn server(&self) -> Option<&str> {
+        Some(self.who.server)
+    }
+    fn server_id(&self) -> Option<i64> {
+        self.who.server_id
+    }
+    fn res_payload(&self) -> Option<&[u8]> {
+        Some(self.data)
+    }
+}
+
+/// What a check's expressions run over: who, its variables, and the bytes
+/// received so far.
+#[derive(Clone, Copy, Debug)]
+pub struct Cx<'a> {
+    pub who: Who<'a>,
+    pub vars: &'a Vars,
+}
+
+impl Cx<'_> {
+    fn with<R>(&self, data: &[u8], f: impl FnOnce(&Ctx<'_>) -> R) -> R {
+        let head = Head::new();
+        let env = CheckEnv {
+            who: self.who,
+            data,
+        };
+        let mut cx = Ctx::new(&head, &env);
+        cx.vars = Some(self.vars);
+        f(&cx)
+    }
+
+    /// A log-format string over what came.
+    pub fn render(&self, fmt: &Fmt, data: &[u8]) -> Vec<u8> {
+        self.with(data, |cx| fmt.render(cx))
+    }
+
+    /// A sample expression over what came.
+    pub fn eval(&self, e: &Expr, data: &[u8]) -> Option<Smp> {
+        self.with(data, |cx| e.eval(cx))
+    }
+
+    /// A sample expression as an integer.
+    pub fn int(&self, e: &Expr, data: &[u8]) -> Option<i64> {
+        match self
+            .eval(e, data)?
+            .cast(ringlb_config::keywords::SmpType::Int)?
+        {
+            Smp::Int(n) => Some(n),
+            _ => None,
+        }
+    }
+
+    /// `set-var` / `unset-var`.
+    pub fn run_var(&self, action: &Action, data: &[u8]) {
+        match action {
+            Action::SetVar {
+                scope,
+                name,
+                conds,
+                expr,
+            } => {
+                if let Some(v) = self.eval(expr, data) {
+                    self.vars.set_if(*scope, name, v, conds);
+                }
+            }
+            Action::UnsetVar { scope, name } => self.vars.unset(*scope, name),
+            _ => {}
+        }
+    }
 }
 
 impl Words {
     /// The words over `data`, or None for the generic ones.
-    fn over(self, data: &[u8]) -> Option<String> {
+    pub(crate) fn over(&self, data: &[u8], cx: &Cx<'_>) -> Option<String> {
         match self {
             Words::Generic => None,
-            Words::Text(t) => Some(t.to_string()),
+            Words::Text(t) => Some((*t).to_string()),
             Words::Line => Some(first_line(data)),
             Words::AfterCode => {
                 let rest = data.get(4..).unwrap_or_default();
@@ -79,10 +280,28 @@ impl Words {
                 Some(first_line(rest.get(start..).unwrap_or_default()))
             }
             Words::From(n) => {
-                let rest = data.get(n..).unwrap_or_default();
+                let rest = data.get(*n..).unwrap_or_default();
                 let end = rest.iter().position(|&c| c == 0).unwrap_or(rest.len());
                 Some(String::from_utf8_lossy(rest.get(..end).unwrap_or_default()).into_owned())
             }
+            Words::Fmt(f) => {
+                let v = cx.render(f, data);
+                // The info is a C string in HAProxy.
+                let end = v.iter().position(|&c| c == 0).unwrap_or(v.len());
+                Some(String::from_utf8_lossy(v.get(..end).unwrap_or_default()).into_owned())
+            }
+        }
+    }
+}
+
+impl ExpectOpts {
+    /// The code the rule sets, if it sets one.
+    pub(crate) fn code(&self, data: &[u8], cx: &Cx<'_>) -> Option<u16> {
+        match self.status_code.as_ref()? {
+            StatusCode::Reply => Some(reply_code(data)),
+            StatusCode::Expr(e) => cx
+                .int(e, data)
+                .map(|n| u16::try_from(n.clamp(0, 65535)).unwrap_or(0)),
         }
     }
 }
@@ -104,9 +323,163 @@ impl Default for ExpectOpts {
             min_recv: None,
             on_error: Words::Generic,
             on_success: Words::Generic,
-            status_code: false,
+            status_code: None,
         }
     }
+}
+
+/// An `ok-status`/`error-status`/`tout-status` word.
+pub(crate) fn status_word(w: &str) -> Option<Status> {
+    Some(match w {
+        "L7OK" => Status::L7Ok,
+        "L7OKC" => Status::L7OkC,
+        "L6OK" => Status::L6Ok,
+        "L4OK" => Status::L4Ok,
+        "L7RSP" => Status::L7Rsp,
+        "L7STS" => Status::L7Sts,
+        "L6RSP" => Status::L6Rsp,
+        "L4CON" => Status::L4Con,
+        "L7TOUT" => Status::L7Tout,
+        "L6TOUT" => Status::L6Tout,
+        "L4TOUT" => Status::L4Tout,
+        _ => return None,
+    })
+}
+
+/// A log-format string of a check rule, compiled.
+pub(crate) fn compile_fmt(text: &str, http: bool) -> Result<Arc<Fmt>, String> {
+    let f = ringlb_config::logformat::parse_log_format(text)
+        .map_err(|e| format!("invalid log-format string '{text}': {e}"))?;
+    Fmt::compile(&f, http)
+        .map(Arc::new)
+        .map_err(|e| format!("invalid log-format string '{text}': {}", e.0))
+}
+
+/// A sample expression of a check rule, compiled.
+pub(crate) fn compile_expr(text: &str) -> Result<Arc<Expr>, String> {
+    let e = ringlb_config::sample::parse_sample(text)
+        .map_err(|e| format!("invalid sample expression '{text}': {e}"))?;
+    Expr::compile(&e)
+        .map(Arc::new)
+        .map_err(|e| format!("invalid sample expression '{text}': {}", e.0))
+}
+
+/// The options of an expect rule as the user wrote them.
+pub(crate) fn expect_opts(
+    e: &ringlb_config::model::CheckExpect,
+    http: bool,
+) -> Result<ExpectOpts, String> {
+    let st = |w: &Option<String>| -> Result<Option<Status>, String> {
+        match w {
+            None => Ok(None),
+            Some(w) => status_word(w)
+                .map(Some)
+                .ok_or_else(|| format!("unknown status '{w}'")),
+        }
+    };
+    let mut o = ExpectOpts::default();
+    if let Some(s) = st(&e.error_status)? {
+        o.error = s;
+    }
+    if let Some(s) = st(&e.ok_status)? {
+        o.ok = s;
+    }
+    if let Some(s) = st(&e.tout_status)? {
+        o.tout = s;
+    }
+    o.min_recv = match e.min_recv {
+        Some(n) if n >= 0 => Some(usize::try_from(n).unwrap_or(usize::MAX)),
+        _ => None,
+    };
+    if let Some(f) = &e.on_error {
+        o.on_error = Words::Fmt(compile_fmt(f, http)?);
+    }
+    if let Some(f) = &e.on_success {
+        o.on_success = Words::Fmt(compile_fmt(f, http)?);
+    }
+    if let Some(x) = &e.status_code {
+        o.status_code = Some(StatusCode::Expr(compile_expr(x)?));
+    }
+    Ok(o)
+}
+
+/// `set-var(<var>[,<cond>...]) <expr>` / `unset-var(<var>)` of a check.
+pub(crate) fn var_action(keyword: &str, args: &[String]) -> Result<Action, String> {
+    let (base, param) = keyword
+        .split_once('(')
+        .and_then(|(b, rest)| Some((b, rest.strip_suffix(')')?)))
+        .ok_or_else(|| format!("'{keyword}' expects a variable name in parentheses"))?;
+    let mut parts = param.split(',');
+    let (scope, name) = ringlb_config::sample::parse_var_name(parts.next().unwrap_or(""))?;
+    let mut conds = Vec::new();
+    for c in parts {
+        conds.push(
+            VarCond::from_keyword(c.trim()).ok_or_else(|| format!("unknown condition '{c}'"))?,
+        );
+    }
+    match base {
+        "set-var" => {
+            let [expr] = args else {
+                return Err(format!("'{keyword}' expects one sample expression"));
+            };
+            Ok(Action::SetVar {
+                scope,
+                name,
+                conds,
+                expr: compile_expr(expr)?,
+            })
+        }
+        "unset-var" if args.is_empty() => Ok(Action::UnsetVar { scope, name }),
+        "unset-var" => Err(format!("'{keyword}' takes no argument")),
+        _ => Err(format!("'{base}' is not supported yet")),
+    }
+}
+
+/// A connect rule's options; `resolve` turns an `addr` name into an
+/// address.
+pub(crate) fn connect_rule(
+    c: &ringlb_config::model::CheckConnect,
+    resolve: &dyn Fn(&str) -> Result<IpAddr, String>,
+) -> Result<Connect, String> {
+    if c.via_socks4 {
+        return Err("tcp-check connect via-socks4 is not supported yet".into());
+    }
+    if c.ssl || c.sni.is_some() || c.alpn.is_some() {
+        return Err(
+            "a check connect with ssl, sni or alpn is not supported yet (check-ssl follows in the TLS issue)"
+                .into(),
+        );
+    }
+    if c.proto.is_some() {
+        return Err("a check connect with proto is not supported yet".into());
+    }
+    let mut out = Connect {
+        send_proxy: c.send_proxy,
+        default: c.default,
+        linger: c.linger,
+        ..Connect::default()
+    };
+    if let Some(p) = &c.port {
+        match p.parse::<u16>() {
+            Ok(n) => out.port = Some(n),
+            Err(_) => out.port_expr = Some(compile_expr(p)?),
+        }
+    }
+    match &c.addr {
+        None => {}
+        Some(Address::Inet { host, port, .. }) => {
+            out.addr = Some(match host {
+                Host::Ip(ip) => *ip,
+                Host::Name(n) => resolve(n)?,
+                Host::Any(_) => return Err("connect addr needs an address".into()),
+            });
+            if let Port::One(p) = port {
+                out.addr_port = Some(*p);
+            }
+        }
+        Some(_) => return Err("a check connect addr other than an IP is not supported yet".into()),
+    }
+    Ok(out)
 }
 
 #[derive(Debug, Clone)]
@@ -253,8 +626,12 @@ fn hex(s: &str) -> Option<Vec<u8>> {
 
 impl TcpCheck {
     /// Compile the `tcp-check` rules; what does not run yet is an error
-    /// "<file>:<line>: <what>".
-    pub fn compile(steps: &[CheckStep]) -> Result<TcpCheck, String> {
+    /// "<file>:<line>: <what>". `resolve` turns a connect's `addr` name
+    /// into an address.
+    pub fn compile(
+        steps: &[CheckStep],
+        resolve: &dyn Fn(&str) -> Result<IpAddr, String>,
+    ) -> Result<TcpCheck, String> {
         let mut rules = Vec::new();
         let notes = super::comments(steps);
         // Every line has a step number, comments included.
@@ -262,39 +639,20 @@ impl TcpCheck {
             let at = |e: &str| format!("{}: {e}", st.loc);
             let action = match &st.kind {
                 CheckStepKind::Connect(c) => {
-                    if c.addr.is_some()
-                        || c.send_proxy
-                        || c.via_socks4
-                        || c.ssl
-                        || c.sni.is_some()
-                        || c.alpn.is_some()
-                        || c.proto.is_some()
-                    {
-                        return Err(at("tcp-check connect with addr, send-proxy, via-socks4, ssl, sni, alpn or proto is not supported yet"));
-                    }
-                    let port = match &c.port {
-                        None => None,
-                        Some(p) => Some(p.parse::<u16>().map_err(|_| {
-                            at("tcp-check connect port as an expression is not supported yet")
-                        })?),
-                    };
-                    Action::Connect {
-                        port,
-                        implicit: false,
-                    }
+                    Action::Connect(connect_rule(c, resolve).map_err(|e| at(&e))?)
                 }
                 CheckStepKind::Send { data, lf: false } => Action::Send(data.as_bytes().to_vec()),
+                CheckStepKind::Send { data, lf: true } => Action::SendLf {
+                    fmt: compile_fmt(data, false).map_err(|e| at(&e))?,
+                    binary: false,
+                },
                 CheckStepKind::SendBinary { data, lf: None } => Action::Send(data.clone()),
+                CheckStepKind::SendBinary { lf: Some(f), .. } => Action::SendLf {
+                    fmt: compile_fmt(f, false).map_err(|e| at(&e))?,
+                    binary: true,
+                },
                 CheckStepKind::Expect(e) => {
-                    let plain = e.min_recv.is_none()
-                        && e.ok_status.is_none()
-                        && e.error_status.is_none()
-                        && e.tout_status.is_none()
-                        && e.on_success.is_none()
-                        && e.on_error.is_none()
-                        && e.status_code.is_none();
                     let what = match e.kind {
-                        _ if !plain => None,
                         ExpectKind::String => Some(TcpMatch::Bytes {
                             data: e.pattern.as_bytes().to_vec(),
                             binary: false,
@@ -302,21 +660,31 @@ impl TcpCheck {
                         ExpectKind::Binary => {
                             hex(&e.pattern).map(|data| TcpMatch::Bytes { data, binary: true })
                         }
-                        ExpectKind::RString => regex::bytes::Regex::new(&e.pattern)
-                            .ok()
-                            .map(TcpMatch::Regex),
+                        ExpectKind::RString => Some(TcpMatch::Regex(
+                            regex::bytes::Regex::new(&e.pattern)
+                                .map_err(|e| at(&format!("invalid regex: {e}")))?,
+                        )),
+                        ExpectKind::RBinary => Some(TcpMatch::HexRegex(
+                            regex::bytes::Regex::new(&e.pattern)
+                                .map_err(|e| at(&format!("invalid regex: {e}")))?,
+                        )),
                         _ => None,
                     };
                     let what = what.ok_or_else(|| {
-                        at("this tcp-check expect rule is not supported yet (string, binary and rstring without options run)")
+                        at("this tcp-check expect rule is not supported yet (string, binary, rstring and rbinary run)")
                     })?;
                     Action::Expect {
                         negate: e.negate,
                         what,
-                        opts: ExpectOpts::default(),
+                        opts: Box::new(expect_opts(e, false).map_err(|e| at(&e))?),
                     }
                 }
                 CheckStepKind::Other { keyword, .. } if keyword == "comment" => continue,
+                CheckStepKind::Other { keyword, args }
+                    if keyword.starts_with("set-var(") || keyword.starts_with("unset-var(") =>
+                {
+                    var_action(keyword, args).map_err(|e| at(&e))?
+                }
                 _ => return Err(at("this tcp-check rule is not supported yet")),
             };
             rules.push(Rule {
@@ -328,19 +696,21 @@ impl TcpCheck {
         Ok(TcpCheck::with_implicit_connect(rules, true))
     }
 
-    /// The rules start with a connect: HAProxy adds one (step 0) if not.
-    fn with_implicit_connect(mut rules: Vec<Rule>, user: bool) -> TcpCheck {
-        if !matches!(
-            rules.first().map(|r| &r.action),
-            Some(Action::Connect { .. })
-        ) {
+    /// The rules start with a connect (set-var rules may come before it):
+    /// HAProxy adds one (step 0) at the start if not.
+    pub(crate) fn with_implicit_connect(mut rules: Vec<Rule>, user: bool) -> TcpCheck {
+        let first = rules
+            .iter()
+            .find(|r| !matches!(r.action, Action::SetVar { .. } | Action::UnsetVar { .. }));
+        if !matches!(first.map(|r| &r.action), Some(Action::Connect(_))) {
             rules.insert(
                 0,
                 Rule {
-                    action: Action::Connect {
-                        port: None,
+                    action: Action::Connect(Connect {
                         implicit: true,
-                    },
+                        default: true,
+                        ..Connect::default()
+                    }),
                     step: 0,
                     comment: None,
                 },
@@ -365,12 +735,12 @@ impl TcpCheck {
                         data: b"+PONG\r\n".to_vec(),
                         binary: false,
                     },
-                    opts: ExpectOpts {
+                    opts: Box::new(ExpectOpts {
                         error: Status::L7Sts,
                         on_error: Words::Line,
                         on_success: Words::Text("Redis server is ok"),
                         ..ExpectOpts::default()
-                    },
+                    }),
                 },
                 step: 2,
                 comment: None,
@@ -394,13 +764,13 @@ impl TcpCheck {
                     what: TcpMatch::HexRegex(
                         regex::bytes::Regex::new("^1[56]").unwrap_or_else(|_| unreachable!()),
                     ),
-                    opts: ExpectOpts {
+                    opts: Box::new(ExpectOpts {
                         error: Status::L6Rsp,
                         ok: Status::L6Ok,
                         tout: Status::L6Tout,
                         min_recv: Some(5),
                         ..ExpectOpts::default()
-                    },
+                    }),
                 },
                 step: 2,
                 comment: None,
@@ -417,28 +787,25 @@ impl TcpCheck {
         let reply = |p: &str, min_recv: Option<usize>, on_success: Words| Action::Expect {
             negate: false,
             what: TcpMatch::Regex(re(p)),
-            opts: ExpectOpts {
+            opts: Box::new(ExpectOpts {
                 error: Status::L7Sts,
                 min_recv,
                 on_error: Words::AfterCode,
                 on_success,
-                status_code: true,
+                status_code: Some(StatusCode::Reply),
                 ..ExpectOpts::default()
-            },
+            }),
         };
         let actions = vec![
-            Action::Connect {
-                port: None,
-                implicit: false,
-            },
+            Action::Connect(Connect::default()),
             Action::Expect {
                 negate: false,
                 what: TcpMatch::Regex(re("^[0-9]{3}[ \r]")),
-                opts: ExpectOpts {
+                opts: Box::new(ExpectOpts {
                     min_recv: Some(4),
                     on_error: Words::Line,
                     ..ExpectOpts::default()
-                },
+                }),
             },
             reply("^2[0-9]{2}[ \r]", Some(4), Words::Generic),
             Action::Send(format!("{hello}\r\n").into_bytes()),
@@ -474,32 +841,29 @@ impl TcpCheck {
         startup.extend_from_slice(user.as_bytes());
         startup.extend_from_slice(b"\x00\x00");
         let actions = vec![
-            Action::Connect {
-                port: None,
-                implicit: false,
-            },
+            Action::Connect(Connect::default()),
             Action::Send(startup),
             Action::Expect {
                 negate: true,
                 what: TcpMatch::Regex(re("^E")),
-                opts: ExpectOpts {
+                opts: Box::new(ExpectOpts {
                     min_recv: Some(5),
                     on_error: Words::From(6),
                     ..ExpectOpts::default()
-                },
+                }),
             },
             Action::Expect {
                 negate: false,
                 what: TcpMatch::HexRegex(re(
                     "^52000000[A-Z0-9]{2}000000(00|02|03|04|05|06|07|09|0A)",
                 )),
-                opts: ExpectOpts {
+                opts: Box::new(ExpectOpts {
                     error: Status::L7Sts,
                     min_recv: Some(9),
                     on_error: Words::Text("PostgreSQL unknown error"),
                     on_success: Words::Text("PostgreSQL server is ok"),
                     ..ExpectOpts::default()
-                },
+                }),
             },
         ];
         let rules = (1u32..)
@@ -532,11 +896,11 @@ impl TcpCheck {
                 action: Action::Expect {
                     negate: false,
                     what: TcpMatch::HexRegex(re("^30")),
-                    opts: ExpectOpts {
+                    opts: Box::new(ExpectOpts {
                         min_recv: Some(14),
                         on_error: Words::Text("Not LDAPv3 protocol"),
                         ..ExpectOpts::default()
-                    },
+                    }),
                 },
                 step: 2,
                 comment: None,
@@ -549,7 +913,7 @@ impl TcpCheck {
                     // end of the rules reports the success again without
                     // words: its state-change line says none (see
                     // docs/differences.md).
-                    opts: ExpectOpts::default(),
+                    opts: Box::new(ExpectOpts::default()),
                 },
                 step: 3,
                 comment: None,
@@ -565,10 +929,7 @@ impl TcpCheck {
     /// handshake; with one, a client authentication packet and COM_QUIT
     /// sent at once, then the handshake and the packet after it.
     pub fn mysql(user: Option<&str>, post_41: bool) -> TcpCheck {
-        let mut actions = vec![Action::Connect {
-            port: None,
-            implicit: false,
-        }];
+        let mut actions = vec![Action::Connect(Connect::default())];
         if let Some(user) = user {
             let body_len = user.len() + 7 + if post_41 { 27 } else { 0 };
             let len = u32::try_from(body_len).unwrap_or(0).to_le_bytes();
@@ -590,7 +951,7 @@ impl TcpCheck {
             // HAProxy's custom rule reports the server's version, then the
             // end of the rules reports the success again without words:
             // its state-change line says none (see docs/differences.md).
-            opts: ExpectOpts::default(),
+            opts: Box::new(ExpectOpts::default()),
         };
         actions.push(expect(false));
         if user.is_some() {
@@ -646,6 +1007,17 @@ fn first_line(data: &[u8]) -> String {
 
 /// tcpcheck_eval_expect over `data`; `last`: no more will come.
 pub fn expect(user: bool, rule: &Rule, data: &[u8], last: bool) -> ExpectVerdict {
+    let vars = Vars::for_check();
+    let cx = Cx {
+        who: Who::default(),
+        vars: &vars,
+    };
+    expect_in(&cx, user, rule, data, last)
+}
+
+/// [`expect`] with the check's session (its log-format strings and
+/// expressions see it).
+pub fn expect_in(cx: &Cx<'_>, user: bool, rule: &Rule, data: &[u8], last: bool) -> ExpectVerdict {
     let Action::Expect { negate, what, opts } = &rule.action else {
         return ExpectVerdict::Pass;
     };
@@ -677,7 +1049,7 @@ pub fn expect(user: bool, rule: &Rule, data: &[u8], last: bool) -> ExpectVerdict
         TcpMatch::HexRegex(re) => {
             let mut hex = Vec::with_capacity(data.len() * 2);
             for b in data {
-                hex.extend_from_slice(format!("{b:02X}").as_bytes());
+                let _ = write!(HexOut(&mut hex), "{b:02X}");
             }
             re.is_match(&hex)
         }
@@ -689,19 +1061,33 @@ pub fn expect(user: bool, rule: &Rule, data: &[u8], last: bool) -> ExpectVerdict
     if matched != *negate {
         return ExpectVerdict::Pass;
     }
-    let code = if opts.status_code {
-        reply_code(data)
-    } else {
-        0
+    let code = opts.code(data, cx).unwrap_or(0);
+    // tcpcheck_expect_onerror_message: the rule's on-error words, else
+    // nothing for a protocol check, else HAProxy's generic words; then the
+    // comment.
+    let mut m = match opts.on_error.over(data, cx) {
+        Some(info) => info,
+        None if !user => String::new(),
+        None => generic_error(what, matched, rule.step),
     };
-    if let Some(info) = opts.on_error.over(data) {
-        return ExpectVerdict::Fail(opts.error, code, info);
+    if let Some(c) = &rule.comment {
+        let _ = write!(m, " comment: {c}");
     }
-    // A protocol check's rules say nothing more (its own words only).
-    if !user {
-        return ExpectVerdict::Fail(opts.error, code, String::new());
+    ExpectVerdict::Fail(opts.error, code, m)
+}
+
+/// A `Vec<u8>` as a `fmt::Write` (the hex dump of `rbinary`).
+struct HexOut<'a>(&'a mut Vec<u8>);
+
+impl std::fmt::Write for HexOut<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
     }
-    // tcpcheck_expect_onerror_message.
+}
+
+/// "TCPCHK did not match content ... at step N".
+fn generic_error(what: &TcpMatch, matched: bool, step: u32) -> String {
     let mut m = String::from(if matched {
         "TCPCHK matched unwanted content"
     } else {
@@ -712,25 +1098,22 @@ pub fn expect(user: bool, rule: &Rule, data: &[u8], last: bool) -> ExpectVerdict
             data: p,
             binary: false,
         } => {
-            let _ = write!(m, " '{}' at step {}", String::from_utf8_lossy(p), rule.step);
+            let _ = write!(m, " '{}' at step {step}", String::from_utf8_lossy(p));
         }
         TcpMatch::Bytes { binary: true, .. } => {
-            let _ = write!(m, " (binary) at step {}", rule.step);
+            let _ = write!(m, " (binary) at step {step}");
         }
         TcpMatch::Regex(_) => {
-            let _ = write!(m, " (regex) at step {}", rule.step);
+            let _ = write!(m, " (regex) at step {step}");
         }
         TcpMatch::HexRegex(_) => {
-            let _ = write!(m, " (binary regex) at step {}", rule.step);
+            let _ = write!(m, " (binary regex) at step {step}");
         }
         TcpMatch::LdapBind | TcpMatch::Mysql { .. } => {
-            let _ = write!(m, " (custom function) at step {}", rule.step);
+            let _ = write!(m, " (custom function) at step {step}");
         }
     }
-    if let Some(c) = &rule.comment {
-        let _ = write!(m, " comment: {c}");
-    }
-    ExpectVerdict::Fail(opts.error, code, m)
+    m
 }
 
 /// "TCPCHK got an empty response at step N": the server closed before
@@ -740,7 +1123,7 @@ pub fn empty_response(rule: &Rule) -> (Status, String) {
     if let Some(c) = &rule.comment {
         let _ = write!(m, " comment: '{c}'");
     }
-    let status = match rule.action {
+    let status = match &rule.action {
         Action::Expect { opts, .. } => opts.error,
         _ => Status::L7Rsp,
     };
@@ -761,11 +1144,13 @@ pub fn conn_err_info(tc: &TcpCheck, rule: &Rule, errno_text: &str) -> String {
     }
     let _ = write!(m, " at step {} of tcp-check", rule.step);
     match &rule.action {
-        Action::Connect { port: Some(p), .. } => {
+        Action::Connect(Connect { port: Some(p), .. }) => {
             let _ = write!(m, " (connect port {p})");
         }
-        Action::Connect { port: None, .. } => m.push_str(" (connect)"),
-        Action::Send(_) | Action::SendSslHello => m.push_str(" (send)"),
+        Action::Connect(_) => m.push_str(" (connect)"),
+        Action::Send(_) | Action::SendLf { .. } | Action::SendSslHello | Action::HttpSend(_) => {
+            m.push_str(" (send)");
+        }
         Action::Expect { what, .. } => match what {
             TcpMatch::Bytes {
                 data,
@@ -782,6 +1167,7 @@ pub fn conn_err_info(tc: &TcpCheck, rule: &Rule, errno_text: &str) -> String {
                 m.push_str(" (expect custom function)");
             }
         },
+        Action::HttpExpect(_) | Action::SetVar { .. } | Action::UnsetVar { .. } => {}
     }
     if let Some(c) = &rule.comment {
         let _ = write!(m, " comment: '{c}'");
@@ -795,19 +1181,25 @@ pub fn conn_err_info(tc: &TcpCheck, rule: &Rule, errno_text: &str) -> String {
 /// one).
 /// `data`: what the last expect rule saw.
 pub fn success(user: bool, last: &Rule, data: &[u8]) -> (Status, u16, String) {
+    let vars = Vars::for_check();
+    let cx = Cx {
+        who: Who::default(),
+        vars: &vars,
+    };
+    success_in(&cx, user, last, data)
+}
+
+/// [`success`] with the check's session.
+pub fn success_in(cx: &Cx<'_>, user: bool, last: &Rule, data: &[u8]) -> (Status, u16, String) {
     let tcp_check = if user { "(tcp-check)" } else { "" };
     match &last.action {
-        Action::Connect { implicit: true, .. } => (Status::L4Ok, 0, String::new()),
-        Action::Connect { .. } => (Status::L4Ok, 0, "(tcp-check)".into()),
+        Action::Connect(Connect { implicit: true, .. }) => (Status::L4Ok, 0, String::new()),
+        Action::Connect(_) => (Status::L4Ok, 0, "(tcp-check)".into()),
         Action::Expect { opts, .. } => (
             opts.ok,
-            if opts.status_code {
-                reply_code(data)
-            } else {
-                0
-            },
+            opts.code(data, cx).unwrap_or(0),
             opts.on_success
-                .over(data)
+                .over(data, cx)
                 .unwrap_or_else(|| tcp_check.to_string()),
         ),
         _ => (Status::L7Ok, 0, tcp_check.to_string()),
@@ -827,7 +1219,7 @@ mod tests {
             &crate::engine::plan::tests::NoHost,
         );
         assert!(!diags.has_errors(), "{diags:?}");
-        TcpCheck::compile(&cfg.proxies[0].tcp_checks).unwrap()
+        TcpCheck::compile(&cfg.proxies[0].tcp_checks, &|_| Err("no names".into())).unwrap()
     }
 
     #[test]

@@ -154,15 +154,18 @@ enum Scope {
     Sess,
     Txn,
     ReqRes,
+    Check,
 }
 
-fn scope(s: VarScope) -> Option<Scope> {
+fn scope(s: VarScope, check: bool) -> Option<Scope> {
     Some(match s {
         VarScope::Proc => Scope::Proc,
         VarScope::Sess => Scope::Sess,
         VarScope::Txn => Scope::Txn,
         VarScope::Req | VarScope::Res => Scope::ReqRes,
-        // Checks and parent streams have no variables here.
+        // The `check` scope exists in a health check's store only.
+        VarScope::Check if check => Scope::Check,
+        // Parent streams have no variables here.
         _ => return None,
     })
 }
@@ -177,9 +180,20 @@ pub struct Vars {
     vars: RefCell<Vec<(Scope, String, Smp)>>,
     /// The `req`/`res` store holds the response's variables.
     response: bool,
+    /// A health check's store (HAProxy's `check->vars`): the `check`
+    /// scope lives here, nowhere else.
+    check: bool,
 }
 
 impl Vars {
+    /// The variables of one health check run.
+    pub fn for_check() -> Vars {
+        Vars {
+            check: true,
+            ..Vars::default()
+        }
+    }
+
     /// Whether `s` is the `req`/`res` scope of the other phase.
     fn off_phase(&self, s: VarScope) -> bool {
         matches!(
@@ -192,7 +206,7 @@ impl Vars {
         if self.off_phase(s) {
             return None;
         }
-        let s = scope(s)?;
+        let s = scope(s, self.check)?;
         self.vars
             .borrow()
             .iter()
@@ -204,7 +218,9 @@ impl Vars {
         if self.off_phase(s) {
             return;
         }
-        let Some(s) = scope(s) else { return };
+        let Some(s) = scope(s, self.check) else {
+            return;
+        };
         let mut vars = self.vars.borrow_mut();
         match vars.iter_mut().find(|(vs, n, _)| *vs == s && n == name) {
             Some(slot) => slot.2 = v,
@@ -239,7 +255,7 @@ impl Vars {
         if self.off_phase(s) {
             return;
         }
-        if let Some(s) = scope(s) {
+        if let Some(s) = scope(s, self.check) {
             self.vars
                 .borrow_mut()
                 .retain(|(vs, n, _)| !(*vs == s && n == name));
