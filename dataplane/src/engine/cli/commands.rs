@@ -478,21 +478,17 @@ fn show_env(c: &mut Ctx<'_>) -> Reply {
     Reply::Out(out)
 }
 
-fn snapshots(
-    core: Rc<Core>,
-) -> impl std::future::Future<Output = Vec<crate::engine::runtime::mesh::CoreSnapshot>> {
-    async move {
-        let asked = core
-            .shared
-            .mesh
-            .ask_all(|reply| crate::engine::runtime::mesh::Msg::Snapshot {
-                reply,
-                flush: false,
-            });
-        let mut s = asked.wait(&core.timers, ASK_WITHIN).await;
-        s.sort_by_key(|s| s.core);
-        s
-    }
+async fn snapshots(core: Rc<Core>) -> Vec<crate::engine::runtime::mesh::CoreSnapshot> {
+    let asked = core
+        .shared
+        .mesh
+        .ask_all(|reply| crate::engine::runtime::mesh::Msg::Snapshot {
+            reply,
+            flush: false,
+        });
+    let mut s = asked.wait(&core.timers, ASK_WITHIN).await;
+    s.sort_by_key(|s| s.core);
+    s
 }
 
 fn show_threads(core: Rc<Core>, _: Rc<Static>, _: Vec<String>) -> Later {
@@ -910,7 +906,12 @@ fn show_servers_state(c: &mut Ctx<'_>) -> Reply {
                 crate::engine::plan::ServerAddr::SamePort(ip) => (ip.to_string(), 0),
                 crate::engine::plan::ServerAddr::PortOffset(ip, _) => (ip.to_string(), 0),
             };
-            let up_now = matches!(now.oper, Oper::Running | Oper::Starting | Oper::Stopping);
+            // HAProxy stops a server it puts in maintenance: its
+            // operational state reads 0 there, and its health 0.
+            let maint = now.admin & admin::MAINT != 0;
+            let up_now =
+                !maint && matches!(now.oper, Oper::Running | Oper::Starting | Oper::Stopping);
+            let oper = if maint { 0 } else { now.oper as u8 };
             let (status, result, health, state) = match check {
                 Some(k) => {
                     let (st, _, _) = k.last.get();
@@ -944,7 +945,7 @@ fn show_servers_state(c: &mut Ctx<'_>) -> Reply {
                 be.name,
                 sv.id,
                 sv.name,
-                now.oper as u8,
+                oper,
                 now.admin,
                 now.weight,
                 sv.weight,
