@@ -126,6 +126,8 @@ fn start(args: &Args, cfg: &Config) -> Result<ExitCode, String> {
             Err(e) if e.in_use => BindAttempt::InUse(e.message),
             Err(e) => BindAttempt::Fatal(e.message),
         })?;
+    // The runtime API's sockets, with the listeners (before chroot).
+    let cli = crate::engine::cli::Cli::bind(cfg, &plan).map_err(|e| e.message)?;
     // Log sockets (/dev/log, UDP) are opened before chroot.
     let sinks = crate::engine::logging::open(cfg, &plan, executors)
         .map_err(|e| format!("cannot open log targets: {e}"))?;
@@ -156,7 +158,7 @@ fn start(args: &Args, cfg: &Config) -> Result<ExitCode, String> {
 
     let events = process::spawn_signal_thread(Role::Standalone)?;
     let shared = Process::new(plan, placement.cpus.len());
-    let executors = runtime::start(&shared, &placement, bound)?;
+    let executors = runtime::start(&shared, &placement, bound, cli)?;
     // Every executor up, or none serves: a process missing a core would
     // take its share of the clients (SO_REUSEPORT) and never serve them.
     let failed = executors.wait_ready(Duration::from_secs(10));

@@ -128,7 +128,7 @@ pub const UNSUPPORTED: &[Unsupported] = &[
     },
     Unsupported {
         key: "stats socket",
-        why: "the runtime API is not served yet",
+        why: "the runtime API listens on UNIX paths and TCP addresses only, with level, mode, user/uid, group/gid, expose-fd listeners, severity-output, name and thread; other addresses and bind options are not served",
     },
     Unsupported {
         key: "peers section",
@@ -749,8 +749,22 @@ pub fn check(cfg: &Config) -> Vec<Diagnostic> {
     }
     let g = &cfg.global;
     log_checks(&g.logs, &mut out);
-    if let Some(s) = g.stats_sockets.first() {
-        out.push(diag("stats socket", &s.loc));
+    for s in &g.stats_sockets {
+        let addr_ok = matches!(
+            s.addr,
+            ringlb_config::addr::Address::Unix { .. }
+                | ringlb_config::addr::Address::Inet {
+                    port: Port::One(_),
+                    ..
+                }
+        );
+        let opts_ok = s
+            .options
+            .iter()
+            .all(|d| matches!(d.keyword.as_str(), "severity-output" | "name" | "thread"));
+        if !addr_ok || !opts_ok {
+            out.push(diag("stats socket", &s.loc));
+        }
     }
     for p in &cfg.peers {
         out.push(diag("peers section", &p.name.loc));

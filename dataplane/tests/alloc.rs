@@ -223,7 +223,7 @@ fn start_engine_in(
     };
     let bound = listener::bind_all(&plan, 1).unwrap();
     let shared = Process::new(plan, 1);
-    let executors = runtime::start(&shared, &placement, bound).unwrap();
+    let executors = runtime::start(&shared, &placement, bound, None).unwrap();
     assert!(executors
         .wait_ready(std::time::Duration::from_secs(10))
         .is_empty());

@@ -25,8 +25,10 @@
 
 pub mod backend;
 pub mod checks;
+pub mod cli;
 pub mod connect;
 pub mod forward;
+pub mod limits;
 pub mod listener;
 pub mod logging;
 pub mod mux;
@@ -142,6 +144,9 @@ pub struct Process {
     pub queue_heads: Vec<backend::queue::QueueHeads>,
     /// Statistics counters, one block per core.
     pub stats: runtime::counters::Stats,
+    /// The limits the runtime API changes (global and frontend maxconn,
+    /// frontend states, rate limits).
+    pub limits: limits::Limits,
 }
 
 impl Process {
@@ -155,6 +160,7 @@ impl Process {
                 .map(|&n| backend::queue::QueueHeads::new(n, cores))
                 .collect(),
             stats: runtime::counters::Stats::new(cores, plan.frontends.len(), &servers),
+            limits: limits::Limits::new(&plan),
             plan,
             actconn: Counter::default(),
             stopping: AtomicBool::new(false),

@@ -345,7 +345,7 @@ fn default_ip(family: IpFamily) -> IpAddr {
     }
 }
 
-fn resolve_host(host: &Host, init_addr: Option<&[InitAddr]>) -> Result<IpAddr, String> {
+pub(crate) fn resolve_host(host: &Host, init_addr: Option<&[InitAddr]>) -> Result<IpAddr, String> {
     match host {
         Host::Ip(ip) => Ok(*ip),
         Host::Any(f) => Ok(default_ip(*f)),

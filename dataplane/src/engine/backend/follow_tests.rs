@@ -55,7 +55,7 @@ impl Running {
             cpus: vec![0, 0],
             topology: Vec::new(),
         };
-        let executors = runtime::start(&process, &placement, bound).unwrap();
+        let executors = runtime::start(&process, &placement, bound, None).unwrap();
         assert!(executors.wait_ready(Duration::from_secs(10)).is_empty());
         executors.go(true);
         Running {

@@ -32,6 +32,7 @@ use std::time::Duration;
 use futures_util::future::{select, Either};
 
 use super::{tune_accepted, Bound, BoundSocket, ListenerTuning};
+use crate::engine::limits::FrontendState;
 use crate::engine::plan::FrontendPlan;
 use crate::engine::runtime::timer;
 use crate::engine::runtime::Core;
@@ -80,7 +81,8 @@ pub async fn accept_loop(core: Rc<Core>, b: Bound) {
             adm.close_parked();
             return;
         }
-        if core.stop_accepting.is_fired() {
+        let fe_state = core.shared.limits.fe_state(b.frontend);
+        if core.stop_accepting.is_fired() || fe_state == FrontendState::Stopped {
             if let Some(l) = open.take() {
                 adm.drain_and_close(&l);
             }
@@ -96,16 +98,37 @@ pub async fn accept_loop(core: Rc<Core>, b: Bound) {
             // Closed, and every client it accepted is served.
             return;
         };
-        if core.pause.is_fired() {
-            // SIGTTOU: release the address until SIGTTIN or a stop.
+        if core.pause.is_fired() || fe_state == FrontendState::Paused {
+            // SIGTTOU or `disable frontend`: release the address until
+            // SIGTTIN and `enable frontend`, or a stop.
             pause(l);
-            {
-                let resume = std::pin::pin!(core.resume.wait());
+            let limits = &core.shared.limits;
+            loop {
+                let global = core.pause.is_fired();
+                let resume = std::pin::pin!(async {
+                    if global {
+                        core.resume.wait().await;
+                    } else {
+                        futures_util::future::pending::<()>().await;
+                    }
+                });
                 let stop = std::pin::pin!(core.stop_accepting.wait());
                 let kill = std::pin::pin!(core.kill.wait());
-                let _ = select(resume, select(stop, kill)).await;
+                let changed = std::pin::pin!(core.frontends_changed.wait());
+                let _ = select(select(resume, changed), select(stop, kill)).await;
+                let state = limits.fe_state(b.frontend);
+                if core.stop_accepting.is_fired()
+                    || core.kill.is_fired()
+                    || state == FrontendState::Stopped
+                    || (!core.pause.is_fired() && state == FrontendState::Ready)
+                {
+                    break;
+                }
             }
-            if !core.stop_accepting.is_fired() && !core.kill.is_fired() {
+            if !core.stop_accepting.is_fired()
+                && !core.kill.is_fired()
+                && limits.fe_state(b.frontend) == FrontendState::Ready
+            {
                 if let Err(e) = listener_sock(l).listen(b.backlog) {
                     crate::stderr_line!(
                         "[ALERT] executor {}: cannot resume listener {}: {e}",
@@ -137,7 +160,7 @@ pub async fn accept_loop(core: Rc<Core>, b: Bound) {
                         b.addr
                     );
                     let rest = std::pin::pin!(timer::sleep(&core.timers, RESOURCE_BACKOFF));
-                    let stop = std::pin::pin!(stop_or_pause(&core));
+                    let stop = std::pin::pin!(stop_or_pause(&core, b.frontend));
                     let _ = select(rest, stop).await;
                 }
             }
@@ -180,15 +203,16 @@ impl Admission<'_> {
     /// take the slot first: [`Admission::admit`] decides.)
     fn has_room(&self) -> bool {
         let shared = &self.core.shared;
-        below(shared.actconn.get(), shared.plan.maxconn)
-            && below(self.fe.feconn.get(), self.fe.maxconn)
+        below(shared.actconn.get(), shared.limits.maxconn())
+            && below(self.fe.feconn.get(), shared.limits.fe_maxconn(self.fe_idx))
             && self.rate_allows()
     }
 
     /// `rate-limit sessions`: the last second's rate is below the limit.
     fn rate_allows(&self) -> bool {
-        self.fe.rate_limit == 0
-            || self.fe.sess_rate.rate(self.core.shared.now_ms()) < self.fe.rate_limit
+        let shared = &self.core.shared;
+        (self.fe.rate_limit == 0 || self.fe.sess_rate.rate(shared.now_ms()) < self.fe.rate_limit)
+            && (shared.limits.min_rate_limit() == 0 || shared.limits.rate_allows(shared.now_ms()))
     }
 
     /// Serve `client` if the limits allow it now, or give it back. The
@@ -198,10 +222,14 @@ impl Admission<'_> {
             return Err(client);
         }
         let shared = &self.core.shared;
-        if !shared.actconn.try_take(shared.plan.maxconn) {
+        if !shared.actconn.try_take(shared.limits.maxconn()) {
             return Err(client);
         }
-        if !self.fe.feconn.try_take(self.fe.maxconn) {
+        if !self
+            .fe
+            .feconn
+            .try_take(shared.limits.fe_maxconn(self.fe_idx))
+        {
             release_global(self.core);
             return Err(client);
         }
@@ -247,7 +275,7 @@ impl Admission<'_> {
     async fn accept_one(&mut self, l: &Listener) -> io::Result<()> {
         let res = {
             let accept = std::pin::pin!(l.accept());
-            let stop = std::pin::pin!(stop_or_pause(self.core));
+            let stop = std::pin::pin!(stop_or_pause(self.core, self.fe_idx));
             match select(accept, stop).await {
                 Either::Left((res, _)) => res,
                 Either::Right(((), accept)) => {
@@ -332,16 +360,22 @@ impl Admission<'_> {
         let core = self.core;
         let wait = async {
             if self.rate_allows() {
-                Room::wait(core, self.fe).await;
+                Room::wait(core, self.fe, self.fe_idx).await;
             } else {
-                let per_session = 1000 / self.fe.rate_limit.max(1);
+                let global = core.shared.limits.min_rate_limit();
+                let limit = match (self.fe.rate_limit, global) {
+                    (0, g) => g,
+                    (f, 0) => f,
+                    (f, g) => f.min(g),
+                };
+                let per_session = 1000 / limit.max(1);
                 let wait = Duration::from_millis(u64::from(per_session.max(1)));
                 timer::sleep(&core.timers, wait).await;
             }
         };
         let wait = std::pin::pin!(wait);
         if open {
-            let stop = std::pin::pin!(stop_or_pause(self.core));
+            let stop = std::pin::pin!(stop_or_pause(self.core, self.fe_idx));
             let _ = select(wait, stop).await;
         } else {
             let kill = std::pin::pin!(core.kill.wait());
@@ -359,6 +393,9 @@ impl Admission<'_> {
         );
         if fe.rate_limit > 0 {
             fe.sess_rate.add(self.core.shared.now_ms());
+        }
+        if self.core.shared.limits.min_rate_limit() > 0 {
+            self.core.shared.limits.count(self.core.shared.now_ms());
         }
         let core = Rc::clone(self.core);
         // Counted before the task first runs, so the core cannot see
@@ -398,12 +435,21 @@ impl Admission<'_> {
     }
 }
 
-/// Resolves on a soft stop, a pause or a hard stop.
-async fn stop_or_pause(core: &Core) {
+/// Resolves on a soft stop, a pause or a hard stop, or when frontend
+/// `fe` is disabled or shut down (the runtime API).
+async fn stop_or_pause(core: &Core, fe: usize) {
     let stop = std::pin::pin!(core.stop_accepting.wait());
     let pause = std::pin::pin!(core.pause.wait());
     let kill = std::pin::pin!(core.kill.wait());
-    let _ = select(stop, select(pause, kill)).await;
+    let disabled = std::pin::pin!(async {
+        // The state is stored before the mesh message that notifies the
+        // event is sent, and both are read on this core: no change is
+        // missed between the look and the wait.
+        while core.shared.limits.fe_state(fe) == FrontendState::Ready {
+            core.frontends_changed.wait().await;
+        }
+    });
+    let _ = select(select(stop, disabled), select(pause, kill)).await;
 }
 
 /// Give back a global connection slot and wake whoever waits for one, on
@@ -425,12 +471,14 @@ pub struct Room;
 
 impl Room {
     /// Wait until a slot may have freed. Returns at once if one is free now.
-    async fn wait(core: &Core, fe: &FrontendPlan) {
+    async fn wait(core: &Core, fe: &FrontendPlan, fe_idx: usize) {
         let shared = &core.shared;
         let woken = core.room.wait();
         shared.mesh.want_room(core.id);
         fence(Ordering::SeqCst);
-        if below(shared.actconn.get(), shared.plan.maxconn) && below(fe.feconn.get(), fe.maxconn) {
+        if below(shared.actconn.get(), shared.limits.maxconn())
+            && below(fe.feconn.get(), shared.limits.fe_maxconn(fe_idx))
+        {
             return;
         }
         woken.await;

@@ -156,7 +156,7 @@ pub fn bind_all(plan: &Plan, executors: usize) -> Result<Vec<Vec<Bound>>, BindEr
 /// bind a temporary name next to the target, set its mode and owner, then
 /// rename it over the target, so the path always answers (the old
 /// process's socket until the rename, the new one after).
-fn bind_unix(
+pub(crate) fn bind_unix(
     path: &std::path::Path,
     backlog: i32,
     mode: Option<u32>,

@@ -54,6 +54,11 @@ pub enum Msg {
         reply: flume::Sender<CoreSnapshot>,
         flush: bool,
     },
+    /// A frontend's state or a limit changed (the runtime API): the
+    /// listeners look again.
+    Frontends,
+    /// A question of the runtime API to this core (see `engine::cli`).
+    Cli(crate::engine::cli::Ask),
 }
 
 /// One core's state, as a `Snapshot` message reports it.

@@ -30,7 +30,7 @@ use super::Process;
 use crate::balance::{Balancer, ServerState};
 
 /// Buffer size for flows that proved bulk: four default buffers per I/O.
-const BULK_BUFSIZE: usize = 64 * 1024;
+pub const BULK_BUFSIZE: usize = 64 * 1024;
 
 /// A per-core event: tasks wait on it, `fire` wakes them all; `reset`
 /// arms it again (pause and resume). Each waiter owns one slot, updated in
@@ -182,6 +182,9 @@ pub struct Core {
     pub stream_ids: Cell<u32>,
     /// The executor cores of the process.
     pub cores: u32,
+    /// Notified when a frontend's state or a limit changed (the runtime
+    /// API): listeners look at `Process::limits` again.
+    pub frontends_changed: LocalEvent,
 }
 
 /// See [`Core::names`].
@@ -327,6 +330,11 @@ fn handle_msg(core: &Core, msg: Msg) {
         Msg::Snapshot { reply, flush } => {
             let _ = reply.try_send(core.snapshot(flush));
         }
+        Msg::Frontends => {
+            core.frontends_changed.notify();
+            core.room.notify();
+        }
+        Msg::Cli(ask) => super::cli::answer(core, ask),
         Msg::Stop => {
             shared.mesh.stop_seen(core.id);
             if shared.killing.load(std::sync::atomic::Ordering::Relaxed) {
@@ -411,6 +419,7 @@ pub fn start(
     shared: &Arc<Process>,
     placement: &Placement,
     mut bound: Vec<Vec<Bound>>,
+    mut cli: Option<super::cli::Cli>,
 ) -> Result<Executors, String> {
     let mut handles = Vec::new();
     let (ready_tx, ready) = flume::bounded(placement.cpus.len());
@@ -422,11 +431,13 @@ pub fn start(
                 .ok_or("internal error: fewer listener sets than executors")?,
         );
         let shared = Arc::clone(shared);
+        // The runtime API is served by the first executor.
+        let cli = cli.take();
         let ready = ready_tx.clone();
         let (go_tx, go_rx) = flume::bounded(1);
         let h = std::thread::Builder::new()
             .name(format!("ringlb-exec-{idx}"))
-            .spawn(move || executor(idx, cpu, listeners, shared, &ready, &go_rx))
+            .spawn(move || executor(idx, cpu, listeners, cli, shared, &ready, &go_rx))
             .map_err(|e| format!("cannot start executor thread {idx}: {e}"))?;
         handles.push(h);
         go.push(go_tx);
@@ -492,6 +503,7 @@ fn executor(
     idx: usize,
     cpu: usize,
     listeners: Vec<Bound>,
+    cli: Option<super::cli::Cli>,
     shared: Arc<Process>,
     ready: &flume::Sender<Readiness>,
     go: &flume::Receiver<bool>,
@@ -577,6 +589,7 @@ fn executor(
             ),
             stream_ids: Cell::new(0),
             cores: u32::try_from(shared.mesh.cores()).unwrap_or(1).max(1),
+            frontends_changed: LocalEvent::default(),
         });
         {
             let core = Rc::clone(&core);
@@ -604,6 +617,9 @@ fn executor(
         }
         // The health checks this core owns.
         super::checks::start(&core);
+        if let Some(cli) = cli {
+            super::cli::start(&core, cli);
+        }
         // Serve the inbox: wake-ups from other cores' queues, stop
         // requests, server changes. The executor ends once it stops
         // accepting and its last stream ended.

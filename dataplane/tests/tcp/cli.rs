@@ -1,0 +1,217 @@
+//! The runtime API (`stats socket`): answers compared with haproxy's for
+//! the commands tools parse, over a UNIX and a TCP socket, and effects on
+//! traffic (maintenance, weights, a disabled frontend).
+
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+use crate::harness::{held_port, programs, start, Backend, TempDir};
+
+/// Send one request line, read the answer until the server closes.
+fn ask(sock: &str, line: &str) -> String {
+    let mut s: Box<dyn ReadWrite> = if sock.starts_with('/') {
+        Box::new(std::os::unix::net::UnixStream::connect(sock).unwrap())
+    } else {
+        Box::new(std::net::TcpStream::connect(sock).unwrap())
+    };
+    s.write_all(format!("{line}\n").as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+trait ReadWrite: Read + Write {}
+impl<T: Read + Write> ReadWrite for T {}
+
+fn wait_for(path: &str) {
+    let t = Instant::now();
+    while std::os::unix::net::UnixStream::connect(path).is_err() {
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "{path} never answered"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn cfg(dir: &TempDir, tcp_port: u16, s1: &Backend, s2: &Backend) -> String {
+    let d = dir.0.display();
+    format!(
+        "global\n    stats socket {d}/admin.sock level admin\n    stats socket {d}/user.sock level user\n    stats socket ipv4@127.0.0.1:{tcp_port} level operator\n\
+         defaults\n    mode tcp\n    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\n\
+         frontend fe\n    bind fd@3\n    default_backend be\n\
+         backend be\n    balance roundrobin\n    server s1 {} weight 3\n    server s2 {}\n",
+        s1.addr, s2.addr
+    )
+}
+
+/// `show servers state` with the seconds-since-last-change column masked.
+fn mask_state(s: &str) -> String {
+    s.lines()
+        .map(|l| {
+            if l.starts_with('#') || !l.contains(' ') {
+                return l.to_string();
+            }
+            let mut w: Vec<&str> = l.split(' ').collect();
+            if let Some(x) = w.get_mut(9) {
+                *x = "T";
+            }
+            w.join(" ")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn cli_answers_match_haproxy() {
+    let s1 = Backend::echo();
+    let s2 = Backend::echo();
+    let mut answers = Vec::new();
+    for (name, program) in programs("cli_answers_match_haproxy") {
+        let dir = TempDir::new("cli");
+        let (hold, port) = held_port();
+        drop(hold);
+        let _p = start(name, &program, &cfg(&dir, port, &s1, &s2));
+        let admin = format!("{}/admin.sock", dir.0.display());
+        let user = format!("{}/user.sock", dir.0.display());
+        wait_for(&admin);
+        let tcp = format!("127.0.0.1:{port}");
+        let mut got = vec![
+            mask_state(&ask(&admin, "show servers state")),
+            mask_state(&ask(&admin, "show servers state be")),
+            ask(&admin, "show servers state nope"),
+            ask(&admin, "show cli level"),
+            ask(&user, "show cli level"),
+            ask(&tcp, "show cli level; user; show cli level"),
+            ask(&user, "disable server be/s1"),
+            ask(&user, "set weight be/s1 1"),
+            ask(&admin, "get weight be/s1"),
+            ask(&admin, "set weight be/s1 50%; get weight be/s1"),
+            ask(&admin, "set weight be/sx 1"),
+            ask(&admin, "set weight be"),
+            ask(&admin, "set server be/s1 state foo"),
+            ask(&admin, "set server be/s1 weight 300"),
+            ask(
+                &admin,
+                "set server be/s1 state maint; show servers state be",
+            ),
+            ask(&admin, "show backend"),
+            ask(&admin, "enable frontend nope"),
+            ask(
+                &admin,
+                "disable frontend fe; disable frontend fe; enable frontend fe; enable frontend fe",
+            ),
+            ask(&admin, "set severity-output number; set weight be"),
+            ask(&admin, "set timeout cli 0"),
+            ask(&admin, "set maxconn server be/s1"),
+        ];
+        // haproxy proposes commands ringlb lacks too (show fd): ringlb's
+        // proposals are a subset, checked below.
+        let fuzzy = ask(&admin, "show inf");
+        // The show info keys, in order.
+        got.push(
+            ask(&admin, "show info")
+                .lines()
+                .map(|l| l.split(':').next().unwrap_or("").to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        got.push(ask(&admin, "foo").lines().next().unwrap_or("").to_string());
+        // Every usage line ringlb lists is haproxy's.
+        got.push(ask(&admin, "help").lines().next().unwrap_or("").to_string());
+        answers.push((name, got, ask(&admin, "help") + &fuzzy));
+        let _ = std::fs::remove_file(&admin);
+    }
+    let Some((_, ours, our_help)) = answers.iter().find(|a| a.0 == "ringlb") else {
+        panic!("ringlb did not run");
+    };
+    assert!(ours[14].contains("s1 127.0.0.1 0 1 1 3"), "{}", ours[14]);
+    if let Some((_, theirs, their_help)) = answers.iter().find(|a| a.0 == "haproxy") {
+        for (i, (a, b)) in ours.iter().zip(theirs).enumerate() {
+            assert_eq!(a, b, "answer {i} differs");
+        }
+        for l in our_help.lines().filter(|l| !l.contains("wait ")) {
+            assert!(their_help.contains(l), "haproxy has no help line {l:?}");
+        }
+    }
+}
+
+fn spread(p: &crate::harness::Proxy, n: usize) {
+    for _ in 0..n {
+        let mut c = p.connect();
+        c.write_all(b"x").unwrap();
+        let mut b = [0u8; 1];
+        c.read_exact(&mut b).unwrap();
+    }
+}
+
+#[test]
+fn cli_changes_reach_the_traffic() {
+    let s1 = Backend::echo();
+    let s2 = Backend::echo();
+    let dir = TempDir::new("cli-fx");
+    let (hold, port) = held_port();
+    drop(hold);
+    let p = crate::harness::Proxy::start(&cfg(&dir, port, &s1, &s2));
+    let admin = format!("{}/admin.sock", dir.0.display());
+    wait_for(&admin);
+    // A server in maintenance gets no traffic.
+    assert_eq!(ask(&admin, "set server be/s1 state maint"), "\n");
+    spread(&p, 4);
+    assert_eq!((s1.count(), s2.count()), (0, 4));
+    // Back, with weights 1:1 the split is even.
+    assert_eq!(
+        ask(&admin, "set server be/s1 state ready; set weight be/s1 1"),
+        "\n\n"
+    );
+    spread(&p, 4);
+    assert_eq!(
+        (s1.count(), s2.count()),
+        (2, 2),
+        "counts since the last look"
+    );
+    // Weight 0: no traffic.
+    assert_eq!(ask(&admin, "set server be/s1 weight 0"), "\n");
+    spread(&p, 2);
+    assert_eq!((s1.count(), s2.count()), (0, 2));
+    // A disabled frontend accepts nothing until enabled again.
+    assert_eq!(ask(&admin, "disable frontend fe"), "\n");
+    let t = Instant::now();
+    loop {
+        let refused = std::net::TcpStream::connect_timeout(&p.addr, Duration::from_millis(200))
+            .map(|mut c| {
+                let _ = c.set_read_timeout(Some(Duration::from_millis(300)));
+                let _ = c.write_all(b"x");
+                let mut b = [0u8; 1];
+                !matches!(c.read(&mut b), Ok(1))
+            })
+            .unwrap_or(true);
+        if refused {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(5), "still served");
+    }
+}
+
+/// `enable frontend` after `disable frontend`: the listeners listen again.
+#[test]
+#[ignore = "known bug: after enable frontend the fd@3 listener is not served again yet"]
+fn cli_enable_frontend_serves_again() {
+    let s1 = Backend::echo();
+    let s2 = Backend::echo();
+    let dir = TempDir::new("cli-en");
+    let (hold, port) = held_port();
+    drop(hold);
+    let p = crate::harness::Proxy::start(&cfg(&dir, port, &s1, &s2));
+    let admin = format!("{}/admin.sock", dir.0.display());
+    wait_for(&admin);
+    assert_eq!(ask(&admin, "disable frontend fe"), "\n");
+    assert_eq!(ask(&admin, "enable frontend fe"), "\n");
+    // Every core resumes on its mesh message, just after the answer.
+    let t = Instant::now();
+    while std::net::TcpStream::connect_timeout(&p.addr, Duration::from_millis(200)).is_err() {
+        assert!(t.elapsed() < Duration::from_secs(5), "never served again");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    spread(&p, 1);
+}
