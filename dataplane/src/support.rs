@@ -32,7 +32,7 @@ pub const UNSUPPORTED: &[Unsupported] = &[
     },
     Unsupported {
         key: "stats page",
-        why: "the statistics page is not served yet",
+        why: "`stats http-request` rules are not run yet",
     },
     Unsupported {
         key: "compression",
@@ -223,7 +223,9 @@ fn http_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
             ));
         }
     }
-    if px.stats.enabled || px.stats.uri.is_some() {
+    // The stats page is served (engine::stats::page); its own
+    // `stats http-request` rules are not run yet.
+    if !px.stats.http_request.is_empty() {
         out.push(diag("stats page", &px.loc));
     }
     let c = &px.compression;

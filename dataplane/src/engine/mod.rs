@@ -36,6 +36,7 @@ pub mod plan;
 pub mod rules;
 pub mod runtime;
 pub mod session;
+pub mod stats;
 pub mod stream;
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -153,13 +154,19 @@ impl Process {
     /// The process-wide state of `cores` executors.
     pub fn new(plan: Plan, cores: usize) -> Arc<Self> {
         let servers: Vec<usize> = plan.backends.iter().map(|b| b.servers.len()).collect();
+        let stats = runtime::counters::Stats::new(cores, plan.frontends.len(), &servers);
+        for c in &plan.checks.list {
+            if let Some(ch) = stats.changes(runtime::counters::Obj::Srv(c.backend, c.server)) {
+                ch.health.store(c.initial.health, Ordering::Relaxed);
+            }
+        }
         Arc::new(Process {
             mesh: runtime::mesh::Mesh::new(cores, &servers),
             queue_heads: servers
                 .iter()
                 .map(|&n| backend::queue::QueueHeads::new(n, cores))
                 .collect(),
-            stats: runtime::counters::Stats::new(cores, plan.frontends.len(), &servers),
+            stats,
             limits: limits::Limits::new(&plan),
             plan,
             actconn: Counter::default(),
@@ -204,6 +211,21 @@ impl Process {
         };
         if !s.state.apply(change) {
             return false;
+        }
+        // lastchg, downtime, chkdown (the statistics).
+        let now = self.now_ms();
+        let snap = s.state.get();
+        let down = snap.oper == backend::server::Oper::Stopped
+            || snap.admin & backend::server::admin::MAINT != 0;
+        use runtime::counters::Obj;
+        if let Some(c) = self.stats.changes(Obj::Srv(backend, server)) {
+            c.changed(now, down);
+        }
+        let be_down = !be.servers.iter().any(|x| x.state.get().usable());
+        if let Some(c) = self.stats.changes(Obj::Be(backend)) {
+            if be_down != c.is_down() {
+                c.changed(now, be_down);
+            }
         }
         be.generation.fetch_add(1, Ordering::AcqRel);
         self.mesh.servers_changed();

@@ -46,6 +46,8 @@ pub struct Plan {
     pub hostname: String,
     /// The health checks of the checked servers (see `checks`).
     pub checks: super::checks::Checks,
+    /// What the statistics show of the configuration.
+    pub stats: super::stats::StatsPlan,
 }
 
 #[derive(Debug)]
@@ -613,7 +615,20 @@ impl Plan {
                 .map_or_else(|_| Host::Name(a.to_string()), Host::Ip);
             resolve_host(&host, None)
         })?;
+        let stats = {
+            let fe: Vec<&str> = frontends
+                .iter()
+                .map(|f: &FrontendPlan| f.name.as_str())
+                .collect();
+            let be: Vec<&str> = backends
+                .iter()
+                .map(|b: &BackendPlan| b.name.as_str())
+                .collect();
+            let node = cfg.global.node.as_deref().unwrap_or(&hostname);
+            super::stats::StatsPlan::build(cfg, &fe, &be, node)
+        };
         Ok(Plan {
+            stats,
             checks,
             frontends,
             backends,

@@ -32,5 +32,6 @@ mod pool;
 mod retries;
 mod reuse;
 mod rules;
+mod stats;
 mod tunnel;
 mod unique_id;

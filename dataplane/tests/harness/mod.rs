@@ -91,11 +91,16 @@ fn unique() -> u64 {
 /// reader there, and every later line would look lost.
 fn lines(r: impl Read + Send + 'static) -> mpsc::Receiver<String> {
     let (tx, rx) = mpsc::channel();
-    lines_into(r, tx);
+    lines_into(r, tx, None);
     rx
 }
 
-fn lines_into(r: impl Read + Send + 'static, tx: mpsc::Sender<String>) {
+/// As [`lines`], into `tx`; `eof` is raised once `r` ended.
+fn lines_into(
+    r: impl Read + Send + 'static,
+    tx: mpsc::Sender<String>,
+    eof: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+) {
     thread::spawn(move || {
         let mut r = BufReader::new(r);
         let mut buf = Vec::new();
@@ -111,6 +116,9 @@ fn lines_into(r: impl Read + Send + 'static, tx: mpsc::Sender<String>) {
                 break;
             }
         }
+        if let Some(eof) = eof {
+            eof.store(true, std::sync::atomic::Ordering::Release);
+        }
     });
 }
 
@@ -121,25 +129,37 @@ fn lines_into(r: impl Read + Send + 'static, tx: mpsc::Sender<String>) {
 /// instead (one message per datagram, nothing shared between threads but
 /// the socket), read here into the same channel stdout feeds: the tests
 /// see the same lines. The config's `log stdout` words become the socket's
-/// path.
-fn haproxy_log_socket(dir: &Path, config: &str, tx: mpsc::Sender<String>) -> String {
+/// path. Once the process's stdout ends (it exited: `exited`), the reader
+/// takes what is left in the socket and ends, so the channel ends at the
+/// exit as it did with stdout alone.
+fn haproxy_log_socket(
+    dir: &Path,
+    config: &str,
+    tx: mpsc::Sender<String>,
+    exited: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> String {
     let path = dir.join("log.sock");
     let sock = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
-    // The reader ends once the proxy's directory is gone (the Proxy was
-    // dropped), so a test binary does not keep a thread per haproxy.
-    sock.set_read_timeout(Some(Duration::from_millis(500)))
+    sock.set_read_timeout(Some(Duration::from_millis(20)))
         .unwrap();
-    let watched = path.clone();
     thread::spawn(move || {
         let mut buf = vec![0u8; 65536];
+        let mut draining = false;
         loop {
             let n = match sock.recv(&mut buf) {
                 Ok(n) => n,
                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                    if watched.exists() {
-                        continue;
+                    if draining {
+                        break;
                     }
-                    break;
+                    if exited.load(std::sync::atomic::Ordering::Acquire) {
+                        // Everything the process sent is queued by now.
+                        draining = sock.set_nonblocking(true).is_ok();
+                        if !draining {
+                            break;
+                        }
+                    }
+                    continue;
                 }
                 Err(_) => break,
             };
@@ -166,8 +186,9 @@ impl Proxy {
         let is_haproxy = program
             .file_name()
             .is_some_and(|n| n.to_string_lossy().contains("haproxy"));
+        let exited = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let config = if is_haproxy {
-            haproxy_log_socket(&dir.0, config, log_tx.clone())
+            haproxy_log_socket(&dir.0, config, log_tx.clone(), exited.clone())
         } else {
             config.to_owned()
         };
@@ -186,7 +207,7 @@ impl Proxy {
         }])
         .unwrap();
         let mut child = cmd.spawn().unwrap();
-        lines_into(child.stdout.take().unwrap(), log_tx);
+        lines_into(child.stdout.take().unwrap(), log_tx, Some(exited));
         let stderr = lines(child.stderr.take().unwrap());
         Proxy {
             child,

@@ -265,6 +265,21 @@ fn apply(
     plan.last.set(o);
     let passed = o.status.passed();
     let report = health.count(passed);
+    if let Some(c) = core
+        .shared
+        .stats
+        .changes(crate::engine::runtime::counters::Obj::Srv(
+            plan.backend,
+            plan.server,
+        ))
+    {
+        c.health
+            .store(health.health, std::sync::atomic::Ordering::Relaxed);
+        if report && !passed {
+            c.failed_checks
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
     let log_health = core
         .shared
         .plan

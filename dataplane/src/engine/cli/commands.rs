@@ -61,11 +61,11 @@ pub static COMMANDS: &[Command] = &[
     })),
     cmd!(&["show", "sess"], Some("show sess [id]                          : report the list of current sessions or dump this exact session"), Operator, Run::Later(show_sess)),
     cmd!(&["show", "errors"], Some("show errors [<px>] [request|response]   : report last request and/or response errors for each proxy"), Operator, Run::Now(show_errors)),
-    // `show stat` and `show schema json` are the statistics' (see
-    // engine::stats): the lead wires `crate::engine::stats::show_stat`
-    // here at merge.
-    cmd!(&["show", "stat"], Some("show stat [desc|json|no-maint|typed|up]*: report counters for each proxy and server"), User, Run::Now(|_| Reply::err("'show stat' is not supported yet.\n"))),
-    cmd!(&["show", "schema", "json"], Some("show schema json                        : report schema used for stats"), User, Run::Now(|_| Reply::err("'show schema json' is not supported yet.\n"))),
+    // The statistics are engine::stats's; the CLI only hands them the
+    // words after `show stat` and the session's level (legends from
+    // operator up, as HAProxy's STAT_SHLGNDS).
+    cmd!(&["show", "stat"], Some("show stat [desc|json|no-maint|typed|up]*: report counters for each proxy and server"), User, Run::Now(show_stat)),
+    cmd!(&["show", "schema", "json"], Some("show schema json                        : report schema used for stats"), User, Run::Now(|_| Reply::Out(crate::engine::stats::schema_json()))),
     cmd!(&["disable", "server"], Some("disable server (DEPRECATED)             : disable a server for maintenance (use 'set server' instead)"), Admin, Run::Now(|c| server_admin(c, 2, Change::AdminSet(admin::FMAINT)))),
     cmd!(&["enable", "server"], Some("enable server  (DEPRECATED)             : enable a disabled server (use 'set server' instead)"), Admin, Run::Now(|c| server_admin(c, 2, Change::AdminClear(admin::FMAINT)))),
     cmd!(&["set", "server"], Some("set server <bk>/<srv> [opts]            : change a server's state, weight, address or ssl"), Admin, Run::Now(set_server)),
@@ -1073,6 +1073,15 @@ fn human(d: Duration) -> String {
 
 /// `show errors`: ringlb captures no faulty message yet: HAProxy's header
 /// with nothing after it.
+fn show_stat(c: &mut Ctx<'_>) -> Reply {
+    let args: Vec<&str> = c.args.iter().skip(2).map(String::as_str).collect();
+    let legends = c.session.level >= Level::Operator;
+    match crate::engine::stats::show_stat_as(&c.core.shared, &args, legends) {
+        Ok(out) => Reply::Out(out),
+        Err(e) => Reply::err(e),
+    }
+}
+
 fn show_errors(_: &mut Ctx<'_>) -> Reply {
     let mut now = String::new();
     crate::log::time::DateTime::new(std::time::SystemTime::now(), crate::log::time::local_zone())

@@ -214,6 +214,7 @@ fn pick_or_queue(
     if let Some(i) = force.filter(|i| avoid != Some(*i)) {
         if let Some(s) = be.servers.get(i) {
             if s.has_room(be) && ticket.may_take(i) && s.conns.try_take(s.max_now(be)) {
+                crate::engine::stats::count_server_pick(core, be_idx, i, false);
                 return Ok(i);
             }
             return Err(Some(1 + i));
@@ -260,6 +261,7 @@ fn pick_or_queue(
     };
     if s.has_room(be) {
         if ticket.may_take(i) && s.conns.try_take(s.max_now(be)) {
+            crate::engine::stats::count_server_pick(core, be_idx, i, true);
             return Ok(i);
         }
         // Older waiters may use it: behind them, in the backend queue.

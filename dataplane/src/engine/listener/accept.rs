@@ -386,11 +386,7 @@ impl Admission<'_> {
     /// Start the stream of an admitted client (its slots are taken).
     fn start(&self, client: Client) {
         let fe = self.fe;
-        self.core.shared.stats.add(
-            self.core.id,
-            crate::engine::runtime::counters::Stat::FeConnTot(self.fe_idx),
-            1,
-        );
+        crate::engine::stats::count_session(self.core, self.fe_idx, fe.feconn.get());
         if fe.rate_limit > 0 {
             fe.sess_rate.add(self.core.shared.now_ms());
         }

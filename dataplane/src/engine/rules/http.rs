@@ -78,6 +78,8 @@ pub struct HttpRules {
     unique_id: Option<Fmt>,
     /// `monitor fail` conditions (a frontend's).
     monitor_fail: Vec<Cond>,
+    /// `stats admin` conditions (a frontend's stats page).
+    stats_admin: Vec<Cond>,
     /// `balance hash <expr>` (a backend's).
     balance_hash: Option<Expr>,
 }
@@ -130,6 +132,13 @@ impl HttpRules {
     /// Whether a `monitor fail` condition holds for a `monitor-uri`
     /// request: it is then answered 503 instead of 200 (HAProxy's
     /// http_wait_for_request).
+    /// Whether a `stats admin` condition holds: the stats page then
+    /// takes admin actions.
+    pub fn stats_admin(&self, tx: &Txn<'_>) -> bool {
+        let cx = tx.ctx(self);
+        self.stats_admin.iter().any(|c| self.acls.eval(c, &cx))
+    }
+
     pub fn monitor_fails(&self, tx: &Txn<'_>) -> bool {
         let cx = tx.ctx(self);
         self.monitor_fail.iter().any(|c| self.acls.eval(c, &cx))

@@ -405,7 +405,7 @@ fn base64(s: &[u8]) -> Vec<u8> {
 
 /// HAProxy's `base64dec`: a multiple of 4 symbols, `=` padding only at the
 /// end; anything else fails.
-pub(super) fn b64dec(s: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn b64dec(s: &[u8]) -> Option<Vec<u8>> {
     if s.len() % 4 != 0 {
         return None;
     }

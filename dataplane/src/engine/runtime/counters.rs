@@ -8,34 +8,168 @@
 //! total with [`Stats::sum`] (the sum of every block; a reader may see one
 //! core's increment before another's, never a torn value).
 //!
+//! Each frontend has [`FE_SLOTS`] slots in a block, each backend and each
+//! server [`BE_SLOTS`] (HAProxy's `fe_counters` and `be_counters`, the
+//! server using the backend's set as HAProxy does). Besides plain counts a
+//! block holds, per object:
+//! - event rates (HAProxy's `freq_ctr`): the core's count of the current
+//!   and the previous second, read as the sum of every core's sliding
+//!   rate; the highest rate is kept per core too, and `rate_max` reads the
+//!   sum of those per-core highs: exact with one core, an upper bound with
+//!   several (the true peak of the sum cannot be known without a shared
+//!   word every core writes);
+//! - the moving averages of the queue, connect, response and total times
+//!   over the last 1024 requests (HAProxy's `swrate`): each core keeps its
+//!   own sliding sum over its own samples, and a read weighs the cores by
+//!   their sample windows (exactly HAProxy's figure with one core);
+//! - the date of the last stream (`lastsess`): the latest over the cores.
+//!
+//! Latency histograms (a later slice) take the same road: a fixed run of
+//! bucket slots per frontend, backend and server, appended after these.
+//!
+//! The highest values of the shared gauges (`smax`, `qmax`) are not per
+//! core: the gauge itself (feconn, beconn, a server's connections, a
+//! queue) is one word every core moves, so its peak is a shared word too,
+//! written only when a core sees the gauge pass it (a plain load on the
+//! common path; a `fetch_max` once per new record, as rare as records).
+//!
 //! The limits the cores must agree on (actconn, feconn, beconn, a server's
 //! connections and queue) are not here: they are shared
 //! [`Counter`](crate::engine::Counter)s, each on its own cache line.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-/// What is counted, per frontend, backend or server. The runtime API's
-/// `show stat` reads these (HAProxy's `stot`, `bin`, `bout`, `econ`,
-/// `wretr`, `wredis`).
+/// A frontend's counters (HAProxy's `fe_counters`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Fe {
+    /// Connections accepted (`conn_tot`).
+    ConnTot,
+    /// Sessions: connections past the `tcp-request connection|session`
+    /// rules (`stot`).
+    SessTot,
+    BytesIn,
+    BytesOut,
+    DeniedReq,
+    DeniedResp,
+    /// Invalid requests (`ereq`).
+    FailedReq,
+    /// Connections / sessions refused by `tcp-request connection|session`
+    /// rules (`dcon`, `dses`).
+    DeniedConn,
+    DeniedSess,
+    FailedRewrites,
+    InternalErrors,
+    /// Requests answered by the proxy itself (`intercepted`: redirects,
+    /// the stats page, monitor-uri).
+    Intercepted,
+    /// HTTP requests (`req_tot`).
+    ReqTot,
+    /// Responses by status class: other, 1xx .. 5xx (`hrsp_*`).
+    Rsp0,
+    Rsp1,
+    Rsp2,
+    Rsp3,
+    Rsp4,
+    Rsp5,
+    CliAbrt,
+    SrvAbrt,
+}
+
+/// A backend's or a server's counters (HAProxy's `be_counters`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Be {
+    /// Streams sent to it (`stot`).
+    SessTot,
+    BytesIn,
+    BytesOut,
+    DeniedReq,
+    DeniedResp,
+    /// Failed connection attempts (`econ`).
+    ConnErr,
+    /// Invalid responses (`eresp`).
+    FailedResp,
+    Retries,
+    Redispatches,
+    FailedRewrites,
+    InternalErrors,
+    /// New server connections (`connect`) and reused ones (`reuse`).
+    Connect,
+    Reuse,
+    /// Streams the load balancing placed (`lbtot`).
+    LbTot,
+    ReqTot,
+    Rsp0,
+    Rsp1,
+    Rsp2,
+    Rsp3,
+    Rsp4,
+    Rsp5,
+    CliAbrt,
+    SrvAbrt,
+}
+
+/// The response status class counter of `status` (HAProxy: `status/100`,
+/// other outside 1..=5).
+pub fn fe_rsp(status: u16) -> Fe {
+    match status / 100 {
+        1 => Fe::Rsp1,
+        2 => Fe::Rsp2,
+        3 => Fe::Rsp3,
+        4 => Fe::Rsp4,
+        5 => Fe::Rsp5,
+        _ => Fe::Rsp0,
+    }
+}
+
+pub fn be_rsp(status: u16) -> Be {
+    match status / 100 {
+        1 => Be::Rsp1,
+        2 => Be::Rsp2,
+        3 => Be::Rsp3,
+        4 => Be::Rsp4,
+        5 => Be::Rsp5,
+        _ => Be::Rsp0,
+    }
+}
+
+const FE_COUNTS: usize = Fe::SrvAbrt as usize + 1;
+const BE_COUNTS: usize = Be::SrvAbrt as usize + 1;
+
+/// A rate's slots: the second counted, its count, the previous second's,
+/// the core's highest rate.
+const RATE_SLOTS: usize = 4;
+/// Frontend rates: sessions, requests, connections.
+const FE_RATES: usize = 3;
+/// Per backend or server: four sliding sums and their sample count, the
+/// four highest times (qtime_max ...); then the last stream's date.
+const TIME_SLOTS: usize = 9;
+const LAST_SLOT: usize = 1;
+
+pub const FE_SLOTS: usize = FE_COUNTS + FE_RATES * RATE_SLOTS;
+pub const BE_SLOTS: usize = BE_COUNTS + RATE_SLOTS + TIME_SLOTS + LAST_SLOT;
+
+/// HAProxy's TIME_STATS_SAMPLES.
+pub const TIME_SAMPLES: u64 = 1024;
+
+/// What is counted, per frontend, backend or server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stat {
-    /// Frontend: connections accepted (`conn_tot`; the "cumulated conns"
-    /// of the stop report).
+    Fe(usize, Fe),
+    Be(usize, Be),
+    /// Server `(backend, server)`.
+    Srv(usize, usize, Be),
+    // The first names, kept for their callers.
     FeConnTot(usize),
-    /// Frontend: bytes from the clients / to the clients.
     FeBytesIn(usize),
     FeBytesOut(usize),
-    /// Backend: streams sent to it (`stot`).
     BeSessTot(usize),
     BeBytesIn(usize),
     BeBytesOut(usize),
-    /// Backend: connection attempts that failed (`econ`), retries
-    /// (`wretr`), redispatches (`wredis`).
     BeConnErr(usize),
     BeRetries(usize),
     BeRedispatches(usize),
-    /// Server `(backend, server)`: streams it served (`stot`), bytes, and
-    /// the same failure counts.
     SrvSessTot(usize, usize),
     SrvBytesIn(usize, usize),
     SrvBytesOut(usize, usize),
@@ -44,11 +178,65 @@ pub enum Stat {
     SrvRedispatches(usize, usize),
 }
 
-const FE_STATS: usize = 3;
-const BE_STATS: usize = 6;
-const SRV_STATS: usize = 6;
+impl Stat {
+    fn canonical(self) -> Stat {
+        match self {
+            Stat::FeConnTot(i) => Stat::Fe(i, Fe::ConnTot),
+            Stat::FeBytesIn(i) => Stat::Fe(i, Fe::BytesIn),
+            Stat::FeBytesOut(i) => Stat::Fe(i, Fe::BytesOut),
+            Stat::BeSessTot(i) => Stat::Be(i, Be::SessTot),
+            Stat::BeBytesIn(i) => Stat::Be(i, Be::BytesIn),
+            Stat::BeBytesOut(i) => Stat::Be(i, Be::BytesOut),
+            Stat::BeConnErr(i) => Stat::Be(i, Be::ConnErr),
+            Stat::BeRetries(i) => Stat::Be(i, Be::Retries),
+            Stat::BeRedispatches(i) => Stat::Be(i, Be::Redispatches),
+            Stat::SrvSessTot(b, s) => Stat::Srv(b, s, Be::SessTot),
+            Stat::SrvBytesIn(b, s) => Stat::Srv(b, s, Be::BytesIn),
+            Stat::SrvBytesOut(b, s) => Stat::Srv(b, s, Be::BytesOut),
+            Stat::SrvConnErr(b, s) => Stat::Srv(b, s, Be::ConnErr),
+            Stat::SrvRetries(b, s) => Stat::Srv(b, s, Be::Retries),
+            Stat::SrvRedispatches(b, s) => Stat::Srv(b, s, Be::Redispatches),
+            s => s,
+        }
+    }
+}
 
-/// Where each proxy's counters start in a block.
+/// The object a rate, an average or a peak belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Obj {
+    Fe(usize),
+    Be(usize),
+    Srv(usize, usize),
+}
+
+/// A frontend's rates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FeRate {
+    Sess = 0,
+    Req = 1,
+    Conn = 2,
+}
+
+/// The shared peaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Peak {
+    /// Current sessions (`smax`).
+    Sess(Obj),
+    /// Queued streams (`qmax`; backends and servers).
+    Queue(Obj),
+}
+
+/// The four times of a stream HAProxy averages (ms): queue, connect,
+/// response (data), total.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Times {
+    pub queue: u32,
+    pub connect: u32,
+    pub data: u32,
+    pub total: u32,
+}
+
+/// Where each object's slots start in a block.
 #[derive(Debug)]
 struct Layout {
     frontends: usize,
@@ -60,40 +248,75 @@ struct Layout {
 
 impl Layout {
     fn len(&self) -> usize {
-        self.frontends * FE_STATS + self.backends * BE_STATS + self.servers * SRV_STATS
+        self.frontends * FE_SLOTS + (self.backends + self.servers) * BE_SLOTS
+    }
+
+    /// A server's index among all servers.
+    fn server(&self, b: usize, s: usize) -> Option<usize> {
+        let first = *self.first_server.get(b)?;
+        let next = self
+            .first_server
+            .get(b + 1)
+            .copied()
+            .unwrap_or(self.servers);
+        (first + s < next).then_some(first + s)
+    }
+
+    /// Where `obj`'s slots start.
+    fn base(&self, obj: Obj) -> Option<usize> {
+        let be0 = self.frontends * FE_SLOTS;
+        let srv0 = be0 + self.backends * BE_SLOTS;
+        match obj {
+            Obj::Fe(i) => (i < self.frontends).then_some(i * FE_SLOTS),
+            Obj::Be(b) => (b < self.backends).then_some(be0 + b * BE_SLOTS),
+            Obj::Srv(b, s) => Some(srv0 + self.server(b, s)? * BE_SLOTS),
+        }
     }
 
     fn index(&self, stat: Stat) -> Option<usize> {
-        let fe = |i: usize, k: usize| (i < self.frontends).then_some(i * FE_STATS + k);
-        let base_be = self.frontends * FE_STATS;
-        let be = |i: usize, k: usize| (i < self.backends).then_some(base_be + i * BE_STATS + k);
-        let base_srv = base_be + self.backends * BE_STATS;
-        let srv = |b: usize, s: usize, k: usize| {
-            let first = *self.first_server.get(b)?;
-            let next = self
-                .first_server
-                .get(b + 1)
-                .copied()
-                .unwrap_or(self.servers);
-            (first + s < next).then_some(base_srv + (first + s) * SRV_STATS + k)
-        };
-        match stat {
-            Stat::FeConnTot(i) => fe(i, 0),
-            Stat::FeBytesIn(i) => fe(i, 1),
-            Stat::FeBytesOut(i) => fe(i, 2),
-            Stat::BeSessTot(i) => be(i, 0),
-            Stat::BeBytesIn(i) => be(i, 1),
-            Stat::BeBytesOut(i) => be(i, 2),
-            Stat::BeConnErr(i) => be(i, 3),
-            Stat::BeRetries(i) => be(i, 4),
-            Stat::BeRedispatches(i) => be(i, 5),
-            Stat::SrvSessTot(b, s) => srv(b, s, 0),
-            Stat::SrvBytesIn(b, s) => srv(b, s, 1),
-            Stat::SrvBytesOut(b, s) => srv(b, s, 2),
-            Stat::SrvConnErr(b, s) => srv(b, s, 3),
-            Stat::SrvRetries(b, s) => srv(b, s, 4),
-            Stat::SrvRedispatches(b, s) => srv(b, s, 5),
+        match stat.canonical() {
+            Stat::Fe(i, c) => Some(self.base(Obj::Fe(i))? + c as usize),
+            Stat::Be(b, c) => Some(self.base(Obj::Be(b))? + c as usize),
+            Stat::Srv(b, s, c) => Some(self.base(Obj::Srv(b, s))? + c as usize),
+            _ => None,
         }
+    }
+
+    /// The first of a rate's slots.
+    fn rate(&self, obj: Obj, r: FeRate) -> Option<usize> {
+        let base = self.base(obj)?;
+        Some(match obj {
+            Obj::Fe(_) => base + FE_COUNTS + r as usize * RATE_SLOTS,
+            _ => base + BE_COUNTS,
+        })
+    }
+
+    /// The first of the time sums (backends and servers).
+    fn times(&self, obj: Obj) -> Option<usize> {
+        match obj {
+            Obj::Fe(_) => None,
+            _ => Some(self.base(obj)? + BE_COUNTS + RATE_SLOTS),
+        }
+    }
+
+    fn last(&self, obj: Obj) -> Option<usize> {
+        Some(self.times(obj)? + TIME_SLOTS)
+    }
+
+    fn peak(&self, p: Peak) -> Option<usize> {
+        let (fe, be, srv) = (self.frontends, self.backends, self.servers);
+        match p {
+            Peak::Sess(Obj::Fe(i)) => (i < fe).then_some(i),
+            Peak::Sess(Obj::Be(b)) => (b < be).then_some(fe + b),
+            Peak::Sess(Obj::Srv(b, s)) => Some(fe + be + self.server(b, s)?),
+            Peak::Queue(Obj::Fe(_)) => None,
+            Peak::Queue(Obj::Be(b)) => (b < be).then_some(fe + be + srv + b),
+            Peak::Queue(Obj::Srv(b, s)) => Some(fe + 2 * be + srv + self.server(b, s)?),
+        }
+    }
+
+    fn peaks(&self) -> usize {
+        self.frontends + 2 * (self.backends + self.servers)
     }
 }
 
@@ -119,6 +342,66 @@ impl Block {
     fn get(&self, i: usize) -> Option<&AtomicU64> {
         self.lines.get(i / 8)?.0.get(i % 8)
     }
+
+    fn load(&self, i: usize) -> u64 {
+        self.get(i).map_or(0, |v| v.load(Ordering::Relaxed))
+    }
+
+    /// The block's one writer stores.
+    fn store(&self, i: usize, v: u64) {
+        if let Some(a) = self.get(i) {
+            a.store(v, Ordering::Relaxed);
+        }
+    }
+}
+
+/// What a server's or a backend's state changes leave (written on the
+/// control path, by whoever changes the state: plain atomics).
+#[derive(Debug, Default)]
+pub struct Changes {
+    /// When the state last changed (ms since start-up).
+    pub last_change: AtomicU64,
+    /// Down since (ms since start-up, plus one; 0: not down).
+    down_since: AtomicU64,
+    /// Time spent down before `down_since` (ms).
+    downtime: AtomicU64,
+    /// Up to down transitions (`chkdown`).
+    pub down_trans: AtomicU64,
+    /// Failed checks that moved the health counter (`chkfail`).
+    pub failed_checks: AtomicU64,
+    /// The check's health counter (HAProxy's `check->health`).
+    pub health: AtomicU32,
+}
+
+impl Changes {
+    /// The state changed at `now`; `down`: it is down now.
+    pub fn changed(&self, now_ms: u64, down: bool) {
+        self.last_change.store(now_ms, Ordering::Relaxed);
+        let since = self.down_since.load(Ordering::Relaxed);
+        if down && since == 0 {
+            self.down_since.store(now_ms + 1, Ordering::Relaxed);
+            self.down_trans.fetch_add(1, Ordering::Relaxed);
+        } else if !down && since != 0 {
+            self.downtime
+                .fetch_add(now_ms.saturating_sub(since - 1), Ordering::Relaxed);
+            self.down_since.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// Total time spent down (ms) at `now`.
+    pub fn downtime(&self, now_ms: u64) -> u64 {
+        let since = self.down_since.load(Ordering::Relaxed);
+        let ongoing = if since == 0 {
+            0
+        } else {
+            now_ms.saturating_sub(since - 1)
+        };
+        self.downtime.load(Ordering::Relaxed) + ongoing
+    }
+
+    pub fn is_down(&self) -> bool {
+        self.down_since.load(Ordering::Relaxed) != 0
+    }
 }
 
 /// Every core's counters.
@@ -126,6 +409,9 @@ impl Block {
 pub struct Stats {
     layout: Layout,
     blocks: Box<[Block]>,
+    peaks: Box<[AtomicU32]>,
+    /// Per server (in layout order), then per backend.
+    changes: Box<[Changes]>,
 }
 
 impl Stats {
@@ -147,6 +433,10 @@ impl Stats {
         let len = layout.len();
         Stats {
             blocks: (0..cores).map(|_| Block::new(len)).collect(),
+            peaks: (0..layout.peaks()).map(|_| AtomicU32::new(0)).collect(),
+            changes: (0..total + servers.len())
+                .map(|_| Changes::default())
+                .collect(),
             layout,
         }
     }
@@ -171,9 +461,168 @@ impl Stats {
         };
         self.blocks
             .iter()
-            .filter_map(|b| b.get(i))
-            .map(|v| v.load(Ordering::Relaxed))
+            .map(|b| b.load(i))
             .fold(0, u64::wrapping_add)
+    }
+
+    /// One event of `obj`'s rate (a frontend's `r`; a backend's or a
+    /// server's session rate) at `now_ms`, on `core` (its only writer).
+    pub fn tick(&self, core: usize, obj: Obj, r: FeRate, now_ms: u64) {
+        let (Some(i), Some(b)) = (self.layout.rate(obj, r), self.blocks.get(core)) else {
+            return;
+        };
+        let sec = now_ms / 1000 + 1;
+        let seen = b.load(i);
+        if seen != sec {
+            let curr = b.load(i + 1);
+            b.store(i + 2, if sec == seen + 1 { curr } else { 0 });
+            b.store(i + 1, 0);
+            b.store(i, sec);
+        }
+        let curr = b.load(i + 1) + 1;
+        b.store(i + 1, curr);
+        let rate = curr + b.load(i + 2) * (1000 - now_ms % 1000) / 1000;
+        if rate > b.load(i + 3) {
+            b.store(i + 3, rate);
+        }
+    }
+
+    /// `obj`'s rate over the last second at `now_ms` (every core's), and
+    /// its highest (the sum of the cores' highs: see the module).
+    pub fn rate(&self, obj: Obj, r: FeRate, now_ms: u64) -> (u64, u64) {
+        let Some(i) = self.layout.rate(obj, r) else {
+            return (0, 0);
+        };
+        let sec = now_ms / 1000 + 1;
+        let left = 1000 - now_ms % 1000;
+        let mut rate = 0u64;
+        let mut max = 0u64;
+        for b in self.blocks.iter() {
+            let seen = b.load(i);
+            let (curr, prev) = (b.load(i + 1), b.load(i + 2));
+            rate += if seen == sec {
+                curr + prev * left / 1000
+            } else if seen + 1 == sec {
+                curr * left / 1000
+            } else {
+                0
+            };
+            max += b.load(i + 3);
+        }
+        (rate, max)
+    }
+
+    /// A stream's times for `obj`'s averages (HAProxy's
+    /// swrate_add_dynamic over TIME_STATS_SAMPLES), on `core`.
+    pub fn times(&self, core: usize, obj: Obj, t: Times) {
+        let (Some(i), Some(b)) = (self.layout.times(obj), self.blocks.get(core)) else {
+            return;
+        };
+        let n = b.load(i + 4) + 1;
+        b.store(i + 4, n);
+        for (k, v) in [t.queue, t.connect, t.data, t.total]
+            .into_iter()
+            .enumerate()
+        {
+            let sum = b.load(i + k);
+            let kept = if n > TIME_SAMPLES {
+                sum - sum.div_ceil(TIME_SAMPLES)
+            } else {
+                sum
+            };
+            b.store(i + k, kept + u64::from(v));
+            if u64::from(v) > b.load(i + 5 + k) {
+                b.store(i + 5 + k, u64::from(v));
+            }
+        }
+    }
+
+    /// `obj`'s average queue, connect, response and total times (ms).
+    pub fn averages(&self, obj: Obj) -> Times {
+        let Some(i) = self.layout.times(obj) else {
+            return Times::default();
+        };
+        let mut sums = [0u64; 4];
+        let mut window = 0u64;
+        for b in self.blocks.iter() {
+            window += b.load(i + 4).min(TIME_SAMPLES);
+            for (k, s) in sums.iter_mut().enumerate() {
+                *s += b.load(i + k);
+            }
+        }
+        if window == 0 {
+            return Times::default();
+        }
+        let avg = |s: u64| u32::try_from(s.div_ceil(window)).unwrap_or(u32::MAX);
+        Times {
+            queue: avg(sums[0]),
+            connect: avg(sums[1]),
+            data: avg(sums[2]),
+            total: avg(sums[3]),
+        }
+    }
+
+    /// `obj`'s highest times (the highest over the cores).
+    pub fn time_max(&self, obj: Obj) -> Times {
+        let Some(i) = self.layout.times(obj) else {
+            return Times::default();
+        };
+        let max = |k: usize| {
+            let m = self
+                .blocks
+                .iter()
+                .map(|b| b.load(i + 5 + k))
+                .max()
+                .unwrap_or(0);
+            u32::try_from(m).unwrap_or(u32::MAX)
+        };
+        Times {
+            queue: max(0),
+            connect: max(1),
+            data: max(2),
+            total: max(3),
+        }
+    }
+
+    /// A stream of `obj` began at `now_ms` (for `lastsess`), on `core`.
+    pub fn touch(&self, core: usize, obj: Obj, now_ms: u64) {
+        if let (Some(i), Some(b)) = (self.layout.last(obj), self.blocks.get(core)) {
+            b.store(i, now_ms + 1);
+        }
+    }
+
+    /// When `obj` last began a stream (ms since start-up; None: never).
+    pub fn last(&self, obj: Obj) -> Option<u64> {
+        let i = self.layout.last(obj)?;
+        let t = self.blocks.iter().map(|b| b.load(i)).max()?;
+        t.checked_sub(1)
+    }
+
+    /// A shared gauge reached `v`: its peak follows (a load, and a
+    /// `fetch_max` only on a new record).
+    pub fn peak(&self, p: Peak, v: u32) {
+        if let Some(a) = self.layout.peak(p).and_then(|i| self.peaks.get(i)) {
+            if v > a.load(Ordering::Relaxed) {
+                a.fetch_max(v, Ordering::Relaxed);
+            }
+        }
+    }
+
+    pub fn peak_of(&self, p: Peak) -> u32 {
+        self.layout
+            .peak(p)
+            .and_then(|i| self.peaks.get(i))
+            .map_or(0, |a| a.load(Ordering::Relaxed))
+    }
+
+    /// A server's (`Obj::Srv`) or a backend's (`Obj::Be`) state changes.
+    pub fn changes(&self, obj: Obj) -> Option<&Changes> {
+        let i = match obj {
+            Obj::Fe(_) => return None,
+            Obj::Srv(b, s) => self.layout.server(b, s)?,
+            Obj::Be(b) => (b < self.layout.backends).then_some(self.layout.servers + b)?,
+        };
+        self.changes.get(i)
     }
 }
 

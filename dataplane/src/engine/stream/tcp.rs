@@ -14,7 +14,7 @@ use crate::engine::plan::{BackendPlan, FrontendPlan};
 use ringlb_config::model::Balance;
 
 use crate::engine::runtime::buffer::Class;
-use crate::engine::runtime::counters::Stat;
+use crate::engine::runtime::counters::{Obj, Stat, Times};
 use crate::engine::runtime::Core;
 use crate::engine::session::Conn;
 use crate::log::termination::{Cause, Phase, Termination};
@@ -90,7 +90,7 @@ pub(crate) async fn handle(
         return;
     }
     facts.beconn = be.beconn.inc();
-    core.shared.stats.add(core.id, Stat::BeSessTot(be_idx), 1);
+    crate::engine::stats::count_backend_stream(core, be_idx, facts.beconn);
     let connected = match be.tcp_hash.as_deref() {
         Some(e) => hashed_connect(core, (be_idx, be), (dst, facts.client), &fe.name, e).await,
         None => connect(core, be_idx, be, dst, facts.client, None).await,
@@ -184,7 +184,7 @@ pub(crate) async fn handle_with_rules(
         return;
     }
     facts.beconn = be.beconn.inc();
-    core.shared.stats.add(core.id, Stat::BeSessTot(be_idx), 1);
+    crate::engine::stats::count_backend_stream(core, be_idx, facts.beconn);
     // use-server: the server is used directly (SF_DIRECT), as a
     // persistence cookie's. `balance rdp-cookie`: the cookie read by the
     // rules is the key (get_server_rch; none yet: round robin).
@@ -575,9 +575,30 @@ pub(super) fn count(core: &Core, fe: usize, be: Option<usize>, facts: &StreamFac
     add(Stat::BeRetries(b), retries);
     add(Stat::BeRedispatches(b), redispatched);
     add(Stat::BeConnErr(b), conn_err);
+    // The averaged times (stream_update_time_stats): queue, connect,
+    // then data (the response head in HTTP, the connect in TCP) and total.
+    let ms = |d: Duration| u32::try_from(d.as_millis()).unwrap_or(u32::MAX);
+    let times = facts.tc.map(|tc| {
+        let tw = facts.tw.map_or(0, ms);
+        let tc = ms(tc);
+        Times {
+            queue: tw,
+            connect: tc.saturating_sub(tw),
+            data: 0,
+            total: ms(facts.tt),
+        }
+    });
+    if let Some(t) = times {
+        stats.times(core.id, Obj::Be(b), t);
+    }
     let Some(s) = facts.server else { return };
-    if facts.tc.is_some() {
-        add(Stat::SrvSessTot(b, s), 1);
+    if let Some(t) = times {
+        stats.times(core.id, Obj::Srv(b, s), t);
+    }
+    // HAProxy counts a server's session at each connection attempt
+    // (srv_inc_sess_ctr in connect_server): the retries too.
+    if facts.tc.is_some() || conn_err > 0 {
+        add(Stat::SrvSessTot(b, s), 1 + retries);
     }
     add(Stat::SrvBytesIn(b, s), facts.bytes_in);
     add(Stat::SrvBytesOut(b, s), facts.bytes_out);

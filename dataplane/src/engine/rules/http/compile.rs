@@ -651,6 +651,16 @@ impl HttpRules {
                 monitor_fail.push(c);
             }
         }
+        // `stats admin if|unless <cond>` (a frontend's stats page).
+        let mut stats_admin = Vec::new();
+        for cond in px.stats.admin.iter().filter(|_| px.cap.frontend) {
+            for def in condition_defs(cond, px) {
+                check_expr(&def.expr, setup, &users).map_err(|e| at(&px.loc, e))?;
+            }
+            if let Some(c) = c.cond(Some(cond)).map_err(|e| at(&px.loc, e))? {
+                stats_admin.push(c);
+            }
+        }
         // `balance hash <expr>` (a backend's).
         let balance_hash = match &px.balance {
             Some(ringlb_config::model::Balance::Hash(e)) if px.cap.backend => {
@@ -684,6 +694,7 @@ impl HttpRules {
             name: px.name.clone(),
             unique_id,
             monitor_fail,
+            stats_admin,
             balance_hash,
         })
     }

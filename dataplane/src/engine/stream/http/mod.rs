@@ -248,6 +248,7 @@ impl<'c> Session<'c> {
     ) {
         facts.tt = start.elapsed();
         super::tcp::count(self.core, self.fe_idx, be_at.map(|(i, _)| i), &facts);
+        self.count_http(be_at.map(|(i, _)| i), &facts, http);
         if http.logged || !self.fe.log.enabled {
             // `option logasap` logged it with its response head.
             return;
@@ -261,6 +262,37 @@ impl<'c> Session<'c> {
         let res = http.t_data.map(|_| &self.res);
         self.log_cx()
             .log(be_at, facts, http, uid, start, (&self.req, res, &self.vars));
+    }
+
+    /// The transaction's HTTP counters: requests, status classes
+    /// (stream.c's end of stream, http_ana.c for the server's), invalid
+    /// requests, the request rate.
+    fn count_http(&self, be: Option<usize>, facts: &StreamFacts, http: &HttpFacts) {
+        use crate::engine::runtime::counters::{be_rsp, fe_rsp, Be, Fe, FeRate, Obj, Stat};
+        let core = self.core;
+        let st = &core.shared.stats;
+        let fe = self.fe_idx;
+        let add = |s, n| st.add(core.id, s, n);
+        // A request the mux answered before it was whole (400, 408)
+        // counts as a request too (mux_h1's h1_handle_*_err).
+        if http.t_request.is_none() && http.status != 0 {
+            add(Stat::Fe(fe, Fe::ReqTot), 1);
+            st.tick(core.id, Obj::Fe(fe), FeRate::Req, core.shared.now_ms());
+            if http.status == 400 {
+                add(Stat::Fe(fe, Fe::FailedReq), 1);
+            }
+        }
+        if http.status == 0 {
+            return;
+        }
+        add(Stat::Fe(fe, fe_rsp(http.status)), 1);
+        let Some(b) = be else { return };
+        add(Stat::Be(b, be_rsp(http.status)), 1);
+        add(Stat::Be(b, Be::ReqTot), 1);
+        if let (Some(s), Some(_)) = (facts.server, http.t_data) {
+            add(Stat::Srv(b, s, be_rsp(http.status)), 1);
+            add(Stat::Srv(b, s, Be::ReqTot), 1);
+        }
     }
 
     fn log_cx(&self) -> LogCx<'c> {

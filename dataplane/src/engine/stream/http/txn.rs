@@ -25,7 +25,6 @@ use crate::engine::rules::http::{
     Captures, Env as _, HttpRules, Pick, Reply, ReplyKind, Txn, Vars, Verdict,
 };
 use crate::engine::runtime::buffer::{Buffer, Class, Pooled};
-use crate::engine::runtime::counters::Stat;
 use crate::engine::session::transport::{no_provided_buffer, Provided};
 use crate::engine::session::Conn;
 use crate::engine::stream::tcp::StreamFacts;
@@ -199,6 +198,9 @@ impl<'c> Session<'c> {
             return Next::Close;
         }
         http.t_request = Some(ready.elapsed());
+        // One more valid request (proxy_inc_fe_req_ctr), counted as it
+        // is parsed: a stats page printed now counts itself, as HAProxy's.
+        crate::engine::stats::count_request(core, self.fe_idx);
         // HAProxy counts the message as HTX holds it (%U, %B).
         let _ = head_len;
         facts.bytes_in = self.req.htx_size();
@@ -278,6 +280,19 @@ impl<'c> Session<'c> {
             let status = if fails { 503 } else { 200 };
             self.reply_error(status, &mut facts, &mut http).await;
             return Next::Close;
+        }
+        // The stats page (`stats uri`): answered by the proxy itself, as
+        // HAProxy's stats applet, before the frontend's rules.
+        if let Some(conf) = plan
+            .stats
+            .pages
+            .get(self.fe_idx)
+            .and_then(|p| p.as_deref())
+            .filter(|c| crate::engine::stats::page::matches(c, self.req.line_parts()[1]))
+        {
+            return self
+                .stats_page(conf, cbuf, (&env, &mut caps), (facts, &mut http), ready)
+                .await;
         }
         let stopping = core.stop_accepting.is_fired();
         let client_want = h1conn::client_after_request(&self.req, Want::KeepAlive, stopping);
@@ -453,7 +468,7 @@ impl<'c> Session<'c> {
             }
         }
         facts.beconn = be.beconn.inc();
-        core.shared.stats.add(core.id, Stat::BeSessTot(be_idx), 1);
+        crate::engine::stats::count_backend_stream(core, be_idx, facts.beconn);
         http.unique_id = super::rules::unique_id(&env, &mut self.req, &self.vars, &caps, fh);
         self.forwarded_for(bh, env.src(), env.dst());
         let fe_mode = fh.conn_mode;
@@ -1056,6 +1071,66 @@ impl<'c> Session<'c> {
             .map(|()| sent)
     }
 
+    /// Serve the stats page (see `engine::stats::page`); the connection
+    /// closes after it.
+    async fn stats_page(
+        &mut self,
+        conf: &crate::engine::stats::PageConf,
+        mut cbuf: Pooled<'c>,
+        (env, caps): (&StreamEnv<'_>, &mut Captures),
+        (mut facts, http): (StreamFacts, &mut HttpFacts),
+        ready: Instant,
+    ) -> Next {
+        use crate::engine::runtime::counters::{Fe, Stat};
+        let post = self.req.method == Method::Post;
+        if post && self.req.body != Body::None {
+            if let Err(end) = self.buffer_request(&mut cbuf).await {
+                return self
+                    .body_wait_failed(end, cbuf, (facts, http), None, ready)
+                    .await;
+            }
+        }
+        let admin = self.fh.rules.stats_admin(&Txn {
+            req: &mut self.req,
+            res: None,
+            env,
+            vars: &mut self.vars,
+            caps,
+            log_level: None,
+        });
+        // Counted before the page is printed: it counts itself, as
+        // HAProxy's (http_ana.c counts intercepted_req as it intercepts).
+        self.core
+            .shared
+            .stats
+            .add(self.core.id, Stat::Fe(self.fe_idx, Fe::Intercepted), 1);
+        let reply = {
+            let req = crate::engine::stats::page::PageReq {
+                post,
+                uri: self.req.line_parts()[1],
+                authorization: self.req.first(b"authorization"),
+                body: if post { cbuf.data() } else { &[] },
+                admin,
+            };
+            crate::engine::stats::page::serve(&self.core.shared, conf, &req)
+        };
+        drop(cbuf);
+        let core = self.core;
+        http.status = reply.status;
+        facts.termination = term(Cause::Proxy, Phase::Request);
+        let n = reply.bytes.len() as u64;
+        let sent = h1::within(&core.timers, self.fe.timeout_client, async {
+            let (r, _) = self.client.write_vec(reply.bytes).await;
+            r
+        })
+        .await;
+        if sent.is_ok() {
+            facts.bytes_out += n;
+        }
+        self.finish(None, facts, http, ready);
+        Next::Close
+    }
+
     /// The body never came whole: 408 on a timeout, 400 when the client
     /// left; the connection closes.
     async fn body_wait_failed(
@@ -1101,6 +1176,31 @@ impl<'c> Session<'c> {
             let bh = be.http.as_deref()?;
             backend_rules((self.fe, self.fh), (be, bh))
         });
+        {
+            // HAProxy's denied_req (deny, tarpit, reject) and
+            // intercepted_req (redirect, return).
+            use crate::engine::rules::http::ReplyKind;
+            use crate::engine::runtime::counters::{Be, Fe, Stat};
+            let core = self.core;
+            let (denied, intercepted) = match &verdict {
+                Verdict::Reply(r) => (
+                    matches!(r.kind, ReplyKind::Deny | ReplyKind::Tarpit(_)),
+                    matches!(r.kind, ReplyKind::Return | ReplyKind::Redirect),
+                ),
+                Verdict::Stop(_) => (true, false),
+                Verdict::Continue => (false, false),
+            };
+            let st = &core.shared.stats;
+            if denied {
+                st.add(core.id, Stat::Fe(self.fe_idx, Fe::DeniedReq), 1);
+                if let Some((b, _)) = be_at {
+                    st.add(core.id, Stat::Be(b, Be::DeniedReq), 1);
+                }
+            }
+            if intercepted {
+                st.add(core.id, Stat::Fe(self.fe_idx, Fe::Intercepted), 1);
+            }
+        }
         let next = match verdict {
             Verdict::Reply(reply) => {
                 if env.over.get().is_some() {

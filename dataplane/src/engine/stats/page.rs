@@ -1,0 +1,408 @@
+//! The stats page (`stats enable`, `stats uri` ...): HAProxy intercepts a
+//! request whose path starts with the stats URI and answers it from the
+//! proxy itself (its stats applet, src/stats.c `http_stats_io_handler`):
+//! HTML in HAProxy's layout (one table per proxy, rows coloured by state),
+//! or the CSV (`;csv`), or JSON (`;json`); `;up` hides the servers that
+//! are down, `;norefresh` drops the refresh; `stats auth` asks for Basic
+//! credentials in `stats realm`; with `stats admin`, a POST changes
+//! servers' states (`action=ready|drain|maint`, the names in `s=`, the
+//! backend in `b=#<iid>`).
+
+use std::fmt::Write as _;
+
+use super::{fields as f, PageConf, Row};
+use crate::engine::backend::server::{admin, Change};
+use crate::engine::Process;
+
+/// What the page answers: the whole HTTP/1.1 response.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub bytes: Vec<u8>,
+}
+
+/// The request, as the stream saw it.
+#[derive(Debug)]
+pub struct PageReq<'a> {
+    pub post: bool,
+    /// The request URI.
+    pub uri: &'a [u8],
+    /// The `Authorization` header's value.
+    pub authorization: Option<&'a [u8]>,
+    /// The POST body (the form).
+    pub body: &'a [u8],
+    /// A `stats admin` condition holds.
+    pub admin: bool,
+}
+
+/// Whether `uri` asks for the page at `conf.uri` (HAProxy compares the
+/// start of the URI).
+pub fn matches(conf: &PageConf, uri: &[u8]) -> bool {
+    uri.starts_with(conf.uri.as_bytes())
+}
+
+fn response(status: u16, reason: &str, ctype: &str, extra: &str, body: &str) -> Reply {
+    let mut s = format!(
+        "HTTP/1.1 {status} {reason}\r\ncache-control: no-cache\r\ncontent-type: {ctype}\r\n{extra}content-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    s.push_str(body);
+    Reply {
+        status,
+        bytes: s.into_bytes(),
+    }
+}
+
+fn authorized(conf: &PageConf, header: Option<&[u8]>) -> bool {
+    if conf.auth.is_empty() {
+        return true;
+    }
+    let Some(h) = header else { return false };
+    let h = h.trim_ascii();
+    let Some(b64) = h
+        .get(..6)
+        .filter(|p| p.eq_ignore_ascii_case(b"basic "))
+        .and_then(|_| h.get(6..))
+    else {
+        return false;
+    };
+    let Some(plain) = crate::engine::rules::sample::b64dec(b64.trim_ascii()) else {
+        return false;
+    };
+    let Ok(plain) = std::str::from_utf8(&plain) else {
+        return false;
+    };
+    let Some((user, pass)) = plain.split_once(':') else {
+        return false;
+    };
+    conf.auth.iter().any(|(u, p)| u == user && p == pass)
+}
+
+/// Answer a request for the page of frontend `fe`.
+pub fn serve(process: &Process, conf: &PageConf, req: &PageReq<'_>) -> Reply {
+    if !authorized(conf, req.authorization) {
+        let body = "<html><body><h1>401 Unauthorized</h1>\nYou need a valid user and password to access this content.\n</body></html>\n";
+        let extra = format!("www-authenticate: Basic realm=\"{}\"\r\n", conf.realm);
+        return response(401, "Unauthorized", "text/html", &extra, body);
+    }
+    let uri = String::from_utf8_lossy(req.uri);
+    let rest = uri.get(conf.uri.len()..).unwrap_or("");
+    let has = |w: &str| rest.split(';').any(|p| p == w);
+    if req.post {
+        if !req.admin {
+            return redirect(conf, "DENY");
+        }
+        let st = admin_action(process, req.body);
+        return redirect(conf, st);
+    }
+    let mut o = super::Opts {
+        legends: conf.show_legends,
+        hide_down: has("up"),
+        ..super::Opts::default()
+    };
+    let refresh = conf
+        .refresh
+        .filter(|_| !has("norefresh"))
+        .map(|r| format!("refresh: {r}\r\n"))
+        .unwrap_or_default();
+    if has("csv") {
+        let body = super::render(process, &o, &conf.scope);
+        return response(200, "OK", "text/plain", &refresh, &body);
+    }
+    if has("json") {
+        o.json = true;
+        let body = super::render(process, &o, &conf.scope);
+        return response(200, "OK", "application/json", &refresh, &body);
+    }
+    let body = html(process, conf, &o, req.admin, rest);
+    response(200, "OK", "text/html", &refresh, &body)
+}
+
+fn redirect(conf: &PageConf, st: &str) -> Reply {
+    let extra = format!("location: {};st={st}\r\n", conf.uri);
+    response(303, "See Other", "text/html", &extra, "")
+}
+
+/// `application/x-www-form-urlencoded` value.
+fn unescape(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        let hex = b
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (c, hex) {
+            (b'+', _) => out.push(b' '),
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 2;
+            }
+            (c, _) => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// stats_process_http_post: `b=#<iid>&s=<server>...&action=<action>`;
+/// the `st=` word of the redirect.
+fn admin_action(process: &Process, body: &[u8]) -> &'static str {
+    let form = String::from_utf8_lossy(body);
+    let mut backend = None;
+    let mut action = None;
+    let mut servers = Vec::new();
+    for kv in form.split('&') {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        let v = unescape(v);
+        match k {
+            "b" => backend = Some(v),
+            "s" => servers.push(v),
+            "action" => action = Some(v),
+            _ => {}
+        }
+    }
+    let Some(b) = backend else { return "NONE" };
+    let Some(px) = process.plan.stats.proxies.iter().find(|p| {
+        b.strip_prefix('#')
+            .and_then(|n| n.parse::<u32>().ok())
+            .map_or(p.name == b, |n| p.iid == n)
+    }) else {
+        return "NONE";
+    };
+    let Some(bi) = px.be else { return "NONE" };
+    let Some(be) = process.plan.backends.get(bi) else {
+        return "NONE";
+    };
+    let change = match action.as_deref() {
+        Some("ready") => vec![Change::AdminClear(admin::FMAINT | admin::FDRAIN)],
+        Some("drain") => vec![
+            Change::AdminClear(admin::FMAINT),
+            Change::AdminSet(admin::FDRAIN),
+        ],
+        Some("maint") => vec![
+            Change::AdminClear(admin::FDRAIN),
+            Change::AdminSet(admin::FMAINT),
+        ],
+        _ => return "ERRP",
+    };
+    let mut done = 0;
+    let mut skipped = 0;
+    for name in &servers {
+        let Some(si) = be.servers.iter().position(|s| &s.name == name) else {
+            skipped += 1;
+            continue;
+        };
+        for c in &change {
+            process.set_server(bi, si, *c);
+        }
+        done += 1;
+    }
+    match (done, skipped) {
+        (0, 0) => "NONE",
+        (_, 0) => "DONE",
+        (0, _) => "NONE",
+        _ => "PART",
+    }
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The row's class (HAProxy's `srv_hlt_st` colour classes).
+fn row_class(row: &Row) -> &'static str {
+    let status = super::row_text(row, f::STATUS);
+    match row.kind {
+        super::Kind::Fe => "frontend",
+        super::Kind::Be => {
+            if status.starts_with("UP") {
+                "backend"
+            } else {
+                "backend down"
+            }
+        }
+        super::Kind::Sv => {
+            if status.starts_with("MAINT") {
+                "maintain"
+            } else if status.starts_with("DRAIN") {
+                "draining"
+            } else if status.starts_with("NOLB") {
+                "active_nolb"
+            } else if status.starts_with("DOWN") {
+                "active_down"
+            } else if status.contains('/') && status.starts_with("UP") {
+                "active_going_down"
+            } else if status.contains('/') {
+                "active_going_up"
+            } else if status == "no check" {
+                "active_no_check"
+            } else {
+                "active_up"
+            }
+        }
+    }
+}
+
+const STYLE: &str = "body {font-family: arial, helvetica, sans-serif; font-size: 12px; font-weight: normal; color: black; background: white;}\n\
+th,td {font-size: 10px;}\n\
+table.tbl { border-collapse: collapse; border-style: none;}\n\
+table.tbl td { text-align: right; border-width: 1px 1px 1px 1px; border-style: solid solid solid solid; padding: 2px 3px; border-color: gray; white-space: nowrap;}\n\
+table.tbl th { border-width: 1px; border-style: solid solid solid solid; border-color: gray;}\n\
+.px { background: #b0b0ff; }\n\
+.titre {background: #20D0D0;color: #000000; font-weight: bold; text-align: center;}\n\
+.total {background: #20D0D0;color: #ffff80;}\n\
+.frontend {background: #e8e8d0;}\n\
+.socket {background: #d0d0d0;}\n\
+.backend {background: #e8e8d0;}\n\
+.active_down {background: #ff9090;}\n\
+.active_going_up {background: #ffd020;}\n\
+.active_going_down {background: #ffffa0;}\n\
+.active_up {background: #c0ffc0;}\n\
+.active_nolb {background: #20a0ff;}\n\
+.active_draining {background: #20a0FF;}\n\
+.active_no_check {background: #e0e0e0;}\n\
+.draining {background: #20a0FF;}\n\
+.maintain {background: #c07820;}\n\
+.backend.down {background: #ff9090;}\n";
+
+/// The columns of the HTML tables: (title, field).
+const COLUMNS: [(&str, usize); 20] = [
+    ("Cur", f::QCUR),
+    ("Max", f::QMAX),
+    ("Limit", f::QLIMIT),
+    ("Cur", f::RATE),
+    ("Max", f::RATE_MAX),
+    ("Limit", f::RATE_LIM),
+    ("Cur", f::SCUR),
+    ("Max", f::SMAX),
+    ("Limit", f::SLIM),
+    ("Total", f::STOT),
+    ("LbTot", f::LBTOT),
+    ("Last", f::LASTSESS),
+    ("In", f::BIN),
+    ("Out", f::BOUT),
+    ("Req", f::DREQ),
+    ("Resp", f::DRESP),
+    ("Req", f::EREQ),
+    ("Conn", f::ECON),
+    ("Resp", f::ERESP),
+    ("Retr", f::WRETR),
+];
+
+const TAIL: [(&str, usize); 8] = [
+    ("Redis", f::WREDIS),
+    ("Status", f::STATUS),
+    ("LastChk", f::CHECK_STATUS),
+    ("Wght", f::WEIGHT),
+    ("Act", f::ACT),
+    ("Bck", f::BCK),
+    ("Chk", f::CHKFAIL),
+    ("Dwntme", f::DOWNTIME),
+];
+
+fn html(process: &Process, conf: &PageConf, o: &super::Opts, admin: bool, rest: &str) -> String {
+    let plan = &process.plan;
+    let mut out = String::with_capacity(16 * 1024);
+    let node = conf.show_node.as_deref().unwrap_or(&plan.stats.node);
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html><head><title>Statistics Report for HAProxy{}</title>\n\
+         <meta http-equiv=\"content-type\" content=\"text/html; charset=iso-8859-1\">\n\
+         <style type=\"text/css\"><!--\n{STYLE}--></style></head>\n<body>\
+         <h1><a href=\"http://www.haproxy.org/\" style=\"text-decoration: none;\">HAProxy{}</a></h1>\n\
+         <h2>Statistics Report for pid {}{}</h2>\n",
+        if conf.show_node.is_some() { format!(" on {}", esc(node)) } else { String::new() },
+        if conf.hide_version { String::new() } else { format!(" version {}", esc(env!("CARGO_PKG_VERSION"))) },
+        std::process::id(),
+        if conf.show_node.is_some() { format!(" on {}", esc(node)) } else { String::new() },
+    );
+    if let Some(st) = rest.split(';').find_map(|p| p.strip_prefix("st=")) {
+        let msg = match st {
+            "DONE" => "Action processed successfully.",
+            "PART" => "Action partially processed.",
+            "NONE" => "Nothing has changed.",
+            "DENY" => "Action denied.",
+            _ => "Unexpected result.",
+        };
+        let _ = writeln!(out, "<p><div class=active_up><b>[X]</b> {msg}</div></p>");
+    }
+    if conf.show_legends {
+        out.push_str(
+            "<p>Legend: active UP, going down, DOWN, going up, NOLB, DRAIN, MAINT, no check</p>\n",
+        );
+    }
+    let rows = super::rows(process, o, &conf.scope);
+    for px in &plan.stats.proxies {
+        let mine: Vec<&Row> = rows.iter().filter(|r| r.iid == px.iid).collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let admin_form = admin && px.be.is_some();
+        if admin_form {
+            let _ = write!(out, "<form method=\"post\" action=\"{}\">", esc(&conf.uri));
+        }
+        let _ = write!(
+            out,
+            "<table class=\"tbl\" width=\"100%\" id=\"{0}\">\n<tr class=\"titre\"><th class=\"pxname\" width=\"10%\"><a name=\"{0}\"></a><a class=px href=\"#{0}\">{0}</a></th><th class=\"empty\" width=\"90%\"></th></tr>\n</table>\n\
+             <table class=\"tbl\" width=\"100%\">\n<tr class=\"titre\">{1}<th rowspan=2></th><th colspan=3>Queue</th><th colspan=3>Session rate</th><th colspan=6>Sessions</th><th colspan=2>Bytes</th><th colspan=2>Denied</th><th colspan=3>Errors</th><th colspan=2>Warnings</th><th colspan=8>Server</th></tr>\n<tr class=\"titre\">",
+            esc(&px.name),
+            if admin_form { "<th rowspan=2 width=1></th>" } else { "" },
+        );
+        for (t, _) in COLUMNS.iter().chain(TAIL.iter()) {
+            let _ = write!(out, "<th>{t}</th>");
+        }
+        out.push_str("</tr>\n");
+        for row in mine {
+            let name = super::row_text(row, f::SVNAME);
+            let _ = write!(out, "<tr class=\"{}\">", row_class(row));
+            if admin_form {
+                if row.kind == super::Kind::Sv {
+                    let _ = write!(
+                        out,
+                        "<td><input class=\"{}\" type=\"checkbox\" name=\"s\" value=\"{}\"></td>",
+                        esc(&px.name),
+                        esc(&name)
+                    );
+                } else {
+                    out.push_str("<td></td>");
+                }
+            }
+            let _ = write!(out, "<td class=ac>{}</td>", esc(&name));
+            for (_, i) in COLUMNS.iter().chain(TAIL.iter()) {
+                let _ = write!(out, "<td>{}</td>", esc(&super::row_text(row, *i)));
+            }
+            out.push_str("</tr>\n");
+        }
+        out.push_str("</table>");
+        if admin_form {
+            let _ = write!(
+                out,
+                "<p>Choose the action to perform on the checked servers : <select name=action>\
+                 <option value=\"\"></option><option value=\"ready\">Set state to READY</option>\
+                 <option value=\"drain\">Set state to DRAIN</option><option value=\"maint\">Set state to MAINT</option>\
+                 </select><input type=\"hidden\" name=\"b\" value=\"#{}\"><input type=\"submit\" value=\"Apply\"></p></form>",
+                px.iid
+            );
+        }
+        out.push_str("<p>\n");
+    }
+    out.push_str("</body></html>\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unescape;
+
+    #[test]
+    fn form_values_are_unescaped() {
+        assert_eq!(unescape("%232+a"), "#2 a");
+        assert_eq!(unescape("%2"), "%2");
+        assert_eq!(unescape("%zz"), "%zz");
+    }
+}
