@@ -204,6 +204,25 @@ impl Process {
         true
     }
 
+    /// Kill the streams of server `server` of backend `backend` on every
+    /// core (HAProxy's srv_shutdown_streams): each ends now, its log
+    /// saying `why` (`D` for `on-marked-down shutdown-sessions`, `U` for
+    /// `on-marked-up shutdown-backup-sessions`, `K` for the runtime API's
+    /// `shutdown sessions server`). It travels on the mesh's command lane,
+    /// which never drops a message; the cores act on it as they read it.
+    pub fn shutdown_streams(
+        &self,
+        backend: usize,
+        server: usize,
+        why: crate::log::termination::Cause,
+    ) {
+        self.mesh.broadcast(&runtime::mesh::Msg::ShutdownStreams {
+            backend,
+            server,
+            why,
+        });
+    }
+
     pub fn is_stopping(&self) -> bool {
         self.stopping.load(Ordering::Relaxed)
     }

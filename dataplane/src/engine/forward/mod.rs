@@ -75,6 +75,8 @@ enum DirEnd {
     Error(Who),
     /// Closed by a hard stop.
     Killed,
+    /// Its server's streams were shut down (`Process::shutdown_streams`).
+    Shutdown(Cause),
 }
 
 /// Both sides of a stream and the stream's watchdog.
@@ -373,6 +375,7 @@ pub(crate) async fn forward(
     (client, server): (&Conn, &Conn),
     (client_timeout, server_timeout): (Option<Duration>, Option<Duration>),
     facts: &mut StreamFacts,
+    on: Option<(usize, usize)>,
 ) {
     // The caller's timeouts: `timeout tunnel` supersedes client/server
     // once connected (and a rule's `set-timeout` the configured ones).
@@ -444,14 +447,24 @@ pub(crate) async fn forward(
     let outcome = {
         let data = std::pin::pin!(data);
         let kill = std::pin::pin!(core.kill.wait());
+        // The server's streams killed together (on-marked-down,
+        // shutdown sessions): this core's event for it.
+        let shut = async {
+            match on.and_then(|(b, s)| core.shutdowns.get(b)?.get(s)) {
+                Some(sh) => sh.wait().await,
+                None => std::future::pending().await,
+            }
+        };
+        let shut = std::pin::pin!(shut);
         let readable = |who| match who {
             Who::Client => client.has_bytes_to_read(),
             Who::Server => server.has_bytes_to_read(),
         };
         let watchdog = std::pin::pin!(sides.watchdog(&core.timers, readable));
-        match select(data, select(kill, watchdog)).await {
+        match select(data, select(select(kill, shut), watchdog)).await {
             Either::Left((end, _)) => end,
-            Either::Right((Either::Left(((), _)), _)) => DirEnd::Killed,
+            Either::Right((Either::Left((Either::Left(_), _)), _)) => DirEnd::Killed,
+            Either::Right((Either::Left((Either::Right((why, _)), _)), _)) => DirEnd::Shutdown(why),
             Either::Right((Either::Right((who, _)), _)) => DirEnd::Timeout(who),
         }
     };
@@ -480,6 +493,10 @@ pub(crate) async fn forward(
         },
         DirEnd::Killed => Termination {
             cause: Cause::Killed,
+            phase: Phase::Data,
+        },
+        DirEnd::Shutdown(cause) => Termination {
+            cause,
             phase: Phase::Data,
         },
     };

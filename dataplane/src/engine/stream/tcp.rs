@@ -107,6 +107,7 @@ pub(crate) async fn handle(
                 (&client, &server),
                 tunnel_timeouts(fe, be),
                 &mut facts,
+                Some((be_idx, srv_idx)),
             )
             .await;
             // The slot goes to the oldest waiter that may use it, or is freed.
@@ -237,7 +238,8 @@ pub(crate) async fn handle_with_rules(
             };
             if go {
                 let timeouts = tunnel_timeouts(fe, be);
-                forward(core, fe, be, (&client, &server), timeouts, &mut facts).await;
+                let on = Some((be_idx, srv_idx));
+                forward(core, fe, be, (&client, &server), timeouts, &mut facts, on).await;
             } else if !sent {
                 facts.termination = Termination {
                     cause: Cause::ServerAbort,

@@ -2,6 +2,7 @@
 //! server picked and connected, request out while the response comes,
 //! response out, log.
 
+use crate::engine::checks::observe::Event;
 use std::cell::Cell;
 use std::future::Future;
 use std::pin::pin;
@@ -693,6 +694,7 @@ impl<'c> Session<'c> {
                             (self.client, &sconn),
                             env.tunnel_timeouts(fe.timeout_client, be),
                             &mut tfacts,
+                            Some((be_idx, srv_idx)),
                         )
                         .await;
                         facts.bytes_in += tfacts.bytes_in;
@@ -906,13 +908,24 @@ impl<'c> Session<'c> {
                     None,
                 )
                 .await
-                .map_err(|e| match e {
-                    // Bytes that never made a head before the close (an
-                    // HTTP/0.9 body): an invalid response, as HAProxy
-                    // reports it (PH), not an abort.
-                    HeadEnd::Invalid(_) | HeadEnd::Closed { partial: true } => ResEnd::Invalid,
-                    HeadEnd::Timeout { .. } => ResEnd::Timeout,
-                    HeadEnd::Closed { .. } | HeadEnd::Error { .. } => ResEnd::Aborted,
+                .map_err(|e| {
+                    // `observe layer7`: what the server did instead of a
+                    // response head.
+                    let (end, seen) = match e {
+                        // Bytes that never made a head before the close
+                        // (an HTTP/0.9 body): an invalid response, as
+                        // HAProxy reports it (PH), not an abort.
+                        HeadEnd::Invalid(_) | HeadEnd::Closed { partial: true } => {
+                            (ResEnd::Invalid, Event::HttpHdrRsp)
+                        }
+                        HeadEnd::Timeout { .. } => (ResEnd::Timeout, Event::HttpReadTimeout),
+                        HeadEnd::Closed { .. } => (ResEnd::Aborted, Event::HttpBrokenPipe),
+                        HeadEnd::Error { .. } => (ResEnd::Aborted, Event::HttpReadError),
+                    };
+                    if let Some(s) = be.servers.get(srv_idx) {
+                        s.observe.report(seen);
+                    }
+                    end
                 })?;
                 let _ = n;
                 res_bytes.set(res_bytes.get() + res.htx_size());
@@ -927,6 +940,11 @@ impl<'c> Session<'c> {
                     continue;
                 }
                 break;
+            }
+            // http_wait_for_response: 5xx but 501 and 505 (which a
+            // request provokes) count against the server.
+            if let Some(s) = be.servers.get(srv_idx) {
+                s.observe.report(Event::of_status(res.status));
             }
             if retry.statuses().status(res.status) {
                 return Err(ResEnd::Retry);
