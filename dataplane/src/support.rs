@@ -483,7 +483,10 @@ fn proxy_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
         // only; an HTTP exchange does not watch its server's shutdown yet.
         if px.mode() == ringlb_config::model::Mode::Http {
             for (set, what) in [
-                (o.on_marked_down.is_some(), "on-marked-down in an HTTP backend"),
+                (
+                    o.on_marked_down.is_some(),
+                    "on-marked-down in an HTTP backend",
+                ),
                 (o.on_marked_up.is_some(), "on-marked-up in an HTTP backend"),
             ] {
                 if set {

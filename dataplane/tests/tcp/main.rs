@@ -19,6 +19,7 @@ mod harness;
 mod balance;
 mod buffers;
 mod checks;
+mod checks_observe;
 mod content;
 mod forward;
 mod limits;

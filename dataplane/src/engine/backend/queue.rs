@@ -381,7 +381,10 @@ pub fn redistribute_local(core: &Core, be_idx: usize, s: usize) -> usize {
         return 0;
     };
     let mut n = 0;
-    for w in q.iter_mut().filter(|w| w.granted.is_none() && !w.redistributed) {
+    for w in q
+        .iter_mut()
+        .filter(|w| w.granted.is_none() && !w.redistributed)
+    {
         w.redistributed = true;
         w.woken = true;
         if let Some(waker) = w.waker.take() {

@@ -267,7 +267,10 @@ mod tests {
         o.report(Event::of_status(505));
         o.report(Event::of_status(502));
         o.report(Event::HttpReadTimeout);
-        assert_eq!(o.take().map(Event::description), Some("Read timeout (http)"));
+        assert_eq!(
+            o.take().map(Event::description),
+            Some("Read timeout (http)")
+        );
     }
 
     #[test]

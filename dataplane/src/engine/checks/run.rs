@@ -8,8 +8,8 @@ use futures_util::future::{select, Either};
 use ringlb_config::model::{Level, OnError};
 
 use super::health::{self, Counts, Farm, Health, Outcome, Status, Transition};
-use super::observe::Event;
 use super::http::{Reader, Verdict};
+use super::observe::Event;
 use super::tcpcheck::{self, Action, ExpectVerdict, TcpCheck};
 use super::{CheckPlan, Kind, Target};
 use crate::engine::backend::server::{admin, Change, Oper};
@@ -102,7 +102,7 @@ async fn check_loop(core: &Core, idx: usize) {
                 Either::Right(_) => return,
             }
         };
-        apply(core, plan, srv, &mut health, &mut prev, &outcome);
+        apply(core, plan, srv, &mut health, &mut prev, (&outcome, 0));
         let stopped = srv.state.get().oper == Oper::Stopped;
         let inter = plan.intervals.next(&health, stopped);
         next = Instant::now() + jitter(&mut seed, inter, plan.spread);
@@ -169,7 +169,7 @@ fn send(core: &Core, b: usize, level: Level, line: String) {
 /// srv_update_status): nothing for a server in maintenance or already so;
 /// else the state changes through the one owner, the line is logged, and
 /// the servers that track it follow. Whether it changed.
-fn set_state(core: &Core, b: usize, s: usize, to: Transition, why: Why<'_>) -> bool {
+fn set_state(core: &Core, b: usize, s: usize, to: Transition, why: Why<'_>, held: u32) -> bool {
     let shared = &core.shared;
     let (Some(be), Some(log)) = (
         shared.plan.backends.get(b),
@@ -206,7 +206,9 @@ fn set_state(core: &Core, b: usize, s: usize, to: Transition, why: Why<'_>) -> b
     let (requeued, queued) = match to {
         // pendconn_redistribute: every stream in its queue chooses again
         // (each core moves its own when it follows the change).
-        Transition::Down | Transition::Stopping if super::super::backend::queue::redistributes(be) => {
+        Transition::Down | Transition::Stopping
+            if super::super::backend::queue::redistributes(be) =>
+        {
             (queued, 0)
         }
         Transition::Down | Transition::Stopping => (0, queued),
@@ -214,7 +216,7 @@ fn set_state(core: &Core, b: usize, s: usize, to: Transition, why: Why<'_>) -> b
     };
     let farm = Farm {
         counts: after,
-        sessions: srv.conns.get(),
+        sessions: srv.conns.get().saturating_add(held),
         requeued,
         queued,
     };
@@ -284,8 +286,14 @@ fn grabbed(be: &BackendPlan, s: usize) -> u32 {
         return 0;
     }
     if srv.backup {
-        let active = be.servers.iter().any(|x| !x.backup && x.state.get().usable());
-        let first = be.servers.iter().position(|x| x.backup && x.state.get().usable());
+        let active = be
+            .servers
+            .iter()
+            .any(|x| !x.backup && x.state.get().usable());
+        let first = be
+            .servers
+            .iter()
+            .position(|x| x.backup && x.state.get().usable());
         if active || (first != Some(s) && !be.allbackups) {
             return 0;
         }
@@ -309,7 +317,7 @@ fn follow_trackers(core: &Core, trackers: &[super::Tracker], via: (usize, usize)
         return;
     };
     for t in trackers {
-        if set_state(core, t.backend, t.server, to, Why::Via(vb, vs)) {
+        if set_state(core, t.backend, t.server, to, Why::Via(vb, vs), 0) {
             follow_trackers(core, &t.trackers, (t.backend, t.server), to);
         }
     }
@@ -317,14 +325,15 @@ fn follow_trackers(core: &Core, trackers: &[super::Tracker], via: (usize, usize)
 
 /// A result: the counter moves, `option log-health-checks` says so, and
 /// the server goes down at 0 or up at `rise` (check_notify_failure /
-/// check_notify_success), its trackers with it.
+/// check_notify_success), its trackers with it. `held`: streams that
+/// HAProxy would still count on the server (see `observed`).
 fn apply(
     core: &Core,
     plan: &CheckPlan,
     srv: &ServerPlan,
     health: &mut Health,
     prev: &mut Status,
-    o: &Outcome,
+    (o, held): (&Outcome, u32),
 ) {
     plan.last.set(o);
     let passed = o.status.passed();
@@ -372,7 +381,7 @@ fn apply(
     } else {
         Why::Check(o)
     };
-    if set_state(core, plan.backend, plan.server, to, why) {
+    if set_state(core, plan.backend, plan.server, to, why, held) {
         follow_trackers(core, &plan.trackers, (plan.backend, plan.server), to);
     }
 }
@@ -403,7 +412,12 @@ fn observed(
         OnError::MarkDown => health.health = health.rise,
     }
     let o = Outcome::new(Status::Hana, 0, info, Duration::ZERO);
-    apply(core, plan, srv, health, prev, &o);
+    // HAProxy adjusts the health from the stream whose connect failed
+    // before it releases the server (back_handle_st_cer): that stream is
+    // in the line's "sessions active". Here it released its slot right
+    // after reporting, before this task ran.
+    let held = u32::from(last == Event::L4Err);
+    apply(core, plan, srv, health, prev, (&o, held));
 }
 
 /// strerror(errno) of an I/O error ("Connection refused").

@@ -495,9 +495,11 @@ pub(crate) async fn forward(
             cause: Cause::Killed,
             phase: Phase::Data,
         },
+        // stream_shutdown closes both channels as a normal end would: the
+        // cause is set, no phase (haproxy 2.6 logs `D-` and `U-`).
         DirEnd::Shutdown(cause) => Termination {
             cause,
-            phase: Phase::Data,
+            phase: Phase::None,
         },
     };
 }
