@@ -225,9 +225,15 @@ impl Shutdown {
     }
 }
 
+/// This core's [`Shutdown`] of server `s` of backend `b`: what a stream
+/// on that server waits on.
+pub fn shutdown_of(core: &Core, b: usize, s: usize) -> Option<&Shutdown> {
+    core.shutdowns.get(b).and_then(|v| v.get(s))
+}
+
 /// A `ShutdownStreams` message: this core's streams on (b, s) end now.
 pub fn shutdown_here(core: &Core, b: usize, s: usize, why: crate::log::termination::Cause) {
-    if let Some(sh) = core.shutdowns.get(b).and_then(|v| v.get(s)) {
+    if let Some(sh) = shutdown_of(core, b, s) {
         sh.why.set(why);
         sh.event.notify();
     }

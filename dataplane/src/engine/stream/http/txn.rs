@@ -694,7 +694,7 @@ impl<'c> Session<'c> {
                             (self.client, &sconn),
                             env.tunnel_timeouts(fe.timeout_client, be),
                             &mut tfacts,
-                            Some((be_idx, srv_idx)),
+                            crate::engine::backend::server::shutdown_of(core, be_idx, srv_idx),
                         )
                         .await;
                         facts.bytes_in += tfacts.bytes_in;
