@@ -60,7 +60,7 @@ pub const UNSUPPORTED: &[Unsupported] = &[
     },
     Unsupported {
         key: "health checks",
-        why: "only TCP connect checks, option httpchk (http-check send, disable-on-404, expect status|rstatus|string|rstring), option tcp-check (connect [port], send, send-binary, expect string|binary|rstring) option redis-check, ssl-hello-chk, smtpchk, pgsql-check, ldap-check and mysql-check run yet; agent checks, slowstart, init-state down without a check, check-send-proxy, check-ssl, on-marked-down/up in HTTP mode (TCP mode only), the other check kinds and rules do not",
+        why: "only TCP connect checks, option httpchk (http-check send, disable-on-404, expect status|rstatus|string|rstring), option tcp-check (connect [port], send, send-binary, expect string|binary|rstring) option redis-check, ssl-hello-chk, smtpchk, pgsql-check, ldap-check and mysql-check run yet; agent checks, slowstart, init-state down without a check, check-send-proxy, check-ssl, the other check kinds and rules do not",
     },
     Unsupported {
         key: "ssl",
@@ -478,21 +478,6 @@ fn proxy_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
         let o = &s.opts;
         if let Some(what) = unsupported_check_option(o) {
             out.push(diag_named("health checks", &s.loc, what));
-        }
-        // Streams killed by a state change: TCP mode (and HTTP tunnels)
-        // only; an HTTP exchange does not watch its server's shutdown yet.
-        if px.mode() == ringlb_config::model::Mode::Http {
-            for (set, what) in [
-                (
-                    o.on_marked_down.is_some(),
-                    "on-marked-down in an HTTP backend",
-                ),
-                (o.on_marked_up.is_some(), "on-marked-up in an HTTP backend"),
-            ] {
-                if set {
-                    out.push(diag_named("health checks", &s.loc, what));
-                }
-            }
         }
         // A server that starts down waits for its check to bring it up;
         // without a check nothing would.

@@ -254,8 +254,7 @@ fn health_checks_run_and_the_rest_is_named() {
         ("    server s1 127.0.0.1:80 check observe layer4 on-error mark-down error-limit 3\n", None),
         ("    default-server observe layer7 on-error sudden-death\n    server s1 127.0.0.1:80 check\n", None),
         ("    server s1 127.0.0.1:80 check observe layer7 on-error fastinter fastinter 100\n", None),
-        ("    server s1 127.0.0.1:80 check on-marked-down shutdown-sessions\n", Some(("on-marked-down in an HTTP backend", 10))),
-        ("    server s1 127.0.0.1:80 check on-marked-up shutdown-backup-sessions\n", Some(("on-marked-up in an HTTP backend", 10))),
+        ("    server s1 127.0.0.1:80 check on-marked-down shutdown-sessions on-marked-up shutdown-backup-sessions\n    server b 127.0.0.1:81 backup\n", None),
     ];
     for (i, (backend, refused)) in cases.iter().enumerate() {
         let name = format!("c{i}.cfg");
@@ -280,7 +279,7 @@ fn health_checks_run_and_the_rest_is_named() {
             }
         }
     }
-    // TCP mode runs on-marked-down and on-marked-up.
+    // TCP mode too.
     let tcp = "defaults\n    mode tcp\n    timeout connect 1s\n    timeout client 1s\n    timeout server 1s\nlisten l\n    bind 127.0.0.1:8080\n    option redispatch\n    server s1 127.0.0.1:80 check observe layer4 on-marked-down shutdown-sessions on-marked-up shutdown-backup-sessions\n    server b 127.0.0.1:81 check backup\n";
     std::fs::write(dir.join("tcp.cfg"), tcp).unwrap();
     let out = run(ringlb, &["-c", "-f", "tcp.cfg"], &dir, &[]);

@@ -850,7 +850,10 @@ fn backend_plan(px: &Proxy, cfg: &Config) -> Result<BackendPlan, String> {
             conns: Counter::default(),
             queued: Counter::default(),
             queue_served: Counter::default(),
-            observe: crate::engine::checks::observe::Observer::of(o),
+            observe: crate::engine::checks::observe::Observer::of(
+                o,
+                px.mode() == ringlb_config::model::Mode::Http,
+            ),
             shutdown_on: crate::engine::checks::observe::ShutdownOn::of(o),
         });
     }

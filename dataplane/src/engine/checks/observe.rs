@@ -140,9 +140,14 @@ impl Observer {
     }
 
     /// A server's observer from its options (`observe` counts only with
-    /// `check`).
-    pub fn of(o: &ringlb_config::model::ServerOptions) -> Observer {
-        let mode = o.observe.filter(|_| o.check == Some(true));
+    /// `check`). `layer7` outside an HTTP proxy observes nothing: HAProxy
+    /// alerts ("'layer7' can only be used in http proxies") and leaves
+    /// the server unobserved, the configuration still valid.
+    pub fn of(o: &ringlb_config::model::ServerOptions, http: bool) -> Observer {
+        let mode = o
+            .observe
+            .filter(|_| o.check == Some(true))
+            .filter(|m| http || *m != Observe::Layer7);
         Observer::new(
             mode,
             o.on_error.unwrap_or(OnError::FailCheck),
@@ -270,6 +275,33 @@ mod tests {
         assert_eq!(
             o.take().map(Event::description),
             Some("Read timeout (http)")
+        );
+    }
+
+    #[test]
+    fn layer7_outside_http_and_observe_without_check_observe_nothing() {
+        let mut o = ringlb_config::model::ServerOptions {
+            observe: Some(Observe::Layer7),
+            check: Some(true),
+            ..Default::default()
+        };
+        assert!(Observer::of(&o, true).is_on());
+        assert!(
+            !Observer::of(&o, false).is_on(),
+            "haproxy: an alert, unobserved"
+        );
+        o.observe = Some(Observe::Layer4);
+        assert!(Observer::of(&o, false).is_on());
+        o.check = None;
+        assert!(
+            !Observer::of(&o, true).is_on(),
+            "health_adjust needs a check"
+        );
+        let d = Observer::of(&o, true);
+        assert_eq!(
+            (d.limit, d.on_error),
+            (10, OnError::FailCheck),
+            "HAProxy's defaults"
         );
     }
 

@@ -58,6 +58,9 @@ enum ResEnd {
     /// The backend's `tcp-response content` rules rejected the response
     /// (PD: both connections killed, nothing to the client).
     TcpReject,
+    /// The server's streams were shut down (`Process::shutdown_streams`):
+    /// 502 before the response head, the connections closed after it.
+    Shutdown(Cause),
 }
 
 /// What the response side's rules need.
@@ -626,7 +629,7 @@ impl<'c> Session<'c> {
                     &mut cbuf,
                     sbuf,
                     &sconn,
-                    (be, srv_idx, force == Some(srv_idx)),
+                    (be, srv_idx, force == Some(srv_idx), be_idx),
                     (client_want, server_want, &mut retry),
                     (&req_bytes, &res_bytes),
                     &mut http,
@@ -739,6 +742,9 @@ impl<'c> Session<'c> {
                         (0, term(Cause::Proxy, Phase::Data))
                     }
                     ResEnd::Invalid => (502, term(Cause::Proxy, Phase::Headers)),
+                    // stream_shutdown: DH with a 502, or DD (UH, UD ...).
+                    ResEnd::Shutdown(c) if sent_head => (0, term(c, Phase::Data)),
+                    ResEnd::Shutdown(c) => (502, term(c, Phase::Headers)),
                     ResEnd::Aborted => (502, term(Cause::ServerAbort, Phase::Headers)),
                     ResEnd::Timeout => (504, term(Cause::ServerTimeout, Phase::Headers)),
                     // A chunked request body that turns invalid after its
@@ -823,7 +829,7 @@ impl<'c> Session<'c> {
         cbuf: &mut Buffer,
         sbuf: &mut Buffer,
         sconn: &Conn,
-        (be, srv_idx, direct): (&BackendPlan, usize, bool),
+        (be, srv_idx, direct, be_idx): (&BackendPlan, usize, bool, usize),
         (client_want, server_want, retry): (Want, Want, &mut retry::Retry<'_>),
         (req_bytes, res_bytes): (&Cell<u64>, &Cell<u64>),
         http: &mut HttpFacts,
@@ -865,7 +871,13 @@ impl<'c> Session<'c> {
             pipes: (fe.splice_response || be.splice_response).then_some(&core.pipes),
         };
         let req_out = &mut self.req_out;
-        let request = async move { h1::forward_body(&to_server, cbuf, req_out, body).await };
+        // Whether the request went out whole (for an exchange cut short).
+        let req_sent = Cell::new(false);
+        let request = async {
+            let r = h1::forward_body(&to_server, cbuf, req_out, body).await;
+            req_sent.set(r.is_ok());
+            r
+        };
         let req_head = &mut self.req;
         let client_conn = self.client;
         let res = &mut self.res;
@@ -1040,7 +1052,24 @@ impl<'c> Session<'c> {
                 .map_err(ResEnd::Body)?;
             Ok(Outcome { client, server })
         };
-        let (req_result, res_result) = until_response(request, response).await;
+        // The exchange ends when the server's streams are shut down
+        // (on-marked-down, shutdown sessions).
+        let (req_result, res_result) = {
+            let both = std::pin::pin!(until_response(request, response));
+            match crate::engine::backend::server::shutdown_of(core, be_idx, srv_idx) {
+                None => both.await,
+                Some(sh) => {
+                    let shut = std::pin::pin!(sh.event.wait());
+                    match select(both, shut).await {
+                        Either::Left((r, _)) => r,
+                        Either::Right(_) => {
+                            let end = ResEnd::Shutdown(sh.why.get());
+                            return (req_sent.get(), Err((end, sent_head.get())));
+                        }
+                    }
+                }
+            }
+        };
         let req_done = matches!(req_result, Some(Ok(())));
         let result = match (req_result, res_result) {
             (_, Some(r)) => r.map_err(|e| (e, sent_head.get())),
