@@ -60,7 +60,7 @@ pub const UNSUPPORTED: &[Unsupported] = &[
     },
     Unsupported {
         key: "health checks",
-        why: "only TCP connect checks, option httpchk (http-check connect, send with log-format hdr/uri-lf/body-lf, send-state, set-var, unset-var, disable-on-404, expect status|rstatus|string|rstring|hdr|fhdr), option tcp-check (connect [port|addr|send-proxy|linger|default], send, send-lf, send-binary, send-binary-lf, expect string|binary|rstring|rbinary with their options, set-var, unset-var), option redis-check, ssl-hello-chk, smtpchk, pgsql-check, ldap-check and mysql-check run yet; agent checks, observe, slowstart, init-state down without a check, check-ssl, check-sni and check-alpn (TLS), connect ssl|sni|alpn|via-socks4|proto, expect string-lf|binary-lf, on-marked-down/up, the other check kinds and rules do not",
+        why: "only TCP connect checks, option httpchk (http-check connect, send with log-format hdr/uri-lf/body-lf, send-state, set-var, unset-var, disable-on-404, expect status|rstatus|string|rstring|hdr|fhdr), option tcp-check (connect [port|addr|send-proxy|linger|default], send, send-lf, send-binary, send-binary-lf, expect string|binary|rstring|rbinary with their options, set-var, unset-var), option redis-check, ssl-hello-chk, smtpchk, pgsql-check, ldap-check and mysql-check run yet; agent checks, slowstart, init-state down without a check, check-ssl, check-sni and check-alpn (TLS), connect ssl|sni|alpn|via-socks4|proto, expect string-lf|binary-lf, the other check kinds and rules do not",
     },
     Unsupported {
         key: "ssl",
@@ -321,8 +321,6 @@ fn unsupported_check_option(o: &ringlb_config::model::ServerOptions) -> Option<&
     let checked = o.check == Some(true);
     if o.agent_check == Some(true) {
         Some("agent-check")
-    } else if o.observe.is_some() {
-        Some("observe")
     } else if checked && o.slowstart.is_some_and(|d| !d.is_zero()) {
         Some("slowstart")
     } else if checked && o.check_ssl == Some(true) {
@@ -332,10 +330,6 @@ fn unsupported_check_option(o: &ringlb_config::model::ServerOptions) -> Option<&
         Some("check-sni")
     } else if checked && o.check_alpn.is_some() {
         Some("check-alpn")
-    } else if o.on_marked_down.is_some() {
-        Some("on-marked-down")
-    } else if o.on_marked_up.is_some() {
-        Some("on-marked-up")
     } else {
         None
     }

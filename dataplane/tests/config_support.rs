@@ -255,7 +255,10 @@ fn health_checks_run_and_the_rest_is_named() {
         ("    option httpchk\n    http-check expect string-lf %[srv_name]\n    server s1 127.0.0.1:80 check\n", Some(("this expect rule", 11))),
         ("    server s1 127.0.0.1:80 check agent-check agent-port 9\n", Some(("agent-check", 10))),
         ("    server s1 127.0.0.1:80 check slowstart 10s\n", Some(("slowstart", 10))),
-        ("    server s1 127.0.0.1:80 check observe layer4\n", Some(("observe", 10))),
+        ("    server s1 127.0.0.1:80 check observe layer4 on-error mark-down error-limit 3\n", None),
+        ("    default-server observe layer7 on-error sudden-death\n    server s1 127.0.0.1:80 check\n", None),
+        ("    server s1 127.0.0.1:80 check observe layer7 on-error fastinter fastinter 100\n", None),
+        ("    server s1 127.0.0.1:80 check on-marked-down shutdown-sessions on-marked-up shutdown-backup-sessions\n    server b 127.0.0.1:81 backup\n", None),
     ];
     for (i, (backend, refused)) in cases.iter().enumerate() {
         let name = format!("c{i}.cfg");
@@ -280,5 +283,10 @@ fn health_checks_run_and_the_rest_is_named() {
             }
         }
     }
+    // TCP mode too.
+    let tcp = "defaults\n    mode tcp\n    timeout connect 1s\n    timeout client 1s\n    timeout server 1s\nlisten l\n    bind 127.0.0.1:8080\n    option redispatch\n    server s1 127.0.0.1:80 check observe layer4 on-marked-down shutdown-sessions on-marked-up shutdown-backup-sessions\n    server b 127.0.0.1:81 check backup\n";
+    std::fs::write(dir.join("tcp.cfg"), tcp).unwrap();
+    let out = run(ringlb, &["-c", "-f", "tcp.cfg"], &dir, &[]);
+    assert!(out.status.is_some_and(|s| s.success()), "{}", out.output);
     let _ = std::fs::remove_dir_all(&dir);
 }

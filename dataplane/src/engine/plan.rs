@@ -247,6 +247,11 @@ pub struct ServerPlan {
     /// Streams that left this server's queue for it (HAProxy's
     /// `srv->queue.idx`), for `%sq`.
     pub queue_served: Counter,
+    /// `observe`: what the traffic says of it (see `checks::observe`).
+    pub observe: crate::engine::checks::observe::Observer,
+    /// `on-marked-down shutdown-sessions`, `on-marked-up
+    /// shutdown-backup-sessions`.
+    pub shutdown_on: crate::engine::checks::observe::ShutdownOn,
 }
 
 impl ServerPlan {
@@ -860,6 +865,11 @@ fn backend_plan(px: &Proxy, cfg: &Config) -> Result<BackendPlan, String> {
             conns: Counter::default(),
             queued: Counter::default(),
             queue_served: Counter::default(),
+            observe: crate::engine::checks::observe::Observer::of(
+                o,
+                px.mode() == ringlb_config::model::Mode::Http,
+            ),
+            shutdown_on: crate::engine::checks::observe::ShutdownOn::of(o),
         });
     }
     let tcp_hash = match &px.balance {

@@ -20,6 +20,7 @@ mod actions;
 mod balance;
 mod checkcache;
 mod checks;
+mod checks_observe;
 mod cookie_options;
 mod cookies;
 mod errors;

@@ -190,9 +190,52 @@ pub fn follow(core: &Core) {
                 balancer.set_maxconn(i, view.maxconn);
             }
         }
+        // A server no longer usable hands its queue back to the dispatcher
+        // (pendconn_redistribute); then every server offers its free slots
+        // (pendconn_grab_from_px).
+        if super::queue::redistributes(be) {
+            for (i, s) in be.servers.iter().enumerate() {
+                if !s.state.get().usable() && s.queued.get() > 0 {
+                    super::queue::redistribute_local(core, b, i);
+                }
+            }
+        }
         for i in 0..be.servers.len() {
             super::queue::offer(core, b, i, false);
         }
+    }
+}
+
+/// One core's streams on one server, killed together: each waits on
+/// `event` for as long as it uses the server; `notify` ends the waits of
+/// those there now (a stream that comes later waits anew), and `why` says
+/// what their log says.
+#[derive(Debug, Default)]
+pub struct Shutdown {
+    pub event: crate::engine::runtime::LocalEvent,
+    pub why: std::cell::Cell<crate::log::termination::Cause>,
+}
+
+impl Shutdown {
+    /// Resolves with the cause when this core's streams on the server are
+    /// killed.
+    pub async fn wait(&self) -> crate::log::termination::Cause {
+        self.event.wait().await;
+        self.why.get()
+    }
+}
+
+/// This core's [`Shutdown`] of server `s` of backend `b`: what a stream
+/// on that server waits on.
+pub fn shutdown_of(core: &Core, b: usize, s: usize) -> Option<&Shutdown> {
+    core.shutdowns.get(b).and_then(|v| v.get(s))
+}
+
+/// A `ShutdownStreams` message: this core's streams on (b, s) end now.
+pub fn shutdown_here(core: &Core, b: usize, s: usize, why: crate::log::termination::Cause) {
+    if let Some(sh) = shutdown_of(core, b, s) {
+        sh.why.set(why);
+        sh.event.notify();
     }
 }
 

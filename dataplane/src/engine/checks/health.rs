@@ -13,6 +13,9 @@ use std::time::Duration;
 pub enum Status {
     /// Not checked yet (HCHK_STATUS_INI).
     Ini,
+    /// `observe`: the traffic saw `error-limit` consecutive errors
+    /// (HCHK_STATUS_HANA).
+    Hana,
     /// The socket could not be created or an I/O error after connecting.
     SockErr,
     L4Ok,
@@ -30,8 +33,9 @@ pub enum Status {
 }
 
 impl Status {
-    const ALL: [Status; 13] = [
+    const ALL: [Status; 14] = [
         Status::Ini,
+        Status::Hana,
         Status::SockErr,
         Status::L4Ok,
         Status::L4Tout,
@@ -58,6 +62,7 @@ impl Status {
     pub fn code(self) -> &'static str {
         match self {
             Status::Ini => "INI",
+            Status::Hana => "HANA",
             Status::SockErr => "SOCKERR",
             Status::L4Ok => "L4OK",
             Status::L4Tout => "L4TOUT",
@@ -77,6 +82,7 @@ impl Status {
     pub fn description(self) -> &'static str {
         match self {
             Status::Ini => "Initializing",
+            Status::Hana => "Health analyze",
             Status::SockErr => "Socket error",
             Status::L4Ok => "Layer4 check passed",
             Status::L4Tout => "Layer4 timeout",
@@ -283,7 +289,10 @@ pub fn append_reason(o: &Outcome, out: &mut String) {
         ascii_encode(o.info.as_bytes(), out);
         out.push('"');
     }
-    let _ = write!(out, ", check duration: {}ms", o.duration.as_millis());
+    // A verdict of the traffic has no duration (HAProxy's -1).
+    if o.status != Status::Hana {
+        let _ = write!(out, ", check duration: {}ms", o.duration.as_millis());
+    }
 }
 
 /// Active and backup servers usable now, as srv_act / srv_bck.

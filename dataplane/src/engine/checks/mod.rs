@@ -25,6 +25,7 @@
 
 pub mod health;
 pub mod http;
+pub mod observe;
 mod run;
 pub mod tcpcheck;
 

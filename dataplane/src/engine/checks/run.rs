@@ -5,10 +5,11 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use futures_util::future::{select, Either};
-use ringlb_config::model::Level;
+use ringlb_config::model::{Level, OnError};
 
 use super::health::{self, Counts, Farm, Health, Outcome, Status, Transition};
 use super::http::{Reader, Verdict};
+use super::observe::Event;
 use super::tcpcheck::{self, Action, Connect, Cx, ExpectVerdict, ProxyHeader, TcpCheck, Who};
 use super::{CheckPlan, Kind, Target};
 use crate::engine::backend::server::{admin, Change, Oper};
@@ -66,8 +67,18 @@ async fn check_loop(core: &Core, idx: usize) {
         {
             let wait = std::pin::pin!(entry.wait());
             let stop = std::pin::pin!(core.stop_accepting.wait());
-            if let Either::Right(_) = select(wait, stop).await {
-                return;
+            let tripped = std::pin::pin!(std::future::poll_fn(|cx| srv.observe.poll_tripped(cx)));
+            match select(wait, select(stop, tripped)).await {
+                Either::Left(_) => {}
+                Either::Right((Either::Left(_), _)) => return,
+                Either::Right((Either::Right((ev, _)), _)) => {
+                    observed(core, plan, srv, &mut health, &mut prev, ev);
+                    // Every on-error mode checks again within `fastinter`.
+                    if let Some(fast) = plan.intervals.fastinter {
+                        next = next.min(Instant::now() + fast);
+                    }
+                    continue;
+                }
             }
         }
         // Maintenance pauses the check and zeroes the counter; leaving it
@@ -92,7 +103,7 @@ async fn check_loop(core: &Core, idx: usize) {
                 Either::Right(_) => return,
             }
         };
-        apply(core, plan, srv, &mut health, &mut prev, &outcome);
+        apply(core, plan, srv, &mut health, &mut prev, (&outcome, 0));
         let stopped = srv.state.get().oper == Oper::Stopped;
         let inter = plan.intervals.next(&health, stopped);
         next = Instant::now() + jitter(&mut seed, inter, plan.spread);
@@ -159,7 +170,7 @@ fn send(core: &Core, b: usize, level: Level, line: String) {
 /// srv_update_status): nothing for a server in maintenance or already so;
 /// else the state changes through the one owner, the line is logged, and
 /// the servers that track it follow. Whether it changed.
-fn set_state(core: &Core, b: usize, s: usize, to: Transition, why: Why<'_>) -> bool {
+fn set_state(core: &Core, b: usize, s: usize, to: Transition, why: Why<'_>, held: u32) -> bool {
     let shared = &core.shared;
     let (Some(be), Some(log)) = (
         shared.plan.backends.get(b),
@@ -190,12 +201,41 @@ fn set_state(core: &Core, b: usize, s: usize, to: Transition, why: Why<'_>) -> b
         return false;
     }
     let after = counts(be);
+    // What the line says is read before the streams are touched: HAProxy
+    // counts the sessions before the ones it kills have ended.
+    let queued = srv.queued.get();
+    let (requeued, queued) = match to {
+        // pendconn_redistribute: every stream in its queue chooses again
+        // (each core moves its own when it follows the change).
+        Transition::Down | Transition::Stopping
+            if super::super::backend::queue::redistributes(be) =>
+        {
+            (queued, 0)
+        }
+        Transition::Down | Transition::Stopping => (0, queued),
+        Transition::Up => (grabbed(be, s), queued),
+    };
     let farm = Farm {
         counts: after,
-        sessions: srv.conns.get(),
-        requeued: 0,
-        queued: srv.queued.get(),
+        sessions: srv.conns.get().saturating_add(held),
+        requeued,
+        queued,
     };
+    match to {
+        Transition::Down if srv.shutdown_on.down => {
+            shared.shutdown_streams(b, s, crate::log::termination::Cause::Down);
+        }
+        // An active server that takes traffic again: the backup servers'
+        // streams go (srv_shutdown_backup_streams).
+        Transition::Up if srv.shutdown_on.up && !srv.backup && srv.state.get().weight > 0 => {
+            for (i, x) in be.servers.iter().enumerate() {
+                if x.backup {
+                    shared.shutdown_streams(b, i, crate::log::termination::Cause::Up);
+                }
+            }
+        }
+        _ => {}
+    }
     let mut line = health::state_line(
         &be.name,
         &srv.name,
@@ -234,6 +274,39 @@ fn set_state(core: &Core, b: usize, s: usize, to: Transition, why: Why<'_>) -> b
     true
 }
 
+/// pendconn_grab_from_px: the streams of the backend queue that server
+/// `s`, now up, takes (as many as its limit allows; none for a backup
+/// server while an active one, or another backup, serves). The cores hand
+/// them over when they follow the change (`server::follow`).
+fn grabbed(be: &BackendPlan, s: usize) -> u32 {
+    let Some(srv) = be.servers.get(s) else {
+        return 0;
+    };
+    let now = srv.state.get();
+    if !now.usable() {
+        return 0;
+    }
+    if srv.backup {
+        let active = be
+            .servers
+            .iter()
+            .any(|x| !x.backup && x.state.get().usable());
+        let first = be
+            .servers
+            .iter()
+            .position(|x| x.backup && x.state.get().usable());
+        if active || (first != Some(s) && !be.allbackups) {
+            return 0;
+        }
+    }
+    let own: u32 = be.servers.iter().map(|x| x.queued.get()).sum();
+    let waiting = be.queued.get().saturating_sub(own);
+    match srv.max_now(be) {
+        0 => waiting,
+        max => waiting.min(max.saturating_sub(srv.conns.get())),
+    }
+}
+
 /// The trackers of a server that changed follow it, depth first.
 fn follow_trackers(core: &Core, trackers: &[super::Tracker], via: (usize, usize), to: Transition) {
     let plan = &core.shared.plan;
@@ -245,7 +318,7 @@ fn follow_trackers(core: &Core, trackers: &[super::Tracker], via: (usize, usize)
         return;
     };
     for t in trackers {
-        if set_state(core, t.backend, t.server, to, Why::Via(vb, vs)) {
+        if set_state(core, t.backend, t.server, to, Why::Via(vb, vs), 0) {
             follow_trackers(core, &t.trackers, (t.backend, t.server), to);
         }
     }
@@ -253,17 +326,22 @@ fn follow_trackers(core: &Core, trackers: &[super::Tracker], via: (usize, usize)
 
 /// A result: the counter moves, `option log-health-checks` says so, and
 /// the server goes down at 0 or up at `rise` (check_notify_failure /
-/// check_notify_success), its trackers with it.
+/// check_notify_success), its trackers with it. `held`: streams that
+/// HAProxy would still count on the server (see `observed`).
 fn apply(
     core: &Core,
     plan: &CheckPlan,
     srv: &ServerPlan,
     health: &mut Health,
     prev: &mut Status,
-    o: &Outcome,
+    (o, held): (&Outcome, u32),
 ) {
     plan.last.set(o);
     let passed = o.status.passed();
+    if passed {
+        // A passed check ends a run of errors the traffic saw.
+        srv.observe.clear();
+    }
     let report = health.count(passed);
     if let Some(c) = core
         .shared
@@ -319,9 +397,43 @@ fn apply(
     } else {
         Why::Check(o)
     };
-    if set_state(core, plan.backend, plan.server, to, why) {
+    if set_state(core, plan.backend, plan.server, to, why, held) {
         follow_trackers(core, &plan.trackers, (plan.backend, plan.server), to);
     }
+}
+
+/// The traffic saw `error-limit` consecutive errors of the server
+/// (`observe`): `on-error` says what that does to its health
+/// (__health_adjust). The check's status becomes HANA.
+fn observed(
+    core: &Core,
+    plan: &CheckPlan,
+    srv: &ServerPlan,
+    health: &mut Health,
+    prev: &mut Status,
+    last: Event,
+) {
+    let info = format!(
+        "Detected {} consecutive errors, last one was: {}",
+        srv.observe.limit.max(1),
+        last.description()
+    );
+    match srv.observe.on_error {
+        // Only the next check comes sooner.
+        OnError::FastInter => return,
+        // One failure short of down.
+        OnError::SuddenDeath if health.health > health.rise => health.health = health.rise + 1,
+        OnError::SuddenDeath | OnError::FailCheck => {}
+        // The next failure takes it down.
+        OnError::MarkDown => health.health = health.rise,
+    }
+    let o = Outcome::new(Status::Hana, 0, info, Duration::ZERO);
+    // HAProxy adjusts the health from the stream whose connect failed
+    // before it releases the server (back_handle_st_cer): that stream is
+    // in the line's "sessions active". Here it released its slot right
+    // after reporting, before this task ran.
+    let held = u32::from(last == Event::L4Err);
+    apply(core, plan, srv, health, prev, (&o, held));
 }
 
 /// strerror(errno) of an I/O error ("Connection refused").

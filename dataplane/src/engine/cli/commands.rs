@@ -86,6 +86,15 @@ pub static COMMANDS: &[Command] = &[
     cmd!(&["disable", "frontend"], Some("disable frontend <frontend>             : temporarily disable specific frontend"), Admin, Run::Now(|c| frontend_state(c, FrontendState::Paused))),
     cmd!(&["enable", "frontend"], Some("enable frontend <frontend>              : re-enable specific frontend"), Admin, Run::Now(|c| frontend_state(c, FrontendState::Ready))),
     cmd!(&["shutdown", "frontend"], Some("shutdown frontend <frontend>            : stop a specific frontend"), Admin, Run::Now(|c| frontend_state(c, FrontendState::Stopped))),
+    cmd!(&["shutdown", "sessions", "server"], Some("shutdown sessions server <bk>/<srv>     : kill sessions on a server"), Admin, Run::Now(|c| {
+        match find_server(c, 3) {
+            Ok((b, s)) => {
+                c.core.shared.shutdown_streams(b, s, crate::log::termination::Cause::Killed);
+                Reply::Empty
+            }
+            Err(r) => r,
+        }
+    })),
     cmd!(&["disable", "health"], Some("disable health                          : disable health checks"), Admin, Run::Now(|c| checks_onoff(c, false, false))),
     cmd!(&["enable", "health"], Some("enable health                           : enable health checks"), Admin, Run::Now(|c| checks_onoff(c, false, true))),
     cmd!(&["disable", "agent"], Some("disable agent                           : disable agent checks"), Admin, Run::Now(|c| checks_onoff(c, true, false))),
@@ -962,6 +971,7 @@ fn check_status_code(s: crate::engine::checks::health::Status) -> u32 {
     use crate::engine::checks::health::Status;
     match s {
         Status::Ini => 1,
+        Status::Hana => 4,
         Status::SockErr => 5,
         Status::L4Ok => 6,
         Status::L4Tout => 7,
