@@ -279,7 +279,7 @@ fn apply(
                 srv.backup,
                 o,
                 health,
-                u32::from(srv.state.get().weight),
+                srv.weights.user(),
             );
             warn(&line);
             send(core, plan.backend, Level::Notice, line);
