@@ -60,7 +60,7 @@ pub const UNSUPPORTED: &[Unsupported] = &[
     },
     Unsupported {
         key: "health checks",
-        why: "only TCP connect checks, option httpchk (http-check send, disable-on-404, expect status|rstatus|string|rstring), option tcp-check (connect [port], send, send-binary, expect string|binary|rstring) option redis-check, ssl-hello-chk, smtpchk, pgsql-check, ldap-check and mysql-check run yet; agent checks, observe, slowstart, init-state down without a check, check-send-proxy, check-ssl, on-marked-down/up, the other check kinds and rules do not",
+        why: "only TCP connect checks, option httpchk (http-check send, disable-on-404, expect status|rstatus|string|rstring), option tcp-check (connect [port], send, send-binary, expect string|binary|rstring) option redis-check, ssl-hello-chk, smtpchk, pgsql-check, ldap-check and mysql-check, agent checks and slowstart run yet; observe, init-state down without a check, check-send-proxy, check-ssl, on-marked-down/up, the other check kinds and rules do not",
     },
     Unsupported {
         key: "ssl",
@@ -317,12 +317,8 @@ fn check_diag(px: &Proxy, e: &str) -> Diagnostic {
 /// The server options of the check machinery that do not run yet.
 fn unsupported_check_option(o: &ringlb_config::model::ServerOptions) -> Option<&'static str> {
     let checked = o.check == Some(true);
-    if o.agent_check == Some(true) {
-        Some("agent-check")
-    } else if o.observe.is_some() {
+    if o.observe.is_some() {
         Some("observe")
-    } else if checked && o.slowstart.is_some_and(|d| !d.is_zero()) {
-        Some("slowstart")
     } else if checked && o.check_send_proxy == Some(true) {
         Some("check-send-proxy")
     } else if checked && o.check_ssl == Some(true) {
@@ -521,15 +517,6 @@ fn proxy_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
         }
         if let Some(src) = &o.source {
             source_checks(&px.name, &s.name, src, out);
-        }
-        if o.slowstart.is_some() && o.check != Some(true) {
-            // Ignoring it cannot change traffic: slow start only applies
-            // to a server coming back up, which needs a check (a checked
-            // server's slowstart is refused above).
-            out.push(Diagnostic::warning(
-                &s.loc,
-                "'slowstart' has no effect yet: it applies when a server comes back up, which needs health checks",
-            ));
         }
     }
     // HAProxy's puid orders `balance first` and places consistent-hash

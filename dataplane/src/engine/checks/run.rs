@@ -25,6 +25,48 @@ pub fn start(core: &Rc<Core>) {
         let core = Rc::clone(core);
         spawn(async move { check_loop(&core, i).await });
     }
+    for i in (0..core.shared.plan.checks.agents.len()).filter(|i| i % cores == core.id) {
+        let core = Rc::clone(core);
+        spawn(async move { super::agent::agent_loop(&core, i).await });
+    }
+    let warming = core.shared.plan.backends.iter().enumerate().flat_map(|(b, be)| {
+        be.servers
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.weights.slowstart > 0)
+            .map(move |(i, _)| (b, i))
+    });
+    for (n, (b, s)) in warming.enumerate() {
+        if n % cores == core.id {
+            let core = Rc::clone(core);
+            spawn(async move { warmup_loop(&core, b, s).await });
+        }
+    }
+}
+
+/// server_warmup: while server (b, s) is Starting, its effective weight
+/// (and so its share and connection limit) is recomputed every second, or
+/// every 1/20 of the slow start if longer; the queues are offered the new
+/// room as each core follows the change.
+async fn warmup_loop(core: &Core, b: usize, s: usize) {
+    let Some(srv) = core.shared.plan.backends.get(b).and_then(|be| be.servers.get(s)) else {
+        return;
+    };
+    let every = Duration::from_millis(u64::from(srv.weights.slowstart) * 1000 / 20)
+        .max(Duration::from_secs(1));
+    let entry = core.timers.register();
+    loop {
+        entry.set(Some(Instant::now() + every));
+        let wait = std::pin::pin!(entry.wait());
+        let stop = std::pin::pin!(core.stop_accepting.wait());
+        if let Either::Right(_) = select(wait, stop).await {
+            return;
+        }
+        let now = srv.state.get();
+        if now.oper == Oper::Starting && now.admin & admin::MAINT == 0 {
+            core.shared.recalc_eweight(b, s);
+        }
+    }
 }
 
 /// A small xorshift for `spread-checks` (HAProxy's ha_random32 use).
@@ -74,12 +116,15 @@ async fn check_loop(core: &Core, idx: usize) {
         if maint(srv) {
             was_maint = true;
             health.health = 0;
+            plan.health_now.store(0, std::sync::atomic::Ordering::Relaxed);
             next = Instant::now() + plan.intervals.inter;
             continue;
         }
         if was_maint {
             was_maint = false;
             health.health = health.rise;
+            plan.health_now
+                .store(health.health, std::sync::atomic::Ordering::Relaxed);
         }
         // A stop does not wait for a check under way (its socket closes
         // with the dropped future).
@@ -92,6 +137,8 @@ async fn check_loop(core: &Core, idx: usize) {
             }
         };
         apply(core, plan, srv, &mut health, &mut prev, &outcome);
+        plan.health_now
+            .store(health.health, std::sync::atomic::Ordering::Relaxed);
         let stopped = srv.state.get().oper == Oper::Stopped;
         let inter = plan.intervals.next(&health, stopped);
         next = Instant::now() + jitter(&mut seed, inter, plan.spread);
@@ -99,7 +146,7 @@ async fn check_loop(core: &Core, idx: usize) {
 }
 
 /// Usable active and backup servers (srv_act, srv_bck).
-fn counts(be: &BackendPlan) -> Counts {
+pub(super) fn counts(be: &BackendPlan) -> Counts {
     let mut c = Counts::default();
     for s in &be.servers {
         if s.state.get().usable() {
@@ -124,13 +171,13 @@ fn to_stderr(tag: &str, line: &str) {
     );
 }
 
-fn warn(line: &str) {
+pub(super) fn warn(line: &str) {
     to_stderr("[WARNING] ", line);
 }
 
 /// Why a server's state changes, as its line says it.
 #[derive(Clone, Copy)]
-enum Why<'a> {
+pub(super) enum Why<'a> {
     /// Its own check (the reason part of the line).
     Check(&'a Outcome),
     /// Its own check under `option log-health-checks`, whose own line said
@@ -141,7 +188,7 @@ enum Why<'a> {
 }
 
 /// Send a line to backend `b`'s log targets from this core.
-fn send(core: &Core, b: usize, level: Level, line: String) {
+pub(super) fn send(core: &Core, b: usize, level: Level, line: String) {
     if let Some(sink) = core
         .shared
         .plan
@@ -158,7 +205,7 @@ fn send(core: &Core, b: usize, level: Level, line: String) {
 /// srv_update_status): nothing for a server in maintenance or already so;
 /// else the state changes through the one owner, the line is logged, and
 /// the servers that track it follow. Whether it changed.
-fn set_state(core: &Core, b: usize, s: usize, to: Transition, why: Why<'_>) -> bool {
+pub(super) fn set_state(core: &Core, b: usize, s: usize, to: Transition, why: Why<'_>) -> bool {
     let shared = &core.shared;
     let (Some(be), Some(log)) = (
         shared.plan.backends.get(b),
@@ -185,7 +232,12 @@ fn set_state(core: &Core, b: usize, s: usize, to: Transition, why: Why<'_>) -> b
         Transition::Down => Oper::Stopped,
         Transition::Stopping => Oper::Stopping,
     };
-    if !shared.set_server(b, s, Change::Oper(oper)) {
+    let changed = if to == Transition::Up {
+        shared.bring_up(b, s)
+    } else {
+        shared.set_server(b, s, Change::Oper(oper))
+    };
+    if !changed {
         return false;
     }
     let after = counts(be);
@@ -219,22 +271,27 @@ fn set_state(core: &Core, b: usize, s: usize, to: Transition, why: Why<'_>) -> b
     };
     send(core, b, level, line);
     if before.active + before.backup > 0 && after.active + after.backup == 0 {
-        to_stderr(
-            "[ALERT]   ",
-            &format!("{} '{}' has no server available!", log.word, be.name),
-        );
-        send(
-            core,
-            b,
-            Level::Emerg,
-            format!("{} {} has no server available!", log.word, be.name),
-        );
+        no_server_left(core, b, log.word, &be.name);
     }
     true
 }
 
+/// set_backend_down's lines: backend `b` lost its last usable server.
+pub(super) fn no_server_left(core: &Core, b: usize, word: &str, name: &str) {
+    to_stderr(
+        "[ALERT]   ",
+        &format!("{word} '{name}' has no server available!"),
+    );
+    send(
+        core,
+        b,
+        Level::Emerg,
+        format!("{word} {name} has no server available!"),
+    );
+}
+
 /// The trackers of a server that changed follow it, depth first.
-fn follow_trackers(core: &Core, trackers: &[super::Tracker], via: (usize, usize), to: Transition) {
+pub(super) fn follow_trackers(core: &Core, trackers: &[super::Tracker], via: (usize, usize), to: Transition) {
     let plan = &core.shared.plan;
     let Some((vb, vs)) = plan
         .backends
@@ -286,10 +343,18 @@ fn apply(
         }
     }
     *prev = o.status;
-    // check_notify_stopping / _success / _failure.
+    // check_notify_stopping / _success / _failure; an agent that said down
+    // keeps the server down.
+    let agent_down = || {
+        core.shared
+            .plan
+            .checks
+            .agent_of(plan.backend, plan.server)
+            .is_some_and(|a| !a.allows_up())
+    };
     let to = if !passed && health.health == 0 {
         Transition::Down
-    } else if passed && health.is_up() {
+    } else if passed && health.is_up() && !agent_down() {
         if o.status == Status::L7OkC {
             Transition::Stopping
         } else {
@@ -309,7 +374,7 @@ fn apply(
 }
 
 /// strerror(errno) of an I/O error ("Connection refused").
-fn strerror(e: &std::io::Error) -> String {
+pub(super) fn strerror(e: &std::io::Error) -> String {
     match e.raw_os_error() {
         Some(n) => nix::errno::Errno::from_raw(n).desc().to_string(),
         None => e.to_string(),
@@ -320,7 +385,7 @@ fn strerror(e: &std::io::Error) -> String {
 /// handshake's last ACK (TCP_QUICKACK off before connect, as HAProxy's
 /// CONNECT_DELACK_ALWAYS) and then resets the connection, so the server's
 /// application never sees it.
-async fn connect(target: &Target, srv: &ServerPlan, quiet: bool) -> std::io::Result<Conn> {
+pub(super) async fn connect(target: &Target, srv: &ServerPlan, quiet: bool) -> std::io::Result<Conn> {
     match target {
         Target::Unix(p) => Conn::connect_unix(p).await,
         Target::Inet(addr) => {
@@ -380,8 +445,8 @@ async fn check_once(core: &Core, plan: &CheckPlan, srv: &ServerPlan) -> Outcome 
 
 /// When a connection started now must be up, and when the check must end
 /// once it is (HAProxy's check task expiry, see `simple_check`).
-struct Deadlines {
-    connect: Instant,
+pub(super) struct Deadlines {
+    pub(super) connect: Instant,
     timeout_check: Option<Duration>,
 }
 
@@ -389,14 +454,25 @@ impl Deadlines {
     /// tcpcheck_eval_connect: `inter` for the whole check, or with
     /// `timeout check` min(inter, timeout connect) to connect.
     fn new(plan: &CheckPlan) -> Deadlines {
-        let inter = plan.intervals.inter;
-        let connect_for = match (plan.timeout_check, plan.timeout_connect) {
+        Deadlines::with(
+            plan.intervals.inter,
+            plan.timeout_check,
+            plan.timeout_connect,
+        )
+    }
+
+    pub(super) fn with(
+        inter: Duration,
+        timeout_check: Option<Duration>,
+        timeout_connect: Option<Duration>,
+    ) -> Deadlines {
+        let connect_for = match (timeout_check, timeout_connect) {
             (Some(_), Some(c)) => inter.min(c),
             _ => inter,
         };
         Deadlines {
             connect: Instant::now() + connect_for,
-            timeout_check: plan.timeout_check,
+            timeout_check,
         }
     }
 
@@ -405,7 +481,7 @@ impl Deadlines {
     /// without queueing the task again, so the task still wakes at the
     /// connect deadline first: a check ends at the later of the two
     /// (observed on 2.6: timeout check 150ms, inter 1s -> L7TOUT at 1s).
-    fn connected(&self) -> Instant {
+    pub(super) fn connected(&self) -> Instant {
         match self.timeout_check {
             Some(t) => self.connect.max(Instant::now() + t),
             None => self.connect,
@@ -413,7 +489,7 @@ impl Deadlines {
     }
 }
 
-fn left(deadline: Instant) -> Duration {
+pub(super) fn left(deadline: Instant) -> Duration {
     deadline.saturating_duration_since(Instant::now())
 }
 
