@@ -108,9 +108,7 @@ fn check_proxy(cfg: &Config, px: &Proxy, diags: &mut Diagnostics) {
             }
             // _srv_parse_finalize: an agent needs a port (agent-port, or
             // port).
-            if s.opts.agent_check == Some(true)
-                && s.opts.agent_port.or(s.opts.port).is_none()
-            {
+            if s.opts.agent_check == Some(true) && s.opts.agent_port.or(s.opts.port).is_none() {
                 diags.push(Diagnostic::error(
                     &s.loc,
                     format!(

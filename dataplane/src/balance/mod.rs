@@ -723,11 +723,7 @@ impl Balancer {
         let Some(s) = self.farm.servers.get(idx) else {
             return;
         };
-        let points = if self.farm.usable(s) {
-            s.weight
-        } else {
-            0
-        };
+        let points = if self.farm.usable(s) { s.weight } else { 0 };
         let (id, backup) = (s.id, s.backup);
         if let Some(ring) = self.ring_mut() {
             ring.set_points(idx, id, backup, points);

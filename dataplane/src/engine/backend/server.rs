@@ -217,10 +217,20 @@ impl Weights {
         u64::try_from(self.base.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    /// Whole seconds since the server came up, as HAProxy counts them
-    /// (now.tv_sec - last_change).
+    /// Whole seconds since the server came up (HAProxy's now.tv_sec -
+    /// last_change, as its warm-up task sees it every second after).
     fn elapsed_s(&self) -> u64 {
-        self.now_ms() / 1000 - self.since_ms.load(Ordering::Relaxed) / 1000
+        self.now_ms()
+            .saturating_sub(self.since_ms.load(Ordering::Relaxed))
+            / 1000
+    }
+
+    /// How long since the server last came up.
+    pub fn since_up(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(
+            self.now_ms()
+                .saturating_sub(self.since_ms.load(Ordering::Relaxed)),
+        )
     }
 
     /// The server comes up now: the ramp starts.
@@ -230,9 +240,7 @@ impl Weights {
 
     /// Whether a server in `oper` is still warming up.
     pub fn warming(&self, oper: Oper) -> bool {
-        oper == Oper::Starting
-            && self.slowstart > 0
-            && self.elapsed_s() < u64::from(self.slowstart)
+        oper == Oper::Starting && self.slowstart > 0 && self.elapsed_s() < u64::from(self.slowstart)
     }
 
     /// server_recalc_eweight: the user weight times the ramp
@@ -267,7 +275,12 @@ impl crate::engine::Process {
     /// (with the slow start ramp if it is warming up). Whether the
     /// effective weight changed (false for an unknown server).
     pub fn set_user_weight(&self, backend: usize, server: usize, weight: u32) -> bool {
-        let Some(s) = self.plan.backends.get(backend).and_then(|b| b.servers.get(server)) else {
+        let Some(s) = self
+            .plan
+            .backends
+            .get(backend)
+            .and_then(|b| b.servers.get(server))
+        else {
             return false;
         };
         s.weights
@@ -286,7 +299,12 @@ impl crate::engine::Process {
     /// weight and the ramp; a server whose slow start is over becomes
     /// Running. Whether the state changed.
     pub fn recalc_eweight(&self, backend: usize, server: usize) -> bool {
-        let Some(s) = self.plan.backends.get(backend).and_then(|b| b.servers.get(server)) else {
+        let Some(s) = self
+            .plan
+            .backends
+            .get(backend)
+            .and_then(|b| b.servers.get(server))
+        else {
             return false;
         };
         let now = s.state.get();
@@ -306,7 +324,12 @@ impl crate::engine::Process {
     /// with its weight at the bottom of the ramp when it has a slow start,
     /// else Running. Whether the state changed.
     pub fn bring_up(&self, backend: usize, server: usize) -> bool {
-        let Some(s) = self.plan.backends.get(backend).and_then(|b| b.servers.get(server)) else {
+        let Some(s) = self
+            .plan
+            .backends
+            .get(backend)
+            .and_then(|b| b.servers.get(server))
+        else {
             return false;
         };
         s.weights.mark_up();
@@ -418,6 +441,32 @@ mod tests {
         assert!(st.apply(Change::AdminClear(admin::CMAINT)));
         assert!(st.get().usable());
         assert!(!st.apply(Change::AdminClear(admin::CMAINT)), "no change");
+    }
+
+    #[test]
+    fn a_slow_start_begins_at_a_sixteenth() {
+        use super::Weights;
+        let w = Weights::new(10, 4, true);
+        w.mark_up();
+        assert!(w.warming(Oper::Starting));
+        assert!(!w.warming(Oper::Running));
+        // (16 x 0 + 4) / 4 = 1 sixteenth of the user weight.
+        assert_eq!(w.eweight(Oper::Starting), 10);
+        assert_eq!(w.eweight(Oper::Running), 160);
+        // The limit starts at 1; no limit stays none.
+        assert_eq!(w.ramp_maxconn(Oper::Starting, 50), 1);
+        assert_eq!(w.ramp_maxconn(Oper::Starting, 0), 0);
+        assert_eq!(w.ramp_maxconn(Oper::Running, 50), 50);
+        // Static algorithms take the full weight at once.
+        let st = Weights::new(10, 4, false);
+        st.mark_up();
+        assert_eq!(st.eweight(Oper::Starting), 160);
+        assert_eq!(st.ramp_maxconn(Oper::Starting, 50), 1);
+        // No slow start: never warming.
+        let none = Weights::new(10, 0, true);
+        none.mark_up();
+        assert!(!none.warming(Oper::Starting));
+        assert_eq!(none.eweight(Oper::Starting), 160);
     }
 
     #[test]

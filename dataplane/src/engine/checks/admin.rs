@@ -73,7 +73,12 @@ fn tracked(core: &Core, b: usize, s: usize) -> Option<(usize, usize)> {
         .list
         .iter()
         .map(|c| (c.backend, c.server, &c.trackers))
-        .chain(checks.agents.iter().map(|a| (a.backend, a.server, &a.trackers)));
+        .chain(
+            checks
+                .agents
+                .iter()
+                .map(|a| (a.backend, a.server, &a.trackers)),
+        );
     for (pb, ps, ts) in roots {
         if let Some(p) = find(ts, (b, s), (pb, ps)) {
             return Some(p);
@@ -231,7 +236,17 @@ fn update(core: &Core, b: usize, s: usize, before: Snapshot, next: u8, cause: Op
         // unless the tracked server or the agent is down; the health check
         // restarts "up but checked at once".
         let tracked_oper = tracked(core, b, s).and_then(|(tb, ts)| {
-            Some(shared.plan.backends.get(tb)?.servers.get(ts)?.state.get().oper)
+            Some(
+                shared
+                    .plan
+                    .backends
+                    .get(tb)?
+                    .servers
+                    .get(ts)?
+                    .state
+                    .get()
+                    .oper,
+            )
         });
         let agent_ok = shared
             .plan
@@ -350,7 +365,8 @@ fn update(core: &Core, b: usize, s: usize, before: Snapshot, next: u8, cause: Op
             }
         }
     }
-    for (level, line) in lines {
+    for (level, mut line) in lines {
+        line.push('.');
         run::warn(&line);
         run::send(core, b, level, line);
     }

@@ -130,7 +130,10 @@ pub fn parse(line: &str) -> Reply<'_> {
             r.admin = Some(AdminWord::Maint);
         } else if word.starts_with(|c: char| c.is_ascii_digit()) && word.contains('%') {
             r.weight = Some(word);
-        } else if word.len() >= 8 && word.get(..8).is_some_and(|p| p.eq_ignore_ascii_case("maxconn:"))
+        } else if word.len() >= 8
+            && word
+                .get(..8)
+                .is_some_and(|p| p.eq_ignore_ascii_case("maxconn:"))
         {
             r.maxconn = word.get(8..);
         } else if r.error.is_none() {
@@ -154,9 +157,9 @@ fn strtol(s: &str) -> Option<(i64, &str)> {
         return None;
     }
     let (num, after) = t.split_at(digits);
-    let v = num
-        .bytes()
-        .fold(0i64, |v, d| v.saturating_mul(10).saturating_add(i64::from(d - b'0')));
+    let v = num.bytes().fold(0i64, |v, d| {
+        v.saturating_mul(10).saturating_add(i64::from(d - b'0'))
+    });
     Some((if neg { -v } else { v }, after))
 }
 

@@ -535,7 +535,12 @@ fn agent_plan(
     resolve: &dyn Fn(&str) -> Result<IpAddr, String>,
 ) -> Result<agent::AgentPlan, String> {
     let o = &s.opts;
-    let err = |e: String| format!("backend '{}', server '{}': agent-check {e}", px.name, s.name);
+    let err = |e: String| {
+        format!(
+            "backend '{}', server '{}': agent-check {e}",
+            px.name, s.name
+        )
+    };
     let ip = match o.agent_addr.as_deref().or(o.addr.as_deref()) {
         Some(a) => resolve(a).map_err(err)?,
         None => match &sp.addr {
@@ -623,9 +628,8 @@ fn spread_first_checks(
         .collect();
     servers.sort_unstable();
     servers.dedup();
-    let pos = |id: ServerId| {
-        u32::try_from(servers.binary_search(&id).unwrap_or(0)).unwrap_or(u32::MAX)
-    };
+    let pos =
+        |id: ServerId| u32::try_from(servers.binary_search(&id).unwrap_or(0)).unwrap_or(u32::MAX);
     let first = |inter: Duration, at: u32| {
         let mut base = inter;
         if let Some(m) = mininter {

@@ -29,13 +29,19 @@ pub fn start(core: &Rc<Core>) {
         let core = Rc::clone(core);
         spawn(async move { super::agent::agent_loop(&core, i).await });
     }
-    let warming = core.shared.plan.backends.iter().enumerate().flat_map(|(b, be)| {
-        be.servers
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.weights.slowstart > 0)
-            .map(move |(i, _)| (b, i))
-    });
+    let warming = core
+        .shared
+        .plan
+        .backends
+        .iter()
+        .enumerate()
+        .flat_map(|(b, be)| {
+            be.servers
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.weights.slowstart > 0)
+                .map(move |(i, _)| (b, i))
+        });
     for (n, (b, s)) in warming.enumerate() {
         if n % cores == core.id {
             let core = Rc::clone(core);
@@ -45,15 +51,24 @@ pub fn start(core: &Rc<Core>) {
 }
 
 /// server_warmup: while server (b, s) is Starting, its effective weight
-/// (and so its share and connection limit) is recomputed every second, or
-/// every 1/20 of the slow start if longer; the queues are offered the new
-/// room as each core follows the change.
+/// (and so its share and connection limit) follows the whole seconds
+/// since it came up; the queues are offered the new room as each core
+/// follows the change. HAProxy's task runs every second (or 1/20 of the
+/// slow start if longer) from the moment the server came up; this one
+/// looks four times a second and steps when HAProxy's would have run, so
+/// each step lands within 250ms of HAProxy's. At the end the server is
+/// Running, and HAProxy says it is UP again.
 async fn warmup_loop(core: &Core, b: usize, s: usize) {
-    let Some(srv) = core.shared.plan.backends.get(b).and_then(|be| be.servers.get(s)) else {
+    let Some(be) = core.shared.plan.backends.get(b) else {
         return;
     };
-    let every = Duration::from_millis(u64::from(srv.weights.slowstart) * 1000 / 20)
+    let Some(srv) = be.servers.get(s) else {
+        return;
+    };
+    let period = Duration::from_millis(u64::from(srv.weights.slowstart) * 1000 / 20)
         .max(Duration::from_secs(1));
+    let every = Duration::from_millis(250);
+    let mut last_step = None;
     let entry = core.timers.register();
     loop {
         entry.set(Some(Instant::now() + every));
@@ -63,8 +78,29 @@ async fn warmup_loop(core: &Core, b: usize, s: usize) {
             return;
         }
         let now = srv.state.get();
-        if now.oper == Oper::Starting && now.admin & admin::MAINT == 0 {
-            core.shared.recalc_eweight(b, s);
+        if now.oper != Oper::Starting {
+            last_step = None;
+            continue;
+        }
+        let step = srv.weights.since_up().as_millis() / period.as_millis().max(1);
+        if last_step == Some(step) {
+            continue;
+        }
+        last_step = Some(step);
+        if now.admin & admin::MAINT == 0
+            && core.shared.recalc_eweight(b, s)
+            && srv.state.get().oper == Oper::Running
+        {
+            let farm = Farm {
+                counts: counts(be),
+                sessions: srv.conns.get(),
+                requeued: 0,
+                queued: srv.queued.get(),
+            };
+            let line =
+                health::state_line(&be.name, &srv.name, srv.backup, Transition::Up, None, &farm);
+            warn(&line);
+            send(core, b, Level::Notice, line);
         }
     }
 }
@@ -116,7 +152,8 @@ async fn check_loop(core: &Core, idx: usize) {
         if maint(srv) {
             was_maint = true;
             health.health = 0;
-            plan.health_now.store(0, std::sync::atomic::Ordering::Relaxed);
+            plan.health_now
+                .store(0, std::sync::atomic::Ordering::Relaxed);
             next = Instant::now() + plan.intervals.inter;
             continue;
         }
@@ -291,7 +328,12 @@ pub(super) fn no_server_left(core: &Core, b: usize, word: &str, name: &str) {
 }
 
 /// The trackers of a server that changed follow it, depth first.
-pub(super) fn follow_trackers(core: &Core, trackers: &[super::Tracker], via: (usize, usize), to: Transition) {
+pub(super) fn follow_trackers(
+    core: &Core,
+    trackers: &[super::Tracker],
+    via: (usize, usize),
+    to: Transition,
+) {
     let plan = &core.shared.plan;
     let Some((vb, vs)) = plan
         .backends
@@ -385,7 +427,11 @@ pub(super) fn strerror(e: &std::io::Error) -> String {
 /// handshake's last ACK (TCP_QUICKACK off before connect, as HAProxy's
 /// CONNECT_DELACK_ALWAYS) and then resets the connection, so the server's
 /// application never sees it.
-pub(super) async fn connect(target: &Target, srv: &ServerPlan, quiet: bool) -> std::io::Result<Conn> {
+pub(super) async fn connect(
+    target: &Target,
+    srv: &ServerPlan,
+    quiet: bool,
+) -> std::io::Result<Conn> {
     match target {
         Target::Unix(p) => Conn::connect_unix(p).await,
         Target::Inet(addr) => {
