@@ -480,3 +480,105 @@ on_both!(
     slowstart_ramps_the_share_on_haproxy,
     slowstart_ramps_the_share_on_ringlb
 );
+
+/// A server on a port of its own that can die (its listener closed:
+/// connections are refused) and come back on the same port (as in
+/// checks.rs).
+struct Switch {
+    addr: SocketAddr,
+    listener: Option<socket2::Socket>,
+}
+
+impl Switch {
+    fn new() -> Switch {
+        let mut s = Switch {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            listener: None,
+        };
+        s.up();
+        s
+    }
+
+    fn up(&mut self) {
+        let sock =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        sock.set_reuse_address(true).unwrap();
+        sock.bind(&self.addr.into()).unwrap();
+        sock.listen(64).unwrap();
+        self.addr = sock.local_addr().unwrap().as_socket().unwrap();
+        let l: TcpListener = sock.try_clone().unwrap().into();
+        thread::spawn(move || {
+            for s in l.incoming() {
+                let Ok(mut s) = s else { break };
+                thread::spawn(move || {
+                    crate::harness::echo_until_eof(&mut s);
+                    let _ = s.shutdown(Shutdown::Write);
+                });
+            }
+        });
+        self.listener = Some(sock);
+    }
+
+    fn down(&mut self) {
+        if let Some(l) = self.listener.take() {
+            let _ = l.shutdown(Shutdown::Both);
+        }
+    }
+}
+
+/// A server the agent drains keeps draining while its health check takes
+/// it down and up, and HAProxy 2.6 says so after each change.
+fn draining_through_down_and_up(name: &str, program: &Path) {
+    let mut s1 = Switch::new();
+    let s2 = Backend::echo();
+    let agent = Agent::start("drain");
+    let p = start(
+        name,
+        program,
+        &config(
+            ONE,
+            DEFAULTS,
+            &format!(
+                "    server s1 {} check inter 100 rise 1 fall 1 agent-check agent-port {} agent-inter 100\n    server s2 {}\n",
+                s1.addr,
+                agent.addr.port(),
+                s2.addr
+            ),
+        ),
+    );
+    let (line, _) = next_check_line(&p, DEADLINE);
+    assert_eq!(
+        line,
+        "Server be/s1 enters drain state. 1 active and 0 backup servers online. 0 sessions requeued, 0 total in queue.",
+        "{name}"
+    );
+    let v = servers_of(&p, 4, name);
+    assert_eq!(count(&v, "s1"), 0, "{name}: {v:?}");
+    s1.down();
+    let (line, _) = next_check_line(&p, DEADLINE);
+    assert_eq!(
+        line,
+        "Server be/s1 is DOWN, reason: Layer4 connection problem, info: \"Connection refused\", check duration: Nms. 1 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue.",
+        "{name}"
+    );
+    let (line, _) = next_check_line(&p, DEADLINE);
+    assert_eq!(line, "Server be/s1 remains in forced drain mode.", "{name}");
+    s1.up();
+    let (line, _) = next_check_line(&p, DEADLINE);
+    assert_eq!(
+        line,
+        "Server be/s1 is UP, reason: Layer4 check passed, check duration: Nms. 1 active and 0 backup servers online. 0 sessions requeued, 0 total in queue.",
+        "{name}"
+    );
+    let (line, _) = next_check_line(&p, DEADLINE);
+    assert_eq!(line, "Server be/s1 remains in forced drain mode.", "{name}");
+    // Drain again and again: nothing new.
+    no_check_line(&p, Duration::from_millis(400), name);
+    let v = servers_of(&p, 4, name);
+    assert_eq!(count(&v, "s1"), 0, "{name}: {v:?}");
+}
+on_both!(
+    draining_through_down_and_up,
+    draining_through_down_and_up_on_haproxy,
+    draining_through_down_and_up_on_ringlb
+);

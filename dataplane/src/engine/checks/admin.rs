@@ -316,17 +316,27 @@ fn update(core: &Core, b: usize, s: usize, before: Snapshot, next: u8, cause: Op
         let next_drain = next & admin::DRAIN != 0;
         if !before_drain && next_drain {
             let c = run::counts(be);
-            lines.push((
-                Level::Notice,
+            let via = via_unless(next & admin::FDRAIN != 0);
+            // srv_append_status says "left" of a server that is down.
+            let line = if srv.state.get().oper == Oper::Stopped {
                 format!(
-                    "{head} enters drain state{cause}{}. {} active and {} backup servers online.{} 0 sessions requeued, {} total in queue",
-                    via_unless(next & admin::FDRAIN != 0),
+                    "{head} enters drain state{cause}{via}. {} active and {} backup servers left.{} {} sessions active, 0 requeued, {} remaining in queue",
+                    c.active,
+                    c.backup,
+                    on_backup(c),
+                    srv.conns.get(),
+                    srv.queued.get()
+                )
+            } else {
+                format!(
+                    "{head} enters drain state{cause}{via}. {} active and {} backup servers online.{} 0 sessions requeued, {} total in queue",
                     c.active,
                     c.backup,
                     on_backup(c),
                     srv.queued.get()
-                ),
-            ));
+                )
+            };
+            lines.push((Level::Notice, line));
             went_down = true;
         } else if before_drain && !next_drain {
             let updown = if srv.state.get().oper == Oper::Stopped {
@@ -374,6 +384,43 @@ fn update(core: &Core, b: usize, s: usize, before: Snapshot, next: u8, cause: Op
     if went_down && had_servers && c.active + c.backup == 0 {
         run::no_server_left(core, b, word, &be.name);
     }
+}
+
+/// The tail of srv_update_status for a draining server whose drain did
+/// not change (a state change, a weight change, a slow start step):
+/// HAProxy 2.6 says it again each time.
+pub fn remains_draining(core: &Core, b: usize, s: usize) {
+    let Some(now) = snapshot(core, b, s) else {
+        return;
+    };
+    if now.admin & admin::MAINT != 0 || now.admin & admin::DRAIN == 0 {
+        return;
+    }
+    let Some(be) = core.shared.plan.backends.get(b) else {
+        return;
+    };
+    let Some(srv) = be.servers.get(s) else {
+        return;
+    };
+    let head = format!(
+        "{}Server {}/{}",
+        if srv.backup { "Backup " } else { "" },
+        be.name,
+        srv.name
+    );
+    let line = if now.admin & admin::FDRAIN == 0 {
+        let via = tracked(core, b, s)
+            .and_then(|(tb, ts)| {
+                let tbe = core.shared.plan.backends.get(tb)?;
+                Some(format!(" via {}/{}", tbe.name, tbe.servers.get(ts)?.name))
+            })
+            .unwrap_or_default();
+        format!("{head} is leaving forced drain but remains in drain mode{via}.")
+    } else {
+        format!("{head} remains in forced drain mode.")
+    };
+    run::warn(&line);
+    run::send(core, b, Level::Notice, line);
 }
 
 fn on_backup(c: super::health::Counts) -> &'static str {

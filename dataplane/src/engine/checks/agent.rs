@@ -369,6 +369,7 @@ fn apply(
                 match weight_change(w, srv.weight, srv.weights.dynamic) {
                     Ok(w) => {
                         shared.set_user_weight(b, s, w);
+                        super::admin::remains_draining(core, b, s);
                     }
                     Err(m) => warning = warning.or(Some(m)),
                 }

@@ -83,14 +83,16 @@ async fn warmup_loop(core: &Core, b: usize, s: usize) {
             continue;
         }
         let step = srv.weights.since_up().as_millis() / period.as_millis().max(1);
-        if last_step == Some(step) {
+        // Step 0 is the coming up itself, which set the weight.
+        if last_step == Some(step) || step == 0 {
+            last_step = Some(step);
             continue;
         }
         last_step = Some(step);
-        if now.admin & admin::MAINT == 0
-            && core.shared.recalc_eweight(b, s)
-            && srv.state.get().oper == Oper::Running
-        {
+        if now.admin & admin::MAINT != 0 {
+            continue;
+        }
+        if core.shared.recalc_eweight(b, s) && srv.state.get().oper == Oper::Running {
             let farm = Farm {
                 counts: counts(be),
                 sessions: srv.conns.get(),
@@ -102,6 +104,7 @@ async fn warmup_loop(core: &Core, b: usize, s: usize) {
             warn(&line);
             send(core, b, Level::Notice, line);
         }
+        super::admin::remains_draining(core, b, s);
     }
 }
 
@@ -310,6 +313,7 @@ pub(super) fn set_state(core: &Core, b: usize, s: usize, to: Transition, why: Wh
     if before.active + before.backup > 0 && after.active + after.backup == 0 {
         no_server_left(core, b, log.word, &be.name);
     }
+    super::admin::remains_draining(core, b, s);
     true
 }
 
