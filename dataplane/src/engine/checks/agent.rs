@@ -51,6 +51,8 @@ pub struct AgentPlan {
     pub first: Duration,
     /// `option log-health-checks`.
     pub log_health: bool,
+    /// `spread-checks` (percent).
+    pub spread: u32,
     /// The servers that `track` this one.
     pub trackers: Vec<Tracker>,
     /// The agent's health counter (0 or 1), which the health check reads
@@ -258,6 +260,7 @@ pub async fn agent_loop(core: &Rc<Core>, idx: usize) {
         return;
     };
     let mut prev = Status::Ini;
+    let mut seed = 0x2545_f491u32 ^ u32::try_from(idx).unwrap_or(0).wrapping_mul(0x9e37_79b9) | 1;
     let entry = core.timers.register();
     let mut next = Instant::now() + plan.first;
     loop {
@@ -280,7 +283,7 @@ pub async fn agent_loop(core: &Rc<Core>, idx: usize) {
         };
         apply(core, plan, srv, &mut prev, ending, start.elapsed());
         // srv_getinter with rise = fall = 1: always `inter`.
-        next = Instant::now() + plan.inter;
+        next = Instant::now() + run::jitter(&mut seed, plan.inter, plan.spread);
     }
 }
 

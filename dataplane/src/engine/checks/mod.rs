@@ -454,7 +454,7 @@ pub fn build(
         for (i, (s, sp)) in px.servers.iter().zip(&be.servers).enumerate() {
             let o = &s.opts;
             if o.agent_check == Some(true) {
-                agents.push(agent_plan(px, s, sp, b, i, resolve)?);
+                agents.push(agent_plan(cfg, px, s, sp, b, i, resolve)?);
             }
             if o.check != Some(true) {
                 continue;
@@ -527,6 +527,7 @@ pub fn build(
 /// server's address), `agent-port` (else `port`), `agent-inter` (else
 /// `inter`), `agent-send`.
 fn agent_plan(
+    cfg: &Config,
     px: &Proxy,
     s: &ServerConf,
     sp: &crate::engine::plan::ServerPlan,
@@ -535,6 +536,7 @@ fn agent_plan(
     resolve: &dyn Fn(&str) -> Result<IpAddr, String>,
 ) -> Result<agent::AgentPlan, String> {
     let o = &s.opts;
+    let spread = u32::from(cfg.global.spread_checks.unwrap_or(0).min(50));
     let err = |e: String| {
         format!(
             "backend '{}', server '{}': agent-check {e}",
@@ -570,6 +572,7 @@ fn agent_plan(
         timeout_connect: px.timeouts.connect,
         first: Duration::ZERO,
         log_health: px.options.is_set("log-health-checks"),
+        spread,
         trackers: Vec::new(),
         health: std::sync::atomic::AtomicU32::new(agent::AGENT_RISE),
         last: health::Last::default(),

@@ -109,7 +109,7 @@ async fn warmup_loop(core: &Core, b: usize, s: usize) {
 }
 
 /// A small xorshift for `spread-checks` (HAProxy's ha_random32 use).
-fn jitter(seed: &mut u32, inter: Duration, percent: u32) -> Duration {
+pub(super) fn jitter(seed: &mut u32, inter: Duration, percent: u32) -> Duration {
     if percent == 0 {
         return inter;
     }
