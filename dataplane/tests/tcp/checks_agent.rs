@@ -582,3 +582,70 @@ on_both!(
     draining_through_down_and_up_on_haproxy,
     draining_through_down_and_up_on_ringlb
 );
+
+/// The servers that track a server follow what its agent says: down and
+/// up, maintenance (inherited: "via"), drain.
+fn trackers_follow_the_agent(name: &str, program: &Path) {
+    let (s1, s2) = (Backend::echo(), Backend::echo());
+    let agent = Agent::start("up");
+    let p = start(
+        name,
+        program,
+        &config(
+            ONE,
+            DEFAULTS,
+            &format!(
+                "    server s1 {} check inter 100 agent-check agent-port {} agent-inter 100\n    server s2 {} track s1\n    server s3 {}\n",
+                s1.addr,
+                agent.addr.port(),
+                s2.addr,
+                s2.addr
+            ),
+        ),
+    );
+    let expect = |want: &[&str]| {
+        for w in want {
+            let (line, _) = next_check_line(&p, DEADLINE);
+            assert_eq!(line, *w, "{name}");
+        }
+    };
+    agent.set("maint");
+    expect(&[
+        "Server be/s1 is going DOWN for maintenance. 2 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue.",
+        "Server be/s2 is going DOWN for maintenance via be/s1. 1 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue.",
+    ]);
+    let v = servers_of(&p, 4, name);
+    assert_eq!(count(&v, "s3"), 4, "{name}: {v:?}");
+    agent.set("ready");
+    expect(&[
+        "Server be/s1 is UP/READY (leaving forced maintenance).",
+        "Server be/s2 is UP/READY (leaving maintenance).",
+    ]);
+    agent.set("drain");
+    expect(&[
+        "Server be/s1 enters drain state. 2 active and 0 backup servers online. 0 sessions requeued, 0 total in queue.",
+        "Server be/s2 enters drain state via be/s1. 1 active and 0 backup servers online. 0 sessions requeued, 0 total in queue.",
+    ]);
+    agent.set("ready");
+    expect(&[
+        "Server be/s1 is UP (leaving forced drain).",
+        "Server be/s2 is UP (leaving forced drain).",
+    ]);
+    agent.set("down");
+    expect(&[
+        "Server be/s1 is DOWN, reason: Layer7 wrong status, code: 0, info: \"via agent : down\", check duration: Nms. 2 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue.",
+        "Server be/s2 is DOWN via be/s1. 1 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue.",
+    ]);
+    agent.set("up");
+    expect(&[
+        "Server be/s1 is UP, reason: Layer7 check passed, code: 0, info: \"via agent : up\", check duration: Nms. 2 active and 0 backup servers online. 0 sessions requeued, 0 total in queue.",
+        "Server be/s2 is UP via be/s1. 3 active and 0 backup servers online. 0 sessions requeued, 0 total in queue.",
+    ]);
+    let v = servers_of(&p, 6, name);
+    assert_eq!(count(&v, "s2"), 2, "{name}: {v:?}");
+}
+on_both!(
+    trackers_follow_the_agent,
+    trackers_follow_the_agent_on_haproxy,
+    trackers_follow_the_agent_on_ringlb
+);

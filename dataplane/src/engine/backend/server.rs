@@ -320,6 +320,17 @@ impl crate::engine::Process {
         )
     }
 
+    /// Tell every core that backend `b`'s servers changed without a new
+    /// state word: a slow start step grew a connection limit
+    /// (srv_dynamic_maxconn reads the clock), so the balancers take the new
+    /// limit and the queues are offered the room (pendconn_grab_from_px).
+    pub fn touch_backend(&self, backend: usize) {
+        if let Some(be) = self.plan.backends.get(backend) {
+            be.generation.fetch_add(1, Ordering::AcqRel);
+            self.mesh.servers_changed();
+        }
+    }
+
     /// Server (b, s) comes up (a check, leaving maintenance): Starting
     /// with its weight at the bottom of the ramp when it has a slow start,
     /// else Running. Whether the state changed.

@@ -92,7 +92,11 @@ async fn warmup_loop(core: &Core, b: usize, s: usize) {
         if now.admin & admin::MAINT != 0 {
             continue;
         }
-        if core.shared.recalc_eweight(b, s) && srv.state.get().oper == Oper::Running {
+        let changed = core.shared.recalc_eweight(b, s);
+        if !changed && now.maxconn > 0 {
+            core.shared.touch_backend(b);
+        }
+        if changed && srv.state.get().oper == Oper::Running {
             let farm = Farm {
                 counts: counts(be),
                 sessions: srv.conns.get(),
