@@ -649,3 +649,68 @@ on_both!(
     trackers_follow_the_agent_on_haproxy,
     trackers_follow_the_agent_on_ringlb
 );
+
+/// During a slow start the connection limit ramps too (srv_dynamic_maxconn:
+/// maxconn x elapsed / slowstart, at least 1): with `maxconn 8` and
+/// `slowstart 4s`, 1, 2, 4, 6, then 8 connections reach the server, the
+/// others waiting in the queue. HAProxy 2.6 lets more through from the
+/// second step on (its warm-up task takes streams from the backend queue
+/// twice per step, counting neither time those it woke before: 5 at 2s, 10
+/// at 3s, 12 at 4s, past `maxconn 8`); ringlb keeps the limit
+/// (docs/differences.md). Both reach each step's limit on time.
+fn slowstart_ramps_the_limit(name: &str, program: &Path) {
+    let held = Backend::silent();
+    let agent = Agent::start("up");
+    let p = start(
+        name,
+        program,
+        &config(
+            "",
+            &format!("{DEFAULTS}    timeout queue 20s\n"),
+            &format!(
+                "    server s1 {} maxconn 8 slowstart 4s agent-check agent-port {} agent-inter 100\n",
+                held.addr,
+                agent.addr.port()
+            ),
+        ),
+    );
+    agent.set("down");
+    let (line, _) = next_check_line(&p, DEADLINE);
+    assert!(line.starts_with("Server be/s1 is DOWN"), "{name}: {line}");
+    let (line, _) = next_check_line(&p, DEADLINE);
+    assert_eq!(line, "backend be has no server available!", "{name}");
+    agent.set("up");
+    let (line, up) = next_check_line(&p, DEADLINE);
+    assert!(line.starts_with("Server be/s1 is UP"), "{name}: {line}");
+    let _clients: Vec<TcpStream> = (0..12).map(|_| p.connect()).collect();
+    let mut at = Vec::new();
+    // Before the first client's `timeout client` frees a slot.
+    let end = up + Duration::from_millis(4700);
+    while let Some(left) = end.checked_duration_since(Instant::now()) {
+        if held.accepted.recv_timeout(left).is_ok() {
+            at.push((Instant::now() - up).as_millis());
+        }
+    }
+    let before = |ms: u128| at.iter().filter(|t| **t < ms).count();
+    let on_time: Vec<usize> = [200, 1200, 2200, 3200, 4200]
+        .iter()
+        .map(|ms| before(*ms))
+        .collect();
+    let early: Vec<usize> = [950, 1950, 2950, 3950, 4700]
+        .iter()
+        .map(|ms| before(*ms))
+        .collect();
+    let want = [1, 2, 4, 6, 8];
+    assert!(
+        on_time.iter().zip(want).all(|(got, w)| *got >= w),
+        "{name}: accepted at {at:?}"
+    );
+    if name == "ringlb" {
+        assert_eq!(early, want, "{name}: accepted at {at:?}");
+    }
+}
+on_both!(
+    slowstart_ramps_the_limit,
+    slowstart_ramps_the_limit_on_haproxy,
+    slowstart_ramps_the_limit_on_ringlb
+);

@@ -70,13 +70,22 @@ async fn warmup_loop(core: &Core, b: usize, s: usize) {
     let every = Duration::from_millis(250);
     let mut last_step = None;
     let entry = core.timers.register();
+    let mut wake = Instant::now() + every;
     loop {
-        entry.set(Some(Instant::now() + every));
+        entry.set(Some(wake));
         let wait = std::pin::pin!(entry.wait());
         let stop = std::pin::pin!(core.stop_accepting.wait());
         if let Either::Right(_) = select(wait, stop).await {
             return;
         }
+        // Look again in 250ms, or at the next step if it comes sooner.
+        let since = srv.weights.since_up();
+        let to_step = period
+            .saturating_mul(
+                u32::try_from(since.as_millis() / period.as_millis().max(1)).unwrap_or(0) + 1,
+            )
+            .saturating_sub(since);
+        wake = Instant::now() + every.min(to_step.max(Duration::from_millis(1)));
         let now = srv.state.get();
         if now.oper != Oper::Starting {
             last_step = None;
