@@ -19,6 +19,7 @@ mod harness;
 mod balance;
 mod buffers;
 mod checks;
+mod checks_agent;
 mod checks_kinds;
 mod checks_observe;
 mod cli;

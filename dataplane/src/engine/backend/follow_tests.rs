@@ -130,7 +130,7 @@ fn maintenance_and_ready_reach_every_core() {
     assert!(run
         .process
         .set_server(0, 1, Change::AdminClear(admin::FDRAIN)));
-    assert!(run.process.set_server(0, 0, Change::Weight(0)));
+    assert!(run.process.set_server(0, 0, Change::EWeight(0)));
     run.until("b", 20);
 }
 

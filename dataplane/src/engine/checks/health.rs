@@ -30,10 +30,13 @@ pub enum Status {
     /// `http-check disable-on-404`: up, but taking no new traffic.
     L7OkC,
     L7Sts,
+    /// An agent's line without a health word (HCHK_STATUS_CHECKED): no
+    /// change.
+    Checked,
 }
 
 impl Status {
-    const ALL: [Status; 14] = [
+    const ALL: [Status; 15] = [
         Status::Ini,
         Status::Hana,
         Status::SockErr,
@@ -48,6 +51,7 @@ impl Status {
         Status::L7Ok,
         Status::L7OkC,
         Status::L7Sts,
+        Status::Checked,
     ];
 
     fn index(self) -> u64 {
@@ -75,6 +79,7 @@ impl Status {
             Status::L7Ok => "L7OK",
             Status::L7OkC => "L7OKC",
             Status::L7Sts => "L7STS",
+            Status::Checked => "CHECKED",
         }
     }
 
@@ -95,6 +100,7 @@ impl Status {
             Status::L7Ok => "Layer7 check passed",
             Status::L7OkC => "Layer7 check conditionally passed",
             Status::L7Sts => "Layer7 wrong status",
+            Status::Checked => "No status change",
         }
     }
 
@@ -382,10 +388,24 @@ pub fn health_line(
     h: &Health,
     weight: u32,
 ) -> String {
+    check_line("Health", backend, server, backup, o, h, weight)
+}
+
+/// The `option log-health-checks` line of a health check ("Health") or an
+/// agent ("Agent"); `weight` is the user weight (0: DRAIN).
+pub fn check_line(
+    kind: &str,
+    backend: &str,
+    server: &str,
+    backup: bool,
+    o: &Outcome,
+    h: &Health,
+    weight: u32,
+) -> String {
     let mut s = String::with_capacity(200);
     let _ = write!(
         s,
-        "Health check for {}server {backend}/{server} {}{}",
+        "{kind} check for {}server {backend}/{server} {}{}",
         if backup { "backup " } else { "" },
         if o.status == Status::L7OkC {
             "conditionally "

@@ -27,10 +27,104 @@ pub fn start(core: &Rc<Core>) {
         let core = Rc::clone(core);
         spawn(async move { check_loop(&core, i).await });
     }
+    for i in (0..core.shared.plan.checks.agents.len()).filter(|i| i % cores == core.id) {
+        let core = Rc::clone(core);
+        spawn(async move { super::agent::agent_loop(&core, i).await });
+    }
+    let warming = core
+        .shared
+        .plan
+        .backends
+        .iter()
+        .enumerate()
+        .flat_map(|(b, be)| {
+            be.servers
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.weights.slowstart > 0)
+                .map(move |(i, _)| (b, i))
+        });
+    for (n, (b, s)) in warming.enumerate() {
+        if n % cores == core.id {
+            let core = Rc::clone(core);
+            spawn(async move { warmup_loop(&core, b, s).await });
+        }
+    }
+}
+
+/// server_warmup: while server (b, s) is Starting, its effective weight
+/// (and so its share and connection limit) follows the whole seconds
+/// since it came up; the queues are offered the new room as each core
+/// follows the change. HAProxy's task runs every second (or 1/20 of the
+/// slow start if longer) from the moment the server came up; this one
+/// looks four times a second and steps when HAProxy's would have run, so
+/// each step lands within 250ms of HAProxy's. At the end the server is
+/// Running, and HAProxy says it is UP again.
+async fn warmup_loop(core: &Core, b: usize, s: usize) {
+    let Some(be) = core.shared.plan.backends.get(b) else {
+        return;
+    };
+    let Some(srv) = be.servers.get(s) else {
+        return;
+    };
+    let period = Duration::from_millis(u64::from(srv.weights.slowstart) * 1000 / 20)
+        .max(Duration::from_secs(1));
+    let every = Duration::from_millis(250);
+    let mut last_step = None;
+    let entry = core.timers.register();
+    let mut wake = Instant::now() + every;
+    loop {
+        entry.set(Some(wake));
+        let wait = std::pin::pin!(entry.wait());
+        let stop = std::pin::pin!(core.stop_accepting.wait());
+        if let Either::Right(_) = select(wait, stop).await {
+            return;
+        }
+        // Look again in 250ms, or at the next step if it comes sooner.
+        let since = srv.weights.since_up();
+        let to_step = period
+            .saturating_mul(
+                u32::try_from(since.as_millis() / period.as_millis().max(1)).unwrap_or(0) + 1,
+            )
+            .saturating_sub(since);
+        wake = Instant::now() + every.min(to_step.max(Duration::from_millis(1)));
+        let now = srv.state.get();
+        if now.oper != Oper::Starting {
+            last_step = None;
+            continue;
+        }
+        let step = srv.weights.since_up().as_millis() / period.as_millis().max(1);
+        // Step 0 is the coming up itself, which set the weight.
+        if last_step == Some(step) || step == 0 {
+            last_step = Some(step);
+            continue;
+        }
+        last_step = Some(step);
+        if now.admin & admin::MAINT != 0 {
+            continue;
+        }
+        let changed = core.shared.recalc_eweight(b, s);
+        if !changed && now.maxconn > 0 {
+            core.shared.touch_backend(b);
+        }
+        if changed && srv.state.get().oper == Oper::Running {
+            let farm = Farm {
+                counts: counts(be),
+                sessions: srv.conns.get(),
+                requeued: 0,
+                queued: srv.queued.get(),
+            };
+            let line =
+                health::state_line(&be.name, &srv.name, srv.backup, Transition::Up, None, &farm);
+            warn(&line);
+            send(core, b, Level::Notice, line);
+        }
+        super::admin::remains_draining(core, b, s);
+    }
 }
 
 /// A small xorshift for `spread-checks` (HAProxy's ha_random32 use).
-fn jitter(seed: &mut u32, inter: Duration, percent: u32) -> Duration {
+pub(super) fn jitter(seed: &mut u32, inter: Duration, percent: u32) -> Duration {
     if percent == 0 {
         return inter;
     }
@@ -86,12 +180,16 @@ async fn check_loop(core: &Core, idx: usize) {
         if maint(srv) {
             was_maint = true;
             health.health = 0;
+            plan.health_now
+                .store(0, std::sync::atomic::Ordering::Relaxed);
             next = Instant::now() + plan.intervals.inter;
             continue;
         }
         if was_maint {
             was_maint = false;
             health.health = health.rise;
+            plan.health_now
+                .store(health.health, std::sync::atomic::Ordering::Relaxed);
         }
         // A stop does not wait for a check under way (its socket closes
         // with the dropped future).
@@ -104,6 +202,8 @@ async fn check_loop(core: &Core, idx: usize) {
             }
         };
         apply(core, plan, srv, &mut health, &mut prev, (&outcome, 0));
+        plan.health_now
+            .store(health.health, std::sync::atomic::Ordering::Relaxed);
         let stopped = srv.state.get().oper == Oper::Stopped;
         let inter = plan.intervals.next(&health, stopped);
         next = Instant::now() + jitter(&mut seed, inter, plan.spread);
@@ -111,7 +211,7 @@ async fn check_loop(core: &Core, idx: usize) {
 }
 
 /// Usable active and backup servers (srv_act, srv_bck).
-fn counts(be: &BackendPlan) -> Counts {
+pub(super) fn counts(be: &BackendPlan) -> Counts {
     let mut c = Counts::default();
     for s in &be.servers {
         if s.state.get().usable() {
@@ -136,13 +236,13 @@ fn to_stderr(tag: &str, line: &str) {
     );
 }
 
-fn warn(line: &str) {
+pub(super) fn warn(line: &str) {
     to_stderr("[WARNING] ", line);
 }
 
 /// Why a server's state changes, as its line says it.
 #[derive(Clone, Copy)]
-enum Why<'a> {
+pub(super) enum Why<'a> {
     /// Its own check (the reason part of the line).
     Check(&'a Outcome),
     /// Its own check under `option log-health-checks`, whose own line said
@@ -153,7 +253,7 @@ enum Why<'a> {
 }
 
 /// Send a line to backend `b`'s log targets from this core.
-fn send(core: &Core, b: usize, level: Level, line: String) {
+pub(super) fn send(core: &Core, b: usize, level: Level, line: String) {
     if let Some(sink) = core
         .shared
         .plan
@@ -170,7 +270,14 @@ fn send(core: &Core, b: usize, level: Level, line: String) {
 /// srv_update_status): nothing for a server in maintenance or already so;
 /// else the state changes through the one owner, the line is logged, and
 /// the servers that track it follow. Whether it changed.
-fn set_state(core: &Core, b: usize, s: usize, to: Transition, why: Why<'_>, held: u32) -> bool {
+pub(super) fn set_state(
+    core: &Core,
+    b: usize,
+    s: usize,
+    to: Transition,
+    why: Why<'_>,
+    held: u32,
+) -> bool {
     let shared = &core.shared;
     let (Some(be), Some(log)) = (
         shared.plan.backends.get(b),
@@ -197,7 +304,12 @@ fn set_state(core: &Core, b: usize, s: usize, to: Transition, why: Why<'_>, held
         Transition::Down => Oper::Stopped,
         Transition::Stopping => Oper::Stopping,
     };
-    if !shared.set_server(b, s, Change::Oper(oper)) {
+    let changed = if to == Transition::Up {
+        shared.bring_up(b, s)
+    } else {
+        shared.set_server(b, s, Change::Oper(oper))
+    };
+    if !changed {
         return false;
     }
     let after = counts(be);
@@ -227,7 +339,7 @@ fn set_state(core: &Core, b: usize, s: usize, to: Transition, why: Why<'_>, held
         }
         // An active server that takes traffic again: the backup servers'
         // streams go (srv_shutdown_backup_streams).
-        Transition::Up if srv.shutdown_on.up && !srv.backup && srv.state.get().weight > 0 => {
+        Transition::Up if srv.shutdown_on.up && !srv.backup && srv.state.get().weight() > 0 => {
             for (i, x) in be.servers.iter().enumerate() {
                 if x.backup {
                     shared.shutdown_streams(b, i, crate::log::termination::Cause::Up);
@@ -260,17 +372,9 @@ fn set_state(core: &Core, b: usize, s: usize, to: Transition, why: Why<'_>, held
     };
     send(core, b, level, line);
     if before.active + before.backup > 0 && after.active + after.backup == 0 {
-        to_stderr(
-            "[ALERT]   ",
-            &format!("{} '{}' has no server available!", log.word, be.name),
-        );
-        send(
-            core,
-            b,
-            Level::Emerg,
-            format!("{} {} has no server available!", log.word, be.name),
-        );
+        no_server_left(core, b, log.word, &be.name);
     }
+    super::admin::remains_draining(core, b, s);
     true
 }
 
@@ -307,8 +411,27 @@ fn grabbed(be: &BackendPlan, s: usize) -> u32 {
     }
 }
 
+/// set_backend_down's lines: backend `b` lost its last usable server.
+pub(super) fn no_server_left(core: &Core, b: usize, word: &str, name: &str) {
+    to_stderr(
+        "[ALERT]   ",
+        &format!("{word} '{name}' has no server available!"),
+    );
+    send(
+        core,
+        b,
+        Level::Emerg,
+        format!("{word} {name} has no server available!"),
+    );
+}
+
 /// The trackers of a server that changed follow it, depth first.
-fn follow_trackers(core: &Core, trackers: &[super::Tracker], via: (usize, usize), to: Transition) {
+pub(super) fn follow_trackers(
+    core: &Core,
+    trackers: &[super::Tracker],
+    via: (usize, usize),
+    to: Transition,
+) {
     let plan = &core.shared.plan;
     let Some((vb, vs)) = plan
         .backends
@@ -373,17 +496,25 @@ fn apply(
                 srv.backup,
                 o,
                 health,
-                u32::from(srv.state.get().weight),
+                srv.weights.user(),
             );
             warn(&line);
             send(core, plan.backend, Level::Notice, line);
         }
     }
     *prev = o.status;
-    // check_notify_stopping / _success / _failure.
+    // check_notify_stopping / _success / _failure; an agent that said down
+    // keeps the server down.
+    let agent_down = || {
+        core.shared
+            .plan
+            .checks
+            .agent_of(plan.backend, plan.server)
+            .is_some_and(|a| !a.allows_up())
+    };
     let to = if !passed && health.health == 0 {
         Transition::Down
-    } else if passed && health.is_up() {
+    } else if passed && health.is_up() && !agent_down() {
         if o.status == Status::L7OkC {
             Transition::Stopping
         } else {
@@ -437,7 +568,7 @@ fn observed(
 }
 
 /// strerror(errno) of an I/O error ("Connection refused").
-fn strerror(e: &std::io::Error) -> String {
+pub(super) fn strerror(e: &std::io::Error) -> String {
     match e.raw_os_error() {
         Some(n) => nix::errno::Errno::from_raw(n).desc().to_string(),
         None => e.to_string(),
@@ -448,7 +579,11 @@ fn strerror(e: &std::io::Error) -> String {
 /// handshake's last ACK (TCP_QUICKACK off before connect, as HAProxy's
 /// CONNECT_DELACK_ALWAYS) and then resets the connection, so the server's
 /// application never sees it.
-async fn connect(target: &Target, srv: &ServerPlan, quiet: bool) -> std::io::Result<Conn> {
+pub(super) async fn connect(
+    target: &Target,
+    srv: &ServerPlan,
+    quiet: bool,
+) -> std::io::Result<Conn> {
     match target {
         Target::Unix(p) => Conn::connect_unix(p).await,
         Target::Inet(addr) => {
@@ -513,8 +648,8 @@ async fn check_once(core: &Core, plan: &CheckPlan, srv: &ServerPlan, health: &He
 
 /// When a connection started now must be up, and when the check must end
 /// once it is (HAProxy's check task expiry, see `simple_check`).
-struct Deadlines {
-    connect: Instant,
+pub(super) struct Deadlines {
+    pub(super) connect: Instant,
     timeout_check: Option<Duration>,
 }
 
@@ -522,14 +657,25 @@ impl Deadlines {
     /// tcpcheck_eval_connect: `inter` for the whole check, or with
     /// `timeout check` min(inter, timeout connect) to connect.
     fn new(plan: &CheckPlan) -> Deadlines {
-        let inter = plan.intervals.inter;
-        let connect_for = match (plan.timeout_check, plan.timeout_connect) {
+        Deadlines::with(
+            plan.intervals.inter,
+            plan.timeout_check,
+            plan.timeout_connect,
+        )
+    }
+
+    pub(super) fn with(
+        inter: Duration,
+        timeout_check: Option<Duration>,
+        timeout_connect: Option<Duration>,
+    ) -> Deadlines {
+        let connect_for = match (timeout_check, timeout_connect) {
             (Some(_), Some(c)) => inter.min(c),
             _ => inter,
         };
         Deadlines {
             connect: Instant::now() + connect_for,
-            timeout_check: plan.timeout_check,
+            timeout_check,
         }
     }
 
@@ -538,7 +684,7 @@ impl Deadlines {
     /// without queueing the task again, so the task still wakes at the
     /// connect deadline first: a check ends at the later of the two
     /// (observed on 2.6: timeout check 150ms, inter 1s -> L7TOUT at 1s).
-    fn connected(&self) -> Instant {
+    pub(super) fn connected(&self) -> Instant {
         match self.timeout_check {
             Some(t) => self.connect.max(Instant::now() + t),
             None => self.connect,
@@ -546,7 +692,7 @@ impl Deadlines {
     }
 }
 
-fn left(deadline: Instant) -> Duration {
+pub(super) fn left(deadline: Instant) -> Duration {
     deadline.saturating_duration_since(Instant::now())
 }
 
@@ -644,7 +790,7 @@ fn server_state(core: &Core, plan: &CheckPlan, srv: &ServerPlan, health: &Health
             .iter()
             .filter(usable)
             .filter(|s| s.backup == (c.active == 0))
-            .map(|s| u32::from(s.state.get().weight))
+            .map(|s| u32::from(s.state.get().weight()))
             .sum();
         let conns: u64 = b.servers.iter().map(|s| u64::from(s.conns.get())).sum();
         let queued: u64 = b.servers.iter().map(|s| u64::from(s.queued.get())).sum();
@@ -656,7 +802,7 @@ fn server_state(core: &Core, plan: &CheckPlan, srv: &ServerPlan, health: &Health
         "; address={addr}; port={port}; name={}/{}; node={node}; weight={}/{tot}; scur={}/{}; qcur={}",
         be.map_or("", |b| b.name.as_str()),
         srv.name,
-        if st.usable() { u32::from(st.weight) } else { 0 },
+        if st.usable() { u32::from(st.weight()) } else { 0 },
         srv.conns.get(),
         beconn.saturating_sub(queued),
         srv.queued.get()

@@ -676,10 +676,11 @@ mod tests {
                 crate::engine::backend::server::Snapshot {
                     admin: 0,
                     oper: crate::engine::backend::server::Oper::Running,
-                    weight: 1,
+                    eweight: 16,
                     maxconn: 0,
                 },
             ),
+            weights: crate::engine::backend::server::Weights::new(1, 0, true),
             source: None,
             user_timeout,
             tfo,
