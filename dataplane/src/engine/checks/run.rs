@@ -790,7 +790,7 @@ fn server_state(core: &Core, plan: &CheckPlan, srv: &ServerPlan, health: &Health
             .iter()
             .filter(usable)
             .filter(|s| s.backup == (c.active == 0))
-            .map(|s| u32::from(s.state.get().weight()))
+            .map(|s| s.state.get().weight())
             .sum();
         let conns: u64 = b.servers.iter().map(|s| u64::from(s.conns.get())).sum();
         let queued: u64 = b.servers.iter().map(|s| u64::from(s.queued.get())).sum();
@@ -802,7 +802,7 @@ fn server_state(core: &Core, plan: &CheckPlan, srv: &ServerPlan, health: &Health
         "; address={addr}; port={port}; name={}/{}; node={node}; weight={}/{tot}; scur={}/{}; qcur={}",
         be.map_or("", |b| b.name.as_str()),
         srv.name,
-        if st.usable() { u32::from(st.weight()) } else { 0 },
+        if st.usable() { st.weight() } else { 0 },
         srv.conns.get(),
         beconn.saturating_sub(queued),
         srv.queued.get()

@@ -730,11 +730,7 @@ fn get_weight(c: &mut Ctx<'_>) -> Reply {
             let Some(sv) = plan.backends.get(b).and_then(|be| be.servers.get(s)) else {
                 return Reply::err("No such server.\n");
             };
-            Reply::info(format!(
-                "{} (initial {})\n",
-                sv.weights.user(),
-                sv.weight
-            ))
+            Reply::info(format!("{} (initial {})\n", sv.weights.user(), sv.weight))
         }
         Err(r) => r,
     }
