@@ -21,9 +21,9 @@ fn answer(s: &Seen) -> Answer {
     ok("hello")
 }
 
-fn cfg(srv: &Server, dead: u16) -> String {
+fn cfg(srv: &Server, dead: u16, sock: &str) -> String {
     format!(
-        "global\n    log stdout format raw local0\n\
+        "global\n    log stdout format raw local0\n    stats socket {sock} level admin\n\
          defaults\n    mode http\n    timeout connect 2s\n    timeout client 5s\n    timeout server 5s\n\
          frontend fe\n    bind fd@3\n    stats enable\n    stats uri /st\n    stats realm Hello\\ there\n    \
          stats auth admin:secret\n    stats admin if TRUE\n    stats show-legends\n    \
@@ -74,7 +74,9 @@ fn traffic(program: &std::path::Path, name: &str) -> HashMap<String, HashMap<Str
     let dead = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = dead.local_addr().unwrap().port();
     drop(dead);
-    let p = start(name, program, &cfg(&srv, port));
+    let dir = crate::harness::TempDir::new("stats");
+    let sock = format!("{}/s.sock", dir.0.display());
+    let p = start(name, program, &cfg(&srv, port, &sock));
     for path in ["/", "/", "/nf", "/err"] {
         get(p.addr, path, "");
     }
@@ -87,9 +89,47 @@ fn traffic(program: &std::path::Path, name: &str) -> HashMap<String, HashMap<Str
         Some("Basic realm=\"Hello there\""),
         "{name}"
     );
+    settled(&sock, name);
     let r = get(p.addr, "/st;csv", AUTH);
     assert_eq!(r.status, 200, "{name}");
     parse(&String::from_utf8_lossy(&r.body))
+}
+
+/// Every stream is over and counted: haproxy may free a stream a moment
+/// after its client saw the close (the 503 of the dead backend), so the
+/// counters are read once `show stat` on the stats socket (which counts
+/// no HTTP request) shows no current session anywhere.
+fn settled(sock: &str, name: &str) {
+    use std::io::{Read, Write};
+    let end = std::time::Instant::now() + crate::harness::DEADLINE;
+    loop {
+        let csv = match std::os::unix::net::UnixStream::connect(sock) {
+            Ok(mut s) => {
+                s.write_all(b"show stat\n").unwrap();
+                let mut out = String::new();
+                s.read_to_string(&mut out).unwrap();
+                out
+            }
+            Err(_) => String::new(),
+        };
+        let rows = if csv.starts_with("# ") {
+            parse(&csv)
+        } else {
+            HashMap::new()
+        };
+        if !rows.is_empty()
+            && rows
+                .values()
+                .all(|r| r.get("scur").map(String::as_str) == Some("0"))
+        {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < end,
+            "{name}: sessions still current: {csv}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 /// The counted fields of the FRONTEND, server and BACKEND rows match
@@ -194,14 +234,21 @@ fn csv_counts_as_haproxy_does() {
 #[test]
 fn page_admin_action_stops_a_server() {
     let srv = Server::start(answer);
-    let p = start("ringlb", &crate::harness::ringlb(), &cfg(&srv, 1));
+    let dir = crate::harness::TempDir::new("stats");
+    let p = start(
+        "ringlb",
+        &crate::harness::ringlb(),
+        &cfg(&srv, 1, &format!("{}/s.sock", dir.0.display())),
+    );
     let r = get(p.addr, "/st", AUTH);
     assert_eq!(r.status, 200);
     let html = String::from_utf8_lossy(&r.body);
     for px in ["fe", "be", "dead"] {
         assert!(html.contains(&format!("id=\"{px}\"")), "a table for {px}");
     }
-    let form = "s=s1&action=maint&b=%232";
+    // be's id is 3: the stats socket's internal proxy takes one (as in
+    // haproxy).
+    let form = "s=s1&action=maint&b=%233";
     let mut c = Client::connect(p.addr);
     c.send(
         format!(

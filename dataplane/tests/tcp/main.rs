@@ -25,6 +25,7 @@ mod checks_observe;
 mod cli;
 mod cli_kill;
 mod content;
+mod fd_budget;
 mod forward;
 mod limits;
 mod listeners;
