@@ -20,16 +20,30 @@ use crate::engine::runtime::{spawn, timer, Core};
 use crate::engine::session::transport::{Conn, Connecting};
 
 /// Spawn the checks `core` owns: check i of the plan runs on core
-/// i mod cores.
+/// i mod cores. A server's agent and its slow start run on the core of its
+/// health check (else agent i on core i mod cores, and so on): the tasks
+/// that read and write one server's state then never interleave between
+/// a read and its write, as HAProxy's per-server lock ensures.
 pub fn start(core: &Rc<Core>) {
     let cores = core.shared.mesh.cores().max(1);
-    for i in (0..core.shared.plan.checks.list.len()).filter(|i| i % cores == core.id) {
+    let checks = &core.shared.plan.checks;
+    let owner = |b: usize, s: usize, fallback: usize| {
+        checks
+            .list
+            .iter()
+            .position(|c| c.backend == b && c.server == s)
+            .unwrap_or(fallback)
+            % cores
+    };
+    for i in (0..checks.list.len()).filter(|i| i % cores == core.id) {
         let core = Rc::clone(core);
         spawn(async move { check_loop(&core, i).await });
     }
-    for i in (0..core.shared.plan.checks.agents.len()).filter(|i| i % cores == core.id) {
-        let core = Rc::clone(core);
-        spawn(async move { super::agent::agent_loop(&core, i).await });
+    for (i, a) in checks.agents.iter().enumerate() {
+        if owner(a.backend, a.server, i) == core.id {
+            let core = Rc::clone(core);
+            spawn(async move { super::agent::agent_loop(&core, i).await });
+        }
     }
     let warming = core
         .shared
@@ -45,7 +59,7 @@ pub fn start(core: &Rc<Core>) {
                 .map(move |(i, _)| (b, i))
         });
     for (n, (b, s)) in warming.enumerate() {
-        if n % cores == core.id {
+        if owner(b, s, n) == core.id {
             let core = Rc::clone(core);
             spawn(async move { warmup_loop(&core, b, s).await });
         }
