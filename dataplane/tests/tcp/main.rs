@@ -20,6 +20,7 @@ mod balance;
 mod buffers;
 mod checks;
 mod checks_kinds;
+mod checks_real;
 mod cli;
 mod content;
 mod forward;
