@@ -1,6 +1,7 @@
 //! The protocol checks against the real servers Debian ships: redis-server
 //! (`redis-check`), PostgreSQL (`pgsql-check`), MariaDB (`mysql-check`),
-//! Exim (`smtpchk`) and OpenLDAP's slapd (`ldap-check`). Each test starts
+//! Exim (`smtpchk`), OpenLDAP's slapd (`ldap-check`) and OpenSSL's
+//! s_server (`ssl-hello-chk`). Each test starts
 //! its own server as a plain child process (its own process group, no
 //! system service) on a loopback port of its own, from a configuration in
 //! a temporary directory, and kills it at the end. `checks.rs` keeps the
@@ -424,6 +425,42 @@ fn slapd(bin: &Path, port: u16, deny_anonymous: bool) -> Daemon {
     Daemon::spawn("slapd", cmd, port, false, None, dir)
 }
 
+/// `openssl s_server` on `port` with a throwaway P-256 certificate (made
+/// by `openssl req`): a TLS server that answers HAProxy's SSLv3 hello
+/// with an alert ("version too low"), which ssl-hello-chk takes as a TLS
+/// server's answer.
+fn tls_server(openssl: &Path, port: u16) -> Daemon {
+    let dir = TempDir::new("tls");
+    let (cert, key) = (dir.0.join("cert.pem"), dir.0.join("key.pem"));
+    let out = Command::new(openssl)
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+        .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"])
+        .args(["-subj", "/CN=ringlb.test", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openssl req: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut cmd = Command::new(openssl);
+    cmd.args([
+        "s_server",
+        "-quiet",
+        "-accept",
+        &format!("127.0.0.1:{port}"),
+    ])
+    .arg("-cert")
+    .arg(&cert)
+    .arg("-key")
+    .arg(&key);
+    Daemon::spawn("openssl s_server", cmd, port, false, None, dir)
+}
+
 /// One server `s1` on 127.0.0.1:`port`, checked every 100ms (`check`
 /// holds the backend's check options).
 fn checked(check: &str, port: u16) -> String {
@@ -753,6 +790,45 @@ fn ldap_check(name: &str, program: &Path) {
     dies(name, &p, d);
 }
 on_both!(ldap_check, ldap_check_on_haproxy, ldap_check_on_ringlb);
+
+/// `option ssl-hello-chk` against OpenSSL's s_server: its alert to the
+/// SSLv3 hello is a TLS record, Layer6 passed. redis-server, not speaking
+/// TLS, waits for the end of a command line that never comes: a Layer6
+/// timeout.
+fn ssl_hello_check(name: &str, program: &Path) {
+    let Some(openssl) = program_for(name, &["openssl"], &[], "openssl") else {
+        return;
+    };
+    let Some(redis_bin) = program_for(name, &["redis-server"], &[], "redis-server") else {
+        return;
+    };
+    let port = free_port();
+    let (p, d) = down_then_up(
+        name,
+        program,
+        "    option ssl-hello-chk\n",
+        "Layer6 check passed",
+        port,
+        || tls_server(&openssl, port),
+    );
+    let plain = redis(&redis_bin, free_port(), None);
+    refused_setup(
+        name,
+        program,
+        "    option ssl-hello-chk\n",
+        &plain,
+        "Layer6 timeout",
+    );
+    // What OpenSSL saw: a hello below its lowest version.
+    let log = d.output();
+    assert!(log.contains("version too low"), "{name}: {log}");
+    dies(name, &p, d);
+}
+on_both!(
+    ssl_hello_check,
+    ssl_hello_check_on_haproxy,
+    ssl_hello_check_on_ringlb
+);
 
 /// [`program`] for a scenario run on `name` (the proxy): the test's name
 /// in the note.
