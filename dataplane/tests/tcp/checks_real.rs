@@ -1,32 +1,37 @@
 //! The protocol checks against the real servers Debian ships: redis-server
 //! (`redis-check`), PostgreSQL (`pgsql-check`), MariaDB (`mysql-check`),
 //! Exim (`smtpchk`), OpenLDAP's slapd (`ldap-check`) and OpenSSL's
-//! s_server (`ssl-hello-chk`). Each test starts
-//! its own server as a plain child process (its own process group, no
-//! system service) on a loopback port of its own, from a configuration in
-//! a temporary directory, and kills it at the end. `checks.rs` keeps the
-//! stub versions of these tests (they pin the bytes each check sends);
-//! these show that the verdicts hold against what the servers really say.
+//! s_server (`ssl-hello-chk`). Each test starts its own servers as plain
+//! child processes (each its own process group, no system service) on
+//! loopback ports of their own, from configurations in temporary
+//! directories, and kills them at the end. `checks.rs` keeps the stub
+//! versions of these tests (they pin the bytes each check sends); these
+//! show that the verdicts hold against what the servers really say, and,
+//! where a server logs it, what it was sent.
 //!
 //! Each scenario: the proxy starts first, so the server is refused and
 //! goes DOWN; the server starts and the check brings it UP with its words;
-//! a second proxy checking it with a setup the server refuses (an unknown
-//! user, a password, a refused client) sees it DOWN with HAProxy's reason;
-//! the server dies (SIGKILL to its process group) and it goes DOWN again,
-//! refused. `fall 3` puts the third failed check at least two
-//! `inter` after the death, so its reason is the refused connection even
-//! when the first one met the server dying. Each runs on haproxy first and
-//! the state-change lines are compared word for word.
+//! a second proxy whose check the server refuses (an unknown user, or a
+//! second server set up to refuse: a password, a connect ACL, no anonymous
+//! bind, no TLS) sees it DOWN with HAProxy's reason; the server dies
+//! (SIGKILL to its process group) and it goes DOWN again, refused. `fall
+//! 3` puts the third failed check at least two `inter` after the death, so
+//! its reason is the refused connection even when the first one met a
+//! check under way. Each runs on haproxy first and the state-change lines
+//! are compared word for word.
 //!
-//! Figures on the 2-core test machine (Debian 12, while other builds ran),
-//! `apt-get install --no-install-recommends` then the start here, until
-//! the port answers: redis-server 16 s / 5 ms; postgresql (installed
-//! with the image) initdb 0.8 s, start 0.1 s; mariadb-server 34 s / install-db
-//! 1.7 s, start 0.25 s; exim4-daemon-light 11 s / 0.1 s; slapd 7 s / 0.02 s.
-//! All start in well under a second or two, so none is left to a stub.
-//! (OpenSMTPD was tried for SMTP: it installs in 10 s and starts at once,
-//! but its control socket is a fixed system path, so two tests cannot
-//! run one each at the same time.)
+//! Figures on the 2-core test machine (Debian 12, other builds running):
+//! `apt-get install --no-install-recommends`: redis-server 16 s,
+//! mariadb-server 34 s, exim4-daemon-light 11 s, slapd 7 s (postgresql
+//! came with the image); then, here, until the server takes connections
+//! (or, for those that speak first, greets): redis-server 10-20 ms;
+//! initdb 0.8 s quiet, 1.6-5 s loaded, then postgres 25-50 ms;
+//! mariadb-install-db 1.7 s quiet, 3-5 s loaded, then mariadbd 150-350 ms;
+//! exim 150-950 ms to its first greeting (it listens within 15 ms); slapd
+//! 20-60 ms; openssl s_server 70-130 ms. All start within seconds, so none
+//! is left to a stub. (OpenSMTPD was tried for SMTP: it installs in 10 s
+//! and starts at once, but its control socket is a fixed system path, so
+//! two tests cannot each run one at the same time.)
 //!
 //! A missing server program fails the test under CI (`ci/test` installs
 //! them) and is a loud note elsewhere, as a missing haproxy is.
