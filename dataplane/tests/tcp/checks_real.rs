@@ -472,14 +472,21 @@ fn tls_server(openssl: &Path, port: u16) -> Daemon {
     Daemon::spawn("openssl s_server", cmd, port, false, None, dir)
 }
 
-/// One server `s1` on 127.0.0.1:`port`, checked every 100ms (`check`
-/// holds the backend's check options).
+/// The backend's `timeout check` and its server `s1` on 127.0.0.1:`port`,
+/// checked every 100ms. Without `timeout check` a check may take `inter`
+/// once connected, and a server forking or starting a thread per
+/// connection on a loaded machine took longer (MariaDB, seen under the
+/// full suite), or answers late on purpose (Exim's reply to QUIT waits
+/// 200ms for the kernel's TCP_CORK timer): the first check would be a
+/// timeout, not the server's answer.
+fn server(port: u16) -> String {
+    format!("    timeout check 2s\n    server s1 127.0.0.1:{port} check inter 100 rise 1 fall 3\n")
+}
+
+/// One server `s1` on 127.0.0.1:`port` (see [`server`]; `check` holds the
+/// backend's check options).
 fn checked(check: &str, port: u16) -> String {
-    config(
-        "",
-        DEFAULTS,
-        &format!("{check}    server s1 127.0.0.1:{port} check inter 100 rise 1 fall 3\n"),
-    )
+    config("", DEFAULTS, &format!("{check}{}", server(port)))
 }
 
 /// The next two check lines: `s1` DOWN for `reason`, and no server left
@@ -616,7 +623,7 @@ fn pgsql_check(name: &str, program: &Path) {
         &config(
             "",
             &format!("{DEFAULTS}    option log-health-checks\n"),
-            &format!("    option pgsql-check user someone\n    server s1 127.0.0.1:{port} check inter 100 rise 1 fall 3\n"),
+            &format!("    option pgsql-check user someone\n{}", server(port)),
         ),
     );
     assert_eq!(
@@ -679,7 +686,7 @@ fn success_line(name: &str, program: &Path, check: &str, port: u16) {
         &config(
             "",
             &format!("{DEFAULTS}    option log-health-checks\n"),
-            &format!("{check}    server s1 127.0.0.1:{port} check inter 100 rise 1 fall 3\n"),
+            &format!("{check}{}", server(port)),
         ),
     );
     let line = next_check_line(&q, DEADLINE).0;
@@ -709,9 +716,9 @@ fn success_line(name: &str, program: &Path, check: &str, port: u16) {
 /// `option smtpchk` against Exim: its greeting, its reply to HELO or EHLO
 /// and to QUIT ("221 ringlb.test closing connection" is the info). Exim
 /// answers QUIT 200ms late (its corked socket waits for the kernel's
-/// TCP_CORK timer), beyond `inter 100`, the check's timeout when `timeout
-/// check` is unset: the check gets 1s. A server whose connect ACL refuses
-/// greets with 550: a wrong status with its words.
+/// TCP_CORK timer), beyond `inter 100`, the check's timeout were `timeout
+/// check` unset. A server whose connect ACL refuses greets with 550: a
+/// wrong status with its words.
 fn smtp_check(name: &str, program: &Path) {
     let Some(bin) = program_for(name, &["exim4", "exim"], &[], "exim4-daemon-light") else {
         return;
@@ -725,8 +732,8 @@ fn smtp_check(name: &str, program: &Path) {
         return;
     }
     for check in [
-        "    option smtpchk\n    timeout check 2s\n",
-        "    option smtpchk EHLO ringlb.test\n    timeout check 2s\n",
+        "    option smtpchk\n",
+        "    option smtpchk EHLO ringlb.test\n",
     ] {
         let port = free_port();
         let (p, d) = down_then_up(
