@@ -22,6 +22,7 @@ mod checks;
 mod checks_agent;
 mod checks_kinds;
 mod checks_observe;
+mod checks_real;
 mod cli;
 mod cli_kill;
 mod content;
