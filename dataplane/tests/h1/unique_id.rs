@@ -33,12 +33,17 @@ fn hex_format(name: &str, program: &Path) {
     let mut clients = [Client::connect(p.addr), Client::connect(p.addr)];
     let mut ids = Vec::new();
     // Two requests on one connection, one on another.
+    let mut since: [Option<u64>; 2] = [None, None];
     for (rt, (which, path)) in [(0, "/a"), (0, "/b"), (1, "/deny")].into_iter().enumerate() {
         let client = &mut clients[which];
-        let before = SystemTime::now()
+        // %Ts of a keep-alive request is when the connection began to wait
+        // for it (the end of the one before, as HAProxy's accept date of a
+        // new transaction): the bound is the first request's start.
+        let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap()
             .as_secs();
+        let before = *since[which].get_or_insert(now);
         client.send(format!("GET {path} HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes());
         let r = client.response(false);
         let after = SystemTime::now()

@@ -2,7 +2,12 @@
 //! workspace, built beside this one) and haproxy's, over a UNIX and a TCP
 //! socket, one-shot and interactive (commands from a pipe), and an
 //! unreachable socket.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
