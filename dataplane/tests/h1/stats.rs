@@ -226,3 +226,175 @@ fn page_admin_action_stops_a_server() {
     );
     assert_eq!(csv["be/s2"]["stot"], "4", "the backup took over");
 }
+
+/// The second slice's counters: `connect`/`reuse`, `dresp`, `eresp`
+/// (an invalid response, a server that closes before answering, one that
+/// cuts its body), `srv_abrt`, `cli_abrt` (a client gone in the middle of
+/// its request body), `rtime` and `last_chk`/`chkfail`/`chkdown` of a
+/// checked backend, compared with haproxy's.
+fn answer2(s: &Seen) -> Answer {
+    let path = s.line.split(' ').nth(1).unwrap_or("");
+    match path {
+        "/rdeny" => {
+            Answer::Send(b"HTTP/1.1 200 OK\r\nX-Deny: 1\r\nContent-Length: 2\r\n\r\nno".to_vec())
+        }
+        "/bad" => Answer::SendClose(b"HELLO THERE\r\n\r\n".to_vec()),
+        "/close" => Answer::Close,
+        "/trunc" => {
+            Answer::SendClose(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort".to_vec())
+        }
+        "/hang" => Answer::Hang,
+        "/slow" => {
+            std::thread::sleep(std::time::Duration::from_millis(120));
+            ok("slow")
+        }
+        _ => ok("hello"),
+    }
+}
+
+fn cfg2(srv: &Server, chk: &Server, dead: u16) -> String {
+    format!(
+        "defaults\n    mode http\n    timeout connect 2s\n    timeout client 5s\n    timeout server 5s\n\
+         frontend fe\n    bind fd@3\n    stats enable\n    stats uri /st\n    \
+         http-response deny if {{ res.hdr(x-deny) -m found }}\n    \
+         use_backend chk if {{ path /chk }}\n    default_backend be\n\
+         backend be\n    server s1 {}\n\
+         backend chk\n    option httpchk GET /\n    server c1 {} check inter 100ms\n    \
+         server c2 127.0.0.1:{dead} check inter 100ms rise 1 fall 1\n",
+        srv.addr, chk.addr
+    )
+}
+
+fn traffic2(program: &std::path::Path, name: &str) -> HashMap<String, HashMap<String, String>> {
+    let srv = Server::start(answer2);
+    let dead = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = dead.local_addr().unwrap().port();
+    drop(dead);
+    let chk = Server::start(answer2);
+    let p = start(name, program, &cfg2(&srv, &chk, port));
+    // Two requests on one client connection: the second reuses the
+    // server connection (http-reuse safe).
+    let mut c = Client::connect(p.addr);
+    c.send(b"GET /a HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(c.response(false).status, 200, "{name}");
+    c.send(b"GET /b HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+    assert_eq!(c.response(false).status, 200, "{name}");
+    assert!(c.closed(), "{name}");
+    assert_eq!(get(p.addr, "/rdeny", "").status, 502, "{name}");
+    assert_eq!(get(p.addr, "/bad", "").status, 502, "{name}");
+    assert_eq!(get(p.addr, "/close", "").status, 502, "{name}");
+    assert_eq!(get(p.addr, "/slow", "").status, 200, "{name}");
+    // A body cut short: the client sees the head, then the close.
+    let mut c = Client::connect(p.addr);
+    c.send(b"GET /trunc HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+    let mut all = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut c.w, &mut all);
+    assert!(all.starts_with(b"HTTP/1.1 200"), "{name}");
+    // A client gone in the middle of its request body, once the proxy
+    // connected to the server for it.
+    srv.connections();
+    let mut c = Client::connect(p.addr);
+    c.send(b"POST /hang HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while srv.connections() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{name}: no server connection"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    drop(c);
+    // Wait until the checks settled (c2 down after one failure) and
+    // every stream above ended (scur back to 0).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let csv = parse(&String::from_utf8_lossy(&get(p.addr, "/st;csv", "").body));
+        let settled = csv["chk/c2"]["status"] == "DOWN"
+            && csv["chk/c1"]["check_status"] == "L7OK"
+            && csv["be/BACKEND"]["scur"] == "0"
+            && csv["be/BACKEND"]["cli_abrt"] != "0";
+        if settled || std::time::Instant::now() > deadline {
+            return csv;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn csv_counts_errors_as_haproxy_does() {
+    let Some(h) = crate::harness::haproxy("csv_counts_errors_as_haproxy_does") else {
+        return;
+    };
+    let ours = traffic2(&crate::harness::ringlb(), "ringlb");
+    let theirs = traffic2(&h, "haproxy");
+    let counted = [
+        "stot",
+        "dreq",
+        "dresp",
+        "ereq",
+        "econ",
+        "eresp",
+        "wretr",
+        "wredis",
+        "wrew",
+        "eint",
+        "cli_abrt",
+        "srv_abrt",
+        "connect",
+        "reuse",
+        "status",
+        "chkfail",
+        "chkdown",
+        "last_chk",
+        "check_status",
+        "hrsp_2xx",
+        "hrsp_5xx",
+        "req_tot",
+        "lbtot",
+        "dcon",
+        "dses",
+    ];
+    let mut diffs = Vec::new();
+    for k in [
+        "fe/FRONTEND",
+        "be/s1",
+        "be/BACKEND",
+        "chk/c1",
+        "chk/c2",
+        "chk/BACKEND",
+    ] {
+        for f in counted {
+            // The page's own requests (polled until settled) count on
+            // the frontend.
+            let polled = ["stot", "req_tot", "hrsp_2xx"];
+            if k == "fe/FRONTEND" && polled.contains(&f) {
+                continue;
+            }
+            let (a, b) = (theirs[k].get(f), ours[k].get(f));
+            if a != b {
+                diffs.push(format!("{k} {f}: haproxy {a:?} ringlb {b:?}"));
+            }
+        }
+    }
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    // Each counter moved (haproxy's figures, which ringlb's equal).
+    let moved = [
+        ("be/s1", "reuse", "1"),
+        ("be/s1", "connect", "7"),
+        ("be/BACKEND", "dresp", "1"),
+        ("fe/FRONTEND", "dresp", "1"),
+        ("be/s1", "eresp", "3"),
+        ("be/s1", "srv_abrt", "1"),
+        ("be/s1", "cli_abrt", "1"),
+        ("chk/c2", "last_chk", "Connection refused"),
+        ("chk/c2", "chkdown", "1"),
+    ];
+    for (k, f, v) in moved {
+        assert_eq!(theirs[k][f], v, "{k} {f}");
+    }
+    // The response time of /slow weighs in the average on both.
+    for (who, csv) in [("haproxy", &theirs), ("ringlb", &ours)] {
+        let rtime: u64 = csv["be/s1"]["rtime"].parse().unwrap();
+        assert!(rtime > 0, "{who} rtime {rtime}");
+    }
+}

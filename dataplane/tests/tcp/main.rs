@@ -29,5 +29,6 @@ mod log;
 mod queue;
 mod source;
 mod startup;
+mod stats;
 mod stop;
 mod timeouts;

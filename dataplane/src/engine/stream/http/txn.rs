@@ -727,7 +727,14 @@ impl<'c> Session<'c> {
             }
             Err((ResEnd::Rule(reply), _)) => {
                 // An http-response rule answered instead of the server:
-                // its response is dropped with the connection.
+                // its response is dropped with the connection. A deny is
+                // HAProxy's denied_resp (http_process_res_common).
+                if matches!(reply.kind, crate::engine::rules::http::ReplyKind::Deny) {
+                    use crate::engine::runtime::counters::{Be, Fe};
+                    let at = Some((be_idx, facts.server));
+                    let c = (Fe::DeniedResp, Be::DeniedResp);
+                    crate::engine::stats::count_fe_be(core, self.fe_idx, at, c);
+                }
                 let response = true;
                 next = self
                     .send_answer(
@@ -743,6 +750,23 @@ impl<'c> Session<'c> {
                     .await;
             }
             Err((res_end, sent_head)) => {
+                // No valid response head: HAProxy's failed_resp
+                // (http_wait_for_response).
+                if matches!(res_end, ResEnd::Invalid | ResEnd::Aborted | ResEnd::Timeout) {
+                    use crate::engine::runtime::counters::Be;
+                    crate::engine::stats::count_be(core, be_idx, facts.server, Be::FailedResp);
+                }
+                // A client gone in the middle of its request body:
+                // HAProxy's return_cli_abort sets 400 (not sent: no one
+                // reads it), which the log and the counters show.
+                let client_gone = !sent_head
+                    && matches!(
+                        res_end,
+                        ResEnd::Body(BodyEnd::FromClosed | BodyEnd::FromFail(Fail::Error))
+                    );
+                if client_gone && http.status == 0 {
+                    http.status = 400;
+                }
                 let (status, t) = match res_end {
                     ResEnd::Rule(_) | ResEnd::Retry => (0, term(Cause::Internal, Phase::Headers)),
                     // Both connections killed (sc_must_kill_conn): the
