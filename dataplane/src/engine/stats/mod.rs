@@ -278,7 +278,8 @@ fn rows(process: &Process, o: &Opts, scope: &[String]) -> Vec<Row> {
     let mut out = Vec::new();
     let now = process.now_ms();
     for px in &process.plan.stats.proxies {
-        if !scope.is_empty() && !scope.iter().any(|s| px.name.contains(s.as_str())) {
+        // `stats scope` names whole proxies (stats_dump_proxy_to_buffer).
+        if !scope.is_empty() && !scope.iter().any(|s| px.name == *s) {
             continue;
         }
         let (mask, sid) = match o.bound {

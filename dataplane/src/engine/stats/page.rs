@@ -250,10 +250,12 @@ fn admin_action(process: &Process, body: &[u8]) -> &'static str {
     // A forced health applies to a server that tracks none (HAProxy's
     // `!sv->track`).
     let forced = matches!(action.as_deref(), Some("hrunn" | "hnolb" | "hdown"));
+    // An unknown server counts as not altered; a server the action does
+    // not apply to is not counted at all (as HAProxy's conditions).
     let (mut altered, mut total) = (0, 0);
     for name in &servers {
-        total += 1;
         let Some(si) = be.servers.iter().position(|s| &s.name == name) else {
+            total += 1;
             continue;
         };
         if change.is_empty() || (forced && super::tracks(process, bi, si).is_some()) {
@@ -263,6 +265,7 @@ fn admin_action(process: &Process, body: &[u8]) -> &'static str {
             process.set_server(bi, si, *c);
         }
         altered += 1;
+        total += 1;
     }
     // stats_process_http_post's verdict.
     if total == 0 {
