@@ -279,7 +279,7 @@ fn rows(process: &Process, o: &Opts, scope: &[String]) -> Vec<Row> {
     let now = process.now_ms();
     for px in &process.plan.stats.proxies {
         // `stats scope` names whole proxies (stats_dump_proxy_to_buffer).
-        if !scope.is_empty() && !scope.iter().any(|s| px.name == *s) {
+        if !scope.is_empty() && !scope.contains(&px.name) {
             continue;
         }
         let (mask, sid) = match o.bound {
