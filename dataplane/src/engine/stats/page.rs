@@ -383,7 +383,7 @@ fn html(process: &Process, conf: &PageConf, o: &super::Opts, admin: bool, rest: 
     let node = conf.show_node.as_deref().unwrap_or(&plan.stats.node);
     let _ = write!(
         out,
-        "<!DOCTYPE html>\n<html><head><title>Statistics Report for HAProxy{}</title>\n\
+        "<!DOCTYPE html>\n<html><head><title>Statistics Report for HAProxy{}</title>\n<link rel=\"icon\" href=\"data:,\">\n\
          <meta http-equiv=\"content-type\" content=\"text/html; charset=iso-8859-1\">\n\
          <style type=\"text/css\"><!--\n{STYLE}--></style></head>\n<body>\
          <h1><a href=\"http://www.haproxy.org/\" style=\"text-decoration: none;\">HAProxy{}</a></h1>\n\
