@@ -289,7 +289,11 @@ impl<'c> Session<'c> {
                 add(Stat::Fe(fe, Fe::FailedReq), 1);
             }
         }
-        if http.status == 0 {
+        // A transaction that ended without a status (a client gone in the
+        // middle of its request body, say) still counts: HAProxy's
+        // txn->status is -1 then, which its end of stream counts as an
+        // "other" response and a backend request (stream.c).
+        if http.status == 0 && http.t_request.is_none() {
             return;
         }
         add(Stat::Fe(fe, fe_rsp(http.status)), 1);

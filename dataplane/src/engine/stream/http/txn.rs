@@ -756,17 +756,6 @@ impl<'c> Session<'c> {
                     use crate::engine::runtime::counters::Be;
                     crate::engine::stats::count_be(core, be_idx, facts.server, Be::FailedResp);
                 }
-                // A client gone in the middle of its request body:
-                // HAProxy's return_cli_abort sets 400 (not sent: no one
-                // reads it), which the log and the counters show.
-                let client_gone = !sent_head
-                    && matches!(
-                        res_end,
-                        ResEnd::Body(BodyEnd::FromClosed | BodyEnd::FromFail(Fail::Error))
-                    );
-                if client_gone && http.status == 0 {
-                    http.status = 400;
-                }
                 let (status, t) = match res_end {
                     ResEnd::Rule(_) | ResEnd::Retry => (0, term(Cause::Internal, Phase::Headers)),
                     // Both connections killed (sc_must_kill_conn): the
