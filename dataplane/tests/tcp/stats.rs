@@ -15,7 +15,7 @@ use crate::harness::{programs, start, Backend, TempDir};
 fn cfg(dir: &TempDir, echo: &Backend, reset: &Backend, silent: &Backend, dead: u16) -> String {
     format!(
         "global\n    stats socket {}/admin.sock level admin\n\
-         defaults\n    mode tcp\n    timeout connect 2s\n    timeout client 5s\n    timeout server 5s\n\
+         defaults\n    mode tcp\n    timeout connect 2s\n    timeout client 1s\n    timeout server 5s\n\
          frontend fe\n    bind fd@3\n    \
          tcp-request connection reject if {{ src 127.0.0.2 }}\n    \
          tcp-request session reject if {{ src 127.0.0.3 }}\n    \
@@ -128,7 +128,8 @@ fn traffic(name: &str, program: &std::path::Path) -> Csv {
     let mut c = connect_from("127.0.0.6", p.addr);
     c.write_all(b"ping").unwrap();
     drain(&mut c);
-    // Every stream ended (the client reset's too).
+    // Every stream ended (the client reset's too: haproxy may notice it
+    // only at `timeout client`).
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let csv = parse(&ask(&sock, "show stat"));
