@@ -106,6 +106,17 @@ fn check_proxy(cfg: &Config, px: &Proxy, diags: &mut Diagnostics) {
             if let Some(t) = &s.opts.track {
                 check_track(cfg, px, s, t, diags);
             }
+            // _srv_parse_finalize: an agent needs a port (agent-port, or
+            // port).
+            if s.opts.agent_check == Some(true) && s.opts.agent_port.or(s.opts.port).is_none() {
+                diags.push(Diagnostic::error(
+                    &s.loc,
+                    format!(
+                        "'server {}/{}' : server {} does not have agent port. Agent check has been disabled.",
+                        px.name, s.name, s.name
+                    ),
+                ));
+            }
             if let Some(r) = &s.opts.resolvers {
                 if !cfg.resolvers.iter().any(|x| &x.name.name == r) {
                     diags.push(Diagnostic::error(

@@ -74,10 +74,29 @@ fn start(args: &Args, cfg: &Config) -> Result<ExitCode, String> {
         .flat_map(|f| &f.binds)
         .map(|b| b.addrs.len())
         .sum();
+    // The runtime API's sockets: one listener each, and its own maxconn
+    // outside the global one (HAProxy's cli.c adds both to maxsock). The
+    // checks: one fd per checked server, two per agent (check.c).
+    let stats_sockets = g.stats_sockets.len();
     let mut budget = FdBudget {
-        listeners: u32::try_from(listeners.saturating_mul(executors)).unwrap_or(u32::MAX),
-        unlimited_conns: 0,
-        checks: 0,
+        listeners: u32::try_from(
+            listeners
+                .saturating_mul(executors)
+                .saturating_add(stats_sockets),
+        )
+        .unwrap_or(u32::MAX),
+        unlimited_conns: if stats_sockets > 0 {
+            g.stats_maxconn.unwrap_or(10)
+        } else {
+            0
+        },
+        checks: u32::try_from(
+            plan.checks
+                .list
+                .len()
+                .saturating_add(plan.checks.agents.len().saturating_mul(2)),
+        )
+        .unwrap_or(u32::MAX),
         threads: u32::try_from(executors).unwrap_or(u32::MAX),
         // A configured maxpipes is counted before an automatic maxconn.
         pipes: plan.maxpipes.unwrap_or(0),

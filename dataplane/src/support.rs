@@ -60,7 +60,7 @@ pub const UNSUPPORTED: &[Unsupported] = &[
     },
     Unsupported {
         key: "health checks",
-        why: "only TCP connect checks, option httpchk (http-check connect, send with log-format hdr/uri-lf/body-lf, send-state, set-var, unset-var, disable-on-404, expect status|rstatus|string|rstring|hdr|fhdr), option tcp-check (connect [port|addr|send-proxy|linger|default], send, send-lf, send-binary, send-binary-lf, expect string|binary|rstring|rbinary with their options, set-var, unset-var), option redis-check, ssl-hello-chk, smtpchk, pgsql-check, ldap-check and mysql-check run yet; agent checks, observe, slowstart, init-state down without a check, check-ssl, check-sni and check-alpn (TLS), connect ssl|sni|alpn|via-socks4|proto, expect string-lf|binary-lf, on-marked-down/up, the other check kinds and rules do not",
+        why: "only TCP connect checks, option httpchk (http-check connect, send with log-format hdr/uri-lf/body-lf, send-state, set-var, unset-var, disable-on-404, expect status|rstatus|string|rstring|hdr|fhdr), option tcp-check (connect [port|addr|send-proxy|linger|default], send, send-lf, send-binary, send-binary-lf, expect string|binary|rstring|rbinary with their options, set-var, unset-var), option redis-check, ssl-hello-chk, smtpchk, pgsql-check, ldap-check and mysql-check, agent checks (agent-check, agent-port, agent-inter, agent-send, agent-addr) and slowstart run yet; init-state down without a check, check-ssl, check-sni and check-alpn (TLS), connect ssl|sni|alpn|via-socks4|proto, expect string-lf|binary-lf, the other check kinds and rules do not",
     },
     Unsupported {
         key: "ssl",
@@ -319,23 +319,13 @@ fn check_diag(px: &Proxy, e: &str) -> Diagnostic {
 /// The server options of the check machinery that do not run yet.
 fn unsupported_check_option(o: &ringlb_config::model::ServerOptions) -> Option<&'static str> {
     let checked = o.check == Some(true);
-    if o.agent_check == Some(true) {
-        Some("agent-check")
-    } else if o.observe.is_some() {
-        Some("observe")
-    } else if checked && o.slowstart.is_some_and(|d| !d.is_zero()) {
-        Some("slowstart")
-    } else if checked && o.check_ssl == Some(true) {
+    if checked && o.check_ssl == Some(true) {
         Some("check-ssl")
     } else if checked && o.check_sni.is_some() {
         // Meaningful with check-ssl only, which follows in the TLS issue.
         Some("check-sni")
     } else if checked && o.check_alpn.is_some() {
         Some("check-alpn")
-    } else if o.on_marked_down.is_some() {
-        Some("on-marked-down")
-    } else if o.on_marked_up.is_some() {
-        Some("on-marked-up")
     } else {
         None
     }
@@ -526,15 +516,6 @@ fn proxy_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
         }
         if let Some(src) = &o.source {
             source_checks(&px.name, &s.name, src, out);
-        }
-        if o.slowstart.is_some() && o.check != Some(true) {
-            // Ignoring it cannot change traffic: slow start only applies
-            // to a server coming back up, which needs a check (a checked
-            // server's slowstart is refused above).
-            out.push(Diagnostic::warning(
-                &s.loc,
-                "'slowstart' has no effect yet: it applies when a server comes back up, which needs health checks",
-            ));
         }
     }
     // HAProxy's puid orders `balance first` and places consistent-hash

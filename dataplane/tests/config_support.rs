@@ -253,9 +253,14 @@ fn health_checks_run_and_the_rest_is_named() {
         ("    option spop-check\n    server s1 127.0.0.1:80 check\n", Some(("this check kind", 9))),
         ("    option httpchk\n    http-check expect hdr name x\n    server s1 127.0.0.1:80 check\n", None),
         ("    option httpchk\n    http-check expect string-lf %[srv_name]\n    server s1 127.0.0.1:80 check\n", Some(("this expect rule", 11))),
-        ("    server s1 127.0.0.1:80 check agent-check agent-port 9\n", Some(("agent-check", 10))),
-        ("    server s1 127.0.0.1:80 check slowstart 10s\n", Some(("slowstart", 10))),
-        ("    server s1 127.0.0.1:80 check observe layer4\n", Some(("observe", 10))),
+        ("    server s1 127.0.0.1:80 check observe layer4 on-error mark-down error-limit 3\n", None),
+        ("    default-server observe layer7 on-error sudden-death\n    server s1 127.0.0.1:80 check\n", None),
+        ("    server s1 127.0.0.1:80 check observe layer7 on-error fastinter fastinter 100\n", None),
+        ("    server s1 127.0.0.1:80 check on-marked-down shutdown-sessions on-marked-up shutdown-backup-sessions\n    server b 127.0.0.1:81 backup\n", None),
+        ("    server s1 127.0.0.1:80 check agent-check agent-port 9 agent-inter 1s agent-send hi agent-addr 127.0.0.2\n", None),
+        ("    default-server agent-check agent-port 9 slowstart 10s\n    server s1 127.0.0.1:80\n    server s2 127.0.0.1:81 check minconn 1 maxconn 9\n", None),
+        ("    server s1 127.0.0.1:80 check slowstart 10s\n", None),
+        ("    balance source\n    server s1 127.0.0.1:80 check slowstart 1s agent-check port 9\n", None),
     ];
     for (i, (backend, refused)) in cases.iter().enumerate() {
         let name = format!("c{i}.cfg");
@@ -280,5 +285,10 @@ fn health_checks_run_and_the_rest_is_named() {
             }
         }
     }
+    // TCP mode too.
+    let tcp = "defaults\n    mode tcp\n    timeout connect 1s\n    timeout client 1s\n    timeout server 1s\nlisten l\n    bind 127.0.0.1:8080\n    option redispatch\n    server s1 127.0.0.1:80 check observe layer4 on-marked-down shutdown-sessions on-marked-up shutdown-backup-sessions\n    server b 127.0.0.1:81 check backup\n";
+    std::fs::write(dir.join("tcp.cfg"), tcp).unwrap();
+    let out = run(ringlb, &["-c", "-f", "tcp.cfg"], &dir, &[]);
+    assert!(out.status.is_some_and(|s| s.success()), "{}", out.output);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -11,13 +11,13 @@ const EWGHT_MAX: u64 = 256 * WEIGHT_SCALE as u64;
 /// fwlc's sort key (fwlc_queue_srv()): 0 for a server with nothing in
 /// flight whatever its weight, else the load it would have with one more
 /// stream, per unit of weight: `(inflight + 1) * SRV_EWGHT_MAX / eweight`,
-/// where `inflight` is served plus queued streams.
-pub(super) fn key(inflight: u32, weight: u32) -> u64 {
+/// where `inflight` is served plus queued streams and `eweight` the
+/// effective weight in eweight units (16 per unit of weight).
+pub(super) fn key(inflight: u32, eweight: u32) -> u64 {
     if inflight == 0 {
         return 0;
     }
-    let eweight = u64::from(weight.max(1)) * u64::from(WEIGHT_SCALE);
-    (u64::from(inflight) + 1) * EWGHT_MAX / eweight
+    (u64::from(inflight) + 1) * EWGHT_MAX / u64::from(eweight.max(1))
 }
 
 #[derive(Debug)]
@@ -75,13 +75,13 @@ mod tests {
 
     #[test]
     fn keys() {
-        assert_eq!(key(0, 1), 0);
+        assert_eq!(key(0, 16), 0);
         assert_eq!(key(0, 100), 0);
         // (1 + 1) * 4096 / 16
-        assert_eq!(key(1, 1), 512);
-        assert_eq!(key(1, 2), 256);
-        assert_eq!(key(3, 2), 512);
-        assert_eq!(key(1, 0), 512);
+        assert_eq!(key(1, 16), 512);
+        assert_eq!(key(1, 32), 256);
+        assert_eq!(key(3, 32), 512);
+        assert_eq!(key(1, 0), 8192);
     }
 
     #[test]

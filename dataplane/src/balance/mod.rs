@@ -107,7 +107,9 @@ pub enum KeyKind<'a> {
 
 #[derive(Debug)]
 struct Server {
-    /// Effective weight (dynamic algorithms).
+    /// Effective weight (dynamic algorithms), in HAProxy's eweight units:
+    /// 16 per unit of user weight (BE_WEIGHT_SCALE), so that a slow start
+    /// ramps a weight-1 server in sixteenths.
     weight: u32,
     /// Weight given at start (static algorithms).
     initial: u32,
@@ -253,7 +255,7 @@ impl Farm {
             if let Some(c) = self.cumulative.get_mut(i) {
                 *c = sum;
             }
-            sum += u64::from(self.weight(i)) * u64::from(WEIGHT_SCALE);
+            sum += u64::from(self.weight(i));
         }
         self.total_weight = sum;
         changed
@@ -321,7 +323,7 @@ impl Farm {
     fn below_bound(&self, i: usize, conns: &[u32], served: u64) -> bool {
         let f = u64::from(self.hash_balance_factor);
         let tot = self.total_weight.max(1);
-        let w = u64::from(self.weight(i)) * u64::from(WEIGHT_SCALE);
+        let w = u64::from(self.weight(i));
         let cum = self.cumulative.get(i).copied().unwrap_or(0);
         let slots_total = ((served + 1) * f).div_ceil(100);
         let per_weight = slots_total / tot;
@@ -403,7 +405,7 @@ impl Balancer {
             .map(|(i, s)| {
                 let weight = s.weight.min(MAX_WEIGHT);
                 Server {
-                    weight,
+                    weight: weight * WEIGHT_SCALE,
                     initial: weight,
                     backup: s.backup,
                     up: s.up,
@@ -418,7 +420,7 @@ impl Balancer {
             function: HashFunction::Sdbm,
             avalanche: false,
         });
-        let weights: Vec<u32> = list.iter().map(|s| s.weight).collect();
+        let weights: Vec<u32> = list.iter().map(|s| s.initial).collect();
         let hash_lookup = || match ht.method {
             HashMethod::MapBased => Lookup::Map(MapTable::new(&weights)),
             HashMethod::Consistent => Lookup::Ring(Ring::new(n)),
@@ -507,7 +509,7 @@ impl Balancer {
                 let cycle: usize = farm
                     .members
                     .iter()
-                    .map(|&i| usize::try_from(farm.weight(i)).unwrap_or(0))
+                    .map(|&i| usize::try_from(farm.weight(i) / WEIGHT_SCALE).unwrap_or(0))
                     .sum();
                 for _ in 0..core % cycle.max(1) {
                     rr.pick(&farm.members, |i| farm.weight(i), None, |_| false);
@@ -634,10 +636,16 @@ impl Balancer {
     /// (static-rr, map-based hashing) only honour 0 (not usable) versus any
     /// other value (the initial weight), as HAProxy does.
     pub fn set_weight(&mut self, idx: usize, weight: u32) {
+        self.set_eweight(idx, weight.min(MAX_WEIGHT) * WEIGHT_SCALE);
+    }
+
+    /// Sets a server's effective weight in HAProxy's eweight units (16 per
+    /// unit of weight, 0..=4096): what a slow start ramps.
+    pub fn set_eweight(&mut self, idx: usize, eweight: u32) {
         let Some(s) = self.farm.servers.get_mut(idx) else {
             return;
         };
-        s.weight = weight.min(MAX_WEIGHT);
+        s.weight = eweight.min(MAX_WEIGHT * WEIGHT_SCALE);
         self.changed(idx);
     }
 
@@ -715,11 +723,7 @@ impl Balancer {
         let Some(s) = self.farm.servers.get(idx) else {
             return;
         };
-        let points = if self.farm.usable(s) {
-            s.weight * WEIGHT_SCALE
-        } else {
-            0
-        };
+        let points = if self.farm.usable(s) { s.weight } else { 0 };
         let (id, backup) = (s.id, s.backup);
         if let Some(ring) = self.ring_mut() {
             ring.set_points(idx, id, backup, points);

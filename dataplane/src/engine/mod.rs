@@ -209,8 +209,21 @@ impl Process {
         let Some(s) = be.servers.get(server) else {
             return false;
         };
+        let before = s.state.get();
         if !s.state.apply(change) {
             return false;
+        }
+        // Entering maintenance (runtime API, stats page, a tracked server)
+        // kills the server's streams under `on-marked-down
+        // shutdown-sessions`, as HAProxy's srv_update_status does; the
+        // checks' own DOWN transition does it in checks::run. A server
+        // already down has nothing to kill.
+        if before.admin & backend::server::admin::MAINT == 0
+            && before.oper != backend::server::Oper::Stopped
+            && s.state.get().admin & backend::server::admin::MAINT != 0
+            && s.shutdown_on.down
+        {
+            self.shutdown_streams(backend, server, crate::log::termination::Cause::Down);
         }
         // lastchg, downtime, chkdown (the statistics).
         let now = self.now_ms();
@@ -230,6 +243,25 @@ impl Process {
         be.generation.fetch_add(1, Ordering::AcqRel);
         self.mesh.servers_changed();
         true
+    }
+
+    /// Kill the streams of server `server` of backend `backend` on every
+    /// core (HAProxy's srv_shutdown_streams): each ends now, its log
+    /// saying `why` (`D` for `on-marked-down shutdown-sessions`, `U` for
+    /// `on-marked-up shutdown-backup-sessions`, `K` for the runtime API's
+    /// `shutdown sessions server`). It travels on the mesh's command lane,
+    /// which never drops a message; the cores act on it as they read it.
+    pub fn shutdown_streams(
+        &self,
+        backend: usize,
+        server: usize,
+        why: crate::log::termination::Cause,
+    ) {
+        self.mesh.broadcast(&runtime::mesh::Msg::ShutdownStreams {
+            backend,
+            server,
+            why,
+        });
     }
 
     pub fn is_stopping(&self) -> bool {

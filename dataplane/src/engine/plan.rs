@@ -11,7 +11,7 @@ use ringlb_config::model::{
     Balance, Config, HashType, InitAddr, LogStyle, LogTarget, Proxy, Source, UseSrc as ConfUseSrc,
 };
 
-use super::backend::server::{admin, Oper, Snapshot, State};
+use super::backend::server::{admin, Oper, Snapshot, State, Weights};
 use super::listener::{KeepAlive, ListenerTuning, ServerTuning};
 use super::stream::http::plan::HttpPlan;
 use super::Counter;
@@ -214,6 +214,9 @@ pub struct ServerPlan {
     /// Admin and operational state, effective weight, `maxconn`: the one
     /// owner every core reads (see `backend::server`).
     pub state: State,
+    /// User weight and slow start, which the effective weight in `state`
+    /// derives from.
+    pub weights: Weights,
     /// `source`: the local address of server connections.
     pub source: Option<SourcePlan>,
     /// `tcp-ut <delay>`: TCP_USER_TIMEOUT on its connections.
@@ -247,6 +250,23 @@ pub struct ServerPlan {
     /// Streams that left this server's queue for it (HAProxy's
     /// `srv->queue.idx`), for `%sq`.
     pub queue_served: Counter,
+    /// `observe`: what the traffic says of it (see `checks::observe`).
+    pub observe: crate::engine::checks::observe::Observer,
+    /// `on-marked-down shutdown-sessions`, `on-marked-up
+    /// shutdown-backup-sessions`.
+    pub shutdown_on: crate::engine::checks::observe::ShutdownOn,
+}
+
+/// Whether `px`'s algorithm takes dynamic weights (HAProxy's
+/// BE_LB_PROP_DYN): all but static-rr and map-based hashing.
+fn dynamic_weights(px: &Proxy) -> bool {
+    match px.balance.as_ref().unwrap_or(&Balance::RoundRobin) {
+        Balance::StaticRr => false,
+        Balance::RoundRobin | Balance::LeastConn | Balance::First | Balance::Random { .. } => true,
+        _ => px
+            .hash_type
+            .is_some_and(|h| h.method == ringlb_config::model::HashMethod::Consistent),
+    }
 }
 
 impl ServerPlan {
@@ -254,16 +274,24 @@ impl ServerPlan {
     /// HAProxy's dynamic limit, which grows from `minconn` to `maxconn` as
     /// the backend's load approaches `fullconn` (srv_dynamic_maxconn).
     pub fn max_now(&self, be: &BackendPlan) -> u32 {
-        let maxconn = self.state.get().maxconn;
-        if maxconn == 0 || self.minconn == 0 || self.minconn >= maxconn {
-            return maxconn;
+        let now = self.state.get();
+        let maxconn = now.maxconn;
+        let max = if maxconn == 0 || self.minconn == 0 || self.minconn >= maxconn {
+            maxconn
+        } else {
+            let beconn = be.beconn.get();
+            if be.fullconn == 0 || beconn >= be.fullconn {
+                maxconn
+            } else {
+                let scaled = u64::from(beconn) * u64::from(maxconn) / u64::from(be.fullconn);
+                u32::try_from(scaled).unwrap_or(u32::MAX).max(self.minconn)
+            }
+        };
+        // A slow start ramps the limit too.
+        if now.oper == Oper::Starting {
+            return self.weights.ramp_maxconn(now.oper, max);
         }
-        let beconn = be.beconn.get();
-        if be.fullconn == 0 || beconn >= be.fullconn {
-            return maxconn;
-        }
-        let scaled = u64::from(beconn) * u64::from(maxconn) / u64::from(be.fullconn);
-        u32::try_from(scaled).unwrap_or(u32::MAX).max(self.minconn)
+        max
     }
 
     /// Whether a connection slot is free now.
@@ -818,6 +846,14 @@ fn backend_plan(px: &Proxy, cfg: &Config) -> Result<BackendPlan, String> {
             id,
             addr,
             weight: o.weight.unwrap_or(1),
+            weights: Weights::new(
+                o.weight.unwrap_or(1),
+                // HAProxy keeps slowstart in seconds, rounded up.
+                o.slowstart.map_or(0, |d| {
+                    u32::try_from(d.as_millis().div_ceil(1000)).unwrap_or(u32::MAX)
+                }),
+                dynamic_weights(px),
+            ),
             backup: o.backup.unwrap_or(false),
             state: State::new(Snapshot {
                 // `disabled`: in maintenance from the configuration, and
@@ -832,8 +868,11 @@ fn backend_plan(px: &Proxy, cfg: &Config) -> Result<BackendPlan, String> {
                 } else {
                     Oper::Running
                 },
-                weight: u16::try_from(o.weight.unwrap_or(1).min(crate::balance::MAX_WEIGHT))
-                    .unwrap_or(1),
+                eweight: u16::try_from(
+                    o.weight.unwrap_or(1).min(crate::balance::MAX_WEIGHT)
+                        * crate::engine::backend::server::WEIGHT_SCALE,
+                )
+                .unwrap_or(16),
                 maxconn: o.maxconn.unwrap_or(0),
             }),
             source: match o.source.as_ref().or(px.source.as_ref()) {
@@ -860,6 +899,11 @@ fn backend_plan(px: &Proxy, cfg: &Config) -> Result<BackendPlan, String> {
             conns: Counter::default(),
             queued: Counter::default(),
             queue_served: Counter::default(),
+            observe: crate::engine::checks::observe::Observer::of(
+                o,
+                px.mode() == ringlb_config::model::Mode::Http,
+            ),
+            shutdown_on: crate::engine::checks::observe::ShutdownOn::of(o),
         });
     }
     let tcp_hash = match &px.balance {

@@ -21,6 +21,7 @@ mod balance;
 mod browser;
 mod checkcache;
 mod checks;
+mod checks_observe;
 mod cookie_options;
 mod cookies;
 mod errors;

@@ -1159,8 +1159,8 @@ on_both!(smtp_check, smtp_check_on_haproxy, smtp_check_on_ringlb);
 /// `option pgsql-check user <name>`: HAProxy's StartupMessage, then an
 /// ErrorResponse is an invalid response (its severity as info) and an
 /// AuthenticationOk a success. (A stub speaking the first message of the
-/// protocol: a real PostgreSQL needs an initdb and refuses to run as root,
-/// which the tests run as.)
+/// protocol, to pin the bytes sent; checks_real.rs runs the check against
+/// a real PostgreSQL.)
 fn pgsql_check(name: &str, program: &Path) {
     let ok = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let startups = Arc::new(std::sync::Mutex::new(Vec::<Vec<u8>>::new()));
@@ -1231,7 +1231,8 @@ fn pgsql_check(name: &str, program: &Path) {
 on_both!(pgsql_check, pgsql_check_on_haproxy, pgsql_check_on_ringlb);
 
 /// `option ldap-check`: HAProxy's anonymous bind, then the bindResponse's
-/// resultCode. (A stub answering a bind; no LDAP server is installed.)
+/// resultCode. (A stub answering a bind, to pin the bytes sent;
+/// checks_real.rs runs the check against slapd.)
 fn ldap_check(name: &str, program: &Path) {
     let result = Arc::new(AtomicU16::new(49));
     let binds = Arc::new(std::sync::Mutex::new(Vec::<Vec<u8>>::new()));
@@ -1294,8 +1295,9 @@ on_both!(ldap_check, ldap_check_on_haproxy, ldap_check_on_ringlb);
 
 /// `option mysql-check user <name>`: HAProxy's client authentication and
 /// COM_QUIT, then the server's handshake and the packet after it; an error
-/// packet is a wrong status with its code and message. (A stub answering like a MySQL server; none is
-/// installed.)
+/// packet is a wrong status with its code and message. (A stub answering
+/// like a MySQL server, to pin the bytes sent; checks_real.rs runs the
+/// check against MariaDB.)
 fn mysql_check(name: &str, program: &Path) {
     let ok = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let auths = Arc::new(std::sync::Mutex::new(Vec::<Vec<u8>>::new()));

@@ -1,13 +1,14 @@
 //! `ringlbctl`: a client for the runtime API (a `stats socket`), so no one
 //! needs socat. `ringlbctl -S /run/ringlb.sock show info` sends one
 //! command line (commands may be separated by `;`) and prints the answer;
-//! without a command it opens an interactive prompt with history. `-S`
+//! without a command it opens an interactive prompt with history (the
+//! socket in `prompt` mode, each answer read up to the next `> `). `-S`
 //! takes a UNIX path or a TCP `host:port` (`ipv4@`/`ipv6@` prefixes
 //! accepted).
 
 #![forbid(unsafe_code)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -59,15 +60,31 @@ fn one_shot(args: &Args, line: &str) -> Result<()> {
     Ok(())
 }
 
-/// Interactive: the connection is put in interactive mode (`prompt i`),
-/// each command's answer ends with an empty line.
+/// Read until the server's prompt (`> ` after a line end, or alone at
+/// the start) and return what came before it.
+fn until_prompt(s: &mut dyn Stream) -> Result<Option<String>> {
+    let mut got = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        if s.read(&mut byte)? == 0 {
+            return Ok(None);
+        }
+        got.push(byte[0]);
+        if got.ends_with(b"\n> ") || got == b"> " {
+            got.truncate(got.len() - 2);
+            return Ok(Some(String::from_utf8_lossy(&got).into_owned()));
+        }
+    }
+}
+
+/// Interactive: the connection is put in prompt mode (`prompt`, which
+/// HAProxy 2.x and ringlb both take), each answer ends at the next `> `.
 fn interactive(args: &Args) -> Result<()> {
-    let s = connect(&args.socket, Duration::from_secs(args.timeout))?;
-    let mut reader = BufReader::new(s);
-    reader.get_mut().write_all(b"prompt i\n")?;
-    // `prompt i` answers with its empty line.
-    let mut first = String::new();
-    reader.read_line(&mut first)?;
+    let mut s = connect(&args.socket, Duration::from_secs(args.timeout))?;
+    s.write_all(b"prompt\n")?;
+    if until_prompt(&mut *s)?.is_none() {
+        anyhow::bail!("the server closed the connection");
+    }
     let mut rl = rustyline::DefaultEditor::new()?;
     let history =
         std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".ringlbctl_history"));
@@ -90,22 +107,17 @@ fn interactive(args: &Args) -> Result<()> {
         if cmd == "quit" || cmd == "exit" {
             break;
         }
-        reader.get_mut().write_all(cmd.as_bytes())?;
-        reader.get_mut().write_all(b"\n")?;
-        // One empty line per command of the line ends its answer.
-        let mut left = 1 + cmd.matches(';').count();
-        while left > 0 {
-            let mut l = String::new();
-            if reader.read_line(&mut l)? == 0 {
+        s.write_all(cmd.as_bytes())?;
+        s.write_all(b"\n")?;
+        match until_prompt(&mut *s)? {
+            // The answer, without the empty line that ends it.
+            Some(a) => print!("{}", a.strip_suffix('\n').unwrap_or(&a)),
+            None => {
                 println!("(connection closed)");
-                return Ok(());
+                break;
             }
-            if l == "\n" {
-                left -= 1;
-                continue;
-            }
-            print!("{l}");
         }
+        std::io::stdout().flush()?;
     }
     if let Some(h) = &history {
         let _ = rl.save_history(h);

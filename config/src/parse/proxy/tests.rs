@@ -282,6 +282,17 @@ fn cross_references() {
     assert!(errors(&d)[0]
         .1
         .contains("does not have any check nor agent enabled"));
+    // An agent needs a port (agent-port, or port).
+    let (_, d) = load(&format!(
+        "{BASE}backend b\n server s1 127.0.0.1:1 agent-check\n"
+    ));
+    assert!(errors(&d)[0]
+        .1
+        .contains("server s1 does not have agent port. Agent check has been disabled."));
+    let (_, d) = load(&format!(
+        "{BASE}backend b\n server s1 127.0.0.1:1 agent-check port 9\n"
+    ));
+    assert!(!d.has_errors(), "{:?}", errors(&d));
     let (_, d) = load(&format!(
         "{BASE}backend b\n server s2 127.0.0.1:2 track other/s1\n"
     ));

@@ -130,7 +130,7 @@ fn maintenance_and_ready_reach_every_core() {
     assert!(run
         .process
         .set_server(0, 1, Change::AdminClear(admin::FDRAIN)));
-    assert!(run.process.set_server(0, 0, Change::Weight(0)));
+    assert!(run.process.set_server(0, 0, Change::EWeight(0)));
     run.until("b", 20);
 }
 
@@ -183,4 +183,40 @@ fn a_raised_maxconn_serves_the_queue() {
         t.elapsed() < Duration::from_secs(5),
         "served at once, not at timeout"
     );
+}
+
+/// `Process::shutdown_streams` (on-marked-down, and the runtime API's
+/// `shutdown sessions server` next) ends the streams of one server on
+/// every core at once, and only those; new streams still reach it.
+#[test]
+fn shutting_down_a_server_s_streams_reaches_every_core() {
+    let (a, b) = (named_server("a"), named_server("b"));
+    let run = Running::start(&format!(
+        "backend be\n    balance roundrobin\n    server a {a}\n    server b {b}\n"
+    ));
+    // Accepted by both executors (SO_REUSEPORT spreads them), half on a.
+    let conns: Vec<(String, TcpStream)> = (0..12).map(|_| run.who()).collect();
+    let on_a = conns.iter().filter(|(n, _)| n == "a").count();
+    assert!(on_a >= 2, "{on_a} streams on a");
+    let a_conns = &run.process.plan.backends[0].servers[0].conns;
+    assert_eq!(a_conns.get() as usize, on_a);
+    run.process
+        .shutdown_streams(0, 0, crate::log::termination::Cause::Killed);
+    for (name, mut c) in conns {
+        if name == "a" {
+            // Closed: end of stream (or a reset).
+            assert!(matches!(c.read(&mut [0u8; 8]), Ok(0) | Err(_)), "{name}");
+        } else {
+            c.set_read_timeout(Some(Duration::from_millis(200)))
+                .unwrap();
+            let e = c.read(&mut [0u8; 8]).unwrap_err();
+            assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock, "b's stay open");
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while a_conns.get() != 0 {
+        assert!(Instant::now() < deadline, "a's slots never freed");
+        std::thread::yield_now();
+    }
+    run.until("a", 1);
 }

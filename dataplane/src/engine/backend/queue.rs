@@ -103,6 +103,9 @@ struct Waiter {
     /// Dequeued with a slot of this server (the count is already taken),
     /// and its queue position for the log.
     granted: Option<(usize, QueuePos)>,
+    /// Its server went down: it chooses again, without the persistence
+    /// that put it in that server's queue (pendconn_redistribute).
+    redistributed: bool,
 }
 
 /// One core's waiters of one backend, per queue, oldest first.
@@ -153,6 +156,7 @@ impl LocalQueues {
                 woken: false,
                 waker: None,
                 granted: None,
+                redistributed: false,
             },
         );
         self.front(queue) == ticket
@@ -353,6 +357,44 @@ fn server_queued(be: &BackendPlan, queue: usize, joined: bool) {
     }
 }
 
+/// Whether the streams queued on a server that goes down choose again
+/// (pendconn_redistribute): `option redispatch` without `option persist`.
+pub fn redistributes(be: &BackendPlan) -> bool {
+    let persist = be
+        .http
+        .as_ref()
+        .and_then(|h| h.cookie.as_ref())
+        .is_some_and(|c| c.persist);
+    be.redispatch.is_some() && !persist
+}
+
+/// pendconn_redistribute on this core: server `s` is no longer usable, so
+/// the streams waiting in its own queue are woken to choose again, their
+/// persistence dropped (they move to another server or to the backend
+/// queue, keeping their arrival ticket). How many.
+pub fn redistribute_local(core: &Core, be_idx: usize, s: usize) -> usize {
+    let Some(l) = local(core, be_idx) else {
+        return 0;
+    };
+    let mut l = l.borrow_mut();
+    let Some(q) = l.queues.get_mut(1 + s) else {
+        return 0;
+    };
+    let mut n = 0;
+    for w in q
+        .iter_mut()
+        .filter(|w| w.granted.is_none() && !w.redistributed)
+    {
+        w.redistributed = true;
+        w.woken = true;
+        if let Some(waker) = w.waker.take() {
+            waker.wake();
+        }
+        n += 1;
+    }
+    n
+}
+
 /// Wake this core's oldest waiter that may use server `s` (a `Released`
 /// message arrived): it looks at the servers again.
 pub fn wake_oldest_local(core: &Core, be_idx: usize, s: usize) {
@@ -485,6 +527,19 @@ impl<'a> Ticket<'a> {
                 offer(self.core, self.be_idx, s, false);
             }
         }
+    }
+
+    /// Whether this stream's server went down while it waited in that
+    /// server's queue (see [`redistribute_local`]): it then chooses again
+    /// without its persistence. Once.
+    pub fn take_redistributed(&mut self) -> bool {
+        let Some(h) = self.held else { return false };
+        let Some(l) = local(self.core, self.be_idx) else {
+            return false;
+        };
+        let mut l = l.borrow_mut();
+        l.get_mut(h.queue, h.ticket)
+            .is_some_and(|w| std::mem::take(&mut w.redistributed))
     }
 
     /// The server whose slot was handed to this stream, if one was: it

@@ -13,7 +13,8 @@
 //! `Mesh::servers_changed`). Each core then brings its balancer up to date;
 //! the queues read the state directly.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::Instant;
 
 use crate::engine::plan::{BackendPlan, ServerPlan};
 use crate::engine::runtime::Core;
@@ -71,8 +72,10 @@ pub struct Snapshot {
     /// `admin::*` flags.
     pub admin: u8,
     pub oper: Oper,
-    /// Effective weight, 0..=256 (after slow start, agent, `set weight`).
-    pub weight: u16,
+    /// Effective weight in HAProxy's eweight units, 16 per unit of weight
+    /// (BE_WEIGHT_SCALE), 0..=4096: the user weight (configured, agent,
+    /// `set weight`) times the slow start ramp. See [`Snapshot::weight`].
+    pub eweight: u16,
     /// Connection limit (0: none). With `minconn`, the upper bound of the
     /// dynamic limit.
     pub maxconn: u32,
@@ -85,12 +88,18 @@ impl Snapshot {
     pub fn usable(&self) -> bool {
         self.admin & (admin::MAINT | admin::DRAIN) == 0
             && matches!(self.oper, Oper::Running | Oper::Starting)
-            && self.weight > 0
+            && self.eweight > 0
+    }
+
+    /// The effective weight in weight units, rounded up, as HAProxy shows
+    /// it (the stats' `weight`, `srv_weight`).
+    pub fn weight(&self) -> u32 {
+        u32::from(self.eweight).div_ceil(WEIGHT_SCALE)
     }
 
     fn pack(&self) -> u64 {
         u64::from(self.maxconn)
-            | u64::from(self.weight) << 32
+            | u64::from(self.eweight) << 32
             | (self.oper as u64) << 48
             | u64::from(self.admin) << 56
     }
@@ -99,7 +108,7 @@ impl Snapshot {
         let byte = |shift: u32| u8::try_from((w >> shift) & 0xff).unwrap_or(0);
         Snapshot {
             maxconn: u32::try_from(w & 0xffff_ffff).unwrap_or(0),
-            weight: u16::try_from((w >> 32) & 0xffff).unwrap_or(0),
+            eweight: u16::try_from((w >> 32) & 0xffff).unwrap_or(0),
             oper: Oper::from_bits(byte(48)),
             admin: byte(56),
         }
@@ -115,7 +124,13 @@ pub enum Change {
     /// Clear these admin flags (`state ready`).
     AdminClear(u8),
     Oper(Oper),
-    Weight(u16),
+    /// The effective weight, in eweight units (see [`Snapshot::eweight`]);
+    /// the runtime API changes the user weight instead, through
+    /// [`Process::set_user_weight`], which recomputes this one.
+    EWeight(u16),
+    /// The effective weight and the operational state at once (a server
+    /// coming up with a slow start).
+    OperEWeight(Oper, u16),
     Maxconn(u32),
 }
 
@@ -141,7 +156,11 @@ impl State {
                 Change::AdminSet(f) => s.admin |= f,
                 Change::AdminClear(f) => s.admin &= !f,
                 Change::Oper(o) => s.oper = o,
-                Change::Weight(x) => s.weight = x.min(crate::balance::MAX_WEIGHT as u16),
+                Change::EWeight(x) => s.eweight = x.min(EWEIGHT_MAX),
+                Change::OperEWeight(o, x) => {
+                    s.oper = o;
+                    s.eweight = x.min(EWEIGHT_MAX);
+                }
                 Change::Maxconn(m) => s.maxconn = m,
             }
             let n = s.pack();
@@ -153,12 +172,197 @@ impl State {
     }
 }
 
+/// HAProxy's BE_WEIGHT_SCALE: eweight units per unit of weight.
+pub const WEIGHT_SCALE: u32 = 16;
+/// HAProxy's SRV_EWGHT_MAX.
+pub const EWEIGHT_MAX: u16 = 256 * 16;
+
+/// A server's user weight and slow start (HAProxy's `uweight`,
+/// `slowstart` and the `last_change` the ramp counts from). The effective
+/// weight in [`State`] is derived from these by [`Weights::eweight`];
+/// only the owner ([`Process::set_user_weight`], the checks and the
+/// warm-up task) writes them.
+#[derive(Debug)]
+pub struct Weights {
+    /// HAProxy's uweight: the configured weight, as the agent and `set
+    /// weight` changed it (0..=256).
+    user: AtomicU32,
+    /// `slowstart`, in whole seconds (HAProxy rounds it up); 0: none.
+    pub slowstart: u32,
+    /// Whether the backend's algorithm takes dynamic weights
+    /// (BE_LB_PROP_DYN): the slow start ramps the weight only then (the
+    /// connection limit ramps either way).
+    pub dynamic: bool,
+    /// When the server last came up, in ms since `base`.
+    since_ms: AtomicU64,
+    base: Instant,
+}
+
+impl Weights {
+    pub fn new(weight: u32, slowstart: u32, dynamic: bool) -> Weights {
+        Weights {
+            user: AtomicU32::new(weight.min(crate::balance::MAX_WEIGHT)),
+            slowstart,
+            dynamic,
+            since_ms: AtomicU64::new(0),
+            base: Instant::now(),
+        }
+    }
+
+    pub fn user(&self) -> u32 {
+        self.user.load(Ordering::Relaxed)
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.base.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Whole seconds since the server came up (HAProxy's now.tv_sec -
+    /// last_change, as its warm-up task sees it every second after).
+    fn elapsed_s(&self) -> u64 {
+        self.now_ms()
+            .saturating_sub(self.since_ms.load(Ordering::Relaxed))
+            / 1000
+    }
+
+    /// How long since the server last came up.
+    pub fn since_up(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(
+            self.now_ms()
+                .saturating_sub(self.since_ms.load(Ordering::Relaxed)),
+        )
+    }
+
+    /// The server comes up now: the ramp starts.
+    fn mark_up(&self) {
+        self.since_ms.store(self.now_ms(), Ordering::Relaxed);
+    }
+
+    /// Whether a server in `oper` is still warming up.
+    pub fn warming(&self, oper: Oper) -> bool {
+        oper == Oper::Starting && self.slowstart > 0 && self.elapsed_s() < u64::from(self.slowstart)
+    }
+
+    /// server_recalc_eweight: the user weight times the ramp
+    /// `(16 × elapsed + slowstart) / slowstart` while warming up under a
+    /// dynamic algorithm, times 16 otherwise.
+    pub fn eweight(&self, oper: Oper) -> u16 {
+        let w = if self.dynamic && self.warming(oper) {
+            let ss = u64::from(self.slowstart);
+            (u64::from(WEIGHT_SCALE) * self.elapsed_s() + ss) / ss
+        } else {
+            u64::from(WEIGHT_SCALE)
+        };
+        let e = u64::from(self.user()) * w;
+        u16::try_from(e.min(u64::from(EWEIGHT_MAX))).unwrap_or(EWEIGHT_MAX)
+    }
+
+    /// srv_dynamic_maxconn's slow start part: a limit `max` (not 0) is
+    /// scaled by the part of the slow start elapsed, at least 1.
+    pub fn ramp_maxconn(&self, oper: Oper, max: u32) -> u32 {
+        if max == 0 || !self.warming(oper) {
+            return max;
+        }
+        let ratio = 100 * self.elapsed_s() / u64::from(self.slowstart);
+        let m = u64::from(max) * ratio / 100;
+        u32::try_from(m).unwrap_or(u32::MAX).max(1)
+    }
+}
+
+impl crate::engine::Process {
+    /// Set server (b, s)'s user weight (HAProxy's uweight: `set weight`,
+    /// an agent's percentage), capped at 256; the effective weight follows
+    /// (with the slow start ramp if it is warming up). Whether the
+    /// effective weight changed (false for an unknown server).
+    pub fn set_user_weight(&self, backend: usize, server: usize, weight: u32) -> bool {
+        let Some(s) = self
+            .plan
+            .backends
+            .get(backend)
+            .and_then(|b| b.servers.get(server))
+        else {
+            return false;
+        };
+        s.weights
+            .user
+            .store(weight.min(crate::balance::MAX_WEIGHT), Ordering::Relaxed);
+        self.recalc_eweight(backend, server)
+    }
+
+    /// Server (b, s)'s user weight (None for an unknown server).
+    pub fn user_weight(&self, backend: usize, server: usize) -> Option<u32> {
+        let s = self.plan.backends.get(backend)?.servers.get(server)?;
+        Some(s.weights.user())
+    }
+
+    /// server_recalc_eweight: the effective weight again from the user
+    /// weight and the ramp; a server whose slow start is over becomes
+    /// Running. Whether the state changed.
+    pub fn recalc_eweight(&self, backend: usize, server: usize) -> bool {
+        let Some(s) = self
+            .plan
+            .backends
+            .get(backend)
+            .and_then(|b| b.servers.get(server))
+        else {
+            return false;
+        };
+        let now = s.state.get();
+        let oper = if now.oper == Oper::Starting && !s.weights.warming(now.oper) {
+            Oper::Running
+        } else {
+            now.oper
+        };
+        self.set_server(
+            backend,
+            server,
+            Change::OperEWeight(oper, s.weights.eweight(oper)),
+        )
+    }
+
+    /// Tell every core that backend `b`'s servers changed without a new
+    /// state word: a slow start step grew a connection limit
+    /// (srv_dynamic_maxconn reads the clock), so the balancers take the new
+    /// limit and the queues are offered the room (pendconn_grab_from_px).
+    pub fn touch_backend(&self, backend: usize) {
+        if let Some(be) = self.plan.backends.get(backend) {
+            be.generation.fetch_add(1, Ordering::AcqRel);
+            self.mesh.servers_changed();
+        }
+    }
+
+    /// Server (b, s) comes up (a check, leaving maintenance): Starting
+    /// with its weight at the bottom of the ramp when it has a slow start,
+    /// else Running. Whether the state changed.
+    pub fn bring_up(&self, backend: usize, server: usize) -> bool {
+        let Some(s) = self
+            .plan
+            .backends
+            .get(backend)
+            .and_then(|b| b.servers.get(server))
+        else {
+            return false;
+        };
+        s.weights.mark_up();
+        let oper = if s.weights.slowstart > 0 {
+            Oper::Starting
+        } else {
+            Oper::Running
+        };
+        self.set_server(
+            backend,
+            server,
+            Change::OperEWeight(oper, s.weights.eweight(oper)),
+        )
+    }
+}
+
 /// What the balancer knows of `s`: usable or not, its effective weight,
 /// its connection limit now.
 pub fn balancer_view(s: &ServerPlan, be: &BackendPlan) -> crate::balance::ServerState {
     let now = s.state.get();
     crate::balance::ServerState {
-        weight: u32::from(now.weight),
+        weight: now.weight(),
         backup: s.backup,
         up: now.usable(),
         maxconn: Some(s.max_now(be)).filter(|m| *m > 0),
@@ -186,13 +390,56 @@ pub fn follow(core: &Core) {
             for (i, s) in be.servers.iter().enumerate() {
                 let view = balancer_view(s, be);
                 balancer.set_up(i, view.up);
-                balancer.set_weight(i, view.weight);
+                balancer.set_eweight(i, u32::from(s.state.get().eweight));
                 balancer.set_maxconn(i, view.maxconn);
+            }
+        }
+        // A server no longer usable hands its queue back to the dispatcher
+        // (pendconn_redistribute); then every server offers its free slots
+        // (pendconn_grab_from_px).
+        if super::queue::redistributes(be) {
+            for (i, s) in be.servers.iter().enumerate() {
+                if !s.state.get().usable() && s.queued.get() > 0 {
+                    super::queue::redistribute_local(core, b, i);
+                }
             }
         }
         for i in 0..be.servers.len() {
             super::queue::offer(core, b, i, false);
         }
+    }
+}
+
+/// One core's streams on one server, killed together: each waits on
+/// `event` for as long as it uses the server; `notify` ends the waits of
+/// those there now (a stream that comes later waits anew), and `why` says
+/// what their log says.
+#[derive(Debug, Default)]
+pub struct Shutdown {
+    pub event: crate::engine::runtime::LocalEvent,
+    pub why: std::cell::Cell<crate::log::termination::Cause>,
+}
+
+impl Shutdown {
+    /// Resolves with the cause when this core's streams on the server are
+    /// killed.
+    pub async fn wait(&self) -> crate::log::termination::Cause {
+        self.event.wait().await;
+        self.why.get()
+    }
+}
+
+/// This core's [`Shutdown`] of server `s` of backend `b`: what a stream
+/// on that server waits on.
+pub fn shutdown_of(core: &Core, b: usize, s: usize) -> Option<&Shutdown> {
+    core.shutdowns.get(b).and_then(|v| v.get(s))
+}
+
+/// A `ShutdownStreams` message: this core's streams on (b, s) end now.
+pub fn shutdown_here(core: &Core, b: usize, s: usize, why: crate::log::termination::Cause) {
+    if let Some(sh) = shutdown_of(core, b, s) {
+        sh.why.set(why);
+        sh.event.notify();
     }
 }
 
@@ -204,7 +451,7 @@ mod tests {
         Snapshot {
             admin: 0,
             oper: Oper::Running,
-            weight,
+            eweight: weight * 16,
             maxconn: 0,
         }
     }
@@ -214,7 +461,7 @@ mod tests {
         let s = Snapshot {
             admin: admin::CMAINT | admin::FDRAIN,
             oper: Oper::Stopping,
-            weight: 256,
+            eweight: 4096,
             maxconn: u32::MAX,
         };
         assert_eq!(Snapshot::unpack(s.pack()), s);
@@ -251,10 +498,39 @@ mod tests {
     }
 
     #[test]
+    fn a_slow_start_begins_at_a_sixteenth() {
+        use super::Weights;
+        let w = Weights::new(10, 4, true);
+        w.mark_up();
+        assert!(w.warming(Oper::Starting));
+        assert!(!w.warming(Oper::Running));
+        // (16 x 0 + 4) / 4 = 1 sixteenth of the user weight.
+        assert_eq!(w.eweight(Oper::Starting), 10);
+        assert_eq!(w.eweight(Oper::Running), 160);
+        // The limit starts at 1; no limit stays none.
+        assert_eq!(w.ramp_maxconn(Oper::Starting, 50), 1);
+        assert_eq!(w.ramp_maxconn(Oper::Starting, 0), 0);
+        assert_eq!(w.ramp_maxconn(Oper::Running, 50), 50);
+        // Static algorithms take the full weight at once.
+        let st = Weights::new(10, 4, false);
+        st.mark_up();
+        assert_eq!(st.eweight(Oper::Starting), 160);
+        assert_eq!(st.ramp_maxconn(Oper::Starting, 50), 1);
+        // No slow start: never warming.
+        let none = Weights::new(10, 0, true);
+        none.mark_up();
+        assert!(!none.warming(Oper::Starting));
+        assert_eq!(none.eweight(Oper::Starting), 160);
+    }
+
+    #[test]
     fn weight_is_capped_at_haproxys_maximum() {
         let st = State::new(running(1));
-        assert!(st.apply(Change::Weight(1000)));
-        assert_eq!(st.get().weight, 256);
+        assert!(st.apply(Change::EWeight(10000)));
+        assert_eq!(st.get().eweight, 4096);
+        assert_eq!(st.get().weight(), 256);
+        assert!(st.apply(Change::EWeight(17)));
+        assert_eq!(st.get().weight(), 2, "rounded up");
         assert!(st.apply(Change::Maxconn(7)));
         assert_eq!(st.get().maxconn, 7);
     }

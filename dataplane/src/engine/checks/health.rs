@@ -13,6 +13,9 @@ use std::time::Duration;
 pub enum Status {
     /// Not checked yet (HCHK_STATUS_INI).
     Ini,
+    /// `observe`: the traffic saw `error-limit` consecutive errors
+    /// (HCHK_STATUS_HANA).
+    Hana,
     /// The socket could not be created or an I/O error after connecting.
     SockErr,
     L4Ok,
@@ -27,11 +30,15 @@ pub enum Status {
     /// `http-check disable-on-404`: up, but taking no new traffic.
     L7OkC,
     L7Sts,
+    /// An agent's line without a health word (HCHK_STATUS_CHECKED): no
+    /// change.
+    Checked,
 }
 
 impl Status {
-    const ALL: [Status; 13] = [
+    const ALL: [Status; 15] = [
         Status::Ini,
+        Status::Hana,
         Status::SockErr,
         Status::L4Ok,
         Status::L4Tout,
@@ -44,6 +51,7 @@ impl Status {
         Status::L7Ok,
         Status::L7OkC,
         Status::L7Sts,
+        Status::Checked,
     ];
 
     fn index(self) -> u64 {
@@ -58,6 +66,7 @@ impl Status {
     pub fn code(self) -> &'static str {
         match self {
             Status::Ini => "INI",
+            Status::Hana => "HANA",
             Status::SockErr => "SOCKERR",
             Status::L4Ok => "L4OK",
             Status::L4Tout => "L4TOUT",
@@ -70,6 +79,7 @@ impl Status {
             Status::L7Ok => "L7OK",
             Status::L7OkC => "L7OKC",
             Status::L7Sts => "L7STS",
+            Status::Checked => "CHECKED",
         }
     }
 
@@ -77,6 +87,7 @@ impl Status {
     pub fn description(self) -> &'static str {
         match self {
             Status::Ini => "Initializing",
+            Status::Hana => "Health analyze",
             Status::SockErr => "Socket error",
             Status::L4Ok => "Layer4 check passed",
             Status::L4Tout => "Layer4 timeout",
@@ -89,6 +100,7 @@ impl Status {
             Status::L7Ok => "Layer7 check passed",
             Status::L7OkC => "Layer7 check conditionally passed",
             Status::L7Sts => "Layer7 wrong status",
+            Status::Checked => "No status change",
         }
     }
 
@@ -347,7 +359,10 @@ pub fn append_reason(o: &Outcome, out: &mut String) {
         ascii_encode(o.info.as_bytes(), out);
         out.push('"');
     }
-    let _ = write!(out, ", check duration: {}ms", o.duration.as_millis());
+    // A verdict of the traffic has no duration (HAProxy's -1).
+    if o.status != Status::Hana {
+        let _ = write!(out, ", check duration: {}ms", o.duration.as_millis());
+    }
 }
 
 /// Active and backup servers usable now, as srv_act / srv_bck.
@@ -437,10 +452,24 @@ pub fn health_line(
     h: &Health,
     weight: u32,
 ) -> String {
+    check_line("Health", backend, server, backup, o, h, weight)
+}
+
+/// The `option log-health-checks` line of a health check ("Health") or an
+/// agent ("Agent"); `weight` is the user weight (0: DRAIN).
+pub fn check_line(
+    kind: &str,
+    backend: &str,
+    server: &str,
+    backup: bool,
+    o: &Outcome,
+    h: &Health,
+    weight: u32,
+) -> String {
     let mut s = String::with_capacity(200);
     let _ = write!(
         s,
-        "Health check for {}server {backend}/{server} {}{}",
+        "{kind} check for {}server {backend}/{server} {}{}",
         if backup { "backup " } else { "" },
         if o.status == Status::L7OkC {
             "conditionally "

@@ -23,8 +23,11 @@
 //! in all; with `timeout check`, the connection gets min(inter, `timeout
 //! connect`) and the rest `timeout check` from the connection on.
 
+pub mod admin;
+pub mod agent;
 pub mod health;
 pub mod http;
+pub mod observe;
 mod run;
 pub mod tcpcheck;
 
@@ -99,16 +102,33 @@ pub struct CheckPlan {
     pub send_proxy: Option<tcpcheck::ProxyHeader>,
     /// The version a connect's own `send-proxy` uses.
     pub proxy_v2: bool,
+    /// The health counter now, which the agent reads before it brings the
+    /// server up.
+    pub health_now: std::sync::atomic::AtomicU32,
 }
 
 /// Every check of the plan, and how each backend logs their results.
 #[derive(Debug, Default)]
 pub struct Checks {
     pub list: Vec<CheckPlan>,
+    /// The agent checks (`agent-check`).
+    pub agents: Vec<agent::AgentPlan>,
     /// By backend index of the plan.
     pub backends: Vec<BackendLog>,
     /// The global `node` (the host name by default), for send-state.
     pub node: String,
+}
+
+impl Checks {
+    /// Server (b, s)'s agent check.
+    pub fn agent_of(&self, b: usize, s: usize) -> Option<&agent::AgentPlan> {
+        self.agents.iter().find(|a| a.backend == b && a.server == s)
+    }
+
+    /// Server (b, s)'s health check.
+    pub fn check_of(&self, b: usize, s: usize) -> Option<&CheckPlan> {
+        self.list.iter().find(|c| c.backend == b && c.server == s)
+    }
 }
 
 /// Where a backend's state changes are logged.
@@ -531,6 +551,7 @@ pub fn build(
     resolve: &dyn Fn(&str) -> Result<IpAddr, String>,
 ) -> Result<Checks, String> {
     let mut out = Vec::new();
+    let mut agents = Vec::new();
     let mut logs = Vec::new();
     let pxs = cfg.proxies.iter().filter(|p| p.cap.backend && !p.disabled);
     for (b, (px, be)) in pxs.zip(backends).enumerate() {
@@ -541,6 +562,9 @@ pub fn build(
         });
         for (i, (s, sp)) in px.servers.iter().zip(&be.servers).enumerate() {
             let o = &s.opts;
+            if o.agent_check == Some(true) {
+                agents.push(agent_plan(cfg, px, s, sp, b, i, resolve)?);
+            }
             if o.check != Some(true) {
                 continue;
             }
@@ -589,10 +613,11 @@ pub fn build(
                     o.send_proxy,
                     Some(Some(ringlb_config::model::ProxyProtocol::V2))
                 ),
+                health_now: std::sync::atomic::AtomicU32::new(initial.health),
             });
         }
     }
-    spread_first_checks(&mut out, max_spread(cfg));
+    spread_first_checks(&mut out, &mut agents, max_spread(cfg));
     let links = track_links(cfg);
     for c in &mut out {
         let me = (c.backend, c.server);
@@ -606,10 +631,71 @@ pub fn build(
             .map(|h| h.trim().to_string())
             .unwrap_or_default()
     });
+    for a in &mut agents {
+        let me = (a.backend, a.server);
+        a.trackers = trackers_of(me, &links, &mut vec![me]);
+    }
     Ok(Checks {
         list: out,
+        agents,
         backends: logs,
         node,
+    })
+}
+
+/// Server `s`'s agent check: `agent-addr` (else `addr`, else the
+/// server's address), `agent-port` (else `port`), `agent-inter` (else
+/// `inter`), `agent-send`.
+fn agent_plan(
+    cfg: &Config,
+    px: &Proxy,
+    s: &ServerConf,
+    sp: &crate::engine::plan::ServerPlan,
+    b: usize,
+    i: usize,
+    resolve: &dyn Fn(&str) -> Result<IpAddr, String>,
+) -> Result<agent::AgentPlan, String> {
+    let o = &s.opts;
+    let spread = u32::from(cfg.global.spread_checks.unwrap_or(0).min(50));
+    let err = |e: String| {
+        format!(
+            "backend '{}', server '{}': agent-check {e}",
+            px.name, s.name
+        )
+    };
+    let ip = match o.agent_addr.as_deref().or(o.addr.as_deref()) {
+        Some(a) => resolve(a).map_err(err)?,
+        None => match &sp.addr {
+            ServerAddr::Fixed(a) => a.ip(),
+            ServerAddr::SamePort(ip) | ServerAddr::PortOffset(ip, _) => *ip,
+            ServerAddr::Unix(_) => {
+                return Err(err("on a UNIX socket server needs agent-addr".into()))
+            }
+        },
+    };
+    let port = o
+        .agent_port
+        .or(o.port)
+        .ok_or_else(|| err("has no agent port".to_string()))?;
+    let inter = o
+        .agent_inter
+        .or(o.inter)
+        .filter(|d| !d.is_zero())
+        .unwrap_or(DEFAULT_INTER);
+    Ok(agent::AgentPlan {
+        backend: b,
+        server: i,
+        target: Target::Inet(SocketAddr::new(ip, port)),
+        inter,
+        send: o.agent_send.clone().unwrap_or_default().into_bytes(),
+        timeout_check: px.timeouts.check,
+        timeout_connect: px.timeouts.connect,
+        first: Duration::ZERO,
+        log_health: px.options.is_set("log-health-checks"),
+        spread,
+        trackers: Vec::new(),
+        health: std::sync::atomic::AtomicU32::new(agent::AGENT_RISE),
+        last: health::Last::default(),
     })
 }
 
@@ -641,25 +727,47 @@ fn max_spread(cfg: &Config) -> Option<Duration> {
         .filter(|d| !d.is_zero())
 }
 
-/// start_checks / start_check_task: check n of N starts at
-/// max(mininter, its interval) × n / N, where mininter is the smallest
-/// interval of at least a second, capped by `max-spread-checks`.
-fn spread_first_checks(checks: &mut [CheckPlan], cap: Option<Duration>) {
-    let n = u32::try_from(checks.len()).unwrap_or(u32::MAX);
+/// start_checks / start_check_task: the checks and agents of the server
+/// at position n (among the servers with either) start at
+/// max(mininter, its interval) × n / N, where N counts the checks and the
+/// agents and mininter is the smallest interval of at least a second,
+/// capped by `max-spread-checks`.
+fn spread_first_checks(
+    checks: &mut [CheckPlan],
+    agents: &mut [agent::AgentPlan],
+    cap: Option<Duration>,
+) {
+    let n = u32::try_from(checks.len() + agents.len()).unwrap_or(u32::MAX);
     let mininter = checks
         .iter()
         .map(CheckPlan::start_inter)
+        .chain(agents.iter().map(|a| a.inter))
         .filter(|i| *i >= INTER_THRES)
         .min();
-    for (pos, c) in (0u32..).zip(checks.iter_mut()) {
-        let mut base = c.start_inter();
+    let mut servers: Vec<ServerId> = checks
+        .iter()
+        .map(|c| (c.backend, c.server))
+        .chain(agents.iter().map(|a| (a.backend, a.server)))
+        .collect();
+    servers.sort_unstable();
+    servers.dedup();
+    let pos =
+        |id: ServerId| u32::try_from(servers.binary_search(&id).unwrap_or(0)).unwrap_or(u32::MAX);
+    let first = |inter: Duration, at: u32| {
+        let mut base = inter;
         if let Some(m) = mininter {
             base = base.max(m);
         }
         if let Some(cap) = cap {
             base = base.min(cap);
         }
-        c.first = base * pos / n.max(1);
+        base * at / n.max(1)
+    };
+    for c in checks.iter_mut() {
+        c.first = first(c.start_inter(), pos((c.backend, c.server)));
+    }
+    for a in agents.iter_mut() {
+        a.first = first(a.inter, pos((a.backend, a.server)));
     }
 }
 

@@ -5,10 +5,11 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use futures_util::future::{select, Either};
-use ringlb_config::model::Level;
+use ringlb_config::model::{Level, OnError};
 
 use super::health::{self, Counts, Farm, Health, Outcome, Status, Transition};
 use super::http::{Reader, Verdict};
+use super::observe::Event;
 use super::tcpcheck::{self, Action, Connect, Cx, ExpectVerdict, ProxyHeader, TcpCheck, Who};
 use super::{CheckPlan, Kind, Target};
 use crate::engine::backend::server::{admin, Change, Oper};
@@ -19,17 +20,125 @@ use crate::engine::runtime::{spawn, timer, Core};
 use crate::engine::session::transport::{Conn, Connecting};
 
 /// Spawn the checks `core` owns: check i of the plan runs on core
-/// i mod cores.
+/// i mod cores. A server's agent and its slow start run on the core of its
+/// health check (else agent i on core i mod cores, and so on): the tasks
+/// that read and write one server's state then never interleave between
+/// a read and its write, as HAProxy's per-server lock ensures.
 pub fn start(core: &Rc<Core>) {
     let cores = core.shared.mesh.cores().max(1);
-    for i in (0..core.shared.plan.checks.list.len()).filter(|i| i % cores == core.id) {
+    let checks = &core.shared.plan.checks;
+    let owner = |b: usize, s: usize, fallback: usize| {
+        checks
+            .list
+            .iter()
+            .position(|c| c.backend == b && c.server == s)
+            .unwrap_or(fallback)
+            % cores
+    };
+    for i in (0..checks.list.len()).filter(|i| i % cores == core.id) {
         let core = Rc::clone(core);
         spawn(async move { check_loop(&core, i).await });
+    }
+    for (i, a) in checks.agents.iter().enumerate() {
+        if owner(a.backend, a.server, i) == core.id {
+            let core = Rc::clone(core);
+            spawn(async move { super::agent::agent_loop(&core, i).await });
+        }
+    }
+    let warming = core
+        .shared
+        .plan
+        .backends
+        .iter()
+        .enumerate()
+        .flat_map(|(b, be)| {
+            be.servers
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.weights.slowstart > 0)
+                .map(move |(i, _)| (b, i))
+        });
+    for (n, (b, s)) in warming.enumerate() {
+        if owner(b, s, n) == core.id {
+            let core = Rc::clone(core);
+            spawn(async move { warmup_loop(&core, b, s).await });
+        }
+    }
+}
+
+/// server_warmup: while server (b, s) is Starting, its effective weight
+/// (and so its share and connection limit) follows the whole seconds
+/// since it came up; the queues are offered the new room as each core
+/// follows the change. HAProxy's task runs every second (or 1/20 of the
+/// slow start if longer) from the moment the server came up; this one
+/// looks four times a second and steps when HAProxy's would have run, so
+/// each step lands within 250ms of HAProxy's. At the end the server is
+/// Running, and HAProxy says it is UP again.
+async fn warmup_loop(core: &Core, b: usize, s: usize) {
+    let Some(be) = core.shared.plan.backends.get(b) else {
+        return;
+    };
+    let Some(srv) = be.servers.get(s) else {
+        return;
+    };
+    let period = Duration::from_millis(u64::from(srv.weights.slowstart) * 1000 / 20)
+        .max(Duration::from_secs(1));
+    let every = Duration::from_millis(250);
+    let mut last_step = None;
+    let entry = core.timers.register();
+    let mut wake = Instant::now() + every;
+    loop {
+        entry.set(Some(wake));
+        let wait = std::pin::pin!(entry.wait());
+        let stop = std::pin::pin!(core.stop_accepting.wait());
+        if let Either::Right(_) = select(wait, stop).await {
+            return;
+        }
+        // Look again in 250ms, or at the next step if it comes sooner.
+        let since = srv.weights.since_up();
+        let to_step = period
+            .saturating_mul(
+                u32::try_from(since.as_millis() / period.as_millis().max(1)).unwrap_or(0) + 1,
+            )
+            .saturating_sub(since);
+        wake = Instant::now() + every.min(to_step.max(Duration::from_millis(1)));
+        let now = srv.state.get();
+        if now.oper != Oper::Starting {
+            last_step = None;
+            continue;
+        }
+        let step = srv.weights.since_up().as_millis() / period.as_millis().max(1);
+        // Step 0 is the coming up itself, which set the weight.
+        if last_step == Some(step) || step == 0 {
+            last_step = Some(step);
+            continue;
+        }
+        last_step = Some(step);
+        if now.admin & admin::MAINT != 0 {
+            continue;
+        }
+        let changed = core.shared.recalc_eweight(b, s);
+        if !changed && now.maxconn > 0 {
+            core.shared.touch_backend(b);
+        }
+        if changed && srv.state.get().oper == Oper::Running {
+            let farm = Farm {
+                counts: counts(be),
+                sessions: srv.conns.get(),
+                requeued: 0,
+                queued: srv.queued.get(),
+            };
+            let line =
+                health::state_line(&be.name, &srv.name, srv.backup, Transition::Up, None, &farm);
+            warn(&line);
+            send(core, b, Level::Notice, line);
+        }
+        super::admin::remains_draining(core, b, s);
     }
 }
 
 /// A small xorshift for `spread-checks` (HAProxy's ha_random32 use).
-fn jitter(seed: &mut u32, inter: Duration, percent: u32) -> Duration {
+pub(super) fn jitter(seed: &mut u32, inter: Duration, percent: u32) -> Duration {
     if percent == 0 {
         return inter;
     }
@@ -66,8 +175,18 @@ async fn check_loop(core: &Core, idx: usize) {
         {
             let wait = std::pin::pin!(entry.wait());
             let stop = std::pin::pin!(core.stop_accepting.wait());
-            if let Either::Right(_) = select(wait, stop).await {
-                return;
+            let tripped = std::pin::pin!(std::future::poll_fn(|cx| srv.observe.poll_tripped(cx)));
+            match select(wait, select(stop, tripped)).await {
+                Either::Left(_) => {}
+                Either::Right((Either::Left(_), _)) => return,
+                Either::Right((Either::Right((ev, _)), _)) => {
+                    observed(core, plan, srv, &mut health, &mut prev, ev);
+                    // Every on-error mode checks again within `fastinter`.
+                    if let Some(fast) = plan.intervals.fastinter {
+                        next = next.min(Instant::now() + fast);
+                    }
+                    continue;
+                }
             }
         }
         // Maintenance pauses the check and zeroes the counter; leaving it
@@ -75,12 +194,16 @@ async fn check_loop(core: &Core, idx: usize) {
         if maint(srv) {
             was_maint = true;
             health.health = 0;
+            plan.health_now
+                .store(0, std::sync::atomic::Ordering::Relaxed);
             next = Instant::now() + plan.intervals.inter;
             continue;
         }
         if was_maint {
             was_maint = false;
             health.health = health.rise;
+            plan.health_now
+                .store(health.health, std::sync::atomic::Ordering::Relaxed);
         }
         // A stop does not wait for a check under way (its socket closes
         // with the dropped future).
@@ -92,7 +215,9 @@ async fn check_loop(core: &Core, idx: usize) {
                 Either::Right(_) => return,
             }
         };
-        apply(core, plan, srv, &mut health, &mut prev, &outcome);
+        apply(core, plan, srv, &mut health, &mut prev, (&outcome, 0));
+        plan.health_now
+            .store(health.health, std::sync::atomic::Ordering::Relaxed);
         let stopped = srv.state.get().oper == Oper::Stopped;
         let inter = plan.intervals.next(&health, stopped);
         next = Instant::now() + jitter(&mut seed, inter, plan.spread);
@@ -100,7 +225,7 @@ async fn check_loop(core: &Core, idx: usize) {
 }
 
 /// Usable active and backup servers (srv_act, srv_bck).
-fn counts(be: &BackendPlan) -> Counts {
+pub(super) fn counts(be: &BackendPlan) -> Counts {
     let mut c = Counts::default();
     for s in &be.servers {
         if s.state.get().usable() {
@@ -125,13 +250,13 @@ fn to_stderr(tag: &str, line: &str) {
     );
 }
 
-fn warn(line: &str) {
+pub(super) fn warn(line: &str) {
     to_stderr("[WARNING] ", line);
 }
 
 /// Why a server's state changes, as its line says it.
 #[derive(Clone, Copy)]
-enum Why<'a> {
+pub(super) enum Why<'a> {
     /// Its own check (the reason part of the line).
     Check(&'a Outcome),
     /// Its own check under `option log-health-checks`, whose own line said
@@ -142,7 +267,7 @@ enum Why<'a> {
 }
 
 /// Send a line to backend `b`'s log targets from this core.
-fn send(core: &Core, b: usize, level: Level, line: String) {
+pub(super) fn send(core: &Core, b: usize, level: Level, line: String) {
     if let Some(sink) = core
         .shared
         .plan
@@ -159,7 +284,14 @@ fn send(core: &Core, b: usize, level: Level, line: String) {
 /// srv_update_status): nothing for a server in maintenance or already so;
 /// else the state changes through the one owner, the line is logged, and
 /// the servers that track it follow. Whether it changed.
-fn set_state(core: &Core, b: usize, s: usize, to: Transition, why: Why<'_>) -> bool {
+pub(super) fn set_state(
+    core: &Core,
+    b: usize,
+    s: usize,
+    to: Transition,
+    why: Why<'_>,
+    held: u32,
+) -> bool {
     let shared = &core.shared;
     let (Some(be), Some(log)) = (
         shared.plan.backends.get(b),
@@ -186,16 +318,50 @@ fn set_state(core: &Core, b: usize, s: usize, to: Transition, why: Why<'_>) -> b
         Transition::Down => Oper::Stopped,
         Transition::Stopping => Oper::Stopping,
     };
-    if !shared.set_server(b, s, Change::Oper(oper)) {
+    let changed = if to == Transition::Up {
+        shared.bring_up(b, s)
+    } else {
+        shared.set_server(b, s, Change::Oper(oper))
+    };
+    if !changed {
         return false;
     }
     let after = counts(be);
+    // What the line says is read before the streams are touched: HAProxy
+    // counts the sessions before the ones it kills have ended.
+    let queued = srv.queued.get();
+    let (requeued, queued) = match to {
+        // pendconn_redistribute: every stream in its queue chooses again
+        // (each core moves its own when it follows the change).
+        Transition::Down | Transition::Stopping
+            if super::super::backend::queue::redistributes(be) =>
+        {
+            (queued, 0)
+        }
+        Transition::Down | Transition::Stopping => (0, queued),
+        Transition::Up => (grabbed(be, s), queued),
+    };
     let farm = Farm {
         counts: after,
-        sessions: srv.conns.get(),
-        requeued: 0,
-        queued: srv.queued.get(),
+        sessions: srv.conns.get().saturating_add(held),
+        requeued,
+        queued,
     };
+    match to {
+        Transition::Down if srv.shutdown_on.down => {
+            shared.shutdown_streams(b, s, crate::log::termination::Cause::Down);
+        }
+        // An active server that takes traffic again: the backup servers'
+        // streams go (srv_shutdown_backup_streams).
+        Transition::Up if srv.shutdown_on.up && !srv.backup && srv.state.get().weight() > 0 => {
+            for (i, x) in be.servers.iter().enumerate() {
+                if x.backup {
+                    shared.shutdown_streams(b, i, crate::log::termination::Cause::Up);
+                }
+            }
+        }
+        _ => {}
+    }
     let mut line = health::state_line(
         &be.name,
         &srv.name,
@@ -220,22 +386,66 @@ fn set_state(core: &Core, b: usize, s: usize, to: Transition, why: Why<'_>) -> b
     };
     send(core, b, level, line);
     if before.active + before.backup > 0 && after.active + after.backup == 0 {
-        to_stderr(
-            "[ALERT]   ",
-            &format!("{} '{}' has no server available!", log.word, be.name),
-        );
-        send(
-            core,
-            b,
-            Level::Emerg,
-            format!("{} {} has no server available!", log.word, be.name),
-        );
+        no_server_left(core, b, log.word, &be.name);
     }
+    super::admin::remains_draining(core, b, s);
     true
 }
 
+/// pendconn_grab_from_px: the streams of the backend queue that server
+/// `s`, now up, takes (as many as its limit allows; none for a backup
+/// server while an active one, or another backup, serves). The cores hand
+/// them over when they follow the change (`server::follow`).
+fn grabbed(be: &BackendPlan, s: usize) -> u32 {
+    let Some(srv) = be.servers.get(s) else {
+        return 0;
+    };
+    let now = srv.state.get();
+    if !now.usable() {
+        return 0;
+    }
+    if srv.backup {
+        let active = be
+            .servers
+            .iter()
+            .any(|x| !x.backup && x.state.get().usable());
+        let first = be
+            .servers
+            .iter()
+            .position(|x| x.backup && x.state.get().usable());
+        if active || (first != Some(s) && !be.allbackups) {
+            return 0;
+        }
+    }
+    let own: u32 = be.servers.iter().map(|x| x.queued.get()).sum();
+    let waiting = be.queued.get().saturating_sub(own);
+    match srv.max_now(be) {
+        0 => waiting,
+        max => waiting.min(max.saturating_sub(srv.conns.get())),
+    }
+}
+
+/// set_backend_down's lines: backend `b` lost its last usable server.
+pub(super) fn no_server_left(core: &Core, b: usize, word: &str, name: &str) {
+    to_stderr(
+        "[ALERT]   ",
+        &format!("{word} '{name}' has no server available!"),
+    );
+    send(
+        core,
+        b,
+        Level::Emerg,
+        format!("{word} {name} has no server available!"),
+    );
+}
+
 /// The trackers of a server that changed follow it, depth first.
-fn follow_trackers(core: &Core, trackers: &[super::Tracker], via: (usize, usize), to: Transition) {
+pub(super) fn follow_trackers(
+    core: &Core,
+    trackers: &[super::Tracker],
+    via: (usize, usize),
+    to: Transition,
+) {
     let plan = &core.shared.plan;
     let Some((vb, vs)) = plan
         .backends
@@ -245,7 +455,7 @@ fn follow_trackers(core: &Core, trackers: &[super::Tracker], via: (usize, usize)
         return;
     };
     for t in trackers {
-        if set_state(core, t.backend, t.server, to, Why::Via(vb, vs)) {
+        if set_state(core, t.backend, t.server, to, Why::Via(vb, vs), 0) {
             follow_trackers(core, &t.trackers, (t.backend, t.server), to);
         }
     }
@@ -253,17 +463,22 @@ fn follow_trackers(core: &Core, trackers: &[super::Tracker], via: (usize, usize)
 
 /// A result: the counter moves, `option log-health-checks` says so, and
 /// the server goes down at 0 or up at `rise` (check_notify_failure /
-/// check_notify_success), its trackers with it.
+/// check_notify_success), its trackers with it. `held`: streams that
+/// HAProxy would still count on the server (see `observed`).
 fn apply(
     core: &Core,
     plan: &CheckPlan,
     srv: &ServerPlan,
     health: &mut Health,
     prev: &mut Status,
-    o: &Outcome,
+    (o, held): (&Outcome, u32),
 ) {
     plan.last.set(o);
     let passed = o.status.passed();
+    if passed {
+        // A passed check ends a run of errors the traffic saw.
+        srv.observe.clear();
+    }
     let report = health.count(passed);
     if let Some(c) = core
         .shared
@@ -295,17 +510,25 @@ fn apply(
                 srv.backup,
                 o,
                 health,
-                u32::from(srv.state.get().weight),
+                srv.weights.user(),
             );
             warn(&line);
             send(core, plan.backend, Level::Notice, line);
         }
     }
     *prev = o.status;
-    // check_notify_stopping / _success / _failure.
+    // check_notify_stopping / _success / _failure; an agent that said down
+    // keeps the server down.
+    let agent_down = || {
+        core.shared
+            .plan
+            .checks
+            .agent_of(plan.backend, plan.server)
+            .is_some_and(|a| !a.allows_up())
+    };
     let to = if !passed && health.health == 0 {
         Transition::Down
-    } else if passed && health.is_up() {
+    } else if passed && health.is_up() && !agent_down() {
         if o.status == Status::L7OkC {
             Transition::Stopping
         } else {
@@ -319,13 +542,47 @@ fn apply(
     } else {
         Why::Check(o)
     };
-    if set_state(core, plan.backend, plan.server, to, why) {
+    if set_state(core, plan.backend, plan.server, to, why, held) {
         follow_trackers(core, &plan.trackers, (plan.backend, plan.server), to);
     }
 }
 
+/// The traffic saw `error-limit` consecutive errors of the server
+/// (`observe`): `on-error` says what that does to its health
+/// (__health_adjust). The check's status becomes HANA.
+fn observed(
+    core: &Core,
+    plan: &CheckPlan,
+    srv: &ServerPlan,
+    health: &mut Health,
+    prev: &mut Status,
+    last: Event,
+) {
+    let info = format!(
+        "Detected {} consecutive errors, last one was: {}",
+        srv.observe.limit.max(1),
+        last.description()
+    );
+    match srv.observe.on_error {
+        // Only the next check comes sooner.
+        OnError::FastInter => return,
+        // One failure short of down.
+        OnError::SuddenDeath if health.health > health.rise => health.health = health.rise + 1,
+        OnError::SuddenDeath | OnError::FailCheck => {}
+        // The next failure takes it down.
+        OnError::MarkDown => health.health = health.rise,
+    }
+    let o = Outcome::new(Status::Hana, 0, info, Duration::ZERO);
+    // HAProxy adjusts the health from the stream whose connect failed
+    // before it releases the server (back_handle_st_cer): that stream is
+    // in the line's "sessions active". Here it released its slot right
+    // after reporting, before this task ran.
+    let held = u32::from(last == Event::L4Err);
+    apply(core, plan, srv, health, prev, (&o, held));
+}
+
 /// strerror(errno) of an I/O error ("Connection refused").
-fn strerror(e: &std::io::Error) -> String {
+pub(super) fn strerror(e: &std::io::Error) -> String {
     match e.raw_os_error() {
         Some(n) => nix::errno::Errno::from_raw(n).desc().to_string(),
         None => e.to_string(),
@@ -336,7 +593,11 @@ fn strerror(e: &std::io::Error) -> String {
 /// handshake's last ACK (TCP_QUICKACK off before connect, as HAProxy's
 /// CONNECT_DELACK_ALWAYS) and then resets the connection, so the server's
 /// application never sees it.
-async fn connect(target: &Target, srv: &ServerPlan, quiet: bool) -> std::io::Result<Conn> {
+pub(super) async fn connect(
+    target: &Target,
+    srv: &ServerPlan,
+    quiet: bool,
+) -> std::io::Result<Conn> {
     match target {
         Target::Unix(p) => Conn::connect_unix(p).await,
         Target::Inet(addr) => {
@@ -401,8 +662,8 @@ async fn check_once(core: &Core, plan: &CheckPlan, srv: &ServerPlan, health: &He
 
 /// When a connection started now must be up, and when the check must end
 /// once it is (HAProxy's check task expiry, see `simple_check`).
-struct Deadlines {
-    connect: Instant,
+pub(super) struct Deadlines {
+    pub(super) connect: Instant,
     timeout_check: Option<Duration>,
 }
 
@@ -410,14 +671,25 @@ impl Deadlines {
     /// tcpcheck_eval_connect: `inter` for the whole check, or with
     /// `timeout check` min(inter, timeout connect) to connect.
     fn new(plan: &CheckPlan) -> Deadlines {
-        let inter = plan.intervals.inter;
-        let connect_for = match (plan.timeout_check, plan.timeout_connect) {
+        Deadlines::with(
+            plan.intervals.inter,
+            plan.timeout_check,
+            plan.timeout_connect,
+        )
+    }
+
+    pub(super) fn with(
+        inter: Duration,
+        timeout_check: Option<Duration>,
+        timeout_connect: Option<Duration>,
+    ) -> Deadlines {
+        let connect_for = match (timeout_check, timeout_connect) {
             (Some(_), Some(c)) => inter.min(c),
             _ => inter,
         };
         Deadlines {
             connect: Instant::now() + connect_for,
-            timeout_check: plan.timeout_check,
+            timeout_check,
         }
     }
 
@@ -426,7 +698,7 @@ impl Deadlines {
     /// without queueing the task again, so the task still wakes at the
     /// connect deadline first: a check ends at the later of the two
     /// (observed on 2.6: timeout check 150ms, inter 1s -> L7TOUT at 1s).
-    fn connected(&self) -> Instant {
+    pub(super) fn connected(&self) -> Instant {
         match self.timeout_check {
             Some(t) => self.connect.max(Instant::now() + t),
             None => self.connect,
@@ -434,7 +706,7 @@ impl Deadlines {
     }
 }
 
-fn left(deadline: Instant) -> Duration {
+pub(super) fn left(deadline: Instant) -> Duration {
     deadline.saturating_duration_since(Instant::now())
 }
 
@@ -532,7 +804,7 @@ fn server_state(core: &Core, plan: &CheckPlan, srv: &ServerPlan, health: &Health
             .iter()
             .filter(usable)
             .filter(|s| s.backup == (c.active == 0))
-            .map(|s| u32::from(s.state.get().weight))
+            .map(|s| s.state.get().weight())
             .sum();
         let conns: u64 = b.servers.iter().map(|s| u64::from(s.conns.get())).sum();
         let queued: u64 = b.servers.iter().map(|s| u64::from(s.queued.get())).sum();
@@ -544,7 +816,7 @@ fn server_state(core: &Core, plan: &CheckPlan, srv: &ServerPlan, health: &Health
         "; address={addr}; port={port}; name={}/{}; node={node}; weight={}/{tot}; scur={}/{}; qcur={}",
         be.map_or("", |b| b.name.as_str()),
         srv.name,
-        if st.usable() { u32::from(st.weight) } else { 0 },
+        if st.usable() { st.weight() } else { 0 },
         srv.conns.get(),
         beconn.saturating_sub(queued),
         srv.queued.get()

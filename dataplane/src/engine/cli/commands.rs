@@ -66,8 +66,8 @@ pub static COMMANDS: &[Command] = &[
     // operator up, as HAProxy's STAT_SHLGNDS).
     cmd!(&["show", "stat"], Some("show stat [desc|json|no-maint|typed|up]*: report counters for each proxy and server"), User, Run::Now(show_stat)),
     cmd!(&["show", "schema", "json"], Some("show schema json                        : report schema used for stats"), User, Run::Now(|_| Reply::Out(crate::engine::stats::schema_json()))),
-    cmd!(&["disable", "server"], Some("disable server (DEPRECATED)             : disable a server for maintenance (use 'set server' instead)"), Admin, Run::Now(|c| server_admin(c, 2, Change::AdminSet(admin::FMAINT)))),
-    cmd!(&["enable", "server"], Some("enable server  (DEPRECATED)             : enable a disabled server (use 'set server' instead)"), Admin, Run::Now(|c| server_admin(c, 2, Change::AdminClear(admin::FMAINT)))),
+    cmd!(&["disable", "server"], Some("disable server (DEPRECATED)             : disable a server for maintenance (use 'set server' instead)"), Admin, Run::Now(|c| server_admin(c, 2, "maint"))),
+    cmd!(&["enable", "server"], Some("enable server  (DEPRECATED)             : enable a disabled server (use 'set server' instead)"), Admin, Run::Now(|c| server_admin(c, 2, "ready"))),
     cmd!(&["set", "server"], Some("set server <bk>/<srv> [opts]            : change a server's state, weight, address or ssl"), Admin, Run::Now(set_server)),
     cmd!(&["set", "weight"], Some("set weight <bk>/<srv>  (DEPRECATED)     : change a server's weight (use 'set server' instead)"), Admin, Run::Now(|c| {
         match find_server(c, 2) {
@@ -86,6 +86,15 @@ pub static COMMANDS: &[Command] = &[
     cmd!(&["disable", "frontend"], Some("disable frontend <frontend>             : temporarily disable specific frontend"), Admin, Run::Now(|c| frontend_state(c, FrontendState::Paused))),
     cmd!(&["enable", "frontend"], Some("enable frontend <frontend>              : re-enable specific frontend"), Admin, Run::Now(|c| frontend_state(c, FrontendState::Ready))),
     cmd!(&["shutdown", "frontend"], Some("shutdown frontend <frontend>            : stop a specific frontend"), Admin, Run::Now(|c| frontend_state(c, FrontendState::Stopped))),
+    cmd!(&["shutdown", "sessions", "server"], Some("shutdown sessions server <bk>/<srv>     : kill sessions on a server"), Admin, Run::Now(|c| {
+        match find_server(c, 3) {
+            Ok((b, s)) => {
+                c.core.shared.shutdown_streams(b, s, crate::log::termination::Cause::Killed);
+                Reply::Empty
+            }
+            Err(r) => r,
+        }
+    })),
     cmd!(&["disable", "health"], Some("disable health                          : disable health checks"), Admin, Run::Now(|c| checks_onoff(c, false, false))),
     cmd!(&["enable", "health"], Some("enable health                           : enable health checks"), Admin, Run::Now(|c| checks_onoff(c, false, true))),
     cmd!(&["disable", "agent"], Some("disable agent                           : disable agent checks"), Admin, Run::Now(|c| checks_onoff(c, true, false))),
@@ -604,13 +613,36 @@ fn find_frontend(c: &Ctx<'_>, i: usize) -> Result<usize, Reply> {
         .ok_or_else(|| Reply::err("No such frontend.\n"))
 }
 
-fn server_admin(c: &mut Ctx<'_>, i: usize, change: Change) -> Reply {
+/// `disable server` / `enable server`: srv_adm_set_maint / _ready.
+fn server_admin(c: &mut Ctx<'_>, i: usize, state: &str) -> Reply {
     match find_server(c, i) {
         Ok((b, s)) => {
-            c.core.shared.set_server(b, s, change);
+            set_admin_state(c, b, s, state);
             Reply::Empty
         }
         Err(r) => r,
+    }
+}
+
+/// srv_adm_set_ready|drain|maint: through the checks' admin flag
+/// functions, which log HAProxy's lines, pass the inherited flags to the
+/// trackers and bring a server leaving maintenance up with its slow start.
+fn set_admin_state(c: &Ctx<'_>, b: usize, s: usize, state: &str) {
+    use crate::engine::checks::admin::{clr_admin_flag, set_admin_flag};
+    let core: &Core = c.core;
+    match state {
+        "ready" => {
+            clr_admin_flag(core, b, s, admin::FMAINT);
+            clr_admin_flag(core, b, s, admin::FDRAIN);
+        }
+        "drain" => {
+            set_admin_flag(core, b, s, admin::FDRAIN, None);
+            clr_admin_flag(core, b, s, admin::FMAINT);
+        }
+        _ => {
+            set_admin_flag(core, b, s, admin::FMAINT, None);
+            clr_admin_flag(core, b, s, admin::FDRAIN);
+        }
     }
 }
 
@@ -638,15 +670,11 @@ fn set_server(c: &mut Ctx<'_>) -> Reply {
             set_weight(c, b, s, &w)
         }
         "state" => {
-            let change: &[Change] = match c.arg(4) {
-                "ready" => &[Change::AdminClear(admin::FMAINT | admin::FDRAIN)],
-                "drain" => &[Change::AdminClear(admin::FMAINT), Change::AdminSet(admin::FDRAIN)],
-                "maint" => &[Change::AdminClear(admin::FDRAIN), Change::AdminSet(admin::FMAINT)],
-                _ => return Reply::err("'set server <srv> state' expects 'ready', 'drain' and 'maint'.\n"),
-            };
-            for ch in change {
-                shared.set_server(b, s, *ch);
+            let state = c.arg(4).to_string();
+            if !matches!(state.as_str(), "ready" | "drain" | "maint") {
+                return Reply::err("'set server <srv> state' expects 'ready', 'drain' and 'maint'.\n");
             }
+            set_admin_state(c, b, s, &state);
             Reply::Empty
         }
         "health" => {
@@ -677,36 +705,22 @@ fn set_server(c: &mut Ctx<'_>) -> Reply {
 }
 
 /// `set weight` / `set server ... weight`: absolute (0..256) or relative
-/// to the initial weight (`50%`), as server_parse_weight_change_request.
+/// to the initial weight (`50%`), as server_parse_weight_change_request;
+/// the user weight, which a slow start ramps (`Process::set_user_weight`).
+/// A draining server says so again, as HAProxy 2.6 does.
 fn set_weight(c: &mut Ctx<'_>, b: usize, s: usize, text: &str) -> Reply {
     let shared = &c.core.shared;
     let Some(sv) = shared.plan.backends.get(b).and_then(|be| be.servers.get(s)) else {
         return Reply::err("No such server.\n");
     };
-    if text.is_empty() {
-        return Reply::err("Require <weight> or <weight%>.\n");
+    match crate::engine::checks::agent::weight_change(text, sv.weight, sv.weights.dynamic) {
+        Ok(w) => {
+            shared.set_user_weight(b, s, w);
+            crate::engine::checks::admin::remains_draining(c.core, b, s);
+            Reply::Empty
+        }
+        Err(e) => Reply::err(e),
     }
-    let (num, relative) = match text.strip_suffix('%') {
-        Some(n) => (n, true),
-        None => (text, false),
-    };
-    let digits: String = num.chars().take_while(char::is_ascii_digit).collect();
-    let Ok(w) = digits.parse::<i64>() else {
-        return Reply::err("Require <weight> or <weight%>.\n");
-    };
-    let w = if relative {
-        if !(0..=100).contains(&w) {
-            return Reply::err("Relative weight can only be set between 0 and 100% inclusive.\n");
-        }
-        i64::from(sv.weight) * w / 100
-    } else {
-        if !(0..=256).contains(&w) {
-            return Reply::err("Absolute weight can only be between 0 and 256 inclusive.\n");
-        }
-        w
-    };
-    shared.set_server(b, s, Change::Weight(u16::try_from(w).unwrap_or(0)));
-    Reply::Empty
 }
 
 fn get_weight(c: &mut Ctx<'_>) -> Reply {
@@ -716,11 +730,7 @@ fn get_weight(c: &mut Ctx<'_>) -> Reply {
             let Some(sv) = plan.backends.get(b).and_then(|be| be.servers.get(s)) else {
                 return Reply::err("No such server.\n");
             };
-            Reply::info(format!(
-                "{} (initial {})\n",
-                sv.state.get().weight,
-                sv.weight
-            ))
+            Reply::info(format!("{} (initial {})\n", sv.weights.user(), sv.weight))
         }
         Err(r) => r,
     }
@@ -947,7 +957,7 @@ fn show_servers_state(c: &mut Ctx<'_>) -> Reply {
                 sv.name,
                 oper,
                 now.admin,
-                now.weight,
+                sv.weights.user(),
                 sv.weight,
                 u8::from(be_forced),
                 u8::from(forced),
@@ -962,6 +972,8 @@ fn check_status_code(s: crate::engine::checks::health::Status) -> u32 {
     use crate::engine::checks::health::Status;
     match s {
         Status::Ini => 1,
+        Status::Checked => 3,
+        Status::Hana => 4,
         Status::SockErr => 5,
         Status::L4Ok => 6,
         Status::L4Tout => 7,

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use futures_util::future::{select, Either};
 
 use super::backend::queue::{self, QueuePos, Ticket, BACKEND_QUEUE};
+use super::checks::observe::Event;
 use super::listener::ServerTuning;
 use super::plan::{BackendPlan, ServerPlan};
 use super::runtime::timer;
@@ -398,7 +399,7 @@ pub(crate) async fn connect(
     // One pointer in every TCP stream's state (its size is an idle
     // connection's memory), not two fat ones.
     let key = http.and_then(|h| h.key);
-    let force = http.and_then(|h| h.force);
+    let mut force = http.and_then(|h| h.force);
     let mut avoid = http.and_then(|h| h.avoid);
     let max_retries = http.map_or(be.retries, |h| h.max_retries);
     let mut progress = Progress {
@@ -424,6 +425,13 @@ pub(crate) async fn connect(
             if core.kill.is_fired() {
                 ticket.leave(&mut progress.queue);
                 return Err(progress.failure(Cause::Killed, Phase::Queue, None));
+            }
+            // Its server went down while it waited in that server's queue:
+            // "left to the dispatcher to choose a server" (HAProxy clears
+            // SF_DIRECT and SF_ASSIGNED).
+            if ticket.take_redistributed() {
+                force = None;
+                retry_of = None;
             }
             // A retry without redispatch stays on its server (HAProxy
             // keeps the stream assigned: SC_ST_ASS), whatever the
@@ -531,6 +539,7 @@ pub(crate) async fn connect(
         };
         let err = match attempt {
             Ok((conn, addr)) => {
+                srv.observe.report(Event::L4Ok);
                 return Ok(Connected {
                     server: idx,
                     conn,
@@ -545,6 +554,11 @@ pub(crate) async fn connect(
             }
             Err(e) => e,
         };
+        // back_handle_st_cer: any failed attempt (a lack of resources
+        // included) counts against the server.
+        if err != ConnectError::NoAddress {
+            srv.observe.report(Event::L4Err);
+        }
         queue::offer(core, be_idx, idx, true);
         let cause = match err {
             ConnectError::NoAddress => {
@@ -667,10 +681,11 @@ mod tests {
                 crate::engine::backend::server::Snapshot {
                     admin: 0,
                     oper: crate::engine::backend::server::Oper::Running,
-                    weight: 1,
+                    eweight: 16,
                     maxconn: 0,
                 },
             ),
+            weights: crate::engine::backend::server::Weights::new(1, 0, true),
             source: None,
             user_timeout,
             tfo,
@@ -684,6 +699,8 @@ mod tests {
             conns: Counter::default(),
             queued: Counter::default(),
             queue_served: Counter::default(),
+            observe: Default::default(),
+            shutdown_on: Default::default(),
         }
     }
 

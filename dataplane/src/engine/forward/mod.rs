@@ -21,7 +21,7 @@ use self::splice::{Lease, PipePool, Step};
 use super::plan::{BackendPlan, FrontendPlan};
 use super::runtime::buffer::{Buffer, BufferPool, Class, Pooled};
 use super::runtime::timer::Timers;
-use super::runtime::Core;
+use super::runtime::{Core, EventWait};
 use super::session::transport::{no_provided_buffer, Conn};
 use super::stream::tcp::StreamFacts;
 use crate::log::termination::{Cause, Phase, Termination};
@@ -75,6 +75,34 @@ enum DirEnd {
     Error(Who),
     /// Closed by a hard stop.
     Killed,
+    /// Its server's streams were shut down (`Process::shutdown_streams`).
+    Shutdown(Cause),
+}
+
+/// Resolves when the stream is killed: by a hard stop (false), or with
+/// its server's streams (`Process::shutdown_streams`, true). One future
+/// for both, polled in place: every live stream holds it.
+struct Ended<'a> {
+    kill: EventWait<'a>,
+    shut: Option<EventWait<'a>>,
+}
+
+impl std::future::Future for Ended<'_> {
+    type Output = bool;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<bool> {
+        use std::task::Poll;
+        if std::pin::Pin::new(&mut self.kill).poll(cx).is_ready() {
+            return Poll::Ready(false);
+        }
+        match self.shut.as_mut().map(|w| std::pin::Pin::new(w).poll(cx)) {
+            Some(Poll::Ready(())) => Poll::Ready(true),
+            _ => Poll::Pending,
+        }
+    }
 }
 
 /// Both sides of a stream and the stream's watchdog.
@@ -373,6 +401,7 @@ pub(crate) async fn forward(
     (client, server): (&Conn, &Conn),
     (client_timeout, server_timeout): (Option<Duration>, Option<Duration>),
     facts: &mut StreamFacts,
+    shut: Option<&crate::engine::backend::server::Shutdown>,
 ) {
     // The caller's timeouts: `timeout tunnel` supersedes client/server
     // once connected (and a rule's `set-timeout` the configured ones).
@@ -443,15 +472,21 @@ pub(crate) async fn forward(
     };
     let outcome = {
         let data = std::pin::pin!(data);
-        let kill = std::pin::pin!(core.kill.wait());
+        let ended = Ended {
+            kill: core.kill.wait(),
+            shut: shut.map(|sh| sh.event.wait()),
+        };
         let readable = |who| match who {
             Who::Client => client.has_bytes_to_read(),
             Who::Server => server.has_bytes_to_read(),
         };
         let watchdog = std::pin::pin!(sides.watchdog(&core.timers, readable));
-        match select(data, select(kill, watchdog)).await {
+        match select(data, select(ended, watchdog)).await {
             Either::Left((end, _)) => end,
-            Either::Right((Either::Left(((), _)), _)) => DirEnd::Killed,
+            Either::Right((Either::Left((false, _)), _)) => DirEnd::Killed,
+            Either::Right((Either::Left((true, _)), _)) => {
+                DirEnd::Shutdown(shut.map_or(Cause::Killed, |sh| sh.why.get()))
+            }
             Either::Right((Either::Right((who, _)), _)) => DirEnd::Timeout(who),
         }
     };
@@ -481,6 +516,12 @@ pub(crate) async fn forward(
         DirEnd::Killed => Termination {
             cause: Cause::Killed,
             phase: Phase::Data,
+        },
+        // stream_shutdown closes both channels as a normal end would: the
+        // cause is set, no phase (haproxy 2.6 logs `D-` and `U-`).
+        DirEnd::Shutdown(cause) => Termination {
+            cause,
+            phase: Phase::None,
         },
     };
 }

@@ -44,6 +44,13 @@ pub enum Msg {
     /// balancers up to date with the backends' generations and offer the
     /// queued streams what became usable.
     Servers,
+    /// Kill this core's streams on `server` of `backend`, their log saying
+    /// `why` (see `Process::shutdown_streams`).
+    ShutdownStreams {
+        backend: usize,
+        server: usize,
+        why: crate::log::termination::Cause,
+    },
     /// SIGTTOU (true): pause the listeners, releasing their addresses for a
     /// new process that could not bind; SIGTTIN (false): listen again.
     Pause(bool),

@@ -185,6 +185,9 @@ pub struct Core {
     /// Notified when a frontend's state or a limit changed (the runtime
     /// API): listeners look at `Process::limits` again.
     pub frontends_changed: LocalEvent,
+    /// Per backend and server: this core's streams on that server wait on
+    /// it to be killed together (`Process::shutdown_streams`).
+    pub shutdowns: Vec<Vec<super::backend::server::Shutdown>>,
 }
 
 /// See [`Core::names`].
@@ -327,6 +330,11 @@ fn handle_msg(core: &Core, msg: Msg) {
             shared.mesh.servers_seen(core.id);
             super::backend::server::follow(core);
         }
+        Msg::ShutdownStreams {
+            backend,
+            server,
+            why,
+        } => super::backend::server::shutdown_here(core, backend, server, why),
         Msg::Snapshot { reply, flush } => {
             let _ = reply.try_send(core.snapshot(flush));
         }
@@ -588,6 +596,17 @@ fn executor(
                 shared.plan.backends.iter().map(|b| b.servers.len()),
             ),
             stream_ids: Cell::new(0),
+            shutdowns: shared
+                .plan
+                .backends
+                .iter()
+                .map(|b| {
+                    b.servers
+                        .iter()
+                        .map(|_| super::backend::server::Shutdown::default())
+                        .collect()
+                })
+                .collect(),
             cores: u32::try_from(shared.mesh.cores()).unwrap_or(1).max(1),
             frontends_changed: LocalEvent::default(),
         });

@@ -524,7 +524,7 @@ fn server_status(process: &Process, b: usize, s: usize) -> String {
             c.health.load(std::sync::atomic::Ordering::Relaxed)
         });
     let (rise, fall) = (check.rise.max(1), check.fall.max(1));
-    let draining = st.admin & admin::DRAIN != 0 || st.weight == 0;
+    let draining = st.admin & admin::DRAIN != 0 || st.weight() == 0;
     // stats_fill_sv_stats_computestate.
     let (word, going) = match st.oper {
         Oper::Stopped => ("DOWN", health != 0),
@@ -616,7 +616,7 @@ fn sv_row(
         c.last_change.load(std::sync::atomic::Ordering::Relaxed)
     });
     r.u32(f::LASTCHG, MAP, secs(now.saturating_sub(last_change)));
-    r.u32(f::WEIGHT, MAV, u64::from(state.weight));
+    r.u32(f::WEIGHT, MAV, u64::from(state.weight()));
     r.u32(f::UWEIGHT, MAV, u64::from(srv.weight));
     r.u32(f::ACT, SGP, u64::from(!srv.backup));
     r.u32(f::BCK, SGP, u64::from(srv.backup));
@@ -749,13 +749,13 @@ fn be_row(process: &Process, px: &plan::ProxyInfo, b: usize, o: &Opts, now: u64)
         }
         if usable && !srv.backup {
             act += 1;
-            act_w += u64::from(s.weight);
+            act_w += u64::from(s.weight());
             uw += u64::from(srv.weight);
         } else if usable && srv.backup {
             bck += 1;
-            bck_w += u64::from(s.weight);
+            bck_w += u64::from(s.weight());
             if first_bck.is_none() {
-                first_bck = Some(u64::from(s.weight));
+                first_bck = Some(u64::from(s.weight()));
             }
         }
     }

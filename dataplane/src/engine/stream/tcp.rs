@@ -107,6 +107,7 @@ pub(crate) async fn handle(
                 (&client, &server),
                 tunnel_timeouts(fe, be),
                 &mut facts,
+                crate::engine::backend::server::shutdown_of(core, be_idx, srv_idx),
             )
             .await;
             // The slot goes to the oldest waiter that may use it, or is freed.
@@ -237,7 +238,8 @@ pub(crate) async fn handle_with_rules(
             };
             if go {
                 let timeouts = tunnel_timeouts(fe, be);
-                forward(core, fe, be, (&client, &server), timeouts, &mut facts).await;
+                let on = crate::engine::backend::server::shutdown_of(core, be_idx, srv_idx);
+                forward(core, fe, be, (&client, &server), timeouts, &mut facts, on).await;
             } else if !sent {
                 facts.termination = Termination {
                     cause: Cause::ServerAbort,
@@ -774,17 +776,20 @@ mod tests {
     /// bytes generic over compio's TcpStream, 2,384 with the transport
     /// type, 2,392 with HTTP's reuse and key lookups, 2,456 since connect
     /// races the client under `abortonclose`: +56 bytes in connect's
-    /// state, which boxing the race's arms did not remove): it must not
-    /// grow unnoticed.
+    /// state, which boxing the race's arms did not remove; 2,464 since the
+    /// pump also waits for its server's streams to be shut down, +8 with
+    /// the hard stop's wait and that one polled as one future): it must
+    /// not grow unnoticed.
     #[test]
     fn a_stream_stays_small() {
         let size = future_size(super::handle);
-        assert!(size <= 2456, "a stream's future takes {size} bytes");
+        assert!(size <= 2464, "a stream's future takes {size} bytes");
         // With rules (a task type of its own): 2,824 bytes, their state
         // boxed, the inspection's and switching's futures inline, the
         // response rules' boxed (2,752 before the pick carried the
-        // retries' state, +32, and `balance hash`'s key, +40).
+        // retries' state, +32, and `balance hash`'s key, +40; 2,832 with
+        // the server's shutdown wait, +8).
         let size = future_size(super::handle_with_rules);
-        assert!(size <= 2824, "a stream with rules takes {size} bytes");
+        assert!(size <= 2832, "a stream with rules takes {size} bytes");
     }
 }

@@ -2,6 +2,7 @@
 //! server picked and connected, request out while the response comes,
 //! response out, log.
 
+use crate::engine::checks::observe::Event;
 use std::cell::Cell;
 use std::future::Future;
 use std::pin::pin;
@@ -56,6 +57,9 @@ enum ResEnd {
     /// The backend's `tcp-response content` rules rejected the response
     /// (PD: both connections killed, nothing to the client).
     TcpReject,
+    /// The server's streams were shut down (`Process::shutdown_streams`):
+    /// 502 before the response head, the connections closed after it.
+    Shutdown(Cause),
 }
 
 /// What the response side's rules need.
@@ -640,7 +644,7 @@ impl<'c> Session<'c> {
                     &mut cbuf,
                     sbuf,
                     &sconn,
-                    (be, srv_idx, force == Some(srv_idx)),
+                    (be, srv_idx, force == Some(srv_idx), be_idx),
                     (client_want, server_want, &mut retry),
                     (&req_bytes, &res_bytes),
                     &mut http,
@@ -708,6 +712,7 @@ impl<'c> Session<'c> {
                             (self.client, &sconn),
                             env.tunnel_timeouts(fe.timeout_client, be),
                             &mut tfacts,
+                            crate::engine::backend::server::shutdown_of(core, be_idx, srv_idx),
                         )
                         .await;
                         facts.bytes_in += tfacts.bytes_in;
@@ -765,6 +770,9 @@ impl<'c> Session<'c> {
                         (0, term(Cause::Proxy, Phase::Data))
                     }
                     ResEnd::Invalid => (502, term(Cause::Proxy, Phase::Headers)),
+                    // stream_shutdown: DH with a 502, or DD (UH, UD ...).
+                    ResEnd::Shutdown(c) if sent_head => (0, term(c, Phase::Data)),
+                    ResEnd::Shutdown(c) => (502, term(c, Phase::Headers)),
                     ResEnd::Aborted => (502, term(Cause::ServerAbort, Phase::Headers)),
                     ResEnd::Timeout => (504, term(Cause::ServerTimeout, Phase::Headers)),
                     // A chunked request body that turns invalid after its
@@ -849,7 +857,7 @@ impl<'c> Session<'c> {
         cbuf: &mut Buffer,
         sbuf: &mut Buffer,
         sconn: &Conn,
-        (be, srv_idx, direct): (&BackendPlan, usize, bool),
+        (be, srv_idx, direct, be_idx): (&BackendPlan, usize, bool, usize),
         (client_want, server_want, retry): (Want, Want, &mut retry::Retry<'_>),
         (req_bytes, res_bytes): (&Cell<u64>, &Cell<u64>),
         http: &mut HttpFacts,
@@ -891,7 +899,13 @@ impl<'c> Session<'c> {
             pipes: (fe.splice_response || be.splice_response).then_some(&core.pipes),
         };
         let req_out = &mut self.req_out;
-        let request = async move { h1::forward_body(&to_server, cbuf, req_out, body).await };
+        // Whether the request went out whole (for an exchange cut short).
+        let req_sent = Cell::new(false);
+        let request = async {
+            let r = h1::forward_body(&to_server, cbuf, req_out, body).await;
+            req_sent.set(r.is_ok());
+            r
+        };
         let req_head = &mut self.req;
         let client_conn = self.client;
         let res = &mut self.res;
@@ -934,13 +948,24 @@ impl<'c> Session<'c> {
                     None,
                 )
                 .await
-                .map_err(|e| match e {
-                    // Bytes that never made a head before the close (an
-                    // HTTP/0.9 body): an invalid response, as HAProxy
-                    // reports it (PH), not an abort.
-                    HeadEnd::Invalid(_) | HeadEnd::Closed { partial: true } => ResEnd::Invalid,
-                    HeadEnd::Timeout { .. } => ResEnd::Timeout,
-                    HeadEnd::Closed { .. } | HeadEnd::Error { .. } => ResEnd::Aborted,
+                .map_err(|e| {
+                    // `observe layer7`: what the server did instead of a
+                    // response head.
+                    let (end, seen) = match e {
+                        // Bytes that never made a head before the close
+                        // (an HTTP/0.9 body): an invalid response, as
+                        // HAProxy reports it (PH), not an abort.
+                        HeadEnd::Invalid(_) | HeadEnd::Closed { partial: true } => {
+                            (ResEnd::Invalid, Event::HttpHdrRsp)
+                        }
+                        HeadEnd::Timeout { .. } => (ResEnd::Timeout, Event::HttpReadTimeout),
+                        HeadEnd::Closed { .. } => (ResEnd::Aborted, Event::HttpBrokenPipe),
+                        HeadEnd::Error { .. } => (ResEnd::Aborted, Event::HttpReadError),
+                    };
+                    if let Some(s) = be.servers.get(srv_idx) {
+                        s.observe.report(seen);
+                    }
+                    end
                 })?;
                 let _ = n;
                 res_bytes.set(res_bytes.get() + res.htx_size());
@@ -955,6 +980,11 @@ impl<'c> Session<'c> {
                     continue;
                 }
                 break;
+            }
+            // http_wait_for_response: 5xx but 501 and 505 (which a
+            // request provokes) count against the server.
+            if let Some(s) = be.servers.get(srv_idx) {
+                s.observe.report(Event::of_status(res.status));
             }
             if retry.statuses().status(res.status) {
                 return Err(ResEnd::Retry);
@@ -1050,7 +1080,24 @@ impl<'c> Session<'c> {
                 .map_err(ResEnd::Body)?;
             Ok(Outcome { client, server })
         };
-        let (req_result, res_result) = until_response(request, response).await;
+        // The exchange ends when the server's streams are shut down
+        // (on-marked-down, shutdown sessions).
+        let (req_result, res_result) = {
+            let both = std::pin::pin!(until_response(request, response));
+            match crate::engine::backend::server::shutdown_of(core, be_idx, srv_idx) {
+                None => both.await,
+                Some(sh) => {
+                    let shut = std::pin::pin!(sh.event.wait());
+                    match select(both, shut).await {
+                        Either::Left((r, _)) => r,
+                        Either::Right(_) => {
+                            let end = ResEnd::Shutdown(sh.why.get());
+                            return (req_sent.get(), Err((end, sent_head.get())));
+                        }
+                    }
+                }
+            }
+        };
         let req_done = matches!(req_result, Some(Ok(())));
         let result = match (req_result, res_result) {
             (_, Some(r)) => r.map_err(|e| (e, sent_head.get())),
