@@ -18,6 +18,7 @@ mod server;
 
 mod actions;
 mod balance;
+mod browser;
 mod checkcache;
 mod checks;
 mod checks_observe;

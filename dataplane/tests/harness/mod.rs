@@ -434,7 +434,7 @@ pub fn stalled() -> Stalled {
     }
 }
 
-fn ci() -> bool {
+pub fn ci() -> bool {
     std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
 }
 

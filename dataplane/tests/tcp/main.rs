@@ -34,5 +34,6 @@ mod log;
 mod queue;
 mod source;
 mod startup;
+mod stats;
 mod stop;
 mod timeouts;

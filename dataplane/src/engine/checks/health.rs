@@ -149,10 +149,13 @@ impl Outcome {
 }
 
 /// The last result of a check, for the statistics (`check_status`,
-/// `check_code`, `check_duration` of the stats CSV): one word, written by
-/// the check's owner core, read from anywhere.
+/// `check_code`, `check_duration` of the stats CSV: one word; `last_chk`:
+/// its text), written by the check's owner core, read from anywhere.
 #[derive(Debug, Default)]
-pub struct Last(std::sync::atomic::AtomicU64);
+pub struct Last {
+    word: std::sync::atomic::AtomicU64,
+    desc: Desc,
+}
 
 impl Last {
     pub fn set(&self, o: &Outcome) {
@@ -160,19 +163,80 @@ impl Last {
             .unwrap_or(u64::MAX)
             .min(u64::from(u32::MAX));
         let w = o.status.index() << 48 | u64::from(o.code) << 32 | ms;
-        self.0.store(w, std::sync::atomic::Ordering::Relaxed);
+        self.word.store(w, std::sync::atomic::Ordering::Relaxed);
+        self.desc.set(o.info.as_bytes());
     }
 
     /// The status, HTTP code and duration of the last check (INI before
     /// the first).
     pub fn get(&self) -> (Status, u16, Duration) {
-        let w = self.0.load(std::sync::atomic::Ordering::Relaxed);
+        let w = self.word.load(std::sync::atomic::Ordering::Relaxed);
         let status = usize::try_from(w >> 48)
             .ok()
             .and_then(|i| Status::ALL.get(i).copied())
             .unwrap_or(Status::Ini);
         let code = u16::try_from((w >> 32) & 0xffff).unwrap_or(0);
         (status, code, Duration::from_millis(w & 0xffff_ffff))
+    }
+
+    /// `check->desc` of the last check (`last_chk`).
+    pub fn desc(&self) -> String {
+        self.desc.get()
+    }
+}
+
+/// Words of [`Desc`]: HCHK_DESC_LEN (128) bytes.
+const DESC_WORDS: usize = 16;
+
+/// A check's text for readers on other threads, without a lock: one
+/// writer (the check's owner core) bumps `seq` to odd, stores the bytes,
+/// bumps it to even; a reader retries while it saw an odd or a moved
+/// `seq` (a seqlock).
+#[derive(Debug, Default)]
+struct Desc {
+    seq: std::sync::atomic::AtomicU64,
+    len: std::sync::atomic::AtomicU64,
+    words: [std::sync::atomic::AtomicU64; DESC_WORDS],
+}
+
+impl Desc {
+    fn set(&self, text: &[u8]) {
+        use std::sync::atomic::{fence, Ordering};
+        let text = text.get(..DESC_WORDS * 8).unwrap_or(text);
+        let seq = self.seq.load(Ordering::Relaxed);
+        self.seq.store(seq.wrapping_add(1), Ordering::Relaxed);
+        fence(Ordering::Release);
+        for (w, chunk) in self.words.iter().zip(text.chunks(8)) {
+            let mut b = [0u8; 8];
+            b.iter_mut().zip(chunk).for_each(|(d, s)| *d = *s);
+            w.store(u64::from_le_bytes(b), Ordering::Relaxed);
+        }
+        self.len.store(text.len() as u64, Ordering::Relaxed);
+        self.seq.store(seq.wrapping_add(2), Ordering::Release);
+    }
+
+    fn get(&self) -> String {
+        use std::sync::atomic::{fence, Ordering};
+        for _ in 0..64 {
+            let before = self.seq.load(Ordering::Acquire);
+            if before % 2 == 1 {
+                std::hint::spin_loop();
+                continue;
+            }
+            let len = usize::try_from(self.len.load(Ordering::Relaxed))
+                .unwrap_or(0)
+                .min(DESC_WORDS * 8);
+            let mut out = Vec::with_capacity(len);
+            for w in &self.words {
+                out.extend_from_slice(&w.load(Ordering::Relaxed).to_le_bytes());
+            }
+            out.truncate(len);
+            fence(Ordering::Acquire);
+            if self.seq.load(Ordering::Relaxed) == before {
+                return String::from_utf8_lossy(&out).into_owned();
+            }
+        }
+        String::new()
     }
 }
 
@@ -524,5 +588,29 @@ mod tests {
             health_line("be", "s1", false, &ok, &h, 1),
             "Health check for server be/s1 succeeded, reason: Layer7 check passed, code: 200, check duration: 3ms, status: 1/1 UP."
         );
+    }
+
+    #[test]
+    fn a_check_text_reads_back_whole() {
+        let last = super::Last::default();
+        assert_eq!(last.desc(), "");
+        let o = super::Outcome::new(super::Status::L7Ok, 200, "OK", std::time::Duration::ZERO);
+        last.set(&o);
+        assert_eq!(last.desc(), "OK");
+        let long = "x".repeat(200);
+        last.set(&super::Outcome::new(
+            super::Status::L4Con,
+            0,
+            long,
+            std::time::Duration::ZERO,
+        ));
+        assert_eq!(last.desc(), "x".repeat(127));
+        last.set(&super::Outcome::new(
+            super::Status::L4Con,
+            0,
+            "Connection refused",
+            std::time::Duration::ZERO,
+        ));
+        assert_eq!(last.desc(), "Connection refused");
     }
 }

@@ -17,6 +17,8 @@ use super::runtime::timer;
 use super::runtime::Core;
 use super::session::transport::{Conn, Connecting};
 use crate::balance::PickCtx;
+use crate::engine::runtime::counters::Be;
+use crate::engine::stats::count_be;
 use crate::log::termination::{Cause, Phase};
 
 /// Connect to `addr` with the backend's socket options (tcp_connect_server:
@@ -500,6 +502,7 @@ pub(crate) async fn connect(
         // is still open (the first attempt only: a retry connects anew).
         if let Some(h) = http.filter(|_| first_attempt) {
             if let Some((conn, addr)) = (h.idle)(idx) {
+                count_be(core, be_idx, Some(idx), Be::Reuse);
                 return Ok(Connected {
                     server: idx,
                     conn,
@@ -514,6 +517,8 @@ pub(crate) async fn connect(
             }
         }
         first_attempt = false;
+        // Every attempt at a new connection (HAProxy's connect_server).
+        count_be(core, be_idx, Some(idx), Be::Connect);
         // The future is built where it is awaited: a named one would take
         // a second slot in every stream's state.
         let attempt = match http.and_then(|h| h.abort) {

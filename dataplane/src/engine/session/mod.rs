@@ -27,6 +27,8 @@ pub(crate) struct Admitted {
 /// tcp_exec_l5_rules). A connection they reject or drop is closed at
 /// once, unlogged (HAProxy counts it denied): None.
 pub(crate) fn admit(
+    core: &crate::engine::runtime::Core,
+    fe_idx: usize,
     fe: &FrontendPlan,
     client: &Conn,
     peer: Option<SocketAddr>,
@@ -42,6 +44,7 @@ pub(crate) fn admit(
         .as_deref()
         .filter(|r| r.has_connection_rules() || r.has_session_rules())
     else {
+        crate::engine::stats::count_admitted(core, fe_idx);
         return Some(Admitted { dst, vars });
     };
     let env = ConnEnv {
@@ -56,13 +59,25 @@ pub(crate) fn admit(
         caps: &mut caps,
         log_level: None,
     };
+    // HAProxy's dcon and dses: which rule set refused it.
+    use crate::engine::runtime::counters::{Fe, Stat};
     let mut verdict = rules.connection(&mut tx);
+    let mut denied = Fe::DeniedConn;
     if verdict == Verdict::Continue {
         verdict = rules.session(&mut tx);
+        denied = Fe::DeniedSess;
     }
     match verdict {
-        Verdict::Continue | Verdict::Wait | Verdict::Close => Some(Admitted { dst, vars }),
-        Verdict::Reject => None,
+        Verdict::Continue | Verdict::Wait | Verdict::Close => {
+            crate::engine::stats::count_admitted(core, fe_idx);
+            Some(Admitted { dst, vars })
+        }
+        Verdict::Reject => {
+            core.shared.stats.add(core.id, Stat::Fe(fe_idx, denied), 1);
+            None
+        }
+        // A silent drop is no deny for HAProxy's counters (the action
+        // ends the rules without counting).
         Verdict::SilentDrop => {
             client.silent_drop();
             None

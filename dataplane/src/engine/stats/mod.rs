@@ -184,17 +184,47 @@ fn atoi(s: &str) -> i64 {
     }
 }
 
-/// A connection accepted and admitted on frontend `fe` (`feconn` now):
-/// conn_tot, stot, both rates and smax (counted together: the
-/// `tcp-request connection` refusals are not told apart yet).
+/// A connection accepted on frontend `fe` (`feconn` now): conn_tot, the
+/// connection rate and smax (HAProxy counts these in the listener, before
+/// the `tcp-request connection` rules).
 pub fn count_session(core: &crate::engine::runtime::Core, fe: usize, feconn: u32) {
     let st = &core.shared.stats;
     let now = core.shared.now_ms();
     st.add(core.id, Stat::Fe(fe, Fe::ConnTot), 1);
-    st.add(core.id, Stat::Fe(fe, Fe::SessTot), 1);
     st.tick(core.id, Obj::Fe(fe), FeRate::Conn, now);
-    st.tick(core.id, Obj::Fe(fe), FeRate::Sess, now);
     st.peak(Peak::Sess(Obj::Fe(fe)), feconn);
+}
+
+/// A connection past the `tcp-request connection` and `session` rules
+/// (HAProxy's session_count_new): stot and the session rate.
+pub fn count_admitted(core: &crate::engine::runtime::Core, fe: usize) {
+    let st = &core.shared.stats;
+    st.add(core.id, Stat::Fe(fe, Fe::SessTot), 1);
+    st.tick(core.id, Obj::Fe(fe), FeRate::Sess, core.shared.now_ms());
+}
+
+/// `c` on backend `b` and, when one was taken, its server `s`.
+pub fn count_be(core: &crate::engine::runtime::Core, b: usize, s: Option<usize>, c: Be) {
+    let st = &core.shared.stats;
+    st.add(core.id, Stat::Be(b, c), 1);
+    if let Some(s) = s {
+        st.add(core.id, Stat::Srv(b, s, c), 1);
+    }
+}
+
+/// `c` on frontend `fe`, and `bc` on its backend and server when the
+/// stream reached them (HAProxy counts denials, aborts, failed rewrites
+/// and internal errors on the three).
+pub fn count_fe_be(
+    core: &crate::engine::runtime::Core,
+    fe: usize,
+    be: Option<(usize, Option<usize>)>,
+    (c, bc): (Fe, Be),
+) {
+    core.shared.stats.add(core.id, Stat::Fe(fe, c), 1);
+    if let Some((b, s)) = be {
+        count_be(core, b, s, bc);
+    }
 }
 
 /// A stream assigned to backend `b` (`beconn` now): stot, its rate,
@@ -248,7 +278,8 @@ fn rows(process: &Process, o: &Opts, scope: &[String]) -> Vec<Row> {
     let mut out = Vec::new();
     let now = process.now_ms();
     for px in &process.plan.stats.proxies {
-        if !scope.is_empty() && !scope.iter().any(|s| px.name.contains(s.as_str())) {
+        // `stats scope` names whole proxies (stats_dump_proxy_to_buffer).
+        if !scope.is_empty() && !scope.contains(&px.name) {
             continue;
         }
         let (mask, sid) = match o.bound {
@@ -625,6 +656,7 @@ fn sv_row(
             r.u64(f::CHECK_DURATION, MDP, duration.as_millis() as u64);
         }
         r.str(f::CHECK_DESC, MOP, status.description());
+        r.str(f::LAST_CHK, MOP, ch.last.desc());
         let health = changes.map_or(0, |c| c.health.load(std::sync::atomic::Ordering::Relaxed));
         r.u32(f::CHECK_RISE, CGS, u64::from(ch.rise));
         r.u32(f::CHECK_FALL, CGS, u64::from(ch.fall));

@@ -11,14 +11,16 @@
 use std::fmt::Write as _;
 
 use super::{fields as f, PageConf, Row};
-use crate::engine::backend::server::{admin, Change};
+use crate::engine::backend::server::{admin, Change, Oper};
 use crate::engine::Process;
 
-/// What the page answers: the whole HTTP/1.1 response.
+/// What the page answers: the whole HTTP/1.1 response, and whether the
+/// connection may serve another request after it.
 #[derive(Debug)]
 pub struct Reply {
     pub status: u16,
     pub bytes: Vec<u8>,
+    pub keep_alive: bool,
 }
 
 /// The request, as the stream saw it.
@@ -33,6 +35,11 @@ pub struct PageReq<'a> {
     pub body: &'a [u8],
     /// A `stats admin` condition holds.
     pub admin: bool,
+    /// The client's connection ends after this answer (HTTP/1.0 without
+    /// keep-alive, `Connection: close`, a stopping process).
+    pub close: bool,
+    /// The request is HTTP/1.0.
+    pub http10: bool,
 }
 
 /// Whether `uri` asks for the page at `conf.uri` (HAProxy compares the
@@ -41,15 +48,52 @@ pub fn matches(conf: &PageConf, uri: &[u8]) -> bool {
     uri.starts_with(conf.uri.as_bytes())
 }
 
-fn response(status: u16, reason: &str, ctype: &str, extra: &str, body: &str) -> Reply {
-    let mut s = format!(
-        "HTTP/1.1 {status} {reason}\r\ncache-control: no-cache\r\ncontent-type: {ctype}\r\n{extra}content-length: {}\r\nconnection: close\r\n\r\n",
-        body.len()
-    );
+/// A response with a length, its headers in HAProxy's order (the
+/// redirect after a POST: stats_send_http_redirect); `connection: close`
+/// last when the client leaves.
+fn response(req: &PageReq<'_>, status: u16, reason: &str, headers: &str, body: &str) -> Reply {
+    let close = if req.close {
+        "connection: close\r\n"
+    } else {
+        ""
+    };
+    let mut s = format!("HTTP/1.1 {status} {reason}\r\n{headers}{close}\r\n");
     s.push_str(body);
     Reply {
         status,
         bytes: s.into_bytes(),
+        keep_alive: !req.close,
+    }
+}
+
+/// A 200 with a chunked body, as HAProxy's stats applet streams it
+/// (stats_send_http_headers): the client keeps its connection.
+fn chunked(req: &PageReq<'_>, ctype: &str, refresh: &str, body: &str) -> Reply {
+    let mut s =
+        format!("HTTP/1.1 200 OK\r\ncache-control: no-cache\r\ncontent-type: {ctype}\r\n{refresh}");
+    // The h1 mux puts an HTTP/1.0 client's close before the
+    // transfer-encoding it adds, an HTTP/1.1 client's after it.
+    match (req.close, req.http10) {
+        (true, true) => s.push_str("connection: close\r\ntransfer-encoding: chunked\r\n"),
+        (true, false) => s.push_str("transfer-encoding: chunked\r\nconnection: close\r\n"),
+        (false, _) => s.push_str("transfer-encoding: chunked\r\n"),
+    }
+    s.push_str("\r\n");
+    // Chunks of at most a buffer's worth, as the applet fills them.
+    const CHUNK: usize = 16 * 1024;
+    let b = body.as_bytes();
+    let mut bytes = s.into_bytes();
+    bytes.reserve(b.len() + b.len() / CHUNK * 8 + 16);
+    for part in b.chunks(CHUNK) {
+        bytes.extend_from_slice(format!("{:X}\r\n", part.len()).as_bytes());
+        bytes.extend_from_slice(part);
+        bytes.extend_from_slice(b"\r\n");
+    }
+    bytes.extend_from_slice(b"0\r\n\r\n");
+    Reply {
+        status: 200,
+        bytes,
+        keep_alive: !req.close,
     }
 }
 
@@ -81,19 +125,32 @@ fn authorized(conf: &PageConf, header: Option<&[u8]>) -> bool {
 /// Answer a request for the page of frontend `fe`.
 pub fn serve(process: &Process, conf: &PageConf, req: &PageReq<'_>) -> Reply {
     if !authorized(conf, req.authorization) {
+        // HAProxy's 401 (an http_reply): its length first, and the
+        // connection closes after it.
         let body = "<html><body><h1>401 Unauthorized</h1>\nYou need a valid user and password to access this content.\n</body></html>\n";
-        let extra = format!("www-authenticate: Basic realm=\"{}\"\r\n", conf.realm);
-        return response(401, "Unauthorized", "text/html", &extra, body);
+        let headers = format!(
+            "content-length: {}\r\ncache-control: no-cache\r\ncontent-type: text/html\r\nwww-authenticate: Basic realm=\"{}\"\r\n",
+            body.len(),
+            conf.realm
+        );
+        let mut r = response(req, 401, "Unauthorized", &headers, body);
+        r.keep_alive = false;
+        return r;
     }
     let uri = String::from_utf8_lossy(req.uri);
     let rest = uri.get(conf.uri.len()..).unwrap_or("");
     let has = |w: &str| rest.split(';').any(|p| p == w);
     if req.post {
-        if !req.admin {
-            return redirect(conf, "DENY");
-        }
-        let st = admin_action(process, req.body);
-        return redirect(conf, st);
+        let st = if req.admin {
+            admin_action(process, req.body)
+        } else {
+            "DENY"
+        };
+        let headers = format!(
+            "cache-control: no-cache\r\ncontent-type: text/plain\r\ncontent-length: 0\r\nlocation: {};st={st}\r\n",
+            conf.uri
+        );
+        return response(req, 303, "See Other", &headers, "");
     }
     let mut o = super::Opts {
         legends: conf.show_legends,
@@ -107,20 +164,15 @@ pub fn serve(process: &Process, conf: &PageConf, req: &PageReq<'_>) -> Reply {
         .unwrap_or_default();
     if has("csv") {
         let body = super::render(process, &o, &conf.scope);
-        return response(200, "OK", "text/plain", &refresh, &body);
+        return chunked(req, "text/plain", &refresh, &body);
     }
     if has("json") {
         o.json = true;
         let body = super::render(process, &o, &conf.scope);
-        return response(200, "OK", "application/json", &refresh, &body);
+        return chunked(req, "application/json", &refresh, &body);
     }
     let body = html(process, conf, &o, req.admin, rest);
-    response(200, "OK", "text/html", &refresh, &body)
-}
-
-fn redirect(conf: &PageConf, st: &str) -> Reply {
-    let extra = format!("location: {};st={st}\r\n", conf.uri);
-    response(303, "See Other", "text/html", &extra, "")
+    chunked(req, "text/html", &refresh, &body)
 }
 
 /// `application/x-www-form-urlencoded` value.
@@ -175,35 +227,55 @@ fn admin_action(process: &Process, body: &[u8]) -> &'static str {
     let Some(be) = process.plan.backends.get(bi) else {
         return "NONE";
     };
-    let change = match action.as_deref() {
-        Some("ready") => vec![Change::AdminClear(admin::FMAINT | admin::FDRAIN)],
-        Some("drain") => vec![
+    // The actions the engine can take (HAProxy 2.6's list; the health
+    // check switches, the agent's and `shutdown` are not offered: the
+    // engine cannot turn a check off at run time, runs no agent, and
+    // cannot kill a server's streams, so they alter nothing: ERRP).
+    let change: &[Change] = match action.as_deref() {
+        Some("ready") => &[Change::AdminClear(admin::FMAINT | admin::FDRAIN)],
+        Some("drain") => &[
             Change::AdminClear(admin::FMAINT),
             Change::AdminSet(admin::FDRAIN),
         ],
-        Some("maint") => vec![
+        Some("maint") => &[
             Change::AdminClear(admin::FDRAIN),
             Change::AdminSet(admin::FMAINT),
         ],
+        Some("hrunn") => &[Change::Oper(Oper::Running)],
+        Some("hnolb") => &[Change::Oper(Oper::Stopping)],
+        Some("hdown") => &[Change::Oper(Oper::Stopped)],
+        Some("dhlth" | "ehlth" | "dagent" | "eagent" | "arunn" | "adown" | "shutdown") => &[],
         _ => return "ERRP",
     };
-    let mut done = 0;
-    let mut skipped = 0;
+    // A forced health applies to a server that tracks none (HAProxy's
+    // `!sv->track`).
+    let forced = matches!(action.as_deref(), Some("hrunn" | "hnolb" | "hdown"));
+    // An unknown server counts as not altered; a server the action does
+    // not apply to is not counted at all (as HAProxy's conditions).
+    let (mut altered, mut total) = (0, 0);
     for name in &servers {
         let Some(si) = be.servers.iter().position(|s| &s.name == name) else {
-            skipped += 1;
+            total += 1;
             continue;
         };
-        for c in &change {
+        if change.is_empty() || (forced && super::tracks(process, bi, si).is_some()) {
+            continue;
+        }
+        for c in change {
             process.set_server(bi, si, *c);
         }
-        done += 1;
+        altered += 1;
+        total += 1;
     }
-    match (done, skipped) {
-        (0, 0) => "NONE",
-        (_, 0) => "DONE",
-        (0, _) => "NONE",
-        _ => "PART",
+    // stats_process_http_post's verdict.
+    if total == 0 {
+        "NONE"
+    } else if altered == 0 {
+        "ERRP"
+    } else if altered == total {
+        "DONE"
+    } else {
+        "PART"
     }
 }
 
@@ -311,7 +383,7 @@ fn html(process: &Process, conf: &PageConf, o: &super::Opts, admin: bool, rest: 
     let node = conf.show_node.as_deref().unwrap_or(&plan.stats.node);
     let _ = write!(
         out,
-        "<!DOCTYPE html>\n<html><head><title>Statistics Report for HAProxy{}</title>\n\
+        "<!DOCTYPE html>\n<html><head><title>Statistics Report for HAProxy{}</title>\n<link rel=\"icon\" href=\"data:,\">\n\
          <meta http-equiv=\"content-type\" content=\"text/html; charset=iso-8859-1\">\n\
          <style type=\"text/css\"><!--\n{STYLE}--></style></head>\n<body>\
          <h1><a href=\"http://www.haproxy.org/\" style=\"text-decoration: none;\">HAProxy{}</a></h1>\n\
@@ -385,6 +457,8 @@ fn html(process: &Process, conf: &PageConf, o: &super::Opts, admin: bool, rest: 
                 "<p>Choose the action to perform on the checked servers : <select name=action>\
                  <option value=\"\"></option><option value=\"ready\">Set state to READY</option>\
                  <option value=\"drain\">Set state to DRAIN</option><option value=\"maint\">Set state to MAINT</option>\
+                 <option value=\"hrunn\">Health: force UP</option><option value=\"hnolb\">Health: force NOLB</option>\
+                 <option value=\"hdown\">Health: force DOWN</option>\
                  </select><input type=\"hidden\" name=\"b\" value=\"#{}\"><input type=\"submit\" value=\"Apply\"></p></form>",
                 px.iid
             );

@@ -80,7 +80,13 @@ fn page(px: &Proxy) -> Option<Box<PageConf>> {
         show_legends: s.show_legends,
         show_node: s.show_node.clone(),
         show_desc: s.show_desc.clone(),
-        scope: s.scope.clone(),
+        // `.` is the proxy the page is on (HAProxy's `px == s->be`, the
+        // stream's proxy when the page intercepts).
+        scope: s
+            .scope
+            .iter()
+            .map(|n| if n == "." { px.name.clone() } else { n.clone() })
+            .collect(),
     }))
 }
 

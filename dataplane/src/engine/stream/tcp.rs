@@ -74,7 +74,7 @@ pub(crate) async fn handle(
     let Some(fe) = plan.frontends.get(fe_idx) else {
         return;
     };
-    let Some(dst) = admit_dst(fe, &client, peer) else {
+    let Some(dst) = admit_dst(core, fe_idx, fe, &client, peer) else {
         return;
     };
     let mut facts = new_facts(core, fe, (accept_date, peer, luid, dst));
@@ -144,7 +144,7 @@ pub(crate) async fn handle_with_rules(
     let Some(fe) = plan.frontends.get(fe_idx) else {
         return;
     };
-    let Some(admitted) = crate::engine::session::admit(fe, &client, peer) else {
+    let Some(admitted) = crate::engine::session::admit(core, fe_idx, fe, &client, peer) else {
         return;
     };
     let dst = admitted.dst;
@@ -324,11 +324,13 @@ async fn response_rules<'c>(
 /// (empty) variables never sit in the stream's future.
 #[inline(never)]
 fn admit_dst(
+    core: &Core,
+    fe_idx: usize,
     fe: &FrontendPlan,
     client: &Conn,
     peer: Option<SocketAddr>,
 ) -> Option<Option<SocketAddr>> {
-    crate::engine::session::admit(fe, client, peer).map(|a| a.dst)
+    crate::engine::session::admit(core, fe_idx, fe, client, peer).map(|a| a.dst)
 }
 
 /// A new stream's facts: (accept date, client, listener id, address the
@@ -563,10 +565,47 @@ impl ConnectFailure {
 
 /// The stream's share of the statistics counters (this core's block).
 pub(super) fn count(core: &Core, fe: usize, be: Option<usize>, facts: &StreamFacts) {
+    count_with(core, fe, be, facts, None);
+}
+
+/// [`count`], with an HTTP response head's date (`t_data`, ms since the
+/// stream began) for the response time average (HAProxy's rtime; TCP has
+/// none: its data time is the connect's).
+pub(super) fn count_with(
+    core: &Core,
+    fe: usize,
+    be: Option<usize>,
+    facts: &StreamFacts,
+    t_data: Option<u32>,
+) {
+    use crate::engine::runtime::counters::{Be, Fe};
     let stats = &core.shared.stats;
     let add = |stat, n| stats.add(core.id, stat, n);
     add(Stat::FeBytesIn(fe), facts.bytes_in);
     add(Stat::FeBytesOut(fe), facts.bytes_out);
+    // Data transfer aborted by either side (stream.c's process_stream and
+    // http_ana's forward_body: a client or server error or timeout once
+    // the data flows); a server error (not a timeout) is also a failed
+    // response (stream.c, SE_FL_ERROR on the server side).
+    let t = facts.termination;
+    let data = t.phase == Phase::Data;
+    // A client gone while its request body or the response head was on
+    // the way (http_ana's return_cli_abort, abortonclose) counts too.
+    let cli_abrt = matches!(t.phase, Phase::Data | Phase::Headers)
+        && matches!(t.cause, Cause::ClientAbort | Cause::ClientTimeout);
+    let srv_abrt = data && matches!(t.cause, Cause::ServerAbort | Cause::ServerTimeout);
+    let srv_err = data && t.cause == Cause::ServerAbort;
+    // An internal error ended it (HAProxy's internal_errors).
+    let internal = t.cause == Cause::Internal;
+    if internal {
+        add(Stat::Fe(fe, Fe::InternalErrors), 1);
+    }
+    if cli_abrt {
+        add(Stat::Fe(fe, Fe::CliAbrt), 1);
+    }
+    if srv_abrt {
+        add(Stat::Fe(fe, Fe::SrvAbrt), 1);
+    }
     let Some(b) = be else { return };
     add(Stat::BeBytesIn(b), facts.bytes_in);
     add(Stat::BeBytesOut(b), facts.bytes_out);
@@ -577,16 +616,32 @@ pub(super) fn count(core: &Core, fe: usize, be: Option<usize>, facts: &StreamFac
     add(Stat::BeRetries(b), retries);
     add(Stat::BeRedispatches(b), redispatched);
     add(Stat::BeConnErr(b), conn_err);
+    let flags = [
+        (cli_abrt, Be::CliAbrt),
+        (srv_abrt, Be::SrvAbrt),
+        (srv_err, Be::FailedResp),
+        (internal, Be::InternalErrors),
+    ];
+    for (set, c) in flags {
+        if set {
+            add(Stat::Be(b, c), 1);
+            if let Some(s) = facts.server {
+                add(Stat::Srv(b, s, c), 1);
+            }
+        }
+    }
     // The averaged times (stream_update_time_stats): queue, connect,
-    // then data (the response head in HTTP, the connect in TCP) and total.
+    // data (the response head after the connect in HTTP; none in TCP) and
+    // total. `tw` and `tc` are the queue's and the connect's own
+    // durations.
     let ms = |d: Duration| u32::try_from(d.as_millis()).unwrap_or(u32::MAX);
     let times = facts.tc.map(|tc| {
         let tw = facts.tw.map_or(0, ms);
         let tc = ms(tc);
         Times {
             queue: tw,
-            connect: tc.saturating_sub(tw),
-            data: 0,
+            connect: tc,
+            data: t_data.map_or(0, |d| d.saturating_sub(tw.saturating_add(tc))),
             total: ms(facts.tt),
         }
     });

@@ -135,7 +135,7 @@ pub(crate) async fn handle(
     // Scoped: what admission returns is moved into the session and takes
     // no second place in its future.
     let mut s = {
-        let Some(admitted) = crate::engine::session::admit(fe, &client, peer) else {
+        let Some(admitted) = crate::engine::session::admit(core, fe_idx, fe, &client, peer) else {
             return;
         };
         Session {
@@ -247,7 +247,14 @@ impl<'c> Session<'c> {
         start: Instant,
     ) {
         facts.tt = start.elapsed();
-        super::tcp::count(self.core, self.fe_idx, be_at.map(|(i, _)| i), &facts);
+        // The response head's date after the request's (HAProxy's t_data
+        // counts from the accept as the queue and connect times do).
+        let ms = |d: Duration| u32::try_from(d.as_millis()).unwrap_or(u32::MAX);
+        let t_data = http
+            .t_data
+            .map(|d| ms(d).saturating_sub(http.t_request.map_or(0, ms)));
+        let be = be_at.map(|(i, _)| i);
+        super::tcp::count_with(self.core, self.fe_idx, be, &facts, t_data);
         self.count_http(be_at.map(|(i, _)| i), &facts, http);
         if http.logged || !self.fe.log.enabled {
             // `option logasap` logged it with its response head.
@@ -282,15 +289,21 @@ impl<'c> Session<'c> {
                 add(Stat::Fe(fe, Fe::FailedReq), 1);
             }
         }
-        if http.status == 0 {
+        // A transaction that ended without a status (a client gone in the
+        // middle of its request body, say) still counts: HAProxy's
+        // txn->status is -1 then, which its end of stream counts as an
+        // "other" response and a backend request (stream.c).
+        if http.status == 0 && http.t_request.is_none() {
             return;
         }
         add(Stat::Fe(fe, fe_rsp(http.status)), 1);
         let Some(b) = be else { return };
         add(Stat::Be(b, be_rsp(http.status)), 1);
         add(Stat::Be(b, Be::ReqTot), 1);
+        // A server's class is its own response's (http_wait_for_response
+        // counts it on arrival), whatever a rule answered instead.
         if let (Some(s), Some(_)) = (facts.server, http.t_data) {
-            add(Stat::Srv(b, s, be_rsp(http.status)), 1);
+            add(Stat::Srv(b, s, be_rsp(self.res.status)), 1);
             add(Stat::Srv(b, s, Be::ReqTot), 1);
         }
     }

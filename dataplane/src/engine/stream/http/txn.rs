@@ -732,7 +732,14 @@ impl<'c> Session<'c> {
             }
             Err((ResEnd::Rule(reply), _)) => {
                 // An http-response rule answered instead of the server:
-                // its response is dropped with the connection.
+                // its response is dropped with the connection. A deny is
+                // HAProxy's denied_resp (http_process_res_common).
+                if matches!(reply.kind, crate::engine::rules::http::ReplyKind::Deny) {
+                    use crate::engine::runtime::counters::{Be, Fe};
+                    let at = Some((be_idx, facts.server));
+                    let c = (Fe::DeniedResp, Be::DeniedResp);
+                    crate::engine::stats::count_fe_be(core, self.fe_idx, at, c);
+                }
                 let response = true;
                 next = self
                     .send_answer(
@@ -748,6 +755,12 @@ impl<'c> Session<'c> {
                     .await;
             }
             Err((res_end, sent_head)) => {
+                // No valid response head: HAProxy's failed_resp
+                // (http_wait_for_response).
+                if matches!(res_end, ResEnd::Invalid | ResEnd::Aborted | ResEnd::Timeout) {
+                    use crate::engine::runtime::counters::Be;
+                    crate::engine::stats::count_be(core, be_idx, facts.server, Be::FailedResp);
+                }
                 let (status, t) = match res_end {
                     ResEnd::Rule(_) | ResEnd::Retry => (0, term(Cause::Internal, Phase::Headers)),
                     // Both connections killed (sc_must_kill_conn): the
@@ -1118,8 +1131,8 @@ impl<'c> Session<'c> {
             .map(|()| sent)
     }
 
-    /// Serve the stats page (see `engine::stats::page`); the connection
-    /// closes after it.
+    /// Serve the stats page (see `engine::stats::page`); the client
+    /// keeps its connection when it wants to, as HAProxy's applet lets it.
     async fn stats_page(
         &mut self,
         conf: &crate::engine::stats::PageConf,
@@ -1151,6 +1164,16 @@ impl<'c> Session<'c> {
             .shared
             .stats
             .add(self.core.id, Stat::Fe(self.fe_idx, Fe::Intercepted), 1);
+        let stopping = self.core.stop_accepting.is_fired();
+        let want = h1conn::client_after_request(&self.req, Want::KeepAlive, stopping);
+        // A body the page does not read (not a POST's form), or a form
+        // with more behind it than its length (the buffer holds it, not
+        // told apart), ends the connection.
+        let whole = match self.req.body {
+            Body::None => true,
+            Body::Length(n) => post && cbuf.data().len() as u64 == n,
+            _ => false,
+        };
         let reply = {
             let req = crate::engine::stats::page::PageReq {
                 post,
@@ -1158,10 +1181,18 @@ impl<'c> Session<'c> {
                 authorization: self.req.first(b"authorization"),
                 body: if post { cbuf.data() } else { &[] },
                 admin,
+                close: want != Want::KeepAlive || !whole,
+                http10: !self.req.has(flags::VER_11),
             };
             crate::engine::stats::page::serve(&self.core.shared, conf, &req)
         };
-        drop(cbuf);
+        // What the client sent after the request (a pipelined one) stays.
+        if reply.keep_alive && !post && !cbuf.is_empty() {
+            self.cbuf = Some(cbuf);
+        } else {
+            drop(cbuf);
+        }
+        let keep_alive = reply.keep_alive;
         let core = self.core;
         http.status = reply.status;
         facts.termination = term(Cause::Proxy, Phase::Request);
@@ -1171,11 +1202,16 @@ impl<'c> Session<'c> {
             r
         })
         .await;
-        if sent.is_ok() {
+        let sent = sent.is_ok();
+        if sent {
             facts.bytes_out += n;
         }
         self.finish(None, facts, http, ready);
-        Next::Close
+        if sent && keep_alive {
+            Next::KeepAlive
+        } else {
+            Next::Close
+        }
     }
 
     /// The body never came whole: 408 on a timeout, 400 when the client
