@@ -430,3 +430,24 @@ fn on_backup(c: super::health::Counts) -> &'static str {
         ""
     }
 }
+
+/// srv_adm_set_ready|drain|maint (`state`: "ready", "drain", anything
+/// else is maint), as the runtime API and the stats page ask: the flag
+/// functions above log HAProxy's lines, pass the inherited flags to the
+/// trackers and bring a server leaving maintenance up with its slow start.
+pub fn set_admin_state(core: &Core, b: usize, s: usize, state: &str) {
+    match state {
+        "ready" => {
+            clr_admin_flag(core, b, s, admin::FMAINT);
+            clr_admin_flag(core, b, s, admin::FDRAIN);
+        }
+        "drain" => {
+            set_admin_flag(core, b, s, admin::FDRAIN, None);
+            clr_admin_flag(core, b, s, admin::FMAINT);
+        }
+        _ => {
+            set_admin_flag(core, b, s, admin::FMAINT, None);
+            clr_admin_flag(core, b, s, admin::FDRAIN);
+        }
+    }
+}

@@ -624,26 +624,8 @@ fn server_admin(c: &mut Ctx<'_>, i: usize, state: &str) -> Reply {
     }
 }
 
-/// srv_adm_set_ready|drain|maint: through the checks' admin flag
-/// functions, which log HAProxy's lines, pass the inherited flags to the
-/// trackers and bring a server leaving maintenance up with its slow start.
 fn set_admin_state(c: &Ctx<'_>, b: usize, s: usize, state: &str) {
-    use crate::engine::checks::admin::{clr_admin_flag, set_admin_flag};
-    let core: &Core = c.core;
-    match state {
-        "ready" => {
-            clr_admin_flag(core, b, s, admin::FMAINT);
-            clr_admin_flag(core, b, s, admin::FDRAIN);
-        }
-        "drain" => {
-            set_admin_flag(core, b, s, admin::FDRAIN, None);
-            clr_admin_flag(core, b, s, admin::FMAINT);
-        }
-        _ => {
-            set_admin_flag(core, b, s, admin::FMAINT, None);
-            clr_admin_flag(core, b, s, admin::FDRAIN);
-        }
-    }
+    crate::engine::checks::admin::set_admin_state(c.core, b, s, state);
 }
 
 fn check_of(c: &Ctx<'_>, b: usize, s: usize) -> Option<&'static str> {

@@ -11,7 +11,8 @@
 use std::fmt::Write as _;
 
 use super::{fields as f, PageConf, Row};
-use crate::engine::backend::server::{admin, Change, Oper};
+use crate::engine::backend::server::{Change, Oper};
+use crate::engine::runtime::Core;
 use crate::engine::Process;
 
 /// What the page answers: the whole HTTP/1.1 response, and whether the
@@ -123,7 +124,8 @@ fn authorized(conf: &PageConf, header: Option<&[u8]>) -> bool {
 }
 
 /// Answer a request for the page of frontend `fe`.
-pub fn serve(process: &Process, conf: &PageConf, req: &PageReq<'_>) -> Reply {
+pub fn serve(core: &Core, conf: &PageConf, req: &PageReq<'_>) -> Reply {
+    let process: &Process = &core.shared;
     if !authorized(conf, req.authorization) {
         // HAProxy's 401 (an http_reply): its length first, and the
         // connection closes after it.
@@ -142,7 +144,7 @@ pub fn serve(process: &Process, conf: &PageConf, req: &PageReq<'_>) -> Reply {
     let has = |w: &str| rest.split(';').any(|p| p == w);
     if req.post {
         let st = if req.admin {
-            admin_action(process, req.body)
+            admin_action(core, req.body)
         } else {
             "DENY"
         };
@@ -200,7 +202,8 @@ fn unescape(s: &str) -> String {
 
 /// stats_process_http_post: `b=#<iid>&s=<server>...&action=<action>`;
 /// the `st=` word of the redirect.
-fn admin_action(process: &Process, body: &[u8]) -> &'static str {
+fn admin_action(core: &Core, body: &[u8]) -> &'static str {
+    let process: &Process = &core.shared;
     let form = String::from_utf8_lossy(body);
     let mut backend = None;
     let mut action = None;
@@ -228,23 +231,21 @@ fn admin_action(process: &Process, body: &[u8]) -> &'static str {
         return "NONE";
     };
     // The actions the engine can take (HAProxy 2.6's list; the health
-    // check switches, the agent's and `shutdown` are not offered: the
-    // engine cannot turn a check off at run time, runs no agent, and
-    // cannot kill a server's streams, so they alter nothing: ERRP).
+    // check switches and the agent's are not offered: the engine cannot
+    // turn a check off at run time, so they alter nothing). ready, drain
+    // and maint go through the checks' admin functions (HAProxy's lines,
+    // trackers, slow start); shutdown kills the server's streams (K).
+    let admin_state = match action.as_deref() {
+        Some(a @ ("ready" | "drain" | "maint")) => Some(a.to_string()),
+        _ => None,
+    };
+    let shutdown = action.as_deref() == Some("shutdown");
     let change: &[Change] = match action.as_deref() {
-        Some("ready") => &[Change::AdminClear(admin::FMAINT | admin::FDRAIN)],
-        Some("drain") => &[
-            Change::AdminClear(admin::FMAINT),
-            Change::AdminSet(admin::FDRAIN),
-        ],
-        Some("maint") => &[
-            Change::AdminClear(admin::FDRAIN),
-            Change::AdminSet(admin::FMAINT),
-        ],
+        Some("ready" | "drain" | "maint" | "shutdown") => &[],
         Some("hrunn") => &[Change::Oper(Oper::Running)],
         Some("hnolb") => &[Change::Oper(Oper::Stopping)],
         Some("hdown") => &[Change::Oper(Oper::Stopped)],
-        Some("dhlth" | "ehlth" | "dagent" | "eagent" | "arunn" | "adown" | "shutdown") => &[],
+        Some("dhlth" | "ehlth" | "dagent" | "eagent" | "arunn" | "adown") => &[],
         _ => return "ERRP",
     };
     // A forced health applies to a server that tracks none (HAProxy's
@@ -258,7 +259,11 @@ fn admin_action(process: &Process, body: &[u8]) -> &'static str {
             total += 1;
             continue;
         };
-        if change.is_empty() || (forced && super::tracks(process, bi, si).is_some()) {
+        if let Some(state) = &admin_state {
+            crate::engine::checks::admin::set_admin_state(core, bi, si, state);
+        } else if shutdown {
+            process.shutdown_streams(bi, si, crate::log::termination::Cause::Killed);
+        } else if change.is_empty() || (forced && super::tracks(process, bi, si).is_some()) {
             continue;
         }
         for c in change {
@@ -459,6 +464,7 @@ fn html(process: &Process, conf: &PageConf, o: &super::Opts, admin: bool, rest: 
                  <option value=\"drain\">Set state to DRAIN</option><option value=\"maint\">Set state to MAINT</option>\
                  <option value=\"hrunn\">Health: force UP</option><option value=\"hnolb\">Health: force NOLB</option>\
                  <option value=\"hdown\">Health: force DOWN</option>\
+                 <option value=\"shutdown\">Kill Sessions</option>\
                  </select><input type=\"hidden\" name=\"b\" value=\"#{}\"><input type=\"submit\" value=\"Apply\"></p></form>",
                 px.iid
             );
