@@ -837,7 +837,11 @@ fn frontend_state(c: &mut Ctx<'_>, to: FrontendState) -> Reply {
     shared
         .mesh
         .broadcast(&crate::engine::runtime::mesh::Msg::Frontends);
-    if to == FrontendState::Stopped {
+    if to == FrontendState::Paused {
+        crate::stderr_line!("[WARNING] Paused frontend {}.", c.arg(2));
+    } else if to == FrontendState::Ready {
+        crate::stderr_line!("[WARNING] Resumed frontend {}.", c.arg(2));
+    } else {
         crate::stderr_line!(
             "[WARNING] Proxy {} stopped (cumulated conns: FE: {}).",
             c.arg(2),

@@ -103,7 +103,19 @@ pub async fn accept_loop(core: Rc<Core>, b: Bound) {
             // SIGTTIN and `enable frontend`, or a stop.
             pause(l);
             let limits = &core.shared.limits;
+            // The state is looked at before each wait: `Msg::Frontends`
+            // only wakes the waiters of the moment, and an `enable
+            // frontend` that came while this executor was still pausing
+            // would otherwise be missed for good.
             loop {
+                let state = limits.fe_state(b.frontend);
+                if core.stop_accepting.is_fired()
+                    || core.kill.is_fired()
+                    || state == FrontendState::Stopped
+                    || (!core.pause.is_fired() && state == FrontendState::Ready)
+                {
+                    break;
+                }
                 let global = core.pause.is_fired();
                 let resume = std::pin::pin!(async {
                     if global {
@@ -116,20 +128,12 @@ pub async fn accept_loop(core: Rc<Core>, b: Bound) {
                 let kill = std::pin::pin!(core.kill.wait());
                 let changed = std::pin::pin!(core.frontends_changed.wait());
                 let _ = select(select(resume, changed), select(stop, kill)).await;
-                let state = limits.fe_state(b.frontend);
-                if core.stop_accepting.is_fired()
-                    || core.kill.is_fired()
-                    || state == FrontendState::Stopped
-                    || (!core.pause.is_fired() && state == FrontendState::Ready)
-                {
-                    break;
-                }
             }
             if !core.stop_accepting.is_fired()
                 && !core.kill.is_fired()
                 && limits.fe_state(b.frontend) == FrontendState::Ready
             {
-                if let Err(e) = listener_sock(l).listen(b.backlog) {
+                if let Err(e) = resume(l, b.backlog) {
                     crate::stderr_line!(
                         "[ALERT] executor {}: cannot resume listener {}: {e}",
                         core.id,
@@ -150,6 +154,31 @@ pub async fn accept_loop(core: Rc<Core>, b: Bound) {
         match adm.accept_one(l).await {
             Ok(()) => {}
             Err(e) if transient(&e) => {}
+            Err(e) if not_listening(&e) => {
+                // Paused under the accept: by this executor (a stop, a
+                // pause: the loop's next turn acts on it), or by another
+                // one sharing the socket (`fd@N`, `noreuseport`) that saw
+                // the frontend disabled just before it was enabled again
+                // and may have paused it after the others resumed it. If
+                // the frontend is to serve, it listens again (listen(2)
+                // on a listening socket only sets its backlog).
+                if !core.stop_accepting.is_fired()
+                    && !core.kill.is_fired()
+                    && !core.pause.is_fired()
+                    && core.shared.limits.fe_state(b.frontend) == FrontendState::Ready
+                {
+                    if let Err(e) = resume(l, b.backlog) {
+                        crate::stderr_line!(
+                            "[ALERT] executor {}: cannot resume listener {}: {e}",
+                            core.id,
+                            b.addr
+                        );
+                        if let Some(l) = open.take() {
+                            adm.drain_and_close(&l);
+                        }
+                    }
+                }
+            }
             Err(e) => {
                 // Out of fds or memory: the listener rests a while (a stop
                 // or a pause still ends the rest at once).
@@ -178,6 +207,12 @@ fn transient(e: &io::Error) -> bool {
             Errno::ECONNABORTED | Errno::EINTR | Errno::EAGAIN | Errno::EPROTO | Errno::EPERM
         )
     })
+}
+
+/// accept(2) on a socket that does not listen (any more): a pause took it
+/// out of LISTEN under the accept.
+fn not_listening(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(nix::errno::Errno::EINVAL as i32)
 }
 
 /// One listener's admission: the limits, and the clients accepted but not
@@ -509,6 +544,24 @@ fn pause(l: &Listener) {
     }
 }
 
+/// Make a paused listener accept again. A TCP socket whose port the kernel
+/// chose (bound to port 0, as an inherited `fd@N` may be) loses that port
+/// when a pause takes it out of LISTEN, and listen(2) alone would pick
+/// another one: it is bound to its address again first. bind(2) fails
+/// with EINVAL on a socket that kept its port (the usual case: a port
+/// given explicitly stays with the socket), which is fine.
+fn resume(l: &Listener, backlog: i32) -> io::Result<()> {
+    let sock = listener_sock(l);
+    if let Some(addr) = l.1 {
+        match sock.bind(&addr.into()) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(nix::errno::Errno::EINVAL as i32) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    sock.listen(backlog)
+}
+
 /// Close a listener for good: out of its group now (see [`pause`]); the
 /// descriptor itself closes when the listener is dropped.
 fn close(l: &Listener) {
@@ -527,15 +580,19 @@ struct Client {
     peer: Option<SocketAddr>,
 }
 
-/// A listening socket on the ring.
-struct Listener(Listening);
+/// A listening socket on the ring, and for TCP the address it was bound
+/// to at start-up (see [`resume`]).
+struct Listener(Listening, Option<SocketAddr>);
 
 impl Listener {
     fn new(s: BoundSocket) -> io::Result<Listener> {
-        Ok(Listener(match s {
-            BoundSocket::Tcp(l) => Listening::from_std_tcp(l)?,
-            BoundSocket::Unix(l) => Listening::from_std_unix(l)?,
-        }))
+        Ok(match s {
+            BoundSocket::Tcp(l) => {
+                let addr = l.local_addr().ok();
+                Listener(Listening::from_std_tcp(l)?, addr)
+            }
+            BoundSocket::Unix(l) => Listener(Listening::from_std_unix(l)?, None),
+        })
     }
 
     /// One accept through the ring, with the address accept(2) returned.
