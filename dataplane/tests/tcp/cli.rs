@@ -317,3 +317,171 @@ fn cli_soft_stop_while_disabled_exits() {
         assert!(st.success(), "{st:?}");
     }
 }
+
+/// One HTTP/1.0 request with `host`; the status and the `x-be` header.
+fn http_get(p: &crate::harness::Proxy, host: &str) -> (String, String) {
+    let mut c = p.connect();
+    c.write_all(format!("GET / HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes())
+        .unwrap();
+    let mut got = String::new();
+    let _ = c.read_to_string(&mut got);
+    let status = got.split(' ').nth(1).unwrap_or("").to_string();
+    let be = got
+        .lines()
+        .find_map(|l| l.strip_prefix("x-be: "))
+        .unwrap_or("")
+        .to_string();
+    (status, be)
+}
+
+/// Entry ids (pointers in haproxy) masked; in the lists, only the pattern
+/// files, without the ids and the "used by ... at file ... line ..."
+/// words (docs/differences.md).
+fn mask_maps(s: &str) -> String {
+    s.lines()
+        .filter(|l| !l.contains(" () "))
+        .map(|l| {
+            let l = match l.strip_prefix("0x") {
+                Some(rest) => format!("PTR{}", &rest[rest.find(' ').unwrap_or(rest.len())..]),
+                None => l.to_string(),
+            };
+            match (l.find(" ("), l.find(" curr_ver=")) {
+                (Some(a), Some(b)) if l.contains("pattern loaded from file") => {
+                    let file_end = l[a..].find(')').map_or(a, |x| a + x + 1);
+                    format!("ID{}{}", &l[a..file_end], &l[b..])
+                }
+                _ => l,
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Maps and ACL files changed at run time: the same commands through
+/// haproxy and ringlb give the same answers, and the traffic through the
+/// rules shows each change (a map read by `http-request return`'s header,
+/// an ACL file denying the client's address).
+#[test]
+fn cli_maps_and_acls_match_haproxy() {
+    let mut results = Vec::new();
+    for (name, program) in programs("cli_maps_and_acls_match_haproxy") {
+        let dir = TempDir::new("cli-maps");
+        let d = dir.0.display().to_string();
+        std::fs::write(
+            dir.0.join("hosts.map"),
+            "# host -> backend\na.example be_a\nb.example   be_b\n",
+        )
+        .unwrap();
+        std::fs::write(dir.0.join("deny.acl"), "10.0.0.0/8\n192.168.1.1\n").unwrap();
+        let config = format!(
+            "global\n    stats socket {d}/admin.sock level admin\n\
+             defaults\n    mode http\n    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\n\
+             frontend fe\n    bind fd@3\n    http-request deny if {{ src -f {d}/deny.acl }}\n\
+             \x20   http-request return status 200 hdr x-be %[req.hdr(host),map({d}/hosts.map,none)]\n"
+        );
+        let p = start(name, &program, &config);
+        let admin = format!("{d}/admin.sock");
+        wait_for(&admin);
+        let map = format!("{d}/hosts.map");
+        let acl = format!("{d}/deny.acl");
+        let mut got: Vec<String> = Vec::new();
+        let say = |line: String, got: &mut Vec<String>| {
+            let answer = mask_maps(&ask(&admin, &line)).replace(&d, "DIR");
+            got.push(format!("{} => {answer}", line.replace(&d, "DIR")));
+        };
+        say("show map".into(), &mut got);
+        say("show acl".into(), &mut got);
+        say(format!("show map {map}"), &mut got);
+        say(format!("show acl {acl}"), &mut got);
+        say(format!("get map {map} a.example"), &mut got);
+        say(format!("get map {map} zz"), &mut got);
+        say(format!("get acl {acl} 10.1.2.3"), &mut got);
+        say(format!("get acl {acl} 127.0.0.1"), &mut got);
+        got.push(format!("{:?}", http_get(&p, "a.example")));
+        got.push(format!("{:?}", http_get(&p, "c.example")));
+        // Add, set, delete in the current version.
+        say(format!("add map {map} c.example be_c"), &mut got);
+        got.push(format!("{:?}", http_get(&p, "c.example")));
+        say(format!("set map {map} a.example be_x"), &mut got);
+        got.push(format!("{:?}", http_get(&p, "a.example")));
+        say(format!("del map {map} b.example"), &mut got);
+        got.push(format!("{:?}", http_get(&p, "b.example")));
+        say(format!("add acl {acl} 127.0.0.1"), &mut got);
+        got.push(format!("{:?}", http_get(&p, "a.example")));
+        say(format!("del acl {acl} 127.0.0.1"), &mut got);
+        got.push(format!("{:?}", http_get(&p, "a.example")));
+        // A new version, invisible until committed.
+        say(format!("prepare map {map}"), &mut got);
+        say(format!("add map @1 {map} a.example be_v1"), &mut got);
+        say(format!("show map @1 {map}"), &mut got);
+        got.push(format!("{:?}", http_get(&p, "a.example")));
+        say("show map".into(), &mut got);
+        say(format!("commit map @1 {map}"), &mut got);
+        got.push(format!("{:?}", http_get(&p, "a.example")));
+        got.push(format!("{:?}", http_get(&p, "c.example")));
+        say(format!("show map {map}"), &mut got);
+        // Clearing, and an ACL version committed empty.
+        say(format!("prepare acl {acl}"), &mut got);
+        say(format!("add acl @1 {acl} 127.0.0.0/8"), &mut got);
+        got.push(format!("{:?}", http_get(&p, "a.example")));
+        say(format!("commit acl @1 {acl}"), &mut got);
+        got.push(format!("{:?}", http_get(&p, "a.example")));
+        say(format!("clear acl {acl}"), &mut got);
+        got.push(format!("{:?}", http_get(&p, "a.example")));
+        say(format!("clear map {map}"), &mut got);
+        got.push(format!("{:?}", http_get(&p, "a.example")));
+        // A payload of several entries.
+        say(format!("add map {map} <<\nk1 v1\nk2 value two\n"), &mut got);
+        say(format!("show map {map}"), &mut got);
+        // Refusals.
+        for line in [
+            "show map nope".to_string(),
+            format!("add map {map}"),
+            format!("add acl {map} x"),
+            format!("del acl {acl} #0x5"),
+            format!("commit map @9 {map}"),
+            format!("add acl {acl} 1.2.3.x"),
+            format!("add map @7 {map} a b"),
+            format!("commit map 1 {map}"),
+            format!("set map {map}"),
+            format!("set map {map} nope v"),
+            "get map".to_string(),
+            "clear acl".to_string(),
+            format!("del map {acl} 1.2.3.4"),
+            format!("del map {map} nope"),
+        ] {
+            say(line, &mut got);
+        }
+        results.push((name, got));
+    }
+    let Some((_, ours)) = results.iter().find(|r| r.0 == "ringlb") else {
+        panic!("ringlb did not run");
+    };
+    // What the traffic saw, whatever haproxy says.
+    let traffic: Vec<&String> = ours.iter().filter(|l| l.starts_with("(\"")).collect();
+    assert_eq!(
+        traffic,
+        [
+            "(\"200\", \"be_a\")",
+            "(\"200\", \"none\")",
+            "(\"200\", \"be_c\")",
+            "(\"200\", \"be_x\")",
+            "(\"200\", \"none\")",
+            "(\"403\", \"\")",
+            "(\"200\", \"be_x\")",
+            "(\"200\", \"be_x\")",
+            "(\"200\", \"be_v1\")",
+            "(\"200\", \"none\")",
+            "(\"200\", \"be_v1\")",
+            "(\"403\", \"\")",
+            "(\"200\", \"be_v1\")",
+            "(\"200\", \"none\")",
+        ]
+    );
+    if let Some((_, theirs)) = results.iter().find(|r| r.0 == "haproxy") {
+        for (a, b) in ours.iter().zip(theirs) {
+            assert_eq!(a, b);
+        }
+        assert_eq!(ours.len(), theirs.len());
+    }
+}

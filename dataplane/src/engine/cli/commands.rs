@@ -92,21 +92,21 @@ pub static COMMANDS: &[Command] = &[
     cmd!(&["enable", "agent"], Some("enable agent                            : enable agent checks"), Admin, Run::Now(|c| checks_onoff(c, true, true))),
     cmd!(&["add", "server"], Some("add server <bk>/<srv>                   : create a new server"), Admin, Run::Now(|_| Reply::err("'add server' is not supported yet: servers are fixed at start-up.\n"))),
     cmd!(&["del", "server"], Some("del server <bk>/<srv>                   : remove a dynamically added server"), Admin, Run::Now(|_| Reply::err("'del server' is not supported yet: servers are fixed at start-up.\n"))),
-    cmd!(&["show", "map"], Some("show map [@ver] [map]                   : report available maps or dump a map's contents"), User, Run::Now(|c| maps(c, "map"))),
-    cmd!(&["show", "acl"], Some("show acl [@<ver>] <acl>]                : report available acls or dump an acl's contents"), User, Run::Now(|c| maps(c, "acl"))),
-    cmd!(&["get", "map"], Some("get map <acl> <value>                   : report the keys and values matching a sample for a map"), User, Run::Now(|c| maps(c, "map"))),
-    cmd!(&["get", "acl"], Some("get acl <acl> <value>                   : report the patterns matching a sample for an ACL"), User, Run::Now(|c| maps(c, "acl"))),
-    cmd!(&["add", "map"], Some("add map [@<ver>] <map> <key> <val>      : add a map entry (payload supported instead of key/val)"), Operator, Run::Now(|c| maps(c, "map"))),
-    cmd!(&["add", "acl"], Some("add acl [@<ver>] <acl> <pattern>        : add an acl entry"), Operator, Run::Now(|c| maps(c, "acl"))),
-    cmd!(&["del", "map"], Some("del map <map> [<key>|#<ref>]            : delete map entries matching <key>"), Operator, Run::Now(|c| maps(c, "map"))),
-    cmd!(&["del", "acl"], Some("del acl <acl> [<key>|#<ref>]            : delete acl entries matching <key>"), Operator, Run::Now(|c| maps(c, "acl"))),
-    cmd!(&["set", "map"], Some("set map <map> [<key>|#<ref>] <value>    : modify a map entry"), Operator, Run::Now(|c| maps(c, "map"))),
-    cmd!(&["clear", "map"], Some("clear map [@<ver>] <map>                : clear the contents of this map"), Operator, Run::Now(|c| maps(c, "map"))),
-    cmd!(&["clear", "acl"], Some("clear acl [@<ver>] <acl>                : clear the contents of this acl"), Operator, Run::Now(|c| maps(c, "acl"))),
-    cmd!(&["prepare", "map"], Some("prepare map <acl>                       : prepare a new version for atomic map replacement"), Operator, Run::Now(|c| maps(c, "map"))),
-    cmd!(&["prepare", "acl"], Some("prepare acl <acl>                       : prepare a new version for atomic ACL replacement"), Operator, Run::Now(|c| maps(c, "acl"))),
-    cmd!(&["commit", "map"], Some("commit map @<ver> <map>                 : commit the map at this version"), Operator, Run::Now(|c| maps(c, "map"))),
-    cmd!(&["commit", "acl"], Some("commit acl @<ver> <acl>                 : commit the ACL at this version"), Operator, Run::Now(|c| maps(c, "acl"))),
+    cmd!(&["show", "map"], Some("show map [@ver] [map]                   : report available maps or dump a map's contents"), User, Run::Now(super::maps::show)),
+    cmd!(&["show", "acl"], Some("show acl [@<ver>] <acl>]                : report available acls or dump an acl's contents"), User, Run::Now(super::maps::show)),
+    cmd!(&["get", "map"], Some("get map <acl> <value>                   : report the keys and values matching a sample for a map"), User, Run::Now(super::maps::get)),
+    cmd!(&["get", "acl"], Some("get acl <acl> <value>                   : report the patterns matching a sample for an ACL"), User, Run::Now(super::maps::get)),
+    cmd!(&["add", "map"], Some("add map [@<ver>] <map> <key> <val>      : add a map entry (payload supported instead of key/val)"), Operator, Run::LaterWith(super::maps::change)),
+    cmd!(&["add", "acl"], Some("add acl [@<ver>] <acl> <pattern>        : add an acl entry"), Operator, Run::LaterWith(super::maps::change)),
+    cmd!(&["del", "map"], Some("del map <map> [<key>|#<ref>]            : delete map entries matching <key>"), Operator, Run::LaterWith(super::maps::change)),
+    cmd!(&["del", "acl"], Some("del acl <acl> [<key>|#<ref>]            : delete acl entries matching <key>"), Operator, Run::LaterWith(super::maps::change)),
+    cmd!(&["set", "map"], Some("set map <map> [<key>|#<ref>] <value>    : modify a map entry"), Operator, Run::LaterWith(super::maps::change)),
+    cmd!(&["clear", "map"], Some("clear map [@<ver>] <map>                : clear the contents of this map"), Operator, Run::LaterWith(super::maps::change)),
+    cmd!(&["clear", "acl"], Some("clear acl [@<ver>] <acl>                : clear the contents of this acl"), Operator, Run::LaterWith(super::maps::change)),
+    cmd!(&["prepare", "map"], Some("prepare map <acl>                       : prepare a new version for atomic map replacement"), Operator, Run::LaterWith(super::maps::change)),
+    cmd!(&["prepare", "acl"], Some("prepare acl <acl>                       : prepare a new version for atomic ACL replacement"), Operator, Run::LaterWith(super::maps::change)),
+    cmd!(&["commit", "map"], Some("commit map @<ver> <map>                 : commit the map at this version"), Operator, Run::LaterWith(super::maps::change)),
+    cmd!(&["commit", "acl"], Some("commit acl @<ver> <acl>                 : commit the ACL at this version"), Operator, Run::LaterWith(super::maps::change)),
     cmd!(&["wait"], Some("wait {-h|<delay>} [<condition> [args...]]: wait the specified delay or condition (-h to see list)"), User, Run::Later(wait)),
 ];
 
@@ -869,18 +869,6 @@ fn checks_onoff(c: &mut Ctx<'_>, agent: bool, on: bool) -> Reply {
             Reply::err("enabling or disabling a health check at run time is not supported yet.\n")
         }
     }
-}
-
-/// The map and ACL commands: the rule engine's maps are compiled into
-/// the rules and cannot change at run time yet.
-fn maps(c: &mut Ctx<'_>, kind: &str) -> Reply {
-    if c.args.len() == 2 && c.arg(0) == "show" {
-        return Reply::Out("# id (file) description\n".into());
-    }
-    Reply::err(format!(
-        "'{} {kind}' is not supported yet: maps and ACLs cannot be changed at run time.\n",
-        c.arg(0)
-    ))
 }
 
 /// `show servers state [<backend>]`: HAProxy's format version 1.

@@ -12,6 +12,7 @@
 //! replies, so no core stops and no lock is taken on the data path.
 
 pub mod commands;
+pub mod maps;
 pub mod table;
 
 use std::cell::Cell;
@@ -252,6 +253,12 @@ fn bind_tcp(sa: std::net::SocketAddr) -> std::io::Result<std::net::TcpListener> 
 pub enum Ask {
     /// Its live streams: (registry key, age).
     Sessions(flume::Sender<CoreSessions>),
+    /// Take these compiled pattern sets (a map or ACL file changed), then
+    /// answer the core's id.
+    PatRef(
+        std::sync::Arc<Vec<(usize, crate::engine::rules::patref::Compiled)>>,
+        flume::Sender<usize>,
+    ),
 }
 
 /// One core's live streams.
@@ -275,6 +282,10 @@ pub fn answer(core: &Core, ask: Ask) {
                 core: core.id,
                 streams,
             });
+        }
+        Ask::PatRef(sets, reply) => {
+            crate::engine::rules::patref::apply(&sets);
+            let _ = reply.try_send(core.id);
         }
     }
 }

@@ -34,6 +34,9 @@ pub enum Compiled {
     Acl(Arc<Patterns>),
 }
 
+/// A key and, in a map, its value.
+pub type KeyValue = (String, Option<String>);
+
 /// One entry of a reference.
 #[derive(Debug, Clone)]
 pub struct Entry {
@@ -161,8 +164,8 @@ pub fn register(
     name: &str,
     method: MatchMethod,
     kind: UseKind,
-    read: impl FnOnce() -> Result<Vec<(String, Option<String>)>, CompileError>,
-) -> Result<(usize, Vec<(String, Option<String>)>), CompileError> {
+    read: impl FnOnce() -> Result<Vec<KeyValue>, CompileError>,
+) -> Result<(usize, Vec<KeyValue>), CompileError> {
     let mut reg = registry();
     let slot = reg.next_slot;
     let is_map = matches!(kind, UseKind::Map(_));
