@@ -485,3 +485,136 @@ fn cli_maps_and_acls_match_haproxy() {
         assert_eq!(ours.len(), theirs.len());
     }
 }
+
+/// A tmux server of its own (`-L`), killed when dropped.
+struct Tmux(String);
+
+impl Tmux {
+    fn run(&self, args: &[&str]) -> String {
+        let out = std::process::Command::new("tmux")
+            .arg("-L")
+            .arg(&self.0)
+            .args(args)
+            .env("TERM", "xterm")
+            .output()
+            .expect("tmux runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The screen, with its colour and reverse-video escapes (`-e`).
+    fn screen(&self) -> String {
+        self.run(&["capture-pane", "-e", "-p", "-t", "hatop"])
+    }
+
+    /// Wait until the screen holds `what`.
+    fn wait_for(&self, what: &str, why: &str) -> String {
+        let t = Instant::now();
+        loop {
+            let s = self.screen();
+            if s.contains(what) {
+                return s;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "{why}: {what:?} never on hatop's screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("tmux")
+            .arg("-L")
+            .arg(&self.0)
+            .arg("kill-server")
+            .output();
+    }
+}
+
+/// Debian's hatop against the stats socket, in a tmux pane, for ringlb and
+/// haproxy alike: the proxies and servers are listed, and a server
+/// disabled from hatop (select it, ENTER for the hotkeys, F10) shows in
+/// maintenance and gets no more traffic. Under CI, hatop and tmux must be
+/// there (ci/test installs them).
+#[test]
+fn cli_hatop_lists_and_disables_a_server() {
+    let missing: Vec<&str> = ["hatop", "tmux"]
+        .into_iter()
+        .filter(|p| {
+            !std::process::Command::new("sh")
+                .args(["-c", &format!("command -v {p}")])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .collect();
+    if !missing.is_empty() {
+        let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+        assert!(!ci, "{missing:?} missing (apt-get install hatop tmux)");
+        eprintln!("NOTE: cli_hatop_lists_and_disables_a_server skipped: {missing:?} missing");
+        return;
+    }
+    for (name, program) in programs("cli_hatop_lists_and_disables_a_server") {
+        let s1 = Backend::echo();
+        let s2 = Backend::echo();
+        let dir = TempDir::new("cli-hatop");
+        let (hold, port) = held_port();
+        drop(hold);
+        let p = start(name, &program, &cfg(&dir, port, &s1, &s2));
+        let admin = format!("{}/admin.sock", dir.0.display());
+        wait_for(&admin);
+        let tmux = Tmux(format!("ringlb-hatop-{}-{name}", std::process::id()));
+        tmux.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            "hatop",
+            "-x",
+            "200",
+            "-y",
+            "50",
+            &format!("hatop -s {admin}; sleep 60"),
+        ]);
+        // The proxies and servers are listed.
+        let s = tmux.wait_for(">>> be", name);
+        for row in [">>> fe", "FRONTEND", "s1 ", "s2 ", "BACKEND"] {
+            assert!(
+                s.contains(row),
+                "{name}: no {row:?} on hatop's screen:\n{s}"
+            );
+        }
+        // Down until s1 is the selected row (reverse video).
+        let t = Instant::now();
+        while !tmux.screen().contains("\x1b[7ms1 ") {
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "{name}: s1 never selected"
+            );
+            tmux.run(&["send-keys", "-t", "hatop", "Down"]);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        tmux.run(&["send-keys", "-t", "hatop", "Enter"]);
+        tmux.wait_for("HOTKEYS:", name);
+        tmux.run(&["send-keys", "-t", "hatop", "F10"]);
+        let t = Instant::now();
+        while !ask(&admin, "show servers state be").contains(" s1 127.0.0.1 0 1 ") {
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "{name}: s1 never in maintenance"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let s = tmux.wait_for("MAINT", name);
+        assert!(
+            s.lines().any(|l| l.contains("s1 ") && l.contains("MAINT")),
+            "{name}: s1 not shown in maintenance:\n{s}"
+        );
+        // count() counts since the last look: start from here.
+        let _ = (s1.count(), s2.count());
+        spread(&p, 4);
+        assert_eq!((s1.count(), s2.count()), (0, 4), "{name}");
+        drop(tmux);
+        let _ = std::fs::remove_file(&admin);
+    }
+}
