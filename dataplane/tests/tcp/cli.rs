@@ -618,3 +618,102 @@ fn cli_hatop_lists_and_disables_a_server() {
         let _ = std::fs::remove_file(&admin);
     }
 }
+
+/// A field of `show stat`'s row `px,sv`, by its header name.
+fn stat_field(csv: &str, px: &str, sv: &str, field: &str) -> String {
+    let header: Vec<&str> = csv
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim_start_matches("# ")
+        .split(',')
+        .collect();
+    let col = header.iter().position(|h| *h == field).unwrap();
+    let row = csv
+        .lines()
+        .find(|l| l.starts_with(&format!("{px},{sv},")))
+        .unwrap_or_else(|| panic!("no {px}/{sv} row in {csv}"));
+    row.split(',').nth(col).unwrap_or("").to_string()
+}
+
+/// `clear counters` (operator: the peaks) and `clear counters all` (admin:
+/// every counter, each core zeroing its own), `show sess` with the
+/// stream's source and frontend, `shutdown session`'s refusals; the
+/// levels and refusals compared with haproxy's.
+#[test]
+fn cli_clear_counters_show_sess_and_shutdown_session() {
+    let mut answers = Vec::new();
+    for (name, program) in programs("cli_clear_counters_show_sess_and_shutdown_session") {
+        let s1 = Backend::echo();
+        let s2 = Backend::echo();
+        let dir = TempDir::new("cli-cc");
+        let (hold, port) = held_port();
+        drop(hold);
+        let p = start(name, &program, &cfg(&dir, port, &s1, &s2));
+        let admin = format!("{}/admin.sock", dir.0.display());
+        let user = format!("{}/user.sock", dir.0.display());
+        let operator = format!("127.0.0.1:{port}");
+        wait_for(&admin);
+        spread(&p, 3);
+        // One stream open while looking.
+        let mut held = p.connect();
+        held.write_all(b"x").unwrap();
+        let mut b = [0u8; 1];
+        held.read_exact(&mut b).unwrap();
+        let local = held.local_addr().unwrap();
+        let sess = ask(&admin, "show sess");
+        let line = sess
+            .lines()
+            .find(|l| l.contains(&format!("src={local} ")))
+            .unwrap_or_else(|| panic!("{name}: no stream from {local} in {sess}"));
+        assert!(
+            line.contains(" proto=tcpv4 ") && line.contains(" fe=fe ") && line.contains(" age="),
+            "{name}: {line}"
+        );
+        let stat = ask(&admin, "show stat");
+        assert_eq!(stat_field(&stat, "fe", "FRONTEND", "stot"), "4", "{name}");
+        assert_ne!(stat_field(&stat, "fe", "FRONTEND", "smax"), "0", "{name}");
+        drop(held);
+        let got = vec![
+            ask(&user, "clear counters"),
+            ask(&operator, "clear counters all"),
+            ask(&operator, "clear counters"),
+            ask(&admin, "shutdown session"),
+            ask(&admin, "shutdown session 0x1234567"),
+            ask(&operator, "shutdown session 0x1"),
+        ];
+        // smax is a peak: cleared (no stream open now); stot stays.
+        let t = Instant::now();
+        loop {
+            let stat = ask(&admin, "show stat");
+            if stat_field(&stat, "fe", "FRONTEND", "scur") == "0" {
+                break;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(5),
+                "{name}: stream still open"
+            );
+        }
+        assert_eq!(ask(&admin, "clear counters"), "\n");
+        let stat = ask(&admin, "show stat");
+        assert_eq!(stat_field(&stat, "fe", "FRONTEND", "smax"), "0", "{name}");
+        assert_eq!(stat_field(&stat, "fe", "FRONTEND", "stot"), "4", "{name}");
+        assert_eq!(ask(&admin, "clear counters all"), "\n");
+        let stat = ask(&admin, "show stat");
+        for (sv, f) in [("FRONTEND", "stot"), ("s1", "stot"), ("BACKEND", "stot")] {
+            let px = if sv == "FRONTEND" { "fe" } else { "be" };
+            assert_eq!(stat_field(&stat, px, sv, f), "0", "{name}: {px}/{sv} {f}");
+        }
+        spread(&p, 2);
+        let stat = ask(&admin, "show stat");
+        assert_eq!(stat_field(&stat, "fe", "FRONTEND", "stot"), "2", "{name}");
+        answers.push((name, got));
+        let _ = std::fs::remove_file(&admin);
+    }
+    let Some((_, ours)) = answers.iter().find(|a| a.0 == "ringlb") else {
+        panic!("ringlb did not run");
+    };
+    if let Some((_, theirs)) = answers.iter().find(|a| a.0 == "haproxy") {
+        assert_eq!(ours, theirs);
+    }
+}
