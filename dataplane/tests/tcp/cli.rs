@@ -717,3 +717,56 @@ fn cli_clear_counters_show_sess_and_shutdown_session() {
         assert_eq!(ours, theirs);
     }
 }
+
+/// A frontend on a UNIX path: `disable frontend` leaves its socket
+/// listening (a shut-down UNIX socket could never listen again), so a
+/// client waits unserved, as with HAProxy, and is served at `enable
+/// frontend`, with the clients after it; a soft stop while disabled ends
+/// the process.
+#[test]
+fn cli_disable_enable_a_unix_frontend() {
+    let s1 = Backend::echo();
+    let s2 = Backend::echo();
+    let dir = TempDir::new("cli-unix");
+    let d = dir.0.display().to_string();
+    let (hold, port) = held_port();
+    drop(hold);
+    let config = cfg(&dir, port, &s1, &s2).replace("bind fd@3", &format!("bind {d}/fe.sock"));
+    let mut p = crate::harness::Proxy::start(&config);
+    let admin = format!("{d}/admin.sock");
+    let fe = format!("{d}/fe.sock");
+    wait_for(&admin);
+    wait_for(&fe);
+    let echo = |c: &mut std::os::unix::net::UnixStream, wait: Duration| -> bool {
+        let _ = c.set_read_timeout(Some(wait));
+        let mut b = [0u8; 1];
+        matches!(c.read(&mut b), Ok(1))
+    };
+    let client = || {
+        let mut c = std::os::unix::net::UnixStream::connect(&fe).unwrap();
+        c.write_all(b"x").unwrap();
+        c
+    };
+    assert!(echo(&mut client(), Duration::from_secs(5)));
+    assert_eq!(ask(&admin, "disable frontend fe"), "\n");
+    let mut waiting = client();
+    assert!(
+        !echo(&mut waiting, Duration::from_millis(300)),
+        "served while disabled"
+    );
+    assert_eq!(ask(&admin, "enable frontend fe"), "\n");
+    assert!(
+        echo(&mut waiting, Duration::from_secs(5)),
+        "not served after enable"
+    );
+    assert!(echo(&mut client(), Duration::from_secs(5)));
+    // A soft stop waits for the streams open: none is left.
+    drop(waiting);
+    assert_eq!(ask(&admin, "disable frontend fe"), "\n");
+    crate::harness::wait_signal_ready(p.child.id(), nix::sys::signal::Signal::SIGUSR1);
+    p.signal(nix::sys::signal::Signal::SIGUSR1);
+    let st = p
+        .wait_exit(Duration::from_secs(5))
+        .expect("still running after SIGUSR1 while disabled");
+    assert!(st.success(), "{st:?}");
+}

@@ -87,7 +87,10 @@ pub async fn accept_loop(core: Rc<Core>, b: Bound) {
                 adm.drain_and_close(&l);
             }
         }
-        if !adm.serve_parked() {
+        // A paused UNIX listener keeps the clients it accepted parked
+        // until it resumes (see `pause`).
+        let paused = open.is_some() && (core.pause.is_fired() || fe_state == FrontendState::Paused);
+        if !paused && !adm.serve_parked() {
             // Parked clients first: nothing more is accepted meanwhile.
             // Once the listener is closed, only a slot or a hard stop can
             // change anything (waiting on the fired stop would spin).
@@ -314,21 +317,47 @@ impl Admission<'_> {
             match select(accept, stop).await {
                 Either::Left((res, _)) => res,
                 Either::Right(((), accept)) => {
+                    let stopping = self.core.stop_accepting.is_fired() || self.core.kill.is_fired();
                     // Stop: what the kernel queued is taken first, so the
                     // accept in flight may still bring one.
                     if self.core.stop_accepting.is_fired() && !self.core.kill.is_fired() {
                         self.drain(l);
                     }
-                    // A stop closes the listener next; a pause listens
-                    // again later.
-                    pause(l);
-                    accept.await
+                    if stopping || l.0.is_tcp() {
+                        // A stop closes the listener next; a pause listens
+                        // again later.
+                        close(l);
+                        accept.await
+                    } else {
+                        // A paused UNIX listener keeps listening (see
+                        // `pause`): the accept stays in flight until a
+                        // client comes, to be parked, or a stop closes
+                        // the listener under it.
+                        let stop = std::pin::pin!(async {
+                            let s = std::pin::pin!(self.core.stop_accepting.wait());
+                            let k = std::pin::pin!(self.core.kill.wait());
+                            let _ = select(s, k).await;
+                        });
+                        match select(accept, stop).await {
+                            Either::Left((res, _)) => res,
+                            Either::Right(((), accept)) => {
+                                close(l);
+                                accept.await
+                            }
+                        }
+                    }
                 }
             }
         };
         let client = res?;
         if self.core.kill.is_fired() {
             // Hard stop: closed with everything else.
+            return Ok(());
+        }
+        let fe_state = self.core.shared.limits.fe_state(self.fe_idx);
+        if self.core.pause.is_fired() || fe_state == FrontendState::Paused {
+            // Accepted by a paused UNIX listener: served once it resumes.
+            self.park(client);
             return Ok(());
         }
         self.admit_or_park(client);
@@ -535,11 +564,14 @@ fn listener_sock(l: &Listener) -> socket2::SockRef<'_> {
 /// fails; listen(2) makes it accept again. Clients still in its accept
 /// queue are reset, as in HAProxy. (shutdown(2) would leave the socket's
 /// shutdown flags set, and connections accepted after a resume would
-/// inherit them.) A UNIX listener is shut down instead. For a listener
-/// shared by the executors (`noreuseport`), the first executor's call is
-/// the one that counts; the others' fail harmlessly.
+/// inherit them.) For a listener shared by the executors (`noreuseport`),
+/// the first executor's call is the one that counts; the others' fail
+/// harmlessly. A UNIX listener is left listening, as HAProxy leaves one
+/// bound to a path (uxst_suspend_receiver): a shut-down UNIX socket
+/// refuses every client for good, even after listen(2); its clients wait
+/// in the accept queue, or parked, until it resumes.
 fn pause(l: &Listener) {
-    if !l.0.is_tcp() || ringlb_sys::disconnect(std::os::fd::AsFd::as_fd(&l.0)).is_err() {
+    if l.0.is_tcp() && ringlb_sys::disconnect(std::os::fd::AsFd::as_fd(&l.0)).is_err() {
         let _ = listener_sock(l).shutdown(std::net::Shutdown::Both);
     }
 }
@@ -562,10 +594,15 @@ fn resume(l: &Listener, backlog: i32) -> io::Result<()> {
     sock.listen(backlog)
 }
 
-/// Close a listener for good: out of its group now (see [`pause`]); the
-/// descriptor itself closes when the listener is dropped.
+/// Close a listener for good: out of its group now (see [`pause`]), a
+/// UNIX one shut down; the descriptor itself closes when the listener is
+/// dropped.
 fn close(l: &Listener) {
-    pause(l);
+    if l.0.is_tcp() {
+        pause(l);
+    } else {
+        let _ = listener_sock(l).shutdown(std::net::Shutdown::Both);
+    }
 }
 
 /// `value` is below `max` (0: no limit).
