@@ -137,7 +137,10 @@ fn map_lookups(c: &mut Criterion) {
         b.iter(|| data.lookup(black_box(Value::Str(b"host777.example")), SmpType::Str));
     });
     let changed = std::sync::Arc::new(MapData::compile(&entries, MatchMethod::Str).unwrap());
-    patref::apply(&[(0, Compiled::Map(changed))]);
+    patref::apply(&patref::Sets {
+        seq: 1,
+        sets: vec![(0, Compiled::Map(changed))],
+    });
     c.bench_function("map_lookup_str_runtime", |b| {
         b.iter(|| {
             patref::with_map(0, &data, |m| {

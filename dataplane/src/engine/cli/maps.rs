@@ -107,20 +107,17 @@ pub fn get(c: &mut Ctx<'_>) -> Reply {
     let Some(r) = reg.find(c.arg(2)) else {
         return unknown(acl);
     };
-    let sets = match patref::compile_users(r, r.curr_ver) {
-        Ok(s) => s,
-        Err(e) => return Reply::err(format!("{}.\n", e.0)),
-    };
     let entries: Vec<&patref::Entry> = r.version(r.curr_ver).collect();
     let key = c.arg(3);
     let mut out = String::new();
     // One line per expression: users of one method and kind share
     // theirs, as HAProxy shares a pattern expression.
     let mut seen: Vec<(MatchMethod, UseKind)> = Vec::new();
-    for ((method, kind, _), (_, set)) in patref::users(r).zip(&sets) {
+    for (method, kind, set) in patref::users(r) {
         if seen.contains(&(method, kind)) {
             continue;
         }
+        let Some(set) = set else { continue };
         seen.push((method, kind));
         let icase = matches!(kind, UseKind::Acl { icase: true });
         let ip;
@@ -182,14 +179,14 @@ pub fn get(c: &mut Ctx<'_>) -> Reply {
     Reply::Out(out)
 }
 
-/// A change of a reference's current version: compiled for every core.
-type Sets = Option<Vec<(usize, Compiled)>>;
+/// The reference (`#<id>`) whose current version changed: to compile
+/// again for every core.
+type Sets = Option<String>;
 
-/// Recompile `r`'s users for its current version.
+/// `r`'s current version changed.
+#[allow(clippy::unnecessary_wraps)]
 fn recompile(r: &PatRef) -> Result<Sets, Reply> {
-    patref::compile_users(r, r.curr_ver)
-        .map(Some)
-        .map_err(|e| Reply::err(format!("{}.\n", e.0)))
+    Ok(Some(format!("#{}", r.id)))
 }
 
 /// `key` is a valid pattern for every expression reading `r`.
@@ -213,17 +210,33 @@ fn entry_ref(word: &str) -> Option<Result<u64, Reply>> {
 /// no lookup takes), then the new sets go to every core.
 pub fn change(core: Rc<Core>, _: Rc<Static>, args: Vec<String>, payload: Option<String>) -> Later {
     Box::pin(async move {
-        let (reply, sets) = match apply(&args, payload.as_deref()) {
+        let (reply, changed) = match apply(&args, payload.as_deref()) {
             Ok(x) => x,
             Err(r) => return r,
         };
-        if let Some(sets) = sets {
-            let sets = Arc::new(sets);
-            let asked = core.shared.mesh.ask_all(|tx| {
-                crate::engine::runtime::mesh::Msg::Cli(Ask::PatRef(Arc::clone(&sets), tx))
+        let Some(job) = changed.and_then(|ident| patref::registry().job(&ident)) else {
+            return reply;
+        };
+        // Compiled on a thread of its own: a large map stops no core.
+        let (tx, rx) = flume::bounded(1);
+        let spawned = std::thread::Builder::new()
+            .name("ringlb-patref".into())
+            .spawn(move || {
+                let _ = tx.send(job.run());
             });
-            let _ = asked.wait(&core.timers, ASK_WITHIN).await;
+        if spawned.is_err() {
+            return Reply::err("Out of memory error.\n");
         }
+        let sets = match rx.recv_async().await {
+            Ok(Ok(sets)) => Arc::new(sets),
+            Ok(Err(e)) => return Reply::err(format!("{}.\n", e.0)),
+            Err(_) => return Reply::err("Failed to update an entry.\n"),
+        };
+        patref::registry().keep(&sets);
+        let asked = core.shared.mesh.ask_all(|tx| {
+            crate::engine::runtime::mesh::Msg::Cli(Ask::PatRef(Arc::clone(&sets), tx))
+        });
+        let _ = asked.wait(&core.timers, ASK_WITHIN).await;
         reply
     })
 }

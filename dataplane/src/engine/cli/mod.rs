@@ -259,7 +259,7 @@ pub enum Ask {
     /// Take these compiled pattern sets (a map or ACL file changed), then
     /// answer the core's id.
     PatRef(
-        std::sync::Arc<Vec<(usize, crate::engine::rules::patref::Compiled)>>,
+        std::sync::Arc<crate::engine::rules::patref::Sets>,
         flume::Sender<usize>,
     ),
 }

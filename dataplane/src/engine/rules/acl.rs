@@ -39,7 +39,7 @@ struct Line {
 #[derive(Debug)]
 struct FileSet {
     slot: usize,
-    initial: Patterns,
+    initial: std::sync::Arc<Patterns>,
 }
 
 /// Load and register the `-f` files of `d` (start-up).
@@ -63,8 +63,11 @@ fn load_files(d: &AclDef) -> Result<Vec<FileSet>, CompileError> {
             };
             Ok(super::patref::read_lines(&text, f.map))
         })?;
-        let initial = super::patref::compile_acl(d.method, icase, &entries)
-            .map_err(|e| CompileError(format!("pattern file <{}>: {}", f.path, e.0)))?;
+        let initial = std::sync::Arc::new(
+            super::patref::compile_acl(d.method, icase, &entries)
+                .map_err(|e| CompileError(format!("pattern file <{}>: {}", f.path, e.0)))?,
+        );
+        super::patref::set_initial(slot, super::patref::Compiled::Acl(initial.clone()));
         out.push(FileSet { slot, initial });
     }
     Ok(out)

@@ -21,7 +21,7 @@ use super::sample::Smp;
 #[derive(Debug)]
 pub struct Map {
     slot: usize,
-    initial: MapData,
+    initial: std::sync::Arc<MapData>,
 }
 
 /// A map's compiled keys and their values.
@@ -75,8 +75,11 @@ impl Map {
                     .map_err(|e| CompileError(format!("cannot read map '{file}': {e}")))?;
                 Ok(super::patref::read_lines(&text, true))
             })?;
-        let initial = MapData::compile(&entries, method)
-            .map_err(|e| CompileError(format!("map '{file}': {}", e.0)))?;
+        let initial = std::sync::Arc::new(
+            MapData::compile(&entries, method)
+                .map_err(|e| CompileError(format!("map '{file}': {}", e.0)))?,
+        );
+        super::patref::set_initial(slot, super::patref::Compiled::Map(initial.clone()));
         Ok(Map { slot, initial })
     }
 
@@ -84,7 +87,10 @@ impl Map {
     pub fn parse(text: &str, method: MatchMethod) -> Result<Map, CompileError> {
         Ok(Map {
             slot: usize::MAX,
-            initial: MapData::compile(&super::patref::read_lines(text, true), method)?,
+            initial: std::sync::Arc::new(MapData::compile(
+                &super::patref::read_lines(text, true),
+                method,
+            )?),
         })
     }
 

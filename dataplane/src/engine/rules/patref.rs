@@ -10,7 +10,9 @@
 //! again once (on the CLI's core), and sends the compiled sets to every
 //! core through the mesh; each core keeps them in a thread-local table
 //! indexed by slot (`CURRENT`), and the CLI answers once every core has
-//! taken them. A lookup reads the thread-local table (a TLS access, a
+//! taken them. (The compilation runs on a thread of its own, so a large
+//! map stops no core; each change has a number and a core keeps the
+//! newest.) A lookup reads the thread-local table (a TLS access, a
 //! `RefCell` flag and a bounds check: no atomic, no shared cache line)
 //! and falls back to the start-up set while the slot was never changed.
 //! `cargo bench --bench rules -- map_lookup`: a 1,000-entry map's lookup
@@ -62,11 +64,15 @@ pub enum UseKind {
     Acl { icase: bool },
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct User {
     slot: usize,
     method: MatchMethod,
     kind: UseKind,
+    /// Its latest compiled set (`get map|acl` looks it up) and the change
+    /// that made it (0: start-up).
+    current: Option<Compiled>,
+    seq: u64,
 }
 
 /// A pattern reference.
@@ -111,6 +117,10 @@ pub struct Registry {
     pub refs: Vec<PatRef>,
     next_slot: usize,
     next_entry: u64,
+    /// The last change's number: a core takes a set only from a change
+    /// newer than its set's (two changes compiled at once may end in
+    /// either order).
+    next_seq: u64,
 }
 
 impl Registry {
@@ -119,6 +129,7 @@ impl Registry {
             refs: Vec::new(),
             next_slot: 0,
             next_entry: 1,
+            next_seq: 0,
         }
     }
 
@@ -157,7 +168,7 @@ pub fn registry() -> std::sync::MutexGuard<'static, Registry> {
 
 thread_local! {
     /// This core's sets changed at run time, by slot.
-    static CURRENT: RefCell<Vec<Option<Compiled>>> = const { RefCell::new(Vec::new()) };
+    static CURRENT: RefCell<Vec<Option<(u64, Compiled)>>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Register a user of the reference `name` (start-up). `read` gives the
@@ -209,7 +220,13 @@ pub fn register(
     } else {
         r.acl = true;
     }
-    r.users.push(User { slot, method, kind });
+    r.users.push(User {
+        slot,
+        method,
+        kind,
+        current: None,
+        seq: 0,
+    });
     let cur = r
         .version(r.curr_ver)
         .map(|e| (e.key.clone(), e.value.clone()))
@@ -258,45 +275,116 @@ pub fn compile_acl(
     Patterns::compile(method, icase, &pats)
 }
 
-/// Compile every user of `r` for the entries of version `ver`.
-pub fn compile_users(r: &PatRef, ver: u32) -> Result<Vec<(usize, Compiled)>, CompileError> {
-    let entries: Vec<(String, Option<String>)> = r
-        .version(ver)
-        .map(|e| (e.key.clone(), e.value.clone()))
-        .collect();
+/// A user's start-up set, kept for `get map|acl` (start-up).
+pub fn set_initial(slot: usize, set: Compiled) {
+    let mut reg = registry();
+    if let Some(u) = reg
+        .refs
+        .iter_mut()
+        .flat_map(|r| r.users.iter_mut())
+        .find(|u| u.slot == slot)
+    {
+        u.current = Some(set);
+    }
+}
+
+/// What a change of a reference's current version must compile: taken
+/// under the registry's lock, compiled away from the cores ([`Job::run`]).
+#[derive(Debug)]
+pub struct Job {
+    pub seq: u64,
+    users: Vec<User>,
+    entries: Vec<KeyValue>,
+}
+
+/// The sets of one change, by slot, with the change's number.
+#[derive(Debug, Clone)]
+pub struct Sets {
+    pub seq: u64,
+    pub sets: Vec<(usize, Compiled)>,
+}
+
+impl Registry {
+    /// The job that recompiles `r`'s users for its current version.
+    pub fn job(&mut self, ident: &str) -> Option<Job> {
+        self.next_seq += 1;
+        let seq = self.next_seq;
+        let r = self.find(ident)?;
+        Some(Job {
+            seq,
+            users: r.users.clone(),
+            entries: r
+                .version(r.curr_ver)
+                .map(|e| (e.key.clone(), e.value.clone()))
+                .collect(),
+        })
+    }
+
+    /// Keep the sets of a change for `get`, unless a newer one came first.
+    pub fn keep(&mut self, sets: &Sets) {
+        for (slot, set) in &sets.sets {
+            if let Some(u) = self
+                .refs
+                .iter_mut()
+                .flat_map(|r| r.users.iter_mut())
+                .find(|u| u.slot == *slot && u.seq < sets.seq)
+            {
+                u.current = Some(set.clone());
+                u.seq = sets.seq;
+            }
+        }
+    }
+}
+
+impl Job {
+    /// Compile every user's set (a thread of its own: a large map takes
+    /// a while, and no core should stop for it).
+    pub fn run(self) -> Result<Sets, CompileError> {
+        let entries = &self.entries;
+        let sets = self
+            .users
+            .iter()
+            .map(|u| {
+                Ok((
+                    u.slot,
+                    match u.kind {
+                        UseKind::Map(_) => {
+                            Compiled::Map(Arc::new(MapData::compile(entries, u.method)?))
+                        }
+                        UseKind::Acl { icase } => {
+                            Compiled::Acl(Arc::new(compile_acl(u.method, icase, entries)?))
+                        }
+                    },
+                ))
+            })
+            .collect::<Result<_, CompileError>>()?;
+        Ok(Sets {
+            seq: self.seq,
+            sets,
+        })
+    }
+}
+
+/// One user's view for `get map|acl`: its method, kind and latest set.
+pub fn users(r: &PatRef) -> impl Iterator<Item = (MatchMethod, UseKind, Option<&Compiled>)> + '_ {
     r.users
         .iter()
-        .map(|u| {
-            Ok((
-                u.slot,
-                match u.kind {
-                    UseKind::Map(_) => {
-                        Compiled::Map(Arc::new(MapData::compile(&entries, u.method)?))
-                    }
-                    UseKind::Acl { icase } => {
-                        Compiled::Acl(Arc::new(compile_acl(u.method, icase, &entries)?))
-                    }
-                },
-            ))
-        })
-        .collect()
+        .map(|u| (u.method, u.kind, u.current.as_ref()))
 }
 
-/// One user's view for `get map|acl`: its method, case, kind and slot.
-pub fn users(r: &PatRef) -> impl Iterator<Item = (MatchMethod, UseKind, usize)> + '_ {
-    r.users.iter().map(|u| (u.method, u.kind, u.slot))
-}
-
-/// Take the sets the CLI compiled (on each core, from the mesh).
-pub fn apply(sets: &[(usize, Compiled)]) {
+/// Take the sets of a change (on each core, from the mesh), unless this
+/// core already has a newer change's.
+pub fn apply(sets: &Sets) {
     CURRENT.with(|c| {
         let mut c = c.borrow_mut();
-        for (slot, set) in sets {
+        for (slot, set) in &sets.sets {
             if c.len() <= *slot {
                 c.resize(*slot + 1, None);
             }
             if let Some(x) = c.get_mut(*slot) {
-                *x = Some(set.clone());
+                if x.as_ref().is_none_or(|(seq, _)| *seq < sets.seq) {
+                    *x = Some((sets.seq, set.clone()));
+                }
             }
         }
     });
@@ -305,7 +393,7 @@ pub fn apply(sets: &[(usize, Compiled)]) {
 /// Run `f` on a map user's current set: this core's, or `initial`.
 pub fn with_map<R>(slot: usize, initial: &MapData, f: impl FnOnce(&MapData) -> R) -> R {
     CURRENT.with(|c| match c.borrow().get(slot) {
-        Some(Some(Compiled::Map(m))) => f(m),
+        Some(Some((_, Compiled::Map(m)))) => f(m),
         _ => f(initial),
     })
 }
@@ -313,7 +401,7 @@ pub fn with_map<R>(slot: usize, initial: &MapData, f: impl FnOnce(&MapData) -> R
 /// Run `f` on an ACL file user's current set: this core's, or `initial`.
 pub fn with_acl<R>(slot: usize, initial: &Patterns, f: impl FnOnce(&Patterns) -> R) -> R {
     CURRENT.with(|c| match c.borrow().get(slot) {
-        Some(Some(Compiled::Acl(p))) => f(p),
+        Some(Some((_, Compiled::Acl(p)))) => f(p),
         _ => f(initial),
     })
 }
@@ -321,6 +409,38 @@ pub fn with_acl<R>(slot: usize, initial: &Patterns, f: impl FnOnce(&Patterns) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_core_keeps_the_newest_change() {
+        let set = |keys: &[&str]| {
+            let e: Vec<KeyValue> = keys.iter().map(|k| (k.to_string(), None)).collect();
+            Compiled::Acl(Arc::new(compile_acl(MatchMethod::Str, false, &e).unwrap()))
+        };
+        let initial = compile_acl(MatchMethod::Str, false, &[]).unwrap();
+        let has = |k: &str| {
+            with_acl(5, &initial, |p| {
+                p.matches(super::super::pattern::Value::Str(k.as_bytes()))
+            })
+        };
+        assert!(!has("a"), "the start-up set while unchanged");
+        apply(&Sets {
+            seq: 2,
+            sets: vec![(5, set(&["b"]))],
+        });
+        apply(&Sets {
+            seq: 1,
+            sets: vec![(5, set(&["a"]))],
+        });
+        assert!(
+            has("b") && !has("a"),
+            "an older change compiled late is dropped"
+        );
+        apply(&Sets {
+            seq: 3,
+            sets: vec![(5, set(&["a"]))],
+        });
+        assert!(has("a") && !has("b"));
+    }
 
     #[test]
     fn pattern_file_lines() {
