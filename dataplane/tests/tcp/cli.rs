@@ -770,3 +770,39 @@ fn cli_disable_enable_a_unix_frontend() {
         .expect("still running after SIGUSR1 while disabled");
     assert!(st.success(), "{st:?}");
 }
+
+/// An ACL's `-f` file is read at start-up, line by line as haproxy reads
+/// it: a bad pattern (a trailing blank makes an address bad) refuses the
+/// configuration in both (`-c`), a good file passes.
+#[test]
+fn acl_pattern_files_are_checked_like_haproxy() {
+    let dir = TempDir::new("acl-file");
+    let d = dir.0.display().to_string();
+    std::fs::write(dir.0.join("good.acl"), "# c\n\n  10.0.0.0/8\n127.0.0.2\n").unwrap();
+    std::fs::write(dir.0.join("bad.acl"), "10.0.0.0/8\n127.0.0.2 \n").unwrap();
+    for (name, program) in programs("acl_pattern_files_are_checked_like_haproxy") {
+        for (file, ok) in [("good.acl", true), ("bad.acl", false)] {
+            let cfg = dir.0.join(format!("{file}.cfg"));
+            std::fs::write(
+                &cfg,
+                format!(
+                    "defaults\n    mode http\n    timeout connect 1s\n    timeout client 1s\n    timeout server 1s\n\
+                     frontend fe\n    bind 127.0.0.1:8080\n    http-request deny if {{ src -f {d}/{file} }}\n    http-request return status 200\n"
+                ),
+            )
+            .unwrap();
+            let out = std::process::Command::new(&program)
+                .arg("-c")
+                .arg("-f")
+                .arg(&cfg)
+                .output()
+                .unwrap();
+            assert_eq!(
+                out.status.success(),
+                ok,
+                "{name} {file}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}

@@ -247,9 +247,10 @@ pub fn read_lines(text: &str, with_values: bool) -> Vec<(String, Option<String>)
             continue;
         }
         if !with_values {
-            // An ACL file: the whole line is the pattern, trailing
-            // blanks cut (HAProxy's pat_ref_read_from_file).
-            out.push((line.trim_end_matches([' ', '\t']).to_string(), None));
+            // An ACL file: the rest of the line is the pattern, trailing
+            // blanks included (HAProxy's pat_ref_read_from_file: haproxy
+            // 2.6 refuses `127.0.0.1 ` as an address).
+            out.push((line.to_string(), None));
             continue;
         }
         let key_end = line.find([' ', '\t']).unwrap_or(line.len());
@@ -454,7 +455,7 @@ mod tests {
         assert_eq!(
             read_lines("10.0.0.0/8 \n#x\n127.0.0.1\n", false),
             [
-                ("10.0.0.0/8".to_string(), None),
+                ("10.0.0.0/8 ".to_string(), None),
                 ("127.0.0.1".to_string(), None)
             ]
         );
