@@ -3,7 +3,10 @@
 //! 1,000 networks of mixed lengths), `acl_match_str_icase` (a header value
 //! against 1,000 names, `-i`); `http_rules_request` (a frontend's
 //! http-request rules and use_backend rules over a typical request: ACLs,
-//! header rewrites, a path rewrite, a variable, a dynamic backend).
+//! header rewrites, a path rewrite, a variable, a dynamic backend);
+//! `map_lookup_str` (a host against a 1,000-entry map, its compiled set
+//! alone) and `map_lookup_str_runtime` (the same through the per-core
+//! table of sets the runtime API changed: the cost of changeable maps).
 //! Run: `cargo bench -p ringlb --bench rules`.
 #![allow(
     clippy::unwrap_used,
@@ -122,8 +125,34 @@ fn http_rules_request(c: &mut Criterion) {
     });
 }
 
+fn map_lookups(c: &mut Criterion) {
+    use ringlb::engine::rules::map::MapData;
+    use ringlb::engine::rules::patref::{self, Compiled};
+    use ringlb_config::keywords::SmpType;
+    let entries: Vec<(String, Option<String>)> = (0..1000)
+        .map(|i| (format!("host{i}.example"), Some(format!("be{i}"))))
+        .collect();
+    let data = MapData::compile(&entries, MatchMethod::Str).unwrap();
+    c.bench_function("map_lookup_str", |b| {
+        b.iter(|| data.lookup(black_box(Value::Str(b"host777.example")), SmpType::Str));
+    });
+    let changed = std::sync::Arc::new(MapData::compile(&entries, MatchMethod::Str).unwrap());
+    patref::apply(&patref::Sets {
+        seq: 1,
+        sets: vec![(0, Compiled::Map(changed))],
+    });
+    c.bench_function("map_lookup_str_runtime", |b| {
+        b.iter(|| {
+            patref::with_map(0, &data, |m| {
+                m.lookup(black_box(Value::Str(b"host777.example")), SmpType::Str)
+            })
+        });
+    });
+}
+
 criterion_group!(
     benches,
+    map_lookups,
     acl_match_path_beg,
     acl_match_ip,
     acl_match_str_icase,

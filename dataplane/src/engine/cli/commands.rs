@@ -60,6 +60,10 @@ pub static COMMANDS: &[Command] = &[
         Reply::Out(out)
     })),
     cmd!(&["show", "sess"], Some("show sess [id]                          : report the list of current sessions or dump this exact session"), Operator, Run::Later(show_sess)),
+    // `all` needs admin: its own entry, found before the other.
+    cmd!(&["clear", "counters", "all"], None, Admin, Run::Later(clear_counters)),
+    cmd!(&["clear", "counters"], Some("clear counters [all]                    : clear max statistics counters (or all counters)"), Operator, Run::Later(clear_counters)),
+    cmd!(&["shutdown", "session"], Some("shutdown session [id]                   : kill a specific session"), Admin, Run::Later(shutdown_session)),
     cmd!(&["show", "errors"], Some("show errors [<px>] [request|response]   : report last request and/or response errors for each proxy"), Operator, Run::Now(show_errors)),
     // The statistics are engine::stats's; the CLI only hands them the
     // words after `show stat` and the session's level (legends from
@@ -101,21 +105,21 @@ pub static COMMANDS: &[Command] = &[
     cmd!(&["enable", "agent"], Some("enable agent                            : enable agent checks"), Admin, Run::Now(|c| checks_onoff(c, true, true))),
     cmd!(&["add", "server"], Some("add server <bk>/<srv>                   : create a new server"), Admin, Run::Now(|_| Reply::err("'add server' is not supported yet: servers are fixed at start-up.\n"))),
     cmd!(&["del", "server"], Some("del server <bk>/<srv>                   : remove a dynamically added server"), Admin, Run::Now(|_| Reply::err("'del server' is not supported yet: servers are fixed at start-up.\n"))),
-    cmd!(&["show", "map"], Some("show map [@ver] [map]                   : report available maps or dump a map's contents"), User, Run::Now(|c| maps(c, "map"))),
-    cmd!(&["show", "acl"], Some("show acl [@<ver>] <acl>]                : report available acls or dump an acl's contents"), User, Run::Now(|c| maps(c, "acl"))),
-    cmd!(&["get", "map"], Some("get map <acl> <value>                   : report the keys and values matching a sample for a map"), User, Run::Now(|c| maps(c, "map"))),
-    cmd!(&["get", "acl"], Some("get acl <acl> <value>                   : report the patterns matching a sample for an ACL"), User, Run::Now(|c| maps(c, "acl"))),
-    cmd!(&["add", "map"], Some("add map [@<ver>] <map> <key> <val>      : add a map entry (payload supported instead of key/val)"), Operator, Run::Now(|c| maps(c, "map"))),
-    cmd!(&["add", "acl"], Some("add acl [@<ver>] <acl> <pattern>        : add an acl entry"), Operator, Run::Now(|c| maps(c, "acl"))),
-    cmd!(&["del", "map"], Some("del map <map> [<key>|#<ref>]            : delete map entries matching <key>"), Operator, Run::Now(|c| maps(c, "map"))),
-    cmd!(&["del", "acl"], Some("del acl <acl> [<key>|#<ref>]            : delete acl entries matching <key>"), Operator, Run::Now(|c| maps(c, "acl"))),
-    cmd!(&["set", "map"], Some("set map <map> [<key>|#<ref>] <value>    : modify a map entry"), Operator, Run::Now(|c| maps(c, "map"))),
-    cmd!(&["clear", "map"], Some("clear map [@<ver>] <map>                : clear the contents of this map"), Operator, Run::Now(|c| maps(c, "map"))),
-    cmd!(&["clear", "acl"], Some("clear acl [@<ver>] <acl>                : clear the contents of this acl"), Operator, Run::Now(|c| maps(c, "acl"))),
-    cmd!(&["prepare", "map"], Some("prepare map <acl>                       : prepare a new version for atomic map replacement"), Operator, Run::Now(|c| maps(c, "map"))),
-    cmd!(&["prepare", "acl"], Some("prepare acl <acl>                       : prepare a new version for atomic ACL replacement"), Operator, Run::Now(|c| maps(c, "acl"))),
-    cmd!(&["commit", "map"], Some("commit map @<ver> <map>                 : commit the map at this version"), Operator, Run::Now(|c| maps(c, "map"))),
-    cmd!(&["commit", "acl"], Some("commit acl @<ver> <acl>                 : commit the ACL at this version"), Operator, Run::Now(|c| maps(c, "acl"))),
+    cmd!(&["show", "map"], Some("show map [@ver] [map]                   : report available maps or dump a map's contents"), User, Run::Now(super::maps::show)),
+    cmd!(&["show", "acl"], Some("show acl [@<ver>] <acl>]                : report available acls or dump an acl's contents"), User, Run::Now(super::maps::show)),
+    cmd!(&["get", "map"], Some("get map <acl> <value>                   : report the keys and values matching a sample for a map"), User, Run::Now(super::maps::get)),
+    cmd!(&["get", "acl"], Some("get acl <acl> <value>                   : report the patterns matching a sample for an ACL"), User, Run::Now(super::maps::get)),
+    cmd!(&["add", "map"], Some("add map [@<ver>] <map> <key> <val>      : add a map entry (payload supported instead of key/val)"), Operator, Run::LaterWith(super::maps::change)),
+    cmd!(&["add", "acl"], Some("add acl [@<ver>] <acl> <pattern>        : add an acl entry"), Operator, Run::LaterWith(super::maps::change)),
+    cmd!(&["del", "map"], Some("del map <map> [<key>|#<ref>]            : delete map entries matching <key>"), Operator, Run::LaterWith(super::maps::change)),
+    cmd!(&["del", "acl"], Some("del acl <acl> [<key>|#<ref>]            : delete acl entries matching <key>"), Operator, Run::LaterWith(super::maps::change)),
+    cmd!(&["set", "map"], Some("set map <map> [<key>|#<ref>] <value>    : modify a map entry"), Operator, Run::LaterWith(super::maps::change)),
+    cmd!(&["clear", "map"], Some("clear map [@<ver>] <map>                : clear the contents of this map"), Operator, Run::LaterWith(super::maps::change)),
+    cmd!(&["clear", "acl"], Some("clear acl [@<ver>] <acl>                : clear the contents of this acl"), Operator, Run::LaterWith(super::maps::change)),
+    cmd!(&["prepare", "map"], Some("prepare map <acl>                       : prepare a new version for atomic map replacement"), Operator, Run::LaterWith(super::maps::change)),
+    cmd!(&["prepare", "acl"], Some("prepare acl <acl>                       : prepare a new version for atomic ACL replacement"), Operator, Run::LaterWith(super::maps::change)),
+    cmd!(&["commit", "map"], Some("commit map @<ver> <map>                 : commit the map at this version"), Operator, Run::LaterWith(super::maps::change)),
+    cmd!(&["commit", "acl"], Some("commit acl @<ver> <acl>                 : commit the ACL at this version"), Operator, Run::LaterWith(super::maps::change)),
     cmd!(&["wait"], Some("wait {-h|<delay>} [<condition> [args...]]: wait the specified delay or condition (-h to see list)"), User, Run::Later(wait)),
 ];
 
@@ -829,7 +833,11 @@ fn frontend_state(c: &mut Ctx<'_>, to: FrontendState) -> Reply {
     shared
         .mesh
         .broadcast(&crate::engine::runtime::mesh::Msg::Frontends);
-    if to == FrontendState::Stopped {
+    if to == FrontendState::Paused {
+        crate::stderr_line!("[WARNING] Paused frontend {}.", c.arg(2));
+    } else if to == FrontendState::Ready {
+        crate::stderr_line!("[WARNING] Resumed frontend {}.", c.arg(2));
+    } else {
         crate::stderr_line!(
             "[WARNING] Proxy {} stopped (cumulated conns: FE: {}).",
             c.arg(2),
@@ -857,18 +865,6 @@ fn checks_onoff(c: &mut Ctx<'_>, agent: bool, on: bool) -> Reply {
             Reply::err("enabling or disabling a health check at run time is not supported yet.\n")
         }
     }
-}
-
-/// The map and ACL commands: the rule engine's maps are compiled into
-/// the rules and cannot change at run time yet.
-fn maps(c: &mut Ctx<'_>, kind: &str) -> Reply {
-    if c.args.len() == 2 && c.arg(0) == "show" {
-        return Reply::Out("# id (file) description\n".into());
-    }
-    Reply::err(format!(
-        "'{} {kind}' is not supported yet: maps and ACLs cannot be changed at run time.\n",
-        c.arg(0)
-    ))
 }
 
 /// `show servers state [<backend>]`: HAProxy's format version 1.
@@ -1014,15 +1010,11 @@ fn show_servers_conn(c: &mut Ctx<'_>) -> Reply {
 }
 
 /// `show sess [all|<id>]`: every core's live streams, asked through the
-/// mesh. A stream's id is its core and registry slot.
+/// mesh, in HAProxy's one-line form as far as the registry knows them
+/// (docs/differences.md). A stream's id is its core and registry slot.
 fn show_sess(core: Rc<Core>, _: Rc<Static>, args: Vec<String>) -> Later {
     Box::pin(async move {
-        let asked = core
-            .shared
-            .mesh
-            .ask_all(|reply| crate::engine::runtime::mesh::Msg::Cli(Ask::Sessions(reply)));
-        let mut answers = asked.wait(&core.timers, ASK_WITHIN).await;
-        answers.sort_by_key(|a| a.core);
+        let answers = sessions(&core).await;
         let want = args.get(2).map(String::as_str).unwrap_or("");
         let want_id = want
             .strip_prefix("0x")
@@ -1030,20 +1022,29 @@ fn show_sess(core: Rc<Core>, _: Rc<Static>, args: Vec<String>) -> Later {
         if !want.is_empty() && want != "all" && want_id.is_none() {
             return Reply::err("Session is not found.\n");
         }
+        let plan = &core.shared.plan;
         let mut out = String::new();
         let mut found = false;
         for a in &answers {
-            for (k, age) in &a.streams {
-                let id = (a.core as u64) << 32 | *k as u64;
+            for s in &a.streams {
+                let id = sess_id(a.core, s.key);
                 if want_id.is_some_and(|w| w != id) {
                     continue;
                 }
                 found = true;
+                let fe = plan
+                    .frontends
+                    .get(s.frontend as usize)
+                    .map_or("?", |f| f.name.as_str());
+                let (proto, src) = match s.src {
+                    Some(a @ std::net::SocketAddr::V4(_)) => ("tcpv4", a.to_string()),
+                    Some(a) => ("tcpv6", a.to_string()),
+                    None => ("unix_stream", "unix".to_string()),
+                };
                 let _ = writeln!(
                     out,
-                    "{id:#x}: proto=tcp thread={} age={}",
-                    a.core + 1,
-                    human(*age)
+                    "{id:#x}: proto={proto} src={src} fe={fe} ts=00 epoch=0 age={}",
+                    human(s.age)
                 );
             }
         }
@@ -1051,6 +1052,47 @@ fn show_sess(core: Rc<Core>, _: Rc<Static>, args: Vec<String>) -> Later {
             return Reply::err("Session is not found.\n");
         }
         Reply::Out(out)
+    })
+}
+
+/// A stream's `show sess` id: its core and its registry slot.
+fn sess_id(core: usize, key: usize) -> u64 {
+    (core as u64) << 32 | key as u64
+}
+
+async fn sessions(core: &Rc<Core>) -> Vec<super::CoreSessions> {
+    let asked = core
+        .shared
+        .mesh
+        .ask_all(|reply| crate::engine::runtime::mesh::Msg::Cli(Ask::Sessions(reply)));
+    let mut answers = asked.wait(&core.timers, ASK_WITHIN).await;
+    answers.sort_by_key(|a| a.core);
+    answers
+}
+
+/// `shutdown session <id>`: HAProxy's refusals; a stream that exists is
+/// not killed yet (a stream cannot be ended from outside but by its
+/// server's shutdown or a hard stop: docs/differences.md).
+fn shutdown_session(core: Rc<Core>, _: Rc<Static>, args: Vec<String>) -> Later {
+    Box::pin(async move {
+        let want = args.get(2).map(String::as_str).unwrap_or("");
+        if want.is_empty() {
+            return Reply::err("Session pointer expected (use 'show sess').\n");
+        }
+        let want_id = want
+            .strip_prefix("0x")
+            .and_then(|h| u64::from_str_radix(h, 16).ok());
+        let exists = match want_id {
+            Some(w) => sessions(&core)
+                .await
+                .iter()
+                .any(|a| a.streams.iter().any(|s| sess_id(a.core, s.key) == w)),
+            None => false,
+        };
+        if !exists {
+            return Reply::err("No such session (use 'show sess').\n");
+        }
+        Reply::err("'shutdown session' is not supported yet: a single stream cannot be killed from the CLI.\n")
     })
 }
 
@@ -1081,6 +1123,24 @@ fn show_errors(_: &mut Ctx<'_>) -> Reply {
     crate::log::time::DateTime::new(std::time::SystemTime::now(), crate::log::time::local_zone())
         .write_clf_ms(&mut now);
     Reply::Out(format!("Total events captured on [{now}] : 0\n"))
+}
+
+/// `clear counters [all]`: the peaks (`smax`, `qmax`) at once; with
+/// `all` (admin only), every core zeroes its own counter block, asked
+/// through the mesh, and the answer waits for them.
+fn clear_counters(core: Rc<Core>, _: Rc<Static>, args: Vec<String>) -> Later {
+    Box::pin(async move {
+        if args.get(2).map(String::as_str) != Some("all") {
+            core.shared.stats.clear_peaks();
+            return Reply::Empty;
+        }
+        let asked = core
+            .shared
+            .mesh
+            .ask_all(|reply| crate::engine::runtime::mesh::Msg::Cli(Ask::ClearCounters(reply)));
+        let _ = asked.wait(&core.timers, ASK_WITHIN).await;
+        Reply::Empty
+    })
 }
 
 /// `wait <delay>` / `wait <delay> srv-removable <b>/<s>`.

@@ -12,6 +12,7 @@
 //! replies, so no core stops and no lock is taken on the data path.
 
 pub mod commands;
+pub mod maps;
 pub mod table;
 
 use std::cell::Cell;
@@ -252,13 +253,32 @@ fn bind_tcp(sa: std::net::SocketAddr) -> std::io::Result<std::net::TcpListener> 
 pub enum Ask {
     /// Its live streams: (registry key, age).
     Sessions(flume::Sender<CoreSessions>),
+    /// `clear counters all`: zero this core's counter block (its one
+    /// writer), then answer the core's id.
+    ClearCounters(flume::Sender<usize>),
+    /// Take these compiled pattern sets (a map or ACL file changed), then
+    /// answer the core's id.
+    PatRef(
+        std::sync::Arc<crate::engine::rules::patref::Sets>,
+        flume::Sender<usize>,
+    ),
 }
 
 /// One core's live streams.
 #[derive(Debug, Clone, Default)]
 pub struct CoreSessions {
     pub core: usize,
-    pub streams: Vec<(usize, Duration)>,
+    pub streams: Vec<SessInfo>,
+}
+
+/// What `show sess` tells of a stream.
+#[derive(Debug, Clone)]
+pub struct SessInfo {
+    /// Its registry key on its core.
+    pub key: usize,
+    pub age: Duration,
+    pub frontend: u32,
+    pub src: Option<std::net::SocketAddr>,
 }
 
 /// A question reached `core` (see [`Ask`]).
@@ -269,12 +289,25 @@ pub fn answer(core: &Core, ask: Ask) {
                 .streams
                 .borrow()
                 .iter()
-                .map(|(k, e)| (k, e.accepted.elapsed()))
+                .map(|(key, e)| SessInfo {
+                    key,
+                    age: e.accepted.elapsed(),
+                    frontend: e.frontend,
+                    src: e.src,
+                })
                 .collect();
             let _ = reply.try_send(CoreSessions {
                 core: core.id,
                 streams,
             });
+        }
+        Ask::ClearCounters(reply) => {
+            core.shared.stats.clear_block(core.id);
+            let _ = reply.try_send(core.id);
+        }
+        Ask::PatRef(sets, reply) => {
+            crate::engine::rules::patref::apply(&sets);
+            let _ = reply.try_send(core.id);
         }
     }
 }

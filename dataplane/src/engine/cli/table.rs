@@ -54,12 +54,17 @@ impl Ctx<'_> {
 
 pub type Later = Pin<Box<dyn Future<Output = Reply>>>;
 
+/// A `Run::LaterWith` handler: the words and the payload.
+pub type LaterWithFn = fn(Rc<Core>, Rc<Static>, Vec<String>, Option<String>) -> Later;
+
 /// A command's handler: it answers now, or returns a future (a command
 /// that asks the cores or waits).
 #[derive(Clone, Copy)]
 pub enum Run {
     Now(fn(&mut Ctx<'_>) -> Reply),
     Later(fn(Rc<Core>, Rc<Static>, Vec<String>) -> Later),
+    /// As `Later`, with the request's payload.
+    LaterWith(LaterWithFn),
 }
 
 impl std::fmt::Debug for Run {
@@ -67,6 +72,7 @@ impl std::fmt::Debug for Run {
         f.write_str(match self {
             Run::Now(_) => "Run::Now",
             Run::Later(_) => "Run::Later",
+            Run::LaterWith(_) => "Run::LaterWith",
         })
     }
 }
@@ -124,6 +130,15 @@ pub async fn run(
             f(&mut ctx)
         }
         Run::Later(f) => f(Rc::clone(core), Rc::clone(st), args).await,
+        Run::LaterWith(f) => {
+            f(
+                Rc::clone(core),
+                Rc::clone(st),
+                args,
+                payload.map(str::to_string),
+            )
+            .await
+        }
     }
 }
 

@@ -87,7 +87,10 @@ pub async fn accept_loop(core: Rc<Core>, b: Bound) {
                 adm.drain_and_close(&l);
             }
         }
-        if !adm.serve_parked() {
+        // A paused UNIX listener keeps the clients it accepted parked
+        // until it resumes (see `pause`).
+        let paused = open.is_some() && (core.pause.is_fired() || fe_state == FrontendState::Paused);
+        if !paused && !adm.serve_parked() {
             // Parked clients first: nothing more is accepted meanwhile.
             // Once the listener is closed, only a slot or a hard stop can
             // change anything (waiting on the fired stop would spin).
@@ -103,7 +106,19 @@ pub async fn accept_loop(core: Rc<Core>, b: Bound) {
             // SIGTTIN and `enable frontend`, or a stop.
             pause(l);
             let limits = &core.shared.limits;
+            // The state is looked at before each wait: `Msg::Frontends`
+            // only wakes the waiters of the moment, and an `enable
+            // frontend` that came while this executor was still pausing
+            // would otherwise be missed for good.
             loop {
+                let state = limits.fe_state(b.frontend);
+                if core.stop_accepting.is_fired()
+                    || core.kill.is_fired()
+                    || state == FrontendState::Stopped
+                    || (!core.pause.is_fired() && state == FrontendState::Ready)
+                {
+                    break;
+                }
                 let global = core.pause.is_fired();
                 let resume = std::pin::pin!(async {
                     if global {
@@ -116,20 +131,12 @@ pub async fn accept_loop(core: Rc<Core>, b: Bound) {
                 let kill = std::pin::pin!(core.kill.wait());
                 let changed = std::pin::pin!(core.frontends_changed.wait());
                 let _ = select(select(resume, changed), select(stop, kill)).await;
-                let state = limits.fe_state(b.frontend);
-                if core.stop_accepting.is_fired()
-                    || core.kill.is_fired()
-                    || state == FrontendState::Stopped
-                    || (!core.pause.is_fired() && state == FrontendState::Ready)
-                {
-                    break;
-                }
             }
             if !core.stop_accepting.is_fired()
                 && !core.kill.is_fired()
                 && limits.fe_state(b.frontend) == FrontendState::Ready
             {
-                if let Err(e) = listener_sock(l).listen(b.backlog) {
+                if let Err(e) = resume(l, b.backlog) {
                     crate::stderr_line!(
                         "[ALERT] executor {}: cannot resume listener {}: {e}",
                         core.id,
@@ -150,6 +157,31 @@ pub async fn accept_loop(core: Rc<Core>, b: Bound) {
         match adm.accept_one(l).await {
             Ok(()) => {}
             Err(e) if transient(&e) => {}
+            Err(e) if not_listening(&e) => {
+                // Paused under the accept: by this executor (a stop, a
+                // pause: the loop's next turn acts on it), or by another
+                // one sharing the socket (`fd@N`, `noreuseport`) that saw
+                // the frontend disabled just before it was enabled again
+                // and may have paused it after the others resumed it. If
+                // the frontend is to serve, it listens again (listen(2)
+                // on a listening socket only sets its backlog).
+                if !core.stop_accepting.is_fired()
+                    && !core.kill.is_fired()
+                    && !core.pause.is_fired()
+                    && core.shared.limits.fe_state(b.frontend) == FrontendState::Ready
+                {
+                    if let Err(e) = resume(l, b.backlog) {
+                        crate::stderr_line!(
+                            "[ALERT] executor {}: cannot resume listener {}: {e}",
+                            core.id,
+                            b.addr
+                        );
+                        if let Some(l) = open.take() {
+                            adm.drain_and_close(&l);
+                        }
+                    }
+                }
+            }
             Err(e) => {
                 // Out of fds or memory: the listener rests a while (a stop
                 // or a pause still ends the rest at once).
@@ -178,6 +210,12 @@ fn transient(e: &io::Error) -> bool {
             Errno::ECONNABORTED | Errno::EINTR | Errno::EAGAIN | Errno::EPROTO | Errno::EPERM
         )
     })
+}
+
+/// accept(2) on a socket that does not listen (any more): a pause took it
+/// out of LISTEN under the accept.
+fn not_listening(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(nix::errno::Errno::EINVAL as i32)
 }
 
 /// One listener's admission: the limits, and the clients accepted but not
@@ -279,21 +317,47 @@ impl Admission<'_> {
             match select(accept, stop).await {
                 Either::Left((res, _)) => res,
                 Either::Right(((), accept)) => {
+                    let stopping = self.core.stop_accepting.is_fired() || self.core.kill.is_fired();
                     // Stop: what the kernel queued is taken first, so the
                     // accept in flight may still bring one.
                     if self.core.stop_accepting.is_fired() && !self.core.kill.is_fired() {
                         self.drain(l);
                     }
-                    // A stop closes the listener next; a pause listens
-                    // again later.
-                    pause(l);
-                    accept.await
+                    if stopping || l.0.is_tcp() {
+                        // A stop closes the listener next; a pause listens
+                        // again later.
+                        close(l);
+                        accept.await
+                    } else {
+                        // A paused UNIX listener keeps listening (see
+                        // `pause`): the accept stays in flight until a
+                        // client comes, to be parked, or a stop closes
+                        // the listener under it.
+                        let stop = std::pin::pin!(async {
+                            let s = std::pin::pin!(self.core.stop_accepting.wait());
+                            let k = std::pin::pin!(self.core.kill.wait());
+                            let _ = select(s, k).await;
+                        });
+                        match select(accept, stop).await {
+                            Either::Left((res, _)) => res,
+                            Either::Right(((), accept)) => {
+                                close(l);
+                                accept.await
+                            }
+                        }
+                    }
                 }
             }
         };
         let client = res?;
         if self.core.kill.is_fired() {
             // Hard stop: closed with everything else.
+            return Ok(());
+        }
+        let fe_state = self.core.shared.limits.fe_state(self.fe_idx);
+        if self.core.pause.is_fired() || fe_state == FrontendState::Paused {
+            // Accepted by a paused UNIX listener: served once it resumes.
+            self.park(client);
             return Ok(());
         }
         self.admit_or_park(client);
@@ -500,19 +564,45 @@ fn listener_sock(l: &Listener) -> socket2::SockRef<'_> {
 /// fails; listen(2) makes it accept again. Clients still in its accept
 /// queue are reset, as in HAProxy. (shutdown(2) would leave the socket's
 /// shutdown flags set, and connections accepted after a resume would
-/// inherit them.) A UNIX listener is shut down instead. For a listener
-/// shared by the executors (`noreuseport`), the first executor's call is
-/// the one that counts; the others' fail harmlessly.
+/// inherit them.) For a listener shared by the executors (`noreuseport`),
+/// the first executor's call is the one that counts; the others' fail
+/// harmlessly. A UNIX listener is left listening, as HAProxy leaves one
+/// bound to a path (uxst_suspend_receiver): a shut-down UNIX socket
+/// refuses every client for good, even after listen(2); its clients wait
+/// in the accept queue, or parked, until it resumes.
 fn pause(l: &Listener) {
-    if !l.0.is_tcp() || ringlb_sys::disconnect(std::os::fd::AsFd::as_fd(&l.0)).is_err() {
+    if l.0.is_tcp() && ringlb_sys::disconnect(std::os::fd::AsFd::as_fd(&l.0)).is_err() {
         let _ = listener_sock(l).shutdown(std::net::Shutdown::Both);
     }
 }
 
-/// Close a listener for good: out of its group now (see [`pause`]); the
-/// descriptor itself closes when the listener is dropped.
+/// Make a paused listener accept again. A TCP socket whose port the kernel
+/// chose (bound to port 0, as an inherited `fd@N` may be) loses that port
+/// when a pause takes it out of LISTEN, and listen(2) alone would pick
+/// another one: it is bound to its address again first. bind(2) fails
+/// with EINVAL on a socket that kept its port (the usual case: a port
+/// given explicitly stays with the socket), which is fine.
+fn resume(l: &Listener, backlog: i32) -> io::Result<()> {
+    let sock = listener_sock(l);
+    if let Some(addr) = l.1 {
+        match sock.bind(&addr.into()) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(nix::errno::Errno::EINVAL as i32) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    sock.listen(backlog)
+}
+
+/// Close a listener for good: out of its group now (see [`pause`]), a
+/// UNIX one shut down; the descriptor itself closes when the listener is
+/// dropped.
 fn close(l: &Listener) {
-    pause(l);
+    if l.0.is_tcp() {
+        pause(l);
+    } else {
+        let _ = listener_sock(l).shutdown(std::net::Shutdown::Both);
+    }
 }
 
 /// `value` is below `max` (0: no limit).
@@ -527,15 +617,19 @@ struct Client {
     peer: Option<SocketAddr>,
 }
 
-/// A listening socket on the ring.
-struct Listener(Listening);
+/// A listening socket on the ring, and for TCP the address it was bound
+/// to at start-up (see [`resume`]).
+struct Listener(Listening, Option<SocketAddr>);
 
 impl Listener {
     fn new(s: BoundSocket) -> io::Result<Listener> {
-        Ok(Listener(match s {
-            BoundSocket::Tcp(l) => Listening::from_std_tcp(l)?,
-            BoundSocket::Unix(l) => Listening::from_std_unix(l)?,
-        }))
+        Ok(match s {
+            BoundSocket::Tcp(l) => {
+                let addr = l.local_addr().ok();
+                Listener(Listening::from_std_tcp(l)?, addr)
+            }
+            BoundSocket::Unix(l) => Listener(Listening::from_std_unix(l)?, None),
+        })
     }
 
     /// One accept through the ring, with the address accept(2) returned.

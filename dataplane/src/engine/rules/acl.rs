@@ -30,6 +30,47 @@ struct Line {
     /// `http_auth_group(<userlist>)`: the groups its patterns name (HAProxy's
     /// `pat_match_auth`: the authenticated user in one of them).
     groups: Option<(String, Vec<String>)>,
+    /// Its `-f` pattern files, each a user of its pattern reference (the
+    /// runtime API may change it: see `patref`).
+    files: Vec<FileSet>,
+}
+
+/// One `-f` file of an ACL line: its slot and start-up patterns.
+#[derive(Debug)]
+struct FileSet {
+    slot: usize,
+    initial: std::sync::Arc<Patterns>,
+}
+
+/// Load and register the `-f` files of `d` (start-up).
+fn load_files(d: &AclDef) -> Result<Vec<FileSet>, CompileError> {
+    use ringlb_config::acl::PatternFileKind;
+    let mut out = Vec::with_capacity(d.files.len());
+    for f in &d.files {
+        let icase = f.ignore_case || d.flags.ignore_case;
+        let kind = super::patref::UseKind::Acl { icase };
+        let (slot, entries) = super::patref::register(&f.path, d.method, kind, || {
+            let text = match (f.kind, std::fs::read_to_string(&f.path)) {
+                (PatternFileKind::Virtual, _) => String::new(),
+                (_, Ok(t)) => t,
+                (PatternFileKind::Optional, Err(_)) => String::new(),
+                (PatternFileKind::Regular, Err(e)) => {
+                    return Err(CompileError(format!(
+                        "failed to open pattern file <{}> ({e})",
+                        f.path
+                    )))
+                }
+            };
+            Ok(super::patref::read_lines(&text, f.map))
+        })?;
+        let initial = std::sync::Arc::new(
+            super::patref::compile_acl(d.method, icase, &entries)
+                .map_err(|e| CompileError(format!("pattern file <{}>: {}", f.path, e.0)))?,
+        );
+        super::patref::set_initial(slot, super::patref::Compiled::Acl(initial.clone()));
+        out.push(FileSet { slot, initial });
+    }
+    Ok(out)
 }
 
 /// A proxy's ACLs, by name, and the anonymous and predefined ones its
@@ -85,6 +126,7 @@ impl Acls {
             method: d.method,
             patterns: Patterns::compile(d.method, d.flags.ignore_case, &d.patterns)?,
             groups,
+            files: load_files(d)?,
         });
         Ok(self.lines.len() - 1)
     }
@@ -158,6 +200,10 @@ impl Acls {
                 Smp::Bin(s) => Value::Bin(s),
             };
             line.patterns.matches(value)
+                || line
+                    .files
+                    .iter()
+                    .any(|f| super::patref::with_acl(f.slot, &f.initial, |p| p.matches(value)))
         })
     }
 

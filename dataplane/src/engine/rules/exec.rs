@@ -489,7 +489,7 @@ pub(super) fn load_maps(px: &Proxy) -> Result<Maps, CompileError> {
     }
     for e in exprs {
         for c in &e.converters {
-            let Some((method, _)) = super::map::kind(c.def.name) else {
+            let Some((method, out)) = super::map::kind(c.def.name) else {
                 continue;
             };
             let file = match c.args.first() {
@@ -499,10 +499,7 @@ pub(super) fn load_maps(px: &Proxy) -> Result<Maps, CompileError> {
             if maps.by_file.contains_key(&(file.clone(), method)) {
                 continue;
             }
-            let text = std::fs::read_to_string(&file)
-                .map_err(|e| CompileError(format!("cannot read map '{file}': {e}")))?;
-            let map = super::map::Map::parse(&text, method)
-                .map_err(|e| CompileError(format!("map '{file}': {}", e.0)))?;
+            let map = super::map::Map::load(&file, method, out)?;
             maps.by_file.insert((file, method), map);
         }
     }

@@ -15,9 +15,18 @@ use ringlb_config::keywords::SmpType;
 use super::pattern::{CompileError, Patterns, Value};
 use super::sample::Smp;
 
-/// A loaded map.
+/// A loaded map: its slot among the pattern references' users (see
+/// `patref`: the runtime API may replace its contents on every core) and
+/// its start-up contents.
 #[derive(Debug)]
 pub struct Map {
+    slot: usize,
+    initial: std::sync::Arc<MapData>,
+}
+
+/// A map's compiled keys and their values.
+#[derive(Debug)]
+pub struct MapData {
     patterns: Patterns,
     values: Vec<Vec<u8>>,
 }
@@ -56,39 +65,74 @@ pub fn kind(converter: &str) -> Option<(MatchMethod, SmpType)> {
 }
 
 impl Map {
-    /// A map of `method` from a file's text; the first bad key is an
-    /// error naming its line.
+    /// The map `file` read by a converter of `method` and output `out`
+    /// (start-up): registered as a user of its pattern reference, its
+    /// current entries compiled.
+    pub fn load(file: &str, method: MatchMethod, out: SmpType) -> Result<Map, CompileError> {
+        let (slot, entries) =
+            super::patref::register(file, method, super::patref::UseKind::Map(out), || {
+                let text = std::fs::read_to_string(file)
+                    .map_err(|e| CompileError(format!("cannot read map '{file}': {e}")))?;
+                Ok(super::patref::read_lines(&text, true))
+            })?;
+        let initial = std::sync::Arc::new(
+            MapData::compile(&entries, method)
+                .map_err(|e| CompileError(format!("map '{file}': {}", e.0)))?,
+        );
+        super::patref::set_initial(slot, super::patref::Compiled::Map(initial.clone()));
+        Ok(Map { slot, initial })
+    }
+
+    /// A map of `method` from a file's text, outside the registry (tests).
     pub fn parse(text: &str, method: MatchMethod) -> Result<Map, CompileError> {
-        let mut keys = Vec::new();
-        let mut values = Vec::new();
-        for (n, line) in text.lines().enumerate() {
-            let line = line.trim_start_matches([' ', '\t']);
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let key_end = line.find(char::is_whitespace).unwrap_or(line.len());
-            let (key, rest) = line.split_at(key_end);
-            let value = rest
-                .trim_start_matches([' ', '\t'])
-                .trim_end_matches(['\r', '\n']);
-            let pattern = parse_file_pattern(method, key, true)
-                .map_err(|e| CompileError(format!("line {}: {e}", n + 1)))?
-                .ok_or_else(|| CompileError(format!("line {}: no pattern", n + 1)))?;
-            keys.push(pattern);
-            values.push(value.as_bytes().to_vec());
-        }
         Ok(Map {
+            slot: usize::MAX,
+            initial: std::sync::Arc::new(MapData::compile(
+                &super::patref::read_lines(text, true),
+                method,
+            )?),
+        })
+    }
+
+    /// The value mapped to `key`, typed as the converter outputs it
+    /// (`_int`, `_ip`), or None: from this core's current contents.
+    pub fn lookup(&self, key: Value<'_>, out: SmpType) -> Option<Smp> {
+        super::patref::with_map(self.slot, &self.initial, |m| m.lookup(key, out))
+    }
+}
+
+impl MapData {
+    /// Compile `entries` (key, value) for `method`; the first bad key is
+    /// an error naming its entry.
+    pub fn compile(
+        entries: &[(String, Option<String>)],
+        method: MatchMethod,
+    ) -> Result<MapData, CompileError> {
+        let mut keys = Vec::with_capacity(entries.len());
+        let mut values = Vec::with_capacity(entries.len());
+        for (n, (key, value)) in entries.iter().enumerate() {
+            let pattern = parse_file_pattern(method, key, true)
+                .map_err(|e| CompileError(format!("entry {}: {e}", n + 1)))?
+                .ok_or_else(|| CompileError(format!("entry {}: no pattern", n + 1)))?;
+            keys.push(pattern);
+            values.push(value.as_deref().unwrap_or("").as_bytes().to_vec());
+        }
+        Ok(MapData {
             patterns: Patterns::compile(method, false, &keys)?,
             values,
         })
     }
 
-    /// The value mapped to `key`, typed as the converter outputs it
-    /// (`_int`, `_ip`), or None.
+    /// The value mapped to `key`, typed as `out`.
     pub fn lookup(&self, key: Value<'_>, out: SmpType) -> Option<Smp> {
         let i = self.patterns.lookup(key)?;
         let v = self.values.get(i)?;
         Smp::Str(v.clone()).cast(out)
+    }
+
+    /// The index of the entry `key` matches (`get map`).
+    pub fn find(&self, key: Value<'_>) -> Option<usize> {
+        self.patterns.lookup(key)
     }
 }
 

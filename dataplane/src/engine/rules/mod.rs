@@ -24,6 +24,7 @@ pub mod http;
 pub mod logfmt;
 pub mod map;
 pub mod names;
+pub mod patref;
 pub mod pattern;
 pub mod rewrite;
 pub mod sample;

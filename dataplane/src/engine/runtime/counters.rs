@@ -615,6 +615,34 @@ impl Stats {
             .map_or(0, |a| a.load(Ordering::Relaxed))
     }
 
+    /// `clear counters`: the shared peaks (`smax`, `qmax`) back to 0 (any
+    /// writer may store them: they are `fetch_max`ed).
+    pub fn clear_peaks(&self) {
+        for a in self.peaks.iter() {
+            a.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// `clear counters all`: every counter of `core`'s block back to 0, and
+    /// the check transition counters. Only the executor `core` may call
+    /// this (its block's one writer), which the runtime API asks it to.
+    pub fn clear_block(&self, core: usize) {
+        if let Some(b) = self.blocks.get(core) {
+            for l in b.lines.iter() {
+                for a in &l.0 {
+                    a.store(0, Ordering::Relaxed);
+                }
+            }
+        }
+        if core == 0 {
+            self.clear_peaks();
+            for c in self.changes.iter() {
+                c.down_trans.store(0, Ordering::Relaxed);
+                c.failed_checks.store(0, Ordering::Relaxed);
+            }
+        }
+    }
+
     /// A server's (`Obj::Srv`) or a backend's (`Obj::Be`) state changes.
     pub fn changes(&self, obj: Obj) -> Option<&Changes> {
         let i = match obj {

@@ -231,6 +231,9 @@ impl LogNames {
 #[derive(Debug, Clone, Copy)]
 pub struct StreamEntry {
     pub accepted: std::time::Instant,
+    /// Its frontend (plan index) and client address (`show sess`).
+    pub frontend: u32,
+    pub src: Option<std::net::SocketAddr>,
 }
 
 /// A stream's place in its core's registry, removed when dropped.
@@ -262,9 +265,11 @@ impl Core {
     }
 
     /// Enter a stream in the registry for as long as the guard lives.
-    pub fn register(&self) -> Registered<'_> {
+    pub fn register(&self, frontend: usize, src: Option<std::net::SocketAddr>) -> Registered<'_> {
         let key = self.streams.borrow_mut().insert(StreamEntry {
             accepted: std::time::Instant::now(),
+            frontend: u32::try_from(frontend).unwrap_or(u32::MAX),
+            src,
         });
         Registered { core: self, key }
     }

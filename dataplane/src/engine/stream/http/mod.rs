@@ -123,7 +123,7 @@ pub(crate) async fn handle(
 ) {
     let accepted = Instant::now();
     let accept_date = SystemTime::now();
-    let _registered = core.register();
+    let _registered = core.register(fe_idx, peer);
     let plan = &core.shared.plan;
     let Some(fe) = plan.frontends.get(fe_idx) else {
         return;

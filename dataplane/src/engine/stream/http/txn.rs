@@ -1184,7 +1184,7 @@ impl<'c> Session<'c> {
                 close: want != Want::KeepAlive || !whole,
                 http10: !self.req.has(flags::VER_11),
             };
-            crate::engine::stats::page::serve(&self.core, conf, &req)
+            crate::engine::stats::page::serve(self.core, conf, &req)
         };
         // What the client sent after the request (a pipelined one) stays.
         if reply.keep_alive && !post && !cbuf.is_empty() {
