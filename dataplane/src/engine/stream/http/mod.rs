@@ -248,6 +248,9 @@ impl<'c> Session<'c> {
     ) {
         facts.tt = start.elapsed();
         super::tcp::count(self.core, self.fe_idx, be_at.map(|(i, _)| i), &facts);
+        let be = be_at.map(|(i, _)| i);
+        let dates = Some((http.t_request, http.t_data));
+        crate::engine::stats::prometheus::record(self.core, self.fe_idx, be, &facts, dates);
         self.count_http(be_at.map(|(i, _)| i), &facts, http);
         if http.logged || !self.fe.log.enabled {
             // `option logasap` logged it with its response head.
