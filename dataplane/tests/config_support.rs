@@ -293,8 +293,16 @@ fn the_prometheus_exporter_runs_and_other_services_are_named() {
     let head = "defaults\n    mode http\n    timeout connect 1s\n    timeout client 1s\n    timeout server 1s\nfrontend fe\n    bind 127.0.0.1:8080\n";
     let tail = "    default_backend be\nbackend be\n    server s1 127.0.0.1:80\n";
     let cases: &[(&str, &str, Option<usize>)] = &[
-        ("    http-request use-service prometheus-exporter if { path /metrics }\n", "", None),
-        ("", "    http-request use-service prometheus-exporter\n", None),
+        (
+            "    http-request use-service prometheus-exporter if { path /metrics }\n",
+            "",
+            None,
+        ),
+        (
+            "",
+            "    http-request use-service prometheus-exporter\n",
+            None,
+        ),
         ("    http-request use-service lua.hello\n", "", Some(8)),
     ];
     for (i, (fe, be, refused)) in cases.iter().enumerate() {

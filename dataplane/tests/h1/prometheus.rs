@@ -600,3 +600,34 @@ fn quantile(body: &str) -> Option<f64> {
     let v = v.trim_start_matches('"').split('"').next()?;
     v.parse::<f64>().ok().filter(|v| v.is_finite())
 }
+
+/// The exporter's stream logs as HAProxy's applet does: `fe/<PROMEX>`, no
+/// server wait (`0/0/0` for Tw/Tc/Tr), `LR`; a bad query string is a 400.
+#[test]
+fn the_log_names_the_exporter() {
+    let srv = Server::start(answer);
+    let config = format!(
+        "global\n    log stdout format raw local0\n\
+         defaults\n    mode http\n    log global\n    option httplog\n    timeout connect 2s\n    timeout client 5s\n    timeout server 5s\n\
+         frontend fe\n    bind fd@3\n    http-request use-service prometheus-exporter if {{ path_beg /metrics }}\n    default_backend be\n\
+         backend be\n    server s1 {}\n",
+        srv.addr
+    );
+    for (name, program) in crate::harness::programs("the_log_names_the_exporter") {
+        let p = start(name, &program, &config);
+        for (path, status) in [("/metrics", "200"), ("/metrics?scope=nope", "400")] {
+            assert_eq!(get(p.addr, path).status.to_string(), status, "{name}");
+            let line = p.next_log();
+            let l = crate::server::HttpLog::parse(&line);
+            assert_eq!(l.backend_server, "fe/<PROMEX>", "{name}: {line}");
+            assert_eq!(l.status, status, "{name}: {line}");
+            assert_eq!(l.termination, "LR--", "{name}: {line}");
+            let timers: Vec<&str> = line.split(' ').nth(4).unwrap().split('/').collect();
+            assert_eq!(
+                timers.get(1..4),
+                Some(&["0", "0", "0"][..]),
+                "{name}: {line}"
+            );
+        }
+    }
+}

@@ -198,7 +198,13 @@ pub fn record(
     facts: &StreamFacts,
     http: Option<(Option<std::time::Duration>, Option<std::time::Duration>)>,
 ) {
-    let connected = facts.tc.map(|tc| tc + facts.tw.unwrap_or_default());
+    // The server timers belong to streams that went to a server (an
+    // applet's stream has zeros there, and no server).
+    let (tw, tc) = match facts.server {
+        Some(_) => (facts.tw, facts.tc),
+        None => (None, None),
+    };
+    let connected = tc.map(|tc| tc + tw.unwrap_or_default());
     let response = match (http, connected) {
         (Some((req, Some(data))), Some(conn)) => {
             Some(data.saturating_sub(req.unwrap_or_default() + conn))
@@ -206,8 +212,8 @@ pub fn record(
         _ => None,
     };
     let t = StreamTimers {
-        queue: facts.tw,
-        connect: facts.tc,
+        queue: tw,
+        connect: tc,
         response,
         total: Some(facts.tt),
     };

@@ -57,6 +57,8 @@ pub struct HttpFacts {
     pub logged: bool,
     /// The persistence cookie's dates (`maxidle`, `maxlife`).
     pub cookie_dates: cookie::Dates,
+    /// The applet that answered (`%s` prints its name: `<PROMEX>`).
+    pub applet: Option<&'static str>,
 }
 
 /// A transaction's captures, for the log.

@@ -1178,6 +1178,12 @@ impl<'c> Session<'c> {
                     let st = &core.shared.stats;
                     st.add(core.id, Stat::Fe(self.fe_idx, Fe::Intercepted), 1);
                 }
+                // An applet's stream: HAProxy's log shows its name and no
+                // wait for a server (0/0/0 for Tw/Tc/Tr).
+                http.applet = Some("<PROMEX>");
+                http.t_data = http.t_request;
+                facts.tw = Some(Duration::ZERO);
+                facts.tc = Some(Duration::ZERO);
                 (Verdict::Reply(self.service_reply()), true)
             }
             v => (v, false),
