@@ -292,3 +292,51 @@ fn health_checks_run_and_the_rest_is_named() {
     assert!(out.status.is_some_and(|s| s.success()), "{}", out.output);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `use-service prometheus-exporter` runs, in a frontend's and a backend's
+/// http-request rules; any other service (Lua's) stays refused at its line.
+#[test]
+fn the_prometheus_exporter_runs_and_other_services_are_named() {
+    let ringlb = Path::new(env!("CARGO_BIN_EXE_ringlb"));
+    let dir = std::env::temp_dir().join(format!("ringlb-service-support-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let head = "defaults\n    mode http\n    timeout connect 1s\n    timeout client 1s\n    timeout server 1s\nfrontend fe\n    bind 127.0.0.1:8080\n";
+    let tail = "    default_backend be\nbackend be\n    server s1 127.0.0.1:80\n";
+    let cases: &[(&str, &str, Option<usize>)] = &[
+        (
+            "    http-request use-service prometheus-exporter if { path /metrics }\n",
+            "",
+            None,
+        ),
+        (
+            "",
+            "    http-request use-service prometheus-exporter\n",
+            None,
+        ),
+        ("    http-request use-service lua.hello\n", "", Some(8)),
+    ];
+    for (i, (fe, be, refused)) in cases.iter().enumerate() {
+        let name = format!("s{i}.cfg");
+        std::fs::write(dir.join(&name), format!("{head}{fe}{tail}{be}")).unwrap();
+        let out = run(ringlb, &["-c", "-f", &name], &dir, &[]);
+        match refused {
+            None => assert!(
+                out.status.is_some_and(|s| s.success()),
+                "{fe}{be}: {}",
+                out.output
+            ),
+            Some(line) => {
+                assert!(!out.status.is_some_and(|s| s.success()), "{fe}");
+                let want = format!("{name}:{line}: error: http rules is {NOT_SUPPORTED}");
+                assert!(
+                    out.output
+                        .lines()
+                        .any(|l| l.contains(&want) && l.contains("use-service lua.hello")),
+                    "{fe}: want '{want}':\n{}",
+                    out.output
+                );
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -246,6 +246,9 @@ pub fn log_stream(
             f.t_connect = facts.tc.map(|tc| req + ms(tc) + facts.tw.map_or(0, ms));
         }
         f.t_data = h.t_data.map(ms);
+        if let Some(a) = h.applet {
+            f.server = Some(Rc::from(a));
+        }
         f.cookie = h.cookie;
         if let Some(c) = &h.captured {
             f.captured_request_cookie.clone_from(&c.req_cookie);

@@ -31,6 +31,7 @@ mod logs;
 mod messaging;
 mod monitor;
 mod pool;
+mod prometheus;
 mod retries;
 mod reuse;
 mod rules;

@@ -160,7 +160,14 @@ pub(super) fn request(a: &Req) -> Option<Result<Spec, CompileError>> {
         Req::CacheUse(c) => Ok(Spec::CacheUse(c.clone())),
         Req::Reject => Ok(Spec::Stop(Stop::Reject)),
         Req::SilentDrop(ttl) => Ok(Spec::Stop(Stop::SilentDrop { rst_ttl: *ttl })),
-        Req::UseService(s) => Ok(Spec::Stop(Stop::UseService(s.clone()))),
+        // The one service the engine runs; Lua's (`lua.<name>`) wait for
+        // Lua.
+        Req::UseService(s) if s == "prometheus-exporter" => {
+            Ok(Spec::Stop(Stop::UseService(s.clone())))
+        }
+        Req::UseService(s) => Err(CompileError(format!(
+            "'http-request use-service {s}': not supported yet"
+        ))),
         _ => return None,
     })
 }

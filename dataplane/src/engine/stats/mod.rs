@@ -11,6 +11,7 @@
 pub mod fields;
 pub mod page;
 pub mod plan;
+pub mod prometheus;
 
 use std::borrow::Cow;
 use std::fmt::Write as _;

@@ -674,6 +674,7 @@ fn finish(
 ) {
     facts.tt = start.elapsed();
     count(core, fe_idx, be_at.map(|(i, _)| i), &facts);
+    crate::engine::stats::prometheus::record(core, fe_idx, be_at.map(|(i, _)| i), &facts, None);
     if logs_early(fe) && facts.tc.is_some() {
         // Logged when it connected.
         return;

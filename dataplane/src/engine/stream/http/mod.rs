@@ -57,6 +57,8 @@ pub struct HttpFacts {
     pub logged: bool,
     /// The persistence cookie's dates (`maxidle`, `maxlife`).
     pub cookie_dates: cookie::Dates,
+    /// The applet that answered (`%s` prints its name: `<PROMEX>`).
+    pub applet: Option<&'static str>,
 }
 
 /// A transaction's captures, for the log.
@@ -255,6 +257,8 @@ impl<'c> Session<'c> {
             .map(|d| ms(d).saturating_sub(http.t_request.map_or(0, ms)));
         let be = be_at.map(|(i, _)| i);
         super::tcp::count_with(self.core, self.fe_idx, be, &facts, t_data);
+        let dates = Some((http.t_request, http.t_data));
+        crate::engine::stats::prometheus::record(self.core, self.fe_idx, be, &facts, dates);
         self.count_http(be_at.map(|(i, _)| i), &facts, http);
         if http.logged || !self.fe.log.enabled {
             // `option logasap` logged it with its response head.

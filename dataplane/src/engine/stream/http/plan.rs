@@ -93,6 +93,7 @@ pub const ENGINE_ACTIONS: &[&str] = &[
     "wait-for-handshake",
     "set-retries",
     "disable-l7-retry",
+    "use-service",
 ];
 
 impl HttpPlan {

@@ -23,7 +23,7 @@ use crate::engine::connect::{connect, HttpPick};
 use crate::engine::mux::h1::{self, BodyEnd, Fail, HeadEnd, Path};
 use crate::engine::plan::{BackendPlan, FrontendPlan};
 use crate::engine::rules::http::{
-    Captures, Env as _, HttpRules, Pick, Reply, ReplyKind, Txn, Vars, Verdict,
+    Captures, Env as _, HttpRules, Pick, Reply, ReplyKind, Stop, Txn, Vars, Verdict,
 };
 use crate::engine::runtime::buffer::{Buffer, Class, Pooled};
 use crate::engine::session::transport::{no_provided_buffer, Provided};
@@ -1249,6 +1249,28 @@ impl<'c> Session<'c> {
         ready: Instant,
         log_level: Option<LogLevel>,
     ) -> Next {
+        // `use-service prometheus-exporter`: the exporter answers as a
+        // `return` would (LR), counted as intercepted when the frontend's
+        // rules chose it (process_use_service: `sess->fe == s->be`).
+        let (verdict, service) = match verdict {
+            Verdict::Stop(Stop::UseService(_)) => {
+                // Counted before the exporter prints: it counts itself.
+                if be_at.is_none() {
+                    use crate::engine::runtime::counters::{Fe, Stat};
+                    let core = self.core;
+                    let st = &core.shared.stats;
+                    st.add(core.id, Stat::Fe(self.fe_idx, Fe::Intercepted), 1);
+                }
+                // An applet's stream: HAProxy's log shows its name and no
+                // wait for a server (0/0/0 for Tw/Tc/Tr).
+                http.applet = Some("<PROMEX>");
+                http.t_data = http.t_request;
+                facts.tw = Some(Duration::ZERO);
+                facts.tc = Some(Duration::ZERO);
+                (Verdict::Reply(self.service_reply()), true)
+            }
+            v => (v, false),
+        };
         let request_done = self.req.body == Body::None;
         if request_done && !cbuf.is_empty() {
             self.cbuf = Some(cbuf);
@@ -1266,6 +1288,7 @@ impl<'c> Session<'c> {
             use crate::engine::runtime::counters::{Be, Fe, Stat};
             let core = self.core;
             let (denied, intercepted) = match &verdict {
+                Verdict::Reply(_) if service => (false, false),
                 Verdict::Reply(r) => (
                     matches!(r.kind, ReplyKind::Deny | ReplyKind::Tarpit(_)),
                     matches!(r.kind, ReplyKind::Return | ReplyKind::Redirect),
@@ -1317,6 +1340,20 @@ impl<'c> Session<'c> {
         }
         self.vars.end_txn();
         next
+    }
+
+    /// The Prometheus exporter's answer to this request, as a `return`
+    /// reply (see `engine::stats::prometheus`).
+    fn service_reply(&self) -> Reply {
+        use crate::engine::stats::prometheus;
+        let head_only = self.req.method == Method::Head;
+        let answer = prometheus::serve(&self.core.shared, self.req.line_parts()[1], head_only);
+        Reply {
+            kind: ReplyKind::Return,
+            status: answer.status,
+            message: prometheus::message(&answer, head_only),
+            headers: Vec::new(),
+        }
     }
 
     /// Send a rule's reply (deny, return, redirect, auth, tarpit) after
