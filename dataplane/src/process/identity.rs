@@ -140,6 +140,12 @@ mod tests {
         let out = cmd.output().unwrap();
         let text = String::from_utf8_lossy(&out.stdout).into_owned()
             + &String::from_utf8_lossy(&out.stderr);
+        // A child killed by a signal says which (one run in a fresh-clone
+        // CI ended with no exit code once: the signal is what to look at).
+        let text = match std::os::unix::process::ExitStatusExt::signal(&out.status) {
+            Some(sig) => format!("{text}\n(child killed by signal {sig})"),
+            None => text,
+        };
         (out.status.code().unwrap_or(-1), text)
     }
 
