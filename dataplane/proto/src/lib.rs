@@ -16,6 +16,8 @@
 //! - [`uri_norm`]: HAProxy's URI normalizers (`normalize-uri`).
 #![forbid(unsafe_code)]
 
+pub mod agent;
+pub mod cli;
 pub mod errors;
 pub mod h1;
 pub mod msg;
