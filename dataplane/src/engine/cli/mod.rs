@@ -504,13 +504,15 @@ async fn serve(core: &Rc<Core>, st: &Rc<Static>, conn: Conn, level: Level, sever
                 s.quit = true;
                 break;
             }
-        }
-        if !out.is_empty() {
-            let (r, v) = conn.write_vec(std::mem::take(&mut out)).await;
-            out = v;
-            if r.is_err() {
+            // Many requests in one read (or one big answer): what is ready
+            // goes out before the next, so a session holds at most about
+            // one answer plus FLUSH_AT, not every answer of its input.
+            if out.len() >= FLUSH_AT && !flush(core, &conn, &mut out, s.timeout).await {
                 return;
             }
+        }
+        if !out.is_empty() && !flush(core, &conn, &mut out, s.timeout).await {
+            return;
         }
         if s.quit || eof || input.len() > MAX_LINE {
             break;
@@ -530,6 +532,23 @@ async fn serve(core: &Rc<Core>, st: &Rc<Static>, conn: Conn, level: Level, sever
         }
     }
     conn.shutdown_write();
+}
+
+/// Answers are sent once this much is waiting.
+const FLUSH_AT: usize = 64 * 1024;
+
+/// Send `out` within the session's timeout (HAProxy's `stats timeout`
+/// bounds a client that stops reading as one that stops writing); false
+/// when the client is gone or too slow, and the session ends.
+async fn flush(core: &Core, conn: &Conn, out: &mut Vec<u8>, within: Duration) -> bool {
+    match timer::timeout(&core.timers, within, conn.write_vec(std::mem::take(out))).await {
+        Ok((Ok(_), v)) => {
+            *out = v;
+            out.clear();
+            true
+        }
+        _ => false,
+    }
 }
 
 /// The prompt of prompt mode: `> `, or `[d:hh:mm:ss]> ` with `prompt timed`.
