@@ -921,6 +921,18 @@ fn show_servers_state(c: &mut Ctx<'_>) -> Reply {
                 }
                 None => (1, 0, if up_now { 2 } else { 0 }, 0),
             };
+            // The agent's state (CHK_ST_CONFIGURED | ENABLED | AGENT, and
+            // PAUSED in maintenance) and port.
+            let (agent_state, agent_port) = match plan.checks.agent_of(bi, si) {
+                Some(a) => (
+                    2 | 4 | 16 | if maint { 8 } else { 0 },
+                    match &a.target {
+                        crate::engine::checks::Target::Inet(sa) => sa.port(),
+                        crate::engine::checks::Target::Unix(_) => 0,
+                    },
+                ),
+                None => (0, 0),
+            };
             let forced =
                 c.st.server_forced_id
                     .get(bi)
@@ -929,7 +941,7 @@ fn show_servers_state(c: &mut Ctx<'_>) -> Reply {
                     .unwrap_or(false);
             let _ = writeln!(
                 out,
-                "{be_id} {} {} {} {addr} {} {} {} {} {up} {status} {result} {health} {state} 0 {} {} - {port} - 0 0 - - 0",
+                "{be_id} {} {} {} {addr} {} {} {} {} {up} {status} {result} {health} {state} {agent_state} {} {} - {port} - 0 0 - - {agent_port}",
                 be.name,
                 sv.id,
                 sv.name,

@@ -663,6 +663,33 @@ fn sv_row(
         r.u32(f::CHECK_FALL, CGS, u64::from(ch.fall));
         r.u32(f::CHECK_HEALTH, CGS, u64::from(health));
     }
+    // The agent's fields, as stats_fill_sv_stats prints them for an
+    // enabled agent (the code from L7 data on).
+    if let Some(ag) = plan.checks.agent_of(b, s) {
+        let (status, code, duration) = ag.last.get();
+        r.str(f::AGENT_STATUS, MOP, status.code());
+        if matches!(status, Status::L7Ok | Status::L7OkC | Status::L7Sts) {
+            r.u32(f::AGENT_CODE, MOP, u64::from(code));
+        }
+        r.u64(f::AGENT_DURATION, MDP, duration.as_millis() as u64);
+        r.str(f::AGENT_DESC, MOP, status.description());
+        r.str(f::LAST_AGT, MOP, ag.last.desc());
+        r.u32(
+            f::AGENT_RISE,
+            CGS,
+            u64::from(crate::engine::checks::agent::AGENT_RISE),
+        );
+        r.u32(
+            f::AGENT_FALL,
+            CGS,
+            u64::from(crate::engine::checks::agent::AGENT_FALL),
+        );
+        r.u32(
+            f::AGENT_HEALTH,
+            CGS,
+            u64::from(ag.health.load(std::sync::atomic::Ordering::Relaxed)),
+        );
+    }
     if px.http {
         r.u64(f::REQ_TOT, MCP, c(Be::ReqTot));
         r.u64(f::HRSP_1XX, MCP, c(Be::Rsp1));
