@@ -175,3 +175,34 @@ on_both!(
     maintenance_spares_streams_without_it_on_haproxy,
     maintenance_spares_streams_without_it_on_ringlb
 );
+
+/// `disable frontend` / `enable frontend` log HAProxy's words in the
+/// frontend's log ("Paused frontend fe." / "Resumed frontend fe.").
+fn pausing_a_frontend_is_logged(name: &str, program: &Path) {
+    let (s1, s2) = (Backend::echo(), Backend::echo());
+    let dir = TempDir::new("cli-kill");
+    let p = start(name, program, &cfg(&dir, &s1, &s2, ""));
+    let sock = format!("{}/admin.sock", dir.0.display());
+    wait_for(&sock);
+    assert_eq!(ask(&sock, "disable frontend fe"), "\n", "{name}");
+    let next = |what: &str| {
+        let end = Instant::now() + DEADLINE;
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            let l = p
+                .log_within(left)
+                .unwrap_or_else(|| panic!("{name}: no {what:?} line"));
+            if l.contains("frontend fe") {
+                return l;
+            }
+        }
+    };
+    assert_eq!(next("Paused"), "Paused frontend fe.", "{name}");
+    assert_eq!(ask(&sock, "enable frontend fe"), "\n", "{name}");
+    assert_eq!(next("Resumed"), "Resumed frontend fe.", "{name}");
+}
+on_both!(
+    pausing_a_frontend_is_logged,
+    pausing_a_frontend_is_logged_on_haproxy,
+    pausing_a_frontend_is_logged_on_ringlb
+);

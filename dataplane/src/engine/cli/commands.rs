@@ -833,10 +833,19 @@ fn frontend_state(c: &mut Ctx<'_>, to: FrontendState) -> Reply {
     shared
         .mesh
         .broadcast(&crate::engine::runtime::mesh::Msg::Frontends);
-    if to == FrontendState::Paused {
-        crate::stderr_line!("[WARNING] Paused frontend {}.", c.arg(2));
-    } else if to == FrontendState::Ready {
-        crate::stderr_line!("[WARNING] Resumed frontend {}.", c.arg(2));
+    // pause_proxy / resume_proxy: a warning and the same words in the
+    // frontend's log.
+    let said = match to {
+        FrontendState::Paused => Some("Paused"),
+        FrontendState::Ready => Some("Resumed"),
+        FrontendState::Stopped => None,
+    };
+    if let Some(verb) = said {
+        let line = format!("{verb} frontend {}.", c.arg(2));
+        crate::stderr_line!("[WARNING]  ({}) : {line}", std::process::id());
+        if let Some(sink) = shared.plan.frontends.get(fe).and_then(|f| f.sink.as_ref()) {
+            sink.send_from(c.core.id, ringlb_config::model::Level::Warning, line);
+        }
     } else {
         crate::stderr_line!(
             "[WARNING] Proxy {} stopped (cumulated conns: FE: {}).",
