@@ -1099,3 +1099,25 @@ pub fn wait_signal_ready(pid: u32, signal: nix::sys::signal::Signal) {
         thread::sleep(Duration::from_millis(2));
     }
 }
+
+/// One request line to the runtime API on UNIX socket `sock`, waiting
+/// (within the deadline) for the socket to answer; the whole answer, read
+/// until the proxy closes (one-shot mode).
+#[allow(dead_code)]
+pub fn cli_ask(sock: &str, line: &str) -> String {
+    let end = Instant::now() + DEADLINE;
+    let mut s = loop {
+        match std::os::unix::net::UnixStream::connect(sock) {
+            Ok(s) => break s,
+            Err(e) => {
+                assert!(Instant::now() < end, "{sock}: {e}");
+                thread::sleep(Duration::from_millis(20));
+            }
+        }
+    };
+    s.set_read_timeout(Some(DEADLINE)).unwrap();
+    s.write_all(format!("{line}\n").as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}

@@ -2,28 +2,11 @@
 //! srv_agent_state and srv_agent_port, and `show stat`'s agent_* columns,
 //! compared with haproxy's for a server whose agent answers "up".
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use crate::harness::{programs, start, Backend, TempDir, DEADLINE};
-
-fn ask(sock: &str, line: &str) -> String {
-    let end = Instant::now() + DEADLINE;
-    let mut s = loop {
-        match std::os::unix::net::UnixStream::connect(sock) {
-            Ok(s) => break s,
-            Err(e) => {
-                assert!(Instant::now() < end, "{sock}: {e}");
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-    };
-    s.write_all(format!("{line}\n").as_bytes()).unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
-}
+use crate::harness::{cli_ask, programs, start, Backend, TempDir, DEADLINE};
 
 /// An agent that answers every connection with `up`.
 fn agent() -> u16 {
@@ -83,11 +66,11 @@ fn agent_fields_match_haproxy() {
         // Until the agent answered a few times (its status leaves INI).
         let end = Instant::now() + DEADLINE;
         let stat = loop {
-            let csv = ask(&sock, "show stat");
+            let csv = cli_ask(&sock, "show stat");
             if csv.starts_with("# ") && !columns(&csv, "s1", &["agent_status"])[0].ends_with("INI")
             {
                 std::thread::sleep(Duration::from_millis(300));
-                break ask(&sock, "show stat");
+                break cli_ask(&sock, "show stat");
             }
             assert!(Instant::now() < end, "{name}: the agent never answered");
             std::thread::sleep(Duration::from_millis(50));
@@ -101,7 +84,7 @@ fn agent_fields_match_haproxy() {
             "agent_health",
             "last_agt",
         ];
-        let state: Vec<String> = ask(&sock, "show servers state be")
+        let state: Vec<String> = cli_ask(&sock, "show servers state be")
             .lines()
             .filter(|l| l.starts_with("3 "))
             .map(|l| {

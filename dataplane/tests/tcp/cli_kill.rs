@@ -8,23 +8,7 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::harness::{start, Backend, Proxy, TcpLog, TempDir, DEADLINE};
-
-fn ask(sock: &str, line: &str) -> String {
-    let mut s = std::os::unix::net::UnixStream::connect(sock).unwrap();
-    s.write_all(format!("{line}\n").as_bytes()).unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
-}
-
-fn wait_for(path: &str) {
-    let end = Instant::now() + DEADLINE;
-    while std::os::unix::net::UnixStream::connect(path).is_err() {
-        assert!(Instant::now() < end, "{path} never answered");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+use crate::harness::{cli_ask, start, Backend, Proxy, TcpLog, TempDir, DEADLINE};
 
 fn cfg(dir: &TempDir, s1: &Backend, s2: &Backend, opts: &str) -> String {
     format!(
@@ -85,11 +69,14 @@ fn shutdown_sessions_server_kills_its_streams(name: &str, program: &Path) {
     // balance first with maxconn 2 on s1: two streams on s1, the third on s2.
     let p = start(name, program, &cfg(&dir, &s1, &s2, "maxconn 2"));
     let sock = format!("{}/admin.sock", dir.0.display());
-    wait_for(&sock);
     let mut a = live_client(&p, name);
     let mut b = live_client(&p, name);
     let mut c = live_client(&p, name);
-    assert_eq!(ask(&sock, "shutdown sessions server be/s1"), "\n", "{name}");
+    assert_eq!(
+        cli_ask(&sock, "shutdown sessions server be/s1"),
+        "\n",
+        "{name}"
+    );
     assert!(closed_within(&mut a, DEADLINE), "{name}: a still open");
     assert!(closed_within(&mut b, DEADLINE), "{name}: b still open");
     for _ in 0..2 {
@@ -110,7 +97,7 @@ fn shutdown_sessions_server_kills_its_streams(name: &str, program: &Path) {
     assert_eq!(&got, b"pong", "{name}");
     // An unknown server is HAProxy's error.
     assert_eq!(
-        ask(&sock, "shutdown sessions server be/nope"),
+        cli_ask(&sock, "shutdown sessions server be/nope"),
         "No such server.\n\n",
         "{name}"
     );
@@ -132,9 +119,12 @@ fn maintenance_kills_under_on_marked_down(name: &str, program: &Path) {
         &cfg(&dir, &s1, &s2, "on-marked-down shutdown-sessions"),
     );
     let sock = format!("{}/admin.sock", dir.0.display());
-    wait_for(&sock);
     let mut a = live_client(&p, name);
-    assert_eq!(ask(&sock, "set server be/s1 state maint"), "\n", "{name}");
+    assert_eq!(
+        cli_ask(&sock, "set server be/s1 state maint"),
+        "\n",
+        "{name}"
+    );
     assert!(closed_within(&mut a, DEADLINE), "{name}: a still open");
     let l = next_stream(&p, name);
     assert_eq!(
@@ -158,9 +148,12 @@ fn maintenance_spares_streams_without_it(name: &str, program: &Path) {
     let dir = TempDir::new("cli-kill");
     let p = start(name, program, &cfg(&dir, &s1, &s2, ""));
     let sock = format!("{}/admin.sock", dir.0.display());
-    wait_for(&sock);
     let mut a = live_client(&p, name);
-    assert_eq!(ask(&sock, "set server be/s1 state maint"), "\n", "{name}");
+    assert_eq!(
+        cli_ask(&sock, "set server be/s1 state maint"),
+        "\n",
+        "{name}"
+    );
     assert!(
         !closed_within(&mut a, Duration::from_millis(300)),
         "{name}: the stream was killed"
@@ -183,8 +176,7 @@ fn pausing_a_frontend_is_logged(name: &str, program: &Path) {
     let dir = TempDir::new("cli-kill");
     let p = start(name, program, &cfg(&dir, &s1, &s2, ""));
     let sock = format!("{}/admin.sock", dir.0.display());
-    wait_for(&sock);
-    assert_eq!(ask(&sock, "disable frontend fe"), "\n", "{name}");
+    assert_eq!(cli_ask(&sock, "disable frontend fe"), "\n", "{name}");
     let next = |what: &str| {
         let end = Instant::now() + DEADLINE;
         loop {
@@ -198,7 +190,7 @@ fn pausing_a_frontend_is_logged(name: &str, program: &Path) {
         }
     };
     assert_eq!(next("Paused"), "Paused frontend fe.", "{name}");
-    assert_eq!(ask(&sock, "enable frontend fe"), "\n", "{name}");
+    assert_eq!(cli_ask(&sock, "enable frontend fe"), "\n", "{name}");
     assert_eq!(next("Resumed"), "Resumed frontend fe.", "{name}");
 }
 on_both!(

@@ -3,27 +3,7 @@
 //! and two per agent. `show info`'s Maxconn is compared with haproxy's for
 //! the same configuration under the same fd limit.
 
-use std::io::{Read, Write};
-use std::time::{Duration, Instant};
-
-use crate::harness::{programs, start, Backend, TempDir, DEADLINE};
-
-fn ask(sock: &str, line: &str) -> String {
-    let end = Instant::now() + DEADLINE;
-    let mut s = loop {
-        match std::os::unix::net::UnixStream::connect(sock) {
-            Ok(s) => break s,
-            Err(e) => {
-                assert!(Instant::now() < end, "{sock}: {e}");
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-    };
-    s.write_all(format!("{line}\n").as_bytes()).unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
-}
+use crate::harness::{cli_ask, programs, start, Backend, TempDir};
 
 fn field(info: &str, key: &str) -> String {
     info.lines()
@@ -50,7 +30,7 @@ fn automatic_maxconn_counts_sockets_and_checks_as_haproxy() {
             p = agent.addr.port()
         );
         let _p = start(name, &program, &cfg);
-        let info = ask(&format!("{d}/a.sock"), "show info");
+        let info = cli_ask(&format!("{d}/a.sock"), "show info");
         seen.push((name, field(&info, "Maxconn"), field(&info, "Hard_maxconn")));
     }
     let ours = seen.iter().find(|s| s.0 == "ringlb").unwrap();

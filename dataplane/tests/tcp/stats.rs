@@ -10,7 +10,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use crate::harness::{programs, start, Backend, TempDir};
+use crate::harness::{cli_ask, programs, start, Backend, TempDir};
 
 fn cfg(dir: &TempDir, echo: &Backend, reset: &Backend, silent: &Backend, dead: u16) -> String {
     format!(
@@ -46,14 +46,6 @@ fn connect_from(src: &str, to: SocketAddr) -> TcpStream {
 fn drain(s: &mut TcpStream) -> Vec<u8> {
     let mut out = Vec::new();
     let _ = s.read_to_end(&mut out);
-    out
-}
-
-fn ask(sock: &str, line: &str) -> String {
-    let mut s = std::os::unix::net::UnixStream::connect(sock).unwrap();
-    s.write_all(format!("{line}\n").as_bytes()).unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
     out
 }
 
@@ -132,7 +124,7 @@ fn traffic(name: &str, program: &std::path::Path) -> Csv {
     // only at `timeout client`).
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let csv = parse(&ask(&sock, "show stat"));
+        let csv = parse(&cli_ask(&sock, "show stat"));
         if csv["fe/FRONTEND"]["scur"] == "0" || Instant::now() > deadline {
             return csv;
         }
