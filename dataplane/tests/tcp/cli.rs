@@ -76,7 +76,8 @@ fn cli_answers_match_haproxy() {
         let user = format!("{}/user.sock", dir.0.display());
         wait_for(&admin);
         let tcp = format!("127.0.0.1:{port}");
-        let mut got = vec![
+        let mut got =
+            vec![
             mask_state(&ask(&admin, "show servers state")),
             mask_state(&ask(&admin, "show servers state be")),
             ask(&admin, "show servers state nope"),
@@ -104,6 +105,9 @@ fn cli_answers_match_haproxy() {
             ask(&admin, "set severity-output number; set weight be"),
             ask(&admin, "set timeout cli 0"),
             ask(&admin, "set maxconn server be/s1"),
+            // No stick table: the table commands' answers at two levels.
+            ask(&admin, "show table; show table be; clear table; set table"),
+            ask(&admin, "user; show table nope key x; clear table nope; set table nope key k"),
         ];
         // haproxy proposes commands ringlb lacks too (show fd): ringlb's
         // proposals are a subset, checked below.

@@ -14,6 +14,7 @@
 pub mod commands;
 pub mod maps;
 pub mod table;
+pub mod tables;
 
 use std::cell::Cell;
 use std::rc::Rc;

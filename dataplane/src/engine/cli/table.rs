@@ -91,7 +91,9 @@ pub struct Command {
 
 /// Every command table.
 pub fn tables() -> impl Iterator<Item = &'static Command> {
-    super::commands::COMMANDS.iter()
+    super::commands::COMMANDS
+        .iter()
+        .chain(super::tables::COMMANDS)
 }
 
 fn find(args: &[String]) -> Option<&'static Command> {
