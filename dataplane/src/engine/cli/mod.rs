@@ -13,6 +13,7 @@
 
 pub mod commands;
 pub mod maps;
+pub mod sessions;
 pub mod table;
 
 use std::cell::Cell;
