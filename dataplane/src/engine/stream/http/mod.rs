@@ -86,6 +86,8 @@ struct Session<'c> {
     fe: &'c FrontendPlan,
     fh: &'c HttpPlan,
     client: &'c Conn,
+    /// The connection's place in the core's stream registry.
+    reg: &'c crate::engine::runtime::Registered<'c>,
     peer: Option<SocketAddr>,
     dst: Option<SocketAddr>,
     luid: u32,
@@ -125,7 +127,6 @@ pub(crate) async fn handle(
 ) {
     let accepted = Instant::now();
     let accept_date = SystemTime::now();
-    let _registered = core.register(fe_idx, peer);
     let plan = &core.shared.plan;
     let Some(fe) = plan.frontends.get(fe_idx) else {
         return;
@@ -134,13 +135,16 @@ pub(crate) async fn handle(
         return;
     };
     let _ = late;
+    let reg = core.register((fe_idx, luid), &client, (peer, None), true);
     // Scoped: what admission returns is moved into the session and takes
     // no second place in its future.
     let mut s = {
         let Some(admitted) = crate::engine::session::admit(core, fe_idx, fe, &client, peer) else {
             return;
         };
+        reg.set_dst(admitted.dst);
         Session {
+            reg: &reg,
             core,
             fe_idx,
             fe,
@@ -175,16 +179,18 @@ pub(crate) async fn handle(
             }
         };
         s.count += 1;
+        reg.end();
         // Whatever way the transaction ended (a 503 goes on keep-alive
         // without passing its end), its variables do not reach the next.
         s.vars.end_txn();
-        if next == Next::Close || core.kill.is_fired() {
+        if next == Next::Close || core.kill.is_fired() || reg.killed() {
             break;
         }
         since = (Instant::now(), SystemTime::now());
     }
     s.cbuf = None;
     drop(s);
+    drop(reg);
     client.shutdown_write();
 }
 
@@ -249,6 +255,12 @@ impl<'c> Session<'c> {
         start: Instant,
     ) {
         facts.tt = start.elapsed();
+        if self.reg.killed() {
+            // `shutdown session`: the transaction lost its connections as
+            // on an abort; HAProxy's stream_shutdown(SF_ERR_KILLED) says
+            // `K` in the phase it was in (KH with a 502, KD).
+            facts.termination.cause = Cause::Killed;
+        }
         // The response head's date after the request's (HAProxy's t_data
         // counts from the accept as the queue and connect times do).
         let ms = |d: Duration| u32::try_from(d.as_millis()).unwrap_or(u32::MAX);
@@ -577,6 +589,7 @@ mod tests {
     #[test]
     fn a_session_stays_small() {
         let size = future_size(super::handle);
+        eprintln!("SIZE http {size}");
         assert!(size <= 9_808, "an HTTP session's future takes {size} bytes");
     }
 }

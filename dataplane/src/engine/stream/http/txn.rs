@@ -202,6 +202,8 @@ impl<'c> Session<'c> {
             return Next::Close;
         }
         http.t_request = Some(ready.elapsed());
+        // A stream now (HAProxy's comes with the parsed head).
+        self.reg.begin(http.uniq_id, (ready, ready_date));
         // One more valid request (proxy_inc_fe_req_ctr), counted as it
         // is parsed: a stats page printed now counts itself, as HAProxy's.
         crate::engine::stats::count_request(core, self.fe_idx);
@@ -362,6 +364,7 @@ impl<'c> Session<'c> {
         let bh = be.http.as_deref().unwrap_or(fh);
         self.be_http = Some(bh);
         env.be = Some((be_idx, be));
+        self.reg.set_backend(be_idx);
         // The backend's own rules (a listen section has one set): its
         // tcp-request content rules first (AN_REQ_INSPECT_BE), then its
         // http-request rules.
@@ -639,6 +642,9 @@ impl<'c> Session<'c> {
             let res_bytes = Cell::new(0u64);
             env.server = u32::try_from(srv_idx).ok();
             let mut vars = std::mem::take(&mut self.vars);
+            let on = self
+                .reg
+                .on_server(&sconn, (be_idx, srv_idx), facts.server_addr);
             let exchange = self
                 .exchange(
                     &mut cbuf,
@@ -658,6 +664,7 @@ impl<'c> Session<'c> {
                     },
                 )
                 .await;
+            drop(on);
             self.vars = vars;
             // Nothing came back, and the failure was the server's (it
             // closed, reset, or refused the request's bytes).
@@ -705,6 +712,9 @@ impl<'c> Session<'c> {
                         && self.client.write_all(sbuf).await.is_ok();
                     if ok {
                         let mut tfacts = self.facts(ready_date);
+                        let on = self
+                            .reg
+                            .on_server(&sconn, (be_idx, srv_idx), facts.server_addr);
                         crate::engine::forward::forward(
                             core,
                             fe,
@@ -715,6 +725,7 @@ impl<'c> Session<'c> {
                             crate::engine::backend::server::shutdown_of(core, be_idx, srv_idx),
                         )
                         .await;
+                        drop(on);
                         facts.bytes_in += tfacts.bytes_in;
                         facts.bytes_out += tfacts.bytes_out;
                         facts.termination = tfacts.termination;
