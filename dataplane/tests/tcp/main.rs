@@ -27,6 +27,7 @@ mod cli;
 mod cli_agent;
 mod cli_hostile;
 mod cli_kill;
+mod cli_sess;
 mod content;
 mod fd_budget;
 mod forward;

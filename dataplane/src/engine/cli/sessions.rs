@@ -193,7 +193,7 @@ fn sess_of(id: u64) -> Option<(usize, usize)> {
 
 /// C's strtoul(s, NULL, 0) as HAProxy reads an id: leading blanks, `0x`
 /// hexadecimal, `0` octal or decimal, up to the first other character;
-/// 0 when nothing parses (or on overflow: no id is that large).
+/// 0 when nothing parses, the largest value on overflow.
 fn strtoul(s: &str) -> u64 {
     let s = s.trim_start();
     let s = s.strip_prefix('+').unwrap_or(s);
@@ -211,10 +211,11 @@ fn strtoul(s: &str) -> u64 {
     let end = digits
         .find(|c: char| !c.is_digit(radix))
         .unwrap_or(digits.len());
-    digits
-        .get(..end)
-        .and_then(|d| u64::from_str_radix(d, radix).ok())
-        .unwrap_or(0)
+    match digits.get(..end) {
+        Some("") | None => 0,
+        // strtoul's ULONG_MAX on overflow.
+        Some(d) => u64::from_str_radix(d, radix).unwrap_or(u64::MAX),
+    }
 }
 
 async fn sessions(core: &Rc<Core>) -> Vec<super::CoreSessions> {
@@ -269,5 +270,33 @@ fn human(d: Duration) -> String {
         60..=3599 => format!("{}m{}s", s / 60, s % 60),
         3600..=86399 => format!("{}h{}m", s / 3600, s / 60 % 60),
         _ => format!("{}d{}h", s / 86400, s / 3600 % 24),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{sess_id, sess_of, strtoul};
+
+    #[test]
+    fn ids_read_as_haproxy_reads_a_pointer() {
+        assert_eq!(strtoul(""), 0);
+        assert_eq!(strtoul("abc"), 0);
+        assert_eq!(strtoul("0x"), 0);
+        assert_eq!(strtoul("0x1f"), 31);
+        assert_eq!(strtoul("0X1fzz"), 31);
+        assert_eq!(strtoul("  12"), 12);
+        assert_eq!(strtoul("017"), 15);
+        assert_eq!(strtoul("08"), 0);
+        assert_eq!(strtoul("0xffffffffffffffffff"), u64::MAX);
+    }
+
+    #[test]
+    fn an_id_names_its_core_and_slot() {
+        for (core, key) in [(0, 0), (1, 7), (63, 0xffff_ffff)] {
+            let id = sess_id(core, key);
+            assert_ne!(id, 0);
+            assert_eq!(sess_of(id), Some((core, key)));
+        }
+        assert_eq!(sess_of(0x1234), None);
     }
 }

@@ -131,9 +131,10 @@ impl Core {
 
     /// `shutdown session`: kill the stream in slot `key` (false: no such
     /// stream). Its server connection is shut down; so is its client's
-    /// in TCP mode, or in HTTP before a server is connected (an HTTP
-    /// transaction that loses its server answers 502 or cuts its response
-    /// as on a server's abort, HAProxy's `KH` and `KD`, then closes).
+    /// in TCP mode, or in HTTP before a server is connected. An HTTP
+    /// transaction that loses its server answers 502 (`KH`; the client
+    /// connection goes on, as HAProxy's) or cuts its response (`KD`, the
+    /// client connection closed) as on a server's abort.
     pub fn kill_stream(&self, key: usize) -> bool {
         let (client, server, http) = {
             let mut streams = self.streams.borrow_mut();
@@ -193,6 +194,7 @@ impl<'a> Registered<'a> {
     pub fn begin(&self, id: u32, (since, date): (Instant, SystemTime)) {
         self.update(|e| {
             e.idle = false;
+            e.killed = false;
             e.uniq_id = id;
             e.accepted = since;
             e.accept_date = date;

@@ -183,7 +183,7 @@ pub(crate) async fn handle(
         // Whatever way the transaction ended (a 503 goes on keep-alive
         // without passing its end), its variables do not reach the next.
         s.vars.end_txn();
-        if next == Next::Close || core.kill.is_fired() || reg.killed() {
+        if next == Next::Close || core.kill.is_fired() {
             break;
         }
         since = (Instant::now(), SystemTime::now());

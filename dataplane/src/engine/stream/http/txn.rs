@@ -675,13 +675,15 @@ impl<'c> Session<'c> {
                     false
                 ))
             );
-            if reused && silent && self.req.body == Body::None && res_bytes.get() == 0 {
+            // A killed stream is not sent again.
+            let killed = self.reg.killed();
+            if reused && silent && self.req.body == Body::None && res_bytes.get() == 0 && !killed {
                 drop(sconn);
                 queue::offer(core, be_idx, srv_idx, true);
                 reuse_now = false;
                 continue;
             }
-            if retry.wanted(&exchange.1, res_bytes.get()) {
+            if !killed && retry.wanted(&exchange.1, res_bytes.get()) {
                 // Sent again (do_l7_retry): the connection closed, its
                 // slot given back, the client's bytes as they came.
                 drop(sconn);
@@ -764,6 +766,13 @@ impl<'c> Session<'c> {
                         req_done,
                     )
                     .await;
+            }
+            Err((_, false)) if !first && self.reg.killed() => {
+                // `shutdown session` on a request that is not its
+                // connection's first, before its response: HAProxy's
+                // abort_keep_alive closes the client without a word and
+                // without a log line (the client may send it again).
+                log_level = Some(None);
             }
             Err((res_end, sent_head)) => {
                 // No valid response head: HAProxy's failed_resp
