@@ -326,6 +326,15 @@ fn tcp_streams_are_killed_by_id(name: &str, program: &Path) {
             "{name}"
         );
     }
+    // No abort counted, as HAProxy's.
+    let stat = cli_ask(&sock, "show stat");
+    for (px, sv) in [("be", "BACKEND"), ("be", "s1")] {
+        assert_eq!(
+            ["cli_abrt", "srv_abrt", "eresp"].map(|f| stat_field(&stat, px, sv, f)),
+            ["0", "0", "0"],
+            "{name}: {px}/{sv}"
+        );
+    }
     // The others live on.
     for (c, _) in &mut clients {
         c.write_all(b"pong").unwrap();
@@ -358,6 +367,23 @@ on_both!(
     tcp_streams_are_killed_by_id_on_haproxy,
     tcp_streams_are_killed_by_id_on_ringlb
 );
+
+/// Field `field` of the `show stat` row of `px`/`sv`.
+fn stat_field(csv: &str, px: &str, sv: &str, field: &str) -> String {
+    let header: Vec<&str> = csv
+        .lines()
+        .next()
+        .unwrap()
+        .trim_start_matches("# ")
+        .split(',')
+        .collect();
+    let col = header.iter().position(|h| *h == field).unwrap();
+    let row = csv
+        .lines()
+        .find(|l| l.starts_with(&format!("{px},{sv},")))
+        .unwrap_or_else(|| panic!("no {px}/{sv} row in {csv}"));
+    row.split(',').nth(col).unwrap_or("").to_string()
+}
 
 fn get(c: &mut TcpStream, path: &str) {
     c.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
@@ -469,6 +495,29 @@ fn http_streams_are_killed_by_id(name: &str, program: &Path) {
             read_to(c, b"ok", name);
         }
     }
+    // The counters as HAProxy's: a KH response failed (eresp), a KD one
+    // cut by the server (srv_abrt).
+    let hangs = all
+        .iter()
+        .filter(|s| clients.iter().position(|(_, p)| *p == s.port).unwrap() % 2 == 1)
+        .count();
+    let stat = cli_ask(&sock, "show stat");
+    for (px, sv) in [("beh", "BACKEND"), ("beh", "s1")] {
+        assert_eq!(
+            ["eresp", "cli_abrt", "srv_abrt"].map(|f| stat_field(&stat, px, sv, f)),
+            [
+                hangs.to_string(),
+                "0".into(),
+                (all.len() - hangs).to_string()
+            ],
+            "{name}: {px}/{sv}"
+        );
+    }
+    assert_eq!(
+        stat_field(&stat, "feh", "FRONTEND", "hrsp_5xx"),
+        hangs.to_string(),
+        "{name}"
+    );
     // The idle connection lived on. A request that is not its
     // connection's first, killed before its response: HAProxy's
     // abort_keep_alive closes the client without a word or a log line.

@@ -258,7 +258,19 @@ impl<'c> Session<'c> {
         if self.reg.killed() {
             // `shutdown session`: the transaction lost its connections as
             // on an abort; HAProxy's stream_shutdown(SF_ERR_KILLED) says
-            // `K` in the phase it was in (KH with a 502, KD).
+            // `K` in the phase it was in (KH with a 502, KD). A response
+            // cut counts as the server's abort (http_ana's return_srv_abort
+            // sees its side shut), not as a failed one (no error on it).
+            if facts.termination.phase == crate::log::termination::Phase::Data {
+                use crate::engine::runtime::counters::{Be, Fe};
+                let at = be_at.map(|(b, _)| (b, facts.server));
+                crate::engine::stats::count_fe_be(
+                    self.core,
+                    self.fe_idx,
+                    at,
+                    (Fe::SrvAbrt, Be::SrvAbrt),
+                );
+            }
             facts.termination.cause = Cause::Killed;
         }
         // The response head's date after the request's (HAProxy's t_data
