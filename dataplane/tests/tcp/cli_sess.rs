@@ -563,3 +563,50 @@ on_both!(
     http_streams_are_killed_by_id_on_haproxy,
     http_streams_are_killed_by_id_on_ringlb
 );
+
+/// A stream killed while `tcp-request content` rules wait for its bytes
+/// is closed at once, never connected, and logs `KR` (ringlb only:
+/// haproxy 2.6 leaves such a stream open until a timeout,
+/// docs/differences.md).
+#[test]
+fn a_stream_killed_in_its_content_rules_is_closed() {
+    let (tx, _) = mpsc::channel();
+    let srv = echo_server(tx);
+    let dir = TempDir::new("cli-sess");
+    let cfg = format!(
+        "global\n    log stdout format raw local0\n    stats socket {}/admin.sock level admin\n\
+         defaults\n    mode tcp\n    log global\n    option tcplog\n    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\n\
+         frontend fe\n    bind fd@3\n    tcp-request inspect-delay 10s\n    tcp-request content accept if {{ req.len gt 10 }}\n    default_backend be\n\
+         backend be\n    server s1 {srv}\n",
+        dir.0.display()
+    );
+    let p = start("ringlb", &crate::harness::ringlb(), &cfg);
+    let sock = format!("{}/admin.sock", dir.0.display());
+    let mut c = p.connect();
+    c.write_all(b"hi").unwrap();
+    let port = c.local_addr().unwrap().port();
+    let end = Instant::now() + DEADLINE;
+    let s = loop {
+        if let Some(s) = streams("ringlb", &sock, "fe")
+            .into_iter()
+            .find(|s| s.port == port)
+        {
+            break s;
+        }
+        assert!(Instant::now() < end, "no stream from {port}");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    // No backend before the switching rules.
+    let line = cli_ask(&sock, "show sess");
+    assert!(line.contains(" be=<NONE> srv=<none> "), "{line}");
+    let t = Instant::now();
+    assert_eq!(cli_ask(&sock, &format!("shutdown session {}", s.id)), "\n");
+    read_until_closed(&mut c, DEADLINE, "killed in its rules");
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    let l = TcpLog::parse(&log_line(&p, "ringlb", |l| TcpLog::try_parse(l).is_some()));
+    assert_eq!(
+        (l.server.as_str(), l.termination.as_str(), l.tc.as_str()),
+        ("<NOSRV>", "KR", "-1"),
+        "{l:?}"
+    );
+}

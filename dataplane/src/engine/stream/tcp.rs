@@ -161,10 +161,18 @@ pub(crate) async fn handle_with_rules(
         .unwrap_or_default();
     let mut st = Box::new(tcp_rules::StreamRules::new(admitted.vars, caps));
     let mut facts = new_facts(core, fe, (accept_date, peer, luid, dst));
-    reg.set_stream(facts.uniq_id, fe.backend);
+    // No backend before the switching rules (HAProxy's be=<NONE>).
+    reg.set_stream(facts.uniq_id, None);
     let switched = match tcp_rules::before_connect(core, fe, &client, (peer, dst), &mut st).await {
-        Ok(s) => s,
-        Err((refused, be)) => {
+        Ok(s) if !reg.killed() => s,
+        r => {
+            // Killed while its content was inspected (its client shut
+            // down): not connected, `KR`.
+            let (refused, be) = match r {
+                Ok(s) => (killed_in_rules(), s.backend),
+                Err((_, be)) if reg.killed() => (killed_in_rules(), be),
+                Err(e) => e,
+            };
             let be_at = be.and_then(|i| plan.backends.get(i).map(|b| (i, b)));
             refuse(
                 core,
@@ -345,6 +353,15 @@ fn killed(reg: &crate::engine::runtime::Registered<'_>, facts: &mut StreamFacts)
             },
         };
     }
+}
+
+/// A stream killed while its content rules waited: closed as a refused
+/// one, logged `KR`.
+fn killed_in_rules() -> tcp_rules::Refused {
+    tcp_rules::Refused::Client(Termination {
+        cause: Cause::Killed,
+        phase: Phase::Request,
+    })
 }
 
 /// `session::admit` for a stream without rules: the address the client
