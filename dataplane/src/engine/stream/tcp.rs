@@ -829,7 +829,6 @@ mod tests {
     #[test]
     fn a_stream_stays_small() {
         let size = future_size(super::handle);
-        eprintln!("SIZE tcp {size}");
         assert!(size <= 2464, "a stream's future takes {size} bytes");
         // With rules (a task type of its own): 2,824 bytes, their state
         // boxed, the inspection's and switching's futures inline, the
@@ -837,7 +836,6 @@ mod tests {
         // retries' state, +32, and `balance hash`'s key, +40; 2,832 with
         // the server's shutdown wait, +8).
         let size = future_size(super::handle_with_rules);
-        eprintln!("SIZE tcpr {size}");
         assert!(size <= 2832, "a stream with rules takes {size} bytes");
     }
 }
