@@ -28,6 +28,7 @@ mod cli_agent;
 mod cli_hostile;
 mod cli_kill;
 mod cli_kinds;
+mod cli_sess;
 mod content;
 mod fd_budget;
 mod forward;

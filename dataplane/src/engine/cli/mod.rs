@@ -13,6 +13,7 @@
 
 pub mod commands;
 pub mod maps;
+pub mod sessions;
 pub mod table;
 pub mod tables;
 
@@ -252,8 +253,11 @@ fn bind_tcp(sa: std::net::SocketAddr) -> std::io::Result<std::net::TcpListener> 
 /// A question the CLI asks every core, answered on the core.
 #[derive(Debug, Clone)]
 pub enum Ask {
-    /// Its live streams: (registry key, age).
+    /// Its live streams.
     Sessions(flume::Sender<CoreSessions>),
+    /// `shutdown session`: kill the stream in this registry slot, then
+    /// answer whether there was one.
+    Kill(usize, flume::Sender<bool>),
     /// `clear counters all`: zero this core's counter block (its one
     /// writer), then answer the core's id.
     ClearCounters(flume::Sender<usize>),
@@ -278,8 +282,10 @@ pub struct SessInfo {
     /// Its registry key on its core.
     pub key: usize,
     pub age: Duration,
-    pub frontend: u32,
-    pub src: Option<std::net::SocketAddr>,
+    pub entry: super::runtime::StreamEntry,
+    /// The address the client reached, and the server connection's own.
+    pub dst: Option<std::net::SocketAddr>,
+    pub back: Option<std::net::SocketAddr>,
 }
 
 /// A question reached `core` (see [`Ask`]).
@@ -290,17 +296,25 @@ pub fn answer(core: &Core, ask: Ask) {
                 .streams
                 .borrow()
                 .iter()
-                .map(|(key, e)| SessInfo {
-                    key,
-                    age: e.accepted.elapsed(),
-                    frontend: e.frontend,
-                    src: e.src,
+                .filter(|(_, e)| !e.idle)
+                .map(|(key, e)| {
+                    let (dst, back) = e.local_addrs();
+                    SessInfo {
+                        key,
+                        age: e.accepted.elapsed(),
+                        entry: e.clone(),
+                        dst,
+                        back,
+                    }
                 })
                 .collect();
             let _ = reply.try_send(CoreSessions {
                 core: core.id,
                 streams,
             });
+        }
+        Ask::Kill(key, reply) => {
+            let _ = reply.try_send(core.kill_stream(key));
         }
         Ask::ClearCounters(reply) => {
             core.shared.stats.clear_block(core.id);

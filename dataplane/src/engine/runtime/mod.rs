@@ -8,6 +8,7 @@
 pub mod buffer;
 pub mod counters;
 pub mod mesh;
+pub mod registry;
 pub mod timer;
 pub mod topology;
 
@@ -28,6 +29,7 @@ use super::backend::queue;
 use super::listener::Bound;
 use super::Process;
 use crate::balance::{Balancer, ServerState};
+pub use registry::{Registered, StreamEntry};
 
 /// Buffer size for flows that proved bulk: four default buffers per I/O.
 pub const BULK_BUFSIZE: usize = 64 * 1024;
@@ -227,30 +229,6 @@ impl LogNames {
     }
 }
 
-/// A live stream in its core's registry.
-#[derive(Debug, Clone, Copy)]
-pub struct StreamEntry {
-    pub accepted: std::time::Instant,
-    /// Its frontend (plan index) and client address (`show sess`).
-    pub frontend: u32,
-    pub src: Option<std::net::SocketAddr>,
-}
-
-/// A stream's place in its core's registry, removed when dropped.
-#[derive(Debug)]
-pub struct Registered<'a> {
-    core: &'a Core,
-    key: usize,
-}
-
-impl Drop for Registered<'_> {
-    fn drop(&mut self) {
-        if let Ok(mut s) = self.core.streams.try_borrow_mut() {
-            s.try_remove(self.key);
-        }
-    }
-}
-
 impl Core {
     /// The next stream's number (HAProxy's `uniq_id`, `%rt`): the core's
     /// own count interleaved with the other cores' (core `i` of `n` gives
@@ -262,16 +240,6 @@ impl Core {
         self.stream_ids.set(n.wrapping_add(1));
         n.wrapping_mul(self.cores)
             .wrapping_add(u32::try_from(self.id).unwrap_or(0))
-    }
-
-    /// Enter a stream in the registry for as long as the guard lives.
-    pub fn register(&self, frontend: usize, src: Option<std::net::SocketAddr>) -> Registered<'_> {
-        let key = self.streams.borrow_mut().insert(StreamEntry {
-            accepted: std::time::Instant::now(),
-            frontend: u32::try_from(frontend).unwrap_or(u32::MAX),
-            src,
-        });
-        Registered { core: self, key }
     }
 
     /// This core's state; with `flush`, its pools are emptied first.

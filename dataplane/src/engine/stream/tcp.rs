@@ -69,7 +69,7 @@ pub(crate) async fn handle(
 ) {
     let start = Instant::now();
     let accept_date = SystemTime::now();
-    let _registered = core.register(fe_idx, peer);
+    let reg = core.register((fe_idx, luid), &client, (peer, None), false);
     let plan = &core.shared.plan;
     let Some(fe) = plan.frontends.get(fe_idx) else {
         return;
@@ -77,7 +77,9 @@ pub(crate) async fn handle(
     let Some(dst) = admit_dst(core, fe_idx, fe, &client, peer) else {
         return;
     };
+    reg.set_dst(dst);
     let mut facts = new_facts(core, fe, (accept_date, peer, luid, dst));
+    reg.set_stream(facts.uniq_id, fe.backend);
     let Some((be_idx, be)) = fe
         .backend
         .and_then(|i| plan.backends.get(i).map(|b| (i, b)))
@@ -99,6 +101,7 @@ pub(crate) async fn handle(
         Ok(connected) => {
             let srv_idx = connected.server;
             let server = connected.record(&mut facts);
+            reg.mark_server(&server, (be_idx, srv_idx), facts.server_addr);
             log_early(core, (fe_idx, fe), (be_idx, be), &facts, start, None);
             forward(
                 core,
@@ -110,12 +113,15 @@ pub(crate) async fn handle(
                 crate::engine::backend::server::shutdown_of(core, be_idx, srv_idx),
             )
             .await;
+            killed(&reg, &mut facts);
             // The slot goes to the oldest waiter that may use it, or is freed.
             queue::offer(core, be_idx, srv_idx, true);
+            reg.unmark_server();
             drop(server);
         }
         Err(failure) => {
             failure.record(&mut facts);
+            killed(&reg, &mut facts);
             close_unserved(&client);
         }
     }
@@ -139,7 +145,6 @@ pub(crate) async fn handle_with_rules(
 ) {
     let start = Instant::now();
     let accept_date = SystemTime::now();
-    let _registered = core.register(fe_idx, peer);
     let plan = &core.shared.plan;
     let Some(fe) = plan.frontends.get(fe_idx) else {
         return;
@@ -148,6 +153,7 @@ pub(crate) async fn handle_with_rules(
         return;
     };
     let dst = admitted.dst;
+    let reg = core.register((fe_idx, luid), &client, (peer, dst), false);
     let caps = fe
         .tcp
         .as_deref()
@@ -155,9 +161,18 @@ pub(crate) async fn handle_with_rules(
         .unwrap_or_default();
     let mut st = Box::new(tcp_rules::StreamRules::new(admitted.vars, caps));
     let mut facts = new_facts(core, fe, (accept_date, peer, luid, dst));
+    // No backend before the switching rules (HAProxy's be=<NONE>).
+    reg.set_stream(facts.uniq_id, None);
     let switched = match tcp_rules::before_connect(core, fe, &client, (peer, dst), &mut st).await {
-        Ok(s) => s,
-        Err((refused, be)) => {
+        Ok(s) if !reg.killed() => s,
+        r => {
+            // Killed while its content was inspected (its client shut
+            // down): not connected, `KR`.
+            let (refused, be) = match r {
+                Ok(s) => (killed_in_rules(), s.backend),
+                Err((_, be)) if reg.killed() => (killed_in_rules(), be),
+                Err(e) => e,
+            };
             let be_at = be.and_then(|i| plan.backends.get(i).map(|b| (i, b)));
             refuse(
                 core,
@@ -186,6 +201,7 @@ pub(crate) async fn handle_with_rules(
     }
     facts.beconn = be.beconn.inc();
     crate::engine::stats::count_backend_stream(core, be_idx, facts.beconn);
+    reg.set_stream(facts.uniq_id, Some(be_idx));
     // use-server: the server is used directly (SF_DIRECT), as a
     // persistence cookie's. `balance rdp-cookie`: the cookie read by the
     // rules is the key (get_server_rch; none yet: round robin).
@@ -217,6 +233,7 @@ pub(crate) async fn handle_with_rules(
         Ok(connected) => {
             let srv_idx = connected.server;
             let server = connected.record(&mut facts);
+            reg.mark_server(&server, (be_idx, srv_idx), facts.server_addr);
             log_early(core, (fe_idx, fe), (be_idx, be), &facts, start, Some(&st));
             // What the rules read goes first.
             let sent = match st.req.as_mut() {
@@ -248,11 +265,14 @@ pub(crate) async fn handle_with_rules(
             }
             facts.bytes_in += st.bytes_in;
             facts.bytes_out += st.bytes_out;
+            killed(&reg, &mut facts);
             queue::offer(core, be_idx, srv_idx, true);
+            reg.unmark_server();
             drop(server);
         }
         Err(failure) => {
             failure.record(&mut facts);
+            killed(&reg, &mut facts);
             facts.bytes_in = st.bytes_in;
             close_unserved(&client);
         }
@@ -317,6 +337,31 @@ async fn response_rules<'c>(
         ResVerdict::Failed(t) => facts.termination = t,
     }
     false
+}
+
+/// `shutdown session` killed the stream (see `runtime::registry`): HAProxy's
+/// stream_shutdown(SF_ERR_KILLED) closes both sides as a normal end would,
+/// so the data phase logs `K-`; a failed connect keeps its phase.
+fn killed(reg: &crate::engine::runtime::Registered<'_>, facts: &mut StreamFacts) {
+    if reg.killed() {
+        facts.termination = Termination {
+            cause: Cause::Killed,
+            phase: match facts.termination.cause {
+                Cause::None => Phase::None,
+                _ if facts.tc.is_some() => Phase::None,
+                _ => facts.termination.phase,
+            },
+        };
+    }
+}
+
+/// A stream killed while its content rules waited: closed as a refused
+/// one, logged `KR`.
+fn killed_in_rules() -> tcp_rules::Refused {
+    tcp_rules::Refused::Client(Termination {
+        cause: Cause::Killed,
+        phase: Phase::Request,
+    })
 }
 
 /// `session::admit` for a stream without rules: the address the client

@@ -86,6 +86,8 @@ struct Session<'c> {
     fe: &'c FrontendPlan,
     fh: &'c HttpPlan,
     client: &'c Conn,
+    /// The connection's place in the core's stream registry.
+    reg: &'c crate::engine::runtime::Registered<'c>,
     peer: Option<SocketAddr>,
     dst: Option<SocketAddr>,
     luid: u32,
@@ -125,7 +127,6 @@ pub(crate) async fn handle(
 ) {
     let accepted = Instant::now();
     let accept_date = SystemTime::now();
-    let _registered = core.register(fe_idx, peer);
     let plan = &core.shared.plan;
     let Some(fe) = plan.frontends.get(fe_idx) else {
         return;
@@ -134,13 +135,16 @@ pub(crate) async fn handle(
         return;
     };
     let _ = late;
+    let reg = core.register((fe_idx, luid), &client, (peer, None), true);
     // Scoped: what admission returns is moved into the session and takes
     // no second place in its future.
     let mut s = {
         let Some(admitted) = crate::engine::session::admit(core, fe_idx, fe, &client, peer) else {
             return;
         };
+        reg.set_dst(admitted.dst);
         Session {
+            reg: &reg,
             core,
             fe_idx,
             fe,
@@ -175,6 +179,7 @@ pub(crate) async fn handle(
             }
         };
         s.count += 1;
+        reg.end();
         // Whatever way the transaction ended (a 503 goes on keep-alive
         // without passing its end), its variables do not reach the next.
         s.vars.end_txn();
@@ -185,6 +190,7 @@ pub(crate) async fn handle(
     }
     s.cbuf = None;
     drop(s);
+    drop(reg);
     client.shutdown_write();
 }
 
@@ -249,6 +255,24 @@ impl<'c> Session<'c> {
         start: Instant,
     ) {
         facts.tt = start.elapsed();
+        if self.reg.killed() {
+            // `shutdown session`: the transaction lost its connections as
+            // on an abort; HAProxy's stream_shutdown(SF_ERR_KILLED) says
+            // `K` in the phase it was in (KH with a 502, KD). A response
+            // cut counts as the server's abort (http_ana's return_srv_abort
+            // sees its side shut), not as a failed one (no error on it).
+            if facts.termination.phase == crate::log::termination::Phase::Data {
+                use crate::engine::runtime::counters::{Be, Fe};
+                let at = be_at.map(|(b, _)| (b, facts.server));
+                crate::engine::stats::count_fe_be(
+                    self.core,
+                    self.fe_idx,
+                    at,
+                    (Fe::SrvAbrt, Be::SrvAbrt),
+                );
+            }
+            facts.termination.cause = Cause::Killed;
+        }
         // The response head's date after the request's (HAProxy's t_data
         // counts from the accept as the queue and connect times do).
         let ms = |d: Duration| u32::try_from(d.as_millis()).unwrap_or(u32::MAX);
@@ -571,7 +595,8 @@ mod tests {
     /// and server, the timers across attempts; 64 the idle pool's
     /// accounting: the in-use guard, the requests a connection served; 8
     /// the NTLM binding's flag; 40 the exchange's watch of its server's
-    /// shutdown). Several times what HAProxy holds for an idle
+    /// shutdown; 24 the stream registry's reference and the server
+    /// connection's mark, for `show sess` and `shutdown session`). Several times what HAProxy holds for an idle
     /// keep-alive connection (it frees the stream between requests): see
     /// docs/differences.md. It must not grow unnoticed.
     #[test]

@@ -202,6 +202,8 @@ impl<'c> Session<'c> {
             return Next::Close;
         }
         http.t_request = Some(ready.elapsed());
+        // A stream now (HAProxy's comes with the parsed head).
+        self.reg.begin(http.uniq_id, (ready, ready_date));
         // One more valid request (proxy_inc_fe_req_ctr), counted as it
         // is parsed: a stats page printed now counts itself, as HAProxy's.
         crate::engine::stats::count_request(core, self.fe_idx);
@@ -362,6 +364,7 @@ impl<'c> Session<'c> {
         let bh = be.http.as_deref().unwrap_or(fh);
         self.be_http = Some(bh);
         env.be = Some((be_idx, be));
+        self.reg.set_backend(be_idx);
         // The backend's own rules (a listen section has one set): its
         // tcp-request content rules first (AN_REQ_INSPECT_BE), then its
         // http-request rules.
@@ -639,6 +642,9 @@ impl<'c> Session<'c> {
             let res_bytes = Cell::new(0u64);
             env.server = u32::try_from(srv_idx).ok();
             let mut vars = std::mem::take(&mut self.vars);
+            let on = self
+                .reg
+                .on_server(&sconn, (be_idx, srv_idx), facts.server_addr);
             let exchange = self
                 .exchange(
                     &mut cbuf,
@@ -658,6 +664,7 @@ impl<'c> Session<'c> {
                     },
                 )
                 .await;
+            drop(on);
             self.vars = vars;
             // Nothing came back, and the failure was the server's (it
             // closed, reset, or refused the request's bytes).
@@ -668,13 +675,15 @@ impl<'c> Session<'c> {
                     false
                 ))
             );
-            if reused && silent && self.req.body == Body::None && res_bytes.get() == 0 {
+            // A killed stream is not sent again.
+            let killed = self.reg.killed();
+            if reused && silent && self.req.body == Body::None && res_bytes.get() == 0 && !killed {
                 drop(sconn);
                 queue::offer(core, be_idx, srv_idx, true);
                 reuse_now = false;
                 continue;
             }
-            if retry.wanted(&exchange.1, res_bytes.get()) {
+            if !killed && retry.wanted(&exchange.1, res_bytes.get()) {
                 // Sent again (do_l7_retry): the connection closed, its
                 // slot given back, the client's bytes as they came.
                 drop(sconn);
@@ -705,6 +714,9 @@ impl<'c> Session<'c> {
                         && self.client.write_all(sbuf).await.is_ok();
                     if ok {
                         let mut tfacts = self.facts(ready_date);
+                        let on = self
+                            .reg
+                            .on_server(&sconn, (be_idx, srv_idx), facts.server_addr);
                         crate::engine::forward::forward(
                             core,
                             fe,
@@ -715,6 +727,7 @@ impl<'c> Session<'c> {
                             crate::engine::backend::server::shutdown_of(core, be_idx, srv_idx),
                         )
                         .await;
+                        drop(on);
                         facts.bytes_in += tfacts.bytes_in;
                         facts.bytes_out += tfacts.bytes_out;
                         facts.termination = tfacts.termination;
@@ -753,6 +766,13 @@ impl<'c> Session<'c> {
                         req_done,
                     )
                     .await;
+            }
+            Err((_, false)) if !first && self.reg.killed() => {
+                // `shutdown session` on a request that is not its
+                // connection's first, before its response: HAProxy's
+                // abort_keep_alive closes the client without a word and
+                // without a log line (the client may send it again).
+                log_level = Some(None);
             }
             Err((res_end, sent_head)) => {
                 // No valid response head: HAProxy's failed_resp
