@@ -110,11 +110,85 @@ pub struct CheckPlan {
     pub health_now: std::sync::atomic::AtomicU32,
 }
 
-/// Server (b, s) forced up, stopping or down by the runtime API
-/// (srv_set_running / _stopping / _stopped with "changed from CLI"): its
-/// line, and its trackers following.
-pub fn set_state_from_cli(core: &super::runtime::Core, b: usize, s: usize, to: health::Transition) {
-    if run::set_state(core, b, s, to, run::Why::Said("changed from CLI"), 0) {
+/// Server (b, s) forced up, stopping or down by the runtime API or the
+/// stats page (`set server health`, `hrunn`...: the check's counter to
+/// fully up or 0, then srv_set_running / _stopping / _stopped with
+/// `reason`): its line, and its trackers following.
+pub fn force_health(
+    core: &super::runtime::Core,
+    b: usize,
+    s: usize,
+    to: health::Transition,
+    reason: &str,
+) {
+    if let Some(k) = core.shared.plan.checks.check_of(b, s) {
+        let h = if to == health::Transition::Down {
+            0
+        } else {
+            k.rise + k.fall - 1
+        };
+        k.health_now.store(h, std::sync::atomic::Ordering::Relaxed);
+        if let Some(ch) = core
+            .shared
+            .stats
+            .changes(super::runtime::counters::Obj::Srv(b, s))
+        {
+            ch.health.store(h, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+    force_state(core, b, s, to, reason);
+}
+
+/// Server (b, s)'s agent forced up or down (`set server agent`, `arunn`,
+/// `adown`): its counter, then the server's state with `reason`. False
+/// when the server has no enabled agent.
+pub fn force_agent(
+    core: &super::runtime::Core,
+    b: usize,
+    s: usize,
+    up: bool,
+    reason: &str,
+) -> bool {
+    let Some(a) = core
+        .shared
+        .plan
+        .checks
+        .agent_of(b, s)
+        .filter(|a| a.ctl.enabled())
+    else {
+        return false;
+    };
+    a.health
+        .store(u32::from(up), std::sync::atomic::Ordering::Relaxed);
+    let to = if up {
+        health::Transition::Up
+    } else {
+        health::Transition::Down
+    };
+    force_state(core, b, s, to, reason);
+    true
+}
+
+/// `enable|disable health|agent` and the stats page's `ehlth`, `dhlth`,
+/// `eagent`, `dagent`: false when the server has no such check.
+pub fn enable(core: &super::runtime::Core, b: usize, s: usize, agent: bool, on: bool) -> bool {
+    let checks = &core.shared.plan.checks;
+    let ctl = if agent {
+        checks.agent_of(b, s).map(|a| &a.ctl)
+    } else {
+        checks.check_of(b, s).map(|k| &k.ctl)
+    };
+    ctl.map(|c| c.set_enabled(on)).is_some()
+}
+
+fn force_state(
+    core: &super::runtime::Core,
+    b: usize,
+    s: usize,
+    to: health::Transition,
+    reason: &str,
+) {
+    if run::set_state(core, b, s, to, run::Why::Said(reason), 0) {
         run::follow_trackers(core, &trackers_of_server(core, b, s), (b, s), to);
     }
 }

@@ -5,7 +5,6 @@
 //! their next run (`checks::control`).
 
 use std::net::IpAddr;
-use std::sync::atomic::Ordering;
 
 use super::table::Ctx;
 use super::{Reply, LOG_WARNING};
@@ -21,11 +20,14 @@ const ENABLED: u8 = 4;
 const PAUSED: u8 = 8;
 const AGENT: u8 = 16;
 
-fn check<'a>(core: &'a Core, b: usize, s: usize) -> Option<&'a CheckPlan> {
+/// The reason a forced state change gives in its line.
+const FROM_CLI: &str = "changed from CLI";
+
+fn check(core: &Core, b: usize, s: usize) -> Option<&CheckPlan> {
     core.shared.plan.checks.check_of(b, s)
 }
 
-fn agent<'a>(core: &'a Core, b: usize, s: usize) -> Option<&'a AgentPlan> {
+fn agent(core: &Core, b: usize, s: usize) -> Option<&AgentPlan> {
     core.shared.plan.checks.agent_of(b, s)
 }
 
@@ -39,21 +41,12 @@ pub fn onoff(c: &mut Ctx<'_>, agent_check: bool, on: bool) -> Reply {
         Ok(x) => x,
         Err(r) => return r,
     };
-    let ctl = if agent_check {
-        agent(c.core, b, s).map(|a| &a.ctl)
+    if crate::engine::checks::enable(c.core, b, s, agent_check, on) || !on {
+        Reply::Empty
+    } else if agent_check {
+        Reply::err("Agent was not configured on this server, cannot enable.\n")
     } else {
-        check(c.core, b, s).map(|k| &k.ctl)
-    };
-    match ctl {
-        Some(ctl) => {
-            ctl.set_enabled(on);
-            Reply::Empty
-        }
-        None if !on => Reply::Empty,
-        None if agent_check => {
-            Reply::err("Agent was not configured on this server, cannot enable.\n")
-        }
-        None => Reply::err("Health check was not configured on this server, cannot enable.\n"),
+        Reply::err("Health check was not configured on this server, cannot enable.\n")
     }
 }
 
@@ -138,24 +131,13 @@ fn set_health(c: &Ctx<'_>, b: usize, s: usize) -> Reply {
     if crate::engine::checks::admin::tracked(core, b, s).is_some() {
         return Reply::err("cannot change health on a tracking server.\n");
     }
-    let (to, up) = match c.arg(4) {
-        "up" => (Transition::Up, true),
-        "stopping" => (Transition::Stopping, true),
-        "down" => (Transition::Down, false),
+    let to = match c.arg(4) {
+        "up" => Transition::Up,
+        "stopping" => Transition::Stopping,
+        "down" => Transition::Down,
         _ => return Reply::err("'set server <srv> health' expects 'up', 'stopping', or 'down'.\n"),
     };
-    if let Some(k) = check(core, b, s) {
-        let h = if up { k.rise + k.fall - 1 } else { 0 };
-        k.health_now.store(h, Ordering::Relaxed);
-        if let Some(ch) = core
-            .shared
-            .stats
-            .changes(crate::engine::runtime::counters::Obj::Srv(b, s))
-        {
-            ch.health.store(h, Ordering::Relaxed);
-        }
-    }
-    crate::engine::checks::set_state_from_cli(core, b, s, to);
+    crate::engine::checks::force_health(core, b, s, to, FROM_CLI);
     Reply::Empty
 }
 
@@ -163,16 +145,15 @@ fn set_health(c: &Ctx<'_>, b: usize, s: usize) -> Reply {
 /// server's state, as `health` does.
 fn set_agent(c: &Ctx<'_>, b: usize, s: usize) -> Reply {
     let core = c.core;
-    let Some(a) = agent(core, b, s).filter(|a| a.ctl.enabled()) else {
+    if agent(core, b, s).filter(|a| a.ctl.enabled()).is_none() {
         return Reply::err("agent checks are not enabled on this server.\n");
-    };
-    let (to, h) = match c.arg(4) {
-        "up" => (Transition::Up, 1),
-        "down" => (Transition::Down, 0),
+    }
+    let up = match c.arg(4) {
+        "up" => true,
+        "down" => false,
         _ => return Reply::err("'set server <srv> agent' expects 'up' or 'down'.\n"),
     };
-    a.health.store(h, Ordering::Relaxed);
-    crate::engine::checks::set_state_from_cli(core, b, s, to);
+    crate::engine::checks::force_agent(core, b, s, up, FROM_CLI);
     Reply::Empty
 }
 
