@@ -597,3 +597,95 @@ fn agent_driven_status_matches_haproxy() {
         assert_eq!(ours, theirs);
     }
 }
+
+/// One admin POST to the stats page at `addr`: the `st=` of its
+/// redirect.
+fn page_post(addr: SocketAddr, form: &str) -> String {
+    let mut c = std::net::TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(DEADLINE)).unwrap();
+    let req = format!(
+        "POST /st HTTP/1.1\r\nHost: a\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{form}",
+        form.len()
+    );
+    c.write_all(req.as_bytes()).unwrap();
+    let mut out = Vec::new();
+    let _ = c.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out);
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix("location: ")
+                .or_else(|| l.strip_prefix("Location: "))
+        })
+        .unwrap_or("no location")
+        .to_string()
+}
+
+/// The stats page's health and agent actions (`dhlth`, `ehlth`, `dagent`,
+/// `eagent`, `arunn`, `adown`, `hrunn`, `hdown`): their verdicts, the
+/// statuses after each, and the state lines ("changed from Web
+/// interface"), as haproxy's.
+#[test]
+fn page_check_actions_match_haproxy() {
+    let be = Backend::echo();
+    let check = Target::start(b"pong\n");
+    // An agent that says nothing: it never moves the server itself.
+    let agent = Target::start(b"\n");
+    let mut seen = Vec::new();
+    for (name, program) in programs("page_check_actions_match_haproxy") {
+        let dir = TempDir::new("cli-checks-page");
+        let sock = format!("{}/admin.sock", dir.0.display());
+        let cfg = format!(
+            "global\n    stats socket {sock} level admin\n\
+             defaults\n    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\n\
+             frontend fe\n    mode http\n    bind fd@3\n    stats enable\n    stats uri /st\n    stats admin if TRUE\n\
+             backend be\n    mode tcp\n    option tcp-check\n    tcp-check send ping\\n\n    tcp-check expect string pong\n\
+             \x20   server s1 {} check inter 100ms port {} agent-check agent-port {} agent-inter 100ms\n    server s2 {}\n",
+            be.addr,
+            check.addr.port(),
+            agent.addr.port(),
+            be.addr
+        );
+        let p = start(name, &program, &cfg);
+        until(&format!("{name}: s1 never fully checked"), || {
+            let csv = cli_ask(&sock, "show stat");
+            columns(&csv, "s1", &["check_health", "agent_status"])
+                == ["check_health=4", "agent_status=CHECKED"]
+        });
+        let mut log = Vec::new();
+        for action in [
+            "s=s1&s=s2&action=dhlth",
+            "s=s2&action=ehlth",
+            "s=s1&action=adown",
+            "s=s1&action=arunn",
+            "s=s1&action=dagent",
+            "s=s1&action=adown",
+            "s=s1&s=s2&action=eagent",
+            "s=s1&action=hdown",
+            "s=s1&action=hrunn",
+            "s=s1&action=ehlth",
+        ] {
+            let st = page_post(p.addr, &format!("{action}&b=be"));
+            log.push(format!("{action}: {st} -> {}", status(&sock, "s1")));
+        }
+        let mut lines: Vec<String> = Vec::new();
+        until(
+            &format!("{name}: not the four state lines: {lines:?}"),
+            || {
+                lines.extend(
+                    p.stderr_so_far()
+                        .iter()
+                        .filter(|l| l.contains("erver be/"))
+                        .map(|l| l.split_once(") : ").map_or(l.as_str(), |x| x.1).to_string()),
+                );
+                lines.len() >= 4
+            },
+        );
+        log.extend(lines);
+        seen.push((name, log));
+    }
+    let ours = &seen.iter().find(|s| s.0 == "ringlb").unwrap().1;
+    assert!(ours[0].contains("DONE -> no check"), "{ours:?}");
+    if let Some((_, theirs)) = seen.iter().find(|s| s.0 == "haproxy") {
+        assert_eq!(ours, theirs);
+    }
+}
