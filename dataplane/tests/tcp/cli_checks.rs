@@ -620,6 +620,20 @@ fn page_post(addr: SocketAddr, form: &str) -> String {
         .to_string()
 }
 
+/// Whether server `sv` has a row in the page's `;up;csv` (which hides
+/// the servers that are down and not changing).
+fn shown_when_up(addr: SocketAddr, sv: &str) -> bool {
+    let mut c = std::net::TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(DEADLINE)).unwrap();
+    c.write_all(b"GET /st;up;csv HTTP/1.0\r\nHost: a\r\n\r\n")
+        .unwrap();
+    let mut out = Vec::new();
+    let _ = c.read_to_end(&mut out);
+    String::from_utf8_lossy(&out)
+        .lines()
+        .any(|l| l.split(',').nth(1) == Some(sv))
+}
+
 /// The stats page's health and agent actions (`dhlth`, `ehlth`, `dagent`,
 /// `eagent`, `arunn`, `adown`, `hrunn`, `hdown`): their verdicts, the
 /// statuses after each, and the state lines ("changed from Web
@@ -665,7 +679,11 @@ fn page_check_actions_match_haproxy() {
             "s=s1&action=ehlth",
         ] {
             let st = page_post(p.addr, &format!("{action}&b=be"));
-            log.push(format!("{action}: {st} -> {}", status(&sock, "s1")));
+            log.push(format!(
+                "{action}: {st} -> {} (;up shows it: {})",
+                status(&sock, "s1"),
+                shown_when_up(p.addr, "s1")
+            ));
         }
         let mut lines: Vec<String> = Vec::new();
         until(

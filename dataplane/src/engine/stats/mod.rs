@@ -334,13 +334,25 @@ fn hidden(process: &Process, o: &Opts, b: usize, s: usize) -> bool {
             return true;
         }
         if st.oper == Oper::Stopped {
+            // Down and not changing: no enabled check nor agent at the
+            // end of the track chain, or one of them at 0.
             let (rb, rs) = tracked_end(process, b, s);
-            let checked = check_of(process, rb, rs);
+            let checked = check_of(process, rb, rs).filter(|c| c.ctl.enabled());
+            let agent = process
+                .plan
+                .checks
+                .agent_of(rb, rs)
+                .filter(|a| a.ctl.enabled());
             let health = process
                 .stats
                 .changes(Obj::Srv(rb, rs))
                 .map_or(0, |c| c.health.load(std::sync::atomic::Ordering::Relaxed));
-            if checked.is_none() || health == 0 {
+            let agent_down =
+                agent.is_some_and(|a| a.health.load(std::sync::atomic::Ordering::Relaxed) == 0);
+            if (checked.is_none() && agent.is_none())
+                || agent_down
+                || (checked.is_some() && health == 0)
+            {
                 return true;
             }
         }
