@@ -58,6 +58,12 @@ impl Control {
         self.aim.get().1
     }
 
+    /// Whether the server's port follows the client's (no port, or an
+    /// offset: HAProxy's SRV_F_MAPPORTS), so the check needs its own.
+    pub fn maps_ports(&self) -> bool {
+        matches!(&self.base, Target::Inet(sa) if sa.port() == 0)
+    }
+
     /// `check-addr <ip> [port <p>]`, `check-port <p>` and the agent's:
     /// what is given replaces the check's own; the next run connects there.
     pub fn change(&self, addr: Option<IpAddr>, port: Option<u16>) {

@@ -72,12 +72,12 @@ pub fn set_server(c: &Ctx<'_>, b: usize, s: usize) -> Reply {
         "check-addr" | "check-port" => {
             let (addr, port) = addr_port(c, what == "check-addr");
             let ctl = check(c.core, b, s).map(|k| &k.ctl);
-            move_target(ctl, "health", addr, port)
+            move_target(ctl, true, addr, port)
         }
         _ => {
             let (addr, port) = addr_port(c, what == "agent-addr");
             let ctl = agent(c.core, b, s).map(|a| &a.ctl);
-            move_target(ctl, "agent", addr, port)
+            move_target(ctl, false, addr, port)
         }
     }
 }
@@ -97,12 +97,13 @@ fn addr_port<'a>(c: &'a Ctx<'_>, with_addr: bool) -> (Option<&'a str>, Option<&'
 /// connects there.
 fn move_target(
     ctl: Option<&crate::engine::checks::control::Control>,
-    kind: &str,
+    health: bool,
     addr: Option<&str>,
     port: Option<&str>,
 ) -> Reply {
     let warn = |m: String| Reply::Msg(LOG_WARNING, m);
     let Some(ctl) = ctl.filter(|x| x.enabled()) else {
+        let kind = if health { "health" } else { "agent" };
         return warn(format!("{kind} checks are not enabled on this server"));
     };
     // HAProxy resolves an agent's host name here (str2ip); ringlb takes
@@ -116,6 +117,9 @@ fn move_target(
     };
     let port = match port.map(parse_port) {
         Some(Err(e)) => return warn(e.to_string()),
+        Some(Ok(0)) if health && ctl.maps_ports() => {
+            return warn("can't unset 'port' since MAPPORTS is in use".to_string())
+        }
         Some(Ok(p)) => Some(p),
         None => None,
     };
