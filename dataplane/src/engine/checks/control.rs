@@ -21,9 +21,12 @@ use super::Target;
 #[derive(Debug)]
 pub struct Control {
     enabled: AtomicBool,
-    /// The server's own address, which the check uses where it has no
-    /// address or port of its own.
-    base: Target,
+    /// The server's own IP address and port (0: none, or an offset),
+    /// which the check uses where it has no address or port of its own;
+    /// a UNIX socket server's path instead.
+    server: Aim,
+    unix: Option<std::path::PathBuf>,
+    /// The check's own address and port (0: none).
     aim: Aim,
 }
 
@@ -33,11 +36,26 @@ impl Control {
     pub fn new(base: Target, addr: Option<IpAddr>, port: u16) -> Control {
         let aim = Aim::default();
         aim.set(addr, port);
+        let server = Aim::default();
+        let unix = match base {
+            Target::Inet(sa) => {
+                server.set(Some(sa.ip()), sa.port());
+                None
+            }
+            Target::Unix(p) => Some(p),
+        };
         Control {
             enabled: AtomicBool::new(true),
-            base,
+            server,
+            unix,
             aim,
         }
+    }
+
+    /// The server moved (`set server <b>/<s> addr`): a check without an
+    /// address or a port of its own follows it at its next run.
+    pub fn server_moved(&self, ip: IpAddr, port: u16) {
+        self.server.set(Some(ip), port);
     }
 
     pub fn enabled(&self) -> bool {
@@ -61,7 +79,7 @@ impl Control {
     /// Whether the server's port follows the client's (no port, or an
     /// offset: HAProxy's SRV_F_MAPPORTS), so the check needs its own.
     pub fn maps_ports(&self) -> bool {
-        matches!(&self.base, Target::Inet(sa) if sa.port() == 0)
+        self.unix.is_none() && self.server.get().1 == 0
     }
 
     /// `check-addr <ip> [port <p>]`, `check-port <p>` and the agent's:
@@ -76,13 +94,17 @@ impl Control {
     /// address is checked on its socket.
     pub fn target(&self) -> Target {
         let (addr, port) = self.aim.get();
-        match (&self.base, addr) {
-            (Target::Unix(p), None) => Target::Unix(p.clone()),
-            (Target::Unix(_), Some(ip)) => Target::Inet(SocketAddr::new(ip, port)),
-            (Target::Inet(sa), addr) => Target::Inet(SocketAddr::new(
-                addr.unwrap_or(sa.ip()),
-                if port > 0 { port } else { sa.port() },
-            )),
+        match (&self.unix, addr) {
+            (Some(p), None) => Target::Unix(p.clone()),
+            (Some(_), Some(ip)) => Target::Inet(SocketAddr::new(ip, port)),
+            (None, addr) => {
+                let (ip, sport) = self.server.get();
+                let ip = ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+                Target::Inet(SocketAddr::new(
+                    addr.unwrap_or(ip),
+                    if port > 0 { port } else { sport },
+                ))
+            }
         }
     }
 }
@@ -271,6 +293,13 @@ mod tests {
         assert_eq!(c.target(), Target::Inet("127.0.0.2:80".parse().unwrap()));
         let u = Control::new(Target::Unix("/s".into()), None, 0);
         assert_eq!(u.target(), Target::Unix("/s".into()));
+        // The server moves: a check without an address of its own follows.
+        let c = Control::new(Target::Inet("10.0.0.1:80".parse().unwrap()), None, 0);
+        c.server_moved("10.0.0.2".parse().unwrap(), 81);
+        assert_eq!(c.target(), Target::Inet("10.0.0.2:81".parse().unwrap()));
+        c.change(Some("10.0.0.3".parse().unwrap()), None);
+        c.server_moved("10.0.0.4".parse().unwrap(), 82);
+        assert_eq!(c.target(), Target::Inet("10.0.0.3:82".parse().unwrap()));
     }
 
     #[test]

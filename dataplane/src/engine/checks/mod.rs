@@ -245,6 +245,18 @@ impl Checks {
             .find(|c| c.backend == b && c.server == s)
     }
 
+    /// Server (b, s) moved (`set server addr`): its check and its agent,
+    /// where they have no address or port of their own, follow it at
+    /// their next run (HAProxy's checks use the server's address then).
+    pub fn server_moved(&self, b: usize, s: usize, ip: IpAddr, port: u16) {
+        if let Some(c) = self.check_of(b, s) {
+            c.ctl.server_moved(ip, port);
+        }
+        if let Some(a) = self.agent_of(b, s) {
+            a.ctl.server_moved(ip, port);
+        }
+    }
+
     /// Server (b, s)'s health check.
     pub fn check_of(&self, b: usize, s: usize) -> Option<&CheckPlan> {
         self.list.iter().find(|c| c.backend == b && c.server == s)
