@@ -56,7 +56,7 @@ fn trackers(core: &Core, b: usize, s: usize) -> Vec<Tracker> {
 }
 
 /// The server (b, s) tracks, if any.
-fn tracked(core: &Core, b: usize, s: usize) -> Option<(usize, usize)> {
+pub(crate) fn tracked(core: &Core, b: usize, s: usize) -> Option<(usize, usize)> {
     fn find(ts: &[Tracker], me: (usize, usize), parent: (usize, usize)) -> Option<(usize, usize)> {
         for t in ts {
             if (t.backend, t.server) == me {

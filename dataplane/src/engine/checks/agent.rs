@@ -40,11 +40,15 @@ pub const AGENT_FALL: u32 = 1;
 pub struct AgentPlan {
     pub backend: usize,
     pub server: usize,
-    pub target: Target,
+    /// Enabled or not, and where it connects (the runtime API changes
+    /// both).
+    pub ctl: super::control::Control,
     /// `agent-inter`, else the server's `inter`.
     pub inter: Duration,
-    /// `agent-send` (nothing when absent).
+    /// `agent-send` (nothing when absent), as configured.
     pub send: Vec<u8>,
+    /// A new `agent-send` from the runtime API, until the task takes it.
+    pub new_send: super::control::SendSlot,
     pub timeout_check: Option<Duration>,
     pub timeout_connect: Option<Duration>,
     /// When the first agent check starts, after start-up.
@@ -64,9 +68,15 @@ pub struct AgentPlan {
 }
 
 impl AgentPlan {
-    /// Whether the agent lets the server be up (agent.health >= rise).
+    /// Whether the agent lets the server be up: disabled, or
+    /// agent.health >= rise.
     pub fn allows_up(&self) -> bool {
-        self.health.load(Ordering::Relaxed) >= AGENT_RISE
+        !self.ctl.enabled() || self.health.load(Ordering::Relaxed) >= AGENT_RISE
+    }
+
+    /// Where the next run connects.
+    pub fn target(&self) -> Target {
+        self.ctl.target()
     }
 }
 
@@ -123,6 +133,7 @@ pub async fn agent_loop(core: &Rc<Core>, idx: usize) {
         return;
     };
     let mut prev = Status::Ini;
+    let mut send = plan.send.clone();
     let mut seed = 0x2545_f491u32 ^ u32::try_from(idx).unwrap_or(0).wrapping_mul(0x9e37_79b9) | 1;
     let entry = core.timers.register();
     let mut next = Instant::now() + plan.first;
@@ -135,9 +146,18 @@ pub async fn agent_loop(core: &Rc<Core>, idx: usize) {
                 return;
             }
         }
+        // A disabled agent (`disable agent`) does not run; it looks again
+        // every `agent-inter`.
+        if !plan.ctl.enabled() {
+            next = Instant::now() + plan.inter;
+            continue;
+        }
+        if let Some(s) = plan.new_send.take() {
+            send = s;
+        }
         let start = Instant::now();
         let ending = {
-            let check = std::pin::pin!(agent_once(core, plan, srv));
+            let check = std::pin::pin!(agent_once(core, plan, srv, &send));
             let stop = std::pin::pin!(core.stop_accepting.wait());
             match select(check, stop).await {
                 Either::Left((e, _)) => e,
@@ -150,9 +170,10 @@ pub async fn agent_loop(core: &Rc<Core>, idx: usize) {
     }
 }
 
-async fn agent_once(core: &Core, plan: &AgentPlan, srv: &ServerPlan) -> Ending {
+async fn agent_once(core: &Core, plan: &AgentPlan, srv: &ServerPlan, send: &[u8]) -> Ending {
     let d = Deadlines::with(plan.inter, plan.timeout_check, plan.timeout_connect);
-    let connecting = run::connect(&plan.target, srv, false);
+    let target = plan.target();
+    let connecting = run::connect(&target, srv, false);
     let conn = match timer::timeout(&core.timers, run::left(d.connect), connecting).await {
         Err(()) => return Ending::Failed(Status::L4Tout, String::new()),
         Ok(Err(e)) => return Ending::Failed(Status::L4Con, run::strerror(&e)),
@@ -161,8 +182,8 @@ async fn agent_once(core: &Core, plan: &AgentPlan, srv: &ServerPlan) -> Ending {
     let until = d.connected();
     let bufsize = core.shared.plan.bufsize;
     let exchange = async {
-        if !plan.send.is_empty() {
-            let (res, _) = conn.write_vec(plan.send.clone()).await;
+        if !send.is_empty() {
+            let (res, _) = conn.write_vec(send.to_vec()).await;
             if let Err(e) = res {
                 return Ending::Failed(Status::SockErr, run::strerror(&e));
             }
@@ -315,7 +336,7 @@ fn apply(
         .iter()
         .find(|c| c.backend == b && c.server == s)
     {
-        if c.health_now.load(Ordering::Relaxed) < c.rise {
+        if c.ctl.enabled() && c.health_now.load(Ordering::Relaxed) < c.rise {
             return;
         }
     }

@@ -25,6 +25,7 @@
 
 pub mod admin;
 pub mod agent;
+pub mod control;
 pub mod health;
 pub mod http;
 pub mod observe;
@@ -76,7 +77,9 @@ pub enum Kind {
 pub struct CheckPlan {
     pub backend: usize,
     pub server: usize,
-    pub target: Target,
+    /// Enabled or not, and where it connects (the runtime API changes
+    /// both).
+    pub ctl: control::Control,
     pub intervals: Intervals,
     pub rise: u32,
     pub fall: u32,
@@ -107,6 +110,99 @@ pub struct CheckPlan {
     pub health_now: std::sync::atomic::AtomicU32,
 }
 
+/// Server (b, s) forced up, stopping or down by the runtime API or the
+/// stats page (`set server health`, `hrunn`...: the check's counter to
+/// fully up or 0, then srv_set_running / _stopping / _stopped with
+/// `reason`): its line, and its trackers following.
+pub fn force_health(
+    core: &super::runtime::Core,
+    b: usize,
+    s: usize,
+    to: health::Transition,
+    reason: &str,
+) {
+    if let Some(k) = core.shared.plan.checks.check_of(b, s) {
+        let h = if to == health::Transition::Down {
+            0
+        } else {
+            k.rise + k.fall - 1
+        };
+        k.health_now.store(h, std::sync::atomic::Ordering::Relaxed);
+        if let Some(ch) = core
+            .shared
+            .stats
+            .changes(super::runtime::counters::Obj::Srv(b, s))
+        {
+            ch.health.store(h, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+    force_state(core, b, s, to, reason);
+}
+
+/// Server (b, s)'s agent forced up or down (`set server agent`, `arunn`,
+/// `adown`): its counter, then the server's state with `reason`. False
+/// when the server has no enabled agent.
+pub fn force_agent(
+    core: &super::runtime::Core,
+    b: usize,
+    s: usize,
+    up: bool,
+    reason: &str,
+) -> bool {
+    let Some(a) = core
+        .shared
+        .plan
+        .checks
+        .agent_of(b, s)
+        .filter(|a| a.ctl.enabled())
+    else {
+        return false;
+    };
+    a.health
+        .store(u32::from(up), std::sync::atomic::Ordering::Relaxed);
+    let to = if up {
+        health::Transition::Up
+    } else {
+        health::Transition::Down
+    };
+    force_state(core, b, s, to, reason);
+    true
+}
+
+/// `enable|disable health|agent` and the stats page's `ehlth`, `dhlth`,
+/// `eagent`, `dagent`: false when the server has no such check.
+pub fn enable(core: &super::runtime::Core, b: usize, s: usize, agent: bool, on: bool) -> bool {
+    let checks = &core.shared.plan.checks;
+    let ctl = if agent {
+        checks.agent_of(b, s).map(|a| &a.ctl)
+    } else {
+        checks.check_of(b, s).map(|k| &k.ctl)
+    };
+    ctl.map(|c| c.set_enabled(on)).is_some()
+}
+
+fn force_state(
+    core: &super::runtime::Core,
+    b: usize,
+    s: usize,
+    to: health::Transition,
+    reason: &str,
+) {
+    if run::set_state(core, b, s, to, run::Why::Said(reason), 0) {
+        run::follow_trackers(core, &trackers_of_server(core, b, s), (b, s), to);
+    }
+}
+
+/// The servers that track server (b, s), as its check or agent knows them.
+fn trackers_of_server(core: &super::runtime::Core, b: usize, s: usize) -> Vec<Tracker> {
+    let checks = &core.shared.plan.checks;
+    checks
+        .check_of(b, s)
+        .map(|c| c.trackers.clone())
+        .or_else(|| checks.agent_of(b, s).map(|a| a.trackers.clone()))
+        .unwrap_or_default()
+}
+
 /// Every check of the plan, and how each backend logs their results.
 #[derive(Debug, Default)]
 pub struct Checks {
@@ -117,12 +213,48 @@ pub struct Checks {
     pub backends: Vec<BackendLog>,
     /// The global `node` (the host name by default), for send-state.
     pub node: String,
+    /// The check and agent address and port of servers where one of them
+    /// is not running but the configuration set them (`port` sets both
+    /// ports, `addr` both addresses): `show servers state` prints them.
+    pub configured: Vec<Configured>,
+}
+
+/// A server's check and agent addresses and ports (0: none) as
+/// configured.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Configured {
+    pub backend: usize,
+    pub server: usize,
+    pub check_addr: Option<IpAddr>,
+    pub check_port: u16,
+    pub agent_addr: Option<IpAddr>,
+    pub agent_port: u16,
 }
 
 impl Checks {
     /// Server (b, s)'s agent check.
     pub fn agent_of(&self, b: usize, s: usize) -> Option<&agent::AgentPlan> {
         self.agents.iter().find(|a| a.backend == b && a.server == s)
+    }
+
+    /// What the configuration set of server (b, s)'s check and agent
+    /// targets, where one of them does not run.
+    pub fn configured_of(&self, b: usize, s: usize) -> Option<&Configured> {
+        self.configured
+            .iter()
+            .find(|c| c.backend == b && c.server == s)
+    }
+
+    /// Server (b, s) moved (`set server addr`): its check and its agent,
+    /// where they have no address or port of their own, follow it at
+    /// their next run (HAProxy's checks use the server's address then).
+    pub fn server_moved(&self, b: usize, s: usize, ip: IpAddr, port: u16) {
+        if let Some(c) = self.check_of(b, s) {
+            c.ctl.server_moved(ip, port);
+        }
+        if let Some(a) = self.agent_of(b, s) {
+            a.ctl.server_moved(ip, port);
+        }
     }
 
     /// Server (b, s)'s health check.
@@ -205,6 +337,19 @@ fn trackers_of(
 }
 
 impl CheckPlan {
+    /// Where the next run connects.
+    pub fn target(&self) -> Target {
+        self.ctl.target()
+    }
+
+    /// The health counter as the check task should count on: its own,
+    /// or what the runtime API set meanwhile (`set server health`).
+    pub(crate) fn counted(&self, h: &Health) -> u32 {
+        self.health_now
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .min(h.rise + h.fall - 1)
+    }
+
     /// The interval the first check is scheduled with (srv_getinter at
     /// start: up, "going down" unless `fall` is 1).
     fn start_inter(&self) -> Duration {
@@ -213,31 +358,40 @@ impl CheckPlan {
     }
 }
 
-/// `addr` (an IP or a name, resolved now) and `port` over the server's
-/// address.
-fn target(
+/// The server's address as a check's base target (port 0 where the
+/// server has none of its own).
+fn base_target(addr: &ServerAddr) -> Target {
+    match addr {
+        ServerAddr::Fixed(a) => Target::Inet(*a),
+        ServerAddr::SamePort(ip) | ServerAddr::PortOffset(ip, _) => {
+            Target::Inet(SocketAddr::new(*ip, 0))
+        }
+        ServerAddr::Unix(p) => Target::Unix(p.clone()),
+    }
+}
+
+/// The check's control: `addr` (an IP or a name, resolved now) and `port`
+/// over the server's address.
+fn control(
     px: &Proxy,
     s: &ServerConf,
     addr: &ServerAddr,
     resolve: &dyn Fn(&str) -> Result<IpAddr, String>,
-) -> Result<Target, String> {
+) -> Result<control::Control, String> {
     let o = &s.opts;
     let err = |e: String| format!("backend '{}', server '{}': check {e}", px.name, s.name);
     let ip = match o.addr.as_deref() {
         Some(a) => Some(resolve(a).map_err(err)?),
         None => None,
     };
-    let (base_ip, base_port) = match addr {
-        ServerAddr::Fixed(a) => (a.ip(), Some(a.port())),
-        ServerAddr::SamePort(ip) | ServerAddr::PortOffset(ip, _) => (*ip, None),
-        ServerAddr::Unix(p) if ip.is_none() => return Ok(Target::Unix(p.clone())),
-        ServerAddr::Unix(_) => (IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), None),
-    };
-    let port = o
-        .port
-        .or(base_port)
-        .ok_or_else(|| err("has no port".to_string()))?;
-    Ok(Target::Inet(SocketAddr::new(ip.unwrap_or(base_ip), port)))
+    let base = base_target(addr);
+    let ctl = control::Control::new(base, ip, o.port.unwrap_or(0));
+    if let Target::Inet(sa) = ctl.target() {
+        if sa.port() == 0 {
+            return Err(err("has no port".to_string()));
+        }
+    }
+    Ok(ctl)
 }
 
 /// The PROXY header a server's default check connect sends: with
@@ -552,6 +706,7 @@ pub fn build(
 ) -> Result<Checks, String> {
     let mut out = Vec::new();
     let mut agents = Vec::new();
+    let mut configured = Vec::new();
     let mut logs = Vec::new();
     let pxs = cfg.proxies.iter().filter(|p| p.cap.backend && !p.disabled);
     for (b, (px, be)) in pxs.zip(backends).enumerate() {
@@ -564,6 +719,24 @@ pub fn build(
             let o = &s.opts;
             if o.agent_check == Some(true) {
                 agents.push(agent_plan(cfg, px, s, sp, b, i, resolve)?);
+            }
+            if (o.agent_check != Some(true) || o.check != Some(true))
+                && (o.port.is_some()
+                    || o.addr.is_some()
+                    || o.agent_port.is_some()
+                    || o.agent_addr.is_some())
+            {
+                // A name that does not resolve leaves the column empty:
+                // nothing connects there.
+                let ip = |a: Option<&str>| a.and_then(|a| resolve(a).ok());
+                configured.push(Configured {
+                    backend: b,
+                    server: i,
+                    check_addr: ip(o.addr.as_deref()),
+                    check_port: o.port.unwrap_or(0),
+                    agent_addr: ip(o.agent_addr.as_deref().or(o.addr.as_deref())),
+                    agent_port: o.agent_port.or(o.port).unwrap_or(0),
+                });
             }
             if o.check != Some(true) {
                 continue;
@@ -591,7 +764,7 @@ pub fn build(
             out.push(CheckPlan {
                 backend: b,
                 server: i,
-                target: target(px, s, &sp.addr, resolve)?,
+                ctl: control(px, s, &sp.addr, resolve)?,
                 intervals: Intervals {
                     inter,
                     fastinter: o.fastinter.filter(|d| !d.is_zero()),
@@ -640,6 +813,7 @@ pub fn build(
         agents,
         backends: logs,
         node,
+        configured,
     })
 }
 
@@ -663,15 +837,13 @@ fn agent_plan(
             px.name, s.name
         )
     };
+    // agent.addr: `agent-addr`, else `addr` (srv_parse_addr).
     let ip = match o.agent_addr.as_deref().or(o.addr.as_deref()) {
-        Some(a) => resolve(a).map_err(err)?,
-        None => match &sp.addr {
-            ServerAddr::Fixed(a) => a.ip(),
-            ServerAddr::SamePort(ip) | ServerAddr::PortOffset(ip, _) => *ip,
-            ServerAddr::Unix(_) => {
-                return Err(err("on a UNIX socket server needs agent-addr".into()))
-            }
-        },
+        Some(a) => Some(resolve(a).map_err(err)?),
+        None if matches!(sp.addr, ServerAddr::Unix(_)) => {
+            return Err(err("on a UNIX socket server needs agent-addr".into()))
+        }
+        None => None,
     };
     let port = o
         .agent_port
@@ -685,9 +857,10 @@ fn agent_plan(
     Ok(agent::AgentPlan {
         backend: b,
         server: i,
-        target: Target::Inet(SocketAddr::new(ip, port)),
+        ctl: control::Control::new(base_target(&sp.addr), ip, port),
         inter,
         send: o.agent_send.clone().unwrap_or_default().into_bytes(),
+        new_send: control::SendSlot::default(),
         timeout_check: px.timeouts.check,
         timeout_connect: px.timeouts.connect,
         first: Duration::ZERO,
@@ -788,7 +961,7 @@ mod tests {
         let (a, b) = (&c[0], &c[1]);
         assert_eq!((a.rise, a.fall, a.intervals.inter), (2, 3, DEFAULT_INTER));
         assert_eq!(a.first, Duration::ZERO);
-        assert_eq!(b.target, Target::Inet("127.0.0.2:9".parse().unwrap()));
+        assert_eq!(b.target(), Target::Inet("127.0.0.2:9".parse().unwrap()));
         assert_eq!((b.rise, b.fall), (3, 1));
         // mininter is a's 2s; b's own start interval is its inter (fall 1:
         // fully up), 3s: it starts at 3s × 1/2.

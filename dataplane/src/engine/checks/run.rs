@@ -180,7 +180,10 @@ async fn check_loop(core: &Core, idx: usize) {
                 Either::Left(_) => {}
                 Either::Right((Either::Left(_), _)) => return,
                 Either::Right((Either::Right((ev, _)), _)) => {
+                    health.health = plan.counted(&health);
                     observed(core, plan, srv, &mut health, &mut prev, ev);
+                    plan.health_now
+                        .store(health.health, std::sync::atomic::Ordering::Relaxed);
                     // Every on-error mode checks again within `fastinter`.
                     if let Some(fast) = plan.intervals.fastinter {
                         next = next.min(Instant::now() + fast);
@@ -188,6 +191,13 @@ async fn check_loop(core: &Core, idx: usize) {
                     continue;
                 }
             }
+        }
+        // A disabled check (`disable health`) does not run and leaves the
+        // server's state alone; it looks again every `inter` (process_chk
+        // reschedules it).
+        if !plan.ctl.enabled() {
+            next = Instant::now() + plan.intervals.inter;
+            continue;
         }
         // Maintenance pauses the check and zeroes the counter; leaving it
         // starts "OK but check immediately" (srv_update_status).
@@ -215,6 +225,9 @@ async fn check_loop(core: &Core, idx: usize) {
                 Either::Right(_) => return,
             }
         };
+        // The runtime API may have set the counter meanwhile (`set server
+        // health`): the result counts from there, as HAProxy's.
+        health.health = plan.counted(&health);
         apply(core, plan, srv, &mut health, &mut prev, (&outcome, 0));
         plan.health_now
             .store(health.health, std::sync::atomic::Ordering::Relaxed);
@@ -264,6 +277,9 @@ pub(super) enum Why<'a> {
     Quiet,
     /// The server it tracks: " via be/s".
     Via(&'a str, &'a str),
+    /// A reason given by whoever forced it (srv_set_running's `reason`):
+    /// ", changed from CLI".
+    Said(&'a str),
 }
 
 /// Send a line to backend `b`'s log targets from this core.
@@ -369,14 +385,20 @@ pub(super) fn set_state(
         to,
         match why {
             Why::Check(o) => Some(o),
-            Why::Quiet | Why::Via(..) => None,
+            Why::Quiet | Why::Via(..) | Why::Said(_) => None,
         },
         &farm,
     );
-    if let Why::Via(vb, vs) = why {
-        // srv_append_status: " via be/s" where the reason would be.
+    // srv_append_status: " via be/s" or ", <reason>" where a check's
+    // reason would be.
+    let said = match why {
+        Why::Via(vb, vs) => Some(format!(" via {vb}/{vs}")),
+        Why::Said(r) => Some(format!(", {r}")),
+        Why::Check(_) | Why::Quiet => None,
+    };
+    if let Some(said) = said {
         let at = line.find(". ").unwrap_or(line.len());
-        line.insert_str(at, &format!(" via {vb}/{vs}"));
+        line.insert_str(at, &said);
     }
     warn(&line);
     let level = if to != Transition::Down || was_stopping {
@@ -713,7 +735,8 @@ pub(super) fn left(deadline: Instant) -> Duration {
 /// A TCP connect check.
 async fn simple_check(core: &Core, plan: &CheckPlan, srv: &ServerPlan) -> (Status, u16, String) {
     let d = Deadlines::new(plan);
-    let connecting = connect(&plan.target, srv, true);
+    let target = plan.target();
+    let connecting = connect(&target, srv, true);
     let conn = match timer::timeout(&core.timers, left(d.connect), connecting).await {
         Err(()) => return (Status::L4Tout, 0, String::new()),
         Ok(Err(e)) => return (Status::L4Con, 0, strerror(&e)),
@@ -785,7 +808,7 @@ fn server_state(core: &Core, plan: &CheckPlan, srv: &ServerPlan, health: &Health
     } else {
         out.push_str("DOWN");
     }
-    let (addr, port) = match &plan.target {
+    let (addr, port) = match &plan.target() {
         Target::Inet(_) => match &srv.addr {
             crate::engine::plan::ServerAddr::Fixed(a) => (a.ip().to_string(), a.port().to_string()),
             crate::engine::plan::ServerAddr::SamePort(ip)
@@ -834,6 +857,8 @@ async fn tcp_check(
     health: &Health,
 ) -> (Status, u16, String) {
     let timers = &core.timers;
+    // One target for the whole run, even if the runtime API moves it.
+    let target = plan.target();
     let vars = Vars::for_check();
     let be_name = core
         .shared
@@ -885,7 +910,7 @@ async fn tcp_check(
                         .and_then(|p| u16::try_from(p).ok())
                         .filter(|p| *p != 0)
                 });
-                let target = connect_target(&plan.target, c, port_expr);
+                let target = connect_target(&target, c, port_expr);
                 match timer::timeout(timers, left(d.connect), connect(&target, srv, quiet)).await {
                     Err(()) => return (Status::L4Tout, 0, tcpcheck::conn_err_info(tc, rule, "")),
                     Ok(Err(e)) => {

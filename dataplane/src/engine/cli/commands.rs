@@ -99,10 +99,10 @@ pub static COMMANDS: &[Command] = &[
             Err(r) => r,
         }
     })),
-    cmd!(&["disable", "health"], Some("disable health                          : disable health checks"), Admin, Run::Now(|c| checks_onoff(c, false, false))),
-    cmd!(&["enable", "health"], Some("enable health                           : enable health checks"), Admin, Run::Now(|c| checks_onoff(c, false, true))),
-    cmd!(&["disable", "agent"], Some("disable agent                           : disable agent checks"), Admin, Run::Now(|c| checks_onoff(c, true, false))),
-    cmd!(&["enable", "agent"], Some("enable agent                            : enable agent checks"), Admin, Run::Now(|c| checks_onoff(c, true, true))),
+    cmd!(&["disable", "health"], Some("disable health                          : disable health checks"), Admin, Run::Now(|c| super::checks::onoff(c, false, false))),
+    cmd!(&["enable", "health"], Some("enable health                           : enable health checks"), Admin, Run::Now(|c| super::checks::onoff(c, false, true))),
+    cmd!(&["disable", "agent"], Some("disable agent                           : disable agent checks"), Admin, Run::Now(|c| super::checks::onoff(c, true, false))),
+    cmd!(&["enable", "agent"], Some("enable agent                            : enable agent checks"), Admin, Run::Now(|c| super::checks::onoff(c, true, true))),
     cmd!(&["add", "server"], Some("add server <bk>/<srv>                   : create a new server"), Admin, Run::Now(|_| Reply::err("'add server' is not supported yet: servers are fixed at start-up.\n"))),
     cmd!(&["del", "server"], Some("del server <bk>/<srv>                   : remove a dynamically added server"), Admin, Run::Now(|_| Reply::err("'del server' is not supported yet: servers are fixed at start-up.\n"))),
     cmd!(&["show", "map"], Some("show map [@ver] [map]                   : report available maps or dump a map's contents"), User, Run::Now(super::maps::show)),
@@ -588,7 +588,7 @@ fn show_pools(core: Rc<Core>, _: Rc<Static>, _: Vec<String>) -> Later {
 }
 
 /// A `<backend>/<server>` argument: its indexes, or HAProxy's refusal.
-fn find_server(c: &Ctx<'_>, i: usize) -> Result<(usize, usize), Reply> {
+pub(super) fn find_server(c: &Ctx<'_>, i: usize) -> Result<(usize, usize), Reply> {
     let Some((b, s)) = c.arg(i).split_once('/') else {
         return Err(Reply::err("Require 'backend/server'.\n"));
     };
@@ -632,24 +632,11 @@ fn set_admin_state(c: &Ctx<'_>, b: usize, s: usize, state: &str) {
     crate::engine::checks::admin::set_admin_state(c.core, b, s, state);
 }
 
-fn check_of(c: &Ctx<'_>, b: usize, s: usize) -> Option<&'static str> {
-    c.core
-        .shared
-        .plan
-        .checks
-        .list
-        .iter()
-        .any(|k| k.backend == b && k.server == s)
-        .then_some("")
-}
-
 fn set_server(c: &mut Ctx<'_>) -> Reply {
     let (b, s) = match find_server(c, 2) {
         Ok(x) => x,
         Err(r) => return r,
     };
-    let shared = &c.core.shared;
-    let has_check = check_of(c, b, s).is_some();
     match c.arg(3) {
         "weight" => {
             let w = c.arg(4).to_string();
@@ -663,24 +650,8 @@ fn set_server(c: &mut Ctx<'_>) -> Reply {
             set_admin_state(c, b, s, &state);
             Reply::Empty
         }
-        "health" => {
-            let oper = match c.arg(4) {
-                "up" => Oper::Running,
-                "stopping" => Oper::Stopping,
-                "down" => Oper::Stopped,
-                _ => return Reply::err("'set server <srv> health' expects 'up', 'stopping', or 'down'.\n"),
-            };
-            shared.set_server(b, s, Change::Oper(oper));
-            Reply::Empty
-        }
-        // ringlb runs no agent check (refused at start-up).
-        "agent" | "agent-send" => Reply::err("agent checks are not enabled on this server.\n"),
-        "agent-addr" | "agent-port" => Reply::err("agent checks are not enabled on this server\n"),
-        "check-addr" | "check-port" if !has_check => Reply::err("health checks are not enabled on this server\n"),
-        "check-addr" | "check-port" => Reply::err(format!(
-            "set server <b>/<s> {}: changing a check's target at run time is not supported yet.\n",
-            c.arg(3)
-        )),
+        "health" | "agent" | "agent-send" | "agent-addr" | "agent-port" | "check-addr"
+        | "check-port" => super::checks::set_server(c, b, s),
         "addr" | "fqdn" => Reply::err(format!(
             "set server <b>/<s> {}: changing a server's address at run time is not supported yet.\n",
             c.arg(3)
@@ -858,24 +829,6 @@ fn frontend_state(c: &mut Ctx<'_>, to: FrontendState) -> Reply {
     Reply::Empty
 }
 
-/// `enable|disable health|agent <b>/<s>`.
-fn checks_onoff(c: &mut Ctx<'_>, agent: bool, on: bool) -> Reply {
-    let (b, s) = match find_server(c, 2) {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    match (agent, on, check_of(c, b, s).is_some()) {
-        (true, true, _) => Reply::err("Agent was not configured on this server, cannot enable.\n"),
-        (true, false, _) | (false, false, false) => Reply::Empty,
-        (false, true, false) => {
-            Reply::err("Health check was not configured on this server, cannot enable.\n")
-        }
-        (false, _, true) => {
-            Reply::err("enabling or disabling a health check at run time is not supported yet.\n")
-        }
-    }
-}
-
 /// `show servers state [<backend>]`: HAProxy's format version 1.
 fn show_servers_state(c: &mut Ctx<'_>) -> Reply {
     let plan = &c.core.shared.plan;
@@ -909,38 +862,21 @@ fn show_servers_state(c: &mut Ctx<'_>) -> Reply {
             let up_now =
                 !maint && matches!(now.oper, Oper::Running | Oper::Starting | Oper::Stopping);
             let oper = if maint { 0 } else { now.oper as u8 };
-            let (status, result, health, state) = match check {
+            let cols = super::checks::state_columns(c.core, bi, si, maint);
+            let (status, result, health) = match check {
                 Some(k) => {
                     let (st, _, _) = k.last.get();
                     let status = check_status_code(st);
-                    let result = if status == 1 {
+                    let result = check_result_code(st);
+                    // Maintenance zeroes an enabled check's counter.
+                    let health = if maint && k.ctl.enabled() {
                         0
-                    } else if up_now {
-                        3
                     } else {
-                        2
+                        k.health_now.load(std::sync::atomic::Ordering::Relaxed)
                     };
-                    let paused = if now.admin & admin::MAINT != 0 { 8 } else { 0 };
-                    (
-                        status,
-                        result,
-                        if up_now { k.rise } else { 0 },
-                        2 | 4 | paused,
-                    )
+                    (status, result, health)
                 }
-                None => (1, 0, if up_now { 2 } else { 0 }, 0),
-            };
-            // The agent's state (CHK_ST_CONFIGURED | ENABLED | AGENT, and
-            // PAUSED in maintenance) and port.
-            let (agent_state, agent_port) = match plan.checks.agent_of(bi, si) {
-                Some(a) => (
-                    2 | 4 | 16 | if maint { 8 } else { 0 },
-                    match &a.target {
-                        crate::engine::checks::Target::Inet(sa) => sa.port(),
-                        crate::engine::checks::Target::Unix(_) => 0,
-                    },
-                ),
-                None => (0, 0),
+                None => (1, 0, if up_now { 2 } else { 0 }),
             };
             let forced =
                 c.st.server_forced_id
@@ -950,7 +886,7 @@ fn show_servers_state(c: &mut Ctx<'_>) -> Reply {
                     .unwrap_or(false);
             let _ = writeln!(
                 out,
-                "{be_id} {} {} {} {addr} {} {} {} {} {up} {status} {result} {health} {state} {agent_state} {} {} - {port} - 0 0 - - {agent_port}",
+                "{be_id} {} {} {} {addr} {} {} {} {} {up} {status} {result} {health} {} {} {} {} - {port} - 0 {} {} {} {}",
                 be.name,
                 sv.id,
                 sv.name,
@@ -958,12 +894,32 @@ fn show_servers_state(c: &mut Ctx<'_>) -> Reply {
                 now.admin,
                 sv.weights.user(),
                 sv.weight,
+                cols.check_state,
+                cols.agent_state,
                 u8::from(be_forced),
                 u8::from(forced),
+                cols.check_port,
+                cols.check_addr,
+                cols.agent_addr,
+                cols.agent_port,
             );
         }
     }
     Reply::Out(out)
+}
+
+/// HAProxy's CHK_RES_* of the last check (check_statuses[].result):
+/// unknown before the first, neutral, failed, passed, or passed with the
+/// server stopping.
+fn check_result_code(s: crate::engine::checks::health::Status) -> u32 {
+    use crate::engine::checks::health::Status;
+    match s {
+        Status::Ini => 0,
+        Status::Checked => 1,
+        Status::L4Ok | Status::L6Ok | Status::L7Ok => 3,
+        Status::L7OkC => 4,
+        _ => 2,
+    }
 }
 
 /// HAProxy's HCHK_STATUS_* number of a check status.

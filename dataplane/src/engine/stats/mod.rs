@@ -334,13 +334,25 @@ fn hidden(process: &Process, o: &Opts, b: usize, s: usize) -> bool {
             return true;
         }
         if st.oper == Oper::Stopped {
+            // Down and not changing: no enabled check nor agent at the
+            // end of the track chain, or one of them at 0.
             let (rb, rs) = tracked_end(process, b, s);
-            let checked = check_of(process, rb, rs);
+            let checked = check_of(process, rb, rs).filter(|c| c.ctl.enabled());
+            let agent = process
+                .plan
+                .checks
+                .agent_of(rb, rs)
+                .filter(|a| a.ctl.enabled());
             let health = process
                 .stats
                 .changes(Obj::Srv(rb, rs))
                 .map_or(0, |c| c.health.load(std::sync::atomic::Ordering::Relaxed));
-            if checked.is_none() || health == 0 {
+            let agent_down =
+                agent.is_some_and(|a| a.health.load(std::sync::atomic::Ordering::Relaxed) == 0);
+            if (checked.is_none() && agent.is_none())
+                || agent_down
+                || (checked.is_some() && health == 0)
+            {
                 return true;
             }
         }
@@ -502,46 +514,72 @@ fn server_status(process: &Process, b: usize, s: usize) -> String {
         return "MAINT".into();
     }
     let (rb, rs) = tracked_end(process, b, s);
-    let Some(check) = check_of(process, rb, rs) else {
-        // No check: its state is what the admin and the tracking say.
-        let draining = st.admin & admin::DRAIN != 0;
-        return match st.oper {
-            Oper::Stopped => "DOWN".into(),
-            Oper::Stopping => "NOLB".into(),
-            _ if draining => "DRAIN".into(),
-            _ => "no check".into(),
-        };
-    };
     let ref_oper = process
         .plan
         .backends
         .get(rb)
         .and_then(|be| be.servers.get(rs))
         .map_or(st.oper, |x| x.state.get().oper);
-    let health = process
-        .stats
-        .changes(Obj::Srv(rb, rs))
-        .map_or(check.rise, |c| {
-            c.health.load(std::sync::atomic::Ordering::Relaxed)
-        });
-    let (rise, fall) = (check.rise.max(1), check.fall.max(1));
-    let draining = st.admin & admin::DRAIN != 0 || st.weight() == 0;
-    // stats_fill_sv_stats_computestate.
-    let (word, going) = match st.oper {
-        Oper::Stopped => ("DOWN", health != 0),
-        Oper::Stopping => ("NOLB", health < rise + fall - 1),
-        _ if draining => ("DRAIN", health < rise + fall - 1),
-        _ => ("UP", health < rise + fall - 1),
+    // The checked server's (the end of the track chain) check and agent:
+    // enabled or not, and their counters. A server without a check has
+    // HAProxy's defaults (rise 2, fall 3, health = rise).
+    let check = check_of(process, rb, rs).map(|c| {
+        let health = process
+            .stats
+            .changes(Obj::Srv(rb, rs))
+            .map_or(c.rise, |ch| {
+                ch.health.load(std::sync::atomic::Ordering::Relaxed)
+            });
+        (c.ctl.enabled(), health, c.rise.max(1), c.fall.max(1))
+    });
+    let (check_on, health, rise, fall) = check.unwrap_or((false, 2, 2, 3));
+    let agent = process
+        .plan
+        .checks
+        .agent_of(rb, rs)
+        .filter(|a| a.ctl.enabled());
+    let own_check_on = check_of(process, b, s).is_some_and(|c| c.ctl.enabled());
+    let tracking = (rb, rs) != (b, s);
+    let full = rise + fall - 1;
+    let drain = st.admin & admin::DRAIN != 0;
+    // stats_fill_sv_stats_computestate: the word, and whether the
+    // counter follows it ("UP 2/3", "DOWN 1/2").
+    let (word, counted) = match st.oper {
+        Oper::Running | Oper::Starting => {
+            let going_down = check_on && health < full;
+            if drain && agent.is_some() {
+                ("DRAIN (agent)", false)
+            } else if drain {
+                ("DRAIN", going_down)
+            } else if going_down {
+                ("UP", true)
+            } else if !check_on {
+                ("no check", false)
+            } else {
+                ("UP", false)
+            }
+        }
+        Oper::Stopping => ("NOLB", !((!own_check_on && !tracking) || health == full)),
+        Oper::Stopped => {
+            if agent.is_some_and(|a| a.health.load(std::sync::atomic::Ordering::Relaxed) == 0) {
+                ("DOWN (agent)", false)
+            } else if check_on && health == 0 {
+                ("DOWN", false)
+            } else if agent.is_some() || check_on {
+                ("DOWN", true)
+            } else {
+                ("DOWN", false)
+            }
+        }
     };
-    if !going {
+    if !counted {
         return word.into();
     }
     let (x, y) = if ref_oper != Oper::Stopped {
-        (health.saturating_sub(rise) + 1, fall)
+        ((health + 1).saturating_sub(rise), fall)
     } else {
         (health, rise)
     };
-    // Going down (or up when stopped): "UP 1/3", "DOWN 1/2".
     format!("{word} {x}/{y}")
 }
 
@@ -621,6 +659,10 @@ fn sv_row(
     r.u32(f::UWEIGHT, MAV, u64::from(srv.weight));
     r.u32(f::ACT, SGP, u64::from(!srv.backup));
     r.u32(f::BCK, SGP, u64::from(srv.backup));
+    // A disabled check's columns are empty, and so are a paused one's
+    // (maintenance) where HAProxy says so.
+    let maint = state.admin & admin::MAINT != 0;
+    let check = check.filter(|k| k.ctl.enabled());
     if let (Some(_), Some(ch)) = (check, changes) {
         let ld = std::sync::atomic::Ordering::Relaxed;
         r.u64(f::CHKFAIL, MCP, ch.failed_checks.load(ld));
@@ -644,7 +686,7 @@ fn sv_row(
     let (rate, rate_max) = st.rate(obj, FeRate::Sess, now);
     r.u32(f::RATE, MRP, rate);
     r.u32(f::RATE_MAX, MMP, rate_max);
-    if let Some(ch) = check {
+    if let Some(ch) = check.filter(|_| !maint) {
         let (status, code, duration) = ch.last.get();
         r.str(f::CHECK_STATUS, MOP, status.code());
         if matches!(
@@ -665,7 +707,7 @@ fn sv_row(
     }
     // The agent's fields, as stats_fill_sv_stats prints them for an
     // enabled agent (the code from L7 data on).
-    if let Some(ag) = plan.checks.agent_of(b, s) {
+    if let Some(ag) = plan.checks.agent_of(b, s).filter(|a| a.ctl.enabled()) {
         let (status, code, duration) = ag.last.get();
         r.str(f::AGENT_STATUS, MOP, status.code());
         if matches!(status, Status::L7Ok | Status::L7OkC | Status::L7Sts) {

@@ -11,7 +11,6 @@
 use std::fmt::Write as _;
 
 use super::{fields as f, PageConf, Row};
-use crate::engine::backend::server::{Change, Oper};
 use crate::engine::runtime::Core;
 use crate::engine::Process;
 
@@ -230,27 +229,33 @@ fn admin_action(core: &Core, body: &[u8]) -> &'static str {
     let Some(be) = process.plan.backends.get(bi) else {
         return "NONE";
     };
-    // The actions the engine can take (HAProxy 2.6's list; the health
-    // check switches and the agent's are not offered: the engine cannot
-    // turn a check off at run time, so they alter nothing). ready, drain
-    // and maint go through the checks' admin functions (HAProxy's lines,
-    // trackers, slow start); shutdown kills the server's streams (K).
-    let admin_state = match action.as_deref() {
-        Some(a @ ("ready" | "drain" | "maint")) => Some(a.to_string()),
-        _ => None,
+    // HAProxy 2.6's actions. ready, drain and maint go through the
+    // checks' admin functions (HAProxy's lines, trackers, slow start);
+    // shutdown kills the server's streams (K); the health and agent ones
+    // act on the checks as the runtime API's commands do.
+    let Some(act) = action.as_deref() else {
+        return "ERRP";
     };
-    let shutdown = action.as_deref() == Some("shutdown");
-    let change: &[Change] = match action.as_deref() {
-        Some("ready" | "drain" | "maint" | "shutdown") => &[],
-        Some("hrunn") => &[Change::Oper(Oper::Running)],
-        Some("hnolb") => &[Change::Oper(Oper::Stopping)],
-        Some("hdown") => &[Change::Oper(Oper::Stopped)],
-        Some("dhlth" | "ehlth" | "dagent" | "eagent" | "arunn" | "adown") => &[],
-        _ => return "ERRP",
-    };
-    // A forced health applies to a server that tracks none (HAProxy's
-    // `!sv->track`).
-    let forced = matches!(action.as_deref(), Some("hrunn" | "hnolb" | "hdown"));
+    if !matches!(
+        act,
+        "ready"
+            | "drain"
+            | "maint"
+            | "shutdown"
+            | "hrunn"
+            | "hnolb"
+            | "hdown"
+            | "dhlth"
+            | "ehlth"
+            | "dagent"
+            | "eagent"
+            | "arunn"
+            | "adown"
+    ) {
+        return "ERRP";
+    }
+    use crate::engine::checks::{self, health::Transition};
+    const WHY: &str = "changed from Web interface";
     // An unknown server counts as not altered; a server the action does
     // not apply to is not counted at all (as HAProxy's conditions).
     let (mut altered, mut total) = (0, 0);
@@ -259,18 +264,34 @@ fn admin_action(core: &Core, body: &[u8]) -> &'static str {
             total += 1;
             continue;
         };
-        if let Some(state) = &admin_state {
-            crate::engine::checks::admin::set_admin_state(core, bi, si, state);
-        } else if shutdown {
-            process.shutdown_streams(bi, si, crate::log::termination::Cause::Killed);
-        } else if change.is_empty() || (forced && super::tracks(process, bi, si).is_some()) {
-            continue;
+        let applies = match act {
+            "ready" | "drain" | "maint" => {
+                checks::admin::set_admin_state(core, bi, si, act);
+                true
+            }
+            "shutdown" => {
+                process.shutdown_streams(bi, si, crate::log::termination::Cause::Killed);
+                true
+            }
+            // A forced health applies to a server that tracks none.
+            "hrunn" | "hnolb" | "hdown" if super::tracks(process, bi, si).is_none() => {
+                let to = match act {
+                    "hrunn" => Transition::Up,
+                    "hnolb" => Transition::Stopping,
+                    _ => Transition::Down,
+                };
+                checks::force_health(core, bi, si, to, WHY);
+                true
+            }
+            "dhlth" | "ehlth" => checks::enable(core, bi, si, false, act == "ehlth"),
+            "dagent" | "eagent" => checks::enable(core, bi, si, true, act == "eagent"),
+            "arunn" | "adown" => checks::force_agent(core, bi, si, act == "arunn", WHY),
+            _ => false,
+        };
+        if applies {
+            altered += 1;
+            total += 1;
         }
-        for c in change {
-            process.set_server(bi, si, *c);
-        }
-        altered += 1;
-        total += 1;
     }
     // stats_process_http_post's verdict.
     if total == 0 {

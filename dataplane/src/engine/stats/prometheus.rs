@@ -447,7 +447,8 @@ fn check(process: &Process, b: usize, s: usize) -> Option<(Status, u16, std::tim
     super::check_of(process, b, s).map(|c| c.last.get())
 }
 
-/// Whether a server's check runs (HAProxy pauses it in maintenance).
+/// Whether a server's check runs (HAProxy pauses it in maintenance; the
+/// runtime API may disable it).
 fn check_running(process: &Process, b: usize, s: usize) -> bool {
     let maint = process
         .plan
@@ -455,7 +456,7 @@ fn check_running(process: &Process, b: usize, s: usize) -> bool {
         .get(b)
         .and_then(|be| be.servers.get(s))
         .is_some_and(|srv| srv.state.get().admin & admin::MAINT != 0);
-    !maint && super::check_of(process, b, s).is_some()
+    !maint && super::check_of(process, b, s).is_some_and(|c| c.ctl.enabled())
 }
 
 /// A row's place: its proxy and, for a server, its index.
