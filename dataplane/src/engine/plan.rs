@@ -203,10 +203,23 @@ pub struct BackendPlan {
     pub tcp: Option<Box<crate::engine::rules::tcp::TcpRules>>,
 }
 
-#[derive(Debug)]
-pub struct ServerPlan {
+/// What of a server's configuration the runtime API may change (`set
+/// server addr`) or give to a vacant slot (`add server`): read lock-free
+/// by the cores (an `ArcSwap` load), replaced whole by its one writer, the
+/// runtime API.
+#[derive(Debug, Clone)]
+pub struct ServerConf {
     pub name: String,
     pub addr: ServerAddr,
+    /// Its id (HAProxy's puid): `id <n>`, or the automatic number
+    /// [`server_ids`] gives.
+    pub id: u32,
+}
+
+#[derive(Debug)]
+pub struct ServerPlan {
+    /// Name, address, id: see [`ServerConf`].
+    pub conf: arc_swap::ArcSwap<ServerConf>,
     /// The configured weight (HAProxy's `iweight`); the effective one is
     /// in `state`.
     pub weight: u32,
@@ -232,9 +245,6 @@ pub struct ServerPlan {
     /// `pool-max-conn`: idle connections kept for reuse (None: no limit;
     /// 0: none).
     pub pool_max_conn: Option<usize>,
-    /// Its id (HAProxy's puid): `id <n>`, or the automatic number
-    /// [`server_ids`] gives.
-    pub id: u32,
     /// `pool-purge-delay` (default 5s; zero: no idle connection kept).
     pub pool_purge_delay: Duration,
     /// `pool-low-conn`: idle connections kept above the estimated need.
@@ -270,6 +280,11 @@ fn dynamic_weights(px: &Proxy) -> bool {
 }
 
 impl ServerPlan {
+    /// Its name, address and id now (see [`ServerConf`]).
+    pub fn conf(&self) -> arc_swap::Guard<std::sync::Arc<ServerConf>> {
+        self.conf.load()
+    }
+
     /// The connection limit now (0: none): `maxconn`, or with `minconn`
     /// HAProxy's dynamic limit, which grows from `minconn` to `maxconn` as
     /// the backend's load approaches `fullconn` (srv_dynamic_maxconn).
@@ -575,7 +590,7 @@ impl Plan {
             let be_needs = fe.backend.and_then(|i| backends.get(i)).is_some_and(|b| {
                 b.servers
                     .iter()
-                    .any(|s| !matches!(s.addr, ServerAddr::Fixed(_)))
+                    .any(|s| !matches!(s.conf().addr, ServerAddr::Fixed(_)))
             });
             let log_needs = fe.log.enabled
                 && fe.log.format.as_ref().is_none_or(|f| {
@@ -842,9 +857,11 @@ fn backend_plan(px: &Proxy, cfg: &Config) -> Result<BackendPlan, String> {
         };
         let cookie = o.cookie.clone().or_else(|| dynamic_cookie(px, &addr));
         servers.push(ServerPlan {
-            name: s.name.clone(),
-            id,
-            addr,
+            conf: arc_swap::ArcSwap::from_pointee(ServerConf {
+                name: s.name.clone(),
+                id,
+                addr,
+            }),
             weight: o.weight.unwrap_or(1),
             weights: Weights::new(
                 o.weight.unwrap_or(1),

@@ -276,7 +276,7 @@ fn apply(
             let line = health::check_line(
                 "Agent",
                 &be.name,
-                &srv.name,
+                &srv.conf().name,
                 srv.backup,
                 &o,
                 &health,

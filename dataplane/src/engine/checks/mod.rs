@@ -591,7 +591,7 @@ pub fn build(
             out.push(CheckPlan {
                 backend: b,
                 server: i,
-                target: target(px, s, &sp.addr, resolve)?,
+                target: target(px, s, &sp.conf().addr, resolve)?,
                 intervals: Intervals {
                     inter,
                     fastinter: o.fastinter.filter(|d| !d.is_zero()),
@@ -665,7 +665,7 @@ fn agent_plan(
     };
     let ip = match o.agent_addr.as_deref().or(o.addr.as_deref()) {
         Some(a) => resolve(a).map_err(err)?,
-        None => match &sp.addr {
+        None => match &sp.conf().addr {
             ServerAddr::Fixed(a) => a.ip(),
             ServerAddr::SamePort(ip) | ServerAddr::PortOffset(ip, _) => *ip,
             ServerAddr::Unix(_) => {

@@ -599,7 +599,7 @@ fn find_server(c: &Ctx<'_>, i: usize) -> Result<(usize, usize), Reply> {
     let si = plan
         .backends
         .get(bi)
-        .and_then(|be| be.servers.iter().position(|x| x.name == s))
+        .and_then(|be| be.servers.iter().position(|x| x.conf().name == s))
         .ok_or_else(|| Reply::err("No such server.\n"))?;
     Ok((bi, si))
 }
@@ -897,7 +897,7 @@ fn show_servers_state(c: &mut Ctx<'_>) -> Reply {
                 .list
                 .iter()
                 .find(|k| k.backend == bi && k.server == si);
-            let (addr, port) = match &sv.addr {
+            let (addr, port) = match &sv.conf().addr {
                 crate::engine::plan::ServerAddr::Fixed(a) => (a.ip().to_string(), a.port()),
                 crate::engine::plan::ServerAddr::Unix(p) => (p.display().to_string(), 0),
                 crate::engine::plan::ServerAddr::SamePort(ip) => (ip.to_string(), 0),
@@ -952,8 +952,8 @@ fn show_servers_state(c: &mut Ctx<'_>) -> Reply {
                 out,
                 "{be_id} {} {} {} {addr} {} {} {} {} {up} {status} {result} {health} {state} {agent_state} {} {} - {port} - 0 0 - - {agent_port}",
                 be.name,
-                sv.id,
-                sv.name,
+                sv.conf().id,
+                sv.conf().name,
                 oper,
                 now.admin,
                 sv.weights.user(),
@@ -1003,7 +1003,7 @@ fn show_servers_conn(c: &mut Ctx<'_>) -> Reply {
         }
         let be_id = c.st.backend_ids.get(bi).map_or(0, |x| x.0);
         for sv in &be.servers {
-            let (addr, port) = match &sv.addr {
+            let (addr, port) = match &sv.conf().addr {
                 crate::engine::plan::ServerAddr::Fixed(a) => (a.ip().to_string(), a.port()),
                 crate::engine::plan::ServerAddr::Unix(p) => (p.display().to_string(), 0),
                 crate::engine::plan::ServerAddr::SamePort(ip)
@@ -1016,8 +1016,8 @@ fn show_servers_conn(c: &mut Ctx<'_>) -> Reply {
                 out,
                 "{}/{} {be_id}/{} {addr} {port} - {} {} 0 0 0 0 {idle_lim} 0",
                 be.name,
-                sv.name,
-                sv.id,
+                sv.conf().name,
+                sv.conf().id,
                 sv.pool_purge_delay.as_millis(),
                 sv.conns.get(),
             );
@@ -1188,7 +1188,7 @@ fn wait(core: Rc<Core>, _: Rc<Static>, args: Vec<String>) -> Later {
                         .get(bi)?
                         .servers
                         .iter()
-                        .position(|x| x.name == s)?;
+                        .position(|x| x.conf().name == s)?;
                     Some((bi, si))
                 });
                 match found {

@@ -158,7 +158,7 @@ impl Cli {
                     b.servers
                         .iter()
                         .map(|s| {
-                            px.and_then(|p| p.servers.iter().find(|c| c.name == s.name))
+                            px.and_then(|p| p.servers.iter().find(|c| c.name == s.conf().name))
                                 .is_some_and(|c| c.opts.id.is_some())
                         })
                         .collect()

@@ -644,7 +644,10 @@ async fn connect_server(
             None => fut.await,
         }
     }
-    if let super::plan::ServerAddr::Unix(path) = &srv.addr {
+    // One load of the server's configuration: a `set server addr` meanwhile
+    // serves the next connection.
+    let conf = srv.conf();
+    if let super::plan::ServerAddr::Unix(path) = &conf.addr {
         let unix = async {
             Conn::connect_unix(path)
                 .await
@@ -654,8 +657,8 @@ async fn connect_server(
         return Ok((conn, None));
     }
     let addr = dst
-        .and_then(|d| srv.addr.resolve(d))
-        .or(match srv.addr {
+        .and_then(|d| conf.addr.resolve(d))
+        .or(match conf.addr {
             super::plan::ServerAddr::Fixed(a) => Some(a),
             _ => None,
         })
@@ -672,9 +675,11 @@ mod tests {
 
     fn server(user_timeout: Option<Duration>, tfo: bool) -> ServerPlan {
         ServerPlan {
-            name: "s".into(),
-            id: 1,
-            addr: ServerAddr::Fixed("127.0.0.1:1".parse().unwrap()),
+            conf: arc_swap::ArcSwap::from_pointee(crate::engine::plan::ServerConf {
+                name: "s".into(),
+                id: 1,
+                addr: ServerAddr::Fixed("127.0.0.1:1".parse().unwrap()),
+            }),
             weight: 1,
             backup: false,
             state: crate::engine::backend::server::State::new(

@@ -218,7 +218,7 @@ impl LogNames {
                 .map(|b| {
                     b.servers
                         .iter()
-                        .map(|s| Rc::from(s.name.as_str()))
+                        .map(|s| Rc::from(s.conf().name.as_str()))
                         .collect()
                 })
                 .collect(),

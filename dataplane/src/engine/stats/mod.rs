@@ -296,7 +296,7 @@ fn rows(process: &Process, o: &Opts, scope: &[String]) -> Vec<Row> {
             if want(Kind::Sv) {
                 if let Some(be) = process.plan.backends.get(b) {
                     for (s, srv) in be.servers.iter().enumerate() {
-                        if sid != -1 && i64::from(srv.id) != sid {
+                        if sid != -1 && i64::from(srv.conf().id) != sid {
                             continue;
                         }
                         if hidden(process, o, b, s) {
@@ -490,7 +490,7 @@ fn server_status(process: &Process, b: usize, s: usize) -> String {
             let be = process.plan.backends.get(vb);
             let name = be
                 .and_then(|be| be.servers.get(vs))
-                .map_or("", |x| x.name.as_str());
+                .map_or(String::new(), |x| x.conf().name.clone());
             return format!(
                 "MAINT (via {}/{})",
                 be.map_or("", |be| be.name.as_str()),
@@ -571,7 +571,7 @@ fn sv_row(
     ) else {
         return Row::new(Kind::Sv, px.iid, 0);
     };
-    let mut r = Row::new(Kind::Sv, px.iid, srv.id);
+    let mut r = Row::new(Kind::Sv, px.iid, srv.conf().id);
     let st = &process.stats;
     let c = |x: Be| st.sum(Stat::Srv(b, s, x));
     let obj = Obj::Srv(b, s);
@@ -579,7 +579,7 @@ fn sv_row(
     let check = check_of(process, b, s);
     let changes = st.changes(obj);
     r.str(f::PXNAME, KNS, px.name.clone());
-    r.str(f::SVNAME, KNS, srv.name.clone());
+    r.str(f::SVNAME, KNS, srv.conf().name.clone());
     r.str(f::MODE, CGS, mode(px));
     r.u32(f::QCUR, MGP, u64::from(srv.queued.get()));
     r.u32(f::QMAX, MMP, u64::from(st.peak_of(Peak::Queue(obj))));
@@ -632,11 +632,14 @@ fn sv_row(
     }
     r.u32(f::PID, KGP, 1);
     r.u32(f::IID, KGS, u64::from(px.iid));
-    r.u32(f::SID, KGS, u64::from(srv.id));
+    r.u32(f::SID, KGS, u64::from(srv.conf().id));
     r.u64(f::LBTOT, MCP, c(Be::LbTot));
     if let Some((tb, ts)) = tracks(process, b, s) {
         if let Some(tbe) = plan.backends.get(tb) {
-            let name = tbe.servers.get(ts).map_or("", |x| x.name.as_str());
+            let name = tbe
+                .servers
+                .get(ts)
+                .map_or(String::new(), |x| x.conf().name.clone());
             r.str(f::TRACKED, CNS, format!("{}/{}", tbe.name, name));
         }
     }
@@ -704,7 +707,7 @@ fn sv_row(
     r.set(f::LASTSESS, MAP, Val::S32(lastsess(st.last(obj), now)));
     times(&mut r, st, obj);
     if o.legends {
-        if let Some(a) = addr_text(&srv.addr) {
+        if let Some(a) = addr_text(&srv.conf().addr) {
             r.str(f::ADDR, CGS, a);
         }
         if let Some(ck) = &srv.cookie {

@@ -478,7 +478,7 @@ fn place<'a>(process: &'a Process, rows: &'a [Row]) -> Vec<Placed<'a>> {
                 .plan
                 .backends
                 .get(b)
-                .and_then(|be| be.servers.iter().position(|s| s.id == row.sid)),
+                .and_then(|be| be.servers.iter().position(|s| s.conf().id == row.sid)),
             _ => None,
         };
         out.push(Placed {
