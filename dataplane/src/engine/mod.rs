@@ -234,7 +234,7 @@ impl Process {
         if let Some(c) = self.stats.changes(Obj::Srv(backend, server)) {
             c.changed(now, down);
         }
-        let be_down = !be.servers.iter().any(|x| x.state.get().usable());
+        let be_down = !be.live_servers().iter().any(|x| x.state.get().usable());
         if let Some(c) = self.stats.changes(Obj::Be(backend)) {
             if be_down != c.is_down() {
                 c.changed(now, be_down);

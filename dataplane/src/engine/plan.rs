@@ -201,6 +201,13 @@ pub struct BackendPlan {
     /// The backend's `tcp-request content`, `tcp-response content` and
     /// `use-server` rules (None: none).
     pub tcp: Option<Box<crate::engine::rules::tcp::TcpRules>>,
+    /// Its algorithm takes servers added at run time (HAProxy's
+    /// BE_LB_PROP_DYN): it has [`SPARE_SERVERS`] vacant slots.
+    pub dynamic: bool,
+    /// The slots in use are among the first `live` ones (a high-water
+    /// mark: `add server` raises it, never lowers it), which the data path
+    /// walks instead of every slot.
+    pub live: std::sync::atomic::AtomicUsize,
 }
 
 /// What of a server's configuration the runtime API may change (`set
@@ -214,15 +221,34 @@ pub struct ServerConf {
     /// Its id (HAProxy's puid): `id <n>`, or the automatic number
     /// [`server_ids`] gives.
     pub id: u32,
+    /// The id came from `id <n>` (`srv_f_forced_id`).
+    pub forced_id: bool,
+    /// The configured weight (HAProxy's `iweight`); the effective one is
+    /// in the server's state.
+    pub weight: u32,
+}
+
+/// Vacant server slots that a backend whose algorithm takes dynamic
+/// servers (HAProxy's BE_LB_PROP_DYN) gets at start-up, for `add server`:
+/// every per-server array (counters, mesh flags, queues, balancers) is
+/// sized from the plan, so the room is made there once. A vacant slot is
+/// in maintenance with the `VACANT` admin flag: never picked, never
+/// shown, never checked. See docs/differences.md (Runtime API).
+pub const SPARE_SERVERS: usize = 8;
+
+impl BackendPlan {
+    /// The slots the data path walks (see [`BackendPlan::live`]); vacant
+    /// ones among them are never usable.
+    pub fn live_servers(&self) -> &[ServerPlan] {
+        let n = self.live.load(std::sync::atomic::Ordering::Acquire);
+        self.servers.get(..n).unwrap_or(&self.servers)
+    }
 }
 
 #[derive(Debug)]
 pub struct ServerPlan {
     /// Name, address, id: see [`ServerConf`].
     pub conf: arc_swap::ArcSwap<ServerConf>,
-    /// The configured weight (HAProxy's `iweight`); the effective one is
-    /// in `state`.
-    pub weight: u32,
     pub backup: bool,
     /// Admin and operational state, effective weight, `maxconn`: the one
     /// owner every core reads (see `backend::server`).
@@ -265,6 +291,27 @@ pub struct ServerPlan {
     /// `on-marked-down shutdown-sessions`, `on-marked-up
     /// shutdown-backup-sessions`.
     pub shutdown_on: crate::engine::checks::observe::ShutdownOn,
+    /// Other configuration elements point to it (a `track`, a
+    /// `use-server`): `del server` refuses it (HAProxy's
+    /// SRV_F_NON_PURGEABLE).
+    pub pinned: bool,
+    /// Its check's own `port` (`set server addr ... port +N` needs one).
+    pub check_port: Option<u16>,
+    /// Its check has its own `addr`.
+    pub check_addr: bool,
+}
+
+/// Whether server `name` of `px` is a `track` or `use-server` target
+/// (HAProxy's SRV_F_NON_PURGEABLE: `del server` refuses it).
+fn pinned(cfg: &Config, px: &Proxy, name: &str) -> bool {
+    px.use_servers.iter().any(|u| u.server == name)
+        || cfg.proxies.iter().any(|p| {
+            p.servers.iter().any(|s| {
+                s.opts.track.as_ref().is_some_and(|t| {
+                    t.server == name && t.backend.as_deref().unwrap_or(p.name.as_str()) == px.name
+                })
+            })
+        })
 }
 
 /// Whether `px`'s algorithm takes dynamic weights (HAProxy's
@@ -283,6 +330,75 @@ impl ServerPlan {
     /// Its name, address and id now (see [`ServerConf`]).
     pub fn conf(&self) -> arc_swap::Guard<std::sync::Arc<ServerConf>> {
         self.conf.load()
+    }
+
+    /// Where its check connects now: the start-up `target`, whose address
+    /// and port follow `set server addr` unless the check has its own
+    /// `addr` / `port` (HAProxy's tcpcheck_eval_connect reads the server's
+    /// address and port at each connect).
+    pub fn check_target(
+        &self,
+        target: &crate::engine::checks::Target,
+    ) -> crate::engine::checks::Target {
+        use crate::engine::checks::Target;
+        let Target::Inet(t) = target else {
+            return target.clone();
+        };
+        let (ip, port) = match &self.conf().addr {
+            ServerAddr::Fixed(a) => (a.ip(), Some(a.port())),
+            ServerAddr::SamePort(ip) | ServerAddr::PortOffset(ip, _) => (*ip, None),
+            ServerAddr::Unix(_) => return target.clone(),
+        };
+        let ip = if self.check_addr { t.ip() } else { ip };
+        let port = match (self.check_port, port) {
+            (None, Some(p)) => p,
+            _ => t.port(),
+        };
+        Target::Inet(SocketAddr::new(ip, port))
+    }
+
+    /// Whether the slot holds no server (see [`SPARE_SERVERS`]).
+    pub fn is_vacant(&self) -> bool {
+        self.state.get().admin & admin::VACANT != 0
+    }
+
+    /// A vacant slot (see [`SPARE_SERVERS`]).
+    pub fn vacant(dynamic: bool) -> ServerPlan {
+        ServerPlan {
+            conf: arc_swap::ArcSwap::from_pointee(ServerConf {
+                name: String::new(),
+                addr: ServerAddr::Fixed(SocketAddr::from(([0, 0, 0, 0], 0))),
+                id: 0,
+                forced_id: false,
+                weight: 1,
+            }),
+            backup: false,
+            state: State::new(Snapshot {
+                admin: admin::VACANT,
+                oper: Oper::Stopped,
+                eweight: 0,
+                maxconn: 0,
+            }),
+            weights: Weights::new(1, 0, dynamic),
+            source: None,
+            user_timeout: None,
+            tfo: false,
+            minconn: 0,
+            maxqueue: 0,
+            pool_max_conn: None,
+            pool_purge_delay: Duration::from_secs(5),
+            pool_low_conn: 0,
+            max_reuse: None,
+            cookie: None,
+            conns: Counter::default(),
+            queued: Counter::default(),
+            queue_served: Counter::default(),
+            observe: Default::default(),
+            shutdown_on: Default::default(),
+            pinned: false,
+            check_port: None,
+            check_addr: false,
+        }
     }
 
     /// The connection limit now (0: none): `maxconn`, or with `minconn`
@@ -350,7 +466,7 @@ impl SourcePlan {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ServerAddr {
     Fixed(SocketAddr),
     /// A UNIX stream socket path (`unix@`, `/path`).
@@ -861,8 +977,9 @@ fn backend_plan(px: &Proxy, cfg: &Config) -> Result<BackendPlan, String> {
                 name: s.name.clone(),
                 id,
                 addr,
+                forced_id: o.id.is_some(),
+                weight: o.weight.unwrap_or(1),
             }),
-            weight: o.weight.unwrap_or(1),
             weights: Weights::new(
                 o.weight.unwrap_or(1),
                 // HAProxy keeps slowstart in seconds, rounded up.
@@ -921,7 +1038,15 @@ fn backend_plan(px: &Proxy, cfg: &Config) -> Result<BackendPlan, String> {
                 px.mode() == ringlb_config::model::Mode::Http,
             ),
             shutdown_on: crate::engine::checks::observe::ShutdownOn::of(o),
+            pinned: pinned(cfg, px, &s.name),
+            check_port: o.port,
+            check_addr: o.addr.is_some(),
         });
+    }
+    let configured = servers.len();
+    let dynamic = dynamic_weights(px);
+    if dynamic {
+        servers.extend((0..SPARE_SERVERS).map(|_| ServerPlan::vacant(true)));
     }
     let tcp_hash = match &px.balance {
         Some(Balance::Hash(e)) if px.mode() != ringlb_config::model::Mode::Http => Some(Box::new(
@@ -933,6 +1058,8 @@ fn backend_plan(px: &Proxy, cfg: &Config) -> Result<BackendPlan, String> {
     Ok(BackendPlan {
         name: px.name.clone(),
         servers,
+        dynamic,
+        live: std::sync::atomic::AtomicUsize::new(configured),
         tcp_hash,
         balance: px.balance.clone().unwrap_or(Balance::RoundRobin),
         hash_type: px.hash_type,

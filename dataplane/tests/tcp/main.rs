@@ -25,6 +25,7 @@ mod checks_observe;
 mod checks_real;
 mod cli;
 mod cli_agent;
+mod cli_dynsrv;
 mod cli_hostile;
 mod cli_kill;
 mod content;

@@ -720,7 +720,8 @@ pub(super) fn left(deadline: Instant) -> Duration {
 /// A TCP connect check.
 async fn simple_check(core: &Core, plan: &CheckPlan, srv: &ServerPlan) -> (Status, u16, String) {
     let d = Deadlines::new(plan);
-    let connecting = connect(&plan.target, srv, true);
+    let target = srv.check_target(&plan.target);
+    let connecting = connect(&target, srv, true);
     let conn = match timer::timeout(&core.timers, left(d.connect), connecting).await {
         Err(()) => return (Status::L4Tout, 0, String::new()),
         Ok(Err(e)) => return (Status::L4Con, 0, strerror(&e)),
@@ -892,7 +893,7 @@ async fn tcp_check(
                         .and_then(|p| u16::try_from(p).ok())
                         .filter(|p| *p != 0)
                 });
-                let target = connect_target(&plan.target, c, port_expr);
+                let target = connect_target(&srv.check_target(&plan.target), c, port_expr);
                 match timer::timeout(timers, left(d.connect), connect(&target, srv, quiet)).await {
                     Err(()) => return (Status::L4Tout, 0, tcpcheck::conn_err_info(tc, rule, "")),
                     Ok(Err(e)) => {

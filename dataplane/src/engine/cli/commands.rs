@@ -103,8 +103,8 @@ pub static COMMANDS: &[Command] = &[
     cmd!(&["enable", "health"], Some("enable health                           : enable health checks"), Admin, Run::Now(|c| checks_onoff(c, false, true))),
     cmd!(&["disable", "agent"], Some("disable agent                           : disable agent checks"), Admin, Run::Now(|c| checks_onoff(c, true, false))),
     cmd!(&["enable", "agent"], Some("enable agent                            : enable agent checks"), Admin, Run::Now(|c| checks_onoff(c, true, true))),
-    cmd!(&["add", "server"], Some("add server <bk>/<srv>                   : create a new server"), Admin, Run::Now(|_| Reply::err("'add server' is not supported yet: servers are fixed at start-up.\n"))),
-    cmd!(&["del", "server"], Some("del server <bk>/<srv>                   : remove a dynamically added server"), Admin, Run::Now(|_| Reply::err("'del server' is not supported yet: servers are fixed at start-up.\n"))),
+    cmd!(&["add", "server"], Some("add server <bk>/<srv>                   : create a new server"), Admin, Run::Later(super::servers::add_server)),
+    cmd!(&["del", "server"], Some("del server <bk>/<srv>                   : remove a dynamically added server"), Admin, Run::Later(super::servers::del_server)),
     cmd!(&["show", "map"], Some("show map [@ver] [map]                   : report available maps or dump a map's contents"), User, Run::Now(super::maps::show)),
     cmd!(&["show", "acl"], Some("show acl [@<ver>] <acl>]                : report available acls or dump an acl's contents"), User, Run::Now(super::maps::show)),
     cmd!(&["get", "map"], Some("get map <acl> <value>                   : report the keys and values matching a sample for a map"), User, Run::Now(super::maps::get)),
@@ -599,7 +599,11 @@ fn find_server(c: &Ctx<'_>, i: usize) -> Result<(usize, usize), Reply> {
     let si = plan
         .backends
         .get(bi)
-        .and_then(|be| be.servers.iter().position(|x| x.conf().name == s))
+        .and_then(|be| {
+            be.servers
+                .iter()
+                .position(|x| !x.is_vacant() && x.conf().name == s)
+        })
         .ok_or_else(|| Reply::err("No such server.\n"))?;
     Ok((bi, si))
 }
@@ -681,10 +685,10 @@ fn set_server(c: &mut Ctx<'_>) -> Reply {
             "set server <b>/<s> {}: changing a check's target at run time is not supported yet.\n",
             c.arg(3)
         )),
-        "addr" | "fqdn" => Reply::err(format!(
-            "set server <b>/<s> {}: changing a server's address at run time is not supported yet.\n",
-            c.arg(3)
-        )),
+        "addr" => super::servers::set_addr(c, b, s),
+        "fqdn" if c.arg(4).is_empty() => Reply::err("set server <b>/<s> fqdn requires a FQDN.\n"),
+        // ringlb has no `resolvers` section (refused at start-up).
+        "fqdn" => Reply::err("set server <b>/<s> fqdn failed because no resolution is configured.\n"),
         "ssl" => Reply::err("'set server <srv> ssl' is not supported yet.\n"),
         _ => Reply::err("usage: set server <backend>/<server> addr | agent | agent-addr | agent-port | agent-send | check-addr | check-port | fqdn | health | ssl | state | weight\n"),
     }
@@ -699,7 +703,7 @@ fn set_weight(c: &mut Ctx<'_>, b: usize, s: usize, text: &str) -> Reply {
     let Some(sv) = shared.plan.backends.get(b).and_then(|be| be.servers.get(s)) else {
         return Reply::err("No such server.\n");
     };
-    match crate::engine::checks::agent::weight_change(text, sv.weight, sv.weights.dynamic) {
+    match crate::engine::checks::agent::weight_change(text, sv.conf().weight, sv.weights.dynamic) {
         Ok(w) => {
             shared.set_user_weight(b, s, w);
             crate::engine::checks::admin::remains_draining(c.core, b, s);
@@ -716,7 +720,11 @@ fn get_weight(c: &mut Ctx<'_>) -> Reply {
             let Some(sv) = plan.backends.get(b).and_then(|be| be.servers.get(s)) else {
                 return Reply::err("No such server.\n");
             };
-            Reply::info(format!("{} (initial {})\n", sv.weights.user(), sv.weight))
+            Reply::info(format!(
+                "{} (initial {})\n",
+                sv.weights.user(),
+                sv.conf().weight
+            ))
         }
         Err(r) => r,
     }
@@ -891,6 +899,9 @@ fn show_servers_state(c: &mut Ctx<'_>) -> Reply {
         }
         let (be_id, be_forced) = c.st.backend_ids.get(bi).copied().unwrap_or((0, false));
         for (si, sv) in be.servers.iter().enumerate() {
+            if sv.is_vacant() {
+                continue;
+            }
             let now = sv.state.get();
             let check = plan
                 .checks
@@ -928,7 +939,14 @@ fn show_servers_state(c: &mut Ctx<'_>) -> Reply {
                         2 | 4 | paused,
                     )
                 }
-                None => (1, 0, if up_now { 2 } else { 0 }, 0),
+                // `disabled` pauses even a check that is not configured
+                // (srv_parse_disabled sets CHK_ST_PAUSED).
+                None => (
+                    1,
+                    0,
+                    if up_now { 2 } else { 0 },
+                    if now.admin & admin::CMAINT != 0 { 8 } else { 0 },
+                ),
             };
             // The agent's state (CHK_ST_CONFIGURED | ENABLED | AGENT, and
             // PAUSED in maintenance) and port.
@@ -942,12 +960,7 @@ fn show_servers_state(c: &mut Ctx<'_>) -> Reply {
                 ),
                 None => (0, 0),
             };
-            let forced =
-                c.st.server_forced_id
-                    .get(bi)
-                    .and_then(|v| v.get(si))
-                    .copied()
-                    .unwrap_or(false);
+            let forced = sv.conf().forced_id;
             let _ = writeln!(
                 out,
                 "{be_id} {} {} {} {addr} {} {} {} {} {up} {status} {result} {health} {state} {agent_state} {} {} - {port} - 0 0 - - {agent_port}",
@@ -957,7 +970,7 @@ fn show_servers_state(c: &mut Ctx<'_>) -> Reply {
                 oper,
                 now.admin,
                 sv.weights.user(),
-                sv.weight,
+                sv.conf().weight,
                 u8::from(be_forced),
                 u8::from(forced),
             );
@@ -1002,7 +1015,7 @@ fn show_servers_conn(c: &mut Ctx<'_>) -> Reply {
             continue;
         }
         let be_id = c.st.backend_ids.get(bi).map_or(0, |x| x.0);
-        for sv in &be.servers {
+        for sv in be.servers.iter().filter(|x| !x.is_vacant()) {
             let (addr, port) = match &sv.conf().addr {
                 crate::engine::plan::ServerAddr::Fixed(a) => (a.ip().to_string(), a.port()),
                 crate::engine::plan::ServerAddr::Unix(p) => (p.display().to_string(), 0),
@@ -1188,7 +1201,7 @@ fn wait(core: Rc<Core>, _: Rc<Static>, args: Vec<String>) -> Later {
                         .get(bi)?
                         .servers
                         .iter()
-                        .position(|x| x.conf().name == s)?;
+                        .position(|x| !x.is_vacant() && x.conf().name == s)?;
                     Some((bi, si))
                 });
                 match found {
@@ -1201,29 +1214,18 @@ fn wait(core: Rc<Core>, _: Rc<Static>, args: Vec<String>) -> Later {
         let deadline = std::time::Instant::now() + d;
         loop {
             if let Some((b, s)) = server {
-                let sv = core
-                    .shared
-                    .plan
-                    .backends
-                    .get(b)
-                    .and_then(|be| be.servers.get(s));
-                if sv.is_some_and(|sv| {
-                    sv.state.get().admin & admin::MAINT != 0
-                        && sv.conns.get() == 0
-                        && sv.queued.get() == 0
-                }) {
-                    return Reply::Empty;
+                match super::servers::srv_removable(&core, b, s).await {
+                    Ok(()) => return Reply::Empty,
+                    Err(Some(why)) => return Reply::err(format!("{why}\n")),
+                    Err(None) => {}
                 }
             }
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             if left.is_zero() {
                 break;
             }
-            crate::engine::runtime::timer::sleep(
-                &core.timers,
-                left.min(Duration::from_millis(100)),
-            )
-            .await;
+            crate::engine::runtime::timer::sleep(&core.timers, left.min(super::servers::WAIT_STEP))
+                .await;
         }
         if server.is_some() {
             Reply::err("Wait timeout.\n")

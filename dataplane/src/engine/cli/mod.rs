@@ -13,6 +13,7 @@
 
 pub mod commands;
 pub mod maps;
+pub mod servers;
 pub mod table;
 
 use std::cell::Cell;
@@ -262,6 +263,9 @@ pub enum Ask {
         std::sync::Arc<crate::engine::rules::patref::Sets>,
         flume::Sender<usize>,
     ),
+    /// Do `op` on this core's state of server slot (backend, server),
+    /// then answer (see [`servers::SlotOp`]).
+    Slot(usize, usize, servers::SlotOp, flume::Sender<usize>),
 }
 
 /// One core's live streams.
@@ -308,6 +312,9 @@ pub fn answer(core: &Core, ask: Ask) {
         Ask::PatRef(sets, reply) => {
             crate::engine::rules::patref::apply(&sets);
             let _ = reply.try_send(core.id);
+        }
+        Ask::Slot(b, s, op, reply) => {
+            let _ = reply.try_send(servers::on_core(core, b, s, op));
         }
     }
 }

@@ -647,6 +647,45 @@ impl Stats {
         }
     }
 
+    /// `add server` fills slot (b, s): its counters in `core`'s block
+    /// back to 0 (only the executor `core` may call this, as for
+    /// [`Stats::clear_block`]); core 0 also clears its peaks and state
+    /// changes.
+    pub fn clear_server(&self, core: usize, b: usize, s: usize) {
+        let obj = Obj::Srv(b, s);
+        if let (Some(block), Some(base)) = (self.blocks.get(core), self.layout.base(obj)) {
+            for i in base..base + BE_SLOTS {
+                block.store(i, 0);
+            }
+        }
+        if let (Some(block), Some(line)) = (self.hist.get(core), self.layout.hist_line(obj)) {
+            for l in block.lines.iter().skip(line).take(HIST_OBJ_LINES) {
+                for a in &l.0 {
+                    a.store(0, Ordering::Relaxed);
+                }
+            }
+        }
+        if core == 0 {
+            for p in [Peak::Sess(obj), Peak::Queue(obj)] {
+                if let Some(a) = self.layout.peak(p).and_then(|i| self.peaks.get(i)) {
+                    a.store(0, Ordering::Relaxed);
+                }
+            }
+            if let Some(c) = self.changes(obj) {
+                for a in [
+                    &c.last_change,
+                    &c.down_since,
+                    &c.downtime,
+                    &c.down_trans,
+                    &c.failed_checks,
+                ] {
+                    a.store(0, Ordering::Relaxed);
+                }
+                c.health.store(0, Ordering::Relaxed);
+            }
+        }
+    }
+
     /// A server's (`Obj::Srv`) or a backend's (`Obj::Be`) state changes.
     pub fn changes(&self, obj: Obj) -> Option<&Changes> {
         let i = match obj {

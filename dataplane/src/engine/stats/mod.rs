@@ -296,6 +296,9 @@ fn rows(process: &Process, o: &Opts, scope: &[String]) -> Vec<Row> {
             if want(Kind::Sv) {
                 if let Some(be) = process.plan.backends.get(b) {
                     for (s, srv) in be.servers.iter().enumerate() {
+                        if srv.is_vacant() {
+                            continue;
+                        }
                         if sid != -1 && i64::from(srv.conf().id) != sid {
                             continue;
                         }
@@ -618,7 +621,7 @@ fn sv_row(
     });
     r.u32(f::LASTCHG, MAP, secs(now.saturating_sub(last_change)));
     r.u32(f::WEIGHT, MAV, u64::from(state.weight()));
-    r.u32(f::UWEIGHT, MAV, u64::from(srv.weight));
+    r.u32(f::UWEIGHT, MAV, u64::from(srv.conf().weight));
     r.u32(f::ACT, SGP, u64::from(!srv.backup));
     r.u32(f::BCK, SGP, u64::from(srv.backup));
     if let (Some(_), Some(ch)) = (check, changes) {
@@ -781,7 +784,7 @@ fn be_row(process: &Process, px: &plan::ProxyInfo, b: usize, o: &Opts, now: u64)
         if usable && !srv.backup {
             act += 1;
             act_w += u64::from(s.weight());
-            uw += u64::from(srv.weight);
+            uw += u64::from(srv.conf().weight);
         } else if usable && srv.backup {
             bck += 1;
             bck_w += u64::from(s.weight());
@@ -797,13 +800,14 @@ fn be_row(process: &Process, px: &plan::ProxyInfo, b: usize, o: &Opts, now: u64)
     } else {
         first_bck.unwrap_or(0)
     };
-    let mut status = String::from(if tot > 0 || be.servers.is_empty() {
+    let present = be.servers.iter().filter(|x| !x.is_vacant()).count();
+    let mut status = String::from(if tot > 0 || present == 0 {
         "UP"
     } else {
         "DOWN"
     });
     if o.hide_down || o.hide_maint {
-        let _ = write!(status, " ({}/{})", up, be.servers.len());
+        let _ = write!(status, " ({up}/{present})");
     }
     r.str(f::STATUS, SGP, status);
     r.u32(f::AGG_SRV_CHECK_STATUS, MGP, 0);
@@ -822,7 +826,7 @@ fn be_row(process: &Process, px: &plan::ProxyInfo, b: usize, o: &Opts, now: u64)
     );
     let last_change = changes.map_or(0, |c| c.last_change.load(ld));
     r.u32(f::LASTCHG, MAP, secs(now.saturating_sub(last_change)));
-    if !be.servers.is_empty() {
+    if present > 0 {
         r.u32(
             f::DOWNTIME,
             MCP,
