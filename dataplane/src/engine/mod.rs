@@ -154,7 +154,18 @@ impl Process {
     /// The process-wide state of `cores` executors.
     pub fn new(plan: Plan, cores: usize) -> Arc<Self> {
         let servers: Vec<usize> = plan.backends.iter().map(|b| b.servers.len()).collect();
-        let stats = runtime::counters::Stats::new(cores, plan.frontends.len(), &servers);
+        // The spare slots for `add server` get no latency histograms.
+        let configured: Vec<usize> = plan
+            .backends
+            .iter()
+            .map(|b| b.live.load(Ordering::Relaxed))
+            .collect();
+        let stats = runtime::counters::Stats::with_histograms(
+            cores,
+            plan.frontends.len(),
+            &servers,
+            &configured,
+        );
         for c in &plan.checks.list {
             if let Some(ch) = stats.changes(runtime::counters::Obj::Srv(c.backend, c.server)) {
                 ch.health.store(c.initial.health, Ordering::Relaxed);

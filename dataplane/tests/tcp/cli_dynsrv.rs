@@ -422,3 +422,49 @@ impl Counting {
         self.accepted.try_iter().count()
     }
 }
+
+/// An added server shows on the stats page and in the Prometheus
+/// exporter; once deleted it shows nowhere.
+#[test]
+fn dynsrv_page_and_prometheus_follow() {
+    let s1 = Backend::echo();
+    let dir = TempDir::new("dynsrv-page");
+    let d = dir.0.display();
+    let cfg = format!(
+        "global\n    stats socket {d}/admin.sock level admin\n\
+         defaults\n    mode http\n    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\n\
+         frontend fe\n    bind fd@3\n    http-request use-service prometheus-exporter if {{ path /metrics }}\n    stats enable\n    stats uri /stats\n    default_backend be\n\
+         backend be\n    balance roundrobin\n    server s1 {}\n",
+        s1.addr
+    );
+    let p = Proxy::start(&cfg);
+    let admin = format!("{d}/admin.sock");
+    wait_for(&admin);
+    let get = |path: &str| {
+        let mut c = p.connect();
+        c.write_all(format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes())
+            .unwrap();
+        let mut out = String::new();
+        c.read_to_string(&mut out).unwrap();
+        out
+    };
+    assert_eq!(
+        ask(&admin, "add server be/dyn1 127.0.0.1:9 weight 3"),
+        "New server registered.\n\n"
+    );
+    let metrics = get("/metrics");
+    assert!(
+        metrics.contains("haproxy_server_status{proxy=\"be\",server=\"dyn1\",state=\"MAINT\"} 1"),
+        "{metrics}"
+    );
+    let csv = get("/stats;csv");
+    assert!(csv.contains("\nbe,dyn1,"), "{csv}");
+    assert!(get("/stats").contains(">dyn1<"));
+    assert_eq!(
+        ask(&admin, "disable server be/dyn1; del server be/dyn1"),
+        "\nServer deleted.\n"
+    );
+    assert!(!get("/metrics").contains("dyn1"));
+    assert!(!get("/stats;csv").contains("dyn1"));
+    assert!(!get("/stats").contains("dyn1"));
+}

@@ -604,6 +604,20 @@ fn removable(core: &Core, b: usize, s: usize, idle: usize) -> Result<(), String>
     if checked {
         return Err("Deleting a server with a health or agent check is not supported yet.".into());
     }
+    // The trackers are fixed at start-up: the slot would still follow the
+    // tracked server once reused.
+    fn tracking(ts: &[crate::engine::checks::Tracker], want: (usize, usize)) -> bool {
+        ts.iter()
+            .any(|t| (t.backend, t.server) == want || tracking(&t.trackers, want))
+    }
+    if plan
+        .checks
+        .list
+        .iter()
+        .any(|c| tracking(&c.trackers, (b, s)))
+    {
+        return Err("Deleting a server that tracks another one is not supported yet.".into());
+    }
     Ok(())
 }
 

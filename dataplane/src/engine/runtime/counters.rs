@@ -245,6 +245,10 @@ struct Layout {
     /// Per backend, the index of its first server (in servers).
     first_server: Vec<usize>,
     servers: usize,
+    /// Per backend, its first server with histograms and how many have
+    /// them (the spare slots for `add server` have none), and the total.
+    hist_servers: Vec<(usize, usize)>,
+    hist_total: usize,
 }
 
 impl Layout {
@@ -421,17 +425,38 @@ impl Stats {
     /// Counters for `cores` executors; `servers[b]` is backend b's server
     /// count.
     pub fn new(cores: usize, frontends: usize, servers: &[usize]) -> Stats {
+        Stats::with_histograms(cores, frontends, servers, servers)
+    }
+
+    /// As [`Stats::new`], the latency histograms kept only for the first
+    /// `hist[b]` servers of backend b (a spare slot would cost 1 KiB per
+    /// core for them: a server `add server` fills has none).
+    pub fn with_histograms(
+        cores: usize,
+        frontends: usize,
+        servers: &[usize],
+        hist: &[usize],
+    ) -> Stats {
         let mut first_server = Vec::with_capacity(servers.len());
         let mut total = 0;
         for n in servers {
             first_server.push(total);
             total += n;
         }
+        let mut hist_servers = Vec::with_capacity(servers.len());
+        let mut hist_total = 0;
+        for (i, n) in servers.iter().enumerate() {
+            let h = hist.get(i).copied().unwrap_or(0).min(*n);
+            hist_servers.push((hist_total, h));
+            hist_total += h;
+        }
         let layout = Layout {
             frontends,
             backends: servers.len(),
             first_server,
             servers: total,
+            hist_servers,
+            hist_total,
         };
         let len = layout.len();
         Stats {
@@ -808,7 +833,7 @@ fn hist_add(lines: &[Line; HIST_OBJ_LINES], slot: usize, v: u64) {
 impl Layout {
     /// The histogram slots of every object.
     fn hist_len(&self) -> usize {
-        (self.frontends + self.backends + self.servers) * HIST_OBJ_LINES * 8
+        (self.frontends + self.backends + self.hist_total) * HIST_OBJ_LINES * 8
     }
 
     /// The first line of `obj`'s histograms.
@@ -816,7 +841,10 @@ impl Layout {
         let n = match obj {
             Obj::Fe(i) => (i < self.frontends).then_some(i)?,
             Obj::Be(b) => (b < self.backends).then_some(self.frontends + b)?,
-            Obj::Srv(b, s) => self.frontends + self.backends + self.server(b, s)?,
+            Obj::Srv(b, s) => {
+                let (first, n) = *self.hist_servers.get(b)?;
+                (s < n).then_some(self.frontends + self.backends + first + s)?
+            }
         };
         Some(n * HIST_OBJ_LINES)
     }

@@ -18,6 +18,7 @@
 //! `ringlb_{frontend,backend,server}_{queue,connect,response,total}_time_seconds`
 //! with `_bucket{le=..}`, `_sum` and `_count` (docs/differences.md).
 
+use crate::engine::plan::ServerPlan;
 use std::fmt::Write as _;
 
 use super::{fields as f, Kind, Row, Val};
@@ -621,12 +622,12 @@ fn field_lines(
             else {
                 return;
             };
-            if be.1.servers.iter().all(|x| x.is_vacant()) {
+            if be.1.servers.iter().all(ServerPlan::is_vacant) {
                 return;
             }
             let mut counts = [0u64; SRV_STATES.len()];
             for s in 0..be.1.servers.len() {
-                if be.1.servers.get(s).is_some_and(|x| x.is_vacant()) {
+                if be.1.servers.get(s).is_some_and(ServerPlan::is_vacant) {
                     continue;
                 }
                 if let Some(c) = counts.get_mut(srv_state(process, be.0, s)) {
@@ -643,12 +644,12 @@ fn field_lines(
             else {
                 return;
             };
-            if be.1.servers.iter().all(|x| x.is_vacant()) {
+            if be.1.servers.iter().all(ServerPlan::is_vacant) {
                 return;
             }
             let mut counts = [0u64; CHECK_STATES.len()];
             for s in 0..be.1.servers.len() {
-                if be.1.servers.get(s).is_some_and(|x| x.is_vacant()) {
+                if be.1.servers.get(s).is_some_and(ServerPlan::is_vacant) {
                     continue;
                 }
                 if let Some((st, _, _)) = check(process, be.0, s) {

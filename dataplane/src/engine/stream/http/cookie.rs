@@ -452,7 +452,10 @@ pub fn alert_cacheable_cookie(
     be: &BackendPlan,
     srv: usize,
 ) {
-    let conf = be.servers.get(srv).map(|s| s.conf());
+    let conf = be
+        .servers
+        .get(srv)
+        .map(crate::engine::plan::ServerPlan::conf);
     let server = conf.as_ref().map_or("<dispatch>", |c| c.name.as_str());
     let line = format!(
         "Blocking cacheable cookie in response from instance {}, server {server}.",
