@@ -18,12 +18,12 @@
 //! `ringlb_{frontend,backend,server}_{queue,connect,response,total}_time_seconds`
 //! with `_bucket{le=..}`, `_sum` and `_count` (docs/differences.md).
 
-use crate::engine::plan::ServerPlan;
 use std::fmt::Write as _;
 
 use super::{fields as f, Kind, Row, Val};
 use crate::engine::backend::server::{admin, Oper};
 use crate::engine::checks::health::Status;
+use crate::engine::plan::ServerPlan;
 use crate::engine::runtime::counters::{
     hist_bound_ns, Histogram, Obj, StreamTimers, Timer, HIST_BOUNDS,
 };
