@@ -468,3 +468,53 @@ fn dynsrv_page_and_prometheus_follow() {
     assert!(!get("/stats;csv").contains("dyn1"));
     assert!(!get("/stats").contains("dyn1"));
 }
+
+/// Every dynamic algorithm takes an added server into its choice.
+#[test]
+fn dynsrv_added_server_joins_every_dynamic_algorithm() {
+    for algo in [
+        "leastconn",
+        "random",
+        "first",
+        "source\n    hash-type consistent",
+    ] {
+        let s1 = Backend::echo();
+        let s2 = Backend::echo();
+        let dir = TempDir::new("dynsrv-algo");
+        let (hold, port) = held_port();
+        drop(hold);
+        let cfg =
+            cfg(&dir, port, "", "").replace("balance roundrobin\n", &format!("balance {algo}\n"));
+        // `first` fills s1 up to its maxconn before s2.
+        let cfg = format!("{cfg}    server s1 {} maxconn 1\n", s1.addr);
+        let p = Proxy::start(&cfg);
+        let admin = format!("{}/admin.sock", dir.0.display());
+        wait_for(&admin);
+        assert_eq!(
+            ask(
+                &admin,
+                &format!("add server be/s2 {}; enable server be/s2", s2.addr)
+            ),
+            "New server registered.\n\n\n",
+            "{algo}"
+        );
+        if algo.starts_with("source") {
+            // One client address: every connection hashes to one server;
+            // with s1 in maintenance it must be s2.
+            assert_eq!(ask(&admin, "disable server be/s1"), "\n");
+            spread(&p, 3);
+            assert_eq!((s1.count(), s2.count()), (0, 3), "{algo}");
+            continue;
+        }
+        // One connection held on a server, then more: with s1 at its
+        // maxconn (first) or busier (leastconn) or by chance (random), s2
+        // serves some.
+        let mut held = p.connect();
+        held.write_all(b"x").unwrap();
+        let mut b = [0u8; 1];
+        held.read_exact(&mut b).unwrap();
+        spread(&p, 20);
+        assert!(s2.count() > 0, "{algo}: the added server got nothing");
+        drop(held);
+    }
+}

@@ -961,9 +961,21 @@ fn show_servers_state(c: &mut Ctx<'_>) -> Reply {
                 None => (0, 0),
             };
             let forced = sv.conf().forced_id;
+            // Seconds since its state last changed (HAProxy's last_change:
+            // start-up, a state change, or `add server`).
+            let now_ms = c.core.shared.now_ms();
+            let since = c
+                .core
+                .shared
+                .stats
+                .changes(crate::engine::runtime::counters::Obj::Srv(bi, si))
+                .map_or(up, |ch| {
+                    now_ms.saturating_sub(ch.last_change.load(std::sync::atomic::Ordering::Relaxed))
+                        / 1000
+                });
             let _ = writeln!(
                 out,
-                "{be_id} {} {} {} {addr} {} {} {} {} {up} {status} {result} {health} {state} {agent_state} {} {} - {port} - 0 0 - - {agent_port}",
+                "{be_id} {} {} {} {addr} {} {} {} {} {since} {status} {result} {health} {state} {agent_state} {} {} - {port} - 0 0 - - {agent_port}",
                 be.name,
                 sv.conf().id,
                 sv.conf().name,
