@@ -232,9 +232,20 @@ impl Process {
         if before.admin & backend::server::admin::MAINT == 0
             && before.oper != backend::server::Oper::Stopped
             && s.state.get().admin & backend::server::admin::MAINT != 0
-            && s.shutdown_on.down
         {
-            self.shutdown_streams(backend, server, crate::log::termination::Cause::Down);
+            if s.shutdown_on.down {
+                self.shutdown_streams(backend, server, crate::log::termination::Cause::Down);
+            }
+            // Its idle connections are closed (srv_update_status calls
+            // srv_cleanup_connections): on every core, nobody waiting.
+            let _ = self.mesh.ask_all(|reply| {
+                runtime::mesh::Msg::Cli(cli::Ask::Slot(
+                    backend,
+                    server,
+                    cli::servers::SlotOp::DropIdle,
+                    reply,
+                ))
+            });
         }
         // lastchg, downtime, chkdown (the statistics).
         let now = self.now_ms();

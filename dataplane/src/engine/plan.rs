@@ -226,6 +226,9 @@ pub struct ServerConf {
     /// The configured weight (HAProxy's `iweight`); the effective one is
     /// in the server's state.
     pub weight: u32,
+    /// Where it was declared (`file:line`; `(null):0` for a server added
+    /// at run time, as HAProxy prints it).
+    pub loc: String,
 }
 
 /// Vacant server slots that a backend whose algorithm takes dynamic
@@ -371,6 +374,7 @@ impl ServerPlan {
                 id: 0,
                 forced_id: false,
                 weight: 1,
+                loc: String::new(),
             }),
             backup: false,
             state: State::new(Snapshot {
@@ -979,6 +983,7 @@ fn backend_plan(px: &Proxy, cfg: &Config) -> Result<BackendPlan, String> {
                 addr,
                 forced_id: o.id.is_some(),
                 weight: o.weight.unwrap_or(1),
+                loc: s.loc.to_string(),
             }),
             weights: Weights::new(
                 o.weight.unwrap_or(1),

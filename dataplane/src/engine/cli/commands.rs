@@ -910,7 +910,7 @@ fn show_servers_state(c: &mut Ctx<'_>) -> Reply {
                 .find(|k| k.backend == bi && k.server == si);
             let (addr, port) = match &sv.conf().addr {
                 crate::engine::plan::ServerAddr::Fixed(a) => (a.ip().to_string(), a.port()),
-                crate::engine::plan::ServerAddr::Unix(p) => (p.display().to_string(), 0),
+                crate::engine::plan::ServerAddr::Unix(_) => ("-".to_string(), 0),
                 crate::engine::plan::ServerAddr::SamePort(ip) => (ip.to_string(), 0),
                 crate::engine::plan::ServerAddr::PortOffset(ip, _) => (ip.to_string(), 0),
             };
@@ -1218,18 +1218,21 @@ fn wait(core: Rc<Core>, _: Rc<Static>, args: Vec<String>) -> Later {
                 });
                 match found {
                     Some(x) => Some(x),
-                    None => return Reply::err("No such server.\n"),
+                    None => return Reply::err("Failed. No such server.\n"),
                 }
             }
             Some(_) => return Reply::err("Unsupported condition.\n"),
         };
         let deadline = std::time::Instant::now() + d;
+        // HAProxy 3.x's answers: `Done.`, `Failed. <why>` when waiting
+        // cannot help, `Wait delay expired. <why>` at the deadline.
+        let mut why = String::new();
         loop {
             if let Some((b, s)) = server {
                 match super::servers::srv_removable(&core, b, s).await {
-                    Ok(()) => return Reply::Empty,
-                    Err(Some(why)) => return Reply::err(format!("{why}\n")),
-                    Err(None) => {}
+                    Ok(()) => return Reply::Msg(LOG_INFO, "Done.\n".into()),
+                    Err((false, w)) => return Reply::err(format!("Failed. {w}\n")),
+                    Err((true, w)) => why = w,
                 }
             }
             let left = deadline.saturating_duration_since(std::time::Instant::now());
@@ -1240,7 +1243,7 @@ fn wait(core: Rc<Core>, _: Rc<Static>, args: Vec<String>) -> Later {
                 .await;
         }
         if server.is_some() {
-            Reply::err("Wait timeout.\n")
+            Reply::err(format!("Wait delay expired. {why}\n"))
         } else {
             Reply::Msg(LOG_INFO, "Done.\n".into())
         }

@@ -268,6 +268,15 @@ impl Drop for Taken {
 /// The server keywords haproxy 2.6 refuses on a dynamic server
 /// (`dynamic_ok` 0 in its keyword tables).
 const NOT_DYNAMIC: &[&str] = &[
+    "no-check-ssl",
+    "no-send-proxy-v2-ssl",
+    "no-send-proxy-v2-ssl-cn",
+    "no-ssl",
+    "ssl-reuse",
+    "tcp-ut",
+    "no-agent-check",
+    "no-check",
+    "no-check-send-proxy",
     "cookie",
     "init-addr",
     "log-proto",
@@ -316,6 +325,7 @@ const NOT_YET: &[&str] = &[
     "check",
     "check-proto",
     "check-send-proxy",
+    "check-via-socks4",
     "rise",
     "fall",
     "inter",
@@ -337,6 +347,11 @@ const NOT_YET: &[&str] = &[
     "force-tlsv11",
     "force-tlsv12",
     "force-tlsv13",
+    "no-sslv3",
+    "no-tlsv10",
+    "no-tlsv11",
+    "no-tlsv12",
+    "no-tlsv13",
     "no-ssl-reuse",
     "no-tls-tickets",
     "npn",
@@ -357,7 +372,9 @@ struct NewServer {
     addr: Option<ServerAddr>,
     weight: u32,
     maxconn: u32,
-    disabled: bool,
+    /// `disabled` (Some(false)) or `enabled` (Some(true)), the last one
+    /// given; None: in maintenance, as haproxy creates it.
+    enabled: Option<bool>,
     id: Option<u32>,
 }
 
@@ -387,9 +404,13 @@ fn parse_new(be: &BackendPlan, name: &str, args: &[String]) -> Result<NewServer,
         port_offset: true,
         names: false,
     };
-    let parsed = ringlb_config::addr::parse_address(text, rules)
+    use ringlb_config::addr::{Address, Host, Port, Transport};
+    let with_range = ringlb_config::addr::AddrRules {
+        port_range: true,
+        ..rules
+    };
+    let parsed = ringlb_config::addr::parse_address(text, with_range)
         .map_err(|e| format!("'server {name}' : {e}\n"))?;
-    use ringlb_config::addr::{Address, Host, Port};
     let addr = match parsed {
         Address::Inet {
             host: Host::Ip(ip),
@@ -400,17 +421,22 @@ fn parse_new(be: &BackendPlan, name: &str, args: &[String]) -> Result<NewServer,
             Port::None => ServerAddr::SamePort(ip),
             Port::Offset(o) => ServerAddr::PortOffset(ip, o),
             Port::Range(..) => {
-                return Err(format!("'server {name}' : port ranges are not allowed\n"))
+                return Err(format!("port range not permitted here in '{text}'\n"))
             }
         },
+        Address::Unix {
+            path,
+            transport: Transport::Stream,
+        } => ServerAddr::Unix(std::path::PathBuf::from(path)),
+        // Resolving a name would block the core the CLI runs on.
         Address::Inet { .. } => {
             return Err(format!(
-                "'server {name}' : could not resolve address '{text}'.\n"
+                "'server {name}' : a host name ('{text}') is not supported yet on a server added at run time.\n"
             ))
         }
         _ => {
             return Err(format!(
-                "'server {name}': address '{text}' is not supported yet on 'add server'.\n"
+                "'server {name}' : address '{text}' is not supported yet on a server added at run time.\n"
             ))
         }
     };
@@ -427,7 +453,7 @@ fn parse_new(be: &BackendPlan, name: &str, args: &[String]) -> Result<NewServer,
                 let w = atol(val);
                 if !(0..=256).contains(&w) {
                     return Err(format!(
-                        "weight of server {name} is not within 0 and 256 ({w}).\n"
+                        "weight of server {name} is not within 0 and 256 ({w})..\n"
                     ));
                 }
                 n.weight = u32::try_from(w).unwrap_or(1);
@@ -438,37 +464,37 @@ fn parse_new(be: &BackendPlan, name: &str, args: &[String]) -> Result<NewServer,
                 i += 2;
             }
             "id" => {
-                let Some(id) = strtol(val) else {
-                    return Err(format!("'{kw}' : expects an integer argument\n"));
-                };
-                let id = u32::try_from(id)
+                if val.is_empty() {
+                    return Err(format!("'{kw}' : expects an integer argument.\n"));
+                }
+                let id = u32::try_from(atol(val))
                     .ok()
                     .filter(|&x| x > 0)
-                    .ok_or_else(|| format!("'{kw}' : custom id has to be > 0\n"))?;
+                    .ok_or_else(|| format!("'{kw}' : custom id has to be > 0.\n"))?;
                 if let Some(other) = be
                     .servers
                     .iter()
                     .find(|x| !x.is_vacant() && x.conf().id == id)
                 {
+                    let o = other.conf();
                     return Err(format!(
-                        "'{kw}' : custom id {id} already used at server '{}'\n",
-                        other.conf().name
+                        "'{kw}' : custom id {id} already used at {} ('server {}').\n",
+                        o.loc, o.name
                     ));
                 }
                 n.id = Some(id);
                 i += 2;
             }
             "disabled" => {
-                n.disabled = true;
+                n.enabled = Some(false);
+                i += 1;
+            }
+            "enabled" => {
+                n.enabled = Some(true);
                 i += 1;
             }
             // Already what an added server is.
-            "enabled" | "no-backup" | "no-send-proxy" | "no-send-proxy-v2" | "no-tfo" => {
-                if kw == "enabled" {
-                    n.disabled = false;
-                }
-                i += 1;
-            }
+            "no-backup" | "no-send-proxy" | "no-send-proxy-v2" | "no-tfo" => i += 1,
             k if NOT_DYNAMIC.contains(&k) => {
                 return Err(format!("'{k}' option is not accepted for dynamic server\n"));
             }
@@ -488,6 +514,9 @@ fn parse_new(be: &BackendPlan, name: &str, args: &[String]) -> Result<NewServer,
 /// server ... state ready` brings it into the balance).
 pub fn add_server(core: Rc<Core>, _: Rc<Static>, args: Vec<String>) -> Later {
     Box::pin(async move {
+        if args.get(2).map(String::as_str) == Some("help") {
+            return help();
+        }
         let Some((bname, sname)) = split(args.get(2).map_or("", String::as_str)) else {
             return Reply::err("Require 'backend/server'.");
         };
@@ -543,6 +572,7 @@ pub fn add_server(core: Rc<Core>, _: Rc<Static>, args: Vec<String>) -> Later {
             id,
             forced_id: new.id.is_some(),
             weight: new.weight,
+            loc: "(null):0".into(),
         }));
         // Every core forgets what it kept of the slot before it shows.
         let answers = ask_slot(&core, b, s, SlotOp::Fill).await;
@@ -550,10 +580,13 @@ pub fn add_server(core: Rc<Core>, _: Rc<Static>, args: Vec<String>) -> Later {
             return Reply::err("Not every core answered: the server was not added.\n");
         }
         let shared = &core.shared;
-        let mut maint = admin::FMAINT;
-        if new.disabled {
-            maint |= admin::CMAINT;
-        }
+        // In maintenance as haproxy creates it; `disabled` adds the
+        // configuration's reason; `enabled` starts it up (srv_parse_enabled).
+        let maint = match new.enabled {
+            None => admin::FMAINT,
+            Some(false) => admin::FMAINT | admin::CMAINT,
+            Some(true) => 0,
+        };
         shared.set_user_weight(b, s, new.weight);
         // haproxy 2.6 leaves a new server's effective weight at 1 until it
         // comes up (the stats' `weight` of a server added in maintenance);
@@ -575,6 +608,12 @@ pub fn add_server(core: Rc<Core>, _: Rc<Static>, args: Vec<String>) -> Later {
         be.live.fetch_max(s + 1, Ordering::AcqRel);
         // Last: the slot shows and counts from now on.
         shared.set_server(b, s, Change::AdminClear(admin::VACANT));
+        if new.enabled == Some(true) {
+            // haproxy 2.6 marks it running but leaves it out of the
+            // balance until its state changes; here it serves at once
+            // (docs/differences.md).
+            shared.bring_up(b, s);
+        }
         Reply::info("New server registered.\n")
     })
 }
@@ -663,6 +702,7 @@ pub fn del_server(core: Rc<Core>, _: Rc<Static>, args: Vec<String>) -> Later {
                 id: 0,
                 forced_id: false,
                 weight: 1,
+                loc: String::new(),
             }));
         }
         Reply::info("Server deleted.")
@@ -676,20 +716,34 @@ fn present_at(core: &Core, b: usize, s: usize, name: &str) -> Option<()> {
 }
 
 /// `wait <delay> srv-removable <b>/<s>`: whether (b, s) can be deleted
-/// now (Ok), may become so (Err(None)), or never will by waiting
-/// (Err(Some(why))).
-pub async fn srv_removable(core: &Core, b: usize, s: usize) -> Result<(), Option<String>> {
+/// now (Ok), or why not, and whether waiting may change it (only the
+/// connections go away by themselves: HAProxy 3.x fails at once on a
+/// server not in maintenance).
+pub async fn srv_removable(core: &Core, b: usize, s: usize) -> Result<(), (bool, String)> {
     let idle = idle_of(core, b, s).await;
-    match removable(core, b, s, idle) {
-        Ok(()) => Ok(()),
-        Err(e)
-            if e.starts_with("Only servers in maintenance")
-                || e.starts_with("Server still has connections") =>
-        {
-            Err(None)
-        }
-        Err(e) => Err(Some(e)),
+    removable(core, b, s, idle).map_err(|e| (e.starts_with("Server still has connections"), e))
+}
+
+/// `add server help` (HAProxy 3.2): the keywords an added server takes
+/// here (haproxy 2.6 has no such list: it answers `Require
+/// 'backend/server'.`).
+pub fn help() -> Reply {
+    let mut out = String::from("List of keywords supported for dynamic server:\n");
+    for kw in [
+        "disabled",
+        "enabled",
+        "id",
+        "maxconn",
+        "no-backup",
+        "no-send-proxy",
+        "no-send-proxy-v2",
+        "no-tfo",
+        "weight",
+    ] {
+        out.push_str(kw);
+        out.push('\n');
     }
+    Reply::Out(out)
 }
 
 /// How often `wait srv-removable` looks again.

@@ -695,6 +695,7 @@ mod tests {
                 addr: ServerAddr::Fixed("127.0.0.1:1".parse().unwrap()),
                 forced_id: false,
                 weight: 1,
+                loc: String::new(),
             }),
             backup: false,
             state: crate::engine::backend::server::State::new(
