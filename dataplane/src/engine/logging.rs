@@ -211,8 +211,7 @@ pub fn log_stream(
     );
     f.server = be_idx
         .zip(facts.server)
-        .and_then(|(b, s)| names.servers.get(b)?.get(s))
-        .map(Rc::clone);
+        .and_then(|(b, s)| names.servers.get(b)?.borrow().get(s).map(Rc::clone));
     f.server_addr = facts.server_addr.map(Into::into);
     f.pid = std::process::id();
     f.request_counter = facts.uniq_id;

@@ -154,7 +154,18 @@ impl Process {
     /// The process-wide state of `cores` executors.
     pub fn new(plan: Plan, cores: usize) -> Arc<Self> {
         let servers: Vec<usize> = plan.backends.iter().map(|b| b.servers.len()).collect();
-        let stats = runtime::counters::Stats::new(cores, plan.frontends.len(), &servers);
+        // The spare slots for `add server` get no latency histograms.
+        let configured: Vec<usize> = plan
+            .backends
+            .iter()
+            .map(|b| b.live.load(Ordering::Relaxed))
+            .collect();
+        let stats = runtime::counters::Stats::with_histograms(
+            cores,
+            plan.frontends.len(),
+            &servers,
+            &configured,
+        );
         for c in &plan.checks.list {
             if let Some(ch) = stats.changes(runtime::counters::Obj::Srv(c.backend, c.server)) {
                 ch.health.store(c.initial.health, Ordering::Relaxed);
@@ -221,9 +232,20 @@ impl Process {
         if before.admin & backend::server::admin::MAINT == 0
             && before.oper != backend::server::Oper::Stopped
             && s.state.get().admin & backend::server::admin::MAINT != 0
-            && s.shutdown_on.down
         {
-            self.shutdown_streams(backend, server, crate::log::termination::Cause::Down);
+            if s.shutdown_on.down {
+                self.shutdown_streams(backend, server, crate::log::termination::Cause::Down);
+            }
+            // Its idle connections are closed (srv_update_status calls
+            // srv_cleanup_connections): on every core, nobody waiting.
+            let _ = self.mesh.ask_all(|reply| {
+                runtime::mesh::Msg::Cli(cli::Ask::Slot(
+                    backend,
+                    server,
+                    cli::servers::SlotOp::DropIdle,
+                    reply,
+                ))
+            });
         }
         // lastchg, downtime, chkdown (the statistics).
         let now = self.now_ms();
@@ -234,7 +256,7 @@ impl Process {
         if let Some(c) = self.stats.changes(Obj::Srv(backend, server)) {
             c.changed(now, down);
         }
-        let be_down = !be.servers.iter().any(|x| x.state.get().usable());
+        let be_down = !be.live_servers().iter().any(|x| x.state.get().usable());
         if let Some(c) = self.stats.changes(Obj::Be(backend)) {
             if be_down != c.is_down() {
                 c.changed(now, be_down);

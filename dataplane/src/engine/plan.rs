@@ -201,15 +201,57 @@ pub struct BackendPlan {
     /// The backend's `tcp-request content`, `tcp-response content` and
     /// `use-server` rules (None: none).
     pub tcp: Option<Box<crate::engine::rules::tcp::TcpRules>>,
+    /// Its algorithm takes servers added at run time (HAProxy's
+    /// BE_LB_PROP_DYN): it has [`SPARE_SERVERS`] vacant slots.
+    pub dynamic: bool,
+    /// The slots in use are among the first `live` ones (a high-water
+    /// mark: `add server` raises it, never lowers it), which the data path
+    /// walks instead of every slot.
+    pub live: std::sync::atomic::AtomicUsize,
+}
+
+/// What of a server's configuration the runtime API may change (`set
+/// server addr`) or give to a vacant slot (`add server`): read lock-free
+/// by the cores (an `ArcSwap` load), replaced whole by its one writer, the
+/// runtime API.
+#[derive(Debug, Clone)]
+pub struct ServerConf {
+    pub name: String,
+    pub addr: ServerAddr,
+    /// Its id (HAProxy's puid): `id <n>`, or the automatic number
+    /// [`server_ids`] gives.
+    pub id: u32,
+    /// The id came from `id <n>` (`srv_f_forced_id`).
+    pub forced_id: bool,
+    /// The configured weight (HAProxy's `iweight`); the effective one is
+    /// in the server's state.
+    pub weight: u32,
+    /// Where it was declared (`file:line`; `(null):0` for a server added
+    /// at run time, as HAProxy prints it).
+    pub loc: String,
+}
+
+/// Vacant server slots that a backend whose algorithm takes dynamic
+/// servers (HAProxy's BE_LB_PROP_DYN) gets at start-up, for `add server`:
+/// every per-server array (counters, mesh flags, queues, balancers) is
+/// sized from the plan, so the room is made there once. A vacant slot is
+/// in maintenance with the `VACANT` admin flag: never picked, never
+/// shown, never checked. See docs/differences.md (Runtime API).
+pub const SPARE_SERVERS: usize = 8;
+
+impl BackendPlan {
+    /// The slots the data path walks (see [`BackendPlan::live`]); vacant
+    /// ones among them are never usable.
+    pub fn live_servers(&self) -> &[ServerPlan] {
+        let n = self.live.load(std::sync::atomic::Ordering::Acquire);
+        self.servers.get(..n).unwrap_or(&self.servers)
+    }
 }
 
 #[derive(Debug)]
 pub struct ServerPlan {
-    pub name: String,
-    pub addr: ServerAddr,
-    /// The configured weight (HAProxy's `iweight`); the effective one is
-    /// in `state`.
-    pub weight: u32,
+    /// Name, address, id: see [`ServerConf`].
+    pub conf: arc_swap::ArcSwap<ServerConf>,
     pub backup: bool,
     /// Admin and operational state, effective weight, `maxconn`: the one
     /// owner every core reads (see `backend::server`).
@@ -232,9 +274,6 @@ pub struct ServerPlan {
     /// `pool-max-conn`: idle connections kept for reuse (None: no limit;
     /// 0: none).
     pub pool_max_conn: Option<usize>,
-    /// Its id (HAProxy's puid): `id <n>`, or the automatic number
-    /// [`server_ids`] gives.
-    pub id: u32,
     /// `pool-purge-delay` (default 5s; zero: no idle connection kept).
     pub pool_purge_delay: Duration,
     /// `pool-low-conn`: idle connections kept above the estimated need.
@@ -255,6 +294,25 @@ pub struct ServerPlan {
     /// `on-marked-down shutdown-sessions`, `on-marked-up
     /// shutdown-backup-sessions`.
     pub shutdown_on: crate::engine::checks::observe::ShutdownOn,
+    /// Other configuration elements point to it (a `track`, a
+    /// `use-server`): `del server` refuses it (HAProxy's
+    /// SRV_F_NON_PURGEABLE).
+    pub pinned: bool,
+    /// Its check's own `port` (`set server addr ... port +N` needs one).
+    pub check_port: Option<u16>,
+}
+
+/// Whether server `name` of `px` is a `track` or `use-server` target
+/// (HAProxy's SRV_F_NON_PURGEABLE: `del server` refuses it).
+fn pinned(cfg: &Config, px: &Proxy, name: &str) -> bool {
+    px.use_servers.iter().any(|u| u.server == name)
+        || cfg.proxies.iter().any(|p| {
+            p.servers.iter().any(|s| {
+                s.opts.track.as_ref().is_some_and(|t| {
+                    t.server == name && t.backend.as_deref().unwrap_or(p.name.as_str()) == px.name
+                })
+            })
+        })
 }
 
 /// Whether `px`'s algorithm takes dynamic weights (HAProxy's
@@ -270,6 +328,55 @@ fn dynamic_weights(px: &Proxy) -> bool {
 }
 
 impl ServerPlan {
+    /// Its name, address and id now (see [`ServerConf`]).
+    pub fn conf(&self) -> arc_swap::Guard<std::sync::Arc<ServerConf>> {
+        self.conf.load()
+    }
+
+    /// Whether the slot holds no server (see [`SPARE_SERVERS`]).
+    pub fn is_vacant(&self) -> bool {
+        self.state.get().admin & admin::VACANT != 0
+    }
+
+    /// A vacant slot (see [`SPARE_SERVERS`]).
+    pub fn vacant(dynamic: bool) -> ServerPlan {
+        ServerPlan {
+            conf: arc_swap::ArcSwap::from_pointee(ServerConf {
+                name: String::new(),
+                addr: ServerAddr::Fixed(SocketAddr::from(([0, 0, 0, 0], 0))),
+                id: 0,
+                forced_id: false,
+                weight: 1,
+                loc: String::new(),
+            }),
+            backup: false,
+            state: State::new(Snapshot {
+                admin: admin::VACANT,
+                oper: Oper::Stopped,
+                eweight: 0,
+                maxconn: 0,
+            }),
+            weights: Weights::new(1, 0, dynamic),
+            source: None,
+            user_timeout: None,
+            tfo: false,
+            minconn: 0,
+            maxqueue: 0,
+            pool_max_conn: None,
+            pool_purge_delay: Duration::from_secs(5),
+            pool_low_conn: 0,
+            max_reuse: None,
+            cookie: None,
+            conns: Counter::default(),
+            queued: Counter::default(),
+            queue_served: Counter::default(),
+            observe: Default::default(),
+            shutdown_on: Default::default(),
+            pinned: false,
+            check_port: None,
+        }
+    }
+
     /// The connection limit now (0: none): `maxconn`, or with `minconn`
     /// HAProxy's dynamic limit, which grows from `minconn` to `maxconn` as
     /// the backend's load approaches `fullconn` (srv_dynamic_maxconn).
@@ -335,7 +442,7 @@ impl SourcePlan {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ServerAddr {
     Fixed(SocketAddr),
     /// A UNIX stream socket path (`unix@`, `/path`).
@@ -575,7 +682,7 @@ impl Plan {
             let be_needs = fe.backend.and_then(|i| backends.get(i)).is_some_and(|b| {
                 b.servers
                     .iter()
-                    .any(|s| !matches!(s.addr, ServerAddr::Fixed(_)))
+                    .any(|s| !matches!(s.conf().addr, ServerAddr::Fixed(_)))
             });
             let log_needs = fe.log.enabled
                 && fe.log.format.as_ref().is_none_or(|f| {
@@ -842,10 +949,14 @@ fn backend_plan(px: &Proxy, cfg: &Config) -> Result<BackendPlan, String> {
         };
         let cookie = o.cookie.clone().or_else(|| dynamic_cookie(px, &addr));
         servers.push(ServerPlan {
-            name: s.name.clone(),
-            id,
-            addr,
-            weight: o.weight.unwrap_or(1),
+            conf: arc_swap::ArcSwap::from_pointee(ServerConf {
+                name: s.name.clone(),
+                id,
+                addr,
+                forced_id: o.id.is_some(),
+                weight: o.weight.unwrap_or(1),
+                loc: s.loc.to_string(),
+            }),
             weights: Weights::new(
                 o.weight.unwrap_or(1),
                 // HAProxy keeps slowstart in seconds, rounded up.
@@ -904,7 +1015,14 @@ fn backend_plan(px: &Proxy, cfg: &Config) -> Result<BackendPlan, String> {
                 px.mode() == ringlb_config::model::Mode::Http,
             ),
             shutdown_on: crate::engine::checks::observe::ShutdownOn::of(o),
+            pinned: pinned(cfg, px, &s.name),
+            check_port: o.port,
         });
+    }
+    let configured = servers.len();
+    let dynamic = dynamic_weights(px);
+    if dynamic {
+        servers.extend((0..SPARE_SERVERS).map(|_| ServerPlan::vacant(true)));
     }
     let tcp_hash = match &px.balance {
         Some(Balance::Hash(e)) if px.mode() != ringlb_config::model::Mode::Http => Some(Box::new(
@@ -916,6 +1034,8 @@ fn backend_plan(px: &Proxy, cfg: &Config) -> Result<BackendPlan, String> {
     Ok(BackendPlan {
         name: px.name.clone(),
         servers,
+        dynamic,
+        live: std::sync::atomic::AtomicUsize::new(configured),
         tcp_hash,
         balance: px.balance.clone().unwrap_or(Balance::RoundRobin),
         hash_type: px.hash_type,

@@ -26,6 +26,7 @@ mod checks_real;
 mod cli;
 mod cli_agent;
 mod cli_checks;
+mod cli_dynsrv;
 mod cli_hostile;
 mod cli_kill;
 mod cli_kinds;

@@ -198,6 +198,23 @@ impl IdleConns {
         next
     }
 
+    /// Server (be, srv)'s idle connections on this core.
+    pub fn count(&self, be: usize, srv: usize) -> usize {
+        self.with(be, srv, |p| p.conns.len()).unwrap_or(0)
+    }
+
+    /// Close server (be, srv)'s idle connections (`set server addr`: they
+    /// go to the old address, as HAProxy's srv_cleanup_connections; a
+    /// slot `add server` fills anew).
+    pub fn drop_server(&self, be: usize, srv: usize) {
+        self.with(be, srv, |p| {
+            for idle in p.conns.drain(..) {
+                discard(&idle.0);
+            }
+            p.purge_at = None;
+        });
+    }
+
     /// Close every idle connection (a stopping core).
     pub fn clear(&self) {
         for b in self.by_server.borrow_mut().iter_mut() {

@@ -333,10 +333,10 @@ fn backend_queue_may_use(be: &BackendPlan, s: usize) -> bool {
     if !srv.backup {
         return true;
     }
-    if be.servers.iter().any(|x| !x.backup && usable(x)) {
+    if be.live_servers().iter().any(|x| !x.backup && usable(x)) {
         return false;
     }
-    be.allbackups || be.servers.iter().position(|x| x.backup && usable(x)) == Some(s)
+    be.allbackups || be.live_servers().iter().position(|x| x.backup && usable(x)) == Some(s)
 }
 
 /// The counter of streams served from `queue`.
@@ -522,7 +522,7 @@ impl<'a> Ticket<'a> {
     /// This stream stopped being the oldest of a queue: servers with room
     /// go to the next oldest waiters.
     fn pass_baton(&self) {
-        for (s, srv) in self.be.servers.iter().enumerate() {
+        for (s, srv) in self.be.live_servers().iter().enumerate() {
             if srv.has_room(self.be) {
                 offer(self.core, self.be_idx, s, false);
             }

@@ -36,8 +36,12 @@ pub mod admin {
     pub const RMAINT: u8 = 0x20;
     /// Host name resolution pending.
     pub const HMAINT: u8 = 0x40;
+    /// ringlb's own: the slot holds no server (a spare for `add server`,
+    /// or one `del server` emptied). It counts as maintenance, so nothing
+    /// picks it; nothing shows it.
+    pub const VACANT: u8 = 0x80;
     /// Any maintenance reason.
-    pub const MAINT: u8 = FMAINT | IMAINT | CMAINT | RMAINT | HMAINT;
+    pub const MAINT: u8 = FMAINT | IMAINT | CMAINT | RMAINT | HMAINT | VACANT;
     /// Any drain reason.
     pub const DRAIN: u8 = FDRAIN | IDRAIN;
 }
@@ -387,7 +391,13 @@ pub fn follow(core: &Core) {
         seen.set(now);
         {
             let mut balancer = balancer.borrow_mut();
-            for (i, s) in be.servers.iter().enumerate() {
+            // Ids follow the slots `add server` filled (consistent hashing
+            // places a server's points from its id, `first` orders by it).
+            if be.dynamic {
+                let ids: Vec<u32> = be.servers.iter().map(|s| s.conf().id).collect();
+                balancer.set_ids(&ids);
+            }
+            for (i, s) in be.live_servers().iter().enumerate() {
                 let view = balancer_view(s, be);
                 balancer.set_up(i, view.up);
                 balancer.set_eweight(i, u32::from(s.state.get().eweight));
@@ -398,13 +408,13 @@ pub fn follow(core: &Core) {
         // (pendconn_redistribute); then every server offers its free slots
         // (pendconn_grab_from_px).
         if super::queue::redistributes(be) {
-            for (i, s) in be.servers.iter().enumerate() {
+            for (i, s) in be.live_servers().iter().enumerate() {
                 if !s.state.get().usable() && s.queued.get() > 0 {
                     super::queue::redistribute_local(core, b, i);
                 }
             }
         }
-        for i in 0..be.servers.len() {
+        for i in 0..be.live_servers().len() {
             super::queue::offer(core, b, i, false);
         }
     }

@@ -175,12 +175,16 @@ fn update(core: &Core, b: usize, s: usize, before: Snapshot, next: u8, cause: Op
         "{}Server {}/{}",
         if srv.backup { "Backup " } else { "" },
         be.name,
-        srv.name
+        srv.conf().name
     );
     let cause = cause.map(|c| format!(" ({c})")).unwrap_or_default();
     let via = tracked(core, b, s).and_then(|(tb, ts)| {
         let tbe = shared.plan.backends.get(tb)?;
-        Some(format!(" via {}/{}", tbe.name, tbe.servers.get(ts)?.name))
+        Some(format!(
+            " via {}/{}",
+            tbe.name,
+            tbe.servers.get(ts)?.conf().name
+        ))
     });
     let via_unless = |forced: bool| match (&via, forced) {
         (Some(v), false) => v.as_str(),
@@ -406,13 +410,17 @@ pub fn remains_draining(core: &Core, b: usize, s: usize) {
         "{}Server {}/{}",
         if srv.backup { "Backup " } else { "" },
         be.name,
-        srv.name
+        srv.conf().name
     );
     let line = if now.admin & admin::FDRAIN == 0 {
         let via = tracked(core, b, s)
             .and_then(|(tb, ts)| {
                 let tbe = core.shared.plan.backends.get(tb)?;
-                Some(format!(" via {}/{}", tbe.name, tbe.servers.get(ts)?.name))
+                Some(format!(
+                    " via {}/{}",
+                    tbe.name,
+                    tbe.servers.get(ts)?.conf().name
+                ))
             })
             .unwrap_or_default();
         format!("{head} is leaving forced drain but remains in drain mode{via}.")

@@ -253,7 +253,7 @@ fn apply(
             }
             let mut warning: Option<&str> = None;
             if let Some(w) = r.weight {
-                match weight_change(w, srv.weight, srv.weights.dynamic) {
+                match weight_change(w, srv.conf().weight, srv.weights.dynamic) {
                     Ok(w) => {
                         shared.set_user_weight(b, s, w);
                         super::admin::remains_draining(core, b, s);
@@ -297,7 +297,7 @@ fn apply(
             let line = health::check_line(
                 "Agent",
                 &be.name,
-                &srv.name,
+                &srv.conf().name,
                 srv.backup,
                 &o,
                 &health,

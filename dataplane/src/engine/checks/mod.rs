@@ -764,7 +764,7 @@ pub fn build(
             out.push(CheckPlan {
                 backend: b,
                 server: i,
-                ctl: control(px, s, &sp.addr, resolve)?,
+                ctl: control(px, s, &sp.conf().addr, resolve)?,
                 intervals: Intervals {
                     inter,
                     fastinter: o.fastinter.filter(|d| !d.is_zero()),
@@ -840,7 +840,7 @@ fn agent_plan(
     // agent.addr: `agent-addr`, else `addr` (srv_parse_addr).
     let ip = match o.agent_addr.as_deref().or(o.addr.as_deref()) {
         Some(a) => Some(resolve(a).map_err(err)?),
-        None if matches!(sp.addr, ServerAddr::Unix(_)) => {
+        None if matches!(sp.conf().addr, ServerAddr::Unix(_)) => {
             return Err(err("on a UNIX socket server needs agent-addr".into()))
         }
         None => None,
@@ -857,7 +857,7 @@ fn agent_plan(
     Ok(agent::AgentPlan {
         backend: b,
         server: i,
-        ctl: control::Control::new(base_target(&sp.addr), ip, port),
+        ctl: control::Control::new(base_target(&sp.conf().addr), ip, port),
         inter,
         send: o.agent_send.clone().unwrap_or_default().into_bytes(),
         new_send: control::SendSlot::default(),

@@ -128,8 +128,14 @@ async fn warmup_loop(core: &Core, b: usize, s: usize) {
                 requeued: 0,
                 queued: srv.queued.get(),
             };
-            let line =
-                health::state_line(&be.name, &srv.name, srv.backup, Transition::Up, None, &farm);
+            let line = health::state_line(
+                &be.name,
+                &srv.conf().name,
+                srv.backup,
+                Transition::Up,
+                None,
+                &farm,
+            );
             warn(&line);
             send(core, b, Level::Notice, line);
         }
@@ -380,7 +386,7 @@ pub(super) fn set_state(
     }
     let mut line = health::state_line(
         &be.name,
-        &srv.name,
+        &srv.conf().name,
         srv.backup,
         to,
         match why {
@@ -472,10 +478,11 @@ pub(super) fn follow_trackers(
     let Some((vb, vs)) = plan
         .backends
         .get(via.0)
-        .and_then(|be| Some((be.name.as_str(), be.servers.get(via.1)?.name.as_str())))
+        .and_then(|be| Some((be.name.as_str(), be.servers.get(via.1)?.conf().name.clone())))
     else {
         return;
     };
+    let vs = vs.as_str();
     for t in trackers {
         if set_state(core, t.backend, t.server, to, Why::Via(vb, vs), 0) {
             follow_trackers(core, &t.trackers, (t.backend, t.server), to);
@@ -528,7 +535,7 @@ fn apply(
         if log_health && (o.status != *prev || report) {
             let line = health::health_line(
                 &be.name,
-                &srv.name,
+                &srv.conf().name,
                 srv.backup,
                 o,
                 health,
@@ -809,7 +816,7 @@ fn server_state(core: &Core, plan: &CheckPlan, srv: &ServerPlan, health: &Health
         out.push_str("DOWN");
     }
     let (addr, port) = match &plan.target() {
-        Target::Inet(_) => match &srv.addr {
+        Target::Inet(_) => match &srv.conf().addr {
             crate::engine::plan::ServerAddr::Fixed(a) => (a.ip().to_string(), a.port().to_string()),
             crate::engine::plan::ServerAddr::SamePort(ip)
             | crate::engine::plan::ServerAddr::PortOffset(ip, _) => (ip.to_string(), "0".into()),
@@ -838,7 +845,7 @@ fn server_state(core: &Core, plan: &CheckPlan, srv: &ServerPlan, health: &Health
         out,
         "; address={addr}; port={port}; name={}/{}; node={node}; weight={}/{tot}; scur={}/{}; qcur={}",
         be.map_or("", |b| b.name.as_str()),
-        srv.name,
+        srv.conf().name,
         if st.usable() { st.weight() } else { 0 },
         srv.conns.get(),
         beconn.saturating_sub(queued),
@@ -870,8 +877,8 @@ async fn tcp_check(
         who: Who {
             backend: be_name,
             backend_id: None,
-            server: &srv.name,
-            server_id: Some(i64::from(srv.id)),
+            server: &srv.conf().name,
+            server_id: Some(i64::from(srv.conf().id)),
         },
         vars: &vars,
     };

@@ -196,8 +196,8 @@ impl Env for CheckEnv<'_> {
     fn backend_id(&self) -> Option<i64> {
         self.who.backend_id
     }
-    fn server(&self) -> Option<&str> {
-        Some(self.who.server)
+    fn server(&self) -> Option<crate::engine::rules::env::SrvName<'_>> {
+        Some(crate::engine::rules::env::SrvName::Str(self.who.server))
     }
     fn server_id(&self) -> Option<i64> {
         self.who.server_id

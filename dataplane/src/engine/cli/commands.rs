@@ -103,8 +103,8 @@ pub static COMMANDS: &[Command] = &[
     cmd!(&["enable", "health"], Some("enable health                           : enable health checks"), Admin, Run::Now(|c| super::checks::onoff(c, false, true))),
     cmd!(&["disable", "agent"], Some("disable agent                           : disable agent checks"), Admin, Run::Now(|c| super::checks::onoff(c, true, false))),
     cmd!(&["enable", "agent"], Some("enable agent                            : enable agent checks"), Admin, Run::Now(|c| super::checks::onoff(c, true, true))),
-    cmd!(&["add", "server"], Some("add server <bk>/<srv>                   : create a new server"), Admin, Run::Now(|_| Reply::err("'add server' is not supported yet: servers are fixed at start-up.\n"))),
-    cmd!(&["del", "server"], Some("del server <bk>/<srv>                   : remove a dynamically added server"), Admin, Run::Now(|_| Reply::err("'del server' is not supported yet: servers are fixed at start-up.\n"))),
+    cmd!(&["add", "server"], Some("add server <bk>/<srv>                   : create a new server"), Admin, Run::Later(super::servers::add_server)),
+    cmd!(&["del", "server"], Some("del server <bk>/<srv>                   : remove a dynamically added server"), Admin, Run::Later(super::servers::del_server)),
     cmd!(&["show", "map"], Some("show map [@ver] [map]                   : report available maps or dump a map's contents"), User, Run::Now(super::maps::show)),
     cmd!(&["show", "acl"], Some("show acl [@<ver>] <acl>]                : report available acls or dump an acl's contents"), User, Run::Now(super::maps::show)),
     cmd!(&["get", "map"], Some("get map <acl> <value>                   : report the keys and values matching a sample for a map"), User, Run::Now(super::maps::get)),
@@ -599,7 +599,11 @@ pub(super) fn find_server(c: &Ctx<'_>, i: usize) -> Result<(usize, usize), Reply
     let si = plan
         .backends
         .get(bi)
-        .and_then(|be| be.servers.iter().position(|x| x.name == s))
+        .and_then(|be| {
+            be.servers
+                .iter()
+                .position(|x| !x.is_vacant() && x.conf().name == s)
+        })
         .ok_or_else(|| Reply::err("No such server.\n"))?;
     Ok((bi, si))
 }
@@ -652,11 +656,13 @@ fn set_server(c: &mut Ctx<'_>) -> Reply {
         }
         "health" | "agent" | "agent-send" | "agent-addr" | "agent-port" | "check-addr"
         | "check-port" => super::checks::set_server(c, b, s),
-        "addr" | "fqdn" => Reply::err(format!(
-            "set server <b>/<s> {}: changing a server's address at run time is not supported yet.\n",
-            c.arg(3)
-        )),
-        "ssl" => Reply::err("'set server <srv> ssl' is not supported yet.\n"),
+        "addr" => super::servers::set_addr(c, b, s),
+        "fqdn" if c.arg(4).is_empty() => Reply::err("set server <b>/<s> fqdn requires a FQDN.\n"),
+        // ringlb has no `resolvers` section (refused at start-up).
+        "fqdn" => Reply::err("set server <b>/<s> fqdn failed because no resolution is configured.\n"),
+        // No server has SSL settings (`ssl` on servers is refused at
+        // start-up): HAProxy's answer for that case.
+        "ssl" => Reply::err("'set server <srv> ssl' cannot be set.  default-server should define ssl settings\n"),
         _ => Reply::err("usage: set server <backend>/<server> addr | agent | agent-addr | agent-port | agent-send | check-addr | check-port | fqdn | health | ssl | state | weight\n"),
     }
 }
@@ -670,7 +676,7 @@ fn set_weight(c: &mut Ctx<'_>, b: usize, s: usize, text: &str) -> Reply {
     let Some(sv) = shared.plan.backends.get(b).and_then(|be| be.servers.get(s)) else {
         return Reply::err("No such server.\n");
     };
-    match crate::engine::checks::agent::weight_change(text, sv.weight, sv.weights.dynamic) {
+    match crate::engine::checks::agent::weight_change(text, sv.conf().weight, sv.weights.dynamic) {
         Ok(w) => {
             shared.set_user_weight(b, s, w);
             crate::engine::checks::admin::remains_draining(c.core, b, s);
@@ -687,7 +693,11 @@ fn get_weight(c: &mut Ctx<'_>) -> Reply {
             let Some(sv) = plan.backends.get(b).and_then(|be| be.servers.get(s)) else {
                 return Reply::err("No such server.\n");
             };
-            Reply::info(format!("{} (initial {})\n", sv.weights.user(), sv.weight))
+            Reply::info(format!(
+                "{} (initial {})\n",
+                sv.weights.user(),
+                sv.conf().weight
+            ))
         }
         Err(r) => r,
     }
@@ -844,15 +854,18 @@ fn show_servers_state(c: &mut Ctx<'_>) -> Reply {
         }
         let (be_id, be_forced) = c.st.backend_ids.get(bi).copied().unwrap_or((0, false));
         for (si, sv) in be.servers.iter().enumerate() {
+            if sv.is_vacant() {
+                continue;
+            }
             let now = sv.state.get();
             let check = plan
                 .checks
                 .list
                 .iter()
                 .find(|k| k.backend == bi && k.server == si);
-            let (addr, port) = match &sv.addr {
+            let (addr, port) = match &sv.conf().addr {
                 crate::engine::plan::ServerAddr::Fixed(a) => (a.ip().to_string(), a.port()),
-                crate::engine::plan::ServerAddr::Unix(p) => (p.display().to_string(), 0),
+                crate::engine::plan::ServerAddr::Unix(_) => ("-".to_string(), 0),
                 crate::engine::plan::ServerAddr::SamePort(ip) => (ip.to_string(), 0),
                 crate::engine::plan::ServerAddr::PortOffset(ip, _) => (ip.to_string(), 0),
             };
@@ -878,23 +891,37 @@ fn show_servers_state(c: &mut Ctx<'_>) -> Reply {
                 }
                 None => (1, 0, if up_now { 2 } else { 0 }),
             };
-            let forced =
-                c.st.server_forced_id
-                    .get(bi)
-                    .and_then(|v| v.get(si))
-                    .copied()
-                    .unwrap_or(false);
+            // `disabled` pauses even a check that is not configured
+            // (srv_parse_disabled sets CHK_ST_PAUSED).
+            let check_state = if check.is_none() && now.admin & admin::CMAINT != 0 {
+                cols.check_state | 8
+            } else {
+                cols.check_state
+            };
+            let forced = sv.conf().forced_id;
+            // Seconds since its state last changed (HAProxy's last_change:
+            // start-up, a state change, or `add server`).
+            let now_ms = c.core.shared.now_ms();
+            let since = c
+                .core
+                .shared
+                .stats
+                .changes(crate::engine::runtime::counters::Obj::Srv(bi, si))
+                .map_or(up, |ch| {
+                    now_ms.saturating_sub(ch.last_change.load(std::sync::atomic::Ordering::Relaxed))
+                        / 1000
+                });
             let _ = writeln!(
                 out,
-                "{be_id} {} {} {} {addr} {} {} {} {} {up} {status} {result} {health} {} {} {} {} - {port} - 0 {} {} {} {}",
+                "{be_id} {} {} {} {addr} {} {} {} {} {since} {status} {result} {health} {} {} {} {} - {port} - 0 {} {} {} {}",
                 be.name,
-                sv.id,
-                sv.name,
+                sv.conf().id,
+                sv.conf().name,
                 oper,
                 now.admin,
                 sv.weights.user(),
-                sv.weight,
-                cols.check_state,
+                sv.conf().weight,
+                check_state,
                 cols.agent_state,
                 u8::from(be_forced),
                 u8::from(forced),
@@ -958,8 +985,8 @@ fn show_servers_conn(c: &mut Ctx<'_>) -> Reply {
             continue;
         }
         let be_id = c.st.backend_ids.get(bi).map_or(0, |x| x.0);
-        for sv in &be.servers {
-            let (addr, port) = match &sv.addr {
+        for sv in be.servers.iter().filter(|x| !x.is_vacant()) {
+            let (addr, port) = match &sv.conf().addr {
                 crate::engine::plan::ServerAddr::Fixed(a) => (a.ip().to_string(), a.port()),
                 crate::engine::plan::ServerAddr::Unix(p) => (p.display().to_string(), 0),
                 crate::engine::plan::ServerAddr::SamePort(ip)
@@ -972,8 +999,8 @@ fn show_servers_conn(c: &mut Ctx<'_>) -> Reply {
                 out,
                 "{}/{} {be_id}/{} {addr} {port} - {} {} 0 0 0 0 {idle_lim} 0",
                 be.name,
-                sv.name,
-                sv.id,
+                sv.conf().name,
+                sv.conf().id,
                 sv.pool_purge_delay.as_millis(),
                 sv.conns.get(),
             );
@@ -1046,45 +1073,37 @@ fn wait(core: Rc<Core>, _: Rc<Static>, args: Vec<String>) -> Later {
                         .get(bi)?
                         .servers
                         .iter()
-                        .position(|x| x.name == s)?;
+                        .position(|x| !x.is_vacant() && x.conf().name == s)?;
                     Some((bi, si))
                 });
                 match found {
                     Some(x) => Some(x),
-                    None => return Reply::err("No such server.\n"),
+                    None => return Reply::err("Failed. No such server.\n"),
                 }
             }
             Some(_) => return Reply::err("Unsupported condition.\n"),
         };
         let deadline = std::time::Instant::now() + d;
+        // HAProxy 3.x's answers: `Done.`, `Failed. <why>` when waiting
+        // cannot help, `Wait delay expired. <why>` at the deadline.
+        let mut why = String::new();
         loop {
             if let Some((b, s)) = server {
-                let sv = core
-                    .shared
-                    .plan
-                    .backends
-                    .get(b)
-                    .and_then(|be| be.servers.get(s));
-                if sv.is_some_and(|sv| {
-                    sv.state.get().admin & admin::MAINT != 0
-                        && sv.conns.get() == 0
-                        && sv.queued.get() == 0
-                }) {
-                    return Reply::Empty;
+                match super::servers::srv_removable(&core, b, s).await {
+                    Ok(()) => return Reply::Msg(LOG_INFO, "Done.\n".into()),
+                    Err((false, w)) => return Reply::err(format!("Failed. {w}\n")),
+                    Err((true, w)) => why = w,
                 }
             }
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             if left.is_zero() {
                 break;
             }
-            crate::engine::runtime::timer::sleep(
-                &core.timers,
-                left.min(Duration::from_millis(100)),
-            )
-            .await;
+            crate::engine::runtime::timer::sleep(&core.timers, left.min(super::servers::WAIT_STEP))
+                .await;
         }
         if server.is_some() {
-            Reply::err("Wait timeout.\n")
+            Reply::err(format!("Wait delay expired. {why}\n"))
         } else {
             Reply::Msg(LOG_INFO, "Done.\n".into())
         }

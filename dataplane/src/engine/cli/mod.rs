@@ -14,6 +14,7 @@
 pub mod checks;
 pub mod commands;
 pub mod maps;
+pub mod servers;
 pub mod sessions;
 pub mod table;
 pub mod tables;
@@ -161,7 +162,7 @@ impl Cli {
                     b.servers
                         .iter()
                         .map(|s| {
-                            px.and_then(|p| p.servers.iter().find(|c| c.name == s.name))
+                            px.and_then(|p| p.servers.iter().find(|c| c.name == s.conf().name))
                                 .is_some_and(|c| c.opts.id.is_some())
                         })
                         .collect()
@@ -268,6 +269,9 @@ pub enum Ask {
         std::sync::Arc<crate::engine::rules::patref::Sets>,
         flume::Sender<usize>,
     ),
+    /// Do `op` on this core's state of server slot (backend, server),
+    /// then answer (see [`servers::SlotOp`]).
+    Slot(usize, usize, servers::SlotOp, flume::Sender<usize>),
 }
 
 /// One core's live streams.
@@ -324,6 +328,9 @@ pub fn answer(core: &Core, ask: Ask) {
         Ask::PatRef(sets, reply) => {
             crate::engine::rules::patref::apply(&sets);
             let _ = reply.try_send(core.id);
+        }
+        Ask::Slot(b, s, op, reply) => {
+            let _ = reply.try_send(servers::on_core(core, b, s, op));
         }
     }
 }

@@ -56,7 +56,7 @@ enum Target {
 }
 
 /// What a stream's line names: (proto, src, frontend, backend, server).
-fn names<'p>(core: &'p Core, s: &SessInfo) -> (&'static str, String, &'p str, &'p str, &'p str) {
+fn names<'p>(core: &'p Core, s: &SessInfo) -> (&'static str, String, &'p str, &'p str, String) {
     let plan = &core.shared.plan;
     let e = &s.entry;
     let (proto, src) = match e.src {
@@ -72,7 +72,7 @@ fn names<'p>(core: &'p Core, s: &SessInfo) -> (&'static str, String, &'p str, &'
     let srv = be
         .zip(e.server)
         .and_then(|(b, i)| b.servers.get(i as usize))
-        .map_or("<none>", |v| v.name.as_str());
+        .map_or_else(|| "<none>".to_string(), |v| v.conf().name.clone());
     (
         proto,
         src,
@@ -158,7 +158,7 @@ fn long(out: &mut String, core: &Core, id: u64, s: &SessInfo) {
                 .and_then(|b| plan.backends.get(b as usize))
                 .zip(e.server)
                 .and_then(|(b, i)| b.servers.get(i as usize))
-                .map_or(0, |v| v.id);
+                .map_or(0, |v| v.conf().id);
             let srv_addr = e
                 .server_addr
                 .map(|a| format!(" addr={a}"))

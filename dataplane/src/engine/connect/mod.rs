@@ -233,7 +233,10 @@ fn pick_or_queue(
     let picked = {
         let mut conns = core.scratch_conns.borrow_mut();
         conns.clear();
-        for (i, s) in be.servers.iter().enumerate() {
+        // The slots in use only: a backend's spare slots for `add server`
+        // cost the pick nothing.
+        let servers = be.live_servers();
+        for (i, s) in servers.iter().enumerate() {
             conns.push(s.conns.get());
             if s.minconn > 0 {
                 balancer.set_maxconn(i, Some(s.max_now(be)).filter(|m| *m > 0));
@@ -242,7 +245,7 @@ fn pick_or_queue(
         // Then the queued streams of each server: leastconn ranks by
         // served plus queued, as HAProxy's fwlc_srv_key does.
         let n = conns.len();
-        conns.extend(be.servers.iter().map(|s| s.queued.get()));
+        conns.extend(servers.iter().map(|s| s.queued.get()));
         let (served, queued) = conns.split_at(n);
         balancer.pick_with_queues(
             &PickCtx {
@@ -644,7 +647,28 @@ async fn connect_server(
             None => fut.await,
         }
     }
-    if let super::plan::ServerAddr::Unix(path) = &srv.addr {
+    // The server's address once (a `set server addr` meanwhile serves the
+    // next connection), no guard held across the connect: the stream's
+    // future stays as small (a UNIX path alone is held, as an `Arc`).
+    let inet = {
+        let conf = srv.conf();
+        match &conf.addr {
+            super::plan::ServerAddr::Unix(_) => None,
+            a => Some(
+                dst.and_then(|d| a.resolve(d))
+                    .or(match a {
+                        super::plan::ServerAddr::Fixed(x) => Some(*x),
+                        _ => None,
+                    })
+                    .ok_or(ConnectError::NoAddress)?,
+            ),
+        }
+    };
+    let Some(addr) = inet else {
+        let conf = srv.conf.load_full();
+        let super::plan::ServerAddr::Unix(path) = &conf.addr else {
+            return Err(ConnectError::NoAddress);
+        };
         let unix = async {
             Conn::connect_unix(path)
                 .await
@@ -652,14 +676,7 @@ async fn connect_server(
         };
         let conn = within(core, be, unix).await?;
         return Ok((conn, None));
-    }
-    let addr = dst
-        .and_then(|d| srv.addr.resolve(d))
-        .or(match srv.addr {
-            super::plan::ServerAddr::Fixed(a) => Some(a),
-            _ => None,
-        })
-        .ok_or(ConnectError::NoAddress)?;
+    };
     let conn = within(core, be, connect_from(&be.server_tuning, srv, client, addr)).await?;
     Ok((conn, Some(addr)))
 }
@@ -672,10 +689,14 @@ mod tests {
 
     fn server(user_timeout: Option<Duration>, tfo: bool) -> ServerPlan {
         ServerPlan {
-            name: "s".into(),
-            id: 1,
-            addr: ServerAddr::Fixed("127.0.0.1:1".parse().unwrap()),
-            weight: 1,
+            conf: arc_swap::ArcSwap::from_pointee(crate::engine::plan::ServerConf {
+                name: "s".into(),
+                id: 1,
+                addr: ServerAddr::Fixed("127.0.0.1:1".parse().unwrap()),
+                forced_id: false,
+                weight: 1,
+                loc: String::new(),
+            }),
             backup: false,
             state: crate::engine::backend::server::State::new(
                 crate::engine::backend::server::Snapshot {
@@ -701,6 +722,8 @@ mod tests {
             queue_served: Counter::default(),
             observe: Default::default(),
             shutdown_on: Default::default(),
+            pinned: false,
+            check_port: None,
         }
     }
 

@@ -33,7 +33,7 @@ pub trait Env {
         None
     }
     /// The server the stream is connected to.
-    fn server(&self) -> Option<&str> {
+    fn server(&self) -> Option<SrvName<'_>> {
         None
     }
     /// Its id (`srv_id`): `id <n>` or HAProxy's automatic number.
@@ -292,4 +292,23 @@ impl Vars {
 pub struct Captures {
     pub req: Vec<Option<Vec<u8>>>,
     pub res: Vec<Option<Vec<u8>>>,
+}
+
+/// A server's name as [`Env::server`] gives it: borrowed, or held from
+/// the server's configuration, which the runtime API may replace (`add
+/// server` reuses a vacant slot) while a stream reads it.
+#[derive(Debug)]
+pub enum SrvName<'a> {
+    Str(&'a str),
+    Conf(arc_swap::Guard<std::sync::Arc<crate::engine::plan::ServerConf>>),
+}
+
+impl std::ops::Deref for SrvName<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        match self {
+            SrvName::Str(s) => s,
+            SrvName::Conf(c) => &c.name,
+        }
+    }
 }

@@ -196,7 +196,7 @@ pub fn fetch(call: &FetchCall, cx: &Ctx<'_>) -> Option<Smp> {
         // Before use_backend, the stream's backend is its frontend.
         "be_name" => text(env.backend().unwrap_or_else(|| env.frontend())),
         "be_id" => Smp::Int(env.backend_id().or_else(|| env.frontend_id())?),
-        "srv_name" => text(env.server()?),
+        "srv_name" => text(&env.server()?),
         "srv_id" => Smp::Int(env.server_id()?),
         "nbsrv" => Smp::Int(env.nbsrv(proxy_arg())?),
         "be_conn" => Smp::Int(env.be_conn(proxy_arg())?),

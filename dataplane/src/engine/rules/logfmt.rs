@@ -186,7 +186,13 @@ fn alias(out: &mut Vec<u8>, a: Alias, flags: &LogFlags, cx: &Ctx<'_>) {
                 .as_bytes()
                 .to_vec(),
         ),
-        Alias::ServerName => Some(env.server().unwrap_or("<NOSRV>").as_bytes().to_vec()),
+        Alias::ServerName => Some(
+            env.server()
+                .as_deref()
+                .unwrap_or("<NOSRV>")
+                .as_bytes()
+                .to_vec(),
+        ),
         Alias::UniqueId => env.unique_id(cx).map(|s| s.as_bytes().to_vec()),
         Alias::Pid => Some(counter(u64::from(std::process::id()))),
         // HAProxy's stream counter; `0` where the engine keeps none.

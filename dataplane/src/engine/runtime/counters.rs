@@ -245,6 +245,10 @@ struct Layout {
     /// Per backend, the index of its first server (in servers).
     first_server: Vec<usize>,
     servers: usize,
+    /// Per backend, its first server with histograms and how many have
+    /// them (the spare slots for `add server` have none), and the total.
+    hist_servers: Vec<(usize, usize)>,
+    hist_total: usize,
 }
 
 impl Layout {
@@ -421,17 +425,38 @@ impl Stats {
     /// Counters for `cores` executors; `servers[b]` is backend b's server
     /// count.
     pub fn new(cores: usize, frontends: usize, servers: &[usize]) -> Stats {
+        Stats::with_histograms(cores, frontends, servers, servers)
+    }
+
+    /// As [`Stats::new`], the latency histograms kept only for the first
+    /// `hist[b]` servers of backend b (a spare slot would cost 1 KiB per
+    /// core for them: a server `add server` fills has none).
+    pub fn with_histograms(
+        cores: usize,
+        frontends: usize,
+        servers: &[usize],
+        hist: &[usize],
+    ) -> Stats {
         let mut first_server = Vec::with_capacity(servers.len());
         let mut total = 0;
         for n in servers {
             first_server.push(total);
             total += n;
         }
+        let mut hist_servers = Vec::with_capacity(servers.len());
+        let mut hist_total = 0;
+        for (i, n) in servers.iter().enumerate() {
+            let h = hist.get(i).copied().unwrap_or(0).min(*n);
+            hist_servers.push((hist_total, h));
+            hist_total += h;
+        }
         let layout = Layout {
             frontends,
             backends: servers.len(),
             first_server,
             servers: total,
+            hist_servers,
+            hist_total,
         };
         let len = layout.len();
         Stats {
@@ -647,6 +672,45 @@ impl Stats {
         }
     }
 
+    /// `add server` fills slot (b, s): its counters in `core`'s block
+    /// back to 0 (only the executor `core` may call this, as for
+    /// [`Stats::clear_block`]); core 0 also clears its peaks and state
+    /// changes.
+    pub fn clear_server(&self, core: usize, b: usize, s: usize) {
+        let obj = Obj::Srv(b, s);
+        if let (Some(block), Some(base)) = (self.blocks.get(core), self.layout.base(obj)) {
+            for i in base..base + BE_SLOTS {
+                block.store(i, 0);
+            }
+        }
+        if let (Some(block), Some(line)) = (self.hist.get(core), self.layout.hist_line(obj)) {
+            for l in block.lines.iter().skip(line).take(HIST_OBJ_LINES) {
+                for a in &l.0 {
+                    a.store(0, Ordering::Relaxed);
+                }
+            }
+        }
+        if core == 0 {
+            for p in [Peak::Sess(obj), Peak::Queue(obj)] {
+                if let Some(a) = self.layout.peak(p).and_then(|i| self.peaks.get(i)) {
+                    a.store(0, Ordering::Relaxed);
+                }
+            }
+            if let Some(c) = self.changes(obj) {
+                for a in [
+                    &c.last_change,
+                    &c.down_since,
+                    &c.downtime,
+                    &c.down_trans,
+                    &c.failed_checks,
+                ] {
+                    a.store(0, Ordering::Relaxed);
+                }
+                c.health.store(0, Ordering::Relaxed);
+            }
+        }
+    }
+
     /// A server's (`Obj::Srv`) or a backend's (`Obj::Be`) state changes.
     pub fn changes(&self, obj: Obj) -> Option<&Changes> {
         let i = match obj {
@@ -769,7 +833,7 @@ fn hist_add(lines: &[Line; HIST_OBJ_LINES], slot: usize, v: u64) {
 impl Layout {
     /// The histogram slots of every object.
     fn hist_len(&self) -> usize {
-        (self.frontends + self.backends + self.servers) * HIST_OBJ_LINES * 8
+        (self.frontends + self.backends + self.hist_total) * HIST_OBJ_LINES * 8
     }
 
     /// The first line of `obj`'s histograms.
@@ -777,7 +841,10 @@ impl Layout {
         let n = match obj {
             Obj::Fe(i) => (i < self.frontends).then_some(i)?,
             Obj::Be(b) => (b < self.backends).then_some(self.frontends + b)?,
-            Obj::Srv(b, s) => self.frontends + self.backends + self.server(b, s)?,
+            Obj::Srv(b, s) => {
+                let (first, n) = *self.hist_servers.get(b)?;
+                (s < n).then_some(self.frontends + self.backends + first + s)?
+            }
         };
         Some(n * HIST_OBJ_LINES)
     }

@@ -197,7 +197,9 @@ pub struct Core {
 pub struct LogNames {
     pub frontends: Vec<Rc<str>>,
     pub backends: Vec<Rc<str>>,
-    pub servers: Vec<Vec<Rc<str>>>,
+    /// By backend, by server slot: `add server` names a slot anew (see
+    /// `cli::servers`), on every core.
+    pub servers: Vec<RefCell<Vec<Rc<str>>>>,
     pub hostname: Rc<str>,
 }
 
@@ -218,10 +220,12 @@ impl LogNames {
                 .backends
                 .iter()
                 .map(|b| {
-                    b.servers
-                        .iter()
-                        .map(|s| Rc::from(s.name.as_str()))
-                        .collect()
+                    RefCell::new(
+                        b.servers
+                            .iter()
+                            .map(|s| Rc::from(s.conf().name.as_str()))
+                            .collect(),
+                    )
                 })
                 .collect(),
             hostname: Rc::from(plan.hostname.as_str()),

@@ -296,7 +296,10 @@ fn rows(process: &Process, o: &Opts, scope: &[String]) -> Vec<Row> {
             if want(Kind::Sv) {
                 if let Some(be) = process.plan.backends.get(b) {
                     for (s, srv) in be.servers.iter().enumerate() {
-                        if sid != -1 && i64::from(srv.id) != sid {
+                        if srv.is_vacant() {
+                            continue;
+                        }
+                        if sid != -1 && i64::from(srv.conf().id) != sid {
                             continue;
                         }
                         if hidden(process, o, b, s) {
@@ -502,7 +505,7 @@ fn server_status(process: &Process, b: usize, s: usize) -> String {
             let be = process.plan.backends.get(vb);
             let name = be
                 .and_then(|be| be.servers.get(vs))
-                .map_or("", |x| x.name.as_str());
+                .map_or(String::new(), |x| x.conf().name.clone());
             return format!(
                 "MAINT (via {}/{})",
                 be.map_or("", |be| be.name.as_str()),
@@ -609,7 +612,7 @@ fn sv_row(
     ) else {
         return Row::new(Kind::Sv, px.iid, 0);
     };
-    let mut r = Row::new(Kind::Sv, px.iid, srv.id);
+    let mut r = Row::new(Kind::Sv, px.iid, srv.conf().id);
     let st = &process.stats;
     let c = |x: Be| st.sum(Stat::Srv(b, s, x));
     let obj = Obj::Srv(b, s);
@@ -617,7 +620,7 @@ fn sv_row(
     let check = check_of(process, b, s);
     let changes = st.changes(obj);
     r.str(f::PXNAME, KNS, px.name.clone());
-    r.str(f::SVNAME, KNS, srv.name.clone());
+    r.str(f::SVNAME, KNS, srv.conf().name.clone());
     r.str(f::MODE, CGS, mode(px));
     r.u32(f::QCUR, MGP, u64::from(srv.queued.get()));
     r.u32(f::QMAX, MMP, u64::from(st.peak_of(Peak::Queue(obj))));
@@ -656,7 +659,7 @@ fn sv_row(
     });
     r.u32(f::LASTCHG, MAP, secs(now.saturating_sub(last_change)));
     r.u32(f::WEIGHT, MAV, u64::from(state.weight()));
-    r.u32(f::UWEIGHT, MAV, u64::from(srv.weight));
+    r.u32(f::UWEIGHT, MAV, u64::from(srv.conf().weight));
     r.u32(f::ACT, SGP, u64::from(!srv.backup));
     r.u32(f::BCK, SGP, u64::from(srv.backup));
     // A disabled check's columns are empty, and so are a paused one's
@@ -674,11 +677,14 @@ fn sv_row(
     }
     r.u32(f::PID, KGP, 1);
     r.u32(f::IID, KGS, u64::from(px.iid));
-    r.u32(f::SID, KGS, u64::from(srv.id));
+    r.u32(f::SID, KGS, u64::from(srv.conf().id));
     r.u64(f::LBTOT, MCP, c(Be::LbTot));
     if let Some((tb, ts)) = tracks(process, b, s) {
         if let Some(tbe) = plan.backends.get(tb) {
-            let name = tbe.servers.get(ts).map_or("", |x| x.name.as_str());
+            let name = tbe
+                .servers
+                .get(ts)
+                .map_or(String::new(), |x| x.conf().name.clone());
             r.str(f::TRACKED, CNS, format!("{}/{}", tbe.name, name));
         }
     }
@@ -746,7 +752,7 @@ fn sv_row(
     r.set(f::LASTSESS, MAP, Val::S32(lastsess(st.last(obj), now)));
     times(&mut r, st, obj);
     if o.legends {
-        if let Some(a) = addr_text(&srv.addr) {
+        if let Some(a) = addr_text(&srv.conf().addr) {
             r.str(f::ADDR, CGS, a);
         }
         if let Some(ck) = &srv.cookie {
@@ -820,7 +826,7 @@ fn be_row(process: &Process, px: &plan::ProxyInfo, b: usize, o: &Opts, now: u64)
         if usable && !srv.backup {
             act += 1;
             act_w += u64::from(s.weight());
-            uw += u64::from(srv.weight);
+            uw += u64::from(srv.conf().weight);
         } else if usable && srv.backup {
             bck += 1;
             bck_w += u64::from(s.weight());
@@ -836,13 +842,14 @@ fn be_row(process: &Process, px: &plan::ProxyInfo, b: usize, o: &Opts, now: u64)
     } else {
         first_bck.unwrap_or(0)
     };
-    let mut status = String::from(if tot > 0 || be.servers.is_empty() {
+    let present = be.servers.iter().filter(|x| !x.is_vacant()).count();
+    let mut status = String::from(if tot > 0 || present == 0 {
         "UP"
     } else {
         "DOWN"
     });
     if o.hide_down || o.hide_maint {
-        let _ = write!(status, " ({}/{})", up, be.servers.len());
+        let _ = write!(status, " ({up}/{present})");
     }
     r.str(f::STATUS, SGP, status);
     r.u32(f::AGG_SRV_CHECK_STATUS, MGP, 0);
@@ -861,7 +868,7 @@ fn be_row(process: &Process, px: &plan::ProxyInfo, b: usize, o: &Opts, now: u64)
     );
     let last_change = changes.map_or(0, |c| c.last_change.load(ld));
     r.u32(f::LASTCHG, MAP, secs(now.saturating_sub(last_change)));
-    if !be.servers.is_empty() {
+    if present > 0 {
         r.u32(
             f::DOWNTIME,
             MCP,

@@ -260,7 +260,11 @@ fn admin_action(core: &Core, body: &[u8]) -> &'static str {
     // not apply to is not counted at all (as HAProxy's conditions).
     let (mut altered, mut total) = (0, 0);
     for name in &servers {
-        let Some(si) = be.servers.iter().position(|s| &s.name == name) else {
+        let Some(si) = be
+            .servers
+            .iter()
+            .position(|s| !s.is_vacant() && &s.conf().name == name)
+        else {
             total += 1;
             continue;
         };

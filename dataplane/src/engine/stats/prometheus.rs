@@ -23,6 +23,7 @@ use std::fmt::Write as _;
 use super::{fields as f, Kind, Row, Val};
 use crate::engine::backend::server::{admin, Oper};
 use crate::engine::checks::health::Status;
+use crate::engine::plan::ServerPlan;
 use crate::engine::runtime::counters::{
     hist_bound_ns, Histogram, Obj, StreamTimers, Timer, HIST_BOUNDS,
 };
@@ -475,11 +476,11 @@ fn place<'a>(process: &'a Process, rows: &'a [Row]) -> Vec<Placed<'a>> {
             continue;
         };
         let srv = match (row.kind, px.be) {
-            (Kind::Sv, Some(b)) => process
-                .plan
-                .backends
-                .get(b)
-                .and_then(|be| be.servers.iter().position(|s| s.id == row.sid)),
+            (Kind::Sv, Some(b)) => process.plan.backends.get(b).and_then(|be| {
+                be.servers
+                    .iter()
+                    .position(|s| !s.is_vacant() && s.conf().id == row.sid)
+            }),
             _ => None,
         };
         out.push(Placed {
@@ -622,11 +623,14 @@ fn field_lines(
             else {
                 return;
             };
-            if be.1.servers.is_empty() {
+            if be.1.servers.iter().all(ServerPlan::is_vacant) {
                 return;
             }
             let mut counts = [0u64; SRV_STATES.len()];
             for s in 0..be.1.servers.len() {
+                if be.1.servers.get(s).is_some_and(ServerPlan::is_vacant) {
+                    continue;
+                }
                 if let Some(c) = counts.get_mut(srv_state(process, be.0, s)) {
                     *c += 1;
                 }
@@ -641,11 +645,14 @@ fn field_lines(
             else {
                 return;
             };
-            if be.1.servers.is_empty() {
+            if be.1.servers.iter().all(ServerPlan::is_vacant) {
                 return;
             }
             let mut counts = [0u64; CHECK_STATES.len()];
             for s in 0..be.1.servers.len() {
+                if be.1.servers.get(s).is_some_and(ServerPlan::is_vacant) {
+                    continue;
+                }
                 if let Some((st, _, _)) = check(process, be.0, s) {
                     if let Some(i) = CHECK_STATES.iter().position(|w| *w == st.code()) {
                         if let Some(c) = counts.get_mut(i) {

@@ -452,10 +452,11 @@ pub fn alert_cacheable_cookie(
     be: &BackendPlan,
     srv: usize,
 ) {
-    let server = be
+    let conf = be
         .servers
         .get(srv)
-        .map_or("<dispatch>", |s| s.name.as_str());
+        .map(crate::engine::plan::ServerPlan::conf);
+    let server = conf.as_ref().map_or("<dispatch>", |c| c.name.as_str());
     let line = format!(
         "Blocking cacheable cookie in response from instance {}, server {server}.",
         be.name

@@ -186,17 +186,17 @@ impl Env for StreamEnv<'_> {
     fn backend_id(&self) -> Option<i64> {
         self.be.and_then(|(i, _)| i64::try_from(i + 1).ok())
     }
-    fn server(&self) -> Option<&str> {
+    fn server(&self) -> Option<crate::engine::rules::env::SrvName<'_>> {
         let (_, be) = self.be?;
         be.servers
             .get(usize::try_from(self.server?).ok()?)
-            .map(|s| s.name.as_str())
+            .map(|s| crate::engine::rules::env::SrvName::Conf(s.conf()))
     }
     fn server_id(&self) -> Option<i64> {
         let (_, be) = self.be?;
         be.servers
             .get(usize::try_from(self.server?).ok()?)
-            .map(|s| i64::from(s.id))
+            .map(|s| i64::from(s.conf().id))
     }
     fn nbsrv(&self, backend: Option<&str>) -> Option<i64> {
         let be = self.backend_named(backend)?;
@@ -233,7 +233,7 @@ impl Env for StreamEnv<'_> {
     }
     fn srv_is_up(&self, backend: &str, server: &str) -> Option<bool> {
         let be = self.backend_named(Some(backend))?;
-        let s = be.servers.iter().find(|s| s.name == server)?;
+        let s = be.servers.iter().find(|s| s.conf().name == server)?;
         Some(s.state.get().usable())
     }
     fn apply(&self, action: EngineAction) {

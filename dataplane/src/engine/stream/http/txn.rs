@@ -892,7 +892,7 @@ impl<'c> Session<'c> {
         // `http-send-name-header`: set as the request leaves, to the
         // server it goes to (again on a retry to another one).
         if let Some((name, srv)) = bh.send_name_header.as_deref().zip(be.servers.get(srv_idx)) {
-            self.req.set(name, srv.name.as_bytes());
+            self.req.set(name, srv.conf().name.as_bytes());
         }
         self.req_out.clear();
         emit::head(&self.req, &mut self.req_out);

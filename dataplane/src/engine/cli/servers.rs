@@ -1,0 +1,827 @@
+//! The runtime API's commands on servers that change at run time: `set
+//! server <b>/<s> addr`, `add server`, `del server` and `wait
+//! srv-removable`, with haproxy 2.6's answers.
+//!
+//! The engine is sized from the start-up plan: every per-server array
+//! (counters, mesh flags, queues, balancers, idle lists) has one entry per
+//! slot of `BackendPlan::servers`. A backend whose algorithm takes dynamic
+//! servers gets [`SPARE_SERVERS`] vacant slots there at start-up; `add
+//! server` fills one (every core first forgets what it kept of the slot:
+//! counters, idle connections, the name its logs print), `del server`
+//! empties one. A slot's name, address and id are a `ServerConf` behind an
+//! `ArcSwap`, which the cores read lock-free; its state word carries the
+//! `VACANT` admin flag while empty, so nothing picks, shows or checks it.
+
+use std::cell::RefCell;
+use std::net::{IpAddr, SocketAddr};
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::table::{Ctx, Later};
+use super::{Ask, Reply, Static, ASK_WITHIN, LOG_WARNING};
+use crate::engine::backend::server::{admin, Change};
+use crate::engine::plan::{BackendPlan, ServerAddr, ServerConf, SPARE_SERVERS};
+use crate::engine::runtime::mesh::Msg;
+use crate::engine::runtime::Core;
+
+/// What a core does to its own state of one server slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlotOp {
+    /// Close the server's idle connections (its address changed).
+    DropIdle,
+    /// Answer how many idle connections the server has here.
+    CountIdle,
+    /// `add server` fills the slot: its counters back to 0, no idle
+    /// connection, the name the logs print taken from its configuration.
+    Fill,
+}
+
+/// An [`Ask::Slot`] reached `core`.
+pub fn on_core(core: &Core, b: usize, s: usize, op: SlotOp) -> usize {
+    match op {
+        SlotOp::DropIdle => {
+            core.idle.drop_server(b, s);
+            0
+        }
+        SlotOp::CountIdle => core.idle.count(b, s),
+        SlotOp::Fill => {
+            core.shared.stats.clear_server(core.id, b, s);
+            core.idle.drop_server(b, s);
+            let name = core
+                .shared
+                .plan
+                .backends
+                .get(b)
+                .and_then(|be| be.servers.get(s))
+                .map(|sv| Rc::<str>::from(sv.conf().name.as_str()));
+            if let (Some(names), Some(name)) = (core.names.servers.get(b), name) {
+                if let Some(n) = names.borrow_mut().get_mut(s) {
+                    *n = name;
+                }
+            }
+            0
+        }
+    }
+}
+
+/// Ask every core to do `op` on slot (b, s); the answers.
+async fn ask_slot(core: &Core, b: usize, s: usize, op: SlotOp) -> Vec<usize> {
+    let asked = core
+        .shared
+        .mesh
+        .ask_all(|reply| Msg::Cli(Ask::Slot(b, s, op, reply)));
+    asked.wait(&core.timers, ASK_WITHIN).await
+}
+
+/// `backend/server` split as HAProxy does (at the first `/`); None when
+/// there is no server part.
+fn split(arg: &str) -> Option<(&str, &str)> {
+    arg.split_once('/').filter(|(_, s)| !s.is_empty())
+}
+
+/// A server present (not vacant) in `be` by name.
+fn present(be: &BackendPlan, name: &str) -> Option<usize> {
+    be.servers
+        .iter()
+        .position(|x| !x.is_vacant() && x.conf().name == name)
+}
+
+// ---------------------------------------------------------------------------
+// set server <b>/<s> addr <ip> [port <port>]
+// ---------------------------------------------------------------------------
+
+/// HAProxy's view of a server address: its IP, its port (`svc_port`) and
+/// whether the port is an offset (SRV_F_MAPPORTS).
+fn svc(addr: &ServerAddr) -> Option<(IpAddr, i32, bool)> {
+    match addr {
+        ServerAddr::Fixed(a) => Some((a.ip(), i32::from(a.port()), false)),
+        ServerAddr::SamePort(ip) => Some((*ip, 0, false)),
+        ServerAddr::PortOffset(ip, off) => Some((*ip, *off, true)),
+        ServerAddr::Unix(_) => None,
+    }
+}
+
+/// strtol's reading of a port: optional sign, then digits (what follows
+/// is ignored); None when no digit came.
+fn strtol(text: &str) -> Option<i64> {
+    let t = text.trim_start();
+    let (neg, rest) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 0 {
+        return None;
+    }
+    let v = rest[..digits].bytes().fold(0i64, |v, d| {
+        v.saturating_mul(10).saturating_add(i64::from(d - b'0'))
+    });
+    Some(if neg { -v } else { v })
+}
+
+/// `set server <b>/<s> addr <ip> [port <port>]` (srv_update_addr_port):
+/// new connections go to the new address, the idle ones to the old one
+/// are closed; HAProxy's report of what changed.
+pub fn set_addr(c: &mut Ctx<'_>, b: usize, s: usize) -> Reply {
+    let addr = c.arg(4).to_string();
+    if addr.is_empty() {
+        return Reply::err("set server <b>/<s> addr requires an address and optionally a port.\n");
+    }
+    let port = (c.arg(5) == "port").then(|| c.arg(6).to_string());
+    let shared = &c.core.shared;
+    let Some(sv) = shared.plan.backends.get(b).and_then(|be| be.servers.get(s)) else {
+        return Reply::err("No such server.\n");
+    };
+    let conf = sv.conf();
+    // The check's own port now (`set server check-port` may have set one).
+    let check_port = shared
+        .plan
+        .checks
+        .check_of(b, s)
+        .map_or(sv.check_port, |c| Some(c.ctl.port()).filter(|p| *p != 0));
+    let (mut msg, new) = update_addr(&conf.addr, &addr, port.as_deref(), check_port);
+    if let Some(new) = new {
+        // A check or agent without an address or port of its own follows
+        // the server at its next run (HAProxy's checks read the server's
+        // address at each connect).
+        match &new {
+            ServerAddr::Fixed(a) => shared.plan.checks.server_moved(b, s, a.ip(), a.port()),
+            ServerAddr::SamePort(ip) | ServerAddr::PortOffset(ip, _) => {
+                shared.plan.checks.server_moved(b, s, *ip, 0);
+            }
+            ServerAddr::Unix(_) => {}
+        }
+        let mut next = ServerConf::clone(&conf);
+        next.addr = new;
+        sv.conf.store(Arc::new(next));
+        // The idle connections go to the old address (HAProxy's
+        // srv_cleanup_connections): every core closes its own. Nobody
+        // waits for the answers.
+        let _ = shared
+            .mesh
+            .ask_all(|reply| Msg::Cli(Ask::Slot(b, s, SlotOp::DropIdle, reply)));
+        // Only the stats and the checks read the address besides the
+        // connect path; the generation tells the cores something changed.
+        shared.touch_backend(b);
+    }
+    msg.push_str(" by 'stats socket command'\n");
+    Reply::Msg(LOG_WARNING, msg)
+}
+
+/// srv_update_addr_port: the message, and the new address when anything
+/// changed. `check_port`: the check's own `port` (HAProxy refuses to move
+/// to a port offset without one).
+fn update_addr(
+    cur: &ServerAddr,
+    addr: &str,
+    port: Option<&str>,
+    check_port: Option<u16>,
+) -> (String, Option<ServerAddr>) {
+    let Ok(ip) = addr.parse::<IpAddr>() else {
+        return (format!("Invalid addr '{addr}'"), None);
+    };
+    let Some((cur_ip, cur_port, mapports)) = svc(cur) else {
+        return (
+            "Update for the current server address family is only supported through configuration file".into(),
+            None,
+        );
+    };
+    let mut msg = String::new();
+    let (mut new_ip, mut new_port, mut new_map) = (cur_ip, cur_port, mapports);
+    let mut changed = false;
+    if ip == cur_ip {
+        msg.push_str("no need to change the addr");
+    } else {
+        new_ip = ip;
+        changed = true;
+        msg = format!("IP changed from '{cur_ip}' to '{addr}'");
+    }
+    if let Some(port) = port {
+        msg.push_str(", ");
+        let Some(v) = strtol(port) else {
+            msg.push_str(&format!("problem converting port '{port}' to an int"));
+            return (msg, changed.then(|| build(new_ip, new_port, new_map)));
+        };
+        // HAProxy keeps the port in a uint16_t.
+        let wrapped = i32::from(u16::try_from(v.rem_euclid(65536)).unwrap_or(0));
+        let sign = port.trim_start().as_bytes().first().copied();
+        let offset = matches!(sign, Some(b'+' | b'-'));
+        let required = if offset && !mapports {
+            if check_port.is_none() {
+                msg.push_str("can't change <port> to port map because it is incompatible with current health check port configuration (use 'port' statement from the 'server' directive.");
+                return (msg, changed.then(|| build(new_ip, new_port, new_map)));
+            }
+            true
+        } else {
+            // HAProxy compares its svc_port (a uint16_t once stored) with
+            // the value read.
+            cur_port.rem_euclid(65536) != wrapped
+        };
+        if required {
+            changed = true;
+            msg.push_str("port changed from '");
+            if mapports {
+                msg.push('+');
+            }
+            msg.push_str(&format!("{cur_port}' to '"));
+            match sign {
+                Some(b'-') => {
+                    msg.push_str(&format!("-{}'", -v));
+                    new_port = i32::try_from(v).unwrap_or(0);
+                    new_map = true;
+                }
+                Some(b'+') => {
+                    msg.push_str(&format!("+{v}'"));
+                    new_port = i32::try_from(v).unwrap_or(0);
+                    new_map = true;
+                }
+                _ => {
+                    msg.push_str(&format!("{wrapped}'"));
+                    new_port = wrapped;
+                    new_map = false;
+                }
+            }
+        } else {
+            msg.push_str("no need to change the port");
+        }
+    }
+    (msg, changed.then(|| build(new_ip, new_port, new_map)))
+}
+
+fn build(ip: IpAddr, port: i32, map: bool) -> ServerAddr {
+    if map {
+        ServerAddr::PortOffset(ip, port)
+    } else {
+        match u16::try_from(port) {
+            Ok(0) | Err(_) => ServerAddr::SamePort(ip),
+            Ok(p) => ServerAddr::Fixed(SocketAddr::new(ip, p)),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// add server / del server
+// ---------------------------------------------------------------------------
+
+thread_local! {
+    /// Slots an `add server` took and is filling (it waits for every core
+    /// meanwhile, and another CLI session may run): (backend, slot, name).
+    static FILLING: RefCell<Vec<(usize, usize, String)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Gives a taken slot back when the `add server` that took it ends.
+struct Taken(usize, usize);
+
+impl Drop for Taken {
+    fn drop(&mut self) {
+        FILLING.with(|f| f.borrow_mut().retain(|x| (x.0, x.1) != (self.0, self.1)));
+    }
+}
+
+/// The server keywords haproxy 2.6 refuses on a dynamic server
+/// (`dynamic_ok` 0 in its keyword tables).
+const NOT_DYNAMIC: &[&str] = &[
+    "no-check-ssl",
+    "no-send-proxy-v2-ssl",
+    "no-send-proxy-v2-ssl-cn",
+    "no-ssl",
+    "ssl-reuse",
+    "tcp-ut",
+    "no-agent-check",
+    "no-check",
+    "no-check-send-proxy",
+    "cookie",
+    "init-addr",
+    "log-proto",
+    "max-reuse",
+    "namespace",
+    "non-stick",
+    "redir",
+    "resolve-net",
+    "resolve-opts",
+    "resolve-prefer",
+    "resolvers",
+    "stick",
+    "socks4",
+];
+
+/// The ones it accepts there that ringlb does not give an added server
+/// yet (each would need its setting to become changeable per slot).
+const NOT_YET: &[&str] = &[
+    "backup",
+    "error-limit",
+    "ws",
+    "minconn",
+    "maxqueue",
+    "observe",
+    "on-error",
+    "on-marked-down",
+    "on-marked-up",
+    "pool-low-conn",
+    "pool-max-conn",
+    "pool-purge-delay",
+    "proto",
+    "proxy-v2-options",
+    "send-proxy",
+    "send-proxy-v2",
+    "slowstart",
+    "source",
+    "tfo",
+    "track",
+    "usesrc",
+    "addr",
+    "agent-addr",
+    "agent-check",
+    "agent-inter",
+    "agent-port",
+    "agent-send",
+    "check",
+    "check-proto",
+    "check-send-proxy",
+    "check-via-socks4",
+    "rise",
+    "fall",
+    "inter",
+    "fastinter",
+    "downinter",
+    "port",
+    "allow-0rtt",
+    "alpn",
+    "ca-file",
+    "check-alpn",
+    "check-sni",
+    "check-ssl",
+    "ciphers",
+    "ciphersuites",
+    "crl-file",
+    "crt",
+    "force-sslv3",
+    "force-tlsv10",
+    "force-tlsv11",
+    "force-tlsv12",
+    "force-tlsv13",
+    "no-sslv3",
+    "no-tlsv10",
+    "no-tlsv11",
+    "no-tlsv12",
+    "no-tlsv13",
+    "no-ssl-reuse",
+    "no-tls-tickets",
+    "npn",
+    "send-proxy-v2-ssl",
+    "send-proxy-v2-ssl-cn",
+    "sni",
+    "ssl",
+    "ssl-min-ver",
+    "ssl-max-ver",
+    "tls-tickets",
+    "verify",
+    "verifyhost",
+];
+
+/// What `add server` was asked for.
+#[derive(Debug, Default)]
+struct NewServer {
+    addr: Option<ServerAddr>,
+    weight: u32,
+    maxconn: u32,
+    /// `disabled` (Some(false)) or `enabled` (Some(true)), the last one
+    /// given; None: in maintenance, as haproxy creates it.
+    enabled: Option<bool>,
+    id: Option<u32>,
+}
+
+/// atol: leading blanks, a sign, digits; 0 when none.
+fn atol(text: &str) -> i64 {
+    strtol(text).unwrap_or(0)
+}
+
+/// The server line after `add server <b>/<s>`: the address, then the
+/// keywords ringlb gives an added server; HAProxy's words for what it
+/// refuses, ringlb's for what is not supported yet.
+fn parse_new(be: &BackendPlan, name: &str, args: &[String]) -> Result<NewServer, String> {
+    if let Some(ch) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':')))
+    {
+        return Err(format!(
+            "character '{ch}' is not permitted in server name '{name}'.\n"
+        ));
+    }
+    let Some(text) = args.first() else {
+        return Err("'server' expects <name> and <addr>[:<port>] as arguments.\n".into());
+    };
+    let rules = ringlb_config::addr::AddrRules {
+        port_required: false,
+        port_range: false,
+        port_offset: true,
+        names: false,
+    };
+    use ringlb_config::addr::{Address, Host, Port, Transport};
+    let with_range = ringlb_config::addr::AddrRules {
+        port_range: true,
+        ..rules
+    };
+    let parsed = ringlb_config::addr::parse_address(text, with_range)
+        .map_err(|e| format!("'server {name}' : {e}\n"))?;
+    let addr = match parsed {
+        Address::Inet {
+            host: Host::Ip(ip),
+            port,
+            ..
+        } => match port {
+            Port::One(p) => ServerAddr::Fixed(SocketAddr::new(ip, p)),
+            Port::None => ServerAddr::SamePort(ip),
+            Port::Offset(o) => ServerAddr::PortOffset(ip, o),
+            Port::Range(..) => {
+                return Err(format!("port range not permitted here in '{text}'\n"))
+            }
+        },
+        Address::Unix {
+            path,
+            transport: Transport::Stream,
+        } => ServerAddr::Unix(std::path::PathBuf::from(path)),
+        // Resolving a name would block the core the CLI runs on.
+        Address::Inet { .. } => {
+            return Err(format!(
+                "'server {name}' : a host name ('{text}') is not supported yet on a server added at run time.\n"
+            ))
+        }
+        _ => {
+            return Err(format!(
+                "'server {name}' : address '{text}' is not supported yet on a server added at run time.\n"
+            ))
+        }
+    };
+    let mut n = NewServer {
+        addr: Some(addr),
+        weight: 1,
+        ..NewServer::default()
+    };
+    let mut i = 1;
+    while let Some(kw) = args.get(i) {
+        let val = args.get(i + 1).map_or("", String::as_str);
+        match kw.as_str() {
+            "weight" => {
+                let w = atol(val);
+                if !(0..=256).contains(&w) {
+                    return Err(format!(
+                        "weight of server {name} is not within 0 and 256 ({w})..\n"
+                    ));
+                }
+                n.weight = u32::try_from(w).unwrap_or(1);
+                i += 2;
+            }
+            "maxconn" => {
+                n.maxconn = u32::try_from(atol(val)).unwrap_or(0);
+                i += 2;
+            }
+            "id" => {
+                if val.is_empty() {
+                    return Err(format!("'{kw}' : expects an integer argument.\n"));
+                }
+                let id = u32::try_from(atol(val))
+                    .ok()
+                    .filter(|&x| x > 0)
+                    .ok_or_else(|| format!("'{kw}' : custom id has to be > 0.\n"))?;
+                if let Some(other) = be
+                    .servers
+                    .iter()
+                    .find(|x| !x.is_vacant() && x.conf().id == id)
+                {
+                    let o = other.conf();
+                    return Err(format!(
+                        "'{kw}' : custom id {id} already used at {} ('server {}').\n",
+                        o.loc, o.name
+                    ));
+                }
+                n.id = Some(id);
+                i += 2;
+            }
+            "disabled" => {
+                n.enabled = Some(false);
+                i += 1;
+            }
+            "enabled" => {
+                n.enabled = Some(true);
+                i += 1;
+            }
+            // Already what an added server is.
+            "no-backup" | "no-send-proxy" | "no-send-proxy-v2" | "no-tfo" => i += 1,
+            k if NOT_DYNAMIC.contains(&k) => {
+                return Err(format!("'{k}' option is not accepted for dynamic server\n"));
+            }
+            k if NOT_YET.contains(&k) => {
+                return Err(format!(
+                    "'{k}' is not supported yet on a server added at run time.\n"
+                ));
+            }
+            k => return Err(format!("unknown keyword '{k}'.\n")),
+        }
+    }
+    Ok(n)
+}
+
+/// `add server <b>/<s> <addr> [kw ...]`: the server fills a vacant slot,
+/// in maintenance as haproxy 2.6 creates it (`enable server` or `set
+/// server ... state ready` brings it into the balance).
+pub fn add_server(core: Rc<Core>, _: Rc<Static>, args: Vec<String>) -> Later {
+    Box::pin(async move {
+        if args.get(2).map(String::as_str) == Some("help") {
+            return help();
+        }
+        let Some((bname, sname)) = split(args.get(2).map_or("", String::as_str)) else {
+            return Reply::err("Require 'backend/server'.");
+        };
+        let plan = &core.shared.plan;
+        let Some(b) = plan.backends.iter().position(|x| x.name == bname) else {
+            return Reply::err("No such backend.");
+        };
+        let Some(be) = plan.backends.get(b) else {
+            return Reply::err("No such backend.");
+        };
+        if !be.dynamic {
+            return Reply::err(
+                "Backend must use a dynamic load balancing to support dynamic servers.",
+            );
+        }
+        let new = match parse_new(be, sname, args.get(3..).unwrap_or(&[])) {
+            Ok(n) => n,
+            Err(e) => return Reply::err(e),
+        };
+        let taken_name = FILLING.with(|f| f.borrow().iter().any(|x| x.0 == b && x.2 == sname));
+        if present(be, sname).is_some() || taken_name {
+            return Reply::err("Already exists a server with the same name in backend.\n");
+        }
+        let slot = be.servers.iter().enumerate().position(|(i, x)| {
+            x.is_vacant() && !FILLING.with(|f| f.borrow().iter().any(|y| (y.0, y.1) == (b, i)))
+        });
+        let Some(s) = slot else {
+            return Reply::err(format!(
+                "No free slot left for a new server in backend '{bname}': ringlb keeps {SPARE_SERVERS} per backend for 'add server' (see docs/differences.md).\n"
+            ));
+        };
+        let Some(sv) = be.servers.get(s) else {
+            return Reply::err("No such server.");
+        };
+        FILLING.with(|f| f.borrow_mut().push((b, s, sname.to_string())));
+        let _taken = Taken(b, s);
+        // HAProxy's get_next_id: the lowest id no server of the backend
+        // uses (nor one being added).
+        let id = new.id.unwrap_or_else(|| {
+            let used: std::collections::BTreeSet<u32> = be
+                .servers
+                .iter()
+                .filter(|x| !x.is_vacant())
+                .map(|x| x.conf().id)
+                .collect();
+            (1..).find(|i| !used.contains(i)).unwrap_or(u32::MAX)
+        });
+        sv.conf.store(Arc::new(ServerConf {
+            name: sname.to_string(),
+            addr: new
+                .addr
+                .unwrap_or(ServerAddr::Fixed(SocketAddr::from(([0, 0, 0, 0], 0)))),
+            id,
+            forced_id: new.id.is_some(),
+            weight: new.weight,
+            loc: "(null):0".into(),
+        }));
+        // Every core forgets what it kept of the slot before it shows.
+        let answers = ask_slot(&core, b, s, SlotOp::Fill).await;
+        if answers.len() < core.shared.mesh.cores() {
+            return Reply::err("Not every core answered: the server was not added.\n");
+        }
+        let shared = &core.shared;
+        // In maintenance as haproxy creates it; `disabled` adds the
+        // configuration's reason; `enabled` starts it up (srv_parse_enabled).
+        let maint = match new.enabled {
+            None => admin::FMAINT,
+            Some(false) => admin::FMAINT | admin::CMAINT,
+            Some(true) => 0,
+        };
+        shared.set_user_weight(b, s, new.weight);
+        // haproxy 2.6 leaves a new server's effective weight at 1 until it
+        // comes up (the stats' `weight` of a server added in maintenance);
+        // `enable server` computes it from the user weight.
+        shared.set_server(
+            b,
+            s,
+            Change::EWeight(
+                u16::try_from(crate::engine::backend::server::WEIGHT_SCALE).unwrap_or(16),
+            ),
+        );
+        shared.set_server(b, s, Change::Maxconn(new.maxconn));
+        shared.set_server(b, s, Change::AdminSet(maint));
+        shared.set_server(
+            b,
+            s,
+            Change::Oper(crate::engine::backend::server::Oper::Stopped),
+        );
+        be.live.fetch_max(s + 1, Ordering::AcqRel);
+        // Last: the slot shows and counts from now on.
+        shared.set_server(b, s, Change::AdminClear(admin::VACANT));
+        if new.enabled == Some(true) {
+            // haproxy 2.6 marks it running but leaves it out of the
+            // balance until its state changes; here it serves at once
+            // (docs/differences.md).
+            shared.bring_up(b, s);
+        }
+        Reply::info("New server registered.\n")
+    })
+}
+
+/// Why server (b, s) cannot be deleted now: HAProxy's refusals in its
+/// order, then ringlb's own; `idle`: its idle connections on every core.
+fn removable(core: &Core, b: usize, s: usize, idle: usize) -> Result<(), String> {
+    let plan = &core.shared.plan;
+    let Some(sv) = plan.backends.get(b).and_then(|be| be.servers.get(s)) else {
+        return Err("No such server.".into());
+    };
+    if sv.pinned {
+        return Err("This server cannot be removed at runtime due to other configuration elements pointing to it.".into());
+    }
+    if sv.state.get().admin & admin::MAINT == 0 {
+        return Err("Only servers in maintenance mode can be deleted.".into());
+    }
+    if sv.conns.get() > 0 || sv.queued.get() > 0 || idle > 0 {
+        return Err("Server still has connections attached to it, cannot remove it.".into());
+    }
+    let checked = plan
+        .checks
+        .list
+        .iter()
+        .any(|c| c.backend == b && c.server == s)
+        || plan.checks.agent_of(b, s).is_some();
+    if checked {
+        return Err("Deleting a server with a health or agent check is not supported yet.".into());
+    }
+    // The trackers are fixed at start-up: the slot would still follow the
+    // tracked server once reused.
+    fn tracking(ts: &[crate::engine::checks::Tracker], want: (usize, usize)) -> bool {
+        ts.iter()
+            .any(|t| (t.backend, t.server) == want || tracking(&t.trackers, want))
+    }
+    if plan
+        .checks
+        .list
+        .iter()
+        .any(|c| tracking(&c.trackers, (b, s)))
+    {
+        return Err("Deleting a server that tracks another one is not supported yet.".into());
+    }
+    Ok(())
+}
+
+async fn idle_of(core: &Core, b: usize, s: usize) -> usize {
+    ask_slot(core, b, s, SlotOp::CountIdle)
+        .await
+        .into_iter()
+        .sum()
+}
+
+/// `del server <b>/<s>`: only in maintenance, without connections
+/// (active, idle or queued) nor references; the slot becomes vacant.
+pub fn del_server(core: Rc<Core>, _: Rc<Static>, args: Vec<String>) -> Later {
+    Box::pin(async move {
+        let Some((bname, sname)) = split(args.get(2).map_or("", String::as_str)) else {
+            return Reply::err("Require 'backend/server'.");
+        };
+        let plan = &core.shared.plan;
+        let Some(b) = plan.backends.iter().position(|x| x.name == bname) else {
+            return Reply::err("No such backend.");
+        };
+        let Some(s) = plan.backends.get(b).and_then(|be| present(be, sname)) else {
+            return Reply::err("No such server.");
+        };
+        // Refusals that need no core first, then the idle connections.
+        if let Err(e) = removable(&core, b, s, 0) {
+            return Reply::err(e);
+        }
+        let idle = idle_of(&core, b, s).await;
+        // Again after the wait: the server may have changed meanwhile.
+        if present_at(&core, b, s, sname).is_none() {
+            return Reply::err("No such server.");
+        }
+        if let Err(e) = removable(&core, b, s, idle) {
+            return Reply::err(e);
+        }
+        core.shared
+            .set_server(b, s, Change::AdminSet(admin::VACANT));
+        if let Some(sv) = plan.backends.get(b).and_then(|be| be.servers.get(s)) {
+            sv.conf.store(Arc::new(ServerConf {
+                name: String::new(),
+                addr: ServerAddr::Fixed(SocketAddr::from(([0, 0, 0, 0], 0))),
+                id: 0,
+                forced_id: false,
+                weight: 1,
+                loc: String::new(),
+            }));
+        }
+        Reply::info("Server deleted.")
+    })
+}
+
+/// Slot (b, s) still holds server `name`.
+fn present_at(core: &Core, b: usize, s: usize, name: &str) -> Option<()> {
+    let sv = core.shared.plan.backends.get(b)?.servers.get(s)?;
+    (!sv.is_vacant() && sv.conf().name == name).then_some(())
+}
+
+/// `wait <delay> srv-removable <b>/<s>`: whether (b, s) can be deleted
+/// now (Ok), or why not, and whether waiting may change it (only the
+/// connections go away by themselves: HAProxy 3.x fails at once on a
+/// server not in maintenance).
+pub async fn srv_removable(core: &Core, b: usize, s: usize) -> Result<(), (bool, String)> {
+    let idle = idle_of(core, b, s).await;
+    removable(core, b, s, idle).map_err(|e| (e.starts_with("Server still has connections"), e))
+}
+
+/// `add server help` (HAProxy 3.2): the keywords an added server takes
+/// here (haproxy 2.6 has no such list: it answers `Require
+/// 'backend/server'.`).
+pub fn help() -> Reply {
+    let mut out = String::from("List of keywords supported for dynamic server:\n");
+    for kw in [
+        "disabled",
+        "enabled",
+        "id",
+        "maxconn",
+        "no-backup",
+        "no-send-proxy",
+        "no-send-proxy-v2",
+        "no-tfo",
+        "weight",
+    ] {
+        out.push_str(kw);
+        out.push('\n');
+    }
+    Reply::Out(out)
+}
+
+/// How often `wait srv-removable` looks again.
+pub const WAIT_STEP: Duration = Duration::from_millis(100);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixed(s: &str) -> ServerAddr {
+        ServerAddr::Fixed(s.parse().unwrap())
+    }
+
+    /// The words of haproxy 2.6's srv_update_addr_port, as its CLI
+    /// answered them (tests/tcp/cli_dynsrv.rs compares them live).
+    #[test]
+    fn update_addr_says_what_haproxy_says() {
+        let (m, n) = update_addr(&fixed("127.0.0.1:80"), "127.0.0.2", None, None);
+        assert_eq!(m, "IP changed from '127.0.0.1' to '127.0.0.2'");
+        assert_eq!(n, Some(fixed("127.0.0.2:80")));
+        let (m, n) = update_addr(&fixed("127.0.0.2:80"), "127.0.0.3", Some("9000"), None);
+        assert_eq!(
+            m,
+            "IP changed from '127.0.0.2' to '127.0.0.3', port changed from '80' to '9000'"
+        );
+        assert_eq!(n, Some(fixed("127.0.0.3:9000")));
+        let (m, n) = update_addr(&fixed("127.0.0.3:9000"), "127.0.0.3", Some("9001"), None);
+        assert_eq!(
+            m,
+            "no need to change the addr, port changed from '9000' to '9001'"
+        );
+        assert_eq!(n, Some(fixed("127.0.0.3:9001")));
+        let (m, n) = update_addr(&fixed("127.0.0.3:9001"), "127.0.0.3", Some("9001"), None);
+        assert_eq!(m, "no need to change the addr, no need to change the port");
+        assert_eq!(n, None);
+        let (m, n) = update_addr(&fixed("127.0.0.3:9001"), "foo", None, None);
+        assert_eq!(m, "Invalid addr 'foo'");
+        assert_eq!(n, None);
+        let (m, n) = update_addr(&fixed("127.0.0.3:9001"), "127.0.0.2", Some("+5"), None);
+        assert_eq!(m, "IP changed from '127.0.0.3' to '127.0.0.2', can't change <port> to port map because it is incompatible with current health check port configuration (use 'port' statement from the 'server' directive.");
+        assert_eq!(n, Some(fixed("127.0.0.2:9001")), "the IP still changed");
+        let (m, n) = update_addr(&fixed("127.0.0.3:9001"), "127.0.0.3", Some("+5"), Some(80));
+        assert_eq!(
+            m,
+            "no need to change the addr, port changed from '9001' to '+5'"
+        );
+        assert_eq!(
+            n,
+            Some(ServerAddr::PortOffset("127.0.0.3".parse().unwrap(), 5))
+        );
+        let (m, _) = update_addr(&fixed("127.0.0.3:9001"), "127.0.0.3", Some("x"), None);
+        assert_eq!(
+            m,
+            "no need to change the addr, problem converting port 'x' to an int"
+        );
+    }
+
+    #[test]
+    fn strtol_reads_as_c_does() {
+        assert_eq!(strtol(" 12ab"), Some(12));
+        assert_eq!(strtol("-7"), Some(-7));
+        assert_eq!(strtol("+"), None);
+        assert_eq!(strtol(""), None);
+    }
+}
