@@ -154,7 +154,8 @@ impl Process {
     /// The process-wide state of `cores` executors.
     pub fn new(plan: Plan, cores: usize) -> Arc<Self> {
         let servers: Vec<usize> = plan.backends.iter().map(|b| b.servers.len()).collect();
-        let stats = runtime::counters::Stats::new(cores, plan.frontends.len(), &servers);
+        let stats = runtime::counters::Stats::new(cores, plan.frontends.len(), &servers)
+            .with_listeners(&plan.stats.listener_luids(plan.frontends.len()));
         for c in &plan.checks.list {
             if let Some(ch) = stats.changes(runtime::counters::Obj::Srv(c.backend, c.server)) {
                 ch.health.store(c.initial.health, Ordering::Relaxed);

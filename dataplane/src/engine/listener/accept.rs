@@ -67,6 +67,7 @@ pub async fn accept_loop(core: Rc<Core>, b: Bound) {
         fe,
         fe_idx: b.frontend,
         luid: b.luid,
+        li: core.shared.stats.li(b.frontend, b.luid),
         tuning: b.tuning,
         parked: VecDeque::new(),
         waited: std::cell::Cell::new(false),
@@ -225,6 +226,8 @@ struct Admission<'a> {
     fe: &'a FrontendPlan,
     fe_idx: usize,
     luid: u32,
+    /// The listener's counters, when it has some (`option socket-stats`).
+    li: Option<usize>,
     tuning: ListenerTuning,
     /// Accepted while the limits did not allow serving them; each one
     /// counts in `core.live` so the core does not end before serving it.
@@ -451,6 +454,11 @@ impl Admission<'_> {
     fn start(&self, client: Client) {
         let fe = self.fe;
         crate::engine::stats::count_session(self.core, self.fe_idx, fe.feconn.get());
+        // The listener's own counts (`option socket-stats`).
+        let li = self.li;
+        if let Some(li) = li {
+            self.core.shared.stats.li_accepted(self.core.id, li);
+        }
         if fe.rate_limit > 0 {
             fe.sess_rate.add(self.core.shared.now_ms());
         }
@@ -479,17 +487,17 @@ impl Admission<'_> {
             // rules' state is no plain stream's memory.
             crate::engine::runtime::spawn(async move {
                 handle_with_rules(&core, fe_idx, luid, conn, peer, late).await;
-                stream_ended(&core, fe_idx);
+                stream_ended(&core, fe_idx, li);
             });
         } else if http {
             crate::engine::runtime::spawn(async move {
                 crate::engine::stream::http::handle(&core, fe_idx, luid, conn, peer, late).await;
-                stream_ended(&core, fe_idx);
+                stream_ended(&core, fe_idx, li);
             });
         } else {
             crate::engine::runtime::spawn(async move {
                 handle(&core, fe_idx, luid, conn, peer, late).await;
-                stream_ended(&core, fe_idx);
+                stream_ended(&core, fe_idx, li);
             });
         }
     }
@@ -642,8 +650,11 @@ impl Listener {
 }
 
 /// A stream's task ended: its counts go.
-fn stream_ended(core: &Rc<Core>, fe_idx: usize) {
+fn stream_ended(core: &Rc<Core>, fe_idx: usize, li: Option<usize>) {
     core.live.set(core.live.get().saturating_sub(1));
+    if let Some(li) = li {
+        core.shared.stats.li_closed(li);
+    }
     if let Some(fe) = core.shared.plan.frontends.get(fe_idx) {
         fe.feconn.dec();
     }

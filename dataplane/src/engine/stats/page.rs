@@ -296,6 +296,7 @@ fn row_class(row: &Row) -> &'static str {
     let status = super::row_text(row, f::STATUS);
     match row.kind {
         super::Kind::Fe => "frontend",
+        super::Kind::So => "socket",
         super::Kind::Be => {
             if status.starts_with("UP") {
                 "backend"

@@ -74,7 +74,7 @@ pub(crate) async fn handle(
     let Some(fe) = plan.frontends.get(fe_idx) else {
         return;
     };
-    let Some(dst) = admit_dst(core, fe_idx, fe, &client, peer) else {
+    let Some(dst) = admit_dst(core, (fe_idx, luid), fe, &client, peer) else {
         return;
     };
     let mut facts = new_facts(core, fe, (accept_date, peer, luid, dst));
@@ -144,7 +144,8 @@ pub(crate) async fn handle_with_rules(
     let Some(fe) = plan.frontends.get(fe_idx) else {
         return;
     };
-    let Some(admitted) = crate::engine::session::admit(core, fe_idx, fe, &client, peer) else {
+    let Some(admitted) = crate::engine::session::admit(core, (fe_idx, luid), fe, &client, peer)
+    else {
         return;
     };
     let dst = admitted.dst;
@@ -325,7 +326,7 @@ async fn response_rules<'c>(
 #[inline(never)]
 fn admit_dst(
     core: &Core,
-    fe_idx: usize,
+    fe_idx: (usize, u32),
     fe: &FrontendPlan,
     client: &Conn,
     peer: Option<SocketAddr>,
@@ -581,8 +582,9 @@ pub(super) fn count_with(
     use crate::engine::runtime::counters::{Be, Fe};
     let stats = &core.shared.stats;
     let add = |stat, n| stats.add(core.id, stat, n);
-    add(Stat::FeBytesIn(fe), facts.bytes_in);
-    add(Stat::FeBytesOut(fe), facts.bytes_out);
+    let luid = facts.listener_id;
+    stats.add_fe(core.id, fe, luid, Fe::BytesIn, facts.bytes_in);
+    stats.add_fe(core.id, fe, luid, Fe::BytesOut, facts.bytes_out);
     // Data transfer aborted by either side (stream.c's process_stream and
     // http_ana's forward_body: a client or server error or timeout once
     // the data flows); a server error (not a timeout) is also a failed
@@ -598,7 +600,7 @@ pub(super) fn count_with(
     // An internal error ended it (HAProxy's internal_errors).
     let internal = t.cause == Cause::Internal;
     if internal {
-        add(Stat::Fe(fe, Fe::InternalErrors), 1);
+        stats.add_fe(core.id, fe, luid, Fe::InternalErrors, 1);
     }
     if cli_abrt {
         add(Stat::Fe(fe, Fe::CliAbrt), 1);

@@ -137,7 +137,8 @@ pub(crate) async fn handle(
     // Scoped: what admission returns is moved into the session and takes
     // no second place in its future.
     let mut s = {
-        let Some(admitted) = crate::engine::session::admit(core, fe_idx, fe, &client, peer) else {
+        let Some(admitted) = crate::engine::session::admit(core, (fe_idx, luid), fe, &client, peer)
+        else {
             return;
         };
         Session {
@@ -290,7 +291,7 @@ impl<'c> Session<'c> {
             add(Stat::Fe(fe, Fe::ReqTot), 1);
             st.tick(core.id, Obj::Fe(fe), FeRate::Req, core.shared.now_ms());
             if http.status == 400 {
-                add(Stat::Fe(fe, Fe::FailedReq), 1);
+                st.add_fe(core.id, fe, facts.listener_id, Fe::FailedReq, 1);
             }
         }
         // A transaction that ended without a status (a client gone in the

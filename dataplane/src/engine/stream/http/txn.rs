@@ -738,7 +738,7 @@ impl<'c> Session<'c> {
                     use crate::engine::runtime::counters::{Be, Fe};
                     let at = Some((be_idx, facts.server));
                     let c = (Fe::DeniedResp, Be::DeniedResp);
-                    crate::engine::stats::count_fe_be(core, self.fe_idx, at, c);
+                    crate::engine::stats::count_fe_be(core, (self.fe_idx, self.luid), at, c);
                 }
                 let response = true;
                 next = self
@@ -1298,7 +1298,7 @@ impl<'c> Session<'c> {
             };
             let st = &core.shared.stats;
             if denied {
-                st.add(core.id, Stat::Fe(self.fe_idx, Fe::DeniedReq), 1);
+                st.add_fe(core.id, self.fe_idx, self.luid, Fe::DeniedReq, 1);
                 if let Some((b, _)) = be_at {
                     st.add(core.id, Stat::Be(b, Be::DeniedReq), 1);
                 }
