@@ -1180,6 +1180,20 @@ impl<'c> Session<'c> {
                 uri: self.req.line_parts()[1],
                 authorization: self.req.first(b"authorization"),
                 body: if post { cbuf.data() } else { &[] },
+                // A form longer than HAProxy's buffer holds (its EXCD).
+                whole: match self.req.body {
+                    Body::Length(n) => {
+                        let plan = &self.core.shared.plan;
+                        cbuf.data().len() as u64 >= n
+                            && crate::engine::stats::page::form_fits(
+                                self.req.htx_size(),
+                                self.req.fields().count(),
+                                cbuf.data().len(),
+                                (plan.bufsize, plan.maxrewrite),
+                            )
+                    }
+                    _ => true,
+                },
                 admin,
                 close: want != Want::KeepAlive || !whole,
                 http10: !self.req.has(flags::VER_11),
