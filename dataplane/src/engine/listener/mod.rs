@@ -538,9 +538,9 @@ mod tests {
                 ..bind_plan()
             },
         ];
-        // HAProxy: 1, then 2 is taken: 3, 4 (the counter moved on), 2,
-        // then 5.
-        assert_eq!(listener_ids(&binds), [1, 3, 4, 2, 5]);
+        // haproxy 2.6 (show stat -1 8 -1): 1, then 2 is taken: 3, 4, 2,
+        // then 6 (the count moved on past the bind with an id too).
+        assert_eq!(listener_ids(&binds), [1, 3, 4, 2, 6]);
     }
 
     fn localhost() -> SocketAddr {
