@@ -976,6 +976,41 @@ mod tests {
     }
 
     #[test]
+    fn listeners_count_apart_from_their_frontend() {
+        use super::Fe;
+        // Frontend 0 counts no listener; frontend 1 its listeners 1 and 7.
+        let s = Stats::new(2, 2, &[1]).with_listeners(&[vec![], vec![1, 7]]);
+        assert_eq!(s.li(0, 1), None);
+        assert_eq!(s.li(1, 1), Some(0));
+        assert_eq!(s.li(1, 7), Some(1));
+        assert_eq!(s.li(1, 2), None);
+        s.add_fe(0, 1, 7, Fe::BytesIn, 10);
+        s.add_fe(1, 1, 7, Fe::BytesIn, 5);
+        s.add_fe(1, 1, 1, Fe::BytesIn, 1);
+        s.add_fe(1, 0, 1, Fe::BytesIn, 100);
+        assert_eq!(s.sum_li(1, Fe::BytesIn), 15);
+        assert_eq!(s.sum_li(0, Fe::BytesIn), 1);
+        assert_eq!(s.sum(Stat::Fe(1, Fe::BytesIn)), 16);
+        assert_eq!(s.sum(Stat::Fe(0, Fe::BytesIn)), 100);
+        // Connections: the gauge, its peak, cum_conn.
+        s.li_accepted(0, 1);
+        s.li_accepted(1, 1);
+        s.li_closed(1);
+        assert_eq!(s.li_conns(1), (1, 2));
+        assert_eq!(s.sum_li(1, Fe::ConnTot), 2);
+        // `clear counters all` on each core, then `clear counters`.
+        s.clear_block(0);
+        s.clear_block(1);
+        assert_eq!(s.sum_li(1, Fe::BytesIn), 0);
+        assert_eq!(s.li_conns(1), (1, 0));
+        // Out of range: ignored.
+        s.add_li(0, 9, Fe::BytesIn, 1);
+        s.li_accepted(0, 9);
+        s.li_closed(9);
+        assert_eq!(s.li_conns(9), (0, 0));
+    }
+
+    #[test]
     fn out_of_range_counters_are_ignored() {
         let s = Stats::new(1, 1, &[1]);
         s.add(0, Stat::SrvSessTot(0, 1), 1);

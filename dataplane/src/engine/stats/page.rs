@@ -252,10 +252,8 @@ fn admin_action(core: &Core, body: &[u8], whole: bool) -> &'static str {
         if param.len() + 1 > LINESIZE {
             return "ERRP";
         }
-        let (k, v) = match param.iter().position(|&c| c == b'=') {
-            Some(eq) => (&param[..eq], &param[eq + 1..]),
-            None => (&param[..], &b""[..]),
-        };
+        let mut kv = param.splitn(2, |&c| c == b'=');
+        let (k, v) = (kv.next().unwrap_or_default(), kv.next().unwrap_or_default());
         let (Some(key), Some(value)) = (unescape(k), unescape(v)) else {
             break;
         };
