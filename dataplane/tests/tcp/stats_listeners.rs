@@ -500,3 +500,74 @@ fn soft_stop_reports_the_global_proxy_like_haproxy() {
         assert_eq!(without_httpclient(theirs), ours);
     }
 }
+
+/// Send one byte and wait for its echo within `within`.
+fn echoes(c: &mut TcpStream, within: Duration) -> bool {
+    c.set_read_timeout(Some(within)).unwrap();
+    if c.write_all(b"x").is_err() {
+        return false;
+    }
+    let mut b = [0u8; 1];
+    matches!(c.read(&mut b), Ok(1))
+}
+
+#[test]
+fn a_bind_maxconn_holds_and_shows_full_like_haproxy() {
+    let be = Backend::echo();
+    for (name, program) in programs("a_bind_maxconn_holds_and_shows_full_like_haproxy") {
+        let dir = TempDir::new("lfull");
+        let cfg = format!(
+            "global\n    stats socket {}/admin.sock level admin\n\
+             defaults\n    mode tcp\n    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\n\
+             frontend fe\n    option socket-stats\n    bind fd@3 maxconn 2\n    default_backend be\n\
+             backend be\n    server s1 {}\n",
+            dir.0.display(),
+            be.addr
+        );
+        let p = start(name, &program, &cfg);
+        let sock = format!("{}/admin.sock", dir.0.display());
+        cli_ask(&sock, "show info");
+        let mut a = p.connect();
+        let mut b = p.connect();
+        assert!(echoes(&mut a, Duration::from_secs(5)), "{name}");
+        assert!(echoes(&mut b, Duration::from_secs(5)), "{name}");
+        // The third waits in the kernel's accept queue.
+        let mut c = p.connect();
+        assert!(
+            !echoes(&mut c, Duration::from_millis(300)),
+            "{name}: past maxconn"
+        );
+        let (csv, _) = parse(&cli_ask(&sock, "show stat"));
+        let row = &csv["fe/sock-1"];
+        assert_eq!(
+            (
+                row["scur"].as_str(),
+                row["slim"].as_str(),
+                row["status"].as_str()
+            ),
+            ("2", "2", "FULL"),
+            "{name}"
+        );
+        // A slot frees: the third is served at once.
+        drop(a);
+        let mut got = [0u8; 1];
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        assert_eq!(
+            c.read(&mut got).unwrap_or(0),
+            1,
+            "{name}: served once a slot frees"
+        );
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let (csv, _) = parse(&cli_ask(&sock, "show stat"));
+            let row = &csv["fe/sock-1"];
+            if (row["scur"].as_str(), row["status"].as_str()) == ("2", "FULL") && row["stot"] == "3"
+            {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{name}: {row:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        drop((b, c));
+    }
+}

@@ -528,22 +528,32 @@ impl Stats {
             .fold(0, u64::wrapping_add)
     }
 
-    /// A connection accepted on listener `li` (its `cum_conn`, its
-    /// current connections and their peak), on `core`.
-    pub fn li_accepted(&self, core: usize, li: usize) {
-        self.add_li(core, li, Fe::ConnTot, 1);
+    /// Take one of listener `li`'s connection slots if fewer than `max`
+    /// are taken (0: no limit; HAProxy's `nbconn` against the bind's
+    /// `maxconn`); its peak follows.
+    pub fn li_take(&self, li: usize, max: u32) -> bool {
         let l = &self.listeners;
-        if let Some(c) = l.conns.get(li) {
-            let v = c.inc();
-            if let Some(p) = l.peaks.get(li) {
-                if v > p.load(Ordering::Relaxed) {
-                    p.fetch_max(v, Ordering::Relaxed);
-                }
+        let Some(c) = l.conns.get(li) else {
+            return true;
+        };
+        if !c.try_take(max) {
+            return false;
+        }
+        let v = c.get();
+        if let Some(p) = l.peaks.get(li) {
+            if v > p.load(Ordering::Relaxed) {
+                p.fetch_max(v, Ordering::Relaxed);
             }
         }
+        true
     }
 
-    /// A connection of listener `li` ended.
+    /// A connection accepted on listener `li` (its `cum_conn`), on `core`.
+    pub fn li_accepted(&self, core: usize, li: usize) {
+        self.add_li(core, li, Fe::ConnTot, 1);
+    }
+
+    /// A connection of listener `li` ended (its slot is given back).
     pub fn li_closed(&self, li: usize) {
         if let Some(c) = self.listeners.conns.get(li) {
             c.dec();
@@ -992,11 +1002,16 @@ mod tests {
         assert_eq!(s.sum_li(0, Fe::BytesIn), 1);
         assert_eq!(s.sum(Stat::Fe(1, Fe::BytesIn)), 16);
         assert_eq!(s.sum(Stat::Fe(0, Fe::BytesIn)), 100);
-        // Connections: the gauge, its peak, cum_conn.
+        // Connections: the gauge against a limit, its peak, cum_conn.
+        assert!(s.li_take(1, 2));
+        assert!(s.li_take(1, 2));
+        assert!(!s.li_take(1, 2), "the limit holds");
         s.li_accepted(0, 1);
         s.li_accepted(1, 1);
         s.li_closed(1);
         assert_eq!(s.li_conns(1), (1, 2));
+        assert!(s.li_take(1, 2), "a freed slot is taken again");
+        s.li_closed(1);
         assert_eq!(s.sum_li(1, Fe::ConnTot), 2);
         // `clear counters all` on each core, then `clear counters`.
         s.clear_block(0);
@@ -1006,6 +1021,7 @@ mod tests {
         // Out of range: ignored.
         s.add_li(0, 9, Fe::BytesIn, 1);
         s.li_accepted(0, 9);
+        assert!(s.li_take(9, 1));
         s.li_closed(9);
         assert_eq!(s.li_conns(9), (0, 0));
     }

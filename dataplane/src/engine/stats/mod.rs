@@ -298,7 +298,7 @@ fn rows(process: &Process, o: &Opts, scope: &[String]) -> Vec<Row> {
         // STAT_PX_ST_LI), between the frontend and the servers.
         if let (Some(fe), true) = (px.fe, want(Kind::So)) {
             for (li, l) in process.plan.stats.listeners.iter().enumerate() {
-                if l.fe != fe || (sid != -1 && i64::from(l.luid) != sid) {
+                if !l.row || l.fe != fe || (sid != -1 && i64::from(l.luid) != sid) {
                     continue;
                 }
                 out.push(li_row(process, px, (li, l), o));

@@ -34,10 +34,13 @@ pub struct PageConf {
     pub scope: Vec<String>,
 }
 
-/// A listener with counters of its own (`option socket-stats` on its
-/// frontend): a row of type 3 in the statistics.
+/// A listener with counters of its own: a row of type 3 in the
+/// statistics with `option socket-stats` on its frontend; a bind with
+/// `maxconn` counts its connections too, to hold its limit.
 #[derive(Debug)]
 pub struct ListenerInfo {
+    /// Shown in the statistics (`option socket-stats`).
+    pub row: bool,
     /// Its frontend in the plan.
     pub fe: usize,
     /// HAProxy's listener id (its `sid`).
@@ -65,7 +68,7 @@ pub struct StatsPlan {
 
 /// The counting listeners of `frontends` (cfgparse.c gives a listener
 /// counters, and a name if it has none, when its proxy has `option
-/// socket-stats`).
+/// socket-stats`), and the ones whose bind has a `maxconn`.
 pub fn listeners(
     cfg: &Config,
     frontends: &[crate::engine::plan::FrontendPlan],
@@ -77,14 +80,15 @@ pub fn listeners(
             .iter()
             .find(|p| p.cap.frontend && !p.disabled && p.name == fe.name)
             .is_some_and(|p| p.options.is_set("socket-stats"));
-        if !counts {
-            continue;
-        }
         let mut ids = crate::engine::listener::listener_ids(&fe.binds).into_iter();
         for b in &fe.binds {
             for _ in &b.addrs {
                 let luid = ids.next().unwrap_or(0);
+                if !counts && b.maxconn == 0 {
+                    continue;
+                }
                 out.push(ListenerInfo {
+                    row: counts,
                     fe: fi,
                     luid,
                     name: b.name.clone().unwrap_or_else(|| format!("sock-{luid}")),
