@@ -136,18 +136,24 @@ pub fn open(cfg: &Config, plan: &Plan, cores: usize) -> std::io::Result<Sinks> {
     Ok(sinks)
 }
 
-/// HAProxy's soft-stop report, one line per proxy in configuration order,
-/// to stderr as a warning and to the proxy's log targets:
-/// "Proxy fe stopped (cumulated conns: FE: 12, BE: 0)."
+/// HAProxy's soft-stop report, one line per proxy, to stderr as a warning
+/// and to the proxy's log targets: "Proxy fe stopped (cumulated conns:
+/// FE: 12, BE: 0)." HAProxy prints a proxy's line when its last listener
+/// stops: the proxies with listeners first (configuration order), then
+/// the runtime API's GLOBAL proxy when there is a stats socket (to stderr
+/// only: it has no log target; its counts are the connections the API
+/// accepted), then the proxies without listeners.
 pub fn report_stopped(cfg: &Config, process: &super::Process, sinks: &Sinks) {
     use super::runtime::counters::Stat;
     let plan = &process.plan;
     let pid = std::process::id();
-    for px in cfg.proxies.iter().filter(|p| !p.disabled) {
-        let fe = plan
-            .frontends
-            .iter()
-            .position(|f| f.name == px.name && px.cap.frontend);
+    let proxies: Vec<_> = cfg.proxies.iter().filter(|p| !p.disabled).collect();
+    let fe_of = |name: &str| plan.frontends.iter().position(|f| f.name == name);
+    let (listening, rest): (Vec<_>, Vec<_>) = proxies
+        .into_iter()
+        .partition(|px| px.cap.frontend && fe_of(&px.name).is_some());
+    let report = |px: &ringlb_config::model::Proxy| {
+        let fe = fe_of(&px.name).filter(|_| px.cap.frontend);
         let be = plan
             .backends
             .iter()
@@ -166,6 +172,22 @@ pub fn report_stopped(cfg: &Config, process: &super::Process, sinks: &Sinks) {
         if let Some(sink) = sink {
             sink.send(Level::Warning, &line);
         }
+    };
+    for px in listening {
+        report(px);
+    }
+    if !cfg.global.stats_sockets.is_empty() {
+        // Every API connection is a stream of GLOBAL, its own backend.
+        let n = process
+            .stats
+            .cli_conns
+            .load(std::sync::atomic::Ordering::Relaxed);
+        crate::stderr_line!(
+            "[WARNING]  ({pid}) : Proxy GLOBAL stopped (cumulated conns: FE: {n}, BE: {n})."
+        );
+    }
+    for px in rest {
+        report(px);
     }
 }
 

@@ -165,7 +165,8 @@ impl Process {
             plan.frontends.len(),
             &servers,
             &configured,
-        );
+        )
+        .with_listeners(&plan.stats.listener_luids(plan.frontends.len()));
         for c in &plan.checks.list {
             if let Some(ch) = stats.changes(runtime::counters::Obj::Srv(c.backend, c.server)) {
                 ch.health.store(c.initial.health, Ordering::Relaxed);

@@ -100,6 +100,11 @@ pub struct BindPlan {
     pub interface: Option<String>,
     /// Socket options of the listener and its accepted sockets.
     pub tuning: ListenerTuning,
+    /// `id` and `name`: the listener's id and name in the statistics.
+    pub id: Option<u32>,
+    pub name: Option<String>,
+    /// `maxconn` (0: none).
+    pub maxconn: u32,
 }
 
 #[derive(Clone, Debug)]
@@ -619,6 +624,9 @@ impl Plan {
                     transparent: b.opts.transparent,
                     interface: b.opts.interface.clone(),
                     tuning: listener_tuning(px, &b.opts, cfg, backlog),
+                    id: b.opts.id,
+                    name: b.opts.name.clone(),
+                    maxconn: b.opts.maxconn.unwrap_or(0),
                 });
             }
             let has_targets = px.logs.iter().any(|l| match l {
@@ -760,7 +768,9 @@ impl Plan {
                 .map(|b: &BackendPlan| b.name.as_str())
                 .collect();
             let node = cfg.global.node.as_deref().unwrap_or(&hostname);
-            super::stats::StatsPlan::build(cfg, &fe, &be, node)
+            let mut stats = super::stats::StatsPlan::build(cfg, &fe, &be, node);
+            stats.listeners = super::stats::plan::listeners(cfg, &frontends);
+            stats
         };
         Ok(Plan {
             stats,

@@ -41,5 +41,6 @@ mod queue;
 mod source;
 mod startup;
 mod stats;
+mod stats_listeners;
 mod stop;
 mod timeouts;

@@ -398,6 +398,11 @@ async fn accept_loop(core: Rc<Core>, st: Rc<Static>, slots: Rc<Slots>, l: CliLis
             }
         };
         let Ok((conn, _)) = accepted else { continue };
+        // The GLOBAL proxy's cum_conn (its soft-stop line).
+        core.shared
+            .stats
+            .cli_conns
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         slots.used.set(slots.used.get() + 1);
         let core = Rc::clone(&core);
         let st = Rc::clone(&st);

@@ -67,6 +67,15 @@ pub async fn accept_loop(core: Rc<Core>, b: Bound) {
         fe,
         fe_idx: b.frontend,
         luid: b.luid,
+        li: core.shared.stats.li(b.frontend, b.luid),
+        li_max: core
+            .shared
+            .plan
+            .stats
+            .listeners
+            .iter()
+            .find(|l| l.fe == b.frontend && l.luid == b.luid)
+            .map_or(0, |l| l.maxconn),
         tuning: b.tuning,
         parked: VecDeque::new(),
         waited: std::cell::Cell::new(false),
@@ -225,6 +234,10 @@ struct Admission<'a> {
     fe: &'a FrontendPlan,
     fe_idx: usize,
     luid: u32,
+    /// The listener's counters, when it has some (`option socket-stats`,
+    /// a bind's `maxconn`), and its `maxconn` (0: none).
+    li: Option<usize>,
+    li_max: u32,
     tuning: ListenerTuning,
     /// Accepted while the limits did not allow serving them; each one
     /// counts in `core.live` so the core does not end before serving it.
@@ -240,10 +253,19 @@ impl Admission<'_> {
     /// free and the session rate is below its limit. (Another core may
     /// take the slot first: [`Admission::admit`] decides.)
     fn has_room(&self) -> bool {
+        self.slot_free() && self.rate_allows()
+    }
+
+    /// A listener, a frontend and a global slot are free (the bind's,
+    /// the frontend's and the process's `maxconn`).
+    fn slot_free(&self) -> bool {
         let shared = &self.core.shared;
-        below(shared.actconn.get(), shared.limits.maxconn())
+        let li_free = self
+            .li
+            .is_none_or(|li| below(shared.stats.li_conns(li).0, self.li_max));
+        li_free
+            && below(shared.actconn.get(), shared.limits.maxconn())
             && below(self.fe.feconn.get(), shared.limits.fe_maxconn(self.fe_idx))
-            && self.rate_allows()
     }
 
     /// `rate-limit sessions`: the last second's rate is below the limit.
@@ -260,7 +282,19 @@ impl Admission<'_> {
             return Err(client);
         }
         let shared = &self.core.shared;
+        // The listener's slot first, as HAProxy's listener_accept.
+        if let Some(li) = self.li {
+            if !shared.stats.li_take(li, self.li_max) {
+                return Err(client);
+            }
+        }
+        let release_li = || {
+            if let Some(li) = self.li {
+                shared.stats.li_closed(li);
+            }
+        };
         if !shared.actconn.try_take(shared.limits.maxconn()) {
+            release_li();
             return Err(client);
         }
         if !self
@@ -268,6 +302,7 @@ impl Admission<'_> {
             .feconn
             .try_take(shared.limits.fe_maxconn(self.fe_idx))
         {
+            release_li();
             release_global(self.core);
             return Err(client);
         }
@@ -424,7 +459,7 @@ impl Admission<'_> {
         let core = self.core;
         let wait = async {
             if self.rate_allows() {
-                Room::wait(core, self.fe, self.fe_idx).await;
+                Room::wait(core, || self.slot_free()).await;
             } else {
                 let global = core.shared.limits.min_rate_limit();
                 let limit = match (self.fe.rate_limit, global) {
@@ -451,6 +486,12 @@ impl Admission<'_> {
     fn start(&self, client: Client) {
         let fe = self.fe;
         crate::engine::stats::count_session(self.core, self.fe_idx, fe.feconn.get());
+        // The listener's own counts (`option socket-stats`, a bind's
+        // `maxconn`).
+        let li = self.li;
+        if let Some(li) = li {
+            self.core.shared.stats.li_accepted(self.core.id, li);
+        }
         if fe.rate_limit > 0 {
             fe.sess_rate.add(self.core.shared.now_ms());
         }
@@ -479,17 +520,17 @@ impl Admission<'_> {
             // rules' state is no plain stream's memory.
             crate::engine::runtime::spawn(async move {
                 handle_with_rules(&core, fe_idx, luid, conn, peer, late).await;
-                stream_ended(&core, fe_idx);
+                stream_ended(&core, fe_idx, li);
             });
         } else if http {
             crate::engine::runtime::spawn(async move {
                 crate::engine::stream::http::handle(&core, fe_idx, luid, conn, peer, late).await;
-                stream_ended(&core, fe_idx);
+                stream_ended(&core, fe_idx, li);
             });
         } else {
             crate::engine::runtime::spawn(async move {
                 handle(&core, fe_idx, luid, conn, peer, late).await;
-                stream_ended(&core, fe_idx);
+                stream_ended(&core, fe_idx, li);
             });
         }
     }
@@ -531,14 +572,11 @@ pub struct Room;
 
 impl Room {
     /// Wait until a slot may have freed. Returns at once if one is free now.
-    async fn wait(core: &Core, fe: &FrontendPlan, fe_idx: usize) {
-        let shared = &core.shared;
+    async fn wait(core: &Core, slot_free: impl Fn() -> bool) {
         let woken = core.room.wait();
-        shared.mesh.want_room(core.id);
+        core.shared.mesh.want_room(core.id);
         fence(Ordering::SeqCst);
-        if below(shared.actconn.get(), shared.limits.maxconn())
-            && below(fe.feconn.get(), shared.limits.fe_maxconn(fe_idx))
-        {
+        if slot_free() {
             return;
         }
         woken.await;
@@ -642,8 +680,11 @@ impl Listener {
 }
 
 /// A stream's task ended: its counts go.
-fn stream_ended(core: &Rc<Core>, fe_idx: usize) {
+fn stream_ended(core: &Rc<Core>, fe_idx: usize, li: Option<usize>) {
     core.live.set(core.live.get().saturating_sub(1));
+    if let Some(li) = li {
+        core.shared.stats.li_closed(li);
+    }
     if let Some(fe) = core.shared.plan.frontends.get(fe_idx) {
         fe.feconn.dec();
     }

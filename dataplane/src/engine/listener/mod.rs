@@ -61,12 +61,12 @@ impl BindError {
 pub fn bind_all(plan: &Plan, executors: usize) -> Result<Vec<Vec<Bound>>, BindError> {
     let mut per_exec: Vec<Vec<Bound>> = (0..executors).map(|_| Vec::new()).collect();
     for (fi, fe) in plan.frontends.iter().enumerate() {
-        let mut luid = 0u32;
+        let mut luids = listener_ids(&fe.binds).into_iter();
         for b in &fe.binds {
             let backlog = listener_backlog(b.backlog, fe.maxconn, plan.maxconn);
             let tuning = tuning_of(b, backlog);
             for addr in &b.addrs {
-                luid += 1;
+                let luid = luids.next().unwrap_or(0);
                 // One socket per executor, then one Bound each.
                 let fatal = |e: std::io::Error| {
                     BindError::fatal(format!("Starting frontend {}: {addr}: {e}", fe.name))
@@ -136,6 +136,22 @@ pub fn bind_all(plan: &Plan, executors: usize) -> Result<Vec<Vec<Bound>>, BindEr
                         (sockets, tuning.clone())
                     }
                 };
+                if let (Some(info), Some(first)) = (
+                    plan.stats
+                        .listeners
+                        .iter()
+                        .find(|l| l.fe == fi && l.luid == luid),
+                    sockets.first(),
+                ) {
+                    // The statistics' `addr`: the address the socket is
+                    // bound to (an `fd@N` or a port 0 shows its own).
+                    let _ = info.addr.set(match first {
+                        BoundSocket::Tcp(l) => l
+                            .local_addr()
+                            .map_or_else(|_| addr.to_string(), |a| a.to_string()),
+                        BoundSocket::Unix(_) => "unix".into(),
+                    });
+                }
                 for (list, socket) in per_exec.iter_mut().zip(sockets) {
                     list.push(Bound {
                         socket,
@@ -150,6 +166,31 @@ pub fn bind_all(plan: &Plan, executors: usize) -> Result<Vec<Vec<Bound>>, BindEr
         }
     }
     Ok(per_exec)
+}
+
+/// HAProxy's listener ids (`luid`) of a frontend's listeners, one per
+/// address of its bind lines in order: a bind's `id`, else the first id
+/// no bind took, counting from 1 and moving on with every listener
+/// (cfgparse.c check_config_validity).
+pub fn listener_ids(binds: &[BindPlan]) -> Vec<u32> {
+    let taken: Vec<u32> = binds.iter().filter_map(|b| b.id).collect();
+    let mut next = 1u32;
+    let mut out = Vec::new();
+    for b in binds {
+        for _ in &b.addrs {
+            out.push(match b.id {
+                Some(id) => id,
+                None => {
+                    while taken.contains(&next) {
+                        next = next.saturating_add(1);
+                    }
+                    next
+                }
+            });
+            next = next.saturating_add(1);
+        }
+    }
+    out
 }
 
 /// Bind a UNIX stream socket the way HAProxy does for seamless reloads:
@@ -469,7 +510,37 @@ mod tests {
             transparent: false,
             interface: None,
             tuning: ListenerTuning::default(),
+            id: None,
+            name: None,
+            maxconn: 0,
         }
+    }
+
+    #[test]
+    fn listener_ids_skip_the_ones_binds_take() {
+        let a = |n: usize| vec![ListenAddr::Fd(0); n];
+        let binds = [
+            BindPlan {
+                addrs: a(1),
+                ..bind_plan()
+            },
+            BindPlan {
+                addrs: a(2),
+                ..bind_plan()
+            },
+            BindPlan {
+                addrs: a(1),
+                id: Some(2),
+                ..bind_plan()
+            },
+            BindPlan {
+                addrs: a(1),
+                ..bind_plan()
+            },
+        ];
+        // haproxy 2.6 (show stat -1 8 -1): 1, then 2 is taken: 3, 4, 2,
+        // then 6 (the count moved on past the bind with an id too).
+        assert_eq!(listener_ids(&binds), [1, 3, 4, 2, 6]);
     }
 
     fn localhost() -> SocketAddr {

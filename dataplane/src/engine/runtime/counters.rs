@@ -360,6 +360,20 @@ impl Block {
     }
 }
 
+/// The listeners' counters: per core a block of [`Fe`] counts per
+/// listener (HAProxy gives a listener a `fe_counters` of its own), and the
+/// shared gauge of its connections (HAProxy's `nbconn`) with its peak.
+#[derive(Debug, Default)]
+struct Listeners {
+    /// Per frontend, the luids of its counting listeners.
+    luids: Vec<Vec<u32>>,
+    /// Per frontend, the index of its first counting listener.
+    first: Vec<usize>,
+    blocks: Box<[Block]>,
+    conns: Box<[crate::engine::Counter]>,
+    peaks: Box<[AtomicU32]>,
+}
+
 /// What a server's or a backend's state changes leave (written on the
 /// control path, by whoever changes the state: plain atomics).
 #[derive(Debug, Default)]
@@ -419,6 +433,12 @@ pub struct Stats {
     changes: Box<[Changes]>,
     /// The latency histograms, one block per core (see [`Timer`]).
     hist: Box<[Block]>,
+    /// The listeners' counters (`option socket-stats`), apart from the
+    /// rest so that their layout grows independently.
+    listeners: Listeners,
+    /// Connections the runtime API accepted (its GLOBAL proxy's
+    /// `cum_conn`, reported at a soft stop).
+    pub cli_conns: AtomicU64,
 }
 
 impl Stats {
@@ -466,8 +486,112 @@ impl Stats {
                 .map(|_| Changes::default())
                 .collect(),
             hist: (0..cores).map(|_| Block::new(layout.hist_len())).collect(),
+            listeners: Listeners::default(),
+            cli_conns: AtomicU64::new(0),
             layout,
         }
+    }
+
+    /// Give listeners counters: `by_fe[f]` lists the listener ids (luid)
+    /// of frontend f's listeners that count (`option socket-stats`), in
+    /// their order.
+    pub fn with_listeners(mut self, by_fe: &[Vec<u32>]) -> Stats {
+        let mut first = Vec::with_capacity(by_fe.len());
+        let mut n = 0;
+        for luids in by_fe {
+            first.push(n);
+            n += luids.len();
+        }
+        self.listeners = Listeners {
+            luids: by_fe.to_vec(),
+            first,
+            blocks: (0..self.blocks.len())
+                .map(|_| Block::new(n * FE_COUNTS))
+                .collect(),
+            conns: (0..n).map(|_| crate::engine::Counter::default()).collect(),
+            peaks: (0..n).map(|_| AtomicU32::new(0)).collect(),
+        };
+        self
+    }
+
+    /// The index of frontend `fe`'s listener `luid` among the counting
+    /// listeners (None: it does not count).
+    #[inline]
+    pub fn li(&self, fe: usize, luid: u32) -> Option<usize> {
+        let l = &self.listeners;
+        let pos = l.luids.get(fe)?.iter().position(|id| *id == luid)?;
+        Some(l.first.get(fe)? + pos)
+    }
+
+    /// Add `n` to `c` of frontend `fe` and of its listener `luid` when it
+    /// counts, in `core`'s block (its only writer).
+    pub fn add_fe(&self, core: usize, fe: usize, luid: u32, c: Fe, n: u64) {
+        self.add(core, Stat::Fe(fe, c), n);
+        if let Some(li) = self.li(fe, luid) {
+            self.add_li(core, li, c, n);
+        }
+    }
+
+    /// Add `n` to listener `li`'s `c` in `core`'s block.
+    pub fn add_li(&self, core: usize, li: usize, c: Fe, n: u64) {
+        if let Some(v) = self
+            .listeners
+            .blocks
+            .get(core)
+            .and_then(|b| b.get(li * FE_COUNTS + c as usize))
+        {
+            v.store(v.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+        }
+    }
+
+    /// Listener `li`'s `c` over every core.
+    pub fn sum_li(&self, li: usize, c: Fe) -> u64 {
+        self.listeners
+            .blocks
+            .iter()
+            .map(|b| b.load(li * FE_COUNTS + c as usize))
+            .fold(0, u64::wrapping_add)
+    }
+
+    /// Take one of listener `li`'s connection slots if fewer than `max`
+    /// are taken (0: no limit; HAProxy's `nbconn` against the bind's
+    /// `maxconn`); its peak follows.
+    pub fn li_take(&self, li: usize, max: u32) -> bool {
+        let l = &self.listeners;
+        let Some(c) = l.conns.get(li) else {
+            return true;
+        };
+        if !c.try_take(max) {
+            return false;
+        }
+        let v = c.get();
+        if let Some(p) = l.peaks.get(li) {
+            if v > p.load(Ordering::Relaxed) {
+                p.fetch_max(v, Ordering::Relaxed);
+            }
+        }
+        true
+    }
+
+    /// A connection accepted on listener `li` (its `cum_conn`), on `core`.
+    pub fn li_accepted(&self, core: usize, li: usize) {
+        self.add_li(core, li, Fe::ConnTot, 1);
+    }
+
+    /// A connection of listener `li` ended (its slot is given back).
+    pub fn li_closed(&self, li: usize) {
+        if let Some(c) = self.listeners.conns.get(li) {
+            c.dec();
+        }
+    }
+
+    /// Listener `li`'s current connections and their peak.
+    pub fn li_conns(&self, li: usize) -> (u32, u32) {
+        let l = &self.listeners;
+        (
+            l.conns.get(li).map_or(0, crate::engine::Counter::get),
+            l.peaks.get(li).map_or(0, |p| p.load(Ordering::Relaxed)),
+        )
     }
 
     /// Add `n` to `stat` in `core`'s block. Only the executor `core` may
@@ -647,7 +771,7 @@ impl Stats {
     /// `clear counters`: the shared peaks (`smax`, `qmax`) back to 0 (any
     /// writer may store them: they are `fetch_max`ed).
     pub fn clear_peaks(&self) {
-        for a in self.peaks.iter() {
+        for a in self.peaks.iter().chain(self.listeners.peaks.iter()) {
             a.store(0, Ordering::Relaxed);
         }
     }
@@ -656,7 +780,10 @@ impl Stats {
     /// the check transition counters. Only the executor `core` may call
     /// this (its block's one writer), which the runtime API asks it to.
     pub fn clear_block(&self, core: usize) {
-        if let Some(b) = self.blocks.get(core) {
+        for b in [self.blocks.get(core), self.listeners.blocks.get(core)]
+            .into_iter()
+            .flatten()
+        {
             for l in b.lines.iter() {
                 for a in &l.0 {
                     a.store(0, Ordering::Relaxed);
@@ -923,6 +1050,47 @@ mod tests {
         assert_eq!(s.sum(Stat::SrvSessTot(1, 0)), 7);
         assert_eq!(s.sum(Stat::SrvSessTot(0, 1)), 1);
         assert_eq!(s.sum(Stat::SrvSessTot(0, 0)), 0);
+    }
+
+    #[test]
+    fn listeners_count_apart_from_their_frontend() {
+        use super::Fe;
+        // Frontend 0 counts no listener; frontend 1 its listeners 1 and 7.
+        let s = Stats::new(2, 2, &[1]).with_listeners(&[vec![], vec![1, 7]]);
+        assert_eq!(s.li(0, 1), None);
+        assert_eq!(s.li(1, 1), Some(0));
+        assert_eq!(s.li(1, 7), Some(1));
+        assert_eq!(s.li(1, 2), None);
+        s.add_fe(0, 1, 7, Fe::BytesIn, 10);
+        s.add_fe(1, 1, 7, Fe::BytesIn, 5);
+        s.add_fe(1, 1, 1, Fe::BytesIn, 1);
+        s.add_fe(1, 0, 1, Fe::BytesIn, 100);
+        assert_eq!(s.sum_li(1, Fe::BytesIn), 15);
+        assert_eq!(s.sum_li(0, Fe::BytesIn), 1);
+        assert_eq!(s.sum(Stat::Fe(1, Fe::BytesIn)), 16);
+        assert_eq!(s.sum(Stat::Fe(0, Fe::BytesIn)), 100);
+        // Connections: the gauge against a limit, its peak, cum_conn.
+        assert!(s.li_take(1, 2));
+        assert!(s.li_take(1, 2));
+        assert!(!s.li_take(1, 2), "the limit holds");
+        s.li_accepted(0, 1);
+        s.li_accepted(1, 1);
+        s.li_closed(1);
+        assert_eq!(s.li_conns(1), (1, 2));
+        assert!(s.li_take(1, 2), "a freed slot is taken again");
+        s.li_closed(1);
+        assert_eq!(s.sum_li(1, Fe::ConnTot), 2);
+        // `clear counters all` on each core, then `clear counters`.
+        s.clear_block(0);
+        s.clear_block(1);
+        assert_eq!(s.sum_li(1, Fe::BytesIn), 0);
+        assert_eq!(s.li_conns(1), (1, 0));
+        // Out of range: ignored.
+        s.add_li(0, 9, Fe::BytesIn, 1);
+        s.li_accepted(0, 9);
+        assert!(s.li_take(9, 1));
+        s.li_closed(9);
+        assert_eq!(s.li_conns(9), (0, 0));
     }
 
     #[test]

@@ -28,7 +28,7 @@ pub(crate) struct Admitted {
 /// once, unlogged (HAProxy counts it denied): None.
 pub(crate) fn admit(
     core: &crate::engine::runtime::Core,
-    fe_idx: usize,
+    (fe_idx, luid): (usize, u32),
     fe: &FrontendPlan,
     client: &Conn,
     peer: Option<SocketAddr>,
@@ -60,7 +60,7 @@ pub(crate) fn admit(
         log_level: None,
     };
     // HAProxy's dcon and dses: which rule set refused it.
-    use crate::engine::runtime::counters::{Fe, Stat};
+    use crate::engine::runtime::counters::Fe;
     let mut verdict = rules.connection(&mut tx);
     let mut denied = Fe::DeniedConn;
     if verdict == Verdict::Continue {
@@ -73,7 +73,7 @@ pub(crate) fn admit(
             Some(Admitted { dst, vars })
         }
         Verdict::Reject => {
-            core.shared.stats.add(core.id, Stat::Fe(fe_idx, denied), 1);
+            core.shared.stats.add_fe(core.id, fe_idx, luid, denied, 1);
             None
         }
         // A silent drop is no deny for HAProxy's counters (the action

@@ -50,6 +50,8 @@ enum Kind {
     Fe = 0,
     Be = 1,
     Sv = 2,
+    /// A listener (HAProxy's STATS_TYPE_SO).
+    So = 3,
 }
 
 struct Row {
@@ -213,16 +215,16 @@ pub fn count_be(core: &crate::engine::runtime::Core, b: usize, s: Option<usize>,
     }
 }
 
-/// `c` on frontend `fe`, and `bc` on its backend and server when the
+/// `c` on frontend `fe` (and its listener `luid`), and `bc` on its backend and server when the
 /// stream reached them (HAProxy counts denials, aborts, failed rewrites
 /// and internal errors on the three).
 pub fn count_fe_be(
     core: &crate::engine::runtime::Core,
-    fe: usize,
+    (fe, luid): (usize, u32),
     be: Option<(usize, Option<usize>)>,
     (c, bc): (Fe, Be),
 ) {
-    core.shared.stats.add(core.id, Stat::Fe(fe, c), 1);
+    core.shared.stats.add_fe(core.id, fe, luid, c, 1);
     if let Some((b, s)) = be {
         count_be(core, b, s, bc);
     }
@@ -291,6 +293,16 @@ fn rows(process: &Process, o: &Opts, scope: &[String]) -> Vec<Row> {
         let want = |k: Kind| mask == -1 || mask & (1 << k as i64) != 0;
         if let (Some(fe), true) = (px.fe, want(Kind::Fe)) {
             out.push(fe_row(process, px, fe, now));
+        }
+        // The listeners with counters (stats_dump_proxy_to_buffer's
+        // STAT_PX_ST_LI), between the frontend and the servers.
+        if let (Some(fe), true) = (px.fe, want(Kind::So)) {
+            for (li, l) in process.plan.stats.listeners.iter().enumerate() {
+                if !l.row || l.fe != fe || (sid != -1 && i64::from(l.luid) != sid) {
+                    continue;
+                }
+                out.push(li_row(process, px, (li, l), o));
+            }
         }
         if let Some(b) = px.be {
             if want(Kind::Sv) {
@@ -487,6 +499,68 @@ fn fe_row(process: &Process, px: &plan::ProxyInfo, i: usize, now: u64) -> Row {
     r.u32(f::CONN_RATE_MAX, MMP, conn_max);
     r.u64(f::CONN_TOT, MCP, c(Fe::ConnTot));
     r
+}
+
+/// A listener's row (stats_fill_li_stats): its own counters, its
+/// connections against the bind's `maxconn`.
+fn li_row(
+    process: &Process,
+    px: &plan::ProxyInfo,
+    (li, l): (usize, &plan::ListenerInfo),
+    o: &Opts,
+) -> Row {
+    let mut r = Row::new(Kind::So, px.iid, l.luid);
+    let st = &process.stats;
+    let c = |x: Fe| st.sum_li(li, x);
+    let (cur, max) = st.li_conns(li);
+    r.str(f::PXNAME, KNS, px.name.clone());
+    r.str(f::SVNAME, KNS, l.name.clone());
+    r.str(f::MODE, CGS, mode(px));
+    r.u32(f::SCUR, MGP, u64::from(cur));
+    r.u32(f::SMAX, MMP, u64::from(max));
+    r.u32(f::SLIM, CLP, u64::from(l.maxconn));
+    r.u64(f::STOT, MCP, c(Fe::ConnTot));
+    r.u64(f::BIN, MCP, c(Fe::BytesIn));
+    r.u64(f::BOUT, MCP, c(Fe::BytesOut));
+    r.u64(f::DREQ, MCP, c(Fe::DeniedReq));
+    r.u64(f::DRESP, MCP, c(Fe::DeniedResp));
+    r.u64(f::EREQ, MCP, c(Fe::FailedReq));
+    r.u64(f::DCON, MCP, c(Fe::DeniedConn));
+    r.u64(f::DSES, MCP, c(Fe::DeniedSess));
+    r.str(f::STATUS, SGP, li_status(process, l, cur));
+    r.u32(f::PID, KGP, 1);
+    r.u32(f::IID, KGS, u64::from(px.iid));
+    r.u32(f::SID, KGS, u64::from(l.luid));
+    r.u32(f::TYPE, CGS, Kind::So as u64);
+    r.u64(f::WREW, MCP, c(Fe::FailedRewrites));
+    r.u64(f::EINT, MCP, c(Fe::InternalErrors));
+    if o.legends {
+        if let Some(a) = l.addr.get() {
+            r.str(f::ADDR, CGS, a.clone());
+        }
+    }
+    r
+}
+
+/// HAProxy's get_li_status: FULL at the bind's `maxconn`, WAITING while
+/// the frontend's or the process's limit holds it back (the listener is
+/// LI_LIMITED), OPEN otherwise.
+fn li_status(process: &Process, l: &plan::ListenerInfo, cur: u32) -> &'static str {
+    if l.maxconn > 0 && cur >= l.maxconn {
+        return "FULL";
+    }
+    let limits = &process.limits;
+    let full = |v: u32, max: u32| max > 0 && v >= max;
+    let fe_full = process
+        .plan
+        .frontends
+        .get(l.fe)
+        .is_some_and(|fe| full(fe.feconn.get(), limits.fe_maxconn(l.fe)));
+    if fe_full || full(process.actconn.get(), limits.maxconn()) {
+        "WAITING"
+    } else {
+        "OPEN"
+    }
 }
 
 /// HAProxy's srv_hlt_st[] with the health figures.
@@ -989,6 +1063,7 @@ fn kind_letter(k: Kind) -> char {
         Kind::Fe => 'F',
         Kind::Be => 'B',
         Kind::Sv => 'S',
+        Kind::So => 'L',
     }
 }
 
@@ -1085,6 +1160,7 @@ fn json_row(row: &Row, out: &mut String) {
         Kind::Fe => "Frontend",
         Kind::Be => "Backend",
         Kind::Sv => "Server",
+        Kind::So => "Listener",
     };
     out.push('[');
     let mut first = true;

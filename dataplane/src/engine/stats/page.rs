@@ -33,6 +33,8 @@ pub struct PageReq<'a> {
     pub authorization: Option<&'a [u8]>,
     /// The POST body (the form).
     pub body: &'a [u8],
+    /// The body came whole (it fit in the buffer).
+    pub whole: bool,
     /// A `stats admin` condition holds.
     pub admin: bool,
     /// The client's connection ends after this answer (HTTP/1.0 without
@@ -143,7 +145,7 @@ pub fn serve(core: &Core, conf: &PageConf, req: &PageReq<'_>) -> Reply {
     let has = |w: &str| rest.split(';').any(|p| p == w);
     if req.post {
         let st = if req.admin {
-            admin_action(core, req.body)
+            admin_action(core, req.body, req.whole)
         } else {
             "DENY"
         };
@@ -176,125 +178,130 @@ pub fn serve(core: &Core, conf: &PageConf, req: &PageReq<'_>) -> Reply {
     chunked(req, "text/html", &refresh, &body)
 }
 
-/// `application/x-www-form-urlencoded` value.
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
+/// HAProxy's url_decode in a form: `+` is a space, `%XX` a byte; a `%`
+/// not followed by two hex digits fails (None).
+fn unescape(s: &[u8]) -> Option<String> {
+    let mut out = Vec::with_capacity(s.len());
     let mut i = 0;
-    while let Some(&c) = b.get(i) {
-        let hex = b
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (c, hex) {
-            (b'+', _) => out.push(b' '),
-            (b'%', Some(v)) => {
-                out.push(v);
+    while let Some(&c) = s.get(i) {
+        match c {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = s
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())?;
+                out.push(hex);
                 i += 2;
             }
-            (c, _) => out.push(c),
+            c => out.push(c),
         }
         i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    Some(String::from_utf8_lossy(&out).into_owned())
 }
 
+/// Whether a POST's form fits where HAProxy's stats applet reads it: the
+/// request as HTX holds it (`htx_size`, the head's blocks and the body's
+/// data block, 8 bytes a block) must fit in the buffer less its reserve
+/// (`maxrewrite`), or HAProxy answers EXCD. The 48 bytes are the rest of
+/// HTX's own overhead, measured on haproxy 2.6 (the limit moves by one
+/// byte per byte of head or body, and by 14 per `X: v` header).
+pub fn form_fits(
+    htx_size: u64,
+    fields: usize,
+    body: usize,
+    (bufsize, maxrewrite): (usize, usize),
+) -> bool {
+    let need = htx_size + 8 * (fields as u64 + 3) + body as u64;
+    let room = bufsize.saturating_sub(maxrewrite).saturating_sub(48) as u64;
+    need <= room
+}
+
+/// HAProxy's LINESIZE: a form parameter (`key=value`) must fit in a
+/// buffer of this size with its terminating NUL.
+const LINESIZE: usize = 2048;
+
 /// stats_process_http_post: `b=#<iid>&s=<server>...&action=<action>`;
-/// the `st=` word of the redirect.
-fn admin_action(core: &Core, body: &[u8]) -> &'static str {
+/// the `st=` word of the redirect. `whole`: the body came whole (HAProxy
+/// answers EXCD when it does not fit in its buffer). As HAProxy, the
+/// parameters are read from the last one back (the backend and the action
+/// come last in the form), the first `b` and `action` met win, and a
+/// server met before both are known is taken again once they are.
+fn admin_action(core: &Core, body: &[u8], whole: bool) -> &'static str {
+    if !whole {
+        return "EXCD";
+    }
     let process: &Process = &core.shared;
-    let form = String::from_utf8_lossy(body);
-    let mut backend = None;
-    let mut action = None;
-    let mut servers = Vec::new();
-    for kv in form.split('&') {
-        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-        let v = unescape(v);
-        match k {
-            "b" => backend = Some(v),
-            "s" => servers.push(v),
-            "action" => action = Some(v),
+    let params: Vec<&[u8]> = if body.is_empty() {
+        Vec::new()
+    } else {
+        body.split(|&c| c == b'&').collect()
+    };
+    let mut backend: Option<usize> = None;
+    let mut action: Option<String> = None;
+    // The first server parameter met before the backend and the action.
+    let mut reprocess: Option<usize> = None;
+    let (mut altered, mut total) = (0, 0);
+    let mut i = params.len();
+    while i > 0 {
+        i -= 1;
+        let Some(param) = params.get(i) else { break };
+        if param.len() + 1 > LINESIZE {
+            return "ERRP";
+        }
+        let mut kv = param.splitn(2, |&c| c == b'=');
+        let (k, v) = (kv.next().unwrap_or_default(), kv.next().unwrap_or_default());
+        let (Some(key), Some(value)) = (unescape(k), unescape(v)) else {
+            break;
+        };
+        match key.as_str() {
+            "b" if backend.is_none() => {
+                // proxy_be_by_name: `#<id>` or a name, of a proxy that
+                // has a backend.
+                let found = process.plan.stats.proxies.iter().find(|p| {
+                    p.be.is_some()
+                        && value
+                            .strip_prefix('#')
+                            .map_or(p.name == value, |n| i64::from(p.iid) == atoi(n))
+                });
+                match found.and_then(|p| p.be) {
+                    Some(b) => backend = Some(b),
+                    None => return "ERRP",
+                }
+            }
+            "action" if action.is_none() => {
+                const KNOWN: [&str; 17] = [
+                    "ready", "drain", "maint", "shutdown", "dhlth", "ehlth", "hrunn", "hnolb",
+                    "hdown", "dagent", "eagent", "arunn", "adown", "disable", "enable", "stop",
+                    "start",
+                ];
+                if !KNOWN.contains(&value.as_str()) {
+                    return "ERRP";
+                }
+                action = Some(value);
+            }
+            "s" => match (backend, action.as_deref()) {
+                (Some(b), Some(a)) => match server_action(core, b, &value, a) {
+                    Some(true) => {
+                        altered += 1;
+                        total += 1;
+                    }
+                    Some(false) => {}
+                    // An unknown server counts as not altered.
+                    None => total += 1,
+                },
+                _ => {
+                    reprocess.get_or_insert(i);
+                }
+            },
             _ => {}
         }
-    }
-    let Some(b) = backend else { return "NONE" };
-    let Some(px) = process.plan.stats.proxies.iter().find(|p| {
-        b.strip_prefix('#')
-            .and_then(|n| n.parse::<u32>().ok())
-            .map_or(p.name == b, |n| p.iid == n)
-    }) else {
-        return "NONE";
-    };
-    let Some(bi) = px.be else { return "NONE" };
-    let Some(be) = process.plan.backends.get(bi) else {
-        return "NONE";
-    };
-    // HAProxy 2.6's actions. ready, drain and maint go through the
-    // checks' admin functions (HAProxy's lines, trackers, slow start);
-    // shutdown kills the server's streams (K); the health and agent ones
-    // act on the checks as the runtime API's commands do.
-    let Some(act) = action.as_deref() else {
-        return "ERRP";
-    };
-    if !matches!(
-        act,
-        "ready"
-            | "drain"
-            | "maint"
-            | "shutdown"
-            | "hrunn"
-            | "hnolb"
-            | "hdown"
-            | "dhlth"
-            | "ehlth"
-            | "dagent"
-            | "eagent"
-            | "arunn"
-            | "adown"
-    ) {
-        return "ERRP";
-    }
-    use crate::engine::checks::{self, health::Transition};
-    const WHY: &str = "changed from Web interface";
-    // An unknown server counts as not altered; a server the action does
-    // not apply to is not counted at all (as HAProxy's conditions).
-    let (mut altered, mut total) = (0, 0);
-    for name in &servers {
-        let Some(si) = be
-            .servers
-            .iter()
-            .position(|s| !s.is_vacant() && &s.conf().name == name)
-        else {
-            total += 1;
-            continue;
-        };
-        let applies = match act {
-            "ready" | "drain" | "maint" => {
-                checks::admin::set_admin_state(core, bi, si, act);
-                true
-            }
-            "shutdown" => {
-                process.shutdown_streams(bi, si, crate::log::termination::Cause::Killed);
-                true
-            }
-            // A forced health applies to a server that tracks none.
-            "hrunn" | "hnolb" | "hdown" if super::tracks(process, bi, si).is_none() => {
-                let to = match act {
-                    "hrunn" => Transition::Up,
-                    "hnolb" => Transition::Stopping,
-                    _ => Transition::Down,
-                };
-                checks::force_health(core, bi, si, to, WHY);
-                true
-            }
-            "dhlth" | "ehlth" => checks::enable(core, bi, si, false, act == "ehlth"),
-            "dagent" | "eagent" => checks::enable(core, bi, si, true, act == "eagent"),
-            "arunn" | "adown" => checks::force_agent(core, bi, si, act == "arunn", WHY),
-            _ => false,
-        };
-        if applies {
-            altered += 1;
-            total += 1;
+        if let (Some(at), Some(_), Some(_)) = (reprocess, backend, &action) {
+            // Back to the first server met, which is read again.
+            reprocess = None;
+            i = at + 1;
         }
     }
     // stats_process_http_post's verdict.
@@ -309,6 +316,55 @@ fn admin_action(core: &Core, body: &[u8]) -> &'static str {
     }
 }
 
+/// C's atoi.
+fn atoi(s: &str) -> i64 {
+    super::atoi(s)
+}
+
+/// One server's share of a POST's `action` on backend `b`: Some(true)
+/// when it was altered, Some(false) when the action does not apply to it
+/// (not counted), None for an unknown server. HAProxy 2.6's actions:
+/// ready, drain and maint go through the checks' admin functions
+/// (HAProxy's lines, trackers, slow start); shutdown kills the server's
+/// streams (K); the health and agent ones act on the checks as the
+/// runtime API's commands do. The old `disable`, `enable`, `stop` and
+/// `start` alter nothing.
+fn server_action(core: &Core, b: usize, name: &str, action: &str) -> Option<bool> {
+    use crate::engine::checks::{self, health::Transition};
+    const WHY: &str = "changed from Web interface";
+    let process: &Process = &core.shared;
+    let be = process.plan.backends.get(b)?;
+    let si = be
+        .servers
+        .iter()
+        .position(|s| !s.is_vacant() && s.conf().name == name)?;
+    Some(match action {
+        "ready" | "drain" | "maint" => {
+            checks::admin::set_admin_state(core, b, si, action);
+            true
+        }
+        "shutdown" => {
+            process.shutdown_streams(b, si, crate::log::termination::Cause::Killed);
+            true
+        }
+        // A forced health applies to a server that tracks none (HAProxy's
+        // `!sv->track`).
+        "hrunn" | "hnolb" | "hdown" if super::tracks(process, b, si).is_none() => {
+            let to = match action {
+                "hrunn" => Transition::Up,
+                "hnolb" => Transition::Stopping,
+                _ => Transition::Down,
+            };
+            checks::force_health(core, b, si, to, WHY);
+            true
+        }
+        "dhlth" | "ehlth" => checks::enable(core, b, si, false, action == "ehlth"),
+        "dagent" | "eagent" => checks::enable(core, b, si, true, action == "eagent"),
+        "arunn" | "adown" => checks::force_agent(core, b, si, action == "arunn", WHY),
+        _ => false,
+    })
+}
+
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -321,6 +377,7 @@ fn row_class(row: &Row) -> &'static str {
     let status = super::row_text(row, f::STATUS);
     match row.kind {
         super::Kind::Fe => "frontend",
+        super::Kind::So => "socket",
         super::Kind::Be => {
             if status.starts_with("UP") {
                 "backend"
@@ -429,6 +486,8 @@ fn html(process: &Process, conf: &PageConf, o: &super::Opts, admin: bool, rest: 
             "PART" => "Action partially processed.",
             "NONE" => "Nothing has changed.",
             "DENY" => "Action denied.",
+            "ERRP" => "Action not processed because of invalid parameters.",
+            "EXCD" => "Action not processed : the buffer couldn't store all the data.",
             _ => "Unexpected result.",
         };
         let _ = writeln!(out, "<p><div class=active_up><b>[X]</b> {msg}</div></p>");
@@ -505,9 +564,23 @@ mod tests {
     use super::unescape;
 
     #[test]
+    fn a_form_fits_as_haproxy_measures_it() {
+        use super::form_fits;
+        // haproxy 2.6, bufsize 16384, maxrewrite 1024: a POST whose head
+        // counts 113 HTX bytes in 4 fields (its `Connection` header is
+        // not kept) takes a form of 15143 bytes, not 15144.
+        assert!(form_fits(113, 4, 15143, (16384, 1024)));
+        assert!(!form_fits(113, 4, 15144, (16384, 1024)));
+        // 20 more `X-Hnn: v` fields: 14863, not 14864.
+        assert!(form_fits(233, 24, 14863, (16384, 1024)));
+        assert!(!form_fits(233, 24, 14864, (16384, 1024)));
+    }
+
+    #[test]
     fn form_values_are_unescaped() {
-        assert_eq!(unescape("%232+a"), "#2 a");
-        assert_eq!(unescape("%2"), "%2");
-        assert_eq!(unescape("%zz"), "%zz");
+        assert_eq!(unescape(b"%232+a").as_deref(), Some("#2 a"));
+        // HAProxy's url_decode fails on a bad escape.
+        assert_eq!(unescape(b"%2"), None);
+        assert_eq!(unescape(b"%zz"), None);
     }
 }

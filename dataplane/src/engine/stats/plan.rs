@@ -34,15 +34,85 @@ pub struct PageConf {
     pub scope: Vec<String>,
 }
 
+/// A listener with counters of its own: a row of type 3 in the
+/// statistics with `option socket-stats` on its frontend; a bind with
+/// `maxconn` counts its connections too, to hold its limit.
+#[derive(Debug)]
+pub struct ListenerInfo {
+    /// Shown in the statistics (`option socket-stats`).
+    pub row: bool,
+    /// Its frontend in the plan.
+    pub fe: usize,
+    /// HAProxy's listener id (its `sid`).
+    pub luid: u32,
+    /// The bind's `name`, else `sock-<luid>`.
+    pub name: String,
+    /// The bind's `maxconn` (0: none).
+    pub maxconn: u32,
+    /// The address it is bound to, set when it is bound.
+    pub addr: std::sync::OnceLock<String>,
+}
+
 #[derive(Debug, Default)]
 pub struct StatsPlan {
     pub proxies: Vec<ProxyInfo>,
+    /// The listeners that count, by frontend then in their order.
+    pub listeners: Vec<ListenerInfo>,
     /// Per frontend of the plan: its page, if any.
     pub pages: Vec<Option<Box<PageConf>>>,
     /// Per backend of the plan: `balance` as HAProxy names it.
     pub algos: Vec<&'static str>,
     pub node: String,
     pub description: Option<String>,
+}
+
+/// The counting listeners of `frontends` (cfgparse.c gives a listener
+/// counters, and a name if it has none, when its proxy has `option
+/// socket-stats`), and the ones whose bind has a `maxconn`.
+pub fn listeners(
+    cfg: &Config,
+    frontends: &[crate::engine::plan::FrontendPlan],
+) -> Vec<ListenerInfo> {
+    let mut out = Vec::new();
+    for (fi, fe) in frontends.iter().enumerate() {
+        let counts = cfg
+            .proxies
+            .iter()
+            .find(|p| p.cap.frontend && !p.disabled && p.name == fe.name)
+            .is_some_and(|p| p.options.is_set("socket-stats"));
+        let mut ids = crate::engine::listener::listener_ids(&fe.binds).into_iter();
+        for b in &fe.binds {
+            for _ in &b.addrs {
+                let luid = ids.next().unwrap_or(0);
+                if !counts && b.maxconn == 0 {
+                    continue;
+                }
+                out.push(ListenerInfo {
+                    row: counts,
+                    fe: fi,
+                    luid,
+                    name: b.name.clone().unwrap_or_else(|| format!("sock-{luid}")),
+                    maxconn: b.maxconn,
+                    addr: std::sync::OnceLock::new(),
+                });
+            }
+        }
+    }
+    out
+}
+
+impl StatsPlan {
+    /// Per frontend of `n`, the luids of its counting listeners (the
+    /// counters' layout).
+    pub fn listener_luids(&self, n: usize) -> Vec<Vec<u32>> {
+        let mut by_fe = vec![Vec::new(); n];
+        for l in &self.listeners {
+            if let Some(v) = by_fe.get_mut(l.fe) {
+                v.push(l.luid);
+            }
+        }
+        by_fe
+    }
 }
 
 /// HAProxy's backend_lb_algo_str.
@@ -150,6 +220,7 @@ impl StatsPlan {
         }
         StatsPlan {
             proxies,
+            listeners: Vec::new(),
             pages,
             algos,
             node: node.to_string(),

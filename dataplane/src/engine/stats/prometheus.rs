@@ -237,26 +237,28 @@ pub fn record(
 const FE: u8 = 1;
 const BE: u8 = 2;
 const SV: u8 = 4;
+/// The listener section (`option socket-stats`).
+const LI: u8 = 8;
 
 /// A field's metric: (field, name, counter, sections), in HAProxy's field
-/// order (promex_st_metrics; the listener section is not printed).
+/// order (promex_st_metrics).
 const METRICS: &[(usize, &str, bool, u8)] = &[
     (f::QCUR, "current_queue", false, BE | SV),
     (f::QMAX, "max_queue", false, BE | SV),
-    (f::SCUR, "current_sessions", false, FE | BE | SV),
-    (f::SMAX, "max_sessions", false, FE | BE | SV),
-    (f::SLIM, "limit_sessions", false, FE | BE | SV),
-    (f::STOT, "sessions_total", true, FE | BE | SV),
-    (f::BIN, "bytes_in_total", true, FE | BE | SV),
-    (f::BOUT, "bytes_out_total", true, FE | BE | SV),
-    (f::DREQ, "requests_denied_total", true, FE | BE),
-    (f::DRESP, "responses_denied_total", true, FE | BE | SV),
-    (f::EREQ, "request_errors_total", true, FE),
+    (f::SCUR, "current_sessions", false, FE | LI | BE | SV),
+    (f::SMAX, "max_sessions", false, FE | LI | BE | SV),
+    (f::SLIM, "limit_sessions", false, FE | LI | BE | SV),
+    (f::STOT, "sessions_total", true, FE | LI | BE | SV),
+    (f::BIN, "bytes_in_total", true, FE | LI | BE | SV),
+    (f::BOUT, "bytes_out_total", true, FE | LI | BE | SV),
+    (f::DREQ, "requests_denied_total", true, FE | LI | BE),
+    (f::DRESP, "responses_denied_total", true, FE | LI | BE | SV),
+    (f::EREQ, "request_errors_total", true, FE | LI),
     (f::ECON, "connection_errors_total", true, BE | SV),
     (f::ERESP, "response_errors_total", true, BE | SV),
     (f::WRETR, "retry_warnings_total", true, BE | SV),
     (f::WREDIS, "redispatch_warnings_total", true, BE | SV),
-    (f::STATUS, "status", false, FE | BE | SV),
+    (f::STATUS, "status", false, FE | LI | BE | SV),
     (f::WEIGHT, "weight", false, BE | SV),
     (f::ACT, "active_servers", false, BE),
     (f::BCK, "backup_servers", false, BE),
@@ -294,9 +296,14 @@ const METRICS: &[(usize, &str, bool, u8)] = &[
     (f::CONN_RATE_MAX, "connections_rate_max", false, FE),
     (f::CONN_TOT, "connections_total", true, FE),
     (f::INTERCEPTED, "intercepted_requests_total", true, FE),
-    (f::DCON, "denied_connections_total", true, FE),
-    (f::DSES, "denied_sessions_total", true, FE),
-    (f::WREW, "failed_header_rewriting_total", true, FE | BE | SV),
+    (f::DCON, "denied_connections_total", true, FE | LI),
+    (f::DSES, "denied_sessions_total", true, FE | LI),
+    (
+        f::WREW,
+        "failed_header_rewriting_total",
+        true,
+        FE | LI | BE | SV,
+    ),
     (f::CONNECT, "connection_attempts_total", true, BE | SV),
     (f::REUSE, "connection_reuses_total", true, BE | SV),
     (f::CACHE_LOOKUPS, "http_cache_lookups_total", true, FE | BE),
@@ -307,7 +314,7 @@ const METRICS: &[(usize, &str, bool, u8)] = &[
     (f::CT_MAX, "max_connect_time_seconds", false, BE | SV),
     (f::RT_MAX, "max_response_time_seconds", false, BE | SV),
     (f::TT_MAX, "max_total_time_seconds", false, BE | SV),
-    (f::EINT, "internal_errors_total", true, FE | BE | SV),
+    (f::EINT, "internal_errors_total", true, FE | LI | BE | SV),
     (
         f::IDLE_CONN_CUR,
         "unsafe_idle_connections_current",
@@ -511,6 +518,9 @@ pub fn render(process: &Process, q: &Query) -> String {
     if q.frontend {
         section(process, &placed, Kind::Fe, &mut out);
     }
+    if q.listener {
+        section(process, &placed, Kind::So, &mut out);
+    }
     if q.backend {
         section(process, &placed, Kind::Be, &mut out);
     }
@@ -525,6 +535,7 @@ fn section(process: &Process, placed: &[Placed<'_>], kind: Kind, out: &mut Out) 
         Kind::Fe => ("haproxy_frontend_", FE),
         Kind::Be => ("haproxy_backend_", BE),
         Kind::Sv => ("haproxy_server_", SV),
+        Kind::So => ("haproxy_listener_", LI),
     };
     let rows: Vec<&Placed<'_>> = placed.iter().filter(|p| p.row.kind == kind).collect();
     let mut name = String::with_capacity(64);
@@ -558,8 +569,10 @@ fn field_lines(
     let px = p.px.name.as_str();
     let srv_name = super::row_text(row, f::SVNAME);
     let mut labels: Vec<(&str, &str)> = vec![("proxy", px)];
-    if row.kind == Kind::Sv {
-        labels.push(("server", &srv_name));
+    match row.kind {
+        Kind::Sv => labels.push(("server", &srv_name)),
+        Kind::So => labels.push(("listener", &srv_name)),
+        _ => {}
     }
     let http_only = match row.kind {
         Kind::Fe => matches!(
@@ -584,7 +597,7 @@ fn field_lines(
                 | f::COMP_BYP
                 | f::COMP_RSP
         ),
-        Kind::Sv => false,
+        Kind::Sv | Kind::So => false,
     } || (f::HRSP_1XX..=f::HRSP_OTHER).contains(&field);
     if http_only && !p.px.http {
         return;
@@ -602,6 +615,17 @@ fn field_lines(
             let up = !process.is_stopping();
             line(out, Some(("state", "DOWN")), if up { "0" } else { "1" });
             line(out, Some(("state", "UP")), if up { "1" } else { "0" });
+        }
+        (Kind::So, f::STATUS) => {
+            // li_status_st, in its order.
+            let st = super::row_text(row, f::STATUS);
+            for word in ["WAITING", "OPEN", "FULL"] {
+                line(
+                    out,
+                    Some(("state", word)),
+                    if st == word { "1" } else { "0" },
+                );
+            }
         }
         (Kind::Be, f::STATUS) => {
             let up = super::row_text(row, f::STATUS).starts_with("UP");
@@ -768,6 +792,8 @@ fn histograms(process: &Process, rows: &[&Placed<'_>], kind: Kind, out: &mut Out
         Kind::Fe => "ringlb_frontend_",
         Kind::Be => "ringlb_backend_",
         Kind::Sv => "ringlb_server_",
+        // No histograms of listeners.
+        Kind::So => return,
     };
     let objs: Vec<(Obj, &str, String)> = rows
         .iter()
@@ -776,6 +802,7 @@ fn histograms(process: &Process, rows: &[&Placed<'_>], kind: Kind, out: &mut Out
                 Kind::Fe => Obj::Fe(p.px.fe?),
                 Kind::Be => Obj::Be(p.be?),
                 Kind::Sv => Obj::Srv(p.be?, p.srv?),
+                Kind::So => return None,
             };
             Some((obj, p.px.name.as_str(), super::row_text(p.row, f::SVNAME)))
         })

@@ -74,7 +74,7 @@ pub(crate) async fn handle(
     let Some(fe) = plan.frontends.get(fe_idx) else {
         return;
     };
-    let Some(dst) = admit_dst(core, fe_idx, fe, &client, peer) else {
+    let Some(dst) = admit_dst(core, (fe_idx, luid), fe, &client, peer) else {
         return;
     };
     reg.set_dst(dst);
@@ -149,7 +149,8 @@ pub(crate) async fn handle_with_rules(
     let Some(fe) = plan.frontends.get(fe_idx) else {
         return;
     };
-    let Some(admitted) = crate::engine::session::admit(core, fe_idx, fe, &client, peer) else {
+    let Some(admitted) = crate::engine::session::admit(core, (fe_idx, luid), fe, &client, peer)
+    else {
         return;
     };
     let dst = admitted.dst;
@@ -370,7 +371,7 @@ fn killed_in_rules() -> tcp_rules::Refused {
 #[inline(never)]
 fn admit_dst(
     core: &Core,
-    fe_idx: usize,
+    fe_idx: (usize, u32),
     fe: &FrontendPlan,
     client: &Conn,
     peer: Option<SocketAddr>,
@@ -626,8 +627,9 @@ pub(super) fn count_with(
     use crate::engine::runtime::counters::{Be, Fe};
     let stats = &core.shared.stats;
     let add = |stat, n| stats.add(core.id, stat, n);
-    add(Stat::FeBytesIn(fe), facts.bytes_in);
-    add(Stat::FeBytesOut(fe), facts.bytes_out);
+    let luid = facts.listener_id;
+    stats.add_fe(core.id, fe, luid, Fe::BytesIn, facts.bytes_in);
+    stats.add_fe(core.id, fe, luid, Fe::BytesOut, facts.bytes_out);
     // Data transfer aborted by either side (stream.c's process_stream and
     // http_ana's forward_body: a client or server error or timeout once
     // the data flows); a server error (not a timeout) is also a failed
@@ -643,7 +645,7 @@ pub(super) fn count_with(
     // An internal error ended it (HAProxy's internal_errors).
     let internal = t.cause == Cause::Internal;
     if internal {
-        add(Stat::Fe(fe, Fe::InternalErrors), 1);
+        stats.add_fe(core.id, fe, luid, Fe::InternalErrors, 1);
     }
     if cli_abrt {
         add(Stat::Fe(fe, Fe::CliAbrt), 1);

@@ -139,7 +139,8 @@ pub(crate) async fn handle(
     // Scoped: what admission returns is moved into the session and takes
     // no second place in its future.
     let mut s = {
-        let Some(admitted) = crate::engine::session::admit(core, fe_idx, fe, &client, peer) else {
+        let Some(admitted) = crate::engine::session::admit(core, (fe_idx, luid), fe, &client, peer)
+        else {
             return;
         };
         reg.set_dst(admitted.dst);
@@ -266,7 +267,7 @@ impl<'c> Session<'c> {
                 let at = be_at.map(|(b, _)| (b, facts.server));
                 crate::engine::stats::count_fe_be(
                     self.core,
-                    self.fe_idx,
+                    (self.fe_idx, self.luid),
                     at,
                     (Fe::SrvAbrt, Be::SrvAbrt),
                 );
@@ -314,7 +315,7 @@ impl<'c> Session<'c> {
             add(Stat::Fe(fe, Fe::ReqTot), 1);
             st.tick(core.id, Obj::Fe(fe), FeRate::Req, core.shared.now_ms());
             if http.status == 400 {
-                add(Stat::Fe(fe, Fe::FailedReq), 1);
+                st.add_fe(core.id, fe, facts.listener_id, Fe::FailedReq, 1);
             }
         }
         // A transaction that ended without a status (a client gone in the

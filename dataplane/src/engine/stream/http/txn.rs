@@ -751,7 +751,7 @@ impl<'c> Session<'c> {
                     use crate::engine::runtime::counters::{Be, Fe};
                     let at = Some((be_idx, facts.server));
                     let c = (Fe::DeniedResp, Be::DeniedResp);
-                    crate::engine::stats::count_fe_be(core, self.fe_idx, at, c);
+                    crate::engine::stats::count_fe_be(core, (self.fe_idx, self.luid), at, c);
                 }
                 let response = true;
                 next = self
@@ -1200,6 +1200,20 @@ impl<'c> Session<'c> {
                 uri: self.req.line_parts()[1],
                 authorization: self.req.first(b"authorization"),
                 body: if post { cbuf.data() } else { &[] },
+                // A form longer than HAProxy's buffer holds (its EXCD).
+                whole: match self.req.body {
+                    Body::Length(n) => {
+                        let plan = &self.core.shared.plan;
+                        cbuf.data().len() as u64 >= n
+                            && crate::engine::stats::page::form_fits(
+                                self.req.htx_size(),
+                                self.req.fields().count(),
+                                cbuf.data().len(),
+                                (plan.bufsize, plan.maxrewrite),
+                            )
+                    }
+                    _ => true,
+                },
                 admin,
                 close: want != Want::KeepAlive || !whole,
                 http10: !self.req.has(flags::VER_11),
@@ -1318,7 +1332,7 @@ impl<'c> Session<'c> {
             };
             let st = &core.shared.stats;
             if denied {
-                st.add(core.id, Stat::Fe(self.fe_idx, Fe::DeniedReq), 1);
+                st.add_fe(core.id, self.fe_idx, self.luid, Fe::DeniedReq, 1);
                 if let Some((b, _)) = be_at {
                     st.add(core.id, Stat::Be(b, Be::DeniedReq), 1);
                 }
