@@ -90,11 +90,22 @@ fn start(args: &Args, cfg: &Config) -> Result<ExitCode, String> {
         } else {
             0
         },
+        // (The spare slots' checks, not configured, count for nothing, as
+        // HAProxy counts the servers of its configuration.)
         checks: u32::try_from(
             plan.checks
                 .list
-                .len()
-                .saturating_add(plan.checks.agents.len().saturating_mul(2)),
+                .iter()
+                .filter(|c| c.ctl.configured())
+                .count()
+                .saturating_add(
+                    plan.checks
+                        .agents
+                        .iter()
+                        .filter(|a| a.ctl.configured())
+                        .count()
+                        .saturating_mul(2),
+                ),
         )
         .unwrap_or(u32::MAX),
         threads: u32::try_from(executors).unwrap_or(u32::MAX),

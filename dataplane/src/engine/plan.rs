@@ -234,6 +234,11 @@ pub struct ServerConf {
     /// Where it was declared (`file:line`; `(null):0` for a server added
     /// at run time, as HAProxy prints it).
     pub loc: String,
+    /// A server added at run time: its check and agent addresses and
+    /// ports as its line set them (`show servers state` prints them where
+    /// no check or agent runs; a configured server's are in
+    /// `Checks::configured`).
+    pub probes: Option<Box<crate::engine::checks::Configured>>,
 }
 
 /// Vacant server slots that a backend whose algorithm takes dynamic
@@ -353,6 +358,7 @@ impl ServerPlan {
                 forced_id: false,
                 weight: 1,
                 loc: String::new(),
+                probes: None,
             }),
             backup: false,
             state: State::new(Snapshot {
@@ -966,6 +972,7 @@ fn backend_plan(px: &Proxy, cfg: &Config) -> Result<BackendPlan, String> {
                 forced_id: o.id.is_some(),
                 weight: o.weight.unwrap_or(1),
                 loc: s.loc.to_string(),
+                probes: None,
             }),
             weights: Weights::new(
                 o.weight.unwrap_or(1),

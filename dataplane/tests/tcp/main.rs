@@ -24,6 +24,7 @@ mod checks_kinds;
 mod checks_observe;
 mod checks_real;
 mod cli;
+mod cli_addkw;
 mod cli_agent;
 mod cli_checks;
 mod cli_dynsrv;

@@ -329,14 +329,8 @@ fn apply(
     if now.admin & admin::MAINT != 0 || now.oper == Oper::Stopping {
         return;
     }
-    if let Some(c) = shared
-        .plan
-        .checks
-        .list
-        .iter()
-        .find(|c| c.backend == b && c.server == s)
-    {
-        if c.ctl.enabled() && c.health_now.load(Ordering::Relaxed) < c.rise {
+    if let Some(c) = shared.plan.checks.check_of(b, s) {
+        if c.ctl.enabled() && c.health_now.load(Ordering::Relaxed) < c.tune().rise {
             return;
         }
     }

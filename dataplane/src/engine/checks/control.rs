@@ -13,7 +13,7 @@
 //! agent task drains.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use super::Target;
 
@@ -21,6 +21,18 @@ use super::Target;
 #[derive(Debug)]
 pub struct Control {
     enabled: AtomicBool,
+    /// The server has this check (CHK_ST_CONFIGURED): always for a
+    /// server of the configuration; for a spare slot's check, from the
+    /// `add server ... check` that fills the slot to its `del server`.
+    configured: AtomicBool,
+    /// Counts the times a spare slot's check was given to a new server:
+    /// the task starts afresh when it changes.
+    epoch: AtomicU32,
+    /// The check runs while its server is in maintenance: HAProxy pauses
+    /// a check (CHK_ST_PAUSED) when its server enters maintenance, and a
+    /// server added at run time is created in maintenance without
+    /// entering it, so its check runs until the server first leaves it.
+    runs_in_maint: AtomicBool,
     /// The server's own IP address and port (0: none, or an offset),
     /// which the check uses where it has no address or port of its own;
     /// a UNIX socket server's path instead.
@@ -46,10 +58,63 @@ impl Control {
         };
         Control {
             enabled: AtomicBool::new(true),
+            configured: AtomicBool::new(true),
+            epoch: AtomicU32::new(0),
+            runs_in_maint: AtomicBool::new(false),
             server,
             unix,
             aim,
         }
+    }
+
+    /// A spare slot's check (see `plan::SPARE_SERVERS`): not configured,
+    /// disabled, until `add server` gives it to a server.
+    pub fn vacant() -> Control {
+        let c = Control::new(Target::Inet(SocketAddr::from(([0, 0, 0, 0], 0))), None, 0);
+        c.enabled.store(false, Ordering::Relaxed);
+        c.configured.store(false, Ordering::Relaxed);
+        c
+    }
+
+    /// `add server ... check`: the check is the new server's, on its
+    /// address `server` (port 0: none), with `addr` and `port` (0: none)
+    /// of its own; configured but disabled, as HAProxy starts a dynamic
+    /// server's check (`enable health` starts it).
+    pub fn configure(&self, server: (IpAddr, u16), addr: Option<IpAddr>, port: u16) {
+        self.enabled.store(false, Ordering::Relaxed);
+        self.server.set(Some(server.0), server.1);
+        self.aim.set(addr, port);
+        self.runs_in_maint.store(true, Ordering::Relaxed);
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        self.configured.store(true, Ordering::Release);
+    }
+
+    /// `del server`: the check stops with its server (check_purge).
+    pub fn unconfigure(&self) {
+        self.enabled.store(false, Ordering::Relaxed);
+        self.configured.store(false, Ordering::Release);
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Whether the check is paused, its server in maintenance or not
+    /// (`maint`): see `runs_in_maint`.
+    pub fn paused(&self, maint: bool) -> bool {
+        maint && !self.runs_in_maint.load(Ordering::Relaxed)
+    }
+
+    /// The server left maintenance: the next maintenance pauses the
+    /// check.
+    pub fn left_maint(&self) {
+        self.runs_in_maint.store(false, Ordering::Relaxed);
+    }
+
+    pub fn configured(&self) -> bool {
+        self.configured.load(Ordering::Acquire)
+    }
+
+    /// Which server of the slot the check is for (see `epoch`).
+    pub fn epoch(&self) -> u32 {
+        self.epoch.load(Ordering::Acquire)
     }
 
     /// The server moved (`set server <b>/<s> addr`): a check without an

@@ -167,6 +167,22 @@ impl Last {
         self.desc.set(o.info.as_bytes());
     }
 
+    /// Back to "not checked yet" (a spare slot's check given to a new
+    /// server): the status word, which any thread may store; the owner
+    /// core clears the text with [`Last::reset`].
+    pub fn mark_ini(&self) {
+        self.word.store(
+            Status::Ini.index() << 48,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+
+    /// [`Last::mark_ini`] and the text: only the check's owner core.
+    pub fn reset(&self) {
+        self.mark_ini();
+        self.desc.set(b"");
+    }
+
     /// The status, HTTP code and duration of the last check (INI before
     /// the first).
     pub fn get(&self) -> (Status, u16, Duration) {

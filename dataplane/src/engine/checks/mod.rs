@@ -80,9 +80,9 @@ pub struct CheckPlan {
     /// Enabled or not, and where it connects (the runtime API changes
     /// both).
     pub ctl: control::Control,
-    pub intervals: Intervals,
-    pub rise: u32,
-    pub fall: u32,
+    /// Intervals, rise, fall and the PROXY header: the server's
+    /// settings, which `add server` sets for a spare slot's check.
+    pub tuning: arc_swap::ArcSwap<Tuning>,
     pub timeout_check: Option<Duration>,
     pub timeout_connect: Option<Duration>,
     pub kind: Kind,
@@ -99,15 +99,40 @@ pub struct CheckPlan {
     pub initial: Health,
     /// The last result (for the statistics).
     pub last: health::Last,
+    /// The health counter now, which the agent reads before it brings the
+    /// server up.
+    pub health_now: std::sync::atomic::AtomicU32,
+}
+
+/// What of a check its server's line sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tuning {
+    pub intervals: Intervals,
+    pub rise: u32,
+    pub fall: u32,
     /// `check-send-proxy` (or the server's `send-proxy*` when the check
     /// goes to the server's own address): the PROXY header a default
     /// connect sends, v2 when the server has `send-proxy-v2`.
     pub send_proxy: Option<tcpcheck::ProxyHeader>,
     /// The version a connect's own `send-proxy` uses.
     pub proxy_v2: bool,
-    /// The health counter now, which the agent reads before it brings the
-    /// server up.
-    pub health_now: std::sync::atomic::AtomicU32,
+}
+
+impl Default for Tuning {
+    /// HAProxy's defaults.
+    fn default() -> Tuning {
+        Tuning {
+            intervals: Intervals {
+                inter: DEFAULT_INTER,
+                fastinter: None,
+                downinter: None,
+            },
+            rise: DEFAULT_RISE,
+            fall: DEFAULT_FALL,
+            send_proxy: None,
+            proxy_v2: false,
+        }
+    }
 }
 
 /// Server (b, s) forced up, stopping or down by the runtime API or the
@@ -122,10 +147,11 @@ pub fn force_health(
     reason: &str,
 ) {
     if let Some(k) = core.shared.plan.checks.check_of(b, s) {
+        let t = k.tune();
         let h = if to == health::Transition::Down {
             0
         } else {
-            k.rise + k.fall - 1
+            t.rise + t.fall - 1
         };
         k.health_now.store(h, std::sync::atomic::Ordering::Relaxed);
         if let Some(ch) = core
@@ -234,7 +260,7 @@ pub struct Configured {
 impl Checks {
     /// Server (b, s)'s agent check.
     pub fn agent_of(&self, b: usize, s: usize) -> Option<&agent::AgentPlan> {
-        self.agents.iter().find(|a| a.backend == b && a.server == s)
+        self.slot_agent(b, s).filter(|a| a.ctl.configured())
     }
 
     /// What the configuration set of server (b, s)'s check and agent
@@ -259,7 +285,17 @@ impl Checks {
 
     /// Server (b, s)'s health check.
     pub fn check_of(&self, b: usize, s: usize) -> Option<&CheckPlan> {
+        self.slot_check(b, s).filter(|c| c.ctl.configured())
+    }
+
+    /// The check of slot (b, s), configured or not (a spare slot's).
+    pub fn slot_check(&self, b: usize, s: usize) -> Option<&CheckPlan> {
         self.list.iter().find(|c| c.backend == b && c.server == s)
+    }
+
+    /// The agent of slot (b, s), configured or not.
+    pub fn slot_agent(&self, b: usize, s: usize) -> Option<&agent::AgentPlan> {
+        self.agents.iter().find(|a| a.backend == b && a.server == s)
     }
 }
 
@@ -344,6 +380,10 @@ impl CheckPlan {
 
     /// The health counter as the check task should count on: its own,
     /// or what the runtime API set meanwhile (`set server health`).
+    pub fn tune(&self) -> Tuning {
+        **self.tuning.load()
+    }
+
     pub(crate) fn counted(&self, h: &Health) -> u32 {
         self.health_now
             .load(std::sync::atomic::Ordering::Relaxed)
@@ -353,8 +393,8 @@ impl CheckPlan {
     /// The interval the first check is scheduled with (srv_getinter at
     /// start: up, "going down" unless `fall` is 1).
     fn start_inter(&self) -> Duration {
-        self.intervals
-            .next(&Health::new(self.rise, self.fall, true), false)
+        let t = self.tune();
+        t.intervals.next(&Health::new(t.rise, t.fall, true), false)
     }
 }
 
@@ -707,6 +747,7 @@ pub fn build(
     let mut out = Vec::new();
     let mut agents = Vec::new();
     let mut configured = Vec::new();
+    let mut spares = Vec::new();
     let mut logs = Vec::new();
     let pxs = cfg.proxies.iter().filter(|p| p.cap.backend && !p.disabled);
     for (b, (px, be)) in pxs.zip(backends).enumerate() {
@@ -765,13 +806,20 @@ pub fn build(
                 backend: b,
                 server: i,
                 ctl: control(px, s, &sp.conf().addr, resolve)?,
-                intervals: Intervals {
-                    inter,
-                    fastinter: o.fastinter.filter(|d| !d.is_zero()),
-                    downinter: o.downinter.filter(|d| !d.is_zero()),
-                },
-                rise,
-                fall,
+                tuning: arc_swap::ArcSwap::from_pointee(Tuning {
+                    intervals: Intervals {
+                        inter,
+                        fastinter: o.fastinter.filter(|d| !d.is_zero()),
+                        downinter: o.downinter.filter(|d| !d.is_zero()),
+                    },
+                    rise,
+                    fall,
+                    send_proxy: send_proxy(o),
+                    proxy_v2: matches!(
+                        o.send_proxy,
+                        Some(Some(ringlb_config::model::ProxyProtocol::V2))
+                    ),
+                }),
                 timeout_check: px.timeouts.check,
                 timeout_connect: px.timeouts.connect,
                 kind: kind(px, resolve)?,
@@ -781,16 +829,22 @@ pub fn build(
                 trackers: Vec::new(),
                 initial,
                 last: health::Last::default(),
-                send_proxy: send_proxy(o),
-                proxy_v2: matches!(
-                    o.send_proxy,
-                    Some(Some(ringlb_config::model::ProxyProtocol::V2))
-                ),
                 health_now: std::sync::atomic::AtomicU32::new(initial.health),
             });
         }
+        // The spare slots' checks, which `add server ... check` gives
+        // its server (a backend whose check kind cannot be built leaves
+        // none: `add server` then refuses `check`).
+        for i in px.servers.len()..be.servers.len() {
+            if let Ok(k) = kind(px, resolve) {
+                spares.push(spare_check(cfg, px, b, i, k));
+            }
+        }
     }
+    // A spare's first check waits for `enable health`: it takes no part
+    // in the spread of the first checks.
     spread_first_checks(&mut out, &mut agents, max_spread(cfg));
+    out.append(&mut spares);
     let links = track_links(cfg);
     for c in &mut out {
         let me = (c.backend, c.server);
@@ -815,6 +869,28 @@ pub fn build(
         node,
         configured,
     })
+}
+
+/// Slot `i` of backend `b`'s check (a spare slot): vacant.
+fn spare_check(cfg: &Config, px: &Proxy, b: usize, i: usize, kind: Kind) -> CheckPlan {
+    let tuning = Tuning::default();
+    let initial = Health::new(tuning.rise, tuning.fall, false);
+    CheckPlan {
+        backend: b,
+        server: i,
+        ctl: control::Control::vacant(),
+        tuning: arc_swap::ArcSwap::from_pointee(tuning),
+        timeout_check: px.timeouts.check,
+        timeout_connect: px.timeouts.connect,
+        kind,
+        log_health: px.options.is_set("log-health-checks"),
+        spread: u32::from(cfg.global.spread_checks.unwrap_or(0).min(50)),
+        first: Duration::ZERO,
+        trackers: Vec::new(),
+        initial,
+        last: health::Last::default(),
+        health_now: std::sync::atomic::AtomicU32::new(initial.health),
+    }
 }
 
 /// Server `s`'s agent check: `agent-addr` (else `addr`, else the
@@ -959,6 +1035,7 @@ mod tests {
         );
         assert_eq!(c.len(), 2);
         let (a, b) = (&c[0], &c[1]);
+        let (a, b) = (a.tune(), b.tune());
         assert_eq!((a.rise, a.fall, a.intervals.inter), (2, 3, DEFAULT_INTER));
         assert_eq!(a.first, Duration::ZERO);
         assert_eq!(b.target(), Target::Inet("127.0.0.2:9".parse().unwrap()));

@@ -176,6 +176,7 @@ async fn check_loop(core: &Core, idx: usize) {
     let mut seed = 0x9e37_79b9u32 ^ u32::try_from(idx).unwrap_or(0).wrapping_mul(0x85eb_ca6b) | 1;
     let entry = core.timers.register();
     let mut next = Instant::now() + plan.first;
+    let mut epoch = plan.ctl.epoch();
     loop {
         entry.set(Some(next));
         {
@@ -191,31 +192,48 @@ async fn check_loop(core: &Core, idx: usize) {
                     plan.health_now
                         .store(health.health, std::sync::atomic::Ordering::Relaxed);
                     // Every on-error mode checks again within `fastinter`.
-                    if let Some(fast) = plan.intervals.fastinter {
+                    if let Some(fast) = plan.tune().intervals.fastinter {
                         next = next.min(Instant::now() + fast);
                     }
                     continue;
                 }
             }
         }
+        // A spare slot's check given to a new server (`add server ...
+        // check`) starts afresh: not checked yet, its server in
+        // maintenance.
+        let e = plan.ctl.epoch();
+        if e != epoch {
+            epoch = e;
+            let t = plan.tune();
+            health = Health::new(t.rise, t.fall, false);
+            prev = Status::Ini;
+            was_maint = true;
+            plan.last.reset();
+        }
         // A disabled check (`disable health`) does not run and leaves the
         // server's state alone; it looks again every `inter` (process_chk
-        // reschedules it).
+        // reschedules it). A spare slot's check that no server has is
+        // disabled too.
         if !plan.ctl.enabled() {
-            next = Instant::now() + plan.intervals.inter;
+            next = Instant::now() + plan.tune().intervals.inter;
             continue;
         }
         // Maintenance pauses the check and zeroes the counter; leaving it
         // starts "OK but check immediately" (srv_update_status).
-        if maint(srv) {
+        let in_maint = maint(srv);
+        if !in_maint {
+            plan.ctl.left_maint();
+        }
+        if plan.ctl.paused(in_maint) {
             was_maint = true;
             health.health = 0;
             plan.health_now
                 .store(0, std::sync::atomic::Ordering::Relaxed);
-            next = Instant::now() + plan.intervals.inter;
+            next = Instant::now() + plan.tune().intervals.inter;
             continue;
         }
-        if was_maint {
+        if was_maint && !in_maint {
             was_maint = false;
             health.health = health.rise;
             plan.health_now
@@ -238,7 +256,7 @@ async fn check_loop(core: &Core, idx: usize) {
         plan.health_now
             .store(health.health, std::sync::atomic::Ordering::Relaxed);
         let stopped = srv.state.get().oper == Oper::Stopped;
-        let inter = plan.intervals.next(&health, stopped);
+        let inter = plan.tune().intervals.next(&health, stopped);
         next = Instant::now() + jitter(&mut seed, inter, plan.spread);
     }
 }
@@ -679,7 +697,7 @@ async fn check_once(core: &Core, plan: &CheckPlan, srv: &ServerPlan, health: &He
     let start = Instant::now();
     let (status, code, info) = match &plan.kind {
         Kind::TcpCheck(tc) => tcp_check(core, plan, srv, tc, health).await,
-        Kind::Tcp if plan.send_proxy.is_some() => {
+        Kind::Tcp if plan.tune().send_proxy.is_some() => {
             // The PROXY header makes it a connect-and-send.
             let tc = TcpCheck::with_implicit_connect(Vec::new(), false);
             tcp_check(core, plan, srv, &tc, health).await
@@ -701,7 +719,7 @@ impl Deadlines {
     /// `timeout check` min(inter, timeout connect) to connect.
     fn new(plan: &CheckPlan) -> Deadlines {
         Deadlines::with(
-            plan.intervals.inter,
+            plan.tune().intervals.inter,
             plan.timeout_check,
             plan.timeout_connect,
         )
@@ -899,13 +917,13 @@ async fn tcp_check(
                 must_read = true;
                 eof = false;
                 let header = if c.send_proxy {
-                    Some(if plan.proxy_v2 {
+                    Some(if plan.tune().proxy_v2 {
                         ProxyHeader::V2
                     } else {
                         ProxyHeader::V1
                     })
                 } else if c.default || c.implicit {
-                    plan.send_proxy
+                    plan.tune().send_proxy
                 } else {
                     None
                 };

@@ -20,6 +20,9 @@ const ENABLED: u8 = 4;
 const PAUSED: u8 = 8;
 const AGENT: u8 = 16;
 
+/// Where a server added at run time was declared, as HAProxy prints it.
+pub const ADDED_LOC: &str = "(null):0";
+
 /// The reason a forced state change gives in its line.
 const FROM_CLI: &str = "changed from CLI";
 
@@ -178,25 +181,28 @@ pub fn state_columns(core: &Core, b: usize, s: usize, maint: bool) -> StateColum
     let addr = |a: Option<IpAddr>| a.map_or_else(|| "-".to_string(), |ip| ip.to_string());
     // A check enabled when its server went into maintenance is paused;
     // an agent is never paused (HAProxy 2.6 goes on asking it).
-    let bits = |enabled: bool, pausable: bool| {
-        CONFIGURED
-            | if enabled { ENABLED } else { 0 }
-            | if enabled && maint && pausable {
-                PAUSED
-            } else {
-                0
-            }
+    let bits = |enabled: bool, paused: bool| {
+        CONFIGURED | if enabled { ENABLED } else { 0 } | if enabled && paused { PAUSED } else { 0 }
     };
-    let conf = core
+    let conf = core.shared.plan.checks.configured_of(b, s).cloned();
+    // A server added at run time: its own line's (the slot may have held
+    // a configured server before).
+    let added = core
         .shared
         .plan
-        .checks
-        .configured_of(b, s)
-        .cloned()
-        .unwrap_or_default();
+        .backends
+        .get(b)
+        .and_then(|be| be.servers.get(s))
+        .map(|sv| sv.conf())
+        .filter(|c| c.loc == ADDED_LOC);
+    let conf = match added {
+        Some(c) => c.probes.as_deref().cloned(),
+        None => conf,
+    }
+    .unwrap_or_default();
     let (check_state, check_port, check_addr) = match check(core, b, s) {
         Some(k) => (
-            bits(k.ctl.enabled(), true),
+            bits(k.ctl.enabled(), k.ctl.paused(maint)),
             k.ctl.port(),
             addr(k.ctl.addr()),
         ),

@@ -858,11 +858,7 @@ fn show_servers_state(c: &mut Ctx<'_>) -> Reply {
                 continue;
             }
             let now = sv.state.get();
-            let check = plan
-                .checks
-                .list
-                .iter()
-                .find(|k| k.backend == bi && k.server == si);
+            let check = plan.checks.check_of(bi, si);
             let (addr, port) = match &sv.conf().addr {
                 crate::engine::plan::ServerAddr::Fixed(a) => (a.ip().to_string(), a.port()),
                 crate::engine::plan::ServerAddr::Unix(_) => ("-".to_string(), 0),
@@ -882,7 +878,7 @@ fn show_servers_state(c: &mut Ctx<'_>) -> Reply {
                     let status = check_status_code(st);
                     let result = check_result_code(st);
                     // Maintenance zeroes an enabled check's counter.
-                    let health = if maint && k.ctl.enabled() {
+                    let health = if k.ctl.enabled() && k.ctl.paused(maint) {
                         0
                     } else {
                         k.health_now.load(std::sync::atomic::Ordering::Relaxed)

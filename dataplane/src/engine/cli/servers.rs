@@ -22,7 +22,9 @@ use std::time::Duration;
 use super::table::{Ctx, Later};
 use super::{Ask, Reply, Static, ASK_WITHIN, LOG_WARNING};
 use crate::engine::backend::server::{admin, Change};
+use crate::engine::checks::{tcpcheck, Kind, Tuning};
 use crate::engine::plan::{BackendPlan, ServerAddr, ServerConf, SPARE_SERVERS};
+use crate::engine::runtime::counters::Obj;
 use crate::engine::runtime::mesh::Msg;
 use crate::engine::runtime::Core;
 
@@ -141,7 +143,13 @@ pub fn set_addr(c: &mut Ctx<'_>, b: usize, s: usize) -> Reply {
         .plan
         .checks
         .check_of(b, s)
-        .map_or(sv.check_port, |c| Some(c.ctl.port()).filter(|p| *p != 0));
+        .map_or(sv.check_port, |c| Some(c.ctl.port()).filter(|p| *p != 0))
+        .or_else(|| {
+            conf.probes
+                .as_ref()
+                .map(|p| p.check_port)
+                .filter(|p| *p != 0)
+        });
     let (mut msg, new) = update_addr(&conf.addr, &addr, port.as_deref(), check_port);
     if let Some(new) = new {
         // A check or agent without an address or port of its own follows
@@ -332,22 +340,14 @@ const NOT_YET: &[&str] = &[
     "tfo",
     "track",
     "usesrc",
-    "addr",
     "agent-addr",
     "agent-check",
     "agent-inter",
     "agent-port",
     "agent-send",
-    "check",
     "check-proto",
     "check-send-proxy",
     "check-via-socks4",
-    "rise",
-    "fall",
-    "inter",
-    "fastinter",
-    "downinter",
-    "port",
     "allow-0rtt",
     "alpn",
     "ca-file",
@@ -392,6 +392,56 @@ struct NewServer {
     /// given; None: in maintenance, as haproxy creates it.
     enabled: Option<bool>,
     id: Option<u32>,
+    /// `check`, and what tunes it (`inter`, `rise`...: HAProxy's
+    /// defaults where not given).
+    check: bool,
+    tuning: Tuning,
+    /// `port` and `addr`: the check's own.
+    check_port: u16,
+    check_addr: Option<IpAddr>,
+    /// Whether `port` or `addr` was given.
+    check_target: bool,
+}
+
+/// A delay argument of a check keyword (srv_parse_check_inter's words).
+fn delay(kw: &str, val: &str, name: &str) -> Result<Duration, String> {
+    use ringlb_config::units::{parse_duration, TimeUnit};
+    if val.is_empty() {
+        return Err(format!("'{kw}' expects a delay as argument..\n"));
+    }
+    match parse_duration(val, TimeUnit::Millis) {
+        Ok(d) if d.is_zero() => Err(format!(
+            "invalid value 0 for argument '{kw}' of server {name}..\n"
+        )),
+        Ok(d) if d < Duration::from_millis(1) => Err(format!(
+            "timer underflow in argument <{val}> to <{kw}> of server {name}, minimum non-null value is 1 ms..\n"
+        )),
+        Ok(d) => Ok(d),
+        Err(e) if e.starts_with("timer overflow") || e.contains("too large") => Err(format!(
+            "timer overflow in argument <{val}> to <{kw}> of server {name}, maximum value is 2147483647 ms (~24.8 days)..\n"
+        )),
+        Err(_) => {
+            let c = val
+                .chars()
+                .find(|c| !c.is_ascii_digit())
+                .unwrap_or(' ');
+            // haproxy 2.6 names 'agent-inter' here whatever the keyword.
+            Err(format!(
+                "unexpected character '{c}' in 'agent-inter' argument of server {name}..\n"
+            ))
+        }
+    }
+}
+
+/// `rise` and `fall` (srv_parse_check_rise / _fall).
+fn count(kw: &str, val: &str) -> Result<u32, String> {
+    if val.is_empty() {
+        return Err(format!("'{kw}' expects an integer argument..\n"));
+    }
+    u32::try_from(atol(val))
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("'{kw}' has to be > 0..\n"))
 }
 
 /// atol: leading blanks, a sign, digits; 0 when none.
@@ -402,7 +452,12 @@ fn atol(text: &str) -> i64 {
 /// The server line after `add server <b>/<s>`: the address, then the
 /// keywords ringlb gives an added server; HAProxy's words for what it
 /// refuses, ringlb's for what is not supported yet.
-fn parse_new(be: &BackendPlan, name: &str, args: &[String]) -> Result<NewServer, String> {
+fn parse_new(
+    be: &BackendPlan,
+    name: &str,
+    args: &[String],
+    connects_with_port: bool,
+) -> Result<NewServer, String> {
     if let Some(ch) = name
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':')))
@@ -461,6 +516,7 @@ fn parse_new(be: &BackendPlan, name: &str, args: &[String]) -> Result<NewServer,
         weight: 1,
         ..NewServer::default()
     };
+    let mut inter = None;
     let mut i = 1;
     while let Some(kw) = args.get(i) {
         let val = args.get(i + 1).map_or("", String::as_str);
@@ -509,6 +565,51 @@ fn parse_new(be: &BackendPlan, name: &str, args: &[String]) -> Result<NewServer,
                 n.enabled = Some(true);
                 i += 1;
             }
+            "check" => {
+                n.check = true;
+                i += 1;
+            }
+            "inter" => {
+                inter = Some(delay(kw, val, name)?);
+                i += 2;
+            }
+            "fastinter" => {
+                n.tuning.intervals.fastinter = Some(delay(kw, val, name)?);
+                i += 2;
+            }
+            "downinter" => {
+                n.tuning.intervals.downinter = Some(delay(kw, val, name)?);
+                i += 2;
+            }
+            "rise" => {
+                n.tuning.rise = count(kw, val)?;
+                i += 2;
+            }
+            "fall" => {
+                n.tuning.fall = count(kw, val)?;
+                i += 2;
+            }
+            "port" => {
+                // srv_parse_check_port: atol, a port.
+                if val.is_empty() {
+                    return Err(format!("'{kw}' expects a port number as argument..\n"));
+                }
+                n.check_port = u16::try_from(atol(val))
+                    .map_err(|_| format!("'{kw}' : invalid port number {}..\n", atol(val)))?;
+                n.check_target = true;
+                i += 2;
+            }
+            "addr" => {
+                if val.is_empty() {
+                    return Err(format!("'{kw}' expects <ipv4|ipv6> as argument..\n"));
+                }
+                let ip = val
+                    .parse::<IpAddr>()
+                    .map_err(|_| format!("'{kw}' : invalid address: '{val}' in '{val}'.\n"))?;
+                n.check_addr = Some(ip);
+                n.check_target = true;
+                i += 2;
+            }
             // Already what an added server is.
             "no-backup" | "no-send-proxy" | "no-send-proxy-v2" | "no-tfo" => i += 1,
             k if NOT_DYNAMIC.contains(&k) => {
@@ -520,6 +621,23 @@ fn parse_new(be: &BackendPlan, name: &str, args: &[String]) -> Result<NewServer,
                 ));
             }
             k => return Err(format!("unknown keyword '{k}'.\n")),
+        }
+    }
+    if let Some(d) = inter {
+        n.tuning.intervals.inter = d;
+    }
+    if n.check {
+        if matches!(n.addr, Some(ServerAddr::Unix(_))) {
+            return Err(
+                "'check' is not supported yet on a UNIX socket server added at run time.\n".into(),
+            );
+        }
+        let has_port = matches!(n.addr, Some(ServerAddr::Fixed(_)));
+        if n.check_port == 0 && !has_port && !connects_with_port {
+            return Err(format!(
+                "config: backend '{}': server '{name}' has neither service port nor check port nor tcp_check rule 'connect' with port information.\n",
+                be.name
+            ));
         }
     }
     Ok(n)
@@ -548,7 +666,21 @@ pub fn add_server(core: Rc<Core>, _: Rc<Static>, args: Vec<String>) -> Later {
                 "Backend must use a dynamic load balancing to support dynamic servers.",
             );
         }
-        let new = match parse_new(be, sname, args.get(3..).unwrap_or(&[])) {
+        // What the backend's check connects to (its spare slots' checks
+        // share it): a first `tcp-check connect port N` needs no port of
+        // the server's.
+        let connects_with_port = plan
+            .checks
+            .list
+            .iter()
+            .find(|k| k.backend == b)
+            .is_some_and(|k| match &k.kind {
+                Kind::TcpCheck(tc) => tc.rules.first().is_some_and(|r| {
+                    matches!(&r.action, tcpcheck::Action::Connect(c) if c.port.is_some() || c.port_expr.is_some())
+                }),
+                Kind::Tcp => false,
+            });
+        let new = match parse_new(be, sname, args.get(3..).unwrap_or(&[]), connects_with_port) {
             Ok(n) => n,
             Err(e) => return Reply::err(e),
         };
@@ -567,6 +699,12 @@ pub fn add_server(core: Rc<Core>, _: Rc<Static>, args: Vec<String>) -> Later {
         let Some(sv) = be.servers.get(s) else {
             return Reply::err("No such server.");
         };
+        let check = plan.checks.slot_check(b, s);
+        if new.check && check.is_none() {
+            return Reply::err(
+                "'check' is not supported yet on a server added at run time to this backend (its check kind).\n",
+            );
+        }
         FILLING.with(|f| f.borrow_mut().push((b, s, sname.to_string())));
         let _taken = Taken(b, s);
         // HAProxy's get_next_id: the lowest id no server of the backend
@@ -588,7 +726,19 @@ pub fn add_server(core: Rc<Core>, _: Rc<Static>, args: Vec<String>) -> Later {
             id,
             forced_id: new.id.is_some(),
             weight: new.weight,
-            loc: "(null):0".into(),
+            loc: super::checks::ADDED_LOC.into(),
+            // `port` and `addr` set the agent's too (srv_parse_check_port,
+            // srv_parse_addr).
+            probes: new.check_target.then(|| {
+                Box::new(crate::engine::checks::Configured {
+                    backend: b,
+                    server: s,
+                    check_addr: new.check_addr,
+                    check_port: new.check_port,
+                    agent_addr: new.check_addr,
+                    agent_port: new.check_port,
+                })
+            }),
         }));
         // Every core forgets what it kept of the slot before it shows.
         let answers = ask_slot(&core, b, s, SlotOp::Fill).await;
@@ -615,6 +765,22 @@ pub fn add_server(core: Rc<Core>, _: Rc<Static>, args: Vec<String>) -> Later {
             ),
         );
         shared.set_server(b, s, Change::Maxconn(new.maxconn));
+        if let (true, Some(k)) = (new.check, check) {
+            // Configured but disabled, as haproxy 2.6 adds it: `enable
+            // health` starts it. Its task starts afresh (a new epoch).
+            k.tuning.store(Arc::new(new.tuning));
+            k.health_now.store(0, Ordering::Relaxed);
+            k.last.mark_ini();
+            if let Some(ch) = shared.stats.changes(Obj::Srv(b, s)) {
+                ch.health.store(0, Ordering::Relaxed);
+            }
+            let on = match sv.conf().addr {
+                ServerAddr::Fixed(a) => (a.ip(), a.port()),
+                ServerAddr::SamePort(ip) | ServerAddr::PortOffset(ip, _) => (ip, 0),
+                ServerAddr::Unix(_) => (IpAddr::from([0, 0, 0, 0]), 0),
+            };
+            k.ctl.configure(on, new.check_addr, new.check_port);
+        }
         shared.set_server(b, s, Change::AdminSet(maint));
         shared.set_server(
             b,
@@ -649,15 +815,6 @@ fn removable(core: &Core, b: usize, s: usize, idle: usize) -> Result<(), String>
     }
     if sv.conns.get() > 0 || sv.queued.get() > 0 || idle > 0 {
         return Err("Server still has connections attached to it, cannot remove it.".into());
-    }
-    let checked = plan
-        .checks
-        .list
-        .iter()
-        .any(|c| c.backend == b && c.server == s)
-        || plan.checks.agent_of(b, s).is_some();
-    if checked {
-        return Err("Deleting a server with a health or agent check is not supported yet.".into());
     }
     // The trackers are fixed at start-up: the slot would still follow the
     // tracked server once reused.
@@ -711,6 +868,13 @@ pub fn del_server(core: Rc<Core>, _: Rc<Static>, args: Vec<String>) -> Later {
         }
         core.shared
             .set_server(b, s, Change::AdminSet(admin::VACANT));
+        // Its check and agent stop with it (check_purge).
+        if let Some(k) = plan.checks.slot_check(b, s) {
+            k.ctl.unconfigure();
+        }
+        if let Some(a) = plan.checks.slot_agent(b, s) {
+            a.ctl.unconfigure();
+        }
         if let Some(sv) = plan.backends.get(b).and_then(|be| be.servers.get(s)) {
             sv.conf.store(Arc::new(ServerConf {
                 name: String::new(),
@@ -719,6 +883,7 @@ pub fn del_server(core: Rc<Core>, _: Rc<Static>, args: Vec<String>) -> Later {
                 forced_id: false,
                 weight: 1,
                 loc: String::new(),
+                probes: None,
             }));
         }
         Reply::info("Server deleted.")

@@ -696,6 +696,7 @@ mod tests {
                 forced_id: false,
                 weight: 1,
                 loc: String::new(),
+                probes: None,
             }),
             backup: false,
             state: crate::engine::backend::server::State::new(

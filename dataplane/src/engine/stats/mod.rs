@@ -413,12 +413,7 @@ fn tracks(process: &Process, b: usize, s: usize) -> Option<(usize, usize)> {
 }
 
 fn check_of(process: &Process, b: usize, s: usize) -> Option<&crate::engine::checks::CheckPlan> {
-    process
-        .plan
-        .checks
-        .list
-        .iter()
-        .find(|c| c.backend == b && c.server == s)
+    process.plan.checks.check_of(b, s)
 }
 
 fn mode(px: &plan::ProxyInfo) -> &'static str {
@@ -601,13 +596,14 @@ fn server_status(process: &Process, b: usize, s: usize) -> String {
     // enabled or not, and their counters. A server without a check has
     // HAProxy's defaults (rise 2, fall 3, health = rise).
     let check = check_of(process, rb, rs).map(|c| {
+        let t = c.tune();
         let health = process
             .stats
             .changes(Obj::Srv(rb, rs))
-            .map_or(c.rise, |ch| {
+            .map_or(t.rise, |ch| {
                 ch.health.load(std::sync::atomic::Ordering::Relaxed)
             });
-        (c.ctl.enabled(), health, c.rise.max(1), c.fall.max(1))
+        (c.ctl.enabled(), health, t.rise.max(1), t.fall.max(1))
     });
     let (check_on, health, rise, fall) = check.unwrap_or((false, 2, 2, 3));
     let agent = process
@@ -766,7 +762,7 @@ fn sv_row(
     let (rate, rate_max) = st.rate(obj, FeRate::Sess, now);
     r.u32(f::RATE, MRP, rate);
     r.u32(f::RATE_MAX, MMP, rate_max);
-    if let Some(ch) = check.filter(|_| !maint) {
+    if let Some(ch) = check.filter(|k| !k.ctl.paused(maint)) {
         let (status, code, duration) = ch.last.get();
         r.str(f::CHECK_STATUS, MOP, status.code());
         if matches!(
@@ -781,8 +777,8 @@ fn sv_row(
         r.str(f::CHECK_DESC, MOP, status.description());
         r.str(f::LAST_CHK, MOP, ch.last.desc());
         let health = changes.map_or(0, |c| c.health.load(std::sync::atomic::Ordering::Relaxed));
-        r.u32(f::CHECK_RISE, CGS, u64::from(ch.rise));
-        r.u32(f::CHECK_FALL, CGS, u64::from(ch.fall));
+        r.u32(f::CHECK_RISE, CGS, u64::from(ch.tune().rise));
+        r.u32(f::CHECK_FALL, CGS, u64::from(ch.tune().fall));
         r.u32(f::CHECK_HEALTH, CGS, u64::from(health));
     }
     // The agent's fields, as stats_fill_sv_stats prints them for an

@@ -464,7 +464,7 @@ fn check_running(process: &Process, b: usize, s: usize) -> bool {
         .get(b)
         .and_then(|be| be.servers.get(s))
         .is_some_and(|srv| srv.state.get().admin & admin::MAINT != 0);
-    !maint && super::check_of(process, b, s).is_some_and(|c| c.ctl.enabled())
+    super::check_of(process, b, s).is_some_and(|c| c.ctl.enabled() && !c.ctl.paused(maint))
 }
 
 /// A row's place: its proxy and, for a server, its index.

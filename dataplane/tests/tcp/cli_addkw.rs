@@ -1,0 +1,306 @@
+//! The server-line keywords `add server` takes beyond the address, weight
+//! and id: a health check (`check`, `inter`, `fastinter`, `downinter`,
+//! `rise`, `fall`, `port`, `addr`), configured but disabled until `enable
+//! health` as haproxy 2.6 adds it, and what `del server` does with it;
+//! compared with haproxy 2.6 on the same commands, against real check
+//! targets on loopback that count what reaches them and can be killed.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::harness::{cli_ask, programs, start, Backend, Proxy, TempDir, DEADLINE};
+
+/// A check target: counts the connections it accepts, answers `pong` to
+/// what it reads and closes. `kill` closes the listener: the port then
+/// refuses.
+struct Target {
+    addr: SocketAddr,
+    accepted: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Target {
+    fn start() -> Target {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.set_nonblocking(true).unwrap();
+        let addr = l.local_addr().unwrap();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (a, st) = (Arc::clone(&accepted), Arc::clone(&stop));
+        let thread = std::thread::spawn(move || {
+            while !st.load(Ordering::SeqCst) {
+                let Ok((mut c, _)) = l.accept() else {
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                };
+                a.fetch_add(1, Ordering::SeqCst);
+                c.set_nonblocking(false).unwrap();
+                c.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+                let mut buf = [0u8; 256];
+                let _ = c.read(&mut buf);
+                let _ = c.write_all(b"pong\n");
+            }
+        });
+        Target {
+            addr,
+            accepted,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn count(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+
+    fn kill(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            t.join().unwrap();
+        }
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Wait until `f` holds, failing with `what` past the deadline.
+fn until(what: &str, mut f: impl FnMut() -> bool) {
+    let end = Instant::now() + DEADLINE;
+    while !f() {
+        assert!(Instant::now() < end, "{what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The named columns of server `sv`'s `show stat` row.
+fn columns(sock: &str, sv: &str, names: &[&str]) -> Vec<String> {
+    let csv = cli_ask(sock, "show stat");
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines
+        .next()
+        .unwrap()
+        .trim_start_matches("# ")
+        .split(',')
+        .collect();
+    let row: Vec<&str> = lines
+        .find(|l| l.split(',').nth(1) == Some(sv))
+        .unwrap_or_else(|| panic!("no row for {sv}: {csv}"))
+        .split(',')
+        .collect();
+    names
+        .iter()
+        .map(|n| {
+            let i = header.iter().position(|h| h == n).unwrap();
+            format!("{n}={}", row.get(i).copied().unwrap_or(""))
+        })
+        .collect()
+}
+
+fn status(sock: &str, sv: &str) -> String {
+    columns(sock, sv, &["status"])[0]
+        .trim_start_matches("status=")
+        .to_string()
+}
+
+/// Server `sv`'s `show servers state` line, its seconds since the last
+/// change masked.
+fn state(sock: &str, sv: &str) -> String {
+    let out = cli_ask(sock, "show servers state be");
+    let line = out
+        .lines()
+        .find(|l| l.split(' ').nth(3) == Some(sv))
+        .unwrap_or_else(|| panic!("no {sv} in {out}"));
+    let mut w: Vec<&str> = line.split(' ').collect();
+    w[9] = "T";
+    w.join(" ")
+}
+
+/// The state lines on stderr so far, without the "[WARNING]  (pid) : "
+/// head and with the check duration masked.
+fn state_lines(p: &Proxy, into: &mut Vec<String>) {
+    into.extend(
+        p.stderr_so_far()
+            .iter()
+            // (ringlb does not echo the CLI's own answers there.)
+            .filter(|l| l.contains("Server be/") || l.contains("no server"))
+            .map(|l| l.split_once(") : ").map_or(l.as_str(), |x| x.1))
+            // haproxy 2.6 heads every warning of the thread that ran a CLI
+            // command with "CLI : ", state changes of checks included.
+            .map(|l| l.strip_prefix("CLI : ").unwrap_or(l).to_string())
+            .map(|l| match (l.find("check duration: "), l.find("ms.")) {
+                (Some(i), Some(j)) if i < j => {
+                    format!("{}check duration: Nms.{}", &l[..i], &l[j + 3..])
+                }
+                _ => l,
+            }),
+    );
+}
+
+/// A tcp-check that sends a line and expects `pong` (a pure connect check
+/// would not reach the target's accept: it resets before its last ACK).
+fn config(sock: &str, servers: &str) -> String {
+    format!(
+        "global\n    stats socket {sock} level admin\n\
+         defaults\n    mode tcp\n    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\n\
+         frontend fe\n    bind fd@3\n    default_backend be\n\
+         backend be\n    balance roundrobin\n    option tcp-check\n    tcp-check send ping\\n\n    tcp-check expect string pong\n{servers}"
+    )
+}
+
+/// `add server ... check`: configured, disabled, nothing checks the
+/// target; `enable health` and `enable server` start it, the target sees
+/// the checks, its death takes the server DOWN with haproxy's line; `del
+/// server` takes it once in maintenance (haproxy 2.6 purges its check),
+/// and the slot's next server has no check. On both proxies, the same
+/// answers, state columns and lines.
+#[test]
+fn an_added_server_s_check_runs_once_enabled() {
+    let be = Backend::echo();
+    let mut seen = Vec::new();
+    for (name, program) in programs("an_added_server_s_check_runs_once_enabled") {
+        let dir = TempDir::new("addkw");
+        let sock = format!("{}/admin.sock", dir.0.display());
+        let mut target = Target::start();
+        let p = start(
+            name,
+            &program,
+            &config(&sock, &format!("    server s1 {}\n", be.addr)),
+        );
+        let mut got = Vec::new();
+        let add = format!(
+            "add server be/n {} check inter 100ms rise 1 fall 1 port {}",
+            be.addr,
+            target.addr.port()
+        );
+        got.push(cli_ask(&sock, &add));
+        got.push(state(&sock, "n"));
+        let cols = [
+            "status",
+            "check_status",
+            "check_rise",
+            "check_fall",
+            "check_health",
+            "chkfail",
+        ];
+        got.push(columns(&sock, "n", &cols).join(","));
+        std::thread::sleep(Duration::from_millis(400));
+        assert_eq!(target.count(), 0, "{name}: a disabled check ran");
+        got.push(cli_ask(&sock, "enable health be/n"));
+        // Created in maintenance, not put there: haproxy 2.6 does not
+        // pause its check, which counts up and leaves the server alone.
+        until(&format!("{name}: the enabled check never ran"), || {
+            target.count() >= 3
+        });
+        until(&format!("{name}: the check's counter never rose"), || {
+            state(&sock, "n").split(' ').nth(12) == Some("1")
+        });
+        got.push(state(&sock, "n"));
+        got.push(columns(&sock, "n", &cols).join(","));
+        assert_eq!(status(&sock, "n"), "MAINT", "{name}");
+        got.push(cli_ask(&sock, "enable server be/n"));
+        until(&format!("{name}: the target was never checked"), || {
+            target.count() >= 2
+        });
+        assert_eq!(status(&sock, "n"), "UP", "{name}");
+        got.push(columns(&sock, "n", &["status", "check_status", "check_health"]).join(","));
+        // The target dies: fall 1 takes the server down.
+        target.kill();
+        until(
+            &format!("{name}: the dead target never took n down"),
+            || status(&sock, "n") == "DOWN",
+        );
+        got.push(state(&sock, "n"));
+        got.push(cli_ask(&sock, "del server be/n"));
+        got.push(cli_ask(&sock, "disable server be/n"));
+        got.push(cli_ask(&sock, "del server be/n"));
+        // The slot's next server has no check.
+        got.push(cli_ask(&sock, &format!("add server be/m {}", be.addr)));
+        got.push(state(&sock, "m"));
+        got.push(cli_ask(&sock, "enable health be/m"));
+        let mut lines = Vec::new();
+        until(&format!("{name}: not the three lines: {lines:?}"), || {
+            state_lines(&p, &mut lines);
+            lines.len() >= 3
+        });
+        assert_eq!(got[0], "New server registered.\n\n", "{name}");
+        assert_eq!(
+            lines[0], "Server be/n is UP/READY (leaving forced maintenance).",
+            "{name}: {lines:?}"
+        );
+        assert!(
+            lines[1].starts_with("Server be/n is DOWN, reason: Layer4 connection problem"),
+            "{name}: {lines:?}"
+        );
+        // Each run has its own target.
+        let tp = target.addr.port().to_string();
+        let got: Vec<String> = got.iter().map(|g| g.replace(&tp, "TP")).collect();
+        seen.push((name, got, lines));
+    }
+    if let [(_, theirs, their_lines), (_, ours, our_lines)] = &seen[..] {
+        for (i, (a, b)) in ours.iter().zip(theirs).enumerate() {
+            assert_eq!(a, b, "answer {i} differs (ringlb, haproxy)");
+        }
+        assert_eq!(our_lines, their_lines, "(ringlb, haproxy)");
+    }
+}
+
+/// The check keywords' refusals, in haproxy 2.6's words.
+#[test]
+fn check_keywords_refused_as_haproxy_refuses_them() {
+    let be = Backend::echo();
+    let mut seen = Vec::new();
+    for (name, program) in programs("check_keywords_refused_as_haproxy_refuses_them") {
+        let dir = TempDir::new("addkw-err");
+        let sock = format!("{}/admin.sock", dir.0.display());
+        let _p = start(
+            name,
+            &program,
+            &config(&sock, &format!("    server s1 {}\n", be.addr)),
+        );
+        let a = be.addr;
+        let got: Vec<String> = [
+            format!("add server be/x {a} rise 0"),
+            format!("add server be/x {a} rise"),
+            format!("add server be/x {a} fall -1"),
+            format!("add server be/x {a} inter 0"),
+            format!("add server be/x {a} inter 1x"),
+            format!("add server be/x {a} fastinter"),
+            "add server be/x 127.0.0.1 check".to_string(),
+            format!("add server be/x {a} check addr nowhere"),
+            format!("add server be/y 127.0.0.1 check port {}", a.port()),
+            format!("add server be/z {a} check downinter 1s fastinter 50 fall 4"),
+            "show servers state be".to_string(),
+        ]
+        .iter()
+        .map(|l| cli_ask(&sock, l))
+        .map(|s| {
+            // The seconds since the last change.
+            s.lines()
+                .map(|l| {
+                    let mut w: Vec<&str> = l.split(' ').collect();
+                    if w.len() > 20 {
+                        w[9] = "T";
+                    }
+                    w.join(" ")
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .collect();
+        assert_eq!(got[0], "'rise' has to be > 0..\n", "{name}");
+        seen.push(got);
+    }
+    if let [theirs, ours] = &seen[..] {
+        for (i, (a, b)) in ours.iter().zip(theirs).enumerate() {
+            assert_eq!(a, b, "answer {i} differs (ringlb, haproxy)");
+        }
+    }
+}
