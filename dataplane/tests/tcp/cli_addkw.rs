@@ -8,7 +8,7 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::harness::{cli_ask, programs, start, Backend, Proxy, TempDir, DEADLINE};
@@ -19,18 +19,30 @@ use crate::harness::{cli_ask, programs, start, Backend, Proxy, TempDir, DEADLINE
 struct Target {
     addr: SocketAddr,
     accepted: Arc<AtomicUsize>,
+    received: Arc<Mutex<Vec<u8>>>,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Target {
     fn start() -> Target {
+        Target::answering(b"pong\n")
+    }
+
+    /// A target that answers `reply` (an agent's line); it keeps the
+    /// last bytes it read.
+    fn answering(reply: &'static [u8]) -> Target {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         l.set_nonblocking(true).unwrap();
         let addr = l.local_addr().unwrap();
         let accepted = Arc::new(AtomicUsize::new(0));
         let stop = Arc::new(AtomicBool::new(false));
-        let (a, st) = (Arc::clone(&accepted), Arc::clone(&stop));
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let (a, st, r) = (
+            Arc::clone(&accepted),
+            Arc::clone(&stop),
+            Arc::clone(&received),
+        );
         let thread = std::thread::spawn(move || {
             while !st.load(Ordering::SeqCst) {
                 let Ok((mut c, _)) = l.accept() else {
@@ -41,13 +53,16 @@ impl Target {
                 c.set_nonblocking(false).unwrap();
                 c.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
                 let mut buf = [0u8; 256];
-                let _ = c.read(&mut buf);
-                let _ = c.write_all(b"pong\n");
+                if let Ok(n) = c.read(&mut buf) {
+                    *r.lock().unwrap() = buf[..n].to_vec();
+                }
+                let _ = c.write_all(reply);
             }
         });
         Target {
             addr,
             accepted,
+            received,
             stop,
             thread: Some(thread),
         }
@@ -277,6 +292,17 @@ fn check_keywords_refused_as_haproxy_refuses_them() {
             format!("add server be/x {a} check addr nowhere"),
             format!("add server be/y 127.0.0.1 check port {}", a.port()),
             format!("add server be/z {a} check downinter 1s fastinter 50 fall 4"),
+            format!("add server be/a1 {a} agent-check"),
+            format!("add server be/a3 {a} agent-port"),
+            format!("add server be/a3 {a} agent-addr"),
+            format!("add server be/a3 {a} agent-addr nowhere"),
+            format!("add server be/a3 {a} agent-inter 0"),
+            format!("add server be/a3 {a} agent-send"),
+            format!("add server be/a3 {a} agent-port abc"),
+            format!("add server be/a4 {a} agent-port 70000"),
+            format!("add server be/a5 {a} agent-check port 7000 agent-addr 127.0.0.2"),
+            format!("add server be/a6 {a} agent-check agent-port 7001 agent-inter 1s addr 127.0.0.3 agent-send x"),
+            "enable agent be/a6".to_string(),
             "show servers state be".to_string(),
         ]
         .iter()
@@ -302,5 +328,60 @@ fn check_keywords_refused_as_haproxy_refuses_them() {
         for (i, (a, b)) in ours.iter().zip(theirs).enumerate() {
             assert_eq!(a, b, "answer {i} differs (ringlb, haproxy)");
         }
+    }
+}
+
+/// `add server ... agent-check`: disabled until `enable agent`, then the
+/// agent receives its `agent-send` and its `down` takes the server down
+/// once out of maintenance. On both proxies, the same columns and lines.
+#[test]
+fn an_added_server_s_agent_runs_once_enabled() {
+    let be = Backend::echo();
+    let mut seen = Vec::new();
+    for (name, program) in programs("an_added_server_s_agent_runs_once_enabled") {
+        let dir = TempDir::new("addkw-agent");
+        let sock = format!("{}/admin.sock", dir.0.display());
+        let agent = Target::answering(b"down\n");
+        let p = start(
+            name,
+            &program,
+            &config(&sock, &format!("    server s1 {}\n", be.addr)),
+        );
+        let mut got = Vec::new();
+        let add = format!(
+            "add server be/n {} agent-check agent-port {} agent-inter 100ms agent-send hello",
+            be.addr,
+            agent.addr.port()
+        );
+        got.push(cli_ask(&sock, &add));
+        got.push(state(&sock, "n"));
+        std::thread::sleep(Duration::from_millis(400));
+        assert_eq!(agent.count(), 0, "{name}: a disabled agent ran");
+        got.push(cli_ask(&sock, "enable agent be/n"));
+        until(&format!("{name}: the agent was never asked"), || {
+            agent.count() >= 2
+        });
+        let sent = agent.received.lock().unwrap().clone();
+        assert_eq!(sent, b"hello", "{name}");
+        got.push(state(&sock, "n"));
+        got.push(cli_ask(&sock, "enable server be/n"));
+        until(&format!("{name}: the agent never took n down"), || {
+            status(&sock, "n") == "DOWN (agent)"
+        });
+        got.push(cli_ask(&sock, "disable server be/n"));
+        std::thread::sleep(Duration::from_millis(300));
+        let mut lines = Vec::new();
+        state_lines(&p, &mut lines);
+        got.push(cli_ask(&sock, "del server be/n"));
+        let tp = agent.addr.port().to_string();
+        let got: Vec<String> = got.iter().map(|g| g.replace(&tp, "TP")).collect();
+        let lines: Vec<String> = lines.iter().map(|g| g.replace(&tp, "TP")).collect();
+        seen.push((got, lines));
+    }
+    if let [(theirs, their_lines), (ours, our_lines)] = &seen[..] {
+        for (i, (a, b)) in ours.iter().zip(theirs).enumerate() {
+            assert_eq!(a, b, "answer {i} differs (ringlb, haproxy)");
+        }
+        assert_eq!(our_lines, their_lines, "(ringlb, haproxy)");
     }
 }

@@ -17,7 +17,7 @@
 //! checks, with `agent-inter` (or the server's `inter`), rise and fall 1.
 
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::future::{select, Either};
@@ -43,8 +43,9 @@ pub struct AgentPlan {
     /// Enabled or not, and where it connects (the runtime API changes
     /// both).
     pub ctl: super::control::Control,
-    /// `agent-inter`, else the server's `inter`.
-    pub inter: Duration,
+    /// `agent-inter`, else the server's `inter`, in milliseconds (`add
+    /// server` sets a spare slot's).
+    pub inter_ms: AtomicU64,
     /// `agent-send` (nothing when absent), as configured.
     pub send: Vec<u8>,
     /// A new `agent-send` from the runtime API, until the task takes it.
@@ -68,6 +69,16 @@ pub struct AgentPlan {
 }
 
 impl AgentPlan {
+    /// `agent-inter`, else the server's `inter`.
+    pub fn inter(&self) -> Duration {
+        Duration::from_millis(self.inter_ms.load(Ordering::Relaxed))
+    }
+
+    pub fn set_inter(&self, d: Duration) {
+        let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1);
+        self.inter_ms.store(ms, Ordering::Relaxed);
+    }
+
     /// Whether the agent lets the server be up: disabled, or
     /// agent.health >= rise.
     pub fn allows_up(&self) -> bool {
@@ -137,6 +148,7 @@ pub async fn agent_loop(core: &Rc<Core>, idx: usize) {
     let mut seed = 0x2545_f491u32 ^ u32::try_from(idx).unwrap_or(0).wrapping_mul(0x9e37_79b9) | 1;
     let entry = core.timers.register();
     let mut next = Instant::now() + plan.first;
+    let mut epoch = plan.ctl.epoch();
     loop {
         entry.set(Some(next));
         {
@@ -146,10 +158,19 @@ pub async fn agent_loop(core: &Rc<Core>, idx: usize) {
                 return;
             }
         }
+        // A spare slot's agent given to a new server starts afresh (its
+        // `agent-send` comes through `new_send`).
+        let e = plan.ctl.epoch();
+        if e != epoch {
+            epoch = e;
+            prev = Status::Ini;
+            send = plan.send.clone();
+            plan.last.reset();
+        }
         // A disabled agent (`disable agent`) does not run; it looks again
         // every `agent-inter`.
         if !plan.ctl.enabled() {
-            next = Instant::now() + plan.inter;
+            next = Instant::now() + plan.inter();
             continue;
         }
         if let Some(s) = plan.new_send.take() {
@@ -166,12 +187,12 @@ pub async fn agent_loop(core: &Rc<Core>, idx: usize) {
         };
         apply(core, plan, srv, &mut prev, ending, start.elapsed());
         // srv_getinter with rise = fall = 1: always `inter`.
-        next = Instant::now() + run::jitter(&mut seed, plan.inter, plan.spread);
+        next = Instant::now() + run::jitter(&mut seed, plan.inter(), plan.spread);
     }
 }
 
 async fn agent_once(core: &Core, plan: &AgentPlan, srv: &ServerPlan, send: &[u8]) -> Ending {
-    let d = Deadlines::with(plan.inter, plan.timeout_check, plan.timeout_connect);
+    let d = Deadlines::with(plan.inter(), plan.timeout_check, plan.timeout_connect);
     let target = plan.target();
     let connecting = run::connect(&target, srv, false);
     let conn = match timer::timeout(&core.timers, run::left(d.connect), connecting).await {

@@ -748,6 +748,7 @@ pub fn build(
     let mut agents = Vec::new();
     let mut configured = Vec::new();
     let mut spares = Vec::new();
+    let mut spare_agents = Vec::new();
     let mut logs = Vec::new();
     let pxs = cfg.proxies.iter().filter(|p| p.cap.backend && !p.disabled);
     for (b, (px, be)) in pxs.zip(backends).enumerate() {
@@ -839,12 +840,14 @@ pub fn build(
             if let Ok(k) = kind(px, resolve) {
                 spares.push(spare_check(cfg, px, b, i, k));
             }
+            spare_agents.push(spare_agent(cfg, px, b, i));
         }
     }
     // A spare's first check waits for `enable health`: it takes no part
     // in the spread of the first checks.
     spread_first_checks(&mut out, &mut agents, max_spread(cfg));
     out.append(&mut spares);
+    agents.append(&mut spare_agents);
     let links = track_links(cfg);
     for c in &mut out {
         let me = (c.backend, c.server);
@@ -893,6 +896,28 @@ fn spare_check(cfg: &Config, px: &Proxy, b: usize, i: usize, kind: Kind) -> Chec
     }
 }
 
+/// Slot `i` of backend `b`'s agent (a spare slot): vacant.
+fn spare_agent(cfg: &Config, px: &Proxy, b: usize, i: usize) -> agent::AgentPlan {
+    agent::AgentPlan {
+        backend: b,
+        server: i,
+        ctl: control::Control::vacant(),
+        inter_ms: std::sync::atomic::AtomicU64::new(
+            u64::try_from(DEFAULT_INTER.as_millis()).unwrap_or(2000),
+        ),
+        send: Vec::new(),
+        new_send: control::SendSlot::default(),
+        timeout_check: px.timeouts.check,
+        timeout_connect: px.timeouts.connect,
+        first: Duration::ZERO,
+        log_health: px.options.is_set("log-health-checks"),
+        spread: u32::from(cfg.global.spread_checks.unwrap_or(0).min(50)),
+        trackers: Vec::new(),
+        health: std::sync::atomic::AtomicU32::new(agent::AGENT_RISE),
+        last: health::Last::default(),
+    }
+}
+
 /// Server `s`'s agent check: `agent-addr` (else `addr`, else the
 /// server's address), `agent-port` (else `port`), `agent-inter` (else
 /// `inter`), `agent-send`.
@@ -934,7 +959,9 @@ fn agent_plan(
         backend: b,
         server: i,
         ctl: control::Control::new(base_target(&sp.conf().addr), ip, port),
-        inter,
+        inter_ms: std::sync::atomic::AtomicU64::new(
+            u64::try_from(inter.as_millis()).unwrap_or(u64::MAX),
+        ),
         send: o.agent_send.clone().unwrap_or_default().into_bytes(),
         new_send: control::SendSlot::default(),
         timeout_check: px.timeouts.check,
@@ -990,7 +1017,7 @@ fn spread_first_checks(
     let mininter = checks
         .iter()
         .map(CheckPlan::start_inter)
-        .chain(agents.iter().map(|a| a.inter))
+        .chain(agents.iter().map(agent::AgentPlan::inter))
         .filter(|i| *i >= INTER_THRES)
         .min();
     let mut servers: Vec<ServerId> = checks
@@ -1016,7 +1043,7 @@ fn spread_first_checks(
         c.first = first(c.start_inter(), pos((c.backend, c.server)));
     }
     for a in agents.iter_mut() {
-        a.first = first(a.inter, pos((a.backend, a.server)));
+        a.first = first(a.inter(), pos((a.backend, a.server)));
     }
 }
 

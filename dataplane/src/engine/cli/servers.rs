@@ -340,11 +340,6 @@ const NOT_YET: &[&str] = &[
     "tfo",
     "track",
     "usesrc",
-    "agent-addr",
-    "agent-check",
-    "agent-inter",
-    "agent-port",
-    "agent-send",
     "check-proto",
     "check-send-proxy",
     "check-via-socks4",
@@ -401,6 +396,38 @@ struct NewServer {
     check_addr: Option<IpAddr>,
     /// Whether `port` or `addr` was given.
     check_target: bool,
+    /// `agent-check` and its `agent-port`, `agent-addr`, `agent-send`,
+    /// `agent-inter`.
+    agent: bool,
+    agent_port: Option<u16>,
+    agent_addr: Option<IpAddr>,
+    agent_send: Option<String>,
+    agent_inter: Option<Duration>,
+}
+
+impl NewServer {
+    /// The agent's address and port: its own, else `addr` and `port`
+    /// (which set both, srv_parse_addr / srv_parse_check_port).
+    fn agent_target(&self) -> (Option<IpAddr>, u16) {
+        (
+            self.agent_addr.or(self.check_addr),
+            self.agent_port.unwrap_or(self.check_port),
+        )
+    }
+
+    /// What `show servers state` prints of the check and agent targets.
+    fn probes(&self, b: usize, s: usize) -> Option<crate::engine::checks::Configured> {
+        let given = self.check_target || self.agent_port.is_some() || self.agent_addr.is_some();
+        let (agent_addr, agent_port) = self.agent_target();
+        given.then_some(crate::engine::checks::Configured {
+            backend: b,
+            server: s,
+            check_addr: self.check_addr,
+            check_port: self.check_port,
+            agent_addr,
+            agent_port,
+        })
+    }
 }
 
 /// A delay argument of a check keyword (srv_parse_check_inter's words).
@@ -610,6 +637,38 @@ fn parse_new(
                 n.check_target = true;
                 i += 2;
             }
+            "agent-check" => {
+                n.agent = true;
+                i += 1;
+            }
+            "agent-port" => {
+                if val.is_empty() {
+                    return Err(format!("'{kw}' expects a port number as argument..\n"));
+                }
+                // atol into HAProxy's unsigned short.
+                n.agent_port = Some(u16::try_from(atol(val).rem_euclid(65536)).unwrap_or(0));
+                i += 2;
+            }
+            "agent-addr" => {
+                if val.is_empty() {
+                    return Err(format!("'{kw}' expects an address as argument..\n"));
+                }
+                n.agent_addr = Some(val.parse::<IpAddr>().map_err(|_| {
+                    format!("parsing agent-addr failed. Check if '{val}' is correct address..\n")
+                })?);
+                i += 2;
+            }
+            "agent-send" => {
+                if val.is_empty() {
+                    return Err(format!("'{kw}' expects a string as argument..\n"));
+                }
+                n.agent_send = Some(val.to_string());
+                i += 2;
+            }
+            "agent-inter" => {
+                n.agent_inter = Some(delay(kw, val, name)?);
+                i += 2;
+            }
             // Already what an added server is.
             "no-backup" | "no-send-proxy" | "no-send-proxy-v2" | "no-tfo" => i += 1,
             k if NOT_DYNAMIC.contains(&k) => {
@@ -625,6 +684,19 @@ fn parse_new(
     }
     if let Some(d) = inter {
         n.tuning.intervals.inter = d;
+    }
+    if n.agent {
+        if n.agent_target().1 == 0 {
+            return Err(format!(
+                "server {name} does not have agent port. Agent check has been disabled.\n"
+            ));
+        }
+        if matches!(n.addr, Some(ServerAddr::Unix(_))) && n.agent_target().0.is_none() {
+            return Err(
+                "'agent-check' is not supported yet on a UNIX socket server added at run time without 'agent-addr'.\n"
+                    .into(),
+            );
+        }
     }
     if n.check {
         if matches!(n.addr, Some(ServerAddr::Unix(_))) {
@@ -700,6 +772,7 @@ pub fn add_server(core: Rc<Core>, _: Rc<Static>, args: Vec<String>) -> Later {
             return Reply::err("No such server.");
         };
         let check = plan.checks.slot_check(b, s);
+        let agent = plan.checks.slot_agent(b, s);
         if new.check && check.is_none() {
             return Reply::err(
                 "'check' is not supported yet on a server added at run time to this backend (its check kind).\n",
@@ -722,6 +795,7 @@ pub fn add_server(core: Rc<Core>, _: Rc<Static>, args: Vec<String>) -> Later {
             name: sname.to_string(),
             addr: new
                 .addr
+                .clone()
                 .unwrap_or(ServerAddr::Fixed(SocketAddr::from(([0, 0, 0, 0], 0)))),
             id,
             forced_id: new.id.is_some(),
@@ -729,16 +803,7 @@ pub fn add_server(core: Rc<Core>, _: Rc<Static>, args: Vec<String>) -> Later {
             loc: super::checks::ADDED_LOC.into(),
             // `port` and `addr` set the agent's too (srv_parse_check_port,
             // srv_parse_addr).
-            probes: new.check_target.then(|| {
-                Box::new(crate::engine::checks::Configured {
-                    backend: b,
-                    server: s,
-                    check_addr: new.check_addr,
-                    check_port: new.check_port,
-                    agent_addr: new.check_addr,
-                    agent_port: new.check_port,
-                })
-            }),
+            probes: new.probes(b, s).map(Box::new),
         }));
         // Every core forgets what it kept of the slot before it shows.
         let answers = ask_slot(&core, b, s, SlotOp::Fill).await;
@@ -780,6 +845,22 @@ pub fn add_server(core: Rc<Core>, _: Rc<Static>, args: Vec<String>) -> Later {
                 ServerAddr::Unix(_) => (IpAddr::from([0, 0, 0, 0]), 0),
             };
             k.ctl.configure(on, new.check_addr, new.check_port);
+        }
+        if let (true, Some(a)) = (new.agent, agent) {
+            // As the check: configured, disabled until `enable agent`.
+            a.set_inter(new.agent_inter.unwrap_or(new.tuning.intervals.inter));
+            a.health
+                .store(crate::engine::checks::agent::AGENT_RISE, Ordering::Relaxed);
+            a.last.mark_ini();
+            a.new_send
+                .put(new.agent_send.clone().unwrap_or_default().into_bytes());
+            let on = match sv.conf().addr {
+                ServerAddr::Fixed(x) => (x.ip(), x.port()),
+                ServerAddr::SamePort(ip) | ServerAddr::PortOffset(ip, _) => (ip, 0),
+                ServerAddr::Unix(_) => (IpAddr::from([0, 0, 0, 0]), 0),
+            };
+            let (addr, port) = new.agent_target();
+            a.ctl.configure(on, addr, port);
         }
         shared.set_server(b, s, Change::AdminSet(maint));
         shared.set_server(
