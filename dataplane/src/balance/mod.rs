@@ -658,6 +658,26 @@ impl Balancer {
         self.changed(idx);
     }
 
+    /// Makes server `idx` a backup server or an active one (`add server
+    /// ... backup` fills a spare slot): its points move to the other
+    /// ring, and the groups are made again.
+    pub fn set_backup(&mut self, idx: usize, backup: bool) {
+        let Some(s) = self.farm.servers.get(idx) else {
+            return;
+        };
+        if s.backup == backup {
+            return;
+        }
+        let (id, old) = (s.id, s.backup);
+        if let Some(ring) = self.ring_mut() {
+            ring.set_points(idx, id, old, 0);
+        }
+        if let Some(s) = self.farm.servers.get_mut(idx) {
+            s.backup = backup;
+        }
+        self.changed(idx);
+    }
+
     /// Updates a server's `maxconn` (dynamic maxconn with minconn/fullconn).
     pub fn set_maxconn(&mut self, idx: usize, maxconn: Option<u32>) {
         if let Some(s) = self.farm.servers.get_mut(idx) {

@@ -1149,3 +1149,44 @@ fn leastconn_counts_queued_streams() {
     let mut rr = Balancer::new(&Balance::RoundRobin, None, None, false, &servers, 0);
     assert_eq!(rr.pick_with_queues(&ctx(&[0, 0]), &[5, 0]), Some(0));
 }
+
+/// A slot made a backup server (`add server ... backup`) is used only
+/// when the active ones are down, on every dynamic algorithm, and an
+/// active one again once made so.
+#[test]
+fn a_server_made_backup_serves_only_without_actives() {
+    for balance in [
+        Balance::RoundRobin,
+        Balance::LeastConn,
+        Balance::First,
+        Balance::Random { draws: 2 },
+        Balance::Source,
+    ] {
+        let ht = matches!(balance, Balance::Source).then(|| consistent(HashFunction::Sdbm, true));
+        let mut b = Balancer::new(&balance, ht.flatten(), None, false, &[up(1), up(1)], 0);
+        let conns = [0; 2];
+        let pick = |b: &mut Balancer, i: u8| {
+            let src = IpAddr::V4(Ipv4Addr::new(10, 0, 0, i));
+            b.pick(&PickCtx {
+                src: Some(src),
+                ..ctx(&conns)
+            })
+        };
+        b.set_backup(1, true);
+        for i in 0..50 {
+            assert_eq!(pick(&mut b, i), Some(0), "{balance:?}");
+        }
+        b.set_up(0, false);
+        for i in 0..50 {
+            assert_eq!(pick(&mut b, i), Some(1), "{balance:?}: the backup");
+        }
+        b.set_up(0, true);
+        b.set_backup(1, false);
+        // (`first` fills the lowest id first: it stays on 0 unloaded.)
+        let ones = (0..50).filter(|&i| pick(&mut b, i) == Some(1)).count();
+        assert!(
+            ones > 0 || matches!(balance, Balance::First),
+            "{balance:?}: active again"
+        );
+    }
+}

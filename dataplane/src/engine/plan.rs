@@ -262,7 +262,9 @@ impl BackendPlan {
 pub struct ServerPlan {
     /// Name, address, id: see [`ServerConf`].
     pub conf: arc_swap::ArcSwap<ServerConf>,
-    pub backup: bool,
+    /// `backup`: a lone atomic, as `add server ... backup` sets a spare
+    /// slot's (read lock-free where the data path needs it).
+    pub backup: std::sync::atomic::AtomicBool,
     /// Admin and operational state, effective weight, `maxconn`: the one
     /// owner every core reads (see `backend::server`).
     pub state: State,
@@ -343,6 +345,11 @@ impl ServerPlan {
         self.conf.load()
     }
 
+    /// `backup`.
+    pub fn is_backup(&self) -> bool {
+        self.backup.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Whether the slot holds no server (see [`SPARE_SERVERS`]).
     pub fn is_vacant(&self) -> bool {
         self.state.get().admin & admin::VACANT != 0
@@ -360,7 +367,7 @@ impl ServerPlan {
                 loc: String::new(),
                 probes: None,
             }),
-            backup: false,
+            backup: std::sync::atomic::AtomicBool::new(false),
             state: State::new(Snapshot {
                 admin: admin::VACANT,
                 oper: Oper::Stopped,
@@ -982,7 +989,7 @@ fn backend_plan(px: &Proxy, cfg: &Config) -> Result<BackendPlan, String> {
                 }),
                 dynamic_weights(px),
             ),
-            backup: o.backup.unwrap_or(false),
+            backup: std::sync::atomic::AtomicBool::new(o.backup.unwrap_or(false)),
             state: State::new(Snapshot {
                 // `disabled`: in maintenance from the configuration, and
                 // down (HAProxy's srv_parse_disabled).
@@ -1444,7 +1451,7 @@ pub(crate) mod tests {
              backend be\n    default-server backup tfo\n    server a 127.0.0.1:1 no-backup no-tfo\n    server b 127.0.0.1:2\n",
         );
         let s = &p.backends[0].servers;
-        assert!(!s[0].backup && !s[0].tfo, "server a undoes both");
-        assert!(s[1].backup && s[1].tfo, "server b keeps the defaults");
+        assert!(!s[0].is_backup() && !s[0].tfo, "server a undoes both");
+        assert!(s[1].is_backup() && s[1].tfo, "server b keeps the defaults");
     }
 }

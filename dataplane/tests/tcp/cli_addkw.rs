@@ -385,3 +385,71 @@ fn an_added_server_s_agent_runs_once_enabled() {
         assert_eq!(our_lines, their_lines, "(ringlb, haproxy)");
     }
 }
+
+/// One byte through the proxy and back, `n` times.
+fn exchange(p: &Proxy, n: usize) {
+    for _ in 0..n {
+        let mut c = p.connect();
+        c.write_all(b"x").unwrap();
+        let mut b = [0u8; 1];
+        c.read_exact(&mut b).unwrap();
+    }
+}
+
+/// `add server ... backup`: the added server takes traffic only while
+/// the active server is down, and the stats count it a backup server. On
+/// both proxies, the same answers, split and columns.
+#[test]
+fn an_added_backup_server_serves_only_without_actives() {
+    let s1 = Backend::echo();
+    let bk = Backend::echo();
+    let mut seen = Vec::new();
+    for (name, program) in programs("an_added_backup_server_serves_only_without_actives") {
+        let dir = TempDir::new("addkw-backup");
+        let sock = format!("{}/admin.sock", dir.0.display());
+        let p = start(
+            name,
+            &program,
+            &config(&sock, &format!("    server s1 {}\n", s1.addr)),
+        );
+        let mut got = Vec::new();
+        got.push(cli_ask(
+            &sock,
+            &format!("add server be/b {} backup", bk.addr),
+        ));
+        got.push(cli_ask(&sock, "enable server be/b"));
+        let (_, _) = (s1.count(), bk.count());
+        exchange(&p, 6);
+        got.push(format!("{} {}", s1.count(), bk.count()));
+        got.push(columns(&sock, "b", &["status", "act", "bck"]).join(","));
+        got.push(cli_ask(&sock, "disable server be/s1"));
+        exchange(&p, 6);
+        got.push(format!("{} {}", s1.count(), bk.count()));
+        got.push(cli_ask(&sock, "enable server be/s1"));
+        exchange(&p, 6);
+        got.push(format!("{} {}", s1.count(), bk.count()));
+        // A slot that held a backup server holds an active one next.
+        got.push(cli_ask(&sock, "disable server be/b"));
+        got.push(cli_ask(&sock, "del server be/b"));
+        got.push(cli_ask(&sock, &format!("add server be/a {}", bk.addr)));
+        got.push(cli_ask(&sock, "enable server be/a"));
+        exchange(&p, 6);
+        got.push(format!("{} {}", s1.count(), bk.count()));
+        got.push(columns(&sock, "a", &["status", "act", "bck"]).join(","));
+        assert_eq!(got[2], "6 0", "{name}: the backup served with s1 up");
+        assert_eq!(got[5], "0 6", "{name}: the backup did not take over");
+        assert_eq!(got[7], "6 0", "{name}: s1 did not take back");
+        // Each core of ringlb has its own round robin: a share, not
+        // haproxy's exact alternation.
+        let split: Vec<usize> = got[12].split(' ').map(|x| x.parse().unwrap()).collect();
+        assert!(
+            split[0] + split[1] == 6 && split[1] >= 1,
+            "{name}: the slot's next server is active: {split:?}"
+        );
+        got[12] = String::new();
+        seen.push(got);
+    }
+    if let [theirs, ours] = &seen[..] {
+        assert_eq!(ours, theirs, "(ringlb, haproxy)");
+    }
+}

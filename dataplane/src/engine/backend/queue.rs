@@ -330,13 +330,22 @@ fn backend_queue_may_use(be: &BackendPlan, s: usize) -> bool {
     if !usable(srv) {
         return false;
     }
-    if !srv.backup {
+    if !srv.is_backup() {
         return true;
     }
-    if be.live_servers().iter().any(|x| !x.backup && usable(x)) {
+    if be
+        .live_servers()
+        .iter()
+        .any(|x| !x.is_backup() && usable(x))
+    {
         return false;
     }
-    be.allbackups || be.live_servers().iter().position(|x| x.backup && usable(x)) == Some(s)
+    be.allbackups
+        || be
+            .live_servers()
+            .iter()
+            .position(|x| x.is_backup() && usable(x))
+            == Some(s)
 }
 
 /// The counter of streams served from `queue`.

@@ -367,7 +367,7 @@ pub fn balancer_view(s: &ServerPlan, be: &BackendPlan) -> crate::balance::Server
     let now = s.state.get();
     crate::balance::ServerState {
         weight: now.weight(),
-        backup: s.backup,
+        backup: s.is_backup(),
         up: now.usable(),
         maxconn: Some(s.max_now(be)).filter(|m| *m > 0),
     }
@@ -399,6 +399,9 @@ pub fn follow(core: &Core) {
             }
             for (i, s) in be.live_servers().iter().enumerate() {
                 let view = balancer_view(s, be);
+                if be.dynamic {
+                    balancer.set_backup(i, view.backup);
+                }
                 balancer.set_up(i, view.up);
                 balancer.set_eweight(i, u32::from(s.state.get().eweight));
                 balancer.set_maxconn(i, view.maxconn);

@@ -173,7 +173,7 @@ fn update(core: &Core, b: usize, s: usize, before: Snapshot, next: u8, cause: Op
     let _ = write!(
         head,
         "{}Server {}/{}",
-        if srv.backup { "Backup " } else { "" },
+        if srv.is_backup() { "Backup " } else { "" },
         be.name,
         srv.conf().name
     );
@@ -408,7 +408,7 @@ pub fn remains_draining(core: &Core, b: usize, s: usize) {
     };
     let head = format!(
         "{}Server {}/{}",
-        if srv.backup { "Backup " } else { "" },
+        if srv.is_backup() { "Backup " } else { "" },
         be.name,
         srv.conf().name
     );

@@ -319,7 +319,7 @@ fn apply(
                 "Agent",
                 &be.name,
                 &srv.conf().name,
-                srv.backup,
+                srv.is_backup(),
                 &o,
                 &health,
                 srv.weights.user(),

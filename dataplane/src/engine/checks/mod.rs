@@ -1062,11 +1062,14 @@ mod tests {
         );
         assert_eq!(c.len(), 2);
         let (a, b) = (&c[0], &c[1]);
-        let (a, b) = (a.tune(), b.tune());
-        assert_eq!((a.rise, a.fall, a.intervals.inter), (2, 3, DEFAULT_INTER));
+        let (at, bt) = (a.tune(), b.tune());
+        assert_eq!(
+            (at.rise, at.fall, at.intervals.inter),
+            (2, 3, DEFAULT_INTER)
+        );
         assert_eq!(a.first, Duration::ZERO);
         assert_eq!(b.target(), Target::Inet("127.0.0.2:9".parse().unwrap()));
-        assert_eq!((b.rise, b.fall), (3, 1));
+        assert_eq!((bt.rise, bt.fall), (3, 1));
         // mininter is a's 2s; b's own start interval is its inter (fall 1:
         // fully up), 3s: it starts at 3s × 1/2.
         assert_eq!(b.first, Duration::from_millis(1500));

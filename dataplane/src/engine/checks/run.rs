@@ -131,7 +131,7 @@ async fn warmup_loop(core: &Core, b: usize, s: usize) {
             let line = health::state_line(
                 &be.name,
                 &srv.conf().name,
-                srv.backup,
+                srv.is_backup(),
                 Transition::Up,
                 None,
                 &farm,
@@ -266,7 +266,7 @@ pub(super) fn counts(be: &BackendPlan) -> Counts {
     let mut c = Counts::default();
     for s in &be.servers {
         if s.state.get().usable() {
-            if s.backup {
+            if s.is_backup() {
                 c.backup += 1;
             } else {
                 c.active += 1;
@@ -393,9 +393,11 @@ pub(super) fn set_state(
         }
         // An active server that takes traffic again: the backup servers'
         // streams go (srv_shutdown_backup_streams).
-        Transition::Up if srv.shutdown_on.up && !srv.backup && srv.state.get().weight() > 0 => {
+        Transition::Up
+            if srv.shutdown_on.up && !srv.is_backup() && srv.state.get().weight() > 0 =>
+        {
             for (i, x) in be.servers.iter().enumerate() {
-                if x.backup {
+                if x.is_backup() {
                     shared.shutdown_streams(b, i, crate::log::termination::Cause::Up);
                 }
             }
@@ -405,7 +407,7 @@ pub(super) fn set_state(
     let mut line = health::state_line(
         &be.name,
         &srv.conf().name,
-        srv.backup,
+        srv.is_backup(),
         to,
         match why {
             Why::Check(o) => Some(o),
@@ -450,15 +452,15 @@ fn grabbed(be: &BackendPlan, s: usize) -> u32 {
     if !now.usable() {
         return 0;
     }
-    if srv.backup {
+    if srv.is_backup() {
         let active = be
             .servers
             .iter()
-            .any(|x| !x.backup && x.state.get().usable());
+            .any(|x| !x.is_backup() && x.state.get().usable());
         let first = be
             .servers
             .iter()
-            .position(|x| x.backup && x.state.get().usable());
+            .position(|x| x.is_backup() && x.state.get().usable());
         if active || (first != Some(s) && !be.allbackups) {
             return 0;
         }
@@ -554,7 +556,7 @@ fn apply(
             let line = health::health_line(
                 &be.name,
                 &srv.conf().name,
-                srv.backup,
+                srv.is_backup(),
                 o,
                 health,
                 srv.weights.user(),
@@ -851,7 +853,7 @@ fn server_state(core: &Core, plan: &CheckPlan, srv: &ServerPlan, health: &Health
             .servers
             .iter()
             .filter(usable)
-            .filter(|s| s.backup == (c.active == 0))
+            .filter(|s| s.is_backup() == (c.active == 0))
             .map(|s| s.state.get().weight())
             .sum();
         let conns: u64 = b.servers.iter().map(|s| u64::from(s.conns.get())).sum();

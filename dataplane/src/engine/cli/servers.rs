@@ -319,7 +319,6 @@ const NOT_DYNAMIC: &[&str] = &[
 /// The ones it accepts there that ringlb does not give an added server
 /// yet (each would need its setting to become changeable per slot).
 const NOT_YET: &[&str] = &[
-    "backup",
     "error-limit",
     "ws",
     "minconn",
@@ -403,6 +402,8 @@ struct NewServer {
     agent_addr: Option<IpAddr>,
     agent_send: Option<String>,
     agent_inter: Option<Duration>,
+    /// `backup` (the last of `backup` and `no-backup`).
+    backup: bool,
 }
 
 impl NewServer {
@@ -669,8 +670,12 @@ fn parse_new(
                 n.agent_inter = Some(delay(kw, val, name)?);
                 i += 2;
             }
+            "backup" | "no-backup" => {
+                n.backup = kw == "backup";
+                i += 1;
+            }
             // Already what an added server is.
-            "no-backup" | "no-send-proxy" | "no-send-proxy-v2" | "no-tfo" => i += 1,
+            "no-send-proxy" | "no-send-proxy-v2" | "no-tfo" => i += 1,
             k if NOT_DYNAMIC.contains(&k) => {
                 return Err(format!("'{k}' option is not accepted for dynamic server\n"));
             }
@@ -818,6 +823,7 @@ pub fn add_server(core: Rc<Core>, _: Rc<Static>, args: Vec<String>) -> Later {
             Some(false) => admin::FMAINT | admin::CMAINT,
             Some(true) => 0,
         };
+        sv.backup.store(new.backup, Ordering::Relaxed);
         shared.set_user_weight(b, s, new.weight);
         // haproxy 2.6 leaves a new server's effective weight at 1 until it
         // comes up (the stats' `weight` of a server added in maintenance);
@@ -992,14 +998,28 @@ pub async fn srv_removable(core: &Core, b: usize, s: usize) -> Result<(), (bool,
 pub fn help() -> Reply {
     let mut out = String::from("List of keywords supported for dynamic server:\n");
     for kw in [
+        "addr",
+        "agent-addr",
+        "agent-check",
+        "agent-inter",
+        "agent-port",
+        "agent-send",
+        "backup",
+        "check",
         "disabled",
+        "downinter",
         "enabled",
+        "fall",
+        "fastinter",
         "id",
+        "inter",
         "maxconn",
         "no-backup",
         "no-send-proxy",
         "no-send-proxy-v2",
         "no-tfo",
+        "port",
+        "rise",
         "weight",
     ] {
         out.push_str(kw);

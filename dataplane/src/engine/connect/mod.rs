@@ -329,7 +329,7 @@ pub(crate) fn redispatch_now(
     let active = be
         .servers
         .iter()
-        .filter(|s| !s.backup && s.state.get().usable())
+        .filter(|s| !s.is_backup() && s.state.get().usable())
         .count();
     let hash = core
         .balancers
@@ -698,7 +698,7 @@ mod tests {
                 loc: String::new(),
                 probes: None,
             }),
-            backup: false,
+            backup: false.into(),
             state: crate::engine::backend::server::State::new(
                 crate::engine::backend::server::Snapshot {
                     admin: 0,

@@ -730,8 +730,8 @@ fn sv_row(
     r.u32(f::LASTCHG, MAP, secs(now.saturating_sub(last_change)));
     r.u32(f::WEIGHT, MAV, u64::from(state.weight()));
     r.u32(f::UWEIGHT, MAV, u64::from(srv.conf().weight));
-    r.u32(f::ACT, SGP, u64::from(!srv.backup));
-    r.u32(f::BCK, SGP, u64::from(srv.backup));
+    r.u32(f::ACT, SGP, u64::from(!srv.is_backup()));
+    r.u32(f::BCK, SGP, u64::from(srv.is_backup()));
     // A disabled check's columns are empty, and so are a paused one's
     // (maintenance) where HAProxy says so.
     let maint = state.admin & admin::MAINT != 0;
@@ -893,11 +893,11 @@ fn be_row(process: &Process, px: &plan::ProxyInfo, b: usize, o: &Opts, now: u64)
         if usable {
             up += 1;
         }
-        if usable && !srv.backup {
+        if usable && !srv.is_backup() {
             act += 1;
             act_w += u64::from(s.weight());
             uw += u64::from(srv.conf().weight);
-        } else if usable && srv.backup {
+        } else if usable && srv.is_backup() {
             bck += 1;
             bck_w += u64::from(s.weight());
             if first_bck.is_none() {
