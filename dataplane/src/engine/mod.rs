@@ -234,7 +234,7 @@ impl Process {
             && before.oper != backend::server::Oper::Stopped
             && s.state.get().admin & backend::server::admin::MAINT != 0
         {
-            if s.shutdown_on.down {
+            if s.shutdown_on.down() {
                 self.shutdown_streams(backend, server, crate::log::termination::Cause::Down);
             }
             // Its idle connections are closed (srv_update_status calls

@@ -279,10 +279,11 @@ pub struct ServerPlan {
     /// first data).
     pub tfo: bool,
     /// `minconn`: with `fullconn`, the dynamic limit (0: `maxconn` alone).
-    pub minconn: u32,
+    /// (Lone atomics, as `add server` sets a spare slot's.)
+    pub minconn: std::sync::atomic::AtomicU32,
     /// `maxqueue`: the most streams waiting in this server's queue (0: no
     /// limit).
-    pub maxqueue: u32,
+    pub maxqueue: std::sync::atomic::AtomicU32,
     /// `pool-max-conn`: idle connections kept for reuse (None: no limit;
     /// 0: none).
     pub pool_max_conn: Option<usize>,
@@ -345,6 +346,16 @@ impl ServerPlan {
         self.conf.load()
     }
 
+    /// `minconn` (0: none).
+    pub fn minconn(&self) -> u32 {
+        self.minconn.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// `maxqueue` (0: no limit).
+    pub fn maxqueue(&self) -> u32 {
+        self.maxqueue.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// `backup`.
     pub fn is_backup(&self) -> bool {
         self.backup.load(std::sync::atomic::Ordering::Relaxed)
@@ -378,8 +389,8 @@ impl ServerPlan {
             source: None,
             user_timeout: None,
             tfo: false,
-            minconn: 0,
-            maxqueue: 0,
+            minconn: 0.into(),
+            maxqueue: 0.into(),
             pool_max_conn: None,
             pool_purge_delay: Duration::from_secs(5),
             pool_low_conn: 0,
@@ -401,7 +412,8 @@ impl ServerPlan {
     pub fn max_now(&self, be: &BackendPlan) -> u32 {
         let now = self.state.get();
         let maxconn = now.maxconn;
-        let max = if maxconn == 0 || self.minconn == 0 || self.minconn >= maxconn {
+        let minconn = self.minconn();
+        let max = if maxconn == 0 || minconn == 0 || minconn >= maxconn {
             maxconn
         } else {
             let beconn = be.beconn.get();
@@ -409,7 +421,7 @@ impl ServerPlan {
                 maxconn
             } else {
                 let scaled = u64::from(beconn) * u64::from(maxconn) / u64::from(be.fullconn);
-                u32::try_from(scaled).unwrap_or(u32::MAX).max(self.minconn)
+                u32::try_from(scaled).unwrap_or(u32::MAX).max(minconn)
             }
         };
         // A slow start ramps the limit too.
@@ -1019,8 +1031,8 @@ fn backend_plan(px: &Proxy, cfg: &Config) -> Result<BackendPlan, String> {
             },
             user_timeout: o.tcp_ut,
             tfo: o.tfo.unwrap_or(false),
-            minconn: o.minconn.unwrap_or(0),
-            maxqueue: o.maxqueue.unwrap_or(0),
+            minconn: o.minconn.unwrap_or(0).into(),
+            maxqueue: o.maxqueue.unwrap_or(0).into(),
             pool_max_conn: o.pool_max_conn.and_then(|n| usize::try_from(n).ok()),
             pool_purge_delay: o.pool_purge_delay.unwrap_or(Duration::from_secs(5)),
             // HAProxy stores atoi's value in an unsigned int: a negative

@@ -303,13 +303,31 @@ fn check_keywords_refused_as_haproxy_refuses_them() {
             format!("add server be/a5 {a} agent-check port 7000 agent-addr 127.0.0.2"),
             format!("add server be/a6 {a} agent-check agent-port 7001 agent-inter 1s addr 127.0.0.3 agent-send x"),
             "enable agent be/a6".to_string(),
+            format!("add server be/o1 {a} observe layer7"),
+            format!("add server be/o2 {a} observe bogus"),
+            format!("add server be/o3 {a} observe"),
+            format!("add server be/o4 {a} error-limit 0"),
+            format!("add server be/o4 {a} error-limit"),
+            format!("add server be/o4 {a} on-error foo"),
+            format!("add server be/o4 {a} on-error"),
+            format!("add server be/o4 {a} on-marked-down foo"),
+            format!("add server be/o4 {a} on-marked-up foo"),
+            // (ringlb keeps 8 spare slots: make room.)
+            "del server be/y".to_string(),
+            "del server be/z".to_string(),
+            "del server be/a3".to_string(),
+            format!("add server be/o5 {a} maxqueue 5 minconn 3 maxconn 2"),
+            format!("add server be/o6 {a} maxqueue"),
+            format!("add server be/o7 {a} check check-send-proxy observe layer4 on-error mark-down error-limit 3 on-marked-down shutdown-sessions on-marked-up shutdown-backup-sessions backup"),
             "show servers state be".to_string(),
         ]
         .iter()
         .map(|l| cli_ask(&sock, l))
         .map(|s| {
-            // The seconds since the last change.
-            s.lines()
+            // The seconds since the last change; the lines sorted (ringlb
+            // shows a reused slot where it is, haproxy appends).
+            let mut lines: Vec<String> = s
+                .lines()
                 .map(|l| {
                     let mut w: Vec<&str> = l.split(' ').collect();
                     if w.len() > 20 {
@@ -317,11 +335,18 @@ fn check_keywords_refused_as_haproxy_refuses_them() {
                     }
                     w.join(" ")
                 })
-                .collect::<Vec<_>>()
-                .join("\n")
+                .collect();
+            if s.starts_with("1\n#") {
+                lines.sort();
+            }
+            lines.join("\n")
         })
         .collect();
         assert_eq!(got[0], "'rise' has to be > 0..\n", "{name}");
+        let mut got = got;
+        for sv in ["o5", "o6", "o7"] {
+            got.push(columns(&sock, sv, &["status", "slim", "qlimit", "act", "bck"]).join(","));
+        }
         seen.push(got);
     }
     if let [theirs, ours] = &seen[..] {

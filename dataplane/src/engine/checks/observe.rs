@@ -20,7 +20,7 @@ use futures_util::task::AtomicWaker;
 use ringlb_config::model::{Observe, OnError};
 
 /// HAProxy's default `error-limit` (DEF_HANA_ERRLIMIT).
-const DEFAULT_LIMIT: u32 = 10;
+pub const DEFAULT_LIMIT: u32 = 10;
 
 /// What the data path saw of a server (`HANA_STATUS_*`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -108,11 +108,13 @@ impl Event {
 #[derive(Debug)]
 #[repr(align(64))]
 pub struct Observer {
-    /// None: not observed (no `observe`, or no `check`: HAProxy adjusts
-    /// only a checked server's health).
-    mode: Option<Observe>,
-    pub on_error: OnError,
-    pub limit: u32,
+    /// 0: not observed (no `observe`, or no `check`: HAProxy adjusts
+    /// only a checked server's health); else the [`Observe`] mode + 1.
+    /// Lone atomics, as `add server` sets a spare slot's (a relaxed load
+    /// costs the data path what a plain field did).
+    mode: AtomicU8,
+    on_error: AtomicU8,
+    limit: AtomicU32,
     /// `consecutive_errors`.
     errors: AtomicU32,
     /// The last error of a run that reached the limit, until the check
@@ -129,14 +131,60 @@ impl Default for Observer {
 
 impl Observer {
     pub fn new(mode: Option<Observe>, on_error: OnError, limit: u32) -> Observer {
-        Observer {
-            mode,
-            on_error,
-            limit,
+        let o = Observer {
+            mode: AtomicU8::new(0),
+            on_error: AtomicU8::new(0),
+            limit: AtomicU32::new(0),
             errors: AtomicU32::new(0),
             tripped: AtomicU8::new(0),
             waker: AtomicWaker::new(),
+        };
+        o.set(mode, on_error, limit);
+        o
+    }
+
+    /// `observe`, `on-error` and `error-limit` of the server now in the
+    /// slot (`add server`); its count of errors starts again.
+    pub fn set(&self, mode: Option<Observe>, on_error: OnError, limit: u32) {
+        let m = match mode {
+            None => 0,
+            Some(Observe::Layer4) => 1,
+            Some(Observe::Layer7) => 2,
+        };
+        let e = match on_error {
+            OnError::FastInter => 0,
+            OnError::FailCheck => 1,
+            OnError::SuddenDeath => 2,
+            OnError::MarkDown => 3,
+        };
+        self.on_error.store(e, Ordering::Relaxed);
+        self.limit.store(limit, Ordering::Relaxed);
+        self.errors.store(0, Ordering::Relaxed);
+        let _ = self.take();
+        self.mode.store(m, Ordering::Release);
+    }
+
+    fn mode(&self) -> Option<Observe> {
+        match self.mode.load(Ordering::Relaxed) {
+            1 => Some(Observe::Layer4),
+            2 => Some(Observe::Layer7),
+            _ => None,
         }
+    }
+
+    /// `on-error`.
+    pub fn on_error(&self) -> OnError {
+        match self.on_error.load(Ordering::Relaxed) {
+            0 => OnError::FastInter,
+            2 => OnError::SuddenDeath,
+            3 => OnError::MarkDown,
+            _ => OnError::FailCheck,
+        }
+    }
+
+    /// `error-limit`.
+    pub fn limit(&self) -> u32 {
+        self.limit.load(Ordering::Relaxed)
     }
 
     /// A server's observer from its options (`observe` counts only with
@@ -156,18 +204,18 @@ impl Observer {
     }
 
     pub fn is_on(&self) -> bool {
-        self.mode.is_some()
+        self.mode().is_some()
     }
 
     /// The data path saw `ev` (health_adjust).
     #[inline]
     pub fn report(&self, ev: Event) {
-        let Some(mode) = self.mode else { return };
+        let Some(mode) = self.mode() else { return };
         match ev.verdict(mode) {
             None => {}
             Some(false) => self.clear(),
             Some(true) => {
-                let limit = self.limit;
+                let limit = self.limit();
                 let hit = self
                     .errors
                     .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
@@ -213,22 +261,35 @@ impl Observer {
 }
 
 /// What a server's state change does to the streams (`on-marked-down
-/// shutdown-sessions`, `on-marked-up shutdown-backup-sessions`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// shutdown-sessions`, `on-marked-up shutdown-backup-sessions`): lone
+/// atomics, as `add server` sets a spare slot's.
+#[derive(Debug, Default)]
 pub struct ShutdownOn {
     /// Marked DOWN: its streams are killed (`D`).
-    pub down: bool,
+    down: std::sync::atomic::AtomicBool,
     /// Marked UP (an active server): the streams of the backend's backup
     /// servers are killed (`U`).
-    pub up: bool,
+    up: std::sync::atomic::AtomicBool,
 }
 
 impl ShutdownOn {
     pub fn of(o: &ringlb_config::model::ServerOptions) -> ShutdownOn {
-        ShutdownOn {
-            down: o.on_marked_down.is_some(),
-            up: o.on_marked_up.is_some(),
-        }
+        let s = ShutdownOn::default();
+        s.set(o.on_marked_down.is_some(), o.on_marked_up.is_some());
+        s
+    }
+
+    pub fn set(&self, down: bool, up: bool) {
+        self.down.store(down, Ordering::Relaxed);
+        self.up.store(up, Ordering::Relaxed);
+    }
+
+    pub fn down(&self) -> bool {
+        self.down.load(Ordering::Relaxed)
+    }
+
+    pub fn up(&self) -> bool {
+        self.up.load(Ordering::Relaxed)
     }
 }
 
@@ -299,7 +360,7 @@ mod tests {
         );
         let d = Observer::of(&o, true);
         assert_eq!(
-            (d.limit, d.on_error),
+            (d.limit(), d.on_error()),
             (10, OnError::FailCheck),
             "HAProxy's defaults"
         );

@@ -388,13 +388,13 @@ pub(super) fn set_state(
         queued,
     };
     match to {
-        Transition::Down if srv.shutdown_on.down => {
+        Transition::Down if srv.shutdown_on.down() => {
             shared.shutdown_streams(b, s, crate::log::termination::Cause::Down);
         }
         // An active server that takes traffic again: the backup servers'
         // streams go (srv_shutdown_backup_streams).
         Transition::Up
-            if srv.shutdown_on.up && !srv.is_backup() && srv.state.get().weight() > 0 =>
+            if srv.shutdown_on.up() && !srv.is_backup() && srv.state.get().weight() > 0 =>
         {
             for (i, x) in be.servers.iter().enumerate() {
                 if x.is_backup() {
@@ -609,10 +609,10 @@ fn observed(
 ) {
     let info = format!(
         "Detected {} consecutive errors, last one was: {}",
-        srv.observe.limit.max(1),
+        srv.observe.limit().max(1),
         last.description()
     );
-    match srv.observe.on_error {
+    match srv.observe.on_error() {
         // Only the next check comes sooner.
         OnError::FastInter => return,
         // One failure short of down.

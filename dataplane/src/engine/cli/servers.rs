@@ -27,6 +27,7 @@ use crate::engine::plan::{BackendPlan, ServerAddr, ServerConf, SPARE_SERVERS};
 use crate::engine::runtime::counters::Obj;
 use crate::engine::runtime::mesh::Msg;
 use crate::engine::runtime::Core;
+use ringlb_config::model::{Observe, OnError};
 
 /// What a core does to its own state of one server slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -319,14 +320,7 @@ const NOT_DYNAMIC: &[&str] = &[
 /// The ones it accepts there that ringlb does not give an added server
 /// yet (each would need its setting to become changeable per slot).
 const NOT_YET: &[&str] = &[
-    "error-limit",
     "ws",
-    "minconn",
-    "maxqueue",
-    "observe",
-    "on-error",
-    "on-marked-down",
-    "on-marked-up",
     "pool-low-conn",
     "pool-max-conn",
     "pool-purge-delay",
@@ -340,7 +334,6 @@ const NOT_YET: &[&str] = &[
     "track",
     "usesrc",
     "check-proto",
-    "check-send-proxy",
     "check-via-socks4",
     "allow-0rtt",
     "alpn",
@@ -404,6 +397,18 @@ struct NewServer {
     agent_inter: Option<Duration>,
     /// `backup` (the last of `backup` and `no-backup`).
     backup: bool,
+    maxqueue: u32,
+    minconn: u32,
+    /// `on-marked-down shutdown-sessions`, `on-marked-up
+    /// shutdown-backup-sessions`.
+    shutdown_down: bool,
+    shutdown_up: bool,
+    /// `observe` (Some(None): `none`), `on-error`, `error-limit`.
+    observe: Option<Observe>,
+    on_error: Option<OnError>,
+    error_limit: Option<u32>,
+    /// `check-send-proxy`.
+    check_send_proxy: bool,
 }
 
 impl NewServer {
@@ -670,6 +675,79 @@ fn parse_new(
                 n.agent_inter = Some(delay(kw, val, name)?);
                 i += 2;
             }
+            "maxqueue" => {
+                n.maxqueue = u32::try_from(atol(val)).unwrap_or(0);
+                i += 2;
+            }
+            "minconn" => {
+                n.minconn = u32::try_from(atol(val)).unwrap_or(0);
+                i += 2;
+            }
+            "on-marked-down" => {
+                if val != "shutdown-sessions" {
+                    return Err(format!(
+                        "'{kw}' expects 'shutdown-sessions' but got '{val}'.\n"
+                    ));
+                }
+                n.shutdown_down = true;
+                i += 2;
+            }
+            "on-marked-up" => {
+                if val != "shutdown-backup-sessions" {
+                    return Err(format!(
+                        "'{kw}' expects 'shutdown-backup-sessions' but got '{val}'.\n"
+                    ));
+                }
+                n.shutdown_up = true;
+                i += 2;
+            }
+            "observe" => {
+                n.observe = match val {
+                    "" => return Err(format!("'{kw}' expects <mode> as argument..\n")),
+                    "none" => None,
+                    "layer4" => Some(Observe::Layer4),
+                    "layer7" if be.http.is_none() => {
+                        return Err(format!("'{val}' can only be used in http proxies..\n"))
+                    }
+                    "layer7" => Some(Observe::Layer7),
+                    _ => {
+                        return Err(format!(
+                            "'{kw}' expects one of 'none', 'layer4', 'layer7' but got '{val}'.\n"
+                        ))
+                    }
+                };
+                i += 2;
+            }
+            "on-error" => {
+                n.on_error = Some(match val {
+                    "fastinter" => OnError::FastInter,
+                    "fail-check" => OnError::FailCheck,
+                    "sudden-death" => OnError::SuddenDeath,
+                    "mark-down" => OnError::MarkDown,
+                    _ => {
+                        return Err(format!(
+                            "'{kw}' expects one of 'fastinter', 'fail-check', 'sudden-death' or 'mark-down' but got '{val}'.\n"
+                        ))
+                    }
+                });
+                i += 2;
+            }
+            "error-limit" => {
+                if val.is_empty() {
+                    return Err(format!("'{kw}' expects an integer argument..\n"));
+                }
+                // atoi into an int.
+                let v = atol(val);
+                if v <= 0 || v > i64::from(i32::MAX) {
+                    return Err(format!("{kw} has to be > 0..\n"));
+                }
+                n.error_limit = u32::try_from(v).ok();
+                i += 2;
+            }
+            "check-send-proxy" => {
+                n.check_send_proxy = true;
+                i += 1;
+            }
             "backup" | "no-backup" => {
                 n.backup = kw == "backup";
                 i += 1;
@@ -824,6 +902,25 @@ pub fn add_server(core: Rc<Core>, _: Rc<Static>, args: Vec<String>) -> Later {
             Some(true) => 0,
         };
         sv.backup.store(new.backup, Ordering::Relaxed);
+        sv.maxqueue.store(new.maxqueue, Ordering::Relaxed);
+        // srv_minmax_conn_apply: a minconn above maxconn becomes maxconn;
+        // a maxconn alone is the minconn too.
+        let (mut minconn, mut maxconn) = (new.minconn, new.maxconn);
+        if minconn > maxconn {
+            maxconn = minconn;
+        } else if maxconn > 0 && minconn == 0 {
+            minconn = maxconn;
+        }
+        sv.minconn.store(minconn, Ordering::Relaxed);
+        sv.shutdown_on.set(new.shutdown_down, new.shutdown_up);
+        // `observe` judges only a checked server (HAProxy adjusts a
+        // check's health).
+        sv.observe.set(
+            new.observe.filter(|_| new.check),
+            new.on_error.unwrap_or(OnError::FailCheck),
+            new.error_limit
+                .unwrap_or(crate::engine::checks::observe::DEFAULT_LIMIT),
+        );
         shared.set_user_weight(b, s, new.weight);
         // haproxy 2.6 leaves a new server's effective weight at 1 until it
         // comes up (the stats' `weight` of a server added in maintenance);
@@ -835,11 +932,15 @@ pub fn add_server(core: Rc<Core>, _: Rc<Static>, args: Vec<String>) -> Later {
                 u16::try_from(crate::engine::backend::server::WEIGHT_SCALE).unwrap_or(16),
             ),
         );
-        shared.set_server(b, s, Change::Maxconn(new.maxconn));
+        shared.set_server(b, s, Change::Maxconn(maxconn));
         if let (true, Some(k)) = (new.check, check) {
             // Configured but disabled, as haproxy 2.6 adds it: `enable
             // health` starts it. Its task starts afresh (a new epoch).
-            k.tuning.store(Arc::new(new.tuning));
+            let mut tuning = new.tuning;
+            if new.check_send_proxy {
+                tuning.send_proxy = Some(tcpcheck::ProxyHeader::V1);
+            }
+            k.tuning.store(Arc::new(tuning));
             k.health_now.store(0, Ordering::Relaxed);
             k.last.mark_ini();
             if let Some(ch) = shared.stats.changes(Obj::Srv(b, s)) {

@@ -139,7 +139,8 @@ fn queue_full(
 ) -> Option<ConnectFailure> {
     let idx = queue.checked_sub(1)?;
     let s = be.servers.get(idx)?;
-    if ticket.queue() == Some(queue) || s.maxqueue == 0 || s.queued.get() < s.maxqueue {
+    let maxqueue = s.maxqueue();
+    if ticket.queue() == Some(queue) || maxqueue == 0 || s.queued.get() < maxqueue {
         return None;
     }
     ticket.leave(&mut progress.queue);
@@ -238,7 +239,7 @@ fn pick_or_queue(
         let servers = be.live_servers();
         for (i, s) in servers.iter().enumerate() {
             conns.push(s.conns.get());
-            if s.minconn > 0 {
+            if s.minconn() > 0 {
                 balancer.set_maxconn(i, Some(s.max_now(be)).filter(|m| *m > 0));
             }
         }
@@ -711,8 +712,8 @@ mod tests {
             source: None,
             user_timeout,
             tfo,
-            minconn: 0,
-            maxqueue: 0,
+            minconn: 0.into(),
+            maxqueue: 0.into(),
             pool_max_conn: None,
             pool_purge_delay: Duration::from_secs(5),
             pool_low_conn: 0,

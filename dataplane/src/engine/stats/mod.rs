@@ -742,8 +742,8 @@ fn sv_row(
         r.u64(f::CHKDOWN, MCP, ch.down_trans.load(ld));
         r.u32(f::DOWNTIME, MCP, secs(ch.downtime(now)));
     }
-    if srv.maxqueue > 0 {
-        r.u32(f::QLIMIT, CGS, u64::from(srv.maxqueue));
+    if srv.maxqueue() > 0 {
+        r.u32(f::QLIMIT, CGS, u64::from(srv.maxqueue()));
     }
     r.u32(f::PID, KGP, 1);
     r.u32(f::IID, KGS, u64::from(px.iid));
