@@ -193,7 +193,7 @@ pub fn state_columns(core: &Core, b: usize, s: usize, maint: bool) -> StateColum
         .backends
         .get(b)
         .and_then(|be| be.servers.get(s))
-        .map(|sv| sv.conf())
+        .map(crate::engine::plan::ServerPlan::conf)
         .filter(|c| c.loc == ADDED_LOC);
     let conf = match added {
         Some(c) => c.probes.as_deref().cloned(),
