@@ -143,19 +143,38 @@ pub async fn agent_loop(core: &Rc<Core>, idx: usize) {
     else {
         return;
     };
+    // A spare slot's agent runs while a server has the slot.
+    while run::configured(core, &plan.ctl).await {
+        if !asking(core, idx, plan, srv).await {
+            return;
+        }
+    }
+}
+
+/// Run the agent until the stop (false) or until `del server` takes its
+/// server (true).
+async fn asking(core: &Core, idx: usize, plan: &AgentPlan, srv: &ServerPlan) -> bool {
     let mut prev = Status::Ini;
     let mut send = plan.send.clone();
     let mut seed = 0x2545_f491u32 ^ u32::try_from(idx).unwrap_or(0).wrapping_mul(0x9e37_79b9) | 1;
     let entry = core.timers.register();
     let mut next = Instant::now() + plan.first;
-    let mut epoch = plan.ctl.epoch();
+    // A spare slot's agent (given a server once at least) starts afresh.
+    let mut epoch = if plan.ctl.epoch() == 0 {
+        0
+    } else {
+        plan.ctl.epoch().wrapping_sub(1)
+    };
     loop {
+        if !plan.ctl.configured() {
+            return true;
+        }
         entry.set(Some(next));
         {
             let wait = std::pin::pin!(entry.wait());
             let stop = std::pin::pin!(core.stop_accepting.wait());
             if let Either::Right(_) = select(wait, stop).await {
-                return;
+                return false;
             }
         }
         // A spare slot's agent given to a new server starts afresh (its
@@ -182,7 +201,7 @@ pub async fn agent_loop(core: &Rc<Core>, idx: usize) {
             let stop = std::pin::pin!(core.stop_accepting.wait());
             match select(check, stop).await {
                 Either::Left((e, _)) => e,
-                Either::Right(_) => return,
+                Either::Right(_) => return false,
             }
         };
         apply(core, plan, srv, &mut prev, ending, start.elapsed());

@@ -40,6 +40,9 @@ pub struct Control {
     unix: Option<std::path::PathBuf>,
     /// The check's own address and port (0: none).
     aim: Aim,
+    /// Wakes a spare slot's task, which waits without a timer, when `add
+    /// server` configures it.
+    configured_waker: futures_util::task::AtomicWaker,
 }
 
 impl Control {
@@ -64,6 +67,7 @@ impl Control {
             server,
             unix,
             aim,
+            configured_waker: futures_util::task::AtomicWaker::new(),
         }
     }
 
@@ -87,6 +91,21 @@ impl Control {
         self.runs_in_maint.store(true, Ordering::Relaxed);
         self.epoch.fetch_add(1, Ordering::AcqRel);
         self.configured.store(true, Ordering::Release);
+        self.configured_waker.wake();
+    }
+
+    /// Ready once the check is configured (a spare slot's task waits
+    /// here, holding no timer, while no server has the slot).
+    pub fn poll_configured(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        if self.configured() {
+            return std::task::Poll::Ready(());
+        }
+        self.configured_waker.register(cx.waker());
+        if self.configured() {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
     }
 
     /// `del server`: the check stops with its server (check_purge).

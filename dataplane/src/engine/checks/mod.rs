@@ -1051,8 +1051,40 @@ fn spread_first_checks(
 mod tests {
     use super::*;
 
+    /// The configured checks (not the spare slots' vacant ones).
     fn checks(text: &str) -> Vec<CheckPlan> {
-        crate::engine::plan::tests::plan(text).checks.list
+        let list = crate::engine::plan::tests::plan(text).checks.list;
+        list.into_iter().filter(|c| c.ctl.configured()).collect()
+    }
+
+    #[test]
+    fn spare_slots_get_vacant_checks_and_agents_out_of_the_spread() {
+        let p = crate::engine::plan::tests::plan(
+            "backend be\n    server a 127.0.0.1:1 check\nbackend st\n    balance static-rr\n    server b 127.0.0.1:2 check\n",
+        );
+        let c = &p.checks;
+        let spare = crate::engine::plan::SPARE_SERVERS;
+        assert_eq!(c.list.len(), 2 + spare, "a dynamic backend's spares only");
+        assert_eq!(c.agents.len(), spare);
+        let vacant: Vec<&CheckPlan> = c.list.iter().filter(|k| !k.ctl.configured()).collect();
+        assert_eq!(vacant.len(), spare);
+        assert!(vacant
+            .iter()
+            .all(|k| k.backend == 0 && k.server >= 1 && !k.ctl.enabled() && k.first.is_zero()));
+        assert!(c.check_of(0, 1).is_none() && c.slot_check(0, 1).is_some());
+        assert!(c.agent_of(0, 1).is_none() && c.slot_agent(0, 1).is_some());
+        // Given to a server, configured and still disabled.
+        let k = c.slot_check(0, 1).unwrap();
+        let e = k.ctl.epoch();
+        k.ctl
+            .configure(("127.0.0.1".parse().unwrap(), 80), None, 81);
+        assert!(k.ctl.configured() && !k.ctl.enabled() && k.ctl.epoch() != e);
+        assert_eq!(k.target(), Target::Inet("127.0.0.1:81".parse().unwrap()));
+        assert!(!k.ctl.paused(true), "created in maintenance: not paused");
+        k.ctl.left_maint();
+        assert!(k.ctl.paused(true));
+        k.ctl.unconfigure();
+        assert!(c.check_of(0, 1).is_none());
     }
 
     #[test]

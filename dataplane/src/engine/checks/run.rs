@@ -158,6 +158,14 @@ pub(super) fn jitter(seed: &mut u32, inter: Duration, percent: u32) -> Duration 
     Duration::from_millis(ms.saturating_add(rv).saturating_sub(r))
 }
 
+/// Wait until a spare slot's check (or agent) is configured by `add
+/// server`, holding no timer; false at a stop.
+pub(super) async fn configured(core: &Core, ctl: &super::control::Control) -> bool {
+    let conf = std::pin::pin!(std::future::poll_fn(|cx| ctl.poll_configured(cx)));
+    let stop = std::pin::pin!(core.stop_accepting.wait());
+    matches!(select(conf, stop).await, Either::Left(_))
+}
+
 async fn check_loop(core: &Core, idx: usize) {
     let shared = &core.shared;
     let Some(plan) = shared.plan.checks.list.get(idx) else {
@@ -169,6 +177,18 @@ async fn check_loop(core: &Core, idx: usize) {
     let Some(srv) = be.servers.get(plan.server) else {
         return;
     };
+    // A configured server's check runs until the stop; a spare slot's
+    // runs while a server has the slot, and waits for the next one.
+    while configured(core, &plan.ctl).await {
+        if !checking(core, idx, plan, srv).await {
+            return;
+        }
+    }
+}
+
+/// Run `plan` until the stop (false) or until `del server` takes its
+/// server (true).
+async fn checking(core: &Core, idx: usize, plan: &CheckPlan, srv: &ServerPlan) -> bool {
     let maint = |s: &ServerPlan| s.state.get().admin & admin::MAINT != 0;
     let mut health = plan.initial;
     let mut prev = Status::Ini;
@@ -176,8 +196,17 @@ async fn check_loop(core: &Core, idx: usize) {
     let mut seed = 0x9e37_79b9u32 ^ u32::try_from(idx).unwrap_or(0).wrapping_mul(0x85eb_ca6b) | 1;
     let entry = core.timers.register();
     let mut next = Instant::now() + plan.first;
-    let mut epoch = plan.ctl.epoch();
+    // A spare slot's check (given a server once at least) starts afresh
+    // at once.
+    let mut epoch = if plan.ctl.epoch() == 0 {
+        0
+    } else {
+        plan.ctl.epoch().wrapping_sub(1)
+    };
     loop {
+        if !plan.ctl.configured() {
+            return true;
+        }
         entry.set(Some(next));
         {
             let wait = std::pin::pin!(entry.wait());
@@ -185,7 +214,7 @@ async fn check_loop(core: &Core, idx: usize) {
             let tripped = std::pin::pin!(std::future::poll_fn(|cx| srv.observe.poll_tripped(cx)));
             match select(wait, select(stop, tripped)).await {
                 Either::Left(_) => {}
-                Either::Right((Either::Left(_), _)) => return,
+                Either::Right((Either::Left(_), _)) => return false,
                 Either::Right((Either::Right((ev, _)), _)) => {
                     health.health = plan.counted(&health);
                     observed(core, plan, srv, &mut health, &mut prev, ev);
@@ -246,7 +275,7 @@ async fn check_loop(core: &Core, idx: usize) {
             let stop = std::pin::pin!(core.stop_accepting.wait());
             match select(check, stop).await {
                 Either::Left((o, _)) => o,
-                Either::Right(_) => return,
+                Either::Right(_) => return false,
             }
         };
         // The runtime API may have set the counter meanwhile (`set server
