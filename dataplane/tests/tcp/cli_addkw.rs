@@ -478,3 +478,45 @@ fn an_added_backup_server_serves_only_without_actives() {
         assert_eq!(ours, theirs, "(ringlb, haproxy)");
     }
 }
+
+/// `add server ... slowstart`: once enabled the added server warms up
+/// (its weight and throttle as haproxy shows them), and the warm-up ends
+/// with haproxy's line.
+#[test]
+fn an_added_server_warms_up() {
+    let s1 = Backend::echo();
+    let s2 = Backend::echo();
+    let mut seen = Vec::new();
+    for (name, program) in programs("an_added_server_warms_up") {
+        let dir = TempDir::new("addkw-ss");
+        let sock = format!("{}/admin.sock", dir.0.display());
+        let p = start(
+            name,
+            &program,
+            &config(&sock, &format!("    server s1 {}\n", s1.addr)),
+        );
+        let mut got = Vec::new();
+        got.push(cli_ask(
+            &sock,
+            &format!("add server be/w {} slowstart 2s weight 20", s2.addr),
+        ));
+        got.push(cli_ask(&sock, "add server be/x 127.0.0.1:1 slowstart 1x"));
+        got.push(cli_ask(&sock, "enable server be/w"));
+        // (ringlb's stats do not print `throttle` yet.)
+        got.push(columns(&sock, "w", &["status", "weight"]).join(","));
+        until(&format!("{name}: never warmed up"), || {
+            columns(&sock, "w", &["weight"]) == ["weight=20"]
+        });
+        got.push(columns(&sock, "w", &["status", "weight"]).join(","));
+        let mut lines = Vec::new();
+        until(&format!("{name}: not the two lines: {lines:?}"), || {
+            state_lines(&p, &mut lines);
+            lines.len() >= 2
+        });
+        got.extend(lines);
+        seen.push(got);
+    }
+    if let [theirs, ours] = &seen[..] {
+        assert_eq!(ours, theirs, "(ringlb, haproxy)");
+    }
+}

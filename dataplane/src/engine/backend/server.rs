@@ -191,8 +191,12 @@ pub struct Weights {
     /// HAProxy's uweight: the configured weight, as the agent and `set
     /// weight` changed it (0..=256).
     user: AtomicU32,
-    /// `slowstart`, in whole seconds (HAProxy rounds it up); 0: none.
-    pub slowstart: u32,
+    /// `slowstart`, in whole seconds (HAProxy rounds it up); 0: none. A
+    /// lone atomic, as `add server` sets a spare slot's.
+    slowstart: AtomicU32,
+    /// Wakes a spare slot's warm-up task (which waits without a timer)
+    /// when `add server` gives the slot a slow start.
+    slowstart_waker: futures_util::task::AtomicWaker,
     /// Whether the backend's algorithm takes dynamic weights
     /// (BE_LB_PROP_DYN): the slow start ramps the weight only then (the
     /// connection limit ramps either way).
@@ -206,10 +210,37 @@ impl Weights {
     pub fn new(weight: u32, slowstart: u32, dynamic: bool) -> Weights {
         Weights {
             user: AtomicU32::new(weight.min(crate::balance::MAX_WEIGHT)),
-            slowstart,
+            slowstart: AtomicU32::new(slowstart),
+            slowstart_waker: futures_util::task::AtomicWaker::new(),
             dynamic,
             since_ms: AtomicU64::new(0),
             base: Instant::now(),
+        }
+    }
+
+    /// `slowstart` in seconds (0: none).
+    pub fn slowstart(&self) -> u32 {
+        self.slowstart.load(Ordering::Relaxed)
+    }
+
+    /// `add server ... slowstart` (0: none, `del server`).
+    pub fn set_slowstart(&self, secs: u32) {
+        self.slowstart.store(secs, Ordering::Relaxed);
+        if secs > 0 {
+            self.slowstart_waker.wake();
+        }
+    }
+
+    /// Ready once the server has a slow start.
+    pub fn poll_slowstart(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        if self.slowstart() > 0 {
+            return std::task::Poll::Ready(());
+        }
+        self.slowstart_waker.register(cx.waker());
+        if self.slowstart() > 0 {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
         }
     }
 
@@ -244,7 +275,8 @@ impl Weights {
 
     /// Whether a server in `oper` is still warming up.
     pub fn warming(&self, oper: Oper) -> bool {
-        oper == Oper::Starting && self.slowstart > 0 && self.elapsed_s() < u64::from(self.slowstart)
+        let ss = self.slowstart();
+        oper == Oper::Starting && ss > 0 && self.elapsed_s() < u64::from(ss)
     }
 
     /// server_recalc_eweight: the user weight times the ramp
@@ -252,7 +284,7 @@ impl Weights {
     /// dynamic algorithm, times 16 otherwise.
     pub fn eweight(&self, oper: Oper) -> u16 {
         let w = if self.dynamic && self.warming(oper) {
-            let ss = u64::from(self.slowstart);
+            let ss = u64::from(self.slowstart()).max(1);
             (u64::from(WEIGHT_SCALE) * self.elapsed_s() + ss) / ss
         } else {
             u64::from(WEIGHT_SCALE)
@@ -267,7 +299,7 @@ impl Weights {
         if max == 0 || !self.warming(oper) {
             return max;
         }
-        let ratio = 100 * self.elapsed_s() / u64::from(self.slowstart);
+        let ratio = 100 * self.elapsed_s() / u64::from(self.slowstart()).max(1);
         let m = u64::from(max) * ratio / 100;
         u32::try_from(m).unwrap_or(u32::MAX).max(1)
     }
@@ -348,7 +380,7 @@ impl crate::engine::Process {
             return false;
         };
         s.weights.mark_up();
-        let oper = if s.weights.slowstart > 0 {
+        let oper = if s.weights.slowstart() > 0 {
             Oper::Starting
         } else {
             Oper::Running

@@ -55,7 +55,10 @@ pub fn start(core: &Rc<Core>) {
             be.servers
                 .iter()
                 .enumerate()
-                .filter(|(_, s)| s.weights.slowstart > 0)
+                // A dynamic backend's slot (spare or not: `del server`
+                // frees either) has a task that waits, without a timer,
+                // for `add server ... slowstart`.
+                .filter(move |(_, s)| s.weights.slowstart() > 0 || be.dynamic)
                 .map(move |(i, _)| (b, i))
         });
     for (n, (b, s)) in warming.enumerate() {
@@ -81,8 +84,23 @@ async fn warmup_loop(core: &Core, b: usize, s: usize) {
     let Some(srv) = be.servers.get(s) else {
         return;
     };
-    let period = Duration::from_millis(u64::from(srv.weights.slowstart) * 1000 / 20)
-        .max(Duration::from_secs(1));
+    loop {
+        // No slow start (a spare slot's, until `add server` gives one):
+        // wait without a timer.
+        let has = std::pin::pin!(std::future::poll_fn(|cx| srv.weights.poll_slowstart(cx)));
+        let stop = std::pin::pin!(core.stop_accepting.wait());
+        if let Either::Right(_) = select(has, stop).await {
+            return;
+        }
+        if !warming_up(core, be, b, s, srv).await {
+            return;
+        }
+    }
+}
+
+/// [`warmup_loop`] while the server has a slow start: false at a stop,
+/// true when `del server` took the slow start away.
+async fn warming_up(core: &Core, be: &BackendPlan, b: usize, s: usize, srv: &ServerPlan) -> bool {
     let every = Duration::from_millis(250);
     let mut last_step = None;
     let entry = core.timers.register();
@@ -92,8 +110,13 @@ async fn warmup_loop(core: &Core, b: usize, s: usize) {
         let wait = std::pin::pin!(entry.wait());
         let stop = std::pin::pin!(core.stop_accepting.wait());
         if let Either::Right(_) = select(wait, stop).await {
-            return;
+            return false;
         }
+        let ss = srv.weights.slowstart();
+        if ss == 0 {
+            return true;
+        }
+        let period = Duration::from_millis(u64::from(ss) * 1000 / 20).max(Duration::from_secs(1));
         // Look again in 250ms, or at the next step if it comes sooner.
         let since = srv.weights.since_up();
         let to_step = period

@@ -328,7 +328,6 @@ const NOT_YET: &[&str] = &[
     "proxy-v2-options",
     "send-proxy",
     "send-proxy-v2",
-    "slowstart",
     "source",
     "tfo",
     "track",
@@ -409,6 +408,8 @@ struct NewServer {
     error_limit: Option<u32>,
     /// `check-send-proxy`.
     check_send_proxy: bool,
+    /// `slowstart`, in whole seconds.
+    slowstart: u32,
 }
 
 impl NewServer {
@@ -744,6 +745,28 @@ fn parse_new(
                 n.error_limit = u32::try_from(v).ok();
                 i += 2;
             }
+            "slowstart" => {
+                use ringlb_config::units::{parse_duration, TimeUnit};
+                // srv_parse_slowstart: milliseconds by default, kept in
+                // seconds rounded up.
+                let d = if val.is_empty() {
+                    Duration::ZERO
+                } else {
+                    parse_duration(val, TimeUnit::Millis).map_err(|e| {
+                        if e.starts_with("timer overflow") || e.contains("too large") {
+                            format!("overflow in argument <{val}> to <{kw}> of server {name}, maximum value is 2147483647 ms (~24.8 days)..\n")
+                        } else {
+                            let c = val.chars().find(|c| !c.is_ascii_digit()).unwrap_or(' ');
+                            format!("unexpected character '{c}' in 'slowstart' argument of server {name}..\n")
+                        }
+                    })?
+                };
+                if !d.is_zero() && d < Duration::from_millis(1) {
+                    return Err(format!("underflow in argument <{val}> to <{kw}> of server {name}, minimum non-null value is 1 ms..\n"));
+                }
+                n.slowstart = u32::try_from(d.as_millis().div_ceil(1000)).unwrap_or(u32::MAX);
+                i += 2;
+            }
             "check-send-proxy" => {
                 n.check_send_proxy = true;
                 i += 1;
@@ -903,6 +926,7 @@ pub fn add_server(core: Rc<Core>, _: Rc<Static>, args: Vec<String>) -> Later {
         };
         sv.backup.store(new.backup, Ordering::Relaxed);
         sv.maxqueue.store(new.maxqueue, Ordering::Relaxed);
+        sv.weights.set_slowstart(new.slowstart);
         // srv_minmax_conn_apply: a minconn above maxconn becomes maxconn;
         // a maxconn alone is the minconn too.
         let (mut minconn, mut maxconn) = (new.minconn, new.maxconn);
@@ -1056,7 +1080,10 @@ pub fn del_server(core: Rc<Core>, _: Rc<Static>, args: Vec<String>) -> Later {
         }
         core.shared
             .set_server(b, s, Change::AdminSet(admin::VACANT));
-        // Its check and agent stop with it (check_purge).
+        // Its slow start, check and agent stop with it (check_purge).
+        if let Some(sv) = plan.backends.get(b).and_then(|be| be.servers.get(s)) {
+            sv.weights.set_slowstart(0);
+        }
         if let Some(k) = plan.checks.slot_check(b, s) {
             k.ctl.unconfigure();
         }
@@ -1129,6 +1156,7 @@ pub fn help() -> Reply {
         "on-marked-up",
         "port",
         "rise",
+        "slowstart",
         "weight",
     ] {
         out.push_str(kw);
