@@ -520,3 +520,54 @@ fn an_added_server_warms_up() {
         assert_eq!(ours, theirs, "(ringlb, haproxy)");
     }
 }
+
+/// `on-marked-down shutdown-sessions` on an added server: its streams end
+/// when it enters maintenance; without it they stay. On both proxies.
+#[test]
+fn an_added_server_s_sessions_end_when_it_is_marked_down() {
+    let s1 = Backend::echo();
+    let s2 = Backend::echo();
+    for (name, program) in programs("an_added_server_s_sessions_end_when_it_is_marked_down") {
+        let dir = TempDir::new("addkw-omd");
+        let sock = format!("{}/admin.sock", dir.0.display());
+        let p = start(
+            name,
+            &program,
+            &config(&sock, &format!("    server s1 {}\n", s1.addr)),
+        );
+        for (kw, ends) in [("on-marked-down shutdown-sessions", true), ("", false)] {
+            let add = format!("add server be/n {} {kw}", s2.addr);
+            assert_eq!(cli_ask(&sock, &add), "New server registered.\n\n", "{name}");
+            assert_eq!(
+                cli_ask(&sock, "enable server be/n; disable server be/s1"),
+                "\n\n",
+                "{name}"
+            );
+            let mut held = p.connect();
+            held.write_all(b"x").unwrap();
+            let mut b = [0u8; 1];
+            held.read_exact(&mut b).unwrap();
+            assert_eq!(cli_ask(&sock, "disable server be/n"), "\n", "{name}");
+            held.set_read_timeout(Some(Duration::from_millis(500)))
+                .unwrap();
+            let r = held.read(&mut b);
+            if ends {
+                assert!(
+                    matches!(r, Ok(0) | Err(_))
+                        && !matches!(&r, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+                    "{name}: the stream stayed: {r:?}"
+                );
+            } else {
+                assert!(
+                    matches!(&r, Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)),
+                    "{name}: the stream ended without on-marked-down: {r:?}"
+                );
+            }
+            drop(held);
+            assert_eq!(cli_ask(&sock, "enable server be/s1"), "\n", "{name}");
+            until(&format!("{name}: n never became removable"), || {
+                cli_ask(&sock, "del server be/n") == "Server deleted.\n"
+            });
+        }
+    }
+}
