@@ -615,6 +615,9 @@ pub fn add_server(core: Rc<Core>, _: Rc<Static>, args: Vec<String>) -> Later {
             ),
         );
         shared.set_server(b, s, Change::Maxconn(new.maxconn));
+        // A reused slot keeps the flags of its last server (a `del server`
+        // needs maintenance): the new one starts from none but VACANT.
+        shared.set_server(b, s, Change::AdminClear(!admin::VACANT));
         shared.set_server(b, s, Change::AdminSet(maint));
         shared.set_server(
             b,
