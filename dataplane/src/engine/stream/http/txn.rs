@@ -117,7 +117,9 @@ impl<'c> Session<'c> {
                 Wait::Closed if first && !fh.ignore_probes => {
                     http.uniq_id = core.next_stream_id();
                     facts.termination = term(Cause::ClientAbort, Phase::Request);
-                    http.status = 400;
+                    // Sent to a client that only half-closed, as
+                    // HAProxy's h1_process does on a read0.
+                    self.reply_raw(400, &mut http).await;
                     self.finish(None, facts, &http, ready);
                     return Next::Close;
                 }
@@ -162,18 +164,23 @@ impl<'c> Session<'c> {
         let head_len = match head {
             Ok(n) => n,
             Err(end) => {
-                facts.bytes_in = cbuf.len() as u64;
+                // HAProxy's mux refuses the head before any stream: no
+                // byte counted (bin, %U), whatever the client sent.
+                facts.bytes_in = 0;
                 let (status, cause) = match end {
                     HeadEnd::Invalid(_) => (Some(400), Cause::Proxy),
                     HeadEnd::Timeout { .. } => (Some(408), Cause::ClientTimeout),
-                    HeadEnd::Closed { partial } | HeadEnd::Error { partial } => {
-                        if !partial && !first {
-                            // A keep-alive connection closed between
-                            // requests: nothing to say.
-                            return Next::Close;
-                        }
-                        (None, Cause::ClientAbort)
+                    HeadEnd::Closed { partial } | HeadEnd::Error { partial }
+                        if !partial && !first =>
+                    {
+                        // A keep-alive connection closed between
+                        // requests: nothing to say.
+                        return Next::Close;
                     }
+                    // A half-closed client still reads: HAProxy's
+                    // h1_process answers the read0 with its 400.
+                    HeadEnd::Closed { .. } => (Some(400), Cause::ClientAbort),
+                    HeadEnd::Error { .. } => (None, Cause::ClientAbort),
                 };
                 facts.termination = term(cause, Phase::Request);
                 self.cbuf = Some(cbuf);
@@ -1032,6 +1039,10 @@ impl<'c> Session<'c> {
                         Verdict::Continue => {}
                         Verdict::Reply(r) => {
                             *rs.log_level = tx.log_level.or(*rs.log_level);
+                            // HAProxy counted what came with the head
+                            // into its channel before the rule dropped it.
+                            res_bytes
+                                .set(res_bytes.get() + early_body(tx.res.as_deref(), sbuf.len()));
                             return Err(ResEnd::Rule(r));
                         }
                         // No engine action stops a response.
@@ -1761,6 +1772,18 @@ const IDLE_FLOOR: usize = 8;
 /// `HTTP/1.1 100 Continue` as HAProxy's HTX counts it (20 + 8 + 3 + 8 +
 /// 1).
 const INTERIM_100_HTX: u64 = 40;
+
+/// The body bytes of response `res` already read with its head (`read`
+/// bytes buffered), as HAProxy's channel holds them: no more than the
+/// Content-Length; a chunked body's framing is not counted, so none.
+fn early_body(res: Option<&Head>, read: usize) -> u64 {
+    let read = read as u64;
+    match res.map(|r| r.body) {
+        Some(Body::Length(n)) => read.min(n),
+        Some(Body::UntilClose) => read,
+        _ => 0,
+    }
+}
 
 /// A raw page's size as HAProxy's HTX holds it (its head and body).
 fn page_htx_size(page: &[u8]) -> u64 {
