@@ -1,0 +1,96 @@
+//! Fixes of 7 December, checked against haproxy with the same input: a
+//! server `disabled` in the configuration and enabled at run time.
+
+use std::time::{Duration, Instant};
+
+use crate::harness::{cli_ask, programs, round_trip, start, Backend, TempDir, DEADLINE};
+
+/// `show servers state be`, its seconds-since-last-change column masked.
+fn state(sock: &str) -> String {
+    cli_ask(sock, "show servers state be")
+        .lines()
+        .map(|l| {
+            let mut w: Vec<&str> = l.split(' ').collect();
+            if !l.starts_with('#') && w.len() > 9 {
+                w[9] = "T";
+            }
+            w.join(" ")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `disabled` puts a server in maintenance with the configuration's
+/// marker (admin 5: FMAINT and CMAINT); `enable server` and `set server
+/// ... state ready` clear FMAINT only, and the server is up (op_state 2,
+/// admin 4: CMAINT stays as a marker) and takes traffic, a checked one once
+/// its check passes. The whole `show servers state` lines agree with
+/// haproxy's at each step.
+#[test]
+fn a_disabled_server_enabled_at_run_time() {
+    let be = Backend::echo();
+    let mut answers = Vec::new();
+    for (name, program) in programs("a_disabled_server_enabled_at_run_time") {
+        let dir = TempDir::new("fixes");
+        let sock = format!("{}/s.sock", dir.0.display());
+        let cfg = format!(
+            "global\n    stats socket {sock} level admin\n\
+             defaults\n    mode tcp\n    timeout connect 2s\n    timeout client 5s\n    timeout server 5s\n\
+             frontend fe\n    bind fd@3\n    default_backend be\n\
+             backend be\n    server s1 {a} disabled\n    server s2 {a} disabled\n    \
+             server s3 {a} disabled check inter 100ms\n",
+            a = be.addr
+        );
+        let p = start(name, &program, &cfg);
+        let mut got = vec![state(&sock)];
+        got.push(cli_ask(&sock, "enable server be/s1"));
+        got.push(cli_ask(&sock, "set server be/s2 state ready"));
+        got.push(cli_ask(&sock, "enable server be/s3"));
+        // s3 is up at once, its check's health rising to the top
+        // (`UP 1/3`, then `UP`).
+        let end = Instant::now() + DEADLINE;
+        let s3_up = || {
+            cli_ask(&sock, "show stat")
+                .lines()
+                .any(|l| l.starts_with("be,s3,") && l.split(',').nth(17) == Some("UP"))
+        };
+        while !s3_up() {
+            assert!(Instant::now() < end, "{name}: s3's check never rose");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let now = state(&sock);
+        got.push(now);
+        // Each takes traffic now (roundrobin over the three).
+        assert_eq!(round_trip(&p, b"ping"), b"ping", "{name}");
+        let csv = cli_ask(&sock, "show stat");
+        for s in ["s1", "s2", "s3"] {
+            let row = csv
+                .lines()
+                .find(|l| l.starts_with(&format!("be,{s},")))
+                .unwrap();
+            let status = row.split(',').nth(17).unwrap();
+            assert!(status == "UP" || status == "no check", "{name}: {s}: {row}");
+        }
+        answers.push((name, got));
+    }
+    let ours = &answers.iter().find(|a| a.0 == "ringlb").unwrap().1;
+    assert!(
+        ours[0]
+            .lines()
+            .any(|l| l.contains(" s1 ") && l.contains(" 0 5 ")),
+        "disabled: stopped, FMAINT|CMAINT: {}",
+        ours[0]
+    );
+    assert!(
+        ours[4]
+            .lines()
+            .all(|l| l.starts_with('#') || !l.contains(' ') || l.contains(" 2 4 ")),
+        "enabled: running, CMAINT left: {}",
+        ours[4]
+    );
+    if let Some((_, theirs)) = answers.iter().find(|a| a.0 == "haproxy") {
+        for (i, (a, b)) in ours.iter().zip(theirs).enumerate() {
+            assert_eq!(a, b, "answer {i} differs");
+        }
+    }
+}
