@@ -94,3 +94,60 @@ fn a_disabled_server_enabled_at_run_time() {
         }
     }
 }
+
+fn info_field(info: &str, key: &str) -> u64 {
+    info.lines()
+        .find_map(|l| l.strip_prefix(key).and_then(|v| v.strip_prefix(": ")))
+        .unwrap_or_else(|| panic!("no {key} in {info}"))
+        .parse()
+        .unwrap()
+}
+
+/// Without a global maxconn, both derive it from the fd limit with
+/// HAProxy's arithmetic (compute_ideal_maxconn); ringlb counts one
+/// listening socket per executor for each bind address, since it opens
+/// them (docs/differences.md, "Automatic maxconn and the listeners' fds").
+#[test]
+fn automatic_maxconn_counts_each_executor_s_listener() {
+    let be = Backend::echo();
+    let (soft, hard) =
+        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).unwrap();
+    let nofile = if hard == nix::sys::resource::RLIM_INFINITY {
+        soft
+    } else {
+        soft.max(hard)
+    }
+    .min(1 << 20);
+    for (name, program) in programs("automatic_maxconn_counts_each_executor_s_listener") {
+        let dir = TempDir::new("fixes");
+        let sock = format!("{}/s.sock", dir.0.display());
+        // Three bind addresses (fd@3 and two UNIX ones), one stats socket.
+        let d = dir.0.display();
+        let cfg = format!(
+            "global\n    stats socket {sock} level admin\n\
+             defaults\n    mode tcp\n    timeout connect 2s\n    timeout client 5s\n    timeout server 5s\n\
+             frontend fe\n    bind fd@3\n    bind {d}/a.sock\n    bind {d}/b.sock\n    default_backend be\n\
+             backend be\n    server s1 {}\n",
+            be.addr
+        );
+        let _p = start(name, &program, &cfg);
+        let info = cli_ask(&sock, "show info");
+        let threads = info_field(&info, "Nbthread");
+        let maxconn = info_field(&info, "Maxconn");
+        // 10 reserved, the stats socket and its 10 connections, three fds
+        // per thread, and the bind addresses: once each in haproxy, once
+        // per executor in ringlb.
+        let listeners = if name == "ringlb" { 3 * threads } else { 3 };
+        let extra = 10 + 1 + 10 + 3 * threads + listeners;
+        let want = (nofile.saturating_sub(extra) / 2).max(100);
+        assert_eq!(maxconn, want, "{name}: nofile {nofile}, {threads} threads");
+        let csv = cli_ask(&sock, "show stat");
+        let slim = csv
+            .lines()
+            .find(|l| l.starts_with("fe,FRONTEND,"))
+            .and_then(|l| l.split(',').nth(6))
+            .unwrap()
+            .to_string();
+        assert_eq!(slim, maxconn.to_string(), "{name}: the frontend's slim");
+    }
+}
