@@ -151,3 +151,47 @@ fn automatic_maxconn_counts_each_executor_s_listener() {
         assert_eq!(slim, maxconn.to_string(), "{name}: the frontend's slim");
     }
 }
+
+/// A client that connects and resets before the test server accepts it.
+fn reset_before_accept(addr: std::net::SocketAddr) {
+    let c = std::net::TcpStream::connect(addr).unwrap();
+    socket2::SockRef::from(&c)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(c);
+    // The RST reaches the listener's queue (loopback: at once; the wait
+    // is for a loaded machine).
+    std::thread::sleep(Duration::from_millis(50));
+}
+
+/// The harness's accept loops skip a connection reset before its accept
+/// (its peer address is gone) and go on accepting: the next client is
+/// served. The first half shows the kernel hands such a connection to
+/// accept() (the case the harness once unwrapped and died on).
+#[test]
+fn test_servers_survive_a_client_reset_before_accept() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    reset_before_accept(addr);
+    let (s, _) = l.accept().unwrap();
+    assert!(
+        s.peer_addr().is_err(),
+        "accept() returned a connection still whole"
+    );
+
+    reset_before_accept(addr);
+    let good = std::net::TcpStream::connect(addr).unwrap();
+    let (_, peer) = crate::harness::accepted(&l).next().unwrap();
+    assert_eq!(peer, good.local_addr().unwrap());
+
+    // And a Backend keeps serving after one.
+    let be = Backend::echo();
+    reset_before_accept(be.addr);
+    let mut c = std::net::TcpStream::connect(be.addr).unwrap();
+    c.set_read_timeout(Some(DEADLINE)).unwrap();
+    use std::io::{Read, Write};
+    c.write_all(b"ping").unwrap();
+    let mut got = [0u8; 4];
+    c.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"ping");
+}
