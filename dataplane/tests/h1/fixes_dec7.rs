@@ -290,3 +290,95 @@ on_both!(
     proxy_answers_on_haproxy,
     proxy_answers_on_ringlb
 );
+
+/// The Connection header HAProxy's H1 mux adds to the proxy's answers
+/// (from the client's request: `close` to HTTP/1.0 or to a request that
+/// asked for it, `keep-alive` to an HTTP/1.0 keep-alive one, whether or
+/// not the proxy then closes), and an errorfile's names lower-cased as
+/// HTX carries them, for deny pages and for the 503 of a dead server.
+fn answers_connection_header(name: &str, program: &Path) {
+    let srv = Server::start(two_bytes);
+    let dir = TempDir::new("fixes");
+    let sock = format!("{}/s.sock", dir.0.display());
+    let ef = dir.0.join("503.http");
+    std::fs::write(
+        &ef,
+        "HTTP/1.1 503 Service Unavailable\r\nCache-Control: no-cache\r\n\
+         Content-Type: text/plain\r\nX-Custom: Yes\r\n\r\nsorry\n",
+    )
+    .unwrap();
+    let mut c = cfg(
+        &srv,
+        &sock,
+        &format!(
+            "errorfile 503 {}\n\
+             http-request set-var(txn.p) path\n\
+             http-response deny if {{ var(txn.p) -m str /resdeny }}\n\
+             http-request deny if {{ path /reqdeny }}\n\
+             use_backend dead if {{ path /dead }}",
+            ef.display()
+        ),
+    );
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_addr = dead.local_addr().unwrap();
+    drop(dead);
+    c.push_str(&format!(
+        "backend dead\n    retries 0\n    server d1 {dead_addr}\n"
+    ));
+    let p = start(name, program, &c);
+    let head_of = |req: &str| {
+        let got = raw(&p, req.as_bytes(), false);
+        let end = got.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        String::from_utf8_lossy(&got[..end]).into_owned()
+    };
+    let page = "content-length: 93\r\ncache-control: no-cache\r\ncontent-type: text/html";
+    assert_eq!(
+        head_of("GET /reqdeny HTTP/1.0\r\n\r\n"),
+        format!("HTTP/1.1 403 Forbidden\r\n{page}\r\nconnection: close"),
+        "{name}"
+    );
+    assert_eq!(
+        head_of("GET /reqdeny HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"),
+        format!("HTTP/1.1 403 Forbidden\r\n{page}\r\nconnection: close"),
+        "{name}"
+    );
+    assert_eq!(
+        head_of("GET /reqdeny HTTP/1.1\r\nHost: a\r\n\r\n"),
+        format!("HTTP/1.1 403 Forbidden\r\n{page}"),
+        "{name}"
+    );
+    assert_eq!(
+        head_of("GET /resdeny HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"),
+        "HTTP/1.1 502 Bad Gateway\r\ncontent-length: 107\r\ncache-control: no-cache\r\n\
+         content-type: text/html\r\nconnection: keep-alive",
+        "{name}"
+    );
+    let custom = "HTTP/1.1 503 Service Unavailable\r\ncache-control: no-cache\r\n\
+                  content-type: text/plain\r\nx-custom: Yes\r\nconnection: close";
+    assert_eq!(
+        head_of("GET /dead HTTP/1.1\r\nHost: a\r\n\r\n"),
+        custom,
+        "{name}"
+    );
+    assert_eq!(
+        head_of("GET /dead HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"),
+        custom,
+        "{name}"
+    );
+    for (status, bytes) in [
+        ("403", "192"),
+        ("403", "192"),
+        ("403", "192"),
+        ("502", "260"),
+        ("503", "111"),
+        ("503", "111"),
+    ] {
+        let l = next_line(&p);
+        assert_eq!((&*l.0, &*l.1), (status, bytes), "{name}: {l:?}");
+    }
+}
+on_both!(
+    answers_connection_header,
+    answers_connection_header_on_haproxy,
+    answers_connection_header_on_ringlb
+);

@@ -1449,11 +1449,12 @@ impl<'c> Session<'c> {
             .head
             .first(b"connection")
             .is_some_and(|v| v.eq_ignore_ascii_case(b"close"));
+        let n = ans.head.htx_size() + ans.body.len() as u64;
+        self.answer_connection(&mut ans.head);
         let mut out = std::mem::take(&mut self.res_out);
         out.clear();
         emit::head(&ans.head, &mut out);
         out.extend_from_slice(&ans.body);
-        let n = ans.head.htx_size() + ans.body.len() as u64;
         let write = async {
             let (r, v) = self.client.write_vec(out).await;
             (r, v)
@@ -1610,26 +1611,43 @@ impl<'c> Session<'c> {
             .and_then(|bh| bh.errors.get(&status))
             .or_else(|| self.fh.errors.get(&status))
             .cloned();
+        let mut head = Head::new();
         let (page, n) = match (custom, ringlb_proto::errors::message(status)) {
             (None, Some(m)) => {
-                let mut head = Head::new();
                 let body = ringlb_proto::errors::to_head(status, &mut head).unwrap_or_default();
                 if m.close {
                     head.push(b"connection", b"close");
                 }
+                let n = head.htx_size() + body.len() as u64;
+                self.answer_connection(&mut head);
                 let mut page = Vec::with_capacity(256);
                 emit::head(&head, &mut page);
                 page.extend_from_slice(body.as_bytes());
-                (page, head.htx_size() + body.len() as u64)
-            }
-            (Some(page), _) => {
-                let n = page_htx_size(&page);
                 (page, n)
             }
-            (None, None) => {
-                let page = self.fh.error_page(status);
-                let n = page_htx_size(&page);
-                (page, n)
+            (custom, _) => {
+                // An errorfile goes through HTX too: its names reach the
+                // client lower-cased, the mux's Connection after them.
+                let mut page = custom.unwrap_or_else(|| self.fh.error_page(status));
+                let mut p = HeadParser::new(Kind::Response(Method::Get), Options::default());
+                match p.parse(&mut page, &mut head) {
+                    Ok(ringlb_proto::h1::head::Progress::Done(hn)) => {
+                        let body = page.get(hn..).unwrap_or_default();
+                        let n = head.htx_size() + body.len() as u64;
+                        head.lowercase_names();
+                        self.answer_connection(&mut head);
+                        let mut out = Vec::with_capacity(page.len() + 32);
+                        emit::head(&head, &mut out);
+                        out.extend_from_slice(body);
+                        (out, n)
+                    }
+                    // Not a response: sent as it is (HAProxy checked it
+                    // at start).
+                    _ => {
+                        let n = page.len() as u64;
+                        (page, n)
+                    }
+                }
             }
         };
         let write = async { self.client.write_vec(page).await.0 };
@@ -1641,6 +1659,24 @@ impl<'c> Session<'c> {
             return true;
         }
         false
+    }
+
+    /// The Connection header HAProxy's H1 mux adds to an answer of the
+    /// proxy, from what the client asked (its request's version and
+    /// Connection, `option httpclose`), whether or not the proxy then
+    /// closes: `close` to an HTTP/1.0 request, `keep-alive` to one that
+    /// asked for it. Not counted in the log's bytes (the mux adds it past
+    /// HTX). A header the page or the rules set stays.
+    fn answer_connection(&self, head: &mut Head) {
+        if head.first(b"connection").is_some() {
+            return;
+        }
+        let want = h1conn::client_after_request(&self.req, Want::KeepAlive, false);
+        let want =
+            h1conn::client_for_response(head, self.req.method, want, self.fh.conn_mode, false);
+        if let Some(v) = h1conn::response_connection(head, &self.req, want) {
+            head.push(b"connection", v.as_bytes());
+        }
     }
 
     /// An answer of HAProxy's mux, before any stream (a refused head, a
@@ -1782,17 +1818,6 @@ fn early_body(res: Option<&Head>, read: usize) -> u64 {
         Some(Body::Length(n)) => read.min(n),
         Some(Body::UntilClose) => read,
         _ => 0,
-    }
-}
-
-/// A raw page's size as HAProxy's HTX holds it (its head and body).
-fn page_htx_size(page: &[u8]) -> u64 {
-    let mut raw = page.to_vec();
-    let mut head = Head::new();
-    let mut p = HeadParser::new(Kind::Response(Method::Get), Options::default());
-    match p.parse(&mut raw, &mut head) {
-        Ok(ringlb_proto::h1::head::Progress::Done(n)) => head.htx_size() + (raw.len() - n) as u64,
-        _ => raw.len() as u64,
     }
 }
 
