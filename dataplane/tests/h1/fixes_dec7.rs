@@ -263,6 +263,20 @@ fn proxy_answers(name: &str, program: &Path) {
         "{name}"
     );
 
+    // Nothing, then the client's FIN: a 400 too (h1_process on a read0).
+    let got = raw(&p, b"", true);
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        String::from_utf8_lossy(PAGE_400),
+        "{name}"
+    );
+    let l = next_line(&p);
+    assert_eq!(
+        (&*l.0, &*l.1, &*l.2, &*l.3),
+        ("400", "0", "0", "CR--"),
+        "{name}"
+    );
+
     // Half a head, then silence: 408 at timeout http-request.
     let got = raw(&p, b"GET / HTTP/1.1\r\nHost: a\r\n", false);
     assert!(
@@ -281,7 +295,7 @@ fn proxy_answers(name: &str, program: &Path) {
     // The mux's pages are not counted either.
     assert_eq!(
         (bin2, bout2, ereq, req_tot),
-        (bin, bout, 4, 6),
+        (bin, bout, 5, 7),
         "{name}: no byte of a refused head counted"
     );
 }
