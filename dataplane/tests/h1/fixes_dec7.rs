@@ -401,3 +401,56 @@ on_both!(
     answers_connection_header_on_haproxy,
     answers_connection_header_on_ringlb
 );
+
+fn framed(s: &Seen) -> Answer {
+    let path = s.line.split(' ').nth(1).unwrap_or("");
+    Answer::Send(match path {
+        "/resdeny/chunked" => {
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n3\r\nabc\r\n0\r\n\r\n"
+                .to_vec()
+        }
+        "/resdeny/partial" => {
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n".to_vec()
+        }
+        _ => b"HTTP/1.1 200 OK\r\ncontent-length: 7\r\n\r\nabcdefg".to_vec(),
+    })
+}
+
+/// http-response deny: %B counts the page (209 in HTX) and what the
+/// server sent with its head, as HAProxy's channel held it: the head
+/// (its HTX size), a Content-Length body, a chunked body's data without
+/// framing and one byte for its end.
+fn response_deny_counts_what_came(name: &str, program: &Path) {
+    let srv = Server::start(framed);
+    let dir = TempDir::new("fixes");
+    let sock = format!("{}/s.sock", dir.0.display());
+    let p = start(
+        name,
+        program,
+        &cfg(
+            &srv,
+            &sock,
+            "http-request set-var(txn.p) path\n\
+             http-response deny if { var(txn.p) -m beg /resdeny }",
+        ),
+    );
+    for (path, bytes) in [
+        ("/resdeny/chunked", "276"),
+        ("/resdeny/partial", "272"),
+        ("/resdeny/length", "265"),
+    ] {
+        let got = raw(
+            &p,
+            format!("GET {path} HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes(),
+            false,
+        );
+        assert!(got.starts_with(b"HTTP/1.1 502 "), "{name}: {path}");
+        let l = next_line(&p);
+        assert_eq!((&*l.0, &*l.1), ("502", bytes), "{name}: {path}");
+    }
+}
+on_both!(
+    response_deny_counts_what_came,
+    response_deny_counts_what_came_on_haproxy,
+    response_deny_counts_what_came_on_ringlb
+);

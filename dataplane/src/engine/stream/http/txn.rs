@@ -1042,7 +1042,7 @@ impl<'c> Session<'c> {
                             // HAProxy counted what came with the head
                             // into its channel before the rule dropped it.
                             res_bytes
-                                .set(res_bytes.get() + early_body(tx.res.as_deref(), sbuf.len()));
+                                .set(res_bytes.get() + early_body(tx.res.as_deref(), sbuf.data()));
                             return Err(ResEnd::Rule(r));
                         }
                         // No engine action stops a response.
@@ -1809,14 +1809,32 @@ const IDLE_FLOOR: usize = 8;
 /// 1).
 const INTERIM_100_HTX: u64 = 40;
 
-/// The body bytes of response `res` already read with its head (`read`
-/// bytes buffered), as HAProxy's channel holds them: no more than the
-/// Content-Length; a chunked body's framing is not counted, so none.
-fn early_body(res: Option<&Head>, read: usize) -> u64 {
-    let read = read as u64;
+/// The body bytes of response `res` already read with its head (`read`,
+/// what is buffered), as HAProxy's channel holds them in HTX: no more
+/// than the Content-Length; a chunked body's data without its framing,
+/// and one byte for its end (the EOT block) when it came. Trailer fields
+/// are counted as that one byte (HAProxy counts their HTX size).
+fn early_body(res: Option<&Head>, read: &[u8]) -> u64 {
+    let len = read.len() as u64;
     match res.map(|r| r.body) {
-        Some(Body::Length(n)) => read.min(n),
-        Some(Body::UntilClose) => read,
+        Some(Body::Length(n)) => len.min(n),
+        Some(Body::UntilClose) => len,
+        Some(Body::Chunked) => {
+            use ringlb_proto::h1::chunked::{Decoder, Step};
+            let mut dec = Decoder::new(read.len());
+            let (mut at, mut data) = (0, 0u64);
+            loop {
+                match dec.step(read.get(at..).unwrap_or_default()) {
+                    Ok(Step::Data(n)) => {
+                        at += n;
+                        data += n as u64;
+                    }
+                    Ok(Step::Framing(n)) => at += n,
+                    Ok(Step::End(_)) => return data + 1,
+                    Ok(Step::NeedMore) | Err(_) => return data,
+                }
+            }
+        }
         _ => 0,
     }
 }
