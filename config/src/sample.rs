@@ -410,6 +410,20 @@ fn parse_expr(
         SampleError::new(e.offset, message).with_hint(e.hint)
     })?;
     let mut args = parsed.args;
+    // smp_check_const_bool: `bool(<bool>)` takes a boolean's text.
+    if def.name == "bool" {
+        if let Some(Arg::Str(a)) = args.first() {
+            if !["true", "false", "1", "0"]
+                .iter()
+                .any(|w| a.eq_ignore_ascii_case(w))
+            {
+                return Err(SampleError::new(
+                    name_end,
+                    "invalid args in fetch method 'bool' : Expects 'true', 'false', '0' or '1'",
+                ));
+            }
+        }
+    }
     if let Some(n) = counter {
         args.insert(0, Arg::Int(n));
     }
@@ -997,6 +1011,15 @@ pub(crate) mod tests {
         );
         // haproxy 2.6 accepts dots in the name.
         assert!(p("var(txn.a.b)").is_ok());
+        // smp_check_const_bool.
+        let full = |t: &str| parse_sample_in(t, Vocab::builtin());
+        for ok in ["bool(true)", "bool(FALSE)", "bool(0)"] {
+            assert!(full(ok).is_ok(), "{ok}: {:?}", full(ok).err());
+        }
+        assert_eq!(
+            full("bool(yes)").unwrap_err().message,
+            "invalid args in fetch method 'bool' : Expects 'true', 'false', '0' or '1'"
+        );
         // 3.2 knows the parent-stream scopes (2.6 refuses ptxn).
         assert!(p("var(ptxn.x,default)").is_ok());
         // haproxy 2.6: "invalid args in fetch method 'var' : invalid syntax at char '-b'"

@@ -182,6 +182,7 @@ pub fn to_head(status: u16, head: &mut Head) -> Option<String> {
         reason,
     };
     head.status = e.status;
+    head.flags |= crate::msg::flags::VER_11;
     head.push(b"content-length", body.len().to_string().as_bytes());
     head.push(b"cache-control", b"no-cache");
     head.push(b"content-type", b"text/html");

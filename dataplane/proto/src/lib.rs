@@ -13,12 +13,14 @@
 //!   version, SNI) without terminating TLS.
 //! - [`rdp`]: the cookie of an RDP connection request.
 //! - [`errors`]: HAProxy's default error messages, byte for byte.
+//! - [`form`]: a stats admin POST's form parameters.
 //! - [`uri_norm`]: HAProxy's URI normalizers (`normalize-uri`).
 #![forbid(unsafe_code)]
 
 pub mod agent;
 pub mod cli;
 pub mod errors;
+pub mod form;
 pub mod h1;
 pub mod msg;
 pub mod rdp;

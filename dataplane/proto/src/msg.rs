@@ -269,6 +269,16 @@ impl Head {
         }
     }
 
+    /// Lower-case every field name, as HAProxy's HTX holds them (its H1
+    /// mux sends them so unless `h1-case-adjust` says otherwise).
+    pub fn lowercase_names(&mut self) {
+        for f in &self.fields {
+            if let Some(n) = self.bytes.get_mut(f.name.range()) {
+                n.make_ascii_lowercase();
+            }
+        }
+    }
+
     /// Remove the `i`-th field.
     pub fn remove_field(&mut self, i: usize) {
         if i < self.fields.len() {

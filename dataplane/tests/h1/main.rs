@@ -26,6 +26,7 @@ mod cookie_options;
 mod cookies;
 mod errors;
 mod features;
+mod fixes_dec7;
 mod lifecycle;
 mod logs;
 mod messaging;

@@ -75,8 +75,7 @@ impl Server {
         let (tx, seen) = mpsc::channel();
         let (ctx, conns) = mpsc::channel();
         thread::spawn(move || {
-            for (n, s) in l.incoming().enumerate() {
-                let Ok(s) = s else { break };
+            for (n, (s, _)) in crate::harness::accepted(&l).enumerate() {
                 let _ = ctx.send(n);
                 let tx = tx.clone();
                 thread::spawn(move || serve(s, n, answer, &tx));

@@ -498,8 +498,7 @@ impl HttpServer {
         let stop = Arc::new(AtomicBool::new(false));
         let stopped = Arc::clone(&stop);
         thread::spawn(move || {
-            for (id, s) in l.incoming().enumerate() {
-                let Ok(s) = s else { break };
+            for (id, (s, _)) in super::accepted(&l).enumerate() {
                 if stopped.load(Ordering::SeqCst) || tx.send(ServerEvent::Accepted(id)).is_err() {
                     break;
                 }

@@ -266,6 +266,27 @@ impl Drop for Proxy {
     }
 }
 
+/// The connections `l` accepts, with their peer's address, for as long
+/// as the listener lives. A connection the client reset before it was
+/// accepted (no peer address any more) and a failed accept (ECONNABORTED,
+/// or EMFILE for a moment) are skipped: one hasty client must not stop
+/// a test server from accepting the next.
+pub fn accepted(l: &TcpListener) -> impl Iterator<Item = (TcpStream, SocketAddr)> + '_ {
+    l.incoming().filter_map(|s| match s {
+        Ok(s) => s.peer_addr().ok().map(|peer| (s, peer)),
+        Err(e) => {
+            if !matches!(
+                e.kind(),
+                ErrorKind::ConnectionAborted | ErrorKind::Interrupted
+            ) {
+                // Not the client's doing (out of fds): do not spin.
+                thread::sleep(Duration::from_millis(10));
+            }
+            None
+        }
+    })
+}
+
 /// A backend: a listener on 127.0.0.1:0 and a thread per connection
 /// running `behaviour`.
 pub struct Backend {
@@ -279,9 +300,8 @@ impl Backend {
         let addr = l.local_addr().unwrap();
         let (tx, rx) = mpsc::channel();
         thread::spawn(move || {
-            for s in l.incoming() {
-                let Ok(s) = s else { break };
-                let _ = tx.send(s.peer_addr().unwrap());
+            for (s, peer) in accepted(&l) {
+                let _ = tx.send(peer);
                 thread::spawn(move || behaviour(s));
             }
         });
@@ -386,9 +406,8 @@ impl Backend {
         let addr = l.local_addr().unwrap();
         let (tx, rx) = mpsc::channel();
         thread::spawn(move || {
-            for s in l.incoming() {
-                let Ok(s) = s else { break };
-                let _ = tx.send(s.peer_addr().unwrap());
+            for (s, peer) in accepted(&l) {
+                let _ = tx.send(peer);
                 let b = std::sync::Arc::clone(&behaviour);
                 thread::spawn(move || b(s));
             }

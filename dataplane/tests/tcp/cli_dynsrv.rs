@@ -381,6 +381,45 @@ fn dynsrv_spare_slots_run_out_with_a_refusal() {
     );
 }
 
+/// A slot emptied by `del server` (which needs maintenance) serves again
+/// when the next server added there is enabled: it starts from no admin
+/// flag, not from its last server's maintenance. Found by an operator
+/// drive: every add after the first in a slot got no traffic.
+#[test]
+fn dynsrv_a_reused_slot_serves_again() {
+    let s1 = Backend::echo();
+    let s2 = Backend::echo();
+    let dir = TempDir::new("dynsrv-reuse");
+    let (hold, port) = held_port();
+    drop(hold);
+    let servers = format!("    server s1 {}\n", s1.addr);
+    let p = Proxy::start(&cfg(&dir, port, &servers, ""));
+    let admin = format!("{}/admin.sock", dir.0.display());
+    wait_for(&admin);
+    for round in 0..3 {
+        let how = if round == 1 { "" } else { " enabled" };
+        assert_eq!(
+            ask(&admin, &format!("add server be/d0 {}{how}", s2.addr)),
+            "New server registered.\n\n"
+        );
+        if how.is_empty() {
+            assert_eq!(ask(&admin, "enable server be/d0"), "\n");
+        }
+        let state = ask(&admin, "show servers state be");
+        assert!(
+            state.contains(" d0 127.0.0.1 2 0 1 1 "),
+            "round {round}: {state}"
+        );
+        let (a, b) = (s1.count(), s2.count());
+        spread(&p, 8);
+        let got = (s1.count() - a, s2.count() - b);
+        assert!(got.1 >= 2 && got.0 + got.1 == 8, "round {round}: {got:?}");
+        assert_eq!(ask(&admin, "set server be/d0 state maint"), "\n");
+        assert_eq!(ask(&admin, "wait 2s srv-removable be/d0"), "Done.\n\n");
+        assert_eq!(ask(&admin, "del server be/d0"), "Server deleted.\n");
+    }
+}
+
 /// A server's health check follows `set server addr` unless it has its
 /// own `port`, on both proxies (haproxy's tcpcheck_eval_connect reads the
 /// server's address at each connect).

@@ -34,6 +34,7 @@ mod cli_kinds;
 mod cli_sess;
 mod content;
 mod fd_budget;
+mod fixes_dec7;
 mod forward;
 mod limits;
 mod listeners;

@@ -26,7 +26,9 @@ pub mod admin {
     pub const FMAINT: u8 = 0x01;
     /// Inherited from a tracked server.
     pub const IMAINT: u8 = 0x02;
-    /// From the configuration (`disabled`).
+    /// From the configuration (`disabled`): a marker that goes with
+    /// FMAINT and stays when `enable server` clears it, as HAProxy's; it
+    /// is not a maintenance reason itself (not in [`MAINT`]).
     pub const CMAINT: u8 = 0x04;
     /// Forced drain (runtime API, agent).
     pub const FDRAIN: u8 = 0x08;
@@ -40,8 +42,9 @@ pub mod admin {
     /// or one `del server` emptied). It counts as maintenance, so nothing
     /// picks it; nothing shows it.
     pub const VACANT: u8 = 0x80;
-    /// Any maintenance reason.
-    pub const MAINT: u8 = FMAINT | IMAINT | CMAINT | RMAINT | HMAINT | VACANT;
+    /// Any maintenance reason (HAProxy's SRV_ADMF_MAINT and ringlb's
+    /// VACANT).
+    pub const MAINT: u8 = FMAINT | IMAINT | RMAINT | HMAINT | VACANT;
     /// Any drain reason.
     pub const DRAIN: u8 = FDRAIN | IDRAIN;
 }
@@ -526,20 +529,25 @@ mod tests {
         let mut s = running(1);
         s.admin = admin::FDRAIN;
         assert!(!s.usable(), "drain");
-        s.admin = admin::CMAINT;
+        s.admin = admin::CMAINT | admin::FMAINT;
         assert!(!s.usable(), "maintenance");
+        s.admin = admin::CMAINT;
+        assert!(
+            s.usable(),
+            "CMAINT alone is a marker (`disabled`, then enabled)"
+        );
     }
 
     #[test]
     fn maintenance_ends_when_every_reason_is_gone() {
         let st = State::new(running(1));
-        assert!(st.apply(Change::AdminSet(admin::CMAINT)));
+        assert!(st.apply(Change::AdminSet(admin::IMAINT)));
         assert!(st.apply(Change::AdminSet(admin::FMAINT)));
         assert!(st.apply(Change::AdminClear(admin::FMAINT)));
-        assert!(!st.get().usable(), "still CMAINT");
-        assert!(st.apply(Change::AdminClear(admin::CMAINT)));
+        assert!(!st.get().usable(), "still IMAINT");
+        assert!(st.apply(Change::AdminClear(admin::IMAINT)));
         assert!(st.get().usable());
-        assert!(!st.apply(Change::AdminClear(admin::CMAINT)), "no change");
+        assert!(!st.apply(Change::AdminClear(admin::IMAINT)), "no change");
     }
 
     #[test]

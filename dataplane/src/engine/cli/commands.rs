@@ -885,7 +885,17 @@ fn show_servers_state(c: &mut Ctx<'_>) -> Reply {
                     };
                     (status, result, health)
                 }
-                None => (1, 0, if up_now { 2 } else { 0 }),
+                // Without a check, the health is `rise` (2) from the
+                // start, 0 from `disabled` (srv_parse_disabled), and
+                // `enable server` leaves it so (the CMAINT marker stays).
+                None => {
+                    let health = if up_now && now.admin & admin::CMAINT == 0 {
+                        2
+                    } else {
+                        0
+                    };
+                    (1, 0, health)
+                }
             };
             // `disabled` pauses even a check that is not configured
             // (srv_parse_disabled sets CHK_ST_PAUSED).

@@ -957,6 +957,9 @@ pub fn add_server(core: Rc<Core>, _: Rc<Static>, args: Vec<String>) -> Later {
             ),
         );
         shared.set_server(b, s, Change::Maxconn(maxconn));
+        // A reused slot keeps the flags of its last server (a `del server`
+        // needs maintenance): the new one starts from none but VACANT.
+        shared.set_server(b, s, Change::AdminClear(!admin::VACANT));
         if let (true, Some(k)) = (new.check, check) {
             // Configured but disabled, as haproxy 2.6 adds it: `enable
             // health` starts it. Its task starts afresh (a new epoch).

@@ -45,7 +45,13 @@ pub fn fetch(call: &FetchCall, cx: &Ctx<'_>) -> Option<Smp> {
         "always_false" => Smp::Bool(false),
         "str" => Smp::Str(str_arg(0)?.to_vec()),
         "int" => Smp::Int(int_arg(0)?),
-        "bool" => Smp::Bool(int_arg(0)? != 0),
+        // `bool(true)`: its argument is text, as HAProxy's
+        // smp_check_const_bool reads it (true/1, false/0, any case).
+        "bool" => match str_arg(0)? {
+            a if a.eq_ignore_ascii_case(b"true") || a == b"1" => Smp::Bool(true),
+            a if a.eq_ignore_ascii_case(b"false") || a == b"0" => Smp::Bool(false),
+            _ => return None,
+        },
         // An HTTP stream's request is HTTP; a TCP stream's when its
         // bytes start a valid request head.
         "req.proto_http" | "req_proto_http" => match env.req_payload() {
@@ -439,6 +445,19 @@ mod tests {
         assert_eq!(run("srv_id", &cx), None);
         assert_eq!(run("nbsrv", &cx), None);
         assert_eq!(run("always_true", &cx), Some(Smp::Bool(true)));
+    }
+
+    #[test]
+    fn constant_booleans_read_their_text() {
+        let req = Head::new();
+        let cx = Ctx::head(&req);
+        for (arg, v) in [("true", true), ("TRUE", true), ("1", true)] {
+            assert_eq!(run(&format!("bool({arg})"), &cx), Some(Smp::Bool(v)));
+        }
+        for arg in ["false", "False", "0"] {
+            assert_eq!(run(&format!("bool({arg})"), &cx), Some(Smp::Bool(false)));
+        }
+        // bool(yes) is refused when the config is read (ringlb_config).
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! servers' states (`action=ready|drain|maint`, the names in `s=`, the
 //! backend in `b=#<iid>`).
 
+use ringlb_proto::form;
 use std::fmt::Write as _;
 
 use super::{fields as f, PageConf, Row};
@@ -178,30 +179,6 @@ pub fn serve(core: &Core, conf: &PageConf, req: &PageReq<'_>) -> Reply {
     chunked(req, "text/html", &refresh, &body)
 }
 
-/// HAProxy's url_decode in a form: `+` is a space, `%XX` a byte; a `%`
-/// not followed by two hex digits fails (None).
-fn unescape(s: &[u8]) -> Option<String> {
-    let mut out = Vec::with_capacity(s.len());
-    let mut i = 0;
-    while let Some(&c) = s.get(i) {
-        match c {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = s
-                    .get(i + 1..i + 3)
-                    .and_then(|h| std::str::from_utf8(h).ok())
-                    .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())?;
-                out.push(hex);
-                i += 2;
-            }
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    Some(String::from_utf8_lossy(&out).into_owned())
-}
-
 /// Whether a POST's form fits where HAProxy's stats applet reads it: the
 /// request as HTX holds it (`htx_size`, the head's blocks and the body's
 /// data block, 8 bytes a block) must fit in the buffer less its reserve
@@ -219,10 +196,6 @@ pub fn form_fits(
     need <= room
 }
 
-/// HAProxy's LINESIZE: a form parameter (`key=value`) must fit in a
-/// buffer of this size with its terminating NUL.
-const LINESIZE: usize = 2048;
-
 /// stats_process_http_post: `b=#<iid>&s=<server>...&action=<action>`;
 /// the `st=` word of the redirect. `whole`: the body came whole (HAProxy
 /// answers EXCD when it does not fit in its buffer). As HAProxy, the
@@ -234,11 +207,7 @@ fn admin_action(core: &Core, body: &[u8], whole: bool) -> &'static str {
         return "EXCD";
     }
     let process: &Process = &core.shared;
-    let params: Vec<&[u8]> = if body.is_empty() {
-        Vec::new()
-    } else {
-        body.split(|&c| c == b'&').collect()
-    };
+    let params = form::params(body);
     let mut backend: Option<usize> = None;
     let mut action: Option<String> = None;
     // The first server parameter met before the backend and the action.
@@ -248,13 +217,10 @@ fn admin_action(core: &Core, body: &[u8], whole: bool) -> &'static str {
     while i > 0 {
         i -= 1;
         let Some(param) = params.get(i) else { break };
-        if param.len() + 1 > LINESIZE {
-            return "ERRP";
-        }
-        let mut kv = param.splitn(2, |&c| c == b'=');
-        let (k, v) = (kv.next().unwrap_or_default(), kv.next().unwrap_or_default());
-        let (Some(key), Some(value)) = (unescape(k), unescape(v)) else {
-            break;
+        let (key, value) = match form::param(param) {
+            Ok(kv) => kv,
+            Err(form::Bad::TooLong) => return "ERRP",
+            Err(form::Bad::Escape) => break,
         };
         match key.as_str() {
             "b" if backend.is_none() => {
@@ -561,8 +527,6 @@ fn html(process: &Process, conf: &PageConf, o: &super::Opts, admin: bool, rest: 
 
 #[cfg(test)]
 mod tests {
-    use super::unescape;
-
     #[test]
     fn a_form_fits_as_haproxy_measures_it() {
         use super::form_fits;
@@ -574,13 +538,5 @@ mod tests {
         // 20 more `X-Hnn: v` fields: 14863, not 14864.
         assert!(form_fits(233, 24, 14863, (16384, 1024)));
         assert!(!form_fits(233, 24, 14864, (16384, 1024)));
-    }
-
-    #[test]
-    fn form_values_are_unescaped() {
-        assert_eq!(unescape(b"%232+a").as_deref(), Some("#2 a"));
-        // HAProxy's url_decode fails on a bad escape.
-        assert_eq!(unescape(b"%2"), None);
-        assert_eq!(unescape(b"%zz"), None);
     }
 }

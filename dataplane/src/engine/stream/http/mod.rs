@@ -314,7 +314,8 @@ impl<'c> Session<'c> {
         if http.t_request.is_none() && http.status != 0 {
             add(Stat::Fe(fe, Fe::ReqTot), 1);
             st.tick(core.id, Obj::Fe(fe), FeRate::Req, core.shared.now_ms());
-            if http.status == 400 {
+            // h1_handle_parsing_error, _req_tout, _not_impl_err.
+            if matches!(http.status, 400 | 408 | 501) {
                 st.add_fe(core.id, fe, facts.listener_id, Fe::FailedReq, 1);
             }
         }

@@ -409,7 +409,12 @@ pub fn answer(reply: Reply, fh: &HttpPlan) -> Answer {
     let mut head = Head::new();
     let mut parser = HeadParser::new(Kind::Response(Method::Get), Options::default());
     let body = match parser.parse(&mut page, &mut head) {
-        Ok(Progress::Done(n)) => page.get(n..).unwrap_or_default().to_vec(),
+        Ok(Progress::Done(n)) => {
+            // The page goes through HTX in HAProxy (http_reply_message):
+            // its names reach the client lower-cased.
+            head.lowercase_names();
+            page.get(n..).unwrap_or_default().to_vec()
+        }
         _ => {
             // An errorfile that is not a response: HAProxy checked it at
             // start; send a bare status line.

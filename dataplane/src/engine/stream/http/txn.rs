@@ -117,7 +117,9 @@ impl<'c> Session<'c> {
                 Wait::Closed if first && !fh.ignore_probes => {
                     http.uniq_id = core.next_stream_id();
                     facts.termination = term(Cause::ClientAbort, Phase::Request);
-                    http.status = 400;
+                    // Sent to a client that only half-closed, as
+                    // HAProxy's h1_process does on a read0.
+                    self.reply_raw(400, &mut http).await;
                     self.finish(None, facts, &http, ready);
                     return Next::Close;
                 }
@@ -162,18 +164,23 @@ impl<'c> Session<'c> {
         let head_len = match head {
             Ok(n) => n,
             Err(end) => {
-                facts.bytes_in = cbuf.len() as u64;
+                // HAProxy's mux refuses the head before any stream: no
+                // byte counted (bin, %U), whatever the client sent.
+                facts.bytes_in = 0;
                 let (status, cause) = match end {
                     HeadEnd::Invalid(_) => (Some(400), Cause::Proxy),
                     HeadEnd::Timeout { .. } => (Some(408), Cause::ClientTimeout),
-                    HeadEnd::Closed { partial } | HeadEnd::Error { partial } => {
-                        if !partial && !first {
-                            // A keep-alive connection closed between
-                            // requests: nothing to say.
-                            return Next::Close;
-                        }
-                        (None, Cause::ClientAbort)
+                    HeadEnd::Closed { partial } | HeadEnd::Error { partial }
+                        if !partial && !first =>
+                    {
+                        // A keep-alive connection closed between
+                        // requests: nothing to say.
+                        return Next::Close;
                     }
+                    // A half-closed client still reads: HAProxy's
+                    // h1_process answers the read0 with its 400.
+                    HeadEnd::Closed { .. } => (Some(400), Cause::ClientAbort),
+                    HeadEnd::Error { .. } => (None, Cause::ClientAbort),
                 };
                 facts.termination = term(cause, Phase::Request);
                 self.cbuf = Some(cbuf);
@@ -1032,6 +1039,10 @@ impl<'c> Session<'c> {
                         Verdict::Continue => {}
                         Verdict::Reply(r) => {
                             *rs.log_level = tx.log_level.or(*rs.log_level);
+                            // HAProxy counted what came with the head
+                            // into its channel before the rule dropped it.
+                            res_bytes
+                                .set(res_bytes.get() + early_body(tx.res.as_deref(), sbuf.data()));
                             return Err(ResEnd::Rule(r));
                         }
                         // No engine action stops a response.
@@ -1438,11 +1449,12 @@ impl<'c> Session<'c> {
             .head
             .first(b"connection")
             .is_some_and(|v| v.eq_ignore_ascii_case(b"close"));
+        let n = ans.head.htx_size() + ans.body.len() as u64;
+        self.answer_connection(&mut ans.head);
         let mut out = std::mem::take(&mut self.res_out);
         out.clear();
         emit::head(&ans.head, &mut out);
         out.extend_from_slice(&ans.body);
-        let n = ans.head.htx_size() + ans.body.len() as u64;
         let write = async {
             let (r, v) = self.client.write_vec(out).await;
             (r, v)
@@ -1599,26 +1611,43 @@ impl<'c> Session<'c> {
             .and_then(|bh| bh.errors.get(&status))
             .or_else(|| self.fh.errors.get(&status))
             .cloned();
+        let mut head = Head::new();
         let (page, n) = match (custom, ringlb_proto::errors::message(status)) {
             (None, Some(m)) => {
-                let mut head = Head::new();
                 let body = ringlb_proto::errors::to_head(status, &mut head).unwrap_or_default();
                 if m.close {
                     head.push(b"connection", b"close");
                 }
+                let n = head.htx_size() + body.len() as u64;
+                self.answer_connection(&mut head);
                 let mut page = Vec::with_capacity(256);
                 emit::head(&head, &mut page);
                 page.extend_from_slice(body.as_bytes());
-                (page, head.htx_size() + body.len() as u64)
-            }
-            (Some(page), _) => {
-                let n = page_htx_size(&page);
                 (page, n)
             }
-            (None, None) => {
-                let page = self.fh.error_page(status);
-                let n = page_htx_size(&page);
-                (page, n)
+            (custom, _) => {
+                // An errorfile goes through HTX too: its names reach the
+                // client lower-cased, the mux's Connection after them.
+                let mut page = custom.unwrap_or_else(|| self.fh.error_page(status));
+                let mut p = HeadParser::new(Kind::Response(Method::Get), Options::default());
+                match p.parse(&mut page, &mut head) {
+                    Ok(ringlb_proto::h1::head::Progress::Done(hn)) => {
+                        let body = page.get(hn..).unwrap_or_default();
+                        let n = head.htx_size() + body.len() as u64;
+                        head.lowercase_names();
+                        self.answer_connection(&mut head);
+                        let mut out = Vec::with_capacity(page.len() + 32);
+                        emit::head(&head, &mut out);
+                        out.extend_from_slice(body);
+                        (out, n)
+                    }
+                    // Not a response: sent as it is (HAProxy checked it
+                    // at start).
+                    _ => {
+                        let n = page.len() as u64;
+                        (page, n)
+                    }
+                }
             }
         };
         let write = async { self.client.write_vec(page).await.0 };
@@ -1630,6 +1659,24 @@ impl<'c> Session<'c> {
             return true;
         }
         false
+    }
+
+    /// The Connection header HAProxy's H1 mux adds to an answer of the
+    /// proxy, from what the client asked (its request's version and
+    /// Connection, `option httpclose`), whether or not the proxy then
+    /// closes: `close` to an HTTP/1.0 request, `keep-alive` to one that
+    /// asked for it. Not counted in the log's bytes (the mux adds it past
+    /// HTX). A header the page or the rules set stays.
+    fn answer_connection(&self, head: &mut Head) {
+        if head.first(b"connection").is_some() {
+            return;
+        }
+        let want = h1conn::client_after_request(&self.req, Want::KeepAlive, false);
+        let want =
+            h1conn::client_for_response(head, self.req.method, want, self.fh.conn_mode, false);
+        if let Some(v) = h1conn::response_connection(head, &self.req, want) {
+            head.push(b"connection", v.as_bytes());
+        }
     }
 
     /// An answer of HAProxy's mux, before any stream (a refused head, a
@@ -1762,14 +1809,33 @@ const IDLE_FLOOR: usize = 8;
 /// 1).
 const INTERIM_100_HTX: u64 = 40;
 
-/// A raw page's size as HAProxy's HTX holds it (its head and body).
-fn page_htx_size(page: &[u8]) -> u64 {
-    let mut raw = page.to_vec();
-    let mut head = Head::new();
-    let mut p = HeadParser::new(Kind::Response(Method::Get), Options::default());
-    match p.parse(&mut raw, &mut head) {
-        Ok(ringlb_proto::h1::head::Progress::Done(n)) => head.htx_size() + (raw.len() - n) as u64,
-        _ => raw.len() as u64,
+/// The body bytes of response `res` already read with its head (`read`,
+/// what is buffered), as HAProxy's channel holds them in HTX: no more
+/// than the Content-Length; a chunked body's data without its framing,
+/// and one byte for its end (the EOT block) when it came. Trailer fields
+/// are counted as that one byte (HAProxy counts their HTX size).
+fn early_body(res: Option<&Head>, read: &[u8]) -> u64 {
+    let len = read.len() as u64;
+    match res.map(|r| r.body) {
+        Some(Body::Length(n)) => len.min(n),
+        Some(Body::UntilClose) => len,
+        Some(Body::Chunked) => {
+            use ringlb_proto::h1::chunked::{Decoder, Step};
+            let mut dec = Decoder::new(read.len());
+            let (mut at, mut data) = (0, 0u64);
+            loop {
+                match dec.step(read.get(at..).unwrap_or_default()) {
+                    Ok(Step::Data(n)) => {
+                        at += n;
+                        data += n as u64;
+                    }
+                    Ok(Step::Framing(n)) => at += n,
+                    Ok(Step::End(_)) => return data + 1,
+                    Ok(Step::NeedMore) | Err(_) => return data,
+                }
+            }
+        }
+        _ => 0,
     }
 }
 
