@@ -277,20 +277,16 @@ pub struct ServerPlan {
     pub user_timeout: Option<Duration>,
     /// `tfo`: TCP Fast Open (TCP_FASTOPEN_CONNECT: the SYN carries the
     /// first data).
-    pub tfo: bool,
+    pub tfo: std::sync::atomic::AtomicBool,
     /// `minconn`: with `fullconn`, the dynamic limit (0: `maxconn` alone).
     /// (Lone atomics, as `add server` sets a spare slot's.)
     pub minconn: std::sync::atomic::AtomicU32,
     /// `maxqueue`: the most streams waiting in this server's queue (0: no
     /// limit).
     pub maxqueue: std::sync::atomic::AtomicU32,
-    /// `pool-max-conn`: idle connections kept for reuse (None: no limit;
-    /// 0: none).
-    pub pool_max_conn: Option<usize>,
-    /// `pool-purge-delay` (default 5s; zero: no idle connection kept).
-    pub pool_purge_delay: Duration,
-    /// `pool-low-conn`: idle connections kept above the estimated need.
-    pub pool_low_conn: usize,
+    /// `pool-max-conn`, `pool-purge-delay`, `pool-low-conn` (an added
+    /// server sets them at run time).
+    pub pool: PoolSettings,
     /// `max-reuse`: the times a connection is reused (None: no limit).
     pub max_reuse: Option<u32>,
     /// `cookie <value>`: the persistence cookie value naming it.
@@ -340,7 +336,60 @@ fn dynamic_weights(px: &Proxy) -> bool {
     }
 }
 
+/// A server's idle connection pool settings, which `add server` sets at
+/// run time: lone atomics, read with a relaxed load where a plain field
+/// was.
+#[derive(Debug)]
+pub struct PoolSettings {
+    /// `pool-max-conn` (usize::MAX: no limit).
+    max: std::sync::atomic::AtomicUsize,
+    /// `pool-purge-delay` in ms (zero: no idle connection kept).
+    purge_ms: std::sync::atomic::AtomicU64,
+    /// `pool-low-conn`: idle connections kept above the estimated need.
+    low: std::sync::atomic::AtomicUsize,
+}
+
+impl PoolSettings {
+    pub fn new(max: Option<usize>, purge: Duration, low: usize) -> PoolSettings {
+        let p = PoolSettings {
+            max: usize::MAX.into(),
+            purge_ms: 0.into(),
+            low: 0.into(),
+        };
+        p.set(max, purge, low);
+        p
+    }
+
+    pub fn set(&self, max: Option<usize>, purge: Duration, low: usize) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.max.store(max.unwrap_or(usize::MAX), Relaxed);
+        self.purge_ms.store(
+            u64::try_from(purge.as_millis()).unwrap_or(u64::MAX),
+            Relaxed,
+        );
+        self.low.store(low, Relaxed);
+    }
+
+    /// Idle connections kept for reuse (None: no limit; 0: none).
+    pub fn max(&self) -> Option<usize> {
+        Some(self.max.load(std::sync::atomic::Ordering::Relaxed)).filter(|m| *m != usize::MAX)
+    }
+
+    pub fn purge_delay(&self) -> Duration {
+        Duration::from_millis(self.purge_ms.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    pub fn low(&self) -> usize {
+        self.low.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
 impl ServerPlan {
+    /// `tfo`: TCP Fast Open on its connections.
+    pub fn tfo(&self) -> bool {
+        self.tfo.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Its name, address and id now (see [`ServerConf`]).
     pub fn conf(&self) -> arc_swap::Guard<std::sync::Arc<ServerConf>> {
         self.conf.load()
@@ -388,12 +437,10 @@ impl ServerPlan {
             weights: Weights::new(1, 0, dynamic),
             source: None,
             user_timeout: None,
-            tfo: false,
+            tfo: false.into(),
             minconn: 0.into(),
             maxqueue: 0.into(),
-            pool_max_conn: None,
-            pool_purge_delay: Duration::from_secs(5),
-            pool_low_conn: 0,
+            pool: PoolSettings::new(None, Duration::from_secs(5), 0),
             max_reuse: None,
             cookie: None,
             conns: Counter::default(),
@@ -1030,16 +1077,17 @@ fn backend_plan(px: &Proxy, cfg: &Config) -> Result<BackendPlan, String> {
                 None => None,
             },
             user_timeout: o.tcp_ut,
-            tfo: o.tfo.unwrap_or(false),
+            tfo: o.tfo.unwrap_or(false).into(),
             minconn: o.minconn.unwrap_or(0).into(),
             maxqueue: o.maxqueue.unwrap_or(0).into(),
-            pool_max_conn: o.pool_max_conn.and_then(|n| usize::try_from(n).ok()),
-            pool_purge_delay: o.pool_purge_delay.unwrap_or(Duration::from_secs(5)),
-            // HAProxy stores atoi's value in an unsigned int: a negative
-            // one keeps every idle connection the other bounds allow.
-            pool_low_conn: o
-                .pool_low_conn
-                .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX)),
+            pool: PoolSettings::new(
+                o.pool_max_conn.and_then(|n| usize::try_from(n).ok()),
+                o.pool_purge_delay.unwrap_or(Duration::from_secs(5)),
+                // HAProxy stores atoi's value in an unsigned int: a negative
+                // one keeps every idle connection the other bounds allow.
+                o.pool_low_conn
+                    .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX)),
+            ),
             // -1 (or any negative value): no limit.
             max_reuse: o.max_reuse.and_then(|n| u32::try_from(n).ok()),
             cookie,
@@ -1449,9 +1497,9 @@ pub(crate) mod tests {
         );
         let s = &p.backends[0].servers;
         assert_eq!(s[0].user_timeout, Some(std::time::Duration::from_secs(20)));
-        assert!(s[0].tfo);
+        assert!(s[0].tfo());
         assert_eq!(s[1].user_timeout, Some(std::time::Duration::from_secs(3)));
-        assert!(!s[1].tfo);
+        assert!(!s[1].tfo());
     }
 
     /// `no-<option>` on a server undoes the `default-server` setting, also
@@ -1463,7 +1511,10 @@ pub(crate) mod tests {
              backend be\n    default-server backup tfo\n    server a 127.0.0.1:1 no-backup no-tfo\n    server b 127.0.0.1:2\n",
         );
         let s = &p.backends[0].servers;
-        assert!(!s[0].is_backup() && !s[0].tfo, "server a undoes both");
-        assert!(s[1].is_backup() && s[1].tfo, "server b keeps the defaults");
+        assert!(!s[0].is_backup() && !s[0].tfo(), "server a undoes both");
+        assert!(
+            s[1].is_backup() && s[1].tfo(),
+            "server b keeps the defaults"
+        );
     }
 }

@@ -689,3 +689,81 @@ fn dynsrv_idle_connections_do_not_outlive_the_address() {
         }
     }
 }
+
+/// `add server` with `pool-max-conn`, `pool-purge-delay`, `pool-low-conn`
+/// and `tfo`: haproxy 2.6's refusals word for word, and the effect on
+/// reuse on both proxies: an added server with `pool-max-conn 0` keeps no
+/// idle connection (each request opens one), one with `pool-max-conn -1`
+/// reuses its connection; `show servers conn` shows what was given.
+#[test]
+fn dynsrv_pool_keywords_on_an_added_server() {
+    let mut seen = Vec::new();
+    for (name, program) in programs("dynsrv_pool_keywords_on_an_added_server") {
+        let a = tagged_http("A");
+        let k = tagged_http("K");
+        let r = tagged_http("R");
+        let dir = TempDir::new("dynsrv-pool");
+        let d = dir.0.display();
+        let cfg = format!(
+            "global\n    nbthread 1\n    stats socket {d}/admin.sock level admin\n\
+             defaults\n    mode http\n    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\n    http-reuse always\n\
+             frontend fe\n    bind fd@3\n    default_backend be\n\
+             backend be\n    server s1 {}\n",
+            a.addr
+        );
+        let p = start(name, &program, &cfg);
+        let admin = format!("{d}/admin.sock");
+        wait_for(&admin);
+        let x = a.addr;
+        let mut got: Vec<String> = [
+            format!("add server be/e {x} pool-max-conn"),
+            format!("add server be/e {x} pool-max-conn -2"),
+            format!("add server be/e {x} pool-purge-delay"),
+            format!("add server be/e {x} pool-purge-delay x"),
+            format!("add server be/e {x} pool-purge-delay 99999999999"),
+            format!("add server be/e {x} pool-low-conn"),
+            format!("add server be/k {} pool-max-conn 0 tfo", k.addr),
+            format!(
+                "add server be/r {} pool-max-conn -1 pool-purge-delay 4s pool-low-conn 2 no-tfo",
+                r.addr
+            ),
+            "enable server be/k; disable server be/s1".to_string(),
+        ]
+        .iter()
+        .map(|c| ask(&admin, c))
+        .collect();
+        let get = || {
+            let mut c = p.connect();
+            c.write_all(b"GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+                .unwrap();
+            let mut out = String::new();
+            c.read_to_string(&mut out).unwrap();
+            out.rsplit("\r\n\r\n").next().unwrap_or("").to_string()
+        };
+        assert_eq!((get(), get()), ("K".into(), "K".into()), "{name}");
+        assert_eq!(k.count(), 2, "{name}: pool-max-conn 0 kept a connection");
+        ask(&admin, "enable server be/r; disable server be/k");
+        assert_eq!((get(), get()), ("R".into(), "R".into()), "{name}");
+        assert_eq!(r.count(), 1, "{name}: pool-max-conn -1 did not reuse");
+        // be/r's purge_delay and idle_lim columns.
+        let conn = ask(&admin, "show servers conn be");
+        let row: Vec<&str> = conn
+            .lines()
+            .find(|l| l.starts_with("be/r "))
+            .unwrap_or("")
+            .split(' ')
+            .collect();
+        got.push(format!("{:?} {:?}", row.get(5), row.get(11)));
+        seen.push((name, got));
+    }
+    let Some((_, ours)) = seen.iter().find(|s| s.0 == "ringlb") else {
+        panic!("ringlb did not run");
+    };
+    assert_eq!(ours[8], "\n\n");
+    assert_eq!(ours[9], "Some(\"4000\") Some(\"-1\")");
+    if let Some((_, theirs)) = seen.iter().find(|s| s.0 == "haproxy") {
+        for (i, (a, b)) in ours.iter().zip(theirs).enumerate() {
+            assert_eq!(a, b, "answer {i} differs");
+        }
+    }
+}

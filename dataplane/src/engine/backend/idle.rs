@@ -258,7 +258,7 @@ pub async fn purge_loop(core: std::rc::Rc<crate::engine::runtime::Core>) {
         plan.backends
             .get(b)
             .and_then(|be| be.servers.get(s))
-            .map_or(Duration::from_secs(5), |s| s.pool_purge_delay)
+            .map_or(Duration::from_secs(5), |s| s.pool.purge_delay())
     };
     // While nothing is idle, a look every quarter of the shortest delay:
     // a connection put idle meanwhile is purged at most that late.
@@ -266,7 +266,7 @@ pub async fn purge_loop(core: std::rc::Rc<crate::engine::runtime::Core>) {
         .backends
         .iter()
         .flat_map(|b| b.servers.iter())
-        .map(|s| s.pool_purge_delay)
+        .map(|s| s.pool.purge_delay())
         .filter(|d| !d.is_zero())
         .min();
     let Some(shortest) = shortest else { return };

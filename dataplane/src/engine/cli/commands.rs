@@ -998,16 +998,14 @@ fn show_servers_conn(c: &mut Ctx<'_>) -> Reply {
                 crate::engine::plan::ServerAddr::SamePort(ip)
                 | crate::engine::plan::ServerAddr::PortOffset(ip, _) => (ip.to_string(), 0),
             };
-            let idle_lim = sv
-                .pool_max_conn
-                .map_or(-1, |n| i64::try_from(n).unwrap_or(-1));
+            let idle_lim = sv.pool.max().map_or(-1, |n| i64::try_from(n).unwrap_or(-1));
             let _ = write!(
                 out,
                 "{}/{} {be_id}/{} {addr} {port} - {} {} 0 0 0 0 {idle_lim} 0",
                 be.name,
                 sv.conf().name,
                 sv.conf().id,
-                sv.pool_purge_delay.as_millis(),
+                sv.pool.purge_delay().as_millis(),
                 sv.conns.get(),
             );
             for _ in 0..cores {

@@ -321,15 +321,11 @@ const NOT_DYNAMIC: &[&str] = &[
 /// yet (each would need its setting to become changeable per slot).
 const NOT_YET: &[&str] = &[
     "ws",
-    "pool-low-conn",
-    "pool-max-conn",
-    "pool-purge-delay",
     "proto",
     "proxy-v2-options",
     "send-proxy",
     "send-proxy-v2",
     "source",
-    "tfo",
     "track",
     "usesrc",
     "check-proto",
@@ -398,6 +394,13 @@ struct NewServer {
     backup: bool,
     maxqueue: u32,
     minconn: u32,
+    /// `tfo`.
+    tfo: bool,
+    /// `pool-max-conn` (Some(None): -1, no limit), `pool-purge-delay`,
+    /// `pool-low-conn`; unset: HAProxy's documented defaults.
+    pool_max_conn: Option<Option<usize>>,
+    pool_purge_delay: Option<Duration>,
+    pool_low_conn: Option<usize>,
     /// `on-marked-down shutdown-sessions`, `on-marked-up
     /// shutdown-backup-sessions`.
     shutdown_down: bool,
@@ -476,6 +479,34 @@ fn count(kw: &str, val: &str) -> Result<u32, String> {
         .ok()
         .filter(|n| *n > 0)
         .ok_or_else(|| format!("'{kw}' has to be > 0..\n"))
+}
+
+/// A C long stored in an int: its low 32 bits, signed.
+fn as_int(v: i64) -> i32 {
+    let low = v.rem_euclid(1 << 32);
+    i32::try_from(if low >= 1 << 31 { low - (1 << 32) } else { low }).unwrap_or(0)
+}
+
+/// srv_parse_pool_purge_delay: a delay (0 allowed), HAProxy's words.
+fn purge_delay(val: &str) -> Result<Duration, String> {
+    use ringlb_config::units::{parse_duration, TimeUnit};
+    const KW: &str = "pool-purge-delay";
+    if val.is_empty() {
+        return Err(format!("'{KW}' expects <value> as argument..\n"));
+    }
+    match parse_duration(val, TimeUnit::Millis) {
+        Ok(d) if d > Duration::from_millis(2_147_483_647) => Err(format!(
+            "timer overflow in argument '{val}' to '{KW}' (maximum value is 2147483647 ms or ~24.8 days).\n"
+        )),
+        Ok(d) => Ok(d),
+        Err(e) if e.starts_with("timer overflow") || e.contains("too large") => Err(format!(
+            "timer overflow in argument '{val}' to '{KW}' (maximum value is 2147483647 ms or ~24.8 days).\n"
+        )),
+        Err(_) => {
+            let c = val.chars().find(|c| !c.is_ascii_digit()).unwrap_or(' ');
+            Err(format!("unexpected character '{c}' in argument to <{KW}>..\n"))
+        }
+    }
 }
 
 /// atol: leading blanks, a sign, digits; 0 when none.
@@ -680,6 +711,31 @@ fn parse_new(
                 n.maxqueue = u32::try_from(atol(val)).unwrap_or(0);
                 i += 2;
             }
+            "tfo" => {
+                n.tfo = true;
+                i += 1;
+            }
+            "pool-max-conn" | "pool-low-conn" if val.is_empty() => {
+                return Err(format!("'{kw}' expects <value> as argument..\n"));
+            }
+            // srv_parse_pool_max_conn: atol into an int.
+            "pool-max-conn" => {
+                let v = as_int(atol(val));
+                if v < -1 {
+                    return Err("'pool-max-conn' must be >= -1.\n".into());
+                }
+                n.pool_max_conn = Some(usize::try_from(v).ok());
+                i += 2;
+            }
+            // srv_parse_pool_low_conn: atol into an unsigned int.
+            "pool-low-conn" => {
+                n.pool_low_conn = Some(usize::try_from(as_int(atol(val)) as u32).unwrap_or(0));
+                i += 2;
+            }
+            "pool-purge-delay" => {
+                n.pool_purge_delay = Some(purge_delay(val)?);
+                i += 2;
+            }
             "minconn" => {
                 n.minconn = u32::try_from(atol(val)).unwrap_or(0);
                 i += 2;
@@ -776,7 +832,11 @@ fn parse_new(
                 i += 1;
             }
             // Already what an added server is.
-            "no-send-proxy" | "no-send-proxy-v2" | "no-tfo" => i += 1,
+            "no-send-proxy" | "no-send-proxy-v2" => i += 1,
+            "no-tfo" => {
+                n.tfo = false;
+                i += 1;
+            }
             k if NOT_DYNAMIC.contains(&k) => {
                 return Err(format!("'{k}' option is not accepted for dynamic server\n"));
             }
@@ -926,6 +986,14 @@ pub fn add_server(core: Rc<Core>, _: Rc<Static>, args: Vec<String>) -> Later {
         };
         sv.backup.store(new.backup, Ordering::Relaxed);
         sv.maxqueue.store(new.maxqueue, Ordering::Relaxed);
+        sv.tfo.store(new.tfo, Ordering::Relaxed);
+        // A reused slot starts from HAProxy's documented defaults (-1, 5s,
+        // 0) unless the line says otherwise.
+        sv.pool.set(
+            new.pool_max_conn.unwrap_or(None),
+            new.pool_purge_delay.unwrap_or(Duration::from_secs(5)),
+            new.pool_low_conn.unwrap_or(0),
+        );
         sv.weights.set_slowstart(new.slowstart);
         // srv_minmax_conn_apply: a minconn above maxconn becomes maxconn;
         // a maxconn alone is the minconn too.
@@ -1157,9 +1225,13 @@ pub fn help() -> Reply {
         "on-error",
         "on-marked-down",
         "on-marked-up",
+        "pool-low-conn",
+        "pool-max-conn",
+        "pool-purge-delay",
         "port",
         "rise",
         "slowstart",
+        "tfo",
         "weight",
     ] {
         out.push_str(kw);

@@ -45,7 +45,7 @@ async fn connect_from(
     if let Some(ut) = srv.user_timeout {
         let _ = socket2::SockRef::from(&sock).set_tcp_user_timeout(Some(ut));
     }
-    if srv.tfo {
+    if srv.tfo() {
         let _ = nix::sys::socket::setsockopt(
             &sock,
             nix::sys::socket::sockopt::TcpFastOpenConnect,
@@ -711,12 +711,10 @@ mod tests {
             weights: crate::engine::backend::server::Weights::new(1, 0, true),
             source: None,
             user_timeout,
-            tfo,
+            tfo: tfo.into(),
             minconn: 0.into(),
             maxqueue: 0.into(),
-            pool_max_conn: None,
-            pool_purge_delay: Duration::from_secs(5),
-            pool_low_conn: 0,
+            pool: crate::engine::plan::PoolSettings::new(None, Duration::from_secs(5), 0),
             max_reuse: None,
             cookie: None,
             conns: Counter::default(),

@@ -700,7 +700,7 @@ fn sv_row(
         r.u32(f::SLIM, CLP, u64::from(state.maxconn));
     }
     r.u32(f::SRV_ICUR, MGP, 0);
-    if let Some(m) = srv.pool_max_conn {
+    if let Some(m) = srv.pool.max() {
         r.u32(f::SRV_ILIM, CLP, m as u64);
     }
     r.u64(f::STOT, MCP, c(Be::SessTot));

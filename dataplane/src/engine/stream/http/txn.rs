@@ -844,15 +844,11 @@ impl<'c> Session<'c> {
             // a floor: without a bound, `http-reuse safe` would keep one
             // per client (each first request opens one).
             let limits = crate::engine::backend::idle::Limits {
-                max: s.pool_max_conn,
-                low: s.pool_low_conn,
-                purge_delay: s.pool_purge_delay,
+                max: s.pool.max(),
+                low: s.pool.low(),
+                purge_delay: s.pool.purge_delay(),
             };
-            let cap = core
-                .live
-                .get()
-                .max(IDLE_FLOOR)
-                .saturating_add(s.pool_low_conn);
+            let cap = core.live.get().max(IDLE_FLOOR).saturating_add(s.pool.low());
             core.idle.put(be_idx, srv_idx, idle, limits, cap);
         } else {
             drop(idle);
