@@ -767,3 +767,44 @@ fn dynsrv_pool_keywords_on_an_added_server() {
         }
     }
 }
+
+/// `add server` and `del server` print haproxy 2.6's notices on stderr
+/// (`CLI : 'server be/x' : New server registered.`, `CLI : Server
+/// deleted.`), on both proxies. haproxy heads a line with `CLI : ` only
+/// when the thread writing it last ran a CLI command: the test takes the
+/// line without it.
+#[test]
+fn dynsrv_add_and_del_notices_on_stderr() {
+    for (name, program) in programs("dynsrv_add_and_del_notices_on_stderr") {
+        let be = Backend::echo();
+        let dir = TempDir::new("dynsrv-notice");
+        let d = dir.0.display();
+        let cfg = format!(
+            "global\n    stats socket {d}/admin.sock level admin\n\
+             defaults\n    mode tcp\n    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\n\
+             frontend fe\n    bind fd@3\n    default_backend be\n\
+             backend be\n    server s1 {}\n",
+            be.addr
+        );
+        let p = start(name, &program, &cfg);
+        let admin = format!("{d}/admin.sock");
+        wait_for(&admin);
+        ask(&admin, &format!("add server be/x {}", be.addr));
+        ask(&admin, "del server be/x");
+        let want = ["'server be/x' : New server registered.", "Server deleted."];
+        let mut seen = Vec::new();
+        let end = Instant::now() + Duration::from_secs(5);
+        while seen.len() < want.len() {
+            assert!(Instant::now() < end, "{name}: notices {seen:?}");
+            for l in p.stderr_so_far() {
+                if l.starts_with("[NOTICE]") && (l.contains("New server") || l.contains("deleted"))
+                {
+                    let text = l.split_once(") : ").map_or(l.as_str(), |x| x.1);
+                    seen.push(text.trim_start_matches("CLI : ").to_string());
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(seen, want, "{name}");
+    }
+}

@@ -1079,6 +1079,11 @@ pub fn add_server(core: Rc<Core>, _: Rc<Static>, args: Vec<String>) -> Later {
             // (docs/differences.md).
             shared.bring_up(b, s);
         }
+        // HAProxy's ha_notice, from the CLI's context.
+        crate::stderr_line!(
+            "[NOTICE]   ({}) : CLI : 'server {bname}/{sname}' : New server registered.",
+            std::process::id()
+        );
         Reply::info("New server registered.\n")
     })
 }
@@ -1172,6 +1177,10 @@ pub fn del_server(core: Rc<Core>, _: Rc<Static>, args: Vec<String>) -> Later {
                 probes: None,
             }));
         }
+        crate::stderr_line!(
+            "[NOTICE]   ({}) : CLI : Server deleted.",
+            std::process::id()
+        );
         Reply::info("Server deleted.")
     })
 }
