@@ -331,11 +331,19 @@ fn mariadb(bin: &Path, install_db: &Path, port: u16) -> Daemon {
     let dir = TempDir::new("mysql");
     let data = dir.0.join("data");
     let root = nix::unistd::geteuid().is_root();
+    // Its temporary tables in its own directory, not /tmp: a failed CI
+    // run saw the install lose one there ("Could not remove temporary
+    // table: '/tmp/#sql-temptable-...', error: 2", then "Unknown table
+    // 'mysql.tmp_user_sys'").
+    let tmp = dir.0.join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    std::fs::set_permissions(&tmp, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
     let t0 = Instant::now();
     let mut install = Command::new(install_db);
     install
         .arg("--no-defaults")
         .arg(format!("--datadir={}", data.display()))
+        .arg(format!("--tmpdir={}", tmp.display()))
         .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
         .arg("--skip-name-resolve")
         // A 4MB redo log, not 96MB: a fifth of the disk writes.
@@ -361,6 +369,7 @@ fn mariadb(bin: &Path, install_db: &Path, port: u16) -> Daemon {
     let mut cmd = Command::new(bin);
     cmd.arg("--no-defaults")
         .arg(format!("--datadir={}", data.display()))
+        .arg(format!("--tmpdir={}", tmp.display()))
         .arg(format!("--port={port}"))
         .arg("--bind-address=127.0.0.1")
         .arg(format!("--socket={}", dir.0.join("sock").display()))
