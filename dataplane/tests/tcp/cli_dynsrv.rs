@@ -331,14 +331,23 @@ fn dynsrv_del_server_waits_for_the_connections_to_drain() {
         ask(&admin, "wait 200ms srv-removable be/s2"),
         "Wait delay expired. Server still has connections attached to it, cannot remove it.\n\n"
     );
+    // The wait is sent before the connection goes (an event, not a sleep):
+    // its answer comes when the last connection closes.
+    let (sent_tx, sent) = std::sync::mpsc::channel();
     let waiter = {
         let admin = admin.clone();
         std::thread::spawn(move || {
             let t = Instant::now();
-            (ask(&admin, "wait 5s srv-removable be/s2"), t.elapsed())
+            let mut c = std::os::unix::net::UnixStream::connect(&admin).unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            c.write_all(b"wait 5s srv-removable be/s2\n").unwrap();
+            sent_tx.send(()).unwrap();
+            let mut out = String::new();
+            c.read_to_string(&mut out).unwrap();
+            (out, t.elapsed())
         })
     };
-    std::thread::sleep(Duration::from_millis(300));
+    sent.recv_timeout(Duration::from_secs(10)).unwrap();
     drop(held);
     let (answer, took) = waiter.join().unwrap();
     assert_eq!(answer, "Done.\n\n");
