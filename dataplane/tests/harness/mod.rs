@@ -1119,14 +1119,27 @@ pub fn wait_signal_ready(pid: u32, signal: nix::sys::signal::Signal) {
     }
 }
 
-/// One request line to the runtime API on UNIX socket `sock`, waiting
-/// (within the deadline) for the socket to answer; the whole answer, read
-/// until the proxy closes (one-shot mode).
+/// One request line to the runtime API on `sock` (a UNIX socket path, or
+/// a TCP `host:port`), waiting (within the deadline) for the socket to
+/// answer; the whole answer, read until the proxy closes (one-shot mode).
 #[allow(dead_code)]
 pub fn cli_ask(sock: &str, line: &str) -> String {
+    trait ReadWrite: std::io::Read + std::io::Write {}
+    impl<T: std::io::Read + std::io::Write> ReadWrite for T {}
     let end = Instant::now() + DEADLINE;
-    let mut s = loop {
-        match std::os::unix::net::UnixStream::connect(sock) {
+    let mut s: Box<dyn ReadWrite> = loop {
+        let r: std::io::Result<Box<dyn ReadWrite>> = if sock.starts_with('/') {
+            std::os::unix::net::UnixStream::connect(sock).and_then(|s| {
+                s.set_read_timeout(Some(DEADLINE))?;
+                Ok(Box::new(s) as Box<dyn ReadWrite>)
+            })
+        } else {
+            TcpStream::connect(sock).and_then(|s| {
+                s.set_read_timeout(Some(DEADLINE))?;
+                Ok(Box::new(s) as Box<dyn ReadWrite>)
+            })
+        };
+        match r {
             Ok(s) => break s,
             Err(e) => {
                 assert!(Instant::now() < end, "{sock}: {e}");
@@ -1134,7 +1147,6 @@ pub fn cli_ask(sock: &str, line: &str) -> String {
             }
         }
     };
-    s.set_read_timeout(Some(DEADLINE)).unwrap();
     s.write_all(format!("{line}\n").as_bytes()).unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();

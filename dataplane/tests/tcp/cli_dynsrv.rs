@@ -10,19 +10,8 @@ use crate::harness::{held_port, programs, start, Backend, Proxy, TempDir};
 /// Send one request line (UNIX path or TCP address), read the answer
 /// until the proxy closes.
 fn ask(sock: &str, line: &str) -> String {
-    let mut s: Box<dyn ReadWrite> = if sock.starts_with('/') {
-        Box::new(std::os::unix::net::UnixStream::connect(sock).unwrap())
-    } else {
-        Box::new(std::net::TcpStream::connect(sock).unwrap())
-    };
-    s.write_all(format!("{line}\n").as_bytes()).unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
+    crate::harness::cli_ask(sock, line)
 }
-
-trait ReadWrite: Read + Write {}
-impl<T: Read + Write> ReadWrite for T {}
 
 fn wait_for(path: &str) {
     let t = Instant::now();

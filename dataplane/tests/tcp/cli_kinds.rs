@@ -5,42 +5,13 @@
 //! a change made over TCP reaches the traffic.
 
 use std::io::{Read, Write};
-use std::time::{Duration, Instant};
 
 use crate::harness::{held_port, programs, start, Backend, TempDir};
 
-/// One request line over a UNIX path or a TCP `host:port`, read to the
-/// close (one-shot mode), within a deadline.
+/// One request line over a UNIX path or a TCP `host:port`.
 fn ask(sock: &str, line: &str) -> String {
-    let end = Instant::now() + Duration::from_secs(10);
-    let mut s: Box<dyn ReadWrite> = loop {
-        let r: std::io::Result<Box<dyn ReadWrite>> = if sock.starts_with('/') {
-            std::os::unix::net::UnixStream::connect(sock).map(|s| {
-                s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-                Box::new(s) as Box<dyn ReadWrite>
-            })
-        } else {
-            std::net::TcpStream::connect(sock).map(|s| {
-                s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-                Box::new(s) as Box<dyn ReadWrite>
-            })
-        };
-        match r {
-            Ok(s) => break s,
-            Err(e) => {
-                assert!(Instant::now() < end, "{sock}: {e}");
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-    };
-    s.write_all(format!("{line}\n").as_bytes()).unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
+    crate::harness::cli_ask(sock, line)
 }
-
-trait ReadWrite: Read + Write {}
-impl<T: Read + Write> ReadWrite for T {}
 
 /// How an answer is compared.
 #[derive(Clone, Copy)]
