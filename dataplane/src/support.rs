@@ -71,6 +71,10 @@ pub const UNSUPPORTED: &[Unsupported] = &[
         why: "accept-proxy, accept-netscaler-cip and send-proxy* are not implemented yet",
     },
     Unsupported {
+        key: "mux protocol",
+        why: "ringlb speaks HTTP/1 only: the HTTP/2, FastCGI and QUIC muxes (bind 'proto h2|quic', server 'proto h2|fcgi', 'ws h2', 'check-proto h2') are not implemented yet",
+    },
+    Unsupported {
         key: "server socks4",
         why: "connecting through a SOCKS4 proxy is not implemented yet; ringlb would connect to the server directly",
     },
@@ -454,6 +458,9 @@ fn proxy_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
         if b.opts.namespace.is_some() {
             out.push(diag("network namespaces", &b.loc));
         }
+        if let Some(p) = b.opts.proto.as_deref().filter(|p| !mux_served(p)) {
+            out.push(diag_named("mux protocol", &b.loc, &format!("proto {p}")));
+        }
         if b.addrs.iter().any(|a| {
             matches!(
                 a,
@@ -500,6 +507,9 @@ fn proxy_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
             out.push(diag("proxy protocol", &s.loc));
         }
         server_other_checks(px, &o.other, out);
+        if let Some(p) = o.proto.as_deref().filter(|p| !mux_served(p)) {
+            out.push(diag_named("mux protocol", &s.loc, &format!("proto {p}")));
+        }
         // UNIX stream servers are supported; abstract, socketpair, fd and
         // datagram server addresses are not.
         if matches!(
@@ -681,6 +691,15 @@ fn server_other_checks(px: &Proxy, other: &[Directive], out: &mut Vec<Diagnostic
     if let Some(d) = other_opt(other, "namespace") {
         out.push(diag("network namespaces", &d.loc));
     }
+    // `ws auto` follows `proto`, which is HTTP/1 when it runs.
+    for kw in ["ws", "check-proto"] {
+        if let Some(d) = other_opt(other, kw) {
+            let v = d.args.first().map_or("", String::as_str);
+            if !(mux_served(v) || kw == "ws" && v == "auto") {
+                out.push(diag_named("mux protocol", &d.loc, &format!("{kw} {v}")));
+            }
+        }
+    }
     // Each of these makes HAProxy send a PROXY protocol header (or TLVs in
     // it).
     if let Some(d) = [
@@ -699,6 +718,13 @@ fn server_other_checks(px: &Proxy, other: &[Directive], out: &mut Vec<Diagnostic
             out.push(diag("server hash-key", &d.loc));
         }
     }
+}
+
+/// A mux protocol name (`proto`, `ws`, `check-proto`) that is the one
+/// ringlb speaks anyway: `h1` in HTTP mode, `none` (the pass-through) in
+/// TCP mode. The config parser refuses a name the proxy's mode cannot use.
+fn mux_served(name: &str) -> bool {
+    matches!(name, "h1" | "none")
 }
 
 /// Log targets the log sender cannot open (log/sender.rs `Output::open`),

@@ -340,3 +340,49 @@ fn the_prometheus_exporter_runs_and_other_services_are_named() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// ringlb speaks HTTP/1 to clients, servers and checks: a mux protocol
+/// name that is the one it speaks anyway passes, any other (HTTP/2,
+/// FastCGI, QUIC) is refused at its line instead of being ignored (an
+/// h2-only server would get HTTP/1 requests).
+#[test]
+fn mux_protocols_other_than_http1_are_named() {
+    let ringlb = Path::new(env!("CARGO_BIN_EXE_ringlb"));
+    let dir = std::env::temp_dir().join(format!("ringlb-mux-support-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = |mode: &str, bind: &str, backend: &str| {
+        format!("defaults\n    mode {mode}\n    timeout connect 1s\n    timeout client 1s\n    timeout server 1s\nfrontend fe\n    bind 127.0.0.1:8080{bind}\n    default_backend be\nbackend be\n{backend}")
+    };
+    let cases: &[(String, Option<(&str, usize)>)] = &[
+        (conf("http", " proto h1", "    option httpchk\n    server s1 127.0.0.1:80 proto h1 ws auto check check-proto h1\n    server s2 127.0.0.1:81 ws h1\n"), None),
+        (conf("tcp", " proto none", "    server s1 127.0.0.1:80 proto none\n"), None),
+        (conf("http", " proto h2", "    server s1 127.0.0.1:80\n"), Some(("proto h2", 7))),
+        (conf("http", "", "    server s1 127.0.0.1:80 proto h2\n"), Some(("proto h2", 10))),
+        (conf("http", "", "    default-server proto h2\n    server s1 127.0.0.1:80\n"), Some(("proto h2", 11))),
+        (conf("http", "", "    server s1 127.0.0.1:80 ws h2\n"), Some(("ws h2", 10))),
+        (conf("http", "", "    option httpchk\n    server s1 127.0.0.1:80 check check-proto h2\n"), Some(("check-proto h2", 11))),
+    ];
+    for (i, (text, refused)) in cases.iter().enumerate() {
+        let name = format!("m{i}.cfg");
+        std::fs::write(dir.join(&name), text).unwrap();
+        let out = run(ringlb, &["-c", "-f", &name], &dir, &[]);
+        match refused {
+            None => assert!(
+                out.status.is_some_and(|s| s.success()),
+                "{text}: {}",
+                out.output
+            ),
+            Some((what, line)) => {
+                assert!(!out.status.is_some_and(|s| s.success()), "{text}");
+                let want =
+                    format!("{name}:{line}: error: mux protocol is {NOT_SUPPORTED} ({what}:");
+                assert!(
+                    out.output.lines().any(|l| l.contains(&want)),
+                    "{text}: want '{want}':\n{}",
+                    out.output
+                );
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
