@@ -39,3 +39,4 @@ mod rules;
 mod stats;
 mod tunnel;
 mod unique_id;
+mod versions;

@@ -96,6 +96,27 @@ fn good() -> Vec<Case> {
                     "an HTTP/1.0 client without keep-alive is closed"
                 );
             }),
+        // h1_format_htx_reqline / _stline: 1.1 and later leave as HTTP/1.1.
+        Case::new("req_version_2_0_leaves_as_1_1")
+            .send("GET /v HTTP/2.0\r\nHost: h\r\n\r\n")
+            .reply(Reply::ok(b"v"))
+            .expect(&[200])
+            .forwarded(1)
+            .check(|o| assert_eq!(o.server[0].line, "GET /v HTTP/1.1")),
+        Case::new("req_version_1_2_leaves_as_1_1")
+            .send("GET /v HTTP/1.2\r\nHost: h\r\n\r\n")
+            .reply(Reply::ok(b"v"))
+            .expect(&[200])
+            .forwarded(1)
+            .check(|o| assert_eq!(o.server[0].line, "GET /v HTTP/1.1")),
+        Case::new("res_version_1_2_leaves_as_1_1")
+            .send(GET)
+            .reply(Reply::raw(
+                b"HTTP/1.2 200 OK\r\nContent-Length: 2\r\n\r\nok",
+            ))
+            .expect(&[200])
+            .forwarded(1)
+            .check(|o| assert_eq!(o.client.responses[0].status_line, "HTTP/1.1 200 OK")),
         Case::new("http10_keep_alive")
             .send("GET /old HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
             .answer("GET")
@@ -492,6 +513,10 @@ fn bad_requests() -> Vec<Case> {
             .send("GET http://a.example/x HTTP/1.1\r\nHost: a.example\r\n\r\n")
             .expect(&[200])
             .forwarded(1),
+        // PRI is reserved for the HTTP/2 preface (http_wait_for_request);
+        // the request line is logged (the parser took it).
+        bad_request("req_pri_method", "PRI / HTTP/1.1\r\nHost: h\r\n\r\n"),
+        bad_request("req_pri_lower_case", "pri * HTTP/1.1\r\nHost: h\r\n\r\n"),
         bad_request("req_http09", "GET /\r\n"),
         Case::new("req_http09_relaxed")
             .frontend(RELAX)

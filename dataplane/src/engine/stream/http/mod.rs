@@ -55,6 +55,10 @@ pub struct HttpFacts {
     pub unique_id: Option<Rc<str>>,
     /// `option logasap` logged it already.
     pub logged: bool,
+    /// Counted as a request when its head was parsed, then refused as
+    /// invalid before its request line was kept (`PRI`): the end of the
+    /// transaction does not count it again.
+    pub counted_bad: bool,
     /// The persistence cookie's dates (`maxidle`, `maxlife`).
     pub cookie_dates: cookie::Dates,
     /// The applet that answered (`%s` prints its name: `<PROMEX>`).
@@ -311,7 +315,9 @@ impl<'c> Session<'c> {
         let add = |s, n| st.add(core.id, s, n);
         // A request the mux answered before it was whole (400, 408)
         // counts as a request too (mux_h1's h1_handle_*_err).
-        if http.t_request.is_none() && http.status != 0 {
+        if http.counted_bad {
+            st.add_fe(core.id, fe, facts.listener_id, Fe::FailedReq, 1);
+        } else if http.t_request.is_none() && http.status != 0 {
             add(Stat::Fe(fe, Fe::ReqTot), 1);
             st.tick(core.id, Obj::Fe(fe), FeRate::Req, core.shared.now_ms());
             // h1_handle_parsing_error, _req_tout, _not_impl_err.

@@ -266,6 +266,21 @@ impl<'c> Session<'c> {
             }
             return Next::Close;
         }
+        // PRI is the HTTP/2 preface's method (http_wait_for_request's
+        // return_bad_req): 400, an invalid request, PR. HAProxy's mux
+        // would have upgraded a whole preface to HTTP/2 before this;
+        // ringlb has no HTTP/2 (docs/differences.md).
+        if self.req.method == Method::Other && self.req.line_parts()[0].eq_ignore_ascii_case(b"PRI")
+        {
+            // Its line and time are kept later there: <BADREQ>, Tr -1.
+            (http.request_line, http.t_request) = (None, None);
+            http.counted_bad = true;
+            facts.termination = term(Cause::Proxy, Phase::Request);
+            self.cbuf = Some(cbuf);
+            self.reply_error(400, &mut facts, &mut http).await;
+            self.finish(None, facts, &http, ready);
+            return Next::Close;
+        }
         fh.rules.capture_request(&mut Txn {
             req: &mut self.req,
             res: None,
