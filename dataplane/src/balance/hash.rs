@@ -66,16 +66,10 @@ pub fn wt6(data: &[u8]) -> u32 {
     h0 ^ h1
 }
 
-/// The bitwise reflected CRC32 (Ethernet, gzip, PNG).
+/// The reflected CRC32 (Ethernet, gzip, PNG; HAProxy's `hash_crc32`), by
+/// crc32fast (table or SIMD: the balance hashes every request's key).
 pub fn crc32(data: &[u8]) -> u32 {
-    let mut h = !0u32;
-    for &c in data {
-        h ^= u32::from(c);
-        for _ in 0..8 {
-            h = (h >> 1) ^ if h & 1 != 0 { 0xedb8_8320 } else { 0 };
-        }
-    }
-    !h
+    crc32fast::hash(data)
 }
 
 /// `hash-type ... none`: HAProxy reads the key with read_int64() (an optional

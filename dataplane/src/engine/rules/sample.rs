@@ -319,7 +319,8 @@ pub fn convert(compiled: &Converter, input: Smp) -> Option<Smp> {
             Smp::Int(i64::from_ne_bytes(h.to_ne_bytes()))
         }
         "crc32c" => {
-            let mut h = crc32c(&bytes(v)?);
+            // CRC-32C (Castagnoli), HAProxy's `hash_crc32c`.
+            let mut h = crc32c::crc32c(&bytes(v)?);
             if int_arg(args, 0).is_some_and(|a| a != 0) {
                 h = full_hash(h);
             }
@@ -624,23 +625,6 @@ fn json(s: &[u8], mode: &[u8]) -> Option<Vec<u8>> {
         }
     }
     Some(out)
-}
-
-/// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), HAProxy's
-/// `hash_crc32c`. Bitwise: converters hash short samples.
-fn crc32c(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0x82F6_3B78
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
 }
 
 /// HAProxy's `url_enc` (query mode): every byte but RFC 3986's unreserved
