@@ -15,9 +15,11 @@
 //! - [`errors`]: HAProxy's default error messages, byte for byte.
 //! - [`form`]: a stats admin POST's form parameters.
 //! - [`uri_norm`]: HAProxy's URI normalizers (`normalize-uri`).
+//! - [`check_reply`]: the binary replies of `mysql-check` and `ldap-check`.
 #![forbid(unsafe_code)]
 
 pub mod agent;
+pub mod check_reply;
 pub mod cli;
 pub mod errors;
 pub mod form;

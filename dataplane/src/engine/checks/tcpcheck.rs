@@ -499,101 +499,19 @@ pub enum TcpMatch {
     Mysql { after_handshake: bool },
 }
 
-/// tcpcheck_mysql_expect_packet: Ok, or the failure; None: more is needed.
-fn mysql_packet(
-    data: &[u8],
-    after_handshake: bool,
-    last: bool,
-) -> Option<Result<(), (Status, u16, String)>> {
-    let len3 = |at: usize| match data.get(at..at + 3)? {
-        &[a, b, c] => Some(usize::from(a) | usize::from(b) << 8 | usize::from(c) << 16),
-        _ => None,
-    };
-    let truncated = || {
-        (!last)
-            .then_some(())
-            .map_or(Some(Err((Status::L7Rsp, 0, String::new()))), |()| None)
-    };
-    let offset = if after_handshake {
-        match len3(0) {
-            Some(n) => 4 + n,
-            None => return truncated(),
+/// A protocol check's reply (ringlb_proto::check_reply) as a verdict.
+fn verdict(r: Option<Result<(), ringlb_proto::check_reply::Failed>>) -> ExpectVerdict {
+    use ringlb_proto::check_reply::Fault;
+    match r {
+        None => ExpectVerdict::More,
+        Some(Ok(())) => ExpectVerdict::Pass,
+        Some(Err(f)) => {
+            let status = match f.fault {
+                Fault::Protocol => Status::L7Rsp,
+                Fault::Status => Status::L7Sts,
+            };
+            ExpectVerdict::Fail(status, f.code, f.info)
         }
-    } else {
-        0
-    };
-    let Some(plen) = len3(offset).filter(|_| data.len() >= offset + 4) else {
-        return truncated();
-    };
-    if data.len() < offset + plen + 4 {
-        return truncated();
-    }
-    if data.get(offset + 4) == Some(&0xff) {
-        // An error packet: its code, then its message (a C string).
-        let code = u16::from(data.get(offset + 5).copied().unwrap_or(0))
-            | u16::from(data.get(offset + 6).copied().unwrap_or(0)) << 8;
-        let msg = data.get(offset + 7..).unwrap_or_default();
-        let end = msg.iter().position(|&c| c == 0).unwrap_or(msg.len());
-        let info = String::from_utf8_lossy(msg.get(..end).unwrap_or_default()).into_owned();
-        return Some(Err((Status::L7Sts, code, info)));
-    }
-    Some(Ok(()))
-}
-
-/// tcpcheck_ldap_expect_bindrsp over what came: Ok, or the failure
-/// (status, code, info); None: more is needed.
-fn ldap_bind(data: &[u8], last: bool) -> Option<Result<(), (Status, u16, &'static str)>> {
-    const NOT_LDAP: (Status, u16, &str) = (Status::L7Rsp, 0, "Not LDAPv3 protocol");
-    let short = || {
-        (!last)
-            .then_some(())
-            .map_or(Some(Err((Status::L7Rsp, 0, ""))), |()| None)
-    };
-    let b = |i: usize| data.get(i).copied();
-    let Some(first) = b(1) else { return short() };
-    let (nbytes, msglen) = if first & 0x80 != 0 {
-        let n = usize::from(first & 0x7f);
-        if data.len() < 1 + n {
-            return short();
-        }
-        let be = |len: usize| {
-            data.get(2..2 + len)
-                .map(|s| s.iter().fold(0usize, |a, &x| a << 8 | usize::from(x)))
-        };
-        match n {
-            2 | 4 => (n, be(n).unwrap_or(0)),
-            _ => return Some(Err(NOT_LDAP)),
-        }
-    } else {
-        (0, usize::from(first))
-    };
-    if data.len() < 2 + nbytes + msglen {
-        return short();
-    }
-    let mut at = 2 + nbytes;
-    if data.get(at..at + 4) != Some(b"\x02\x01\x01\x61") {
-        return Some(Err(NOT_LDAP));
-    }
-    at += 4;
-    let skip = b(at).map_or(0, |c| {
-        if c & 0x80 != 0 {
-            usize::from(c & 0x7f)
-        } else {
-            0
-        }
-    });
-    at += 1 + skip;
-    if data.get(at..at + 2) != Some(b"\x0a\x01") {
-        return Some(Err(NOT_LDAP));
-    }
-    match b(at + 2) {
-        Some(0) => Some(Ok(())),
-        Some(code) => Some(Err((
-            Status::L7Sts,
-            u16::from(code),
-            "See RFC: http://tools.ietf.org/html/rfc4511#section-4.1.9",
-        ))),
-        None => short(),
     }
 }
 
@@ -1033,18 +951,14 @@ pub fn expect_in(cx: &Cx<'_>, user: bool, rule: &Rule, data: &[u8], last: bool) 
         }
         TcpMatch::Regex(re) => re.is_match(data),
         TcpMatch::LdapBind => {
-            return match ldap_bind(data, last) {
-                None => ExpectVerdict::More,
-                Some(Ok(())) => ExpectVerdict::Pass,
-                Some(Err((status, code, info))) => ExpectVerdict::Fail(status, code, info.into()),
-            }
+            return verdict(ringlb_proto::check_reply::ldap_bind(data, last));
         }
         TcpMatch::Mysql { after_handshake } => {
-            return match mysql_packet(data, *after_handshake, last) {
-                None => ExpectVerdict::More,
-                Some(Ok(())) => ExpectVerdict::Pass,
-                Some(Err((status, code, info))) => ExpectVerdict::Fail(status, code, info),
-            }
+            return verdict(ringlb_proto::check_reply::mysql_packet(
+                data,
+                *after_handshake,
+                last,
+            ));
         }
         TcpMatch::HexRegex(re) => {
             let mut hex = Vec::with_capacity(data.len() * 2);
