@@ -1808,8 +1808,8 @@ const INTERIM_100_HTX: u64 = 40;
 /// The body bytes of response `res` already read with its head (`read`,
 /// what is buffered), as HAProxy's channel holds them in HTX: no more
 /// than the Content-Length; a chunked body's data without its framing,
-/// and one byte for its end (the EOT block) when it came. Trailer fields
-/// are counted as that one byte (HAProxy counts their HTX size).
+/// and, when its end came, its trailer fields (name and value, as HTX
+/// holds them) and one byte for the end (the EOT block).
 fn early_body(res: Option<&Head>, read: &[u8]) -> u64 {
     let len = read.len() as u64;
     match res.map(|r| r.body) {
@@ -1826,13 +1826,38 @@ fn early_body(res: Option<&Head>, read: &[u8]) -> u64 {
                         data += n as u64;
                     }
                     Ok(Step::Framing(n)) => at += n,
-                    Ok(Step::End(_)) => return data + 1,
+                    Ok(Step::End(n)) => {
+                        let trailers = read.get(at..at + n).unwrap_or_default();
+                        return data + trailers_htx(trailers) + 1;
+                    }
                     Ok(Step::NeedMore) | Err(_) => return data,
                 }
             }
         }
         _ => 0,
     }
+}
+
+/// Trailer fields `block` (the lines after the last chunk, with the
+/// empty line) as HAProxy's HTX holds them: each name and its value
+/// without the blanks around it.
+fn trailers_htx(block: &[u8]) -> u64 {
+    let blank = |b: &u8| *b == b' ' || *b == b'\t';
+    block
+        .split(|b| *b == b'\n')
+        .filter_map(|line| {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let colon = line.iter().position(|b| *b == b':')?;
+            let (name, value) = line.split_at(colon);
+            let value = value.get(1..).unwrap_or_default();
+            let start = value.iter().position(|b| !blank(b)).unwrap_or(value.len());
+            let end = value
+                .iter()
+                .rposition(|b| !blank(b))
+                .map_or(start, |e| e + 1);
+            Some((name.len() + end.saturating_sub(start)) as u64)
+        })
+        .sum()
 }
 
 /// The backend's rule set when it is not the frontend's own (a listen
@@ -2044,4 +2069,24 @@ where
     })
     .await;
     (ra, rb)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A chunked body read with its head: its data, its trailers as HTX
+    /// holds them, and the end's byte (haproxy 2.6: 2 + 6 + 16 + 1, see
+    /// tests/h1/fixes_dec8.rs).
+    #[test]
+    fn early_body_counts_trailers() {
+        let mut head = Head::default();
+        head.body = Body::Chunked;
+        let read = b"2\r\nok\r\n0\r\nx-t: abc\r\nX-Longer-Name:   v 1  \r\n\r\n";
+        assert_eq!(early_body(Some(&head), read), 25);
+        assert_eq!(early_body(Some(&head), b"2\r\nok\r\n0\r\n\r\n"), 3);
+        // The end not there yet: the data alone.
+        assert_eq!(early_body(Some(&head), b"2\r\nok\r\n0\r\nx-t: a"), 2);
+        assert_eq!(trailers_htx(b"a:b\nc:\t d \t\n\n"), 4);
+    }
 }
