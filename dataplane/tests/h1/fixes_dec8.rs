@@ -9,7 +9,7 @@ use std::net::{Shutdown, TcpStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::harness::{start, Backend, Proxy, TempDir, DEADLINE};
+use crate::harness::{read_until_closed, start, Backend, Proxy, TempDir, DEADLINE};
 
 /// A server that reads requests one by one and does what the path says:
 /// `/ok` a 200 with a two-byte body, `/fin` closes without answering,
@@ -192,10 +192,201 @@ fn client(p: &Proxy) -> TcpStream {
     TcpStream::connect_timeout(&p.addr, DEADLINE).unwrap()
 }
 
+/// The proxy closes `c` and sends nothing first.
+fn closed_silently(c: &mut TcpStream, what: &str) {
+    let (got, _) = read_until_closed(c, DEADLINE, what);
+    assert_eq!(String::from_utf8_lossy(&got), "", "{what}");
+}
+
 const PAGE_502: &str =
     "HTTP/1.1 502 Bad Gateway\r\ncontent-length: 107\r\ncache-control: no-cache\r\n\
 content-type: text/html\r\n\r\n<html><body><h1>502 Bad Gateway</h1>\n\
 The server returned an invalid or incomplete response.\n</body></html>\n";
+
+/// The server closes or resets before any response to a request that is
+/// not its client connection's first: haproxy's abort_keep_alive closes
+/// the client without a word, logs nothing and counts no response; a
+/// reset still counts in eresp and srv_abrt (stream.c's server error), a
+/// close does not. To a first request it answers 502 (SH), eresp counted
+/// once for a close and twice for a reset. The request is never sent
+/// again (default `retry-on`), even over a reused connection; an idle
+/// connection the server closed is not used.
+fn keep_alive_abort(name: &str, program: &Path) {
+    let be = Backend::spawn(by_path);
+    let dir = TempDir::new("fixes8");
+    let sock = format!("{}/s.sock", dir.0.display());
+    let p = start(name, program, &cfg(&be, &sock, "", "http-reuse always"));
+    let ok = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+
+    // A second request on a client connection, over the server connection
+    // the first used: the server closes, then another that it resets.
+    for path in ["/fin", "/rst"] {
+        let mut c = client(&p);
+        c.write_all(&get("/ok")).unwrap();
+        assert_eq!(String::from_utf8_lossy(&response(&mut c)), ok, "{name}");
+        assert_eq!(
+            next_line(&p),
+            "200 51 40 ---- 0 \"GET /ok HTTP/1.1\"",
+            "{name}"
+        );
+        c.write_all(&get(path)).unwrap();
+        closed_silently(&mut c, &format!("{name}: {path}"));
+        assert_eq!(
+            be.accepted.try_iter().count(),
+            1,
+            "{name}: {path} sent once"
+        );
+    }
+    // A first request over a reused connection (`http-reuse always`):
+    // a 502, not sent again.
+    let mut c = client(&p);
+    c.write_all(&get("/ok")).unwrap();
+    response(&mut c);
+    assert_eq!(
+        next_line(&p),
+        "200 51 40 ---- 0 \"GET /ok HTTP/1.1\"",
+        "{name}"
+    );
+    drop(c);
+    let mut c = client(&p);
+    c.write_all(&get("/fin")).unwrap();
+    // The page keeps the connection (no `connection: close`).
+    assert_eq!(
+        String::from_utf8_lossy(&response(&mut c)),
+        PAGE_502,
+        "{name}"
+    );
+    assert_eq!(
+        next_line(&p),
+        "502 209 41 SH-- 0 \"GET /fin HTTP/1.1\"",
+        "{name}"
+    );
+    assert_eq!(
+        be.accepted.try_iter().count(),
+        1,
+        "{name}: reused, not sent again"
+    );
+    drop(c);
+    // A first request the server resets: a 502 too.
+    let mut c = client(&p);
+    c.write_all(&get("/rst")).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&response(&mut c)),
+        PAGE_502,
+        "{name}"
+    );
+    drop(c);
+    assert_eq!(
+        next_line(&p),
+        "502 209 41 SH-- 0 \"GET /rst HTTP/1.1\"",
+        "{name}"
+    );
+    assert_eq!(
+        be.accepted.try_iter().count(),
+        1,
+        "{name}: a new connection"
+    );
+
+    let cols = [
+        "eresp", "srv_abrt", "hrsp_2xx", "hrsp_5xx", "req_tot", "bin", "bout",
+    ];
+    // eresp: the second request's reset (1), the first requests' close
+    // (1) and reset (2); the silent ones count no response.
+    assert_eq!(
+        stat(&sock, "be,BACKEND", &cols),
+        [4, 1, 3, 2, 5, 284, 571],
+        "{name}: backend"
+    );
+    assert_eq!(stat(&sock, "be,s1", &cols[..2]), [4, 1], "{name}: server");
+    let fe = ["srv_abrt", "hrsp_2xx", "hrsp_5xx", "hrsp_other", "req_tot"];
+    assert_eq!(
+        stat(&sock, "fe,FRONTEND", &fe),
+        [0, 3, 2, 0, 7],
+        "{name}: frontend"
+    );
+
+    // The server closes its idle connection after answering: the
+    // client's next request goes over a new one.
+    let mut c = client(&p);
+    c.write_all(&get("/okclose")).unwrap();
+    response(&mut c);
+    assert_eq!(
+        next_line(&p),
+        "200 51 45 ---- 0 \"GET /okclose HTTP/1.1\"",
+        "{name}"
+    );
+    // The server's FIN reaches the proxy (its idle connection is
+    // watched); nothing to wait on from here but time.
+    std::thread::sleep(Duration::from_millis(100));
+    c.write_all(&get("/ok")).unwrap();
+    assert_eq!(String::from_utf8_lossy(&response(&mut c)), ok, "{name}");
+    assert_eq!(
+        next_line(&p),
+        "200 51 40 ---- 0 \"GET /ok HTTP/1.1\"",
+        "{name}"
+    );
+}
+on_both!(
+    keep_alive_abort,
+    keep_alive_abort_on_haproxy,
+    keep_alive_abort_on_ringlb
+);
+
+/// A response body cut short by the server, by a close or a reset, with
+/// a Content-Length, chunked, or until the close: SD, and one failed
+/// response (eresp) and one server abort each, whether it closed or
+/// reset (haproxy 2.6 counts both alike).
+fn body_cut(name: &str, program: &Path) {
+    let be = Backend::spawn(by_path);
+    let dir = TempDir::new("fixes8");
+    let sock = format!("{}/s.sock", dir.0.display());
+    let p = start(name, program, &cfg(&be, &sock, "", ""));
+    let cases = [
+        (
+            "/cutfin",
+            "HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc",
+            "53 44",
+        ),
+        (
+            "/cutrst",
+            "HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc",
+            "53 44",
+        ),
+        (
+            "/chunkfin",
+            "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nab\r\n",
+            "60 46",
+        ),
+        (
+            "/eofrst",
+            "http/1.1 200 ok\r\nconnection: close\r\n\r\nabc",
+            "37 44",
+        ),
+    ];
+    for (n, (path, seen, bytes)) in cases.into_iter().enumerate() {
+        let mut c = client(&p);
+        c.write_all(&get(path)).unwrap();
+        let (got, _) = read_until_closed(&mut c, DEADLINE, path);
+        // Header names as each proxy writes them (haproxy's lower case).
+        assert_eq!(
+            String::from_utf8_lossy(&got).to_ascii_lowercase(),
+            seen.to_ascii_lowercase(),
+            "{name}: {path}"
+        );
+        assert_eq!(
+            next_line(&p),
+            format!("200 {bytes} SD-- 0 \"GET {path} HTTP/1.1\""),
+            "{name}"
+        );
+        let k = n as u64 + 1;
+        assert_eq!(
+            stat(&sock, "be,s1", &["eresp", "srv_abrt", "hrsp_2xx"]),
+            [k, k, k],
+            "{name}: {path}"
+        );
+    }
+}
+on_both!(body_cut, body_cut_on_haproxy, body_cut_on_ringlb);
 
 /// `http-response deny` on a chunked response whose body and trailers
 /// came with its head: %B and the frontend's bout count the page (209),

@@ -45,8 +45,9 @@ enum ResEnd {
     Rule(Reply),
     /// The server's response head was refused (502).
     Invalid,
-    /// The server closed or failed before a response head (502).
-    Aborted,
+    /// The server closed (`reset`: reset, or another read error) before
+    /// a response head (502).
+    Aborted { reset: bool },
     /// `timeout server` before a response head (504).
     Timeout,
     /// A response whose status `retry-on` names, with a retry left: it is
@@ -505,7 +506,6 @@ impl<'c> Session<'c> {
             HttpReuse::Safe => !first,
             HttpReuse::Aggressive | HttpReuse::Always => true,
         };
-        let mut reuse_now = reuse;
         let mut retry = retry::Retry::new(
             core,
             (
@@ -516,27 +516,27 @@ impl<'c> Session<'c> {
             self.req.body,
             &cbuf,
         );
-        // A request sent on a reused idle connection that the server
-        // closed meanwhile (nothing came back) is sent again on a new one
-        // when it has no body to replay (HAProxy retries it likewise).
         let (srv_idx, sconn, exchange, mut owned, mut pooled, (in_use, served)) = loop {
             let own = &self.own;
-            // A request without a body is sent again on a new connection
-            // if the idle one turns out closed: it needs no look first
-            // (one system call per request saved); one with a body does.
-            let check = self.req.body != Body::None;
+            // An idle connection is looked at before use (one system call)
+            // and left if the server closed it: HAProxy watches its idle
+            // connections and drops one the server closes, so a request
+            // never goes on it. One the server closes once it has the
+            // request is not sent again unless `retry-on` says so (a
+            // request the server may have acted on): a 502, or closing
+            // the client's keep-alive connection without a word
+            // (abort_keep_alive, below).
             // The requests the connection taken served (`max-reuse`).
             let taken_served = Cell::new(0u32);
             let take_idle = |srv: usize| {
                 let idle = match own.take() {
                     Some((b, s, idle))
                         if (b, s) == (be_idx, srv)
-                            && (!check
-                                || matches!(idle.0.peek(), Err(nix::errno::Errno::EAGAIN))) =>
+                            && matches!(idle.0.peek(), Err(nix::errno::Errno::EAGAIN)) =>
                     {
                         Some(idle)
                     }
-                    _ if reuse_now => core.idle.take(be_idx, srv, check),
+                    _ if reuse => core.idle.take(be_idx, srv, true),
                     _ => None,
                 };
                 idle.map(|(conn, addr, served)| {
@@ -673,23 +673,8 @@ impl<'c> Session<'c> {
                 .await;
             drop(on);
             self.vars = vars;
-            // Nothing came back, and the failure was the server's (it
-            // closed, reset, or refused the request's bytes).
-            let silent = matches!(
-                exchange.1,
-                Err((
-                    ResEnd::Aborted | ResEnd::Body(BodyEnd::ToFail(Fail::Error)),
-                    false
-                ))
-            );
             // A killed stream is not sent again.
             let killed = self.reg.killed();
-            if reused && silent && self.req.body == Body::None && res_bytes.get() == 0 && !killed {
-                drop(sconn);
-                queue::offer(core, be_idx, srv_idx, true);
-                reuse_now = false;
-                continue;
-            }
             if !killed && retry.wanted(&exchange.1, res_bytes.get()) {
                 // Sent again (do_l7_retry): the connection closed, its
                 // slot given back, the client's bytes as they came.
@@ -781,12 +766,54 @@ impl<'c> Session<'c> {
                 // without a log line (the client may send it again).
                 log_level = Some(None);
             }
+            Err((ResEnd::Aborted { reset }, false)) if !first => {
+                // The server closed before any response to a request that
+                // is not its client connection's first: HAProxy's
+                // abort_keep_alive (http_wait_for_response, TX_NOT_FIRST)
+                // closes the client without a word, as a keep-alive close
+                // the client answers by sending its request again: no
+                // page, no log line, no response counted (status 0). A
+                // reset is still counted by stream.c's server-side error
+                // (failed_resp, and srv_aborts with the analysers gone);
+                // a close is not.
+                if reset {
+                    use crate::engine::runtime::counters::{Be, Fe};
+                    let at = Some((be_idx, facts.server));
+                    crate::engine::stats::count_be(core, be_idx, facts.server, Be::FailedResp);
+                    let c = (Fe::SrvAbrt, Be::SrvAbrt);
+                    crate::engine::stats::count_fe_be(core, (self.fe_idx, self.luid), at, c);
+                }
+                facts.termination = term(Cause::ServerAbort, Phase::Headers);
+                http.unanswered = true;
+            }
             Err((res_end, sent_head)) => {
                 // No valid response head: HAProxy's failed_resp
                 // (http_wait_for_response).
-                if matches!(res_end, ResEnd::Invalid | ResEnd::Aborted | ResEnd::Timeout) {
+                if matches!(
+                    res_end,
+                    ResEnd::Invalid | ResEnd::Aborted { .. } | ResEnd::Timeout
+                ) {
                     use crate::engine::runtime::counters::Be;
                     crate::engine::stats::count_be(core, be_idx, facts.server, Be::FailedResp);
+                }
+                if let ResEnd::Aborted { reset } = res_end {
+                    // A reset counts once more: stream.c's server-side
+                    // error (SE_FL_ERROR) counts failed_resp too (seen on
+                    // haproxy 2.6: eresp 2 for one reset before the
+                    // response head).
+                    if reset {
+                        use crate::engine::runtime::counters::Be;
+                        crate::engine::stats::count_be(core, be_idx, facts.server, Be::FailedResp);
+                    }
+                    // `observe layer7`: the server closed or failed
+                    // instead of a response head.
+                    if let Some(s) = be.servers.get(srv_idx) {
+                        s.observe.report(if reset {
+                            Event::HttpReadError
+                        } else {
+                            Event::HttpBrokenPipe
+                        });
+                    }
                 }
                 let (status, t) = match res_end {
                     ResEnd::Rule(_) | ResEnd::Retry => (0, term(Cause::Internal, Phase::Headers)),
@@ -800,7 +827,7 @@ impl<'c> Session<'c> {
                     // stream_shutdown: DH with a 502, or DD (UH, UD ...).
                     ResEnd::Shutdown(c) if sent_head => (0, term(c, Phase::Data)),
                     ResEnd::Shutdown(c) => (502, term(c, Phase::Headers)),
-                    ResEnd::Aborted => (502, term(Cause::ServerAbort, Phase::Headers)),
+                    ResEnd::Aborted { .. } => (502, term(Cause::ServerAbort, Phase::Headers)),
                     ResEnd::Timeout => (504, term(Cause::ServerTimeout, Phase::Headers)),
                     // A chunked request body that turns invalid after its
                     // head went out: HAProxy answers 400 and logs PH.
@@ -982,10 +1009,20 @@ impl<'c> Session<'c> {
                             (ResEnd::Invalid, Event::HttpHdrRsp)
                         }
                         HeadEnd::Timeout { .. } => (ResEnd::Timeout, Event::HttpReadTimeout),
-                        HeadEnd::Closed { .. } => (ResEnd::Aborted, Event::HttpBrokenPipe),
-                        HeadEnd::Error { .. } => (ResEnd::Aborted, Event::HttpReadError),
+                        HeadEnd::Closed { .. } => {
+                            (ResEnd::Aborted { reset: false }, Event::HttpBrokenPipe)
+                        }
+                        HeadEnd::Error { .. } => {
+                            (ResEnd::Aborted { reset: true }, Event::HttpReadError)
+                        }
                     };
-                    if let Some(s) = be.servers.get(srv_idx) {
+                    // A close or reset is reported once the transaction
+                    // knows it is neither retried nor a keep-alive abort
+                    // (HAProxy's health_adjust comes after both).
+                    if let (Some(s), false) = (
+                        be.servers.get(srv_idx),
+                        matches!(end, ResEnd::Aborted { .. }),
+                    ) {
                         s.observe.report(seen);
                     }
                     end
@@ -1130,7 +1167,7 @@ impl<'c> Session<'c> {
             (_, Some(r)) => r.map_err(|e| (e, sent_head.get())),
             (Some(Err(e)), None) => Err((ResEnd::Body(e), sent_head.get())),
             // `until_response` returns only with one of them.
-            (_, None) => Err((ResEnd::Aborted, sent_head.get())),
+            (_, None) => Err((ResEnd::Aborted { reset: false }, sent_head.get())),
         };
         (req_done, result)
     }
