@@ -426,3 +426,80 @@ on_both!(
     trailers_denied_on_haproxy,
     trailers_denied_on_ringlb
 );
+
+/// After `http-request deny`, `http-request tarpit` and `http-response
+/// deny` the client's connection goes on, as after any page without
+/// `connection: close`: haproxy 2.6 answers the next request on it (a
+/// denied request's body, when whole, is read and dropped).
+fn deny_keeps_alive(name: &str, program: &Path) {
+    let be = Backend::spawn(by_path);
+    let dir = TempDir::new("fixes8");
+    let sock = format!("{}/s.sock", dir.0.display());
+    let p = start(
+        name,
+        program,
+        &cfg(
+            &be,
+            &sock,
+            "timeout tarpit 50ms\n\
+             http-request deny if { path /reqdeny }\n\
+             http-request tarpit if { path /tarpit }\n\
+             http-request set-var(txn.p) path\n\
+             http-response deny if { var(txn.p) -m beg /trailers }",
+            "",
+        ),
+    );
+    let ok = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+    for (path, status) in [
+        ("/reqdeny", "403"),
+        ("/tarpit", "500"),
+        ("/trailers-cl", "502"),
+        ("/trailers", "502"),
+    ] {
+        let mut c = client(&p);
+        c.write_all(&get(path)).unwrap();
+        let got = response(&mut c);
+        assert!(
+            got.starts_with(format!("HTTP/1.1 {status} ").as_bytes()),
+            "{name}: {path}: {:?}",
+            String::from_utf8_lossy(&got)
+        );
+        let l = next_line(&p);
+        assert!(l.starts_with(status), "{name}: {path}: {l}");
+        c.write_all(&get("/ok")).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&response(&mut c)),
+            ok,
+            "{name}: after {path}"
+        );
+        assert_eq!(
+            next_line(&p),
+            "200 51 40 ---- 0 \"GET /ok HTTP/1.1\"",
+            "{name}: after {path}"
+        );
+    }
+    // A denied POST whose body came whole: read, counted (%U 61 + 5),
+    // and the connection goes on.
+    let mut c = client(&p);
+    c.write_all(b"POST /reqdeny HTTP/1.1\r\nHost: a\r\ncontent-length: 5\r\n\r\nhello")
+        .unwrap();
+    let got = response(&mut c);
+    assert!(got.starts_with(b"HTTP/1.1 403 "), "{name}");
+    assert_eq!(
+        next_line(&p),
+        "403 192 66 PR-- 0 \"POST /reqdeny HTTP/1.1\"",
+        "{name}"
+    );
+    c.write_all(&get("/ok")).unwrap();
+    assert_eq!(String::from_utf8_lossy(&response(&mut c)), ok, "{name}");
+    assert_eq!(
+        next_line(&p),
+        "200 51 40 ---- 0 \"GET /ok HTTP/1.1\"",
+        "{name}: after the POST"
+    );
+}
+on_both!(
+    deny_keeps_alive,
+    deny_keeps_alive_on_haproxy,
+    deny_keeps_alive_on_ringlb
+);

@@ -1323,7 +1323,7 @@ impl<'c> Session<'c> {
         be_at: Option<(usize, &BackendPlan)>,
         env: &StreamEnv<'_>,
         caps: &mut Captures,
-        (cbuf, mut facts, mut http, client_want): (Pooled<'c>, StreamFacts, HttpFacts, Want),
+        (mut cbuf, mut facts, mut http, client_want): (Pooled<'c>, StreamFacts, HttpFacts, Want),
         ready: Instant,
         log_level: Option<LogLevel>,
     ) -> Next {
@@ -1349,7 +1349,21 @@ impl<'c> Session<'c> {
             }
             v => (v, false),
         };
-        let request_done = self.req.body == Body::None;
+        // A body already whole in the buffer (a Content-Length one) is
+        // read and dropped, and counted (%U), and the connection may go
+        // on, as haproxy 2.6 does after a deny; any other body ends it.
+        let request_done = match self.req.body {
+            Body::None => true,
+            Body::Length(n) => match usize::try_from(n) {
+                Ok(n) if n <= cbuf.len() => {
+                    cbuf.consume(n);
+                    facts.bytes_in += n as u64;
+                    true
+                }
+                _ => false,
+            },
+            _ => false,
+        };
         if request_done && !cbuf.is_empty() {
             self.cbuf = Some(cbuf);
         } else {
@@ -1505,8 +1519,9 @@ impl<'c> Session<'c> {
             }
             Err(_) => false,
         };
-        let deny = matches!(kind, ReplyKind::Deny | ReplyKind::Tarpit(_));
-        if sent && !closes && !deny && request_done && client_want == Want::KeepAlive {
+        // A deny or a tarpit keeps the connection too, as haproxy 2.6
+        // does (tests/h1/fixes_dec8.rs deny_keeps_alive).
+        if sent && !closes && request_done && client_want == Want::KeepAlive {
             Next::KeepAlive
         } else {
             Next::Close
