@@ -503,3 +503,41 @@ on_both!(
     deny_keeps_alive_on_haproxy,
     deny_keeps_alive_on_ringlb
 );
+
+/// `http-request set-log-level silent` takes the log line away, not the
+/// counting: haproxy 2.6 counts the silent transactions' responses,
+/// requests and bytes like any other.
+fn silent_is_counted(name: &str, program: &Path) {
+    let be = Backend::spawn(by_path);
+    let dir = TempDir::new("fixes8");
+    let sock = format!("{}/s.sock", dir.0.display());
+    let p = start(
+        name,
+        program,
+        &cfg(
+            &be,
+            &sock,
+            "http-request set-log-level silent if { path /quiet }",
+            "",
+        ),
+    );
+    for path in ["/quiet", "/quiet", "/ok"] {
+        let mut c = client(&p);
+        c.write_all(&get(path)).unwrap();
+        response(&mut c);
+    }
+    assert_eq!(
+        next_line(&p),
+        "200 51 40 ---- 0 \"GET /ok HTTP/1.1\"",
+        "{name}: the silent ones not logged"
+    );
+    let cols = ["hrsp_2xx", "req_tot", "bin", "bout"];
+    for row in ["fe,FRONTEND", "be,BACKEND", "be,s1"] {
+        assert_eq!(stat(&sock, row, &cols), [3, 3, 126, 153], "{name}: {row}");
+    }
+}
+on_both!(
+    silent_is_counted,
+    silent_is_counted_on_haproxy,
+    silent_is_counted_on_ringlb
+);

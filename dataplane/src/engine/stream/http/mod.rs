@@ -53,7 +53,8 @@ pub struct HttpFacts {
     pub uniq_id: u32,
     /// `%ID`: the unique id, once made.
     pub unique_id: Option<Rc<str>>,
-    /// `option logasap` logged it already.
+    /// No line to write: `option logasap` wrote it already, or
+    /// `set-log-level silent` (the transaction is counted all the same).
     pub logged: bool,
     /// Closed without an answer, a log line or a response counted
     /// (HAProxy's abort_keep_alive, txn->status 0).

@@ -262,9 +262,11 @@ impl<'c> Session<'c> {
             facts.termination = term(Cause::Proxy, Phase::Request);
             http.set_captures(&caps);
             drop(cbuf);
-            if !matches!(log_level, Some(None)) {
-                self.finish(None, facts, &http, ready);
+            // `set-log-level silent`: counted, not logged.
+            if matches!(log_level, Some(None)) {
+                http.logged = true;
             }
+            self.finish(None, facts, &http, ready);
             return Next::Close;
         }
         fh.rules.capture_request(&mut Txn {
@@ -391,9 +393,11 @@ impl<'c> Session<'c> {
                 facts.termination = term(Cause::Proxy, Phase::Request);
                 http.set_captures(&caps);
                 drop(cbuf);
-                if !matches!(log_level, Some(None)) {
-                    self.finish(Some((be_idx, be)), facts, &http, ready);
+                // `set-log-level silent`: counted, not logged.
+                if matches!(log_level, Some(None)) {
+                    http.logged = true;
                 }
+                self.finish(Some((be_idx, be)), facts, &http, ready);
                 return Next::Close;
             }
         }
@@ -763,8 +767,9 @@ impl<'c> Session<'c> {
                 // `shutdown session` on a request that is not its
                 // connection's first, before its response: HAProxy's
                 // abort_keep_alive closes the client without a word and
-                // without a log line (the client may send it again).
-                log_level = Some(None);
+                // without a log line (the client may send it again), and
+                // counts no response.
+                http.unanswered = true;
             }
             Err((ResEnd::Aborted { reset }, false)) if !first => {
                 // The server closed before any response to a request that
@@ -890,9 +895,11 @@ impl<'c> Session<'c> {
         }
         http.set_captures(&caps);
         // Logged with its variables (the log's `%[var(txn...)]`).
-        if !matches!(log_level, Some(None)) {
-            self.finish(Some((be_idx, be)), facts, &http, ready);
+        // `set-log-level silent`: counted, not logged.
+        if matches!(log_level, Some(None)) {
+            http.logged = true;
         }
+        self.finish(Some((be_idx, be)), facts, &http, ready);
         self.vars.end_txn();
         next
     }
@@ -1427,9 +1434,11 @@ impl<'c> Session<'c> {
         }
         http.set_captures(caps);
         http.unique_id = env.unique_id.get();
-        if !matches!(log_level, Some(None)) {
-            self.finish(be_at, facts, &http, ready);
+        // `set-log-level silent`: counted, not logged.
+        if matches!(log_level, Some(None)) {
+            http.logged = true;
         }
+        self.finish(be_at, facts, &http, ready);
         self.vars.end_txn();
         next
     }
