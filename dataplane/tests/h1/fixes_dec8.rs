@@ -541,3 +541,65 @@ on_both!(
     silent_is_counted_on_haproxy,
     silent_is_counted_on_ringlb
 );
+
+/// `observe layer7` does not hear of a close before the answer to a
+/// request that is not its connection's first (abort_keep_alive comes
+/// before health_adjust): three of them leave the server up; two closes
+/// before first requests' answers take it down (error-limit 2).
+fn keep_alive_abort_is_no_server_error(name: &str, program: &Path) {
+    let be = Backend::spawn(by_path);
+    let dir = TempDir::new("fixes8");
+    let sock = format!("{}/s.sock", dir.0.display());
+    let p = start(
+        name,
+        program,
+        &cfg(&be, &sock, "", "option httpchk GET /health\nretries 0").replace(
+            &format!("server s1 {}", be.addr),
+            &format!(
+                "server s1 {} check inter 20s observe layer7 error-limit 2 on-error mark-down",
+                be.addr
+            ),
+        ),
+    );
+    // The first check went: its connection came (the backend's first)
+    // and its result is applied just after.
+    be.accepted.recv_timeout(DEADLINE).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let is_check = |l: &str| l.starts_with("Server ") || l.contains("has no server");
+    for _ in 0..3 {
+        let mut c = client(&p);
+        c.write_all(&get("/ok")).unwrap();
+        response(&mut c);
+        c.write_all(&get("/fin")).unwrap();
+        closed_silently(&mut c, name);
+    }
+    let end = Instant::now() + Duration::from_millis(300);
+    while let Some(left) = end.checked_duration_since(Instant::now()) {
+        if let Some(l) = p.log_within(left) {
+            assert!(!is_check(&l), "{name}: {l}");
+        }
+    }
+    for _ in 0..2 {
+        let mut c = client(&p);
+        c.write_all(&get("/fin")).unwrap();
+        assert!(response(&mut c).starts_with(b"HTTP/1.1 502 "), "{name}");
+    }
+    let end = Instant::now() + DEADLINE;
+    loop {
+        let l = p.next_log();
+        if is_check(&l) {
+            assert!(
+                l.starts_with("Server be/s1 is DOWN, reason: Health analyze")
+                    && l.contains("last one was: Close from server (http)"),
+                "{name}: {l}"
+            );
+            break;
+        }
+        assert!(Instant::now() < end, "{name}: no DOWN line");
+    }
+}
+on_both!(
+    keep_alive_abort_is_no_server_error,
+    keep_alive_abort_is_no_server_error_on_haproxy,
+    keep_alive_abort_is_no_server_error_on_ringlb
+);
