@@ -27,6 +27,7 @@ mod cookies;
 mod errors;
 mod features;
 mod fixes_dec7;
+mod fixes_dec8;
 mod lifecycle;
 mod logs;
 mod messaging;

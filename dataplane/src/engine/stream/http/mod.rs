@@ -53,12 +53,16 @@ pub struct HttpFacts {
     pub uniq_id: u32,
     /// `%ID`: the unique id, once made.
     pub unique_id: Option<Rc<str>>,
-    /// `option logasap` logged it already.
+    /// No line to write: `option logasap` wrote it already, or
+    /// `set-log-level silent` (the transaction is counted all the same).
     pub logged: bool,
     /// Counted as a request when its head was parsed, then refused as
     /// invalid before its request line was kept (`PRI`): the end of the
     /// transaction does not count it again.
     pub counted_bad: bool,
+    /// Closed without an answer, a log line or a response counted
+    /// (HAProxy's abort_keep_alive, txn->status 0).
+    pub unanswered: bool,
     /// The persistence cookie's dates (`maxidle`, `maxlife`).
     pub cookie_dates: cookie::Dates,
     /// The applet that answered (`%s` prints its name: `<PROMEX>`).
@@ -288,6 +292,9 @@ impl<'c> Session<'c> {
         super::tcp::count_with(self.core, self.fe_idx, be, &facts, t_data);
         let dates = Some((http.t_request, http.t_data));
         crate::engine::stats::prometheus::record(self.core, self.fe_idx, be, &facts, dates);
+        if http.unanswered {
+            return;
+        }
         self.count_http(be_at.map(|(i, _)| i), &facts, http);
         if http.logged || !self.fe.log.enabled {
             // `option logasap` logged it with its response head.

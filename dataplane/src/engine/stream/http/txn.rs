@@ -45,8 +45,9 @@ enum ResEnd {
     Rule(Reply),
     /// The server's response head was refused (502).
     Invalid,
-    /// The server closed or failed before a response head (502).
-    Aborted,
+    /// The server closed (`reset`: reset, or another read error) before
+    /// a response head (502).
+    Aborted { reset: bool },
     /// `timeout server` before a response head (504).
     Timeout,
     /// A response whose status `retry-on` names, with a retry left: it is
@@ -261,9 +262,11 @@ impl<'c> Session<'c> {
             facts.termination = term(Cause::Proxy, Phase::Request);
             http.set_captures(&caps);
             drop(cbuf);
-            if !matches!(log_level, Some(None)) {
-                self.finish(None, facts, &http, ready);
+            // `set-log-level silent`: counted, not logged.
+            if matches!(log_level, Some(None)) {
+                http.logged = true;
             }
+            self.finish(None, facts, &http, ready);
             return Next::Close;
         }
         // PRI is the HTTP/2 preface's method (http_wait_for_request's
@@ -405,9 +408,11 @@ impl<'c> Session<'c> {
                 facts.termination = term(Cause::Proxy, Phase::Request);
                 http.set_captures(&caps);
                 drop(cbuf);
-                if !matches!(log_level, Some(None)) {
-                    self.finish(Some((be_idx, be)), facts, &http, ready);
+                // `set-log-level silent`: counted, not logged.
+                if matches!(log_level, Some(None)) {
+                    http.logged = true;
                 }
+                self.finish(Some((be_idx, be)), facts, &http, ready);
                 return Next::Close;
             }
         }
@@ -520,7 +525,6 @@ impl<'c> Session<'c> {
             HttpReuse::Safe => !first,
             HttpReuse::Aggressive | HttpReuse::Always => true,
         };
-        let mut reuse_now = reuse;
         let mut retry = retry::Retry::new(
             core,
             (
@@ -531,27 +535,27 @@ impl<'c> Session<'c> {
             self.req.body,
             &cbuf,
         );
-        // A request sent on a reused idle connection that the server
-        // closed meanwhile (nothing came back) is sent again on a new one
-        // when it has no body to replay (HAProxy retries it likewise).
         let (srv_idx, sconn, exchange, mut owned, mut pooled, (in_use, served)) = loop {
             let own = &self.own;
-            // A request without a body is sent again on a new connection
-            // if the idle one turns out closed: it needs no look first
-            // (one system call per request saved); one with a body does.
-            let check = self.req.body != Body::None;
+            // An idle connection is looked at before use (one system call)
+            // and left if the server closed it: HAProxy watches its idle
+            // connections and drops one the server closes, so a request
+            // never goes on it. One the server closes once it has the
+            // request is not sent again unless `retry-on` says so (a
+            // request the server may have acted on): a 502, or closing
+            // the client's keep-alive connection without a word
+            // (abort_keep_alive, below).
             // The requests the connection taken served (`max-reuse`).
             let taken_served = Cell::new(0u32);
             let take_idle = |srv: usize| {
                 let idle = match own.take() {
                     Some((b, s, idle))
                         if (b, s) == (be_idx, srv)
-                            && (!check
-                                || matches!(idle.0.peek(), Err(nix::errno::Errno::EAGAIN))) =>
+                            && matches!(idle.0.peek(), Err(nix::errno::Errno::EAGAIN)) =>
                     {
                         Some(idle)
                     }
-                    _ if reuse_now => core.idle.take(be_idx, srv, check),
+                    _ if reuse => core.idle.take(be_idx, srv, true),
                     _ => None,
                 };
                 idle.map(|(conn, addr, served)| {
@@ -688,23 +692,8 @@ impl<'c> Session<'c> {
                 .await;
             drop(on);
             self.vars = vars;
-            // Nothing came back, and the failure was the server's (it
-            // closed, reset, or refused the request's bytes).
-            let silent = matches!(
-                exchange.1,
-                Err((
-                    ResEnd::Aborted | ResEnd::Body(BodyEnd::ToFail(Fail::Error)),
-                    false
-                ))
-            );
             // A killed stream is not sent again.
             let killed = self.reg.killed();
-            if reused && silent && self.req.body == Body::None && res_bytes.get() == 0 && !killed {
-                drop(sconn);
-                queue::offer(core, be_idx, srv_idx, true);
-                reuse_now = false;
-                continue;
-            }
             if !killed && retry.wanted(&exchange.1, res_bytes.get()) {
                 // Sent again (do_l7_retry): the connection closed, its
                 // slot given back, the client's bytes as they came.
@@ -793,15 +782,58 @@ impl<'c> Session<'c> {
                 // `shutdown session` on a request that is not its
                 // connection's first, before its response: HAProxy's
                 // abort_keep_alive closes the client without a word and
-                // without a log line (the client may send it again).
-                log_level = Some(None);
+                // without a log line (the client may send it again), and
+                // counts no response.
+                http.unanswered = true;
+            }
+            Err((ResEnd::Aborted { reset }, false)) if !first => {
+                // The server closed before any response to a request that
+                // is not its client connection's first: HAProxy's
+                // abort_keep_alive (http_wait_for_response, TX_NOT_FIRST)
+                // closes the client without a word, as a keep-alive close
+                // the client answers by sending its request again: no
+                // page, no log line, no response counted (status 0). A
+                // reset is still counted by stream.c's server-side error
+                // (failed_resp, and srv_aborts with the analysers gone);
+                // a close is not.
+                if reset {
+                    use crate::engine::runtime::counters::{Be, Fe};
+                    let at = Some((be_idx, facts.server));
+                    crate::engine::stats::count_be(core, be_idx, facts.server, Be::FailedResp);
+                    let c = (Fe::SrvAbrt, Be::SrvAbrt);
+                    crate::engine::stats::count_fe_be(core, (self.fe_idx, self.luid), at, c);
+                }
+                facts.termination = term(Cause::ServerAbort, Phase::Headers);
+                http.unanswered = true;
             }
             Err((res_end, sent_head)) => {
                 // No valid response head: HAProxy's failed_resp
                 // (http_wait_for_response).
-                if matches!(res_end, ResEnd::Invalid | ResEnd::Aborted | ResEnd::Timeout) {
+                if matches!(
+                    res_end,
+                    ResEnd::Invalid | ResEnd::Aborted { .. } | ResEnd::Timeout
+                ) {
                     use crate::engine::runtime::counters::Be;
                     crate::engine::stats::count_be(core, be_idx, facts.server, Be::FailedResp);
+                }
+                if let ResEnd::Aborted { reset } = res_end {
+                    // A reset counts once more: stream.c's server-side
+                    // error (SE_FL_ERROR) counts failed_resp too (seen on
+                    // haproxy 2.6: eresp 2 for one reset before the
+                    // response head).
+                    if reset {
+                        use crate::engine::runtime::counters::Be;
+                        crate::engine::stats::count_be(core, be_idx, facts.server, Be::FailedResp);
+                    }
+                    // `observe layer7`: the server closed or failed
+                    // instead of a response head.
+                    if let Some(s) = be.servers.get(srv_idx) {
+                        s.observe.report(if reset {
+                            Event::HttpReadError
+                        } else {
+                            Event::HttpBrokenPipe
+                        });
+                    }
                 }
                 let (status, t) = match res_end {
                     ResEnd::Rule(_) | ResEnd::Retry => (0, term(Cause::Internal, Phase::Headers)),
@@ -815,7 +847,7 @@ impl<'c> Session<'c> {
                     // stream_shutdown: DH with a 502, or DD (UH, UD ...).
                     ResEnd::Shutdown(c) if sent_head => (0, term(c, Phase::Data)),
                     ResEnd::Shutdown(c) => (502, term(c, Phase::Headers)),
-                    ResEnd::Aborted => (502, term(Cause::ServerAbort, Phase::Headers)),
+                    ResEnd::Aborted { .. } => (502, term(Cause::ServerAbort, Phase::Headers)),
                     ResEnd::Timeout => (504, term(Cause::ServerTimeout, Phase::Headers)),
                     // A chunked request body that turns invalid after its
                     // head went out: HAProxy answers 400 and logs PH.
@@ -878,9 +910,11 @@ impl<'c> Session<'c> {
         }
         http.set_captures(&caps);
         // Logged with its variables (the log's `%[var(txn...)]`).
-        if !matches!(log_level, Some(None)) {
-            self.finish(Some((be_idx, be)), facts, &http, ready);
+        // `set-log-level silent`: counted, not logged.
+        if matches!(log_level, Some(None)) {
+            http.logged = true;
         }
+        self.finish(Some((be_idx, be)), facts, &http, ready);
         self.vars.end_txn();
         next
     }
@@ -997,10 +1031,20 @@ impl<'c> Session<'c> {
                             (ResEnd::Invalid, Event::HttpHdrRsp)
                         }
                         HeadEnd::Timeout { .. } => (ResEnd::Timeout, Event::HttpReadTimeout),
-                        HeadEnd::Closed { .. } => (ResEnd::Aborted, Event::HttpBrokenPipe),
-                        HeadEnd::Error { .. } => (ResEnd::Aborted, Event::HttpReadError),
+                        HeadEnd::Closed { .. } => {
+                            (ResEnd::Aborted { reset: false }, Event::HttpBrokenPipe)
+                        }
+                        HeadEnd::Error { .. } => {
+                            (ResEnd::Aborted { reset: true }, Event::HttpReadError)
+                        }
                     };
-                    if let Some(s) = be.servers.get(srv_idx) {
+                    // A close or reset is reported once the transaction
+                    // knows it is neither retried nor a keep-alive abort
+                    // (HAProxy's health_adjust comes after both).
+                    if let (Some(s), false) = (
+                        be.servers.get(srv_idx),
+                        matches!(end, ResEnd::Aborted { .. }),
+                    ) {
                         s.observe.report(seen);
                     }
                     end
@@ -1145,7 +1189,7 @@ impl<'c> Session<'c> {
             (_, Some(r)) => r.map_err(|e| (e, sent_head.get())),
             (Some(Err(e)), None) => Err((ResEnd::Body(e), sent_head.get())),
             // `until_response` returns only with one of them.
-            (_, None) => Err((ResEnd::Aborted, sent_head.get())),
+            (_, None) => Err((ResEnd::Aborted { reset: false }, sent_head.get())),
         };
         (req_done, result)
     }
@@ -1301,7 +1345,7 @@ impl<'c> Session<'c> {
         be_at: Option<(usize, &BackendPlan)>,
         env: &StreamEnv<'_>,
         caps: &mut Captures,
-        (cbuf, mut facts, mut http, client_want): (Pooled<'c>, StreamFacts, HttpFacts, Want),
+        (mut cbuf, mut facts, mut http, client_want): (Pooled<'c>, StreamFacts, HttpFacts, Want),
         ready: Instant,
         log_level: Option<LogLevel>,
     ) -> Next {
@@ -1327,7 +1371,21 @@ impl<'c> Session<'c> {
             }
             v => (v, false),
         };
-        let request_done = self.req.body == Body::None;
+        // A body already whole in the buffer (a Content-Length one) is
+        // read and dropped, and counted (%U), and the connection may go
+        // on, as haproxy 2.6 does after a deny; any other body ends it.
+        let request_done = match self.req.body {
+            Body::None => true,
+            Body::Length(n) => match usize::try_from(n) {
+                Ok(n) if n <= cbuf.len() => {
+                    cbuf.consume(n);
+                    facts.bytes_in += n as u64;
+                    true
+                }
+                _ => false,
+            },
+            _ => false,
+        };
         if request_done && !cbuf.is_empty() {
             self.cbuf = Some(cbuf);
         } else {
@@ -1391,9 +1449,11 @@ impl<'c> Session<'c> {
         }
         http.set_captures(caps);
         http.unique_id = env.unique_id.get();
-        if !matches!(log_level, Some(None)) {
-            self.finish(be_at, facts, &http, ready);
+        // `set-log-level silent`: counted, not logged.
+        if matches!(log_level, Some(None)) {
+            http.logged = true;
         }
+        self.finish(be_at, facts, &http, ready);
         self.vars.end_txn();
         next
     }
@@ -1483,8 +1543,9 @@ impl<'c> Session<'c> {
             }
             Err(_) => false,
         };
-        let deny = matches!(kind, ReplyKind::Deny | ReplyKind::Tarpit(_));
-        if sent && !closes && !deny && request_done && client_want == Want::KeepAlive {
+        // A deny or a tarpit keeps the connection too, as haproxy 2.6
+        // does (tests/h1/fixes_dec8.rs deny_keeps_alive).
+        if sent && !closes && request_done && client_want == Want::KeepAlive {
             Next::KeepAlive
         } else {
             Next::Close
@@ -1823,8 +1884,8 @@ const INTERIM_100_HTX: u64 = 40;
 /// The body bytes of response `res` already read with its head (`read`,
 /// what is buffered), as HAProxy's channel holds them in HTX: no more
 /// than the Content-Length; a chunked body's data without its framing,
-/// and one byte for its end (the EOT block) when it came. Trailer fields
-/// are counted as that one byte (HAProxy counts their HTX size).
+/// and, when its end came, its trailer fields (name and value, as HTX
+/// holds them) and one byte for the end (the EOT block).
 fn early_body(res: Option<&Head>, read: &[u8]) -> u64 {
     let len = read.len() as u64;
     match res.map(|r| r.body) {
@@ -1841,13 +1902,38 @@ fn early_body(res: Option<&Head>, read: &[u8]) -> u64 {
                         data += n as u64;
                     }
                     Ok(Step::Framing(n)) => at += n,
-                    Ok(Step::End(_)) => return data + 1,
+                    Ok(Step::End(n)) => {
+                        let trailers = read.get(at..at + n).unwrap_or_default();
+                        return data + trailers_htx(trailers) + 1;
+                    }
                     Ok(Step::NeedMore) | Err(_) => return data,
                 }
             }
         }
         _ => 0,
     }
+}
+
+/// Trailer fields `block` (the lines after the last chunk, with the
+/// empty line) as HAProxy's HTX holds them: each name and its value
+/// without the blanks around it.
+fn trailers_htx(block: &[u8]) -> u64 {
+    let blank = |b: &u8| *b == b' ' || *b == b'\t';
+    block
+        .split(|b| *b == b'\n')
+        .filter_map(|line| {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let colon = line.iter().position(|b| *b == b':')?;
+            let (name, value) = line.split_at(colon);
+            let value = value.get(1..).unwrap_or_default();
+            let start = value.iter().position(|b| !blank(b)).unwrap_or(value.len());
+            let end = value
+                .iter()
+                .rposition(|b| !blank(b))
+                .map_or(start, |e| e + 1);
+            Some((name.len() + end.saturating_sub(start)) as u64)
+        })
+        .sum()
 }
 
 /// The backend's rule set when it is not the frontend's own (a listen
@@ -2059,4 +2145,24 @@ where
     })
     .await;
     (ra, rb)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A chunked body read with its head: its data, its trailers as HTX
+    /// holds them, and the end's byte (haproxy 2.6: 2 + 6 + 16 + 1, see
+    /// tests/h1/fixes_dec8.rs).
+    #[test]
+    fn early_body_counts_trailers() {
+        let mut head = Head::default();
+        head.body = Body::Chunked;
+        let read = b"2\r\nok\r\n0\r\nx-t: abc\r\nX-Longer-Name:   v 1  \r\n\r\n";
+        assert_eq!(early_body(Some(&head), read), 25);
+        assert_eq!(early_body(Some(&head), b"2\r\nok\r\n0\r\n\r\n"), 3);
+        // The end not there yet: the data alone.
+        assert_eq!(early_body(Some(&head), b"2\r\nok\r\n0\r\nx-t: a"), 2);
+        assert_eq!(trailers_htx(b"a:b\nc:\t d \t\n\n"), 4);
+    }
 }

@@ -114,7 +114,7 @@ impl<'c> Retry<'c> {
             // The server closed or reset: before the response (read) or
             // while the request went (write; HAProxy waits for the read
             // side's error, the same event).
-            Err((ResEnd::Aborted | ResEnd::Body(BodyEnd::ToFail(Fail::Error)), _)) => {
+            Err((ResEnd::Aborted { .. } | ResEnd::Body(BodyEnd::ToFail(Fail::Error)), _)) => {
                 RetryOn::EMPTY_RESPONSE
             }
             Err((ResEnd::Invalid, _)) => RetryOn::JUNK_RESPONSE,
