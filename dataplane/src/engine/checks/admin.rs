@@ -35,10 +35,19 @@ pub fn agent_admin(core: &Core, b: usize, s: usize, word: AdminWord) {
     }
 }
 
-/// The servers that track (b, s).
+/// The servers that track (b, s): those added at run time first (see
+/// `run::follow_trackers`), then the configured ones.
 fn trackers(core: &Core, b: usize, s: usize) -> Vec<Tracker> {
-    let checks = &core.shared.plan.checks;
-    checks
+    let plan = &core.shared.plan;
+    let checks = &plan.checks;
+    let added = super::track::added_trackers(plan, b, s)
+        .into_iter()
+        .map(|(backend, server)| Tracker {
+            backend,
+            server,
+            trackers: Vec::new(),
+        });
+    let configured = checks
         .list
         .iter()
         .filter(|c| c.backend == b && c.server == s)
@@ -52,7 +61,8 @@ fn trackers(core: &Core, b: usize, s: usize) -> Vec<Tracker> {
         )
         .next()
         .cloned()
-        .unwrap_or_default()
+        .unwrap_or_default();
+    added.chain(configured).collect()
 }
 
 /// The server (b, s) tracks, if any.
@@ -84,7 +94,7 @@ pub(crate) fn tracked(core: &Core, b: usize, s: usize) -> Option<(usize, usize)>
             return Some(p);
         }
     }
-    None
+    super::track::added_tracked(&core.shared.plan, b, s)
 }
 
 /// srv_set_admin_flag: set `mode` (one flag) on (b, s), then the inherited

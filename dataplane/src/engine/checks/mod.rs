@@ -31,6 +31,7 @@ pub mod http;
 pub mod observe;
 mod run;
 pub mod tcpcheck;
+pub mod track;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -308,6 +309,9 @@ pub struct BackendLog {
     pub sink: Option<LogSink>,
     /// `option log-health-checks`.
     pub log_health: bool,
+    /// `http-check disable-on-404` (HAProxy's PR_O_DISABLE404): a server
+    /// may track one of another backend only if both agree.
+    pub disable_on_404: bool,
 }
 
 /// A server that follows another's state (`track [<backend>/]<server>`),
@@ -756,6 +760,9 @@ pub fn build(
             word: if px.cap.frontend { "proxy" } else { "backend" },
             sink: None,
             log_health: px.options.is_set("log-health-checks"),
+            disable_on_404: px.http_checks.iter().any(|s| {
+                matches!(&s.kind, CheckStepKind::Other { keyword, .. } if keyword == "disable-on-404")
+            }),
         });
         for (i, (s, sp)) in px.servers.iter().zip(&be.servers).enumerate() {
             let o = &s.opts;

@@ -52,7 +52,9 @@ async fn connect_from(
             &true,
         );
     }
-    let Some(src) = srv.source.as_ref() else {
+    // The Arc, not the configuration's guard, lives across the awaits.
+    let source = srv.conf().source.clone();
+    let Some(src) = source.as_deref() else {
         return sock.connect(addr).await.map_err(|e| connect_error(&e));
     };
     if let Some(name) = &src.interface {
@@ -698,6 +700,8 @@ mod tests {
                 weight: 1,
                 loc: String::new(),
                 probes: None,
+                source: None,
+                track: None,
             }),
             backup: false.into(),
             state: crate::engine::backend::server::State::new(
@@ -709,7 +713,6 @@ mod tests {
                 },
             ),
             weights: crate::engine::backend::server::Weights::new(1, 0, true),
-            source: None,
             user_timeout,
             tfo: tfo.into(),
             minconn: 0.into(),
@@ -722,7 +725,7 @@ mod tests {
             queue_served: Counter::default(),
             observe: Default::default(),
             shutdown_on: Default::default(),
-            pinned: false,
+            pinned: false.into(),
             check_port: None,
         }
     }
