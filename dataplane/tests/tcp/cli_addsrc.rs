@@ -5,7 +5,7 @@
 //! checks (where a connection comes from, whose state a server follows).
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -317,10 +317,7 @@ fn an_added_server_takes_the_backend_source() {
             &program,
             &tcp_cfg(
                 &sock,
-                &format!(
-                    "    source 127.0.0.3\n    server s1 {}\n",
-                    be.addr
-                ),
+                &format!("    source 127.0.0.3\n    server s1 {}\n", be.addr),
             ),
         );
         // (s1 in maintenance from the configuration would leave haproxy
@@ -478,6 +475,28 @@ fn an_added_server_follows_the_server_it_tracks() {
         });
         got.push(status(&sock, "u"));
         got.push(fetch(&p));
+        // The state lines (twelve), heads and check durations masked.
+        let mut lines: Vec<String> = Vec::new();
+        until(&format!("{name}: not the twelve lines: {lines:?}"), || {
+            lines.extend(
+                p.stderr_so_far()
+                    .iter()
+                    .filter(|l| l.contains("Server be/"))
+                    .map(|l| l.split_once(") : ").map_or(l.as_str(), |x| x.1))
+                    .map(|l| l.strip_prefix("CLI : ").unwrap_or(l).to_string())
+                    .map(|l| match l.find("check duration: ") {
+                        Some(i) => l[..i].to_string(),
+                        None => l,
+                    }),
+            );
+            lines.len() >= 12
+        });
+        assert_eq!(
+            lines[2],
+            "Server be/t is DOWN via be/s1. 0 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue.",
+            "{name}: {lines:?}"
+        );
+        got.extend(lines);
         assert_eq!(got[1], "be/s1", "{name}: {got:?}");
         assert_eq!(got[4], "T", "{name}: {got:?}");
         assert_eq!(got[6], "", "{name}: {got:?}");

@@ -332,3 +332,67 @@ pub(super) fn source_of(
 ) -> Option<std::sync::Arc<SourcePlan>> {
     own.map(std::sync::Arc::new).or_else(|| be.source.clone())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(line: &str) -> Vec<String> {
+        line.split(' ').map(String::from).collect()
+    }
+
+    #[test]
+    fn source_reads_its_options_and_stops_at_the_next_keyword() {
+        let args = words("127.0.0.1:80 source 127.0.0.2:4000 usesrc clientip interface lo check");
+        let (plan, next) = source(&args, 1).unwrap();
+        assert_eq!(plan.addr, "127.0.0.2:4000".parse().unwrap());
+        assert_eq!(plan.usesrc, Some(UseSrc::ClientIp));
+        assert_eq!(plan.interface.as_deref(), Some("lo"));
+        assert_eq!(args[next], "check");
+        let args = words("x source * usesrc 10.0.0.1:1");
+        let (plan, next) = source(&args, 1).unwrap();
+        assert_eq!(plan.addr, "0.0.0.0:0".parse().unwrap());
+        assert_eq!(
+            plan.usesrc,
+            Some(UseSrc::Addr("10.0.0.1:1".parse().unwrap()))
+        );
+        assert_eq!(next, args.len());
+    }
+
+    #[test]
+    fn source_refuses_what_haproxy_refuses_and_what_ringlb_cannot_bind() {
+        let err = |l: &str| source(&words(l), 0).unwrap_err();
+        assert_eq!(
+            err("source 127.0.0.2:+5"),
+            "'source 127.0.0.2:+5' : port offset not permitted here in '127.0.0.2:+5'.\n"
+        );
+        assert!(err("source 127.0.0.2:10-20").contains("is not supported yet"));
+        assert!(err("source 127.0.0.2:0-20").contains("is not supported yet"));
+        assert!(err("source some.name").contains("is not supported yet"));
+        assert!(err("source 127.0.0.2 usesrc hdr_ip(x,-3)").contains("is not supported yet"));
+        assert!(err("source 127.0.0.2 usesrc hdr_ip(x,-11)").starts_with("usesrc hdr_ip(name,num)"));
+        assert!(err("source 127.0.0.2 usesrc 1.2.3.4:5-6").contains("port range not permitted"));
+    }
+
+    #[test]
+    fn hdr_occ_reads_as_haproxy() {
+        assert_eq!(hdr_occ("hdr_ip(x)"), -1);
+        assert_eq!(hdr_occ("hdr_ip(x, -11)"), -11);
+        assert_eq!(hdr_occ("hdr_ip(x,3)"), 3);
+    }
+
+    #[test]
+    fn mux_words() {
+        assert!(proto("proto", "h1").is_ok());
+        assert_eq!(
+            proto("proto", "x").unwrap_err(),
+            "'proto' :  unknown MUX protocol 'x'.\n"
+        );
+        assert!(ws("auto").is_ok() && ws("h1").is_ok());
+        assert!(ws("h2").unwrap_err().contains("not supported yet"));
+        assert_eq!(
+            ws("").unwrap_err(),
+            "'ws' has to be 'auto', 'h1' or 'h2'.\n"
+        );
+    }
+}

@@ -959,7 +959,11 @@ pub fn add_server(core: Rc<Core>, _: Rc<Static>, args: Vec<String>) -> Later {
         if let Err(e) = super::addsrc::mux_usable(be, new.proto.as_deref()) {
             return Reply::err(e);
         }
-        let tracked = match new.track.as_deref().map(|t| super::addsrc::track(plan, b, t)) {
+        let tracked = match new
+            .track
+            .as_deref()
+            .map(|t| super::addsrc::track(plan, b, t))
+        {
             None => None,
             Some(Ok(t)) => Some(t),
             Some(Err(e)) => return Reply::err(e),
@@ -1264,6 +1268,7 @@ pub fn help() -> Reply {
         "agent-send",
         "backup",
         "check",
+        "check-proto",
         "check-send-proxy",
         "disabled",
         "downinter",
@@ -1288,10 +1293,15 @@ pub fn help() -> Reply {
         "pool-max-conn",
         "pool-purge-delay",
         "port",
+        "proto",
         "rise",
         "slowstart",
+        "source",
         "tfo",
+        "track",
+        "usesrc",
         "weight",
+        "ws",
     ] {
         out.push_str(kw);
         out.push('\n');
