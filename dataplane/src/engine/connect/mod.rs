@@ -52,17 +52,19 @@ async fn connect_from(
             &true,
         );
     }
-    // The Arc, not the configuration's guard, lives across the awaits.
-    let source = srv.conf().source.clone();
-    let Some(src) = source.as_deref() else {
+    // The source is read at once: nothing of the server's configuration
+    // (a guard) lives across the awaits, nor grows the stream's future.
+    let bind = srv.conf().source.as_deref().map(|src| {
+        if let Some(name) = &src.interface {
+            // As HAProxy (tcp_connect_server), a device that cannot be
+            // bound (absent, no privilege) leaves the socket unbound.
+            let _ = sock.bind_device(name.as_bytes());
+        }
+        src.bind_for(client)
+    });
+    let Some((local, transparent)) = bind else {
         return sock.connect(addr).await.map_err(|e| connect_error(&e));
     };
-    if let Some(name) = &src.interface {
-        // As HAProxy (tcp_connect_server), a device that cannot be bound
-        // (absent, no privilege) leaves the socket unbound.
-        let _ = sock.bind_device(name.as_bytes());
-    }
-    let (local, transparent) = src.bind_for(client);
     let s = socket2::SockRef::from(&sock);
     // Part of binding (tcp_bind_socket): a failure lacks a resource too.
     if transparent {
