@@ -250,7 +250,7 @@ pub struct ServerConf {
     /// A server added at run time with `track [<backend>/]<server>`: the
     /// server whose state it follows (a configured server's `track` is in
     /// the checks' `trackers` trees).
-    pub track: Option<(usize, usize)>,
+    pub track: Option<crate::engine::checks::track::AddedTrack>,
 }
 
 /// Vacant server slots that a backend whose algorithm takes dynamic

@@ -511,3 +511,62 @@ fn an_added_server_follows_the_server_it_tracks() {
         assert_eq!(ours, theirs, "(ringlb, haproxy)");
     }
 }
+
+/// Trackers follow the tracked server in haproxy 2.6's order: the last
+/// added first, then the configured ones, the last declared first (across
+/// backends too), which orders their state lines.
+#[test]
+fn trackers_follow_in_haproxy_s_order() {
+    for (name, program) in programs("trackers_follow_in_haproxy_s_order") {
+        let dir = TempDir::new("addsrc-order");
+        let sock = format!("{}/admin.sock", dir.0.display());
+        let mut target = Target::on("127.0.0.1:0");
+        let t = target.addr;
+        let cfg = format!(
+            "global\n    stats socket {sock} level admin\n\
+             defaults\n    mode tcp\n    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\n\
+             frontend fe\n    bind fd@3\n    default_backend be\n\
+             backend z\n    server z1 {t} track be/s1\n\
+             backend be\n    balance roundrobin\n    server s1 {t} check inter 100ms rise 1 fall 1\n\
+             \x20   server s3 {t} track s1\n    server s4 {t} track s1\n\
+             backend y\n    server y1 {t} track be/s1\n"
+        );
+        let p = start(name, &program, &cfg);
+        until(&format!("{name}: s1 never came up"), || {
+            status(&sock, "s1") == "UP"
+        });
+        for l in [
+            format!("add server be/d1 {t} track s1"),
+            format!("add server be/d2 {t} track s1"),
+            "set server be/d1 state ready".to_string(),
+            "set server be/d2 state ready".to_string(),
+        ] {
+            cli_ask(&sock, &l);
+        }
+        target.kill();
+        let mut lines: Vec<String> = Vec::new();
+        until(&format!("{name}: not six lines: {lines:?}"), || {
+            lines.extend(
+                p.stderr_so_far()
+                    .iter()
+                    .filter(|l| l.contains(" DOWN via be/s1"))
+                    .filter_map(|l| l.split(" : ").last())
+                    .filter_map(|l| l.split(" is DOWN").next())
+                    .map(String::from),
+            );
+            lines.len() >= 6
+        });
+        assert_eq!(
+            lines,
+            [
+                "Server be/d2",
+                "Server be/d1",
+                "Server y/y1",
+                "Server be/s4",
+                "Server be/s3",
+                "Server z/z1"
+            ],
+            "{name}"
+        );
+    }
+}

@@ -354,15 +354,17 @@ fn track_links(cfg: &Config) -> Vec<(ServerId, ServerId)> {
     links
 }
 
-/// The trackers of `of`, depth first in declaration order (HAProxy's
-/// `trackers` list); a loop (refused by HAProxy) is cut.
+/// The trackers of `of`, depth first, the last declared first: HAProxy's
+/// `trackers` list, to whose head srv_apply_track puts each tracker as it
+/// walks the proxies and their servers in declaration order. A loop
+/// (refused by HAProxy) is cut.
 fn trackers_of(
     of: ServerId,
     links: &[(ServerId, ServerId)],
     seen: &mut Vec<ServerId>,
 ) -> Vec<Tracker> {
     let mut out = Vec::new();
-    for (t, _) in links.iter().filter(|(_, tracked)| *tracked == of) {
+    for (t, _) in links.iter().rev().filter(|(_, tracked)| *tracked == of) {
         if seen.contains(t) {
             continue;
         }

@@ -11,10 +11,33 @@
 //! Only state changes (checks, agents, the runtime API) and the statistics
 //! read these links, never the data path.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use crate::engine::plan::Plan;
 
-/// The servers added at run time that track (b, s) directly, in slot
-/// order.
+/// The server an added server tracks, and when the link was made: HAProxy
+/// puts a new tracker at the head of the tracked server's list
+/// (srv_apply_track), so the last one added follows it first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AddedTrack {
+    pub backend: usize,
+    pub server: usize,
+    seq: u64,
+}
+
+impl AddedTrack {
+    pub fn new((backend, server): (usize, usize)) -> AddedTrack {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        AddedTrack {
+            backend,
+            server,
+            seq: NEXT.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+}
+
+/// The servers added at run time that track (b, s) directly, the last
+/// added first.
 pub fn added_trackers(plan: &Plan, b: usize, s: usize) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     for (tb, be) in plan.backends.iter().enumerate() {
@@ -22,18 +45,25 @@ pub fn added_trackers(plan: &Plan, b: usize, s: usize) -> Vec<(usize, usize)> {
             continue;
         }
         for (ts, sv) in be.live_servers().iter().enumerate() {
-            if sv.conf().track == Some((b, s)) && !sv.is_vacant() {
-                out.push((tb, ts));
+            match sv.conf().track {
+                Some(t) if (t.backend, t.server) == (b, s) && !sv.is_vacant() => {
+                    out.push((t.seq, (tb, ts)));
+                }
+                _ => {}
             }
         }
     }
-    out
+    out.sort_unstable_by(|x, y| y.0.cmp(&x.0));
+    out.into_iter().map(|(_, at)| at).collect()
 }
 
 /// The server an added server (b, s) tracks.
 pub fn added_tracked(plan: &Plan, b: usize, s: usize) -> Option<(usize, usize)> {
     let sv = plan.backends.get(b)?.servers.get(s)?;
-    sv.conf().track.filter(|_| !sv.is_vacant())
+    sv.conf()
+        .track
+        .filter(|_| !sv.is_vacant())
+        .map(|t| (t.backend, t.server))
 }
 
 /// A configured server tracks another (it is in a `trackers` tree).

@@ -1022,7 +1022,7 @@ pub fn add_server(core: Rc<Core>, _: Rc<Static>, args: Vec<String>) -> Later {
             // srv_parse_addr).
             probes: new.probes(b, s).map(Box::new),
             source: super::addsrc::source_of(be, new.source.clone()),
-            track: tracked,
+            track: tracked.map(crate::engine::checks::track::AddedTrack::new),
         }));
         // Every core forgets what it kept of the slot before it shows.
         let answers = ask_slot(&core, b, s, SlotOp::Fill).await;
