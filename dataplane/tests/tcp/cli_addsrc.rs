@@ -570,3 +570,54 @@ fn trackers_follow_in_haproxy_s_order() {
         );
     }
 }
+
+/// `del server` takes a configured server that tracks another (haproxy
+/// 2.6 releases its track); the next server in its slot follows nothing.
+#[test]
+fn a_configured_tracker_can_be_deleted() {
+    let tb = Backend::spawn(|mut s| {
+        let _ = s.write_all(b"N");
+        let _ = s.shutdown(Shutdown::Write);
+        let mut sink = [0u8; 64];
+        let _ = s.read(&mut sink);
+    });
+    let mut seen = Vec::new();
+    for (name, program) in programs("a_configured_tracker_can_be_deleted") {
+        let dir = TempDir::new("addsrc-deltrk");
+        let sock = format!("{}/admin.sock", dir.0.display());
+        let mut target = Target::on("127.0.0.1:0");
+        let t = target.addr;
+        let p = start(
+            name,
+            &program,
+            &tcp_cfg(
+                &sock,
+                &format!(
+                    "    server s1 {t} check inter 100ms rise 1 fall 1 weight 0\n    server s3 {t} track s1 weight 0\n"
+                ),
+            ),
+        );
+        until(&format!("{name}: s1 never came up"), || {
+            status(&sock, "s1") == "UP"
+        });
+        let mut got = vec![
+            cli_ask(&sock, "set server be/s3 state maint"),
+            cli_ask(&sock, "del server be/s3"),
+            cli_ask(&sock, &format!("add server be/n {}", tb.addr)),
+            cli_ask(&sock, "set server be/n state ready"),
+        ];
+        got.push(column(&sock, "n", "tracked"));
+        target.kill();
+        until(&format!("{name}: s1 never went down"), || {
+            status(&sock, "s1") == "DOWN"
+        });
+        got.push(status(&sock, "n"));
+        got.push(fetch(&p));
+        assert_eq!(got[1], "Server deleted.\n", "{name}: {got:?}");
+        assert_eq!(got[6], "N", "{name}: {got:?}");
+        seen.push(got);
+    }
+    if let [theirs, ours] = &seen[..] {
+        assert_eq!(ours, theirs, "(ringlb, haproxy)");
+    }
+}

@@ -61,7 +61,9 @@ fn trackers(core: &Core, b: usize, s: usize) -> Vec<Tracker> {
         )
         .next()
         .cloned()
-        .unwrap_or_default();
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|t| super::track::configured_here(plan, t.backend, t.server));
     added.chain(configured).collect()
 }
 
@@ -77,6 +79,9 @@ pub(crate) fn tracked(core: &Core, b: usize, s: usize) -> Option<(usize, usize)>
             }
         }
         None
+    }
+    if !super::track::configured_here(&core.shared.plan, b, s) {
+        return super::track::added_tracked(&core.shared.plan, b, s);
     }
     let checks = &core.shared.plan.checks;
     let roots = checks

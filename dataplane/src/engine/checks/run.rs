@@ -561,6 +561,9 @@ pub(super) fn follow_trackers(
         set_state(core, tb, ts, to, Why::Via(vb, vs), 0);
     }
     for t in trackers {
+        if !super::track::configured_here(plan, t.backend, t.server) {
+            continue;
+        }
         if set_state(core, t.backend, t.server, to, Why::Via(vb, vs), 0) {
             follow_trackers(core, &t.trackers, (t.backend, t.server), to);
         }

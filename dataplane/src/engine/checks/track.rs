@@ -66,8 +66,21 @@ pub fn added_tracked(plan: &Plan, b: usize, s: usize) -> Option<(usize, usize)> 
         .map(|t| (t.backend, t.server))
 }
 
+/// Slot (b, s) still holds its configured server: the `trackers` trees
+/// speak of it. A configured tracker deleted at run time (`del server`)
+/// drops out of them so, and its slot's next server with it.
+pub fn configured_here(plan: &Plan, b: usize, s: usize) -> bool {
+    plan.backends
+        .get(b)
+        .and_then(|be| be.servers.get(s))
+        .is_some_and(|sv| !sv.is_vacant() && sv.conf().loc != crate::engine::cli::checks::ADDED_LOC)
+}
+
 /// A configured server tracks another (it is in a `trackers` tree).
 pub fn tracks_statically(plan: &Plan, b: usize, s: usize) -> bool {
+    if !configured_here(plan, b, s) {
+        return false;
+    }
     fn within(ts: &[super::Tracker], want: (usize, usize)) -> bool {
         ts.iter()
             .any(|t| (t.backend, t.server) == want || within(&t.trackers, want))

@@ -1164,12 +1164,8 @@ fn removable(core: &Core, b: usize, s: usize, idle: usize) -> Result<(), String>
     if sv.conns.get() > 0 || sv.queued.get() > 0 || idle > 0 {
         return Err("Server still has connections attached to it, cannot remove it.".into());
     }
-    // A configured server's `track` is in the checks' trees, fixed at
-    // start-up: the slot would still follow the tracked server once
-    // reused. (An added server's goes with its configuration.)
-    if crate::engine::checks::track::tracks_statically(plan, b, s) {
-        return Err("Deleting a server that tracks another one is not supported yet.".into());
-    }
+    // (A server that tracks another may go: HAProxy's
+    // release_server_track. See checks::track::configured_here.)
     Ok(())
 }
 

@@ -404,13 +404,15 @@ fn tracks(process: &Process, b: usize, s: usize) -> Option<(usize, usize)> {
         }
         None
     }
+    if !crate::engine::checks::track::configured_here(&process.plan, b, s) {
+        return crate::engine::checks::track::added_tracked(&process.plan, b, s);
+    }
     process
         .plan
         .checks
         .list
         .iter()
         .find_map(|c| find(&c.trackers, (c.backend, c.server), (b, s)))
-        .or_else(|| crate::engine::checks::track::added_tracked(&process.plan, b, s))
 }
 
 fn check_of(process: &Process, b: usize, s: usize) -> Option<&crate::engine::checks::CheckPlan> {
