@@ -621,3 +621,74 @@ fn a_configured_tracker_can_be_deleted() {
         assert_eq!(ours, theirs, "(ringlb, haproxy)");
     }
 }
+
+/// `add server ... source 0.0.0.0 usesrc clientip|client` presents the
+/// client's address (and port) to the server, in a frontend that logs
+/// nothing: the client's address is kept for every accepted connection
+/// (IP_TRANSPARENT: root or CAP_NET_ADMIN).
+#[test]
+fn an_added_server_presents_the_client_address() {
+    if !nix::unistd::geteuid().is_root() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "usesrc needs root (IP_TRANSPARENT); CI runs as root"
+        );
+        eprintln!("skipped: usesrc needs root");
+        return;
+    }
+    let be = Backend::spawn(|mut s| {
+        let peer = s.peer_addr().unwrap().to_string();
+        let _ = s.write_all(peer.as_bytes());
+        let _ = s.shutdown(Shutdown::Write);
+        let mut sink = [0u8; 64];
+        let _ = s.read(&mut sink);
+    });
+    for (name, program) in programs("an_added_server_presents_the_client_address") {
+        let dir = TempDir::new("addsrc-usesrc");
+        let sock = format!("{}/admin.sock", dir.0.display());
+        let p = start(
+            name,
+            &program,
+            &tcp_cfg(&sock, &format!("    server s1 {}\n", be.addr)),
+        );
+        cli_ask(&sock, "set server be/s1 state maint");
+        for (n, (usesrc, from)) in [("clientip", "127.0.0.3:0"), ("client", "127.0.0.4:0")]
+            .into_iter()
+            .enumerate()
+        {
+            let sv = format!("n{n}");
+            let add = format!(
+                "add server be/{sv} {} source 0.0.0.0 usesrc {usesrc}",
+                be.addr
+            );
+            assert_eq!(cli_ask(&sock, &add), "New server registered.\n\n", "{name}");
+            cli_ask(&sock, &format!("set server be/{sv} state ready"));
+            let s =
+                socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+            s.set_reuse_address(true).unwrap();
+            s.bind(&from.parse::<SocketAddr>().unwrap().into()).unwrap();
+            s.connect_timeout(&p.addr.into(), DEADLINE).unwrap();
+            let mut c: std::net::TcpStream = s.into();
+            c.set_read_timeout(Some(DEADLINE)).unwrap();
+            let me = c.local_addr().unwrap();
+            let mut seen = String::new();
+            c.read_to_string(&mut seen).unwrap();
+            let seen: SocketAddr = seen
+                .parse()
+                .unwrap_or_else(|e| panic!("{name} usesrc {usesrc}: {seen:?}: {e}"));
+            if usesrc == "client" {
+                assert_eq!(seen, me, "{name} usesrc {usesrc}");
+            } else {
+                assert_eq!(seen.ip(), me.ip(), "{name} usesrc {usesrc}");
+            }
+            drop(c);
+            cli_ask(&sock, &format!("set server be/{sv} state maint"));
+            idle(&sock, &sv);
+            assert_eq!(
+                cli_ask(&sock, &format!("del server be/{sv}")),
+                "Server deleted.\n",
+                "{name}"
+            );
+        }
+    }
+}
