@@ -692,3 +692,55 @@ fn an_added_server_presents_the_client_address() {
         }
     }
 }
+
+/// `proto h1 ws h1 check-proto h1` on a server added to an HTTP backend:
+/// the HTTP/1 it serves anyway.
+#[test]
+fn an_added_server_with_proto_h1_serves_http() {
+    let be = Backend::spawn(|mut s| {
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            match s.read(&mut byte) {
+                Ok(1) => head.push(byte[0]),
+                _ => return,
+            }
+        }
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+    });
+    let mut seen = Vec::new();
+    for (name, program) in programs("an_added_server_with_proto_h1_serves_http") {
+        let dir = TempDir::new("addsrc-h1");
+        let sock = format!("{}/admin.sock", dir.0.display());
+        let cfg = format!(
+            "global\n    stats socket {sock} level admin\n\
+             defaults\n    mode http\n    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\n\
+             frontend fe\n    bind fd@3\n    default_backend be\n\
+             backend be\n    balance roundrobin\n    server s1 {a}\n",
+            a = be.addr
+        );
+        let p = start(name, &program, &cfg);
+        let mut got = vec![
+            cli_ask(&sock, "set server be/s1 state maint"),
+            cli_ask(
+                &sock,
+                &format!("add server be/n {} proto h1 ws h1 check-proto h1", be.addr),
+            ),
+            cli_ask(&sock, "set server be/n state ready"),
+        ];
+        let mut c = p.connect();
+        c.set_read_timeout(Some(DEADLINE)).unwrap();
+        c.write_all(b"GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+            .unwrap();
+        let mut answer = String::new();
+        let _ = c.read_to_string(&mut answer);
+        got.push(answer.lines().next().unwrap_or("").to_string());
+        got.push(answer.rsplit("\r\n").next().unwrap_or("").to_string());
+        assert_eq!(got[3], "HTTP/1.1 200 OK", "{name}: {got:?}");
+        assert_eq!(got[4], "ok", "{name}: {got:?}");
+        seen.push(got);
+    }
+    if let [theirs, ours] = &seen[..] {
+        assert_eq!(ours, theirs, "(ringlb, haproxy)");
+    }
+}
