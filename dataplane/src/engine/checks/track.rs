@@ -53,7 +53,7 @@ pub fn added_trackers(plan: &Plan, b: usize, s: usize) -> Vec<(usize, usize)> {
             }
         }
     }
-    out.sort_unstable_by(|x, y| y.0.cmp(&x.0));
+    out.sort_unstable_by_key(|x| std::cmp::Reverse(x.0));
     out.into_iter().map(|(_, at)| at).collect()
 }
 
