@@ -244,6 +244,10 @@ pub struct Checks {
     /// is not running but the configuration set them (`port` sets both
     /// ports, `addr` both addresses): `show servers state` prints them.
     pub configured: Vec<Configured>,
+    /// Servers added at run time with `track` (never below the number
+    /// live, maybe above): at 0, a state change looks for no added
+    /// tracker (see `track::added_trackers`).
+    pub added_tracks: std::sync::atomic::AtomicUsize,
 }
 
 /// A server's check and agent addresses and ports (0: none) as
@@ -880,6 +884,7 @@ pub fn build(
         backends: logs,
         node,
         configured,
+        added_tracks: std::sync::atomic::AtomicUsize::new(0),
     })
 }
 

@@ -1008,6 +1008,10 @@ pub fn add_server(core: Rc<Core>, _: Rc<Static>, args: Vec<String>) -> Later {
                 .collect();
             (1..).find(|i| !used.contains(i)).unwrap_or(u32::MAX)
         });
+        if tracked.is_some() {
+            // Before the link shows: a state change then looks for it.
+            plan.checks.added_tracks.fetch_add(1, Ordering::AcqRel);
+        }
         sv.conf.store(Arc::new(ServerConf {
             name: sname.to_string(),
             addr: new
@@ -1215,7 +1219,7 @@ pub fn del_server(core: Rc<Core>, _: Rc<Static>, args: Vec<String>) -> Later {
             a.ctl.unconfigure();
         }
         if let Some(sv) = plan.backends.get(b).and_then(|be| be.servers.get(s)) {
-            sv.conf.store(Arc::new(ServerConf {
+            let old = sv.conf.swap(Arc::new(ServerConf {
                 name: String::new(),
                 addr: ServerAddr::Fixed(SocketAddr::from(([0, 0, 0, 0], 0))),
                 id: 0,
@@ -1226,6 +1230,10 @@ pub fn del_server(core: Rc<Core>, _: Rc<Static>, args: Vec<String>) -> Later {
                 source: None,
                 track: None,
             }));
+            if old.track.is_some() {
+                // After the link is gone (see `added_tracks`).
+                plan.checks.added_tracks.fetch_sub(1, Ordering::AcqRel);
+            }
         }
         crate::stderr_line!(
             "[NOTICE]   ({}) : CLI : Server deleted.",
