@@ -4,6 +4,7 @@
 //! through an `Arc` and never touch the configuration model again.
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ringlb_config::addr::{Address, Host, IpFamily, Port};
@@ -206,6 +207,9 @@ pub struct BackendPlan {
     /// The backend's `tcp-request content`, `tcp-response content` and
     /// `use-server` rules (None: none).
     pub tcp: Option<Box<crate::engine::rules::tcp::TcpRules>>,
+    /// The backend's `source`, which a server added at run time without
+    /// its own takes (HAProxy's connect falls back to `px->conn_src`).
+    pub source: Option<Arc<SourcePlan>>,
     /// Its algorithm takes servers added at run time (HAProxy's
     /// BE_LB_PROP_DYN): it has [`SPARE_SERVERS`] vacant slots.
     pub dynamic: bool,
@@ -239,6 +243,14 @@ pub struct ServerConf {
     /// no check or agent runs; a configured server's are in
     /// `Checks::configured`).
     pub probes: Option<Box<crate::engine::checks::Configured>>,
+    /// `source`: the local address of its connections and checks (its
+    /// own, else the backend's; an `Arc`, so a connect takes it without
+    /// holding the configuration's guard across its awaits).
+    pub source: Option<Arc<SourcePlan>>,
+    /// A server added at run time with `track [<backend>/]<server>`: the
+    /// server whose state it follows (a configured server's `track` is in
+    /// the checks' `trackers` trees).
+    pub track: Option<crate::engine::checks::track::AddedTrack>,
 }
 
 /// Vacant server slots that a backend whose algorithm takes dynamic
@@ -271,8 +283,6 @@ pub struct ServerPlan {
     /// User weight and slow start, which the effective weight in `state`
     /// derives from.
     pub weights: Weights,
-    /// `source`: the local address of server connections.
-    pub source: Option<SourcePlan>,
     /// `tcp-ut <delay>`: TCP_USER_TIMEOUT on its connections.
     pub user_timeout: Option<Duration>,
     /// `tfo`: TCP Fast Open (TCP_FASTOPEN_CONNECT: the SYN carries the
@@ -305,8 +315,9 @@ pub struct ServerPlan {
     pub shutdown_on: crate::engine::checks::observe::ShutdownOn,
     /// Other configuration elements point to it (a `track`, a
     /// `use-server`): `del server` refuses it (HAProxy's
-    /// SRV_F_NON_PURGEABLE).
-    pub pinned: bool,
+    /// SRV_F_NON_PURGEABLE). An atomic: `add server ... track` pins the
+    /// server it tracks, for good as HAProxy does.
+    pub pinned: std::sync::atomic::AtomicBool,
     /// Its check's own `port` (`set server addr ... port +N` needs one).
     pub check_port: Option<u16>,
 }
@@ -426,6 +437,8 @@ impl ServerPlan {
                 weight: 1,
                 loc: String::new(),
                 probes: None,
+                source: None,
+                track: None,
             }),
             backup: std::sync::atomic::AtomicBool::new(false),
             state: State::new(Snapshot {
@@ -435,7 +448,6 @@ impl ServerPlan {
                 maxconn: 0,
             }),
             weights: Weights::new(1, 0, dynamic),
-            source: None,
             user_timeout: None,
             tfo: false.into(),
             minconn: 0.into(),
@@ -448,7 +460,7 @@ impl ServerPlan {
             queue_served: Counter::default(),
             observe: Default::default(),
             shutdown_on: Default::default(),
-            pinned: false,
+            pinned: false.into(),
             check_port: None,
         }
     }
@@ -781,7 +793,7 @@ impl Plan {
             let be_needs_src = fe.backend.and_then(|i| backends.get(i)).is_some_and(|b| {
                 matches!(b.balance, Balance::Source)
                     || b.servers.iter().any(|s| {
-                        s.source.as_ref().is_some_and(|src| {
+                        s.conf().source.as_ref().is_some_and(|src| {
                             matches!(src.usesrc, Some(UseSrc::Client | UseSrc::ClientIp))
                         })
                     })
@@ -1039,6 +1051,13 @@ fn backend_plan(px: &Proxy, cfg: &Config) -> Result<BackendPlan, String> {
                 weight: o.weight.unwrap_or(1),
                 loc: s.loc.to_string(),
                 probes: None,
+                source: match o.source.as_ref().or(px.source.as_ref()) {
+                    Some(src) => Some(Arc::new(source_plan(src).map_err(|e| {
+                        format!("backend '{}', server '{}': {e}", px.name, s.name)
+                    })?)),
+                    None => None,
+                },
+                track: None,
             }),
             weights: Weights::new(
                 o.weight.unwrap_or(1),
@@ -1069,13 +1088,6 @@ fn backend_plan(px: &Proxy, cfg: &Config) -> Result<BackendPlan, String> {
                 .unwrap_or(16),
                 maxconn: o.maxconn.unwrap_or(0),
             }),
-            source: match o.source.as_ref().or(px.source.as_ref()) {
-                Some(src) => Some(
-                    source_plan(src)
-                        .map_err(|e| format!("backend '{}', server '{}': {e}", px.name, s.name))?,
-                ),
-                None => None,
-            },
             user_timeout: o.tcp_ut,
             tfo: o.tfo.unwrap_or(false).into(),
             minconn: o.minconn.unwrap_or(0).into(),
@@ -1099,7 +1111,7 @@ fn backend_plan(px: &Proxy, cfg: &Config) -> Result<BackendPlan, String> {
                 px.mode() == ringlb_config::model::Mode::Http,
             ),
             shutdown_on: crate::engine::checks::observe::ShutdownOn::of(o),
-            pinned: pinned(cfg, px, &s.name),
+            pinned: pinned(cfg, px, &s.name).into(),
             check_port: o.port,
         });
     }
@@ -1115,9 +1127,16 @@ fn backend_plan(px: &Proxy, cfg: &Config) -> Result<BackendPlan, String> {
         )),
         _ => None,
     };
+    let source = match &px.source {
+        Some(src) => Some(Arc::new(
+            source_plan(src).map_err(|e| format!("backend '{}': {e}", px.name))?,
+        )),
+        None => None,
+    };
     Ok(BackendPlan {
         name: px.name.clone(),
         servers,
+        source,
         dynamic,
         live: std::sync::atomic::AtomicUsize::new(configured),
         tcp_hash,
@@ -1470,7 +1489,7 @@ pub(crate) mod tests {
         let s = &p.backends[0].servers;
         let addr = |t: &str| t.parse::<SocketAddr>().unwrap();
         assert_eq!(
-            s[0].source,
+            s[0].conf().source.as_deref().cloned(),
             Some(SourcePlan {
                 addr: addr("127.0.0.3:0"),
                 usesrc: None,
@@ -1478,7 +1497,7 @@ pub(crate) mod tests {
             })
         );
         assert_eq!(
-            s[1].source,
+            s[1].conf().source.as_deref().cloned(),
             Some(SourcePlan {
                 addr: addr("127.0.0.2:4000"),
                 usesrc: Some(UseSrc::ClientIp),

@@ -25,6 +25,7 @@ mod checks_observe;
 mod checks_real;
 mod cli;
 mod cli_addkw;
+mod cli_addsrc;
 mod cli_agent;
 mod cli_checks;
 mod cli_dynsrv;

@@ -35,10 +35,19 @@ pub fn agent_admin(core: &Core, b: usize, s: usize, word: AdminWord) {
     }
 }
 
-/// The servers that track (b, s).
+/// The servers that track (b, s): those added at run time first (see
+/// `run::follow_trackers`), then the configured ones.
 fn trackers(core: &Core, b: usize, s: usize) -> Vec<Tracker> {
-    let checks = &core.shared.plan.checks;
-    checks
+    let plan = &core.shared.plan;
+    let checks = &plan.checks;
+    let added = super::track::added_trackers(plan, b, s)
+        .into_iter()
+        .map(|(backend, server)| Tracker {
+            backend,
+            server,
+            trackers: Vec::new(),
+        });
+    let configured = checks
         .list
         .iter()
         .filter(|c| c.backend == b && c.server == s)
@@ -53,6 +62,9 @@ fn trackers(core: &Core, b: usize, s: usize) -> Vec<Tracker> {
         .next()
         .cloned()
         .unwrap_or_default()
+        .into_iter()
+        .filter(|t| super::track::configured_here(plan, t.backend, t.server));
+    added.chain(configured).collect()
 }
 
 /// The server (b, s) tracks, if any.
@@ -67,6 +79,9 @@ pub(crate) fn tracked(core: &Core, b: usize, s: usize) -> Option<(usize, usize)>
             }
         }
         None
+    }
+    if !super::track::configured_here(&core.shared.plan, b, s) {
+        return super::track::added_tracked(&core.shared.plan, b, s);
     }
     let checks = &core.shared.plan.checks;
     let roots = checks
@@ -84,7 +99,7 @@ pub(crate) fn tracked(core: &Core, b: usize, s: usize) -> Option<(usize, usize)>
             return Some(p);
         }
     }
-    None
+    super::track::added_tracked(&core.shared.plan, b, s)
 }
 
 /// srv_set_admin_flag: set `mode` (one flag) on (b, s), then the inherited

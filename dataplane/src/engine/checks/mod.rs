@@ -31,6 +31,7 @@ pub mod http;
 pub mod observe;
 mod run;
 pub mod tcpcheck;
+pub mod track;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -243,6 +244,10 @@ pub struct Checks {
     /// is not running but the configuration set them (`port` sets both
     /// ports, `addr` both addresses): `show servers state` prints them.
     pub configured: Vec<Configured>,
+    /// Servers added at run time with `track` (never below the number
+    /// live, maybe above): at 0, a state change looks for no added
+    /// tracker (see `track::added_trackers`).
+    pub added_tracks: std::sync::atomic::AtomicUsize,
 }
 
 /// A server's check and agent addresses and ports (0: none) as
@@ -308,6 +313,9 @@ pub struct BackendLog {
     pub sink: Option<LogSink>,
     /// `option log-health-checks`.
     pub log_health: bool,
+    /// `http-check disable-on-404` (HAProxy's PR_O_DISABLE404): a server
+    /// may track one of another backend only if both agree.
+    pub disable_on_404: bool,
 }
 
 /// A server that follows another's state (`track [<backend>/]<server>`),
@@ -350,15 +358,17 @@ fn track_links(cfg: &Config) -> Vec<(ServerId, ServerId)> {
     links
 }
 
-/// The trackers of `of`, depth first in declaration order (HAProxy's
-/// `trackers` list); a loop (refused by HAProxy) is cut.
+/// The trackers of `of`, depth first, the last declared first: HAProxy's
+/// `trackers` list, to whose head srv_apply_track puts each tracker as it
+/// walks the proxies and their servers in declaration order. A loop
+/// (refused by HAProxy) is cut.
 fn trackers_of(
     of: ServerId,
     links: &[(ServerId, ServerId)],
     seen: &mut Vec<ServerId>,
 ) -> Vec<Tracker> {
     let mut out = Vec::new();
-    for (t, _) in links.iter().filter(|(_, tracked)| *tracked == of) {
+    for (t, _) in links.iter().rev().filter(|(_, tracked)| *tracked == of) {
         if seen.contains(t) {
             continue;
         }
@@ -756,6 +766,9 @@ pub fn build(
             word: if px.cap.frontend { "proxy" } else { "backend" },
             sink: None,
             log_health: px.options.is_set("log-health-checks"),
+            disable_on_404: px.http_checks.iter().any(|s| {
+                matches!(&s.kind, CheckStepKind::Other { keyword, .. } if keyword == "disable-on-404")
+            }),
         });
         for (i, (s, sp)) in px.servers.iter().zip(&be.servers).enumerate() {
             let o = &s.opts;
@@ -871,6 +884,7 @@ pub fn build(
         backends: logs,
         node,
         configured,
+        added_tracks: std::sync::atomic::AtomicUsize::new(0),
     })
 }
 

@@ -555,7 +555,15 @@ pub(super) fn follow_trackers(
         return;
     };
     let vs = vs.as_str();
+    // Servers added at run time first: HAProxy puts a new tracker at the
+    // head of the list (srv_apply_track). Nothing tracks them in turn.
+    for (tb, ts) in super::track::added_trackers(plan, via.0, via.1) {
+        set_state(core, tb, ts, to, Why::Via(vb, vs), 0);
+    }
     for t in trackers {
+        if !super::track::configured_here(plan, t.backend, t.server) {
+            continue;
+        }
         if set_state(core, t.backend, t.server, to, Why::Via(vb, vs), 0) {
             follow_trackers(core, &t.trackers, (t.backend, t.server), to);
         }
@@ -707,7 +715,8 @@ pub(super) async fn connect(
             if quiet {
                 let _ = socket2::SockRef::from(&sock).set_tcp_quickack(false);
             }
-            if let Some(src) = &srv.source {
+            let source = srv.conf().source.clone();
+            if let Some(src) = source.as_deref() {
                 // Checks come from the server's `source` address, as its
                 // connections do (without a client to present).
                 let (local, transparent) = src.bind_for(None);

@@ -11,6 +11,7 @@
 //! asks the cores through the mesh ([`Ask`]) and answers from their
 //! replies, so no core stops and no lock is taken on the data path.
 
+mod addsrc;
 pub mod checks;
 pub mod commands;
 pub mod maps;

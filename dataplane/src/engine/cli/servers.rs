@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use super::table::{Ctx, Later};
 use super::{Ask, Reply, Static, ASK_WITHIN, LOG_WARNING};
-use crate::engine::backend::server::{admin, Change};
+use crate::engine::backend::server::{admin, Change, Oper};
 use crate::engine::checks::{tcpcheck, Kind, Tuning};
 use crate::engine::plan::{BackendPlan, ServerAddr, ServerConf, SPARE_SERVERS};
 use crate::engine::runtime::counters::Obj;
@@ -320,15 +320,9 @@ const NOT_DYNAMIC: &[&str] = &[
 /// The ones it accepts there that ringlb does not give an added server
 /// yet (each would need its setting to become changeable per slot).
 const NOT_YET: &[&str] = &[
-    "ws",
-    "proto",
     "proxy-v2-options",
     "send-proxy",
     "send-proxy-v2",
-    "source",
-    "track",
-    "usesrc",
-    "check-proto",
     "check-via-socks4",
     "allow-0rtt",
     "alpn",
@@ -413,6 +407,13 @@ struct NewServer {
     check_send_proxy: bool,
     /// `slowstart`, in whole seconds.
     slowstart: u32,
+    /// `source` (with `usesrc`, `interface`).
+    source: Option<crate::engine::plan::SourcePlan>,
+    /// `track [<backend>/]<server>`, as written (the last one given).
+    track: Option<String>,
+    /// `proto` and `check-proto` (the last of each).
+    proto: Option<String>,
+    check_proto: Option<String>,
 }
 
 impl NewServer {
@@ -827,6 +828,34 @@ fn parse_new(
                 n.check_send_proxy = true;
                 i += 1;
             }
+            "source" => {
+                let (src, next) = super::addsrc::source(args, i)?;
+                n.source = Some(src);
+                i = next;
+            }
+            "usesrc" => {
+                return Err("'usesrc' only allowed after a 'source' statement..\n".into());
+            }
+            "track" => {
+                if val.is_empty() {
+                    return Err("'track' expects [<proxy>/]<server> as argument..\n".into());
+                }
+                n.track = Some(val.to_string());
+                i += 2;
+            }
+            "proto" | "check-proto" => {
+                super::addsrc::proto(kw, val)?;
+                if kw == "proto" {
+                    n.proto = Some(val.to_string());
+                } else {
+                    n.check_proto = Some(val.to_string());
+                }
+                i += 2;
+            }
+            "ws" => {
+                super::addsrc::ws(val)?;
+                i += 2;
+            }
             "backup" | "no-backup" => {
                 n.backup = kw == "backup";
                 i += 1;
@@ -850,6 +879,10 @@ fn parse_new(
     }
     if let Some(d) = inter {
         n.tuning.intervals.inter = d;
+    }
+    // _srv_parse_finalize's order.
+    if n.check && n.track.is_some() {
+        return Err("unable to enable checks and tracking at the same time!\n".into());
     }
     if n.agent {
         if n.agent_target().1 == 0 {
@@ -922,6 +955,24 @@ pub fn add_server(core: Rc<Core>, _: Rc<Static>, args: Vec<String>) -> Later {
             Ok(n) => n,
             Err(e) => return Reply::err(e),
         };
+        // cli_parse_add_server's order: the mux, the track, the check.
+        if let Err(e) = super::addsrc::mux_usable(be, new.proto.as_deref()) {
+            return Reply::err(e);
+        }
+        let tracked = match new
+            .track
+            .as_deref()
+            .map(|t| super::addsrc::track(plan, b, t))
+        {
+            None => None,
+            Some(Ok(t)) => Some(t),
+            Some(Err(e)) => return Reply::err(e),
+        };
+        if let Err(e) =
+            super::addsrc::check_mux(plan, b, sname, new.check_proto.as_deref(), new.check)
+        {
+            return Reply::err(e);
+        }
         let taken_name = FILLING.with(|f| f.borrow().iter().any(|x| x.0 == b && x.2 == sname));
         if present(be, sname).is_some() || taken_name {
             return Reply::err("Already exists a server with the same name in backend.\n");
@@ -957,6 +1008,10 @@ pub fn add_server(core: Rc<Core>, _: Rc<Static>, args: Vec<String>) -> Later {
                 .collect();
             (1..).find(|i| !used.contains(i)).unwrap_or(u32::MAX)
         });
+        if tracked.is_some() {
+            // Before the link shows: a state change then looks for it.
+            plan.checks.added_tracks.fetch_add(1, Ordering::AcqRel);
+        }
         sv.conf.store(Arc::new(ServerConf {
             name: sname.to_string(),
             addr: new
@@ -970,6 +1025,8 @@ pub fn add_server(core: Rc<Core>, _: Rc<Static>, args: Vec<String>) -> Later {
             // `port` and `addr` set the agent's too (srv_parse_check_port,
             // srv_parse_addr).
             probes: new.probes(b, s).map(Box::new),
+            source: super::addsrc::source_of(be, new.source.clone()),
+            track: tracked.map(crate::engine::checks::track::AddedTrack::new),
         }));
         // Every core forgets what it kept of the slot before it shows.
         let answers = ask_slot(&core, b, s, SlotOp::Fill).await;
@@ -1065,19 +1122,26 @@ pub fn add_server(core: Rc<Core>, _: Rc<Static>, args: Vec<String>) -> Later {
             a.ctl.configure(on, addr, port);
         }
         shared.set_server(b, s, Change::AdminSet(maint));
-        shared.set_server(
-            b,
-            s,
-            Change::Oper(crate::engine::backend::server::Oper::Stopped),
-        );
+        shared.set_server(b, s, Change::Oper(Oper::Stopped));
         be.live.fetch_max(s + 1, Ordering::AcqRel);
         // Last: the slot shows and counts from now on.
         shared.set_server(b, s, Change::AdminClear(admin::VACANT));
         if new.enabled == Some(true) {
             // haproxy 2.6 marks it running but leaves it out of the
             // balance until its state changes; here it serves at once
-            // (docs/differences.md).
-            shared.bring_up(b, s);
+            // (docs/differences.md), unless the server it tracks is down.
+            let tracked_oper = tracked.and_then(|(tb, ts)| {
+                Some(plan.backends.get(tb)?.servers.get(ts)?.state.get().oper)
+            });
+            match tracked_oper {
+                Some(Oper::Stopped) => {}
+                Some(Oper::Stopping) => {
+                    shared.set_server(b, s, Change::Oper(Oper::Stopping));
+                }
+                _ => {
+                    shared.bring_up(b, s);
+                }
+            }
         }
         // HAProxy's ha_notice, from the CLI's context.
         crate::stderr_line!(
@@ -1095,7 +1159,7 @@ fn removable(core: &Core, b: usize, s: usize, idle: usize) -> Result<(), String>
     let Some(sv) = plan.backends.get(b).and_then(|be| be.servers.get(s)) else {
         return Err("No such server.".into());
     };
-    if sv.pinned {
+    if sv.pinned.load(Ordering::Relaxed) {
         return Err("This server cannot be removed at runtime due to other configuration elements pointing to it.".into());
     }
     if sv.state.get().admin & admin::MAINT == 0 {
@@ -1104,20 +1168,8 @@ fn removable(core: &Core, b: usize, s: usize, idle: usize) -> Result<(), String>
     if sv.conns.get() > 0 || sv.queued.get() > 0 || idle > 0 {
         return Err("Server still has connections attached to it, cannot remove it.".into());
     }
-    // The trackers are fixed at start-up: the slot would still follow the
-    // tracked server once reused.
-    fn tracking(ts: &[crate::engine::checks::Tracker], want: (usize, usize)) -> bool {
-        ts.iter()
-            .any(|t| (t.backend, t.server) == want || tracking(&t.trackers, want))
-    }
-    if plan
-        .checks
-        .list
-        .iter()
-        .any(|c| tracking(&c.trackers, (b, s)))
-    {
-        return Err("Deleting a server that tracks another one is not supported yet.".into());
-    }
+    // (A server that tracks another may go: HAProxy's
+    // release_server_track. See checks::track::configured_here.)
     Ok(())
 }
 
@@ -1167,7 +1219,7 @@ pub fn del_server(core: Rc<Core>, _: Rc<Static>, args: Vec<String>) -> Later {
             a.ctl.unconfigure();
         }
         if let Some(sv) = plan.backends.get(b).and_then(|be| be.servers.get(s)) {
-            sv.conf.store(Arc::new(ServerConf {
+            let old = sv.conf.swap(Arc::new(ServerConf {
                 name: String::new(),
                 addr: ServerAddr::Fixed(SocketAddr::from(([0, 0, 0, 0], 0))),
                 id: 0,
@@ -1175,7 +1227,13 @@ pub fn del_server(core: Rc<Core>, _: Rc<Static>, args: Vec<String>) -> Later {
                 weight: 1,
                 loc: String::new(),
                 probes: None,
+                source: None,
+                track: None,
             }));
+            if old.track.is_some() {
+                // After the link is gone (see `added_tracks`).
+                plan.checks.added_tracks.fetch_sub(1, Ordering::AcqRel);
+            }
         }
         crate::stderr_line!(
             "[NOTICE]   ({}) : CLI : Server deleted.",
@@ -1214,6 +1272,7 @@ pub fn help() -> Reply {
         "agent-send",
         "backup",
         "check",
+        "check-proto",
         "check-send-proxy",
         "disabled",
         "downinter",
@@ -1238,10 +1297,15 @@ pub fn help() -> Reply {
         "pool-max-conn",
         "pool-purge-delay",
         "port",
+        "proto",
         "rise",
         "slowstart",
+        "source",
         "tfo",
+        "track",
+        "usesrc",
         "weight",
+        "ws",
     ] {
         out.push_str(kw);
         out.push('\n');

@@ -52,15 +52,19 @@ async fn connect_from(
             &true,
         );
     }
-    let Some(src) = srv.source.as_ref() else {
+    // The source is read at once: nothing of the server's configuration
+    // (a guard) lives across the awaits, nor grows the stream's future.
+    let bind = srv.conf().source.as_deref().map(|src| {
+        if let Some(name) = &src.interface {
+            // As HAProxy (tcp_connect_server), a device that cannot be
+            // bound (absent, no privilege) leaves the socket unbound.
+            let _ = sock.bind_device(name.as_bytes());
+        }
+        src.bind_for(client)
+    });
+    let Some((local, transparent)) = bind else {
         return sock.connect(addr).await.map_err(|e| connect_error(&e));
     };
-    if let Some(name) = &src.interface {
-        // As HAProxy (tcp_connect_server), a device that cannot be bound
-        // (absent, no privilege) leaves the socket unbound.
-        let _ = sock.bind_device(name.as_bytes());
-    }
-    let (local, transparent) = src.bind_for(client);
     let s = socket2::SockRef::from(&sock);
     // Part of binding (tcp_bind_socket): a failure lacks a resource too.
     if transparent {
@@ -698,6 +702,8 @@ mod tests {
                 weight: 1,
                 loc: String::new(),
                 probes: None,
+                source: None,
+                track: None,
             }),
             backup: false.into(),
             state: crate::engine::backend::server::State::new(
@@ -709,7 +715,6 @@ mod tests {
                 },
             ),
             weights: crate::engine::backend::server::Weights::new(1, 0, true),
-            source: None,
             user_timeout,
             tfo: tfo.into(),
             minconn: 0.into(),
@@ -722,7 +727,7 @@ mod tests {
             queue_served: Counter::default(),
             observe: Default::default(),
             shutdown_on: Default::default(),
-            pinned: false,
+            pinned: false.into(),
             check_port: None,
         }
     }

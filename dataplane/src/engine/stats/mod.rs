@@ -404,6 +404,9 @@ fn tracks(process: &Process, b: usize, s: usize) -> Option<(usize, usize)> {
         }
         None
     }
+    if !crate::engine::checks::track::configured_here(&process.plan, b, s) {
+        return crate::engine::checks::track::added_tracked(&process.plan, b, s);
+    }
     process
         .plan
         .checks
