@@ -80,7 +80,7 @@ pub const UNSUPPORTED: &[Unsupported] = &[
     },
     Unsupported {
         key: "source address",
-        why: "server connections are bound to one IP address and port; a source port range or a UNIX or abstract source address is not implemented yet",
+        why: "server connections are bound to one IP address and port; a source port range, a UNIX or abstract source address and (HTTP mode) usesrc hdr_ip() are not implemented yet",
     },
     Unsupported {
         key: "network namespaces",
@@ -440,7 +440,7 @@ fn proxy_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
         }
     }
     if let Some(src) = px.source.as_ref().filter(|_| px.cap.backend) {
-        source_checks(&px.name, "", src, out);
+        source_checks(px, "", src, out);
     }
     proxy_option_checks(px, out);
     // The TCP rule sets run (engine::rules::tcp); what they cannot run
@@ -507,7 +507,13 @@ fn proxy_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
             out.push(diag("proxy protocol", &s.loc));
         }
         server_other_checks(px, &o.other, out);
-        if let Some(p) = o.proto.as_deref().filter(|p| !mux_served(p)) {
+        // A server's mux is HTTP/1 in an HTTP backend, the pass-through in
+        // a TCP one (HAProxy takes `proto none` in an HTTP backend too).
+        let served = |p: &str| match px.mode() {
+            Mode::Http => p == "h1",
+            _ => p == "none",
+        };
+        if let Some(p) = o.proto.as_deref().filter(|p| !served(p)) {
             out.push(diag_named("mux protocol", &s.loc, &format!("proto {p}")));
         }
         // UNIX stream servers are supported; abstract, socketpair, fd and
@@ -525,7 +531,7 @@ fn proxy_checks(px: &Proxy, cfg: &Config, out: &mut Vec<Diagnostic>) {
             out.push(diag("abstract and socketpair addresses", &s.loc));
         }
         if let Some(src) = &o.source {
-            source_checks(&px.name, &s.name, src, out);
+            source_checks(px, &s.name, src, out);
         }
     }
     // HAProxy's puid orders `balance first` and places consistent-hash
@@ -802,8 +808,10 @@ pub fn has_stats_socket(cfg: &Config) -> bool {
 }
 
 /// A `source` (proxy or server): what the connector cannot bind, and
-/// `usesrc hdr_ip()`, which TCP mode ignores.
-fn source_checks(proxy: &str, server: &str, src: &Source, out: &mut Vec<Diagnostic>) {
+/// `usesrc hdr_ip()`, which TCP mode ignores and HTTP mode would need
+/// per request (not done yet: refused there rather than ignored).
+fn source_checks(px: &Proxy, server: &str, src: &Source, out: &mut Vec<Diagnostic>) {
+    let proxy = &px.name;
     let bindable = |a: &Address| {
         matches!(
             a,
@@ -820,7 +828,13 @@ fn source_checks(proxy: &str, server: &str, src: &Source, out: &mut Vec<Diagnost
     if !bindable(&src.addr) || !usesrc_ok {
         out.push(diag("source address", &src.loc));
     }
-    if src.hdr_ip().is_some() {
+    if src.hdr_ip().is_some() && px.mode() == Mode::Http {
+        out.push(diag_named(
+            "source address",
+            &src.loc,
+            "usesrc hdr_ip() in HTTP mode",
+        ));
+    } else if src.hdr_ip().is_some() {
         out.push(hdr_ip_warning(proxy, server, &src.loc));
     }
 }

@@ -360,6 +360,7 @@ fn mux_protocols_other_than_http1_are_named() {
         (conf("http", "", "    server s1 127.0.0.1:80 proto h2\n"), Some(("proto h2", 10))),
         (conf("http", "", "    default-server proto h2\n    server s1 127.0.0.1:80\n"), Some(("proto h2", 11))),
         (conf("http", "", "    server s1 127.0.0.1:80 ws h2\n"), Some(("ws h2", 10))),
+        (conf("http", "", "    server s1 127.0.0.1:80 proto none\n"), Some(("proto none", 10))),
         (conf("http", "", "    option httpchk\n    server s1 127.0.0.1:80 check check-proto h2\n"), Some(("check-proto h2", 11))),
     ];
     for (i, (text, refused)) in cases.iter().enumerate() {
@@ -383,6 +384,44 @@ fn mux_protocols_other_than_http1_are_named() {
                 );
             }
         }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `usesrc hdr_ip()` picks each request's source from a header: TCP mode
+/// has none (HAProxy warns and binds the plain address, so does ringlb);
+/// HTTP mode would need it per request, refused until it is done.
+#[test]
+fn usesrc_hdr_ip_is_refused_in_http_mode_only() {
+    let ringlb = Path::new(env!("CARGO_BIN_EXE_ringlb"));
+    let dir = std::env::temp_dir().join(format!("ringlb-hdrip-support-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (mode, refused) in [("http", true), ("tcp", false)] {
+        let name = format!("{mode}.cfg");
+        let text = format!("defaults\n    mode {mode}\n    timeout connect 1s\n    timeout client 1s\n    timeout server 1s\nfrontend fe\n    bind 127.0.0.1:8080\n    default_backend be\nbackend be\n    server s1 127.0.0.1:80 source 0.0.0.0 usesrc hdr_ip(x-forwarded-for)\n");
+        std::fs::write(dir.join(&name), &text).unwrap();
+        let out = run(ringlb, &["-c", "-f", &name], &dir, &[]);
+        assert_eq!(
+            !out.status.is_some_and(|s| s.success()),
+            refused,
+            "{mode}: {}",
+            out.output
+        );
+        let want = format!(
+            "{name}:10: error: source address is {NOT_SUPPORTED} (usesrc hdr_ip() in HTTP mode:"
+        );
+        assert_eq!(
+            out.output.contains(&want),
+            refused,
+            "{mode}: {}",
+            out.output
+        );
+        assert_eq!(
+            out.output.contains("cannot use a header as source IP"),
+            !refused,
+            "{mode}: {}",
+            out.output
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
