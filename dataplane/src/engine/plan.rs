@@ -69,10 +69,6 @@ pub struct FrontendPlan {
     /// fixed port, or a log line printing it): one getsockname per accept
     /// is skipped otherwise.
     pub needs_dst: bool,
-    /// The client's address is needed (`balance source`, `usesrc client`
-    /// or `clientip`, a log line printing it): a multishot accept does not
-    /// return it, so one getpeername per accept is skipped otherwise.
-    pub needs_src: bool,
     /// `option splice-request|response|auto` on the frontend.
     pub splice_request: bool,
     pub splice_response: bool,
@@ -755,7 +751,6 @@ impl Plan {
                 .map(Box::new),
                 stream_rules: false,
                 needs_dst: false,
-                needs_src: true,
                 log: LogPlan {
                     enabled: has_targets && !px.no_log,
                     format,
@@ -790,33 +785,10 @@ impl Plan {
                     })
                 });
             fe.needs_dst = be_needs || log_needs;
-            let be_needs_src = fe.backend.and_then(|i| backends.get(i)).is_some_and(|b| {
-                matches!(b.balance, Balance::Source)
-                    || b.servers.iter().any(|s| {
-                        s.conf().source.as_ref().is_some_and(|src| {
-                            matches!(src.usesrc, Some(UseSrc::Client | UseSrc::ClientIp))
-                        })
-                    })
-            });
-            // The default tcplog prints it; a custom format when it names
-            // %ci/%cp or holds a sample expression (which may fetch src).
-            let log_needs_src = fe.log.enabled
-                && fe.log.format.as_ref().is_none_or(|f| {
-                    f.items.iter().any(|it| match it {
-                        ringlb_config::logformat::LogItem::Alias { alias, .. } => matches!(
-                            alias,
-                            ringlb_config::logformat::Alias::ClientIp
-                                | ringlb_config::logformat::Alias::ClientPort
-                        ),
-                        ringlb_config::logformat::LogItem::Sample { .. } => true,
-                        ringlb_config::logformat::LogItem::Text(_) => false,
-                    })
-                });
             // Connection rules look at the addresses, and so may HTTP
-            // rules and a unique-id-format (`dst`, `%fi`, `src`, `%ci`):
-            // one getsockname per HTTP connection, not per request.
+            // rules and a unique-id-format (`dst`, `%fi`): one
+            // getsockname per HTTP connection, not per request.
             let http = fe.http.is_some();
-            fe.needs_src = be_needs_src || log_needs_src || fe.tcp.is_some() || http;
             fe.needs_dst = fe.needs_dst || fe.tcp.is_some() || http;
             fe.stream_rules = fe.http.is_none()
                 && (fe
@@ -1413,50 +1385,6 @@ pub(crate) mod tests {
             a.conns.inc();
         }
         assert!(!a.has_room(be));
-    }
-
-    /// The client's address is asked of the kernel only when something
-    /// uses it (multishot accept does not return it).
-    #[test]
-    fn the_client_address_is_fetched_only_when_used() {
-        let needs = |global: &str, defaults: &str, backend: &str| {
-            plan(&format!(
-                "global\n{global}defaults\n    mode tcp\n{defaults}\
-                 frontend f\n    bind 127.0.0.1:8\n    default_backend be\n\
-                 backend be\n{backend}    server a 127.0.0.1:1 source 0.0.0.0 usesrc clientip\n    server b 127.0.0.1:2\n"
-            ))
-            .frontends[0]
-                .needs_src
-        };
-        let log = "    log stdout format raw local0\n";
-        assert!(needs("", "", ""), "usesrc clientip on a server");
-        let plain = |global: &str, defaults: &str, backend: &str| {
-            plan(&format!(
-                "global\n{global}defaults\n    mode tcp\n{defaults}\
-                 frontend f\n    bind 127.0.0.1:8\n    default_backend be\n\
-                 backend be\n{backend}    server b 127.0.0.1:2\n"
-            ))
-            .frontends[0]
-                .needs_src
-        };
-        assert!(!plain("", "", ""), "nothing uses it");
-        assert!(plain("", "", "    balance source\n"), "balance source");
-        assert!(
-            plain(log, "    log global\n    option tcplog\n", ""),
-            "tcplog prints it"
-        );
-        assert!(
-            !plain(
-                log,
-                "    log global\n    log-format \"%ft %b/%s %Tt\"\n",
-                ""
-            ),
-            "a format without %ci/%cp"
-        );
-        assert!(
-            plain(log, "    log global\n    log-format \"%ci %ft\"\n", ""),
-            "a format with %ci"
-        );
     }
 
     /// The socket buffer sizes and `noreuseport` come typed from the
