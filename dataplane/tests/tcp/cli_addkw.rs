@@ -6,117 +6,14 @@
 //! targets on loopback that count what reaches them and can be killed.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::harness::{cli_ask, programs, start, Backend, Proxy, TempDir, DEADLINE};
-
-/// A check target: counts the connections it accepts, answers `pong` to
-/// what it reads and closes. `kill` closes the listener: the port then
-/// refuses.
-struct Target {
-    addr: SocketAddr,
-    accepted: Arc<AtomicUsize>,
-    received: Arc<Mutex<Vec<u8>>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Target {
-    fn start() -> Target {
-        Target::answering(b"pong\n")
-    }
-
-    /// A target that answers `reply` (an agent's line); it keeps the
-    /// last bytes it read.
-    fn answering(reply: &'static [u8]) -> Target {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        l.set_nonblocking(true).unwrap();
-        let addr = l.local_addr().unwrap();
-        let accepted = Arc::new(AtomicUsize::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let (a, st, r) = (
-            Arc::clone(&accepted),
-            Arc::clone(&stop),
-            Arc::clone(&received),
-        );
-        let thread = std::thread::spawn(move || {
-            while !st.load(Ordering::SeqCst) {
-                let Ok((mut c, _)) = l.accept() else {
-                    std::thread::sleep(Duration::from_millis(5));
-                    continue;
-                };
-                a.fetch_add(1, Ordering::SeqCst);
-                c.set_nonblocking(false).unwrap();
-                c.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
-                let mut buf = [0u8; 256];
-                if let Ok(n) = c.read(&mut buf) {
-                    *r.lock().unwrap() = buf[..n].to_vec();
-                }
-                let _ = c.write_all(reply);
-            }
-        });
-        Target {
-            addr,
-            accepted,
-            received,
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    fn count(&self) -> usize {
-        self.accepted.load(Ordering::SeqCst)
-    }
-
-    fn kill(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            t.join().unwrap();
-        }
-    }
-}
-
-impl Drop for Target {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// Wait until `f` holds, failing with `what` past the deadline.
-fn until(what: &str, mut f: impl FnMut() -> bool) {
-    let end = Instant::now() + DEADLINE;
-    while !f() {
-        assert!(Instant::now() < end, "{what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+use crate::harness::probe::{stat_columns, until, Target};
+use crate::harness::{cli_ask, programs, start, Backend, Proxy, TempDir};
 
 /// The named columns of server `sv`'s `show stat` row.
 fn columns(sock: &str, sv: &str, names: &[&str]) -> Vec<String> {
-    let csv = cli_ask(sock, "show stat");
-    let mut lines = csv.lines();
-    let header: Vec<&str> = lines
-        .next()
-        .unwrap()
-        .trim_start_matches("# ")
-        .split(',')
-        .collect();
-    let row: Vec<&str> = lines
-        .find(|l| l.split(',').nth(1) == Some(sv))
-        .unwrap_or_else(|| panic!("no row for {sv}: {csv}"))
-        .split(',')
-        .collect();
-    names
-        .iter()
-        .map(|n| {
-            let i = header.iter().position(|h| h == n).unwrap();
-            format!("{n}={}", row.get(i).copied().unwrap_or(""))
-        })
-        .collect()
+    stat_columns(&cli_ask(sock, "show stat"), sv, names)
 }
 
 fn status(sock: &str, sv: &str) -> String {
@@ -183,7 +80,7 @@ fn an_added_server_s_check_runs_once_enabled() {
     for (name, program) in programs("an_added_server_s_check_runs_once_enabled") {
         let dir = TempDir::new("addkw");
         let sock = format!("{}/admin.sock", dir.0.display());
-        let mut target = Target::start();
+        let mut target = Target::start(b"pong\n");
         let p = start(
             name,
             &program,
@@ -366,7 +263,7 @@ fn an_added_server_s_agent_runs_once_enabled() {
     for (name, program) in programs("an_added_server_s_agent_runs_once_enabled") {
         let dir = TempDir::new("addkw-agent");
         let sock = format!("{}/admin.sock", dir.0.display());
-        let agent = Target::answering(b"down\n");
+        let agent = Target::start(b"down\n");
         let p = start(
             name,
             &program,
@@ -386,7 +283,7 @@ fn an_added_server_s_agent_runs_once_enabled() {
         until(&format!("{name}: the agent was never asked"), || {
             agent.count() >= 2
         });
-        let sent = agent.received.lock().unwrap().clone();
+        let sent = agent.last_received().unwrap_or_default();
         assert_eq!(sent, b"hello", "{name}");
         got.push(state(&sock, "n"));
         got.push(cli_ask(&sock, "enable server be/n"));
