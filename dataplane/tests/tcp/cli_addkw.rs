@@ -6,6 +6,8 @@
 //! targets on loopback that count what reaches them and can be killed.
 
 use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::path::Path;
 use std::time::Duration;
 
 use crate::harness::probe::{stat_columns, until, Target};
@@ -67,6 +69,19 @@ fn config(sock: &str, servers: &str) -> String {
     )
 }
 
+/// A proxy on [`config`] with `server s1 <s1>`: the proxy, its admin
+/// socket and the folder that holds the socket.
+fn run(name: &str, program: &Path, tag: &str, s1: SocketAddr) -> (Proxy, String, TempDir) {
+    let dir = TempDir::new(tag);
+    let sock = format!("{}/admin.sock", dir.0.display());
+    let p = start(
+        name,
+        program,
+        &config(&sock, &format!("    server s1 {s1}\n")),
+    );
+    (p, sock, dir)
+}
+
 /// `add server ... check`: configured, disabled, nothing checks the
 /// target; `enable health` and `enable server` start it, the target sees
 /// the checks, its death takes the server DOWN with haproxy's line; `del
@@ -78,14 +93,8 @@ fn an_added_server_s_check_runs_once_enabled() {
     let be = Backend::echo();
     let mut seen = Vec::new();
     for (name, program) in programs("an_added_server_s_check_runs_once_enabled") {
-        let dir = TempDir::new("addkw");
-        let sock = format!("{}/admin.sock", dir.0.display());
         let mut target = Target::start(b"pong\n");
-        let p = start(
-            name,
-            &program,
-            &config(&sock, &format!("    server s1 {}\n", be.addr)),
-        );
+        let (p, sock, _dir) = run(name, &program, "addkw", be.addr);
         let mut got = Vec::new();
         let add = format!(
             "add server be/n {} check inter 100ms rise 1 fall 1 port {}",
@@ -170,13 +179,7 @@ fn check_keywords_refused_as_haproxy_refuses_them() {
     let be = Backend::echo();
     let mut seen = Vec::new();
     for (name, program) in programs("check_keywords_refused_as_haproxy_refuses_them") {
-        let dir = TempDir::new("addkw-err");
-        let sock = format!("{}/admin.sock", dir.0.display());
-        let _p = start(
-            name,
-            &program,
-            &config(&sock, &format!("    server s1 {}\n", be.addr)),
-        );
+        let (_p, sock, _dir) = run(name, &program, "addkw-err", be.addr);
         let a = be.addr;
         let got: Vec<String> = [
             format!("add server be/x {a} rise 0"),
@@ -261,14 +264,8 @@ fn an_added_server_s_agent_runs_once_enabled() {
     let be = Backend::echo();
     let mut seen = Vec::new();
     for (name, program) in programs("an_added_server_s_agent_runs_once_enabled") {
-        let dir = TempDir::new("addkw-agent");
-        let sock = format!("{}/admin.sock", dir.0.display());
         let agent = Target::start(b"down\n");
-        let p = start(
-            name,
-            &program,
-            &config(&sock, &format!("    server s1 {}\n", be.addr)),
-        );
+        let (p, sock, _dir) = run(name, &program, "addkw-agent", be.addr);
         let mut got = Vec::new();
         let add = format!(
             "add server be/n {} agent-check agent-port {} agent-inter 100ms agent-send hello",
@@ -327,13 +324,7 @@ fn an_added_backup_server_serves_only_without_actives() {
     let bk = Backend::echo();
     let mut seen = Vec::new();
     for (name, program) in programs("an_added_backup_server_serves_only_without_actives") {
-        let dir = TempDir::new("addkw-backup");
-        let sock = format!("{}/admin.sock", dir.0.display());
-        let p = start(
-            name,
-            &program,
-            &config(&sock, &format!("    server s1 {}\n", s1.addr)),
-        );
+        let (p, sock, _dir) = run(name, &program, "addkw-backup", s1.addr);
         let mut got = Vec::new();
         got.push(cli_ask(
             &sock,
@@ -385,13 +376,7 @@ fn an_added_server_warms_up() {
     let s2 = Backend::echo();
     let mut seen = Vec::new();
     for (name, program) in programs("an_added_server_warms_up") {
-        let dir = TempDir::new("addkw-ss");
-        let sock = format!("{}/admin.sock", dir.0.display());
-        let p = start(
-            name,
-            &program,
-            &config(&sock, &format!("    server s1 {}\n", s1.addr)),
-        );
+        let (p, sock, _dir) = run(name, &program, "addkw-ss", s1.addr);
         let mut got = Vec::new();
         got.push(cli_ask(
             &sock,
@@ -425,13 +410,7 @@ fn an_added_server_s_sessions_end_when_it_is_marked_down() {
     let s1 = Backend::echo();
     let s2 = Backend::echo();
     for (name, program) in programs("an_added_server_s_sessions_end_when_it_is_marked_down") {
-        let dir = TempDir::new("addkw-omd");
-        let sock = format!("{}/admin.sock", dir.0.display());
-        let p = start(
-            name,
-            &program,
-            &config(&sock, &format!("    server s1 {}\n", s1.addr)),
-        );
+        let (p, sock, _dir) = run(name, &program, "addkw-omd", s1.addr);
         for (kw, ends) in [("on-marked-down shutdown-sessions", true), ("", false)] {
             let add = format!("add server be/n {} {kw}", s2.addr);
             assert_eq!(cli_ask(&sock, &add), "New server registered.\n\n", "{name}");
