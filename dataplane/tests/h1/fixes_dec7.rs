@@ -67,6 +67,27 @@ fn raw(p: &Proxy, req: &[u8], half_close: bool) -> Vec<u8> {
     read_until_closed(&mut c, DEADLINE, "the proxy's answer").0
 }
 
+/// Send `req` (and the client's FIN after it when `half_close`): the
+/// client reads `page`, whole, and the log line says `logged` (status, %B,
+/// %U, termination).
+fn answered(
+    p: &Proxy,
+    name: &str,
+    req: &[u8],
+    half_close: bool,
+    page: &[u8],
+    logged: (&str, &str, &str, &str),
+) {
+    let got = raw(p, req, half_close);
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        String::from_utf8_lossy(page),
+        "{name}"
+    );
+    let l = next_line(p);
+    assert_eq!((&*l.0, &*l.1, &*l.2, &*l.3), logged, "{name}");
+}
+
 /// `http-request set-var(txn.x) bool(true)` then `http-response deny if {
 /// var(txn.x) -m bool }`: the constant's argument is text (true/false,
 /// 1/0), and each typed variable matches as haproxy matches it.
@@ -185,47 +206,35 @@ fn proxy_answers(name: &str, program: &Path) {
     );
     let get = |path: &str| format!("GET {path} HTTP/1.1\r\nHost: a\r\n\r\n");
 
-    let got = raw(&p, get("/reqdeny").as_bytes(), false);
-    assert_eq!(
-        String::from_utf8_lossy(&got),
-        String::from_utf8_lossy(PAGE_403),
-        "{name}"
-    );
-    let l = next_line(&p);
-    assert_eq!(
-        (&*l.0, &*l.1, &*l.2, &*l.3),
+    answered(
+        &p,
+        name,
+        get("/reqdeny").as_bytes(),
+        false,
+        PAGE_403,
         ("403", "192", "45", "PR--"),
-        "{name}"
     );
 
-    let got = raw(&p, get("/resdeny").as_bytes(), false);
-    assert_eq!(
-        String::from_utf8_lossy(&got),
-        String::from_utf8_lossy(PAGE_502),
-        "{name}"
-    );
-    let l = next_line(&p);
     // 209 (the page in HTX) + 49 (the server's head) + 2 (its body, read
     // with the head).
-    assert_eq!(
-        (&*l.0, &*l.1, &*l.2, &*l.3),
+    answered(
+        &p,
+        name,
+        get("/resdeny").as_bytes(),
+        false,
+        PAGE_502,
         ("502", "260", "45", "PH--"),
-        "{name}"
     );
     let (bin, bout, ereq, req_tot) = frontend(&sock, name);
     assert_eq!((bin, bout, ereq, req_tot), (90, 452, 0, 2), "{name}");
 
-    let got = raw(&p, b"GARBAGE\r\n\r\n", false);
-    assert_eq!(
-        String::from_utf8_lossy(&got),
-        String::from_utf8_lossy(PAGE_400),
-        "{name}"
-    );
-    let l = next_line(&p);
-    assert_eq!(
-        (&*l.0, &*l.1, &*l.2, &*l.3),
+    answered(
+        &p,
+        name,
+        b"GARBAGE\r\n\r\n",
+        false,
+        PAGE_400,
         ("400", "0", "0", "PR--"),
-        "{name}"
     );
 
     // Too big a head: a 400 too, nothing counted.
@@ -250,32 +259,17 @@ fn proxy_answers(name: &str, program: &Path) {
     );
 
     // Half a head, then the client's FIN: the 400 still goes out.
-    let got = raw(&p, b"GET / HTTP/1.1\r\nHost: a\r\n", true);
-    assert_eq!(
-        String::from_utf8_lossy(&got),
-        String::from_utf8_lossy(PAGE_400),
-        "{name}"
-    );
-    let l = next_line(&p);
-    assert_eq!(
-        (&*l.0, &*l.1, &*l.2, &*l.3),
+    answered(
+        &p,
+        name,
+        b"GET / HTTP/1.1\r\nHost: a\r\n",
+        true,
+        PAGE_400,
         ("400", "0", "0", "CR--"),
-        "{name}"
     );
 
     // Nothing, then the client's FIN: a 400 too (h1_process on a read0).
-    let got = raw(&p, b"", true);
-    assert_eq!(
-        String::from_utf8_lossy(&got),
-        String::from_utf8_lossy(PAGE_400),
-        "{name}"
-    );
-    let l = next_line(&p);
-    assert_eq!(
-        (&*l.0, &*l.1, &*l.2, &*l.3),
-        ("400", "0", "0", "CR--"),
-        "{name}"
-    );
+    answered(&p, name, b"", true, PAGE_400, ("400", "0", "0", "CR--"));
 
     // Half a head, then silence: 408 at timeout http-request.
     let got = raw(&p, b"GET / HTTP/1.1\r\nHost: a\r\n", false);

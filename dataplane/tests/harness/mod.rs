@@ -42,6 +42,7 @@ macro_rules! on_both {
 }
 
 pub mod http;
+pub mod probe;
 
 /// How long any single wait in a test may take before it fails.
 pub const DEADLINE: Duration = Duration::from_secs(10);

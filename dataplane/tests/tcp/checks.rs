@@ -111,7 +111,7 @@ fn is_check_line(l: &str) -> bool {
 }
 
 /// The line with its durations masked (`check duration: Nms`).
-fn mask(l: &str) -> String {
+pub(crate) fn mask(l: &str) -> String {
     let mut out = String::new();
     let mut rest = l;
     while let Some(i) = rest.find("check duration: ") {
@@ -799,48 +799,53 @@ on_both!(
     tracking_servers_follow_on_ringlb
 );
 
-/// `option redis-check`: HAProxy's built-in PING / +PONG rules; the first
-/// line of a wrong answer is the info of a wrong status.
-fn redis_check(name: &str, program: &Path) {
-    let ok = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let srv = pong_server(Arc::clone(&ok));
+/// One server s1, checked by `option` every 100 ms: the first check takes
+/// it DOWN with `down` (the backend is left without a server); once `fix`
+/// has run, the next brings it UP with `up`. The proxy, still running.
+fn down_then_up(
+    name: &str,
+    program: &Path,
+    option: &str,
+    srv: SocketAddr,
+    down: &str,
+    fix: impl FnOnce(),
+    up: &str,
+) -> Proxy {
     let p = start(
         name,
         program,
         &config(
             "",
             DEFAULTS,
-            &format!(
-                "    option redis-check\n    server s1 {} check inter 100 rise 1 fall 1\n",
-                srv.addr
-            ),
+            &format!("    {option}\n    server s1 {srv} check inter 100 rise 1 fall 1\n"),
         ),
     );
     let (line, _) = next_check_line(&p, DEADLINE);
-    assert_eq!(
-        line,
-        down_line(
-            "s1",
-            "Layer7 wrong status, code: 0, info: \"-ERR loading\"",
-            (0, 0)
-        ),
-        "{name}"
-    );
+    assert_eq!(line, down_line("s1", down, (0, 0)), "{name}");
     assert_eq!(
         next_check_line(&p, DEADLINE).0,
         "backend be has no server available!",
         "{name}"
     );
-    ok.store(true, Ordering::Relaxed);
+    fix();
     let (line, _) = next_check_line(&p, DEADLINE);
-    assert_eq!(
-        line,
-        up_line(
-            "s1",
-            "Layer7 check passed, code: 0, info: \"Redis server is ok\"",
-            (1, 0)
-        ),
-        "{name}"
+    assert_eq!(line, up_line("s1", up, (1, 0)), "{name}");
+    p
+}
+
+/// `option redis-check`: HAProxy's built-in PING / +PONG rules; the first
+/// line of a wrong answer is the info of a wrong status.
+fn redis_check(name: &str, program: &Path) {
+    let ok = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let srv = pong_server(Arc::clone(&ok));
+    down_then_up(
+        name,
+        program,
+        "option redis-check",
+        srv.addr,
+        "Layer7 wrong status, code: 0, info: \"-ERR loading\"",
+        || ok.store(true, Ordering::Relaxed),
+        "Layer7 check passed, code: 0, info: \"Redis server is ok\"",
     );
 }
 on_both!(redis_check, redis_check_on_haproxy, redis_check_on_ringlb);
@@ -1042,32 +1047,15 @@ fn ssl_hello_check(name: &str, program: &Path) {
             let _ = s.write_all(answer);
         })
     };
-    let p = start(
+    down_then_up(
         name,
         program,
-        &config(
-            "",
-            DEFAULTS,
-            &format!(
-                "    option ssl-hello-chk\n    server s1 {} check inter 100 rise 1 fall 1\n",
-                srv.addr
-            ),
-        ),
+        "option ssl-hello-chk",
+        srv.addr,
+        "Layer6 invalid response",
+        || tls.store(true, Ordering::Relaxed),
+        "Layer6 check passed",
     );
-    let (line, _) = next_check_line(&p, DEADLINE);
-    assert_eq!(
-        line,
-        down_line("s1", "Layer6 invalid response", (0, 0)),
-        "{name}"
-    );
-    assert_eq!(
-        next_check_line(&p, DEADLINE).0,
-        "backend be has no server available!",
-        "{name}"
-    );
-    tls.store(true, Ordering::Relaxed);
-    let (line, _) = next_check_line(&p, DEADLINE);
-    assert_eq!(line, up_line("s1", "Layer6 check passed", (1, 0)), "{name}");
     let hello = hellos.lock().unwrap()[0].clone();
     assert_eq!(
         &hello[..11],
@@ -1114,43 +1102,14 @@ fn smtp_check(name: &str, program: &Path) {
             let _ = w.write_all(b"221 2.0.0 Bye\r\n");
         })
     };
-    let p = start(
+    down_then_up(
         name,
         program,
-        &config(
-            "",
-            DEFAULTS,
-            &format!(
-                "    option smtpchk EHLO example.org\n    server s1 {} check inter 100 rise 1 fall 1\n",
-                srv.addr
-            ),
-        ),
-    );
-    let (line, _) = next_check_line(&p, DEADLINE);
-    assert_eq!(
-        line,
-        down_line(
-            "s1",
-            "Layer7 wrong status, code: 554, info: \"5.3.2 No service\"",
-            (0, 0)
-        ),
-        "{name}"
-    );
-    assert_eq!(
-        next_check_line(&p, DEADLINE).0,
-        "backend be has no server available!",
-        "{name}"
-    );
-    ok.store(true, Ordering::Relaxed);
-    let (line, _) = next_check_line(&p, DEADLINE);
-    assert_eq!(
-        line,
-        up_line(
-            "s1",
-            "Layer7 check passed, code: 221, info: \"2.0.0 Bye\"",
-            (1, 0)
-        ),
-        "{name}"
+        "option smtpchk EHLO example.org",
+        srv.addr,
+        "Layer7 wrong status, code: 554, info: \"5.3.2 No service\"",
+        || ok.store(true, Ordering::Relaxed),
+        "Layer7 check passed, code: 221, info: \"2.0.0 Bye\"",
     );
     assert_eq!(hellos.lock().unwrap()[0], "EHLO example.org\r\n", "{name}");
 }
@@ -1188,39 +1147,14 @@ fn pgsql_check(name: &str, program: &Path) {
             let _ = s.write_all(answer);
         })
     };
-    let p = start(
+    down_then_up(
         name,
         program,
-        &config(
-            "",
-            DEFAULTS,
-            &format!(
-                "    option pgsql-check user ringlb\n    server s1 {} check inter 100 rise 1 fall 1\n",
-                srv.addr
-            ),
-        ),
-    );
-    let (line, _) = next_check_line(&p, DEADLINE);
-    assert_eq!(
-        line,
-        down_line("s1", "Layer7 invalid response, info: \"FATAL\"", (0, 0)),
-        "{name}"
-    );
-    assert_eq!(
-        next_check_line(&p, DEADLINE).0,
-        "backend be has no server available!",
-        "{name}"
-    );
-    ok.store(true, Ordering::Relaxed);
-    let (line, _) = next_check_line(&p, DEADLINE);
-    assert_eq!(
-        line,
-        up_line(
-            "s1",
-            "Layer7 check passed, code: 0, info: \"PostgreSQL server is ok\"",
-            (1, 0)
-        ),
-        "{name}"
+        "option pgsql-check user ringlb",
+        srv.addr,
+        "Layer7 invalid response, info: \"FATAL\"",
+        || ok.store(true, Ordering::Relaxed),
+        "Layer7 check passed, code: 0, info: \"PostgreSQL server is ok\"",
     );
     assert_eq!(
         startups.lock().unwrap()[0],
@@ -1251,39 +1185,14 @@ fn ldap_check(name: &str, program: &Path) {
             ]);
         })
     };
-    let p = start(
+    down_then_up(
         name,
         program,
-        &config(
-            "",
-            DEFAULTS,
-            &format!(
-                "    option ldap-check\n    server s1 {} check inter 100 rise 1 fall 1\n",
-                srv.addr
-            ),
-        ),
-    );
-    let (line, _) = next_check_line(&p, DEADLINE);
-    assert_eq!(
-        line,
-        down_line(
-            "s1",
-            "Layer7 wrong status, code: 49, info: \"See RFC: http://tools.ietf.org/html/rfc4511#section-4.1.9\"",
-            (0, 0)
-        ),
-        "{name}"
-    );
-    assert_eq!(
-        next_check_line(&p, DEADLINE).0,
-        "backend be has no server available!",
-        "{name}"
-    );
-    result.store(0, Ordering::Relaxed);
-    let (line, _) = next_check_line(&p, DEADLINE);
-    assert_eq!(
-        line,
-        up_line("s1", "Layer7 check passed, code: 0", (1, 0)),
-        "{name}"
+        "option ldap-check",
+        srv.addr,
+        "Layer7 wrong status, code: 49, info: \"See RFC: http://tools.ietf.org/html/rfc4511#section-4.1.9\"",
+        || result.store(0, Ordering::Relaxed),
+        "Layer7 check passed, code: 0",
     );
     assert_eq!(
         binds.lock().unwrap()[0],
@@ -1335,39 +1244,14 @@ fn mysql_check(name: &str, program: &Path) {
             let _ = s.write_all(&reply);
         })
     };
-    let p = start(
+    down_then_up(
         name,
         program,
-        &config(
-            "",
-            DEFAULTS,
-            &format!(
-                "    option mysql-check user haproxy\n    server s1 {} check inter 100 rise 1 fall 1\n",
-                srv.addr
-            ),
-        ),
-    );
-    let (line, _) = next_check_line(&p, DEADLINE);
-    assert_eq!(
-        line,
-        down_line(
-            "s1",
-            "Layer7 wrong status, code: 1045, info: \"#28000Access denied for user 'haproxy'\"",
-            (0, 0)
-        ),
-        "{name}"
-    );
-    assert_eq!(
-        next_check_line(&p, DEADLINE).0,
-        "backend be has no server available!",
-        "{name}"
-    );
-    ok.store(true, Ordering::Relaxed);
-    let (line, _) = next_check_line(&p, DEADLINE);
-    assert_eq!(
-        line,
-        up_line("s1", "Layer7 check passed, code: 0", (1, 0)),
-        "{name}"
+        "option mysql-check user haproxy",
+        srv.addr,
+        "Layer7 wrong status, code: 1045, info: \"#28000Access denied for user 'haproxy'\"",
+        || ok.store(true, Ordering::Relaxed),
+        "Layer7 check passed, code: 0",
     );
     let auth = auths.lock().unwrap()[0].clone();
     assert_eq!(&auth[..4], &[41, 0, 0, 1], "{name}");

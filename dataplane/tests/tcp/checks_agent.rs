@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use super::checks::mask;
 use crate::harness::{config, refused_addr, round_trip, start, Backend, Proxy, DEADLINE};
 
 /// One thread: one round robin, so shares are exact.
@@ -80,21 +81,6 @@ fn is_check_line(l: &str) -> bool {
         || l.contains(" has no server available!")
 }
 
-/// The line with its durations masked.
-fn mask(l: &str) -> String {
-    let mut out = String::new();
-    let mut rest = l;
-    while let Some(i) = rest.find("check duration: ") {
-        let after = &rest[i + "check duration: ".len()..];
-        let digits = after.chars().take_while(char::is_ascii_digit).count();
-        out.push_str(&rest[..i]);
-        out.push_str("check duration: Nms");
-        rest = &after[digits + "ms".len().min(after.len() - digits)..];
-    }
-    out.push_str(rest);
-    out
-}
-
 fn next_check_line(p: &Proxy, within: Duration) -> (String, Instant) {
     let end = Instant::now() + within;
     loop {
@@ -104,6 +90,14 @@ fn next_check_line(p: &Proxy, within: Duration) -> (String, Instant) {
             Ok(_) => {}
             Err(_) => panic!("no check line within {within:?}"),
         }
+    }
+}
+
+/// The next check lines are `want`, in order.
+fn expect_lines(p: &Proxy, name: &str, want: &[&str]) {
+    for w in want {
+        let (line, _) = next_check_line(p, DEADLINE);
+        assert_eq!(line, *w, "{name}");
     }
 }
 
@@ -169,65 +163,40 @@ fn agent_states(name: &str, program: &Path) {
     }
     assert_eq!(agent.sent.lock().unwrap().as_slice(), b"hello\n", "{name}");
     agent.set("down #bad disk");
-    let (line, _) = next_check_line(&p, DEADLINE);
-    assert_eq!(
-        line,
-        "Server be/s1 is DOWN, reason: Layer7 wrong status, code: 0, info: \"via agent : down (bad disk)\", check duration: Nms. 1 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue.",
-        "{name}"
-    );
+    expect_lines(&p, name, &["Server be/s1 is DOWN, reason: Layer7 wrong status, code: 0, info: \"via agent : down (bad disk)\", check duration: Nms. 1 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue."]);
     let v = servers_of(&p, 6, name);
     assert_eq!(count(&v, "s1"), 0, "{name}: down: {v:?}");
     // The health check passes all along: the agent keeps the server down.
     no_check_line(&p, Duration::from_millis(400), name);
     agent.set("UP");
-    let (line, _) = next_check_line(&p, DEADLINE);
-    assert_eq!(
-        line,
-        "Server be/s1 is UP, reason: Layer7 check passed, code: 0, info: \"via agent : UP\", check duration: Nms. 2 active and 0 backup servers online. 0 sessions requeued, 0 total in queue.",
-        "{name}"
-    );
+    expect_lines(&p, name, &["Server be/s1 is UP, reason: Layer7 check passed, code: 0, info: \"via agent : UP\", check duration: Nms. 2 active and 0 backup servers online. 0 sessions requeued, 0 total in queue."]);
     agent.set("drain");
-    let (line, _) = next_check_line(&p, DEADLINE);
-    assert_eq!(
-        line,
-        "Server be/s1 enters drain state. 1 active and 0 backup servers online. 0 sessions requeued, 0 total in queue.",
-        "{name}"
-    );
+    expect_lines(&p, name, &["Server be/s1 enters drain state. 1 active and 0 backup servers online. 0 sessions requeued, 0 total in queue."]);
     let v = servers_of(&p, 6, name);
     assert_eq!(count(&v, "s1"), 0, "{name}: drain: {v:?}");
     agent.set("ready");
-    let (line, _) = next_check_line(&p, DEADLINE);
-    assert_eq!(line, "Server be/s1 is UP (leaving forced drain).", "{name}");
+    expect_lines(&p, name, &["Server be/s1 is UP (leaving forced drain)."]);
     agent.set("maint");
-    let (line, _) = next_check_line(&p, DEADLINE);
-    assert_eq!(
-        line,
-        "Server be/s1 is going DOWN for maintenance. 1 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue.",
-        "{name}"
-    );
+    expect_lines(&p, name, &["Server be/s1 is going DOWN for maintenance. 1 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue."]);
     let v = servers_of(&p, 6, name);
     assert_eq!(count(&v, "s1"), 0, "{name}: maint: {v:?}");
     // From maintenance to drain: out of maintenance, still draining.
     agent.set("drain");
-    let (line, _) = next_check_line(&p, DEADLINE);
-    assert_eq!(
-        line, "Server be/s1 is UP/DRAIN (leaving forced maintenance).",
-        "{name}"
+    expect_lines(
+        &p,
+        name,
+        &[
+            "Server be/s1 is UP/DRAIN (leaving forced maintenance).",
+            "Server be/s1 remains in forced drain mode.",
+        ],
     );
-    let (line, _) = next_check_line(&p, DEADLINE);
-    assert_eq!(line, "Server be/s1 remains in forced drain mode.", "{name}");
     agent.set("maint");
-    let (line, _) = next_check_line(&p, DEADLINE);
-    assert_eq!(
-        line,
-        "Server be/s1 is going DOWN for maintenance. 1 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue.",
-        "{name}"
-    );
+    expect_lines(&p, name, &["Server be/s1 is going DOWN for maintenance. 1 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue."]);
     agent.set("ready");
-    let (line, _) = next_check_line(&p, DEADLINE);
-    assert_eq!(
-        line, "Server be/s1 is UP/READY (leaving forced maintenance).",
-        "{name}"
+    expect_lines(
+        &p,
+        name,
+        &["Server be/s1 is UP/READY (leaving forced maintenance)."],
     );
     let v = servers_of(&p, 10, name);
     assert_eq!(count(&v, "s1"), 5, "{name}: back: {v:?}");
@@ -316,12 +285,7 @@ fn agent_weight_splits_traffic(name: &str, program: &Path) {
         ),
     );
     // The weight applies before the health word's report.
-    let (line, _) = next_check_line(&p, DEADLINE);
-    assert_eq!(
-        line,
-        "Agent check for server be/s1 succeeded, reason: Layer7 check passed, code: 0, info: \"via agent : up\", check duration: Nms, status: 1/1 UP.",
-        "{name}"
-    );
+    expect_lines(&p, name, &["Agent check for server be/s1 succeeded, reason: Layer7 check passed, code: 0, info: \"via agent : up\", check duration: Nms, status: 1/1 UP."]);
     let v = servers_of(&p, 30, name);
     let n1 = count(&v, "s1");
     assert!((8..=12).contains(&n1), "{name}: s1 got {n1} of 30: {v:?}");
@@ -546,32 +510,19 @@ fn draining_through_down_and_up(name: &str, program: &Path) {
             ),
         ),
     );
-    let (line, _) = next_check_line(&p, DEADLINE);
-    assert_eq!(
-        line,
-        "Server be/s1 enters drain state. 1 active and 0 backup servers online. 0 sessions requeued, 0 total in queue.",
-        "{name}"
-    );
+    expect_lines(&p, name, &["Server be/s1 enters drain state. 1 active and 0 backup servers online. 0 sessions requeued, 0 total in queue."]);
     let v = servers_of(&p, 4, name);
     assert_eq!(count(&v, "s1"), 0, "{name}: {v:?}");
     s1.down();
-    let (line, _) = next_check_line(&p, DEADLINE);
-    assert_eq!(
-        line,
+    expect_lines(&p, name, &[
         "Server be/s1 is DOWN, reason: Layer4 connection problem, info: \"Connection refused\", check duration: Nms. 1 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue.",
-        "{name}"
-    );
-    let (line, _) = next_check_line(&p, DEADLINE);
-    assert_eq!(line, "Server be/s1 remains in forced drain mode.", "{name}");
+        "Server be/s1 remains in forced drain mode.",
+    ]);
     s1.up();
-    let (line, _) = next_check_line(&p, DEADLINE);
-    assert_eq!(
-        line,
+    expect_lines(&p, name, &[
         "Server be/s1 is UP, reason: Layer4 check passed, check duration: Nms. 1 active and 0 backup servers online. 0 sessions requeued, 0 total in queue.",
-        "{name}"
-    );
-    let (line, _) = next_check_line(&p, DEADLINE);
-    assert_eq!(line, "Server be/s1 remains in forced drain mode.", "{name}");
+        "Server be/s1 remains in forced drain mode.",
+    ]);
     // Drain again and again: nothing new.
     no_check_line(&p, Duration::from_millis(400), name);
     let v = servers_of(&p, 4, name);
@@ -603,41 +554,43 @@ fn trackers_follow_the_agent(name: &str, program: &Path) {
             ),
         ),
     );
-    let expect = |want: &[&str]| {
-        for w in want {
-            let (line, _) = next_check_line(&p, DEADLINE);
-            assert_eq!(line, *w, "{name}");
-        }
-    };
     agent.set("maint");
-    expect(&[
+    expect_lines(&p, name, &[
         "Server be/s1 is going DOWN for maintenance. 2 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue.",
         "Server be/s2 is going DOWN for maintenance via be/s1. 1 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue.",
     ]);
     let v = servers_of(&p, 4, name);
     assert_eq!(count(&v, "s3"), 4, "{name}: {v:?}");
     agent.set("ready");
-    expect(&[
-        "Server be/s1 is UP/READY (leaving forced maintenance).",
-        "Server be/s2 is UP/READY (leaving maintenance).",
-    ]);
+    expect_lines(
+        &p,
+        name,
+        &[
+            "Server be/s1 is UP/READY (leaving forced maintenance).",
+            "Server be/s2 is UP/READY (leaving maintenance).",
+        ],
+    );
     agent.set("drain");
-    expect(&[
+    expect_lines(&p, name, &[
         "Server be/s1 enters drain state. 2 active and 0 backup servers online. 0 sessions requeued, 0 total in queue.",
         "Server be/s2 enters drain state via be/s1. 1 active and 0 backup servers online. 0 sessions requeued, 0 total in queue.",
     ]);
     agent.set("ready");
-    expect(&[
-        "Server be/s1 is UP (leaving forced drain).",
-        "Server be/s2 is UP (leaving forced drain).",
-    ]);
+    expect_lines(
+        &p,
+        name,
+        &[
+            "Server be/s1 is UP (leaving forced drain).",
+            "Server be/s2 is UP (leaving forced drain).",
+        ],
+    );
     agent.set("down");
-    expect(&[
+    expect_lines(&p, name, &[
         "Server be/s1 is DOWN, reason: Layer7 wrong status, code: 0, info: \"via agent : down\", check duration: Nms. 2 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue.",
         "Server be/s2 is DOWN via be/s1. 1 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue.",
     ]);
     agent.set("up");
-    expect(&[
+    expect_lines(&p, name, &[
         "Server be/s1 is UP, reason: Layer7 check passed, code: 0, info: \"via agent : up\", check duration: Nms. 2 active and 0 backup servers online. 0 sessions requeued, 0 total in queue.",
         "Server be/s2 is UP via be/s1. 3 active and 0 backup servers online. 0 sessions requeued, 0 total in queue.",
     ]);
@@ -677,8 +630,7 @@ fn slowstart_ramps_the_limit(name: &str, program: &Path) {
     agent.set("down");
     let (line, _) = next_check_line(&p, DEADLINE);
     assert!(line.starts_with("Server be/s1 is DOWN"), "{name}: {line}");
-    let (line, _) = next_check_line(&p, DEADLINE);
-    assert_eq!(line, "backend be has no server available!", "{name}");
+    expect_lines(&p, name, &["backend be has no server available!"]);
     agent.set("up");
     let (line, up) = next_check_line(&p, DEADLINE);
     assert!(line.starts_with("Server be/s1 is UP"), "{name}: {line}");

@@ -6,117 +6,16 @@
 //! targets on loopback that count what reaches them and can be killed.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
 
-use crate::harness::{cli_ask, programs, start, Backend, Proxy, TempDir, DEADLINE};
-
-/// A check target: counts the connections it accepts, answers `pong` to
-/// what it reads and closes. `kill` closes the listener: the port then
-/// refuses.
-struct Target {
-    addr: SocketAddr,
-    accepted: Arc<AtomicUsize>,
-    received: Arc<Mutex<Vec<u8>>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Target {
-    fn start() -> Target {
-        Target::answering(b"pong\n")
-    }
-
-    /// A target that answers `reply` (an agent's line); it keeps the
-    /// last bytes it read.
-    fn answering(reply: &'static [u8]) -> Target {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        l.set_nonblocking(true).unwrap();
-        let addr = l.local_addr().unwrap();
-        let accepted = Arc::new(AtomicUsize::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let (a, st, r) = (
-            Arc::clone(&accepted),
-            Arc::clone(&stop),
-            Arc::clone(&received),
-        );
-        let thread = std::thread::spawn(move || {
-            while !st.load(Ordering::SeqCst) {
-                let Ok((mut c, _)) = l.accept() else {
-                    std::thread::sleep(Duration::from_millis(5));
-                    continue;
-                };
-                a.fetch_add(1, Ordering::SeqCst);
-                c.set_nonblocking(false).unwrap();
-                c.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
-                let mut buf = [0u8; 256];
-                if let Ok(n) = c.read(&mut buf) {
-                    *r.lock().unwrap() = buf[..n].to_vec();
-                }
-                let _ = c.write_all(reply);
-            }
-        });
-        Target {
-            addr,
-            accepted,
-            received,
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    fn count(&self) -> usize {
-        self.accepted.load(Ordering::SeqCst)
-    }
-
-    fn kill(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            t.join().unwrap();
-        }
-    }
-}
-
-impl Drop for Target {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// Wait until `f` holds, failing with `what` past the deadline.
-fn until(what: &str, mut f: impl FnMut() -> bool) {
-    let end = Instant::now() + DEADLINE;
-    while !f() {
-        assert!(Instant::now() < end, "{what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+use crate::harness::probe::{stat_columns, until, Target};
+use crate::harness::{cli_ask, programs, start, Backend, Proxy, TempDir};
 
 /// The named columns of server `sv`'s `show stat` row.
 fn columns(sock: &str, sv: &str, names: &[&str]) -> Vec<String> {
-    let csv = cli_ask(sock, "show stat");
-    let mut lines = csv.lines();
-    let header: Vec<&str> = lines
-        .next()
-        .unwrap()
-        .trim_start_matches("# ")
-        .split(',')
-        .collect();
-    let row: Vec<&str> = lines
-        .find(|l| l.split(',').nth(1) == Some(sv))
-        .unwrap_or_else(|| panic!("no row for {sv}: {csv}"))
-        .split(',')
-        .collect();
-    names
-        .iter()
-        .map(|n| {
-            let i = header.iter().position(|h| h == n).unwrap();
-            format!("{n}={}", row.get(i).copied().unwrap_or(""))
-        })
-        .collect()
+    stat_columns(&cli_ask(sock, "show stat"), sv, names)
 }
 
 fn status(sock: &str, sv: &str) -> String {
@@ -170,6 +69,19 @@ fn config(sock: &str, servers: &str) -> String {
     )
 }
 
+/// A proxy on [`config`] with `server s1 <s1>`: the proxy, its admin
+/// socket and the folder that holds the socket.
+fn run(name: &str, program: &Path, tag: &str, s1: SocketAddr) -> (Proxy, String, TempDir) {
+    let dir = TempDir::new(tag);
+    let sock = format!("{}/admin.sock", dir.0.display());
+    let p = start(
+        name,
+        program,
+        &config(&sock, &format!("    server s1 {s1}\n")),
+    );
+    (p, sock, dir)
+}
+
 /// `add server ... check`: configured, disabled, nothing checks the
 /// target; `enable health` and `enable server` start it, the target sees
 /// the checks, its death takes the server DOWN with haproxy's line; `del
@@ -181,14 +93,8 @@ fn an_added_server_s_check_runs_once_enabled() {
     let be = Backend::echo();
     let mut seen = Vec::new();
     for (name, program) in programs("an_added_server_s_check_runs_once_enabled") {
-        let dir = TempDir::new("addkw");
-        let sock = format!("{}/admin.sock", dir.0.display());
-        let mut target = Target::start();
-        let p = start(
-            name,
-            &program,
-            &config(&sock, &format!("    server s1 {}\n", be.addr)),
-        );
+        let mut target = Target::start(b"pong\n");
+        let (p, sock, _dir) = run(name, &program, "addkw", be.addr);
         let mut got = Vec::new();
         let add = format!(
             "add server be/n {} check inter 100ms rise 1 fall 1 port {}",
@@ -273,13 +179,7 @@ fn check_keywords_refused_as_haproxy_refuses_them() {
     let be = Backend::echo();
     let mut seen = Vec::new();
     for (name, program) in programs("check_keywords_refused_as_haproxy_refuses_them") {
-        let dir = TempDir::new("addkw-err");
-        let sock = format!("{}/admin.sock", dir.0.display());
-        let _p = start(
-            name,
-            &program,
-            &config(&sock, &format!("    server s1 {}\n", be.addr)),
-        );
+        let (_p, sock, _dir) = run(name, &program, "addkw-err", be.addr);
         let a = be.addr;
         let got: Vec<String> = [
             format!("add server be/x {a} rise 0"),
@@ -364,14 +264,8 @@ fn an_added_server_s_agent_runs_once_enabled() {
     let be = Backend::echo();
     let mut seen = Vec::new();
     for (name, program) in programs("an_added_server_s_agent_runs_once_enabled") {
-        let dir = TempDir::new("addkw-agent");
-        let sock = format!("{}/admin.sock", dir.0.display());
-        let agent = Target::answering(b"down\n");
-        let p = start(
-            name,
-            &program,
-            &config(&sock, &format!("    server s1 {}\n", be.addr)),
-        );
+        let agent = Target::start(b"down\n");
+        let (p, sock, _dir) = run(name, &program, "addkw-agent", be.addr);
         let mut got = Vec::new();
         let add = format!(
             "add server be/n {} agent-check agent-port {} agent-inter 100ms agent-send hello",
@@ -386,7 +280,7 @@ fn an_added_server_s_agent_runs_once_enabled() {
         until(&format!("{name}: the agent was never asked"), || {
             agent.count() >= 2
         });
-        let sent = agent.received.lock().unwrap().clone();
+        let sent = agent.last_received().unwrap_or_default();
         assert_eq!(sent, b"hello", "{name}");
         got.push(state(&sock, "n"));
         got.push(cli_ask(&sock, "enable server be/n"));
@@ -430,13 +324,7 @@ fn an_added_backup_server_serves_only_without_actives() {
     let bk = Backend::echo();
     let mut seen = Vec::new();
     for (name, program) in programs("an_added_backup_server_serves_only_without_actives") {
-        let dir = TempDir::new("addkw-backup");
-        let sock = format!("{}/admin.sock", dir.0.display());
-        let p = start(
-            name,
-            &program,
-            &config(&sock, &format!("    server s1 {}\n", s1.addr)),
-        );
+        let (p, sock, _dir) = run(name, &program, "addkw-backup", s1.addr);
         let mut got = Vec::new();
         got.push(cli_ask(
             &sock,
@@ -488,13 +376,7 @@ fn an_added_server_warms_up() {
     let s2 = Backend::echo();
     let mut seen = Vec::new();
     for (name, program) in programs("an_added_server_warms_up") {
-        let dir = TempDir::new("addkw-ss");
-        let sock = format!("{}/admin.sock", dir.0.display());
-        let p = start(
-            name,
-            &program,
-            &config(&sock, &format!("    server s1 {}\n", s1.addr)),
-        );
+        let (p, sock, _dir) = run(name, &program, "addkw-ss", s1.addr);
         let mut got = Vec::new();
         got.push(cli_ask(
             &sock,
@@ -528,13 +410,7 @@ fn an_added_server_s_sessions_end_when_it_is_marked_down() {
     let s1 = Backend::echo();
     let s2 = Backend::echo();
     for (name, program) in programs("an_added_server_s_sessions_end_when_it_is_marked_down") {
-        let dir = TempDir::new("addkw-omd");
-        let sock = format!("{}/admin.sock", dir.0.display());
-        let p = start(
-            name,
-            &program,
-            &config(&sock, &format!("    server s1 {}\n", s1.addr)),
-        );
+        let (p, sock, _dir) = run(name, &program, "addkw-omd", s1.addr);
         for (kw, ends) in [("on-marked-down shutdown-sessions", true), ("", false)] {
             let add = format!("add server be/n {} {kw}", s2.addr);
             assert_eq!(cli_ask(&sock, &add), "New server registered.\n\n", "{name}");

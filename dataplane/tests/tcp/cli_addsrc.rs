@@ -5,39 +5,15 @@
 //! checks (where a connection comes from, whose state a server follows).
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::net::{Shutdown, SocketAddr};
 
+use crate::harness::probe::{stat_columns, until, Target};
 use crate::harness::{cli_ask, programs, start, Backend, Proxy, TempDir, DEADLINE};
 
-/// Wait until `f` holds, failing with `what` past the deadline.
-fn until(what: &str, mut f: impl FnMut() -> bool) {
-    let end = Instant::now() + DEADLINE;
-    while !f() {
-        assert!(Instant::now() < end, "{what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// The named columns of server `sv`'s `show stat` row.
+/// The named column of server `sv`'s `show stat` row: its value.
 fn column(sock: &str, sv: &str, name: &str) -> String {
-    let csv = cli_ask(sock, "show stat");
-    let mut lines = csv.lines();
-    let header: Vec<&str> = lines
-        .next()
-        .unwrap()
-        .trim_start_matches("# ")
-        .split(',')
-        .collect();
-    let row: Vec<&str> = lines
-        .find(|l| l.split(',').nth(1) == Some(sv))
-        .unwrap_or_else(|| panic!("no row for {sv}: {csv}"))
-        .split(',')
-        .collect();
-    let i = header.iter().position(|h| *h == name).unwrap();
-    row.get(i).copied().unwrap_or("").to_string()
+    let col = stat_columns(&cli_ask(sock, "show stat"), sv, &[name]).remove(0);
+    col[name.len() + "=".len()..].to_string()
 }
 
 /// Wait until server `sv` holds no connection (its last stream may still
@@ -348,55 +324,6 @@ fn an_added_server_takes_the_backend_source() {
     }
 }
 
-/// A check target answering `pong` to what it reads, which can be killed
-/// and restarted on the same address.
-struct Target {
-    addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Target {
-    fn on(addr: &str) -> Target {
-        let l = TcpListener::bind(addr).unwrap();
-        l.set_nonblocking(true).unwrap();
-        let addr = l.local_addr().unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let st = Arc::clone(&stop);
-        let thread = std::thread::spawn(move || {
-            while !st.load(Ordering::SeqCst) {
-                let Ok((mut c, _)) = l.accept() else {
-                    std::thread::sleep(Duration::from_millis(5));
-                    continue;
-                };
-                c.set_nonblocking(false).unwrap();
-                c.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
-                let mut buf = [0u8; 256];
-                let _ = c.read(&mut buf);
-                let _ = c.write_all(b"pong\n");
-            }
-        });
-        Target {
-            addr,
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    fn kill(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            t.join().unwrap();
-        }
-    }
-}
-
-impl Drop for Target {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
 /// `add server ... track s1`: the added server follows s1's check down
 /// and back up (no traffic while down), shows it tracks s1, and pins s1
 /// (`del server` refuses it); deleted, its slot's next server follows
@@ -413,7 +340,7 @@ fn an_added_server_follows_the_server_it_tracks() {
     for (name, program) in programs("an_added_server_follows_the_server_it_tracks") {
         let dir = TempDir::new("addsrc-track");
         let sock = format!("{}/admin.sock", dir.0.display());
-        let mut target = Target::on("127.0.0.1:0");
+        let mut target = Target::start(b"pong\n");
         let p = start(
             name,
             &program,
@@ -448,7 +375,7 @@ fn an_added_server_follows_the_server_it_tracks() {
         });
         got.push(status(&sock, "s1"));
         got.push(fetch(&p));
-        let mut target = Target::on(&at.to_string());
+        let mut target = Target::on(&at.to_string(), b"pong\n");
         until(&format!("{name}: t never came back"), || {
             status(&sock, "t") == "UP"
         });
@@ -520,7 +447,7 @@ fn trackers_follow_in_haproxy_s_order() {
     for (name, program) in programs("trackers_follow_in_haproxy_s_order") {
         let dir = TempDir::new("addsrc-order");
         let sock = format!("{}/admin.sock", dir.0.display());
-        let mut target = Target::on("127.0.0.1:0");
+        let mut target = Target::start(b"pong\n");
         let t = target.addr;
         let cfg = format!(
             "global\n    stats socket {sock} level admin\n\
@@ -585,7 +512,7 @@ fn a_configured_tracker_can_be_deleted() {
     for (name, program) in programs("a_configured_tracker_can_be_deleted") {
         let dir = TempDir::new("addsrc-deltrk");
         let sock = format!("{}/admin.sock", dir.0.display());
-        let mut target = Target::on("127.0.0.1:0");
+        let mut target = Target::start(b"pong\n");
         let t = target.addr;
         let p = start(
             name,

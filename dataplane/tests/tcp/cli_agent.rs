@@ -2,52 +2,16 @@
 //! srv_agent_state and srv_agent_port, and `show stat`'s agent_* columns,
 //! compared with haproxy's for a server whose agent answers "up".
 
-use std::io::Write;
-use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
+use crate::harness::probe::{stat_columns, Target};
 use crate::harness::{cli_ask, programs, start, Backend, TempDir, DEADLINE};
-
-/// An agent that answers every connection with `up`.
-fn agent() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for c in l.incoming() {
-            let Ok(mut c) = c else { break };
-            let _ = c.write_all(b"up\n");
-        }
-    });
-    port
-}
-
-/// The named columns of server `sv`'s `show stat` row.
-fn columns(csv: &str, sv: &str, names: &[&str]) -> Vec<String> {
-    let mut lines = csv.lines();
-    let header: Vec<&str> = lines
-        .next()
-        .unwrap()
-        .trim_start_matches("# ")
-        .split(',')
-        .collect();
-    let row: Vec<&str> = lines
-        .find(|l| l.split(',').nth(1) == Some(sv))
-        .unwrap_or_else(|| panic!("no row for {sv}: {csv}"))
-        .split(',')
-        .collect();
-    names
-        .iter()
-        .map(|n| {
-            let i = header.iter().position(|h| h == n).unwrap();
-            format!("{n}={}", row.get(i).copied().unwrap_or(""))
-        })
-        .collect()
-}
 
 #[test]
 fn agent_fields_match_haproxy() {
     let be = Backend::echo();
-    let port = agent();
+    let agent = Target::agent(b"up\n");
+    let port = agent.addr.port();
     let mut seen = Vec::new();
     for (name, program) in programs("agent_fields_match_haproxy") {
         let dir = TempDir::new("cli-agent");
@@ -67,7 +31,8 @@ fn agent_fields_match_haproxy() {
         let end = Instant::now() + DEADLINE;
         let stat = loop {
             let csv = cli_ask(&sock, "show stat");
-            if csv.starts_with("# ") && !columns(&csv, "s1", &["agent_status"])[0].ends_with("INI")
+            if csv.starts_with("# ")
+                && !stat_columns(&csv, "s1", &["agent_status"])[0].ends_with("INI")
             {
                 std::thread::sleep(Duration::from_millis(300));
                 break cli_ask(&sock, "show stat");
@@ -101,8 +66,8 @@ fn agent_fields_match_haproxy() {
             .collect();
         seen.push((
             name,
-            columns(&stat, "s1", &fields),
-            columns(&stat, "s2", &fields),
+            stat_columns(&stat, "s1", &fields),
+            stat_columns(&stat, "s2", &fields),
             state,
         ));
     }

@@ -5,132 +5,16 @@
 //! state` and `show stat` say after each command, compared with haproxy's.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use crate::harness::probe::{stat_columns, until, Target};
 use crate::harness::{cli_ask, programs, start, Backend, Proxy, TempDir, DEADLINE};
 
-/// A check target: counts the connections it accepts, records what each
-/// sent within a moment, answers `reply` (an agent's line) and closes.
-/// `kill` closes the listener: the port then refuses.
-struct Target {
-    addr: SocketAddr,
-    accepted: Arc<AtomicUsize>,
-    received: Arc<Mutex<Vec<Vec<u8>>>>,
-    reply: Arc<Mutex<Vec<u8>>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Target {
-    fn start(reply: &[u8]) -> Target {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        l.set_nonblocking(true).unwrap();
-        let addr = l.local_addr().unwrap();
-        let accepted = Arc::new(AtomicUsize::new(0));
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let reply = Arc::new(Mutex::new(reply.to_vec()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (a, r, rp, st) = (
-            Arc::clone(&accepted),
-            Arc::clone(&received),
-            Arc::clone(&reply),
-            Arc::clone(&stop),
-        );
-        let thread = std::thread::spawn(move || {
-            while !st.load(Ordering::SeqCst) {
-                let Ok((mut c, _)) = l.accept() else {
-                    std::thread::sleep(Duration::from_millis(5));
-                    continue;
-                };
-                a.fetch_add(1, Ordering::SeqCst);
-                c.set_nonblocking(false).unwrap();
-                c.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
-                let mut got = Vec::new();
-                let mut buf = [0u8; 256];
-                if let Ok(n) = c.read(&mut buf) {
-                    got.extend_from_slice(&buf[..n]);
-                }
-                r.lock().unwrap().push(got);
-                let line = rp.lock().unwrap().clone();
-                let _ = c.write_all(&line);
-            }
-            // The listener closes here: the port refuses from now on.
-        });
-        Target {
-            addr,
-            accepted,
-            received,
-            reply,
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    fn count(&self) -> usize {
-        self.accepted.load(Ordering::SeqCst)
-    }
-
-    fn answer(&self, line: &[u8]) {
-        *self.reply.lock().unwrap() = line.to_vec();
-    }
-
-    fn last_received(&self) -> Option<Vec<u8>> {
-        self.received.lock().unwrap().last().cloned()
-    }
-
-    fn kill(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            t.join().unwrap();
-        }
-    }
-}
-
-impl Drop for Target {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// The named columns of server `sv`'s `show stat` row.
-fn columns(csv: &str, sv: &str, names: &[&str]) -> Vec<String> {
-    let mut lines = csv.lines();
-    let header: Vec<&str> = lines
-        .next()
-        .unwrap()
-        .trim_start_matches("# ")
-        .split(',')
-        .collect();
-    let row: Vec<&str> = lines
-        .find(|l| l.split(',').nth(1) == Some(sv))
-        .unwrap_or_else(|| panic!("no row for {sv}: {csv}"))
-        .split(',')
-        .collect();
-    names
-        .iter()
-        .map(|n| {
-            let i = header.iter().position(|h| h == n).unwrap();
-            format!("{n}={}", row.get(i).copied().unwrap_or(""))
-        })
-        .collect()
-}
-
 fn status(sock: &str, sv: &str) -> String {
-    columns(&cli_ask(sock, "show stat"), sv, &["status"])[0]
+    stat_columns(&cli_ask(sock, "show stat"), sv, &["status"])[0]
         .trim_start_matches("status=")
         .to_string()
-}
-
-/// Wait until `f` holds, failing with `what` past the deadline.
-fn until(what: &str, mut f: impl FnMut() -> bool) {
-    let end = Instant::now() + DEADLINE;
-    while !f() {
-        assert!(Instant::now() < end, "{what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// Until `n` more connections reached `t`.
@@ -186,7 +70,7 @@ fn a_disabled_health_check_stops_and_enable_resumes() {
         target.kill();
         std::thread::sleep(Duration::from_millis(600));
         assert_eq!(status(&sock, "s1"), "no check", "{name}");
-        let a = columns(
+        let a = stat_columns(
             &cli_ask(&sock, "show stat"),
             "s1",
             &["check_status", "chkfail"],
@@ -197,7 +81,7 @@ fn a_disabled_health_check_stops_and_enable_resumes() {
         until(&format!("{name}: the enabled check never failed"), || {
             status(&sock, "s1") == "DOWN"
         });
-        let a = columns(&cli_ask(&sock, "show stat"), "s1", &["check_status"]);
+        let a = stat_columns(&cli_ask(&sock, "show stat"), "s1", &["check_status"]);
         assert_eq!(a, ["check_status=L4CON"], "{name}");
     }
 }
@@ -450,12 +334,12 @@ fn runtime_check_commands_match_haproxy() {
             log.push(format!("-- {at}"));
             log.extend(state);
             for sv in ["s1", "s2", "s3"] {
-                log.push(format!("{sv}: {}", columns(&csv, sv, STAT).join(" ")));
+                log.push(format!("{sv}: {}", stat_columns(&csv, sv, STAT).join(" ")));
             }
         };
         until(&format!("{name}: s1 never fully checked"), || {
             let csv = cli_ask(&sock, "show stat");
-            columns(&csv, "s1", &["check_health", "agent_status"])
+            stat_columns(&csv, "s1", &["check_health", "agent_status"])
                 == ["check_health=4", "agent_status=L7OK"]
         });
         snapshot(&mut log, "start");
@@ -503,7 +387,7 @@ fn runtime_check_commands_match_haproxy() {
         ask(&mut log, "enable health be/s1");
         until(&format!("{name}: never up again"), || {
             let csv = cli_ask(&sock, "show stat");
-            columns(&csv, "s1", &["status", "check_health"]) == ["status=UP", "check_health=4"]
+            stat_columns(&csv, "s1", &["status", "check_health"]) == ["status=UP", "check_health=4"]
         });
         snapshot(&mut log, "enabled again");
         let line = format!(
@@ -533,7 +417,7 @@ fn runtime_check_commands_match_haproxy() {
         ask(&mut log, "enable server be/s1");
         until(&format!("{name}: never fully up after maintenance"), || {
             let csv = cli_ask(&sock, "show stat");
-            columns(&csv, "s1", &["check_health"]) == ["check_health=4"]
+            stat_columns(&csv, "s1", &["check_health"]) == ["check_health=4"]
         });
         ask(&mut log, "disable health be/s1");
         snapshot(&mut log, "ready, health disabled");
@@ -582,8 +466,8 @@ fn agent_driven_status_matches_haproxy() {
             agent.answer(reply);
             until(&format!("{name}: never {want} after {reply:?}"), || {
                 let csv = cli_ask(&sock, "show stat");
-                columns(&csv, "s1", &cols).iter().any(|c| c == want)
-                    && columns(&csv, "s2", &cols).iter().any(|c| c == want)
+                stat_columns(&csv, "s1", &cols).iter().any(|c| c == want)
+                    && stat_columns(&csv, "s2", &cols).iter().any(|c| c == want)
             });
             // One more answer, so both servers have seen it.
             sees(&agent, 2, name);
@@ -593,8 +477,8 @@ fn agent_driven_status_matches_haproxy() {
             log.push(format!(
                 "{}: {:?} {:?}",
                 String::from_utf8_lossy(reply).trim_end(),
-                columns(&csv, "s1", &cols),
-                columns(&csv, "s2", &cols)
+                stat_columns(&csv, "s1", &cols),
+                stat_columns(&csv, "s2", &cols)
             ));
         }
         seen.push((name, log));
@@ -670,7 +554,7 @@ fn page_check_actions_match_haproxy() {
         let p = start(name, &program, &cfg);
         until(&format!("{name}: s1 never fully checked"), || {
             let csv = cli_ask(&sock, "show stat");
-            columns(&csv, "s1", &["check_health", "agent_status"])
+            stat_columns(&csv, "s1", &["check_health", "agent_status"])
                 == ["check_health=4", "agent_status=CHECKED"]
         });
         let mut log = Vec::new();
