@@ -30,6 +30,7 @@ pub mod health;
 pub mod http;
 pub mod observe;
 mod run;
+pub use run::spawn_added;
 pub mod tcpcheck;
 
 use std::net::{IpAddr, SocketAddr};
@@ -63,13 +64,13 @@ pub enum Target {
     Unix(PathBuf),
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Kind {
     /// A TCP connect: L4OK once connected.
     Tcp,
     /// `option tcp-check`, `option httpchk` and the protocol checks: a
     /// sequence of rules.
-    TcpCheck(Box<tcpcheck::TcpCheck>),
+    TcpCheck(std::sync::Arc<tcpcheck::TcpCheck>),
 }
 
 /// One server's check, as its owner core runs it.
@@ -81,7 +82,7 @@ pub struct CheckPlan {
     /// both).
     pub ctl: control::Control,
     /// Intervals, rise, fall and the PROXY header: the server's
-    /// settings, which `add server` sets for a spare slot's check.
+    /// settings, which `add server` sets for an added slot's check.
     pub tuning: arc_swap::ArcSwap<Tuning>,
     pub timeout_check: Option<Duration>,
     pub timeout_connect: Option<Duration>,
@@ -243,6 +244,35 @@ pub struct Checks {
     /// is not running but the configuration set them (`port` sets both
     /// ports, `addr` both addresses): `show servers state` prints them.
     pub configured: Vec<Configured>,
+    /// By backend index (dynamic backends only): the checks and agents of
+    /// the server slots `add server` grows.
+    pub added: Vec<Option<Box<Added>>>,
+}
+
+/// What the checks and agents of a dynamic backend's added server slots
+/// start from, and those slots' (each made when its slot is first
+/// filled; its tasks spawned then, see `run::spawn_added`).
+#[derive(Debug)]
+pub struct Added {
+    /// The backend's check kind (None: it cannot be built for a server
+    /// of its own, and `add server ... check` is refused).
+    kind: Option<Kind>,
+    timeout_check: Option<Duration>,
+    timeout_connect: Option<Duration>,
+    log_health: bool,
+    spread: u32,
+    /// The backend's configured servers: its first added slot's index.
+    configured: usize,
+    slots: crate::engine::runtime::grow::Grow<Probes>,
+}
+
+/// An added slot's check and agent.
+#[derive(Debug, Default)]
+pub struct Probes {
+    check: std::sync::OnceLock<Box<CheckPlan>>,
+    agent: std::sync::OnceLock<Box<agent::AgentPlan>>,
+    /// Its tasks were spawned (once, at the slot's first fill).
+    spawned: std::sync::atomic::AtomicBool,
 }
 
 /// A server's check and agent addresses and ports (0: none) as
@@ -288,14 +318,60 @@ impl Checks {
         self.slot_check(b, s).filter(|c| c.ctl.configured())
     }
 
-    /// The check of slot (b, s), configured or not (a spare slot's).
+    /// The check of slot (b, s), configured or not (an added slot's).
     pub fn slot_check(&self, b: usize, s: usize) -> Option<&CheckPlan> {
-        self.list.iter().find(|c| c.backend == b && c.server == s)
+        match self.probes(b, s) {
+            Some(p) => p.check.get().map(|c| &**c),
+            None => self.list.iter().find(|c| c.backend == b && c.server == s),
+        }
     }
 
     /// The agent of slot (b, s), configured or not.
     pub fn slot_agent(&self, b: usize, s: usize) -> Option<&agent::AgentPlan> {
-        self.agents.iter().find(|a| a.backend == b && a.server == s)
+        match self.probes(b, s) {
+            Some(p) => p.agent.get().map(|a| &**a),
+            None => self.agents.iter().find(|a| a.backend == b && a.server == s),
+        }
+    }
+
+    /// Added slot (b, s)'s check and agent, once grown.
+    fn probes(&self, b: usize, s: usize) -> Option<&Probes> {
+        let a = self.added.get(b)?.as_deref()?;
+        a.slots.get(s.checked_sub(a.configured)?)
+    }
+
+    /// Make added slot (b, s)'s check (where the backend's check kind
+    /// allows one) and agent, vacant (`add server`, before the slot is
+    /// filled); false past the most a backend can grow to. A configured
+    /// slot has its own already.
+    pub fn grow(&self, b: usize, s: usize) -> bool {
+        let Some(a) = self.added.get(b).and_then(Option::as_deref) else {
+            return true;
+        };
+        let Some(i) = s.checked_sub(a.configured) else {
+            return true;
+        };
+        let Some(p) = a.slots.grow_to(i, Probes::default) else {
+            return false;
+        };
+        if let Some(kind) = &a.kind {
+            p.check
+                .get_or_init(|| Box::new(vacant_check(a, b, s, kind.clone())));
+        }
+        p.agent.get_or_init(|| Box::new(vacant_agent(a, b, s)));
+        true
+    }
+
+    /// The check kind backend `b`'s added servers get (None: not a
+    /// dynamic backend, or a kind they cannot have).
+    pub fn added_kind(&self, b: usize) -> Option<&Kind> {
+        self.added.get(b)?.as_deref()?.kind.as_ref()
+    }
+
+    /// Whether added slot (b, s)'s tasks are still to spawn (true once).
+    pub fn take_spawn(&self, b: usize, s: usize) -> bool {
+        self.probes(b, s)
+            .is_some_and(|p| !p.spawned.swap(true, std::sync::atomic::Ordering::AcqRel))
     }
 }
 
@@ -707,7 +783,7 @@ pub fn supported(px: &Proxy) -> Result<(), String> {
 }
 
 fn kind(px: &Proxy, resolve: &dyn Fn(&str) -> Result<IpAddr, String>) -> Result<Kind, String> {
-    let tc = |t: tcpcheck::TcpCheck| Ok(Kind::TcpCheck(Box::new(t)));
+    let tc = |t: tcpcheck::TcpCheck| Ok(Kind::TcpCheck(std::sync::Arc::new(t)));
     match &px.options.check {
         None | Some(CheckKind::Tcp) => Ok(Kind::Tcp),
         Some(CheckKind::Http {
@@ -747,8 +823,7 @@ pub fn build(
     let mut out = Vec::new();
     let mut agents = Vec::new();
     let mut configured = Vec::new();
-    let mut spares = Vec::new();
-    let mut spare_agents = Vec::new();
+    let mut added = Vec::new();
     let mut logs = Vec::new();
     let pxs = cfg.proxies.iter().filter(|p| p.cap.backend && !p.disabled);
     for (b, (px, be)) in pxs.zip(backends).enumerate() {
@@ -833,21 +908,23 @@ pub fn build(
                 health_now: std::sync::atomic::AtomicU32::new(initial.health),
             });
         }
-        // The spare slots' checks, which `add server ... check` gives
-        // its server (a backend whose check kind cannot be built leaves
-        // none: `add server` then refuses `check`).
-        for i in px.servers.len()..be.servers.len() {
-            if let Ok(k) = kind(px, resolve) {
-                spares.push(spare_check(cfg, px, b, i, k));
-            }
-            spare_agents.push(spare_agent(cfg, px, b, i));
-        }
+        // What the checks of the slots `add server` grows start from (a
+        // backend whose check kind cannot be built gives them none: `add
+        // server` then refuses `check`). An added server's first check
+        // waits for `enable health`: it takes no part in the spread.
+        added.push(be.dynamic.then(|| {
+            Box::new(Added {
+                kind: kind(px, resolve).ok(),
+                timeout_check: px.timeouts.check,
+                timeout_connect: px.timeouts.connect,
+                log_health: px.options.is_set("log-health-checks"),
+                spread: u32::from(cfg.global.spread_checks.unwrap_or(0).min(50)),
+                configured: be.servers.len(),
+                slots: Default::default(),
+            })
+        }));
     }
-    // A spare's first check waits for `enable health`: it takes no part
-    // in the spread of the first checks.
     spread_first_checks(&mut out, &mut agents, max_spread(cfg));
-    out.append(&mut spares);
-    agents.append(&mut spare_agents);
     let links = track_links(cfg);
     for c in &mut out {
         let me = (c.backend, c.server);
@@ -871,11 +948,12 @@ pub fn build(
         backends: logs,
         node,
         configured,
+        added,
     })
 }
 
-/// Slot `i` of backend `b`'s check (a spare slot): vacant.
-fn spare_check(cfg: &Config, px: &Proxy, b: usize, i: usize, kind: Kind) -> CheckPlan {
+/// Added slot `i` of backend `b`'s check: vacant.
+fn vacant_check(a: &Added, b: usize, i: usize, kind: Kind) -> CheckPlan {
     let tuning = Tuning::default();
     let initial = Health::new(tuning.rise, tuning.fall, false);
     CheckPlan {
@@ -883,11 +961,11 @@ fn spare_check(cfg: &Config, px: &Proxy, b: usize, i: usize, kind: Kind) -> Chec
         server: i,
         ctl: control::Control::vacant(),
         tuning: arc_swap::ArcSwap::from_pointee(tuning),
-        timeout_check: px.timeouts.check,
-        timeout_connect: px.timeouts.connect,
+        timeout_check: a.timeout_check,
+        timeout_connect: a.timeout_connect,
         kind,
-        log_health: px.options.is_set("log-health-checks"),
-        spread: u32::from(cfg.global.spread_checks.unwrap_or(0).min(50)),
+        log_health: a.log_health,
+        spread: a.spread,
         first: Duration::ZERO,
         trackers: Vec::new(),
         initial,
@@ -896,8 +974,8 @@ fn spare_check(cfg: &Config, px: &Proxy, b: usize, i: usize, kind: Kind) -> Chec
     }
 }
 
-/// Slot `i` of backend `b`'s agent (a spare slot): vacant.
-fn spare_agent(cfg: &Config, px: &Proxy, b: usize, i: usize) -> agent::AgentPlan {
+/// Added slot `i` of backend `b`'s agent: vacant.
+fn vacant_agent(a: &Added, b: usize, i: usize) -> agent::AgentPlan {
     agent::AgentPlan {
         backend: b,
         server: i,
@@ -907,11 +985,11 @@ fn spare_agent(cfg: &Config, px: &Proxy, b: usize, i: usize) -> agent::AgentPlan
         ),
         send: Vec::new(),
         new_send: control::SendSlot::default(),
-        timeout_check: px.timeouts.check,
-        timeout_connect: px.timeouts.connect,
+        timeout_check: a.timeout_check,
+        timeout_connect: a.timeout_connect,
         first: Duration::ZERO,
-        log_health: px.options.is_set("log-health-checks"),
-        spread: u32::from(cfg.global.spread_checks.unwrap_or(0).min(50)),
+        log_health: a.log_health,
+        spread: a.spread,
         trackers: Vec::new(),
         health: std::sync::atomic::AtomicU32::new(agent::AGENT_RISE),
         last: health::Last::default(),
@@ -1051,30 +1129,29 @@ fn spread_first_checks(
 mod tests {
     use super::*;
 
-    /// The configured checks (not the spare slots' vacant ones).
+    /// The configured checks (not the added slots' vacant ones).
     fn checks(text: &str) -> Vec<CheckPlan> {
         let list = crate::engine::plan::tests::plan(text).checks.list;
         list.into_iter().filter(|c| c.ctl.configured()).collect()
     }
 
     #[test]
-    fn spare_slots_get_vacant_checks_and_agents_out_of_the_spread() {
+    fn added_slots_get_vacant_checks_and_agents_when_grown() {
         let p = crate::engine::plan::tests::plan(
             "backend be\n    server a 127.0.0.1:1 check\nbackend st\n    balance static-rr\n    server b 127.0.0.1:2 check\n",
         );
         let c = &p.checks;
-        let spare = crate::engine::plan::SPARE_SERVERS;
-        assert_eq!(c.list.len(), 2 + spare, "a dynamic backend's spares only");
-        assert_eq!(c.agents.len(), spare);
-        let vacant: Vec<&CheckPlan> = c.list.iter().filter(|k| !k.ctl.configured()).collect();
-        assert_eq!(vacant.len(), spare);
-        assert!(vacant
-            .iter()
-            .all(|k| k.backend == 0 && k.server >= 1 && !k.ctl.enabled() && k.first.is_zero()));
+        assert_eq!(c.list.len(), 2, "nothing made for slots not grown");
+        assert!(c.agents.is_empty());
+        assert!(c.slot_check(0, 1).is_none() && c.slot_agent(0, 1).is_none());
+        assert!(c.added_kind(0).is_some() && c.added_kind(1).is_none());
+        assert!(c.grow(0, 1));
         assert!(c.check_of(0, 1).is_none() && c.slot_check(0, 1).is_some());
         assert!(c.agent_of(0, 1).is_none() && c.slot_agent(0, 1).is_some());
+        assert!(c.take_spawn(0, 1) && !c.take_spawn(0, 1), "spawned once");
         // Given to a server, configured and still disabled.
         let k = c.slot_check(0, 1).unwrap();
+        assert!(!k.ctl.enabled() && k.first.is_zero() && (k.backend, k.server) == (0, 1));
         let e = k.ctl.epoch();
         k.ctl
             .configure(("127.0.0.1".parse().unwrap(), 80), None, 81);
@@ -1085,6 +1162,9 @@ mod tests {
         assert!(k.ctl.paused(true));
         k.ctl.unconfigure();
         assert!(c.check_of(0, 1).is_none());
+        // A configured slot keeps its own; past the most, no room.
+        assert!(c.grow(0, 0) && c.check_of(0, 0).is_some());
+        assert!(!c.grow(0, 1 + crate::engine::plan::ADDED_SERVERS));
     }
 
     #[test]

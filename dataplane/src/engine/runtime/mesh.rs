@@ -195,6 +195,9 @@ pub struct Mesh {
     released: Box<[AtomicBool]>,
     /// Per backend, the index of its first server in `released`.
     first_server: Vec<usize>,
+    /// Per backend, the `released` flags (one per core) of the server
+    /// slots `add server` grew past the configured ones.
+    added: Box<[crate::engine::runtime::grow::Grow<Box<[AtomicBool]>>]>,
     /// Per core: a `Stop` is on its way.
     stop: Box<[AtomicBool]>,
     /// Per core: its listeners wait for a connection slot, and no `Room`
@@ -203,6 +206,9 @@ pub struct Mesh {
     /// Per core: a `Servers` is on its way.
     servers: Box<[AtomicBool]>,
 }
+
+/// Room in each inbox for the wake-ups of servers added at run time.
+const ADDED_WAKEUPS: usize = 1 << 16;
 
 impl Mesh {
     /// A mesh of `cores` inboxes; `servers[b]` is backend b's server count.
@@ -217,8 +223,10 @@ impl Mesh {
             acc += n;
         }
         // One coalesced wake-up per server and a stop, plus grants: one per
-        // slot handed over, which a full inbox turns into a wake-up.
-        let capacity = total + 1024;
+        // slot handed over, which a full inbox turns into a wake-up. Servers
+        // added at run time get room of their own: a bound, not memory
+        // (flume's bounded queue grows as it fills).
+        let capacity = total + 1024 + ADDED_WAKEUPS;
         let mut inboxes = Vec::with_capacity(cores);
         let mut commands = Vec::with_capacity(cores);
         let mut receivers = Vec::with_capacity(cores);
@@ -237,6 +245,7 @@ impl Mesh {
             commands,
             receivers: Mutex::new(receivers),
             released: (0..total * cores).map(|_| AtomicBool::new(false)).collect(),
+            added: servers.iter().map(|_| Default::default()).collect(),
             first_server,
             stop: (0..cores).map(|_| AtomicBool::new(false)).collect(),
             room: (0..cores).map(|_| AtomicBool::new(false)).collect(),
@@ -258,8 +267,39 @@ impl Mesh {
     }
 
     fn released_flag(&self, core: usize, backend: usize, server: usize) -> Option<&AtomicBool> {
-        let slot = self.first_server.get(backend)? + server;
-        self.released.get(slot * self.cores() + core)
+        let first = *self.first_server.get(backend)?;
+        let next = match self.first_server.get(backend + 1) {
+            Some(n) => *n,
+            None => self.released.len() / self.cores().max(1),
+        };
+        match (first + server).checked_sub(next) {
+            None => self.released.get((first + server) * self.cores() + core),
+            Some(_) => self
+                .added
+                .get(backend)?
+                .get(server - (next - first))?
+                .get(core),
+        }
+    }
+
+    /// Make room for server slot (b, s) (`add server`, before the slot
+    /// is filled); false past the most a backend can grow to.
+    pub fn grow(&self, b: usize, s: usize) -> bool {
+        let Some(first) = self.first_server.get(b).copied() else {
+            return false;
+        };
+        let next = match self.first_server.get(b + 1) {
+            Some(n) => *n,
+            None => self.released.len() / self.cores().max(1),
+        };
+        let Some(a) = s.checked_sub(next - first) else {
+            return true;
+        };
+        let cores = self.cores();
+        self.added.get(b).is_some_and(|g| {
+            g.grow_to(a, || (0..cores).map(|_| AtomicBool::new(false)).collect())
+                .is_some()
+        })
     }
 
     /// Tell `core` a slot of `server` was released, unless a message saying
