@@ -678,6 +678,26 @@ impl Balancer {
         self.changed(idx);
     }
 
+    /// Server `idx`'s state as its owner now says (`backup` where it may
+    /// change: a server added at run time): only what changed is applied,
+    /// so that following a change of one server among many costs one
+    /// regrouping, not one per server.
+    pub fn follow(&mut self, idx: usize, backup: Option<bool>, up: bool, eweight: u32) {
+        let Some(s) = self.farm.servers.get(idx) else {
+            return;
+        };
+        let (was_backup, was_up, was_weight) = (s.backup, s.up, s.weight);
+        if let Some(b) = backup.filter(|b| *b != was_backup) {
+            self.set_backup(idx, b);
+        }
+        if up != was_up {
+            self.set_up(idx, up);
+        }
+        if eweight.min(MAX_WEIGHT * WEIGHT_SCALE) != was_weight {
+            self.set_eweight(idx, eweight);
+        }
+    }
+
     /// Updates a server's `maxconn` (dynamic maxconn with minconn/fullconn).
     pub fn set_maxconn(&mut self, idx: usize, maxconn: Option<u32>) {
         if let Some(s) = self.farm.servers.get_mut(idx) {

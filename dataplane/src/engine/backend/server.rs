@@ -434,11 +434,8 @@ pub fn follow(core: &Core) {
             }
             for (i, s) in be.live_servers().enumerate() {
                 let view = balancer_view(s, be);
-                if be.dynamic {
-                    balancer.set_backup(i, view.backup);
-                }
-                balancer.set_up(i, view.up);
-                balancer.set_eweight(i, u32::from(s.state.get().eweight));
+                let backup = be.dynamic.then_some(view.backup);
+                balancer.follow(i, backup, view.up, u32::from(s.state.get().eweight));
                 balancer.set_maxconn(i, view.maxconn);
             }
         }
