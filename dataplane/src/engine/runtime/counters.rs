@@ -270,12 +270,16 @@ impl Layout {
     /// Where `obj`'s slots start.
     fn base(&self, obj: Obj) -> Option<usize> {
         let be0 = self.frontends * FE_SLOTS;
-        let srv0 = be0 + self.backends * BE_SLOTS;
         match obj {
             Obj::Fe(i) => (i < self.frontends).then_some(i * FE_SLOTS),
             Obj::Be(b) => (b < self.backends).then_some(be0 + b * BE_SLOTS),
-            Obj::Srv(b, s) => Some(srv0 + self.server(b, s)? * BE_SLOTS),
+            Obj::Srv(b, s) => Some(self.server_base(self.server(b, s)?)),
         }
+    }
+
+    /// Where the slots of the server at index `i` among all start.
+    fn server_base(&self, i: usize) -> usize {
+        self.frontends * FE_SLOTS + (self.backends + i) * BE_SLOTS
     }
 
     /// Backend `b`'s configured servers (the flat layout's).
@@ -649,9 +653,10 @@ impl Stats {
     #[inline]
     fn place(&self, obj: Obj) -> Option<(&[Block], usize)> {
         if let Obj::Srv(b, s) = obj {
-            if self.layout.server(b, s).is_none() {
-                return Some((&self.added(b, s)?.blocks, 0));
+            if let Some(i) = self.layout.server(b, s) {
+                return Some((&self.blocks, self.layout.server_base(i)));
             }
+            return Some((&self.added(b, s)?.blocks, 0));
         }
         Some((&self.blocks, self.layout.base(obj)?))
     }
@@ -1196,6 +1201,55 @@ mod tests {
         assert_eq!(s.sum(Stat::SrvSessTot(0, 1)), 0);
         assert_eq!(s.sum(Stat::SrvSessTot(0, 0)), 0);
         assert_eq!(s.sum(Stat::FeConnTot(0)), 0);
+    }
+
+    #[test]
+    fn added_server_slots_count_once_grown() {
+        use super::{Obj, Peak, Times};
+        let s = Stats::new(2, 1, &[1, 1]);
+        let added = Obj::Srv(0, 1);
+        // Nothing before the slot is grown; the next backend's server is
+        // not backend 0's slot 1.
+        s.add(0, Stat::SrvSessTot(0, 1), 1);
+        assert_eq!(s.sum(Stat::SrvSessTot(0, 1)), 0);
+        assert!(s.changes(added).is_none());
+        assert!(s.grow(0, 1) && s.grow(0, 0));
+        assert!(!s.grow(0, 1 + crate::engine::runtime::grow::CAPACITY));
+        s.add(0, Stat::SrvSessTot(0, 1), 2);
+        s.add(1, Stat::SrvSessTot(0, 1), 3);
+        s.add(0, Stat::SrvSessTot(1, 0), 7);
+        assert_eq!(s.sum(Stat::SrvSessTot(0, 1)), 5);
+        assert_eq!(s.sum(Stat::SrvSessTot(1, 0)), 7, "apart");
+        s.times(
+            1,
+            added,
+            Times {
+                queue: 1,
+                connect: 2,
+                data: 3,
+                total: 4,
+            },
+        );
+        assert_eq!(s.averages(added).total, 4);
+        s.touch(0, added, 41);
+        assert_eq!(s.last(added), Some(41));
+        s.tick(0, added, super::FeRate::Sess, 500);
+        assert_eq!(s.rate(added, super::FeRate::Sess, 500).0, 1);
+        s.peak(Peak::Sess(added), 9);
+        s.peak(Peak::Queue(added), 4);
+        assert_eq!(
+            (s.peak_of(Peak::Sess(added)), s.peak_of(Peak::Queue(added))),
+            (9, 4)
+        );
+        assert!(s.changes(added).is_some());
+        // `add server` filling it again: every core's counters back to 0.
+        s.clear_server(0, 0, 1);
+        s.clear_server(1, 0, 1);
+        assert_eq!(s.sum(Stat::SrvSessTot(0, 1)), 0);
+        assert_eq!((s.peak_of(Peak::Sess(added)), s.last(added)), (0, None));
+        s.add(1, Stat::SrvSessTot(0, 1), 1);
+        s.clear_block(1);
+        assert_eq!(s.sum(Stat::SrvSessTot(0, 1)), 0, "clear counters all");
     }
 
     #[test]

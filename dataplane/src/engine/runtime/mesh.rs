@@ -428,6 +428,40 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_added_server_s_released_messages_are_coalesced_too() {
+        let mesh = Mesh::new(2, &[1, 1]);
+        let rx = mesh.take_inbox(1).unwrap();
+        mesh.released(1, 0, 3);
+        assert!(rx.try_recv().is_none(), "no flag before the slot grew");
+        assert!(mesh.grow(0, 3) && mesh.grow(0, 0));
+        assert!(!mesh.grow(0, 1 + crate::engine::runtime::grow::CAPACITY));
+        for _ in 0..3 {
+            mesh.released(1, 0, 3);
+        }
+        mesh.released(1, 1, 0);
+        let got: Vec<_> = std::iter::from_fn(|| rx.try_recv()).collect();
+        assert!(
+            matches!(
+                got.as_slice(),
+                [
+                    Msg::Released {
+                        backend: 0,
+                        server: 3
+                    },
+                    Msg::Released {
+                        backend: 1,
+                        server: 0
+                    }
+                ]
+            ),
+            "{got:?}"
+        );
+        mesh.released_seen(1, 0, 3);
+        mesh.released(1, 0, 3);
+        assert!(rx.try_recv().is_some());
+    }
+
+    #[test]
     fn released_messages_are_coalesced_until_seen() {
         let mesh = Mesh::new(2, &[2, 1]);
         let rx = mesh.take_inbox(1).unwrap();
