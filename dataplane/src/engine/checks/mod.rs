@@ -271,9 +271,15 @@ pub struct Added {
 pub struct Probes {
     check: std::sync::OnceLock<Box<CheckPlan>>,
     agent: std::sync::OnceLock<Box<agent::AgentPlan>>,
-    /// Its tasks were spawned (once, at the slot's first fill).
-    spawned: std::sync::atomic::AtomicBool,
+    /// Its tasks spawned so far (`TASK_*`: each once, at the first fill
+    /// of the slot by a server that needs it).
+    spawned: std::sync::atomic::AtomicU8,
 }
+
+/// An added slot's tasks (see `run::spawn_added`).
+pub const TASK_CHECK: u8 = 1;
+pub const TASK_AGENT: u8 = 2;
+pub const TASK_WARMUP: u8 = 4;
 
 /// A server's check and agent addresses and ports (0: none) as
 /// configured.
@@ -368,10 +374,14 @@ impl Checks {
         self.added.get(b)?.as_deref()?.kind.as_ref()
     }
 
-    /// Whether added slot (b, s)'s tasks are still to spawn (true once).
-    pub fn take_spawn(&self, b: usize, s: usize) -> bool {
-        self.probes(b, s)
-            .is_some_and(|p| !p.spawned.swap(true, std::sync::atomic::Ordering::AcqRel))
+    /// Which of `tasks` added slot (b, s) does not run yet: they are
+    /// marked running (each is spawned once).
+    pub fn take_spawn(&self, b: usize, s: usize, tasks: u8) -> u8 {
+        self.probes(b, s).map_or(0, |p| {
+            tasks
+                & !p.spawned
+                    .fetch_or(tasks, std::sync::atomic::Ordering::AcqRel)
+        })
     }
 }
 
@@ -1148,7 +1158,15 @@ mod tests {
         assert!(c.grow(0, 1));
         assert!(c.check_of(0, 1).is_none() && c.slot_check(0, 1).is_some());
         assert!(c.agent_of(0, 1).is_none() && c.slot_agent(0, 1).is_some());
-        assert!(c.take_spawn(0, 1) && !c.take_spawn(0, 1), "spawned once");
+        assert_eq!(
+            c.take_spawn(0, 1, TASK_CHECK | TASK_WARMUP),
+            TASK_CHECK | TASK_WARMUP
+        );
+        assert_eq!(
+            c.take_spawn(0, 1, TASK_CHECK | TASK_AGENT),
+            TASK_AGENT,
+            "spawned once"
+        );
         // Given to a server, configured and still disabled.
         let k = c.slot_check(0, 1).unwrap();
         assert!(!k.ctl.enabled() && k.first.is_zero() && (k.backend, k.server) == (0, 1));

@@ -190,19 +190,20 @@ pub(super) async fn configured(core: &Core, ctl: &super::control::Control) -> bo
     matches!(select(conf, stop).await, Either::Left(_))
 }
 
-/// Added slot (b, s) was filled (`add server`, on every core): its
-/// owner core (`s % cores`) spawns its check, agent and slow start tasks
-/// the first time, which then wait, without a timer, for a server to
-/// have them (as a configured server's after a `del server`).
-pub fn spawn_added(core: &Rc<Core>, b: usize, s: usize) {
+/// Added slot (b, s) was filled (`add server`, on every core) by a
+/// server that needs `tasks` (`TASK_*`): its owner core (`s % cores`)
+/// spawns those the slot does not run yet. Each then runs while a server
+/// has the slot and waits, without a timer, for the next one (as a
+/// configured server's after a `del server`).
+pub fn spawn_added(core: &Rc<Core>, b: usize, s: usize, tasks: u8) {
     let cores = core.shared.mesh.cores().max(1);
-    let checks = &core.shared.plan.checks;
-    if s % cores != core.id || !checks.take_spawn(b, s) {
+    if s % cores != core.id {
         return;
     }
+    let tasks = core.shared.plan.checks.take_spawn(b, s, tasks);
     // A seed of its own for the spread of its runs.
     let seed = b.wrapping_mul(0x9e37).wrapping_add(s);
-    if checks.slot_check(b, s).is_some() {
+    if tasks & super::TASK_CHECK != 0 {
         let core = Rc::clone(core);
         spawn(async move {
             if let Some(plan) = core.shared.plan.checks.slot_check(b, s) {
@@ -210,7 +211,7 @@ pub fn spawn_added(core: &Rc<Core>, b: usize, s: usize) {
             }
         });
     }
-    if checks.slot_agent(b, s).is_some() {
+    if tasks & super::TASK_AGENT != 0 {
         let core = Rc::clone(core);
         spawn(async move {
             if let Some(plan) = core.shared.plan.checks.slot_agent(b, s) {
@@ -218,8 +219,10 @@ pub fn spawn_added(core: &Rc<Core>, b: usize, s: usize) {
             }
         });
     }
-    let core = Rc::clone(core);
-    spawn(async move { warmup_loop(&core, b, s).await });
+    if tasks & super::TASK_WARMUP != 0 {
+        let core = Rc::clone(core);
+        spawn(async move { warmup_loop(&core, b, s).await });
+    }
 }
 
 async fn check_loop(core: &Core, idx: usize) {

@@ -11,7 +11,7 @@
 //! here, then every core its own when it handles [`SlotOp::Fill`] (which
 //! also makes it forget what it kept of a reused slot: counters, idle
 //! connections, the name its logs print), and the slot's owner core
-//! spawns its check tasks then. `del server` empties a slot, which stays
+//! spawns then the check, agent and warm-up tasks the server needs. `del server` empties a slot, which stays
 //! for the next `add server`. A slot's name, address and id are a
 //! `ServerConf` behind an `ArcSwap`, which the cores read lock-free; its
 //! state word carries the `VACANT` admin flag while empty, so nothing
@@ -43,8 +43,10 @@ pub enum SlotOp {
     CountIdle,
     /// `add server` fills the slot: room for it in the core's own
     /// arrays, its counters back to 0, no idle connection, the name the
-    /// logs print taken from its configuration.
-    Fill,
+    /// logs print taken from its configuration; the tasks the server
+    /// needs (`checks::TASK_*`) spawned on the slot's owner core where
+    /// they are not running yet.
+    Fill(u8),
 }
 
 /// Room for slot (b, s) in `core`'s own arrays (a slot `add server`
@@ -93,9 +95,9 @@ pub fn on_core(core: &Rc<Core>, b: usize, s: usize, op: SlotOp) -> usize {
             0
         }
         SlotOp::CountIdle => core.idle.count(b, s),
-        SlotOp::Fill => {
+        SlotOp::Fill(tasks) => {
             grow_here(core, b, s);
-            crate::engine::checks::spawn_added(core, b, s);
+            crate::engine::checks::spawn_added(core, b, s, tasks);
             core.shared.stats.clear_server(core.id, b, s);
             core.idle.drop_server(b, s);
             let name = core
@@ -1018,7 +1020,14 @@ pub fn add_server(core: Rc<Core>, _: Rc<Static>, args: Vec<String>) -> Later {
             probes: new.probes(b, s).map(Box::new),
         }));
         // Every core forgets what it kept of the slot before it shows.
-        let answers = ask_slot(&core, b, s, SlotOp::Fill).await;
+        let tasks = {
+            use crate::engine::checks::{TASK_AGENT, TASK_CHECK, TASK_WARMUP};
+            let on = |yes: bool, t: u8| if yes { t } else { 0 };
+            on(new.check && check.is_some(), TASK_CHECK)
+                | on(new.agent && agent.is_some(), TASK_AGENT)
+                | on(new.slowstart > 0, TASK_WARMUP)
+        };
+        let answers = ask_slot(&core, b, s, SlotOp::Fill(tasks)).await;
         if answers.len() < core.shared.mesh.cores() {
             return Reply::err("Not every core answered: the server was not added.\n");
         }

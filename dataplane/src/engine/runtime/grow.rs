@@ -2,8 +2,7 @@
 //! of servers added at run time (`add server`).
 //!
 //! The configured servers' state is laid out once at start-up; a backend
-//! grows past it one bucket at a time: bucket `k` holds `FIRST << k`
-//! slots, allocated whole when a slot in it is first asked for, and never
+//! grows past it one bucket at a time: bucket `k` holds `2^k` slots, allocated whole when a slot in it is first asked for, and never
 //! freed nor moved (a `del server` leaves its slot vacant for the next
 //! `add server`). A reader gets `&T` with two acquire loads and no lock,
 //! so the data path reads an added server as it reads a configured one;
@@ -13,11 +12,13 @@
 
 use std::sync::OnceLock;
 
-/// Slots in the first bucket; each next one doubles.
-const FIRST: usize = 8;
+/// Slots in the first bucket; each next one doubles (so that a backend
+/// given one server commits one slot, and at most as many as it uses are
+/// committed unused, as a `Vec` does).
+const FIRST: usize = 1;
 /// Buckets in a directory.
-const BUCKETS: usize = 16;
-/// The slots a [`Grow`] can hold (524,280): `add server` refuses past
+const BUCKETS: usize = 20;
+/// The slots a [`Grow`] can hold (1,048,575): `add server` refuses past
 /// it, where memory, not the layout, would be the limit.
 pub const CAPACITY: usize = FIRST * ((1 << BUCKETS) - 1);
 
@@ -251,10 +252,11 @@ mod tests {
     #[test]
     fn buckets_double_and_cover_every_slot_once() {
         assert_eq!(locate(0), Some((0, 0)));
-        assert_eq!(locate(7), Some((0, 7)));
-        assert_eq!(locate(8), Some((1, 0)));
-        assert_eq!(locate(23), Some((1, 15)));
-        assert_eq!(locate(24), Some((2, 0)));
+        assert_eq!(locate(1), Some((1, 0)));
+        assert_eq!(locate(2), Some((1, 1)));
+        assert_eq!(locate(3), Some((2, 0)));
+        assert_eq!(locate(6), Some((2, 3)));
+        assert_eq!(locate(7), Some((3, 0)));
         assert_eq!(
             locate(CAPACITY - 1),
             Some((BUCKETS - 1, (FIRST << (BUCKETS - 1)) - 1))
@@ -279,15 +281,16 @@ mod tests {
             n
         });
         assert_eq!(first, Some(&101));
-        assert_eq!(s.len(), 2 + FIRST);
+        assert_eq!(s.len(), 3, "one slot for one server");
         let at = std::ptr::from_ref(s.get(2).unwrap());
-        // Slot 2 + 30 is in bucket 2: buckets 1 and 2 come with it.
-        assert!(s.grow_to(32, || 0).is_some());
-        assert_eq!(s.len(), 2 + FIRST + 2 * FIRST + 4 * FIRST);
+        // Slot 2 + 5 is in bucket 2: bucket 1 comes with it.
+        assert!(s.grow_to(7, || 0).is_some());
+        assert_eq!(s.len(), 2 + 1 + 2 + 4);
         assert_eq!(std::ptr::from_ref(s.get(2).unwrap()), at, "did not move");
         assert_eq!(s.iter().count(), s.len());
         assert_eq!((&s).into_iter().count(), s.len());
         assert_eq!(s.iter().take(3).copied().collect::<Vec<_>>(), [1, 2, 101]);
         assert!(s.grow_to(s.capacity(), || 0).is_none());
+        assert!(s.get(s.capacity()).is_none());
     }
 }
