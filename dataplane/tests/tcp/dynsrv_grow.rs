@@ -242,3 +242,50 @@ fn dynsrv_grow_300_servers_deleted_and_added_again() {
         assert_eq!(h.3, r.3, "haproxy_server_status");
     }
 }
+
+/// A configured server's slot, once deleted, is passed over by a server
+/// that needs a check or an agent it does not have: the added server
+/// gets both, and its check runs.
+#[test]
+fn dynsrv_checked_server_after_a_configured_one_is_deleted() {
+    let s = Backend::echo();
+    let mut seen = Vec::new();
+    for (name, program) in programs("dynsrv_checked_server_after_a_configured_one_is_deleted") {
+        let dir = TempDir::new("dynsrv-reuse");
+        let (_hold, prom) = held_port();
+        let _p = start(name, &program, &cfg(&dir, prom, s.addr));
+        let admin = format!("{}/admin.sock", dir.0.display());
+        let got = [
+            ask(&admin, "disable server be/s0; del server be/s0"),
+            ask(
+                &admin,
+                &format!(
+                    "add server be/c {} check inter 100ms agent-check agent-port 9 agent-inter 1h",
+                    s.addr
+                ),
+            ),
+            ask(&admin, "enable server be/c; enable health be/c"),
+        ];
+        let end = Instant::now() + Duration::from_secs(10);
+        while !stat(&admin, &["svname", "check_status"]).contains(&"c,L4OK".to_string()) {
+            assert!(Instant::now() < end, "{name}: c's check never passed");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // The health counter moves with the checks' timing.
+        let state: Vec<String> = servers_state(&admin)
+            .lines()
+            .map(|l| {
+                let mut w: Vec<&str> = l.split(' ').collect();
+                if !l.starts_with('#') && w.len() > 12 {
+                    w[12] = "H";
+                }
+                w.join(" ")
+            })
+            .collect();
+        seen.push((got, state));
+    }
+    assert_eq!(seen[0].0[1], "New server registered.\n\n");
+    if let [h, r] = &seen[..] {
+        assert_eq!(h, r);
+    }
+}

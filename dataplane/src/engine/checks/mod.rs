@@ -346,10 +346,9 @@ impl Checks {
         a.slots.get(s.checked_sub(a.configured)?)
     }
 
-    /// Make added slot (b, s)'s check (where the backend's check kind
-    /// allows one) and agent, vacant (`add server`, before the slot is
-    /// filled); false past the most a backend can grow to. A configured
-    /// slot has its own already.
+    /// Make room for added slot (b, s)'s check and agent (`add server`,
+    /// before the slot is filled); false past the most a backend can grow
+    /// to. A configured slot has its own already.
     pub fn grow(&self, b: usize, s: usize) -> bool {
         let Some(a) = self.added.get(b).and_then(Option::as_deref) else {
             return true;
@@ -357,15 +356,26 @@ impl Checks {
         let Some(i) = s.checked_sub(a.configured) else {
             return true;
         };
-        let Some(p) = a.slots.grow_to(i, Probes::default) else {
-            return false;
+        a.slots.grow_to(i, Probes::default).is_some()
+    }
+
+    /// Make added slot (b, s)'s check (where the backend's check kind
+    /// allows one) and agent, vacant, where its new server has them and
+    /// the slot has none yet (a slot keeps them for its next servers).
+    pub fn prepare(&self, b: usize, s: usize, check: bool, agent: bool) {
+        let Some(a) = self.added.get(b).and_then(Option::as_deref) else {
+            return;
         };
-        if let Some(kind) = &a.kind {
+        let Some(p) = s.checked_sub(a.configured).and_then(|i| a.slots.get(i)) else {
+            return;
+        };
+        if let (true, Some(kind)) = (check, &a.kind) {
             p.check
                 .get_or_init(|| Box::new(vacant_check(a, b, s, kind.clone())));
         }
-        p.agent.get_or_init(|| Box::new(vacant_agent(a, b, s)));
-        true
+        if agent {
+            p.agent.get_or_init(|| Box::new(vacant_agent(a, b, s)));
+        }
     }
 
     /// The check kind backend `b`'s added servers get (None: not a
@@ -1156,6 +1166,13 @@ mod tests {
         assert!(c.slot_check(0, 1).is_none() && c.slot_agent(0, 1).is_none());
         assert!(c.added_kind(0).is_some() && c.added_kind(1).is_none());
         assert!(c.grow(0, 1));
+        assert!(
+            c.slot_check(0, 1).is_none(),
+            "made for a server that has one"
+        );
+        c.prepare(0, 1, true, false);
+        assert!(c.slot_check(0, 1).is_some() && c.slot_agent(0, 1).is_none());
+        c.prepare(0, 1, true, true);
         assert!(c.check_of(0, 1).is_none() && c.slot_check(0, 1).is_some());
         assert!(c.agent_of(0, 1).is_none() && c.slot_agent(0, 1).is_some());
         assert_eq!(

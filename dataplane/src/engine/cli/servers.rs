@@ -973,10 +973,19 @@ pub fn add_server(core: Rc<Core>, _: Rc<Static>, args: Vec<String>) -> Later {
             return Reply::err("Already exists a server with the same name in backend.\n");
         }
         // The first vacant slot (a deleted server's), else a new one past
-        // the last, that no other `add server` is filling.
+        // the last, that no other `add server` is filling. A configured
+        // slot has the check and agent of its configuration only: one
+        // without those the new server needs is passed over (an added
+        // slot is given them).
         let filling = |i: usize| FILLING.with(|f| f.borrow().iter().any(|y| (y.0, y.1) == (b, i)));
-        let slot = (0..be.servers.capacity())
-            .find(|&i| !filling(i) && be.servers.get(i).is_none_or(ServerPlan::is_vacant));
+        let fits = |i: usize| {
+            i >= be.servers.fixed().len()
+                || ((!new.check || plan.checks.slot_check(b, i).is_some())
+                    && (!new.agent || plan.checks.slot_agent(b, i).is_some()))
+        };
+        let slot = (0..be.servers.capacity()).find(|&i| {
+            !filling(i) && be.servers.get(i).is_none_or(ServerPlan::is_vacant) && fits(i)
+        });
         let Some(s) = slot.filter(|&s| grow_shared(&core, b, s)) else {
             return Reply::err(format!(
                 "No free slot left for a new server in backend '{bname}': ringlb grows a backend by at most {ADDED_SERVERS} servers added at run time (see docs/differences.md).\n"
@@ -985,6 +994,7 @@ pub fn add_server(core: Rc<Core>, _: Rc<Static>, args: Vec<String>) -> Later {
         let Some(sv) = be.servers.get(s) else {
             return Reply::err("No such server.");
         };
+        plan.checks.prepare(b, s, new.check, new.agent);
         let check = plan.checks.slot_check(b, s);
         let agent = plan.checks.slot_agent(b, s);
         if new.check && check.is_none() {
