@@ -11,11 +11,11 @@
 //! here, then every core its own when it handles [`SlotOp::Fill`] (which
 //! also makes it forget what it kept of a reused slot: counters, idle
 //! connections, the name its logs print), and the slot's owner core
-//! spawns then the check, agent and warm-up tasks the server needs. `del server` empties a slot, which stays
-//! for the next `add server`. A slot's name, address and id are a
-//! `ServerConf` behind an `ArcSwap`, which the cores read lock-free; its
-//! state word carries the `VACANT` admin flag while empty, so nothing
-//! picks, shows or checks it.
+//! spawns then the check, agent and warm-up tasks the server needs. `del
+//! server` empties a slot, which stays for the next `add server`. A
+//! slot's name, address and id are a `ServerConf` behind an `ArcSwap`,
+//! which the cores read lock-free; its state word carries the `VACANT`
+//! admin flag while empty, so nothing picks, shows or checks it.
 
 use std::cell::RefCell;
 use std::net::{IpAddr, SocketAddr};
