@@ -289,3 +289,52 @@ fn dynsrv_checked_server_after_a_configured_one_is_deleted() {
         assert_eq!(h, r);
     }
 }
+
+/// A server added at run time with a `maxconn` queues what it cannot
+/// take, and a connection it releases serves the next waiter at once,
+/// whichever core either is on (its wake-ups ride the mesh's command
+/// lane: the bounded inboxes were sized at start-up).
+#[test]
+fn dynsrv_added_server_queue_is_served_on_release() {
+    let s = Backend::echo();
+    for (name, program) in programs("dynsrv_added_server_queue_is_served_on_release") {
+        let dir = TempDir::new("dynsrv-queue");
+        let (_hold, prom) = held_port();
+        let p = start(name, &program, &cfg(&dir, prom, s.addr));
+        let admin = format!("{}/admin.sock", dir.0.display());
+        assert_eq!(
+            ask(
+                &admin,
+                &format!(
+                    "disable server be/s0; add server be/q {} maxconn 1; enable server be/q",
+                    s.addr
+                )
+            ),
+            "\nNew server registered.\n\n\n",
+            "{name}"
+        );
+        for _ in 0..4 {
+            let mut held = std::net::TcpStream::connect(p.addr).unwrap();
+            held.write_all(b"a").unwrap();
+            let mut b = [0u8; 1];
+            held.read_exact(&mut b).unwrap();
+            let mut waiting = std::net::TcpStream::connect(p.addr).unwrap();
+            waiting
+                .set_read_timeout(Some(Duration::from_millis(300)))
+                .unwrap();
+            waiting.write_all(b"b").unwrap();
+            assert!(waiting.read_exact(&mut b).is_err(), "{name}: queued");
+            let released = Instant::now();
+            drop(held);
+            waiting
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            waiting.read_exact(&mut b).unwrap();
+            assert_eq!(&b, b"b");
+            assert!(
+                released.elapsed() < Duration::from_secs(2),
+                "{name}: served late"
+            );
+        }
+    }
+}

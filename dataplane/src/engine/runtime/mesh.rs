@@ -207,9 +207,6 @@ pub struct Mesh {
     servers: Box<[AtomicBool]>,
 }
 
-/// Room in each inbox for the wake-ups of servers added at run time.
-const ADDED_WAKEUPS: usize = 1 << 16;
-
 impl Mesh {
     /// A mesh of `cores` inboxes; `servers[b]` is backend b's server count.
     // Start-up: the receivers' lock (see `receivers`).
@@ -223,10 +220,10 @@ impl Mesh {
             acc += n;
         }
         // One coalesced wake-up per server and a stop, plus grants: one per
-        // slot handed over, which a full inbox turns into a wake-up. Servers
-        // added at run time get room of their own: a bound, not memory
-        // (flume's bounded queue grows as it fills).
-        let capacity = total + 1024 + ADDED_WAKEUPS;
+        // slot handed over, which a full inbox turns into a wake-up. (The
+        // servers added at run time have their wake-ups on the command
+        // lane: see `Mesh::released`.)
+        let capacity = total + 1024;
         let mut inboxes = Vec::with_capacity(cores);
         let mut commands = Vec::with_capacity(cores);
         let mut receivers = Vec::with_capacity(cores);
@@ -266,19 +263,31 @@ impl Mesh {
             .and_then(Option::take)
     }
 
-    fn released_flag(&self, core: usize, backend: usize, server: usize) -> Option<&AtomicBool> {
+    /// The flag of (backend, server) for `core`, and whether the server
+    /// is one added at run time.
+    fn released_flag(
+        &self,
+        core: usize,
+        backend: usize,
+        server: usize,
+    ) -> Option<(&AtomicBool, bool)> {
         let first = *self.first_server.get(backend)?;
         let next = match self.first_server.get(backend + 1) {
             Some(n) => *n,
             None => self.released.len() / self.cores().max(1),
         };
         match (first + server).checked_sub(next) {
-            None => self.released.get((first + server) * self.cores() + core),
-            Some(_) => self
-                .added
-                .get(backend)?
-                .get(server - (next - first))?
-                .get(core),
+            None => Some((
+                self.released.get((first + server) * self.cores() + core)?,
+                false,
+            )),
+            Some(_) => Some((
+                self.added
+                    .get(backend)?
+                    .get(server - (next - first))?
+                    .get(core)?,
+                true,
+            )),
         }
     }
 
@@ -303,22 +312,31 @@ impl Mesh {
     }
 
     /// Tell `core` a slot of `server` was released, unless a message saying
-    /// so is already on its way.
+    /// so is already on its way. A server added at run time has no room
+    /// of its own in the bounded inbox (sized at start-up): its wake-up
+    /// rides the command lane, which never refuses one (the flag still
+    /// keeps it to one per server and core).
     pub fn released(&self, core: usize, backend: usize, server: usize) {
-        let Some(flag) = self.released_flag(core, backend, server) else {
+        let Some((flag, added)) = self.released_flag(core, backend, server) else {
             return;
         };
         if flag.swap(true, Ordering::AcqRel) {
             return;
         }
-        if self.send(core, Msg::Released { backend, server }).is_err() {
+        let msg = Msg::Released { backend, server };
+        let sent = if added {
+            self.command(core, msg)
+        } else {
+            self.send(core, msg)
+        };
+        if sent.is_err() {
             flag.store(false, Ordering::Release);
         }
     }
 
     /// The receiving core took a `Released` message: the next one may go.
     pub fn released_seen(&self, core: usize, backend: usize, server: usize) {
-        if let Some(flag) = self.released_flag(core, backend, server) {
+        if let Some((flag, _)) = self.released_flag(core, backend, server) {
             flag.store(false, Ordering::Release);
         }
     }
