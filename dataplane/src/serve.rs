@@ -90,8 +90,8 @@ fn start(args: &Args, cfg: &Config) -> Result<ExitCode, String> {
         } else {
             0
         },
-        // (The spare slots' checks, not configured, count for nothing, as
-        // HAProxy counts the servers of its configuration.)
+        // (The configuration's checks: those of servers added at run time
+        // come later, as HAProxy counts the servers of its configuration.)
         checks: u32::try_from(
             plan.checks
                 .list

@@ -49,6 +49,13 @@ impl Ring {
         }
     }
 
+    /// Room for `servers` servers (with no point yet).
+    pub(super) fn grow(&mut self, servers: usize) {
+        if self.points.len() < servers {
+            self.points.resize(servers, 0);
+        }
+    }
+
     /// Gives server `srv` (id `id`) exactly `count` points on its ring,
     /// adding or removing its last points as chash_queue_dequeue_srv() does.
     pub(super) fn set_points(&mut self, srv: usize, id: u32, backup: bool, count: u32) {

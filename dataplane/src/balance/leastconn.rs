@@ -37,6 +37,13 @@ impl LeastConn {
         }
     }
 
+    /// Room for `servers` servers (never picked yet).
+    pub(super) fn grow(&mut self, servers: usize) {
+        if self.picked.len() < servers {
+            self.picked.resize(servers, 0);
+        }
+    }
+
     pub(super) fn pick(
         &mut self,
         members: &[usize],

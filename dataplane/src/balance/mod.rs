@@ -659,7 +659,7 @@ impl Balancer {
     }
 
     /// Makes server `idx` a backup server or an active one (`add server
-    /// ... backup` fills a spare slot): its points move to the other
+    /// ... backup` fills an added slot): its points move to the other
     /// ring, and the groups are made again.
     pub fn set_backup(&mut self, idx: usize, backup: bool) {
         let Some(s) = self.farm.servers.get(idx) else {
@@ -678,11 +678,64 @@ impl Balancer {
         self.changed(idx);
     }
 
+    /// Server `idx`'s state as its owner now says (`backup` where it may
+    /// change: a server added at run time): only what changed is applied,
+    /// so that following a change of one server among many costs one
+    /// regrouping, not one per server.
+    pub fn follow(&mut self, idx: usize, backup: Option<bool>, up: bool, eweight: u32) {
+        let Some(s) = self.farm.servers.get(idx) else {
+            return;
+        };
+        let (was_backup, was_up, was_weight) = (s.backup, s.up, s.weight);
+        if let Some(b) = backup.filter(|b| *b != was_backup) {
+            self.set_backup(idx, b);
+        }
+        if up != was_up {
+            self.set_up(idx, up);
+        }
+        if eweight.min(MAX_WEIGHT * WEIGHT_SCALE) != was_weight {
+            self.set_eweight(idx, eweight);
+        }
+    }
+
     /// Updates a server's `maxconn` (dynamic maxconn with minconn/fullconn).
     pub fn set_maxconn(&mut self, idx: usize, maxconn: Option<u32>) {
         if let Some(s) = self.farm.servers.get_mut(idx) {
             s.maxconn = maxconn;
         }
+    }
+
+    /// Room for server `idx` (`add server` grew the backend): the new
+    /// servers are down until their state says otherwise.
+    pub fn grow(&mut self, idx: usize) {
+        let n = idx + 1;
+        if self.farm.servers.len() >= n {
+            return;
+        }
+        while self.farm.servers.len() < n {
+            let id = u32::try_from(self.farm.servers.len() + 1).unwrap_or(u32::MAX);
+            self.farm.servers.push(Server {
+                weight: 0,
+                initial: 1,
+                backup: false,
+                up: false,
+                maxconn: None,
+                id,
+            });
+        }
+        match &mut self.algo {
+            Algo::RoundRobin(rr) => rr.grow(n),
+            Algo::LeastConn(lc) => lc.grow(n),
+            Algo::Random { ring, .. }
+            | Algo::Hash {
+                lookup: Lookup::Ring(ring),
+                ..
+            } => ring.grow(n),
+            // Static algorithms take no added server (HAProxy's
+            // BE_LB_PROP_DYN): `add server` refuses them first.
+            Algo::StaticRr(_) | Algo::Hash { .. } | Algo::First => {}
+        }
+        self.refresh();
     }
 
     /// Sets the servers' numeric ids (`id`, or HAProxy's automatic ones):

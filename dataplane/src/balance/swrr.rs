@@ -21,6 +21,13 @@ impl Swrr {
         }
     }
 
+    /// Room for `servers` servers (the new ones with no credit).
+    pub(super) fn grow(&mut self, servers: usize) {
+        if self.current.len() < servers {
+            self.current.resize(servers, 0);
+        }
+    }
+
     /// A server entering or leaving the farm starts again from zero credit.
     pub(super) fn reset(&mut self, srv: usize) {
         if let Some(c) = self.current.get_mut(srv) {

@@ -1190,3 +1190,46 @@ fn a_server_made_backup_serves_only_without_actives() {
         );
     }
 }
+
+/// A server grown at run time is down until followed; following a state
+/// that did not change leaves the round robin where it was.
+#[test]
+fn grown_servers_join_when_followed() {
+    for algo in [
+        Balance::RoundRobin,
+        Balance::LeastConn,
+        Balance::First,
+        Balance::Random { draws: 2 },
+    ] {
+        let mut b = Balancer::new(&algo, None, None, false, &[up(1)], 0);
+        b.grow(2);
+        assert_eq!(
+            counts(&mut b, 3, 30)[1..],
+            [0, 0],
+            "{algo:?}: down until followed"
+        );
+        b.follow(2, Some(false), true, 16);
+        b.follow(0, None, false, 16);
+        assert_eq!(counts(&mut b, 3, 30), [0, 0, 30], "{algo:?}");
+    }
+    let mut b = Balancer::new(
+        &Balance::RoundRobin,
+        None,
+        None,
+        false,
+        &[up(1), up(1), up(1)],
+        0,
+    );
+    let seq = |b: &mut Balancer| {
+        (0..6)
+            .map(|_| b.pick(&ctx(&[0, 0, 0])).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let first = seq(&mut b);
+    for i in 0..3 {
+        b.follow(i, Some(false), true, 16);
+    }
+    assert_eq!(seq(&mut b), first, "nothing changed, nothing reset");
+    b.follow(1, None, false, 16);
+    assert!(!seq(&mut b).contains(&1));
+}

@@ -154,7 +154,7 @@ impl Process {
     /// The process-wide state of `cores` executors.
     pub fn new(plan: Plan, cores: usize) -> Arc<Self> {
         let servers: Vec<usize> = plan.backends.iter().map(|b| b.servers.len()).collect();
-        // The spare slots for `add server` get no latency histograms.
+        // (The slots `add server` grows get no latency histograms.)
         let configured: Vec<usize> = plan
             .backends
             .iter()
@@ -257,7 +257,7 @@ impl Process {
         if let Some(c) = self.stats.changes(Obj::Srv(backend, server)) {
             c.changed(now, down);
         }
-        let be_down = !be.live_servers().iter().any(|x| x.state.get().usable());
+        let be_down = !be.live_servers().any(|x| x.state.get().usable());
         if let Some(c) = self.stats.changes(Obj::Be(backend)) {
             if be_down != c.is_down() {
                 c.changed(now, be_down);

@@ -157,7 +157,9 @@ pub struct LogPlan {
 #[derive(Debug)]
 pub struct BackendPlan {
     pub name: String,
-    pub servers: Vec<ServerPlan>,
+    /// The configured servers, then the slots `add server` grew (see
+    /// `runtime::grow`).
+    pub servers: crate::engine::runtime::grow::Slots<ServerPlan>,
     pub balance: Balance,
     /// `balance hash <expr>` in TCP mode: the expression, over the
     /// connection's addresses (HTTP mode evaluates it with its rules).
@@ -207,7 +209,8 @@ pub struct BackendPlan {
     /// its own takes (HAProxy's connect falls back to `px->conn_src`).
     pub source: Option<Arc<SourcePlan>>,
     /// Its algorithm takes servers added at run time (HAProxy's
-    /// BE_LB_PROP_DYN): it has [`SPARE_SERVERS`] vacant slots.
+    /// BE_LB_PROP_DYN): its server slots grow
+    /// for `add server` (up to [`ADDED_SERVERS`] beyond the configured ones).
     pub dynamic: bool,
     /// The slots in use are among the first `live` ones (a high-water
     /// mark: `add server` raises it, never lowers it), which the data path
@@ -249,20 +252,29 @@ pub struct ServerConf {
     pub track: Option<crate::engine::checks::track::AddedTrack>,
 }
 
-/// Vacant server slots that a backend whose algorithm takes dynamic
-/// servers (HAProxy's BE_LB_PROP_DYN) gets at start-up, for `add server`:
-/// every per-server array (counters, mesh flags, queues, balancers) is
-/// sized from the plan, so the room is made there once. A vacant slot is
-/// in maintenance with the `VACANT` admin flag: never picked, never
-/// shown, never checked. See docs/differences.md (Runtime API).
-pub const SPARE_SERVERS: usize = 8;
+/// The most slots a backend whose algorithm takes dynamic servers
+/// (HAProxy's BE_LB_PROP_DYN) can grow to for `add server`, beyond its
+/// configured servers. Every per-server array grows with them (see
+/// `runtime::grow`): an added slot is committed when first filled, a
+/// deleted one stays vacant (in maintenance with the `VACANT` admin flag:
+/// never picked, never shown, never checked) for the next `add server`.
+pub const ADDED_SERVERS: usize = crate::engine::runtime::grow::CAPACITY;
 
 impl BackendPlan {
     /// The slots the data path walks (see [`BackendPlan::live`]); vacant
     /// ones among them are never usable.
-    pub fn live_servers(&self) -> &[ServerPlan] {
+    pub fn live_servers(
+        &self,
+    ) -> std::iter::Take<crate::engine::runtime::grow::Iter<'_, ServerPlan>> {
         let n = self.live.load(std::sync::atomic::Ordering::Acquire);
-        self.servers.get(..n).unwrap_or(&self.servers)
+        self.servers.iter().take(n)
+    }
+
+    /// How many slots [`BackendPlan::live_servers`] walks.
+    pub fn live_len(&self) -> usize {
+        self.live
+            .load(std::sync::atomic::Ordering::Acquire)
+            .min(self.servers.len())
     }
 }
 
@@ -285,7 +297,7 @@ pub struct ServerPlan {
     /// first data).
     pub tfo: std::sync::atomic::AtomicBool,
     /// `minconn`: with `fullconn`, the dynamic limit (0: `maxconn` alone).
-    /// (Lone atomics, as `add server` sets a spare slot's.)
+    /// (Lone atomics, as `add server` sets an added slot's.)
     pub minconn: std::sync::atomic::AtomicU32,
     /// `maxqueue`: the most streams waiting in this server's queue (0: no
     /// limit).
@@ -417,12 +429,12 @@ impl ServerPlan {
         self.backup.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Whether the slot holds no server (see [`SPARE_SERVERS`]).
+    /// Whether the slot holds no server (see [`ADDED_SERVERS`]).
     pub fn is_vacant(&self) -> bool {
         self.state.get().admin & admin::VACANT != 0
     }
 
-    /// A vacant slot (see [`SPARE_SERVERS`]).
+    /// A vacant slot (see [`ADDED_SERVERS`]).
     pub fn vacant(dynamic: bool) -> ServerPlan {
         ServerPlan {
             conf: arc_swap::ArcSwap::from_pointee(ServerConf {
@@ -1089,9 +1101,6 @@ fn backend_plan(px: &Proxy, cfg: &Config) -> Result<BackendPlan, String> {
     }
     let configured = servers.len();
     let dynamic = dynamic_weights(px);
-    if dynamic {
-        servers.extend((0..SPARE_SERVERS).map(|_| ServerPlan::vacant(true)));
-    }
     let tcp_hash = match &px.balance {
         Some(Balance::Hash(e)) if px.mode() != ringlb_config::model::Mode::Http => Some(Box::new(
             crate::engine::rules::expr::Expr::compile(e)
@@ -1107,7 +1116,7 @@ fn backend_plan(px: &Proxy, cfg: &Config) -> Result<BackendPlan, String> {
     };
     Ok(BackendPlan {
         name: px.name.clone(),
-        servers,
+        servers: servers.into(),
         source,
         dynamic,
         live: std::sync::atomic::AtomicUsize::new(configured),

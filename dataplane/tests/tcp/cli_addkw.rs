@@ -212,7 +212,7 @@ fn check_keywords_refused_as_haproxy_refuses_them() {
             format!("add server be/o4 {a} on-error"),
             format!("add server be/o4 {a} on-marked-down foo"),
             format!("add server be/o4 {a} on-marked-up foo"),
-            // (ringlb keeps 8 spare slots: make room.)
+            // Deletions between the additions (their slots are refilled).
             "del server be/y".to_string(),
             "del server be/z".to_string(),
             "del server be/a3".to_string(),

@@ -353,32 +353,6 @@ fn dynsrv_del_server_waits_for_the_connections_to_drain() {
     );
 }
 
-/// The spare slots run out with ringlb's own refusal (docs/differences.md).
-#[test]
-fn dynsrv_spare_slots_run_out_with_a_refusal() {
-    let s1 = Backend::echo();
-    let dir = TempDir::new("dynsrv-spare");
-    let (hold, port) = held_port();
-    drop(hold);
-    let servers = format!("    server s1 {}\n", s1.addr);
-    let _p = Proxy::start(&cfg(&dir, port, &servers, ""));
-    let admin = format!("{}/admin.sock", dir.0.display());
-    wait_for(&admin);
-    for i in 0..8 {
-        assert_eq!(
-            ask(&admin, &format!("add server be/x{i} {}", s1.addr)),
-            "New server registered.\n\n"
-        );
-    }
-    let refusal = ask(&admin, &format!("add server be/x8 {}", s1.addr));
-    assert!(refusal.starts_with("No free slot left"), "{refusal}");
-    assert_eq!(ask(&admin, "del server be/x3"), "Server deleted.\n");
-    assert_eq!(
-        ask(&admin, &format!("add server be/x8 {}", s1.addr)),
-        "New server registered.\n\n"
-    );
-}
-
 /// A slot emptied by `del server` (which needs maintenance) serves again
 /// when the next server added there is enabled: it starts from no admin
 /// flag, not from its last server's maintenance. Found by an operator

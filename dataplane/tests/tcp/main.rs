@@ -34,6 +34,7 @@ mod cli_kill;
 mod cli_kinds;
 mod cli_sess;
 mod content;
+mod dynsrv_grow;
 mod fd_budget;
 mod fixes_dec7;
 mod forward;

@@ -116,6 +116,16 @@ impl IdleConns {
         }
     }
 
+    /// Room for server slot `srv` of backend `be` on this core (`add
+    /// server`).
+    pub fn grow(&self, be: usize, srv: usize) {
+        if let Some(v) = self.by_server.borrow_mut().get_mut(be) {
+            if v.len() <= srv {
+                v.resize_with(srv + 1, Pool::default);
+            }
+        }
+    }
+
     fn with<T>(&self, be: usize, srv: usize, f: impl FnOnce(&mut Pool) -> T) -> Option<T> {
         let mut all = self.by_server.borrow_mut();
         all.get_mut(be)?.get_mut(srv).map(f)

@@ -49,6 +49,9 @@ pub struct QueueHeads {
     /// `[queue * cores + core]`: the ticket of that core's oldest waiter in
     /// that queue, or NONE.
     heads: Box<[AtomicU64]>,
+    /// The heads (one per core) of the queues of the server slots `add
+    /// server` grew past the configured ones.
+    added: crate::engine::runtime::grow::Grow<Box<[AtomicU64]>>,
 }
 
 impl QueueHeads {
@@ -59,17 +62,42 @@ impl QueueHeads {
             heads: (0..(servers + 1) * cores)
                 .map(|_| AtomicU64::new(NONE))
                 .collect(),
+            added: Default::default(),
         }
     }
 
+    /// The queues laid out at start-up (the backend's, then one per
+    /// configured server).
+    fn fixed(&self) -> usize {
+        self.heads.len() / self.cores.max(1)
+    }
+
+    fn word(&self, queue: usize, core: usize) -> Option<&AtomicU64> {
+        match queue.checked_sub(self.fixed()) {
+            None => self.heads.get(queue * self.cores + core),
+            Some(a) => self.added.get(a)?.get(core),
+        }
+    }
+
+    /// Make room for server slot `s`'s queue (`add server`, before the
+    /// slot is filled); false past the most a backend can grow to.
+    pub fn grow(&self, s: usize) -> bool {
+        let Some(a) = (s + 1).checked_sub(self.fixed()) else {
+            return true;
+        };
+        let cores = self.cores;
+        self.added
+            .grow_to(a, || (0..cores).map(|_| AtomicU64::new(NONE)).collect())
+            .is_some()
+    }
+
     fn head(&self, queue: usize, core: usize) -> u64 {
-        self.heads
-            .get(queue * self.cores + core)
+        self.word(queue, core)
             .map_or(NONE, |h| h.load(Ordering::SeqCst))
     }
 
     fn publish(&self, queue: usize, core: usize, ticket: u64) {
-        if let Some(h) = self.heads.get(queue * self.cores + core) {
+        if let Some(h) = self.word(queue, core) {
             h.store(ticket, Ordering::SeqCst);
         }
     }
@@ -118,6 +146,13 @@ impl LocalQueues {
     pub fn new(servers: usize) -> LocalQueues {
         LocalQueues {
             queues: (0..=servers).map(|_| VecDeque::new()).collect(),
+        }
+    }
+
+    /// Room for server slot `s`'s queue on this core (`add server`).
+    pub fn grow(&mut self, s: usize) {
+        if self.queues.len() < s + 2 {
+            self.queues.resize_with(s + 2, VecDeque::new);
         }
     }
 
@@ -333,19 +368,10 @@ fn backend_queue_may_use(be: &BackendPlan, s: usize) -> bool {
     if !srv.is_backup() {
         return true;
     }
-    if be
-        .live_servers()
-        .iter()
-        .any(|x| !x.is_backup() && usable(x))
-    {
+    if be.live_servers().any(|x| !x.is_backup() && usable(x)) {
         return false;
     }
-    be.allbackups
-        || be
-            .live_servers()
-            .iter()
-            .position(|x| x.is_backup() && usable(x))
-            == Some(s)
+    be.allbackups || be.live_servers().position(|x| x.is_backup() && usable(x)) == Some(s)
 }
 
 /// The counter of streams served from `queue`.
@@ -531,7 +557,7 @@ impl<'a> Ticket<'a> {
     /// This stream stopped being the oldest of a queue: servers with room
     /// go to the next oldest waiters.
     fn pass_baton(&self) {
-        for (s, srv) in self.be.live_servers().iter().enumerate() {
+        for (s, srv) in self.be.live_servers().enumerate() {
             if srv.has_room(self.be) {
                 offer(self.core, self.be_idx, s, false);
             }

@@ -38,9 +38,9 @@ pub mod admin {
     pub const RMAINT: u8 = 0x20;
     /// Host name resolution pending.
     pub const HMAINT: u8 = 0x40;
-    /// ringlb's own: the slot holds no server (a spare for `add server`,
-    /// or one `del server` emptied). It counts as maintenance, so nothing
-    /// picks it; nothing shows it.
+    /// ringlb's own: the slot holds no server (one `add server` grew and
+    /// has not filled yet, or one `del server` emptied). It counts as
+    /// maintenance, so nothing picks it; nothing shows it.
     pub const VACANT: u8 = 0x80;
     /// Any maintenance reason (HAProxy's SRV_ADMF_MAINT and ringlb's
     /// VACANT).
@@ -195,9 +195,9 @@ pub struct Weights {
     /// weight` changed it (0..=256).
     user: AtomicU32,
     /// `slowstart`, in whole seconds (HAProxy rounds it up); 0: none. A
-    /// lone atomic, as `add server` sets a spare slot's.
+    /// lone atomic, as `add server` sets an added slot's.
     slowstart: AtomicU32,
-    /// Wakes a spare slot's warm-up task (which waits without a timer)
+    /// Wakes an added slot's warm-up task (which waits without a timer)
     /// when `add server` gives the slot a slow start.
     slowstart_waker: futures_util::task::AtomicWaker,
     /// Whether the backend's algorithm takes dynamic weights
@@ -432,13 +432,10 @@ pub fn follow(core: &Core) {
                 let ids: Vec<u32> = be.servers.iter().map(|s| s.conf().id).collect();
                 balancer.set_ids(&ids);
             }
-            for (i, s) in be.live_servers().iter().enumerate() {
+            for (i, s) in be.live_servers().enumerate() {
                 let view = balancer_view(s, be);
-                if be.dynamic {
-                    balancer.set_backup(i, view.backup);
-                }
-                balancer.set_up(i, view.up);
-                balancer.set_eweight(i, u32::from(s.state.get().eweight));
+                let backup = be.dynamic.then_some(view.backup);
+                balancer.follow(i, backup, view.up, u32::from(s.state.get().eweight));
                 balancer.set_maxconn(i, view.maxconn);
             }
         }
@@ -446,13 +443,13 @@ pub fn follow(core: &Core) {
         // (pendconn_redistribute); then every server offers its free slots
         // (pendconn_grab_from_px).
         if super::queue::redistributes(be) {
-            for (i, s) in be.live_servers().iter().enumerate() {
+            for (i, s) in be.live_servers().enumerate() {
                 if !s.state.get().usable() && s.queued.get() > 0 {
                     super::queue::redistribute_local(core, b, i);
                 }
             }
         }
-        for i in 0..be.live_servers().len() {
+        for i in 0..be.live_len() {
             super::queue::offer(core, b, i, false);
         }
     }

@@ -44,7 +44,7 @@ pub struct AgentPlan {
     /// both).
     pub ctl: super::control::Control,
     /// `agent-inter`, else the server's `inter`, in milliseconds (`add
-    /// server` sets a spare slot's).
+    /// server` sets an added slot's).
     pub inter_ms: AtomicU64,
     /// `agent-send` (nothing when absent), as configured.
     pub send: Vec<u8>,
@@ -131,10 +131,14 @@ enum Ending {
 }
 
 pub async fn agent_loop(core: &Rc<Core>, idx: usize) {
-    let shared = &core.shared;
-    let Some(plan) = shared.plan.checks.agents.get(idx) else {
+    let Some(plan) = core.shared.plan.checks.agents.get(idx) else {
         return;
     };
+    run_agent(core, idx, plan).await;
+}
+
+pub async fn run_agent(core: &Rc<Core>, idx: usize, plan: &AgentPlan) {
+    let shared = &core.shared;
     let Some(srv) = shared
         .plan
         .backends
@@ -143,7 +147,7 @@ pub async fn agent_loop(core: &Rc<Core>, idx: usize) {
     else {
         return;
     };
-    // A spare slot's agent runs while a server has the slot.
+    // An added slot's agent runs while a server has the slot.
     while run::configured(core, &plan.ctl).await {
         if !asking(core, idx, plan, srv).await {
             return;
@@ -159,7 +163,7 @@ async fn asking(core: &Core, idx: usize, plan: &AgentPlan, srv: &ServerPlan) -> 
     let mut seed = 0x2545_f491u32 ^ u32::try_from(idx).unwrap_or(0).wrapping_mul(0x9e37_79b9) | 1;
     let entry = core.timers.register();
     let mut next = Instant::now() + plan.first;
-    // A spare slot's agent (given a server once at least) starts afresh.
+    // An added slot's agent (given a server once at least) starts afresh.
     let mut epoch = if plan.ctl.epoch() == 0 {
         0
     } else {
@@ -177,7 +181,7 @@ async fn asking(core: &Core, idx: usize, plan: &AgentPlan, srv: &ServerPlan) -> 
                 return false;
             }
         }
-        // A spare slot's agent given to a new server starts afresh (its
+        // An added slot's agent given to a new server starts afresh (its
         // `agent-send` comes through `new_send`).
         let e = plan.ctl.epoch();
         if e != epoch {

@@ -22,10 +22,10 @@ use super::Target;
 pub struct Control {
     enabled: AtomicBool,
     /// The server has this check (CHK_ST_CONFIGURED): always for a
-    /// server of the configuration; for a spare slot's check, from the
+    /// server of the configuration; for an added slot's check, from the
     /// `add server ... check` that fills the slot to its `del server`.
     configured: AtomicBool,
-    /// Counts the times a spare slot's check was given to a new server:
+    /// Counts the times an added slot's check was given to a new server:
     /// the task starts afresh when it changes.
     epoch: AtomicU32,
     /// The check runs while its server is in maintenance: HAProxy pauses
@@ -40,7 +40,7 @@ pub struct Control {
     unix: Option<std::path::PathBuf>,
     /// The check's own address and port (0: none).
     aim: Aim,
-    /// Wakes a spare slot's task, which waits without a timer, when `add
+    /// Wakes an added slot's task, which waits without a timer, when `add
     /// server` configures it.
     configured_waker: futures_util::task::AtomicWaker,
 }
@@ -71,7 +71,7 @@ impl Control {
         }
     }
 
-    /// A spare slot's check (see `plan::SPARE_SERVERS`): not configured,
+    /// An added slot's check (see `plan::ADDED_SERVERS`): not configured,
     /// disabled, until `add server` gives it to a server.
     pub fn vacant() -> Control {
         let c = Control::new(Target::Inet(SocketAddr::from(([0, 0, 0, 0], 0))), None, 0);
@@ -94,7 +94,7 @@ impl Control {
         self.configured_waker.wake();
     }
 
-    /// Ready once the check is configured (a spare slot's task waits
+    /// Ready once the check is configured (an added slot's task waits
     /// here, holding no timer, while no server has the slot).
     pub fn poll_configured(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
         if self.configured() {

@@ -167,7 +167,7 @@ impl Last {
         self.desc.set(o.info.as_bytes());
     }
 
-    /// Back to "not checked yet" (a spare slot's check given to a new
+    /// Back to "not checked yet" (an added slot's check given to a new
     /// server): the status word, which any thread may store; the owner
     /// core clears the text with [`Last::reset`].
     pub fn mark_ini(&self) {

@@ -30,6 +30,7 @@ pub mod health;
 pub mod http;
 pub mod observe;
 mod run;
+pub use run::spawn_added;
 pub mod tcpcheck;
 pub mod track;
 
@@ -64,13 +65,13 @@ pub enum Target {
     Unix(PathBuf),
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Kind {
     /// A TCP connect: L4OK once connected.
     Tcp,
     /// `option tcp-check`, `option httpchk` and the protocol checks: a
     /// sequence of rules.
-    TcpCheck(Box<tcpcheck::TcpCheck>),
+    TcpCheck(std::sync::Arc<tcpcheck::TcpCheck>),
 }
 
 /// One server's check, as its owner core runs it.
@@ -82,7 +83,7 @@ pub struct CheckPlan {
     /// both).
     pub ctl: control::Control,
     /// Intervals, rise, fall and the PROXY header: the server's
-    /// settings, which `add server` sets for a spare slot's check.
+    /// settings, which `add server` sets for an added slot's check.
     pub tuning: arc_swap::ArcSwap<Tuning>,
     pub timeout_check: Option<Duration>,
     pub timeout_connect: Option<Duration>,
@@ -248,7 +249,42 @@ pub struct Checks {
     /// live, maybe above): at 0, a state change looks for no added
     /// tracker (see `track::added_trackers`).
     pub added_tracks: std::sync::atomic::AtomicUsize,
+    /// By backend index (dynamic backends only): the checks and agents of
+    /// the server slots `add server` grows.
+    pub added: Vec<Option<Box<Added>>>,
 }
+
+/// What the checks and agents of a dynamic backend's added server slots
+/// start from, and those slots' (each made when its slot is first
+/// filled; its tasks spawned then, see `run::spawn_added`).
+#[derive(Debug)]
+pub struct Added {
+    /// The backend's check kind (None: it cannot be built for a server
+    /// of its own, and `add server ... check` is refused).
+    kind: Option<Kind>,
+    timeout_check: Option<Duration>,
+    timeout_connect: Option<Duration>,
+    log_health: bool,
+    spread: u32,
+    /// The backend's configured servers: its first added slot's index.
+    configured: usize,
+    slots: crate::engine::runtime::grow::Grow<Probes>,
+}
+
+/// An added slot's check and agent.
+#[derive(Debug, Default)]
+pub struct Probes {
+    check: std::sync::OnceLock<Box<CheckPlan>>,
+    agent: std::sync::OnceLock<Box<agent::AgentPlan>>,
+    /// Its tasks spawned so far (`TASK_*`: each once, at the first fill
+    /// of the slot by a server that needs it).
+    spawned: std::sync::atomic::AtomicU8,
+}
+
+/// An added slot's tasks (see `run::spawn_added`).
+pub const TASK_CHECK: u8 = 1;
+pub const TASK_AGENT: u8 = 2;
+pub const TASK_WARMUP: u8 = 4;
 
 /// A server's check and agent addresses and ports (0: none) as
 /// configured.
@@ -293,14 +329,74 @@ impl Checks {
         self.slot_check(b, s).filter(|c| c.ctl.configured())
     }
 
-    /// The check of slot (b, s), configured or not (a spare slot's).
+    /// The check of slot (b, s), configured or not (an added slot's).
     pub fn slot_check(&self, b: usize, s: usize) -> Option<&CheckPlan> {
-        self.list.iter().find(|c| c.backend == b && c.server == s)
+        match self.probes(b, s) {
+            Some(p) => p.check.get().map(|c| &**c),
+            None => self.list.iter().find(|c| c.backend == b && c.server == s),
+        }
     }
 
     /// The agent of slot (b, s), configured or not.
     pub fn slot_agent(&self, b: usize, s: usize) -> Option<&agent::AgentPlan> {
-        self.agents.iter().find(|a| a.backend == b && a.server == s)
+        match self.probes(b, s) {
+            Some(p) => p.agent.get().map(|a| &**a),
+            None => self.agents.iter().find(|a| a.backend == b && a.server == s),
+        }
+    }
+
+    /// Added slot (b, s)'s check and agent, once grown.
+    fn probes(&self, b: usize, s: usize) -> Option<&Probes> {
+        let a = self.added.get(b)?.as_deref()?;
+        a.slots.get(s.checked_sub(a.configured)?)
+    }
+
+    /// Make room for added slot (b, s)'s check and agent (`add server`,
+    /// before the slot is filled); false past the most a backend can grow
+    /// to. A configured slot has its own already.
+    pub fn grow(&self, b: usize, s: usize) -> bool {
+        let Some(a) = self.added.get(b).and_then(Option::as_deref) else {
+            return true;
+        };
+        let Some(i) = s.checked_sub(a.configured) else {
+            return true;
+        };
+        a.slots.grow_to(i, Probes::default).is_some()
+    }
+
+    /// Make added slot (b, s)'s check (where the backend's check kind
+    /// allows one) and agent, vacant, where its new server has them and
+    /// the slot has none yet (a slot keeps them for its next servers).
+    pub fn prepare(&self, b: usize, s: usize, check: bool, agent: bool) {
+        let Some(a) = self.added.get(b).and_then(Option::as_deref) else {
+            return;
+        };
+        let Some(p) = s.checked_sub(a.configured).and_then(|i| a.slots.get(i)) else {
+            return;
+        };
+        if let (true, Some(kind)) = (check, &a.kind) {
+            p.check
+                .get_or_init(|| Box::new(vacant_check(a, b, s, kind.clone())));
+        }
+        if agent {
+            p.agent.get_or_init(|| Box::new(vacant_agent(a, b, s)));
+        }
+    }
+
+    /// The check kind backend `b`'s added servers get (None: not a
+    /// dynamic backend, or a kind they cannot have).
+    pub fn added_kind(&self, b: usize) -> Option<&Kind> {
+        self.added.get(b)?.as_deref()?.kind.as_ref()
+    }
+
+    /// Which of `tasks` added slot (b, s) does not run yet: they are
+    /// marked running (each is spawned once).
+    pub fn take_spawn(&self, b: usize, s: usize, tasks: u8) -> u8 {
+        self.probes(b, s).map_or(0, |p| {
+            tasks
+                & !p.spawned
+                    .fetch_or(tasks, std::sync::atomic::Ordering::AcqRel)
+        })
     }
 }
 
@@ -717,7 +813,7 @@ pub fn supported(px: &Proxy) -> Result<(), String> {
 }
 
 fn kind(px: &Proxy, resolve: &dyn Fn(&str) -> Result<IpAddr, String>) -> Result<Kind, String> {
-    let tc = |t: tcpcheck::TcpCheck| Ok(Kind::TcpCheck(Box::new(t)));
+    let tc = |t: tcpcheck::TcpCheck| Ok(Kind::TcpCheck(std::sync::Arc::new(t)));
     match &px.options.check {
         None | Some(CheckKind::Tcp) => Ok(Kind::Tcp),
         Some(CheckKind::Http {
@@ -757,8 +853,7 @@ pub fn build(
     let mut out = Vec::new();
     let mut agents = Vec::new();
     let mut configured = Vec::new();
-    let mut spares = Vec::new();
-    let mut spare_agents = Vec::new();
+    let mut added = Vec::new();
     let mut logs = Vec::new();
     let pxs = cfg.proxies.iter().filter(|p| p.cap.backend && !p.disabled);
     for (b, (px, be)) in pxs.zip(backends).enumerate() {
@@ -846,21 +941,23 @@ pub fn build(
                 health_now: std::sync::atomic::AtomicU32::new(initial.health),
             });
         }
-        // The spare slots' checks, which `add server ... check` gives
-        // its server (a backend whose check kind cannot be built leaves
-        // none: `add server` then refuses `check`).
-        for i in px.servers.len()..be.servers.len() {
-            if let Ok(k) = kind(px, resolve) {
-                spares.push(spare_check(cfg, px, b, i, k));
-            }
-            spare_agents.push(spare_agent(cfg, px, b, i));
-        }
+        // What the checks of the slots `add server` grows start from (a
+        // backend whose check kind cannot be built gives them none: `add
+        // server` then refuses `check`). An added server's first check
+        // waits for `enable health`: it takes no part in the spread.
+        added.push(be.dynamic.then(|| {
+            Box::new(Added {
+                kind: kind(px, resolve).ok(),
+                timeout_check: px.timeouts.check,
+                timeout_connect: px.timeouts.connect,
+                log_health: px.options.is_set("log-health-checks"),
+                spread: u32::from(cfg.global.spread_checks.unwrap_or(0).min(50)),
+                configured: be.servers.len(),
+                slots: Default::default(),
+            })
+        }));
     }
-    // A spare's first check waits for `enable health`: it takes no part
-    // in the spread of the first checks.
     spread_first_checks(&mut out, &mut agents, max_spread(cfg));
-    out.append(&mut spares);
-    agents.append(&mut spare_agents);
     let links = track_links(cfg);
     for c in &mut out {
         let me = (c.backend, c.server);
@@ -885,11 +982,12 @@ pub fn build(
         node,
         configured,
         added_tracks: std::sync::atomic::AtomicUsize::new(0),
+        added,
     })
 }
 
-/// Slot `i` of backend `b`'s check (a spare slot): vacant.
-fn spare_check(cfg: &Config, px: &Proxy, b: usize, i: usize, kind: Kind) -> CheckPlan {
+/// Added slot `i` of backend `b`'s check: vacant.
+fn vacant_check(a: &Added, b: usize, i: usize, kind: Kind) -> CheckPlan {
     let tuning = Tuning::default();
     let initial = Health::new(tuning.rise, tuning.fall, false);
     CheckPlan {
@@ -897,11 +995,11 @@ fn spare_check(cfg: &Config, px: &Proxy, b: usize, i: usize, kind: Kind) -> Chec
         server: i,
         ctl: control::Control::vacant(),
         tuning: arc_swap::ArcSwap::from_pointee(tuning),
-        timeout_check: px.timeouts.check,
-        timeout_connect: px.timeouts.connect,
+        timeout_check: a.timeout_check,
+        timeout_connect: a.timeout_connect,
         kind,
-        log_health: px.options.is_set("log-health-checks"),
-        spread: u32::from(cfg.global.spread_checks.unwrap_or(0).min(50)),
+        log_health: a.log_health,
+        spread: a.spread,
         first: Duration::ZERO,
         trackers: Vec::new(),
         initial,
@@ -910,8 +1008,8 @@ fn spare_check(cfg: &Config, px: &Proxy, b: usize, i: usize, kind: Kind) -> Chec
     }
 }
 
-/// Slot `i` of backend `b`'s agent (a spare slot): vacant.
-fn spare_agent(cfg: &Config, px: &Proxy, b: usize, i: usize) -> agent::AgentPlan {
+/// Added slot `i` of backend `b`'s agent: vacant.
+fn vacant_agent(a: &Added, b: usize, i: usize) -> agent::AgentPlan {
     agent::AgentPlan {
         backend: b,
         server: i,
@@ -921,11 +1019,11 @@ fn spare_agent(cfg: &Config, px: &Proxy, b: usize, i: usize) -> agent::AgentPlan
         ),
         send: Vec::new(),
         new_send: control::SendSlot::default(),
-        timeout_check: px.timeouts.check,
-        timeout_connect: px.timeouts.connect,
+        timeout_check: a.timeout_check,
+        timeout_connect: a.timeout_connect,
         first: Duration::ZERO,
-        log_health: px.options.is_set("log-health-checks"),
-        spread: u32::from(cfg.global.spread_checks.unwrap_or(0).min(50)),
+        log_health: a.log_health,
+        spread: a.spread,
         trackers: Vec::new(),
         health: std::sync::atomic::AtomicU32::new(agent::AGENT_RISE),
         last: health::Last::default(),
@@ -1065,30 +1163,44 @@ fn spread_first_checks(
 mod tests {
     use super::*;
 
-    /// The configured checks (not the spare slots' vacant ones).
+    /// The configured checks (not the added slots' vacant ones).
     fn checks(text: &str) -> Vec<CheckPlan> {
         let list = crate::engine::plan::tests::plan(text).checks.list;
         list.into_iter().filter(|c| c.ctl.configured()).collect()
     }
 
     #[test]
-    fn spare_slots_get_vacant_checks_and_agents_out_of_the_spread() {
+    fn added_slots_get_vacant_checks_and_agents_when_grown() {
         let p = crate::engine::plan::tests::plan(
             "backend be\n    server a 127.0.0.1:1 check\nbackend st\n    balance static-rr\n    server b 127.0.0.1:2 check\n",
         );
         let c = &p.checks;
-        let spare = crate::engine::plan::SPARE_SERVERS;
-        assert_eq!(c.list.len(), 2 + spare, "a dynamic backend's spares only");
-        assert_eq!(c.agents.len(), spare);
-        let vacant: Vec<&CheckPlan> = c.list.iter().filter(|k| !k.ctl.configured()).collect();
-        assert_eq!(vacant.len(), spare);
-        assert!(vacant
-            .iter()
-            .all(|k| k.backend == 0 && k.server >= 1 && !k.ctl.enabled() && k.first.is_zero()));
+        assert_eq!(c.list.len(), 2, "nothing made for slots not grown");
+        assert!(c.agents.is_empty());
+        assert!(c.slot_check(0, 1).is_none() && c.slot_agent(0, 1).is_none());
+        assert!(c.added_kind(0).is_some() && c.added_kind(1).is_none());
+        assert!(c.grow(0, 1));
+        assert!(
+            c.slot_check(0, 1).is_none(),
+            "made for a server that has one"
+        );
+        c.prepare(0, 1, true, false);
+        assert!(c.slot_check(0, 1).is_some() && c.slot_agent(0, 1).is_none());
+        c.prepare(0, 1, true, true);
         assert!(c.check_of(0, 1).is_none() && c.slot_check(0, 1).is_some());
         assert!(c.agent_of(0, 1).is_none() && c.slot_agent(0, 1).is_some());
+        assert_eq!(
+            c.take_spawn(0, 1, TASK_CHECK | TASK_WARMUP),
+            TASK_CHECK | TASK_WARMUP
+        );
+        assert_eq!(
+            c.take_spawn(0, 1, TASK_CHECK | TASK_AGENT),
+            TASK_AGENT,
+            "spawned once"
+        );
         // Given to a server, configured and still disabled.
         let k = c.slot_check(0, 1).unwrap();
+        assert!(!k.ctl.enabled() && k.first.is_zero() && (k.backend, k.server) == (0, 1));
         let e = k.ctl.epoch();
         k.ctl
             .configure(("127.0.0.1".parse().unwrap(), 80), None, 81);
@@ -1099,6 +1211,9 @@ mod tests {
         assert!(k.ctl.paused(true));
         k.ctl.unconfigure();
         assert!(c.check_of(0, 1).is_none());
+        // A configured slot keeps its own; past the most, no room.
+        assert!(c.grow(0, 0) && c.check_of(0, 0).is_some());
+        assert!(!c.grow(0, 1 + crate::engine::plan::ADDED_SERVERS));
     }
 
     #[test]

@@ -110,7 +110,7 @@ impl Event {
 pub struct Observer {
     /// 0: not observed (no `observe`, or no `check`: HAProxy adjusts
     /// only a checked server's health); else the [`Observe`] mode + 1.
-    /// Lone atomics, as `add server` sets a spare slot's (a relaxed load
+    /// Lone atomics, as `add server` sets an added slot's (a relaxed load
     /// costs the data path what a plain field did).
     mode: AtomicU8,
     on_error: AtomicU8,
@@ -262,7 +262,7 @@ impl Observer {
 
 /// What a server's state change does to the streams (`on-marked-down
 /// shutdown-sessions`, `on-marked-up shutdown-backup-sessions`): lone
-/// atomics, as `add server` sets a spare slot's.
+/// atomics, as `add server` sets an added slot's.
 #[derive(Debug, Default)]
 pub struct ShutdownOn {
     /// Marked DOWN: its streams are killed (`D`).

@@ -55,9 +55,10 @@ pub fn start(core: &Rc<Core>) {
             be.servers
                 .iter()
                 .enumerate()
-                // A dynamic backend's slot (spare or not: `del server`
-                // frees either) has a task that waits, without a timer,
-                // for `add server ... slowstart`.
+                // A dynamic backend's configured server (`del server`
+                // may free its slot) has a task that waits, without a
+                // timer, for `add server ... slowstart`; an added slot gets
+                // its own when first filled (`spawn_added`).
                 .filter(move |(_, s)| s.weights.slowstart() > 0 || be.dynamic)
                 .map(move |(i, _)| (b, i))
         });
@@ -85,7 +86,7 @@ async fn warmup_loop(core: &Core, b: usize, s: usize) {
         return;
     };
     loop {
-        // No slow start (a spare slot's, until `add server` gives one):
+        // No slow start (an added slot's, until `add server` gives one):
         // wait without a timer.
         let has = std::pin::pin!(std::future::poll_fn(|cx| srv.weights.poll_slowstart(cx)));
         let stop = std::pin::pin!(core.stop_accepting.wait());
@@ -181,7 +182,7 @@ pub(super) fn jitter(seed: &mut u32, inter: Duration, percent: u32) -> Duration 
     Duration::from_millis(ms.saturating_add(rv).saturating_sub(r))
 }
 
-/// Wait until a spare slot's check (or agent) is configured by `add
+/// Wait until an added slot's check (or agent) is configured by `add
 /// server`, holding no timer; false at a stop.
 pub(super) async fn configured(core: &Core, ctl: &super::control::Control) -> bool {
     let conf = std::pin::pin!(std::future::poll_fn(|cx| ctl.poll_configured(cx)));
@@ -189,18 +190,57 @@ pub(super) async fn configured(core: &Core, ctl: &super::control::Control) -> bo
     matches!(select(conf, stop).await, Either::Left(_))
 }
 
+/// Added slot (b, s) was filled (`add server`, on every core) by a
+/// server that needs `tasks` (`TASK_*`): its owner core (`s % cores`)
+/// spawns those the slot does not run yet. Each then runs while a server
+/// has the slot and waits, without a timer, for the next one (as a
+/// configured server's after a `del server`).
+pub fn spawn_added(core: &Rc<Core>, b: usize, s: usize, tasks: u8) {
+    let cores = core.shared.mesh.cores().max(1);
+    if s % cores != core.id {
+        return;
+    }
+    let tasks = core.shared.plan.checks.take_spawn(b, s, tasks);
+    // A seed of its own for the spread of its runs.
+    let seed = b.wrapping_mul(0x9e37).wrapping_add(s);
+    if tasks & super::TASK_CHECK != 0 {
+        let core = Rc::clone(core);
+        spawn(async move {
+            if let Some(plan) = core.shared.plan.checks.slot_check(b, s) {
+                run_check(&core, seed, plan).await;
+            }
+        });
+    }
+    if tasks & super::TASK_AGENT != 0 {
+        let core = Rc::clone(core);
+        spawn(async move {
+            if let Some(plan) = core.shared.plan.checks.slot_agent(b, s) {
+                super::agent::run_agent(&core, seed, plan).await;
+            }
+        });
+    }
+    if tasks & super::TASK_WARMUP != 0 {
+        let core = Rc::clone(core);
+        spawn(async move { warmup_loop(&core, b, s).await });
+    }
+}
+
 async fn check_loop(core: &Core, idx: usize) {
-    let shared = &core.shared;
-    let Some(plan) = shared.plan.checks.list.get(idx) else {
+    let Some(plan) = core.shared.plan.checks.list.get(idx) else {
         return;
     };
+    run_check(core, idx, plan).await;
+}
+
+async fn run_check(core: &Core, idx: usize, plan: &CheckPlan) {
+    let shared = &core.shared;
     let Some(be) = shared.plan.backends.get(plan.backend) else {
         return;
     };
     let Some(srv) = be.servers.get(plan.server) else {
         return;
     };
-    // A configured server's check runs until the stop; a spare slot's
+    // A configured server's check runs until the stop; an added slot's
     // runs while a server has the slot, and waits for the next one.
     while configured(core, &plan.ctl).await {
         if !checking(core, idx, plan, srv).await {
@@ -219,7 +259,7 @@ async fn checking(core: &Core, idx: usize, plan: &CheckPlan, srv: &ServerPlan) -
     let mut seed = 0x9e37_79b9u32 ^ u32::try_from(idx).unwrap_or(0).wrapping_mul(0x85eb_ca6b) | 1;
     let entry = core.timers.register();
     let mut next = Instant::now() + plan.first;
-    // A spare slot's check (given a server once at least) starts afresh
+    // An added slot's check (given a server once at least) starts afresh
     // at once.
     let mut epoch = if plan.ctl.epoch() == 0 {
         0
@@ -251,7 +291,7 @@ async fn checking(core: &Core, idx: usize, plan: &CheckPlan, srv: &ServerPlan) -
                 }
             }
         }
-        // A spare slot's check given to a new server (`add server ...
+        // An added slot's check given to a new server (`add server ...
         // check`) starts afresh: not checked yet, its server in
         // maintenance.
         let e = plan.ctl.epoch();
@@ -265,7 +305,7 @@ async fn checking(core: &Core, idx: usize, plan: &CheckPlan, srv: &ServerPlan) -
         }
         // A disabled check (`disable health`) does not run and leaves the
         // server's state alone; it looks again every `inter` (process_chk
-        // reschedules it). A spare slot's check that no server has is
+        // reschedules it). An added slot's check that no server has is
         // disabled too.
         if !plan.ctl.enabled() {
             next = Instant::now() + plan.tune().intervals.inter;

@@ -47,7 +47,7 @@ pub fn added_trackers(plan: &Plan, b: usize, s: usize) -> Vec<(usize, usize)> {
         if !be.dynamic {
             continue;
         }
-        for (ts, sv) in be.live_servers().iter().enumerate() {
+        for (ts, sv) in be.live_servers().enumerate() {
             match sv.conf().track {
                 Some(t) if (t.backend, t.server) == (b, s) && !sv.is_vacant() => {
                     out.push((t.seq, (tb, ts)));

@@ -295,7 +295,7 @@ pub struct SessInfo {
 }
 
 /// A question reached `core` (see [`Ask`]).
-pub fn answer(core: &Core, ask: Ask) {
+pub fn answer(core: &std::rc::Rc<Core>, ask: Ask) {
     match ask {
         Ask::Sessions(reply) => {
             let streams = core

@@ -2,15 +2,20 @@
 //! server <b>/<s> addr`, `add server`, `del server` and `wait
 //! srv-removable`, with haproxy 2.6's answers.
 //!
-//! The engine is sized from the start-up plan: every per-server array
-//! (counters, mesh flags, queues, balancers, idle lists) has one entry per
-//! slot of `BackendPlan::servers`. A backend whose algorithm takes dynamic
-//! servers gets [`SPARE_SERVERS`] vacant slots there at start-up; `add
-//! server` fills one (every core first forgets what it kept of the slot:
-//! counters, idle connections, the name its logs print), `del server`
-//! empties one. A slot's name, address and id are a `ServerConf` behind an
-//! `ArcSwap`, which the cores read lock-free; its state word carries the
-//! `VACANT` admin flag while empty, so nothing picks, shows or checks it.
+//! Every per-server array (counters, mesh flags, queues, balancers, idle
+//! lists, checks) has one entry per slot of `BackendPlan::servers`: the
+//! configured servers' are laid out at start-up, and a backend whose
+//! algorithm takes dynamic servers grows more for `add server` (see
+//! `runtime::grow`: buckets that never move, read without a lock). `add
+//! server` takes a vacant slot, or grows one: the shared arrays first,
+//! here, then every core its own when it handles [`SlotOp::Fill`] (which
+//! also makes it forget what it kept of a reused slot: counters, idle
+//! connections, the name its logs print), and the slot's owner core
+//! spawns then the check, agent and warm-up tasks the server needs. `del
+//! server` empties a slot, which stays for the next `add server`. A
+//! slot's name, address and id are a `ServerConf` behind an `ArcSwap`,
+//! which the cores read lock-free; its state word carries the `VACANT`
+//! admin flag while empty, so nothing picks, shows or checks it.
 
 use std::cell::RefCell;
 use std::net::{IpAddr, SocketAddr};
@@ -23,7 +28,7 @@ use super::table::{Ctx, Later};
 use super::{Ask, Reply, Static, ASK_WITHIN, LOG_WARNING};
 use crate::engine::backend::server::{admin, Change, Oper};
 use crate::engine::checks::{tcpcheck, Kind, Tuning};
-use crate::engine::plan::{BackendPlan, ServerAddr, ServerConf, SPARE_SERVERS};
+use crate::engine::plan::{BackendPlan, ServerAddr, ServerConf, ServerPlan, ADDED_SERVERS};
 use crate::engine::runtime::counters::Obj;
 use crate::engine::runtime::mesh::Msg;
 use crate::engine::runtime::Core;
@@ -36,20 +41,63 @@ pub enum SlotOp {
     DropIdle,
     /// Answer how many idle connections the server has here.
     CountIdle,
-    /// `add server` fills the slot: its counters back to 0, no idle
-    /// connection, the name the logs print taken from its configuration.
-    Fill,
+    /// `add server` fills the slot: room for it in the core's own
+    /// arrays, its counters back to 0, no idle connection, the name the
+    /// logs print taken from its configuration; the tasks the server
+    /// needs (`checks::TASK_*`) spawned on the slot's owner core where
+    /// they are not running yet.
+    Fill(u8),
+}
+
+/// Room for slot (b, s) in `core`'s own arrays (a slot `add server`
+/// grew): queues, idle lists, balancer, shutdowns, log names. Only
+/// `core` touches them, so this is its own affair, between two messages.
+fn grow_here(core: &Core, b: usize, s: usize) {
+    if let Some(q) = core.queues.get(b) {
+        q.borrow_mut().grow(s);
+    }
+    core.idle.grow(b, s);
+    if let Some(bal) = core.balancers.get(b) {
+        bal.borrow_mut().grow(s);
+    }
+    if let Some(sh) = core.shutdowns.get(b) {
+        sh.grow_to(s, Default::default);
+    }
+    if let Some(names) = core.names.servers.get(b) {
+        let mut names = names.borrow_mut();
+        if names.len() <= s {
+            names.resize(s + 1, Rc::from(""));
+        }
+    }
+}
+
+/// Room for slot (b, s) in the arrays every core shares: the server, its
+/// counters, mesh flags, queue heads, check and agent (`add server`,
+/// before any core hears of the slot). False past the most a backend can
+/// grow to.
+fn grow_shared(core: &Core, b: usize, s: usize) -> bool {
+    let shared = &core.shared;
+    let Some(be) = shared.plan.backends.get(b) else {
+        return false;
+    };
+    be.servers.grow_to(s, || ServerPlan::vacant(true)).is_some()
+        && shared.stats.grow(b, s)
+        && shared.mesh.grow(b, s)
+        && shared.queue_heads.get(b).is_some_and(|q| q.grow(s))
+        && shared.plan.checks.grow(b, s)
 }
 
 /// An [`Ask::Slot`] reached `core`.
-pub fn on_core(core: &Core, b: usize, s: usize, op: SlotOp) -> usize {
+pub fn on_core(core: &Rc<Core>, b: usize, s: usize, op: SlotOp) -> usize {
     match op {
         SlotOp::DropIdle => {
             core.idle.drop_server(b, s);
             0
         }
         SlotOp::CountIdle => core.idle.count(b, s),
-        SlotOp::Fill => {
+        SlotOp::Fill(tasks) => {
+            grow_here(core, b, s);
+            crate::engine::checks::spawn_added(core, b, s, tasks);
             core.shared.stats.clear_server(core.id, b, s);
             core.idle.drop_server(b, s);
             let name = core
@@ -937,15 +985,13 @@ pub fn add_server(core: Rc<Core>, _: Rc<Static>, args: Vec<String>) -> Later {
                 "Backend must use a dynamic load balancing to support dynamic servers.",
             );
         }
-        // What the backend's check connects to (its spare slots' checks
+        // What the backend's check connects to (its added slots' checks
         // share it): a first `tcp-check connect port N` needs no port of
         // the server's.
         let connects_with_port = plan
             .checks
-            .list
-            .iter()
-            .find(|k| k.backend == b)
-            .is_some_and(|k| match &k.kind {
+            .added_kind(b)
+            .is_some_and(|k| match k {
                 Kind::TcpCheck(tc) => tc.rules.first().is_some_and(|r| {
                     matches!(&r.action, tcpcheck::Action::Connect(c) if c.port.is_some() || c.port_expr.is_some())
                 }),
@@ -977,17 +1023,29 @@ pub fn add_server(core: Rc<Core>, _: Rc<Static>, args: Vec<String>) -> Later {
         if present(be, sname).is_some() || taken_name {
             return Reply::err("Already exists a server with the same name in backend.\n");
         }
-        let slot = be.servers.iter().enumerate().position(|(i, x)| {
-            x.is_vacant() && !FILLING.with(|f| f.borrow().iter().any(|y| (y.0, y.1) == (b, i)))
+        // The first vacant slot (a deleted server's), else a new one past
+        // the last, that no other `add server` is filling. A configured
+        // slot has the check and agent of its configuration only: one
+        // without those the new server needs is passed over (an added
+        // slot is given them).
+        let filling = |i: usize| FILLING.with(|f| f.borrow().iter().any(|y| (y.0, y.1) == (b, i)));
+        let fits = |i: usize| {
+            i >= be.servers.fixed().len()
+                || ((!new.check || plan.checks.slot_check(b, i).is_some())
+                    && (!new.agent || plan.checks.slot_agent(b, i).is_some()))
+        };
+        let slot = (0..be.servers.capacity()).find(|&i| {
+            !filling(i) && be.servers.get(i).is_none_or(ServerPlan::is_vacant) && fits(i)
         });
-        let Some(s) = slot else {
+        let Some(s) = slot.filter(|&s| grow_shared(&core, b, s)) else {
             return Reply::err(format!(
-                "No free slot left for a new server in backend '{bname}': ringlb keeps {SPARE_SERVERS} per backend for 'add server' (see docs/differences.md).\n"
+                "No free slot left for a new server in backend '{bname}': ringlb grows a backend by at most {ADDED_SERVERS} servers added at run time (see docs/differences.md).\n"
             ));
         };
         let Some(sv) = be.servers.get(s) else {
             return Reply::err("No such server.");
         };
+        plan.checks.prepare(b, s, new.check, new.agent);
         let check = plan.checks.slot_check(b, s);
         let agent = plan.checks.slot_agent(b, s);
         if new.check && check.is_none() {
@@ -1029,7 +1087,14 @@ pub fn add_server(core: Rc<Core>, _: Rc<Static>, args: Vec<String>) -> Later {
             track: tracked.map(crate::engine::checks::track::AddedTrack::new),
         }));
         // Every core forgets what it kept of the slot before it shows.
-        let answers = ask_slot(&core, b, s, SlotOp::Fill).await;
+        let tasks = {
+            use crate::engine::checks::{TASK_AGENT, TASK_CHECK, TASK_WARMUP};
+            let on = |yes: bool, t: u8| if yes { t } else { 0 };
+            on(new.check && check.is_some(), TASK_CHECK)
+                | on(new.agent && agent.is_some(), TASK_AGENT)
+                | on(new.slowstart > 0, TASK_WARMUP)
+        };
+        let answers = ask_slot(&core, b, s, SlotOp::Fill(tasks)).await;
         if answers.len() < core.shared.mesh.cores() {
             return Reply::err("Not every core answered: the server was not added.\n");
         }

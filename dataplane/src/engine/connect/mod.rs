@@ -238,10 +238,10 @@ fn pick_or_queue(
     let picked = {
         let mut conns = core.scratch_conns.borrow_mut();
         conns.clear();
-        // The slots in use only: a backend's spare slots for `add server`
+        // The slots in use only: the slots `add server` grew and never filled
         // cost the pick nothing.
         let servers = be.live_servers();
-        for (i, s) in servers.iter().enumerate() {
+        for (i, s) in servers.clone().enumerate() {
             conns.push(s.conns.get());
             if s.minconn() > 0 {
                 balancer.set_maxconn(i, Some(s.max_now(be)).filter(|m| *m > 0));
@@ -250,7 +250,7 @@ fn pick_or_queue(
         // Then the queued streams of each server: leastconn ranks by
         // served plus queued, as HAProxy's fwlc_srv_key does.
         let n = conns.len();
-        conns.extend(servers.iter().map(|s| s.queued.get()));
+        conns.extend(servers.map(|s| s.queued.get()));
         let (served, queued) = conns.split_at(n);
         balancer.pick_with_queues(
             &PickCtx {

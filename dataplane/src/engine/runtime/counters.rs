@@ -246,7 +246,7 @@ struct Layout {
     first_server: Vec<usize>,
     servers: usize,
     /// Per backend, its first server with histograms and how many have
-    /// them (the spare slots for `add server` have none), and the total.
+    /// them (the slots `add server` grows have none), and the total.
     hist_servers: Vec<(usize, usize)>,
     hist_total: usize,
 }
@@ -270,42 +270,27 @@ impl Layout {
     /// Where `obj`'s slots start.
     fn base(&self, obj: Obj) -> Option<usize> {
         let be0 = self.frontends * FE_SLOTS;
-        let srv0 = be0 + self.backends * BE_SLOTS;
         match obj {
             Obj::Fe(i) => (i < self.frontends).then_some(i * FE_SLOTS),
             Obj::Be(b) => (b < self.backends).then_some(be0 + b * BE_SLOTS),
-            Obj::Srv(b, s) => Some(srv0 + self.server(b, s)? * BE_SLOTS),
+            Obj::Srv(b, s) => Some(self.server_base(self.server(b, s)?)),
         }
     }
 
-    fn index(&self, stat: Stat) -> Option<usize> {
-        match stat.canonical() {
-            Stat::Fe(i, c) => Some(self.base(Obj::Fe(i))? + c as usize),
-            Stat::Be(b, c) => Some(self.base(Obj::Be(b))? + c as usize),
-            Stat::Srv(b, s, c) => Some(self.base(Obj::Srv(b, s))? + c as usize),
-            _ => None,
-        }
+    /// Where the slots of the server at index `i` among all start.
+    fn server_base(&self, i: usize) -> usize {
+        self.frontends * FE_SLOTS + (self.backends + i) * BE_SLOTS
     }
 
-    /// The first of a rate's slots.
-    fn rate(&self, obj: Obj, r: FeRate) -> Option<usize> {
-        let base = self.base(obj)?;
-        Some(match obj {
-            Obj::Fe(_) => base + FE_COUNTS + r as usize * RATE_SLOTS,
-            _ => base + BE_COUNTS,
-        })
-    }
-
-    /// The first of the time sums (backends and servers).
-    fn times(&self, obj: Obj) -> Option<usize> {
-        match obj {
-            Obj::Fe(_) => None,
-            _ => Some(self.base(obj)? + BE_COUNTS + RATE_SLOTS),
-        }
-    }
-
-    fn last(&self, obj: Obj) -> Option<usize> {
-        Some(self.times(obj)? + TIME_SLOTS)
+    /// Backend `b`'s configured servers (the flat layout's).
+    fn configured(&self, b: usize) -> Option<usize> {
+        let first = *self.first_server.get(b)?;
+        let next = self
+            .first_server
+            .get(b + 1)
+            .copied()
+            .unwrap_or(self.servers);
+        Some(next - first)
     }
 
     fn peak(&self, p: Peak) -> Option<usize> {
@@ -323,6 +308,49 @@ impl Layout {
     fn peaks(&self) -> usize {
         self.frontends + 2 * (self.backends + self.servers)
     }
+}
+
+/// `stat`'s object and its slot among the object's.
+fn split(stat: Stat) -> Option<(Obj, usize)> {
+    match stat.canonical() {
+        Stat::Fe(i, c) => Some((Obj::Fe(i), c as usize)),
+        Stat::Be(b, c) => Some((Obj::Be(b), c as usize)),
+        Stat::Srv(b, s, c) => Some((Obj::Srv(b, s), c as usize)),
+        _ => None,
+    }
+}
+
+/// The first of a rate's slots among its object's.
+fn rate_slot(obj: Obj, r: FeRate) -> usize {
+    match obj {
+        Obj::Fe(_) => FE_COUNTS + r as usize * RATE_SLOTS,
+        _ => BE_COUNTS,
+    }
+}
+
+/// The first of the time sums (backends and servers) among the object's.
+fn times_slot(obj: Obj) -> Option<usize> {
+    match obj {
+        Obj::Fe(_) => None,
+        _ => Some(BE_COUNTS + RATE_SLOTS),
+    }
+}
+
+fn last_slot(obj: Obj) -> Option<usize> {
+    Some(times_slot(obj)? + TIME_SLOTS)
+}
+
+/// A server slot `add server` grew (see `runtime::grow`): what the flat
+/// layout keeps of a configured server, committed when the slot is first
+/// filled. It has no latency histograms (1 KiB per core each).
+#[derive(Debug)]
+struct Added {
+    /// Per core, its [`BE_SLOTS`] counters (`Block`s: no line shared
+    /// between cores).
+    blocks: Box<[Block]>,
+    /// `smax`, `qmax`.
+    peaks: [AtomicU32; 2],
+    changes: Changes,
 }
 
 /// Eight counters: one cache line.
@@ -436,6 +464,8 @@ pub struct Stats {
     /// The listeners' counters (`option socket-stats`), apart from the
     /// rest so that their layout grows independently.
     listeners: Listeners,
+    /// Per backend, its added server slots past the configured ones.
+    added: Box<[crate::engine::runtime::grow::Grow<Added>]>,
     /// Connections the runtime API accepted (its GLOBAL proxy's
     /// `cum_conn`, reported at a soft stop).
     pub cli_conns: AtomicU64,
@@ -449,8 +479,8 @@ impl Stats {
     }
 
     /// As [`Stats::new`], the latency histograms kept only for the first
-    /// `hist[b]` servers of backend b (a spare slot would cost 1 KiB per
-    /// core for them: a server `add server` fills has none).
+    /// `hist[b]` servers of backend b (a server `add server` fills has
+    /// none: 1 KiB per core each).
     pub fn with_histograms(
         cores: usize,
         frontends: usize,
@@ -488,6 +518,7 @@ impl Stats {
             hist: (0..cores).map(|_| Block::new(layout.hist_len())).collect(),
             listeners: Listeners::default(),
             cli_conns: AtomicU64::new(0),
+            added: (0..servers.len()).map(|_| Default::default()).collect(),
             layout,
         }
     }
@@ -594,13 +625,55 @@ impl Stats {
         )
     }
 
+    /// Server slot (b, s) past the configured ones, if grown.
+    fn added(&self, b: usize, s: usize) -> Option<&Added> {
+        let a = s.checked_sub(self.layout.configured(b)?)?;
+        self.added.get(b)?.get(a)
+    }
+
+    /// Make room for server slot (b, s) (`add server`, before the slot
+    /// is filled); false past the most a backend can grow to.
+    pub fn grow(&self, b: usize, s: usize) -> bool {
+        let (Some(n), Some(g)) = (self.layout.configured(b), self.added.get(b)) else {
+            return false;
+        };
+        let Some(a) = s.checked_sub(n) else {
+            return true;
+        };
+        let cores = self.blocks.len();
+        g.grow_to(a, || Added {
+            blocks: (0..cores).map(|_| Block::new(BE_SLOTS)).collect(),
+            peaks: Default::default(),
+            changes: Changes::default(),
+        })
+        .is_some()
+    }
+
+    /// Every core's block holding `obj`'s slots, and where they start.
+    #[inline]
+    fn place(&self, obj: Obj) -> Option<(&[Block], usize)> {
+        if let Obj::Srv(b, s) = obj {
+            if let Some(i) = self.layout.server(b, s) {
+                return Some((&self.blocks, self.layout.server_base(i)));
+            }
+            return Some((&self.added(b, s)?.blocks, 0));
+        }
+        Some((&self.blocks, self.layout.base(obj)?))
+    }
+
+    /// `core`'s block holding `obj`'s slots, and where they start.
+    #[inline]
+    fn place_on(&self, core: usize, obj: Obj) -> Option<(&Block, usize)> {
+        let (blocks, base) = self.place(obj)?;
+        Some((blocks.get(core)?, base))
+    }
+
     /// Add `n` to `stat` in `core`'s block. Only the executor `core` may
     /// call this (one writer per block: a plain load and store).
     pub fn add(&self, core: usize, stat: Stat, n: u64) {
-        let Some(v) = self
-            .layout
-            .index(stat)
-            .and_then(|i| self.blocks.get(core)?.get(i))
+        let Some(v) = split(stat)
+            .and_then(|(obj, c)| Some((self.place_on(core, obj)?, c)))
+            .and_then(|((b, base), c)| b.get(base + c))
         else {
             return;
         };
@@ -609,21 +682,24 @@ impl Stats {
 
     /// The total over every core.
     pub fn sum(&self, stat: Stat) -> u64 {
-        let Some(i) = self.layout.index(stat) else {
+        let Some(((blocks, base), c)) =
+            split(stat).and_then(|(obj, c)| Some((self.place(obj)?, c)))
+        else {
             return 0;
         };
-        self.blocks
+        blocks
             .iter()
-            .map(|b| b.load(i))
+            .map(|b| b.load(base + c))
             .fold(0, u64::wrapping_add)
     }
 
     /// One event of `obj`'s rate (a frontend's `r`; a backend's or a
     /// server's session rate) at `now_ms`, on `core` (its only writer).
     pub fn tick(&self, core: usize, obj: Obj, r: FeRate, now_ms: u64) {
-        let (Some(i), Some(b)) = (self.layout.rate(obj, r), self.blocks.get(core)) else {
+        let Some((b, base)) = self.place_on(core, obj) else {
             return;
         };
+        let i = base + rate_slot(obj, r);
         let sec = now_ms / 1000 + 1;
         let seen = b.load(i);
         if seen != sec {
@@ -643,14 +719,15 @@ impl Stats {
     /// `obj`'s rate over the last second at `now_ms` (every core's), and
     /// its highest (the sum of the cores' highs: see the module).
     pub fn rate(&self, obj: Obj, r: FeRate, now_ms: u64) -> (u64, u64) {
-        let Some(i) = self.layout.rate(obj, r) else {
+        let Some((blocks, base)) = self.place(obj) else {
             return (0, 0);
         };
+        let i = base + rate_slot(obj, r);
         let sec = now_ms / 1000 + 1;
         let left = 1000 - now_ms % 1000;
         let mut rate = 0u64;
         let mut max = 0u64;
-        for b in self.blocks.iter() {
+        for b in blocks {
             let seen = b.load(i);
             let (curr, prev) = (b.load(i + 1), b.load(i + 2));
             rate += if seen == sec {
@@ -668,9 +745,10 @@ impl Stats {
     /// A stream's times for `obj`'s averages (HAProxy's
     /// swrate_add_dynamic over TIME_STATS_SAMPLES), on `core`.
     pub fn times(&self, core: usize, obj: Obj, t: Times) {
-        let (Some(i), Some(b)) = (self.layout.times(obj), self.blocks.get(core)) else {
+        let (Some((b, base)), Some(t0)) = (self.place_on(core, obj), times_slot(obj)) else {
             return;
         };
+        let i = base + t0;
         let n = b.load(i + 4) + 1;
         b.store(i + 4, n);
         for (k, v) in [t.queue, t.connect, t.data, t.total]
@@ -692,12 +770,13 @@ impl Stats {
 
     /// `obj`'s average queue, connect, response and total times (ms).
     pub fn averages(&self, obj: Obj) -> Times {
-        let Some(i) = self.layout.times(obj) else {
+        let (Some((blocks, base)), Some(t0)) = (self.place(obj), times_slot(obj)) else {
             return Times::default();
         };
+        let i = base + t0;
         let mut sums = [0u64; 4];
         let mut window = 0u64;
-        for b in self.blocks.iter() {
+        for b in blocks {
             window += b.load(i + 4).min(TIME_SAMPLES);
             for (k, s) in sums.iter_mut().enumerate() {
                 *s += b.load(i + k);
@@ -717,16 +796,12 @@ impl Stats {
 
     /// `obj`'s highest times (the highest over the cores).
     pub fn time_max(&self, obj: Obj) -> Times {
-        let Some(i) = self.layout.times(obj) else {
+        let (Some((blocks, base)), Some(t0)) = (self.place(obj), times_slot(obj)) else {
             return Times::default();
         };
+        let i = base + t0;
         let max = |k: usize| {
-            let m = self
-                .blocks
-                .iter()
-                .map(|b| b.load(i + 5 + k))
-                .max()
-                .unwrap_or(0);
+            let m = blocks.iter().map(|b| b.load(i + 5 + k)).max().unwrap_or(0);
             u32::try_from(m).unwrap_or(u32::MAX)
         };
         Times {
@@ -739,22 +814,38 @@ impl Stats {
 
     /// A stream of `obj` began at `now_ms` (for `lastsess`), on `core`.
     pub fn touch(&self, core: usize, obj: Obj, now_ms: u64) {
-        if let (Some(i), Some(b)) = (self.layout.last(obj), self.blocks.get(core)) {
-            b.store(i, now_ms + 1);
+        if let (Some((b, base)), Some(l)) = (self.place_on(core, obj), last_slot(obj)) {
+            b.store(base + l, now_ms + 1);
         }
     }
 
     /// When `obj` last began a stream (ms since start-up; None: never).
     pub fn last(&self, obj: Obj) -> Option<u64> {
-        let i = self.layout.last(obj)?;
-        let t = self.blocks.iter().map(|b| b.load(i)).max()?;
+        let (blocks, base) = self.place(obj)?;
+        let i = base + last_slot(obj)?;
+        let t = blocks.iter().map(|b| b.load(i)).max()?;
         t.checked_sub(1)
     }
 
     /// A shared gauge reached `v`: its peak follows (a load, and a
     /// `fetch_max` only on a new record).
+    /// Peak `p`'s word.
+    fn peak_word(&self, p: Peak) -> Option<&AtomicU32> {
+        if let Peak::Sess(Obj::Srv(b, s)) | Peak::Queue(Obj::Srv(b, s)) = p {
+            if self.layout.server(b, s).is_none() {
+                let [sess, queue] = &self.added(b, s)?.peaks;
+                return Some(if matches!(p, Peak::Sess(_)) {
+                    sess
+                } else {
+                    queue
+                });
+            }
+        }
+        self.layout.peak(p).and_then(|i| self.peaks.get(i))
+    }
+
     pub fn peak(&self, p: Peak, v: u32) {
-        if let Some(a) = self.layout.peak(p).and_then(|i| self.peaks.get(i)) {
+        if let Some(a) = self.peak_word(p) {
             if v > a.load(Ordering::Relaxed) {
                 a.fetch_max(v, Ordering::Relaxed);
             }
@@ -762,16 +853,19 @@ impl Stats {
     }
 
     pub fn peak_of(&self, p: Peak) -> u32 {
-        self.layout
-            .peak(p)
-            .and_then(|i| self.peaks.get(i))
-            .map_or(0, |a| a.load(Ordering::Relaxed))
+        self.peak_word(p).map_or(0, |a| a.load(Ordering::Relaxed))
     }
 
     /// `clear counters`: the shared peaks (`smax`, `qmax`) back to 0 (any
     /// writer may store them: they are `fetch_max`ed).
     pub fn clear_peaks(&self) {
-        for a in self.peaks.iter().chain(self.listeners.peaks.iter()) {
+        let added = self.added.iter().flat_map(super::grow::Grow::iter);
+        for a in self
+            .peaks
+            .iter()
+            .chain(self.listeners.peaks.iter())
+            .chain(added.flat_map(|x| x.peaks.iter()))
+        {
             a.store(0, Ordering::Relaxed);
         }
     }
@@ -780,9 +874,11 @@ impl Stats {
     /// the check transition counters. Only the executor `core` may call
     /// this (its block's one writer), which the runtime API asks it to.
     pub fn clear_block(&self, core: usize) {
+        let added = self.added.iter().flat_map(super::grow::Grow::iter);
         for b in [self.blocks.get(core), self.listeners.blocks.get(core)]
             .into_iter()
             .flatten()
+            .chain(added.clone().filter_map(|x| x.blocks.get(core)))
         {
             for l in b.lines.iter() {
                 for a in &l.0 {
@@ -792,7 +888,7 @@ impl Stats {
         }
         if core == 0 {
             self.clear_peaks();
-            for c in self.changes.iter() {
+            for c in self.changes.iter().chain(added.map(|x| &x.changes)) {
                 c.down_trans.store(0, Ordering::Relaxed);
                 c.failed_checks.store(0, Ordering::Relaxed);
             }
@@ -805,7 +901,7 @@ impl Stats {
     /// changes.
     pub fn clear_server(&self, core: usize, b: usize, s: usize) {
         let obj = Obj::Srv(b, s);
-        if let (Some(block), Some(base)) = (self.blocks.get(core), self.layout.base(obj)) {
+        if let Some((block, base)) = self.place_on(core, obj) {
             for i in base..base + BE_SLOTS {
                 block.store(i, 0);
             }
@@ -819,7 +915,7 @@ impl Stats {
         }
         if core == 0 {
             for p in [Peak::Sess(obj), Peak::Queue(obj)] {
-                if let Some(a) = self.layout.peak(p).and_then(|i| self.peaks.get(i)) {
+                if let Some(a) = self.peak_word(p) {
                     a.store(0, Ordering::Relaxed);
                 }
             }
@@ -842,7 +938,10 @@ impl Stats {
     pub fn changes(&self, obj: Obj) -> Option<&Changes> {
         let i = match obj {
             Obj::Fe(_) => return None,
-            Obj::Srv(b, s) => self.layout.server(b, s)?,
+            Obj::Srv(b, s) => match self.layout.server(b, s) {
+                Some(i) => i,
+                None => return self.added(b, s).map(|x| &x.changes),
+            },
             Obj::Be(b) => (b < self.layout.backends).then_some(self.layout.servers + b)?,
         };
         self.changes.get(i)
@@ -1102,6 +1201,55 @@ mod tests {
         assert_eq!(s.sum(Stat::SrvSessTot(0, 1)), 0);
         assert_eq!(s.sum(Stat::SrvSessTot(0, 0)), 0);
         assert_eq!(s.sum(Stat::FeConnTot(0)), 0);
+    }
+
+    #[test]
+    fn added_server_slots_count_once_grown() {
+        use super::{Obj, Peak, Times};
+        let s = Stats::new(2, 1, &[1, 1]);
+        let added = Obj::Srv(0, 1);
+        // Nothing before the slot is grown; the next backend's server is
+        // not backend 0's slot 1.
+        s.add(0, Stat::SrvSessTot(0, 1), 1);
+        assert_eq!(s.sum(Stat::SrvSessTot(0, 1)), 0);
+        assert!(s.changes(added).is_none());
+        assert!(s.grow(0, 1) && s.grow(0, 0));
+        assert!(!s.grow(0, 1 + crate::engine::runtime::grow::CAPACITY));
+        s.add(0, Stat::SrvSessTot(0, 1), 2);
+        s.add(1, Stat::SrvSessTot(0, 1), 3);
+        s.add(0, Stat::SrvSessTot(1, 0), 7);
+        assert_eq!(s.sum(Stat::SrvSessTot(0, 1)), 5);
+        assert_eq!(s.sum(Stat::SrvSessTot(1, 0)), 7, "apart");
+        s.times(
+            1,
+            added,
+            Times {
+                queue: 1,
+                connect: 2,
+                data: 3,
+                total: 4,
+            },
+        );
+        assert_eq!(s.averages(added).total, 4);
+        s.touch(0, added, 41);
+        assert_eq!(s.last(added), Some(41));
+        s.tick(0, added, super::FeRate::Sess, 500);
+        assert_eq!(s.rate(added, super::FeRate::Sess, 500).0, 1);
+        s.peak(Peak::Sess(added), 9);
+        s.peak(Peak::Queue(added), 4);
+        assert_eq!(
+            (s.peak_of(Peak::Sess(added)), s.peak_of(Peak::Queue(added))),
+            (9, 4)
+        );
+        assert!(s.changes(added).is_some());
+        // `add server` filling it again: every core's counters back to 0.
+        s.clear_server(0, 0, 1);
+        s.clear_server(1, 0, 1);
+        assert_eq!(s.sum(Stat::SrvSessTot(0, 1)), 0);
+        assert_eq!((s.peak_of(Peak::Sess(added)), s.last(added)), (0, None));
+        s.add(1, Stat::SrvSessTot(0, 1), 1);
+        s.clear_block(1);
+        assert_eq!(s.sum(Stat::SrvSessTot(0, 1)), 0, "clear counters all");
     }
 
     #[test]

@@ -195,6 +195,9 @@ pub struct Mesh {
     released: Box<[AtomicBool]>,
     /// Per backend, the index of its first server in `released`.
     first_server: Vec<usize>,
+    /// Per backend, the `released` flags (one per core) of the server
+    /// slots `add server` grew past the configured ones.
+    added: Box<[crate::engine::runtime::grow::Grow<Box<[AtomicBool]>>]>,
     /// Per core: a `Stop` is on its way.
     stop: Box<[AtomicBool]>,
     /// Per core: its listeners wait for a connection slot, and no `Room`
@@ -217,7 +220,9 @@ impl Mesh {
             acc += n;
         }
         // One coalesced wake-up per server and a stop, plus grants: one per
-        // slot handed over, which a full inbox turns into a wake-up.
+        // slot handed over, which a full inbox turns into a wake-up. (The
+        // servers added at run time have their wake-ups on the command
+        // lane: see `Mesh::released`.)
         let capacity = total + 1024;
         let mut inboxes = Vec::with_capacity(cores);
         let mut commands = Vec::with_capacity(cores);
@@ -237,6 +242,7 @@ impl Mesh {
             commands,
             receivers: Mutex::new(receivers),
             released: (0..total * cores).map(|_| AtomicBool::new(false)).collect(),
+            added: servers.iter().map(|_| Default::default()).collect(),
             first_server,
             stop: (0..cores).map(|_| AtomicBool::new(false)).collect(),
             room: (0..cores).map(|_| AtomicBool::new(false)).collect(),
@@ -257,28 +263,80 @@ impl Mesh {
             .and_then(Option::take)
     }
 
-    fn released_flag(&self, core: usize, backend: usize, server: usize) -> Option<&AtomicBool> {
-        let slot = self.first_server.get(backend)? + server;
-        self.released.get(slot * self.cores() + core)
+    /// The flag of (backend, server) for `core`, and whether the server
+    /// is one added at run time.
+    fn released_flag(
+        &self,
+        core: usize,
+        backend: usize,
+        server: usize,
+    ) -> Option<(&AtomicBool, bool)> {
+        let first = *self.first_server.get(backend)?;
+        let next = match self.first_server.get(backend + 1) {
+            Some(n) => *n,
+            None => self.released.len() / self.cores().max(1),
+        };
+        match (first + server).checked_sub(next) {
+            None => Some((
+                self.released.get((first + server) * self.cores() + core)?,
+                false,
+            )),
+            Some(_) => Some((
+                self.added
+                    .get(backend)?
+                    .get(server - (next - first))?
+                    .get(core)?,
+                true,
+            )),
+        }
+    }
+
+    /// Make room for server slot (b, s) (`add server`, before the slot
+    /// is filled); false past the most a backend can grow to.
+    pub fn grow(&self, b: usize, s: usize) -> bool {
+        let Some(first) = self.first_server.get(b).copied() else {
+            return false;
+        };
+        let next = match self.first_server.get(b + 1) {
+            Some(n) => *n,
+            None => self.released.len() / self.cores().max(1),
+        };
+        let Some(a) = s.checked_sub(next - first) else {
+            return true;
+        };
+        let cores = self.cores();
+        self.added.get(b).is_some_and(|g| {
+            g.grow_to(a, || (0..cores).map(|_| AtomicBool::new(false)).collect())
+                .is_some()
+        })
     }
 
     /// Tell `core` a slot of `server` was released, unless a message saying
-    /// so is already on its way.
+    /// so is already on its way. A server added at run time has no room
+    /// of its own in the bounded inbox (sized at start-up): its wake-up
+    /// rides the command lane, which never refuses one (the flag still
+    /// keeps it to one per server and core).
     pub fn released(&self, core: usize, backend: usize, server: usize) {
-        let Some(flag) = self.released_flag(core, backend, server) else {
+        let Some((flag, added)) = self.released_flag(core, backend, server) else {
             return;
         };
         if flag.swap(true, Ordering::AcqRel) {
             return;
         }
-        if self.send(core, Msg::Released { backend, server }).is_err() {
+        let msg = Msg::Released { backend, server };
+        let sent = if added {
+            self.command(core, msg)
+        } else {
+            self.send(core, msg)
+        };
+        if sent.is_err() {
             flag.store(false, Ordering::Release);
         }
     }
 
     /// The receiving core took a `Released` message: the next one may go.
     pub fn released_seen(&self, core: usize, backend: usize, server: usize) {
-        if let Some(flag) = self.released_flag(core, backend, server) {
+        if let Some((flag, _)) = self.released_flag(core, backend, server) {
             flag.store(false, Ordering::Release);
         }
     }
@@ -386,6 +444,40 @@ impl Mesh {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_added_server_s_released_messages_are_coalesced_too() {
+        let mesh = Mesh::new(2, &[1, 1]);
+        let rx = mesh.take_inbox(1).unwrap();
+        mesh.released(1, 0, 3);
+        assert!(rx.try_recv().is_none(), "no flag before the slot grew");
+        assert!(mesh.grow(0, 3) && mesh.grow(0, 0));
+        assert!(!mesh.grow(0, 1 + crate::engine::runtime::grow::CAPACITY));
+        for _ in 0..3 {
+            mesh.released(1, 0, 3);
+        }
+        mesh.released(1, 1, 0);
+        let got: Vec<_> = std::iter::from_fn(|| rx.try_recv()).collect();
+        assert!(
+            matches!(
+                got.as_slice(),
+                [
+                    Msg::Released {
+                        backend: 0,
+                        server: 3
+                    },
+                    Msg::Released {
+                        backend: 1,
+                        server: 0
+                    }
+                ]
+            ),
+            "{got:?}"
+        );
+        mesh.released_seen(1, 0, 3);
+        mesh.released(1, 0, 3);
+        assert!(rx.try_recv().is_some());
+    }
 
     #[test]
     fn released_messages_are_coalesced_until_seen() {

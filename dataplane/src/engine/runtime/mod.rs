@@ -7,6 +7,7 @@
 
 pub mod buffer;
 pub mod counters;
+pub mod grow;
 pub mod mesh;
 pub mod registry;
 pub mod timer;
@@ -189,7 +190,7 @@ pub struct Core {
     pub frontends_changed: LocalEvent,
     /// Per backend and server: this core's streams on that server wait on
     /// it to be killed together (`Process::shutdown_streams`).
-    pub shutdowns: Vec<Vec<super::backend::server::Shutdown>>,
+    pub shutdowns: Vec<grow::Slots<super::backend::server::Shutdown>>,
 }
 
 /// See [`Core::names`].
@@ -286,7 +287,7 @@ impl Core {
 }
 
 /// One message from the mesh.
-fn handle_msg(core: &Core, msg: Msg) {
+fn handle_msg(core: &Rc<Core>, msg: Msg) {
     let shared = &core.shared;
     match msg {
         Msg::Released { backend, server } => {
