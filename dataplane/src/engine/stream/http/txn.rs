@@ -940,7 +940,6 @@ impl<'c> Session<'c> {
         let fe = self.fe;
         let fh = self.fh;
         let bh = be.http.as_deref().unwrap_or(fh);
-        let stopping = core.stop_accepting.is_fired();
         // `http-send-name-header`: set as the request leaves, to the
         // server it goes to (again on a retry to another one).
         if let Some((name, srv)) = bh.send_name_header.as_deref().zip(be.servers.get(srv_idx)) {
@@ -1143,6 +1142,12 @@ impl<'c> Session<'c> {
                     ready,
                 );
             }
+            // A soft stop while the server was answering closes the
+            // client side after this response (HAProxy decides as it
+            // formats the response): the flag taken when the request left
+            // is stale, and a keep-alive answer would be followed by a
+            // close under the client's next request.
+            let stopping = core.stop_accepting.is_fired();
             let client =
                 h1conn::client_for_response(res, method, client_want, fh.conn_mode, stopping);
             let server = h1conn::server_after_response(res, method, server_want);
