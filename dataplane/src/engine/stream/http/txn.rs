@@ -1771,7 +1771,12 @@ impl<'c> Session<'c> {
     /// awaited and the bytes left in the socket.
     async fn wait_request(&self, idle: Option<Duration>, first: bool) -> Wait {
         let core = self.core;
-        if !first && core.stop_accepting.is_fired() {
+        // A stopping process closes an idle keep-alive connection, not
+        // one whose next request is already here: as HAProxy's mux reads
+        // before it decides the connection is idle, that request is
+        // served and its response says close. Closing over unread bytes
+        // would reset the connection under the client's request.
+        if !first && core.stop_accepting.is_fired() && !self.client.has_bytes_to_read() {
             return Wait::Stop;
         }
         let ready = async {
@@ -1790,9 +1795,18 @@ impl<'c> Session<'c> {
             if first {
                 core.kill.wait().await;
             } else {
-                // A stopping process closes idle keep-alive connections.
+                // A stopping process closes idle keep-alive connections
+                // (see above): a read under way is given a moment to
+                // land first, and bytes left waiting keep it open.
                 let kill = pin!(core.kill.wait());
-                let soft = pin!(core.stop_accepting.wait());
+                let soft = pin!(async {
+                    core.stop_accepting.wait().await;
+                    crate::engine::runtime::timer::sleep(&core.timers, Duration::from_millis(1))
+                        .await;
+                    if self.client.has_bytes_to_read() {
+                        std::future::pending::<()>().await;
+                    }
+                });
                 let _ = select(kill, soft).await;
             }
         };
