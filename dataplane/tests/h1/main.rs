@@ -24,6 +24,7 @@ mod checks;
 mod checks_observe;
 mod cookie_options;
 mod cookies;
+mod drive_dec7;
 mod errors;
 mod features;
 mod fixes_dec7;

@@ -940,7 +940,6 @@ impl<'c> Session<'c> {
         let fe = self.fe;
         let fh = self.fh;
         let bh = be.http.as_deref().unwrap_or(fh);
-        let stopping = core.stop_accepting.is_fired();
         // `http-send-name-header`: set as the request leaves, to the
         // server it goes to (again on a retry to another one).
         if let Some((name, srv)) = bh.send_name_header.as_deref().zip(be.servers.get(srv_idx)) {
@@ -1143,6 +1142,12 @@ impl<'c> Session<'c> {
                     ready,
                 );
             }
+            // A soft stop while the server was answering closes the
+            // client side after this response (HAProxy decides as it
+            // formats the response): the flag taken when the request left
+            // is stale, and a keep-alive answer would be followed by a
+            // close under the client's next request.
+            let stopping = core.stop_accepting.is_fired();
             let client =
                 h1conn::client_for_response(res, method, client_want, fh.conn_mode, stopping);
             let server = h1conn::server_after_response(res, method, server_want);
@@ -1766,7 +1771,12 @@ impl<'c> Session<'c> {
     /// awaited and the bytes left in the socket.
     async fn wait_request(&self, idle: Option<Duration>, first: bool) -> Wait {
         let core = self.core;
-        if !first && core.stop_accepting.is_fired() {
+        // A stopping process closes an idle keep-alive connection, not
+        // one whose next request is already here: as HAProxy's mux reads
+        // before it decides the connection is idle, that request is
+        // served and its response says close. Closing over unread bytes
+        // would reset the connection under the client's request.
+        if !first && core.stop_accepting.is_fired() && !self.client.has_bytes_to_read() {
             return Wait::Stop;
         }
         let ready = async {
@@ -1785,9 +1795,18 @@ impl<'c> Session<'c> {
             if first {
                 core.kill.wait().await;
             } else {
-                // A stopping process closes idle keep-alive connections.
+                // A stopping process closes idle keep-alive connections
+                // (see above): a read under way is given a moment to
+                // land first, and bytes left waiting keep it open.
                 let kill = pin!(core.kill.wait());
-                let soft = pin!(core.stop_accepting.wait());
+                let soft = pin!(async {
+                    core.stop_accepting.wait().await;
+                    crate::engine::runtime::timer::sleep(&core.timers, Duration::from_millis(1))
+                        .await;
+                    if self.client.has_bytes_to_read() {
+                        std::future::pending::<()>().await;
+                    }
+                });
                 let _ = select(kill, soft).await;
             }
         };
