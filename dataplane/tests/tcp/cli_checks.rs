@@ -599,3 +599,59 @@ fn page_check_actions_match_haproxy() {
         assert_eq!(ours, theirs);
     }
 }
+
+/// Leaving maintenance restarts a running check "up but checked at
+/// once" (srv_update_status): its counter is `rise` at once, before the
+/// check next runs, for `show stat` and `show servers state` alike.
+/// `inter 30s` keeps the check from running in between; a configured and
+/// an added server, on both proxies.
+#[test]
+fn leaving_maintenance_sets_the_check_counter_to_rise() {
+    let be = Backend::echo();
+    let mut seen = Vec::new();
+    for (name, program) in programs("leaving_maintenance_sets_the_check_counter_to_rise") {
+        let target = Target::start(b"pong\n");
+        let port = target.addr.port();
+        let (_p, sock, _dir) = run(
+            name,
+            &program,
+            &format!(
+                "    balance roundrobin\n    server s1 {} check inter 30s rise 3 fall 2 port {port}\n",
+                be.addr
+            ),
+        );
+        // srv_check_health, the 13th column.
+        let health = |sv: &str| {
+            let state = cli_ask(&sock, "show servers state be");
+            state
+                .lines()
+                .find(|l| l.split(' ').nth(3) == Some(sv))
+                .and_then(|l| l.split(' ').nth(12))
+                .unwrap_or_default()
+                .to_string()
+        };
+        let mut got = vec![cli_ask(&sock, "set server be/s1 state maint")];
+        got.push(status(&sock, "s1"));
+        got.push(cli_ask(&sock, "set server be/s1 state ready"));
+        got.push(status(&sock, "s1"));
+        got.push(health("s1"));
+        got.push(cli_ask(
+            &sock,
+            &format!(
+                "add server be/d1 {} check inter 30s rise 4 fall 1 port {port}",
+                be.addr
+            ),
+        ));
+        got.push(cli_ask(&sock, "enable health be/d1"));
+        got.push(cli_ask(&sock, "set server be/d1 state ready"));
+        got.push(status(&sock, "d1"));
+        got.push(health("d1"));
+        assert_eq!(got[3], "UP 1/2", "{name}: {got:?}");
+        assert_eq!(got[4], "3", "{name}: {got:?}");
+        assert_eq!(got[9], "4", "{name}: {got:?}");
+        seen.push(got);
+    }
+    if let [theirs, ours] = &seen[..] {
+        assert_eq!(ours, theirs, "(ringlb, haproxy)");
+    }
+}

@@ -253,7 +253,25 @@ fn update(core: &Core, b: usize, s: usize, before: Snapshot, next: u8, cause: Op
         apply(Change::AdminClear(clear));
         // Leaving maintenance: up at once (more or less the slow start)
         // unless the tracked server or the agent is down; the health check
-        // restarts "up but checked at once".
+        // restarts "up but checked at once": its counter is `rise` from
+        // now (srv_update_status), as `show stat` and `show servers state`
+        // print it before the check task next wakes.
+        if let Some(c) = shared
+            .plan
+            .checks
+            .check_of(b, s)
+            .filter(|c| c.ctl.enabled())
+        {
+            let rise = c.tune().rise;
+            c.health_now
+                .store(rise, std::sync::atomic::Ordering::Relaxed);
+            if let Some(ch) = shared
+                .stats
+                .changes(crate::engine::runtime::counters::Obj::Srv(b, s))
+            {
+                ch.health.store(rise, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
         let tracked_oper = tracked(core, b, s).and_then(|(tb, ts)| {
             Some(
                 shared
