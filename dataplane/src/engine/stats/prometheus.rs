@@ -513,10 +513,34 @@ fn table(process: &Process, kind: Kind, o: &super::Opts) -> Table {
         .filter(|m| m.3 & flag != 0)
         .map(|m| m.0)
         .collect();
+    // Sized once (at most every server of every backend): grown by
+    // doubling, the table would leave the allocator twice its size.
+    let most: usize = process
+        .plan
+        .stats
+        .proxies
+        .iter()
+        .map(|px| match (kind, px.fe, px.be) {
+            (Kind::Fe, Some(_), _) | (Kind::Be, _, Some(_)) => 1,
+            (Kind::So, Some(fe), _) => process
+                .plan
+                .stats
+                .listeners
+                .iter()
+                .filter(|l| l.row && l.fe == fe)
+                .count(),
+            (Kind::Sv, _, Some(b)) => process
+                .plan
+                .backends
+                .get(b)
+                .map_or(0, |be| be.servers.iter().filter(|s| !s.is_vacant()).count()),
+            _ => 0,
+        })
+        .sum();
     let mut t = Table {
         kind,
-        entries: Vec::new(),
-        vals: Vec::new(),
+        entries: Vec::with_capacity(most),
+        vals: Vec::with_capacity(most * cols.len()),
         stride: cols.len(),
     };
     let now = process.now_ms();

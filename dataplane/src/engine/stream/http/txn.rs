@@ -1512,25 +1512,20 @@ impl<'c> Session<'c> {
                 r
             };
             let sent = h1::within(&core.timers, self.fe.timeout_client, write).await;
+            // A client gone or too slow (`timeout client`) ends the
+            // stream; the log keeps `LR`, as haproxy 2.6's does for its
+            // applet's stream.
             let Some(v) = back else {
                 // Timed out with the write in flight: the buffer went
                 // with it.
-                facts.termination = term(Cause::ClientTimeout, Phase::Data);
                 return false;
             };
             out = v;
-            match sent {
-                Ok(()) => facts.bytes_out += n,
-                Err(f) => {
-                    let cause = match f {
-                        Fail::Timeout => Cause::ClientTimeout,
-                        Fail::Error => Cause::ClientAbort,
-                    };
-                    facts.termination = term(cause, Phase::Data);
-                    self.res_out = out;
-                    return false;
-                }
+            if sent.is_err() {
+                self.res_out = out;
+                return false;
             }
+            facts.bytes_out += n;
             if !more {
                 // Keep the session's buffer to a piece's size.
                 out.clear();
