@@ -1057,11 +1057,19 @@ fn histogram_lines(process: &Process, kind: Kind, t: Timer, e: &Entry, out: &mut
     let (metric, _) = timer_metric(t);
     let prefix = hist_prefix(kind);
     let h: Histogram = process.stats.histogram(obj, t);
-    let mut labels: Vec<(&str, &str)> = vec![("proxy", px.name.as_str())];
+    // Written straight into the text, as Out::line would (the header
+    // went out before the first object): the buckets are most of a
+    // scrape's lines.
+    debug_assert!(!out.header);
+    let mut labels = String::with_capacity(64);
+    labels.push_str("proxy=\"");
+    label_value(&px.name, &mut labels);
+    labels.push('"');
     if kind == Kind::Sv {
-        labels.push(("server", &e.name));
+        labels.push_str(",server=\"");
+        label_value(&e.name, &mut labels);
+        labels.push('"');
     }
-    let bucket = format!("{prefix}{metric}_bucket");
     let mut le = String::with_capacity(16);
     let mut cumulative = 0u64;
     for (i, n) in h.buckets.iter().enumerate() {
@@ -1072,20 +1080,15 @@ fn histogram_lines(process: &Process, kind: Kind, t: Timer, e: &Entry, out: &mut
         } else {
             le.push_str("+Inf");
         }
-        let mut l = labels.clone();
-        l.push(("le", &le));
-        out.line(&bucket, "", "", &l, &cumulative.to_string());
+        let _ = writeln!(
+            out.text,
+            "{prefix}{metric}_bucket{{{labels},le=\"{le}\"}} {cumulative}"
+        );
     }
-    let mut sum = String::new();
-    ns_secs(h.sum_ns, &mut sum);
-    out.line(&format!("{prefix}{metric}_sum"), "", "", &labels, &sum);
-    out.line(
-        &format!("{prefix}{metric}_count"),
-        "",
-        "",
-        &labels,
-        &cumulative.to_string(),
-    );
+    le.clear();
+    ns_secs(h.sum_ns, &mut le);
+    let _ = writeln!(out.text, "{prefix}{metric}_sum{{{labels}}} {le}");
+    let _ = writeln!(out.text, "{prefix}{metric}_count{{{labels}}} {cumulative}");
 }
 
 /// A global metric: (name, counter, description, value).
