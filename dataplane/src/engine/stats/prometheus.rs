@@ -17,6 +17,11 @@
 //! core (see `runtime::counters`) and merged here:
 //! `ringlb_{frontend,backend,server}_{queue,connect,response,total}_time_seconds`
 //! with `_bucket{le=..}`, `_sum` and `_count` (docs/differences.md).
+//!
+//! The body goes out as HAProxy's applet sends it: chunked, in pieces of
+//! about [`PIECE`] bytes, each printed once the client took the one before
+//! ([`Scrape`]), so a scrape of any size holds one piece and one section's
+//! numbers, and a client that stops reading holds nothing more.
 
 use std::fmt::Write as _;
 
@@ -597,7 +602,7 @@ fn table(process: &Process, kind: Kind, o: &super::Opts) -> Table {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum At {
     Global,
-    /// In section `SECTIONS[0]`: the metric (an index in [`METRICS`], then
+    /// In section `SECTIONS[section]`: the metric (an index in [`METRICS`], then
     /// `METRICS.len() + timer` for the histograms), its column among the
     /// section's metrics, the next object.
     Section {
@@ -772,20 +777,6 @@ impl<'p> Scrape<'p> {
             }
         }
         true
-    }
-}
-
-/// Every metric `q` asks for, as one text (the pieces of a [`Scrape`]
-/// end to end; for tests).
-pub fn render(process: &Process, q: &Query) -> String {
-    let mut s = Scrape::new(process, *q);
-    let mut all = String::new();
-    loop {
-        let more = s.fill();
-        all.push_str(&s.out.text);
-        if !more {
-            return all;
-        }
     }
 }
 
