@@ -35,6 +35,7 @@ mod messaging;
 mod monitor;
 mod pool;
 mod prometheus;
+mod prometheus_stream;
 mod retries;
 mod reuse;
 mod rules;

@@ -17,6 +17,11 @@
 //! core (see `runtime::counters`) and merged here:
 //! `ringlb_{frontend,backend,server}_{queue,connect,response,total}_time_seconds`
 //! with `_bucket{le=..}`, `_sum` and `_count` (docs/differences.md).
+//!
+//! The body goes out as HAProxy's applet sends it: chunked, in pieces of
+//! about [`PIECE`] bytes, each printed once the client took the one before
+//! ([`Scrape`]), so a scrape of any size holds one piece and one section's
+//! numbers, and a client that stops reading holds nothing more.
 
 use std::fmt::Write as _;
 
@@ -138,54 +143,28 @@ fn url_decode(s: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// The whole answer: the status and the body (`head`: HEAD, no body).
-#[derive(Debug)]
-pub struct Answer {
-    pub status: u16,
-    pub body: String,
+/// The body text a piece of the answer holds before it goes out as one
+/// chunk: HAProxy's applet fills its 16 kB buffer, then waits for the
+/// client to take it (its chunks are a little under 16 kB).
+pub const PIECE: usize = 16 * 1024;
+
+/// What a request for `uri` asks for (None: HAProxy's 400, which the
+/// proxy's error page answers).
+pub fn serve(uri: &[u8]) -> Option<Query> {
+    Query::parse(uri)
 }
 
-/// Answer a request for `uri`.
-pub fn serve(process: &Process, uri: &[u8], head: bool) -> Answer {
-    let Some(q) = Query::parse(uri) else {
-        return Answer {
-            status: 400,
-            body: String::new(),
-        };
-    };
-    Answer {
-        status: 200,
-        body: if head {
-            String::new()
-        } else {
-            render(process, &q)
-        },
-    }
-}
-
-/// The response of a 200 answer as promex_send_headers sends it (its
-/// headers, chunked, the body in one chunk); None for a 400, which the
-/// proxy's error page answers. `head_only`: HEAD, headers alone.
-pub fn message(a: &Answer, head_only: bool) -> Option<(Head, Vec<u8>)> {
-    if a.status != 200 {
-        return None;
-    }
+/// The head of a 200 answer as promex_send_headers sends it: HTTP/1.1,
+/// chunked, to HTTP/1.0 clients too (haproxy 2.6 does the same). The body
+/// follows in pieces ([`Scrape`]).
+pub fn head() -> Option<Head> {
     let mut raw = b"HTTP/1.1 200 OK\r\ncache-control: no-cache\r\ncontent-type: text/plain; version=0.0.4\r\ntransfer-encoding: chunked\r\n\r\n".to_vec();
     let mut head = Head::new();
     let parser = HeadParser::new(ParseKind::Response(Method::Get), Options::default());
     let Ok(Progress::Done(_)) = { parser }.parse(&mut raw, &mut head) else {
         return None;
     };
-    let mut body = Vec::with_capacity(a.body.len() + 16);
-    if !head_only {
-        if !a.body.is_empty() {
-            let _ = std::io::Write::write_fmt(&mut body, format_args!("{:x}\r\n", a.body.len()));
-            body.extend_from_slice(a.body.as_bytes());
-            body.extend_from_slice(b"\r\n");
-        }
-        body.extend_from_slice(b"0\r\n\r\n");
-    }
-    Some((head, body))
+    Some(head)
 }
 
 /// Record one finished stream's timers in the latency histograms of its
@@ -410,18 +389,18 @@ fn label_value(v: &str, out: &mut String) {
 }
 
 /// promex_metric_to_str.
-fn value_text(v: Option<&Val>) -> String {
+fn value_text(v: Num) -> String {
     match v {
-        Some(Val::U32(x) | Val::U64(x)) => x.to_string(),
-        Some(Val::S32(x)) => x.to_string(),
-        _ => "NaN".into(),
+        Num::U(x) => x.to_string(),
+        Num::S(x) => x.to_string(),
+        Num::NaN => "NaN".into(),
     }
 }
 
 /// A time in milliseconds as seconds, `%f`.
-fn ms_secs(v: Option<&Val>) -> String {
+fn ms_secs(v: Num) -> String {
     match v {
-        Some(Val::U32(x) | Val::U64(x)) => format!("{:.6}", *x as f64 / 1000.0),
+        Num::U(x) => format!("{:.6}", x as f64 / 1000.0),
         _ => "0.000000".into(),
     }
 }
@@ -467,114 +446,361 @@ fn check_running(process: &Process, b: usize, s: usize) -> bool {
     super::check_of(process, b, s).is_some_and(|c| c.ctl.enabled() && !c.ctl.paused(maint))
 }
 
-/// A row's place: its proxy and, for a server, its index.
-struct Placed<'a> {
-    row: &'a Row,
-    px: &'a super::plan::ProxyInfo,
-    /// (backend, server) of a server row, backend of a backend row.
+/// A number of a row, as promex prints it (promex_metric_to_str: an empty
+/// or text cell is `NaN`).
+#[derive(Clone, Copy, Debug)]
+enum Num {
+    NaN,
+    U(u64),
+    S(i64),
+}
+
+impl Num {
+    fn of(v: Option<&Val>) -> Num {
+        match v {
+            Some(Val::U32(x) | Val::U64(x)) => Num::U(*x),
+            Some(Val::S32(x)) => Num::S(*x),
+            _ => Num::NaN,
+        }
+    }
+}
+
+/// One object of a section (a frontend, listener, backend or server) as
+/// the section's metrics need it: its place and the numbers of its row.
+struct Entry {
+    /// Its proxy, an index in `plan.stats.proxies`.
+    px: usize,
     be: Option<usize>,
     srv: Option<usize>,
+    /// A server's or listener's name (its `server`/`listener` label).
+    name: String,
+    /// A backend's or listener's status cell.
+    status: String,
 }
 
-fn place<'a>(process: &'a Process, rows: &'a [Row]) -> Vec<Placed<'a>> {
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        let Some(px) = process.plan.stats.proxies.iter().find(|p| p.iid == row.iid) else {
-            continue;
-        };
-        let srv = match (row.kind, px.be) {
-            (Kind::Sv, Some(b)) => process.plan.backends.get(b).and_then(|be| {
-                be.servers
-                    .iter()
-                    .position(|s| !s.is_vacant() && s.conf().id == row.sid)
-            }),
-            _ => None,
-        };
-        out.push(Placed {
-            row,
+/// The section being printed: its objects and, per object, the numbers
+/// of its metrics (`stride` of them, in [`METRICS`] order). Taken once
+/// when the section starts, as compact numbers: 16 bytes a metric, not
+/// the whole `show stat` rows nor the text.
+struct Table {
+    kind: Kind,
+    entries: Vec<Entry>,
+    vals: Vec<Num>,
+    stride: usize,
+}
+
+/// The sections in HAProxy's order.
+const SECTIONS: [Kind; 4] = [Kind::Fe, Kind::So, Kind::Be, Kind::Sv];
+
+fn flag_of(kind: Kind) -> u8 {
+    match kind {
+        Kind::Fe => FE,
+        Kind::Be => BE,
+        Kind::Sv => SV,
+        Kind::So => LI,
+    }
+}
+
+fn prefix_of(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Fe => "haproxy_frontend_",
+        Kind::Be => "haproxy_backend_",
+        Kind::Sv => "haproxy_server_",
+        Kind::So => "haproxy_listener_",
+    }
+}
+
+/// The objects of `kind` in `show stat`'s order (stats::rows, one kind).
+fn table(process: &Process, kind: Kind, o: &super::Opts) -> Table {
+    let flag = flag_of(kind);
+    let cols: Vec<usize> = METRICS
+        .iter()
+        .filter(|m| m.3 & flag != 0)
+        .map(|m| m.0)
+        .collect();
+    // Sized once (at most every server of every backend): grown by
+    // doubling, the table would leave the allocator twice its size.
+    let most: usize = process
+        .plan
+        .stats
+        .proxies
+        .iter()
+        .map(|px| match (kind, px.fe, px.be) {
+            (Kind::Fe, Some(_), _) | (Kind::Be, _, Some(_)) => 1,
+            (Kind::So, Some(fe), _) => process
+                .plan
+                .stats
+                .listeners
+                .iter()
+                .filter(|l| l.row && l.fe == fe)
+                .count(),
+            (Kind::Sv, _, Some(b)) => process
+                .plan
+                .backends
+                .get(b)
+                .map_or(0, |be| be.servers.iter().filter(|s| !s.is_vacant()).count()),
+            _ => 0,
+        })
+        .sum();
+    let mut t = Table {
+        kind,
+        entries: Vec::with_capacity(most),
+        vals: Vec::with_capacity(most * cols.len()),
+        stride: cols.len(),
+    };
+    let now = process.now_ms();
+    let push = |row: Row, px: usize, srv: Option<usize>, t: &mut Table| {
+        let named = matches!(kind, Kind::Sv | Kind::So);
+        let be = process.plan.stats.proxies.get(px).and_then(|p| p.be);
+        t.entries.push(Entry {
             px,
-            be: px.be,
+            be,
             srv,
+            name: if named {
+                super::row_text(&row, f::SVNAME)
+            } else {
+                String::new()
+            },
+            status: if matches!(kind, Kind::Be | Kind::So) {
+                super::row_text(&row, f::STATUS)
+            } else {
+                String::new()
+            },
         });
-    }
-    out
-}
-
-/// Every metric `q` asks for.
-pub fn render(process: &Process, q: &Query) -> String {
-    let mut out = Out {
-        text: String::with_capacity(64 * 1024),
-        header: true,
+        t.vals.extend(cols.iter().map(|&c| Num::of(row.get(c))));
     };
-    if q.global {
-        global(process, &mut out);
-    }
-    let o = super::Opts {
-        hide_maint: q.no_maint,
-        ..super::Opts::default()
-    };
-    let rows = super::rows(process, &o, &[]);
-    let placed = place(process, &rows);
-    if q.frontend {
-        section(process, &placed, Kind::Fe, &mut out);
-    }
-    if q.listener {
-        section(process, &placed, Kind::So, &mut out);
-    }
-    if q.backend {
-        section(process, &placed, Kind::Be, &mut out);
-    }
-    if q.server {
-        section(process, &placed, Kind::Sv, &mut out);
-    }
-    out.text
-}
-
-fn section(process: &Process, placed: &[Placed<'_>], kind: Kind, out: &mut Out) {
-    let (prefix, flag) = match kind {
-        Kind::Fe => ("haproxy_frontend_", FE),
-        Kind::Be => ("haproxy_backend_", BE),
-        Kind::Sv => ("haproxy_server_", SV),
-        Kind::So => ("haproxy_listener_", LI),
-    };
-    let rows: Vec<&Placed<'_>> = placed.iter().filter(|p| p.row.kind == kind).collect();
-    let mut name = String::with_capacity(64);
-    for &(field, metric, counter, flags) in METRICS {
-        if flags & flag == 0 {
-            continue;
-        }
-        name.clear();
-        name.push_str(prefix);
-        name.push_str(metric);
-        let kind_word = if counter { "counter" } else { "gauge" };
-        let desc = help(field);
-        // The status classes share one metric: one header for the six.
-        out.header = !(f::HRSP_2XX..=f::HRSP_OTHER).contains(&field);
-        for p in &rows {
-            field_lines(process, p, field, (&name, desc, kind_word), out);
+    for (pi, px) in process.plan.stats.proxies.iter().enumerate() {
+        match (kind, px.fe, px.be) {
+            (Kind::Fe, Some(fe), _) => push(super::fe_row(process, px, fe, now), pi, None, &mut t),
+            (Kind::So, Some(fe), _) => {
+                for (li, l) in process.plan.stats.listeners.iter().enumerate() {
+                    if l.row && l.fe == fe {
+                        push(super::li_row(process, px, (li, l), o), pi, None, &mut t);
+                    }
+                }
+            }
+            (Kind::Be, _, Some(b)) => push(super::be_row(process, px, b, o, now), pi, None, &mut t),
+            (Kind::Sv, _, Some(b)) => {
+                let Some(be) = process.plan.backends.get(b) else {
+                    continue;
+                };
+                for (s, srv) in be.servers.iter().enumerate() {
+                    if srv.is_vacant() || super::hidden(process, o, b, s) {
+                        continue;
+                    }
+                    let row = super::sv_row(process, px, (b, s), o, now);
+                    push(row, pi, Some(s), &mut t);
+                }
+            }
+            _ => {}
         }
     }
-    histograms(process, &rows, kind, out);
+    t
 }
 
-/// One field's lines for one row (the switch of promex_dump_*_metrics).
+/// Where a scrape is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum At {
+    Global,
+    /// In section `SECTIONS[section]`: the metric (an index in [`METRICS`], then
+    /// `METRICS.len() + timer` for the histograms), its column among the
+    /// section's metrics, the next object.
+    Section {
+        section: usize,
+        metric: usize,
+        col: usize,
+        obj: usize,
+    },
+    Done,
+}
+
+/// A scrape being answered, one piece at a time (HAProxy's applet and its
+/// context: the section, the field, the object it is at). Each piece is
+/// about [`PIECE`] bytes of text; what the scrape keeps in between is the
+/// current section's [`Table`]. Counters are read as the section starts
+/// (HAProxy reads each as it prints it), the servers' states and checks
+/// as their lines print.
+pub struct Scrape<'p> {
+    process: &'p Process,
+    q: Query,
+    at: At,
+    table: Option<Table>,
+    out: Out,
+    name: String,
+}
+
+impl std::fmt::Debug for Scrape<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scrape").field("at", &self.at).finish()
+    }
+}
+
+impl<'p> Scrape<'p> {
+    pub fn new(process: &'p Process, q: Query) -> Scrape<'p> {
+        Scrape {
+            process,
+            q,
+            at: At::Global,
+            table: None,
+            out: Out {
+                text: String::new(),
+                header: true,
+            },
+            name: String::with_capacity(64),
+        }
+    }
+
+    /// The next piece of the body as one chunk (its size line, its text,
+    /// its CRLF), and the last chunk once the text ends, appended to
+    /// `buf`; false once the answer is whole.
+    pub fn chunk(&mut self, buf: &mut Vec<u8>) -> bool {
+        let more = self.fill();
+        let text = &self.out.text;
+        if !text.is_empty() {
+            let _ = std::io::Write::write_fmt(buf, format_args!("{:x}\r\n", text.len()));
+            buf.extend_from_slice(text.as_bytes());
+            buf.extend_from_slice(b"\r\n");
+        }
+        if !more {
+            buf.extend_from_slice(b"0\r\n\r\n");
+        }
+        more
+    }
+
+    /// The next piece of text in `self.out.text`; false once it is the
+    /// last.
+    fn fill(&mut self) -> bool {
+        self.out.text.clear();
+        let process = self.process;
+        while self.out.text.len() < PIECE {
+            match self.at {
+                At::Done => return false,
+                At::Global => {
+                    if self.q.global {
+                        global(process, &mut self.out);
+                    }
+                    self.at = At::Section {
+                        section: 0,
+                        metric: 0,
+                        col: 0,
+                        obj: 0,
+                    };
+                }
+                At::Section {
+                    section,
+                    metric,
+                    col,
+                    obj,
+                } => {
+                    let Some(&kind) = SECTIONS.get(section) else {
+                        self.at = At::Done;
+                        continue;
+                    };
+                    let wanted = match kind {
+                        Kind::Fe => self.q.frontend,
+                        Kind::So => self.q.listener,
+                        Kind::Be => self.q.backend,
+                        Kind::Sv => self.q.server,
+                    };
+                    let next_section = At::Section {
+                        section: section + 1,
+                        metric: 0,
+                        col: 0,
+                        obj: 0,
+                    };
+                    if !wanted {
+                        self.at = next_section;
+                        continue;
+                    }
+                    if self.table.as_ref().map(|t| t.kind) != Some(kind) {
+                        let o = super::Opts {
+                            hide_maint: self.q.no_maint,
+                            ..super::Opts::default()
+                        };
+                        self.table = Some(table(process, kind, &o));
+                    }
+                    let Some(t) = self.table.as_ref() else {
+                        continue;
+                    };
+                    let step = |metric, col, obj| At::Section {
+                        section,
+                        metric,
+                        col,
+                        obj,
+                    };
+                    if let Some(&(field, m, counter, flags)) = METRICS.get(metric) {
+                        if flags & flag_of(kind) == 0 {
+                            self.at = step(metric + 1, col, 0);
+                            continue;
+                        }
+                        if obj == 0 {
+                            self.name.clear();
+                            self.name.push_str(prefix_of(kind));
+                            self.name.push_str(m);
+                            // The status classes share one metric: one
+                            // header for the six.
+                            self.out.header = !(f::HRSP_2XX..=f::HRSP_OTHER).contains(&field);
+                        }
+                        let Some(e) = t.entries.get(obj) else {
+                            self.at = step(metric + 1, col + 1, 0);
+                            continue;
+                        };
+                        let cell = t
+                            .vals
+                            .get(obj * t.stride + col)
+                            .copied()
+                            .unwrap_or(Num::NaN);
+                        let kind_word = if counter { "counter" } else { "gauge" };
+                        let what = (self.name.as_str(), help(field), kind_word);
+                        field_lines(process, kind, e, field, cell, what, &mut self.out);
+                        self.at = step(metric, col, obj + 1);
+                    } else if let Some(&timer) = Timer::ALL.get(metric - METRICS.len()) {
+                        // No histograms of listeners.
+                        if kind == Kind::So || t.entries.is_empty() {
+                            self.at = next_section;
+                            continue;
+                        }
+                        if obj == 0 {
+                            histogram_header(kind, timer, &mut self.out);
+                        }
+                        let Some(e) = t.entries.get(obj) else {
+                            self.at = step(metric + 1, col, 0);
+                            continue;
+                        };
+                        histogram_lines(process, kind, timer, e, &mut self.out);
+                        self.at = step(metric, col, obj + 1);
+                    } else {
+                        self.table = None;
+                        self.at = next_section;
+                    }
+                }
+            }
+        }
+        true
+    }
+}
+
+/// One field's lines for one object (the switch of promex_dump_*_metrics).
 fn field_lines(
     process: &Process,
-    p: &Placed<'_>,
+    kind: Kind,
+    e: &Entry,
     field: usize,
+    cell: Num,
     (name, desc, kind_word): (&str, &str, &str),
     out: &mut Out,
 ) {
-    let row = p.row;
-    let px = p.px.name.as_str();
-    let srv_name = super::row_text(row, f::SVNAME);
+    let Some(pxi) = process.plan.stats.proxies.get(e.px) else {
+        return;
+    };
+    let px = pxi.name.as_str();
     let mut labels: Vec<(&str, &str)> = vec![("proxy", px)];
-    match row.kind {
-        Kind::Sv => labels.push(("server", &srv_name)),
-        Kind::So => labels.push(("listener", &srv_name)),
+    match kind {
+        Kind::Sv => labels.push(("server", &e.name)),
+        Kind::So => labels.push(("listener", &e.name)),
         _ => {}
     }
-    let http_only = match row.kind {
+    let http_only = match kind {
         Kind::Fe => matches!(
             field,
             f::REQ_RATE_MAX
@@ -599,7 +825,7 @@ fn field_lines(
         ),
         Kind::Sv | Kind::So => false,
     } || (f::HRSP_1XX..=f::HRSP_OTHER).contains(&field);
-    if http_only && !p.px.http {
+    if http_only && !pxi.http {
         return;
     }
     let line = |out: &mut Out, extra: Option<(&str, &str)>, value: &str| {
@@ -609,8 +835,7 @@ fn field_lines(
         }
         out.line(name, desc, kind_word, &l, value);
     };
-    let cell = row.get(field);
-    match (row.kind, field) {
+    match (kind, field) {
         (Kind::Fe, f::STATUS) => {
             let up = !process.is_stopping();
             line(out, Some(("state", "DOWN")), if up { "0" } else { "1" });
@@ -618,7 +843,7 @@ fn field_lines(
         }
         (Kind::So, f::STATUS) => {
             // li_status_st, in its order.
-            let st = super::row_text(row, f::STATUS);
+            let st = e.status.as_str();
             for word in ["WAITING", "OPEN", "FULL"] {
                 line(
                     out,
@@ -628,12 +853,12 @@ fn field_lines(
             }
         }
         (Kind::Be, f::STATUS) => {
-            let up = super::row_text(row, f::STATUS).starts_with("UP");
+            let up = e.status.starts_with("UP");
             line(out, Some(("state", "DOWN")), if up { "0" } else { "1" });
             line(out, Some(("state", "UP")), if up { "1" } else { "0" });
         }
         (Kind::Sv, f::STATUS) => {
-            let (Some(b), Some(s)) = (p.be, p.srv) else {
+            let (Some(b), Some(s)) = (e.be, e.srv) else {
                 return;
             };
             let st = srv_state(process, b, s);
@@ -643,7 +868,7 @@ fn field_lines(
         }
         (Kind::Be, f::AGG_SRV_STATUS | f::AGG_SRV_CHECK_STATUS) => {
             let Some(be) =
-                p.be.and_then(|b| process.plan.backends.get(b).map(|x| (b, x)))
+                e.be.and_then(|b| process.plan.backends.get(b).map(|x| (b, x)))
             else {
                 return;
             };
@@ -665,7 +890,7 @@ fn field_lines(
         }
         (Kind::Be, f::AGG_CHECK_STATUS) => {
             let Some(be) =
-                p.be.and_then(|b| process.plan.backends.get(b).map(|x| (b, x)))
+                e.be.and_then(|b| process.plan.backends.get(b).map(|x| (b, x)))
             else {
                 return;
             };
@@ -690,7 +915,7 @@ fn field_lines(
             }
         }
         (Kind::Sv, f::CHECK_STATUS) => {
-            let (Some(b), Some(s)) = (p.be, p.srv) else {
+            let (Some(b), Some(s)) = (e.be, e.srv) else {
                 return;
             };
             if !check_running(process, b, s) {
@@ -708,7 +933,7 @@ fn field_lines(
             }
         }
         (Kind::Sv, f::CHECK_CODE) => {
-            let (Some(b), Some(s)) = (p.be, p.srv) else {
+            let (Some(b), Some(s)) = (e.be, e.srv) else {
                 return;
             };
             if !check_running(process, b, s) {
@@ -725,7 +950,7 @@ fn field_lines(
             line(out, None, &if l7 { code.to_string() } else { "0".into() });
         }
         (Kind::Sv, f::CHECK_DURATION) => {
-            let (Some(b), Some(s)) = (p.be, p.srv) else {
+            let (Some(b), Some(s)) = (e.be, e.srv) else {
                 return;
             };
             let Some((st, _, d)) = check(process, b, s) else {
@@ -786,68 +1011,75 @@ fn ns_secs(ns: u64, out: &mut String) {
     }
 }
 
-/// The latency histograms of a section's objects.
-fn histograms(process: &Process, rows: &[&Placed<'_>], kind: Kind, out: &mut Out) {
-    let prefix = match kind {
+/// The `# HELP` and `# TYPE` lines of a section's histogram of `t`.
+fn histogram_header(kind: Kind, t: Timer, out: &mut Out) {
+    let (metric, desc) = timer_metric(t);
+    let prefix = hist_prefix(kind);
+    let _ = write!(
+        out.text,
+        "# HELP {prefix}{metric} {desc}\n# TYPE {prefix}{metric} histogram\n"
+    );
+    out.header = false;
+}
+
+fn hist_prefix(kind: Kind) -> &'static str {
+    match kind {
         Kind::Fe => "ringlb_frontend_",
         Kind::Be => "ringlb_backend_",
         Kind::Sv => "ringlb_server_",
-        // No histograms of listeners.
-        Kind::So => return,
+        Kind::So => "ringlb_listener_",
+    }
+}
+
+/// One object's histogram of `t`: its buckets, sum and count.
+fn histogram_lines(process: &Process, kind: Kind, t: Timer, e: &Entry, out: &mut Out) {
+    let obj = match (kind, e.be, e.srv) {
+        (Kind::Fe, _, _) => match process.plan.stats.proxies.get(e.px).and_then(|p| p.fe) {
+            Some(fe) => Obj::Fe(fe),
+            None => return,
+        },
+        (Kind::Be, Some(b), _) => Obj::Be(b),
+        (Kind::Sv, Some(b), Some(s)) => Obj::Srv(b, s),
+        _ => return,
     };
-    let objs: Vec<(Obj, &str, String)> = rows
-        .iter()
-        .filter_map(|p| {
-            let obj = match kind {
-                Kind::Fe => Obj::Fe(p.px.fe?),
-                Kind::Be => Obj::Be(p.be?),
-                Kind::Sv => Obj::Srv(p.be?, p.srv?),
-                Kind::So => return None,
-            };
-            Some((obj, p.px.name.as_str(), super::row_text(p.row, f::SVNAME)))
-        })
-        .collect();
-    if objs.is_empty() {
+    let Some(px) = process.plan.stats.proxies.get(e.px) else {
         return;
+    };
+    let (metric, _) = timer_metric(t);
+    let prefix = hist_prefix(kind);
+    let h: Histogram = process.stats.histogram(obj, t);
+    // Written straight into the text, as Out::line would (the header
+    // went out before the first object): the buckets are most of a
+    // scrape's lines.
+    debug_assert!(!out.header);
+    let mut labels = String::with_capacity(64);
+    labels.push_str("proxy=\"");
+    label_value(&px.name, &mut labels);
+    labels.push('"');
+    if kind == Kind::Sv {
+        labels.push_str(",server=\"");
+        label_value(&e.name, &mut labels);
+        labels.push('"');
     }
     let mut le = String::with_capacity(16);
-    for t in Timer::ALL {
-        let (metric, desc) = timer_metric(t);
-        let name = format!("{prefix}{metric}");
-        let _ = write!(out.text, "# HELP {name} {desc}\n# TYPE {name} histogram\n");
-        out.header = false;
-        for (obj, px, sv) in &objs {
-            let h: Histogram = process.stats.histogram(*obj, t);
-            let mut labels: Vec<(&str, &str)> = vec![("proxy", px)];
-            if kind == Kind::Sv {
-                labels.push(("server", sv));
-            }
-            let bucket = format!("{name}_bucket");
-            let mut cumulative = 0u64;
-            for (i, n) in h.buckets.iter().enumerate() {
-                cumulative = cumulative.wrapping_add(*n);
-                le.clear();
-                if i < HIST_BOUNDS {
-                    ns_secs(hist_bound_ns(i), &mut le);
-                } else {
-                    le.push_str("+Inf");
-                }
-                let mut l = labels.clone();
-                l.push(("le", &le));
-                out.line(&bucket, "", "", &l, &cumulative.to_string());
-            }
-            let mut sum = String::new();
-            ns_secs(h.sum_ns, &mut sum);
-            out.line(&format!("{name}_sum"), "", "", &labels, &sum);
-            out.line(
-                &format!("{name}_count"),
-                "",
-                "",
-                &labels,
-                &cumulative.to_string(),
-            );
+    let mut cumulative = 0u64;
+    for (i, n) in h.buckets.iter().enumerate() {
+        cumulative = cumulative.wrapping_add(*n);
+        le.clear();
+        if i < HIST_BOUNDS {
+            ns_secs(hist_bound_ns(i), &mut le);
+        } else {
+            le.push_str("+Inf");
         }
+        let _ = writeln!(
+            out.text,
+            "{prefix}{metric}_bucket{{{labels},le=\"{le}\"}} {cumulative}"
+        );
     }
+    le.clear();
+    ns_secs(h.sum_ns, &mut le);
+    let _ = writeln!(out.text, "{prefix}{metric}_sum{{{labels}}} {le}");
+    let _ = writeln!(out.text, "{prefix}{metric}_count{{{labels}}} {cumulative}");
 }
 
 /// A global metric: (name, counter, description, value).

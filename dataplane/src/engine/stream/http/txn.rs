@@ -775,6 +775,7 @@ impl<'c> Session<'c> {
                         response,
                         client_want,
                         req_done,
+                        None,
                     )
                     .await;
             }
@@ -1357,6 +1358,7 @@ impl<'c> Session<'c> {
         // `use-service prometheus-exporter`: the exporter answers as a
         // `return` would (LR), counted as intercepted when the frontend's
         // rules chose it (process_use_service: `sess->fe == s->be`).
+        let mut service_body = None;
         let (verdict, service) = match verdict {
             Verdict::Stop(Stop::UseService(_)) => {
                 // Counted before the exporter prints: it counts itself.
@@ -1372,7 +1374,9 @@ impl<'c> Session<'c> {
                 http.t_data = http.t_request;
                 facts.tw = Some(Duration::ZERO);
                 facts.tc = Some(Duration::ZERO);
-                (Verdict::Reply(self.service_reply()), true)
+                let (reply, q) = self.service_reply();
+                service_body = q;
+                (Verdict::Reply(reply), true)
             }
             v => (v, false),
         };
@@ -1440,6 +1444,7 @@ impl<'c> Session<'c> {
                     false,
                     client_want,
                     request_done,
+                    service_body,
                 )
                 .await
             }
@@ -1464,16 +1469,70 @@ impl<'c> Session<'c> {
     }
 
     /// The Prometheus exporter's answer to this request, as a `return`
-    /// reply (see `engine::stats::prometheus`).
-    fn service_reply(&self) -> Reply {
+    /// reply with its head alone, and what its body prints (None: no
+    /// body, a HEAD or a 400); see `engine::stats::prometheus`.
+    fn service_reply(&self) -> (Reply, Option<crate::engine::stats::prometheus::Query>) {
         use crate::engine::stats::prometheus;
         let head_only = self.req.method == Method::Head;
-        let answer = prometheus::serve(&self.core.shared, self.req.line_parts()[1], head_only);
-        Reply {
+        let q = prometheus::serve(self.req.line_parts()[1]);
+        let message = q.and_then(|_| prometheus::head()).map(|h| {
+            // A HEAD's answer ends with its head; a GET's chunked body
+            // follows it (stream_service).
+            (h, Vec::new())
+        });
+        let reply = Reply {
             kind: ReplyKind::Return,
-            status: answer.status,
-            message: prometheus::message(&answer, head_only),
+            status: if message.is_some() { 200 } else { 400 },
+            message,
             headers: Vec::new(),
+        };
+        (reply, q.filter(|_| !head_only))
+    }
+
+    /// The exporter's body, one chunk of about `prometheus::PIECE` bytes
+    /// at a time: each waits for the client to take the one before
+    /// (`timeout client` each), so a slow reader holds one piece, not the
+    /// whole answer. Whether it all went out.
+    async fn stream_service(
+        &mut self,
+        q: crate::engine::stats::prometheus::Query,
+        facts: &mut StreamFacts,
+    ) -> bool {
+        let core = self.core;
+        let mut scrape = crate::engine::stats::prometheus::Scrape::new(&core.shared, q);
+        let mut out = std::mem::take(&mut self.res_out);
+        loop {
+            out.clear();
+            let more = scrape.chunk(&mut out);
+            let n = out.len() as u64;
+            let mut back = None;
+            let write = async {
+                let (r, v) = self.client.write_vec(out).await;
+                back = Some(v);
+                r
+            };
+            let sent = h1::within(&core.timers, self.fe.timeout_client, write).await;
+            // A client gone or too slow (`timeout client`) ends the
+            // stream; the log keeps `LR`, as haproxy 2.6's does for its
+            // applet's stream.
+            let Some(v) = back else {
+                // Timed out with the write in flight: the buffer went
+                // with it.
+                return false;
+            };
+            out = v;
+            if sent.is_err() {
+                self.res_out = out;
+                return false;
+            }
+            facts.bytes_out += n;
+            if !more {
+                // Keep the session's buffer to a piece's size.
+                out.clear();
+                out.shrink_to(2 * crate::engine::stats::prometheus::PIECE);
+                self.res_out = out;
+                return true;
+            }
         }
     }
 
@@ -1490,6 +1549,7 @@ impl<'c> Session<'c> {
         response: bool,
         client_want: Want,
         request_done: bool,
+        service: Option<crate::engine::stats::prometheus::Query>,
     ) -> Next {
         let kind = reply.kind;
         if let ReplyKind::Tarpit(d) = kind {
@@ -1544,7 +1604,10 @@ impl<'c> Session<'c> {
         {
             Ok(()) => {
                 facts.bytes_out += n;
-                true
+                match service {
+                    Some(q) => Box::pin(self.stream_service(q, facts)).await,
+                    None => true,
+                }
             }
             Err(_) => false,
         };
