@@ -1,0 +1,260 @@
+//! `show sess` and `shutdown session` beyond the proxies' streams: the
+//! CLI's own connections (streams of the GLOBAL proxy, listed and killable
+//! as HAProxy's), and a stream killed while queued for a server slot
+//! (haproxy 2.6 leaves it queued: it is ended once it leaves the queue,
+//! `K-` after its connect or `KQ` at `timeout queue`). Each scenario runs on
+//! haproxy first with the same assertions.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::harness::{cli_ask, held_port, start, Proxy, TcpLog, TempDir, DEADLINE};
+
+/// The `show sess` lines of `out` that contain `what`.
+fn lines_with<'a>(out: &'a str, what: &str) -> Vec<&'a str> {
+    out.lines().filter(|l| l.contains(what)).collect()
+}
+
+/// The next log line that `pred` accepts, within the deadline.
+fn log_line(p: &Proxy, name: &str, pred: impl Fn(&str) -> bool) -> String {
+    let end = Instant::now() + DEADLINE;
+    loop {
+        let left = end.saturating_duration_since(Instant::now());
+        let l = p
+            .log_within(left)
+            .unwrap_or_else(|| panic!("{name}: no such log line"));
+        if pred(&l) {
+            return l;
+        }
+    }
+}
+
+/// Field `field` of the `show stat` row of `px`/`sv`.
+fn stat_field(csv: &str, px: &str, sv: &str, field: &str) -> String {
+    let header: Vec<&str> = csv
+        .lines()
+        .next()
+        .unwrap()
+        .trim_start_matches("# ")
+        .split(',')
+        .collect();
+    let col = header.iter().position(|h| *h == field).unwrap();
+    let row = csv
+        .lines()
+        .find(|l| l.starts_with(&format!("{px},{sv},")))
+        .unwrap_or_else(|| panic!("no {px}/{sv} row in {csv}"));
+    row.split(',').nth(col).unwrap_or("").to_string()
+}
+
+/// A CLI connection kept open in interactive mode (`prompt`).
+fn interactive(sock: &str) -> UnixStream {
+    let end = Instant::now() + DEADLINE;
+    let mut c = loop {
+        match UnixStream::connect(sock) {
+            Ok(c) => break c,
+            Err(e) => assert!(Instant::now() < end, "{sock}: {e}"),
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    c.set_read_timeout(Some(DEADLINE)).unwrap();
+    c.write_all(b"prompt\n").unwrap();
+    let mut got = [0u8; 3];
+    c.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"\n> ");
+    c
+}
+
+fn cli_connections_are_streams_of_global(name: &str, program: &Path) {
+    let dir = TempDir::new("cli-sess-global");
+    let (_h, port) = held_port();
+    let (_hc, cport) = held_port();
+    let cfg = format!(
+        "global\n    stats socket {}/admin.sock level admin\n    stats socket ipv4@127.0.0.1:{cport} level admin\n\
+         defaults\n    timeout client 10s\n\
+         frontend fe\n    mode tcp\n    bind 127.0.0.1:{port}\n",
+        dir.0.display()
+    );
+    let _p = start(name, program, &cfg);
+    let sock = format!("{}/admin.sock", dir.0.display());
+    let mut held = interactive(&sock);
+    let mut tcp = connect(cport);
+    tcp.write_all(b"prompt\n").unwrap();
+    let mut got = [0u8; 3];
+    tcp.read_exact(&mut got).unwrap();
+    let tcp_src = tcp.local_addr().unwrap();
+    let out = cli_ask(&sock, "show sess");
+    // The interactive one, the one asking (both on stats socket 1) and the
+    // TCP one (stats socket 2, named by its client's address).
+    let unix = lines_with(
+        &out,
+        " proto=unix_stream src=unix:1 fe=GLOBAL be=<NONE> srv=<none> ",
+    );
+    assert_eq!(unix.len(), 2, "{name}: {out}");
+    let by_tcp = lines_with(
+        &out,
+        &format!(" proto=tcpv4 src={tcp_src} fe=GLOBAL be=<NONE> srv=<none> "),
+    );
+    assert_eq!(by_tcp.len(), 1, "{name}: {out}");
+    assert_eq!(
+        out.lines().filter(|l| !l.is_empty()).count(),
+        3,
+        "{name}: {out}"
+    );
+    for l in unix.iter().chain(&by_tcp) {
+        // Its back side is the CLI applet: established, no socket.
+        assert!(
+            l.contains(" scb=[8,") && l.contains(",fd=-1] "),
+            "{name}: {l}"
+        );
+    }
+    // The long form: the GLOBAL proxy (id 0), the stats socket's number
+    // and address.
+    let id = by_tcp[0].split(':').next().unwrap();
+    let long = cli_ask(&sock, &format!("show sess {id}"));
+    let want =
+        format!("  frontend=GLOBAL (id=0 mode=tcp), listener=? (id=2) addr=127.0.0.1:{cport}");
+    assert!(long.lines().any(|l| l == want), "{name}: {long}");
+    assert!(
+        long.contains("\n  backend=<NONE> (id=-1 mode=-)\n  server=<NONE> (id=-1)\n"),
+        "{name}: {long}"
+    );
+    // `shutdown session` closes a CLI connection as any stream. Which of
+    // the two UNIX lines is the held one: the older (ringlb's ids grow
+    // with the slots, haproxy lists the older first).
+    let held_id = unix[0].split(':').next().unwrap();
+    assert_eq!(
+        cli_ask(&sock, &format!("shutdown session {held_id}")),
+        "\n",
+        "{name}"
+    );
+    let mut rest = Vec::new();
+    assert_eq!(
+        held.read_to_end(&mut rest).ok(),
+        Some(0),
+        "{name}: {rest:?}"
+    );
+    let out = cli_ask(&sock, "show sess");
+    // The one asking now (it may have the killed one's id: the memory, the
+    // slot, is reused) and the TCP one.
+    assert_eq!(lines_with(&out, " fe=GLOBAL ").len(), 2, "{name}: {out}");
+}
+on_both!(
+    cli_connections_are_streams_of_global,
+    cli_connections_are_streams_of_global_on_haproxy,
+    cli_connections_are_streams_of_global_on_ringlb
+);
+
+/// An echo server.
+fn echo_server() -> std::net::SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        while let Ok((mut s, _)) = l.accept() {
+            std::thread::spawn(move || crate::harness::echo_until_eof(&mut s));
+        }
+    });
+    addr
+}
+
+/// A client, once the proxy listens.
+fn connect(port: u16) -> TcpStream {
+    let end = Instant::now() + DEADLINE;
+    loop {
+        match TcpStream::connect(("127.0.0.1", port)) {
+            Ok(c) => {
+                c.set_read_timeout(Some(DEADLINE)).unwrap();
+                return c;
+            }
+            Err(e) => {
+                assert!(Instant::now() < end, "127.0.0.1:{port}: {e}");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+}
+
+/// A stream killed in the queue: haproxy 2.6 marks it and leaves it
+/// queued (`qcur` stays, `show sess` still lists it); once the slot frees
+/// it connects and is closed at once, logging `K-` with the server and its
+/// queue time. ringlb's log and counters are the same; its client is closed
+/// at the kill (haproxy's when the stream ends: docs/differences.md), so
+/// the client's side is checked once the stream ended.
+fn a_stream_killed_in_the_queue_ends_when_it_leaves_it(name: &str, program: &Path) {
+    let dir = TempDir::new("cli-sess-queue");
+    let (_h, port) = held_port();
+    let srv = echo_server();
+    let cfg = format!(
+        "global\n    nbthread 2\n    log stdout format raw local0\n    stats socket {}/admin.sock level admin\n\
+         defaults\n    log global\n    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\n    timeout queue 10s\n\
+         frontend fe\n    mode tcp\n    option tcplog\n    bind 127.0.0.1:{port}\n    default_backend be\n\
+         backend be\n    mode tcp\n    server s1 {srv} maxconn 1\n",
+        dir.0.display()
+    );
+    let p = start(name, program, &cfg);
+    let sock = format!("{}/admin.sock", dir.0.display());
+    let mut holder = connect(port);
+    holder.write_all(b"a").unwrap();
+    let mut got = [0u8; 1];
+    holder.read_exact(&mut got).unwrap();
+    let mut queued = connect(port);
+    queued.write_all(b"b").unwrap();
+    let qport = queued.local_addr().unwrap().port();
+    let want = format!(" src=127.0.0.1:{qport} fe=fe be=be srv=<none> ");
+    let end = Instant::now() + DEADLINE;
+    let id = loop {
+        let out = cli_ask(&sock, "show sess");
+        if let Some(l) = lines_with(&out, &want).first() {
+            break l.split(':').next().unwrap().to_string();
+        }
+        assert!(Instant::now() < end, "{name}: {out}");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(
+        stat_field(&cli_ask(&sock, "show stat"), "be", "BACKEND", "qcur"),
+        "1"
+    );
+    assert_eq!(
+        cli_ask(&sock, &format!("shutdown session {id}")),
+        "\n",
+        "{name}"
+    );
+    // Still queued, still listed.
+    let stat = cli_ask(&sock, "show stat");
+    assert_eq!(stat_field(&stat, "be", "BACKEND", "qcur"), "1", "{name}");
+    let out = cli_ask(&sock, "show sess");
+    assert_eq!(lines_with(&out, &want).len(), 1, "{name}: {out}");
+    // The slot frees: the killed stream takes it, connects and ends.
+    drop(holder);
+    let l = log_line(&p, name, |l| l.contains(&format!(":{qport} ")));
+    let t = TcpLog::parse(&l);
+    assert_eq!(
+        (t.frontend.as_str(), t.backend.as_str(), t.server.as_str()),
+        ("fe", "be", "s1"),
+        "{name}: {l}"
+    );
+    assert_eq!(t.termination, "K-", "{name}: {l}");
+    // It was connected (%Tc), after its time in the queue (%Tw).
+    assert!(t.tc != "-1" && t.tw != "-1", "{name}: {l}");
+    let mut rest = Vec::new();
+    assert!(
+        matches!(queued.read_to_end(&mut rest), Ok(0)) || rest.is_empty(),
+        "{name}: {rest:?}"
+    );
+    let end = Instant::now() + DEADLINE;
+    loop {
+        let stat = cli_ask(&sock, "show stat");
+        if stat_field(&stat, "be", "BACKEND", "qcur") == "0" {
+            break;
+        }
+        assert!(Instant::now() < end, "{name}: {stat}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+on_both!(
+    a_stream_killed_in_the_queue_ends_when_it_leaves_it,
+    a_stream_killed_in_the_queue_ends_when_it_leaves_it_on_haproxy,
+    a_stream_killed_in_the_queue_ends_when_it_leaves_it_on_ringlb
+);
