@@ -224,6 +224,9 @@ fn a_stream_killed_in_the_queue_ends_when_it_leaves_it(name: &str, program: &Pat
     // Still queued, still listed.
     let stat = cli_ask(&sock, "show stat");
     assert_eq!(stat_field(&stat, "be", "BACKEND", "qcur"), "1", "{name}");
+    // Its peak: it waited in the backend's queue, not in s1's.
+    assert_eq!(stat_field(&stat, "be", "BACKEND", "qmax"), "1", "{name}");
+    assert_eq!(stat_field(&stat, "be", "s1", "qmax"), "0", "{name}");
     let out = cli_ask(&sock, "show sess");
     assert_eq!(lines_with(&out, &want).len(), 1, "{name}: {out}");
     // The slot frees: the killed stream takes it, connects and ends.
@@ -257,4 +260,48 @@ on_both!(
     a_stream_killed_in_the_queue_ends_when_it_leaves_it,
     a_stream_killed_in_the_queue_ends_when_it_leaves_it_on_haproxy,
     a_stream_killed_in_the_queue_ends_when_it_leaves_it_on_ringlb
+);
+
+/// `qcur` and `qmax` as haproxy 2.6 shows them: a stream designated to a
+/// full server (`balance source`) waits in that server's queue and counts
+/// in its row only, not in the backend's (whose row is its own queue).
+fn a_server_queue_has_its_own_peak(name: &str, program: &Path) {
+    let dir = TempDir::new("cli-sess-qmax");
+    let (_h, port) = held_port();
+    let srv = echo_server();
+    let cfg = format!(
+        "global\n    stats socket {}/admin.sock level admin\n\
+         defaults\n    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\n    timeout queue 10s\n\
+         frontend fe\n    mode tcp\n    bind 127.0.0.1:{port}\n    default_backend be\n\
+         backend be\n    mode tcp\n    balance source\n    server s1 {srv} maxconn 1\n",
+        dir.0.display()
+    );
+    let _p = start(name, program, &cfg);
+    let sock = format!("{}/admin.sock", dir.0.display());
+    let mut holder = connect(port);
+    holder.write_all(b"a").unwrap();
+    let mut got = [0u8; 1];
+    holder.read_exact(&mut got).unwrap();
+    let mut queued = connect(port);
+    queued.write_all(b"b").unwrap();
+    let end = Instant::now() + DEADLINE;
+    let stat = loop {
+        let stat = cli_ask(&sock, "show stat");
+        if stat_field(&stat, "be", "s1", "qcur") == "1" {
+            break stat;
+        }
+        assert!(Instant::now() < end, "{name}: {stat}");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(stat_field(&stat, "be", "BACKEND", "qcur"), "0", "{name}");
+    assert_eq!(stat_field(&stat, "be", "s1", "qmax"), "1", "{name}");
+    assert_eq!(stat_field(&stat, "be", "BACKEND", "qmax"), "0", "{name}");
+    drop(holder);
+    queued.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"b", "{name}");
+}
+on_both!(
+    a_server_queue_has_its_own_peak,
+    a_server_queue_has_its_own_peak_on_haproxy,
+    a_server_queue_has_its_own_peak_on_ringlb
 );
