@@ -305,3 +305,84 @@ on_both!(
     a_server_queue_has_its_own_peak_on_haproxy,
     a_server_queue_has_its_own_peak_on_ringlb
 );
+
+/// A server whose accept queue is full: its SYNs go unanswered, so a
+/// connection to it stays connecting until `timeout connect`. (The filler
+/// connection holds the queue of `listen(0)`; both are kept.)
+fn unanswering_server() -> (std::net::SocketAddr, socket2::Socket, TcpStream) {
+    let l = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    l.bind(
+        &"127.0.0.1:0"
+            .parse::<std::net::SocketAddr>()
+            .unwrap()
+            .into(),
+    )
+    .unwrap();
+    l.listen(0).unwrap();
+    let addr = l.local_addr().unwrap().as_socket().unwrap();
+    let filler = TcpStream::connect(addr).unwrap();
+    (addr, l, filler)
+}
+
+/// A stream killed while connecting: haproxy 2.6 marks it and lets its
+/// connect attempts run out (no turn-around after a connect timeout),
+/// then logs `KC` with its retries and no %Tc. ringlb logs the same line
+/// after the same time; its client is closed at the kill (haproxy's at the
+/// end: docs/differences.md).
+fn a_stream_killed_while_connecting_logs_kc(name: &str, program: &Path) {
+    let dir = TempDir::new("cli-sess-connect");
+    let (_h, port) = held_port();
+    let (srv, _l, _filler) = unanswering_server();
+    let cfg = format!(
+        "global\n    log stdout format raw local0\n    stats socket {}/admin.sock level admin\n\
+         defaults\n    log global\n    retries 2\n    timeout connect 300ms\n    timeout client 10s\n    timeout server 10s\n\
+         frontend fe\n    mode tcp\n    option tcplog\n    bind 127.0.0.1:{port}\n    default_backend be\n\
+         backend be\n    mode tcp\n    server s1 {srv}\n",
+        dir.0.display()
+    );
+    let p = start(name, program, &cfg);
+    let sock = format!("{}/admin.sock", dir.0.display());
+    let mut c = connect(port);
+    c.write_all(b"hi").unwrap();
+    let cport = c.local_addr().unwrap().port();
+    let want = format!(" src=127.0.0.1:{cport} fe=fe be=be ");
+    let end = Instant::now() + DEADLINE;
+    let id = loop {
+        let out = cli_ask(&sock, "show sess");
+        if let Some(l) = lines_with(&out, &want).first() {
+            break l.split(':').next().unwrap().to_string();
+        }
+        assert!(Instant::now() < end, "{name}: {out}");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(
+        cli_ask(&sock, &format!("shutdown session {id}")),
+        "\n",
+        "{name}"
+    );
+    let l = log_line(&p, name, |l| l.contains(&format!(":{cport} ")));
+    let t = TcpLog::parse(&l);
+    assert_eq!(
+        (
+            t.server.as_str(),
+            t.tc.as_str(),
+            t.termination.as_str(),
+            t.retries.as_str()
+        ),
+        ("s1", "-1", "KC", "2"),
+        "{name}: {l}"
+    );
+    // Three attempts of 300ms each, no turn-around between them.
+    let tt: u64 = t.tt.trim_start_matches('+').parse().unwrap();
+    assert!((850..1400).contains(&tt), "{name}: {l}");
+    let mut rest = Vec::new();
+    assert!(
+        matches!(c.read_to_end(&mut rest), Ok(0)),
+        "{name}: {rest:?}"
+    );
+}
+on_both!(
+    a_stream_killed_while_connecting_logs_kc,
+    a_stream_killed_while_connecting_logs_kc_on_haproxy,
+    a_stream_killed_while_connecting_logs_kc_on_ringlb
+);
