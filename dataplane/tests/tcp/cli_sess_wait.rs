@@ -1,8 +1,10 @@
-//! `show sess` and `shutdown session` beyond the proxies' streams: the
-//! CLI's own connections (streams of the GLOBAL proxy, listed and killable
-//! as HAProxy's), and a stream killed while queued for a server slot
-//! (haproxy 2.6 leaves it queued: it is ended once it leaves the queue,
-//! `K-` after its connect or `KQ` at `timeout queue`). Each scenario runs on
+//! `show sess` and `shutdown session` beyond the proxies' established
+//! streams: the CLI's own connections (streams of the GLOBAL proxy, listed
+//! and killable as HAProxy's), and streams killed while they wait for a
+//! server: haproxy 2.6 only marks them, so a queued one stays queued and
+//! ends once it leaves the queue (`K-` after its connect, `KQ` at `timeout
+//! queue`), a connecting one after its connect attempts (`KC`). The queue
+//! counters (`qcur`, `qmax`) are compared on the way. Each scenario runs on
 //! haproxy first with the same assertions.
 
 use std::io::{Read, Write};
@@ -385,4 +387,71 @@ on_both!(
     a_stream_killed_while_connecting_logs_kc,
     a_stream_killed_while_connecting_logs_kc_on_haproxy,
     a_stream_killed_while_connecting_logs_kc_on_ringlb
+);
+
+/// A stream killed in the queue whose `timeout queue` comes first: both
+/// log `KQ` without a server (the kill's `K` before the timeout's `s`).
+fn a_stream_killed_in_the_queue_times_out_as_kq(name: &str, program: &Path) {
+    let dir = TempDir::new("cli-sess-kq");
+    let (_h, port) = held_port();
+    let srv = echo_server();
+    let cfg = format!(
+        "global\n    log stdout format raw local0\n    stats socket {}/admin.sock level admin\n\
+         defaults\n    log global\n    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\n    timeout queue 400ms\n\
+         frontend fe\n    mode tcp\n    option tcplog\n    bind 127.0.0.1:{port}\n    default_backend be\n\
+         backend be\n    mode tcp\n    server s1 {srv} maxconn 1\n",
+        dir.0.display()
+    );
+    let p = start(name, program, &cfg);
+    let sock = format!("{}/admin.sock", dir.0.display());
+    let mut holder = connect(port);
+    holder.write_all(b"a").unwrap();
+    let mut got = [0u8; 1];
+    holder.read_exact(&mut got).unwrap();
+    let mut queued = connect(port);
+    queued.write_all(b"b").unwrap();
+    let qport = queued.local_addr().unwrap().port();
+    let want = format!(" src=127.0.0.1:{qport} fe=fe be=be srv=<none> ");
+    let end = Instant::now() + DEADLINE;
+    let id = loop {
+        let out = cli_ask(&sock, "show sess");
+        if let Some(l) = lines_with(&out, &want).first() {
+            break l.split(':').next().unwrap().to_string();
+        }
+        assert!(Instant::now() < end, "{name}: {out}");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(
+        cli_ask(&sock, &format!("shutdown session {id}")),
+        "\n",
+        "{name}"
+    );
+    let l = log_line(&p, name, |l| l.contains(&format!(":{qport} ")));
+    let t = TcpLog::parse(&l);
+    assert_eq!(
+        (t.server.as_str(), t.tc.as_str(), t.termination.as_str()),
+        ("<NOSRV>", "-1", "KQ"),
+        "{name}: {l}"
+    );
+    let tw: u64 = t.tw.parse().unwrap();
+    assert!((390..1000).contains(&tw), "{name}: {l}");
+    let mut rest = Vec::new();
+    assert!(
+        matches!(queued.read_to_end(&mut rest), Ok(0)),
+        "{name}: {rest:?}"
+    );
+    assert_eq!(
+        stat_field(&cli_ask(&sock, "show stat"), "be", "BACKEND", "qcur"),
+        "0",
+        "{name}"
+    );
+    // The holder was served all along.
+    holder.write_all(b"c").unwrap();
+    holder.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"c", "{name}");
+}
+on_both!(
+    a_stream_killed_in_the_queue_times_out_as_kq,
+    a_stream_killed_in_the_queue_times_out_as_kq_on_haproxy,
+    a_stream_killed_in_the_queue_times_out_as_kq_on_ringlb
 );
