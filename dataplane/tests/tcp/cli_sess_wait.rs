@@ -455,3 +455,124 @@ on_both!(
     a_stream_killed_in_the_queue_times_out_as_kq_on_haproxy,
     a_stream_killed_in_the_queue_times_out_as_kq_on_ringlb
 );
+
+/// An HTTP server: `/hold` is answered after 600ms, the rest at once.
+fn slow_http_server() -> std::net::SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        while let Ok((s, _)) = l.accept() {
+            std::thread::spawn(move || {
+                use std::io::BufRead;
+                let mut w = s.try_clone().unwrap();
+                let mut r = std::io::BufReader::new(s);
+                let mut line = String::new();
+                loop {
+                    line.clear();
+                    if r.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let hold = line.contains("/hold");
+                    while line != "\r\n" {
+                        line.clear();
+                        if r.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                    }
+                    if hold {
+                        std::thread::sleep(Duration::from_millis(600));
+                    }
+                    let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+                    if w.write_all(ok).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// An HTTP transaction killed in the queue: on both it stays queued, takes
+/// the slot once the holder's response came, and logs a 502 `KH--` with
+/// the server and its queue time. haproxy 2.6 sends the 502 to the client
+/// then; ringlb closed the client's connection at the kill, and its log
+/// counts no bytes (docs/differences.md).
+fn an_http_stream_killed_in_the_queue_logs_kh(name: &str, program: &Path) {
+    let dir = TempDir::new("cli-sess-http-queue");
+    let (_h, port) = held_port();
+    let srv = slow_http_server();
+    let cfg = format!(
+        "global\n    log stdout format raw local0\n    stats socket {}/admin.sock level admin\n\
+         defaults\n    log global\n    mode http\n    option httplog\n    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\n    timeout queue 10s\n\
+         frontend fe\n    bind 127.0.0.1:{port}\n    default_backend be\n\
+         backend be\n    server s1 {srv} maxconn 1\n",
+        dir.0.display()
+    );
+    let p = start(name, program, &cfg);
+    let sock = format!("{}/admin.sock", dir.0.display());
+    let mut holder = connect(port);
+    holder
+        .write_all(b"GET /hold HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let hport = holder.local_addr().unwrap().port();
+    let end = Instant::now() + DEADLINE;
+    while lines_with(
+        &cli_ask(&sock, "show sess"),
+        &format!(":{hport} fe=fe be=be srv=s1 "),
+    )
+    .is_empty()
+    {
+        assert!(Instant::now() < end, "{name}: the holder never reached s1");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut queued = connect(port);
+    queued
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let qport = queued.local_addr().unwrap().port();
+    let want = format!(" src=127.0.0.1:{qport} fe=fe be=be srv=<none> ");
+    let id = loop {
+        let out = cli_ask(&sock, "show sess");
+        if let Some(l) = lines_with(&out, &want).first() {
+            break l.split(':').next().unwrap().to_string();
+        }
+        assert!(Instant::now() < end, "{name}: {out}");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(
+        cli_ask(&sock, &format!("shutdown session {id}")),
+        "\n",
+        "{name}"
+    );
+    // Up to the close, or the end of haproxy's 502 page (the connection
+    // stays open after it).
+    let mut got = Vec::new();
+    let mut buf = [0u8; 512];
+    while !got.ends_with(b"</html>\n") {
+        match queued.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    let got = String::from_utf8_lossy(&got);
+    if name == "haproxy" {
+        assert!(got.starts_with("HTTP/1.1 502 "), "{name}: {got}");
+    } else {
+        assert_eq!(got, "", "{name}");
+    }
+    let l = log_line(&p, name, |l| l.contains(&format!(":{qport} ")));
+    let f: Vec<&str> = l.split(' ').collect();
+    assert_eq!(f[2..4], ["fe", "be/s1"], "{name}: {l}");
+    assert_eq!((f[5], f[9]), ("502", "KH--"), "{name}: {l}");
+    let tw: u64 = f[4].split('/').nth(1).unwrap().parse().unwrap();
+    assert!(tw >= 300, "{name}: {l}");
+    let mut answer = [0u8; 40];
+    let n = holder.read(&mut answer).unwrap();
+    assert!(answer[..n].starts_with(b"HTTP/1.1 200 OK"), "{name}");
+}
+on_both!(
+    an_http_stream_killed_in_the_queue_logs_kh,
+    an_http_stream_killed_in_the_queue_logs_kh_on_haproxy,
+    an_http_stream_killed_in_the_queue_logs_kh_on_ringlb
+);
