@@ -33,6 +33,7 @@ mod cli_hostile;
 mod cli_kill;
 mod cli_kinds;
 mod cli_sess;
+mod cli_sess_wait;
 mod content;
 mod dynsrv_grow;
 mod fd_budget;

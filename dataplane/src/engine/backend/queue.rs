@@ -32,6 +32,7 @@ use std::sync::atomic::{fence, AtomicU64, Ordering};
 use std::task::{Poll, Waker};
 
 use crate::engine::plan::{BackendPlan, ServerPlan};
+use crate::engine::runtime::counters::{Obj, Peak};
 use crate::engine::runtime::Core;
 use crate::engine::Counter;
 
@@ -382,13 +383,24 @@ fn served_counter(be: &BackendPlan, queue: usize) -> Option<&Counter> {
     }
 }
 
-fn server_queued(be: &BackendPlan, queue: usize, joined: bool) {
-    if let Some(s) = queue.checked_sub(1).and_then(|s| be.servers.get(s)) {
-        if joined {
-            s.queued.inc();
-        } else {
-            s.queued.dec();
-        }
+/// The streams waiting in the backend's own queue (HAProxy's
+/// `px->queue.length`, its `qcur`), not in its servers' (all of them are
+/// `be.queued`, HAProxy's totpend). Read from counters other cores move:
+/// a gauge, not an invariant.
+pub fn backend_queue_len(be: &BackendPlan) -> u32 {
+    let in_servers: u32 = be.servers.iter().map(|s| s.queued.get()).sum();
+    be.queued.get().saturating_sub(in_servers)
+}
+
+/// A stream joined (or left) server queue `queue`: its count, and the
+/// count it reached on a join (for `qmax`).
+fn server_queued(be: &BackendPlan, queue: usize, joined: bool) -> Option<u32> {
+    let s = queue.checked_sub(1).and_then(|s| be.servers.get(s))?;
+    if joined {
+        Some(s.queued.inc())
+    } else {
+        s.queued.dec();
+        None
     }
 }
 
@@ -542,7 +554,16 @@ impl<'a> Ticket<'a> {
         if l.insert(queue, ticket, at_join) {
             heads.publish(queue, core, ticket);
         }
-        server_queued(self.be, queue, true);
+        // `qmax`, as HAProxy's pendconn_add: a server's peak counts its
+        // queue, the backend's its own queue only (`qcur` all of them).
+        let stats = &self.core.shared.stats;
+        match server_queued(self.be, queue, true) {
+            Some(n) => stats.peak(Peak::Queue(Obj::Srv(self.be_idx, queue - 1)), n),
+            None => stats.peak(
+                Peak::Queue(Obj::Be(self.be_idx)),
+                backend_queue_len(self.be),
+            ),
+        }
         self.held = Some(Held { ticket, queue });
         drop(l);
         // Pairs with the fence in `offer`: the caller reads the servers'

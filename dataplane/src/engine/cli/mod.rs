@@ -51,6 +51,9 @@ pub struct CliListener {
     pub level: Level,
     /// `severity-output` on the socket line.
     pub severity: Severity,
+    /// Its listener id in the GLOBAL proxy (1, 2 ... in the order of the
+    /// `stats socket` lines): `show sess` names a UNIX client by it.
+    pub luid: u32,
 }
 
 /// What the CLI knows besides the plan: from the configuration, fixed at
@@ -144,10 +147,12 @@ impl Cli {
                 .and_then(|a| Severity::parse(a))
                 .unwrap_or_default();
             let socket = bind_one(&s.addr, s.mode, s.user.as_ref(), s.group.as_ref())?;
+            let luid = u32::try_from(listeners.len() + 1).unwrap_or(u32::MAX);
             listeners.push(CliListener {
                 socket,
                 level,
                 severity,
+                luid,
             });
         }
         let ids = proxy_ids(cfg);
@@ -398,7 +403,7 @@ async fn accept_loop(core: Rc<Core>, st: Rc<Static>, slots: Rc<Slots>, l: CliLis
                 }
             }
         };
-        let Ok((conn, _)) = accepted else { continue };
+        let Ok((conn, peer)) = accepted else { continue };
         // The GLOBAL proxy's cum_conn (its soft-stop line).
         core.shared
             .stats
@@ -408,9 +413,17 @@ async fn accept_loop(core: Rc<Core>, st: Rc<Static>, slots: Rc<Slots>, l: CliLis
         let core = Rc::clone(&core);
         let st = Rc::clone(&st);
         let slots = Rc::clone(&slots);
-        let (level, severity) = (l.level, l.severity);
+        let (level, severity, luid) = (l.level, l.severity, l.luid);
         super::runtime::spawn(async move {
-            serve(&core, &st, conn, level, severity).await;
+            {
+                // HAProxy's CLI runs in a stream of the GLOBAL proxy:
+                // `show sess` lists it. Registered after `conn` and
+                // dropped before it (see `runtime::registry`).
+                let reg = core.register_cli(luid, &conn, peer);
+                serve(&core, &st, &conn, level, severity).await;
+                drop(reg);
+            }
+            drop(conn);
             slots.used.set(slots.used.get().saturating_sub(1));
             slots.freed.notify();
         });
@@ -496,7 +509,7 @@ impl Reply {
 pub(crate) use ringlb_proto::cli::{next_request, split_args};
 
 /// Serve one CLI connection until it closes, quits or times out.
-async fn serve(core: &Rc<Core>, st: &Rc<Static>, conn: Conn, level: Level, severity: Severity) {
+async fn serve(core: &Rc<Core>, st: &Rc<Static>, conn: &Conn, level: Level, severity: Severity) {
     let mut s = Session {
         level,
         mode: Mode::OneShot,
@@ -536,11 +549,11 @@ async fn serve(core: &Rc<Core>, st: &Rc<Static>, conn: Conn, level: Level, sever
             // Many requests in one read (or one big answer): what is ready
             // goes out before the next, so a session holds at most about
             // one answer plus FLUSH_AT, not every answer of its input.
-            if out.len() >= FLUSH_AT && !flush(core, &conn, &mut out, s.timeout).await {
+            if out.len() >= FLUSH_AT && !flush(core, conn, &mut out, s.timeout).await {
                 return;
             }
         }
-        if !out.is_empty() && !flush(core, &conn, &mut out, s.timeout).await {
+        if !out.is_empty() && !flush(core, conn, &mut out, s.timeout).await {
             return;
         }
         if s.quit || eof || input.len() > MAX_LINE {

@@ -64,10 +64,13 @@ fn names<'p>(core: &'p Core, s: &SessInfo) -> (&'static str, String, &'p str, &'
         Some(a) => ("tcpv6", a.to_string()),
         None => ("unix_stream", format!("unix:{}", e.luid)),
     };
-    let fe = plan
-        .frontends
-        .get(e.frontend as usize)
-        .map_or("?", |f| f.name.as_str());
+    let fe = match e.global {
+        true => "GLOBAL",
+        false => plan
+            .frontends
+            .get(e.frontend as usize)
+            .map_or("?", |f| f.name.as_str()),
+    };
     let be = e.backend.and_then(|b| plan.backends.get(b as usize));
     let srv = be
         .zip(e.server)
@@ -86,8 +89,10 @@ fn names<'p>(core: &'p Core, s: &SessInfo) -> (&'static str, String, &'p str, &'
 fn line(out: &mut String, core: &Core, id: u64, s: &SessInfo) {
     let (proto, src, fe, be, srv) = names(core, s);
     let e = &s.entry;
+    // A CLI stream's back side is its applet: established, no socket.
     let (scb_state, scb_fd) = match e.server_fd {
         Some(fd) => (8, fd),
+        None if e.global => (8, -1),
         None => (0, -1),
     };
     let _ = writeln!(

@@ -606,6 +606,13 @@ pub(crate) async fn connect(
         if err == ConnectError::Resource {
             continue;
         }
+        // A connect that timed out is retried at once: HAProxy waits its
+        // turn-around only after an error the connection reported
+        // (back_handle_st_cer's must_tar, SE_FL_ERROR); `timeout connect`
+        // already waited.
+        if err == ConnectError::Timeout {
+            continue;
+        }
         // The same server again, after HAProxy's turn-around timer:
         // min(timeout connect, 1s).
         let turn_around = be

@@ -45,6 +45,10 @@ pub struct StreamEntry {
     pub dst: Option<SocketAddr>,
     /// HTTP mode.
     pub http: bool,
+    /// A CLI connection: the GLOBAL proxy's stream (HAProxy's CLI applet
+    /// runs in a stream `show sess` lists); `luid` is then the stats
+    /// socket's number.
+    pub global: bool,
     /// An HTTP connection between two transactions: no stream.
     pub idle: bool,
     /// `%rt`: the stream's number.
@@ -116,6 +120,7 @@ impl Core {
             src,
             dst,
             http,
+            global: false,
             // An HTTP connection is a stream once a request came.
             idle: http,
             uniq_id: 0,
@@ -127,6 +132,25 @@ impl Core {
             server_fd: None,
         });
         Registered { core: self, key }
+    }
+
+    /// Enter a CLI connection (stats socket `luid`, its client `src`, None
+    /// for a UNIX one) as the GLOBAL proxy's stream, numbered as a stream
+    /// (HAProxy's CLI stream takes a `%rt` too): `show sess` lists it and
+    /// `shutdown session` closes it, as HAProxy's.
+    pub fn register_cli<'a>(
+        &'a self,
+        luid: u32,
+        client: &Conn,
+        src: Option<SocketAddr>,
+    ) -> Registered<'a> {
+        let uniq_id = self.next_stream_id();
+        let reg = self.register((usize::MAX, luid), client, (src, None), false);
+        reg.update(|e| {
+            e.global = true;
+            e.uniq_id = uniq_id;
+        });
+        reg
     }
 
     /// `shutdown session`: kill the stream in slot `key` (false: no such

@@ -866,7 +866,13 @@ fn be_row(process: &Process, px: &plan::ProxyInfo, b: usize, o: &Opts, now: u64)
     r.str(f::PXNAME, KNS, px.name.clone());
     r.str(f::SVNAME, KNS, "BACKEND");
     r.str(f::MODE, CGS, mode(px));
-    r.u32(f::QCUR, MGP, u64::from(be.queued.get()));
+    // The backend's own queue, as HAProxy's (its servers' queues are
+    // in their rows).
+    r.u32(
+        f::QCUR,
+        MGP,
+        u64::from(crate::engine::backend::queue::backend_queue_len(be)),
+    );
     r.u32(f::QMAX, MMP, u64::from(st.peak_of(Peak::Queue(obj))));
     r.u32(f::SCUR, MGP, u64::from(be.beconn.get()));
     r.u32(f::SMAX, MMP, u64::from(st.peak_of(Peak::Sess(obj))));
