@@ -13,15 +13,11 @@ fn ask(sock: &str, line: &str) -> String {
     crate::harness::cli_ask(sock, line)
 }
 
+/// Until the admin socket at `path` takes a connection.
 fn wait_for(path: &str) {
-    let t = Instant::now();
-    while std::os::unix::net::UnixStream::connect(path).is_err() {
-        assert!(
-            t.elapsed() < Duration::from_secs(5),
-            "{path} never answered"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    crate::harness::probe::until(&format!("{path} never answered"), || {
+        std::os::unix::net::UnixStream::connect(path).is_ok()
+    });
 }
 
 fn cfg(dir: &TempDir, tcp_port: u16, servers: &str, extra: &str) -> String {
@@ -435,7 +431,13 @@ fn dynsrv_check_follows_the_new_address() {
         );
         let _ = a.count();
         let _ = c.count();
-        std::thread::sleep(Duration::from_millis(500));
+        // Three more of s1's checks on b: none of them went to a.
+        for _ in 0..3 {
+            assert!(
+                b.accepted.recv_timeout(Duration::from_secs(3)).is_ok(),
+                "{name}: s1's checks stopped"
+            );
+        }
         assert_eq!(a.count(), 0, "{name}: a check still on the old address");
         assert!(c.count() > 0, "{name}: s2's check left its own port");
     }
