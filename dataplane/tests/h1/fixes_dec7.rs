@@ -7,7 +7,7 @@
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::harness::{read_until_closed, start, Proxy, TempDir, DEADLINE};
 use crate::server::{Answer, Seen, Server};
@@ -155,29 +155,11 @@ Your browser sent an invalid request.\n</body></html>\n";
 
 /// FRONTEND (bin, bout, ereq, req_tot) from `show stat`, once no stream
 /// is current.
-fn frontend(sock: &str, name: &str) -> (u64, u64, u64, u64) {
-    let end = Instant::now() + DEADLINE;
-    loop {
-        let csv = crate::harness::cli_ask(sock, "show stat");
-        let mut lines = csv.lines();
-        let head: Vec<&str> = lines
-            .next()
-            .unwrap()
-            .trim_start_matches("# ")
-            .split(',')
-            .collect();
-        let col = |n: &str| head.iter().position(|h| *h == n).unwrap();
-        let row: Vec<&str> = lines
-            .find(|l| l.starts_with("fe,FRONTEND,"))
-            .unwrap()
-            .split(',')
-            .collect();
-        let v = |n: &str| row[col(n)].parse::<u64>().unwrap_or(0);
-        if v("scur") == 0 {
-            return (v("bin"), v("bout"), v("ereq"), v("req_tot"));
-        }
-        assert!(Instant::now() < end, "{name}: a stream is still current");
-        std::thread::sleep(Duration::from_millis(20));
+fn frontend(sock: &str, _name: &str) -> (u64, u64, u64, u64) {
+    match crate::server::settled_stat(sock, "fe,FRONTEND", &["bin", "bout", "ereq", "req_tot"])[..]
+    {
+        [a, b, c, d] => (a, b, c, d),
+        _ => unreachable!("four columns asked"),
     }
 }
 

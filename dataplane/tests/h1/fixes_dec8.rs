@@ -144,33 +144,6 @@ fn response(c: &mut TcpStream) -> Vec<u8> {
     }
 }
 
-/// Columns `cols` of `show stat`'s row `px,sv`, once no stream is current.
-fn stat(sock: &str, row: &str, cols: &[&str]) -> Vec<u64> {
-    let end = Instant::now() + DEADLINE;
-    loop {
-        let csv = crate::harness::cli_ask(sock, "show stat");
-        let mut lines = csv.lines();
-        let head: Vec<&str> = lines
-            .next()
-            .unwrap()
-            .trim_start_matches("# ")
-            .split(',')
-            .collect();
-        let col = |n: &str| head.iter().position(|h| *h == n).unwrap();
-        let r: Vec<&str> = lines
-            .find(|l| l.starts_with(&format!("{row},")))
-            .unwrap()
-            .split(',')
-            .collect();
-        let v = |n: &str| r[col(n)].parse::<u64>().unwrap_or(0);
-        if v("scur") == 0 {
-            return cols.iter().map(|c| v(c)).collect();
-        }
-        assert!(Instant::now() < end, "{row}: a stream is still current");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// The next log line of the test's format (the proxy's start-up lines
 /// skipped).
 fn next_line(p: &Proxy) -> String {
@@ -293,14 +266,18 @@ fn keep_alive_abort(name: &str, program: &Path) {
     // eresp: the second request's reset (1), the first requests' close
     // (1) and reset (2); the silent ones count no response.
     assert_eq!(
-        stat(&sock, "be,BACKEND", &cols),
+        crate::server::settled_stat(&sock, "be,BACKEND", &cols),
         [4, 1, 3, 2, 5, 284, 571],
         "{name}: backend"
     );
-    assert_eq!(stat(&sock, "be,s1", &cols[..2]), [4, 1], "{name}: server");
+    assert_eq!(
+        crate::server::settled_stat(&sock, "be,s1", &cols[..2]),
+        [4, 1],
+        "{name}: server"
+    );
     let fe = ["srv_abrt", "hrsp_2xx", "hrsp_5xx", "hrsp_other", "req_tot"];
     assert_eq!(
-        stat(&sock, "fe,FRONTEND", &fe),
+        crate::server::settled_stat(&sock, "fe,FRONTEND", &fe),
         [0, 3, 2, 0, 7],
         "{name}: frontend"
     );
@@ -380,7 +357,7 @@ fn body_cut(name: &str, program: &Path) {
         );
         let k = n as u64 + 1;
         assert_eq!(
-            stat(&sock, "be,s1", &["eresp", "srv_abrt", "hrsp_2xx"]),
+            crate::server::settled_stat(&sock, "be,s1", &["eresp", "srv_abrt", "hrsp_2xx"]),
             [k, k, k],
             "{name}: {path}"
         );
@@ -419,7 +396,11 @@ fn trailers_denied(name: &str, program: &Path) {
         "502 292 46 PH-- 0 \"GET /trailers HTTP/1.1\"",
         "{name}"
     );
-    assert_eq!(stat(&sock, "fe,FRONTEND", &["bout"]), [292], "{name}");
+    assert_eq!(
+        crate::server::settled_stat(&sock, "fe,FRONTEND", &["bout"]),
+        [292],
+        "{name}"
+    );
 }
 on_both!(
     trailers_denied,
@@ -533,7 +514,11 @@ fn silent_is_counted(name: &str, program: &Path) {
     );
     let cols = ["hrsp_2xx", "req_tot", "bin", "bout"];
     for row in ["fe,FRONTEND", "be,BACKEND", "be,s1"] {
-        assert_eq!(stat(&sock, row, &cols), [3, 3, 126, 153], "{name}: {row}");
+        assert_eq!(
+            crate::server::settled_stat(&sock, row, &cols),
+            [3, 3, 126, 153],
+            "{name}: {row}"
+        );
     }
 }
 on_both!(

@@ -365,3 +365,30 @@ pub fn next_http_log(p: &crate::harness::Proxy) -> HttpLog {
     }
     panic!("no httplog line within {DEADLINE:?}");
 }
+
+/// Columns `cols` of `show stat`'s row `px,sv`, once no stream is current.
+pub fn settled_stat(sock: &str, row: &str, cols: &[&str]) -> Vec<u64> {
+    let end = Instant::now() + DEADLINE;
+    loop {
+        let csv = crate::harness::cli_ask(sock, "show stat");
+        let mut lines = csv.lines();
+        let head: Vec<&str> = lines
+            .next()
+            .unwrap()
+            .trim_start_matches("# ")
+            .split(',')
+            .collect();
+        let col = |n: &str| head.iter().position(|h| *h == n).unwrap();
+        let r: Vec<&str> = lines
+            .find(|l| l.starts_with(&format!("{row},")))
+            .unwrap()
+            .split(',')
+            .collect();
+        let v = |n: &str| r[col(n)].parse::<u64>().unwrap_or(0);
+        if v("scur") == 0 {
+            return cols.iter().map(|c| v(c)).collect();
+        }
+        assert!(Instant::now() < end, "{row}: a stream is still current");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

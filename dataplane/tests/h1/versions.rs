@@ -7,7 +7,7 @@
 use std::io::Write;
 use std::net::TcpStream;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::harness::{read_until_closed, start, TempDir, DEADLINE};
 use crate::server::{Answer, Seen, Server};
@@ -17,35 +17,8 @@ fn ok(_: &Seen) -> Answer {
 }
 
 /// FRONTEND `(ereq, req_tot, hrsp_4xx)` once no stream is current.
-fn counters(sock: &str, name: &str) -> (u64, u64, u64) {
-    let end = Instant::now() + DEADLINE;
-    loop {
-        let csv = crate::harness::cli_ask(sock, "show stat");
-        let mut lines = csv.lines();
-        let head: Vec<&str> = lines
-            .next()
-            .unwrap_or_default()
-            .trim_start_matches("# ")
-            .split(',')
-            .collect();
-        let row: Vec<&str> = lines
-            .find(|l| l.starts_with("fe,FRONTEND,"))
-            .unwrap_or_default()
-            .split(',')
-            .collect();
-        let v = |n: &str| {
-            head.iter()
-                .position(|h| *h == n)
-                .and_then(|i| row.get(i))
-                .and_then(|x| x.parse::<u64>().ok())
-                .unwrap_or(0)
-        };
-        if v("scur") == 0 {
-            return (v("ereq"), v("req_tot"), v("hrsp_4xx"));
-        }
-        assert!(Instant::now() < end, "{name}: a stream is still current");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+fn counters(sock: &str) -> Vec<u64> {
+    crate::server::settled_stat(sock, "fe,FRONTEND", &["ereq", "req_tot", "hrsp_4xx"])
 }
 
 fn pri_is_a_bad_request(name: &str, program: &Path) {
@@ -89,8 +62,8 @@ fn pri_is_a_bad_request(name: &str, program: &Path) {
     assert!(log.ends_with(" ---- \"GET /v HTTP/2.0\""), "{name}: {log}");
     assert_eq!(srv.next().line, "GET /v HTTP/1.1", "{name}");
     assert_eq!(
-        counters(&sock, name),
-        (2, 3, 2),
+        counters(&sock),
+        [2, 3, 2],
         "{name}: ereq, req_tot, hrsp_4xx"
     );
     assert!(
