@@ -370,7 +370,7 @@ on_both!(
 );
 
 /// Field `field` of the `show stat` row of `px`/`sv`.
-fn stat_field(csv: &str, px: &str, sv: &str, field: &str) -> String {
+pub(crate) fn stat_field(csv: &str, px: &str, sv: &str, field: &str) -> String {
     let header: Vec<&str> = csv
         .lines()
         .next()

@@ -34,22 +34,7 @@ fn log_line(p: &Proxy, name: &str, pred: impl Fn(&str) -> bool) -> String {
     }
 }
 
-/// Field `field` of the `show stat` row of `px`/`sv`.
-fn stat_field(csv: &str, px: &str, sv: &str, field: &str) -> String {
-    let header: Vec<&str> = csv
-        .lines()
-        .next()
-        .unwrap()
-        .trim_start_matches("# ")
-        .split(',')
-        .collect();
-    let col = header.iter().position(|h| *h == field).unwrap();
-    let row = csv
-        .lines()
-        .find(|l| l.starts_with(&format!("{px},{sv},")))
-        .unwrap_or_else(|| panic!("no {px}/{sv} row in {csv}"));
-    row.split(',').nth(col).unwrap_or("").to_string()
-}
+use crate::cli_sess::stat_field;
 
 /// A CLI connection kept open in interactive mode (`prompt`).
 fn interactive(sock: &str) -> UnixStream {
