@@ -7,6 +7,7 @@
 //! counters (`qcur`, `qmax`) are compared on the way. Each scenario runs on
 //! haproxy first with the same assertions.
 
+use crate::cli_sess::stat_field;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
@@ -33,8 +34,6 @@ fn log_line(p: &Proxy, name: &str, pred: impl Fn(&str) -> bool) -> String {
         }
     }
 }
-
-use crate::cli_sess::stat_field;
 
 /// A CLI connection kept open in interactive mode (`prompt`).
 fn interactive(sock: &str) -> UnixStream {
